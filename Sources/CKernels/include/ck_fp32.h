@@ -1,0 +1,85 @@
+// FP32 microkernels for Octet. Activations are NHWC (one image at a time); every SIMD
+// variant (`__avx512`, `__avx2`) has a `__scalar` twin with identical semantics, which is
+// the specification the SIMD variants are tested against.
+#ifndef CK_FP32_H
+#define CK_FP32_H
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Geometry of one 2-D convolution over a single NHWC image.
+/// Input pixel (y, x) channel c lives at input[(y * in_w + x) * in_pixel_stride + c];
+/// output pixel p = oy * out_w + ox, channel k lives at output[p * out_pixel_stride + k].
+/// Pixel strides allow reading/writing a channel slice of a wider tensor (e.g. Concat).
+typedef struct {
+    size_t in_h, in_w;
+    size_t in_pixel_stride;      // >= groups * cin_per_group
+    size_t out_h, out_w;
+    size_t out_pixel_stride;     // >= groups * cout_per_group
+    size_t kernel_h, kernel_w;
+    size_t stride_h, stride_w;
+    size_t dilation_h, dilation_w;
+    size_t pad_top, pad_left;    // bottom/right padding is implied by out_h/out_w
+    size_t groups, cin_per_group, cout_per_group;
+    float act_min, act_max;      // fused clamp: -INFINITY/INFINITY for none, 0/INFINITY for Relu
+} ck_conv2d_f32_params;
+
+/// Number of floats the packed weights occupy (same for every ISA variant).
+size_t ck_conv2d_f32_packed_weights_size(const ck_conv2d_f32_params *p);
+/// Packs ONNX OIHW weights [groups*cout_per_group][cin_per_group][kernel_h][kernel_w].
+void ck_conv2d_f32_pack_weights(const ck_conv2d_f32_params *p, const float *weights_oihw, float *packed);
+/// Floats of scratch one thread needs for one call (any pixel range).
+size_t ck_conv2d_f32_scratch_size(const ck_conv2d_f32_params *p);
+
+/// output[p][k] = clamp(sum conv + bias[k] + residual[p][k], act_min, act_max)
+/// for output pixels p in [pixel_begin, pixel_end). bias and residual may be NULL.
+/// residual uses out_pixel_stride. Threads may call concurrently on disjoint pixel ranges,
+/// each with its own scratch.
+void ck_conv2d_f32_nhwc__scalar(const ck_conv2d_f32_params *p, const float *input,
+    const float *packed_weights, const float *bias, const float *residual, float *output,
+    size_t pixel_begin, size_t pixel_end, float *scratch);
+void ck_conv2d_f32_nhwc__avx2(const ck_conv2d_f32_params *p, const float *input,
+    const float *packed_weights, const float *bias, const float *residual, float *output,
+    size_t pixel_begin, size_t pixel_end, float *scratch);
+void ck_conv2d_f32_nhwc__avx512(const ck_conv2d_f32_params *p, const float *input,
+    const float *packed_weights, const float *bias, const float *residual, float *output,
+    size_t pixel_begin, size_t pixel_end, float *scratch);
+
+/// Depthwise convolution: groups == channels, one output channel per group
+/// (cin_per_group == cout_per_group == 1 in the params; groups = channels).
+size_t ck_dwconv2d_f32_packed_weights_size(const ck_conv2d_f32_params *p);
+void ck_dwconv2d_f32_pack_weights(const ck_conv2d_f32_params *p, const float *weights_oihw, float *packed);
+void ck_dwconv2d_f32_nhwc__scalar(const ck_conv2d_f32_params *p, const float *input,
+    const float *packed_weights, const float *bias, const float *residual, float *output,
+    size_t pixel_begin, size_t pixel_end);
+void ck_dwconv2d_f32_nhwc__avx2(const ck_conv2d_f32_params *p, const float *input,
+    const float *packed_weights, const float *bias, const float *residual, float *output,
+    size_t pixel_begin, size_t pixel_end);
+void ck_dwconv2d_f32_nhwc__avx512(const ck_conv2d_f32_params *p, const float *input,
+    const float *packed_weights, const float *bias, const float *residual, float *output,
+    size_t pixel_begin, size_t pixel_end);
+
+/// Pooling over one NHWC image with `channels` contiguous channels per pixel.
+typedef struct {
+    size_t in_h, in_w, channels;
+    size_t out_h, out_w;
+    size_t kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
+    int count_include_pad;       // AveragePool only
+} ck_pool2d_params;
+
+/// Padding never wins a max; a window entirely in padding yields -INFINITY.
+void ck_maxpool2d_f32_nhwc__scalar(const ck_pool2d_params *p, const float *input, float *output);
+void ck_maxpool2d_f32_nhwc__avx512(const ck_pool2d_params *p, const float *input, float *output);
+void ck_avgpool2d_f32_nhwc__scalar(const ck_pool2d_params *p, const float *input, float *output);
+void ck_avgpool2d_f32_nhwc__avx512(const ck_pool2d_params *p, const float *input, float *output);
+/// output[c] = mean over the in_h*in_w pixels of channel c.
+void ck_global_avgpool_f32_nhwc__scalar(size_t pixels, size_t channels, const float *input, float *output);
+void ck_global_avgpool_f32_nhwc__avx512(size_t pixels, size_t channels, const float *input, float *output);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

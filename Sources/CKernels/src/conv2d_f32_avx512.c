@@ -1,0 +1,236 @@
+// FP32 conv2d as GEMM, AVX-512: im2col rows of up to 14 output pixels are gathered into
+// scratch (K-chunked, see conv2d_f32_internal.h), then a 14x32 register-blocked microkernel
+// (28 zmm accumulators, broadcast A, 2 zmm of packed B per k) runs the whole K for each
+// 32-channel weight panel and applies the fused epilogue (bias, residual, clamp, masked store).
+#include "ck_fp32.h"
+#include "conv2d_f32_internal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define CK_T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx2")))
+#define CK_INLINE static inline __attribute__((always_inline))
+
+typedef struct {
+    const float *bias;     // NULL or bias of column 0 of the panel
+    const float *residual; // NULL or residual of (row 0, column 0)
+    float *out;            // output of (row 0, column 0)
+    size_t stride;         // out_pixel_stride (also for residual)
+    size_t cols;           // valid columns in the panel, 1..32
+    float lo, hi;
+} ck_conv_epi;
+
+CK_INLINE CK_T512 void ck_copy16(float *dst, const float *src, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+        _mm512_mask_storeu_ps(dst + i, m, _mm512_maskz_loadu_ps(m, src + i));
+    }
+}
+
+CK_INLINE CK_T512 void ck_zero16(float *dst, size_t n) {
+    size_t i = 0;
+    const __m512 z = _mm512_setzero_ps();
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, z);
+    if (i < n) _mm512_mask_storeu_ps(dst + i, (__mmask16)((1u << (n - i)) - 1u), z);
+}
+
+/// Writes n floats (src, or zeros if src == NULL) into A row `row` starting at k = kpos.
+/// CHUNKED == 0: the caller guarantees K <= CK_CONV_KC (the row is one chunk).
+CK_INLINE CK_T512 void ck_put(const int CHUNKED, float *row, size_t kpos, const float *src, size_t n) {
+    if (!CHUNKED) {
+        if (src) ck_copy16(row + kpos, src, n);
+        else ck_zero16(row + kpos, n);
+        return;
+    }
+    while (n > 0) {
+        const size_t off = kpos % CK_CONV_KC;
+        size_t len = CK_CONV_KC - off;
+        if (len > n) len = n;
+        float *dst = row + (kpos / CK_CONV_KC) * CK_CONV_ACHUNK + off;
+        if (src) {
+            ck_copy16(dst, src, len);
+            src += len;
+        } else {
+            ck_zero16(dst, len);
+        }
+        kpos += len;
+        n -= len;
+    }
+}
+
+/// Gathers the im2col rows of output pixels [p0, p0 + mr) for group g into A.
+CK_INLINE CK_T512 void ck_pack_a_impl(const int CHUNKED, const ck_conv2d_f32_params *p,
+    const float *input, size_t g, size_t p0, size_t mr, float *A) {
+    const size_t cin = p->cin_per_group, KW = p->kernel_w, KH = p->kernel_h;
+    const size_t ips = p->in_pixel_stride;
+    const int contiguous = p->dilation_w == 1 && ips == cin;
+    const ptrdiff_t in_h = (ptrdiff_t)p->in_h, in_w = (ptrdiff_t)p->in_w;
+    const float *in_g = input + g * cin;
+    size_t oy = p0 / p->out_w, ox = p0 % p->out_w;
+    for (size_t i = 0; i < mr; i++) {
+        float *row = A + i * CK_CONV_KCS;
+        const ptrdiff_t ix0 = (ptrdiff_t)(ox * p->stride_w) - (ptrdiff_t)p->pad_left;
+        const ptrdiff_t iy0 = (ptrdiff_t)(oy * p->stride_h) - (ptrdiff_t)p->pad_top;
+        if (KH == 1 && KW == 1) {
+            if (iy0 < 0 || iy0 >= in_h || ix0 < 0 || ix0 >= in_w) ck_put(CHUNKED, row, 0, NULL, cin);
+            else ck_put(CHUNKED, row, 0, in_g + ((size_t)iy0 * p->in_w + (size_t)ix0) * ips, cin);
+        } else {
+            size_t kpos = 0;
+            for (size_t kh = 0; kh < KH; kh++, kpos += KW * cin) {
+                const ptrdiff_t iy = iy0 + (ptrdiff_t)(kh * p->dilation_h);
+                if (iy < 0 || iy >= in_h) {
+                    ck_put(CHUNKED, row, kpos, NULL, KW * cin);
+                    continue;
+                }
+                const float *in_row = in_g + (size_t)iy * p->in_w * ips;
+                if (contiguous) {
+                    ptrdiff_t lo = -ix0, hi = in_w - ix0;
+                    if (lo < 0) lo = 0;
+                    if (hi > (ptrdiff_t)KW) hi = (ptrdiff_t)KW;
+                    if (hi < lo) hi = lo = (ptrdiff_t)KW;
+                    if (lo > 0) ck_put(CHUNKED, row, kpos, NULL, (size_t)lo * cin);
+                    if (hi > lo)
+                        ck_put(CHUNKED, row, kpos + (size_t)lo * cin, in_row + (size_t)(ix0 + lo) * cin,
+                            (size_t)(hi - lo) * cin);
+                    if ((size_t)hi < KW)
+                        ck_put(CHUNKED, row, kpos + (size_t)hi * cin, NULL, (KW - (size_t)hi) * cin);
+                } else {
+                    for (size_t kw = 0; kw < KW; kw++) {
+                        const ptrdiff_t ix = ix0 + (ptrdiff_t)(kw * p->dilation_w);
+                        if (ix < 0 || ix >= in_w) ck_put(CHUNKED, row, kpos + kw * cin, NULL, cin);
+                        else ck_put(CHUNKED, row, kpos + kw * cin, in_row + (size_t)ix * ips, cin);
+                    }
+                }
+            }
+        }
+        if (++ox == p->out_w) {
+            ox = 0;
+            oy++;
+        }
+    }
+}
+
+static CK_T512 void ck_pack_a(const ck_conv2d_f32_params *p, const float *input, size_t g,
+    size_t p0, size_t mr, float *A) {
+    if (ck_conv_k(p) <= CK_CONV_KC) ck_pack_a_impl(0, p, input, g, p0, mr, A);
+    else ck_pack_a_impl(1, p, input, g, p0, mr, A);
+}
+
+CK_INLINE CK_T512 __m512 ck_clamp(__m512 v, __m512 lo, __m512 hi) {
+    return _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+}
+
+/// MR x (16 * NV) microkernel over the whole K, then the fused epilogue.
+CK_INLINE CK_T512 void ck_ukr(const int MR, const int NV, size_t K, const float *A,
+    const float *B, size_t ldb, const ck_conv_epi *e) {
+    __m512 c0[CK_CONV_AROWS], c1[CK_CONV_AROWS];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+        c0[i] = _mm512_setzero_ps();
+        if (NV > 1) c1[i] = _mm512_setzero_ps();
+    }
+    const float *b = B;
+    for (size_t k0 = 0; k0 < K; k0 += CK_CONV_KC) {
+        const size_t kc = (K - k0) < CK_CONV_KC ? (K - k0) : CK_CONV_KC;
+        const float *a = A + (k0 / CK_CONV_KC) * CK_CONV_ACHUNK;
+        for (size_t k = 0; k < kc; k++) {
+            const __m512 b0 = _mm512_loadu_ps(b);
+            const __m512 b1 = NV > 1 ? _mm512_loadu_ps(b + 16) : b0;
+#pragma GCC unroll 16
+            for (int i = 0; i < MR; i++) {
+                const __m512 ai = _mm512_set1_ps(a[i * CK_CONV_KCS + k]);
+                c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
+                if (NV > 1) c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+            }
+            b += ldb;
+        }
+    }
+    // Epilogue.
+    const size_t cols = e->cols;
+    const __mmask16 m0 = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1u);
+    const __mmask16 m1 = cols >= 32 ? (__mmask16)0xFFFF : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1u) : 0;
+    __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
+    if (e->bias) {
+        bias0 = _mm512_maskz_loadu_ps(m0, e->bias);
+        if (NV > 1) bias1 = _mm512_maskz_loadu_ps(m1, e->bias + 16);
+    }
+    const __m512 lo = _mm512_set1_ps(e->lo), hi = _mm512_set1_ps(e->hi);
+    const size_t stride = e->stride;
+    float *out = e->out;
+    const float *res = e->residual;
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+        __m512 v0 = _mm512_add_ps(c0[i], bias0);
+        __m512 v1 = NV > 1 ? _mm512_add_ps(c1[i], bias1) : v0;
+        if (res) {
+            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, res + i * stride));
+            if (NV > 1) v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, res + i * stride + 16));
+        }
+        _mm512_mask_storeu_ps(out + i * stride, m0, ck_clamp(v0, lo, hi));
+        if (NV > 1) _mm512_mask_storeu_ps(out + i * stride + 16, m1, ck_clamp(v1, lo, hi));
+    }
+}
+
+typedef void (*ck_ukr_fn)(size_t K, const float *A, const float *B, size_t ldb, const ck_conv_epi *e);
+
+#define CK_DEF_UKR(MR)                                                                           \
+    static CK_T512 void ck_ukr_##MR##x1(size_t K, const float *A, const float *B, size_t ldb,    \
+        const ck_conv_epi *e) { ck_ukr(MR, 1, K, A, B, ldb, e); }                                \
+    static CK_T512 void ck_ukr_##MR##x2(size_t K, const float *A, const float *B, size_t ldb,    \
+        const ck_conv_epi *e) { ck_ukr(MR, 2, K, A, B, ldb, e); }
+CK_DEF_UKR(1) CK_DEF_UKR(2) CK_DEF_UKR(3) CK_DEF_UKR(4) CK_DEF_UKR(5) CK_DEF_UKR(6) CK_DEF_UKR(7)
+CK_DEF_UKR(8) CK_DEF_UKR(9) CK_DEF_UKR(10) CK_DEF_UKR(11) CK_DEF_UKR(12) CK_DEF_UKR(13) CK_DEF_UKR(14)
+
+static const ck_ukr_fn ck_ukr_table[CK_CONV_AROWS + 1][2] = {
+    {0, 0},
+    {ck_ukr_1x1, ck_ukr_1x2}, {ck_ukr_2x1, ck_ukr_2x2}, {ck_ukr_3x1, ck_ukr_3x2},
+    {ck_ukr_4x1, ck_ukr_4x2}, {ck_ukr_5x1, ck_ukr_5x2}, {ck_ukr_6x1, ck_ukr_6x2},
+    {ck_ukr_7x1, ck_ukr_7x2}, {ck_ukr_8x1, ck_ukr_8x2}, {ck_ukr_9x1, ck_ukr_9x2},
+    {ck_ukr_10x1, ck_ukr_10x2}, {ck_ukr_11x1, ck_ukr_11x2}, {ck_ukr_12x1, ck_ukr_12x2},
+    {ck_ukr_13x1, ck_ukr_13x2}, {ck_ukr_14x1, ck_ukr_14x2},
+};
+
+CK_T512 void ck_conv2d_f32_nhwc__avx512(const ck_conv2d_f32_params *p, const float *input,
+    const float *packed_weights, const float *bias, const float *residual, float *output,
+    size_t pixel_begin, size_t pixel_end, float *scratch) {
+    const size_t K = ck_conv_k(p);
+    const size_t cout = p->cout_per_group;
+    if (cout == 0 || pixel_begin >= pixel_end) return;
+    const size_t npanels = (cout + CK_CONV_NR - 1) / CK_CONV_NR;
+    const size_t group_floats = ck_conv_group_floats(p);
+    const size_t stride = p->out_pixel_stride;
+    float *A = ck_conv_align_scratch(scratch);
+    for (size_t p0 = pixel_begin; p0 < pixel_end; p0 += CK_CONV_AROWS) {
+        const size_t mr = (pixel_end - p0) < CK_CONV_AROWS ? (pixel_end - p0) : CK_CONV_AROWS;
+        for (size_t g = 0; g < p->groups; g++) {
+            if (K > 0) ck_pack_a(p, input, g, p0, mr, A);
+            const float *gw = packed_weights + g * group_floats;
+            for (size_t j = 0; j < npanels; j++) {
+                const size_t col0 = g * cout + j * CK_CONV_NR;
+                const size_t cols = (cout - j * CK_CONV_NR) < CK_CONV_NR ? (cout - j * CK_CONV_NR) : CK_CONV_NR;
+                ck_conv_epi e;
+                e.bias = bias ? bias + col0 : NULL;
+                e.residual = residual ? residual + p0 * stride + col0 : NULL;
+                e.out = output + p0 * stride + col0;
+                e.stride = stride;
+                e.cols = cols;
+                e.lo = p->act_min;
+                e.hi = p->act_max;
+                ck_ukr_table[mr][cols > 16 ? 1 : 0](K, A, gw + j * CK_CONV_NR * K,
+                    ck_conv_panel_width(cout, j), &e);
+            }
+        }
+    }
+}
+
+#else
+
+void ck_conv2d_f32_nhwc__avx512(const ck_conv2d_f32_params *p, const float *input,
+    const float *packed_weights, const float *bias, const float *residual, float *output,
+    size_t pixel_begin, size_t pixel_end, float *scratch) {
+    ck_conv2d_f32_nhwc__scalar(p, input, packed_weights, bias, residual, output, pixel_begin, pixel_end, scratch);
+}
+
+#endif

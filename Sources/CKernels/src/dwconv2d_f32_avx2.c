@@ -1,0 +1,115 @@
+// FP32 depthwise conv2d, AVX2 + FMA: vectorized over 8 channels per ymm; 3x3 weights stay in
+// registers while the kernel sweeps an output-row segment; other sizes use a generic path.
+#include "ck_fp32.h"
+#include "dwconv2d_f32_internal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define CK_T256 __attribute__((target("avx2,fma")))
+#define CK_INLINE static inline __attribute__((always_inline))
+
+static const int32_t ck_dw_mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+CK_INLINE CK_T256 void ck_dw_segment256(const int KH_, const int KW_, const ck_conv2d_f32_params *p,
+    const float *input, const float *packed, const float *bias, const float *residual, float *output,
+    size_t oy, size_t ox0, size_t ox1, size_t ilo, size_t ihi) {
+    const size_t C = p->groups, C16 = ck_dw_cpad(C);
+    const size_t KH = KH_ ? (size_t)KH_ : p->kernel_h, KW = KW_ ? (size_t)KW_ : p->kernel_w;
+    const ptrdiff_t ips = (ptrdiff_t)p->in_pixel_stride, in_w = (ptrdiff_t)p->in_w;
+    const ptrdiff_t iy0 = (ptrdiff_t)(oy * p->stride_h) - (ptrdiff_t)p->pad_top;
+    const ptrdiff_t dh = (ptrdiff_t)p->dilation_h, dw = (ptrdiff_t)p->dilation_w, sw = (ptrdiff_t)p->stride_w;
+    const ptrdiff_t pl = (ptrdiff_t)p->pad_left;
+    size_t kh_lo = 0, kh_hi = KH;
+    while (kh_lo < KH && iy0 + (ptrdiff_t)kh_lo * dh < 0) kh_lo++;
+    while (kh_hi > kh_lo && iy0 + (ptrdiff_t)(kh_hi - 1) * dh >= (ptrdiff_t)p->in_h) kh_hi--;
+    const __m256 lo = _mm256_set1_ps(p->act_min), hi = _mm256_set1_ps(p->act_max);
+    const size_t ops = p->out_pixel_stride;
+    const size_t pix0 = oy * p->out_w;
+    for (size_t c = 0; c < C; c += 8) {
+        const size_t n = (C - c) >= 8 ? 8 : (C - c);
+        const __m256i m = _mm256_loadu_si256((const __m256i *)(ck_dw_mask_table + 8 - n));
+        __m256 wr[KH_ && KW_ ? KH_ * KW_ : 1];
+        if (KH_ && KW_) {
+#pragma GCC unroll 32
+            for (int t = 0; t < KH_ * KW_; t++) wr[t] = _mm256_loadu_ps(packed + (size_t)t * C16 + c);
+        }
+        const __m256 vb = bias ? _mm256_maskload_ps(bias + c, m) : _mm256_setzero_ps();
+        const float *in_c = input + c;
+        for (size_t ox = ox0; ox < ox1; ox++) {
+            const ptrdiff_t ix0 = (ptrdiff_t)ox * sw - pl;
+            __m256 acc0 = vb, acc1 = _mm256_setzero_ps();
+            if (ox >= ilo && ox < ihi) {
+#pragma GCC unroll 8
+                for (size_t kh = 0; kh < KH; kh++) {
+                    if (kh < kh_lo || kh >= kh_hi) continue;
+                    const float *rp = in_c + ((iy0 + (ptrdiff_t)kh * dh) * in_w + ix0) * ips;
+#pragma GCC unroll 8
+                    for (size_t kw = 0; kw < KW; kw++) {
+                        const size_t t = kh * KW + kw;
+                        const __m256 w = (KH_ && KW_) ? wr[t] : _mm256_loadu_ps(packed + t * C16 + c);
+                        const __m256 x = _mm256_maskload_ps(rp + (ptrdiff_t)kw * dw * ips, m);
+                        if (kw & 1) acc1 = _mm256_fmadd_ps(x, w, acc1);
+                        else acc0 = _mm256_fmadd_ps(x, w, acc0);
+                    }
+                }
+            } else {
+#pragma GCC unroll 8
+                for (size_t kh = 0; kh < KH; kh++) {
+                    if (kh < kh_lo || kh >= kh_hi) continue;
+                    const float *rp = in_c + (iy0 + (ptrdiff_t)kh * dh) * in_w * ips;
+#pragma GCC unroll 8
+                    for (size_t kw = 0; kw < KW; kw++) {
+                        const ptrdiff_t ix = ix0 + (ptrdiff_t)kw * dw;
+                        if (ix < 0 || ix >= in_w) continue;
+                        const size_t t = kh * KW + kw;
+                        const __m256 w = (KH_ && KW_) ? wr[t] : _mm256_loadu_ps(packed + t * C16 + c);
+                        acc0 = _mm256_fmadd_ps(_mm256_maskload_ps(rp + ix * ips, m), w, acc0);
+                    }
+                }
+            }
+            __m256 v = _mm256_add_ps(acc0, acc1);
+            const size_t o = (pix0 + ox) * ops + c;
+            if (residual) v = _mm256_add_ps(v, _mm256_maskload_ps(residual + o, m));
+            v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+            _mm256_maskstore_ps(output + o, m, v);
+        }
+    }
+}
+
+static CK_T256 void ck_dw2_seg_3x3(const ck_conv2d_f32_params *p, const float *input, const float *packed,
+    const float *bias, const float *residual, float *output, size_t oy, size_t ox0, size_t ox1, size_t ilo, size_t ihi) {
+    ck_dw_segment256(3, 3, p, input, packed, bias, residual, output, oy, ox0, ox1, ilo, ihi);
+}
+static CK_T256 void ck_dw2_seg_any(const ck_conv2d_f32_params *p, const float *input, const float *packed,
+    const float *bias, const float *residual, float *output, size_t oy, size_t ox0, size_t ox1, size_t ilo, size_t ihi) {
+    ck_dw_segment256(0, 0, p, input, packed, bias, residual, output, oy, ox0, ox1, ilo, ihi);
+}
+
+CK_T256 void ck_dwconv2d_f32_nhwc__avx2(const ck_conv2d_f32_params *p, const float *input,
+    const float *packed_weights, const float *bias, const float *residual, float *output,
+    size_t pixel_begin, size_t pixel_end) {
+    if (p->out_w == 0) return;
+    size_t ilo, ihi;
+    ck_dw_interior(p, &ilo, &ihi);
+    const int k3 = p->kernel_h == 3 && p->kernel_w == 3;
+    size_t pix = pixel_begin;
+    while (pix < pixel_end) {
+        const size_t oy = pix / p->out_w, ox0 = pix % p->out_w;
+        size_t ox1 = p->out_w;
+        if (pixel_end - pix < ox1 - ox0) ox1 = ox0 + (pixel_end - pix);
+        if (k3) ck_dw2_seg_3x3(p, input, packed_weights, bias, residual, output, oy, ox0, ox1, ilo, ihi);
+        else ck_dw2_seg_any(p, input, packed_weights, bias, residual, output, oy, ox0, ox1, ilo, ihi);
+        pix += ox1 - ox0;
+    }
+}
+
+#else
+
+void ck_dwconv2d_f32_nhwc__avx2(const ck_conv2d_f32_params *p, const float *input,
+    const float *packed_weights, const float *bias, const float *residual, float *output,
+    size_t pixel_begin, size_t pixel_end) {
+    ck_dwconv2d_f32_nhwc__scalar(p, input, packed_weights, bias, residual, output, pixel_begin, pixel_end);
+}
+
+#endif

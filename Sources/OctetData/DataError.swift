@@ -1,0 +1,28 @@
+/// Why a dataset, image or tensor file could not be read.
+public enum DataError: Error, Hashable, Sendable, CustomStringConvertible {
+    case missingFile(String)
+    case notADirectory(String)
+    case emptyDataset(String)
+    case corruptImage(path: String, reason: String)
+    case unsupportedImage(path: String)
+    case badLabels(path: String, line: Int, reason: String)
+    case unlabeledImage(file: String, labels: String)
+    case badRecipe(String)
+    case badNPY(path: String, reason: String)
+    case badShard(index: Int, count: Int)
+
+    public var description: String {
+        switch self {
+        case .missingFile(let p): "file not found: \(p)"
+        case .notADirectory(let p): "not a directory: \(p)"
+        case .emptyDataset(let p): "no images (.jpg, .jpeg, .png) or .npy files in \(p)"
+        case .corruptImage(let p, let r): "cannot decode image \(p): \(r)"
+        case .unsupportedImage(let p): "unsupported image format: \(p) (JPEG and PNG are supported)"
+        case .badLabels(let p, let line, let r): "labels file \(p), line \(line): \(r)"
+        case .unlabeledImage(let f, let labels): "image \(f) has no entry in \(labels)"
+        case .badRecipe(let r): "preprocessing recipe: \(r)"
+        case .badNPY(let p, let r): "cannot read .npy file \(p): \(r)"
+        case .badShard(let i, let n): "shard \(i) of \(n) does not exist (need 0 <= index < count)"
+        }
+    }
+}

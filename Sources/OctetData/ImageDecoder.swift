@@ -1,0 +1,69 @@
+import CPNG
+import CTurboJPEG
+import Foundation
+
+/// Decodes JPEG (libjpeg-turbo) and PNG (libpng) files to 8-bit RGB, choosing by content,
+/// not by file name.
+public enum ImageDecoder {
+    public static func decode(contentsOf path: String) throws(DataError) -> RGBImage {
+        guard let data = FileManager.default.contents(atPath: path) else { throw .missingFile(path) }
+        return try decode(data, path: path)
+    }
+
+    public static func decode(_ data: Data, path: String) throws(DataError) -> RGBImage {
+        let bytes = [UInt8](data)
+        if bytes.count >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF { return try decodeJPEG(bytes, path: path) }
+        if bytes.count >= 8 && bytes[0..<8].elementsEqual([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) {
+            return try decodePNG(bytes, path: path)
+        }
+        if bytes.isEmpty { throw .corruptImage(path: path, reason: "the file is empty") }
+        throw .unsupportedImage(path: path)
+    }
+
+    static let maxPixels = 1 << 28
+
+    static func decodeJPEG(_ bytes: [UInt8], path: String) throws(DataError) -> RGBImage {
+        guard let handle = tjInitDecompress() else { throw .corruptImage(path: path, reason: "libturbojpeg failed to initialize") }
+        defer { tjDestroy(handle) }
+        var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
+        let header = bytes.withUnsafeBufferPointer {
+            tjDecompressHeader3(handle, $0.baseAddress, UInt(bytes.count), &width, &height, &subsampling, &colorspace)
+        }
+        guard header == 0, width > 0, height > 0 else {
+            throw .corruptImage(path: path, reason: String(cString: tjGetErrorStr2(handle)))
+        }
+        guard Int(width) * Int(height) <= maxPixels else { throw .corruptImage(path: path, reason: "\(width)x\(height) is too large") }
+        var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height) * 3)
+        let status = bytes.withUnsafeBufferPointer { src in
+            pixels.withUnsafeMutableBufferPointer { dst in
+                tjDecompress2(handle, src.baseAddress, UInt(bytes.count), dst.baseAddress, width, 0, height,
+                              Int32(TJPF_RGB.rawValue), Int32(TJFLAG_ACCURATEDCT))
+            }
+        }
+        // A warning (e.g. premature end of data) still yields a partial image: treat it as corrupt.
+        guard status == 0 else { throw .corruptImage(path: path, reason: String(cString: tjGetErrorStr2(handle))) }
+        return RGBImage(width: Int(width), height: Int(height), pixels: pixels)
+    }
+
+    static func decodePNG(_ bytes: [UInt8], path: String) throws(DataError) -> RGBImage {
+        var image = png_image()
+        image.version = UInt32(PNG_IMAGE_VERSION)
+        let begun = bytes.withUnsafeBufferPointer { png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }
+        guard begun != 0 else { throw .corruptImage(path: path, reason: pngMessage(&image)) }
+        defer { png_image_free(&image) }
+        guard Int(image.width) * Int(image.height) <= maxPixels else { throw .corruptImage(path: path, reason: "\(image.width)x\(image.height) is too large") }
+        image.format = UInt32(PNG_FORMAT_RGB)
+        var pixels = [UInt8](repeating: 0, count: Int(image.width) * Int(image.height) * 3)
+        let done = pixels.withUnsafeMutableBufferPointer { dst in
+            png_image_finish_read(&image, nil, dst.baseAddress, Int32(image.width) * 3, nil)
+        }
+        guard done != 0 else { throw .corruptImage(path: path, reason: pngMessage(&image)) }
+        return RGBImage(width: Int(image.width), height: Int(image.height), pixels: pixels)
+    }
+
+    private static func pngMessage(_ image: inout png_image) -> String {
+        withUnsafeBytes(of: &image.message) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+    }
+}

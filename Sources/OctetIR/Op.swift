@@ -1,0 +1,139 @@
+import OctetCore
+
+/// How ONNX derives convolution/pooling padding when `auto_pad` is set.
+public enum AutoPad: String, Hashable, Sendable {
+    case notSet = "NOTSET", sameUpper = "SAME_UPPER", sameLower = "SAME_LOWER", valid = "VALID"
+}
+
+/// Spatial window of a 2-D convolution or pooling: kernel, strides, dilations, padding.
+public struct Window2D: Hashable, Sendable {
+    public var kernel: [Int]      // [kh, kw]
+    public var strides: [Int]     // [sh, sw]
+    public var dilations: [Int]   // [dh, dw]
+    public var pads: [Int]        // [top, left, bottom, right]
+    public var autoPad: AutoPad
+
+    public init(kernel: [Int], strides: [Int] = [1, 1], dilations: [Int] = [1, 1],
+                pads: [Int] = [0, 0, 0, 0], autoPad: AutoPad = .notSet) {
+        self.kernel = kernel
+        self.strides = strides
+        self.dilations = dilations
+        self.pads = pads
+        self.autoPad = autoPad
+    }
+
+    /// Explicit pads [top, left, bottom, right] for an input of spatial size `input`
+    /// (ONNX Conv/Pool spec: SAME_* pads so that out = ceil(in / stride)).
+    public func resolvedPads(input: [Int]) -> [Int] {
+        switch autoPad {
+        case .notSet: return pads
+        case .valid: return [0, 0, 0, 0]
+        case .sameUpper, .sameLower:
+            var begin = [0, 0], end = [0, 0]
+            for i in 0..<2 {
+                let out = (input[i] + strides[i] - 1) / strides[i]
+                let effective = (kernel[i] - 1) * dilations[i] + 1
+                let total = max(0, (out - 1) * strides[i] + effective - input[i])
+                let small = total / 2
+                if autoPad == .sameUpper { begin[i] = small; end[i] = total - small }
+                else { begin[i] = total - small; end[i] = small }
+            }
+            return [begin[0], begin[1], end[0], end[1]]
+        }
+    }
+
+    /// Output spatial size for an input of spatial size `input`.
+    public func outputSize(input: [Int], ceilMode: Bool = false) -> [Int] {
+        let p = resolvedPads(input: input)
+        return (0..<2).map { i in
+            let effective = (kernel[i] - 1) * dilations[i] + 1
+            let span = input[i] + p[i] + p[i + 2] - effective
+            if span < 0 { return 0 }
+            var out = (ceilMode ? (span + strides[i] - 1) / strides[i] : span / strides[i]) + 1
+            // ONNX/PyTorch: with ceil_mode, the last window must start inside the input or left padding.
+            if ceilMode && (out - 1) * strides[i] >= input[i] + p[i] { out -= 1 }
+            return out
+        }
+    }
+}
+
+/// Attributes of Gemm: Y = alpha * A' * B' + beta * C.
+public struct GemmAttributes: Hashable, Sendable {
+    public var alpha: Float, beta: Float
+    public var transA: Bool, transB: Bool
+    public init(alpha: Float = 1, beta: Float = 1, transA: Bool = false, transB: Bool = false) {
+        self.alpha = alpha; self.beta = beta; self.transA = transA; self.transB = transB
+    }
+}
+
+/// The closed set of operators Octet understands. Per-op logic switches over this enum
+/// without `default:`, so adding a case makes the compiler list every place to handle it.
+public enum Op: Hashable, Sendable {
+    /// Inputs: X, W, optional B.
+    case conv(Window2D, group: Int)
+    /// Inputs: X, scale, bias, mean, var.
+    case batchNormalization(epsilon: Float)
+    case relu
+    /// Bounds resolved at import whether given as attributes (opset < 11) or constant inputs.
+    case clip(min: Float, max: Float)
+    case maxPool(Window2D, ceilMode: Bool)
+    case averagePool(Window2D, ceilMode: Bool, countIncludePad: Bool)
+    case globalAveragePool
+    case add
+    case mul
+    case flatten(axis: Int)
+    /// Inputs: data, shape (a constant).
+    case reshape(allowZero: Bool)
+    /// Inputs: A, B, optional C.
+    case gemm(GemmAttributes)
+    case matMul
+    /// `coerce2D` is the opset < 13 semantics: flatten to 2-D at `axis`, softmax over the rest.
+    case softmax(axis: Int, coerce2D: Bool)
+    case concat(axis: Int)
+    case identity
+    case dropout
+
+    /// The ONNX `op_type` of this operator.
+    public var onnxType: String {
+        switch self {
+        case .conv: "Conv"
+        case .batchNormalization: "BatchNormalization"
+        case .relu: "Relu"
+        case .clip: "Clip"
+        case .maxPool: "MaxPool"
+        case .averagePool: "AveragePool"
+        case .globalAveragePool: "GlobalAveragePool"
+        case .add: "Add"
+        case .mul: "Mul"
+        case .flatten: "Flatten"
+        case .reshape: "Reshape"
+        case .gemm: "Gemm"
+        case .matMul: "MatMul"
+        case .softmax: "Softmax"
+        case .concat: "Concat"
+        case .identity: "Identity"
+        case .dropout: "Dropout"
+        }
+    }
+
+    /// Every ONNX op type Octet can import, for error messages.
+    public static let supportedONNXTypes: [String] = [
+        "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Constant", "Conv", "Dropout",
+        "Flatten", "Gemm", "GlobalAveragePool", "Identity", "MatMul", "MaxPool", "Mul", "Relu",
+        "Reshape", "Softmax",
+    ]
+
+    /// Allowed number of inputs (inclusive range) and outputs.
+    var arity: (inputs: ClosedRange<Int>, outputs: ClosedRange<Int>) {
+        switch self {
+        case .conv: (2...3, 1...1)
+        case .batchNormalization: (5...5, 1...1)
+        case .relu, .clip, .maxPool, .averagePool, .globalAveragePool, .flatten, .softmax, .identity:
+            (1...1, 1...1)
+        case .dropout: (1...3, 1...2)
+        case .add, .mul, .matMul, .reshape: (2...2, 1...1)
+        case .gemm: (2...3, 1...1)
+        case .concat: (1...Int.max, 1...1)
+        }
+    }
+}

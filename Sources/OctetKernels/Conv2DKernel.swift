@@ -1,0 +1,67 @@
+import CKernels
+
+/// A 2-D convolution with fused bias, optional residual add and clamp, its weights packed
+/// once for the chosen ISA path. Dense and grouped convolutions use the GEMM kernels,
+/// depthwise ones their own.
+public final class Conv2DKernel: @unchecked Sendable {
+    public let geometry: ConvGeometry
+    public let isa: ISA
+    public let activationMin: Float, activationMax: Float
+    private var params: ck_conv2d_f32_params
+    private let packed: AlignedBuffer
+    private let bias: AlignedBuffer?
+    /// Floats of scratch one concurrent caller needs.
+    public let scratchCount: Int
+
+    /// - Parameters:
+    ///   - weights: ONNX OIHW layout, `[groups*outPerGroup][inPerGroup][kh][kw]`.
+    ///   - bias: one per output channel, or nil.
+    public init(geometry: ConvGeometry, weights: [Float], bias: [Float]?, activationMin: Float = -.infinity,
+                activationMax: Float = .infinity, isa: ISA) {
+        precondition(weights.count == geometry.outChannels * geometry.inChannelsPerGroup * geometry.kernel.h * geometry.kernel.w,
+                     "internal: conv weight count does not match geometry")
+        self.geometry = geometry
+        self.isa = isa
+        self.activationMin = activationMin
+        self.activationMax = activationMax
+        var p = geometry.params(min: activationMin, max: activationMax)
+        params = p
+        let buffer: AlignedBuffer
+        if geometry.isDepthwise {
+            buffer = AlignedBuffer(count: ck_dwconv2d_f32_packed_weights_size(&p))
+            weights.withUnsafeBufferPointer { ck_dwconv2d_f32_pack_weights(&p, $0.baseAddress, buffer.pointer) }
+            scratchCount = 0
+        } else {
+            buffer = AlignedBuffer(count: ck_conv2d_f32_packed_weights_size(&p))
+            weights.withUnsafeBufferPointer { ck_conv2d_f32_pack_weights(&p, $0.baseAddress, buffer.pointer) }
+            scratchCount = ck_conv2d_f32_scratch_size(&p)
+        }
+        packed = buffer
+        self.bias = bias.map { AlignedBuffer($0) }
+    }
+
+    /// Computes output pixels `pixels` of one image. `residual` (same layout as `output`)
+    /// is added before the clamp. `scratch` must hold `scratchCount` floats.
+    public func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                    residual: UnsafePointer<Float>? = nil, pixels: Range<Int>, scratch: UnsafeMutablePointer<Float>?) {
+        guard !pixels.isEmpty else { return }
+        let b = UnsafePointer(bias?.pointer)
+        let w = UnsafePointer(packed.pointer)
+        let lo = pixels.lowerBound, hi = pixels.upperBound
+        withUnsafePointer(to: &params) { p in
+            if geometry.isDepthwise {
+                switch isa {
+                case .avx512vnni, .avx512: ck_dwconv2d_f32_nhwc__avx512(p, input, w, b, residual, output, lo, hi)
+                case .avx2: ck_dwconv2d_f32_nhwc__avx2(p, input, w, b, residual, output, lo, hi)
+                case .scalar: ck_dwconv2d_f32_nhwc__scalar(p, input, w, b, residual, output, lo, hi)
+                }
+            } else {
+                switch isa {
+                case .avx512vnni, .avx512: ck_conv2d_f32_nhwc__avx512(p, input, w, b, residual, output, lo, hi, scratch)
+                case .avx2: ck_conv2d_f32_nhwc__avx2(p, input, w, b, residual, output, lo, hi, scratch)
+                case .scalar: ck_conv2d_f32_nhwc__scalar(p, input, w, b, residual, output, lo, hi, scratch)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+import OctetIR
+
+/// The only place pass lists live.
+public enum Pipelines {
+    /// Cleans an imported FP32 graph for execution and calibration.
+    public static let fp32Optimization: [Pass] = [
+        RemoveIdentities.pass,
+        FoldConstants.pass,
+        FoldBatchNormIntoConv.pass,
+        EliminateDeadNodes.pass,
+    ]
+}

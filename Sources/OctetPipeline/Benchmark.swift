@@ -1,0 +1,52 @@
+import Dispatch
+import OctetCore
+import OctetIR
+import OctetRuntime
+import OctetZoo
+
+/// Throughput of one plan configuration on synthetic input.
+public struct BenchmarkReport: Codable, Sendable {
+    public var model: String
+    public var batch: Int
+    public var threads: Int
+    public var isa: String
+    public var iterations: Int
+    public var imagesPerSecond: Double
+    public var gflops: Double
+    /// Best iteration's latency, milliseconds per batch.
+    public var bestBatchMilliseconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case model, batch, threads, isa, iterations, gflops
+        case imagesPerSecond = "images_per_second"
+        case bestBatchMilliseconds = "best_batch_ms"
+    }
+}
+
+public enum Benchmark {
+    /// Runs `iterations` timed batches after one warm-up batch; reports the median rate.
+    public static func run(graph: Graph, options: PlanOptions, batch: Int, iterations: Int) throws -> BenchmarkReport {
+        let plan = try ExecutionPlan(graph: graph, options: options)
+        var inputs: [String: Tensor] = [:]
+        var rng = SeededRandom(seed: 7)
+        for (name, shape) in plan.inputShapes {
+            var s = shape
+            s[0] = batch
+            inputs[name] = try Tensor(shape: s, floats: (0..<s.elementCount).map { _ in rng.uniform(-1, 1) })
+        }
+        _ = try plan.run(inputs)
+        var times: [Double] = []
+        for _ in 0..<max(iterations, 1) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = try plan.run(inputs)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        times.sort()
+        let median = times[times.count / 2]
+        let ips = Double(batch) / median
+        return BenchmarkReport(model: graph.name, batch: batch, threads: options.threads, isa: options.isa.rawValue,
+                               iterations: times.count, imagesPerSecond: ips,
+                               gflops: ips * Double(plan.macsPerImage) * 2 / 1e9, bestBatchMilliseconds: times[0] * 1e3)
+    }
+}
+

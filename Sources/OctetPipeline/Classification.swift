@@ -1,0 +1,124 @@
+import Dispatch
+import Foundation
+import OctetCore
+import OctetData
+import OctetIR
+import OctetRuntime
+
+/// Top-k accuracy and throughput of a classifier over an image folder.
+public struct ClassificationReport: Codable, Sendable {
+    public var images: Int
+    public var labeled: Int
+    public var top1: Double?
+    public var top5: Double?
+    public var imagesPerSecond: Double
+    public var seconds: Double
+    public var batch: Int
+    public var threads: Int
+    public var isa: String
+
+    enum CodingKeys: String, CodingKey {
+        case images, labeled, top1, top5, seconds, batch, threads, isa
+        case imagesPerSecond = "images_per_second"
+    }
+}
+
+/// Progress of a long run: images done out of the total.
+public typealias ProgressHandler = @Sendable (_ done: Int, _ total: Int) -> Void
+
+/// Runs a classification model over a dataset in batches.
+public struct ClassificationRun {
+    public let plan: ExecutionPlan
+    public let inputName: String
+    public let outputName: String
+    public let chw: [Int]
+
+    public init(graph: Graph, options: PlanOptions) throws {
+        let (name, chw) = try ModelLoader.imageInput(of: graph)
+        guard let output = graph.outputs.first else { throw PipelineError.notAnImageModel([]) }
+        plan = try ExecutionPlan(graph: graph, options: options)
+        inputName = name
+        outputName = output.name
+        self.chw = chw
+    }
+
+    /// Loads images `range` of the dataset as one `[n, C, H, W]` tensor, decoding in parallel.
+    public func loadBatch(_ dataset: ImageFolderDataset, _ range: Range<Int>, threads: Int) throws -> Tensor {
+        let per = chw.reduce(1, *)
+        let results = ResultBox(count: range.count)
+        DispatchQueue.concurrentPerform(iterations: min(max(threads, 1), range.count)) { worker in
+            var i = worker
+            while i < range.count {
+                results.set(i, Result { () throws -> [Float] in try dataset.load(range.lowerBound + i) })
+                i += max(threads, 1)
+            }
+        }
+        var values = [Float]()
+        values.reserveCapacity(per * range.count)
+        for (i, r) in results.values.enumerated() {
+            let v = try r!.get()
+            guard v.count == per else {
+                let size = dataset.recipe.crop.map { [3, $0, $0] } ?? [3, -1, -1]
+                throw PipelineError.imageSize(file: dataset.items[range.lowerBound + i].name, expected: chw, got: size)
+            }
+            values += v
+        }
+        return try Tensor(shape: Shape([range.count] + chw), floats: values)
+    }
+
+    /// Logits for images `range`.
+    public func logits(_ dataset: ImageFolderDataset, _ range: Range<Int>, threads: Int) throws -> Tensor {
+        let input = try loadBatch(dataset, range, threads: threads)
+        guard let out = try plan.run([inputName: input])[outputName] else { throw PipelineError.notAnImageModel([]) }
+        return out
+    }
+
+    /// Runs the whole dataset; accuracy is computed over labeled images.
+    public func evaluate(_ dataset: ImageFolderDataset, batch: Int, progress: ProgressHandler? = nil) throws -> ClassificationReport {
+        let total = dataset.items.count
+        var correct1 = 0, correct5 = 0, labeled = 0
+        var computeSeconds = 0.0
+        var start = 0
+        while start < total {
+            let range = start..<min(start + batch, total)
+            let input = try loadBatch(dataset, range, threads: plan.options.threads)
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            guard let out = try plan.run([inputName: input])[outputName], let logits = out.floats else {
+                throw PipelineError.notAnImageModel([])
+            }
+            computeSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            let classes = out.shape.elementCount / range.count
+            for (k, i) in range.enumerated() {
+                guard let label = dataset.items[i].label else { continue }
+                labeled += 1
+                let row = Array(logits[(k * classes)..<((k + 1) * classes)])
+                let top = TopK.indices(row, k: 5)
+                if top.first == label { correct1 += 1 }
+                if top.contains(label) { correct5 += 1 }
+            }
+            start = range.upperBound
+            progress?(start, total)
+        }
+        return ClassificationReport(
+            images: total, labeled: labeled,
+            top1: labeled > 0 ? Double(correct1) / Double(labeled) : nil,
+            top5: labeled > 0 ? Double(correct5) / Double(labeled) : nil,
+            imagesPerSecond: Double(total) / max(computeSeconds, 1e-9), seconds: computeSeconds,
+            batch: batch, threads: plan.options.threads, isa: plan.options.isa.rawValue)
+    }
+}
+
+/// Indices of the k largest values, largest first; ties keep the lower index first.
+public enum TopK {
+    public static func indices(_ values: [Float], k: Int) -> [Int] {
+        Array(values.indices.sorted { values[$0] > values[$1] || (values[$0] == values[$1] && $0 < $1) }.prefix(k))
+    }
+}
+
+/// Per-index results filled concurrently.
+final class ResultBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var values: [Result<[Float], any Error>?]
+    init(count: Int) { values = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ r: Result<[Float], any Error>) { lock.lock(); values[i] = r; lock.unlock() }
+}

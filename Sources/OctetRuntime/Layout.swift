@@ -1,0 +1,38 @@
+import OctetCore
+
+/// Conversions between a value's physical layout and plain row-major order of its logical shape.
+enum LayoutConversion {
+    /// Copies `count` elements of a value stored in `layout` into row-major order.
+    static func toRowMajor(_ src: UnsafePointer<Float>, shape: Shape, layout: PhysicalLayout, into dst: UnsafeMutablePointer<Float>) {
+        switch layout {
+        case .rowMajor: dst.update(from: src, count: shape.elementCount)
+        case .nhwc:
+            let (n, c, hw) = (shape[0], shape[1], shape[2] * shape[3])
+            for b in 0..<n {
+                let s = src + b * c * hw, d = dst + b * c * hw
+                for p in 0..<hw { for ch in 0..<c { d[ch * hw + p] = s[p * c + ch] } }
+            }
+        }
+    }
+
+    /// Copies row-major elements into `layout`.
+    static func fromRowMajor(_ src: UnsafePointer<Float>, shape: Shape, layout: PhysicalLayout, into dst: UnsafeMutablePointer<Float>) {
+        switch layout {
+        case .rowMajor: dst.update(from: src, count: shape.elementCount)
+        case .nhwc:
+            let (n, c, hw) = (shape[0], shape[1], shape[2] * shape[3])
+            for b in 0..<n {
+                let s = src + b * c * hw, d = dst + b * c * hw
+                for ch in 0..<c { for p in 0..<hw { d[p * c + ch] = s[ch * hw + p] } }
+            }
+        }
+    }
+
+    /// The layout a value of `shape` gets: NHWC for rank 4, row-major otherwise.
+    static func layout(for shape: Shape) -> PhysicalLayout { shape.rank == 4 ? .nhwc : .rowMajor }
+
+    /// Physical dims (row-major order of storage) of a logical shape in `layout`.
+    static func physicalDims(_ shape: Shape, _ layout: PhysicalLayout) -> [Int] {
+        layout == .nhwc ? [shape[0], shape[2], shape[3], shape[1]] : shape.dims
+    }
+}

@@ -1,0 +1,374 @@
+import OctetCore
+import OctetIR
+import OctetKernels
+
+/// Lowers a graph to a list of per-image steps over an arena: chooses layouts, fuses
+/// Conv + bias + residual + activation, packs weights and assigns arena offsets.
+struct PlanCompiler {
+    let graph: Graph
+    let options: PlanOptions
+    var shapes: [String: Shape] = [:]
+    var slots: [String: Slot] = [:]
+    var steps: [Step] = []
+    /// Values each step writes (observed after the step runs).
+    var produced: [[String]] = []
+    /// Values each step reads (for liveness).
+    var reads: [[String]] = []
+    var macs = 0
+    var maxScratch = 0
+
+    init(graph: Graph, options: PlanOptions) {
+        self.graph = graph
+        self.options = options
+    }
+
+    /// Per-image shapes: the batch dimension of every input set to 1.
+    mutating func compile() throws(RuntimeError) -> CompiledPlan {
+        var inputShapes: [String: Shape] = [:]
+        for i in graph.inputs where graph.initializers[i.name] == nil {
+            guard i.dims.count >= 1 else { throw .badInput(name: i.name, detail: "scalar model inputs are not supported") }
+            var s = i.concreteShape(batch: 1)
+            s[0] = 1
+            inputShapes[i.name] = s
+        }
+        var g = graph
+        for i in g.inputs.indices where g.inputs[i].dims.count >= 1 { g.inputs[i].dims[0] = nil }
+        do { shapes = try g.inferShapes(inputShapes: inputShapes) } catch { throw .graph(error) }
+
+        let consumers = graph.consumers
+        let producers = graph.producers
+        let graphOutputs = Set(graph.outputs.map(\.name))
+        var skipped = Set<Int>()
+        // Logical placeholders for inputs; operands are assigned after liveness.
+        for (name, s) in inputShapes { slots[name] = Slot(shape: s, layout: LayoutConversion.layout(for: s), operand: .arena(-1)) }
+
+        for (index, node) in graph.nodes.enumerated() where !skipped.contains(index) {
+            if case .conv(let window, let group) = node.op {
+                var fusedOutput = node.outputs[0]
+                var act: (Float, Float) = (-.infinity, .infinity)
+                var residual: String? = nil
+                if options.fuse {
+                    func single(_ v: String) -> Int? {
+                        guard !graphOutputs.contains(v), let c = consumers[v], c.count == 1 else { return nil }
+                        return c[0]
+                    }
+                    func activation(_ j: Int) -> (Float, Float)? {
+                        switch graph.nodes[j].op {
+                        case .relu: (0, .infinity)
+                        case .clip(let lo, let hi): (lo, hi)
+                        default: nil
+                        }
+                    }
+                    if let j = single(fusedOutput) {
+                        if let a = activation(j) {
+                            act = a; skipped.insert(j); fusedOutput = graph.nodes[j].outputs[0]
+                        } else if case .add = graph.nodes[j].op {
+                            let add = graph.nodes[j]
+                            let other = add.inputs[0] == fusedOutput ? add.inputs[1] : add.inputs[0]
+                            let otherReady = graph.initializers[other] == nil && other != fusedOutput
+                                && (inputShapes[other] != nil || (producers[other].map { $0 < index } ?? false))
+                            if otherReady, shapes[other] == shapes[fusedOutput] {
+                                residual = other; skipped.insert(j); fusedOutput = add.outputs[0]
+                                if let k = single(fusedOutput), let a = activation(k) {
+                                    act = a; skipped.insert(k); fusedOutput = graph.nodes[k].outputs[0]
+                                }
+                            }
+                        }
+                    }
+                }
+                try lowerConv(node, window: window, group: group, residual: residual, activation: act, output: fusedOutput)
+            } else {
+                try lower(node)
+            }
+        }
+        return try assignMemory()
+    }
+
+    // MARK: - Lowering
+
+    func constant(_ name: String, node: Node) throws(RuntimeError) -> [Float] {
+        guard let t = graph.initializers[name] else {
+            throw .unsupported(node: node.name, detail: "input '\(name)' computed at run time where a constant is expected")
+        }
+        guard let f = t.floats else { throw .unsupported(node: node.name, detail: "\(t.dtype) constant '\(name)'") }
+        return f
+    }
+
+    /// The slot of a value read by a step; constants are materialized in their physical layout.
+    mutating func slot(_ name: String, node: Node) throws(RuntimeError) -> Slot {
+        if let s = slots[name] { return s }
+        guard let t = graph.initializers[name] else { throw .graph(.undefinedValue(node: node.name, value: name)) }
+        guard let values = t.floats else { throw .unsupported(node: node.name, detail: "\(t.dtype) tensor '\(name)' as an activation") }
+        var shape = t.shape
+        var layout = LayoutConversion.layout(for: shape)
+        if shape.rank == 0 { shape = [1]; layout = .rowMajor }
+        let buffer = AlignedBuffer(count: values.count)
+        values.withUnsafeBufferPointer { LayoutConversion.fromRowMajor($0.baseAddress!, shape: shape, layout: layout, into: buffer.pointer) }
+        let s = Slot(shape: shape, layout: layout, operand: .constant(buffer))
+        slots[name] = s
+        return s
+    }
+
+    mutating func define(_ name: String) -> Slot {
+        let shape = shapes[name] ?? Shape([1])
+        let s = Slot(shape: shape, layout: LayoutConversion.layout(for: shape), operand: .arena(-1))
+        slots[name] = s
+        return s
+    }
+
+    mutating func emit(_ step: Step, reads r: [String], writes w: [String]) {
+        steps.append(step)
+        reads.append(r)
+        produced.append(w)
+    }
+
+    mutating func lowerConv(_ node: Node, window: Window2D, group: Int, residual: String?,
+                            activation: (Float, Float), output: String) throws(RuntimeError) {
+        guard let x = shapes[node.inputs[0]], let w = graph.initializers[node.inputs[1]]?.shape,
+              let y = shapes[node.outputs[0]] else { throw .graph(.undefinedValue(node: node.name, value: node.inputs[0])) }
+        let weights = try constant(node.inputs[1], node: node)
+        let bias = node.inputs.count > 2 && !node.inputs[2].isEmpty ? try constant(node.inputs[2], node: node) : nil
+        let pads = window.resolvedPads(input: [x[2], x[3]])
+        let geometry = ConvGeometry(
+            inHeight: x[2], inWidth: x[3], inPixelStride: x[1], outHeight: y[2], outWidth: y[3], outPixelStride: y[1],
+            kernel: (w[2], w[3]), stride: (window.strides[0], window.strides[1]),
+            dilation: (window.dilations[0], window.dilations[1]), padTop: pads[0], padLeft: pads[1],
+            groups: group, inChannelsPerGroup: w[1], outChannelsPerGroup: w[0] / group)
+        let kernel = Conv2DKernel(geometry: geometry, weights: weights, bias: bias,
+                                  activationMin: activation.0, activationMax: activation.1, isa: options.isa)
+        macs += geometry.macs
+        maxScratch = max(maxScratch, kernel.scratchCount)
+        let input = try slot(node.inputs[0], node: node)
+        let res = try residual.map { (r: String) throws(RuntimeError) in try slot(r, node: node) }
+        let out = define(output)
+        emit(.conv(kernel, input: input.operand, residual: res?.operand, output: out.operand),
+             reads: [node.inputs[0]] + (residual.map { [$0] } ?? []), writes: [output])
+    }
+
+    mutating func lower(_ node: Node) throws(RuntimeError) {
+        let outName = node.outputs[0]
+        switch node.op {
+        case .conv(let window, let group):
+            try lowerConv(node, window: window, group: group, residual: nil, activation: (-.infinity, .infinity), output: outName)
+        case .relu, .clip:
+            let (lo, hi): (Float, Float) = if case .clip(let a, let b) = node.op { (a, b) } else { (0, .infinity) }
+            let x = try slot(node.inputs[0], node: node)
+            let y = define(outName)
+            emit(.clamp(input: x.operand, output: y.operand, count: x.count, min: lo, max: hi), reads: [node.inputs[0]], writes: [outName])
+        case .batchNormalization(let eps):
+            let x = try slot(node.inputs[0], node: node)
+            let p = try node.inputs[1...4].map { (n: String) throws(RuntimeError) in try constant(n, node: node) }
+            let channels = x.shape[1]
+            var scale = [Float](repeating: 0, count: channels), shift = scale
+            for c in 0..<channels {
+                let s = Double(p[0][c]) / (Double(p[3][c]) + Double(eps)).squareRoot()
+                scale[c] = Float(s)
+                shift[c] = Float(Double(p[1][c]) - Double(p[2][c]) * s)
+            }
+            let inner = x.layout == .nhwc ? 1 : x.shape.dims[2...].reduce(1, *)
+            let y = define(outName)
+            emit(.channelAffine(input: x.operand, output: y.operand, count: x.count, channels: channels, inner: inner, scale: scale, shift: shift),
+                 reads: [node.inputs[0]], writes: [outName])
+        case .maxPool(let window, _), .averagePool(let window, _, _):
+            let x = try slot(node.inputs[0], node: node)
+            let y = define(outName)
+            let pads = window.resolvedPads(input: [x.shape[2], x.shape[3]])
+            let kind: Pool2DKernel.Kind = if case .averagePool(_, _, let include) = node.op { .average(countIncludePad: include) } else { .max }
+            let k = Pool2DKernel(kind: kind, isa: options.isa, inHeight: x.shape[2], inWidth: x.shape[3], channels: x.shape[1],
+                                 outHeight: y.shape[2], outWidth: y.shape[3], kernel: (window.kernel[0], window.kernel[1]),
+                                 stride: (window.strides[0], window.strides[1]), dilation: (window.dilations[0], window.dilations[1]),
+                                 padTop: pads[0], padLeft: pads[1])
+            emit(.pool(k, input: x.operand, output: y.operand), reads: [node.inputs[0]], writes: [outName])
+        case .globalAveragePool:
+            let x = try slot(node.inputs[0], node: node)
+            guard x.shape.rank == 4 else { throw .unsupported(node: node.name, detail: "GlobalAveragePool on rank \(x.shape.rank)") }
+            let y = define(outName)
+            emit(.pool(.globalAverage(isa: options.isa, inHeight: x.shape[2], inWidth: x.shape[3], channels: x.shape[1]),
+                       input: x.operand, output: y.operand), reads: [node.inputs[0]], writes: [outName])
+        case .add, .mul:
+            let a = try slot(node.inputs[0], node: node), b = try slot(node.inputs[1], node: node)
+            let y = define(outName)
+            let plan = try broadcastPlan(a, b, y, node: node)
+            emit(.binary(node.op == .add ? .add : .mul, a: a.operand, b: b.operand, plan, output: y.operand),
+                 reads: node.inputs, writes: [outName])
+        case .flatten(let axis):
+            if axis == 0 { throw .unsupported(node: node.name, detail: "Flatten at axis 0 (it mixes the images of a batch)") }
+            try lowerRelayout(node)
+        case .reshape:
+            if let target = graph.initializers[node.inputs[1]]?.data.doubles, let first = target.first, first != 0, first != -1, first != 1 {
+                throw .unsupported(node: node.name, detail: "Reshape to a fixed batch size of \(Int(first)) (use 0 or -1 for the batch dimension)")
+            }
+            try lowerRelayout(node)
+        case .identity, .dropout:
+            try lowerRelayout(node)
+        case .gemm(let attrs):
+            try lowerDense(node, transB: attrs.transB, transA: attrs.transA, alpha: attrs.alpha, beta: attrs.beta)
+        case .matMul:
+            try lowerDense(node, transB: false, transA: false, alpha: 1, beta: 0)
+        case .softmax(let axis, let coerce2D):
+            let x = try slot(node.inputs[0], node: node)
+            let a = axis < 0 ? axis + x.shape.rank : axis
+            if a == 0 { throw .unsupported(node: node.name, detail: "Softmax over the batch axis") }
+            let y = define(outName)
+            if coerce2D {
+                // Softmax over all axes from `a` on: the same as over one flattened axis.
+                let outer = x.shape.dims[..<a].reduce(1, *), inner = x.shape.dims[a...].reduce(1, *)
+                emit(.softmax(input: Slot(shape: [outer, inner], layout: .rowMajor, operand: x.operand),
+                              output: Slot(shape: [outer, inner], layout: .rowMajor, operand: y.operand), axis: 1),
+                     reads: node.inputs, writes: [outName])
+                if x.layout == .nhwc { throw .unsupported(node: node.name, detail: "opset<13 Softmax on a rank-4 tensor") }
+            } else {
+                emit(.softmax(input: x, output: y, axis: a), reads: node.inputs, writes: [outName])
+            }
+        case .concat(let axis):
+            let xs = try node.inputs.map { (n: String) throws(RuntimeError) in try slot(n, node: node) }
+            let a = axis < 0 ? axis + xs[0].shape.rank : axis
+            if a == 0 { throw .unsupported(node: node.name, detail: "Concat over the batch axis") }
+            let y = define(outName)
+            emit(.concat(inputs: xs, axis: a, output: y), reads: node.inputs, writes: [outName])
+        }
+    }
+
+    mutating func lowerRelayout(_ node: Node) throws(RuntimeError) {
+        let x = try slot(node.inputs[0], node: node)
+        let y = define(node.outputs[0])
+        emit(.relayout(input: x, output: y), reads: [node.inputs[0]], writes: [node.outputs[0]])
+    }
+
+    /// Gemm / MatMul. With a constant B this is a 1×1 convolution over the rows of A (the
+    /// GEMM kernels); otherwise a plain matrix product.
+    mutating func lowerDense(_ node: Node, transB: Bool, transA: Bool, alpha: Float, beta: Float) throws(RuntimeError) {
+        let a = try slot(node.inputs[0], node: node)
+        guard a.layout == .rowMajor else { throw .unsupported(node: node.name, detail: "\(node.op.onnxType) on a rank-4 tensor") }
+        if transA { throw .unsupported(node: node.name, detail: "Gemm with transA=1") }
+        let y = define(node.outputs[0])
+        let k = a.shape[a.shape.rank - 1]
+        let rows = a.count / max(k, 1)
+        guard let bTensor = graph.initializers[node.inputs[1]] else {
+            guard alpha == 1, node.inputs.count < 3 || node.inputs[2].isEmpty || beta == 0, !transB else {
+                throw .unsupported(node: node.name, detail: "Gemm with a run-time B and alpha/beta/transB")
+            }
+            let b = try slot(node.inputs[1], node: node)
+            emit(.matMul(a: a.operand, b: b.operand, rows: rows, inner: k, columns: b.shape[1], output: y.operand),
+                 reads: node.inputs, writes: node.outputs)
+            return
+        }
+        let bv = try constant(node.inputs[1], node: node)
+        let n = transB ? bTensor.shape[0] : bTensor.shape[1]
+        // Weights as OIHW [n][k][1][1] = B' transposed, scaled by alpha.
+        var w = [Float](repeating: 0, count: n * k)
+        for o in 0..<n { for i in 0..<k { w[o * k + i] = alpha * (transB ? bv[o * k + i] : bv[i * n + o]) } }
+        var bias: [Float]? = nil
+        if node.inputs.count > 2, !node.inputs[2].isEmpty, beta != 0 {
+            let c = try constant(node.inputs[2], node: node)
+            guard let cShape = graph.initializers[node.inputs[2]]?.shape, c.count == n || c.count == 1,
+                  cShape.rank <= 1 || cShape.dims.dropLast().allSatisfy({ $0 == 1 }) else {
+                throw .unsupported(node: node.name, detail: "Gemm C that is not a row vector")
+            }
+            bias = (0..<n).map { beta * c[c.count == 1 ? 0 : $0] }
+        }
+        let geometry = ConvGeometry(inHeight: 1, inWidth: rows, inPixelStride: k, outHeight: 1, outWidth: rows, outPixelStride: n,
+                                    kernel: (1, 1), inChannelsPerGroup: k, outChannelsPerGroup: n)
+        let kernel = Conv2DKernel(geometry: geometry, weights: w, bias: bias, isa: options.isa)
+        macs += geometry.macs
+        maxScratch = max(maxScratch, kernel.scratchCount)
+        emit(.conv(kernel, input: a.operand, residual: nil, output: y.operand), reads: [node.inputs[0]], writes: node.outputs)
+    }
+
+    /// Physical broadcast strides of a binary op; rank-4 values are NHWC, so operands are
+    /// aligned in permuted (N, H, W, C) order.
+    mutating func broadcastPlan(_ a: Slot, _ b: Slot, _ y: Slot, node: Node) throws(RuntimeError) -> BroadcastPlan {
+        let rank = y.shape.rank
+        let outDims = LayoutConversion.physicalDims(y.shape, y.layout)
+        func strides(_ s: Slot) throws(RuntimeError) -> [Int] {
+            let padded = Array(repeating: 1, count: rank - s.shape.rank) + s.shape.dims
+            let logical = Shape(padded)
+            let phys: [Int]
+            if y.layout == .nhwc {
+                if s.shape.rank < 4 && padded.filter({ $0 != 1 }).count > 1 {
+                    throw .unsupported(node: node.name, detail: "broadcasting \(s.shape) against rank-4 \(y.shape)")
+                }
+                phys = LayoutConversion.physicalDims(logical, .nhwc)
+            } else {
+                phys = padded
+            }
+            let st = Shape(phys).strides
+            return (0..<rank).map { phys[$0] == 1 && outDims[$0] != 1 ? 0 : st[$0] }
+        }
+        return BroadcastPlan(dims: outDims, aStrides: try strides(a), bStrides: try strides(b))
+    }
+
+    // MARK: - Memory
+
+    /// Assigns arena offsets by liveness: a value's buffer is freed after its last reader.
+    mutating func assignMemory() throws(RuntimeError) -> CompiledPlan {
+        var layout = ArenaLayout()
+        let keep = Set(graph.outputs.map(\.name))
+        var lastRead: [String: Int] = [:]
+        for (i, r) in reads.enumerated() { for v in r { lastRead[v] = i } }
+        var offsets: [String: Int] = [:]
+        func place(_ v: String) {
+            guard offsets[v] == nil, let s = slots[v], case .arena = s.operand else { return }
+            offsets[v] = layout.allocate(s.count)
+        }
+        for i in graph.inputs where slots[i.name] != nil { place(i.name) }
+        for (i, w) in produced.enumerated() {
+            for v in w { place(v) }
+            for v in Set(reads[i] + w) where !keep.contains(v) && (lastRead[v] ?? -1) <= i {
+                if let o = offsets[v], let s = slots[v], case .arena = s.operand,
+                   !graph.inputs.contains(where: { $0.name == v }) {
+                    layout.release(offset: o, count: s.count)
+                }
+            }
+        }
+        func resolve(_ op: Operand, _ name: String?) -> Operand {
+            if case .arena = op, let name, let o = offsets[name] { return .arena(o) }
+            return op
+        }
+        // Rewrite every step's operands with their offsets.
+        var byOperandName: [String: Operand] = [:]
+        for (name, s) in slots { byOperandName[name] = resolve(s.operand, name) }
+        func fix(_ s: Slot, _ name: String) -> Slot { var t = s; t.operand = byOperandName[name] ?? s.operand; return t }
+        var fixed: [Step] = []
+        for (i, step) in steps.enumerated() {
+            let r = reads[i], w = produced[i]
+            func op(_ name: String) -> Operand { byOperandName[name]! }
+            switch step {
+            case .conv(let k, _, let residual, _):
+                fixed.append(.conv(k, input: op(r[0]), residual: residual == nil ? nil : op(r[1]), output: op(w[0])))
+            case .pool(let k, _, _): fixed.append(.pool(k, input: op(r[0]), output: op(w[0])))
+            case .binary(let kind, _, _, let plan, _): fixed.append(.binary(kind, a: op(r[0]), b: op(r[1]), plan, output: op(w[0])))
+            case .clamp(_, _, let count, let lo, let hi): fixed.append(.clamp(input: op(r[0]), output: op(w[0]), count: count, min: lo, max: hi))
+            case .channelAffine(_, _, let count, let channels, let inner, let scale, let shift):
+                fixed.append(.channelAffine(input: op(r[0]), output: op(w[0]), count: count, channels: channels, inner: inner, scale: scale, shift: shift))
+            case .relayout(let x, let y): fixed.append(.relayout(input: fix(x, r[0]), output: fix(y, w[0])))
+            case .softmax(let x, let y, let axis):
+                var xs = x; xs.operand = op(r[0]); var ys = y; ys.operand = op(w[0])
+                fixed.append(.softmax(input: xs, output: ys, axis: axis))
+            case .matMul(_, _, let rows, let inner, let cols, _): fixed.append(.matMul(a: op(r[0]), b: op(r[1]), rows: rows, inner: inner, columns: cols, output: op(w[0])))
+            case .concat(let xs, let axis, let y):
+                fixed.append(.concat(inputs: zip(xs, r).map { fix($0, $1) }, axis: axis, output: fix(y, w[0])))
+            }
+        }
+        let inputs = graph.inputs.compactMap { i -> (String, Slot)? in slots[i.name].map { (i.name, fix($0, i.name)) } }
+        var outputs: [(String, Slot)] = []
+        for o in graph.outputs {
+            guard let s = slots[o.name] else { throw .graph(.missingOutput(o.name)) }
+            outputs.append((o.name, fix(s, o.name)))
+        }
+        let observed = produced.map { $0.compactMap { n in slots[n].map { (n, fix($0, n)) } } }
+        return CompiledPlan(steps: fixed, observed: observed, inputs: inputs, outputs: outputs,
+                            arenaCount: layout.size, scratchCount: maxScratch, macs: macs)
+    }
+}
+
+/// The result of compilation: steps with resolved operands and the memory they need.
+struct CompiledPlan {
+    var steps: [Step]
+    var observed: [[(String, Slot)]]
+    var inputs: [(String, Slot)]
+    var outputs: [(String, Slot)]
+    var arenaCount: Int
+    var scratchCount: Int
+    var macs: Int
+}

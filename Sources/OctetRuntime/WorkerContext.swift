@@ -1,0 +1,100 @@
+import Dispatch
+import Foundation
+import OctetCore
+import OctetKernels
+
+/// The memory one worker thread runs a plan in: its arena and convolution scratch.
+final class WorkerContext: @unchecked Sendable {
+    let plan: CompiledPlan
+    let arena: AlignedBuffer
+    let scratch: [AlignedBuffer]
+    let intraOpThreads: Int
+
+    init(plan: CompiledPlan, intraOpThreads: Int) {
+        self.plan = plan
+        self.intraOpThreads = intraOpThreads
+        arena = AlignedBuffer(count: plan.arenaCount)
+        scratch = (0..<intraOpThreads).map { _ in AlignedBuffer(count: plan.scratchCount) }
+    }
+
+    /// Runs every step for image `image` of the batch.
+    func run(image: Int, sources: [AlignedBuffer], outputs: [AlignedBuffer], observer: TensorObserver?, worker: Int) {
+        let base = arena.pointer
+        for ((_, slot), source) in zip(plan.inputs, sources) {
+            LayoutConversion.fromRowMajor(source.pointer + image * slot.count, shape: slot.shape, layout: slot.layout,
+                                          into: slot.operand.pointer(base))
+        }
+        if let observer {
+            for (name, slot) in plan.inputs { notify(observer, name, slot, image: image, worker: worker) }
+        }
+        for (index, step) in plan.steps.enumerated() {
+            execute(step, base)
+            if let observer {
+                for (name, slot) in plan.observed[index] { notify(observer, name, slot, image: image, worker: worker) }
+            }
+        }
+        for ((_, slot), out) in zip(plan.outputs, outputs) {
+            LayoutConversion.toRowMajor(slot.operand.pointer(base), shape: slot.shape, layout: slot.layout,
+                                        into: out.pointer + image * slot.count)
+        }
+    }
+
+    private func notify(_ observer: TensorObserver, _ name: String, _ slot: Slot, image: Int, worker: Int) {
+        let values = UnsafeBufferPointer(start: slot.operand.pointer(arena.pointer), count: slot.count)
+        observer.observe(ObservedTensor(name: name, shape: slot.shape, layout: slot.layout, values: values, image: image), worker: worker)
+    }
+
+    private func execute(_ step: Step, _ base: UnsafeMutablePointer<Float>) {
+        switch step {
+        case .conv(let kernel, let input, let residual, let output):
+            let x = UnsafePointer(input.pointer(base)), y = output.pointer(base)
+            let r = residual.map { UnsafePointer($0.pointer(base)) }
+            let pixels = kernel.geometry.outPixels
+            if intraOpThreads == 1 || pixels < 2 * intraOpThreads {
+                kernel.run(input: x, output: y, residual: r, pixels: 0..<pixels, scratch: scratch[0].pointer)
+            } else {
+                let parts = intraOpThreads
+                let ptrs = SendablePointers(x: x, y: y, r: r)
+                DispatchQueue.concurrentPerform(iterations: parts) { t in
+                    let lo = pixels * t / parts, hi = pixels * (t + 1) / parts
+                    kernel.run(input: ptrs.x, output: ptrs.y, residual: ptrs.r, pixels: lo..<hi, scratch: self.scratch[t].pointer)
+                }
+            }
+        case .pool(let kernel, let input, let output):
+            kernel.run(input: input.pointer(base), output: output.pointer(base))
+        case .binary(let kind, let a, let b, let plan, let output):
+            Elementwise.binary(kind, a.pointer(base), b.pointer(base), plan, output.pointer(base))
+        case .clamp(let input, let output, let count, let lo, let hi):
+            let x = input.pointer(base), y = output.pointer(base)
+            for i in 0..<count { y[i] = Swift.min(Swift.max(x[i], lo), hi) }
+        case .channelAffine(let input, let output, let count, let channels, let inner, let scale, let shift):
+            let x = input.pointer(base), y = output.pointer(base)
+            for i in 0..<count {
+                let c = (i / inner) % channels
+                y[i] = x[i] * scale[c] + shift[c]
+            }
+        case .relayout(let input, let output):
+            Elementwise.relayout(input, output, base)
+        case .softmax(let input, let output, let axis):
+            Elementwise.softmax(input, output, axis: axis, base)
+        case .matMul(let a, let b, let rows, let inner, let columns, let output):
+            let x = a.pointer(base), w = b.pointer(base), y = output.pointer(base)
+            for i in 0..<rows {
+                for j in 0..<columns {
+                    var acc: Float = 0
+                    for k in 0..<inner { acc += x[i * inner + k] * w[k * columns + j] }
+                    y[i * columns + j] = acc
+                }
+            }
+        case .concat(let inputs, let axis, let output):
+            Elementwise.concat(inputs, axis: axis, output, base)
+        }
+    }
+}
+
+/// Raw pointers shared by the threads of one intra-op split, each writing disjoint pixels.
+private struct SendablePointers: @unchecked Sendable {
+    let x: UnsafePointer<Float>
+    let y: UnsafeMutablePointer<Float>
+    let r: UnsafePointer<Float>?
+}

@@ -1,0 +1,19 @@
+/// SplitMix64: a small, fixed, platform-independent generator, so zoo models are the same
+/// bytes on every machine and every run.
+public struct SeededRandom: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [lo, hi), from the top 24 bits (exactly representable in Float).
+    public mutating func uniform(_ lo: Float, _ hi: Float) -> Float {
+        lo + (hi - lo) * Float(next() >> 40) / Float(1 << 24)
+    }
+}

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import OctetPipeline
+
+/// Benchmarks that print throughput and the ratio to a baseline measured in the same run.
+@main
+struct OctetBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "octet-bench",
+        abstract: "Octet benchmarks (release builds only give meaningful numbers).",
+        subcommands: [FP32Bench.self])
+}
+
+/// Peak FP32 throughput of one core of the machine the numbers were measured on
+/// (one 512-bit FMA per cycle: 32 FLOP/cycle at ~3.7 GHz on this Zen4).
+let fmaPeakGFLOPSPerCore = 118.0
+
+struct FP32Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "fp32",
+        abstract: "ResNet-18 and EfficientNet-Lite0 FP32 at batch 1 and 32, 1 and 2 threads, against ONNX Runtime.")
+
+    @Option(help: "EfficientNet-Lite0 ONNX file (skipped when missing).")
+    var efficientnet: String = "../shared/models/efficientnet_lite0_fp32.onnx"
+
+    @Option(help: "Timed iterations per configuration.")
+    var iterations: Int = 5
+
+    @Option(parsing: .upToNextOption, help: "Batch sizes.")
+    var batches: [Int] = [1, 32]
+
+    @Option(parsing: .upToNextOption, help: "Thread counts.")
+    var threads: [Int] = [1, 2]
+
+    @Option(help: "Python interpreter with onnxruntime for the baseline ('none' to skip).")
+    var python: String = "python3"
+
+    @Option(help: "Kernel path (default: best).")
+    var isa: String?
+
+    func run() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("octet-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let resnetPath = dir.appendingPathComponent("resnet18.onnx").path
+        try ONNXExporter.write(ResNet.build(.resnet18), to: URL(fileURLWithPath: resnetPath))
+        var models = [("resnet18", resnetPath)]
+        if FileManager.default.fileExists(atPath: efficientnet) { models.append(("efficientnet-lite0", efficientnet)) }
+        let chosen = try isa.map { try ISA.named($0) } ?? ISA.best
+
+        print("| model | batch | threads | isa | octet img/s | GFLOPS | % FMA peak | ORT img/s | octet/ORT |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for (name, path) in models {
+            let graph = try ModelLoader.load(path: path)
+            for b in batches {
+                for t in threads {
+                    let r = try Benchmark.run(graph: graph, options: PlanOptions(isa: chosen, threads: t), batch: b, iterations: iterations)
+                    let peak = r.gflops / (fmaPeakGFLOPSPerCore * Double(t)) * 100
+                    let ort = python == "none" ? nil : ORTBaseline.imagesPerSecond(python: python, model: path, batch: b, threads: t, iterations: iterations)
+                    let ortText = ort.map { String(format: "%.1f", $0) } ?? "n/a"
+                    let ratio = ort.map { String(format: "%.2f×", r.imagesPerSecond / $0) } ?? "n/a"
+                    print(String(format: "| %@ | %d | %d | %@ | %.1f | %.1f | %.0f%% | %@ | %@ |", name, b, t, r.isa, r.imagesPerSecond, r.gflops, peak, ortText, ratio))
+                }
+            }
+        }
+    }
+}
+
+/// ONNX Runtime's throughput, measured by `scripts/ort_bench.py` in a child process.
+enum ORTBaseline {
+    static func imagesPerSecond(python: String, model: String, batch: Int, threads: Int, iterations: Int) -> Double? {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/ort_bench.py").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [python, script, model, "--batch", "\(batch)", "--threads", "\(threads)", "--iterations", "\(iterations)"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { return nil }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { return nil }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return Double(text.split(separator: "\n").last ?? "")
+    }
+}

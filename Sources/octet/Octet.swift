@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// Entry point of the `octet` CLI.
+@main
+struct Octet: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "octet",
+        abstract: "Turn FP32 ONNX CNNs into accurate INT8 models and serve fast batch inference on x86 CPUs.",
+        subcommands: [Inspect.self, Run.self, Bench.self, Zoo.self])
+}
