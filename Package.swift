@@ -50,6 +50,6 @@ let package = Package(
         .testTarget(name: "OctetKernelsTests", dependencies: ["OctetTestSupport"]),
         .testTarget(name: "OctetRuntimeTests", dependencies: ["OctetTestSupport"]),
         .testTarget(name: "OctetDataTests", dependencies: ["OctetTestSupport"]),
-        .testTarget(name: "OctetCLITests", dependencies: ["OctetTestSupport"]),
+        .testTarget(name: "OctetCLITests", dependencies: ["OctetTestSupport", "octet"]),
     ]
 )

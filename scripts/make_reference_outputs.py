@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Regenerates the ONNX Runtime references the tests compare against (Tests/Fixtures).
 
-- <name>.png: PIL's preprocessing of a few sample images (resize shorter side to 256 with
-  Image.BILINEAR, centre crop 224), the exact pixels the executor tests feed both engines.
-- efficientnet_lite0_reference.json: ORT FP32 logits of EfficientNet-Lite0 on those PNGs
+- preprocessing_reference.json: for a few sample images, the FNV-1a 64-bit hash of PIL's
+  224x224 RGB crop (resize shorter side to 256 with Image.BILINEAR, centre crop 224): Octet's
+  resampler must reproduce these bytes exactly (the images themselves are not committed).
+- efficientnet_lite0_reference.json: ORT FP32 logits of EfficientNet-Lite0 on those crops
   with (x - 127) / 128.
 - resnet18_reference.json: ORT FP32 logits of Octet's seeded ResNet-18 (`octet zoo resnet18`)
-  on the same PNGs with torchvision's ImageNet mean/std.
+  on the same crops with torchvision's ImageNet mean/std.
 - efficientnet_lite0_ort_accuracy.json: ORT FP32 top-1/top-5 over all sample images, PIL
   preprocessing as above.
 
@@ -36,6 +37,13 @@ def resize_crop(path):
     w, h = img.size
     top, left = int(round((h - 224) / 2.0)), int(round((w - 224) / 2.0))
     return img.crop((left, top, left + 224, top + 224))
+
+
+def fnv1a64(data):
+    h = 0xcbf29ce484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
 
 
 def lite(pixels):
@@ -70,17 +78,16 @@ def main():
     images = os.path.join(args.shared, "data", "imagenet-sample")
     model = os.path.join(args.shared, "models", "efficientnet_lite0_fp32.onnx")
 
-    crops = []
-    for name in SAMPLES:
-        crop = resize_crop(os.path.join(images, name))
-        crop.save(os.path.join(args.out, os.path.splitext(name)[0] + ".png"))
-        crops.append(crop)
+    crops = [resize_crop(os.path.join(images, name)) for name in SAMPLES]
+    with open(os.path.join(args.out, "preprocessing_reference.json"), "w") as f:
+        json.dump({"generator": "scripts/make_reference_outputs.py", "images": SAMPLES,
+                   "fnv1a64": ["%016x" % fnv1a64(c.tobytes()) for c in crops]}, f, indent=1)
 
     for model_path, prep, fname in [(model, lite, "efficientnet_lite0_reference.json"),
                                     (args.resnet18, imagenet, "resnet18_reference.json")]:
         out = logits(session(model_path), [prep(c) for c in crops])
         ref = {"generator": "scripts/make_reference_outputs.py", "onnxruntime": ort.__version__,
-               "images": [os.path.splitext(n)[0] + ".png" for n in SAMPLES],
+               "images": SAMPLES,
                "logits": [[float(v) for v in row] for row in out]}
         with open(os.path.join(args.out, fname), "w") as f:
             json.dump(ref, f)

@@ -87,25 +87,40 @@ public struct PreprocessRecipe: Codable, Hashable, Sendable {
 
     /// The CHW float tensor of `image`.
     public func apply(_ image: RGBImage) -> [Float] {
+        normalize(resizedCrop(image))
+    }
+
+    /// The 8-bit image after resizing and centre cropping, before normalization.
+    public func resizedCrop(_ image: RGBImage) -> RGBImage {
         let (rw, rh) = resizedSize(width: image.width, height: image.height)
         let resized = (rw, rh) == (image.width, image.height) ? image : Resampler.resize(image, width: rw, height: rh)
         let ch = crop ?? rh, cw = crop ?? rw
+        if (ch, cw) == (rh, rw) { return resized }
         // torchvision CenterCrop: int(round((size - crop) / 2)), Python's round-half-even.
         let top = Int((Double(rh - ch) / 2).rounded(.toNearestOrEven))
         let left = Int((Double(rw - cw) / 2).rounded(.toNearestOrEven))
-        var out = [Float](repeating: 0, count: 3 * ch * cw)
+        var out = [UInt8](repeating: 0, count: ch * cw * 3)
+        for y in 0..<ch {
+            let sy = y + top
+            for x in 0..<cw {
+                let sx = x + left
+                // Crop windows larger than the image read zeros, as torchvision pads.
+                guard sy >= 0, sy < rh, sx >= 0, sx < rw else { continue }
+                for c in 0..<3 { out[(y * cw + x) * 3 + c] = resized.pixels[(sy * rw + sx) * 3 + c] }
+            }
+        }
+        return RGBImage(width: cw, height: ch, pixels: out)
+    }
+
+    /// CHW floats `(pixel / pixelDivisor - mean[c]) / std[c]` in the recipe's channel order.
+    public func normalize(_ image: RGBImage) -> [Float] {
+        let (h, w) = (image.height, image.width)
+        var out = [Float](repeating: 0, count: 3 * h * w)
         let order = channelOrder == .rgb ? [0, 1, 2] : [2, 1, 0]
         for c in 0..<3 {
             let src = order[c]
-            for y in 0..<ch {
-                let sy = y + top
-                for x in 0..<cw {
-                    let sx = x + left
-                    // Crop windows larger than the image read zeros, as torchvision pads.
-                    let inside = sy >= 0 && sy < rh && sx >= 0 && sx < rw
-                    let p = inside ? Float(resized.pixels[(sy * rw + sx) * 3 + src]) : 0
-                    out[(c * ch + y) * cw + x] = (p / pixelDivisor - mean[c]) / std[c]
-                }
+            for p in 0..<(h * w) {
+                out[c * h * w + p] = (Float(image.pixels[p * 3 + src]) / pixelDivisor - mean[c]) / std[c]
             }
         }
         return out

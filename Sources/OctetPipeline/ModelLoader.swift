@@ -11,8 +11,12 @@ public enum ModelLoader {
     /// folding, BatchNorm folding, dead-node elimination).
     public static func load(path: String) throws -> Graph {
         guard FileManager.default.fileExists(atPath: path) else { throw ONNXError.unreadable(path: path, reason: "no such file") }
-        let graph = try ONNXImporter.load(contentsOf: URL(fileURLWithPath: path))
-        return try Pipelines.fp32Optimization.run(graph)
+        return try optimize(try ONNXImporter.load(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    /// Runs the FP32 optimization pipeline on an in-memory graph.
+    public static func optimize(_ graph: Graph) throws -> Graph {
+        try Pipelines.fp32Optimization.run(graph)
     }
 
     /// The single image input of a classification model: its name and [C, H, W].

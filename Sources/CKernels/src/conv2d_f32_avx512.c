@@ -2,6 +2,7 @@
 // scratch (K-chunked, see conv2d_f32_internal.h), then a 14x32 register-blocked microkernel
 // (28 zmm accumulators, broadcast A, 2 zmm of packed B per k) runs the whole K for each
 // 32-channel weight panel and applies the fused epilogue (bias, residual, clamp, masked store).
+// Row-count remainders use exact 1..13-row kernels; narrow tail panels (8/16/24) their own.
 #include "ck_fp32.h"
 #include "conv2d_f32_internal.h"
 
@@ -122,39 +123,54 @@ CK_INLINE CK_T512 __m512 ck_clamp(__m512 v, __m512 lo, __m512 hi) {
     return _mm512_min_ps(_mm512_max_ps(v, lo), hi);
 }
 
-/// MR x (16 * NV) microkernel over the whole K, then the fused epilogue.
-CK_INLINE CK_T512 void ck_ukr(const int MR, const int NV, size_t K, const float *A,
-    const float *B, size_t ldb, const ck_conv_epi *e) {
+/// MR x W microkernel over the whole K (W = panel width = ldb: 8, 16, 24 or 32 columns), then
+/// the fused epilogue. Columns 0..15 use zmm accumulators (ymm when W == 8); columns 16..23
+/// use ymm, 16..31 zmm. Zen4 retires two ymm or one zmm FMA per cycle, so narrow panels
+/// waste no FMA throughput.
+CK_INLINE CK_T512 void ck_ukr(const int MR, const int W, size_t K, const float *A,
+    const float *B, const ck_conv_epi *e) {
     __m512 c0[CK_CONV_AROWS], c1[CK_CONV_AROWS];
+    __m256 h0[CK_CONV_AROWS], h1[CK_CONV_AROWS];
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++) {
-        c0[i] = _mm512_setzero_ps();
-        if (NV > 1) c1[i] = _mm512_setzero_ps();
+        if (W == 8) h0[i] = _mm256_setzero_ps();
+        else c0[i] = _mm512_setzero_ps();
+        if (W == 24) h1[i] = _mm256_setzero_ps();
+        if (W == 32) c1[i] = _mm512_setzero_ps();
     }
     const float *b = B;
     for (size_t k0 = 0; k0 < K; k0 += CK_CONV_KC) {
         const size_t kc = (K - k0) < CK_CONV_KC ? (K - k0) : CK_CONV_KC;
         const float *a = A + (k0 / CK_CONV_KC) * CK_CONV_ACHUNK;
         for (size_t k = 0; k < kc; k++) {
-            const __m512 b0 = _mm512_loadu_ps(b);
-            const __m512 b1 = NV > 1 ? _mm512_loadu_ps(b + 16) : b0;
+            if (W == 8) {
+                const __m256 b0 = _mm256_loadu_ps(b);
 #pragma GCC unroll 16
-            for (int i = 0; i < MR; i++) {
-                const __m512 ai = _mm512_set1_ps(a[i * CK_CONV_KCS + k]);
-                c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
-                if (NV > 1) c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+                for (int i = 0; i < MR; i++)
+                    h0[i] = _mm256_fmadd_ps(_mm256_set1_ps(a[i * CK_CONV_KCS + k]), b0, h0[i]);
+            } else {
+                const __m512 b0 = _mm512_loadu_ps(b);
+                const __m512 b1 = W == 32 ? _mm512_loadu_ps(b + 16) : b0;
+                const __m256 b1h = W == 24 ? _mm256_loadu_ps(b + 16) : _mm256_setzero_ps();
+#pragma GCC unroll 16
+                for (int i = 0; i < MR; i++) {
+                    const __m512 ai = _mm512_set1_ps(a[i * CK_CONV_KCS + k]);
+                    c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
+                    if (W == 32) c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+                    if (W == 24) h1[i] = _mm256_fmadd_ps(_mm256_set1_ps(a[i * CK_CONV_KCS + k]), b1h, h1[i]);
+                }
             }
-            b += ldb;
+            b += W;
         }
     }
-    // Epilogue.
+    // Epilogue: columns [0, 16) (or [0, 8)) in part 0, [16, W) in part 1.
     const size_t cols = e->cols;
     const __mmask16 m0 = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1u);
     const __mmask16 m1 = cols >= 32 ? (__mmask16)0xFFFF : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1u) : 0;
     __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
     if (e->bias) {
         bias0 = _mm512_maskz_loadu_ps(m0, e->bias);
-        if (NV > 1) bias1 = _mm512_maskz_loadu_ps(m1, e->bias + 16);
+        if (W > 16) bias1 = _mm512_maskz_loadu_ps(m1, e->bias + 16);
     }
     const __m512 lo = _mm512_set1_ps(e->lo), hi = _mm512_set1_ps(e->hi);
     const size_t stride = e->stride;
@@ -162,34 +178,50 @@ CK_INLINE CK_T512 void ck_ukr(const int MR, const int NV, size_t K, const float 
     const float *res = e->residual;
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++) {
-        __m512 v0 = _mm512_add_ps(c0[i], bias0);
-        __m512 v1 = NV > 1 ? _mm512_add_ps(c1[i], bias1) : v0;
-        if (res) {
-            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, res + i * stride));
-            if (NV > 1) v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, res + i * stride + 16));
+        if (W == 8) {
+            __m256 v = _mm256_add_ps(h0[i], _mm512_castps512_ps256(bias0));
+            if (res) v = _mm256_add_ps(v, _mm256_maskz_loadu_ps((__mmask8)m0, res + i * stride));
+            v = _mm256_min_ps(_mm256_max_ps(v, _mm512_castps512_ps256(lo)), _mm512_castps512_ps256(hi));
+            _mm256_mask_storeu_ps(out + i * stride, (__mmask8)m0, v);
+            continue;
         }
+        __m512 v0 = _mm512_add_ps(c0[i], bias0);
+        if (res) v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, res + i * stride));
         _mm512_mask_storeu_ps(out + i * stride, m0, ck_clamp(v0, lo, hi));
-        if (NV > 1) _mm512_mask_storeu_ps(out + i * stride + 16, m1, ck_clamp(v1, lo, hi));
+        if (W == 32) {
+            __m512 v1 = _mm512_add_ps(c1[i], bias1);
+            if (res) v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, res + i * stride + 16));
+            _mm512_mask_storeu_ps(out + i * stride + 16, m1, ck_clamp(v1, lo, hi));
+        }
+        if (W == 24) {
+            __m256 v1 = _mm256_add_ps(h1[i], _mm512_castps512_ps256(bias1));
+            if (res) v1 = _mm256_add_ps(v1, _mm256_maskz_loadu_ps((__mmask8)m1, res + i * stride + 16));
+            v1 = _mm256_min_ps(_mm256_max_ps(v1, _mm512_castps512_ps256(lo)), _mm512_castps512_ps256(hi));
+            _mm256_mask_storeu_ps(out + i * stride + 16, (__mmask8)m1, v1);
+        }
     }
 }
 
-typedef void (*ck_ukr_fn)(size_t K, const float *A, const float *B, size_t ldb, const ck_conv_epi *e);
+typedef void (*ck_ukr_fn)(size_t K, const float *A, const float *B, const ck_conv_epi *e);
 
-#define CK_DEF_UKR(MR)                                                                           \
-    static CK_T512 void ck_ukr_##MR##x1(size_t K, const float *A, const float *B, size_t ldb,    \
-        const ck_conv_epi *e) { ck_ukr(MR, 1, K, A, B, ldb, e); }                                \
-    static CK_T512 void ck_ukr_##MR##x2(size_t K, const float *A, const float *B, size_t ldb,    \
-        const ck_conv_epi *e) { ck_ukr(MR, 2, K, A, B, ldb, e); }
+#define CK_DEF_UKR(MR)                                                                             \
+    static CK_T512 void ck_ukr_##MR##x8(size_t K, const float *A, const float *B, const ck_conv_epi *e) { \
+        ck_ukr(MR, 8, K, A, B, e); }                                                               \
+    static CK_T512 void ck_ukr_##MR##x16(size_t K, const float *A, const float *B, const ck_conv_epi *e) { \
+        ck_ukr(MR, 16, K, A, B, e); }                                                              \
+    static CK_T512 void ck_ukr_##MR##x24(size_t K, const float *A, const float *B, const ck_conv_epi *e) { \
+        ck_ukr(MR, 24, K, A, B, e); }                                                              \
+    static CK_T512 void ck_ukr_##MR##x32(size_t K, const float *A, const float *B, const ck_conv_epi *e) { \
+        ck_ukr(MR, 32, K, A, B, e); }
 CK_DEF_UKR(1) CK_DEF_UKR(2) CK_DEF_UKR(3) CK_DEF_UKR(4) CK_DEF_UKR(5) CK_DEF_UKR(6) CK_DEF_UKR(7)
 CK_DEF_UKR(8) CK_DEF_UKR(9) CK_DEF_UKR(10) CK_DEF_UKR(11) CK_DEF_UKR(12) CK_DEF_UKR(13) CK_DEF_UKR(14)
 
-static const ck_ukr_fn ck_ukr_table[CK_CONV_AROWS + 1][2] = {
-    {0, 0},
-    {ck_ukr_1x1, ck_ukr_1x2}, {ck_ukr_2x1, ck_ukr_2x2}, {ck_ukr_3x1, ck_ukr_3x2},
-    {ck_ukr_4x1, ck_ukr_4x2}, {ck_ukr_5x1, ck_ukr_5x2}, {ck_ukr_6x1, ck_ukr_6x2},
-    {ck_ukr_7x1, ck_ukr_7x2}, {ck_ukr_8x1, ck_ukr_8x2}, {ck_ukr_9x1, ck_ukr_9x2},
-    {ck_ukr_10x1, ck_ukr_10x2}, {ck_ukr_11x1, ck_ukr_11x2}, {ck_ukr_12x1, ck_ukr_12x2},
-    {ck_ukr_13x1, ck_ukr_13x2}, {ck_ukr_14x1, ck_ukr_14x2},
+#define CK_UKR_ROW(MR) {ck_ukr_##MR##x8, ck_ukr_##MR##x16, ck_ukr_##MR##x24, ck_ukr_##MR##x32}
+/// Indexed by [rows][panel width / 8 - 1].
+static const ck_ukr_fn ck_ukr_table[CK_CONV_AROWS + 1][4] = {
+    {0, 0, 0, 0}, CK_UKR_ROW(1), CK_UKR_ROW(2), CK_UKR_ROW(3), CK_UKR_ROW(4), CK_UKR_ROW(5),
+    CK_UKR_ROW(6), CK_UKR_ROW(7), CK_UKR_ROW(8), CK_UKR_ROW(9), CK_UKR_ROW(10), CK_UKR_ROW(11),
+    CK_UKR_ROW(12), CK_UKR_ROW(13), CK_UKR_ROW(14),
 };
 
 CK_T512 void ck_conv2d_f32_nhwc__avx512(const ck_conv2d_f32_params *p, const float *input,
@@ -218,8 +250,7 @@ CK_T512 void ck_conv2d_f32_nhwc__avx512(const ck_conv2d_f32_params *p, const flo
                 e.cols = cols;
                 e.lo = p->act_min;
                 e.hi = p->act_max;
-                ck_ukr_table[mr][cols > 16 ? 1 : 0](K, A, gw + j * CK_CONV_NR * K,
-                    ck_conv_panel_width(cout, j), &e);
+                ck_ukr_table[mr][ck_conv_panel_width(cout, j) / 8 - 1](K, A, gw + j * CK_CONV_NR * K, &e);
             }
         }
     }

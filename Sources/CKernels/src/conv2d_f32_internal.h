@@ -5,7 +5,8 @@
 //   N = cout_per_group split into panels of CK_CONV_NR (32) output channels.
 // Panel j starts at  g * ck_conv_group_floats(p) + j * 32 * K  and stores element (k, col)
 // at k * width + col, where width is 32, except for the LAST panel of a group when
-// 0 < cout_per_group % 32 <= 16: that panel is 16 wide. Padding columns are zero.
+// cout_per_group % 32 != 0: that panel is (cout_per_group % 32) rounded up to a multiple of 8
+// wide (8, 16, 24 or 32). Padding columns are zero.
 //
 // Scratch (AVX2 / AVX-512): im2col rows of up to CK_CONV_AROWS output pixels, stored in
 // K-chunks of CK_CONV_KC floats: element (row i, k) of the A block lives at
@@ -28,10 +29,10 @@ static inline size_t ck_conv_k(const ck_conv2d_f32_params *p) {
     return p->kernel_h * p->kernel_w * p->cin_per_group;
 }
 
-/// Width of the last panel of a group (16 or 32), 0 if cout_per_group is a multiple of 32.
+/// Width of the last panel of a group (cout_per_group % 32 rounded up to 8, 16, 24 or 32),
+/// 0 if cout_per_group is a multiple of 32.
 static inline size_t ck_conv_tail_width(size_t cout) {
-    size_t r = cout % CK_CONV_NR;
-    return r == 0 ? 0 : (r <= 16 ? 16 : 32);
+    return (cout % CK_CONV_NR + 7) & ~(size_t)7;
 }
 
 /// Padded N of one group (sum of panel widths).
@@ -54,11 +55,6 @@ static inline float *ck_conv_align_scratch(float *s) {
     uintptr_t a = (uintptr_t)s;
     uintptr_t b = (a + 63) & ~(uintptr_t)63;
     return (float *)b;
-}
-
-static inline int ck_conv_is_1x1_direct(const ck_conv2d_f32_params *p) {
-    return p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
-        p->pad_top == 0 && p->pad_left == 0 && p->in_h == p->out_h && p->in_w == p->out_w;
 }
 
 #endif

@@ -11,6 +11,32 @@
 
 static const int32_t ck_dw_mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 
+/// Generic tap loop for output pixel ox: only in-image taps, weights read from memory.
+CK_INLINE CK_T256 __m256 ck_dw2_pixel_any(const float *in_c, const float *w_c, size_t C16, size_t KW,
+    size_t kh_lo, size_t kh_hi, ptrdiff_t iy0, ptrdiff_t ix0, ptrdiff_t dh, ptrdiff_t dw, ptrdiff_t in_w,
+    ptrdiff_t ips, __m256i m, __m256 acc) {
+    // Valid kernel columns [kw_lo, kw_hi).
+    size_t kw_lo = 0, kw_hi = KW;
+    while (kw_lo < KW && ix0 + (ptrdiff_t)kw_lo * dw < 0) kw_lo++;
+    while (kw_hi > kw_lo && ix0 + (ptrdiff_t)(kw_hi - 1) * dw >= in_w) kw_hi--;
+    __m256 acc1 = _mm256_setzero_ps();
+    for (size_t kh = kh_lo; kh < kh_hi; kh++) {
+        const float *rp = in_c + ((iy0 + (ptrdiff_t)kh * dh) * in_w + ix0) * ips;
+        const float *wp = w_c + kh * KW * C16;
+        size_t kw = kw_lo;
+        for (; kw + 2 <= kw_hi; kw += 2) {
+            acc = _mm256_fmadd_ps(_mm256_maskload_ps(rp + (ptrdiff_t)kw * dw * ips, m), _mm256_loadu_ps(wp + kw * C16), acc);
+            acc1 = _mm256_fmadd_ps(_mm256_maskload_ps(rp + (ptrdiff_t)(kw + 1) * dw * ips, m),
+                _mm256_loadu_ps(wp + (kw + 1) * C16), acc1);
+        }
+        if (kw < kw_hi)
+            acc = _mm256_fmadd_ps(_mm256_maskload_ps(rp + (ptrdiff_t)kw * dw * ips, m), _mm256_loadu_ps(wp + kw * C16), acc);
+    }
+    return _mm256_add_ps(acc, acc1);
+}
+
+/// One output-row segment [ox0, ox1) of row oy. KH_/KW_ > 0: compile-time kernel size whose
+/// weights stay in registers for pixels with all taps inside the image; 0: runtime kernel size.
 CK_INLINE CK_T256 void ck_dw_segment256(const int KH_, const int KW_, const ck_conv2d_f32_params *p,
     const float *input, const float *packed, const float *bias, const float *residual, float *output,
     size_t oy, size_t ox0, size_t ox1, size_t ilo, size_t ihi) {
@@ -20,59 +46,63 @@ CK_INLINE CK_T256 void ck_dw_segment256(const int KH_, const int KW_, const ck_c
     const ptrdiff_t iy0 = (ptrdiff_t)(oy * p->stride_h) - (ptrdiff_t)p->pad_top;
     const ptrdiff_t dh = (ptrdiff_t)p->dilation_h, dw = (ptrdiff_t)p->dilation_w, sw = (ptrdiff_t)p->stride_w;
     const ptrdiff_t pl = (ptrdiff_t)p->pad_left;
+    // Valid kernel rows [kh_lo, kh_hi).
     size_t kh_lo = 0, kh_hi = KH;
     while (kh_lo < KH && iy0 + (ptrdiff_t)kh_lo * dh < 0) kh_lo++;
     while (kh_hi > kh_lo && iy0 + (ptrdiff_t)(kh_hi - 1) * dh >= (ptrdiff_t)p->in_h) kh_hi--;
+    // Pixels [fast_lo, fast_hi) have every tap inside the image.
+    size_t fast_lo = ox0, fast_hi = ox0;
+    if (KH_ && KW_ && kh_lo == 0 && kh_hi == KH) {
+        fast_lo = ilo > ox0 ? ilo : ox0;
+        if (fast_lo > ox1) fast_lo = ox1;
+        fast_hi = ihi < ox1 ? ihi : ox1;
+        if (fast_hi < fast_lo) fast_hi = fast_lo;
+    }
     const __m256 lo = _mm256_set1_ps(p->act_min), hi = _mm256_set1_ps(p->act_max);
     const size_t ops = p->out_pixel_stride;
     const size_t pix0 = oy * p->out_w;
+    const ptrdiff_t row_step = dh * in_w * ips, col_step = dw * ips;
     for (size_t c = 0; c < C; c += 8) {
-        const size_t n = (C - c) >= 8 ? 8 : (C - c);
-        const __m256i m = _mm256_loadu_si256((const __m256i *)(ck_dw_mask_table + 8 - n));
-        __m256 wr[KH_ && KW_ ? KH_ * KW_ : 1];
-        if (KH_ && KW_) {
-#pragma GCC unroll 32
-            for (int t = 0; t < KH_ * KW_; t++) wr[t] = _mm256_loadu_ps(packed + (size_t)t * C16 + c);
-        }
+        const size_t nc = (C - c) >= 8 ? 8 : (C - c);
+        const __m256i m = _mm256_loadu_si256((const __m256i *)(ck_dw_mask_table + 8 - nc));
         const __m256 vb = bias ? _mm256_maskload_ps(bias + c, m) : _mm256_setzero_ps();
         const float *in_c = input + c;
-        for (size_t ox = ox0; ox < ox1; ox++) {
-            const ptrdiff_t ix0 = (ptrdiff_t)ox * sw - pl;
-            __m256 acc0 = vb, acc1 = _mm256_setzero_ps();
-            if (ox >= ilo && ox < ihi) {
+        const float *w_c = packed + c;
+        float *out_c = output + pix0 * ops + c;
+        const float *res_c = residual ? residual + pix0 * ops + c : NULL;
+        size_t ox = ox0;
+        for (; ox < fast_lo; ox++) {
+            __m256 v = ck_dw2_pixel_any(in_c, w_c, C16, KW, kh_lo, kh_hi, iy0, (ptrdiff_t)ox * sw - pl, dh, dw,
+                in_w, ips, m, vb);
+            if (res_c) v = _mm256_add_ps(v, _mm256_maskload_ps(res_c + ox * ops, m));
+            _mm256_maskstore_ps(out_c + ox * ops, m, _mm256_min_ps(_mm256_max_ps(v, lo), hi));
+        }
+        if (KH_ && KW_ && ox < fast_hi) {
+            __m256 wr[KH_ && KW_ ? KH_ * KW_ : 1];
+#pragma GCC unroll 32
+            for (int t = 0; t < KH_ * KW_; t++) wr[t] = _mm256_loadu_ps(w_c + (size_t)t * C16);
+            const float *px = in_c + (iy0 * in_w + (ptrdiff_t)ox * sw - pl) * ips;
+            for (; ox < fast_hi; ox++, px += sw * ips) {
+                __m256 acc0 = vb, acc1 = _mm256_setzero_ps();
 #pragma GCC unroll 8
-                for (size_t kh = 0; kh < KH; kh++) {
-                    if (kh < kh_lo || kh >= kh_hi) continue;
-                    const float *rp = in_c + ((iy0 + (ptrdiff_t)kh * dh) * in_w + ix0) * ips;
+                for (int kh = 0; kh < KH_; kh++) {
 #pragma GCC unroll 8
-                    for (size_t kw = 0; kw < KW; kw++) {
-                        const size_t t = kh * KW + kw;
-                        const __m256 w = (KH_ && KW_) ? wr[t] : _mm256_loadu_ps(packed + t * C16 + c);
-                        const __m256 x = _mm256_maskload_ps(rp + (ptrdiff_t)kw * dw * ips, m);
-                        if (kw & 1) acc1 = _mm256_fmadd_ps(x, w, acc1);
-                        else acc0 = _mm256_fmadd_ps(x, w, acc0);
+                    for (int kw = 0; kw < KW_; kw++) {
+                        const __m256 x = _mm256_maskload_ps(px + kh * row_step + kw * col_step, m);
+                        if ((kh * KW_ + kw) & 1) acc1 = _mm256_fmadd_ps(x, wr[kh * KW_ + kw], acc1);
+                        else acc0 = _mm256_fmadd_ps(x, wr[kh * KW_ + kw], acc0);
                     }
                 }
-            } else {
-#pragma GCC unroll 8
-                for (size_t kh = 0; kh < KH; kh++) {
-                    if (kh < kh_lo || kh >= kh_hi) continue;
-                    const float *rp = in_c + (iy0 + (ptrdiff_t)kh * dh) * in_w * ips;
-#pragma GCC unroll 8
-                    for (size_t kw = 0; kw < KW; kw++) {
-                        const ptrdiff_t ix = ix0 + (ptrdiff_t)kw * dw;
-                        if (ix < 0 || ix >= in_w) continue;
-                        const size_t t = kh * KW + kw;
-                        const __m256 w = (KH_ && KW_) ? wr[t] : _mm256_loadu_ps(packed + t * C16 + c);
-                        acc0 = _mm256_fmadd_ps(_mm256_maskload_ps(rp + ix * ips, m), w, acc0);
-                    }
-                }
+                __m256 v = _mm256_add_ps(acc0, acc1);
+                if (res_c) v = _mm256_add_ps(v, _mm256_maskload_ps(res_c + ox * ops, m));
+                _mm256_maskstore_ps(out_c + ox * ops, m, _mm256_min_ps(_mm256_max_ps(v, lo), hi));
             }
-            __m256 v = _mm256_add_ps(acc0, acc1);
-            const size_t o = (pix0 + ox) * ops + c;
-            if (residual) v = _mm256_add_ps(v, _mm256_maskload_ps(residual + o, m));
-            v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
-            _mm256_maskstore_ps(output + o, m, v);
+        }
+        for (; ox < ox1; ox++) {
+            __m256 v = ck_dw2_pixel_any(in_c, w_c, C16, KW, kh_lo, kh_hi, iy0, (ptrdiff_t)ox * sw - pl, dh, dw,
+                in_w, ips, m, vb);
+            if (res_c) v = _mm256_add_ps(v, _mm256_maskload_ps(res_c + ox * ops, m));
+            _mm256_maskstore_ps(out_c + ox * ops, m, _mm256_min_ps(_mm256_max_ps(v, lo), hi));
         }
     }
 }

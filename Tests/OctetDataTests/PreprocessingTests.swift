@@ -1,0 +1,117 @@
+import Foundation
+import OctetTestSupport
+import XCTest
+
+final class PreprocessingTests: XCTestCase {
+    struct PILReference: Decodable { var images: [String]; var fnv1a64: [String] }
+
+    /// Resize + centre crop reproduce Pillow's bytes exactly (fingerprints from the script).
+    func testResizeAndCropMatchPillowExactly() throws {
+        try TestPaths.requireShared()
+        let ref = try TestPaths.fixture("preprocessing_reference.json", as: PILReference.self)
+        for (name, hash) in zip(ref.images, ref.fnv1a64) {
+            let image = try ImageDecoder.decode(contentsOf: TestPaths.imageSample + "/" + name)
+            let crop = PreprocessRecipe.efficientNetLite.resizedCrop(image)
+            XCTAssertEqual(crop.width, 224)
+            XCTAssertEqual(crop.height, 224)
+            XCTAssertEqual(String(format: "%016llx", fnv1a64(crop.pixels)), hash, name)
+        }
+    }
+
+    func testNormalizationRecipes() {
+        let image = RGBImage(width: 1, height: 1, pixels: [255, 127, 0])
+        XCTAssertEqual(PreprocessRecipe.efficientNetLite.normalize(image), [1, 0, -127.0 / 128])
+        let bgr = PreprocessRecipe(name: "t", resizeShorter: nil, crop: nil, pixelDivisor: 1, mean: [0, 0, 0], std: [1, 1, 1], channelOrder: .bgr)
+        XCTAssertEqual(bgr.normalize(image), [0, 127, 255])
+        let imagenet = PreprocessRecipe.imagenet.normalize(image)
+        XCTAssertEqual(imagenet[0], (1 - 0.485) / 0.229, accuracy: 1e-6)
+    }
+
+    func testResizeKeepsAspectLikeTorchvision() {
+        XCTAssertEqual(PreprocessRecipe.imagenet.outputSize(width: 500, height: 375).width, 224)
+        let keep = PreprocessRecipe(name: "k", resizeShorter: 256, crop: nil, pixelDivisor: 1, mean: [0, 0, 0], std: [1, 1, 1])
+        XCTAssertEqual(keep.outputSize(width: 500, height: 375).width, 341)  // int(256 * 500 / 375)
+        XCTAssertEqual(keep.outputSize(width: 375, height: 500).height, 341)
+    }
+
+    func testRecipeFromFileAndSidecar() throws {
+        let dir = try TestPaths.temporaryDirectory(self)
+        let recipe = PreprocessRecipe(name: "mine", resizeShorter: 128, crop: 112, pixelDivisor: 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5])
+        let data = try JSONEncoder().encode(recipe)
+        try data.write(to: dir.appendingPathComponent("model.preprocess.json"))
+        XCTAssertEqual(try PreprocessRecipe.resolve(nil, modelPath: dir.appendingPathComponent("model.onnx").path), recipe)
+        XCTAssertEqual(try PreprocessRecipe.resolve(dir.appendingPathComponent("model.preprocess.json").path, modelPath: nil), recipe)
+        XCTAssertEqual(try PreprocessRecipe.resolve("efficientnet-lite", modelPath: nil), .efficientNetLite)
+        XCTAssertThrowsError(try PreprocessRecipe.resolve("nonsense", modelPath: nil)) { XCTAssertTrue("\($0)".contains("neither a named recipe")) }
+        try Data("{\"name\": 1}".utf8).write(to: dir.appendingPathComponent("bad.json"))
+        XCTAssertThrowsError(try PreprocessRecipe.resolve(dir.appendingPathComponent("bad.json").path, modelPath: nil))
+    }
+}
+
+final class DatasetTests: XCTestCase {
+    func testOrderAndShardsDependOnlyOnNames() throws {
+        let dir = try TestPaths.temporaryDirectory(self)
+        var names = (0..<23).map { String(format: "img_%02d.png", $0) } + ["notes.txt", "b.JPG"]
+        var r = TestRandom(seed: 3)
+        names.sort { _, _ in r.bool() }
+        for n in names { FileManager.default.createFile(atPath: dir.appendingPathComponent(n).path, contents: Data()) }
+        let ds = try ImageFolderDataset(directory: dir.path, recipe: .imagenet)
+        XCTAssertEqual(ds.items.map(\.name), ["b.JPG"] + (0..<23).map { String(format: "img_%02d.png", $0) })
+        for n in 1...5 {
+            let shards = try (0..<n).map { try ds.shard($0, of: n) }
+            XCTAssertEqual(shards.flatMap { Array($0) }, Array(0..<24), "\(n) shards")
+        }
+        XCTAssertThrowsError(try ds.shard(3, of: 3))
+    }
+
+    func testEmptyFolderMissingFolderAndLabels() throws {
+        let dir = try TestPaths.temporaryDirectory(self)
+        XCTAssertThrowsError(try ImageFolderDataset(directory: dir.path, recipe: .imagenet)) { XCTAssertTrue("\($0)".contains("no images")) }
+        XCTAssertThrowsError(try ImageFolderDataset(directory: dir.path + "/missing", recipe: .imagenet)) { XCTAssertTrue("\($0)".contains("not found")) }
+        FileManager.default.createFile(atPath: dir.appendingPathComponent("a.png").path, contents: Data())
+        let labels = dir.appendingPathComponent("labels.csv")
+        try Data("file,label,wnid\nother.png,3,x\n".utf8).write(to: labels)
+        XCTAssertThrowsError(try ImageFolderDataset(directory: dir.path, labels: labels.path, recipe: .imagenet)) {
+            XCTAssertTrue("\($0)".contains("image a.png has no entry"), "\($0)")
+        }
+        try Data("a.png,seven\n".utf8).write(to: labels)
+        XCTAssertThrowsError(try LabelsFile(path: labels.path)) { XCTAssertTrue("\($0)".contains("not an integer"), "\($0)") }
+    }
+
+    func testCorruptTruncatedAndNonImageFiles() throws {
+        let dir = try TestPaths.temporaryDirectory(self)
+        let empty = dir.appendingPathComponent("empty.jpg").path
+        FileManager.default.createFile(atPath: empty, contents: Data())
+        XCTAssertThrowsError(try ImageDecoder.decode(contentsOf: empty)) { XCTAssertTrue("\($0)".contains("empty"), "\($0)") }
+        let text = dir.appendingPathComponent("text.png").path
+        FileManager.default.createFile(atPath: text, contents: Data("hello".utf8))
+        XCTAssertThrowsError(try ImageDecoder.decode(contentsOf: text)) { XCTAssertTrue("\($0)".contains("unsupported image format"), "\($0)") }
+        XCTAssertThrowsError(try ImageDecoder.decode(contentsOf: dir.path + "/nothing.jpg")) { XCTAssertTrue("\($0)".contains("not found")) }
+        try TestPaths.requireShared()
+        let jpeg = try Data(contentsOf: URL(fileURLWithPath: TestPaths.imageSample + "/n01440764_tench.JPEG"))
+        for cut in [4, 200, jpeg.count / 2] {
+            XCTAssertThrowsError(try ImageDecoder.decode(jpeg.prefix(cut), path: "cut.jpg"), "cut \(cut)") {
+                XCTAssertTrue("\($0)".contains("cannot decode image cut.jpg"), "\($0)")
+            }
+        }
+        var garbled = jpeg
+        for i in stride(from: 600, to: garbled.count, by: 97) { garbled[i] = 0xFF }
+        XCTAssertThrowsError(try ImageDecoder.decode(garbled, path: "garbled.jpg"))
+    }
+}
+
+final class NPYTests: XCTestCase {
+    func testRoundTripAndErrors() throws {
+        let dir = try TestPaths.temporaryDirectory(self)
+        let path = dir.appendingPathComponent("x.npy").path
+        let values: [Float] = (0..<24).map { Float($0) * 0.5 }
+        try NPYFile.write(path: path, shape: [2, 3, 4], values: values)
+        let back = try NPYFile.read(path: path)
+        XCTAssertEqual(back.shape, [2, 3, 4])
+        XCTAssertEqual(back.values, values)
+        var data = try Data(contentsOf: URL(fileURLWithPath: path))
+        data.removeLast(3)
+        XCTAssertThrowsError(try NPYFile.parse(data, path: "t.npy")) { XCTAssertTrue("\($0)".contains("data bytes"), "\($0)") }
+        XCTAssertThrowsError(try NPYFile.parse(Data("garbage!!!!".utf8), path: "g.npy")) { XCTAssertTrue("\($0)".contains("magic")) }
+    }
+}

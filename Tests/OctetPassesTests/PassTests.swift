@@ -1,0 +1,91 @@
+import OctetTestSupport
+import XCTest
+
+/// Each pass on a `before` graph compared with the `expected` graph built the same way.
+final class PassTests: XCTestCase {
+    func testFoldBatchNormIntoConv() throws {
+        let w = try Tensor(shape: [2, 1, 1, 1], floats: [2, 3])
+        let bias = try Tensor(shape: [2], floats: [1, -1])
+        let gamma = try Tensor(shape: [2], floats: [4, 1]), beta = try Tensor(shape: [2], floats: [0.5, 0])
+        let mean = try Tensor(shape: [2], floats: [1, 2]), variance = try Tensor(shape: [2], floats: [3, 0])
+        let window = Window2D(kernel: [1, 1])
+        var before = GraphBuilder(name: "g")
+        let x = before.input("x", dims: [nil, 1, 2, 2])
+        let c = before.add(.conv(window, group: 2 / 2), [x, before.constant("w", w), before.constant("b", bias)], name: "conv")
+        let y = before.add(.batchNormalization(epsilon: 1), [c, before.constant("gamma", gamma), before.constant("beta", beta),
+                                                              before.constant("mean", mean), before.constant("var", variance)],
+                           name: "bn", outputNames: ["y"])
+        before.output(y, dims: [nil, 2, 2, 2])
+        let after = FoldBatchNormIntoConv.apply(before.graph)
+
+        // s = gamma / sqrt(var + eps) = [2, 1]; W' = [4, 3]; B' = (B - mean) * s + beta = [0.5, -3]
+        var expected = GraphBuilder(name: "g")
+        let ex = expected.input("x", dims: [nil, 1, 2, 2])
+        _ = expected.add(.conv(window, group: 1), [ex, "conv_folded_W", "conv_folded_B"], name: "conv", outputNames: ["y"])
+        expected.output("y", dims: [nil, 2, 2, 2])
+        XCTAssertEqual(after.nodes, expected.graph.nodes)
+        XCTAssertEqual(after.initializers["conv_folded_W"]?.floats, [4, 3])
+        XCTAssertEqual(after.initializers["conv_folded_B"]?.floats, [0.5, -3])
+        XCTAssertEqual(Set(after.initializers.keys), ["conv_folded_W", "conv_folded_B"])
+    }
+
+    func testFoldingKeepsResNetOutputs() throws {
+        let graph = ResNetSmallGraph.make()
+        let folded = try Pipelines.fp32Optimization.run(graph)
+        XCTAssertFalse(folded.nodes.contains { if case .batchNormalization = $0.op { true } else { false } })
+        var r = TestRandom(seed: 2)
+        let x = r.tensor([2, 3, 16, 16])
+        let a = try ReferenceInterpreter.run(graph, inputs: ["x": x])["y"]!.floats!
+        let b = try ReferenceInterpreter.run(folded, inputs: ["x": x])["y"]!.floats!
+        XCTAssertLessThan(maxRelativeError(b, a), 1e-5)
+    }
+
+    func testConstantFoldingAndIdentityRemoval() throws {
+        var b = GraphBuilder(name: "g")
+        let x = b.input("x", dims: [nil, 4])
+        let c1 = b.constant("c1", try Tensor(shape: [4], floats: [1, 2, 3, 4]))
+        let c2 = b.constant("c2", try Tensor(shape: [], floats: [10]))
+        let sum = b.add(.add, [c1, c2], name: "constadd")
+        let shaped = b.add(.reshape(allowZero: false), [sum, b.constant("shape", try Tensor(shape: [2], data: .int64([1, 4])))], name: "constreshape")
+        let id = b.add(.identity, [x], name: "id")
+        let y = b.add(.mul, [id, shaped], name: "mul", outputNames: ["y"])
+        _ = b.add(.relu, [x], name: "dead")
+        b.output(y, dims: [nil, 4])
+        let out = try Pipelines.fp32Optimization.run(b.graph)
+        XCTAssertEqual(out.nodes, [Node(name: "mul", op: .mul, inputs: ["x", shaped], outputs: ["y"])])
+        XCTAssertEqual(out.initializers[shaped], try Tensor(shape: [1, 4], floats: [11, 12, 13, 14]))
+        XCTAssertEqual(out.initializers.count, 1)
+    }
+
+    func testIdentityFeedingGraphOutputRenamesProducer() throws {
+        var b = GraphBuilder(name: "g")
+        let x = b.input("x", dims: [nil, 4])
+        let r = b.add(.relu, [x], name: "relu")
+        let y = b.add(.identity, [r], name: "id", outputNames: ["y"])
+        b.output(y, dims: [nil, 4])
+        let out = RemoveIdentities.apply(b.graph)
+        XCTAssertEqual(out.nodes, [Node(name: "relu", op: .relu, inputs: ["x"], outputs: ["y"])])
+    }
+
+    func testVerifyNamesThePassThatBrokeTheGraph() {
+        let broken = Pass("Break") { (g: Graph) throws(GraphError) -> Graph in var h = g; h.nodes.removeAll(); return h }
+        var b = GraphBuilder(name: "g")
+        let x = b.input("x", dims: [nil, 4])
+        b.output(b.add(.relu, [x]), dims: [nil, 4])
+        XCTAssertThrowsError(try [broken].run(b.graph)) { XCTAssertTrue("\($0)".contains("after pass Break"), "\($0)") }
+    }
+}
+
+enum ResNetSmallGraph {
+    static func make() -> Graph {
+        var r = TestRandom(seed: 8)
+        var b = GraphBuilder(name: "small")
+        let x = b.input("x", dims: [nil, 3, 16, 16])
+        var y = b.add(.conv(Window2D(kernel: [3, 3], pads: [1, 1, 1, 1]), group: 1), [x, b.constant("w", r.tensor([4, 3, 3, 3]))])
+        y = b.add(.batchNormalization(epsilon: 1e-5), [y, b.constant("g", r.tensor([4], 0.5, 1)), b.constant("b", r.tensor([4])),
+                                                        b.constant("m", r.tensor([4])), b.constant("v", r.tensor([4], 0.5, 1.5))])
+        y = b.add(.dropout, [b.add(.relu, [y])], outputNames: ["y"])
+        b.output(y, dims: [nil, 4, 16, 16])
+        return b.graph
+    }
+}

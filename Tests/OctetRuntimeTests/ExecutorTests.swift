@@ -1,0 +1,151 @@
+import OctetTestSupport
+import XCTest
+
+/// The executor against the reference interpreter, op by op and on fused patterns.
+final class ExecutorTests: XCTestCase {
+    var rng = TestRandom(seed: 11)
+
+    func const(_ b: inout GraphBuilder, _ name: String, _ shape: Shape, _ lo: Float = -1, _ hi: Float = 1) -> String {
+        b.constant(name, rng.tensor(shape, lo, hi))
+    }
+
+    func conv(_ b: inout GraphBuilder, _ x: String, cin: Int, cout: Int, k: Int, stride: Int = 1, pad: Int = 0, group: Int = 1,
+              dilation: Int = 1, bias: Bool = true, autoPad: AutoPad = .notSet) -> String {
+        let w = const(&b, "w", [cout, cin / group, k, k], -0.5, 0.5)
+        var ins = [x, w]
+        if bias { ins.append(const(&b, "b", [cout])) }
+        let window = Window2D(kernel: [k, k], strides: [stride, stride], dilations: [dilation, dilation],
+                              pads: [pad, pad, pad, pad], autoPad: autoPad)
+        return b.add(.conv(window, group: group), ins)
+    }
+
+    func finish(_ b: inout GraphBuilder, _ y: String, dims: [Int?]) -> Graph {
+        b.output(y, dims: dims)
+        return b.graph
+    }
+
+    func testResidualBlockFusesAndMatches() throws {
+        var b = GraphBuilder(name: "residual")
+        let x = b.input("x", dims: [nil, 8, 9, 7])
+        var y = conv(&b, x, cin: 8, cout: 8, k: 3, pad: 1)
+        y = b.add(.relu, [y])
+        y = conv(&b, y, cin: 8, cout: 8, k: 3, pad: 1, bias: false)
+        y = b.add(.add, [y, x])
+        y = b.add(.relu, [y])
+        try assertExecutorMatchesReference(finish(&b, y, dims: [nil, 8, 9, 7]))
+    }
+
+    func testClassifierHead() throws {
+        var b = GraphBuilder(name: "head")
+        let x = b.input("x", dims: [nil, 5, 6, 6])
+        var y = conv(&b, x, cin: 5, cout: 12, k: 3, stride: 2, pad: 1)
+        y = b.add(.clip(min: 0, max: 6), [y])
+        y = b.add(.globalAveragePool, [y])
+        y = b.add(.flatten(axis: 1), [y])
+        y = b.add(.gemm(GemmAttributes(alpha: 0.5, beta: 2, transB: true)), [y, const(&b, "fc", [10, 12]), const(&b, "fcb", [10])])
+        y = b.add(.softmax(axis: -1, coerce2D: false), [y])
+        try assertExecutorMatchesReference(finish(&b, y, dims: [nil, 10]))
+    }
+
+    func testDepthwiseGroupedDilatedAutoPad() throws {
+        var b = GraphBuilder(name: "depthwise")
+        let x = b.input("x", dims: [nil, 6, 11, 10])
+        var y = conv(&b, x, cin: 6, cout: 6, k: 3, stride: 2, group: 6, autoPad: .sameUpper)
+        y = conv(&b, y, cin: 6, cout: 9, k: 3, group: 3, dilation: 2, autoPad: .sameLower)
+        y = conv(&b, y, cin: 9, cout: 9, k: 5, pad: 2, group: 9)
+        try assertExecutorMatchesReference(finish(&b, y, dims: [nil, 9, 6, 5]))
+    }
+
+    func testPoolingWithCeilModeAndPadding() throws {
+        var b = GraphBuilder(name: "pooling")
+        let x = b.input("x", dims: [nil, 3, 13, 11])
+        var y = b.add(.maxPool(Window2D(kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1]), ceilMode: false), [x])
+        y = b.add(.averagePool(Window2D(kernel: [2, 2], strides: [2, 2]), ceilMode: true, countIncludePad: false), [y])
+        let z = b.add(.averagePool(Window2D(kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1]), ceilMode: false, countIncludePad: true), [y])
+        try assertExecutorMatchesReference(finish(&b, z, dims: [nil, 3, 4, 3]))
+    }
+
+    func testBroadcastingElementwiseAndStandaloneBatchNorm() throws {
+        var b = GraphBuilder(name: "elementwise")
+        let x = b.input("x", dims: [nil, 4, 5, 3])
+        var y = b.add(.mul, [x, const(&b, "scale", [4, 1, 1])])
+        y = b.add(.add, [y, const(&b, "shift", [1, 4, 1, 1])])
+        y = b.add(.add, [const(&b, "row", [3]), y])
+        y = b.add(.mul, [y, const(&b, "s", [])])
+        y = b.add(.batchNormalization(epsilon: 1e-3), [y, const(&b, "g", [4]), const(&b, "be", [4]),
+                                                         const(&b, "m", [4]), const(&b, "v", [4], 0.5, 2)])
+        y = b.add(.identity, [y])
+        try assertExecutorMatchesReference(finish(&b, y, dims: [nil, 4, 5, 3]))
+    }
+
+    func testConcatReshapeMatMulAndLegacySoftmax() throws {
+        var b = GraphBuilder(name: "shapes")
+        let x = b.input("x", dims: [nil, 3, 4, 4])
+        let a = conv(&b, x, cin: 3, cout: 2, k: 1)
+        let c = conv(&b, x, cin: 3, cout: 5, k: 3, pad: 1)
+        var y = b.add(.concat(axis: 1), [a, c])
+        y = b.add(.reshape(allowZero: false), [y, b.constant("shape", try Tensor(shape: [2], data: .int64([0, -1])))])
+        y = b.add(.matMul, [y, const(&b, "m", [112, 6])])
+        y = b.add(.softmax(axis: 1, coerce2D: true), [y])
+        try assertExecutorMatchesReference(finish(&b, y, dims: [nil, 6]))
+    }
+
+    func testObserverSeesEveryValueOncePerImage() throws {
+        var b = GraphBuilder(name: "observed")
+        let x = b.input("x", dims: [nil, 2, 5, 5])
+        var y = conv(&b, x, cin: 2, cout: 3, k: 3, pad: 1)
+        y = b.add(.relu, [y])
+        y = b.add(.globalAveragePool, [y])
+        let graph = finish(&b, y, dims: [nil, 3, 1, 1])
+        final class Recorder: TensorObserver, @unchecked Sendable {
+            let lock = NSLock()
+            var seen: [String: Int] = [:]
+            func observe(_ t: ObservedTensor, worker: Int) { lock.lock(); seen[t.name, default: 0] += 1; lock.unlock() }
+        }
+        let recorder = Recorder()
+        let plan = try ExecutionPlan(graph: graph, options: PlanOptions(isa: .best, threads: 2, fuse: false))
+        _ = try plan.run(["x": rng.tensor([4, 2, 5, 5])], observer: recorder)
+        XCTAssertEqual(recorder.seen, ["x": 4, graph.nodes[0].outputs[0]: 4, graph.nodes[1].outputs[0]: 4, y: 4])
+    }
+
+    func testWrongInputShapeIsAClearError() throws {
+        var b = GraphBuilder(name: "shape")
+        let x = b.input("x", dims: [nil, 3, 8, 8])
+        let graph = finish(&b, b.add(.relu, [x]), dims: [nil, 3, 8, 8])
+        let plan = try ExecutionPlan(graph: graph)
+        XCTAssertThrowsError(try plan.run(["x": rng.tensor([1, 3, 8, 9])])) { error in
+            XCTAssertEqual("\(error)", "input 'x': expected shape [N,3,8,8], got [1,3,8,9]")
+        }
+        XCTAssertThrowsError(try plan.run([:])) { XCTAssertTrue("\($0)".contains("missing")) }
+    }
+
+    func testResultsDoNotDependOnThreadCountOrBatchSplit() throws {
+        let graph = try ModelLoader.optimize(ResNetSmall.graph())
+        let x = rng.tensor([5, 3, 32, 32])
+        let one = try ExecutionPlan(graph: graph, options: PlanOptions(threads: 1)).run(["x": x])["y"]!.floats!
+        let two = try ExecutionPlan(graph: graph, options: PlanOptions(threads: 2)).run(["x": x])["y"]!.floats!
+        XCTAssertEqual(one, two)
+    }
+}
+
+/// A small ResNet-like graph with unfused BatchNorm, for whole-model tests.
+enum ResNetSmall {
+    static func graph() -> Graph {
+        var r = TestRandom(seed: 5)
+        var b = GraphBuilder(name: "small")
+        let x = b.input("x", dims: [nil, 3, 32, 32])
+        func bn(_ b: inout GraphBuilder, _ y: String, _ c: Int) -> String {
+            b.add(.batchNormalization(epsilon: 1e-5), [y, b.constant("g", r.tensor([c], 0.5, 1)), b.constant("b", r.tensor([c])),
+                                                        b.constant("m", r.tensor([c])), b.constant("v", r.tensor([c], 0.5, 1.5))])
+        }
+        var y = b.add(.conv(Window2D(kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1]), group: 1), [x, b.constant("w", r.tensor([8, 3, 3, 3], -0.3, 0.3))])
+        y = b.add(.relu, [bn(&b, y, 8)])
+        var z = b.add(.conv(Window2D(kernel: [3, 3], pads: [1, 1, 1, 1]), group: 1), [y, b.constant("w", r.tensor([8, 8, 3, 3], -0.2, 0.2))])
+        z = bn(&b, z, 8)
+        y = b.add(.relu, [b.add(.add, [z, y])])
+        y = b.add(.flatten(axis: 1), [b.add(.globalAveragePool, [y])])
+        y = b.add(.gemm(GemmAttributes(transB: true)), [y, b.constant("fc", r.tensor([10, 8])), b.constant("fcb", r.tensor([10]))], outputNames: ["y"])
+        b.output(y, dims: [nil, 10])
+        return b.graph
+    }
+}
