@@ -74,7 +74,7 @@ final class DatasetTests: XCTestCase {
         XCTAssertThrowsError(try ImageFolderDataset(directory: dir.path, labels: labels.path, recipe: .imagenet)) {
             XCTAssertTrue("\($0)".contains("image a.png has no entry"), "\($0)")
         }
-        try Data("a.png,seven\n".utf8).write(to: labels)
+        try Data("file,label\na.png,seven\n".utf8).write(to: labels)
         XCTAssertThrowsError(try LabelsFile(path: labels.path)) { XCTAssertTrue("\($0)".contains("not an integer"), "\($0)") }
     }
 
