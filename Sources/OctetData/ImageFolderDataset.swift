@@ -2,7 +2,7 @@ import Foundation
 
 /// The images (JPEG, PNG) of a folder in file-name order, with labels from a CSV when given.
 /// The order depends only on the names, never on the order the file system lists them.
-public struct ImageFolderDataset: Sendable {
+public struct ImageFolderDataset: Dataset {
     public let directory: String
     public let items: [DatasetItem]
     public let recipe: PreprocessRecipe
@@ -36,15 +36,14 @@ public struct ImageFolderDataset: Sendable {
         self.recipe = recipe
     }
 
+    public var count: Int { items.count }
+    public var sampleShape: [Int]? { nil }
+    public func name(_ index: Int) -> String { items[index].name }
+    public func label(_ index: Int) -> Int? { items[index].label }
+
     /// Decodes and preprocesses item `index` to a CHW tensor.
     public func load(_ index: Int) throws(DataError) -> [Float] {
         recipe.apply(try ImageDecoder.decode(contentsOf: items[index].path))
-    }
-
-    /// The items of shard `index` of `count`: a contiguous range of the name order, so the
-    /// union of all shards is the dataset in order.
-    public func shard(_ index: Int, of count: Int) throws(DataError) -> Range<Int> {
-        try Sharding.range(index, of: count, total: items.count)
     }
 }
 

@@ -157,14 +157,11 @@ private struct GraphImport {
             }
         case "Relu": op = .relu
         case "Clip":
-            if opset < 11 {
-                op = .clip(min: try a.float("min", default: -.greatestFiniteMagnitude), max: try a.float("max", default: .greatestFiniteMagnitude))
-            } else {
-                let lo = try inputs.count > 1 ? constantScalar(inputs[1], node: n.name) : nil
-                let hi = try inputs.count > 2 ? constantScalar(inputs[2], node: n.name) : nil
-                op = .clip(min: lo ?? -.infinity, max: hi ?? .infinity)
-                inputs = [inputs[0]]
-            }
+            // Opset >= 11 (all supported opsets) gives the bounds as optional inputs.
+            let lo = try inputs.count > 1 ? constantScalar(inputs[1], node: n.name) : nil
+            let hi = try inputs.count > 2 ? constantScalar(inputs[2], node: n.name) : nil
+            op = .clip(min: lo ?? -.infinity, max: hi ?? .infinity)
+            inputs = [inputs[0]]
         case "MaxPool":
             guard n.output.count == 1 else { throw .badAttribute(node: n.name, attribute: "outputs", reason: "MaxPool indices output is not supported") }
             op = .maxPool(try window(a, kernelFromWeight: nil), ceilMode: try a.int("ceil_mode", default: 0) != 0)

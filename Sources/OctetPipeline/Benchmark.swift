@@ -25,7 +25,8 @@ public struct BenchmarkReport: Codable, Sendable {
 
 public enum Benchmark {
     /// Runs `iterations` timed batches after one warm-up batch; reports the median rate.
-    public static func run(graph: Graph, options: PlanOptions, batch: Int, iterations: Int) throws -> BenchmarkReport {
+    public static func run(graph: Graph, options: PlanOptions, batch: Int, iterations: Int,
+                           profile: ((StepProfile, _ images: Int) -> Void)? = nil) throws -> BenchmarkReport {
         let plan = try ExecutionPlan(graph: graph, options: options)
         var inputs: [String: Tensor] = [:]
         var rng = SeededRandom(seed: 7)
@@ -35,12 +36,14 @@ public enum Benchmark {
             inputs[name] = try Tensor(shape: s, floats: (0..<s.elementCount).map { _ in rng.uniform(-1, 1) })
         }
         _ = try plan.run(inputs)
+        let steps = profile != nil ? plan.makeProfile() : nil
         var times: [Double] = []
         for _ in 0..<max(iterations, 1) {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            _ = try plan.run(inputs)
+            _ = try plan.run(inputs, profile: steps)
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         }
+        if let profile, let steps { profile(steps, batch * times.count) }
         times.sort()
         let median = times[times.count / 2]
         let ips = Double(batch) / median

@@ -43,7 +43,7 @@ public struct ClassificationRun {
     }
 
     /// Loads images `range` of the dataset as one `[n, C, H, W]` tensor, decoding in parallel.
-    public func loadBatch(_ dataset: ImageFolderDataset, _ range: Range<Int>, threads: Int) throws -> Tensor {
+    public func loadBatch(_ dataset: any Dataset, _ range: Range<Int>, threads: Int) throws -> Tensor {
         let per = chw.reduce(1, *)
         let results = ResultBox(count: range.count)
         DispatchQueue.concurrentPerform(iterations: min(max(threads, 1), range.count)) { worker in
@@ -58,8 +58,7 @@ public struct ClassificationRun {
         for (i, r) in results.values.enumerated() {
             let v = try r!.get()
             guard v.count == per else {
-                let size = dataset.recipe.crop.map { [3, $0, $0] } ?? [3, -1, -1]
-                throw PipelineError.imageSize(file: dataset.items[range.lowerBound + i].name, expected: chw, got: size)
+                throw PipelineError.sampleSize(sample: dataset.name(range.lowerBound + i), expected: chw, elements: v.count)
             }
             values += v
         }
@@ -67,15 +66,15 @@ public struct ClassificationRun {
     }
 
     /// Logits for images `range`.
-    public func logits(_ dataset: ImageFolderDataset, _ range: Range<Int>, threads: Int) throws -> Tensor {
+    public func logits(_ dataset: any Dataset, _ range: Range<Int>, threads: Int) throws -> Tensor {
         let input = try loadBatch(dataset, range, threads: threads)
         guard let out = try plan.run([inputName: input])[outputName] else { throw PipelineError.notAnImageModel([]) }
         return out
     }
 
     /// Runs the whole dataset; accuracy is computed over labeled images.
-    public func evaluate(_ dataset: ImageFolderDataset, batch: Int, progress: ProgressHandler? = nil) throws -> ClassificationReport {
-        let total = dataset.items.count
+    public func evaluate(_ dataset: any Dataset, batch: Int, progress: ProgressHandler? = nil) throws -> ClassificationReport {
+        let total = dataset.count
         var correct1 = 0, correct5 = 0, labeled = 0
         var computeSeconds = 0.0
         var start = 0
@@ -89,7 +88,7 @@ public struct ClassificationRun {
             computeSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             let classes = out.shape.elementCount / range.count
             for (k, i) in range.enumerated() {
-                guard let label = dataset.items[i].label else { continue }
+                guard let label = dataset.label(i) else { continue }
                 labeled += 1
                 let row = Array(logits[(k * classes)..<((k + 1) * classes)])
                 let top = TopK.indices(row, k: 5)

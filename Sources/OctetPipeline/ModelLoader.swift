@@ -33,15 +33,15 @@ public enum ModelLoader {
 /// Errors of the pipeline layer (the CLI prints their descriptions).
 public enum PipelineError: Error, CustomStringConvertible {
     case notAnImageModel([String])
-    case imageSize(file: String, expected: [Int], got: [Int])
+    case sampleSize(sample: String, expected: [Int], elements: Int)
     case badOption(String)
 
     public var description: String {
         switch self {
         case .notAnImageModel(let inputs):
             "the model must have one input of shape [N,C,H,W] with fixed C, H, W; it has \(inputs.joined(separator: ", "))"
-        case .imageSize(let file, let expected, let got):
-            "\(file): preprocessing gives \(got) but the model expects \(expected) (choose --preprocess to match the model)"
+        case .sampleSize(let sample, let expected, let elements):
+            "\(sample): the input has \(elements) values but the model expects \(expected) = \(expected.reduce(1, *)) (choose --preprocess to match the model)"
         case .badOption(let s): s
         }
     }

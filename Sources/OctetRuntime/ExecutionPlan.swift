@@ -32,7 +32,8 @@ public final class ExecutionPlan: @unchecked Sendable {
 
     /// Runs a batch: `inputs` maps each model input to a tensor `[N, ...]` whose trailing
     /// dimensions match the model. Returns each output as `[N, ...]`.
-    public func run(_ inputs: [String: Tensor], observer: TensorObserver? = nil) throws(RuntimeError) -> [String: Tensor] {
+    public func run(_ inputs: [String: Tensor], observer: TensorObserver? = nil,
+                    profile: StepProfile? = nil) throws(RuntimeError) -> [String: Tensor] {
         var batch = -1
         var sources: [AlignedBuffer] = []
         for (name, slot) in compiled.inputs {
@@ -48,7 +49,7 @@ public final class ExecutionPlan: @unchecked Sendable {
         }
         guard batch > 0 else { throw .emptyBatch }
         let outputs = compiled.outputs.map { AlignedBuffer(count: $0.1.count * batch) }
-        runImages(batch: batch, sources: sources, outputs: outputs, observer: observer)
+        runImages(batch: batch, sources: sources, outputs: outputs, observer: observer, profile: profile)
         var result: [String: Tensor] = [:]
         for ((name, slot), buffer) in zip(compiled.outputs, outputs) {
             var shape = slot.shape
@@ -58,11 +59,13 @@ public final class ExecutionPlan: @unchecked Sendable {
         return result
     }
 
-    private func runImages(batch: Int, sources: [AlignedBuffer], outputs: [AlignedBuffer], observer: TensorObserver?) {
+    private func runImages(batch: Int, sources: [AlignedBuffer], outputs: [AlignedBuffer], observer: TensorObserver?,
+                           profile: StepProfile?) {
         let threads = options.threads
         let workers = min(threads, batch)
         let intraOp = batch < threads ? threads : 1
         let contexts = (0..<workers).map { _ in WorkerContext(plan: compiled, intraOpThreads: intraOp) }
+        if profile != nil { for c in contexts { c.stepNanoseconds = Array(repeating: 0, count: compiled.steps.count) } }
         // Images are spread in contiguous chunks; each image's result does not depend on the split.
         let work: @Sendable (Int) -> Void = { w in
             let start = batch * w / workers, end = batch * (w + 1) / workers
@@ -71,6 +74,14 @@ public final class ExecutionPlan: @unchecked Sendable {
             }
         }
         if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+        if let profile {
+            for c in contexts { profile.add(c.stepNanoseconds ?? []) }
+        }
+    }
+
+    /// An empty profile for this plan's steps, to pass to `run`.
+    public func makeProfile() -> StepProfile {
+        StepProfile(labels: compiled.labels, macs: compiled.stepMacs)
     }
 }
 

@@ -16,6 +16,10 @@ struct PlanCompiler {
     var reads: [[String]] = []
     var macs = 0
     var maxScratch = 0
+    /// Per step: the node it came from (with fused nodes) and its multiply-accumulates.
+    var labels: [String] = []
+    var stepMacs: [Int] = []
+    var currentLabel = ""
 
     init(graph: Graph, options: PlanOptions) {
         self.graph = graph
@@ -43,6 +47,7 @@ struct PlanCompiler {
         for (name, s) in inputShapes { slots[name] = Slot(shape: s, layout: LayoutConversion.layout(for: s), operand: .arena(-1)) }
 
         for (index, node) in graph.nodes.enumerated() where !skipped.contains(index) {
+            currentLabel = "\(node.op.onnxType) \(node.name)"
             if case .conv(let window, let group) = node.op {
                 var fusedOutput = node.outputs[0]
                 var act: (Float, Float) = (-.infinity, .infinity)
@@ -76,6 +81,8 @@ struct PlanCompiler {
                         }
                     }
                 }
+                if residual != nil { currentLabel += " +Add" }
+                if act != (-.infinity, .infinity) { currentLabel += " +Act" }
                 try lowerConv(node, window: window, group: group, residual: residual, activation: act, output: fusedOutput)
             } else {
                 try lower(node)
@@ -117,6 +124,10 @@ struct PlanCompiler {
     }
 
     mutating func emit(_ step: Step, reads r: [String], writes w: [String]) {
+        labels.append(currentLabel)
+        var m = 0
+        if case .conv(let k, _, _, _) = step { m = k.geometry.macs }
+        stepMacs.append(m)
         steps.append(step)
         reads.append(r)
         produced.append(w)
@@ -358,7 +369,7 @@ struct PlanCompiler {
         }
         let observed = produced.map { $0.compactMap { n in slots[n].map { (n, fix($0, n)) } } }
         return CompiledPlan(steps: fixed, observed: observed, inputs: inputs, outputs: outputs,
-                            arenaCount: layout.size, scratchCount: maxScratch, macs: macs)
+                            arenaCount: layout.size, scratchCount: maxScratch, macs: macs, labels: labels, stepMacs: stepMacs)
     }
 }
 
@@ -371,4 +382,6 @@ struct CompiledPlan {
     var arenaCount: Int
     var scratchCount: Int
     var macs: Int
+    var labels: [String]
+    var stepMacs: [Int]
 }

@@ -9,6 +9,8 @@ final class WorkerContext: @unchecked Sendable {
     let arena: AlignedBuffer
     let scratch: [AlignedBuffer]
     let intraOpThreads: Int
+    /// Nanoseconds spent in each step, when profiling.
+    var stepNanoseconds: [UInt64]?
 
     init(plan: CompiledPlan, intraOpThreads: Int) {
         self.plan = plan
@@ -28,7 +30,13 @@ final class WorkerContext: @unchecked Sendable {
             for (name, slot) in plan.inputs { notify(observer, name, slot, image: image, worker: worker) }
         }
         for (index, step) in plan.steps.enumerated() {
-            execute(step, base)
+            if stepNanoseconds != nil {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                execute(step, base)
+                stepNanoseconds![index] += DispatchTime.now().uptimeNanoseconds - t0
+            } else {
+                execute(step, base)
+            }
             if let observer {
                 for (name, slot) in plan.observed[index] { notify(observer, name, slot, image: image, worker: worker) }
             }

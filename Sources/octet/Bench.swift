@@ -15,6 +15,9 @@ struct Bench: ParsableCommand {
 
     @OptionGroup var runtime: RuntimeOptions
 
+    @Flag(help: "Print the time of each step (worker time per image, GFLOPS), slowest first.")
+    var profile = false
+
     @Flag(help: "Print one JSON object (keys images_per_second, batch, threads, isa, ...).")
     var json = false
 
@@ -25,9 +28,20 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         let graph = try ModelLoader.load(path: model)
-        let report = try Benchmark.run(graph: graph, options: try runtime.planOptions(), batch: batch, iterations: iterations)
+        let report = try Benchmark.run(graph: graph, options: try runtime.planOptions(), batch: batch, iterations: iterations,
+                                       profile: profile ? { Bench.printProfile($0, images: $1) } : nil)
         if json { return try printJSON(report) }
         print("\(report.model): \(String(format: "%.1f", report.imagesPerSecond)) images/s, "
               + "\(String(format: "%.1f", report.gflops)) GFLOPS (batch \(report.batch), \(report.threads) threads, \(report.isa))")
+    }
+
+    static func printProfile(_ p: StepProfile, images: Int) {
+        let total = Double(p.nanoseconds.reduce(0, +))
+        print("step time per image (summed over workers), slowest first:")
+        for i in p.nanoseconds.indices.sorted(by: { p.nanoseconds[$0] > p.nanoseconds[$1] }) {
+            let us = Double(p.nanoseconds[i]) / Double(images) / 1e3
+            let gflops = us > 0 ? Double(p.macs[i]) * 2 / (us * 1e3) : 0
+            print(String(format: "%9.1f us %5.1f%% %7.1f GFLOPS  %@", us, Double(p.nanoseconds[i]) / max(total, 1) * 100, gflops, p.labels[i]))
+        }
     }
 }

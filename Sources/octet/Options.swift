@@ -21,7 +21,7 @@ struct RuntimeOptions: ParsableArguments {
 
 /// Which images to read and how to preprocess them.
 struct DataOptions: ParsableArguments {
-    @Option(help: "Folder of JPEG/PNG images.")
+    @Option(help: "Folder of JPEG/PNG images, or a .npy file of preprocessed samples [N,C,H,W].")
     var data: String
 
     @Option(help: "CSV of file,label (class index) for accuracy.")
@@ -37,8 +37,8 @@ struct DataOptions: ParsableArguments {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
     }
 
-    func dataset(model: String) throws -> ImageFolderDataset {
+    func dataset(model: String) throws -> any Dataset {
         let recipe = try PreprocessRecipe.resolve(preprocess, modelPath: model)
-        return try ImageFolderDataset(directory: data, labels: labels, recipe: recipe, limit: limit)
+        return try openDataset(path: data, labels: labels, recipe: recipe, limit: limit)
     }
 }

@@ -43,6 +43,20 @@ final class CLITests: XCTestCase {
         XCTAssertGreaterThan(json["images_per_second"] as? Double ?? 0, 0)
     }
 
+    func testRunOnNPYTensor() throws {
+        var r = TestRandom(seed: 4)
+        let npy = dir.appendingPathComponent("x.npy").path
+        try NPYFile.write(path: npy, shape: [3, 3, 224, 224], values: r.floats(3 * 3 * 224 * 224))
+        let labels = dir.appendingPathComponent("labels.csv")
+        try Data("file,label\n0,1\n1,2\n2,3\n".utf8).write(to: labels)
+        let out = try runProduct("octet", ["run", resnet, "--data", npy, "--labels", labels.path, "--batch", "2", "--json"])
+        XCTAssertEqual(out.status, 0, out.stderr)
+        XCTAssertEqual(out.json?["images"] as? Int, 3)
+        XCTAssertEqual(out.json?["labeled"] as? Int, 3)
+        try NPYFile.write(path: npy, shape: [2, 3, 200, 200], values: r.floats(2 * 3 * 200 * 200))
+        try expectFailure(["run", resnet, "--data", npy], mentions: "the model expects [3, 224, 224]")
+    }
+
     func expectFailure(_ args: [String], mentions text: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let r = try runProduct("octet", args)
         XCTAssertNotEqual(r.status, 0, "expected failure for \(args)", file: file, line: line)

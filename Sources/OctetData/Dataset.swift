@@ -1,0 +1,25 @@
+/// A finite, ordered collection of model inputs with optional class labels: an image folder
+/// or a `.npy` tensor. The order is fixed by the source, so shards and results are reproducible.
+public protocol Dataset: Sendable {
+    var count: Int { get }
+    /// A stable name of sample `index` (file name, or `file.npy[i]`).
+    func name(_ index: Int) -> String
+    func label(_ index: Int) -> Int?
+    /// The sample as a flat CHW float tensor.
+    func load(_ index: Int) throws(DataError) -> [Float]
+    /// The per-sample shape `load` produces, when known without loading (nil for images).
+    var sampleShape: [Int]? { get }
+}
+
+extension Dataset {
+    /// The samples of shard `index` of `count`: a contiguous range of the dataset order.
+    public func shard(_ index: Int, of count: Int) throws(DataError) -> Range<Int> {
+        try Sharding.range(index, of: count, total: self.count)
+    }
+}
+
+/// Opens `path` as a dataset: a `.npy` file of `[N, ...]` float32 samples, or a folder of images.
+public func openDataset(path: String, labels: String?, recipe: PreprocessRecipe, limit: Int?) throws(DataError) -> any Dataset {
+    if path.lowercased().hasSuffix(".npy") { return try NPYDataset(path: path, labels: labels, limit: limit) }
+    return try ImageFolderDataset(directory: path, labels: labels, recipe: recipe, limit: limit)
+}
