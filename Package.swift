@@ -32,9 +32,10 @@ let package = Package(
         .target(name: "OctetKernels", dependencies: ["OctetCore", "CKernels"]),
         .target(name: "OctetRuntime", dependencies: ["OctetIR", "OctetKernels"]),
         .target(name: "OctetData", dependencies: ["OctetCore", "CTurboJPEG", "CPNG"]),
+        .target(name: "OctetCalibration", dependencies: ["OctetRuntime"]),
         .target(name: "OctetZoo", dependencies: ["OctetIR"]),
         .target(name: "OctetPipeline", dependencies: [
-            "OctetONNX", "OctetPasses", "OctetRuntime", "OctetData", "OctetZoo",
+            "OctetONNX", "OctetPasses", "OctetRuntime", "OctetData", "OctetZoo", "OctetCalibration",
         ]),
         .executableTarget(name: "octet", dependencies: [
             "OctetPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -50,6 +51,7 @@ let package = Package(
         .testTarget(name: "OctetKernelsTests", dependencies: ["OctetTestSupport"]),
         .testTarget(name: "OctetRuntimeTests", dependencies: ["OctetTestSupport"]),
         .testTarget(name: "OctetDataTests", dependencies: ["OctetTestSupport"]),
+        .testTarget(name: "OctetCalibrationTests", dependencies: ["OctetTestSupport"]),
         .testTarget(name: "OctetCLITests", dependencies: ["OctetTestSupport", "octet"]),
     ]
 )

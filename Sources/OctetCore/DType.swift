@@ -1,6 +1,6 @@
 /// Element types a tensor can hold. Raw values are ONNX `TensorProto.DataType` codes,
 /// so import and export map them one to one.
-public enum DType: Int32, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+public enum DType: Int32, Sendable, Hashable, CaseIterable, Codable, CustomStringConvertible {
     case float32 = 1
     case uint8 = 2
     case int8 = 3

@@ -92,6 +92,18 @@ public enum Op: Hashable, Sendable {
     case concat(axis: Int)
     case identity
     case dropout
+    /// Inputs: x, y_scale, optional y_zero_point. `axis` selects per-channel parameters.
+    case quantizeLinear(axis: Int)
+    /// Inputs: x, x_scale, optional x_zero_point.
+    case dequantizeLinear(axis: Int)
+
+    /// Whether this is QuantizeLinear or DequantizeLinear.
+    public var isQDQ: Bool {
+        switch self {
+        case .quantizeLinear, .dequantizeLinear: true
+        default: false
+        }
+    }
 
     /// The ONNX `op_type` of this operator.
     public var onnxType: String {
@@ -113,14 +125,16 @@ public enum Op: Hashable, Sendable {
         case .concat: "Concat"
         case .identity: "Identity"
         case .dropout: "Dropout"
+        case .quantizeLinear: "QuantizeLinear"
+        case .dequantizeLinear: "DequantizeLinear"
         }
     }
 
     /// Every ONNX op type Octet can import, for error messages.
     public static let supportedONNXTypes: [String] = [
         "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Constant", "Conv", "Dropout",
-        "Flatten", "Gemm", "GlobalAveragePool", "Identity", "MatMul", "MaxPool", "Mul", "Relu",
-        "Reshape", "Softmax",
+        "DequantizeLinear", "Flatten", "Gemm", "GlobalAveragePool", "Identity", "MatMul", "MaxPool", "Mul",
+        "QuantizeLinear", "Relu", "Reshape", "Softmax",
     ]
 
     /// Allowed number of inputs (inclusive range) and outputs.
@@ -134,6 +148,7 @@ public enum Op: Hashable, Sendable {
         case .add, .mul, .matMul, .reshape: (2...2, 1...1)
         case .gemm: (2...3, 1...1)
         case .concat: (1...Int.max, 1...1)
+        case .quantizeLinear, .dequantizeLinear: (2...3, 1...1)
         }
     }
 }

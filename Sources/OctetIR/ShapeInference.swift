@@ -50,7 +50,7 @@ extension Graph {
             guard x.rank >= 2 else { throw fail("BatchNormalization input \(x) needs a channel axis") }
             for p in ins.dropFirst() where p != Shape([x[1]]) { throw fail("BatchNormalization parameter \(p) must be [\(x[1])]") }
             return x
-        case .relu, .clip, .identity, .dropout:
+        case .relu, .clip, .identity, .dropout, .quantizeLinear, .dequantizeLinear:
             return ins[0]
         case .softmax(let axis, _):
             guard (-ins[0].rank..<max(ins[0].rank, 1)).contains(axis) else { throw fail("Softmax axis \(axis) out of range for \(ins[0])") }

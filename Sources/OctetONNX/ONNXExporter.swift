@@ -109,6 +109,7 @@ public enum ONNXExporter {
             }
             p.attribute = [attr("axis", int: axis)]
         case .concat(let axis): p.attribute = [attr("axis", int: axis)]
+        case .quantizeLinear(let axis), .dequantizeLinear(let axis): p.attribute = [attr("axis", int: axis)]
         }
         return [p]
     }

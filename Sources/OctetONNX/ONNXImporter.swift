@@ -183,6 +183,8 @@ private struct GraphImport {
         case "Concat":
             guard a.has("axis") else { throw .badAttribute(node: n.name, attribute: "axis", reason: "is required") }
             op = .concat(axis: try a.int("axis", default: 0))
+        case "QuantizeLinear": op = .quantizeLinear(axis: try a.int("axis", default: 1))
+        case "DequantizeLinear": op = .dequantizeLinear(axis: try a.int("axis", default: 1))
         case "Identity": op = .identity
         case "Dropout": op = .dropout
             inputs = [inputs[0]]

@@ -46,7 +46,8 @@ public enum FoldConstants {
         case .add: return binary(ins, +)
         case .mul: return binary(ins, *)
         case .concat(let axis): return concat(ins, axis: axis)
-        case .conv, .batchNormalization, .maxPool, .averagePool, .globalAveragePool, .gemm, .matMul, .softmax:
+        case .conv, .batchNormalization, .maxPool, .averagePool, .globalAveragePool, .gemm, .matMul, .softmax,
+             .quantizeLinear, .dequantizeLinear:  // QDQ pairs are the INT8 model's structure: never folded
             return nil
         }
     }

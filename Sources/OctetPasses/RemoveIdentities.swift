@@ -20,7 +20,7 @@ public enum RemoveIdentities {
             case .identity: isPassThrough = true
             case .dropout: isPassThrough = node.outputs.count == 1 || node.outputs[1].isEmpty
             case .conv, .batchNormalization, .relu, .clip, .maxPool, .averagePool, .globalAveragePool, .add, .mul,
-                 .flatten, .reshape, .gemm, .matMul, .softmax, .concat:
+                 .flatten, .reshape, .gemm, .matMul, .softmax, .concat, .quantizeLinear, .dequantizeLinear:
                 isPassThrough = false
             }
             guard isPassThrough else { index += 1; continue }

@@ -1,4 +1,5 @@
 // The library's public surface: one import gives the whole stack.
+@_exported import OctetCalibration
 @_exported import OctetCore
 @_exported import OctetData
 @_exported import OctetIR

@@ -46,7 +46,7 @@ public struct ModelSummary: Codable, Sendable {
             case .matMul:
                 if let x = shapes[node.inputs[0]] { macs = out.elementCount * x[x.rank - 1] }
             case .batchNormalization, .relu, .clip, .maxPool, .averagePool, .globalAveragePool, .add, .mul, .flatten,
-                 .reshape, .softmax, .concat, .identity, .dropout:
+                 .reshape, .softmax, .concat, .identity, .dropout, .quantizeLinear, .dequantizeLinear:
                 break
             }
             return Layer(name: node.name, op: node.op.onnxType, outputShape: out.dims, macs: macs)

@@ -231,6 +231,8 @@ struct PlanCompiler {
             } else {
                 emit(.softmax(input: x, output: y, axis: a), reads: node.inputs, writes: [outName])
             }
+        case .quantizeLinear, .dequantizeLinear:
+            throw .unsupported(node: node.name, detail: "\(node.op.onnxType) in the FP32 executor (QDQ models run on the INT8 executor)")
         case .concat(let axis):
             let xs = try node.inputs.map { (n: String) throws(RuntimeError) in try slot(n, node: node) }
             let a = axis < 0 ? axis + xs[0].shape.rank : axis

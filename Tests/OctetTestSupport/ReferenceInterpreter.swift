@@ -112,6 +112,21 @@ public enum ReferenceInterpreter {
             }
             return Value(shape: shape, data: out)
         case .identity, .dropout: return x
+        case .quantizeLinear(let axis), .dequantizeLinear(let axis):
+            let s = ins[1]!.data, zp = ins.count > 2 ? ins[2]?.data ?? [0] : [0]
+            let a = axis < 0 ? axis + x.shape.rank : axis
+            let inner = x.shape.rank > 0 ? x.shape.dims[(a + 1)...].reduce(1, *) : 1
+            let channels = x.shape.rank > 0 ? x.shape[a] : 1
+            var out = x
+            for i in out.data.indices {
+                let c = s.count == 1 ? 0 : (i / inner) % channels
+                if case .quantizeLinear = node.op {
+                    out.data[i] = min(max((x.data[i] / s[c]).rounded(.toNearestOrEven) + zp[zp.count == 1 ? 0 : c], 0), 255)
+                } else {
+                    out.data[i] = (x.data[i] - zp[zp.count == 1 ? 0 : c]) * s[c]
+                }
+            }
+            return out
         }
     }
 

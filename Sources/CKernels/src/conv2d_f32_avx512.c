@@ -11,6 +11,9 @@
 
 #define CK_T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx2")))
 #define CK_INLINE static inline __attribute__((always_inline))
+#ifndef CK_PF
+#define CK_PF 1
+#endif
 
 typedef struct {
     const float *bias;     // NULL or bias of column 0 of the panel
@@ -61,28 +64,39 @@ CK_INLINE CK_T512 void ck_put(const int CHUNKED, float *row, size_t kpos, const 
     }
 }
 
-/// Gathers the im2col rows of output pixels [p0, p0 + mr) for group g into A.
+/// Writes the part of im2col segment [seg, seg + n) (source src, or zeros if NULL) that falls
+/// into the K range [k0, k1) into A row `row` (whose column 0 is k = k0).
+CK_INLINE CK_T512 void ck_put_range(const int CHUNKED, float *row, size_t seg, const float *src, size_t n,
+    size_t k0, size_t k1) {
+    size_t s = seg > k0 ? seg : k0, e = seg + n < k1 ? seg + n : k1;
+    if (s >= e) return;
+    ck_put(CHUNKED, row, s - k0, src ? src + (s - seg) : NULL, e - s);
+}
+
+/// Gathers columns [k0, k1) of the im2col rows of output pixels [p0, p0 + mr) for group g into A.
 CK_INLINE CK_T512 void ck_pack_a_impl(const int CHUNKED, const ck_conv2d_f32_params *p,
-    const float *input, size_t g, size_t p0, size_t mr, float *A) {
+    const float *input, size_t g, size_t p0, size_t mr, size_t k0, size_t k1, float *A) {
     const size_t cin = p->cin_per_group, KW = p->kernel_w, KH = p->kernel_h;
     const size_t ips = p->in_pixel_stride;
     const int contiguous = p->dilation_w == 1 && ips == cin;
     const ptrdiff_t in_h = (ptrdiff_t)p->in_h, in_w = (ptrdiff_t)p->in_w;
     const float *in_g = input + g * cin;
+    const size_t rowlen = KW * cin;
+    const size_t kh_lo = k0 / rowlen, kh_hi = (k1 + rowlen - 1) / rowlen;
     size_t oy = p0 / p->out_w, ox = p0 % p->out_w;
     for (size_t i = 0; i < mr; i++) {
         float *row = A + i * CK_CONV_KCS;
         const ptrdiff_t ix0 = (ptrdiff_t)(ox * p->stride_w) - (ptrdiff_t)p->pad_left;
         const ptrdiff_t iy0 = (ptrdiff_t)(oy * p->stride_h) - (ptrdiff_t)p->pad_top;
         if (KH == 1 && KW == 1) {
-            if (iy0 < 0 || iy0 >= in_h || ix0 < 0 || ix0 >= in_w) ck_put(CHUNKED, row, 0, NULL, cin);
-            else ck_put(CHUNKED, row, 0, in_g + ((size_t)iy0 * p->in_w + (size_t)ix0) * ips, cin);
+            if (iy0 < 0 || iy0 >= in_h || ix0 < 0 || ix0 >= in_w) ck_put(CHUNKED, row, 0, NULL, k1 - k0);
+            else ck_put(CHUNKED, row, 0, in_g + ((size_t)iy0 * p->in_w + (size_t)ix0) * ips + k0, k1 - k0);
         } else {
-            size_t kpos = 0;
-            for (size_t kh = 0; kh < KH; kh++, kpos += KW * cin) {
+            for (size_t kh = kh_lo; kh < kh_hi; kh++) {
+                const size_t kpos = kh * rowlen;
                 const ptrdiff_t iy = iy0 + (ptrdiff_t)(kh * p->dilation_h);
                 if (iy < 0 || iy >= in_h) {
-                    ck_put(CHUNKED, row, kpos, NULL, KW * cin);
+                    ck_put_range(CHUNKED, row, kpos, NULL, rowlen, k0, k1);
                     continue;
                 }
                 const float *in_row = in_g + (size_t)iy * p->in_w * ips;
@@ -91,17 +105,17 @@ CK_INLINE CK_T512 void ck_pack_a_impl(const int CHUNKED, const ck_conv2d_f32_par
                     if (lo < 0) lo = 0;
                     if (hi > (ptrdiff_t)KW) hi = (ptrdiff_t)KW;
                     if (hi < lo) hi = lo = (ptrdiff_t)KW;
-                    if (lo > 0) ck_put(CHUNKED, row, kpos, NULL, (size_t)lo * cin);
+                    if (lo > 0) ck_put_range(CHUNKED, row, kpos, NULL, (size_t)lo * cin, k0, k1);
                     if (hi > lo)
-                        ck_put(CHUNKED, row, kpos + (size_t)lo * cin, in_row + (size_t)(ix0 + lo) * cin,
-                            (size_t)(hi - lo) * cin);
+                        ck_put_range(CHUNKED, row, kpos + (size_t)lo * cin, in_row + (size_t)(ix0 + lo) * cin,
+                            (size_t)(hi - lo) * cin, k0, k1);
                     if ((size_t)hi < KW)
-                        ck_put(CHUNKED, row, kpos + (size_t)hi * cin, NULL, (KW - (size_t)hi) * cin);
+                        ck_put_range(CHUNKED, row, kpos + (size_t)hi * cin, NULL, (KW - (size_t)hi) * cin, k0, k1);
                 } else {
                     for (size_t kw = 0; kw < KW; kw++) {
                         const ptrdiff_t ix = ix0 + (ptrdiff_t)(kw * p->dilation_w);
-                        if (ix < 0 || ix >= in_w) ck_put(CHUNKED, row, kpos + kw * cin, NULL, cin);
-                        else ck_put(CHUNKED, row, kpos + kw * cin, in_row + (size_t)ix * ips, cin);
+                        if (ix < 0 || ix >= in_w) ck_put_range(CHUNKED, row, kpos + kw * cin, NULL, cin, k0, k1);
+                        else ck_put_range(CHUNKED, row, kpos + kw * cin, in_row + (size_t)ix * ips, cin, k0, k1);
                     }
                 }
             }
@@ -114,9 +128,9 @@ CK_INLINE CK_T512 void ck_pack_a_impl(const int CHUNKED, const ck_conv2d_f32_par
 }
 
 static CK_T512 void ck_pack_a(const ck_conv2d_f32_params *p, const float *input, size_t g,
-    size_t p0, size_t mr, float *A) {
-    if (ck_conv_k(p) <= CK_CONV_KC) ck_pack_a_impl(0, p, input, g, p0, mr, A);
-    else ck_pack_a_impl(1, p, input, g, p0, mr, A);
+    size_t p0, size_t mr, size_t k0, size_t k1, float *A) {
+    if (k1 - k0 <= CK_CONV_KC) ck_pack_a_impl(0, p, input, g, p0, mr, k0, k1, A);
+    else ck_pack_a_impl(1, p, input, g, p0, mr, k0, k1, A);
 }
 
 CK_INLINE CK_T512 __m512 ck_clamp(__m512 v, __m512 lo, __m512 hi) {
@@ -127,22 +141,47 @@ CK_INLINE CK_T512 __m512 ck_clamp(__m512 v, __m512 lo, __m512 hi) {
 /// the fused epilogue. Columns 0..15 use zmm accumulators (ymm when W == 8); columns 16..23
 /// use ymm, 16..31 zmm. Zen4 retires two ymm or one zmm FMA per cycle, so narrow panels
 /// waste no FMA throughput.
+/// ct: partial-sum tile (row i, column c at ct[i * 32 + c]); flags & CK_LOAD_C: start from
+/// the tile instead of zero; flags & CK_STORE_C: store the sums to the tile (no epilogue).
+#define CK_LOAD_C 1
+#define CK_STORE_C 2
 CK_INLINE CK_T512 void ck_ukr(const int MR, const int W, size_t K, const float *A,
-    const float *B, const ck_conv_epi *e) {
+    const float *B, float *ct, int flags, const char *pf, size_t pfs, const ck_conv_epi *e) {
     __m512 c0[CK_CONV_AROWS], c1[CK_CONV_AROWS];
     __m256 h0[CK_CONV_AROWS], h1[CK_CONV_AROWS];
+    if (flags & CK_LOAD_C) {
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; i++) {
-        if (W == 8) h0[i] = _mm256_setzero_ps();
-        else c0[i] = _mm512_setzero_ps();
-        if (W == 24) h1[i] = _mm256_setzero_ps();
-        if (W == 32) c1[i] = _mm512_setzero_ps();
+        for (int i = 0; i < MR; i++) {
+            if (W == 8) h0[i] = _mm256_load_ps(ct + i * CK_CONV_NR);
+            else c0[i] = _mm512_load_ps(ct + i * CK_CONV_NR);
+            if (W == 24) h1[i] = _mm256_load_ps(ct + i * CK_CONV_NR + 16);
+            if (W == 32) c1[i] = _mm512_load_ps(ct + i * CK_CONV_NR + 16);
+        }
+    } else {
+        // The bias (if any) initializes the accumulators (columns >= cols start at zero).
+        __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
+        if (e->bias) {
+            const size_t cols = e->cols;
+            const __mmask16 m0 = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1u);
+            const __mmask16 m1 = cols >= 32 ? (__mmask16)0xFFFF : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1u) : 0;
+            bias0 = _mm512_maskz_loadu_ps(m0, e->bias);
+            if (W > 16) bias1 = _mm512_maskz_loadu_ps(m1, e->bias + 16);
+        }
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++) {
+            if (W == 8) h0[i] = _mm512_castps512_ps256(bias0);
+            else c0[i] = bias0;
+            if (W == 24) h1[i] = _mm512_castps512_ps256(bias1);
+            if (W == 32) c1[i] = bias1;
+        }
     }
     const float *b = B;
     for (size_t k0 = 0; k0 < K; k0 += CK_CONV_KC) {
         const size_t kc = (K - k0) < CK_CONV_KC ? (K - k0) : CK_CONV_KC;
         const float *a = A + (k0 / CK_CONV_KC) * CK_CONV_ACHUNK;
         for (size_t k = 0; k < kc; k++) {
+            _mm_prefetch(pf, _MM_HINT_T1);
+            pf += pfs;
             if (W == 8) {
                 const __m256 b0 = _mm256_loadu_ps(b);
 #pragma GCC unroll 16
@@ -163,15 +202,20 @@ CK_INLINE CK_T512 void ck_ukr(const int MR, const int W, size_t K, const float *
             b += W;
         }
     }
+    if (flags & CK_STORE_C) {
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++) {
+            if (W == 8) _mm256_store_ps(ct + i * CK_CONV_NR, h0[i]);
+            else _mm512_store_ps(ct + i * CK_CONV_NR, c0[i]);
+            if (W == 24) _mm256_store_ps(ct + i * CK_CONV_NR + 16, h1[i]);
+            if (W == 32) _mm512_store_ps(ct + i * CK_CONV_NR + 16, c1[i]);
+        }
+        return;
+    }
     // Epilogue: columns [0, 16) (or [0, 8)) in part 0, [16, W) in part 1.
     const size_t cols = e->cols;
     const __mmask16 m0 = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1u);
     const __mmask16 m1 = cols >= 32 ? (__mmask16)0xFFFF : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1u) : 0;
-    __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
-    if (e->bias) {
-        bias0 = _mm512_maskz_loadu_ps(m0, e->bias);
-        if (W > 16) bias1 = _mm512_maskz_loadu_ps(m1, e->bias + 16);
-    }
     const __m512 lo = _mm512_set1_ps(e->lo), hi = _mm512_set1_ps(e->hi);
     const size_t stride = e->stride;
     float *out = e->out;
@@ -179,22 +223,22 @@ CK_INLINE CK_T512 void ck_ukr(const int MR, const int W, size_t K, const float *
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++) {
         if (W == 8) {
-            __m256 v = _mm256_add_ps(h0[i], _mm512_castps512_ps256(bias0));
+            __m256 v = h0[i];
             if (res) v = _mm256_add_ps(v, _mm256_maskz_loadu_ps((__mmask8)m0, res + i * stride));
             v = _mm256_min_ps(_mm256_max_ps(v, _mm512_castps512_ps256(lo)), _mm512_castps512_ps256(hi));
             _mm256_mask_storeu_ps(out + i * stride, (__mmask8)m0, v);
             continue;
         }
-        __m512 v0 = _mm512_add_ps(c0[i], bias0);
+        __m512 v0 = c0[i];
         if (res) v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, res + i * stride));
         _mm512_mask_storeu_ps(out + i * stride, m0, ck_clamp(v0, lo, hi));
         if (W == 32) {
-            __m512 v1 = _mm512_add_ps(c1[i], bias1);
+            __m512 v1 = c1[i];
             if (res) v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, res + i * stride + 16));
             _mm512_mask_storeu_ps(out + i * stride + 16, m1, ck_clamp(v1, lo, hi));
         }
         if (W == 24) {
-            __m256 v1 = _mm256_add_ps(h1[i], _mm512_castps512_ps256(bias1));
+            __m256 v1 = h1[i];
             if (res) v1 = _mm256_add_ps(v1, _mm256_maskz_loadu_ps((__mmask8)m1, res + i * stride + 16));
             v1 = _mm256_min_ps(_mm256_max_ps(v1, _mm512_castps512_ps256(lo)), _mm512_castps512_ps256(hi));
             _mm256_mask_storeu_ps(out + i * stride + 16, (__mmask8)m1, v1);
@@ -202,17 +246,18 @@ CK_INLINE CK_T512 void ck_ukr(const int MR, const int W, size_t K, const float *
     }
 }
 
-typedef void (*ck_ukr_fn)(size_t K, const float *A, const float *B, const ck_conv_epi *e);
+typedef void (*ck_ukr_fn)(size_t K, const float *A, const float *B, float *ct, int flags, const char *pf,
+    size_t pfs, const ck_conv_epi *e);
 
 #define CK_DEF_UKR(MR)                                                                             \
-    static CK_T512 void ck_ukr_##MR##x8(size_t K, const float *A, const float *B, const ck_conv_epi *e) { \
-        ck_ukr(MR, 8, K, A, B, e); }                                                               \
-    static CK_T512 void ck_ukr_##MR##x16(size_t K, const float *A, const float *B, const ck_conv_epi *e) { \
-        ck_ukr(MR, 16, K, A, B, e); }                                                              \
-    static CK_T512 void ck_ukr_##MR##x24(size_t K, const float *A, const float *B, const ck_conv_epi *e) { \
-        ck_ukr(MR, 24, K, A, B, e); }                                                              \
-    static CK_T512 void ck_ukr_##MR##x32(size_t K, const float *A, const float *B, const ck_conv_epi *e) { \
-        ck_ukr(MR, 32, K, A, B, e); }
+    static CK_T512 void ck_ukr_##MR##x8(size_t K, const float *A, const float *B, float *ct, int flags, \
+        const char *pf, size_t pfs, const ck_conv_epi *e) { ck_ukr(MR, 8, K, A, B, ct, flags, pf, pfs, e); }                                                               \
+    static CK_T512 void ck_ukr_##MR##x16(size_t K, const float *A, const float *B, float *ct, int flags, \
+        const char *pf, size_t pfs, const ck_conv_epi *e) { ck_ukr(MR, 16, K, A, B, ct, flags, pf, pfs, e); }                                                              \
+    static CK_T512 void ck_ukr_##MR##x24(size_t K, const float *A, const float *B, float *ct, int flags, \
+        const char *pf, size_t pfs, const ck_conv_epi *e) { ck_ukr(MR, 24, K, A, B, ct, flags, pf, pfs, e); }                                                              \
+    static CK_T512 void ck_ukr_##MR##x32(size_t K, const float *A, const float *B, float *ct, int flags, \
+        const char *pf, size_t pfs, const ck_conv_epi *e) { ck_ukr(MR, 32, K, A, B, ct, flags, pf, pfs, e); }
 CK_DEF_UKR(1) CK_DEF_UKR(2) CK_DEF_UKR(3) CK_DEF_UKR(4) CK_DEF_UKR(5) CK_DEF_UKR(6) CK_DEF_UKR(7)
 CK_DEF_UKR(8) CK_DEF_UKR(9) CK_DEF_UKR(10) CK_DEF_UKR(11) CK_DEF_UKR(12) CK_DEF_UKR(13) CK_DEF_UKR(14)
 
@@ -233,24 +278,74 @@ CK_T512 void ck_conv2d_f32_nhwc__avx512(const ck_conv2d_f32_params *p, const flo
     const size_t npanels = (cout + CK_CONV_NR - 1) / CK_CONV_NR;
     const size_t group_floats = ck_conv_group_floats(p);
     const size_t stride = p->out_pixel_stride;
+    const size_t KB = K == 0 ? 1 : ck_conv_kblock(p);
+    const size_t ablock = ck_conv_ablock_floats(p);
+    const size_t nbmax = ck_conv_nblocks(p);
     float *A = ck_conv_align_scratch(scratch);
-    for (size_t p0 = pixel_begin; p0 < pixel_end; p0 += CK_CONV_AROWS) {
-        const size_t mr = (pixel_end - p0) < CK_CONV_AROWS ? (pixel_end - p0) : CK_CONV_AROWS;
-        for (size_t g = 0; g < p->groups; g++) {
-            if (K > 0) ck_pack_a(p, input, g, p0, mr, A);
-            const float *gw = packed_weights + g * group_floats;
-            for (size_t j = 0; j < npanels; j++) {
-                const size_t col0 = g * cout + j * CK_CONV_NR;
-                const size_t cols = (cout - j * CK_CONV_NR) < CK_CONV_NR ? (cout - j * CK_CONV_NR) : CK_CONV_NR;
-                ck_conv_epi e;
-                e.bias = bias ? bias + col0 : NULL;
-                e.residual = residual ? residual + p0 * stride + col0 : NULL;
-                e.out = output + p0 * stride + col0;
-                e.stride = stride;
-                e.cols = cols;
-                e.lo = p->act_min;
-                e.hi = p->act_max;
-                ck_ukr_table[mr][ck_conv_panel_width(cout, j) / 8 - 1](K, A, gw + j * CK_CONV_NR * K, &e);
+    float *C = A + nbmax * ablock; // partial-sum tiles (only used when K is split)
+    // Balanced row blocks: M rows in nblk blocks of `base` or `base + 1` rows (<= 14).
+    const size_t M = pixel_end - pixel_begin;
+    const size_t nblk = (M + CK_CONV_AROWS - 1) / CK_CONV_AROWS;
+    const size_t base = M / nblk, extra = M % nblk;
+    // Balanced macro-blocks of <= nbmax row blocks.
+    const size_t nmacro = (nblk + nbmax - 1) / nbmax;
+    const size_t nbg = (nblk + nmacro - 1) / nmacro;
+    ck_conv_epi e;
+    e.stride = stride;
+    e.lo = p->act_min;
+    e.hi = p->act_max;
+    for (size_t g = 0; g < p->groups; g++) {
+        const float *gw = packed_weights + g * group_floats;
+        for (size_t b0 = 0; b0 < nblk; b0 += nbg) {
+            const size_t b1 = b0 + nbg < nblk ? b0 + nbg : nblk, nb = b1 - b0;
+            const size_t q0 = pixel_begin + b0 * base + (b0 < extra ? b0 : extra);
+            for (size_t k0 = 0;; k0 += KB) {
+                const size_t k1 = k0 + KB < K ? k0 + KB : K, kc = k1 - k0;
+                const int flags = (k0 > 0 ? CK_LOAD_C : 0) | (k1 < K ? CK_STORE_C : 0);
+                if (kc > 0) {
+                    size_t q = q0;
+                    for (size_t bi = b0; bi < b1; bi++) {
+                        const size_t mr = base + (bi < extra);
+                        ck_pack_a(p, input, g, q, mr, k0, k1, A + (bi - b0) * ablock);
+                        q += mr;
+                    }
+                }
+                for (size_t j = 0; j < npanels; j++) {
+                    const size_t col0 = g * cout + j * CK_CONV_NR;
+                    const size_t width = ck_conv_panel_width(cout, j);
+                    const float *bp = gw + j * CK_CONV_NR * K + k0 * width;
+                    // Prefetch (to L2) the next weight chunk in processing order, split among the
+                    // row blocks, so that weights streamed from memory arrive before they are used.
+                    const float *next = NULL;
+                    size_t next_bytes = 0;
+                    if (j + 1 < npanels) {
+                        next = gw + (j + 1) * CK_CONV_NR * K + k0 * ck_conv_panel_width(cout, j + 1);
+                        next_bytes = kc * ck_conv_panel_width(cout, j + 1) * sizeof(float);
+                    } else if (k1 < K) {
+                        next = gw + k1 * ck_conv_panel_width(cout, 0);
+                        next_bytes = ((K - k1) < KB ? (K - k1) : KB) * ck_conv_panel_width(cout, 0) * sizeof(float);
+                    }
+                    size_t part = 0, pfs = 0;
+                    if (CK_PF && next && kc > 0) {
+                        part = (next_bytes + nb - 1) / nb;
+                        pfs = (part + kc - 1) / kc;
+                    } else {
+                        next = bp;
+                    }
+                    e.cols = (cout - j * CK_CONV_NR) < CK_CONV_NR ? (cout - j * CK_CONV_NR) : CK_CONV_NR;
+                    e.bias = bias ? bias + col0 : NULL;
+                    size_t q = q0;
+                    for (size_t bi = b0; bi < b1; bi++) {
+                        const size_t mr = base + (bi < extra);
+                        e.residual = residual ? residual + q * stride + col0 : NULL;
+                        e.out = output + q * stride + col0;
+                        ck_ukr_table[mr][width / 8 - 1](kc, A + (bi - b0) * ablock, bp,
+                            C + ((bi - b0) * npanels + j) * CK_CONV_CTILE, flags,
+                            (const char *)next + (bi - b0) * part, pfs, &e);
+                        q += mr;
+                    }
+                }
+                if (k1 >= K) break;
             }
         }
     }

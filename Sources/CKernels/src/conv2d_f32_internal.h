@@ -50,6 +50,58 @@ static inline size_t ck_conv_panel_width(size_t cout, size_t j) {
     return (cout - col0 >= CK_CONV_NR) ? CK_CONV_NR : ck_conv_tail_width(cout);
 }
 
+/// Blocking of the AVX-512 kernel. Output pixels of a call are split into balanced row blocks
+/// of <= CK_CONV_AROWS; up to ck_conv_nblocks() consecutive row blocks form a macro-block whose
+/// im2col rows (for one K-block) are packed together, so that each chunk of packed weights
+/// (one 32-column panel x one K-block) is fetched from memory once per macro-block and reused
+/// for every row block from L1/L2. K larger than CK_CONV_KSPLIT is split into K-blocks of
+/// ck_conv_kblock() (<= CK_CONV_KC); partial sums then live in scratch tiles of
+/// CK_CONV_AROWS x 32 floats per (row block, panel).
+#ifndef CK_CONV_A_BUDGET
+#define CK_CONV_A_BUDGET ((size_t)48 * 1024)
+#endif
+#ifndef CK_CONV_C_BUDGET
+#define CK_CONV_C_BUDGET ((size_t)32 * 1024)
+#endif
+#ifndef CK_CONV_KSPLIT
+#define CK_CONV_KSPLIT ((size_t)1024)
+#endif
+#ifndef CK_CONV_SMALL_B
+#define CK_CONV_SMALL_B ((size_t)64 * 1024)
+#endif
+#define CK_CONV_MAXNB ((size_t)16)
+#define CK_CONV_CTILE ((size_t)CK_CONV_AROWS * CK_CONV_NR)
+
+static inline size_t ck_conv_kblock(const ck_conv2d_f32_params *p) {
+    const size_t K = ck_conv_k(p);
+    if (K <= CK_CONV_KSPLIT) return K;
+    const size_t nkb = (K + CK_CONV_KC - 1) / CK_CONV_KC;
+    size_t kb = (K + nkb - 1) / nkb;
+    kb = (kb + 15) & ~(size_t)15;
+    return kb < K ? kb : K;
+}
+
+/// Maximum row blocks per macro-block.
+static inline size_t ck_conv_nblocks(const ck_conv2d_f32_params *p) {
+    const size_t K = ck_conv_k(p), KB = ck_conv_kblock(p);
+    // Weights that stay in L2 anyway: one row block at a time keeps its im2col rows in L1.
+    if (K * ck_conv_padded_n(p->cout_per_group) <= CK_CONV_SMALL_B) return 1;
+    size_t nb = CK_CONV_A_BUDGET / (CK_CONV_AROWS * (KB ? KB : 1));
+    if (KB < K) {
+        const size_t npanels = (p->cout_per_group + CK_CONV_NR - 1) / CK_CONV_NR;
+        const size_t nc = CK_CONV_C_BUDGET / (npanels * CK_CONV_CTILE);
+        if (nc < nb) nb = nc;
+    }
+    if (nb > CK_CONV_MAXNB) nb = CK_CONV_MAXNB;
+    return nb < 1 ? 1 : nb;
+}
+
+/// Floats of one row block's im2col rows in scratch (K-block chunks of CK_CONV_ACHUNK).
+static inline size_t ck_conv_ablock_floats(const ck_conv2d_f32_params *p) {
+    const size_t chunks = (ck_conv_kblock(p) + CK_CONV_KC - 1) / CK_CONV_KC;
+    return (chunks ? chunks : 1) * CK_CONV_ACHUNK;
+}
+
 /// Aligns the scratch pointer up to 64 bytes (scratch_size reserves the slack).
 static inline float *ck_conv_align_scratch(float *s) {
     uintptr_t a = (uintptr_t)s;

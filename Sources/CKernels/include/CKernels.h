@@ -1,0 +1,4 @@
+// Umbrella header of the C microkernels.
+#include "ck_cpu.h"
+#include "ck_fp32.h"
+#include "ck_histogram.h"
