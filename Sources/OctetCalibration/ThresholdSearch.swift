@@ -50,6 +50,15 @@ public enum ThresholdSearch {
         guard let last = h.lastIndex(where: { $0 > 0 }) else { return 0 }
         let n = last + 1
         if n <= levels { return n }
+        var best = n, bestD = Double.infinity
+        for (i, d) in klCurve(h, levels: levels) where d < bestD { bestD = d; best = i }
+        return best
+    }
+
+    /// D(i) for every candidate i (see `klBins`); +∞ marks infeasible candidates.
+    public static func klCurve(_ h: [Int64], levels: Int) -> [(bins: Int, divergence: Double)] {
+        guard let last = h.lastIndex(where: { $0 > 0 }), last + 1 > levels else { return [] }
+        let n = last + 1
         // Prefix sums: mass, count of non-empty bins, Σ h log h.
         var mass = [Double](repeating: 0, count: n + 1), nonEmpty = mass, hLogH = mass
         for k in 0..<n {
@@ -59,7 +68,8 @@ public enum ThresholdSearch {
             hLogH[k + 1] = hLogH[k] + (v > 0 ? v * log(v) : 0)
         }
         let total = mass[n]
-        var best = n, bestD = Double.infinity
+        var curve: [(bins: Int, divergence: Double)] = []
+        curve.reserveCapacity(n - levels + 1)
         for i in levels...n {
             let outliers = total - mass[i]
             let qTotal = mass[i]
@@ -88,9 +98,9 @@ public enum ThresholdSearch {
                 }
                 d += (sumHLogH - sumH * log(total)) / total - sumH / total * logQ
             }
-            if feasible && d < bestD { bestD = d; best = i }
+            curve.append((i, feasible ? d : .infinity))
         }
-        return best
+        return curve
     }
 
     /// The threshold minimizing the expected squared error of quantizing the histogram with

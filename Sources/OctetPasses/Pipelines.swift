@@ -9,4 +9,10 @@ public enum Pipelines {
         FoldBatchNormIntoConv.pass,
         EliminateDeadNodes.pass,
     ]
+
+    /// Cleans an imported QDQ (INT8) graph without touching its quantization.
+    public static let qdqCleanup: [Pass] = [
+        RemoveIdentities.pass,
+        EliminateDeadNodes.pass,
+    ]
 }

@@ -14,6 +14,14 @@ public enum ModelLoader {
         return try optimize(try ONNXImporter.load(contentsOf: URL(fileURLWithPath: path)))
     }
 
+    /// Imports a QDQ model, removing only Identity/Dropout and dead nodes (its QDQ pairs and
+    /// constants are the quantization and must stay).
+    public static func loadQDQ(path: String) throws -> Graph {
+        guard FileManager.default.fileExists(atPath: path) else { throw ONNXError.unreadable(path: path, reason: "no such file") }
+        let graph = try ONNXImporter.load(contentsOf: URL(fileURLWithPath: path))
+        return try Pipelines.qdqCleanup.run(graph)
+    }
+
     /// Runs the FP32 optimization pipeline on an in-memory graph.
     public static func optimize(_ graph: Graph) throws -> Graph {
         try Pipelines.fp32Optimization.run(graph)

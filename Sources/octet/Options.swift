@@ -27,18 +27,25 @@ struct DataOptions: ParsableArguments {
     @Option(help: "CSV of file,label (class index) for accuracy.")
     var labels: String?
 
-    @Option(help: "Use only the first N images (in file-name order).")
+    @Option(help: "Use only the first N images (in file-name order, after --offset).")
     var limit: Int?
+
+    @Option(help: "Skip the first N images (e.g. those used for calibration).")
+    var offset: Int = 0
 
     @Option(help: "Preprocessing: imagenet, efficientnet-lite, or a JSON recipe file (default: MODEL.preprocess.json beside the model, else imagenet).")
     var preprocess: String?
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if offset < 0 { throw ValidationError("--offset must not be negative") }
     }
 
     func dataset(model: String) throws -> any Dataset {
         let recipe = try PreprocessRecipe.resolve(preprocess, modelPath: model)
-        return try openDataset(path: data, labels: labels, recipe: recipe, limit: limit)
+        let all = try openDataset(path: data, labels: labels, recipe: recipe, limit: nil)
+        let end = limit.map { min(all.count, offset + $0) } ?? all.count
+        guard offset < all.count else { throw ValidationError("--offset \(offset) skips all \(all.count) samples of \(data)") }
+        return offset == 0 && end == all.count ? all : DatasetSlice(all, range: offset..<end)
     }
 }

@@ -1,8 +1,12 @@
-// FP32 conv2d as GEMM, AVX-512: im2col rows of up to 14 output pixels are gathered into
-// scratch (K-chunked, see conv2d_f32_internal.h), then a 14x32 register-blocked microkernel
-// (28 zmm accumulators, broadcast A, 2 zmm of packed B per k) runs the whole K for each
-// 32-channel weight panel and applies the fused epilogue (bias, residual, clamp, masked store).
-// Row-count remainders use exact 1..13-row kernels; narrow tail panels (8/16/24) their own.
+// FP32 conv2d as GEMM, AVX-512. Output pixels of a call are split into balanced row blocks of
+// <= 14 rows; a macro-block of row blocks has its im2col rows gathered into scratch (one
+// K-block at a time, K-chunked, see conv2d_f32_internal.h), then for each 32-channel weight
+// panel a 14x32 register-blocked microkernel (28 zmm accumulators, broadcast A, 2 zmm of packed
+// B per k) runs over every row block of the macro-block, so each chunk of weights is fetched
+// from memory once per call and reused from L1/L2 (with an L2 prefetch of the next chunk).
+// When K is split, partial sums go through scratch tiles; the last K-block applies the fused
+// epilogue (bias, residual, clamp, masked store). Row-count remainders use exact 1..13-row
+// kernels; narrow tail panels (8/16/24) their own.
 #include "ck_fp32.h"
 #include "conv2d_f32_internal.h"
 
@@ -141,6 +145,26 @@ CK_INLINE CK_T512 __m512 ck_clamp(__m512 v, __m512 lo, __m512 hi) {
 /// the fused epilogue. Columns 0..15 use zmm accumulators (ymm when W == 8); columns 16..23
 /// use ymm, 16..31 zmm. Zen4 retires two ymm or one zmm FMA per cycle, so narrow panels
 /// waste no FMA throughput.
+/// One k step of the microkernel: broadcast A[i][k], FMA with the W weights at b.
+#define CK_UKR_STEP()                                                                              \
+    do {                                                                                           \
+        if (W == 8) {                                                                              \
+            const __m256 b0 = _mm256_loadu_ps(b);                                                  \
+            _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                                  \
+                h0[i] = _mm256_fmadd_ps(_mm256_set1_ps(a[i * CK_CONV_KCS + k]), b0, h0[i]);         \
+        } else {                                                                                   \
+            const __m512 b0 = _mm512_loadu_ps(b);                                                  \
+            const __m512 b1 = W == 32 ? _mm512_loadu_ps(b + 16) : b0;                              \
+            const __m256 b1h = W == 24 ? _mm256_loadu_ps(b + 16) : _mm256_setzero_ps();            \
+            _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {                                \
+                const __m512 ai = _mm512_set1_ps(a[i * CK_CONV_KCS + k]);                          \
+                c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);                                            \
+                if (W == 32) c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);                               \
+                if (W == 24) h1[i] = _mm256_fmadd_ps(_mm256_set1_ps(a[i * CK_CONV_KCS + k]), b1h, h1[i]); \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
 /// ct: partial-sum tile (row i, column c at ct[i * 32 + c]); flags & CK_LOAD_C: start from
 /// the tile instead of zero; flags & CK_STORE_C: store the sums to the tile (no epilogue).
 #define CK_LOAD_C 1
@@ -179,26 +203,18 @@ CK_INLINE CK_T512 void ck_ukr(const int MR, const int W, size_t K, const float *
     for (size_t k0 = 0; k0 < K; k0 += CK_CONV_KC) {
         const size_t kc = (K - k0) < CK_CONV_KC ? (K - k0) : CK_CONV_KC;
         const float *a = A + (k0 / CK_CONV_KC) * CK_CONV_ACHUNK;
-        for (size_t k = 0; k < kc; k++) {
-            _mm_prefetch(pf, _MM_HINT_T1);
-            pf += pfs;
-            if (W == 8) {
-                const __m256 b0 = _mm256_loadu_ps(b);
-#pragma GCC unroll 16
-                for (int i = 0; i < MR; i++)
-                    h0[i] = _mm256_fmadd_ps(_mm256_set1_ps(a[i * CK_CONV_KCS + k]), b0, h0[i]);
-            } else {
-                const __m512 b0 = _mm512_loadu_ps(b);
-                const __m512 b1 = W == 32 ? _mm512_loadu_ps(b + 16) : b0;
-                const __m256 b1h = W == 24 ? _mm256_loadu_ps(b + 16) : _mm256_setzero_ps();
-#pragma GCC unroll 16
-                for (int i = 0; i < MR; i++) {
-                    const __m512 ai = _mm512_set1_ps(a[i * CK_CONV_KCS + k]);
-                    c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
-                    if (W == 32) c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
-                    if (W == 24) h1[i] = _mm256_fmadd_ps(_mm256_set1_ps(a[i * CK_CONV_KCS + k]), b1h, h1[i]);
-                }
+        size_t k = 0;
+        // Two copies of the k loop: with one L2 prefetch per step (weights of the next chunk),
+        // and without (no load slot spent when there is nothing to prefetch).
+        if (pfs)
+            for (; k < kc; k++) {
+                _mm_prefetch(pf, _MM_HINT_T1);
+                pf += pfs;
+                CK_UKR_STEP();
+                b += W;
             }
+        for (; k < kc; k++) {
+            CK_UKR_STEP();
             b += W;
         }
     }
@@ -294,6 +310,8 @@ CK_T512 void ck_conv2d_f32_nhwc__avx512(const ck_conv2d_f32_params *p, const flo
     e.stride = stride;
     e.lo = p->act_min;
     e.hi = p->act_max;
+    // Weights that stay in L2 (small B) are only worth prefetching when read once per call.
+    const int prefetch = K * ck_conv_padded_n(cout) > CK_CONV_SMALL_B || nblk == 1;
     for (size_t g = 0; g < p->groups; g++) {
         const float *gw = packed_weights + g * group_floats;
         for (size_t b0 = 0; b0 < nblk; b0 += nbg) {
@@ -326,7 +344,7 @@ CK_T512 void ck_conv2d_f32_nhwc__avx512(const ck_conv2d_f32_params *p, const flo
                         next_bytes = ((K - k1) < KB ? (K - k1) : KB) * ck_conv_panel_width(cout, 0) * sizeof(float);
                     }
                     size_t part = 0, pfs = 0;
-                    if (CK_PF && next && kc > 0) {
+                    if (CK_PF && prefetch && next && kc > 0) {
                         part = (next_bytes + nb - 1) / nb;
                         pfs = (part + kc - 1) / kc;
                     } else {

@@ -8,11 +8,13 @@
 // cout_per_group % 32 != 0: that panel is (cout_per_group % 32) rounded up to a multiple of 8
 // wide (8, 16, 24 or 32). Padding columns are zero.
 //
-// Scratch (AVX2 / AVX-512): im2col rows of up to CK_CONV_AROWS output pixels, stored in
+// Scratch (AVX2 / AVX-512): for each row block of a macro-block (see ck_conv_nblocks), the
+// im2col rows of up to CK_CONV_AROWS output pixels for the current K-block [k0, k1), stored in
 // K-chunks of CK_CONV_KC floats: element (row i, k) of the A block lives at
-//   A[(k / KC) * AROWS * KCS + i * KCS + k % KC]
+//   A[((k - k0) / KC) * AROWS * KCS + i * KCS + (k - k0) % KC]
 // so that the microkernels address rows with compile-time displacements (KCS = KC + 16
-// floats: the extra cache line keeps rows off the same L1 sets).
+// floats: the extra cache line keeps rows off the same L1 sets). Row blocks are
+// ck_conv_ablock_floats apart; the partial-sum tiles (if K is split) follow them.
 #ifndef CK_CONV2D_F32_INTERNAL_H
 #define CK_CONV2D_F32_INTERNAL_H
 #include <stddef.h>
@@ -50,13 +52,15 @@ static inline size_t ck_conv_panel_width(size_t cout, size_t j) {
     return (cout - col0 >= CK_CONV_NR) ? CK_CONV_NR : ck_conv_tail_width(cout);
 }
 
-/// Blocking of the AVX-512 kernel. Output pixels of a call are split into balanced row blocks
+/// Blocking of the AVX-512 (and AVX2) kernels. Output pixels of a call are split into balanced row blocks
 /// of <= CK_CONV_AROWS; up to ck_conv_nblocks() consecutive row blocks form a macro-block whose
 /// im2col rows (for one K-block) are packed together, so that each chunk of packed weights
 /// (one 32-column panel x one K-block) is fetched from memory once per macro-block and reused
 /// for every row block from L1/L2. K larger than CK_CONV_KSPLIT is split into K-blocks of
-/// ck_conv_kblock() (<= CK_CONV_KC); partial sums then live in scratch tiles of
-/// CK_CONV_AROWS x 32 floats per (row block, panel).
+/// ck_conv_kblock() (<= CK_CONV_KBMAX); partial sums then live in scratch tiles of
+/// CK_CONV_AROWS x 32 floats per (row block, panel). Budgets are in floats: A = im2col rows
+/// actually used by a macro-block (L2), C = partial-sum tiles, SMALL_B = weights of one group
+/// small enough to stay in L2 anyway (then one row block per macro-block).
 #ifndef CK_CONV_A_BUDGET
 #define CK_CONV_A_BUDGET ((size_t)48 * 1024)
 #endif
@@ -65,6 +69,9 @@ static inline size_t ck_conv_panel_width(size_t cout, size_t j) {
 #endif
 #ifndef CK_CONV_KSPLIT
 #define CK_CONV_KSPLIT ((size_t)1024)
+#endif
+#ifndef CK_CONV_KBMAX
+#define CK_CONV_KBMAX ((size_t)512)
 #endif
 #ifndef CK_CONV_SMALL_B
 #define CK_CONV_SMALL_B ((size_t)64 * 1024)
@@ -75,7 +82,7 @@ static inline size_t ck_conv_panel_width(size_t cout, size_t j) {
 static inline size_t ck_conv_kblock(const ck_conv2d_f32_params *p) {
     const size_t K = ck_conv_k(p);
     if (K <= CK_CONV_KSPLIT) return K;
-    const size_t nkb = (K + CK_CONV_KC - 1) / CK_CONV_KC;
+    const size_t nkb = (K + CK_CONV_KBMAX - 1) / CK_CONV_KBMAX;
     size_t kb = (K + nkb - 1) / nkb;
     kb = (kb + 15) & ~(size_t)15;
     return kb < K ? kb : K;

@@ -34,15 +34,12 @@ void ck_conv2d_f32_pack_weights(const ck_conv2d_f32_params *p, const float *weig
 }
 
 size_t ck_conv2d_f32_scratch_size(const ck_conv2d_f32_params *p) {
-    const size_t K = ck_conv_k(p);
-    const size_t chunks = (K + CK_CONV_KC - 1) / CK_CONV_KC;
-    // AVX2: one row block's im2col rows over the whole K.
-    const size_t avx2 = (chunks == 0 ? 1 : chunks) * CK_CONV_ACHUNK;
-    // AVX-512: a macro-block of row blocks (one K-block each), then partial-sum tiles if K is split.
+    // AVX-512 / AVX2 (conv2d_f32_internal.h): im2col rows of a macro-block of row blocks (one
+    // K-block each), then the partial-sum tiles when K is split.
     const size_t nb = ck_conv_nblocks(p);
     const size_t npanels = (p->cout_per_group + CK_CONV_NR - 1) / CK_CONV_NR;
-    const size_t avx512 = nb * ck_conv_ablock_floats(p) + (ck_conv_kblock(p) < K ? nb * npanels * CK_CONV_CTILE : 0);
-    return (avx2 > avx512 ? avx2 : avx512) + 16;
+    const size_t ctiles = ck_conv_kblock(p) < ck_conv_k(p) ? nb * npanels * CK_CONV_CTILE : 0;
+    return nb * ck_conv_ablock_floats(p) + ctiles + 16;
 }
 
 /// Reads packed weight (k, co) of group g.

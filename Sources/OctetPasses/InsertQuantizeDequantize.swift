@@ -1,0 +1,143 @@
+import OctetCore
+import OctetIR
+
+/// Turns an FP32 graph into an ONNX QDQ graph (ONNX Runtime's QDQ conventions): every
+/// activation a quantized op reads or writes is replaced, for its readers, by
+/// DequantizeLinear(QuantizeLinear(x)); weights become s8 initializers with per-channel
+/// DequantizeLinear (axis = output channels), biases s32 with scale = input scale × weight scale.
+///
+///     y = Conv(x, W, B); z = Relu(y)
+///  ⇒  xq = Q(x, sx, zx); x' = DQ(xq); W' = DQ(Wq, sw, 0, axis 0); B' = DQ(Bq, sx·sw, 0)
+///     y = Conv(x', W', B'); z = Relu(y); zq = Q(z, sz, zz); z' = DQ(zq) → readers of z
+///
+/// A Relu/Clip that is a quantized op's only reader is quantized after, not before (it fuses
+/// into the integer kernel). Graph outputs stay FP32. Quantized ops: Conv, Gemm and MatMul
+/// with constant weights, Add, MaxPool, AveragePool, GlobalAveragePool — unless excluded.
+public enum InsertQuantizeDequantize {
+    public static func apply(_ graph: Graph, table: CalibrationTable, options: QuantizeOptions) throws(GraphError) -> Graph {
+        if let qdq = graph.nodes.first(where: { $0.op.isQDQ }) {
+            throw .unsupported(node: qdq.name, detail: "input: the model is already quantized (it has \(qdq.op.onnxType) nodes)")
+        }
+        let points = quantizationPoints(graph, options: options)
+        var g = graph
+        g.opsetVersion = max(graph.opsetVersion, 13)
+        var qdqFor: [String: String] = [:]
+        for t in points.activations {
+            guard table[t] != nil else {
+                throw .unsupported(node: t, detail: "tensor: '\(t)' has no calibration entry (it was never observed)")
+            }
+            qdqFor[t] = t + "_dequantized"
+        }
+        var nodes: [Node] = []
+        func emitQDQ(_ t: String) {
+            guard let entry = table[t] else { return }
+            let scale = t + "_scale", zp = t + "_zero_point"
+            g.initializers[scale] = Tensor.filled([], entry.params.scale)
+            g.initializers[zp] = try! Tensor(shape: [], data: .uint8([UInt8(entry.params.zeroPoint)]))
+            nodes.append(Node(name: t + "_QuantizeLinear", op: .quantizeLinear(axis: 1), inputs: [t, scale, zp], outputs: [t + "_quantized"]))
+            nodes.append(Node(name: t + "_DequantizeLinear", op: .dequantizeLinear(axis: 1), inputs: [t + "_quantized", scale, zp],
+                              outputs: [t + "_dequantized"]))
+        }
+        for input in graph.inputs where qdqFor[input.name] != nil { emitQDQ(input.name) }
+        for node in graph.nodes {
+            var n = node
+            n.inputs = n.inputs.map { qdqFor[$0] ?? $0 }
+            if points.weighted.contains(node.name) {
+                try quantizeParameters(&n, original: node, graph: graph, table: table, options: options, into: &g, nodes: &nodes)
+            }
+            nodes.append(n)
+            for o in node.outputs where qdqFor[o] != nil { emitQDQ(o) }
+        }
+        g.nodes = nodes
+        g = EliminateDeadNodes.apply(g)
+        do { try g.verify() } catch { throw .afterPass(pass: "InsertQuantizeDequantize", underlying: error.description) }
+        return g
+    }
+
+    /// The activations to quantize and the nodes whose weights are quantized.
+    public static func quantizationPoints(_ graph: Graph, options: QuantizeOptions) -> (activations: [String], weighted: Set<String>) {
+        let consumers = graph.consumers
+        let outputs = Set(graph.outputs.map(\.name))
+        var points: [String] = []
+        var seen = Set<String>()
+        var weighted = Set<String>()
+        func add(_ t: String) {
+            guard !t.isEmpty, graph.initializers[t] == nil, !outputs.contains(t), seen.insert(t).inserted else { return }
+            points.append(t)
+        }
+        for node in graph.nodes where isQuantizable(node, graph, options) {
+            switch node.op {
+            case .conv, .gemm, .matMul:
+                add(node.inputs[0]); weighted.insert(node.name)
+            case .add: node.inputs.forEach(add)
+            default: add(node.inputs[0])
+            }
+            var out = node.outputs[0]
+            if let c = consumers[out], c.count == 1, !outputs.contains(out) {
+                let next = graph.nodes[c[0]]
+                let excluded = options.excludedNodes.contains(next.name) || options.excludedOpTypes.contains(next.op.onnxType)
+                switch next.op {
+                case .relu, .clip: if !excluded { out = next.outputs[0] }
+                default: break
+                }
+            }
+            add(out)
+        }
+        // Order points as they are produced (inputs first), so the table and graph are canonical.
+        let order = Dictionary(uniqueKeysWithValues: (graph.inputs.map(\.name) + graph.nodes.flatMap(\.outputs)).enumerated().map { ($1, $0) })
+        return (points.sorted { (order[$0] ?? 0) < (order[$1] ?? 0) }, weighted)
+    }
+
+    static func isQuantizable(_ node: Node, _ graph: Graph, _ options: QuantizeOptions) -> Bool {
+        if options.excludedNodes.contains(node.name) || options.excludedOpTypes.contains(node.op.onnxType) { return false }
+        switch node.op {
+        case .conv, .gemm, .matMul: return graph.initializers[node.inputs[1]]?.floats != nil
+        case .add, .maxPool, .averagePool, .globalAveragePool: return true
+        case .batchNormalization, .relu, .clip, .mul, .flatten, .reshape, .softmax, .concat, .identity, .dropout,
+             .quantizeLinear, .dequantizeLinear:
+            return false
+        }
+    }
+
+    /// Replaces the float weight (and bias) inputs of `n` by DequantizeLinear of quantized initializers.
+    static func quantizeParameters(_ n: inout Node, original: Node, graph: Graph, table: CalibrationTable,
+                                   options: QuantizeOptions, into g: inout Graph, nodes: inout [Node]) throws(GraphError) {
+        let wName = original.inputs[1]
+        guard let w = graph.initializers[wName], let wf = w.floats, let input = table[original.inputs[0]] else { return }
+        let axis: Int
+        switch original.op {
+        case .gemm(let a): axis = a.transB ? 0 : 1
+        case .matMul: axis = 1
+        default: axis = 0
+        }
+        let (q, scales) = WeightQuantizer.quantize(wf, shape: w.shape, axis: axis, perChannel: options.perChannelWeights, qmax: options.weightMax)
+        let base = wName
+        n.inputs[1] = base + "_dequantized"
+        // A weight shared by several nodes is quantized once (same axis and options, same result).
+        let alreadyQuantized = g.initializers[base + "_quantized"] != nil
+        if !alreadyQuantized {
+        g.initializers[base + "_quantized"] = try! Tensor(shape: w.shape, data: .int8(q))
+        g.initializers[base + "_scale"] = try! Tensor(shape: scales.count == 1 ? [] : [scales.count], floats: scales)
+        g.initializers[base + "_zero_point"] = try! Tensor(shape: scales.count == 1 ? [] : [scales.count], data: .int8(Array(repeating: 0, count: scales.count)))
+        nodes.append(Node(name: base + "_DequantizeLinear", op: .dequantizeLinear(axis: axis),
+                          inputs: [base + "_quantized", base + "_scale", base + "_zero_point"], outputs: [base + "_dequantized"]))
+        }
+        if n.inputs.count > 2, !n.inputs[2].isEmpty, let b = graph.initializers[original.inputs[2]], let bf = b.floats, b.shape.rank <= 1 {
+            let outChannels = w.shape[axis]
+            guard bf.count == outChannels || bf.count == 1 else { return }
+            var gemmBeta: Float = 1
+            if case .gemm(let a) = original.op { gemmBeta = a.beta }
+            let full = bf.count == 1 ? Array(repeating: bf[0] * gemmBeta, count: outChannels) : bf.map { $0 * gemmBeta }
+            let (bq, bScales) = WeightQuantizer.quantizeBias(full, inputScale: input.params.scale, weightScales: scales)
+            // Bias names are made per node: the bias scale depends on the node's input scale.
+            let bName = original.name + "_bias"
+            g.initializers[bName + "_quantized"] = try! Tensor(shape: [outChannels], data: .int32(bq))
+            g.initializers[bName + "_scale"] = try! Tensor(shape: [outChannels], floats: bScales)
+            g.initializers[bName + "_zero_point"] = try! Tensor(shape: [outChannels], data: .int32(Array(repeating: 0, count: outChannels)))
+            nodes.append(Node(name: bName + "_DequantizeLinear", op: .dequantizeLinear(axis: 0),
+                              inputs: [bName + "_quantized", bName + "_scale", bName + "_zero_point"], outputs: [bName + "_dequantized"]))
+            n.inputs[2] = bName + "_dequantized"
+            if case .gemm(var a) = original.op, a.beta != 1 { a.beta = 1; n.op = .gemm(a) }
+        }
+    }
+}

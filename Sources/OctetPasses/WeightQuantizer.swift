@@ -1,0 +1,30 @@
+import OctetCore
+
+/// Symmetric weight and bias quantization.
+public enum WeightQuantizer {
+    /// s8 weights with one scale per slice along `axis` (or one for all): scale = max|w| / qmax,
+    /// q = clamp(round_half_even(w / scale), −qmax, qmax). An all-zero slice gets scale 1.
+    public static func quantize(_ w: [Float], shape: Shape, axis: Int, perChannel: Bool, qmax: Int) -> (q: [Int8], scales: [Float]) {
+        let channels = perChannel ? shape[axis] : 1
+        let inner = perChannel ? shape.dims[(axis + 1)...].reduce(1, *) : w.count
+        func channel(_ i: Int) -> Int { perChannel ? (i / inner) % channels : 0 }
+        var maxAbs = [Float](repeating: 0, count: channels)
+        for (i, v) in w.enumerated() { maxAbs[channel(i)] = max(maxAbs[channel(i)], abs(v)) }
+        let scales = maxAbs.map { $0 > 0 ? $0 / Float(qmax) : 1 }
+        let q = w.enumerated().map { i, v -> Int8 in
+            let r = (v / scales[channel(i)]).rounded(.toNearestOrEven)
+            return Int8(min(max(r, -Float(qmax)), Float(qmax)))
+        }
+        return (q, scales)
+    }
+
+    /// s32 bias for accumulators of scale inputScale · weightScale[o]: q = round(b / scale).
+    public static func quantizeBias(_ b: [Float], inputScale: Float, weightScales: [Float]) -> (q: [Int32], scales: [Float]) {
+        let scales = b.indices.map { inputScale * weightScales[weightScales.count == 1 ? 0 : $0] }
+        let q = zip(b, scales).map { v, s -> Int32 in
+            let r = (Double(v) / Double(s)).rounded(.toNearestOrEven)
+            return Int32(min(max(r, Double(Int32.min)), Double(Int32.max)))
+        }
+        return (q, scales)
+    }
+}

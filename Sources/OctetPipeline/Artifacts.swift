@@ -1,0 +1,42 @@
+import Foundation
+import OctetCalibration
+import OctetCore
+import OctetONNX
+
+/// Writes the outputs of a calibration into a folder: the QDQ model, the calibration table as
+/// JSON and as a TensorRT calibration cache, and a Markdown report.
+public enum CalibrationArtifacts {
+    public struct Paths: Codable, Sendable {
+        public var model: String
+        public var table: String
+        public var tensorRTCache: String
+        public var report: String
+    }
+
+    public static func write(_ q: QuantizedModel, to directory: String, modelName: String, report: String) throws -> Paths {
+        let dir = URL(fileURLWithPath: directory)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let paths = Paths(model: dir.appendingPathComponent(modelName + ".int8.onnx").path,
+                          table: dir.appendingPathComponent("calibration.json").path,
+                          tensorRTCache: dir.appendingPathComponent("calibration.cache").path,
+                          report: dir.appendingPathComponent("report.md").path)
+        try ONNXExporter.write(q.qdq, to: URL(fileURLWithPath: paths.model))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(q.table).write(to: URL(fileURLWithPath: paths.table))
+        try Data(tensorRTCache(q.table).utf8).write(to: URL(fileURLWithPath: paths.tensorRTCache))
+        try Data(report.utf8).write(to: URL(fileURLWithPath: paths.report))
+        return paths
+    }
+
+    /// TensorRT's calibration cache text: a header line, then `tensor: hex` with the big-endian
+    /// IEEE-754 bits of the symmetric int8 scale threshold/127 (TensorRT's per-tensor convention).
+    public static func tensorRTCache(_ table: CalibrationTable) -> String {
+        var lines = ["TRT-8601-EntropyCalibration2"]
+        for e in table.entries {
+            let scale = Float(e.threshold / 127)
+            lines.append("\(e.tensor): " + String(format: "%08x", scale.bitPattern))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

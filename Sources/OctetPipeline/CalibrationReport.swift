@@ -1,0 +1,63 @@
+import Foundation
+import OctetCalibration
+import OctetCore
+
+/// The Markdown report of a calibration, with SVG plots (histogram, threshold, KL curve) of
+/// the worst layers.
+public enum CalibrationReport {
+    /// - Parameters:
+    ///   - measured: per-tensor SQNR of INT8 against FP32 (from `perLayerSQNR`).
+    ///   - plots: SVG files are written here and linked by file name.
+    public static func markdown(_ q: QuantizedModel, config: QuantConfig, measured: [String: Double], sqnrSamples: Int,
+                                modelName: String, plotDirectory: String, worst: Int = 3) throws -> String {
+        var md = "# Calibration report: \(modelName)\n\n"
+        md += "- method: `\(config.method)`, \(q.samples) samples, \(String(format: "%.1f", q.seconds)) s\n"
+        md += "- weights: \(config.quantize.perChannelWeights ? "per-channel" : "per-tensor") s\(config.quantize.weightBits), biases s32\n"
+        md += "- activations: u8; tensors proven non-negative use 256 levels (zero point 0), others 128 per side (zero point 128)\n"
+        let switched = q.table.entries.filter { $0.method.hasPrefix("mse (kl") }
+        md += "- over-clipping guard: a KL threshold whose histogram-estimated SQNR is more than \(config.overClipMarginDB) dB below the MSE-optimal threshold's is replaced by the MSE threshold (\(switched.count) tensor(s) here)\n"
+        let nonFinite = q.table.entries.reduce(Int64(0)) { $0 + $1.nonFinite }
+        md += "- NaN/Inf activations seen (counted, never binned): \(nonFinite)\n\n"
+        md += "Measured SQNR compares each INT8 tensor with the FP32 one on \(sqnrSamples) samples (errors accumulate through the network); estimated SQNR is the quantization noise of the tensor alone, from its histogram.\n\n"
+        md += "| tensor | method | threshold | observed max | est. SQNR dB | measured SQNR dB |\n|---|---|---|---|---|---|\n"
+        let ordered = q.table.entries.sorted { (measured[$0.tensor] ?? .infinity) < (measured[$1.tensor] ?? .infinity) }
+        for e in ordered {
+            md += "| `\(e.tensor)` | \(e.method) | \(String(format: "%.4g", e.threshold)) | \(String(format: "%.4g", e.observedMax)) | "
+            md += "\(String(format: "%.1f", e.estimatedSQNR)) | \(measured[e.tensor].map { String(format: "%.1f", $0) } ?? "–") |\n"
+        }
+        md += "\n## Worst layers\n\n"
+        for e in ordered.prefix(worst) {
+            guard let h = q.histograms[e.tensor] else { continue }
+            let file = "plot_" + e.tensor.map { $0.isLetter || $0.isNumber ? $0 : "_" } .map(String.init).joined() + ".svg"
+            try Data(svg(h, entry: e).utf8).write(to: URL(fileURLWithPath: plotDirectory).appendingPathComponent(file))
+            md += "### `\(e.tensor)`\n\n![histogram and KL curve](\(file))\n\n"
+        }
+        return md
+    }
+
+    /// log10 histogram of |x| (blue), chosen threshold (red), KL divergence per candidate (green).
+    static func svg(_ h: AbsHistogram, entry: CalibrationTable.Entry) -> String {
+        let w = 640.0, hgt = 240.0
+        guard let last = h.bins.lastIndex(where: { $0 > 0 }) else { return "<svg xmlns='http://www.w3.org/2000/svg'/>" }
+        let n = Double(last + 1)
+        let logs = h.bins[0...last].map { $0 > 0 ? log10(Double($0)) : 0 }
+        let top = max(logs.max() ?? 1, 1)
+        var s = "<svg xmlns='http://www.w3.org/2000/svg' width='\(Int(w))' height='\(Int(hgt))' font-family='sans-serif' font-size='11'>"
+        s += "<rect width='100%' height='100%' fill='white'/>"
+        var path = "M0,\(hgt)"
+        for (i, v) in logs.enumerated() { path += " L\(String(format: "%.1f", Double(i) / n * w)),\(String(format: "%.1f", hgt - v / top * (hgt - 20)))" }
+        s += "<path d='\(path) L\(w),\(hgt) Z' fill='#9ecae1' stroke='#3182bd'/>"
+        let tx = entry.threshold / (h.binWidth * n) * w
+        s += "<line x1='\(tx)' x2='\(tx)' y1='0' y2='\(hgt)' stroke='red' stroke-width='2'/>"
+        let curve = ThresholdSearch.klCurve(h.bins, levels: ThresholdSearch.levels(nonNegative: entry.nonNegative)).filter { $0.divergence.isFinite }
+        if let maxD = curve.map(\.divergence).max(), let minD = curve.map(\.divergence).min(), maxD > minD {
+            var kl = ""
+            for (k, (i, d)) in curve.enumerated() {
+                kl += (k == 0 ? "M" : " L") + String(format: "%.1f,%.1f", Double(i) / n * w, 20 + (d - minD) / (maxD - minD) * (hgt - 40))
+            }
+            s += "<path d='\(kl)' fill='none' stroke='green'/>"
+        }
+        s += "<text x='6' y='14'>\(entry.tensor): log10 count of |x| (blue), KL(P‖Q) per candidate (green), threshold \(String(format: "%.4g", entry.threshold)) (red), max \(String(format: "%.4g", entry.observedMax))</text></svg>"
+        return s
+    }
+}

@@ -1,0 +1,21 @@
+import OctetCalibration
+import OctetPasses
+import OctetRuntime
+
+/// Everything a calibration needs, with its defaults in one place.
+public struct QuantConfig: Sendable {
+    public var method: CalibrationMethod = .kl
+    /// Calibrate on at most this many samples (the first ones in dataset order); nil for all.
+    public var samples: Int? = nil
+    public var quantize = QuantizeOptions()
+    /// KL thresholds whose histogram-estimated SQNR is this many dB below the MSE-optimal
+    /// threshold's are over-clipping: that tensor uses the MSE threshold instead.
+    public var overClipMarginDB: Double = 3
+    public var batch: Int = 16
+    public var plan = PlanOptions()
+
+    public init() {}
+
+    /// 7-bit weights when the INT8 path will be AVX512BW without VNNI (`vpmaddubsw` saturation).
+    public static func weightBits(for isa: ISA) -> Int { isa == .avx512 ? 7 : 8 }
+}

@@ -1,0 +1,123 @@
+import Dispatch
+import Foundation
+import OctetCalibration
+import OctetCore
+import OctetData
+import OctetIR
+import OctetPasses
+import OctetRuntime
+
+/// A calibrated INT8 model: the FP32 graph it came from, the thresholds, and the QDQ graph.
+public struct QuantizedModel: Sendable {
+    public var fp32: Graph
+    public var qdq: Graph
+    public var table: CalibrationTable
+    public var histograms: [String: AbsHistogram]
+    /// Samples the statistics came from.
+    public var samples: Int
+    public var seconds: Double
+}
+
+/// Errors of calibration.
+public enum CalibrationError: Error, CustomStringConvertible {
+    case alreadyQuantized(String)
+    case neverObserved([String])
+    case emptyDataset
+
+    public var description: String {
+        switch self {
+        case .alreadyQuantized(let node): "the model is already quantized (node '\(node)' is a QuantizeLinear/DequantizeLinear); calibrate its FP32 original"
+        case .neverObserved(let names): "tensor(s) never observed during calibration: \(names.joined(separator: ", "))"
+        case .emptyDataset: "the calibration dataset is empty"
+        }
+    }
+}
+
+/// Collects histograms of the FP32 model over `samples` of the data (rows of `range`).
+public func collectHistograms(_ graph: Graph, data: any Dataset, range: Range<Int>, config: QuantConfig,
+                              progress: ProgressHandler? = nil) throws -> [String: AbsHistogram] {
+    let points = InsertQuantizeDequantize.quantizationPoints(graph, options: config.quantize).activations
+    var options = config.plan
+    options.fuse = false
+    let run = try ClassificationRun(graph: graph, options: options)
+    let collector = HistogramCollector(workers: options.threads, watched: Set(points), isa: options.isa)
+    var start = range.lowerBound
+    while start < range.upperBound {
+        let r = start..<min(start + config.batch, range.upperBound)
+        let input = try run.loadBatch(data, r, threads: options.threads)
+        _ = try run.plan.run([run.inputName: input], observer: collector)
+        start = r.upperBound
+        progress?(start - range.lowerBound, range.count)
+    }
+    return collector.histograms()
+}
+
+/// Chooses every quantization point's threshold from its histogram (a pure function of the
+/// histograms: the same histograms always give the same table).
+public func calibrationTable(_ graph: Graph, histograms: [String: AbsHistogram], config: QuantConfig) throws -> CalibrationTable {
+    let points = InsertQuantizeDequantize.quantizationPoints(graph, options: config.quantize).activations
+    let missing = points.filter { histograms[$0] == nil }
+    guard missing.isEmpty else { throw CalibrationError.neverObserved(missing) }
+    let proven = NonNegativity.analyze(graph)
+    var entries: [CalibrationTable.Entry] = []
+    for t in points {
+        let h = histograms[t]!
+        let nonNegative = proven.contains(t)
+        var threshold = ThresholdSearch.threshold(h, method: config.method, nonNegative: nonNegative)
+        var method = config.method.description
+        var sqnr = ThresholdSearch.estimatedSQNR(h, threshold: threshold, nonNegative: nonNegative)
+        if config.method == .kl {
+            let alt = ThresholdSearch.threshold(h, method: .mse, nonNegative: nonNegative)
+            let altSQNR = ThresholdSearch.estimatedSQNR(h, threshold: alt, nonNegative: nonNegative)
+            if altSQNR - sqnr > config.overClipMarginDB {
+                method = String(format: "mse (kl over-clipped: %.1f dB vs %.1f dB)", sqnr, altSQNR)
+                threshold = alt
+                sqnr = altSQNR
+            }
+        }
+        entries.append(.init(tensor: t, method: method, threshold: threshold,
+                             params: QuantParams.activation(threshold: threshold, nonNegative: nonNegative),
+                             observedMax: h.maxAbs, nonNegative: nonNegative, binned: h.binned, zeros: h.zeros,
+                             nonFinite: h.nonFinite, estimatedSQNR: sqnr))
+    }
+    return CalibrationTable(entries: entries)
+}
+
+/// Calibrates `model` on `calibrationData` and quantizes it: the library's main call.
+public func quantizeModel(_ model: Graph, calibrationData: any Dataset, config: QuantConfig,
+                          progress: ProgressHandler? = nil) throws -> QuantizedModel {
+    if let qdq = model.nodes.first(where: { $0.op.isQDQ }) { throw CalibrationError.alreadyQuantized(qdq.name) }
+    let graph = try ModelLoader.optimize(model)
+    let count = min(calibrationData.count, config.samples ?? calibrationData.count)
+    guard count > 0 else { throw CalibrationError.emptyDataset }
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    let histograms = try collectHistograms(graph, data: calibrationData, range: 0..<count, config: config, progress: progress)
+    let table = try calibrationTable(graph, histograms: histograms, config: config)
+    let qdq = try InsertQuantizeDequantize.apply(graph, table: table, options: config.quantize)
+    return QuantizedModel(fp32: graph, qdq: qdq, table: table, histograms: histograms, samples: count,
+                          seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+}
+
+/// An INT8 model ready to run batches.
+public struct InferenceSession: Sendable {
+    public let plan: Int8Plan
+    public let inputName: String
+    public let outputName: String
+
+    public func run(_ batch: Tensor) throws -> Tensor {
+        guard let out = try plan.run([inputName: batch])[outputName] else { throw PipelineError.notAnImageModel([]) }
+        return out
+    }
+}
+
+/// Compiles a quantized model for INT8 inference on `threads` threads.
+public func deployQuantizedModel(_ model: QuantizedModel, threads: Int = 1) throws -> InferenceSession {
+    try deployQDQ(model.qdq, threads: threads)
+}
+
+/// Compiles any QDQ graph (ours or another tool's) for INT8 inference.
+public func deployQDQ(_ graph: Graph, threads: Int) throws -> InferenceSession {
+    let (input, _) = try ModelLoader.imageInput(of: graph)
+    guard let output = graph.outputs.first?.name else { throw PipelineError.notAnImageModel([]) }
+    return InferenceSession(plan: try Int8Plan(graph: graph, threads: threads), inputName: input, outputName: output)
+}

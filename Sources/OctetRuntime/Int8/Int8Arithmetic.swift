@@ -1,0 +1,40 @@
+import OctetCore
+
+/// The integer arithmetic of Octet's INT8 inference, written once as the specification every
+/// fast kernel must match bit for bit.
+///
+/// - Convolution / Gemm accumulate `acc = bias_q + Σ (x_q − z_x) · w_q` in Int32 (padded taps
+///   contribute 0, i.e. they hold the real value 0).
+/// - Requantization to a u8 output: `q = clamp(rne(Float(acc) · M) + z_y, lo, hi)` with the Float
+///   multiplier `M = Float(s_x · s_w / s_y)` computed in Double and rounded once; `rne` rounds half
+///   to even (what `vcvtps2dq` does). A fused Relu is `lo = z_y`; a fused Clip(a, b) is
+///   `lo = Q(a), hi = Q(b)` (Q is monotonic, so this equals quantizing the clipped value).
+/// - Add: `q = clamp(rne(Float(a_q − z_a) · M_a + Float(b_q − z_b) · M_b) + z_y)`, with
+///   `M_a = Float(s_a / s_y)`, `M_b = Float(s_b / s_y)`, the two products summed in Float.
+/// - Average pooling: `q = clamp(rne(Float(Σ (x_q − z_x)) · M) + z_y)`, `M = Float(s_x / (n · s_y))`.
+/// - Max pooling: the max of the u8 codes, then requantized if the output parameters differ.
+public enum Int8Arithmetic {
+    /// Float multiplier `a·b/c` computed in Double and rounded once.
+    public static func multiplier(_ a: Float, _ b: Float, over c: Double) -> Float {
+        Float(Double(a) * Double(b) / c)
+    }
+
+    @inline(__always)
+    public static func requantize(_ acc: Int32, _ m: Float, zeroPoint: Int32, lo: Int32, hi: Int32) -> UInt8 {
+        let v = Int32((Float(acc) * m).rounded(.toNearestOrEven)) &+ zeroPoint
+        return UInt8(truncatingIfNeeded: min(max(v, lo), hi))
+    }
+
+    /// Q31 fixed-point form of a positive multiplier < 2^31: `m ≈ q31 · 2^(−31 − shift)`, the form
+    /// integer-only requantization (gemmlowp, TFLite) uses. Octet's kernels use the Float form.
+    public static func fixedPoint(_ m: Double) -> (q31: Int32, shift: Int) {
+        guard m > 0, m.isFinite else { return (0, 0) }
+        var shift = 0
+        var f = m
+        while f < 0.5 { f *= 2; shift += 1 }
+        while f >= 1 { f /= 2; shift -= 1 }
+        var q = (f * Double(1 << 31)).rounded()
+        if q == Double(1 << 31) { q /= 2; shift -= 1 }
+        return (Int32(q), shift)
+    }
+}

@@ -1,0 +1,298 @@
+import OctetCore
+import OctetIR
+
+/// Lowers a QDQ graph to integer steps (see `Int8Plan`).
+struct Int8Compiler {
+    enum Value {
+        case u8(slot: Int, params: QuantParams)
+        case float(slot: Int)
+        /// A DequantizeLinear of an activation: the real values of a u8 tensor, not materialized.
+        case dequant(of: String)
+    }
+
+    let graph: Graph
+    var shapes: [String: Shape] = [:]
+    var values: [String: Value] = [:]
+    var u8Sizes: [Int] = []
+    var floatSizes: [Int] = []
+    var steps: [Int8Step] = []
+    var macs = 0
+    var inputSlots: [(name: String, slot: Int, shape: Shape)] = []
+    var outputSlots: [(name: String, slot: Int, shape: Shape)] = []
+    var materialized: [String: Int] = [:]
+
+    init(graph: Graph) { self.graph = graph }
+
+    mutating func newU8(_ name: String, _ params: QuantParams) -> Int {
+        u8Sizes.append(shapes[name]?.elementCount ?? 1)
+        values[name] = .u8(slot: u8Sizes.count - 1, params: params)
+        return u8Sizes.count - 1
+    }
+
+    mutating func newFloat(_ name: String) -> Int {
+        floatSizes.append(shapes[name]?.elementCount ?? 1)
+        values[name] = .float(slot: floatSizes.count - 1)
+        return floatSizes.count - 1
+    }
+
+    func fail(_ node: Node, _ detail: String) -> RuntimeError { .unsupported(node: node.name, detail: detail) }
+
+    /// The u8 tensor and parameters behind a dequantized activation `name`.
+    func quantized(_ name: String) -> (slot: Int, params: QuantParams)? {
+        guard case .dequant(let of)? = values[name], case .u8(let slot, let params)? = values[of] else { return nil }
+        return (slot, params)
+    }
+
+    /// A float slot holding `name`'s real values, dequantizing once if needed.
+    mutating func floatSlot(_ name: String, for node: Node) throws(RuntimeError) -> Int {
+        switch values[name] {
+        case .float(let slot)?: return slot
+        case .dequant?:
+            if let s = materialized[name] { return s }
+            let (src, params) = quantized(name)!
+            let saved = values[name]
+            let dst = newFloat(name)
+            values[name] = saved
+            steps.append(.dequantize(src: src, dst: dst, params: params))
+            materialized[name] = dst
+            return dst
+        default:
+            throw fail(node, "input '\(name)' (constant or unsupported) where an activation is expected")
+        }
+    }
+
+    /// Real values of a constant, dequantizing DequantizeLinear(initializer) outputs.
+    func constant(_ name: String) -> (values: [Float], quantized: [Int32]?, scales: [Float], shape: Shape)? {
+        if let t = graph.initializers[name], let f = t.floats { return (f, nil, [1], t.shape) }
+        guard let p = graph.producers[name], case .dequantizeLinear(let axis) = graph.nodes[p].op else { return nil }
+        let dq = graph.nodes[p]
+        guard let q = graph.initializers[dq.inputs[0]], let s = graph.initializers[dq.inputs[1]]?.floats else { return nil }
+        let zp = dq.inputs.count > 2 ? graph.initializers[dq.inputs[2]]?.data.doubles ?? [0] : [0]
+        let codes = q.data.doubles
+        let a = axis < 0 ? axis + q.shape.rank : axis
+        let inner = q.shape.rank > a ? q.shape.dims[(a + 1)...].reduce(1, *) : 1
+        let ch = q.shape.rank > a ? q.shape[a] : 1
+        var real = [Float](repeating: 0, count: codes.count)
+        for i in codes.indices {
+            let c = s.count == 1 ? 0 : (i / inner) % ch
+            real[i] = Float((codes[i] - zp[zp.count == 1 ? 0 : c]) * Double(s[c]))
+        }
+        let centered = codes.indices.map { i in Int32(codes[i] - zp[zp.count == 1 ? 0 : (s.count == 1 ? 0 : (i / inner) % ch)]) }
+        return (real, centered, s, q.shape)
+    }
+
+    mutating func compile() throws(RuntimeError) {
+        var inputShapes: [String: Shape] = [:]
+        var g = graph
+        for i in g.inputs.indices where g.inputs[i].dims.count >= 1 { g.inputs[i].dims[0] = nil }
+        for i in g.inputs where graph.initializers[i.name] == nil { inputShapes[i.name] = i.concreteShape(batch: 1) }
+        do { shapes = try g.inferShapes(inputShapes: inputShapes) } catch { throw .graph(error) }
+        for (name, shape) in inputShapes.sorted(by: { $0.key < $1.key }) {
+            inputSlots.append((name, newFloat(name), shape))
+        }
+        let producers = graph.producers, consumers = graph.consumers
+        // Which QuantizeLinear each quantizable node (and its Relu/Clip) fuses into.
+        var fusedInto: [Int: (q: Int, act: Int?)] = [:]
+        var skip = Set<Int>()
+        for (qi, q) in graph.nodes.enumerated() {
+            guard case .quantizeLinear = q.op, var p = producers[q.inputs[0]], consumers[q.inputs[0]]?.count == 1 else { continue }
+            var act: Int? = nil
+            switch graph.nodes[p].op {
+            case .relu, .clip:
+                guard let pp = producers[graph.nodes[p].inputs[0]], consumers[graph.nodes[p].inputs[0]]?.count == 1 else { continue }
+                act = p; p = pp
+            default: break
+            }
+            switch graph.nodes[p].op {
+            case .conv, .gemm, .matMul, .add, .maxPool, .averagePool, .globalAveragePool:
+                fusedInto[p] = (qi, act)
+                skip.insert(qi)
+                if let act { skip.insert(act) }
+            default: break
+            }
+        }
+        for (i, node) in graph.nodes.enumerated() where !skip.contains(i) {
+            try lower(node, fused: fusedInto[i].map { (graph.nodes[$0.q], $0.act.map { graph.nodes[$0] }) })
+        }
+        for o in graph.outputs {
+            let slot = try floatSlot(o.name, for: Node(name: "output", op: .identity, inputs: [], outputs: []))
+            outputSlots.append((o.name, slot, shapes[o.name] ?? [1]))
+        }
+    }
+
+    /// Output parameters and clamp bounds of a fused QuantizeLinear (after an optional activation).
+    func outputSpec(_ q: Node, _ act: Node?) throws(RuntimeError) -> (params: QuantParams, lo: Int32, hi: Int32) {
+        guard let s = graph.initializers[q.inputs[1]]?.floats?.first else { throw fail(q, "QuantizeLinear with a non-constant scale") }
+        let zp = q.inputs.count > 2 ? graph.initializers[q.inputs[2]] : nil
+        if let zp, zp.dtype != .uint8 { throw fail(q, "QuantizeLinear to \(zp.dtype) (only uint8 activations are supported)") }
+        let params = QuantParams(scale: s, zeroPoint: Int32(zp?.data.doubles.first ?? 0), dtype: .uint8)
+        var lo: Int32 = 0, hi: Int32 = 255
+        switch act?.op {
+        case .relu?: lo = params.zeroPoint
+        case .clip(let a, let b)?:
+            if a.isFinite { lo = Int32(params.quantize(a)) }
+            if b.isFinite { hi = Int32(params.quantize(b)) }
+        default: break
+        }
+        return (params, lo, hi)
+    }
+
+    mutating func lower(_ node: Node, fused: (q: Node, act: Node?)?) throws(RuntimeError) {
+        let out = fused?.q.outputs[0] ?? node.outputs[0]
+        switch node.op {
+        case .quantizeLinear:
+            let (params, _, _) = try outputSpec(node, nil)
+            if let (src, p) = quantized(node.inputs[0]) {
+                let dst = newU8(out, params)
+                steps.append(.requantize(src: src, dst: dst, multiplier: Int8Arithmetic.multiplier(p.scale, 1, over: Double(params.scale)),
+                                         zeroIn: p.zeroPoint, zeroOut: params.zeroPoint))
+            } else {
+                let src = try floatSlot(node.inputs[0], for: node)
+                steps.append(.quantize(src: src, dst: newU8(out, params), params: params))
+            }
+        case .dequantizeLinear:
+            if graph.initializers[node.inputs[0]] != nil { return }  // constants are read by their consumers
+            guard case .u8? = values[node.inputs[0]] else { throw fail(node, "DequantizeLinear of a non-uint8 activation") }
+            values[out] = .dequant(of: node.inputs[0])
+        case .conv, .gemm, .matMul:
+            try lowerConv(node, fused: fused)
+        case .add:
+            guard let fused, let a = quantized(node.inputs[0]), let b = quantized(node.inputs[1]),
+                  shapes[node.inputs[0]] == shapes[node.inputs[1]] else { throw fail(node, "Add that is not between two quantized tensors of one shape") }
+            let (py, lo, hi) = try outputSpec(fused.q, fused.act)
+            let dst = newU8(out, py)
+            steps.append(.add(a: a.slot, b: b.slot, dst: dst, ma: Int8Arithmetic.multiplier(a.params.scale, 1, over: Double(py.scale)), za: a.params.zeroPoint,
+                              mb: Int8Arithmetic.multiplier(b.params.scale, 1, over: Double(py.scale)), zb: b.params.zeroPoint,
+                              zy: py.zeroPoint, lo: lo, hi: hi))
+        case .maxPool(let w, _), .averagePool(let w, _, _):
+            guard let fused, let x = quantized(node.inputs[0]), let s = shapes[node.inputs[0]], let o = shapes[node.outputs[0]] else {
+                throw fail(node, "pooling outside a quantized pattern")
+            }
+            let (py, _, _) = try outputSpec(fused.q, fused.act)
+            let pads = w.resolvedPads(input: [s[2], s[3]])
+            let window = PoolWindow(inH: s[2], inW: s[3], channels: s[1], outH: o[2], outW: o[3], kh: w.kernel[0], kw: w.kernel[1],
+                                    sh: w.strides[0], sw: w.strides[1], padTop: pads[0], padLeft: pads[1], padBottom: pads[2], padRight: pads[3])
+            if case .averagePool(_, _, let include) = node.op {
+                steps.append(.averagePool(src: x.slot, dst: newU8(out, py), window: window, zeroIn: x.params.zeroPoint,
+                                          scaleRatio: Double(x.params.scale) / Double(py.scale), zeroOut: py.zeroPoint, countIncludePad: include))
+            } else if x.params == py {
+                steps.append(.maxPool(src: x.slot, dst: newU8(out, py), window: window))
+            } else {
+                let tmp = newU8(out + "#max", x.params)
+                shapes[out + "#max"] = o
+                u8Sizes[tmp] = o.elementCount
+                steps.append(.maxPool(src: x.slot, dst: tmp, window: window))
+                steps.append(.requantize(src: tmp, dst: newU8(out, py), multiplier: Int8Arithmetic.multiplier(x.params.scale, 1, over: Double(py.scale)),
+                                         zeroIn: x.params.zeroPoint, zeroOut: py.zeroPoint))
+            }
+        case .globalAveragePool:
+            guard let fused, let x = quantized(node.inputs[0]), let s = shapes[node.inputs[0]] else { throw fail(node, "GlobalAveragePool outside a quantized pattern") }
+            let (py, _, _) = try outputSpec(fused.q, fused.act)
+            let window = PoolWindow(inH: s[2], inW: s[3], channels: s[1], outH: 1, outW: 1, kh: s[2], kw: s[3], sh: 1, sw: 1,
+                                    padTop: 0, padLeft: 0, padBottom: 0, padRight: 0)
+            steps.append(.averagePool(src: x.slot, dst: newU8(out, py), window: window, zeroIn: x.params.zeroPoint,
+                                      scaleRatio: Double(x.params.scale) / Double(py.scale), zeroOut: py.zeroPoint, countIncludePad: false))
+        case .relu, .clip:
+            let (lo, hi): (Float, Float) = if case .clip(let a, let b) = node.op { (a, b) } else { (0, .infinity) }
+            let src = try floatSlot(node.inputs[0], for: node)
+            steps.append(.clampFloat(src: src, dst: newFloat(out), min: lo, max: hi))
+        case .flatten, .reshape, .identity, .dropout:
+            if let x = quantized(node.inputs[0]) {
+                let inner = out + "#codes"
+                shapes[inner] = shapes[out]
+                let dst = newU8(inner, x.params)
+                steps.append(.relayoutU8(src: x.slot, dst: dst, inShape: shapes[node.inputs[0]]!, outShape: shapes[out]!))
+                values[out] = .dequant(of: inner)
+            } else {
+                let src = try floatSlot(node.inputs[0], for: node)
+                steps.append(.relayoutFloat(src: src, dst: newFloat(out), inShape: shapes[node.inputs[0]]!, outShape: shapes[out]!))
+            }
+        case .softmax(let axis, let coerce2D):
+            let s = shapes[node.inputs[0]]!
+            let a = axis < 0 ? axis + s.rank : axis
+            guard s.rank != 4, coerce2D || a == s.rank - 1 else { throw fail(node, "Softmax over a non-last axis") }
+            let columns = s.dims[a...].reduce(1, *)
+            let src = try floatSlot(node.inputs[0], for: node)
+            steps.append(.softmaxFloat(src: src, dst: newFloat(out), rows: s.elementCount / max(columns, 1), columns: columns))
+        case .batchNormalization, .mul, .concat:
+            throw fail(node, "\(node.op.onnxType) in an INT8 model")
+        }
+    }
+
+    mutating func lowerConv(_ node: Node, fused: (q: Node, act: Node?)?) throws(RuntimeError) {
+        guard let x = quantized(node.inputs[0]) else {
+            throw fail(node, "\(node.op.onnxType) whose input is not quantized (FP32 layers inside an INT8 model run in FP32 only when they are excluded before quantization)")
+        }
+        guard let w = constant(node.inputs[1]), let wq = w.quantized else { throw fail(node, "\(node.op.onnxType) without quantized constant weights") }
+        let xs = shapes[node.inputs[0]]!, ys = shapes[node.outputs[0]]!
+        var geometry: (inH: Int, inW: Int, inC: Int, outH: Int, outW: Int, outC: Int, kh: Int, kw: Int, sh: Int, sw: Int, dh: Int, dw: Int, pt: Int, pl: Int, groups: Int)
+        var weights: [Int32]   // [outC][kh][kw][inC/groups]
+        var scales = w.scales
+        switch node.op {
+        case .conv(let win, let group):
+            let pads = win.resolvedPads(input: [xs[2], xs[3]])
+            geometry = (xs[2], xs[3], xs[1], ys[2], ys[3], ys[1], w.shape[2], w.shape[3], win.strides[0], win.strides[1],
+                        win.dilations[0], win.dilations[1], pads[0], pads[1], group)
+            let (o, cpg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
+            weights = [Int32](repeating: 0, count: wq.count)
+            for oc in 0..<o { for c in 0..<cpg { for y in 0..<kh { for xk in 0..<kw {
+                weights[((oc * kh + y) * kw + xk) * cpg + c] = wq[((oc * cpg + c) * kh + y) * kw + xk]
+            } } } }
+        case .gemm(let a):
+            if a.transA { throw fail(node, "Gemm with transA") }
+            let k = xs[xs.rank - 1], n = ys[ys.rank - 1], rows = xs.elementCount / k
+            geometry = (1, rows, k, 1, rows, n, 1, 1, 1, 1, 1, 1, 0, 0, 1)
+            weights = a.transB ? wq : (0..<(n * k)).map { wq[($0 % k) * n + $0 / k] }
+            scales = scales.map { $0 * a.alpha }
+        default:  // MatMul
+            let k = xs[xs.rank - 1], n = ys[ys.rank - 1], rows = xs.elementCount / k
+            geometry = (1, rows, k, 1, rows, n, 1, 1, 1, 1, 1, 1, 0, 0, 1)
+            weights = (0..<(n * k)).map { wq[($0 % k) * n + $0 / k] }
+        }
+        let outC = geometry.outC
+        let wScales = scales.count == 1 ? Array(repeating: scales[0], count: outC) : scales
+        guard wScales.count == outC else { throw fail(node, "weight scales do not match \(outC) output channels") }
+        // Bias: a DequantizeLinear'd s32 constant with scale sx·sw, or a float constant quantized here.
+        var bias = [Int32](repeating: 0, count: outC)
+        if node.inputs.count > 2, !node.inputs[2].isEmpty, let b = constant(node.inputs[2]) {
+            var gemmBeta: Float = 1
+            if case .gemm(let a) = node.op { gemmBeta = a.beta }
+            let full = b.values.count == 1 ? Array(repeating: b.values[0], count: outC) : b.values
+            bias = WeightQuantizerInt.quantizeBias(full.map { $0 * gemmBeta }, inputScale: x.params.scale, weightScales: wScales)
+            if let bq = b.quantized, bq.count == outC, gemmBeta == 1,
+               zip(b.scales, wScales).allSatisfy({ abs(Double($0) - Double(x.params.scale) * Double($1)) <= 1e-6 * Double($0) }) {
+                bias = bq
+            }
+        }
+        let taps = geometry.kh * geometry.kw, cpg = geometry.inC / geometry.groups
+        var tapSums = [Int32](repeating: 0, count: outC * taps)
+        for o in 0..<outC { for t in 0..<taps { for c in 0..<cpg { tapSums[o * taps + t] += weights[(o * taps + t) * cpg + c] } } }
+        let output: ConvOutput
+        if let fused {
+            let (py, lo, hi) = try outputSpec(fused.q, fused.act)
+            output = .quantized(slot: newU8(fused.q.outputs[0], py),
+                                multipliers: wScales.map { Int8Arithmetic.multiplier(x.params.scale, $0, over: Double(py.scale)) },
+                                zeroPoint: py.zeroPoint, lo: lo, hi: hi)
+        } else {
+            output = .float(slot: newFloat(node.outputs[0]), scales: wScales.map { Float(Double(x.params.scale) * Double($0)) },
+                            min: -.infinity, max: .infinity)
+        }
+        macs += geometry.outH * geometry.outW * outC * cpg * taps
+        steps.append(.conv(ConvInt8(inH: geometry.inH, inW: geometry.inW, inC: geometry.inC, outH: geometry.outH, outW: geometry.outW,
+                                    outC: outC, kh: geometry.kh, kw: geometry.kw, sh: geometry.sh, sw: geometry.sw, dh: geometry.dh,
+                                    dw: geometry.dw, padTop: geometry.pt, padLeft: geometry.pl, groups: geometry.groups,
+                                    input: x.slot, inputZero: x.params.zeroPoint,
+                                    weights: weights.map { Int8(clamping: $0) }, tapSums: tapSums, bias: bias, output: output)))
+    }
+}
+
+/// Bias quantization with the executor's rounding (matches `WeightQuantizer.quantizeBias`).
+enum WeightQuantizerInt {
+    static func quantizeBias(_ b: [Float], inputScale: Float, weightScales: [Float]) -> [Int32] {
+        b.indices.map { i in
+            let s = inputScale * weightScales[weightScales.count == 1 ? 0 : i]
+            let r = (Double(b[i]) / Double(s)).rounded(.toNearestOrEven)
+            return Int32(min(max(r, Double(Int32.min)), Double(Int32.max)))
+        }
+    }
+}

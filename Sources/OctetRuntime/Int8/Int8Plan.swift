@@ -1,0 +1,139 @@
+import Dispatch
+import Foundation
+import OctetCore
+import OctetIR
+
+/// Runs a QDQ model (ours or another tool's) with integer arithmetic exactly as the fast
+/// kernels will (see `Int8Arithmetic`): each QuantizeLinear whose input is a Conv, Gemm, Add or
+/// pooling of dequantized tensors (optionally through Relu/Clip) becomes one integer step.
+/// Plain Swift: this executor is the specification the SIMD kernels are tested against.
+public final class Int8Plan: @unchecked Sendable {
+    let steps: [Int8Step]
+    let u8Sizes: [Int]
+    let floatSizes: [Int]
+    let inputs: [(name: String, slot: Int, shape: Shape)]
+    let outputs: [(name: String, slot: Int, shape: Shape)]
+    /// Every u8 tensor produced by a QuantizeLinear, by the name of that node's output.
+    let quantizedValues: [(name: String, slot: Int, params: QuantParams)]
+    public let threads: Int
+    /// Multiply-accumulates of the integer convolutions for one image.
+    public let macsPerImage: Int
+
+    public init(graph: Graph, threads: Int = 1) throws(RuntimeError) {
+        var c = Int8Compiler(graph: graph)
+        try c.compile()
+        steps = c.steps
+        u8Sizes = c.u8Sizes
+        floatSizes = c.floatSizes
+        inputs = c.inputSlots
+        outputs = c.outputSlots
+        macsPerImage = c.macs
+        quantizedValues = c.values.compactMap { name, v in
+            if case .u8(let slot, let params) = v, !name.contains("#") { return (name, slot, params) }
+            return nil
+        }.sorted { $0.name < $1.name }
+        self.threads = max(1, threads)
+    }
+
+    /// Runs a batch `[N, ...]` per input; returns each output `[N, ...]`.
+    public func run(_ feeds: [String: Tensor]) throws(RuntimeError) -> [String: Tensor] {
+        var batch = -1
+        var sources: [[Float]] = []
+        for (name, _, shape) in inputs {
+            guard let t = feeds[name] else { throw .badInput(name: name, detail: "missing") }
+            guard let v = t.floats else { throw .badInput(name: name, detail: "must be float32") }
+            let expected = Array(shape.dims.dropFirst())
+            guard t.shape.rank == shape.rank, Array(t.shape.dims.dropFirst()) == expected else {
+                throw .badInput(name: name, detail: "expected shape [N,\(expected.map(String.init).joined(separator: ","))], got \(t.shape)")
+            }
+            if batch >= 0 && batch != t.shape[0] { throw .badInput(name: name, detail: "batch sizes differ") }
+            batch = t.shape[0]
+            sources.append(v)
+        }
+        guard batch > 0 else { throw .emptyBatch }
+        let results = OutputBox(outputs.map { Array(repeating: Float(0), count: $0.shape.elementCount * batch) })
+        let workers = min(threads, batch)
+        let srcs = sources
+        let count = batch
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            for image in (count * w / workers)..<(count * (w + 1) / workers) {
+                let outs = self.runImage(srcs.enumerated().map { i, v in
+                    let n = self.inputs[i].shape.elementCount
+                    return Array(v[(image * n)..<((image + 1) * n)])
+                })
+                results.store(image: image, outs)
+            }
+        }
+        var out: [String: Tensor] = [:]
+        for (i, o) in outputs.enumerated() {
+            var s = o.shape
+            s[0] = batch
+            out[o.name] = try? Tensor(shape: s, floats: results.values[i])
+        }
+        return out
+    }
+
+    /// Runs one image; inputs and outputs are row-major per-image tensors.
+    func runImage(_ images: [[Float]]) -> [[Float]] {
+        runImageCapturing(images).outputs
+    }
+
+    func runImageCapturing(_ images: [[Float]]) -> (outputs: [[Float]], u8: [[UInt8]]) {
+        var u8 = u8Sizes.map { [UInt8](repeating: 0, count: $0) }
+        var f = floatSizes.map { [Float](repeating: 0, count: $0) }
+        for (i, input) in inputs.enumerated() {
+            f[input.slot] = Layouts.fromRowMajor(images[i], shape: input.shape)
+        }
+        for step in steps { Int8Kernels.execute(step, &u8, &f) }
+        return (outputs.map { Layouts.toRowMajor(f[$0.slot], shape: $0.shape) }, u8)
+    }
+
+    /// Runs one image (`[1, ...]` per input, row-major) and returns the real values of every
+    /// quantized tensor, by QuantizeLinear output name, in the executor's layout (NHWC for
+    /// rank 4, the same layout the FP32 executor shows observers).
+    public func dequantizedIntermediates(_ feeds: [String: Tensor]) throws(RuntimeError) -> [String: [Float]] {
+        var images: [[Float]] = []
+        for (name, _, shape) in inputs {
+            guard let v = feeds[name]?.floats, v.count == shape.elementCount else {
+                throw .badInput(name: name, detail: "expected one sample of shape \(shape)")
+            }
+            images.append(v)
+        }
+        let (_, u8) = runImageCapturing(images)
+        var out: [String: [Float]] = [:]
+        for (name, slot, p) in quantizedValues { out[name] = u8[slot].map { Float(Int32($0) - p.zeroPoint) * p.scale } }
+        return out
+    }
+}
+
+/// Per-image outputs gathered from worker threads, each writing its own images.
+final class OutputBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var values: [[Float]]
+    init(_ v: [[Float]]) { values = v }
+    func store(image: Int, _ outs: [[Float]]) {
+        lock.lock(); defer { lock.unlock() }
+        for (i, o) in outs.enumerated() {
+            values[i].replaceSubrange((image * o.count)..<((image + 1) * o.count), with: o)
+        }
+    }
+}
+
+/// NHWC ↔ row-major NCHW for rank-4 per-image tensors (others are row-major already).
+enum Layouts {
+    static func fromRowMajor<T>(_ v: [T], shape: Shape) -> [T] {
+        guard shape.rank == 4, shape[1] > 1, shape[2] * shape[3] > 1 else { return v }
+        let (c, hw) = (shape[1], shape[2] * shape[3])
+        var out = v
+        for ch in 0..<c { for p in 0..<hw { out[p * c + ch] = v[ch * hw + p] } }
+        return out
+    }
+
+    static func toRowMajor<T>(_ v: [T], shape: Shape) -> [T] {
+        guard shape.rank == 4, shape[1] > 1, shape[2] * shape[3] > 1 else { return v }
+        let (c, hw) = (shape[1], shape[2] * shape[3])
+        var out = v
+        for ch in 0..<c { for p in 0..<hw { out[ch * hw + p] = v[p * c + ch] } }
+        return out
+    }
+}

@@ -1,0 +1,45 @@
+import OctetCore
+
+/// Where the result of an integer convolution goes: a u8 tensor (requantized, activation fused
+/// as a clamp) or a float tensor (dequantized, e.g. the logits of the last Gemm).
+enum ConvOutput {
+    case quantized(slot: Int, multipliers: [Float], zeroPoint: Int32, lo: Int32, hi: Int32)
+    case float(slot: Int, scales: [Float], min: Float, max: Float)
+}
+
+/// An integer convolution over one NHWC image (Gemm is a 1×1 convolution over rows).
+struct ConvInt8 {
+    var inH: Int, inW: Int, inC: Int
+    var outH: Int, outW: Int, outC: Int
+    var kh: Int, kw: Int, sh: Int, sw: Int, dh: Int, dw: Int, padTop: Int, padLeft: Int
+    var groups: Int
+    var input: Int
+    var inputZero: Int32
+    /// [outC][kh][kw][inC / groups]
+    var weights: [Int8]
+    /// Σ of each (output channel, tap) weight row, for the input zero-point correction.
+    var tapSums: [Int32]
+    var bias: [Int32]
+    var output: ConvOutput
+}
+
+/// One step of an INT8 plan on one image. u8 and float tensors live in separate slot arrays.
+enum Int8Step {
+    case quantize(src: Int, dst: Int, params: QuantParams)
+    case requantize(src: Int, dst: Int, multiplier: Float, zeroIn: Int32, zeroOut: Int32)
+    case dequantize(src: Int, dst: Int, params: QuantParams)
+    case relayoutU8(src: Int, dst: Int, inShape: Shape, outShape: Shape)
+    case relayoutFloat(src: Int, dst: Int, inShape: Shape, outShape: Shape)
+    case conv(ConvInt8)
+    case add(a: Int, b: Int, dst: Int, ma: Float, za: Int32, mb: Float, zb: Int32, zy: Int32, lo: Int32, hi: Int32)
+    case maxPool(src: Int, dst: Int, window: PoolWindow)
+    case averagePool(src: Int, dst: Int, window: PoolWindow, zeroIn: Int32, scaleRatio: Double, zeroOut: Int32, countIncludePad: Bool)
+    case clampFloat(src: Int, dst: Int, min: Float, max: Float)
+    case softmaxFloat(src: Int, dst: Int, rows: Int, columns: Int)
+}
+
+/// A 2-D pooling window over one NHWC image of `channels` channels.
+struct PoolWindow {
+    var inH: Int, inW: Int, channels: Int, outH: Int, outW: Int
+    var kh: Int, kw: Int, sh: Int, sw: Int, padTop: Int, padLeft: Int, padBottom: Int, padRight: Int
+}
