@@ -110,7 +110,8 @@ public enum InsertQuantizeDequantize {
         case .matMul: axis = 1
         default: axis = 0
         }
-        let (q, scales) = WeightQuantizer.quantize(wf, shape: w.shape, axis: axis, perChannel: options.perChannelWeights, qmax: options.weightMax)
+        let (q, scales) = WeightQuantizer.quantize(wf, shape: w.shape, axis: axis, perChannel: options.perChannelWeights, qmax: options.weightMax,
+                                                       clipping: options.weightClipping)
         let base = wName
         n.inputs[1] = base + "_dequantized"
         // A weight shared by several nodes is quantized once (same axis and options, same result).

@@ -7,6 +7,8 @@ public struct QuantizeOptions: Hashable, Sendable, Codable {
     /// activations at 8 bits (their calibrated range is the scarce resource) and drops one bit of
     /// weights, whose per-channel scales already fit each channel's range (oneDNN does the same).
     public var weightBits: Int
+    /// Choose each weight slice's clipping range by minimum squared error instead of max|w|.
+    public var weightClipping: Bool = true
     /// Node names kept in FP32.
     public var excludedNodes: Set<String>
     /// ONNX op types kept in FP32 (e.g. "Gemm").

@@ -16,6 +16,13 @@ public enum CalibrationReport {
         md += "- activations: u8; tensors proven non-negative use 256 levels (zero point 0), others 128 per side (zero point 128)\n"
         let switched = q.table.entries.filter { $0.method.hasPrefix("mse (kl") }
         md += "- over-clipping guard: a KL threshold whose histogram-estimated SQNR is more than \(config.overClipMarginDB) dB below the MSE-optimal threshold's is replaced by the MSE threshold (\(switched.count) tensor(s) here)\n"
+        if let margin = config.sensitivityMarginDB {
+            md += "- weight sensitivity: each convolution's output with quantized weights vs FP32 weights on the same FP32 input (\(config.sensitivitySamples) samples); layers more than \(margin) dB below the median stay FP32: "
+            md += q.autoExcluded.isEmpty ? "none\n" : q.autoExcluded.map { "`\($0)` (\(String(format: "%.1f", q.sensitivity[$0] ?? 0)) dB)" }.joined(separator: ", ") + "\n"
+        }
+        if !config.quantize.excludedNodes.isEmpty || !config.quantize.excludedOpTypes.isEmpty {
+            md += "- kept in FP32: " + (config.quantize.excludedNodes.sorted() + config.quantize.excludedOpTypes.sorted()).map { "`\($0)`" }.joined(separator: ", ") + "\n"
+        }
         let nonFinite = q.table.entries.reduce(Int64(0)) { $0 + $1.nonFinite }
         md += "- NaN/Inf activations seen (counted, never binned): \(nonFinite)\n\n"
         md += "Measured SQNR compares each INT8 tensor with the FP32 one on \(sqnrSamples) samples (errors accumulate through the network); estimated SQNR is the quantization noise of the tensor alone, from its histogram.\n\n"

@@ -11,6 +11,11 @@ public struct QuantConfig: Sendable {
     /// KL thresholds whose histogram-estimated SQNR is this many dB below the MSE-optimal
     /// threshold's are over-clipping: that tensor uses the MSE threshold instead.
     public var overClipMarginDB: Double = 3
+    /// Convolutions whose output-space weight-quantization SQNR (`weightSensitivity`) is this many
+    /// dB below the median layer's are kept in FP32 (at most a tenth of the layers); nil disables.
+    public var sensitivityMarginDB: Double? = 5
+    /// Samples the sensitivity analysis runs on.
+    public var sensitivitySamples = 4
     public var batch: Int = 16
     public var plan = PlanOptions()
 

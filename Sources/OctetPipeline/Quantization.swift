@@ -16,6 +16,19 @@ public struct QuantizedModel: Sendable {
     /// Samples the statistics came from.
     public var samples: Int
     public var seconds: Double
+    /// Output-space weight sensitivity per convolution (dB), when analysed.
+    public var sensitivity: [String: Double] = [:]
+    /// Layers kept in FP32 because they are too sensitive to weight quantization.
+    public var autoExcluded: [String] = []
+}
+
+/// The layers to keep in FP32: sensitivity more than `margin` dB below the median, worst first,
+/// at most a tenth of the layers.
+public func sensitiveLayers(_ sensitivity: [String: Double], margin: Double) -> [String] {
+    let sorted = sensitivity.sorted { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) }
+    guard !sorted.isEmpty else { return [] }
+    let median = sorted[sorted.count / 2].value
+    return sorted.prefix(max(sorted.count / 10, 0)).filter { $0.value < median - margin }.map(\.key)
 }
 
 /// Errors of calibration.
@@ -91,11 +104,21 @@ public func quantizeModel(_ model: Graph, calibrationData: any Dataset, config: 
     let count = min(calibrationData.count, config.samples ?? calibrationData.count)
     guard count > 0 else { throw CalibrationError.emptyDataset }
     let t0 = DispatchTime.now().uptimeNanoseconds
+    var config = config
+    var sensitivity: [String: Double] = [:]
+    var autoExcluded: [String] = []
+    if let margin = config.sensitivityMarginDB {
+        sensitivity = try weightSensitivity(graph, data: calibrationData, samples: min(config.sensitivitySamples, count),
+                                            options: config.quantize, plan: config.plan)
+        autoExcluded = sensitiveLayers(sensitivity, margin: margin).filter { !config.quantize.excludedNodes.contains($0) }
+        config.quantize.excludedNodes.formUnion(autoExcluded)
+    }
     let histograms = try collectHistograms(graph, data: calibrationData, range: 0..<count, config: config, progress: progress)
     let table = try calibrationTable(graph, histograms: histograms, config: config)
     let qdq = try InsertQuantizeDequantize.apply(graph, table: table, options: config.quantize)
     return QuantizedModel(fp32: graph, qdq: qdq, table: table, histograms: histograms, samples: count,
-                          seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+                          seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9,
+                          sensitivity: sensitivity, autoExcluded: autoExcluded.sorted())
 }
 
 /// An INT8 model ready to run batches.

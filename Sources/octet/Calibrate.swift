@@ -27,6 +27,9 @@ struct Calibrate: ParsableCommand {
     @Option(help: "Weight bits: 8, or 7 for AVX512BW without VNNI (default: 7 when --isa avx512, else 8).")
     var weightBits: Int?
 
+    @Option(help: "Keep in FP32 the convolutions whose weight-quantization SQNR is this many dB below the median layer's ('off' disables).")
+    var sensitivityMargin: String = "5"
+
     @Option(help: "Output folder.")
     var out: String
 
@@ -40,12 +43,14 @@ struct Calibrate: ParsableCommand {
         guard CalibrationMethod.parse(method) != nil else { throw ValidationError("--method must be kl, max, mse, percentile or percentile:P") }
         if let weightBits, weightBits != 7 && weightBits != 8 { throw ValidationError("--weight-bits must be 7 or 8") }
         if let samples, samples < 1 { throw ValidationError("--samples must be at least 1") }
+        if sensitivityMargin != "off" && Double(sensitivityMargin) == nil { throw ValidationError("--sensitivity-margin takes dB or 'off'") }
     }
 
     func config() throws -> QuantConfig {
         var c = QuantConfig()
         c.method = CalibrationMethod.parse(method)!
         c.samples = samples
+        c.sensitivityMarginDB = Double(sensitivityMargin)
         c.plan = try runtime.planOptions()
         let opTypes = Set(Op.supportedONNXTypes)
         c.quantize = QuantizeOptions(perChannelWeights: !perTensor, weightBits: weightBits ?? QuantConfig.weightBits(for: c.plan.isa),
@@ -70,6 +75,7 @@ struct Calibrate: ParsableCommand {
             struct Summary: Encodable { var samples: Int; var seconds: Double; var tensors: Int; var paths: CalibrationArtifacts.Paths }
             return try printJSON(Summary(samples: q.samples, seconds: q.seconds, tensors: q.table.entries.count, paths: paths))
         }
+        if !q.autoExcluded.isEmpty { print("kept in FP32 (weight-sensitive): \(q.autoExcluded.joined(separator: ", "))") }
         print("calibrated \(q.table.entries.count) tensors on \(q.samples) samples in \(String(format: "%.1f", q.seconds)) s (\(config.method))")
         print("INT8 model:        \(paths.model)")
         print("calibration table: \(paths.table)")

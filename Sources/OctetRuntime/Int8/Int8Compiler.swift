@@ -1,5 +1,6 @@
 import OctetCore
 import OctetIR
+import OctetKernels
 
 /// Lowers a QDQ graph to integer steps (see `Int8Plan`).
 struct Int8Compiler {
@@ -137,6 +138,13 @@ struct Int8Compiler {
         return (params, lo, hi)
     }
 
+    /// The activation and QuantizeLinear that were to fuse into an integer step, run on the
+    /// float output of an FP32 layer instead.
+    mutating func lowerFusedTail(_ node: Node, _ fused: (q: Node, act: Node?)) throws(RuntimeError) {
+        if let act = fused.act { try lower(act, fused: nil) }
+        try lower(fused.q, fused: nil)
+    }
+
     mutating func lower(_ node: Node, fused: (q: Node, act: Node?)?) throws(RuntimeError) {
         let out = fused?.q.outputs[0] ?? node.outputs[0]
         switch node.op {
@@ -219,11 +227,45 @@ struct Int8Compiler {
         }
     }
 
-    mutating func lowerConv(_ node: Node, fused: (q: Node, act: Node?)?) throws(RuntimeError) {
-        guard let x = quantized(node.inputs[0]) else {
-            throw fail(node, "\(node.op.onnxType) whose input is not quantized (FP32 layers inside an INT8 model run in FP32 only when they are excluded before quantization)")
+    /// A Conv/Gemm kept in FP32: dequantized (or float) input and weights on the FP32 kernels.
+    mutating func lowerFloatConv(_ node: Node) throws(RuntimeError) {
+        guard let w = constant(node.inputs[1]) else { throw fail(node, "\(node.op.onnxType) without constant weights") }
+        let xs = shapes[node.inputs[0]]!, ys = shapes[node.outputs[0]]!
+        var bias = node.inputs.count > 2 && !node.inputs[2].isEmpty ? constant(node.inputs[2])?.values : nil
+        let geometry: ConvGeometry
+        var weights = w.values
+        switch node.op {
+        case .conv(let win, let group):
+            let pads = win.resolvedPads(input: [xs[2], xs[3]])
+            geometry = ConvGeometry(inHeight: xs[2], inWidth: xs[3], inPixelStride: xs[1], outHeight: ys[2], outWidth: ys[3],
+                                    outPixelStride: ys[1], kernel: (w.shape[2], w.shape[3]), stride: (win.strides[0], win.strides[1]),
+                                    dilation: (win.dilations[0], win.dilations[1]), padTop: pads[0], padLeft: pads[1],
+                                    groups: group, inChannelsPerGroup: w.shape[1], outChannelsPerGroup: w.shape[0] / group)
+        case .gemm(let a):
+            if a.transA { throw fail(node, "Gemm with transA") }
+            let k = xs[xs.rank - 1], n = ys[ys.rank - 1], rows = xs.elementCount / k
+            geometry = ConvGeometry(inHeight: 1, inWidth: rows, inPixelStride: k, outHeight: 1, outWidth: rows, outPixelStride: n,
+                                    kernel: (1, 1), inChannelsPerGroup: k, outChannelsPerGroup: n)
+            weights = (0..<(n * k)).map { a.alpha * (a.transB ? w.values[$0] : w.values[($0 % k) * n + $0 / k]) }
+            bias = bias.map { b in (0..<n).map { a.beta * b[b.count == 1 ? 0 : $0] } }
+        default:
+            let k = xs[xs.rank - 1], n = ys[ys.rank - 1], rows = xs.elementCount / k
+            geometry = ConvGeometry(inHeight: 1, inWidth: rows, inPixelStride: k, outHeight: 1, outWidth: rows, outPixelStride: n,
+                                    kernel: (1, 1), inChannelsPerGroup: k, outChannelsPerGroup: n)
+            weights = (0..<(n * k)).map { w.values[($0 % k) * n + $0 / k] }
         }
-        guard let w = constant(node.inputs[1]), let wq = w.quantized else { throw fail(node, "\(node.op.onnxType) without quantized constant weights") }
+        let src = try floatSlot(node.inputs[0], for: node)
+        let kernel = Conv2DKernel(geometry: geometry, weights: weights, bias: bias, isa: .best)
+        steps.append(.floatConv(kernel, src: src, dst: newFloat(node.outputs[0])))
+    }
+
+    mutating func lowerConv(_ node: Node, fused: (q: Node, act: Node?)?) throws(RuntimeError) {
+        guard let x = quantized(node.inputs[0]), let w = constant(node.inputs[1]), let wq = w.quantized else {
+            // Input or weights not quantized: the layer was kept in FP32.
+            try lowerFloatConv(node)
+            if let fused { try lowerFusedTail(node, fused) }
+            return
+        }
         let xs = shapes[node.inputs[0]]!, ys = shapes[node.outputs[0]]!
         var geometry: (inH: Int, inW: Int, inC: Int, outH: Int, outW: Int, outC: Int, kh: Int, kw: Int, sh: Int, sw: Int, dh: Int, dw: Int, pt: Int, pl: Int, groups: Int)
         var weights: [Int32]   // [outC][kh][kw][inC/groups]

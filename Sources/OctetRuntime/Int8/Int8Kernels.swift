@@ -1,5 +1,6 @@
 import Foundation
 import OctetCore
+import OctetKernels
 
 /// Plain-Swift implementations of the INT8 steps, following `Int8Arithmetic` to the letter.
 enum Int8Kernels {
@@ -17,6 +18,13 @@ enum Int8Kernels {
             f[dst] = Layouts.fromRowMajor(Layouts.toRowMajor(f[src], shape: inShape), shape: outShape)
         case .conv(let c):
             conv(c, &u8, &f)
+        case .floatConv(let k, let src, let dst):
+            let scratch = AlignedBuffer(count: k.scratchCount)
+            var out = [Float](repeating: 0, count: k.geometry.outPixels * k.geometry.outPixelStride)
+            f[src].withUnsafeBufferPointer { x in
+                out.withUnsafeMutableBufferPointer { k.run(input: x.baseAddress!, output: $0.baseAddress!, pixels: 0..<k.geometry.outPixels, scratch: scratch.pointer) }
+            }
+            f[dst] = out
         case .add(let a, let b, let dst, let ma, let za, let mb, let zb, let zy, let lo, let hi):
             let x = u8[a], y = u8[b]
             var out = [UInt8](repeating: 0, count: x.count)

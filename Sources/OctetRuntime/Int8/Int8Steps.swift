@@ -1,4 +1,5 @@
 import OctetCore
+import OctetKernels
 
 /// Where the result of an integer convolution goes: a u8 tensor (requantized, activation fused
 /// as a clamp) or a float tensor (dequantized, e.g. the logits of the last Gemm).
@@ -31,6 +32,8 @@ enum Int8Step {
     case relayoutU8(src: Int, dst: Int, inShape: Shape, outShape: Shape)
     case relayoutFloat(src: Int, dst: Int, inShape: Shape, outShape: Shape)
     case conv(ConvInt8)
+    /// A layer kept in FP32 (excluded from quantization), on the FP32 kernels.
+    case floatConv(Conv2DKernel, src: Int, dst: Int)
     case add(a: Int, b: Int, dst: Int, ma: Float, za: Int32, mb: Float, zb: Int32, zy: Int32, lo: Int32, hi: Int32)
     case maxPool(src: Int, dst: Int, window: PoolWindow)
     case averagePool(src: Int, dst: Int, window: PoolWindow, zeroIn: Int32, scaleRatio: Double, zeroOut: Int32, countIncludePad: Bool)

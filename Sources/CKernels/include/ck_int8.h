@@ -1,0 +1,99 @@
+// INT8 (u8 activations x s8 weights) microkernels for Octet. Bit-exact with the Swift
+// specification in OctetRuntime/Int8/Int8Arithmetic.swift and Int8Kernels.swift:
+//
+//   acc[p][o] = bias[o] + sum over in-image taps and input channels of (x - z_x) * w   (int32, wrapping)
+//   u8 output:    q = clamp(rne((float)acc * M[o]) + z_y, lo, hi), stored as (uint8_t)q
+//   float output: y = clamp((float)acc * S[o], fmin, fmax)
+//
+// rne is round-half-to-even (what cvtps2dq does under the default MXCSR). Where the Swift
+// conversion would trap (|rne(acc * M)| >= 2^31 or NaN), these kernels produce INT32_MIN
+// (the cvtps2dq "integer indefinite"), then add z_y (wrapping) and clamp.
+//
+// Activations are NHWC (one image per call), pixel strides as in ck_fp32.h. Every SIMD
+// variant has a `__scalar` twin with identical results; the scalar twin is the specification.
+// Variants:
+//   __avx512vnni  vpdpbusd (u8 x s8 -> s32, 4 products per lane). Any s8 weights.
+//   __avx512bw    vpmaddubsw (u8 x s8 -> saturating s16 pair sums) + vpmaddwd(1) -> s32.
+//   __avx2        the same on ymm.
+//   The vpmaddubsw paths are exact ONLY for 7-bit weights (-63 <= w <= 63; the caller
+//   guarantees it, e.g. by quantizing weights to 7 bits for these paths): a pair sum is then
+//   at most 2 * 255 * 63 = 32130 < 32767. With 8-bit weights a pair can saturate
+//   (255 * 127 * 2 = 64770) and the result is then wrong.
+#ifndef CK_INT8_H
+#define CK_INT8_H
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Geometry of one 2-D convolution over a single NHWC u8 image (same meaning as
+/// ck_conv2d_f32_params): input pixel (y, x) channel c lives at input[(y * in_w + x) *
+/// in_pixel_stride + c]; output pixel p = oy * out_w + ox, channel k at
+/// output[p * out_pixel_stride + k] (elements: bytes for u8 output, floats for float output).
+typedef struct {
+    size_t in_h, in_w;
+    size_t in_pixel_stride;      // >= groups * cin_per_group
+    size_t out_h, out_w;
+    size_t out_pixel_stride;     // >= groups * cout_per_group
+    size_t kernel_h, kernel_w;
+    size_t stride_h, stride_w;
+    size_t dilation_h, dilation_w;
+    size_t pad_top, pad_left;    // bottom/right padding is implied by out_h/out_w
+    size_t groups, cin_per_group, cout_per_group;
+    int32_t input_zero_point;    // z_x, 0..255
+} ck_conv2d_u8s8_params;
+
+enum { CK_U8S8_OUT_U8 = 0, CK_U8S8_OUT_F32 = 1 };
+
+/// Output stage. scale has one entry per output channel (groups * cout_per_group): the
+/// requantization multiplier M (CK_U8S8_OUT_U8) or the dequantization scale S (CK_U8S8_OUT_F32).
+typedef struct {
+    int mode;                    // CK_U8S8_OUT_U8 or CK_U8S8_OUT_F32
+    const float *scale;
+    int32_t zero_point, lo, hi;  // u8 mode: z_y and the clamp (Relu: lo = z_y)
+    float fmin, fmax;            // float mode clamp (-INFINITY / INFINITY for none)
+} ck_u8s8_output;
+
+/// Bytes of the packed weights (same for every ISA variant).
+size_t ck_conv2d_u8s8_packed_weights_size(const ck_conv2d_u8s8_params *p);
+/// Packs s8 weights laid out [groups * cout_per_group][kernel_h][kernel_w][cin_per_group]
+/// (the Swift executor's layout) into the VNNI panel layout, with per-output-channel weight sums
+/// (for the zero-point compensation). `packed` must be 64-byte aligned.
+void ck_conv2d_u8s8_pack_weights(const ck_conv2d_u8s8_params *p, const int8_t *weights_ohwi, void *packed);
+/// Bytes of scratch one thread needs for one call (any pixel range, any variant).
+size_t ck_conv2d_u8s8_scratch_size(const ck_conv2d_u8s8_params *p);
+
+/// Output pixels [pixel_begin, pixel_end). bias (int32, groups * cout_per_group) may be NULL.
+/// Threads may call concurrently on disjoint pixel ranges, each with its own scratch.
+void ck_conv2d_u8s8_nhwc__scalar(const ck_conv2d_u8s8_params *p, const uint8_t *input,
+    const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
+    size_t pixel_begin, size_t pixel_end, void *scratch);
+void ck_conv2d_u8s8_nhwc__avx512vnni(const ck_conv2d_u8s8_params *p, const uint8_t *input,
+    const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
+    size_t pixel_begin, size_t pixel_end, void *scratch);
+/// 7-bit weights only (see above).
+void ck_conv2d_u8s8_nhwc__avx512bw(const ck_conv2d_u8s8_params *p, const uint8_t *input,
+    const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
+    size_t pixel_begin, size_t pixel_end, void *scratch);
+/// 7-bit weights only (see above).
+void ck_conv2d_u8s8_nhwc__avx2(const ck_conv2d_u8s8_params *p, const uint8_t *input,
+    const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
+    size_t pixel_begin, size_t pixel_end, void *scratch);
+
+/// Depthwise: groups == channels, cin_per_group == cout_per_group == 1. Weights [C][kh][kw] s8.
+/// Any s8 weights on every variant (no 7-bit restriction). No scratch.
+size_t ck_dwconv2d_u8s8_packed_weights_size(const ck_conv2d_u8s8_params *p);
+void ck_dwconv2d_u8s8_pack_weights(const ck_conv2d_u8s8_params *p, const int8_t *weights_chw, void *packed);
+void ck_dwconv2d_u8s8_nhwc__scalar(const ck_conv2d_u8s8_params *p, const uint8_t *input,
+    const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
+    size_t pixel_begin, size_t pixel_end);
+void ck_dwconv2d_u8s8_nhwc__avx512(const ck_conv2d_u8s8_params *p, const uint8_t *input,
+    const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
+    size_t pixel_begin, size_t pixel_end);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,99 @@
+// Internal layout shared by the INT8 conv2d kernels (scalar / AVX-512 VNNI / AVX-512 BW / AVX2).
+//
+// GEMM view per group: A = im2col rows [M][K] (u8), B = weights [K][N] (s8),
+//   K = kernel_h * kernel_w * cin_per_group, k = (kh * kernel_w + kw) * cin_per_group + ci,
+//   K4 = K rounded up to a multiple of 4 (padding rows of B are zero).
+// Packed weights: per group g (at g * ck_q8_group_bytes), N = cout_per_group split into panels
+// of CK_Q8_NR (32) columns; panel j starts at j * 32 * K4 and is `width` wide (32, or for the
+// last panel (cout % 32) rounded up to 16 or 32); it stores weight (k, col) at
+//   (k / 4) * width * 4 + col * 4 + k % 4
+// (the vpdpbusd / vpmaddubsw 4-byte interleave: one zmm = 16 columns x 4 consecutive k).
+// After all groups, at ck_q8_wsum_offset: int32 wsum[g * cout + co] = sum over k of w.
+//
+// Zero point: im2col rows hold z_x for padded taps, so (x - z_x) vanishes there and
+//   acc = bias - z_x * wsum + sum over all K of a * w   (exact in wrapping int32).
+// Scratch (SIMD variants): im2col rows of a macro-block of row blocks, each row block
+// ck_q8_ablock_bytes, rows K-chunked: byte (row i, k) of a row block lives at
+//   (k / KC) * AROWS * KCS + i * KCS + k % KC
+// so that the microkernels address rows with compile-time displacements.
+#ifndef CK_CONV2D_U8S8_INTERNAL_H
+#define CK_CONV2D_U8S8_INTERNAL_H
+#include <stddef.h>
+#include <stdint.h>
+#include "ck_int8.h"
+
+#define CK_Q8_NR 32
+#define CK_Q8_KC 1024
+#define CK_Q8_KCS (CK_Q8_KC + 64)
+#define CK_Q8_AROWS 14
+#define CK_Q8_ACHUNK ((size_t)CK_Q8_AROWS * CK_Q8_KCS)
+#ifndef CK_Q8_A_BUDGET
+#define CK_Q8_A_BUDGET ((size_t)320 * 1024)
+#endif
+#ifndef CK_Q8_SMALL_B
+#define CK_Q8_SMALL_B ((size_t)128 * 1024)
+#endif
+#define CK_Q8_MAXNB ((size_t)64)
+
+static inline size_t ck_q8_k(const ck_conv2d_u8s8_params *p) {
+    return p->kernel_h * p->kernel_w * p->cin_per_group;
+}
+static inline size_t ck_q8_k4(const ck_conv2d_u8s8_params *p) { return (ck_q8_k(p) + 3) & ~(size_t)3; }
+static inline size_t ck_q8_tail_width(size_t cout) { return (cout % CK_Q8_NR + 15) & ~(size_t)15; }
+static inline size_t ck_q8_padded_n(size_t cout) {
+    return (cout / CK_Q8_NR) * CK_Q8_NR + ck_q8_tail_width(cout);
+}
+static inline size_t ck_q8_group_bytes(const ck_conv2d_u8s8_params *p) {
+    return ck_q8_k4(p) * ck_q8_padded_n(p->cout_per_group);
+}
+static inline size_t ck_q8_panel_width(size_t cout, size_t j) {
+    return (cout - j * CK_Q8_NR >= CK_Q8_NR) ? CK_Q8_NR : ck_q8_tail_width(cout);
+}
+static inline size_t ck_q8_wsum_offset(const ck_conv2d_u8s8_params *p) {
+    return (p->groups * ck_q8_group_bytes(p) + 63) & ~(size_t)63;
+}
+static inline size_t ck_q8_ablock_bytes(const ck_conv2d_u8s8_params *p) {
+    const size_t chunks = (ck_q8_k4(p) + CK_Q8_KC - 1) / CK_Q8_KC;
+    return (chunks ? chunks : 1) * CK_Q8_ACHUNK;
+}
+/// Maximum row blocks per macro-block (their im2col rows stay in L2 while every weight panel
+/// is streamed over them once).
+static inline size_t ck_q8_nblocks(const ck_conv2d_u8s8_params *p) {
+    // Weights that stay in L2 anyway: one row block at a time keeps its im2col rows in L1.
+    if (ck_q8_group_bytes(p) <= CK_Q8_SMALL_B) return 1;
+    size_t nb = CK_Q8_A_BUDGET / ck_q8_ablock_bytes(p);
+    if (nb > CK_Q8_MAXNB) nb = CK_Q8_MAXNB;
+    return nb < 1 ? 1 : nb;
+}
+static inline uint8_t *ck_q8_align_scratch(void *s) {
+    return (uint8_t *)(((uintptr_t)s + 63) & ~(uintptr_t)63);
+}
+
+/// vcvtps2dq under the default MXCSR: round half to even; NaN / out of range -> INT32_MIN.
+static inline int32_t ck_q8_cvt_rne(float f) {
+    if (!(f >= -2147483648.0f && f < 2147483648.0f)) return INT32_MIN;
+    if (f >= 8388608.0f || f <= -8388608.0f) return (int32_t)f; // already integral
+    int32_t t = (int32_t)f;                                        // toward zero
+    const float d = f - (float)t;                                  // exact
+    if (d > 0.5f || (d == 0.5f && (t & 1))) t++;
+    else if (d < -0.5f || (d == -0.5f && (t & 1))) t--;
+    return t;
+}
+
+/// The output stage of one accumulator (the specification the SIMD epilogues follow).
+static inline void ck_q8_store1(const ck_u8s8_output *o, size_t ch, int32_t acc, void *output, size_t idx) {
+    const float v = (float)acc * o->scale[ch];
+    if (o->mode == CK_U8S8_OUT_U8) {
+        int32_t q = (int32_t)((uint32_t)ck_q8_cvt_rne(v) + (uint32_t)o->zero_point);
+        if (q < o->lo) q = o->lo;
+        if (q > o->hi) q = o->hi;
+        ((uint8_t *)output)[idx] = (uint8_t)q;
+    } else {
+        float y = v;
+        if (y < o->fmin) y = o->fmin; // max(v, fmin)
+        if (y > o->fmax) y = o->fmax; // min(., fmax)
+        ((float *)output)[idx] = y;
+    }
+}
+
+#endif

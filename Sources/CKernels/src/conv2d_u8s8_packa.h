@@ -1,0 +1,93 @@
+// im2col gather of the INT8 conv2d kernels into the K-chunked row-block layout of
+// conv2d_u8s8_internal.h (padded taps hold z_x; the K..K4 padding holds 0). Included by the
+// SIMD files after they define CK_Q8_T, CK_INLINE, ck_q8_copy(dst, src, n, src_end) / ck_q8_fill (may write up to
+// 63 bytes past n: rows of one chunk have 64 bytes of slack) and ck_q8_copy_exact /
+// ck_q8_fill_exact (for rows split into chunks).
+/// Writes n bytes (src, or the byte `fill` if src == NULL) into A row `row` at k = kpos.
+/// CHUNKED == 0: the caller guarantees K4 <= CK_Q8_KC (the row is one chunk).
+CK_INLINE CK_Q8_T void ck_q8_put(const int CHUNKED, uint8_t *row, size_t kpos, const uint8_t *src, size_t n,
+    uint8_t fill, const uint8_t *src_end) {
+    if (!CHUNKED) {
+        if (src) ck_q8_copy(row + kpos, src, n, src_end);
+        else ck_q8_fill(row + kpos, fill, n);
+        return;
+    }
+    while (n > 0) {
+        const size_t off = kpos % CK_Q8_KC;
+        size_t len = CK_Q8_KC - off;
+        if (len > n) len = n;
+        uint8_t *dst = row + (kpos / CK_Q8_KC) * CK_Q8_ACHUNK + off;
+        if (src) {
+            ck_q8_copy_exact(dst, src, len);
+            src += len;
+        } else {
+            ck_q8_fill_exact(dst, fill, len);
+        }
+        kpos += len;
+        n -= len;
+    }
+}
+
+/// Gathers the im2col rows of output pixels [p0, p0 + mr) of group g into the row block A.
+CK_INLINE CK_Q8_T void ck_q8_pack_a_impl(const int CHUNKED, const ck_conv2d_u8s8_params *p,
+    const uint8_t *input, size_t g, size_t p0, size_t mr, uint8_t *A) {
+    const size_t cin = p->cin_per_group, KW = p->kernel_w, KH = p->kernel_h;
+    const size_t ips = p->in_pixel_stride, K = ck_q8_k(p), K4 = ck_q8_k4(p);
+    const int contiguous = p->dilation_w == 1 && ips == cin;
+    const ptrdiff_t in_h = (ptrdiff_t)p->in_h, in_w = (ptrdiff_t)p->in_w;
+    const uint8_t zx = (uint8_t)p->input_zero_point;
+    const uint8_t *in_g = input + g * cin;
+    // One past the last byte of the input tensor (strided pixels of groups * cin channels).
+    const uint8_t *in_end = input + (p->in_h * p->in_w - 1) * ips + p->groups * cin;
+    const size_t rowlen = KW * cin;
+    size_t oy = p0 / p->out_w, ox = p0 % p->out_w;
+    for (size_t i = 0; i < mr; i++) {
+        uint8_t *row = A + i * CK_Q8_KCS;
+        const ptrdiff_t ix0 = (ptrdiff_t)(ox * p->stride_w) - (ptrdiff_t)p->pad_left;
+        const ptrdiff_t iy0 = (ptrdiff_t)(oy * p->stride_h) - (ptrdiff_t)p->pad_top;
+        if (KH == 1 && KW == 1) {
+            if (iy0 < 0 || iy0 >= in_h || ix0 < 0 || ix0 >= in_w) ck_q8_put(CHUNKED, row, 0, NULL, K, zx, in_end);
+            else ck_q8_put(CHUNKED, row, 0, in_g + ((size_t)iy0 * p->in_w + (size_t)ix0) * ips, K, zx, in_end);
+        } else {
+            for (size_t kh = 0; kh < KH; kh++) {
+                const size_t kpos = kh * rowlen;
+                const ptrdiff_t iy = iy0 + (ptrdiff_t)(kh * p->dilation_h);
+                if (iy < 0 || iy >= in_h) {
+                    ck_q8_put(CHUNKED, row, kpos, NULL, rowlen, zx, in_end);
+                    continue;
+                }
+                const uint8_t *in_row = in_g + (size_t)iy * p->in_w * ips;
+                if (contiguous) {
+                    ptrdiff_t lo = -ix0, hi = in_w - ix0;
+                    if (lo < 0) lo = 0;
+                    if (hi > (ptrdiff_t)KW) hi = (ptrdiff_t)KW;
+                    if (hi < lo) hi = lo = (ptrdiff_t)KW;
+                    if (lo > 0) ck_q8_put(CHUNKED, row, kpos, NULL, (size_t)lo * cin, zx, in_end);
+                    if (hi > lo)
+                        ck_q8_put(CHUNKED, row, kpos + (size_t)lo * cin, in_row + (size_t)(ix0 + lo) * cin,
+                            (size_t)(hi - lo) * cin, zx, in_end);
+                    if ((size_t)hi < KW)
+                        ck_q8_put(CHUNKED, row, kpos + (size_t)hi * cin, NULL, (KW - (size_t)hi) * cin, zx, in_end);
+                } else {
+                    for (size_t kw = 0; kw < KW; kw++) {
+                        const ptrdiff_t ix = ix0 + (ptrdiff_t)(kw * p->dilation_w);
+                        if (ix < 0 || ix >= in_w) ck_q8_put(CHUNKED, row, kpos + kw * cin, NULL, cin, zx, in_end);
+                        else ck_q8_put(CHUNKED, row, kpos + kw * cin, in_row + (size_t)ix * ips, cin, zx, in_end);
+                    }
+                }
+            }
+        }
+        if (K4 > K) ck_q8_put(CHUNKED, row, K, NULL, K4 - K, 0, in_end); // k padding (zero weights)
+        if (++ox == p->out_w) {
+            ox = 0;
+            oy++;
+        }
+    }
+}
+
+static CK_Q8_T void ck_q8_pack_a(const ck_conv2d_u8s8_params *p, const uint8_t *input, size_t g,
+    size_t p0, size_t mr, uint8_t *A) {
+    if (ck_q8_k4(p) <= CK_Q8_KC) ck_q8_pack_a_impl(0, p, input, g, p0, mr, A);
+    else ck_q8_pack_a_impl(1, p, input, g, p0, mr, A);
+}
+

@@ -1,0 +1,78 @@
+// INT8 conv2d: weight packing, scratch sizing, and the scalar reference kernel (the
+// specification: it evaluates acc = bias + sum over in-image taps of (x - z_x) * w literally,
+// reading the weights back from the packed layout of conv2d_u8s8_internal.h).
+#include "ck_int8.h"
+#include "conv2d_u8s8_internal.h"
+
+size_t ck_conv2d_u8s8_packed_weights_size(const ck_conv2d_u8s8_params *p) {
+    return ck_q8_wsum_offset(p) + p->groups * p->cout_per_group * sizeof(int32_t);
+}
+
+void ck_conv2d_u8s8_pack_weights(const ck_conv2d_u8s8_params *p, const int8_t *weights_ohwi, void *packed) {
+    const size_t cout = p->cout_per_group, K = ck_q8_k(p), K4 = ck_q8_k4(p);
+    const size_t npanels = (cout + CK_Q8_NR - 1) / CK_Q8_NR;
+    int8_t *pk = (int8_t *)packed;
+    int32_t *wsum = (int32_t *)(pk + ck_q8_wsum_offset(p));
+    for (size_t g = 0; g < p->groups; g++) {
+        int8_t *gbase = pk + g * ck_q8_group_bytes(p);
+        for (size_t j = 0; j < npanels; j++) {
+            const size_t width = ck_q8_panel_width(cout, j);
+            int8_t *panel = gbase + j * CK_Q8_NR * K4;
+            for (size_t k = 0; k < K4; k++)
+                for (size_t c = 0; c < width; c++) {
+                    const size_t co = j * CK_Q8_NR + c;
+                    // [o][kh][kw][ci] flattened per o is exactly k = (kh * kw_n + kw) * cin + ci.
+                    const int8_t v = (co < cout && k < K) ? weights_ohwi[(g * cout + co) * K + k] : 0;
+                    panel[(k / 4) * width * 4 + c * 4 + k % 4] = v;
+                }
+        }
+        for (size_t co = 0; co < cout; co++) {
+            uint32_t s = 0;
+            for (size_t k = 0; k < K; k++) s += (uint32_t)(int32_t)weights_ohwi[(g * cout + co) * K + k];
+            wsum[g * cout + co] = (int32_t)s;
+        }
+    }
+}
+
+size_t ck_conv2d_u8s8_scratch_size(const ck_conv2d_u8s8_params *p) {
+    return ck_q8_nblocks(p) * ck_q8_ablock_bytes(p) + 64;
+}
+
+/// Packed weight (k, co) of group g.
+static int32_t packed_weight(const ck_conv2d_u8s8_params *p, const int8_t *packed, size_t g, size_t co, size_t k) {
+    const size_t K4 = ck_q8_k4(p), j = co / CK_Q8_NR;
+    const size_t width = ck_q8_panel_width(p->cout_per_group, j);
+    return packed[g * ck_q8_group_bytes(p) + j * CK_Q8_NR * K4 + (k / 4) * width * 4 + (co % CK_Q8_NR) * 4 + k % 4];
+}
+
+void ck_conv2d_u8s8_nhwc__scalar(const ck_conv2d_u8s8_params *p, const uint8_t *input,
+    const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
+    size_t pixel_begin, size_t pixel_end, void *scratch) {
+    (void)scratch;
+    const int8_t *pw = (const int8_t *)packed_weights;
+    const size_t cin = p->cin_per_group, cout = p->cout_per_group;
+    const int32_t zx = p->input_zero_point;
+    for (size_t pix = pixel_begin; pix < pixel_end; pix++) {
+        const size_t oy = pix / p->out_w, ox = pix % p->out_w;
+        for (size_t g = 0; g < p->groups; g++) {
+            for (size_t co = 0; co < cout; co++) {
+                const size_t oc = g * cout + co;
+                uint32_t acc = bias ? (uint32_t)bias[oc] : 0u; // wrapping int32 arithmetic
+                for (size_t kh = 0; kh < p->kernel_h; kh++) {
+                    const ptrdiff_t iy = (ptrdiff_t)(oy * p->stride_h + kh * p->dilation_h) - (ptrdiff_t)p->pad_top;
+                    if (iy < 0 || iy >= (ptrdiff_t)p->in_h) continue;
+                    for (size_t kw = 0; kw < p->kernel_w; kw++) {
+                        const ptrdiff_t ix = (ptrdiff_t)(ox * p->stride_w + kw * p->dilation_w) - (ptrdiff_t)p->pad_left;
+                        if (ix < 0 || ix >= (ptrdiff_t)p->in_w) continue;
+                        const uint8_t *in = input + ((size_t)iy * p->in_w + (size_t)ix) * p->in_pixel_stride + g * cin;
+                        for (size_t ci = 0; ci < cin; ci++) {
+                            const size_t k = (kh * p->kernel_w + kw) * cin + ci;
+                            acc += (uint32_t)(((int32_t)in[ci] - zx) * packed_weight(p, pw, g, co, k));
+                        }
+                    }
+                }
+                ck_q8_store1(out, oc, (int32_t)acc, output, pix * p->out_pixel_stride + oc);
+            }
+        }
+    }
+}

@@ -1,0 +1,48 @@
+// INT8 depthwise conv2d (groups == channels): weight packing and the scalar reference kernel.
+//
+// Packed layout (ISA-independent): [kernel_h * kernel_w][C16] int32 with C16 = channels rounded
+// up to 16 (zero-padded); tap t of channel c is packed[t * C16 + c] = (uint16_t)w, i.e. the
+// sign-extended 16-bit weight in the low half and 0 in the high half, so that vpmaddwd of a
+// dword holding (x - z_x) (which fits in s16) with it yields exactly (x - z_x) * w.
+#include "ck_int8.h"
+#include "conv2d_u8s8_internal.h"
+
+static inline size_t ck_dw8_cpad(size_t c) { return (c + 15) & ~(size_t)15; }
+
+size_t ck_dwconv2d_u8s8_packed_weights_size(const ck_conv2d_u8s8_params *p) {
+    return p->kernel_h * p->kernel_w * ck_dw8_cpad(p->groups) * sizeof(int32_t);
+}
+
+void ck_dwconv2d_u8s8_pack_weights(const ck_conv2d_u8s8_params *p, const int8_t *weights_chw, void *packed) {
+    const size_t C = p->groups, C16 = ck_dw8_cpad(C), taps = p->kernel_h * p->kernel_w;
+    uint32_t *pk = (uint32_t *)packed;
+    for (size_t t = 0; t < taps; t++)
+        for (size_t c = 0; c < C16; c++)
+            pk[t * C16 + c] = c < C ? (uint32_t)(uint16_t)(int16_t)weights_chw[c * taps + t] : 0u;
+}
+
+void ck_dwconv2d_u8s8_nhwc__scalar(const ck_conv2d_u8s8_params *p, const uint8_t *input,
+    const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
+    size_t pixel_begin, size_t pixel_end) {
+    const size_t C = p->groups, C16 = ck_dw8_cpad(C);
+    const uint32_t *pw = (const uint32_t *)packed_weights;
+    const int32_t zx = p->input_zero_point;
+    for (size_t pix = pixel_begin; pix < pixel_end; pix++) {
+        const size_t oy = pix / p->out_w, ox = pix % p->out_w;
+        for (size_t c = 0; c < C; c++) {
+            uint32_t acc = bias ? (uint32_t)bias[c] : 0u; // wrapping int32 arithmetic
+            for (size_t kh = 0; kh < p->kernel_h; kh++) {
+                const ptrdiff_t iy = (ptrdiff_t)(oy * p->stride_h + kh * p->dilation_h) - (ptrdiff_t)p->pad_top;
+                if (iy < 0 || iy >= (ptrdiff_t)p->in_h) continue;
+                for (size_t kw = 0; kw < p->kernel_w; kw++) {
+                    const ptrdiff_t ix = (ptrdiff_t)(ox * p->stride_w + kw * p->dilation_w) - (ptrdiff_t)p->pad_left;
+                    if (ix < 0 || ix >= (ptrdiff_t)p->in_w) continue;
+                    const int32_t x = input[((size_t)iy * p->in_w + (size_t)ix) * p->in_pixel_stride + c];
+                    const int32_t w = (int16_t)(uint16_t)pw[(kh * p->kernel_w + kw) * C16 + c];
+                    acc += (uint32_t)((x - zx) * w);
+                }
+            }
+            ck_q8_store1(out, c, (int32_t)acc, output, pix * p->out_pixel_stride + c);
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import OctetCore
+import OctetData
+import OctetIR
+import OctetKernels
+import OctetPasses
+import OctetRuntime
+
+/// Output-space sensitivity of each convolution to weight quantization: on a few samples, the
+/// SQNR (dB) of the layer's FP32 output against the same layer computed with its quantized
+/// weights on the same FP32 input. Weight error is amplified where a channel's output is a
+/// small difference of large terms (e.g. the first depthwise layer of EfficientNet-Lite0), which
+/// weight-space error does not show.
+public func weightSensitivity(_ graph: Graph, data: any Dataset, samples: Int, options: QuantizeOptions,
+                              plan: PlanOptions) throws -> [String: Double] {
+    var opts = plan
+    opts.fuse = false
+    opts.threads = 1
+    let run = try ClassificationRun(graph: graph, options: opts)
+    final class Capture: TensorObserver, @unchecked Sendable {
+        var values: [String: [Float]] = [:]
+        func observe(_ t: ObservedTensor, worker: Int) { values[t.name] = Array(t.values) }
+    }
+    var shapes: [String: Shape] = [:]
+    var inputShapes: [String: Shape] = [:]
+    for i in graph.inputs where graph.initializers[i.name] == nil { inputShapes[i.name] = i.concreteShape(batch: 1) }
+    shapes = try graph.inferShapes(inputShapes: inputShapes)
+    // One kernel pair (float weights, quantized weights) per convolution.
+    struct Layer { let name: String; let input: String; let output: String; let exact: Conv2DKernel; let quantized: Conv2DKernel }
+    var layers: [Layer] = []
+    for node in graph.nodes {
+        guard case .conv(let window, let group) = node.op, let w = graph.initializers[node.inputs[1]], let wf = w.floats,
+              let x = shapes[node.inputs[0]], let y = shapes[node.outputs[0]] else { continue }
+        let pads = window.resolvedPads(input: [x[2], x[3]])
+        let geometry = ConvGeometry(inHeight: x[2], inWidth: x[3], inPixelStride: x[1], outHeight: y[2], outWidth: y[3], outPixelStride: y[1],
+                                    kernel: (w.shape[2], w.shape[3]), stride: (window.strides[0], window.strides[1]),
+                                    dilation: (window.dilations[0], window.dilations[1]), padTop: pads[0], padLeft: pads[1],
+                                    groups: group, inChannelsPerGroup: w.shape[1], outChannelsPerGroup: w.shape[0] / group)
+        let (q, s) = WeightQuantizer.quantize(wf, shape: w.shape, axis: 0, perChannel: options.perChannelWeights,
+                                              qmax: options.weightMax, clipping: options.weightClipping)
+        let per = wf.count / w.shape[0]
+        let fake = q.enumerated().map { Float($1) * s[s.count == 1 ? 0 : $0 / per] }
+        layers.append(Layer(name: node.name, input: node.inputs[0], output: node.outputs[0],
+                            exact: Conv2DKernel(geometry: geometry, weights: wf, bias: nil, isa: plan.isa),
+                            quantized: Conv2DKernel(geometry: geometry, weights: fake, bias: nil, isa: plan.isa)))
+    }
+    var signal: [String: Double] = [:], noise: [String: Double] = [:]
+    for i in 0..<min(samples, data.count) {
+        let capture = Capture()
+        _ = try run.plan.run([run.inputName: try run.loadBatch(data, i..<(i + 1), threads: 1)], observer: capture)
+        for l in layers {
+            guard let x = capture.values[l.input] else { continue }
+            let n = l.exact.geometry.outPixels * l.exact.geometry.outPixelStride
+            var a = [Float](repeating: 0, count: n), b = a
+            let scratch = AlignedBuffer(count: l.exact.scratchCount)
+            x.withUnsafeBufferPointer { xp in
+                a.withUnsafeMutableBufferPointer { l.exact.run(input: xp.baseAddress!, output: $0.baseAddress!, pixels: 0..<l.exact.geometry.outPixels, scratch: scratch.pointer) }
+                b.withUnsafeMutableBufferPointer { l.quantized.run(input: xp.baseAddress!, output: $0.baseAddress!, pixels: 0..<l.quantized.geometry.outPixels, scratch: scratch.pointer) }
+            }
+            for (u, v) in zip(a, b) { signal[l.name, default: 0] += Double(u) * Double(u); noise[l.name, default: 0] += Double(u - v) * Double(u - v) }
+        }
+    }
+    var out: [String: Double] = [:]
+    for (k, s) in signal { out[k] = (noise[k] ?? 0) == 0 ? 200 : 10 * log10(s / noise[k]!) }
+    return out
+}
