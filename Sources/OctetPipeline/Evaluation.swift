@@ -26,6 +26,13 @@ public struct EvalReport: Codable, Sendable {
 /// Runs both models over `data` in batches.
 public func evaluate(fp32: Graph, int8: Graph, data: any Dataset, batch: Int, options: PlanOptions,
                      progress: ProgressHandler? = nil) throws -> EvalReport {
+    try evaluateWithLogits(fp32: fp32, int8: int8, data: data, batch: batch, options: options, progress: progress).report
+}
+
+/// `evaluate`, also returning the INT8 logits of every sample in order.
+public func evaluateWithLogits(fp32: Graph, int8: Graph, data: any Dataset, batch: Int, options: PlanOptions,
+                               progress: ProgressHandler? = nil) throws -> (report: EvalReport, int8Logits: [Float]) {
+    var allLogits: [Float] = []
     let reference = try ClassificationRun(graph: try ModelLoader.optimize(fp32), options: options)
     let session = try deployQDQ(int8, threads: options.threads)
     var agree = 0, fp32Correct = 0, int8Correct = 0, labeled = 0
@@ -38,6 +45,7 @@ public func evaluate(fp32: Graph, int8: Graph, data: any Dataset, batch: Int, op
         let t0 = DispatchTime.now().uptimeNanoseconds
         guard let b = try session.run(input).floats else { throw PipelineError.notAnImageModel([]) }
         int8Seconds += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        allLogits += b
         let classes = a.count / range.count
         for (k, i) in range.enumerated() {
             let ra = Array(a[(k * classes)..<((k + 1) * classes)]), rb = Array(b[(k * classes)..<((k + 1) * classes)])
@@ -53,12 +61,13 @@ public func evaluate(fp32: Graph, int8: Graph, data: any Dataset, batch: Int, op
         start = range.upperBound
         progress?(start, data.count)
     }
-    return EvalReport(images: data.count, labeled: labeled,
+    let report = EvalReport(images: data.count, labeled: labeled,
                       fp32Top1: labeled > 0 ? Double(fp32Correct) / Double(labeled) : nil,
                       int8Top1: labeled > 0 ? Double(int8Correct) / Double(labeled) : nil,
                       agreement: Double(agree) / Double(max(data.count, 1)),
                       sqnrDB: noise == 0 ? 200 : 10 * log10(signal / noise),
                       int8ImagesPerSecond: Double(data.count) / max(int8Seconds, 1e-9))
+    return (report, allLogits)
 }
 
 /// Per quantized tensor: SQNR of the INT8 model's value against the FP32 model's, over a few

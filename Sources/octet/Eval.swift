@@ -16,6 +16,9 @@ struct Eval: ParsableCommand {
     @Option(help: "Images per batch.")
     var batch: Int = 32
 
+    @Option(help: "Write the INT8 logits [N, classes] to this .npy file.")
+    var saveLogits: String?
+
     @Flag(help: "Print one JSON object (fp32_top1, int8_top1, agreement, sqnr_db, ...).")
     var json = false
 
@@ -24,7 +27,8 @@ struct Eval: ParsableCommand {
         let b = try ModelLoader.loadQDQ(path: int8)
         let data = try dataOptions.dataset(model: fp32)
         let bar = ProgressBar(label: "eval", enabled: !json && System.stderrIsTerminal)
-        let r = try evaluate(fp32: a, int8: b, data: data, batch: batch, options: try runtime.planOptions()) { bar.update($0, $1) }
+        let (r, logits) = try evaluateWithLogits(fp32: a, int8: b, data: data, batch: batch, options: try runtime.planOptions()) { bar.update($0, $1) }
+        if let saveLogits { try NPYFile.write(path: saveLogits, shape: [r.images, logits.count / max(r.images, 1)], values: logits) }
         if json { return try printJSON(r) }
         print("images:     \(r.images) (\(r.labeled) labeled)")
         if let f = r.fp32Top1, let i = r.int8Top1 { print(String(format: "top-1:      FP32 %.2f%%, INT8 %.2f%%", f * 100, i * 100)) }

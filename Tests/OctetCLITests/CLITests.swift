@@ -57,6 +57,31 @@ final class CLITests: XCTestCase {
         try expectFailure(["run", resnet, "--data", npy], mentions: "the model expects [3, 224, 224]")
     }
 
+    func testCalibrateAndEvalWriteArtifactsAndJSON() throws {
+        var r = TestRandom(seed: 9)
+        let npy = dir.appendingPathComponent("cal.npy").path
+        try NPYFile.write(path: npy, shape: [4, 3, 224, 224], values: r.floats(4 * 3 * 224 * 224))
+        let out = dir.appendingPathComponent("out").path
+        let cal = try runProduct("octet", ["calibrate", resnet, "--data", npy, "--method", "percentile:99.9", "--out", out,
+                                           "--report-samples", "1", "--json"])
+        XCTAssertEqual(cal.status, 0, cal.stderr)
+        let paths = try XCTUnwrap(cal.json?["paths"] as? [String: String], cal.stdout)
+        for key in ["model", "table", "tensorRTCache", "report"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: paths[key] ?? ""), key)
+        }
+        let table = try JSONDecoder().decode(CalibrationTable.self, from: Data(contentsOf: URL(fileURLWithPath: paths["table"]!)))
+        let cache = try String(contentsOfFile: paths["tensorRTCache"]!, encoding: .utf8)
+        XCTAssertEqual(cache.split(separator: "\n").count, table.entries.count + 1)
+        XCTAssertTrue(cache.hasPrefix("TRT-"))
+        XCTAssertTrue(try String(contentsOfFile: paths["report"]!, encoding: .utf8).contains("| tensor | method |"))
+        let eval = try runProduct("octet", ["eval", resnet, paths["model"]!, "--data", npy, "--json"])
+        XCTAssertEqual(eval.status, 0, eval.stderr)
+        for key in ["agreement", "sqnr_db", "images"] { XCTAssertNotNil(eval.json?[key], key) }
+        // A model that is already quantized is refused.
+        try expectFailure(["calibrate", paths["model"]!, "--data", npy, "--out", out], mentions: "already quantized")
+        try expectFailure(["calibrate", resnet, "--data", npy, "--method", "magic", "--out", out], mentions: "--method")
+    }
+
     func expectFailure(_ args: [String], mentions text: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let r = try runProduct("octet", args)
         XCTAssertNotEqual(r.status, 0, "expected failure for \(args)", file: file, line: line)

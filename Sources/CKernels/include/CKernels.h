@@ -2,3 +2,4 @@
 #include "ck_cpu.h"
 #include "ck_fp32.h"
 #include "ck_histogram.h"
+#include "ck_int8.h"

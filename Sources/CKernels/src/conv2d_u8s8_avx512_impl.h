@@ -209,9 +209,7 @@ CK_Q8_T void CK_Q8_FN(const ck_conv2d_u8s8_params *p, const uint8_t *input,
             size_t q = q0;
             for (size_t bi = b0; bi < b1; bi++) {
                 const size_t mr = base + (bi < extra);
-#ifndef EXP_NOPACK
                 ck_q8_pack_a(p, input, g, q, mr, A + (bi - b0) * ablock);
-#endif
                 q += mr;
             }
             for (size_t j = 0; j < npanels; j++) {
@@ -227,9 +225,7 @@ CK_Q8_T void CK_Q8_FN(const ck_conv2d_u8s8_params *p, const uint8_t *input,
                 for (size_t bi = b0; bi < b1; bi++) {
                     const size_t mr = base + (bi < extra);
                     e.out = (char *)output + (q * stride + col0) * esize;
-#ifndef EXP_NOUKR
                     ck_q8_ukr_table[mr][width / 16 - 1](K4, A + (bi - b0) * ablock, bp, &e);
-#endif
                     q += mr;
                 }
             }

@@ -1,0 +1,40 @@
+import Foundation
+import OctetTestSupport
+import XCTest
+
+/// EfficientNet-Lite0 (real weights) calibrated with KL on the first 250 sample images and
+/// evaluated on the other 250, through the same calls the CLI makes.
+final class EfficientNetQuantizationTests: XCTestCase {
+    func testCalibratedModelStaysAccurateAndRunsInONNXRuntime() throws {
+        try TestPaths.requireShared()
+        let dir = try TestPaths.temporaryDirectory(self)
+        let graph = try ModelLoader.load(path: TestPaths.efficientNet)
+        let all = try ImageFolderDataset(directory: TestPaths.imageSample, labels: TestPaths.imageLabels, recipe: .efficientNetLite)
+        var config = QuantConfig()
+        config.plan = PlanOptions(threads: 2)
+        config.samples = 250
+        let q = try quantizeModel(graph, calibrationData: all, config: config)
+        XCTAssertEqual(q.samples, 250)
+        XCTAssertEqual(q.autoExcluded, ["b0_dw", "stem"])
+        let heldOut = DatasetSlice(all, range: 250..<500)
+        let (report, logits) = try evaluateWithLogits(fp32: graph, int8: q.qdq, data: heldOut, batch: 32, options: config.plan)
+        let loss = (report.fp32Top1 ?? 0) - (report.int8Top1 ?? 0)
+        print("EfficientNet-Lite0 INT8: agreement \(report.agreement), top-1 FP32 \(report.fp32Top1!) INT8 \(report.int8Top1!), SQNR \(report.sqnrDB) dB")
+        XCTAssertLessThanOrEqual(loss, 0.005, "top-1 must stay within 0.5 points of FP32")
+        // The target is 98.5% agreement; measured here 97.2% (see docs/benchmarks.md).
+        // This guards against regressions until that target is met.
+        XCTAssertGreaterThanOrEqual(report.agreement, 0.968)
+
+        // ONNX Runtime runs the same QDQ file and agrees with Octet's INT8 reference on ≥ 99% of images.
+        let model = dir.appendingPathComponent("int8.onnx")
+        try ONNXExporter.write(q.qdq, to: model)
+        let npy = dir.appendingPathComponent("octet_logits.npy").path
+        try NPYFile.write(path: npy, shape: [heldOut.count, 1000], values: logits)
+        guard let ort = try PythonScript.run("ort_qdq_check.py", [TestPaths.efficientNet, model.path, "--images", TestPaths.imageSample,
+                                                                  "--offset", "250", "--octet-logits", npy]) else {
+            throw XCTSkip("python3 with onnxruntime, numpy and pillow is not installed: ONNX Runtime cross-check skipped")
+        }
+        let agreement = try XCTUnwrap(ort["ort_int8_vs_octet_int8_agreement"] as? Double, "\(ort)")
+        XCTAssertGreaterThanOrEqual(agreement, 0.99, "\(ort)")
+    }
+}
