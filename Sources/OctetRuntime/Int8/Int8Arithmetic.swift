@@ -21,8 +21,15 @@ public enum Int8Arithmetic {
 
     @inline(__always)
     public static func requantize(_ acc: Int32, _ m: Float, zeroPoint: Int32, lo: Int32, hi: Int32) -> UInt8 {
-        let v = Int32((Float(acc) * m).rounded(.toNearestOrEven)) &+ zeroPoint
+        let v = toInt32(Float(acc) * m) &+ zeroPoint
         return UInt8(truncatingIfNeeded: min(max(v, lo), hi))
+    }
+
+    /// rne(x) as Int32; NaN and values outside Int32 give Int32.min, as `vcvtps2dq` does.
+    @inline(__always)
+    public static func toInt32(_ x: Float) -> Int32 {
+        let r = x.rounded(.toNearestOrEven)
+        return r >= -2_147_483_648 && r < 2_147_483_648 ? Int32(r) : Int32.min
     }
 
     /// Q31 fixed-point form of a positive multiplier < 2^31: `m ≈ q31 · 2^(−31 − shift)`, the form

@@ -12,6 +12,7 @@ struct Int8Compiler {
     }
 
     let graph: Graph
+    let isa: ISA?
     var shapes: [String: Shape] = [:]
     var values: [String: Value] = [:]
     var u8Sizes: [Int] = []
@@ -22,7 +23,10 @@ struct Int8Compiler {
     var outputSlots: [(name: String, slot: Int, shape: Shape)] = []
     var materialized: [String: Int] = [:]
 
-    init(graph: Graph) { self.graph = graph }
+    init(graph: Graph, isa: ISA?) {
+        self.graph = graph
+        self.isa = isa
+    }
 
     mutating func newU8(_ name: String, _ params: QuantParams) -> Int {
         u8Sizes.append(shapes[name]?.elementCount ?? 1)
@@ -320,11 +324,25 @@ struct Int8Compiler {
                             min: -.infinity, max: .infinity)
         }
         macs += geometry.outH * geometry.outW * outC * cpg * taps
+        let int8Weights = weights.map { Int8(clamping: $0) }
+        var fast: Int8ConvKernel? = nil
+        if let isa {
+            let g = ConvGeometry(inHeight: geometry.inH, inWidth: geometry.inW, inPixelStride: geometry.inC, outHeight: geometry.outH,
+                                 outWidth: geometry.outW, outPixelStride: outC, kernel: (geometry.kh, geometry.kw),
+                                 stride: (geometry.sh, geometry.sw), dilation: (geometry.dh, geometry.dw), padTop: geometry.pt,
+                                 padLeft: geometry.pl, groups: geometry.groups, inChannelsPerGroup: cpg, outChannelsPerGroup: outC / geometry.groups)
+            let stage: Int8ConvKernel.Output
+            switch output {
+            case .quantized(_, let m, let zp, let lo, let hi): stage = .quantized(multipliers: m, zeroPoint: zp, lo: lo, hi: hi)
+            case .float(_, let s, let lo, let hi): stage = .float(scales: s, min: lo, max: hi)
+            }
+            fast = Int8ConvKernel(geometry: g, inputZeroPoint: x.params.zeroPoint, weights: int8Weights, bias: bias, output: stage, isa: isa)
+        }
         steps.append(.conv(ConvInt8(inH: geometry.inH, inW: geometry.inW, inC: geometry.inC, outH: geometry.outH, outW: geometry.outW,
                                     outC: outC, kh: geometry.kh, kw: geometry.kw, sh: geometry.sh, sw: geometry.sw, dh: geometry.dh,
                                     dw: geometry.dw, padTop: geometry.pt, padLeft: geometry.pl, groups: geometry.groups,
                                     input: x.slot, inputZero: x.params.zeroPoint,
-                                    weights: weights.map { Int8(clamping: $0) }, tapSums: tapSums, bias: bias, output: output)))
+                                    weights: int8Weights, tapSums: tapSums, bias: bias, output: output, fast: fast)))
     }
 }
 

@@ -30,7 +30,7 @@ enum Int8Kernels {
             var out = [UInt8](repeating: 0, count: x.count)
             for i in 0..<x.count {
                 let v = Float(Int32(x[i]) - za) * ma + Float(Int32(y[i]) - zb) * mb
-                out[i] = UInt8(min(max(Int32(v.rounded(.toNearestOrEven)) &+ zy, lo), hi))
+                out[i] = UInt8(min(max(Int8Arithmetic.toInt32(v) &+ zy, lo), hi))
             }
             u8[dst] = out
         case .maxPool(let src, let dst, let w):
@@ -85,6 +85,26 @@ enum Int8Kernels {
     }
 
     static func conv(_ c: ConvInt8, _ u8: inout [[UInt8]], _ f: inout [[Float]]) {
+        if let k = c.fast {
+            let pixels = c.outH * c.outW
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(k.scratchBytes, 64), alignment: 64)
+            defer { scratch.deallocate() }
+            switch c.output {
+            case .quantized(let slot, _, _, _, _):
+                var out = [UInt8](repeating: 0, count: pixels * c.outC)
+                u8[c.input].withUnsafeBufferPointer { x in
+                    out.withUnsafeMutableBytes { k.run(input: x.baseAddress!, output: $0.baseAddress!, pixels: 0..<pixels, scratch: scratch) }
+                }
+                u8[slot] = out
+            case .float(let slot, _, _, _):
+                var out = [Float](repeating: 0, count: pixels * c.outC)
+                u8[c.input].withUnsafeBufferPointer { x in
+                    out.withUnsafeMutableBytes { k.run(input: x.baseAddress!, output: $0.baseAddress!, pixels: 0..<pixels, scratch: scratch) }
+                }
+                f[slot] = out
+            }
+            return
+        }
         let cpg = c.inC / c.groups, opg = c.outC / c.groups, taps = c.kh * c.kw
         var acc = [Int32](repeating: 0, count: c.outH * c.outW * c.outC)
         if cpg == 1 && opg == 1 {

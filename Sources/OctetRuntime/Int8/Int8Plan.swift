@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import OctetCore
 import OctetIR
+import OctetKernels
 
 /// Runs a QDQ model (ours or another tool's) with integer arithmetic exactly as the fast
 /// kernels will (see `Int8Arithmetic`): each QuantizeLinear whose input is a Conv, Gemm, Add or
@@ -19,8 +20,14 @@ public final class Int8Plan: @unchecked Sendable {
     /// Multiply-accumulates of the integer convolutions for one image.
     public let macsPerImage: Int
 
-    public init(graph: Graph, threads: Int = 1) throws(RuntimeError) {
-        var c = Int8Compiler(graph: graph)
+    /// The kernel path, or nil when the plain-Swift reference kernels run.
+    public let isa: ISA?
+
+    /// - Parameter isa: the C kernel path to use (bit-exact with the reference), or nil for the
+    ///   plain-Swift reference implementation of `Int8Arithmetic`.
+    public init(graph: Graph, threads: Int = 1, isa: ISA? = .best) throws(RuntimeError) {
+        var c = Int8Compiler(graph: graph, isa: isa)
+        self.isa = isa
         try c.compile()
         steps = c.steps
         u8Sizes = c.u8Sizes

@@ -22,6 +22,8 @@ struct ConvInt8 {
     var tapSums: [Int32]
     var bias: [Int32]
     var output: ConvOutput
+    /// The C kernel for the chosen ISA path, or nil to run the plain-Swift reference.
+    var fast: Int8ConvKernel?
 }
 
 /// One step of an INT8 plan on one image. u8 and float tensors live in separate slot arrays.

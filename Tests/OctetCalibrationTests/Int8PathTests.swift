@@ -1,0 +1,48 @@
+import Foundation
+import OctetTestSupport
+import XCTest
+
+/// Every INT8 kernel path (forced one by one) against the plain-Swift reference executor:
+/// logits must be bit-identical.
+final class Int8PathTests: XCTestCase {
+    func check(_ qdq: Graph, input: Tensor, inputName: String = "input", file: StaticString = #filePath, line: UInt = #line) throws {
+        let reference = try Int8Plan(graph: qdq, threads: 2, isa: nil).run([inputName: input])
+        for isa in ISA.supported {
+            let fast = try Int8Plan(graph: qdq, threads: 2, isa: isa).run([inputName: input])
+            for (name, t) in reference {
+                XCTAssertEqual(fast[name]?.floats, t.floats, "\(isa) output \(name)", file: file, line: line)
+            }
+        }
+    }
+
+    func testTinyModelAllPathsBothWeightWidths() throws {
+        let dir = try TestPaths.temporaryDirectory(self)
+        var r = TestRandom(seed: 31)
+        let path = dir.appendingPathComponent("d.npy").path
+        try NPYFile.write(path: path, shape: [6, 3, 12, 12], values: r.floats(6 * 3 * 12 * 12))
+        for bits in [8, 7] {
+            var config = QuantConfig()
+            config.quantize.weightBits = bits
+            config.sensitivityMarginDB = nil
+            let q = try quantizeModel(QuantizationTests.model(), calibrationData: try NPYDataset(path: path), config: config)
+            try check(q.qdq, input: r.tensor([5, 3, 12, 12]))
+        }
+    }
+
+    func testResNet18SevenBitAndEfficientNetOnRealImages() throws {
+        try TestPaths.requireShared()
+        let images = try ImageFolderDataset(directory: TestPaths.imageSample, recipe: .efficientNetLite, limit: 3)
+        var x: [Float] = []
+        for i in 0..<images.count { x += try images.load(i) }
+        let input = try Tensor(shape: [3, 3, 224, 224], floats: x)
+        var config = QuantConfig()
+        config.samples = 3
+        let eff = try quantizeModel(try ModelLoader.load(path: TestPaths.efficientNet), calibrationData: images, config: config)
+        try check(eff.qdq, input: input)
+        // ResNet-18 with 7-bit weights: the vpmaddubsw (Skylake) paths run for real.
+        config.quantize.weightBits = 7
+        config.sensitivityMarginDB = nil
+        let resnet = try quantizeModel(ResNet.build(.resnet18), calibrationData: images, config: config)
+        try check(resnet.qdq, input: input)
+    }
+}
