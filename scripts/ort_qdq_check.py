@@ -49,6 +49,7 @@ def main():
         c = np.load(args.octet_logits)
         out["ort_int8_vs_octet_int8_agreement"] = float(np.mean(b.argmax(1) == c.argmax(1)))
         out["octet_int8_vs_fp32_agreement"] = float(np.mean(a.argmax(1) == c.argmax(1)))
+        out["ort_int8_vs_octet_int8_sqnr_db"] = float(10 * np.log10(np.sum(b.astype(np.float64) ** 2) / np.sum((b - c).astype(np.float64) ** 2)))
     print(json.dumps(out))
 
 

@@ -44,6 +44,7 @@ public enum WeightQuantizer {
         let scales = b.indices.map { inputScale * weightScales[weightScales.count == 1 ? 0 : $0] }
         let q = zip(b, scales).map { v, s -> Int32 in
             let r = (Double(v) / Double(s)).rounded(.toNearestOrEven)
+            guard r.isFinite else { return r.isNaN ? 0 : (r > 0 ? Int32.max : Int32.min) }
             return Int32(min(max(r, Double(Int32.min)), Double(Int32.max)))
         }
         return (q, scales)

@@ -24,6 +24,26 @@ public struct BenchmarkReport: Codable, Sendable {
 }
 
 public enum Benchmark {
+    /// Throughput of an INT8 QDQ graph on `isa` (the C kernels), same protocol as `run`.
+    public static func runInt8(graph: Graph, isa: ISA, threads: Int, batch: Int, iterations: Int) throws -> BenchmarkReport {
+        let plan = try Int8Plan(graph: graph, threads: threads, isa: isa)
+        let (name, chw) = try ModelLoader.imageInput(of: graph)
+        var rng = SeededRandom(seed: 7)
+        let input = try Tensor(shape: Shape([batch] + chw), floats: (0..<(batch * chw.reduce(1, *))).map { _ in rng.uniform(-1, 1) })
+        _ = try plan.run([name: input])
+        var times: [Double] = []
+        for _ in 0..<max(iterations, 1) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = try plan.run([name: input])
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        times.sort()
+        let ips = Double(batch) / times[times.count / 2]
+        return BenchmarkReport(model: graph.name, batch: batch, threads: threads, isa: isa.rawValue, iterations: times.count,
+                               imagesPerSecond: ips, gflops: ips * Double(plan.macsPerImage) * 2 / 1e9,
+                               bestBatchMilliseconds: times[0] * 1e3)
+    }
+
     /// Runs `iterations` timed batches after one warm-up batch; reports the median rate.
     public static func run(graph: Graph, options: PlanOptions, batch: Int, iterations: Int,
                            profile: ((StepProfile, _ images: Int) -> Void)? = nil) throws -> BenchmarkReport {

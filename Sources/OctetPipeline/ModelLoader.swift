@@ -22,6 +22,12 @@ public enum ModelLoader {
         return try Pipelines.qdqCleanup.run(graph)
     }
 
+    /// Whether the ONNX file is a QDQ (INT8) model.
+    public static func isQuantized(path: String) throws -> Bool {
+        guard FileManager.default.fileExists(atPath: path) else { throw ONNXError.unreadable(path: path, reason: "no such file") }
+        return try ONNXImporter.load(contentsOf: URL(fileURLWithPath: path)).nodes.contains { $0.op.isQDQ }
+    }
+
     /// Runs the FP32 optimization pipeline on an in-memory graph.
     public static func optimize(_ graph: Graph) throws -> Graph {
         try Pipelines.fp32Optimization.run(graph)

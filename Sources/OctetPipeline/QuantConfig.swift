@@ -14,8 +14,11 @@ public struct QuantConfig: Sendable {
     /// Convolutions whose output-space weight-quantization SQNR (`weightSensitivity`) is this many
     /// dB below the median layer's are kept in FP32 (at most a tenth of the layers); nil disables.
     public var sensitivityMarginDB: Double? = 5
-    /// Samples the sensitivity analysis runs on.
-    public var sensitivitySamples = 4
+    /// Add each convolution's mean weight-quantization output shift to its bias (measured on
+    /// the sensitivity samples).
+    public var biasCorrection = true
+    /// Samples the sensitivity analysis and bias correction run on.
+    public var sensitivitySamples = 8
     public var batch: Int = 16
     public var plan = PlanOptions()
 

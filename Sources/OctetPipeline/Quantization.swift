@@ -25,7 +25,7 @@ public struct QuantizedModel: Sendable {
 /// The layers to keep in FP32: sensitivity more than `margin` dB below the median, worst first,
 /// at most a tenth of the layers.
 public func sensitiveLayers(_ sensitivity: [String: Double], margin: Double) -> [String] {
-    let sorted = sensitivity.sorted { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) }
+    let sorted = sensitivity.filter { $0.value.isFinite }.sorted { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) }
     guard !sorted.isEmpty else { return [] }
     let median = sorted[sorted.count / 2].value
     return sorted.prefix(max(sorted.count / 10, 0)).filter { $0.value < median - margin }.map(\.key)
@@ -107,15 +107,20 @@ public func quantizeModel(_ model: Graph, calibrationData: any Dataset, config: 
     var config = config
     var sensitivity: [String: Double] = [:]
     var autoExcluded: [String] = []
+    var corrections: [String: [Float]] = [:]
+    if config.sensitivityMarginDB != nil || config.biasCorrection {
+        (sensitivity, corrections) = try weightQuantizationEffects(graph, data: calibrationData, samples: min(config.sensitivitySamples, count),
+                                                                   options: config.quantize, plan: config.plan)
+    }
     if let margin = config.sensitivityMarginDB {
-        sensitivity = try weightSensitivity(graph, data: calibrationData, samples: min(config.sensitivitySamples, count),
-                                            options: config.quantize, plan: config.plan)
         autoExcluded = sensitiveLayers(sensitivity, margin: margin).filter { !config.quantize.excludedNodes.contains($0) }
         config.quantize.excludedNodes.formUnion(autoExcluded)
     }
     let histograms = try collectHistograms(graph, data: calibrationData, range: 0..<count, config: config, progress: progress)
     let table = try calibrationTable(graph, histograms: histograms, config: config)
-    let qdq = try InsertQuantizeDequantize.apply(graph, table: table, options: config.quantize)
+    let corrected = config.biasCorrection
+        ? applyBiasCorrection(graph, corrections.filter { !config.quantize.excludedNodes.contains($0.key) }) : graph
+    let qdq = try InsertQuantizeDequantize.apply(corrected, table: table, options: config.quantize)
     return QuantizedModel(fp32: graph, qdq: qdq, table: table, histograms: histograms, samples: count,
                           seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9,
                           sensitivity: sensitivity, autoExcluded: autoExcluded.sorted())

@@ -13,6 +13,15 @@ import OctetRuntime
 /// weight-space error does not show.
 public func weightSensitivity(_ graph: Graph, data: any Dataset, samples: Int, options: QuantizeOptions,
                               plan: PlanOptions) throws -> [String: Double] {
+    try weightQuantizationEffects(graph, data: data, samples: samples, options: options, plan: plan).sensitivity
+}
+
+/// Per convolution: the output-space SQNR of weight quantization (see `weightSensitivity`) and
+/// the mean output shift it causes per output channel, E[y_fp32 − y_quantized-weights] over the
+/// samples' pixels: adding it to the bias is empirical bias correction (Nagel et al. 2019,
+/// "Data-Free Quantization Through Weight Equalization and Bias Correction", §4.2).
+public func weightQuantizationEffects(_ graph: Graph, data: any Dataset, samples: Int, options: QuantizeOptions,
+                                      plan: PlanOptions) throws -> (sensitivity: [String: Double], biasCorrection: [String: [Float]]) {
     var opts = plan
     opts.fuse = false
     opts.threads = 1
@@ -45,6 +54,7 @@ public func weightSensitivity(_ graph: Graph, data: any Dataset, samples: Int, o
                             quantized: Conv2DKernel(geometry: geometry, weights: fake, bias: nil, isa: plan.isa)))
     }
     var signal: [String: Double] = [:], noise: [String: Double] = [:]
+    var shift: [String: [Double]] = [:], counted: [String: Int] = [:]
     for i in 0..<min(samples, data.count) {
         let capture = Capture()
         _ = try run.plan.run([run.inputName: try run.loadBatch(data, i..<(i + 1), threads: 1)], observer: capture)
@@ -57,10 +67,39 @@ public func weightSensitivity(_ graph: Graph, data: any Dataset, samples: Int, o
                 a.withUnsafeMutableBufferPointer { l.exact.run(input: xp.baseAddress!, output: $0.baseAddress!, pixels: 0..<l.exact.geometry.outPixels, scratch: scratch.pointer) }
                 b.withUnsafeMutableBufferPointer { l.quantized.run(input: xp.baseAddress!, output: $0.baseAddress!, pixels: 0..<l.quantized.geometry.outPixels, scratch: scratch.pointer) }
             }
-            for (u, v) in zip(a, b) { signal[l.name, default: 0] += Double(u) * Double(u); noise[l.name, default: 0] += Double(u - v) * Double(u - v) }
+            let stride = l.exact.geometry.outPixelStride
+            var sums = shift[l.name] ?? Array(repeating: 0, count: stride)
+            for (i, (u, v)) in zip(a, b).enumerated() where u.isFinite && v.isFinite {
+                signal[l.name, default: 0] += Double(u) * Double(u)
+                noise[l.name, default: 0] += Double(u - v) * Double(u - v)
+                sums[i % stride] += Double(u) - Double(v)
+            }
+            shift[l.name] = sums
+            counted[l.name, default: 0] += l.exact.geometry.outPixels
         }
     }
     var out: [String: Double] = [:]
     for (k, s) in signal { out[k] = (noise[k] ?? 0) == 0 ? 200 : 10 * log10(s / noise[k]!) }
-    return out
+    let corrections = shift.mapValues { sums in sums.map { Float($0) } }.reduce(into: [String: [Float]]()) { acc, kv in
+        let n = Float(max(counted[kv.key] ?? 1, 1))
+        acc[kv.key] = kv.value.map { $0 / n }
+    }
+    return (out, corrections)
+}
+
+/// `graph` with each listed convolution's bias increased by its correction (a bias is added
+/// where the convolution had none).
+public func applyBiasCorrection(_ graph: Graph, _ corrections: [String: [Float]]) -> Graph {
+    var g = graph
+    for i in g.nodes.indices {
+        guard case .conv = g.nodes[i].op, let delta = corrections[g.nodes[i].name] else { continue }
+        let node = g.nodes[i]
+        let old = node.inputs.count > 2 && !node.inputs[2].isEmpty ? g.initializers[node.inputs[2]]?.floats : nil
+        guard delta.count == (old?.count ?? delta.count) else { continue }
+        let base = old ?? Array(repeating: 0, count: delta.count)
+        let name = node.name + "_corrected_bias"
+        g.initializers[name] = try? Tensor(shape: [delta.count], floats: zip(base, delta).map { $0 + $1 })
+        g.nodes[i].inputs = [node.inputs[0], node.inputs[1], name]
+    }
+    return EliminateDeadNodes.apply(g)
 }

@@ -27,12 +27,19 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        let report: BenchmarkReport
+        if try ModelLoader.isQuantized(path: model) {
+            let options = try runtime.planOptions()
+            report = try Benchmark.runInt8(graph: try ModelLoader.loadQDQ(path: model), isa: options.isa, threads: options.threads,
+                                           batch: batch, iterations: iterations)
+        } else {
         let graph = try ModelLoader.load(path: model)
-        let report = try Benchmark.run(graph: graph, options: try runtime.planOptions(), batch: batch, iterations: iterations,
+        report = try Benchmark.run(graph: graph, options: try runtime.planOptions(), batch: batch, iterations: iterations,
                                        profile: profile ? { Bench.printProfile($0, images: $1) } : nil)
+        }
         if json { return try printJSON(report) }
         print("\(report.model): \(String(format: "%.1f", report.imagesPerSecond)) images/s, "
-              + "\(String(format: "%.1f", report.gflops)) GFLOPS (batch \(report.batch), \(report.threads) threads, \(report.isa))")
+              + "\(String(format: "%.1f", report.gflops)) G(FL)OPS (batch \(report.batch), \(report.threads) threads, \(report.isa))")
     }
 
     static func printProfile(_ p: StepProfile, images: Int) {

@@ -43,8 +43,9 @@ final class QuantizationTests: XCTestCase {
         XCTAssertEqual(q.table.entries.map(\.tensor),
                        ["clip_out", "flat_out", "gap_out", "input", "pool_out", "project_out", "relu1_out", "residual_out"])
         XCTAssertEqual(counts["QuantizeLinear"], q.table.entries.count)
-        // One DequantizeLinear per activation, per weight (4) and per bias (conv1, fc).
-        XCTAssertEqual(counts["DequantizeLinear"], q.table.entries.count + 4 + 2)
+        // One DequantizeLinear per activation, per weight (4) and per bias (4: bias correction gives
+        // the bias-less dw and project convolutions a bias).
+        XCTAssertEqual(counts["DequantizeLinear"], q.table.entries.count + 4 + 4)
         XCTAssertEqual(q.table["relu1_out"]?.nonNegative, true)
         XCTAssertEqual(q.table["relu1_out"]?.params.zeroPoint, 0)
         XCTAssertEqual(q.table["project_out"]?.nonNegative, false)

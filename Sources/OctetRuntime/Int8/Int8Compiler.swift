@@ -352,6 +352,7 @@ enum WeightQuantizerInt {
         b.indices.map { i in
             let s = inputScale * weightScales[weightScales.count == 1 ? 0 : i]
             let r = (Double(b[i]) / Double(s)).rounded(.toNearestOrEven)
+            guard r.isFinite else { return r.isNaN ? 0 : (r > 0 ? Int32.max : Int32.min) }
             return Int32(min(max(r, Double(Int32.min)), Double(Int32.max)))
         }
     }
