@@ -8,7 +8,7 @@ struct OctetBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "octet-bench",
         abstract: "Octet benchmarks (release builds only give meaningful numbers).",
-        subcommands: [FP32Bench.self])
+        subcommands: [FP32Bench.self, Int8Bench.self])
 }
 
 /// Peak FP32 throughput of one core of the machine the numbers were measured on
@@ -82,5 +82,67 @@ enum ORTBaseline {
         guard p.terminationStatus == 0 else { return nil }
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return Double(text.split(separator: "\n").last ?? "")
+    }
+}
+
+struct Int8Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "int8",
+        abstract: "INT8 ResNet-18 and EfficientNet-Lite0 on every ISA path, against ONNX Runtime running the same QDQ file and our FP32.")
+
+    @Option(help: "EfficientNet-Lite0 ONNX file (skipped when missing).")
+    var efficientnet: String = "../shared/models/efficientnet_lite0_fp32.onnx"
+
+    @Option(help: "Calibration images (a folder; skipped models need it).")
+    var data: String = "../shared/data/imagenet-sample"
+
+    @Option(help: "Timed iterations per configuration.")
+    var iterations: Int = 5
+
+    @Option(parsing: .upToNextOption, help: "Batch sizes.")
+    var batches: [Int] = [1, 32]
+
+    @Option(parsing: .upToNextOption, help: "Thread counts.")
+    var threads: [Int] = [1, 2]
+
+    @Option(help: "Python interpreter with onnxruntime for the baseline ('none' to skip).")
+    var python: String = "python3"
+
+    @Option(parsing: .upToNextOption, help: "ISA paths (default: every SIMD path this CPU has; scalar is minutes per batch).")
+    var paths: [String] = ISA.supported.filter { $0 != .scalar }.map(\.rawValue)
+
+    func run() throws {
+        let chosen = try paths.map { try ISA.named($0) }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("octet-bench8-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var models: [(String, Graph, PreprocessRecipe)] = [("resnet18", ResNet.build(.resnet18), .imagenet)]
+        if FileManager.default.fileExists(atPath: efficientnet) {
+            models.append(("efficientnet-lite0", try ModelLoader.load(path: efficientnet), .efficientNetLite))
+        }
+        print("| model | path | batch | threads | INT8 img/s | GOPS | % of path peak | ORT INT8 img/s | ×ORT | ×our FP32 |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for (name, fp32, recipe) in models {
+            let images = try ImageFolderDataset(directory: data, recipe: recipe, limit: 32)
+            for isa in chosen {
+                var config = QuantConfig()
+                config.samples = 32
+                config.quantize.weightBits = QuantConfig.weightBits(for: isa)
+                let q = try quantizeModel(fp32, calibrationData: images, config: config)
+                let path = dir.appendingPathComponent("\(name)-\(isa).int8.onnx").path
+                try ONNXExporter.write(q.qdq, to: URL(fileURLWithPath: path))
+                for b in batches {
+                    for t in threads {
+                        let r = try Benchmark.runInt8(graph: q.qdq, isa: isa, threads: t, batch: b, iterations: iterations)
+                        let f = try Benchmark.run(graph: q.fp32, options: PlanOptions(isa: isa, threads: t), batch: b, iterations: iterations)
+                        let ort = python == "none" ? nil : ORTBaseline.imagesPerSecond(python: python, model: path, batch: b, threads: t, iterations: iterations)
+                        let peak = r.gflops / ((isa == .avx512vnni ? 473 : 236.5) * Double(t)) * 100
+                        fflush(stdout)
+                        print(String(format: "| %@ | %@ | %d | %d | %.1f | %.0f | %.0f%% | %@ | %@ | %.2f× |", name, isa.rawValue, b, t,
+                                     r.imagesPerSecond, r.gflops, peak, ort.map { String(format: "%.1f", $0) } ?? "n/a",
+                                     ort.map { String(format: "%.2f×", r.imagesPerSecond / $0) } ?? "n/a", r.imagesPerSecond / f.imagesPerSecond))
+                    }
+                }
+            }
+        }
     }
 }
