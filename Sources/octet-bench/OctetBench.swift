@@ -136,7 +136,6 @@ struct Int8Bench: ParsableCommand {
                         let f = try Benchmark.run(graph: q.fp32, options: PlanOptions(isa: isa, threads: t), batch: b, iterations: iterations)
                         let ort = python == "none" ? nil : ORTBaseline.imagesPerSecond(python: python, model: path, batch: b, threads: t, iterations: iterations)
                         let peak = r.gflops / ((isa == .avx512vnni ? 473 : 236.5) * Double(t)) * 100
-                        fflush(stdout)
                         print(String(format: "| %@ | %@ | %d | %d | %.1f | %.0f | %.0f%% | %@ | %@ | %.2f× |", name, isa.rawValue, b, t,
                                      r.imagesPerSecond, r.gflops, peak, ort.map { String(format: "%.1f", $0) } ?? "n/a",
                                      ort.map { String(format: "%.2f×", r.imagesPerSecond / $0) } ?? "n/a", r.imagesPerSecond / f.imagesPerSecond))
