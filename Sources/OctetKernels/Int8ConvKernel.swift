@@ -33,9 +33,10 @@ public final class Int8ConvKernel: @unchecked Sendable {
         let depthwise = g.isDepthwise
         self.depthwise = depthwise
         let sevenBit = weights.allSatisfy { $0 >= -63 && $0 <= 63 }
+        let saturates = !depthwise && !sevenBit
         switch requested {
-        case .avx512, .avx2 where !depthwise && !sevenBit: isa = .scalar
-        default: isa = requested
+        case .avx512 where saturates, .avx2 where saturates: isa = .scalar
+        case .avx512vnni, .avx512, .avx2, .scalar: isa = requested
         }
         let size = depthwise ? ck_dwconv2d_u8s8_packed_weights_size(&p) : ck_conv2d_u8s8_packed_weights_size(&p)
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(size, 64), alignment: 64)
@@ -64,7 +65,8 @@ public final class Int8ConvKernel: @unchecked Sendable {
         guard !pixels.isEmpty else { return }
         let lo = pixels.lowerBound, hi = pixels.upperBound
         scales.withUnsafeBufferPointer { s in
-            bias.withUnsafeBufferPointer { b in
+            bias.withUnsafeBufferPointer { biasBuffer in
+                let b = UnsafeBufferPointer(start: bias.isEmpty ? nil : biasBuffer.baseAddress, count: bias.count)
                 var stage = output
                 stage.scale = s.baseAddress
                 withUnsafePointer(to: &params) { p in

@@ -24,6 +24,12 @@ public struct QuantConfig: Sendable {
 
     public init() {}
 
-    /// 7-bit weights when the INT8 path will be AVX512BW without VNNI (`vpmaddubsw` saturation).
-    public static func weightBits(for isa: ISA) -> Int { isa == .avx512 ? 7 : 8 }
+    /// 7-bit weights when the INT8 path will use `vpmaddubsw` (AVX512BW without VNNI, or AVX2),
+    /// whose saturating int16 pair sums would overflow with 8-bit weights.
+    public static func weightBits(for isa: ISA) -> Int {
+        switch isa {
+        case .avx512, .avx2: 7
+        case .avx512vnni, .scalar: 8
+        }
+    }
 }

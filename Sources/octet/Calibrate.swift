@@ -24,7 +24,7 @@ struct Calibrate: ParsableCommand {
     @Flag(help: "One weight scale per tensor instead of per output channel.")
     var perTensor = false
 
-    @Option(help: "Weight bits: 8, or 7 for AVX512BW without VNNI (default: 7 when --isa avx512, else 8).")
+    @Option(help: "Weight bits: 8, or 7 for the vpmaddubsw paths (default: 7 when --isa is avx512 or avx2, else 8).")
     var weightBits: Int?
 
     @Option(help: "Keep in FP32 the convolutions whose weight-quantization SQNR is this many dB below the median layer's ('off' disables).")

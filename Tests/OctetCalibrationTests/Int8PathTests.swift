@@ -15,6 +15,19 @@ final class Int8PathTests: XCTestCase {
         }
     }
 
+    /// A vpmaddubsw path is used for 7-bit weights and refused (scalar twin) for 8-bit ones.
+    func testPathChoiceFollowsWeightWidth() {
+        let g = ConvGeometry(inHeight: 4, inWidth: 4, inPixelStride: 8, outHeight: 4, outWidth: 4, outPixelStride: 16,
+                             kernel: (1, 1), inChannelsPerGroup: 8, outChannelsPerGroup: 16)
+        let out = Int8ConvKernel.Output.quantized(multipliers: Array(repeating: 0.01, count: 16), zeroPoint: 0, lo: 0, hi: 255)
+        for isa in ISA.supported {
+            let seven = Int8ConvKernel(geometry: g, inputZeroPoint: 0, weights: Array(repeating: 63, count: 128), bias: [], output: out, isa: isa)
+            XCTAssertEqual(seven.isa, isa)
+            let eight = Int8ConvKernel(geometry: g, inputZeroPoint: 0, weights: Array(repeating: -64, count: 128), bias: [], output: out, isa: isa)
+            XCTAssertEqual(eight.isa, isa == .avx512 || isa == .avx2 ? .scalar : isa)
+        }
+    }
+
     func testTinyModelAllPathsBothWeightWidths() throws {
         let dir = try TestPaths.temporaryDirectory(self)
         var r = TestRandom(seed: 31)

@@ -304,7 +304,7 @@ struct Int8Compiler {
             var gemmBeta: Float = 1
             if case .gemm(let a) = node.op { gemmBeta = a.beta }
             let full = b.values.count == 1 ? Array(repeating: b.values[0], count: outC) : b.values
-            bias = WeightQuantizerInt.quantizeBias(full.map { $0 * gemmBeta }, inputScale: x.params.scale, weightScales: wScales)
+            bias = WeightQuantizer.quantizeBias(full.map { $0 * gemmBeta }, inputScale: x.params.scale, weightScales: wScales).q
             if let bq = b.quantized, bq.count == outC, gemmBeta == 1,
                zip(b.scales, wScales).allSatisfy({ abs(Double($0) - Double(x.params.scale) * Double($1)) <= 1e-6 * Double($0) }) {
                 bias = bq
@@ -343,17 +343,5 @@ struct Int8Compiler {
                                     dw: geometry.dw, padTop: geometry.pt, padLeft: geometry.pl, groups: geometry.groups,
                                     input: x.slot, inputZero: x.params.zeroPoint,
                                     weights: int8Weights, tapSums: tapSums, bias: bias, output: output, fast: fast)))
-    }
-}
-
-/// Bias quantization with the executor's rounding (matches `WeightQuantizer.quantizeBias`).
-enum WeightQuantizerInt {
-    static func quantizeBias(_ b: [Float], inputScale: Float, weightScales: [Float]) -> [Int32] {
-        b.indices.map { i in
-            let s = inputScale * weightScales[weightScales.count == 1 ? 0 : i]
-            let r = (Double(b[i]) / Double(s)).rounded(.toNearestOrEven)
-            guard r.isFinite else { return r.isNaN ? 0 : (r > 0 ? Int32.max : Int32.min) }
-            return Int32(min(max(r, Double(Int32.min)), Double(Int32.max)))
-        }
     }
 }

@@ -1,4 +1,4 @@
-import OctetCore
+
 
 /// Symmetric weight and bias quantization.
 public enum WeightQuantizer {
