@@ -36,7 +36,12 @@ public enum NPYFile {
             guard let v = Int(d), v >= 0 else { throw .badNPY(path: path, reason: "bad dimension '\(d)'") }
             shape.append(v)
         }
-        let count = shape.reduce(1, *)
+        var count = 1
+        for d in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow, product <= Int.max / 4 else { throw .badNPY(path: path, reason: "shape \(shape) is too large") }
+            count = product
+        }
         let body = start + headerLength
         guard bytes.count - body == count * 4 else {
             throw .badNPY(path: path, reason: "has \(bytes.count - body) data bytes, shape \(shape) needs \(count * 4)")

@@ -113,5 +113,10 @@ final class NPYTests: XCTestCase {
         data.removeLast(3)
         XCTAssertThrowsError(try NPYFile.parse(data, path: "t.npy")) { XCTAssertTrue("\($0)".contains("data bytes"), "\($0)") }
         XCTAssertThrowsError(try NPYFile.parse(Data("garbage!!!!".utf8), path: "g.npy")) { XCTAssertTrue("\($0)".contains("magic")) }
+        var huge = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
+        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999, 99999999999), }\n"
+        huge.append(contentsOf: [UInt8(header.utf8.count), 0])
+        huge.append(contentsOf: Array(header.utf8))
+        XCTAssertThrowsError(try NPYFile.parse(huge, path: "huge.npy")) { XCTAssertTrue("\($0)".contains("too large"), "\($0)") }
     }
 }
