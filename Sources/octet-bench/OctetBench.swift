@@ -11,14 +11,8 @@ struct OctetBench: ParsableCommand {
         subcommands: [FP32Bench.self, Int8Bench.self])
 }
 
-/// Peak FP32 throughput of one core of the machine the numbers were measured on
-/// (one 512-bit FMA per cycle: 32 FLOP/cycle at ~3.7 GHz on this Zen4).
-let fmaPeakGFLOPSPerCore = 118.0
-
-struct FP32Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "fp32",
-        abstract: "ResNet-18 and EfficientNet-Lite0 FP32 at batch 1 and 32, 1 and 2 threads, against ONNX Runtime.")
-
+/// Options every benchmark takes.
+struct BenchOptions: ParsableArguments {
     @Option(help: "EfficientNet-Lite0 ONNX file (skipped when missing).")
     var efficientnet: String = "../shared/models/efficientnet_lite0_fp32.onnx"
 
@@ -34,6 +28,22 @@ struct FP32Bench: ParsableCommand {
     @Option(help: "Python interpreter with onnxruntime for the baseline ('none' to skip).")
     var python: String = "python3"
 
+    /// ONNX Runtime's images/s for `model`, or nil when skipped or unavailable.
+    func onnxRuntime(_ model: String, batch: Int, threads: Int) -> Double? {
+        python == "none" ? nil : ORTBaseline.imagesPerSecond(python: python, model: model, batch: batch, threads: threads, iterations: iterations)
+    }
+}
+
+/// Peak FP32 throughput of one core of the machine the numbers were measured on
+/// (one 512-bit FMA per cycle: 32 FLOP/cycle at ~3.7 GHz on this Zen4).
+let fmaPeakGFLOPSPerCore = 118.0
+
+struct FP32Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "fp32",
+        abstract: "ResNet-18 and EfficientNet-Lite0 FP32 at batch 1 and 32, 1 and 2 threads, against ONNX Runtime.")
+
+    @OptionGroup var common: BenchOptions
+
     @Option(help: "Kernel path (default: best).")
     var isa: String?
 
@@ -44,18 +54,18 @@ struct FP32Bench: ParsableCommand {
         let resnetPath = dir.appendingPathComponent("resnet18.onnx").path
         try ONNXExporter.write(ResNet.build(.resnet18), to: URL(fileURLWithPath: resnetPath))
         var models = [("resnet18", resnetPath)]
-        if FileManager.default.fileExists(atPath: efficientnet) { models.append(("efficientnet-lite0", efficientnet)) }
+        if FileManager.default.fileExists(atPath: common.efficientnet) { models.append(("efficientnet-lite0", common.efficientnet)) }
         let chosen = try isa.map { try ISA.named($0) } ?? ISA.best
 
         print("| model | batch | threads | isa | octet img/s | GFLOPS | % FMA peak | ORT img/s | octet/ORT |")
         print("|---|---|---|---|---|---|---|---|---|")
         for (name, path) in models {
             let graph = try ModelLoader.load(path: path)
-            for b in batches {
-                for t in threads {
-                    let r = try Benchmark.run(graph: graph, options: PlanOptions(isa: chosen, threads: t), batch: b, iterations: iterations)
+            for b in common.batches {
+                for t in common.threads {
+                    let r = try Benchmark.run(graph: graph, options: PlanOptions(isa: chosen, threads: t), batch: b, iterations: common.iterations)
                     let peak = r.gflops / (fmaPeakGFLOPSPerCore * Double(t)) * 100
-                    let ort = python == "none" ? nil : ORTBaseline.imagesPerSecond(python: python, model: path, batch: b, threads: t, iterations: iterations)
+                    let ort = common.onnxRuntime(path, batch: b, threads: t)
                     let ortText = ort.map { String(format: "%.1f", $0) } ?? "n/a"
                     let ratio = ort.map { String(format: "%.2f×", r.imagesPerSecond / $0) } ?? "n/a"
                     print(String(format: "| %@ | %d | %d | %@ | %.1f | %.1f | %.0f%% | %@ | %@ |", name, b, t, r.isa, r.imagesPerSecond, r.gflops, peak, ortText, ratio))
@@ -89,23 +99,10 @@ struct Int8Bench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "int8",
         abstract: "INT8 ResNet-18 and EfficientNet-Lite0 on every ISA path, against ONNX Runtime running the same QDQ file and our FP32.")
 
-    @Option(help: "EfficientNet-Lite0 ONNX file (skipped when missing).")
-    var efficientnet: String = "../shared/models/efficientnet_lite0_fp32.onnx"
+    @OptionGroup var common: BenchOptions
 
-    @Option(help: "Calibration images (a folder; skipped models need it).")
+    @Option(help: "Calibration images (a folder).")
     var data: String = "../shared/data/imagenet-sample"
-
-    @Option(help: "Timed iterations per configuration.")
-    var iterations: Int = 5
-
-    @Option(parsing: .upToNextOption, help: "Batch sizes.")
-    var batches: [Int] = [1, 32]
-
-    @Option(parsing: .upToNextOption, help: "Thread counts.")
-    var threads: [Int] = [1, 2]
-
-    @Option(help: "Python interpreter with onnxruntime for the baseline ('none' to skip).")
-    var python: String = "python3"
 
     @Option(parsing: .upToNextOption, help: "ISA paths (default: every SIMD path this CPU has; scalar is minutes per batch).")
     var paths: [String] = ISA.supported.filter { $0 != .scalar }.map(\.rawValue)
@@ -116,8 +113,8 @@ struct Int8Bench: ParsableCommand {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         var models: [(String, Graph, PreprocessRecipe)] = [("resnet18", ResNet.build(.resnet18), .imagenet)]
-        if FileManager.default.fileExists(atPath: efficientnet) {
-            models.append(("efficientnet-lite0", try ModelLoader.load(path: efficientnet), .efficientNetLite))
+        if FileManager.default.fileExists(atPath: common.efficientnet) {
+            models.append(("efficientnet-lite0", try ModelLoader.load(path: common.efficientnet), .efficientNetLite))
         }
         print("| model | path | batch | threads | INT8 img/s | GOPS | % of path peak | ORT INT8 img/s | ×ORT | ×our FP32 |")
         print("|---|---|---|---|---|---|---|---|---|---|")
@@ -130,11 +127,11 @@ struct Int8Bench: ParsableCommand {
                 let q = try quantizeModel(fp32, calibrationData: images, config: config)
                 let path = dir.appendingPathComponent("\(name)-\(isa).int8.onnx").path
                 try ONNXExporter.write(q.qdq, to: URL(fileURLWithPath: path))
-                for b in batches {
-                    for t in threads {
-                        let r = try Benchmark.runInt8(graph: q.qdq, isa: isa, threads: t, batch: b, iterations: iterations)
-                        let f = try Benchmark.run(graph: q.fp32, options: PlanOptions(isa: isa, threads: t), batch: b, iterations: iterations)
-                        let ort = python == "none" ? nil : ORTBaseline.imagesPerSecond(python: python, model: path, batch: b, threads: t, iterations: iterations)
+                for b in common.batches {
+                    for t in common.threads {
+                        let r = try Benchmark.runInt8(graph: q.qdq, isa: isa, threads: t, batch: b, iterations: common.iterations)
+                        let f = try Benchmark.run(graph: q.fp32, options: PlanOptions(isa: isa, threads: t), batch: b, iterations: common.iterations)
+                        let ort = common.onnxRuntime(path, batch: b, threads: t)
                         let peak = r.gflops / ((isa == .avx512vnni ? 473 : 236.5) * Double(t)) * 100
                         print(String(format: "| %@ | %@ | %d | %d | %.1f | %.0f | %.0f%% | %@ | %@ | %.2f× |", name, isa.rawValue, b, t,
                                      r.imagesPerSecond, r.gflops, peak, ort.map { String(format: "%.1f", $0) } ?? "n/a",
