@@ -23,6 +23,9 @@ public enum CalibrationReport {
         if !config.quantize.excludedNodes.isEmpty || !config.quantize.excludedOpTypes.isEmpty {
             md += "- kept in FP32: " + (config.quantize.excludedNodes.sorted() + config.quantize.excludedOpTypes.sorted()).map { "`\($0)`" }.joined(separator: ", ") + "\n"
         }
+        if config.biasCorrection {
+            md += "- bias correction: every quantized convolution's bias absorbs the mean output shift its weight quantization causes (measured on the same samples; Nagel et al. 2019)\n"
+        }
         let nonFinite = q.table.entries.reduce(Int64(0)) { $0 + $1.nonFinite }
         md += "- NaN/Inf activations seen (counted, never binned): \(nonFinite)\n\n"
         md += "Measured SQNR compares each INT8 tensor with the FP32 one on \(sqnrSamples) samples (errors accumulate through the network); estimated SQNR is the quantization noise of the tensor alone, from its histogram.\n\n"
