@@ -24,8 +24,9 @@ final class EfficientNetQuantizationTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(report.agreement, 0.985, "top-1 agreement with FP32 must be at least 98.5%")
 
         // ONNX Runtime runs the same QDQ file. The issue asks for ≥ 99% top-1 agreement with Octet's
-        // INT8 executor; measured 98.0–99.2% depending on 1-LSB rounding differences (docs/benchmarks.md),
-        // so this guards at 97.5% until the engines' arithmetic is matched more closely.
+        // INT8 executor; measured 98.0% here, while ORT's integer and ORT's own float evaluation of this
+        // QDQ graph agree on 99.2% (docs/benchmarks.md): 1-LSB rounding differences amplified through the
+        // network. This guards at 97.5%.
         let model = dir.appendingPathComponent("int8.onnx")
         try ONNXExporter.write(q.qdq, to: model)
         let npy = dir.appendingPathComponent("octet_logits.npy").path
