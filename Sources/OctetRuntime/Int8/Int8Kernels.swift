@@ -34,14 +34,9 @@ enum Int8Kernels {
             }
             u8[dst] = out
         case .maxPool(let src, let dst, let w):
-            u8[dst] = pool(u8[src], w) { values, _ in values.max() ?? 0 }
+            u8[dst] = maxPool(u8[src], w)
         case .averagePool(let src, let dst, let w, let zIn, let ratio, let zOut, let include):
-            u8[dst] = pool(u8[src], w) { values, padded in
-                let sum = values.reduce(Int32(0)) { $0 + Int32($1) - zIn }
-                let n = include ? padded : values.count
-                let m = Float(ratio / Double(max(n, 1)))
-                return Int8Arithmetic.requantize(sum, m, zeroPoint: zOut, lo: 0, hi: 255)
-            }
+            u8[dst] = averagePool(u8[src], w, zeroIn: zIn, ratio: ratio, zeroOut: zOut, countIncludePad: include)
         case .clampFloat(let src, let dst, let lo, let hi):
             f[dst] = f[src].map { min(max($0, lo), hi) }
         case .softmaxFloat(let src, let dst, let rows, let columns):
@@ -57,27 +52,56 @@ enum Int8Kernels {
         }
     }
 
-    /// Applies `reduce` to the in-image values of each window (NHWC), with the number of taps
-    /// inside the padded bounds.
-    static func pool(_ x: [UInt8], _ w: PoolWindow, _ reduce: ([UInt8], Int) -> UInt8) -> [UInt8] {
+    /// The in-image taps of output pixel (oy, ox) and the number of taps inside the padded bounds.
+    @inline(__always)
+    static func window(_ w: PoolWindow, _ oy: Int, _ ox: Int) -> (ys: Range<Int>, xs: Range<Int>, padded: Int) {
+        let y0 = oy * w.sh - w.padTop, x0 = ox * w.sw - w.padLeft
+        let py = max(y0, -w.padTop)..<min(y0 + w.kh, w.inH + w.padBottom)
+        let px = max(x0, -w.padLeft)..<min(x0 + w.kw, w.inW + w.padRight)
+        return (max(y0, 0)..<min(y0 + w.kh, w.inH), max(x0, 0)..<min(x0 + w.kw, w.inW), py.count * px.count)
+    }
+
+    /// Max of the u8 codes over each window's in-image taps (NHWC, vectorizable over channels).
+    static func maxPool(_ x: [UInt8], _ w: PoolWindow) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: w.outH * w.outW * w.channels)
-        var window: [UInt8] = []
-        window.reserveCapacity(w.kh * w.kw)
-        for oy in 0..<w.outH {
-            for ox in 0..<w.outW {
-                for c in 0..<w.channels {
-                    window.removeAll(keepingCapacity: true)
-                    var padded = 0
-                    for ky in 0..<w.kh {
-                        let iy = oy * w.sh - w.padTop + ky
-                        for kx in 0..<w.kw {
-                            let ix = ox * w.sw - w.padLeft + kx
-                            if iy >= -w.padTop && iy < w.inH + w.padBottom && ix >= -w.padLeft && ix < w.inW + w.padRight { padded += 1 }
-                            guard iy >= 0, iy < w.inH, ix >= 0, ix < w.inW else { continue }
-                            window.append(x[(iy * w.inW + ix) * w.channels + c])
-                        }
+        let c = w.channels
+        x.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for oy in 0..<w.outH {
+                    for ox in 0..<w.outW {
+                        let (ys, xs, _) = window(w, oy, ox)
+                        let o = dst.baseAddress! + (oy * w.outW + ox) * c
+                        for iy in ys { for ix in xs {
+                            let p = src.baseAddress! + (iy * w.inW + ix) * c
+                            for ch in 0..<c { o[ch] = max(o[ch], p[ch]) }
+                        } }
                     }
-                    out[(oy * w.outW + ox) * w.channels + c] = reduce(window, padded)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Sum of (x − z_x) over each window, requantized with `ratio / n` (`Int8Arithmetic`).
+    static func averagePool(_ x: [UInt8], _ w: PoolWindow, zeroIn: Int32, ratio: Double, zeroOut: Int32, countIncludePad: Bool) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: w.outH * w.outW * w.channels)
+        let c = w.channels
+        var sums = [Int32](repeating: 0, count: c)
+        x.withUnsafeBufferPointer { src in
+            for oy in 0..<w.outH {
+                for ox in 0..<w.outW {
+                    let (ys, xs, padded) = window(w, oy, ox)
+                    for ch in 0..<c { sums[ch] = 0 }
+                    for iy in ys { for ix in xs {
+                        let p = src.baseAddress! + (iy * w.inW + ix) * c
+                        for ch in 0..<c { sums[ch] &+= Int32(p[ch]) }
+                    } }
+                    let n = countIncludePad ? padded : ys.count * xs.count
+                    let m = Float(ratio / Double(max(n, 1)))
+                    let taps = Int32(ys.count * xs.count)
+                    for ch in 0..<c {
+                        out[(oy * w.outW + ox) * c + ch] = Int8Arithmetic.requantize(sums[ch] &- taps &* zeroIn, m, zeroPoint: zeroOut, lo: 0, hi: 255)
+                    }
                 }
             }
         }

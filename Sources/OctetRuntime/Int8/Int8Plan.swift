@@ -86,8 +86,10 @@ public final class Int8Plan: @unchecked Sendable {
     }
 
     func runImageCapturing(_ images: [[Float]]) -> (outputs: [[Float]], u8: [[UInt8]]) {
-        var u8 = u8Sizes.map { [UInt8](repeating: 0, count: $0) }
-        var f = floatSizes.map { [Float](repeating: 0, count: $0) }
+        // Every step writes its whole output array before anything reads it, so slots start empty
+        // (allocating and zeroing every tensor of the network up front costs more than the math).
+        var u8 = [[UInt8]](repeating: [], count: u8Sizes.count)
+        var f = [[Float]](repeating: [], count: floatSizes.count)
         for (i, input) in inputs.enumerated() {
             f[input.slot] = Layouts.fromRowMajor(images[i], shape: input.shape)
         }
