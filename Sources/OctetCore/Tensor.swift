@@ -24,6 +24,13 @@ public struct Tensor: Hashable, Sendable, CustomStringConvertible {
         Tensor(unchecked: shape, .float32(Array(repeating: value, count: shape.elementCount)))
     }
 
+    /// A float tensor built by code that sized `values` from `shape` itself (rewrites, model
+    /// builders); a mismatch is a programming error, not bad input.
+    public init(computed shape: Shape, floats values: [Float]) {
+        precondition(shape.elementCount == values.count, "internal: tensor of shape \(shape) given \(values.count) values")
+        self.init(unchecked: shape, .float32(values))
+    }
+
     init(unchecked shape: Shape, _ data: TensorData) {
         self.shape = shape
         self.data = data

@@ -44,8 +44,8 @@ public enum FoldBatchNormIntoConv {
                 newB[o] = Float((Double(oldBias[o]) - Double(mean[o])) * s + Double(beta[o]))
             }
             let wName = uniqueName(conv.name + "_folded_W", in: g), bName = uniqueName(conv.name + "_folded_B", in: g)
-            g.initializers[wName] = Tensor(folded: weight.shape, newW)
-            g.initializers[bName] = Tensor(folded: [outChannels], newB)
+            g.initializers[wName] = Tensor(computed: weight.shape, floats: newW)
+            g.initializers[bName] = Tensor(computed: [outChannels], floats: newB)
             g.nodes[convIndex].inputs = [conv.inputs[0], wName, bName]
             g.nodes[convIndex].outputs = [bn.outputs[0]]
             removed.insert(bnIndex)
@@ -58,14 +58,5 @@ public enum FoldBatchNormIntoConv {
         var name = base, i = 1
         while g.initializers[name] != nil { name = "\(base)_\(i)"; i += 1 }
         return name
-    }
-}
-
-extension Tensor {
-    /// A float tensor whose element count is known to match (internal rewrites only).
-    init(folded shape: Shape, _ values: [Float]) {
-        precondition(shape.elementCount == values.count, "internal: folded tensor size")
-        self = Tensor.filled(shape, 0)
-        self.data = .float32(values)
     }
 }

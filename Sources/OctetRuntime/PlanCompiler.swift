@@ -222,12 +222,12 @@ struct PlanCompiler {
             if a == 0 { throw .unsupported(node: node.name, detail: "Softmax over the batch axis") }
             let y = define(outName)
             if coerce2D {
+                if x.layout == .nhwc { throw .unsupported(node: node.name, detail: "opset<13 Softmax on a rank-4 tensor") }
                 // Softmax over all axes from `a` on: the same as over one flattened axis.
                 let outer = x.shape.dims[..<a].reduce(1, *), inner = x.shape.dims[a...].reduce(1, *)
                 emit(.softmax(input: Slot(shape: [outer, inner], layout: .rowMajor, operand: x.operand),
                               output: Slot(shape: [outer, inner], layout: .rowMajor, operand: y.operand), axis: 1),
                      reads: node.inputs, writes: [outName])
-                if x.layout == .nhwc { throw .unsupported(node: node.name, detail: "opset<13 Softmax on a rank-4 tensor") }
             } else {
                 emit(.softmax(input: x, output: y, axis: a), reads: node.inputs, writes: [outName])
             }

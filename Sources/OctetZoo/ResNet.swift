@@ -53,12 +53,12 @@ struct ResNetBuilder {
         // Uniform with the variance of Kaiming-normal (gain √2): keeps activations in range.
         let bound = (6.0 / Float(fanIn)).squareRoot()
         let values = (0..<Shape(dims).elementCount).map { _ in rng.uniform(-bound, bound) }
-        return builder.constant(name, Tensor.filled(Shape(dims), 0).with(values))
+        return builder.constant(name, Tensor(computed: Shape(dims), floats: values))
     }
 
     mutating func vector(_ name: String, _ n: Int, _ lo: Float, _ hi: Float) -> String {
         let values = (0..<n).map { _ in rng.uniform(lo, hi) }
-        return builder.constant(name, Tensor.filled([n], 0).with(values))
+        return builder.constant(name, Tensor(computed: [n], floats: values))
     }
 
     mutating func convBN(_ x: String, name: String, bnName: String, in cin: Int, out cout: Int, kernel: Int,
@@ -99,14 +99,5 @@ struct ResNetBuilder {
         }
         let sum = builder.add(.add, [y, identity], name: prefix + ".add")
         return builder.add(.relu, [sum], name: prefix + ".relu")
-    }
-}
-
-extension Tensor {
-    /// The same shape with `values` (count checked by the caller's construction).
-    func with(_ values: [Float]) -> Tensor {
-        var t = self
-        t.data = .float32(values)
-        return t
     }
 }

@@ -128,7 +128,3 @@ final class QuantizationTests: XCTestCase {
         XCTAssertTrue(out.allSatisfy(\.isFinite))
     }
 }
-
-extension Array where Element: Hashable {
-    func uniqued() -> [Element] { var seen = Set<Element>(); return filter { seen.insert($0).inserted } }
-}
