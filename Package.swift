@@ -12,6 +12,11 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // C: SIMD microkernels only, each ISA variant beside its scalar twin.
@@ -22,6 +27,9 @@ let package = Package(
                        providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CZMQ", path: "Sources/CZMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CSodium", path: "Sources/CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
 
         .target(name: "OctetCore"),
         .target(name: "OctetIR", dependencies: ["OctetCore"]),
@@ -37,11 +45,23 @@ let package = Package(
         .target(name: "OctetPipeline", dependencies: [
             "OctetONNX", "OctetPasses", "OctetRuntime", "OctetData", "OctetZoo", "OctetCalibration",
         ]),
+        // The cluster: coordinator, workers, wire protocol, job store, monitoring.
+        .target(name: "OctetCluster", dependencies: [
+            "OctetPipeline", "CZMQ", "CLZ4", "CSodium",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ], exclude: ["Wire"]),
         .executableTarget(name: "octet", dependencies: [
-            "OctetPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "OctetPipeline", "OctetCluster", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "octet-bench", dependencies: [
-            "OctetPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "OctetPipeline", "OctetCluster", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .target(name: "OctetTestSupport", dependencies: ["OctetPipeline"], path: "Tests/OctetTestSupport"),
@@ -52,6 +72,7 @@ let package = Package(
         .testTarget(name: "OctetRuntimeTests", dependencies: ["OctetTestSupport"]),
         .testTarget(name: "OctetDataTests", dependencies: ["OctetTestSupport"]),
         .testTarget(name: "OctetCalibrationTests", dependencies: ["OctetTestSupport"]),
+        .testTarget(name: "OctetClusterTests", dependencies: ["OctetTestSupport", "OctetCluster"]),
         .testTarget(name: "OctetExamples", dependencies: ["OctetPipeline"], path: "docs/examples"),
         .testTarget(name: "OctetCLITests", dependencies: ["OctetTestSupport", "octet"]),
     ]

@@ -4,4 +4,10 @@ public struct DatasetItem: Hashable, Sendable {
     public var name: String
     public var path: String
     public var label: Int?
+
+    public init(name: String, path: String, label: Int?) {
+        self.name = name
+        self.path = path
+        self.label = label
+    }
 }

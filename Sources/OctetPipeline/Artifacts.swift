@@ -1,6 +1,7 @@
 import Foundation
 import OctetCalibration
 import OctetCore
+import OctetData
 import OctetONNX
 
 /// Writes the outputs of a calibration into a folder: the QDQ model, the calibration table as
@@ -27,6 +28,17 @@ public enum CalibrationArtifacts {
         try Data(tensorRTCache(q.table).utf8).write(to: URL(fileURLWithPath: paths.tensorRTCache))
         try Data(report.utf8).write(to: URL(fileURLWithPath: paths.report))
         return paths
+    }
+
+    /// Measures per-layer SQNR on `reportSamples` samples, renders the report and writes every
+    /// artifact: what `octet calibrate` and a cluster calibration job both produce.
+    public static func writeAll(_ q: QuantizedModel, config: QuantConfig, data: any Dataset, reportSamples: Int,
+                                modelName: String, to directory: String) throws -> Paths {
+        let measured = try perLayerSQNR(q, data: data, samples: reportSamples, options: config.plan)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let report = try CalibrationReport.markdown(q, config: config, measured: measured, sqnrSamples: reportSamples,
+                                                    modelName: modelName, plotDirectory: directory)
+        return try write(q, to: directory, modelName: modelName, report: report)
     }
 
     /// TensorRT's calibration cache text: a header line, then `tensor: hex` with the big-endian

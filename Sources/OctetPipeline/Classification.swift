@@ -44,6 +44,11 @@ public struct ClassificationRun {
 
     /// Loads images `range` of the dataset as one `[n, C, H, W]` tensor, decoding in parallel.
     public func loadBatch(_ dataset: any Dataset, _ range: Range<Int>, threads: Int) throws -> Tensor {
+        try Self.loadBatch(dataset, range, chw: chw, threads: threads)
+    }
+
+    /// Loads images `range` of the dataset as one `[n] + chw` tensor, decoding in parallel.
+    public static func loadBatch(_ dataset: any Dataset, _ range: Range<Int>, chw: [Int], threads: Int) throws -> Tensor {
         let per = chw.reduce(1, *)
         let results = ResultBox(count: range.count)
         DispatchQueue.concurrentPerform(iterations: min(max(threads, 1), range.count)) { worker in

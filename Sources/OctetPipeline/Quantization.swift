@@ -4,6 +4,7 @@ import OctetCalibration
 import OctetCore
 import OctetData
 import OctetIR
+import OctetKernels
 import OctetPasses
 import OctetRuntime
 
@@ -50,13 +51,22 @@ public enum CalibrationError: Error, CustomStringConvertible {
 public func collectHistograms(_ graph: Graph, data: any Dataset, range: Range<Int>, config: QuantConfig,
                               progress: ProgressHandler? = nil) throws -> [String: AbsHistogram] {
     let points = InsertQuantizeDequantize.quantizationPoints(graph, options: config.quantize).activations
-    var options = config.plan
+    return try collectHistograms(graph, data: data, range: range, watched: Set(points), options: config.plan,
+                                 batch: config.batch, progress: progress)
+}
+
+/// Collects histograms of the `watched` tensors of the FP32 model over rows `range` of the data.
+/// The result depends only on the graph, the samples and the FP32 kernel path (`options.isa`),
+/// never on threads, batch size or how the rows are split: one shard of a distributed calibration.
+public func collectHistograms(_ graph: Graph, data: any Dataset, range: Range<Int>, watched: Set<String>,
+                              options: PlanOptions, batch: Int, progress: ProgressHandler? = nil) throws -> [String: AbsHistogram] {
+    var options = options
     options.fuse = false
     let run = try ClassificationRun(graph: graph, options: options)
-    let collector = HistogramCollector(workers: options.threads, watched: Set(points), isa: options.isa)
+    let collector = HistogramCollector(workers: options.threads, watched: watched, isa: options.isa)
     var start = range.lowerBound
     while start < range.upperBound {
-        let r = start..<min(start + config.batch, range.upperBound)
+        let r = start..<min(start + max(batch, 1), range.upperBound)
         let input = try run.loadBatch(data, r, threads: options.threads)
         _ = try run.plan.run([run.inputName: input], observer: collector)
         start = r.upperBound
@@ -96,14 +106,29 @@ public func calibrationTable(_ graph: Graph, histograms: [String: AbsHistogram],
     return CalibrationTable(entries: entries)
 }
 
-/// Calibrates `model` on `calibrationData` and quantizes it: the library's main call.
-public func quantizeModel(_ model: Graph, calibrationData: any Dataset, config: QuantConfig,
-                          progress: ProgressHandler? = nil) throws -> QuantizedModel {
+/// Everything decided before the histograms are collected: the optimized graph, the layers kept
+/// in FP32, the tensors to observe and the bias corrections. A pure function of the model, the
+/// first samples and the configuration, so a coordinator can recompute it after a restart.
+public struct CalibrationPlan: Sendable {
+    public var graph: Graph
+    /// The configuration with the weight-sensitive layers added to the exclusions.
+    public var config: QuantConfig
+    /// The activations to histogram (the quantization points), in graph order.
+    public var watched: [String]
+    /// Calibration samples: rows 0..<samples of the data.
+    public var samples: Int
+    public var sensitivity: [String: Double]
+    public var autoExcluded: [String]
+    public var corrections: [String: [Float]]
+}
+
+/// Prepares a calibration: checks the model, optimizes it, and runs the weight-sensitivity
+/// analysis and bias-correction measurement on the first samples.
+public func planCalibration(_ model: Graph, calibrationData: any Dataset, config: QuantConfig) throws -> CalibrationPlan {
     if let qdq = model.nodes.first(where: { $0.op.isQDQ }) { throw CalibrationError.alreadyQuantized(qdq.name) }
     let graph = try ModelLoader.optimize(model)
     let count = min(calibrationData.count, config.samples ?? calibrationData.count)
     guard count > 0 else { throw CalibrationError.emptyDataset }
-    let t0 = DispatchTime.now().uptimeNanoseconds
     var config = config
     var sensitivity: [String: Double] = [:]
     var autoExcluded: [String] = []
@@ -116,14 +141,30 @@ public func quantizeModel(_ model: Graph, calibrationData: any Dataset, config: 
         autoExcluded = sensitiveLayers(sensitivity, margin: margin).filter { !config.quantize.excludedNodes.contains($0) }
         config.quantize.excludedNodes.formUnion(autoExcluded)
     }
-    let histograms = try collectHistograms(graph, data: calibrationData, range: 0..<count, config: config, progress: progress)
-    let table = try calibrationTable(graph, histograms: histograms, config: config)
+    let watched = InsertQuantizeDequantize.quantizationPoints(graph, options: config.quantize).activations
+    return CalibrationPlan(graph: graph, config: config, watched: watched, samples: count, sensitivity: sensitivity,
+                           autoExcluded: autoExcluded.sorted(), corrections: corrections)
+}
+
+/// Turns merged histograms into the quantized model: thresholds, bias correction, QDQ graph.
+public func finishCalibration(_ plan: CalibrationPlan, histograms: [String: AbsHistogram], seconds: Double) throws -> QuantizedModel {
+    let config = plan.config
+    let table = try calibrationTable(plan.graph, histograms: histograms, config: config)
     let corrected = config.biasCorrection
-        ? applyBiasCorrection(graph, corrections.filter { !config.quantize.excludedNodes.contains($0.key) }) : graph
+        ? applyBiasCorrection(plan.graph, plan.corrections.filter { !config.quantize.excludedNodes.contains($0.key) }) : plan.graph
     let qdq = try InsertQuantizeDequantize.apply(corrected, table: table, options: config.quantize)
-    return QuantizedModel(fp32: graph, qdq: qdq, table: table, histograms: histograms, samples: count,
-                          seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9,
-                          sensitivity: sensitivity, autoExcluded: autoExcluded.sorted())
+    return QuantizedModel(fp32: plan.graph, qdq: qdq, table: table, histograms: histograms, samples: plan.samples,
+                          seconds: seconds, sensitivity: plan.sensitivity, autoExcluded: plan.autoExcluded)
+}
+
+/// Calibrates `model` on `calibrationData` and quantizes it: the library's main call.
+public func quantizeModel(_ model: Graph, calibrationData: any Dataset, config: QuantConfig,
+                          progress: ProgressHandler? = nil) throws -> QuantizedModel {
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    let plan = try planCalibration(model, calibrationData: calibrationData, config: config)
+    let histograms = try collectHistograms(plan.graph, data: calibrationData, range: 0..<plan.samples, watched: Set(plan.watched),
+                                           options: plan.config.plan, batch: plan.config.batch, progress: progress)
+    return try finishCalibration(plan, histograms: histograms, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
 }
 
 /// An INT8 model ready to run batches.
@@ -131,6 +172,8 @@ public struct InferenceSession: Sendable {
     public let plan: Int8Plan
     public let inputName: String
     public let outputName: String
+    /// The per-image input shape [C, H, W].
+    public let chw: [Int]
 
     public func run(_ batch: Tensor) throws -> Tensor {
         guard let out = try plan.run([inputName: batch])[outputName] else { throw PipelineError.notAnImageModel([]) }
@@ -143,9 +186,9 @@ public func deployQuantizedModel(_ model: QuantizedModel, threads: Int = 1) thro
     try deployQDQ(model.qdq, threads: threads)
 }
 
-/// Compiles any QDQ graph (ours or another tool's) for INT8 inference.
-public func deployQDQ(_ graph: Graph, threads: Int) throws -> InferenceSession {
-    let (input, _) = try ModelLoader.imageInput(of: graph)
+/// Compiles any QDQ graph (ours or another tool's) for INT8 inference on the `isa` kernel path.
+public func deployQDQ(_ graph: Graph, threads: Int, isa: ISA = .best) throws -> InferenceSession {
+    let (input, chw) = try ModelLoader.imageInput(of: graph)
     guard let output = graph.outputs.first?.name else { throw PipelineError.notAnImageModel([]) }
-    return InferenceSession(plan: try Int8Plan(graph: graph, threads: threads), inputName: input, outputName: output)
+    return InferenceSession(plan: try Int8Plan(graph: graph, threads: threads, isa: isa), inputName: input, outputName: output, chw: chw)
 }

@@ -49,3 +49,44 @@ struct DataOptions: ParsableArguments {
         return offset == 0 && end == all.count ? all : DatasetSlice(all, range: offset..<end)
     }
 }
+
+/// The calibration settings shared by `octet calibrate` and `octet submit calibrate`.
+struct CalibrationFlags: ParsableArguments {
+    @Option(help: "Threshold method: kl, max, mse, percentile (99.99) or percentile:P.")
+    var method: String = "kl"
+
+    @Option(help: "Calibrate on at most N samples (the first ones).")
+    var samples: Int?
+
+    @Option(parsing: .upToNextOption, help: "Node names or op types (e.g. Gemm) to keep in FP32.")
+    var exclude: [String] = []
+
+    @Flag(help: "One weight scale per tensor instead of per output channel.")
+    var perTensor = false
+
+    @Option(help: "Weight bits: 8, or 7 for the vpmaddubsw paths (default: 7 when --isa is avx512 or avx2, else 8).")
+    var weightBits: Int?
+
+    @Option(help: "Keep in FP32 the convolutions whose weight-quantization SQNR is this many dB below the median layer's ('off' disables).")
+    var sensitivityMargin: String = "5"
+
+    @Option(help: "Samples for the per-layer SQNR of the report.")
+    var reportSamples: Int = 8
+
+    func validate() throws {
+        if sensitivityMargin != "off" && Double(sensitivityMargin) == nil { throw ValidationError("--sensitivity-margin takes dB or 'off'") }
+        if let problem = options().problem { throw ValidationError(problem) }
+    }
+
+    func options() -> CalibrationOptions {
+        var o = CalibrationOptions()
+        o.method = method
+        o.samples = samples
+        o.exclude = exclude
+        o.perTensor = perTensor
+        o.weightBits = weightBits
+        o.sensitivityMarginDB = Double(sensitivityMargin)
+        o.reportSamples = reportSamples
+        return o
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+
+/// The CLI's side of the protocol: uploads models and images, submits jobs, follows them and
+/// downloads their artifacts. Every call is one request and its reply, matched by request id.
+public final class ClusterClient {
+    let transport: ClientTransport
+    /// How long to wait for one reply.
+    public var timeoutSeconds: Double
+    private var nextRequest: UInt64 = 1
+
+    public init(transport: ClientTransport, timeoutSeconds: Double = 30) {
+        self.transport = transport
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    /// Sends `body` and returns the reply's body; a Refusal becomes `WireError.refused`.
+    public func request(_ body: Octet_Wire_Envelope.OneOf_Body) throws(WireError) -> Octet_Wire_Envelope.OneOf_Body {
+        let id = nextRequest
+        nextRequest += 1
+        try transport.send(WireProtocol.encode(body, requestID: id))
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while Date() < deadline {
+            guard let bytes = try transport.receive(timeoutMs: 100) else { continue }
+            let e = try WireProtocol.decode(bytes, maxBytes: Int.max)
+            guard e.requestID == id else { continue }  // a stale reply to an earlier, timed-out request
+            if case .refusal(let r) = e.body { throw .refused(r.reason, r.message) }
+            guard let b = e.body else { throw .malformed("empty reply") }
+            return b
+        }
+        throw .timeout("no reply from the coordinator within \(Int(timeoutSeconds)) s (is it running, and are the keys right?)")
+    }
+
+    /// Uploads `bytes` in chunks unless the coordinator already has them; returns their hash.
+    @discardableResult
+    public func upload(_ bytes: [UInt8]) throws(WireError) -> String {
+        let hash = ContentHash.sha256(bytes)
+        var offset = 0
+        repeat {
+            var p = Octet_Wire_BlobPut()
+            p.hash = hash
+            p.offset = UInt64(offset)
+            p.totalSize = UInt64(bytes.count)
+            let end = min(bytes.count, offset + WireProtocol.blobChunkBytes)
+            p.data = Data(bytes[offset..<end])
+            guard case .blobAck(let ack) = try request(.blobPut(p)) else { throw .malformed("expected a BlobAck") }
+            if ack.complete { return hash }
+            offset = Int(ack.received)
+        } while offset < bytes.count
+        throw .malformed("upload of \(hash) ended without completion")
+    }
+
+    public func uploadFile(_ path: String) throws -> String {
+        guard let d = FileManager.default.contents(atPath: path) else { throw WireError.transport("cannot read \(path)") }
+        return try upload([UInt8](d))
+    }
+
+    public func download(_ hash: String) throws(WireError) -> [UInt8] {
+        var out: [UInt8] = []
+        while true {
+            var r = Octet_Wire_BlobRequest()
+            r.hash = hash
+            r.offset = UInt64(out.count)
+            r.length = UInt32(WireProtocol.blobChunkBytes)
+            guard case .blobChunk(let c) = try request(.blobRequest(r)) else { throw .malformed("expected a BlobChunk") }
+            out += c.data
+            if UInt64(out.count) >= c.totalSize || c.data.isEmpty { break }
+        }
+        guard ContentHash.sha256(out) == hash else { throw .malformed("downloaded blob does not match its hash \(hash)") }
+        return out
+    }
+
+    public func submit(_ spec: JobSpec) throws(WireError) -> String {
+        var s = Octet_Wire_SubmitJob()
+        s.jobSpecJson = spec.json()
+        guard case .accepted(let a) = try request(.submit(s)) else { throw .malformed("expected JobAccepted") }
+        return a.jobID
+    }
+
+    public func job(_ id: String) throws(WireError) -> Octet_Wire_JobReport {
+        var q = Octet_Wire_JobQuery()
+        q.jobID = id
+        guard case .jobReport(let r) = try request(.jobQuery(q)) else { throw .malformed("expected JobReport") }
+        return r
+    }
+
+    public func status() throws -> ClusterStatus {
+        guard case .statusReport(let r) = try request(.statusQuery(Octet_Wire_StatusQuery())) else { throw WireError.malformed("expected StatusReport") }
+        return try JSONDecoder().decode(ClusterStatus.self, from: Data(r.statusJson.utf8))
+    }
+
+    /// Polls until the job is done or failed, reporting progress.
+    public func wait(_ id: String, poll: Double = 0.25, progress: (Octet_Wire_JobReport) -> Void = { _ in }) throws -> Octet_Wire_JobReport {
+        while true {
+            let r = try job(id)
+            progress(r)
+            if r.state == JobRecord.State.done.rawValue || r.state == JobRecord.State.failed.rawValue { return r }
+            Thread.sleep(forTimeInterval: poll)
+        }
+    }
+
+    /// Downloads every artifact of a finished job into `directory`; returns the paths written.
+    public func fetchArtifacts(_ report: Octet_Wire_JobReport, to directory: String) throws -> [String] {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return try report.artifacts.map { a in
+            guard !a.name.contains("/"), a.name != "..", !a.name.isEmpty else { throw WireError.malformed("artifact name '\(a.name)'") }
+            let path = (directory as NSString).appendingPathComponent(a.name)
+            try Data(try download(a.hash)).write(to: URL(fileURLWithPath: path))
+            return path
+        }
+    }
+}

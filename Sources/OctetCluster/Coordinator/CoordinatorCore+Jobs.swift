@@ -1,0 +1,247 @@
+import Foundation
+import OctetCalibration
+import SwiftProtobuf
+
+extension CoordinatorCore {
+    // MARK: Clients
+
+    func blobPut(_ peer: PeerID, _ p: Octet_Wire_BlobPut, _ rid: UInt64) -> [CoordinatorAction] {
+        do {
+            return [reply(peer, .blobAck(try blobs.receive(p, maxSize: settings.maxBlobBytes)), rid)]
+        } catch {
+            return reject(peer, error, requestID: rid)
+        }
+    }
+
+    func blobRequest(_ peer: PeerID, _ r: Octet_Wire_BlobRequest, _ rid: UInt64) -> [CoordinatorAction] {
+        guard ContentHash.isValid(r.hash) else { return reject(peer, .refused(.invalidRequest, "blob name is not a SHA-256 hex digest"), requestID: rid) }
+        let length = min(Int(r.length == 0 ? UInt32(WireProtocol.blobChunkBytes) : r.length), WireProtocol.blobChunkBytes,
+                         settings.maxMessageBytes - 1024)
+        do {
+            let (data, total) = try blobs.read(r.hash, offset: r.offset, length: length)
+            var c = Octet_Wire_BlobChunk()
+            c.hash = r.hash
+            c.offset = r.offset
+            c.totalSize = total
+            c.data = Data(data)
+            return [reply(peer, .blobChunk(c), rid)]
+        } catch {
+            return reject(peer, error, requestID: rid)
+        }
+    }
+
+    func submit(_ peer: PeerID, _ s: Octet_Wire_SubmitJob, _ rid: UInt64) -> [CoordinatorAction] {
+        let spec: JobSpec
+        do { spec = try JobSpec.parse(s.jobSpecJson) } catch { return reject(peer, .refused(.invalidRequest, "\(error)"), requestID: rid) }
+        if let problem = spec.problem { return reject(peer, .refused(.invalidRequest, problem), requestID: rid) }
+        guard blobs.contains(spec.modelHash) else {
+            return reject(peer, .refused(.notFound, "model blob \(spec.modelHash) was not uploaded"), requestID: rid)
+        }
+        if let missing = spec.dataset.files?.first(where: { !blobs.contains($0.hash) }) {
+            return reject(peer, .refused(.notFound, "shipped file \(missing.name) was not uploaded"), requestID: rid)
+        }
+        let id = "job-" + String(UUID().uuidString.prefix(8)).lowercased()
+        var job = JobRecord(id: id, spec: spec, state: .preparing, created: now())
+        job.isa = spec.kind == .calibrate ? (spec.isa ?? settings.defaultISA) : spec.isa
+        do { try store.save(job) } catch { return reject(peer, .transport("cannot store the job: \(error)"), requestID: rid) }
+        jobs[id] = job
+        tasks[id] = []
+        runningSince[id] = now()
+        logger.info("job submitted", metadata: ["job": "\(id)", "kind": "\(spec.kind.rawValue)", "model": "\(spec.modelName)"])
+        var a = Octet_Wire_JobAccepted()
+        a.jobID = id
+        return [reply(peer, .accepted(a), rid), .prepare(job)]
+    }
+
+    func jobQuery(_ peer: PeerID, _ q: Octet_Wire_JobQuery, _ rid: UInt64) -> [CoordinatorAction] {
+        guard let job = jobs[q.jobID] else { return reject(peer, .refused(.notFound, "no job '\(q.jobID)'"), requestID: rid) }
+        return [reply(peer, .jobReport(report(job)), rid)]
+    }
+
+    func report(_ job: JobRecord) -> Octet_Wire_JobReport {
+        let list = tasks[job.id] ?? []
+        var r = Octet_Wire_JobReport()
+        r.jobID = job.id
+        r.kind = job.spec.kind.rawValue
+        r.state = job.state.rawValue
+        r.phase = job.state.rawValue
+        r.tasksTotal = UInt32(list.count)
+        r.tasksDone = UInt32(list.filter { $0.state == .done }.count)
+        r.error = job.error ?? ""
+        r.etaSeconds = eta(job)
+        r.summaryJson = job.summary ?? ""
+        r.artifacts = job.artifacts.map { a in
+            var w = Octet_Wire_Artifact()
+            w.name = a.name
+            w.hash = a.hash
+            w.size = a.size
+            return w
+        }
+        return r
+    }
+
+    /// Remaining time at the job's rate so far (0 when unknown or finished).
+    func eta(_ job: JobRecord) -> Double {
+        guard !job.state.isFinished, let since = runningSince[job.id] else { return 0 }
+        let list = tasks[job.id] ?? []
+        let done = list.filter { $0.state == .done }.count
+        guard done > 0, done < list.count else { return 0 }
+        return (now() - since) / Double(done) * Double(list.count - done)
+    }
+
+    // MARK: Results
+
+    func result(_ peer: PeerID, _ r: Octet_Wire_TaskResult, _ rid: UInt64) -> [CoordinatorAction] {
+        let key = TaskKey(job: r.jobID, index: Int(r.task))
+        guard let job = jobs[r.jobID], var list = tasks[r.jobID], key.index < list.count else {
+            release(peer, key)
+            return reject(peer, .refused(.notFound, "result for unknown task \(r.jobID)#\(r.task)"), requestID: rid)
+        }
+        release(peer, key)
+        var task = list[key.index]
+        guard task.state != .done, !job.state.isFinished else {
+            duplicateResults += 1
+            logger.info("duplicate result ignored", metadata: ["job": "\(key.job)", "task": "\(key.index)", "worker": "\(r.workerID)"])
+            return []
+        }
+        if let problem = validate(r, task: task, job: job) {
+            logger.warning("invalid result", metadata: ["job": "\(key.job)", "task": "\(key.index)", "problem": "\(problem)"])
+            return reject(peer, .refused(.invalidRequest, "invalid result: \(problem)"), requestID: rid) + retryOrFail(key, problem)
+        }
+        task.state = .done
+        task.worker = r.workerID
+        let bytes: [UInt8] = (try? r.serializedBytes()) ?? []
+        do { try store.complete(task, result: bytes) } catch {
+            var j = job
+            fail(&j, "cannot store a result: \(error)")
+            return []
+        }
+        list[key.index] = task
+        tasks[key.job] = list
+        metrics.taskDone(task.kind.rawValue, images: task.count)
+        return advance(key.job)
+    }
+
+    /// Why a result cannot be accepted for `task`, or nil.
+    func validate(_ r: Octet_Wire_TaskResult, task: TaskRecord, job: JobRecord) -> String? {
+        switch task.kind {
+        case .calibration:
+            do {
+                let set = try HistogramSet.decode(try Compression.unpack(r.histograms))
+                guard Set(set.keys) == Set(job.watched) else { return "histograms of \(set.count) tensors, expected \(job.watched.count)" }
+            } catch {
+                return "\(error)"
+            }
+        case .verification, .inference:
+            guard r.predictions.count == task.count else { return "\(r.predictions.count) predictions for \(task.count) samples" }
+            for (i, p) in r.predictions.enumerated() where Int(p.index) != task.start + i || p.classes.isEmpty || p.classes.count != p.scores.count {
+                return "prediction \(i) is malformed"
+            }
+        }
+        return nil
+    }
+
+    func failure(_ peer: PeerID, _ f: Octet_Wire_TaskFailure) -> [CoordinatorAction] {
+        let key = TaskKey(job: f.jobID, index: Int(f.task))
+        release(peer, key)
+        guard var job = jobs[f.jobID], let list = tasks[f.jobID], key.index < list.count, list[key.index].state != .done else { return [] }
+        logger.warning("task failed", metadata: ["job": "\(key.job)", "task": "\(key.index)", "worker": "\(f.workerID)", "error": "\(f.message)"])
+        if f.permanent {
+            fail(&job, "task \(key.index) on worker \(f.workerID): \(f.message)")
+            return []
+        }
+        return retryOrFail(key, f.message)
+    }
+
+    func retryOrFail(_ key: TaskKey, _ why: String) -> [CoordinatorAction] {
+        guard var job = jobs[key.job], var list = tasks[key.job] else { return [] }
+        if list[key.index].attempts >= settings.maxTaskAttempts {
+            fail(&job, "task \(key.index) failed \(list[key.index].attempts) times; last: \(why)")
+            return []
+        }
+        list[key.index].state = .pending
+        list[key.index].worker = nil
+        tasks[key.job] = list
+        try? store.save([list[key.index]])
+        return []
+    }
+
+    func fail(_ job: inout JobRecord, _ message: String) {
+        job.state = .failed
+        job.error = message
+        job.finished = now()
+        jobs[job.id] = job
+        try? store.save(job)
+        logger.error("job failed", metadata: ["job": "\(job.id)", "error": "\(message)"])
+    }
+
+    // MARK: Job lifecycle
+
+    /// Moves a job on when all its current tasks are done.
+    func advance(_ id: String) -> [CoordinatorAction] {
+        guard var job = jobs[id], let list = tasks[id] else { return [] }
+        guard job.state == .running || job.state == .verifying, list.allSatisfy({ $0.state == .done }) else { return [] }
+        job.state = .finalizing
+        jobs[id] = job
+        try? store.save(job)
+        return [.finalize(job, list)]
+    }
+
+    func prepared(_ id: String, _ result: Result<PreparedJob, JobFailure>) -> [CoordinatorAction] {
+        guard var job = jobs[id], job.state == .preparing else { return [] }
+        switch result {
+        case .failure(let f):
+            fail(&job, f.message)
+            return []
+        case .success(let p):
+            job.watched = p.watched
+            if let isa = p.isa { job.isa = isa }
+            job.state = .running
+            do {
+                try store.save(p.tasks)
+                try store.save(job)
+            } catch {
+                fail(&job, "cannot store tasks: \(error)")
+                return []
+            }
+            jobs[id] = job
+            tasks[id] = p.tasks
+            runningSince[id] = now()
+            logger.info("job prepared", metadata: ["job": "\(id)", "tasks": "\(p.tasks.count)"])
+            return advance(id)
+        }
+    }
+
+    func finalized(_ id: String, _ result: Result<FinalizedJob, JobFailure>) -> [CoordinatorAction] {
+        guard var job = jobs[id], job.state == .finalizing else { return [] }
+        switch result {
+        case .failure(let f):
+            fail(&job, f.message)
+            return []
+        case .success(let f):
+            job.artifacts = f.artifacts
+            if let h = f.int8Hash { job.int8Hash = h }
+            if let s = f.summary { job.summary = s }
+            var list = tasks[id] ?? []
+            if !f.verificationTasks.isEmpty {
+                list += f.verificationTasks
+                job.state = .verifying
+                runningSince[id] = now()
+            } else {
+                job.state = .done
+                job.finished = now()
+                logger.info("job done", metadata: ["job": "\(id)"])
+            }
+            do {
+                try store.save(f.verificationTasks)
+                try store.save(job)
+            } catch {
+                fail(&job, "cannot store the job: \(error)")
+                return []
+            }
+            jobs[id] = job
+            tasks[id] = list
+            return []
+        }
+    }
+}

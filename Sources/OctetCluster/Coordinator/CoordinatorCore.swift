@@ -1,0 +1,298 @@
+import Foundation
+import Logging
+import SwiftProtobuf
+
+/// Inputs of the coordinator's state machine.
+public enum CoordinatorEvent: Sendable {
+    /// Raw bytes from a peer (decoded, validated and counted here).
+    case message(PeerID, [UInt8])
+    /// Time passed: check liveness.
+    case tick
+    /// A job's preparation (background work) finished.
+    case prepared(String, Result<PreparedJob, JobFailure>)
+    /// A job's finalization (background work) finished.
+    case finalized(String, Result<FinalizedJob, JobFailure>)
+}
+
+/// Outputs of the state machine, carried out by the driver.
+public enum CoordinatorAction: Sendable {
+    case send(PeerID, [UInt8])
+    /// Start preparing a job in the background (then feed `.prepared`).
+    case prepare(JobRecord)
+    /// Start finalizing a job in the background (then feed `.finalized`).
+    case finalize(JobRecord, [TaskRecord])
+}
+
+/// What preparing a job decided.
+public struct PreparedJob: Sendable {
+    public var tasks: [TaskRecord]
+    public var watched: [String]
+    public var isa: String?
+}
+
+/// What finalizing a job produced. Calibration: the INT8 model and the verification tasks to run;
+/// verification and inference: the summary.
+public struct FinalizedJob: Sendable {
+    public var artifacts: [JobRecord.Artifact]
+    public var int8Hash: String?
+    public var verificationTasks: [TaskRecord]
+    public var summary: String?
+}
+
+/// A job that cannot complete, and why.
+public struct JobFailure: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The coordinator's state machine: workers, jobs and tasks. It decides; it never blocks, sleeps
+/// or touches the network (the driver sends what it returns), so tests drive it directly.
+/// Every job and task change is written through to the `JobStore` before it is acted on.
+public final class CoordinatorCore {
+    public let settings: CoordinatorSettings
+    public let store: JobStore
+    public let blobs: BlobStore
+    let logger: Logger
+    let now: () -> Double
+    let started: Double
+
+    public internal(set) var workers: [String: WorkerRecord] = [:]
+    var workerByPeer: [PeerID: String] = [:]
+    public internal(set) var jobs: [String: JobRecord] = [:]
+    var tasks: [String: [TaskRecord]] = [:]
+    var runningSince: [String: Double] = [:]
+    /// Rejected messages by reason.
+    public internal(set) var rejected: [String: Int] = [:]
+    public internal(set) var received = 0
+    /// Results for tasks already done (late duplicates), ignored.
+    public internal(set) var duplicateResults = 0
+    let metrics: CoordinatorMetrics
+
+    public init(settings: CoordinatorSettings, store: JobStore, blobs: BlobStore, logger: Logger = Logger(label: "octet.coordinator"),
+                now: @escaping () -> Double = { Date().timeIntervalSince1970 }) throws {
+        self.settings = settings
+        self.store = store
+        self.blobs = blobs
+        self.logger = logger
+        self.now = now
+        self.started = now()
+        self.metrics = CoordinatorMetrics()
+    }
+
+    /// Reloads unfinished jobs from the store: assigned tasks go back to pending (their workers
+    /// may be gone), finished tasks keep their results. Returns the background work to restart.
+    public func resume() throws -> [CoordinatorAction] {
+        var actions: [CoordinatorAction] = []
+        for job in try store.jobs() {
+            var list = try store.tasks(of: job.id)
+            for i in list.indices where list[i].state == .assigned {
+                list[i].state = .pending
+                list[i].worker = nil
+            }
+            try store.save(list)
+            jobs[job.id] = job
+            tasks[job.id] = list
+            guard !job.state.isFinished else { continue }
+            logger.info("resuming job", metadata: ["job": "\(job.id)", "state": "\(job.state.rawValue)",
+                                                   "done": "\(list.filter { $0.state == .done }.count)/\(list.count)"])
+            runningSince[job.id] = now()
+            switch job.state {
+            case .preparing: actions.append(.prepare(job))
+            case .finalizing: actions.append(.finalize(job, list))
+            case .running, .verifying: actions += advance(job.id)
+            case .done, .failed: break
+            }
+        }
+        return actions + dispatch()
+    }
+
+    public func handle(_ event: CoordinatorEvent) -> [CoordinatorAction] {
+        switch event {
+        case .message(let peer, let bytes): return receive(peer, bytes)
+        case .tick: return checkLiveness() + dispatch()
+        case .prepared(let id, let result): return prepared(id, result) + dispatch()
+        case .finalized(let id, let result): return finalized(id, result) + dispatch()
+        }
+    }
+
+    // MARK: Messages
+
+    func receive(_ peer: PeerID, _ bytes: [UInt8]) -> [CoordinatorAction] {
+        received += 1
+        let envelope: Octet_Wire_Envelope
+        do {
+            guard !bytes.isEmpty else { throw WireError.malformed("empty message or wrong framing") }
+            envelope = try WireProtocol.decode(bytes, maxBytes: settings.maxMessageBytes)
+        } catch let error as WireError {
+            return reject(peer, error, requestID: 0)
+        } catch {
+            return reject(peer, .malformed("\(error)"), requestID: 0)
+        }
+        if let id = workerByPeer[peer] { workers[id]?.lastSeen = now() }
+        let rid = envelope.requestID
+        switch envelope.body {
+        case .hello(let h): return hello(peer, h, rid) + dispatch()
+        case .heartbeat(let h): return heartbeat(peer, h, rid)
+        case .goodbye(let g): return goodbye(peer, g) + dispatch()
+        case .result(let r): return result(peer, r, rid) + dispatch()
+        case .failure(let f): return failure(peer, f) + dispatch()
+        case .blobRequest(let r): return blobRequest(peer, r, rid)
+        case .blobPut(let p): return blobPut(peer, p, rid)
+        case .submit(let s): return submit(peer, s, rid) + dispatch()
+        case .jobQuery(let q): return jobQuery(peer, q, rid)
+        case .statusQuery: return [reply(peer, .statusReport(statusReport()), rid)]
+        default:
+            return reject(peer, .refused(.invalidRequest, "a coordinator does not accept \(Self.bodyName(envelope.body))"), requestID: rid)
+        }
+    }
+
+    func reject(_ peer: PeerID, _ error: WireError, requestID: UInt64) -> [CoordinatorAction] {
+        let reason: String
+        switch error {
+        case .malformed, .compression: reason = "malformed"
+        case .wrongVersion: reason = "wrong_version"
+        case .tooLarge: reason = "too_large"
+        case .refused(let r, _): reason = "\(r)".lowercased()
+        case .timeout, .transport: reason = "other"
+        }
+        rejected[reason, default: 0] += 1
+        metrics.rejected(reason)
+        logger.info("rejected message", metadata: ["peer": "\(peer)", "reason": "\(reason)", "error": "\(error)"])
+        return [.send(peer, WireProtocol.encode(WireProtocol.refusal(error), requestID: requestID))]
+    }
+
+    func reply(_ peer: PeerID, _ body: Octet_Wire_Envelope.OneOf_Body, _ rid: UInt64) -> CoordinatorAction {
+        .send(peer, WireProtocol.encode(body, requestID: rid))
+    }
+
+    static func bodyName(_ body: Octet_Wire_Envelope.OneOf_Body?) -> String {
+        guard let body else { return "an empty body" }
+        return String(describing: body).split(separator: "(").first.map(String.init) ?? "that message"
+    }
+
+    // MARK: Workers
+
+    func hello(_ peer: PeerID, _ h: Octet_Wire_Hello, _ rid: UInt64) -> [CoordinatorAction] {
+        guard !h.workerID.isEmpty, h.workerID.utf8.count <= 128 else {
+            return reject(peer, .refused(.invalidRequest, "a worker id is 1 to 128 bytes"), requestID: rid)
+        }
+        if let old = workers[h.workerID] {
+            workerByPeer[old.peer] = nil
+            if let key = old.task { requeue(key, reason: "worker \(h.workerID) reconnected") }
+        }
+        workers[h.workerID] = WorkerRecord(id: h.workerID, peer: peer, host: h.host, cores: Int(h.cores), threads: Int(h.threads),
+                                           isa: h.isa, isas: h.isas, version: h.softwareVersion, lastSeen: now())
+        workerByPeer[peer] = h.workerID
+        logger.info("worker joined", metadata: ["worker": "\(h.workerID)", "host": "\(h.host)", "isa": "\(h.isa)"])
+        var w = Octet_Wire_Welcome()
+        w.heartbeatIntervalSeconds = settings.heartbeatInterval
+        w.maxMessageBytes = UInt64(settings.maxMessageBytes)
+        return [reply(peer, .welcome(w), rid)]
+    }
+
+    /// The worker behind `peer`, or a refusal telling it to say Hello again.
+    func knownWorker(_ peer: PeerID, claimed: String, _ rid: UInt64) -> (String?, [CoordinatorAction]) {
+        if let id = workerByPeer[peer], workers[id]?.state != .lost, claimed.isEmpty || claimed == id { return (id, []) }
+        return (nil, reject(peer, .refused(.unknownWorker, "unknown or lost worker '\(claimed)': send Hello"), requestID: rid))
+    }
+
+    func heartbeat(_ peer: PeerID, _ h: Octet_Wire_Heartbeat, _ rid: UInt64) -> [CoordinatorAction] {
+        let (id, refusal) = knownWorker(peer, claimed: h.workerID, rid)
+        guard let id else { return refusal }
+        workers[id]?.lastSeen = now()
+        if h.imagesPerSecond.isFinite && h.imagesPerSecond >= 0 { workers[id]?.imagesPerSecond = h.imagesPerSecond }
+        return []
+    }
+
+    func goodbye(_ peer: PeerID, _ g: Octet_Wire_Goodbye) -> [CoordinatorAction] {
+        guard let id = workerByPeer[peer], var w = workers[id] else { return [] }
+        if let key = w.task { requeue(key, reason: "worker \(id) left") }
+        w.state = .lost
+        w.task = nil
+        workers[id] = w
+        workerByPeer[peer] = nil
+        logger.info("worker left", metadata: ["worker": "\(id)"])
+        return []
+    }
+
+    func checkLiveness() -> [CoordinatorAction] {
+        let t = now()
+        for (id, w) in workers where w.state != .lost && t - w.lastSeen > settings.heartbeatTimeout {
+            logger.warning("worker lost (no heartbeat)", metadata: ["worker": "\(id)", "silent_seconds": "\(Int(t - w.lastSeen))"])
+            if let key = w.task { requeue(key, reason: "worker \(id) lost") }
+            workers[id]?.state = .lost
+            workers[id]?.task = nil
+            workerByPeer[w.peer] = nil
+        }
+        metrics.workers(workers.values.map(\.state))
+        return []
+    }
+
+    /// Puts an assigned task back in the queue (its worker is gone).
+    func requeue(_ key: TaskKey, reason: String) {
+        guard var list = tasks[key.job], key.index < list.count, list[key.index].state == .assigned else { return }
+        list[key.index].state = .pending
+        list[key.index].worker = nil
+        tasks[key.job] = list
+        try? store.save([list[key.index]])
+        logger.info("task requeued", metadata: ["job": "\(key.job)", "task": "\(key.index)", "reason": "\(reason)"])
+    }
+
+    /// Gives pending tasks to idle workers: oldest job first, lowest task index first, workers
+    /// in id order.
+    func dispatch() -> [CoordinatorAction] {
+        var actions: [CoordinatorAction] = []
+        let idle = workers.values.filter { $0.state == .idle }.map(\.id).sorted()
+        guard !idle.isEmpty else { return [] }
+        var queue: [TaskKey] = []
+        for job in jobs.values.sorted(by: { ($0.created, $0.id) < ($1.created, $1.id) })
+        where job.state == .running || job.state == .verifying {
+            for t in tasks[job.id] ?? [] where t.state == .pending { queue.append(TaskKey(job: job.id, index: t.index)) }
+        }
+        for (workerID, key) in zip(idle, queue) {
+            guard var job = jobs[key.job], var task = tasks[key.job]?[key.index], var worker = workers[workerID] else { continue }
+            task.state = .assigned
+            task.attempts += 1
+            task.worker = workerID
+            task.assignedAt = now()
+            tasks[key.job]![key.index] = task
+            do { try store.save([task]) } catch {
+                fail(&job, "cannot store task state: \(error)")
+                continue
+            }
+            worker.state = .busy
+            worker.task = key
+            workers[workerID] = worker
+            actions.append(.send(worker.peer, WireProtocol.encode(.assignment(assignment(job, task)))))
+        }
+        return actions
+    }
+
+    func assignment(_ job: JobRecord, _ task: TaskRecord) -> Octet_Wire_TaskAssignment {
+        var a = Octet_Wire_TaskAssignment()
+        a.jobID = job.id
+        a.task = UInt32(task.index)
+        a.attempt = UInt32(task.attempts)
+        a.kind = task.kind.wire
+        a.modelHash = job.spec.modelHash
+        a.int8ModelHash = job.int8Hash ?? ""
+        a.jobSpecJson = job.spec.json()
+        a.start = UInt32(task.start)
+        a.end = UInt32(task.end)
+        if task.kind == .calibration { a.watched = job.watched }
+        a.isa = job.isa ?? settings.defaultISA
+        return a
+    }
+
+    /// Frees the worker that sent a result or failure for `key`.
+    func release(_ peer: PeerID, _ key: TaskKey) {
+        guard let id = workerByPeer[peer], var w = workers[id] else { return }
+        if w.task == key {
+            w.task = nil
+            w.state = .idle
+            w.tasksDone += 1
+            workers[id] = w
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import GRDB
+
+/// Durable job state: jobs, their tasks, and finished tasks' results, in SQLite. A restarted
+/// coordinator reloads it and resumes: finished tasks keep their results and are never redone.
+public final class JobStore: @unchecked Sendable {
+    private let db: DatabaseQueue
+
+    /// Opens (creating if needed) `path`; ":memory:" keeps everything in memory.
+    public init(path: String) throws {
+        db = path == ":memory:" ? try DatabaseQueue() : try DatabaseQueue(path: path)
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE job (id TEXT PRIMARY KEY NOT NULL, created REAL NOT NULL, record TEXT NOT NULL);
+                CREATE TABLE task (job TEXT NOT NULL, idx INTEGER NOT NULL, record TEXT NOT NULL, result BLOB,
+                                   PRIMARY KEY (job, idx));
+                """)
+        }
+        try migrator.migrate(db)
+    }
+
+    public func save(_ job: JobRecord) throws {
+        let json = try Self.encode(job)
+        try db.write { db in
+            try db.execute(sql: "INSERT INTO job (id, created, record) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET record = excluded.record",
+                           arguments: [job.id, job.created, json])
+        }
+    }
+
+    public func save(_ tasks: [TaskRecord]) throws {
+        let rows = try tasks.map { ($0, try Self.encode($0)) }
+        try db.write { db in
+            for (t, json) in rows {
+                try db.execute(sql: "INSERT INTO task (job, idx, record) VALUES (?, ?, ?) ON CONFLICT(job, idx) DO UPDATE SET record = excluded.record",
+                               arguments: [t.job, t.index, json])
+            }
+        }
+    }
+
+    /// Marks `task` done with its result, in one transaction.
+    public func complete(_ task: TaskRecord, result: [UInt8]) throws {
+        let json = try Self.encode(task)
+        try db.write { db in
+            try db.execute(sql: "INSERT INTO task (job, idx, record, result) VALUES (?, ?, ?, ?) ON CONFLICT(job, idx) DO UPDATE SET record = excluded.record, result = excluded.result",
+                           arguments: [task.job, task.index, json, Data(result)])
+        }
+    }
+
+    public func jobs() throws -> [JobRecord] {
+        try db.read { db in
+            try String.fetchAll(db, sql: "SELECT record FROM job ORDER BY created, id").map { try Self.decode(JobRecord.self, $0) }
+        }
+    }
+
+    public func tasks(of job: String) throws -> [TaskRecord] {
+        try db.read { db in
+            try String.fetchAll(db, sql: "SELECT record FROM task WHERE job = ? ORDER BY idx", arguments: [job]).map { try Self.decode(TaskRecord.self, $0) }
+        }
+    }
+
+    public func result(job: String, index: Int) throws -> [UInt8]? {
+        try db.read { db in
+            try Data.fetchOne(db, sql: "SELECT result FROM task WHERE job = ? AND idx = ?", arguments: [job, index]).map { [UInt8]($0) }
+        }
+    }
+
+    /// The stored results of `tasks`, in their order; a missing or unreadable one is an error.
+    public func results(of tasks: [TaskRecord]) throws -> [Octet_Wire_TaskResult] {
+        try tasks.map { t in
+            guard let bytes = try result(job: t.job, index: t.index) else { throw JobFailure("task \(t.index) of \(t.job) has no stored result") }
+            return try Octet_Wire_TaskResult(serializedBytes: bytes)
+        }
+    }
+
+    static func encode<T: Encodable>(_ value: T) throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return String(decoding: try e.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ json: String) throws -> T {
+        try JSONDecoder().decode(type, from: Data(json.utf8))
+    }
+}

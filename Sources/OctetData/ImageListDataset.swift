@@ -1,0 +1,21 @@
+/// Images given as an explicit list of files in a fixed order (for example images shipped to a
+/// worker and cached under their content hashes), each with its original name and label.
+public struct ImageListDataset: Dataset {
+    public let items: [DatasetItem]
+    public let recipe: PreprocessRecipe
+
+    public init(items: [DatasetItem], recipe: PreprocessRecipe) throws(DataError) {
+        guard !items.isEmpty else { throw .emptyDataset("image list") }
+        self.items = items
+        self.recipe = recipe
+    }
+
+    public var count: Int { items.count }
+    public var sampleShape: [Int]? { nil }
+    public func name(_ index: Int) -> String { items[index].name }
+    public func label(_ index: Int) -> Int? { items[index].label }
+
+    public func load(_ index: Int) throws(DataError) -> [Float] {
+        recipe.apply(try ImageDecoder.decode(contentsOf: items[index].path))
+    }
+}

@@ -1,0 +1,46 @@
+import OctetCalibration
+import OctetIR
+import OctetPasses
+import OctetRuntime
+
+/// The user-facing calibration settings (the flags of `octet calibrate`), as one Codable value
+/// so that a distributed calibration job carries exactly what a local run uses.
+public struct CalibrationOptions: Codable, Hashable, Sendable {
+    /// kl, max, mse, percentile or percentile:P.
+    public var method: String = "kl"
+    public var samples: Int?
+    /// Node names or op types kept in FP32.
+    public var exclude: [String] = []
+    public var perTensor = false
+    /// 7 or 8; nil chooses from the kernel path.
+    public var weightBits: Int?
+    /// dB, or nil to disable the weight-sensitivity exclusion.
+    public var sensitivityMarginDB: Double? = 5
+    public var reportSamples = 8
+
+    public init() {}
+
+    /// Why these options cannot be used, or nil.
+    public var problem: String? {
+        if CalibrationMethod.parse(method) == nil { return "method must be kl, max, mse, percentile or percentile:P, not '\(method)'" }
+        if let weightBits, weightBits != 7 && weightBits != 8 { return "weight bits must be 7 or 8" }
+        if let samples, samples < 1 { return "samples must be at least 1" }
+        if reportSamples < 0 { return "report samples must not be negative" }
+        return nil
+    }
+
+    /// The full configuration for FP32 passes on `plan`'s kernel path and threads.
+    public func quantConfig(plan: PlanOptions) throws -> QuantConfig {
+        if let problem { throw PipelineError.badOption(problem) }
+        var c = QuantConfig()
+        c.method = CalibrationMethod.parse(method) ?? .kl
+        c.samples = samples
+        c.sensitivityMarginDB = sensitivityMarginDB
+        c.plan = plan
+        let opTypes = Set(Op.supportedONNXTypes)
+        c.quantize = QuantizeOptions(perChannelWeights: !perTensor, weightBits: weightBits ?? QuantConfig.weightBits(for: plan.isa),
+                                     excludedNodes: Set(exclude.filter { !opTypes.contains($0) }),
+                                     excludedOpTypes: Set(exclude.filter { opTypes.contains($0) }))
+        return c
+    }
+}
