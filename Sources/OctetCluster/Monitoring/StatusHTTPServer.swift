@@ -1,0 +1,77 @@
+import Foundation
+import Metrics
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Prometheus
+
+/// The coordinator's HTTP endpoint: `GET /status` (the status JSON), `GET /metrics` (Prometheus
+/// text format), `GET /healthz`. Read-only; anything else is 404 or 405.
+public final class StatusHTTPServer: @unchecked Sendable {
+    let group: MultiThreadedEventLoopGroup
+    let channel: any Channel
+    public var port: Int { channel.localAddress?.port ?? 0 }
+
+    /// Routes swift-metrics to Prometheus for this process (once; later calls are ignored).
+    public static let registry: PrometheusCollectorRegistry = {
+        let r = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: r))
+        return r
+    }()
+
+    public init(host: String, port: Int, status: @escaping @Sendable () -> String) throws {
+        let registry = Self.registry
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        channel = try ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 64)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.pipeline.configureHTTPServerPipeline().flatMap {
+                    channel.pipeline.addHandler(Handler(status: status, metrics: { registry.emitToString() }))
+                }
+            }
+            .bind(host: host, port: port).wait()
+    }
+
+    public func close() {
+        try? channel.close().wait()
+        try? group.syncShutdownGracefully()
+    }
+
+    final class Handler: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+        let status: @Sendable () -> String
+        let metrics: @Sendable () -> String
+        var head: HTTPRequestHead?
+
+        init(status: @escaping @Sendable () -> String, metrics: @escaping @Sendable () -> String) {
+            self.status = status
+            self.metrics = metrics
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let h): head = h
+            case .body: break
+            case .end:
+                guard let h = head else { return }
+                let path = h.uri.split(separator: "?").first.map(String.init) ?? h.uri
+                let (code, type, body): (HTTPResponseStatus, String, String)
+                if h.method != .GET { (code, type, body) = (.methodNotAllowed, "text/plain", "only GET\n") }
+                else if path == "/status" { (code, type, body) = (.ok, "application/json", status() + "\n") }
+                else if path == "/metrics" { (code, type, body) = (.ok, "text/plain; version=0.0.4", metrics()) }
+                else if path == "/healthz" { (code, type, body) = (.ok, "text/plain", "ok\n") }
+                else { (code, type, body) = (.notFound, "text/plain", "not found\n") }
+                var headers = HTTPHeaders()
+                headers.add(name: "Content-Type", value: type)
+                headers.add(name: "Content-Length", value: "\(body.utf8.count)")
+                headers.add(name: "Connection", value: "close")
+                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: code, headers: headers))), promise: nil)
+                context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+                head = nil
+            }
+        }
+    }
+}

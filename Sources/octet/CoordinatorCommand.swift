@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import Logging
+import OctetCluster
+import OctetPipeline
+
+struct CoordinatorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Run the coordinator: accepts workers and jobs, shards work, merges results, stores job state.")
+
+    @Option(help: "ZeroMQ endpoint to listen on (tcp://*:5555 listens on every interface).")
+    var bind: String = "tcp://127.0.0.1:5555"
+
+    @Option(help: "Folder for the job database, blobs and artifacts; a restarted coordinator resumes from it.")
+    var state: String = "octet-state"
+
+    @Option(help: "Serve /status and /metrics over HTTP at HOST:PORT.")
+    var http: String?
+
+    @Option(help: "The coordinator's CURVE key pair (NAME.key), from `octet keys generate`.")
+    var keys: String?
+
+    @Option(help: "Folder of *.pub files (or one .pub file): the workers and clients admitted. Required with --keys.")
+    var authorized: String?
+
+    @Flag(help: "Allow binding beyond loopback without CURVE keys.")
+    var insecure = false
+
+    @Option(help: "Seconds between worker heartbeats.")
+    var heartbeatInterval: Double = 1
+
+    @Option(help: "Seconds of silence after which a worker is lost and its task reassigned.")
+    var heartbeatTimeout: Double = 5
+
+    @Option(help: "Largest message accepted, in bytes.")
+    var maxMessageBytes: Int = WireProtocol.defaultMaxMessageBytes
+
+    @OptionGroup var runtime: RuntimeOptions
+
+    @Flag(help: "Log every message rejection and task event (debug level).")
+    var verbose = false
+
+    func validate() throws {
+        if (keys == nil) != (authorized == nil) { throw ValidationError("--keys and --authorized go together") }
+        if keys == nil && !insecure && !isLoopbackEndpoint(bind) {
+            throw ValidationError("refusing to bind \(bind) beyond loopback without CURVE keys: pass --keys and --authorized (see `octet keys generate`), or --insecure")
+        }
+        guard heartbeatInterval > 0, heartbeatTimeout > heartbeatInterval else { throw ValidationError("--heartbeat-timeout must exceed --heartbeat-interval > 0") }
+        guard maxMessageBytes >= 1 << 16 else { throw ValidationError("--max-message-bytes must be at least 65536") }
+    }
+
+    func run() throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "octet.coordinator")
+        logger.logLevel = verbose ? .debug : .info
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        let plan = try runtime.planOptions()
+        var settings = CoordinatorSettings(defaultISA: plan.isa.rawValue, threads: plan.threads)
+        settings.heartbeatInterval = heartbeatInterval
+        settings.heartbeatTimeout = heartbeatTimeout
+        settings.maxMessageBytes = maxMessageBytes
+        let store = try JobStore(path: (state as NSString).appendingPathComponent("jobs.sqlite"))
+        let blobs = try BlobStore(directory: (state as NSString).appendingPathComponent("blobs"))
+        let core = try CoordinatorCore(settings: settings, store: store, blobs: blobs, logger: logger)
+        var curve: CurveSecurity?
+        if let keys, let authorized {
+            curve = CurveSecurity(keys: try CurveKeyPair.load(path: keys), authorized: try CurveKeyPair.readAuthorized(authorized))
+        }
+        let transport = try ZMQServerTransport(bind: bind, maxMessageBytes: maxMessageBytes, curve: curve)
+        let runner = JobRunner(blobs: blobs, store: store, directory: (state as NSString).appendingPathComponent("jobs"), threads: plan.threads)
+        let coordinator = Coordinator(core: core, transport: transport, runner: runner, logger: logger)
+        var server: StatusHTTPServer?
+        if let http {
+            let parts = http.split(separator: ":")
+            guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--http takes HOST:PORT") }
+            server = try StatusHTTPServer(host: String(parts[0]), port: port) { coordinator.statusJSON }
+            logger.info("HTTP status on http://\(parts[0]):\(server?.port ?? port)/status and /metrics")
+        }
+        let trap = SignalTrap { coordinator.stop() }
+        logger.info("coordinator listening", metadata: ["endpoint": "\(transport.endpoint)", "curve": "\(curve != nil)",
+                                                         "state": "\(state)", "isa": "\(plan.isa)"])
+        try coordinator.run()
+        _ = trap
+        server?.close()
+        logger.info("coordinator stopped")
+    }
+}

@@ -1,0 +1,189 @@
+import ArgumentParser
+import Foundation
+import OctetCluster
+import OctetPipeline
+
+struct SubmitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Submit a job to the coordinator.",
+        subcommands: [SubmitCalibrate.self, SubmitInfer.self])
+}
+
+/// The dataset flags of a submitted job and how its samples reach the workers.
+struct JobDataOptions: ParsableArguments {
+    @OptionGroup var data: DataOptions
+
+    @Flag(help: "Upload the images through the coordinator (for workers that share no storage with this machine).")
+    var shipData = false
+
+    /// The dataset spec: absolute shared paths, or every image uploaded as a blob.
+    func spec(model: String, client: ClusterClient) throws -> DatasetSpec {
+        let recipe = try PreprocessRecipe.resolve(data.preprocess, modelPath: model)
+        let absolute = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
+        guard shipData else {
+            _ = try data.dataset(model: model)  // fail here, not on the workers, if the data is unreadable
+            return DatasetSpec(path: absolute(data.data), labels: data.labels.map(absolute), files: nil, recipe: recipe,
+                               offset: data.offset, limit: data.limit)
+        }
+        guard !data.data.lowercased().hasSuffix(".npy") else { throw ValidationError("--ship-data ships image folders; copy .npy files to shared storage") }
+        let folder = try ImageFolderDataset(directory: data.data, labels: data.labels, recipe: recipe)
+        var files: [DatasetSpec.ShippedFile] = []
+        for item in folder.items {
+            files.append(.init(name: item.name, hash: try client.uploadFile(item.path), label: item.label))
+        }
+        return DatasetSpec(path: nil, labels: nil, files: files, recipe: recipe, offset: data.offset, limit: data.limit)
+    }
+}
+
+struct SubmitCalibrate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "calibrate",
+        abstract: "Calibrate on the cluster: same options and artifacts as `octet calibrate`.")
+
+    @Argument(help: "FP32 ONNX model.")
+    var model: String
+
+    @OptionGroup var jobData: JobDataOptions
+    @OptionGroup var calibration: CalibrationFlags
+    @OptionGroup var connection: ConnectionOptions
+
+    @Option(help: "Output folder for the artifacts (written when the job is done; needs --wait).")
+    var out: String?
+
+    @Option(help: "Samples per shard.")
+    var shardSize: Int = 32
+
+    @Option(help: "Held-out samples the INT8 model is checked on (FP32 vs INT8 top-1 agreement).")
+    var verifySamples: Int = 32
+
+    @Option(help: "FP32 kernel path every worker uses for calibration (default: the coordinator's best).")
+    var isa: String?
+
+    @Flag(help: "Follow the job to the end, then download the artifacts to --out.")
+    var wait = false
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    func validate() throws {
+        if out != nil && !wait { throw ValidationError("--out needs --wait (or fetch later with `octet fetch JOB --out DIR`)") }
+        guard shardSize >= 1 else { throw ValidationError("--shard-size must be at least 1") }
+        guard verifySamples >= 0 else { throw ValidationError("--verify-samples must not be negative") }
+    }
+
+    func run() throws {
+        _ = try ModelLoader.load(path: model)  // a clear error here for a corrupt or unsupported model
+        let client = try connection.client()
+        var spec = JobSpec(kind: .calibrate, modelHash: try client.uploadFile(model),
+                           modelName: URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent,
+                           dataset: try jobData.spec(model: model, client: client))
+        spec.calibration = calibration.options()
+        spec.shardSize = shardSize
+        spec.verifySamples = verifySamples
+        spec.isa = isa
+        let id = try client.submit(spec)
+        guard wait else {
+            if json { try printJSON(["job": id]) } else { print(id) }
+            return
+        }
+        if !json { print("job \(id)") }
+        try followAndFetch(client: client, id: id, out: out, json: json)
+    }
+}
+
+struct SubmitInfer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "infer",
+        abstract: "Run INT8 batch inference on the cluster; writes one JSON line per image, in input order.")
+
+    @Argument(help: "INT8 QDQ ONNX model (from `octet calibrate`, or another tool's).")
+    var model: String
+
+    @OptionGroup var jobData: JobDataOptions
+    @OptionGroup var connection: ConnectionOptions
+
+    @Option(help: "Output file (JSON lines).")
+    var out: String
+
+    @Option(help: "Images per batch (one task).")
+    var batch: Int = 16
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    func run() throws {
+        guard try ModelLoader.isQuantized(path: model) else { throw ValidationError("\(model) is not a QDQ (INT8) model: calibrate it first") }
+        let client = try connection.client()
+        var spec = JobSpec(kind: .infer, modelHash: try client.uploadFile(model),
+                           modelName: URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent,
+                           dataset: try jobData.spec(model: model, client: client))
+        spec.batch = batch
+        let id = try client.submit(spec)
+        if !json { print("job \(id)") }
+        let report = try follow(client: client, id: id, json: json)
+        guard let artifact = report.artifacts.first(where: { $0.name == "predictions.jsonl" }) else { throw ValidationError("job \(id) produced no predictions") }
+        try Data(try client.download(artifact.hash)).write(to: URL(fileURLWithPath: out))
+        let summary = (try? JSONSerialization.jsonObject(with: Data(report.summaryJson.utf8))) as? [String: Any] ?? [:]
+        if json {
+            var s = summary
+            s["job"] = id
+            s["out"] = out
+            print(String(decoding: try JSONSerialization.data(withJSONObject: s, options: [.sortedKeys]), as: UTF8.self))
+        } else {
+            let images = summary["images"] as? Int ?? 0
+            let rate = summary["images_per_second"] as? Double ?? 0
+            print("\(images) predictions written to \(out): \(String(format: "%.1f", rate)) images/s end to end")
+        }
+    }
+}
+
+/// Follows a job with a progress bar; throws if it failed.
+func follow(client: ClusterClient, id: String, json: Bool) throws -> Octet_Wire_JobReport {
+    let bar = ProgressBar(label: "job \(id)", enabled: !json && System.stderrIsTerminal)
+    var phase = ""
+    let report = try client.wait(id) { r in
+        if r.phase != phase, !json, !System.stderrIsTerminal { FileHandle.standardError.write(Data("job \(id): \(r.phase)\n".utf8)) }
+        phase = r.phase
+        if r.tasksTotal > 0 && r.state != "done" { bar.update(Int(r.tasksDone), Int(r.tasksTotal)) }
+    }
+    guard report.state == "done" else { throw ValidationError("job \(id) failed: \(report.error)") }
+    return report
+}
+
+/// Follows a calibration job, downloads its artifacts and prints where they are.
+func followAndFetch(client: ClusterClient, id: String, out: String?, json: Bool) throws {
+    let report = try follow(client: client, id: id, json: json)
+    let paths = try out.map { try client.fetchArtifacts(report, to: $0) } ?? []
+    let summary = (try? JSONSerialization.jsonObject(with: Data(report.summaryJson.utf8))) as? [String: Any] ?? [:]
+    if json {
+        var s = summary
+        s["job"] = id
+        s["artifacts"] = paths
+        print(String(decoding: try JSONSerialization.data(withJSONObject: s, options: [.sortedKeys]), as: UTF8.self))
+        return
+    }
+    if let a = summary["agreement"] as? Double {
+        let n = summary["verification_samples"] as? Int ?? 0
+        print(String(format: "INT8 vs FP32 top-1 agreement on %d %@ samples (checked on the workers): %.1f%%", n,
+                     (summary["verification_held_out"] as? Bool ?? false) ? "held-out" : "calibration", a * 100))
+    }
+    for p in paths { print("  \(p)") }
+}
+
+struct FetchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "fetch", abstract: "Download a finished job's artifacts.")
+
+    @Argument(help: "Job id.")
+    var job: String
+
+    @Option(help: "Output folder.")
+    var out: String
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() throws {
+        let client = try connection.client()
+        try followAndFetch(client: client, id: job, out: out, json: false)
+    }
+}

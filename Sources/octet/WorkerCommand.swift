@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import Logging
+import OctetCluster
+import OctetPipeline
+
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run a worker: joins the coordinator, runs calibration shards and INT8 inference batches.")
+
+    @Option(help: "Coordinator address.")
+    var connect: String = "tcp://127.0.0.1:5555"
+
+    @Option(help: "Worker id (default: HOST-PID).")
+    var id: String?
+
+    @Option(help: "Folder caching models and shipped images by content hash (default: a per-worker temporary folder).")
+    var cache: String?
+
+    @Option(help: "This worker's CURVE key pair (NAME.key).")
+    var keys: String?
+
+    @Option(help: "The coordinator's CURVE public key (NAME.pub).")
+    var serverKey: String?
+
+    @OptionGroup var runtime: RuntimeOptions
+
+    func validate() throws {
+        if (keys == nil) != (serverKey == nil) { throw ValidationError("--keys and --server-key go together") }
+    }
+
+    func run() throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        let logger = Logger(label: "octet.worker")
+        let plan = try runtime.planOptions()
+        let workerID = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+        let cacheDir = cache ?? (NSTemporaryDirectory() as NSString).appendingPathComponent("octet-cache-\(workerID)")
+        var curve: CurveSecurity?
+        if let keys, let serverKey {
+            curve = CurveSecurity(keys: try CurveKeyPair.load(path: keys), serverPublicKey: try CurveKeyPair.readKey(serverKey))
+        }
+        let transport = try ZMQClientTransport(connect: connect, maxMessageBytes: WireProtocol.defaultMaxMessageBytes * 2, curve: curve)
+        let blobs = try BlobStore(directory: cacheDir)
+        let core = WorkerCore(hello: Worker.hello(id: workerID, threads: plan.threads, isa: plan.isa), cache: blobs, logger: logger)
+        let worker = Worker(core: core, transport: transport, executor: TaskExecutor(cache: blobs, threads: plan.threads, isa: plan.isa), logger: logger)
+        let trap = SignalTrap { worker.stop() }
+        logger.info("worker starting", metadata: ["id": "\(workerID)", "coordinator": "\(connect)", "isa": "\(plan.isa)", "threads": "\(plan.threads)"])
+        worker.run()
+        _ = trap
+        // Give the goodbye a moment to leave the socket before the process exits.
+        Thread.sleep(forTimeInterval: 0.2)
+        logger.info("worker stopped", metadata: ["tasks_done": "\(core.tasksDone)"])
+    }
+}
