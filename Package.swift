@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "OctetRuntimeTests", dependencies: ["OctetTestSupport"]),
         .testTarget(name: "OctetDataTests", dependencies: ["OctetTestSupport"]),
         .testTarget(name: "OctetCalibrationTests", dependencies: ["OctetTestSupport"]),
-        .testTarget(name: "OctetClusterTests", dependencies: ["OctetTestSupport", "OctetCluster"]),
+        .testTarget(name: "OctetClusterTests", dependencies: ["OctetTestSupport", "OctetCluster", "octet"]),
         .testTarget(name: "OctetExamples", dependencies: ["OctetPipeline"], path: "docs/examples"),
         .testTarget(name: "OctetCLITests", dependencies: ["OctetTestSupport", "octet"]),
     ]

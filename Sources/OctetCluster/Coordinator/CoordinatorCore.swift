@@ -28,6 +28,12 @@ public struct PreparedJob: Sendable {
     public var tasks: [TaskRecord]
     public var watched: [String]
     public var isa: String?
+
+    public init(tasks: [TaskRecord], watched: [String], isa: String?) {
+        self.tasks = tasks
+        self.watched = watched
+        self.isa = isa
+    }
 }
 
 /// What finalizing a job produced. Calibration: the INT8 model and the verification tasks to run;
@@ -60,7 +66,7 @@ public final class CoordinatorCore {
     public internal(set) var workers: [String: WorkerRecord] = [:]
     var workerByPeer: [PeerID: String] = [:]
     public internal(set) var jobs: [String: JobRecord] = [:]
-    var tasks: [String: [TaskRecord]] = [:]
+    public internal(set) var tasks: [String: [TaskRecord]] = [:]
     var runningSince: [String: Double] = [:]
     /// Rejected messages by reason.
     public internal(set) var rejected: [String: Int] = [:]
@@ -166,7 +172,7 @@ public final class CoordinatorCore {
         .send(peer, WireProtocol.encode(body, requestID: rid))
     }
 
-    static func bodyName(_ body: Octet_Wire_Envelope.OneOf_Body?) -> String {
+    public static func bodyName(_ body: Octet_Wire_Envelope.OneOf_Body?) -> String {
         guard let body else { return "an empty body" }
         return String(describing: body).split(separator: "(").first.map(String.init) ?? "that message"
     }

@@ -23,4 +23,9 @@ public struct WorkerRecord: Sendable, Hashable {
 public struct TaskKey: Hashable, Sendable, Codable {
     public var job: String
     public var index: Int
+
+    public init(job: String, index: Int) {
+        self.job = job
+        self.index = index
+    }
 }

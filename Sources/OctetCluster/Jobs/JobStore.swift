@@ -8,6 +8,9 @@ public final class JobStore: @unchecked Sendable {
 
     /// Opens (creating if needed) `path`; ":memory:" keeps everything in memory.
     public init(path: String) throws {
+        if path != ":memory:" {
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        }
         db = path == ":memory:" ? try DatabaseQueue() : try DatabaseQueue(path: path)
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in

@@ -1,0 +1,156 @@
+import Foundation
+import OctetCalibration
+import OctetCluster
+import OctetData
+import OctetPipeline
+import XCTest
+
+/// The coordinator's state machine driven directly, with a fake clock: joining, dispatch,
+/// liveness, reassignment, idempotent results, refusals.
+final class CoordinatorCoreTests: XCTestCase {
+    var clock = 1000.0
+    var core: CoordinatorCore!
+    var dir: URL!
+    let w1 = PeerID([1]), w2 = PeerID([2]), client = PeerID([9])
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("octet-core-\(UUID().uuidString)")
+        addTeardownBlock { [dir] in try? FileManager.default.removeItem(at: dir!) }
+        var settings = CoordinatorSettings(defaultISA: "scalar", threads: 1)
+        settings.heartbeatTimeout = 5
+        settings.maxTaskAttempts = 3
+        core = try CoordinatorCore(settings: settings, store: try JobStore(path: dir.appendingPathComponent("db").path),
+                                   blobs: try BlobStore(directory: dir.appendingPathComponent("blobs").path), now: { [unowned self] in clock })
+    }
+
+    func send(_ peer: PeerID, _ body: Octet_Wire_Envelope.OneOf_Body) -> [CoordinatorAction] {
+        core.handle(.message(peer, WireProtocol.encode(body)))
+    }
+
+    func sent(_ actions: [CoordinatorAction]) -> [(PeerID, Octet_Wire_Envelope)] {
+        actions.compactMap { a in
+            guard case .send(let p, let bytes) = a, let e = try? WireProtocol.decode(bytes) else { return nil }
+            return (p, e)
+        }
+    }
+
+    func hello(_ peer: PeerID, _ id: String) -> [CoordinatorAction] {
+        var h = Octet_Wire_Hello()
+        h.workerID = id
+        h.isa = "scalar"
+        return send(peer, .hello(h))
+    }
+
+    /// Submits a calibration job over 3 shards and returns its id.
+    func runningJob() throws -> String {
+        let model = try core.blobs.put(Array("model".utf8))
+        var spec = JobSpec(kind: .calibrate, modelHash: model, modelName: "m",
+                           dataset: DatasetSpec(path: "/data", labels: nil, files: nil, recipe: .imagenet))
+        spec.calibration = CalibrationOptions()
+        var s = Octet_Wire_SubmitJob()
+        s.jobSpecJson = spec.json()
+        let actions = send(client, .submit(s))
+        guard case .accepted(let a)? = sent(actions).first?.1.body else { throw XCTSkip("no JobAccepted: \(actions)") }
+        XCTAssertTrue(actions.contains { if case .prepare = $0 { true } else { false } })
+        let tasks = (0..<3).map { TaskRecord(job: a.jobID, index: $0, kind: .calibration, start: $0 * 10, end: $0 * 10 + 10) }
+        _ = core.handle(.prepared(a.jobID, .success(PreparedJob(tasks: tasks, watched: ["t"], isa: "scalar"))))
+        return a.jobID
+    }
+
+    func result(_ job: String, _ task: Int, worker: String) -> Octet_Wire_Envelope.OneOf_Body {
+        var h = AbsHistogram()
+        h.add([Float(task), 1, 2], isa: .scalar)
+        var r = Octet_Wire_TaskResult()
+        r.jobID = job
+        r.task = UInt32(task)
+        r.workerID = worker
+        r.histograms = Compression.pack(HistogramSet.encode(["t": h]))
+        return .result(r)
+    }
+
+    func testWorkersGetTasksAndLostWorkersTaskIsReassigned() throws {
+        let job = try runningJob()
+        XCTAssertEqual(sent(hello(w1, "a")).map { $0.1.body.map(CoordinatorCore.bodyName) }, ["welcome", "assignment"])
+        let second = sent(hello(w2, "b"))
+        XCTAssertEqual(second.last?.1.assignment.task, 1)
+        XCTAssertEqual(core.workers["a"]?.task, TaskKey(job: job, index: 0))
+
+        // b keeps heartbeating, a goes silent past the timeout.
+        clock += 3
+        _ = send(w2, .heartbeat(Octet_Wire_Heartbeat()))
+        clock += 3
+        _ = core.handle(.tick)
+        XCTAssertEqual(core.workers["a"]?.state, .lost)
+        XCTAssertEqual(core.tasks[job]?[0].state, .pending)
+
+        // b finishes task 1 and is given the lost worker's task 0 (lowest index first).
+        let next = sent(send(w2, result(job, 1, worker: "b")))
+        XCTAssertEqual(next.first?.1.assignment.task, 0)
+        XCTAssertEqual(next.first?.1.assignment.watched, ["t"])
+
+        // a's late result for task 0 arrives first: accepted once (identical by determinism)...
+        _ = send(w1, result(job, 0, worker: "a"))
+        XCTAssertEqual(core.tasks[job]?[0].state, .done)
+        // ...and b's copy is a duplicate, ignored.
+        let dup = send(w2, result(job, 0, worker: "b"))
+        XCTAssertEqual(core.duplicateResults, 1)
+        XCTAssertEqual(sent(dup).first?.1.assignment.task, 2)
+
+        // a heartbeat from the lost worker is refused until it says Hello again.
+        let refused = sent(send(w1, .heartbeat(Octet_Wire_Heartbeat())))
+        XCTAssertEqual(refused.first?.1.refusal.reason, .unknownWorker)
+
+        let last = send(w2, result(job, 2, worker: "b"))
+        XCTAssertTrue(last.contains { if case .finalize(let j, let tasks) = $0 { j.id == job && tasks.count == 3 } else { false } })
+        // Finished results are in the store.
+        XCTAssertEqual(try core.store.results(of: core.tasks[job]!).count, 3)
+    }
+
+    func testInvalidResultsAreRetriedThenFailTheJob() throws {
+        let job = try runningJob()
+        _ = hello(w1, "a")
+        var wrong = AbsHistogram()
+        wrong.add([1], isa: .scalar)
+        var r = Octet_Wire_TaskResult()
+        r.jobID = job
+        r.task = 0
+        r.histograms = Compression.pack(HistogramSet.encode(["not-watched": wrong]))
+        for attempt in 1...3 {
+            let actions = sent(send(w1, .result(r)))
+            XCTAssertEqual(actions.first?.1.refusal.reason, .invalidRequest, "attempt \(attempt)")
+        }
+        XCTAssertEqual(core.jobs[job]?.state, .failed)
+        XCTAssertTrue(core.jobs[job]?.error?.contains("failed 3 times") ?? false, core.jobs[job]?.error ?? "")
+    }
+
+    func testRejectionsAreCountedAndTheCoordinatorKeepsServing() throws {
+        var bad: [[UInt8]] = [[], [0xFF, 0xFF, 0xFF], Array(WireProtocol.encode(.statusQuery(Octet_Wire_StatusQuery())).dropLast())]
+        var wrongVersion = Octet_Wire_Envelope()
+        wrongVersion.version = 99
+        wrongVersion.body = .statusQuery(Octet_Wire_StatusQuery())
+        bad.append(try wrongVersion.serializedBytes())
+        bad.append(WireProtocol.encode(.welcome(Octet_Wire_Welcome())))  // a coordinator never accepts Welcome
+        for b in bad {
+            let replies = sent(core.handle(.message(client, b)))
+            XCTAssertEqual(replies.count, 1)
+            XCTAssertEqual(replies.first?.1.refusal.expectedVersion, WireProtocol.version)
+        }
+        let total = core.rejected.values.reduce(0, +)
+        XCTAssertEqual(total, bad.count)
+        XCTAssertEqual(core.rejected["wrong_version"], 1)
+        let status = sent(send(client, .statusQuery(Octet_Wire_StatusQuery())))
+        XCTAssertFalse(status.first?.1.statusReport.statusJson.isEmpty ?? true)
+    }
+
+    func testSubmitRefusesMissingModelAndBadSpec() throws {
+        var s = Octet_Wire_SubmitJob()
+        s.jobSpecJson = "{not json"
+        XCTAssertEqual(sent(send(client, .submit(s))).first?.1.refusal.reason, .invalidRequest)
+        let spec = JobSpec(kind: .infer, modelHash: String(repeating: "a", count: 64), modelName: "m",
+                           dataset: DatasetSpec(path: "/data", labels: nil, files: nil, recipe: .imagenet))
+        s.jobSpecJson = spec.json()
+        let r = sent(send(client, .submit(s))).first?.1.refusal
+        XCTAssertEqual(r?.reason, .notFound)
+        XCTAssertTrue(r?.message.contains("was not uploaded") ?? false)
+    }
+}

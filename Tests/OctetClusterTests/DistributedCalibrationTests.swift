@@ -1,0 +1,96 @@
+import Foundation
+import OctetCluster
+import OctetPipeline
+import OctetTestSupport
+import XCTest
+
+/// A calibration distributed over 1, 2 or 3 workers, with any shard size, writes the same bytes
+/// as a single-process calibration; distributed inference writes every prediction once, in order.
+final class DistributedCalibrationTests: XCTestCase {
+    func options() -> CalibrationOptions {
+        var o = CalibrationOptions()
+        o.samples = 20
+        o.reportSamples = 2
+        return o
+    }
+
+    func spec(_ client: ClusterClient, shardSize: Int) throws -> JobSpec {
+        var spec = JobSpec(kind: .calibrate, modelHash: try client.uploadFile(TestPaths.efficientNet), modelName: "effnet",
+                           dataset: DatasetSpec(path: TestPaths.imageSample, labels: nil, files: nil, recipe: .efficientNetLite))
+        spec.calibration = options()
+        spec.shardSize = shardSize
+        spec.verifySamples = 4
+        return spec
+    }
+
+    func testAnyWorkerCountAndShardSizeGivesTheSingleProcessBytes() throws {
+        try TestPaths.requireShared()
+        let dir = try TestPaths.temporaryDirectory(self)
+        let data = try openDataset(path: TestPaths.imageSample, labels: nil, recipe: .efficientNetLite, limit: nil)
+        let config = try options().quantConfig(plan: PlanOptions(isa: .best, threads: 2))
+        let q = try quantizeModel(try ModelLoader.load(path: TestPaths.efficientNet), calibrationData: data, config: config)
+        let reference = dir.appendingPathComponent("single")
+        _ = try CalibrationArtifacts.writeAll(q, config: config, data: data, reportSamples: 2, modelName: "effnet", to: reference.path)
+
+        for (workers, shardSize) in [(1, 20), (2, 7), (3, 3)] {
+            let cluster = try InProcessCluster(directory: dir.appendingPathComponent("cluster-\(workers)"), workers: workers)
+            defer { cluster.stop() }
+            let client = cluster.client()
+            let report = try client.wait(try client.submit(try spec(client, shardSize: shardSize)))
+            XCTAssertEqual(report.state, "done", report.error)
+            XCTAssertEqual(Int(report.tasksDone), (20 + shardSize - 1) / shardSize + (4 + shardSize - 1) / shardSize)
+            let out = dir.appendingPathComponent("out-\(workers)")
+            _ = try client.fetchArtifacts(report, to: out.path)
+            for file in ["calibration.json", "calibration.cache", "effnet.int8.onnx"] {
+                let a = try Data(contentsOf: reference.appendingPathComponent(file))
+                let b = try Data(contentsOf: out.appendingPathComponent(file))
+                XCTAssertEqual(a, b, "\(file) differs with \(workers) workers and shards of \(shardSize)")
+            }
+            let summary = try JSONSerialization.jsonObject(with: Data(report.summaryJson.utf8)) as? [String: Any]
+            XCTAssertEqual(summary?["verification_samples"] as? Int, 4)
+            XCTAssertEqual(summary?["verification_held_out"] as? Bool, true)
+            XCTAssertGreaterThanOrEqual(summary?["agreement"] as? Double ?? 0, 0.75)
+        }
+    }
+
+    func testInferenceWritesEveryPredictionOnceInInputOrder() throws {
+        try TestPaths.requireShared()
+        let dir = try TestPaths.temporaryDirectory(self)
+        // A quick INT8 model: max calibration on 4 images, no sensitivity analysis.
+        var o = CalibrationOptions()
+        o.samples = 4
+        o.method = "max"
+        o.sensitivityMarginDB = nil
+        let data = try openDataset(path: TestPaths.imageSample, labels: TestPaths.imageLabels, recipe: .efficientNetLite, limit: 37)
+        var config = try o.quantConfig(plan: PlanOptions(isa: .best, threads: 2))
+        config.biasCorrection = false
+        let q = try quantizeModel(try ModelLoader.load(path: TestPaths.efficientNet), calibrationData: data, config: config)
+        let model = dir.appendingPathComponent("m.int8.onnx")
+        try ONNXExporter.write(q.qdq, to: model)
+
+        let cluster = try InProcessCluster(directory: dir.appendingPathComponent("cluster"), workers: 2)
+        defer { cluster.stop() }
+        let client = cluster.client()
+        var spec = JobSpec(kind: .infer, modelHash: try client.uploadFile(model.path), modelName: "m",
+                           dataset: DatasetSpec(path: TestPaths.imageSample, labels: TestPaths.imageLabels, files: nil,
+                                                recipe: .efficientNetLite, offset: 3, limit: 37))
+        spec.batch = 5
+        let report = try client.wait(try client.submit(spec))
+        XCTAssertEqual(report.state, "done", report.error)
+        let artifact = try XCTUnwrap(report.artifacts.first { $0.name == "predictions.jsonl" })
+        let lines = String(decoding: try client.download(artifact.hash), as: UTF8.self).split(separator: "\n")
+        let predictions = try lines.map { try JSONDecoder().decode(PredictionLine.self, from: Data($0.utf8)) }
+        XCTAssertEqual(predictions.map(\.index), Array(0..<37))
+        let sliced = DatasetSlice(try openDataset(path: TestPaths.imageSample, labels: TestPaths.imageLabels, recipe: .efficientNetLite, limit: nil), range: 3..<40)
+        XCTAssertEqual(predictions.map(\.file), (0..<37).map { sliced.name($0) })
+        // The same top-1 as the INT8 session run locally on the same images.
+        let session = try deployQDQ(q.qdq, threads: 2)
+        let input = try ClassificationRun.loadBatch(sliced, 0..<37, chw: session.chw, threads: 2)
+        let logits = try XCTUnwrap(try session.run(input).floats)
+        let classes = logits.count / 37
+        for (i, p) in predictions.enumerated() {
+            XCTAssertEqual(p.top1, TopK.indices(Array(logits[(i * classes)..<((i + 1) * classes)]), k: 1).first)
+            XCTAssertEqual(p.label, sliced.label(i))
+        }
+    }
+}

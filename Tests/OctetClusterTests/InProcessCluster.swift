@@ -1,0 +1,42 @@
+import Foundation
+import OctetCluster
+import OctetPipeline
+
+/// A coordinator and workers on threads of the test process, joined by the in-memory transport:
+/// the whole protocol and job lifecycle, without sockets or processes.
+final class InProcessCluster {
+    let network = InMemoryNetwork()
+    let coordinator: Coordinator
+    var workers: [Worker] = []
+    private var finished: [DispatchSemaphore] = []
+
+    init(directory: URL, workers count: Int, threadsPerWorker: Int = 1, settings: CoordinatorSettings? = nil) throws {
+        let s = settings ?? CoordinatorSettings(defaultISA: ISA.best.rawValue, threads: 2)
+        let store = try JobStore(path: directory.appendingPathComponent("jobs.sqlite").path)
+        let blobs = try BlobStore(directory: directory.appendingPathComponent("blobs").path)
+        coordinator = Coordinator(core: try CoordinatorCore(settings: s, store: store, blobs: blobs), transport: network.server(),
+                                  runner: JobRunner(blobs: blobs, store: store, directory: directory.appendingPathComponent("jobs").path, threads: s.threads))
+        spawn { [coordinator] in try? coordinator.run() }
+        for i in 0..<count {
+            let cache = try BlobStore(directory: directory.appendingPathComponent("cache-\(i)").path)
+            let core = WorkerCore(hello: Worker.hello(id: "worker-\(i)", threads: threadsPerWorker, isa: .best), cache: cache)
+            let w = Worker(core: core, transport: network.connect(), executor: TaskExecutor(cache: cache, threads: threadsPerWorker, isa: .best))
+            workers.append(w)
+            spawn { w.run() }
+        }
+    }
+
+    private func spawn(_ body: @escaping @Sendable () -> Void) {
+        let done = DispatchSemaphore(value: 0)
+        finished.append(done)
+        Thread.detachNewThread { body(); done.signal() }
+    }
+
+    func client() -> ClusterClient { ClusterClient(transport: network.connect(), timeoutSeconds: 60) }
+
+    func stop() {
+        for w in workers { w.stop() }
+        coordinator.stop()
+        for d in finished { _ = d.wait(timeout: .now() + 60) }
+    }
+}
