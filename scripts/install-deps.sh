@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian -dev packages Octet links against, if any is missing.
 set -euo pipefail
-packages=(pkg-config libturbojpeg0-dev libpng-dev)
+packages=(pkg-config libturbojpeg0-dev libpng-dev libzmq3-dev liblz4-dev libsodium-dev libsqlite3-dev)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,0 +1,96 @@
+import Foundation
+import OctetCluster
+import OctetTestSupport
+import XCTest
+
+/// The user's path through the CLI: `octet cluster up`, `submit calibrate --ship-data --wait`,
+/// `status`, HTTP `/status` and `/metrics`, `submit infer`, Ctrl-C.
+final class LocalClusterCLITests: XCTestCase {
+    func testClusterUpCalibrateShippedDataMonitorAndInfer() throws {
+        try TestPaths.requireShared()
+        let dir = try TestPaths.temporaryDirectory(self)
+        let endpoint = "ipc://" + dir.appendingPathComponent("c.ipc").path
+        let port = Int.random(in: 20_000..<60_000)
+        let cluster = try OctetProcess(["cluster", "up", "--workers", "2", "--bind", endpoint, "--state", dir.appendingPathComponent("state").path,
+                                        "--http", "127.0.0.1:\(port)", "--threads", "1"], log: dir.appendingPathComponent("cluster.log"))
+        let out = dir.appendingPathComponent("cal").path
+        let calibrate = try runProduct("octet", ["submit", "calibrate", TestPaths.efficientNet, "--data", TestPaths.imageSample,
+                                                 "--preprocess", "efficientnet-lite", "--limit", "24", "--samples", "16", "--shard-size", "4",
+                                                 "--verify-samples", "8", "--report-samples", "2", "--ship-data",
+                                                 "--coordinator", endpoint, "--wait", "--out", out, "--json"])
+        XCTAssertEqual(calibrate.status, 0, calibrate.stderr + cluster.output)
+        let summary = try XCTUnwrap(calibrate.json, calibrate.stdout)
+        XCTAssertEqual(summary["verification_samples"] as? Int, 8)
+        XCTAssertEqual(summary["verification_held_out"] as? Bool, true)
+        let model = out + "/efficientnet_lite0_fp32.int8.onnx"
+        for f in [model, out + "/calibration.json", out + "/calibration.cache", out + "/report.md"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: f), f)
+        }
+
+        let status = try runProduct("octet", ["status", "--coordinator", endpoint, "--json"])
+        XCTAssertEqual(status.status, 0, status.stderr)
+        let workers = try XCTUnwrap(status.json?["workers"] as? [[String: Any]])
+        XCTAssertEqual(workers.compactMap { $0["id"] as? String }.sorted(), ["local-1", "local-2"])
+        XCTAssertEqual((status.json?["jobs"] as? [[String: Any]])?.first?["state"] as? String, "done")
+        let table = try runProduct("octet", ["status", "--coordinator", endpoint])
+        XCTAssertTrue(table.stdout.contains("local-1") && table.stdout.contains("calibrate"), table.stdout)
+
+        let httpStatus = try httpGet(port: port, path: "/status")
+        XCTAssertTrue(httpStatus.hasPrefix("HTTP/1.1 200"), httpStatus)
+        XCTAssertTrue(httpStatus.contains("\"workers\""), httpStatus)
+        let metrics = try httpGet(port: port, path: "/metrics")
+        XCTAssertTrue(metrics.contains("octet_tasks_completed_total"), metrics)
+        XCTAssertTrue(metrics.contains("octet_workers"), metrics)
+        XCTAssertTrue(try httpGet(port: port, path: "/nope").hasPrefix("HTTP/1.1 404"))
+
+        let preds = dir.appendingPathComponent("preds.jsonl").path
+        let infer = try runProduct("octet", ["submit", "infer", model, "--data", TestPaths.imageSample, "--labels", TestPaths.imageLabels,
+                                             "--preprocess", "efficientnet-lite", "--limit", "20", "--batch", "6", "--ship-data",
+                                             "--coordinator", endpoint, "--out", preds])
+        XCTAssertEqual(infer.status, 0, infer.stderr)
+        XCTAssertTrue(infer.stdout.contains("20 predictions written"), infer.stdout)
+        let lines = try String(contentsOfFile: preds, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 20)
+        let first = try JSONDecoder().decode(PredictionLine.self, from: Data(lines[0].utf8))
+        XCTAssertEqual(first.index, 0)
+        XCTAssertEqual(first.file, "n01440764_tench.JPEG")
+        XCTAssertEqual(first.label, 0)
+
+        // A job that cannot run fails with its cause and a non-zero exit.
+        let fp32AsInt8 = try runProduct("octet", ["submit", "infer", TestPaths.efficientNet, "--data", TestPaths.imageSample,
+                                                  "--coordinator", endpoint, "--out", preds])
+        XCTAssertNotEqual(fp32AsInt8.status, 0)
+        XCTAssertTrue(fp32AsInt8.stderr.contains("not a QDQ"), fp32AsInt8.stderr)
+        let missing = try runProduct("octet", ["submit", "calibrate", TestPaths.efficientNet, "--data", dir.appendingPathComponent("none").path,
+                                               "--coordinator", endpoint, "--wait"])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("none"), missing.stderr)
+
+        cluster.signal(SIGINT)
+        XCTAssertEqual(cluster.wait(), 0, cluster.output)
+        XCTAssertTrue(cluster.output.contains("cluster down"), cluster.output)
+    }
+
+    /// One HTTP/1.1 GET on loopback, returning the raw response.
+    func httpGet(port: Int, path: String) throws -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw WireError.transport("socket") }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard rc == 0 else { throw WireError.transport("connect to port \(port)") }
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            response += buffer[0..<n]
+        }
+        return String(decoding: response, as: UTF8.self)
+    }
+}
