@@ -24,7 +24,7 @@ import Testing
 
     @Test func composeInvocationsUseRealSubcommandsAndFlags() throws {
         let file = "docker/compose.yml"
-        let found = ManifestCommands.extract(try Self.read(file), file: file, bareCommandIsOctet: true)
+        let found = ManifestCommands.extract(try Self.read(file), file: file, dialect: .compose)
         #expect(found.problems.isEmpty, "\(found.problems)")
         let subcommands = found.invocations.compactMap(\.arguments.first)
         #expect(subcommands.filter { $0 == "coordinator" }.count == 1, "\(found.invocations)")
@@ -49,7 +49,7 @@ import Testing
         var invocations: [OctetInvocation] = []
         for name in try Self.clusterManifests() {
             let file = "cluster/" + name
-            let found = ManifestCommands.extract(try Self.read(file), file: file, bareCommandIsOctet: false)
+            let found = ManifestCommands.extract(try Self.read(file), file: file, dialect: .kubernetes)
             #expect(found.problems.isEmpty, "\(found.problems)")
             invocations += found.invocations
         }
@@ -87,7 +87,7 @@ import Testing
               d:
                 command: ["submit", "calibrate", "m.onnx", "--data", "/data", "--keys", "k.key", "--server-key", "s.pub"]
             """
-        let found = ManifestCommands.extract(compose, file: "inline", bareCommandIsOctet: true)
+        let found = ManifestCommands.extract(compose, file: "inline", dialect: .compose)
         #expect(found.problems.isEmpty, "\(found.problems)")
         try #require(found.invocations.count == 4, "\(found.invocations)")
         let help = OctetHelp()
@@ -113,14 +113,17 @@ import Testing
               - name: x
                 command: [/usr/local/bin/octet, status, --json]
             """
-        let k8s = ManifestCommands.extract(pod, file: "inline", bareCommandIsOctet: false)
+        let k8s = ManifestCommands.extract(pod, file: "inline", dialect: .kubernetes)
         #expect(k8s.invocations.map(\.arguments) == [["worker", "--bogus"], ["status", "--json"]])
         #expect(try !help.problems(k8s.invocations[0].arguments).isEmpty)
         #expect(try help.problems(k8s.invocations[1].arguments).isEmpty)
 
-        for unreadable in ["command: >\n  worker --connect x\n", "args:\n  - --keys: x\n", "command: [worker, --connect\n"] {
-            #expect(!ManifestCommands.extract(unreadable, file: "inline", bareCommandIsOctet: true).problems.isEmpty, "\(unreadable)")
+        for unreadable in ["command: >\n  worker --connect x\n", "command:\n  - --keys: x\n", "command: [worker, --connect\n", "command:\n  foo: bar\n"] {
+            #expect(!ManifestCommands.extract(unreadable, file: "inline", dialect: .compose).problems.isEmpty, "\(unreadable)")
         }
+        #expect(!ManifestCommands.extract("args:\n- --keys: x\n", file: "inline", dialect: .kubernetes).problems.isEmpty)
+        // Compose `build: args:` are not octet's.
+        #expect(ManifestCommands.extract("build:\n  args:\n    OCTET_UID: 1\n", file: "inline", dialect: .compose).invocations.isEmpty)
     }
 
     // MARK: (b) Dockerfile
@@ -221,10 +224,17 @@ enum ManifestCommands {
         var problems: [String] = []
     }
 
-    /// `bareCommandIsOctet`: in compose the image's ENTRYPOINT is `octet`, so a `command:` is
-    /// octet's arguments. In Kubernetes `command:` replaces the entrypoint: it is an invocation
-    /// only when it starts with `octet`, while `args:` always is one.
-    static func extract(_ text: String, file: String, bareCommandIsOctet: Bool) -> Extraction {
+    enum Dialect {
+        /// The image's ENTRYPOINT is `octet`, so a service's `command:` is octet's arguments
+        /// (`args:` only occurs under `build:`).
+        case compose
+        /// `command:` replaces the entrypoint: an invocation only when it starts with `octet`
+        /// (not, say, an exec probe); `args:` are always octet's arguments.
+        case kubernetes
+    }
+
+    static func extract(_ text: String, file: String, dialect: Dialect) -> Extraction {
+        let keys = dialect == .compose ? ["command"] : ["command", "args"]
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { stripComment(String($0)) }
         var out = Extraction()
         var i = 0
@@ -237,7 +247,7 @@ enum ManifestCommands {
                 keyIndent += 2
             }
             i += 1
-            guard let key = ["command", "args"].first(where: { content.hasPrefix($0 + ":") }) else { continue }
+            guard let key = keys.first(where: { content.hasPrefix($0 + ":") }) else { continue }
             let rest = String(content.dropFirst(key.count + 1)).trimmingCharacters(in: .whitespaces)
             let place = "\(file):\(lineNumber)"
             var items: [String] = []
@@ -252,13 +262,13 @@ enum ManifestCommands {
                 if items.isEmpty { out.problems.append("\(place): `\(key):` with no list under it"); continue }
             } else if rest.hasPrefix("[") {
                 var flow = rest
-                var parsed = flowList(flow)
-                while parsed == nil, i < lines.count {
+                var attempt = flowList(flow)
+                while attempt == nil, i < lines.count {
                     flow += " " + lines[i].trimmingCharacters(in: .whitespaces)
                     i += 1
-                    parsed = flowList(flow)
+                    attempt = flowList(flow)
                 }
-                guard let parsed else { out.problems.append("\(place): unclosed `[` list"); continue }
+                guard let parsed = attempt else { out.problems.append("\(place): unclosed `[` list"); continue }
                 guard parsed.trailing.trimmingCharacters(in: .whitespaces).isEmpty else {
                     out.problems.append("\(place): text after the list: \(parsed.trailing)")
                     continue
@@ -285,7 +295,7 @@ enum ManifestCommands {
             if structured { out.problems.append("\(place): `\(key):` holds more than strings: \(items)"); continue }
             if let first = arguments.first, first == "octet" || first.hasSuffix("/octet") {
                 arguments.removeFirst()
-            } else if key == "command" && !bareCommandIsOctet {
+            } else if key == "command" && dialect == .kubernetes {
                 continue  // another program (e.g. an exec probe)
             }
             if arguments.isEmpty { continue }  // `command: [octet]`, its arguments under `args:`
@@ -484,7 +494,7 @@ final class OctetHelp {
             if section == "SUBCOMMANDS:" {
                 let name = entry.prefix { !$0.isWhitespace }
                 if let f = name.first, f.isLowercase { page.subcommands.append(String(name)) }  // not "See 'octet help …'"
-            } else if section == "OPTIONS:" {
+            } else if section.hasSuffix("OPTIONS:") {
                 // "-h, --help   Show…", "--bind <bind>   ZeroMQ…", "--authorized <authorized>" (description below)
                 let spec = entry.components(separatedBy: "  ").first ?? entry
                 for part in spec.components(separatedBy: ", ") {

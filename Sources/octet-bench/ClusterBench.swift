@@ -1,0 +1,134 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import OctetCluster
+import OctetPipeline
+
+struct ClusterBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cluster",
+        abstract: "Distributed calibration wall time with 1 and 2 worker processes (scaling efficiency), histogram bytes per shard raw vs compressed, model broadcast time.")
+
+    @Option(help: "EfficientNet-Lite0 ONNX file.")
+    var efficientnet: String = "../shared/models/efficientnet_lite0_fp32.onnx"
+
+    @Option(help: "Image folder.")
+    var data: String = "../shared/data/imagenet-sample"
+
+    @Option(help: "Calibration samples.")
+    var samples: Int = 128
+
+    @Option(help: "Samples per shard.")
+    var shardSize: Int = 16
+
+    @Option(parsing: .upToNextOption, help: "Worker counts to compare.")
+    var workers: [Int] = [1, 2]
+
+    @Option(help: "Threads per worker (1: each worker process uses one core, so N workers use N cores).")
+    var threadsPerWorker: Int = 1
+
+    struct Run {
+        var workers: Int
+        var threads: Int
+        var wall: Double
+        var prepare: Double
+        var shardPhase: Double
+        var finalize: Double
+        var shards: [(raw: Int, compressed: Int)]
+    }
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: efficientnet) else { throw ValidationError("\(efficientnet) not found") }
+        let octet = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("octet")
+        var runs: [Run] = []
+        for n in workers {
+            runs.append(try calibrate(octet: octet, workers: n, threads: threadsPerWorker))
+        }
+        print("\(samples) samples in shards of \(shardSize); prepare and finalize run on the coordinator (2 threads), shards on the workers")
+        print("")
+        print("| workers | threads each | wall s | prepare s | shards s | finalize s | shard speed-up | scaling efficiency |")
+        print("|---|---|---|---|---|---|---|---|")
+        let base = runs.first
+        for r in runs {
+            let speedup = (base?.shardPhase ?? r.shardPhase) / r.shardPhase
+            let efficiency = speedup * Double(base?.workers ?? 1) / Double(r.workers)
+            print(String(format: "| %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f× | %.0f%% |", r.workers, r.threads, r.wall, r.prepare,
+                         r.shardPhase, r.finalize, speedup, efficiency * 100))
+        }
+        if let shards = runs.first?.shards, !shards.isEmpty {
+            let raw = shards.map(\.raw).reduce(0, +) / shards.count, packed = shards.map(\.compressed).reduce(0, +) / shards.count
+            print("")
+            print(String(format: "histograms per shard: %d bytes raw (dense Int64), %d bytes byte-shuffled + LZ4 (%.1f× smaller)",
+                         raw, packed, Double(raw) / Double(max(packed, 1))))
+        }
+        try broadcast(octet: octet)
+    }
+
+    func coordinator(_ octet: URL, endpoint: String, state: String, threads: Int) throws -> Process {
+        let p = Process()
+        p.executableURL = octet
+        p.arguments = ["coordinator", "--bind", endpoint, "--state", state, "--threads", "\(threads)"]
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    func calibrate(octet: URL, workers n: Int, threads: Int) throws -> Run {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("octet-cluster-bench-\(getpid())-\(n)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let endpoint = "ipc://" + dir.appendingPathComponent("c.ipc").path
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let state = dir.appendingPathComponent("state").path
+        var processes = [try coordinator(octet, endpoint: endpoint, state: state, threads: ProcessInfo.processInfo.activeProcessorCount)]
+        defer { for p in processes where p.isRunning { kill(p.processIdentifier, SIGTERM) }; for p in processes { p.waitUntilExit() } }
+        for i in 0..<n {
+            let w = Process()
+            w.executableURL = octet
+            w.arguments = ["worker", "--connect", endpoint, "--id", "bench-\(i)", "--threads", "\(threads)", "--cache", dir.appendingPathComponent("cache-\(i)").path]
+            w.standardError = FileHandle.nullDevice
+            try w.run()
+            processes.append(w)
+        }
+        let client = ClusterClient(transport: try ZMQClientTransport(connect: endpoint, maxMessageBytes: 64 << 20))
+        while (try? client.status().workers.count) != n { Thread.sleep(forTimeInterval: 0.05) }
+        var spec = JobSpec(kind: .calibrate, modelHash: try client.uploadFile(efficientnet), modelName: "effnet",
+                           dataset: DatasetSpec(path: URL(fileURLWithPath: data).standardizedFileURL.path, labels: nil, files: nil,
+                                                recipe: .efficientNetLite))
+        var o = CalibrationOptions()
+        o.samples = samples
+        spec.calibration = o
+        spec.shardSize = shardSize
+        spec.verifySamples = 0
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let id = try client.submit(spec)
+        var running: UInt64?, finalizing: UInt64?
+        let report = try client.wait(id, poll: 0.02) { r in
+            let t = DispatchTime.now().uptimeNanoseconds
+            if r.state == "running" && running == nil { running = t }
+            if (r.state == "finalizing" || r.state == "done") && finalizing == nil { finalizing = t }
+        }
+        let t1 = DispatchTime.now().uptimeNanoseconds
+        guard report.state == "done" else { throw ValidationError("calibration failed: \(report.error)") }
+        let store = try JobStore(path: state + "/jobs.sqlite")
+        let shards = try store.results(of: try store.tasks(of: id)).map { (Int($0.histograms.rawSize), $0.histograms.lz4.count) }
+        let seconds = { (a: UInt64, b: UInt64) in Double(b - a) / 1e9 }
+        return Run(workers: n, threads: threads, wall: seconds(t0, t1), prepare: seconds(t0, running ?? t0),
+                   shardPhase: seconds(running ?? t0, finalizing ?? t1), finalize: seconds(finalizing ?? t1, t1), shards: shards)
+    }
+
+    /// Time for a peer to fetch the model from the coordinator in chunks (what each worker does once per model).
+    func broadcast(octet: URL) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("octet-cluster-bench-\(getpid())-b")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let endpoint = "tcp://127.0.0.1:\(Int.random(in: 20_000..<60_000))"
+        let c = try coordinator(octet, endpoint: endpoint, state: dir.appendingPathComponent("state").path, threads: 1)
+        defer { kill(c.processIdentifier, SIGTERM); c.waitUntilExit() }
+        let client = ClusterClient(transport: try ZMQClientTransport(connect: endpoint, maxMessageBytes: 64 << 20))
+        let hash = try client.uploadFile(efficientnet)
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let bytes = try client.download(hash)
+        let s = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        print(String(format: "model broadcast: %.1f MB in %.3f s per worker over tcp loopback (%.0f MB/s, %d-MiB chunks, SHA-256 checked)",
+                     Double(bytes.count) / 1e6, s, Double(bytes.count) / 1e6 / s, WireProtocol.blobChunkBytes >> 20))
+    }
+}
