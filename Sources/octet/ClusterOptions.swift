@@ -4,14 +4,14 @@ import OctetCluster
 
 /// How a worker or client reaches the coordinator.
 struct ConnectionOptions: ParsableArguments {
-    @Option(help: "Coordinator address.")
-    var coordinator: String = "tcp://127.0.0.1:5555"
+    @Option(help: "Coordinator address (default: $OCTET_COORDINATOR, else tcp://127.0.0.1:5555).")
+    var coordinator: String = System.environment["OCTET_COORDINATOR"] ?? "tcp://127.0.0.1:5555"
 
-    @Option(help: "This peer's CURVE key pair (NAME.key, with NAME.pub beside it), from `octet keys generate`.")
-    var keys: String?
+    @Option(help: "This peer's CURVE secret key file (NAME.key), from `octet keys generate` (default: $OCTET_KEYS).")
+    var keys: String? = System.environment["OCTET_KEYS"]
 
-    @Option(help: "The coordinator's CURVE public key file (NAME.pub). Required with --keys.")
-    var serverKey: String?
+    @Option(help: "The coordinator's CURVE public key file (NAME.pub). Required with --keys (default: $OCTET_SERVER_KEY).")
+    var serverKey: String? = System.environment["OCTET_SERVER_KEY"]
 
     @Option(help: "Seconds to wait for each reply.")
     var timeout: Double = 60

@@ -72,9 +72,13 @@ struct CoordinatorCommand: ParsableCommand {
         let coordinator = Coordinator(core: core, transport: transport, runner: runner, logger: logger)
         var server: StatusHTTPServer?
         if let http {
-            let parts = http.split(separator: ":")
-            guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--http takes HOST:PORT") }
-            server = try StatusHTTPServer(host: String(parts[0]), port: port) { coordinator.statusJSON }
+            guard let colon = http.lastIndex(of: ":"), let port = Int(http[http.index(after: colon)...]) else {
+                throw ValidationError("--http takes HOST:PORT")
+            }
+            let host = String(http[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            let parts = [host, String(port)]
+            server = try StatusHTTPServer(host: String(parts[0]), port: port, status: { coordinator.statusJSON },
+                                          healthy: { coordinator.isResponsive() })
             logger.info("HTTP status on http://\(parts[0]):\(server?.port ?? port)/status and /metrics")
         }
         let trap = SignalTrap { coordinator.stop() }

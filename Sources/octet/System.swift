@@ -2,7 +2,15 @@ import Foundation
 
 /// Facts about the process environment the CLI reads once.
 enum System {
-    static var coreCount: Int { ProcessInfo.processInfo.activeProcessorCount }
+    /// Cores this process may use: the CPUs it sees, capped by a cgroup v2 CPU limit (a container's
+    /// `resources.limits.cpu`), rounded up.
+    static var coreCount: Int {
+        let visible = ProcessInfo.processInfo.activeProcessorCount
+        guard let text = try? String(contentsOfFile: "/sys/fs/cgroup/cpu.max", encoding: .utf8) else { return visible }
+        let parts = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        guard parts.count >= 2, let quota = Double(parts[0]), let period = Double(parts[1]), period > 0 else { return visible }
+        return max(1, min(visible, Int((quota / period).rounded(.up))))
+    }
     static var environment: [String: String] { ProcessInfo.processInfo.environment }
     static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) != 0 }
 }

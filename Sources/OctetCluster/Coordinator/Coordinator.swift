@@ -16,6 +16,7 @@ public final class Coordinator: @unchecked Sendable {
     private var snapshot = "{}"
     private var stopping = false
     private var lastTick = 0.0
+    private var lastStep = Date().timeIntervalSince1970
 
     public init(core: CoordinatorCore, transport: ServerTransport, runner: JobRunner, logger: Logger = Logger(label: "octet.coordinator")) {
         self.core = core
@@ -26,6 +27,12 @@ public final class Coordinator: @unchecked Sendable {
 
     /// The latest status document (JSON), safe from any thread.
     public var statusJSON: String { lock.lock(); defer { lock.unlock() }; return snapshot }
+
+    /// Whether the message loop turned within the last `seconds` (a liveness probe's question).
+    public func isResponsive(within seconds: Double = 5) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        return Date().timeIntervalSince1970 - lastStep < seconds
+    }
 
     /// Asks `run` to return (from any thread, e.g. a signal handler's queue).
     public func stop() { lock.lock(); stopping = true; lock.unlock() }
@@ -43,6 +50,7 @@ public final class Coordinator: @unchecked Sendable {
         lock.lock()
         let events = inbox
         inbox.removeAll()
+        lastStep = Date().timeIntervalSince1970
         lock.unlock()
         for e in events { perform(core.handle(e)) }
         var wait = timeoutMs

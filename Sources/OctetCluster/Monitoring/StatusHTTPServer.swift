@@ -6,7 +6,8 @@ import NIOPosix
 import Prometheus
 
 /// The coordinator's HTTP endpoint: `GET /status` (the status JSON), `GET /metrics` (Prometheus
-/// text format), `GET /healthz`. Read-only; anything else is 404 or 405.
+/// text format), `GET /healthz` (200 while the message loop turns, 503 when it is stuck).
+/// Read-only; anything else is 404 or 405.
 public final class StatusHTTPServer: @unchecked Sendable {
     let group: MultiThreadedEventLoopGroup
     let channel: any Channel
@@ -19,7 +20,8 @@ public final class StatusHTTPServer: @unchecked Sendable {
         return r
     }()
 
-    public init(host: String, port: Int, status: @escaping @Sendable () -> String) throws {
+    public init(host: String, port: Int, status: @escaping @Sendable () -> String,
+                healthy: @escaping @Sendable () -> Bool = { true }) throws {
         let registry = Self.registry
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         channel = try ServerBootstrap(group: group)
@@ -27,7 +29,7 @@ public final class StatusHTTPServer: @unchecked Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.pipeline.configureHTTPServerPipeline().flatMap {
-                    channel.pipeline.addHandler(Handler(status: status, metrics: { registry.emitToString() }))
+                    channel.pipeline.addHandler(Handler(status: status, healthy: healthy, metrics: { registry.emitToString() }))
                 }
             }
             .bind(host: host, port: port).wait()
@@ -42,11 +44,13 @@ public final class StatusHTTPServer: @unchecked Sendable {
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart
         let status: @Sendable () -> String
+        let healthy: @Sendable () -> Bool
         let metrics: @Sendable () -> String
         var head: HTTPRequestHead?
 
-        init(status: @escaping @Sendable () -> String, metrics: @escaping @Sendable () -> String) {
+        init(status: @escaping @Sendable () -> String, healthy: @escaping @Sendable () -> Bool, metrics: @escaping @Sendable () -> String) {
             self.status = status
+            self.healthy = healthy
             self.metrics = metrics
         }
 
@@ -61,7 +65,9 @@ public final class StatusHTTPServer: @unchecked Sendable {
                 if h.method != .GET { (code, type, body) = (.methodNotAllowed, "text/plain", "only GET\n") }
                 else if path == "/status" { (code, type, body) = (.ok, "application/json", status() + "\n") }
                 else if path == "/metrics" { (code, type, body) = (.ok, "text/plain; version=0.0.4", metrics()) }
-                else if path == "/healthz" { (code, type, body) = (.ok, "text/plain", "ok\n") }
+                else if path == "/healthz" {
+                    (code, type, body) = healthy() ? (.ok, "text/plain", "ok\n") : (.serviceUnavailable, "text/plain", "message loop stuck\n")
+                }
                 else { (code, type, body) = (.notFound, "text/plain", "not found\n") }
                 var headers = HTTPHeaders()
                 headers.add(name: "Content-Type", value: type)

@@ -21,11 +21,14 @@ public struct CurveKeyPair: Sendable, Hashable {
         FileManager.default.createFile(atPath: base + ".key", contents: Data((secretKey + "\n").utf8), attributes: [.posixPermissions: 0o600])
     }
 
-    /// Reads NAME.key (and NAME.pub beside it) given the path of either.
+    /// Reads NAME.key given its path (or NAME's); the public key is derived from the secret one,
+    /// so NAME.pub need not be beside it.
     public static func load(path: String) throws(WireError) -> CurveKeyPair {
         let base = path.hasSuffix(".key") || path.hasSuffix(".pub") ? String(path.dropLast(4)) : path
-        let sec = try readKey(base + ".key"), pub = try readKey(base + ".pub")
-        return CurveKeyPair(publicKey: pub, secretKey: sec)
+        let sec = try readKey(base + ".key")
+        var pub = [CChar](repeating: 0, count: 41)
+        guard zmq_curve_public(&pub, sec) == 0 else { throw .transport("\(base).key: cannot derive the public key (not a CURVE secret key?)") }
+        return CurveKeyPair(publicKey: String(cString: pub), secretKey: sec)
     }
 
     /// Reads one Z85 key from a file (its first line), checking its form.
