@@ -308,7 +308,7 @@ public nonisolated struct Octet_Wire_Heartbeat: Sendable {
 
   public var workerID: String = String()
 
-  /// Images processed per second over the last task (0 when idle).
+  /// Images processed per second over the last task.
   public var imagesPerSecond: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

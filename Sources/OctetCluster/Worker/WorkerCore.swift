@@ -85,7 +85,7 @@ public final class WorkerCore {
         lastHeartbeat = t
         var h = Octet_Wire_Heartbeat()
         h.workerID = hello.workerID
-        h.imagesPerSecond = computing ? imagesPerSecond : 0
+        h.imagesPerSecond = imagesPerSecond
         return [.send(WireProtocol.encode(.heartbeat(h)))]
     }
 
