@@ -7,11 +7,14 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "Coordinator address (default: $OCTET_COORDINATOR, else tcp://127.0.0.1:5555).")
     var coordinator: String = System.environment["OCTET_COORDINATOR"] ?? "tcp://127.0.0.1:5555"
 
-    @Option(help: "This peer's CURVE secret key file (NAME.key), from `octet keys generate` (default: $OCTET_KEYS).")
-    var keys: String? = System.environment["OCTET_KEYS"]
+    @Option(name: .customLong("keys"), help: "This peer's CURVE secret key file (NAME.key), from `octet keys generate` (default: $OCTET_KEYS).")
+    var keysFlag: String?
 
-    @Option(help: "The coordinator's CURVE public key file (NAME.pub). Required with --keys (default: $OCTET_SERVER_KEY).")
-    var serverKey: String? = System.environment["OCTET_SERVER_KEY"]
+    @Option(name: .customLong("server-key"), help: "The coordinator's CURVE public key file (NAME.pub). Required with --keys (default: $OCTET_SERVER_KEY).")
+    var serverKeyFlag: String?
+
+    var keys: String? { keysFlag ?? System.environment["OCTET_KEYS"] }
+    var serverKey: String? { serverKeyFlag ?? System.environment["OCTET_SERVER_KEY"] }
 
     @Option(help: "Seconds to wait for each reply.")
     var timeout: Double = 60

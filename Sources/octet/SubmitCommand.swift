@@ -87,7 +87,7 @@ struct SubmitCalibrate: ParsableCommand {
             if json { try printJSON(["job": id]) } else { print(id) }
             return
         }
-        if !json { print("job \(id)"); fflush(stdout) }
+        if !json { FileHandle.standardOutput.write(Data("job \(id)\n".utf8)) }
         try followAndFetch(client: client, id: id, out: out, json: json)
     }
 }
@@ -120,7 +120,7 @@ struct SubmitInfer: ParsableCommand {
                            dataset: try jobData.spec(model: model, client: client))
         spec.batch = batch
         let id = try client.submit(spec)
-        if !json { print("job \(id)"); fflush(stdout) }
+        if !json { FileHandle.standardOutput.write(Data("job \(id)\n".utf8)) }
         let report = try follow(client: client, id: id, json: json)
         guard let artifact = report.artifacts.first(where: { $0.name == "predictions.jsonl" }) else { throw ValidationError("job \(id) produced no predictions") }
         try Data(try client.download(artifact.hash)).write(to: URL(fileURLWithPath: out))

@@ -10,7 +10,7 @@ final class OctetProcess {
 
     init(_ arguments: [String], log: URL) throws {
         self.log = log
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.executableURL = TestPaths.productsDirectory.appendingPathComponent("octet")
         process.arguments = arguments
         let handle = try FileHandle(forWritingTo: log)

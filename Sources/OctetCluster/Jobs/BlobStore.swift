@@ -81,7 +81,7 @@ public final class BlobStore: @unchecked Sendable {
         guard chunk.offset == current else { throw .refused(.invalidRequest, "chunk at offset \(chunk.offset), expected \(current)") }
         guard current + UInt64(chunk.data.count) <= chunk.totalSize else { throw .refused(.invalidRequest, "chunk runs past the declared size") }
         do {
-            if current == 0 { FileManager.default.createFile(atPath: partial, contents: nil) }
+            if current == 0 && !FileManager.default.createFile(atPath: partial, contents: nil) { throw WireError.transport("cannot create \(partial)") }
             guard let handle = FileHandle(forWritingAtPath: partial) else { throw WireError.transport("cannot write \(partial)") }
             defer { try? handle.close() }
             try handle.seekToEnd()

@@ -10,7 +10,7 @@ public struct CurveKeyPair: Sendable, Hashable {
     public static func generate() throws(WireError) -> CurveKeyPair {
         var pub = [CChar](repeating: 0, count: 41), sec = [CChar](repeating: 0, count: 41)
         guard zmq_curve_keypair(&pub, &sec) == 0 else { throw .transport("CURVE is not available in this libzmq (built without libsodium?)") }
-        return CurveKeyPair(publicKey: String(cString: pub), secretKey: String(cString: sec))
+        return CurveKeyPair(publicKey: String(zeroTerminated: pub), secretKey: String(zeroTerminated: sec))
     }
 
     /// Writes NAME.pub and NAME.key (mode 0600) into `directory`.
@@ -18,7 +18,9 @@ public struct CurveKeyPair: Sendable, Hashable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let base = (directory as NSString).appendingPathComponent(name)
         try (publicKey + "\n").write(toFile: base + ".pub", atomically: true, encoding: .utf8)
-        FileManager.default.createFile(atPath: base + ".key", contents: Data((secretKey + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        guard FileManager.default.createFile(atPath: base + ".key", contents: Data((secretKey + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw WireError.transport("cannot write \(base).key")
+        }
     }
 
     /// Reads NAME.key given its path (or NAME's); the public key is derived from the secret one,
@@ -28,7 +30,7 @@ public struct CurveKeyPair: Sendable, Hashable {
         let sec = try readKey(base + ".key")
         var pub = [CChar](repeating: 0, count: 41)
         guard zmq_curve_public(&pub, sec) == 0 else { throw .transport("\(base).key: cannot derive the public key (not a CURVE secret key?)") }
-        return CurveKeyPair(publicKey: String(cString: pub), secretKey: sec)
+        return CurveKeyPair(publicKey: String(zeroTerminated: pub), secretKey: sec)
     }
 
     /// Reads one Z85 key from a file (its first line), checking its form.
@@ -67,5 +69,12 @@ public struct CurveSecurity: Sendable {
         self.keys = keys
         self.serverPublicKey = serverPublicKey
         self.authorized = authorized
+    }
+}
+
+extension String {
+    /// The text of a zero-terminated C character buffer (as libzmq fills them).
+    init(zeroTerminated chars: [CChar]) {
+        self.init(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

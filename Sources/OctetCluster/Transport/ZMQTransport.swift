@@ -29,7 +29,7 @@ public final class ZMQServerTransport: ServerTransport {
         var buffer = [CChar](repeating: 0, count: 512)
         var size = buffer.count
         zmq_getsockopt(socket.handle, ZMQ_LAST_ENDPOINT, &buffer, &size)
-        self.endpoint = String(cString: buffer)
+        self.endpoint = String(zeroTerminated: buffer)
     }
 
     /// Connections refused by CURVE authentication so far.
@@ -110,7 +110,7 @@ final class ZAPAuthenticator: @unchecked Sendable {
             var ok = false
             if String(decoding: frames[5], as: UTF8.self) == "CURVE", frames.count >= 7, frames[6].count == 32 {
                 var z85 = [CChar](repeating: 0, count: 41)
-                if zmq_z85_encode(&z85, frames[6], 32) != nil { ok = authorized.contains(String(cString: z85)) }
+                if zmq_z85_encode(&z85, frames[6], 32) != nil { ok = authorized.contains(String(zeroTerminated: z85)) }
             }
             if !ok { lock.lock(); refusedCount += 1; lock.unlock() }
             let reply: [[UInt8]] = [Array("1.0".utf8), requestID, Array((ok ? "200" : "400").utf8),
