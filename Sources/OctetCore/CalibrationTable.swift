@@ -13,7 +13,8 @@ public struct CalibrationTable: Hashable, Sendable, Codable {
         public var binned: Int64
         public var zeros: Int64
         public var nonFinite: Int64
-        /// Histogram-estimated SQNR (dB) at the chosen threshold.
+        /// Histogram-estimated SQNR (dB) at the chosen threshold; +∞ when there is no error at all
+        /// (an all-zero tensor), written as JSON null.
         public var estimatedSQNR: Double
 
         public init(tensor: String, method: String, threshold: Double, params: QuantParams, observedMax: Float,
@@ -21,6 +22,34 @@ public struct CalibrationTable: Hashable, Sendable, Codable {
             self.tensor = tensor; self.method = method; self.threshold = threshold; self.params = params
             self.observedMax = observedMax; self.nonNegative = nonNegative; self.binned = binned
             self.zeros = zeros; self.nonFinite = nonFinite; self.estimatedSQNR = estimatedSQNR
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case tensor, method, threshold, params, observedMax, nonNegative, binned, zeros, nonFinite, estimatedSQNR
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(tensor: try c.decode(String.self, forKey: .tensor), method: try c.decode(String.self, forKey: .method),
+                      threshold: try c.decode(Double.self, forKey: .threshold), params: try c.decode(QuantParams.self, forKey: .params),
+                      observedMax: try c.decode(Float.self, forKey: .observedMax), nonNegative: try c.decode(Bool.self, forKey: .nonNegative),
+                      binned: try c.decode(Int64.self, forKey: .binned), zeros: try c.decode(Int64.self, forKey: .zeros),
+                      nonFinite: try c.decode(Int64.self, forKey: .nonFinite),
+                      estimatedSQNR: try c.decodeIfPresent(Double.self, forKey: .estimatedSQNR) ?? .infinity)
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(tensor, forKey: .tensor)
+            try c.encode(method, forKey: .method)
+            try c.encode(threshold, forKey: .threshold)
+            try c.encode(params, forKey: .params)
+            try c.encode(observedMax, forKey: .observedMax)
+            try c.encode(nonNegative, forKey: .nonNegative)
+            try c.encode(binned, forKey: .binned)
+            try c.encode(zeros, forKey: .zeros)
+            try c.encode(nonFinite, forKey: .nonFinite)
+            if estimatedSQNR.isFinite { try c.encode(estimatedSQNR, forKey: .estimatedSQNR) } else { try c.encodeNil(forKey: .estimatedSQNR) }
         }
     }
 

@@ -150,8 +150,10 @@ public func planCalibration(_ model: Graph, calibrationData: any Dataset, config
 public func finishCalibration(_ plan: CalibrationPlan, histograms: [String: AbsHistogram], seconds: Double) throws -> QuantizedModel {
     let config = plan.config
     let table = try calibrationTable(plan.graph, histograms: histograms, config: config)
+    // Only layers whose weights are actually quantized get the correction (exclusions by name or op type).
+    let quantized = InsertQuantizeDequantize.quantizationPoints(plan.graph, options: config.quantize).weighted
     let corrected = config.biasCorrection
-        ? applyBiasCorrection(plan.graph, plan.corrections.filter { !config.quantize.excludedNodes.contains($0.key) }) : plan.graph
+        ? applyBiasCorrection(plan.graph, plan.corrections.filter { quantized.contains($0.key) }) : plan.graph
     let qdq = try InsertQuantizeDequantize.apply(corrected, table: table, options: config.quantize)
     return QuantizedModel(fp32: plan.graph, qdq: qdq, table: table, histograms: histograms, samples: plan.samples,
                           seconds: seconds, sensitivity: plan.sensitivity, autoExcluded: plan.autoExcluded)

@@ -28,11 +28,13 @@ struct JobDataOptions: ParsableArguments {
         }
         guard !data.data.lowercased().hasSuffix(".npy") else { throw ValidationError("--ship-data ships image folders; copy .npy files to shared storage") }
         let folder = try ImageFolderDataset(directory: data.data, labels: data.labels, recipe: recipe)
+        guard data.offset < folder.items.count else { throw ValidationError("--offset \(data.offset) skips all \(folder.items.count) images") }
+        let end = data.limit.map { min(folder.items.count, data.offset + $0) } ?? folder.items.count
         var files: [DatasetSpec.ShippedFile] = []
-        for item in folder.items {
+        for item in folder.items[data.offset..<end] {  // only the selected images travel
             files.append(.init(name: item.name, hash: try client.uploadFile(item.path), label: item.label))
         }
-        return DatasetSpec(path: nil, labels: nil, files: files, recipe: recipe, offset: data.offset, limit: data.limit)
+        return DatasetSpec(path: nil, labels: nil, files: files, recipe: recipe)
     }
 }
 

@@ -245,32 +245,34 @@ public final class CoordinatorCore {
         logger.info("task requeued", metadata: ["job": "\(key.job)", "task": "\(key.index)", "reason": "\(reason)"])
     }
 
-    /// Gives pending tasks to idle workers: oldest job first, lowest task index first, workers
-    /// in id order.
+    /// Gives pending tasks to idle workers: oldest job first, lowest task index first, each to the
+    /// first idle worker (in id order) that can run the job's pinned kernel path.
     func dispatch() -> [CoordinatorAction] {
         var actions: [CoordinatorAction] = []
-        let idle = workers.values.filter { $0.state == .idle }.map(\.id).sorted()
+        var idle = workers.values.filter { $0.state == .idle }.map(\.id).sorted()
         guard !idle.isEmpty else { return [] }
-        var queue: [TaskKey] = []
-        for job in jobs.values.sorted(by: { ($0.created, $0.id) < ($1.created, $1.id) })
-        where job.state == .running || job.state == .verifying {
-            for t in tasks[job.id] ?? [] where t.state == .pending { queue.append(TaskKey(job: job.id, index: t.index)) }
-        }
-        for (workerID, key) in zip(idle, queue) {
-            guard var job = jobs[key.job], var task = tasks[key.job]?[key.index], var worker = workers[workerID] else { continue }
-            task.state = .assigned
-            task.attempts += 1
-            task.worker = workerID
-            task.assignedAt = now()
-            tasks[key.job]![key.index] = task
-            do { try store.save([task]) } catch {
-                fail(&job, "cannot store task state: \(error)")
-                continue
+        for j in jobs.values.sorted(by: { ($0.created, $0.id) < ($1.created, $1.id) }) where j.state == .running || j.state == .verifying {
+            for t in tasks[j.id] ?? [] where t.state == .pending {
+                guard !idle.isEmpty else { return actions }
+                let pinned = t.kind == .inference ? nil : (j.isa ?? settings.defaultISA)
+                guard let w = idle.firstIndex(where: { id in pinned.map { workers[id]?.isas.isEmpty ?? true || workers[id]!.isas.contains($0) } ?? true })
+                else { continue }
+                let workerID = idle.remove(at: w)
+                guard var job = jobs[j.id], var task = tasks[j.id]?[t.index], var worker = workers[workerID] else { continue }
+                task.state = .assigned
+                task.attempts += 1
+                task.worker = workerID
+                task.assignedAt = now()
+                tasks[j.id]![t.index] = task
+                do { try store.save([task]) } catch {
+                    fail(&job, "cannot store task state: \(error)")
+                    continue
+                }
+                worker.state = .busy
+                worker.task = TaskKey(job: j.id, index: t.index)
+                workers[workerID] = worker
+                actions.append(.send(worker.peer, WireProtocol.encode(.assignment(assignment(job, task)))))
             }
-            worker.state = .busy
-            worker.task = key
-            workers[workerID] = worker
-            actions.append(.send(worker.peer, WireProtocol.encode(.assignment(assignment(job, task)))))
         }
         return actions
     }

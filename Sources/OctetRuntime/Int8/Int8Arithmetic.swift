@@ -6,17 +6,31 @@ import OctetCore
 /// - Convolution / Gemm accumulate `acc = bias_q + Σ (x_q − z_x) · w_q` in Int32 (padded taps
 ///   contribute 0, i.e. they hold the real value 0).
 /// - Requantization to a u8 output: `q = clamp(rne(Float(acc) · M) + z_y, lo, hi)` with the Float
-///   multiplier `M = Float(s_x · s_w / s_y)` computed in Double and rounded once; `rne` rounds half
-///   to even (what `vcvtps2dq` does). A fused Relu is `lo = z_y`; a fused Clip(a, b) is
+///   multiplier `M = (s_x · s_w) / s_y` computed in Float in that order (as ONNX Runtime's
+///   QLinearConv does, so both engines requantize with the same M); `rne` rounds half to even
+///   (what `vcvtps2dq` does). A fused Relu is `lo = z_y`; a fused Clip(a, b) is
 ///   `lo = Q(a), hi = Q(b)` (Q is monotonic, so this equals quantizing the clipped value).
-/// - Add: `q = clamp(rne(Float(a_q − z_a) · M_a + Float(b_q − z_b) · M_b) + z_y)`, with
-///   `M_a = Float(s_a / s_y)`, `M_b = Float(s_b / s_y)`, the two products summed in Float.
+/// - Add, in ONNX Runtime's form (MLAS QLinearAdd, float-multiply variant): `M_a = s_a / s_y`,
+///   `M_b = s_b / s_y` in Float, `c = Float(z_y) − (M_a · z_a + M_b · z_b)` (each operation rounded),
+///   `q = clamp(rne(fma(a_q, M_a, fma(b_q, M_b, c))))`.
 /// - Average pooling: `q = clamp(rne(Float(Σ (x_q − z_x)) · M) + z_y)`, `M = Float(s_x / (n · s_y))`.
 /// - Max pooling: the max of the u8 codes, then requantized if the output parameters differ.
 public enum Int8Arithmetic {
-    /// Float multiplier `a·b/c` computed in Double and rounded once.
-    public static func multiplier(_ a: Float, _ b: Float, over c: Double) -> Float {
-        Float(Double(a) * Double(b) / c)
+    /// Float multiplier `(a·b)/c`, each operation rounded to Float (ONNX Runtime's order).
+    public static func multiplier(_ a: Float, _ b: Float, over c: Float) -> Float {
+        (a * b) / c
+    }
+
+    /// The constant of an Add: `Float(z_y) − (M_a·z_a + M_b·z_b)`, each operation rounded.
+    public static func addConstant(ma: Float, za: Int32, mb: Float, zb: Int32, zy: Int32) -> Float {
+        let pa = ma * Float(za), pb = mb * Float(zb)
+        return Float(zy) - (pa + pb)
+    }
+
+    /// One Add output code before clamping: `rne(fma(a, M_a, fma(b, M_b, c)))`.
+    @inline(__always)
+    public static func add(_ a: UInt8, _ ma: Float, _ b: UInt8, _ mb: Float, constant c: Float) -> Int32 {
+        toInt32(c.addingProduct(Float(b), mb).addingProduct(Float(a), ma))
     }
 
     @inline(__always)

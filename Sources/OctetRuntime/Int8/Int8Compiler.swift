@@ -156,7 +156,7 @@ struct Int8Compiler {
             let (params, _, _) = try outputSpec(node, nil)
             if let (src, p) = quantized(node.inputs[0]) {
                 let dst = newU8(out, params)
-                steps.append(.requantize(src: src, dst: dst, multiplier: Int8Arithmetic.multiplier(p.scale, 1, over: Double(params.scale)),
+                steps.append(.requantize(src: src, dst: dst, multiplier: Int8Arithmetic.multiplier(p.scale, 1, over: params.scale),
                                          zeroIn: p.zeroPoint, zeroOut: params.zeroPoint))
             } else {
                 let src = try floatSlot(node.inputs[0], for: node)
@@ -173,8 +173,8 @@ struct Int8Compiler {
                   shapes[node.inputs[0]] == shapes[node.inputs[1]] else { throw fail(node, "Add that is not between two quantized tensors of one shape") }
             let (py, lo, hi) = try outputSpec(fused.q, fused.act)
             let dst = newU8(out, py)
-            steps.append(.add(a: a.slot, b: b.slot, dst: dst, ma: Int8Arithmetic.multiplier(a.params.scale, 1, over: Double(py.scale)), za: a.params.zeroPoint,
-                              mb: Int8Arithmetic.multiplier(b.params.scale, 1, over: Double(py.scale)), zb: b.params.zeroPoint,
+            steps.append(.add(a: a.slot, b: b.slot, dst: dst, ma: Int8Arithmetic.multiplier(a.params.scale, 1, over: py.scale), za: a.params.zeroPoint,
+                              mb: Int8Arithmetic.multiplier(b.params.scale, 1, over: py.scale), zb: b.params.zeroPoint,
                               zy: py.zeroPoint, lo: lo, hi: hi))
         case .maxPool(let w, _), .averagePool(let w, _, _):
             guard let fused, let x = quantized(node.inputs[0]), let s = shapes[node.inputs[0]], let o = shapes[node.outputs[0]] else {
@@ -194,7 +194,7 @@ struct Int8Compiler {
                 shapes[out + "#max"] = o
                 u8Sizes[tmp] = o.elementCount
                 steps.append(.maxPool(src: x.slot, dst: tmp, window: window))
-                steps.append(.requantize(src: tmp, dst: newU8(out, py), multiplier: Int8Arithmetic.multiplier(x.params.scale, 1, over: Double(py.scale)),
+                steps.append(.requantize(src: tmp, dst: newU8(out, py), multiplier: Int8Arithmetic.multiplier(x.params.scale, 1, over: py.scale),
                                          zeroIn: x.params.zeroPoint, zeroOut: py.zeroPoint))
             }
         case .globalAveragePool:
@@ -259,6 +259,9 @@ struct Int8Compiler {
             weights = (0..<(n * k)).map { w.values[($0 % k) * n + $0 / k] }
         }
         let src = try floatSlot(node.inputs[0], for: node)
+        // FP32 islands always run the best FP32 kernel, whatever INT8 path is forced: FP32 sums in
+        // another order would change the codes downstream, and every INT8 path must stay
+        // bit-identical to the reference executor.
         let kernel = Conv2DKernel(geometry: geometry, weights: weights, bias: bias, isa: .best)
         steps.append(.floatConv(kernel, src: src, dst: newFloat(node.outputs[0])))
     }
@@ -317,7 +320,7 @@ struct Int8Compiler {
         if let fused {
             let (py, lo, hi) = try outputSpec(fused.q, fused.act)
             output = .quantized(slot: newU8(fused.q.outputs[0], py),
-                                multipliers: wScales.map { Int8Arithmetic.multiplier(x.params.scale, $0, over: Double(py.scale)) },
+                                multipliers: wScales.map { Int8Arithmetic.multiplier(x.params.scale, $0, over: py.scale) },
                                 zeroPoint: py.zeroPoint, lo: lo, hi: hi)
         } else {
             output = .float(slot: newFloat(node.outputs[0]), scales: wScales.map { Float(Double(x.params.scale) * Double($0)) },

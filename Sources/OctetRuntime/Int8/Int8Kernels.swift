@@ -28,9 +28,9 @@ enum Int8Kernels {
         case .add(let a, let b, let dst, let ma, let za, let mb, let zb, let zy, let lo, let hi):
             let x = u8[a], y = u8[b]
             var out = [UInt8](repeating: 0, count: x.count)
+            let c = Int8Arithmetic.addConstant(ma: ma, za: za, mb: mb, zb: zb, zy: zy)
             for i in 0..<x.count {
-                let v = Float(Int32(x[i]) - za) * ma + Float(Int32(y[i]) - zb) * mb
-                out[i] = UInt8(min(max(Int8Arithmetic.toInt32(v) &+ zy, lo), hi))
+                out[i] = UInt8(min(max(Int8Arithmetic.add(x[i], ma, y[i], mb, constant: c), lo), hi))
             }
             u8[dst] = out
         case .maxPool(let src, let dst, let w):
