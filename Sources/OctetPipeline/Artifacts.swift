@@ -32,13 +32,22 @@ public enum CalibrationArtifacts {
 
     /// Measures per-layer SQNR on `reportSamples` samples, renders the report and writes every
     /// artifact: what `octet calibrate` and a cluster calibration job both produce.
+    /// With `recipe` (image data), the preprocessing is written beside the INT8 model as
+    /// `MODEL.int8.preprocess.json`, so `eval`, `run` and `submit infer` on it preprocess the same way.
     public static func writeAll(_ q: QuantizedModel, config: QuantConfig, data: any Dataset, reportSamples: Int,
-                                modelName: String, to directory: String) throws -> Paths {
+                                modelName: String, recipe: PreprocessRecipe? = nil, to directory: String) throws -> Paths {
         let measured = try perLayerSQNR(q, data: data, samples: reportSamples, options: config.plan)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let report = try CalibrationReport.markdown(q, config: config, measured: measured, sqnrSamples: reportSamples,
                                                     modelName: modelName, plotDirectory: directory)
-        return try write(q, to: directory, modelName: modelName, report: report)
+        let paths = try write(q, to: directory, modelName: modelName, report: report)
+        if let recipe {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let sidecar = URL(fileURLWithPath: paths.model).deletingPathExtension().path + ".preprocess.json"
+            try encoder.encode(recipe).write(to: URL(fileURLWithPath: sidecar))
+        }
+        return paths
     }
 
     /// TensorRT's calibration cache text: a header line, then `tensor: hex` with the big-endian

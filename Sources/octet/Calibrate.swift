@@ -31,8 +31,9 @@ struct Calibrate: ParsableCommand {
         let bar = ProgressBar(label: "calibrate", enabled: !json && System.stderrIsTerminal)
         let q = try quantizeModel(graph, calibrationData: data, config: config) { bar.update($0, $1) }
         let name = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
+        let recipe = dataOptions.data.lowercased().hasSuffix(".npy") ? nil : try PreprocessRecipe.resolve(dataOptions.preprocess, modelPath: model)
         let paths = try CalibrationArtifacts.writeAll(q, config: config, data: data, reportSamples: calibration.reportSamples,
-                                                      modelName: name, to: out)
+                                                      modelName: name, recipe: recipe, to: out)
         if json {
             struct Summary: Encodable { var samples: Int; var seconds: Double; var tensors: Int; var paths: CalibrationArtifacts.Paths }
             return try printJSON(Summary(samples: q.samples, seconds: q.seconds, tensors: q.table.entries.count, paths: paths))

@@ -23,7 +23,7 @@ final class LocalClusterCLITests: XCTestCase {
         XCTAssertEqual(summary["verification_samples"] as? Int, 8)
         XCTAssertEqual(summary["verification_held_out"] as? Bool, true)
         let model = out + "/efficientnet_lite0_fp32.int8.onnx"
-        for f in [model, out + "/calibration.json", out + "/calibration.cache", out + "/report.md"] {
+        for f in [model, out + "/calibration.json", out + "/calibration.cache", out + "/report.md", out + "/efficientnet_lite0_fp32.int8.preprocess.json"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: f), f)
         }
 
@@ -44,8 +44,9 @@ final class LocalClusterCLITests: XCTestCase {
         XCTAssertTrue(try httpGet(port: port, path: "/nope").hasPrefix("HTTP/1.1 404"))
 
         let preds = dir.appendingPathComponent("preds.jsonl").path
+        // No --preprocess: the recipe travels beside the INT8 model (MODEL.int8.preprocess.json).
         let infer = try runProduct("octet", ["submit", "infer", model, "--data", TestPaths.imageSample, "--labels", TestPaths.imageLabels,
-                                             "--preprocess", "efficientnet-lite", "--limit", "20", "--batch", "6", "--ship-data",
+                                             "--limit", "20", "--batch", "6", "--ship-data",
                                              "--coordinator", endpoint, "--out", preds])
         XCTAssertEqual(infer.status, 0, infer.stderr)
         XCTAssertTrue(infer.stdout.contains("20 predictions written"), infer.stdout)
