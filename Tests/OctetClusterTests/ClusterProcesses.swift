@@ -8,10 +8,11 @@ final class OctetProcess {
     let process = Process()
     let log: URL
 
-    init(_ arguments: [String], log: URL) throws {
+    /// Runs `octet` (or `executable`) with `arguments`.
+    init(_ arguments: [String], log: URL, executable: String? = nil) throws {
         self.log = log
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        process.executableURL = TestPaths.productsDirectory.appendingPathComponent("octet")
+        process.executableURL = executable.map { URL(fileURLWithPath: $0) } ?? TestPaths.productsDirectory.appendingPathComponent("octet")
         process.arguments = arguments
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
