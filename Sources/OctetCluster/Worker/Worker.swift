@@ -38,6 +38,9 @@ public final class Worker: @unchecked Sendable {
 
     func post(_ e: WorkerEvent) { lock.lock(); inbox.append(e); lock.unlock() }
 
+    /// Why the worker stopped on its own, if it did (nil after a clean stop).
+    public private(set) var failure: String?
+
     public func run() {
         while !step(timeoutMs: 20) {}
     }
@@ -77,6 +80,10 @@ public final class Worker: @unchecked Sendable {
                     post(.computed(r))
                 }
             case .exit:
+                return true
+            case .fail(let message):
+                logger.error("worker stopping", metadata: ["error": "\(message)"])
+                failure = message
                 return true
             }
         }

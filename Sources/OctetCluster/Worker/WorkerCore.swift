@@ -18,6 +18,8 @@ public enum WorkerAction: Sendable {
     case compute(Octet_Wire_TaskAssignment)
     /// Everything is handed back or finished: the process may exit.
     case exit
+    /// The worker cannot go on (the coordinator speaks another protocol version).
+    case fail(String)
 }
 
 /// Why a task could not be computed.
@@ -108,7 +110,8 @@ public final class WorkerCore {
                 return tick()
             }
             if r.reason == .wrongVersion {
-                logger.error("the coordinator refused this worker's protocol version", metadata: ["message": "\(r.message)"])
+                return [.fail("the coordinator refused this worker: \(r.message) (this worker speaks protocol version \(WireProtocol.version), " +
+                              "the coordinator \(r.expectedVersion)); run the same Octet version on both")]
             } else {
                 logger.warning("refused by the coordinator", metadata: ["reason": "\(r.reason)", "message": "\(r.message)"])
             }

@@ -1,0 +1,85 @@
+import Foundation
+import OctetCluster
+import XCTest
+
+/// The worker's state machine driven directly: joining, fetching a task's blobs chunk by chunk
+/// into the cache, computing, and refusing to run against a coordinator of another version.
+final class WorkerCoreTests: XCTestCase {
+    var clock = 0.0
+    var core: WorkerCore!
+    var cache: BlobStore!
+
+    override func setUpWithError() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("octet-worker-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        cache = try BlobStore(directory: dir.path)
+        var hello = Octet_Wire_Hello()
+        hello.workerID = "w"
+        core = WorkerCore(hello: hello, cache: cache, now: { [unowned self] in clock })
+    }
+
+    func bodies(_ actions: [WorkerAction]) -> [Octet_Wire_Envelope.OneOf_Body] {
+        actions.compactMap { if case .send(let b) = $0 { try? WireProtocol.decode(b).body } else { nil } }
+    }
+
+    func testJoinFetchComputeAndWrongVersion() throws {
+        XCTAssertEqual(bodies(core.handle(.tick)).count, 1)          // Hello
+        clock += 0.5
+        XCTAssertTrue(core.handle(.tick).isEmpty)                    // not yet: Hello once a second
+        clock += 0.6
+        guard case .hello? = bodies(core.handle(.tick)).first else { return XCTFail("expected Hello") }
+        _ = core.handle(.message(WireProtocol.encode(.welcome(Octet_Wire_Welcome()))))
+        XCTAssertTrue(core.joined)
+
+        // A task whose model is not cached: the worker asks for it chunk by chunk.
+        let model = [UInt8](repeating: 7, count: WireProtocol.blobChunkBytes + 10)
+        let hash = ContentHash.sha256(model)
+        var a = Octet_Wire_TaskAssignment()
+        a.jobID = "j"
+        a.modelHash = hash
+        a.jobSpecJson = "{}"
+        guard case .blobRequest(let r1)? = bodies(core.handle(.message(WireProtocol.encode(.assignment(a))))).first else { return XCTFail() }
+        XCTAssertEqual(r1.offset, 0)
+        var chunk = Octet_Wire_BlobChunk()
+        chunk.hash = hash
+        chunk.totalSize = UInt64(model.count)
+        chunk.data = Data(model[0..<WireProtocol.blobChunkBytes])
+        guard case .blobRequest(let r2)? = bodies(core.handle(.message(WireProtocol.encode(.blobChunk(chunk))))).first else { return XCTFail() }
+        XCTAssertEqual(r2.offset, UInt64(WireProtocol.blobChunkBytes))
+        chunk.offset = r2.offset
+        chunk.data = Data(model[WireProtocol.blobChunkBytes...])
+        let done = core.handle(.message(WireProtocol.encode(.blobChunk(chunk))))
+        guard case .compute(let task)? = done.first else { return XCTFail("expected compute, got \(done)") }
+        XCTAssertEqual(task.jobID, "j")
+        XCTAssertTrue(cache.contains(hash))
+
+        var result = Octet_Wire_TaskResult()
+        result.jobID = "j"
+        guard case .result? = bodies(core.handle(.computed(.success(result)))).first else { return XCTFail("expected the result sent") }
+
+        // A coordinator of another protocol version: the worker stops with a clear error.
+        var refusal = Octet_Wire_Refusal()
+        refusal.reason = .wrongVersion
+        refusal.expectedVersion = WireProtocol.version + 1
+        refusal.message = "protocol version 1 is not supported"
+        let actions = core.handle(.message(WireProtocol.encode(.refusal(refusal))))
+        guard case .fail(let message)? = actions.first else { return XCTFail("expected fail, got \(actions)") }
+        XCTAssertTrue(message.contains("run the same Octet version"), message)
+    }
+
+    func testStopMidFetchHandsTheTaskBack() throws {
+        _ = core.handle(.message(WireProtocol.encode(.welcome(Octet_Wire_Welcome()))))
+        var a = Octet_Wire_TaskAssignment()
+        a.jobID = "j"
+        a.task = 3
+        a.modelHash = String(repeating: "b", count: 64)
+        _ = core.handle(.message(WireProtocol.encode(.assignment(a))))
+        let actions = core.handle(.stop)
+        let sent = bodies(actions)
+        guard case .failure(let f)? = sent.first else { return XCTFail("expected the task handed back") }
+        XCTAssertEqual(f.task, 3)
+        XCTAssertFalse(f.permanent)
+        guard case .goodbye? = sent.last else { return XCTFail("expected goodbye") }
+        XCTAssertTrue(actions.contains { if case .exit = $0 { true } else { false } })
+    }
+}
