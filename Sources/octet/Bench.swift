@@ -30,8 +30,9 @@ struct Bench: ParsableCommand {
         let report: BenchmarkReport
         if try ModelLoader.isQuantized(path: model) {
             let options = try runtime.planOptions()
-            report = try Benchmark.runInt8(graph: try ModelLoader.loadQDQ(path: model), isa: options.isa, threads: options.threads,
-                                           batch: batch, iterations: iterations)
+            let graph = try ModelLoader.loadQDQ(path: model)
+            report = try Benchmark.runInt8(graph: graph, isa: options.isa, threads: options.threads, batch: batch, iterations: iterations)
+            if profile { try Bench.printInt8Profile(graph: graph, isa: options.isa) }
         } else {
         let graph = try ModelLoader.load(path: model)
         report = try Benchmark.run(graph: graph, options: try runtime.planOptions(), batch: batch, iterations: iterations,
@@ -40,6 +41,20 @@ struct Bench: ParsableCommand {
         if json { return try printJSON(report) }
         print("\(report.model): \(String(format: "%.1f", report.imagesPerSecond)) images/s, "
               + "\(String(format: "%.1f", report.gflops)) G(FL)OPS (batch \(report.batch), \(report.threads) threads, \(report.isa))")
+    }
+
+    /// One thread, one image at a time: where an INT8 image's time goes, slowest steps first.
+    static func printInt8Profile(graph: Graph, isa: ISA) throws {
+        let plan = try Int8Plan(graph: graph, threads: 1, isa: isa)
+        let (name, chw) = try ModelLoader.imageInput(of: graph)
+        let input = try Tensor(shape: Shape([1] + chw), floats: (0..<chw.reduce(1, *)).map { Float($0 % 255) / 255 })
+        let images = 8
+        let steps = try plan.profile([name: input], images: images)
+        let total = Double(steps.map(\.nanoseconds).reduce(0, +))
+        print(String(format: "INT8 step time per image on one thread (%.2f ms in all), slowest first:", total / Double(images) / 1e6))
+        for s in steps.sorted(by: { $0.nanoseconds > $1.nanoseconds }).prefix(25) {
+            print(String(format: "%9.1f us %5.1f%%  %@", Double(s.nanoseconds) / Double(images) / 1e3, Double(s.nanoseconds) / total * 100, s.label))
+        }
     }
 
     static func printProfile(_ p: StepProfile, images: Int) {

@@ -93,6 +93,29 @@ void ck_dwconv2d_u8s8_nhwc__avx512(const ck_conv2d_u8s8_params *p, const uint8_t
     const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
     size_t pixel_begin, size_t pixel_end);
 
+/// Quantized Add, ONNX Runtime's float-multiply formula (see Int8Arithmetic.swift):
+/// out[i] = clamp(rne(fma(a[i], ma, fma(b[i], mb, c))), lo, hi), every fma exactly rounded, so all
+/// variants are bit-identical. Out-of-range or NaN results convert to INT32_MIN (vcvtps2dq) and
+/// clamp to lo.
+void ck_qadd_u8__scalar(const uint8_t *a, float ma, const uint8_t *b, float mb, float c, int32_t lo, int32_t hi,
+    uint8_t *out, size_t n);
+void ck_qadd_u8__avx512(const uint8_t *a, float ma, const uint8_t *b, float mb, float c, int32_t lo, int32_t hi,
+    uint8_t *out, size_t n);
+void ck_qadd_u8__avx2(const uint8_t *a, float ma, const uint8_t *b, float mb, float c, int32_t lo, int32_t hi,
+    uint8_t *out, size_t n);
+
+/// Float -> u8: out = clamp(rne(x / scale) + zero_point, 0, 255) computed in float, NaN -> zero_point
+/// (QuantParams.quantize). Division, not a reciprocal multiply, as ONNX QuantizeLinear specifies.
+void ck_quantize_u8__scalar(const float *x, float scale, int32_t zero_point, uint8_t *out, size_t n);
+void ck_quantize_u8__avx512(const float *x, float scale, int32_t zero_point, uint8_t *out, size_t n);
+void ck_quantize_u8__avx2(const float *x, float scale, int32_t zero_point, uint8_t *out, size_t n);
+
+/// u8 -> u8 with new parameters: out = clamp(rne((x - zero_in) * m) + zero_out, 0, 255), the
+/// product in float, INT32_MIN on overflow as vcvtps2dq (Int8Arithmetic.requantize).
+void ck_requantize_u8__scalar(const uint8_t *x, int32_t zero_in, float m, int32_t zero_out, uint8_t *out, size_t n);
+void ck_requantize_u8__avx512(const uint8_t *x, int32_t zero_in, float m, int32_t zero_out, uint8_t *out, size_t n);
+void ck_requantize_u8__avx2(const uint8_t *x, int32_t zero_in, float m, int32_t zero_out, uint8_t *out, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -157,10 +157,10 @@ struct Int8Compiler {
             if let (src, p) = quantized(node.inputs[0]) {
                 let dst = newU8(out, params)
                 steps.append(.requantize(src: src, dst: dst, multiplier: Int8Arithmetic.multiplier(p.scale, 1, over: params.scale),
-                                         zeroIn: p.zeroPoint, zeroOut: params.zeroPoint))
+                                         zeroIn: p.zeroPoint, zeroOut: params.zeroPoint, fast: isa))
             } else {
                 let src = try floatSlot(node.inputs[0], for: node)
-                steps.append(.quantize(src: src, dst: newU8(out, params), params: params))
+                steps.append(.quantize(src: src, dst: newU8(out, params), params: params, fast: isa))
             }
         case .dequantizeLinear:
             if graph.initializers[node.inputs[0]] != nil { return }  // constants are read by their consumers
@@ -175,7 +175,7 @@ struct Int8Compiler {
             let dst = newU8(out, py)
             steps.append(.add(a: a.slot, b: b.slot, dst: dst, ma: Int8Arithmetic.multiplier(a.params.scale, 1, over: py.scale), za: a.params.zeroPoint,
                               mb: Int8Arithmetic.multiplier(b.params.scale, 1, over: py.scale), zb: b.params.zeroPoint,
-                              zy: py.zeroPoint, lo: lo, hi: hi))
+                              zy: py.zeroPoint, lo: lo, hi: hi, fast: isa))
         case .maxPool(let w, _), .averagePool(let w, _, _):
             guard let fused, let x = quantized(node.inputs[0]), let s = shapes[node.inputs[0]], let o = shapes[node.outputs[0]] else {
                 throw fail(node, "pooling outside a quantized pattern")
@@ -195,7 +195,7 @@ struct Int8Compiler {
                 u8Sizes[tmp] = o.elementCount
                 steps.append(.maxPool(src: x.slot, dst: tmp, window: window))
                 steps.append(.requantize(src: tmp, dst: newU8(out, py), multiplier: Int8Arithmetic.multiplier(x.params.scale, 1, over: py.scale),
-                                         zeroIn: x.params.zeroPoint, zeroOut: py.zeroPoint))
+                                         zeroIn: x.params.zeroPoint, zeroOut: py.zeroPoint, fast: isa))
             }
         case .globalAveragePool:
             guard let fused, let x = quantized(node.inputs[0]), let s = shapes[node.inputs[0]] else { throw fail(node, "GlobalAveragePool outside a quantized pattern") }

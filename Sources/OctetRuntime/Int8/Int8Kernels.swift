@@ -6,10 +6,25 @@ import OctetKernels
 enum Int8Kernels {
     static func execute(_ step: Int8Step, _ u8: inout [[UInt8]], _ f: inout [[Float]]) {
         switch step {
-        case .quantize(let src, let dst, let params):
-            u8[dst] = f[src].map { params.quantize($0) }
-        case .requantize(let src, let dst, let m, let zIn, let zOut):
-            u8[dst] = u8[src].map { Int8Arithmetic.requantize(Int32($0) - zIn, m, zeroPoint: zOut, lo: 0, hi: 255) }
+        case .quantize(let src, let dst, let params, let fast):
+            guard let fast else { u8[dst] = f[src].map { params.quantize($0) }; return }
+            let x = f[src]
+            u8[dst] = [UInt8](unsafeUninitializedCapacity: x.count) { out, n in
+                x.withUnsafeBufferPointer { QuantizeKernel.quantize($0.baseAddress!, scale: params.scale, zeroPoint: params.zeroPoint,
+                                                                    output: out.baseAddress!, count: x.count, isa: fast) }
+                n = x.count
+            }
+        case .requantize(let src, let dst, let m, let zIn, let zOut, let fast):
+            guard let fast else {
+                u8[dst] = u8[src].map { Int8Arithmetic.requantize(Int32($0) - zIn, m, zeroPoint: zOut, lo: 0, hi: 255) }
+                return
+            }
+            let x = u8[src]
+            u8[dst] = [UInt8](unsafeUninitializedCapacity: x.count) { out, n in
+                x.withUnsafeBufferPointer { QuantizeKernel.requantize($0.baseAddress!, zeroIn: zIn, multiplier: m, zeroOut: zOut,
+                                                                      output: out.baseAddress!, count: x.count, isa: fast) }
+                n = x.count
+            }
         case .dequantize(let src, let dst, let p):
             f[dst] = u8[src].map { (Float(Int32($0) - p.zeroPoint)) * p.scale }
         case .relayoutU8(let src, let dst, let inShape, let outShape):
@@ -25,10 +40,22 @@ enum Int8Kernels {
                 out.withUnsafeMutableBufferPointer { k.run(input: x.baseAddress!, output: $0.baseAddress!, pixels: 0..<k.geometry.outPixels, scratch: scratch.pointer) }
             }
             f[dst] = out
-        case .add(let a, let b, let dst, let ma, let za, let mb, let zb, let zy, let lo, let hi):
+        case .add(let a, let b, let dst, let ma, let za, let mb, let zb, let zy, let lo, let hi, let fast):
             let x = u8[a], y = u8[b]
-            var out = [UInt8](repeating: 0, count: x.count)
             let c = Int8Arithmetic.addConstant(ma: ma, za: za, mb: mb, zb: zb, zy: zy)
+            if let fast {
+                u8[dst] = [UInt8](unsafeUninitializedCapacity: x.count) { out, n in
+                    x.withUnsafeBufferPointer { xp in
+                        y.withUnsafeBufferPointer { yp in
+                            QuantizedAddKernel.run(xp.baseAddress!, ma, yp.baseAddress!, mb, constant: c, lo: lo, hi: hi,
+                                                   output: out.baseAddress!, count: x.count, isa: fast)
+                        }
+                    }
+                    n = x.count
+                }
+                return
+            }
+            var out = [UInt8](repeating: 0, count: x.count)
             for i in 0..<x.count {
                 out[i] = UInt8(min(max(Int8Arithmetic.add(x[i], ma, y[i], mb, constant: c), lo), hi))
             }
@@ -115,11 +142,13 @@ enum Int8Kernels {
             defer { scratch.deallocate() }
             switch c.output {
             case .quantized(let slot, _, _, _, _):
-                var out = [UInt8](repeating: 0, count: pixels * c.outC)
-                u8[c.input].withUnsafeBufferPointer { x in
-                    out.withUnsafeMutableBytes { k.run(input: x.baseAddress!, output: $0.baseAddress!, pixels: 0..<pixels, scratch: scratch) }
+                // The kernel writes every output byte: no need to zero the array first.
+                u8[slot] = [UInt8](unsafeUninitializedCapacity: pixels * c.outC) { out, n in
+                    u8[c.input].withUnsafeBufferPointer { x in
+                        k.run(input: x.baseAddress!, output: UnsafeMutableRawPointer(out.baseAddress!), pixels: 0..<pixels, scratch: scratch)
+                    }
+                    n = pixels * c.outC
                 }
-                u8[slot] = out
             case .float(let slot, _, _, _):
                 var out = [Float](repeating: 0, count: pixels * c.outC)
                 u8[c.input].withUnsafeBufferPointer { x in

@@ -97,6 +97,46 @@ public final class Int8Plan: @unchecked Sendable {
         return (outputs.map { Layouts.toRowMajor(f[$0.slot], shape: $0.shape) }, u8)
     }
 
+    /// Time of each step over `images` runs of one image on this thread (a profile: the step
+    /// label and its nanoseconds summed over the runs, in plan order).
+    public func profile(_ feeds: [String: Tensor], images: Int) throws(RuntimeError) -> [(label: String, nanoseconds: UInt64)] {
+        var sources: [[Float]] = []
+        for (name, _, shape) in inputs {
+            guard let v = feeds[name]?.floats, v.count >= shape.elementCount else { throw .badInput(name: name, detail: "expected one sample") }
+            sources.append(Array(v.prefix(shape.elementCount)))
+        }
+        var totals = [UInt64](repeating: 0, count: steps.count)
+        for _ in 0..<max(images, 1) {
+            var u8 = [[UInt8]](repeating: [], count: u8Sizes.count)
+            var f = [[Float]](repeating: [], count: floatSizes.count)
+            for (i, input) in inputs.enumerated() { f[input.slot] = Layouts.fromRowMajor(sources[i], shape: input.shape) }
+            for (i, step) in steps.enumerated() {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                Int8Kernels.execute(step, &u8, &f)
+                totals[i] += DispatchTime.now().uptimeNanoseconds - t0
+            }
+        }
+        return steps.enumerated().map { (Self.label($1), totals[$0]) }
+    }
+
+    static func label(_ step: Int8Step) -> String {
+        switch step {
+        case .conv(let c):
+            let kind = c.inC == c.groups && c.outC == c.groups && c.groups > 1 ? "dwconv" : "conv"
+            return "\(kind) \(c.kh)x\(c.kw)/\(c.sh) \(c.inH)x\(c.inW)x\(c.inC) -> \(c.outH)x\(c.outW)x\(c.outC)\(c.fast == nil ? " (swift)" : "")"
+        case .add(_, _, _, _, _, _, _, _, _, _, let fast): return "add\(fast == nil ? " (swift)" : "")"
+        case .maxPool(_, _, let w): return "maxpool \(w.kh)x\(w.kw) \(w.inH)x\(w.inW)x\(w.channels)"
+        case .averagePool(_, _, let w, _, _, _, _): return "avgpool \(w.kh)x\(w.kw) \(w.inH)x\(w.inW)x\(w.channels)"
+        case .quantize: return "quantize"
+        case .requantize: return "requantize"
+        case .dequantize: return "dequantize"
+        case .relayoutU8, .relayoutFloat: return "relayout"
+        case .floatConv: return "fp32 conv"
+        case .clampFloat: return "clamp (fp32)"
+        case .softmaxFloat: return "softmax (fp32)"
+        }
+    }
+
     /// Runs one image (`[1, ...]` per input, row-major) and returns the real values of every
     /// quantized tensor, by QuantizeLinear output name, in the executor's layout (NHWC for
     /// rank 4, the same layout the FP32 executor shows observers).

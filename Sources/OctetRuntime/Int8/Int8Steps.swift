@@ -28,15 +28,16 @@ struct ConvInt8 {
 
 /// One step of an INT8 plan on one image. u8 and float tensors live in separate slot arrays.
 enum Int8Step {
-    case quantize(src: Int, dst: Int, params: QuantParams)
-    case requantize(src: Int, dst: Int, multiplier: Float, zeroIn: Int32, zeroOut: Int32)
+    case quantize(src: Int, dst: Int, params: QuantParams, fast: ISA?)
+    case requantize(src: Int, dst: Int, multiplier: Float, zeroIn: Int32, zeroOut: Int32, fast: ISA?)
     case dequantize(src: Int, dst: Int, params: QuantParams)
     case relayoutU8(src: Int, dst: Int, inShape: Shape, outShape: Shape)
     case relayoutFloat(src: Int, dst: Int, inShape: Shape, outShape: Shape)
     case conv(ConvInt8)
     /// A layer kept in FP32 (excluded from quantization), on the FP32 kernels.
     case floatConv(Conv2DKernel, src: Int, dst: Int)
-    case add(a: Int, b: Int, dst: Int, ma: Float, za: Int32, mb: Float, zb: Int32, zy: Int32, lo: Int32, hi: Int32)
+    /// `fast`: the C kernel path, or nil for the plain-Swift reference.
+    case add(a: Int, b: Int, dst: Int, ma: Float, za: Int32, mb: Float, zb: Int32, zy: Int32, lo: Int32, hi: Int32, fast: ISA?)
     case maxPool(src: Int, dst: Int, window: PoolWindow)
     case averagePool(src: Int, dst: Int, window: PoolWindow, zeroIn: Int32, scaleRatio: Double, zeroOut: Int32, countIncludePad: Bool)
     case clampFloat(src: Int, dst: Int, min: Float, max: Float)
