@@ -107,6 +107,9 @@ struct Int8Bench: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "ISA paths (default: every SIMD path this CPU has; scalar is minutes per batch).")
     var paths: [String] = ISA.supported.filter { $0 != .scalar }.map(\.rawValue)
 
+    @Option(help: "Also write a bar chart (SVG) of images/s per configuration: Octet INT8, ONNX Runtime INT8, Octet FP32.")
+    var svg: String?
+
     func run() throws {
         let chosen = try paths.map { try ISA.named($0) }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("octet-bench8-\(getpid())")
@@ -116,6 +119,9 @@ struct Int8Bench: ParsableCommand {
         if FileManager.default.fileExists(atPath: common.efficientnet) {
             models.append(("efficientnet-lite0", try ModelLoader.load(path: common.efficientnet), .efficientNetLite))
         }
+        var chart = BarChart(title: "INT8 images/s on this machine (octet-bench int8)", unit: "images per second (higher is better)",
+                             series: ["Octet INT8", "ONNX Runtime INT8", "Octet FP32"], rows: [])
+        defer { if let svg { try? Data(chart.svg().utf8).write(to: URL(fileURLWithPath: svg)) } }
         print("| model | path | batch | threads | INT8 img/s | GOPS | % of path peak | ORT INT8 img/s | ×ORT | ×our FP32 |")
         print("|---|---|---|---|---|---|---|---|---|---|")
         for (name, fp32, recipe) in models {
@@ -133,6 +139,7 @@ struct Int8Bench: ParsableCommand {
                         let f = try Benchmark.run(graph: q.fp32, options: PlanOptions(isa: isa, threads: t), batch: b, iterations: common.iterations)
                         let ort = common.onnxRuntime(path, batch: b, threads: t)
                         let peak = r.gflops / ((isa == .avx512vnni ? 473 : 236.5) * Double(t)) * 100
+                        chart.rows.append(("\(name) \(isa.rawValue) b\(b) t\(t)", [r.imagesPerSecond, ort, f.imagesPerSecond]))
                         print(String(format: "| %@ | %@ | %d | %d | %.1f | %.0f | %.0f%% | %@ | %@ | %.2f× |", name, isa.rawValue, b, t,
                                      r.imagesPerSecond, r.gflops, peak, ort.map { String(format: "%.1f", $0) } ?? "n/a",
                                      ort.map { String(format: "%.2f×", r.imagesPerSecond / $0) } ?? "n/a", r.imagesPerSecond / f.imagesPerSecond))

@@ -13,6 +13,16 @@ final class Int8PathTests: XCTestCase {
                 XCTAssertEqual(fast[name]?.floats, t.floats, "\(isa) output \(name)", file: file, line: line)
             }
         }
+        // Latency mode (one image, convolutions split across 3 threads) gives the same bytes.
+        let one = try Tensor(shape: Shape([1] + Array(input.shape.dims.dropFirst())),
+                             floats: Array(input.floats!.prefix(input.shape.elementCount / input.shape[0])))
+        let single = try Int8Plan(graph: qdq, threads: 1, isa: nil).run([inputName: one])
+        for isa in ISA.supported {
+            let split = try Int8Plan(graph: qdq, threads: 3, isa: isa).run([inputName: one])
+            for (name, t) in single {
+                XCTAssertEqual(split[name]?.floats, t.floats, "\(isa) latency mode output \(name)", file: file, line: line)
+            }
+        }
     }
 
     /// A vpmaddubsw path is used for 7-bit weights and refused (scalar twin) for 8-bit ones.

@@ -4,7 +4,9 @@ import OctetKernels
 
 /// Plain-Swift implementations of the INT8 steps, following `Int8Arithmetic` to the letter.
 enum Int8Kernels {
-    static func execute(_ step: Int8Step, _ u8: inout [[UInt8]], _ f: inout [[Float]]) {
+    /// Runs one step of one image; `threads` > 1 splits a convolution's output pixels across
+    /// threads (latency mode: one image at a time, all cores on each layer).
+    static func execute(_ step: Int8Step, _ u8: inout [[UInt8]], _ f: inout [[Float]], threads: Int = 1) {
         switch step {
         case .quantize(let src, let dst, let params, let fast):
             guard let fast else { u8[dst] = f[src].map { params.quantize($0) }; return }
@@ -32,7 +34,7 @@ enum Int8Kernels {
         case .relayoutFloat(let src, let dst, let inShape, let outShape):
             f[dst] = Layouts.fromRowMajor(Layouts.toRowMajor(f[src], shape: inShape), shape: outShape)
         case .conv(let c):
-            conv(c, &u8, &f)
+            conv(c, &u8, &f, threads: threads)
         case .floatConv(let k, let src, let dst):
             let scratch = AlignedBuffer(count: k.scratchCount)
             var out = [Float](repeating: 0, count: k.geometry.outPixels * k.geometry.outPixelStride)
@@ -135,24 +137,32 @@ enum Int8Kernels {
         return out
     }
 
-    static func conv(_ c: ConvInt8, _ u8: inout [[UInt8]], _ f: inout [[Float]]) {
+    static func conv(_ c: ConvInt8, _ u8: inout [[UInt8]], _ f: inout [[Float]], threads: Int = 1) {
         if let k = c.fast {
             let pixels = c.outH * c.outW
-            let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(k.scratchBytes, 64), alignment: 64)
-            defer { scratch.deallocate() }
+            // Disjoint output-pixel ranges, each with its own scratch: the kernel is pure per pixel.
+            let parts = max(1, min(threads, pixels / 8))
+            let run = { (x: UnsafePointer<UInt8>, out: UnsafeMutableRawPointer) in
+                // Addresses cross into the worker closures as integers (raw pointers are not Sendable).
+                let xAddress = UInt(bitPattern: x), outAddress = UInt(bitPattern: out)
+                DispatchQueue.concurrentPerform(iterations: parts) { p in
+                    let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(k.scratchBytes, 64), alignment: 64)
+                    defer { scratch.deallocate() }
+                    k.run(input: UnsafePointer(bitPattern: xAddress)!, output: UnsafeMutableRawPointer(bitPattern: outAddress)!,
+                          pixels: (pixels * p / parts)..<(pixels * (p + 1) / parts), scratch: scratch)
+                }
+            }
             switch c.output {
             case .quantized(let slot, _, _, _, _):
                 // The kernel writes every output byte: no need to zero the array first.
                 u8[slot] = [UInt8](unsafeUninitializedCapacity: pixels * c.outC) { out, n in
-                    u8[c.input].withUnsafeBufferPointer { x in
-                        k.run(input: x.baseAddress!, output: UnsafeMutableRawPointer(out.baseAddress!), pixels: 0..<pixels, scratch: scratch)
-                    }
+                    u8[c.input].withUnsafeBufferPointer { x in run(x.baseAddress!, UnsafeMutableRawPointer(out.baseAddress!)) }
                     n = pixels * c.outC
                 }
             case .float(let slot, _, _, _):
                 var out = [Float](repeating: 0, count: pixels * c.outC)
                 u8[c.input].withUnsafeBufferPointer { x in
-                    out.withUnsafeMutableBytes { k.run(input: x.baseAddress!, output: $0.baseAddress!, pixels: 0..<pixels, scratch: scratch) }
+                    out.withUnsafeMutableBytes { run(x.baseAddress!, $0.baseAddress!) }
                 }
                 f[slot] = out
             }

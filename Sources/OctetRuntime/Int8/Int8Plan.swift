@@ -59,7 +59,10 @@ public final class Int8Plan: @unchecked Sendable {
         }
         guard batch > 0 else { throw .emptyBatch }
         let results = OutputBox(outputs.map { Array(repeating: Float(0), count: $0.shape.elementCount * batch) })
+        // Throughput mode: images spread over the threads. Latency mode (fewer images than
+        // threads): the threads left over split each convolution of an image.
         let workers = min(threads, batch)
+        let intra = max(1, threads / workers)
         let srcs = sources
         let count = batch
         DispatchQueue.concurrentPerform(iterations: workers) { w in
@@ -67,7 +70,7 @@ public final class Int8Plan: @unchecked Sendable {
                 let outs = self.runImage(srcs.enumerated().map { i, v in
                     let n = self.inputs[i].shape.elementCount
                     return Array(v[(image * n)..<((image + 1) * n)])
-                })
+                }, threads: intra)
                 results.store(image: image, outs)
             }
         }
@@ -81,11 +84,11 @@ public final class Int8Plan: @unchecked Sendable {
     }
 
     /// Runs one image; inputs and outputs are row-major per-image tensors.
-    func runImage(_ images: [[Float]]) -> [[Float]] {
-        runImageCapturing(images).outputs
+    func runImage(_ images: [[Float]], threads: Int = 1) -> [[Float]] {
+        runImageCapturing(images, threads: threads).outputs
     }
 
-    func runImageCapturing(_ images: [[Float]]) -> (outputs: [[Float]], u8: [[UInt8]]) {
+    func runImageCapturing(_ images: [[Float]], threads: Int = 1) -> (outputs: [[Float]], u8: [[UInt8]]) {
         // Every step writes its whole output array before anything reads it, so slots start empty
         // (allocating and zeroing every tensor of the network up front costs more than the math).
         var u8 = [[UInt8]](repeating: [], count: u8Sizes.count)
@@ -93,7 +96,7 @@ public final class Int8Plan: @unchecked Sendable {
         for (i, input) in inputs.enumerated() {
             f[input.slot] = Layouts.fromRowMajor(images[i], shape: input.shape)
         }
-        for step in steps { Int8Kernels.execute(step, &u8, &f) }
+        for step in steps { Int8Kernels.execute(step, &u8, &f, threads: threads) }
         return (outputs.map { Layouts.toRowMajor(f[$0.slot], shape: $0.shape) }, u8)
     }
 
