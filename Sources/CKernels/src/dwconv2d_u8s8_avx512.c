@@ -21,7 +21,7 @@ CK_INLINE CK_T512 void ck_dw8_store(const ck_u8s8_output *o, __m512i acc, const 
         q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(o->lo)), _mm512_set1_epi32(o->hi));
         _mm512_mask_cvtepi32_storeu_epi8(out, m, q);
     } else {
-        const __m512 y = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(o->fmin)), _mm512_set1_ps(o->fmax));
+        const __m512 y = _mm512_min_ps(_mm512_set1_ps(o->fmax), _mm512_max_ps(_mm512_set1_ps(o->fmin), v));
         _mm512_mask_storeu_ps(out, m, y);
     }
 }
@@ -79,7 +79,8 @@ CK_T512 void ck_dwconv2d_u8s8_nhwc__avx512(const ck_conv2d_u8s8_params *p, const
         for (; c + 64 <= C; c += 64)
             ck_dw8_pixel(4, p, input, pw, C16, bias, out, output, esize, pix, kh_lo, kh_hi, kw_lo, kw_hi, iy0, ix0, c, C);
         const size_t rest = (C - c + 15) / 16;
-        if (rest == 3) ck_dw8_pixel(3, p, input, pw, C16, bias, out, output, esize, pix, kh_lo, kh_hi, kw_lo, kw_hi, iy0, ix0, c, C);
+        if (rest == 4) ck_dw8_pixel(4, p, input, pw, C16, bias, out, output, esize, pix, kh_lo, kh_hi, kw_lo, kw_hi, iy0, ix0, c, C);
+        else if (rest == 3) ck_dw8_pixel(3, p, input, pw, C16, bias, out, output, esize, pix, kh_lo, kh_hi, kw_lo, kw_hi, iy0, ix0, c, C);
         else if (rest == 2) ck_dw8_pixel(2, p, input, pw, C16, bias, out, output, esize, pix, kh_lo, kh_hi, kw_lo, kw_hi, iy0, ix0, c, C);
         else if (rest == 1) ck_dw8_pixel(1, p, input, pw, C16, bias, out, output, esize, pix, kh_lo, kh_hi, kw_lo, kw_hi, iy0, ix0, c, C);
     }

@@ -1,0 +1,51 @@
+import OctetTestSupport
+import XCTest
+
+/// The INT8 depthwise kernels of every ISA path against the scalar twin, through the Swift
+/// wrapper: channel counts around every vector width (including C mod 64 in 49…63, the tail a
+/// first AVX-512 version skipped), kernels, strides, dilations, padding, zero points and clamps,
+/// u8 and float outputs.
+final class Int8DepthwiseKernelTests: XCTestCase {
+    func testEveryPathMatchesTheScalarTwin() {
+        var rng = SystemRandomNumberGenerator()
+        let channelCounts = [1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 49, 56, 63, 64, 65, 113, 120, 127, 184]
+        for trial in 0..<120 {
+            let c = channelCounts[trial % channelCounts.count]
+            let k = [1, 3, 5][trial % 3], s = 1 + trial % 2, d = trial % 7 == 0 ? 2 : 1
+            let inH = Int.random(in: 1...9, using: &rng), inW = Int.random(in: 1...9, using: &rng)
+            let span = (k - 1) * d + 1
+            let pad = min(Int.random(in: 0...2, using: &rng), span - 1)  // padding narrower than the kernel
+            let outH = max(1, (inH + 2 * pad - span) / s + 1), outW = max(1, (inW + 2 * pad - span) / s + 1)
+            let g = ConvGeometry(inHeight: inH, inWidth: inW, inPixelStride: c, outHeight: outH, outWidth: outW, outPixelStride: c,
+                                 kernel: (k, k), stride: (s, s), dilation: (d, d), padTop: pad, padLeft: pad,
+                                 groups: c, inChannelsPerGroup: 1, outChannelsPerGroup: 1)
+            let weights = (0..<(c * k * k)).map { _ in Int8.random(in: -128...127, using: &rng) }
+            let bias = (0..<c).map { _ in Int32.random(in: -20_000...20_000, using: &rng) }
+            let zero = Int32.random(in: 0...255, using: &rng)
+            let input = (0..<(inH * inW * c)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let scales = (0..<c).map { _ in Float.random(in: 0.0005...0.05, using: &rng) }
+            let outputs: [Int8ConvKernel.Output] = [
+                .quantized(multipliers: scales, zeroPoint: Int32.random(in: 0...255, using: &rng), lo: trial % 2 == 0 ? 0 : 30, hi: 255),
+                .float(scales: scales, min: trial % 2 == 0 ? -.infinity : 0, max: trial % 3 == 0 ? 6 : .infinity),
+            ]
+            for (o, output) in outputs.enumerated() {
+                let bytes = outH * outW * c * (o == 0 ? 1 : 4)
+                func run(_ isa: ISA) -> [UInt8] {
+                    let kernel = Int8ConvKernel(geometry: g, inputZeroPoint: zero, weights: weights, bias: bias, output: output, isa: isa)
+                    var out = [UInt8](repeating: 0xEE, count: bytes)
+                    // One channel is an ordinary convolution (groups == 1), which needs scratch.
+                    let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(kernel.scratchBytes, 64), alignment: 64)
+                    defer { scratch.deallocate() }
+                    input.withUnsafeBufferPointer { x in
+                        out.withUnsafeMutableBytes { kernel.run(input: x.baseAddress!, output: $0.baseAddress!, pixels: 0..<(outH * outW), scratch: scratch) }
+                    }
+                    return out
+                }
+                let reference = run(.scalar)
+                for isa in ISA.supported where isa != .scalar {
+                    XCTAssertEqual(run(isa), reference, "\(isa) C=\(c) k=\(k) s=\(s) d=\(d) pad=\(pad) \(inH)x\(inW) output \(o)")
+                }
+            }
+        }
+    }
+}
