@@ -17,6 +17,13 @@ struct JobDataOptions: ParsableArguments {
     @Flag(help: "Upload the images through the coordinator (for workers that share no storage with this machine).")
     var shipData = false
 
+    /// A job of `kind` on `model`: uploads the model (and the images with --ship-data).
+    func jobSpec(_ kind: JobSpec.Kind, model: String, client: ClusterClient) throws -> JobSpec {
+        JobSpec(kind: kind, modelHash: try client.uploadFile(model),
+                modelName: URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent,
+                dataset: try spec(model: model, client: client))
+    }
+
     /// The dataset spec: absolute shared paths, or every image uploaded as a blob.
     func spec(model: String, client: ClusterClient) throws -> DatasetSpec {
         let recipe = try PreprocessRecipe.resolve(data.preprocess, modelPath: model)
@@ -77,9 +84,7 @@ struct SubmitCalibrate: ParsableCommand {
     func run() throws {
         _ = try ModelLoader.load(path: model)  // a clear error here for a corrupt or unsupported model
         let client = try connection.client()
-        var spec = JobSpec(kind: .calibrate, modelHash: try client.uploadFile(model),
-                           modelName: URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent,
-                           dataset: try jobData.spec(model: model, client: client))
+        var spec = try jobData.jobSpec(.calibrate, model: model, client: client)
         spec.calibration = calibration.options()
         spec.shardSize = shardSize
         spec.verifySamples = verifySamples
@@ -117,21 +122,16 @@ struct SubmitInfer: ParsableCommand {
     func run() throws {
         guard try ModelLoader.isQuantized(path: model) else { throw ValidationError("\(model) is not a QDQ (INT8) model: calibrate it first") }
         let client = try connection.client()
-        var spec = JobSpec(kind: .infer, modelHash: try client.uploadFile(model),
-                           modelName: URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent,
-                           dataset: try jobData.spec(model: model, client: client))
+        var spec = try jobData.jobSpec(.infer, model: model, client: client)
         spec.batch = batch
         let id = try client.submit(spec)
         if !json { FileHandle.standardOutput.write(Data("job \(id)\n".utf8)) }
         let report = try follow(client: client, id: id, json: json)
         guard let artifact = report.artifacts.first(where: { $0.name == "predictions.jsonl" }) else { throw ValidationError("job \(id) produced no predictions") }
         try Data(try client.download(artifact.hash)).write(to: URL(fileURLWithPath: out))
-        let summary = (try? JSONSerialization.jsonObject(with: Data(report.summaryJson.utf8))) as? [String: Any] ?? [:]
+        let summary = jobSummary(report)
         if json {
-            var s = summary
-            s["job"] = id
-            s["out"] = out
-            print(String(decoding: try JSONSerialization.data(withJSONObject: s, options: [.sortedKeys]), as: UTF8.self))
+            try printJSONObject(summary.merging(["job": id, "out": out]) { $1 })
         } else {
             let images = summary["images"] as? Int ?? 0
             let rate = summary["images_per_second"] as? Double ?? 0
@@ -157,14 +157,8 @@ func follow(client: ClusterClient, id: String, json: Bool) throws -> Octet_Wire_
 func followAndFetch(client: ClusterClient, id: String, out: String?, json: Bool) throws {
     let report = try follow(client: client, id: id, json: json)
     let paths = try out.map { try client.fetchArtifacts(report, to: $0) } ?? []
-    let summary = (try? JSONSerialization.jsonObject(with: Data(report.summaryJson.utf8))) as? [String: Any] ?? [:]
-    if json {
-        var s = summary
-        s["job"] = id
-        s["artifacts"] = paths
-        print(String(decoding: try JSONSerialization.data(withJSONObject: s, options: [.sortedKeys]), as: UTF8.self))
-        return
-    }
+    let summary = jobSummary(report)
+    if json { return try printJSONObject(summary.merging(["job": id, "artifacts": paths]) { $1 }) }
     if let a = summary["agreement"] as? Double {
         let n = summary["verification_samples"] as? Int ?? 0
         print(String(format: "INT8 vs FP32 top-1 agreement on %d %@ samples (checked on the workers): %.1f%%", n,
@@ -188,4 +182,14 @@ struct FetchCommand: ParsableCommand {
         let client = try connection.client()
         try followAndFetch(client: client, id: job, out: out, json: false)
     }
+}
+
+/// A finished job's summary document (agreement, throughput...).
+func jobSummary(_ report: Octet_Wire_JobReport) -> [String: Any] {
+    (try? JSONSerialization.jsonObject(with: Data(report.summaryJson.utf8))) as? [String: Any] ?? [:]
+}
+
+/// Prints a JSON object on one line with sorted keys.
+func printJSONObject(_ object: [String: Any]) throws {
+    print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
 }

@@ -90,6 +90,7 @@ public final class JobRunner: @unchecked Sendable {
                                                       to: out)
         let artifacts = try publish(out)
         let int8Hash = try blobs.putFile(paths.model)
+        lock.lock(); plans[job.id] = nil; lock.unlock()  // the plan is not needed after quantization
         let count = data.count
         let verify = plan.samples < count
             ? plan.samples..<min(count, plan.samples + job.spec.verifySamples)
