@@ -67,7 +67,18 @@ enum Int8Kernels {
         case .averagePool(let src, let dst, let w, let zIn, let ratio, let zOut, let include):
             u8[dst] = averagePool(u8[src], w, zeroIn: zIn, ratio: ratio, zeroOut: zOut, countIncludePad: include)
         case .clampFloat(let src, let dst, let lo, let hi):
-            f[dst] = f[src].map { min(max($0, lo), hi) }
+            // Swift.max then Swift.min, spelled out so the loop vectorizes (same results, NaN and -0 included).
+            let x = f[src]
+            f[dst] = [Float](unsafeUninitializedCapacity: x.count) { out, n in
+                x.withUnsafeBufferPointer { xp in
+                    for i in 0..<x.count {
+                        let v = xp[i]
+                        let a = lo >= v ? lo : v
+                        out[i] = hi < a ? hi : a
+                    }
+                }
+                n = x.count
+            }
         case .softmaxFloat(let src, let dst, let rows, let columns):
             var out = f[src]
             for r in 0..<rows {
