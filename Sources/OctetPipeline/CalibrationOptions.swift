@@ -20,12 +20,12 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
 
     public init() {}
 
-    /// Why these options cannot be used, or nil.
+    /// Why these options cannot be used, or nil (named by the `octet calibrate` flag).
     public var problem: String? {
-        if CalibrationMethod.parse(method) == nil { return "method must be kl, max, mse, percentile or percentile:P, not '\(method)'" }
-        if let weightBits, weightBits != 7 && weightBits != 8 { return "weight bits must be 7 or 8" }
-        if let samples, samples < 1 { return "samples must be at least 1" }
-        if reportSamples < 0 { return "report samples must not be negative" }
+        if CalibrationMethod.parse(method) == nil { return "--method must be kl, max, mse, percentile or percentile:P, not '\(method)'" }
+        if let weightBits, weightBits != 7 && weightBits != 8 { return "--weight-bits must be 7 or 8" }
+        if let samples, samples < 1 { return "--samples must be at least 1" }
+        if reportSamples < 0 { return "--report-samples must not be negative" }
         return nil
     }
 

@@ -47,14 +47,6 @@ public enum CalibrationError: Error, CustomStringConvertible {
     }
 }
 
-/// Collects histograms of the FP32 model over `samples` of the data (rows of `range`).
-public func collectHistograms(_ graph: Graph, data: any Dataset, range: Range<Int>, config: QuantConfig,
-                              progress: ProgressHandler? = nil) throws -> [String: AbsHistogram] {
-    let points = InsertQuantizeDequantize.quantizationPoints(graph, options: config.quantize).activations
-    return try collectHistograms(graph, data: data, range: range, watched: Set(points), options: config.plan,
-                                 batch: config.batch, progress: progress)
-}
-
 /// Collects histograms of the `watched` tensors of the FP32 model over rows `range` of the data.
 /// The result depends only on the graph, the samples and the FP32 kernel path (`options.isa`),
 /// never on threads, batch size or how the rows are split: one shard of a distributed calibration.

@@ -74,11 +74,8 @@ struct CalibrationFlags: ParsableArguments {
     var reportSamples: Int = 8
 
     func validate() throws {
-        guard CalibrationMethod.parse(method) != nil else { throw ValidationError("--method must be kl, max, mse, percentile or percentile:P") }
-        if let weightBits, weightBits != 7 && weightBits != 8 { throw ValidationError("--weight-bits must be 7 or 8") }
-        if let samples, samples < 1 { throw ValidationError("--samples must be at least 1") }
-        if reportSamples < 0 { throw ValidationError("--report-samples must not be negative") }
         if sensitivityMargin != "off" && Double(sensitivityMargin) == nil { throw ValidationError("--sensitivity-margin takes dB or 'off'") }
+        if let problem = options().problem { throw ValidationError(problem) }
     }
 
     func options() -> CalibrationOptions {

@@ -262,7 +262,6 @@ public final class CoordinatorCore {
                 task.state = .assigned
                 task.attempts += 1
                 task.worker = workerID
-                task.assignedAt = now()
                 tasks[j.id]![t.index] = task
                 do { try store.save([task]) } catch {
                     fail(&job, "cannot store task state: \(error)")

@@ -61,8 +61,6 @@ public struct TaskRecord: Codable, Hashable, Sendable {
     public var attempts: Int = 0
     /// The worker holding it (assigned) or that finished it (done).
     public var worker: String?
-    /// When it was last assigned (coordinator clock, for status).
-    public var assignedAt: Double?
 
     public init(job: String, index: Int, kind: Kind, start: Int, end: Int) {
         self.job = job
