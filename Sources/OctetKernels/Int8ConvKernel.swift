@@ -72,7 +72,8 @@ public final class Int8ConvKernel: @unchecked Sendable {
                 withUnsafePointer(to: &params) { p in
                     if depthwise {
                         switch isa {
-                        case .avx512vnni, .avx512: ck_dwconv2d_u8s8_nhwc__avx512(p, input, packed, b.baseAddress, &stage, out, lo, hi)
+                        case .avx512vnni: ck_dwconv2d_u8s8_nhwc__avx512vnni(p, input, packed, b.baseAddress, &stage, out, lo, hi)
+                        case .avx512: ck_dwconv2d_u8s8_nhwc__avx512(p, input, packed, b.baseAddress, &stage, out, lo, hi)
                         case .avx2: ck_dwconv2d_u8s8_nhwc__avx2(p, input, packed, b.baseAddress, &stage, out, lo, hi)
                         case .scalar: ck_dwconv2d_u8s8_nhwc__scalar(p, input, packed, b.baseAddress, &stage, out, lo, hi)
                         }

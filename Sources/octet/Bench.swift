@@ -52,9 +52,23 @@ struct Bench: ParsableCommand {
         let steps = try plan.profile([name: input], images: images)
         let total = Double(steps.map(\.nanoseconds).reduce(0, +))
         print(String(format: "INT8 step time per image on one thread (%.2f ms in all), slowest first:", total / Double(images) / 1e6))
-        for s in steps.sorted(by: { $0.nanoseconds > $1.nanoseconds }).prefix(25) {
+        for s in steps.sorted(by: { $0.nanoseconds > $1.nanoseconds }) {
             print(String(format: "%9.1f us %5.1f%%  %@", Double(s.nanoseconds) / Double(images) / 1e3, Double(s.nanoseconds) / total * 100, s.label))
         }
+        // The same time by kind of step (the label up to the first space or digit-led shape).
+        var byKind: [String: UInt64] = [:]
+        for s in steps { byKind[Self.kind(of: s.label), default: 0] += s.nanoseconds }
+        print("by kind:")
+        for (kind, ns) in byKind.sorted(by: { $0.value > $1.value }) {
+            print(String(format: "%9.1f us %5.1f%%  %@", Double(ns) / Double(images) / 1e3, Double(ns) / total * 100, kind))
+        }
+    }
+
+    /// "conv 3x3/1 56x56x64 -> ..." → "conv 3x3/1"; labels without a shape stay whole.
+    static func kind(of label: String) -> String {
+        let words = label.split(separator: " ")
+        guard words.count > 2, words[0].hasSuffix("conv") else { return label }
+        return words.prefix(2).joined(separator: " ")
     }
 
     static func printProfile(_ p: StepProfile, images: Int) {

@@ -92,6 +92,9 @@ void ck_dwconv2d_u8s8_nhwc__scalar(const ck_conv2d_u8s8_params *p, const uint8_t
 void ck_dwconv2d_u8s8_nhwc__avx512(const ck_conv2d_u8s8_params *p, const uint8_t *input,
     const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
     size_t pixel_begin, size_t pixel_end);
+void ck_dwconv2d_u8s8_nhwc__avx512vnni(const ck_conv2d_u8s8_params *p, const uint8_t *input,
+    const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
+    size_t pixel_begin, size_t pixel_end);
 void ck_dwconv2d_u8s8_nhwc__avx2(const ck_conv2d_u8s8_params *p, const uint8_t *input,
     const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
     size_t pixel_begin, size_t pixel_end);

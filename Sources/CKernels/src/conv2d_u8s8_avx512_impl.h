@@ -71,9 +71,11 @@ CK_INLINE CK_Q8_T void ck_q8_fill_exact(uint8_t *dst, uint8_t v, size_t n) {
 
 #include "conv2d_u8s8_packa.h"
 
-/// MR x W microkernel (W = panel width: 16 or 32 columns) over K4, then the epilogue.
-CK_INLINE CK_Q8_T void ck_q8_ukr(const int MR, const int W, size_t K4, const uint8_t *A, const int8_t *B,
-    const ck_q8_epi *e) {
+/// MR x W microkernel (W = panel width: 16 or 32 columns) over K4, then the epilogue. Row i's
+/// k-th byte is at A + i * lda + (k / CK_Q8_KC) * achunk + k % CK_Q8_KC (packed rows: lda =
+/// CK_Q8_KCS, achunk = CK_Q8_ACHUNK; rows read in place from the input: achunk = CK_Q8_KC).
+CK_INLINE CK_Q8_T void ck_q8_ukr(const int MR, const int W, size_t K4, const uint8_t *A, size_t lda, size_t achunk,
+    const int8_t *B, const ck_q8_epi *e) {
     __m512i c0[CK_Q8_MRMAX], c1[CK_Q8_MRMAX];
     const __m512i init0 = _mm512_load_si512(e->init), init1 = _mm512_load_si512(e->init + 16);
 #pragma GCC unroll 16
@@ -86,13 +88,13 @@ CK_INLINE CK_Q8_T void ck_q8_ukr(const int MR, const int W, size_t K4, const uin
     const int8_t *b = B;
     for (size_t k0 = 0; k0 < K4; k0 += CK_Q8_KC) {
         const size_t kc = (K4 - k0) < CK_Q8_KC ? (K4 - k0) : CK_Q8_KC;
-        const uint8_t *a = A + (k0 / CK_Q8_KC) * CK_Q8_ACHUNK;
+        const uint8_t *a = A + (k0 / CK_Q8_KC) * achunk;
         for (size_t k = 0; k < kc; k += 4) {
             const __m512i b0 = _mm512_loadu_si512(b);
             const __m512i b1 = W == 32 ? _mm512_loadu_si512(b + 64) : b0;
 #pragma GCC unroll 16
             for (int i = 0; i < MR; i++) {
-                const __m512i ai = _mm512_set1_epi32(*(const ck_q8_u32a *)(a + i * CK_Q8_KCS + k));
+                const __m512i ai = _mm512_set1_epi32(*(const ck_q8_u32a *)(a + i * lda + k));
                 c0[i] = CK_Q8_STEP(c0[i], ai, b0);
                 if (W == 32) c1[i] = CK_Q8_STEP(c1[i], ai, b1);
             }
@@ -143,14 +145,16 @@ CK_INLINE CK_Q8_T void ck_q8_ukr(const int MR, const int W, size_t K4, const uin
     }
 }
 
-typedef void (*ck_q8_ukr_fn)(size_t K4, const uint8_t *A, const int8_t *B, const ck_q8_epi *e);
+typedef void (*ck_q8_ukr_fn)(size_t K4, const uint8_t *A, size_t lda, size_t achunk, const int8_t *B, const ck_q8_epi *e);
 
 #define CK_Q8_DEF_UKR(MR)                                                                          \
-    static CK_Q8_T void ck_q8_ukr_##MR##x16(size_t K4, const uint8_t *A, const int8_t *B, const ck_q8_epi *e) { \
-        ck_q8_ukr(MR, 16, K4, A, B, e);                                                            \
+    static CK_Q8_T void ck_q8_ukr_##MR##x16(size_t K4, const uint8_t *A, size_t lda, size_t achunk, const int8_t *B, \
+        const ck_q8_epi *e) {                                                                      \
+        ck_q8_ukr(MR, 16, K4, A, lda, achunk, B, e);                                               \
     }                                                                                              \
-    static CK_Q8_T void ck_q8_ukr_##MR##x32(size_t K4, const uint8_t *A, const int8_t *B, const ck_q8_epi *e) { \
-        ck_q8_ukr(MR, 32, K4, A, B, e);                                                            \
+    static CK_Q8_T void ck_q8_ukr_##MR##x32(size_t K4, const uint8_t *A, size_t lda, size_t achunk, const int8_t *B, \
+        const ck_q8_epi *e) {                                                                      \
+        ck_q8_ukr(MR, 32, K4, A, lda, achunk, B, e);                                               \
     }
 #define CK_Q8_ROW(MR) {ck_q8_ukr_##MR##x16, ck_q8_ukr_##MR##x32}
 
@@ -184,6 +188,16 @@ CK_Q8_T void CK_Q8_FN(const ck_conv2d_u8s8_params *p, const uint8_t *input,
     const size_t nbmax = ck_q8_nblocks(p);
     uint8_t *A = ck_q8_align_scratch(scratch);
     const uint32_t zx = (uint32_t)p->input_zero_point;
+    // Accumulator start values bias - z_x * wsum of every (padded) column, once per call.
+    const size_t pn = ck_q8_padded_n(cout);
+    int32_t *init = (int32_t *)(A + ck_q8_init_offset(p));
+    for (size_t g = 0; g < p->groups; g++)
+        for (size_t c = 0; c < pn; c++)
+            init[g * pn + c] = c < cout
+                ? (int32_t)((bias ? (uint32_t)bias[g * cout + c] : 0u) - zx * (uint32_t)wsum[g * cout + c]) : 0;
+    // A 1x1, stride-1, unpadded convolution's im2col rows are its input pixels: read in place.
+    const int direct = ck_q8_rows_in_place(p);
+    const size_t lda = direct ? p->in_pixel_stride : CK_Q8_KCS, achunk = direct ? CK_Q8_KC : CK_Q8_ACHUNK;
     // Balanced row blocks: M rows in nblk blocks of `base` or `base + 1` rows (<= MRMAX).
     const size_t M = pixel_end - pixel_begin;
     const size_t nblk = (M + CK_Q8_MRMAX - 1) / CK_Q8_MRMAX;
@@ -191,9 +205,7 @@ CK_Q8_T void CK_Q8_FN(const ck_conv2d_u8s8_params *p, const uint8_t *input,
     // Balanced macro-blocks of <= nbmax row blocks.
     const size_t nmacro = (nblk + nbmax - 1) / nbmax;
     const size_t nbg = (nblk + nmacro - 1) / nmacro;
-    int32_t init[CK_Q8_NR] __attribute__((aligned(64)));
     ck_q8_epi e;
-    e.init = init;
     e.stride = stride * esize;
     e.mode = out->mode;
     e.zy = out->zero_point;
@@ -207,7 +219,7 @@ CK_Q8_T void CK_Q8_FN(const ck_conv2d_u8s8_params *p, const uint8_t *input,
             const size_t b1 = b0 + nbg < nblk ? b0 + nbg : nblk;
             const size_t q0 = pixel_begin + b0 * base + (b0 < extra ? b0 : extra);
             size_t q = q0;
-            for (size_t bi = b0; bi < b1; bi++) {
+            for (size_t bi = b0; bi < b1 && !direct; bi++) {
                 const size_t mr = base + (bi < extra);
                 ck_q8_pack_a(p, input, g, q, mr, A + (bi - b0) * ablock);
                 q += mr;
@@ -216,8 +228,7 @@ CK_Q8_T void CK_Q8_FN(const ck_conv2d_u8s8_params *p, const uint8_t *input,
                 const size_t col0 = g * cout + j * CK_Q8_NR;
                 const size_t width = ck_q8_panel_width(cout, j);
                 const size_t cols = (cout - j * CK_Q8_NR) < CK_Q8_NR ? (cout - j * CK_Q8_NR) : CK_Q8_NR;
-                for (size_t c = 0; c < CK_Q8_NR; c++)
-                    init[c] = c < cols ? (int32_t)((bias ? (uint32_t)bias[col0 + c] : 0u) - zx * (uint32_t)wsum[col0 + c]) : 0;
+                e.init = init + g * pn + j * CK_Q8_NR;
                 e.cols = cols;
                 e.scale = out->scale + col0;
                 const int8_t *bp = gw + j * CK_Q8_NR * K4;
@@ -225,7 +236,8 @@ CK_Q8_T void CK_Q8_FN(const ck_conv2d_u8s8_params *p, const uint8_t *input,
                 for (size_t bi = b0; bi < b1; bi++) {
                     const size_t mr = base + (bi < extra);
                     e.out = (char *)output + (q * stride + col0) * esize;
-                    ck_q8_ukr_table[mr][width / 16 - 1](K4, A + (bi - b0) * ablock, bp, &e);
+                    const uint8_t *a = direct ? input + q * p->in_pixel_stride + g * p->cin_per_group : A + (bi - b0) * ablock;
+                    ck_q8_ukr_table[mr][width / 16 - 1](K4, a, lda, achunk, bp, &e);
                     q += mr;
                 }
             }

@@ -65,6 +65,17 @@ static inline size_t ck_q8_nblocks(const ck_conv2d_u8s8_params *p) {
     if (nb > CK_Q8_MAXNB) nb = CK_Q8_MAXNB;
     return nb < 1 ? 1 : nb;
 }
+/// Offset (from the aligned scratch start) of the int32 accumulator start values of every
+/// padded column of every group, after the im2col row blocks.
+static inline size_t ck_q8_init_offset(const ck_conv2d_u8s8_params *p) {
+    return ck_q8_nblocks(p) * ck_q8_ablock_bytes(p);
+}
+/// Whether the im2col rows are the input pixels themselves (1x1, stride 1, no padding, and K a
+/// multiple of 4 so that a row's last dword stays inside its pixel's channels of the group).
+static inline int ck_q8_rows_in_place(const ck_conv2d_u8s8_params *p) {
+    return p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 &&
+        p->pad_left == 0 && p->out_h == p->in_h && p->out_w == p->in_w && p->cin_per_group % 4 == 0;
+}
 static inline uint8_t *ck_q8_align_scratch(void *s) {
     return (uint8_t *)(((uintptr_t)s + 63) & ~(uintptr_t)63);
 }

@@ -35,7 +35,7 @@ void ck_conv2d_u8s8_pack_weights(const ck_conv2d_u8s8_params *p, const int8_t *w
 }
 
 size_t ck_conv2d_u8s8_scratch_size(const ck_conv2d_u8s8_params *p) {
-    return ck_q8_nblocks(p) * ck_q8_ablock_bytes(p) + 64;
+    return ck_q8_init_offset(p) + p->groups * ck_q8_padded_n(p->cout_per_group) * sizeof(int32_t) + 64;
 }
 
 /// Packed weight (k, co) of group g.

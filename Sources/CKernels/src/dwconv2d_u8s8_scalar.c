@@ -3,14 +3,16 @@
 // Packed layout (ISA-independent): [kernel_h * kernel_w][C16] int32 with C16 = channels rounded
 // up to 16 (zero-padded); tap t of channel c is packed[t * C16 + c] = (uint16_t)w, i.e. the
 // sign-extended 16-bit weight in the low half and 0 in the high half, so that vpmaddwd of a
-// dword holding (x - z_x) (which fits in s16) with it yields exactly (x - z_x) * w.
+// dword holding (x - z_x) (which fits in s16) with it yields exactly (x - z_x) * w. After the
+// taps, int32 wsum[C16]: the sum of each channel's taps (the SIMD kernels start interior pixels'
+// accumulators at bias - z_x * wsum and skip the per-tap subtraction).
 #include "ck_int8.h"
 #include "conv2d_u8s8_internal.h"
 
 static inline size_t ck_dw8_cpad(size_t c) { return (c + 15) & ~(size_t)15; }
 
 size_t ck_dwconv2d_u8s8_packed_weights_size(const ck_conv2d_u8s8_params *p) {
-    return p->kernel_h * p->kernel_w * ck_dw8_cpad(p->groups) * sizeof(int32_t);
+    return (p->kernel_h * p->kernel_w + 1) * ck_dw8_cpad(p->groups) * sizeof(int32_t);
 }
 
 void ck_dwconv2d_u8s8_pack_weights(const ck_conv2d_u8s8_params *p, const int8_t *weights_chw, void *packed) {
@@ -19,6 +21,12 @@ void ck_dwconv2d_u8s8_pack_weights(const ck_conv2d_u8s8_params *p, const int8_t 
     for (size_t t = 0; t < taps; t++)
         for (size_t c = 0; c < C16; c++)
             pk[t * C16 + c] = c < C ? (uint32_t)(uint16_t)(int16_t)weights_chw[c * taps + t] : 0u;
+    int32_t *wsum = (int32_t *)packed + taps * C16;
+    for (size_t c = 0; c < C16; c++) {
+        int32_t s = 0;
+        for (size_t t = 0; t < taps && c < C; t++) s += weights_chw[c * taps + t];
+        wsum[c] = s;
+    }
 }
 
 void ck_dwconv2d_u8s8_nhwc__scalar(const ck_conv2d_u8s8_params *p, const uint8_t *input,

@@ -116,7 +116,25 @@ struct Int8Compiler {
             default: break
             }
         }
+        // A Relu/Clip that is a convolution's only consumer but not followed by a QuantizeLinear
+        // (e.g. between two layers kept in FP32) becomes that convolution's float clamp.
+        var floatActs: [Int: Node] = [:]
+        for (i, node) in graph.nodes.enumerated() where fusedInto[i] == nil {
+            switch node.op { case .conv, .gemm, .matMul: break; default: continue }
+            guard let c = consumers[node.outputs[0]], c.count == 1, !skip.contains(c[0]),
+                  !graph.outputs.contains(where: { $0.name == node.outputs[0] }) else { continue }
+            switch graph.nodes[c[0]].op {
+            case .relu, .clip:
+                floatActs[i] = graph.nodes[c[0]]
+                skip.insert(c[0])
+            default: break
+            }
+        }
         for (i, node) in graph.nodes.enumerated() where !skip.contains(i) {
+            if let act = floatActs[i] {
+                try lowerConv(node, fused: nil, floatAct: act)
+                continue
+            }
             try lower(node, fused: fusedInto[i].map { (graph.nodes[$0.q], $0.act.map { graph.nodes[$0] }) })
         }
         for o in graph.outputs {
@@ -142,12 +160,6 @@ struct Int8Compiler {
         return (params, lo, hi)
     }
 
-    /// The activation and QuantizeLinear that were to fuse into an integer step, run on the
-    /// float output of an FP32 layer instead.
-    mutating func lowerFusedTail(_ node: Node, _ fused: (q: Node, act: Node?)) throws(RuntimeError) {
-        if let act = fused.act { try lower(act, fused: nil) }
-        try lower(fused.q, fused: nil)
-    }
 
     mutating func lower(_ node: Node, fused: (q: Node, act: Node?)?) throws(RuntimeError) {
         let out = fused?.q.outputs[0] ?? node.outputs[0]
@@ -205,7 +217,7 @@ struct Int8Compiler {
             steps.append(.averagePool(src: x.slot, dst: newU8(out, py), window: window, zeroIn: x.params.zeroPoint,
                                       scaleRatio: Double(x.params.scale) / Double(py.scale), zeroOut: py.zeroPoint, countIncludePad: false))
         case .relu, .clip:
-            let (lo, hi): (Float, Float) = if case .clip(let a, let b) = node.op { (a, b) } else { (0, .infinity) }
+            let (lo, hi) = Self.clampBounds(node)
             let src = try floatSlot(node.inputs[0], for: node)
             steps.append(.clampFloat(src: src, dst: newFloat(out), min: lo, max: hi))
         case .flatten, .reshape, .identity, .dropout:
@@ -231,8 +243,9 @@ struct Int8Compiler {
         }
     }
 
-    /// A Conv/Gemm kept in FP32: dequantized (or float) input and weights on the FP32 kernels.
-    mutating func lowerFloatConv(_ node: Node) throws(RuntimeError) {
+    /// A Conv/Gemm kept in FP32: dequantized (or float) input and weights on the FP32 kernels,
+    /// with the Relu/Clip `act` (if any) as the kernel's clamp.
+    mutating func lowerFloatConv(_ node: Node, act: Node?) throws(RuntimeError) {
         guard let w = constant(node.inputs[1]) else { throw fail(node, "\(node.op.onnxType) without constant weights") }
         let xs = shapes[node.inputs[0]]!, ys = shapes[node.outputs[0]]!
         var bias = node.inputs.count > 2 && !node.inputs[2].isEmpty ? constant(node.inputs[2])?.values : nil
@@ -262,15 +275,27 @@ struct Int8Compiler {
         // FP32 islands always run the best FP32 kernel, whatever INT8 path is forced: FP32 sums in
         // another order would change the codes downstream, and every INT8 path must stay
         // bit-identical to the reference executor.
-        let kernel = Conv2DKernel(geometry: geometry, weights: weights, bias: bias, isa: .best)
-        steps.append(.floatConv(kernel, src: src, dst: newFloat(node.outputs[0])))
+        let (lo, hi) = Self.clampBounds(act)
+        let kernel = Conv2DKernel(geometry: geometry, weights: weights, bias: bias, activationMin: lo, activationMax: hi, isa: .best)
+        steps.append(.floatConv(kernel, src: src, dst: newFloat(act?.outputs[0] ?? node.outputs[0])))
     }
 
-    mutating func lowerConv(_ node: Node, fused: (q: Node, act: Node?)?) throws(RuntimeError) {
+    /// - Parameter floatAct: a Relu/Clip to apply to a float output (no QuantizeLinear follows).
+    /// The float clamp of a Relu or Clip node (none for nil).
+    static func clampBounds(_ act: Node?) -> (Float, Float) {
+        switch act?.op {
+        case .relu?: (0, .infinity)
+        case .clip(let a, let b)?: (a, b)
+        default: (-.infinity, .infinity)
+        }
+    }
+
+    mutating func lowerConv(_ node: Node, fused: (q: Node, act: Node?)?, floatAct: Node? = nil) throws(RuntimeError) {
         guard let x = quantized(node.inputs[0]), let w = constant(node.inputs[1]), let wq = w.quantized else {
-            // Input or weights not quantized: the layer was kept in FP32.
-            try lowerFloatConv(node)
-            if let fused { try lowerFusedTail(node, fused) }
+            // Input or weights not quantized: the layer was kept in FP32; its activation fuses
+            // into the FP32 kernel and the QuantizeLinear that was to fuse runs on its output.
+            try lowerFloatConv(node, act: fused?.act ?? floatAct)
+            if let fused { try lower(fused.q, fused: nil) }
             return
         }
         let xs = shapes[node.inputs[0]]!, ys = shapes[node.outputs[0]]!
@@ -323,8 +348,9 @@ struct Int8Compiler {
                                 multipliers: wScales.map { Int8Arithmetic.multiplier(x.params.scale, $0, over: py.scale) },
                                 zeroPoint: py.zeroPoint, lo: lo, hi: hi)
         } else {
-            output = .float(slot: newFloat(node.outputs[0]), scales: wScales.map { Float(Double(x.params.scale) * Double($0)) },
-                            min: -.infinity, max: .infinity)
+            let (lo, hi) = Self.clampBounds(floatAct)
+            output = .float(slot: newFloat(floatAct?.outputs[0] ?? node.outputs[0]),
+                            scales: wScales.map { Float(Double(x.params.scale) * Double($0)) }, min: lo, max: hi)
         }
         macs += geometry.outH * geometry.outW * outC * cpg * taps
         let int8Weights = weights.map { Int8(clamping: $0) }

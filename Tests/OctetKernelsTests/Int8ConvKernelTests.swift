@@ -1,0 +1,71 @@
+import OctetTestSupport
+import XCTest
+
+/// The dense and grouped INT8 convolution kernels of every ISA path against the scalar twin,
+/// through the Swift wrapper: odd shapes, padding, strides, dilations, groups, channel counts
+/// around the 4-byte interleave and the 16/32-column panels, strided pixels, 1×1 layers whose
+/// rows are read in place, saturation extremes (all-255 inputs, ±63 weights, z_x = 255), u8 and
+/// float outputs, and pixel ranges split as the threads split them.
+final class Int8ConvKernelTests: XCTestCase {
+    func testEveryPathMatchesTheScalarTwin() {
+        var rng = TestRandom(seed: 5)
+        for trial in 0..<300 {
+            let groups = trial % 5 == 0 ? 1 + rng.below(3) : 1
+            var cin = 1 + rng.below(trial % 3 == 0 ? 80 : 20)
+            if trial % 4 == 0 { cin = 4 * (1 + rng.below(40)) }          // rows read in place when 1×1
+            if trial % 61 == 0 { cin = 260 + rng.below(40) }              // K over one 1024-byte chunk
+            let cout = 1 + rng.below(70)
+            let k = trial % 2 == 1 ? 1 : 1 + rng.below(5), s = rng.below(3) == 0 ? 2 : 1, d = rng.below(9) == 0 ? 2 : 1
+            let inH = 1 + rng.below(9), inW = 1 + rng.below(11), span = (k - 1) * d + 1
+            let pad = rng.below(2) == 0 ? 0 : rng.below(span)
+            guard inH + 2 * pad >= span, inW + 2 * pad >= span else { continue }
+            let outH = (inH + 2 * pad - span) / s + 1, outW = (inW + 2 * pad - span) / s + 1
+            let inStride = groups * cin + (trial % 6 == 0 ? 1 + rng.below(4) : 0)
+            let outStride = groups * cout + (trial % 7 == 0 ? 1 + rng.below(4) : 0)
+            let g = ConvGeometry(inHeight: inH, inWidth: inW, inPixelStride: inStride, outHeight: outH, outWidth: outW,
+                                 outPixelStride: outStride, kernel: (k, k), stride: (s, s), dilation: (d, d), padTop: pad, padLeft: pad,
+                                 groups: groups, inChannelsPerGroup: cin, outChannelsPerGroup: cout)
+            let extreme = trial % 9 == 0
+            // 7-bit weights so the vpmaddubsw paths run (not their scalar fallback).
+            let weights = (0..<(groups * cout * k * k * cin)).map { _ in extreme ? Int8(-63) : Int8(rng.below(127) - 63) }
+            let bias = (0..<(groups * cout)).map { _ in Int32(rng.below(200_000) - 100_000) }
+            let zero = extreme ? Int32(255) : Int32(rng.below(256))
+            let input = (0..<(inH * inW * inStride)).map { _ in extreme ? UInt8(255) : UInt8(rng.below(256)) }
+            let scales = (0..<(groups * cout)).map { _ in Float(1 + rng.below(1000)) * 2e-5 }
+            let outputs: [Int8ConvKernel.Output] = [
+                .quantized(multipliers: scales, zeroPoint: Int32(rng.below(256)), lo: trial % 2 == 0 ? 0 : 20, hi: trial % 3 == 0 ? 200 : 255),
+                .float(scales: scales, min: trial % 2 == 0 ? -.infinity : 0, max: trial % 3 == 0 ? 6 : .infinity),
+            ]
+            let pixels = outH * outW
+            let split = rng.below(pixels + 1)
+            for (o, output) in outputs.enumerated() {
+                let bytes = pixels * outStride * (o == 0 ? 1 : 4)
+                func run(_ isa: ISA) -> (bytes: [UInt8], isa: ISA) {
+                    let kernel = Int8ConvKernel(geometry: g, inputZeroPoint: zero, weights: weights, bias: trial % 13 == 0 ? [] : bias,
+                                                output: output, isa: isa)
+                    var out = [UInt8](repeating: 0xEE, count: bytes)
+                    let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(kernel.scratchBytes, 64), alignment: 64)
+                    defer { scratch.deallocate() }
+                    input.withUnsafeBufferPointer { x in
+                        out.withUnsafeMutableBytes {
+                            kernel.run(input: x.baseAddress!, output: $0.baseAddress!, pixels: 0..<split, scratch: scratch)
+                            kernel.run(input: x.baseAddress!, output: $0.baseAddress!, pixels: split..<pixels, scratch: scratch)
+                        }
+                    }
+                    return (out, kernel.isa)
+                }
+                let reference = run(.scalar).bytes
+                for isa in ISA.supported where isa != .scalar {
+                    let (got, used) = run(isa)
+                    XCTAssertEqual(used, isa, "7-bit weights run the \(isa) kernel itself")
+                    XCTAssertEqual(got, reference, "\(isa) G=\(groups) cin=\(cin) cout=\(cout) k=\(k) s=\(s) d=\(d) pad=\(pad) \(inH)x\(inW) output \(o)")
+                }
+            }
+        }
+    }
+}
+
+private extension TestRandom {
+    /// Uniform in 0..<n.
+    mutating func below(_ n: Int) -> Int { int(0...(n - 1)) }
+}
