@@ -9,7 +9,22 @@ public final class Int8ConvKernel: @unchecked Sendable {
         case float(scales: [Float], min: Float, max: Float)
     }
 
+    /// A residual Add fused into the u8 output (oneDNN's "sum post-op"): each requantized code q
+    /// is added to the residual code r at the same place with ONNX Runtime's QLinearAdd formula
+    /// (`Int8Arithmetic.add`), as if the convolution's output were materialized and then added.
+    public struct ResidualAdd: Sendable, Equatable {
+        public var ma: Float, mb: Float, constant: Float
+        public var lo: Int32, hi: Int32
+        /// Whether the convolution's output is the Add's second operand (`b`).
+        public var convolutionIsSecond: Bool
+        public init(ma: Float, mb: Float, constant: Float, lo: Int32, hi: Int32, convolutionIsSecond: Bool) {
+            (self.ma, self.mb, self.constant, self.lo, self.hi, self.convolutionIsSecond) = (ma, mb, constant, lo, hi, convolutionIsSecond)
+        }
+    }
+
     public let geometry: ConvGeometry
+    /// The fused residual Add, if any (`run` then reads the residual tensor).
+    public let residualAdd: ResidualAdd?
     /// The path actually used: a `vpmaddubsw` path (avx512, avx2) asked for with weights outside
     /// ±63 would saturate, so such a kernel runs the scalar twin instead.
     public let isa: ISA
@@ -21,8 +36,19 @@ public final class Int8ConvKernel: @unchecked Sendable {
     private var output: ck_u8s8_output
     private let depthwise: Bool
 
-    /// - Parameter weights: `[outC][kh][kw][inC / groups]`.
-    public init(geometry g: ConvGeometry, inputZeroPoint: Int32, weights: [Int8], bias: [Int32], output: Output, isa requested: ISA) {
+    /// Whether a kernel of this geometry on `isa` can fuse a residual Add into a u8 output: dense
+    /// and grouped convolutions on the AVX-512 and scalar paths.
+    public static func canFuseResidualAdd(_ g: ConvGeometry, isa: ISA) -> Bool {
+        !g.isDepthwise && isa != .avx2
+    }
+
+    /// - Parameters:
+    ///   - weights: `[outC][kh][kw][inC / groups]`.
+    ///   - residualAdd: an Add to fuse into the u8 output; only where `canFuseResidualAdd` says so.
+    public init(geometry g: ConvGeometry, inputZeroPoint: Int32, weights: [Int8], bias: [Int32], output: Output,
+                residualAdd: ResidualAdd? = nil, isa requested: ISA) {
+        precondition(residualAdd == nil || Self.canFuseResidualAdd(g, isa: requested), "internal: residual Add on a kernel without it")
+        self.residualAdd = residualAdd
         var p = ck_conv2d_u8s8_params(
             in_h: g.inHeight, in_w: g.inWidth, in_pixel_stride: g.inPixelStride, out_h: g.outHeight, out_w: g.outWidth,
             out_pixel_stride: g.outPixelStride, kernel_h: g.kernel.h, kernel_w: g.kernel.w, stride_h: g.stride.h, stride_w: g.stride.w,
@@ -51,38 +77,42 @@ public final class Int8ConvKernel: @unchecked Sendable {
         switch output {
         case .quantized(let m, let zp, let lo, let hi):
             scales = m
-            self.output = ck_u8s8_output(mode: Int32(CK_U8S8_OUT_U8), scale: nil, zero_point: zp, lo: lo, hi: hi, fmin: 0, fmax: 0)
+            self.output = ck_u8s8_output(mode: Int32(CK_U8S8_OUT_U8), scale: nil, zero_point: zp, lo: lo, hi: hi, fmin: 0, fmax: 0, add: nil)
         case .float(let s, let lo, let hi):
             scales = s
-            self.output = ck_u8s8_output(mode: Int32(CK_U8S8_OUT_F32), scale: nil, zero_point: 0, lo: 0, hi: 0, fmin: lo, fmax: hi)
+            precondition(residualAdd == nil, "internal: residual Add on a float output")
+            self.output = ck_u8s8_output(mode: Int32(CK_U8S8_OUT_F32), scale: nil, zero_point: 0, lo: 0, hi: 0, fmin: lo, fmax: hi, add: nil)
         }
     }
 
     deinit { packed.deallocate() }
 
     /// Output pixels `pixels` of one image; `output` holds u8 codes or floats per the output mode.
-    public func run(input: UnsafePointer<UInt8>, output out: UnsafeMutableRawPointer, pixels: Range<Int>, scratch: UnsafeMutableRawPointer?) {
+    /// `residual` (laid out like the output) is required exactly when the kernel fuses an Add.
+    public func run(input: UnsafePointer<UInt8>, output out: UnsafeMutableRawPointer, residual: UnsafePointer<UInt8>? = nil,
+                    pixels: Range<Int>, scratch: UnsafeMutableRawPointer?) {
         guard !pixels.isEmpty else { return }
+        precondition((residual != nil) == (residualAdd != nil), "internal: residual tensor and fused Add disagree")
         let lo = pixels.lowerBound, hi = pixels.upperBound
+        var add = ck_u8s8_residual_add(residual: residual, ma: residualAdd?.ma ?? 0, mb: residualAdd?.mb ?? 0, c: residualAdd?.constant ?? 0,
+                                       lo: residualAdd?.lo ?? 0, hi: residualAdd?.hi ?? 0, conv_is_b: residualAdd?.convolutionIsSecond == true ? 1 : 0)
         scales.withUnsafeBufferPointer { s in
             bias.withUnsafeBufferPointer { biasBuffer in
-                let b = UnsafeBufferPointer(start: bias.isEmpty ? nil : biasBuffer.baseAddress, count: bias.count)
-                var stage = output
-                stage.scale = s.baseAddress
-                withUnsafePointer(to: &params) { p in
-                    if depthwise {
-                        switch isa {
-                        case .avx512vnni: ck_dwconv2d_u8s8_nhwc__avx512vnni(p, input, packed, b.baseAddress, &stage, out, lo, hi)
-                        case .avx512: ck_dwconv2d_u8s8_nhwc__avx512(p, input, packed, b.baseAddress, &stage, out, lo, hi)
-                        case .avx2: ck_dwconv2d_u8s8_nhwc__avx2(p, input, packed, b.baseAddress, &stage, out, lo, hi)
-                        case .scalar: ck_dwconv2d_u8s8_nhwc__scalar(p, input, packed, b.baseAddress, &stage, out, lo, hi)
-                        }
-                    } else {
-                        switch isa {
-                        case .avx512vnni: ck_conv2d_u8s8_nhwc__avx512vnni(p, input, packed, b.baseAddress, &stage, out, lo, hi, scratch)
-                        case .avx512: ck_conv2d_u8s8_nhwc__avx512bw(p, input, packed, b.baseAddress, &stage, out, lo, hi, scratch)
-                        case .avx2: ck_conv2d_u8s8_nhwc__avx2(p, input, packed, b.baseAddress, &stage, out, lo, hi, scratch)
-                        case .scalar: ck_conv2d_u8s8_nhwc__scalar(p, input, packed, b.baseAddress, &stage, out, lo, hi, scratch)
+                withUnsafePointer(to: &add) { addPointer in
+                    let b = bias.isEmpty ? nil : biasBuffer.baseAddress
+                    var stage = output
+                    stage.scale = s.baseAddress
+                    stage.add = residual == nil ? nil : addPointer
+                    withUnsafePointer(to: &params) { p in
+                        switch (depthwise, isa) {
+                        case (true, .avx512vnni): ck_dwconv2d_u8s8_nhwc__avx512vnni(p, input, packed, b, &stage, out, lo, hi)
+                        case (true, .avx512): ck_dwconv2d_u8s8_nhwc__avx512(p, input, packed, b, &stage, out, lo, hi)
+                        case (true, .avx2): ck_dwconv2d_u8s8_nhwc__avx2(p, input, packed, b, &stage, out, lo, hi)
+                        case (true, .scalar): ck_dwconv2d_u8s8_nhwc__scalar(p, input, packed, b, &stage, out, lo, hi)
+                        case (false, .avx512vnni): ck_conv2d_u8s8_nhwc__avx512vnni(p, input, packed, b, &stage, out, lo, hi, scratch)
+                        case (false, .avx512): ck_conv2d_u8s8_nhwc__avx512bw(p, input, packed, b, &stage, out, lo, hi, scratch)
+                        case (false, .avx2): ck_conv2d_u8s8_nhwc__avx2(p, input, packed, b, &stage, out, lo, hi, scratch)
+                        case (false, .scalar): ck_conv2d_u8s8_nhwc__scalar(p, input, packed, b, &stage, out, lo, hi, scratch)
                         }
                     }
                 }

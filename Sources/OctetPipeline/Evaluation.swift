@@ -77,7 +77,7 @@ public func perLayerSQNR(_ q: QuantizedModel, data: any Dataset, samples: Int, o
     opts.fuse = false
     opts.threads = 1
     let run = try ClassificationRun(graph: q.fp32, options: opts)
-    let int8 = try Int8Plan(graph: q.qdq)
+    let int8 = try Int8Plan(graph: q.qdq, fuseResidualAdds: false)  // every quantized tensor kept
     final class Capture: TensorObserver, @unchecked Sendable {
         var values: [String: [Float]] = [:]
         func observe(_ t: ObservedTensor, worker: Int) { values[t.name] = Array(t.values) }

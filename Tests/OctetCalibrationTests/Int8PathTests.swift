@@ -67,5 +67,13 @@ final class Int8PathTests: XCTestCase {
         config.sensitivityMarginDB = nil
         let resnet = try quantizeModel(ResNet.build(.resnet18), calibrationData: images, config: config)
         try check(resnet.qdq, input: input)
+        // The 8 residual Adds run inside the convolutions on the paths whose kernels fuse them.
+        let one = try Tensor(shape: [1, 3, 224, 224], floats: Array(x.prefix(3 * 224 * 224)))
+        for isa in ISA.supported {
+            let steps = try Int8Plan(graph: resnet.qdq, isa: isa).profile(["input": one], images: 1).map(\.label)
+            let fused = steps.filter { $0.hasSuffix("+ add") }.count, separate = steps.filter { $0 == "add" }.count
+            XCTAssertEqual(fused, isa == .avx2 ? 0 : 8, "\(isa)")
+            XCTAssertEqual(fused + separate, 8, "\(isa)")
+        }
     }
 }

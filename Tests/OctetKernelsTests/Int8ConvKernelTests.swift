@@ -60,6 +60,36 @@ final class Int8ConvKernelTests: XCTestCase {
                     XCTAssertEqual(used, isa, "7-bit weights run the \(isa) kernel itself")
                     XCTAssertEqual(got, reference, "\(isa) G=\(groups) cin=\(cin) cout=\(cout) k=\(k) s=\(s) d=\(d) pad=\(pad) \(inH)x\(inW) output \(o)")
                 }
+                guard case .quantized = output else { continue }
+                // A fused residual Add gives the bytes of the convolution followed by the Add kernel.
+                let residual = (0..<bytes).map { _ in extreme ? UInt8(255) : UInt8(rng.below(256)) }
+                let add = Int8ConvKernel.ResidualAdd(ma: Float(30 + rng.below(100)) / 100, mb: Float(20 + rng.below(130)) / 100,
+                                                     constant: Float(rng.below(200)) - 100.5, lo: trial % 2 == 0 ? 0 : 17,
+                                                     hi: trial % 5 == 0 ? 230 : 255, convolutionIsSecond: trial % 3 == 0)
+                let (a, b) = add.convolutionIsSecond ? (residual, reference) : (reference, residual)
+                var separate = reference
+                separate.withUnsafeMutableBufferPointer {
+                    QuantizedAddKernel.run(a, add.ma, b, add.mb, constant: add.constant, lo: add.lo, hi: add.hi,
+                                           output: $0.baseAddress!, count: bytes, isa: .scalar)
+                }
+                // Bytes between pixels (strided output) are not the convolution's to write.
+                for p in 0..<pixels { for ch in (groups * cout)..<outStride { separate[p * outStride + ch] = reference[p * outStride + ch] } }
+                for isa in ISA.supported where Int8ConvKernel.canFuseResidualAdd(g, isa: isa) {
+                    let kernel = Int8ConvKernel(geometry: g, inputZeroPoint: zero, weights: weights, bias: trial % 13 == 0 ? [] : bias,
+                                                output: output, residualAdd: add, isa: isa)
+                    var out = [UInt8](repeating: 0xEE, count: bytes)
+                    let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(kernel.scratchBytes, 64), alignment: 64)
+                    defer { scratch.deallocate() }
+                    input.withUnsafeBufferPointer { x in
+                        residual.withUnsafeBufferPointer { r in
+                            out.withUnsafeMutableBytes {
+                                kernel.run(input: x.baseAddress!, output: $0.baseAddress!, residual: r.baseAddress!, pixels: 0..<split, scratch: scratch)
+                                kernel.run(input: x.baseAddress!, output: $0.baseAddress!, residual: r.baseAddress!, pixels: split..<pixels, scratch: scratch)
+                            }
+                        }
+                    }
+                    XCTAssertEqual(out, separate, "\(isa) fused Add G=\(groups) cin=\(cin) cout=\(cout) k=\(k) s=\(s) pad=\(pad)")
+                }
             }
         }
     }

@@ -47,6 +47,18 @@ typedef struct {
 
 enum { CK_U8S8_OUT_U8 = 0, CK_U8S8_OUT_F32 = 1 };
 
+/// A residual Add fused into a u8 output (oneDNN's "sum post-op"): the requantized code q of each
+/// output is added to the u8 code r at the same index of `residual` (laid out like the output)
+/// with ONNX Runtime's QLinearAdd formula, exactly as ck_qadd_u8 would on the two tensors:
+///   out = clamp(rne(fma(a, ma, fma(b, mb, c))), lo, hi), (a, b) = (q, r), or (r, q) if conv_is_b.
+/// Dense and grouped kernels, scalar and AVX-512 variants only (not AVX2, not depthwise).
+typedef struct {
+    const uint8_t *residual;
+    float ma, mb, c;
+    int32_t lo, hi;
+    int conv_is_b;
+} ck_u8s8_residual_add;
+
 /// Output stage. scale has one entry per output channel (groups * cout_per_group): the
 /// requantization multiplier M (CK_U8S8_OUT_U8) or the dequantization scale S (CK_U8S8_OUT_F32).
 typedef struct {
@@ -54,6 +66,7 @@ typedef struct {
     const float *scale;
     int32_t zero_point, lo, hi;  // u8 mode: z_y and the clamp (Relu: lo = z_y)
     float fmin, fmax;            // float mode clamp (-INFINITY / INFINITY for none)
+    const ck_u8s8_residual_add *add; // u8 mode: a fused residual Add, or NULL
 } ck_u8s8_output;
 
 /// Bytes of the packed weights (same for every ISA variant).

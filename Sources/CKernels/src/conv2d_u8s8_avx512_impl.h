@@ -28,6 +28,22 @@ typedef struct {
     float fmin, fmax;
 } ck_q8_epi;
 
+/// The fused residual Add over group g's channels of output pixels [q0, q1) once their codes are
+/// complete (still in L2): ck_qadd_u8 in place, one run per pixel, or one run in all when the
+/// pixels are dense.
+CK_INLINE CK_Q8_T void ck_q8_add_residual(const ck_conv2d_u8s8_params *p, const ck_u8s8_residual_add *add, uint8_t *output,
+    size_t g, size_t q0, size_t q1) {
+    const size_t cout = p->cout_per_group, stride = p->out_pixel_stride;
+    const int dense = p->groups == 1 && cout == stride;
+    for (size_t q = q0; q < q1; q = dense ? q1 : q + 1) {
+        const size_t off = q * stride + g * cout, n = dense ? (q1 - q0) * stride : cout;
+        uint8_t *o = output + off;
+        const uint8_t *r = add->residual + off;
+        if (add->conv_is_b) ck_qadd_u8__avx512(r, add->ma, o, add->mb, add->c, add->lo, add->hi, o, n);
+        else ck_qadd_u8__avx512(o, add->ma, r, add->mb, add->c, add->lo, add->hi, o, n);
+    }
+}
+
 /// Copies n bytes (reading at most up to src_end). The tail store is a FULL 64-byte store:
 /// the A rows are written in increasing k and have >= 64 bytes of slack after K (KCS - KC), so
 /// the extra bytes are overwritten by the next segment or land in the slack. (Masked stores are
@@ -213,6 +229,7 @@ CK_Q8_T void CK_Q8_FN(const ck_conv2d_u8s8_params *p, const uint8_t *input,
     e.hi = out->hi;
     e.fmin = out->fmin;
     e.fmax = out->fmax;
+    const ck_u8s8_residual_add *add = out->mode == CK_U8S8_OUT_U8 ? out->add : NULL;
     for (size_t g = 0; g < p->groups; g++) {
         const int8_t *gw = pw + g * group_bytes;
         for (size_t b0 = 0; b0 < nblk; b0 += nbg) {
@@ -241,6 +258,7 @@ CK_Q8_T void CK_Q8_FN(const ck_conv2d_u8s8_params *p, const uint8_t *input,
                     q += mr;
                 }
             }
+            if (add) ck_q8_add_residual(p, add, (uint8_t *)output, g, q0, q);
         }
     }
 }

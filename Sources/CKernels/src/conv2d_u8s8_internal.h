@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "ck_int8.h"
+#include <math.h>
 
 #define CK_Q8_NR 32
 #define CK_Q8_KC 1024
@@ -76,6 +77,12 @@ static inline int ck_q8_rows_in_place(const ck_conv2d_u8s8_params *p) {
     return p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 &&
         p->pad_left == 0 && p->out_h == p->in_h && p->out_w == p->in_w && p->cin_per_group % 4 == 0;
 }
+/// Offset of the depthwise VNNI kernel's 4-row weight quads in the packed depthwise weights
+/// (after the [taps][C16] dwords and wsum[C16]; 64-byte aligned).
+static inline size_t ck_dw8_quad_offset(const ck_conv2d_u8s8_params *p) {
+    const size_t c16 = (p->groups + 15) & ~(size_t)15;
+    return ((p->kernel_h * p->kernel_w + 1) * c16 * sizeof(int32_t) + 63) & ~(size_t)63;
+}
 static inline uint8_t *ck_q8_align_scratch(void *s) {
     return (uint8_t *)(((uintptr_t)s + 63) & ~(uintptr_t)63);
 }
@@ -98,6 +105,13 @@ static inline void ck_q8_store1(const ck_u8s8_output *o, size_t ch, int32_t acc,
         int32_t q = (int32_t)((uint32_t)ck_q8_cvt_rne(v) + (uint32_t)o->zero_point);
         if (q < o->lo) q = o->lo;
         if (q > o->hi) q = o->hi;
+        if (o->add) {
+            const float fq = (float)q, fr = (float)o->add->residual[idx];
+            const float a = o->add->conv_is_b ? fr : fq, b = o->add->conv_is_b ? fq : fr;
+            q = ck_q8_cvt_rne(fmaf(a, o->add->ma, fmaf(b, o->add->mb, o->add->c)));
+            if (q < o->add->lo) q = o->add->lo;
+            if (q > o->add->hi) q = o->add->hi;
+        }
         ((uint8_t *)output)[idx] = (uint8_t)q;
     } else {
         float y = v;

@@ -28,6 +28,16 @@ CK_INLINE CK_Q8_T void ck_q8_put(const int CHUNKED, uint8_t *row, size_t kpos, c
     }
 }
 
+/// KH kernel rows of <= 32 bytes each (rs bytes apart in the input) into one im2col row: every
+/// load first, then the stores (see the fast path below).
+CK_INLINE CK_Q8_T void ck_q8_gather_rows(const int KH, uint8_t *row, size_t rowlen, const uint8_t *src, size_t rs) {
+    __m256i v[8];
+#pragma GCC unroll 8
+    for (int kh = 0; kh < KH; kh++) v[kh] = _mm256_loadu_si256((const __m256i *)(src + kh * rs));
+#pragma GCC unroll 8
+    for (int kh = 0; kh < KH; kh++) _mm256_storeu_si256((__m256i *)(row + kh * rowlen), v[kh]);
+}
+
 /// Gathers the im2col rows of output pixels [p0, p0 + mr) of group g into the row block A.
 CK_INLINE CK_Q8_T void ck_q8_pack_a_impl(const int CHUNKED, const ck_conv2d_u8s8_params *p,
     const uint8_t *input, size_t g, size_t p0, size_t mr, uint8_t *A) {
@@ -54,10 +64,16 @@ CK_INLINE CK_Q8_T void ck_q8_pack_a_impl(const int CHUNKED, const ck_conv2d_u8s8
             const uint8_t *src = in_g + ((size_t)iy0 * p->in_w + (size_t)ix0) * ips;
             const size_t rs = p->dilation_h * p->in_w * ips;
             if (src + (KH - 1) * rs + 32 <= in_end) {
-                __m256i v[8];
-                for (size_t kh = 0; kh < KH; kh++) v[kh] = _mm256_loadu_si256((const __m256i *)(src + kh * rs));
-                for (size_t kh = 0; kh < KH; kh++) _mm256_storeu_si256((__m256i *)(row + kh * rowlen), v[kh]);
-                if (K4 > K) ck_q8_put(CHUNKED, row, K, NULL, K4 - K, 0, in_end);
+                // Constant trip counts for the common kernel heights keep the rows in registers.
+                switch (KH) {
+                case 1: ck_q8_gather_rows(1, row, rowlen, src, rs); break;
+                case 3: ck_q8_gather_rows(3, row, rowlen, src, rs); break;
+                case 5: ck_q8_gather_rows(5, row, rowlen, src, rs); break;
+                case 7: ck_q8_gather_rows(7, row, rowlen, src, rs); break;
+                default: ck_q8_gather_rows((int)KH, row, rowlen, src, rs); break;
+                }
+                // Bytes K..K4 (if any) hold whatever the last 32-byte store left there: their
+                // weights are 0, so they add nothing (and a zero weight cannot saturate a pair).
                 if (++ox == p->out_w) { ox = 0; oy++; }
                 continue;
             }

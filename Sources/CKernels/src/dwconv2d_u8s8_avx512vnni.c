@@ -1,14 +1,170 @@
-// INT8 depthwise conv2d, AVX-512 VNNI: each tap is one vpdpwssd (acc + x * w + 0 * 0 on the
-// dword halves; the non-saturating form, so wrapping int32 like the scalar twin). The body is
-// dwconv2d_u8s8_avx512_impl.h.
+// INT8 depthwise conv2d, AVX-512 VNNI.
+//
+// u8 outputs use vpdpbusd over 4 kernel rows at once. For each 64-channel group and output row,
+// the input rows under kernel rows 4kg..4kg+3 are transposed once into T: for every (padded)
+// input column, 4 zmm whose dword 4L + i holds the 4 rows' bytes of channel 16L + 4j + i (the
+// byte-then-word unpacks of the 4 rows give exactly this order); padded taps hold z_x. An output
+// pixel is then, per kernel column kw and row quad kg, 4 vpdpbusd of T's column ox*sw + kw*dw
+// with the packed weight quads (ck_dw8_quad_offset; 0 for rows past the kernel), into
+// accumulators that start at bias - z_x * wsum in the same channel order, so
+//   acc = bias + sum over taps of (x - z_x) * w   (padded taps: (z_x - z_x) * w = 0)
+// exactly, in wrapping int32, as the scalar twin. The epilogue requantizes, clamps and packs the
+// 4 accumulators with vpackssdw + vpackuswb, which restores channel order (lane L of the result
+// is bytes 4L..4L+3 of each accumulator) and does not saturate (codes are already in [lo, hi]).
+// Four output pixels share each weight load.
+//
+// Float outputs use the per-tap kernel of dwconv2d_u8s8_avx512_impl.h with vpdpwssd.
 #include "ck_int8.h"
 #include "conv2d_u8s8_internal.h"
 
 #if defined(__x86_64__)
-#define CK_DW_T __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma")))
+#define CK_DW_T __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")))
 #define CK_DW_STEP(acc, x, w) _mm512_dpwssd_epi32((acc), (x), (w))
-#define CK_DW_FN ck_dwconv2d_u8s8_nhwc__avx512vnni
+#define CK_DW_FN ck_dw8_per_tap__avx512vnni
+static void ck_dw8_per_tap__avx512vnni(const ck_conv2d_u8s8_params *p, const uint8_t *input,
+    const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
+    size_t pixel_begin, size_t pixel_end);
 #include "dwconv2d_u8s8_avx512_impl.h"
+
+/// Bytes of the transposed-row buffer (on the stack): 256 bytes per (row quad, input column).
+#define CK_DW8_TBYTES ((size_t)32 * 1024)
+
+/// 64 bytes of channels [c, c + 64) of input pixel (iy, ix), z_x where outside the image or past
+/// the channels (the lanes of m).
+CK_INLINE CK_DW_T __m512i ck_dw8_row64(const ck_conv2d_u8s8_params *p, const uint8_t *input, ptrdiff_t iy, ptrdiff_t ix,
+    size_t c, __mmask64 m, int full, __m512i zx) {
+    if (iy < 0 || iy >= (ptrdiff_t)p->in_h || ix < 0 || ix >= (ptrdiff_t)p->in_w) return zx;
+    const uint8_t *src = input + ((size_t)iy * p->in_w + (size_t)ix) * p->in_pixel_stride + c;
+    return full ? _mm512_loadu_si512(src) : _mm512_mask_loadu_epi8(zx, m, src);
+}
+
+/// NP (1..4) output pixels at T columns x0, x0 + xs, ... (kernel column kw at + kw * xd), one
+/// 64-channel group: the vpdpbusd loop and the epilogue. Stores 64 bytes per pixel (masked by m).
+CK_INLINE CK_DW_T void ck_dw8_quad_pixels(const int NP, const uint8_t *T, size_t tcols, size_t x0, size_t xs, size_t xd,
+    size_t KG, size_t KW, const int8_t *wq, const __m512i *init, const __m512 *scale, __m512i zy, __m512i lo, __m512i hi,
+    uint8_t *out, size_t ostride, __mmask64 m, int full) {
+    __m512i acc[4][4];
+#pragma GCC unroll 4
+    for (int n = 0; n < NP; n++)
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) acc[n][j] = init[j];
+    for (size_t kg = 0; kg < KG; kg++) {
+        const uint8_t *tq = T + kg * tcols * 256;
+        for (size_t kw = 0; kw < KW; kw++) {
+            const int8_t *w = wq + (kg * KW + kw) * 256;
+            const uint8_t *t = tq + (x0 + kw * xd) * 256;
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                const __m512i wj = _mm512_loadu_si512(w + 64 * j);
+#pragma GCC unroll 4
+                for (int n = 0; n < NP; n++) acc[n][j] = _mm512_dpbusd_epi32(acc[n][j], _mm512_loadu_si512(t + n * xs * 256 + 64 * j), wj);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int n = 0; n < NP; n++) {
+        __m512i q[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            q[j] = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[n][j]), scale[j]));
+            q[j] = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q[j], zy), lo), hi);
+        }
+        const __m512i v = _mm512_packus_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(q[2], q[3]));
+        if (full) _mm512_storeu_si512(out + n * ostride, v);
+        else _mm512_mask_storeu_epi8(out + n * ostride, m, v);
+    }
+}
+
+/// u8 output, any geometry: see the top of the file.
+static CK_DW_T void ck_dw8_quads(const ck_conv2d_u8s8_params *p, const uint8_t *input, const void *packed_weights,
+    const int32_t *bias, const ck_u8s8_output *out, uint8_t *output, size_t pixel_begin, size_t pixel_end) {
+    const size_t C = p->groups, C16 = (C + 15) & ~(size_t)15, KH = p->kernel_h, KW = p->kernel_w, KG = (KH + 3) / 4;
+    const size_t OW = p->out_w, sw = p->stride_w, dw = p->dilation_w;
+    const int32_t *wsum = (const int32_t *)packed_weights + KH * KW * C16;
+    const int8_t *quads = (const int8_t *)packed_weights + ck_dw8_quad_offset(p);
+    const __m512i zx = _mm512_set1_epi8((char)p->input_zero_point);
+    const __m512i zy = _mm512_set1_epi32(out->zero_point), lo = _mm512_set1_epi32(out->lo), hi = _mm512_set1_epi32(out->hi);
+    // Output pixels per chunk of a row, so that their T columns fit the buffer.
+    const size_t tcols_max = CK_DW8_TBYTES / (KG * 256);
+    if (tcols_max < (KW - 1) * dw + 1) {
+        ck_dw8_per_tap__avx512vnni(p, input, packed_weights, bias, out, output, pixel_begin, pixel_end);
+        return;
+    }
+    const size_t chunk = (tcols_max - (KW - 1) * dw - 1) / sw + 1;
+    uint8_t T[CK_DW8_TBYTES] __attribute__((aligned(64)));
+    for (size_t c = 0; c < C; c += 64) {
+        const size_t nc = C - c < 64 ? C - c : 64;
+        const int full = nc == 64;
+        const __mmask64 m = full ? ~(__mmask64)0 : _bzhi_u64(~0ULL, (unsigned)nc);
+        // Accumulator starts and scales in the accumulators' channel order (dword 4L + i of
+        // accumulator j is channel 16L + 4j + i).
+        int32_t init_p[64] __attribute__((aligned(64)));
+        float scale_p[64] __attribute__((aligned(64)));
+        for (size_t j = 0; j < 4; j++)
+            for (size_t d = 0; d < 16; d++) {
+                const size_t ch = c + 16 * (d / 4) + 4 * j + d % 4;
+                init_p[16 * j + d] = ch < C ? (int32_t)((bias ? (uint32_t)bias[ch] : 0u) - (uint32_t)p->input_zero_point * (uint32_t)wsum[ch]) : 0;
+                scale_p[16 * j + d] = ch < C ? out->scale[ch] : 0.0f;
+            }
+        __m512i init[4];
+        __m512 scale[4];
+        for (int j = 0; j < 4; j++) {
+            init[j] = _mm512_load_si512(init_p + 16 * j);
+            scale[j] = _mm512_load_ps(scale_p + 16 * j);
+        }
+        const int8_t *wq = quads + (c / 64) * KG * KW * 256;
+        size_t pix = pixel_begin;
+        while (pix < pixel_end) {
+            const size_t oy = pix / OW, ox0 = pix % OW;
+            size_t n = pixel_end - pix;
+            if (n > OW - ox0) n = OW - ox0;
+            if (n > chunk) n = chunk;
+            // T columns: input columns ox0 * sw - pad_left + [0, tcols).
+            const size_t tcols = (n - 1) * sw + (KW - 1) * dw + 1;
+            const ptrdiff_t ix0 = (ptrdiff_t)(ox0 * sw) - (ptrdiff_t)p->pad_left;
+            for (size_t kg = 0; kg < KG; kg++) {
+                ptrdiff_t iy[4];
+                for (size_t r = 0; r < 4; r++) {
+                    const size_t kh = 4 * kg + r;
+                    iy[r] = kh < KH ? (ptrdiff_t)(oy * p->stride_h + kh * p->dilation_h) - (ptrdiff_t)p->pad_top : -1;
+                }
+                uint8_t *tq = T + kg * tcols * 256;
+                for (size_t x = 0; x < tcols; x++) {
+                    const ptrdiff_t ix = ix0 + (ptrdiff_t)x;
+                    const __m512i r0 = ck_dw8_row64(p, input, iy[0], ix, c, m, full, zx);
+                    const __m512i r1 = ck_dw8_row64(p, input, iy[1], ix, c, m, full, zx);
+                    const __m512i r2 = ck_dw8_row64(p, input, iy[2], ix, c, m, full, zx);
+                    const __m512i r3 = ck_dw8_row64(p, input, iy[3], ix, c, m, full, zx);
+                    const __m512i a = _mm512_unpacklo_epi8(r0, r1), b = _mm512_unpackhi_epi8(r0, r1);
+                    const __m512i cc = _mm512_unpacklo_epi8(r2, r3), d = _mm512_unpackhi_epi8(r2, r3);
+                    _mm512_store_si512(tq + x * 256, _mm512_unpacklo_epi16(a, cc));
+                    _mm512_store_si512(tq + x * 256 + 64, _mm512_unpackhi_epi16(a, cc));
+                    _mm512_store_si512(tq + x * 256 + 128, _mm512_unpacklo_epi16(b, d));
+                    _mm512_store_si512(tq + x * 256 + 192, _mm512_unpackhi_epi16(b, d));
+                }
+            }
+            uint8_t *o = output + pix * p->out_pixel_stride + c;
+            const size_t os = p->out_pixel_stride;
+            size_t i = 0;
+            for (; i + 4 <= n; i += 4)
+                ck_dw8_quad_pixels(4, T, tcols, i * sw, sw, dw, KG, KW, wq, init, scale, zy, lo, hi, o + i * os, os, m, full);
+            switch (n - i) {
+            case 3: ck_dw8_quad_pixels(3, T, tcols, i * sw, sw, dw, KG, KW, wq, init, scale, zy, lo, hi, o + i * os, os, m, full); break;
+            case 2: ck_dw8_quad_pixels(2, T, tcols, i * sw, sw, dw, KG, KW, wq, init, scale, zy, lo, hi, o + i * os, os, m, full); break;
+            case 1: ck_dw8_quad_pixels(1, T, tcols, i * sw, sw, dw, KG, KW, wq, init, scale, zy, lo, hi, o + i * os, os, m, full); break;
+            default: break;
+            }
+            pix += n;
+        }
+    }
+}
+
+CK_DW_T void ck_dwconv2d_u8s8_nhwc__avx512vnni(const ck_conv2d_u8s8_params *p, const uint8_t *input,
+    const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
+    size_t pixel_begin, size_t pixel_end) {
+    if (out->mode == CK_U8S8_OUT_U8) ck_dw8_quads(p, input, packed_weights, bias, out, (uint8_t *)output, pixel_begin, pixel_end);
+    else ck_dw8_per_tap__avx512vnni(p, input, packed_weights, bias, out, output, pixel_begin, pixel_end);
+}
 #else
 void ck_dwconv2d_u8s8_nhwc__avx512vnni(const ck_conv2d_u8s8_params *p, const uint8_t *input,
     const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,

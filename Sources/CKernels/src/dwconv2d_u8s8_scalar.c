@@ -5,14 +5,18 @@
 // sign-extended 16-bit weight in the low half and 0 in the high half, so that vpmaddwd of a
 // dword holding (x - z_x) (which fits in s16) with it yields exactly (x - z_x) * w. After the
 // taps, int32 wsum[C16]: the sum of each channel's taps (the SIMD kernels start interior pixels'
-// accumulators at bias - z_x * wsum and skip the per-tap subtraction).
+// accumulators at bias - z_x * wsum and skip the per-tap subtraction). Then, at
+// ck_dw8_quad_offset, the same weights for the VNNI kernel's vpdpbusd over 4 kernel rows (see
+// dwconv2d_u8s8_avx512vnni.c): per 64-channel group, kernel-row quad kg and column kw, 4 zmm
+// j = 0..3 whose dword 4L + i holds, in byte r, the weight of channel 64g + 16L + 4j + i at
+// kernel row 4kg + r (0 past the kernel or the channels).
 #include "ck_int8.h"
 #include "conv2d_u8s8_internal.h"
 
 static inline size_t ck_dw8_cpad(size_t c) { return (c + 15) & ~(size_t)15; }
 
 size_t ck_dwconv2d_u8s8_packed_weights_size(const ck_conv2d_u8s8_params *p) {
-    return (p->kernel_h * p->kernel_w + 1) * ck_dw8_cpad(p->groups) * sizeof(int32_t);
+    return ck_dw8_quad_offset(p) + ((p->groups + 63) / 64) * ((p->kernel_h + 3) / 4) * p->kernel_w * 256;
 }
 
 void ck_dwconv2d_u8s8_pack_weights(const ck_conv2d_u8s8_params *p, const int8_t *weights_chw, void *packed) {
@@ -27,6 +31,17 @@ void ck_dwconv2d_u8s8_pack_weights(const ck_conv2d_u8s8_params *p, const int8_t 
         for (size_t t = 0; t < taps && c < C; t++) s += weights_chw[c * taps + t];
         wsum[c] = s;
     }
+    int8_t *quad = (int8_t *)packed + ck_dw8_quad_offset(p);
+    const size_t KH = p->kernel_h, KW = p->kernel_w, KG = (KH + 3) / 4;
+    for (size_t g = 0; g < (C + 63) / 64; g++)
+        for (size_t kg = 0; kg < KG; kg++)
+            for (size_t kw = 0; kw < KW; kw++)
+                for (size_t j = 0; j < 4; j++)
+                    for (size_t b = 0; b < 64; b++) {
+                        const size_t L = b / 16, i = (b / 4) % 4, r = b % 4;
+                        const size_t c = 64 * g + 16 * L + 4 * j + i, kh = 4 * kg + r;
+                        *quad++ = c < C && kh < KH ? weights_chw[(c * KH + kh) * KW + kw] : 0;
+                    }
 }
 
 void ck_dwconv2d_u8s8_nhwc__scalar(const ck_conv2d_u8s8_params *p, const uint8_t *input,

@@ -13,6 +13,11 @@ struct Int8Compiler {
 
     let graph: Graph
     let isa: ISA?
+    /// Fuse a residual Add into the convolution producing one of its operands where the kernel
+    /// can (the convolution's own u8 output is then never materialized).
+    let fuseResidualAdds: Bool
+    /// u8 slots whose tensors a fused Add made unnecessary (never written).
+    var fusedAway = Set<Int>()
     var shapes: [String: Shape] = [:]
     var values: [String: Value] = [:]
     var u8Sizes: [Int] = []
@@ -23,9 +28,10 @@ struct Int8Compiler {
     var outputSlots: [(name: String, slot: Int, shape: Shape)] = []
     var materialized: [String: Int] = [:]
 
-    init(graph: Graph, isa: ISA?) {
+    init(graph: Graph, isa: ISA?, fuseResidualAdds: Bool) {
         self.graph = graph
         self.isa = isa
+        self.fuseResidualAdds = fuseResidualAdds
     }
 
     mutating func newU8(_ name: String, _ params: QuantParams) -> Int {
@@ -184,9 +190,12 @@ struct Int8Compiler {
             guard let fused, let a = quantized(node.inputs[0]), let b = quantized(node.inputs[1]),
                   shapes[node.inputs[0]] == shapes[node.inputs[1]] else { throw fail(node, "Add that is not between two quantized tensors of one shape") }
             let (py, lo, hi) = try outputSpec(fused.q, fused.act)
+            let ma = Int8Arithmetic.multiplier(a.params.scale, 1, over: py.scale), mb = Int8Arithmetic.multiplier(b.params.scale, 1, over: py.scale)
+            let add = Int8ConvKernel.ResidualAdd(ma: ma, mb: mb, constant: Int8Arithmetic.addConstant(ma: ma, za: a.params.zeroPoint, mb: mb,
+                                                 zb: b.params.zeroPoint, zy: py.zeroPoint), lo: lo, hi: hi, convolutionIsSecond: false)
+            if try fuseIntoConvolution(node, add, output: (out, py)) { return }
             let dst = newU8(out, py)
-            steps.append(.add(a: a.slot, b: b.slot, dst: dst, ma: Int8Arithmetic.multiplier(a.params.scale, 1, over: py.scale), za: a.params.zeroPoint,
-                              mb: Int8Arithmetic.multiplier(b.params.scale, 1, over: py.scale), zb: b.params.zeroPoint,
+            steps.append(.add(a: a.slot, b: b.slot, dst: dst, ma: ma, za: a.params.zeroPoint, mb: mb, zb: b.params.zeroPoint,
                               zy: py.zeroPoint, lo: lo, hi: hi, fast: isa))
         case .maxPool(let w, _), .averagePool(let w, _, _):
             guard let fused, let x = quantized(node.inputs[0]), let s = shapes[node.inputs[0]], let o = shapes[node.outputs[0]] else {
@@ -241,6 +250,47 @@ struct Int8Compiler {
         case .batchNormalization, .mul, .concat:
             throw fail(node, "\(node.op.onnxType) in an INT8 model")
         }
+    }
+
+    /// Fuses the Add `node` into the convolution producing one of its operands (the later one,
+    /// so that the other operand exists when it runs), if that convolution's output feeds only
+    /// this Add and its kernel can fuse. Returns whether it did.
+    mutating func fuseIntoConvolution(_ node: Node, _ add: Int8ConvKernel.ResidualAdd, output: (name: String, params: QuantParams)) throws(RuntimeError) -> Bool {
+        guard fuseResidualAdds, let isa else { return false }
+        let consumers = graph.consumers, producers = graph.producers
+        let graphOutputs = Set(graph.outputs.map(\.name))
+        /// The index of the step that writes u8 slot `slot`.
+        func writer(of slot: Int) -> Int? {
+            steps.lastIndex { step in
+                switch step {
+                case .conv(let c): if case .quantized(let s, _, _, _, _) = c.output { return s == slot }; return false
+                case .quantize(_, let d, _, _), .requantize(_, let d, _, _, _, _), .relayoutU8(_, let d, _, _),
+                     .add(_, _, let d, _, _, _, _, _, _, _, _), .maxPool(_, let d, _), .averagePool(_, let d, _, _, _, _, _): return d == slot
+                default: return false
+                }
+            }
+        }
+        guard let a = quantized(node.inputs[0]), let b = quantized(node.inputs[1]), a.slot != b.slot,
+              let wa = writer(of: a.slot), let wb = writer(of: b.slot) else { return false }
+        let second = wb > wa   // fuse into the later writer
+        let (operand, j) = second ? (node.inputs[1], wb) : (node.inputs[0], wa)
+        guard case .conv(var c) = steps[j], c.residual == nil, let kernel = c.fast,
+              case .quantized(_, let m, let zp, let lo, let hi) = c.output,
+              Int8ConvKernel.canFuseResidualAdd(kernel.geometry, isa: isa),
+              // DequantizeLinear(QuantizeLinear(conv)) feeds only this Add.
+              consumers[operand]?.count == 1, !graphOutputs.contains(operand),
+              let dq = producers[operand], let codes = graph.nodes[dq].inputs.first,
+              consumers[codes]?.count == 1, !graphOutputs.contains(codes) else { return false }
+        var fusedAdd = add
+        fusedAdd.convolutionIsSecond = second
+        fusedAway.insert(second ? b.slot : a.slot)
+        let dst = newU8(output.name, output.params)
+        c.output = .quantized(slot: dst, multipliers: m, zeroPoint: zp, lo: lo, hi: hi)
+        c.residual = (second ? a.slot : b.slot, fusedAdd)
+        c.fast = Int8ConvKernel(geometry: kernel.geometry, inputZeroPoint: c.inputZero, weights: c.weights, bias: c.bias,
+                                output: .quantized(multipliers: m, zeroPoint: zp, lo: lo, hi: hi), residualAdd: fusedAdd, isa: isa)
+        steps[j] = .conv(c)
+        return true
     }
 
     /// A Conv/Gemm kept in FP32: dequantized (or float) input and weights on the FP32 kernels,

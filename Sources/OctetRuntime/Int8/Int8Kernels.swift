@@ -153,14 +153,20 @@ enum Int8Kernels {
             let pixels = c.outH * c.outW
             // Disjoint output-pixel ranges, each with its own scratch: the kernel is pure per pixel.
             let parts = max(1, min(threads, pixels / 8))
+            let residual = c.residual.map { u8[$0.slot] } ?? []
             let run = { (x: UnsafePointer<UInt8>, out: UnsafeMutableRawPointer) in
-                // Addresses cross into the worker closures as integers (raw pointers are not Sendable).
-                let xAddress = UInt(bitPattern: x), outAddress = UInt(bitPattern: out)
-                DispatchQueue.concurrentPerform(iterations: parts) { p in
-                    let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(k.scratchBytes, 64), alignment: 64)
-                    defer { scratch.deallocate() }
-                    k.run(input: UnsafePointer(bitPattern: xAddress)!, output: UnsafeMutableRawPointer(bitPattern: outAddress)!,
-                          pixels: (pixels * p / parts)..<(pixels * (p + 1) / parts), scratch: scratch)
+                residual.withUnsafeBufferPointer { r in
+                    // Addresses cross into the worker closures as integers (raw pointers are not Sendable).
+                    let xAddress = UInt(bitPattern: x), outAddress = UInt(bitPattern: out)
+                    let rAddress = c.residual == nil ? 0 : UInt(bitPattern: r.baseAddress)
+                    let work: @Sendable (Int) -> Void = { p in
+                        let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(k.scratchBytes, 64), alignment: 64)
+                        defer { scratch.deallocate() }
+                        k.run(input: UnsafePointer(bitPattern: xAddress)!, output: UnsafeMutableRawPointer(bitPattern: outAddress)!,
+                              residual: UnsafePointer(bitPattern: rAddress), pixels: (pixels * p / parts)..<(pixels * (p + 1) / parts),
+                              scratch: scratch)
+                    }
+                    if parts == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: work) }
                 }
             }
             switch c.output {
@@ -257,6 +263,13 @@ enum Int8Kernels {
         case .quantized(let slot, let m, let zp, let lo, let hi):
             var out = [UInt8](repeating: 0, count: acc.count)
             for i in 0..<acc.count { out[i] = Int8Arithmetic.requantize(acc[i], m[i % c.outC], zeroPoint: zp, lo: lo, hi: hi) }
+            if let (rs, a) = c.residual {
+                let r = u8[rs]
+                for i in 0..<out.count {
+                    let (x, y) = a.convolutionIsSecond ? (r[i], out[i]) : (out[i], r[i])
+                    out[i] = UInt8(truncatingIfNeeded: min(max(Int8Arithmetic.add(x, a.ma, y, a.mb, constant: a.constant), a.lo), a.hi))
+                }
+            }
             u8[slot] = out
         case .float(let slot, let scales, let lo, let hi):
             f[slot] = acc.indices.map { min(max(Float(acc[$0]) * scales[$0 % c.outC], lo), hi) }

@@ -23,10 +23,14 @@ public final class Int8Plan: @unchecked Sendable {
     /// The kernel path, or nil when the plain-Swift reference kernels run.
     public let isa: ISA?
 
-    /// - Parameter isa: the C kernel path to use (bit-exact with the reference), or nil for the
-    ///   plain-Swift reference implementation of `Int8Arithmetic`.
-    public init(graph: Graph, threads: Int = 1, isa: ISA? = .best) throws(RuntimeError) {
-        var c = Int8Compiler(graph: graph, isa: isa)
+    /// - Parameters:
+    ///   - isa: the C kernel path to use (bit-exact with the reference), or nil for the
+    ///     plain-Swift reference implementation of `Int8Arithmetic`.
+    ///   - fuseResidualAdds: fuse an Add into the convolution producing an operand where the
+    ///     kernel can (same results); the convolution's own output is then not kept, so
+    ///     `dequantizedIntermediates` lacks it. Off to see every quantized tensor.
+    public init(graph: Graph, threads: Int = 1, isa: ISA? = .best, fuseResidualAdds: Bool = true) throws(RuntimeError) {
+        var c = Int8Compiler(graph: graph, isa: isa, fuseResidualAdds: fuseResidualAdds)
         self.isa = isa
         try c.compile()
         steps = c.steps
@@ -36,7 +40,7 @@ public final class Int8Plan: @unchecked Sendable {
         outputs = c.outputSlots
         macsPerImage = c.macs
         quantizedValues = c.values.compactMap { name, v in
-            if case .u8(let slot, let params) = v, !name.contains("#") { return (name, slot, params) }
+            if case .u8(let slot, let params) = v, !name.contains("#"), !c.fusedAway.contains(slot) { return (name, slot, params) }
             return nil
         }.sorted { $0.name < $1.name }
         self.threads = max(1, threads)
@@ -126,7 +130,7 @@ public final class Int8Plan: @unchecked Sendable {
         switch step {
         case .conv(let c):
             let kind = c.inC == c.groups && c.outC == c.groups && c.groups > 1 ? "dwconv" : "conv"
-            return "\(kind) \(c.kh)x\(c.kw)/\(c.sh) \(c.inH)x\(c.inW)x\(c.inC) -> \(c.outH)x\(c.outW)x\(c.outC)\(c.fast == nil ? " (swift)" : "")"
+            return "\(kind) \(c.kh)x\(c.kw)/\(c.sh) \(c.inH)x\(c.inW)x\(c.inC) -> \(c.outH)x\(c.outW)x\(c.outC)\(c.residual == nil ? "" : " + add")\(c.fast == nil ? " (swift)" : "")"
         case .add(_, _, _, _, _, _, _, _, _, _, let fast): return "add\(fast == nil ? " (swift)" : "")"
         case .maxPool(_, _, let w): return "maxpool \(w.kh)x\(w.kw) \(w.inH)x\(w.inW)x\(w.channels)"
         case .averagePool(_, _, let w, _, _, _, _): return "avgpool \(w.kh)x\(w.kw) \(w.inH)x\(w.inW)x\(w.channels)"

@@ -24,6 +24,8 @@ struct ConvInt8 {
     var output: ConvOutput
     /// The C kernel for the chosen ISA path, or nil to run the plain-Swift reference.
     var fast: Int8ConvKernel?
+    /// A residual Add fused into the u8 output: the other operand's slot and the Add's arithmetic.
+    var residual: (slot: Int, add: Int8ConvKernel.ResidualAdd)? = nil
 }
 
 /// One step of an INT8 plan on one image. u8 and float tensors live in separate slot arrays.
