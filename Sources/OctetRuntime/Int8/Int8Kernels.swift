@@ -37,11 +37,15 @@ enum Int8Kernels {
             conv(c, &u8, &f, threads: threads)
         case .floatConv(let k, let src, let dst):
             let scratch = AlignedBuffer(count: k.scratchCount)
-            var out = [Float](repeating: 0, count: k.geometry.outPixels * k.geometry.outPixelStride)
-            f[src].withUnsafeBufferPointer { x in
-                out.withUnsafeMutableBufferPointer { k.run(input: x.baseAddress!, output: $0.baseAddress!, pixels: 0..<k.geometry.outPixels, scratch: scratch.pointer) }
+            let count = k.geometry.outPixels * k.geometry.outPixelStride
+            // The kernel writes every output (dense pixels): no need to zero the array first.
+            precondition(k.geometry.outPixelStride == k.geometry.outChannels, "internal: FP32 island with strided output")
+            f[dst] = [Float](unsafeUninitializedCapacity: count) { out, n in
+                f[src].withUnsafeBufferPointer { x in
+                    k.run(input: x.baseAddress!, output: out.baseAddress!, pixels: 0..<k.geometry.outPixels, scratch: scratch.pointer)
+                }
+                n = count
             }
-            f[dst] = out
         case .add(let a, let b, let dst, let ma, let za, let mb, let zb, let zy, let lo, let hi, let fast):
             let x = u8[a], y = u8[b]
             let c = Int8Arithmetic.addConstant(ma: ma, za: za, mb: mb, zb: zb, zy: zy)

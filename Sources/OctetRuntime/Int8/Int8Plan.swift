@@ -71,11 +71,11 @@ public final class Int8Plan: @unchecked Sendable {
         let count = batch
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             for image in (count * w / workers)..<(count * (w + 1) / workers) {
-                let outs = self.runImage(srcs.enumerated().map { i, v in
-                    let n = self.inputs[i].shape.elementCount
-                    return Array(v[(image * n)..<((image + 1) * n)])
-                }, threads: intra)
-                results.store(image: image, outs)
+                let nhwc = srcs.enumerated().map { i, v in
+                    let shape = self.inputs[i].shape, n = shape.elementCount
+                    return v.withUnsafeBufferPointer { Layouts.fromRowMajor(UnsafeBufferPointer(rebasing: $0[(image * n)..<((image + 1) * n)]), shape: shape) }
+                }
+                results.store(image: image, self.runImage(nhwc: nhwc, threads: intra).outputs)
             }
         }
         var out: [String: Tensor] = [:]
@@ -93,13 +93,17 @@ public final class Int8Plan: @unchecked Sendable {
     }
 
     func runImageCapturing(_ images: [[Float]], threads: Int = 1) -> (outputs: [[Float]], u8: [[UInt8]]) {
+        runImage(nhwc: inputs.indices.map { i in images[i].withUnsafeBufferPointer { Layouts.fromRowMajor($0, shape: inputs[i].shape) } },
+                 threads: threads)
+    }
+
+    /// Runs one image whose inputs are already in the executor's layout (NHWC for rank 4).
+    func runImage(nhwc images: [[Float]], threads: Int) -> (outputs: [[Float]], u8: [[UInt8]]) {
         // Every step writes its whole output array before anything reads it, so slots start empty
         // (allocating and zeroing every tensor of the network up front costs more than the math).
         var u8 = [[UInt8]](repeating: [], count: u8Sizes.count)
         var f = [[Float]](repeating: [], count: floatSizes.count)
-        for (i, input) in inputs.enumerated() {
-            f[input.slot] = Layouts.fromRowMajor(images[i], shape: input.shape)
-        }
+        for (i, input) in inputs.enumerated() { f[input.slot] = images[i] }
         for step in steps { Int8Kernels.execute(step, &u8, &f, threads: threads) }
         return (outputs.map { Layouts.toRowMajor(f[$0.slot], shape: $0.shape) }, u8)
     }
@@ -116,7 +120,7 @@ public final class Int8Plan: @unchecked Sendable {
         for _ in 0..<max(images, 1) {
             var u8 = [[UInt8]](repeating: [], count: u8Sizes.count)
             var f = [[Float]](repeating: [], count: floatSizes.count)
-            for (i, input) in inputs.enumerated() { f[input.slot] = Layouts.fromRowMajor(sources[i], shape: input.shape) }
+            for (i, input) in inputs.enumerated() { f[input.slot] = sources[i].withUnsafeBufferPointer { Layouts.fromRowMajor($0, shape: input.shape) } }
             for (i, step) in steps.enumerated() {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 Int8Kernels.execute(step, &u8, &f)
@@ -178,18 +182,29 @@ final class OutputBox: @unchecked Sendable {
 /// NHWC ↔ row-major NCHW for rank-4 per-image tensors (others are row-major already).
 enum Layouts {
     static func fromRowMajor<T>(_ v: [T], shape: Shape) -> [T] {
-        guard shape.rank == 4, shape[1] > 1, shape[2] * shape[3] > 1 else { return v }
-        let (c, hw) = (shape[1], shape[2] * shape[3])
-        var out = v
-        for ch in 0..<c { for p in 0..<hw { out[p * c + ch] = v[ch * hw + p] } }
-        return out
+        v.withUnsafeBufferPointer { fromRowMajor($0, shape: shape) }
+    }
+
+    static func fromRowMajor<T>(_ v: UnsafeBufferPointer<T>, shape: Shape) -> [T] {
+        guard shape.rank == 4, shape[1] > 1, shape[2] * shape[3] > 1 else { return Array(v) }
+        return transposed(v, rows: shape[1], columns: shape[2] * shape[3])
     }
 
     static func toRowMajor<T>(_ v: [T], shape: Shape) -> [T] {
         guard shape.rank == 4, shape[1] > 1, shape[2] * shape[3] > 1 else { return v }
-        let (c, hw) = (shape[1], shape[2] * shape[3])
-        var out = v
-        for ch in 0..<c { for p in 0..<hw { out[ch * hw + p] = v[p * c + ch] } }
-        return out
+        return v.withUnsafeBufferPointer { transposed($0, rows: shape[2] * shape[3], columns: shape[1]) }
+    }
+
+    /// A `rows × columns` row-major matrix transposed (every element written once, no copy first).
+    static func transposed<T>(_ v: UnsafeBufferPointer<T>, rows: Int, columns: Int) -> [T] {
+        precondition(v.count == rows * columns, "internal: layout size mismatch")
+        return [T](unsafeUninitializedCapacity: v.count) { out, n in
+            guard let src = v.baseAddress, let dst = out.baseAddress else { n = 0; return }
+            for r in 0..<rows {
+                let row = src + r * columns
+                for c in 0..<columns { (dst + c * rows + r).initialize(to: row[c]) }
+            }
+            n = v.count
+        }
     }
 }
