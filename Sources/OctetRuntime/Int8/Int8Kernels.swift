@@ -4,6 +4,12 @@ import OctetKernels
 
 /// Plain-Swift implementations of the INT8 steps, following `Int8Arithmetic` to the letter.
 enum Int8Kernels {
+    /// Multiply-accumulates below which a convolution is not split across threads in latency
+    /// mode: a fork/join through Dispatch costs tens of microseconds here, the time of ~20M
+    /// multiply-accumulates (measured on EfficientNet-Lite0 at batch 1: splitting every layer
+    /// over 2M made 2 threads slower than one).
+    static let minimumSplitMACs = 40_000_000
+
     /// Runs one step of one image; `threads` > 1 splits a convolution's output pixels across
     /// threads (latency mode: one image at a time, all cores on each layer).
     static func execute(_ step: Int8Step, _ u8: inout [[UInt8]], _ f: inout [[Float]], threads: Int = 1) {
@@ -36,13 +42,20 @@ enum Int8Kernels {
         case .conv(let c):
             conv(c, &u8, &f, threads: threads)
         case .floatConv(let k, let src, let dst):
-            let scratch = AlignedBuffer(count: k.scratchCount)
-            let count = k.geometry.outPixels * k.geometry.outPixelStride
+            let pixels = k.geometry.outPixels, count = pixels * k.geometry.outPixelStride
             // The kernel writes every output (dense pixels): no need to zero the array first.
             precondition(k.geometry.outPixelStride == k.geometry.outChannels, "internal: FP32 island with strided output")
+            let parts = max(1, min(threads, pixels / 64))
             f[dst] = [Float](unsafeUninitializedCapacity: count) { out, n in
                 f[src].withUnsafeBufferPointer { x in
-                    k.run(input: x.baseAddress!, output: out.baseAddress!, pixels: 0..<k.geometry.outPixels, scratch: scratch.pointer)
+                    // Addresses cross into the worker closures as integers (raw pointers are not Sendable).
+                    let xAddress = UInt(bitPattern: x.baseAddress), outAddress = UInt(bitPattern: out.baseAddress)
+                    let work: @Sendable (Int) -> Void = { p in
+                        let scratch = AlignedBuffer(count: k.scratchCount)
+                        k.run(input: UnsafePointer(bitPattern: xAddress)!, output: UnsafeMutablePointer(bitPattern: outAddress)!,
+                              pixels: (pixels * p / parts)..<(pixels * (p + 1) / parts), scratch: scratch.pointer)
+                    }
+                    if parts == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: work) }
                 }
                 n = count
             }
@@ -156,7 +169,9 @@ enum Int8Kernels {
         if let k = c.fast {
             let pixels = c.outH * c.outW
             // Disjoint output-pixel ranges, each with its own scratch: the kernel is pure per pixel.
-            let parts = max(1, min(threads, pixels / 8))
+            // Layers too small to repay waking the other threads run on this one.
+            let macs = pixels * c.outC * (c.inC / c.groups) * c.kh * c.kw
+            let parts = macs < minimumSplitMACs ? 1 : max(1, min(threads, pixels / 8))
             let residual = c.residual.map { u8[$0.slot] } ?? []
             let run = { (x: UnsafePointer<UInt8>, out: UnsafeMutableRawPointer) in
                 residual.withUnsafeBufferPointer { r in
