@@ -5,14 +5,12 @@ import OctetKernels
 /// Plain-Swift implementations of the INT8 steps, following `Int8Arithmetic` to the letter.
 enum Int8Kernels {
     /// Multiply-accumulates below which a convolution is not split across threads in latency
-    /// mode: a fork/join through Dispatch costs tens of microseconds here, the time of ~20M
-    /// multiply-accumulates (measured on EfficientNet-Lite0 at batch 1: splitting every layer
-    /// over 2M made 2 threads slower than one).
-    static let minimumSplitMACs = 40_000_000
+    /// mode (a `SpinPool` fork/join costs about a microsecond, ~0.3M multiply-accumulates).
+    static let minimumSplitMACs = 1_000_000
 
-    /// Runs one step of one image; `threads` > 1 splits a convolution's output pixels across
-    /// threads (latency mode: one image at a time, all cores on each layer).
-    static func execute(_ step: Int8Step, _ u8: inout [[UInt8]], _ f: inout [[Float]], threads: Int = 1) {
+    /// Runs one step of one image; a `pool` wider than one thread splits a convolution's output
+    /// pixels across its threads (latency mode: one image at a time, all cores on each layer).
+    static func execute(_ step: Int8Step, _ u8: inout [[UInt8]], _ f: inout [[Float]], pool: SpinPool? = nil) {
         switch step {
         case .quantize(let src, let dst, let params, let fast):
             guard let fast else { u8[dst] = f[src].map { params.quantize($0) }; return }
@@ -40,12 +38,12 @@ enum Int8Kernels {
         case .relayoutFloat(let src, let dst, let inShape, let outShape):
             f[dst] = Layouts.fromRowMajor(Layouts.toRowMajor(f[src], shape: inShape), shape: outShape)
         case .conv(let c):
-            conv(c, &u8, &f, threads: threads)
+            conv(c, &u8, &f, pool: pool)
         case .floatConv(let k, let src, let dst):
             let pixels = k.geometry.outPixels, count = pixels * k.geometry.outPixelStride
             // The kernel writes every output (dense pixels): no need to zero the array first.
             precondition(k.geometry.outPixelStride == k.geometry.outChannels, "internal: FP32 island with strided output")
-            let parts = max(1, min(threads, pixels / 64))
+            let parts = max(1, min(pool?.width ?? 1, pixels / 64))
             f[dst] = [Float](unsafeUninitializedCapacity: count) { out, n in
                 f[src].withUnsafeBufferPointer { x in
                     // Addresses cross into the worker closures as integers (raw pointers are not Sendable).
@@ -55,7 +53,7 @@ enum Int8Kernels {
                         k.run(input: UnsafePointer(bitPattern: xAddress)!, output: UnsafeMutablePointer(bitPattern: outAddress)!,
                               pixels: (pixels * p / parts)..<(pixels * (p + 1) / parts), scratch: scratch.pointer)
                     }
-                    if parts == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: work) }
+                    if let pool { pool.run(parts: parts, work) } else { work(0) }
                 }
                 n = count
             }
@@ -165,13 +163,13 @@ enum Int8Kernels {
         return out
     }
 
-    static func conv(_ c: ConvInt8, _ u8: inout [[UInt8]], _ f: inout [[Float]], threads: Int = 1) {
+    static func conv(_ c: ConvInt8, _ u8: inout [[UInt8]], _ f: inout [[Float]], pool: SpinPool? = nil) {
         if let k = c.fast {
             let pixels = c.outH * c.outW
             // Disjoint output-pixel ranges, each with its own scratch: the kernel is pure per pixel.
             // Layers too small to repay waking the other threads run on this one.
             let macs = pixels * c.outC * (c.inC / c.groups) * c.kh * c.kw
-            let parts = macs < minimumSplitMACs ? 1 : max(1, min(threads, pixels / 8))
+            let parts = macs < minimumSplitMACs ? 1 : max(1, min(pool?.width ?? 1, pixels / 8))
             let residual = c.residual.map { u8[$0.slot] } ?? []
             let run = { (x: UnsafePointer<UInt8>, out: UnsafeMutableRawPointer) in
                 residual.withUnsafeBufferPointer { r in
@@ -185,7 +183,7 @@ enum Int8Kernels {
                               residual: UnsafePointer(bitPattern: rAddress), pixels: (pixels * p / parts)..<(pixels * (p + 1) / parts),
                               scratch: scratch)
                     }
-                    if parts == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: work) }
+                    if let pool { pool.run(parts: parts, work) } else { work(0) }
                 }
             }
             switch c.output {

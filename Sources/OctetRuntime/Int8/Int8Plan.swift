@@ -70,12 +70,14 @@ public final class Int8Plan: @unchecked Sendable {
         let srcs = sources
         let count = batch
         DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let pool = intra > 1 ? SpinPool(width: intra) : nil
+            defer { pool?.close() }
             for image in (count * w / workers)..<(count * (w + 1) / workers) {
                 let nhwc = srcs.enumerated().map { i, v in
                     let shape = self.inputs[i].shape, n = shape.elementCount
                     return v.withUnsafeBufferPointer { Layouts.fromRowMajor(UnsafeBufferPointer(rebasing: $0[(image * n)..<((image + 1) * n)]), shape: shape) }
                 }
-                results.store(image: image, self.runImage(nhwc: nhwc, threads: intra).outputs)
+                results.store(image: image, self.runImage(nhwc: nhwc, pool: pool).outputs)
             }
         }
         var out: [String: Tensor] = [:]
@@ -88,23 +90,21 @@ public final class Int8Plan: @unchecked Sendable {
     }
 
     /// Runs one image; inputs and outputs are row-major per-image tensors.
-    func runImage(_ images: [[Float]], threads: Int = 1) -> [[Float]] {
-        runImageCapturing(images, threads: threads).outputs
-    }
-
-    func runImageCapturing(_ images: [[Float]], threads: Int = 1) -> (outputs: [[Float]], u8: [[UInt8]]) {
+    /// Runs one image on this thread, keeping every u8 tensor.
+    func runImageCapturing(_ images: [[Float]]) -> (outputs: [[Float]], u8: [[UInt8]]) {
         runImage(nhwc: inputs.indices.map { i in images[i].withUnsafeBufferPointer { Layouts.fromRowMajor($0, shape: inputs[i].shape) } },
-                 threads: threads)
+                 pool: nil)
     }
 
-    /// Runs one image whose inputs are already in the executor's layout (NHWC for rank 4).
-    func runImage(nhwc images: [[Float]], threads: Int) -> (outputs: [[Float]], u8: [[UInt8]]) {
+    /// Runs one image whose inputs are already in the executor's layout (NHWC for rank 4); a
+    /// pool splits the larger layers across its threads.
+    func runImage(nhwc images: [[Float]], pool: SpinPool?) -> (outputs: [[Float]], u8: [[UInt8]]) {
         // Every step writes its whole output array before anything reads it, so slots start empty
         // (allocating and zeroing every tensor of the network up front costs more than the math).
         var u8 = [[UInt8]](repeating: [], count: u8Sizes.count)
         var f = [[Float]](repeating: [], count: floatSizes.count)
         for (i, input) in inputs.enumerated() { f[input.slot] = images[i] }
-        for step in steps { Int8Kernels.execute(step, &u8, &f, threads: threads) }
+        for step in steps { Int8Kernels.execute(step, &u8, &f, pool: pool) }
         return (outputs.map { Layouts.toRowMajor(f[$0.slot], shape: $0.shape) }, u8)
     }
 
