@@ -77,6 +77,16 @@ CK_INLINE CK_T512 void ck_put_range(const int CHUNKED, float *row, size_t seg, c
     ck_put(CHUNKED, row, s - k0, src ? src + (s - seg) : NULL, e - s);
 }
 
+/// KH kernel rows of <= 16 floats (rs floats apart in the input) into one im2col row: every load
+/// first, then the stores, in increasing k (each 16-float store spills into the next row's place).
+CK_INLINE CK_T512 void ck_gather_rows(const int KH, float *row, size_t rowlen, const float *src, size_t rs) {
+    __m512 v[8];
+#pragma GCC unroll 8
+    for (int kh = 0; kh < KH; kh++) v[kh] = _mm512_loadu_ps(src + kh * rs);
+#pragma GCC unroll 8
+    for (int kh = 0; kh < KH; kh++) _mm512_storeu_ps(row + kh * rowlen, v[kh]);
+}
+
 /// Gathers columns [k0, k1) of the im2col rows of output pixels [p0, p0 + mr) for group g into A.
 CK_INLINE CK_T512 void ck_pack_a_impl(const int CHUNKED, const ck_conv2d_f32_params *p,
     const float *input, size_t g, size_t p0, size_t mr, size_t k0, size_t k1, float *A) {
@@ -87,11 +97,32 @@ CK_INLINE CK_T512 void ck_pack_a_impl(const int CHUNKED, const ck_conv2d_f32_par
     const float *in_g = input + g * cin;
     const size_t rowlen = KW * cin;
     const size_t kh_lo = k0 / rowlen, kh_hi = (k1 + rowlen - 1) / rowlen;
+    // One past the last float of the input tensor (strided pixels of groups * cin channels).
+    const float *in_end = input + (p->in_h * p->in_w - 1) * ips + p->groups * cin;
+    // Short kernel rows (e.g. a 3-channel stem): whole rows copied with full 16-float loads and
+    // stores, the spill past a segment rewritten by the next one or landing in the row's slack
+    // (CK_CONV_KCS - CK_CONV_KC floats); masked stores are slow on Zen 4.
+    const int short_rows = !CHUNKED && contiguous && rowlen <= 16 && KH <= 8 && k0 == 0 && k1 == KH * rowlen;
     size_t oy = p0 / p->out_w, ox = p0 % p->out_w;
     for (size_t i = 0; i < mr; i++) {
         float *row = A + i * CK_CONV_KCS;
         const ptrdiff_t ix0 = (ptrdiff_t)(ox * p->stride_w) - (ptrdiff_t)p->pad_left;
         const ptrdiff_t iy0 = (ptrdiff_t)(oy * p->stride_h) - (ptrdiff_t)p->pad_top;
+        if (short_rows && iy0 >= 0 && iy0 + (ptrdiff_t)((KH - 1) * p->dilation_h) < in_h && ix0 >= 0 &&
+            ix0 + (ptrdiff_t)KW <= in_w) {
+            const float *src = in_g + ((size_t)iy0 * p->in_w + (size_t)ix0) * ips;
+            const size_t rs = p->dilation_h * p->in_w * ips;
+            if (src + (KH - 1) * rs + 16 <= in_end) {
+                switch (KH) {
+                case 3: ck_gather_rows(3, row, rowlen, src, rs); break;
+                case 5: ck_gather_rows(5, row, rowlen, src, rs); break;
+                case 7: ck_gather_rows(7, row, rowlen, src, rs); break;
+                default: ck_gather_rows((int)KH, row, rowlen, src, rs); break;
+                }
+                if (++ox == p->out_w) { ox = 0; oy++; }
+                continue;
+            }
+        }
         if (KH == 1 && KW == 1) {
             if (iy0 < 0 || iy0 >= in_h || ix0 < 0 || ix0 >= in_w) ck_put(CHUNKED, row, 0, NULL, k1 - k0);
             else ck_put(CHUNKED, row, 0, in_g + ((size_t)iy0 * p->in_w + (size_t)ix0) * ips + k0, k1 - k0);
