@@ -128,8 +128,28 @@ CK_INLINE CK_Q8_T void ck_q8_ukr(const int MR, const int W, size_t K4, const uin
     const int full = cols == (size_t)W;
     if (e->mode == CK_U8S8_OUT_U8) {
         const __m512i zy = _mm512_set1_epi32(e->zy), lo = _mm512_set1_epi32(e->lo), hi = _mm512_set1_epi32(e->hi);
+        int i0 = 0;
+        if (W == 32 && MR % 2 == 0 && full && e->lo >= 0 && e->lo <= e->hi && e->hi <= 255) {
+            // Two rows at a time: the 4 requantized vectors narrowed by vpackssdw + vpackuswb
+            // (saturating, so clamping to [0, 255] first), then [lo, hi] on the bytes, and one
+            // vpermd restores column order (lane L of the packs holds columns 4L..4L+3 of each
+            // vector). clamp(v, lo, hi) == clamp(sat_u8(sat_s16(v)), lo, hi) when 0 <= lo <= hi <= 255.
+            const __m512i lo8 = _mm512_set1_epi8((char)e->lo), hi8 = _mm512_set1_epi8((char)e->hi);
+            const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+#pragma GCC unroll 8
+            for (; i0 + 1 < MR; i0 += 2) {
+                const __m512i a0 = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(c0[i0]), s0)), zy);
+                const __m512i a1 = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(c1[i0]), s1)), zy);
+                const __m512i b0 = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(c0[i0 + 1]), s0)), zy);
+                const __m512i b1 = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(c1[i0 + 1]), s1)), zy);
+                __m512i v = _mm512_packus_epi16(_mm512_packs_epi32(a0, a1), _mm512_packs_epi32(b0, b1));
+                v = _mm512_permutexvar_epi32(order, _mm512_min_epu8(_mm512_max_epu8(v, lo8), hi8));
+                _mm256_storeu_si256((__m256i *)(out + i0 * stride), _mm512_castsi512_si256(v));
+                _mm256_storeu_si256((__m256i *)(out + (i0 + 1) * stride), _mm512_extracti64x4_epi64(v, 1));
+            }
+        }
 #pragma GCC unroll 16
-        for (int i = 0; i < MR; i++) {
+        for (int i = i0; i < MR; i++) {
             __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(c0[i]), s0));
             q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, zy), lo), hi);
             const __m128i b0 = _mm512_cvtepi32_epi8(q);
