@@ -52,6 +52,39 @@ final class Int8PathTests: XCTestCase {
         }
     }
 
+    /// A QDQ model with signed (int8) activations, ONNX Runtime's default, runs as its unsigned
+    /// twin shifted by 128: the same logits on every path.
+    func testSignedActivationsGiveTheUnsignedTwinsLogits() throws {
+        let dir = try TestPaths.temporaryDirectory(self)
+        var r = TestRandom(seed: 32)
+        let path = dir.appendingPathComponent("d.npy").path
+        try NPYFile.write(path: path, shape: [6, 3, 12, 12], values: r.floats(6 * 3 * 12 * 12))
+        var config = QuantConfig()
+        config.sensitivityMarginDB = nil
+        let unsigned = try quantizeModel(QuantizationTests.model(), calibrationData: try NPYDataset(path: path), config: config).qdq
+        var signed = unsigned
+        var converted = 0
+        for node in unsigned.nodes where node.inputs.count > 2 {
+            let activation: Bool
+            switch node.op {
+            case .quantizeLinear: activation = true
+            case .dequantizeLinear: activation = unsigned.initializers[node.inputs[0]] == nil
+            default: activation = false
+            }
+            guard activation, let zp = unsigned.initializers[node.inputs[2]], case .uint8(let z) = zp.data else { continue }
+            signed.initializers[node.inputs[2]] = try Tensor(shape: zp.shape, data: .int8(z.map { Int8(Int($0) - 128) }))
+            converted += 1
+        }
+        XCTAssertGreaterThan(converted, 4)
+        let input = r.tensor([3, 3, 12, 12])
+        for isa in [nil] + ISA.supported.map(Optional.some) {
+            let a = try Int8Plan(graph: unsigned, threads: 2, isa: isa).run(["input": input])
+            let b = try Int8Plan(graph: signed, threads: 2, isa: isa).run(["input": input])
+            XCTAssertFalse(a.isEmpty)
+            for (name, t) in a { XCTAssertEqual(b[name]?.floats, t.floats, "\(isa.map(\.rawValue) ?? "reference") \(name)") }
+        }
+    }
+
     func testResNet18SevenBitAndEfficientNetOnRealImages() throws {
         try TestPaths.requireShared()
         let images = try ImageFolderDataset(directory: TestPaths.imageSample, recipe: .efficientNetLite, limit: 3)

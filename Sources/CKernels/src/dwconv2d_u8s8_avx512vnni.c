@@ -162,7 +162,8 @@ static CK_DW_T void ck_dw8_quads(const ck_conv2d_u8s8_params *p, const uint8_t *
 CK_DW_T void ck_dwconv2d_u8s8_nhwc__avx512vnni(const ck_conv2d_u8s8_params *p, const uint8_t *input,
     const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
     size_t pixel_begin, size_t pixel_end) {
-    if (out->mode == CK_U8S8_OUT_U8) ck_dw8_quads(p, input, packed_weights, bias, out, (uint8_t *)output, pixel_begin, pixel_end);
+    // The quad kernel's packs restore byte order without clamping: codes must lie in [0, 255].
+    if (out->mode == CK_U8S8_OUT_U8 && out->lo >= 0 && out->lo <= out->hi && out->hi <= 255) ck_dw8_quads(p, input, packed_weights, bias, out, (uint8_t *)output, pixel_begin, pixel_end);
     else ck_dw8_per_tap__avx512vnni(p, input, packed_weights, bias, out, output, pixel_begin, pixel_end);
 }
 #else

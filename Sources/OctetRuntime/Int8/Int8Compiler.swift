@@ -153,8 +153,18 @@ struct Int8Compiler {
     func outputSpec(_ q: Node, _ act: Node?) throws(RuntimeError) -> (params: QuantParams, lo: Int32, hi: Int32) {
         guard let s = graph.initializers[q.inputs[1]]?.floats?.first else { throw fail(q, "QuantizeLinear with a non-constant scale") }
         let zp = q.inputs.count > 2 ? graph.initializers[q.inputs[2]] : nil
-        if let zp, zp.dtype != .uint8 { throw fail(q, "QuantizeLinear to \(zp.dtype) (only uint8 activations are supported)") }
-        let params = QuantParams(scale: s, zeroPoint: Int32(zp?.data.doubles.first ?? 0), dtype: .uint8)
+        // Signed activations (ONNX Runtime's default QInt8) run as unsigned ones shifted by 128:
+        // code q in [-128, 127] with zero point z is code q + 128 in [0, 255] with zero point
+        // z + 128, the same real value, and every rounding and clamp maps one to one. This is the
+        // "+128 shift" that lets u8 x s8 instructions (vpdpbusd, vpmaddubsw) take s8 inputs; the
+        // per-channel weight-sum compensation it needs is the zero-point term every kernel has.
+        let shift: Int32
+        switch zp?.dtype {
+        case nil, .uint8?: shift = 0
+        case .int8?: shift = 128
+        case let other?: throw fail(q, "QuantizeLinear to \(other) (only uint8 and int8 activations are supported)")
+        }
+        let params = QuantParams(scale: s, zeroPoint: Int32(zp?.data.doubles.first ?? 0) + shift, dtype: .uint8)
         var lo: Int32 = 0, hi: Int32 = 255
         switch act?.op {
         case .relu?: lo = params.zeroPoint
