@@ -89,6 +89,9 @@ enum ORTBaseline {
         do { try p.run() } catch { return nil }
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
+        // The child's teardown keeps a core busy for a moment after it exits; let it finish so
+        // the next measurement (possibly Octet's latency mode, which needs every core) is fair.
+        Thread.sleep(forTimeInterval: 2)
         guard p.terminationStatus == 0 else { return nil }
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return Double(text.split(separator: "\n").last ?? "")

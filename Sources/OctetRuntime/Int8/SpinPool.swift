@@ -5,20 +5,36 @@ import Synchronization
 /// latency mode (one image, every core on each layer). Between loops the helpers spin (yielding)
 /// instead of sleeping, so a fork/join costs about a microsecond where a Dispatch
 /// `concurrentPerform` costs tens: cheap enough to split the many small layers of a mobile
-/// network. A pool lives for one `Int8Plan.run` call; `close()` stops its threads.
+/// network. The caller claims parts too and never waits for a helper that has not started one,
+/// so a helper descheduled by other load slows nothing down. A pool lives for one
+/// `Int8Plan.run` call; `close()` stops its threads.
 final class SpinPool: @unchecked Sendable {
+    /// One parallel loop: its parts are claimed and counted here, so a helper that wakes late
+    /// holds a finished job and finds nothing left to claim.
+    private final class Job: Sendable {
+        let body: @Sendable (Int) -> Void
+        let parts: Int
+        let next = Atomic<Int>(0)
+        let finished = Atomic<Int>(0)
+        init(parts: Int, body: @escaping @Sendable (Int) -> Void) { (self.parts, self.body) = (parts, body) }
+
+        /// Claims and runs parts until none is left.
+        func work() {
+            while true {
+                let i = next.add(1, ordering: .relaxed).oldValue
+                if i >= parts { return }
+                body(i)
+                finished.add(1, ordering: .releasing)
+            }
+        }
+    }
+
     /// Threads that run parts, the caller included.
     let width: Int
     private let generation = Atomic<Int>(0)
-    private let nextPart = Atomic<Int>(0)
-    private let finishedParts = Atomic<Int>(0)
-    /// Helpers done with the current generation (they no longer read `task` or `parts`).
-    private let released = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
+    private let current = Mutex<Job?>(nil)
     private let exited = DispatchGroup()
-    // Written by the caller only while no helper reads them (between generations).
-    private var task: (@Sendable (Int) -> Void)?
-    private var parts = 0
 
     init(width: Int) {
         self.width = max(1, width)
@@ -36,50 +52,30 @@ final class SpinPool: @unchecked Sendable {
             for i in 0..<count { body(i) }
             return
         }
-        task = body
-        parts = count
-        nextPart.store(0, ordering: .relaxed)
-        finishedParts.store(0, ordering: .relaxed)
-        released.store(0, ordering: .relaxed)
+        let job = Job(parts: count, body: body)
+        current.withLock { $0 = job }
         generation.add(1, ordering: .releasing)
-        runParts()
-        // Every part done, and every helper past its reads of `task` / `parts`.
-        while finishedParts.load(ordering: .acquiring) < count || released.load(ordering: .acquiring) < width - 1 {
-            spinPause()
-        }
-        task = nil
+        job.work()
+        while job.finished.load(ordering: .acquiring) < count { sched_yield() }
     }
 
-    /// Stops the helper threads (after the loop in progress, if any) and waits for them.
+    /// Stops the helper threads (after the parts they are running) and waits for them.
     func close() {
         stopping.store(true, ordering: .releasing)
         exited.wait()
     }
 
-    private func runParts() {
-        guard let task else { return }
-        while true {
-            let i = nextPart.add(1, ordering: .relaxed).oldValue
-            if i >= parts { return }
-            task(i)
-            finishedParts.add(1, ordering: .releasing)
-        }
-    }
-
     private func helperLoop() {
         var seen = 0
         while true {
-            var current = generation.load(ordering: .acquiring)
-            while current == seen {
+            var now = generation.load(ordering: .acquiring)
+            while now == seen {
                 if stopping.load(ordering: .acquiring) { return }
-                spinPause()
-                current = generation.load(ordering: .acquiring)
+                sched_yield()
+                now = generation.load(ordering: .acquiring)
             }
-            seen = current
-            runParts()
-            released.add(1, ordering: .releasing)
+            seen = now
+            current.withLock { $0 }?.work()
         }
     }
-
-    private func spinPause() { sched_yield() }
 }
