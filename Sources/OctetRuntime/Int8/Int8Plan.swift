@@ -22,6 +22,8 @@ public final class Int8Plan: @unchecked Sendable {
 
     /// The kernel path, or nil when the plain-Swift reference kernels run.
     public let isa: ISA?
+    /// Latency-mode helper pools, kept between runs (their threads start once).
+    private let pools = SpinPools()
 
     /// - Parameters:
     ///   - isa: the C kernel path to use (bit-exact with the reference), or nil for the
@@ -70,8 +72,8 @@ public final class Int8Plan: @unchecked Sendable {
         let srcs = sources
         let count = batch
         DispatchQueue.concurrentPerform(iterations: workers) { w in
-            let pool = intra > 1 ? SpinPool(width: intra) : nil
-            defer { pool?.close() }
+            let pool = intra > 1 ? self.pools.take(width: intra) : nil
+            defer { if let pool { self.pools.give(pool) } }
             for image in (count * w / workers)..<(count * (w + 1) / workers) {
                 let nhwc = srcs.enumerated().map { i, v in
                     let shape = self.inputs[i].shape, n = shape.elementCount
@@ -164,6 +166,25 @@ public final class Int8Plan: @unchecked Sendable {
         for (name, slot, p) in quantizedValues { out[name] = u8[slot].map { Float(Int32($0) - p.zeroPoint) * p.scale } }
         return out
     }
+}
+
+/// The idle latency-mode pools of a plan: a run takes one per image worker and gives it back.
+final class SpinPools: @unchecked Sendable {
+    private let lock = NSLock()
+    private var idle: [SpinPool] = []
+
+    func take(width: Int) -> SpinPool {
+        lock.lock(); defer { lock.unlock() }
+        if let i = idle.firstIndex(where: { $0.width == width }) { return idle.remove(at: i) }
+        return SpinPool(width: width)
+    }
+
+    func give(_ pool: SpinPool) {
+        lock.lock(); defer { lock.unlock() }
+        idle.append(pool)
+    }
+
+    deinit { for pool in idle { pool.close() } }
 }
 
 /// Per-image outputs gathered from worker threads, each writing its own images.

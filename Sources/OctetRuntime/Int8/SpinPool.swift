@@ -6,8 +6,9 @@ import Synchronization
 /// instead of sleeping, so a fork/join costs about a microsecond where a Dispatch
 /// `concurrentPerform` costs tens: cheap enough to split the many small layers of a mobile
 /// network. The caller claims parts too and never waits for a helper that has not started one,
-/// so a helper descheduled by other load slows nothing down. A pool lives for one
-/// `Int8Plan.run` call; `close()` stops its threads.
+/// so a helper descheduled by other load slows nothing down. Idle for `idleSpin`, helpers sleep
+/// until the next loop. `Int8Plan` keeps its pools (threads start once and have found their own
+/// cores by the next image); `close()` stops a pool's threads.
 final class SpinPool: @unchecked Sendable {
     /// One parallel loop: its parts are claimed and counted here, so a helper that wakes late
     /// holds a finished job and finds nothing left to claim.
@@ -31,8 +32,12 @@ final class SpinPool: @unchecked Sendable {
 
     /// Threads that run parts, the caller included.
     let width: Int
+    /// How long an idle helper spins before it sleeps.
+    static let idleSpin: UInt64 = 20_000_000  // ns
     private let generation = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
+    private let sleepers = Atomic<Int>(0)
+    private let wake = DispatchSemaphore(value: 0)
     private let current = Mutex<Job?>(nil)
     private let exited = DispatchGroup()
 
@@ -54,24 +59,43 @@ final class SpinPool: @unchecked Sendable {
         }
         let job = Job(parts: count, body: body)
         current.withLock { $0 = job }
-        generation.add(1, ordering: .releasing)
+        generation.add(1, ordering: .sequentiallyConsistent)
+        wakeSleepers()
         job.work()
         while job.finished.load(ordering: .acquiring) < count { sched_yield() }
     }
 
     /// Stops the helper threads (after the parts they are running) and waits for them.
     func close() {
-        stopping.store(true, ordering: .releasing)
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        for _ in 1..<width { wake.signal() }
         exited.wait()
+    }
+
+    private func wakeSleepers() {
+        // A helper announces itself in `sleepers` before its last look at `generation`, and the
+        // caller bumped `generation` before reading `sleepers`: one of the two sees the other.
+        let n = sleepers.load(ordering: .sequentiallyConsistent)
+        for _ in 0..<n { wake.signal() }
     }
 
     private func helperLoop() {
         var seen = 0
         while true {
             var now = generation.load(ordering: .acquiring)
+            var idleSince = DispatchTime.now().uptimeNanoseconds
             while now == seen {
                 if stopping.load(ordering: .acquiring) { return }
-                sched_yield()
+                if DispatchTime.now().uptimeNanoseconds - idleSince > Self.idleSpin {
+                    sleepers.add(1, ordering: .sequentiallyConsistent)
+                    if generation.load(ordering: .sequentiallyConsistent) == seen && !stopping.load(ordering: .sequentiallyConsistent) {
+                        wake.wait()
+                    }
+                    sleepers.subtract(1, ordering: .sequentiallyConsistent)
+                    idleSince = DispatchTime.now().uptimeNanoseconds
+                } else {
+                    sched_yield()
+                }
                 now = generation.load(ordering: .acquiring)
             }
             seen = now
