@@ -83,6 +83,28 @@ static inline size_t ck_dw8_quad_offset(const ck_conv2d_u8s8_params *p) {
     const size_t c16 = (p->groups + 15) & ~(size_t)15;
     return ((p->kernel_h * p->kernel_w + 1) * c16 * sizeof(int32_t) + 63) & ~(size_t)63;
 }
+/// The kernel taps of output pixel pix that fall inside the image: rows [kh[0], kh[1]), columns
+/// [kw[0], kw[1]); (iy0, ix0) is the input position of tap (0, 0) (negative in the padding).
+typedef struct {
+    ptrdiff_t iy0, ix0;
+    size_t kh[2], kw[2];
+} ck_q8_window;
+
+static inline ck_q8_window ck_q8_valid_taps(const ck_conv2d_u8s8_params *p, size_t pix) {
+    ck_q8_window w;
+    const size_t oy = pix / p->out_w, ox = pix % p->out_w, KH = p->kernel_h, KW = p->kernel_w;
+    const ptrdiff_t dh = (ptrdiff_t)p->dilation_h, dw = (ptrdiff_t)p->dilation_w;
+    w.iy0 = (ptrdiff_t)(oy * p->stride_h) - (ptrdiff_t)p->pad_top;
+    w.ix0 = (ptrdiff_t)(ox * p->stride_w) - (ptrdiff_t)p->pad_left;
+    size_t kh_lo = 0, kh_hi = KH, kw_lo = 0, kw_hi = KW;
+    while (kh_lo < KH && w.iy0 + (ptrdiff_t)kh_lo * dh < 0) kh_lo++;
+    while (kh_hi > kh_lo && w.iy0 + (ptrdiff_t)(kh_hi - 1) * dh >= (ptrdiff_t)p->in_h) kh_hi--;
+    while (kw_lo < KW && w.ix0 + (ptrdiff_t)kw_lo * dw < 0) kw_lo++;
+    while (kw_hi > kw_lo && w.ix0 + (ptrdiff_t)(kw_hi - 1) * dw >= (ptrdiff_t)p->in_w) kw_hi--;
+    w.kh[0] = kh_lo; w.kh[1] = kh_hi; w.kw[0] = kw_lo; w.kw[1] = kw_hi;
+    return w;
+}
+
 static inline uint8_t *ck_q8_align_scratch(void *s) {
     return (uint8_t *)(((uintptr_t)s + 63) & ~(uintptr_t)63);
 }

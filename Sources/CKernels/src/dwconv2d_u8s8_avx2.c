@@ -139,21 +139,13 @@ CK_INLINE CK_T256 void ck_dw8_pixel(const int NB, const int PART, const ck_conv2
 CK_T256 void ck_dwconv2d_u8s8_nhwc__avx2(const ck_conv2d_u8s8_params *p, const uint8_t *input,
     const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
     size_t pixel_begin, size_t pixel_end) {
-    const size_t C = p->groups, C16 = (C + 15) & ~(size_t)15, KH = p->kernel_h, KW = p->kernel_w;
+    const size_t C = p->groups, C16 = (C + 15) & ~(size_t)15;
     if (C == 0) return;
     const int32_t *pw = (const int32_t *)packed_weights;
-    const ptrdiff_t dh = (ptrdiff_t)p->dilation_h, dw = (ptrdiff_t)p->dilation_w;
-    const ptrdiff_t in_h = (ptrdiff_t)p->in_h, in_w = (ptrdiff_t)p->in_w;
     for (size_t pix = pixel_begin; pix < pixel_end; pix++) {
-        const size_t oy = pix / p->out_w, ox = pix % p->out_w;
-        const ptrdiff_t iy0 = (ptrdiff_t)(oy * p->stride_h) - (ptrdiff_t)p->pad_top;
-        const ptrdiff_t ix0 = (ptrdiff_t)(ox * p->stride_w) - (ptrdiff_t)p->pad_left;
-        // Valid taps: rows [kh_lo, kh_hi), columns [kw_lo, kw_hi).
-        size_t kh_lo = 0, kh_hi = KH, kw_lo = 0, kw_hi = KW;
-        while (kh_lo < KH && iy0 + (ptrdiff_t)kh_lo * dh < 0) kh_lo++;
-        while (kh_hi > kh_lo && iy0 + (ptrdiff_t)(kh_hi - 1) * dh >= in_h) kh_hi--;
-        while (kw_lo < KW && ix0 + (ptrdiff_t)kw_lo * dw < 0) kw_lo++;
-        while (kw_hi > kw_lo && ix0 + (ptrdiff_t)(kw_hi - 1) * dw >= in_w) kw_hi--;
+        const ck_q8_window t = ck_q8_valid_taps(p, pix);
+        const size_t kh_lo = t.kh[0], kh_hi = t.kh[1], kw_lo = t.kw[0], kw_hi = t.kw[1];
+        const ptrdiff_t iy0 = t.iy0, ix0 = t.ix0;
         if (C < 8) {
             ck_dw8_pixel(1, 1, p, input, pw, C16, bias, out, output, pix, kh_lo, kh_hi, kw_lo, kw_hi, iy0, ix0, 0, C);
             continue;

@@ -76,18 +76,10 @@ CK_INLINE CK_DW_T void ck_dw8_border(const int NB, const ck_conv2d_u8s8_params *
 /// Every channel of border pixel pix.
 CK_INLINE CK_DW_T void ck_dw8_border_pixel(const ck_conv2d_u8s8_params *p, const uint8_t *input, const int32_t *pw,
     const int32_t *bias, const ck_u8s8_output *o, void *output, size_t esize, size_t pix) {
-    const size_t C = p->groups, C16 = (C + 15) & ~(size_t)15, KH = p->kernel_h, KW = p->kernel_w;
-    const ptrdiff_t dh = (ptrdiff_t)p->dilation_h, dw = (ptrdiff_t)p->dilation_w;
-    const ptrdiff_t in_h = (ptrdiff_t)p->in_h, in_w = (ptrdiff_t)p->in_w;
-    const size_t oy = pix / p->out_w, ox = pix % p->out_w;
-    const ptrdiff_t iy0 = (ptrdiff_t)(oy * p->stride_h) - (ptrdiff_t)p->pad_top;
-    const ptrdiff_t ix0 = (ptrdiff_t)(ox * p->stride_w) - (ptrdiff_t)p->pad_left;
-    // Valid taps: rows [kh_lo, kh_hi), columns [kw_lo, kw_hi).
-    size_t kh_lo = 0, kh_hi = KH, kw_lo = 0, kw_hi = KW;
-    while (kh_lo < KH && iy0 + (ptrdiff_t)kh_lo * dh < 0) kh_lo++;
-    while (kh_hi > kh_lo && iy0 + (ptrdiff_t)(kh_hi - 1) * dh >= in_h) kh_hi--;
-    while (kw_lo < KW && ix0 + (ptrdiff_t)kw_lo * dw < 0) kw_lo++;
-    while (kw_hi > kw_lo && ix0 + (ptrdiff_t)(kw_hi - 1) * dw >= in_w) kw_hi--;
+    const size_t C = p->groups, C16 = (C + 15) & ~(size_t)15;
+    const ck_q8_window t = ck_q8_valid_taps(p, pix);
+    const size_t kh_lo = t.kh[0], kh_hi = t.kh[1], kw_lo = t.kw[0], kw_hi = t.kw[1];
+    const ptrdiff_t iy0 = t.iy0, ix0 = t.ix0;
     size_t c = 0;
     for (; c + 64 <= C; c += 64)
         ck_dw8_border(4, p, input, pw, C16, bias, o, output, esize, pix, kh_lo, kh_hi, kw_lo, kw_hi, iy0, ix0, c, C);
