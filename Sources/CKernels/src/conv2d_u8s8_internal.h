@@ -21,7 +21,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "ck_int8.h"
-#include <math.h>
 
 #define CK_Q8_NR 32
 #define CK_Q8_KC 1024
@@ -127,14 +126,14 @@ static inline void ck_q8_store1(const ck_u8s8_output *o, size_t ch, int32_t acc,
         int32_t q = (int32_t)((uint32_t)ck_q8_cvt_rne(v) + (uint32_t)o->zero_point);
         if (q < o->lo) q = o->lo;
         if (q > o->hi) q = o->hi;
-        if (o->add) {
-            const float fq = (float)q, fr = (float)o->add->residual[idx];
-            const float a = o->add->conv_is_b ? fr : fq, b = o->add->conv_is_b ? fq : fr;
-            q = ck_q8_cvt_rne(fmaf(a, o->add->ma, fmaf(b, o->add->mb, o->add->c)));
-            if (q < o->add->lo) q = o->add->lo;
-            if (q > o->add->hi) q = o->add->hi;
+        uint8_t code = (uint8_t)q;
+        if (o->add) {  // the stored code, then the Add kernel's scalar twin on it
+            const ck_u8s8_residual_add *a = o->add;
+            const uint8_t *r = a->residual + idx;
+            if (a->conv_is_b) ck_qadd_u8__scalar(r, a->ma, &code, a->mb, a->c, a->lo, a->hi, &code, 1);
+            else ck_qadd_u8__scalar(&code, a->ma, r, a->mb, a->c, a->lo, a->hi, &code, 1);
         }
-        ((uint8_t *)output)[idx] = (uint8_t)q;
+        ((uint8_t *)output)[idx] = code;
     } else {
         float y = v;
         if (y < o->fmin) y = o->fmin; // max(v, fmin)

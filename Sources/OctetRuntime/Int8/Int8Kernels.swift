@@ -5,7 +5,7 @@ import OctetKernels
 /// Plain-Swift implementations of the INT8 steps, following `Int8Arithmetic` to the letter.
 enum Int8Kernels {
     /// Multiply-accumulates below which a convolution is not split across threads in latency
-    /// mode (a `SpinPool` fork/join costs about a microsecond, ~0.3M multiply-accumulates).
+    /// mode (a few microseconds of work, left on one thread).
     static let minimumSplitMACs = 1_000_000
 
     /// Runs one step of one image; a `pool` wider than one thread splits a convolution's output

@@ -91,11 +91,9 @@ public final class Int8Plan: @unchecked Sendable {
         return out
     }
 
-    /// Runs one image; inputs and outputs are row-major per-image tensors.
-    /// Runs one image on this thread, keeping every u8 tensor.
+    /// Runs one image on this thread (row-major per-image inputs and outputs), keeping every u8 tensor.
     func runImageCapturing(_ images: [[Float]]) -> (outputs: [[Float]], u8: [[UInt8]]) {
-        runImage(nhwc: inputs.indices.map { i in images[i].withUnsafeBufferPointer { Layouts.fromRowMajor($0, shape: inputs[i].shape) } },
-                 pool: nil)
+        runImage(nhwc: inputs.indices.map { Layouts.fromRowMajor(images[$0], shape: inputs[$0].shape) }, pool: nil)
     }
 
     /// Runs one image whose inputs are already in the executor's layout (NHWC for rank 4); a
@@ -122,7 +120,7 @@ public final class Int8Plan: @unchecked Sendable {
         for _ in 0..<max(images, 1) {
             var u8 = [[UInt8]](repeating: [], count: u8Sizes.count)
             var f = [[Float]](repeating: [], count: floatSizes.count)
-            for (i, input) in inputs.enumerated() { f[input.slot] = sources[i].withUnsafeBufferPointer { Layouts.fromRowMajor($0, shape: input.shape) } }
+            for (i, input) in inputs.enumerated() { f[input.slot] = Layouts.fromRowMajor(sources[i], shape: input.shape) }
             for (i, step) in steps.enumerated() {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 Int8Kernels.execute(step, &u8, &f)
@@ -166,25 +164,6 @@ public final class Int8Plan: @unchecked Sendable {
         for (name, slot, p) in quantizedValues { out[name] = u8[slot].map { Float(Int32($0) - p.zeroPoint) * p.scale } }
         return out
     }
-}
-
-/// The idle latency-mode pools of a plan: a run takes one per image worker and gives it back.
-final class SpinPools: @unchecked Sendable {
-    private let lock = NSLock()
-    private var idle: [SpinPool] = []
-
-    func take(width: Int) -> SpinPool {
-        lock.lock(); defer { lock.unlock() }
-        if let i = idle.firstIndex(where: { $0.width == width }) { return idle.remove(at: i) }
-        return SpinPool(width: width)
-    }
-
-    func give(_ pool: SpinPool) {
-        lock.lock(); defer { lock.unlock() }
-        idle.append(pool)
-    }
-
-    deinit { for pool in idle { pool.close() } }
 }
 
 /// Per-image outputs gathered from worker threads, each writing its own images.
