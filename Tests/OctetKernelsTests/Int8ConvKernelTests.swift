@@ -4,7 +4,7 @@ import XCTest
 /// The dense and grouped INT8 convolution kernels of every ISA path against the scalar twin,
 /// through the Swift wrapper: odd shapes, padding, strides, dilations, groups, channel counts
 /// around the 4-byte interleave and the 16/32-column panels, strided pixels, 1×1 layers whose
-/// rows are read in place, saturation extremes (all-255 inputs, ±63 weights, z_x = 255), u8 and
+/// rows are read in place, rows wide enough for implicit GEMM (inside pixels read in place), saturation extremes (all-255 inputs, ±63 weights, z_x = 255), u8 and
 /// float outputs, requantization overflow, and pixel ranges split as the threads split them.
 final class Int8ConvKernelTests: XCTestCase {
     func testEveryPathMatchesTheScalarTwin() {
@@ -16,7 +16,10 @@ final class Int8ConvKernelTests: XCTestCase {
             if trial % 61 == 0 { cin = 260 + rng.below(40) }              // K over one 1024-byte chunk
             let cout = 1 + rng.below(70)
             let k = trial % 2 == 1 ? 1 : 1 + rng.below(5), s = rng.below(3) == 0 ? 2 : 1, d = rng.below(9) == 0 ? 2 : 1
-            let inH = 1 + rng.below(9), inW = 1 + rng.below(11), span = (k - 1) * d + 1
+            // Wide rows: runs of inside pixels long enough to be read in place (implicit GEMM).
+            let wide = trial % 8 == 2
+            if wide && trial % 16 == 2 { cin = 4 * (1 + rng.below(24)) }
+            let inH = 1 + rng.below(9), inW = wide ? 14 + rng.below(30) : 1 + rng.below(11), span = (k - 1) * d + 1
             let pad = rng.below(2) == 0 ? 0 : rng.below(span)
             guard inH + 2 * pad >= span, inW + 2 * pad >= span else { continue }
             let outH = (inH + 2 * pad - span) / s + 1, outW = (inW + 2 * pad - span) / s + 1

@@ -88,10 +88,10 @@ CK_INLINE CK_Q8_T void ck_q8_fill_exact(uint8_t *dst, uint8_t v, size_t n) {
 #include "conv2d_u8s8_packa.h"
 
 /// MR x W microkernel (W = panel width: 16 or 32 columns) over K4, then the epilogue. Row i's
-/// k-th byte is at A + i * lda + (k / CK_Q8_KC) * achunk + k % CK_Q8_KC (packed rows: lda =
-/// CK_Q8_KCS, achunk = CK_Q8_ACHUNK; rows read in place from the input: achunk = CK_Q8_KC).
-CK_INLINE CK_Q8_T void ck_q8_ukr(const int MR, const int W, size_t K4, const uint8_t *A, size_t lda, size_t achunk,
+/// k-th byte is at A + i * lda + (k / kc) * achunk + k % kc (see ck_q8_reads).
+CK_INLINE CK_Q8_T void ck_q8_ukr(const int MR, const int W, size_t K4, const uint8_t *A, const ck_q8_reads *r,
     const int8_t *B, const ck_q8_epi *e) {
+    const size_t lda = r->lda, kc = r->kc, achunk = r->achunk;
     __m512i c0[CK_Q8_MRMAX], c1[CK_Q8_MRMAX];
     const __m512i init0 = _mm512_load_si512(e->init), init1 = _mm512_load_si512(e->init + 16);
 #pragma GCC unroll 16
@@ -102,10 +102,10 @@ CK_INLINE CK_Q8_T void ck_q8_ukr(const int MR, const int W, size_t K4, const uin
     const __m512i ones = _mm512_set1_epi16(1);
     (void)ones;
     const int8_t *b = B;
-    for (size_t k0 = 0; k0 < K4; k0 += CK_Q8_KC) {
-        const size_t kc = (K4 - k0) < CK_Q8_KC ? (K4 - k0) : CK_Q8_KC;
-        const uint8_t *a = A + (k0 / CK_Q8_KC) * achunk;
-        for (size_t k = 0; k < kc; k += 4) {
+    const uint8_t *a = A;
+    for (size_t k0 = 0; k0 < K4; k0 += kc, a += achunk) {
+        const size_t n = (K4 - k0) < kc ? (K4 - k0) : kc;
+        for (size_t k = 0; k < n; k += 4) {
             const __m512i b0 = _mm512_loadu_si512(b);
             const __m512i b1 = W == 32 ? _mm512_loadu_si512(b + 64) : b0;
 #pragma GCC unroll 16
@@ -181,16 +181,16 @@ CK_INLINE CK_Q8_T void ck_q8_ukr(const int MR, const int W, size_t K4, const uin
     }
 }
 
-typedef void (*ck_q8_ukr_fn)(size_t K4, const uint8_t *A, size_t lda, size_t achunk, const int8_t *B, const ck_q8_epi *e);
+typedef void (*ck_q8_ukr_fn)(size_t K4, const uint8_t *A, const ck_q8_reads *r, const int8_t *B, const ck_q8_epi *e);
 
 #define CK_Q8_DEF_UKR(MR)                                                                          \
-    static CK_Q8_T void ck_q8_ukr_##MR##x16(size_t K4, const uint8_t *A, size_t lda, size_t achunk, const int8_t *B, \
+    static CK_Q8_T void ck_q8_ukr_##MR##x16(size_t K4, const uint8_t *A, const ck_q8_reads *r, const int8_t *B, \
         const ck_q8_epi *e) {                                                                      \
-        ck_q8_ukr(MR, 16, K4, A, lda, achunk, B, e);                                               \
+        ck_q8_ukr(MR, 16, K4, A, r, B, e);                                                         \
     }                                                                                              \
-    static CK_Q8_T void ck_q8_ukr_##MR##x32(size_t K4, const uint8_t *A, size_t lda, size_t achunk, const int8_t *B, \
+    static CK_Q8_T void ck_q8_ukr_##MR##x32(size_t K4, const uint8_t *A, const ck_q8_reads *r, const int8_t *B, \
         const ck_q8_epi *e) {                                                                      \
-        ck_q8_ukr(MR, 32, K4, A, lda, achunk, B, e);                                               \
+        ck_q8_ukr(MR, 32, K4, A, r, B, e);                                                         \
     }
 #define CK_Q8_ROW(MR) {ck_q8_ukr_##MR##x16, ck_q8_ukr_##MR##x32}
 
@@ -231,16 +231,14 @@ CK_Q8_T void CK_Q8_FN(const ck_conv2d_u8s8_params *p, const uint8_t *input,
         for (size_t c = 0; c < pn; c++)
             init[g * pn + c] = c < cout
                 ? (int32_t)((bias ? (uint32_t)bias[g * cout + c] : 0u) - zx * (uint32_t)wsum[g * cout + c]) : 0;
-    // A 1x1, stride-1, unpadded convolution's im2col rows are its input pixels: read in place.
-    const int direct = ck_q8_rows_in_place(p);
-    const size_t lda = direct ? p->in_pixel_stride : CK_Q8_KCS, achunk = direct ? CK_Q8_KC : CK_Q8_ACHUNK;
-    // Balanced row blocks: M rows in nblk blocks of `base` or `base + 1` rows (<= MRMAX).
-    const size_t M = pixel_end - pixel_begin;
-    const size_t nblk = (M + CK_Q8_MRMAX - 1) / CK_Q8_MRMAX;
-    const size_t base = M / nblk, extra = M % nblk;
+    // Rows read in place where the input holds them (1x1 layers, inside pixels of wider ones).
+    const ck_q8_layout layout = ck_q8_layout_for(p, CK_Q8_MRMAX);
+    size_t nblk = 0, bq, bmr;
+    int bdirect;
+    for (ck_q8_blocks it = ck_q8_blocks_from(pixel_begin, pixel_end);
+         ck_q8_next_block(p, &layout, CK_Q8_MRMAX, &it, &bq, &bmr, &bdirect);) nblk++;
     // Balanced macro-blocks of <= nbmax row blocks.
     const size_t nmacro = (nblk + nbmax - 1) / nbmax;
-    const size_t nbg = (nblk + nmacro - 1) / nmacro;
     ck_q8_epi e;
     e.stride = stride * esize;
     e.mode = out->mode;
@@ -252,14 +250,24 @@ CK_Q8_T void CK_Q8_FN(const ck_conv2d_u8s8_params *p, const uint8_t *input,
     const ck_u8s8_residual_add *add = out->mode == CK_U8S8_OUT_U8 ? out->add : NULL;
     for (size_t g = 0; g < p->groups; g++) {
         const int8_t *gw = pw + g * group_bytes;
-        for (size_t b0 = 0; b0 < nblk; b0 += nbg) {
-            const size_t b1 = b0 + nbg < nblk ? b0 + nbg : nblk;
-            const size_t q0 = pixel_begin + b0 * base + (b0 < extra ? b0 : extra);
-            size_t q = q0;
-            for (size_t bi = b0; bi < b1 && !direct; bi++) {
-                const size_t mr = base + (bi < extra);
-                ck_q8_pack_a(p, input, g, q, mr, A + (bi - b0) * ablock);
-                q += mr;
+        ck_q8_blocks it = ck_q8_blocks_from(pixel_begin, pixel_end);
+        for (size_t m = 0; m < nmacro; m++) {
+            const size_t nb = nblk * (m + 1) / nmacro - nblk * m / nmacro;
+            size_t q[CK_Q8_MAXNB], mr[CK_Q8_MAXNB];
+            const uint8_t *a[CK_Q8_MAXNB];
+            const ck_q8_reads *reads[CK_Q8_MAXNB];
+            for (size_t bi = 0; bi < nb; bi++) {
+                int direct = 0;
+                ck_q8_next_block(p, &layout, CK_Q8_MRMAX, &it, &q[bi], &mr[bi], &direct);
+                if (direct) {
+                    a[bi] = ck_q8_direct_row(p, &layout, input, g, q[bi]);
+                    reads[bi] = &layout.direct;
+                } else {
+                    uint8_t *slot = A + bi * ablock;
+                    ck_q8_pack_a(p, input, g, q[bi], mr[bi], slot);
+                    a[bi] = slot;
+                    reads[bi] = &layout.packed;
+                }
             }
             for (size_t j = 0; j < npanels; j++) {
                 const size_t col0 = g * cout + j * CK_Q8_NR;
@@ -269,16 +277,12 @@ CK_Q8_T void CK_Q8_FN(const ck_conv2d_u8s8_params *p, const uint8_t *input,
                 e.cols = cols;
                 e.scale = out->scale + col0;
                 const int8_t *bp = gw + j * CK_Q8_NR * K4;
-                q = q0;
-                for (size_t bi = b0; bi < b1; bi++) {
-                    const size_t mr = base + (bi < extra);
-                    e.out = (char *)output + (q * stride + col0) * esize;
-                    const uint8_t *a = direct ? input + q * p->in_pixel_stride + g * p->cin_per_group : A + (bi - b0) * ablock;
-                    ck_q8_ukr_table[mr][width / 16 - 1](K4, a, lda, achunk, bp, &e);
-                    q += mr;
+                for (size_t bi = 0; bi < nb; bi++) {
+                    e.out = (char *)output + (q[bi] * stride + col0) * esize;
+                    ck_q8_ukr_table[mr[bi]][width / 16 - 1](K4, a[bi], reads[bi], bp, &e);
                 }
             }
-            if (add) ck_q8_add_residual(p, add, (uint8_t *)output, g, q0, q);
+            if (add && nb > 0) ck_q8_add_residual(p, add, (uint8_t *)output, g, q[0], q[nb - 1] + mr[nb - 1]);
         }
     }
 }
