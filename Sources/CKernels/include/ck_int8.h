@@ -23,6 +23,7 @@
 #define CK_INT8_H
 #include <stddef.h>
 #include <stdint.h>
+#include "ck_fp32.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -134,6 +135,13 @@ void ck_quantize_u8__avx2(const float *x, float scale, int32_t zero_point, uint8
 void ck_requantize_u8__scalar(const uint8_t *x, int32_t zero_in, float m, int32_t zero_out, uint8_t *out, size_t n);
 void ck_requantize_u8__avx512(const uint8_t *x, int32_t zero_in, float m, int32_t zero_out, uint8_t *out, size_t n);
 void ck_requantize_u8__avx2(const uint8_t *x, int32_t zero_in, float m, int32_t zero_out, uint8_t *out, size_t n);
+
+/// Max pooling of u8 codes over one NHWC image (ck_pool2d_params of ck_fp32.h; count_include_pad
+/// unused): each output is the max over the window's taps inside the image, 0 for a window
+/// entirely in the padding (the max is order-free, so every variant is exact).
+void ck_maxpool2d_u8_nhwc__scalar(const ck_pool2d_params *p, const uint8_t *input, uint8_t *output);
+void ck_maxpool2d_u8_nhwc__avx512(const ck_pool2d_params *p, const uint8_t *input, uint8_t *output);
+void ck_maxpool2d_u8_nhwc__avx2(const ck_pool2d_params *p, const uint8_t *input, uint8_t *output);
 
 #ifdef __cplusplus
 }

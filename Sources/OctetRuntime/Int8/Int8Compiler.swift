@@ -219,12 +219,12 @@ struct Int8Compiler {
                 steps.append(.averagePool(src: x.slot, dst: newU8(out, py), window: window, zeroIn: x.params.zeroPoint,
                                           scaleRatio: Double(x.params.scale) / Double(py.scale), zeroOut: py.zeroPoint, countIncludePad: include))
             } else if x.params == py {
-                steps.append(.maxPool(src: x.slot, dst: newU8(out, py), window: window))
+                steps.append(.maxPool(src: x.slot, dst: newU8(out, py), window: window, fast: isa))
             } else {
                 let tmp = newU8(out + "#max", x.params)
                 shapes[out + "#max"] = o
                 u8Sizes[tmp] = o.elementCount
-                steps.append(.maxPool(src: x.slot, dst: tmp, window: window))
+                steps.append(.maxPool(src: x.slot, dst: tmp, window: window, fast: isa))
                 steps.append(.requantize(src: tmp, dst: newU8(out, py), multiplier: Int8Arithmetic.multiplier(x.params.scale, 1, over: py.scale),
                                          zeroIn: x.params.zeroPoint, zeroOut: py.zeroPoint, fast: isa))
             }
@@ -275,7 +275,7 @@ struct Int8Compiler {
                 switch step {
                 case .conv(let c): if case .quantized(let s, _, _, _, _) = c.output { return s == slot }; return false
                 case .quantize(_, let d, _, _), .requantize(_, let d, _, _, _, _), .relayoutU8(_, let d, _, _),
-                     .add(_, _, let d, _, _, _, _, _, _, _, _), .maxPool(_, let d, _), .averagePool(_, let d, _, _, _, _, _): return d == slot
+                     .add(_, _, let d, _, _, _, _, _, _, _, _), .maxPool(_, let d, _, _), .averagePool(_, let d, _, _, _, _, _): return d == slot
                 default: return false
                 }
             }

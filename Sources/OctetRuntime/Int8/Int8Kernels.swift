@@ -77,8 +77,15 @@ enum Int8Kernels {
                 out[i] = UInt8(min(max(Int8Arithmetic.add(x[i], ma, y[i], mb, constant: c), lo), hi))
             }
             u8[dst] = out
-        case .maxPool(let src, let dst, let w):
-            u8[dst] = maxPool(u8[src], w)
+        case .maxPool(let src, let dst, let w, let fast):
+            guard let fast else { u8[dst] = maxPool(u8[src], w); return }
+            let kernel = Pool2DKernel(kind: .max, isa: fast, inHeight: w.inH, inWidth: w.inW, channels: w.channels, outHeight: w.outH,
+                                      outWidth: w.outW, kernel: (w.kh, w.kw), stride: (w.sh, w.sw), padTop: w.padTop, padLeft: w.padLeft)
+            let count = w.outH * w.outW * w.channels
+            u8[dst] = [UInt8](unsafeUninitializedCapacity: count) { out, n in
+                u8[src].withUnsafeBufferPointer { QuantizedMaxPoolKernel.run(kernel, input: $0.baseAddress!, output: out.baseAddress!) }
+                n = count
+            }
         case .averagePool(let src, let dst, let w, let zIn, let ratio, let zOut, let include):
             u8[dst] = averagePool(u8[src], w, zeroIn: zIn, ratio: ratio, zeroOut: zOut, countIncludePad: include)
         case .clampFloat(let src, let dst, let lo, let hi):

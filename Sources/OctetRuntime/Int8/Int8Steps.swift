@@ -40,7 +40,7 @@ enum Int8Step {
     case floatConv(Conv2DKernel, src: Int, dst: Int)
     /// `fast`: the C kernel path, or nil for the plain-Swift reference.
     case add(a: Int, b: Int, dst: Int, ma: Float, za: Int32, mb: Float, zb: Int32, zy: Int32, lo: Int32, hi: Int32, fast: ISA?)
-    case maxPool(src: Int, dst: Int, window: PoolWindow)
+    case maxPool(src: Int, dst: Int, window: PoolWindow, fast: ISA?)
     case averagePool(src: Int, dst: Int, window: PoolWindow, zeroIn: Int32, scaleRatio: Double, zeroOut: Int32, countIncludePad: Bool)
     case clampFloat(src: Int, dst: Int, min: Float, max: Float)
     case softmaxFloat(src: Int, dst: Int, rows: Int, columns: Int)
