@@ -80,6 +80,37 @@ CK_INLINE CK_T512 void ck_dw_segment512(const int KH_, const int KW_, const ck_c
 #pragma GCC unroll 32
             for (int t = 0; t < KH_ * KW_; t++) wr[t] = _mm512_loadu_ps(w_c + (size_t)t * C16);
             const float *px = in_c + (iy0 * in_w + (ptrdiff_t)ox * sw - pl) * ips;
+            if (KH_ == 3 && KW_ == 3 && sw == 1 && dw == 1 && m == (__mmask16)0xFFFF && fast_hi - ox >= 2) {
+                // Stride 1, whole channel block: the 3x3 input window slides one column per pixel,
+                // so each pixel loads one new input column (3 vectors) instead of 9. Same taps,
+                // same accumulation order as the loop below (acc0: even taps, acc1: odd taps).
+                __m512 x[3][3];  // [column slot][kernel row]
+#pragma GCC unroll 3
+                for (int kw = 0; kw < 2; kw++)
+#pragma GCC unroll 3
+                    for (int kh = 0; kh < 3; kh++) x[kw][kh] = _mm512_loadu_ps(px + kh * row_step + kw * col_step);
+                for (; ox < fast_hi; ox++, px += ips) {
+#pragma GCC unroll 3
+                    for (int kh = 0; kh < 3; kh++) x[2][kh] = _mm512_loadu_ps(px + kh * row_step + 2 * col_step);
+                    __m512 acc0 = vb, acc1 = _mm512_setzero_ps();
+#pragma GCC unroll 3
+                    for (int kh = 0; kh < 3; kh++) {
+#pragma GCC unroll 3
+                        for (int kw = 0; kw < 3; kw++) {
+                            if ((kh * 3 + kw) & 1) acc1 = _mm512_fmadd_ps(x[kw][kh], wr[kh * 3 + kw], acc1);
+                            else acc0 = _mm512_fmadd_ps(x[kw][kh], wr[kh * 3 + kw], acc0);
+                        }
+                    }
+                    __m512 v = _mm512_add_ps(acc0, acc1);
+                    if (res_c) v = _mm512_add_ps(v, _mm512_loadu_ps(res_c + ox * ops));
+                    _mm512_storeu_ps(out_c + ox * ops, _mm512_min_ps(_mm512_max_ps(v, lo), hi));
+#pragma GCC unroll 3
+                    for (int kh = 0; kh < 3; kh++) {
+                        x[0][kh] = x[1][kh];
+                        x[1][kh] = x[2][kh];
+                    }
+                }
+            }
             for (; ox < fast_hi; ox++, px += sw * ips) {
                 __m512 acc0 = vb, acc1 = _mm512_setzero_ps();
 #pragma GCC unroll 8

@@ -10,10 +10,10 @@ enum Int8Kernels {
 
     /// Runs one step of one image; a `pool` wider than one thread splits a convolution's output
     /// pixels across its threads (latency mode: one image at a time, all cores on each layer).
-    static func execute(_ step: Int8Step, _ u8: inout [[UInt8]], _ f: inout [[Float]], pool: SpinPool? = nil) {
+    static func execute(_ step: Int8Step, _ u8: inout [[UInt8]], _ f: inout [AlignedFloats], pool: SpinPool? = nil) {
         switch step {
         case .quantize(let src, let dst, let params, let fast):
-            guard let fast else { u8[dst] = f[src].map { params.quantize($0) }; return }
+            guard let fast else { u8[dst] = f[src].withUnsafeBufferPointer { $0.map { params.quantize($0) } }; return }
             let x = f[src]
             u8[dst] = [UInt8](unsafeUninitializedCapacity: x.count) { out, n in
                 x.withUnsafeBufferPointer { QuantizeKernel.quantize($0.baseAddress!, scale: params.scale, zeroPoint: params.zeroPoint,
@@ -32,11 +32,11 @@ enum Int8Kernels {
                 n = x.count
             }
         case .dequantize(let src, let dst, let p):
-            f[dst] = u8[src].map { (Float(Int32($0) - p.zeroPoint)) * p.scale }
+            f[dst] = AlignedFloats(u8[src].map { (Float(Int32($0) - p.zeroPoint)) * p.scale })
         case .relayoutU8(let src, let dst, let inShape, let outShape):
             u8[dst] = Layouts.fromRowMajor(Layouts.toRowMajor(u8[src], shape: inShape), shape: outShape)
         case .relayoutFloat(let src, let dst, let inShape, let outShape):
-            f[dst] = Layouts.fromRowMajor(Layouts.toRowMajor(f[src], shape: inShape), shape: outShape)
+            f[dst] = AlignedFloats(Layouts.fromRowMajor(Layouts.toRowMajor(f[src].array, shape: inShape), shape: outShape))
         case .conv(let c):
             conv(c, &u8, &f, pool: pool)
         case .floatConv(let k, let src, let dst):
@@ -44,19 +44,18 @@ enum Int8Kernels {
             // The kernel writes every output (dense pixels): no need to zero the array first.
             precondition(k.geometry.outPixelStride == k.geometry.outChannels, "internal: FP32 island with strided output")
             let parts = max(1, min(pool?.width ?? 1, pixels / 64))
-            f[dst] = [Float](unsafeUninitializedCapacity: count) { out, n in
-                f[src].withUnsafeBufferPointer { x in
-                    // Addresses cross into the worker closures as integers (raw pointers are not Sendable).
-                    let xAddress = UInt(bitPattern: x.baseAddress), outAddress = UInt(bitPattern: out.baseAddress)
-                    let work: @Sendable (Int) -> Void = { p in
-                        let scratch = AlignedBuffer(count: k.scratchCount)
-                        k.run(input: UnsafePointer(bitPattern: xAddress)!, output: UnsafeMutablePointer(bitPattern: outAddress)!,
-                              pixels: (pixels * p / parts)..<(pixels * (p + 1) / parts), scratch: scratch.pointer)
-                    }
-                    if let pool { pool.run(parts: parts, work) } else { work(0) }
+            let out = AlignedFloats(uninitializedCount: count)
+            f[src].withUnsafeBufferPointer { x in
+                // Addresses cross into the worker closures as integers (raw pointers are not Sendable).
+                let xAddress = UInt(bitPattern: x.baseAddress), outAddress = UInt(bitPattern: out.pointer)
+                let work: @Sendable (Int) -> Void = { p in
+                    let scratch = AlignedBuffer(count: k.scratchCount)
+                    k.run(input: UnsafePointer(bitPattern: xAddress)!, output: UnsafeMutablePointer(bitPattern: outAddress)!,
+                          pixels: (pixels * p / parts)..<(pixels * (p + 1) / parts), scratch: scratch.pointer)
                 }
-                n = count
+                if let pool { pool.run(parts: parts, work) } else { work(0) }
             }
+            f[dst] = out
         case .add(let a, let b, let dst, let ma, let za, let mb, let zb, let zy, let lo, let hi, let fast):
             let x = u8[a], y = u8[b]
             let c = Int8Arithmetic.addConstant(ma: ma, za: za, mb: mb, zb: zb, zy: zy)
@@ -90,19 +89,15 @@ enum Int8Kernels {
             u8[dst] = averagePool(u8[src], w, zeroIn: zIn, ratio: ratio, zeroOut: zOut, countIncludePad: include)
         case .clampFloat(let src, let dst, let lo, let hi):
             // Swift.max then Swift.min, spelled out so the loop vectorizes (same results, NaN and -0 included).
-            let x = f[src]
-            f[dst] = [Float](unsafeUninitializedCapacity: x.count) { out, n in
-                x.withUnsafeBufferPointer { xp in
-                    for i in 0..<x.count {
-                        let v = xp[i]
-                        let a = lo >= v ? lo : v
-                        out[i] = hi < a ? hi : a
-                    }
-                }
-                n = x.count
+            let x = f[src], out = AlignedFloats(uninitializedCount: x.count)
+            for i in 0..<x.count {
+                let v = x.pointer[i]
+                let a = lo >= v ? lo : v
+                out.pointer[i] = hi < a ? hi : a
             }
+            f[dst] = out
         case .softmaxFloat(let src, let dst, let rows, let columns):
-            var out = f[src]
+            var out = f[src].array
             for r in 0..<rows {
                 let row = out[(r * columns)..<((r + 1) * columns)]
                 let m = row.max() ?? 0
@@ -110,7 +105,7 @@ enum Int8Kernels {
                 let s = e.reduce(0, +)
                 for (j, v) in e.enumerated() { out[r * columns + j] = v / s }
             }
-            f[dst] = out
+            f[dst] = AlignedFloats(out)
         }
     }
 
@@ -170,7 +165,7 @@ enum Int8Kernels {
         return out
     }
 
-    static func conv(_ c: ConvInt8, _ u8: inout [[UInt8]], _ f: inout [[Float]], pool: SpinPool? = nil) {
+    static func conv(_ c: ConvInt8, _ u8: inout [[UInt8]], _ f: inout [AlignedFloats], pool: SpinPool? = nil) {
         if let k = c.fast {
             let pixels = c.outH * c.outW
             // Disjoint output-pixel ranges, each with its own scratch: the kernel is pure per pixel.
@@ -201,10 +196,8 @@ enum Int8Kernels {
                     n = pixels * c.outC
                 }
             case .float(let slot, _, _, _):
-                var out = [Float](repeating: 0, count: pixels * c.outC)
-                u8[c.input].withUnsafeBufferPointer { x in
-                    out.withUnsafeMutableBytes { run(x.baseAddress!, $0.baseAddress!) }
-                }
+                let out = AlignedFloats(zeroedCount: pixels * c.outC)
+                u8[c.input].withUnsafeBufferPointer { x in run(x.baseAddress!, UnsafeMutableRawPointer(out.pointer)) }
                 f[slot] = out
             }
             return
@@ -282,7 +275,7 @@ enum Int8Kernels {
         }
     }
 
-    static func finish(_ c: ConvInt8, _ acc: [Int32], _ u8: inout [[UInt8]], _ f: inout [[Float]]) {
+    static func finish(_ c: ConvInt8, _ acc: [Int32], _ u8: inout [[UInt8]], _ f: inout [AlignedFloats]) {
         switch c.output {
         case .quantized(let slot, let m, let zp, let lo, let hi):
             var out = [UInt8](repeating: 0, count: acc.count)
@@ -296,7 +289,7 @@ enum Int8Kernels {
             }
             u8[slot] = out
         case .float(let slot, let scales, let lo, let hi):
-            f[slot] = acc.indices.map { min(max(Float(acc[$0]) * scales[$0 % c.outC], lo), hi) }
+            f[slot] = AlignedFloats(acc.indices.map { min(max(Float(acc[$0]) * scales[$0 % c.outC], lo), hi) })
         }
     }
 }

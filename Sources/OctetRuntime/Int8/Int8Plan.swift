@@ -102,10 +102,10 @@ public final class Int8Plan: @unchecked Sendable {
         // Every step writes its whole output array before anything reads it, so slots start empty
         // (allocating and zeroing every tensor of the network up front costs more than the math).
         var u8 = [[UInt8]](repeating: [], count: u8Sizes.count)
-        var f = [[Float]](repeating: [], count: floatSizes.count)
-        for (i, input) in inputs.enumerated() { f[input.slot] = images[i] }
+        var f = [AlignedFloats](repeating: .empty, count: floatSizes.count)
+        for (i, input) in inputs.enumerated() { f[input.slot] = AlignedFloats(images[i]) }
         for step in steps { Int8Kernels.execute(step, &u8, &f, pool: pool) }
-        return (outputs.map { Layouts.toRowMajor(f[$0.slot], shape: $0.shape) }, u8)
+        return (outputs.map { Layouts.toRowMajor(f[$0.slot].array, shape: $0.shape) }, u8)
     }
 
     /// Time of each step over `images` runs of one image on this thread (a profile: the step
@@ -119,8 +119,8 @@ public final class Int8Plan: @unchecked Sendable {
         var totals = [UInt64](repeating: 0, count: steps.count)
         for _ in 0..<max(images, 1) {
             var u8 = [[UInt8]](repeating: [], count: u8Sizes.count)
-            var f = [[Float]](repeating: [], count: floatSizes.count)
-            for (i, input) in inputs.enumerated() { f[input.slot] = Layouts.fromRowMajor(sources[i], shape: input.shape) }
+            var f = [AlignedFloats](repeating: .empty, count: floatSizes.count)
+            for (i, input) in inputs.enumerated() { f[input.slot] = AlignedFloats(Layouts.fromRowMajor(sources[i], shape: input.shape)) }
             for (i, step) in steps.enumerated() {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 Int8Kernels.execute(step, &u8, &f)
