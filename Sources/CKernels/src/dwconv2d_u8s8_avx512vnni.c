@@ -8,9 +8,9 @@
 // with the packed weight quads (ck_dw8_quad_offset; 0 for rows past the kernel), into
 // accumulators that start at bias - z_x * wsum in the same channel order, so
 //   acc = bias + sum over taps of (x - z_x) * w   (padded taps: (z_x - z_x) * w = 0)
-// exactly, in wrapping int32, as the scalar twin. The epilogue requantizes, clamps and packs the
-// 4 accumulators with vpackssdw + vpackuswb, which restores channel order (lane L of the result
-// is bytes 4L..4L+3 of each accumulator) and does not saturate (codes are already in [lo, hi]).
+// exactly, in wrapping int32, as the scalar twin. The epilogue requantizes the 4 accumulators and
+// packs them with vpackssdw + vpackuswb, which restores channel order (lane L of the result is
+// bytes 4L..4L+3 of each accumulator), then clamps the bytes to [lo, hi].
 // Four output pixels share each weight load.
 //
 // Float outputs use the per-tap kernel of dwconv2d_u8s8_avx512_impl.h with vpdpwssd.
@@ -40,16 +40,20 @@ CK_INLINE CK_DW_T __m512i ck_dw8_row64(const ck_conv2d_u8s8_params *p, const uin
 
 /// NP (1..4) output pixels at T columns x0, x0 + xs, ... (kernel column kw at + kw * xd), one
 /// 64-channel group: the vpdpbusd loop and the epilogue. Stores 64 bytes per pixel (masked by m).
-CK_INLINE CK_DW_T void ck_dw8_quad_pixels(const int NP, const uint8_t *T, size_t tcols, size_t x0, size_t xs, size_t xd,
-    size_t KG, size_t KW, const int8_t *wq, const __m512i *init, const __m512 *scale, __m512i zy, __m512i lo, __m512i hi,
+CK_INLINE CK_DW_T void ck_dw8_quad_pixels(const int NP, const int KG_, const int KW_, const uint8_t *T, size_t tcols, size_t x0,
+    size_t xs, size_t xd, size_t KGr, size_t KWr, const int8_t *wq, const __m512i *init, const __m512 *scale, __m512i zy, __m512i lo8, __m512i hi8,
     uint8_t *out, size_t ostride, __mmask64 m, int full) {
     __m512i acc[4][4];
 #pragma GCC unroll 4
     for (int n = 0; n < NP; n++)
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++) acc[n][j] = init[j];
+    // KG_ / KW_ > 0: compile-time row quads / kernel columns (loops fully unrolled).
+    const size_t KG = KG_ ? (size_t)KG_ : KGr, KW = KW_ ? (size_t)KW_ : KWr;
+#pragma GCC unroll 2
     for (size_t kg = 0; kg < KG; kg++) {
         const uint8_t *tq = T + kg * tcols * 256;
+#pragma GCC unroll 7
         for (size_t kw = 0; kw < KW; kw++) {
             const int8_t *w = wq + (kg * KW + kw) * 256;
             const uint8_t *t = tq + (x0 + kw * xd) * 256;
@@ -65,13 +69,29 @@ CK_INLINE CK_DW_T void ck_dw8_quad_pixels(const int NP, const uint8_t *T, size_t
     for (int n = 0; n < NP; n++) {
         __m512i q[4];
 #pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) {
-            q[j] = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[n][j]), scale[j]));
-            q[j] = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q[j], zy), lo), hi);
-        }
-        const __m512i v = _mm512_packus_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(q[2], q[3]));
+        for (int j = 0; j < 4; j++)
+            q[j] = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[n][j]), scale[j])), zy);
+        // Saturating packs first, then [lo, hi] on the bytes: clamp(v, lo, hi) ==
+        // clamp(sat_u8(sat_s16(v)), lo, hi) when 0 <= lo <= hi <= 255 (the caller's condition).
+        __m512i v = _mm512_packus_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(q[2], q[3]));
+        v = _mm512_min_epu8(_mm512_max_epu8(v, lo8), hi8);
         if (full) _mm512_storeu_si512(out + n * ostride, v);
         else _mm512_mask_storeu_epi8(out + n * ostride, m, v);
+    }
+}
+
+/// The n output pixels of a row chunk, four at a time (KG_ / KW_ as in ck_dw8_quad_pixels).
+CK_INLINE CK_DW_T void ck_dw8_row_pixels(const int KG_, const int KW_, const uint8_t *T, size_t tcols, size_t n, size_t sw,
+    size_t dw, size_t KG, size_t KW, const int8_t *wq, const __m512i *init, const __m512 *scale, __m512i zy, __m512i lo8,
+    __m512i hi8, uint8_t *o, size_t os, __mmask64 m, int full) {
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        ck_dw8_quad_pixels(4, KG_, KW_, T, tcols, i * sw, sw, dw, KG, KW, wq, init, scale, zy, lo8, hi8, o + i * os, os, m, full);
+    switch (n - i) {
+    case 3: ck_dw8_quad_pixels(3, KG_, KW_, T, tcols, i * sw, sw, dw, KG, KW, wq, init, scale, zy, lo8, hi8, o + i * os, os, m, full); break;
+    case 2: ck_dw8_quad_pixels(2, KG_, KW_, T, tcols, i * sw, sw, dw, KG, KW, wq, init, scale, zy, lo8, hi8, o + i * os, os, m, full); break;
+    case 1: ck_dw8_quad_pixels(1, KG_, KW_, T, tcols, i * sw, sw, dw, KG, KW, wq, init, scale, zy, lo8, hi8, o + i * os, os, m, full); break;
+    default: break;
     }
 }
 
@@ -83,7 +103,7 @@ static CK_DW_T void ck_dw8_quads(const ck_conv2d_u8s8_params *p, const uint8_t *
     const int32_t *wsum = (const int32_t *)packed_weights + KH * KW * C16;
     const int8_t *quads = (const int8_t *)packed_weights + ck_dw8_quad_offset(p);
     const __m512i zx = _mm512_set1_epi8((char)p->input_zero_point);
-    const __m512i zy = _mm512_set1_epi32(out->zero_point), lo = _mm512_set1_epi32(out->lo), hi = _mm512_set1_epi32(out->hi);
+    const __m512i zy = _mm512_set1_epi32(out->zero_point), lo = _mm512_set1_epi8((char)out->lo), hi = _mm512_set1_epi8((char)out->hi);
     // Output pixels per chunk of a row, so that their T columns fit the buffer.
     const size_t tcols_max = CK_DW8_TBYTES / (KG * 256);
     if (tcols_max < (KW - 1) * dw + 1) {
@@ -129,12 +149,27 @@ static CK_DW_T void ck_dw8_quads(const ck_conv2d_u8s8_params *p, const uint8_t *
                     iy[r] = kh < KH ? (ptrdiff_t)(oy * p->stride_h + kh * p->dilation_h) - (ptrdiff_t)p->pad_top : -1;
                 }
                 uint8_t *tq = T + kg * tcols * 256;
+                // Rows outside the image (or past the kernel) read as z_x; inside columns of
+                // inside rows load directly (the branches are per row, hence predictable).
+                const uint8_t *row[4];
+                for (size_t r = 0; r < 4; r++)
+                    row[r] = iy[r] >= 0 && iy[r] < (ptrdiff_t)p->in_h ? input + (size_t)iy[r] * p->in_w * p->in_pixel_stride + c : NULL;
+                const size_t ips = p->in_pixel_stride;
                 for (size_t x = 0; x < tcols; x++) {
                     const ptrdiff_t ix = ix0 + (ptrdiff_t)x;
-                    const __m512i r0 = ck_dw8_row64(p, input, iy[0], ix, c, m, full, zx);
-                    const __m512i r1 = ck_dw8_row64(p, input, iy[1], ix, c, m, full, zx);
-                    const __m512i r2 = ck_dw8_row64(p, input, iy[2], ix, c, m, full, zx);
-                    const __m512i r3 = ck_dw8_row64(p, input, iy[3], ix, c, m, full, zx);
+                    __m512i r0, r1, r2, r3;
+                    if (ix >= 0 && ix < (ptrdiff_t)p->in_w && full) {
+                        const size_t off = (size_t)ix * ips;
+                        r0 = row[0] ? _mm512_loadu_si512(row[0] + off) : zx;
+                        r1 = row[1] ? _mm512_loadu_si512(row[1] + off) : zx;
+                        r2 = row[2] ? _mm512_loadu_si512(row[2] + off) : zx;
+                        r3 = row[3] ? _mm512_loadu_si512(row[3] + off) : zx;
+                    } else {
+                        r0 = ck_dw8_row64(p, input, iy[0], ix, c, m, full, zx);
+                        r1 = ck_dw8_row64(p, input, iy[1], ix, c, m, full, zx);
+                        r2 = ck_dw8_row64(p, input, iy[2], ix, c, m, full, zx);
+                        r3 = ck_dw8_row64(p, input, iy[3], ix, c, m, full, zx);
+                    }
                     const __m512i a = _mm512_unpacklo_epi8(r0, r1), b = _mm512_unpackhi_epi8(r0, r1);
                     const __m512i cc = _mm512_unpacklo_epi8(r2, r3), d = _mm512_unpackhi_epi8(r2, r3);
                     _mm512_store_si512(tq + x * 256, _mm512_unpacklo_epi16(a, cc));
@@ -145,15 +180,8 @@ static CK_DW_T void ck_dw8_quads(const ck_conv2d_u8s8_params *p, const uint8_t *
             }
             uint8_t *o = output + pix * p->out_pixel_stride + c;
             const size_t os = p->out_pixel_stride;
-            size_t i = 0;
-            for (; i + 4 <= n; i += 4)
-                ck_dw8_quad_pixels(4, T, tcols, i * sw, sw, dw, KG, KW, wq, init, scale, zy, lo, hi, o + i * os, os, m, full);
-            switch (n - i) {
-            case 3: ck_dw8_quad_pixels(3, T, tcols, i * sw, sw, dw, KG, KW, wq, init, scale, zy, lo, hi, o + i * os, os, m, full); break;
-            case 2: ck_dw8_quad_pixels(2, T, tcols, i * sw, sw, dw, KG, KW, wq, init, scale, zy, lo, hi, o + i * os, os, m, full); break;
-            case 1: ck_dw8_quad_pixels(1, T, tcols, i * sw, sw, dw, KG, KW, wq, init, scale, zy, lo, hi, o + i * os, os, m, full); break;
-            default: break;
-            }
+            if (KH == 3 && KW == 3) ck_dw8_row_pixels(1, 3, T, tcols, n, sw, dw, KG, KW, wq, init, scale, zy, lo, hi, o, os, m, full);
+            else ck_dw8_row_pixels(0, 0, T, tcols, n, sw, dw, KG, KW, wq, init, scale, zy, lo, hi, o, os, m, full);
             pix += n;
         }
     }
