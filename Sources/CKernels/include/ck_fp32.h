@@ -79,6 +79,12 @@ void ck_avgpool2d_f32_nhwc__avx512(const ck_pool2d_params *p, const float *input
 void ck_global_avgpool_f32_nhwc__scalar(size_t pixels, size_t channels, const float *input, float *output);
 void ck_global_avgpool_f32_nhwc__avx512(size_t pixels, size_t channels, const float *input, float *output);
 
+/// NCHW -> NHWC for one image: dst[p * channels + c] = src[c * pixels + p] (pure data movement, so
+/// every variant gives the same bytes). The AVX-512 variant interleaves 3-channel images (network
+/// inputs) with permutes; other channel counts use the scalar loop.
+void ck_nchw_to_nhwc_f32__scalar(const float *src, size_t channels, size_t pixels, float *dst);
+void ck_nchw_to_nhwc_f32__avx512(const float *src, size_t channels, size_t pixels, float *dst);
+
 #ifdef __cplusplus
 }
 #endif

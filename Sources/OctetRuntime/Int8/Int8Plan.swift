@@ -77,7 +77,7 @@ public final class Int8Plan: @unchecked Sendable {
             for image in (count * w / workers)..<(count * (w + 1) / workers) {
                 let nhwc = srcs.enumerated().map { i, v in
                     let shape = self.inputs[i].shape, n = shape.elementCount
-                    return v.withUnsafeBufferPointer { Layouts.fromRowMajor(UnsafeBufferPointer(rebasing: $0[(image * n)..<((image + 1) * n)]), shape: shape) }
+                    return v.withUnsafeBufferPointer { self.executorLayout(UnsafeBufferPointer(rebasing: $0[(image * n)..<((image + 1) * n)]), shape: shape) }
                 }
                 results.store(image: image, self.runImage(nhwc: nhwc, pool: pool).outputs)
             }
@@ -93,17 +93,29 @@ public final class Int8Plan: @unchecked Sendable {
 
     /// Runs one image on this thread (row-major per-image inputs and outputs), keeping every u8 tensor.
     func runImageCapturing(_ images: [[Float]]) -> (outputs: [[Float]], u8: [[UInt8]]) {
-        runImage(nhwc: inputs.indices.map { Layouts.fromRowMajor(images[$0], shape: inputs[$0].shape) }, pool: nil)
+        runImage(nhwc: inputs.indices.map { i in images[i].withUnsafeBufferPointer { executorLayout($0, shape: inputs[i].shape) } }, pool: nil)
+    }
+
+    /// One image's row-major input in the executor's layout (NHWC for rank 4), in an aligned buffer.
+    func executorLayout(_ v: UnsafeBufferPointer<Float>, shape: Shape) -> AlignedFloats {
+        let out = AlignedFloats(uninitializedCount: v.count)
+        guard let src = v.baseAddress else { return out }
+        if shape.rank == 4, shape[1] > 1, shape[2] * shape[3] > 1 {
+            LayoutKernel.nchwToNHWC(src, channels: shape[1], pixels: shape[2] * shape[3], into: out.pointer, isa: isa ?? .scalar)
+        } else {
+            out.pointer.initialize(from: src, count: v.count)
+        }
+        return out
     }
 
     /// Runs one image whose inputs are already in the executor's layout (NHWC for rank 4); a
     /// pool splits the larger layers across its threads.
-    func runImage(nhwc images: [[Float]], pool: SpinPool?) -> (outputs: [[Float]], u8: [[UInt8]]) {
+    func runImage(nhwc images: [AlignedFloats], pool: SpinPool?) -> (outputs: [[Float]], u8: [[UInt8]]) {
         // Every step writes its whole output array before anything reads it, so slots start empty
         // (allocating and zeroing every tensor of the network up front costs more than the math).
         var u8 = [[UInt8]](repeating: [], count: u8Sizes.count)
         var f = [AlignedFloats](repeating: .empty, count: floatSizes.count)
-        for (i, input) in inputs.enumerated() { f[input.slot] = AlignedFloats(images[i]) }
+        for (i, input) in inputs.enumerated() { f[input.slot] = images[i] }
         for step in steps { Int8Kernels.execute(step, &u8, &f, pool: pool) }
         return (outputs.map { Layouts.toRowMajor(f[$0.slot].array, shape: $0.shape) }, u8)
     }
@@ -120,7 +132,7 @@ public final class Int8Plan: @unchecked Sendable {
         for _ in 0..<max(images, 1) {
             var u8 = [[UInt8]](repeating: [], count: u8Sizes.count)
             var f = [AlignedFloats](repeating: .empty, count: floatSizes.count)
-            for (i, input) in inputs.enumerated() { f[input.slot] = AlignedFloats(Layouts.fromRowMajor(sources[i], shape: input.shape)) }
+            for (i, input) in inputs.enumerated() { f[input.slot] = sources[i].withUnsafeBufferPointer { executorLayout($0, shape: input.shape) } }
             for (i, step) in steps.enumerated() {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 Int8Kernels.execute(step, &u8, &f)
