@@ -95,6 +95,53 @@ CK_INLINE CK_DW_T void ck_dw8_row_pixels(const int KG_, const int KW_, const uin
     }
 }
 
+/// Stride 1, dilation 1, KG_ row quads of a KW_-wide kernel: the n output pixels of a row chunk,
+/// one 16-channel slice j at a time, the T columns under a pixel held in registers and slid one
+/// column per pixel (each T vector is loaded once, not once per kernel column), the slice's
+/// weights in registers. Raw accumulators go to acc (n x 64 int32), then the epilogue as in
+/// ck_dw8_quad_pixels. Same sums as ck_dw8_quad_pixels (wrapping int32: any order is exact).
+CK_INLINE CK_DW_T void ck_dw8_row_sweep(const int KG_, const int KW_, const uint8_t *T, size_t tcols, size_t n,
+    const int8_t *wq, const __m512i *init, const __m512 *scale, __m512i zy, __m512i lo8, __m512i hi8, uint8_t *o, size_t os,
+    __mmask64 m, int full, int32_t *acc) {
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        __m512i w[2][5], x[2][5];
+#pragma GCC unroll 2
+        for (int kg = 0; kg < KG_; kg++)
+#pragma GCC unroll 5
+            for (int kw = 0; kw < KW_; kw++) {
+                w[kg][kw] = _mm512_loadu_si512(wq + (kg * KW_ + kw) * 256 + 64 * j);
+                if (kw < KW_ - 1) x[kg][kw] = _mm512_load_si512(T + (size_t)kg * tcols * 256 + (size_t)kw * 256 + 64 * j);
+            }
+        const uint8_t *t = T + (size_t)(KW_ - 1) * 256 + 64 * j;
+        for (size_t i = 0; i < n; i++, t += 256) {
+            __m512i a0 = init[j], a1 = _mm512_setzero_si512();
+#pragma GCC unroll 2
+            for (int kg = 0; kg < KG_; kg++) {
+                x[kg][KW_ - 1] = _mm512_load_si512(t + (size_t)kg * tcols * 256);
+#pragma GCC unroll 5
+                for (int kw = 0; kw < KW_; kw++) {
+                    if (kw & 1) a1 = _mm512_dpbusd_epi32(a1, x[kg][kw], w[kg][kw]);
+                    else a0 = _mm512_dpbusd_epi32(a0, x[kg][kw], w[kg][kw]);
+                }
+#pragma GCC unroll 5
+                for (int kw = 0; kw + 1 < KW_; kw++) x[kg][kw] = x[kg][kw + 1];
+            }
+            _mm512_store_si512(acc + i * 64 + 16 * j, _mm512_add_epi32(a0, a1));
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        __m512i q[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++)
+            q[j] = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(acc + i * 64 + 16 * j)), scale[j])), zy);
+        __m512i v = _mm512_packus_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(q[2], q[3]));
+        v = _mm512_min_epu8(_mm512_max_epu8(v, lo8), hi8);
+        if (full) _mm512_storeu_si512(o + i * os, v);
+        else _mm512_mask_storeu_epi8(o + i * os, m, v);
+    }
+}
+
 /// u8 output, any geometry: see the top of the file.
 static CK_DW_T void ck_dw8_quads(const ck_conv2d_u8s8_params *p, const uint8_t *input, const void *packed_weights,
     const int32_t *bias, const ck_u8s8_output *out, uint8_t *output, size_t pixel_begin, size_t pixel_end) {
@@ -112,6 +159,8 @@ static CK_DW_T void ck_dw8_quads(const ck_conv2d_u8s8_params *p, const uint8_t *
     }
     const size_t chunk = (tcols_max - (KW - 1) * dw - 1) / sw + 1;
     uint8_t T[CK_DW8_TBYTES] __attribute__((aligned(64)));
+    // Raw accumulators of a row chunk for ck_dw8_row_sweep (chunk <= tcols_max pixels).
+    int32_t acc[CK_DW8_TBYTES / 256 * 64] __attribute__((aligned(64)));
     for (size_t c = 0; c < C; c += 64) {
         const size_t nc = C - c < 64 ? C - c : 64;
         const int full = nc == 64;
@@ -180,7 +229,9 @@ static CK_DW_T void ck_dw8_quads(const ck_conv2d_u8s8_params *p, const uint8_t *
             }
             uint8_t *o = output + pix * p->out_pixel_stride + c;
             const size_t os = p->out_pixel_stride;
-            if (KH == 3 && KW == 3) ck_dw8_row_pixels(1, 3, T, tcols, n, sw, dw, KG, KW, wq, init, scale, zy, lo, hi, o, os, m, full);
+            // The sweep pays its register setup per 16-channel slice: worth it on rows of 12+ pixels.
+            if (sw == 1 && dw == 1 && KH == 5 && KW == 5 && n >= 12) ck_dw8_row_sweep(2, 5, T, tcols, n, wq, init, scale, zy, lo, hi, o, os, m, full, acc);
+            else if (KH == 3 && KW == 3) ck_dw8_row_pixels(1, 3, T, tcols, n, sw, dw, KG, KW, wq, init, scale, zy, lo, hi, o, os, m, full);
             else ck_dw8_row_pixels(0, 0, T, tcols, n, sw, dw, KG, KW, wq, init, scale, zy, lo, hi, o, os, m, full);
             pix += n;
         }
