@@ -2,8 +2,8 @@ import OctetTestSupport
 import XCTest
 
 /// Every SIMD path of the convolution kernels against the scalar twin, on random geometries
-/// including odd channel counts, padding, strides, dilations, groups, pixel sub-ranges and
-/// strided (sliced) input and output.
+/// including odd channel counts, padding, strides, dilations, groups, pixel sub-ranges,
+/// strided (sliced) input and output, and rows wide enough for implicit GEMM.
 final class Conv2DKernelTests: XCTestCase {
     struct Case {
         var geometry: ConvGeometry
@@ -17,7 +17,8 @@ final class Conv2DKernelTests: XCTestCase {
         let coutPG = depthwise ? 1 : [1, 3, 15, 16, 17, 31, 32, 33, 47, 64, 70][r.int(0...10)]
         let kh = [1, 1, 3, 3, 5, 7][r.int(0...5)], kw = r.bool() ? kh : r.int(1...5)
         let sh = r.int(1...2), sw = r.int(1...2), dh = r.int(1...2), dw = r.int(1...2)
-        let h = r.int(max(1, (kh - 1) * dh + 1)...17), w = r.int(max(1, (kw - 1) * dw + 1)...19)
+        // Rows up to 40 wide: runs of inside pixels long enough for implicit GEMM (read in place).
+        let h = r.int(max(1, (kh - 1) * dh + 1)...17), w = r.int(max(1, (kw - 1) * dw + 1)...(r.bool() ? 19 : 40))
         let pt = r.int(0...kh / 2 + 1), pl = r.int(0...kw / 2 + 1), pb = r.int(0...2), pr = r.int(0...2)
         let oh = (h + pt + pb - ((kh - 1) * dh + 1)) / sh + 1, ow = (w + pl + pr - ((kw - 1) * dw + 1)) / sw + 1
         let cin = groups * cinPG, cout = groups * coutPG

@@ -9,6 +9,7 @@
 // kernels; narrow tail panels (8/16/24) their own.
 #include "ck_fp32.h"
 #include "conv2d_f32_internal.h"
+#include "conv_rows_internal.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -182,16 +183,16 @@ CK_INLINE CK_T512 __m512 ck_clamp(__m512 v, __m512 lo, __m512 hi) {
         if (W == 8) {                                                                              \
             const __m256 b0 = _mm256_loadu_ps(b);                                                  \
             _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                                  \
-                h0[i] = _mm256_fmadd_ps(_mm256_set1_ps(a[i * CK_CONV_KCS + k]), b0, h0[i]);         \
+                h0[i] = _mm256_fmadd_ps(_mm256_set1_ps(a[i * lda + k]), b0, h0[i]);         \
         } else {                                                                                   \
             const __m512 b0 = _mm512_loadu_ps(b);                                                  \
             const __m512 b1 = W == 32 ? _mm512_loadu_ps(b + 16) : b0;                              \
             const __m256 b1h = W == 24 ? _mm256_loadu_ps(b + 16) : _mm256_setzero_ps();            \
             _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {                                \
-                const __m512 ai = _mm512_set1_ps(a[i * CK_CONV_KCS + k]);                          \
+                const __m512 ai = _mm512_set1_ps(a[i * lda + k]);                          \
                 c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);                                            \
                 if (W == 32) c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);                               \
-                if (W == 24) h1[i] = _mm256_fmadd_ps(_mm256_set1_ps(a[i * CK_CONV_KCS + k]), b1h, h1[i]); \
+                if (W == 24) h1[i] = _mm256_fmadd_ps(_mm256_set1_ps(a[i * lda + k]), b1h, h1[i]); \
             }                                                                                      \
         }                                                                                          \
     } while (0)
@@ -200,8 +201,9 @@ CK_INLINE CK_T512 __m512 ck_clamp(__m512 v, __m512 lo, __m512 hi) {
 /// the tile instead of zero; flags & CK_STORE_C: store the sums to the tile (no epilogue).
 #define CK_LOAD_C 1
 #define CK_STORE_C 2
-CK_INLINE CK_T512 void ck_ukr(const int MR, const int W, size_t K, const float *A,
+CK_INLINE CK_T512 void ck_ukr(const int MR, const int W, size_t K, const float *A, const ck_q8_reads *r,
     const float *B, float *ct, int flags, const char *pf, size_t pfs, const ck_conv_epi *e) {
+    const size_t lda = r->lda;
     __m512 c0[CK_CONV_AROWS], c1[CK_CONV_AROWS];
     __m256 h0[CK_CONV_AROWS], h1[CK_CONV_AROWS];
     if (flags & CK_LOAD_C) {
@@ -231,9 +233,9 @@ CK_INLINE CK_T512 void ck_ukr(const int MR, const int W, size_t K, const float *
         }
     }
     const float *b = B;
-    for (size_t k0 = 0; k0 < K; k0 += CK_CONV_KC) {
-        const size_t kc = (K - k0) < CK_CONV_KC ? (K - k0) : CK_CONV_KC;
-        const float *a = A + (k0 / CK_CONV_KC) * CK_CONV_ACHUNK;
+    const float *a = A;
+    for (size_t k0 = 0; k0 < K; k0 += r->kc, a += r->achunk) {
+        const size_t kc = (K - k0) < r->kc ? (K - k0) : r->kc;
         size_t k = 0;
         // Two copies of the k loop: with one L2 prefetch per step (weights of the next chunk),
         // and without (no load slot spent when there is nothing to prefetch).
@@ -293,18 +295,18 @@ CK_INLINE CK_T512 void ck_ukr(const int MR, const int W, size_t K, const float *
     }
 }
 
-typedef void (*ck_ukr_fn)(size_t K, const float *A, const float *B, float *ct, int flags, const char *pf,
-    size_t pfs, const ck_conv_epi *e);
+typedef void (*ck_ukr_fn)(size_t K, const float *A, const ck_q8_reads *r, const float *B, float *ct, int flags,
+    const char *pf, size_t pfs, const ck_conv_epi *e);
 
 #define CK_DEF_UKR(MR)                                                                             \
-    static CK_T512 void ck_ukr_##MR##x8(size_t K, const float *A, const float *B, float *ct, int flags, \
-        const char *pf, size_t pfs, const ck_conv_epi *e) { ck_ukr(MR, 8, K, A, B, ct, flags, pf, pfs, e); }                                                               \
-    static CK_T512 void ck_ukr_##MR##x16(size_t K, const float *A, const float *B, float *ct, int flags, \
-        const char *pf, size_t pfs, const ck_conv_epi *e) { ck_ukr(MR, 16, K, A, B, ct, flags, pf, pfs, e); }                                                              \
-    static CK_T512 void ck_ukr_##MR##x24(size_t K, const float *A, const float *B, float *ct, int flags, \
-        const char *pf, size_t pfs, const ck_conv_epi *e) { ck_ukr(MR, 24, K, A, B, ct, flags, pf, pfs, e); }                                                              \
-    static CK_T512 void ck_ukr_##MR##x32(size_t K, const float *A, const float *B, float *ct, int flags, \
-        const char *pf, size_t pfs, const ck_conv_epi *e) { ck_ukr(MR, 32, K, A, B, ct, flags, pf, pfs, e); }
+    static CK_T512 void ck_ukr_##MR##x8(size_t K, const float *A, const ck_q8_reads *r, const float *B, float *ct, \
+        int flags, const char *pf, size_t pfs, const ck_conv_epi *e) { ck_ukr(MR, 8, K, A, r, B, ct, flags, pf, pfs, e); }                                                               \
+    static CK_T512 void ck_ukr_##MR##x16(size_t K, const float *A, const ck_q8_reads *r, const float *B, float *ct, \
+        int flags, const char *pf, size_t pfs, const ck_conv_epi *e) { ck_ukr(MR, 16, K, A, r, B, ct, flags, pf, pfs, e); }                                                              \
+    static CK_T512 void ck_ukr_##MR##x24(size_t K, const float *A, const ck_q8_reads *r, const float *B, float *ct, \
+        int flags, const char *pf, size_t pfs, const ck_conv_epi *e) { ck_ukr(MR, 24, K, A, r, B, ct, flags, pf, pfs, e); }                                                              \
+    static CK_T512 void ck_ukr_##MR##x32(size_t K, const float *A, const ck_q8_reads *r, const float *B, float *ct, \
+        int flags, const char *pf, size_t pfs, const ck_conv_epi *e) { ck_ukr(MR, 32, K, A, r, B, ct, flags, pf, pfs, e); }
 CK_DEF_UKR(1) CK_DEF_UKR(2) CK_DEF_UKR(3) CK_DEF_UKR(4) CK_DEF_UKR(5) CK_DEF_UKR(6) CK_DEF_UKR(7)
 CK_DEF_UKR(8) CK_DEF_UKR(9) CK_DEF_UKR(10) CK_DEF_UKR(11) CK_DEF_UKR(12) CK_DEF_UKR(13) CK_DEF_UKR(14)
 
@@ -315,6 +317,55 @@ static const ck_ukr_fn ck_ukr_table[CK_CONV_AROWS + 1][4] = {
     CK_UKR_ROW(6), CK_UKR_ROW(7), CK_UKR_ROW(8), CK_UKR_ROW(9), CK_UKR_ROW(10), CK_UKR_ROW(11),
     CK_UKR_ROW(12), CK_UKR_ROW(13), CK_UKR_ROW(14),
 };
+
+/// The implicit-GEMM pass of ck_conv2d_f32_nhwc__avx512 (layout CK_Q8_IMPLICIT, K one block): row
+/// blocks of the inside runs read the input in place, the others are gathered into A; each
+/// macro-block streams every weight panel once, as in the packed pass. Same k order per
+/// accumulator, hence the same sums as the packed pass.
+static CK_T512 void ck_conv_implicit(const ck_conv2d_f32_params *p, const float *input, const float *packed_weights,
+    const float *bias, const float *residual, float *output, size_t pixel_begin, size_t pixel_end, float *A,
+    const ck_q8_layout *layout, ck_conv_epi *e) {
+    const size_t K = ck_conv_k(p), cout = p->cout_per_group, stride = p->out_pixel_stride;
+    const size_t npanels = (cout + CK_CONV_NR - 1) / CK_CONV_NR;
+    const size_t ablock = ck_conv_ablock_floats(p), nbmax = ck_conv_nblocks(p), W = p->out_w;
+    size_t nblk = 0, bq, bmr;
+    int bdirect;
+    for (ck_q8_blocks it = ck_q8_blocks_from(pixel_begin, pixel_end);
+         ck_q8_next_block(W, layout, CK_CONV_AROWS, &it, &bq, &bmr, &bdirect);) nblk++;
+    const size_t nmacro = (nblk + nbmax - 1) / nbmax;
+    ck_q8_blocks it = ck_q8_blocks_from(pixel_begin, pixel_end);
+    for (size_t mb = 0; mb < nmacro; mb++) {
+        const size_t nb = nblk * (mb + 1) / nmacro - nblk * mb / nmacro;
+        size_t q[CK_CONV_MAXNB], mr[CK_CONV_MAXNB];
+        const float *a[CK_CONV_MAXNB];
+        const ck_q8_reads *reads[CK_CONV_MAXNB];
+        for (size_t bi = 0; bi < nb; bi++) {
+            int direct = 0;
+            ck_q8_next_block(W, layout, CK_CONV_AROWS, &it, &q[bi], &mr[bi], &direct);
+            if (direct) {
+                const size_t oy = q[bi] / W, ox = q[bi] % W;
+                a[bi] = input + ((oy * p->stride_h - p->pad_top) * p->in_w + ox * p->stride_w - p->pad_left) * p->in_pixel_stride;
+                reads[bi] = &layout->direct;
+            } else {
+                float *slot = A + bi * ablock;
+                ck_pack_a(p, input, 0, q[bi], mr[bi], 0, K, slot);
+                a[bi] = slot;
+                reads[bi] = &layout->packed;
+            }
+        }
+        for (size_t j = 0; j < npanels; j++) {
+            const size_t col0 = j * CK_CONV_NR, width = ck_conv_panel_width(cout, j);
+            const float *bp = packed_weights + j * CK_CONV_NR * K;
+            e->cols = (cout - col0) < CK_CONV_NR ? (cout - col0) : CK_CONV_NR;
+            e->bias = bias ? bias + col0 : NULL;
+            for (size_t bi = 0; bi < nb; bi++) {
+                e->residual = residual ? residual + q[bi] * stride + col0 : NULL;
+                e->out = output + q[bi] * stride + col0;
+                ck_ukr_table[mr[bi]][width / 8 - 1](K, a[bi], reads[bi], bp, NULL, 0, (const char *)bp, 0, e);
+            }
+        }
+    }
+}
 
 CK_T512 void ck_conv2d_f32_nhwc__avx512(const ck_conv2d_f32_params *p, const float *input,
     const float *packed_weights, const float *bias, const float *residual, float *output,
@@ -341,6 +392,18 @@ CK_T512 void ck_conv2d_f32_nhwc__avx512(const ck_conv2d_f32_params *p, const flo
     e.stride = stride;
     e.lo = p->act_min;
     e.hi = p->act_max;
+    const ck_q8_reads packed = {CK_CONV_KCS, CK_CONV_KC, CK_CONV_ACHUNK};
+    // Implicit GEMM (one K-block, one group, contiguous kernel rows): inside pixels of rows with at
+    // least a register block of them read their im2col rows in place.
+    ck_q8_layout layout;
+    layout.mode = CK_Q8_PACKED;
+    layout.packed = layout.direct = packed;
+    if (KB == K && K > 0 && p->groups == 1 && p->in_pixel_stride == p->cin_per_group && p->dilation_w == 1 &&
+        ck_q8_implicit(&layout, p->in_h, p->in_w, p->out_h, p->out_w, p->kernel_h, p->kernel_w, p->stride_h, p->stride_w,
+            p->dilation_h, p->pad_top, p->pad_left, p->cin_per_group, p->in_pixel_stride, CK_CONV_AROWS)) {
+        ck_conv_implicit(p, input, packed_weights, bias, residual, output, pixel_begin, pixel_end, A, &layout, &e);
+        return;
+    }
     // Weights that stay in L2 (small B) are only worth prefetching when read once per call.
     const int prefetch = K * ck_conv_padded_n(cout) > CK_CONV_SMALL_B || nblk == 1;
     for (size_t g = 0; g < p->groups; g++) {
@@ -388,7 +451,7 @@ CK_T512 void ck_conv2d_f32_nhwc__avx512(const ck_conv2d_f32_params *p, const flo
                         const size_t mr = base + (bi < extra);
                         e.residual = residual ? residual + q * stride + col0 : NULL;
                         e.out = output + q * stride + col0;
-                        ck_ukr_table[mr][width / 8 - 1](kc, A + (bi - b0) * ablock, bp,
+                        ck_ukr_table[mr][width / 8 - 1](kc, A + (bi - b0) * ablock, &packed, bp,
                             C + ((bi - b0) * npanels + j) * CK_CONV_CTILE, flags,
                             (const char *)next + (bi - b0) * part, pfs, &e);
                         q += mr;

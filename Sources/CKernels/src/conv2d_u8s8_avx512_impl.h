@@ -236,7 +236,7 @@ CK_Q8_T void CK_Q8_FN(const ck_conv2d_u8s8_params *p, const uint8_t *input,
     size_t nblk = 0, bq, bmr;
     int bdirect;
     for (ck_q8_blocks it = ck_q8_blocks_from(pixel_begin, pixel_end);
-         ck_q8_next_block(p, &layout, CK_Q8_MRMAX, &it, &bq, &bmr, &bdirect);) nblk++;
+         ck_q8_next_block(p->out_w, &layout, CK_Q8_MRMAX, &it, &bq, &bmr, &bdirect);) nblk++;
     // Balanced macro-blocks of <= nbmax row blocks.
     const size_t nmacro = (nblk + nbmax - 1) / nbmax;
     ck_q8_epi e;
@@ -258,7 +258,7 @@ CK_Q8_T void CK_Q8_FN(const ck_conv2d_u8s8_params *p, const uint8_t *input,
             const ck_q8_reads *reads[CK_Q8_MAXNB];
             for (size_t bi = 0; bi < nb; bi++) {
                 int direct = 0;
-                ck_q8_next_block(p, &layout, CK_Q8_MRMAX, &it, &q[bi], &mr[bi], &direct);
+                ck_q8_next_block(p->out_w, &layout, CK_Q8_MRMAX, &it, &q[bi], &mr[bi], &direct);
                 if (direct) {
                     a[bi] = ck_q8_direct_row(p, &layout, input, g, q[bi]);
                     reads[bi] = &layout.direct;

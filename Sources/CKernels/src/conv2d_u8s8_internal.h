@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "ck_int8.h"
+#include "conv_rows_internal.h"
 
 #define CK_Q8_NR 32
 #define CK_Q8_KC 1024
@@ -76,37 +77,9 @@ static inline int ck_q8_rows_in_place(const ck_conv2d_u8s8_params *p) {
     return p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 &&
         p->pad_left == 0 && p->out_h == p->in_h && p->out_w == p->in_w && p->cin_per_group % 4 == 0;
 }
-/// How a microkernel reads the im2col rows of a row block: row i's k-th byte is at
-/// base + i * lda + (k / kc) * achunk + k % kc.
-typedef struct {
-    size_t lda, kc, achunk;
-} ck_q8_reads;
-
-enum { CK_Q8_PACKED, CK_Q8_IN_PLACE, CK_Q8_IMPLICIT };
-
-/// Which output pixels have their im2col rows read straight from the input instead of gathered
-/// into scratch: none (CK_Q8_PACKED), all (CK_Q8_IN_PLACE: 1x1 stride-1 rows are the input
-/// pixels), or, for CK_Q8_IMPLICIT (implicit GEMM), the pixels of output rows [ya, yb) and
-/// columns [xa, xb) whose taps all fall inside the image: kernel row kh of a pixel is KW * cin
-/// contiguous input bytes (taps of one kernel row are neighbouring pixels), the next kernel row
-/// one input row further, and the next output pixel of the same output row stride_w pixels on.
-typedef struct {
-    int mode;
-    size_t ya, yb, xa, xb;
-    ck_q8_reads packed, direct;
-} ck_q8_layout;
-
-/// The output positions o in [0, out) whose taps o * s - pad + t * d (t < taps) all fall in [0, in): [*lo, *hi).
-static inline void ck_q8_inside(size_t out, size_t in, size_t s, size_t pad, size_t taps, size_t d, size_t *lo, size_t *hi) {
-    const size_t span = (taps - 1) * d;
-    *lo = (pad + s - 1) / s;
-    *hi = in + pad >= span + 1 ? (in - 1 + pad - span) / s + 1 : 0;
-    if (*hi > out) *hi = out;
-    if (*lo > *hi) *lo = *hi;
-}
-
 /// The read layout of a convolution; min_run: the shortest row run of inside pixels worth reading
-/// in place (shorter runs make row blocks too small to amortize a weight panel's loads).
+/// in place (shorter runs make row blocks too small to amortize a weight panel's loads). Implicit
+/// reads need whole dwords of a kernel row: cin a multiple of 4.
 static inline ck_q8_layout ck_q8_layout_for(const ck_conv2d_u8s8_params *p, size_t min_run) {
     ck_q8_layout l;
     l.mode = CK_Q8_PACKED;
@@ -123,35 +96,9 @@ static inline ck_q8_layout ck_q8_layout_for(const ck_conv2d_u8s8_params *p, size
         return l;
     }
     if (p->groups != 1 || ips != cin || p->dilation_w != 1 || cin % 4 != 0 || cin == 0) return l;
-    ck_q8_inside(p->out_h, p->in_h, p->stride_h, p->pad_top, p->kernel_h, p->dilation_h, &l.ya, &l.yb);
-    ck_q8_inside(p->out_w, p->in_w, p->stride_w, p->pad_left, p->kernel_w, 1, &l.xa, &l.xb);
-    if (l.yb == l.ya || l.xb == l.xa || l.xb - l.xa < min_run) return l;
-    l.mode = CK_Q8_IMPLICIT;
-    l.direct.lda = p->stride_w * ips;
-    l.direct.kc = p->kernel_w * cin;
-    l.direct.achunk = p->dilation_h * p->in_w * ips;
+    ck_q8_implicit(&l, p->in_h, p->in_w, p->out_h, p->out_w, p->kernel_h, p->kernel_w, p->stride_h, p->stride_w,
+        p->dilation_h, p->pad_top, p->pad_left, cin, ips, min_run);
     return l;
-}
-
-/// The end of the run of output pixels starting at q (< pe) that are all read in place
-/// (*direct = 1) or all packed (*direct = 0).
-static inline size_t ck_q8_run_end(const ck_conv2d_u8s8_params *p, const ck_q8_layout *l, size_t q, size_t pe, int *direct) {
-    *direct = l->mode == CK_Q8_IN_PLACE;
-    if (l->mode != CK_Q8_IMPLICIT) return pe;
-    const size_t W = p->out_w, oy = q / W, ox = q % W;
-    const int row_inside = oy >= l->ya && oy < l->yb;
-    size_t end;
-    if (row_inside && ox >= l->xa && ox < l->xb) {
-        *direct = 1;
-        end = oy * W + l->xb;
-    } else if (row_inside && ox < l->xa) {
-        end = oy * W + l->xa;                   // up to this row's inside run
-    } else if (oy + 1 < l->yb) {
-        end = (oy + 1 < l->ya ? l->ya : oy + 1) * W + l->xa; // the next inside row's run
-    } else {
-        end = pe;
-    }
-    return end < pe ? end : pe;
 }
 
 /// First im2col byte of output pixel q of group g read in place (see ck_q8_layout).
@@ -161,36 +108,6 @@ static inline const uint8_t *ck_q8_direct_row(const ck_conv2d_u8s8_params *p, co
     const size_t oy = q / p->out_w, ox = q % p->out_w;
     const size_t iy = oy * p->stride_h - p->pad_top, ix = ox * p->stride_w - p->pad_left;
     return input + (iy * p->in_w + ix) * p->in_pixel_stride;
-}
-
-/// Row blocks of at most `mrmax` pixels, balanced within each run of ck_q8_run_end.
-typedef struct {
-    size_t q, pe, nb, bi, base, extra;
-    int direct;
-} ck_q8_blocks;
-
-static inline ck_q8_blocks ck_q8_blocks_from(size_t q, size_t pe) {
-    ck_q8_blocks b = {q, pe, 0, 0, 0, 0, 0};
-    return b;
-}
-
-/// The next row block (first pixel *q, *mr rows, read in place or not); 0 after the last.
-static inline int ck_q8_next_block(const ck_conv2d_u8s8_params *p, const ck_q8_layout *l, size_t mrmax, ck_q8_blocks *b,
-    size_t *q, size_t *mr, int *direct) {
-    if (b->bi == b->nb) {
-        if (b->q >= b->pe) return 0;
-        const size_t len = ck_q8_run_end(p, l, b->q, b->pe, &b->direct) - b->q;
-        b->nb = (len + mrmax - 1) / mrmax;
-        b->base = len / b->nb;
-        b->extra = len % b->nb;
-        b->bi = 0;
-    }
-    *q = b->q;
-    *mr = b->base + (b->bi < b->extra);
-    *direct = b->direct;
-    b->q += *mr;
-    b->bi++;
-    return 1;
 }
 
 /// Offset of the depthwise VNNI kernel's 4-row weight quads in the packed depthwise weights
