@@ -328,10 +328,7 @@ static CK_T512 void ck_conv_implicit(const ck_conv2d_f32_params *p, const float 
     const size_t K = ck_conv_k(p), cout = p->cout_per_group, stride = p->out_pixel_stride;
     const size_t npanels = (cout + CK_CONV_NR - 1) / CK_CONV_NR;
     const size_t ablock = ck_conv_ablock_floats(p), nbmax = ck_conv_nblocks(p), W = p->out_w;
-    size_t nblk = 0, bq, bmr;
-    int bdirect;
-    for (ck_q8_blocks it = ck_q8_blocks_from(pixel_begin, pixel_end);
-         ck_q8_next_block(W, layout, CK_CONV_AROWS, &it, &bq, &bmr, &bdirect);) nblk++;
+    const size_t nblk = ck_q8_count_blocks(W, layout, CK_CONV_AROWS, pixel_begin, pixel_end);
     const size_t nmacro = (nblk + nbmax - 1) / nbmax;
     ck_q8_blocks it = ck_q8_blocks_from(pixel_begin, pixel_end);
     for (size_t mb = 0; mb < nmacro; mb++) {
@@ -343,8 +340,7 @@ static CK_T512 void ck_conv_implicit(const ck_conv2d_f32_params *p, const float 
             int direct = 0;
             ck_q8_next_block(W, layout, CK_CONV_AROWS, &it, &q[bi], &mr[bi], &direct);
             if (direct) {
-                const size_t oy = q[bi] / W, ox = q[bi] % W;
-                a[bi] = input + ((oy * p->stride_h - p->pad_top) * p->in_w + ox * p->stride_w - p->pad_left) * p->in_pixel_stride;
+                a[bi] = input + ck_q8_first_tap(q[bi], W, p->in_w, p->stride_h, p->stride_w, p->pad_top, p->pad_left) * p->in_pixel_stride;
                 reads[bi] = &layout->direct;
             } else {
                 float *slot = A + bi * ablock;

@@ -233,10 +233,7 @@ CK_Q8_T void CK_Q8_FN(const ck_conv2d_u8s8_params *p, const uint8_t *input,
                 ? (int32_t)((bias ? (uint32_t)bias[g * cout + c] : 0u) - zx * (uint32_t)wsum[g * cout + c]) : 0;
     // Rows read in place where the input holds them (1x1 layers, inside pixels of wider ones).
     const ck_q8_layout layout = ck_q8_layout_for(p, CK_Q8_MRMAX);
-    size_t nblk = 0, bq, bmr;
-    int bdirect;
-    for (ck_q8_blocks it = ck_q8_blocks_from(pixel_begin, pixel_end);
-         ck_q8_next_block(p->out_w, &layout, CK_Q8_MRMAX, &it, &bq, &bmr, &bdirect);) nblk++;
+    const size_t nblk = ck_q8_count_blocks(p->out_w, &layout, CK_Q8_MRMAX, pixel_begin, pixel_end);
     // Balanced macro-blocks of <= nbmax row blocks.
     const size_t nmacro = (nblk + nbmax - 1) / nbmax;
     ck_q8_epi e;

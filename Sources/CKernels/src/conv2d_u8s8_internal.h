@@ -105,9 +105,7 @@ static inline ck_q8_layout ck_q8_layout_for(const ck_conv2d_u8s8_params *p, size
 static inline const uint8_t *ck_q8_direct_row(const ck_conv2d_u8s8_params *p, const ck_q8_layout *l, const uint8_t *input,
     size_t g, size_t q) {
     if (l->mode == CK_Q8_IN_PLACE) return input + q * p->in_pixel_stride + g * p->cin_per_group;
-    const size_t oy = q / p->out_w, ox = q % p->out_w;
-    const size_t iy = oy * p->stride_h - p->pad_top, ix = ox * p->stride_w - p->pad_left;
-    return input + (iy * p->in_w + ix) * p->in_pixel_stride;
+    return input + ck_q8_first_tap(q, p->out_w, p->in_w, p->stride_h, p->stride_w, p->pad_top, p->pad_left) * p->in_pixel_stride;
 }
 
 /// Offset of the depthwise VNNI kernel's 4-row weight quads in the packed depthwise weights

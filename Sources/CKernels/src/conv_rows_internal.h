@@ -100,4 +100,19 @@ static inline int ck_q8_next_block(size_t W, const ck_q8_layout *l, size_t mrmax
     return 1;
 }
 
+/// Number of row blocks ck_q8_next_block yields over pixels [pb, pe).
+static inline size_t ck_q8_count_blocks(size_t W, const ck_q8_layout *l, size_t mrmax, size_t pb, size_t pe) {
+    size_t n = 0, q, mr;
+    int direct;
+    for (ck_q8_blocks it = ck_q8_blocks_from(pb, pe); ck_q8_next_block(W, l, mrmax, &it, &q, &mr, &direct);) n++;
+    return n;
+}
+
+/// Input pixel index of tap (0, 0) of output pixel q, for pixels inside an implicit layout's
+/// rectangle (where it is never in the padding).
+static inline size_t ck_q8_first_tap(size_t q, size_t out_w, size_t in_w, size_t sh, size_t sw, size_t pt, size_t pl) {
+    const size_t oy = q / out_w, ox = q % out_w;
+    return (oy * sh - pt) * in_w + ox * sw - pl;
+}
+
 #endif
