@@ -1,0 +1,44 @@
+// Kernel harness: ResNet-18's INT8 convolution shapes on the VNNI kernel, one thread, hot caches
+// (best of 7 x 10 calls), each checked against the scalar twin (MISMATCH if not). Prints time,
+// GOPS and % of the 473 GOPS vpdpbusd peak per shape, and the total. Optional argument: one shape
+// index (100 calls, for perf record). Built and run by scripts/kernels/run.sh.
+#include "ck_int8.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
+static unsigned rs = 1; static unsigned rnd(void) { rs = rs * 1103515245u + 12345u; return rs >> 8; }
+int main(int argc, char **argv) {
+    // out H, Ci, Co, k, s, count
+    size_t shapes[][6] = {{112,3,64,7,2,1},{56,64,64,3,1,4},{28,64,128,3,2,1},{28,128,128,3,1,3},{28,64,128,1,2,1},
+        {14,128,256,3,2,1},{14,256,256,3,1,3},{14,128,256,1,2,1},{7,256,512,3,2,1},{7,512,512,3,1,3},{7,256,512,1,2,1}};
+    double tot = 0, totideal = 0;
+    int only = argc > 1 ? atoi(argv[1]) : -1;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) { if (only >= 0 && (int)i != only) continue;
+        size_t H = shapes[i][0], Ci = shapes[i][1], Co = shapes[i][2], k = shapes[i][3], s = shapes[i][4], cnt = shapes[i][5];
+        ck_conv2d_u8s8_params p; memset(&p, 0, sizeof p);
+        size_t IH = H * s;
+        p.in_h = p.in_w = IH; p.in_pixel_stride = Ci; p.out_h = p.out_w = H; p.out_pixel_stride = Co; p.kernel_h = p.kernel_w = k;
+        p.stride_h = p.stride_w = s; p.dilation_h = p.dilation_w = 1; p.pad_top = p.pad_left = (k - 1) / 2; p.groups = 1; p.cin_per_group = Ci; p.cout_per_group = Co; p.input_zero_point = 7;
+        size_t M = H * H;
+        uint8_t *in = malloc(IH * IH * Ci + 64); for (size_t j = 0; j < IH * IH * Ci; j++) in[j] = rnd();
+        int8_t *w = malloc(Co * Ci * k * k); for (size_t j = 0; j < Co * Ci * k * k; j++) w[j] = (int8_t)(rnd() % 127) - 63;
+        float *sc = malloc(Co * 4); for (size_t j = 0; j < Co; j++) sc[j] = 0.0001f;
+        int32_t *b = malloc(Co * 4); for (size_t j = 0; j < Co; j++) b[j] = 100;
+        void *pw = aligned_alloc(64, (ck_conv2d_u8s8_packed_weights_size(&p) + 127) / 64 * 64);
+        ck_conv2d_u8s8_pack_weights(&p, w, pw);
+        void *scr = aligned_alloc(64, (ck_conv2d_u8s8_scratch_size(&p) + 127) / 64 * 64);
+        ck_u8s8_output o = {0, sc, 3, 3, 255, 0, 0};
+        uint8_t *out = malloc(M * Co), *ref = malloc(M * Co);
+        ck_conv2d_u8s8_nhwc__scalar(&p, in, pw, b, &o, ref, 0, M, scr);
+        ck_conv2d_u8s8_nhwc__avx512vnni(&p, in, pw, b, &o, out, 0, M, scr);
+        int ok = !memcmp(out, ref, M * Co);
+        double best = 1e9; int reps = only >= 0 ? 100 : 10;
+        for (int r = 0; r < 7; r++) { double t0 = now(); for (int q = 0; q < reps; q++) ck_conv2d_u8s8_nhwc__avx512vnni(&p, in, pw, b, &o, out, 0, M, scr); double dt = (now() - t0) / reps; if (dt < best) best = dt; }
+        double ops = 2.0 * M * Co * Ci * k * k, ideal = ops / 473e9;
+        tot += best * cnt; totideal += ideal * cnt;
+        printf("%zux%zu/%zu %3zux%3zu %4zu->%4zu x%zu  %7.1f us  %5.0f GOPS %3.0f%% %s\n", k, k, s, H, H, Ci, Co, cnt, best * 1e6, ops / best * 1e-9, ideal / best * 100, ok ? "" : "MISMATCH");
+    }
+    printf("total %.1f us ideal %.1f us (%.0f%%)\n", tot * 1e6, totideal * 1e6, totideal / tot * 100);
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Builds and runs the C kernel harnesses (single-thread kernel timings on hot caches, each checked
+# against the scalar twin) that docs/benchmarks.md quotes as "kernel level". Needs clang (or cc).
+# usage: scripts/kernels/run.sh [harness ...]   (default: all four)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+k="$here/../../Sources/CKernels"
+out="${TMPDIR:-/tmp}/octet-kernels"
+mkdir -p "$out"
+cc="${CC:-clang}"
+names=("$@")
+[ ${#names[@]} -eq 0 ] && names=(int8_resnet18_layers int8_pointwise_layers int8_depthwise_layers fp32_conv_layers)
+for n in "${names[@]}"; do
+    "$cc" -O2 -I"$k/include" -I"$k/src" "$here/$n.c" "$k"/src/*.c -o "$out/$n" -lm
+    echo "== $n"
+    "$out/$n"
+done
