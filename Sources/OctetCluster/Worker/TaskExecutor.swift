@@ -8,14 +8,17 @@ import OctetPipeline
 import OctetRuntime
 
 /// Runs one task on a worker: calibration histograms, verification or inference. Models are
-/// read from the worker's blob cache and compiled once per content hash.
+/// read from the worker's blob cache and compiled once per content hash; the last few compiled
+/// models are kept (`modelsKept`), older ones dropped.
 public final class TaskExecutor: @unchecked Sendable {
     let cache: BlobStore
     let threads: Int
     /// INT8 kernel path for inference (nil: best).
     let isa: ISA
-    private var graphs: [String: Graph] = [:]
-    private var sessions: [String: InferenceSession] = [:]
+    /// Compiled models kept per kind (FP32 graphs, INT8 sessions).
+    static let modelsKept = 4
+    private var graphs = RecentlyUsedCache<Graph>(capacity: modelsKept)
+    private var sessions = RecentlyUsedCache<InferenceSession>(capacity: modelsKept)
 
     public init(cache: BlobStore, threads: Int, isa: ISA) {
         self.cache = cache
@@ -70,16 +73,16 @@ public final class TaskExecutor: @unchecked Sendable {
     }
 
     func fp32Graph(_ hash: String) throws -> Graph {
-        if let g = graphs[hash] { return g }
+        if let g = graphs.value(for: hash) { return g }
         let g = try ModelLoader.load(path: cache.path(hash))
-        graphs[hash] = g
+        graphs.insert(g, for: hash)
         return g
     }
 
     func int8Session(_ hash: String) throws -> InferenceSession {
-        if let s = sessions[hash] { return s }
+        if let s = sessions.value(for: hash) { return s }
         let s = try deployQDQ(try ModelLoader.loadQDQ(path: cache.path(hash)), threads: threads, isa: isa)
-        sessions[hash] = s
+        sessions.insert(s, for: hash)
         return s
     }
 
