@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs the C kernel harnesses (single-thread kernel timings on hot caches, each checked
 # against the scalar twin) that docs/benchmarks.md quotes as "kernel level". Needs clang (or cc).
-# usage: scripts/kernels/run.sh [harness ...]   (default: all four)
+# usage: scripts/kernels/run.sh [harness ...]   (default: all three)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 k="$here/../../Sources/CKernels"
@@ -9,9 +9,13 @@ out="${TMPDIR:-/tmp}/octet-kernels"
 mkdir -p "$out"
 cc="${CC:-clang}"
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=(int8_resnet18_layers int8_pointwise_layers int8_depthwise_layers fp32_conv_layers)
+[ ${#names[@]} -eq 0 ] && names=(int8_conv_layers int8_depthwise_layers fp32_conv_layers)
 for n in "${names[@]}"; do
     "$cc" -O2 -I"$k/include" -I"$k/src" "$here/$n.c" "$k"/src/*.c -o "$out/$n" -lm
-    echo "== $n"
-    "$out/$n"
+    if [ "$n" = int8_conv_layers ]; then
+        for set in resnet18 efficientnet; do echo "== $n $set"; "$out/$n" "$set"; done
+    else
+        echo "== $n"
+        "$out/$n"
+    fi
 done

@@ -1,7 +1,9 @@
-// Kernel harness: ResNet-18's INT8 convolution shapes on the VNNI kernel, one thread, hot caches
-// (best of 7 x 10 calls), each checked against the scalar twin (MISMATCH if not). Prints time,
-// GOPS and % of the 473 GOPS vpdpbusd peak per shape, and the total. Optional argument: one shape
-// index (100 calls, for perf record). Built and run by scripts/kernels/run.sh.
+// Kernel harness: INT8 convolution shapes on the VNNI kernel, one thread, hot caches (best of
+// 7 x 10 calls), each checked against the scalar twin (MISMATCH if not). Prints time, GOPS and %
+// of the 473 GOPS vpdpbusd peak per shape, and the total. Arguments: the shape set, `resnet18`
+// (default: every convolution of ResNet-18, repeated layers counted) or `efficientnet` (its 1x1
+// layers), then optionally one shape index (100 calls, for perf record). Built and run by
+// scripts/kernels/run.sh.
 #include "ck_int8.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,11 +13,19 @@ static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t);
 static unsigned rs = 1; static unsigned rnd(void) { rs = rs * 1103515245u + 12345u; return rs >> 8; }
 int main(int argc, char **argv) {
     // out H, Ci, Co, k, s, count
-    size_t shapes[][6] = {{112,3,64,7,2,1},{56,64,64,3,1,4},{28,64,128,3,2,1},{28,128,128,3,1,3},{28,64,128,1,2,1},
-        {14,128,256,3,2,1},{14,256,256,3,1,3},{14,128,256,1,2,1},{7,256,512,3,2,1},{7,512,512,3,1,3},{7,256,512,1,2,1}};
+    static const size_t resnet18[][6] = {{112,3,64,7,2,1},{56,64,64,3,1,4},{28,64,128,3,2,1},{28,128,128,3,1,3},
+        {28,64,128,1,2,1},{14,128,256,3,2,1},{14,256,256,3,1,3},{14,128,256,1,2,1},{7,256,512,3,2,1},{7,512,512,3,1,3},
+        {7,256,512,1,2,1}};
+    static const size_t efficientnet[][6] = {{112,16,96,1,1,1},{112,32,16,1,1,1},{56,24,144,1,1,1},{56,144,24,1,1,1},
+        {56,96,24,1,1,1},{28,40,240,1,1,1},{28,240,40,1,1,1},{28,144,40,1,1,1},{14,80,480,1,1,1},{14,480,80,1,1,1},
+        {14,112,672,1,1,1},{14,672,112,1,1,1},{14,480,112,1,1,1},{7,192,1152,1,1,1},{7,1152,192,1,1,1},{7,320,1280,1,1,1},
+        {7,1152,320,1,1,1}};
+    const int eff = argc > 1 && strcmp(argv[1], "efficientnet") == 0;
+    const size_t (*shapes)[6] = eff ? efficientnet : resnet18;
+    const size_t nshapes = eff ? sizeof efficientnet / sizeof efficientnet[0] : sizeof resnet18 / sizeof resnet18[0];
     double tot = 0, totideal = 0;
-    int only = argc > 1 ? atoi(argv[1]) : -1;
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) { if (only >= 0 && (int)i != only) continue;
+    int only = argc > 2 ? atoi(argv[2]) : -1;
+    for (size_t i = 0; i < nshapes; i++) { if (only >= 0 && (int)i != only) continue;
         size_t H = shapes[i][0], Ci = shapes[i][1], Co = shapes[i][2], k = shapes[i][3], s = shapes[i][4], cnt = shapes[i][5];
         ck_conv2d_u8s8_params p; memset(&p, 0, sizeof p);
         size_t IH = H * s;
