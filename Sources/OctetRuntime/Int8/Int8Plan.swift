@@ -19,6 +19,10 @@ public final class Int8Plan: @unchecked Sendable {
     public let threads: Int
     /// Multiply-accumulates of the integer convolutions for one image.
     public let macsPerImage: Int
+    /// The slots each step reads for the last time: released right after it, so the next
+    /// steps' outputs reuse memory still in cache instead of each tensor of the image getting
+    /// fresh (cold) memory.
+    let lastReads: [(u8: [Int], float: [Int])]
 
     /// The kernel path, or nil when the plain-Swift reference kernels run.
     public let isa: ISA?
@@ -46,6 +50,7 @@ public final class Int8Plan: @unchecked Sendable {
             return nil
         }.sorted { $0.name < $1.name }
         self.threads = max(1, threads)
+        lastReads = Self.lastReads(steps, keeping: Set(c.outputSlots.map(\.slot)))
     }
 
     /// Runs a batch `[N, ...]` per input; returns each output `[N, ...]`.
@@ -93,7 +98,21 @@ public final class Int8Plan: @unchecked Sendable {
 
     /// Runs one image on this thread (row-major per-image inputs and outputs), keeping every u8 tensor.
     func runImageCapturing(_ images: [[Float]]) -> (outputs: [[Float]], u8: [[UInt8]]) {
-        runImage(nhwc: inputs.indices.map { i in images[i].withUnsafeBufferPointer { executorLayout($0, shape: inputs[i].shape) } }, pool: nil)
+        runImage(nhwc: inputs.indices.map { i in images[i].withUnsafeBufferPointer { executorLayout($0, shape: inputs[i].shape) } }, pool: nil,
+                 keepingAll: true)
+    }
+
+    /// For each step, the slots no later step reads (the plan's outputs excepted).
+    static func lastReads(_ steps: [Int8Step], keeping outputs: Set<Int>) -> [(u8: [Int], float: [Int])] {
+        var lastU8: [Int: Int] = [:], lastFloat: [Int: Int] = [:]
+        for (i, step) in steps.enumerated() {
+            for s in step.operands.u8 { lastU8[s] = i }
+            for s in step.operands.float where !outputs.contains(s) { lastFloat[s] = i }
+        }
+        var out = [(u8: [Int], float: [Int])](repeating: ([], []), count: steps.count)
+        for (s, i) in lastU8.sorted(by: { $0.key < $1.key }) { out[i].u8.append(s) }
+        for (s, i) in lastFloat.sorted(by: { $0.key < $1.key }) { out[i].float.append(s) }
+        return out
     }
 
     /// One image's row-major input in the executor's layout (NHWC for rank 4), in an aligned buffer.
@@ -109,15 +128,25 @@ public final class Int8Plan: @unchecked Sendable {
     }
 
     /// Runs one image whose inputs are already in the executor's layout (NHWC for rank 4); a
-    /// pool splits the larger layers across its threads.
-    func runImage(nhwc images: [AlignedFloats], pool: SpinPool?) -> (outputs: [[Float]], u8: [[UInt8]]) {
+    /// pool splits the larger layers across its threads. Tensors are released after their last
+    /// read unless `keepingAll` (to see every u8 tensor afterwards).
+    func runImage(nhwc images: [AlignedFloats], pool: SpinPool?, keepingAll: Bool = false) -> (outputs: [[Float]], u8: [[UInt8]]) {
         // Every step writes its whole output array before anything reads it, so slots start empty
         // (allocating and zeroing every tensor of the network up front costs more than the math).
         var u8 = [[UInt8]](repeating: [], count: u8Sizes.count)
         var f = [AlignedFloats](repeating: .empty, count: floatSizes.count)
         for (i, input) in inputs.enumerated() { f[input.slot] = images[i] }
-        for step in steps { Int8Kernels.execute(step, &u8, &f, pool: pool) }
+        for (i, step) in steps.enumerated() {
+            Int8Kernels.execute(step, &u8, &f, pool: pool)
+            if !keepingAll { release(lastReads[i], &u8, &f) }
+        }
         return (outputs.map { Layouts.toRowMajor(f[$0.slot].array, shape: $0.shape) }, u8)
+    }
+
+    @inline(__always)
+    private func release(_ slots: (u8: [Int], float: [Int]), _ u8: inout [[UInt8]], _ f: inout [AlignedFloats]) {
+        for s in slots.u8 { u8[s] = [] }
+        for s in slots.float { f[s] = .empty }
     }
 
     /// Time of each step over `images` runs of one image on this thread (a profile: the step
@@ -137,6 +166,7 @@ public final class Int8Plan: @unchecked Sendable {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 Int8Kernels.execute(step, &u8, &f)
                 totals[i] += DispatchTime.now().uptimeNanoseconds - t0
+                release(lastReads[i], &u8, &f)
             }
         }
         return steps.enumerated().map { (Self.label($1), totals[$0]) }

@@ -51,3 +51,19 @@ struct PoolWindow {
     var inH: Int, inW: Int, channels: Int, outH: Int, outW: Int
     var kh: Int, kw: Int, sh: Int, sw: Int, padTop: Int, padLeft: Int, padBottom: Int, padRight: Int
 }
+
+extension Int8Step {
+    /// The u8 and float slots this step reads (its operands), for the plan's liveness.
+    var operands: (u8: [Int], float: [Int]) {
+        switch self {
+        case .quantize(let src, _, _, _): return ([], [src])
+        case .requantize(let src, _, _, _, _, _), .dequantize(let src, _, _), .relayoutU8(let src, _, _, _),
+             .maxPool(let src, _, _, _), .averagePool(let src, _, _, _, _, _, _):
+            return ([src], [])
+        case .relayoutFloat(let src, _, _, _), .floatConv(_, let src, _), .clampFloat(let src, _, _, _), .softmaxFloat(let src, _, _, _):
+            return ([], [src])
+        case .conv(let c): return ([c.input] + (c.residual.map { [$0.slot] } ?? []), [])
+        case .add(let a, let b, _, _, _, _, _, _, _, _, _): return ([a, b], [])
+        }
+    }
+}
