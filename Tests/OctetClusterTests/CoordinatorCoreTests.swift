@@ -106,6 +106,44 @@ final class CoordinatorCoreTests: XCTestCase {
         XCTAssertEqual(try core.store.results(of: core.tasks[job]!).count, 3)
     }
 
+    func testLateInvalidResultOrFailureLeavesTheTaskWithItsNewHolder() throws {
+        let job = try runningJob()
+        _ = hello(w1, "a")
+        _ = hello(w2, "b")
+        // a goes silent and loses task 0; b finishes task 1 and is given task 0.
+        clock += 3
+        _ = send(w2, .heartbeat(Octet_Wire_Heartbeat()))
+        clock += 3
+        _ = core.handle(.tick)
+        XCTAssertEqual(sent(send(w2, result(job, 1, worker: "b"))).first?.1.assignment.task, 0)
+        XCTAssertEqual(core.workers["b"]?.task, TaskKey(job: job, index: 0))
+
+        // a comes back and reports task 0 late, first as a malformed result, then as a failure.
+        _ = hello(w1, "a")
+        var bad = Octet_Wire_TaskResult()
+        bad.jobID = job
+        bad.task = 0
+        bad.workerID = "a"
+        bad.histograms.rawSize = 64
+        bad.histograms.lz4 = Data([1, 2, 3])
+        XCTAssertEqual(sent(send(w1, .result(bad))).first?.1.refusal.reason, .invalidRequest)
+        var failure = Octet_Wire_TaskFailure()
+        failure.jobID = job
+        failure.task = 0
+        failure.workerID = "a"
+        failure.message = "late"
+        _ = send(w1, .failure(failure))
+        // Task 0 stays with b (not requeued, not given to a as well), and b's result completes it.
+        XCTAssertEqual(core.tasks[job]?[0].state, .assigned)
+        XCTAssertEqual(core.tasks[job]?[0].worker, "b")
+        XCTAssertEqual(core.tasks[job]?[0].attempts, 2)
+        XCTAssertNotEqual(core.workers["a"]?.task, TaskKey(job: job, index: 0))
+        _ = send(w2, result(job, 0, worker: "b"))
+        XCTAssertEqual(core.tasks[job]?[0].state, .done)
+        XCTAssertEqual(core.tasks[job]?[0].worker, "b")
+        XCTAssertEqual(core.jobs[job]?.state, .running)
+    }
+
     func testInvalidResultsAreRetriedThenFailTheJob() throws {
         let job = try runningJob()
         _ = hello(w1, "a")

@@ -97,7 +97,7 @@ extension CoordinatorCore {
             release(peer, key)
             return reject(peer, .refused(.notFound, "result for unknown task \(r.jobID)#\(r.task)"), requestID: rid)
         }
-        release(peer, key)
+        let held = release(peer, key)
         var task = list[key.index]
         guard task.state != .done, !job.state.isFinished else {
             duplicateResults += 1
@@ -106,7 +106,9 @@ extension CoordinatorCore {
         }
         if let problem = validate(r, task: task, job: job) {
             logger.warning("invalid result", metadata: ["job": "\(key.job)", "task": "\(key.index)", "problem": "\(problem)"])
-            return reject(peer, .refused(.invalidRequest, "invalid result: \(problem)"), requestID: rid) + retryOrFail(key, problem)
+            let refusal = reject(peer, .refused(.invalidRequest, "invalid result: \(problem)"), requestID: rid)
+            // A late one from a worker that lost the task must not requeue it under its new holder.
+            return heldElsewhere(task, held: held) ? refusal : refusal + retryOrFail(key, problem)
         }
         task.state = .done
         task.worker = r.workerID
@@ -143,14 +145,23 @@ extension CoordinatorCore {
 
     func failure(_ peer: PeerID, _ f: Octet_Wire_TaskFailure) -> [CoordinatorAction] {
         let key = TaskKey(job: f.jobID, index: Int(f.task))
-        release(peer, key)
+        let held = release(peer, key)
         guard var job = jobs[f.jobID], let list = tasks[f.jobID], key.index < list.count, list[key.index].state != .done else { return [] }
+        guard !heldElsewhere(list[key.index], held: held) else {
+            logger.info("late failure ignored", metadata: ["job": "\(key.job)", "task": "\(key.index)", "worker": "\(f.workerID)"])
+            return []
+        }
         logger.warning("task failed", metadata: ["job": "\(key.job)", "task": "\(key.index)", "worker": "\(f.workerID)", "error": "\(f.message)"])
         if f.permanent {
             fail(&job, "task \(key.index) on worker \(f.workerID): \(f.message)")
             return []
         }
         return retryOrFail(key, f.message)
+    }
+
+    /// Whether `task` is assigned to a worker other than the sender (`held`: the sender held it).
+    func heldElsewhere(_ task: TaskRecord, held: Bool) -> Bool {
+        !held && task.state == .assigned
     }
 
     func retryOrFail(_ key: TaskKey, _ why: String) -> [CoordinatorAction] {

@@ -293,13 +293,15 @@ public final class CoordinatorCore {
     }
 
     /// Frees the worker that sent a result or failure for `key`.
-    func release(_ peer: PeerID, _ key: TaskKey) {
-        guard let id = workerByPeer[peer], var w = workers[id] else { return }
-        if w.task == key {
-            w.task = nil
-            w.state = .idle
-            w.tasksDone += 1
-            workers[id] = w
-        }
+    /// Frees the worker on `peer` if it holds task `key`; false when it does not (a late
+    /// message about a task it lost, or an unknown peer).
+    @discardableResult
+    func release(_ peer: PeerID, _ key: TaskKey) -> Bool {
+        guard let id = workerByPeer[peer], var w = workers[id], w.task == key else { return false }
+        w.task = nil
+        w.state = .idle
+        w.tasksDone += 1
+        workers[id] = w
+        return true
     }
 }
