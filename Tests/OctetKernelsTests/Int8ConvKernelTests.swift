@@ -15,11 +15,15 @@ final class Int8ConvKernelTests: XCTestCase {
             if trial % 4 == 0 { cin = 4 * (1 + rng.below(40)) }          // rows read in place when 1×1
             if trial % 61 == 0 { cin = 260 + rng.below(40) }              // K over one 1024-byte chunk
             let cout = 1 + rng.below(70)
-            let k = trial % 2 == 1 ? 1 : 1 + rng.below(5), s = rng.below(3) == 0 ? 2 : 1, d = rng.below(9) == 0 ? 2 : 1
+            var k = trial % 2 == 1 ? 1 : 1 + rng.below(5)
+            let s = rng.below(3) == 0 ? 2 : 1, d = rng.below(9) == 0 ? 2 : 1
             // Wide rows: runs of inside pixels long enough to be read in place (implicit GEMM).
-            let wide = trial % 8 == 2
+            var wide = trial % 8 == 2
             if wide && trial % 16 == 2 { cin = 4 * (1 + rng.below(24)) }
-            let inH = 1 + rng.below(9), inW = wide ? 14 + rng.below(30) : 1 + rng.below(11), span = (k - 1) * d + 1
+            // Stem-like: a 7x7 kernel over a few channels (kernel rows of at most 32 bytes, gathered a row block at a time).
+            let stem = trial % 10 == 4
+            if stem { k = 7; cin = 1 + rng.below(4); wide = true }
+            let inH = stem ? 7 + rng.below(6) : 1 + rng.below(9), inW = wide ? 14 + rng.below(30) : 1 + rng.below(11), span = (k - 1) * d + 1
             let pad = rng.below(2) == 0 ? 0 : rng.below(span)
             guard inH + 2 * pad >= span, inW + 2 * pad >= span else { continue }
             let outH = (inH + 2 * pad - span) / s + 1, outW = (inW + 2 * pad - span) / s + 1
