@@ -39,6 +39,16 @@ def resize_crop(path):
     return img.crop((left, top, left + 224, top + 224))
 
 
+def image_files(folder):
+    """The JPEG/PNG files of a folder in file-name order (Octet's image-folder order)."""
+    return sorted(n for n in os.listdir(folder) if n.lower().endswith((".jpeg", ".jpg", ".png")))
+
+
+def lite_input(path):
+    """One image as EfficientNet-Lite input [3, 224, 224] float32."""
+    return lite(resize_crop(path)).astype(np.float32)
+
+
 def fnv1a64(data):
     h = 0xcbf29ce484222325
     for b in data:

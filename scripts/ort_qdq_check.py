@@ -19,7 +19,7 @@ import numpy as np
 import onnxruntime as ort
 
 sys.path.insert(0, os.path.dirname(__file__))
-from make_reference_outputs import lite, resize_crop  # noqa: E402
+from make_reference_outputs import image_files, lite_input  # noqa: E402
 
 
 def main():
@@ -31,8 +31,7 @@ def main():
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--octet-logits")
     args = ap.parse_args()
-    names = sorted(n for n in os.listdir(args.images) if n.lower().endswith((".jpeg", ".jpg", ".png")))
-    names = names[args.offset:]
+    names = image_files(args.images)[args.offset:]
     if args.limit:
         names = names[:args.limit]
     so = ort.SessionOptions()
@@ -44,7 +43,7 @@ def main():
     name = fp32.get_inputs()[0].name
     a_all, b_all, f_all = [], [], []
     for i in range(0, len(names), 32):
-        x = np.stack([lite(resize_crop(os.path.join(args.images, n))) for n in names[i:i + 32]]).astype(np.float32)
+        x = np.stack([lite_input(os.path.join(args.images, n)) for n in names[i:i + 32]])
         a_all.append(fp32.run(None, {name: x})[0])
         b_all.append(int8.run(None, {int8.get_inputs()[0].name: x})[0])
         f_all.append(fake.run(None, {fake.get_inputs()[0].name: x})[0])

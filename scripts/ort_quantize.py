@@ -11,17 +11,16 @@ import argparse
 import os
 import sys
 
-import numpy as np
 import onnxruntime as ort
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
 
 sys.path.insert(0, os.path.dirname(__file__))
-from make_reference_outputs import lite, resize_crop  # noqa: E402
+from make_reference_outputs import image_files, lite_input  # noqa: E402
 
 
 class Images(CalibrationDataReader):
     def __init__(self, input_name, paths):
-        self.items = iter([{input_name: lite(resize_crop(p))[None].astype(np.float32)} for p in paths])
+        self.items = iter([{input_name: lite_input(p)[None]} for p in paths])
 
     def get_next(self):
         return next(self.items, None)
@@ -34,7 +33,7 @@ def main():
     ap.add_argument("--images", required=True)
     ap.add_argument("--samples", type=int, default=32)
     args = ap.parse_args()
-    names = sorted(n for n in os.listdir(args.images) if n.lower().endswith((".jpeg", ".jpg", ".png")))[:args.samples]
+    names = image_files(args.images)[:args.samples]
     input_name = ort.InferenceSession(args.fp32, providers=["CPUExecutionProvider"]).get_inputs()[0].name
     reader = Images(input_name, [os.path.join(args.images, n) for n in names])
     quantize_static(args.fp32, args.out, reader, quant_format=QuantFormat.QDQ, per_channel=True)
