@@ -4,14 +4,15 @@ import XCTest
 /// The INT8 depthwise kernels of every ISA path against the scalar twin, through the Swift
 /// wrapper: channel counts around every vector width (including C mod 64 in 49…63, the tail a
 /// first AVX-512 version skipped), kernels, strides, dilations, padding, zero points and clamps,
-/// u8 and float outputs, rows wide enough for the VNNI kernel's 5×5 row sweep.
+/// u8 and float outputs, rows wide enough for the VNNI kernel's 5×5 row sweep, output rows in
+/// pairs sharing one transposition, pixel ranges split anywhere.
 final class Int8DepthwiseKernelTests: XCTestCase {
     func testEveryPathMatchesTheScalarTwin() {
         var rng = SystemRandomNumberGenerator()
         let channelCounts = [1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 49, 56, 63, 64, 65, 113, 120, 127, 184]
         for trial in 0..<120 {
             let c = channelCounts[trial % channelCounts.count]
-            let k = [1, 3, 5][trial % 3], s = 1 + trial % 2, d = trial % 7 == 0 ? 2 : 1
+            let k = [1, 3, 5, 7][trial % 4], s = 1 + (trial / 4) % 2, d = trial % 7 == 0 ? 2 : 1
             // Half the trials with rows wide enough for the 5×5 row sweep (12+ output pixels).
             let inH = Int.random(in: 1...9, using: &rng), inW = Int.random(in: 1...(trial % 4 < 2 ? 30 : 9), using: &rng)
             let span = (k - 1) * d + 1
@@ -37,8 +38,14 @@ final class Int8DepthwiseKernelTests: XCTestCase {
                     // One channel is an ordinary convolution (groups == 1), which needs scratch.
                     let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(kernel.scratchBytes, 64), alignment: 64)
                     defer { scratch.deallocate() }
+                    // Two calls splitting the pixels anywhere (as latency mode does): rows in pairs
+                    // where a call has two whole rows, single (partial) rows elsewhere.
+                    let split = trial % 3 == 0 ? Int.random(in: 0...(outH * outW), using: &rng) : outH * outW
                     input.withUnsafeBufferPointer { x in
-                        out.withUnsafeMutableBytes { kernel.run(input: x.baseAddress!, output: $0.baseAddress!, pixels: 0..<(outH * outW), scratch: scratch) }
+                        out.withUnsafeMutableBytes {
+                            kernel.run(input: x.baseAddress!, output: $0.baseAddress!, pixels: 0..<split, scratch: scratch)
+                            kernel.run(input: x.baseAddress!, output: $0.baseAddress!, pixels: split..<(outH * outW), scratch: scratch)
+                        }
                     }
                     return out
                 }

@@ -114,6 +114,17 @@ static inline size_t ck_dw8_quad_offset(const ck_conv2d_u8s8_params *p) {
     const size_t c16 = (p->groups + 15) & ~(size_t)15;
     return ((p->kernel_h * p->kernel_w + 1) * c16 * sizeof(int32_t) + 63) & ~(size_t)63;
 }
+/// Whether the depthwise VNNI kernel runs output rows in pairs: rows oy and oy + 1 then read one
+/// transposition of kernel_h + stride_h input rows, which must fit the same number of row quads
+/// as one row's kernel_h rows (3x3 and 7x7 stride 1, 5x5 stride 1 or 2). The pair's second row
+/// uses a second set of weight quads, shifted down by stride_h rows (see the packing).
+static inline int ck_dw8_row_pairs(const ck_conv2d_u8s8_params *p) {
+    return p->dilation_h == 1 && p->stride_h <= 2 && (p->kernel_h + p->stride_h + 3) / 4 == (p->kernel_h + 3) / 4;
+}
+/// Bytes of one set of weight quads (every 64-channel group).
+static inline size_t ck_dw8_quad_set_bytes(const ck_conv2d_u8s8_params *p) {
+    return ((p->groups + 63) / 64) * ((p->kernel_h + 3) / 4) * p->kernel_w * 256;
+}
 /// The kernel taps of output pixel pix that fall inside the image: rows [kh[0], kh[1]), columns
 /// [kw[0], kw[1]); (iy0, ix0) is the input position of tap (0, 0) (negative in the padding).
 typedef struct {

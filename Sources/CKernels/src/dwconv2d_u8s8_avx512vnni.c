@@ -142,6 +142,62 @@ CK_INLINE CK_DW_T void ck_dw8_row_sweep(const int KG_, const int KW_, const uint
     }
 }
 
+/// Transposes, for one 64-channel group at channel c, the input rows under row quads 0..KG-1 of
+/// output row oy (rows oy * stride_h - pad_top + 4kg + r, those with 4kg + r >= rows_used and
+/// those outside the image reading as z_x) over input columns x0 * sw - pad_left + [0, tcols)
+/// into T (see the top of the file).
+CK_INLINE CK_DW_T void ck_dw8_transpose(const ck_conv2d_u8s8_params *p, const uint8_t *input, size_t c, size_t oy, size_t x0,
+    size_t tcols, size_t KG, size_t rows_used, __mmask64 m, int full, __m512i zx, uint8_t *T) {
+    const ptrdiff_t ix0 = (ptrdiff_t)(x0 * p->stride_w) - (ptrdiff_t)p->pad_left;
+    for (size_t kg = 0; kg < KG; kg++) {
+        ptrdiff_t iy[4];
+        for (size_t r = 0; r < 4; r++) {
+            const size_t kh = 4 * kg + r;
+            iy[r] = kh < rows_used ? (ptrdiff_t)(oy * p->stride_h + kh * p->dilation_h) - (ptrdiff_t)p->pad_top : -1;
+        }
+        uint8_t *tq = T + kg * tcols * 256;
+        // Rows outside the image (or past the kernel) read as z_x; inside columns of
+        // inside rows load directly (the branches are per row, hence predictable).
+        const uint8_t *row[4];
+        for (size_t r = 0; r < 4; r++)
+            row[r] = iy[r] >= 0 && iy[r] < (ptrdiff_t)p->in_h ? input + (size_t)iy[r] * p->in_w * p->in_pixel_stride + c : NULL;
+        const size_t ips = p->in_pixel_stride;
+        for (size_t x = 0; x < tcols; x++) {
+            const ptrdiff_t ix = ix0 + (ptrdiff_t)x;
+            __m512i r0, r1, r2, r3;
+            if (ix >= 0 && ix < (ptrdiff_t)p->in_w && full) {
+                const size_t off = (size_t)ix * ips;
+                r0 = row[0] ? _mm512_loadu_si512(row[0] + off) : zx;
+                r1 = row[1] ? _mm512_loadu_si512(row[1] + off) : zx;
+                r2 = row[2] ? _mm512_loadu_si512(row[2] + off) : zx;
+                r3 = row[3] ? _mm512_loadu_si512(row[3] + off) : zx;
+            } else {
+                r0 = ck_dw8_row64(p, input, iy[0], ix, c, m, full, zx);
+                r1 = ck_dw8_row64(p, input, iy[1], ix, c, m, full, zx);
+                r2 = ck_dw8_row64(p, input, iy[2], ix, c, m, full, zx);
+                r3 = ck_dw8_row64(p, input, iy[3], ix, c, m, full, zx);
+            }
+            const __m512i a = _mm512_unpacklo_epi8(r0, r1), b = _mm512_unpackhi_epi8(r0, r1);
+            const __m512i cc = _mm512_unpacklo_epi8(r2, r3), d = _mm512_unpackhi_epi8(r2, r3);
+            _mm512_store_si512(tq + x * 256, _mm512_unpacklo_epi16(a, cc));
+            _mm512_store_si512(tq + x * 256 + 64, _mm512_unpackhi_epi16(a, cc));
+            _mm512_store_si512(tq + x * 256 + 128, _mm512_unpacklo_epi16(b, d));
+            _mm512_store_si512(tq + x * 256 + 192, _mm512_unpackhi_epi16(b, d));
+        }
+    }
+}
+
+/// The n output pixels at o (os bytes apart) of a transposed row chunk, with weight quads wq.
+CK_INLINE CK_DW_T void ck_dw8_row(const ck_conv2d_u8s8_params *p, const uint8_t *T, size_t tcols, size_t n, const int8_t *wq,
+    const __m512i *init, const __m512 *scale, __m512i zy, __m512i lo, __m512i hi, uint8_t *o, size_t os, __mmask64 m, int full,
+    int32_t *acc) {
+    const size_t KH = p->kernel_h, KW = p->kernel_w, KG = (KH + 3) / 4, sw = p->stride_w, dw = p->dilation_w;
+    // The sweep pays its register setup per 16-channel slice: worth it on rows of 12+ pixels.
+    if (sw == 1 && dw == 1 && KH == 5 && KW == 5 && n >= 12) ck_dw8_row_sweep(2, 5, T, tcols, n, wq, init, scale, zy, lo, hi, o, os, m, full, acc);
+    else if (KH == 3 && KW == 3) ck_dw8_row_pixels(1, 3, T, tcols, n, sw, dw, KG, KW, wq, init, scale, zy, lo, hi, o, os, m, full);
+    else ck_dw8_row_pixels(0, 0, T, tcols, n, sw, dw, KG, KW, wq, init, scale, zy, lo, hi, o, os, m, full);
+}
+
 /// u8 output, any geometry: see the top of the file.
 static CK_DW_T void ck_dw8_quads(const ck_conv2d_u8s8_params *p, const uint8_t *input, const void *packed_weights,
     const int32_t *bias, const ck_u8s8_output *out, uint8_t *output, size_t pixel_begin, size_t pixel_end) {
@@ -158,6 +214,7 @@ static CK_DW_T void ck_dw8_quads(const ck_conv2d_u8s8_params *p, const uint8_t *
         return;
     }
     const size_t chunk = (tcols_max - (KW - 1) * dw - 1) / sw + 1;
+    const int pairs = ck_dw8_row_pairs(p);
     uint8_t T[CK_DW8_TBYTES] __attribute__((aligned(64)));
     // Raw accumulators of a row chunk for ck_dw8_row_sweep (chunk <= tcols_max pixels).
     int32_t acc[CK_DW8_TBYTES / 256 * 64] __attribute__((aligned(64)));
@@ -182,58 +239,28 @@ static CK_DW_T void ck_dw8_quads(const ck_conv2d_u8s8_params *p, const uint8_t *
             scale[j] = _mm512_load_ps(scale_p + 16 * j);
         }
         const int8_t *wq = quads + (c / 64) * KG * KW * 256;
+        const int8_t *wq1 = pairs ? wq + ck_dw8_quad_set_bytes(p) : NULL;
         size_t pix = pixel_begin;
         while (pix < pixel_end) {
             const size_t oy = pix / OW, ox0 = pix % OW;
-            size_t n = pixel_end - pix;
-            if (n > OW - ox0) n = OW - ox0;
-            if (n > chunk) n = chunk;
-            // T columns: input columns ox0 * sw - pad_left + [0, tcols).
-            const size_t tcols = (n - 1) * sw + (KW - 1) * dw + 1;
-            const ptrdiff_t ix0 = (ptrdiff_t)(ox0 * sw) - (ptrdiff_t)p->pad_left;
-            for (size_t kg = 0; kg < KG; kg++) {
-                ptrdiff_t iy[4];
-                for (size_t r = 0; r < 4; r++) {
-                    const size_t kh = 4 * kg + r;
-                    iy[r] = kh < KH ? (ptrdiff_t)(oy * p->stride_h + kh * p->dilation_h) - (ptrdiff_t)p->pad_top : -1;
-                }
-                uint8_t *tq = T + kg * tcols * 256;
-                // Rows outside the image (or past the kernel) read as z_x; inside columns of
-                // inside rows load directly (the branches are per row, hence predictable).
-                const uint8_t *row[4];
-                for (size_t r = 0; r < 4; r++)
-                    row[r] = iy[r] >= 0 && iy[r] < (ptrdiff_t)p->in_h ? input + (size_t)iy[r] * p->in_w * p->in_pixel_stride + c : NULL;
-                const size_t ips = p->in_pixel_stride;
-                for (size_t x = 0; x < tcols; x++) {
-                    const ptrdiff_t ix = ix0 + (ptrdiff_t)x;
-                    __m512i r0, r1, r2, r3;
-                    if (ix >= 0 && ix < (ptrdiff_t)p->in_w && full) {
-                        const size_t off = (size_t)ix * ips;
-                        r0 = row[0] ? _mm512_loadu_si512(row[0] + off) : zx;
-                        r1 = row[1] ? _mm512_loadu_si512(row[1] + off) : zx;
-                        r2 = row[2] ? _mm512_loadu_si512(row[2] + off) : zx;
-                        r3 = row[3] ? _mm512_loadu_si512(row[3] + off) : zx;
-                    } else {
-                        r0 = ck_dw8_row64(p, input, iy[0], ix, c, m, full, zx);
-                        r1 = ck_dw8_row64(p, input, iy[1], ix, c, m, full, zx);
-                        r2 = ck_dw8_row64(p, input, iy[2], ix, c, m, full, zx);
-                        r3 = ck_dw8_row64(p, input, iy[3], ix, c, m, full, zx);
-                    }
-                    const __m512i a = _mm512_unpacklo_epi8(r0, r1), b = _mm512_unpackhi_epi8(r0, r1);
-                    const __m512i cc = _mm512_unpacklo_epi8(r2, r3), d = _mm512_unpackhi_epi8(r2, r3);
-                    _mm512_store_si512(tq + x * 256, _mm512_unpacklo_epi16(a, cc));
-                    _mm512_store_si512(tq + x * 256 + 64, _mm512_unpackhi_epi16(a, cc));
-                    _mm512_store_si512(tq + x * 256 + 128, _mm512_unpacklo_epi16(b, d));
-                    _mm512_store_si512(tq + x * 256 + 192, _mm512_unpackhi_epi16(b, d));
-                }
+            // Two whole output rows in the range: one transposition serves both.
+            const int pair = pairs && ox0 == 0 && pixel_end - pix >= 2 * OW;
+            const size_t rows_used = pair ? KH + p->stride_h : KH;
+            for (size_t x = ox0; x < (pair ? OW : ox0 + 1); ) {
+                size_t n = pair ? OW - x : pixel_end - pix;
+                if (!pair && n > OW - ox0) n = OW - ox0;
+                if (n > chunk) n = chunk;
+                // T columns: input columns x * sw - pad_left + [0, tcols).
+                const size_t tcols = (n - 1) * sw + (KW - 1) * dw + 1;
+                ck_dw8_transpose(p, input, c, oy, x, tcols, KG, rows_used, m, full, zx, T);
+                uint8_t *o = output + (oy * OW + x) * p->out_pixel_stride + c;
+                const size_t os = p->out_pixel_stride;
+                ck_dw8_row(p, T, tcols, n, wq, init, scale, zy, lo, hi, o, os, m, full, acc);
+                if (pair) ck_dw8_row(p, T, tcols, n, wq1, init, scale, zy, lo, hi, o + OW * os, os, m, full, acc);
+                x += n;
+                if (!pair) { pix += n; break; }
             }
-            uint8_t *o = output + pix * p->out_pixel_stride + c;
-            const size_t os = p->out_pixel_stride;
-            // The sweep pays its register setup per 16-channel slice: worth it on rows of 12+ pixels.
-            if (sw == 1 && dw == 1 && KH == 5 && KW == 5 && n >= 12) ck_dw8_row_sweep(2, 5, T, tcols, n, wq, init, scale, zy, lo, hi, o, os, m, full, acc);
-            else if (KH == 3 && KW == 3) ck_dw8_row_pixels(1, 3, T, tcols, n, sw, dw, KG, KW, wq, init, scale, zy, lo, hi, o, os, m, full);
-            else ck_dw8_row_pixels(0, 0, T, tcols, n, sw, dw, KG, KW, wq, init, scale, zy, lo, hi, o, os, m, full);
-            pix += n;
+            if (pair) pix += 2 * OW;
         }
     }
 }

@@ -9,14 +9,16 @@
 // ck_dw8_quad_offset, the same weights for the VNNI kernel's vpdpbusd over 4 kernel rows (see
 // dwconv2d_u8s8_avx512vnni.c): per 64-channel group, kernel-row quad kg and column kw, 4 zmm
 // j = 0..3 whose dword 4L + i holds, in byte r, the weight of channel 64g + 16L + 4j + i at
-// kernel row 4kg + r (0 past the kernel or the channels).
+// kernel row 4kg + r (0 past the kernel or the channels). When ck_dw8_row_pairs, a second set
+// follows, for the second row of a pair: byte r holds kernel row 4kg + r - stride_h (0 outside
+// the kernel), the transposed rows being those of the pair's first row.
 #include "ck_int8.h"
 #include "conv2d_u8s8_internal.h"
 
 static inline size_t ck_dw8_cpad(size_t c) { return (c + 15) & ~(size_t)15; }
 
 size_t ck_dwconv2d_u8s8_packed_weights_size(const ck_conv2d_u8s8_params *p) {
-    return ck_dw8_quad_offset(p) + ((p->groups + 63) / 64) * ((p->kernel_h + 3) / 4) * p->kernel_w * 256;
+    return ck_dw8_quad_offset(p) + (ck_dw8_row_pairs(p) ? 2 : 1) * ck_dw8_quad_set_bytes(p);
 }
 
 void ck_dwconv2d_u8s8_pack_weights(const ck_conv2d_u8s8_params *p, const int8_t *weights_chw, void *packed) {
@@ -33,15 +35,20 @@ void ck_dwconv2d_u8s8_pack_weights(const ck_conv2d_u8s8_params *p, const int8_t 
     }
     int8_t *quad = (int8_t *)packed + ck_dw8_quad_offset(p);
     const size_t KH = p->kernel_h, KW = p->kernel_w, KG = (KH + 3) / 4;
-    for (size_t g = 0; g < (C + 63) / 64; g++)
-        for (size_t kg = 0; kg < KG; kg++)
-            for (size_t kw = 0; kw < KW; kw++)
-                for (size_t j = 0; j < 4; j++)
-                    for (size_t b = 0; b < 64; b++) {
-                        const size_t L = b / 16, i = (b / 4) % 4, r = b % 4;
-                        const size_t c = 64 * g + 16 * L + 4 * j + i, kh = 4 * kg + r;
-                        *quad++ = c < C && kh < KH ? weights_chw[(c * KH + kh) * KW + kw] : 0;
-                    }
+    const size_t sets = ck_dw8_row_pairs(p) ? 2 : 1;
+    for (size_t set = 0; set < sets; set++) {
+        const size_t shift = set == 0 ? 0 : p->stride_h;
+        for (size_t g = 0; g < (C + 63) / 64; g++)
+            for (size_t kg = 0; kg < KG; kg++)
+                for (size_t kw = 0; kw < KW; kw++)
+                    for (size_t j = 0; j < 4; j++)
+                        for (size_t b = 0; b < 64; b++) {
+                            const size_t L = b / 16, i = (b / 4) % 4, r = b % 4;
+                            const size_t c = 64 * g + 16 * L + 4 * j + i, row = 4 * kg + r;
+                            const int inside = c < C && row >= shift && row - shift < KH;
+                            *quad++ = inside ? weights_chw[(c * KH + (row - shift)) * KW + kw] : 0;
+                        }
+    }
 }
 
 void ck_dwconv2d_u8s8_nhwc__scalar(const ck_conv2d_u8s8_params *p, const uint8_t *input,
