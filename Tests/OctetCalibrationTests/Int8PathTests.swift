@@ -9,8 +9,11 @@ final class Int8PathTests: XCTestCase {
         let reference = try Int8Plan(graph: qdq, threads: 2, isa: nil).run([inputName: input])
         for isa in ISA.supported {
             let fast = try Int8Plan(graph: qdq, threads: 2, isa: isa).run([inputName: input])
+            // One thread: every image reaches the classifier, which then runs once over all of them.
+            let batchedHead = try Int8Plan(graph: qdq, threads: 1, isa: isa).run([inputName: input])
             for (name, t) in reference {
                 XCTAssertEqual(fast[name]?.floats, t.floats, "\(isa) output \(name)", file: file, line: line)
+                XCTAssertEqual(batchedHead[name]?.floats, t.floats, "\(isa) one thread, output \(name)", file: file, line: line)
             }
         }
         // Latency mode (one image, convolutions split across 3 threads) gives the same bytes.
@@ -100,6 +103,12 @@ final class Int8PathTests: XCTestCase {
         config.sensitivityMarginDB = nil
         let resnet = try quantizeModel(ResNet.build(.resnet18), calibrationData: images, config: config)
         try check(resnet.qdq, input: input)
+        // Both classifiers run once per thread's images on every C kernel path (not on the reference).
+        for isa in ISA.supported {
+            XCTAssertTrue(try Int8Plan(graph: eff.qdq, isa: isa).batchesClassifier, "\(isa)")
+            XCTAssertTrue(try Int8Plan(graph: resnet.qdq, isa: isa).batchesClassifier, "\(isa)")
+        }
+        XCTAssertFalse(try Int8Plan(graph: resnet.qdq, isa: nil).batchesClassifier)
         // The 8 residual Adds run inside the convolutions on the paths whose kernels fuse them.
         let one = try Tensor(shape: [1, 3, 224, 224], floats: Array(x.prefix(3 * 224 * 224)))
         for isa in ISA.supported {

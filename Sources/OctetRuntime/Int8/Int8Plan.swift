@@ -23,6 +23,11 @@ public final class Int8Plan: @unchecked Sendable {
     /// steps' outputs reuse memory still in cache instead of each tensor of the image getting
     /// fresh (cold) memory.
     let lastReads: [(u8: [Int], float: [Int])]
+    /// The final fully connected layer, run once over each thread's images when it has several.
+    let head: BatchedHead?
+    /// Whether the final fully connected layer runs once over each thread's images (C kernels,
+    /// a classifier whose float output is the plan's only output) rather than once per image.
+    public var batchesClassifier: Bool { head != nil }
 
     /// The kernel path, or nil when the plain-Swift reference kernels run.
     public let isa: ISA?
@@ -51,6 +56,7 @@ public final class Int8Plan: @unchecked Sendable {
         }.sorted { $0.name < $1.name }
         self.threads = max(1, threads)
         lastReads = Self.lastReads(steps, keeping: Set(c.outputSlots.map(\.slot)))
+        head = BatchedHead(steps: c.steps, outputs: c.outputSlots)
     }
 
     /// Runs a batch `[N, ...]` per input; returns each output `[N, ...]`.
@@ -79,13 +85,23 @@ public final class Int8Plan: @unchecked Sendable {
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             let pool = intra > 1 ? self.pools.take(width: intra) : nil
             defer { if let pool { self.pools.give(pool) } }
-            for image in (count * w / workers)..<(count * (w + 1) / workers) {
-                let nhwc = srcs.enumerated().map { i, v in
+            let images = (count * w / workers)..<(count * (w + 1) / workers)
+            let nhwc = { (image: Int) in
+                srcs.enumerated().map { i, v in
                     let shape = self.inputs[i].shape, n = shape.elementCount
                     return v.withUnsafeBufferPointer { self.executorLayout(UnsafeBufferPointer(rebasing: $0[(image * n)..<((image + 1) * n)]), shape: shape) }
                 }
-                results.store(image: image, self.runImage(nhwc: nhwc, pool: pool).outputs)
             }
+            if let head = self.head, images.count > 1 {
+                // Every image up to the head, then the head over all of them at once.
+                var rows: [UInt8] = []
+                rows.reserveCapacity(images.count * head.inC)
+                for image in images { rows += self.runImage(nhwc: nhwc(image), pool: pool, through: head).u8[head.input] }
+                let logits = head.run(rows)
+                for (k, image) in images.enumerated() { results.store(image: image, [Array(logits[(k * head.outC)..<((k + 1) * head.outC)])]) }
+                return
+            }
+            for image in images { results.store(image: image, self.runImage(nhwc: nhwc(image), pool: pool).outputs) }
         }
         var out: [String: Tensor] = [:]
         for (i, o) in outputs.enumerated() {
@@ -130,16 +146,19 @@ public final class Int8Plan: @unchecked Sendable {
     /// Runs one image whose inputs are already in the executor's layout (NHWC for rank 4); a
     /// pool splits the larger layers across its threads. Tensors are released after their last
     /// read unless `keepingAll` (to see every u8 tensor afterwards).
-    func runImage(nhwc images: [AlignedFloats], pool: SpinPool?, keepingAll: Bool = false) -> (outputs: [[Float]], u8: [[UInt8]]) {
+    /// `through`: stop before that head's step (outputs are then empty; the head's input is in `u8`).
+    func runImage(nhwc images: [AlignedFloats], pool: SpinPool?, keepingAll: Bool = false,
+                  through head: BatchedHead? = nil) -> (outputs: [[Float]], u8: [[UInt8]]) {
         // Every step writes its whole output array before anything reads it, so slots start empty
         // (allocating and zeroing every tensor of the network up front costs more than the math).
         var u8 = [[UInt8]](repeating: [], count: u8Sizes.count)
         var f = [AlignedFloats](repeating: .empty, count: floatSizes.count)
         for (i, input) in inputs.enumerated() { f[input.slot] = images[i] }
-        for (i, step) in steps.enumerated() {
+        for (i, step) in steps[..<(head?.step ?? steps.count)].enumerated() {
             Int8Kernels.execute(step, &u8, &f, pool: pool)
             if !keepingAll { release(lastReads[i], &u8, &f) }
         }
+        if head != nil { return ([], u8) }
         return (outputs.map { Layouts.toRowMajor(f[$0.slot].array, shape: $0.shape) }, u8)
     }
 
