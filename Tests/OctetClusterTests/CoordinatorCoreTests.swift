@@ -159,6 +159,7 @@ final class CoordinatorCoreTests: XCTestCase {
         }
         XCTAssertEqual(core.jobs[job]?.state, .failed)
         XCTAssertTrue(core.jobs[job]?.error?.contains("failed 3 times") ?? false, core.jobs[job]?.error ?? "")
+        XCTAssertTrue(core.jobs[job]?.error?.contains("missing 't', unexpected 'not-watched'") ?? false, core.jobs[job]?.error ?? "")
     }
 
     func testRejectionsAreCountedAndTheCoordinatorKeepsServing() throws {

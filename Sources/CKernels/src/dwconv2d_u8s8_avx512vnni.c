@@ -243,24 +243,22 @@ static CK_DW_T void ck_dw8_quads(const ck_conv2d_u8s8_params *p, const uint8_t *
         size_t pix = pixel_begin;
         while (pix < pixel_end) {
             const size_t oy = pix / OW, ox0 = pix % OW;
-            // Two whole output rows in the range: one transposition serves both.
+            // Two whole output rows in the range: one transposition serves both. Otherwise columns
+            // [ox0, end) of row oy.
             const int pair = pairs && ox0 == 0 && pixel_end - pix >= 2 * OW;
-            const size_t rows_used = pair ? KH + p->stride_h : KH;
-            for (size_t x = ox0; x < (pair ? OW : ox0 + 1); ) {
-                size_t n = pair ? OW - x : pixel_end - pix;
-                if (!pair && n > OW - ox0) n = OW - ox0;
-                if (n > chunk) n = chunk;
+            const size_t end = pair || pixel_end - pix >= OW - ox0 ? OW : ox0 + (pixel_end - pix);
+            const size_t rows_used = pair ? KH + p->stride_h : KH, os = p->out_pixel_stride;
+            for (size_t x = ox0; x < end; ) {
+                const size_t n = end - x < chunk ? end - x : chunk;
                 // T columns: input columns x * sw - pad_left + [0, tcols).
                 const size_t tcols = (n - 1) * sw + (KW - 1) * dw + 1;
                 ck_dw8_transpose(p, input, c, oy, x, tcols, KG, rows_used, m, full, zx, T);
-                uint8_t *o = output + (oy * OW + x) * p->out_pixel_stride + c;
-                const size_t os = p->out_pixel_stride;
+                uint8_t *o = output + (oy * OW + x) * os + c;
                 ck_dw8_row(p, T, tcols, n, wq, init, scale, zy, lo, hi, o, os, m, full, acc);
                 if (pair) ck_dw8_row(p, T, tcols, n, wq1, init, scale, zy, lo, hi, o + OW * os, os, m, full, acc);
                 x += n;
-                if (!pair) { pix += n; break; }
             }
-            if (pair) pix += 2 * OW;
+            pix += pair ? 2 * OW : end - ox0;
         }
     }
 }

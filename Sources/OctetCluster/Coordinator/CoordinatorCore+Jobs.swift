@@ -130,7 +130,12 @@ extension CoordinatorCore {
         case .calibration:
             do {
                 let set = try HistogramSet.decode(try Compression.unpack(r.histograms))
-                guard Set(set.keys) == Set(job.watched) else { return "histograms of \(set.count) tensors, expected \(job.watched.count)" }
+                let got = Set(set.keys), expected = Set(job.watched)
+                guard got == expected else {
+                    let missing = expected.subtracting(got).sorted().first.map { ", missing '\($0)'" } ?? ""
+                    let unexpected = got.subtracting(expected).sorted().first.map { ", unexpected '\($0)'" } ?? ""
+                    return "histograms of \(got.count) tensors, expected \(expected.count)\(missing)\(unexpected)"
+                }
             } catch {
                 return "\(error)"
             }

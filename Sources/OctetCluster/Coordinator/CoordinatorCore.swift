@@ -292,7 +292,6 @@ public final class CoordinatorCore {
         return a
     }
 
-    /// Frees the worker that sent a result or failure for `key`.
     /// Frees the worker on `peer` if it holds task `key`; false when it does not (a late
     /// message about a task it lost, or an unknown peer).
     @discardableResult
