@@ -38,7 +38,7 @@ let package = Package(
         ], exclude: ["Proto"]),
         .target(name: "OctetPasses", dependencies: ["OctetIR"]),
         .target(name: "OctetKernels", dependencies: ["OctetCore", "CKernels"]),
-        .target(name: "OctetRuntime", dependencies: ["OctetIR", "OctetKernels"]),
+        .target(name: "OctetRuntime", dependencies: ["OctetIR", "OctetPasses", "OctetKernels"]),
         .target(name: "OctetData", dependencies: ["OctetCore", "CTurboJPEG", "CPNG"]),
         .target(name: "OctetCalibration", dependencies: ["OctetRuntime"]),
         .target(name: "OctetZoo", dependencies: ["OctetIR"]),

@@ -9,6 +9,23 @@ public protocol Dataset: Sendable {
     func load(_ index: Int) throws(DataError) -> [Float]
     /// The per-sample shape `load` produces, when known without loading (nil for images).
     var sampleShape: [Int]? { get }
+    /// The sample with its shape (CHW for images, whose size may depend on the image).
+    func loadShaped(_ index: Int) throws(DataError) -> ShapedSample
+}
+
+/// One preprocessed sample: its dims (without the batch) and row-major values.
+public struct ShapedSample: Sendable {
+    public var dims: [Int]
+    public var values: [Float]
+    public init(dims: [Int], values: [Float]) { self.dims = dims; self.values = values }
+}
+
+extension Dataset {
+    /// Samples of a known fixed shape.
+    public func loadShaped(_ index: Int) throws(DataError) -> ShapedSample {
+        let v = try load(index)
+        return ShapedSample(dims: sampleShape ?? [v.count], values: v)
+    }
 }
 
 extension Dataset {

@@ -14,4 +14,5 @@ public struct DatasetSlice: Dataset {
     public func name(_ index: Int) -> String { base.name(range.lowerBound + index) }
     public func label(_ index: Int) -> Int? { base.label(range.lowerBound + index) }
     public func load(_ index: Int) throws(DataError) -> [Float] { try base.load(range.lowerBound + index) }
+    public func loadShaped(_ index: Int) throws(DataError) -> ShapedSample { try base.loadShaped(range.lowerBound + index) }
 }

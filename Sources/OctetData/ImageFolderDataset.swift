@@ -45,6 +45,11 @@ public struct ImageFolderDataset: Dataset {
     public func load(_ index: Int) throws(DataError) -> [Float] {
         recipe.apply(try ImageDecoder.decode(contentsOf: items[index].path))
     }
+
+    public func loadShaped(_ index: Int) throws(DataError) -> ShapedSample {
+        let image = recipe.resizedCrop(try ImageDecoder.decode(contentsOf: items[index].path))
+        return ShapedSample(dims: [3, image.height, image.width], values: recipe.normalize(image))
+    }
 }
 
 /// Deterministic splitting of `total` ordered items into `count` contiguous shards.

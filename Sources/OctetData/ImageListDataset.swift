@@ -18,4 +18,9 @@ public struct ImageListDataset: Dataset {
     public func load(_ index: Int) throws(DataError) -> [Float] {
         recipe.apply(try ImageDecoder.decode(contentsOf: items[index].path))
     }
+
+    public func loadShaped(_ index: Int) throws(DataError) -> ShapedSample {
+        let image = recipe.resizedCrop(try ImageDecoder.decode(contentsOf: items[index].path))
+        return ShapedSample(dims: [3, image.height, image.width], values: recipe.normalize(image))
+    }
 }

@@ -52,14 +52,7 @@ public enum NPYFile {
     }
 
     public static func write(path: String, shape: [Int], values: [Float]) throws(DataError) {
-        let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
-        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shapeText), }"
-        let unpadded = 10 + header.utf8.count + 1
-        header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
-        var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
-        let n = header.utf8.count
-        data.append(contentsOf: [UInt8(n & 0xFF), UInt8(n >> 8)])
-        data.append(contentsOf: Array(header.utf8))
+        var data = NPZWriter.npyHeader(shape: shape)
         values.withUnsafeBytes { data.append(contentsOf: $0) }
         do { try data.write(to: URL(fileURLWithPath: path)) } catch { throw .badNPY(path: path, reason: "cannot write: \(error.localizedDescription)") }
     }

@@ -16,9 +16,30 @@ public struct PreprocessRecipe: Codable, Hashable, Sendable {
     public var mean: [Float]
     public var std: [Float]
     public var channelOrder: ChannelOrder
+    /// Exact `[height, width]` to resize to (aspect ratio not kept), instead of `resizeShorter`.
+    public var resizeTo: [Int]?
+    /// A non-square centre crop `[height, width]`, instead of `crop`.
+    public var cropSize: [Int]?
+    /// Padding after resizing and cropping (detectors, OCR).
+    public var letterbox: Letterbox?
+
+    /// Letterbox padding: with `size`, the image is scaled to fit `[height, width]` keeping its
+    /// aspect ratio and centred on a `padValue` canvas of that size; with `multiple`, the bottom
+    /// and right are padded up to the next multiple (PP-OCR detection's 32).
+    public struct Letterbox: Codable, Hashable, Sendable {
+        public var size: [Int]?
+        public var multiple: Int?
+        public var padValue: UInt8?
+        public init(size: [Int]? = nil, multiple: Int? = nil, padValue: UInt8? = nil) {
+            self.size = size; self.multiple = multiple; self.padValue = padValue
+        }
+    }
 
     public init(name: String, resizeShorter: Int?, crop: Int?, pixelDivisor: Float, mean: [Float], std: [Float],
-                channelOrder: ChannelOrder = .rgb) {
+                channelOrder: ChannelOrder = .rgb, resizeTo: [Int]? = nil, cropSize: [Int]? = nil, letterbox: Letterbox? = nil) {
+        self.resizeTo = resizeTo
+        self.cropSize = cropSize
+        self.letterbox = letterbox
         self.name = name
         self.resizeShorter = resizeShorter
         self.crop = crop
@@ -70,15 +91,26 @@ public struct PreprocessRecipe: Codable, Hashable, Sendable {
         }
         if let r = resizeShorter, r <= 0 { throw .badRecipe("'\(name)': resizeShorter must be positive") }
         if let c = crop, c <= 0 { throw .badRecipe("'\(name)': crop must be positive") }
+        for (field, v) in [("resizeTo", resizeTo), ("cropSize", cropSize), ("letterbox.size", letterbox?.size)] {
+            if let v, v.count != 2 || v.contains(where: { $0 <= 0 || $0 > 16384 }) {
+                throw .badRecipe("'\(name)': \(field) must be [height, width] with positive sizes")
+            }
+        }
+        if let m = letterbox?.multiple, m <= 0 || m > 4096 { throw .badRecipe("'\(name)': letterbox.multiple must be positive") }
+        if let l = letterbox, (l.size == nil) == (l.multiple == nil) { throw .badRecipe("'\(name)': letterbox needs one of size or multiple") }
     }
 
     /// Height and width of the produced tensor for an image of `width × height`.
     public func outputSize(width: Int, height: Int) -> (height: Int, width: Int) {
         let (w, h) = resizedSize(width: width, height: height)
-        return (crop ?? h, crop ?? w)
+        let (ch, cw) = cropSize.map { ($0[0], $0[1]) } ?? (crop ?? h, crop ?? w)
+        if let size = letterbox?.size { return (size[0], size[1]) }
+        if let m = letterbox?.multiple { return ((ch + m - 1) / m * m, (cw + m - 1) / m * m) }
+        return (ch, cw)
     }
 
     func resizedSize(width: Int, height: Int) -> (Int, Int) {
+        if let r = resizeTo, r.count == 2 { return (r[1], r[0]) }
         guard let s = resizeShorter else { return (width, height) }
         // torchvision: the long side is int(size * long / short).
         if width <= height { return (s, Int(Double(s) * Double(height) / Double(width))) }
@@ -94,7 +126,13 @@ public struct PreprocessRecipe: Codable, Hashable, Sendable {
     public func resizedCrop(_ image: RGBImage) -> RGBImage {
         let (rw, rh) = resizedSize(width: image.width, height: image.height)
         let resized = (rw, rh) == (image.width, image.height) ? image : Resampler.resize(image, width: rw, height: rh)
-        let ch = crop ?? rh, cw = crop ?? rw
+        let (ch, cw) = cropSize.map { ($0[0], $0[1]) } ?? (crop ?? rh, crop ?? rw)
+        return letterboxed(centreCrop(resized, height: ch, width: cw))
+    }
+
+    /// The centre `height × width` of `resized` (zeros outside it, as torchvision pads).
+    func centreCrop(_ resized: RGBImage, height ch: Int, width cw: Int) -> RGBImage {
+        let (rh, rw) = (resized.height, resized.width)
         if (ch, cw) == (rh, rw) { return resized }
         // torchvision CenterCrop: int(round((size - crop) / 2)), Python's round-half-even.
         let top = Int((Double(rh - ch) / 2).rounded(.toNearestOrEven))
@@ -110,6 +148,31 @@ public struct PreprocessRecipe: Codable, Hashable, Sendable {
             }
         }
         return RGBImage(width: cw, height: ch, pixels: out)
+    }
+
+    /// Applies `letterbox`, if any.
+    func letterboxed(_ image: RGBImage) -> RGBImage {
+        guard let l = letterbox else { return image }
+        let pad = l.padValue ?? (l.size != nil ? 114 : 0)
+        var content = image, (th, tw) = (image.height, image.width), (top, left) = (0, 0)
+        if let size = l.size {
+            (th, tw) = (size[0], size[1])
+            let scale = min(Double(th) / Double(image.height), Double(tw) / Double(image.width))
+            let nw = max(1, min(tw, Int((Double(image.width) * scale).rounded())))
+            let nh = max(1, min(th, Int((Double(image.height) * scale).rounded())))
+            if (nw, nh) != (image.width, image.height) { content = Resampler.resize(image, width: nw, height: nh) }
+            top = (th - nh) / 2; left = (tw - nw) / 2
+        } else if let m = l.multiple {
+            (th, tw) = ((image.height + m - 1) / m * m, (image.width + m - 1) / m * m)
+        }
+        if (th, tw) == (content.height, content.width) { return content }
+        var out = [UInt8](repeating: pad, count: th * tw * 3)
+        for y in 0..<content.height {
+            for x in 0..<content.width {
+                for c in 0..<3 { out[((y + top) * tw + x + left) * 3 + c] = content.pixels[(y * content.width + x) * 3 + c] }
+            }
+        }
+        return RGBImage(width: tw, height: th, pixels: out)
     }
 
     /// CHW floats `(pixel / pixelDivisor - mean[c]) / std[c]` in the recipe's channel order.

@@ -97,6 +97,56 @@ public enum Op: Hashable, Sendable {
     /// Inputs: x, x_scale, optional x_zero_point.
     case dequantizeLinear(axis: Int)
 
+    // General graph operators. Inputs that ONNX gives as attributes in some opsets and as
+    // inputs in others (axes, splits, pads) are always inputs here: the importer turns the
+    // attribute forms into constant initializers, so each rule reads them one way.
+
+    /// Element-wise function of one input (Sigmoid, HardSwish, Exp, ...).
+    case unary(UnaryFunction)
+    /// Broadcasting function of two inputs (Sub, Div, Pow, Max, Min, PRelu, comparisons).
+    case binary(BinaryFunction)
+    /// Inputs: condition, X, Y (broadcast).
+    case `where`
+    /// `perm` nil reverses the axes.
+    case transpose(perm: [Int]?)
+    /// Inputs: data, starts, ends, optional axes, optional steps (constants after specialization).
+    case slice
+    /// Inputs: data, optional split sizes; `outputs` equal parts when the sizes are absent.
+    case split(axis: Int, outputs: Int)
+    /// Inputs: data, optional axes (absent: every size-1 axis).
+    case squeeze
+    /// Inputs: data, axes.
+    case unsqueeze
+    /// Inputs: data, shape.
+    case expand
+    /// Inputs: data, indices.
+    case gather(axis: Int)
+    /// Inputs: data, repeats.
+    case tile
+    /// Inputs: data, pads, optional constant value, optional axes.
+    case pad(PadMode)
+    /// The input's shape as int64, dims `start..<end`.
+    case shape(start: Int, end: Int?)
+    case size
+    /// Inputs: shape. Fills with `value` (a one-element tensor).
+    case constantOfShape(value: Tensor)
+    /// Inputs: start, limit, delta.
+    case range
+    /// `toBool` casts to ONNX bool (kept as 0/1 of `to`).
+    case cast(to: DType, toBool: Bool)
+    /// Inputs: X, optional roi, optional scales, optional sizes.
+    case resize(ResizeAttributes)
+    /// Inputs: X, W [C_in, C_out/group, kH, kW], optional B.
+    case convTranspose(ConvTransposeAttributes)
+    /// Inputs: data, optional axes.
+    case reduce(ReduceKind, keepDims: Bool, noopWithEmptyAxes: Bool)
+    case globalMaxPool
+    case logSoftmax(axis: Int, coerce2D: Bool)
+    /// Inputs: X, scale, optional B; normalizes over axes `axis...`.
+    case layerNormalization(axis: Int, epsilon: Float)
+    /// Inputs: X, scale, B; normalizes each channel of each image over its spatial axes.
+    case instanceNormalization(epsilon: Float)
+
     /// Whether this is QuantizeLinear or DequantizeLinear.
     public var isQDQ: Bool {
         switch self {
@@ -127,14 +177,48 @@ public enum Op: Hashable, Sendable {
         case .dropout: "Dropout"
         case .quantizeLinear: "QuantizeLinear"
         case .dequantizeLinear: "DequantizeLinear"
+        case .unary(let f): f.onnxType
+        case .binary(let f): f.onnxType
+        case .where: "Where"
+        case .transpose: "Transpose"
+        case .slice: "Slice"
+        case .split: "Split"
+        case .squeeze: "Squeeze"
+        case .unsqueeze: "Unsqueeze"
+        case .expand: "Expand"
+        case .gather: "Gather"
+        case .tile: "Tile"
+        case .pad: "Pad"
+        case .shape: "Shape"
+        case .size: "Size"
+        case .constantOfShape: "ConstantOfShape"
+        case .range: "Range"
+        case .cast: "Cast"
+        case .resize: "Resize"
+        case .convTranspose: "ConvTranspose"
+        case .reduce(let kind, _, _): kind.rawValue
+        case .globalMaxPool: "GlobalMaxPool"
+        case .logSoftmax: "LogSoftmax"
+        case .layerNormalization: "LayerNormalization"
+        case .instanceNormalization: "InstanceNormalization"
         }
     }
 
     /// Every ONNX op type Octet can import, for error messages.
-    public static let supportedONNXTypes: [String] = [
+    public static let supportedONNXTypes: [String] = ([
         "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Constant", "Conv", "Dropout",
         "DequantizeLinear", "Flatten", "Gemm", "GlobalAveragePool", "Identity", "MatMul", "MaxPool", "Mul",
         "QuantizeLinear", "Relu", "Reshape", "Softmax",
+        "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Neg", "Reciprocal", "Abs", "Erf", "Floor", "Ceil", "Round",
+        "HardSwish", "Softplus", "Sign", "HardSigmoid", "LeakyRelu", "Elu", "Not", "Where", "Transpose", "Slice",
+        "Split", "Squeeze", "Unsqueeze", "Expand", "Gather", "Tile", "Pad", "Shape", "Size", "ConstantOfShape",
+        "Range", "Cast", "Resize", "Upsample", "ConvTranspose", "GlobalMaxPool", "LogSoftmax",
+        "LayerNormalization", "InstanceNormalization", "Sum", "Mean",
+    ] + BinaryFunction.allCases.map(\.onnxType) + ReduceKind.allCases.map(\.rawValue)).sorted()
+
+    /// Operators refused by name before any work: recurrent and attention blocks are out of scope.
+    public static let outOfScopeONNXTypes: Set<String> = [
+        "LSTM", "GRU", "RNN", "Attention", "MultiHeadAttention", "Loop", "If", "Scan",
     ]
 
     /// Allowed number of inputs (inclusive range) and outputs.
@@ -149,6 +233,15 @@ public enum Op: Hashable, Sendable {
         case .gemm: (2...3, 1...1)
         case .concat: (1...Int.max, 1...1)
         case .quantizeLinear, .dequantizeLinear: (2...3, 1...1)
+        case .unary, .transpose, .shape, .size, .cast, .globalMaxPool, .logSoftmax, .constantOfShape: (1...1, 1...1)
+        case .binary, .expand, .gather, .tile, .unsqueeze: (2...2, 1...1)
+        case .where, .range, .instanceNormalization: (3...3, 1...1)
+        case .slice: (3...5, 1...1)
+        case .split(_, let n): (1...2, n...n)
+        case .squeeze, .reduce: (1...2, 1...1)
+        case .pad: (2...4, 1...1)
+        case .resize: (1...4, 1...1)
+        case .convTranspose, .layerNormalization: (2...3, 1...1)
         }
     }
 }

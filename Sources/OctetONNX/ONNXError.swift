@@ -7,6 +7,8 @@ public enum ONNXError: Error, Hashable, Sendable, CustomStringConvertible {
     case noGraph
     case unsupportedOpset(domain: String, version: Int, supported: ClosedRange<Int>)
     case unsupportedOperators([UnsupportedNode])
+    /// Recurrent and attention blocks: refused by name before any work.
+    case outOfScope([UnsupportedNode])
     case badAttribute(node: String, attribute: String, reason: String)
     case badTensor(name: String, reason: String)
     case externalData(tensor: String, reason: String)
@@ -30,6 +32,9 @@ public enum ONNXError: Error, Hashable, Sendable, CustomStringConvertible {
             "unsupported operator(s): "
                 + nodes.map { "\($0.domain.isEmpty ? "" : $0.domain + ".")\($0.opType) (node '\($0.node)')" }.joined(separator: ", ")
                 + ". Supported: " + Op.supportedONNXTypes.joined(separator: ", ")
+        case .outOfScope(let nodes):
+            "out of scope: " + nodes.map { "\($0.opType) (node '\($0.node)')" }.joined(separator: ", ")
+                + ": recurrent and attention blocks are not supported (Octet runs convolutional vision models)"
         case .badAttribute(let node, let attribute, let reason): "node '\(node)': attribute '\(attribute)' \(reason)"
         case .badTensor(let name, let reason): "tensor '\(name)': \(reason)"
         case .externalData(let tensor, let reason): "tensor '\(tensor)': external data \(reason)"

@@ -21,7 +21,7 @@ public enum ONNXExporter {
         g.name = graph.name
         var extra: [Onnx_TensorProto] = []
         for node in graph.nodes {
-            g.node.append(contentsOf: exportNode(node, opset: opset, extraInitializers: &extra))
+            g.node.append(contentsOf: exportNode(node, opset: opset, initializers: graph.initializers, extraInitializers: &extra))
         }
         g.initializer = graph.initializers.keys.sorted().map { TensorConversion.proto(name: $0, tensor: graph.initializers[$0]!) } + extra
         g.input = graph.inputs.map(valueInfo)
@@ -75,7 +75,8 @@ public enum ONNXExporter {
         return attrs
     }
 
-    private static func exportNode(_ node: Node, opset: Int, extraInitializers: inout [Onnx_TensorProto]) -> [Onnx_NodeProto] {
+    private static func exportNode(_ node: Node, opset: Int, initializers: [String: Tensor],
+                                   extraInitializers: inout [Onnx_TensorProto]) -> [Onnx_NodeProto] {
         var p = Onnx_NodeProto()
         p.name = node.name
         p.opType = node.op.onnxType
@@ -110,6 +111,45 @@ public enum ONNXExporter {
             p.attribute = [attr("axis", int: axis)]
         case .concat(let axis): p.attribute = [attr("axis", int: axis)]
         case .quantizeLinear(let axis), .dequantizeLinear(let axis): p.attribute = [attr("axis", int: axis)]
+        case .unary(let f):
+            switch f {
+            case .hardSigmoid(let alpha, let beta): p.attribute = [attr("alpha", float: alpha), attr("beta", float: beta)]
+            case .leakyRelu(let alpha), .elu(let alpha): p.attribute = [attr("alpha", float: alpha)]
+            default: break
+            }
+        case .binary, .where, .slice, .squeeze, .unsqueeze, .expand, .tile, .size, .range, .globalMaxPool: break
+        case .transpose(let perm): if let perm { p.attribute = [attr("perm", ints: perm)] }
+        case .split(let axis, let outputs):
+            p.attribute = [attr("axis", int: axis)]
+            if node.inputs.count < 2 && opset >= 18 { p.attribute.append(attr("num_outputs", int: outputs)) }
+        case .gather(let axis): p.attribute = [attr("axis", int: axis)]
+        case .pad(let mode): p.attribute = [attr("mode", string: mode.rawValue)]
+        case .shape(let start, let end):
+            if start != 0 { p.attribute.append(attr("start", int: start)) }
+            if let end { p.attribute.append(attr("end", int: end)) }
+        case .constantOfShape(let value):
+            var a = Onnx_AttributeProto(); a.name = "value"; a.type = .tensor
+            a.t = TensorConversion.proto(name: "value", tensor: value)
+            p.attribute = [a]
+        case .cast(let to, let toBool): p.attribute = [attr("to", int: toBool ? 9 : Int(to.rawValue))]
+        case .resize(let r):
+            p.attribute = [attr("mode", string: r.mode.rawValue), attr("coordinate_transformation_mode", string: r.coordinateTransform.rawValue),
+                           attr("nearest_mode", string: r.nearestMode.rawValue)]
+        case .convTranspose(let c):
+            p.attribute = windowAttributes(c.window) + [attr("dilations", ints: c.window.dilations), attr("group", int: c.group),
+                                                        attr("output_padding", ints: c.outputPadding)]
+            if let o = c.outputShape { p.attribute.append(attr("output_shape", ints: o)) }
+        case .reduce(let kind, let keepDims, let noop):
+            p.attribute = [attr("keepdims", int: keepDims ? 1 : 0)]
+            if noop { p.attribute.append(attr("noop_with_empty_axes", int: 1)) }
+            // Axes are an input from opset 18 (13 for ReduceSum), an attribute before.
+            if opset < (kind == .sum ? 13 : 18), node.inputs.count > 1 {
+                p.input = [node.inputs[0]]
+                if let axes = initializers[node.inputs[1]] { p.attribute.append(attr("axes", ints: axes.data.ints)) }
+            }
+        case .logSoftmax(let axis, _): p.attribute = [attr("axis", int: axis)]
+        case .layerNormalization(let axis, let eps): p.attribute = [attr("axis", int: axis), attr("epsilon", float: eps)]
+        case .instanceNormalization(let eps): p.attribute = [attr("epsilon", float: eps)]
         }
         return [p]
     }

@@ -52,6 +52,10 @@ private struct GraphImport {
         for t in proto.initializer {
             initializers[t.name] = try TensorConversion.tensor(from: t, baseDirectory: baseDirectory)
         }
+        let outOfScope = proto.node.filter { Op.outOfScopeONNXTypes.contains($0.opType) }.map {
+            ONNXError.UnsupportedNode(node: $0.name, opType: $0.opType, domain: $0.domain)
+        }
+        guard outOfScope.isEmpty else { throw .outOfScope(outOfScope) }
         let unsupported = proto.node.filter { !isSupported($0) }.map {
             ONNXError.UnsupportedNode(node: $0.name, opType: $0.opType, domain: $0.domain)
         }
@@ -65,7 +69,7 @@ private struct GraphImport {
                 try importConstant(named)
                 continue
             }
-            nodes.append(try translate(named))
+            nodes += try translate(named)
         }
         let inputs = try proto.input.filter { initializers[$0.name] == nil }.map { v throws(ONNXError) in try valueInfo(v) }
         let outputs = try proto.output.map { v throws(ONNXError) in try valueInfo(v) }
@@ -142,10 +146,34 @@ private struct GraphImport {
         return Float(v)
     }
 
-    func translate(_ n: Onnx_NodeProto) throws(ONNXError) -> Node {
+    /// Stores `values` as an int64 initializer named after the node, for an attribute that later
+    /// opsets give as an input (axes, split sizes), and returns its name.
+    mutating func attributeInput(_ n: Onnx_NodeProto, _ attribute: String, _ values: [Int]) -> String {
+        let name = "\(n.name)::\(attribute)"
+        initializers[name] = try? Tensor(shape: [values.count], data: .int64(values.map(Int64.init)))
+        return name
+    }
+
+    /// Input `i` or "" when absent, so optional inputs can be addressed by position.
+    static func input(_ inputs: [String], _ i: Int) -> String { i < inputs.count ? inputs[i] : "" }
+
+    mutating func translate(_ n: Onnx_NodeProto) throws(ONNXError) -> [Node] {
         let a = NodeAttributes(n)
         var inputs = Array(n.input)
         let op: Op
+        if let unary = try Self.unaryFunction(n.opType, a) {
+            return [Node(name: n.name, op: .unary(unary), inputs: [Self.input(inputs, 0)], outputs: Array(n.output))]
+        }
+        if let kind = ReduceKind(rawValue: n.opType) {
+            // Axes: an attribute before opset 18 (13 for ReduceSum), an optional input after.
+            if let axes = try a.ints("axes") { inputs = [inputs[0], attributeInput(n, "axes", axes)] }
+            else { inputs = [inputs[0], Self.input(inputs, 1)] }
+            if inputs[1].isEmpty { inputs.removeLast() }
+            let op = Op.reduce(kind, keepDims: try a.int("keepdims", default: 1) != 0,
+                               noopWithEmptyAxes: try a.int("noop_with_empty_axes", default: 0) != 0)
+            return [Node(name: n.name, op: op, inputs: inputs, outputs: Array(n.output))]
+        }
+        if ["Max", "Min", "Sum", "Mean"].contains(n.opType) { return try variadic(n) }
         switch n.opType {
         case "Conv":
             let weightShape = inputs.count > 1 ? initializers[inputs[1]].map { Array($0.shape.dims.suffix(2)) } : nil
@@ -188,9 +216,153 @@ private struct GraphImport {
         case "Identity": op = .identity
         case "Dropout": op = .dropout
             inputs = [inputs[0]]
+        case "Where": op = .where
+        case "Transpose": op = .transpose(perm: try a.ints("perm"))
+        case "Slice": op = .slice
+        case "Split":
+            let axis = try a.int("axis", default: 0)
+            if let split = try a.ints("split") { inputs = [inputs[0], attributeInput(n, "split", split)] }
+            if inputs.count > 1 && inputs[1].isEmpty { inputs = [inputs[0]] }
+            op = .split(axis: axis, outputs: n.output.count)
+        case "Squeeze", "Unsqueeze":
+            if let axes = try a.ints("axes") { inputs = [inputs[0], attributeInput(n, "axes", axes)] }
+            if n.opType == "Unsqueeze" && inputs.count < 2 {
+                throw .badAttribute(node: n.name, attribute: "axes", reason: "is required")
+            }
+            op = n.opType == "Squeeze" ? .squeeze : .unsqueeze
+        case "Expand": op = .expand
+        case "Gather": op = .gather(axis: try a.int("axis", default: 0))
+        case "Tile": op = .tile
+        case "Pad":
+            let modeName = try a.string("mode") ?? "constant"
+            guard let mode = PadMode(rawValue: modeName) else {
+                throw .badAttribute(node: n.name, attribute: "mode", reason: "'\(modeName)' is not constant, reflect or edge")
+            }
+            op = .pad(mode)
+        case "Shape":
+            op = .shape(start: try a.int("start", default: 0), end: a.has("end") ? try a.int("end", default: 0) : nil)
+        case "Size": op = .size
+        case "ConstantOfShape":
+            var value = Tensor.filled([1], 0)
+            if let t = a.tensor("value") { value = try TensorConversion.tensor(from: t, baseDirectory: baseDirectory) }
+            guard value.shape.elementCount == 1 else {
+                throw .badAttribute(node: n.name, attribute: "value", reason: "must hold one element")
+            }
+            op = .constantOfShape(value: value)
+        case "Range": op = .range
+        case "Cast":
+            let to = try a.int("to", default: 1)
+            switch to {
+            case 1, 10, 11, 16: op = .cast(to: .float32, toBool: false)  // float, float16, double, bfloat16: computed in float
+            case 9: op = .cast(to: .uint8, toBool: true)
+            default:
+                guard let d = DType(rawValue: Int32(clamping: to)) else {
+                    throw .badAttribute(node: n.name, attribute: "to", reason: "element type \(to) is not supported")
+                }
+                op = .cast(to: d, toBool: false)
+            }
+        case "Resize", "Upsample":
+            let modeName = try a.string("mode") ?? "nearest"
+            guard let mode = ResizeAttributes.Mode(rawValue: modeName == "bilinear" ? "linear" : modeName) else {
+                throw .badAttribute(node: n.name, attribute: "mode", reason: "'\(modeName)' is not implemented (nearest and linear are)")
+            }
+            let coordName = n.opType == "Upsample" ? "asymmetric" : (try a.string("coordinate_transformation_mode") ?? "half_pixel")
+            guard let coord = ResizeAttributes.CoordinateTransform(rawValue: coordName) else {
+                throw .badAttribute(node: n.name, attribute: "coordinate_transformation_mode", reason: "'\(coordName)' is not implemented")
+            }
+            if coord == .tfHalfPixelForNN && mode != .nearest {
+                throw .badAttribute(node: n.name, attribute: "coordinate_transformation_mode", reason: "'\(coordName)' with mode \(modeName) is not implemented")
+            }
+            let nearestName = n.opType == "Upsample" ? "floor" : (try a.string("nearest_mode") ?? "round_prefer_floor")
+            guard let nearest = ResizeAttributes.NearestMode(rawValue: nearestName) else {
+                throw .badAttribute(node: n.name, attribute: "nearest_mode", reason: "'\(nearestName)' is not implemented")
+            }
+            let antialias = try a.int("antialias", default: 0), policy = try a.string("keep_aspect_ratio_policy") ?? "stretch"
+            if a.has("axes") || antialias != 0 || policy != "stretch" {
+                throw .badAttribute(node: n.name, attribute: "axes/antialias/keep_aspect_ratio_policy", reason: "is not implemented")
+            }
+            op = .resize(ResizeAttributes(mode: mode, coordinateTransform: coord, nearestMode: nearest))
+            if n.opType == "Upsample" { inputs = [inputs[0], "", Self.input(inputs, 1)] }
+        case "ConvTranspose":
+            let weightShape = inputs.count > 1 ? initializers[inputs[1]].map { Array($0.shape.dims.suffix(2)) } : nil
+            let outputPadding = try a.ints("output_padding") ?? [0, 0]
+            let outputShape = try a.ints("output_shape")
+            guard outputPadding.count == 2, outputShape == nil || outputShape!.count == 2 else {
+                throw .badAttribute(node: n.name, attribute: "output_padding", reason: "must give two values (only 2-D ConvTranspose)")
+            }
+            op = .convTranspose(ConvTransposeAttributes(window: try window(a, kernelFromWeight: weightShape),
+                                                        group: try a.int("group", default: 1),
+                                                        outputPadding: outputPadding, outputShape: outputShape))
+        case "GlobalMaxPool": op = .globalMaxPool
+        case "LogSoftmax":
+            op = opset < 13 ? .logSoftmax(axis: try a.int("axis", default: 1), coerce2D: true)
+                            : .logSoftmax(axis: try a.int("axis", default: -1), coerce2D: false)
+        case "LayerNormalization":
+            if n.output.count > 1, n.output.dropFirst().contains(where: { !$0.isEmpty }) {
+                throw .badAttribute(node: n.name, attribute: "outputs", reason: "LayerNormalization Mean/InvStdDev outputs are not supported")
+            }
+            op = .layerNormalization(axis: try a.int("axis", default: -1), epsilon: try a.float("epsilon", default: 1e-5))
+            return [Node(name: n.name, op: op, inputs: inputs, outputs: [n.output[0]])]
+        case "InstanceNormalization": op = .instanceNormalization(epsilon: try a.float("epsilon", default: 1e-5))
         default:
+            if let f = BinaryFunction(rawValue: n.opType) {
+                op = .binary(f)
+                break
+            }
             throw .unsupportedOperators([.init(node: n.name, opType: n.opType, domain: n.domain)])
         }
-        return Node(name: n.name, op: op, inputs: inputs, outputs: Array(n.output))
+        return [Node(name: n.name, op: op, inputs: inputs, outputs: Array(n.output))]
+    }
+
+    /// The element-wise unary operators, with their attributes.
+    static func unaryFunction(_ type: String, _ a: NodeAttributes) throws(ONNXError) -> UnaryFunction? {
+        switch type {
+        case "Sigmoid": .sigmoid
+        case "Tanh": .tanh
+        case "Exp": .exp
+        case "Log": .log
+        case "Sqrt": .sqrt
+        case "Neg": .neg
+        case "Reciprocal": .reciprocal
+        case "Abs": .abs
+        case "Erf": .erf
+        case "Floor": .floor
+        case "Ceil": .ceil
+        case "Round": .round
+        case "HardSwish": .hardSwish
+        case "Softplus": .softplus
+        case "Sign": .sign
+        case "Not": .not
+        case "HardSigmoid": .hardSigmoid(alpha: try a.float("alpha", default: 0.2), beta: try a.float("beta", default: 0.5))
+        case "LeakyRelu": .leakyRelu(alpha: try a.float("alpha", default: 0.01))
+        case "Elu": .elu(alpha: try a.float("alpha", default: 1))
+        default: nil
+        }
+    }
+
+    /// Max/Min/Sum/Mean over any number of inputs as a chain of two-input nodes
+    /// (Mean: the sum times 1/n).
+    mutating func variadic(_ n: Onnx_NodeProto) throws(ONNXError) -> [Node] {
+        let inputs = Array(n.input)
+        guard let out = n.output.first, !inputs.isEmpty else {
+            throw .badAttribute(node: n.name, attribute: "inputs", reason: "\(n.opType) needs at least one input")
+        }
+        let op: Op = switch n.opType { case "Max": .binary(.max); case "Min": .binary(.min); default: .add }
+        let isMean = n.opType == "Mean" && inputs.count > 1
+        if inputs.count == 1 { return [Node(name: n.name, op: .identity, inputs: inputs, outputs: [out])] }
+        var nodes: [Node] = []
+        var acc = inputs[0]
+        for (k, x) in inputs.dropFirst().enumerated() {
+            let last = k == inputs.count - 2 && !isMean
+            let o = last ? out : "\(n.name)::partial\(k)"
+            nodes.append(Node(name: k == 0 ? n.name : "\(n.name)::\(k)", op: op, inputs: [acc, x], outputs: [o]))
+            acc = o
+        }
+        if isMean {
+            let scale = "\(n.name)::reciprocal_count"
+            initializers[scale] = Tensor.filled([], 1 / Float(inputs.count))
+            nodes.append(Node(name: "\(n.name)::mean", op: .mul, inputs: [acc, scale], outputs: [out]))
+        }
+        return nodes
     }
 }

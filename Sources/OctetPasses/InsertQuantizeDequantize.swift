@@ -94,7 +94,11 @@ public enum InsertQuantizeDequantize {
         case .conv, .gemm, .matMul: return graph.initializers[node.inputs[1]]?.floats != nil
         case .add, .maxPool, .averagePool, .globalAveragePool: return true
         case .batchNormalization, .relu, .clip, .mul, .flatten, .reshape, .softmax, .concat, .identity, .dropout,
-             .quantizeLinear, .dequantizeLinear:
+             .quantizeLinear, .dequantizeLinear,
+             // INT8 rules for the general operators are not written yet: they stay FP32.
+             .unary, .binary, .where, .transpose, .slice, .split, .squeeze, .unsqueeze, .expand, .gather, .tile, .pad,
+             .shape, .size, .constantOfShape, .range, .cast, .resize, .convTranspose, .reduce, .globalMaxPool,
+             .logSoftmax, .layerNormalization, .instanceNormalization:
             return false
         }
     }

@@ -15,7 +15,18 @@ public enum NonNegativity {
             case .maxPool, .averagePool, .globalAveragePool, .flatten, .reshape, .identity, .dropout, .quantizeLinear, .dequantizeLinear:
                 yes = proven.contains(node.inputs[0])
             case .add, .concat: yes = ins.allSatisfy { proven.contains($0) || isNonNegativeConstant($0, graph) }
-            case .conv, .batchNormalization, .mul, .gemm, .matMul, .softmax:
+            case .transpose, .slice, .split, .squeeze, .unsqueeze, .expand, .gather, .tile, .resize, .globalMaxPool, .cast:
+                yes = proven.contains(node.inputs[0])
+            case .reduce(let kind, _, _):
+                yes = kind == .l1 || kind == .l2 || kind == .sumSquare || proven.contains(node.inputs[0])
+            case .unary(let f):
+                switch f {
+                case .sigmoid, .exp, .abs, .sqrt, .hardSigmoid, .softplus, .not: yes = true
+                default: yes = false
+                }
+            case .binary(let f): yes = f.isComparison
+            case .conv, .batchNormalization, .mul, .gemm, .matMul, .softmax, .where, .pad, .shape, .size, .constantOfShape,
+                 .range, .convTranspose, .logSoftmax, .layerNormalization, .instanceNormalization:
                 yes = false
             }
             if yes { proven.insert(node.outputs[0]) }

@@ -20,7 +20,10 @@ public enum RemoveIdentities {
             case .identity: isPassThrough = true
             case .dropout: isPassThrough = node.outputs.count == 1 || node.outputs[1].isEmpty
             case .conv, .batchNormalization, .relu, .clip, .maxPool, .averagePool, .globalAveragePool, .add, .mul,
-                 .flatten, .reshape, .gemm, .matMul, .softmax, .concat, .quantizeLinear, .dequantizeLinear:
+                 .flatten, .reshape, .gemm, .matMul, .softmax, .concat, .quantizeLinear, .dequantizeLinear,
+                 .unary, .binary, .where, .transpose, .slice, .split, .squeeze, .unsqueeze, .expand, .gather, .tile, .pad,
+                 .shape, .size, .constantOfShape, .range, .cast, .resize, .convTranspose, .reduce, .globalMaxPool,
+                 .logSoftmax, .layerNormalization, .instanceNormalization:
                 isPassThrough = false
             }
             guard isPassThrough else { index += 1; continue }

@@ -16,10 +16,21 @@ public struct ClassificationReport: Codable, Sendable {
     public var batch: Int
     public var threads: Int
     public var isa: String
+    /// Every output's shape over all images (`octet run` on any model).
+    public var outputs: [String: [Int]]?
+    /// The `[N, classes]` output top-1/top-5 were computed on, if any.
+    public var classifierOutput: String?
 
     enum CodingKeys: String, CodingKey {
-        case images, labeled, top1, top5, seconds, batch, threads, isa
+        case images, labeled, top1, top5, seconds, batch, threads, isa, outputs
         case imagesPerSecond = "images_per_second"
+        case classifierOutput = "classifier_output"
+    }
+
+    public init(images: Int, labeled: Int, top1: Double?, top5: Double?, imagesPerSecond: Double, seconds: Double,
+                batch: Int, threads: Int, isa: String) {
+        self.images = images; self.labeled = labeled; self.top1 = top1; self.top5 = top5
+        self.imagesPerSecond = imagesPerSecond; self.seconds = seconds; self.batch = batch; self.threads = threads; self.isa = isa
     }
 }
 

@@ -1,5 +1,6 @@
 import OctetCore
 import OctetIR
+import OctetPasses
 
 /// What `octet inspect` reports: op counts, input/output shapes, parameters and MACs.
 public struct ModelSummary: Codable, Sendable {
@@ -21,16 +22,29 @@ public struct ModelSummary: Codable, Sendable {
         public var macs: Int
     }
 
-    /// Summarizes `graph` at batch 1.
-    public init(graph: Graph) throws {
+    /// Symbolic dimensions (other than the batch) left open: shapes and MACs are not known.
+    public var symbolicInputs: [String]
+
+    /// Summarizes `graph` at batch 1, with `inputShapes` fixing symbolic dimensions. Without them
+    /// a model with a symbolic height or width gets op counts and parameters only.
+    public init(graph: Graph, inputShapes: [String: Shape] = [:]) throws {
         var shapesIn: [String: Shape] = [:]
-        for i in graph.inputs where graph.initializers[i.name] == nil { shapesIn[i.name] = i.concreteShape(batch: 1) }
-        let shapes = try graph.inferShapes(inputShapes: shapesIn)
+        var open: [String] = []
+        for i in graph.inputs where graph.initializers[i.name] == nil {
+            if let s = inputShapes[i.name] { shapesIn[i.name] = s }
+            else if i.hasSymbolicNonBatchDimension { open.append("\(i.name) \(i.dimsDescription)") }
+            else { shapesIn[i.name] = i.concreteShape(batch: 1) }
+        }
+        symbolicInputs = open
+        var shapes: [String: Shape] = [:]
+        if open.isEmpty { shapes = try SpecializeShapes.apply(graph, inputShapes: shapesIn).shapes }
         name = graph.name
         opset = graph.opsetVersion
         nodes = graph.nodes.count
         opCounts = graph.opCounts
-        inputs = Dictionary(uniqueKeysWithValues: shapesIn.map { ($0.key, $0.value.dims) })
+        inputs = Dictionary(uniqueKeysWithValues: graph.inputs.filter { graph.initializers[$0.name] == nil }.map { i in
+            (i.name, shapesIn[i.name]?.dims ?? i.dims.map { $0 ?? -1 })
+        })
         outputs = Dictionary(uniqueKeysWithValues: graph.outputs.map { ($0.name, shapes[$0.name]?.dims ?? []) })
         parameters = graph.parameterCount
         layers = graph.nodes.map { node in
@@ -45,8 +59,15 @@ public struct ModelSummary: Codable, Sendable {
                 if let x = shapes[node.inputs[0]] { macs = out.elementCount * (a.transA ? x[0] : x[x.rank - 1]) }
             case .matMul:
                 if let x = shapes[node.inputs[0]] { macs = out.elementCount * x[x.rank - 1] }
+            case .convTranspose:
+                if let x = shapes[node.inputs[0]], let w = graph.initializers[node.inputs[1]]?.shape {
+                    macs = x.elementCount * w.dims.dropFirst().reduce(1, *)
+                }
             case .batchNormalization, .relu, .clip, .maxPool, .averagePool, .globalAveragePool, .add, .mul, .flatten,
-                 .reshape, .softmax, .concat, .identity, .dropout, .quantizeLinear, .dequantizeLinear:
+                 .reshape, .softmax, .concat, .identity, .dropout, .quantizeLinear, .dequantizeLinear,
+                 .unary, .binary, .where, .transpose, .slice, .split, .squeeze, .unsqueeze, .expand, .gather, .tile, .pad,
+                 .shape, .size, .constantOfShape, .range, .cast, .resize, .reduce, .globalMaxPool,
+                 .logSoftmax, .layerNormalization, .instanceNormalization:
                 break
             }
             return Layer(name: node.name, op: node.op.onnxType, outputShape: out.dims, macs: macs)

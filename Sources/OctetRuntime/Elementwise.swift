@@ -1,5 +1,6 @@
 import Foundation
 import OctetCore
+import OctetIR
 
 /// The executor's non-convolution arithmetic: broadcasting binary ops, layout changes,
 /// softmax and concatenation. Exact IEEE float operations, no fast-math.
@@ -12,6 +13,29 @@ enum Elementwise {
             switch kind {
             case .add: for i in 0..<count { y[i] = a[i] + b[i] }
             case .mul: for i in 0..<count { y[i] = a[i] * b[i] }
+            case .function(let f): for i in 0..<count { y[i] = f.apply(a[i], b[i]) }
+            }
+            return
+        }
+        // One operand broadcast over the innermost axis (a per-channel scale on NHWC, a scalar):
+        // a tight loop per row.
+        let rank0 = plan.dims.count
+        if case .function(let f) = kind, rank0 > 0, plan.aStrides[rank0 - 1] == 1, plan.bStrides[rank0 - 1] == 1 {
+            let inner = plan.dims[rank0 - 1]
+            let outerDims = Array(plan.dims.dropLast())
+            let rows = outerDims.reduce(1, *)
+            var index = [Int](repeating: 0, count: rank0 - 1)
+            var ia = 0, ib = 0
+            for r in 0..<rows {
+                let yr = y + r * inner, ar = a + ia, br = b + ib
+                for j in 0..<inner { yr[j] = f.apply(ar[j], br[j]) }
+                var d = rank0 - 2
+                while d >= 0 {
+                    index[d] += 1; ia += plan.aStrides[d]; ib += plan.bStrides[d]
+                    if index[d] < plan.dims[d] { break }
+                    ia -= plan.aStrides[d] * plan.dims[d]; ib -= plan.bStrides[d] * plan.dims[d]
+                    index[d] = 0; d -= 1
+                }
             }
             return
         }
@@ -19,7 +43,11 @@ enum Elementwise {
         var index = [Int](repeating: 0, count: rank)
         var ia = 0, ib = 0
         for i in 0..<count {
-            y[i] = kind == .add ? a[ia] + b[ib] : a[ia] * b[ib]
+            switch kind {
+            case .add: y[i] = a[ia] + b[ib]
+            case .mul: y[i] = a[ia] * b[ib]
+            case .function(let f): y[i] = f.apply(a[ia], b[ib])
+            }
             var d = rank - 1
             while d >= 0 {
                 index[d] += 1
@@ -31,6 +59,16 @@ enum Elementwise {
                 index[d] = 0
                 d -= 1
             }
+        }
+    }
+
+    /// y = f(x) element-wise; the common activations get loops of their own.
+    static func unary(_ f: UnaryFunction, _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        switch f {
+        case .hardSwish: for i in 0..<count { y[i] = UnaryFunction.hardSwish.apply(x[i]) }
+        case .sigmoid: for i in 0..<count { y[i] = UnaryFunction.sigmoid.apply(x[i]) }
+        case .hardSigmoid(let alpha, let beta): for i in 0..<count { y[i] = Swift.max(0, Swift.min(1, alpha * x[i] + beta)) }
+        default: for i in 0..<count { y[i] = f.apply(x[i]) }
         }
     }
 

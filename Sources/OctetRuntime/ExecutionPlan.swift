@@ -18,11 +18,13 @@ public final class ExecutionPlan: @unchecked Sendable {
     public var arenaFloats: Int { compiled.arenaCount }
     let compiled: CompiledPlan
 
-    /// Compiles `graph` (already optimized) for `options`. Throws naming the node whose
-    /// op or shapes the executor cannot run.
-    public init(graph: Graph, options: PlanOptions = PlanOptions()) throws(RuntimeError) {
+    /// Compiles `graph` (already optimized) for `options`, specialized to `inputShapes` (any
+    /// batch size; the plan runs images one by one) where the model leaves dimensions symbolic.
+    /// Throws naming the node whose op or shapes the executor cannot run.
+    public init(graph: Graph, options: PlanOptions = PlanOptions(), inputShapes given: [String: Shape] = [:]) throws(RuntimeError) {
         do { try graph.verify() } catch { throw .graph(error) }
-        var compiler = PlanCompiler(graph: graph, options: options)
+        let perImage = try PlanCompiler.perImageShapes(graph, given: given)
+        var compiler = PlanCompiler(graph: graph, options: options, inputShapes: perImage)
         compiled = try compiler.compile()
         self.options = options
         inputShapes = compiled.inputs.map { ($0.0, $0.1.shape) }
@@ -52,8 +54,9 @@ public final class ExecutionPlan: @unchecked Sendable {
         runImages(batch: batch, sources: sources, outputs: outputs, observer: observer, profile: profile)
         var result: [String: Tensor] = [:]
         for ((name, slot), buffer) in zip(compiled.outputs, outputs) {
+            // Images run one by one, so the first axis of each output holds the images in order.
             var shape = slot.shape
-            shape[0] = batch
+            if shape.rank == 0 { shape = Shape([batch]) } else { shape[0] *= batch }
             result[name] = try? Tensor(shape: shape, floats: Array(buffer.buffer))
         }
         return result

@@ -1,12 +1,17 @@
 import OctetCore
 import OctetIR
 import OctetKernels
+import OctetPasses
 
 /// Lowers a graph to a list of per-image steps over an arena: chooses layouts, fuses
 /// Conv + bias + residual + activation, packs weights and assigns arena offsets.
 struct PlanCompiler {
-    let graph: Graph
+    var graph: Graph
     let options: PlanOptions
+    /// Per-image shapes of the model inputs (batch dimension 1).
+    let inputShapes: [String: Shape]
+    /// Values the compiler made (layout copies, ConvTranspose columns): not observed.
+    var internalValues = Set<String>()
     var shapes: [String: Shape] = [:]
     var slots: [String: Slot] = [:]
     var steps: [Step] = []
@@ -21,23 +26,41 @@ struct PlanCompiler {
     var stepMacs: [Int] = []
     var currentLabel = ""
 
-    init(graph: Graph, options: PlanOptions) {
+    init(graph: Graph, options: PlanOptions, inputShapes: [String: Shape]) {
         self.graph = graph
         self.options = options
+        self.inputShapes = inputShapes
     }
 
-    /// Per-image shapes: the batch dimension of every input set to 1.
-    mutating func compile() throws(RuntimeError) -> CompiledPlan {
-        var inputShapes: [String: Shape] = [:]
+    /// Per-image input shapes (batch 1) of `graph`: `given` where the caller fixed them, else
+    /// the declared dims; a symbolic dimension other than the batch without a given shape throws.
+    static func perImageShapes(_ graph: Graph, given: [String: Shape]) throws(RuntimeError) -> [String: Shape] {
+        var out: [String: Shape] = [:]
         for i in graph.inputs where graph.initializers[i.name] == nil {
             guard i.dims.count >= 1 else { throw .badInput(name: i.name, detail: "scalar model inputs are not supported") }
-            var s = i.concreteShape(batch: 1)
-            s[0] = 1
-            inputShapes[i.name] = s
+            if var s = given[i.name] {
+                guard s.rank == i.dims.count, zip(s.dims.dropFirst(), i.dims.dropFirst()).allSatisfy({ $1 == nil || $0 == $1 }),
+                      s.dims.allSatisfy({ $0 > 0 }) else {
+                    throw .badInput(name: i.name, detail: "shape \(s) does not fit the model's \(i.dimsDescription)")
+                }
+                s[0] = 1
+                out[i.name] = s
+            } else {
+                guard !i.hasSymbolicNonBatchDimension else {
+                    throw .badInput(name: i.name, detail: "the model gives it symbolic dimensions \(i.dimsDescription): the data must fix them (or --input-shape \(i.name)=1x...)")
+                }
+                var s = i.concreteShape(batch: 1)
+                s[0] = 1
+                out[i.name] = s
+            }
         }
+        return out
+    }
+
+    mutating func compile() throws(RuntimeError) -> CompiledPlan {
         var g = graph
         for i in g.inputs.indices where g.inputs[i].dims.count >= 1 { g.inputs[i].dims[0] = nil }
-        do { shapes = try g.inferShapes(inputShapes: inputShapes) } catch { throw .graph(error) }
+        do { (graph, shapes) = try SpecializeShapes.apply(g, inputShapes: inputShapes) } catch { throw .graph(error) }
 
         let consumers = graph.consumers
         let producers = graph.producers
@@ -116,12 +139,36 @@ struct PlanCompiler {
         return s
     }
 
-    mutating func define(_ name: String) -> Slot {
+    mutating func define(_ name: String, layout: PhysicalLayout? = nil) -> Slot {
         let shape = shapes[name] ?? Shape([1])
-        let s = Slot(shape: shape, layout: LayoutConversion.layout(for: shape), operand: .arena(-1))
+        let s = Slot(shape: shape, layout: shape.rank == 4 ? (layout ?? .nhwc) : .rowMajor, operand: .arena(-1))
         slots[name] = s
         return s
     }
+
+    /// The value `name` in `layout`: itself, or a copy made by a relayout step (constants are
+    /// materialized in that layout once). Returns the name the step reads and its slot.
+    mutating func slot(_ name: String, layout: PhysicalLayout, node: Node) throws(RuntimeError) -> (String, Slot) {
+        let s = try slot(name, node: node)
+        guard s.shape.rank == 4, s.layout != layout else { return (name, s) }
+        let copy = name + (layout == .nhwc ? "#nhwc" : "#rowmajor")
+        if let c = slots[copy] { return (copy, c) }
+        if case .constant = s.operand, let t = graph.initializers[name], let values = t.floats {
+            let buffer = AlignedBuffer(count: values.count)
+            values.withUnsafeBufferPointer { LayoutConversion.fromRowMajor($0.baseAddress!, shape: s.shape, layout: layout, into: buffer.pointer) }
+            let c = Slot(shape: s.shape, layout: layout, operand: .constant(buffer))
+            slots[copy] = c
+            return (copy, c)
+        }
+        shapes[copy] = s.shape
+        internalValues.insert(copy)
+        let c = define(copy, layout: layout)
+        emit(.relayout(input: s, output: c), reads: [name], writes: [copy])
+        return (copy, c)
+    }
+
+    mutating func nhwcSlot(_ name: String, node: Node) throws(RuntimeError) -> (String, Slot) { try slot(name, layout: .nhwc, node: node) }
+    mutating func rowMajorSlot(_ name: String, node: Node) throws(RuntimeError) -> (String, Slot) { try slot(name, layout: .rowMajor, node: node) }
 
     mutating func emit(_ step: Step, reads r: [String], writes w: [String]) {
         labels.append(currentLabel)
@@ -149,11 +196,11 @@ struct PlanCompiler {
                                   activationMin: activation.0, activationMax: activation.1, isa: options.isa)
         macs += geometry.macs
         maxScratch = max(maxScratch, kernel.scratchCount)
-        let input = try slot(node.inputs[0], node: node)
-        let res = try residual.map { (r: String) throws(RuntimeError) in try slot(r, node: node) }
+        let input = try nhwcSlot(node.inputs[0], node: node)
+        let res = try residual.map { (r: String) throws(RuntimeError) in try nhwcSlot(r, node: node) }
         let out = define(output)
-        emit(.conv(kernel, input: input.operand, residual: res?.operand, output: out.operand),
-             reads: [node.inputs[0]] + (residual.map { [$0] } ?? []), writes: [output])
+        emit(.conv(kernel, input: input.1.operand, residual: res?.1.operand, output: out.operand),
+             reads: [input.0] + (res.map { [$0.0] } ?? []), writes: [output])
     }
 
     mutating func lower(_ node: Node) throws(RuntimeError) {
@@ -164,8 +211,12 @@ struct PlanCompiler {
         case .relu, .clip:
             let (lo, hi): (Float, Float) = if case .clip(let a, let b) = node.op { (a, b) } else { (0, .infinity) }
             let x = try slot(node.inputs[0], node: node)
-            let y = define(outName)
+            let y = define(outName, layout: x.layout)
             emit(.clamp(input: x.operand, output: y.operand, count: x.count, min: lo, max: hi), reads: [node.inputs[0]], writes: [outName])
+        case .unary(let f):
+            let x = try slot(node.inputs[0], node: node)
+            let y = define(outName, layout: x.layout)
+            emit(.unary(f, input: x.operand, output: y.operand, count: x.count), reads: [node.inputs[0]], writes: [outName])
         case .batchNormalization(let eps):
             let x = try slot(node.inputs[0], node: node)
             let p = try node.inputs[1...4].map { (n: String) throws(RuntimeError) in try constant(n, node: node) }
@@ -177,11 +228,11 @@ struct PlanCompiler {
                 shift[c] = Float(Double(p[1][c]) - Double(p[2][c]) * s)
             }
             let inner = x.layout == .nhwc ? 1 : x.shape.dims[2...].reduce(1, *)
-            let y = define(outName)
+            let y = define(outName, layout: x.layout)
             emit(.channelAffine(input: x.operand, output: y.operand, count: x.count, channels: channels, inner: inner, scale: scale, shift: shift),
                  reads: [node.inputs[0]], writes: [outName])
         case .maxPool(let window, _), .averagePool(let window, _, _):
-            let x = try slot(node.inputs[0], node: node)
+            let (xName, x) = try nhwcSlot(node.inputs[0], node: node)
             let y = define(outName)
             let pads = window.resolvedPads(input: [x.shape[2], x.shape[3]])
             let kind: Pool2DKernel.Kind = if case .averagePool(_, _, let include) = node.op { .average(countIncludePad: include) } else { .max }
@@ -189,23 +240,25 @@ struct PlanCompiler {
                                  outHeight: y.shape[2], outWidth: y.shape[3], kernel: (window.kernel[0], window.kernel[1]),
                                  stride: (window.strides[0], window.strides[1]), dilation: (window.dilations[0], window.dilations[1]),
                                  padTop: pads[0], padLeft: pads[1])
-            emit(.pool(k, input: x.operand, output: y.operand), reads: [node.inputs[0]], writes: [outName])
+            emit(.pool(k, input: x.operand, output: y.operand), reads: [xName], writes: [outName])
         case .globalAveragePool:
-            let x = try slot(node.inputs[0], node: node)
+            let (xName, x) = try nhwcSlot(node.inputs[0], node: node)
             guard x.shape.rank == 4 else { throw .unsupported(node: node.name, detail: "GlobalAveragePool on rank \(x.shape.rank)") }
             let y = define(outName)
             emit(.pool(.globalAverage(isa: options.isa, inHeight: x.shape[2], inWidth: x.shape[3], channels: x.shape[1]),
-                       input: x.operand, output: y.operand), reads: [node.inputs[0]], writes: [outName])
-        case .add, .mul:
-            let a = try slot(node.inputs[0], node: node), b = try slot(node.inputs[1], node: node)
-            let y = define(outName)
-            let plan = try broadcastPlan(a, b, y, node: node)
-            emit(.binary(node.op == .add ? .add : .mul, a: a.operand, b: b.operand, plan, output: y.operand),
-                 reads: node.inputs, writes: [outName])
+                       input: x.operand, output: y.operand), reads: [xName], writes: [outName])
+        case .add, .mul, .binary:
+            let kind: BinaryKind = switch node.op { case .add: .add; case .mul: .mul; case .binary(let f): .function(f); default: .add }
+            try lowerBinary(node, kind)
+        case .where, .transpose, .slice, .split, .squeeze, .unsqueeze, .expand, .gather, .tile, .pad, .shape, .size,
+             .constantOfShape, .range, .cast, .resize, .convTranspose, .reduce, .globalMaxPool, .logSoftmax,
+             .layerNormalization, .instanceNormalization:
+            try lowerGeneral(node)
         case .flatten(let axis):
             if axis == 0 { throw .unsupported(node: node.name, detail: "Flatten at axis 0 (it mixes the images of a batch)") }
             try lowerRelayout(node)
         case .reshape:
+            if graph.initializers[node.inputs[1]] == nil { throw .graph(.notConstant(node: node.name, input: node.inputs[1])) }
             if let target = graph.initializers[node.inputs[1]]?.data.doubles, let first = target.first, first != 0, first != -1, first != 1 {
                 throw .unsupported(node: node.name, detail: "Reshape to a fixed batch size of \(Int(first)) (use 0 or -1 for the batch dimension)")
             }
@@ -251,8 +304,10 @@ struct PlanCompiler {
     /// Gemm / MatMul. With a constant B this is a 1×1 convolution over the rows of A (the
     /// GEMM kernels); otherwise a plain matrix product.
     mutating func lowerDense(_ node: Node, transB: Bool, transA: Bool, alpha: Float, beta: Float) throws(RuntimeError) {
-        let a = try slot(node.inputs[0], node: node)
-        guard a.layout == .rowMajor else { throw .unsupported(node: node.name, detail: "\(node.op.onnxType) on a rank-4 tensor") }
+        if case .matMul = node.op, graph.initializers[node.inputs[1]].map({ $0.shape.rank != 2 }) ?? true {
+            return try lowerGeneral(node)  // batched or run-time B
+        }
+        let (aName, a) = try rowMajorSlot(node.inputs[0], node: node)
         if transA { throw .unsupported(node: node.name, detail: "Gemm with transA=1") }
         let y = define(node.outputs[0])
         let k = a.shape[a.shape.rank - 1]
@@ -263,7 +318,7 @@ struct PlanCompiler {
             }
             let b = try slot(node.inputs[1], node: node)
             emit(.matMul(a: a.operand, b: b.operand, rows: rows, inner: k, columns: b.shape[1], output: y.operand),
-                 reads: node.inputs, writes: node.outputs)
+                 reads: [aName, node.inputs[1]], writes: node.outputs)
             return
         }
         let bv = try constant(node.inputs[1], node: node)
@@ -285,7 +340,7 @@ struct PlanCompiler {
         let kernel = Conv2DKernel(geometry: geometry, weights: w, bias: bias, isa: options.isa)
         macs += geometry.macs
         maxScratch = max(maxScratch, kernel.scratchCount)
-        emit(.conv(kernel, input: a.operand, residual: nil, output: y.operand), reads: [node.inputs[0]], writes: node.outputs)
+        emit(.conv(kernel, input: a.operand, residual: nil, output: y.operand), reads: [aName], writes: node.outputs)
     }
 
     /// Physical broadcast strides of a binary op; rank-4 values are NHWC, so operands are
@@ -361,6 +416,8 @@ struct PlanCompiler {
             case .matMul(_, _, let rows, let inner, let cols, _): fixed.append(.matMul(a: op(r[0]), b: op(r[1]), rows: rows, inner: inner, columns: cols, output: op(w[0])))
             case .concat(let xs, let axis, let y):
                 fixed.append(.concat(inputs: zip(xs, r).map { fix($0, $1) }, axis: axis, output: fix(y, w[0])))
+            case .unary(let f, _, _, let count): fixed.append(.unary(f, input: op(r[0]), output: op(w[0]), count: count))
+            case .general(let g, _, _): fixed.append(.general(g, inputs: r.map(op), outputs: w.map(op)))
             }
         }
         let inputs = graph.inputs.compactMap { i -> (String, Slot)? in slots[i.name].map { (i.name, fix($0, i.name)) } }
@@ -369,7 +426,7 @@ struct PlanCompiler {
             guard let s = slots[o.name] else { throw .graph(.missingOutput(o.name)) }
             outputs.append((o.name, fix(s, o.name)))
         }
-        let observed = produced.map { $0.compactMap { n in slots[n].map { (n, fix($0, n)) } } }
+        let observed = produced.map { $0.filter { !internalValues.contains($0) }.compactMap { n in slots[n].map { (n, fix($0, n)) } } }
         return CompiledPlan(steps: fixed, observed: observed, inputs: inputs, outputs: outputs,
                             arenaCount: layout.size, scratchCount: maxScratch, macs: macs, labels: labels, stepMacs: stepMacs)
     }

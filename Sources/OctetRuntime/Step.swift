@@ -1,4 +1,5 @@
 import OctetCore
+import OctetIR
 import OctetKernels
 
 /// Where a value's elements live: at an offset of the per-image arena, or in a constant buffer.
@@ -22,7 +23,10 @@ struct Slot {
     var count: Int { shape.elementCount }
 }
 
-enum BinaryKind { case add, mul }
+enum BinaryKind: Equatable {
+    case add, mul
+    case function(BinaryFunction)
+}
 
 /// Element-wise binary op over physical (row-major) dimensions with broadcast strides.
 struct BroadcastPlan {
@@ -44,4 +48,8 @@ enum Step {
     case softmax(input: Slot, output: Slot, axis: Int)
     case matMul(a: Operand, b: Operand, rows: Int, inner: Int, columns: Int, output: Operand)
     case concat(inputs: [Slot], axis: Int, output: Slot)
+    /// An element-wise function (layout-independent).
+    case unary(UnaryFunction, input: Operand, output: Operand, count: Int)
+    /// A general operator on row-major operands.
+    case general(GeneralOp, inputs: [Operand], outputs: [Operand])
 }

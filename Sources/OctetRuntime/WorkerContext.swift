@@ -96,6 +96,10 @@ final class WorkerContext: @unchecked Sendable {
             }
         case .concat(let inputs, let axis, let output):
             Elementwise.concat(inputs, axis: axis, output, base)
+        case .unary(let f, let input, let output, let count):
+            Elementwise.unary(f, input.pointer(base), output.pointer(base), count: count)
+        case .general(let op, let inputs, let outputs):
+            op.run(inputs.map { $0.pointer(base) }, outputs.map { $0.pointer(base) })
         }
     }
 }

@@ -90,3 +90,27 @@ struct CalibrationFlags: ParsableArguments {
         return o
     }
 }
+
+/// `--input-shape NAME=1x3x640x640`: fixes a model input's symbolic dimensions where the data
+/// cannot (inspect, bench) or checks that the data has them (run).
+struct InputShapeOptions: ParsableArguments {
+    @Option(name: .customLong("input-shape"), help: "NAME=DxDxD..., e.g. x=1x3x640x640 (repeatable).")
+    var inputShapes: [String] = []
+
+    func validate() throws { _ = try shapes() }
+
+    /// The shapes by input name.
+    func shapes() throws -> [String: Shape] {
+        var out: [String: Shape] = [:]
+        for spec in inputShapes {
+            let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--input-shape '\(spec)': expected NAME=DxDx...") }
+            let dims = parts[1].split(separator: "x").map { Int($0) }
+            guard !dims.isEmpty, dims.allSatisfy({ ($0 ?? 0) > 0 }) else {
+                throw ValidationError("--input-shape '\(spec)': dimensions must be positive integers separated by x")
+            }
+            out[parts[0]] = Shape(dims.compactMap { $0 })
+        }
+        return out
+    }
+}

@@ -257,7 +257,9 @@ struct Int8Compiler {
             let columns = s.dims[a...].reduce(1, *)
             let src = try floatSlot(node.inputs[0], for: node)
             steps.append(.softmaxFloat(src: src, dst: newFloat(out), rows: s.elementCount / max(columns, 1), columns: columns))
-        case .batchNormalization, .mul, .concat:
+        case .batchNormalization, .mul, .concat, .unary, .binary, .where, .transpose, .slice, .split, .squeeze, .unsqueeze,
+             .expand, .gather, .tile, .pad, .shape, .size, .constantOfShape, .range, .cast, .resize, .convTranspose, .reduce,
+             .globalMaxPool, .logSoftmax, .layerNormalization, .instanceNormalization:
             throw fail(node, "\(node.op.onnxType) in an INT8 model")
         }
     }

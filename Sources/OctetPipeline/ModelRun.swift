@@ -1,0 +1,143 @@
+import Dispatch
+import Foundation
+import OctetCore
+import OctetData
+import OctetIR
+import OctetRuntime
+
+/// Runs any single-input FP32 model over a dataset: images of any size the model accepts (a plan
+/// per input shape, cached), every output of every image, top-1/top-5 where one output is
+/// `[N, classes]` and labels are given.
+public final class ModelRun: @unchecked Sendable {
+    public let inputName: String
+    public let input: ValueInfo
+    public let outputNames: [String]
+    public let plans: ShapeSpecializedPlans
+    /// `--input-shape`: the shape every sample must have (checked), when the caller fixed one.
+    public let fixedShape: Shape?
+
+    public init(graph: Graph, options: PlanOptions, inputShape: Shape? = nil) throws {
+        let inputs = graph.inputs.filter { graph.initializers[$0.name] == nil }
+        guard inputs.count == 1, let input = inputs.first, input.dims.count >= 1 else {
+            throw PipelineError.badOption("a dataset feeds one model input; the model has \(inputs.map { "\($0.name)\($0.dimsDescription)" }.joined(separator: ", "))")
+        }
+        if let inputShape { try input.check(inputShape) }
+        self.input = input
+        inputName = input.name
+        outputNames = graph.outputs.map(\.name)
+        fixedShape = inputShape
+        plans = ShapeSpecializedPlans(graph: graph, options: options)
+        // Compile now when the shape is known, so an unsupported model fails before any data is read.
+        if let s = inputShape ?? (input.hasSymbolicNonBatchDimension ? nil : input.concreteShape(batch: 1)) {
+            _ = try plans.plan(for: [inputName: s])
+        }
+    }
+
+    public var options: PlanOptions { plans.options }
+
+    /// The outputs of images `range`, grouped in runs of equal input shape (in image order).
+    public func outputs(_ dataset: any Dataset, _ range: Range<Int>) throws -> [(images: Range<Int>, outputs: [String: Tensor], seconds: Double)] {
+        let samples = try load(dataset, range)
+        var groups: [(images: Range<Int>, outputs: [String: Tensor], seconds: Double)] = []
+        var start = 0
+        while start < samples.count {
+            let dims = samples[start].dims
+            var end = start + 1
+            while end < samples.count && samples[end].dims == dims { end += 1 }
+            let shape = Shape([1] + dims)
+            if let fixedShape, Array(fixedShape.dims.dropFirst()) != dims {
+                throw PipelineError.badOption("\(dataset.name(range.lowerBound + start)): the sample has shape \(dims) but --input-shape gives \(fixedShape)")
+            }
+            do { try input.check(shape) } catch {
+                throw PipelineError.badOption("\(dataset.name(range.lowerBound + start)): \(error) (choose --preprocess to match the model)")
+            }
+            let plan = try plans.plan(for: [inputName: shape])
+            var values: [Float] = []
+            values.reserveCapacity(samples[start].values.count * (end - start))
+            for s in samples[start..<end] { values += s.values }
+            let batch = try Tensor(shape: Shape([end - start] + dims), floats: values)
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let out = try plan.run([inputName: batch])
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            groups.append(((range.lowerBound + start)..<(range.lowerBound + end), out, seconds))
+            start = end
+        }
+        return groups
+    }
+
+    /// Decodes samples `range` in parallel.
+    func load(_ dataset: any Dataset, _ range: Range<Int>) throws -> [ShapedSample] {
+        let threads = max(options.threads, 1)
+        let results = SampleBox(count: range.count)
+        DispatchQueue.concurrentPerform(iterations: min(threads, range.count)) { worker in
+            var i = worker
+            while i < range.count {
+                results.set(i, Result { () throws -> ShapedSample in try dataset.loadShaped(range.lowerBound + i) })
+                i += threads
+            }
+        }
+        return try results.values.map { try $0!.get() }
+    }
+
+    /// Runs the whole dataset in batches; writes every output to `saveOutputs` (one array per
+    /// output, images in order) when given.
+    public func evaluate(_ dataset: any Dataset, batch: Int, saveOutputs: NPZWriter? = nil,
+                         progress: ProgressHandler? = nil) throws -> ClassificationReport {
+        let total = dataset.count
+        var correct1 = 0, correct5 = 0, labeled = 0
+        var seconds = 0.0
+        var shapes: [String: [Int]] = [:]
+        var classifier: String? = nil
+        var start = 0
+        while start < total {
+            let range = start..<min(start + batch, total)
+            for group in try outputs(dataset, range) {
+                seconds += group.seconds
+                let n = group.images.count
+                // An output is a classifier's when it is [N, classes]; top-k needs exactly one such output.
+                let rank2 = outputNames.filter { (group.outputs[$0]?.shape.rank ?? 0) == 2 && group.outputs[$0]?.shape[0] == n }
+                classifier = rank2.count == 1 ? rank2[0] : nil
+                for name in outputNames {
+                    guard let t = group.outputs[name], let v = t.floats else { continue }
+                    let rowDims = t.shape.rank > 0 && t.shape[0] % n == 0 ? [t.shape[0] / n] + Array(t.shape.dims.dropFirst()) : t.shape.dims
+                    let perImage = rowDims.first == 1 ? Array(rowDims.dropFirst()) : rowDims
+                    var full = [0] + perImage
+                    if let prior = shapes[name] { full[0] = prior[0] }
+                    full[0] += n
+                    shapes[name] = full
+                    try saveOutputs?.append(name, rowDims: perImage, rows: n, values: v)
+                }
+                if let classifier, let logits = group.outputs[classifier]?.floats {
+                    let classes = logits.count / n
+                    for (k, i) in group.images.enumerated() {
+                        guard let label = dataset.label(i) else { continue }
+                        labeled += 1
+                        let top = TopK.indices(Array(logits[(k * classes)..<((k + 1) * classes)]), k: 5)
+                        if top.first == label { correct1 += 1 }
+                        if top.contains(label) { correct5 += 1 }
+                    }
+                }
+            }
+            start = range.upperBound
+            progress?(start, total)
+        }
+        try saveOutputs?.finish()
+        var report = ClassificationReport(
+            images: total, labeled: labeled,
+            top1: labeled > 0 ? Double(correct1) / Double(labeled) : nil,
+            top5: labeled > 0 ? Double(correct5) / Double(labeled) : nil,
+            imagesPerSecond: Double(total) / max(seconds, 1e-9), seconds: seconds,
+            batch: batch, threads: options.threads, isa: options.isa.rawValue)
+        report.outputs = shapes
+        report.classifierOutput = classifier
+        return report
+    }
+}
+
+/// Per-index samples filled concurrently.
+final class SampleBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var values: [Result<ShapedSample, any Error>?]
+    init(count: Int) { values = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ r: Result<ShapedSample, any Error>) { lock.lock(); values[i] = r; lock.unlock() }
+}
