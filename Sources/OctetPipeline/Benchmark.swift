@@ -45,9 +45,10 @@ public enum Benchmark {
     }
 
     /// Runs `iterations` timed batches after one warm-up batch; reports the median rate.
-    public static func run(graph: Graph, options: PlanOptions, batch: Int, iterations: Int,
+    /// `inputShapes` fixes symbolic dimensions (`--input-shape`).
+    public static func run(graph: Graph, options: PlanOptions, batch: Int, iterations: Int, inputShapes: [String: Shape] = [:],
                            profile: ((StepProfile, _ images: Int) -> Void)? = nil) throws -> BenchmarkReport {
-        let plan = try ExecutionPlan(graph: graph, options: options)
+        let plan = try ExecutionPlan(graph: graph, options: options, inputShapes: inputShapes)
         var inputs: [String: Tensor] = [:]
         var rng = SeededRandom(seed: 7)
         for (name, shape) in plan.inputShapes {

@@ -49,7 +49,8 @@ public final class ModelRun: @unchecked Sendable {
                 throw PipelineError.badOption("\(dataset.name(range.lowerBound + start)): the sample has shape \(dims) but --input-shape gives \(fixedShape)")
             }
             do { try input.check(shape) } catch {
-                throw PipelineError.badOption("\(dataset.name(range.lowerBound + start)): \(error) (choose --preprocess to match the model)")
+                let expected = "[" + input.dims.dropFirst().map { $0.map(String.init) ?? "?" }.joined(separator: ", ") + "]"
+                throw PipelineError.badOption("\(dataset.name(range.lowerBound + start)): the sample has shape \(dims) but the model expects \(expected) (choose --preprocess to match the model)")
             }
             let plan = try plans.plan(for: [inputName: shape])
             var values: [Float] = []

@@ -14,6 +14,7 @@ struct Bench: ParsableCommand {
     var iterations: Int = 5
 
     @OptionGroup var runtime: RuntimeOptions
+    @OptionGroup var inputShape: InputShapeOptions
 
     @Flag(help: "Print the time of each step (worker time per image, GFLOPS), slowest first.")
     var profile = false
@@ -36,7 +37,7 @@ struct Bench: ParsableCommand {
         } else {
         let graph = try ModelLoader.load(path: model)
         report = try Benchmark.run(graph: graph, options: try runtime.planOptions(), batch: batch, iterations: iterations,
-                                       profile: profile ? { Bench.printProfile($0, images: $1) } : nil)
+                                   inputShapes: try inputShape.shapes(), profile: profile ? { Bench.printProfile($0, images: $1) } : nil)
         }
         if json { return try printJSON(report) }
         print("\(report.model): \(String(format: "%.1f", report.imagesPerSecond)) images/s, "

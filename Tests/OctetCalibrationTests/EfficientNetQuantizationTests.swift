@@ -38,6 +38,18 @@ final class EfficientNetQuantizationTests: XCTestCase {
             throw XCTSkip("python3 with onnxruntime, numpy and pillow is not installed: ONNX Runtime cross-check skipped")
         }
         let agreement = try XCTUnwrap(ort["ort_int8_vs_octet_int8_agreement"] as? Double, "\(ort)")
-        XCTAssertGreaterThanOrEqual(agreement, 0.99, "\(ort)")
+        // Octet's integer engine against ONNX Runtime's float evaluation of the same QDQ graph
+        // (the file's meaning): on every CPU.
+        let semantics = try XCTUnwrap(ort["octet_int8_vs_ort_fakequant_agreement"] as? Double, "\(ort)")
+        XCTAssertGreaterThanOrEqual(semantics, 0.99, "\(ort)")
+        if ISA.avx512vnni.isSupported {
+            XCTAssertGreaterThanOrEqual(agreement, 0.99, "\(ort)")
+        } else {
+            // Without VNNI, ONNX Runtime's u8×s8 kernels use vpmaddubsw, whose int16 pair sums
+            // saturate with 8-bit weights: its integer result then disagrees with its own float
+            // evaluation of the file (measured on an AVX2-only Zen 3: 94% agreement), so it is no
+            // reference here. Reported, not asserted.
+            print("ONNX Runtime INT8 without VNNI: agreement with Octet \(agreement), with its own float evaluation \(ort["ort_int8_vs_ort_fakequant_agreement"] ?? "?")")
+        }
     }
 }

@@ -80,12 +80,26 @@ final class ONNXImportExportTests: XCTestCase {
         var model = Onnx_ModelProto()
         var opset = Onnx_OperatorSetIdProto(); opset.version = 13
         model.opsetImport = [opset]
-        var n = Onnx_NodeProto(); n.name = "weird"; n.opType = "LSTM"; n.input = ["x"]; n.output = ["y"]
+        var n = Onnx_NodeProto(); n.name = "weird"; n.opType = "NonMaxSuppression"; n.input = ["x"]; n.output = ["y"]
         model.graph.node = [n]
         XCTAssertThrowsError(try ONNXImporter.load(data: try model.serializedData())) { error in
             let text = "\(error)"
-            XCTAssertTrue(text.contains("LSTM (node 'weird')"), text)
-            XCTAssertTrue(text.contains("Supported: Add, AveragePool"), text)
+            XCTAssertTrue(text.contains("NonMaxSuppression (node 'weird')"), text)
+            XCTAssertTrue(text.contains("Supported: Abs, Add, And, AveragePool"), text)
+        }
+    }
+
+    func testRecurrentAndAttentionBlocksAreRefusedByName() throws {
+        var model = Onnx_ModelProto()
+        var opset = Onnx_OperatorSetIdProto(); opset.version = 13
+        model.opsetImport = [opset]
+        var n = Onnx_NodeProto(); n.name = "rnn"; n.opType = "LSTM"; n.input = ["x"]; n.output = ["y"]
+        var m = Onnx_NodeProto(); m.name = "sig"; m.opType = "Sigmoid"; m.input = ["y"]; m.output = ["z"]
+        model.graph.node = [n, m]
+        XCTAssertThrowsError(try ONNXImporter.load(data: try model.serializedData())) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("out of scope: LSTM (node 'rnn')"), text)
+            XCTAssertTrue(text.contains("recurrent and attention blocks"), text)
         }
     }
 

@@ -1,0 +1,109 @@
+import Foundation
+import OctetTestSupport
+import XCTest
+
+/// `octet` on general graphs: a symbolic height/width fixed by the data or by `--input-shape`,
+/// several outputs saved to `.npz`, and a clear error with exit status 1 for a symbolic
+/// dimension nothing fixes, an unimplemented Resize mode and a Reshape that does not fit.
+final class GeneralGraphCLITests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws { dir = try TestPaths.temporaryDirectory(self) }
+
+    /// x [N,3,?,?] → Conv 3→4 → (Resize ×2 nearest → "up", Sigmoid → "prob").
+    func detectorLike(resizeMode: String = "nearest") throws -> String {
+        var b = GraphBuilder(name: "detector")
+        let x = b.input("x", dims: [nil, 3, nil, nil])
+        var r = TestRandom(seed: 3)
+        let w = b.constant("w", r.tensor([4, 3, 3, 3]))
+        let c = b.add(.conv(Window2D(kernel: [3, 3], pads: [1, 1, 1, 1]), group: 1), [x, w])
+        let scales = b.constant("scales", try Tensor(shape: [4], floats: [1, 1, 2, 2]))
+        let up = b.add(.resize(ResizeAttributes(mode: .nearest, coordinateTransform: .asymmetric, nearestMode: .floor)), [c, "", scales],
+                       name: "upsample")
+        let prob = b.add(.unary(.sigmoid), [c])
+        b.output(up, dims: [nil, 4, nil, nil])
+        b.output(prob, dims: [nil, 4, nil, nil])
+        var model = try Onnx_ModelProto(serializedBytes: try ONNXExporter.serialize(b.graph))
+        if resizeMode != "nearest", let i = model.graph.node.firstIndex(where: { $0.opType == "Resize" }),
+           let a = model.graph.node[i].attribute.firstIndex(where: { $0.name == "mode" }) {
+            model.graph.node[i].attribute[a].s = Data(resizeMode.utf8)
+        }
+        let path = dir.appendingPathComponent("detector-\(resizeMode).onnx").path
+        try model.serializedData().write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    func testSymbolicHeightAndWidthFromDataAndInputShape() throws {
+        let model = try detectorLike()
+        // Two batches of different sizes in one .npy each: the plan is specialized per shape.
+        for (h, w) in [(8, 12), (5, 7)] {
+            let input = dir.appendingPathComponent("x\(h).npy").path
+            var r = TestRandom(seed: UInt64(h))
+            try NPYFile.write(path: input, shape: [2, 3, h, w], values: r.tensor([2, 3, h, w]).floats!)
+            let out = dir.appendingPathComponent("out\(h).npz").path
+            let run = try runProduct("octet", ["run", model, "--data", input, "--save-outputs", out, "--json"])
+            XCTAssertEqual(run.status, 0, run.stderr)
+            let shapes = try XCTUnwrap(run.json?["outputs"] as? [String: [Int]], run.stdout)
+            XCTAssertEqual(shapes.count, 2)
+            XCTAssertTrue(shapes.values.contains([2, 4, 2 * h, 2 * w]), "\(shapes)")
+            XCTAssertTrue(shapes.values.contains([2, 4, h, w]), "\(shapes)")
+            XCTAssertNil(run.json?["top1"] as? Double)
+            // The archive numpy reads: check its entries without numpy (ZIP of NAME.npy).
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: out))
+            XCTAssertEqual(Array(bytes.prefix(4)), [0x50, 0x4b, 0x03, 0x04])
+            XCTAssertNotNil(String(decoding: bytes, as: UTF8.self).range(of: ".npy"))
+        }
+        let bench = try runProduct("octet", ["bench", model, "--input-shape", "x=1x3x16x16", "--batch", "2", "--iterations", "1", "--json"])
+        XCTAssertEqual(bench.status, 0, bench.stderr)
+        let inspect = try runProduct("octet", ["inspect", model, "--input-shape", "x=1x3x16x16", "--json"])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        XCTAssertEqual(inspect.json?["macsPerImage"] as? Int, 16 * 16 * 4 * 27)
+    }
+
+    func testNumpyReadsSavedOutputs() throws {
+        let model = try detectorLike()
+        let input = dir.appendingPathComponent("x.npy").path
+        var r = TestRandom(seed: 1)
+        try NPYFile.write(path: input, shape: [3, 3, 4, 6], values: r.tensor([3, 3, 4, 6]).floats!)
+        let out = dir.appendingPathComponent("out.npz").path
+        let run = try runProduct("octet", ["run", model, "--data", input, "--save-outputs", out, "--batch", "2"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        check.arguments = ["python3", "-c", "import numpy as np, sys; z = np.load(sys.argv[1]); print(sorted((k, z[k].shape) for k in z.files))", out]
+        let pipe = Pipe()
+        check.standardOutput = pipe
+        check.standardError = FileHandle.nullDevice
+        guard (try? check.run()) != nil else { throw XCTSkip("python3 is not installed: numpy read-back skipped") }
+        check.waitUntilExit()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        try XCTSkipIf(check.terminationStatus != 0 && text.isEmpty, "numpy is not installed: read-back skipped")
+        XCTAssertTrue(text.contains("(3, 4, 8, 12)") && text.contains("(3, 4, 4, 6)"), text)
+    }
+
+    func expectFailure(_ args: [String], mentions texts: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try runProduct("octet", args)
+        XCTAssertEqual(r.status, 1, "expected exit status 1 for \(args): \(r.stderr)", file: file, line: line)
+        for text in texts { XCTAssertTrue(r.stderr.contains(text), "stderr should mention '\(text)': \(r.stderr)", file: file, line: line) }
+        XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr, file: file, line: line)
+    }
+
+    func testBadGeneralGraphsAreClearErrors() throws {
+        let model = try detectorLike()
+        // A symbolic dimension nothing fixes.
+        try expectFailure(["bench", model, "--batch", "1", "--iterations", "1"], mentions: ["input 'x'", "symbolic dimensions [N,3,?,?]", "--input-shape"])
+        try expectFailure(["bench", model, "--input-shape", "x=1x4x8x8", "--iterations", "1"], mentions: ["input 'x'", "[1,4,8,8]"])
+        // A Resize mode Octet does not implement.
+        let cubic = try detectorLike(resizeMode: "cubic")
+        try expectFailure(["inspect", cubic], mentions: ["node 'upsample'", "'mode'", "'cubic' is not implemented"])
+        // A Reshape that does not fit.
+        var b = GraphBuilder(name: "reshape")
+        let x = b.input("x", dims: [nil, 3, 4, 4])
+        let t = b.constant("target", try Tensor(shape: [2], data: .int64([1, 7])))
+        let y = b.add(.reshape(allowZero: false), [x, t], name: "bad_reshape")
+        b.output(y, dims: [nil, 7])
+        let path = dir.appendingPathComponent("reshape.onnx")
+        try ONNXExporter.write(b.graph, to: path)
+        try expectFailure(["bench", path.path, "--iterations", "1"], mentions: ["node 'bad_reshape'", "cannot reshape [1,3,4,4]", "to [1, 7]"])
+    }
+}

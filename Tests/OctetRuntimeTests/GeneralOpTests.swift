@@ -1,0 +1,57 @@
+import Foundation
+import OctetTestSupport
+import XCTest
+
+/// Each general operator against ONNX Runtime on randomized single-op models
+/// (`scripts/op_cases.py`: broadcasting shapes, negative axes, size-1 and empty dimensions, the
+/// attribute forms of opsets 11–18), imported and run through the public entry points
+/// (`ModelLoader.load`, `ExecutionPlan`) on every kernel path the CPU has.
+final class GeneralOpTests: XCTestCase {
+    struct Case { var name: String; var model: String; var inputs: [(String, String)]; var outputs: [(String, String)] }
+
+    func cases() throws -> [Case] {
+        let dir = try TestPaths.temporaryDirectory(self)
+        guard let json = try PythonScript.run("op_cases.py", [dir.path]) else {
+            throw XCTSkip("python3 with onnxruntime, onnx and numpy is not installed: per-op comparison with ONNX Runtime skipped")
+        }
+        let raw = try XCTUnwrap(json["cases"] as? [[String: Any]], "op_cases.py failed (is the onnx package installed?)")
+        return raw.map { c in
+            func pairs(_ k: String) -> [(String, String)] { ((c[k] as? [[String]]) ?? []).map { ($0[0], $0[1]) } }
+            return Case(name: c["name"] as? String ?? "?", model: c["model"] as? String ?? "", inputs: pairs("inputs"), outputs: pairs("outputs"))
+        }
+    }
+
+    func testGeneralOperatorsMatchONNXRuntimeOnEveryPath() throws {
+        let all = try cases()
+        XCTAssertGreaterThan(all.count, 150)
+        var failures: [String] = []
+        for isa in ISA.supported where isa != .avx512vnni {  // FP32 kernels: avx512vnni is the avx512 path
+            for c in all {
+                do {
+                    let graph = try ModelLoader.load(path: c.model)
+                    var inputs: [String: Tensor] = [:], shapes: [String: Shape] = [:]
+                    for (name, file) in c.inputs {
+                        let (s, v) = try NPYFile.read(path: file)
+                        inputs[name] = try Tensor(shape: Shape(s), floats: v)
+                        shapes[name] = Shape(s)
+                    }
+                    for threads in [1, 2] {
+                        let plan = try ExecutionPlan(graph: graph, options: PlanOptions(isa: isa, threads: threads), inputShapes: shapes)
+                        let got = try plan.run(inputs)
+                        for (name, file) in c.outputs {
+                            let (s, expected) = try NPYFile.read(path: file)
+                            guard let g = got[name], let values = g.floats else { failures.append("\(c.name): no output \(name)"); continue }
+                            guard g.shape.dims == s else { failures.append("\(c.name) [\(isa)]: shape \(g.shape) != \(s)"); continue }
+                            let scale = max(expected.map { abs($0) }.max() ?? 0, 1)
+                            let err = zip(values, expected).map { abs(Double($0) - Double($1)) }.max() ?? 0
+                            if !(err <= 1e-5 * Double(scale)) { failures.append("\(c.name) [\(isa), \(threads) threads]: max |Δ| \(err) (scale \(scale))") }
+                        }
+                    }
+                } catch {
+                    failures.append("\(c.name) [\(isa)]: \(error)")
+                }
+            }
+        }
+        XCTAssertTrue(failures.isEmpty, "\(failures.count) failures:\n" + failures.prefix(40).joined(separator: "\n"))
+    }
+}
