@@ -69,9 +69,12 @@ def f32(v):
 
 
 def broadcastable(shape):
-    """A random shape that broadcasts to `shape` (dropped leading axes, 1s)."""
+    """A random shape that broadcasts to `shape` (dropped leading axes, 1s), never varying along
+    the batch axis (a constant per image of a batch is not something a CNN has; Octet refuses it)."""
     rank = len(shape) - int(rng.integers(0, len(shape)))
     out = [1 if rng.random() < 0.5 else d for d in shape[len(shape) - rank:]]
+    if rank == len(shape):
+        out[0] = 1
     return out
 
 
@@ -167,10 +170,9 @@ def movement_cases():
                                            helper.make_node("Squeeze", ["u"], ["y"], axes=[1])],
              [("x", [2, 3, 4])], ["y"], opset=11)
     add_case("Squeeze/Unsqueeze opset 13", [helper.make_node("Unsqueeze", ["x", "ax"], ["u"]),
-                                           helper.make_node("Squeeze", ["u", "sx"], ["v"]),
-                                           helper.make_node("Squeeze", ["v"], ["y"])],
-             [("x", [2, 1, 4])], ["y"], inits=[("ax", i64([2, -1])), ("sx", i64([-1]))], opset=13)
-    for target in ([1, 3, 1, 5], [3, 1, 5], [2, 1, 4, 1, 1]):
+                                           helper.make_node("Squeeze", ["u", "sx"], ["y"])],
+             [("x", [2, 1, 4])], ["y"], inits=[("ax", i64([2, -1])), ("sx", i64([-1, 1]))], opset=13)
+    for target in ([1, 3, 1, 5], [3, 1, 5], [1, 1, 4, 1], [1, 1, 4, 6]):
         add_case(f"Expand to {target}", [helper.make_node("Expand", ["x", "t"], ["y"])], [("x", [2, 1, 4, 1])], ["y"],
                  inits=[("t", i64(target))])
     for idx, axis in (([0, -1, 2], 1), ([[1, 0], [2, 2]], 2), (-1, -1), ([3], 3)):
@@ -223,10 +225,14 @@ def resize_cases():
                                        nearest_mode=nearest)],
                      [("x", [2, 3, 5, 7])], ["y"], inits=[("sc", f32([1, 1, scale, scale]))], opset=13)
     for coord in ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"):
-        for sizes in ([2, 3, 10, 13], [2, 3, 3, 4], [2, 3, 1, 9]):
-            add_case(f"Resize linear {coord} to {sizes}",
-                     [helper.make_node("Resize", ["x", "", "", "sz"], ["y"], mode="linear", coordinate_transformation_mode=coord)],
-                     [("x", [2, 3, 5, 7])], ["y"], inits=[("sz", i64(sizes))], opset=13)
+        for hw in ([10, 13], [3, 4], [1, 9]):
+            # F.interpolate(size=...) as PyTorch exports it: sizes = Concat(Shape(x)[0:2], [h, w]).
+            add_case(f"Resize linear {coord} to {hw}",
+                     [helper.make_node("Shape", ["x"], ["s"]),
+                      helper.make_node("Slice", ["s", "z", "two"], ["nc"]),
+                      helper.make_node("Concat", ["nc", "hw"], ["sz"], axis=0),
+                      helper.make_node("Resize", ["x", "", "", "sz"], ["y"], mode="linear", coordinate_transformation_mode=coord)],
+                     [("x", [2, 3, 5, 7])], ["y"], inits=[("z", i64([0])), ("two", i64([2])), ("hw", i64(hw))], opset=13)
     add_case("Resize opset 11 roi input", [helper.make_node("Resize", ["x", "roi", "sc"], ["y"], mode="nearest",
                                                             coordinate_transformation_mode="asymmetric", nearest_mode="floor")],
              [("x", [2, 2, 4, 4])], ["y"], inits=[("roi", f32([])), ("sc", f32([1, 1, 2, 2]))], opset=11)

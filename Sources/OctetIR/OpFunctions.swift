@@ -203,11 +203,12 @@ public struct ConvTransposeAttributes: Hashable, Sendable {
             let effective = (window.kernel[i] - 1) * window.dilations[i] + 1
             let full = window.strides[i] * (input[i] - 1) + outputPadding[i] + effective
             if let target = outputShape, target.count == 2 {
-                let total = Swift.max(0, full - target[i])
+                // ONNX ConvTranspose (and ONNX Runtime): SAME_UPPER puts the smaller half first,
+                // otherwise the larger half goes first.
+                let total = full - target[i]
                 let small = total / 2
-                // SAME_UPPER (and an explicit output_shape) put the extra pad at the end.
-                if window.autoPad == .sameLower { pads[i] = total - small; pads[i + 2] = small }
-                else { pads[i] = small; pads[i + 2] = total - small }
+                if window.autoPad == .sameUpper { pads[i] = small; pads[i + 2] = total - small }
+                else { pads[i] = total - small; pads[i + 2] = small }
                 out[i] = target[i]
             } else if window.autoPad == .sameUpper || window.autoPad == .sameLower {
                 let target = input[i] * window.strides[i]

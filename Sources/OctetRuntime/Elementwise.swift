@@ -17,18 +17,30 @@ enum Elementwise {
             }
             return
         }
-        // One operand broadcast over the innermost axis (a per-channel scale on NHWC, a scalar):
-        // a tight loop per row.
+        // Row by row when each operand's innermost stride is 0 or 1 (a per-channel scale on NHWC,
+        // a per-row scalar on row-major, a residual): tight inner loops, the same arithmetic.
         let rank0 = plan.dims.count
-        if case .function(let f) = kind, rank0 > 0, plan.aStrides[rank0 - 1] == 1, plan.bStrides[rank0 - 1] == 1 {
-            let inner = plan.dims[rank0 - 1]
-            let outerDims = Array(plan.dims.dropLast())
-            let rows = outerDims.reduce(1, *)
-            var index = [Int](repeating: 0, count: rank0 - 1)
+        if rank0 > 0, plan.aStrides[rank0 - 1] <= 1, plan.bStrides[rank0 - 1] <= 1 {
+            let inner = plan.dims[rank0 - 1], sa = plan.aStrides[rank0 - 1], sb = plan.bStrides[rank0 - 1]
+            let rows = plan.dims.dropLast().reduce(1, *)
+            var index = [Int](repeating: 0, count: max(rank0 - 1, 0))
             var ia = 0, ib = 0
             for r in 0..<rows {
                 let yr = y + r * inner, ar = a + ia, br = b + ib
-                for j in 0..<inner { yr[j] = f.apply(ar[j], br[j]) }
+                switch (kind, sa, sb) {
+                case (.add, 1, 1): for j in 0..<inner { yr[j] = ar[j] + br[j] }
+                case (.add, 1, 0): let v = br[0]; for j in 0..<inner { yr[j] = ar[j] + v }
+                case (.add, 0, 1): let v = ar[0]; for j in 0..<inner { yr[j] = v + br[j] }
+                case (.mul, 1, 1): for j in 0..<inner { yr[j] = ar[j] * br[j] }
+                case (.mul, 1, 0): let v = br[0]; for j in 0..<inner { yr[j] = ar[j] * v }
+                case (.mul, 0, 1): let v = ar[0]; for j in 0..<inner { yr[j] = v * br[j] }
+                case (.function(let f), 1, 1): for j in 0..<inner { yr[j] = f.apply(ar[j], br[j]) }
+                case (.function(let f), 1, 0): let v = br[0]; for j in 0..<inner { yr[j] = f.apply(ar[j], v) }
+                case (.function(let f), 0, 1): let v = ar[0]; for j in 0..<inner { yr[j] = f.apply(v, br[j]) }
+                case (.add, _, _): for j in 0..<inner { yr[j] = ar[j * sa] + br[j * sb] }
+                case (.mul, _, _): for j in 0..<inner { yr[j] = ar[j * sa] * br[j * sb] }
+                case (.function(let f), _, _): for j in 0..<inner { yr[j] = f.apply(ar[j * sa], br[j * sb]) }
+                }
                 var d = rank0 - 2
                 while d >= 0 {
                     index[d] += 1; ia += plan.aStrides[d]; ib += plan.bStrides[d]

@@ -7,6 +7,7 @@ extension PlanCompiler {
     /// Add, Mul and the other broadcasting binary functions: on NHWC operands when every rank-4
     /// operand is NHWC and the broadcast maps onto NHWC strides, else on row-major copies.
     mutating func lowerBinary(_ node: Node, _ kind: BinaryKind) throws(RuntimeError) {
+        try checkBroadcastKeepsImagesApart(node)
         let outName = node.outputs[0]
         let a0 = try slot(node.inputs[0], node: node), b0 = try slot(node.inputs[1], node: node)
         let outRank = shapes[outName]?.rank ?? 0
@@ -21,6 +22,39 @@ extension PlanCompiler {
         let y = define(outName, layout: .rowMajor)
         let plan = try broadcastPlan(a, b, y, node: node)
         emit(.binary(kind, a: a.operand, b: b.operand, plan, output: y.operand), reads: [an, bn], writes: [outName])
+    }
+
+    /// The plan runs images one by one (per-image shapes have a batch axis of 1), so a broadcast
+    /// must not move an activation's batch axis or stretch it: refused naming the node.
+    func checkBroadcastKeepsImagesApart(_ node: Node) throws(RuntimeError) {
+        guard let out = shapes[node.outputs[0]] else { return }
+        for v in node.inputs where !v.isEmpty && graph.initializers[v] == nil {
+            guard let s = shapes[v] else { continue }
+            if s.rank < out.rank || (s.rank == out.rank && s.rank > 0 && s[0] == 1 && out[0] != 1) {
+                throw .unsupported(node: node.name, detail: "\(node.op.onnxType) broadcasting \(s) to \(out) across the batch axis (it mixes the images of a batch)")
+            }
+        }
+    }
+
+    /// Squeeze/Unsqueeze must keep an activation's batch axis first.
+    func checkSqueezeKeepsBatchAxis(_ node: Node) throws(RuntimeError) {
+        guard graph.initializers[node.inputs[0]] == nil, let x = shapes[node.inputs[0]], let y = shapes[node.outputs[0]] else { return }
+        let axes = (node.inputs.count > 1 ? graph.initializers[node.inputs[1]]?.data.ints : nil)
+        switch node.op {
+        case .squeeze:
+            let rank = x.rank
+            if axes == nil && x.rank > 0 && x[0] == 1 {
+                throw .unsupported(node: node.name, detail: "Squeeze without axes of \(x) (it would drop the batch axis; export with axes)")
+            }
+            if let axes, axes.contains(where: { ($0 < 0 ? $0 + rank : $0) == 0 }) {
+                throw .unsupported(node: node.name, detail: "Squeeze of the batch axis")
+            }
+        case .unsqueeze:
+            if let axes, axes.contains(where: { ($0 < 0 ? $0 + y.rank : $0) == 0 }) {
+                throw .unsupported(node: node.name, detail: "Unsqueeze before the batch axis (it moves the batch axis)")
+            }
+        default: break
+        }
     }
 
     /// A compile-time constant operand (expanded parameters).
@@ -74,9 +108,11 @@ extension PlanCompiler {
                 }
                 try general(.view(v), data: [0])
             case .expand:
+                try checkBroadcastKeepsImagesApart(node)
                 guard let v = StridedView.broadcast(try shape(0), to: out0) else { throw fail("Expand to \(out0)") }
                 try general(.view(v), data: [0])
             case .squeeze, .unsqueeze:
+                try checkSqueezeKeepsBatchAxis(node)
                 try lowerRelayout(node)
             case .gather(let axis):
                 let x = try shape(0)
@@ -153,6 +189,7 @@ extension PlanCompiler {
                 }
                 try general(.matMul(s, aView: full(s.aBatch, [s.m, s.k]), bView: full(s.bBatch, [s.k, s.n])), data: [0, 1])
             case .where:
+                try checkBroadcastKeepsImagesApart(node)
                 guard let vc = StridedView.broadcast(try shape(0), to: out0), let va = StridedView.broadcast(try shape(1), to: out0),
                       let vb = StridedView.broadcast(try shape(2), to: out0) else { throw fail("Where broadcast") }
                 try general(.where(vc, va, vb), data: [0, 1, 2])

@@ -273,15 +273,16 @@ struct PlanCompiler {
             let x = try slot(node.inputs[0], node: node)
             let a = axis < 0 ? axis + x.shape.rank : axis
             if a == 0 { throw .unsupported(node: node.name, detail: "Softmax over the batch axis") }
-            let y = define(outName)
             if coerce2D {
-                if x.layout == .nhwc { throw .unsupported(node: node.name, detail: "opset<13 Softmax on a rank-4 tensor") }
+                let (xName, x) = try rowMajorSlot(node.inputs[0], node: node)
+                let y = define(outName, layout: .rowMajor)
                 // Softmax over all axes from `a` on: the same as over one flattened axis.
                 let outer = x.shape.dims[..<a].reduce(1, *), inner = x.shape.dims[a...].reduce(1, *)
                 emit(.softmax(input: Slot(shape: [outer, inner], layout: .rowMajor, operand: x.operand),
                               output: Slot(shape: [outer, inner], layout: .rowMajor, operand: y.operand), axis: 1),
-                     reads: node.inputs, writes: [outName])
+                     reads: [xName], writes: [outName])
             } else {
+                let y = define(outName)
                 emit(.softmax(input: x, output: y, axis: a), reads: node.inputs, writes: [outName])
             }
         case .quantizeLinear, .dequantizeLinear:
@@ -309,7 +310,7 @@ struct PlanCompiler {
         }
         let (aName, a) = try rowMajorSlot(node.inputs[0], node: node)
         if transA { throw .unsupported(node: node.name, detail: "Gemm with transA=1") }
-        let y = define(node.outputs[0])
+        let y = define(node.outputs[0], layout: .rowMajor)
         let k = a.shape[a.shape.rank - 1]
         let rows = a.count / max(k, 1)
         guard let bTensor = graph.initializers[node.inputs[1]] else {

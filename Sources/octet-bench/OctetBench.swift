@@ -47,7 +47,14 @@ struct FP32Bench: ParsableCommand {
     @Option(help: "Kernel path (default: best).")
     var isa: String?
 
+    @Flag(help: "Instead: every model of --zoo-dir at batch 8 (32 for 224×224 inputs), 2 threads, against ONNX Runtime FP32.")
+    var zoo = false
+
+    @Option(help: "The model zoo folder (each MODEL.onnx with MODEL.preprocess.json giving its input size).")
+    var zooDir: String = "../shared/models/zoo"
+
     func run() throws {
+        if zoo { return try runZoo() }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("octet-bench-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -75,14 +82,68 @@ struct FP32Bench: ParsableCommand {
     }
 }
 
+extension FP32Bench {
+    /// Every zoo model against ONNX Runtime in the same run; prints the machine, a table and the geometric mean.
+    func runZoo() throws {
+        print("machine: \(Machine.description)")
+        let models = try FileManager.default.contentsOfDirectory(atPath: zooDir).filter { $0.hasSuffix(".onnx") }.sorted()
+        guard !models.isEmpty else { throw ValidationError("no .onnx models in \(zooDir)") }
+        let chosen = try isa.map { try ISA.named($0) } ?? ISA.best
+        let threads = common.threads.count == 1 ? common.threads[0] : 2
+        print("| model | input | batch | threads | isa | octet img/s | ORT img/s | octet/ORT |")
+        print("|---|---|---|---|---|---|---|---|")
+        var logs: [Double] = []
+        for file in models {
+            let path = (zooDir as NSString).appendingPathComponent(file)
+            let graph = try ModelLoader.load(path: path)
+            guard let input = graph.inputs.first(where: { graph.initializers[$0.name] == nil }) else { continue }
+            // The input size: the declared one, else the size the model's recipe produces.
+            var dims = input.dims.map { $0 ?? 0 }
+            if input.hasSymbolicNonBatchDimension {
+                let recipe = try PreprocessRecipe.resolve(nil, modelPath: path)
+                let side = recipe.crop ?? recipe.resizeShorter ?? 224
+                let size = recipe.cropSize ?? recipe.resizeTo ?? recipe.letterbox?.size ?? [side, side]
+                dims = [1, 3, size[0], size[1]]
+            }
+            dims[0] = 1
+            let batch = dims.suffix(2) == [224, 224] ? 32 : 8
+            let shape = Shape(dims)
+            let r = try Benchmark.run(graph: graph, options: PlanOptions(isa: chosen, threads: threads), batch: batch,
+                                      iterations: common.iterations, inputShapes: [input.name: shape])
+            let ort = common.python == "none" ? nil : ORTBaseline.imagesPerSecond(
+                python: common.python, model: path, batch: batch, threads: threads, iterations: common.iterations,
+                shape: Array(dims.dropFirst()))
+            if let ort { logs.append(log(r.imagesPerSecond / ort)) }
+            let ortText = ort.map { String(format: "%.1f", $0) } ?? "n/a"
+            let ratio = ort.map { String(format: "%.2f×", r.imagesPerSecond / $0) } ?? "n/a"
+            print(String(format: "| %@ | %@ | %d | %d | %@ | %.1f | %@ | %@ |", String(file.dropLast(5)),
+                         dims.dropFirst().map(String.init).joined(separator: "×"), batch, threads, r.isa, r.imagesPerSecond, ortText, ratio))
+        }
+        if !logs.isEmpty { print(String(format: "geometric mean octet/ORT: %.2f× over %d models", exp(logs.reduce(0, +) / Double(logs.count)), logs.count)) }
+    }
+}
+
+/// The CPU the numbers were measured on: /proc/cpuinfo's model name and the SIMD flags that matter.
+enum Machine {
+    static var description: String {
+        let text = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let lines = text.split(separator: "\n")
+        let model = lines.first { $0.hasPrefix("model name") }.map { String($0.split(separator: ":", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
+        let flags = Set(lines.first { $0.hasPrefix("flags") }.map { $0.split(separator: " ").map(String.init) } ?? [])
+        let shown = ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx_vnni"].filter(flags.contains)
+        return "\(model), \(ProcessInfo.processInfo.activeProcessorCount) cores, flags: \(shown.joined(separator: " "))"
+    }
+}
+
 /// ONNX Runtime's throughput, measured by `scripts/ort_bench.py` in a child process.
 enum ORTBaseline {
-    static func imagesPerSecond(python: String, model: String, batch: Int, threads: Int, iterations: Int) -> Double? {
+    static func imagesPerSecond(python: String, model: String, batch: Int, threads: Int, iterations: Int, shape: [Int]? = nil) -> Double? {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/ort_bench.py").path
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = [python, script, model, "--batch", "\(batch)", "--threads", "\(threads)", "--iterations", "\(iterations)"]
+            + (shape.map { ["--shape", $0.map(String.init).joined(separator: "x")] } ?? [])
         let pipe = Pipe()
         p.standardOutput = pipe
         p.standardError = FileHandle.nullDevice

@@ -54,4 +54,27 @@ final class GeneralOpTests: XCTestCase {
         }
         XCTAssertTrue(failures.isEmpty, "\(failures.count) failures:\n" + failures.prefix(40).joined(separator: "\n"))
     }
+
+    /// The plan runs images one by one: an op that would mix the images of a batch is refused
+    /// before any work, naming the node and the cause.
+    func testOpsThatMixImagesAreRefused() throws {
+        func plan(_ op: Op, _ constant: Tensor?, name: String) throws -> String {
+            var b = GraphBuilder(name: "mix")
+            let x = b.input("x", dims: [nil, 3, 4, 4])
+            let inputs = [x] + (constant.map { [b.constant("c", $0)] } ?? [])
+            let y = b.add(op, inputs, name: name)
+            b.output(y, dims: [nil])
+            do { _ = try ExecutionPlan(graph: ModelLoader.optimize(b.graph)); return "" } catch { return "\(error)" }
+        }
+        let expand = try plan(.expand, try Tensor(shape: [4], data: .int64([2, 3, 4, 4])), name: "grow")
+        XCTAssertTrue(expand.contains("node 'grow'") && expand.contains("across the batch axis"), expand)
+        let squeeze = try plan(.squeeze, nil, name: "sq")
+        XCTAssertTrue(squeeze.contains("node 'sq'") && squeeze.contains("drop the batch axis"), squeeze)
+        let reduce = try plan(.reduce(.mean, keepDims: true, noopWithEmptyAxes: false), try Tensor(shape: [1], data: .int64([0])), name: "avg")
+        XCTAssertTrue(reduce.contains("node 'avg'") && reduce.contains("batch axis"), reduce)
+        let transpose = try plan(.transpose(perm: [1, 0, 2, 3]), nil, name: "swap")
+        XCTAssertTrue(transpose.contains("node 'swap'") && transpose.contains("batch axis"), transpose)
+        let gather = try plan(.gather(axis: 0), try Tensor(shape: [1], data: .int64([0])), name: "pick")
+        XCTAssertTrue(gather.contains("node 'pick'") && gather.contains("batch axis"), gather)
+    }
 }
