@@ -120,6 +120,18 @@ enum Elementwise {
     }
 
     static func concat(_ xs: [Slot], axis: Int, _ y: Slot, _ base: UnsafeMutablePointer<Float>) {
+        // Channels of NHWC values: each pixel's channel runs copied in place.
+        if axis == 1, y.layout == .nhwc, xs.allSatisfy({ $0.layout == .nhwc }) {
+            let pixels = y.shape[0] * y.shape[2] * y.shape[3], total = y.shape[1]
+            let dst = y.operand.pointer(base)
+            var offset = 0
+            for x in xs {
+                let c = x.shape[1], src = x.operand.pointer(base)
+                for p in 0..<pixels { (dst + p * total + offset).update(from: src + p * c, count: c) }
+                offset += c
+            }
+            return
+        }
         let out = UnsafeMutablePointer<Float>.allocate(capacity: y.count)
         defer { out.deallocate() }
         let outer = y.shape.dims[..<axis].reduce(1, *)

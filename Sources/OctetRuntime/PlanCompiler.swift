@@ -107,6 +107,15 @@ struct PlanCompiler {
                 if residual != nil { currentLabel += " +Add" }
                 if act != (-.infinity, .infinity) { currentLabel += " +Act" }
                 try lowerConv(node, window: window, group: group, residual: residual, activation: act, output: fusedOutput)
+            } else if options.fuse, let mul = siluMul(index, consumers: consumers, outputs: graphOutputs) {
+                // x · Sigmoid(x) (SiLU): one kernel at the Mul, the Sigmoid not materialized.
+                skipped.insert(mul)
+                currentLabel = "SiLU \(node.name) +Mul"
+                let x = try slot(node.inputs[0], node: node)
+                let out = graph.nodes[mul].outputs[0]
+                let y = define(out, layout: x.layout)
+                emit(.activation(ActivationKernel(.silu, isa: options.isa), input: x.operand, output: y.operand, count: x.count),
+                     reads: [node.inputs[0]], writes: [out])
             } else {
                 try lower(node)
             }
@@ -115,6 +124,18 @@ struct PlanCompiler {
     }
 
     // MARK: - Lowering
+
+    /// The index of the Mul computing x · Sigmoid(x) when node `index` is that Sigmoid and the Mul
+    /// is its only consumer.
+    func siluMul(_ index: Int, consumers: [String: [Int]], outputs: Set<String>) -> Int? {
+        let node = graph.nodes[index]
+        guard case .unary(.sigmoid) = node.op, !outputs.contains(node.outputs[0]),
+              let c = consumers[node.outputs[0]], c.count == 1, c[0] > index, case .mul = graph.nodes[c[0]].op else { return nil }
+        let mul = graph.nodes[c[0]]
+        let other = mul.inputs[0] == node.outputs[0] ? mul.inputs[1] : mul.inputs[0]
+        guard other == node.inputs[0], shapes[mul.outputs[0]] == shapes[node.inputs[0]] else { return nil }
+        return c[0]
+    }
 
     func constant(_ name: String, node: Node) throws(RuntimeError) -> [Float] {
         guard let t = graph.initializers[name] else {
@@ -216,7 +237,12 @@ struct PlanCompiler {
         case .unary(let f):
             let x = try slot(node.inputs[0], node: node)
             let y = define(outName, layout: x.layout)
-            emit(.unary(f, input: x.operand, output: y.operand, count: x.count), reads: [node.inputs[0]], writes: [outName])
+            if f == .sigmoid {
+                emit(.activation(ActivationKernel(.sigmoid, isa: options.isa), input: x.operand, output: y.operand, count: x.count),
+                     reads: [node.inputs[0]], writes: [outName])
+            } else {
+                emit(.unary(f, input: x.operand, output: y.operand, count: x.count), reads: [node.inputs[0]], writes: [outName])
+            }
         case .batchNormalization(let eps):
             let x = try slot(node.inputs[0], node: node)
             let p = try node.inputs[1...4].map { (n: String) throws(RuntimeError) in try constant(n, node: node) }
@@ -418,6 +444,7 @@ struct PlanCompiler {
             case .concat(let xs, let axis, let y):
                 fixed.append(.concat(inputs: zip(xs, r).map { fix($0, $1) }, axis: axis, output: fix(y, w[0])))
             case .unary(let f, _, _, let count): fixed.append(.unary(f, input: op(r[0]), output: op(w[0]), count: count))
+            case .activation(let k, _, _, let count): fixed.append(.activation(k, input: op(r[0]), output: op(w[0]), count: count))
             case .general(let g, _, _): fixed.append(.general(g, inputs: r.map(op), outputs: w.map(op)))
             }
         }

@@ -48,6 +48,8 @@ enum Step {
     case softmax(input: Slot, output: Slot, axis: Int)
     case matMul(a: Operand, b: Operand, rows: Int, inner: Int, columns: Int, output: Operand)
     case concat(inputs: [Slot], axis: Int, output: Slot)
+    /// Sigmoid or SiLU on the SIMD kernels (layout-independent).
+    case activation(ActivationKernel, input: Operand, output: Operand, count: Int)
     /// An element-wise function (layout-independent).
     case unary(UnaryFunction, input: Operand, output: Operand, count: Int)
     /// A general operator on row-major operands.

@@ -96,6 +96,8 @@ final class WorkerContext: @unchecked Sendable {
             }
         case .concat(let inputs, let axis, let output):
             Elementwise.concat(inputs, axis: axis, output, base)
+        case .activation(let k, let input, let output, let count):
+            k.run(input.pointer(base), output.pointer(base), count: count)
         case .unary(let f, let input, let output, let count):
             Elementwise.unary(f, input.pointer(base), output.pointer(base), count: count)
         case .general(let op, let inputs, let outputs):

@@ -89,3 +89,20 @@ void ck_nchw_to_nhwc_f32__avx512(const float *src, size_t channels, size_t pixel
 }
 #endif
 #endif
+
+// ---- Element-wise activations ----
+// y[i] = 1 / (1 + e^-x[i]) with e^t from one polynomial (Cephes expf: range reduction by
+// ln 2 in two parts, degree-5 polynomial, 2^n by exponent bits; |t| clamped to 88.38), every
+// step a single IEEE operation or fused multiply-add, so the SIMD paths equal the scalar twin
+// bit for bit. Relative error of the sigmoid below 3e-7 (0 where e^-x overflows float).
+void ck_sigmoid_f32__scalar(size_t n, const float *x, float *y);
+void ck_sigmoid_f32__avx2(size_t n, const float *x, float *y);
+void ck_sigmoid_f32__avx512(size_t n, const float *x, float *y);
+// y = x * sigmoid(x) (SiLU / Swish), the same exponential.
+void ck_silu_f32__scalar(size_t n, const float *x, float *y);
+void ck_silu_f32__avx2(size_t n, const float *x, float *y);
+void ck_silu_f32__avx512(size_t n, const float *x, float *y);
+
+// Max/average pooling, AVX2 (same semantics as the scalar twins; sums in the same order).
+void ck_maxpool2d_f32_nhwc__avx2(const ck_pool2d_params *p, const float *input, float *output);
+void ck_avgpool2d_f32_nhwc__avx2(const ck_pool2d_params *p, const float *input, float *output);

@@ -1,0 +1,25 @@
+import CKernels
+
+/// Element-wise activations with an exponential (Sigmoid, SiLU = x·sigmoid(x)) on the chosen
+/// ISA path; every path equals the scalar twin bit for bit (see `ck_fp32.h`).
+public struct ActivationKernel: Sendable {
+    public enum Kind: Sendable { case sigmoid, silu }
+    public let kind: Kind
+    public let isa: ISA
+
+    public init(_ kind: Kind, isa: ISA) {
+        self.kind = kind
+        self.isa = isa
+    }
+
+    public func run(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        switch (kind, isa) {
+        case (.sigmoid, .avx512vnni), (.sigmoid, .avx512): ck_sigmoid_f32__avx512(count, x, y)
+        case (.sigmoid, .avx2): ck_sigmoid_f32__avx2(count, x, y)
+        case (.sigmoid, .scalar): ck_sigmoid_f32__scalar(count, x, y)
+        case (.silu, .avx512vnni), (.silu, .avx512): ck_silu_f32__avx512(count, x, y)
+        case (.silu, .avx2): ck_silu_f32__avx2(count, x, y)
+        case (.silu, .scalar): ck_silu_f32__scalar(count, x, y)
+        }
+    }
+}
