@@ -237,8 +237,14 @@ struct PlanCompiler {
         case .unary(let f):
             let x = try slot(node.inputs[0], node: node)
             let y = define(outName, layout: x.layout)
-            if f == .sigmoid {
-                emit(.activation(ActivationKernel(.sigmoid, isa: options.isa), input: x.operand, output: y.operand, count: x.count),
+            let simd: ActivationKernel.Kind? = switch f {
+            case .sigmoid: .sigmoid
+            case .hardSwish: .hardSwish
+            case .hardSigmoid(let a, let b): .hardSigmoid(alpha: a, beta: b)
+            default: nil
+            }
+            if let simd {
+                emit(.activation(ActivationKernel(simd, isa: options.isa), input: x.operand, output: y.operand, count: x.count),
                      reads: [node.inputs[0]], writes: [outName])
             } else {
                 emit(.unary(f, input: x.operand, output: y.operand, count: x.count), reads: [node.inputs[0]], writes: [outName])

@@ -38,4 +38,29 @@ final class ActivationKernelTests: XCTestCase {
         x.withUnsafeBufferPointer { s in y.withUnsafeMutableBufferPointer { k.run(s.baseAddress!, $0.baseAddress!, count: x.count) } }
         return y
     }
+
+    func testHardSigmoidAndHardSwishPathsMatchScalarTwinAndDefinition() {
+        var r = TestRandom(seed: 22)
+        for trial in 0..<150 {
+            let n = trial < 40 ? trial : r.int(1...200)
+            var x = r.floats(n, -8, 8)
+            if trial % 4 == 0 { for i in x.indices where r.bool() { x[i] = [Float.nan, .infinity, -.infinity, 3, -3, 0, 2.5][r.int(0...6)] } }
+            let alpha = trial % 2 == 0 ? Float(0.2) : 1 / 6, beta: Float = 0.5
+            for kind in [ActivationKernel.Kind.hardSwish, .hardSigmoid(alpha: alpha, beta: beta)] {
+                let twin = run(ActivationKernel(kind, isa: .scalar), x)
+                for (i, v) in x.enumerated() {
+                    // The ONNX definition, in Float as the ONNX reference evaluates it.
+                    let hs = kind == .hardSwish ? UnaryFunction.hardSwish.apply(v) : UnaryFunction.hardSigmoid(alpha: alpha, beta: beta).apply(v)
+                    if hs.isNaN { XCTAssertTrue(twin[i].isNaN, "\(kind) of \(v)"); continue }
+                    XCTAssertEqual(twin[i], hs, accuracy: 1e-6 * max(1, abs(hs)), "\(kind) of \(v)")
+                }
+                for isa in ISA.supported where isa != .scalar {
+                    let got = run(ActivationKernel(kind, isa: isa), x)
+                    for i in x.indices where !(got[i].bitPattern == twin[i].bitPattern || (got[i].isNaN && twin[i].isNaN)) {
+                        XCTFail("\(kind) \(isa) of \(x[i]): \(got[i]) vs scalar \(twin[i])")
+                    }
+                }
+            }
+        }
+    }
 }

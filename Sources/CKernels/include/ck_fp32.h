@@ -106,3 +106,13 @@ void ck_silu_f32__avx512(size_t n, const float *x, float *y);
 // Max/average pooling, AVX2 (same semantics as the scalar twins; sums in the same order).
 void ck_maxpool2d_f32_nhwc__avx2(const ck_pool2d_params *p, const float *input, float *output);
 void ck_avgpool2d_f32_nhwc__avx2(const ck_pool2d_params *p, const float *input, float *output);
+
+// y = max(0, min(1, alpha·x + beta)) (HardSigmoid) and y = x · HardSigmoid(x) with alpha 1/6,
+// beta 1/2 (HardSwish): a multiply then an add (never contracted to an FMA), so every path
+// equals the scalar twin bit for bit. NaN propagates.
+void ck_hardsigmoid_f32__scalar(size_t n, float alpha, float beta, const float *x, float *y);
+void ck_hardsigmoid_f32__avx2(size_t n, float alpha, float beta, const float *x, float *y);
+void ck_hardsigmoid_f32__avx512(size_t n, float alpha, float beta, const float *x, float *y);
+void ck_hardswish_f32__scalar(size_t n, const float *x, float *y);
+void ck_hardswish_f32__avx2(size_t n, const float *x, float *y);
+void ck_hardswish_f32__avx512(size_t n, const float *x, float *y);
