@@ -54,10 +54,12 @@ public enum UnaryFunction: Hashable, Sendable {
         case .floor: x.rounded(.down)
         case .ceil: x.rounded(.up)
         case .round: x.rounded(.toNearestOrEven)
-        case .hardSwish: x * Swift.max(0, Swift.min(1, x * (1 / 6 as Float) + 0.5))
+        case .hardSwish: x * UnaryFunction.hardSigmoid(alpha: 1 / 6, beta: 0.5).apply(x)
         case .softplus: x > 20 ? x : Foundation.log1p(Foundation.exp(x))
         case .sign: x > 0 ? 1 : (x < 0 ? -1 : 0)
-        case .hardSigmoid(let alpha, let beta): Swift.max(0, Swift.min(1, alpha * x + beta))
+        case .hardSigmoid(let alpha, let beta):
+            // NaN propagates (Swift.min/max would turn it into a bound).
+            { (t: Float) -> Float in t.isNaN ? t : Swift.max(0, Swift.min(1, t)) }(alpha * x + beta)
         case .leakyRelu(let alpha): x >= 0 ? x : alpha * x
         case .elu(let alpha): x >= 0 ? x : alpha * (Foundation.exp(x) - 1)
         case .not: x == 0 ? 1 : 0

@@ -74,12 +74,10 @@ enum Elementwise {
         }
     }
 
-    /// y = f(x) element-wise; the common activations get loops of their own.
+    /// y = f(x) element-wise, by the definition in `UnaryFunction.apply`.
     static func unary(_ f: UnaryFunction, _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
         switch f {
-        case .hardSwish: for i in 0..<count { y[i] = UnaryFunction.hardSwish.apply(x[i]) }
-        case .sigmoid: for i in 0..<count { y[i] = UnaryFunction.sigmoid.apply(x[i]) }
-        case .hardSigmoid(let alpha, let beta): for i in 0..<count { y[i] = Swift.max(0, Swift.min(1, alpha * x[i] + beta)) }
+        // Sigmoid, HardSigmoid and HardSwish run on the C kernels (`ActivationKernel`).
         default: for i in 0..<count { y[i] = f.apply(x[i]) }
         }
     }
