@@ -60,7 +60,7 @@ extension Graph {
     /// An axis in `-rank..<rank` made non-negative.
     public static func axis(_ axis: Int, rank: Int, node: Node) throws(GraphError) -> Int {
         let a = axis < 0 ? axis + rank : axis
-        guard (0..<max(rank, 1)).contains(a) else {
+        guard (0..<rank).contains(a) else {
             throw .shapeMismatch(node: node.name, detail: "axis \(axis) out of range for rank \(rank)")
         }
         return a
@@ -139,7 +139,7 @@ extension Graph {
         case .concat(let axis):
             let first = ins[0]
             let a = axis < 0 ? axis + first.rank : axis
-            guard (0..<max(first.rank, 1)).contains(a) else { throw fail("Concat axis \(axis) out of range for \(first)") }
+            guard (0..<first.rank).contains(a) else { throw fail("Concat axis \(axis) out of range for \(first)") }
             var out = first
             for s in ins.dropFirst() {
                 guard s.rank == first.rank, (0..<s.rank).allSatisfy({ $0 == a || s[$0] == first[$0] }) else {

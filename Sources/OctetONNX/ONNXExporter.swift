@@ -147,7 +147,11 @@ public enum ONNXExporter {
                 p.input = [node.inputs[0]]
                 if let axes = initializers[node.inputs[1]] { p.attribute.append(attr("axes", ints: axes.data.ints)) }
             }
-        case .logSoftmax(let axis, _): p.attribute = [attr("axis", int: axis)]
+        case .logSoftmax(let axis, let coerce2D):
+            if coerce2D && opset >= 13 {
+                return coercedSoftmax(node, axis: axis, opType: "LogSoftmax", extraInitializers: &extraInitializers)
+            }
+            p.attribute = [attr("axis", int: axis)]
         case .layerNormalization(let axis, let eps): p.attribute = [attr("axis", int: axis), attr("epsilon", float: eps)]
         case .instanceNormalization(let eps): p.attribute = [attr("epsilon", float: eps)]
         }
@@ -156,11 +160,12 @@ public enum ONNXExporter {
 
     /// Opset < 13 Softmax semantics written for opset >= 13: Flatten at `axis`, Softmax over
     /// the last axis, Reshape back to the input's shape.
-    private static func coercedSoftmax(_ node: Node, axis: Int, extraInitializers: inout [Onnx_TensorProto]) -> [Onnx_NodeProto] {
+    private static func coercedSoftmax(_ node: Node, axis: Int, opType: String = "Softmax",
+                                       extraInitializers: inout [Onnx_TensorProto]) -> [Onnx_NodeProto] {
         let flat = node.name + "_flat", soft = node.name + "_soft", shapeOf = node.name + "_shape"
         var f = Onnx_NodeProto(); f.name = flat; f.opType = "Flatten"; f.input = [node.inputs[0]]; f.output = [flat]
         f.attribute = [attr("axis", int: axis)]
-        var s = Onnx_NodeProto(); s.name = soft; s.opType = "Softmax"; s.input = [flat]; s.output = [soft]
+        var s = Onnx_NodeProto(); s.name = soft; s.opType = opType; s.input = [flat]; s.output = [soft]
         s.attribute = [attr("axis", int: -1)]
         var sh = Onnx_NodeProto(); sh.name = shapeOf; sh.opType = "Shape"; sh.input = [node.inputs[0]]; sh.output = [shapeOf]
         var r = Onnx_NodeProto(); r.name = node.name; r.opType = "Reshape"; r.input = [soft, shapeOf]; r.output = node.outputs

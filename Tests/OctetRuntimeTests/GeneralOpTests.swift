@@ -77,4 +77,28 @@ final class GeneralOpTests: XCTestCase {
         let gather = try plan(.gather(axis: 0), try Tensor(shape: [1], data: .int64([0])), name: "pick")
         XCTAssertTrue(gather.contains("node 'pick'") && gather.contains("batch axis"), gather)
     }
+
+    /// Malformed graphs are errors naming the node, never traps: an axis on a scalar, Resize
+    /// sizes for an empty axis.
+    func testMalformedGeneralOpsAreErrors() throws {
+        var b = GraphBuilder(name: "scalar")
+        let x = b.input("x", dims: [nil, 3])
+        let axes = b.constant("axes", try Tensor(shape: [2], data: .int64([0, 1])))
+        let s = b.add(.reduce(.sum, keepDims: false, noopWithEmptyAxes: false), [x, axes], name: "all")
+        let idx = b.constant("i", try Tensor(shape: [], data: .int64([0])))
+        let g = b.add(.gather(axis: 0), [s, idx], name: "pick")
+        b.output(g, dims: [])
+        XCTAssertThrowsError(try ExecutionPlan(graph: b.graph)) { XCTAssertTrue("\($0)".contains("node 'pick'"), "\($0)") }
+
+        var c = GraphBuilder(name: "resize")
+        let y = c.input("y", dims: [nil, 3, 4, 4])
+        let start = c.constant("s", try Tensor(shape: [1], data: .int64([2])))
+        let end = c.constant("e", try Tensor(shape: [1], data: .int64([2])))
+        let ax = c.constant("a", try Tensor(shape: [1], data: .int64([2])))
+        let empty = c.add(.slice, [y, start, end, ax], name: "empty")
+        let sizes = c.constant("sizes", try Tensor(shape: [4], data: .int64([1, 3, 8, 8])))
+        let r = c.add(.resize(ResizeAttributes(mode: .linear, coordinateTransform: .halfPixel, nearestMode: .floor)), [empty, "", "", sizes], name: "grow")
+        c.output(r, dims: [nil, 3, 8, 8])
+        XCTAssertThrowsError(try ExecutionPlan(graph: c.graph)) { XCTAssertTrue("\($0)".contains("node 'grow'"), "\($0)") }
+    }
 }

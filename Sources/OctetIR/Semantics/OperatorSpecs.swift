@@ -88,14 +88,16 @@ public enum ResizeSpec {
             if t.shape.elementCount > 0 { scales = t.data.doubles.map { Float($0) } }
         }
         if let scales {
-            guard scales.count == rank, scales.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw fail("Resize scales \(scales) do not fit \(input)") }
+            guard scales.count == rank, scales.allSatisfy({ $0 > 0 && $0.isFinite && $0 < 1e6 }) else { throw fail("Resize scales \(scales) do not fit \(input)") }
             let out = (0..<rank).map { Int((Float(input[$0]) * scales[$0]).rounded(.down)) }
             return (Shape(out), scales)
         }
         guard node.inputs.count > 3, !node.inputs[3].isEmpty else { throw fail("Resize needs scales or sizes") }
         guard let t = constant(3) else { throw .notConstant(node: node.name, input: node.inputs[3]) }
         let sizes = t.data.ints
-        guard sizes.count == rank, sizes.allSatisfy({ $0 > 0 }) else { throw fail("Resize sizes \(sizes) do not fit \(input)") }
+        guard sizes.count == rank, sizes.allSatisfy({ $0 > 0 }), (0..<rank).allSatisfy({ input[$0] > 0 }) else {
+            throw fail("Resize sizes \(sizes) do not fit \(input)")
+        }
         return (Shape(sizes), (0..<rank).map { Float(sizes[$0]) / Float(input[$0]) })
     }
 }
