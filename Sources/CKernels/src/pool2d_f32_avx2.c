@@ -3,25 +3,12 @@
 // identical and sums are added in the same order. Same semantics as pool2d_f32_scalar.c.
 #include <math.h>
 #include "ck_fp32.h"
+#include "pool2d_f32_internal.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 
 #define CK_T2 __attribute__((target("avx2,fma")))
-
-static size_t ck_pool_taps2(const ck_pool2d_params *p, size_t oy, size_t ox, size_t *taps) {
-    size_t n = 0;
-    for (size_t kh = 0; kh < p->kernel_h; kh++) {
-        const ptrdiff_t iy = (ptrdiff_t)(oy * p->stride_h + kh * p->dilation_h) - (ptrdiff_t)p->pad_top;
-        if (iy < 0 || iy >= (ptrdiff_t)p->in_h) continue;
-        for (size_t kw = 0; kw < p->kernel_w; kw++) {
-            const ptrdiff_t ix = (ptrdiff_t)(ox * p->stride_w + kw * p->dilation_w) - (ptrdiff_t)p->pad_left;
-            if (ix < 0 || ix >= (ptrdiff_t)p->in_w) continue;
-            taps[n++] = ((size_t)iy * p->in_w + (size_t)ix) * p->channels;
-        }
-    }
-    return n;
-}
 
 /// mode 0: max (the scalar twin's `in > out` keeps out on NaN; max_ps(in, out) does the same), 1: sum * scale.
 static inline __attribute__((always_inline)) CK_T2 void ck_pool_pixel2(int mode, size_t C, const float *input,
@@ -74,7 +61,7 @@ static CK_T2 void ck_pool2d_avx2(int mode, const ck_pool2d_params *p, const floa
     }
     for (size_t oy = 0; oy < p->out_h; oy++)
         for (size_t ox = 0; ox < p->out_w; ox++) {
-            const size_t n = ck_pool_taps2(p, oy, ox, taps);
+            const size_t n = ck_pool_taps(p, oy, ox, taps);
             const size_t count = p->count_include_pad ? ktaps : n;
             const float scale = count ? 1.0f / (float)count : 0.0f;
             float *out = output + (oy * p->out_w + ox) * p->channels;

@@ -2,26 +2,12 @@
 // pass with a masked 16-channel tail. Same semantics as pool2d_f32_scalar.c.
 #include <math.h>
 #include "ck_fp32.h"
+#include "pool2d_f32_internal.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 
 #define CK_T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx2")))
-
-/// Collects the in-image taps of output pixel (oy, ox) as input pixel offsets; returns the count.
-static size_t ck_pool_taps(const ck_pool2d_params *p, size_t oy, size_t ox, size_t *taps) {
-    size_t n = 0;
-    for (size_t kh = 0; kh < p->kernel_h; kh++) {
-        const ptrdiff_t iy = (ptrdiff_t)(oy * p->stride_h + kh * p->dilation_h) - (ptrdiff_t)p->pad_top;
-        if (iy < 0 || iy >= (ptrdiff_t)p->in_h) continue;
-        for (size_t kw = 0; kw < p->kernel_w; kw++) {
-            const ptrdiff_t ix = (ptrdiff_t)(ox * p->stride_w + kw * p->dilation_w) - (ptrdiff_t)p->pad_left;
-            if (ix < 0 || ix >= (ptrdiff_t)p->in_w) continue;
-            taps[n++] = ((size_t)iy * p->in_w + (size_t)ix) * p->channels;
-        }
-    }
-    return n;
-}
 
 /// mode 0: max, 1: sum * scale.
 static inline __attribute__((always_inline)) CK_T512 void ck_pool_pixel(int mode, size_t C,
