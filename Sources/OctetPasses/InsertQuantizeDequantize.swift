@@ -56,8 +56,8 @@ public enum InsertQuantizeDequantize {
 
     /// The activations to quantize and the nodes whose weights are quantized.
     public static func quantizationPoints(_ graph: Graph, options: QuantizeOptions) -> (activations: [String], weighted: Set<String>) {
-        let consumers = graph.consumers
-        let outputs = Set(graph.outputs.map(\.name))
+        let match = FusionMatcher(graph)
+        let outputs = match.outputs
         var points: [String] = []
         var seen = Set<String>()
         var weighted = Set<String>()
@@ -73,13 +73,8 @@ public enum InsertQuantizeDequantize {
             default: add(node.inputs[0])
             }
             var out = node.outputs[0]
-            if let c = consumers[out], c.count == 1, !outputs.contains(out) {
-                let next = graph.nodes[c[0]]
-                let excluded = options.excludedNodes.contains(next.name) || options.excludedOpTypes.contains(next.op.onnxType)
-                switch next.op {
-                case .relu, .clip: if !excluded { out = next.outputs[0] }
-                default: break
-                }
+            if let j = match.activation(after: out, allowed: { !options.excludedNodes.contains($0.name) && !options.excludedOpTypes.contains($0.op.onnxType) }) {
+                out = graph.nodes[j].outputs[0]
             }
             add(out)
         }

@@ -38,13 +38,9 @@ public func weightQuantizationEffects(_ graph: Graph, data: any Dataset, samples
     struct Layer { let name: String; let input: String; let output: String; let exact: Conv2DKernel; let quantized: Conv2DKernel }
     var layers: [Layer] = []
     for node in graph.nodes {
-        guard case .conv(let window, let group) = node.op, let w = graph.initializers[node.inputs[1]], let wf = w.floats,
+        guard case .conv = node.op, let w = graph.initializers[node.inputs[1]], let wf = w.floats,
               let x = shapes[node.inputs[0]], let y = shapes[node.outputs[0]] else { continue }
-        let pads = window.resolvedPads(input: [x[2], x[3]])
-        let geometry = ConvGeometry(inHeight: x[2], inWidth: x[3], inPixelStride: x[1], outHeight: y[2], outWidth: y[3], outPixelStride: y[1],
-                                    kernel: (w.shape[2], w.shape[3]), stride: (window.strides[0], window.strides[1]),
-                                    dilation: (window.dilations[0], window.dilations[1]), padTop: pads[0], padLeft: pads[1],
-                                    groups: group, inChannelsPerGroup: w.shape[1], outChannelsPerGroup: w.shape[0] / group)
+        let geometry = try ConvLowering(node, input: x, output: y, weightShape: w.shape).geometry
         let (q, s) = WeightQuantizer.quantize(wf, shape: w.shape, axis: 0, perChannel: options.perChannelWeights,
                                               qmax: options.weightMax, clipping: options.weightClipping)
         let per = wf.count / w.shape[0]

@@ -62,9 +62,10 @@ struct PlanCompiler {
         for i in g.inputs.indices where g.inputs[i].dims.count >= 1 { g.inputs[i].dims[0] = nil }
         do { (graph, shapes) = try SpecializeShapes.apply(g, inputShapes: inputShapes) } catch { throw .graph(error) }
 
-        let consumers = graph.consumers
-        let producers = graph.producers
-        let graphOutputs = Set(graph.outputs.map(\.name))
+        let match = FusionMatcher(graph)
+        let consumers = match.consumers
+        let producers = match.producers
+        let graphOutputs = match.outputs
         var skipped = Set<Int>()
         // Logical placeholders for inputs; operands are assigned after liveness.
         for (name, s) in inputShapes { slots[name] = Slot(shape: s, layout: LayoutConversion.layout(for: s), operand: .arena(-1)) }
@@ -76,30 +77,17 @@ struct PlanCompiler {
                 var act: (Float, Float) = (-.infinity, .infinity)
                 var residual: String? = nil
                 if options.fuse {
-                    func single(_ v: String) -> Int? {
-                        guard !graphOutputs.contains(v), let c = consumers[v], c.count == 1 else { return nil }
-                        return c[0]
-                    }
-                    func activation(_ j: Int) -> (Float, Float)? {
-                        switch graph.nodes[j].op {
-                        case .relu: (0, .infinity)
-                        case .clip(let lo, let hi): (lo, hi)
-                        default: nil
-                        }
-                    }
-                    if let j = single(fusedOutput) {
-                        if let a = activation(j) {
-                            act = a; skipped.insert(j); fusedOutput = graph.nodes[j].outputs[0]
-                        } else if case .add = graph.nodes[j].op {
-                            let add = graph.nodes[j]
-                            let other = add.inputs[0] == fusedOutput ? add.inputs[1] : add.inputs[0]
-                            let otherReady = graph.initializers[other] == nil && other != fusedOutput
-                                && (inputShapes[other] != nil || (producers[other].map { $0 < index } ?? false))
-                            if otherReady, shapes[other] == shapes[fusedOutput] {
-                                residual = other; skipped.insert(j); fusedOutput = add.outputs[0]
-                                if let k = single(fusedOutput), let a = activation(k) {
-                                    act = a; skipped.insert(k); fusedOutput = graph.nodes[k].outputs[0]
-                                }
+                    if let j = match.activation(after: fusedOutput), let a = graph.nodes[j].op.clampBounds {
+                        act = a; skipped.insert(j); fusedOutput = graph.nodes[j].outputs[0]
+                    } else if let j = match.soleReader(of: fusedOutput), case .add = graph.nodes[j].op {
+                        let add = graph.nodes[j]
+                        let other = add.inputs[0] == fusedOutput ? add.inputs[1] : add.inputs[0]
+                        let otherReady = graph.initializers[other] == nil && other != fusedOutput
+                            && (inputShapes[other] != nil || (producers[other].map { $0 < index } ?? false))
+                        if otherReady, shapes[other] == shapes[fusedOutput] {
+                            residual = other; skipped.insert(j); fusedOutput = add.outputs[0]
+                            if let k = match.activation(after: fusedOutput), let a = graph.nodes[k].op.clampBounds {
+                                act = a; skipped.insert(k); fusedOutput = graph.nodes[k].outputs[0]
                             }
                         }
                     }
@@ -207,12 +195,7 @@ struct PlanCompiler {
               let y = shapes[node.outputs[0]] else { throw .graph(.undefinedValue(node: node.name, value: node.inputs[0])) }
         let weights = try constant(node.inputs[1], node: node)
         let bias = node.inputs.count > 2 && !node.inputs[2].isEmpty ? try constant(node.inputs[2], node: node) : nil
-        let pads = window.resolvedPads(input: [x[2], x[3]])
-        let geometry = ConvGeometry(
-            inHeight: x[2], inWidth: x[3], inPixelStride: x[1], outHeight: y[2], outWidth: y[3], outPixelStride: y[1],
-            kernel: (w[2], w[3]), stride: (window.strides[0], window.strides[1]),
-            dilation: (window.dilations[0], window.dilations[1]), padTop: pads[0], padLeft: pads[1],
-            groups: group, inChannelsPerGroup: w[1], outChannelsPerGroup: w[0] / group)
+        let geometry = try ConvLowering(node, input: x, output: y, weightShape: w).geometry
         let kernel = Conv2DKernel(geometry: geometry, weights: weights, bias: bias,
                                   activationMin: activation.0, activationMax: activation.1, isa: options.isa)
         macs += geometry.macs
@@ -230,7 +213,7 @@ struct PlanCompiler {
         case .conv(let window, let group):
             try lowerConv(node, window: window, group: group, residual: nil, activation: (-.infinity, .infinity), output: outName)
         case .relu, .clip:
-            let (lo, hi): (Float, Float) = if case .clip(let a, let b) = node.op { (a, b) } else { (0, .infinity) }
+            let (lo, hi) = node.op.clampBounds ?? (-.infinity, .infinity)
             let x = try slot(node.inputs[0], node: node)
             let y = define(outName, layout: x.layout)
             emit(.clamp(input: x.operand, output: y.operand, count: x.count, min: lo, max: hi), reads: [node.inputs[0]], writes: [outName])
@@ -354,22 +337,16 @@ struct PlanCompiler {
                  reads: [aName, node.inputs[1]], writes: node.outputs)
             return
         }
-        let bv = try constant(node.inputs[1], node: node)
-        let n = transB ? bTensor.shape[0] : bTensor.shape[1]
-        // Weights as OIHW [n][k][1][1] = B' transposed, scaled by alpha.
-        var w = [Float](repeating: 0, count: n * k)
-        for o in 0..<n { for i in 0..<k { w[o * k + i] = alpha * (transB ? bv[o * k + i] : bv[i * n + o]) } }
+        let lowering = try ConvLowering(node, input: a.shape, output: y.shape, weightShape: bTensor.shape)
+        let w = lowering.realWeights(try constant(node.inputs[1], node: node))
         var bias: [Float]? = nil
         if node.inputs.count > 2, !node.inputs[2].isEmpty, beta != 0 {
-            let c = try constant(node.inputs[2], node: node)
-            guard let cShape = graph.initializers[node.inputs[2]]?.shape, c.count == n || c.count == 1,
-                  cShape.rank <= 1 || cShape.dims.dropLast().allSatisfy({ $0 == 1 }) else {
+            guard let c = lowering.bias(try constant(node.inputs[2], node: node), shape: graph.initializers[node.inputs[2]]?.shape ?? []) else {
                 throw .unsupported(node: node.name, detail: "Gemm C that is not a row vector")
             }
-            bias = (0..<n).map { beta * c[c.count == 1 ? 0 : $0] }
+            bias = c
         }
-        let geometry = ConvGeometry(inHeight: 1, inWidth: rows, inPixelStride: k, outHeight: 1, outWidth: rows, outPixelStride: n,
-                                    kernel: (1, 1), inChannelsPerGroup: k, outChannelsPerGroup: n)
+        let geometry = lowering.geometry
         let kernel = Conv2DKernel(geometry: geometry, weights: w, bias: bias, isa: options.isa)
         macs += geometry.macs
         maxScratch = max(maxScratch, kernel.scratchCount)

@@ -23,9 +23,7 @@ struct BatchedHead {
               c.inH == 1, c.inW == 1, c.kh == 1, c.kw == 1, c.groups == 1,
               case .float(let slot, let scales, let lo, let hi) = c.output,
               outputs.count == 1, outputs[0].slot == slot, outputs[0].shape.elementCount == c.outC else { return nil }
-        let g = ConvGeometry(inHeight: 1, inWidth: Self.maxRows, inPixelStride: c.inC, outHeight: 1, outWidth: Self.maxRows,
-                             outPixelStride: c.outC, kernel: (1, 1), stride: (1, 1), dilation: (1, 1), padTop: 0, padLeft: 0,
-                             groups: 1, inChannelsPerGroup: c.inC, outChannelsPerGroup: c.outC)
+        let g = ConvLowering.rows(Self.maxRows, inner: c.inC, outer: c.outC)
         kernel = Int8ConvKernel(geometry: g, inputZeroPoint: c.inputZero, weights: c.weights, bias: c.bias,
                                 output: .float(scales: scales, min: lo, max: hi), isa: fast.isa)
         step = steps.count - 1

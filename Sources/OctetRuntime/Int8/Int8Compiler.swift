@@ -101,40 +101,24 @@ struct Int8Compiler {
         for (name, shape) in inputShapes.sorted(by: { $0.key < $1.key }) {
             inputSlots.append((name, newFloat(name), shape))
         }
-        let producers = graph.producers, consumers = graph.consumers
+        let match = FusionMatcher(graph)
         // Which QuantizeLinear each quantizable node (and its Relu/Clip) fuses into.
         var fusedInto: [Int: (q: Int, act: Int?)] = [:]
         var skip = Set<Int>()
-        for (qi, q) in graph.nodes.enumerated() {
-            guard case .quantizeLinear = q.op, var p = producers[q.inputs[0]], consumers[q.inputs[0]]?.count == 1 else { continue }
-            var act: Int? = nil
-            switch graph.nodes[p].op {
-            case .relu, .clip:
-                guard let pp = producers[graph.nodes[p].inputs[0]], consumers[graph.nodes[p].inputs[0]]?.count == 1 else { continue }
-                act = p; p = pp
-            default: break
-            }
-            switch graph.nodes[p].op {
-            case .conv, .gemm, .matMul, .add, .maxPool, .averagePool, .globalAveragePool:
-                fusedInto[p] = (qi, act)
-                skip.insert(qi)
-                if let act { skip.insert(act) }
-            default: break
-            }
+        for qi in graph.nodes.indices {
+            guard let (p, act) = match.quantizedPattern(endingAt: qi, fusible: Self.hasIntegerStep) else { continue }
+            fusedInto[p] = (qi, act)
+            skip.insert(qi)
+            if let act { skip.insert(act) }
         }
         // A Relu/Clip that is a convolution's only consumer but not followed by a QuantizeLinear
         // (e.g. between two layers kept in FP32) becomes that convolution's float clamp.
         var floatActs: [Int: Node] = [:]
         for (i, node) in graph.nodes.enumerated() where fusedInto[i] == nil {
             switch node.op { case .conv, .gemm, .matMul: break; default: continue }
-            guard let c = consumers[node.outputs[0]], c.count == 1, !skip.contains(c[0]),
-                  !graph.outputs.contains(where: { $0.name == node.outputs[0] }) else { continue }
-            switch graph.nodes[c[0]].op {
-            case .relu, .clip:
-                floatActs[i] = graph.nodes[c[0]]
-                skip.insert(c[0])
-            default: break
-            }
+            guard let j = match.activation(after: node.outputs[0]), !skip.contains(j) else { continue }
+            floatActs[i] = graph.nodes[j]
+            skip.insert(j)
         }
         for (i, node) in graph.nodes.enumerated() where !skip.contains(i) {
             if let act = floatActs[i] {
@@ -146,6 +130,14 @@ struct Int8Compiler {
         for o in graph.outputs {
             let slot = try floatSlot(o.name, for: Node(name: "output", op: .identity, inputs: [], outputs: []))
             outputSlots.append((o.name, slot, shapes[o.name] ?? [1]))
+        }
+    }
+
+    /// The ops that fuse with a following [activation →] QuantizeLinear into one integer step.
+    static func hasIntegerStep(_ op: Op) -> Bool {
+        switch op {
+        case .conv, .gemm, .matMul, .add, .maxPool, .averagePool, .globalAveragePool: true
+        default: false
         }
     }
 
@@ -309,29 +301,14 @@ struct Int8Compiler {
     /// with the Relu/Clip `act` (if any) as the kernel's clamp.
     mutating func lowerFloatConv(_ node: Node, act: Node?) throws(RuntimeError) {
         guard let w = constant(node.inputs[1]) else { throw fail(node, "\(node.op.onnxType) without constant weights") }
-        let xs = shapes[node.inputs[0]]!, ys = shapes[node.outputs[0]]!
-        var bias = node.inputs.count > 2 && !node.inputs[2].isEmpty ? constant(node.inputs[2])?.values : nil
-        let geometry: ConvGeometry
-        var weights = w.values
-        switch node.op {
-        case .conv(let win, let group):
-            let pads = win.resolvedPads(input: [xs[2], xs[3]])
-            geometry = ConvGeometry(inHeight: xs[2], inWidth: xs[3], inPixelStride: xs[1], outHeight: ys[2], outWidth: ys[3],
-                                    outPixelStride: ys[1], kernel: (w.shape[2], w.shape[3]), stride: (win.strides[0], win.strides[1]),
-                                    dilation: (win.dilations[0], win.dilations[1]), padTop: pads[0], padLeft: pads[1],
-                                    groups: group, inChannelsPerGroup: w.shape[1], outChannelsPerGroup: w.shape[0] / group)
-        case .gemm(let a):
-            if a.transA { throw fail(node, "Gemm with transA") }
-            let k = xs[xs.rank - 1], n = ys[ys.rank - 1], rows = xs.elementCount / k
-            geometry = ConvGeometry(inHeight: 1, inWidth: rows, inPixelStride: k, outHeight: 1, outWidth: rows, outPixelStride: n,
-                                    kernel: (1, 1), inChannelsPerGroup: k, outChannelsPerGroup: n)
-            weights = (0..<(n * k)).map { a.alpha * (a.transB ? w.values[$0] : w.values[($0 % k) * n + $0 / k]) }
-            bias = bias.map { b in (0..<n).map { a.beta * b[b.count == 1 ? 0 : $0] } }
-        default:
-            let k = xs[xs.rank - 1], n = ys[ys.rank - 1], rows = xs.elementCount / k
-            geometry = ConvGeometry(inHeight: 1, inWidth: rows, inPixelStride: k, outHeight: 1, outWidth: rows, outPixelStride: n,
-                                    kernel: (1, 1), inChannelsPerGroup: k, outChannelsPerGroup: n)
-            weights = (0..<(n * k)).map { w.values[($0 % k) * n + $0 / k] }
+        guard let xs = shapes[node.inputs[0]], let ys = shapes[node.outputs[0]] else { throw fail(node, "a layer without inferred shapes") }
+        let lowering = try ConvLowering(node, input: xs, output: ys, weightShape: w.shape)
+        let geometry = lowering.geometry
+        let weights = lowering.realWeights(w.values)
+        var bias: [Float]? = nil
+        if node.inputs.count > 2, !node.inputs[2].isEmpty, let b = constant(node.inputs[2]) {
+            guard let real = lowering.bias(b.values, shape: b.shape) else { throw fail(node, "a bias that is not a row vector") }
+            bias = real
         }
         let src = try floatSlot(node.inputs[0], for: node)
         // FP32 islands always run the best FP32 kernel, whatever INT8 path is forced: FP32 sums in
@@ -342,16 +319,12 @@ struct Int8Compiler {
         steps.append(.floatConv(kernel, src: src, dst: newFloat(act?.outputs[0] ?? node.outputs[0])))
     }
 
-    /// - Parameter floatAct: a Relu/Clip to apply to a float output (no QuantizeLinear follows).
     /// The float clamp of a Relu or Clip node (none for nil).
     static func clampBounds(_ act: Node?) -> (Float, Float) {
-        switch act?.op {
-        case .relu?: (0, .infinity)
-        case .clip(let a, let b)?: (a, b)
-        default: (-.infinity, .infinity)
-        }
+        act?.op.clampBounds ?? (-.infinity, .infinity)
     }
 
+    /// - Parameter floatAct: a Relu/Clip to apply to a float output (no QuantizeLinear follows).
     mutating func lowerConv(_ node: Node, fused: (q: Node, act: Node?)?, floatAct: Node? = nil) throws(RuntimeError) {
         guard let x = quantized(node.inputs[0]), let w = constant(node.inputs[1]), let wq = w.quantized else {
             // Input or weights not quantized: the layer was kept in FP32; its activation fuses
@@ -360,39 +333,18 @@ struct Int8Compiler {
             if let fused { try lower(fused.q, fused: nil) }
             return
         }
-        let xs = shapes[node.inputs[0]]!, ys = shapes[node.outputs[0]]!
-        var geometry: (inH: Int, inW: Int, inC: Int, outH: Int, outW: Int, outC: Int, kh: Int, kw: Int, sh: Int, sw: Int, dh: Int, dw: Int, pt: Int, pl: Int, groups: Int)
-        var weights: [Int32]   // [outC][kh][kw][inC/groups]
-        var scales = w.scales
-        switch node.op {
-        case .conv(let win, let group):
-            let pads = win.resolvedPads(input: [xs[2], xs[3]])
-            geometry = (xs[2], xs[3], xs[1], ys[2], ys[3], ys[1], w.shape[2], w.shape[3], win.strides[0], win.strides[1],
-                        win.dilations[0], win.dilations[1], pads[0], pads[1], group)
-            let (o, cpg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
-            weights = [Int32](repeating: 0, count: wq.count)
-            for oc in 0..<o { for c in 0..<cpg { for y in 0..<kh { for xk in 0..<kw {
-                weights[((oc * kh + y) * kw + xk) * cpg + c] = wq[((oc * cpg + c) * kh + y) * kw + xk]
-            } } } }
-        case .gemm(let a):
-            if a.transA { throw fail(node, "Gemm with transA") }
-            let k = xs[xs.rank - 1], n = ys[ys.rank - 1], rows = xs.elementCount / k
-            geometry = (1, rows, k, 1, rows, n, 1, 1, 1, 1, 1, 1, 0, 0, 1)
-            weights = a.transB ? wq : (0..<(n * k)).map { wq[($0 % k) * n + $0 / k] }
-            scales = scales.map { $0 * a.alpha }
-        default:  // MatMul
-            let k = xs[xs.rank - 1], n = ys[ys.rank - 1], rows = xs.elementCount / k
-            geometry = (1, rows, k, 1, rows, n, 1, 1, 1, 1, 1, 1, 0, 0, 1)
-            weights = (0..<(n * k)).map { wq[($0 % k) * n + $0 / k] }
-        }
-        let outC = geometry.outC
+        guard let xs = shapes[node.inputs[0]], let ys = shapes[node.outputs[0]] else { throw fail(node, "a layer without inferred shapes") }
+        let lowering = try ConvLowering(node, input: xs, output: ys, weightShape: w.shape)
+        let geometry = lowering.geometry
+        let weights = lowering.ohwi(wq)   // [outC][kh][kw][inC/groups]
+        let scales = lowering.alpha == 1 ? w.scales : w.scales.map { $0 * lowering.alpha }
+        let outC = geometry.outChannels
         let wScales = scales.count == 1 ? Array(repeating: scales[0], count: outC) : scales
         guard wScales.count == outC else { throw fail(node, "weight scales do not match \(outC) output channels") }
         // Bias: a DequantizeLinear'd s32 constant with scale sx·sw, or a float constant quantized here.
         var bias = [Int32](repeating: 0, count: outC)
         if node.inputs.count > 2, !node.inputs[2].isEmpty, let b = constant(node.inputs[2]) {
-            var gemmBeta: Float = 1
-            if case .gemm(let a) = node.op { gemmBeta = a.beta }
+            let gemmBeta = lowering.beta
             let full = b.values.count == 1 ? Array(repeating: b.values[0], count: outC) : b.values
             bias = WeightQuantizer.quantizeBias(full.map { $0 * gemmBeta }, inputScale: x.params.scale, weightScales: wScales).q
             if let bq = b.quantized, bq.count == outC, gemmBeta == 1,
@@ -400,7 +352,7 @@ struct Int8Compiler {
                 bias = bq
             }
         }
-        let taps = geometry.kh * geometry.kw, cpg = geometry.inC / geometry.groups
+        let taps = geometry.kernel.h * geometry.kernel.w, cpg = geometry.inChannelsPerGroup
         var tapSums = [Int32](repeating: 0, count: outC * taps)
         for o in 0..<outC { for t in 0..<taps { for c in 0..<cpg { tapSums[o * taps + t] += weights[(o * taps + t) * cpg + c] } } }
         let output: ConvOutput
@@ -414,24 +366,21 @@ struct Int8Compiler {
             output = .float(slot: newFloat(floatAct?.outputs[0] ?? node.outputs[0]),
                             scales: wScales.map { Float(Double(x.params.scale) * Double($0)) }, min: lo, max: hi)
         }
-        macs += geometry.outH * geometry.outW * outC * cpg * taps
+        macs += geometry.macs
         let int8Weights = weights.map { Int8(clamping: $0) }
         var fast: Int8ConvKernel? = nil
         if let isa {
-            let g = ConvGeometry(inHeight: geometry.inH, inWidth: geometry.inW, inPixelStride: geometry.inC, outHeight: geometry.outH,
-                                 outWidth: geometry.outW, outPixelStride: outC, kernel: (geometry.kh, geometry.kw),
-                                 stride: (geometry.sh, geometry.sw), dilation: (geometry.dh, geometry.dw), padTop: geometry.pt,
-                                 padLeft: geometry.pl, groups: geometry.groups, inChannelsPerGroup: cpg, outChannelsPerGroup: outC / geometry.groups)
             let stage: Int8ConvKernel.Output
             switch output {
             case .quantized(_, let m, let zp, let lo, let hi): stage = .quantized(multipliers: m, zeroPoint: zp, lo: lo, hi: hi)
             case .float(_, let s, let lo, let hi): stage = .float(scales: s, min: lo, max: hi)
             }
-            fast = Int8ConvKernel(geometry: g, inputZeroPoint: x.params.zeroPoint, weights: int8Weights, bias: bias, output: stage, isa: isa)
+            fast = Int8ConvKernel(geometry: geometry, inputZeroPoint: x.params.zeroPoint, weights: int8Weights, bias: bias, output: stage, isa: isa)
         }
-        steps.append(.conv(ConvInt8(inH: geometry.inH, inW: geometry.inW, inC: geometry.inC, outH: geometry.outH, outW: geometry.outW,
-                                    outC: outC, kh: geometry.kh, kw: geometry.kw, sh: geometry.sh, sw: geometry.sw, dh: geometry.dh,
-                                    dw: geometry.dw, padTop: geometry.pt, padLeft: geometry.pl, groups: geometry.groups,
+        let g = geometry
+        steps.append(.conv(ConvInt8(inH: g.inHeight, inW: g.inWidth, inC: g.inPixelStride, outH: g.outHeight, outW: g.outWidth,
+                                    outC: outC, kh: g.kernel.h, kw: g.kernel.w, sh: g.stride.h, sw: g.stride.w, dh: g.dilation.h,
+                                    dw: g.dilation.w, padTop: g.padTop, padLeft: g.padLeft, groups: g.groups,
                                     input: x.slot, inputZero: x.params.zeroPoint,
                                     weights: int8Weights, tapSums: tapSums, bias: bias, output: output, fast: fast)))
     }

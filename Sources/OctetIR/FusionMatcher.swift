@@ -1,0 +1,68 @@
+/// The graph patterns the compilers and the quantize pass fuse, matched in one place:
+///
+///     conv → [add] → [relu | clip] → [quantize]
+///
+/// A node fuses with the next only when the next is its value's sole reader and the value is not
+/// a graph output (so nothing else needs it materialized). The FP32 compiler fuses the chain
+/// into one convolution step, the INT8 compiler into one integer step ending in the
+/// QuantizeLinear, and `InsertQuantizeDequantize` quantizes after the activation, not before.
+public struct FusionMatcher {
+    public let graph: Graph
+    public let consumers: [String: [Int]]
+    public let producers: [String: Int]
+    public let outputs: Set<String>
+
+    public init(_ graph: Graph) {
+        self.graph = graph
+        consumers = graph.consumers
+        producers = graph.producers
+        outputs = Set(graph.outputs.map(\.name))
+    }
+
+    /// The index of the node reading `value` when it is the only reader and `value` is not a
+    /// graph output.
+    public func soleReader(of value: String) -> Int? {
+        guard !outputs.contains(value), let c = consumers[value], c.count == 1 else { return nil }
+        return c[0]
+    }
+
+    /// The Relu or Clip that is `value`'s sole reader (and that `allowed` accepts).
+    public func activation(after value: String, allowed: (Node) -> Bool = { _ in true }) -> Int? {
+        guard let j = soleReader(of: value), graph.nodes[j].op.clampBounds != nil, allowed(graph.nodes[j]) else { return nil }
+        return j
+    }
+
+    /// The index of the node producing `value` when `value` has no other reader than the one
+    /// asking (it can be computed inside that reader's step).
+    public func soleProducer(of value: String) -> Int? {
+        guard let p = producers[value], consumers[value]?.count == 1 else { return nil }
+        return p
+    }
+
+    /// The quantized op, and the Relu/Clip between it and the QuantizeLinear at `quantize`, that
+    /// fuse into that QuantizeLinear: `op → [activation] → QuantizeLinear`, each value read only
+    /// by the next. `fusible` says which ops have an integer step.
+    public func quantizedPattern(endingAt quantize: Int, fusible: (Op) -> Bool) -> (op: Int, activation: Int?)? {
+        let q = graph.nodes[quantize]
+        guard case .quantizeLinear = q.op, var p = soleProducer(of: q.inputs[0]) else { return nil }
+        var act: Int? = nil
+        if graph.nodes[p].op.clampBounds != nil {
+            guard let pp = soleProducer(of: graph.nodes[p].inputs[0]) else { return nil }
+            act = p
+            p = pp
+        }
+        return fusible(graph.nodes[p].op) ? (p, act) : nil
+    }
+}
+
+extension Op {
+    /// The clamp a Relu or Clip applies (nil for other ops): the activations that fuse into a
+    /// convolution's or an integer step's epilogue.
+    public var clampBounds: (min: Float, max: Float)? {
+        switch self {
+        case .relu: (0, .infinity)
+        case .clip(let lo, let hi): (lo, hi)
+        default: nil
+        }
+    }
+}
