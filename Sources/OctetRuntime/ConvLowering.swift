@@ -64,7 +64,7 @@ public struct ConvLowering {
     }
 
     /// The 1×1 convolution that multiplies each of `rows` rows of `inner` values by an
-    /// `inner × outer` matrix (dense layers, ConvTranspose's column GEMM, batched heads).
+    /// `inner × outer` matrix (dense layers, the INT8 batched classifier head).
     public static func rows(_ rows: Int, inner: Int, outer: Int) -> ConvGeometry {
         ConvGeometry(inHeight: 1, inWidth: rows, inPixelStride: inner, outHeight: 1, outWidth: rows, outPixelStride: outer,
                      kernel: (1, 1), inChannelsPerGroup: inner, outChannelsPerGroup: outer)

@@ -72,7 +72,7 @@ struct PlanCompiler {
 
         for (index, node) in graph.nodes.enumerated() where !skipped.contains(index) {
             currentLabel = "\(node.op.onnxType) \(node.name)"
-            if case .conv(let window, let group) = node.op {
+            if case .conv = node.op {
                 var fusedOutput = node.outputs[0]
                 var act: (Float, Float) = (-.infinity, .infinity)
                 var residual: String? = nil
@@ -94,7 +94,7 @@ struct PlanCompiler {
                 }
                 if residual != nil { currentLabel += " +Add" }
                 if act != (-.infinity, .infinity) { currentLabel += " +Act" }
-                try lowerConv(node, window: window, group: group, residual: residual, activation: act, output: fusedOutput)
+                try lowerConv(node, residual: residual, activation: act, output: fusedOutput)
             } else if options.fuse, let mul = siluMul(index, consumers: consumers, outputs: graphOutputs) {
                 // x · Sigmoid(x) (SiLU): one kernel at the Mul, the Sigmoid not materialized.
                 skipped.insert(mul)
@@ -189,7 +189,7 @@ struct PlanCompiler {
         produced.append(w)
     }
 
-    mutating func lowerConv(_ node: Node, window: Window2D, group: Int, residual: String?,
+    mutating func lowerConv(_ node: Node, residual: String?,
                             activation: (Float, Float), output: String) throws(RuntimeError) {
         guard let x = shapes[node.inputs[0]], let w = graph.initializers[node.inputs[1]]?.shape,
               let y = shapes[node.outputs[0]] else { throw .graph(.undefinedValue(node: node.name, value: node.inputs[0])) }
@@ -210,8 +210,8 @@ struct PlanCompiler {
     mutating func lower(_ node: Node) throws(RuntimeError) {
         let outName = node.outputs[0]
         switch node.op {
-        case .conv(let window, let group):
-            try lowerConv(node, window: window, group: group, residual: nil, activation: (-.infinity, .infinity), output: outName)
+        case .conv:
+            try lowerConv(node, residual: nil, activation: (-.infinity, .infinity), output: outName)
         case .relu, .clip:
             let (lo, hi) = node.op.clampBounds ?? (-.infinity, .infinity)
             let x = try slot(node.inputs[0], node: node)
