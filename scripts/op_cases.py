@@ -297,6 +297,32 @@ def linear_cases():
                                                   ("v", f32([1, 2, 0.5]))])
 
 
+def row_kernel_cases():
+    """The C row kernels' shapes: channel counts across the 8/16-float vectors on NHWC values,
+    per-channel (squeeze-excitation, PRelu) and per-row broadcasts, standalone BatchNormalization
+    on channels-first values, and ReduceMean over height and width (global average pooling)."""
+    for c in (7, 16, 33):
+        s = [2, c, 5, 6]
+        add_case(f"PRelu per channel {s}", [helper.make_node("PRelu", ["x", "b"], ["y"])], [("x", s)], ["y"],
+                 inits=[("b", rng.standard_normal([c, 1, 1]).astype(np.float32))])
+        for op in ("Mul", "Div", "Sub", "Max", "Min"):
+            add_case(f"{op} {s} by [N,{c},1,1]", [helper.make_node(op, ["x", "z"], ["y"])],
+                     [("x", s), ("z", [2, c, 1, 1])], ["y"],
+                     input_fn=(lambda x: np.where(np.abs(x) < 0.2, 0.5, x)) if op == "Div" else None)
+        add_case(f"Add {s} by [{s[2]},{s[3]}]", [helper.make_node("Add", ["x", "b"], ["y"])], [("x", s)], ["y"],
+                 inits=[("b", rng.standard_normal(s[2:]).astype(np.float32))])
+        for keep in (0, 1):
+            add_case(f"ReduceMean spatial {s} keep {keep}", [helper.make_node("ReduceMean", ["x"], ["y"], keepdims=keep, axes=[2, -1])],
+                     [("x", s)], ["y"], opset=13)
+    add_case("BatchNormalization rank 3", [helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], epsilon=1e-3)],
+             [("x", [2, 19, 21])], ["y"], inits=[("s", rng.standard_normal([19]).astype(np.float32)),
+                                                  ("b", rng.standard_normal([19]).astype(np.float32)),
+                                                  ("m", rng.standard_normal([19]).astype(np.float32)),
+                                                  ("v", (np.abs(rng.standard_normal([19])) + 0.5).astype(np.float32))])
+    add_case("Clip rank 3", [helper.make_node("Clip", ["x", "lo", "hi"], ["y"])], [("x", [2, 5, 37])], ["y"],
+             inits=[("lo", f32(-0.5)), ("hi", f32(0.75))])
+
+
 def main():
     global rng, out_dir
     p = argparse.ArgumentParser()
@@ -307,7 +333,7 @@ def main():
     out_dir = a.out
     os.makedirs(out_dir, exist_ok=True)
     for f in (unary_cases, binary_cases, movement_cases, shape_arith_cases, resize_cases, conv_transpose_cases,
-              reduce_cases, linear_cases):
+              reduce_cases, linear_cases, row_kernel_cases):
         f()
     print(json.dumps({"onnxruntime": ort.__version__, "cases": cases}))
 

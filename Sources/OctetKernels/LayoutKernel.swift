@@ -11,3 +11,11 @@ public enum LayoutKernel {
         }
     }
 }
+
+extension LayoutKernel {
+    /// Transposes a `rows`×`cols` row-major matrix into `dst` (`cols`×`rows`), in cache tiles.
+    /// NHWC to NCHW is `rows` = pixels, `cols` = channels. Pure data movement.
+    public static func transpose(_ src: UnsafePointer<Float>, rows: Int, cols: Int, into dst: UnsafeMutablePointer<Float>) {
+        ck_transpose_f32(rows, cols, src, dst)
+    }
+}

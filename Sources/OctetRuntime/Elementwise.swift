@@ -1,6 +1,7 @@
 import Foundation
 import OctetCore
 import OctetIR
+import OctetKernels
 
 /// The executor's non-convolution arithmetic: broadcasting binary ops, layout changes,
 /// softmax and concatenation. Exact IEEE float operations, no fast-math.
@@ -9,11 +10,36 @@ enum Elementwise {
                        _ plan: BroadcastPlan, _ y: UnsafeMutablePointer<Float>) {
         let count = plan.count
         let contiguous = plan.aStrides == Shape(plan.dims).strides && plan.bStrides == plan.aStrides
+        if contiguous, let k = plan.rowKernel {
+            k.run(count: count, a, aStride: 1, b, bStride: 1, y)
+            return
+        }
         if contiguous {
             switch kind {
             case .add: for i in 0..<count { y[i] = a[i] + b[i] }
             case .mul: for i in 0..<count { y[i] = a[i] * b[i] }
             case .function(let f): for i in 0..<count { y[i] = f.apply(a[i], b[i]) }
+            }
+            return
+        }
+        if let k = plan.rowKernel, let rows = plan.rowBlocks() {
+            // Rows of the innermost dimension, the outer dimensions that step evenly merged into
+            // one C call per block.
+            let rank = plan.dims.count, inner = plan.dims[rank - 1]
+            let sa = plan.aStrides[rank - 1], sb = plan.bStrides[rank - 1]
+            let outerRank = rows.outerRank
+            var index = [Int](repeating: 0, count: outerRank)
+            var ia = 0, ib = 0
+            for block in 0..<rows.blocks {
+                k.run(rows: rows.rows, count: inner, a + ia, aRowStride: rows.aRowStride, aStride: sa,
+                      b + ib, bRowStride: rows.bRowStride, bStride: sb, y + block * rows.rows * inner)
+                var d = outerRank - 1
+                while d >= 0 {
+                    index[d] += 1; ia += plan.aStrides[d]; ib += plan.bStrides[d]
+                    if index[d] < plan.dims[d] { break }
+                    ia -= plan.aStrides[d] * plan.dims[d]; ib -= plan.bStrides[d] * plan.dims[d]
+                    index[d] = 0; d -= 1
+                }
             }
             return
         }
@@ -27,19 +53,23 @@ enum Elementwise {
             var ia = 0, ib = 0
             for r in 0..<rows {
                 let yr = y + r * inner, ar = a + ia, br = b + ib
-                switch (kind, sa, sb) {
-                case (.add, 1, 1): for j in 0..<inner { yr[j] = ar[j] + br[j] }
-                case (.add, 1, 0): let v = br[0]; for j in 0..<inner { yr[j] = ar[j] + v }
-                case (.add, 0, 1): let v = ar[0]; for j in 0..<inner { yr[j] = v + br[j] }
-                case (.mul, 1, 1): for j in 0..<inner { yr[j] = ar[j] * br[j] }
-                case (.mul, 1, 0): let v = br[0]; for j in 0..<inner { yr[j] = ar[j] * v }
-                case (.mul, 0, 1): let v = ar[0]; for j in 0..<inner { yr[j] = v * br[j] }
-                case (.function(let f), 1, 1): for j in 0..<inner { yr[j] = f.apply(ar[j], br[j]) }
-                case (.function(let f), 1, 0): let v = br[0]; for j in 0..<inner { yr[j] = f.apply(ar[j], v) }
-                case (.function(let f), 0, 1): let v = ar[0]; for j in 0..<inner { yr[j] = f.apply(v, br[j]) }
-                case (.add, _, _): for j in 0..<inner { yr[j] = ar[j * sa] + br[j * sb] }
-                case (.mul, _, _): for j in 0..<inner { yr[j] = ar[j * sa] * br[j * sb] }
-                case (.function(let f), _, _): for j in 0..<inner { yr[j] = f.apply(ar[j * sa], br[j * sb]) }
+                if let k = plan.rowKernel {
+                    k.run(count: inner, ar, aStride: sa, br, bStride: sb, yr)
+                } else {
+                    switch (kind, sa, sb) {
+                    case (.add, 1, 1): for j in 0..<inner { yr[j] = ar[j] + br[j] }
+                    case (.add, 1, 0): let v = br[0]; for j in 0..<inner { yr[j] = ar[j] + v }
+                    case (.add, 0, 1): let v = ar[0]; for j in 0..<inner { yr[j] = v + br[j] }
+                    case (.mul, 1, 1): for j in 0..<inner { yr[j] = ar[j] * br[j] }
+                    case (.mul, 1, 0): let v = br[0]; for j in 0..<inner { yr[j] = ar[j] * v }
+                    case (.mul, 0, 1): let v = ar[0]; for j in 0..<inner { yr[j] = v * br[j] }
+                    case (.function(let f), 1, 1): for j in 0..<inner { yr[j] = f.apply(ar[j], br[j]) }
+                    case (.function(let f), 1, 0): let v = br[0]; for j in 0..<inner { yr[j] = f.apply(ar[j], v) }
+                    case (.function(let f), 0, 1): let v = ar[0]; for j in 0..<inner { yr[j] = f.apply(v, br[j]) }
+                    case (.add, _, _): for j in 0..<inner { yr[j] = ar[j * sa] + br[j * sb] }
+                    case (.mul, _, _): for j in 0..<inner { yr[j] = ar[j * sa] * br[j * sb] }
+                    case (.function(let f), _, _): for j in 0..<inner { yr[j] = f.apply(ar[j * sa], br[j * sb]) }
+                    }
                 }
                 var d = rank0 - 2
                 while d >= 0 {

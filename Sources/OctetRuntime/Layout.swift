@@ -10,8 +10,7 @@ enum LayoutConversion {
         case .nhwc:
             let (n, c, hw) = (shape[0], shape[1], shape[2] * shape[3])
             for b in 0..<n {
-                let s = src + b * c * hw, d = dst + b * c * hw
-                for p in 0..<hw { for ch in 0..<c { d[ch * hw + p] = s[p * c + ch] } }
+                LayoutKernel.transpose(src + b * c * hw, rows: hw, cols: c, into: dst + b * c * hw)
             }
         }
     }

@@ -13,14 +13,16 @@ extension PlanCompiler {
         let outRank = shapes[outName]?.rank ?? 0
         if outRank == 4, [a0, b0].allSatisfy({ $0.shape.rank != 4 || $0.layout == .nhwc }) {
             let y = define(outName, layout: .nhwc)
-            if let plan = try? broadcastPlan(a0, b0, y, node: node) {
+            if var plan = try? broadcastPlan(a0, b0, y, node: node) {
+                plan.rowKernel = kind.rowKernel(isa: options.isa)
                 emit(.binary(kind, a: a0.operand, b: b0.operand, plan, output: y.operand), reads: node.inputs, writes: [outName])
                 return
             }
         }
         let (an, a) = try rowMajorSlot(node.inputs[0], node: node), (bn, b) = try rowMajorSlot(node.inputs[1], node: node)
         let y = define(outName, layout: .rowMajor)
-        let plan = try broadcastPlan(a, b, y, node: node)
+        var plan = try broadcastPlan(a, b, y, node: node)
+        plan.rowKernel = kind.rowKernel(isa: options.isa)
         emit(.binary(kind, a: a.operand, b: b.operand, plan, output: y.operand), reads: [an, bn], writes: [outName])
     }
 
@@ -150,6 +152,15 @@ extension PlanCompiler {
                 let axes = try ReduceSpec.axes(node: node, rank: x.rank, noopWithEmptyAxes: noop, constant: lookup)
                 if axes.isEmpty { return try lowerRelayout(node) }
                 if axes.contains(0) && x.rank > 1 { throw fail("\(kind.rawValue) over the batch axis (it mixes the images of a batch)") }
+                if kind == .mean, x.rank == 4, Set(axes) == [2, 3] {
+                    // The mean over height and width is global average pooling: the NHWC kernel,
+                    // whose C values are the output in either keepdims form.
+                    let (xName, xs) = try nhwcSlot(node.inputs[0], node: node)
+                    let y = define(node.outputs[0])
+                    emit(.pool(.globalAverage(isa: options.isa, inHeight: x[2], inWidth: x[3], channels: x[1]),
+                               input: xs.operand, output: y.operand), reads: [xName], writes: node.outputs)
+                    return
+                }
                 try general(.reduce(kind, shape: x, axes: axes), data: [0])
             case .globalMaxPool:
                 let x = try shape(0)

@@ -438,13 +438,15 @@ struct PlanCompiler {
             outputs.append((o.name, fix(s, o.name)))
         }
         let observed = produced.map { $0.filter { !internalValues.contains($0) }.compactMap { n in slots[n].map { (n, fix($0, n)) } } }
-        return CompiledPlan(steps: fixed, observed: observed, inputs: inputs, outputs: outputs,
+        return CompiledPlan(isa: options.isa, steps: fixed, observed: observed, inputs: inputs, outputs: outputs,
                             arenaCount: layout.size, scratchCount: maxScratch, macs: macs, labels: labels, stepMacs: stepMacs)
     }
 }
 
 /// The result of compilation: steps with resolved operands and the memory they need.
 struct CompiledPlan {
+    /// The kernel path every step runs on.
+    var isa: ISA
     var steps: [Step]
     var observed: [[(String, Slot)]]
     var inputs: [(String, Slot)]

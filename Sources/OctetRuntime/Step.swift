@@ -26,6 +26,21 @@ struct Slot {
 enum BinaryKind: Equatable {
     case add, mul
     case function(BinaryFunction)
+
+    /// The C row kernel computing this op on `isa`, or nil where only the Swift definition runs.
+    func rowKernel(isa: ISA) -> BinaryRowKernel? {
+        let operation: BinaryRowKernel.Operation? = switch self {
+        case .add: .add
+        case .mul: .mul
+        case .function(.sub): .sub
+        case .function(.div): .div
+        case .function(.max): .max
+        case .function(.min): .min
+        case .function(.prelu): .prelu
+        case .function: nil
+        }
+        return operation.map { BinaryRowKernel($0, isa: isa) }
+    }
 }
 
 /// Element-wise binary op over physical (row-major) dimensions with broadcast strides.
@@ -33,7 +48,32 @@ struct BroadcastPlan {
     var dims: [Int]
     var aStrides: [Int]
     var bStrides: [Int]
+    /// The C row kernel of the op on the plan's ISA path, where it has one.
+    var rowKernel: BinaryRowKernel? = nil
     var count: Int { dims.reduce(1, *) }
+
+    /// How a row kernel covers the plan: `blocks` calls (over the first `outerRank` dimensions)
+    /// of `rows` rows each, the rows being the dimensions between those and the innermost one,
+    /// merged because both operands step through them evenly (`aRowStride`, `bRowStride` per
+    /// row). Nil when an operand's innermost stride is not 0 or 1.
+    func rowBlocks() -> (blocks: Int, outerRank: Int, rows: Int, aRowStride: Int, bRowStride: Int)? {
+        let rank = dims.count
+        guard rank > 0, aStrides[rank - 1] <= 1, bStrides[rank - 1] <= 1 else { return nil }
+        guard rank > 1 else { return (1, 0, 1, 0, 0) }
+        // Merge dimensions rank-3, rank-4, ... into rank-2 while each steps by the span of the
+        // rows merged so far (size-1 dimensions always merge).
+        let ra = aStrides[rank - 2], rb = bStrides[rank - 2]
+        var first = rank - 2
+        var rows = dims[rank - 2]
+        while first > 0 {
+            let d = first - 1
+            guard dims[d] == 1 || (aStrides[d] == ra * rows && bStrides[d] == rb * rows) else { break }
+            rows *= dims[d]
+            first = d
+        }
+        let blocks = dims[..<first].reduce(1, *)
+        return (blocks, first, rows, ra, rb)
+    }
 }
 
 /// One executable step of a plan, operating on one image.

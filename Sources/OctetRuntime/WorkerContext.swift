@@ -73,13 +73,27 @@ final class WorkerContext: @unchecked Sendable {
         case .binary(let kind, let a, let b, let plan, let output):
             Elementwise.binary(kind, a.pointer(base), b.pointer(base), plan, output.pointer(base))
         case .clamp(let input, let output, let count, let lo, let hi):
-            let x = input.pointer(base), y = output.pointer(base)
-            for i in 0..<count { y[i] = Swift.min(Swift.max(x[i], lo), hi) }
+            RowKernels.clamp(count: count, input.pointer(base), min: lo, max: hi, output.pointer(base), isa: plan.isa)
         case .channelAffine(let input, let output, let count, let channels, let inner, let scale, let shift):
-            let x = input.pointer(base), y = output.pointer(base)
-            for i in 0..<count {
-                let c = (i / inner) % channels
-                y[i] = x[i] * scale[c] + shift[c]
+            let x = input.pointer(base), y = output.pointer(base), isa = plan.isa
+            scale.withUnsafeBufferPointer { s in
+                shift.withUnsafeBufferPointer { t in
+                    guard let s = s.baseAddress, let t = t.baseAddress, channels > 0, inner > 0 else { return }
+                    if inner == 1 {
+                        // Channels last: one row of `channels` per pixel.
+                        for r in 0..<(count / channels) {
+                            RowKernels.affine(count: channels, x + r * channels, scale: s, scaleStride: 1, shift: t, shiftStride: 1,
+                                              y + r * channels, isa: isa)
+                        }
+                    } else {
+                        // Channels first: a plane of `inner` elements per channel.
+                        for b in 0..<(count / inner) {
+                            let c = b % channels
+                            RowKernels.affine(count: inner, x + b * inner, scale: s + c, scaleStride: 0, shift: t + c, shiftStride: 0,
+                                              y + b * inner, isa: isa)
+                        }
+                    }
+                }
             }
         case .relayout(let input, let output):
             Elementwise.relayout(input, output, base)

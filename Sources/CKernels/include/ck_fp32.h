@@ -85,11 +85,6 @@ void ck_global_avgpool_f32_nhwc__avx512(size_t pixels, size_t channels, const fl
 void ck_nchw_to_nhwc_f32__scalar(const float *src, size_t channels, size_t pixels, float *dst);
 void ck_nchw_to_nhwc_f32__avx512(const float *src, size_t channels, size_t pixels, float *dst);
 
-#ifdef __cplusplus
-}
-#endif
-#endif
-
 // ---- Element-wise activations ----
 // y[i] = 1 / (1 + e^-x[i]) with e^t from one polynomial (Cephes expf: range reduction by
 // ln 2 in two parts, degree-5 polynomial, 2^n by exponent bits; |t| clamped to 88.38), every
@@ -116,3 +111,35 @@ void ck_hardsigmoid_f32__avx512(size_t n, float alpha, float beta, const float *
 void ck_hardswish_f32__scalar(size_t n, const float *x, float *y);
 void ck_hardswish_f32__avx2(size_t n, const float *x, float *y);
 void ck_hardswish_f32__avx512(size_t n, const float *x, float *y);
+
+// ---- Broadcasting element-wise arithmetic over one row (binary_f32.c) ----
+// y[r * n + i] = op(a[r * ra + i * sa], b[r * rb + i * sb]) for r in [0, rows), i in [0, n); the
+// element strides sa, sb are 0 (broadcast) or 1 on the SIMD paths (others run the scalar loop). Every op is one IEEE operation per element, so every path
+// equals the scalar twin bit for bit. Max/Min return the quiet NaN 0x7FC00000 when either
+// operand is NaN; Max returns b and Min returns a when the operands compare equal (±0).
+// PRelu: a < 0 ? a * b : a (b the slope).
+enum { CK_BINARY_ADD = 0, CK_BINARY_SUB = 1, CK_BINARY_MUL = 2, CK_BINARY_DIV = 3,
+       CK_BINARY_MAX = 4, CK_BINARY_MIN = 5, CK_BINARY_PRELU = 6 };
+void ck_binary_f32__scalar(int op, size_t rows, size_t n, const float *a, size_t ra, size_t sa,
+    const float *b, size_t rb, size_t sb, float *y);
+void ck_binary_f32__avx2(int op, size_t rows, size_t n, const float *a, size_t ra, size_t sa,
+    const float *b, size_t rb, size_t sb, float *y);
+void ck_binary_f32__avx512(int op, size_t rows, size_t n, const float *a, size_t ra, size_t sa,
+    const float *b, size_t rb, size_t sb, float *y);
+// y[i] = x[i] * scale[i * ss] + shift[i * st] (a multiply, then an add: never an FMA); ss, st 0 or 1.
+void ck_affine_f32__scalar(size_t n, const float *x, const float *scale, size_t ss, const float *shift, size_t st, float *y);
+void ck_affine_f32__avx2(size_t n, const float *x, const float *scale, size_t ss, const float *shift, size_t st, float *y);
+void ck_affine_f32__avx512(size_t n, const float *x, const float *scale, size_t ss, const float *shift, size_t st, float *y);
+// y[i] = min(hi, max(lo, x[i])), NaN kept.
+void ck_clamp_f32__scalar(size_t n, const float *x, float lo, float hi, float *y);
+void ck_clamp_f32__avx2(size_t n, const float *x, float lo, float hi, float *y);
+void ck_clamp_f32__avx512(size_t n, const float *x, float lo, float hi, float *y);
+
+// dst[c * rows + r] = src[r * cols + c]: a rows x cols matrix transposed in cache tiles (NHWC to
+// NCHW is rows = pixels, cols = channels). Pure data movement.
+void ck_transpose_f32(size_t rows, size_t cols, const float *src, float *dst);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

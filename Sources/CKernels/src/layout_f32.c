@@ -7,8 +7,7 @@ void ck_nchw_to_nhwc_f32__scalar(const float *src, size_t channels, size_t pixel
         for (size_t p = 0; p < pixels; p++)
             for (size_t c = 0; c < channels; c++) dst[p * channels + c] = src[c * pixels + p];
     } else {
-        for (size_t c = 0; c < channels; c++)
-            for (size_t p = 0; p < pixels; p++) dst[p * channels + c] = src[c * pixels + p];
+        ck_transpose_f32(channels, pixels, src, dst);
     }
 }
 
@@ -50,3 +49,19 @@ void ck_nchw_to_nhwc_f32__avx512(const float *src, size_t channels, size_t pixel
     ck_nchw_to_nhwc_f32__scalar(src, channels, pixels, dst);
 }
 #endif
+
+void ck_transpose_f32(size_t rows, size_t cols, const float *src, float *dst) {
+    enum { T = 16 };
+    if (rows == 1 || cols == 1) {
+        for (size_t i = 0; i < rows * cols; i++) dst[i] = src[i];
+        return;
+    }
+    for (size_t r0 = 0; r0 < rows; r0 += T) {
+        const size_t r1 = r0 + T < rows ? r0 + T : rows;
+        for (size_t c0 = 0; c0 < cols; c0 += T) {
+            const size_t c1 = c0 + T < cols ? c0 + T : cols;
+            for (size_t c = c0; c < c1; c++)
+                for (size_t r = r0; r < r1; r++) dst[c * rows + r] = src[r * cols + c];
+        }
+    }
+}
