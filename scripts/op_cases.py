@@ -314,6 +314,16 @@ def row_kernel_cases():
         for keep in (0, 1):
             add_case(f"ReduceMean spatial {s} keep {keep}", [helper.make_node("ReduceMean", ["x"], ["y"], keepdims=keep, axes=[2, -1])],
                      [("x", s)], ["y"], opset=13)
+    for g, c in ((2, 6), (2, 24), (3, 9)):
+        s = [2, c, 3, 5]
+        add_case(f"channel shuffle g{g} {s}", [
+            helper.make_node("Reshape", ["x", "split"], ["r"]),
+            helper.make_node("Transpose", ["r"], ["t"], perm=[0, 2, 1, 3, 4]),
+            helper.make_node("Reshape", ["t", "back"], ["y"])], [("x", s)], ["y"],
+            inits=[("split", i64([-1, g, c // g, 3, 5])), ("back", i64([-1, c, 3, 5]))])
+    for starts, ends, steps in (([0], [7], [1]), ([7], [20], [1]), ([3], [1000], [1]), ([0], [20], [2])):
+        add_case(f"Slice channels {starts}:{ends}:{steps} of [2,20,3,4]", [helper.make_node("Slice", ["x", "st", "en", "ax", "sp"], ["y"])],
+                 [("x", [2, 20, 3, 4])], ["y"], inits=[("st", i64(starts)), ("en", i64(ends)), ("ax", i64([1])), ("sp", i64(steps))])
     add_case("BatchNormalization rank 3", [helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], epsilon=1e-3)],
              [("x", [2, 19, 21])], ["y"], inits=[("s", rng.standard_normal([19]).astype(np.float32)),
                                                   ("b", rng.standard_normal([19]).astype(np.float32)),

@@ -1,3 +1,5 @@
+import OctetCore
+
 /// The graph patterns the compilers and the quantize pass fuse, matched in one place:
 ///
 ///     conv → [add] → [relu | clip] → [quantize]
@@ -52,6 +54,25 @@ public struct FusionMatcher {
             p = pp
         }
         return fusible(graph.nodes[p].op) ? (p, act) : nil
+    }
+}
+
+extension FusionMatcher {
+    /// ShuffleNet's channel shuffle as exporters write it, starting at the Reshape `index`:
+    ///
+    ///     Reshape [N, C, H, W] → [N, g, C/g, H, W] → Transpose perm [0, 2, 1, 3, 4] → Reshape [N, C, H, W]
+    ///
+    /// each intermediate value read only by the next node. Output channel j·g + i is input channel
+    /// i·(C/g) + j, a per-pixel permutation. `shapes` are the values' concrete shapes.
+    public func channelShuffle(at index: Int, shapes: [String: Shape]) -> (transpose: Int, reshape: Int, groups: Int)? {
+        let first = graph.nodes[index]
+        guard case .reshape = first.op, let x = shapes[first.inputs[0]], x.rank == 4,
+              let split = shapes[first.outputs[0]], split.rank == 5,
+              split[0] == x[0], split[1] * split[2] == x[1], split[3] == x[2], split[4] == x[3], split[1] > 1,
+              let t = soleReader(of: first.outputs[0]), case .transpose(let perm) = graph.nodes[t].op, perm == [0, 2, 1, 3, 4],
+              let r = soleReader(of: graph.nodes[t].outputs[0]), case .reshape = graph.nodes[r].op,
+              shapes[graph.nodes[r].outputs[0]] == x else { return nil }
+        return (t, r, split[1])
     }
 }
 

@@ -108,6 +108,17 @@ extension PlanCompiler {
                                                 axes: try constantInput(node, 3)?.data.ints, steps: try constantInput(node, 4)?.data.ints) else {
                     throw fail("Slice parameters")
                 }
+                let x = try shape(0)
+                if x.rank == 4, slots[node.inputs[0]]?.layout == .nhwc, v.strides == x.strides,
+                   v.dims[0] == x[0], v.dims[2] == x[2], v.dims[3] == x[3] {
+                    // A channel range of an NHWC value: one run of channels per pixel.
+                    let pixels = x[2] * x[3]
+                    let (xName, xs) = try nhwcSlot(node.inputs[0], node: node)
+                    let y = define(node.outputs[0], layout: .nhwc)
+                    emit(.copyRows(input: xs.operand, output: y.operand, rows: pixels, count: v.dims[1], inStride: x[1],
+                                   inOffset: pixels > 0 ? v.offset / pixels : 0), reads: [xName], writes: node.outputs)
+                    return
+                }
                 try general(.view(v), data: [0])
             case .expand:
                 try checkBroadcastKeepsImagesApart(node)

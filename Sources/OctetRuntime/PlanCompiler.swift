@@ -95,6 +95,15 @@ struct PlanCompiler {
                 if residual != nil { currentLabel += " +Add" }
                 if act != (-.infinity, .infinity) { currentLabel += " +Act" }
                 try lowerConv(node, residual: residual, activation: act, output: fusedOutput)
+            } else if options.fuse, let shuffle = match.channelShuffle(at: index, shapes: shapes) {
+                // Reshape → Transpose → Reshape of a channel shuffle: one per-pixel permutation in NHWC.
+                skipped.insert(shuffle.transpose); skipped.insert(shuffle.reshape)
+                currentLabel = "ChannelShuffle \(node.name)"
+                let (xName, x) = try nhwcSlot(node.inputs[0], node: node)
+                let out = graph.nodes[shuffle.reshape].outputs[0]
+                let y = define(out, layout: .nhwc)
+                emit(.channelShuffle(input: x.operand, output: y.operand, pixels: x.shape[2] * x.shape[3], groups: shuffle.groups,
+                                     channelsPerGroup: x.shape[1] / shuffle.groups), reads: [xName], writes: [out])
             } else if options.fuse, let mul = siluMul(index, consumers: consumers, outputs: graphOutputs) {
                 // x · Sigmoid(x) (SiLU): one kernel at the Mul, the Sigmoid not materialized.
                 skipped.insert(mul)
@@ -429,6 +438,10 @@ struct PlanCompiler {
             case .unary(let f, _, _, let count): fixed.append(.unary(f, input: op(r[0]), output: op(w[0]), count: count))
             case .activation(let k, _, _, let count): fixed.append(.activation(k, input: op(r[0]), output: op(w[0]), count: count))
             case .general(let g, _, _): fixed.append(.general(g, inputs: r.map(op), outputs: w.map(op)))
+            case .channelShuffle(_, _, let pixels, let groups, let perGroup):
+                fixed.append(.channelShuffle(input: op(r[0]), output: op(w[0]), pixels: pixels, groups: groups, channelsPerGroup: perGroup))
+            case .copyRows(_, _, let rows, let count, let stride, let offset):
+                fixed.append(.copyRows(input: op(r[0]), output: op(w[0]), rows: rows, count: count, inStride: stride, inOffset: offset))
             }
         }
         let inputs = graph.inputs.compactMap { i -> (String, Slot)? in slots[i.name].map { (i.name, fix($0, i.name)) } }

@@ -92,6 +92,11 @@ enum Step {
     case activation(ActivationKernel, input: Operand, output: Operand, count: Int)
     /// An element-wise function (layout-independent).
     case unary(UnaryFunction, input: Operand, output: Operand, count: Int)
+    /// ShuffleNet's channel shuffle on NHWC pixels (`LayoutKernel.channelShuffle`).
+    case channelShuffle(input: Operand, output: Operand, pixels: Int, groups: Int, channelsPerGroup: Int)
+    /// `rows` runs of `count` floats from input row r at r·inStride + inOffset, packed in the output
+    /// (a channel range of NHWC pixels: Slice on the channel axis).
+    case copyRows(input: Operand, output: Operand, rows: Int, count: Int, inStride: Int, inOffset: Int)
     /// A general operator on row-major operands.
     case general(GeneralOp, inputs: [Operand], outputs: [Operand])
 }

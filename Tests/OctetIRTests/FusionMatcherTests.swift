@@ -77,4 +77,31 @@ final class FusionMatcherTests: XCTestCase {
         keepRelu.excludedNodes = ["act"]
         XCTAssertEqual(InsertQuantizeDequantize.quantizationPoints(longer, options: keepRelu).activations, ["x", "conv_out", "act_out"])
     }
+
+    /// ShuffleNet's Reshape → Transpose [0,2,1,3,4] → Reshape matches as a channel shuffle with its
+    /// group count; another perm, a second reader, or a final shape that is not the input's does not.
+    func testChannelShuffleMatchesOnlyTheExportedPattern() throws {
+        func graph(perm: [Int], back: [Int64], secondReader: Bool = false) throws -> (Graph, [String: Shape]) {
+            var b = GraphBuilder(name: "shuffle")
+            let x = b.input("x", dims: [1, 6, 2, 3])
+            let split = b.constant("split", try Tensor(shape: [5], data: .int64([1, 2, 3, 2, 3])))
+            let backShape = b.constant("back", try Tensor(shape: Shape([back.count]), data: .int64(back)))
+            let r = b.add(.reshape(allowZero: false), [x, split], name: "r")
+            let t = b.add(.transpose(perm: perm), [r], name: "t")
+            let y = b.add(.reshape(allowZero: false), [t, backShape], name: "y")
+            b.output(y, dims: back.map { Int($0) })
+            if secondReader { b.output(b.add(.relu, [t], name: "other"), dims: [1, 3, 2, 2, 3]) }
+            let tShape: Shape = perm == [0, 2, 1, 3, 4] ? [1, 3, 2, 2, 3] : [1, 2, 3, 3, 2]
+            return (b.graph, ["x": [1, 6, 2, 3], "r_out": [1, 2, 3, 2, 3], "t_out": tShape, "y_out": Shape(back.map { Int($0) })])
+        }
+        let (g, shapes) = try graph(perm: [0, 2, 1, 3, 4], back: [1, 6, 2, 3])
+        let m = try XCTUnwrap(FusionMatcher(g).channelShuffle(at: 0, shapes: shapes))
+        XCTAssertEqual(m.transpose, 1); XCTAssertEqual(m.reshape, 2); XCTAssertEqual(m.groups, 2)
+        let (other, s2) = try graph(perm: [0, 1, 2, 4, 3], back: [1, 6, 2, 3])
+        XCTAssertNil(FusionMatcher(other).channelShuffle(at: 0, shapes: s2))
+        let (shared, s3) = try graph(perm: [0, 2, 1, 3, 4], back: [1, 6, 2, 3], secondReader: true)
+        XCTAssertNil(FusionMatcher(shared).channelShuffle(at: 0, shapes: s3))
+        let (flat, s4) = try graph(perm: [0, 2, 1, 3, 4], back: [1, 36])
+        XCTAssertNil(FusionMatcher(flat).channelShuffle(at: 0, shapes: s4))
+    }
 }

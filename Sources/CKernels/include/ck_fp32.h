@@ -138,6 +138,12 @@ void ck_clamp_f32__avx512(size_t n, const float *x, float lo, float hi, float *y
 // dst[c * rows + r] = src[r * cols + c]: a rows x cols matrix transposed in cache tiles (NHWC to
 // NCHW is rows = pixels, cols = channels). Pure data movement.
 void ck_transpose_f32(size_t rows, size_t cols, const float *src, float *dst);
+// Copies `rows` runs of n floats: dst[r * dst_stride + i] = src[r * src_stride + i] (a channel
+// range of NHWC pixels, a Concat's slice).
+void ck_copy_rows_f32(size_t rows, size_t n, const float *src, size_t src_stride, float *dst, size_t dst_stride);
+// The channel shuffle of ShuffleNet on NHWC pixels of groups * channels_per_group channels:
+// dst[p][j * groups + i] = src[p][i * channels_per_group + j] (Reshape [g, C/g], Transpose, Reshape).
+void ck_channel_shuffle_f32(size_t pixels, size_t groups, size_t channels_per_group, const float *src, float *dst);
 
 #ifdef __cplusplus
 }

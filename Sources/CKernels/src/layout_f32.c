@@ -1,4 +1,5 @@
 // NCHW -> NHWC of one float image (see ck_fp32.h).
+#include <string.h>
 #include "ck_fp32.h"
 
 void ck_nchw_to_nhwc_f32__scalar(const float *src, size_t channels, size_t pixels, float *dst) {
@@ -64,4 +65,24 @@ void ck_transpose_f32(size_t rows, size_t cols, const float *src, float *dst) {
                 for (size_t r = r0; r < r1; r++) dst[c * rows + r] = src[r * cols + c];
         }
     }
+}
+
+void ck_copy_rows_f32(size_t rows, size_t n, const float *src, size_t src_stride, float *dst, size_t dst_stride) {
+    for (size_t r = 0; r < rows; r++) memcpy(dst + r * dst_stride, src + r * src_stride, n * sizeof(float));
+}
+
+void ck_channel_shuffle_f32(size_t pixels, size_t groups, size_t channels_per_group, const float *src, float *dst) {
+    const size_t c = groups * channels_per_group;
+    if (groups == 2) {
+        const size_t h = channels_per_group;
+        for (size_t p = 0; p < pixels; p++, src += c, dst += c)
+            for (size_t j = 0; j < h; j++) {
+                dst[2 * j] = src[j];
+                dst[2 * j + 1] = src[h + j];
+            }
+        return;
+    }
+    for (size_t p = 0; p < pixels; p++, src += c, dst += c)
+        for (size_t i = 0; i < groups; i++)
+            for (size_t j = 0; j < channels_per_group; j++) dst[j * groups + i] = src[i * channels_per_group + j];
 }
