@@ -40,6 +40,31 @@ public final class Conv2DKernel: @unchecked Sendable {
         self.bias = bias.map { AlignedBuffer($0) }
     }
 
+    private init(geometry: ConvGeometry, sharing other: Conv2DKernel) {
+        self.geometry = geometry
+        isa = other.isa
+        activationMin = other.activationMin
+        activationMax = other.activationMax
+        var p = geometry.params(min: other.activationMin, max: other.activationMax)
+        params = p
+        packed = other.packed
+        bias = other.bias
+        scratchCount = ck_conv2d_f32_scratch_size(&p)
+    }
+
+    /// This dense layer (a 1×1 convolution of a 1×1 image, one group) over `rows` rows at once,
+    /// one row per image, sharing the packed weights: each output row has the same sum order
+    /// as the one-pixel kernel's, hence the same bits. Nil for any other convolution.
+    public func overRows(_ rows: Int) -> Conv2DKernel? {
+        let g = geometry
+        guard rows > 0, g.outPixels == 1, g.inHeight == 1, g.inWidth == 1, g.kernel == (1, 1), g.groups == 1,
+              g.inPixelStride == g.inChannelsPerGroup, g.outPixelStride == g.outChannelsPerGroup else { return nil }
+        let rowsGeometry = ConvGeometry(inHeight: 1, inWidth: rows, inPixelStride: g.inChannelsPerGroup, outHeight: 1, outWidth: rows,
+                                        outPixelStride: g.outChannelsPerGroup, kernel: (1, 1),
+                                        inChannelsPerGroup: g.inChannelsPerGroup, outChannelsPerGroup: g.outChannelsPerGroup)
+        return Conv2DKernel(geometry: rowsGeometry, sharing: self)
+    }
+
     /// Computes output pixels `pixels` of one image. `residual` (same layout as `output`)
     /// is added before the clamp. `scratch` must hold `scratchCount` floats.
     public func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,

@@ -14,6 +14,9 @@ public final class ExecutionPlan: @unchecked Sendable {
     public let outputShapes: [(name: String, shape: Shape)]
     /// Multiply-accumulates of convolutions and dense layers for one image.
     public let macsPerImage: Int
+    /// How many final steps (a classifier head of dense layers and their activations) run over
+    /// several images at once, a row per image, when a batch runs without an observer; 0 if none.
+    public var batchedTailSteps: Int { compiled.tail.map { compiled.steps.count - $0.first } ?? 0 }
     /// Floats of activation memory per worker.
     public var arenaFloats: Int { compiled.arenaCount }
     let compiled: CompiledPlan
@@ -70,8 +73,13 @@ public final class ExecutionPlan: @unchecked Sendable {
         let contexts = (0..<workers).map { _ in WorkerContext(plan: compiled, intraOpThreads: intraOp) }
         if profile != nil { for c in contexts { c.stepNanoseconds = Array(repeating: 0, count: compiled.steps.count) } }
         // Images are spread in contiguous chunks; each image's result does not depend on the split.
+        let tail = observer == nil && batch > 1 ? compiled.tail : nil
         let work: @Sendable (Int) -> Void = { w in
             let start = batch * w / workers, end = batch * (w + 1) / workers
+            if let tail {
+                contexts[w].run(images: start..<end, tail: tail, sources: sources, outputs: outputs)
+                return
+            }
             for image in start..<end {
                 contexts[w].run(image: image, sources: sources, outputs: outputs, observer: observer, worker: w)
             }

@@ -450,8 +450,12 @@ struct PlanCompiler {
             guard let s = slots[o.name] else { throw .graph(.missingOutput(o.name)) }
             outputs.append((o.name, fix(s, o.name)))
         }
+        var resolved: [String: Slot] = [:]
+        for (name, s) in slots { resolved[name] = fix(s, name) }
+        let tail = BatchedTail(steps: fixed, reads: reads, writes: produced, slots: resolved,
+                               graphOutputs: graph.outputs.map(\.name), isa: options.isa)
         let observed = produced.map { $0.filter { !internalValues.contains($0) }.compactMap { n in slots[n].map { (n, fix($0, n)) } } }
-        return CompiledPlan(isa: options.isa, steps: fixed, observed: observed, inputs: inputs, outputs: outputs,
+        return CompiledPlan(isa: options.isa, tail: tail, steps: fixed, observed: observed, inputs: inputs, outputs: outputs,
                             arenaCount: layout.size, scratchCount: maxScratch, macs: macs, labels: labels, stepMacs: stepMacs)
     }
 }
@@ -460,6 +464,8 @@ struct PlanCompiler {
 struct CompiledPlan {
     /// The kernel path every step runs on.
     var isa: ISA
+    /// The steps from `tail.first` on, run over several images at once when nothing observes them.
+    var tail: BatchedTail?
     var steps: [Step]
     var observed: [[(String, Slot)]]
     var inputs: [(String, Slot)]

@@ -19,8 +19,9 @@ final class WorkerContext: @unchecked Sendable {
         scratch = (0..<intraOpThreads).map { _ in AlignedBuffer(count: plan.scratchCount) }
     }
 
-    /// Runs every step for image `image` of the batch.
-    func run(image: Int, sources: [AlignedBuffer], outputs: [AlignedBuffer], observer: TensorObserver?, worker: Int) {
+    /// Runs steps `0..<upTo` (every step by default) for image `image` of the batch, then copies
+    /// the outputs into `outputs` when every step ran.
+    func run(image: Int, sources: [AlignedBuffer], outputs: [AlignedBuffer], observer: TensorObserver?, worker: Int, upTo: Int? = nil) {
         let base = arena.pointer
         for ((_, slot), source) in zip(plan.inputs, sources) {
             LayoutConversion.fromRowMajor(source.pointer + image * slot.count, shape: slot.shape, layout: slot.layout,
@@ -29,7 +30,8 @@ final class WorkerContext: @unchecked Sendable {
         if let observer {
             for (name, slot) in plan.inputs { notify(observer, name, slot, image: image, worker: worker) }
         }
-        for (index, step) in plan.steps.enumerated() {
+        let end = upTo ?? plan.steps.count
+        for (index, step) in plan.steps[..<end].enumerated() {
             if stepNanoseconds != nil {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 execute(step, base)
@@ -41,9 +43,29 @@ final class WorkerContext: @unchecked Sendable {
                 for (name, slot) in plan.observed[index] { notify(observer, name, slot, image: image, worker: worker) }
             }
         }
+        guard end == plan.steps.count else { return }
         for ((_, slot), out) in zip(plan.outputs, outputs) {
             LayoutConversion.toRowMajor(slot.operand.pointer(base), shape: slot.shape, layout: slot.layout,
                                         into: out.pointer + image * slot.count)
+        }
+    }
+
+    /// Runs `images` with the plan's batched tail: each image's steps before the tail, its input
+    /// vector gathered as a row, then the tail over up to `BatchedTail.maxRows` rows at once.
+    func run(images: Range<Int>, tail: BatchedTail, sources: [AlignedBuffer], outputs: [AlignedBuffer]) {
+        let (buffers, tailScratch) = tail.makeBuffers()
+        let inCount = tail.rowCounts[0], outCount = tail.rowCounts[tail.output]
+        guard let out = outputs.first else { return }
+        var start = images.lowerBound
+        while start < images.upperBound {
+            let rows = min(BatchedTail.maxRows, images.upperBound - start)
+            for r in 0..<rows {
+                run(image: start + r, sources: sources, outputs: outputs, observer: nil, worker: 0, upTo: tail.first)
+                (buffers[0].pointer + r * inCount).update(from: tail.input.operand.pointer(arena.pointer), count: inCount)
+            }
+            tail.run(rows: rows, buffers: buffers, scratch: tailScratch, nanoseconds: &stepNanoseconds)
+            (out.pointer + start * outCount).update(from: buffers[tail.output].pointer, count: rows * outCount)
+            start += rows
         }
     }
 
