@@ -324,6 +324,20 @@ def row_kernel_cases():
     for starts, ends, steps in (([0], [7], [1]), ([7], [20], [1]), ([3], [1000], [1]), ([0], [20], [2])):
         add_case(f"Slice channels {starts}:{ends}:{steps} of [2,20,3,4]", [helper.make_node("Slice", ["x", "st", "en", "ax", "sp"], ["y"])],
                  [("x", [2, 20, 3, 4])], ["y"], inits=[("st", i64(starts)), ("en", i64(ends)), ("ax", i64([1])), ("sp", i64(steps))])
+    # Element-wise chains over one value with scalar constants (one fused pass in Octet).
+    three, six, zero, half, two, one = f32(3), f32(6), f32(0), f32(0.5), f32(2), f32(1)
+    add_case("chain Add Clip Mul Div (Paddle HardSwish)", [
+        helper.make_node("Add", ["x", "three"], ["a"]), helper.make_node("Clip", ["a", "zero", "six"], ["c"]),
+        helper.make_node("Mul", ["x", "c"], ["m"]), helper.make_node("Div", ["m", "six"], ["y"])],
+        [("x", [2, 37, 6, 5])], ["y"], inits=[("three", three), ("six", six), ("zero", zero)])
+    add_case("chain Sub reversed, Max, PRelu scalar, Div by x", [
+        helper.make_node("Sub", ["one", "x"], ["a"]), helper.make_node("Max", ["a", "half"], ["b"]),
+        helper.make_node("PRelu", ["b", "two"], ["c"]), helper.make_node("Div", ["x", "c"], ["y"])],
+        [("x", [2, 5, 19])], ["y"], inits=[("one", one), ("half", half), ("two", two)])
+    add_case("chain Relu Mul Add x then Min", [
+        helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Mul", ["two", "a"], ["b"]),
+        helper.make_node("Add", ["b", "x"], ["c"]), helper.make_node("Min", ["c", "one"], ["y"])],
+        [("x", [2, 33, 3, 3])], ["y"], inits=[("two", two), ("one", one)])
     add_case("BatchNormalization rank 3", [helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], epsilon=1e-3)],
              [("x", [2, 19, 21])], ["y"], inits=[("s", rng.standard_normal([19]).astype(np.float32)),
                                                   ("b", rng.standard_normal([19]).astype(np.float32)),

@@ -76,6 +76,52 @@ extension FusionMatcher {
     }
 }
 
+extension FusionMatcher {
+    /// Element-wise nodes that run as one pass over one value x, starting at node `index`:
+    ///
+    ///     x → Add(·, 3) → Clip(0, 6) → Mul(x, ·) → Div(·, 6)      (HardSwish as Paddle exports it)
+    ///
+    /// Each node is Add, Mul, Sub, Div, Max, Min, PRelu, Relu or Clip; the first reads x and a
+    /// scalar constant (or is a Relu/Clip of x), each next one reads the previous value (as its
+    /// sole reader, the value not a graph output) and a scalar constant or x. At least two nodes.
+    public func elementwiseChain(at index: Int, isScalarConstant: (String) -> Bool) -> (input: String, nodes: [Int])? {
+        func isElementwise(_ op: Op) -> Bool {
+            switch op {
+            case .add, .mul, .relu, .clip: true
+            case .binary(let f): [.sub, .div, .max, .min, .prelu].contains(f)
+            default: false
+            }
+        }
+        let first = graph.nodes[index]
+        guard isElementwise(first.op), !outputs.contains(first.outputs[0]) else { return nil }
+        let x: String
+        if first.op.clampBounds != nil {
+            x = first.inputs[0]
+        } else {
+            guard first.inputs.count == 2 else { return nil }
+            let constants = first.inputs.map(isScalarConstant)
+            guard constants[0] != constants[1] else { return nil }
+            x = constants[0] ? first.inputs[1] : first.inputs[0]
+        }
+        var nodes = [index]
+        var value = first.outputs[0]
+        while let j = soleReader(of: value), isElementwise(graph.nodes[j].op) {
+            let node = graph.nodes[j]
+            if node.op.clampBounds != nil {
+                guard node.inputs[0] == value else { break }
+            } else {
+                guard node.inputs.count == 2, node.inputs.filter({ $0 == value }).count == 1 else { break }
+                let other = node.inputs[0] == value ? node.inputs[1] : node.inputs[0]
+                guard other == x || isScalarConstant(other) else { break }
+            }
+            nodes.append(j)
+            value = node.outputs[0]
+            if outputs.contains(value) { break }
+        }
+        return nodes.count >= 2 ? (x, nodes) : nil
+    }
+}
+
 extension Op {
     /// The clamp a Relu or Clip applies (nil for other ops): the activations that fuse into a
     /// convolution's or an integer step's epilogue.

@@ -52,3 +52,47 @@ public enum RowKernels {
         }
     }
 }
+
+/// A chain of element-wise operations over one tensor in one pass over cache-sized blocks, each
+/// instruction the row kernel of the unfused node, so the same bits (see `ck_fp32.h`): e.g. the
+/// HardSwish exporters write as `x · Clip(x + 3, 0, 6) / 6`.
+public struct ElementwiseChainKernel: Sendable {
+    /// One operation of the chain on the value so far `v`.
+    public enum Instruction: Sendable, Equatable {
+        /// v = op(v, constant), or op(constant, v) when `reversed`.
+        case constant(BinaryRowKernel.Operation, Float, reversed: Bool)
+        /// v = op(v, x) with x the chain's input, or op(x, v) when `reversed`.
+        case input(BinaryRowKernel.Operation, reversed: Bool)
+        /// v = min(hi, max(lo, v)).
+        case clamp(min: Float, max: Float)
+    }
+    public let instructions: [Instruction]
+    public let isa: ISA
+    private let program: [ck_ew_instr]
+
+    public init(_ instructions: [Instruction], isa: ISA) {
+        self.instructions = instructions
+        self.isa = isa
+        program = instructions.map {
+            switch $0 {
+            case .constant(let op, let value, let reversed):
+                ck_ew_instr(op: op.rawValue, operand: Int32(CK_EW_CONST), reversed: reversed ? 1 : 0, a: value, b: 0)
+            case .input(let op, let reversed):
+                ck_ew_instr(op: op.rawValue, operand: Int32(CK_EW_INPUT), reversed: reversed ? 1 : 0, a: 0, b: 0)
+            case .clamp(let lo, let hi):
+                ck_ew_instr(op: Int32(CK_EW_CLAMP), operand: Int32(CK_EW_CONST), reversed: 0, a: lo, b: hi)
+            }
+        }
+    }
+
+    /// y = the chain applied to x (`count` elements; y must not overlap x).
+    public func run(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        program.withUnsafeBufferPointer { p in
+            switch isa {
+            case .avx512vnni, .avx512: ck_ew_chain_f32__avx512(count, x, p.baseAddress, p.count, y)
+            case .avx2: ck_ew_chain_f32__avx2(count, x, p.baseAddress, p.count, y)
+            case .scalar: ck_ew_chain_f32__scalar(count, x, p.baseAddress, p.count, y)
+            }
+        }
+    }
+}

@@ -13,6 +13,8 @@ enum GeneralOp {
     case pad(shape: Shape, pads: [Int], mode: PadMode, value: Float)
     case split(shape: Shape, axis: Int, sizes: [Int])
     case resize(outer: Int, inHeight: Int, inWidth: Int, rows: FloatSemantics.ResizeAxis, columns: FloatSemantics.ResizeAxis)
+    /// Resize of an NHWC image (input and output NHWC).
+    case resizeChannelsLast(inHeight: Int, inWidth: Int, channels: Int, rows: FloatSemantics.ResizeAxis, columns: FloatSemantics.ResizeAxis)
     case reduce(ReduceKind, shape: Shape, axes: Set<Int>)
     case softmax(outer: Int, n: Int, inner: Int, log: Bool)
     case layerNorm(rows: Int, inner: Int, epsilon: Float)
@@ -38,6 +40,8 @@ enum GeneralOp {
         case .split(let shape, let axis, let sizes): DataMovement.split(inputs[0], shape: shape, axis: axis, sizes: sizes, into: outputs)
         case .resize(let outer, let h, let w, let rows, let columns):
             FloatSemantics.resize2D(inputs[0], outer: outer, inHeight: h, inWidth: w, rows: rows, columns: columns, into: outputs[0])
+        case .resizeChannelsLast(let h, let w, let c, let rows, let columns):
+            FloatSemantics.resize2DChannelsLast(inputs[0], inHeight: h, inWidth: w, channels: c, rows: rows, columns: columns, into: outputs[0])
         case .reduce(let kind, let shape, let axes): FloatSemantics.reduce(kind, inputs[0], shape: shape, axes: axes, into: outputs[0])
         case .softmax(let outer, let n, let inner, let log):
             FloatSemantics.softmax(inputs[0], outer: outer, n: n, inner: inner, log: log, into: outputs[0])

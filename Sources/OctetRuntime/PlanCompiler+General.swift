@@ -157,6 +157,14 @@ extension PlanCompiler {
                 }
                 let rows = FloatSemantics.resizeAxis(input: x[r - 2], output: spec.output[r - 2], scale: spec.scales[r - 2], attrs)
                 let cols = FloatSemantics.resizeAxis(input: x[r - 1], output: spec.output[r - 1], scale: spec.scales[r - 1], attrs)
+                if r == 4, x[0] == 1, slots[node.inputs[0]]?.layout == .nhwc {
+                    // An NHWC image stays NHWC: no layout round trip around the Resize.
+                    let (xName, xs) = try nhwcSlot(node.inputs[0], node: node)
+                    let y = define(node.outputs[0], layout: .nhwc)
+                    emit(.general(.resizeChannelsLast(inHeight: x[2], inWidth: x[3], channels: x[1], rows: rows, columns: cols),
+                                  inputs: [xs.operand], outputs: [y.operand]), reads: [xName], writes: node.outputs)
+                    return
+                }
                 try general(.resize(outer: x.dims.dropLast(2).reduce(1, *), inHeight: x[r - 2], inWidth: x[r - 1], rows: rows, columns: cols), data: [0])
             case .reduce(let kind, _, let noop):
                 let x = try shape(0)

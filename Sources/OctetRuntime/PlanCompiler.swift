@@ -104,6 +104,14 @@ struct PlanCompiler {
                 let y = define(out, layout: .nhwc)
                 emit(.channelShuffle(input: x.operand, output: y.operand, pixels: x.shape[2] * x.shape[3], groups: shuffle.groups,
                                      channelsPerGroup: x.shape[1] / shuffle.groups), reads: [xName], writes: [out])
+            } else if options.fuse, let chain = try elementwiseChain(index, match: match) {
+                // Element-wise nodes with scalar constants over one value: one blocked pass.
+                for j in chain.nodes.dropFirst() { skipped.insert(j) }
+                currentLabel = "\(node.op.onnxType) \(node.name) +\(chain.nodes.count - 1) element-wise"
+                let x = try slot(chain.input, node: node)
+                let out = graph.nodes[chain.nodes.last ?? index].outputs[0]
+                let y = define(out, layout: x.layout)
+                emit(.chain(chain.kernel, input: x.operand, output: y.operand, count: x.count), reads: [chain.input], writes: [out])
             } else if options.fuse, let mul = siluMul(index, consumers: consumers, outputs: graphOutputs) {
                 // x · Sigmoid(x) (SiLU): one kernel at the Mul, the Sigmoid not materialized.
                 skipped.insert(mul)
@@ -132,6 +140,46 @@ struct PlanCompiler {
         let other = mul.inputs[0] == node.outputs[0] ? mul.inputs[1] : mul.inputs[0]
         guard other == node.inputs[0], shapes[mul.outputs[0]] == shapes[node.inputs[0]] else { return nil }
         return c[0]
+    }
+
+    /// The element-wise chain starting at node `index` (`FusionMatcher.elementwiseChain`) as one
+    /// kernel, when every value of it has the input's shape.
+    func elementwiseChain(_ index: Int, match: FusionMatcher) throws(RuntimeError) -> (input: String, nodes: [Int], kernel: ElementwiseChainKernel)? {
+        func scalar(_ name: String) -> Float? {
+            guard let t = graph.initializers[name], t.shape.elementCount == 1, let f = t.floats else { return nil }
+            return f[0]
+        }
+        guard let (x, nodes) = match.elementwiseChain(at: index, isScalarConstant: { scalar($0) != nil }),
+              let xShape = shapes[x], graph.initializers[x] == nil else { return nil }
+        var value = x
+        var program: [ElementwiseChainKernel.Instruction] = []
+        for j in nodes {
+            let node = graph.nodes[j]
+            guard shapes[node.outputs[0]] == xShape else { return nil }
+            if let (lo, hi) = node.op.clampBounds {
+                program.append(.clamp(min: lo, max: hi))
+            } else {
+                let kind: BinaryKind
+                switch node.op {
+                case .add: kind = .add
+                case .mul: kind = .mul
+                case .binary(let f): kind = .function(f)
+                default: return nil
+                }
+                guard let op = kind.rowKernel(isa: options.isa)?.operation else { return nil }
+                let reversed = node.inputs[1] == value
+                let other = reversed ? node.inputs[0] : node.inputs[1]
+                if other == x && value != x {
+                    program.append(.input(op, reversed: reversed))
+                } else if let c = scalar(other) {
+                    program.append(.constant(op, c, reversed: reversed))
+                } else {
+                    return nil
+                }
+            }
+            value = node.outputs[0]
+        }
+        return (x, nodes, ElementwiseChainKernel(program, isa: options.isa))
     }
 
     func constant(_ name: String, node: Node) throws(RuntimeError) -> [Float] {
@@ -438,6 +486,7 @@ struct PlanCompiler {
             case .unary(let f, _, _, let count): fixed.append(.unary(f, input: op(r[0]), output: op(w[0]), count: count))
             case .activation(let k, _, _, let count): fixed.append(.activation(k, input: op(r[0]), output: op(w[0]), count: count))
             case .general(let g, _, _): fixed.append(.general(g, inputs: r.map(op), outputs: w.map(op)))
+            case .chain(let k, _, _, let count): fixed.append(.chain(k, input: op(r[0]), output: op(w[0]), count: count))
             case .channelShuffle(_, _, let pixels, let groups, let perGroup):
                 fixed.append(.channelShuffle(input: op(r[0]), output: op(w[0]), pixels: pixels, groups: groups, channelsPerGroup: perGroup))
             case .copyRows(_, _, let rows, let count, let stride, let offset):

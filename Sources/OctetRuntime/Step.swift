@@ -92,6 +92,8 @@ enum Step {
     case activation(ActivationKernel, input: Operand, output: Operand, count: Int)
     /// An element-wise function (layout-independent).
     case unary(UnaryFunction, input: Operand, output: Operand, count: Int)
+    /// Element-wise nodes with scalar constants over one value in one pass (`ElementwiseChainKernel`).
+    case chain(ElementwiseChainKernel, input: Operand, output: Operand, count: Int)
     /// ShuffleNet's channel shuffle on NHWC pixels (`LayoutKernel.channelShuffle`).
     case channelShuffle(input: Operand, output: Operand, pixels: Int, groups: Int, channelsPerGroup: Int)
     /// `rows` runs of `count` floats from input row r at r·inStride + inOffset, packed in the output

@@ -136,6 +136,8 @@ final class WorkerContext: @unchecked Sendable {
             k.run(input.pointer(base), output.pointer(base), count: count)
         case .unary(let f, let input, let output, let count):
             Elementwise.unary(f, input.pointer(base), output.pointer(base), count: count)
+        case .chain(let k, let input, let output, let count):
+            k.run(input.pointer(base), output.pointer(base), count: count)
         case .channelShuffle(let input, let output, let pixels, let groups, let perGroup):
             LayoutKernel.channelShuffle(input.pointer(base), pixels: pixels, groups: groups, channelsPerGroup: perGroup, into: output.pointer(base))
         case .copyRows(let input, let output, let rows, let count, let stride, let offset):

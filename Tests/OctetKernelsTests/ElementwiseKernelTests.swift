@@ -130,3 +130,61 @@ final class ElementwiseKernelTests: XCTestCase {
         }
     }
 }
+
+/// The element-wise chain kernel equals its instructions run one by one through the row kernels
+/// (the unfused nodes), bit for bit, on every path, across block and vector edges.
+final class ElementwiseChainKernelTests: XCTestCase {
+    func testChainEqualsTheUnfusedRowKernels() {
+        var r = TestRandom(seed: 44)
+        let ops = BinaryRowKernel.Operation.allCases
+        for trial in 0..<120 {
+            let n = [0, 1, 15, 16, 17, 1023, 1024, 1025, 2500][trial % 9] + (trial > 40 ? r.int(0...40) : 0)
+            var x = r.floats(max(n, 1), -5, 5)
+            if trial % 4 == 0 { for i in x.indices where r.int(0...5) == 0 { x[i] = [Float.nan, .infinity, -.infinity, 0, -0][r.int(0...4)] } }
+            var program: [ElementwiseChainKernel.Instruction] = []
+            for _ in 0..<r.int(1...5) {
+                switch r.int(0...2) {
+                case 0: program.append(.constant(ops[r.int(0...(ops.count - 1))], r.floats(1, -3, 3)[0] + 0.25, reversed: r.bool()))
+                case 1: program.append(.input(ops[r.int(0...(ops.count - 1))], reversed: r.bool()))
+                default: program.append(.clamp(min: -1.5, max: r.bool() ? 6 : .infinity))
+                }
+            }
+            // The unfused reference: each instruction a scalar row kernel over the whole tensor.
+            var v = Array(x.prefix(n))
+            for instruction in program {
+                var out = [Float](repeating: 0, count: n)
+                guard n > 0 else { break }
+                v.withUnsafeBufferPointer { pv in
+                    x.withUnsafeBufferPointer { px in
+                        out.withUnsafeMutableBufferPointer { po in
+                            switch instruction {
+                            case .clamp(let lo, let hi):
+                                RowKernels.clamp(count: n, pv.baseAddress!, min: lo, max: hi, po.baseAddress!, isa: .scalar)
+                            case .constant(let op, let c, let reversed):
+                                withUnsafePointer(to: c) { pc in
+                                    let k = BinaryRowKernel(op, isa: .scalar)
+                                    if reversed { k.run(count: n, pc, aStride: 0, pv.baseAddress!, bStride: 1, po.baseAddress!) }
+                                    else { k.run(count: n, pv.baseAddress!, aStride: 1, pc, bStride: 0, po.baseAddress!) }
+                                }
+                            case .input(let op, let reversed):
+                                let k = BinaryRowKernel(op, isa: .scalar)
+                                if reversed { k.run(count: n, px.baseAddress!, aStride: 1, pv.baseAddress!, bStride: 1, po.baseAddress!) }
+                                else { k.run(count: n, pv.baseAddress!, aStride: 1, px.baseAddress!, bStride: 1, po.baseAddress!) }
+                            }
+                        }
+                    }
+                }
+                v = out
+            }
+            for isa in ISA.supported {
+                var y = [Float](repeating: 777, count: n + 1)
+                x.withUnsafeBufferPointer { px in y.withUnsafeMutableBufferPointer { ElementwiseChainKernel(program, isa: isa).run(px.baseAddress!, $0.baseAddress!, count: n) } }
+                XCTAssertEqual(y[n], 777, "\(isa) wrote past the end")
+                for i in 0..<n where !(y[i].bitPattern == v[i].bitPattern || (y[i].isNaN && v[i].isNaN)) {
+                    XCTFail("\(isa) n \(n) \(program) index \(i) of \(x[i]): \(y[i]) vs unfused \(v[i])")
+                    break
+                }
+            }
+        }
+    }
+}

@@ -126,6 +126,17 @@ void ck_binary_f32__avx2(int op, size_t rows, size_t n, const float *a, size_t r
     const float *b, size_t rb, size_t sb, float *y);
 void ck_binary_f32__avx512(int op, size_t rows, size_t n, const float *a, size_t ra, size_t sa,
     const float *b, size_t rb, size_t sb, float *y);
+// A chain of element-wise instructions over one tensor (ew_chain_f32.c): v = x[i], then for each
+// instruction v = op(v, operand) (operand op v when `reversed`), the operand the constant `a` or
+// the chain's input x[i]; CK_EW_CLAMP is min(b, max(a, v)) as ck_clamp_f32. Runs block by block
+// through the row kernels in place (y may not alias x): same bits as the instructions run one
+// by one.
+enum { CK_EW_CLAMP = 16 };
+enum { CK_EW_CONST = 0, CK_EW_INPUT = 1 };
+typedef struct { int32_t op; int32_t operand; int32_t reversed; float a; float b; } ck_ew_instr;
+void ck_ew_chain_f32__scalar(size_t n, const float *x, const ck_ew_instr *prog, size_t len, float *y);
+void ck_ew_chain_f32__avx2(size_t n, const float *x, const ck_ew_instr *prog, size_t len, float *y);
+void ck_ew_chain_f32__avx512(size_t n, const float *x, const ck_ew_instr *prog, size_t len, float *y);
 // y[i] = x[i] * scale[i * ss] + shift[i * st] (a multiply, then an add: never an FMA); ss, st 0 or 1.
 void ck_affine_f32__scalar(size_t n, const float *x, const float *scale, size_t ss, const float *shift, size_t st, float *y);
 void ck_affine_f32__avx2(size_t n, const float *x, const float *scale, size_t ss, const float *shift, size_t st, float *y);

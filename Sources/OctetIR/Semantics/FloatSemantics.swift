@@ -83,6 +83,34 @@ public enum FloatSemantics {
         }
     }
 
+    /// `resize2D` of one channels-last image (`inHeight × inWidth` pixels of `channels` values):
+    /// the same arithmetic on each element, so the same bits, with the channels of a pixel
+    /// contiguous.
+    public static func resize2DChannelsLast(_ x: UnsafePointer<Float>, inHeight: Int, inWidth: Int, channels: Int,
+                                            rows: ResizeAxis, columns: ResizeAxis, into y: UnsafeMutablePointer<Float>) {
+        let oh = rows.lower.count, ow = columns.lower.count, rowFloats = inWidth * channels
+        for r in 0..<oh {
+            let r0 = x + rows.lower[r] * rowFloats, r1 = x + rows.upper[r] * rowFloats, wr = rows.weight[r]
+            for c in 0..<ow {
+                let wc = columns.weight[c], l = columns.lower[c] * channels, u = columns.upper[c] * channels
+                let d = y + (r * ow + c) * channels
+                if wr == 0 {
+                    if wc == 0 {
+                        d.update(from: r0 + l, count: channels)
+                    } else {
+                        for ch in 0..<channels { let a = r0[l + ch], b = r0[u + ch]; d[ch] = a + (b - a) * wc }
+                    }
+                } else {
+                    for ch in 0..<channels {
+                        let top = r0[l + ch] + (r0[u + ch] - r0[l + ch]) * wc
+                        let bottom = r1[l + ch] + (r1[u + ch] - r1[l + ch]) * wc
+                        d[ch] = top + (bottom - top) * wr
+                    }
+                }
+            }
+        }
+    }
+
     // MARK: Reductions
 
     /// Reduces a row-major tensor over `axes` (already normalized) into the kept shape.
