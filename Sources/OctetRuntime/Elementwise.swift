@@ -8,32 +8,14 @@ import OctetKernels
 enum Elementwise {
     static func binary(_ kind: BinaryKind, _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>,
                        _ plan: BroadcastPlan, _ y: UnsafeMutablePointer<Float>) {
-        let count = plan.count
-        let contiguous = plan.aStrides == Shape(plan.dims).strides && plan.bStrides == plan.aStrides
-        if contiguous, let k = plan.rowKernel {
-            k.run(count: count, a, aStride: 1, b, bStride: 1, y)
-            return
-        }
-        if contiguous {
-            switch kind {
-            case .add: for i in 0..<count { y[i] = a[i] + b[i] }
-            case .mul: for i in 0..<count { y[i] = a[i] * b[i] }
-            case .function(let f): for i in 0..<count { y[i] = f.apply(a[i], b[i]) }
-            }
-            return
-        }
-        if let k = plan.rowKernel, let rows = plan.rowBlocks() {
-            // Rows of the innermost dimension, the outer dimensions that step evenly merged into
-            // one C call per block.
-            let rank = plan.dims.count, inner = plan.dims[rank - 1]
-            let sa = plan.aStrides[rank - 1], sb = plan.bStrides[rank - 1]
-            let outerRank = rows.outerRank
-            var index = [Int](repeating: 0, count: outerRank)
+        guard let rows = plan.rowBlocks() else {
+            // An operand whose innermost stride is neither 0 nor 1: element by element.
+            let rank = plan.dims.count
+            var index = [Int](repeating: 0, count: rank)
             var ia = 0, ib = 0
-            for block in 0..<rows.blocks {
-                k.run(rows: rows.rows, count: inner, a + ia, aRowStride: rows.aRowStride, aStride: sa,
-                      b + ib, bRowStride: rows.bRowStride, bStride: sb, y + block * rows.rows * inner)
-                var d = outerRank - 1
+            for i in 0..<plan.count {
+                y[i] = apply(kind, a[ia], b[ib])
+                var d = rank - 1
                 while d >= 0 {
                     index[d] += 1; ia += plan.aStrides[d]; ib += plan.bStrides[d]
                     if index[d] < plan.dims[d] { break }
@@ -43,64 +25,40 @@ enum Elementwise {
             }
             return
         }
-        // Row by row when each operand's innermost stride is 0 or 1 (a per-channel scale on NHWC,
-        // a per-row scalar on row-major, a residual): tight inner loops, the same arithmetic.
-        let rank0 = plan.dims.count
-        if rank0 > 0, plan.aStrides[rank0 - 1] <= 1, plan.bStrides[rank0 - 1] <= 1 {
-            let inner = plan.dims[rank0 - 1], sa = plan.aStrides[rank0 - 1], sb = plan.bStrides[rank0 - 1]
-            let rows = plan.dims.dropLast().reduce(1, *)
-            var index = [Int](repeating: 0, count: max(rank0 - 1, 0))
-            var ia = 0, ib = 0
-            for r in 0..<rows {
-                let yr = y + r * inner, ar = a + ia, br = b + ib
-                if let k = plan.rowKernel {
-                    k.run(count: inner, ar, aStride: sa, br, bStride: sb, yr)
-                } else {
-                    switch (kind, sa, sb) {
-                    case (.add, 1, 1): for j in 0..<inner { yr[j] = ar[j] + br[j] }
-                    case (.add, 1, 0): let v = br[0]; for j in 0..<inner { yr[j] = ar[j] + v }
-                    case (.add, 0, 1): let v = ar[0]; for j in 0..<inner { yr[j] = v + br[j] }
-                    case (.mul, 1, 1): for j in 0..<inner { yr[j] = ar[j] * br[j] }
-                    case (.mul, 1, 0): let v = br[0]; for j in 0..<inner { yr[j] = ar[j] * v }
-                    case (.mul, 0, 1): let v = ar[0]; for j in 0..<inner { yr[j] = v * br[j] }
-                    case (.function(let f), 1, 1): for j in 0..<inner { yr[j] = f.apply(ar[j], br[j]) }
-                    case (.function(let f), 1, 0): let v = br[0]; for j in 0..<inner { yr[j] = f.apply(ar[j], v) }
-                    case (.function(let f), 0, 1): let v = ar[0]; for j in 0..<inner { yr[j] = f.apply(v, br[j]) }
-                    case (.add, _, _): for j in 0..<inner { yr[j] = ar[j * sa] + br[j * sb] }
-                    case (.mul, _, _): for j in 0..<inner { yr[j] = ar[j * sa] * br[j * sb] }
-                    case (.function(let f), _, _): for j in 0..<inner { yr[j] = f.apply(ar[j * sa], br[j * sb]) }
-                    }
-                }
-                var d = rank0 - 2
-                while d >= 0 {
-                    index[d] += 1; ia += plan.aStrides[d]; ib += plan.bStrides[d]
-                    if index[d] < plan.dims[d] { break }
-                    ia -= plan.aStrides[d] * plan.dims[d]; ib -= plan.bStrides[d] * plan.dims[d]
-                    index[d] = 0; d -= 1
-                }
-            }
-            return
-        }
-        let rank = plan.dims.count
-        var index = [Int](repeating: 0, count: rank)
+        // Rows of the innermost dimension; the outer dimensions that step evenly are merged into
+        // one block of rows, one C call per block (a Swift loop for ops without a row kernel).
+        let rank = plan.dims.count, inner = rank > 0 ? plan.dims[rank - 1] : 1
+        let sa = rank > 0 ? plan.aStrides[rank - 1] : 0, sb = rank > 0 ? plan.bStrides[rank - 1] : 0
+        var index = [Int](repeating: 0, count: rows.outerRank)
         var ia = 0, ib = 0
-        for i in 0..<count {
-            switch kind {
-            case .add: y[i] = a[ia] + b[ib]
-            case .mul: y[i] = a[ia] * b[ib]
-            case .function(let f): y[i] = f.apply(a[ia], b[ib])
+        for block in 0..<rows.blocks {
+            let yb = y + block * rows.rows * inner
+            if let k = plan.rowKernel {
+                k.run(rows: rows.rows, count: inner, a + ia, aRowStride: rows.aRowStride, aStride: sa,
+                      b + ib, bRowStride: rows.bRowStride, bStride: sb, yb)
+            } else {
+                for r in 0..<rows.rows {
+                    let ar = a + ia + r * rows.aRowStride, br = b + ib + r * rows.bRowStride, yr = yb + r * inner
+                    for j in 0..<inner { yr[j] = apply(kind, ar[j * sa], br[j * sb]) }
+                }
             }
-            var d = rank - 1
+            var d = rows.outerRank - 1
             while d >= 0 {
-                index[d] += 1
-                ia += plan.aStrides[d]
-                ib += plan.bStrides[d]
+                index[d] += 1; ia += plan.aStrides[d]; ib += plan.bStrides[d]
                 if index[d] < plan.dims[d] { break }
-                ia -= plan.aStrides[d] * plan.dims[d]
-                ib -= plan.bStrides[d] * plan.dims[d]
-                index[d] = 0
-                d -= 1
+                ia -= plan.aStrides[d] * plan.dims[d]; ib -= plan.bStrides[d] * plan.dims[d]
+                index[d] = 0; d -= 1
             }
+        }
+    }
+
+    /// The op's definition on one pair (the Swift path of ops without a row kernel).
+    @inline(__always)
+    static func apply(_ kind: BinaryKind, _ a: Float, _ b: Float) -> Float {
+        switch kind {
+        case .add: a + b
+        case .mul: a * b
+        case .function(let f): f.apply(a, b)
         }
     }
 

@@ -53,6 +53,9 @@ struct FP32Bench: ParsableCommand {
     @Option(help: "The model zoo folder (each MODEL.onnx with MODEL.preprocess.json giving its input size).")
     var zooDir: String = "../shared/models/zoo"
 
+    @Option(help: "With --zoo: measure Octet and ONNX Runtime alternately this many times per model and keep each one's best (a shared machine's interference only slows a run down).")
+    var rounds: Int = 1
+
     func run() throws {
         if zoo { return try runZoo() }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("octet-bench-\(getpid())")
@@ -86,6 +89,7 @@ extension FP32Bench {
     /// Every zoo model against ONNX Runtime in the same run; prints the machine, a table and the geometric mean.
     func runZoo() throws {
         print("machine: \(Machine.description)")
+        if rounds > 1 { print("best of \(rounds) alternating runs of each engine") }
         let models = try FileManager.default.contentsOfDirectory(atPath: zooDir).filter { $0.hasSuffix(".onnx") }.sorted()
         guard !models.isEmpty else { throw ValidationError("no .onnx models in \(zooDir)") }
         let chosen = try isa.map { try ISA.named($0) } ?? ISA.best
@@ -108,11 +112,20 @@ extension FP32Bench {
             dims[0] = 1
             let batch = dims.suffix(2) == [224, 224] ? 32 : 8
             let shape = Shape(dims)
-            let r = try Benchmark.run(graph: graph, options: PlanOptions(isa: chosen, threads: threads), batch: batch,
+            var r = try Benchmark.run(graph: graph, options: PlanOptions(isa: chosen, threads: threads), batch: batch,
                                       iterations: common.iterations, inputShapes: [input.name: shape])
-            let ort = common.python == "none" ? nil : ORTBaseline.imagesPerSecond(
-                python: common.python, model: path, batch: batch, threads: threads, iterations: common.iterations,
-                shape: Array(dims.dropFirst()))
+            var ort: Double? = nil
+            for round in 0..<max(rounds, 1) {
+                if round > 0 {
+                    let again = try Benchmark.run(graph: graph, options: PlanOptions(isa: chosen, threads: threads), batch: batch,
+                                                  iterations: common.iterations, inputShapes: [input.name: shape])
+                    if again.imagesPerSecond > r.imagesPerSecond { r = again }
+                }
+                let o = common.python == "none" ? nil : ORTBaseline.imagesPerSecond(
+                    python: common.python, model: path, batch: batch, threads: threads, iterations: common.iterations,
+                    shape: Array(dims.dropFirst()))
+                if let o { ort = max(ort ?? 0, o) }
+            }
             if let ort { logs.append(log(r.imagesPerSecond / ort)) }
             let ortText = ort.map { String(format: "%.1f", $0) } ?? "n/a"
             let ratio = ort.map { String(format: "%.2f×", r.imagesPerSecond / $0) } ?? "n/a"
