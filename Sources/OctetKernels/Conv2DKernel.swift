@@ -7,6 +7,10 @@ public final class Conv2DKernel: @unchecked Sendable {
     public let geometry: ConvGeometry
     public let isa: ISA
     public let activationMin: Float, activationMax: Float
+    /// An activation applied after the clamp (Sigmoid, HardSwish, HardSigmoid, SiLU): each chunk
+    /// of output pixels while it is still in cache, with the same kernel as a separate step, so
+    /// the same bits.
+    public let postActivation: ActivationKernel?
     private var params: ck_conv2d_f32_params
     private let packed: AlignedBuffer
     private let bias: AlignedBuffer?
@@ -17,7 +21,8 @@ public final class Conv2DKernel: @unchecked Sendable {
     ///   - weights: ONNX OIHW layout, `[groups*outPerGroup][inPerGroup][kh][kw]`.
     ///   - bias: one per output channel, or nil.
     public init(geometry: ConvGeometry, weights: [Float], bias: [Float]?, activationMin: Float = -.infinity,
-                activationMax: Float = .infinity, isa: ISA) {
+                activationMax: Float = .infinity, postActivation: ActivationKernel? = nil, isa: ISA) {
+        self.postActivation = postActivation
         precondition(weights.count == geometry.outChannels * geometry.inChannelsPerGroup * geometry.kernel.h * geometry.kernel.w,
                      "internal: conv weight count does not match geometry")
         self.geometry = geometry
@@ -42,6 +47,7 @@ public final class Conv2DKernel: @unchecked Sendable {
 
     private init(geometry: ConvGeometry, sharing other: Conv2DKernel) {
         self.geometry = geometry
+        postActivation = other.postActivation
         isa = other.isa
         activationMin = other.activationMin
         activationMax = other.activationMax
@@ -66,9 +72,34 @@ public final class Conv2DKernel: @unchecked Sendable {
     }
 
     /// Computes output pixels `pixels` of one image. `residual` (same layout as `output`)
-    /// is added before the clamp. `scratch` must hold `scratchCount` floats.
+    /// is added before the clamp, then `postActivation` (if any) is applied. `scratch` must hold
+    /// `scratchCount` floats.
     public func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                     residual: UnsafePointer<Float>? = nil, pixels: Range<Int>, scratch: UnsafeMutablePointer<Float>?) {
+        guard let post = postActivation else {
+            return convolve(input: input, output: output, residual: residual, pixels: pixels, scratch: scratch)
+        }
+        // In chunks of pixels whose outputs stay in cache until the activation reads them back.
+        let channels = geometry.outChannels, stride = geometry.outPixelStride
+        let chunk = Swift.max(Self.postChunkFloats / Swift.max(channels, 1) / 14, 1) * 14
+        var lo = pixels.lowerBound
+        while lo < pixels.upperBound {
+            let hi = Swift.min(lo + chunk, pixels.upperBound)
+            convolve(input: input, output: output, residual: residual, pixels: lo..<hi, scratch: scratch)
+            if stride == channels {
+                post.run(output + lo * stride, output + lo * stride, count: (hi - lo) * channels)
+            } else {
+                for p in lo..<hi { post.run(output + p * stride, output + p * stride, count: channels) }
+            }
+            lo = hi
+        }
+    }
+
+    /// Output floats per chunk when an activation follows (about half of L1).
+    static let postChunkFloats = 4096
+
+    private func convolve(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                          residual: UnsafePointer<Float>?, pixels: Range<Int>, scratch: UnsafeMutablePointer<Float>?) {
         guard !pixels.isEmpty else { return }
         let b = UnsafePointer(bias?.pointer)
         let w = UnsafePointer(packed.pointer)

@@ -92,9 +92,26 @@ struct PlanCompiler {
                         }
                     }
                 }
+                // A Sigmoid, HardSwish, HardSigmoid or SiLU (x·Sigmoid(x)) after it: applied to each
+                // chunk of output pixels by the convolution step.
+                var post: ActivationKernel? = nil
+                if options.fuse {
+                    let readers = consumers[fusedOutput] ?? []
+                    if let j = match.soleReader(of: fusedOutput), case .unary(let f) = graph.nodes[j].op,
+                       let kind = ActivationKernel.Kind(f) {
+                        post = ActivationKernel(kind, isa: options.isa)
+                        skipped.insert(j); fusedOutput = graph.nodes[j].outputs[0]
+                    } else if !graphOutputs.contains(fusedOutput), readers.count == 2,
+                              let j = readers.first(where: { if case .unary(.sigmoid) = graph.nodes[$0].op { true } else { false } }),
+                              let mul = siluMul(j, consumers: consumers, outputs: graphOutputs), readers.contains(mul) {
+                        post = ActivationKernel(.silu, isa: options.isa)
+                        skipped.insert(j); skipped.insert(mul); fusedOutput = graph.nodes[mul].outputs[0]
+                    }
+                }
                 if residual != nil { currentLabel += " +Add" }
                 if act != (-.infinity, .infinity) { currentLabel += " +Act" }
-                try lowerConv(node, residual: residual, activation: act, output: fusedOutput)
+                if let post { currentLabel += " +\(post.kind)" }
+                try lowerConv(node, residual: residual, activation: act, post: post, output: fusedOutput)
             } else if options.fuse, let shuffle = match.channelShuffle(at: index, shapes: shapes) {
                 // Reshape → Transpose → Reshape of a channel shuffle: one per-pixel permutation in NHWC.
                 skipped.insert(shuffle.transpose); skipped.insert(shuffle.reshape)
@@ -246,15 +263,15 @@ struct PlanCompiler {
         produced.append(w)
     }
 
-    mutating func lowerConv(_ node: Node, residual: String?,
-                            activation: (Float, Float), output: String) throws(RuntimeError) {
+    mutating func lowerConv(_ node: Node, residual: String?, activation: (Float, Float), post: ActivationKernel? = nil,
+                            output: String) throws(RuntimeError) {
         guard let x = shapes[node.inputs[0]], let w = graph.initializers[node.inputs[1]]?.shape,
               let y = shapes[node.outputs[0]] else { throw .graph(.undefinedValue(node: node.name, value: node.inputs[0])) }
         let weights = try constant(node.inputs[1], node: node)
         let bias = node.inputs.count > 2 && !node.inputs[2].isEmpty ? try constant(node.inputs[2], node: node) : nil
         let geometry = try ConvLowering(node, input: x, output: y, weightShape: w).geometry
         let kernel = Conv2DKernel(geometry: geometry, weights: weights, bias: bias,
-                                  activationMin: activation.0, activationMax: activation.1, isa: options.isa)
+                                  activationMin: activation.0, activationMax: activation.1, postActivation: post, isa: options.isa)
         macs += geometry.macs
         maxScratch = max(maxScratch, kernel.scratchCount)
         let input = try nhwcSlot(node.inputs[0], node: node)
@@ -277,13 +294,7 @@ struct PlanCompiler {
         case .unary(let f):
             let x = try slot(node.inputs[0], node: node)
             let y = define(outName, layout: x.layout)
-            let simd: ActivationKernel.Kind? = switch f {
-            case .sigmoid: .sigmoid
-            case .hardSwish: .hardSwish
-            case .hardSigmoid(let a, let b): .hardSigmoid(alpha: a, beta: b)
-            default: nil
-            }
-            if let simd {
+            if let simd = ActivationKernel.Kind(f) {
                 emit(.activation(ActivationKernel(simd, isa: options.isa), input: x.operand, output: y.operand, count: x.count),
                      reads: [node.inputs[0]], writes: [outName])
             } else {

@@ -2,6 +2,18 @@ import OctetCore
 import OctetIR
 import OctetKernels
 
+extension ActivationKernel.Kind {
+    /// The C kernel of an element-wise function, where it has one.
+    init?(_ f: UnaryFunction) {
+        switch f {
+        case .sigmoid: self = .sigmoid
+        case .hardSwish: self = .hardSwish
+        case .hardSigmoid(let a, let b): self = .hardSigmoid(alpha: a, beta: b)
+        default: return nil
+        }
+    }
+}
+
 /// Where a value's elements live: at an offset of the per-image arena, or in a constant buffer.
 enum Operand {
     case arena(Int)

@@ -149,6 +149,39 @@ final class ExecutorTests: XCTestCase {
         }
     }
 
+    /// Sigmoid, HardSwish, HardSigmoid and SiLU after a convolution (dense, depthwise, with a
+    /// residual Add and a Clip before them) run inside the convolution step, chunk by chunk, with
+    /// the same bits as the unfused steps: every path, 1 and 2 threads, batch 1 (pixels split
+    /// across threads) and 3, outputs larger than a chunk.
+    func testActivationsAfterConvolutionFuseWithTheSameBits() throws {
+        var b = GraphBuilder(name: "post")
+        let x = b.input("x", dims: [nil, 6, 23, 21])
+        var y = conv(&b, x, cin: 6, cout: 24, k: 3, pad: 1)
+        y = b.add(.unary(.hardSwish), [y])
+        let dw = b.add(.unary(.hardSigmoid(alpha: 0.2, beta: 0.5)), [conv(&b, y, cin: 24, cout: 24, k: 3, pad: 1, group: 24)])
+        var z = conv(&b, dw, cin: 24, cout: 24, k: 1)
+        z = b.add(.clip(min: -2, max: 2), [b.add(.add, [z, y])])
+        z = b.add(.unary(.sigmoid), [z])
+        let s = conv(&b, z, cin: 24, cout: 17, k: 1)
+        let silu = b.add(.mul, [s, b.add(.unary(.sigmoid), [s])])
+        let graph = finish(&b, silu, dims: [nil, 17, 23, 21])
+        for batch in [1, 3] {
+            let input = rng.tensor([batch, 6, 23, 21])
+            for isa in ISA.supported where isa != .avx512vnni {
+                for threads in [1, 2] {
+                    let fused = try ExecutionPlan(graph: graph, options: PlanOptions(isa: isa, threads: threads))
+                    let plain = try ExecutionPlan(graph: graph, options: PlanOptions(isa: isa, threads: threads, fuse: false))
+                    let labels = fused.makeProfile().labels
+                    XCTAssertEqual(labels.filter { $0.contains("+hardSwish") || $0.contains("+sigmoid") || $0.contains("+silu") || $0.contains("+hardSigmoid") }.count, 4,
+                                   "\(labels)")
+                    let a = try XCTUnwrap(fused.run(["x": input]).values.first?.floats)
+                    let p = try XCTUnwrap(plain.run(["x": input]).values.first?.floats)
+                    XCTAssertEqual(a.map(\.bitPattern), p.map(\.bitPattern), "\(isa) \(threads) threads batch \(batch)")
+                }
+            }
+        }
+    }
+
     func testResultsDoNotDependOnThreadCountOrBatchSplit() throws {
         let graph = try ModelLoader.optimize(ResNetSmall.graph())
         let x = rng.tensor([5, 3, 32, 32])
