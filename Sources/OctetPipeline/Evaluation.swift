@@ -15,11 +15,16 @@ public struct EvalReport: Codable, Sendable {
     public var agreement: Double
     /// 10·log10(Σ fp32² / Σ (fp32 − int8)²) over all logits.
     public var sqnrDB: Double
+    /// Σ fp32·int8 / √(Σ fp32² · Σ int8²) over all logits (1 when both are zero).
+    public var cosine: Double
+    /// The largest |fp32 − int8| of any logit.
+    public var maxAbsError: Double
     public var int8ImagesPerSecond: Double
 
     enum CodingKeys: String, CodingKey {
         case images, labeled, agreement
         case fp32Top1 = "fp32_top1", int8Top1 = "int8_top1", sqnrDB = "sqnr_db", int8ImagesPerSecond = "int8_images_per_second"
+        case cosine, maxAbsError = "max_abs_error"
     }
 }
 
@@ -36,7 +41,7 @@ public func evaluateWithLogits(fp32: Graph, int8: Graph, data: any Dataset, batc
     let reference = try ClassificationRun(graph: try ModelLoader.optimize(fp32), options: options)
     let session = try deployQDQ(int8, threads: options.threads)
     var agree = 0, fp32Correct = 0, int8Correct = 0, labeled = 0
-    var signal = 0.0, noise = 0.0, int8Seconds = 0.0
+    var signal = 0.0, noise = 0.0, int8Seconds = 0.0, dot = 0.0, int8Energy = 0.0, maxAbs = 0.0
     var start = 0
     while start < data.count {
         let range = start..<min(start + batch, data.count)
@@ -51,7 +56,12 @@ public func evaluateWithLogits(fp32: Graph, int8: Graph, data: any Dataset, batc
             let ra = Array(a[(k * classes)..<((k + 1) * classes)]), rb = Array(b[(k * classes)..<((k + 1) * classes)])
             let ta = TopK.indices(ra, k: 1).first, tb = TopK.indices(rb, k: 1).first
             if ta == tb { agree += 1 }
-            for (x, y) in zip(ra, rb) { signal += Double(x) * Double(x); noise += Double(x - y) * Double(x - y) }
+            for (x, y) in zip(ra, rb) {
+                let (dx, dy) = (Double(x), Double(y))
+                signal += dx * dx; noise += (dx - dy) * (dx - dy)
+                dot += dx * dy; int8Energy += dy * dy
+                maxAbs = max(maxAbs, abs(dx - dy))
+            }
             if let label = data.label(i) {
                 labeled += 1
                 if ta == label { fp32Correct += 1 }
@@ -66,6 +76,8 @@ public func evaluateWithLogits(fp32: Graph, int8: Graph, data: any Dataset, batc
                       int8Top1: labeled > 0 ? Double(int8Correct) / Double(labeled) : nil,
                       agreement: Double(agree) / Double(max(data.count, 1)),
                       sqnrDB: noise == 0 ? 200 : 10 * log10(signal / noise),
+                      cosine: signal == 0 && int8Energy == 0 ? 1 : dot / max((signal * int8Energy).squareRoot(), .leastNormalMagnitude),
+                      maxAbsError: maxAbs,
                       int8ImagesPerSecond: Double(data.count) / max(int8Seconds, 1e-9))
     return (report, allLogits)
 }

@@ -19,7 +19,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Write the INT8 logits [N, classes] to this .npy file.")
     var saveLogits: String?
 
-    @Flag(help: "Print one JSON object (fp32_top1, int8_top1, agreement, sqnr_db, ...).")
+    @Flag(help: "Print one JSON object (fp32_top1, int8_top1, agreement, sqnr_db, cosine, max_abs_error, ...).")
     var json = false
 
     func run() throws {
@@ -33,6 +33,6 @@ struct Eval: ParsableCommand {
         print("images:     \(r.images) (\(r.labeled) labeled)")
         if let f = r.fp32Top1, let i = r.int8Top1 { print(String(format: "top-1:      FP32 %.2f%%, INT8 %.2f%%", f * 100, i * 100)) }
         print(String(format: "agreement:  %.2f%% (INT8 top-1 = FP32 top-1)", r.agreement * 100))
-        print(String(format: "SQNR:       %.1f dB (logits)", r.sqnrDB))
+        print(String(format: "SQNR:       %.1f dB (logits), cosine %.6f, max |FP32 − INT8| %.4g", r.sqnrDB, r.cosine, r.maxAbsError))
     }
 }

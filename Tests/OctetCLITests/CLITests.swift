@@ -76,7 +76,13 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(try String(contentsOfFile: paths["report"]!, encoding: .utf8).contains("| tensor | method |"))
         let eval = try runProduct("octet", ["eval", resnet, paths["model"]!, "--data", npy, "--json"])
         XCTAssertEqual(eval.status, 0, eval.stderr)
-        for key in ["agreement", "sqnr_db", "images"] { XCTAssertNotNil(eval.json?[key], key) }
+        for key in ["agreement", "sqnr_db", "images", "cosine", "max_abs_error"] { XCTAssertNotNil(eval.json?[key], key) }
+        let cosine = try XCTUnwrap(eval.json?["cosine"] as? Double), maxAbs = try XCTUnwrap(eval.json?["max_abs_error"] as? Double)
+        let sqnr = try XCTUnwrap(eval.json?["sqnr_db"] as? Double)
+        // The angle between two vectors whose difference is e·|a| long has sin ≤ e: cos ≥ √(1 − 10^(−SQNR/10)).
+        XCTAssertLessThanOrEqual(cosine, 1 + 1e-12)
+        if sqnr > 0 { XCTAssertGreaterThanOrEqual(cosine, (1 - pow(10, -sqnr / 10)).squareRoot() - 1e-9, "cosine \(cosine) with \(sqnr) dB") }
+        XCTAssertTrue(maxAbs > 0 && maxAbs.isFinite, "max |Δ| \(maxAbs)")
         // A model that is already quantized is refused.
         try expectFailure(["calibrate", paths["model"]!, "--data", npy, "--out", out], mentions: "already quantized")
         try expectFailure(["calibrate", resnet, "--data", npy, "--method", "magic", "--out", out], mentions: "--method")
