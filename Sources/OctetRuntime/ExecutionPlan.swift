@@ -17,6 +17,18 @@ public final class ExecutionPlan: @unchecked Sendable {
     /// How many final steps (a classifier head of dense layers and their activations) run over
     /// several images at once, a row per image, when a batch runs without an observer; 0 if none.
     public var batchedTailSteps: Int { compiled.tail.map { compiled.steps.count - $0.first } ?? 0 }
+    /// The steps (by profile label) that run an element-wise op as a Swift loop per element
+    /// because it has no C kernel (Pow, Mod, comparisons, unary functions without a kernel, a
+    /// MatMul with a run-time B): the slow paths a model should not hit in its hot loop.
+    public var perElementSwiftSteps: [String] {
+        zip(compiled.steps, compiled.labels).compactMap { step, label in
+            switch step {
+            case .binary(_, _, _, let plan, _): plan.rowKernel == nil ? label : nil
+            case .unary, .matMul: label
+            default: nil
+            }
+        }
+    }
     /// Floats of activation memory per worker.
     public var arenaFloats: Int { compiled.arenaCount }
     let compiled: CompiledPlan

@@ -182,6 +182,20 @@ final class ExecutorTests: XCTestCase {
         }
     }
 
+    /// `perElementSwiftSteps` names the steps without a C kernel (here Pow and Exp) and not the
+    /// ones with one (Mul with a broadcast, PRelu, Relu).
+    func testPlanNamesItsPerElementSwiftSteps() throws {
+        var b = GraphBuilder(name: "slow")
+        let x = b.input("x", dims: [nil, 4, 3, 3])
+        var y = b.add(.mul, [x, const(&b, "s", [4, 1, 1])], name: "scale")
+        y = b.add(.binary(.prelu), [y, const(&b, "slope", [4, 1, 1])], name: "prelu")
+        y = b.add(.relu, [y], name: "relu")
+        y = b.add(.binary(.pow), [y, b.constant("two", Tensor.filled([], 2))], name: "square")
+        y = b.add(.unary(.exp), [y], name: "exp")
+        let plan = try ExecutionPlan(graph: finish(&b, y, dims: [nil, 4, 3, 3]), options: PlanOptions(threads: 1))
+        XCTAssertEqual(plan.perElementSwiftSteps, ["Pow square", "Exp exp"])
+    }
+
     func testResultsDoNotDependOnThreadCountOrBatchSplit() throws {
         let graph = try ModelLoader.optimize(ResNetSmall.graph())
         let x = rng.tensor([5, 3, 32, 32])

@@ -47,6 +47,9 @@ final class ZooModelTests: XCTestCase {
                 let octet = dir.appendingPathComponent("\(name)-\(k)-\(isa).npz").path
                 let report = try run.evaluate(dataset, batch: 2, saveOutputs: try NPZWriter(path: octet))
                 XCTAssertEqual(report.images, images)
+                // No element-wise step of a zoo model falls back to a Swift loop per element.
+                let plan = try run.plans.plan(for: [run.inputName: Shape([1] + samples[0].dims)])
+                XCTAssertEqual(plan.perElementSwiftSteps, [], "\(name) on \(isa): element-wise steps without a C kernel")
                 guard let result = try PythonScript.run("ort_compare.py", [path, input, octet]) else {
                     throw XCTSkip("python3 with onnxruntime, numpy and pillow is not installed: ONNX Runtime comparison skipped")
                 }
