@@ -80,7 +80,20 @@ static inline CK_T2 __m256 ck_binary8(int op, __m256 a, __m256 b) {
 }
 
 /// One loop per broadcast pattern so that `op` and the strides are constants inside it.
-#define CK_ROW_LOOP(W, LOAD, SET1, STORE, OPV, SCALAR)                                             \
+/// The rest of a row on AVX-512 (the remainder, or a whole row of two broadcasts): masked vectors
+/// (lanes past n are computed on zeros and never stored). AVX2 leaves it to the scalar loop.
+#define CK_TAIL_NONE(OPV)
+#define CK_TAIL_512(OPV)                                                                           \
+        while (i < n && sa <= 1 && sb <= 1) {                                                      \
+            const size_t left = n - i;                                                             \
+            const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);   \
+            const __m512 av = sa ? _mm512_maskz_loadu_ps(m, a + i) : _mm512_set1_ps(a[0]);         \
+            const __m512 bv = sb ? _mm512_maskz_loadu_ps(m, b + i) : _mm512_set1_ps(b[0]);         \
+            _mm512_mask_storeu_ps(y + i, m, OPV(op, av, bv));                                      \
+            i += left >= 16 ? 16 : left;                                                           \
+        }
+
+#define CK_ROW_LOOP(W, LOAD, SET1, STORE, OPV, SCALAR, TAIL)                                       \
     do {                                                                                           \
         size_t i = 0;                                                                              \
         if (sa == 1 && sb == 1) {                                                                  \
@@ -92,25 +105,26 @@ static inline CK_T2 __m256 ck_binary8(int op, __m256 a, __m256 b) {
             const __typeof__(SET1(0.0f)) va = SET1(a[0]);                                          \
             for (; i + W <= n; i += W) STORE(y + i, OPV(op, va, LOAD(b + i)));                     \
         }                                                                                          \
+        TAIL(OPV)                                                                                  \
         for (; i < n; i++) y[i] = SCALAR(op, a[i * sa], b[i * sb]);                                \
     } while (0)
 
-#define CK_BINARY_BODY(W, LOAD, SET1, STORE, OPV)                                                  \
+#define CK_BINARY_BODY(W, LOAD, SET1, STORE, OPV, TAIL)                                            \
     for (size_t r = 0; r < rows; r++, a += ra, b += rb, y += n)                                    \
     switch (op) {                                                                                  \
-    case CK_BINARY_ADD: CK_ROW_LOOP(W, LOAD, SET1, STORE, OPV, ck_binary1); break;                 \
-    case CK_BINARY_SUB: CK_ROW_LOOP(W, LOAD, SET1, STORE, OPV, ck_binary1); break;                 \
-    case CK_BINARY_MUL: CK_ROW_LOOP(W, LOAD, SET1, STORE, OPV, ck_binary1); break;                 \
-    case CK_BINARY_DIV: CK_ROW_LOOP(W, LOAD, SET1, STORE, OPV, ck_binary1); break;                 \
-    case CK_BINARY_MAX: CK_ROW_LOOP(W, LOAD, SET1, STORE, OPV, ck_binary1); break;                 \
-    case CK_BINARY_MIN: CK_ROW_LOOP(W, LOAD, SET1, STORE, OPV, ck_binary1); break;                 \
-    case CK_BINARY_PRELU: CK_ROW_LOOP(W, LOAD, SET1, STORE, OPV, ck_binary1); break;               \
+    case CK_BINARY_ADD: CK_ROW_LOOP(W, LOAD, SET1, STORE, OPV, ck_binary1, TAIL); break;                 \
+    case CK_BINARY_SUB: CK_ROW_LOOP(W, LOAD, SET1, STORE, OPV, ck_binary1, TAIL); break;                 \
+    case CK_BINARY_MUL: CK_ROW_LOOP(W, LOAD, SET1, STORE, OPV, ck_binary1, TAIL); break;                 \
+    case CK_BINARY_DIV: CK_ROW_LOOP(W, LOAD, SET1, STORE, OPV, ck_binary1, TAIL); break;                 \
+    case CK_BINARY_MAX: CK_ROW_LOOP(W, LOAD, SET1, STORE, OPV, ck_binary1, TAIL); break;                 \
+    case CK_BINARY_MIN: CK_ROW_LOOP(W, LOAD, SET1, STORE, OPV, ck_binary1, TAIL); break;                 \
+    case CK_BINARY_PRELU: CK_ROW_LOOP(W, LOAD, SET1, STORE, OPV, ck_binary1, TAIL); break;               \
     default: ck_binary_f32__scalar(op, 1, n, a, 0, sa, b, 0, sb, y); break;                        \
     }
 
 CK_T2 void ck_binary_f32__avx2(int op, size_t rows, size_t n, const float *a, size_t ra, size_t sa,
     const float *b, size_t rb, size_t sb, float *y) {
-    CK_BINARY_BODY(8, _mm256_loadu_ps, _mm256_set1_ps, _mm256_storeu_ps, ck_binary8)
+    CK_BINARY_BODY(8, _mm256_loadu_ps, _mm256_set1_ps, _mm256_storeu_ps, ck_binary8, CK_TAIL_NONE)
 }
 
 static inline CK_T2 __m256 ck_affine8(__m256 x, __m256 s, __m256 t) { return _mm256_add_ps(_mm256_mul_ps(x, s), t); }
@@ -160,7 +174,7 @@ static inline CK_T512 __m512 ck_binary16(int op, __m512 a, __m512 b) {
 
 CK_T512 void ck_binary_f32__avx512(int op, size_t rows, size_t n, const float *a, size_t ra, size_t sa,
     const float *b, size_t rb, size_t sb, float *y) {
-    CK_BINARY_BODY(16, _mm512_loadu_ps, _mm512_set1_ps, _mm512_storeu_ps, ck_binary16)
+    CK_BINARY_BODY(16, _mm512_loadu_ps, _mm512_set1_ps, _mm512_storeu_ps, ck_binary16, CK_TAIL_512)
 }
 
 static inline CK_T512 __m512 ck_affine16(__m512 x, __m512 s, __m512 t) { return _mm512_add_ps(_mm512_mul_ps(x, s), t); }
@@ -173,6 +187,13 @@ CK_T512 void ck_affine_f32__avx512(size_t n, const float *x, const float *scale,
     } else if (ss == 0 && st == 0) {
         const __m512 s = _mm512_set1_ps(scale[0]), t = _mm512_set1_ps(shift[0]);
         for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, ck_affine16(_mm512_loadu_ps(x + i), s, t));
+    }
+    if (i < n && ss == st && ss <= 1) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+        const __m512 s = ss ? _mm512_maskz_loadu_ps(m, scale + i) : _mm512_set1_ps(scale[0]);
+        const __m512 t = st ? _mm512_maskz_loadu_ps(m, shift + i) : _mm512_set1_ps(shift[0]);
+        _mm512_mask_storeu_ps(y + i, m, ck_affine16(_mm512_maskz_loadu_ps(m, x + i), s, t));
+        i = n;
     }
     for (; i < n; i++) y[i] = ck_affine1(x[i], scale[i * ss], shift[i * st]);
 }
