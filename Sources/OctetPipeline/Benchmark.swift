@@ -25,18 +25,22 @@ public struct BenchmarkReport: Codable, Sendable {
 
 public enum Benchmark {
     /// Throughput of an INT8 QDQ graph on `isa` (the C kernels), same protocol as `run`.
-    public static func runInt8(graph: Graph, isa: ISA, threads: Int, batch: Int, iterations: Int) throws -> BenchmarkReport {
+    /// `profile` receives each step's time summed over the timed batches and their image count.
+    public static func runInt8(graph: Graph, isa: ISA, threads: Int, batch: Int, iterations: Int,
+                               profile: ((StepProfile, _ images: Int) -> Void)? = nil) throws -> BenchmarkReport {
         let plan = try Int8Plan(graph: graph, threads: threads, isa: isa)
         let (name, chw) = try ModelLoader.imageInput(of: graph)
         var rng = SeededRandom(seed: 7)
         let input = try Tensor(shape: Shape([batch] + chw), floats: (0..<(batch * chw.reduce(1, *))).map { _ in rng.uniform(-1, 1) })
         _ = try plan.run([name: input])
+        let steps = profile != nil ? plan.makeProfile() : nil
         var times: [Double] = []
         for _ in 0..<max(iterations, 1) {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            _ = try plan.run([name: input])
+            if let steps { _ = try plan.run([name: input], profile: steps) } else { _ = try plan.run([name: input]) }
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         }
+        if let profile, let steps { profile(steps, batch * times.count) }
         times.sort()
         let ips = Double(batch) / times[times.count / 2]
         return BenchmarkReport(model: graph.name, batch: batch, threads: threads, isa: isa.rawValue, iterations: times.count,

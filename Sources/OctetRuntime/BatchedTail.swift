@@ -21,6 +21,9 @@ struct BatchedTail {
         case unary(UnaryFunction)
         case clamp(min: Float, max: Float)
         case copy
+        /// An INT8 plan's final fully connected layer: u8 rows in, float rows out (`Int8ConvKernel`
+        /// over rows, the same arithmetic per row as the per-image kernel).
+        case int8Dense(Int8ConvKernel)
     }
 
     /// One step over `rows` rows: reads buffer `input` (`inCount` floats a row), writes buffer
@@ -35,6 +38,8 @@ struct BatchedTail {
     let first: Int
     /// Where the tail's input vector of one image lives after step `first - 1` (per-image arena).
     let input: Slot
+    /// Bytes of one image's input row (gathered packed, row r at r · inputRowBytes of buffer 0).
+    let inputRowBytes: Int
     let steps: [RowStep]
     /// Floats per row of each buffer; buffer 0 holds the input rows.
     let rowCounts: [Int]
@@ -81,6 +86,7 @@ struct BatchedTail {
               let inputSlot = slots[reads[head.index][0]] else { return nil }
         first = head.index
         input = inputSlot
+        inputRowBytes = inputSlot.count * MemoryLayout<Float>.stride
         var buffers: [String: Int] = [reads[head.index][0]: 0]
         var counts = [inputSlot.count]
         var rowSteps: [RowStep] = []
@@ -97,6 +103,27 @@ struct BatchedTail {
         rowCounts = counts
         output = counts.count - 1
         scratchCount = scratch
+    }
+
+    /// The final fully connected layer of an INT8 plan (a 1×1 convolution over a 1×1 image whose
+    /// float output is the plan's only output) over rows, or nil when the plan does not end so or
+    /// runs the reference kernels: its weights (1.3 MB for EfficientNet-Lite0's classifier) are
+    /// then read once per group of images instead of once per image.
+    init?(int8Steps steps: [Int8Step], memory: Int8Memory, outputs: [(name: String, slot: Int, shape: Shape)]) {
+        guard let last = steps.last, case .conv(let c) = last, let fast = c.fast, c.residual == nil,
+              c.inH == 1, c.inW == 1, c.kh == 1, c.kw == 1, c.groups == 1,
+              case .float(let slot, let scales, let lo, let hi) = c.output,
+              outputs.count == 1, outputs[0].slot == slot, outputs[0].shape.elementCount == c.outC else { return nil }
+        let kernel = Int8ConvKernel(geometry: ConvLowering.rows(Self.maxRows, inner: c.inC, outer: c.outC), inputZeroPoint: c.inputZero,
+                                    weights: c.weights, bias: c.bias, output: .float(scales: scales, min: lo, max: hi), isa: fast.isa)
+        first = steps.count - 1
+        input = Slot(shape: Shape([1, c.inC]), layout: .rowMajor, operand: .arena(memory.u8Offsets[c.input]))
+        inputRowBytes = c.inC
+        self.steps = [RowStep(operation: .int8Dense(kernel), input: 0, output: 1, inCount: c.inC, outCount: c.outC)]
+        rowCounts = [(c.inC + 3) / 4, c.outC]
+        output = 1
+        scratchCount = (kernel.scratchBytes + 3) / 4
+        isa = fast.isa
     }
 
     /// Buffers for one worker: a row block of every tail value, and the dense layers' scratch.
@@ -117,6 +144,9 @@ struct BatchedTail {
             case .unary(let f): Elementwise.unary(f, x, y, count: n)
             case .clamp(let lo, let hi): RowKernels.clamp(count: n, x, min: lo, max: hi, y, isa: isa)
             case .copy: y.update(from: x, count: n)
+            case .int8Dense(let k):
+                k.run(input: UnsafeRawPointer(x).assumingMemoryBound(to: UInt8.self), output: UnsafeMutableRawPointer(y),
+                      pixels: 0..<rows, scratch: UnsafeMutableRawPointer(scratch.pointer))
             }
             if nanoseconds != nil { nanoseconds![first + i] += DispatchTime.now().uptimeNanoseconds - t0 }
         }

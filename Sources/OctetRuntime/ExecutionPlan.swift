@@ -32,6 +32,10 @@ public final class ExecutionPlan: @unchecked Sendable {
     /// Floats of activation memory per worker.
     public var arenaFloats: Int { compiled.arenaCount }
     let compiled: CompiledPlan
+    /// Idle worker contexts (arena, scratch, latency-mode helper threads), kept between runs:
+    /// a fresh arena per run would page-fault megabytes in every batch, and helper threads
+    /// started once have found their cores by the next image.
+    private let contexts = WorkerContexts()
 
     /// Compiles `graph` (already optimized) for `options`, specialized to `inputShapes` (any
     /// batch size; the plan runs images one by one) where the model leaves dimensions symbolic.
@@ -47,12 +51,21 @@ public final class ExecutionPlan: @unchecked Sendable {
         macsPerImage = compiled.macs
     }
 
+    /// A plan of steps another compiler made (the INT8 compiler), run by the same executor.
+    init(compiled: CompiledPlan, options: PlanOptions) {
+        self.compiled = compiled
+        self.options = options
+        inputShapes = compiled.inputs.map { ($0.0, $0.1.shape) }
+        outputShapes = compiled.outputs.map { ($0.0, $0.1.shape) }
+        macsPerImage = compiled.macs
+    }
+
     /// Runs a batch: `inputs` maps each model input to a tensor `[N, ...]` whose trailing
     /// dimensions match the model. Returns each output as `[N, ...]`.
     public func run(_ inputs: [String: Tensor], observer: TensorObserver? = nil,
                     profile: StepProfile? = nil) throws(RuntimeError) -> [String: Tensor] {
         var batch = -1
-        var sources: [AlignedBuffer] = []
+        var sources: [[Float]] = []
         for (name, slot) in compiled.inputs {
             guard let t = inputs[name] else { throw .badInput(name: name, detail: "missing") }
             guard let values = t.floats else { throw .badInput(name: name, detail: "must be float32, got \(t.dtype)") }
@@ -62,44 +75,63 @@ public final class ExecutionPlan: @unchecked Sendable {
             }
             if batch >= 0 && t.shape[0] != batch { throw .badInput(name: name, detail: "batch size \(t.shape[0]) differs from other inputs (\(batch))") }
             batch = t.shape[0]
-            sources.append(AlignedBuffer(values))
+            sources.append(values)
         }
         guard batch > 0 else { throw .emptyBatch }
-        let outputs = compiled.outputs.map { AlignedBuffer(count: $0.1.count * batch) }
-        runImages(batch: batch, sources: sources, outputs: outputs, observer: observer, profile: profile)
+        // Every image writes its part of each output: no need to zero them first.
+        let outputs = compiled.outputs.map { UnsafeMutableBufferPointer<Float>.allocate(capacity: max($0.1.count * batch, 1)) }
+        defer { for o in outputs { o.deallocate() } }
+        sources.withPointers { pointers in
+            runImages(batch: batch, buffers: BatchBuffers(sources: pointers, outputs: outputs.map { $0.baseAddress! }),
+                      observer: observer, profile: profile)
+        }
         var result: [String: Tensor] = [:]
         for ((name, slot), buffer) in zip(compiled.outputs, outputs) {
             // Images run one by one, so the first axis of each output holds the images in order.
             var shape = slot.shape
             if shape.rank == 0 { shape = Shape([batch]) } else { shape[0] *= batch }
-            result[name] = try? Tensor(shape: shape, floats: Array(buffer.buffer))
+            result[name] = try? Tensor(shape: shape, floats: Array(buffer.prefix(slot.count * batch)))
         }
         return result
     }
 
-    private func runImages(batch: Int, sources: [AlignedBuffer], outputs: [AlignedBuffer], observer: TensorObserver?,
-                           profile: StepProfile?) {
+    private func runImages(batch: Int, buffers: BatchBuffers, observer: TensorObserver?, profile: StepProfile?) {
+        // Throughput mode: images spread over the threads. Latency mode (fewer images than
+        // threads): the threads left over split each image's larger steps.
         let threads = options.threads
         let workers = min(threads, batch)
-        let intraOp = batch < threads ? threads : 1
-        let contexts = (0..<workers).map { _ in WorkerContext(plan: compiled, intraOpThreads: intraOp) }
-        if profile != nil { for c in contexts { c.stepNanoseconds = Array(repeating: 0, count: compiled.steps.count) } }
+        let intraOp = max(1, threads / workers)
+        let contexts = self.contexts
         // Images are spread in contiguous chunks; each image's result does not depend on the split.
         let tail = observer == nil && batch > 1 ? compiled.tail : nil
+        let stepCount = compiled.steps.count
+        let compiled = self.compiled
         let work: @Sendable (Int) -> Void = { w in
+            let context = contexts.take(width: intraOp) { WorkerContext(plan: compiled, intraOpThreads: intraOp) }
+            context.stepNanoseconds = profile == nil ? nil : Array(repeating: 0, count: stepCount)
+            defer {
+                if let profile { profile.add(context.stepNanoseconds ?? []) }
+                contexts.give(context)
+            }
             let start = batch * w / workers, end = batch * (w + 1) / workers
             if let tail {
-                contexts[w].run(images: start..<end, tail: tail, sources: sources, outputs: outputs)
+                context.run(images: start..<end, tail: tail, sources: buffers.sources, outputs: buffers.outputs)
                 return
             }
             for image in start..<end {
-                contexts[w].run(image: image, sources: sources, outputs: outputs, observer: observer, worker: w)
+                context.run(image: image, sources: buffers.sources, outputs: buffers.outputs, observer: observer, worker: w)
             }
         }
         if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
-        if let profile {
-            for c in contexts { profile.add(c.stepNanoseconds ?? []) }
-        }
+    }
+
+    /// Runs one image (row-major `[1, ...]` inputs, in the order of `inputShapes`) on this thread
+    /// and hands its arena to `body` before it is freed (to read tensors the plan does not output).
+    func withImageArena<R>(_ inputs: [[Float]], _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
+        let outputs = compiled.outputs.map { AlignedBuffer(count: $0.1.count) }
+        let context = WorkerContext(plan: compiled, intraOpThreads: 1)
+        inputs.withPointers { context.run(image: 0, sources: $0, outputs: outputs.map(\.pointer), observer: nil, worker: 0) }
+        return body(context.arena.pointer)
     }
 
     /// An empty profile for this plan's steps, to pass to `run`.
@@ -108,3 +140,21 @@ public final class ExecutionPlan: @unchecked Sendable {
     }
 }
 
+
+/// The row-major inputs and outputs of one batch, shared by the worker threads (each reads and
+/// writes its own images).
+private struct BatchBuffers: @unchecked Sendable {
+    let sources: [UnsafePointer<Float>]
+    let outputs: [UnsafeMutablePointer<Float>]
+}
+
+extension Array where Element == [Float] {
+    /// Calls `body` with a pointer to each array's elements (valid during the call).
+    func withPointers<R>(_ body: ([UnsafePointer<Float>]) -> R) -> R {
+        func nest(_ i: Int, _ acc: [UnsafePointer<Float>]) -> R {
+            guard i < count else { return body(acc) }
+            return self[i].withUnsafeBufferPointer { nest(i + 1, acc + [$0.baseAddress ?? UnsafePointer(bitPattern: 64)!]) }
+        }
+        return nest(0, [])
+    }
+}

@@ -448,25 +448,13 @@ struct PlanCompiler {
 
     /// Assigns arena offsets by liveness: a value's buffer is freed after its last reader.
     mutating func assignMemory() throws(RuntimeError) -> CompiledPlan {
-        var layout = ArenaLayout()
-        let keep = Set(graph.outputs.map(\.name))
-        var lastRead: [String: Int] = [:]
-        for (i, r) in reads.enumerated() { for v in r { lastRead[v] = i } }
-        var offsets: [String: Int] = [:]
-        func place(_ v: String) {
-            guard offsets[v] == nil, let s = slots[v], case .arena = s.operand else { return }
-            offsets[v] = layout.allocate(s.count)
+        let slots = self.slots
+        let inArena = { (v: String) -> Int? in
+            guard let s = slots[v], case .arena = s.operand else { return nil }
+            return s.count
         }
-        for i in graph.inputs where slots[i.name] != nil { place(i.name) }
-        for (i, w) in produced.enumerated() {
-            for v in w { place(v) }
-            for v in Set(reads[i] + w) where !keep.contains(v) && (lastRead[v] ?? -1) <= i {
-                if let o = offsets[v], let s = slots[v], case .arena = s.operand,
-                   !graph.inputs.contains(where: { $0.name == v }) {
-                    layout.release(offset: o, count: s.count)
-                }
-            }
-        }
+        let (offsets, arenaCount) = MemoryPlanner.assign(inputs: graph.inputs.map(\.name).filter { slots[$0] != nil }, reads: reads,
+                                                         writes: produced, floats: inArena, keep: Set(graph.outputs.map(\.name)))
         func resolve(_ op: Operand, _ name: String?) -> Operand {
             if case .arena = op, let name, let o = offsets[name] { return .arena(o) }
             return op
@@ -502,6 +490,7 @@ struct PlanCompiler {
                 fixed.append(.channelShuffle(input: op(r[0]), output: op(w[0]), pixels: pixels, groups: groups, channelsPerGroup: perGroup))
             case .copyRows(_, _, let rows, let count, let stride, let offset):
                 fixed.append(.copyRows(input: op(r[0]), output: op(w[0]), rows: rows, count: count, inStride: stride, inOffset: offset))
+            case .int8: fixed.append(step)
             }
         }
         let inputs = graph.inputs.compactMap { i -> (String, Slot)? in slots[i.name].map { (i.name, fix($0, i.name)) } }
@@ -516,7 +505,7 @@ struct PlanCompiler {
                                graphOutputs: graph.outputs.map(\.name), isa: options.isa)
         let observed = produced.map { $0.filter { !internalValues.contains($0) }.compactMap { n in slots[n].map { (n, fix($0, n)) } } }
         return CompiledPlan(isa: options.isa, tail: tail, steps: fixed, observed: observed, inputs: inputs, outputs: outputs,
-                            arenaCount: layout.size, scratchCount: maxScratch, macs: macs, labels: labels, stepMacs: stepMacs)
+                            arenaCount: arenaCount, scratchCount: maxScratch, macs: macs, labels: labels, stepMacs: stepMacs)
     }
 }
 
@@ -535,4 +524,6 @@ struct CompiledPlan {
     var macs: Int
     var labels: [String]
     var stepMacs: [Int]
+    /// Where the tensors of `.int8` steps live (INT8 plans only).
+    var int8: Int8Memory? = nil
 }

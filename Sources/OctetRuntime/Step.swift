@@ -113,4 +113,6 @@ enum Step {
     case copyRows(input: Operand, output: Operand, rows: Int, count: Int, inStride: Int, inOffset: Int)
     /// A general operator on row-major operands.
     case general(GeneralOp, inputs: [Operand], outputs: [Operand])
+    /// An integer step of an INT8 plan, addressing its tensors through the plan's `Int8Memory`.
+    case int8(Int8Step)
 }

@@ -3,28 +3,33 @@ import Foundation
 import OctetCore
 import OctetKernels
 
-/// The memory one worker thread runs a plan in: its arena and convolution scratch.
+/// The memory one worker thread runs a plan in (its arena and convolution scratch) and the
+/// helper threads that split its larger steps (latency mode). FP32 and INT8 plans run here alike.
 final class WorkerContext: @unchecked Sendable {
     let plan: CompiledPlan
     let arena: AlignedBuffer
     let scratch: [AlignedBuffer]
-    let intraOpThreads: Int
+    /// Helper threads for one image's steps (nil: this thread alone).
+    let pool: SpinPool?
+    var intraOpThreads: Int { pool?.width ?? 1 }
     /// Nanoseconds spent in each step, when profiling.
     var stepNanoseconds: [UInt64]?
 
     init(plan: CompiledPlan, intraOpThreads: Int) {
         self.plan = plan
-        self.intraOpThreads = intraOpThreads
+        pool = intraOpThreads > 1 ? SpinPool(width: intraOpThreads) : nil
         arena = AlignedBuffer(count: plan.arenaCount)
-        scratch = (0..<intraOpThreads).map { _ in AlignedBuffer(count: plan.scratchCount) }
+        scratch = (0..<max(1, intraOpThreads)).map { _ in AlignedBuffer(count: plan.scratchCount) }
     }
+
+    deinit { pool?.close() }
 
     /// Runs steps `0..<upTo` (every step by default) for image `image` of the batch, then copies
     /// the outputs into `outputs` when every step ran.
-    func run(image: Int, sources: [AlignedBuffer], outputs: [AlignedBuffer], observer: TensorObserver?, worker: Int, upTo: Int? = nil) {
+    func run(image: Int, sources: [UnsafePointer<Float>], outputs: [UnsafeMutablePointer<Float>], observer: TensorObserver?, worker: Int, upTo: Int? = nil) {
         let base = arena.pointer
         for ((_, slot), source) in zip(plan.inputs, sources) {
-            LayoutConversion.fromRowMajor(source.pointer + image * slot.count, shape: slot.shape, layout: slot.layout,
+            LayoutConversion.fromRowMajor(source + image * slot.count, shape: slot.shape, layout: slot.layout,
                                           into: slot.operand.pointer(base))
         }
         if let observer {
@@ -46,25 +51,26 @@ final class WorkerContext: @unchecked Sendable {
         guard end == plan.steps.count else { return }
         for ((_, slot), out) in zip(plan.outputs, outputs) {
             LayoutConversion.toRowMajor(slot.operand.pointer(base), shape: slot.shape, layout: slot.layout,
-                                        into: out.pointer + image * slot.count)
+                                        into: out + image * slot.count)
         }
     }
 
     /// Runs `images` with the plan's batched tail: each image's steps before the tail, its input
     /// vector gathered as a row, then the tail over up to `BatchedTail.maxRows` rows at once.
-    func run(images: Range<Int>, tail: BatchedTail, sources: [AlignedBuffer], outputs: [AlignedBuffer]) {
+    func run(images: Range<Int>, tail: BatchedTail, sources: [UnsafePointer<Float>], outputs: [UnsafeMutablePointer<Float>]) {
         let (buffers, tailScratch) = tail.makeBuffers()
-        let inCount = tail.rowCounts[0], outCount = tail.rowCounts[tail.output]
+        let outCount = tail.rowCounts[tail.output]
         guard let out = outputs.first else { return }
         var start = images.lowerBound
         while start < images.upperBound {
             let rows = min(BatchedTail.maxRows, images.upperBound - start)
             for r in 0..<rows {
                 run(image: start + r, sources: sources, outputs: outputs, observer: nil, worker: 0, upTo: tail.first)
-                (buffers[0].pointer + r * inCount).update(from: tail.input.operand.pointer(arena.pointer), count: inCount)
+                UnsafeMutableRawPointer(buffers[0].pointer).advanced(by: r * tail.inputRowBytes)
+                .copyMemory(from: tail.input.operand.pointer(arena.pointer), byteCount: tail.inputRowBytes)
             }
             tail.run(rows: rows, buffers: buffers, scratch: tailScratch, nanoseconds: &stepNanoseconds)
-            (out.pointer + start * outCount).update(from: buffers[tail.output].pointer, count: rows * outCount)
+            (out + start * outCount).update(from: buffers[tail.output].pointer, count: rows * outCount)
             start += rows
         }
     }
@@ -80,15 +86,16 @@ final class WorkerContext: @unchecked Sendable {
             let x = UnsafePointer(input.pointer(base)), y = output.pointer(base)
             let r = residual.map { UnsafePointer($0.pointer(base)) }
             let pixels = kernel.geometry.outPixels
-            if intraOpThreads == 1 || pixels < 2 * intraOpThreads {
-                kernel.run(input: x, output: y, residual: r, pixels: 0..<pixels, scratch: scratch[0].pointer)
-            } else {
-                let parts = intraOpThreads
+            if let pool, pixels >= 2 * pool.width {
+                let parts = pool.width
                 let ptrs = SendablePointers(x: x, y: y, r: r)
-                DispatchQueue.concurrentPerform(iterations: parts) { t in
+                // Each part claims its own scratch (parts run on distinct threads, but not always part t on thread t).
+                pool.run(parts: parts) { t in
                     let lo = pixels * t / parts, hi = pixels * (t + 1) / parts
                     kernel.run(input: ptrs.x, output: ptrs.y, residual: ptrs.r, pixels: lo..<hi, scratch: self.scratch[t].pointer)
                 }
+            } else {
+                kernel.run(input: x, output: y, residual: r, pixels: 0..<pixels, scratch: scratch[0].pointer)
             }
         case .pool(let kernel, let input, let output):
             kernel.run(input: input.pointer(base), output: output.pointer(base))
@@ -144,6 +151,9 @@ final class WorkerContext: @unchecked Sendable {
             LayoutKernel.copyRows(rows, count: count, from: input.pointer(base) + offset, stride: stride, into: output.pointer(base), stride: count)
         case .general(let op, let inputs, let outputs):
             op.run(inputs.map { $0.pointer(base) }, outputs.map { $0.pointer(base) })
+        case .int8(let step):
+            guard let memory = plan.int8 else { return }
+            Int8Kernels.execute(step, memory.bound(to: base), pool: pool)
         }
     }
 }
@@ -153,4 +163,25 @@ private struct SendablePointers: @unchecked Sendable {
     let x: UnsafePointer<Float>
     let y: UnsafeMutablePointer<Float>
     let r: UnsafePointer<Float>?
+}
+
+/// A plan's idle worker contexts: a run takes one per image worker and gives it back.
+final class WorkerContexts: @unchecked Sendable {
+    private let lock = NSLock()
+    private var idle: [WorkerContext] = []
+
+    func take(width: Int, make: () -> WorkerContext) -> WorkerContext {
+        lock.lock()
+        if let i = idle.firstIndex(where: { $0.intraOpThreads == width }) {
+            defer { lock.unlock() }
+            return idle.remove(at: i)
+        }
+        lock.unlock()
+        return make()
+    }
+
+    func give(_ context: WorkerContext) {
+        lock.lock(); defer { lock.unlock() }
+        idle.append(context)
+    }
 }

@@ -32,8 +32,8 @@ struct Bench: ParsableCommand {
         if try ModelLoader.isQuantized(path: model) {
             let options = try runtime.planOptions()
             let graph = try ModelLoader.loadQDQ(path: model)
-            report = try Benchmark.runInt8(graph: graph, isa: options.isa, threads: options.threads, batch: batch, iterations: iterations)
-            if profile { try Bench.printInt8Profile(graph: graph, isa: options.isa) }
+            report = try Benchmark.runInt8(graph: graph, isa: options.isa, threads: options.threads, batch: batch, iterations: iterations,
+                                           profile: profile ? { Bench.printProfile($0, images: $1) } : nil)
         } else {
         let graph = try ModelLoader.load(path: model)
         report = try Benchmark.run(graph: graph, options: try runtime.planOptions(), batch: batch, iterations: iterations,
@@ -44,32 +44,14 @@ struct Bench: ParsableCommand {
               + "\(String(format: "%.1f", report.gflops)) G(FL)OPS (batch \(report.batch), \(report.threads) threads, \(report.isa))")
     }
 
-    /// One thread, one image at a time: where an INT8 image's time goes, slowest steps first.
-    static func printInt8Profile(graph: Graph, isa: ISA) throws {
-        let plan = try Int8Plan(graph: graph, threads: 1, isa: isa)
-        let (name, chw) = try ModelLoader.imageInput(of: graph)
-        let input = try Tensor(shape: Shape([1] + chw), floats: (0..<chw.reduce(1, *)).map { Float($0 % 255) / 255 })
-        let images = 8
-        let steps = try plan.profile([name: input], images: images)
-        let total = Double(steps.map(\.nanoseconds).reduce(0, +))
-        print(String(format: "INT8 step time per image on one thread (%.2f ms in all), slowest first:", total / Double(images) / 1e6))
-        for s in steps.sorted(by: { $0.nanoseconds > $1.nanoseconds }) {
-            print(String(format: "%9.1f us %5.1f%%  %@", Double(s.nanoseconds) / Double(images) / 1e3, Double(s.nanoseconds) / total * 100, s.label))
-        }
-        // The same time by kind of step (the label up to the first space or digit-led shape).
-        var byKind: [String: UInt64] = [:]
-        for s in steps { byKind[Self.kind(of: s.label), default: 0] += s.nanoseconds }
-        print("by kind:")
-        for (kind, ns) in byKind.sorted(by: { $0.value > $1.value }) {
-            print(String(format: "%9.1f us %5.1f%%  %@", Double(ns) / Double(images) / 1e3, Double(ns) / total * 100, kind))
-        }
-    }
-
-    /// "conv 3x3/1 56x56x64 -> ..." → "conv 3x3/1"; labels without a shape stay whole.
+    /// The kind of step a label names: an INT8 convolution by window ("conv 3x3/1 56x56x64 -> ..."
+    /// → "conv 3x3/1"), another INT8 step whole ("requantize", "add"), an FP32 step by op type
+    /// ("Conv stem +Act" → "Conv").
     static func kind(of label: String) -> String {
         let words = label.split(separator: " ")
-        guard words.count > 2, words[0].hasSuffix("conv") else { return label }
-        return words.prefix(2).joined(separator: " ")
+        if words.count > 2, words[0].hasSuffix("conv") { return words.prefix(2).joined(separator: " ") }
+        if let first = words.first, first.first?.isUppercase == true { return String(first) }
+        return label
     }
 
     static func printProfile(_ p: StepProfile, images: Int) {
@@ -79,6 +61,12 @@ struct Bench: ParsableCommand {
             let us = Double(p.nanoseconds[i]) / Double(images) / 1e3
             let gflops = us > 0 ? Double(p.macs[i]) * 2 / (us * 1e3) : 0
             print(String(format: "%9.1f us %5.1f%% %7.1f GFLOPS  %@", us, Double(p.nanoseconds[i]) / max(total, 1) * 100, gflops, p.labels[i]))
+        }
+        var byKind: [String: UInt64] = [:]
+        for (label, ns) in zip(p.labels, p.nanoseconds) { byKind[kind(of: label), default: 0] += ns }
+        print("by kind:")
+        for (kind, ns) in byKind.sorted(by: { $0.value > $1.value }) {
+            print(String(format: "%9.1f us %5.1f%%  %@", Double(ns) / Double(images) / 1e3, Double(ns) / max(total, 1) * 100, kind))
         }
     }
 }

@@ -83,6 +83,14 @@ final class CLITests: XCTestCase {
         XCTAssertLessThanOrEqual(cosine, 1 + 1e-12)
         if sqnr > 0 { XCTAssertGreaterThanOrEqual(cosine, (1 - pow(10, -sqnr / 10)).squareRoot() - 1e-9, "cosine \(cosine) with \(sqnr) dB") }
         XCTAssertTrue(maxAbs > 0 && maxAbs.isFinite, "max |Δ| \(maxAbs)")
+        // The INT8 plan's profile comes from the same step protocol as FP32's: every step, with the
+        // 20 convolutions (3 are the residual shortcuts) and the batched classifier, then by kind.
+        let profile = try runProduct("octet", ["bench", paths["model"]!, "--batch", "4", "--threads", "2", "--iterations", "1", "--profile"])
+        XCTAssertEqual(profile.status, 0, profile.stderr)
+        let lines = profile.stdout.split(separator: "\n")
+        XCTAssertTrue(lines.contains { $0.contains("step time per image") }, profile.stdout)
+        XCTAssertEqual(lines.filter { $0.contains(" conv ") && $0.contains(" -> ") }.count, 21, profile.stdout)
+        XCTAssertTrue(lines.contains { $0.hasSuffix("by kind:") }, profile.stdout)
         // A model that is already quantized is refused.
         try expectFailure(["calibrate", paths["model"]!, "--data", npy, "--out", out], mentions: "already quantized")
         try expectFailure(["calibrate", resnet, "--data", npy, "--method", "magic", "--out", out], mentions: "--method")

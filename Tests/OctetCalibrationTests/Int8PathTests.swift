@@ -8,7 +8,10 @@ final class Int8PathTests: XCTestCase {
     func check(_ qdq: Graph, input: Tensor, inputName: String = "input", file: StaticString = #filePath, line: UInt = #line) throws {
         let reference = try Int8Plan(graph: qdq, threads: 2, isa: nil).run([inputName: input])
         for isa in ISA.supported {
-            let fast = try Int8Plan(graph: qdq, threads: 2, isa: isa).run([inputName: input])
+            // The plan keeps its worker arenas between runs: a run before leaves nothing behind.
+            let plan = try Int8Plan(graph: qdq, threads: 2, isa: isa)
+            _ = try plan.run([inputName: Tensor(shape: input.shape, floats: input.floats!.map { -$0 * 3 })])
+            let fast = try plan.run([inputName: input])
             // One thread: every image reaches the classifier, which then runs once over all of them.
             let batchedHead = try Int8Plan(graph: qdq, threads: 1, isa: isa).run([inputName: input])
             for (name, t) in reference {
@@ -109,6 +112,9 @@ final class Int8PathTests: XCTestCase {
             XCTAssertTrue(try Int8Plan(graph: resnet.qdq, isa: isa).batchesClassifier, "\(isa)")
         }
         XCTAssertFalse(try Int8Plan(graph: resnet.qdq, isa: nil).batchesClassifier)
+        // u8 and float tensors share one arena planned by liveness: far less than every tensor's own memory.
+        let plan = try Int8Plan(graph: resnet.qdq)
+        XCTAssertLessThan(plan.arenaFloats * 2, plan.tensorFloats, "arena \(plan.arenaFloats) floats, tensors \(plan.tensorFloats)")
         // The 8 residual Adds run inside the convolutions on the paths whose kernels fuse them.
         let one = try Tensor(shape: [1, 3, 224, 224], floats: Array(x.prefix(3 * 224 * 224)))
         for isa in ISA.supported {

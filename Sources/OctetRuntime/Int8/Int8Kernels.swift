@@ -8,104 +8,81 @@ enum Int8Kernels {
     /// mode (a few microseconds of work, left on one thread).
     static let minimumSplitMACs = 1_000_000
 
-    /// Runs one step of one image; a `pool` wider than one thread splits a convolution's output
-    /// pixels across its threads (latency mode: one image at a time, all cores on each layer).
-    static func execute(_ step: Int8Step, _ u8: inout [[UInt8]], _ f: inout [AlignedFloats], pool: SpinPool? = nil) {
+    /// Runs one step of one image on its tensors `t` (one image's arena); a `pool` wider than one
+    /// thread splits a convolution's output pixels across its threads (latency mode: one image
+    /// at a time, all cores on each layer).
+    static func execute(_ step: Int8Step, _ t: Int8Tensors, pool: SpinPool? = nil) {
         switch step {
         case .quantize(let src, let dst, let params, let fast):
-            guard let fast else { u8[dst] = f[src].withUnsafeBufferPointer { $0.map { params.quantize($0) } }; return }
-            let x = f[src]
-            u8[dst] = [UInt8](unsafeUninitializedCapacity: x.count) { out, n in
-                x.withUnsafeBufferPointer { QuantizeKernel.quantize($0.baseAddress!, scale: params.scale, zeroPoint: params.zeroPoint,
-                                                                    output: out.baseAddress!, count: x.count, isa: fast) }
-                n = x.count
-            }
+            let x = t.floatBuffer(src), y = t.u8Buffer(dst)
+            guard let fast else { for i in x.indices { y[i] = params.quantize(x[i]) }; return }
+            QuantizeKernel.quantize(x.baseAddress!, scale: params.scale, zeroPoint: params.zeroPoint, output: y.baseAddress!, count: x.count, isa: fast)
         case .requantize(let src, let dst, let m, let zIn, let zOut, let fast):
+            let x = t.u8Buffer(src), y = t.u8Buffer(dst)
             guard let fast else {
-                u8[dst] = u8[src].map { Int8Arithmetic.requantize(Int32($0) - zIn, m, zeroPoint: zOut, lo: 0, hi: 255) }
+                for i in x.indices { y[i] = Int8Arithmetic.requantize(Int32(x[i]) - zIn, m, zeroPoint: zOut, lo: 0, hi: 255) }
                 return
             }
-            let x = u8[src]
-            u8[dst] = [UInt8](unsafeUninitializedCapacity: x.count) { out, n in
-                x.withUnsafeBufferPointer { QuantizeKernel.requantize($0.baseAddress!, zeroIn: zIn, multiplier: m, zeroOut: zOut,
-                                                                      output: out.baseAddress!, count: x.count, isa: fast) }
-                n = x.count
-            }
+            QuantizeKernel.requantize(x.baseAddress!, zeroIn: zIn, multiplier: m, zeroOut: zOut, output: y.baseAddress!, count: x.count, isa: fast)
         case .dequantize(let src, let dst, let p):
-            f[dst] = AlignedFloats(u8[src].map { (Float(Int32($0) - p.zeroPoint)) * p.scale })
+            let x = t.u8Buffer(src), y = t.floatBuffer(dst)
+            for i in x.indices { y[i] = Float(Int32(x[i]) - p.zeroPoint) * p.scale }
         case .relayoutU8(let src, let dst, let inShape, let outShape):
-            u8[dst] = Layouts.fromRowMajor(Layouts.toRowMajor(u8[src], shape: inShape), shape: outShape)
+            let v = Layouts.fromRowMajor(Layouts.toRowMajor(Array(t.u8Buffer(src)), shape: inShape), shape: outShape)
+            _ = t.u8Buffer(dst).initialize(from: v)
         case .relayoutFloat(let src, let dst, let inShape, let outShape):
-            f[dst] = AlignedFloats(Layouts.fromRowMajor(Layouts.toRowMajor(f[src].array, shape: inShape), shape: outShape))
+            let v = Layouts.fromRowMajor(Layouts.toRowMajor(Array(t.floatBuffer(src)), shape: inShape), shape: outShape)
+            _ = t.floatBuffer(dst).initialize(from: v)
         case .conv(let c):
-            conv(c, &u8, &f, pool: pool)
+            conv(c, t, pool: pool)
         case .floatConv(let k, let src, let dst):
-            let pixels = k.geometry.outPixels, count = pixels * k.geometry.outPixelStride
-            // The kernel writes every output (dense pixels): no need to zero the array first.
+            let pixels = k.geometry.outPixels
+            // The kernel writes every output (dense pixels).
             precondition(k.geometry.outPixelStride == k.geometry.outChannels, "internal: FP32 island with strided output")
             let parts = max(1, min(pool?.width ?? 1, pixels / 64))
-            let out = AlignedFloats(uninitializedCount: count)
-            f[src].withUnsafeBufferPointer { x in
-                // Addresses cross into the worker closures as integers (raw pointers are not Sendable).
-                let xAddress = UInt(bitPattern: x.baseAddress), outAddress = UInt(bitPattern: out.pointer)
-                let work: @Sendable (Int) -> Void = { p in
-                    let scratch = AlignedBuffer(count: k.scratchCount)
-                    k.run(input: UnsafePointer(bitPattern: xAddress)!, output: UnsafeMutablePointer(bitPattern: outAddress)!,
-                          pixels: (pixels * p / parts)..<(pixels * (p + 1) / parts), scratch: scratch.pointer)
-                }
-                if let pool { pool.run(parts: parts, work) } else { work(0) }
+            // Addresses cross into the worker closures as integers (raw pointers are not Sendable).
+            let xAddress = UInt(bitPattern: t.float(src)), outAddress = UInt(bitPattern: t.float(dst))
+            let work: @Sendable (Int) -> Void = { p in
+                let scratch = AlignedBuffer(count: k.scratchCount)
+                k.run(input: UnsafePointer(bitPattern: xAddress)!, output: UnsafeMutablePointer(bitPattern: outAddress)!,
+                      pixels: (pixels * p / parts)..<(pixels * (p + 1) / parts), scratch: scratch.pointer)
             }
-            f[dst] = out
+            if let pool { pool.run(parts: parts, work) } else { work(0) }
         case .add(let a, let b, let dst, let ma, let za, let mb, let zb, let zy, let lo, let hi, let fast):
-            let x = u8[a], y = u8[b]
+            let x = t.u8Buffer(a), y = t.u8Buffer(b), out = t.u8Buffer(dst)
             let c = Int8Arithmetic.addConstant(ma: ma, za: za, mb: mb, zb: zb, zy: zy)
             if let fast {
-                u8[dst] = [UInt8](unsafeUninitializedCapacity: x.count) { out, n in
-                    x.withUnsafeBufferPointer { xp in
-                        y.withUnsafeBufferPointer { yp in
-                            QuantizedAddKernel.run(xp.baseAddress!, ma, yp.baseAddress!, mb, constant: c, lo: lo, hi: hi,
-                                                   output: out.baseAddress!, count: x.count, isa: fast)
-                        }
-                    }
-                    n = x.count
-                }
+                QuantizedAddKernel.run(x.baseAddress!, ma, y.baseAddress!, mb, constant: c, lo: lo, hi: hi, output: out.baseAddress!, count: x.count, isa: fast)
                 return
             }
-            var out = [UInt8](repeating: 0, count: x.count)
             for i in 0..<x.count {
                 out[i] = UInt8(min(max(Int8Arithmetic.add(x[i], ma, y[i], mb, constant: c), lo), hi))
             }
-            u8[dst] = out
         case .maxPool(let src, let dst, let w, let fast):
-            guard let fast else { u8[dst] = maxPool(u8[src], w); return }
+            guard let fast else { maxPool(UnsafeBufferPointer(t.u8Buffer(src)), w, into: t.u8Buffer(dst)); return }
             let kernel = Pool2DKernel(kind: .max, isa: fast, inHeight: w.inH, inWidth: w.inW, channels: w.channels, outHeight: w.outH,
                                       outWidth: w.outW, kernel: (w.kh, w.kw), stride: (w.sh, w.sw), padTop: w.padTop, padLeft: w.padLeft)
-            let count = w.outH * w.outW * w.channels
-            u8[dst] = [UInt8](unsafeUninitializedCapacity: count) { out, n in
-                u8[src].withUnsafeBufferPointer { QuantizedMaxPoolKernel.run(kernel, input: $0.baseAddress!, output: out.baseAddress!) }
-                n = count
-            }
+            QuantizedMaxPoolKernel.run(kernel, input: t.u8(src), output: t.u8(dst))
         case .averagePool(let src, let dst, let w, let zIn, let ratio, let zOut, let include):
-            u8[dst] = averagePool(u8[src], w, zeroIn: zIn, ratio: ratio, zeroOut: zOut, countIncludePad: include)
+            averagePool(UnsafeBufferPointer(t.u8Buffer(src)), w, zeroIn: zIn, ratio: ratio, zeroOut: zOut, countIncludePad: include,
+                        into: t.u8Buffer(dst))
         case .clampFloat(let src, let dst, let lo, let hi):
             // Swift.max then Swift.min, spelled out so the loop vectorizes (same results, NaN and -0 included).
-            let x = f[src], out = AlignedFloats(uninitializedCount: x.count)
+            let x = t.floatBuffer(src), out = t.floatBuffer(dst)
             for i in 0..<x.count {
-                let v = x.pointer[i]
+                let v = x[i]
                 let a = lo >= v ? lo : v
-                out.pointer[i] = hi < a ? hi : a
+                out[i] = hi < a ? hi : a
             }
-            f[dst] = out
         case .softmaxFloat(let src, let dst, let rows, let columns):
-            var out = f[src].array
+            let x = t.floatBuffer(src), out = t.floatBuffer(dst)
             for r in 0..<rows {
-                let row = out[(r * columns)..<((r + 1) * columns)]
+                let row = x[(r * columns)..<((r + 1) * columns)]
                 let m = row.max() ?? 0
                 let e = row.map { expf($0 - m) }
                 let s = e.reduce(0, +)
                 for (j, v) in e.enumerated() { out[r * columns + j] = v / s }
             }
-            f[dst] = AlignedFloats(out)
         }
     }
 
@@ -119,97 +96,80 @@ enum Int8Kernels {
     }
 
     /// Max of the u8 codes over each window's in-image taps (NHWC, vectorizable over channels).
-    static func maxPool(_ x: [UInt8], _ w: PoolWindow) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: w.outH * w.outW * w.channels)
+    static func maxPool(_ x: UnsafeBufferPointer<UInt8>, _ w: PoolWindow, into dst: UnsafeMutableBufferPointer<UInt8>) {
         let c = w.channels
-        x.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                for oy in 0..<w.outH {
-                    for ox in 0..<w.outW {
-                        let (ys, xs, _) = window(w, oy, ox)
-                        let o = dst.baseAddress! + (oy * w.outW + ox) * c
-                        for iy in ys { for ix in xs {
-                            let p = src.baseAddress! + (iy * w.inW + ix) * c
-                            for ch in 0..<c { o[ch] = max(o[ch], p[ch]) }
-                        } }
-                    }
-                }
+        guard let src = x.baseAddress, let out = dst.baseAddress else { return }
+        for oy in 0..<w.outH {
+            for ox in 0..<w.outW {
+                let (ys, xs, _) = window(w, oy, ox)
+                let o = out + (oy * w.outW + ox) * c
+                o.initialize(repeating: 0, count: c)
+                for iy in ys { for ix in xs {
+                    let p = src + (iy * w.inW + ix) * c
+                    for ch in 0..<c { o[ch] = max(o[ch], p[ch]) }
+                } }
             }
         }
-        return out
     }
 
     /// Sum of (x − z_x) over each window, requantized with `ratio / n` (`Int8Arithmetic`).
-    static func averagePool(_ x: [UInt8], _ w: PoolWindow, zeroIn: Int32, ratio: Double, zeroOut: Int32, countIncludePad: Bool) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: w.outH * w.outW * w.channels)
+    static func averagePool(_ x: UnsafeBufferPointer<UInt8>, _ w: PoolWindow, zeroIn: Int32, ratio: Double, zeroOut: Int32, countIncludePad: Bool,
+                            into out: UnsafeMutableBufferPointer<UInt8>) {
         let c = w.channels
         var sums = [Int32](repeating: 0, count: c)
-        x.withUnsafeBufferPointer { src in
-            for oy in 0..<w.outH {
-                for ox in 0..<w.outW {
-                    let (ys, xs, padded) = window(w, oy, ox)
-                    for ch in 0..<c { sums[ch] = 0 }
-                    for iy in ys { for ix in xs {
-                        let p = src.baseAddress! + (iy * w.inW + ix) * c
-                        for ch in 0..<c { sums[ch] &+= Int32(p[ch]) }
-                    } }
-                    let n = countIncludePad ? padded : ys.count * xs.count
-                    let m = Float(ratio / Double(max(n, 1)))
-                    let taps = Int32(ys.count * xs.count)
-                    for ch in 0..<c {
-                        out[(oy * w.outW + ox) * c + ch] = Int8Arithmetic.requantize(sums[ch] &- taps &* zeroIn, m, zeroPoint: zeroOut, lo: 0, hi: 255)
-                    }
+        guard let src = x.baseAddress else { return }
+        for oy in 0..<w.outH {
+            for ox in 0..<w.outW {
+                let (ys, xs, padded) = window(w, oy, ox)
+                for ch in 0..<c { sums[ch] = 0 }
+                for iy in ys { for ix in xs {
+                    let p = src + (iy * w.inW + ix) * c
+                    for ch in 0..<c { sums[ch] &+= Int32(p[ch]) }
+                } }
+                let n = countIncludePad ? padded : ys.count * xs.count
+                let m = Float(ratio / Double(max(n, 1)))
+                let taps = Int32(ys.count * xs.count)
+                for ch in 0..<c {
+                    out[(oy * w.outW + ox) * c + ch] = Int8Arithmetic.requantize(sums[ch] &- taps &* zeroIn, m, zeroPoint: zeroOut, lo: 0, hi: 255)
                 }
             }
         }
-        return out
     }
 
-    static func conv(_ c: ConvInt8, _ u8: inout [[UInt8]], _ f: inout [AlignedFloats], pool: SpinPool? = nil) {
+    static func conv(_ c: ConvInt8, _ t: Int8Tensors, pool: SpinPool? = nil) {
         if let k = c.fast {
             let pixels = c.outH * c.outW
             // Disjoint output-pixel ranges, each with its own scratch: the kernel is pure per pixel.
             // Layers too small to repay waking the other threads run on this one.
             let macs = pixels * c.outC * (c.inC / c.groups) * c.kh * c.kw
             let parts = macs < minimumSplitMACs ? 1 : max(1, min(pool?.width ?? 1, pixels / 8))
-            let residual = c.residual.map { u8[$0.slot] } ?? []
-            let run = { (x: UnsafePointer<UInt8>, out: UnsafeMutableRawPointer) in
-                residual.withUnsafeBufferPointer { r in
-                    // Addresses cross into the worker closures as integers (raw pointers are not Sendable).
-                    let xAddress = UInt(bitPattern: x), outAddress = UInt(bitPattern: out)
-                    let rAddress = c.residual == nil ? 0 : UInt(bitPattern: r.baseAddress)
-                    let work: @Sendable (Int) -> Void = { p in
-                        let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(k.scratchBytes, 64), alignment: 64)
-                        defer { scratch.deallocate() }
-                        k.run(input: UnsafePointer(bitPattern: xAddress)!, output: UnsafeMutableRawPointer(bitPattern: outAddress)!,
-                              residual: UnsafePointer(bitPattern: rAddress), pixels: (pixels * p / parts)..<(pixels * (p + 1) / parts),
-                              scratch: scratch)
-                    }
-                    if let pool { pool.run(parts: parts, work) } else { work(0) }
-                }
+            // The kernel writes every output element.
+            let out: UnsafeMutableRawPointer = switch c.output {
+            case .quantized(let slot, _, _, _, _): UnsafeMutableRawPointer(t.u8(slot))
+            case .float(let slot, _, _, _): UnsafeMutableRawPointer(t.float(slot))
             }
-            switch c.output {
-            case .quantized(let slot, _, _, _, _):
-                // The kernel writes every output byte: no need to zero the array first.
-                u8[slot] = [UInt8](unsafeUninitializedCapacity: pixels * c.outC) { out, n in
-                    u8[c.input].withUnsafeBufferPointer { x in run(x.baseAddress!, UnsafeMutableRawPointer(out.baseAddress!)) }
-                    n = pixels * c.outC
-                }
-            case .float(let slot, _, _, _):
-                let out = AlignedFloats(zeroedCount: pixels * c.outC)
-                u8[c.input].withUnsafeBufferPointer { x in run(x.baseAddress!, UnsafeMutableRawPointer(out.pointer)) }
-                f[slot] = out
+            // Addresses cross into the worker closures as integers (raw pointers are not Sendable).
+            let xAddress = UInt(bitPattern: t.u8(c.input)), outAddress = UInt(bitPattern: out)
+            let rAddress = c.residual.map { UInt(bitPattern: t.u8($0.slot)) } ?? 0
+            let work: @Sendable (Int) -> Void = { p in
+                let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(k.scratchBytes, 64), alignment: 64)
+                defer { scratch.deallocate() }
+                k.run(input: UnsafePointer(bitPattern: xAddress)!, output: UnsafeMutableRawPointer(bitPattern: outAddress)!,
+                      residual: UnsafePointer(bitPattern: rAddress), pixels: (pixels * p / parts)..<(pixels * (p + 1) / parts),
+                      scratch: scratch)
             }
+            if let pool { pool.run(parts: parts, work) } else { work(0) }
             return
         }
+        let input = UnsafeBufferPointer(t.u8Buffer(c.input))
         let cpg = c.inC / c.groups, opg = c.outC / c.groups, taps = c.kh * c.kw
         var acc = [Int32](repeating: 0, count: c.outH * c.outW * c.outC)
         if cpg == 1 && opg == 1 {
-            depthwise(c, u8[c.input], &acc)
-            finish(c, acc, &u8, &f)
+            depthwise(c, input, &acc)
+            finish(c, acc, t)
             return
         }
-        u8[c.input].withUnsafeBufferPointer { x in
+        do { let x = input
             c.weights.withUnsafeBufferPointer { w in
                 c.tapSums.withUnsafeBufferPointer { sums in
                     acc.withUnsafeMutableBufferPointer { a in
@@ -241,16 +201,16 @@ enum Int8Kernels {
                 }
             }
         }
-        finish(c, acc, &u8, &f)
+        finish(c, acc, t)
     }
 
     /// Depthwise convolution, vectorizable over the contiguous channels of NHWC.
     /// Weights are [channel][tap] (the generic layout with one input channel per group).
-    static func depthwise(_ c: ConvInt8, _ input: [UInt8], _ acc: inout [Int32]) {
+    static func depthwise(_ c: ConvInt8, _ x: UnsafeBufferPointer<UInt8>, _ acc: inout [Int32]) {
         let taps = c.kh * c.kw, ch = c.outC
         var wt = [Int32](repeating: 0, count: taps * ch)   // [tap][channel]
         for o in 0..<ch { for t in 0..<taps { wt[t * ch + o] = Int32(c.weights[o * taps + t]) } }
-        input.withUnsafeBufferPointer { x in
+        do {
             wt.withUnsafeBufferPointer { w in
                 acc.withUnsafeMutableBufferPointer { a in
                     for oy in 0..<c.outH {
@@ -275,21 +235,21 @@ enum Int8Kernels {
         }
     }
 
-    static func finish(_ c: ConvInt8, _ acc: [Int32], _ u8: inout [[UInt8]], _ f: inout [AlignedFloats]) {
+    static func finish(_ c: ConvInt8, _ acc: [Int32], _ t: Int8Tensors) {
         switch c.output {
         case .quantized(let slot, let m, let zp, let lo, let hi):
-            var out = [UInt8](repeating: 0, count: acc.count)
+            let out = t.u8Buffer(slot)
             for i in 0..<acc.count { out[i] = Int8Arithmetic.requantize(acc[i], m[i % c.outC], zeroPoint: zp, lo: lo, hi: hi) }
             if let (rs, a) = c.residual {
-                let r = u8[rs]
+                let r = t.u8Buffer(rs)
                 for i in 0..<out.count {
                     let (x, y) = a.convolutionIsSecond ? (r[i], out[i]) : (out[i], r[i])
                     out[i] = UInt8(truncatingIfNeeded: min(max(Int8Arithmetic.add(x, a.ma, y, a.mb, constant: a.constant), a.lo), a.hi))
                 }
             }
-            u8[slot] = out
         case .float(let slot, let scales, let lo, let hi):
-            f[slot] = AlignedFloats(acc.indices.map { min(max(Float(acc[$0]) * scales[$0 % c.outC], lo), hi) })
+            let out = t.floatBuffer(slot)
+            for i in acc.indices { out[i] = min(max(Float(acc[i]) * scales[i % c.outC], lo), hi) }
         }
     }
 }

@@ -7,11 +7,13 @@ import OctetKernels
 /// Runs a QDQ model (ours or another tool's) with integer arithmetic exactly as the fast
 /// kernels will (see `Int8Arithmetic`): each QuantizeLinear whose input is a Conv, Gemm, Add or
 /// pooling of dequantized tensors (optionally through Relu/Clip) becomes one integer step.
-/// Plain Swift: this executor is the specification the SIMD kernels are tested against.
+/// The plain-Swift steps (`isa` nil) are the specification the SIMD kernels are tested against.
+///
+/// The integer steps run on the FP32 plan's executor (`ExecutionPlan`): one memory planner (the
+/// u8 and float tensors of an image share one arena, reused by liveness), one thread pool, one
+/// step protocol (profiling, batched classifier head).
 public final class Int8Plan: @unchecked Sendable {
     let steps: [Int8Step]
-    let u8Sizes: [Int]
-    let floatSizes: [Int]
     let inputs: [(name: String, slot: Int, shape: Shape)]
     let outputs: [(name: String, slot: Int, shape: Shape)]
     /// Every u8 tensor produced by a QuantizeLinear, by the name of that node's output.
@@ -19,20 +21,21 @@ public final class Int8Plan: @unchecked Sendable {
     public let threads: Int
     /// Multiply-accumulates of the integer convolutions for one image.
     public let macsPerImage: Int
-    /// The slots each step reads for the last time: released right after it, so the next
-    /// steps' outputs reuse memory still in cache instead of each tensor of the image getting
-    /// fresh (cold) memory.
-    let lastReads: [(u8: [Int], float: [Int])]
-    /// The final fully connected layer, run once over each thread's images when it has several.
-    let head: BatchedHead?
+    /// The compiled steps on the shared executor (tensors reused by liveness).
+    let executor: ExecutionPlan
+    /// The same steps with every tensor kept to the end of the image (`dequantizedIntermediates`).
+    private let keepingAll: ExecutionPlan
+    /// Floats of activation memory (u8 and float tensors of one image) per worker, tensors reusing
+    /// the memory of those no longer read (`MemoryPlanner`).
+    public var arenaFloats: Int { executor.arenaFloats }
+    /// The same without reuse: every tensor of an image in its own memory.
+    public var tensorFloats: Int { keepingAll.arenaFloats }
     /// Whether the final fully connected layer runs once over each thread's images (C kernels,
     /// a classifier whose float output is the plan's only output) rather than once per image.
-    public var batchesClassifier: Bool { head != nil }
+    public var batchesClassifier: Bool { executor.compiled.tail != nil }
 
     /// The kernel path, or nil when the plain-Swift reference kernels run.
     public let isa: ISA?
-    /// Latency-mode helper pools, kept between runs (their threads start once).
-    private let pools = SpinPools()
 
     /// - Parameters:
     ///   - isa: the C kernel path to use (bit-exact with the reference), or nil for the
@@ -45,8 +48,6 @@ public final class Int8Plan: @unchecked Sendable {
         self.isa = isa
         try c.compile()
         steps = c.steps
-        u8Sizes = c.u8Sizes
-        floatSizes = c.floatSizes
         inputs = c.inputSlots
         outputs = c.outputSlots
         macsPerImage = c.macs
@@ -55,140 +56,57 @@ public final class Int8Plan: @unchecked Sendable {
             return nil
         }.sorted { $0.name < $1.name }
         self.threads = max(1, threads)
-        lastReads = Self.lastReads(steps, keeping: Set(c.outputSlots.map(\.slot)))
-        head = BatchedHead(steps: c.steps, outputs: c.outputSlots)
+        let options = PlanOptions(isa: isa ?? .scalar, threads: threads)
+        executor = ExecutionPlan(compiled: Self.compiled(c, reuse: true), options: options)
+        keepingAll = ExecutionPlan(compiled: Self.compiled(c, reuse: false), options: options)
+    }
+
+    /// The compiler's steps as a plan of the shared executor: tensors placed by `MemoryPlanner`
+    /// (`reuse` false: each its own memory), rank-4 tensors NHWC.
+    private static func compiled(_ c: Int8Compiler, reuse: Bool) -> CompiledPlan {
+        let memory = Int8Memory(steps: c.steps, u8Counts: c.u8Sizes, floatCounts: c.floatSizes, inputs: c.inputSlots.map(\.slot),
+                                outputs: c.outputSlots.map(\.slot), reuse: reuse)
+        func slot(_ v: (name: String, slot: Int, shape: Shape)) -> (String, Slot) {
+            (v.name, Slot(shape: v.shape, layout: LayoutConversion.layout(for: v.shape), operand: .arena(memory.floatOffsets[v.slot])))
+        }
+        let tail = reuse ? BatchedTail(int8Steps: c.steps, memory: memory, outputs: c.outputSlots) : nil
+        let macs = c.steps.map { step -> Int in
+            guard case .conv(let conv) = step else { return 0 }
+            return conv.outH * conv.outW * conv.outC * (conv.inC / conv.groups) * conv.kh * conv.kw
+        }
+        return CompiledPlan(isa: c.isa ?? .scalar, tail: tail, steps: c.steps.map(Step.int8), observed: c.steps.map { _ in [] },
+                            inputs: c.inputSlots.map(slot), outputs: c.outputSlots.map(slot), arenaCount: memory.arenaFloats,
+                            scratchCount: 0, macs: c.macs, labels: c.steps.map(label), stepMacs: macs, int8: memory)
     }
 
     /// Runs a batch `[N, ...]` per input; returns each output `[N, ...]`.
     public func run(_ feeds: [String: Tensor]) throws(RuntimeError) -> [String: Tensor] {
-        var batch = -1
-        var sources: [[Float]] = []
-        for (name, _, shape) in inputs {
-            guard let t = feeds[name] else { throw .badInput(name: name, detail: "missing") }
-            guard let v = t.floats else { throw .badInput(name: name, detail: "must be float32") }
-            let expected = Array(shape.dims.dropFirst())
-            guard t.shape.rank == shape.rank, Array(t.shape.dims.dropFirst()) == expected else {
-                throw .badInput(name: name, detail: "expected shape [N,\(expected.map(String.init).joined(separator: ","))], got \(t.shape)")
-            }
-            if batch >= 0 && batch != t.shape[0] { throw .badInput(name: name, detail: "batch sizes differ") }
-            batch = t.shape[0]
-            sources.append(v)
-        }
-        guard batch > 0 else { throw .emptyBatch }
-        let results = OutputBox(outputs.map { Array(repeating: Float(0), count: $0.shape.elementCount * batch) })
-        // Throughput mode: images spread over the threads. Latency mode (fewer images than
-        // threads): the threads left over split each convolution of an image.
-        let workers = min(threads, batch)
-        let intra = max(1, threads / workers)
-        let srcs = sources
-        let count = batch
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            let pool = intra > 1 ? self.pools.take(width: intra) : nil
-            defer { if let pool { self.pools.give(pool) } }
-            let images = (count * w / workers)..<(count * (w + 1) / workers)
-            let nhwc = { (image: Int) in
-                srcs.enumerated().map { i, v in
-                    let shape = self.inputs[i].shape, n = shape.elementCount
-                    return v.withUnsafeBufferPointer { self.executorLayout(UnsafeBufferPointer(rebasing: $0[(image * n)..<((image + 1) * n)]), shape: shape) }
-                }
-            }
-            if let head = self.head, images.count > 1 {
-                // Every image up to the head, then the head over all of them at once.
-                var rows: [UInt8] = []
-                rows.reserveCapacity(images.count * head.inC)
-                for image in images { rows += self.runImage(nhwc: nhwc(image), pool: pool, through: head).u8[head.input] }
-                let logits = head.run(rows)
-                for (k, image) in images.enumerated() { results.store(image: image, [Array(logits[(k * head.outC)..<((k + 1) * head.outC)])]) }
-                return
-            }
-            for image in images { results.store(image: image, self.runImage(nhwc: nhwc(image), pool: pool).outputs) }
-        }
-        var out: [String: Tensor] = [:]
-        for (i, o) in outputs.enumerated() {
-            var s = o.shape
-            s[0] = batch
-            out[o.name] = try? Tensor(shape: s, floats: results.values[i])
-        }
-        return out
+        try executor.run(feeds)
     }
 
-    /// Runs one image on this thread (row-major per-image inputs and outputs), keeping every u8 tensor.
-    func runImageCapturing(_ images: [[Float]]) -> (outputs: [[Float]], u8: [[UInt8]]) {
-        runImage(nhwc: inputs.indices.map { i in images[i].withUnsafeBufferPointer { executorLayout($0, shape: inputs[i].shape) } }, pool: nil,
-                 keepingAll: true)
+    /// Runs a batch adding each step's time to `profile` (from `makeProfile`).
+    public func run(_ feeds: [String: Tensor], profile: StepProfile) throws(RuntimeError) -> [String: Tensor] {
+        try executor.run(feeds, profile: profile)
     }
 
-    /// For each step, the slots no later step reads (the plan's outputs excepted).
-    static func lastReads(_ steps: [Int8Step], keeping outputs: Set<Int>) -> [(u8: [Int], float: [Int])] {
-        var lastU8: [Int: Int] = [:], lastFloat: [Int: Int] = [:]
-        for (i, step) in steps.enumerated() {
-            for s in step.operands.u8 { lastU8[s] = i }
-            for s in step.operands.float where !outputs.contains(s) { lastFloat[s] = i }
-        }
-        var out = [(u8: [Int], float: [Int])](repeating: ([], []), count: steps.count)
-        for (s, i) in lastU8.sorted(by: { $0.key < $1.key }) { out[i].u8.append(s) }
-        for (s, i) in lastFloat.sorted(by: { $0.key < $1.key }) { out[i].float.append(s) }
-        return out
-    }
+    /// An empty profile for this plan's steps (labels from `label(_:)`, MACs of the convolutions).
+    public func makeProfile() -> StepProfile { executor.makeProfile() }
 
-    /// One image's row-major input in the executor's layout (NHWC for rank 4), in an aligned buffer.
-    func executorLayout(_ v: UnsafeBufferPointer<Float>, shape: Shape) -> AlignedFloats {
-        let out = AlignedFloats(uninitializedCount: v.count)
-        guard let src = v.baseAddress else { return out }
-        if shape.rank == 4, shape[1] > 1, shape[2] * shape[3] > 1 {
-            LayoutKernel.nchwToNHWC(src, channels: shape[1], pixels: shape[2] * shape[3], into: out.pointer, isa: isa ?? .scalar)
-        } else {
-            out.pointer.initialize(from: src, count: v.count)
-        }
-        return out
-    }
-
-    /// Runs one image whose inputs are already in the executor's layout (NHWC for rank 4); a
-    /// pool splits the larger layers across its threads. Tensors are released after their last
-    /// read unless `keepingAll` (to see every u8 tensor afterwards).
-    /// `through`: stop before that head's step (outputs are then empty; the head's input is in `u8`).
-    func runImage(nhwc images: [AlignedFloats], pool: SpinPool?, keepingAll: Bool = false,
-                  through head: BatchedHead? = nil) -> (outputs: [[Float]], u8: [[UInt8]]) {
-        // Every step writes its whole output array before anything reads it, so slots start empty
-        // (allocating and zeroing every tensor of the network up front costs more than the math).
-        var u8 = [[UInt8]](repeating: [], count: u8Sizes.count)
-        var f = [AlignedFloats](repeating: .empty, count: floatSizes.count)
-        for (i, input) in inputs.enumerated() { f[input.slot] = images[i] }
-        for (i, step) in steps[..<(head?.step ?? steps.count)].enumerated() {
-            Int8Kernels.execute(step, &u8, &f, pool: pool)
-            if !keepingAll { release(lastReads[i], &u8, &f) }
-        }
-        if head != nil { return ([], u8) }
-        return (outputs.map { Layouts.toRowMajor(f[$0.slot].array, shape: $0.shape) }, u8)
-    }
-
-    @inline(__always)
-    private func release(_ slots: (u8: [Int], float: [Int]), _ u8: inout [[UInt8]], _ f: inout [AlignedFloats]) {
-        for s in slots.u8 { u8[s] = [] }
-        for s in slots.float { f[s] = .empty }
-    }
-
-    /// Time of each step over `images` runs of one image on this thread (a profile: the step
-    /// label and its nanoseconds summed over the runs, in plan order).
+    /// Time of each step over a batch of `images` copies of the sample in `feeds` (`[1, ...]` per
+    /// input): the step label and its nanoseconds summed over the images, in plan order.
     public func profile(_ feeds: [String: Tensor], images: Int) throws(RuntimeError) -> [(label: String, nanoseconds: UInt64)] {
-        var sources: [[Float]] = []
+        var batch: [String: Tensor] = [:]
         for (name, _, shape) in inputs {
             guard let v = feeds[name]?.floats, v.count >= shape.elementCount else { throw .badInput(name: name, detail: "expected one sample") }
-            sources.append(Array(v.prefix(shape.elementCount)))
-        }
-        var totals = [UInt64](repeating: 0, count: steps.count)
-        for _ in 0..<max(images, 1) {
-            var u8 = [[UInt8]](repeating: [], count: u8Sizes.count)
-            var f = [AlignedFloats](repeating: .empty, count: floatSizes.count)
-            for (i, input) in inputs.enumerated() { f[input.slot] = sources[i].withUnsafeBufferPointer { executorLayout($0, shape: input.shape) } }
-            for (i, step) in steps.enumerated() {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                Int8Kernels.execute(step, &u8, &f)
-                totals[i] += DispatchTime.now().uptimeNanoseconds - t0
-                release(lastReads[i], &u8, &f)
+            var s = shape
+            s[0] = max(images, 1)
+            do { batch[name] = try Tensor(shape: s, floats: Array(repeating: Array(v.prefix(shape.elementCount)), count: s[0]).flatMap { $0 }) } catch {
+                throw .badInput(name: name, detail: "\(error)")
             }
         }
-        return steps.enumerated().map { (Self.label($1), totals[$0]) }
+        let p = makeProfile()
+        _ = try executor.run(batch, profile: p)
+        return zip(p.labels, p.nanoseconds).map { ($0, $1) }
     }
 
     static func label(_ step: Int8Step) -> String {
@@ -220,22 +138,14 @@ public final class Int8Plan: @unchecked Sendable {
             }
             images.append(v)
         }
-        let (_, u8) = runImageCapturing(images)
-        var out: [String: [Float]] = [:]
-        for (name, slot, p) in quantizedValues { out[name] = u8[slot].map { Float(Int32($0) - p.zeroPoint) * p.scale } }
-        return out
-    }
-}
-
-/// Per-image outputs gathered from worker threads, each writing its own images.
-final class OutputBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private(set) var values: [[Float]]
-    init(_ v: [[Float]]) { values = v }
-    func store(image: Int, _ outs: [[Float]]) {
-        lock.lock(); defer { lock.unlock() }
-        for (i, o) in outs.enumerated() {
-            values[i].replaceSubrange((image * o.count)..<((image + 1) * o.count), with: o)
+        guard let memory = keepingAll.compiled.int8 else { return [:] }
+        return keepingAll.withImageArena(images) { base in
+            let tensors = memory.bound(to: base)
+            var out: [String: [Float]] = [:]
+            for (name, slot, p) in quantizedValues where memory.u8Offsets[slot] >= 0 {
+                out[name] = tensors.u8Buffer(slot).map { Float(Int32($0) - p.zeroPoint) * p.scale }
+            }
+            return out
         }
     }
 }

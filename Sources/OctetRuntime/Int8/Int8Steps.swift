@@ -67,3 +67,79 @@ extension Int8Step {
         }
     }
 }
+
+extension Int8Step {
+    /// The u8 and float slots this step writes.
+    var results: (u8: [Int], float: [Int]) {
+        switch self {
+        case .quantize(_, let dst, _, _), .requantize(_, let dst, _, _, _, _), .relayoutU8(_, let dst, _, _),
+             .add(_, _, let dst, _, _, _, _, _, _, _, _), .maxPool(_, let dst, _, _), .averagePool(_, let dst, _, _, _, _, _):
+            return ([dst], [])
+        case .dequantize(_, let dst, _), .relayoutFloat(_, let dst, _, _), .floatConv(_, _, let dst), .clampFloat(_, let dst, _, _),
+             .softmaxFloat(_, let dst, _, _):
+            return ([], [dst])
+        case .conv(let c):
+            switch c.output {
+            case .quantized(let slot, _, _, _, _): return ([slot], [])
+            case .float(let slot, _, _, _): return ([], [slot])
+            }
+        }
+    }
+}
+
+/// A tensor of an INT8 plan: u8 codes and float values are numbered apart by the compiler.
+enum Int8Value: Hashable {
+    case u8(Int)
+    case float(Int)
+}
+
+/// Where the tensors of an INT8 plan live in the per-image arena (`MemoryPlanner`) and how many
+/// elements each holds: the INT8 steps address their slots through it.
+struct Int8Memory {
+    /// Arena offsets (in floats) of each u8 and float slot; -1 for a slot never written.
+    var u8Offsets: [Int]
+    var floatOffsets: [Int]
+    var u8Counts: [Int]
+    var floatCounts: [Int]
+
+    /// Offsets by liveness over `steps` (`reuse` false: every tensor kept to the end of the image).
+    init(steps: [Int8Step], u8Counts: [Int], floatCounts: [Int], inputs: [Int], outputs: [Int], reuse: Bool) {
+        self.u8Counts = u8Counts
+        self.floatCounts = floatCounts
+        let reads = steps.map { s in s.operands.u8.map(Int8Value.u8) + s.operands.float.map(Int8Value.float) }
+        let writes = steps.map { s in s.results.u8.map(Int8Value.u8) + s.results.float.map(Int8Value.float) }
+        let (offsets, size) = MemoryPlanner.assign(
+            inputs: inputs.map(Int8Value.float), reads: reads, writes: writes,
+            floats: { v in
+                switch v {
+                case .u8(let s): (u8Counts[s] + 3) / 4
+                case .float(let s): floatCounts[s]
+                }
+            },
+            keep: Set(outputs.map(Int8Value.float)), reuse: reuse)
+        u8Offsets = u8Counts.indices.map { offsets[.u8($0)] ?? -1 }
+        floatOffsets = floatCounts.indices.map { offsets[.float($0)] ?? -1 }
+        arenaFloats = size
+    }
+
+    /// Floats of arena the plan needs per image.
+    let arenaFloats: Int
+
+    /// The tensors of one image's arena starting at `base`.
+    func bound(to base: UnsafeMutablePointer<Float>) -> Int8Tensors { Int8Tensors(memory: self, base: base) }
+}
+
+/// The slots of one image's arena, as pointers (valid while the arena is).
+struct Int8Tensors {
+    let memory: Int8Memory
+    let base: UnsafeMutablePointer<Float>
+
+    func u8(_ slot: Int) -> UnsafeMutablePointer<UInt8> {
+        UnsafeMutableRawPointer(base + memory.u8Offsets[slot]).assumingMemoryBound(to: UInt8.self)
+    }
+    func u8Buffer(_ slot: Int) -> UnsafeMutableBufferPointer<UInt8> { UnsafeMutableBufferPointer(start: u8(slot), count: memory.u8Counts[slot]) }
+    func float(_ slot: Int) -> UnsafeMutablePointer<Float> { base + memory.floatOffsets[slot] }
+    func floatBuffer(_ slot: Int) -> UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(start: float(slot), count: memory.floatCounts[slot])
+    }
+}

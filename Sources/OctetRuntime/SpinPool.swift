@@ -7,8 +7,8 @@ import Synchronization
 /// mobile network (with Dispatch's `concurrentPerform`, 2 threads ran EfficientNet-Lite0 at
 /// batch 1 slower than one; see docs/benchmarks.md). The caller claims parts too and never waits for a helper that has not started one,
 /// so a helper descheduled by other load slows nothing down. Idle for `idleSpin`, helpers sleep
-/// until the next loop. `Int8Plan` keeps its pools (threads start once and have found their own
-/// cores by the next image); `close()` stops a pool's threads.
+/// until the next loop. A plan keeps its pools in its idle `WorkerContexts` (threads start once and have found their
+/// own cores by the next image); `close()` stops a pool's threads.
 final class SpinPool: @unchecked Sendable {
     /// One parallel loop: its parts are claimed and counted here, so a helper that wakes late
     /// holds a finished job and finds nothing left to claim.
@@ -102,23 +102,4 @@ final class SpinPool: @unchecked Sendable {
             current.withLock { $0 }?.work()
         }
     }
-}
-
-/// The idle latency-mode pools of a plan: a run takes one per image worker and gives it back.
-final class SpinPools: @unchecked Sendable {
-    private let lock = NSLock()
-    private var idle: [SpinPool] = []
-
-    func take(width: Int) -> SpinPool {
-        lock.lock(); defer { lock.unlock() }
-        if let i = idle.firstIndex(where: { $0.width == width }) { return idle.remove(at: i) }
-        return SpinPool(width: width)
-    }
-
-    func give(_ pool: SpinPool) {
-        lock.lock(); defer { lock.unlock() }
-        idle.append(pool)
-    }
-
-    deinit { for pool in idle { pool.close() } }
 }
