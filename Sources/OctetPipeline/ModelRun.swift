@@ -37,8 +37,19 @@ public final class ModelRun: @unchecked Sendable {
 
     /// The outputs of images `range`, grouped in runs of equal input shape (in image order).
     public func outputs(_ dataset: any Dataset, _ range: Range<Int>) throws -> [(images: Range<Int>, outputs: [String: Tensor], seconds: Double)] {
+        try inputBatches(dataset, range).map { images, batch in
+            let plan = try plans.plan(for: [inputName: Shape([1] + batch.shape.dims.dropFirst())])
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let out = try plan.run([inputName: batch])
+            return (images, out, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+    }
+
+    /// The samples of images `range` as input batches `[n, ...]`, one per run of equal sample
+    /// shape (in image order); a sample the model cannot take is an error naming it.
+    public func inputBatches(_ dataset: any Dataset, _ range: Range<Int>) throws -> [(images: Range<Int>, input: Tensor)] {
         let samples = try load(dataset, range)
-        var groups: [(images: Range<Int>, outputs: [String: Tensor], seconds: Double)] = []
+        var groups: [(images: Range<Int>, input: Tensor)] = []
         var start = 0
         while start < samples.count {
             let dims = samples[start].dims
@@ -52,18 +63,25 @@ public final class ModelRun: @unchecked Sendable {
                 let expected = "[" + input.dims.dropFirst().map { $0.map(String.init) ?? "?" }.joined(separator: ", ") + "]"
                 throw PipelineError.badOption("\(dataset.name(range.lowerBound + start)): the sample has shape \(dims) but the model expects \(expected) (choose --preprocess to match the model)")
             }
-            let plan = try plans.plan(for: [inputName: shape])
             var values: [Float] = []
             values.reserveCapacity(samples[start].values.count * (end - start))
             for s in samples[start..<end] { values += s.values }
-            let batch = try Tensor(shape: Shape([end - start] + dims), floats: values)
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            let out = try plan.run([inputName: batch])
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-            groups.append(((range.lowerBound + start)..<(range.lowerBound + end), out, seconds))
+            groups.append(((range.lowerBound + start)..<(range.lowerBound + end), try Tensor(shape: Shape([end - start] + dims), floats: values)))
             start = end
         }
         return groups
+    }
+
+    /// The output of `outputs` that is a classifier's: the only one of shape `[n, classes]`.
+    public static func classifierOutput(_ outputs: [String: Tensor], names: [String], images n: Int) -> String? {
+        let rank2 = names.filter { (outputs[$0]?.shape.rank ?? 0) == 2 && outputs[$0]?.shape[0] == n }
+        return rank2.count == 1 ? rank2[0] : nil
+    }
+
+    /// The per-image dims of an output `t` of `n` images.
+    static func perImageDims(_ t: Tensor, images n: Int) -> [Int] {
+        let rowDims = t.shape.rank > 0 && n > 0 && t.shape[0] % n == 0 ? [t.shape[0] / n] + Array(t.shape.dims.dropFirst()) : t.shape.dims
+        return rowDims.first == 1 ? Array(rowDims.dropFirst()) : rowDims
     }
 
     /// Decodes samples `range` in parallel.
@@ -96,12 +114,10 @@ public final class ModelRun: @unchecked Sendable {
                 seconds += group.seconds
                 let n = group.images.count
                 // An output is a classifier's when it is [N, classes]; top-k needs exactly one such output.
-                let rank2 = outputNames.filter { (group.outputs[$0]?.shape.rank ?? 0) == 2 && group.outputs[$0]?.shape[0] == n }
-                classifier = rank2.count == 1 ? rank2[0] : nil
+                classifier = Self.classifierOutput(group.outputs, names: outputNames, images: n)
                 for name in outputNames {
                     guard let t = group.outputs[name], let v = t.floats else { continue }
-                    let rowDims = t.shape.rank > 0 && t.shape[0] % n == 0 ? [t.shape[0] / n] + Array(t.shape.dims.dropFirst()) : t.shape.dims
-                    let perImage = rowDims.first == 1 ? Array(rowDims.dropFirst()) : rowDims
+                    let perImage = Self.perImageDims(t, images: n)
                     var full = [0] + perImage
                     if let prior = shapes[name] { full[0] = prior[0] }
                     full[0] += n

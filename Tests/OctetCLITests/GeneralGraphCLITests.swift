@@ -33,6 +33,51 @@ final class GeneralGraphCLITests: XCTestCase {
         return path
     }
 
+    /// `eval` of a model that is not a classifier (two feature-map outputs): SQNR, cosine and
+    /// max |Δ| of each output, no top-1, every INT8 output saved to `.npz`; `--save-logits` refused.
+    func testEvalComparesEveryOutputOfANonClassifier() throws {
+        var b = GraphBuilder(name: "features")
+        let x = b.input("x", dims: [nil, 3, 10, 9])
+        var r = TestRandom(seed: 5)
+        let w1 = b.constant("w1", r.tensor([6, 3, 3, 3])), b1 = b.constant("b1", r.tensor([6]))
+        let feat = b.add(.relu, [b.add(.conv(Window2D(kernel: [3, 3], pads: [1, 1, 1, 1]), group: 1), [x, w1, b1])], name: "feat")
+        let w2 = b.constant("w2", r.tensor([4, 6, 1, 1]))
+        let head = b.add(.conv(Window2D(kernel: [1, 1]), group: 1), [feat, w2], name: "head")
+        b.output(feat, dims: [nil, 6, 10, 9])
+        b.output(head, dims: [nil, 4, 10, 9])
+        let model = dir.appendingPathComponent("features.onnx").path
+        try ONNXExporter.write(b.graph, to: URL(fileURLWithPath: model))
+        let npy = dir.appendingPathComponent("x.npy").path
+        try NPYFile.write(path: npy, shape: [12, 3, 10, 9], values: r.tensor([12, 3, 10, 9]).floats!)
+        let out = dir.appendingPathComponent("cal").path
+        let cal = try runProduct("octet", ["calibrate", model, "--data", npy, "--out", out, "--report-samples", "1", "--json"])
+        XCTAssertEqual(cal.status, 0, cal.stderr)
+        let int8 = try XCTUnwrap((cal.json?["paths"] as? [String: String])?["model"], cal.stdout)
+        let saved = dir.appendingPathComponent("int8.npz").path
+        let eval = try runProduct("octet", ["eval", model, int8, "--data", npy, "--save-outputs", saved, "--json"])
+        XCTAssertEqual(eval.status, 0, eval.stderr)
+        let json = try XCTUnwrap(eval.json, eval.stdout)
+        XCTAssertNil(json["agreement"] as? Double)
+        XCTAssertNil(json["classifier_output"] as? String)
+        let outputs = try XCTUnwrap(json["outputs"] as? [[String: Any]], eval.stdout)
+        XCTAssertEqual(outputs.compactMap { $0["name"] as? String }, [feat, head])
+        XCTAssertEqual(outputs.compactMap { $0["shape"] as? [Int] }, [[6, 10, 9], [4, 10, 9]])
+        for o in outputs {
+            let sqnr = try XCTUnwrap(o["sqnr_db"] as? Double), cosine = try XCTUnwrap(o["cosine"] as? Double)
+            let maxAbs = try XCTUnwrap(o["max_abs_error"] as? Double)
+            // 8-bit activations and weights: tens of dB, not the 200 of identical outputs.
+            XCTAssertTrue(sqnr > 20 && sqnr < 80, "\(o)")
+            XCTAssertTrue(cosine > 0.99 && cosine <= 1 + 1e-12, "\(o)")
+            XCTAssertTrue(maxAbs > 0 && maxAbs.isFinite, "\(o)")
+        }
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: saved))
+        XCTAssertEqual(Array(bytes.prefix(4)), [0x50, 0x4b, 0x03, 0x04])
+        for name in [feat, head] { XCTAssertNotNil(String(decoding: bytes, as: UTF8.self).range(of: "\(name).npy"), name) }
+        let logits = try runProduct("octet", ["eval", model, int8, "--data", npy, "--save-logits", dir.appendingPathComponent("l.npy").path])
+        XCTAssertEqual(logits.status, 1)
+        XCTAssertTrue(logits.stderr.contains("--save-outputs"), logits.stderr)
+    }
+
     func testSymbolicHeightAndWidthFromDataAndInputShape() throws {
         let model = try detectorLike()
         // Two batches of different sizes in one .npy each: the plan is specialized per shape.

@@ -19,6 +19,9 @@ public final class Int8Plan: @unchecked Sendable {
     /// Every u8 tensor produced by a QuantizeLinear, by the name of that node's output.
     let quantizedValues: [(name: String, slot: Int, params: QuantParams)]
     public let threads: Int
+    /// The model's inputs and outputs, by name, in the graph's order.
+    public var inputNames: [String] { inputs.map(\.name) }
+    public var outputNames: [String] { outputs.map(\.name) }
     /// Multiply-accumulates of the integer convolutions for one image.
     public let macsPerImage: Int
     /// The compiled steps on the shared executor (tensors reused by liveness).
