@@ -11,6 +11,9 @@ public protocol Dataset: Sendable {
     var sampleShape: [Int]? { get }
     /// The sample with its shape (CHW for images, whose size may depend on the image).
     func loadShaped(_ index: Int) throws(DataError) -> ShapedSample
+    /// The sample of each model input, by input name; the key "" stands for a model's only input
+    /// (every source but a `.npz` archive, which names its arrays).
+    func loadInputs(_ index: Int) throws(DataError) -> [String: ShapedSample]
 }
 
 /// One preprocessed sample: its dims (without the batch) and row-major values.
@@ -21,6 +24,8 @@ public struct ShapedSample: Sendable {
 }
 
 extension Dataset {
+    public func loadInputs(_ index: Int) throws(DataError) -> [String: ShapedSample] { ["": try loadShaped(index)] }
+
     /// Samples of a known fixed shape.
     public func loadShaped(_ index: Int) throws(DataError) -> ShapedSample {
         let v = try load(index)
@@ -35,8 +40,10 @@ extension Dataset {
     }
 }
 
-/// Opens `path` as a dataset: a `.npy` file of `[N, ...]` float32 samples, or a folder of images.
+/// Opens `path` as a dataset: a `.npy` file of `[N, ...]` float32 samples, a `.npz` archive of one
+/// such array per model input, or a folder of images.
 public func openDataset(path: String, labels: String?, recipe: PreprocessRecipe, limit: Int?) throws(DataError) -> any Dataset {
     if path.lowercased().hasSuffix(".npy") { return try NPYDataset(path: path, labels: labels, limit: limit) }
+    if path.lowercased().hasSuffix(".npz") { return try NPZDataset(path: path, limit: limit) }
     return try ImageFolderDataset(directory: path, labels: labels, recipe: recipe, limit: limit)
 }

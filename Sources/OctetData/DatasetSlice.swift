@@ -15,4 +15,5 @@ public struct DatasetSlice: Dataset {
     public func label(_ index: Int) -> Int? { base.label(range.lowerBound + index) }
     public func load(_ index: Int) throws(DataError) -> [Float] { try base.load(range.lowerBound + index) }
     public func loadShaped(_ index: Int) throws(DataError) -> ShapedSample { try base.loadShaped(range.lowerBound + index) }
+    public func loadInputs(_ index: Int) throws(DataError) -> [String: ShapedSample] { try base.loadInputs(range.lowerBound + index) }
 }

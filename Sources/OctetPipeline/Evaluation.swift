@@ -86,8 +86,8 @@ public func evaluateWithLogits(fp32: Graph, int8: Graph, data: any Dataset, batc
     let reference = try ModelRun(graph: try ModelLoader.optimize(fp32), options: options)
     let plan = try Int8Plan(graph: int8, threads: options.threads, isa: options.isa)
     let names = reference.outputNames
-    guard let int8Input = plan.inputNames.first, plan.inputNames.count == 1 else {
-        throw PipelineError.badOption("the INT8 model has inputs \(plan.inputNames); it must have one, like its FP32 original")
+    guard Set(plan.inputNames) == Set(reference.inputs.map(\.name)) else {
+        throw PipelineError.badOption("the INT8 model's inputs \(plan.inputNames.joined(separator: ", ")) differ from the FP32 model's \(reference.inputs.map(\.name).joined(separator: ", "))")
     }
     let missing = names.filter { !plan.outputNames.contains($0) }
     guard missing.isEmpty else {
@@ -102,9 +102,9 @@ public func evaluateWithLogits(fp32: Graph, int8: Graph, data: any Dataset, batc
         let range = start..<min(start + batch, data.count)
         for (images, input) in try reference.inputBatches(data, range) {
             let n = images.count
-            let a = try reference.plans.plan(for: [reference.inputName: Shape([1] + input.shape.dims.dropFirst())]).run([reference.inputName: input])
+            let a = try reference.plans.plan(for: input.mapValues { Shape([1] + $0.shape.dims.dropFirst()) }).run(input)
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let b = try plan.run([int8Input: input])
+            let b = try plan.run(input)
             int8Seconds += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             for name in names {
                 guard let x = a[name]?.floats, let y = b[name]?.floats, let t = a[name] else { continue }

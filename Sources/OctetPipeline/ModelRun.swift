@@ -5,68 +5,78 @@ import OctetData
 import OctetIR
 import OctetRuntime
 
-/// Runs any single-input FP32 model over a dataset: images of any size the model accepts (a plan
-/// per input shape, cached), every output of every image, top-1/top-5 where one output is
-/// `[N, classes]` and labels are given.
+/// Runs any FP32 model over a dataset: images of any size the model accepts (a plan per input
+/// shape, cached), several inputs from a `.npz` archive, every output of every image,
+/// top-1/top-5 where one output is `[N, classes]` and labels are given.
 public final class ModelRun: @unchecked Sendable {
-    public let inputName: String
-    public let input: ValueInfo
+    /// The model's inputs (initializers excepted), in graph order.
+    public let inputs: [ValueInfo]
+    /// The first input's name (the only one for image models).
+    public var inputName: String { inputs[0].name }
     public let outputNames: [String]
     public let plans: ShapeSpecializedPlans
-    /// `--input-shape`: the shape every sample must have (checked), when the caller fixed one.
-    public let fixedShape: Shape?
+    /// `--input-shape`: the shapes samples must have (checked), where the caller fixed them.
+    public let fixedShapes: [String: Shape]
 
-    public init(graph: Graph, options: PlanOptions, inputShape: Shape? = nil) throws {
-        let inputs = graph.inputs.filter { graph.initializers[$0.name] == nil }
-        guard inputs.count == 1, let input = inputs.first, input.dims.count >= 1 else {
-            throw PipelineError.badOption("a dataset feeds one model input; the model has \(inputs.map { "\($0.name)\($0.dimsDescription)" }.joined(separator: ", "))")
+    public init(graph: Graph, options: PlanOptions, inputShapes: [String: Shape] = [:]) throws {
+        inputs = graph.inputs.filter { graph.initializers[$0.name] == nil }
+        guard !inputs.isEmpty, inputs.allSatisfy({ $0.dims.count >= 1 }) else {
+            throw PipelineError.badOption("the model's inputs \(inputs.map { "\($0.name)\($0.dimsDescription)" }.joined(separator: ", ")) need a first (batch) axis")
         }
-        if let inputShape { try input.check(inputShape) }
-        self.input = input
-        inputName = input.name
+        for name in inputShapes.keys where !inputs.contains(where: { $0.name == name }) {
+            throw PipelineError.badOption("--input-shape names '\(name)', but the model's inputs are \(inputs.map(\.name).joined(separator: ", "))")
+        }
+        for i in inputs { if let s = inputShapes[i.name] { try i.check(s) } }
         outputNames = graph.outputs.map(\.name)
-        fixedShape = inputShape
+        fixedShapes = inputShapes
         plans = ShapeSpecializedPlans(graph: graph, options: options)
-        // Compile now when the shape is known, so an unsupported model fails before any data is read.
-        if let s = inputShape ?? (input.hasSymbolicNonBatchDimension ? nil : input.concreteShape(batch: 1)) {
-            _ = try plans.plan(for: [inputName: s])
+        // Compile now when the shapes are known, so an unsupported model fails before any data is read.
+        var known: [String: Shape] = [:]
+        for i in inputs {
+            if let s = inputShapes[i.name] { known[i.name] = s } else if !i.hasSymbolicNonBatchDimension { known[i.name] = i.concreteShape(batch: 1) }
         }
+        if known.count == inputs.count { _ = try plans.plan(for: known) }
     }
 
     public var options: PlanOptions { plans.options }
 
-    /// The outputs of images `range`, grouped in runs of equal input shape (in image order).
+    /// The outputs of images `range`, grouped in runs of equal input shapes (in image order).
     public func outputs(_ dataset: any Dataset, _ range: Range<Int>) throws -> [(images: Range<Int>, outputs: [String: Tensor], seconds: Double)] {
         try inputBatches(dataset, range).map { images, batch in
-            let plan = try plans.plan(for: [inputName: Shape([1] + batch.shape.dims.dropFirst())])
+            let plan = try plans.plan(for: batch.mapValues { Shape([1] + $0.shape.dims.dropFirst()) })
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let out = try plan.run([inputName: batch])
+            let out = try plan.run(batch)
             return (images, out, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         }
     }
 
-    /// The samples of images `range` as input batches `[n, ...]`, one per run of equal sample
-    /// shape (in image order); a sample the model cannot take is an error naming it.
-    public func inputBatches(_ dataset: any Dataset, _ range: Range<Int>) throws -> [(images: Range<Int>, input: Tensor)] {
+    /// The samples of images `range` as input batches `[n, ...]` by input name, one per run of
+    /// equal sample shapes (in image order); a sample the model cannot take is an error naming it.
+    public func inputBatches(_ dataset: any Dataset, _ range: Range<Int>) throws -> [(images: Range<Int>, inputs: [String: Tensor])] {
         let samples = try load(dataset, range)
-        var groups: [(images: Range<Int>, input: Tensor)] = []
+        var groups: [(images: Range<Int>, inputs: [String: Tensor])] = []
         var start = 0
         while start < samples.count {
-            let dims = samples[start].dims
+            let dims = samples[start].mapValues(\.dims)
             var end = start + 1
-            while end < samples.count && samples[end].dims == dims { end += 1 }
-            let shape = Shape([1] + dims)
-            if let fixedShape, Array(fixedShape.dims.dropFirst()) != dims {
-                throw PipelineError.badOption("\(dataset.name(range.lowerBound + start)): the sample has shape \(dims) but --input-shape gives \(fixedShape)")
+            while end < samples.count && samples[end].mapValues(\.dims) == dims { end += 1 }
+            let name = dataset.name(range.lowerBound + start)
+            var batch: [String: Tensor] = [:]
+            for input in inputs {
+                guard let d = dims[input.name] else { continue }
+                if let fixed = fixedShapes[input.name], Array(fixed.dims.dropFirst()) != d {
+                    throw PipelineError.badOption("\(name): input '\(input.name)' has shape \(d) but --input-shape gives \(fixed)")
+                }
+                do { try input.check(Shape([1] + d)) } catch {
+                    let expected = "[" + input.dims.dropFirst().map { $0.map(String.init) ?? "?" }.joined(separator: ", ") + "]"
+                    throw PipelineError.badOption("\(name): input '\(input.name)' has shape \(d) but the model expects \(expected) (choose --preprocess to match the model)")
+                }
+                var values: [Float] = []
+                values.reserveCapacity(d.reduce(1, *) * (end - start))
+                for s in samples[start..<end] { values += s[input.name]?.values ?? [] }
+                batch[input.name] = try Tensor(shape: Shape([end - start] + d), floats: values)
             }
-            do { try input.check(shape) } catch {
-                let expected = "[" + input.dims.dropFirst().map { $0.map(String.init) ?? "?" }.joined(separator: ", ") + "]"
-                throw PipelineError.badOption("\(dataset.name(range.lowerBound + start)): the sample has shape \(dims) but the model expects \(expected) (choose --preprocess to match the model)")
-            }
-            var values: [Float] = []
-            values.reserveCapacity(samples[start].values.count * (end - start))
-            for s in samples[start..<end] { values += s.values }
-            groups.append(((range.lowerBound + start)..<(range.lowerBound + end), try Tensor(shape: Shape([end - start] + dims), floats: values)))
+            groups.append(((range.lowerBound + start)..<(range.lowerBound + end), batch))
             start = end
         }
         return groups
@@ -84,18 +94,28 @@ public final class ModelRun: @unchecked Sendable {
         return rowDims.first == 1 ? Array(rowDims.dropFirst()) : rowDims
     }
 
-    /// Decodes samples `range` in parallel.
-    func load(_ dataset: any Dataset, _ range: Range<Int>) throws -> [ShapedSample] {
+    /// Decodes samples `range` in parallel, each as its samples by model input name.
+    func load(_ dataset: any Dataset, _ range: Range<Int>) throws -> [[String: ShapedSample]] {
         let threads = max(options.threads, 1)
         let results = SampleBox(count: range.count)
         DispatchQueue.concurrentPerform(iterations: min(threads, range.count)) { worker in
             var i = worker
             while i < range.count {
-                results.set(i, Result { () throws -> ShapedSample in try dataset.loadShaped(range.lowerBound + i) })
+                results.set(i, Result { () throws -> [String: ShapedSample] in try dataset.loadInputs(range.lowerBound + i) })
                 i += threads
             }
         }
-        return try results.values.map { try $0!.get() }
+        let names = Set(inputs.map(\.name))
+        return try results.values.enumerated().map { k, r in
+            var s = try r!.get()
+            // A source without names feeds a model's only input.
+            if s.count == 1, let only = s[""], inputs.count == 1 { s = [inputName: only] }
+            guard Set(s.keys) == names else {
+                let given = Array(s.keys) == [""] ? "one unnamed tensor" : "arrays \(s.keys.sorted().joined(separator: ", "))"
+                throw PipelineError.badOption("\(dataset.name(range.lowerBound + k)): the model's inputs are \(inputs.map(\.name).joined(separator: ", ")) but the data gives \(given) (a .npz archive names one array per input)")
+            }
+            return s
+        }
     }
 
     /// Runs the whole dataset in batches; writes every output to `saveOutputs` (one array per
@@ -154,7 +174,7 @@ public final class ModelRun: @unchecked Sendable {
 /// Per-index samples filled concurrently.
 final class SampleBox: @unchecked Sendable {
     private let lock = NSLock()
-    private(set) var values: [Result<ShapedSample, any Error>?]
+    private(set) var values: [Result<[String: ShapedSample], any Error>?]
     init(count: Int) { values = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ r: Result<ShapedSample, any Error>) { lock.lock(); values[i] = r; lock.unlock() }
+    func set(_ i: Int, _ r: Result<[String: ShapedSample], any Error>) { lock.lock(); values[i] = r; lock.unlock() }
 }

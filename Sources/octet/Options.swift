@@ -21,7 +21,7 @@ struct RuntimeOptions: ParsableArguments {
 
 /// Which images to read and how to preprocess them.
 struct DataOptions: ParsableArguments {
-    @Option(help: "Folder of JPEG/PNG images, or a .npy file of preprocessed samples [N,C,H,W].")
+    @Option(help: "Folder of JPEG/PNG images, a .npy file of preprocessed samples [N,C,H,W], or a .npz archive of one array [N,...] per model input (by input name).")
     var data: String
 
     @Option(help: "CSV of file,label (class index) for accuracy.")

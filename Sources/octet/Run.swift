@@ -29,10 +29,7 @@ struct Run: ParsableCommand {
         let graph = try ModelLoader.load(path: model)
         let dataset = try dataOptions.dataset(model: model)
         let shapes = try inputShape.shapes()
-        let runner = try ModelRun(graph: graph, options: try runtime.planOptions(), inputShape: shapes.values.first)
-        if let unknown = shapes.keys.first(where: { $0 != runner.inputName }) {
-            throw ValidationError("--input-shape names '\(unknown)', but the model's input is '\(runner.inputName)'")
-        }
+        let runner = try ModelRun(graph: graph, options: try runtime.planOptions(), inputShapes: shapes)
         let writer = try saveOutputs.map { try NPZWriter(path: $0) }
         let bar = ProgressBar(label: "run", enabled: !json && System.stderrIsTerminal)
         let report = try runner.evaluate(dataset, batch: batch, saveOutputs: writer) { bar.update($0, $1) }

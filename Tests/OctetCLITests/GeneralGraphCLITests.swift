@@ -78,6 +78,43 @@ final class GeneralGraphCLITests: XCTestCase {
         XCTAssertTrue(logits.stderr.contains("--save-outputs"), logits.stderr)
     }
 
+    /// A model with two inputs runs from a `.npz` archive of one array per input (by name):
+    /// every output of every sample; an archive that lacks an input is an error naming both.
+    func testSeveralInputsFromAnNPZArchive() throws {
+        var b = GraphBuilder(name: "two-inputs")
+        let x = b.input("x", dims: [nil, 3, 4, 5])
+        let y = b.input("y", dims: [nil, 3, 4, 5])
+        let sum = b.add(.add, [x, y], name: "sum")
+        let prod = b.add(.mul, [x, y], name: "prod")
+        b.output(sum, dims: [nil, 3, 4, 5])
+        b.output(prod, dims: [nil, 3, 4, 5])
+        let model = dir.appendingPathComponent("two.onnx").path
+        try ONNXExporter.write(b.graph, to: URL(fileURLWithPath: model))
+        var r = TestRandom(seed: 8)
+        let n = 7, xs = r.floats(n * 60), ys = r.floats(n * 60)
+        let data = dir.appendingPathComponent("xy.npz").path
+        let w = try NPZWriter(path: data)
+        try w.append("y", rowDims: [3, 4, 5], rows: n, values: ys)
+        try w.append("x", rowDims: [3, 4, 5], rows: n, values: xs)
+        try w.finish()
+        let out = dir.appendingPathComponent("out.npz").path
+        let run = try runProduct("octet", ["run", model, "--data", data, "--batch", "3", "--save-outputs", out, "--json"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(run.json?["images"] as? Int, n)
+        let saved = Dictionary(uniqueKeysWithValues: try NPZFile.read(path: out).map { ($0.name, $0) })
+        XCTAssertEqual(saved[sum]?.shape, [n, 3, 4, 5])
+        XCTAssertEqual(saved[sum]?.values, zip(xs, ys).map { $0 + $1 })
+        XCTAssertEqual(saved[prod]?.values, zip(xs, ys).map { $0 * $1 })
+        // Only x: the error names the inputs the model needs and what the archive holds.
+        let partial = dir.appendingPathComponent("x.npz").path
+        let wx = try NPZWriter(path: partial)
+        try wx.append("x", rowDims: [3, 4, 5], rows: n, values: xs)
+        try wx.finish()
+        let bad = try runProduct("octet", ["run", model, "--data", partial])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("x, y") && bad.stderr.contains("arrays x"), bad.stderr)
+    }
+
     func testSymbolicHeightAndWidthFromDataAndInputShape() throws {
         let model = try detectorLike()
         // Two batches of different sizes in one .npy each: the plan is specialized per shape.
