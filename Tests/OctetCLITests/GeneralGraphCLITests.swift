@@ -137,6 +137,12 @@ final class GeneralGraphCLITests: XCTestCase {
         }
         let bench = try runProduct("octet", ["bench", model, "--input-shape", "x=1x3x16x16", "--batch", "2", "--iterations", "1", "--json"])
         XCTAssertEqual(bench.status, 0, bench.stderr)
+        // Without --input-shape: the outputs' shapes in the input's symbols, MACs at the base size.
+        let symbolic = try runProduct("octet", ["inspect", model, "--json"])
+        XCTAssertEqual(symbolic.status, 0, symbolic.stderr)
+        let outputs = try XCTUnwrap(symbolic.json?["symbolicOutputs"] as? [String: String], symbolic.stdout)
+        XCTAssertEqual(Set(outputs.values), ["[N, 4, 2H, 2W]", "[N, 4, H, W]"])
+        XCTAssertEqual(symbolic.json?["macsAtBase"] as? Int, 320 * 320 * 4 * 27)
         let inspect = try runProduct("octet", ["inspect", model, "--input-shape", "x=1x3x16x16", "--json"])
         XCTAssertEqual(inspect.status, 0, inspect.stderr)
         XCTAssertEqual(inspect.json?["macsPerImage"] as? Int, 16 * 16 * 4 * 27)
