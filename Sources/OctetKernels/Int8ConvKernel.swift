@@ -25,9 +25,12 @@ public final class Int8ConvKernel: @unchecked Sendable {
     public let geometry: ConvGeometry
     /// The fused residual Add, if any (`run` then reads the residual tensor).
     public let residualAdd: ResidualAdd?
-    /// The path actually used: a `vpmaddubsw` path (avx512, avx2) asked for with weights outside
-    /// ±63 would saturate, so such a kernel runs the scalar twin instead.
+    /// The path the kernel runs on (the one asked for: every path is exact for 8-bit weights).
     public let isa: ISA
+    /// Whether the weights are packed as two halves (`weight_split`): 8-bit weights outside ±63 on
+    /// a `vpmaddubsw` path (avx512, avx2), whose int16 pair sums would otherwise saturate. About
+    /// twice the multiply instructions of the 7-bit form, exact.
+    public let splitsWeights: Bool
     public let scratchBytes: Int
     private var params: ck_conv2d_u8s8_params
     private let packed: UnsafeMutableRawPointer
@@ -54,16 +57,14 @@ public final class Int8ConvKernel: @unchecked Sendable {
             out_pixel_stride: g.outPixelStride, kernel_h: g.kernel.h, kernel_w: g.kernel.w, stride_h: g.stride.h, stride_w: g.stride.w,
             dilation_h: g.dilation.h, dilation_w: g.dilation.w, pad_top: g.padTop, pad_left: g.padLeft,
             groups: g.groups, cin_per_group: g.inChannelsPerGroup, cout_per_group: g.outChannelsPerGroup,
-            input_zero_point: inputZeroPoint)
+            input_zero_point: inputZeroPoint, weight_split: 0)
         geometry = g
         let depthwise = g.isDepthwise
         self.depthwise = depthwise
         let sevenBit = weights.allSatisfy { $0 >= -63 && $0 <= 63 }
-        let saturates = !depthwise && !sevenBit
-        switch requested {
-        case .avx512 where saturates, .avx2 where saturates: isa = .scalar
-        case .avx512vnni, .avx512, .avx2, .scalar: isa = requested
-        }
+        isa = requested
+        splitsWeights = !depthwise && !sevenBit && (requested == .avx512 || requested == .avx2)
+        p.weight_split = splitsWeights ? 1 : 0
         let size = depthwise ? ck_dwconv2d_u8s8_packed_weights_size(&p) : ck_conv2d_u8s8_packed_weights_size(&p)
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(size, 64), alignment: 64)
         weights.withUnsafeBufferPointer {

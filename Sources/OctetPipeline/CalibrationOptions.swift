@@ -38,7 +38,7 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         c.sensitivityMarginDB = sensitivityMarginDB
         c.plan = plan
         let opTypes = Set(Op.supportedONNXTypes)
-        c.quantize = QuantizeOptions(perChannelWeights: !perTensor, weightBits: weightBits ?? QuantConfig.weightBits(for: plan.isa),
+        c.quantize = QuantizeOptions(perChannelWeights: !perTensor, weightBits: weightBits ?? QuantConfig.defaultWeightBits,
                                      excludedNodes: Set(exclude.filter { !opTypes.contains($0) }),
                                      excludedOpTypes: Set(exclude.filter { opTypes.contains($0) }))
         return c

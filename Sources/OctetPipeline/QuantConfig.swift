@@ -24,12 +24,8 @@ public struct QuantConfig: Sendable {
 
     public init() {}
 
-    /// 7-bit weights when the INT8 path will use `vpmaddubsw` (AVX512BW without VNNI, or AVX2),
-    /// whose saturating int16 pair sums would overflow with 8-bit weights.
-    public static func weightBits(for isa: ISA) -> Int {
-        switch isa {
-        case .avx512, .avx2: 7
-        case .avx512vnni, .scalar: 8
-        }
-    }
+    /// Weight bits when none are asked for: 8, whatever machine calibrates, so one job gives one
+    /// INT8 model everywhere; every kernel path runs 8-bit weights exactly (the `vpmaddubsw` paths
+    /// split them in two halves). 7 is an option: those paths then run the weights as they are.
+    public static let defaultWeightBits = 8
 }

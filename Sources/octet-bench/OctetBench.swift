@@ -190,6 +190,9 @@ struct Int8Bench: ParsableCommand {
     @Option(help: "Rounds per configuration, each measuring Octet INT8 then ONNX Runtime; each engine's best round is reported (on a shared machine both then get their quietest window).")
     var rounds: Int = 1
 
+    @Option(parsing: .upToNextOption, help: "Weight bits of the calibrated models (8: the default model, split on the vpmaddubsw paths; 7: what those paths run unsplit).")
+    var weightBits: [Int] = [QuantConfig.defaultWeightBits]
+
     func run() throws {
         let chosen = try paths.map { try ISA.named($0) }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("octet-bench8-\(getpid())")
@@ -202,17 +205,18 @@ struct Int8Bench: ParsableCommand {
         var chart = BarChart(title: "INT8 images/s on this machine (octet-bench int8)", unit: "images per second (higher is better)",
                              series: ["Octet INT8", "ONNX Runtime INT8", "Octet FP32"], rows: [])
         defer { if let svg { try? Data(chart.svg().utf8).write(to: URL(fileURLWithPath: svg)) } }
-        print("| model | path | batch | threads | INT8 img/s | GOPS | % of path peak | ORT INT8 img/s | ×ORT | ×our FP32 |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+        print("| model | weights | path | batch | threads | INT8 img/s | GOPS | % of path peak | ORT INT8 img/s | ×ORT | ×our FP32 |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for (name, fp32, recipe) in models {
             let images = try ImageFolderDataset(directory: data, recipe: recipe, limit: 32)
-            for isa in chosen {
+            for bits in weightBits {
                 var config = QuantConfig()
                 config.samples = 32
-                config.quantize.weightBits = QuantConfig.weightBits(for: isa)
+                config.quantize.weightBits = bits
                 let q = try quantizeModel(fp32, calibrationData: images, config: config)
-                let path = dir.appendingPathComponent("\(name)-\(isa).int8.onnx").path
+                let path = dir.appendingPathComponent("\(name)-w\(bits).int8.onnx").path
                 try ONNXExporter.write(q.qdq, to: URL(fileURLWithPath: path))
+            for isa in chosen {
                 for b in common.batches {
                     for t in common.threads {
                         var r = try Benchmark.runInt8(graph: q.qdq, isa: isa, threads: t, batch: b, iterations: common.iterations)
@@ -224,12 +228,13 @@ struct Int8Bench: ParsableCommand {
                         }
                         let f = try Benchmark.run(graph: q.fp32, options: PlanOptions(isa: isa, threads: t), batch: b, iterations: common.iterations)
                         let peak = r.gflops / ((isa == .avx512vnni ? 473 : 236.5) * Double(t)) * 100
-                        chart.rows.append(("\(name) \(isa.rawValue) b\(b) t\(t)", [r.imagesPerSecond, ort, f.imagesPerSecond]))
-                        print(String(format: "| %@ | %@ | %d | %d | %.1f | %.0f | %.0f%% | %@ | %@ | %.2f× |", name, isa.rawValue, b, t,
+                        chart.rows.append(("\(name) w\(bits) \(isa.rawValue) b\(b) t\(t)", [r.imagesPerSecond, ort, f.imagesPerSecond]))
+                        print(String(format: "| %@ | %d-bit | %@ | %d | %d | %.1f | %.0f | %.0f%% | %@ | %@ | %.2f× |", name, bits, isa.rawValue, b, t,
                                      r.imagesPerSecond, r.gflops, peak, ort.map { String(format: "%.1f", $0) } ?? "n/a",
                                      ort.map { String(format: "%.2f×", r.imagesPerSecond / $0) } ?? "n/a", r.imagesPerSecond / f.imagesPerSecond))
                     }
                 }
+            }
             }
         }
     }

@@ -64,7 +64,7 @@ struct CalibrationFlags: ParsableArguments {
     @Flag(help: "One weight scale per tensor instead of per output channel.")
     var perTensor = false
 
-    @Option(help: "Weight bits: 8, or 7 for the vpmaddubsw paths (default: 7 when --isa is avx512 or avx2, else 8).")
+    @Option(help: "Weight bits: 8 (default, exact on every kernel path and CPU), or 7 (the avx512/avx2 vpmaddubsw paths then need no weight split: faster there, less accurate).")
     var weightBits: Int?
 
     @Option(help: "Keep in FP32 the convolutions whose weight-quantization SQNR is this many dB below the median layer's ('off' disables).")

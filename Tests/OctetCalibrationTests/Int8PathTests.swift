@@ -31,7 +31,7 @@ final class Int8PathTests: XCTestCase {
         }
     }
 
-    /// A vpmaddubsw path is used for 7-bit weights and refused (scalar twin) for 8-bit ones.
+    /// Every path runs its own kernel whatever the weights; the vpmaddubsw paths split 8-bit ones.
     func testPathChoiceFollowsWeightWidth() {
         let g = ConvGeometry(inHeight: 4, inWidth: 4, inPixelStride: 8, outHeight: 4, outWidth: 4, outPixelStride: 16,
                              kernel: (1, 1), inChannelsPerGroup: 8, outChannelsPerGroup: 16)
@@ -40,7 +40,9 @@ final class Int8PathTests: XCTestCase {
             let seven = Int8ConvKernel(geometry: g, inputZeroPoint: 0, weights: Array(repeating: 63, count: 128), bias: [], output: out, isa: isa)
             XCTAssertEqual(seven.isa, isa)
             let eight = Int8ConvKernel(geometry: g, inputZeroPoint: 0, weights: Array(repeating: -64, count: 128), bias: [], output: out, isa: isa)
-            XCTAssertEqual(eight.isa, isa == .avx512 || isa == .avx2 ? .scalar : isa)
+            XCTAssertEqual(eight.isa, isa)
+            XCTAssertEqual(eight.splitsWeights, isa == .avx512 || isa == .avx2)
+            XCTAssertFalse(seven.splitsWeights)
         }
     }
 
@@ -115,11 +117,23 @@ final class Int8PathTests: XCTestCase {
         // u8 and float tensors share one arena planned by liveness: far less than every tensor's own memory.
         let plan = try Int8Plan(graph: resnet.qdq)
         XCTAssertLessThan(plan.arenaFloats * 2, plan.tensorFloats, "arena \(plan.arenaFloats) floats, tensors \(plan.tensorFloats)")
+        // No convolution of the 8-bit EfficientNet-Lite0 falls to the scalar kernel on a SIMD path:
+        // the vpmaddubsw paths run the 8-bit weights split, the 7-bit ResNet-18 unsplit.
+        let one224 = try Tensor(shape: [1, 3, 224, 224], floats: Array(x.prefix(3 * 224 * 224)))
+        for isa in ISA.supported where isa != .scalar {
+            let convs = try Int8Plan(graph: eff.qdq, isa: isa).profile(["input": one224], images: 1).map(\.label).filter { $0.contains("conv ") }
+            XCTAssertFalse(convs.isEmpty)
+            XCTAssertTrue(convs.allSatisfy { $0.contains("[\(isa.rawValue)") }, "\(isa): \(convs.filter { !$0.contains("[\(isa.rawValue)") })")
+            let split = convs.filter { $0.contains("8-bit split") }.count
+            if isa == .avx512vnni { XCTAssertEqual(split, 0) } else { XCTAssertGreaterThan(split, 0, "\(isa)") }
+            let resnetConvs = try Int8Plan(graph: resnet.qdq, isa: isa).profile(["input": one224], images: 1).map(\.label)
+            XCTAssertFalse(resnetConvs.contains { $0.contains("8-bit split") || $0.contains("[scalar") }, "\(isa)")
+        }
         // The 8 residual Adds run inside the convolutions on the paths whose kernels fuse them.
         let one = try Tensor(shape: [1, 3, 224, 224], floats: Array(x.prefix(3 * 224 * 224)))
         for isa in ISA.supported {
             let steps = try Int8Plan(graph: resnet.qdq, isa: isa).profile(["input": one], images: 1).map(\.label)
-            let fused = steps.filter { $0.hasSuffix("+ add") }.count, separate = steps.filter { $0 == "add" }.count
+            let fused = steps.filter { $0.contains("+ add [") }.count, separate = steps.filter { $0 == "add" }.count
             XCTAssertEqual(fused, isa == .avx2 ? 0 : 8, "\(isa)")
             XCTAssertEqual(fused + separate, 8, "\(isa)")
         }

@@ -6,6 +6,8 @@ import XCTest
 /// around the 4-byte interleave and the 16/32-column panels, strided pixels, 1×1 layers whose
 /// rows are read in place, rows wide enough for implicit GEMM (inside pixels read in place), saturation extremes (all-255 inputs, ±63 weights, z_x = 255), u8 and
 /// float outputs, requantization overflow, and pixel ranges split as the threads split them.
+/// Half the trials use 8-bit weights (the full [-128, 127], and the worst pair sums: all-255
+/// inputs against -128 or 127 weights), which the vpmaddubsw paths run split in two halves.
 final class Int8ConvKernelTests: XCTestCase {
     func testEveryPathMatchesTheScalarTwin() {
         var rng = TestRandom(seed: 5)
@@ -33,8 +35,12 @@ final class Int8ConvKernelTests: XCTestCase {
                                  outPixelStride: outStride, kernel: (k, k), stride: (s, s), dilation: (d, d), padTop: pad, padLeft: pad,
                                  groups: groups, inChannelsPerGroup: cin, outChannelsPerGroup: cout)
             let extreme = trial % 9 == 0
-            // 7-bit weights so the vpmaddubsw paths run (not their scalar fallback).
-            let weights = (0..<(groups * cout * k * k * cin)).map { _ in extreme ? Int8(-63) : Int8(rng.below(127) - 63) }
+            // Odd trials: 8-bit weights (split on the vpmaddubsw paths); even: 7-bit ones (run as they are).
+            let eightBit = trial % 2 == 1
+            let worst: Int8 = eightBit ? (trial % 4 == 1 ? -128 : 127) : -63
+            let weights = (0..<(groups * cout * k * k * cin)).map { _ in
+                extreme ? worst : eightBit ? Int8(rng.below(256) - 128) : Int8(rng.below(127) - 63)
+            }
             let bias = (0..<(groups * cout)).map { _ in Int32(rng.below(200_000) - 100_000) }
             let zero = extreme ? Int32(255) : Int32(rng.below(256))
             let input = (0..<(inH * inW * inStride)).map { _ in extreme ? UInt8(255) : UInt8(rng.below(256)) }
@@ -49,7 +55,7 @@ final class Int8ConvKernelTests: XCTestCase {
             let split = rng.below(pixels + 1)
             for (o, output) in outputs.enumerated() {
                 let bytes = pixels * outStride * (o == 0 ? 1 : 4)
-                func run(_ isa: ISA) -> (bytes: [UInt8], isa: ISA) {
+                func run(_ isa: ISA) -> (bytes: [UInt8], isa: ISA, split: Bool) {
                     let kernel = Int8ConvKernel(geometry: g, inputZeroPoint: zero, weights: weights, bias: trial % 13 == 0 ? [] : bias,
                                                 output: output, isa: isa)
                     var out = [UInt8](repeating: 0xEE, count: bytes)
@@ -61,12 +67,14 @@ final class Int8ConvKernelTests: XCTestCase {
                             kernel.run(input: x.baseAddress!, output: $0.baseAddress!, pixels: split..<pixels, scratch: scratch)
                         }
                     }
-                    return (out, kernel.isa)
+                    return (out, kernel.isa, kernel.splitsWeights)
                 }
                 let reference = run(.scalar).bytes
                 for isa in ISA.supported where isa != .scalar {
-                    let (got, used) = run(isa)
-                    XCTAssertEqual(used, isa, "7-bit weights run the \(isa) kernel itself")
+                    let (got, used, split) = run(isa)
+                    XCTAssertEqual(used, isa, "every path runs its own kernel")
+                    let sevenBit = weights.allSatisfy { abs(Int($0)) <= 63 }
+                    XCTAssertEqual(split, !sevenBit && (isa == .avx512 || isa == .avx2), "\(isa): split exactly for 8-bit weights on vpmaddubsw")
                     XCTAssertEqual(got, reference, "\(isa) G=\(groups) cin=\(cin) cout=\(cout) k=\(k) s=\(s) d=\(d) pad=\(pad) \(inH)x\(inW) output \(o)")
                 }
                 guard case .quantized = output else { continue }

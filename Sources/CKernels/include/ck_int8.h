@@ -15,10 +15,11 @@
 //   __avx512vnni  vpdpbusd (u8 x s8 -> s32, 4 products per lane). Any s8 weights.
 //   __avx512bw    vpmaddubsw (u8 x s8 -> saturating s16 pair sums) + vpmaddwd(1) -> s32.
 //   __avx2        the same on ymm.
-//   The vpmaddubsw paths are exact ONLY for 7-bit weights (-63 <= w <= 63; the caller
-//   guarantees it, e.g. by quantizing weights to 7 bits for these paths): a pair sum is then
-//   at most 2 * 255 * 63 = 32130 < 32767. With 8-bit weights a pair can saturate
-//   (255 * 127 * 2 = 64770) and the result is then wrong.
+//   A vpmaddubsw pair sum is exact for 7-bit weights (-63 <= w <= 63: at most 2 * 255 * 63 =
+//   32130 < 32767); with 8-bit weights a pair can saturate (255 * 128 * 2 = 65280). So 8-bit
+//   weights are packed split (weight_split: two halves within [-64, 64], each pair sum at most
+//   32640) and the vpmaddubsw paths sum both halves: exact for any s8 weights, about twice
+//   the multiplies. Every variant reads both packed formats.
 #ifndef CK_INT8_H
 #define CK_INT8_H
 #include <stddef.h>
@@ -44,6 +45,12 @@ typedef struct {
     size_t pad_top, pad_left;    // bottom/right padding is implied by out_h/out_w
     size_t groups, cin_per_group, cout_per_group;
     int32_t input_zero_point;    // z_x, 0..255
+    /// Dense/grouped kernels: 0 for the plain packed format; 1 for 8-bit weights split into two
+    /// halves w = hi + lo, hi = w >> 1 and lo = w - hi (both within [-64, 64]), packed as two
+    /// panel sets (hi at the usual place, lo at ck_conv2d_u8s8_split_offset), so that the
+    /// vpmaddubsw paths sum u8 x hi and u8 x lo pairs without saturating (2 * 255 * 64 < 32768).
+    /// Every variant reads both formats exactly.
+    int32_t weight_split;
 } ck_conv2d_u8s8_params;
 
 enum { CK_U8S8_OUT_U8 = 0, CK_U8S8_OUT_F32 = 1 };
@@ -70,8 +77,10 @@ typedef struct {
     const ck_u8s8_residual_add *add; // u8 mode: a fused residual Add, or NULL
 } ck_u8s8_output;
 
-/// Bytes of the packed weights (same for every ISA variant).
+/// Bytes of the packed weights (same for every ISA variant; twice the panels with weight_split).
 size_t ck_conv2d_u8s8_packed_weights_size(const ck_conv2d_u8s8_params *p);
+/// With weight_split: where the lo panels start (bytes from the packed weights' start).
+size_t ck_conv2d_u8s8_split_offset(const ck_conv2d_u8s8_params *p);
 /// Packs s8 weights laid out [groups * cout_per_group][kernel_h][kernel_w][cin_per_group]
 /// (the Swift executor's layout) into the VNNI panel layout, with per-output-channel weight sums
 /// (for the zero-point compensation). `packed` must be 64-byte aligned.
@@ -87,11 +96,11 @@ void ck_conv2d_u8s8_nhwc__scalar(const ck_conv2d_u8s8_params *p, const uint8_t *
 void ck_conv2d_u8s8_nhwc__avx512vnni(const ck_conv2d_u8s8_params *p, const uint8_t *input,
     const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
     size_t pixel_begin, size_t pixel_end, void *scratch);
-/// 7-bit weights only (see above).
+/// Any s8 weights: 7-bit ones as they are, others packed with weight_split (see above).
 void ck_conv2d_u8s8_nhwc__avx512bw(const ck_conv2d_u8s8_params *p, const uint8_t *input,
     const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
     size_t pixel_begin, size_t pixel_end, void *scratch);
-/// 7-bit weights only (see above).
+/// Any s8 weights: 7-bit ones as they are, others packed with weight_split (see above).
 void ck_conv2d_u8s8_nhwc__avx2(const ck_conv2d_u8s8_params *p, const uint8_t *input,
     const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
     size_t pixel_begin, size_t pixel_end, void *scratch);

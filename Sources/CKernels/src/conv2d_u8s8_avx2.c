@@ -1,6 +1,6 @@
 // INT8 conv2d, AVX2 (no AVX-512): vpmaddubsw (u8 x s8 pair sums, SATURATING to s16) +
-// vpmaddwd with ones + vpaddd on ymm. Exact only for 7-bit weights |w| <= 63, which the caller
-// guarantees (see ck_int8.h). Same packed weights, scratch layout and driver structure as the
+// vpmaddwd with ones + vpaddd on ymm. Exact for 7-bit weights |w| <= 63, and for any 8-bit
+// weights packed split (weight_split: two halves within [-64, 64], each summed on its own). Same packed weights, scratch layout and driver structure as the
 // AVX-512 kernels (conv2d_u8s8_avx512_impl.h); the microkernel is 4 rows x 16 columns
 // (8 ymm accumulators; a 32-column panel is done as two 16-column halves, a row block of <= 12
 // rows as sub-blocks of <= 4 rows). The u8 epilogue truncates dwords to bytes with
@@ -37,6 +37,7 @@ typedef struct {
     int mode;
     int32_t zy, lo, hi;
     float fmin, fmax;
+    ptrdiff_t split;       // bytes from a hi panel to its lo panel (weight_split), else 0
 } ck_q8_epi2;
 
 /// Stores 8 dwords of q truncated to bytes (n <= 8 of them).
@@ -53,8 +54,9 @@ CK_INLINE CK_Q8_T __m256i ck_q8_colmask(size_t n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/// MR (1..4) rows x 16 columns; LDB = bytes per 4-k step of the panel (64 or 128).
-CK_INLINE CK_Q8_T void ck_q8_ukr2(const int MR, const int LDB, size_t K4, const uint8_t *A, const int8_t *B,
+/// MR (1..4) rows x 16 columns; LDB = bytes per 4-k step of the panel (64 or 128). SPLIT: the
+/// weights are two 7-bit halves (hi at B, lo at B + e->split), each summed without saturating.
+CK_INLINE CK_Q8_T void ck_q8_ukr2(const int MR, const int LDB, const int SPLIT, size_t K4, const uint8_t *A, const int8_t *B,
     const ck_q8_epi2 *e) {
     __m256i c0[4], c1[4];
     const __m256i init0 = _mm256_load_si256((const __m256i *)e->init);
@@ -72,11 +74,17 @@ CK_INLINE CK_Q8_T void ck_q8_ukr2(const int MR, const int LDB, size_t K4, const 
         for (size_t k = 0; k < kc; k += 4) {
             const __m256i b0 = _mm256_loadu_si256((const __m256i *)b);
             const __m256i b1 = _mm256_loadu_si256((const __m256i *)(b + 32));
+            const __m256i l0 = SPLIT ? _mm256_loadu_si256((const __m256i *)(b + e->split)) : b0;
+            const __m256i l1 = SPLIT ? _mm256_loadu_si256((const __m256i *)(b + e->split + 32)) : b1;
 #pragma GCC unroll 4
             for (int i = 0; i < MR; i++) {
                 const __m256i ai = _mm256_set1_epi32(*(const ck_q8_u32a *)(a + i * CK_Q8_KCS + k));
                 c0[i] = _mm256_add_epi32(c0[i], _mm256_madd_epi16(_mm256_maddubs_epi16(ai, b0), ones));
                 c1[i] = _mm256_add_epi32(c1[i], _mm256_madd_epi16(_mm256_maddubs_epi16(ai, b1), ones));
+                if (SPLIT) {
+                    c0[i] = _mm256_add_epi32(c0[i], _mm256_madd_epi16(_mm256_maddubs_epi16(ai, l0), ones));
+                    c1[i] = _mm256_add_epi32(c1[i], _mm256_madd_epi16(_mm256_maddubs_epi16(ai, l1), ones));
+                }
             }
             b += LDB;
         }
@@ -115,18 +123,21 @@ CK_INLINE CK_Q8_T void ck_q8_ukr2(const int MR, const int LDB, size_t K4, const 
 }
 
 typedef void (*ck_q8_ukr2_fn)(size_t K4, const uint8_t *A, const int8_t *B, const ck_q8_epi2 *e);
-#define CK_Q8_DEF_UKR2(MR)                                                                         \
-    static CK_Q8_T void ck_q8_ukr2_##MR##_64(size_t K4, const uint8_t *A, const int8_t *B, const ck_q8_epi2 *e) { \
-        ck_q8_ukr2(MR, 64, K4, A, B, e);                                                           \
+#define CK_Q8_DEF_UKR2(MR, S, SUFFIX)                                                              \
+    static CK_Q8_T void ck_q8_ukr2_##MR##_64##SUFFIX(size_t K4, const uint8_t *A, const int8_t *B, const ck_q8_epi2 *e) { \
+        ck_q8_ukr2(MR, 64, S, K4, A, B, e);                                                        \
     }                                                                                              \
-    static CK_Q8_T void ck_q8_ukr2_##MR##_128(size_t K4, const uint8_t *A, const int8_t *B, const ck_q8_epi2 *e) { \
-        ck_q8_ukr2(MR, 128, K4, A, B, e);                                                          \
+    static CK_Q8_T void ck_q8_ukr2_##MR##_128##SUFFIX(size_t K4, const uint8_t *A, const int8_t *B, const ck_q8_epi2 *e) { \
+        ck_q8_ukr2(MR, 128, S, K4, A, B, e);                                                       \
     }
-CK_Q8_DEF_UKR2(1) CK_Q8_DEF_UKR2(2) CK_Q8_DEF_UKR2(3) CK_Q8_DEF_UKR2(4)
-/// Indexed by [rows][panel width / 16 - 1].
-static const ck_q8_ukr2_fn ck_q8_ukr2_table[5][2] = {
-    {0, 0}, {ck_q8_ukr2_1_64, ck_q8_ukr2_1_128}, {ck_q8_ukr2_2_64, ck_q8_ukr2_2_128},
-    {ck_q8_ukr2_3_64, ck_q8_ukr2_3_128}, {ck_q8_ukr2_4_64, ck_q8_ukr2_4_128},
+CK_Q8_DEF_UKR2(1, 0, ) CK_Q8_DEF_UKR2(2, 0, ) CK_Q8_DEF_UKR2(3, 0, ) CK_Q8_DEF_UKR2(4, 0, )
+CK_Q8_DEF_UKR2(1, 1, s) CK_Q8_DEF_UKR2(2, 1, s) CK_Q8_DEF_UKR2(3, 1, s) CK_Q8_DEF_UKR2(4, 1, s)
+/// Indexed by [split][rows][panel width / 16 - 1].
+static const ck_q8_ukr2_fn ck_q8_ukr2_table[2][5][2] = {
+    {{0, 0}, {ck_q8_ukr2_1_64, ck_q8_ukr2_1_128}, {ck_q8_ukr2_2_64, ck_q8_ukr2_2_128},
+     {ck_q8_ukr2_3_64, ck_q8_ukr2_3_128}, {ck_q8_ukr2_4_64, ck_q8_ukr2_4_128}},
+    {{0, 0}, {ck_q8_ukr2_1_64s, ck_q8_ukr2_1_128s}, {ck_q8_ukr2_2_64s, ck_q8_ukr2_2_128s},
+     {ck_q8_ukr2_3_64s, ck_q8_ukr2_3_128s}, {ck_q8_ukr2_4_64s, ck_q8_ukr2_4_128s}},
 };
 
 CK_Q8_T void ck_conv2d_u8s8_nhwc__avx2(const ck_conv2d_u8s8_params *p, const uint8_t *input,
@@ -158,6 +169,8 @@ CK_Q8_T void ck_conv2d_u8s8_nhwc__avx2(const ck_conv2d_u8s8_params *p, const uin
     e.hi = out->hi;
     e.fmin = out->fmin;
     e.fmax = out->fmax;
+    const int split = p->weight_split != 0;
+    e.split = split ? (ptrdiff_t)ck_conv2d_u8s8_split_offset(p) : 0;
     for (size_t g = 0; g < p->groups; g++) {
         const int8_t *gw = pw + g * group_bytes;
         for (size_t b0 = 0; b0 < nblk; b0 += nbg) {
@@ -187,7 +200,7 @@ CK_Q8_T void ck_conv2d_u8s8_nhwc__avx2(const ck_conv2d_u8s8_params *p, const uin
                         for (size_t r = 0; r < mr; r += 4) {
                             const size_t n = mr - r < 4 ? mr - r : 4;
                             e.out = (char *)output + ((q + r) * stride + col0 + 16 * h) * esize;
-                            ck_q8_ukr2_table[n][width / 16 - 1](K4, ab + r * CK_Q8_KCS, bp + 64 * h, &e);
+                            ck_q8_ukr2_table[split][n][width / 16 - 1](K4, ab + r * CK_Q8_KCS, bp + 64 * h, &e);
                         }
                     }
                     q += mr;

@@ -26,6 +26,7 @@ typedef struct {
     int mode;
     int32_t zy, lo, hi;
     float fmin, fmax;
+    ptrdiff_t split;       // bytes from a hi panel to its lo panel (weight_split), else 0
 } ck_q8_epi;
 
 /// The fused residual Add over group g's channels of output pixels [q0, q1) once their codes are
@@ -88,8 +89,9 @@ CK_INLINE CK_Q8_T void ck_q8_fill_exact(uint8_t *dst, uint8_t v, size_t n) {
 #include "conv2d_u8s8_packa.h"
 
 /// MR x W microkernel (W = panel width: 16 or 32 columns) over K4, then the epilogue. Row i's
-/// k-th byte is at A + i * lda + (k / kc) * achunk + k % kc (see ck_q8_reads).
-CK_INLINE CK_Q8_T void ck_q8_ukr(const int MR, const int W, size_t K4, const uint8_t *A, const ck_q8_reads *r,
+/// k-th byte is at A + i * lda + (k / kc) * achunk + k % kc (see ck_q8_reads). SPLIT: the
+/// weights are two 7-bit halves (hi at B, lo at B + e->split), each summed by CK_Q8_STEP.
+CK_INLINE CK_Q8_T void ck_q8_ukr(const int MR, const int W, const int SPLIT, size_t K4, const uint8_t *A, const ck_q8_reads *r,
     const int8_t *B, const ck_q8_epi *e) {
     const size_t lda = r->lda, kc = r->kc, achunk = r->achunk;
     __m512i c0[CK_Q8_MRMAX], c1[CK_Q8_MRMAX];
@@ -108,11 +110,17 @@ CK_INLINE CK_Q8_T void ck_q8_ukr(const int MR, const int W, size_t K4, const uin
         for (size_t k = 0; k < n; k += 4) {
             const __m512i b0 = _mm512_loadu_si512(b);
             const __m512i b1 = W == 32 ? _mm512_loadu_si512(b + 64) : b0;
+            const __m512i l0 = SPLIT ? _mm512_loadu_si512(b + e->split) : b0;
+            const __m512i l1 = SPLIT && W == 32 ? _mm512_loadu_si512(b + e->split + 64) : b0;
 #pragma GCC unroll 16
             for (int i = 0; i < MR; i++) {
                 const __m512i ai = _mm512_set1_epi32(*(const ck_q8_u32a *)(a + i * lda + k));
                 c0[i] = CK_Q8_STEP(c0[i], ai, b0);
                 if (W == 32) c1[i] = CK_Q8_STEP(c1[i], ai, b1);
+                if (SPLIT) {
+                    c0[i] = CK_Q8_STEP(c0[i], ai, l0);
+                    if (W == 32) c1[i] = CK_Q8_STEP(c1[i], ai, l1);
+                }
             }
             b += W * 4;
         }
@@ -186,13 +194,21 @@ typedef void (*ck_q8_ukr_fn)(size_t K4, const uint8_t *A, const ck_q8_reads *r, 
 #define CK_Q8_DEF_UKR(MR)                                                                          \
     static CK_Q8_T void ck_q8_ukr_##MR##x16(size_t K4, const uint8_t *A, const ck_q8_reads *r, const int8_t *B, \
         const ck_q8_epi *e) {                                                                      \
-        ck_q8_ukr(MR, 16, K4, A, r, B, e);                                                         \
+        ck_q8_ukr(MR, 16, 0, K4, A, r, B, e);                                                      \
     }                                                                                              \
     static CK_Q8_T void ck_q8_ukr_##MR##x32(size_t K4, const uint8_t *A, const ck_q8_reads *r, const int8_t *B, \
         const ck_q8_epi *e) {                                                                      \
-        ck_q8_ukr(MR, 32, K4, A, r, B, e);                                                         \
+        ck_q8_ukr(MR, 32, 0, K4, A, r, B, e);                                                      \
+    }                                                                                              \
+    static CK_Q8_T void ck_q8_ukr_##MR##x16s(size_t K4, const uint8_t *A, const ck_q8_reads *r, const int8_t *B, \
+        const ck_q8_epi *e) {                                                                      \
+        ck_q8_ukr(MR, 16, 1, K4, A, r, B, e);                                                      \
+    }                                                                                              \
+    static CK_Q8_T void ck_q8_ukr_##MR##x32s(size_t K4, const uint8_t *A, const ck_q8_reads *r, const int8_t *B, \
+        const ck_q8_epi *e) {                                                                      \
+        ck_q8_ukr(MR, 32, 1, K4, A, r, B, e);                                                      \
     }
-#define CK_Q8_ROW(MR) {ck_q8_ukr_##MR##x16, ck_q8_ukr_##MR##x32}
+#define CK_Q8_ROW(MR) {{ck_q8_ukr_##MR##x16, ck_q8_ukr_##MR##x32}, {ck_q8_ukr_##MR##x16s, ck_q8_ukr_##MR##x32s}}
 
 CK_Q8_DEF_UKR(1) CK_Q8_DEF_UKR(2) CK_Q8_DEF_UKR(3) CK_Q8_DEF_UKR(4) CK_Q8_DEF_UKR(5) CK_Q8_DEF_UKR(6)
 CK_Q8_DEF_UKR(7) CK_Q8_DEF_UKR(8) CK_Q8_DEF_UKR(9) CK_Q8_DEF_UKR(10) CK_Q8_DEF_UKR(11) CK_Q8_DEF_UKR(12)
@@ -200,9 +216,9 @@ CK_Q8_DEF_UKR(7) CK_Q8_DEF_UKR(8) CK_Q8_DEF_UKR(9) CK_Q8_DEF_UKR(10) CK_Q8_DEF_U
 CK_Q8_DEF_UKR(13) CK_Q8_DEF_UKR(14)
 #endif
 
-/// Indexed by [rows][panel width / 16 - 1].
-static const ck_q8_ukr_fn ck_q8_ukr_table[CK_Q8_MRMAX + 1][2] = {
-    {0, 0}, CK_Q8_ROW(1), CK_Q8_ROW(2), CK_Q8_ROW(3), CK_Q8_ROW(4), CK_Q8_ROW(5), CK_Q8_ROW(6),
+/// Indexed by [rows][split][panel width / 16 - 1].
+static const ck_q8_ukr_fn ck_q8_ukr_table[CK_Q8_MRMAX + 1][2][2] = {
+    {{0, 0}, {0, 0}}, CK_Q8_ROW(1), CK_Q8_ROW(2), CK_Q8_ROW(3), CK_Q8_ROW(4), CK_Q8_ROW(5), CK_Q8_ROW(6),
     CK_Q8_ROW(7), CK_Q8_ROW(8), CK_Q8_ROW(9), CK_Q8_ROW(10), CK_Q8_ROW(11), CK_Q8_ROW(12),
 #if CK_Q8_MRMAX > 12
     CK_Q8_ROW(13), CK_Q8_ROW(14),
@@ -244,6 +260,8 @@ CK_Q8_T void CK_Q8_FN(const ck_conv2d_u8s8_params *p, const uint8_t *input,
     e.hi = out->hi;
     e.fmin = out->fmin;
     e.fmax = out->fmax;
+    const int split = p->weight_split != 0;
+    e.split = split ? (ptrdiff_t)ck_conv2d_u8s8_split_offset(p) : 0;
     const ck_u8s8_residual_add *add = out->mode == CK_U8S8_OUT_U8 ? out->add : NULL;
     for (size_t g = 0; g < p->groups; g++) {
         const int8_t *gw = pw + g * group_bytes;
@@ -276,7 +294,7 @@ CK_Q8_T void CK_Q8_FN(const ck_conv2d_u8s8_params *p, const uint8_t *input,
                 const int8_t *bp = gw + j * CK_Q8_NR * K4;
                 for (size_t bi = 0; bi < nb; bi++) {
                     e.out = (char *)output + (q[bi] * stride + col0) * esize;
-                    ck_q8_ukr_table[mr[bi]][width / 16 - 1](K4, a[bi], reads[bi], bp, &e);
+                    ck_q8_ukr_table[mr[bi]][split][width / 16 - 1](K4, a[bi], reads[bi], bp, &e);
                 }
             }
             if (add && nb > 0) ck_q8_add_residual(p, add, (uint8_t *)output, g, q[0], q[nb - 1] + mr[nb - 1]);

@@ -1,7 +1,7 @@
 // INT8 conv2d, AVX-512 BW (Skylake-SP class, no VNNI): the microkernel's 4-deep dot product
 // is vpmaddubsw (u8 x s8 pair sums, SATURATING to s16) + vpmaddwd with ones (pairs -> s32)
-// + vpaddd. Exact only for 7-bit weights |w| <= 63 (pair sums <= 2 * 255 * 63 = 32130),
-// which the caller guarantees. 12 rows x 32 columns (24 accumulators + weights, broadcast,
+// + vpaddd. Exact for 7-bit weights |w| <= 63 (pair sums <= 2 * 255 * 63 = 32130), and for any
+// 8-bit weights packed split (weight_split: two halves within [-64, 64], each its own step). 12 rows x 32 columns (24 accumulators + weights, broadcast,
 // temporaries and the ones vector fit the 32 zmm). The body is conv2d_u8s8_avx512_impl.h.
 #include "ck_int8.h"
 #include "conv2d_u8s8_internal.h"

@@ -116,7 +116,9 @@ public final class Int8Plan: @unchecked Sendable {
         switch step {
         case .conv(let c):
             let kind = c.inC == c.groups && c.outC == c.groups && c.groups > 1 ? "dwconv" : "conv"
-            return "\(kind) \(c.kh)x\(c.kw)/\(c.sh) \(c.inH)x\(c.inW)x\(c.inC) -> \(c.outH)x\(c.outW)x\(c.outC)\(c.residual == nil ? "" : " + add")\(c.fast == nil ? " (swift)" : "")"
+            // The kernel each layer runs: its path, and "8-bit split" where 8-bit weights run as two halves.
+            let kernel = c.fast.map { " [\($0.isa.rawValue)\($0.splitsWeights ? " 8-bit split" : "")]" } ?? " (swift)"
+            return "\(kind) \(c.kh)x\(c.kw)/\(c.sh) \(c.inH)x\(c.inW)x\(c.inC) -> \(c.outH)x\(c.outW)x\(c.outC)\(c.residual == nil ? "" : " + add")\(kernel)"
         case .add(_, _, _, _, _, _, _, _, _, _, let fast): return "add\(fast == nil ? " (swift)" : "")"
         case .maxPool(_, _, let w, _): return "maxpool \(w.kh)x\(w.kw) \(w.inH)x\(w.inW)x\(w.channels)"
         case .averagePool(_, _, let w, _, _, _, _): return "avgpool \(w.kh)x\(w.kw) \(w.inH)x\(w.inW)x\(w.channels)"
