@@ -78,6 +78,36 @@ final class GeneralGraphCLITests: XCTestCase {
         XCTAssertTrue(logits.stderr.contains("--save-outputs"), logits.stderr)
     }
 
+    /// One calibration job gives one INT8 model whatever INT8 path the calibrating machine has:
+    /// with the FP32 kernels the same (avx512vnni and avx512 share them), the artifacts are
+    /// byte-identical (weight bits no longer follow the path).
+    func testCalibrationArtifactsDoNotDependOnTheINT8Path() throws {
+        guard ISA.avx512.isSupported, ISA.avx512vnni.isSupported else {
+            throw XCTSkip("needs both the avx512vnni and avx512 paths (same FP32 kernels); this CPU has \(ISA.supported.map(\.rawValue))")
+        }
+        var b = GraphBuilder(name: "small")
+        let x = b.input("x", dims: [nil, 3, 12, 12])
+        var r = TestRandom(seed: 12)
+        var y = b.add(.relu, [b.add(.conv(Window2D(kernel: [3, 3], pads: [1, 1, 1, 1]), group: 1),
+                                    [x, b.constant("w1", r.tensor([16, 3, 3, 3])), b.constant("b1", r.tensor([16]))])])
+        y = b.add(.conv(Window2D(kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1]), group: 1), [y, b.constant("w2", r.tensor([8, 16, 3, 3]))])
+        y = b.add(.flatten(axis: 1), [b.add(.globalAveragePool, [y])])
+        b.output(y, dims: [nil, 8])
+        let model = dir.appendingPathComponent("small.onnx").path
+        try ONNXExporter.write(b.graph, to: URL(fileURLWithPath: model))
+        let npy = dir.appendingPathComponent("d.npy").path
+        try NPYFile.write(path: npy, shape: [8, 3, 12, 12], values: r.tensor([8, 3, 12, 12]).floats!)
+        var files: [[Data]] = []
+        for isa in ["avx512vnni", "avx512"] {
+            let out = dir.appendingPathComponent(isa).path
+            let cal = try runProduct("octet", ["calibrate", model, "--data", npy, "--isa", isa, "--out", out, "--report-samples", "1", "--json"])
+            XCTAssertEqual(cal.status, 0, cal.stderr)
+            let paths = try XCTUnwrap(cal.json?["paths"] as? [String: String], cal.stdout)
+            files.append(try ["model", "table", "tensorRTCache"].map { try Data(contentsOf: URL(fileURLWithPath: try XCTUnwrap(paths[$0]))) })
+        }
+        XCTAssertEqual(files[0], files[1], "artifacts differ between --isa avx512vnni and avx512")
+    }
+
     /// A model with two inputs runs from a `.npz` archive of one array per input (by name):
     /// every output of every sample; an archive that lacks an input is an error naming both.
     func testSeveralInputsFromAnNPZArchive() throws {
