@@ -24,7 +24,7 @@ public struct BinaryRowKernel: Sendable, Equatable {
         let op = operation.rawValue
         switch isa {
         case .avx512vnni, .avx512: ck_binary_f32__avx512(op, rows, count, a, aRowStride, aStride, b, bRowStride, bStride, y)
-        case .avx2: ck_binary_f32__avx2(op, rows, count, a, aRowStride, aStride, b, bRowStride, bStride, y)
+        case .avx2, .avxvnni: ck_binary_f32__avx2(op, rows, count, a, aRowStride, aStride, b, bRowStride, bStride, y)
         case .scalar: ck_binary_f32__scalar(op, rows, count, a, aRowStride, aStride, b, bRowStride, bStride, y)
         }
     }
@@ -37,7 +37,7 @@ public enum RowKernels {
                               shift: UnsafePointer<Float>, shiftStride: Int, _ y: UnsafeMutablePointer<Float>, isa: ISA) {
         switch isa {
         case .avx512vnni, .avx512: ck_affine_f32__avx512(count, x, scale, scaleStride, shift, shiftStride, y)
-        case .avx2: ck_affine_f32__avx2(count, x, scale, scaleStride, shift, shiftStride, y)
+        case .avx2, .avxvnni: ck_affine_f32__avx2(count, x, scale, scaleStride, shift, shiftStride, y)
         case .scalar: ck_affine_f32__scalar(count, x, scale, scaleStride, shift, shiftStride, y)
         }
     }
@@ -47,7 +47,7 @@ public enum RowKernels {
                              _ y: UnsafeMutablePointer<Float>, isa: ISA) {
         switch isa {
         case .avx512vnni, .avx512: ck_clamp_f32__avx512(count, x, lo, hi, y)
-        case .avx2: ck_clamp_f32__avx2(count, x, lo, hi, y)
+        case .avx2, .avxvnni: ck_clamp_f32__avx2(count, x, lo, hi, y)
         case .scalar: ck_clamp_f32__scalar(count, x, lo, hi, y)
         }
     }
@@ -90,7 +90,7 @@ public struct ElementwiseChainKernel: Sendable {
         program.withUnsafeBufferPointer { p in
             switch isa {
             case .avx512vnni, .avx512: ck_ew_chain_f32__avx512(count, x, p.baseAddress, p.count, y)
-            case .avx2: ck_ew_chain_f32__avx2(count, x, p.baseAddress, p.count, y)
+            case .avx2, .avxvnni: ck_ew_chain_f32__avx2(count, x, p.baseAddress, p.count, y)
             case .scalar: ck_ew_chain_f32__scalar(count, x, p.baseAddress, p.count, y)
             }
         }

@@ -1,10 +1,13 @@
 import CKernels
 
 /// An instruction-set path of the kernels, best first. INT8 kernels distinguish the two
-/// AVX-512 paths (VNNI `vpdpbusd` vs Skylake `vpmaddubsw`); FP32 kernels use AVX-512F for both.
+/// AVX-512 paths (VNNI `vpdpbusd` vs Skylake `vpmaddubsw`) and the two 256-bit ones (AVX-VNNI's
+/// VEX `vpdpbusd` vs AVX2's `vpmaddubsw`); FP32 kernels use AVX-512F for both AVX-512 paths and
+/// AVX2 for both 256-bit ones.
 public enum ISA: String, CaseIterable, Sendable, CustomStringConvertible {
     case avx512vnni
     case avx512
+    case avxvnni
     case avx2
     case scalar
 
@@ -15,6 +18,7 @@ public enum ISA: String, CaseIterable, Sendable, CustomStringConvertible {
         switch self {
         case .avx512vnni: [.avx512f, .avx512bw, .avx512vl, .avx512vnni, .fma]
         case .avx512: [.avx512f, .avx512bw, .avx512vl, .fma]
+        case .avxvnni: [.avx2, .fma, .avxvnni]
         case .avx2: [.avx2, .fma]
         case .scalar: []
         }

@@ -40,9 +40,9 @@ public final class Int8ConvKernel: @unchecked Sendable {
     private let depthwise: Bool
 
     /// Whether a kernel of this geometry on `isa` can fuse a residual Add into a u8 output: dense
-    /// and grouped convolutions on the AVX-512 and scalar paths.
+    /// and grouped convolutions on the AVX-512 and scalar paths (not the 256-bit driver).
     public static func canFuseResidualAdd(_ g: ConvGeometry, isa: ISA) -> Bool {
-        !g.isDepthwise && isa != .avx2
+        !g.isDepthwise && isa != .avx2 && isa != .avxvnni
     }
 
     /// - Parameters:
@@ -108,10 +108,11 @@ public final class Int8ConvKernel: @unchecked Sendable {
                         switch (depthwise, isa) {
                         case (true, .avx512vnni): ck_dwconv2d_u8s8_nhwc__avx512vnni(p, input, packed, b, &stage, out, lo, hi)
                         case (true, .avx512): ck_dwconv2d_u8s8_nhwc__avx512(p, input, packed, b, &stage, out, lo, hi)
-                        case (true, .avx2): ck_dwconv2d_u8s8_nhwc__avx2(p, input, packed, b, &stage, out, lo, hi)
+                        case (true, .avx2), (true, .avxvnni): ck_dwconv2d_u8s8_nhwc__avx2(p, input, packed, b, &stage, out, lo, hi)
                         case (true, .scalar): ck_dwconv2d_u8s8_nhwc__scalar(p, input, packed, b, &stage, out, lo, hi)
                         case (false, .avx512vnni): ck_conv2d_u8s8_nhwc__avx512vnni(p, input, packed, b, &stage, out, lo, hi, scratch)
                         case (false, .avx512): ck_conv2d_u8s8_nhwc__avx512bw(p, input, packed, b, &stage, out, lo, hi, scratch)
+                        case (false, .avxvnni): ck_conv2d_u8s8_nhwc__avxvnni(p, input, packed, b, &stage, out, lo, hi, scratch)
                         case (false, .avx2): ck_conv2d_u8s8_nhwc__avx2(p, input, packed, b, &stage, out, lo, hi, scratch)
                         case (false, .scalar): ck_conv2d_u8s8_nhwc__scalar(p, input, packed, b, &stage, out, lo, hi, scratch)
                         }

@@ -7,7 +7,7 @@ public enum LayoutKernel {
     public static func nchwToNHWC(_ src: UnsafePointer<Float>, channels: Int, pixels: Int, into dst: UnsafeMutablePointer<Float>, isa: ISA) {
         switch isa {
         case .avx512vnni, .avx512: ck_nchw_to_nhwc_f32__avx512(src, channels, pixels, dst)
-        case .avx2, .scalar: ck_nchw_to_nhwc_f32__scalar(src, channels, pixels, dst)
+        case .avx2, .avxvnni, .scalar: ck_nchw_to_nhwc_f32__scalar(src, channels, pixels, dst)
         }
     }
 }

@@ -28,8 +28,8 @@ public struct Pool2DKernel: Sendable {
     }
 
     public func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
-        let simd = isa != .scalar && isa != .avx2
-        let avx2 = isa == .avx2
+        let simd = isa != .scalar && isa != .avx2 && isa != .avxvnni
+        let avx2 = isa == .avx2 || isa == .avxvnni
         var p = ck_pool2d_params(in_h: inHeight, in_w: inWidth, channels: channels, out_h: outHeight, out_w: outWidth,
                                  kernel_h: kernel.h, kernel_w: kernel.w, stride_h: stride.h, stride_w: stride.w,
                                  dilation_h: dilation.h, dilation_w: dilation.w, pad_top: padTop, pad_left: padLeft,

@@ -7,7 +7,7 @@ public enum QuantizeKernel {
                                 count: Int, isa: ISA) {
         switch isa {
         case .avx512vnni, .avx512: ck_quantize_u8__avx512(x, scale, zeroPoint, output, count)
-        case .avx2: ck_quantize_u8__avx2(x, scale, zeroPoint, output, count)
+        case .avx2, .avxvnni: ck_quantize_u8__avx2(x, scale, zeroPoint, output, count)
         case .scalar: ck_quantize_u8__scalar(x, scale, zeroPoint, output, count)
         }
     }
@@ -16,7 +16,7 @@ public enum QuantizeKernel {
                                   output: UnsafeMutablePointer<UInt8>, count: Int, isa: ISA) {
         switch isa {
         case .avx512vnni, .avx512: ck_requantize_u8__avx512(x, zeroIn, multiplier, zeroOut, output, count)
-        case .avx2: ck_requantize_u8__avx2(x, zeroIn, multiplier, zeroOut, output, count)
+        case .avx2, .avxvnni: ck_requantize_u8__avx2(x, zeroIn, multiplier, zeroOut, output, count)
         case .scalar: ck_requantize_u8__scalar(x, zeroIn, multiplier, zeroOut, output, count)
         }
     }

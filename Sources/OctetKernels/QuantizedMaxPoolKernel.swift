@@ -11,7 +11,7 @@ public enum QuantizedMaxPoolKernel {
                                  dilation_w: window.dilation.w, pad_top: window.padTop, pad_left: window.padLeft, count_include_pad: 0)
         switch window.isa {
         case .avx512vnni, .avx512: ck_maxpool2d_u8_nhwc__avx512(&p, input, output)
-        case .avx2: ck_maxpool2d_u8_nhwc__avx2(&p, input, output)
+        case .avx2, .avxvnni: ck_maxpool2d_u8_nhwc__avx2(&p, input, output)
         case .scalar: ck_maxpool2d_u8_nhwc__scalar(&p, input, output)
         }
     }

@@ -227,7 +227,7 @@ struct Int8Bench: ParsableCommand {
                             if let o = common.onnxRuntime(path, batch: b, threads: t) { ort = max(ort ?? 0, o) }
                         }
                         let f = try Benchmark.run(graph: q.fp32, options: PlanOptions(isa: isa, threads: t), batch: b, iterations: common.iterations)
-                        let peak = r.gflops / ((isa == .avx512vnni ? 473 : 236.5) * Double(t)) * 100
+                        let peak = r.gflops / ((isa == .avx512vnni ? 473 : 236.5) * Double(t)) * 100  // measured on Zen 4; other paths and CPUs: indicative
                         chart.rows.append(("\(name) w\(bits) \(isa.rawValue) b\(b) t\(t)", [r.imagesPerSecond, ort, f.imagesPerSecond]))
                         print(String(format: "| %@ | %d-bit | %@ | %d | %d | %.1f | %.0f | %.0f%% | %@ | %@ | %.2f× |", name, bits, isa.rawValue, b, t,
                                      r.imagesPerSecond, r.gflops, peak, ort.map { String(format: "%.1f", $0) } ?? "n/a",

@@ -6,7 +6,7 @@ struct RuntimeOptions: ParsableArguments {
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int = System.coreCount
 
-    @Option(help: "Kernel path: avx512vnni, avx512, avx2 or scalar (default: best available, or $OCTET_ISA).")
+    @Option(help: "Kernel path: avx512vnni, avx512, avxvnni, avx2 or scalar (default: best available, or $OCTET_ISA).")
     var isa: String?
 
     func validate() throws {

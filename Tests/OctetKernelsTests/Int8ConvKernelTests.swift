@@ -112,6 +112,35 @@ final class Int8ConvKernelTests: XCTestCase {
     }
 }
 
+extension Int8ConvKernelTests {
+    /// The AVX-VNNI path (VEX `vpdpbusd`, 256-bit) runs 8-bit weights as they are (no split) and
+    /// equals the scalar twin on the worst pair sums. Where the CPU has it, the randomized twin
+    /// test above forces it too (it runs every supported path).
+    func testAVXVNNIPathRunsEightBitWeightsExactly() throws {
+        guard ISA.avxvnni.isSupported else {
+            throw XCTSkip("this CPU lacks AVX-VNNI (CPUID.(EAX=7,ECX=1):EAX bit 4); the avxvnni kernels are compiled but cannot run here")
+        }
+        let g = ConvGeometry(inHeight: 5, inWidth: 7, inPixelStride: 37, outHeight: 5, outWidth: 7, outPixelStride: 45,
+                             kernel: (3, 3), padTop: 1, padLeft: 1, inChannelsPerGroup: 37, outChannelsPerGroup: 45)
+        var rng = TestRandom(seed: 77)
+        for weight in [Int8(-128), 127, nil] {
+            let weights = (0..<(45 * 9 * 37)).map { _ in weight ?? Int8(rng.below(256) - 128) }
+            let input = (0..<(35 * 37)).map { _ in weight == nil ? UInt8(rng.below(256)) : 255 }
+            let out = Int8ConvKernel.Output.quantized(multipliers: (0..<45).map { _ in Float(1 + rng.below(100)) * 1e-5 }, zeroPoint: 3, lo: 0, hi: 255)
+            func run(_ isa: ISA) -> [UInt8] {
+                let k = Int8ConvKernel(geometry: g, inputZeroPoint: 9, weights: weights, bias: [], output: out, isa: isa)
+                XCTAssertFalse(k.splitsWeights)
+                var y = [UInt8](repeating: 0xEE, count: 35 * 45)
+                let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(k.scratchBytes, 64), alignment: 64)
+                defer { scratch.deallocate() }
+                input.withUnsafeBufferPointer { x in y.withUnsafeMutableBytes { k.run(input: x.baseAddress!, output: $0.baseAddress!, pixels: 0..<35, scratch: scratch) } }
+                return y
+            }
+            XCTAssertEqual(run(.avxvnni), run(.scalar), "weights \(weight.map(String.init) ?? "random")")
+        }
+    }
+}
+
 private extension TestRandom {
     /// Uniform in 0..<n.
     mutating func below(_ n: Int) -> Int { int(0...(n - 1)) }

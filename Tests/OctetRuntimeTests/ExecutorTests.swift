@@ -134,7 +134,7 @@ final class ExecutorTests: XCTestCase {
         let graph = finish(&b, y, dims: [nil, 33])
         let batch = 37
         let input = rng.tensor([batch, 6, 5, 5])
-        for isa in ISA.supported where isa != .avx512vnni {
+        for isa in ISA.supported where isa != .avx512vnni && isa != .avxvnni {
             for threads in [1, 2] {
                 let plan = try ExecutionPlan(graph: graph, options: PlanOptions(isa: isa, threads: threads))
                 XCTAssertEqual(plan.batchedTailSteps, 5, "\(isa): Flatten, the dense layers and their activations run batched")
@@ -167,7 +167,7 @@ final class ExecutorTests: XCTestCase {
         let graph = finish(&b, silu, dims: [nil, 17, 23, 21])
         for batch in [1, 3] {
             let input = rng.tensor([batch, 6, 23, 21])
-            for isa in ISA.supported where isa != .avx512vnni {
+            for isa in ISA.supported where isa != .avx512vnni && isa != .avxvnni {
                 for threads in [1, 2] {
                     let fused = try ExecutionPlan(graph: graph, options: PlanOptions(isa: isa, threads: threads))
                     let plain = try ExecutionPlan(graph: graph, options: PlanOptions(isa: isa, threads: threads, fuse: false))

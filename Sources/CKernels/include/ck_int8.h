@@ -15,6 +15,7 @@
 //   __avx512vnni  vpdpbusd (u8 x s8 -> s32, 4 products per lane). Any s8 weights.
 //   __avx512bw    vpmaddubsw (u8 x s8 -> saturating s16 pair sums) + vpmaddwd(1) -> s32.
 //   __avx2        the same on ymm.
+//   __avxvnni     VEX vpdpbusd on ymm (AVX-VNNI: Alder Lake and later, Zen 5). Any s8 weights.
 //   A vpmaddubsw pair sum is exact for 7-bit weights (-63 <= w <= 63: at most 2 * 255 * 63 =
 //   32130 < 32767); with 8-bit weights a pair can saturate (255 * 128 * 2 = 65280). So 8-bit
 //   weights are packed split (weight_split: two halves within [-64, 64], each pair sum at most
@@ -98,6 +99,10 @@ void ck_conv2d_u8s8_nhwc__avx512vnni(const ck_conv2d_u8s8_params *p, const uint8
     size_t pixel_begin, size_t pixel_end, void *scratch);
 /// Any s8 weights: 7-bit ones as they are, others packed with weight_split (see above).
 void ck_conv2d_u8s8_nhwc__avx512bw(const ck_conv2d_u8s8_params *p, const uint8_t *input,
+    const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
+    size_t pixel_begin, size_t pixel_end, void *scratch);
+/// AVX-VNNI (VEX vpdpbusd on ymm): any s8 weights as they are. Same driver as __avx2.
+void ck_conv2d_u8s8_nhwc__avxvnni(const ck_conv2d_u8s8_params *p, const uint8_t *input,
     const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
     size_t pixel_begin, size_t pixel_end, void *scratch);
 /// Any s8 weights: 7-bit ones as they are, others packed with weight_split (see above).
