@@ -205,6 +205,16 @@ struct Int8Bench: ParsableCommand {
         var chart = BarChart(title: "INT8 images/s on this machine (octet-bench int8)", unit: "images per second (higher is better)",
                              series: ["Octet INT8", "ONNX Runtime INT8", "Octet FP32"], rows: [])
         defer { if let svg { try? Data(chart.svg().utf8).write(to: URL(fileURLWithPath: svg)) } }
+        print("machine: \(Machine.description)")
+        // Each path's instruction peak on one core, measured now (ck_peak.h loops).
+        var peaks: [ISA: Double] = [:]
+        for isa in chosen {
+            guard let loop = Int8PeakLoop.bounding(isa), let gops = loop.measure() else { continue }
+            peaks[isa] = gops
+            print(String(format: "peak %@ (%@): %.0f GOPS per core", isa.rawValue, loop.rawValue, gops))
+        }
+        if let wd = Int8PeakLoop.maddwd256.measure() { print(String(format: "peak vpmaddwd alone (maddwd256, 16-bit operands): %.0f GOPS per core", wd)) }
+        print("(a path running 8-bit weights split needs twice the multiplies: its ceiling is half the peak)")
         print("| model | weights | path | batch | threads | INT8 img/s | GOPS | % of path peak | ORT INT8 img/s | ×ORT | ×our FP32 |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         for (name, fp32, recipe) in models {
@@ -227,7 +237,7 @@ struct Int8Bench: ParsableCommand {
                             if let o = common.onnxRuntime(path, batch: b, threads: t) { ort = max(ort ?? 0, o) }
                         }
                         let f = try Benchmark.run(graph: q.fp32, options: PlanOptions(isa: isa, threads: t), batch: b, iterations: common.iterations)
-                        let peak = r.gflops / ((isa == .avx512vnni ? 473 : 236.5) * Double(t)) * 100  // measured on Zen 4; other paths and CPUs: indicative
+                        let peak = peaks[isa].map { r.gflops / ($0 * Double(t)) * 100 } ?? .nan
                         chart.rows.append(("\(name) w\(bits) \(isa.rawValue) b\(b) t\(t)", [r.imagesPerSecond, ort, f.imagesPerSecond]))
                         print(String(format: "| %@ | %d-bit | %@ | %d | %d | %.1f | %.0f | %.0f%% | %@ | %@ | %.2f× |", name, bits, isa.rawValue, b, t,
                                      r.imagesPerSecond, r.gflops, peak, ort.map { String(format: "%.1f", $0) } ?? "n/a",

@@ -145,3 +145,19 @@ private extension TestRandom {
     /// Uniform in 0..<n.
     mutating func below(_ n: Int) -> Int { int(0...(n - 1)) }
 }
+
+/// The peak loops run on every path the CPU has (a positive, finite rate) and refuse the others
+/// (nil), never executing an instruction the CPU lacks. No timing is asserted.
+final class Int8PeakLoopTests: XCTestCase {
+    func testLoopsRunWhereSupported() {
+        for loop in Int8PeakLoop.allCases {
+            let gops = loop.measure(seconds: 0.002, rounds: 1)
+            if loop.isSupported {
+                XCTAssertTrue(gops.map { $0 > 0 && $0.isFinite } ?? false, "\(loop): \(String(describing: gops))")
+            } else {
+                XCTAssertNil(gops, "\(loop)")
+            }
+        }
+        XCTAssertEqual(ISA.allCases.compactMap(Int8PeakLoop.bounding).count, ISA.allCases.count - 1, "every SIMD path has its loop")
+    }
+}

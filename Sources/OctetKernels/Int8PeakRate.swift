@@ -1,0 +1,66 @@
+import CKernels
+import Dispatch
+
+/// The peak multiply-accumulate rate of the INT8 instructions each path is built on, measured on
+/// this machine by a loop of independent accumulator chains (`ck_peak.h`): the ceiling a
+/// convolution on that path is compared with ("% of path peak").
+public enum Int8PeakLoop: String, CaseIterable, Sendable {
+    /// `vpdpbusd` zmm (avx512vnni).
+    case vpdpbusd512
+    /// `vpmaddubsw` + `vpmaddwd` + `vpaddd` zmm (avx512).
+    case maddubs512
+    /// VEX `vpdpbusd` ymm (avxvnni).
+    case vpdpbusd256
+    /// `vpmaddubsw` + `vpmaddwd` + `vpaddd` ymm (avx2).
+    case maddubs256
+    /// `vpmaddwd` + `vpaddd` on 16-bit operands, ymm (an exact 8-bit alternative, not used by a kernel yet).
+    case maddwd256
+
+    /// The loop bounding `isa`'s INT8 convolutions (nil for scalar).
+    public static func bounding(_ isa: ISA) -> Int8PeakLoop? {
+        switch isa {
+        case .avx512vnni: .vpdpbusd512
+        case .avx512: .maddubs512
+        case .avxvnni: .vpdpbusd256
+        case .avx2: .maddubs256
+        case .scalar: nil
+        }
+    }
+
+    /// Whether this CPU can run the loop.
+    public var isSupported: Bool {
+        switch self {
+        case .vpdpbusd512: ISA.avx512vnni.isSupported
+        case .maddubs512: ISA.avx512.isSupported
+        case .vpdpbusd256: ISA.avxvnni.isSupported
+        case .maddubs256, .maddwd256: ISA.avx2.isSupported
+        }
+    }
+
+    /// Giga-ops per second (2 per multiply-accumulate) on the calling thread: the best of `rounds`
+    /// runs of about `seconds` each; nil where the CPU lacks the instructions.
+    public func measure(seconds: Double = 0.03, rounds: Int = 5) -> Double? {
+        guard isSupported else { return nil }
+        let run: (Int) -> UInt64 = switch self {
+        case .vpdpbusd512: { ck_peak_u8s8__avx512vnni($0) }
+        case .maddubs512: { ck_peak_u8s8__avx512bw($0) }
+        case .vpdpbusd256: { ck_peak_u8s8__avxvnni($0) }
+        case .maddubs256: { ck_peak_u8s8__avx2($0) }
+        case .maddwd256: { ck_peak_u8s8__avx2_maddwd($0) }
+        }
+        // Size the loop from a short calibration run, then keep the best round.
+        var iterations = 10_000
+        var best = 0.0
+        for round in 0...max(rounds, 1) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let macs = run(iterations)
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            if round == 0 {
+                iterations = max(1, Int(Double(iterations) * seconds / max(elapsed, 1e-6)))
+                continue
+            }
+            best = max(best, 2 * Double(macs) / max(elapsed, 1e-9) / 1e9)
+        }
+        return best
+    }
+}
