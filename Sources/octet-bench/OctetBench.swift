@@ -150,6 +150,21 @@ enum Machine {
 
 /// ONNX Runtime's throughput, measured by `scripts/ort_bench.py` in a child process.
 enum ORTBaseline {
+    /// Writes ONNX Runtime's `quantize_static` QDQ file of `fp32` to `out` (`scripts/ort_quantize.py`,
+    /// 8 calibration images); false when it fails or onnxruntime is missing.
+    static func quantize(python: String, fp32: String, out: String, images: String) -> Bool {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/ort_quantize.py").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [python, script, fp32, out, "--images", images, "--samples", "8"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { return false }
+        p.waitUntilExit()
+        return p.terminationStatus == 0 && FileManager.default.fileExists(atPath: out)
+    }
+
     static func imagesPerSecond(python: String, model: String, batch: Int, threads: Int, iterations: Int, shape: [Int]? = nil) -> Double? {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/ort_bench.py").path
@@ -193,6 +208,9 @@ struct Int8Bench: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Weight bits of the calibrated models (8: the default model, split on the vpmaddubsw paths; 7: what those paths run unsplit).")
     var weightBits: [Int] = [QuantConfig.defaultWeightBits]
 
+    @Option(help: "Also bench ONNX Runtime's own quantize_static QDQ file of each model (scripts/ort_quantize.py) on Octet and ONNX Runtime.")
+    var ortFile: Bool = true
+
     func run() throws {
         let chosen = try paths.map { try ISA.named($0) }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("octet-bench8-\(getpid())")
@@ -215,8 +233,30 @@ struct Int8Bench: ParsableCommand {
         }
         if let wd = Int8PeakLoop.maddwd256.measure() { print(String(format: "peak vpmaddwd alone (maddwd256, 16-bit operands): %.0f GOPS per core", wd)) }
         print("(a path running 8-bit weights split needs twice the multiplies: its ceiling is half the peak)")
-        print("| model | weights | path | batch | threads | INT8 img/s | GOPS | % of path peak | ORT INT8 img/s | ×ORT | ×our FP32 |")
+        print("| model | file | path | batch | threads | INT8 img/s | GOPS | % of path peak | ORT INT8 img/s | ×ORT | ×our FP32 |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")
+        /// One table row per (path, batch, threads) of an INT8 QDQ file, with ONNX Runtime on the same file.
+        func rows(_ name: String, _ weights: String, qdq: Graph, path: String, fp32: Graph) throws {
+            for isa in chosen {
+                for b in common.batches {
+                    for t in common.threads {
+                        var r = try Benchmark.runInt8(graph: qdq, isa: isa, threads: t, batch: b, iterations: common.iterations)
+                        var ort = common.onnxRuntime(path, batch: b, threads: t)
+                        for _ in 1..<max(rounds, 1) {
+                            let again = try Benchmark.runInt8(graph: qdq, isa: isa, threads: t, batch: b, iterations: common.iterations)
+                            if again.imagesPerSecond > r.imagesPerSecond { r = again }
+                            if let o = common.onnxRuntime(path, batch: b, threads: t) { ort = max(ort ?? 0, o) }
+                        }
+                        let f = try Benchmark.run(graph: fp32, options: PlanOptions(isa: isa, threads: t), batch: b, iterations: common.iterations)
+                        let peak = peaks[isa].map { r.gflops / ($0 * Double(t)) * 100 } ?? .nan
+                        chart.rows.append(("\(name) \(weights) \(isa.rawValue) b\(b) t\(t)", [r.imagesPerSecond, ort, f.imagesPerSecond]))
+                        print(String(format: "| %@ | %@ | %@ | %d | %d | %.1f | %.0f | %.0f%% | %@ | %@ | %.2f× |", name, weights, isa.rawValue, b, t,
+                                     r.imagesPerSecond, r.gflops, peak, ort.map { String(format: "%.1f", $0) } ?? "n/a",
+                                     ort.map { String(format: "%.2f×", r.imagesPerSecond / $0) } ?? "n/a", r.imagesPerSecond / f.imagesPerSecond))
+                    }
+                }
+            }
+        }
         for (name, fp32, recipe) in models {
             let images = try ImageFolderDataset(directory: data, recipe: recipe, limit: 32)
             for bits in weightBits {
@@ -226,26 +266,19 @@ struct Int8Bench: ParsableCommand {
                 let q = try quantizeModel(fp32, calibrationData: images, config: config)
                 let path = dir.appendingPathComponent("\(name)-w\(bits).int8.onnx").path
                 try ONNXExporter.write(q.qdq, to: URL(fileURLWithPath: path))
-            for isa in chosen {
-                for b in common.batches {
-                    for t in common.threads {
-                        var r = try Benchmark.runInt8(graph: q.qdq, isa: isa, threads: t, batch: b, iterations: common.iterations)
-                        var ort = common.onnxRuntime(path, batch: b, threads: t)
-                        for _ in 1..<max(rounds, 1) {
-                            let again = try Benchmark.runInt8(graph: q.qdq, isa: isa, threads: t, batch: b, iterations: common.iterations)
-                            if again.imagesPerSecond > r.imagesPerSecond { r = again }
-                            if let o = common.onnxRuntime(path, batch: b, threads: t) { ort = max(ort ?? 0, o) }
-                        }
-                        let f = try Benchmark.run(graph: q.fp32, options: PlanOptions(isa: isa, threads: t), batch: b, iterations: common.iterations)
-                        let peak = peaks[isa].map { r.gflops / ($0 * Double(t)) * 100 } ?? .nan
-                        chart.rows.append(("\(name) w\(bits) \(isa.rawValue) b\(b) t\(t)", [r.imagesPerSecond, ort, f.imagesPerSecond]))
-                        print(String(format: "| %@ | %d-bit | %@ | %d | %d | %.1f | %.0f | %.0f%% | %@ | %@ | %.2f× |", name, bits, isa.rawValue, b, t,
-                                     r.imagesPerSecond, r.gflops, peak, ort.map { String(format: "%.1f", $0) } ?? "n/a",
-                                     ort.map { String(format: "%.2f×", r.imagesPerSecond / $0) } ?? "n/a", r.imagesPerSecond / f.imagesPerSecond))
-                    }
-                }
+                try rows(name, "Octet \(bits)-bit", qdq: q.qdq, path: path, fp32: q.fp32)
             }
+            // ONNX Runtime's own quantize_static file of the same (BatchNorm-folded) FP32 model:
+            // 8-bit per-channel weights, int8 activations, which Octet runs exactly on every path.
+            guard ortFile, common.python != "none" else { continue }
+            let optimized = try ModelLoader.optimize(fp32)
+            let fp32Path = dir.appendingPathComponent("\(name).fp32.onnx").path, ortPath = dir.appendingPathComponent("\(name).ort.int8.onnx").path
+            try ONNXExporter.write(optimized, to: URL(fileURLWithPath: fp32Path))
+            guard ORTBaseline.quantize(python: common.python, fp32: fp32Path, out: ortPath, images: data) else {
+                print("| \(name) | ORT file | (ONNX Runtime's quantize_static failed or is not installed) |")
+                continue
             }
+            try rows(name, "ORT file", qdq: try ModelLoader.loadQDQ(path: ortPath), path: ortPath, fp32: optimized)
         }
     }
 }
