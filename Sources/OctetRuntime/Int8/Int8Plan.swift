@@ -13,7 +13,6 @@ import OctetKernels
 /// u8 and float tensors of an image share one arena, reused by liveness), one thread pool, one
 /// step protocol (profiling, batched classifier head).
 public final class Int8Plan: @unchecked Sendable {
-    let steps: [Int8Step]
     let inputs: [(name: String, slot: Int, shape: Shape)]
     let outputs: [(name: String, slot: Int, shape: Shape)]
     /// Every u8 tensor produced by a QuantizeLinear, by the name of that node's output.
@@ -50,7 +49,6 @@ public final class Int8Plan: @unchecked Sendable {
         var c = Int8Compiler(graph: graph, isa: isa, fuseResidualAdds: fuseResidualAdds)
         self.isa = isa
         try c.compile()
-        steps = c.steps
         inputs = c.inputSlots
         outputs = c.outputSlots
         macsPerImage = c.macs
