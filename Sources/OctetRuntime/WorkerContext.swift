@@ -153,7 +153,7 @@ final class WorkerContext: @unchecked Sendable {
             op.run(inputs.map { $0.pointer(base) }, outputs.map { $0.pointer(base) })
         case .int8(let step):
             guard let memory = plan.int8 else { return }
-            Int8Kernels.execute(step, memory.bound(to: base), pool: pool)
+            Int8Kernels.execute(step, memory.bound(to: base), pool: pool, scratch: scratch)
         }
     }
 }

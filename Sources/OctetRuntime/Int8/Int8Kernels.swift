@@ -10,8 +10,9 @@ enum Int8Kernels {
 
     /// Runs one step of one image on its tensors `t` (one image's arena); a `pool` wider than one
     /// thread splits a convolution's output pixels across its threads (latency mode: one image
-    /// at a time, all cores on each layer).
-    static func execute(_ step: Int8Step, _ t: Int8Tensors, pool: SpinPool? = nil) {
+    /// at a time, all cores on each layer). `scratch`: one 64-byte aligned buffer of at least
+    /// `scratchFloats(step)` floats per part (per pool thread), the worker's.
+    static func execute(_ step: Int8Step, _ t: Int8Tensors, pool: SpinPool? = nil, scratch: [AlignedBuffer]) {
         switch step {
         case .quantize(let src, let dst, let params, let fast):
             let x = t.floatBuffer(src), y = t.u8Buffer(dst)
@@ -34,7 +35,7 @@ enum Int8Kernels {
             let v = Layouts.fromRowMajor(Layouts.toRowMajor(Array(t.floatBuffer(src)), shape: inShape), shape: outShape)
             _ = t.floatBuffer(dst).initialize(from: v)
         case .conv(let c):
-            conv(c, t, pool: pool)
+            conv(c, t, pool: pool, scratch: scratch)
         case .floatConv(let k, let src, let dst):
             let pixels = k.geometry.outPixels
             // The kernel writes every output (dense pixels).
@@ -43,9 +44,8 @@ enum Int8Kernels {
             // Addresses cross into the worker closures as integers (raw pointers are not Sendable).
             let xAddress = UInt(bitPattern: t.float(src)), outAddress = UInt(bitPattern: t.float(dst))
             let work: @Sendable (Int) -> Void = { p in
-                let scratch = AlignedBuffer(count: k.scratchCount)
                 k.run(input: UnsafePointer(bitPattern: xAddress)!, output: UnsafeMutablePointer(bitPattern: outAddress)!,
-                      pixels: (pixels * p / parts)..<(pixels * (p + 1) / parts), scratch: scratch.pointer)
+                      pixels: (pixels * p / parts)..<(pixels * (p + 1) / parts), scratch: scratch[p].pointer)
             }
             if let pool { pool.run(parts: parts, work) } else { work(0) }
         case .add(let a, let b, let dst, let ma, let za, let mb, let zb, let zy, let lo, let hi, let fast):
@@ -83,6 +83,15 @@ enum Int8Kernels {
                 let s = e.reduce(0, +)
                 for (j, v) in e.enumerated() { out[r * columns + j] = v / s }
             }
+        }
+    }
+
+    /// Floats of scratch one part of `step` needs (the C convolution kernels' im2col rows).
+    static func scratchFloats(_ step: Int8Step) -> Int {
+        switch step {
+        case .conv(let c): ((c.fast?.scratchBytes ?? 0) + 3) / 4
+        case .floatConv(let k, _, _): k.scratchCount
+        default: 0
         }
     }
 
@@ -136,13 +145,12 @@ enum Int8Kernels {
         }
     }
 
-    static func conv(_ c: ConvInt8, _ t: Int8Tensors, pool: SpinPool? = nil) {
+    static func conv(_ c: ConvInt8, _ t: Int8Tensors, pool: SpinPool? = nil, scratch: [AlignedBuffer]) {
         if let k = c.fast {
             let pixels = c.outH * c.outW
             // Disjoint output-pixel ranges, each with its own scratch: the kernel is pure per pixel.
             // Layers too small to repay waking the other threads run on this one.
-            let macs = pixels * c.outC * (c.inC / c.groups) * c.kh * c.kw
-            let parts = macs < minimumSplitMACs ? 1 : max(1, min(pool?.width ?? 1, pixels / 8))
+            let parts = c.macs < minimumSplitMACs ? 1 : max(1, min(pool?.width ?? 1, pixels / 8))
             // The kernel writes every output element.
             let out: UnsafeMutableRawPointer = switch c.output {
             case .quantized(let slot, _, _, _, _): UnsafeMutableRawPointer(t.u8(slot))
@@ -152,11 +160,9 @@ enum Int8Kernels {
             let xAddress = UInt(bitPattern: t.u8(c.input)), outAddress = UInt(bitPattern: out)
             let rAddress = c.residual.map { UInt(bitPattern: t.u8($0.slot)) } ?? 0
             let work: @Sendable (Int) -> Void = { p in
-                let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(k.scratchBytes, 64), alignment: 64)
-                defer { scratch.deallocate() }
                 k.run(input: UnsafePointer(bitPattern: xAddress)!, output: UnsafeMutableRawPointer(bitPattern: outAddress)!,
                       residual: UnsafePointer(bitPattern: rAddress), pixels: (pixels * p / parts)..<(pixels * (p + 1) / parts),
-                      scratch: scratch)
+                      scratch: UnsafeMutableRawPointer(scratch[p].pointer))
             }
             if let pool { pool.run(parts: parts, work) } else { work(0) }
             return
@@ -169,32 +175,31 @@ enum Int8Kernels {
             finish(c, acc, t)
             return
         }
-        do { let x = input
-            c.weights.withUnsafeBufferPointer { w in
-                c.tapSums.withUnsafeBufferPointer { sums in
-                    acc.withUnsafeMutableBufferPointer { a in
-                        for oy in 0..<c.outH {
-                            for ox in 0..<c.outW {
-                                let p = oy * c.outW + ox
-                                for o in 0..<c.outC {
-                                    let g = o / opg
-                                    var s = c.bias[o]
-                                    for ky in 0..<c.kh {
-                                        let iy = oy * c.sh - c.padTop + ky * c.dh
-                                        if iy < 0 || iy >= c.inH { continue }
-                                        for kx in 0..<c.kw {
-                                            let ix = ox * c.sw - c.padLeft + kx * c.dw
-                                            if ix < 0 || ix >= c.inW { continue }
-                                            let tap = ky * c.kw + kx
-                                            let xp = x.baseAddress! + (iy * c.inW + ix) * c.inC + g * cpg
-                                            let wp = w.baseAddress! + (o * taps + tap) * cpg
-                                            var dot: Int32 = 0
-                                            for k in 0..<cpg { dot &+= Int32(xp[k]) &* Int32(wp[k]) }
-                                            s &+= dot &- c.inputZero &* sums[o * taps + tap]
-                                        }
+        let x = input
+        c.weights.withUnsafeBufferPointer { w in
+            c.tapSums.withUnsafeBufferPointer { sums in
+                acc.withUnsafeMutableBufferPointer { a in
+                    for oy in 0..<c.outH {
+                        for ox in 0..<c.outW {
+                            let p = oy * c.outW + ox
+                            for o in 0..<c.outC {
+                                let g = o / opg
+                                var s = c.bias[o]
+                                for ky in 0..<c.kh {
+                                    let iy = oy * c.sh - c.padTop + ky * c.dh
+                                    if iy < 0 || iy >= c.inH { continue }
+                                    for kx in 0..<c.kw {
+                                        let ix = ox * c.sw - c.padLeft + kx * c.dw
+                                        if ix < 0 || ix >= c.inW { continue }
+                                        let tap = ky * c.kw + kx
+                                        let xp = x.baseAddress! + (iy * c.inW + ix) * c.inC + g * cpg
+                                        let wp = w.baseAddress! + (o * taps + tap) * cpg
+                                        var dot: Int32 = 0
+                                        for k in 0..<cpg { dot &+= Int32(xp[k]) &* Int32(wp[k]) }
+                                        s &+= dot &- c.inputZero &* sums[o * taps + tap]
                                     }
-                                    a[p * c.outC + o] = s
                                 }
+                                a[p * c.outC + o] = s
                             }
                         }
                     }
@@ -210,23 +215,21 @@ enum Int8Kernels {
         let taps = c.kh * c.kw, ch = c.outC
         var wt = [Int32](repeating: 0, count: taps * ch)   // [tap][channel]
         for o in 0..<ch { for t in 0..<taps { wt[t * ch + o] = Int32(c.weights[o * taps + t]) } }
-        do {
-            wt.withUnsafeBufferPointer { w in
-                acc.withUnsafeMutableBufferPointer { a in
-                    for oy in 0..<c.outH {
-                        for ox in 0..<c.outW {
-                            let ap = a.baseAddress! + (oy * c.outW + ox) * ch
-                            for o in 0..<ch { ap[o] = c.bias[o] }
-                            for ky in 0..<c.kh {
-                                let iy = oy * c.sh - c.padTop + ky * c.dh
-                                if iy < 0 || iy >= c.inH { continue }
-                                for kx in 0..<c.kw {
-                                    let ix = ox * c.sw - c.padLeft + kx * c.dw
-                                    if ix < 0 || ix >= c.inW { continue }
-                                    let xp = x.baseAddress! + (iy * c.inW + ix) * ch
-                                    let wp = w.baseAddress! + (ky * c.kw + kx) * ch
-                                    for o in 0..<ch { ap[o] &+= (Int32(xp[o]) &- c.inputZero) &* wp[o] }
-                                }
+        wt.withUnsafeBufferPointer { w in
+            acc.withUnsafeMutableBufferPointer { a in
+                for oy in 0..<c.outH {
+                    for ox in 0..<c.outW {
+                        let ap = a.baseAddress! + (oy * c.outW + ox) * ch
+                        for o in 0..<ch { ap[o] = c.bias[o] }
+                        for ky in 0..<c.kh {
+                            let iy = oy * c.sh - c.padTop + ky * c.dh
+                            if iy < 0 || iy >= c.inH { continue }
+                            for kx in 0..<c.kw {
+                                let ix = ox * c.sw - c.padLeft + kx * c.dw
+                                if ix < 0 || ix >= c.inW { continue }
+                                let xp = x.baseAddress! + (iy * c.inW + ix) * ch
+                                let wp = w.baseAddress! + (ky * c.kw + kx) * ch
+                                for o in 0..<ch { ap[o] &+= (Int32(xp[o]) &- c.inputZero) &* wp[o] }
                             }
                         }
                     }

@@ -73,11 +73,11 @@ public final class Int8Plan: @unchecked Sendable {
         let tail = reuse ? BatchedTail(int8Steps: c.steps, memory: memory, outputs: c.outputSlots) : nil
         let macs = c.steps.map { step -> Int in
             guard case .conv(let conv) = step else { return 0 }
-            return conv.outH * conv.outW * conv.outC * (conv.inC / conv.groups) * conv.kh * conv.kw
+            return conv.macs
         }
         return CompiledPlan(isa: c.isa ?? .scalar, tail: tail, steps: c.steps.map(Step.int8), observed: c.steps.map { _ in [] },
                             inputs: c.inputSlots.map(slot), outputs: c.outputSlots.map(slot), arenaCount: memory.arenaFloats,
-                            scratchCount: 0, macs: c.macs, labels: c.steps.map(label), stepMacs: macs, int8: memory)
+                            scratchCount: c.steps.map(Int8Kernels.scratchFloats).max() ?? 0, macs: c.macs, labels: c.steps.map(label), stepMacs: macs, int8: memory)
     }
 
     /// Runs a batch `[N, ...]` per input; returns each output `[N, ...]`.

@@ -26,6 +26,9 @@ struct ConvInt8 {
     var fast: Int8ConvKernel?
     /// A residual Add fused into the u8 output: the other operand's slot and the Add's arithmetic.
     var residual: (slot: Int, add: Int8ConvKernel.ResidualAdd)? = nil
+
+    /// Multiply-accumulates for one image.
+    var macs: Int { outH * outW * outC * (inC / groups) * kh * kw }
 }
 
 /// One step of an INT8 plan on one image. u8 and float tensors live in separate slot arrays.
