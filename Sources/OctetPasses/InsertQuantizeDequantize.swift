@@ -61,11 +61,13 @@ public enum InsertQuantizeDequantize {
         var points: [String] = []
         var seen = Set<String>()
         var weighted = Set<String>()
+        let shapeOnly = graph.shapeOnlyValues
         func add(_ t: String) {
             guard !t.isEmpty, graph.initializers[t] == nil, !outputs.contains(t), seen.insert(t).inserted else { return }
             points.append(t)
         }
-        for node in graph.nodes where isQuantizable(node, graph, options) {
+        // Arithmetic on shapes (a ShuffleNet's Add of a Gather of Shape) is not an activation.
+        for node in graph.nodes where isQuantizable(node, graph, options) && !node.outputs.contains(where: shapeOnly.contains) {
             switch node.op {
             case .conv, .gemm, .matMul:
                 add(node.inputs[0]); weighted.insert(node.name)

@@ -80,14 +80,15 @@ public func evaluate(fp32: Graph, int8: Graph, data: any Dataset, batch: Int, op
 }
 
 /// `evaluate`, also returning the INT8 logits of every sample in order (the classifier output;
-/// empty for other models) and writing every INT8 output to `saveOutputs` when given.
+/// empty for other models), writing every INT8 output to `saveOutputs` and every input the models
+/// ran on to `saveInputs` when given.
 public func evaluateWithLogits(fp32: Graph, int8: Graph, data: any Dataset, batch: Int, options: PlanOptions,
-                               saveOutputs: NPZWriter? = nil, progress: ProgressHandler? = nil) throws -> (report: EvalReport, int8Logits: [Float]) {
+                               saveOutputs: NPZWriter? = nil, saveInputs: NPZWriter? = nil, progress: ProgressHandler? = nil) throws -> (report: EvalReport, int8Logits: [Float]) {
     let reference = try ModelRun(graph: try ModelLoader.optimize(fp32), options: options)
-    let plan = try Int8Plan(graph: int8, threads: options.threads, isa: options.isa)
+    let plan = try ModelRun(graph: int8, options: options)
     let names = reference.outputNames
-    guard Set(plan.inputNames) == Set(reference.inputs.map(\.name)) else {
-        throw PipelineError.badOption("the INT8 model's inputs \(plan.inputNames.joined(separator: ", ")) differ from the FP32 model's \(reference.inputs.map(\.name).joined(separator: ", "))")
+    guard Set(plan.inputs.map(\.name)) == Set(reference.inputs.map(\.name)) else {
+        throw PipelineError.badOption("the INT8 model's inputs \(plan.inputs.map(\.name).joined(separator: ", ")) differ from the FP32 model's \(reference.inputs.map(\.name).joined(separator: ", "))")
     }
     let missing = names.filter { !plan.outputNames.contains($0) }
     guard missing.isEmpty else {
@@ -102,7 +103,10 @@ public func evaluateWithLogits(fp32: Graph, int8: Graph, data: any Dataset, batc
         let range = start..<min(start + batch, data.count)
         for (images, input) in try reference.inputBatches(data, range) {
             let n = images.count
-            let a = try reference.plans.plan(for: input.mapValues { Shape([1] + $0.shape.dims.dropFirst()) }).run(input)
+            for (name, t) in input.sorted(by: { $0.key < $1.key }) {
+                try saveInputs?.append(name, rowDims: Array(t.shape.dims.dropFirst()), rows: n, values: t.floats ?? [])
+            }
+            let a = try reference.run(input)
             let t0 = DispatchTime.now().uptimeNanoseconds
             let b = try plan.run(input)
             int8Seconds += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
@@ -134,6 +138,7 @@ public func evaluateWithLogits(fp32: Graph, int8: Graph, data: any Dataset, batc
         progress?(start, data.count)
     }
     try saveOutputs?.finish()
+    try saveInputs?.finish()
     let outputs = names.compactMap { name in
         sums[name].map { OutputComparison(name: name, shape: shapes[name] ?? [], sqnrDB: $0.sqnrDB, cosine: $0.cosine, maxAbsError: $0.maxAbs) }
     }
@@ -155,18 +160,22 @@ public func perLayerSQNR(_ q: QuantizedModel, data: any Dataset, samples: Int, o
     var opts = options
     opts.fuse = false
     opts.threads = 1
-    let run = try ClassificationRun(graph: q.fp32, options: opts)
-    let int8 = try Int8Plan(graph: q.qdq, fuseResidualAdds: false)  // every quantized tensor kept
+    let run = try ModelRun(graph: q.fp32, options: opts)
+    var int8Plans: [[String: Shape]: Int8Plan] = [:]
     final class Capture: TensorObserver, @unchecked Sendable {
         var values: [String: [Float]] = [:]
         func observe(_ t: ObservedTensor, worker: Int) { values[t.name] = Array(t.values) }
     }
     var signal: [String: Double] = [:], noise: [String: Double] = [:]
     for i in 0..<min(samples, data.count) {
-        let input = try run.loadBatch(data, i..<(i + 1), threads: 1)
+        guard let (_, input) = try run.inputBatches(data, i..<(i + 1)).first else { continue }
         let capture = Capture()
-        _ = try run.plan.run([run.inputName: input], observer: capture)
-        let quantized = try int8.dequantizedIntermediates([run.inputName: input])
+        _ = try run.run(input, observer: capture)
+        let shapes = input.mapValues(\.shape)
+        // Every quantized tensor kept (no residual Add fused away), on the plan for this sample's shapes.
+        let int8 = try int8Plans[shapes] ?? Int8Plan(graph: q.qdq, fuseResidualAdds: false, inputShapes: shapes)
+        int8Plans[shapes] = int8
+        let quantized = try int8.dequantizedIntermediates(input)
         for e in q.table.entries {
             guard let a = capture.values[e.tensor], let b = quantized[e.tensor + "_quantized"], a.count == b.count else { continue }
             for (x, y) in zip(a, b) where x.isFinite {

@@ -5,9 +5,10 @@ import OctetData
 import OctetIR
 import OctetRuntime
 
-/// Runs any FP32 model over a dataset: images of any size the model accepts (a plan per input
+/// Runs any model over a dataset: images of any size the model accepts (a plan per input
 /// shape, cached), several inputs from a `.npz` archive, every output of every image,
-/// top-1/top-5 where one output is `[N, classes]` and labels are given.
+/// top-1/top-5 where one output is `[N, classes]` and labels are given. An FP32 graph runs on
+/// the FP32 executor, a QDQ graph on the INT8 executor.
 public final class ModelRun: @unchecked Sendable {
     /// The model's inputs (initializers excepted), in graph order.
     public let inputs: [ValueInfo]
@@ -29,7 +30,8 @@ public final class ModelRun: @unchecked Sendable {
         for i in inputs { if let s = inputShapes[i.name] { try i.check(s) } }
         outputNames = graph.outputs.map(\.name)
         fixedShapes = inputShapes
-        plans = ShapeSpecializedPlans(graph: graph, options: options)
+        isQuantized = graph.nodes.contains { $0.op.isQDQ }
+        plans = isQuantized ? .int8(graph: graph, options: options) : ShapeSpecializedPlans(graph: graph, options: options)
         // Compile now when the shapes are known, so an unsupported model fails before any data is read.
         var known: [String: Shape] = [:]
         for i in inputs {
@@ -39,6 +41,13 @@ public final class ModelRun: @unchecked Sendable {
     }
 
     public var options: PlanOptions { plans.options }
+    /// Whether the model is a QDQ model (run on the INT8 executor).
+    public let isQuantized: Bool
+
+    /// Runs one batch (`[n, ...]` per input, one shape per input) on the plan for its shapes.
+    public func run(_ batch: [String: Tensor], observer: TensorObserver? = nil) throws -> [String: Tensor] {
+        try plans.plan(for: batch.mapValues { Shape([1] + $0.shape.dims.dropFirst()) }).run(batch, observer: observer)
+    }
 
     /// The outputs of images `range`, grouped in runs of equal input shapes (in image order).
     public func outputs(_ dataset: any Dataset, _ range: Range<Int>) throws -> [(images: Range<Int>, outputs: [String: Tensor], seconds: Double)] {

@@ -54,13 +54,12 @@ public func collectHistograms(_ graph: Graph, data: any Dataset, range: Range<In
                               options: PlanOptions, batch: Int, progress: ProgressHandler? = nil) throws -> [String: AbsHistogram] {
     var options = options
     options.fuse = false
-    let run = try ClassificationRun(graph: graph, options: options)
+    let run = try ModelRun(graph: graph, options: options)
     let collector = HistogramCollector(workers: options.threads, watched: watched, isa: options.isa)
     var start = range.lowerBound
     while start < range.upperBound {
         let r = start..<min(start + max(batch, 1), range.upperBound)
-        let input = try run.loadBatch(data, r, threads: options.threads)
-        _ = try run.plan.run([run.inputName: input], observer: collector)
+        for (_, inputs) in try run.inputBatches(data, r) { _ = try run.run(inputs, observer: collector) }
         start = r.upperBound
         progress?(start - range.lowerBound, range.count)
     }

@@ -25,35 +25,45 @@ public func weightQuantizationEffects(_ graph: Graph, data: any Dataset, samples
     var opts = plan
     opts.fuse = false
     opts.threads = 1
-    let run = try ClassificationRun(graph: graph, options: opts)
+    let run = try ModelRun(graph: graph, options: opts)
     final class Capture: TensorObserver, @unchecked Sendable {
         var values: [String: [Float]] = [:]
         func observe(_ t: ObservedTensor, worker: Int) { values[t.name] = Array(t.values) }
     }
-    var shapes: [String: Shape] = [:]
-    var inputShapes: [String: Shape] = [:]
-    for i in graph.inputs where graph.initializers[i.name] == nil { inputShapes[i.name] = i.concreteShape(batch: 1) }
-    shapes = try graph.inferShapes(inputShapes: inputShapes)
-    // One kernel pair (float weights, quantized weights) per convolution.
+    // One kernel pair (float weights, quantized weights) per convolution, per input shape.
     struct Layer { let name: String; let input: String; let output: String; let exact: Conv2DKernel; let quantized: Conv2DKernel }
-    var layers: [Layer] = []
+    // Weights quantized once per convolution (the same whatever the input shape).
+    var fakeWeights: [String: [Float]] = [:]
     for node in graph.nodes {
-        guard case .conv = node.op, let w = graph.initializers[node.inputs[1]], let wf = w.floats,
-              let x = shapes[node.inputs[0]], let y = shapes[node.outputs[0]] else { continue }
-        let geometry = try ConvLowering(node, input: x, output: y, weightShape: w.shape).geometry
+        guard case .conv = node.op, let w = graph.initializers[node.inputs[1]], let wf = w.floats, w.shape.rank >= 1, w.shape[0] > 0 else { continue }
         let (q, s) = WeightQuantizer.quantize(wf, shape: w.shape, axis: 0, perChannel: options.perChannelWeights,
                                               qmax: options.weightMax, clipping: options.weightClipping)
         let per = wf.count / w.shape[0]
-        let fake = q.enumerated().map { Float($1) * s[s.count == 1 ? 0 : $0 / per] }
-        layers.append(Layer(name: node.name, input: node.inputs[0], output: node.outputs[0],
-                            exact: Conv2DKernel(geometry: geometry, weights: wf, bias: nil, isa: plan.isa),
-                            quantized: Conv2DKernel(geometry: geometry, weights: fake, bias: nil, isa: plan.isa)))
+        fakeWeights[node.name] = q.enumerated().map { Float($1) * s[s.count == 1 ? 0 : $0 / per] }
     }
+    func layers(for inputShapes: [String: Shape]) throws -> [Layer] {
+        let shapes = try SpecializeShapes.apply(graph, inputShapes: inputShapes).shapes
+        var layers: [Layer] = []
+        for node in graph.nodes {
+            guard let fake = fakeWeights[node.name], let w = graph.initializers[node.inputs[1]], let wf = w.floats,
+                  let x = shapes[node.inputs[0]], let y = shapes[node.outputs[0]] else { continue }
+            let geometry = try ConvLowering(node, input: x, output: y, weightShape: w.shape).geometry
+            layers.append(Layer(name: node.name, input: node.inputs[0], output: node.outputs[0],
+                                exact: Conv2DKernel(geometry: geometry, weights: wf, bias: nil, isa: plan.isa),
+                                quantized: Conv2DKernel(geometry: geometry, weights: fake, bias: nil, isa: plan.isa)))
+        }
+        return layers
+    }
+    var layersByShape: [[String: Shape]: [Layer]] = [:]
     var signal: [String: Double] = [:], noise: [String: Double] = [:]
     var shift: [String: [Double]] = [:], counted: [String: Int] = [:]
     for i in 0..<min(samples, data.count) {
+        guard let (_, input) = try run.inputBatches(data, i..<(i + 1)).first else { continue }
         let capture = Capture()
-        _ = try run.plan.run([run.inputName: try run.loadBatch(data, i..<(i + 1), threads: 1)], observer: capture)
+        _ = try run.run(input, observer: capture)
+        let key = input.mapValues(\.shape)
+        let layers = try layersByShape[key] ?? layers(for: key)
+        layersByShape[key] = layers
         for l in layers {
             guard let x = capture.values[l.input] else { continue }
             let n = l.exact.geometry.outPixels * l.exact.geometry.outPixelStride

@@ -490,7 +490,7 @@ struct PlanCompiler {
                 fixed.append(.channelShuffle(input: op(r[0]), output: op(w[0]), pixels: pixels, groups: groups, channelsPerGroup: perGroup))
             case .copyRows(_, _, let rows, let count, let stride, let offset):
                 fixed.append(.copyRows(input: op(r[0]), output: op(w[0]), rows: rows, count: count, inStride: stride, inOffset: offset))
-            case .int8: fixed.append(step)
+            case .int8, .floatIsland: fixed.append(step)
             }
         }
         let inputs = graph.inputs.compactMap { i -> (String, Slot)? in slots[i.name].map { (i.name, fix($0, i.name)) } }

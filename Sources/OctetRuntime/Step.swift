@@ -115,4 +115,6 @@ enum Step {
     case general(GeneralOp, inputs: [Operand], outputs: [Operand])
     /// An integer step of an INT8 plan, addressing its tensors through the plan's `Int8Memory`.
     case int8(Int8Step)
+    /// FP32 nodes inside an INT8 plan, in a workspace of its arena (`FloatIsland`).
+    case floatIsland(FloatIslandStep)
 }

@@ -39,10 +39,10 @@ final class WorkerContext: @unchecked Sendable {
         for (index, step) in plan.steps[..<end].enumerated() {
             if stepNanoseconds != nil {
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                execute(step, base)
+                execute(step, base, isa: plan.isa)
                 stepNanoseconds![index] += DispatchTime.now().uptimeNanoseconds - t0
             } else {
-                execute(step, base)
+                execute(step, base, isa: plan.isa)
             }
             if let observer {
                 for (name, slot) in plan.observed[index] { notify(observer, name, slot, image: image, worker: worker) }
@@ -80,7 +80,9 @@ final class WorkerContext: @unchecked Sendable {
         observer.observe(ObservedTensor(name: name, shape: slot.shape, layout: slot.layout, values: values, image: image), worker: worker)
     }
 
-    private func execute(_ step: Step, _ base: UnsafeMutablePointer<Float>) {
+    /// Runs one step on the arena at `base`; `isa` is the FP32 kernel path of the plan the step
+    /// belongs to (an INT8 plan's float islands have their own).
+    private func execute(_ step: Step, _ base: UnsafeMutablePointer<Float>, isa: ISA) {
         switch step {
         case .conv(let kernel, let input, let residual, let output):
             let x = UnsafePointer(input.pointer(base)), y = output.pointer(base)
@@ -102,9 +104,9 @@ final class WorkerContext: @unchecked Sendable {
         case .binary(let kind, let a, let b, let plan, let output):
             Elementwise.binary(kind, a.pointer(base), b.pointer(base), plan, output.pointer(base))
         case .clamp(let input, let output, let count, let lo, let hi):
-            RowKernels.clamp(count: count, input.pointer(base), min: lo, max: hi, output.pointer(base), isa: plan.isa)
+            RowKernels.clamp(count: count, input.pointer(base), min: lo, max: hi, output.pointer(base), isa: isa)
         case .channelAffine(let input, let output, let count, let channels, let inner, let scale, let shift):
-            let x = input.pointer(base), y = output.pointer(base), isa = plan.isa
+            let x = input.pointer(base), y = output.pointer(base)
             scale.withUnsafeBufferPointer { s in
                 shift.withUnsafeBufferPointer { t in
                     guard let s = s.baseAddress, let t = t.baseAddress, channels > 0, inner > 0 else { return }
@@ -154,6 +156,8 @@ final class WorkerContext: @unchecked Sendable {
         case .int8(let step):
             guard let memory = plan.int8 else { return }
             Int8Kernels.execute(step, memory.bound(to: base), pool: pool, scratch: scratch)
+        case .floatIsland(let island):
+            island.run(base) { step, arena in execute(step, arena, isa: island.plan.isa) }
         }
     }
 }

@@ -22,6 +22,9 @@ struct Eval: ParsableCommand {
     @Option(help: "Write every INT8 output of every image to this .npz file (one array per output, images in order).")
     var saveOutputs: String?
 
+    @Option(help: "Write the preprocessed inputs of every image to this .npz file (one array per model input, images in order): the exact tensors both models ran on, for another engine to run.")
+    var saveInputs: String?
+
     @Flag(help: "Print one JSON object (fp32_top1, int8_top1, agreement, sqnr_db, cosine, max_abs_error, outputs, ...).")
     var json = false
 
@@ -34,8 +37,9 @@ struct Eval: ParsableCommand {
         let data = try dataOptions.dataset(model: fp32)
         let bar = ProgressBar(label: "eval", enabled: !json && System.stderrIsTerminal)
         let writer = try saveOutputs.map { try NPZWriter(path: $0) }
+        let inputWriter = try saveInputs.map { try NPZWriter(path: $0) }
         let (r, logits) = try evaluateWithLogits(fp32: a, int8: b, data: data, batch: batch, options: try runtime.planOptions(),
-                                                 saveOutputs: writer) { bar.update($0, $1) }
+                                                 saveOutputs: writer, saveInputs: inputWriter) { bar.update($0, $1) }
         if let saveLogits {
             try NPYFile.write(path: saveLogits, shape: [r.images, logits.count / max(r.images, 1)], values: logits)
         }
@@ -50,6 +54,6 @@ struct Eval: ParsableCommand {
                 print(String(format: "  %@ %@: SQNR %.1f dB, cosine %.6f, max |Δ| %.4g", o.name, "\(o.shape)", o.sqnrDB, o.cosine, o.maxAbsError))
             }
         }
-        if let saveOutputs { print("saved:      \(saveOutputs)") }
+        for path in [saveOutputs, saveInputs].compactMap({ $0 }) { print("saved:      \(path)") }
     }
 }

@@ -1,6 +1,7 @@
 import OctetCore
 import OctetIR
 import OctetKernels
+import OctetPasses
 
 /// Lowers a QDQ graph to integer steps (see `Int8Plan`).
 struct Int8Compiler {
@@ -11,7 +12,10 @@ struct Int8Compiler {
         case dequant(of: String)
     }
 
-    let graph: Graph
+    /// The QDQ graph with its input shapes fixed and shape arithmetic folded (`SpecializeShapes`).
+    var graph: Graph
+    /// Per-image shapes (batch 1) of the model inputs.
+    let inputShapes: [String: Shape]
     let isa: ISA?
     /// Fuse a residual Add into the convolution producing one of its operands where the kernel
     /// can (the convolution's own u8 output is then never materialized).
@@ -27,9 +31,13 @@ struct Int8Compiler {
     var inputSlots: [(name: String, slot: Int, shape: Shape)] = []
     var outputSlots: [(name: String, slot: Int, shape: Shape)] = []
     var materialized: [String: Int] = [:]
+    /// Nodes waiting to be compiled as one float island (graph indices, in order).
+    var pendingIsland: [Int] = []
+    var islandCount = 0
 
-    init(graph: Graph, isa: ISA?, fuseResidualAdds: Bool) {
+    init(graph: Graph, inputShapes: [String: Shape], isa: ISA?, fuseResidualAdds: Bool) {
         self.graph = graph
+        self.inputShapes = inputShapes
         self.isa = isa
         self.fuseResidualAdds = fuseResidualAdds
     }
@@ -93,13 +101,12 @@ struct Int8Compiler {
     }
 
     mutating func compile() throws(RuntimeError) {
-        var inputShapes: [String: Shape] = [:]
         var g = graph
         for i in g.inputs.indices where g.inputs[i].dims.count >= 1 { g.inputs[i].dims[0] = nil }
-        for i in g.inputs where graph.initializers[i.name] == nil { inputShapes[i.name] = i.concreteShape(batch: 1) }
-        do { shapes = try g.inferShapes(inputShapes: inputShapes) } catch { throw .graph(error) }
-        for (name, shape) in inputShapes.sorted(by: { $0.key < $1.key }) {
-            inputSlots.append((name, newFloat(name), shape))
+        do { (graph, shapes) = try SpecializeShapes.apply(g, inputShapes: inputShapes) } catch { throw .graph(error) }
+        for input in graph.inputs {
+            guard let shape = inputShapes[input.name] else { continue }
+            inputSlots.append((input.name, newFloat(input.name), shape))
         }
         let match = FusionMatcher(graph)
         // Which QuantizeLinear each quantizable node (and its Relu/Clip) fuses into.
@@ -113,20 +120,31 @@ struct Int8Compiler {
         }
         // A Relu/Clip that is a convolution's only consumer but not followed by a QuantizeLinear
         // (e.g. between two layers kept in FP32) becomes that convolution's float clamp.
-        var floatActs: [Int: Node] = [:]
+        var floatActs: [Int: (index: Int, node: Node)] = [:]
         for (i, node) in graph.nodes.enumerated() where fusedInto[i] == nil {
             switch node.op { case .conv, .gemm, .matMul: break; default: continue }
             guard let j = match.activation(after: node.outputs[0]), !skip.contains(j) else { continue }
-            floatActs[i] = graph.nodes[j]
+            floatActs[i] = (j, graph.nodes[j])
             skip.insert(j)
         }
-        for (i, node) in graph.nodes.enumerated() where !skip.contains(i) {
+        for (i, node) in graph.nodes.enumerated() {
+            if skip.contains(i) { continue }
+            guard hasIntegerLowering(node, fused: fusedInto[i] != nil) else {
+                // FP32 island: the node, and the activation and QuantizeLinear that were to fuse
+                // into its integer step run on their own (the QuantizeLinear after the island).
+                pendingIsland.append(i)
+                if let f = fusedInto[i] { skip.remove(f.q); if let a = f.act { skip.remove(a) } }
+                if let a = floatActs[i] { skip.remove(a.index) }
+                continue
+            }
+            try flushIsland()
             if let act = floatActs[i] {
-                try lowerConv(node, fused: nil, floatAct: act)
+                try lowerConv(node, fused: nil, floatAct: act.node)
                 continue
             }
             try lower(node, fused: fusedInto[i].map { (graph.nodes[$0.q], $0.act.map { graph.nodes[$0] }) })
         }
+        try flushIsland()
         for o in graph.outputs {
             let slot = try floatSlot(o.name, for: Node(name: "output", op: .identity, inputs: [], outputs: []))
             outputSlots.append((o.name, slot, shapes[o.name] ?? [1]))

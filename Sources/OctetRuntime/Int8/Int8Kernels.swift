@@ -83,6 +83,9 @@ enum Int8Kernels {
                 let s = e.reduce(0, +)
                 for (j, v) in e.enumerated() { out[r * columns + j] = v / s }
             }
+        case .island:
+            // Runs as the plan's `Step.floatIsland` (it needs the worker's step executor).
+            break
         }
     }
 
@@ -91,6 +94,7 @@ enum Int8Kernels {
         switch step {
         case .conv(let c): ((c.fast?.scratchBytes ?? 0) + 3) / 4
         case .floatConv(let k, _, _): k.scratchCount
+        case .island(let i): i.plan.scratchCount
         default: 0
         }
     }

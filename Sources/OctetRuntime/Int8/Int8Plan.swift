@@ -45,8 +45,13 @@ public final class Int8Plan: @unchecked Sendable {
     ///   - fuseResidualAdds: fuse an Add into the convolution producing an operand where the
     ///     kernel can (same results); the convolution's own output is then not kept, so
     ///     `dequantizedIntermediates` lacks it. Off to see every quantized tensor.
-    public init(graph: Graph, threads: Int = 1, isa: ISA? = .best, fuseResidualAdds: Bool = true) throws(RuntimeError) {
-        var c = Int8Compiler(graph: graph, isa: isa, fuseResidualAdds: fuseResidualAdds)
+    ///   - inputShapes: per-input shapes where the model leaves dimensions other than the batch
+    ///     symbolic (the plan is specialized to them; see `ExecutionPlan`).
+    public init(graph: Graph, threads: Int = 1, isa: ISA? = .best, fuseResidualAdds: Bool = true,
+                inputShapes: [String: Shape] = [:]) throws(RuntimeError) {
+        do { try graph.verify() } catch { throw .graph(error) }
+        let perImage = try PlanCompiler.perImageShapes(graph, given: inputShapes)
+        var c = Int8Compiler(graph: graph, inputShapes: perImage, isa: isa, fuseResidualAdds: fuseResidualAdds)
         self.isa = isa
         try c.compile()
         inputs = c.inputSlots
@@ -75,7 +80,13 @@ public final class Int8Plan: @unchecked Sendable {
             guard case .conv(let conv) = step else { return 0 }
             return conv.macs
         }
-        return CompiledPlan(isa: c.isa ?? .scalar, tail: tail, steps: c.steps.map(Step.int8), observed: c.steps.map { _ in [] },
+        let steps = c.steps.map { step -> Step in
+            guard case .island(let i) = step else { return .int8(step) }
+            return .floatIsland(FloatIslandStep(plan: i.plan, inputs: i.inputs.map { (memory.floatOffsets[$0.slot], $0.island) },
+                                                outputs: i.outputs.map { (memory.floatOffsets[$0.slot], $0.island) },
+                                                workspace: memory.floatOffsets[i.workspace]))
+        }
+        return CompiledPlan(isa: c.isa ?? .scalar, tail: tail, steps: steps, observed: c.steps.map { _ in [] },
                             inputs: c.inputSlots.map(slot), outputs: c.outputSlots.map(slot), arenaCount: memory.arenaFloats,
                             scratchCount: c.steps.map(Int8Kernels.scratchFloats).max() ?? 0, macs: c.macs, labels: c.steps.map(label), stepMacs: macs, int8: memory)
     }
@@ -127,6 +138,7 @@ public final class Int8Plan: @unchecked Sendable {
         case .floatConv: return "fp32 conv"
         case .clampFloat: return "clamp (fp32)"
         case .softmaxFloat: return "softmax (fp32)"
+        case .island(let i): return i.label
         }
     }
 

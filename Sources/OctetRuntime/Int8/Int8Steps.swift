@@ -47,6 +47,8 @@ enum Int8Step {
     case averagePool(src: Int, dst: Int, window: PoolWindow, zeroIn: Int32, scaleRatio: Double, zeroOut: Int32, countIncludePad: Bool)
     case clampFloat(src: Int, dst: Int, min: Float, max: Float)
     case softmaxFloat(src: Int, dst: Int, rows: Int, columns: Int)
+    /// Nodes without an integer step, on the FP32 kernels (`FloatIsland`).
+    case island(FloatIsland)
 }
 
 /// A 2-D pooling window over one NHWC image of `channels` channels.
@@ -67,6 +69,7 @@ extension Int8Step {
             return ([], [src])
         case .conv(let c): return ([c.input] + (c.residual.map { [$0.slot] } ?? []), [])
         case .add(let a, let b, _, _, _, _, _, _, _, _, _): return ([a, b], [])
+        case .island(let i): return ([], i.inputs.map(\.slot))
         }
     }
 }
@@ -86,6 +89,7 @@ extension Int8Step {
             case .quantized(let slot, _, _, _, _): return ([slot], [])
             case .float(let slot, _, _, _): return ([], [slot])
             }
+        case .island(let i): return ([], i.outputs.map(\.slot) + [i.workspace])
         }
     }
 }

@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Compares Octet's INT8 outputs of any model with ONNX Runtime's on the same QDQ file and inputs.
+
+Inputs and Octet's outputs come from `octet eval FP32 INT8 --save-inputs in.npz --save-outputs out.npz`
+(the exact preprocessed tensors both engines run on). ONNX Runtime runs the FP32 model and the QDQ
+model on them. Prints one JSON object: per output, the SQNR of Octet INT8 against ONNX Runtime INT8
+and of each INT8 engine against FP32; for a classifier (one output [N, classes]) the top-1
+agreements too.
+
+usage: ort_zoo_check.py FP32.onnx INT8.onnx in.npz out.npz
+Needs: pip install onnxruntime numpy
+"""
+import argparse
+import json
+
+import numpy as np
+import onnxruntime as ort
+
+
+def sqnr(ref, other):
+    ref = ref.astype(np.float64)
+    noise = np.sum((ref - other.astype(np.float64)) ** 2)
+    return float("inf") if noise == 0 else float(10 * np.log10(np.sum(ref ** 2) / noise))
+
+
+def run(session, inputs, batch=32):
+    n = len(next(iter(inputs.values())))
+    parts = [session.run(None, {k: v[i:i + batch] for k, v in inputs.items()}) for i in range(0, n, batch)]
+    names = [o.name for o in session.get_outputs()]
+    return {name: np.concatenate([p[j] for p in parts]) for j, name in enumerate(names)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("fp32")
+    ap.add_argument("int8")
+    ap.add_argument("inputs")
+    ap.add_argument("octet_outputs")
+    args = ap.parse_args()
+    inputs = dict(np.load(args.inputs))
+    octet = dict(np.load(args.octet_outputs))
+    fp32 = run(ort.InferenceSession(args.fp32, providers=["CPUExecutionProvider"]), inputs)
+    int8 = run(ort.InferenceSession(args.int8, providers=["CPUExecutionProvider"]), inputs)
+    n = len(next(iter(inputs.values())))
+    out = {"images": n, "outputs": {}}
+    for name, ref in fp32.items():
+        o = octet[name].reshape(int8[name].shape)
+        out["outputs"][name] = {"octet_vs_ort_int8_sqnr_db": sqnr(int8[name], o), "octet_int8_vs_fp32_sqnr_db": sqnr(ref, o),
+                                "ort_int8_vs_fp32_sqnr_db": sqnr(ref, int8[name])}
+    classifiers = [k for k, v in fp32.items() if v.ndim == 2 and v.shape[0] == n]
+    if len(classifiers) == 1:
+        k = classifiers[0]
+        a, b, c = fp32[k].argmax(1), int8[k].argmax(1), octet[k].reshape(int8[k].shape).argmax(1)
+        out.update({"classifier_output": k, "octet_vs_ort_int8_agreement": float(np.mean(b == c)),
+                    "octet_int8_vs_fp32_agreement": float(np.mean(a == c)), "ort_int8_vs_fp32_agreement": float(np.mean(a == b))})
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
