@@ -4,7 +4,11 @@
 on the first N sample images with the EfficientNet-Lite preprocessing: another tool's QDQ file
 for Octet's INT8 engine to run (`octet bench`, `octet eval`, then `ort_qdq_check.py` to compare).
 
-usage: ort_quantize.py FP32.onnx OUT.int8.onnx --images DIR [--samples 32]
+With --npz IN.npz instead of --images (one array [N, ...] per model input, e.g. from
+`octet eval ... --save-inputs IN.npz`), any model is calibrated on the first N samples of the
+archive, preprocessed exactly as Octet preprocesses them (the zoo models, with their recipes).
+
+usage: ort_quantize.py FP32.onnx OUT.int8.onnx (--images DIR | --npz IN.npz) [--samples 32]
 Needs: pip install onnxruntime numpy pillow
 """
 import argparse
@@ -18,9 +22,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 from make_reference_outputs import image_files, lite_input  # noqa: E402
 
 
-class Images(CalibrationDataReader):
-    def __init__(self, input_name, paths):
-        self.items = iter([{input_name: lite_input(p)[None]} for p in paths])
+class Feeds(CalibrationDataReader):
+    def __init__(self, feeds):
+        self.items = iter(feeds)
 
     def get_next(self):
         return next(self.items, None)
@@ -30,14 +34,22 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("fp32")
     ap.add_argument("out")
-    ap.add_argument("--images", required=True)
+    source = ap.add_mutually_exclusive_group(required=True)
+    source.add_argument("--images")
+    source.add_argument("--npz")
     ap.add_argument("--samples", type=int, default=32)
     args = ap.parse_args()
-    names = image_files(args.images)[:args.samples]
-    input_name = ort.InferenceSession(args.fp32, providers=["CPUExecutionProvider"]).get_inputs()[0].name
-    reader = Images(input_name, [os.path.join(args.images, n) for n in names])
-    quantize_static(args.fp32, args.out, reader, quant_format=QuantFormat.QDQ, per_channel=True)
-    print(f"wrote {args.out} ({len(names)} calibration images)")
+    if args.npz:
+        import numpy as np
+        arrays = dict(np.load(args.npz))
+        count = min(args.samples, min(len(a) for a in arrays.values()))
+        feeds = [{k: v[i:i + 1] for k, v in arrays.items()} for i in range(count)]
+    else:
+        names = image_files(args.images)[:args.samples]
+        input_name = ort.InferenceSession(args.fp32, providers=["CPUExecutionProvider"]).get_inputs()[0].name
+        feeds = [{input_name: lite_input(os.path.join(args.images, n))[None]} for n in names]
+    quantize_static(args.fp32, args.out, Feeds(feeds), quant_format=QuantFormat.QDQ, per_channel=True)
+    print(f"wrote {args.out} ({len(feeds)} calibration samples)")
 
 
 if __name__ == "__main__":

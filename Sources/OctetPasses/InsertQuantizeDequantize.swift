@@ -89,7 +89,11 @@ public enum InsertQuantizeDequantize {
         if options.excludedNodes.contains(node.name) || options.excludedOpTypes.contains(node.op.onnxType) { return false }
         switch node.op {
         case .conv, .gemm, .matMul: return graph.initializers[node.inputs[1]]?.floats != nil
-        case .add, .maxPool, .averagePool, .globalAveragePool: return true
+        // An Add of two activations (a residual): the integer add. An Add of a constant is a step
+        // of an element-wise function (HardSwish as x·Clip(x+3, 0, 6)/6): quantizing its output
+        // would only add rounding error where no integer kernel runs.
+        case .add: return node.inputs.allSatisfy { graph.initializers[$0] == nil }
+        case .maxPool, .averagePool, .globalAveragePool: return true
         case .batchNormalization, .relu, .clip, .mul, .flatten, .reshape, .softmax, .concat, .identity, .dropout,
              .quantizeLinear, .dequantizeLinear,
              // INT8 rules for the general operators are not written yet: they stay FP32.
