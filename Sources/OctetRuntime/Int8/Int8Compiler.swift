@@ -104,6 +104,7 @@ struct Int8Compiler {
         var g = graph
         for i in g.inputs.indices where g.inputs[i].dims.count >= 1 { g.inputs[i].dims[0] = nil }
         do { (graph, shapes) = try SpecializeShapes.apply(g, inputShapes: inputShapes) } catch { throw .graph(error) }
+        try QDQParameters.validate(graph, shapes: shapes)
         for input in graph.inputs {
             guard let shape = inputShapes[input.name] else { continue }
             inputSlots.append((input.name, newFloat(input.name), shape))
