@@ -127,6 +127,7 @@ extension Int8Compiler {
         let outputNames = nodes.flatMap(\.outputs).filter { o in
             !o.isEmpty && (graphOutputs.contains(o) || (consumers[o] ?? []).contains { !members.contains($0) })
         }
+        if try lowerAsTable(indices, inputs: inputNames, outputs: outputNames) { return }
         func info(_ name: String) throws(RuntimeError) -> ValueInfo {
             guard let s = shapes[name] else { throw fail(nodes[0], "no inferred shape for '\(name)'") }
             return ValueInfo(name: name, dims: s.dims.enumerated().map { i, d in i == 0 ? nil : d })
@@ -152,11 +153,7 @@ extension Int8Compiler {
 
     /// "fp32 island: HardSwish, Mul×2 (no INT8 rule)": the island's ops and why they are FP32.
     static func islandLabel(_ nodes: [Node], graph: Graph) -> String {
-        var counts: [(String, Int)] = []
-        for n in nodes {
-            if let i = counts.firstIndex(where: { $0.0 == n.op.onnxType }) { counts[i].1 += 1 } else { counts.append((n.op.onnxType, 1)) }
-        }
-        let ops = counts.map { $1 > 1 ? "\($0)×\($1)" : $0 }.joined(separator: ", ")
+        let ops = opList(nodes)
         // Quantized in the file (its inputs dequantized codes, its outputs requantized) yet run in
         // FP32: Octet has no integer kernel for it. Otherwise the file keeps it in FP32.
         let producers = graph.producers, consumers = graph.consumers

@@ -34,6 +34,8 @@ struct Int8Compiler {
     /// Nodes waiting to be compiled as one float island (graph indices, in order).
     var pendingIsland: [Int] = []
     var islandCount = 0
+    /// QuantizeLinear nodes already lowered with the island before them (a table step).
+    var loweredAhead = Set<Int>()
 
     init(graph: Graph, inputShapes: [String: Shape], isa: ISA?, fuseResidualAdds: Bool) {
         self.graph = graph
@@ -139,6 +141,7 @@ struct Int8Compiler {
                 continue
             }
             try flushIsland()
+            if loweredAhead.contains(i) { continue }
             if let act = floatActs[i] {
                 try lowerConv(node, fused: nil, floatAct: act.node)
                 continue
@@ -287,7 +290,7 @@ struct Int8Compiler {
             steps.lastIndex { step in
                 switch step {
                 case .conv(let c): if case .quantized(let s, _, _, _, _) = c.output { return s == slot }; return false
-                case .quantize(_, let d, _, _), .requantize(_, let d, _, _, _, _), .relayoutU8(_, let d, _, _),
+                case .quantize(_, let d, _, _), .requantize(_, let d, _, _, _, _), .relayoutU8(_, let d, _, _), .lookup(_, let d, _, _),
                      .add(_, _, let d, _, _, _, _, _, _, _, _), .maxPool(_, let d, _, _), .averagePool(_, let d, _, _, _, _, _): return d == slot
                 default: return false
                 }

@@ -83,6 +83,11 @@ enum Int8Kernels {
                 let s = e.reduce(0, +)
                 for (j, v) in e.enumerated() { out[r * columns + j] = v / s }
             }
+        case .lookup(let src, let dst, let table, _):
+            let x = t.u8Buffer(src), y = t.u8Buffer(dst)
+            table.withUnsafeBufferPointer { lut in
+                for i in 0..<x.count { y[i] = lut[Int(x[i])] }
+            }
         case .island:
             // Runs as the plan's `Step.floatIsland` (it needs the worker's step executor).
             break

@@ -139,6 +139,7 @@ public final class Int8Plan: @unchecked Sendable {
         case .clampFloat: return "clamp (fp32)"
         case .softmaxFloat: return "softmax (fp32)"
         case .island(let i): return i.label
+        case .lookup(_, _, _, let label): return label
         }
     }
 
