@@ -13,6 +13,8 @@ public struct CPUFeatures: OptionSet, Sendable, Hashable {
     public static let avx512vnni = CPUFeatures(rawValue: UInt32(CK_CPU_AVX512VNNI))
     /// The VEX (256-bit) `vpdpbusd` of Alder Lake and later, Zen 5.
     public static let avxvnni = CPUFeatures(rawValue: UInt32(CK_CPU_AVXVNNI))
+    /// AVX512_VBMI's `vpermi2b` (byte table lookups).
+    public static let avx512vbmi = CPUFeatures(rawValue: UInt32(CK_CPU_AVX512VBMI))
 
     /// The features of this machine.
     public static let host = CPUFeatures(rawValue: ck_cpu_features())

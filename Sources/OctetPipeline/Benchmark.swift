@@ -26,18 +26,23 @@ public struct BenchmarkReport: Codable, Sendable {
 public enum Benchmark {
     /// Throughput of an INT8 QDQ graph on `isa` (the C kernels), same protocol as `run`.
     /// `profile` receives each step's time summed over the timed batches and their image count.
-    public static func runInt8(graph: Graph, isa: ISA, threads: Int, batch: Int, iterations: Int,
+    /// `inputShapes` fixes symbolic dimensions, as for `run`.
+    public static func runInt8(graph: Graph, isa: ISA, threads: Int, batch: Int, iterations: Int, inputShapes: [String: Shape] = [:],
                                profile: ((StepProfile, _ images: Int) -> Void)? = nil) throws -> BenchmarkReport {
-        let plan = try Int8Plan(graph: graph, threads: threads, isa: isa)
-        let (name, chw) = try ModelLoader.imageInput(of: graph)
+        let plan = try Int8Plan(graph: graph, threads: threads, isa: isa, inputShapes: inputShapes)
+        var inputs: [String: Tensor] = [:]
         var rng = SeededRandom(seed: 7)
-        let input = try Tensor(shape: Shape([batch] + chw), floats: (0..<(batch * chw.reduce(1, *))).map { _ in rng.uniform(-1, 1) })
-        _ = try plan.run([name: input])
+        for (name, shape) in plan.inputShapes {
+            var s = shape
+            s[0] = batch
+            inputs[name] = try Tensor(shape: s, floats: (0..<s.elementCount).map { _ in rng.uniform(-1, 1) })
+        }
+        _ = try plan.run(inputs)
         let steps = profile != nil ? plan.makeProfile() : nil
         var times: [Double] = []
         for _ in 0..<max(iterations, 1) {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            if let steps { _ = try plan.run([name: input], profile: steps) } else { _ = try plan.run([name: input]) }
+            if let steps { _ = try plan.run(inputs, profile: steps) } else { _ = try plan.run(inputs) }
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         }
         if let profile, let steps { profile(steps, batch * times.count) }

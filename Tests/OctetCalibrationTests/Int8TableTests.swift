@@ -72,17 +72,43 @@ final class Int8TableTests: XCTestCase {
         }
     }
 
-    /// A Mul of two different tensors (a squeeze-excitation's scale) is no table: it stays an island.
-    func testAProductOfTwoTensorsStaysAnIsland() throws {
-        var b = GraphBuilder(name: "se")
-        let x = b.input("x", dims: [nil, 256])
-        let s = b.constant("s", Tensor.filled([], 0.05)), z = b.constant("z", try Tensor(shape: [], data: .uint8([128])))
-        func qdq(_ v: String) -> String { b.add(.dequantizeLinear(axis: 1), [b.add(.quantizeLinear(axis: 1), [v, s, z]), s, z]) }
-        let a = qdq(x), c = qdq(b.add(.unary(.sigmoid), [x]))
-        let y = qdq(b.add(.mul, [a, c]))
-        b.output(y, dims: [nil, 256])
-        let labels = try Int8Plan(graph: b.graph).makeProfile().labels
-        XCTAssertEqual(labels.filter { $0.hasPrefix("table") }, [], "\(labels)")
-        XCTAssertEqual(labels.filter { $0.contains("fp32 island: Mul") }.count, 1, "\(labels)")
+    /// A Mul of two quantized tensors is no table: it runs as the integer product, of one shape or
+    /// with a `[N, C, 1, 1]` gate broadcast over `[N, C, H, W]` (a squeeze-excitation), on every path,
+    /// equal to `requantize((a − za)·(b − zb), sa·sb/sy)` element by element.
+    func testAProductOfTwoQuantizedTensorsRunsAsTheIntegerMul() throws {
+        for (xDims, gDims) in [([2, 8, 3, 5], [2, 8, 3, 5]), ([2, 8, 3, 5], [2, 8, 1, 1]), ([2, 19, 2, 3], [2, 19, 1, 1])] {
+            for gateFirst in [false, true] {
+                var b = GraphBuilder(name: "mul")
+                let x = b.input("x", dims: [nil] + xDims.dropFirst().map { Optional($0) }), g = b.input("g", dims: [nil] + gDims.dropFirst().map { Optional($0) })
+                let (sx, sg, sy): (Float, Float, Float) = (0.05, 0.01, 0.02)
+                let (zx, zg, zy): (UInt8, UInt8, UInt8) = (128, 0, 100)
+                func qdq(_ v: String, _ s: Float, _ z: UInt8, _ tag: String) throws -> String {
+                    let sn = b.constant("s" + tag, Tensor.filled([], s)), zn = b.constant("z" + tag, try Tensor(shape: [], data: .uint8([z])))
+                    return b.add(.dequantizeLinear(axis: 1), [b.add(.quantizeLinear(axis: 1), [v, sn, zn]), sn, zn])
+                }
+                let xd = try qdq(x, sx, zx, "x"), gd = try qdq(g, sg, zg, "g")
+                let y = try qdq(b.add(.mul, gateFirst ? [gd, xd] : [xd, gd]), sy, zy, "y")
+                b.output(y, dims: [nil] + xDims.dropFirst().map { Optional($0) })
+                var r = TestRandom(seed: 5)
+                let qx = (0..<xDims.reduce(1, *)).map { _ in Int32(r.int(0...255)) }, qg = (0..<gDims.reduce(1, *)).map { _ in Int32(r.int(0...255)) }
+                let feeds = ["x": try Tensor(shape: Shape(xDims), floats: qx.map { Float($0 - Int32(zx)) * sx }),
+                             "g": try Tensor(shape: Shape(gDims), floats: qg.map { Float($0 - Int32(zg)) * sg })]
+                let m = Float(Double(sx) * Double(sg) / Double(sy))
+                let hw = xDims[2] * xDims[3]
+                let expected = qx.indices.map { i -> Float in
+                    let j = gDims == xDims ? i : i / hw  // [n, c] of element i in NCHW order
+                    let code = Int8Arithmetic.requantize((qx[i] - Int32(zx)) * (qg[j] - Int32(zg)), m, zeroPoint: Int32(zy), lo: 0, hi: 255)
+                    return Float(Int32(code) - Int32(zy)) * sy
+                }
+                for isa in [nil] + ISA.supported.map(Optional.some) {
+                    let plan = try Int8Plan(graph: b.graph, threads: 2, isa: isa)
+                    let label = "\(xDims) × \(gDims)\(gateFirst ? " gate first" : "") on \(isa?.rawValue ?? "swift")"
+                    XCTAssertEqual(try plan.run(feeds)[y]?.floats, expected, label)
+                    let steps = plan.makeProfile().labels
+                    XCTAssertEqual(steps.filter { $0.hasPrefix("mul") }.count, 1, "\(label): \(steps)")
+                    XCTAssertEqual(steps.filter { $0.contains("island") || $0.hasPrefix("table") }, [], "\(label): \(steps)")
+                }
+            }
+        }
     }
 }

@@ -12,6 +12,8 @@ enum {
     CK_CPU_AVX512VL = 1u << 4,
     CK_CPU_AVX512VNNI = 1u << 5,
     CK_CPU_AVXVNNI = 1u << 6,
+    /// AVX512_VBMI (vpermi2b: 128-byte table lookups), Ice Lake and Zen 4 on.
+    CK_CPU_AVX512VBMI = 1u << 7,
 };
 /// Bitmask of CK_CPU_* features usable by this process (CPU and OS state support).
 uint32_t ck_cpu_features(void);

@@ -160,4 +160,21 @@ void ck_maxpool2d_u8_nhwc__avx2(const ck_pool2d_params *p, const uint8_t *input,
 #ifdef __cplusplus
 }
 #endif
+/// out[i] = table[x[i]]: an element-wise function of one quantized tensor as a 256-entry table.
+/// The VBMI variant looks up 64 codes at a time (two vpermi2b over the table's halves).
+void ck_lookup_u8__scalar(const uint8_t *x, const uint8_t *table, uint8_t *out, size_t n);
+void ck_lookup_u8__avx512vbmi(const uint8_t *x, const uint8_t *table, uint8_t *out, size_t n);
+
+/// The product of two quantized tensors, b broadcast over pixels or not:
+/// out[p*C + c] = clamp(cvt(float((a[p*C + c] - za) * (b[p*b_stride + c] - zb)) * m) + zy, lo, hi), with
+/// cvt rounding half to even (INT32_MIN on overflow, as vcvtps2dq) and the sum wrapping: the
+/// requantization of Int8Arithmetic. b_stride is C (same shape) or 0 (b is one row of C, a
+/// squeeze-excitation's per-channel gate).
+void ck_qmul_u8__scalar(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, size_t b_stride, float m, int32_t zy,
+                        int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels);
+void ck_qmul_u8__avx512(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, size_t b_stride, float m, int32_t zy,
+                        int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels);
+void ck_qmul_u8__avx2(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, size_t b_stride, float m, int32_t zy,
+                      int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels);
+
 #endif

@@ -69,6 +69,8 @@ extension Int8Compiler {
         case .add:
             return fused && quantized(node.inputs[0]) != nil && quantized(node.inputs[1]) != nil
                 && shapes[node.inputs[0]] == shapes[node.inputs[1]]
+        case .mul:
+            return fused && quantized(node.inputs[0]) != nil && quantized(node.inputs[1]) != nil && mulShape(node) != nil
         case .maxPool, .averagePool, .globalAveragePool:
             return fused && quantized(node.inputs[0]) != nil && shapes[node.inputs[0]]?.rank == 4
         case .relu, .clip:

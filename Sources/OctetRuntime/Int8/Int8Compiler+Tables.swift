@@ -49,7 +49,7 @@ extension Int8Compiler {
         guard let y = values[outputs[0]]?.floats else { return false }
         let (py, _, _) = try outputSpec(q, nil)
         steps.append(.lookup(src: x.slot, dst: newU8(q.outputs[0], py), table: y.map(py.quantize),
-                             label: "table: " + Self.opList(nodes)))
+                             label: "table: " + Self.opList(nodes), fast: isa))
         loweredAhead.insert(readers[0])
         return true
     }

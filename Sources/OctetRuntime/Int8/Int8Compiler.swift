@@ -158,7 +158,7 @@ struct Int8Compiler {
     /// The ops that fuse with a following [activation →] QuantizeLinear into one integer step.
     static func hasIntegerStep(_ op: Op) -> Bool {
         switch op {
-        case .conv, .gemm, .matMul, .add, .maxPool, .averagePool, .globalAveragePool: true
+        case .conv, .gemm, .matMul, .add, .mul, .maxPool, .averagePool, .globalAveragePool: true
         default: false
         }
     }
@@ -221,6 +221,15 @@ struct Int8Compiler {
             let dst = newU8(out, py)
             steps.append(.add(a: a.slot, b: b.slot, dst: dst, ma: ma, za: a.params.zeroPoint, mb: mb, zb: b.params.zeroPoint,
                               zy: py.zeroPoint, lo: lo, hi: hi, fast: isa))
+        case .mul:
+            guard let fused, let a = quantized(node.inputs[0]), let b = quantized(node.inputs[1]),
+                  let shape = mulShape(node) else { throw fail(node, "Mul that is not between two quantized tensors") }
+            let (py, lo, hi) = try outputSpec(fused.q, fused.act)
+            let (first, second) = shape.swapped ? (b, a) : (a, b)
+            let m = Float(Double(a.params.scale) * Double(b.params.scale) / Double(py.scale))
+            steps.append(.mul(QuantizedMul(a: first.slot, b: second.slot, dst: newU8(out, py), za: first.params.zeroPoint,
+                                           zb: second.params.zeroPoint, zy: py.zeroPoint, m: m, lo: lo, hi: hi, pixels: shape.pixels,
+                                           channels: shape.channels, broadcastB: shape.broadcast, fast: isa)))
         case .maxPool(let w, _), .averagePool(let w, _, _):
             guard let fused, let x = quantized(node.inputs[0]), let s = shapes[node.inputs[0]], let o = shapes[node.outputs[0]] else {
                 throw fail(node, "pooling outside a quantized pattern")
@@ -271,11 +280,25 @@ struct Int8Compiler {
             let columns = s.dims[a...].reduce(1, *)
             let src = try floatSlot(node.inputs[0], for: node)
             steps.append(.softmaxFloat(src: src, dst: newFloat(out), rows: s.elementCount / max(columns, 1), columns: columns))
-        case .batchNormalization, .mul, .concat, .unary, .binary, .where, .transpose, .slice, .split, .squeeze, .unsqueeze,
+        case .batchNormalization, .concat, .unary, .binary, .where, .transpose, .slice, .split, .squeeze, .unsqueeze,
              .expand, .gather, .tile, .pad, .shape, .size, .constantOfShape, .range, .cast, .resize, .convTranspose, .reduce,
              .globalMaxPool, .logSoftmax, .layerNormalization, .instanceNormalization:
             throw fail(node, "\(node.op.onnxType) in an INT8 model")
         }
+    }
+
+    /// How a quantized Mul covers its operands: both of one shape (one row of every element), or
+    /// `[1, C, H, W]` by a `[1, C, 1, 1]` gate (NHWC: H·W rows of C, the gate broadcast over them;
+    /// `swapped` when the gate is the first input).
+    func mulShape(_ node: Node) -> (pixels: Int, channels: Int, broadcast: Bool, swapped: Bool)? {
+        guard let sa = shapes[node.inputs[0]], let sb = shapes[node.inputs[1]], let so = shapes[node.outputs[0]] else { return nil }
+        if sa == sb { return (1, sa.elementCount, false, false) }
+        func gate(_ big: Shape, _ small: Shape) -> Bool {
+            big.rank == 4 && small.rank == 4 && small[0] == big[0] && small[1] == big[1] && small[2] == 1 && small[3] == 1
+        }
+        if gate(sa, sb), so == sa { return (sa[2] * sa[3], sa[1], true, false) }
+        if gate(sb, sa), so == sb { return (sb[2] * sb[3], sb[1], true, true) }
+        return nil
     }
 
     /// Fuses the Add `node` into the convolution producing one of its operands (the later one,
@@ -286,16 +309,7 @@ struct Int8Compiler {
         let consumers = graph.consumers, producers = graph.producers
         let graphOutputs = Set(graph.outputs.map(\.name))
         /// The index of the step that writes u8 slot `slot`.
-        func writer(of slot: Int) -> Int? {
-            steps.lastIndex { step in
-                switch step {
-                case .conv(let c): if case .quantized(let s, _, _, _, _) = c.output { return s == slot }; return false
-                case .quantize(_, let d, _, _), .requantize(_, let d, _, _, _, _), .relayoutU8(_, let d, _, _), .lookup(_, let d, _, _),
-                     .add(_, _, let d, _, _, _, _, _, _, _, _), .maxPool(_, let d, _, _), .averagePool(_, let d, _, _, _, _, _): return d == slot
-                default: return false
-                }
-            }
-        }
+        func writer(of slot: Int) -> Int? { steps.lastIndex { $0.results.u8.contains(slot) } }
         guard let a = quantized(node.inputs[0]), let b = quantized(node.inputs[1]), a.slot != b.slot,
               let wa = writer(of: a.slot), let wb = writer(of: b.slot) else { return false }
         let second = wb > wa   // fuse into the later writer

@@ -83,10 +83,28 @@ enum Int8Kernels {
                 let s = e.reduce(0, +)
                 for (j, v) in e.enumerated() { out[r * columns + j] = v / s }
             }
-        case .lookup(let src, let dst, let table, _):
+        case .lookup(let src, let dst, let table, _, let fast):
             let x = t.u8Buffer(src), y = t.u8Buffer(dst)
             table.withUnsafeBufferPointer { lut in
-                for i in 0..<x.count { y[i] = lut[Int(x[i])] }
+                guard let fast, let l = lut.baseAddress, let xp = x.baseAddress, let yp = y.baseAddress else {
+                    for i in 0..<x.count { y[i] = lut[Int(x[i])] }
+                    return
+                }
+                QuantizedLookupKernel.run(xp, table: l, output: yp, count: x.count, variant: .forPath(fast))
+            }
+        case .mul(let s):
+            let a = t.u8Buffer(s.a), b = t.u8Buffer(s.b), y = t.u8Buffer(s.dst)
+            if let fast = s.fast, let ap = a.baseAddress, let bp = b.baseAddress, let yp = y.baseAddress {
+                QuantizedMulKernel.run(ap, zeroA: s.za, bp, zeroB: s.zb, broadcastB: s.broadcastB, multiplier: s.m, zeroOut: s.zy,
+                                       lo: s.lo, hi: s.hi, output: yp, pixels: s.pixels, channels: s.channels, isa: fast)
+                return
+            }
+            for p in 0..<s.pixels {
+                for c in 0..<s.channels {
+                    let i = p * s.channels + c, j = s.broadcastB ? c : i
+                    let product = (Int32(a[i]) - s.za) * (Int32(b[j]) - s.zb)
+                    y[i] = Int8Arithmetic.requantize(product, s.m, zeroPoint: s.zy, lo: s.lo, hi: s.hi)
+                }
             }
         case .island:
             // Runs as the plan's `Step.floatIsland` (it needs the worker's step executor).

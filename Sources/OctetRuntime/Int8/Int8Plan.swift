@@ -21,6 +21,8 @@ public final class Int8Plan: @unchecked Sendable {
     /// The model's inputs and outputs, by name, in the graph's order.
     public var inputNames: [String] { inputs.map(\.name) }
     public var outputNames: [String] { outputs.map(\.name) }
+    /// Names and per-image shapes (batch dimension 1) of the model inputs.
+    public var inputShapes: [(name: String, shape: Shape)] { executor.inputShapes }
     /// Multiply-accumulates of the integer convolutions for one image.
     public let macsPerImage: Int
     /// The compiled steps on the shared executor (tensors reused by liveness).
@@ -139,7 +141,8 @@ public final class Int8Plan: @unchecked Sendable {
         case .clampFloat: return "clamp (fp32)"
         case .softmaxFloat: return "softmax (fp32)"
         case .island(let i): return i.label
-        case .lookup(_, _, _, let label): return label
+        case .lookup(_, _, _, let label, _): return label
+        case .mul(let m): return "mul\(m.broadcastB ? " (channel gate)" : "")\(m.fast == nil ? " (swift)" : "")"
         }
     }
 

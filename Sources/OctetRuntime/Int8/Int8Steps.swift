@@ -48,9 +48,23 @@ enum Int8Step {
     case clampFloat(src: Int, dst: Int, min: Float, max: Float)
     case softmaxFloat(src: Int, dst: Int, rows: Int, columns: Int)
     /// dst[i] = table[src[i]]: an element-wise function of one quantized tensor (`lowerAsTable`).
-    case lookup(src: Int, dst: Int, table: [UInt8], label: String)
+    case lookup(src: Int, dst: Int, table: [UInt8], label: String, fast: ISA?)
+    /// The product of two quantized tensors (`QuantizedMulKernel`), b broadcast over the pixels or not.
+    case mul(QuantizedMul)
     /// Nodes without an integer step, on the FP32 kernels (`FloatIsland`).
     case island(FloatIsland)
+}
+
+/// The operands and arithmetic of a quantized Mul: y = requantize((a − za)·(b − zb), m) + zy.
+struct QuantizedMul {
+    var a: Int, b: Int, dst: Int
+    var za: Int32, zb: Int32, zy: Int32
+    var m: Float
+    var lo: Int32, hi: Int32
+    /// `pixels` rows of `channels` values; b is one row broadcast over them when `broadcastB`.
+    var pixels: Int, channels: Int, broadcastB: Bool
+    /// The C kernel path, or nil for the plain-Swift reference.
+    var fast: ISA?
 }
 
 /// A 2-D pooling window over one NHWC image of `channels` channels.
@@ -64,13 +78,14 @@ extension Int8Step {
     var operands: (u8: [Int], float: [Int]) {
         switch self {
         case .quantize(let src, _, _, _): return ([], [src])
-        case .requantize(let src, _, _, _, _, _), .dequantize(let src, _, _), .relayoutU8(let src, _, _, _), .lookup(let src, _, _, _),
+        case .requantize(let src, _, _, _, _, _), .dequantize(let src, _, _), .relayoutU8(let src, _, _, _), .lookup(let src, _, _, _, _),
              .maxPool(let src, _, _, _), .averagePool(let src, _, _, _, _, _, _):
             return ([src], [])
         case .relayoutFloat(let src, _, _, _), .floatConv(_, let src, _), .clampFloat(let src, _, _, _), .softmaxFloat(let src, _, _, _):
             return ([], [src])
         case .conv(let c): return ([c.input] + (c.residual.map { [$0.slot] } ?? []), [])
         case .add(let a, let b, _, _, _, _, _, _, _, _, _): return ([a, b], [])
+        case .mul(let m): return ([m.a, m.b], [])
         case .island(let i): return ([], i.inputs.map(\.slot))
         }
     }
@@ -80,7 +95,7 @@ extension Int8Step {
     /// The u8 and float slots this step writes.
     var results: (u8: [Int], float: [Int]) {
         switch self {
-        case .quantize(_, let dst, _, _), .requantize(_, let dst, _, _, _, _), .relayoutU8(_, let dst, _, _), .lookup(_, let dst, _, _),
+        case .quantize(_, let dst, _, _), .requantize(_, let dst, _, _, _, _), .relayoutU8(_, let dst, _, _), .lookup(_, let dst, _, _, _),
              .add(_, _, let dst, _, _, _, _, _, _, _, _), .maxPool(_, let dst, _, _), .averagePool(_, let dst, _, _, _, _, _):
             return ([dst], [])
         case .dequantize(_, let dst, _), .relayoutFloat(_, let dst, _, _), .floatConv(_, _, let dst), .clampFloat(_, let dst, _, _),
@@ -91,6 +106,7 @@ extension Int8Step {
             case .quantized(let slot, _, _, _, _): return ([slot], [])
             case .float(let slot, _, _, _): return ([], [slot])
             }
+        case .mul(let m): return ([m.dst], [])
         case .island(let i): return ([], i.outputs.map(\.slot) + [i.workspace])
         }
     }

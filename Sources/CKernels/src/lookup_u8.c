@@ -1,0 +1,94 @@
+// Table lookups u8 -> u8 and the product of two quantized tensors; every variant gives the same
+// bytes as the scalar one (the specification, with Int8Arithmetic in Swift).
+#include "ck_int8.h"
+#include <math.h>
+#include <stdint.h>
+
+void ck_lookup_u8__scalar(const uint8_t *x, const uint8_t *table, uint8_t *out, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = table[x[i]];
+}
+
+static inline int32_t ck_m_cvtps_epi32(float x) {
+    if (!(x >= -2147483648.0f && x < 2147483648.0f)) return INT32_MIN;
+    return (int32_t)nearbyintf(x);
+}
+
+void ck_qmul_u8__scalar(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, size_t b_stride, float m, int32_t zy,
+                        int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels) {
+    for (size_t p = 0; p < pixels; p++) {
+        const uint8_t *ap = a + p * channels, *bp = b + p * b_stride;
+        uint8_t *op = out + p * channels;
+        for (size_t c = 0; c < channels; c++) {
+            const int32_t prod = ((int32_t)ap[c] - za) * ((int32_t)bp[c] - zb);
+            const int32_t q = (int32_t)((uint32_t)ck_m_cvtps_epi32((float)prod * m) + (uint32_t)zy);
+            op[c] = (uint8_t)(q < lo ? lo : (q > hi ? hi : q));
+        }
+    }
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+__attribute__((target("avx512f,avx512bw,avx512vbmi")))
+void ck_lookup_u8__avx512vbmi(const uint8_t *x, const uint8_t *table, uint8_t *out, size_t n) {
+    const __m512i t0 = _mm512_loadu_si512(table), t1 = _mm512_loadu_si512(table + 64);
+    const __m512i t2 = _mm512_loadu_si512(table + 128), t3 = _mm512_loadu_si512(table + 192);
+    for (size_t i = 0; i < n; i += 64) {
+        const size_t left = n - i;
+        const __mmask64 k = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
+        const __m512i v = _mm512_maskz_loadu_epi8(k, x + i);
+        // Bits 0-6 pick one of 128 bytes of each half; bit 7 picks the half.
+        const __m512i lo = _mm512_permutex2var_epi8(t0, v, t1), hi = _mm512_permutex2var_epi8(t2, v, t3);
+        _mm512_mask_storeu_epi8(out + i, k, _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), lo, hi));
+    }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl")))
+void ck_qmul_u8__avx512(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, size_t b_stride, float m, int32_t zy,
+                        int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels) {
+    const __m512i vza = _mm512_set1_epi32(za), vzb = _mm512_set1_epi32(zb), vzy = _mm512_set1_epi32(zy);
+    const __m512i v0 = _mm512_set1_epi32(lo), v255 = _mm512_set1_epi32(hi);
+    const __m512 vm = _mm512_set1_ps(m);
+    for (size_t p = 0; p < pixels; p++) {
+        const uint8_t *ap = a + p * channels, *bp = b + p * b_stride;
+        uint8_t *op = out + p * channels;
+        for (size_t c = 0; c < channels; c += 16) {
+            const size_t left = channels - c;
+            const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+            const __m512i da = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(k, ap + c)), vza);
+            const __m512i db = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(k, bp + c)), vzb);
+            const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(da, db)), vm);
+            const __m512i r = _mm512_add_epi32(_mm512_cvtps_epi32(f), vzy);
+            _mm512_mask_cvtepi32_storeu_epi8(op + c, k, _mm512_min_epi32(_mm512_max_epi32(r, v0), v255));
+        }
+    }
+}
+
+__attribute__((target("avx2")))
+void ck_qmul_u8__avx2(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, size_t b_stride, float m, int32_t zy,
+                      int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels) {
+    const __m256i vza = _mm256_set1_epi32(za), vzb = _mm256_set1_epi32(zb), vzy = _mm256_set1_epi32(zy);
+    const __m256i v0 = _mm256_set1_epi32(lo), v255 = _mm256_set1_epi32(hi);
+    const __m256 vm = _mm256_set1_ps(m);
+    for (size_t p = 0; p < pixels; p++) {
+        const uint8_t *ap = a + p * channels, *bp = b + p * b_stride;
+        uint8_t *op = out + p * channels;
+        size_t c = 0;
+        for (; c + 8 <= channels; c += 8) {
+            const __m256i da = _mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(ap + c))), vza);
+            const __m256i db = _mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(bp + c))), vzb);
+            const __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_mullo_epi32(da, db)), vm);
+            const __m256i r = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(f), vzy), v0), v255);
+            const __m128i p16 = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+            _mm_storel_epi64((__m128i *)(op + c), _mm_packus_epi16(p16, p16));
+        }
+        if (c < channels) ck_qmul_u8__scalar(ap + c, za, bp + c, zb, 0, m, zy, lo, hi, op + c, 1, channels - c);
+    }
+}
+#else
+void ck_lookup_u8__avx512vbmi(const uint8_t *x, const uint8_t *table, uint8_t *out, size_t n) { ck_lookup_u8__scalar(x, table, out, n); }
+void ck_qmul_u8__avx512(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, size_t b_stride, float m, int32_t zy,
+                        int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels) { ck_qmul_u8__scalar(a, za, b, zb, b_stride, m, zy, lo, hi, out, pixels, channels); }
+void ck_qmul_u8__avx2(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, size_t b_stride, float m, int32_t zy,
+                      int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels) { ck_qmul_u8__scalar(a, za, b, zb, b_stride, m, zy, lo, hi, out, pixels, channels); }
+#endif

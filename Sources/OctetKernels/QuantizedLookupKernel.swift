@@ -1,0 +1,28 @@
+import CKernels
+
+/// `out[i] = table[x[i]]` on the C kernels: an element-wise function of one quantized tensor as a
+/// 256-entry table. AVX512_VBMI looks up 64 codes per two `vpermi2b`; elsewhere a byte loop.
+public enum QuantizedLookupKernel {
+    /// The implementations; each gives the same bytes.
+    public enum Variant: String, CaseIterable, Sendable {
+        case scalar, avx512vbmi
+
+        public var isSupported: Bool { self == .scalar || CPUFeatures.host.contains(.avx512vbmi) }
+
+        /// The variant an INT8 path uses: VBMI on the AVX-512 paths of a CPU that has it.
+        public static func forPath(_ isa: ISA) -> Variant {
+            switch isa {
+            case .avx512vnni, .avx512: Variant.avx512vbmi.isSupported ? .avx512vbmi : .scalar
+            case .avxvnni, .avx2, .scalar: .scalar
+            }
+        }
+    }
+
+    public static func run(_ x: UnsafePointer<UInt8>, table: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>, count: Int,
+                           variant: Variant) {
+        switch variant {
+        case .avx512vbmi: ck_lookup_u8__avx512vbmi(x, table, output, count)
+        case .scalar: ck_lookup_u8__scalar(x, table, output, count)
+        }
+    }
+}

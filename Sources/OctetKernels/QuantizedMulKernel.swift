@@ -1,0 +1,18 @@
+import CKernels
+
+/// The product of two quantized tensors on the C kernels:
+/// `clamp(rne(float((a − za)·(b − zb)) · m) + zy, lo, hi)` per element, the second operand either
+/// of the same shape or one row of `channels` broadcast over the pixels (a squeeze-excitation's
+/// gate). The integer product is exact (|·| ≤ 255²); the spec is `Int8Arithmetic.requantize`.
+public enum QuantizedMulKernel {
+    public static func run(_ a: UnsafePointer<UInt8>, zeroA: Int32, _ b: UnsafePointer<UInt8>, zeroB: Int32, broadcastB: Bool,
+                           multiplier m: Float, zeroOut: Int32, lo: Int32, hi: Int32, output: UnsafeMutablePointer<UInt8>,
+                           pixels: Int, channels: Int, isa: ISA) {
+        let stride = broadcastB ? 0 : channels
+        switch isa {
+        case .avx512vnni, .avx512: ck_qmul_u8__avx512(a, zeroA, b, zeroB, stride, m, zeroOut, lo, hi, output, pixels, channels)
+        case .avx2, .avxvnni: ck_qmul_u8__avx2(a, zeroA, b, zeroB, stride, m, zeroOut, lo, hi, output, pixels, channels)
+        case .scalar: ck_qmul_u8__scalar(a, zeroA, b, zeroB, stride, m, zeroOut, lo, hi, output, pixels, channels)
+        }
+    }
+}

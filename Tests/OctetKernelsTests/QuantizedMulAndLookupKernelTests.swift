@@ -1,0 +1,56 @@
+import OctetTestSupport
+import XCTest
+
+/// The C table-lookup and quantized-multiply kernels against their Swift specifications on every
+/// variant this CPU has: vector tails (channel counts 1…70, not multiples of 8, 16 or 64),
+/// broadcast and same-shape operands, zero points 0 and 255, multipliers that saturate or
+/// overflow Int32, narrowed clamps; nothing written past the end.
+final class QuantizedMulAndLookupKernelTests: XCTestCase {
+    func testLookupMatchesTheTableOnEveryVariant() {
+        var rng = SystemRandomNumberGenerator()
+        let variants = QuantizedLookupKernel.Variant.allCases.filter(\.isSupported)
+        if !CPUFeatures.host.contains(.avx512vbmi) { print("note: this CPU lacks AVX512_VBMI; the vpermi2b lookup is not tested here") }
+        for variant in variants {
+            for trial in 0..<200 {
+                let n = trial < 130 ? trial : Int.random(in: 0...1000, using: &rng)
+                let table = (0..<256).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                var x = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                if n >= 4 { x[0] = 0; x[1] = 127; x[2] = 128; x[3] = 255 }
+                var out = [UInt8](repeating: 0xCD, count: n + 1)
+                if n > 0 { QuantizedLookupKernel.run(x, table: table, output: &out, count: n, variant: variant) }
+                XCTAssertEqual(Array(out.prefix(n)), x.map { table[Int($0)] }, "\(variant) n=\(n)")
+                XCTAssertEqual(out[n], 0xCD, "\(variant) wrote past the end")
+            }
+        }
+    }
+
+    func testQuantizedMulMatchesInt8ArithmeticOnEveryPath() {
+        var rng = SystemRandomNumberGenerator()
+        for isa in ISA.supported {
+            for trial in 0..<300 {
+                let channels = trial < 70 ? trial + 1 : Int.random(in: 1...200, using: &rng)
+                let pixels = Int.random(in: 1...9, using: &rng)
+                let broadcast = trial % 2 == 0
+                let a = (0..<(pixels * channels)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                let b = (0..<(broadcast ? channels : pixels * channels)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                let za: Int32 = [0, 255, 128, Int32.random(in: 0...255, using: &rng)][trial % 4]
+                let zb: Int32 = [255, 0, Int32.random(in: 0...255, using: &rng)][trial % 3]
+                let zy = Int32.random(in: 0...255, using: &rng)
+                let m: Float = trial % 50 == 7 ? 4e7 : Float.random(in: 1e-5...0.05, using: &rng)
+                let (lo, hi): (Int32, Int32) = trial % 5 == 0 ? (zy / 2, 200) : (0, 255)
+                var out = [UInt8](repeating: 0xCD, count: pixels * channels + 1)
+                QuantizedMulKernel.run(a, zeroA: za, b, zeroB: zb, broadcastB: broadcast, multiplier: m, zeroOut: zy, lo: lo, hi: hi,
+                                       output: &out, pixels: pixels, channels: channels, isa: isa)
+                var expected = [UInt8]()
+                for p in 0..<pixels {
+                    for c in 0..<channels {
+                        let product = (Int32(a[p * channels + c]) - za) * (Int32(b[broadcast ? c : p * channels + c]) - zb)
+                        expected.append(Int8Arithmetic.requantize(product, m, zeroPoint: zy, lo: lo, hi: hi))
+                    }
+                }
+                XCTAssertEqual(Array(out.prefix(pixels * channels)), expected, "\(isa) \(pixels)x\(channels) broadcast=\(broadcast) m=\(m)")
+                XCTAssertEqual(out[pixels * channels], 0xCD, "\(isa) wrote past the end")
+            }
+        }
+    }
+}
