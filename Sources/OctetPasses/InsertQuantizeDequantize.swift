@@ -71,7 +71,7 @@ public enum InsertQuantizeDequantize {
             switch node.op {
             case .conv, .gemm, .matMul:
                 add(node.inputs[0]); weighted.insert(node.name)
-            case .add: node.inputs.forEach(add)
+            case .add, .mul: node.inputs.forEach(add)
             default: add(node.inputs[0])
             }
             var out = node.outputs[0]
@@ -93,15 +93,56 @@ public enum InsertQuantizeDequantize {
         // of an element-wise function (HardSwish as x·Clip(x+3, 0, 6)/6): quantizing its output
         // would only add rounding error where no integer kernel runs.
         case .add: return node.inputs.allSatisfy { graph.initializers[$0] == nil }
+        // A product of two tensors (a squeeze-excitation's gate) is the integer Mul; a product of a
+        // tensor with a function of itself (SiLU's x·Sigmoid(x), a HardSwish spelled out) is one
+        // element-wise function, run as one table: quantizing inside it would only add error.
+        case .mul:
+            return node.inputs.allSatisfy { graph.initializers[$0] == nil }
+                && elementwiseRoot(node.inputs[0], graph) != elementwiseRoot(node.inputs[1], graph)
+        // Activation functions become tables (quantized input and output), unless they are part
+        // of such a one-tensor function.
+        case .unary(let f):
+            switch f {
+            case .sigmoid, .hardSigmoid, .hardSwish, .tanh, .leakyRelu: break
+            default: return false
+            }
+            let consumers = graph.consumers[node.outputs[0]] ?? []
+            return !consumers.contains { i in
+                let c = graph.nodes[i]
+                switch c.op {
+                case .mul: return elementwiseRoot(c.inputs[0], graph) == elementwiseRoot(c.inputs[1], graph)
+                case .add, .binary, .clip, .relu: return c.inputs.contains { graph.initializers[$0] != nil } || c.inputs.count == 1
+                default: return false
+                }
+            }
         case .maxPool, .averagePool, .globalAveragePool: return true
-        case .batchNormalization, .relu, .clip, .mul, .flatten, .reshape, .softmax, .concat, .identity, .dropout,
+        case .batchNormalization, .relu, .clip, .flatten, .reshape, .softmax, .concat, .identity, .dropout,
              .quantizeLinear, .dequantizeLinear,
              // INT8 rules for the general operators are not written yet: they stay FP32.
-             .unary, .binary, .where, .transpose, .slice, .split, .squeeze, .unsqueeze, .expand, .gather, .tile, .pad,
+             .binary, .where, .transpose, .slice, .split, .squeeze, .unsqueeze, .expand, .gather, .tile, .pad,
              .shape, .size, .constantOfShape, .range, .cast, .resize, .convTranspose, .reduce, .globalMaxPool,
              .logSoftmax, .layerNormalization, .instanceNormalization:
             return false
         }
+    }
+
+    /// The tensor `value` is an element-wise function of: followed back through unary functions,
+    /// Relu, Clip, and Add/Mul/Sub/Div... by constants, to the first value that is not.
+    static func elementwiseRoot(_ value: String, _ graph: Graph) -> String {
+        let producers = graph.producers
+        var v = value
+        for _ in 0..<64 {
+            guard let p = producers[v] else { return v }
+            let node = graph.nodes[p]
+            switch node.op {
+            case .unary, .relu, .clip, .add, .mul, .binary: break
+            default: return v
+            }
+            let variable = node.inputs.filter { !$0.isEmpty && graph.initializers[$0] == nil }
+            guard variable.count == 1 else { return v }
+            v = variable[0]
+        }
+        return v
     }
 
     /// Replaces the float weight (and bias) inputs of `n` by DequantizeLinear of quantized initializers.
