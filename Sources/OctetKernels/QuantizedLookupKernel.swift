@@ -18,6 +18,12 @@ public enum QuantizedLookupKernel {
         }
     }
 
+    /// One table of 256 codes per channel of NHWC codes (`channelTables[c·256 + code]`).
+    public static func run(_ x: UnsafePointer<UInt8>, channelTables: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>,
+                           pixels: Int, channels: Int) {
+        ck_lookup_channels_u8__scalar(x, channelTables, output, pixels, channels)
+    }
+
     public static func run(_ x: UnsafePointer<UInt8>, table: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>, count: Int,
                            variant: Variant) {
         switch variant {

@@ -111,4 +111,31 @@ final class Int8TableTests: XCTestCase {
             }
         }
     }
+
+    /// PRelu with a slope per channel of an NCHW tensor: one table per channel, on every path,
+    /// each code equal to quantize(prelu(dequantize(code), slope[c])).
+    func testPReluWithPerChannelSlopesRunsAsChannelTables() throws {
+        let slopes: [Float] = [0.25, -1, 0, 1, 0.013]
+        var b = GraphBuilder(name: "prelu")
+        let x = b.input("x", dims: [nil, 5, 7, 3])
+        let sx = b.constant("sx", Tensor.filled([], 0.05)), zx = b.constant("zx", try Tensor(shape: [], data: .uint8([120])))
+        let sy = b.constant("sy", Tensor.filled([], 0.04)), zy = b.constant("zy", try Tensor(shape: [], data: .uint8([90])))
+        let xd = b.add(.dequantizeLinear(axis: 1), [b.add(.quantizeLinear(axis: 1), [x, sx, zx]), sx, zx])
+        let slope = b.constant("slope", try Tensor(shape: [5, 1, 1], floats: slopes))
+        let y = b.add(.dequantizeLinear(axis: 1), [b.add(.quantizeLinear(axis: 1), [b.add(.binary(.prelu), [xd, slope]), sy, zy]), sy, zy])
+        b.output(y, dims: [nil, 5, 7, 3])
+        var r = TestRandom(seed: 9)
+        let codes = (0..<(2 * 5 * 21)).map { _ in Int32(r.int(0...255)) }
+        let input = try Tensor(shape: [2, 5, 7, 3], floats: codes.map { Float($0 - 120) * 0.05 })
+        let p = QuantParams(scale: 0.04, zeroPoint: 90, dtype: .uint8)
+        let expected = codes.indices.map { i -> Float in
+            let v = Float(codes[i] - 120) * 0.05, c = (i / 21) % 5
+            return Float(Int32(p.quantize(v < 0 ? slopes[c] * v : v)) - 90) * 0.04
+        }
+        for isa in [nil] + ISA.supported.map(Optional.some) {
+            let plan = try Int8Plan(graph: b.graph, threads: 2, isa: isa)
+            XCTAssertEqual(try plan.run(["x": input])[y]?.floats, expected, "\(isa?.rawValue ?? "swift")")
+            XCTAssertEqual(plan.makeProfile().labels.filter { $0.hasPrefix("channel tables: PRelu") }.count, 1, "\(plan.makeProfile().labels)")
+        }
+    }
 }

@@ -164,6 +164,8 @@ void ck_maxpool2d_u8_nhwc__avx2(const ck_pool2d_params *p, const uint8_t *input,
 /// The VBMI variant looks up 64 codes at a time (two vpermi2b over the table's halves).
 void ck_lookup_u8__scalar(const uint8_t *x, const uint8_t *table, uint8_t *out, size_t n);
 void ck_lookup_u8__avx512vbmi(const uint8_t *x, const uint8_t *table, uint8_t *out, size_t n);
+/// out[p*C + c] = tables[c*256 + x[p*C + c]]: one table per channel (PRelu's per-channel slopes).
+void ck_lookup_channels_u8__scalar(const uint8_t *x, const uint8_t *tables, uint8_t *out, size_t pixels, size_t channels);
 
 /// The product of two quantized tensors, b broadcast over pixels or not:
 /// out[p*C + c] = clamp(cvt(float((a[p*C + c] - za) * (b[p*b_stride + c] - zb)) * m) + zy, lo, hi), with

@@ -8,6 +8,14 @@ void ck_lookup_u8__scalar(const uint8_t *x, const uint8_t *table, uint8_t *out, 
     for (size_t i = 0; i < n; i++) out[i] = table[x[i]];
 }
 
+void ck_lookup_channels_u8__scalar(const uint8_t *x, const uint8_t *tables, uint8_t *out, size_t pixels, size_t channels) {
+    for (size_t p = 0; p < pixels; p++) {
+        const uint8_t *xp = x + p * channels;
+        uint8_t *op = out + p * channels;
+        for (size_t c = 0; c < channels; c++) op[c] = tables[c * 256 + xp[c]];
+    }
+}
+
 static inline int32_t ck_m_cvtps_epi32(float x) {
     if (!(x >= -2147483648.0f && x < 2147483648.0f)) return INT32_MIN;
     return (int32_t)nearbyintf(x);

@@ -8,8 +8,11 @@ import OctetIR
 ///     xq → DQ → x · Clip(x + 3, 0, 6) / 6 → Q   ⇒   one table (a HardSwish spelled out)
 ///
 /// A float island qualifies when it reads one dequantized u8 tensor, every node is element-wise
-/// over that tensor's shape (its other operands scalar constants or values of the island), and
-/// its one result is read only by one QuantizeLinear. Each entry is
+/// over that tensor's shape (its other operands scalar constants, per-channel constants
+/// `[C, 1, 1]` of an NCHW tensor, or values of the island), and its one result is read only by
+/// one QuantizeLinear. With per-channel constants (PRelu's slopes) there is one table per channel.
+///
+///     xq → DQ → PRelu(·, slope[C]) → Q   ⇒   yq[p, c] = table[c][xq[p, c]] Each entry is
 /// `quantize(f(dequantize(code)))` with f evaluated by the operators' reference semantics
 /// (`ConstantEvaluator`, what constant folding computes): the table is that reference, exactly.
 extension Int8Compiler {
@@ -23,6 +26,8 @@ extension Int8Compiler {
         let q = graph.nodes[readers[0]]
         let nodes = indices.map { graph.nodes[$0] }
         let produced = Set(nodes.flatMap(\.outputs))
+        let channels = xShape.rank == 4 ? xShape[1] : 1
+        var perChannel = false
         for node in nodes {
             switch node.op {
             case .unary, .relu, .clip, .add, .mul, .binary: break
@@ -30,26 +35,44 @@ extension Int8Compiler {
             }
             guard node.outputs.count == 1, shapes[node.outputs[0]] == xShape else { return false }
             for v in node.inputs where !v.isEmpty && v != inputs[0] && !produced.contains(v) {
-                guard let t = graph.initializers[v], t.shape.elementCount == 1, t.floats != nil else { return false }
+                guard let t = graph.initializers[v], t.floats != nil else { return false }
+                if t.shape.elementCount == 1 { continue }
+                // One value per channel of an NCHW tensor: [C, 1, 1] or [1, C, 1, 1].
+                let d = t.shape.dims
+                guard xShape.rank == 4, d.count >= 3, Array(d.suffix(3)) == [channels, 1, 1], d.dropLast(3).allSatisfy({ $0 == 1 }) else {
+                    return false
+                }
+                perChannel = true
             }
         }
-        // The 256 real values of the codes, through the island's nodes.
+        // The 256 real values of the codes through the island's nodes, once per channel when a
+        // constant has a value per channel (that channel's value as a scalar).
         let codes = Shape([256])
-        var values: [String: Tensor] = [:]
-        do {
-            values[inputs[0]] = try Tensor(shape: codes, floats: (0..<256).map { Float(Int32($0) - x.params.zeroPoint) * x.params.scale })
-        } catch { return false }
-        for node in nodes {
-            let operands = node.inputs.map { v -> Tensor? in v.isEmpty ? nil : values[v] ?? graph.initializers[v] }
-            guard let result = ConstantEvaluator.evaluate(node, inputs: operands, inputShapes: operands.map { $0?.shape ?? Shape([]) },
-                                                          outputShapes: [codes]),
-                  result.count == 1, result[0].shape.elementCount == 256 else { return false }
-            values[node.outputs[0]] = result[0]
-        }
-        guard let y = values[outputs[0]]?.floats else { return false }
         let (py, _, _) = try outputSpec(q, nil)
-        steps.append(.lookup(src: x.slot, dst: newU8(q.outputs[0], py), table: y.map(py.quantize),
-                             label: "table: " + Self.opList(nodes), fast: isa))
+        var table: [UInt8] = []
+        for c in 0..<(perChannel ? channels : 1) {
+            var values: [String: Tensor] = [:]
+            do {
+                values[inputs[0]] = try Tensor(shape: codes, floats: (0..<256).map { Float(Int32($0) - x.params.zeroPoint) * x.params.scale })
+            } catch { return false }
+            for node in nodes {
+                let operands = node.inputs.map { v -> Tensor? in
+                    guard !v.isEmpty else { return nil }
+                    if let t = values[v] { return t }
+                    guard let t = graph.initializers[v] else { return nil }
+                    guard t.shape.elementCount > 1, let f = t.floats else { return t }
+                    return Tensor.filled([], f[c])
+                }
+                guard let result = ConstantEvaluator.evaluate(node, inputs: operands, inputShapes: operands.map { $0?.shape ?? Shape([]) },
+                                                              outputShapes: [codes]),
+                      result.count == 1, result[0].shape.elementCount == 256 else { return false }
+                values[node.outputs[0]] = result[0]
+            }
+            guard let y = values[outputs[0]]?.floats else { return false }
+            table += y.map(py.quantize)
+        }
+        steps.append(.lookup(src: x.slot, dst: newU8(q.outputs[0], py), table: table, channels: perChannel ? channels : 1,
+                             label: (perChannel ? "channel tables: " : "table: ") + Self.opList(nodes), fast: isa))
         loweredAhead.insert(readers[0])
         return true
     }

@@ -83,14 +83,18 @@ enum Int8Kernels {
                 let s = e.reduce(0, +)
                 for (j, v) in e.enumerated() { out[r * columns + j] = v / s }
             }
-        case .lookup(let src, let dst, let table, _, let fast):
+        case .lookup(let src, let dst, let table, let channels, _, let fast):
             let x = t.u8Buffer(src), y = t.u8Buffer(dst)
             table.withUnsafeBufferPointer { lut in
                 guard let fast, let l = lut.baseAddress, let xp = x.baseAddress, let yp = y.baseAddress else {
-                    for i in 0..<x.count { y[i] = lut[Int(x[i])] }
+                    for i in 0..<x.count { y[i] = lut[(i % channels) * 256 + Int(x[i])] }
                     return
                 }
-                QuantizedLookupKernel.run(xp, table: l, output: yp, count: x.count, variant: .forPath(fast))
+                if channels > 1 {
+                    QuantizedLookupKernel.run(xp, channelTables: l, output: yp, pixels: x.count / channels, channels: channels)
+                } else {
+                    QuantizedLookupKernel.run(xp, table: l, output: yp, count: x.count, variant: .forPath(fast))
+                }
             }
         case .mul(let s):
             let a = t.u8Buffer(s.a), b = t.u8Buffer(s.b), y = t.u8Buffer(s.dst)

@@ -141,7 +141,7 @@ public final class Int8Plan: @unchecked Sendable {
         case .clampFloat: return "clamp (fp32)"
         case .softmaxFloat: return "softmax (fp32)"
         case .island(let i): return i.label
-        case .lookup(_, _, _, let label, _): return label
+        case .lookup(_, _, _, _, let label, _): return label
         case .mul(let m): return "mul\(m.broadcastB ? " (channel gate)" : "")\(m.fast == nil ? " (swift)" : "")"
         }
     }

@@ -48,7 +48,8 @@ enum Int8Step {
     case clampFloat(src: Int, dst: Int, min: Float, max: Float)
     case softmaxFloat(src: Int, dst: Int, rows: Int, columns: Int)
     /// dst[i] = table[src[i]]: an element-wise function of one quantized tensor (`lowerAsTable`).
-    case lookup(src: Int, dst: Int, table: [UInt8], label: String, fast: ISA?)
+    /// With `channels` > 1, one table per channel of NHWC codes: dst[i] = table[(i % channels)·256 + src[i]].
+    case lookup(src: Int, dst: Int, table: [UInt8], channels: Int, label: String, fast: ISA?)
     /// The product of two quantized tensors (`QuantizedMulKernel`), b broadcast over the pixels or not.
     case mul(QuantizedMul)
     /// Nodes without an integer step, on the FP32 kernels (`FloatIsland`).
@@ -78,7 +79,7 @@ extension Int8Step {
     var operands: (u8: [Int], float: [Int]) {
         switch self {
         case .quantize(let src, _, _, _): return ([], [src])
-        case .requantize(let src, _, _, _, _, _), .dequantize(let src, _, _), .relayoutU8(let src, _, _, _), .lookup(let src, _, _, _, _),
+        case .requantize(let src, _, _, _, _, _), .dequantize(let src, _, _), .relayoutU8(let src, _, _, _), .lookup(let src, _, _, _, _, _),
              .maxPool(let src, _, _, _), .averagePool(let src, _, _, _, _, _, _):
             return ([src], [])
         case .relayoutFloat(let src, _, _, _), .floatConv(_, let src, _), .clampFloat(let src, _, _, _), .softmaxFloat(let src, _, _, _):
@@ -95,7 +96,7 @@ extension Int8Step {
     /// The u8 and float slots this step writes.
     var results: (u8: [Int], float: [Int]) {
         switch self {
-        case .quantize(_, let dst, _, _), .requantize(_, let dst, _, _, _, _), .relayoutU8(_, let dst, _, _), .lookup(_, let dst, _, _, _),
+        case .quantize(_, let dst, _, _), .requantize(_, let dst, _, _, _, _), .relayoutU8(_, let dst, _, _), .lookup(_, let dst, _, _, _, _),
              .add(_, _, let dst, _, _, _, _, _, _, _, _), .maxPool(_, let dst, _, _), .averagePool(_, let dst, _, _, _, _, _):
             return ([dst], [])
         case .dequantize(_, let dst, _), .relayoutFloat(_, let dst, _, _), .floatConv(_, _, let dst), .clampFloat(_, let dst, _, _),
