@@ -71,7 +71,7 @@ public enum InsertQuantizeDequantize {
             switch node.op {
             case .conv, .gemm, .matMul:
                 add(node.inputs[0]); weighted.insert(node.name)
-            case .add, .mul: node.inputs.forEach(add)
+            case .add, .mul, .concat: node.inputs.forEach(add)
             default: add(node.inputs[0])
             }
             var out = node.outputs[0]
@@ -115,8 +115,10 @@ public enum InsertQuantizeDequantize {
                 default: return false
                 }
             }
+        // Concat of activations: its inputs requantized to its output's parameters (ONNX Runtime's QLinearConcat).
+        case .concat: return node.inputs.allSatisfy { graph.initializers[$0] == nil }
         case .maxPool, .averagePool, .globalAveragePool: return true
-        case .batchNormalization, .relu, .clip, .flatten, .reshape, .softmax, .concat, .identity, .dropout,
+        case .batchNormalization, .relu, .clip, .flatten, .reshape, .softmax, .identity, .dropout,
              .quantizeLinear, .dequantizeLinear,
              // INT8 rules for the general operators are not written yet: they stay FP32.
              .binary, .where, .transpose, .slice, .split, .squeeze, .unsqueeze, .expand, .gather, .tile, .pad,

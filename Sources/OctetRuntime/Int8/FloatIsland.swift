@@ -52,7 +52,8 @@ struct FloatIslandStep {
 extension Int8Compiler {
     /// Whether node `node` (not fused away) lowers to integer or INT8-plan float steps; if not,
     /// it joins a float island.
-    func hasIntegerLowering(_ node: Node, fused: Bool) -> Bool {
+    func hasIntegerLowering(_ node: Node, fusedActivation: Node??) -> Bool {
+        let fused = fusedActivation != nil
         switch node.op {
         case .quantizeLinear:
             // Codes from a float (or dequantized) tensor; its scale must be a constant scalar.
@@ -69,6 +70,10 @@ extension Int8Compiler {
         case .add:
             return fused && quantized(node.inputs[0]) != nil && quantized(node.inputs[1]) != nil
                 && shapes[node.inputs[0]] == shapes[node.inputs[1]]
+        case .concat:
+            // Codes requantized to the output's parameters, no activation after.
+            guard case .some(.none) = fusedActivation, node.inputs.allSatisfy({ quantized($0) != nil }) else { return false }
+            return concatLayout(node) != nil
         case .mul:
             return fused && quantized(node.inputs[0]) != nil && quantized(node.inputs[1]) != nil && mulShape(node) != nil
         case .maxPool, .averagePool, .globalAveragePool:

@@ -132,7 +132,7 @@ struct Int8Compiler {
         }
         for (i, node) in graph.nodes.enumerated() {
             if skip.contains(i) { continue }
-            guard hasIntegerLowering(node, fused: fusedInto[i] != nil) else {
+            guard hasIntegerLowering(node, fusedActivation: fusedInto[i].map { $0.act.map { graph.nodes[$0] } }) else {
                 // FP32 island: the node, and the activation and QuantizeLinear that were to fuse
                 // into its integer step run on their own (the QuantizeLinear after the island).
                 pendingIsland.append(i)
@@ -158,7 +158,7 @@ struct Int8Compiler {
     /// The ops that fuse with a following [activation →] QuantizeLinear into one integer step.
     static func hasIntegerStep(_ op: Op) -> Bool {
         switch op {
-        case .conv, .gemm, .matMul, .add, .mul, .maxPool, .averagePool, .globalAveragePool: true
+        case .conv, .gemm, .matMul, .add, .mul, .concat, .maxPool, .averagePool, .globalAveragePool: true
         default: false
         }
     }
@@ -221,6 +221,16 @@ struct Int8Compiler {
             let dst = newU8(out, py)
             steps.append(.add(a: a.slot, b: b.slot, dst: dst, ma: ma, za: a.params.zeroPoint, mb: mb, zb: b.params.zeroPoint,
                               zy: py.zeroPoint, lo: lo, hi: hi, fast: isa))
+        case .concat:
+            guard let fused, let layout = concatLayout(node) else { throw fail(node, "Concat that is not of quantized tensors") }
+            let (py, _, _) = try outputSpec(fused.q, nil)
+            var parts: [ConcatPart] = []
+            for (name, inner) in zip(node.inputs, layout.inner) {
+                guard let x = quantized(name) else { throw fail(node, "Concat input '\(name)' is not quantized") }
+                parts.append(ConcatPart(slot: x.slot, inner: inner, zeroIn: x.params.zeroPoint,
+                                        multiplier: x.params == py ? nil : Int8Arithmetic.multiplier(x.params.scale, 1, over: py.scale)))
+            }
+            steps.append(.concat(parts: parts, dst: newU8(out, py), outer: layout.outer, zeroOut: py.zeroPoint, fast: isa))
         case .mul:
             guard let fused, let a = quantized(node.inputs[0]), let b = quantized(node.inputs[1]),
                   let shape = mulShape(node) else { throw fail(node, "Mul that is not between two quantized tensors") }
@@ -280,11 +290,28 @@ struct Int8Compiler {
             let columns = s.dims[a...].reduce(1, *)
             let src = try floatSlot(node.inputs[0], for: node)
             steps.append(.softmaxFloat(src: src, dst: newFloat(out), rows: s.elementCount / max(columns, 1), columns: columns))
-        case .batchNormalization, .concat, .unary, .binary, .where, .transpose, .slice, .split, .squeeze, .unsqueeze,
+        case .batchNormalization, .unary, .binary, .where, .transpose, .slice, .split, .squeeze, .unsqueeze,
              .expand, .gather, .tile, .pad, .shape, .size, .constantOfShape, .range, .cast, .resize, .convTranspose, .reduce,
              .globalMaxPool, .logSoftmax, .layerNormalization, .instanceNormalization:
             throw fail(node, "\(node.op.onnxType) in an INT8 model")
         }
+    }
+
+    /// A Concat over the physical layout (NHWC for rank 4): `outer` rows, each the inputs' blocks
+    /// of `inner[i]` elements in turn.
+    func concatLayout(_ node: Node) -> (outer: Int, inner: [Int])? {
+        guard case .concat(let axis) = node.op, let y = shapes[node.outputs[0]] else { return nil }
+        let a = axis < 0 ? axis + y.rank : axis
+        guard a > 0, a < y.rank else { return nil }
+        // The logical axis's position among the physical dimensions.
+        let physical = y.rank == 4 ? [0, 2, 3, 1] : Array(0..<y.rank)
+        guard let pa = physical.firstIndex(of: a) else { return nil }
+        var inner: [Int] = []
+        for x in node.inputs {
+            guard let s = shapes[x], s.rank == y.rank else { return nil }
+            inner.append(physical[pa...].map { s[$0] }.reduce(1, *))
+        }
+        return (physical[..<pa].map { y[$0] }.reduce(1, *), inner)
     }
 
     /// How a quantized Mul covers its operands: both of one shape (one row of every element), or

@@ -96,6 +96,28 @@ enum Int8Kernels {
                     QuantizedLookupKernel.run(xp, table: l, output: yp, count: x.count, variant: .forPath(fast))
                 }
             }
+        case .concat(let parts, let dst, let outer, let zeroOut, let fast):
+            let y = t.u8(dst)
+            let row = parts.reduce(0) { $0 + $1.inner }
+            var offset = 0
+            for part in parts {
+                let x = t.u8(part.slot)
+                for r in 0..<outer {
+                    let src = x + r * part.inner, out = y + r * row + offset
+                    if let m = part.multiplier {
+                        if let fast {
+                            QuantizeKernel.requantize(src, zeroIn: part.zeroIn, multiplier: m, zeroOut: zeroOut, output: out, count: part.inner, isa: fast)
+                        } else {
+                            for i in 0..<part.inner {
+                                out[i] = Int8Arithmetic.requantize(Int32(src[i]) - part.zeroIn, m, zeroPoint: zeroOut, lo: 0, hi: 255)
+                            }
+                        }
+                    } else {
+                        out.update(from: src, count: part.inner)
+                    }
+                }
+                offset += part.inner
+            }
         case .mul(let s):
             let a = t.u8Buffer(s.a), b = t.u8Buffer(s.b), y = t.u8Buffer(s.dst)
             if let fast = s.fast, let ap = a.baseAddress, let bp = b.baseAddress, let yp = y.baseAddress {

@@ -142,6 +142,7 @@ public final class Int8Plan: @unchecked Sendable {
         case .softmaxFloat: return "softmax (fp32)"
         case .island(let i): return i.label
         case .lookup(_, _, _, _, let label, _): return label
+        case .concat(let parts, _, _, _, _): return "concat \(parts.count) (\(parts.filter { $0.multiplier != nil }.count) requantized)"
         case .mul(let m): return "mul\(m.broadcastB ? " (channel gate)" : "")\(m.fast == nil ? " (swift)" : "")"
         }
     }

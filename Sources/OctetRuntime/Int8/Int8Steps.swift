@@ -50,10 +50,22 @@ enum Int8Step {
     /// dst[i] = table[src[i]]: an element-wise function of one quantized tensor (`lowerAsTable`).
     /// With `channels` > 1, one table per channel of NHWC codes: dst[i] = table[(i % channels)·256 + src[i]].
     case lookup(src: Int, dst: Int, table: [UInt8], channels: Int, label: String, fast: ISA?)
+    /// Concat of u8 tensors: `outer` rows, each every part's block of `inner` codes in turn,
+    /// requantized to the output's parameters where a part's differ (`ConcatPart`).
+    case concat(parts: [ConcatPart], dst: Int, outer: Int, zeroOut: Int32, fast: ISA?)
     /// The product of two quantized tensors (`QuantizedMulKernel`), b broadcast over the pixels or not.
     case mul(QuantizedMul)
     /// Nodes without an integer step, on the FP32 kernels (`FloatIsland`).
     case island(FloatIsland)
+}
+
+/// One input of a u8 Concat: its slot, its block per row and, where its parameters differ from
+/// the output's, the requantization multiplier (nil: the codes are copied).
+struct ConcatPart {
+    var slot: Int
+    var inner: Int
+    var zeroIn: Int32
+    var multiplier: Float?
 }
 
 /// The operands and arithmetic of a quantized Mul: y = requantize((a − za)·(b − zb), m) + zy.
@@ -87,6 +99,7 @@ extension Int8Step {
         case .conv(let c): return ([c.input] + (c.residual.map { [$0.slot] } ?? []), [])
         case .add(let a, let b, _, _, _, _, _, _, _, _, _): return ([a, b], [])
         case .mul(let m): return ([m.a, m.b], [])
+        case .concat(let parts, _, _, _, _): return (parts.map(\.slot), [])
         case .island(let i): return ([], i.inputs.map(\.slot))
         }
     }
@@ -108,6 +121,7 @@ extension Int8Step {
             case .float(let slot, _, _, _): return ([], [slot])
             }
         case .mul(let m): return ([m.dst], [])
+        case .concat(_, let dst, _, _, _): return ([dst], [])
         case .island(let i): return ([], i.outputs.map(\.slot) + [i.workspace])
         }
     }
