@@ -115,8 +115,12 @@ public enum InsertQuantizeDequantize {
                 default: return false
                 }
             }
-        // Concat of activations: its inputs requantized to its output's parameters (ONNX Runtime's QLinearConcat).
-        case .concat: return node.inputs.allSatisfy { graph.initializers[$0] == nil }
+        // Concat of activations: its inputs requantized to its output's parameters (ONNX Runtime's
+        // QLinearConcat), when integer ops read it; a Concat feeding FP32 data movement (a
+        // ShuffleNet's channel shuffle) stays FP32 with it: its codes would only be dequantized again.
+        case .concat:
+            return node.inputs.allSatisfy { graph.initializers[$0] == nil }
+                && (graph.consumers[node.outputs[0]] ?? []).allSatisfy { isQuantizable(graph.nodes[$0], graph, options) }
         case .maxPool, .averagePool, .globalAveragePool: return true
         case .batchNormalization, .relu, .clip, .flatten, .reshape, .softmax, .identity, .dropout,
              .quantizeLinear, .dequantizeLinear,

@@ -9,7 +9,7 @@ import OctetIR
 ///
 /// A float island qualifies when it reads one dequantized u8 tensor, every node is element-wise
 /// over that tensor's shape (its other operands scalar constants, per-channel constants
-/// `[C, 1, 1]` of an NCHW tensor, or values of the island), and its one result is read only by
+/// `[C, 1, 1]` of an NCHW tensor or `[C]` of an `[N, C]` one, or values of the island), and its one result is read only by
 /// one QuantizeLinear. With per-channel constants (PRelu's slopes) there is one table per channel.
 ///
 ///     xq → DQ → PRelu(·, slope[C]) → Q   ⇒   yq[p, c] = table[c][xq[p, c]] Each entry is
@@ -26,7 +26,7 @@ extension Int8Compiler {
         let q = graph.nodes[readers[0]]
         let nodes = indices.map { graph.nodes[$0] }
         let produced = Set(nodes.flatMap(\.outputs))
-        let channels = xShape.rank == 4 ? xShape[1] : 1
+        let channels = xShape.rank == 4 || xShape.rank == 2 ? xShape[1] : 1
         var perChannel = false
         for node in nodes {
             switch node.op {
@@ -37,11 +37,12 @@ extension Int8Compiler {
             for v in node.inputs where !v.isEmpty && v != inputs[0] && !produced.contains(v) {
                 guard let t = graph.initializers[v], t.floats != nil else { return false }
                 if t.shape.elementCount == 1 { continue }
-                // One value per channel of an NCHW tensor: [C, 1, 1] or [1, C, 1, 1].
+                // One value per channel of an NCHW tensor ([C, 1, 1] or [1, C, 1, 1]) or of the rows of
+                // an [N, C] one ([C] or [1, C]).
                 let d = t.shape.dims
-                guard xShape.rank == 4, d.count >= 3, Array(d.suffix(3)) == [channels, 1, 1], d.dropLast(3).allSatisfy({ $0 == 1 }) else {
-                    return false
-                }
+                let nchw = xShape.rank == 4 && d.count >= 3 && Array(d.suffix(3)) == [channels, 1, 1] && d.dropLast(3).allSatisfy { $0 == 1 }
+                let rows = xShape.rank == 2 && d.last == channels && d.dropLast().allSatisfy { $0 == 1 }
+                guard nchw || rows else { return false }
                 perChannel = true
             }
         }
