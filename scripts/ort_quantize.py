@@ -48,7 +48,19 @@ def main():
         names = image_files(args.images)[:args.samples]
         input_name = ort.InferenceSession(args.fp32, providers=["CPUExecutionProvider"]).get_inputs()[0].name
         feeds = [{input_name: lite_input(os.path.join(args.images, n))[None]} for n in names]
-    quantize_static(args.fp32, args.out, Feeds(feeds), quant_format=QuantFormat.QDQ, per_channel=True)
+    source = args.fp32
+    import onnx
+    model = onnx.load(args.fp32)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    if opset < 13:
+        # Per-channel DequantizeLinear (an axis attribute) needs opset 13; quantize_static would
+        # write an opset-11 file ONNX Runtime itself refuses to load.
+        from onnx import version_converter
+        source = args.out + ".opset13.onnx"
+        onnx.save(version_converter.convert_version(model, 13), source)
+    quantize_static(source, args.out, Feeds(feeds), quant_format=QuantFormat.QDQ, per_channel=True)
+    if source != args.fp32:
+        os.remove(source)
     print(f"wrote {args.out} ({len(feeds)} calibration samples)")
 
 

@@ -33,11 +33,11 @@ struct Bench: ParsableCommand {
             let options = try runtime.planOptions()
             let graph = try ModelLoader.loadQDQ(path: model)
             report = try Benchmark.runInt8(graph: graph, isa: options.isa, threads: options.threads, batch: batch, iterations: iterations,
-                                           profile: profile ? { Bench.printProfile($0, images: $1) } : nil)
+                                           inputShapes: try inputShape.shapes(), profile: profile ? { Bench.printProfile($0, images: $1) } : nil)
         } else {
-        let graph = try ModelLoader.load(path: model)
-        report = try Benchmark.run(graph: graph, options: try runtime.planOptions(), batch: batch, iterations: iterations,
-                                   inputShapes: try inputShape.shapes(), profile: profile ? { Bench.printProfile($0, images: $1) } : nil)
+            let graph = try ModelLoader.load(path: model)
+            report = try Benchmark.run(graph: graph, options: try runtime.planOptions(), batch: batch, iterations: iterations,
+                                       inputShapes: try inputShape.shapes(), profile: profile ? { Bench.printProfile($0, images: $1) } : nil)
         }
         if json { return try printJSON(report) }
         print("\(report.model): \(String(format: "%.1f", report.imagesPerSecond)) images/s, "
