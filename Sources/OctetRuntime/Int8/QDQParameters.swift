@@ -41,11 +41,12 @@ enum QDQParameters {
                 }
             }
             let inputShape = codes?.shape ?? shapes[node.inputs[0]]
-            if scales.count > 1 || scale.shape.rank > 0 {
+            // One scale (a scalar or a 1-element vector) is per-tensor: ONNX ignores the axis then.
+            if scales.count > 1 {
                 guard let s = inputShape else { throw bad("per-axis parameters on a tensor of unknown shape") }
                 let a = axis < 0 ? axis + s.rank : axis
                 guard a >= 0 && a < s.rank else { throw bad("axis \(axis) is out of range for a rank-\(s.rank) input") }
-                guard scales.count == s[a] || scales.count == 1 else {
+                guard scales.count == s[a] else {
                     throw bad("\(scales.count) scales for axis \(axis) of size \(s[a]) (input \(s))")
                 }
             }
