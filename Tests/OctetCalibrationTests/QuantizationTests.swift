@@ -127,4 +127,41 @@ final class QuantizationTests: XCTestCase {
         let out = try Int8Plan(graph: q.qdq).run(["input": Tensor.filled([1, 3, 12, 12], 0)])["logits"]!.floats!
         XCTAssertTrue(out.allSatisfy(\.isFinite))
     }
+
+    /// Weights stored in float and quantized in the graph (NNCF's ONNX output: W → QuantizeLinear →
+    /// DequantizeLinear → Conv) run as the same int8 weights: every weight DequantizeLinear of
+    /// Octet's file rewritten that way gives bit-identical outputs on every path.
+    func testWeightsQuantizedInTheGraphRunAsStoredCodes() throws {
+        let dir = try TestPaths.temporaryDirectory(self)
+        var config = QuantConfig()
+        config.plan = PlanOptions(threads: 1)
+        let q = try quantizeModel(Self.model(), calibrationData: try data(6, seed: 7, dir: dir), config: config)
+        var foreign = q.qdq
+        foreign.nodes = []
+        var rewritten = 0
+        for node in q.qdq.nodes {
+            guard case .dequantizeLinear(let axis) = node.op, let codes = q.qdq.initializers[node.inputs[0]], codes.dtype == .int8,
+                  let scales = q.qdq.initializers[node.inputs[1]]?.floats else { foreign.nodes.append(node); continue }
+            // The float weights whose quantization gives exactly these codes.
+            let c = codes.data.doubles
+            let inner = scales.count == 1 ? c.count : codes.shape.dims[(axis + 1)...].reduce(1, *)
+            let w = c.indices.map { Float(c[$0]) * scales[scales.count == 1 ? 0 : ($0 / inner) % scales.count] }
+            let floatName = node.inputs[0] + "_float", quantizedName = node.inputs[0] + "_requantized"
+            foreign.initializers[floatName] = try Tensor(shape: codes.shape, floats: w)
+            foreign.nodes.append(Node(name: node.name + "_Q", op: .quantizeLinear(axis: axis), inputs: [floatName] + node.inputs.dropFirst(),
+                                      outputs: [quantizedName]))
+            var dq = node
+            dq.inputs[0] = quantizedName
+            foreign.nodes.append(dq)
+            foreign.initializers[node.inputs[0]] = nil
+            rewritten += 1
+        }
+        XCTAssertEqual(rewritten, 4, "four weighted layers")
+        var r = TestRandom(seed: 8)
+        let x = r.tensor([3, 3, 12, 12])
+        for isa in [nil] + ISA.supported.map(Optional.some) {
+            XCTAssertEqual(try Int8Plan(graph: foreign, threads: 2, isa: isa).run(["input": x])["logits"]?.floats,
+                           try Int8Plan(graph: q.qdq, threads: 2, isa: isa).run(["input": x])["logits"]?.floats, "\(isa?.rawValue ?? "swift")")
+        }
+    }
 }

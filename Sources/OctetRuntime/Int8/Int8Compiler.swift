@@ -105,7 +105,7 @@ struct Int8Compiler {
     mutating func compile() throws(RuntimeError) {
         var g = graph
         for i in g.inputs.indices where g.inputs[i].dims.count >= 1 { g.inputs[i].dims[0] = nil }
-        do { (graph, shapes) = try SpecializeShapes.apply(g, inputShapes: inputShapes) } catch { throw .graph(error) }
+        do { (graph, shapes) = try SpecializeShapes.apply(FoldQuantizedConstants.apply(g), inputShapes: inputShapes) } catch { throw .graph(error) }
         try QDQParameters.validate(graph, shapes: shapes)
         for input in graph.inputs {
             guard let shape = inputShapes[input.name] else { continue }
