@@ -158,7 +158,7 @@ extension Int8Compiler {
                                          label: Self.islandLabel(nodes, graph: graph))))
     }
 
-    /// "fp32 island: HardSwish, Mul×2 (no INT8 rule)": the island's ops and why they are FP32.
+    /// "fp32 island: Resize, Concat×2 (not quantized in the model)": the island's ops and why they are FP32.
     static func islandLabel(_ nodes: [Node], graph: Graph) -> String {
         let ops = opList(nodes)
         // Quantized in the file (its inputs dequantized codes, its outputs requantized) yet run in
