@@ -30,13 +30,7 @@ public enum Benchmark {
     public static func runInt8(graph: Graph, isa: ISA, threads: Int, batch: Int, iterations: Int, inputShapes: [String: Shape] = [:],
                                profile: ((StepProfile, _ images: Int) -> Void)? = nil) throws -> BenchmarkReport {
         let plan = try Int8Plan(graph: graph, threads: threads, isa: isa, inputShapes: inputShapes)
-        var inputs: [String: Tensor] = [:]
-        var rng = SeededRandom(seed: 7)
-        for (name, shape) in plan.inputShapes {
-            var s = shape
-            s[0] = batch
-            inputs[name] = try Tensor(shape: s, floats: (0..<s.elementCount).map { _ in rng.uniform(-1, 1) })
-        }
+        let inputs = try syntheticInputs(plan.inputShapes, batch: batch)
         _ = try plan.run(inputs)
         let steps = profile != nil ? plan.makeProfile() : nil
         var times: [Double] = []
@@ -53,18 +47,24 @@ public enum Benchmark {
                                bestBatchMilliseconds: times[0] * 1e3)
     }
 
+    /// A batch of uniform [-1, 1) values (seeded) for each input of per-image shape `shapes`.
+    static func syntheticInputs(_ shapes: [(name: String, shape: Shape)], batch: Int) throws -> [String: Tensor] {
+        var inputs: [String: Tensor] = [:]
+        var rng = SeededRandom(seed: 7)
+        for (name, shape) in shapes {
+            var s = shape
+            s[0] = batch
+            inputs[name] = try Tensor(shape: s, floats: (0..<s.elementCount).map { _ in rng.uniform(-1, 1) })
+        }
+        return inputs
+    }
+
     /// Runs `iterations` timed batches after one warm-up batch; reports the median rate.
     /// `inputShapes` fixes symbolic dimensions (`--input-shape`).
     public static func run(graph: Graph, options: PlanOptions, batch: Int, iterations: Int, inputShapes: [String: Shape] = [:],
                            profile: ((StepProfile, _ images: Int) -> Void)? = nil) throws -> BenchmarkReport {
         let plan = try ExecutionPlan(graph: graph, options: options, inputShapes: inputShapes)
-        var inputs: [String: Tensor] = [:]
-        var rng = SeededRandom(seed: 7)
-        for (name, shape) in plan.inputShapes {
-            var s = shape
-            s[0] = batch
-            inputs[name] = try Tensor(shape: s, floats: (0..<s.elementCount).map { _ in rng.uniform(-1, 1) })
-        }
+        let inputs = try syntheticInputs(plan.inputShapes, batch: batch)
         _ = try plan.run(inputs)
         let steps = profile != nil ? plan.makeProfile() : nil
         var times: [Double] = []

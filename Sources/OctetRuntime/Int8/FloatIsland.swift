@@ -63,8 +63,8 @@ extension Int8Compiler {
             if case .u8? = values[node.inputs[0]] { return true }
             return false
         case .conv, .gemm, .matMul:
-            guard let w = constant(node.inputs[1]) else { return false }
-            if case .matMul = node.op, w.shape.rank != 2 { return false }
+            guard let w = constantShape(node.inputs[1]) else { return false }
+            if case .matMul = node.op, w.rank != 2 { return false }
             if case .gemm(let a) = node.op, a.transA { return false }
             return shapes[node.inputs[0]] != nil
         case .add:
@@ -110,7 +110,6 @@ extension Int8Compiler {
         let members = Set(indices)
         let produced = Set(nodes.flatMap(\.outputs).filter { !$0.isEmpty })
         let graphOutputs = Set(graph.outputs.map(\.name))
-        let consumers = graph.consumers
         var inputNames: [String] = [], seen = Set<String>()
         var initializers: [String: Tensor] = [:]
         for node in nodes {
@@ -155,15 +154,14 @@ extension Int8Compiler {
         shapes[workspaceName] = Shape([max(plan.arenaCount, 1)])
         let workspace = newFloat(workspaceName)
         steps.append(.island(FloatIsland(plan: plan, inputs: inputs, outputs: outputs, workspace: workspace,
-                                         label: Self.islandLabel(nodes, graph: graph))))
+                                         label: islandLabel(nodes))))
     }
 
     /// "fp32 island: Resize, Concat×2 (not quantized in the model)": the island's ops and why they are FP32.
-    static func islandLabel(_ nodes: [Node], graph: Graph) -> String {
-        let ops = opList(nodes)
+    func islandLabel(_ nodes: [Node]) -> String {
+        let ops = Self.opList(nodes)
         // Quantized in the file (its inputs dequantized codes, its outputs requantized) yet run in
         // FP32: Octet has no integer kernel for it. Otherwise the file keeps it in FP32.
-        let producers = graph.producers, consumers = graph.consumers
         let quantizedInFile = nodes.contains { n in
             let inQ = n.inputs.contains { x in producers[x].map { if case .dequantizeLinear = graph.nodes[$0].op { true } else { false } } ?? false }
             let outQ = n.outputs.contains { o in (consumers[o] ?? []).contains { if case .quantizeLinear = graph.nodes[$0].op { true } else { false } } }

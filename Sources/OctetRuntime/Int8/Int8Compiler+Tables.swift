@@ -21,7 +21,7 @@ extension Int8Compiler {
     mutating func lowerAsTable(_ indices: [Int], inputs: [String], outputs: [String]) throws(RuntimeError) -> Bool {
         guard inputs.count == 1, outputs.count == 1, let x = quantized(inputs[0]), let xShape = shapes[inputs[0]],
               !graph.outputs.contains(where: { $0.name == outputs[0] }),
-              let readers = graph.consumers[outputs[0]], readers.count == 1,
+              let readers = consumers[outputs[0]], readers.count == 1,
               case .quantizeLinear = graph.nodes[readers[0]].op else { return false }
         let q = graph.nodes[readers[0]]
         let nodes = indices.map { graph.nodes[$0] }

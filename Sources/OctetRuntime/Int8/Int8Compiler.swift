@@ -36,6 +36,9 @@ struct Int8Compiler {
     var islandCount = 0
     /// QuantizeLinear nodes already lowered with the island before them (a table step).
     var loweredAhead = Set<Int>()
+    /// The specialized graph's producer and readers of each value (set once `compile` has it).
+    var producers: [String: Int] = [:]
+    var consumers: [String: [Int]] = [:]
 
     init(graph: Graph, inputShapes: [String: Shape], isa: ISA?, fuseResidualAdds: Bool) {
         self.graph = graph
@@ -82,12 +85,24 @@ struct Int8Compiler {
         }
     }
 
+    /// The DequantizeLinear of a constant that produces `name`: the node, its axis, codes and scales.
+    func dequantizedConstant(_ name: String) -> (dq: Node, axis: Int, codes: Tensor, scales: [Float])? {
+        guard let p = producers[name], case .dequantizeLinear(let axis) = graph.nodes[p].op else { return nil }
+        let dq = graph.nodes[p]
+        guard let q = graph.initializers[dq.inputs[0]], let s = graph.initializers[dq.inputs[1]]?.floats else { return nil }
+        return (dq, axis, q, s)
+    }
+
+    /// The shape of a constant `constant(name)` would read, without computing its values.
+    func constantShape(_ name: String) -> Shape? {
+        if let t = graph.initializers[name], t.floats != nil { return t.shape }
+        return dequantizedConstant(name)?.codes.shape
+    }
+
     /// Real values of a constant, dequantizing DequantizeLinear(initializer) outputs.
     func constant(_ name: String) -> (values: [Float], quantized: [Int32]?, scales: [Float], shape: Shape)? {
         if let t = graph.initializers[name], let f = t.floats { return (f, nil, [1], t.shape) }
-        guard let p = graph.producers[name], case .dequantizeLinear(let axis) = graph.nodes[p].op else { return nil }
-        let dq = graph.nodes[p]
-        guard let q = graph.initializers[dq.inputs[0]], let s = graph.initializers[dq.inputs[1]]?.floats else { return nil }
+        guard let (dq, axis, q, s) = dequantizedConstant(name) else { return nil }
         let zp = dq.inputs.count > 2 ? graph.initializers[dq.inputs[2]]?.data.doubles ?? [0] : [0]
         let codes = q.data.doubles
         let a = axis < 0 ? axis + q.shape.rank : axis
@@ -107,6 +122,8 @@ struct Int8Compiler {
         for i in g.inputs.indices where g.inputs[i].dims.count >= 1 { g.inputs[i].dims[0] = nil }
         do { (graph, shapes) = try SpecializeShapes.apply(FoldQuantizedConstants.apply(g), inputShapes: inputShapes) } catch { throw .graph(error) }
         try QDQParameters.validate(graph, shapes: shapes)
+        producers = graph.producers
+        consumers = graph.consumers
         for input in graph.inputs {
             guard let shape = inputShapes[input.name] else { continue }
             inputSlots.append((input.name, newFloat(input.name), shape))
@@ -333,7 +350,6 @@ struct Int8Compiler {
     /// this Add and its kernel can fuse. Returns whether it did.
     mutating func fuseIntoConvolution(_ node: Node, _ add: Int8ConvKernel.ResidualAdd, output: (name: String, params: QuantParams)) throws(RuntimeError) -> Bool {
         guard fuseResidualAdds, let isa else { return false }
-        let consumers = graph.consumers, producers = graph.producers
         let graphOutputs = Set(graph.outputs.map(\.name))
         /// The index of the step that writes u8 slot `slot`.
         func writer(of slot: Int) -> Int? { steps.lastIndex { $0.results.u8.contains(slot) } }
