@@ -7,6 +7,13 @@ model on them. Prints one JSON object: per output, the SQNR of Octet INT8 agains
 and of each INT8 engine against FP32; for a classifier (one output [N, classes]) the top-1
 agreements too.
 
+ONNX Runtime runs the QDQ file twice: as it is deployed (all graph optimizations: QDQ groups fused
+into its integer kernels, QLinearConv, QLinearMul, ...) and as written (no graph optimization: each
+DequantizeLinear, float op and QuantizeLinear evaluated by its ONNX definition, in float). The
+second is the file's reference semantics up to float rounding; `ort_vs_ort_unfused_*` measures how
+far ONNX Runtime's fused kernels are from it, the noise floor any other engine meets when compared
+with ONNX Runtime.
+
 usage: ort_zoo_check.py FP32.onnx INT8.onnx in.npz out.npz
 Needs: pip install onnxruntime numpy
 """
@@ -42,18 +49,25 @@ def main():
     octet = dict(np.load(args.octet_outputs))
     fp32 = run(ort.InferenceSession(args.fp32, providers=["CPUExecutionProvider"]), inputs)
     int8 = run(ort.InferenceSession(args.int8, providers=["CPUExecutionProvider"]), inputs)
+    unfused_options = ort.SessionOptions()
+    unfused_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    unfused = run(ort.InferenceSession(args.int8, unfused_options, providers=["CPUExecutionProvider"]), inputs)
     n = len(next(iter(inputs.values())))
     out = {"images": n, "outputs": {}}
     for name, ref in fp32.items():
         o = octet[name].reshape(int8[name].shape)
         out["outputs"][name] = {"octet_vs_ort_int8_sqnr_db": sqnr(int8[name], o), "octet_int8_vs_fp32_sqnr_db": sqnr(ref, o),
-                                "ort_int8_vs_fp32_sqnr_db": sqnr(ref, int8[name])}
+                                "ort_int8_vs_fp32_sqnr_db": sqnr(ref, int8[name]),
+                                "octet_vs_ort_unfused_sqnr_db": sqnr(unfused[name], o),
+                                "ort_vs_ort_unfused_sqnr_db": sqnr(unfused[name], int8[name])}
     classifiers = [k for k, v in fp32.items() if v.ndim == 2 and v.shape[0] == n]
     if len(classifiers) == 1:
         k = classifiers[0]
         a, b, c = fp32[k].argmax(1), int8[k].argmax(1), octet[k].reshape(int8[k].shape).argmax(1)
         out.update({"classifier_output": k, "octet_vs_ort_int8_agreement": float(np.mean(b == c)),
                     "octet_int8_vs_fp32_agreement": float(np.mean(a == c)), "ort_int8_vs_fp32_agreement": float(np.mean(a == b))})
+        d = unfused[k].argmax(1)
+        out.update({"octet_vs_ort_unfused_agreement": float(np.mean(c == d)), "ort_vs_ort_unfused_agreement": float(np.mean(b == d))})
     print(json.dumps(out))
 
 

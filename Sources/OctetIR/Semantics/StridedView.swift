@@ -19,11 +19,68 @@ public struct StridedView: Hashable, Sendable {
 
     /// Transpose: output axis k is input axis perm[k] (ONNX Transpose; nil reverses).
     public static func transpose(_ input: Shape, perm: [Int]?) -> StridedView? {
-        let rank = input.rank
+        StridedView(dims: input.dims, strides: input.strides).transposed(perm)
+    }
+
+    /// This view with its axes permuted: axis k of the result is axis perm[k] (nil reverses).
+    public func transposed(_ perm: [Int]?) -> StridedView? {
+        let rank = dims.count
         let p = perm ?? Array((0..<rank).reversed())
         guard p.count == rank, Set(p) == Set(0..<rank) else { return nil }
-        let st = input.strides
-        return StridedView(dims: p.map { input[$0] }, strides: p.map { st[$0] })
+        return StridedView(dims: p.map { dims[$0] }, strides: p.map { strides[$0] }, offset: offset)
+    }
+
+    /// This view read as `shape` in row-major order without moving data, when its elements allow
+    /// it (numpy's no-copy reshape: each group of axes merged or split must be evenly strided),
+    /// else nil. Axes of size 1 take any stride.
+    public func reshaped(_ shape: [Int]) -> StridedView? {
+        guard shape.reduce(1, *) == count else { return nil }
+        if isContiguous { return StridedView(dims: shape, strides: Shape(shape).strides, offset: offset) }
+        guard let groups = reshapedAxes(shape) else { return nil }
+        var strides = [Int](repeating: 0, count: shape.count)
+        for (k, group) in groups.enumerated() {
+            // One evenly strided run: each axis steps over the whole of the next.
+            for i in group.indices.dropLast() where group[i].stride != group[i + 1].size * group[i + 1].stride { return nil }
+            strides[k] = group.last?.stride ?? 0
+        }
+        return StridedView(dims: shape, strides: strides, offset: offset)
+    }
+
+    /// This view read as `shape` in row-major order, axis by axis: for each axis of `shape`, the
+    /// axes of the source it walks (size and stride, outermost first; none for a size-1 axis).
+    /// An axis of `shape` that merges source axes walks them in turn, one split from a source
+    /// axis walks part of it. Nil when the shapes do not nest (no common refinement: [6, 4] as
+    /// [4, 6]) or the counts differ. A copy can read any result, in any order of the axes of
+    /// `shape`, even where no single strided view exists (`reshaped`).
+    public func reshapedAxes(_ shape: [Int]) -> [[(size: Int, stride: Int)]]? {
+        guard shape.reduce(1, *) == count, count > 0 else { return nil }
+        var groups = [[(size: Int, stride: Int)]](repeating: [], count: shape.count)
+        let source = dims.indices.filter { dims[$0] != 1 }
+        let target = shape.indices.filter { shape[$0] != 1 }
+        var i = source.count - 1, j = target.count - 1
+        var leftIn = i >= 0 ? dims[source[i]] : 1, leftOut = j >= 0 ? shape[target[j]] : 1
+        // From the innermost axes outwards: each step takes the smaller of what is left of the
+        // current source and target axes, which the larger must be a multiple of.
+        while i >= 0, j >= 0 {
+            let a = source[i]
+            let size = Swift.min(leftIn, leftOut)
+            guard leftIn % size == 0, leftOut % size == 0 else { return nil }
+            groups[target[j]].insert((size, strides[a] * (dims[a] / leftIn)), at: 0)
+            leftIn /= size; leftOut /= size
+            if leftIn == 1 { i -= 1; if i >= 0 { leftIn = dims[source[i]] } }
+            if leftOut == 1 { j -= 1; if j >= 0 { leftOut = shape[target[j]] } }
+        }
+        return i < 0 && j < 0 ? groups : nil
+    }
+
+    /// Whether the view reads `count` consecutive elements from its offset in row-major order.
+    public var isContiguous: Bool {
+        var expected = 1
+        for k in stride(from: dims.count - 1, through: 0, by: -1) where dims[k] != 1 {
+            if strides[k] != expected { return false }
+            expected *= dims[k]
+        }
+        return true
     }
 
     /// Expand: numpy broadcast of `input` to `target` (ONNX Expand: the result shape is the
@@ -50,14 +107,20 @@ public struct StridedView: Hashable, Sendable {
     /// ONNX Slice (opset 10+): per listed axis, clamp start/end to the axis (negative values
     /// count from the end; INT64 extremes mean "to the end"), step may be negative.
     public static func slice(_ input: Shape, starts: [Int], ends: [Int], axes: [Int]?, steps: [Int]?) -> StridedView? {
+        StridedView(dims: input.dims, strides: input.strides).sliced(starts: starts, ends: ends, axes: axes, steps: steps)
+    }
+
+    /// ONNX Slice of this view (see `slice`).
+    public func sliced(starts: [Int], ends: [Int], axes: [Int]?, steps: [Int]?) -> StridedView? {
+        let input = Shape(self.dims)
         let rank = input.rank
         let axes = axes ?? Array(0..<starts.count)
         let steps = steps ?? Array(repeating: 1, count: starts.count)
         guard starts.count == ends.count, axes.count == starts.count, steps.count == starts.count else { return nil }
         var dims = input.dims
-        let inStrides = input.strides
+        let inStrides = self.strides
         var strides = inStrides
-        var offset = 0
+        var offset = self.offset
         var seen = Set<Int>()
         for i in 0..<axes.count {
             let a = axes[i] < 0 ? axes[i] + rank : axes[i]
@@ -81,33 +144,52 @@ public struct StridedView: Hashable, Sendable {
     }
 
     /// Copies the view of `source` into `destination` in row-major order of `dims`.
+    /// Inlinable so that each element type gets its own specialized loop.
+    @inlinable
     public func copy<T>(from source: UnsafePointer<T>, to destination: UnsafeMutablePointer<T>) {
         let total = count
         guard total > 0 else { return }
-        let rank = dims.count
-        if rank == 0 { destination[0] = source[offset]; return }
-        let inner = dims[rank - 1], innerStride = strides[rank - 1]
-        var index = [Int](repeating: 0, count: rank)
-        var src = offset
-        var out = 0
-        while out < total {
-            if innerStride == 1 {
-                (destination + out).update(from: source + src, count: inner)
+        // Axes of size 1 dropped and evenly strided neighbours merged: fewer, longer loops.
+        var d: [Int] = [], st: [Int] = []
+        for k in dims.indices where dims[k] != 1 {
+            if let last = d.last, st[st.count - 1] == strides[k] * dims[k] {
+                d[d.count - 1] = last * dims[k]
+                st[st.count - 1] = strides[k]
             } else {
-                var s = src
-                for j in 0..<inner { destination[out + j] = source[s]; s += innerStride }
+                d.append(dims[k]); st.append(strides[k])
             }
-            out += inner
-            var d = rank - 2
-            while d >= 0 {
-                index[d] += 1
-                src += strides[d]
-                if index[d] < dims[d] { break }
-                src -= strides[d] * dims[d]
-                index[d] = 0
-                d -= 1
+        }
+        if d.isEmpty { destination[0] = source[offset]; return }
+        if d.count == 1 { d.insert(1, at: 0); st.insert(0, at: 0) }
+        // The last two axes are one block of `rows` × `inner` (a small transpose, say C×2, is
+        // one tight double loop); an odometer walks the outer axes.
+        let rank = d.count
+        let rows = d[rank - 2], rowStride = st[rank - 2], inner = d[rank - 1], innerStride = st[rank - 1]
+        var index = [Int](repeating: 0, count: rank - 2)
+        var src = offset
+        var out = destination
+        while true {
+            var rowStart = source + src
+            if innerStride == 1 {
+                for _ in 0..<rows { out.update(from: rowStart, count: inner); out += inner; rowStart += rowStride }
+            } else {
+                for _ in 0..<rows {
+                    var p = rowStart
+                    for j in 0..<inner { out[j] = p.pointee; p += innerStride }
+                    out += inner
+                    rowStart += rowStride
+                }
             }
-            if d < 0 { break }
+            var k = rank - 3
+            while k >= 0 {
+                index[k] += 1
+                src += st[k]
+                if index[k] < d[k] { break }
+                src -= st[k] * d[k]
+                index[k] = 0
+                k -= 1
+            }
+            if k < 0 { break }
         }
     }
 

@@ -22,6 +22,11 @@ struct Int8Compiler {
     let fuseResidualAdds: Bool
     /// u8 slots whose tensors a fused Add made unnecessary (never written).
     var fusedAway = Set<Int>()
+    /// u8 slots read under more than one name (a QuantizeLinear or data movement that changes
+    /// no code): never fused away, since another name still reads them.
+    var aliasedSlots = Set<Int>()
+    /// u8 slots written by a data-movement copy: the logical view of the source slot they hold.
+    var movedViews: [Int: (source: Int, view: StridedView)] = [:]
     var shapes: [String: Shape] = [:]
     var values: [String: Value] = [:]
     var u8Sizes: [Int] = []
@@ -170,6 +175,7 @@ struct Int8Compiler {
             let slot = try floatSlot(o.name, for: Node(name: "output", op: .identity, inputs: [], outputs: []))
             outputSlots.append((o.name, slot, shapes[o.name] ?? [1]))
         }
+        dropUnreadMoves()
     }
 
     /// The ops that fuse with a following [activation →] QuantizeLinear into one integer step.
@@ -210,10 +216,18 @@ struct Int8Compiler {
 
     mutating func lower(_ node: Node, fused: (q: Node, act: Node?)?) throws(RuntimeError) {
         let out = fused?.q.outputs[0] ?? node.outputs[0]
+        if Self.isDataMovement(node.op), quantized(node.inputs[0]) != nil { return try lowerDataMovement(node) }
         switch node.op {
         case .quantizeLinear:
             let (params, _, _) = try outputSpec(node, nil)
             if let (src, p) = quantized(node.inputs[0]) {
+                if p == params {
+                    // Quantizing a dequantized tensor with its own parameters gives its codes
+                    // (ONNX Runtime's Q after data movement): the same slot, no step.
+                    values[out] = .u8(slot: src, params: params)
+                    aliasedSlots.insert(src)
+                    return
+                }
                 let dst = newU8(out, params)
                 steps.append(.requantize(src: src, dst: dst, multiplier: Int8Arithmetic.multiplier(p.scale, 1, over: params.scale),
                                          zeroIn: p.zeroPoint, zeroOut: params.zeroPoint, fast: isa))
@@ -290,16 +304,8 @@ struct Int8Compiler {
             let src = try floatSlot(node.inputs[0], for: node)
             steps.append(.clampFloat(src: src, dst: newFloat(out), min: lo, max: hi))
         case .flatten, .reshape, .identity, .dropout:
-            if let x = quantized(node.inputs[0]) {
-                let inner = out + "#codes"
-                shapes[inner] = shapes[out]
-                let dst = newU8(inner, x.params)
-                steps.append(.relayoutU8(src: x.slot, dst: dst, inShape: shapes[node.inputs[0]]!, outShape: shapes[out]!))
-                values[out] = .dequant(of: inner)
-            } else {
-                let src = try floatSlot(node.inputs[0], for: node)
-                steps.append(.relayoutFloat(src: src, dst: newFloat(out), inShape: shapes[node.inputs[0]]!, outShape: shapes[out]!))
-            }
+            let src = try floatSlot(node.inputs[0], for: node)
+            steps.append(.relayoutFloat(src: src, dst: newFloat(out), inShape: shapes[node.inputs[0]]!, outShape: shapes[out]!))
         case .softmax(let axis, let coerce2D):
             let s = shapes[node.inputs[0]]!
             let a = axis < 0 ? axis + s.rank : axis
@@ -355,6 +361,7 @@ struct Int8Compiler {
         func writer(of slot: Int) -> Int? { steps.lastIndex { $0.results.u8.contains(slot) } }
         guard let a = quantized(node.inputs[0]), let b = quantized(node.inputs[1]), a.slot != b.slot,
               let wa = writer(of: a.slot), let wb = writer(of: b.slot) else { return false }
+        guard !aliasedSlots.contains(wb > wa ? b.slot : a.slot) else { return false }
         let second = wb > wa   // fuse into the later writer
         let (operand, j) = second ? (node.inputs[1], wb) : (node.inputs[0], wa)
         guard case .conv(var c) = steps[j], c.residual == nil, let kernel = c.fast,

@@ -1,5 +1,6 @@
 import Foundation
 import OctetCore
+import OctetIR
 import OctetKernels
 
 /// Plain-Swift implementations of the INT8 steps, following `Int8Arithmetic` to the letter.
@@ -28,9 +29,17 @@ enum Int8Kernels {
         case .dequantize(let src, let dst, let p):
             let x = t.u8Buffer(src), y = t.floatBuffer(dst)
             for i in x.indices { y[i] = Float(Int32(x[i]) - p.zeroPoint) * p.scale }
-        case .relayoutU8(let src, let dst, let inShape, let outShape):
-            let v = Layouts.fromRowMajor(Layouts.toRowMajor(Array(t.u8Buffer(src)), shape: inShape), shape: outShape)
-            _ = t.u8Buffer(dst).initialize(from: v)
+        case .moveU8(let src, let dst, let view, _):
+            view.copy(from: t.u8(src), to: t.u8(dst))
+        case .resizeNearestU8(let src, let dst, let inWidth, let channels, let rows, let columns):
+            let x = t.u8(src)
+            var y = t.u8(dst)
+            for r in rows {
+                for c in columns {
+                    y.update(from: x + (r * inWidth + c) * channels, count: channels)
+                    y += channels
+                }
+            }
         case .relayoutFloat(let src, let dst, let inShape, let outShape):
             let v = Layouts.fromRowMajor(Layouts.toRowMajor(Array(t.floatBuffer(src)), shape: inShape), shape: outShape)
             _ = t.floatBuffer(dst).initialize(from: v)

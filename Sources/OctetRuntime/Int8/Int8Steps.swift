@@ -1,4 +1,5 @@
 import OctetCore
+import OctetIR
 import OctetKernels
 
 /// Where the result of an integer convolution goes: a u8 tensor (requantized, activation fused
@@ -36,7 +37,12 @@ enum Int8Step {
     case quantize(src: Int, dst: Int, params: QuantParams, fast: ISA?)
     case requantize(src: Int, dst: Int, multiplier: Float, zeroIn: Int32, zeroOut: Int32, fast: ISA?)
     case dequantize(src: Int, dst: Int, params: QuantParams)
-    case relayoutU8(src: Int, dst: Int, inShape: Shape, outShape: Shape)
+    /// Data movement on codes (Transpose, Slice, Split, Gather, Reshape...): dst is `view` of the
+    /// src buffer, written in the view's row-major order (`Int8Compiler+DataMovement`).
+    case moveU8(src: Int, dst: Int, view: StridedView, label: String)
+    /// Nearest-neighbour Resize of an NHWC image of codes: output pixel (y, x) is input pixel
+    /// (rows[y], columns[x]).
+    case resizeNearestU8(src: Int, dst: Int, inWidth: Int, channels: Int, rows: [Int], columns: [Int])
     case relayoutFloat(src: Int, dst: Int, inShape: Shape, outShape: Shape)
     case conv(ConvInt8)
     /// A layer kept in FP32 (excluded from quantization), on the FP32 kernels.
@@ -91,7 +97,8 @@ extension Int8Step {
     var operands: (u8: [Int], float: [Int]) {
         switch self {
         case .quantize(let src, _, _, _): return ([], [src])
-        case .requantize(let src, _, _, _, _, _), .dequantize(let src, _, _), .relayoutU8(let src, _, _, _), .lookup(let src, _, _, _, _, _),
+        case .requantize(let src, _, _, _, _, _), .dequantize(let src, _, _), .moveU8(let src, _, _, _), .lookup(let src, _, _, _, _, _),
+             .resizeNearestU8(let src, _, _, _, _, _),
              .maxPool(let src, _, _, _), .averagePool(let src, _, _, _, _, _, _):
             return ([src], [])
         case .relayoutFloat(let src, _, _, _), .floatConv(_, let src, _), .clampFloat(let src, _, _, _), .softmaxFloat(let src, _, _, _):
@@ -109,7 +116,8 @@ extension Int8Step {
     /// The u8 and float slots this step writes.
     var results: (u8: [Int], float: [Int]) {
         switch self {
-        case .quantize(_, let dst, _, _), .requantize(_, let dst, _, _, _, _), .relayoutU8(_, let dst, _, _), .lookup(_, let dst, _, _, _, _),
+        case .quantize(_, let dst, _, _), .requantize(_, let dst, _, _, _, _), .moveU8(_, let dst, _, _), .lookup(_, let dst, _, _, _, _),
+             .resizeNearestU8(_, let dst, _, _, _, _),
              .add(_, _, let dst, _, _, _, _, _, _, _, _), .maxPool(_, let dst, _, _), .averagePool(_, let dst, _, _, _, _, _):
             return ([dst], [])
         case .dequantize(_, let dst, _), .relayoutFloat(_, let dst, _, _), .floatConv(_, _, let dst), .clampFloat(_, let dst, _, _),
