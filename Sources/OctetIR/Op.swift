@@ -155,6 +155,18 @@ public enum Op: Hashable, Sendable {
         }
     }
 
+    /// Whether every output element is an element of the first input, moved (Transpose, Slice,
+    /// Split, Gather, Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout at inference,
+    /// nearest Resize): quantizing commutes with it, so a quantized tensor keeps its parameters
+    /// through it and the INT8 plan moves its codes.
+    public var movesElements: Bool {
+        switch self {
+        case .transpose, .slice, .split, .gather, .reshape, .flatten, .squeeze, .unsqueeze, .identity, .dropout: true
+        case .resize(let a): a.mode == .nearest
+        default: false
+        }
+    }
+
     /// The ONNX `op_type` of this operator.
     public var onnxType: String {
         switch self {

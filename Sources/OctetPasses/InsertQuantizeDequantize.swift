@@ -22,7 +22,7 @@ public enum InsertQuantizeDequantize {
         var g = graph
         g.opsetVersion = max(graph.opsetVersion, 13)
         var qdqFor: [String: String] = [:]
-        for t in points.activations {
+        for t in points.all {
             guard table[t] != nil else {
                 throw .unsupported(node: t, detail: "tensor: '\(t)' has no calibration entry (it was never observed)")
             }
@@ -54,8 +54,13 @@ public enum InsertQuantizeDequantize {
         return g
     }
 
-    /// The activations to quantize and the nodes whose weights are quantized.
-    public static func quantizationPoints(_ graph: Graph, options: QuantizeOptions) -> (activations: [String], weighted: Set<String>) {
+    /// The activations to quantize and the nodes whose weights are quantized. `activations` are
+    /// calibrated from their own histograms; each of `inherited` is data movement of a quantized
+    /// tensor (a Slice of a Concat, a channel shuffle) and takes that tensor's parameters, as
+    /// ONNX Runtime does: moving elements never changes their scale, and the INT8 plan moves the
+    /// codes. `all` lists both in the order they are produced.
+    public static func quantizationPoints(_ graph: Graph, options: QuantizeOptions)
+        -> (activations: [String], weighted: Set<String>, inherited: [String: String], all: [String]) {
         let match = FusionMatcher(graph)
         let outputs = match.outputs
         var points: [String] = []
@@ -82,11 +87,44 @@ public enum InsertQuantizeDequantize {
         }
         // Order points as they are produced (inputs first), so the table and graph are canonical.
         let order = Dictionary(uniqueKeysWithValues: (graph.inputs.map(\.name) + graph.nodes.flatMap(\.outputs)).enumerated().map { ($1, $0) })
-        return (points.sorted { (order[$0] ?? 0) < (order[$1] ?? 0) }, weighted)
+        let all = points.sorted { (order[$0] ?? 0) < (order[$1] ?? 0) }
+        // The tensor whose parameters each value carries, through data movement (nodes in order).
+        var carried: [String: String] = [:]
+        for input in graph.inputs where seen.contains(input.name) { carried[input.name] = input.name }
+        for node in graph.nodes {
+            if node.op.movesElements, !isExcluded(node, options), let root = carried[node.inputs[0]] {
+                for o in node.outputs where !o.isEmpty && !shapeOnly.contains(o) { carried[o] = root }
+            }
+            for o in node.outputs where seen.contains(o) && carried[o] == nil { carried[o] = o }
+        }
+        var inherited: [String: String] = [:]
+        for t in all where carried[t] != t { inherited[t] = carried[t] }
+        return (all.filter { inherited[$0] == nil }, weighted, inherited, all)
+    }
+
+    static func isExcluded(_ node: Node, _ options: QuantizeOptions) -> Bool {
+        options.excludedNodes.contains(node.name) || options.excludedOpTypes.contains(node.op.onnxType)
+    }
+
+    /// Whether every reader of `value` is quantized, looking through data movement (which the
+    /// INT8 plan runs on codes) to the readers of its outputs; a reader of its shape alone (Shape)
+    /// reads no values.
+    static func readByQuantizedOps(_ value: String, _ graph: Graph, _ options: QuantizeOptions) -> Bool {
+        let consumers = graph.consumers, shapeOnly = graph.shapeOnlyValues
+        func read(_ value: String, depth: Int) -> Bool {
+            guard depth < 64 else { return false }
+            return (consumers[value] ?? []).allSatisfy { i in
+                let c = graph.nodes[i]
+                if c.outputs.allSatisfy(shapeOnly.contains) || isQuantizable(c, graph, options) { return true }
+                return c.op.movesElements && !isExcluded(c, options) && c.inputs.first == value
+                    && c.outputs.filter { !$0.isEmpty }.allSatisfy { read($0, depth: depth + 1) }
+            }
+        }
+        return read(value, depth: 0)
     }
 
     static func isQuantizable(_ node: Node, _ graph: Graph, _ options: QuantizeOptions) -> Bool {
-        if options.excludedNodes.contains(node.name) || options.excludedOpTypes.contains(node.op.onnxType) { return false }
+        if isExcluded(node, options) { return false }
         switch node.op {
         case .conv, .gemm, .matMul: return graph.initializers[node.inputs[1]]?.floats != nil
         // An Add of two activations (a residual): the integer add. An Add of a constant is a step
@@ -116,11 +154,11 @@ public enum InsertQuantizeDequantize {
                 }
             }
         // Concat of activations: its inputs requantized to its output's parameters (ONNX Runtime's
-        // QLinearConcat), when integer ops read it; a Concat feeding FP32 data movement (a
-        // ShuffleNet's channel shuffle) stays FP32 with it: its codes would only be dequantized again.
+        // QLinearConcat), when integer ops read it, directly or through data movement (a
+        // ShuffleNet's channel shuffle); one that feeds FP32 ops stays FP32 with them: its codes
+        // would only be dequantized again.
         case .concat:
-            return node.inputs.allSatisfy { graph.initializers[$0] == nil }
-                && (graph.consumers[node.outputs[0]] ?? []).allSatisfy { isQuantizable(graph.nodes[$0], graph, options) }
+            return node.inputs.allSatisfy { graph.initializers[$0] == nil } && readByQuantizedOps(node.outputs[0], graph, options)
         case .maxPool, .averagePool, .globalAveragePool: return true
         case .batchNormalization, .relu, .clip, .flatten, .reshape, .softmax, .identity, .dropout,
              .quantizeLinear, .dequantizeLinear,

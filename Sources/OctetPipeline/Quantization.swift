@@ -69,7 +69,8 @@ public func collectHistograms(_ graph: Graph, data: any Dataset, range: Range<In
 /// Chooses every quantization point's threshold from its histogram (a pure function of the
 /// histograms: the same histograms always give the same table).
 public func calibrationTable(_ graph: Graph, histograms: [String: AbsHistogram], config: QuantConfig) throws -> CalibrationTable {
-    let points = InsertQuantizeDequantize.quantizationPoints(graph, options: config.quantize).activations
+    let all = InsertQuantizeDequantize.quantizationPoints(graph, options: config.quantize)
+    let points = all.activations
     let missing = points.filter { histograms[$0] == nil }
     guard missing.isEmpty else { throw CalibrationError.neverObserved(missing) }
     let proven = NonNegativity.analyze(graph)
@@ -94,7 +95,15 @@ public func calibrationTable(_ graph: Graph, histograms: [String: AbsHistogram],
                              observedMax: h.maxAbs, nonNegative: nonNegative, binned: h.binned, zeros: h.zeros,
                              nonFinite: h.nonFinite, estimatedSQNR: sqnr))
     }
-    return CalibrationTable(entries: entries)
+    // Data movement of a calibrated tensor carries its parameters (`quantizationPoints`).
+    let calibrated = Dictionary(uniqueKeysWithValues: entries.map { ($0.tensor, $0) })
+    var ordered: [CalibrationTable.Entry] = []
+    for t in all.all {
+        guard var e = calibrated[all.inherited[t] ?? t] else { continue }
+        if let root = all.inherited[t] { e.tensor = t; e.method = "data movement of \(root)" }
+        ordered.append(e)
+    }
+    return CalibrationTable(entries: ordered)
 }
 
 /// Everything decided before the histograms are collected: the optimized graph, the layers kept

@@ -9,11 +9,13 @@ import XCTest
 final class ZooInt8Tests: XCTestCase {
     static let zoo = TestPaths.shared.appendingPathComponent("models/zoo")
 
-    /// Models where Octet and ONNX Runtime INT8 agree less than the 30 dB goal, with the SQNR
-    /// measured (64 images) when this was written. Both engines are far from FP32 on these
-    /// (PaddlePaddle exports with Clip/Div HardSwish: 13–17 dB and 1 dB), and the cause of the
-    /// gap between them is not found yet; the bound keeps it from growing.
-    static let openGaps: [String: Double] = ["ppocr_mobile_v2_cls": 12, "ppocrv4_det": 12]
+    /// Octet INT8 must agree with ONNX Runtime INT8 on the same file to 30 dB, or, where ONNX
+    /// Runtime does not agree with itself that closely, to within `margin` of how far ONNX
+    /// Runtime's fused kernels are from its unfused run of the file (each DequantizeLinear, float
+    /// op and QuantizeLinear by its ONNX definition). Models whose outputs amplify a one-code
+    /// difference (random weights, the PP-OCR models) put the two ONNX Runtime runs 15–30 dB
+    /// apart (docs/benchmarks.md): no engine can be nearer to one than they are to each other.
+    static let margin = 3.0
 
     func testEveryZooModelRunsInt8WithIntegerConvolutionsAndMatchesONNXRuntime() throws {
         try TestPaths.requireShared()
@@ -61,8 +63,9 @@ final class ZooInt8Tests: XCTestCase {
             let compared = try XCTUnwrap(result["outputs"] as? [String: [String: Double]], "\(name): ort_zoo_check.py failed")
             XCTAssertEqual(Set(compared.keys), Set(graph.outputs.map(\.name)), name)
             for (output, e) in compared {
-                let sqnr = try XCTUnwrap(e["octet_vs_ort_int8_sqnr_db"])
-                XCTAssertGreaterThanOrEqual(sqnr, Self.openGaps[name] ?? 30, "\(name) output \(output): Octet INT8 vs ONNX Runtime INT8")
+                let sqnr = try XCTUnwrap(e["octet_vs_ort_int8_sqnr_db"]), ortSelf = try XCTUnwrap(e["ort_vs_ort_unfused_sqnr_db"])
+                XCTAssertGreaterThanOrEqual(sqnr, min(30, ortSelf - Self.margin),
+                                            "\(name) output \(output): Octet INT8 vs ONNX Runtime INT8 (ONNX Runtime fused vs unfused: \(ortSelf) dB)")
             }
         }
         if ortMissing { throw XCTSkip("python3 with onnxruntime and numpy is not installed: the ONNX Runtime comparison was skipped (Octet's side ran)") }

@@ -33,4 +33,33 @@ final class QuantizationPointsTests: XCTestCase {
         // The spelled-out HardSwish's result is the next convolution's input.
         XCTAssertTrue(points.contains(hswish))
     }
+
+    /// A ShuffleNet unit: the Concat is quantized although only data movement reads it (the
+    /// channel shuffle and the split run on codes), and every quantized tensor the data movement
+    /// produces carries the Concat's parameters instead of a calibration of its own, as ONNX
+    /// Runtime's quantizer does; the calibration table gets an entry for each.
+    func testDataMovementCarriesTheParametersOfWhatItMoves() throws {
+        var b = GraphBuilder(name: "shuffle")
+        let x = b.input("x", dims: [nil, 4, 6, 6])
+        var r = TestRandom(seed: 3)
+        func conv(_ v: String, _ cin: Int, _ cout: Int, _ name: String) -> String {
+            b.add(.conv(Window2D(kernel: [1, 1]), group: 1), [v, b.constant(name + "_w", r.tensor([cout, cin, 1, 1]))], name: name)
+        }
+        func ints(_ v: [Int]) -> String { b.constant("i", try! Tensor(shape: [v.count], data: .int64(v.map(Int64.init)))) }
+        let cat = b.add(.concat(axis: 1), [conv(x, 4, 4, "a"), conv(x, 4, 4, "b")], name: "cat")
+        let grouped = b.add(.reshape(allowZero: false), [cat, ints([-1, 2, 4, 6, 6])], name: "r1")
+        let shuffled = b.add(.reshape(allowZero: false), [b.add(.transpose(perm: [0, 2, 1, 3, 4]), [grouped], name: "t"), ints([-1, 8, 6, 6])],
+                             name: "r2")
+        let half = b.add(.slice, [shuffled, ints([4]), ints([8]), ints([1])], name: "half")
+        let y = conv(half, 4, 2, "c")
+        b.output(y, dims: [nil, 2, 6, 6])
+        let points = InsertQuantizeDequantize.quantizationPoints(b.graph, options: QuantizeOptions())
+        XCTAssertTrue(points.activations.contains(cat), "\(points.activations)")
+        XCTAssertEqual(points.inherited, [half: cat], "the convolution's input is the Concat's codes, moved")
+        XCTAssertEqual(points.all.filter { points.inherited[$0] == nil }, points.activations)
+        // Kept in FP32, the Slice is no longer moved on codes: its output is calibrated itself.
+        let excluded = InsertQuantizeDequantize.quantizationPoints(b.graph, options: QuantizeOptions(excludedOpTypes: ["Slice"]))
+        XCTAssertEqual(excluded.inherited, [:])
+        XCTAssertTrue(excluded.activations.contains(half))
+    }
 }

@@ -29,6 +29,11 @@
 
 #ifdef __cplusplus
 extern "C" {
+/// out[2i] = a[i], out[2i + 1] = b[i] for i < n: two runs of codes interleaved (the channel
+/// shuffle of two groups, one pixel at a time).
+void ck_interleave2_u8__scalar(const uint8_t *a, const uint8_t *b, uint8_t *out, size_t n);
+void ck_interleave2_u8__avx2(const uint8_t *a, const uint8_t *b, uint8_t *out, size_t n);
+
 #endif
 
 /// Geometry of one 2-D convolution over a single NHWC u8 image (same meaning as
@@ -159,6 +164,11 @@ void ck_maxpool2d_u8_nhwc__avx2(const ck_pool2d_params *p, const uint8_t *input,
 
 #ifdef __cplusplus
 }
+/// out[2i] = a[i], out[2i + 1] = b[i] for i < n: two runs of codes interleaved (the channel
+/// shuffle of two groups, one pixel at a time).
+void ck_interleave2_u8__scalar(const uint8_t *a, const uint8_t *b, uint8_t *out, size_t n);
+void ck_interleave2_u8__avx2(const uint8_t *a, const uint8_t *b, uint8_t *out, size_t n);
+
 #endif
 /// out[i] = table[x[i]]: an element-wise function of one quantized tensor as a 256-entry table.
 /// The VBMI variant looks up 64 codes at a time (two vpermi2b over the table's halves).
@@ -178,5 +188,10 @@ void ck_qmul_u8__avx512(const uint8_t *a, int32_t za, const uint8_t *b, int32_t 
                         int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels);
 void ck_qmul_u8__avx2(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, size_t b_stride, float m, int32_t zy,
                       int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels);
+
+/// out[2i] = a[i], out[2i + 1] = b[i] for i < n: two runs of codes interleaved (the channel
+/// shuffle of two groups, one pixel at a time).
+void ck_interleave2_u8__scalar(const uint8_t *a, const uint8_t *b, uint8_t *out, size_t n);
+void ck_interleave2_u8__avx2(const uint8_t *a, const uint8_t *b, uint8_t *out, size_t n);
 
 #endif

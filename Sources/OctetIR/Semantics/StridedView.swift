@@ -143,33 +143,23 @@ public struct StridedView: Hashable, Sendable {
         return StridedView(dims: dims, strides: strides, offset: offset)
     }
 
-    /// Copies the view of `source` into `destination` in row-major order of `dims`.
-    /// Inlinable so that each element type gets its own specialized loop.
-    @inlinable
-    public func copy<T>(from source: UnsafePointer<T>, to destination: UnsafeMutablePointer<T>) {
-        let total = count
-        guard total > 0 else { return }
-        // Axes of size 1 dropped and evenly strided neighbours merged: fewer, longer loops.
-        var d: [Int] = [], st: [Int] = []
-        for k in dims.indices where dims[k] != 1 {
-            if let last = d.last, st[st.count - 1] == strides[k] * dims[k] {
-                d[d.count - 1] = last * dims[k]
-                st[st.count - 1] = strides[k]
-            } else {
-                d.append(dims[k]); st.append(strides[k])
-            }
+    /// The innermost two axes of a simplified view: `rows` runs of `inner` elements, a step of
+    /// `rowStride` between runs and of `innerStride` within one (in source elements).
+    public struct Block: Hashable, Sendable {
+        public var rows: Int, rowStride: Int, inner: Int, innerStride: Int
+
+        @inlinable
+        public init(rows: Int, rowStride: Int, inner: Int, innerStride: Int) {
+            self.rows = rows
+            self.rowStride = rowStride
+            self.inner = inner
+            self.innerStride = innerStride
         }
-        if d.isEmpty { destination[0] = source[offset]; return }
-        if d.count == 1 { d.insert(1, at: 0); st.insert(0, at: 0) }
-        // The last two axes are one block of `rows` × `inner` (a small transpose, say C×2, is
-        // one tight double loop); an odometer walks the outer axes.
-        let rank = d.count
-        let rows = d[rank - 2], rowStride = st[rank - 2], inner = d[rank - 1], innerStride = st[rank - 1]
-        var index = [Int](repeating: 0, count: rank - 2)
-        var src = offset
-        var out = destination
-        while true {
-            var rowStart = source + src
+
+        /// Copies one block from `source` to `destination` (`rows · inner` elements in order).
+        @inlinable
+        public func copy<T>(from source: UnsafePointer<T>, to destination: UnsafeMutablePointer<T>) {
+            var out = destination, rowStart = source
             if innerStride == 1 {
                 for _ in 0..<rows { out.update(from: rowStart, count: inner); out += inner; rowStart += rowStride }
             } else {
@@ -180,6 +170,31 @@ public struct StridedView: Hashable, Sendable {
                     rowStart += rowStride
                 }
             }
+        }
+    }
+
+    /// The view as blocks (`Block`) and the source offset of each, in order: axes of size 1
+    /// dropped, evenly strided neighbours merged, the last two axes one block (a small
+    /// transpose, say C×2, is one tight double loop) and an odometer over the others.
+    @inlinable
+    public func forEachBlock(_ body: (_ block: Block, _ sourceOffset: Int) -> Void) {
+        guard count > 0 else { return }
+        var d: [Int] = [], st: [Int] = []
+        for k in dims.indices where dims[k] != 1 {
+            if let last = d.last, st[st.count - 1] == strides[k] * dims[k] {
+                d[d.count - 1] = last * dims[k]
+                st[st.count - 1] = strides[k]
+            } else {
+                d.append(dims[k]); st.append(strides[k])
+            }
+        }
+        while d.count < 2 { d.insert(1, at: 0); st.insert(0, at: 0) }
+        let rank = d.count
+        let block = Block(rows: d[rank - 2], rowStride: st[rank - 2], inner: d[rank - 1], innerStride: st[rank - 1])
+        var index = [Int](repeating: 0, count: rank - 2)
+        var src = offset
+        while true {
+            body(block, src)
             var k = rank - 3
             while k >= 0 {
                 index[k] += 1
@@ -190,6 +205,17 @@ public struct StridedView: Hashable, Sendable {
                 k -= 1
             }
             if k < 0 { break }
+        }
+    }
+
+    /// Copies the view of `source` into `destination` in row-major order of `dims`.
+    /// Inlinable so that each element type gets its own specialized loop.
+    @inlinable
+    public func copy<T>(from source: UnsafePointer<T>, to destination: UnsafeMutablePointer<T>) {
+        var out = destination
+        forEachBlock { block, offset in
+            block.copy(from: source + offset, to: out)
+            out += block.rows * block.inner
         }
     }
 

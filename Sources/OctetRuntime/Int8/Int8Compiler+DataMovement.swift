@@ -13,15 +13,6 @@ import OctetIR
 /// physical order (NHWC for rank 4, row-major otherwise): one copy, or none when the view is
 /// the whole buffer in order (a Reshape or Flatten of a row-major tensor).
 extension Int8Compiler {
-    /// The ops this file lowers on codes.
-    static func isDataMovement(_ op: Op) -> Bool {
-        switch op {
-        case .transpose, .slice, .split, .gather, .reshape, .flatten, .squeeze, .unsqueeze, .identity, .dropout: true
-        case .resize(let a): a.mode == .nearest
-        default: false
-        }
-    }
-
     /// Physical axis j of a tensor of `rank` holds logical axis `physicalOrder(rank)[j]`.
     static func physicalOrder(_ rank: Int) -> [Int] {
         LayoutConversion.layout(for: Shape(Array(repeating: 1, count: rank))) == .nhwc ? [0, 2, 3, 1] : Array(0..<rank)
@@ -104,7 +95,7 @@ extension Int8Compiler {
 
     /// Whether `node` moves the codes of a quantized input (`lowerDataMovement` can lower it).
     func movesCodes(_ node: Node) -> Bool {
-        guard Self.isDataMovement(node.op), quantized(node.inputs[0]) != nil else { return false }
+        guard node.op.movesElements, quantized(node.inputs[0]) != nil else { return false }
         if case .resize = node.op { return nearestResize(node) != nil }
         if Self.isReshape(node.op) {
             // Always possible (through a row-major copy when the view is not one); a Dropout's
@@ -162,7 +153,7 @@ extension Int8Compiler {
             // axes read in the output's physical order.
             let axes = Self.physicalOrder(ys.rank).flatMap { groups[$0] }
             let view = StridedView(dims: axes.map(\.size), strides: axes.map(\.stride), offset: base.view.offset)
-            steps.append(.moveU8(src: base.source, dst: output(node.outputs[0]), view: view, label: label))
+            steps.append(.moveU8(src: base.source, dst: output(node.outputs[0]), view: view, label: label, fast: isa))
             return
         } else if base.source != src {
             views = dataMovementViews(node)   // the moved input as it was written
@@ -174,7 +165,7 @@ extension Int8Compiler {
             shapes[rowMajor] = xs
             source = newU8(rowMajor, params)
             sourceCodes = rowMajor
-            steps.append(.moveU8(src: base.source, dst: source, view: base.view, label: label))
+            steps.append(.moveU8(src: base.source, dst: source, view: base.view, label: label, fast: isa))
             views = StridedView(dims: xs.dims, strides: xs.strides).reshaped(ys.dims).map { [$0] }
         }
         guard let views else { throw fail(node, "\(node.op.onnxType) that is not a view of its input") }
@@ -188,7 +179,7 @@ extension Int8Compiler {
                 continue
             }
             let dst = output(name)
-            steps.append(.moveU8(src: source, dst: dst, view: physical, label: label))
+            steps.append(.moveU8(src: source, dst: dst, view: physical, label: label, fast: isa))
             movedViews[dst] = (source, view)
         }
     }
@@ -199,7 +190,7 @@ extension Int8Compiler {
         var read = Set<Int>()
         var kept: [Int8Step] = []
         for step in steps.reversed() {
-            if case .moveU8(_, let dst, _, _) = step, !read.contains(dst) { continue }
+            if case .moveU8(_, let dst, _, _, _) = step, !read.contains(dst) { continue }
             read.formUnion(step.operands.u8)
             kept.append(step)
         }

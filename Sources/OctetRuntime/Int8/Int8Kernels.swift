@@ -29,8 +29,18 @@ enum Int8Kernels {
         case .dequantize(let src, let dst, let p):
             let x = t.u8Buffer(src), y = t.floatBuffer(dst)
             for i in x.indices { y[i] = Float(Int32(x[i]) - p.zeroPoint) * p.scale }
-        case .moveU8(let src, let dst, let view, _):
-            view.copy(from: t.u8(src), to: t.u8(dst))
+        case .moveU8(let src, let dst, let view, _, let isa):
+            let x = t.u8(src)
+            var y = t.u8(dst)
+            view.forEachBlock { block, offset in
+                if block.inner == 2, block.rowStride == 1, let fast = isa {
+                    // Two runs interleaved (a channel shuffle of two groups): the C kernel.
+                    InterleaveKernel.run(x + offset, x + offset + block.innerStride, output: y, count: block.rows, isa: fast)
+                } else {
+                    block.copy(from: x + offset, to: y)
+                }
+                y += block.rows * block.inner
+            }
         case .resizeNearestU8(let src, let dst, let inWidth, let channels, let rows, let columns):
             let x = t.u8(src)
             var y = t.u8(dst)

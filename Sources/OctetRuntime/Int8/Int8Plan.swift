@@ -137,7 +137,7 @@ public final class Int8Plan: @unchecked Sendable {
         case .requantize: return "requantize"
         case .dequantize: return "dequantize"
         case .relayoutFloat: return "relayout"
-        case .moveU8(_, _, _, let label): return label
+        case .moveU8(_, _, _, let label, _): return label
         case .resizeNearestU8(_, _, _, let channels, let rows, let columns): return "resize nearest u8 -> \(rows.count)x\(columns.count)x\(channels)"
         case .floatConv: return "fp32 conv"
         case .clampFloat: return "clamp (fp32)"

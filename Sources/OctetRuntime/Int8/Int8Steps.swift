@@ -38,8 +38,9 @@ enum Int8Step {
     case requantize(src: Int, dst: Int, multiplier: Float, zeroIn: Int32, zeroOut: Int32, fast: ISA?)
     case dequantize(src: Int, dst: Int, params: QuantParams)
     /// Data movement on codes (Transpose, Slice, Split, Gather, Reshape...): dst is `view` of the
-    /// src buffer, written in the view's row-major order (`Int8Compiler+DataMovement`).
-    case moveU8(src: Int, dst: Int, view: StridedView, label: String)
+    /// src buffer, written in the view's row-major order (`Int8Compiler+DataMovement`); `fast`: the
+    /// C interleave for a two-group channel shuffle, or nil for the plain-Swift copy.
+    case moveU8(src: Int, dst: Int, view: StridedView, label: String, fast: ISA?)
     /// Nearest-neighbour Resize of an NHWC image of codes: output pixel (y, x) is input pixel
     /// (rows[y], columns[x]).
     case resizeNearestU8(src: Int, dst: Int, inWidth: Int, channels: Int, rows: [Int], columns: [Int])
@@ -97,7 +98,7 @@ extension Int8Step {
     var operands: (u8: [Int], float: [Int]) {
         switch self {
         case .quantize(let src, _, _, _): return ([], [src])
-        case .requantize(let src, _, _, _, _, _), .dequantize(let src, _, _), .moveU8(let src, _, _, _), .lookup(let src, _, _, _, _, _),
+        case .requantize(let src, _, _, _, _, _), .dequantize(let src, _, _), .moveU8(let src, _, _, _, _), .lookup(let src, _, _, _, _, _),
              .resizeNearestU8(let src, _, _, _, _, _),
              .maxPool(let src, _, _, _), .averagePool(let src, _, _, _, _, _, _):
             return ([src], [])
@@ -116,7 +117,7 @@ extension Int8Step {
     /// The u8 and float slots this step writes.
     var results: (u8: [Int], float: [Int]) {
         switch self {
-        case .quantize(_, let dst, _, _), .requantize(_, let dst, _, _, _, _), .moveU8(_, let dst, _, _), .lookup(_, let dst, _, _, _, _),
+        case .quantize(_, let dst, _, _), .requantize(_, let dst, _, _, _, _), .moveU8(_, let dst, _, _, _), .lookup(_, let dst, _, _, _, _),
              .resizeNearestU8(_, let dst, _, _, _, _),
              .add(_, _, let dst, _, _, _, _, _, _, _, _), .maxPool(_, let dst, _, _), .averagePool(_, let dst, _, _, _, _, _):
             return ([dst], [])
