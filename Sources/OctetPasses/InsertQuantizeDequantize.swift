@@ -74,7 +74,7 @@ public enum InsertQuantizeDequantize {
         // Arithmetic on shapes (a ShuffleNet's Add of a Gather of Shape) is not an activation.
         for node in graph.nodes where isQuantizable(node, graph, options) && !node.outputs.contains(where: shapeOnly.contains) {
             switch node.op {
-            case .conv, .gemm, .matMul:
+            case .conv, .gemm, .matMul, .convTranspose:
                 add(node.inputs[0]); weighted.insert(node.name)
             case .add, .mul, .concat: node.inputs.forEach(add)
             default: add(node.inputs[0])
@@ -126,7 +126,7 @@ public enum InsertQuantizeDequantize {
     static func isQuantizable(_ node: Node, _ graph: Graph, _ options: QuantizeOptions) -> Bool {
         if isExcluded(node, options) { return false }
         switch node.op {
-        case .conv, .gemm, .matMul: return graph.initializers[node.inputs[1]]?.floats != nil
+        case .conv, .gemm, .matMul, .convTranspose: return graph.initializers[node.inputs[1]]?.floats != nil
         // An Add of two activations (a residual): the integer add. An Add of a constant is a step
         // of an element-wise function (HardSwish as x·Clip(x+3, 0, 6)/6): quantizing its output
         // would only add rounding error where no integer kernel runs.
@@ -164,7 +164,7 @@ public enum InsertQuantizeDequantize {
              .quantizeLinear, .dequantizeLinear,
              // INT8 rules for the general operators are not written yet: they stay FP32.
              .binary, .where, .transpose, .slice, .split, .squeeze, .unsqueeze, .expand, .gather, .tile, .pad,
-             .shape, .size, .constantOfShape, .range, .cast, .resize, .convTranspose, .reduce, .globalMaxPool,
+             .shape, .size, .constantOfShape, .range, .cast, .resize, .reduce, .globalMaxPool,
              .logSoftmax, .layerNormalization, .instanceNormalization:
             return false
         }
@@ -197,7 +197,9 @@ public enum InsertQuantizeDequantize {
         let axis: Int
         switch original.op {
         case .gemm(let a): axis = a.transB ? 0 : 1
-        case .matMul: axis = 1
+        // ConvTranspose weights are [Cin, Cout/group, kh, kw]: output channels on axis 1 (ONNX
+        // Runtime's quantizer uses the same axis).
+        case .matMul, .convTranspose: axis = 1
         default: axis = 0
         }
         let (q, scales) = WeightQuantizer.quantize(wf, shape: w.shape, axis: axis, perChannel: options.perChannelWeights, qmax: options.weightMax,

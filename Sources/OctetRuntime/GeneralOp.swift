@@ -95,10 +95,11 @@ struct ConvTransposeGeometry {
     var outChannels: Int { groups * outChannelsPerGroup }
     var columnsPerPixel: Int { groups * kernel.h * kernel.w * outChannelsPerGroup }
 
-    /// The 1×1 weights `[group][tap][cout/group] × [cin/group]` from ONNX's `[cin][cout/group][kh][kw]`.
-    func gemmWeights(_ w: [Float], inChannelsPerGroup cig: Int) -> [Float] {
+    /// The 1×1 weights `[group][tap][cout/group] × [cin/group]` from ONNX's `[cin][cout/group][kh][kw]`
+    /// (real values for the FP32 plan, codes for the INT8 one).
+    func gemmWeights<T: Numeric>(_ w: [T], inChannelsPerGroup cig: Int) -> [T] {
         let taps = kernel.h * kernel.w, cog = outChannelsPerGroup
-        var out = [Float](repeating: 0, count: columnsPerPixel * cig)
+        var out = [T](repeating: 0, count: columnsPerPixel * cig)
         for g in 0..<groups {
             for t in 0..<taps {
                 for oc in 0..<cog {

@@ -44,8 +44,8 @@ final class ZooInt8Tests: XCTestCase {
             let sample = try data.loadShaped(0)
             let labels = try run.plans.plan(for: [run.inputName: Shape([1] + sample.dims)]).makeProfile().labels
             let convs = labels.filter { $0.hasPrefix("conv ") || $0.hasPrefix("dwconv ") }
-            // Conv, Gemm and MatMul (the dense layers run as 1x1 convolutions).
-            let quantizedConvs = q.qdq.nodes.filter { switch $0.op { case .conv, .gemm, .matMul: true; default: false } }.count
+            // Conv, Gemm and MatMul (the dense layers run as 1x1 convolutions), ConvTranspose (its GEMM).
+            let quantizedConvs = q.qdq.nodes.filter { switch $0.op { case .conv, .gemm, .matMul, .convTranspose: true; default: false } }.count
             XCTAssertEqual(convs.count + labels.filter { $0 == "fp32 conv" }.count, quantizedConvs, "\(name): \(labels.filter { $0.contains("conv") })")
             XCTAssertEqual(labels.filter { $0 == "fp32 conv" }, [], "\(name): convolutions in FP32")
             XCTAssertEqual(convs.filter { !$0.contains("[") }, [], "\(name): convolutions on the Swift reference")

@@ -63,6 +63,8 @@ extension Int8Compiler {
             if graph.initializers[node.inputs[0]] != nil { return true }
             if case .u8? = values[node.inputs[0]] { return true }
             return false
+        case .convTranspose:
+            return quantizedConvTranspose(node) != nil
         case .conv, .gemm, .matMul:
             guard let w = constantShape(node.inputs[1]) else { return false }
             if case .matMul = node.op, w.rank != 2 { return false }

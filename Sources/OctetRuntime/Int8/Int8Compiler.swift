@@ -241,6 +241,8 @@ struct Int8Compiler {
             values[out] = .dequant(of: node.inputs[0])
         case .conv, .gemm, .matMul:
             try lowerConv(node, fused: fused)
+        case .convTranspose:
+            try lowerConvTranspose(node)
         case .add:
             guard let fused, let a = quantized(node.inputs[0]), let b = quantized(node.inputs[1]),
                   shapes[node.inputs[0]] == shapes[node.inputs[1]] else { throw fail(node, "Add that is not between two quantized tensors of one shape") }
@@ -314,7 +316,7 @@ struct Int8Compiler {
             let src = try floatSlot(node.inputs[0], for: node)
             steps.append(.softmaxFloat(src: src, dst: newFloat(out), rows: s.elementCount / max(columns, 1), columns: columns))
         case .batchNormalization, .unary, .binary, .where, .transpose, .slice, .split, .squeeze, .unsqueeze,
-             .expand, .gather, .tile, .pad, .shape, .size, .constantOfShape, .range, .cast, .resize, .convTranspose, .reduce,
+             .expand, .gather, .tile, .pad, .shape, .size, .constantOfShape, .range, .cast, .resize, .reduce,
              .globalMaxPool, .logSoftmax, .layerNormalization, .instanceNormalization:
             throw fail(node, "\(node.op.onnxType) in an INT8 model")
         }
@@ -438,9 +440,6 @@ struct Int8Compiler {
                 bias = bq
             }
         }
-        let taps = geometry.kernel.h * geometry.kernel.w, cpg = geometry.inChannelsPerGroup
-        var tapSums = [Int32](repeating: 0, count: outC * taps)
-        for o in 0..<outC { for t in 0..<taps { for c in 0..<cpg { tapSums[o * taps + t] += weights[(o * taps + t) * cpg + c] } } }
         let output: ConvOutput
         if let fused {
             let (py, lo, hi) = try outputSpec(fused.q, fused.act)
@@ -452,6 +451,18 @@ struct Int8Compiler {
             output = .float(slot: newFloat(floatAct?.outputs[0] ?? node.outputs[0]),
                             scales: wScales.map { Float(Double(x.params.scale) * Double($0)) }, min: lo, max: hi)
         }
+        appendConv(geometry, input: x, weights: weights, bias: bias, output: output)
+    }
+
+    /// Appends the integer convolution step of `geometry` over the u8 tensor `x`, with weights
+    /// `[outC][kh][kw][inC/groups]` (codes, zero point 0) and s32 `bias`: the reference step and,
+    /// on a SIMD path, its C kernel.
+    mutating func appendConv(_ geometry: ConvGeometry, input x: (slot: Int, params: QuantParams), weights: [Int32], bias: [Int32],
+                             output: ConvOutput) {
+        let outC = geometry.outChannels
+        let taps = geometry.kernel.h * geometry.kernel.w, cpg = geometry.inChannelsPerGroup
+        var tapSums = [Int32](repeating: 0, count: outC * taps)
+        for o in 0..<outC { for t in 0..<taps { for c in 0..<cpg { tapSums[o * taps + t] += weights[(o * taps + t) * cpg + c] } } }
         macs += geometry.macs
         let int8Weights = weights.map { Int8(clamping: $0) }
         var fast: Int8ConvKernel? = nil

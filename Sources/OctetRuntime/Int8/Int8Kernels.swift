@@ -29,6 +29,12 @@ enum Int8Kernels {
         case .dequantize(let src, let dst, let p):
             let x = t.u8Buffer(src), y = t.floatBuffer(dst)
             for i in x.indices { y[i] = Float(Int32(x[i]) - p.zeroPoint) * p.scale }
+        case .col2im(let src, let dst, let geometry, let bias):
+            if let bias {
+                bias.withUnsafeBufferPointer { b in geometry.scatter(columns: t.float(src), bias: b.baseAddress, into: t.float(dst)) }
+            } else {
+                geometry.scatter(columns: t.float(src), bias: nil, into: t.float(dst))
+            }
         case .moveU8(let src, let dst, let view, _, let isa):
             let x = t.u8(src)
             var y = t.u8(dst)

@@ -64,6 +64,9 @@ enum Int8Step {
     case mul(QuantizedMul)
     /// Nodes without an integer step, on the FP32 kernels (`FloatIsland`).
     case island(FloatIsland)
+    /// ConvTranspose's scatter-add of float tap columns into its NHWC output, plus the bias
+    /// (`Int8Compiler+ConvTranspose`).
+    case col2im(src: Int, dst: Int, geometry: ConvTransposeGeometry, bias: [Float]?)
 }
 
 /// One input of a u8 Concat: its slot, its block per row and, where its parameters differ from
@@ -102,7 +105,8 @@ extension Int8Step {
              .resizeNearestU8(let src, _, _, _, _, _),
              .maxPool(let src, _, _, _), .averagePool(let src, _, _, _, _, _, _):
             return ([src], [])
-        case .relayoutFloat(let src, _, _, _), .floatConv(_, let src, _), .clampFloat(let src, _, _, _), .softmaxFloat(let src, _, _, _):
+        case .relayoutFloat(let src, _, _, _), .floatConv(_, let src, _), .clampFloat(let src, _, _, _), .softmaxFloat(let src, _, _, _),
+             .col2im(let src, _, _, _):
             return ([], [src])
         case .conv(let c): return ([c.input] + (c.residual.map { [$0.slot] } ?? []), [])
         case .add(let a, let b, _, _, _, _, _, _, _, _, _): return ([a, b], [])
@@ -122,7 +126,7 @@ extension Int8Step {
              .add(_, _, let dst, _, _, _, _, _, _, _, _), .maxPool(_, let dst, _, _), .averagePool(_, let dst, _, _, _, _, _):
             return ([dst], [])
         case .dequantize(_, let dst, _), .relayoutFloat(_, let dst, _, _), .floatConv(_, _, let dst), .clampFloat(_, let dst, _, _),
-             .softmaxFloat(_, let dst, _, _):
+             .softmaxFloat(_, let dst, _, _), .col2im(_, let dst, _, _):
             return ([], [dst])
         case .conv(let c):
             switch c.output {
