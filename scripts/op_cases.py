@@ -259,6 +259,13 @@ def conv_transpose_cases():
     w = rng.standard_normal([4, 2, 3, 3]).astype(np.float32)
     add_case("ConvTranspose output_shape", [helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[2, 2], output_shape=[10, 9])],
              [("x", [2, 4, 5, 4])], ["y"], inits=[("w", w)])
+    # Taps that tile the output (stride = kernel, no pads): a detector's upsampling.
+    for k, cout, bias in [([2, 2], 1, True), ([2, 2], 5, False), ([3, 2], 3, True)]:
+        w = rng.standard_normal([4, cout] + k).astype(np.float32)
+        inits = [("w", w)] + ([("b", rng.standard_normal([cout]).astype(np.float32))] if bias else [])
+        add_case(f"ConvTranspose tiling k{k} cout{cout}",
+                 [helper.make_node("ConvTranspose", ["x", "w"] + (["b"] if bias else []), ["y"], kernel_shape=k, strides=k)],
+                 [("x", [2, 4, 5, 3])], ["y"], inits=inits)
 
 
 def reduce_cases():

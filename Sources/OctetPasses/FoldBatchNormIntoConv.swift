@@ -1,10 +1,13 @@
 import OctetCore
 import OctetIR
 
-/// Folds an inference-mode BatchNormalization into the Conv that feeds it.
+/// Folds an inference-mode BatchNormalization into the Conv or ConvTranspose that feeds it.
 ///
 ///     y = Conv(x, W, B); z = BN(y, γ, β, μ, σ²)   ⇒   z = Conv(x, W', B')
 ///     s[o] = γ[o] / sqrt(σ²[o] + ε),  W'[o,…] = W[o,…]·s[o],  B'[o] = (B[o] − μ[o])·s[o] + β[o]
+///
+/// (ConvTranspose's weights are `[Cin, Cout/group, kh, kw]`: output channel o of group g is
+/// column o − g·Cout/group of the rows of that group.)
 ///
 /// Applies only when the Conv's output feeds nothing else and all parameters are constants.
 /// Arithmetic is done in Double and rounded once to Float.
@@ -20,14 +23,13 @@ public enum FoldBatchNormIntoConv {
         for (bnIndex, bn) in g.nodes.enumerated() {
             guard case .batchNormalization(let eps) = bn.op,
                   let convIndex = producers[bn.inputs[0]], !removed.contains(convIndex),
-                  case .conv = g.nodes[convIndex].op,
+                  let outChannels = outputChannels(g.nodes[convIndex], g),
                   consumers[bn.inputs[0]]?.count == 1, !outputs.contains(bn.inputs[0]) else { continue }
             let conv = g.nodes[convIndex]
             let params = bn.inputs[1...4].map { g.initializers[$0]?.floats }
             guard let weight = g.initializers[conv.inputs[1]], let w = weight.floats,
                   let gamma = params[0], let beta = params[1], let mean = params[2], let variance = params[3] else { continue }
-            let outChannels = weight.shape[0]
-            guard gamma.count == outChannels else { continue }
+            guard gamma.count == outChannels, beta.count == outChannels, mean.count == outChannels, variance.count == outChannels else { continue }
             let oldBias: [Float]
             if conv.inputs.count > 2, !conv.inputs[2].isEmpty {
                 guard let b = g.initializers[conv.inputs[2]]?.floats, b.count == outChannels else { continue }
@@ -35,14 +37,10 @@ public enum FoldBatchNormIntoConv {
             } else {
                 oldBias = [Float](repeating: 0, count: outChannels)
             }
-            let perChannel = w.count / max(outChannels, 1)
+            let scales = (0..<outChannels).map { o in Double(gamma[o]) / (Double(variance[o]) + Double(eps)).squareRoot() }
             var newW = w
-            var newB = [Float](repeating: 0, count: outChannels)
-            for o in 0..<outChannels {
-                let s = Double(gamma[o]) / (Double(variance[o]) + Double(eps)).squareRoot()
-                for j in 0..<perChannel { newW[o * perChannel + j] = Float(Double(w[o * perChannel + j]) * s) }
-                newB[o] = Float((Double(oldBias[o]) - Double(mean[o])) * s + Double(beta[o]))
-            }
+            for i in w.indices { newW[i] = Float(Double(w[i]) * scales[outputChannel(ofWeight: i, conv, weight.shape)]) }
+            let newB = (0..<outChannels).map { o in Float((Double(oldBias[o]) - Double(mean[o])) * scales[o] + Double(beta[o])) }
             let wName = uniqueName(conv.name + "_folded_W", in: g), bName = uniqueName(conv.name + "_folded_B", in: g)
             g.initializers[wName] = Tensor(computed: weight.shape, floats: newW)
             g.initializers[bName] = Tensor(computed: [outChannels], floats: newB)
@@ -52,6 +50,28 @@ public enum FoldBatchNormIntoConv {
         }
         g.nodes = g.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
         return EliminateDeadNodes.apply(g)
+    }
+
+    /// The output channels of a Conv or ConvTranspose with constant float weights, else nil.
+    static func outputChannels(_ node: Node, _ g: Graph) -> Int? {
+        guard node.inputs.count > 1, let w = g.initializers[node.inputs[1]], w.floats != nil, w.shape.rank >= 3 else { return nil }
+        switch node.op {
+        case .conv: return w.shape[0]
+        case .convTranspose(let a): return a.group > 0 && w.shape[0] % a.group == 0 ? w.shape[1] * a.group : nil
+        default: return nil
+        }
+    }
+
+    /// The output channel weight element `i` belongs to (`outputChannels`' layouts).
+    static func outputChannel(ofWeight i: Int, _ node: Node, _ shape: Shape) -> Int {
+        let inner = shape.dims[2...].reduce(1, *)
+        switch node.op {
+        case .convTranspose(let a):
+            let row = i / (shape[1] * inner), column = (i / inner) % shape[1]
+            return (row / (shape[0] / a.group)) * shape[1] + column
+        default:
+            return i / (shape[1] * inner)
+        }
     }
 
     static func uniqueName(_ base: String, in g: Graph) -> String {

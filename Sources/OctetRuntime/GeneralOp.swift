@@ -113,6 +113,27 @@ struct ConvTransposeGeometry {
 
     func scatter(columns: UnsafePointer<Float>, bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
         let cout = outChannels, cog = outChannelsPerGroup, taps = kernel.h * kernel.w
+        if groups == 1, stride == kernel, dilation == (1, 1), padTop == 0, padLeft == 0,
+           outHeight == inHeight * stride.h, outWidth == inWidth * stride.w {
+            // The taps tile the output (a 2×2 stride-2 upsampling): each output is one column
+            // value plus the bias, and a tap row of one input pixel is kw·C consecutive outputs
+            // (the same sums as the general path: bias + column).
+            let run = kernel.w * cout
+            for iy in 0..<inHeight {
+                for ky in 0..<kernel.h {
+                    let row = y + ((iy * stride.h + ky) * outWidth) * cout
+                    for ix in 0..<inWidth {
+                        let col = columns + (iy * inWidth + ix) * columnsPerPixel + ky * run, dst = row + ix * run
+                        if let bias {
+                            for kx in 0..<kernel.w { for oc in 0..<cout { dst[kx * cout + oc] = bias[oc] + col[kx * cout + oc] } }
+                        } else {
+                            for j in 0..<run { dst[j] = 0 + col[j] }
+                        }
+                    }
+                }
+            }
+            return
+        }
         for p in 0..<(outHeight * outWidth) {
             for c in 0..<cout { y[p * cout + c] = bias?[c] ?? 0 }
         }

@@ -29,6 +29,34 @@ final class PassTests: XCTestCase {
         XCTAssertEqual(Set(after.initializers.keys), ["conv_folded_W", "conv_folded_B"])
     }
 
+    /// A bias written as an Add of a per-channel constant and a BatchNormalization after a Conv
+    /// or a grouped ConvTranspose (a text detector's head) fold into the layer: one node, the
+    /// same outputs on the FP32 executor.
+    func testBiasAddAndBatchNormFoldIntoConvAndConvTranspose() throws {
+        var r = TestRandom(seed: 12)
+        for transpose in [false, true] {
+            var b = GraphBuilder(name: "g")
+            let x = b.input("x", dims: [nil, 4, 5, 5])
+            let layer: Op = transpose
+                ? .convTranspose(ConvTransposeAttributes(window: Window2D(kernel: [2, 2], strides: [2, 2]), group: 2))
+                : .conv(Window2D(kernel: [3, 3], pads: [1, 1, 1, 1]), group: 2)
+            let wShape: [Int] = transpose ? [4, 3, 2, 2] : [6, 2, 3, 3]
+            let c = b.add(layer, [x, b.constant("w", r.tensor(Shape(wShape)))], name: "layer")
+            let biased = b.add(.add, [c, b.constant("bias", r.tensor([1, 6, 1, 1]))], name: "bias")
+            let y = b.add(.batchNormalization(epsilon: 1e-5), [biased, b.constant("gamma", r.tensor([6])), b.constant("beta", r.tensor([6])),
+                                                               b.constant("mean", r.tensor([6])), b.constant("var", r.tensor([6], 0.5, 2))],
+                          name: "bn")
+            b.output(y, dims: [nil, 6, nil, nil])
+            let folded = try Pipelines.fp32Optimization.run(b.graph)
+            XCTAssertEqual(folded.nodes.map(\.op.onnxType), [transpose ? "ConvTranspose" : "Conv"], "transpose \(transpose)")
+            let input = r.tensor([2, 4, 5, 5])
+            let options = PlanOptions(isa: .scalar, threads: 1)
+            let a = try XCTUnwrap(try ExecutionPlan(graph: b.graph, options: options).run(["x": input])[y]?.floats)
+            let f = try XCTUnwrap(try ExecutionPlan(graph: folded, options: options).run(["x": input])[y]?.floats)
+            XCTAssertLessThan(maxRelativeError(f, a), 1e-5, "transpose \(transpose)")
+        }
+    }
+
     func testFoldingKeepsResNetOutputs() throws {
         let graph = ResNetSmallGraph.make()
         let folded = try Pipelines.fp32Optimization.run(graph)
