@@ -24,9 +24,11 @@ public enum FoldBiasAddIntoConv {
                 guard let convIndex = producers[y], !removed.contains(convIndex),
                       consumers[y]?.count == 1, !outputs.contains(y) else { continue }
                 let conv = g.nodes[convIndex]
+                // The constant must not broadcast the layer's output to another shape.
                 guard let outChannels = FoldBatchNormIntoConv.outputChannels(conv, g),
-                      let c = g.initializers[add.inputs[1 - k]], let cv = c.floats,
-                      cv.count == 1 || (cv.count == outChannels && isPerChannel(c.shape)) else { continue }
+                      let rank = g.initializers[conv.inputs[1]]?.shape.rank,
+                      let c = g.initializers[add.inputs[1 - k]], let cv = c.floats, c.shape.rank <= rank,
+                      cv.count == 1 || (rank == 4 && cv.count == outChannels && isPerChannel(c.shape)) else { continue }
                 var bias = [Float](repeating: 0, count: outChannels)
                 if conv.inputs.count > 2, !conv.inputs[2].isEmpty {
                     guard let b = g.initializers[conv.inputs[2]]?.floats, b.count == outChannels else { continue }

@@ -93,6 +93,7 @@ struct ConvTransposeGeometry {
     var groups: Int, outChannelsPerGroup: Int
 
     var outChannels: Int { groups * outChannelsPerGroup }
+
     var columnsPerPixel: Int { groups * kernel.h * kernel.w * outChannelsPerGroup }
 
     /// The 1×1 weights `[group][tap][cout/group] × [cin/group]` from ONNX's `[cin][cout/group][kh][kw]`
@@ -156,5 +157,25 @@ struct ConvTransposeGeometry {
                 }
             }
         }
+    }
+}
+
+extension ConvTransposeGeometry {
+    /// The geometry of a ConvTranspose with `attrs` over an NCHW `input` shape with weights of
+    /// `weightShape` (`[Cin, Cout/group, kh, kw]`), and its 1×1 GEMM over the input pixels.
+    init(_ attrs: ConvTransposeAttributes, input: Shape, weightShape w: Shape) {
+        let (pads, out) = attrs.geometry(input: [input[2], input[3]])
+        self.init(inHeight: input[2], inWidth: input[3], outHeight: out[0], outWidth: out[1], kernel: (w[2], w[3]),
+                  stride: (attrs.window.strides[0], attrs.window.strides[1]),
+                  dilation: (attrs.window.dilations[0], attrs.window.dilations[1]),
+                  padTop: pads[0], padLeft: pads[1], groups: attrs.group, outChannelsPerGroup: w[1])
+    }
+
+    /// The GEMM that computes every input pixel's tap columns (a 1×1 convolution of
+    /// `columnsPerPixel` outputs), for `inChannels` input channels.
+    func gemm(inChannels: Int) -> ConvGeometry {
+        ConvGeometry(inHeight: 1, inWidth: inHeight * inWidth, inPixelStride: inChannels, outHeight: 1, outWidth: inHeight * inWidth,
+                     outPixelStride: columnsPerPixel, kernel: (1, 1), groups: groups, inChannelsPerGroup: inChannels / groups,
+                     outChannelsPerGroup: columnsPerPixel / groups)
     }
 }

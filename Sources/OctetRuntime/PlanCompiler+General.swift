@@ -250,17 +250,9 @@ extension PlanCompiler {
         let w = try constant(node.inputs[1], node: node)
         let bias = try constantInput(node, 2)?.floats
         let (cin, h, wd) = (x.shape[1], x.shape[2], x.shape[3])
-        let g = attrs.group, cog = wt.shape[1]
-        let (pads, out) = attrs.geometry(input: [h, wd])
-        let geometry = ConvTransposeGeometry(
-            inHeight: h, inWidth: wd, outHeight: out[0], outWidth: out[1], kernel: (wt.shape[2], wt.shape[3]),
-            stride: (attrs.window.strides[0], attrs.window.strides[1]), dilation: (attrs.window.dilations[0], attrs.window.dilations[1]),
-            padTop: pads[0], padLeft: pads[1], groups: g, outChannelsPerGroup: cog)
-        let cig = cin / g
-        let gemm = ConvGeometry(inHeight: 1, inWidth: h * wd, inPixelStride: cin, outHeight: 1, outWidth: h * wd,
-                                outPixelStride: geometry.columnsPerPixel, kernel: (1, 1), groups: g, inChannelsPerGroup: cig,
-                                outChannelsPerGroup: geometry.columnsPerPixel / g)
-        let kernel = Conv2DKernel(geometry: gemm, weights: geometry.gemmWeights(w, inChannelsPerGroup: cig), bias: nil, isa: options.isa)
+        let geometry = ConvTransposeGeometry(attrs, input: x.shape, weightShape: wt.shape)
+        let gemm = geometry.gemm(inChannels: cin)
+        let kernel = Conv2DKernel(geometry: gemm, weights: geometry.gemmWeights(w, inChannelsPerGroup: cin / attrs.group), bias: nil, isa: options.isa)
         macs += gemm.macs
         maxScratch = max(maxScratch, kernel.scratchCount)
         let columns = node.name + "#columns"

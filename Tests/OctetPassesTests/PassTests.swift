@@ -55,6 +55,12 @@ final class PassTests: XCTestCase {
             let f = try XCTUnwrap(try ExecutionPlan(graph: folded, options: options).run(["x": input])[y]?.floats)
             XCTAssertLessThan(maxRelativeError(f, a), 1e-5, "transpose \(transpose)")
         }
+        // A constant that would broadcast a 1-D convolution's [N, C, L] output to rank 4 is no bias.
+        var b = GraphBuilder(name: "g1d")
+        let x = b.input("x", dims: [nil, 2, 7])
+        let c = b.add(.conv(Window2D(kernel: [3]), group: 1), [x, b.constant("w", r.tensor([3, 2, 3]))], name: "conv1d")
+        b.output(b.add(.add, [c, b.constant("bias", r.tensor([3, 1, 1]))], name: "bias"), dims: [nil, 3, 3, 5])
+        XCTAssertEqual(FoldBiasAddIntoConv.apply(b.graph).nodes.count, 2)
     }
 
     func testFoldingKeepsResNetOutputs() throws {

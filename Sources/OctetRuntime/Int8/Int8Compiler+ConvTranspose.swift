@@ -25,15 +25,8 @@ extension Int8Compiler {
         let (cin, h, wd) = (xs[1], xs[2], xs[3])
         let g = attrs.group, cog = wShape[1]
         guard g > 0, cin % g == 0, wShape[0] == cin else { throw fail(node, "ConvTranspose weights \(wShape) do not fit \(xs) in \(g) groups") }
-        let (pads, out) = attrs.geometry(input: [h, wd])
-        let geometry = ConvTransposeGeometry(
-            inHeight: h, inWidth: wd, outHeight: out[0], outWidth: out[1], kernel: (wShape[2], wShape[3]),
-            stride: (attrs.window.strides[0], attrs.window.strides[1]), dilation: (attrs.window.dilations[0], attrs.window.dilations[1]),
-            padTop: pads[0], padLeft: pads[1], groups: g, outChannelsPerGroup: cog)
-        let cig = cin / g
-        let gemm = ConvGeometry(inHeight: 1, inWidth: h * wd, inPixelStride: cin, outHeight: 1, outWidth: h * wd,
-                                outPixelStride: geometry.columnsPerPixel, kernel: (1, 1), groups: g, inChannelsPerGroup: cig,
-                                outChannelsPerGroup: geometry.columnsPerPixel / g)
+        let geometry = ConvTransposeGeometry(attrs, input: xs, weightShape: wShape)
+        let gemm = geometry.gemm(inChannels: cin), cig = cin / g
         // Column (group, tap, oc) is output channel oc of its group: its weight scale.
         let columnScales = (0..<geometry.columnsPerPixel).map { row in
             Float(Double(x.params.scale) * Double(scales.count == 1 ? scales[0] : scales[row % cog]))
