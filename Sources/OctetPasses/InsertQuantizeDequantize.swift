@@ -160,6 +160,10 @@ public enum InsertQuantizeDequantize {
         case .concat:
             return node.inputs.allSatisfy { graph.initializers[$0] == nil } && readByQuantizedOps(node.outputs[0], graph, options)
         case .maxPool, .averagePool, .globalAveragePool: return true
+        // The mean over height and width (`x.mean([2, 3])`): the integer global average.
+        case .reduce(.mean, _, _):
+            guard let axes = graph.initializers[node.inputs.count > 1 ? node.inputs[1] : ""]?.data.ints else { return false }
+            return Set(axes) == [2, 3] || Set(axes) == [-2, -1]
         case .batchNormalization, .relu, .clip, .flatten, .reshape, .softmax, .identity, .dropout,
              .quantizeLinear, .dequantizeLinear,
              // INT8 rules for the general operators are not written yet: they stay FP32.

@@ -81,6 +81,8 @@ extension Int8Compiler {
             return fused && quantized(node.inputs[0]) != nil && quantized(node.inputs[1]) != nil && mulShape(node) != nil
         case .maxPool, .averagePool, .globalAveragePool:
             return fused && quantized(node.inputs[0]) != nil && shapes[node.inputs[0]]?.rank == 4
+        case .reduce(.mean, _, _):
+            return fused && quantized(node.inputs[0]) != nil && isSpatialMean(node)
         case .relu, .clip:
             return isActivation(node.inputs[0])
         case .flatten, .identity, .dropout:

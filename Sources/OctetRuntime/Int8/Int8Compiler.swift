@@ -182,6 +182,7 @@ struct Int8Compiler {
     static func hasIntegerStep(_ op: Op) -> Bool {
         switch op {
         case .conv, .gemm, .matMul, .add, .mul, .concat, .maxPool, .averagePool, .globalAveragePool: true
+        case .reduce(.mean, _, _): true   // over height and width: the global average (`isSpatialMean`)
         default: false
         }
     }
@@ -294,8 +295,10 @@ struct Int8Compiler {
                 steps.append(.requantize(src: tmp, dst: newU8(out, py), multiplier: Int8Arithmetic.multiplier(x.params.scale, 1, over: py.scale),
                                          zeroIn: x.params.zeroPoint, zeroOut: py.zeroPoint, fast: isa))
             }
-        case .globalAveragePool:
-            guard let fused, let x = quantized(node.inputs[0]), let s = shapes[node.inputs[0]] else { throw fail(node, "GlobalAveragePool outside a quantized pattern") }
+        case .globalAveragePool, .reduce(.mean, _, _):
+            guard let fused, let x = quantized(node.inputs[0]), let s = shapes[node.inputs[0]], s.rank == 4, isSpatialMean(node) else {
+                throw fail(node, "\(node.op.onnxType) outside a quantized pattern")
+            }
             let (py, _, _) = try outputSpec(fused.q, fused.act)
             let window = PoolWindow(inH: s[2], inW: s[3], channels: s[1], outH: 1, outW: 1, kh: s[2], kw: s[3], sh: 1, sw: 1,
                                     padTop: 0, padLeft: 0, padBottom: 0, padRight: 0)
@@ -319,6 +322,19 @@ struct Int8Compiler {
              .expand, .gather, .tile, .pad, .shape, .size, .constantOfShape, .range, .cast, .resize, .reduce,
              .globalMaxPool, .logSoftmax, .layerNormalization, .instanceNormalization:
             throw fail(node, "\(node.op.onnxType) in an INT8 model")
+        }
+    }
+
+    /// Whether `node` averages each channel of an NCHW tensor over its height and width:
+    /// GlobalAveragePool, or ReduceMean over axes 2 and 3 (either keepdims: the same C values).
+    func isSpatialMean(_ node: Node) -> Bool {
+        switch node.op {
+        case .globalAveragePool: return true
+        case .reduce(.mean, _, let noop):
+            guard let s = shapes[node.inputs[0]], s.rank == 4 else { return false }
+            let constant: (Int) -> Tensor? = { [graph] i in i < node.inputs.count && !node.inputs[i].isEmpty ? graph.initializers[node.inputs[i]] : nil }
+            return (try? ReduceSpec.axes(node: node, rank: 4, noopWithEmptyAxes: noop, constant: constant)) == [2, 3]
+        default: return false
         }
     }
 

@@ -1,0 +1,41 @@
+import Foundation
+import OctetTestSupport
+import XCTest
+
+/// ReduceMean over height and width (`x.mean([2, 3])`, ShuffleNet's head) of a quantized tensor is
+/// the integer global average: the same codes as GlobalAveragePool with the same parameters, with
+/// either keepdims, on every path, and no FP32 island.
+final class Int8SpatialMeanTests: XCTestCase {
+    func testReduceMeanOverHeightAndWidthIsTheIntegerGlobalAverage() throws {
+        var r = TestRandom(seed: 5)
+        let x = r.tensor([3, 7, 5, 6], -2, 3)
+        func model(_ pooling: (inout GraphBuilder, String) -> String, dims: [Int?]) throws -> (Graph, String) {
+            var b = GraphBuilder(name: "mean")
+            func qdq(_ v: String, _ s: Float, _ z: UInt8) throws -> String {
+                let sn = b.constant("s", Tensor.filled([], s)), zn = b.constant("z", try Tensor(shape: [], data: .uint8([z])))
+                return b.add(.dequantizeLinear(axis: 1), [b.add(.quantizeLinear(axis: 1), [v, sn, zn]), sn, zn])
+            }
+            let y = try qdq(pooling(&b, try qdq(b.input("x", dims: [nil, 7, 5, 6]), 0.02, 100)), 0.007, 80)
+            b.output(y, dims: dims)
+            return (b.graph, y)
+        }
+        let (gap, gapOut) = try model({ b, v in b.add(.globalAveragePool, [v]) }, dims: [nil, 7, 1, 1])
+        for keep in [true, false] {
+            for axes in [[2, 3], [-1, -2]] {
+                let (mean, meanOut) = try model({ b, v in
+                    b.add(.reduce(.mean, keepDims: keep, noopWithEmptyAxes: false),
+                          [v, b.constant("axes", try! Tensor(shape: [2], data: .int64(axes.map(Int64.init))))])
+                }, dims: keep ? [nil, 7, 1, 1] : [nil, 7])
+                for isa in [nil] + ISA.supported.map(Optional.some) {
+                    let label = "axes \(axes) keepdims \(keep) on \(isa?.rawValue ?? "swift")"
+                    let expected = try XCTUnwrap(try Int8Plan(graph: gap, threads: 1, isa: isa).run(["x": x])[gapOut]?.floats)
+                    let plan = try Int8Plan(graph: mean, threads: 2, isa: isa)
+                    XCTAssertEqual(try plan.run(["x": x])[meanOut]?.floats, expected, label)
+                    let steps = plan.makeProfile().labels
+                    XCTAssertEqual(steps.filter { $0.contains("island") }, [], "\(label): \(steps)")
+                    XCTAssertEqual(steps.filter { $0.hasPrefix("avgpool 5x6") }.count, 1, "\(label): \(steps)")
+                }
+            }
+        }
+    }
+}
