@@ -8,7 +8,7 @@ With --npz IN.npz instead of --images (one array [N, ...] per model input, e.g. 
 `octet eval ... --save-inputs IN.npz`), any model is calibrated on the first N samples of the
 archive, preprocessed exactly as Octet preprocesses them (the zoo models, with their recipes).
 
-usage: ort_quantize.py FP32.onnx OUT.int8.onnx (--images DIR | --npz IN.npz) [--samples 32]
+usage: ort_quantize.py FP32.onnx OUT.int8.onnx (--images DIR | --npz IN.npz) [--samples 32] [--preprocess]
 Needs: pip install onnxruntime numpy pillow
 """
 import argparse
@@ -38,6 +38,9 @@ def main():
     source.add_argument("--images")
     source.add_argument("--npz")
     ap.add_argument("--samples", type=int, default=32)
+    ap.add_argument("--preprocess", action="store_true",
+                    help="run ONNX Runtime's quantization preprocessing (shape inference, graph optimization) first, "
+                         "as its documentation recommends")
     args = ap.parse_args()
     if args.npz:
         import numpy as np
@@ -50,12 +53,18 @@ def main():
         feeds = [{input_name: lite_input(os.path.join(args.images, n))[None]} for n in names]
     source = args.fp32
     import onnx
-    model = onnx.load(args.fp32)
+    if args.preprocess:
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+        source = args.out + ".pre.onnx"
+        quant_pre_process(args.fp32, source, skip_symbolic_shape=True)
+    model = onnx.load(source)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     if opset < 13:
         # Per-channel DequantizeLinear (an axis attribute) needs opset 13; quantize_static would
         # write an opset-11 file ONNX Runtime itself refuses to load.
         from onnx import version_converter
+        if source != args.fp32:
+            os.remove(source)
         source = args.out + ".opset13.onnx"
         onnx.save(version_converter.convert_version(model, 13), source)
     quantize_static(source, args.out, Feeds(feeds), quant_format=QuantFormat.QDQ, per_channel=True)

@@ -19,9 +19,8 @@ for model in "$SHARED"/models/zoo/*.onnx; do
   fi
   # The calibration inputs, preprocessed by Octet, for ONNX Runtime's calibration.
   "$OCTET" eval "$model" "$dir/$name.int8.onnx" --data "$IMAGES" --limit "$SAMPLES" --save-inputs "$WORK/$name.cal.npz" > /dev/null 2>&1
-  python3 -m onnxruntime.quantization.preprocess --input "$model" --output "$WORK/$name.pre.onnx" --skip_symbolic_shape True > /dev/null 2>&1
   ort_file=""
-  if python3 scripts/ort_quantize.py "$WORK/$name.pre.onnx" "$WORK/$name.ort.onnx" --npz "$WORK/$name.cal.npz" --samples "$SAMPLES" > /dev/null 2>&1; then
+  if python3 scripts/ort_quantize.py "$model" "$WORK/$name.ort.onnx" --npz "$WORK/$name.cal.npz" --samples "$SAMPLES" --preprocess > /dev/null 2>&1; then
     ort_file=$WORK/$name.ort.onnx
   fi
   for file in "$dir/$name.int8.onnx" $ort_file; do

@@ -70,4 +70,54 @@ final class ZooInt8Tests: XCTestCase {
         }
         if ortMissing { throw XCTSkip("python3 with onnxruntime and numpy is not installed: the ONNX Runtime comparison was skipped (Octet's side ran)") }
     }
+
+    /// ONNX Runtime's own `quantize_static` files (int8 activations, per-channel weights, its QDQ
+    /// around data movement) of a ShuffleNet (channel shuffle, Split, ReduceMean: no FP32 island at
+    /// all) and an MTCNN stage (several outputs; islands only for the PRelu it leaves FP32) run on
+    /// Octet's integer kernels, and agree with ONNX Runtime running them by the same bound as
+    /// Octet's own files.
+    func testONNXRuntimeQuantizedZooModelsRunOnTheIntegerKernels() throws {
+        try TestPaths.requireShared()
+        let dir = try TestPaths.temporaryDirectory(self)
+        for name in ["tv_shufflenet_v2_x1_0_bncal", "mtcnn_onet"] {
+            let path = Self.zoo.appendingPathComponent(name + ".onnx").path
+            let recipe = try PreprocessRecipe.resolve(nil, modelPath: path)
+            let data = try ImageFolderDataset(directory: TestPaths.imageSample, recipe: recipe, limit: 6)
+            let graph = try ModelLoader.load(path: path)
+            let input = try XCTUnwrap(graph.inputs.first?.name)
+            let calibration = dir.appendingPathComponent("\(name).cal.npz").path
+            let writer = try NPZWriter(path: calibration)
+            for i in 0..<4 {
+                let sample = try data.loadShaped(i)
+                try writer.append(input, rowDims: sample.dims, rows: 1, values: sample.values)
+            }
+            try writer.finish()
+            let ortPath = dir.appendingPathComponent("\(name).ort.onnx").path
+            guard try PythonScript.run("ort_quantize.py", [path, ortPath, "--npz", calibration, "--samples", "4", "--preprocess"]) != nil else {
+                throw XCTSkip("python3 with onnxruntime and numpy is not installed: ONNX Runtime's files could not be made")
+            }
+            let qdq = try ModelLoader.load(path: ortPath)
+            XCTAssertTrue(qdq.nodes.contains { if case .quantizeLinear = $0.op { true } else { false } }, "\(name): not a QDQ file")
+            let run = try ModelRun(graph: qdq, options: PlanOptions(threads: 2))
+            let labels = try run.plans.plan(for: [run.inputName: Shape([1] + (try data.loadShaped(0)).dims)]).makeProfile().labels
+            // What ONNX Runtime quantized runs on integer steps; islands only where it left FP32
+            // (it does not quantize PRelu).
+            XCTAssertEqual(labels.filter { $0.contains("(no integer kernel in Octet)") || $0 == "fp32 conv" || $0.contains("(swift)") }, [],
+                           "\(name): \(labels)")
+            if name.hasPrefix("tv_shufflenet") { XCTAssertEqual(labels.filter { $0.contains("island") }, [], "\(name): \(labels)") }
+            XCTAssertGreaterThan(labels.filter { $0.hasPrefix("conv ") || $0.hasPrefix("dwconv ") }.count, 0, name)
+
+            let inputs = dir.appendingPathComponent("\(name).in.npz").path, outputs = dir.appendingPathComponent("\(name).out.npz").path
+            _ = try evaluateWithLogits(fp32: graph, int8: qdq, data: data, batch: 3, options: PlanOptions(threads: 2),
+                                       saveOutputs: try NPZWriter(path: outputs), saveInputs: try NPZWriter(path: inputs))
+            let result = try XCTUnwrap(try PythonScript.run("ort_zoo_check.py", [path, ortPath, inputs, outputs]))
+            let compared = try XCTUnwrap(result["outputs"] as? [String: [String: Double]], "\(name): ort_zoo_check.py failed")
+            XCTAssertEqual(Set(compared.keys), Set(graph.outputs.map(\.name)), name)
+            for (output, e) in compared {
+                let sqnr = try XCTUnwrap(e["octet_vs_ort_int8_sqnr_db"]), ortSelf = try XCTUnwrap(e["ort_vs_ort_unfused_sqnr_db"])
+                XCTAssertGreaterThanOrEqual(sqnr, min(30, ortSelf - Self.margin),
+                                            "\(name) output \(output): Octet vs ONNX Runtime on its own file (fused vs unfused: \(ortSelf) dB)")
+            }
+        }
+    }
 }
