@@ -53,19 +53,8 @@ final class ZooInt8Tests: XCTestCase {
                 XCTAssertTrue(island.contains("(no integer kernel in Octet)") || island.contains("(not quantized in the model)"), island)
             }
 
-            let inputs = dir.appendingPathComponent("\(name).in.npz").path, outputs = dir.appendingPathComponent("\(name).out.npz").path
-            _ = try evaluateWithLogits(fp32: graph, int8: q.qdq, data: data, batch: 3, options: PlanOptions(threads: 2),
-                                       saveOutputs: try NPZWriter(path: outputs), saveInputs: try NPZWriter(path: inputs))
-            guard let result = try PythonScript.run("ort_zoo_check.py", [path, int8Path, inputs, outputs]) else {
+            if try !assertAgreesWithONNXRuntime(name, fp32: graph, fp32Path: path, int8: q.qdq, int8Path: int8Path, data: data, dir: dir) {
                 ortMissing = true
-                continue
-            }
-            let compared = try XCTUnwrap(result["outputs"] as? [String: [String: Double]], "\(name): ort_zoo_check.py failed")
-            XCTAssertEqual(Set(compared.keys), Set(graph.outputs.map(\.name)), name)
-            for (output, e) in compared {
-                let sqnr = try XCTUnwrap(e["octet_vs_ort_int8_sqnr_db"]), ortSelf = try XCTUnwrap(e["ort_vs_ort_unfused_sqnr_db"])
-                XCTAssertGreaterThanOrEqual(sqnr, min(30, ortSelf - Self.margin),
-                                            "\(name) output \(output): Octet INT8 vs ONNX Runtime INT8 (ONNX Runtime fused vs unfused: \(ortSelf) dB)")
             }
         }
         if ortMissing { throw XCTSkip("python3 with onnxruntime and numpy is not installed: the ONNX Runtime comparison was skipped (Octet's side ran)") }
@@ -107,17 +96,28 @@ final class ZooInt8Tests: XCTestCase {
             if name.hasPrefix("tv_shufflenet") { XCTAssertEqual(labels.filter { $0.contains("island") }, [], "\(name): \(labels)") }
             XCTAssertGreaterThan(labels.filter { $0.hasPrefix("conv ") || $0.hasPrefix("dwconv ") }.count, 0, name)
 
-            let inputs = dir.appendingPathComponent("\(name).in.npz").path, outputs = dir.appendingPathComponent("\(name).out.npz").path
-            _ = try evaluateWithLogits(fp32: graph, int8: qdq, data: data, batch: 3, options: PlanOptions(threads: 2),
-                                       saveOutputs: try NPZWriter(path: outputs), saveInputs: try NPZWriter(path: inputs))
-            let result = try XCTUnwrap(try PythonScript.run("ort_zoo_check.py", [path, ortPath, inputs, outputs]))
-            let compared = try XCTUnwrap(result["outputs"] as? [String: [String: Double]], "\(name): ort_zoo_check.py failed")
-            XCTAssertEqual(Set(compared.keys), Set(graph.outputs.map(\.name)), name)
-            for (output, e) in compared {
-                let sqnr = try XCTUnwrap(e["octet_vs_ort_int8_sqnr_db"]), ortSelf = try XCTUnwrap(e["ort_vs_ort_unfused_sqnr_db"])
-                XCTAssertGreaterThanOrEqual(sqnr, min(30, ortSelf - Self.margin),
-                                            "\(name) output \(output): Octet vs ONNX Runtime on its own file (fused vs unfused: \(ortSelf) dB)")
-            }
+            XCTAssertTrue(try assertAgreesWithONNXRuntime(name + " (ONNX Runtime's file)", fp32: graph, fp32Path: path, int8: qdq, int8Path: ortPath,
+                                                          data: data, dir: dir))
         }
+    }
+
+    /// Runs `int8` in Octet on `data` and `ort_zoo_check.py` on the same inputs; asserts that every
+    /// output is within the bound (`margin`) of ONNX Runtime. False when python3 with onnxruntime
+    /// is missing (nothing compared).
+    func assertAgreesWithONNXRuntime(_ name: String, fp32: Graph, fp32Path: String, int8: Graph, int8Path: String, data: any Dataset,
+                                     dir: URL) throws -> Bool {
+        let stem = dir.appendingPathComponent(URL(fileURLWithPath: int8Path).deletingPathExtension().lastPathComponent).path
+        let inputs = stem + ".in.npz", outputs = stem + ".out.npz"
+        _ = try evaluateWithLogits(fp32: fp32, int8: int8, data: data, batch: 3, options: PlanOptions(threads: 2),
+                                   saveOutputs: try NPZWriter(path: outputs), saveInputs: try NPZWriter(path: inputs))
+        guard let result = try PythonScript.run("ort_zoo_check.py", [fp32Path, int8Path, inputs, outputs]) else { return false }
+        let compared = try XCTUnwrap(result["outputs"] as? [String: [String: Double]], "\(name): ort_zoo_check.py failed")
+        XCTAssertEqual(Set(compared.keys), Set(fp32.outputs.map(\.name)), name)
+        for (output, e) in compared {
+            let sqnr = try XCTUnwrap(e["octet_vs_ort_int8_sqnr_db"]), ortSelf = try XCTUnwrap(e["ort_vs_ort_unfused_sqnr_db"])
+            XCTAssertGreaterThanOrEqual(sqnr, min(30, ortSelf - Self.margin),
+                                        "\(name) output \(output): Octet INT8 vs ONNX Runtime INT8 (ONNX Runtime fused vs unfused: \(ortSelf) dB)")
+        }
+        return true
     }
 }

@@ -6,13 +6,16 @@ import XCTest
 /// (SiLU's x·Sigmoid(x), a HardSwish spelled out as x·Clip(x+3, 0, 6)/6: one table each), and
 /// never the output of an Add of a constant.
 final class QuantizationPointsTests: XCTestCase {
+    /// A 1×1 convolution of `v` with random weights, named `name`.
+    static func conv(_ b: inout GraphBuilder, _ r: inout TestRandom, _ v: String, _ cin: Int, _ cout: Int, _ name: String) -> String {
+        b.add(.conv(Window2D(kernel: [1, 1]), group: 1), [v, b.constant(name + "_w", r.tensor([cout, cin, 1, 1]))], name: name)
+    }
+
     func testGatesAreQuantizedAndOneTensorFunctionsAreNot() throws {
         var b = GraphBuilder(name: "se")
         let x = b.input("x", dims: [nil, 4, 6, 6])
         var r = TestRandom(seed: 2)
-        func conv(_ v: String, _ cin: Int, _ cout: Int, _ name: String) -> String {
-            b.add(.conv(Window2D(kernel: [1, 1]), group: 1), [v, b.constant(name + "_w", r.tensor([cout, cin, 1, 1]))], name: name)
-        }
+        func conv(_ v: String, _ cin: Int, _ cout: Int, _ name: String) -> String { Self.conv(&b, &r, v, cin, cout, name) }
         let c1 = conv(x, 4, 4, "c1")
         let silu = b.add(.mul, [c1, b.add(.unary(.sigmoid), [c1], name: "silu_sigmoid")], name: "silu")
         let pooled = b.add(.globalAveragePool, [silu], name: "gap")
@@ -42,9 +45,7 @@ final class QuantizationPointsTests: XCTestCase {
         var b = GraphBuilder(name: "shuffle")
         let x = b.input("x", dims: [nil, 4, 6, 6])
         var r = TestRandom(seed: 3)
-        func conv(_ v: String, _ cin: Int, _ cout: Int, _ name: String) -> String {
-            b.add(.conv(Window2D(kernel: [1, 1]), group: 1), [v, b.constant(name + "_w", r.tensor([cout, cin, 1, 1]))], name: name)
-        }
+        func conv(_ v: String, _ cin: Int, _ cout: Int, _ name: String) -> String { Self.conv(&b, &r, v, cin, cout, name) }
         func ints(_ v: [Int]) -> String { b.constant("i", try! Tensor(shape: [v.count], data: .int64(v.map(Int64.init)))) }
         let cat = b.add(.concat(axis: 1), [conv(x, 4, 4, "a"), conv(x, 4, 4, "b")], name: "cat")
         let grouped = b.add(.reshape(allowZero: false), [cat, ints([-1, 2, 4, 6, 6])], name: "r1")
