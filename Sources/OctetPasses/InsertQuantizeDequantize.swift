@@ -112,10 +112,16 @@ public enum InsertQuantizeDequantize {
     static func readByQuantizedOps(_ value: String, _ graph: Graph, _ options: QuantizeOptions) -> Bool {
         let consumers = graph.consumers, shapeOnly = graph.shapeOnlyValues
         func read(_ value: String, depth: Int) -> Bool {
-            guard depth < 64 else { return false }
+            guard depth <= graph.nodes.count else { return false }   // a path in a DAG is never longer
             return (consumers[value] ?? []).allSatisfy { i in
                 let c = graph.nodes[i]
-                if c.outputs.allSatisfy(shapeOnly.contains) || isQuantizable(c, graph, options) { return true }
+                if c.outputs.allSatisfy(shapeOnly.contains) { return true }
+                // A Concat reader is quantizable by this same rule: follow it with the maps at hand
+                // (isQuantizable would rebuild them for every Concat down the chain).
+                if case .concat = c.op, !isExcluded(c, options) {
+                    return c.inputs.allSatisfy { graph.initializers[$0] == nil } && read(c.outputs[0], depth: depth + 1)
+                }
+                if isQuantizable(c, graph, options) { return true }
                 return c.op.movesElements && !isExcluded(c, options) && c.inputs.first == value
                     && c.outputs.filter { !$0.isEmpty }.allSatisfy { read($0, depth: depth + 1) }
             }
