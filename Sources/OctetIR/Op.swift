@@ -167,6 +167,16 @@ public enum Op: Hashable, Sendable {
         }
     }
 
+    /// Whether the output carries the first input's quantization parameters: its elements are
+    /// moved (`movesElements`) or are convex combinations of them (a linear Resize's blend of
+    /// neighbours, which stays within the input's range). ONNX Runtime quantizes these ops with the
+    /// input's parameters, and the INT8 plan computes them on the codes.
+    public var keepsQuantization: Bool {
+        if movesElements { return true }
+        if case .resize(let a) = self { return a.mode == .linear }
+        return false
+    }
+
     /// The ONNX `op_type` of this operator.
     public var onnxType: String {
         switch self {

@@ -56,9 +56,10 @@ public enum InsertQuantizeDequantize {
 
     /// The activations to quantize and the nodes whose weights are quantized. `activations` are
     /// calibrated from their own histograms; each of `inherited` is data movement of a quantized
-    /// tensor (a Slice of a Concat, a channel shuffle) and takes that tensor's parameters, as
-    /// ONNX Runtime does: moving elements never changes their scale, and the INT8 plan moves the
-    /// codes. `all` lists both in the order they are produced.
+    /// tensor (a Slice of a Concat, a channel shuffle) or its linear Resize, and takes that
+    /// tensor's parameters, as ONNX Runtime does (`Op.keepsQuantization`): moving or blending
+    /// elements never leaves their range, and the INT8 plan computes on the codes. `all` lists
+    /// both in the order they are produced.
     public static func quantizationPoints(_ graph: Graph, options: QuantizeOptions)
         -> (activations: [String], weighted: Set<String>, inherited: [String: String], all: [String]) {
         let match = FusionMatcher(graph)
@@ -92,7 +93,7 @@ public enum InsertQuantizeDequantize {
         var carried: [String: String] = [:]
         for input in graph.inputs where seen.contains(input.name) { carried[input.name] = input.name }
         for node in graph.nodes {
-            if node.op.movesElements, !isExcluded(node, options), let root = carried[node.inputs[0]] {
+            if node.op.keepsQuantization, !isExcluded(node, options), let root = carried[node.inputs[0]] {
                 for o in node.outputs where !o.isEmpty && !shapeOnly.contains(o) { carried[o] = root }
             }
             for o in node.outputs where seen.contains(o) && carried[o] == nil { carried[o] = o }
@@ -122,7 +123,7 @@ public enum InsertQuantizeDequantize {
                     return c.inputs.allSatisfy { graph.initializers[$0] == nil } && read(c.outputs[0], depth: depth + 1)
                 }
                 if isQuantizable(c, graph, options) { return true }
-                return c.op.movesElements && !isExcluded(c, options) && c.inputs.first == value
+                return c.op.keepsQuantization && !isExcluded(c, options) && c.inputs.first == value
                     && c.outputs.filter { !$0.isEmpty }.allSatisfy { read($0, depth: depth + 1) }
             }
         }

@@ -96,4 +96,50 @@ final class Int8DataMovementTests: XCTestCase {
             }
         }
     }
+
+    /// A linear Resize of a quantized activation (a feature pyramid's upsampling) runs on its codes
+    /// too ("resize linear u8", no FP32 island, no requantization), with or without ONNX Runtime's
+    /// QuantizeLinear at the input's parameters after it: up and down, for each coordinate mode;
+    /// every path gives the same bytes, each output within one code of the FP32 op on the
+    /// dequantized input (the kernel's weights are rounded to 1/128).
+    func testLinearResizeOfQuantizedTensorsRunsOnCodes() throws {
+        let dims = [2, 6, 5, 4]
+        let scale: Float = 0.04, zero: UInt8 = 100
+        var r = TestRandom(seed: 22)
+        let codes = (0..<dims.reduce(1, *)).map { _ in r.int(0...255) }
+        let x = try Tensor(shape: Shape(dims), floats: codes.map { Float($0 - Int(zero)) * scale })
+        let cases: [(ResizeAttributes.CoordinateTransform, [Float], [Int])] = [
+            (.halfPixel, [1, 1, 2, 2], [10, 8]), (.alignCorners, [1, 1, 2, 2], [10, 8]), (.asymmetric, [1, 1, 1.4, 2.25], [7, 9]),
+            (.pytorchHalfPixel, [1, 1, 0.6, 0.5], [3, 2]),
+        ]
+        for (transform, scales, outHW) in cases {
+            let attrs = ResizeAttributes(mode: .linear, coordinateTransform: transform, nearestMode: .floor)
+            var fb = GraphBuilder(name: "fp32")
+            let fy = fb.add(.resize(attrs), [fb.input("x", dims: [nil, 6, 5, 4]), "", fb.constant("scales", try Tensor(shape: [4], floats: scales))])
+            fb.output(fy, dims: [nil, 6] + outHW.map(Optional.some))
+            let expected = try XCTUnwrap(try ExecutionPlan(graph: fb.graph, options: PlanOptions(isa: .scalar, threads: 1)).run(["x": x])[fy]?.floats)
+            for requantizedAfter in [false, true] {
+                var b = GraphBuilder(name: "int8")
+                let s = b.constant("s", Tensor.filled([], scale)), z = b.constant("z", try Tensor(shape: [], data: .uint8([zero])))
+                let xq = b.add(.dequantizeLinear(axis: 1), [b.add(.quantizeLinear(axis: 1), [b.input("x", dims: [nil, 6, 5, 4]), s, z]), s, z])
+                var y = b.add(.resize(attrs), [xq, "", b.constant("scales", try Tensor(shape: [4], floats: scales))])
+                if requantizedAfter { y = b.add(.dequantizeLinear(axis: 1), [b.add(.quantizeLinear(axis: 1), [y, s, z]), s, z]) }
+                b.output(y, dims: [nil, 6] + outHW.map(Optional.some))
+                var reference: [Float]?
+                for isa in [nil] + ISA.supported.map(Optional.some) {
+                    let label = "\(transform) \(scales)\(requantizedAfter ? " + Q/DQ" : "") on \(isa?.rawValue ?? "swift")"
+                    let plan = try Int8Plan(graph: b.graph, threads: 2, isa: isa)
+                    let got = try XCTUnwrap(try plan.run(["x": x])[y], label)
+                    XCTAssertEqual(got.shape, Shape([2, 6] + outHW), label)
+                    let values = try XCTUnwrap(got.floats, label)
+                    if let reference { XCTAssertEqual(values, reference, "\(label): differs from the scalar kernel") } else { reference = values }
+                    let worst = zip(values, expected).map { abs($0 - $1) }.max() ?? 0
+                    XCTAssertLessThanOrEqual(worst, scale * 1.001, "\(label): more than one code from FP32")
+                    let steps = plan.makeProfile().labels
+                    XCTAssertEqual(steps.filter { $0.contains("island") || $0 == "requantize" }, [], "\(label): \(steps)")
+                    XCTAssertEqual(steps.filter { $0.hasPrefix("resize linear u8") }.count, 1, "\(label): \(steps)")
+                }
+            }
+        }
+    }
 }

@@ -101,6 +101,54 @@ final class ZooInt8Tests: XCTestCase {
         }
     }
 
+    /// A detector's feature-pyramid neck (top-down path with linear Resize ×2, merged by Add and
+    /// by Concat, two heads), calibrated by Octet: every Resize runs on codes at its input's
+    /// parameters, no FP32 island, and ONNX Runtime runs the same file and agrees.
+    func testFeaturePyramidWithLinearResizeRunsOnCodesAndMatchesONNXRuntime() throws {
+        let dir = try TestPaths.temporaryDirectory(self)
+        var b = GraphBuilder(name: "fpn")
+        var r = TestRandom(seed: 31)
+        func conv(_ v: String, _ cin: Int, _ cout: Int, k: Int = 3, stride: Int = 1, relu: Bool = true) -> String {
+            let p = k / 2
+            let y = b.add(.conv(Window2D(kernel: [k, k], strides: [stride, stride], pads: [p, p, p, p]), group: 1),
+                          [v, b.constant("w", r.tensor([cout, cin, k, k], -0.5, 0.5)), b.constant("b", r.tensor([cout], -0.1, 0.1))])
+            return relu ? b.add(.relu, [y]) : y
+        }
+        func up(_ v: String, _ transform: ResizeAttributes.CoordinateTransform) -> String {
+            b.add(.resize(ResizeAttributes(mode: .linear, coordinateTransform: transform, nearestMode: .floor)),
+                  [v, "", b.constant("scales", try! Tensor(shape: [4], floats: [1, 1, 2, 2]))])
+        }
+        let x = b.input("x", dims: [nil, 3, 32, 32])
+        let c1 = conv(x, 3, 8), c2 = conv(c1, 8, 16, stride: 2), c3 = conv(c2, 16, 16, stride: 2)
+        let p3 = conv(c3, 16, 8, k: 1, relu: false)
+        let p2 = b.add(.add, [conv(c2, 16, 8, k: 1, relu: false), up(p3, .halfPixel)])
+        let p1 = b.add(.concat(axis: 1), [conv(c1, 8, 8, k: 1, relu: false), up(p2, .alignCorners)])
+        let fine = conv(p1, 16, 4, relu: false), coarse = conv(p2, 8, 4, relu: false)
+        b.output(fine, dims: [nil, 4, 32, 32])
+        b.output(coarse, dims: [nil, 4, 16, 16])
+        let path = dir.appendingPathComponent("fpn.onnx").path
+        try ONNXExporter.write(b.graph, to: URL(fileURLWithPath: path))
+        let npy = dir.appendingPathComponent("x.npy").path
+        try NPYFile.write(path: npy, shape: [6, 3, 32, 32], values: r.tensor([6, 3, 32, 32]).floats!)
+        let data = try NPYDataset(path: npy)
+        var config = QuantConfig()
+        config.samples = 4
+        config.sensitivitySamples = 2
+        config.sensitivityMarginDB = nil
+        config.plan = PlanOptions(threads: 2)
+        let graph = try ModelLoader.load(path: path)
+        let q = try quantizeModel(graph, calibrationData: data, config: config)
+        let int8Path = dir.appendingPathComponent("fpn.int8.onnx").path
+        try ONNXExporter.write(q.qdq, to: URL(fileURLWithPath: int8Path))
+        let run = try ModelRun(graph: q.qdq, options: PlanOptions(threads: 2))
+        let labels = try run.plans.plan(for: [run.inputName: Shape([1, 3, 32, 32])]).makeProfile().labels
+        XCTAssertEqual(labels.filter { $0.hasPrefix("resize linear u8") }.count, 2, "\(labels)")
+        XCTAssertEqual(labels.filter { $0.contains("island") || $0 == "fp32 conv" }, [], "\(labels)")
+        if try !assertAgreesWithONNXRuntime("fpn", fp32: graph, fp32Path: path, int8: q.qdq, int8Path: int8Path, data: data, dir: dir) {
+            throw XCTSkip("python3 with onnxruntime and numpy is not installed: the ONNX Runtime comparison was skipped (Octet's side ran)")
+        }
+    }
+
     /// Runs `int8` in Octet on `data` and `ort_zoo_check.py` on the same inputs; asserts that every
     /// output is within the bound (`margin`) of ONNX Runtime. False when python3 with onnxruntime
     /// is missing (nothing compared).

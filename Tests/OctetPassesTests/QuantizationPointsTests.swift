@@ -63,4 +63,25 @@ final class QuantizationPointsTests: XCTestCase {
         XCTAssertEqual(excluded.inherited, [:])
         XCTAssertTrue(excluded.activations.contains(half))
     }
+
+    /// A feature pyramid's top-down path: the linear Resize of a quantized map, read by the
+    /// residual Add with the finer map, carries the coarse map's parameters (a blend of
+    /// neighbours stays in their range), as ONNX Runtime's quantizer gives it.
+    func testLinearResizeCarriesTheParametersOfItsInput() throws {
+        var b = GraphBuilder(name: "fpn")
+        let x = b.input("x", dims: [nil, 4, 8, 8])
+        var r = TestRandom(seed: 4)
+        func conv(_ v: String, _ cin: Int, _ cout: Int, _ name: String) -> String { Self.conv(&b, &r, v, cin, cout, name) }
+        let fine = conv(x, 4, 4, "fine")
+        let coarse = b.add(.conv(Window2D(kernel: [1, 1], strides: [2, 2]), group: 1), [fine, b.constant("cw", r.tensor([4, 4, 1, 1]))],
+                           name: "coarse")
+        let scales = b.constant("scales", try Tensor(shape: [4], floats: [1, 1, 2, 2]))
+        let up = b.add(.resize(ResizeAttributes(mode: .linear, coordinateTransform: .halfPixel, nearestMode: .floor)), [coarse, "", scales],
+                       name: "up")
+        let y = conv(b.add(.add, [up, fine], name: "merge"), 4, 2, "head")
+        b.output(y, dims: [nil, 2, 8, 8])
+        let points = InsertQuantizeDequantize.quantizationPoints(b.graph, options: QuantizeOptions())
+        XCTAssertEqual(points.inherited, [up: coarse])
+        XCTAssertTrue(Set(points.activations).isSuperset(of: [fine, coarse]), "\(points.activations)")
+    }
 }

@@ -29,11 +29,6 @@
 
 #ifdef __cplusplus
 extern "C" {
-/// out[2i] = a[i], out[2i + 1] = b[i] for i < n: two runs of codes interleaved (the channel
-/// shuffle of two groups, one pixel at a time).
-void ck_interleave2_u8__scalar(const uint8_t *a, const uint8_t *b, uint8_t *out, size_t n);
-void ck_interleave2_u8__avx2(const uint8_t *a, const uint8_t *b, uint8_t *out, size_t n);
-
 #endif
 
 /// Geometry of one 2-D convolution over a single NHWC u8 image (same meaning as
@@ -162,14 +157,6 @@ void ck_maxpool2d_u8_nhwc__scalar(const ck_pool2d_params *p, const uint8_t *inpu
 void ck_maxpool2d_u8_nhwc__avx512(const ck_pool2d_params *p, const uint8_t *input, uint8_t *output);
 void ck_maxpool2d_u8_nhwc__avx2(const ck_pool2d_params *p, const uint8_t *input, uint8_t *output);
 
-#ifdef __cplusplus
-}
-/// out[2i] = a[i], out[2i + 1] = b[i] for i < n: two runs of codes interleaved (the channel
-/// shuffle of two groups, one pixel at a time).
-void ck_interleave2_u8__scalar(const uint8_t *a, const uint8_t *b, uint8_t *out, size_t n);
-void ck_interleave2_u8__avx2(const uint8_t *a, const uint8_t *b, uint8_t *out, size_t n);
-
-#endif
 /// out[i] = table[x[i]]: an element-wise function of one quantized tensor as a 256-entry table.
 /// The VBMI variant looks up 64 codes at a time (two vpermi2b over the table's halves).
 void ck_lookup_u8__scalar(const uint8_t *x, const uint8_t *table, uint8_t *out, size_t n);
@@ -194,4 +181,21 @@ void ck_qmul_u8__avx2(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb
 void ck_interleave2_u8__scalar(const uint8_t *a, const uint8_t *b, uint8_t *out, size_t n);
 void ck_interleave2_u8__avx2(const uint8_t *a, const uint8_t *b, uint8_t *out, size_t n);
 
+/// Bilinear Resize of the height and width of one NHWC image of u8 codes, computed on the codes
+/// (a convex combination of codes is the code of the combination, so the output keeps the
+/// input's quantization parameters). Output pixel (oy, ox) blends columns col0[ox], col1[ox]
+/// with col1's weight col_frac[ox] / 2048, then rows row0[oy], row1[oy] with row1's weight
+/// row_frac[oy] / 2048: top = (2048 − fx)·a + fx·b, bottom likewise, out = ((2048 − fy)·top +
+/// fy·bottom + 2^21) >> 22. Integer arithmetic only (below 2^31): every variant is exact.
+typedef struct {
+    size_t in_w, channels, out_h, out_w;
+    const int32_t *row0, *row1, *col0, *col1;
+    const int16_t *row_frac, *col_frac;   // each in [0, 2048]
+} ck_resize_bilinear_u8_params;
+void ck_resize_bilinear_u8__scalar(const ck_resize_bilinear_u8_params *p, const uint8_t *input, uint8_t *output);
+void ck_resize_bilinear_u8__avx2(const ck_resize_bilinear_u8_params *p, const uint8_t *input, uint8_t *output);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -54,7 +54,7 @@ extension Int8Compiler {
     /// it joins a float island.
     func hasIntegerLowering(_ node: Node, fusedActivation: Node??) -> Bool {
         let fused = fusedActivation != nil
-        if node.op.movesElements, quantized(node.inputs[0]) != nil { return movesCodes(node) }
+        if node.op.keepsQuantization, quantized(node.inputs[0]) != nil { return movesCodes(node) }
         switch node.op {
         case .quantizeLinear:
             // Codes from a float (or dequantized) tensor; its scale must be a constant scalar.

@@ -1,5 +1,6 @@
 import OctetCore
 import OctetIR
+import OctetKernels
 
 /// Data movement of quantized tensors on their codes. Moving elements commutes with
 /// dequantization, so Transpose, Slice, Split, Gather, Reshape, Flatten, Squeeze, Unsqueeze,
@@ -12,6 +13,9 @@ import OctetIR
 /// Each op is one strided view of the input's buffer (`StridedView`), read in the output's
 /// physical order (NHWC for rank 4, row-major otherwise): one copy, or none when the view is
 /// the whole buffer in order (a Reshape or Flatten of a row-major tensor).
+///
+/// A linear Resize is not a view, but it keeps the input's parameters too (a blend of
+/// neighbours never leaves their range): it runs on the codes as well (`BilinearResizeKernel`).
 extension Int8Compiler {
     /// Physical axis j of a tensor of `rank` holds logical axis `physicalOrder(rank)[j]`.
     static func physicalOrder(_ rank: Int) -> [Int] {
@@ -95,8 +99,8 @@ extension Int8Compiler {
 
     /// Whether `node` moves the codes of a quantized input (`lowerDataMovement` can lower it).
     func movesCodes(_ node: Node) -> Bool {
-        guard node.op.movesElements, quantized(node.inputs[0]) != nil else { return false }
-        if case .resize = node.op { return nearestResize(node) != nil }
+        guard node.op.keepsQuantization, quantized(node.inputs[0]) != nil else { return false }
+        if case .resize = node.op { return resizeAxes(node) != nil }
         if Self.isReshape(node.op) {
             // Always possible (through a row-major copy when the view is not one); a Dropout's
             // mask output must be unused.
@@ -107,15 +111,16 @@ extension Int8Compiler {
         return dataMovementViews(node) != nil
     }
 
-    /// The source rows and columns of a nearest Resize of the height and width of an NHWC image.
-    func nearestResize(_ node: Node) -> (inWidth: Int, channels: Int, rows: [Int], columns: [Int])? {
-        guard case .resize(let attrs) = node.op, attrs.mode == .nearest, let x = shapes[node.inputs[0]], x.rank == 4, x[0] == 1 else { return nil }
+    /// The source rows and columns of a Resize of the height and width of an NHWC image (for
+    /// nearest, `lower` is the source; for linear, `weight` is the share of `upper`).
+    func resizeAxes(_ node: Node) -> (inWidth: Int, channels: Int, rows: FloatSemantics.ResizeAxis, columns: FloatSemantics.ResizeAxis)? {
+        guard case .resize(let attrs) = node.op, let x = shapes[node.inputs[0]], x.rank == 4, x[0] == 1 else { return nil }
         let lookup: (Int) -> Tensor? = { [graph] i in i < node.inputs.count && !node.inputs[i].isEmpty ? graph.initializers[node.inputs[i]] : nil }
         guard let spec = try? ResizeSpec.resolve(node: node, input: x, attributes: attrs, constant: lookup),
               spec.output[0] == x[0], spec.output[1] == x[1] else { return nil }
         let rows = FloatSemantics.resizeAxis(input: x[2], output: spec.output[2], scale: spec.scales[2], attrs)
         let columns = FloatSemantics.resizeAxis(input: x[3], output: spec.output[3], scale: spec.scales[3], attrs)
-        return (x[3], x[1], rows.lower, columns.lower)
+        return (x[3], x[1], rows, columns)
     }
 
     /// Lowers a data-movement `node` of a quantized input to copies of codes; each output is a
@@ -132,9 +137,17 @@ extension Int8Compiler {
             values[name] = .dequant(of: inner)
             return slot
         }
-        if let r = nearestResize(node) {
-            steps.append(.resizeNearestU8(src: src, dst: output(node.outputs[0]), inWidth: r.inWidth, channels: r.channels,
-                                          rows: r.rows, columns: r.columns))
+        if case .resize(let attrs) = node.op, let r = resizeAxes(node) {
+            switch attrs.mode {
+            case .nearest:
+                steps.append(.resizeNearestU8(src: src, dst: output(node.outputs[0]), inWidth: r.inWidth, channels: r.channels,
+                                              rows: r.rows.lower, columns: r.columns.lower))
+            case .linear:
+                let kernel = BilinearResizeKernel(inWidth: r.inWidth, channels: r.channels,
+                                                  rows: (r.rows.lower, r.rows.upper, r.rows.weight),
+                                                  columns: (r.columns.lower, r.columns.upper, r.columns.weight))
+                steps.append(.resizeLinearU8(src: src, dst: output(node.outputs[0]), kernel: kernel, isa: isa ?? .scalar))
+            }
             return
         }
         // A chain of data movement (a channel shuffle: Reshape, Transpose, Reshape) is one copy:

@@ -217,7 +217,7 @@ struct Int8Compiler {
 
     mutating func lower(_ node: Node, fused: (q: Node, act: Node?)?) throws(RuntimeError) {
         let out = fused?.q.outputs[0] ?? node.outputs[0]
-        if node.op.movesElements, quantized(node.inputs[0]) != nil { return try lowerDataMovement(node) }
+        if node.op.keepsQuantization, quantized(node.inputs[0]) != nil { return try lowerDataMovement(node) }
         switch node.op {
         case .quantizeLinear:
             let (params, _, _) = try outputSpec(node, nil)

@@ -56,6 +56,8 @@ enum Int8Kernels {
                     y += channels
                 }
             }
+        case .resizeLinearU8(let src, let dst, let kernel, let isa):
+            kernel.run(input: t.u8(src), output: t.u8(dst), isa: isa)
         case .relayoutFloat(let src, let dst, let inShape, let outShape):
             let v = Layouts.fromRowMajor(Layouts.toRowMajor(Array(t.floatBuffer(src)), shape: inShape), shape: outShape)
             _ = t.floatBuffer(dst).initialize(from: v)

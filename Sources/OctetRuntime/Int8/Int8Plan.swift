@@ -140,6 +140,7 @@ public final class Int8Plan: @unchecked Sendable {
         case .moveU8(_, _, _, let label, _): return label
         case .col2im(_, _, let g, _): return "convtranspose scatter -> \(g.outHeight)x\(g.outWidth)x\(g.outChannels)"
         case .resizeNearestU8(_, _, _, let channels, let rows, let columns): return "resize nearest u8 -> \(rows.count)x\(columns.count)x\(channels)"
+        case .resizeLinearU8(_, _, let k, _): return "resize linear u8 -> \(k.outHeight)x\(k.outWidth)x\(k.channels)"
         case .floatConv: return "fp32 conv"
         case .clampFloat: return "clamp (fp32)"
         case .softmaxFloat: return "softmax (fp32)"

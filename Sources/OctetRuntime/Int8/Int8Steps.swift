@@ -44,6 +44,9 @@ enum Int8Step {
     /// Nearest-neighbour Resize of an NHWC image of codes: output pixel (y, x) is input pixel
     /// (rows[y], columns[x]).
     case resizeNearestU8(src: Int, dst: Int, inWidth: Int, channels: Int, rows: [Int], columns: [Int])
+    /// Bilinear Resize of an NHWC image of codes, the output at the input's parameters
+    /// (`BilinearResizeKernel`; `isa` .scalar is the specification).
+    case resizeLinearU8(src: Int, dst: Int, kernel: BilinearResizeKernel, isa: ISA)
     case relayoutFloat(src: Int, dst: Int, inShape: Shape, outShape: Shape)
     case conv(ConvInt8)
     /// A layer kept in FP32 (excluded from quantization), on the FP32 kernels.
@@ -102,7 +105,7 @@ extension Int8Step {
         switch self {
         case .quantize(let src, _, _, _): return ([], [src])
         case .requantize(let src, _, _, _, _, _), .dequantize(let src, _, _), .moveU8(let src, _, _, _, _), .lookup(let src, _, _, _, _, _),
-             .resizeNearestU8(let src, _, _, _, _, _),
+             .resizeNearestU8(let src, _, _, _, _, _), .resizeLinearU8(let src, _, _, _),
              .maxPool(let src, _, _, _), .averagePool(let src, _, _, _, _, _, _):
             return ([src], [])
         case .relayoutFloat(let src, _, _, _), .floatConv(_, let src, _), .clampFloat(let src, _, _, _), .softmaxFloat(let src, _, _, _),
@@ -122,7 +125,7 @@ extension Int8Step {
     var results: (u8: [Int], float: [Int]) {
         switch self {
         case .quantize(_, let dst, _, _), .requantize(_, let dst, _, _, _, _), .moveU8(_, let dst, _, _, _), .lookup(_, let dst, _, _, _, _),
-             .resizeNearestU8(_, let dst, _, _, _, _),
+             .resizeNearestU8(_, let dst, _, _, _, _), .resizeLinearU8(_, let dst, _, _),
              .add(_, _, let dst, _, _, _, _, _, _, _, _), .maxPool(_, let dst, _, _), .averagePool(_, let dst, _, _, _, _, _):
             return ([dst], [])
         case .dequantize(_, let dst, _), .relayoutFloat(_, let dst, _, _), .floatConv(_, _, let dst), .clampFloat(_, let dst, _, _),
