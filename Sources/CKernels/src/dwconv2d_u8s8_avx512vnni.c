@@ -267,7 +267,12 @@ CK_DW_T void ck_dwconv2d_u8s8_nhwc__avx512vnni(const ck_conv2d_u8s8_params *p, c
     const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
     size_t pixel_begin, size_t pixel_end) {
     // The quad kernel's packs restore byte order without clamping: codes must lie in [0, 255].
-    if (out->mode == CK_U8S8_OUT_U8 && out->lo >= 0 && out->lo <= out->hi && out->hi <= 255) ck_dw8_quads(p, input, packed_weights, bias, out, (uint8_t *)output, pixel_begin, pixel_end);
+    // It works on 64-channel groups: with few channels most of its lanes are padding, and the
+    // per-tap kernel (16-channel blocks) is faster. Measured on Zen 4 (3x3, 56x56 input, us per
+    // image, quads / per-tap): 16 channels 29.5 / 21.2 at stride 1 and 12.8 / 6.1 at stride 2;
+    // 32 channels 29.2 / 38.5 and 13.2 / 12.0; 48 channels 31.9 / 55.3 and 13.9 / 15.8.
+    const int few_channels = p->groups <= 16 || (p->groups <= 32 && p->stride_w > 1);
+    if (!few_channels && out->mode == CK_U8S8_OUT_U8 && out->lo >= 0 && out->lo <= out->hi && out->hi <= 255) ck_dw8_quads(p, input, packed_weights, bias, out, (uint8_t *)output, pixel_begin, pixel_end);
     else ck_dw8_per_tap__avx512vnni(p, input, packed_weights, bias, out, output, pixel_begin, pixel_end);
 }
 #else
