@@ -37,12 +37,42 @@ public final class Int8ConvKernel: @unchecked Sendable {
     private let bias: [Int32]
     private let scales: [Float]
     private var output: ck_u8s8_output
-    private let depthwise: Bool
+    private let variant: Variant
+
+    /// The driver a layer runs on: the GEMM (dense and grouped), depthwise, or the per-channel
+    /// small-group kernel (`ck_gconv2d_u8s8`, VNNI) for groups of 4–16 channels.
+    enum Variant { case gemm, depthwise, smallGroups }
+
+    static func variant(_ g: ConvGeometry, isa: ISA) -> Variant {
+        if g.isDepthwise { return .depthwise }
+        guard isa == .avx512vnni else { return .gemm }
+        var p = Self.params(g, inputZeroPoint: 0)
+        return ck_gconv2d_u8s8_supported(&p) != 0 ? .smallGroups : .gemm
+    }
+
+    static func params(_ g: ConvGeometry, inputZeroPoint: Int32) -> ck_conv2d_u8s8_params {
+        ck_conv2d_u8s8_params(
+            in_h: g.inHeight, in_w: g.inWidth, in_pixel_stride: g.inPixelStride, out_h: g.outHeight, out_w: g.outWidth,
+            out_pixel_stride: g.outPixelStride, kernel_h: g.kernel.h, kernel_w: g.kernel.w, stride_h: g.stride.h, stride_w: g.stride.w,
+            dilation_h: g.dilation.h, dilation_w: g.dilation.w, pad_top: g.padTop, pad_left: g.padLeft,
+            groups: g.groups, cin_per_group: g.inChannelsPerGroup, cout_per_group: g.outChannelsPerGroup,
+            input_zero_point: inputZeroPoint, weight_split: 0)
+    }
+
+    /// Which driver runs this kernel (`octet bench --profile` shows it beside the ISA).
+    public var driver: String {
+        switch variant {
+        case .gemm: "gemm"
+        case .depthwise: "depthwise"
+        case .smallGroups: "small-group"
+        }
+    }
 
     /// Whether a kernel of this geometry on `isa` can fuse a residual Add into a u8 output: dense
-    /// and grouped convolutions on the AVX-512 and scalar paths (not the 256-bit driver).
+    /// and grouped convolutions on the GEMM driver of the AVX-512 and scalar paths (not the 256-bit
+    /// driver, not the depthwise and small-group kernels).
     public static func canFuseResidualAdd(_ g: ConvGeometry, isa: ISA) -> Bool {
-        !g.isDepthwise && isa != .avx2 && isa != .avxvnni
+        variant(g, isa: isa) == .gemm && isa != .avx2 && isa != .avxvnni
     }
 
     /// - Parameters:
@@ -52,27 +82,29 @@ public final class Int8ConvKernel: @unchecked Sendable {
                 residualAdd: ResidualAdd? = nil, isa requested: ISA) {
         precondition(residualAdd == nil || Self.canFuseResidualAdd(g, isa: requested), "internal: residual Add on a kernel without it")
         self.residualAdd = residualAdd
-        var p = ck_conv2d_u8s8_params(
-            in_h: g.inHeight, in_w: g.inWidth, in_pixel_stride: g.inPixelStride, out_h: g.outHeight, out_w: g.outWidth,
-            out_pixel_stride: g.outPixelStride, kernel_h: g.kernel.h, kernel_w: g.kernel.w, stride_h: g.stride.h, stride_w: g.stride.w,
-            dilation_h: g.dilation.h, dilation_w: g.dilation.w, pad_top: g.padTop, pad_left: g.padLeft,
-            groups: g.groups, cin_per_group: g.inChannelsPerGroup, cout_per_group: g.outChannelsPerGroup,
-            input_zero_point: inputZeroPoint, weight_split: 0)
+        var p = Self.params(g, inputZeroPoint: inputZeroPoint)
         geometry = g
-        let depthwise = g.isDepthwise
-        self.depthwise = depthwise
+        let variant = Self.variant(g, isa: requested)
+        self.variant = variant
         let sevenBit = weights.allSatisfy { $0 >= -63 && $0 <= 63 }
         isa = requested
-        splitsWeights = !depthwise && !sevenBit && (requested == .avx512 || requested == .avx2)
+        splitsWeights = variant == .gemm && !sevenBit && (requested == .avx512 || requested == .avx2)
         p.weight_split = splitsWeights ? 1 : 0
-        let size = depthwise ? ck_dwconv2d_u8s8_packed_weights_size(&p) : ck_conv2d_u8s8_packed_weights_size(&p)
+        let size = switch variant {
+        case .gemm: ck_conv2d_u8s8_packed_weights_size(&p)
+        case .depthwise: ck_dwconv2d_u8s8_packed_weights_size(&p)
+        case .smallGroups: ck_gconv2d_u8s8_packed_weights_size(&p)
+        }
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(size, 64), alignment: 64)
         weights.withUnsafeBufferPointer {
-            if depthwise { ck_dwconv2d_u8s8_pack_weights(&p, $0.baseAddress, buffer) }
-            else { ck_conv2d_u8s8_pack_weights(&p, $0.baseAddress, buffer) }
+            switch variant {
+            case .gemm: ck_conv2d_u8s8_pack_weights(&p, $0.baseAddress, buffer)
+            case .depthwise: ck_dwconv2d_u8s8_pack_weights(&p, $0.baseAddress, buffer)
+            case .smallGroups: ck_gconv2d_u8s8_pack_weights(&p, $0.baseAddress, buffer)
+            }
         }
         packed = buffer
-        scratchBytes = depthwise ? 0 : ck_conv2d_u8s8_scratch_size(&p)
+        scratchBytes = variant == .gemm ? ck_conv2d_u8s8_scratch_size(&p) : 0
         params = p
         self.bias = bias
         switch output {
@@ -105,16 +137,17 @@ public final class Int8ConvKernel: @unchecked Sendable {
                     stage.scale = s.baseAddress
                     stage.add = residual == nil ? nil : addPointer
                     withUnsafePointer(to: &params) { p in
-                        switch (depthwise, isa) {
-                        case (true, .avx512vnni): ck_dwconv2d_u8s8_nhwc__avx512vnni(p, input, packed, b, &stage, out, lo, hi)
-                        case (true, .avx512): ck_dwconv2d_u8s8_nhwc__avx512(p, input, packed, b, &stage, out, lo, hi)
-                        case (true, .avx2), (true, .avxvnni): ck_dwconv2d_u8s8_nhwc__avx2(p, input, packed, b, &stage, out, lo, hi)
-                        case (true, .scalar): ck_dwconv2d_u8s8_nhwc__scalar(p, input, packed, b, &stage, out, lo, hi)
-                        case (false, .avx512vnni): ck_conv2d_u8s8_nhwc__avx512vnni(p, input, packed, b, &stage, out, lo, hi, scratch)
-                        case (false, .avx512): ck_conv2d_u8s8_nhwc__avx512bw(p, input, packed, b, &stage, out, lo, hi, scratch)
-                        case (false, .avxvnni): ck_conv2d_u8s8_nhwc__avxvnni(p, input, packed, b, &stage, out, lo, hi, scratch)
-                        case (false, .avx2): ck_conv2d_u8s8_nhwc__avx2(p, input, packed, b, &stage, out, lo, hi, scratch)
-                        case (false, .scalar): ck_conv2d_u8s8_nhwc__scalar(p, input, packed, b, &stage, out, lo, hi, scratch)
+                        switch (variant, isa) {
+                        case (.smallGroups, _): ck_gconv2d_u8s8_nhwc__avx512vnni(p, input, packed, b, &stage, out, lo, hi)
+                        case (.depthwise, .avx512vnni): ck_dwconv2d_u8s8_nhwc__avx512vnni(p, input, packed, b, &stage, out, lo, hi)
+                        case (.depthwise, .avx512): ck_dwconv2d_u8s8_nhwc__avx512(p, input, packed, b, &stage, out, lo, hi)
+                        case (.depthwise, .avx2), (.depthwise, .avxvnni): ck_dwconv2d_u8s8_nhwc__avx2(p, input, packed, b, &stage, out, lo, hi)
+                        case (.depthwise, .scalar): ck_dwconv2d_u8s8_nhwc__scalar(p, input, packed, b, &stage, out, lo, hi)
+                        case (.gemm, .avx512vnni): ck_conv2d_u8s8_nhwc__avx512vnni(p, input, packed, b, &stage, out, lo, hi, scratch)
+                        case (.gemm, .avx512): ck_conv2d_u8s8_nhwc__avx512bw(p, input, packed, b, &stage, out, lo, hi, scratch)
+                        case (.gemm, .avxvnni): ck_conv2d_u8s8_nhwc__avxvnni(p, input, packed, b, &stage, out, lo, hi, scratch)
+                        case (.gemm, .avx2): ck_conv2d_u8s8_nhwc__avx2(p, input, packed, b, &stage, out, lo, hi, scratch)
+                        case (.gemm, .scalar): ck_conv2d_u8s8_nhwc__scalar(p, input, packed, b, &stage, out, lo, hi, scratch)
                         }
                     }
                 }

@@ -110,6 +110,19 @@ void ck_conv2d_u8s8_nhwc__avx2(const ck_conv2d_u8s8_params *p, const uint8_t *in
     const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
     size_t pixel_begin, size_t pixel_end, void *scratch);
 
+/// Grouped convolution with few channels per group (RegNet, ResNeXt), one output channel per
+/// lane as in depthwise instead of a GEMM per group: groups >= 2, 4, 8, 12 or 16 input channels and
+/// at most 16 output channels per group, every 16 consecutive output channels reading at most 64
+/// input bytes, plain weight format (ck_gconv2d_u8s8_supported). Weights [C_out][kh][kw][cin] s8,
+/// any values. Exact against ck_conv2d_u8s8_nhwc__scalar (same accumulator, same epilogue); no
+/// scratch, no fused residual Add. AVX-512 VNNI only.
+int ck_gconv2d_u8s8_supported(const ck_conv2d_u8s8_params *p);
+size_t ck_gconv2d_u8s8_packed_weights_size(const ck_conv2d_u8s8_params *p);
+void ck_gconv2d_u8s8_pack_weights(const ck_conv2d_u8s8_params *p, const int8_t *weights, void *packed);
+void ck_gconv2d_u8s8_nhwc__avx512vnni(const ck_conv2d_u8s8_params *p, const uint8_t *input,
+    const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
+    size_t pixel_begin, size_t pixel_end);
+
 /// Depthwise: groups == channels, cin_per_group == cout_per_group == 1. Weights [C][kh][kw] s8.
 /// Any s8 weights on every variant (no 7-bit restriction). No scratch.
 size_t ck_dwconv2d_u8s8_packed_weights_size(const ck_conv2d_u8s8_params *p);

@@ -17,22 +17,7 @@
 #define CK_DW_NP 4
 #endif
 
-CK_INLINE CK_DW_T __mmask16 ck_dw8_mask(size_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u); }
-
-/// 16 channels (lanes of m) of one pixel: requantize or dequantize, store.
-CK_INLINE CK_DW_T void ck_dw8_store(const ck_u8s8_output *o, __m512i acc, __m512 scale, void *out, __mmask16 m, int full) {
-    const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), scale);
-    if (o->mode == CK_U8S8_OUT_U8) {
-        __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(o->zero_point));
-        q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(o->lo)), _mm512_set1_epi32(o->hi));
-        if (full) _mm_storeu_si128((__m128i *)out, _mm512_cvtepi32_epi8(q));
-        else _mm512_mask_cvtepi32_storeu_epi8(out, m, q);
-    } else {
-        const __m512 y = _mm512_min_ps(_mm512_set1_ps(o->fmax), _mm512_max_ps(_mm512_set1_ps(o->fmin), v));
-        if (full) _mm512_storeu_ps(out, y);
-        else _mm512_mask_storeu_ps(out, m, y);
-    }
-}
+#include "u8s8_avx512_epilogue.h"
 
 /// 16 input bytes (the lanes of m) widened to dwords.
 CK_INLINE CK_DW_T __m512i ck_dw8_load(const uint8_t *x, __mmask16 m, int full) {
