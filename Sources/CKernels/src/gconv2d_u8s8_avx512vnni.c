@@ -92,60 +92,67 @@ void ck_gconv2d_u8s8_pack_weights(const ck_conv2d_u8s8_params *p, const int8_t *
 #define CK_DW_T __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")))
 #include "u8s8_avx512_epilogue.h"
 
-/// Up to 4 tiles from tile t0 of output pixel pix; J input dwords per group (compile-time 1..4).
-CK_INLINE CK_DW_T void ck_g8_pixel(const int J, const ck_conv2d_u8s8_params *p, const ck_g8_layout *l, const uint8_t *input,
-    const uint8_t *packed, const int32_t *init, const ck_u8s8_output *o, void *output, size_t esize, size_t pix, size_t t0,
-    size_t nt, __m512i zx) {
-    const int8_t *W = (const int8_t *)packed;
-    const int32_t *idx = (const int32_t *)(packed + l->idx_off);
-    const int32_t *base = (const int32_t *)(packed + l->base_off), *span = (const int32_t *)(packed + l->span_off);
+/// Tile t of NP (1..4) output pixels from pix: one accumulator per pixel, so the tap's weights
+/// and the tile's permutations are loaded once for all of them and the dot-product chains are
+/// independent. J input dwords per group (compile-time 1..4).
+CK_INLINE CK_DW_T void ck_g8_pixels(const int NP, const int J, const ck_conv2d_u8s8_params *p, const ck_g8_layout *l,
+    const uint8_t *input, const uint8_t *packed, const int32_t *init, const ck_u8s8_output *o, void *output, size_t esize,
+    size_t pix, size_t t, __m512i zx) {
+    const int8_t *W = (const int8_t *)packed + t * l->taps * (size_t)J * 64;
+    const int32_t *idxp = (const int32_t *)(packed + l->idx_off) + t * (size_t)J * 16;
+    const int32_t base = ((const int32_t *)(packed + l->base_off))[t], span = ((const int32_t *)(packed + l->span_off))[t];
+    const __mmask64 m = _bzhi_u64(~0ULL, (unsigned)span);
     const size_t C = p->groups * p->cout_per_group, OW = p->out_w;
-    const ptrdiff_t iy0 = (ptrdiff_t)((pix / OW) * p->stride_h) - (ptrdiff_t)p->pad_top;
-    const ptrdiff_t ix0 = (ptrdiff_t)((pix % OW) * p->stride_w) - (ptrdiff_t)p->pad_left;
+    __m512i idx[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < J; j++) idx[j] = _mm512_loadu_si512(idxp + 16 * j);
+    ptrdiff_t iy0[4], ix0[4];
     __m512i acc[4];
-    __mmask64 m[4];
 #pragma GCC unroll 4
-    for (size_t k = 0; k < nt; k++) {
-        acc[k] = _mm512_loadu_si512(init + 16 * (t0 + k));
-        m[k] = _bzhi_u64(~0ULL, (unsigned)span[t0 + k]);
+    for (int n = 0; n < NP; n++) {
+        iy0[n] = (ptrdiff_t)(((pix + n) / OW) * p->stride_h) - (ptrdiff_t)p->pad_top;
+        ix0[n] = (ptrdiff_t)(((pix + n) % OW) * p->stride_w) - (ptrdiff_t)p->pad_left;
+        acc[n] = _mm512_loadu_si512(init + 16 * t);
     }
-    size_t tap = 0;
+    const ptrdiff_t in_h = (ptrdiff_t)p->in_h, in_w = (ptrdiff_t)p->in_w, ips = (ptrdiff_t)p->in_pixel_stride;
     for (size_t kh = 0; kh < p->kernel_h; kh++) {
-        const ptrdiff_t iy = iy0 + (ptrdiff_t)(kh * p->dilation_h);
-        const int row_in = iy >= 0 && iy < (ptrdiff_t)p->in_h;
-        for (size_t kw = 0; kw < p->kernel_w; kw++, tap++) {
-            const ptrdiff_t ix = ix0 + (ptrdiff_t)(kw * p->dilation_w);
-            const int in = row_in && ix >= 0 && ix < (ptrdiff_t)p->in_w;
-            const uint8_t *px = in ? input + ((size_t)iy * p->in_w + (size_t)ix) * p->in_pixel_stride : NULL;
+        const ptrdiff_t dy = (ptrdiff_t)(kh * p->dilation_h);
+        for (size_t kw = 0; kw < p->kernel_w; kw++, W += 64 * J) {
+            const ptrdiff_t dx = (ptrdiff_t)(kw * p->dilation_w);
+            __m512i w[4];
 #pragma GCC unroll 4
-            for (size_t k = 0; k < nt; k++) {
-                const size_t t = t0 + k;
-                const __m512i x = in ? _mm512_maskz_loadu_epi8(m[k], px + base[t]) : zx;
-                const int8_t *w = W + ((t * l->taps + tap) * (size_t)J) * 64;
+            for (int j = 0; j < J; j++) w[j] = _mm512_loadu_si512(W + 64 * j);
 #pragma GCC unroll 4
-                for (int j = 0; j < J; j++) {
-                    const __m512i v = _mm512_permutexvar_epi32(_mm512_loadu_si512(idx + (t * (size_t)J + (size_t)j) * 16), x);
-                    acc[k] = _mm512_dpbusd_epi32(acc[k], v, _mm512_loadu_si512(w + 64 * j));
-                }
+            for (int n = 0; n < NP; n++) {
+                const ptrdiff_t iy = iy0[n] + dy, ix = ix0[n] + dx;
+                const __m512i x = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w
+                    ? _mm512_maskz_loadu_epi8(m, input + (iy * in_w + ix) * ips + base) : zx;
+#pragma GCC unroll 4
+                for (int j = 0; j < J; j++) acc[n] = _mm512_dpbusd_epi32(acc[n], _mm512_permutexvar_epi32(idx[j], x), w[j]);
             }
         }
     }
-    char *out = (char *)output + pix * p->out_pixel_stride * esize;
+    const size_t c = 16 * t;
+    const __mmask16 mk = ck_dw8_mask(C - c);
+    const __m512 scale = _mm512_maskz_loadu_ps(mk, o->scale + c);
+    char *out = (char *)output + (pix * p->out_pixel_stride + c) * esize;
 #pragma GCC unroll 4
-    for (size_t k = 0; k < nt; k++) {
-        const size_t c = 16 * (t0 + k);
-        const __mmask16 mk = ck_dw8_mask(C - c);
-        ck_dw8_store(o, acc[k], _mm512_maskz_loadu_ps(mk, o->scale + c), out + c * esize, mk, mk == (__mmask16)0xFFFF);
-    }
+    for (int n = 0; n < NP; n++) ck_dw8_store(o, acc[n], scale, out + (size_t)n * p->out_pixel_stride * esize, mk, mk == (__mmask16)0xFFFF);
 }
 
 CK_INLINE CK_DW_T void ck_g8_run(const int J, const ck_conv2d_u8s8_params *p, const ck_g8_layout *l, const uint8_t *input,
     const uint8_t *packed, const int32_t *init, const ck_u8s8_output *o, void *output, size_t pixel_begin, size_t pixel_end) {
     const size_t esize = o->mode == CK_U8S8_OUT_U8 ? 1 : 4;
     const __m512i zx = _mm512_set1_epi8((char)p->input_zero_point);
-    for (size_t pix = pixel_begin; pix < pixel_end; pix++)
-        for (size_t t = 0; t < l->tiles; t += 4)
-            ck_g8_pixel(J, p, l, input, packed, init, o, output, esize, pix, t, l->tiles - t < 4 ? l->tiles - t : 4, zx);
+    // Blocks of 32 pixels, every tile of a block before the next: the block's input stays in L1.
+    for (size_t b = pixel_begin; b < pixel_end; b += 32) {
+        const size_t e = pixel_end - b < 32 ? pixel_end : b + 32;
+        for (size_t t = 0; t < l->tiles; t++) {
+            size_t pix = b;
+            for (; pix + 4 <= e; pix += 4) ck_g8_pixels(4, J, p, l, input, packed, init, o, output, esize, pix, t, zx);
+            for (; pix < e; pix++) ck_g8_pixels(1, J, p, l, input, packed, init, o, output, esize, pix, t, zx);
+        }
+    }
 }
 
 CK_DW_T void ck_gconv2d_u8s8_nhwc__avx512vnni(const ck_conv2d_u8s8_params *p, const uint8_t *input,
