@@ -13,9 +13,12 @@ public struct QuantParams: Hashable, Sendable, Codable {
 
     /// Activation parameters for clipping threshold `t`: a tensor proven non-negative uses
     /// u8 [0, 255] with zero point 0 (scale t/255); a signed one u8 with zero point 128 and
-    /// scale t/127 (symmetric 128 levels per side).
-    public static func activation(threshold t: Double, nonNegative: Bool) -> QuantParams {
+    /// scale t/127 (symmetric 128 levels per side). With `symmetric`, every tensor is s8 with zero
+    /// point 0 and scale t/127 (TensorRT's convention: it refuses non-zero zero points), which
+    /// gives up one bit on non-negative tensors.
+    public static func activation(threshold t: Double, nonNegative: Bool, symmetric: Bool = false) -> QuantParams {
         let safe = t > 0 && t.isFinite ? t : 1
+        if symmetric { return QuantParams(scale: Float(safe / 127), zeroPoint: 0, dtype: .int8) }
         return nonNegative
             ? QuantParams(scale: Float(safe / 255), zeroPoint: 0, dtype: .uint8)
             : QuantParams(scale: Float(safe / 127), zeroPoint: 128, dtype: .uint8)

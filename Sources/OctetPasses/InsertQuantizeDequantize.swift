@@ -33,7 +33,10 @@ public enum InsertQuantizeDequantize {
             guard let entry = table[t] else { return }
             let scale = t + "_scale", zp = t + "_zero_point"
             g.initializers[scale] = Tensor.filled([], entry.params.scale)
-            g.initializers[zp] = try! Tensor(shape: [], data: .uint8([UInt8(entry.params.zeroPoint)]))
+            // u8 activations, or s8 ones (symmetric, zero point 0) where the table says so.
+            g.initializers[zp] = entry.params.dtype == .int8
+                ? try! Tensor(shape: [], data: .int8([Int8(clamping: entry.params.zeroPoint)]))
+                : try! Tensor(shape: [], data: .uint8([UInt8(clamping: entry.params.zeroPoint)]))
             nodes.append(Node(name: t + "_QuantizeLinear", op: .quantizeLinear(axis: 1), inputs: [t, scale, zp], outputs: [t + "_quantized"]))
             nodes.append(Node(name: t + "_DequantizeLinear", op: .dequantizeLinear(axis: 1), inputs: [t + "_quantized", scale, zp],
                               outputs: [t + "_dequantized"]))

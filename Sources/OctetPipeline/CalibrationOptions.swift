@@ -17,8 +17,28 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
     /// dB, or nil to disable the weight-sensitivity exclusion.
     public var sensitivityMarginDB: Double? = 5
     public var reportSamples = 8
+    /// s8 activations with zero point 0 (`QuantConfig.symmetricActivations`).
+    public var symmetricActivations = false
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case method, samples, exclude, perTensor, weightBits, sensitivityMarginDB, reportSamples, symmetricActivations
+    }
+
+    /// Fields a job stored by an earlier version lacks take their defaults.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        method = try c.decodeIfPresent(String.self, forKey: .method) ?? method
+        samples = try c.decodeIfPresent(Int.self, forKey: .samples)
+        exclude = try c.decodeIfPresent([String].self, forKey: .exclude) ?? exclude
+        perTensor = try c.decodeIfPresent(Bool.self, forKey: .perTensor) ?? perTensor
+        weightBits = try c.decodeIfPresent(Int.self, forKey: .weightBits)
+        // Encoded only when set: absent means disabled ('off'), as the synthesized coding had it.
+        sensitivityMarginDB = try c.decodeIfPresent(Double.self, forKey: .sensitivityMarginDB)
+        reportSamples = try c.decodeIfPresent(Int.self, forKey: .reportSamples) ?? reportSamples
+        symmetricActivations = try c.decodeIfPresent(Bool.self, forKey: .symmetricActivations) ?? symmetricActivations
+    }
 
     /// Why these options cannot be used, or nil (named by the `octet calibrate` flag).
     public var problem: String? {
@@ -36,6 +56,7 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         c.method = CalibrationMethod.parse(method) ?? .kl
         c.samples = samples
         c.sensitivityMarginDB = sensitivityMarginDB
+        c.symmetricActivations = symmetricActivations
         c.plan = plan
         let opTypes = Set(Op.supportedONNXTypes)
         c.quantize = QuantizeOptions(perChannelWeights: !perTensor, weightBits: weightBits ?? QuantConfig.defaultWeightBits,

@@ -13,7 +13,9 @@ public enum CalibrationReport {
         var md = "# Calibration report: \(modelName)\n\n"
         md += "- method: `\(config.method)`, \(q.samples) samples, \(String(format: "%.1f", q.seconds)) s\n"
         md += "- weights: \(config.quantize.perChannelWeights ? "per-channel" : "per-tensor") s\(config.quantize.weightBits), biases s32\n"
-        md += "- activations: u8; tensors proven non-negative use 256 levels (zero point 0), others 128 per side (zero point 128)\n"
+        md += config.symmetricActivations
+            ? "- activations: s8 symmetric (zero point 0, scale threshold/127, as TensorRT requires)\n"
+            : "- activations: u8; tensors proven non-negative use 256 levels (zero point 0), others 128 per side (zero point 128)\n"
         let switched = q.table.entries.filter { $0.method.hasPrefix("mse (kl") }
         md += "- over-clipping guard: a KL threshold whose histogram-estimated SQNR is more than \(config.overClipMarginDB) dB below the MSE-optimal threshold's is replaced by the MSE threshold (\(switched.count) tensor(s) here)\n"
         if let margin = config.sensitivityMarginDB {

@@ -17,6 +17,9 @@ public struct QuantConfig: Sendable {
     /// Add each convolution's mean weight-quantization output shift to its bias (measured on
     /// the sensitivity samples).
     public var biasCorrection = true
+    /// Every activation s8 with zero point 0 (scale threshold/127) instead of u8: the QDQ file
+    /// TensorRT accepts (it refuses non-zero zero points); one bit less for non-negative tensors.
+    public var symmetricActivations = false
     /// Samples the sensitivity analysis and bias correction run on.
     public var sensitivitySamples = 8
     public var batch: Int = 16

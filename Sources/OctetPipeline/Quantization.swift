@@ -91,7 +91,7 @@ public func calibrationTable(_ graph: Graph, histograms: [String: AbsHistogram],
             }
         }
         entries.append(.init(tensor: t, method: method, threshold: threshold,
-                             params: QuantParams.activation(threshold: threshold, nonNegative: nonNegative),
+                             params: QuantParams.activation(threshold: threshold, nonNegative: nonNegative, symmetric: config.symmetricActivations),
                              observedMax: h.maxAbs, nonNegative: nonNegative, binned: h.binned, zeros: h.zeros,
                              nonFinite: h.nonFinite, estimatedSQNR: sqnr))
     }

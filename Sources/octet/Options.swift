@@ -73,6 +73,9 @@ struct CalibrationFlags: ParsableArguments {
     @Option(help: "Samples for the per-layer SQNR of the report.")
     var reportSamples: Int = 8
 
+    @Flag(help: "Every activation s8 with zero point 0 (scale threshold/127) instead of u8: the QDQ model TensorRT accepts (it refuses non-zero zero points). Non-negative tensors lose one bit.")
+    var symmetricActivations = false
+
     func validate() throws {
         if sensitivityMargin != "off" && Double(sensitivityMargin) == nil { throw ValidationError("--sensitivity-margin takes dB or 'off'") }
         if let problem = options().problem { throw ValidationError(problem) }
@@ -87,6 +90,7 @@ struct CalibrationFlags: ParsableArguments {
         o.weightBits = weightBits
         o.sensitivityMarginDB = Double(sensitivityMargin)
         o.reportSamples = reportSamples
+        o.symmetricActivations = symmetricActivations
         return o
     }
 }

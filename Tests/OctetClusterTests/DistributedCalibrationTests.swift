@@ -7,36 +7,49 @@ import XCTest
 /// A calibration distributed over 1, 2 or 3 workers, with any shard size, writes the same bytes
 /// as a single-process calibration; distributed inference writes every prediction once, in order.
 final class DistributedCalibrationTests: XCTestCase {
-    func options() -> CalibrationOptions {
+    func options(symmetric: Bool = false) -> CalibrationOptions {
         var o = CalibrationOptions()
         o.samples = 20
         o.reportSamples = 2
+        o.symmetricActivations = symmetric
         return o
     }
 
-    func spec(_ client: ClusterClient, shardSize: Int) throws -> JobSpec {
+    func spec(_ client: ClusterClient, shardSize: Int, symmetric: Bool = false) throws -> JobSpec {
         var spec = JobSpec(kind: .calibrate, modelHash: try client.uploadFile(TestPaths.efficientNet), modelName: "effnet",
                            dataset: DatasetSpec(path: TestPaths.imageSample, labels: nil, files: nil, recipe: .efficientNetLite))
-        spec.calibration = options()
+        spec.calibration = options(symmetric: symmetric)
         spec.shardSize = shardSize
         spec.verifySamples = 4
         return spec
     }
 
     func testAnyWorkerCountAndShardSizeGivesTheSingleProcessBytes() throws {
+        try assertClusterGivesTheSingleProcessBytes(symmetric: false)
+    }
+
+    /// The same with s8 symmetric activations (`--symmetric-activations`): the option reaches the
+    /// workers and the coordinator's table, and every activation is s8 with zero point 0.
+    func testSymmetricActivationsGiveTheSingleProcessBytes() throws {
+        try assertClusterGivesTheSingleProcessBytes(symmetric: true)
+    }
+
+    func assertClusterGivesTheSingleProcessBytes(symmetric: Bool) throws {
         try TestPaths.requireShared()
         let dir = try TestPaths.temporaryDirectory(self)
         let data = try openDataset(path: TestPaths.imageSample, labels: nil, recipe: .efficientNetLite, limit: nil)
-        let config = try options().quantConfig(plan: PlanOptions(isa: .best, threads: 2))
+        let config = try options(symmetric: symmetric).quantConfig(plan: PlanOptions(isa: .best, threads: 2))
         let q = try quantizeModel(try ModelLoader.load(path: TestPaths.efficientNet), calibrationData: data, config: config)
         let reference = dir.appendingPathComponent("single")
         _ = try CalibrationArtifacts.writeAll(q, config: config, data: data, reportSamples: 2, modelName: "effnet", to: reference.path)
+        XCTAssertEqual(Set(q.table.entries.map { $0.params.dtype == .int8 && $0.params.zeroPoint == 0 }), [symmetric],
+                       "activations s8 with zero point 0 exactly when symmetric")
 
         for (workers, shardSize) in [(1, 20), (2, 7), (3, 3)] {
             let cluster = try InProcessCluster(directory: dir.appendingPathComponent("cluster-\(workers)"), workers: workers)
             defer { cluster.stop() }
             let client = cluster.client()
-            let report = try client.wait(try client.submit(try spec(client, shardSize: shardSize)))
+            let report = try client.wait(try client.submit(try spec(client, shardSize: shardSize, symmetric: symmetric)))
             XCTAssertEqual(report.state, "done", report.error)
             XCTAssertEqual(Int(report.tasksDone), (20 + shardSize - 1) / shardSize + (4 + shardSize - 1) / shardSize)
             let out = dir.appendingPathComponent("out-\(workers)")
