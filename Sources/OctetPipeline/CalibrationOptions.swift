@@ -19,11 +19,18 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
     public var reportSamples = 8
     /// s8 activations with zero point 0 (`QuantConfig.symmetricActivations`).
     public var symmetricActivations = false
+    /// Bias correction on or off (`QuantConfig.biasCorrection`).
+    public var biasCorrection = true
+    /// Samples the weight-sensitivity analysis and bias correction measure on.
+    public var statisticsSamples = QuantConfig().sensitivitySamples
+    /// The over-clipping guard's margin in dB (`QuantConfig.overClipMarginDB`), nil for off.
+    public var overClipMarginDB: Double? = QuantConfig().overClipMarginDB
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case method, samples, exclude, perTensor, weightBits, sensitivityMarginDB, reportSamples, symmetricActivations
+        case biasCorrection, statisticsSamples, overClipMarginDB
     }
 
     /// Fields a job stored by an earlier version lacks take their defaults.
@@ -38,6 +45,25 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         sensitivityMarginDB = try c.decodeIfPresent(Double.self, forKey: .sensitivityMarginDB)
         reportSamples = try c.decodeIfPresent(Int.self, forKey: .reportSamples) ?? reportSamples
         symmetricActivations = try c.decodeIfPresent(Bool.self, forKey: .symmetricActivations) ?? symmetricActivations
+        biasCorrection = try c.decodeIfPresent(Bool.self, forKey: .biasCorrection) ?? biasCorrection
+        statisticsSamples = try c.decodeIfPresent(Int.self, forKey: .statisticsSamples) ?? statisticsSamples
+        // Written as null when off (`encode`); absent (a job of an earlier version) is the default.
+        if c.contains(.overClipMarginDB) { overClipMarginDB = try c.decodeIfPresent(Double.self, forKey: .overClipMarginDB) }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(method, forKey: .method)
+        try c.encodeIfPresent(samples, forKey: .samples)
+        try c.encode(exclude, forKey: .exclude)
+        try c.encode(perTensor, forKey: .perTensor)
+        try c.encodeIfPresent(weightBits, forKey: .weightBits)
+        try c.encodeIfPresent(sensitivityMarginDB, forKey: .sensitivityMarginDB)
+        try c.encode(reportSamples, forKey: .reportSamples)
+        try c.encode(symmetricActivations, forKey: .symmetricActivations)
+        try c.encode(biasCorrection, forKey: .biasCorrection)
+        try c.encode(statisticsSamples, forKey: .statisticsSamples)
+        if let overClipMarginDB { try c.encode(overClipMarginDB, forKey: .overClipMarginDB) } else { try c.encodeNil(forKey: .overClipMarginDB) }
     }
 
     /// Why these options cannot be used, or nil (named by the `octet calibrate` flag).
@@ -46,6 +72,8 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         if let weightBits, weightBits != 7 && weightBits != 8 { return "--weight-bits must be 7 or 8" }
         if let samples, samples < 1 { return "--samples must be at least 1" }
         if reportSamples < 0 { return "--report-samples must not be negative" }
+        if statisticsSamples < 1 { return "--statistics-samples must be at least 1" }
+        if let m = overClipMarginDB, !(m >= 0 && m.isFinite) { return "--over-clip-margin must be a non-negative number of dB or 'off'" }
         return nil
     }
 
@@ -57,6 +85,9 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         c.samples = samples
         c.sensitivityMarginDB = sensitivityMarginDB
         c.symmetricActivations = symmetricActivations
+        c.biasCorrection = biasCorrection
+        c.sensitivitySamples = statisticsSamples
+        c.overClipMarginDB = overClipMarginDB ?? .infinity
         c.plan = plan
         let opTypes = Set(Op.supportedONNXTypes)
         c.quantize = QuantizeOptions(perChannelWeights: !perTensor, weightBits: weightBits ?? QuantConfig.defaultWeightBits,

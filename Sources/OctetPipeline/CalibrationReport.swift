@@ -17,7 +17,11 @@ public enum CalibrationReport {
             ? "- activations: s8 symmetric (zero point 0, scale threshold/127, as TensorRT requires)\n"
             : "- activations: u8; tensors proven non-negative use 256 levels (zero point 0), others 128 per side (zero point 128)\n"
         let switched = q.table.entries.filter { $0.method.hasPrefix("mse (kl") }
-        md += "- over-clipping guard: a KL threshold whose histogram-estimated SQNR is more than \(config.overClipMarginDB) dB below the MSE-optimal threshold's is replaced by the MSE threshold (\(switched.count) tensor(s) here)\n"
+        if config.overClipMarginDB.isFinite {
+            md += "- over-clipping guard: a KL threshold whose histogram-estimated SQNR is more than \(config.overClipMarginDB) dB below the MSE-optimal threshold's is replaced by the MSE threshold (\(switched.count) tensor(s) here)\n"
+        } else {
+            md += "- over-clipping guard: off\n"
+        }
         if let margin = config.sensitivityMarginDB {
             md += "- weight sensitivity: each convolution's output with quantized weights vs FP32 weights on the same FP32 input (\(config.sensitivitySamples) samples); layers more than \(margin) dB below the median stay FP32: "
             md += q.autoExcluded.isEmpty ? "none\n" : q.autoExcluded.map { "`\($0)` (\(String(format: "%.1f", q.sensitivity[$0] ?? 0)) dB)" }.joined(separator: ", ") + "\n"

@@ -73,11 +73,22 @@ struct CalibrationFlags: ParsableArguments {
     @Option(help: "Samples for the per-layer SQNR of the report.")
     var reportSamples: Int = 8
 
+    @Option(help: "Bias correction: each convolution's bias absorbs the mean output shift its weight quantization causes ('on' or 'off').")
+    var biasCorrection: String = "on"
+
+    @Option(help: "Samples the weight-sensitivity analysis and bias correction measure on (the first ones).")
+    var statisticsSamples: Int = CalibrationOptions().statisticsSamples
+
+    @Option(help: "Replace a KL threshold by the MSE one when its estimated SQNR is this many dB lower ('off' disables).")
+    var overClipMargin: String = "3"
+
     @Flag(help: "Every activation s8 with zero point 0 (scale threshold/127) instead of u8: the QDQ model TensorRT accepts (it refuses non-zero zero points). Non-negative tensors lose one bit.")
     var symmetricActivations = false
 
     func validate() throws {
         if sensitivityMargin != "off" && Double(sensitivityMargin) == nil { throw ValidationError("--sensitivity-margin takes dB or 'off'") }
+        if biasCorrection != "on" && biasCorrection != "off" { throw ValidationError("--bias-correction takes 'on' or 'off'") }
+        if overClipMargin != "off" && Double(overClipMargin) == nil { throw ValidationError("--over-clip-margin takes dB or 'off'") }
         if let problem = options().problem { throw ValidationError(problem) }
     }
 
@@ -91,6 +102,9 @@ struct CalibrationFlags: ParsableArguments {
         o.sensitivityMarginDB = Double(sensitivityMargin)
         o.reportSamples = reportSamples
         o.symmetricActivations = symmetricActivations
+        o.biasCorrection = biasCorrection == "on"
+        o.statisticsSamples = statisticsSamples
+        o.overClipMarginDB = Double(overClipMargin)
         return o
     }
 }
