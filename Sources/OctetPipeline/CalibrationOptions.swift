@@ -25,12 +25,18 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
     public var statisticsSamples = QuantConfig().sensitivitySamples
     /// The over-clipping guard's margin in dB (`QuantConfig.overClipMarginDB`), nil for off.
     public var overClipMarginDB: Double? = QuantConfig().overClipMarginDB
+    /// `--max-drop` points (`AccuracyBound`), nil for no accuracy-driven search.
+    public var maxDrop: Double?
+    /// top1, agreement or sqnr; nil chooses from the model.
+    public var metric: String?
+    /// Held-out calibration rows for the search; nil for a quarter.
+    public var validationSamples: Int?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case method, samples, exclude, perTensor, weightBits, sensitivityMarginDB, reportSamples, symmetricActivations
-        case biasCorrection, statisticsSamples, overClipMarginDB
+        case biasCorrection, statisticsSamples, overClipMarginDB, maxDrop, metric, validationSamples
     }
 
     /// Fields a job stored by an earlier version lacks take their defaults.
@@ -49,6 +55,9 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         statisticsSamples = try c.decodeIfPresent(Int.self, forKey: .statisticsSamples) ?? statisticsSamples
         // Written as null when off (`encode`); absent (a job of an earlier version) is the default.
         if c.contains(.overClipMarginDB) { overClipMarginDB = try c.decodeIfPresent(Double.self, forKey: .overClipMarginDB) }
+        maxDrop = try c.decodeIfPresent(Double.self, forKey: .maxDrop)
+        metric = try c.decodeIfPresent(String.self, forKey: .metric)
+        validationSamples = try c.decodeIfPresent(Int.self, forKey: .validationSamples)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -64,6 +73,9 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         try c.encode(biasCorrection, forKey: .biasCorrection)
         try c.encode(statisticsSamples, forKey: .statisticsSamples)
         if let overClipMarginDB { try c.encode(overClipMarginDB, forKey: .overClipMarginDB) } else { try c.encodeNil(forKey: .overClipMarginDB) }
+        try c.encodeIfPresent(maxDrop, forKey: .maxDrop)
+        try c.encodeIfPresent(metric, forKey: .metric)
+        try c.encodeIfPresent(validationSamples, forKey: .validationSamples)
     }
 
     /// Why these options cannot be used, or nil (named by the `octet calibrate` flag).
@@ -74,6 +86,10 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         if reportSamples < 0 { return "--report-samples must not be negative" }
         if statisticsSamples < 1 { return "--statistics-samples must be at least 1" }
         if let m = overClipMarginDB, !(m >= 0 && m.isFinite) { return "--over-clip-margin must be a non-negative number of dB or 'off'" }
+        if let d = maxDrop, !(d >= 0 && d <= 100) { return "--max-drop must be a number of points in [0, 100]" }
+        if let metric, AccuracyMetric(rawValue: metric) == nil { return "--metric must be top1, agreement or sqnr, not '\(metric)'" }
+        if let v = validationSamples, v < 1 { return "--validation-samples must be at least 1" }
+        if maxDrop == nil, metric != nil || validationSamples != nil { return "--metric and --validation-samples go with --max-drop" }
         return nil
     }
 
@@ -88,6 +104,7 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         c.biasCorrection = biasCorrection
         c.sensitivitySamples = statisticsSamples
         c.overClipMarginDB = overClipMarginDB ?? .infinity
+        c.accuracy = maxDrop.map { AccuracyBound(maxDrop: $0, metric: metric.flatMap(AccuracyMetric.init), validationSamples: validationSamples) }
         c.plan = plan
         let opTypes = Set(Op.supportedONNXTypes)
         c.quantize = QuantizeOptions(perChannelWeights: !perTensor, weightBits: weightBits ?? QuantConfig.defaultWeightBits,

@@ -34,6 +34,7 @@ public enum CalibrationReport {
         }
         let nonFinite = q.table.entries.reduce(Int64(0)) { $0 + $1.nonFinite }
         md += "- NaN/Inf activations seen (counted, never binned): \(nonFinite)\n\n"
+        if let a = q.accuracy { md += accuracySection(a) }
         md += "Measured SQNR compares each INT8 tensor with the FP32 one on \(sqnrSamples) samples (errors accumulate through the network); estimated SQNR is the quantization noise of the tensor alone, from its histogram.\n\n"
         md += "| tensor | method | threshold | observed max | est. SQNR dB | measured SQNR dB |\n|---|---|---|---|---|---|\n"
         let ordered = q.table.entries.sorted { (measured[$0.tensor] ?? .infinity) < (measured[$1.tensor] ?? .infinity) }
@@ -47,6 +48,30 @@ public enum CalibrationReport {
             let file = "plot_" + e.tensor.map { $0.isLetter || $0.isNumber ? $0 : "_" } .map(String.init).joined() + ".svg"
             try Data(svg(h, entry: e).utf8).write(to: URL(fileURLWithPath: plotDirectory).appendingPathComponent(file))
             md += "### `\(e.tensor)`\n\n![histogram and KL curve](\(file))\n\n"
+        }
+        return md
+    }
+
+    /// What `--max-drop` did: the bound, the metric before and after, each layer returned to FP32
+    /// with what it recovered alone, and the ranking of every candidate.
+    static func accuracySection(_ a: AccuracyControlReport) -> String {
+        func f(_ v: Double) -> String { String(format: "%.2f", v) }
+        var md = "## Accuracy-driven mode (--max-drop \(f(a.maxDrop)) --metric \(a.metric.rawValue))\n\n"
+        md += "On \(a.validationSamples) held-out calibration samples: FP32 \(f(a.fp32)), every layer INT8 \(f(a.allInt8)), "
+        md += "the model written \(f(a.final)) (drop \(f(a.fp32 - a.final)) points): the bound is \(a.met ? "met" : "**not met**")."
+        if a.metric == .sqnr { md += " (A drop of P points is an output SQNR of −10·log10(P/100) dB.)" }
+        md += "\n\n"
+        if a.returned.isEmpty {
+            md += a.met ? "No layer had to return to FP32.\n\n" : "No set of layers returned to FP32 met the bound.\n\n"
+        } else {
+            md += "Returned to FP32 (each one needed: without any of them the bound fails):\n\n| layer | metric gain alone | metric when returned |\n|---|---|---|\n"
+            for r in a.returned { md += "| `\(r.layer)` | \(f(r.gainAlone)) | \(f(r.metricAfter)) |\n" }
+            md += "\n"
+        }
+        if !a.ranking.isEmpty {
+            md += "Every candidate with its gain when returned to FP32 alone, best first:\n\n| layer | gain |\n|---|---|\n"
+            for r in a.ranking { md += "| `\(r.layer)` | \(f(r.gainAlone)) |\n" }
+            md += "\n"
         }
         return md
     }

@@ -21,6 +21,8 @@ public struct QuantizedModel: Sendable {
     public var sensitivity: [String: Double] = [:]
     /// Layers kept in FP32 because they are too sensitive to weight quantization.
     public var autoExcluded: [String] = []
+    /// What `--max-drop` did, when it was asked for.
+    public var accuracy: AccuracyControlReport? = nil
 }
 
 /// The layers to keep in FP32: sensitivity more than `margin` dB below the median, worst first,
@@ -117,6 +119,9 @@ public struct CalibrationPlan: Sendable {
     public var watched: [String]
     /// Calibration samples: rows 0..<samples of the data.
     public var samples: Int
+    /// Rows the accuracy-driven search (`QuantConfig.accuracy`) measures on, after the calibration
+    /// rows; empty without it.
+    public var validationRows: Range<Int> = 0..<0
     public var sensitivity: [String: Double]
     public var autoExcluded: [String]
     public var corrections: [String: [Float]]
@@ -127,8 +132,11 @@ public struct CalibrationPlan: Sendable {
 public func planCalibration(_ model: Graph, calibrationData: any Dataset, config: QuantConfig) throws -> CalibrationPlan {
     if let qdq = model.nodes.first(where: { $0.op.isQDQ }) { throw CalibrationError.alreadyQuantized(qdq.name) }
     let graph = try ModelLoader.optimize(model)
-    let count = min(calibrationData.count, config.samples ?? calibrationData.count)
-    guard count > 0 else { throw CalibrationError.emptyDataset }
+    let rows = min(calibrationData.count, config.samples ?? calibrationData.count)
+    guard rows > 0 else { throw CalibrationError.emptyDataset }
+    // With an accuracy bound, the last rows validate instead of calibrating.
+    if config.accuracy != nil, rows < 2 { throw AccuracyControlError.tooFewSamples(rows) }
+    let count = rows - (config.accuracy?.validation(of: rows) ?? 0)
     var config = config
     var sensitivity: [String: Double] = [:]
     var autoExcluded: [String] = []
@@ -142,21 +150,30 @@ public func planCalibration(_ model: Graph, calibrationData: any Dataset, config
         config.quantize.excludedNodes.formUnion(autoExcluded)
     }
     let watched = InsertQuantizeDequantize.quantizationPoints(graph, options: config.quantize).activations
-    return CalibrationPlan(graph: graph, config: config, watched: watched, samples: count, sensitivity: sensitivity,
-                           autoExcluded: autoExcluded.sorted(), corrections: corrections)
+    return CalibrationPlan(graph: graph, config: config, watched: watched, samples: count, validationRows: count..<rows,
+                           sensitivity: sensitivity, autoExcluded: autoExcluded.sorted(), corrections: corrections)
 }
 
-/// Turns merged histograms into the quantized model: thresholds, bias correction, QDQ graph.
-public func finishCalibration(_ plan: CalibrationPlan, histograms: [String: AbsHistogram], seconds: Double) throws -> QuantizedModel {
-    let config = plan.config
-    let table = try calibrationTable(plan.graph, histograms: histograms, config: config)
-    // Only layers whose weights are actually quantized get the correction (exclusions by name or op type).
-    let quantized = InsertQuantizeDequantize.quantizationPoints(plan.graph, options: config.quantize).weighted
-    let corrected = config.biasCorrection
-        ? applyBiasCorrection(plan.graph, plan.corrections.filter { quantized.contains($0.key) }) : plan.graph
-    let qdq = try InsertQuantizeDequantize.apply(corrected, table: table, options: config.quantize)
-    return QuantizedModel(fp32: plan.graph, qdq: qdq, table: table, histograms: histograms, samples: plan.samples,
-                          seconds: seconds, sensitivity: plan.sensitivity, autoExcluded: plan.autoExcluded)
+/// Turns merged histograms into the quantized model: thresholds, bias correction, QDQ graph; with
+/// an accuracy bound, the fewest layers returned to FP32 that meet it on `data`'s validation rows
+/// (`controlAccuracy`).
+public func finishCalibration(_ plan: CalibrationPlan, histograms: [String: AbsHistogram], seconds: Double,
+                              data: (any Dataset)? = nil) throws -> QuantizedModel {
+    func build(_ config: QuantConfig) throws -> QuantizedModel {
+        let table = try calibrationTable(plan.graph, histograms: histograms, config: config)
+        // Only layers whose weights are actually quantized get the correction (exclusions by name or op type).
+        let quantized = InsertQuantizeDequantize.quantizationPoints(plan.graph, options: config.quantize).weighted
+        let corrected = config.biasCorrection
+            ? applyBiasCorrection(plan.graph, plan.corrections.filter { quantized.contains($0.key) }) : plan.graph
+        let qdq = try InsertQuantizeDequantize.apply(corrected, table: table, options: config.quantize)
+        return QuantizedModel(fp32: plan.graph, qdq: qdq, table: table, histograms: histograms, samples: plan.samples,
+                              seconds: seconds, sensitivity: plan.sensitivity, autoExcluded: plan.autoExcluded)
+    }
+    guard let bound = plan.config.accuracy else { return try build(plan.config) }
+    guard let data else { throw PipelineError.badOption("--max-drop needs the calibration data to validate on") }
+    var (q, report) = try controlAccuracy(plan, histograms: histograms, data: data, bound: bound, build: build)
+    q.accuracy = report
+    return q
 }
 
 /// Calibrates `model` on `calibrationData` and quantizes it: the library's main call.
@@ -166,7 +183,8 @@ public func quantizeModel(_ model: Graph, calibrationData: any Dataset, config: 
     let plan = try planCalibration(model, calibrationData: calibrationData, config: config)
     let histograms = try collectHistograms(plan.graph, data: calibrationData, range: 0..<plan.samples, watched: Set(plan.watched),
                                            options: plan.config.plan, batch: plan.config.batch, progress: progress)
-    return try finishCalibration(plan, histograms: histograms, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    return try finishCalibration(plan, histograms: histograms, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9,
+                                 data: calibrationData)
 }
 
 /// An INT8 model ready to run batches.

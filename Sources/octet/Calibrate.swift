@@ -34,15 +34,37 @@ struct Calibrate: ParsableCommand {
         let recipe = dataOptions.data.lowercased().hasSuffix(".npy") ? nil : try PreprocessRecipe.resolve(dataOptions.preprocess, modelPath: model)
         let paths = try CalibrationArtifacts.writeAll(q, config: config, data: data, reportSamples: calibration.reportSamples,
                                                       modelName: name, recipe: recipe, to: out)
+        // The artifacts are written either way; an unmet bound then fails the command.
+        let unmet = q.accuracy.flatMap { a in a.met ? nil : a }
+        defer { if let a = unmet { Self.exit(withError: AccuracyBoundNotMet(report: a)) } }
         if json {
-            struct Summary: Encodable { var samples: Int; var seconds: Double; var tensors: Int; var paths: CalibrationArtifacts.Paths }
-            return try printJSON(Summary(samples: q.samples, seconds: q.seconds, tensors: q.table.entries.count, paths: paths))
+            struct Summary: Encodable {
+                var samples: Int; var seconds: Double; var tensors: Int; var paths: CalibrationArtifacts.Paths
+                var accuracy: AccuracyControlReport?
+            }
+            return try printJSON(Summary(samples: q.samples, seconds: q.seconds, tensors: q.table.entries.count, paths: paths,
+                                         accuracy: q.accuracy))
         }
         if !q.autoExcluded.isEmpty { print("kept in FP32 (weight-sensitive): \(q.autoExcluded.joined(separator: ", "))") }
+        if let a = q.accuracy {
+            print(String(format: "--max-drop %.2f (%@, %d validation samples): FP32 %.2f, all INT8 %.2f, written %.2f",
+                         a.maxDrop, a.metric.rawValue, a.validationSamples, a.fp32, a.allInt8, a.final))
+            if !a.returned.isEmpty { print("returned to FP32: \(a.returned.map(\.layer).joined(separator: ", "))") }
+        }
         print("calibrated \(q.table.entries.count) tensors on \(q.samples) samples in \(String(format: "%.1f", q.seconds)) s (\(config.method))")
         print("INT8 model:        \(paths.model)")
         print("calibration table: \(paths.table)")
         print("TensorRT cache:    \(paths.tensorRTCache)")
         print("report:            \(paths.report)")
+    }
+}
+
+/// `--max-drop` could not be met: the artifacts (with the best set of layers found) are written,
+/// and the command exits with status 1.
+struct AccuracyBoundNotMet: Error, CustomStringConvertible {
+    let report: AccuracyControlReport
+    var description: String {
+        String(format: "--max-drop %.2f is not met: %@ %.2f against FP32 %.2f on %d validation samples even with %d layer(s) in FP32 (see the report)",
+               report.maxDrop, report.metric.rawValue, report.final, report.fp32, report.validationSamples, report.returned.count)
     }
 }

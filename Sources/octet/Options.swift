@@ -82,6 +82,15 @@ struct CalibrationFlags: ParsableArguments {
     @Option(help: "Replace a KL threshold by the MSE one when its estimated SQNR is this many dB lower ('off' disables).")
     var overClipMargin: String = "3"
 
+    @Option(help: "Accuracy-driven mode: return the fewest layers to FP32 that keep --metric within this many points of FP32 on held-out calibration samples.")
+    var maxDrop: Double?
+
+    @Option(help: "With --max-drop: top1 (needs --labels), agreement (with FP32's top-1) or sqnr (any model; a drop of P points is an output SQNR of -10·log10(P/100) dB). Default: agreement for a classifier, else sqnr.")
+    var metric: String?
+
+    @Option(help: "With --max-drop: the last N calibration samples validate instead of calibrating (default: a quarter).")
+    var validationSamples: Int?
+
     @Flag(help: "Every activation s8 with zero point 0 (scale threshold/127) instead of u8: the QDQ model TensorRT accepts (it refuses non-zero zero points). Non-negative tensors lose one bit.")
     var symmetricActivations = false
 
@@ -105,6 +114,9 @@ struct CalibrationFlags: ParsableArguments {
         o.biasCorrection = biasCorrection == "on"
         o.statisticsSamples = statisticsSamples
         o.overClipMarginDB = Double(overClipMargin)
+        o.maxDrop = maxDrop
+        o.metric = metric
+        o.validationSamples = validationSamples
         return o
     }
 }

@@ -82,7 +82,7 @@ public final class JobRunner: @unchecked Sendable {
         for r in try store.results(of: tasks.filter { $0.kind == .calibration }) {
             for (name, h) in try HistogramSet.decode(try Compression.unpack(r.histograms)) { histograms[name, default: AbsHistogram()].merge(h) }
         }
-        let q = try finishCalibration(plan, histograms: histograms, seconds: Date().timeIntervalSince1970 - job.created)
+        let q = try finishCalibration(plan, histograms: histograms, seconds: Date().timeIntervalSince1970 - job.created, data: data)
         let out = (directory as NSString).appendingPathComponent("\(job.id)/artifacts")
         let paths = try CalibrationArtifacts.writeAll(q, config: plan.config, data: data, reportSamples: job.spec.calibration?.reportSamples ?? 8,
                                                       modelName: job.spec.modelName,
@@ -92,8 +92,10 @@ public final class JobRunner: @unchecked Sendable {
         let int8Hash = try blobs.putFile(paths.model)
         lock.lock(); plans[job.id] = nil; lock.unlock()  // the plan is not needed after quantization
         let count = data.count
-        let verify = plan.samples < count
-            ? plan.samples..<min(count, plan.samples + job.spec.verifySamples)
+        // Held out: the rows after those the calibration and its accuracy search (`--max-drop`) used.
+        let used = max(plan.samples, plan.validationRows.upperBound)
+        let verify = used < count
+            ? used..<min(count, used + job.spec.verifySamples)
             : max(0, count - job.spec.verifySamples)..<count
         let first = tasks.map(\.index).max().map { $0 + 1 } ?? 0
         let verification = job.spec.verifySamples == 0 ? [] :
@@ -102,7 +104,7 @@ public final class JobRunner: @unchecked Sendable {
             var samples: Int, tensors: Int, autoExcluded: [String], heldOut: Bool
             enum CodingKeys: String, CodingKey { case samples, tensors, autoExcluded = "auto_excluded", heldOut = "verification_held_out" }
         }
-        let summary = Summary(samples: q.samples, tensors: q.table.entries.count, autoExcluded: q.autoExcluded, heldOut: plan.samples < count)
+        let summary = Summary(samples: q.samples, tensors: q.table.entries.count, autoExcluded: q.autoExcluded, heldOut: used < count)
         return FinalizedJob(artifacts: artifacts, int8Hash: int8Hash, verificationTasks: verification, summary: Self.json(summary))
     }
 

@@ -1,0 +1,108 @@
+import Foundation
+import OctetTestSupport
+import XCTest
+
+/// `--max-drop`: on a small model whose every subset of layers can be tried, the layers returned
+/// to FP32 meet the bound on the held-out rows, and no proper subset of them does (the set is
+/// minimal); the metric the search reports is the one measured independently; a bound nothing
+/// meets still writes the model, and `octet calibrate` then exits 1 naming the cause.
+final class AccuracyControlTests: XCTestCase {
+    /// x [N,3,10,10] → 3×3 convs with Relu → global average → Gemm: four weighted layers.
+    func model() throws -> Graph {
+        var b = GraphBuilder(name: "small")
+        let x = b.input("x", dims: [nil, 3, 10, 10])
+        var r = TestRandom(seed: 41)
+        func conv(_ v: String, _ cin: Int, _ cout: Int, _ name: String) -> String {
+            b.add(.relu, [b.add(.conv(Window2D(kernel: [3, 3], pads: [1, 1, 1, 1]), group: 1),
+                                [v, b.constant(name + "_w", r.tensor([cout, cin, 3, 3])), b.constant(name + "_b", r.tensor([cout], -0.2, 0.2))],
+                                name: name)])
+        }
+        let y = conv(conv(conv(x, 3, 12, "c1"), 12, 12, "c2"), 12, 12, "c3")
+        let pooled = b.add(.flatten(axis: 1), [b.add(.globalAveragePool, [y])])
+        let logits = b.add(.gemm(GemmAttributes(transB: true)), [pooled, b.constant("fc_w", r.tensor([10, 12])), b.constant("fc_b", r.tensor([10]))],
+                           name: "fc")
+        b.output(logits, dims: [nil, 10])
+        return b.graph
+    }
+
+    /// 100·(1 − noise/signal) of `qdq`'s outputs against FP32 on `rows`: the sqnr metric.
+    func metric(_ fp32: Graph, _ qdq: Graph, _ data: any Dataset, _ rows: Range<Int>) throws -> Double {
+        let a = try ModelRun(graph: try ModelLoader.optimize(fp32), options: PlanOptions(threads: 1))
+        let b = try ModelRun(graph: qdq, options: PlanOptions(threads: 1))
+        var signal = 0.0, noise = 0.0
+        for (_, inputs) in try a.inputBatches(data, rows) {
+            let x = try XCTUnwrap(try a.run(inputs).values.first?.floats), y = try XCTUnwrap(try b.run(inputs).values.first?.floats)
+            for (u, v) in zip(x, y) { signal += Double(u) * Double(u); noise += Double(u - v) * Double(u - v) }
+        }
+        return 100 * (1 - noise / signal)
+    }
+
+    func testReturnedLayersMeetTheBoundAndAreMinimal() throws {
+        let dir = try TestPaths.temporaryDirectory(self)
+        let graph = try model()
+        var r = TestRandom(seed: 42)
+        let npy = dir.appendingPathComponent("x.npy").path
+        try NPYFile.write(path: npy, shape: [40, 3, 10, 10], values: r.tensor([40, 3, 10, 10]).floats!)
+        let data = try NPYDataset(path: npy)
+        let validation = 30..<40
+        // Every subset of the four layers in FP32, with the thresholds of rows 0..<30.
+        let layers = ["c1", "c2", "c3", "fc"]
+        var base = QuantConfig()
+        base.samples = 30
+        base.sensitivityMarginDB = nil
+        base.plan = PlanOptions(threads: 1)
+        var value: [Set<String>: Double] = [:]
+        for mask in 0..<16 {
+            let subset = Set(layers.enumerated().filter { mask & (1 << $0.offset) != 0 }.map(\.element))
+            var c = base
+            c.quantize.excludedNodes = subset
+            value[subset] = try metric(graph, try quantizeModel(graph, calibrationData: data, config: c).qdq, data, validation)
+        }
+        let allInt8 = try XCTUnwrap(value[[]])
+        // A bound the all-INT8 model misses but some subset meets.
+        let best = value.values.max()!
+        XCTAssertLessThan(allInt8, best - 1e-6, "returning layers to FP32 must help on this model")
+        let bound = (100 - allInt8 + 100 - best) / 2
+        var config = base
+        config.samples = 40
+        config.accuracy = AccuracyBound(maxDrop: bound, metric: .sqnr, validationSamples: 10)
+        let q = try quantizeModel(graph, calibrationData: data, config: config)
+        let report = try XCTUnwrap(q.accuracy)
+        XCTAssertTrue(report.met)
+        XCTAssertEqual(report.validationSamples, 10)
+        let returned = Set(report.returned.map(\.layer))
+        XCTAssertFalse(returned.isEmpty)
+        XCTAssertEqual(report.allInt8, allInt8, accuracy: 1e-9)
+        XCTAssertEqual(report.final, try XCTUnwrap(value[returned]), accuracy: 1e-9, "the search measures what the test measures")
+        XCTAssertLessThanOrEqual(100 - value[returned]!, bound + 1e-9)
+        for layer in returned {
+            XCTAssertGreaterThan(100 - value[returned.subtracting([layer])]!, bound, "\(returned.sorted()) without \(layer) still meets the bound")
+        }
+        // The model written has exactly those layers in FP32 (their weights are not dequantized).
+        let quantizedWeights = Set(q.qdq.nodes.filter { n in n.inputs.count > 1 && n.inputs[1].hasSuffix("_dequantized") }.map(\.name))
+        XCTAssertEqual(quantizedWeights.intersection(returned), [])
+        XCTAssertEqual(Set(report.ranking.map(\.layer)), Set(layers))
+    }
+
+    func testAnUnmetBoundWritesTheModelAndFailsTheCommand() throws {
+        let dir = try TestPaths.temporaryDirectory(self)
+        let path = dir.appendingPathComponent("small.onnx").path
+        try ONNXExporter.write(try model(), to: URL(fileURLWithPath: path))
+        var r = TestRandom(seed: 43)
+        let npy = dir.appendingPathComponent("x.npy").path
+        try NPYFile.write(path: npy, shape: [12, 3, 10, 10], values: r.tensor([12, 3, 10, 10]).floats!)
+        let out = dir.appendingPathComponent("cal").path
+        // A drop of 0 points: even with every layer in FP32, the quantized global average adds noise.
+        let cal = try runProduct("octet", ["calibrate", path, "--data", npy, "--max-drop", "0", "--metric", "sqnr", "--out", out,
+                                           "--report-samples", "1"])
+        XCTAssertEqual(cal.status, 1, cal.stdout + cal.stderr)
+        XCTAssertTrue(cal.stderr.contains("--max-drop 0.00 is not met"), cal.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("cal/small.int8.onnx").path))
+        let report = try String(contentsOfFile: dir.appendingPathComponent("cal/report.md").path, encoding: .utf8)
+        XCTAssertTrue(report.contains("## Accuracy-driven mode") && report.contains("**not met**"), report)
+        // Top-1 without labels is refused before any work, naming the flag.
+        let top1 = try runProduct("octet", ["calibrate", path, "--data", npy, "--max-drop", "1", "--metric", "top1", "--out", out])
+        XCTAssertEqual(top1.status, 1)
+        XCTAssertTrue(top1.stderr.contains("--labels"), top1.stderr)
+    }
+}

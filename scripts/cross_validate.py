@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Two-fold cross-validation of calibration options: the table of docs/calibration.md.
+
+The labelled images are split into two halves by file-name order. Each configuration calibrates
+on one half (`octet calibrate --limit N/2`, or `--offset N/2`) and is scored on the other half it
+never saw (`octet eval`), then the halves swap. Per fold: FP32 and INT8 top-1, their difference,
+top-1 agreement of INT8 with FP32 and the logits SQNR; then the mean over folds and the spread
+(the larger minus the smaller fold). Every row is compared with the first configuration (the
+defaults).
+
+usage: scripts/cross_validate.py [--octet .build/release/octet] [--model M] [--data D]
+           [--preprocess efficientnet-lite] [--config 'name=flags' ...] [--json]
+Without --config, every option of `octet calibrate` that sets a default decision is tried.
+Needs a release build of octet; uses nothing but the standard library.
+"""
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+
+DEFAULT_CONFIGS = [
+    ("defaults (kl, sensitivity margin 5 dB, bias correction on 8 samples, over-clip guard 3 dB)", ""),
+    ("--method mse", "--method mse"),
+    ("--method max", "--method max"),
+    ("--method percentile", "--method percentile"),
+    ("--sensitivity-margin off", "--sensitivity-margin off"),
+    ("--sensitivity-margin 3", "--sensitivity-margin 3"),
+    ("--sensitivity-margin 8", "--sensitivity-margin 8"),
+    ("--bias-correction off", "--bias-correction off"),
+    ("--statistics-samples 32", "--statistics-samples 32"),
+    ("--statistics-samples 64", "--statistics-samples 64"),
+    ("--over-clip-margin off", "--over-clip-margin off"),
+    ("--per-tensor", "--per-tensor"),
+    ("--weight-bits 7", "--weight-bits 7"),
+    ("--symmetric-activations", "--symmetric-activations"),
+]
+
+
+def run(cmd):
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr.strip()}")
+    return p.stdout
+
+
+def count_images(data):
+    return sum(1 for f in os.listdir(data) if f.lower().endswith((".jpg", ".jpeg", ".png")))
+
+
+def fold(args, flags, calib, held_out, work):
+    """Calibrates with `calib` (octet data flags), evaluates on `held_out`; returns the scores."""
+    out = os.path.join(work, "cal")
+    common = ["--data", args.data, "--preprocess", args.preprocess]
+    start = time.monotonic()
+    cal = json.loads(run([args.octet, "calibrate", args.model, *common, *calib, "--out", out, "--report-samples", "1",
+                          "--json", *shlex.split(flags)]))
+    seconds = time.monotonic() - start
+    model = cal["paths"]["model"]
+    ev = json.loads(run([args.octet, "eval", args.model, model, *common, "--labels", args.labels, *held_out, "--json"]))
+    return {"fp32_top1": ev["fp32_top1"], "int8_top1": ev["int8_top1"], "agreement": ev["agreement"],
+            "sqnr_db": ev["sqnr_db"], "images": ev["images"], "calibrate_seconds": seconds}
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.dirname(here)
+    shared = os.path.join(os.path.dirname(root), "shared")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--octet", default=os.path.join(root, ".build/release/octet"))
+    ap.add_argument("--model", default=os.path.join(shared, "models/efficientnet_lite0_fp32.onnx"))
+    ap.add_argument("--data", default=os.path.join(shared, "data/imagenet-sample"))
+    ap.add_argument("--labels", default=None, help="default: DATA/labels.csv")
+    ap.add_argument("--preprocess", default="efficientnet-lite")
+    ap.add_argument("--config", action="append", default=[], help="'name=flags for octet calibrate' (repeatable)")
+    ap.add_argument("--json", action="store_true", help="one JSON line per configuration instead of the table")
+    args = ap.parse_args()
+    args.labels = args.labels or os.path.join(args.data, "labels.csv")
+    configs = [tuple(c.split("=", 1)) if "=" in c else (c, c) for c in args.config] or DEFAULT_CONFIGS
+    n = count_images(args.data)
+    half = n // 2
+    folds = [(["--limit", str(half)], ["--offset", str(half)]),   # calibrate on the first half
+             (["--offset", str(half)], ["--limit", str(half)])]   # and on the second
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        for name, flags in configs:
+            scores = [fold(args, flags, c, e, work) for c, e in folds]
+            rows.append((name, flags, scores))
+            if args.json:
+                print(json.dumps({"config": name, "flags": flags, "folds": scores}), flush=True)
+    if args.json:
+        return
+    print(f"2-fold cross-validation, {n} images ({half} per fold), model {os.path.basename(args.model)}\n")
+    print("| configuration | fold | FP32 top-1 | INT8 top-1 | Δ top-1 | agreement | logits SQNR | Δ top-1 mean (spread) | agreement mean (spread) | SQNR mean (spread) | vs defaults: Δ agreement, Δ SQNR | calibrate s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    base = rows[0][2]
+    def mean(xs): return sum(xs) / len(xs)
+    for name, _, scores in rows:
+        drop = [100 * (s["int8_top1"] - s["fp32_top1"]) for s in scores]
+        agree = [100 * s["agreement"] for s in scores]
+        sqnr = [s["sqnr_db"] for s in scores]
+        vs = (f"{mean(agree) - mean([100 * s['agreement'] for s in base]):+.2f} pt, "
+              f"{mean(sqnr) - mean([s['sqnr_db'] for s in base]):+.2f} dB")
+        for i, s in enumerate(scores):
+            summary = (f"{mean(drop):+.2f} ({max(drop) - min(drop):.2f}) | {mean(agree):.2f}% ({max(agree) - min(agree):.2f}) | "
+                       f"{mean(sqnr):.2f} ({max(sqnr) - min(sqnr):.2f}) | {vs}") if i == 0 else " | | | "
+            print(f"| {name if i == 0 else ''} | {'AB'[i]} | {100 * s['fp32_top1']:.1f}% | {100 * s['int8_top1']:.1f}% | "
+                  f"{drop[i]:+.1f} | {agree[i]:.1f}% | {sqnr[i]:.2f} | {summary} | {s['calibrate_seconds']:.1f} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
