@@ -14,7 +14,11 @@ import OctetIR
 /// into the integer kernel). Graph outputs stay FP32. Quantized ops: Conv, Gemm and MatMul
 /// with constant weights, Add, MaxPool, AveragePool, GlobalAveragePool — unless excluded.
 public enum InsertQuantizeDequantize {
-    public static func apply(_ graph: Graph, table: CalibrationTable, options: QuantizeOptions) throws(GraphError) -> Graph {
+    /// `weights`: codes made earlier by `quantizedWeights` for this graph's weights and `options`
+    /// (a search that builds many QDQ graphs of one model quantizes each weight once); any weight
+    /// it lacks is quantized here.
+    public static func apply(_ graph: Graph, table: CalibrationTable, options: QuantizeOptions,
+                             weights: [String: QuantizedWeight] = [:]) throws(GraphError) -> Graph {
         if let qdq = graph.nodes.first(where: { $0.op.isQDQ }) {
             throw .unsupported(node: qdq.name, detail: "input: the model is already quantized (it has \(qdq.op.onnxType) nodes)")
         }
@@ -46,7 +50,7 @@ public enum InsertQuantizeDequantize {
             var n = node
             n.inputs = n.inputs.map { qdqFor[$0] ?? $0 }
             if points.weighted.contains(node.name) {
-                try quantizeParameters(&n, original: node, graph: graph, table: table, options: options, into: &g, nodes: &nodes)
+                try quantizeParameters(&n, original: node, graph: graph, table: table, options: options, weights: weights, into: &g, nodes: &nodes)
             }
             nodes.append(n)
             for o in node.outputs where qdqFor[o] != nil { emitQDQ(o) }
@@ -203,21 +207,48 @@ public enum InsertQuantizeDequantize {
         return v
     }
 
-    /// Replaces the float weight (and bias) inputs of `n` by DequantizeLinear of quantized initializers.
-    static func quantizeParameters(_ n: inout Node, original: Node, graph: Graph, table: CalibrationTable,
-                                   options: QuantizeOptions, into g: inout Graph, nodes: inout [Node]) throws(GraphError) {
-        let wName = original.inputs[1]
-        guard let w = graph.initializers[wName], let wf = w.floats, let input = table[original.inputs[0]] else { return }
-        let axis: Int
-        switch original.op {
-        case .gemm(let a): axis = a.transB ? 0 : 1
+    /// The s8 codes and scales of one weight tensor (`WeightQuantizer.quantize` on its axis).
+    public struct QuantizedWeight: Sendable {
+        public var codes: [Int8]
+        public var scales: [Float]
+    }
+
+    /// The output-channel axis of a weighted node's weight tensor.
+    static func weightAxis(_ op: Op) -> Int {
+        switch op {
+        case .gemm(let a): a.transB ? 0 : 1
         // ConvTranspose weights are [Cin, Cout/group, kh, kw]: output channels on axis 1 (ONNX
         // Runtime's quantizer uses the same axis).
-        case .matMul, .convTranspose: axis = 1
-        default: axis = 0
+        case .matMul, .convTranspose: 1
+        default: 0
         }
-        let (q, scales) = WeightQuantizer.quantize(wf, shape: w.shape, axis: axis, perChannel: options.perChannelWeights, qmax: options.weightMax,
-                                                       clipping: options.weightClipping)
+    }
+
+    /// The codes of every weight the quantize pass would quantize with `options`, keyed as `apply`
+    /// reads them (weight name and axis).
+    public static func quantizedWeights(_ graph: Graph, options: QuantizeOptions) -> [String: QuantizedWeight] {
+        let weighted = quantizationPoints(graph, options: options).weighted
+        var out: [String: QuantizedWeight] = [:]
+        for node in graph.nodes where weighted.contains(node.name) {
+            let axis = weightAxis(node.op), key = "\(node.inputs[1])@\(axis)"
+            guard out[key] == nil, let w = graph.initializers[node.inputs[1]], let wf = w.floats else { continue }
+            let (q, s) = WeightQuantizer.quantize(wf, shape: w.shape, axis: axis, perChannel: options.perChannelWeights, qmax: options.weightMax,
+                                                  clipping: options.weightClipping)
+            out[key] = QuantizedWeight(codes: q, scales: s)
+        }
+        return out
+    }
+
+    /// Replaces the float weight (and bias) inputs of `n` by DequantizeLinear of quantized initializers.
+    static func quantizeParameters(_ n: inout Node, original: Node, graph: Graph, table: CalibrationTable,
+                                   options: QuantizeOptions, weights: [String: QuantizedWeight],
+                                   into g: inout Graph, nodes: inout [Node]) throws(GraphError) {
+        let wName = original.inputs[1]
+        guard let w = graph.initializers[wName], let wf = w.floats, let input = table[original.inputs[0]] else { return }
+        let axis = weightAxis(original.op)
+        let (q, scales) = weights["\(wName)@\(axis)"].map { ($0.codes, $0.scales) }
+            ?? WeightQuantizer.quantize(wf, shape: w.shape, axis: axis, perChannel: options.perChannelWeights, qmax: options.weightMax,
+                                        clipping: options.weightClipping)
         let base = wName
         n.inputs[1] = base + "_dequantized"
         // A weight shared by several nodes is quantized once (same axis and options, same result).

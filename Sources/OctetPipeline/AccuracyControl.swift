@@ -163,17 +163,19 @@ struct AccuracyProbe {
 /// first). Thresholds come from the same histograms throughout; only the exclusions change.
 /// Returns the model to write and what was done.
 func controlAccuracy(_ plan: CalibrationPlan, histograms: [String: AbsHistogram], data: any Dataset,
-                     bound: AccuracyBound, build: (QuantConfig) throws -> QuantizedModel) throws -> (QuantizedModel, AccuracyControlReport) {
+                     bound: AccuracyBound, build: (QuantConfig, CalibrationTable?) throws -> QuantizedModel) throws -> (QuantizedModel, AccuracyControlReport) {
     let validation = plan.validationRows
     let probe = try AccuracyProbe(graph: plan.graph, data: data, rows: validation, metric: bound.metric, options: plan.config.plan)
     let fp32 = probe.fp32
     func meets(_ value: Double) -> Bool { fp32 - value <= bound.maxDrop + 1e-9 }
+    let all = try build(plan.config, nil)
+    // Every other model's thresholds are the all-INT8 table's (same histograms): only computed anew
+    // for a tensor that becomes calibrated in its own right.
     func model(returning layers: [String]) throws -> QuantizedModel {
         var config = plan.config
         config.quantize.excludedNodes.formUnion(layers)
-        return try build(config)
+        return try build(config, all.table)
     }
-    let all = try model(returning: [])
     let allValue = try probe.measure(all.qdq)
     var report = AccuracyControlReport(metric: probe.metric, maxDrop: bound.maxDrop, validationSamples: probe.rows, fp32: fp32,
                                        allInt8: allValue, final: allValue, returned: [], ranking: [], met: meets(allValue))

@@ -70,7 +70,10 @@ public func collectHistograms(_ graph: Graph, data: any Dataset, range: Range<In
 
 /// Chooses every quantization point's threshold from its histogram (a pure function of the
 /// histograms: the same histograms always give the same table).
-public func calibrationTable(_ graph: Graph, histograms: [String: AbsHistogram], config: QuantConfig) throws -> CalibrationTable {
+/// `known`: entries of a table made from the same histograms and threshold settings, reused for
+/// the tensors it calibrated (the accuracy-driven search changes only the exclusions).
+public func calibrationTable(_ graph: Graph, histograms: [String: AbsHistogram], config: QuantConfig,
+                             known: CalibrationTable? = nil) throws -> CalibrationTable {
     let all = InsertQuantizeDequantize.quantizationPoints(graph, options: config.quantize)
     let points = all.activations
     let missing = points.filter { histograms[$0] == nil }
@@ -78,6 +81,7 @@ public func calibrationTable(_ graph: Graph, histograms: [String: AbsHistogram],
     let proven = NonNegativity.analyze(graph)
     var entries: [CalibrationTable.Entry] = []
     for t in points {
+        if let e = known?[t], !e.method.hasPrefix("data movement of ") { entries.append(e); continue }
         let h = histograms[t]!
         let nonNegative = proven.contains(t)
         var threshold = ThresholdSearch.threshold(h, method: config.method, nonNegative: nonNegative)
@@ -159,17 +163,19 @@ public func planCalibration(_ model: Graph, calibrationData: any Dataset, config
 /// (`controlAccuracy`).
 public func finishCalibration(_ plan: CalibrationPlan, histograms: [String: AbsHistogram], seconds: Double,
                               data: (any Dataset)? = nil) throws -> QuantizedModel {
-    func build(_ config: QuantConfig) throws -> QuantizedModel {
-        let table = try calibrationTable(plan.graph, histograms: histograms, config: config)
+    // The weight codes do not depend on which layers the accuracy-driven search returns to FP32.
+    let weights = plan.config.accuracy == nil ? [:] : InsertQuantizeDequantize.quantizedWeights(plan.graph, options: plan.config.quantize)
+    func build(_ config: QuantConfig, _ known: CalibrationTable?) throws -> QuantizedModel {
+        let table = try calibrationTable(plan.graph, histograms: histograms, config: config, known: known)
         // Only layers whose weights are actually quantized get the correction (exclusions by name or op type).
         let quantized = InsertQuantizeDequantize.quantizationPoints(plan.graph, options: config.quantize).weighted
         let corrected = config.biasCorrection
             ? applyBiasCorrection(plan.graph, plan.corrections.filter { quantized.contains($0.key) }) : plan.graph
-        let qdq = try InsertQuantizeDequantize.apply(corrected, table: table, options: config.quantize)
+        let qdq = try InsertQuantizeDequantize.apply(corrected, table: table, options: config.quantize, weights: weights)
         return QuantizedModel(fp32: plan.graph, qdq: qdq, table: table, histograms: histograms, samples: plan.samples,
                               seconds: seconds, sensitivity: plan.sensitivity, autoExcluded: plan.autoExcluded)
     }
-    guard let bound = plan.config.accuracy else { return try build(plan.config) }
+    guard let bound = plan.config.accuracy else { return try build(plan.config, nil) }
     guard let data else { throw PipelineError.badOption("--max-drop needs the calibration data to validate on") }
     var (q, report) = try controlAccuracy(plan, histograms: histograms, data: data, bound: bound, build: build)
     q.accuracy = report
