@@ -110,6 +110,14 @@ public enum InsertQuantizeDequantize {
         return (all.filter { inherited[$0] == nil }, weighted, inherited, all)
     }
 
+    /// The nodes the quantize pass quantizes with `options` (weighted layers, Add, Mul, Concat,
+    /// pooling, element-wise tables, spatial means), in graph order: what `--exclude` or the
+    /// accuracy-driven search can return to FP32 by name.
+    public static func quantizedNodes(_ graph: Graph, options: QuantizeOptions) -> [String] {
+        let shapeOnly = graph.shapeOnlyValues
+        return graph.nodes.filter { isQuantizable($0, graph, options) && !$0.outputs.contains(where: shapeOnly.contains) }.map(\.name)
+    }
+
     static func isExcluded(_ node: Node, _ options: QuantizeOptions) -> Bool {
         options.excludedNodes.contains(node.name) || options.excludedOpTypes.contains(node.op.onnxType)
     }

@@ -157,8 +157,9 @@ struct AccuracyProbe {
     }
 }
 
-/// The accuracy-driven search (NNCF's accuracy control, on the layers the quantize pass weights):
-/// rank every candidate by the metric with it alone returned to FP32, return layers best first
+/// The accuracy-driven search (NNCF's accuracy control, on every node the quantize pass
+/// quantizes: weighted layers, Add, Mul, Concat, pooling, tables): rank every candidate by the
+/// metric with it alone returned to FP32, return layers best first
 /// until the bound holds, then drop every returned layer the bound does not need (last returned
 /// first). Thresholds come from the same histograms throughout; only the exclusions change.
 /// Returns the model to write and what was done.
@@ -180,7 +181,7 @@ func controlAccuracy(_ plan: CalibrationPlan, histograms: [String: AbsHistogram]
     var report = AccuracyControlReport(metric: probe.metric, maxDrop: bound.maxDrop, validationSamples: probe.rows, fp32: fp32,
                                        allInt8: allValue, final: allValue, returned: [], ranking: [], met: meets(allValue))
     if report.met { return (all, report) }
-    let candidates = InsertQuantizeDequantize.quantizationPoints(plan.graph, options: plan.config.quantize).weighted.sorted()
+    let candidates = InsertQuantizeDequantize.quantizedNodes(plan.graph, options: plan.config.quantize).sorted()
     var gains: [String: Double] = [:]
     for c in candidates {
         // A layer whose return would need a histogram nobody collected is not a candidate.
@@ -192,8 +193,9 @@ func controlAccuracy(_ plan: CalibrationPlan, histograms: [String: AbsHistogram]
     var chosen: [String] = [], after: [String: Double] = [:]
     var best = (model: all, value: allValue)
     for c in ranked {
+        // A combination that needs a tensor nobody observed is skipped, like such a candidate.
+        guard let q = try? model(returning: chosen + [c]) else { continue }
         chosen.append(c)
-        let q = try model(returning: chosen)
         let v = try probe.measure(q.qdq)
         after[c] = v
         best = (q, v)
@@ -203,7 +205,7 @@ func controlAccuracy(_ plan: CalibrationPlan, histograms: [String: AbsHistogram]
         // Fewest layers: each returned layer the bound holds without goes back to INT8.
         for c in chosen.reversed() where chosen.count > 1 {
             let without = chosen.filter { $0 != c }
-            let q = try model(returning: without)
+            guard let q = try? model(returning: without) else { continue }
             let v = try probe.measure(q.qdq)
             if meets(v) { chosen = without; best = (q, v) }
         }

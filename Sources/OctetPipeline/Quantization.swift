@@ -119,7 +119,8 @@ public struct CalibrationPlan: Sendable {
     public var graph: Graph
     /// The configuration with the weight-sensitive layers added to the exclusions.
     public var config: QuantConfig
-    /// The activations to histogram (the quantization points), in graph order.
+    /// The activations to histogram: the quantization points in graph order, then (with an accuracy
+    /// bound) the tensors the search may need when it returns a node to FP32.
     public var watched: [String]
     /// Calibration samples: rows 0..<samples of the data.
     public var samples: Int
@@ -153,7 +154,18 @@ public func planCalibration(_ model: Graph, calibrationData: any Dataset, config
         autoExcluded = sensitiveLayers(sensitivity, margin: margin).filter { !config.quantize.excludedNodes.contains($0) }
         config.quantize.excludedNodes.formUnion(autoExcluded)
     }
-    let watched = InsertQuantizeDequantize.quantizationPoints(graph, options: config.quantize).activations
+    var watched = InsertQuantizeDequantize.quantizationPoints(graph, options: config.quantize).activations
+    if config.accuracy != nil {
+        // The accuracy-driven search returns nodes to FP32: the tensors that then become
+        // quantization points in their own right (a layer's input whose producer is returned) are
+        // observed too.
+        var seen = Set(watched)
+        for node in InsertQuantizeDequantize.quantizedNodes(graph, options: config.quantize) {
+            var options = config.quantize
+            options.excludedNodes.insert(node)
+            for t in InsertQuantizeDequantize.quantizationPoints(graph, options: options).activations where seen.insert(t).inserted { watched.append(t) }
+        }
+    }
     return CalibrationPlan(graph: graph, config: config, watched: watched, samples: count, validationRows: count..<rows,
                            sensitivity: sensitivity, autoExcluded: autoExcluded.sorted(), corrections: corrections)
 }

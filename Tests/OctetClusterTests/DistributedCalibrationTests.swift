@@ -7,51 +7,67 @@ import XCTest
 /// A calibration distributed over 1, 2 or 3 workers, with any shard size, writes the same bytes
 /// as a single-process calibration; distributed inference writes every prediction once, in order.
 final class DistributedCalibrationTests: XCTestCase {
-    func options(symmetric: Bool = false) -> CalibrationOptions {
+    /// The options every test of this file calibrates with, changed by `tweak`.
+    func options(_ tweak: (inout CalibrationOptions) -> Void = { _ in }) -> CalibrationOptions {
         var o = CalibrationOptions()
         o.samples = 20
         o.reportSamples = 2
-        o.symmetricActivations = symmetric
+        tweak(&o)
         return o
     }
 
-    func spec(_ client: ClusterClient, shardSize: Int, symmetric: Bool = false) throws -> JobSpec {
+    func spec(_ client: ClusterClient, shardSize: Int, options: CalibrationOptions) throws -> JobSpec {
         var spec = JobSpec(kind: .calibrate, modelHash: try client.uploadFile(TestPaths.efficientNet), modelName: "effnet",
                            dataset: DatasetSpec(path: TestPaths.imageSample, labels: nil, files: nil, recipe: .efficientNetLite))
-        spec.calibration = options(symmetric: symmetric)
+        spec.calibration = options
         spec.shardSize = shardSize
         spec.verifySamples = 4
         return spec
     }
 
     func testAnyWorkerCountAndShardSizeGivesTheSingleProcessBytes() throws {
-        try assertClusterGivesTheSingleProcessBytes(symmetric: false)
+        let q = try assertClusterGivesTheSingleProcessBytes(options())
+        XCTAssertTrue(q.table.entries.allSatisfy { $0.params.dtype == .uint8 })
     }
 
     /// The same with s8 symmetric activations (`--symmetric-activations`): the option reaches the
     /// workers and the coordinator's table, and every activation is s8 with zero point 0.
     func testSymmetricActivationsGiveTheSingleProcessBytes() throws {
-        try assertClusterGivesTheSingleProcessBytes(symmetric: true)
+        let q = try assertClusterGivesTheSingleProcessBytes(options { $0.symmetricActivations = true })
+        XCTAssertTrue(q.table.entries.allSatisfy { $0.params.dtype == .int8 && $0.params.zeroPoint == 0 })
     }
 
-    func assertClusterGivesTheSingleProcessBytes(symmetric: Bool) throws {
+    /// The same with the accuracy-driven search (`--max-drop`, a bound the all-INT8 model misses on
+    /// the validation rows, so layers are ranked and returned) and with bias correction off.
+    func testAccuracyDrivenSearchAndOptionsGiveTheSingleProcessBytes() throws {
+        let q = try assertClusterGivesTheSingleProcessBytes(options {
+            $0.maxDrop = 0.05   // an output SQNR of 33 dB on the 5 validation rows
+            $0.metric = "sqnr"
+            $0.biasCorrection = false
+            $0.statisticsSamples = 4
+        }, calibrationTasks: 15)
+        let a = try XCTUnwrap(q.accuracy)
+        XCTAssertLessThan(a.allInt8, 100 - 0.05, "the bound must make the search return layers")
+        XCTAssertFalse(a.returned.isEmpty)
+    }
+
+    @discardableResult
+    func assertClusterGivesTheSingleProcessBytes(_ options: CalibrationOptions, calibrationTasks: Int = 20) throws -> QuantizedModel {
         try TestPaths.requireShared()
         let dir = try TestPaths.temporaryDirectory(self)
         let data = try openDataset(path: TestPaths.imageSample, labels: nil, recipe: .efficientNetLite, limit: nil)
-        let config = try options(symmetric: symmetric).quantConfig(plan: PlanOptions(isa: .best, threads: 2))
+        let config = try options.quantConfig(plan: PlanOptions(isa: .best, threads: 2))
         let q = try quantizeModel(try ModelLoader.load(path: TestPaths.efficientNet), calibrationData: data, config: config)
         let reference = dir.appendingPathComponent("single")
         _ = try CalibrationArtifacts.writeAll(q, config: config, data: data, reportSamples: 2, modelName: "effnet", to: reference.path)
-        XCTAssertEqual(Set(q.table.entries.map { $0.params.dtype == .int8 && $0.params.zeroPoint == 0 }), [symmetric],
-                       "activations s8 with zero point 0 exactly when symmetric")
 
         for (workers, shardSize) in [(1, 20), (2, 7), (3, 3)] {
             let cluster = try InProcessCluster(directory: dir.appendingPathComponent("cluster-\(workers)"), workers: workers)
             defer { cluster.stop() }
             let client = cluster.client()
-            let report = try client.wait(try client.submit(try spec(client, shardSize: shardSize, symmetric: symmetric)))
+            let report = try client.wait(try client.submit(try spec(client, shardSize: shardSize, options: options)))
             XCTAssertEqual(report.state, "done", report.error)
-            XCTAssertEqual(Int(report.tasksDone), (20 + shardSize - 1) / shardSize + (4 + shardSize - 1) / shardSize)
+            XCTAssertEqual(Int(report.tasksDone), (calibrationTasks + shardSize - 1) / shardSize + (4 + shardSize - 1) / shardSize)
             let out = dir.appendingPathComponent("out-\(workers)")
             _ = try client.fetchArtifacts(report, to: out.path)
             for file in ["calibration.json", "calibration.cache", "effnet.int8.onnx"] {
@@ -64,6 +80,7 @@ final class DistributedCalibrationTests: XCTestCase {
             XCTAssertEqual(summary?["verification_held_out"] as? Bool, true)
             XCTAssertGreaterThanOrEqual(summary?["agreement"] as? Double ?? 0, 0.75)
         }
+        return q
     }
 
     func testInferenceWritesEveryPredictionOnceInInputOrder() throws {
