@@ -31,7 +31,7 @@ let package = Package(
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CSodium", path: "Sources/CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
 
-        .target(name: "OctetCore"),
+        .target(name: "OctetCore", dependencies: ["CSodium"]),
         .target(name: "OctetIR", dependencies: ["OctetCore"]),
         .target(name: "OctetONNX", dependencies: [
             "OctetIR", .product(name: "SwiftProtobuf", package: "swift-protobuf"),

@@ -55,8 +55,48 @@ public struct CalibrationTable: Hashable, Sendable, Codable {
 
     /// Entries sorted by tensor name (so the table's encoding is canonical).
     public private(set) var entries: [Entry]
+    /// What the table was made for and with; nil in a table written before Octet recorded it.
+    public var provenance: CalibrationProvenance?
 
-    public init(entries: [Entry]) { self.entries = entries.sorted { $0.tensor < $1.tensor } }
+    public init(entries: [Entry], provenance: CalibrationProvenance? = nil) {
+        self.entries = entries.sorted { $0.tensor < $1.tensor }
+        self.provenance = provenance
+    }
 
     public subscript(_ tensor: String) -> Entry? { entries.first { $0.tensor == tensor } }
+}
+
+/// Where a calibration table came from and everything besides the thresholds that made its INT8
+/// model, so that `octet quantize` rebuilds that model from the table alone, byte for byte, and
+/// refuses a table made for another model, another preprocessing or another table format.
+public struct CalibrationProvenance: Hashable, Sendable, Codable {
+    /// The writer and table format; a table of another format is refused.
+    public var producer: String
+    /// SHA-256 (hex) of the FP32 model file calibrated.
+    public var modelSHA256: String
+    /// SHA-256 of the preprocessing recipe's canonical JSON; nil for preprocessed tensors (.npy/.npz).
+    public var preprocessingSHA256: String?
+    /// Nodes and op types kept in FP32: the user's, the weight-sensitive layers and those the
+    /// accuracy-driven search returned.
+    public var excludedNodes: [String]
+    public var excludedOpTypes: [String]
+    public var perChannelWeights: Bool
+    public var weightBits: Int
+    /// Per convolution, the bias correction added to its bias (one value per output channel).
+    public var biasCorrections: [String: [Float]]
+
+    /// The `producer` this version writes and accepts.
+    public static let currentProducer = "octet calibration table 1"
+
+    public init(modelSHA256: String, preprocessingSHA256: String?, excludedNodes: [String], excludedOpTypes: [String],
+                perChannelWeights: Bool, weightBits: Int, biasCorrections: [String: [Float]]) {
+        producer = Self.currentProducer
+        self.modelSHA256 = modelSHA256
+        self.preprocessingSHA256 = preprocessingSHA256
+        self.excludedNodes = excludedNodes.sorted()
+        self.excludedOpTypes = excludedOpTypes.sorted()
+        self.perChannelWeights = perChannelWeights
+        self.weightBits = weightBits
+        self.biasCorrections = biasCorrections
+    }
 }

@@ -34,20 +34,39 @@ public enum CalibrationArtifacts {
     /// artifact: what `octet calibrate` and a cluster calibration job both produce.
     /// With `recipe` (image data), the preprocessing is written beside the INT8 model as
     /// `MODEL.int8.preprocess.json`, so `eval`, `run` and `submit infer` on it preprocess the same way.
+    ///
+    /// `modelSHA256` (of the FP32 model file) and `recipe` go into the table's provenance, with the
+    /// exclusions, weight options and bias corrections, so `quantize(_:table:)` can rebuild the model.
     public static func writeAll(_ q: QuantizedModel, config: QuantConfig, data: any Dataset, reportSamples: Int,
-                                modelName: String, recipe: PreprocessRecipe? = nil, to directory: String) throws -> Paths {
+                                modelName: String, modelSHA256: String, recipe: PreprocessRecipe? = nil, to directory: String) throws -> Paths {
+        var q = q
+        q.table.provenance = CalibrationProvenance(
+            modelSHA256: modelSHA256, preprocessingSHA256: try recipe.map(preprocessingSHA256),
+            excludedNodes: Array(q.quantize.excludedNodes), excludedOpTypes: Array(q.quantize.excludedOpTypes),
+            perChannelWeights: q.quantize.perChannelWeights, weightBits: q.quantize.weightBits, biasCorrections: q.biasCorrections)
         let measured = try perLayerSQNR(q, data: data, samples: reportSamples, options: config.plan)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let report = try CalibrationReport.markdown(q, config: config, measured: measured, sqnrSamples: reportSamples,
                                                     modelName: modelName, plotDirectory: directory)
         let paths = try write(q, to: directory, modelName: modelName, report: report)
-        if let recipe {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let sidecar = URL(fileURLWithPath: paths.model).deletingPathExtension().path + ".preprocess.json"
-            try encoder.encode(recipe).write(to: URL(fileURLWithPath: sidecar))
-        }
+        if let recipe { try writePreprocessing(recipe, besides: paths.model) }
         return paths
+    }
+
+    /// `MODEL.int8.preprocess.json` beside the INT8 model, so `eval`, `run` and `submit infer` on
+    /// it preprocess as the calibration did.
+    public static func writePreprocessing(_ recipe: PreprocessRecipe, besides model: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let sidecar = URL(fileURLWithPath: model).deletingPathExtension().path + ".preprocess.json"
+        try encoder.encode(recipe).write(to: URL(fileURLWithPath: sidecar))
+    }
+
+    /// SHA-256 of a recipe's canonical JSON (sorted keys): what the table's provenance records.
+    public static func preprocessingSHA256(_ recipe: PreprocessRecipe) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return ContentHash.sha256(try encoder.encode(recipe))
     }
 
     /// TensorRT's calibration cache text: a header line, then `tensor: hex` with the big-endian

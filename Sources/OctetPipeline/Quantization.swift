@@ -23,6 +23,10 @@ public struct QuantizedModel: Sendable {
     public var autoExcluded: [String] = []
     /// What `--max-drop` did, when it was asked for.
     public var accuracy: AccuracyControlReport? = nil
+    /// The quantize options the QDQ graph was made with (every exclusion included).
+    public var quantize = QuantizeOptions()
+    /// The bias corrections applied, per convolution.
+    public var biasCorrections: [String: [Float]] = [:]
 }
 
 /// The layers to keep in FP32: sensitivity more than `margin` dB below the median, worst first,
@@ -181,11 +185,12 @@ public func finishCalibration(_ plan: CalibrationPlan, histograms: [String: AbsH
         let table = try calibrationTable(plan.graph, histograms: histograms, config: config, known: known)
         // Only layers whose weights are actually quantized get the correction (exclusions by name or op type).
         let quantized = InsertQuantizeDequantize.quantizationPoints(plan.graph, options: config.quantize).weighted
-        let corrected = config.biasCorrection
-            ? applyBiasCorrection(plan.graph, plan.corrections.filter { quantized.contains($0.key) }) : plan.graph
-        let qdq = try InsertQuantizeDequantize.apply(corrected, table: table, options: config.quantize, weights: weights)
+        let corrections = config.biasCorrection ? plan.corrections.filter { quantized.contains($0.key) } : [:]
+        let qdq = try InsertQuantizeDequantize.apply(applyBiasCorrection(plan.graph, corrections), table: table,
+                                                     options: config.quantize, weights: weights)
         return QuantizedModel(fp32: plan.graph, qdq: qdq, table: table, histograms: histograms, samples: plan.samples,
-                              seconds: seconds, sensitivity: plan.sensitivity, autoExcluded: plan.autoExcluded)
+                              seconds: seconds, sensitivity: plan.sensitivity, autoExcluded: plan.autoExcluded,
+                              quantize: config.quantize, biasCorrections: corrections)
     }
     guard let bound = plan.config.accuracy else { return try build(plan.config, nil) }
     guard let data else { throw PipelineError.badOption("--max-drop needs the calibration data to validate on") }

@@ -94,8 +94,9 @@ public func weightQuantizationEffects(_ graph: Graph, data: any Dataset, samples
 }
 
 /// `graph` with each listed convolution's bias increased by its correction (a bias is added
-/// where the convolution had none).
+/// where the convolution had none); `graph` itself when there is none.
 public func applyBiasCorrection(_ graph: Graph, _ corrections: [String: [Float]]) -> Graph {
+    if corrections.isEmpty { return graph }
     var g = graph
     for i in g.nodes.indices {
         guard case .conv = g.nodes[i].op, let delta = corrections[g.nodes[i].name] else { continue }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OctetCore
 import OctetPipeline
 
 struct Calibrate: ParsableCommand {
@@ -33,7 +34,8 @@ struct Calibrate: ParsableCommand {
         let name = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
         let recipe = dataOptions.data.lowercased().hasSuffix(".npy") ? nil : try PreprocessRecipe.resolve(dataOptions.preprocess, modelPath: model)
         let paths = try CalibrationArtifacts.writeAll(q, config: config, data: data, reportSamples: calibration.reportSamples,
-                                                      modelName: name, recipe: recipe, to: out)
+                                                      modelName: name, modelSHA256: ContentHash.sha256(try Data(contentsOf: URL(fileURLWithPath: model))), recipe: recipe,
+                                                      to: out)
         // The artifacts are written either way; an unmet bound then fails the command.
         let unmet = q.accuracy.flatMap { a in a.met ? nil : a }
         defer { if let a = unmet { Self.exit(withError: AccuracyBoundNotMet(report: a)) } }

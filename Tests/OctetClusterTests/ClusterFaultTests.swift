@@ -27,7 +27,9 @@ final class ClusterFaultTests: XCTestCase {
         let config = try calibrationOptions().quantConfig(plan: PlanOptions(isa: .best, threads: 2))
         let q = try quantizeModel(try ModelLoader.load(path: TestPaths.efficientNet), calibrationData: data, config: config)
         let out = dir.appendingPathComponent("reference")
-        _ = try CalibrationArtifacts.writeAll(q, config: config, data: data, reportSamples: 2, modelName: "effnet", to: out.path)
+        _ = try CalibrationArtifacts.writeAll(q, config: config, data: data, reportSamples: 2, modelName: "effnet",
+                                              modelSHA256: ContentHash.sha256(try Data(contentsOf: URL(fileURLWithPath: TestPaths.efficientNet))),
+                                              recipe: .efficientNetLite, to: out.path)
         return out
     }
 

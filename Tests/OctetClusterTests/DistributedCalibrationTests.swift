@@ -59,7 +59,9 @@ final class DistributedCalibrationTests: XCTestCase {
         let config = try options.quantConfig(plan: PlanOptions(isa: .best, threads: 2))
         let q = try quantizeModel(try ModelLoader.load(path: TestPaths.efficientNet), calibrationData: data, config: config)
         let reference = dir.appendingPathComponent("single")
-        _ = try CalibrationArtifacts.writeAll(q, config: config, data: data, reportSamples: 2, modelName: "effnet", to: reference.path)
+        _ = try CalibrationArtifacts.writeAll(q, config: config, data: data, reportSamples: 2, modelName: "effnet",
+                                              modelSHA256: ContentHash.sha256(try Data(contentsOf: URL(fileURLWithPath: TestPaths.efficientNet))),
+                                              recipe: .efficientNetLite, to: reference.path)
 
         for (workers, shardSize) in [(1, 20), (2, 7), (3, 3)] {
             let cluster = try InProcessCluster(directory: dir.appendingPathComponent("cluster-\(workers)"), workers: workers)

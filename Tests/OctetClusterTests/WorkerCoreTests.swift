@@ -1,3 +1,4 @@
+import OctetCore
 import Foundation
 import OctetCluster
 import XCTest

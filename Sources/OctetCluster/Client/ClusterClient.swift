@@ -1,3 +1,4 @@
+import OctetCore
 import Foundation
 
 /// The CLI's side of the protocol: uploads models and images, submits jobs, follows them and

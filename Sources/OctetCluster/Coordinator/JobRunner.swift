@@ -85,7 +85,7 @@ public final class JobRunner: @unchecked Sendable {
         let q = try finishCalibration(plan, histograms: histograms, seconds: Date().timeIntervalSince1970 - job.created, data: data)
         let out = (directory as NSString).appendingPathComponent("\(job.id)/artifacts")
         let paths = try CalibrationArtifacts.writeAll(q, config: plan.config, data: data, reportSamples: job.spec.calibration?.reportSamples ?? 8,
-                                                      modelName: job.spec.modelName,
+                                                      modelName: job.spec.modelName, modelSHA256: job.spec.modelHash,
                                                       recipe: job.spec.dataset.path?.lowercased().hasSuffix(".npy") == true ? nil : job.spec.dataset.recipe,
                                                       to: out)
         let artifacts = try publish(out)

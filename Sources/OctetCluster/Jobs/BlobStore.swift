@@ -1,3 +1,4 @@
+import OctetCore
 import Foundation
 
 /// Content-addressed files (models, shipped images, artifacts) in one folder, named by their

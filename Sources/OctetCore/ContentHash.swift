@@ -1,8 +1,9 @@
 import CSodium
 import Foundation
 
-/// SHA-256 content hashes (lower-case hex), naming blobs: the same bytes always have the same
-/// name, so a worker caches a model once whatever job sends it.
+/// SHA-256 content hashes (lower-case hex): they name the cluster's blobs (the same bytes always
+/// have the same name, so a worker caches a model once whatever job sends it) and tie a
+/// calibration table to its model and preprocessing (`CalibrationProvenance`).
 public enum ContentHash {
     public static func sha256(_ bytes: some Collection<UInt8>) -> String {
         var digest = [UInt8](repeating: 0, count: Int(crypto_hash_sha256_BYTES))
