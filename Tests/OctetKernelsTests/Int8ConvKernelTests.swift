@@ -58,16 +58,7 @@ final class Int8ConvKernelTests: XCTestCase {
                 func run(_ isa: ISA) -> (bytes: [UInt8], isa: ISA, split: Bool) {
                     let kernel = Int8ConvKernel(geometry: g, inputZeroPoint: zero, weights: weights, bias: trial % 13 == 0 ? [] : bias,
                                                 output: output, isa: isa)
-                    var out = [UInt8](repeating: 0xEE, count: bytes)
-                    let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(kernel.scratchBytes, 64), alignment: 64)
-                    defer { scratch.deallocate() }
-                    input.withUnsafeBufferPointer { x in
-                        out.withUnsafeMutableBytes {
-                            kernel.run(input: x.baseAddress!, output: $0.baseAddress!, pixels: 0..<split, scratch: scratch)
-                            kernel.run(input: x.baseAddress!, output: $0.baseAddress!, pixels: split..<pixels, scratch: scratch)
-                        }
-                    }
-                    return (out, kernel.isa, kernel.splitsWeights)
+                    return (kernel.runSplit(input, pixels: pixels, split: split, bytes: bytes), kernel.isa, kernel.splitsWeights)
                 }
                 let reference = run(.scalar).bytes
                 for isa in ISA.supported where isa != .scalar {

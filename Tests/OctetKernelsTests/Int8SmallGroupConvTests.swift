@@ -44,16 +44,7 @@ final class Int8SmallGroupConvTests: XCTestCase {
                 func run(_ isa: ISA) -> (bytes: [UInt8], driver: String) {
                     let kernel = Int8ConvKernel(geometry: g, inputZeroPoint: zero, weights: weights, bias: trial % 13 == 0 ? [] : bias,
                                                 output: output, isa: isa)
-                    var out = [UInt8](repeating: 0xEE, count: pixels * outStride * (o == 0 ? 1 : 4))
-                    let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(kernel.scratchBytes, 64), alignment: 64)
-                    defer { scratch.deallocate() }
-                    input.withUnsafeBufferPointer { x in
-                        out.withUnsafeMutableBytes {
-                            kernel.run(input: x.baseAddress!, output: $0.baseAddress!, pixels: 0..<split, scratch: scratch)
-                            kernel.run(input: x.baseAddress!, output: $0.baseAddress!, pixels: split..<pixels, scratch: scratch)
-                        }
-                    }
-                    return (out, kernel.driver)
+                    return (kernel.runSplit(input, pixels: pixels, split: split, bytes: pixels * outStride * (o == 0 ? 1 : 4)), kernel.driver)
                 }
                 let (got, driver) = run(.avx512vnni)
                 // 16 consecutive outputs reading more than 64 input bytes (1 output per group of 16
