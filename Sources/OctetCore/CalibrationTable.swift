@@ -84,12 +84,15 @@ public struct CalibrationProvenance: Hashable, Sendable, Codable {
     public var weightBits: Int
     /// Per convolution, the bias correction added to its bias (one value per output channel).
     public var biasCorrections: [String: [Float]]
+    /// Cross-layer equalization before calibration: nil when off, else the ReLU6 nodes it turned
+    /// into Relu (those whose input never reached the bound on the calibration samples).
+    public var equalizedClips: [String]?
 
     /// The `producer` this version writes and accepts.
     public static let currentProducer = "octet calibration table 1"
 
     public init(modelSHA256: String, preprocessingSHA256: String?, excludedNodes: [String], excludedOpTypes: [String],
-                perChannelWeights: Bool, weightBits: Int, biasCorrections: [String: [Float]]) {
+                perChannelWeights: Bool, weightBits: Int, biasCorrections: [String: [Float]], equalizedClips: [String]?) {
         producer = Self.currentProducer
         self.modelSHA256 = modelSHA256
         self.preprocessingSHA256 = preprocessingSHA256
@@ -98,5 +101,6 @@ public struct CalibrationProvenance: Hashable, Sendable, Codable {
         self.perChannelWeights = perChannelWeights
         self.weightBits = weightBits
         self.biasCorrections = biasCorrections
+        self.equalizedClips = equalizedClips
     }
 }

@@ -43,7 +43,8 @@ public enum CalibrationArtifacts {
         q.table.provenance = CalibrationProvenance(
             modelSHA256: modelSHA256, preprocessingSHA256: try recipe.map(preprocessingSHA256),
             excludedNodes: Array(q.quantize.excludedNodes), excludedOpTypes: Array(q.quantize.excludedOpTypes),
-            perChannelWeights: q.quantize.perChannelWeights, weightBits: q.quantize.weightBits, biasCorrections: q.biasCorrections)
+            perChannelWeights: q.quantize.perChannelWeights, weightBits: q.quantize.weightBits, biasCorrections: q.biasCorrections,
+            equalizedClips: q.equalizedClips)
         let measured = try perLayerSQNR(q, data: data, samples: reportSamples, options: config.plan)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let report = try CalibrationReport.markdown(q, config: config, measured: measured, sqnrSamples: reportSamples,

@@ -25,6 +25,8 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
     public var statisticsSamples = QuantConfig().sensitivitySamples
     /// The over-clipping guard's margin in dB (`QuantConfig.overClipMarginDB`), nil for off.
     public var overClipMarginDB: Double? = QuantConfig().overClipMarginDB
+    /// Cross-layer equalization before calibration (`QuantConfig.crossLayerEqualization`).
+    public var equalize = false
     /// `--max-drop` points (`AccuracyBound`), nil for no accuracy-driven search.
     public var maxDrop: Double?
     /// top1, agreement or sqnr; nil chooses from the model.
@@ -36,7 +38,7 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case method, samples, exclude, perTensor, weightBits, sensitivityMarginDB, reportSamples, symmetricActivations
-        case biasCorrection, statisticsSamples, overClipMarginDB, maxDrop, metric, validationSamples
+        case biasCorrection, statisticsSamples, overClipMarginDB, maxDrop, metric, validationSamples, equalize
     }
 
     /// Fields a job stored by an earlier version lacks take their defaults.
@@ -55,6 +57,7 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         statisticsSamples = try c.decodeIfPresent(Int.self, forKey: .statisticsSamples) ?? statisticsSamples
         // Written as null when off (`encode`); absent (a job of an earlier version) is the default.
         if c.contains(.overClipMarginDB) { overClipMarginDB = try c.decodeIfPresent(Double.self, forKey: .overClipMarginDB) }
+        equalize = try c.decodeIfPresent(Bool.self, forKey: .equalize) ?? equalize
         maxDrop = try c.decodeIfPresent(Double.self, forKey: .maxDrop)
         metric = try c.decodeIfPresent(String.self, forKey: .metric)
         validationSamples = try c.decodeIfPresent(Int.self, forKey: .validationSamples)
@@ -73,6 +76,7 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         try c.encode(biasCorrection, forKey: .biasCorrection)
         try c.encode(statisticsSamples, forKey: .statisticsSamples)
         if let overClipMarginDB { try c.encode(overClipMarginDB, forKey: .overClipMarginDB) } else { try c.encodeNil(forKey: .overClipMarginDB) }
+        try c.encode(equalize, forKey: .equalize)
         try c.encodeIfPresent(maxDrop, forKey: .maxDrop)
         try c.encodeIfPresent(metric, forKey: .metric)
         try c.encodeIfPresent(validationSamples, forKey: .validationSamples)
@@ -102,6 +106,7 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         c.sensitivityMarginDB = sensitivityMarginDB
         c.symmetricActivations = symmetricActivations
         c.biasCorrection = biasCorrection
+        c.crossLayerEqualization = equalize
         c.sensitivitySamples = statisticsSamples
         c.overClipMarginDB = overClipMarginDB ?? .infinity
         c.accuracy = maxDrop.map { AccuracyBound(maxDrop: $0, metric: metric.flatMap(AccuracyMetric.init), validationSamples: validationSamples) }

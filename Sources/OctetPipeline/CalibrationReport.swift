@@ -29,6 +29,9 @@ public enum CalibrationReport {
         if !config.quantize.excludedNodes.isEmpty || !config.quantize.excludedOpTypes.isEmpty {
             md += "- kept in FP32: " + (config.quantize.excludedNodes.sorted() + config.quantize.excludedOpTypes.sorted()).map { "`\($0)`" }.joined(separator: ", ") + "\n"
         }
+        if config.crossLayerEqualization {
+            md += "- cross-layer equalization: consecutive convolutions rescaled channel by channel to equal weight ranges before calibration (Nagel et al. 2019; a ReLU6 between them became ReLU)\n"
+        }
         if config.biasCorrection {
             md += "- bias correction: every quantized convolution's bias absorbs the mean output shift its weight quantization causes (measured on the same samples; Nagel et al. 2019)\n"
         }

@@ -20,6 +20,9 @@ public struct QuantConfig: Sendable {
     /// Every activation s8 with zero point 0 (scale threshold/127) instead of u8: the QDQ file
     /// TensorRT accepts (it refuses non-zero zero points); one bit less for non-negative tensors.
     public var symmetricActivations = false
+    /// Cross-layer equalization of consecutive convolutions before calibration
+    /// (`CrossLayerEqualization`), for per-tensor weights of depthwise-separable models.
+    public var crossLayerEqualization = false
     /// `--max-drop`: return the fewest layers to FP32 that keep the metric within the bound on
     /// held-out calibration rows (`AccuracyBound`); nil: no search.
     public var accuracy: AccuracyBound? = nil

@@ -27,6 +27,8 @@ public struct QuantizedModel: Sendable {
     public var quantize = QuantizeOptions()
     /// The bias corrections applied, per convolution.
     public var biasCorrections: [String: [Float]] = [:]
+    /// Cross-layer equalization: nil when off, else the ReLU6 nodes it turned into Relu.
+    public var equalizedClips: [String]? = nil
 }
 
 /// The layers to keep in FP32: sensitivity more than `margin` dB below the median, worst first,
@@ -134,13 +136,18 @@ public struct CalibrationPlan: Sendable {
     public var sensitivity: [String: Double]
     public var autoExcluded: [String]
     public var corrections: [String: [Float]]
+    /// With cross-layer equalization: the ReLU6 nodes it equalized through (turned into Relu).
+    public var equalizedClips: [String] = []
 }
 
 /// Prepares a calibration: checks the model, optimizes it, and runs the weight-sensitivity
 /// analysis and bias-correction measurement on the first samples.
 public func planCalibration(_ model: Graph, calibrationData: any Dataset, config: QuantConfig) throws -> CalibrationPlan {
     if let qdq = model.nodes.first(where: { $0.op.isQDQ }) { throw CalibrationError.alreadyQuantized(qdq.name) }
-    let graph = try ModelLoader.optimize(model)
+    let optimized = try ModelLoader.optimize(model)
+    let equalizedClips = config.crossLayerEqualization
+        ? try unclippedActivations(optimized, data: calibrationData, samples: config.sensitivitySamples, plan: config.plan).sorted() : []
+    let graph = config.crossLayerEqualization ? CrossLayerEqualization.apply(optimized, unclipped: Set(equalizedClips)) : optimized
     let rows = min(calibrationData.count, config.samples ?? calibrationData.count)
     guard rows > 0 else { throw CalibrationError.emptyDataset }
     // With an accuracy bound, the last rows validate instead of calibrating.
@@ -171,7 +178,33 @@ public func planCalibration(_ model: Graph, calibrationData: any Dataset, config
         }
     }
     return CalibrationPlan(graph: graph, config: config, watched: watched, samples: count, validationRows: count..<rows,
-                           sensitivity: sensitivity, autoExcluded: autoExcluded.sorted(), corrections: corrections)
+                           sensitivity: sensitivity, autoExcluded: autoExcluded.sorted(), corrections: corrections,
+                           equalizedClips: equalizedClips)
+}
+
+/// The ReLU6 nodes between two convolutions whose input never exceeds the bound on the first
+/// `samples` rows: cross-layer equalization may turn those into Relu without changing what the
+/// model computes on its data.
+func unclippedActivations(_ graph: Graph, data: any Dataset, samples: Int, plan: PlanOptions) throws -> Set<String> {
+    let clips = CrossLayerEqualization.clipsBetweenConvolutions(graph)
+    guard !clips.isEmpty else { return [] }
+    final class Peak: TensorObserver, @unchecked Sendable {
+        let lock = NSLock()
+        var peaks: [String: Float] = [:]
+        let watched: Set<String>
+        init(_ watched: Set<String>) { self.watched = watched }
+        func observe(_ t: ObservedTensor, worker: Int) {
+            guard watched.contains(t.name) else { return }
+            let m = t.values.reduce(-Float.infinity) { $1.isNaN ? .infinity : max($0, $1) }
+            lock.lock(); peaks[t.name] = max(peaks[t.name] ?? -.infinity, m); lock.unlock()
+        }
+    }
+    var options = plan
+    options.fuse = false
+    let run = try ModelRun(graph: graph, options: options)
+    let peak = Peak(Set(clips.map(\.input)))
+    for (_, inputs) in try run.inputBatches(data, 0..<min(max(samples, 1), data.count)) { _ = try run.run(inputs, observer: peak) }
+    return Set(clips.filter { (peak.peaks[$0.input] ?? .infinity) <= $0.max }.map(\.node))
 }
 
 /// Turns merged histograms into the quantized model: thresholds, bias correction, QDQ graph; with
@@ -190,7 +223,8 @@ public func finishCalibration(_ plan: CalibrationPlan, histograms: [String: AbsH
                                                      options: config.quantize, weights: weights)
         return QuantizedModel(fp32: plan.graph, qdq: qdq, table: table, histograms: histograms, samples: plan.samples,
                               seconds: seconds, sensitivity: plan.sensitivity, autoExcluded: plan.autoExcluded,
-                              quantize: config.quantize, biasCorrections: corrections)
+                              quantize: config.quantize, biasCorrections: corrections,
+                              equalizedClips: config.crossLayerEqualization ? plan.equalizedClips : nil)
     }
     guard let bound = plan.config.accuracy else { return try build(plan.config, nil) }
     guard let data else { throw PipelineError.badOption("--max-drop needs the calibration data to validate on") }

@@ -82,6 +82,9 @@ struct CalibrationFlags: ParsableArguments {
     @Option(help: "Replace a KL threshold by the MSE one when its estimated SQNR is this many dB lower ('off' disables).")
     var overClipMargin: String = "3"
 
+    @Flag(help: "Cross-layer equalization of consecutive convolutions before calibration (Nagel et al. 2019): evens out the channels' weight ranges, for per-tensor weights of depthwise-separable models. A ReLU6 between two equalized layers becomes ReLU.")
+    var equalize = false
+
     @Option(help: "Accuracy-driven mode: return the fewest layers to FP32 that keep --metric within this many points of FP32 on held-out calibration samples.")
     var maxDrop: Double?
 
@@ -114,6 +117,7 @@ struct CalibrationFlags: ParsableArguments {
         o.biasCorrection = biasCorrection == "on"
         o.statisticsSamples = statisticsSamples
         o.overClipMarginDB = Double(overClipMargin)
+        o.equalize = equalize
         o.maxDrop = maxDrop
         o.metric = metric
         o.validationSamples = validationSamples

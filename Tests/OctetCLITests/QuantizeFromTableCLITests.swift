@@ -3,7 +3,8 @@ import OctetTestSupport
 import XCTest
 
 /// `octet quantize` rebuilds a calibration's INT8 model from its calibration.json alone, byte for
-/// byte (thresholds, exclusions, weight options and bias corrections all come from the table), and
+/// byte (thresholds, exclusions, weight options, bias corrections and cross-layer equalization all
+/// come from the table), and
 /// refuses, before any work and with the reason, a table made for another model file, another
 /// preprocessing, or written without provenance.
 final class QuantizeFromTableCLITests: XCTestCase {
@@ -13,7 +14,7 @@ final class QuantizeFromTableCLITests: XCTestCase {
         let model = TestPaths.efficientNet, images = TestPaths.imageSample
         let cal = dir.appendingPathComponent("cal").path
         let calibrate = try runProduct("octet", ["calibrate", model, "--data", images, "--preprocess", "efficientnet-lite", "--samples", "8",
-                                                 "--exclude", "Gemm", "--report-samples", "1", "--out", cal])
+                                                 "--exclude", "Gemm", "--equalize", "--report-samples", "1", "--out", cal])
         XCTAssertEqual(calibrate.status, 0, calibrate.stderr)
         let table = (cal as NSString).appendingPathComponent("calibration.json")
         let provenance = try XCTUnwrap(try JSONDecoder().decode(CalibrationTable.self, from: Data(contentsOf: URL(fileURLWithPath: table))).provenance)
@@ -21,6 +22,7 @@ final class QuantizeFromTableCLITests: XCTestCase {
         XCTAssertNotNil(provenance.preprocessingSHA256)
         XCTAssertTrue(provenance.excludedOpTypes.contains("Gemm"))
         XCTAssertFalse(provenance.biasCorrections.isEmpty)
+        XCTAssertNotNil(provenance.equalizedClips, "equalized")
 
         let out = dir.appendingPathComponent("rebuilt").path
         let rebuilt = try runProduct("octet", ["quantize", model, "--table", table, "--preprocess", "efficientnet-lite", "--out", out])

@@ -22,13 +22,14 @@ final class JobSpecCodingTests: XCTestCase {
         off.biasCorrection = false
         off.symmetricActivations = true
         off.statisticsSamples = 32
+        off.equalize = true
         for o in [CalibrationOptions(), off] {
             XCTAssertEqual(try JobSpec.parse(spec(o).json()).calibration, o)
         }
         // The options of a job written before these keys existed: today's JSON without them.
         var json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(spec(CalibrationOptions()).json().utf8)) as? [String: Any])
         var calibration = try XCTUnwrap(json["calibration"] as? [String: Any])
-        for key in ["symmetricActivations", "biasCorrection", "statisticsSamples", "overClipMarginDB"] {
+        for key in ["symmetricActivations", "biasCorrection", "statisticsSamples", "overClipMarginDB", "equalize"] {
             XCTAssertNotNil(calibration.removeValue(forKey: key), key)
         }
         json["calibration"] = calibration

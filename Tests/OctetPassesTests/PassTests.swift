@@ -108,6 +108,57 @@ final class PassTests: XCTestCase {
         b.output(b.add(.relu, [x]), dims: [nil, 4])
         XCTAssertThrowsError(try [broken].run(b.graph)) { XCTAssertTrue("\($0)".contains("after pass Break"), "\($0)") }
     }
+
+    /// Cross-layer equalization keeps the function (Relu between the layers, a depthwise layer in
+    /// the middle of a chain, a grouped last layer) and evens out the weight ranges: channels of
+    /// very different scales end with each pair's ranges equal; a ReLU6 is equalized through (and
+    /// becomes Relu) only when the caller says its input never reaches 6.
+    func testCrossLayerEqualizationKeepsTheFunctionAndEqualizesRanges() throws {
+        var r = TestRandom(seed: 31)
+        var b = GraphBuilder(name: "chain")
+        let x = b.input("x", dims: [nil, 4, 6, 6])
+        // Output channels of very different ranges (a folded BatchNormalization's typical result).
+        var w1 = r.tensor([8, 4, 1, 1]).floats!
+        for c in 0..<8 { for k in 0..<4 { w1[c * 4 + k] *= [0.01, 1, 30, 0.2, 5, 0.05, 2, 100][c] } }
+        let a = b.add(.conv(Window2D(kernel: [1, 1]), group: 1), [x, b.constant("w1", try Tensor(shape: [8, 4, 1, 1], floats: w1)),
+                                                               b.constant("b1", r.tensor([8], -0.1, 0.1))], name: "expand")
+        let dw = b.add(.conv(Window2D(kernel: [3, 3], pads: [1, 1, 1, 1]), group: 8), [b.add(.relu, [a]), b.constant("w2", r.tensor([8, 1, 3, 3], -0.1, 0.1)),
+                                                                                     b.constant("b2", r.tensor([8], -0.1, 0.1))], name: "dw")
+        let y = b.add(.conv(Window2D(kernel: [1, 1]), group: 2), [b.add(.clip(min: 0, max: 6), [dw]), b.constant("w3", r.tensor([6, 4, 1, 1]))],
+                      name: "project")
+        b.output(y, dims: [nil, 6, 6, 6])
+        // A ReLU6 is equalized through only when named as never clipping.
+        XCTAssertEqual(CrossLayerEqualization.clipsBetweenConvolutions(b.graph).map(\.max), [6])
+        let clip = try XCTUnwrap(b.graph.nodes.first { if case .clip = $0.op { true } else { false } }).name
+        let firstPairOnly = CrossLayerEqualization.apply(b.graph)
+        XCTAssertEqual(firstPairOnly.nodes.map(\.op.onnxType), ["Conv", "Relu", "Conv", "Clip", "Conv"])
+        let equalized = CrossLayerEqualization.apply(b.graph, unclipped: [clip])
+        XCTAssertEqual(equalized.nodes.map(\.op.onnxType), ["Conv", "Relu", "Conv", "Relu", "Conv"], "the ReLU6 became Relu")
+        // Inputs small enough that no activation reaches 6: the same function.
+        let input = r.tensor([2, 4, 6, 6], -0.01, 0.01)
+        let options = PlanOptions(isa: .scalar, threads: 1)
+        let before = try XCTUnwrap(try ExecutionPlan(graph: b.graph, options: options).run(["x": input])[y]?.floats)
+        let after = try XCTUnwrap(try ExecutionPlan(graph: equalized, options: options).run(["x": input])[y]?.floats)
+        XCTAssertLessThan(maxRelativeError(after, before), 1e-4)
+        // Ranges: expand's output channel c and dw's channel c end equal, as do dw's and project's.
+        func weights(_ node: String) throws -> [Float] {
+            let n = try XCTUnwrap(equalized.nodes.first { $0.name == node })
+            return try XCTUnwrap(equalized.initializers[n.inputs[1]]?.floats)
+        }
+        let e = try weights("expand"), d = try weights("dw"), p = try weights("project")
+        func range(_ v: ArraySlice<Float>) -> Float { v.reduce(0) { max($0, abs($1)) } }
+        let spreadBefore = (0..<8).map { range(w1[($0 * 4)..<($0 * 4 + 4)]) }
+        let spreadAfter = (0..<8).map { range(e[($0 * 4)..<($0 * 4 + 4)]) }
+        XCTAssertGreaterThan(spreadBefore.max()! / spreadBefore.min()!, 1000)
+        XCTAssertLessThan(spreadAfter.max()! / spreadAfter.min()!, spreadBefore.max()! / spreadBefore.min()! / 10)
+        for c in 0..<8 {
+            let dwRange = range(d[(c * 9)..<(c * 9 + 9)])
+            // project is grouped (2 groups of 4 inputs): input channel c is column c % 4 of group c / 4's rows.
+            let rows = (c / 4 * 3)..<(c / 4 * 3 + 3)
+            let projectRange = rows.map { abs(p[$0 * 4 + c % 4]) }.max()!
+            XCTAssertEqual(dwRange, projectRange, accuracy: dwRange * 1e-2, "channel \(c): dw vs project")
+        }
+    }
 }
 
 enum ResNetSmallGraph {
@@ -122,4 +173,5 @@ enum ResNetSmallGraph {
         b.output(y, dims: [nil, 4, 16, 16])
         return b.graph
     }
+
 }
