@@ -5,28 +5,36 @@ import OctetData
 import OctetONNX
 
 /// Writes the outputs of a calibration into a folder: the QDQ model, the calibration table as
-/// JSON and as a TensorRT calibration cache, and a Markdown report.
+/// JSON and as a TensorRT calibration cache, and the report as Markdown and as one
+/// self-contained HTML page.
 public enum CalibrationArtifacts {
     public struct Paths: Codable, Sendable {
         public var model: String
         public var table: String
         public var tensorRTCache: String
         public var report: String
+        /// `report.html`: the same report with its plots inlined (`CalibrationReportHTML`).
+        public var html: String
     }
 
-    public static func write(_ q: QuantizedModel, to directory: String, modelName: String, report: String) throws -> Paths {
+    /// `cumulative`: (tensor, measured SQNR) in graph order, plotted in the HTML page.
+    public static func write(_ q: QuantizedModel, to directory: String, modelName: String, report: String,
+                             cumulative: [(String, Double)] = []) throws -> Paths {
         let dir = URL(fileURLWithPath: directory)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let paths = Paths(model: dir.appendingPathComponent(modelName + ".int8.onnx").path,
                           table: dir.appendingPathComponent("calibration.json").path,
                           tensorRTCache: dir.appendingPathComponent("calibration.cache").path,
-                          report: dir.appendingPathComponent("report.md").path)
+                          report: dir.appendingPathComponent("report.md").path,
+                          html: dir.appendingPathComponent("report.html").path)
         try ONNXExporter.write(q.qdq, to: URL(fileURLWithPath: paths.model))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(q.table).write(to: URL(fileURLWithPath: paths.table))
         try Data(tensorRTCache(q.table).utf8).write(to: URL(fileURLWithPath: paths.tensorRTCache))
         try Data(report.utf8).write(to: URL(fileURLWithPath: paths.report))
+        let html = CalibrationReportHTML.render(markdown: report, cumulative: cumulative, plotDirectory: directory)
+        try Data(html.utf8).write(to: URL(fileURLWithPath: paths.html))
         return paths
     }
 
@@ -49,7 +57,11 @@ public enum CalibrationArtifacts {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let report = try CalibrationReport.markdown(q, config: config, measured: measured, sqnrSamples: reportSamples,
                                                     modelName: modelName, plotDirectory: directory)
-        let paths = try write(q, to: directory, modelName: modelName, report: report)
+        let order = Dictionary((q.fp32.inputs.map(\.name) + q.fp32.nodes.flatMap(\.outputs)).enumerated().map { ($1, $0) },
+                               uniquingKeysWith: { first, _ in first })
+        let cumulative = q.table.entries.compactMap { e in measured[e.tensor].map { (e.tensor, $0) } }
+            .sorted { (order[$0.0] ?? .max, $0.0) < (order[$1.0] ?? .max, $1.0) }
+        let paths = try write(q, to: directory, modelName: modelName, report: report, cumulative: cumulative)
         if let recipe { try writePreprocessing(recipe, besides: paths.model) }
         return paths
     }

@@ -45,6 +45,16 @@ public enum CalibrationReport {
             md += "| `\(e.tensor)` | \(e.method) | \(String(format: "%.4g", e.threshold)) | \(String(format: "%.4g", e.observedMax)) | "
             md += "\(String(format: "%.1f", e.estimatedSQNR)) | \(measured[e.tensor].map { String(format: "%.1f", $0) } ?? "–") |\n"
         }
+        if !q.sensitivity.isEmpty {
+            md += "\n## Weight sensitivity per convolution\n\n"
+            md += "Each convolution's output with quantized weights against FP32 weights, on the same FP32 input (weights alone; worst first)"
+            md += config.sensitivityMarginDB.map { String(format: "; more than %.1f dB below the median stays FP32", $0) } ?? ""
+            md += ".\n\n| convolution | weight-quantization SQNR dB | kept in FP32 |\n|---|---|---|\n"
+            let excluded = Set(q.autoExcluded)
+            for (name, db) in q.sensitivity.sorted(by: { ($0.value, $0.key) < ($1.value, $1.key) }) {
+                md += "| `\(name)` | \(String(format: "%.1f", db)) | \(excluded.contains(name) ? "yes" : "") |\n"
+            }
+        }
         md += "\n## Worst layers\n\n"
         for e in ordered.prefix(worst) {
             guard let h = q.histograms[e.tensor] else { continue }
