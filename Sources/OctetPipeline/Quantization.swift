@@ -144,10 +144,7 @@ public struct CalibrationPlan: Sendable {
 /// analysis and bias-correction measurement on the first samples.
 public func planCalibration(_ model: Graph, calibrationData: any Dataset, config: QuantConfig) throws -> CalibrationPlan {
     if let qdq = model.nodes.first(where: { $0.op.isQDQ }) { throw CalibrationError.alreadyQuantized(qdq.name) }
-    let optimized = try ModelLoader.optimize(model)
-    let equalizedClips = config.crossLayerEqualization
-        ? try unclippedActivations(optimized, data: calibrationData, samples: config.sensitivitySamples, plan: config.plan).sorted() : []
-    let graph = config.crossLayerEqualization ? CrossLayerEqualization.apply(optimized, unclipped: Set(equalizedClips)) : optimized
+    let (graph, equalizedClips) = try calibrationGraph(model, data: calibrationData, config: config)
     let rows = min(calibrationData.count, config.samples ?? calibrationData.count)
     guard rows > 0 else { throw CalibrationError.emptyDataset }
     // With an accuracy bound, the last rows validate instead of calibrating.
@@ -180,6 +177,17 @@ public func planCalibration(_ model: Graph, calibrationData: any Dataset, config
     return CalibrationPlan(graph: graph, config: config, watched: watched, samples: count, validationRows: count..<rows,
                            sensitivity: sensitivity, autoExcluded: autoExcluded.sorted(), corrections: corrections,
                            equalizedClips: equalizedClips)
+}
+
+/// The FP32 graph a calibration observes: the optimized model, cross-layer equalized when the
+/// configuration asks (through the ReLU6 nodes that never clip on the first statistics samples).
+/// A pure function of the model, those samples and the configuration, so every worker of a cluster
+/// job histograms the graph the coordinator planned.
+public func calibrationGraph(_ model: Graph, data: any Dataset, config: QuantConfig) throws -> (graph: Graph, equalizedClips: [String]) {
+    let optimized = try ModelLoader.optimize(model)
+    guard config.crossLayerEqualization else { return (optimized, []) }
+    let clips = try unclippedActivations(optimized, data: data, samples: config.sensitivitySamples, plan: config.plan).sorted()
+    return (CrossLayerEqualization.apply(optimized, unclipped: Set(clips)), clips)
 }
 
 /// The ReLU6 nodes between two convolutions whose input never exceeds the bound on the first

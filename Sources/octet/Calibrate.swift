@@ -57,7 +57,7 @@ struct Calibrate: ParsableCommand {
         print("INT8 model:        \(paths.model)")
         print("calibration table: \(paths.table)")
         print("TensorRT cache:    \(paths.tensorRTCache)")
-        print("report:            \(paths.report)")
+        print("report:            \(paths.report) (and \(URL(fileURLWithPath: paths.html).lastPathComponent): one page, open offline)")
     }
 }
 

@@ -38,13 +38,16 @@ final class DistributedCalibrationTests: XCTestCase {
     }
 
     /// The same with the accuracy-driven search (`--max-drop`, a bound the all-INT8 model misses on
-    /// the validation rows, so layers are ranked and returned) and with bias correction off.
-    func testAccuracyDrivenSearchAndOptionsGiveTheSingleProcessBytes() throws {
+    /// the validation rows, so layers are ranked and returned), cross-layer equalization, bias
+    /// correction and the over-clipping guard off, and 4 statistics samples.
+    func testAccuracySearchEqualizationAndOtherOptionsGiveTheSingleProcessBytes() throws {
         let q = try assertClusterGivesTheSingleProcessBytes(options {
             $0.maxDrop = 0.05   // an output SQNR of 33 dB on the 5 validation rows
             $0.metric = "sqnr"
             $0.biasCorrection = false
             $0.statisticsSamples = 4
+            $0.overClipMarginDB = nil
+            $0.equalize = true
         }, calibrationTasks: 15)
         let a = try XCTUnwrap(q.accuracy)
         XCTAssertLessThan(a.allInt8, 100 - 0.05, "the bound must make the search return layers")

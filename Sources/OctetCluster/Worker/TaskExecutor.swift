@@ -49,8 +49,8 @@ public final class TaskExecutor: @unchecked Sendable {
         switch a.kind {
         case .calibrationShard:
             let options = PlanOptions(isa: try ISA.named(a.isa), threads: threads, fuse: false)
-            let h = try collectHistograms(try fp32Graph(a.modelHash), data: data, range: range, watched: Set(a.watched),
-                                          options: options, batch: 16)
+            let h = try collectHistograms(try observedGraph(a.modelHash, spec: spec, data: data, options: options), data: data, range: range,
+                                          watched: Set(a.watched), options: options, batch: 16)
             r.histograms = Compression.pack(HistogramSet.encode(h))
         case .verification:
             let run = try ClassificationRun(graph: try fp32Graph(a.modelHash), options: PlanOptions(isa: try ISA.named(a.isa), threads: threads))
@@ -70,6 +70,17 @@ public final class TaskExecutor: @unchecked Sendable {
         r.images = UInt32(range.count)
         r.seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         return r
+    }
+
+    /// The graph a calibration job histograms (`calibrationGraph`: cross-layer equalized when the
+    /// job asks, which depends on the job's first samples), cached per model and job spec.
+    func observedGraph(_ hash: String, spec: JobSpec, data: any Dataset, options: PlanOptions) throws -> Graph {
+        guard let calibration = spec.calibration, calibration.equalize else { return try fp32Graph(hash) }
+        let key = hash + "#equalized#" + ContentHash.sha256(Array(spec.json().utf8))
+        if let g = graphs.value(for: key) { return g }
+        let g = try calibrationGraph(try fp32Graph(hash), data: data, config: try calibration.quantConfig(plan: options)).graph
+        graphs.insert(g, for: key)
+        return g
     }
 
     func fp32Graph(_ hash: String) throws -> Graph {
