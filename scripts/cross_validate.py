@@ -10,7 +10,8 @@ defaults).
 
 usage: scripts/cross_validate.py [--octet .build/release/octet] [--model M] [--data D]
            [--preprocess efficientnet-lite] [--config 'name=flags' ...] [--json]
-Without --config, every option of `octet calibrate` that sets a default decision is tried.
+Without --config, every option of `octet calibrate` that sets a default decision is tried. With
+--json, a configuration using --max-drop also gives its search's result on the validation rows.
 Needs a release build of octet; uses nothing but the standard library.
 """
 import argparse
@@ -56,13 +57,18 @@ def fold(args, flags, calib, held_out, work):
     out = os.path.join(work, "cal")
     common = ["--data", args.data, "--preprocess", args.preprocess]
     start = time.monotonic()
-    cal = json.loads(run([args.octet, "calibrate", args.model, *common, *calib, "--out", out, "--report-samples", "1",
-                          "--json", *shlex.split(flags)]))
+    cal = json.loads(run([args.octet, "calibrate", args.model, *common, "--labels", args.labels, *calib, "--out", out,
+                          "--report-samples", "1", "--json", *shlex.split(flags)]))
     seconds = time.monotonic() - start
     model = cal["paths"]["model"]
     ev = json.loads(run([args.octet, "eval", args.model, model, *common, "--labels", args.labels, *held_out, "--json"]))
-    return {"fp32_top1": ev["fp32_top1"], "int8_top1": ev["int8_top1"], "agreement": ev["agreement"],
-            "sqnr_db": ev["sqnr_db"], "images": ev["images"], "calibrate_seconds": seconds}
+    scores = {"fp32_top1": ev["fp32_top1"], "int8_top1": ev["int8_top1"], "agreement": ev["agreement"],
+              "sqnr_db": ev["sqnr_db"], "images": ev["images"], "calibrate_seconds": seconds}
+    if cal.get("accuracy"):   # --max-drop: what the search saw on its validation rows and returned
+        a = cal["accuracy"]
+        scores["search"] = {"fp32": a["fp32"], "all_int8": a["allInt8"], "final": a["final"], "met": a["met"],
+                            "returned": [r["layer"] for r in a["returned"]]}
+    return scores
 
 
 def main():

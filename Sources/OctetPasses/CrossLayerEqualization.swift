@@ -14,7 +14,8 @@ import OctetIR
 /// A ReLU6 (Clip(0, m)) between the two is equalized through only when the caller names it in
 /// `unclipped` (its input never reached m on the calibration samples): it then becomes Relu, the
 /// same function on those samples (AIMET turns every ReLU6 into Relu, which changes the function
-/// wherever an activation exceeds m; on random-weight MobileNetV2 that cost 6 dB). A chain's middle layer belongs to two pairs, so the pairs are equalized in turn until the
+/// wherever an activation exceeds m: a first version of this pass that did so took the zoo's
+/// random-weight MobileNetV2 from 13.4 to 7.4 dB). A chain's middle layer belongs to two pairs, so the pairs are equalized in turn until the
 /// scales settle (at most `iterations` rounds). B may be grouped or depthwise; A's output must
 /// feed only B (through the activation), and neither output may be a graph output.
 public enum CrossLayerEqualization {

@@ -79,8 +79,7 @@ public enum InsertQuantizeDequantize {
             guard !t.isEmpty, graph.initializers[t] == nil, !outputs.contains(t), seen.insert(t).inserted else { return }
             points.append(t)
         }
-        // Arithmetic on shapes (a ShuffleNet's Add of a Gather of Shape) is not an activation.
-        for node in graph.nodes where isQuantizable(node, graph, options) && !node.outputs.contains(where: shapeOnly.contains) {
+        for node in quantizedNodeList(graph, options: options, shapeOnly: shapeOnly) {
             switch node.op {
             case .conv, .gemm, .matMul, .convTranspose:
                 add(node.inputs[0]); weighted.insert(node.name)
@@ -114,8 +113,13 @@ public enum InsertQuantizeDequantize {
     /// pooling, element-wise tables, spatial means), in graph order: what `--exclude` or the
     /// accuracy-driven search can return to FP32 by name.
     public static func quantizedNodes(_ graph: Graph, options: QuantizeOptions) -> [String] {
-        let shapeOnly = graph.shapeOnlyValues
-        return graph.nodes.filter { isQuantizable($0, graph, options) && !$0.outputs.contains(where: shapeOnly.contains) }.map(\.name)
+        quantizedNodeList(graph, options: options, shapeOnly: graph.shapeOnlyValues).map(\.name)
+    }
+
+    /// The quantized nodes themselves. Arithmetic on shapes (a ShuffleNet's Add of a Gather of
+    /// Shape) is not an activation, so a node with a shape-only output is not one of them.
+    static func quantizedNodeList(_ graph: Graph, options: QuantizeOptions, shapeOnly: Set<String>) -> [Node] {
+        graph.nodes.filter { isQuantizable($0, graph, options) && !$0.outputs.contains(where: shapeOnly.contains) }
     }
 
     static func isExcluded(_ node: Node, _ options: QuantizeOptions) -> Bool {
