@@ -42,10 +42,7 @@ public struct BilinearResizeKernel: Sendable {
                         in_w: inWidth, channels: channels, out_h: row0.count, out_w: column0.count,
                         row0: r0.baseAddress, row1: r1.baseAddress, col0: c0.baseAddress, col1: c1.baseAddress,
                         row_frac: fy.baseAddress, col_frac: fx.baseAddress)
-                    switch isa {
-                    case .avx512vnni, .avx512, .avx2, .avxvnni: ck_resize_bilinear_u8__avx2(&p, input, output)
-                    case .scalar: ck_resize_bilinear_u8__scalar(&p, input, output)
-                    }
+                    isa.kernels.pointee.resize_bilinear_u8(&p, input, output)
                 }}
             }}
         }}

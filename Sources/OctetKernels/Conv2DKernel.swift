@@ -106,17 +106,9 @@ public final class Conv2DKernel: @unchecked Sendable {
         let lo = pixels.lowerBound, hi = pixels.upperBound
         withUnsafePointer(to: &params) { p in
             if geometry.isDepthwise {
-                switch isa {
-                case .avx512vnni, .avx512: ck_dwconv2d_f32_nhwc__avx512(p, input, w, b, residual, output, lo, hi)
-                case .avx2, .avxvnni: ck_dwconv2d_f32_nhwc__avx2(p, input, w, b, residual, output, lo, hi)
-                case .scalar: ck_dwconv2d_f32_nhwc__scalar(p, input, w, b, residual, output, lo, hi)
-                }
+                isa.kernels.pointee.dwconv2d_f32(p, input, w, b, residual, output, lo, hi)
             } else {
-                switch isa {
-                case .avx512vnni, .avx512: ck_conv2d_f32_nhwc__avx512(p, input, w, b, residual, output, lo, hi, scratch)
-                case .avx2, .avxvnni: ck_conv2d_f32_nhwc__avx2(p, input, w, b, residual, output, lo, hi, scratch)
-                case .scalar: ck_conv2d_f32_nhwc__scalar(p, input, w, b, residual, output, lo, hi, scratch)
-                }
+                isa.kernels.pointee.conv2d_f32(p, input, w, b, residual, output, lo, hi, scratch)
             }
         }
     }

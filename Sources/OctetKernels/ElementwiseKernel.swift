@@ -22,11 +22,7 @@ public struct BinaryRowKernel: Sendable, Equatable {
     public func run(rows: Int = 1, count: Int, _ a: UnsafePointer<Float>, aRowStride: Int = 0, aStride: Int,
                     _ b: UnsafePointer<Float>, bRowStride: Int = 0, bStride: Int, _ y: UnsafeMutablePointer<Float>) {
         let op = operation.rawValue
-        switch isa {
-        case .avx512vnni, .avx512: ck_binary_f32__avx512(op, rows, count, a, aRowStride, aStride, b, bRowStride, bStride, y)
-        case .avx2, .avxvnni: ck_binary_f32__avx2(op, rows, count, a, aRowStride, aStride, b, bRowStride, bStride, y)
-        case .scalar: ck_binary_f32__scalar(op, rows, count, a, aRowStride, aStride, b, bRowStride, bStride, y)
-        }
+        isa.kernels.pointee.binary_f32(op, rows, count, a, aRowStride, aStride, b, bRowStride, bStride, y)
     }
 }
 
@@ -35,21 +31,13 @@ public enum RowKernels {
     /// y[i] = x[i]·scale[i·scaleStride] + shift[i·shiftStride] (a multiply then an add, never fused).
     public static func affine(count: Int, _ x: UnsafePointer<Float>, scale: UnsafePointer<Float>, scaleStride: Int,
                               shift: UnsafePointer<Float>, shiftStride: Int, _ y: UnsafeMutablePointer<Float>, isa: ISA) {
-        switch isa {
-        case .avx512vnni, .avx512: ck_affine_f32__avx512(count, x, scale, scaleStride, shift, shiftStride, y)
-        case .avx2, .avxvnni: ck_affine_f32__avx2(count, x, scale, scaleStride, shift, shiftStride, y)
-        case .scalar: ck_affine_f32__scalar(count, x, scale, scaleStride, shift, shiftStride, y)
-        }
+        isa.kernels.pointee.affine_f32(count, x, scale, scaleStride, shift, shiftStride, y)
     }
 
     /// y[i] = min(hi, max(lo, x[i])), NaN kept.
     public static func clamp(count: Int, _ x: UnsafePointer<Float>, min lo: Float, max hi: Float,
                              _ y: UnsafeMutablePointer<Float>, isa: ISA) {
-        switch isa {
-        case .avx512vnni, .avx512: ck_clamp_f32__avx512(count, x, lo, hi, y)
-        case .avx2, .avxvnni: ck_clamp_f32__avx2(count, x, lo, hi, y)
-        case .scalar: ck_clamp_f32__scalar(count, x, lo, hi, y)
-        }
+        isa.kernels.pointee.clamp_f32(count, x, lo, hi, y)
     }
 }
 
@@ -88,11 +76,7 @@ public struct ElementwiseChainKernel: Sendable {
     /// y = the chain applied to x (`count` elements; y must not overlap x).
     public func run(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
         program.withUnsafeBufferPointer { p in
-            switch isa {
-            case .avx512vnni, .avx512: ck_ew_chain_f32__avx512(count, x, p.baseAddress, p.count, y)
-            case .avx2, .avxvnni: ck_ew_chain_f32__avx2(count, x, p.baseAddress, p.count, y)
-            case .scalar: ck_ew_chain_f32__scalar(count, x, p.baseAddress, p.count, y)
-            }
+            isa.kernels.pointee.ew_chain_f32(count, x, p.baseAddress, p.count, y)
         }
     }
 }

@@ -10,12 +10,10 @@ public struct AbsStats: Sendable, Hashable {
 
 /// The C kernels behind `AbsHistogram`: |x| statistics and exact power-of-two binning.
 public enum HistogramKernels {
-    static func simd(_ isa: ISA) -> Bool { isa == .avx512 || isa == .avx512vnni }
-
     public static func stats(_ x: UnsafeBufferPointer<Float>, isa: ISA) -> AbsStats {
         var s = ck_abs_stats()
         guard let base = x.baseAddress, !x.isEmpty else { return AbsStats(maxAbs: 0, nonFinite: 0, zeros: 0, negatives: 0) }
-        if simd(isa) { ck_abs_stats_f32__avx512(base, x.count, &s) } else { ck_abs_stats_f32__scalar(base, x.count, &s) }
+        isa.kernels.pointee.abs_stats_f32(base, x.count, &s)
         return AbsStats(maxAbs: s.max_abs, nonFinite: s.non_finite, zeros: s.zeros, negatives: s.negatives)
     }
 
@@ -24,7 +22,6 @@ public enum HistogramKernels {
                                   into bins: UnsafeMutableBufferPointer<Int64>, isa: ISA) {
         guard let base = x.baseAddress, !x.isEmpty else { return }
         precondition(bins.count >= 1 << bits, "internal: histogram bins")
-        if simd(isa) { ck_abs_histogram_f32__avx512(base, x.count, Int32(exponent), Int32(bits), bins.baseAddress) }
-        else { ck_abs_histogram_f32__scalar(base, x.count, Int32(exponent), Int32(bits), bins.baseAddress) }
+        isa.kernels.pointee.abs_histogram_f32(base, x.count, Int32(exponent), Int32(bits), bins.baseAddress)
     }
 }

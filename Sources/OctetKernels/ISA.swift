@@ -3,7 +3,9 @@ import CKernels
 /// An instruction-set path of the kernels, best first. INT8 kernels distinguish the two
 /// AVX-512 paths (VNNI `vpdpbusd` vs Skylake `vpmaddubsw`) and the two 256-bit ones (AVX-VNNI's
 /// VEX `vpdpbusd` vs AVX2's `vpmaddubsw`); FP32 kernels use AVX-512F for both AVX-512 paths and
-/// AVX2 for both 256-bit ones.
+/// AVX2 for both 256-bit ones. What each path runs for each operation, and whether this CPU can
+/// run it, is its table in `ck_kernels.h`, filled once from CPUID: the Swift kernels call
+/// through `kernels` and never name an ISA variant.
 public enum ISA: String, CaseIterable, Sendable, CustomStringConvertible {
     case avx512vnni
     case avx512
@@ -13,19 +15,36 @@ public enum ISA: String, CaseIterable, Sendable, CustomStringConvertible {
 
     public var description: String { rawValue }
 
-    /// The features this path needs.
-    var required: CPUFeatures {
+    /// The path's number in `ck_kernels.h`.
+    private var cValue: ck_isa {
         switch self {
-        case .avx512vnni: [.avx512f, .avx512bw, .avx512vl, .avx512vnni, .fma]
-        case .avx512: [.avx512f, .avx512bw, .avx512vl, .fma]
-        case .avxvnni: [.avx2, .fma, .avxvnni]
-        case .avx2: [.avx2, .fma]
-        case .scalar: []
+        case .avx512vnni: CK_ISA_AVX512VNNI
+        case .avx512: CK_ISA_AVX512
+        case .avxvnni: CK_ISA_AVXVNNI
+        case .avx2: CK_ISA_AVX2
+        case .scalar: CK_ISA_SCALAR
         }
     }
 
+    /// Every path's table, nil where this CPU cannot run it (looked up once). The tables are
+    /// immutable after `ck_kernels_for` fills them, so sharing the pointers is safe.
+    nonisolated(unsafe) private static let tables: [ISA: UnsafePointer<ck_kernels>] = Dictionary(uniqueKeysWithValues: allCases.compactMap { isa in
+        ck_kernels_for(isa.cValue).map { (isa, $0) }
+    })
+
+    /// The kernels this path runs (`ck_kernels.h`). Kernels are only built for supported paths
+    /// (`named`, `best`, `supported` check), so a missing table is a programming error.
+    var kernels: UnsafePointer<ck_kernels> {
+        guard let table = Self.tables[self] else { preconditionFailure("internal: the \(self) path used on a CPU without it") }
+        return table
+    }
+
     /// Whether this machine can run the path.
-    public var isSupported: Bool { CPUFeatures.host.isSuperset(of: required) }
+    public var isSupported: Bool { Self.tables[self] != nil }
+
+    /// The dense convolution microkernel of this path's full tile, named as in XNNPACK (dtype,
+    /// op, tile, ISA), e.g. `qu8s8_gemm_14x32c4__avx512vnni`; "scalar" for the scalar twin.
+    public var gemmMicrokernel: String { String(cString: kernels.pointee.gemm_u8s8) }
 
     /// The best path this machine supports.
     public static var best: ISA { allCases.first { $0.isSupported } ?? .scalar }

@@ -27,10 +27,30 @@ public final class Int8ConvKernel: @unchecked Sendable {
     public let residualAdd: ResidualAdd?
     /// The path the kernel runs on (the one asked for: every path is exact for 8-bit weights).
     public let isa: ISA
-    /// Whether the weights are packed as two halves (`weight_split`): 8-bit weights outside ±63 on
-    /// a `vpmaddubsw` path (avx512, avx2), whose int16 pair sums would otherwise saturate. About
-    /// twice the multiply instructions of the 7-bit form, exact.
-    public let splitsWeights: Bool
+    /// How the weights are packed for the GEMM (`CK_Q8_WEIGHTS_*` of `ck_int8.h`).
+    public enum WeightFormat: Int32, Sendable, CaseIterable, CustomStringConvertible {
+        /// As they are: every VNNI path, and 7-bit weights (within ±63) on the `vpmaddubsw` paths.
+        case plain = 0
+        /// Two halves within ±64 each, so no `vpmaddubsw` pair sum saturates: twice the multiplies.
+        case split = 1
+        /// Widened to 16 bits for `vpmaddwd` against activations zero-extended in registers.
+        case widened = 2
+
+        public var description: String {
+            switch self {
+            case .plain: "plain"
+            case .split: "8-bit split"
+            case .widened: "8-bit s16"
+            }
+        }
+    }
+
+    /// The form the weights run in: the path's choice for 8-bit weights outside ±63
+    /// (`ck_kernels.gemm_u8s8_8bit`: split on avx512, widened on avx2), plain otherwise. Exact
+    /// in every form.
+    public let weightFormat: WeightFormat
+    /// Whether 8-bit weights run as two halves (about twice the multiplies of the 7-bit form).
+    public var splitsWeights: Bool { weightFormat == .split }
     public let scratchBytes: Int
     private var params: ck_conv2d_u8s8_params
     private let packed: UnsafeMutableRawPointer
@@ -39,13 +59,14 @@ public final class Int8ConvKernel: @unchecked Sendable {
     private var output: ck_u8s8_output
     private let variant: Variant
 
-    /// The driver a layer runs on: the GEMM (dense and grouped), depthwise, or the per-channel
-    /// small-group kernel (`ck_gconv2d_u8s8`, VNNI) for groups of 4–16 channels.
+    /// The driver a layer runs on: the GEMM (dense and grouped: the shared driver over the path's
+    /// microkernels), depthwise, or the per-channel small-group kernel (`ck_gconv2d_u8s8`, on the
+    /// paths whose table has one) for groups of 4–16 channels.
     enum Variant { case gemm, depthwise, smallGroups }
 
     static func variant(_ g: ConvGeometry, isa: ISA) -> Variant {
         if g.isDepthwise { return .depthwise }
-        guard isa == .avx512vnni else { return .gemm }
+        guard isa.kernels.pointee.gconv2d_u8s8 != nil else { return .gemm }
         var p = Self.params(g, inputZeroPoint: 0)
         return ck_gconv2d_u8s8_supported(&p) != 0 ? .smallGroups : .gemm
     }
@@ -56,7 +77,7 @@ public final class Int8ConvKernel: @unchecked Sendable {
             out_pixel_stride: g.outPixelStride, kernel_h: g.kernel.h, kernel_w: g.kernel.w, stride_h: g.stride.h, stride_w: g.stride.w,
             dilation_h: g.dilation.h, dilation_w: g.dilation.w, pad_top: g.padTop, pad_left: g.padLeft,
             groups: g.groups, cin_per_group: g.inChannelsPerGroup, cout_per_group: g.outChannelsPerGroup,
-            input_zero_point: inputZeroPoint, weight_split: 0)
+            input_zero_point: inputZeroPoint, weight_format: WeightFormat.plain.rawValue)
     }
 
     /// Which driver runs this kernel (`octet bench --profile` shows it beside the ISA).
@@ -68,18 +89,29 @@ public final class Int8ConvKernel: @unchecked Sendable {
         }
     }
 
+    /// What runs this layer, as the profile prints it: the GEMM's full-tile microkernel (e.g.
+    /// `qu8s8_gemm_14x32c4__avx512vnni`, "scalar" on the scalar path), else the driver's name.
+    public var kernelName: String { variant == .gemm ? isa.gemmMicrokernel : driver }
+
+    /// Whether the GEMM of `isa` reads weights packed as `format`.
+    public static func readsWeights(_ format: WeightFormat, isa: ISA) -> Bool {
+        isa.kernels.pointee.gemm_u8s8_formats & (1 << UInt32(format.rawValue)) != 0
+    }
+
     /// Whether a kernel of this geometry on `isa` can fuse a residual Add into a u8 output: dense
-    /// and grouped convolutions on the GEMM driver of the AVX-512 and scalar paths (not the 256-bit
-    /// driver, not the depthwise and small-group kernels).
+    /// and grouped convolutions on the GEMM driver, every path (not the depthwise and small-group
+    /// kernels).
     public static func canFuseResidualAdd(_ g: ConvGeometry, isa: ISA) -> Bool {
-        variant(g, isa: isa) == .gemm && isa != .avx2 && isa != .avxvnni
+        variant(g, isa: isa) == .gemm
     }
 
     /// - Parameters:
     ///   - weights: `[outC][kh][kw][inC / groups]`.
     ///   - residualAdd: an Add to fuse into the u8 output; only where `canFuseResidualAdd` says so.
+    ///   - weightFormat: forces a packing of the GEMM's weights the path reads (`readsWeights`),
+    ///     to compare them (tests, benchmarks); nil takes the path's choice.
     public init(geometry g: ConvGeometry, inputZeroPoint: Int32, weights: [Int8], bias: [Int32], output: Output,
-                residualAdd: ResidualAdd? = nil, isa requested: ISA) {
+                residualAdd: ResidualAdd? = nil, isa requested: ISA, weightFormat forced: WeightFormat? = nil) {
         precondition(residualAdd == nil || Self.canFuseResidualAdd(g, isa: requested), "internal: residual Add on a kernel without it")
         self.residualAdd = residualAdd
         var p = Self.params(g, inputZeroPoint: inputZeroPoint)
@@ -88,8 +120,13 @@ public final class Int8ConvKernel: @unchecked Sendable {
         self.variant = variant
         let sevenBit = weights.allSatisfy { $0 >= -63 && $0 <= 63 }
         isa = requested
-        splitsWeights = variant == .gemm && !sevenBit && (requested == .avx512 || requested == .avx2)
-        p.weight_split = splitsWeights ? 1 : 0
+        let table = requested.kernels.pointee
+        let chosen = variant != .gemm ? .plain : forced ?? (sevenBit ? .plain : WeightFormat(rawValue: table.gemm_u8s8_8bit) ?? .split)
+        precondition(Self.readsWeights(chosen, isa: requested), "internal: \(chosen) weights on the \(requested) path")
+        precondition(chosen != .plain || sevenBit || variant != .gemm || table.gemm_u8s8_8bit == WeightFormat.plain.rawValue,
+                     "internal: 8-bit weights unsplit on a vpmaddubsw path")
+        weightFormat = chosen
+        p.weight_format = chosen.rawValue
         let size = switch variant {
         case .gemm: ck_conv2d_u8s8_packed_weights_size(&p)
         case .depthwise: ck_dwconv2d_u8s8_packed_weights_size(&p)
@@ -137,17 +174,11 @@ public final class Int8ConvKernel: @unchecked Sendable {
                     stage.scale = s.baseAddress
                     stage.add = residual == nil ? nil : addPointer
                     withUnsafePointer(to: &params) { p in
-                        switch (variant, isa) {
-                        case (.smallGroups, _): ck_gconv2d_u8s8_nhwc__avx512vnni(p, input, packed, b, &stage, out, lo, hi)
-                        case (.depthwise, .avx512vnni): ck_dwconv2d_u8s8_nhwc__avx512vnni(p, input, packed, b, &stage, out, lo, hi)
-                        case (.depthwise, .avx512): ck_dwconv2d_u8s8_nhwc__avx512(p, input, packed, b, &stage, out, lo, hi)
-                        case (.depthwise, .avx2), (.depthwise, .avxvnni): ck_dwconv2d_u8s8_nhwc__avx2(p, input, packed, b, &stage, out, lo, hi)
-                        case (.depthwise, .scalar): ck_dwconv2d_u8s8_nhwc__scalar(p, input, packed, b, &stage, out, lo, hi)
-                        case (.gemm, .avx512vnni): ck_conv2d_u8s8_nhwc__avx512vnni(p, input, packed, b, &stage, out, lo, hi, scratch)
-                        case (.gemm, .avx512): ck_conv2d_u8s8_nhwc__avx512bw(p, input, packed, b, &stage, out, lo, hi, scratch)
-                        case (.gemm, .avxvnni): ck_conv2d_u8s8_nhwc__avxvnni(p, input, packed, b, &stage, out, lo, hi, scratch)
-                        case (.gemm, .avx2): ck_conv2d_u8s8_nhwc__avx2(p, input, packed, b, &stage, out, lo, hi, scratch)
-                        case (.gemm, .scalar): ck_conv2d_u8s8_nhwc__scalar(p, input, packed, b, &stage, out, lo, hi, scratch)
+                        let k = isa.kernels.pointee
+                        switch variant {
+                        case .smallGroups: k.gconv2d_u8s8(p, input, packed, b, &stage, out, lo, hi)
+                        case .depthwise: k.dwconv2d_u8s8(p, input, packed, b, &stage, out, lo, hi)
+                        case .gemm: k.conv2d_u8s8(p, input, packed, b, &stage, out, lo, hi, scratch)
                         }
                     }
                 }

@@ -5,9 +5,6 @@ import CKernels
 /// Data movement only: every path gives the same bytes; the scalar loop is the specification.
 public enum InterleaveKernel {
     public static func run(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>, count: Int, isa: ISA) {
-        switch isa {
-        case .avx512vnni, .avx512, .avx2, .avxvnni: ck_interleave2_u8__avx2(a, b, output, count)
-        case .scalar: ck_interleave2_u8__scalar(a, b, output, count)
-        }
+        isa.kernels.pointee.interleave2_u8(a, b, output, count)
     }
 }

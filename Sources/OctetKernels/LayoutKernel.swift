@@ -5,10 +5,7 @@ public enum LayoutKernel {
     /// NCHW (`channels` planes of `pixels` floats) to NHWC. Pure data movement: every path
     /// gives the same bytes.
     public static func nchwToNHWC(_ src: UnsafePointer<Float>, channels: Int, pixels: Int, into dst: UnsafeMutablePointer<Float>, isa: ISA) {
-        switch isa {
-        case .avx512vnni, .avx512: ck_nchw_to_nhwc_f32__avx512(src, channels, pixels, dst)
-        case .avx2, .avxvnni, .scalar: ck_nchw_to_nhwc_f32__scalar(src, channels, pixels, dst)
-        }
+        isa.kernels.pointee.nchw_to_nhwc_f32(src, channels, pixels, dst)
     }
 }
 

@@ -28,23 +28,19 @@ public struct Pool2DKernel: Sendable {
     }
 
     public func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
-        let simd = isa != .scalar && isa != .avx2 && isa != .avxvnni
-        let avx2 = isa == .avx2 || isa == .avxvnni
+        let k = isa.kernels.pointee
         var p = ck_pool2d_params(in_h: inHeight, in_w: inWidth, channels: channels, out_h: outHeight, out_w: outWidth,
                                  kernel_h: kernel.h, kernel_w: kernel.w, stride_h: stride.h, stride_w: stride.w,
                                  dilation_h: dilation.h, dilation_w: dilation.w, pad_top: padTop, pad_left: padLeft,
                                  count_include_pad: 0)
         switch kind {
         case .max:
-            if avx2 { ck_maxpool2d_f32_nhwc__avx2(&p, input, output) }
-            else { simd ? ck_maxpool2d_f32_nhwc__avx512(&p, input, output) : ck_maxpool2d_f32_nhwc__scalar(&p, input, output) }
+            k.maxpool2d_f32(&p, input, output)
         case .average(let include):
             p.count_include_pad = include ? 1 : 0
-            if avx2 { ck_avgpool2d_f32_nhwc__avx2(&p, input, output) }
-            else { simd ? ck_avgpool2d_f32_nhwc__avx512(&p, input, output) : ck_avgpool2d_f32_nhwc__scalar(&p, input, output) }
+            k.avgpool2d_f32(&p, input, output)
         case .globalAverage:
-            simd ? ck_global_avgpool_f32_nhwc__avx512(inHeight * inWidth, channels, input, output)
-                 : ck_global_avgpool_f32_nhwc__scalar(inHeight * inWidth, channels, input, output)
+            k.global_avgpool_f32(inHeight * inWidth, channels, input, output)
         }
     }
 }

@@ -6,10 +6,6 @@ import CKernels
 public enum QuantizedAddKernel {
     public static func run(_ a: UnsafePointer<UInt8>, _ ma: Float, _ b: UnsafePointer<UInt8>, _ mb: Float, constant c: Float,
                            lo: Int32, hi: Int32, output: UnsafeMutablePointer<UInt8>, count: Int, isa: ISA) {
-        switch isa {
-        case .avx512vnni, .avx512: ck_qadd_u8__avx512(a, ma, b, mb, c, lo, hi, output, count)
-        case .avx2, .avxvnni: ck_qadd_u8__avx2(a, ma, b, mb, c, lo, hi, output, count)
-        case .scalar: ck_qadd_u8__scalar(a, ma, b, mb, c, lo, hi, output, count)
-        }
+        isa.kernels.pointee.qadd_u8(a, ma, b, mb, c, lo, hi, output, count)
     }
 }

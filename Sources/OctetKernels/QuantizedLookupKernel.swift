@@ -9,13 +9,6 @@ public enum QuantizedLookupKernel {
 
         public var isSupported: Bool { self == .scalar || CPUFeatures.host.contains(.avx512vbmi) }
 
-        /// The variant an INT8 path uses: VBMI on the AVX-512 paths of a CPU that has it.
-        public static func forPath(_ isa: ISA) -> Variant {
-            switch isa {
-            case .avx512vnni, .avx512: Variant.avx512vbmi.isSupported ? .avx512vbmi : .scalar
-            case .avxvnni, .avx2, .scalar: .scalar
-            }
-        }
     }
 
     /// One table of 256 codes per channel of NHWC codes (`channelTables[c·256 + code]`).
@@ -24,6 +17,13 @@ public enum QuantizedLookupKernel {
         ck_lookup_channels_u8__scalar(x, channelTables, output, pixels, channels)
     }
 
+    /// With the lookup `isa`'s table chooses (VBMI on the AVX-512 paths of a CPU that has it).
+    public static func run(_ x: UnsafePointer<UInt8>, table: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>, count: Int,
+                           isa: ISA) {
+        isa.kernels.pointee.lookup_u8(x, table, output, count)
+    }
+
+    /// With one variant forced (tests compare them).
     public static func run(_ x: UnsafePointer<UInt8>, table: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>, count: Int,
                            variant: Variant) {
         switch variant {

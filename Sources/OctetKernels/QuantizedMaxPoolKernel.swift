@@ -9,10 +9,6 @@ public enum QuantizedMaxPoolKernel {
                                  out_h: window.outHeight, out_w: window.outWidth, kernel_h: window.kernel.h, kernel_w: window.kernel.w,
                                  stride_h: window.stride.h, stride_w: window.stride.w, dilation_h: window.dilation.h,
                                  dilation_w: window.dilation.w, pad_top: window.padTop, pad_left: window.padLeft, count_include_pad: 0)
-        switch window.isa {
-        case .avx512vnni, .avx512: ck_maxpool2d_u8_nhwc__avx512(&p, input, output)
-        case .avx2, .avxvnni: ck_maxpool2d_u8_nhwc__avx2(&p, input, output)
-        case .scalar: ck_maxpool2d_u8_nhwc__scalar(&p, input, output)
-        }
+        window.isa.kernels.pointee.maxpool2d_u8(&p, input, output)
     }
 }

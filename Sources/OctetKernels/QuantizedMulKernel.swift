@@ -9,10 +9,6 @@ public enum QuantizedMulKernel {
                            multiplier m: Float, zeroOut: Int32, lo: Int32, hi: Int32, output: UnsafeMutablePointer<UInt8>,
                            pixels: Int, channels: Int, isa: ISA) {
         let stride = broadcastB ? 0 : channels
-        switch isa {
-        case .avx512vnni, .avx512: ck_qmul_u8__avx512(a, zeroA, b, zeroB, stride, m, zeroOut, lo, hi, output, pixels, channels)
-        case .avx2, .avxvnni: ck_qmul_u8__avx2(a, zeroA, b, zeroB, stride, m, zeroOut, lo, hi, output, pixels, channels)
-        case .scalar: ck_qmul_u8__scalar(a, zeroA, b, zeroB, stride, m, zeroOut, lo, hi, output, pixels, channels)
-        }
+        isa.kernels.pointee.qmul_u8(a, zeroA, b, zeroB, stride, m, zeroOut, lo, hi, output, pixels, channels)
     }
 }

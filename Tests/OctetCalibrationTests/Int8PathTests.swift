@@ -31,7 +31,8 @@ final class Int8PathTests: XCTestCase {
         }
     }
 
-    /// Every path runs its own kernel whatever the weights; the vpmaddubsw paths split 8-bit ones.
+    /// Every path runs its own kernel whatever the weights; the vpmaddubsw paths run 8-bit ones
+    /// split (avx512) or widened to 16 bits (avx2).
     func testPathChoiceFollowsWeightWidth() {
         let g = ConvGeometry(inHeight: 4, inWidth: 4, inPixelStride: 8, outHeight: 4, outWidth: 4, outPixelStride: 16,
                              kernel: (1, 1), inChannelsPerGroup: 8, outChannelsPerGroup: 16)
@@ -41,8 +42,8 @@ final class Int8PathTests: XCTestCase {
             XCTAssertEqual(seven.isa, isa)
             let eight = Int8ConvKernel(geometry: g, inputZeroPoint: 0, weights: Array(repeating: -64, count: 128), bias: [], output: out, isa: isa)
             XCTAssertEqual(eight.isa, isa)
-            XCTAssertEqual(eight.splitsWeights, isa == .avx512 || isa == .avx2)
-            XCTAssertFalse(seven.splitsWeights)
+            XCTAssertEqual(eight.weightFormat, isa == .avx512 ? .split : isa == .avx2 ? .widened : .plain)
+            XCTAssertEqual(seven.weightFormat, .plain)
         }
     }
 
@@ -118,23 +119,30 @@ final class Int8PathTests: XCTestCase {
         let plan = try Int8Plan(graph: resnet.qdq)
         XCTAssertLessThan(plan.arenaFloats * 2, plan.tensorFloats, "arena \(plan.arenaFloats) floats, tensors \(plan.tensorFloats)")
         // No convolution of the 8-bit EfficientNet-Lite0 falls to the scalar kernel on a SIMD path:
-        // the vpmaddubsw paths run the 8-bit weights split, the 7-bit ResNet-18 unsplit.
+        // the vpmaddubsw paths run the 8-bit weights split or widened, the 7-bit ResNet-18 as they are.
         let one224 = try Tensor(shape: [1, 3, 224, 224], floats: Array(x.prefix(3 * 224 * 224)))
         for isa in ISA.supported where isa != .scalar {
             let convs = try Int8Plan(graph: eff.qdq, isa: isa).profile(["input": one224], images: 1).map(\.label).filter { $0.contains("conv ") }
             XCTAssertFalse(convs.isEmpty)
             XCTAssertTrue(convs.allSatisfy { $0.contains("[\(isa.rawValue)") }, "\(isa): \(convs.filter { !$0.contains("[\(isa.rawValue)") })")
-            let split = convs.filter { $0.contains("8-bit split") }.count
-            if isa == .avx512 || isa == .avx2 { XCTAssertGreaterThan(split, 0, "\(isa)") } else { XCTAssertEqual(split, 0, "\(isa)") }
+            let split = convs.filter { $0.contains("8-bit split") }.count, widened = convs.filter { $0.contains("8-bit s16") }.count
+            XCTAssertEqual(split > 0, isa == .avx512, "\(isa)")
+            XCTAssertEqual(widened > 0, isa == .avx2, "\(isa)")
             let resnetConvs = try Int8Plan(graph: resnet.qdq, isa: isa).profile(["input": one224], images: 1).map(\.label)
-            XCTAssertFalse(resnetConvs.contains { $0.contains("8-bit split") || $0.contains("[scalar") }, "\(isa)")
+            XCTAssertFalse(resnetConvs.contains { $0.contains("8-bit") || $0.contains("[scalar") }, "\(isa)")
+            // The profile names the path's GEMM microkernel (dtype, op, tile, ISA).
+            let dense = resnetConvs.filter { $0.hasPrefix("conv ") }
+            XCTAssertTrue(!dense.isEmpty && dense.allSatisfy { $0.contains("[\(isa.rawValue) \(isa.gemmMicrokernel)") }, "\(isa): \(dense)")
+            XCTAssertTrue(isa.gemmMicrokernel.hasPrefix("qu8s8_gemm_") && isa.gemmMicrokernel.hasSuffix(isa == .avx512 ? "__avx512bw" : "__\(isa.rawValue)"),
+                          isa.gemmMicrokernel)
         }
-        // The 8 residual Adds run inside the convolutions on the paths whose kernels fuse them.
+        // The 8 residual Adds run inside the convolutions on every path (the shared GEMM driver
+        // fuses them; the scalar twin does too).
         let one = try Tensor(shape: [1, 3, 224, 224], floats: Array(x.prefix(3 * 224 * 224)))
         for isa in ISA.supported {
             let steps = try Int8Plan(graph: resnet.qdq, isa: isa).profile(["input": one], images: 1).map(\.label)
             let fused = steps.filter { $0.contains("+ add [") }.count, separate = steps.filter { $0 == "add" }.count
-            XCTAssertEqual(fused, isa == .avx2 || isa == .avxvnni ? 0 : 8, "\(isa)")
+            XCTAssertEqual(fused, 8, "\(isa)")
             XCTAssertEqual(fused + separate, 8, "\(isa)")
         }
     }

@@ -7,7 +7,8 @@ import XCTest
 /// rows are read in place, rows wide enough for implicit GEMM (inside pixels read in place), saturation extremes (all-255 inputs, ±63 weights, z_x = 255), u8 and
 /// float outputs, requantization overflow, and pixel ranges split as the threads split them.
 /// Half the trials use 8-bit weights (the full [-128, 127], and the worst pair sums: all-255
-/// inputs against -128 or 127 weights), which the vpmaddubsw paths run split in two halves.
+/// inputs against -128 or 127 weights), which the vpmaddubsw paths run split in two halves or
+/// widened to 16 bits; every form a path reads is forced and compared.
 final class Int8ConvKernelTests: XCTestCase {
     func testEveryPathMatchesTheScalarTwin() {
         var rng = TestRandom(seed: 5)
@@ -55,18 +56,30 @@ final class Int8ConvKernelTests: XCTestCase {
             let split = rng.below(pixels + 1)
             for (o, output) in outputs.enumerated() {
                 let bytes = pixels * outStride * (o == 0 ? 1 : 4)
-                func run(_ isa: ISA) -> (bytes: [UInt8], isa: ISA, split: Bool) {
+                func run(_ isa: ISA, format: Int8ConvKernel.WeightFormat? = nil) -> (bytes: [UInt8], isa: ISA, format: Int8ConvKernel.WeightFormat, gemm: Bool) {
                     let kernel = Int8ConvKernel(geometry: g, inputZeroPoint: zero, weights: weights, bias: trial % 13 == 0 ? [] : bias,
-                                                output: output, isa: isa)
-                    return (kernel.runSplit(input, pixels: pixels, split: split, bytes: bytes), kernel.isa, kernel.splitsWeights)
+                                                output: output, isa: isa, weightFormat: format)
+                    return (kernel.runSplit(input, pixels: pixels, split: split, bytes: bytes), kernel.isa, kernel.weightFormat, kernel.driver == "gemm")
                 }
                 let reference = run(.scalar).bytes
+                let sevenBit = weights.allSatisfy { abs(Int($0)) <= 63 }
                 for isa in ISA.supported where isa != .scalar {
-                    let (got, used, split) = run(isa)
+                    let (got, used, format, gemm) = run(isa)
                     XCTAssertEqual(used, isa, "every path runs its own kernel")
-                    let sevenBit = weights.allSatisfy { abs(Int($0)) <= 63 }
-                    XCTAssertEqual(split, !sevenBit && (isa == .avx512 || isa == .avx2), "\(isa): split exactly for 8-bit weights on vpmaddubsw")
+                    // 8-bit weights: split on avx512, widened to s16 on avx2, as they are with VNNI.
+                    let eightBitForm: Int8ConvKernel.WeightFormat = isa == .avx512 ? .split : isa == .avx2 ? .widened : .plain
+                    XCTAssertEqual(format, sevenBit || !gemm ? .plain : eightBitForm, "\(isa)")
                     XCTAssertEqual(got, reference, "\(isa) G=\(groups) cin=\(cin) cout=\(cout) k=\(k) s=\(s) d=\(d) pad=\(pad) \(inH)x\(inW) output \(o)")
+                    // Every other exact form the path reads, forced (7- and 8-bit weights alike).
+                    for other in [Int8ConvKernel.WeightFormat.split, .widened] where other != format && Int8ConvKernel.readsWeights(other, isa: isa) {
+                        let forced = run(isa, format: other)
+                        XCTAssertEqual(forced.format, forced.gemm ? other : .plain, "only the GEMM packs weights in other forms")
+                        XCTAssertEqual(forced.bytes, reference, "\(isa) \(other) G=\(groups) cin=\(cin) cout=\(cout) k=\(k) s=\(s) d=\(d) pad=\(pad) \(inH)x\(inW) output \(o)")
+                    }
+                }
+                // The scalar twin reads every format too.
+                for other in [Int8ConvKernel.WeightFormat.split, .widened] {
+                    XCTAssertEqual(run(.scalar, format: other).bytes, reference, "scalar \(other)")
                 }
                 guard case .quantized = output else { continue }
                 // A fused residual Add gives the bytes of the convolution followed by the Add kernel.
@@ -120,7 +133,7 @@ extension Int8ConvKernelTests {
             let out = Int8ConvKernel.Output.quantized(multipliers: (0..<45).map { _ in Float(1 + rng.below(100)) * 1e-5 }, zeroPoint: 3, lo: 0, hi: 255)
             func run(_ isa: ISA) -> [UInt8] {
                 let k = Int8ConvKernel(geometry: g, inputZeroPoint: 9, weights: weights, bias: [], output: out, isa: isa)
-                XCTAssertFalse(k.splitsWeights)
+                XCTAssertEqual(k.weightFormat, .plain)
                 var y = [UInt8](repeating: 0xEE, count: 35 * 45)
                 let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(k.scratchBytes, 64), alignment: 64)
                 defer { scratch.deallocate() }

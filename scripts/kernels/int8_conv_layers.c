@@ -1,9 +1,10 @@
-// Kernel harness: INT8 convolution shapes on the VNNI kernel, one thread, hot caches (best of
-// 7 x 10 calls), each checked against the scalar twin (MISMATCH if not). Prints time, GOPS and %
-// of the 473 GOPS vpdpbusd peak per shape, and the total. Arguments: the shape set, `resnet18`
-// (default: every convolution of ResNet-18, repeated layers counted) or `efficientnet` (its 1x1
-// layers), then optionally one shape index (100 calls, for perf record). Built and run by
-// scripts/kernels/run.sh.
+// Kernel harness: INT8 convolution shapes on one path's kernel, one thread, hot caches (best of
+// 7 x 10 calls), each checked against the scalar twin (MISMATCH if not). Prints time and GOPS per
+// shape and the total. Arguments: the shape set, `resnet18` (default: every convolution of
+// ResNet-18, repeated layers counted) or `efficientnet` (its 1x1 layers); the path, `avx512vnni`
+// (default), `avx512bw` or `avx2`; the weight format, `s8` (default: 7-bit weights as they are),
+// `split` or `s16` (8-bit weights, the two exact forms of the vpmaddubsw paths); then optionally
+// one shape index (100 calls, for perf record). Built and run by scripts/kernels/run.sh.
 #include "ck_int8.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,19 +22,29 @@ int main(int argc, char **argv) {
         {14,112,672,1,1,1},{14,672,112,1,1,1},{14,480,112,1,1,1},{7,192,1152,1,1,1},{7,1152,192,1,1,1},{7,320,1280,1,1,1},
         {7,1152,320,1,1,1}};
     const int eff = argc > 1 && strcmp(argv[1], "efficientnet") == 0;
+    const char *path = argc > 2 ? argv[2] : "avx512vnni", *format = argc > 3 ? argv[3] : "s8";
+    void (*kernel)(const ck_conv2d_u8s8_params *, const uint8_t *, const void *, const int32_t *, const ck_u8s8_output *, void *,
+        size_t, size_t, void *) = ck_conv2d_u8s8_nhwc__avx512vnni;
+    if (strcmp(path, "avx512bw") == 0) kernel = ck_conv2d_u8s8_nhwc__avx512bw;
+    else if (strcmp(path, "avx2") == 0) kernel = ck_conv2d_u8s8_nhwc__avx2;
+    else if (strcmp(path, "avx512vnni") != 0) { fprintf(stderr, "unknown path %s\n", path); return 2; }
+    const int32_t wf = strcmp(format, "split") == 0 ? CK_Q8_WEIGHTS_SPLIT : strcmp(format, "s16") == 0 ? CK_Q8_WEIGHTS_S16 : CK_Q8_WEIGHTS_S8;
+    if (wf == CK_Q8_WEIGHTS_S8 && strcmp(format, "s8") != 0) { fprintf(stderr, "unknown format %s\n", format); return 2; }
+    printf("path %s, weights %s\n", path, wf == CK_Q8_WEIGHTS_S8 ? "7-bit, as they are" : wf == CK_Q8_WEIGHTS_SPLIT ? "8-bit, split" : "8-bit, s16");
     const size_t (*shapes)[6] = eff ? efficientnet : resnet18;
     const size_t nshapes = eff ? sizeof efficientnet / sizeof efficientnet[0] : sizeof resnet18 / sizeof resnet18[0];
     double tot = 0, totideal = 0;
-    int only = argc > 2 ? atoi(argv[2]) : -1;
+    int only = argc > 4 ? atoi(argv[4]) : -1;
     for (size_t i = 0; i < nshapes; i++) { if (only >= 0 && (int)i != only) continue;
         size_t H = shapes[i][0], Ci = shapes[i][1], Co = shapes[i][2], k = shapes[i][3], s = shapes[i][4], cnt = shapes[i][5];
         ck_conv2d_u8s8_params p; memset(&p, 0, sizeof p);
         size_t IH = H * s;
         p.in_h = p.in_w = IH; p.in_pixel_stride = Ci; p.out_h = p.out_w = H; p.out_pixel_stride = Co; p.kernel_h = p.kernel_w = k;
         p.stride_h = p.stride_w = s; p.dilation_h = p.dilation_w = 1; p.pad_top = p.pad_left = (k - 1) / 2; p.groups = 1; p.cin_per_group = Ci; p.cout_per_group = Co; p.input_zero_point = 7;
+        p.weight_format = wf;
         size_t M = H * H;
         uint8_t *in = malloc(IH * IH * Ci + 64); for (size_t j = 0; j < IH * IH * Ci; j++) in[j] = rnd();
-        int8_t *w = malloc(Co * Ci * k * k); for (size_t j = 0; j < Co * Ci * k * k; j++) w[j] = (int8_t)(rnd() % 127) - 63;
+        int8_t *w = malloc(Co * Ci * k * k); for (size_t j = 0; j < Co * Ci * k * k; j++) w[j] = wf == CK_Q8_WEIGHTS_S8 ? (int8_t)(rnd() % 127) - 63 : (int8_t)(rnd() % 256);
         float *sc = malloc(Co * 4); for (size_t j = 0; j < Co; j++) sc[j] = 0.0001f;
         int32_t *b = malloc(Co * 4); for (size_t j = 0; j < Co; j++) b[j] = 100;
         void *pw = aligned_alloc(64, (ck_conv2d_u8s8_packed_weights_size(&p) + 127) / 64 * 64);
@@ -42,11 +53,11 @@ int main(int argc, char **argv) {
         ck_u8s8_output o = {0, sc, 3, 3, 255, 0, 0};
         uint8_t *out = malloc(M * Co), *ref = malloc(M * Co);
         ck_conv2d_u8s8_nhwc__scalar(&p, in, pw, b, &o, ref, 0, M, scr);
-        ck_conv2d_u8s8_nhwc__avx512vnni(&p, in, pw, b, &o, out, 0, M, scr);
+        kernel(&p, in, pw, b, &o, out, 0, M, scr);
         int ok = !memcmp(out, ref, M * Co);
         double best = 1e9; int reps = only >= 0 ? 100 : 10;
-        for (int r = 0; r < 7; r++) { double t0 = now(); for (int q = 0; q < reps; q++) ck_conv2d_u8s8_nhwc__avx512vnni(&p, in, pw, b, &o, out, 0, M, scr); double dt = (now() - t0) / reps; if (dt < best) best = dt; }
-        double ops = 2.0 * M * Co * Ci * k * k, ideal = ops / 473e9;
+        for (int r = 0; r < 7; r++) { double t0 = now(); for (int q = 0; q < reps; q++) kernel(&p, in, pw, b, &o, out, 0, M, scr); double dt = (now() - t0) / reps; if (dt < best) best = dt; }
+        double ops = 2.0 * M * Co * Ci * k * k, ideal = ops / 473e9; // against the VNNI peak of the Zen 4 it was written on
         tot += best * cnt; totideal += ideal * cnt;
         printf("%zux%zu/%zu %3zux%3zu %4zu->%4zu x%zu  %7.1f us  %5.0f GOPS %3.0f%% %s\n", k, k, s, H, H, Ci, Co, cnt, best * 1e6, ops / best * 1e-9, ideal / best * 100, ok ? "" : "MISMATCH");
     }

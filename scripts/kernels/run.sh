@@ -14,6 +14,14 @@ for n in "${names[@]}"; do
     "$cc" -O2 -I"$k/include" -I"$k/src" "$here/$n.c" "$k"/src/*.c -o "$out/$n" -lm
     if [ "$n" = int8_conv_layers ]; then
         for set in resnet18 efficientnet; do echo "== $n $set"; "$out/$n" "$set"; done
+        # The vpmaddubsw paths' two exact forms of 8-bit weights, where the CPU has the path.
+        for path in avx512bw avx2; do
+            grep -qw "$path" /proc/cpuinfo || continue
+            for form in s8 split s16; do
+                [ "$path" = avx512bw ] && [ "$form" = s16 ] && continue
+                echo "== $n resnet18 $path $form"; "$out/$n" resnet18 "$path" "$form" | tail -1
+            done
+        done
     else
         echo "== $n"
         "$out/$n"

@@ -17,10 +17,11 @@
 //   __avx2        the same on ymm.
 //   __avxvnni     VEX vpdpbusd on ymm (AVX-VNNI: Alder Lake and later, Zen 5). Any s8 weights.
 //   A vpmaddubsw pair sum is exact for 7-bit weights (-63 <= w <= 63: at most 2 * 255 * 63 =
-//   32130 < 32767); with 8-bit weights a pair can saturate (255 * 128 * 2 = 65280). So 8-bit
-//   weights are packed split (weight_split: two halves within [-64, 64], each pair sum at most
-//   32640) and the vpmaddubsw paths sum both halves: exact for any s8 weights, about twice
-//   the multiplies. Every variant reads both packed formats.
+//   32130 < 32767); with 8-bit weights a pair can saturate (255 * 128 * 2 = 65280). So the
+//   vpmaddubsw paths run 8-bit weights in one of two exact forms (weight_format): split into
+//   two halves within [-64, 64] (each pair sum at most 32640, both halves summed: twice the
+//   multiplies), or widened to 16 bits and multiplied by vpmaddwd against the activations
+//   zero-extended in registers (AVX2). The scalar twin reads every format.
 #ifndef CK_INT8_H
 #define CK_INT8_H
 #include <stddef.h>
@@ -46,15 +47,24 @@ typedef struct {
     size_t pad_top, pad_left;    // bottom/right padding is implied by out_h/out_w
     size_t groups, cin_per_group, cout_per_group;
     int32_t input_zero_point;    // z_x, 0..255
-    /// Dense/grouped kernels: 0 for the plain packed format; 1 for 8-bit weights split into two
-    /// halves w = hi + lo, hi = w >> 1 and lo = w - hi (both within [-64, 64]), packed as two
-    /// panel sets (hi at the usual place, lo at ck_conv2d_u8s8_split_offset), so that the
-    /// vpmaddubsw paths sum u8 x hi and u8 x lo pairs without saturating (2 * 255 * 64 < 32768).
-    /// Every variant reads both formats exactly.
-    int32_t weight_split;
+    /// Dense/grouped kernels: how the weights are packed (CK_Q8_WEIGHTS_*).
+    int32_t weight_format;
 } ck_conv2d_u8s8_params;
 
 enum { CK_U8S8_OUT_U8 = 0, CK_U8S8_OUT_F32 = 1 };
+
+/// Packed weight formats of the dense/grouped kernels.
+enum {
+    /// s8 as they are (the VNNI paths; 7-bit weights on the vpmaddubsw paths).
+    CK_Q8_WEIGHTS_S8 = 0,
+    /// Two halves w = hi + lo, hi = w >> 1 and lo = w - hi (both within [-64, 64]), as two panel
+    /// sets (hi at the usual place, lo at ck_conv2d_u8s8_split_offset): vpmaddubsw sums u8 x hi
+    /// and u8 x lo pairs without saturating (2 * 255 * 64 < 32768).
+    CK_Q8_WEIGHTS_SPLIT = 1,
+    /// s16 pairs for vpmaddwd: each 4-k step of a panel holds the (k0, k1) pairs of its columns,
+    /// then the (k2, k3) pairs (twice the bytes of the s8 panels).
+    CK_Q8_WEIGHTS_S16 = 2,
+};
 
 /// A residual Add fused into a u8 output (oneDNN's "sum post-op"): the requantized code q of each
 /// output is added to the u8 code r at the same index of `residual` (laid out like the output)
@@ -78,9 +88,9 @@ typedef struct {
     const ck_u8s8_residual_add *add; // u8 mode: a fused residual Add, or NULL
 } ck_u8s8_output;
 
-/// Bytes of the packed weights (same for every ISA variant; twice the panels with weight_split).
+/// Bytes of the packed weights (same for every ISA variant; twice the panels when split or s16).
 size_t ck_conv2d_u8s8_packed_weights_size(const ck_conv2d_u8s8_params *p);
-/// With weight_split: where the lo panels start (bytes from the packed weights' start).
+/// With CK_Q8_WEIGHTS_SPLIT: where the lo panels start (bytes from the packed weights' start).
 size_t ck_conv2d_u8s8_split_offset(const ck_conv2d_u8s8_params *p);
 /// Packs s8 weights laid out [groups * cout_per_group][kernel_h][kernel_w][cin_per_group]
 /// (the Swift executor's layout) into the VNNI panel layout, with per-output-channel weight sums
@@ -97,7 +107,7 @@ void ck_conv2d_u8s8_nhwc__scalar(const ck_conv2d_u8s8_params *p, const uint8_t *
 void ck_conv2d_u8s8_nhwc__avx512vnni(const ck_conv2d_u8s8_params *p, const uint8_t *input,
     const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
     size_t pixel_begin, size_t pixel_end, void *scratch);
-/// Any s8 weights: 7-bit ones as they are, others packed with weight_split (see above).
+/// Any s8 weights: 7-bit ones as they are, others packed split (see above).
 void ck_conv2d_u8s8_nhwc__avx512bw(const ck_conv2d_u8s8_params *p, const uint8_t *input,
     const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
     size_t pixel_begin, size_t pixel_end, void *scratch);
@@ -105,7 +115,7 @@ void ck_conv2d_u8s8_nhwc__avx512bw(const ck_conv2d_u8s8_params *p, const uint8_t
 void ck_conv2d_u8s8_nhwc__avxvnni(const ck_conv2d_u8s8_params *p, const uint8_t *input,
     const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
     size_t pixel_begin, size_t pixel_end, void *scratch);
-/// Any s8 weights: 7-bit ones as they are, others packed with weight_split (see above).
+/// Any s8 weights: 7-bit ones as they are, others packed split or s16 (see above).
 void ck_conv2d_u8s8_nhwc__avx2(const ck_conv2d_u8s8_params *p, const uint8_t *input,
     const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
     size_t pixel_begin, size_t pixel_end, void *scratch);

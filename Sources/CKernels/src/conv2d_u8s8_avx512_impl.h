@@ -1,49 +1,20 @@
-// INT8 conv2d as GEMM, AVX-512 body shared by conv2d_u8s8_avx512vnni.c and
-// conv2d_u8s8_avx512bw.c (each file defines CK_Q8_T (target attribute), CK_Q8_STEP (one
-// 4-deep dot product of a broadcast A dword with 16 packed weight columns), CK_Q8_MRMAX (rows
-// of the microkernel) and CK_Q8_FN (the entry point name), then includes this file).
+// INT8 conv2d microkernels on zmm, shared by conv2d_u8s8_avx512vnni.c and conv2d_u8s8_avx512bw.c:
+// each file defines CK_Q8_T (target attribute), CK_Q8_STEP (one 4-deep dot product of a
+// broadcast A dword with 16 packed weight columns), CK_Q8_MRMAX (rows of the largest tile),
+// CK_Q8_ISA (the name suffix) and CK_Q8_QADD (the path's u8 Add), then includes this file,
+// which defines the path's microkernels ck_qu8s8_gemm_ukernel_{MR}x{16,32}c4[_split]__ISA, its
+// im2col gather and its configuration ck_q8_gemm_config__ISA for the driver
+// (conv2d_u8s8_gemm.c).
 //
-// Output pixels of a call are split into balanced row blocks of <= CK_Q8_MRMAX rows; a
-// macro-block of row blocks (im2col rows within CK_Q8_A_BUDGET, i.e. L2) is gathered into
-// scratch, padded taps holding z_x (see conv2d_u8s8_internal.h), then for each 32-column
-// weight panel an MR x 32 register-blocked microkernel (2 * MR zmm int32 accumulators,
-// broadcast A dword, 2 zmm of interleaved weights per 4 k) runs over every row block of the
-// macro-block, so each weight panel is fetched once per macro-block. The accumulators start
-// at bias - z_x * wsum; the epilogue requantizes (cvtdq2ps, mul, cvtps2dq, + z_y, clamp,
-// vpmovdb) or dequantizes to float, with masked stores for partial panels.
+// A microkernel keeps 2 * MR zmm int32 accumulators (MR x 32), broadcasts one A dword per row
+// and reads 2 zmm of interleaved weights per 4 k; the accumulators start at bias - z_x * wsum;
+// the epilogue requantizes (cvtdq2ps, mul, cvtps2dq, + z_y, clamp, vpmovdb) or dequantizes to
+// float, with masked stores for partial panels.
 #include <immintrin.h>
 
 #define CK_INLINE static inline __attribute__((always_inline))
 
 typedef int32_t ck_q8_u32a __attribute__((aligned(1), may_alias));
-
-typedef struct {
-    const int32_t *init;   // 32 accumulator start values of the panel (64-byte aligned)
-    const float *scale;    // scale of column 0
-    char *out;             // element (row 0, column 0)
-    size_t stride;         // out_pixel_stride in bytes
-    size_t cols;           // valid columns, 1..32
-    int mode;
-    int32_t zy, lo, hi;
-    float fmin, fmax;
-    ptrdiff_t split;       // bytes from a hi panel to its lo panel (weight_split), else 0
-} ck_q8_epi;
-
-/// The fused residual Add over group g's channels of output pixels [q0, q1) once their codes are
-/// complete (still in L2): ck_qadd_u8 in place, one run per pixel, or one run in all when the
-/// pixels are dense.
-CK_INLINE CK_Q8_T void ck_q8_add_residual(const ck_conv2d_u8s8_params *p, const ck_u8s8_residual_add *add, uint8_t *output,
-    size_t g, size_t q0, size_t q1) {
-    const size_t cout = p->cout_per_group, stride = p->out_pixel_stride;
-    const int dense = p->groups == 1 && cout == stride;
-    for (size_t q = q0; q < q1; q = dense ? q1 : q + 1) {
-        const size_t off = q * stride + g * cout, n = dense ? (q1 - q0) * stride : cout;
-        uint8_t *o = output + off;
-        const uint8_t *r = add->residual + off;
-        if (add->conv_is_b) ck_qadd_u8__avx512(r, add->ma, o, add->mb, add->c, add->lo, add->hi, o, n);
-        else ck_qadd_u8__avx512(o, add->ma, r, add->mb, add->c, add->lo, add->hi, o, n);
-    }
-}
 
 /// Copies n bytes (reading at most up to src_end). The tail store is a FULL 64-byte store:
 /// the A rows are written in increasing k and have >= 64 bytes of slack after K (KCS - KC), so
@@ -189,26 +160,17 @@ CK_INLINE CK_Q8_T void ck_q8_ukr(const int MR, const int W, const int SPLIT, siz
     }
 }
 
-typedef void (*ck_q8_ukr_fn)(size_t K4, const uint8_t *A, const ck_q8_reads *r, const int8_t *B, const ck_q8_epi *e);
-
-#define CK_Q8_DEF_UKR(MR)                                                                          \
-    static CK_Q8_T void ck_q8_ukr_##MR##x16(size_t K4, const uint8_t *A, const ck_q8_reads *r, const int8_t *B, \
+#define CK_Q8_UKR_NAME(MR, W, S) CK_Q8_CAT3(ck_qu8s8_gemm_ukernel_, MR##x##W##c4##S##__, CK_Q8_ISA)
+#define CK_Q8_DEF_UKR1(MR, W, SPLIT, S)                                                            \
+    void CK_Q8_UKR_NAME(MR, W, S)(size_t K4, const uint8_t *A, const ck_q8_reads *r, const int8_t *B, const ck_q8_epi *e); \
+    CK_Q8_T void CK_Q8_UKR_NAME(MR, W, S)(size_t K4, const uint8_t *A, const ck_q8_reads *r, const int8_t *B, \
         const ck_q8_epi *e) {                                                                      \
-        ck_q8_ukr(MR, 16, 0, K4, A, r, B, e);                                                      \
-    }                                                                                              \
-    static CK_Q8_T void ck_q8_ukr_##MR##x32(size_t K4, const uint8_t *A, const ck_q8_reads *r, const int8_t *B, \
-        const ck_q8_epi *e) {                                                                      \
-        ck_q8_ukr(MR, 32, 0, K4, A, r, B, e);                                                      \
-    }                                                                                              \
-    static CK_Q8_T void ck_q8_ukr_##MR##x16s(size_t K4, const uint8_t *A, const ck_q8_reads *r, const int8_t *B, \
-        const ck_q8_epi *e) {                                                                      \
-        ck_q8_ukr(MR, 16, 1, K4, A, r, B, e);                                                      \
-    }                                                                                              \
-    static CK_Q8_T void ck_q8_ukr_##MR##x32s(size_t K4, const uint8_t *A, const ck_q8_reads *r, const int8_t *B, \
-        const ck_q8_epi *e) {                                                                      \
-        ck_q8_ukr(MR, 32, 1, K4, A, r, B, e);                                                      \
+        ck_q8_ukr(MR, W, SPLIT, K4, A, r, B, e);                                                   \
     }
-#define CK_Q8_ROW(MR) {{ck_q8_ukr_##MR##x16, ck_q8_ukr_##MR##x32}, {ck_q8_ukr_##MR##x16s, ck_q8_ukr_##MR##x32s}}
+#define CK_Q8_DEF_UKR(MR)                                                                          \
+    CK_Q8_DEF_UKR1(MR, 16, 0, ) CK_Q8_DEF_UKR1(MR, 32, 0, ) CK_Q8_DEF_UKR1(MR, 16, 1, _split) CK_Q8_DEF_UKR1(MR, 32, 1, _split)
+#define CK_Q8_ROW(MR) [MR] = {CK_Q8_UKR_NAME(MR, 16, ), CK_Q8_UKR_NAME(MR, 32, )}
+#define CK_Q8_ROWS(MR) [MR] = {CK_Q8_UKR_NAME(MR, 16, _split), CK_Q8_UKR_NAME(MR, 32, _split)}
 
 CK_Q8_DEF_UKR(1) CK_Q8_DEF_UKR(2) CK_Q8_DEF_UKR(3) CK_Q8_DEF_UKR(4) CK_Q8_DEF_UKR(5) CK_Q8_DEF_UKR(6)
 CK_Q8_DEF_UKR(7) CK_Q8_DEF_UKR(8) CK_Q8_DEF_UKR(9) CK_Q8_DEF_UKR(10) CK_Q8_DEF_UKR(11) CK_Q8_DEF_UKR(12)
@@ -216,88 +178,28 @@ CK_Q8_DEF_UKR(7) CK_Q8_DEF_UKR(8) CK_Q8_DEF_UKR(9) CK_Q8_DEF_UKR(10) CK_Q8_DEF_U
 CK_Q8_DEF_UKR(13) CK_Q8_DEF_UKR(14)
 #endif
 
-/// Indexed by [rows][split][panel width / 16 - 1].
-static const ck_q8_ukr_fn ck_q8_ukr_table[CK_Q8_MRMAX + 1][2][2] = {
-    {{0, 0}, {0, 0}}, CK_Q8_ROW(1), CK_Q8_ROW(2), CK_Q8_ROW(3), CK_Q8_ROW(4), CK_Q8_ROW(5), CK_Q8_ROW(6),
-    CK_Q8_ROW(7), CK_Q8_ROW(8), CK_Q8_ROW(9), CK_Q8_ROW(10), CK_Q8_ROW(11), CK_Q8_ROW(12),
-#if CK_Q8_MRMAX > 12
-    CK_Q8_ROW(13), CK_Q8_ROW(14),
-#endif
-};
+#define CK_Q8_STR_(x) #x
+#define CK_Q8_STR(x) CK_Q8_STR_(x)
 
-CK_Q8_T void CK_Q8_FN(const ck_conv2d_u8s8_params *p, const uint8_t *input,
-    const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
-    size_t pixel_begin, size_t pixel_end, void *scratch) {
-    const size_t K4 = ck_q8_k4(p), cout = p->cout_per_group;
-    if (cout == 0 || pixel_begin >= pixel_end) return;
-    const size_t npanels = (cout + CK_Q8_NR - 1) / CK_Q8_NR;
-    const size_t group_bytes = ck_q8_group_bytes(p);
-    const int8_t *pw = (const int8_t *)packed_weights;
-    const int32_t *wsum = (const int32_t *)(pw + ck_q8_wsum_offset(p));
-    const size_t esize = out->mode == CK_U8S8_OUT_U8 ? 1 : 4;
-    const size_t stride = p->out_pixel_stride;
-    const size_t ablock = ck_q8_ablock_bytes(p);
-    const size_t nbmax = ck_q8_nblocks(p);
-    uint8_t *A = ck_q8_align_scratch(scratch);
-    const uint32_t zx = (uint32_t)p->input_zero_point;
-    // Accumulator start values bias - z_x * wsum of every (padded) column, once per call.
-    const size_t pn = ck_q8_padded_n(cout);
-    int32_t *init = (int32_t *)(A + ck_q8_init_offset(p));
-    for (size_t g = 0; g < p->groups; g++)
-        for (size_t c = 0; c < pn; c++)
-            init[g * pn + c] = c < cout
-                ? (int32_t)((bias ? (uint32_t)bias[g * cout + c] : 0u) - zx * (uint32_t)wsum[g * cout + c]) : 0;
-    // Rows read in place where the input holds them (1x1 layers, inside pixels of wider ones).
-    const ck_q8_layout layout = ck_q8_layout_for(p, CK_Q8_MRMAX);
-    const size_t nblk = ck_q8_count_blocks(p->out_w, &layout, CK_Q8_MRMAX, pixel_begin, pixel_end);
-    // Balanced macro-blocks of <= nbmax row blocks.
-    const size_t nmacro = (nblk + nbmax - 1) / nbmax;
-    ck_q8_epi e;
-    e.stride = stride * esize;
-    e.mode = out->mode;
-    e.zy = out->zero_point;
-    e.lo = out->lo;
-    e.hi = out->hi;
-    e.fmin = out->fmin;
-    e.fmax = out->fmax;
-    const int split = p->weight_split != 0;
-    e.split = split ? (ptrdiff_t)ck_conv2d_u8s8_split_offset(p) : 0;
-    const ck_u8s8_residual_add *add = out->mode == CK_U8S8_OUT_U8 ? out->add : NULL;
-    for (size_t g = 0; g < p->groups; g++) {
-        const int8_t *gw = pw + g * group_bytes;
-        ck_q8_blocks it = ck_q8_blocks_from(pixel_begin, pixel_end);
-        for (size_t m = 0; m < nmacro; m++) {
-            const size_t nb = nblk * (m + 1) / nmacro - nblk * m / nmacro;
-            size_t q[CK_Q8_MAXNB], mr[CK_Q8_MAXNB];
-            const uint8_t *a[CK_Q8_MAXNB];
-            const ck_q8_reads *reads[CK_Q8_MAXNB];
-            for (size_t bi = 0; bi < nb; bi++) {
-                int direct = 0;
-                ck_q8_next_block(p->out_w, &layout, CK_Q8_MRMAX, &it, &q[bi], &mr[bi], &direct);
-                if (direct) {
-                    a[bi] = ck_q8_direct_row(p, &layout, input, g, q[bi]);
-                    reads[bi] = &layout.direct;
-                } else {
-                    uint8_t *slot = A + bi * ablock;
-                    ck_q8_pack_a(p, input, g, q[bi], mr[bi], slot);
-                    a[bi] = slot;
-                    reads[bi] = &layout.packed;
-                }
-            }
-            for (size_t j = 0; j < npanels; j++) {
-                const size_t col0 = g * cout + j * CK_Q8_NR;
-                const size_t width = ck_q8_panel_width(cout, j);
-                const size_t cols = (cout - j * CK_Q8_NR) < CK_Q8_NR ? (cout - j * CK_Q8_NR) : CK_Q8_NR;
-                e.init = init + g * pn + j * CK_Q8_NR;
-                e.cols = cols;
-                e.scale = out->scale + col0;
-                const int8_t *bp = gw + j * CK_Q8_NR * K4;
-                for (size_t bi = 0; bi < nb; bi++) {
-                    e.out = (char *)output + (q[bi] * stride + col0) * esize;
-                    ck_q8_ukr_table[mr[bi]][split][width / 16 - 1](K4, a[bi], reads[bi], bp, &e);
-                }
-            }
-            if (add && nb > 0) ck_q8_add_residual(p, add, (uint8_t *)output, g, q[0], q[nb - 1] + mr[nb - 1]);
-        }
-    }
-}
+const ck_q8_gemm_config CK_Q8_CAT3(ck_q8_gemm_config__, CK_Q8_ISA, ) = {
+    .name = "qu8s8_gemm_" CK_Q8_STR(CK_Q8_MRMAX) "x32c4__" CK_Q8_STR(CK_Q8_ISA),
+    .block_rows = CK_Q8_MRMAX,
+    .mr = CK_Q8_MRMAX,
+    .nr = 32,
+    .ukernel = {
+        {CK_Q8_ROW(1), CK_Q8_ROW(2), CK_Q8_ROW(3), CK_Q8_ROW(4), CK_Q8_ROW(5), CK_Q8_ROW(6), CK_Q8_ROW(7),
+         CK_Q8_ROW(8), CK_Q8_ROW(9), CK_Q8_ROW(10), CK_Q8_ROW(11), CK_Q8_ROW(12),
+#if CK_Q8_MRMAX > 12
+         CK_Q8_ROW(13), CK_Q8_ROW(14),
+#endif
+        },
+        {CK_Q8_ROWS(1), CK_Q8_ROWS(2), CK_Q8_ROWS(3), CK_Q8_ROWS(4), CK_Q8_ROWS(5), CK_Q8_ROWS(6), CK_Q8_ROWS(7),
+         CK_Q8_ROWS(8), CK_Q8_ROWS(9), CK_Q8_ROWS(10), CK_Q8_ROWS(11), CK_Q8_ROWS(12),
+#if CK_Q8_MRMAX > 12
+         CK_Q8_ROWS(13), CK_Q8_ROWS(14),
+#endif
+        },
+    },
+    .pack_a = ck_q8_pack_a,
+    .qadd = CK_Q8_QADD,
+};

@@ -44,8 +44,17 @@ static inline size_t ck_q8_tail_width(size_t cout) { return (cout % CK_Q8_NR + 1
 static inline size_t ck_q8_padded_n(size_t cout) {
     return (cout / CK_Q8_NR) * CK_Q8_NR + ck_q8_tail_width(cout);
 }
+/// Bytes per packed weight: 2 for CK_Q8_WEIGHTS_S16, else 1.
+static inline size_t ck_q8_weight_bytes(const ck_conv2d_u8s8_params *p) {
+    return p->weight_format == CK_Q8_WEIGHTS_S16 ? 2 : 1;
+}
 static inline size_t ck_q8_group_bytes(const ck_conv2d_u8s8_params *p) {
-    return ck_q8_k4(p) * ck_q8_padded_n(p->cout_per_group);
+    return ck_q8_k4(p) * ck_q8_padded_n(p->cout_per_group) * ck_q8_weight_bytes(p);
+}
+/// Byte offset, within its panel, of weight (k, column c) of a panel `width` columns wide.
+static inline size_t ck_q8_panel_at(const ck_conv2d_u8s8_params *p, size_t width, size_t k, size_t c) {
+    if (p->weight_format == CK_Q8_WEIGHTS_S16) return (k / 4) * width * 8 + ((k % 4) / 2) * width * 4 + c * 4 + (k % 2) * 2;
+    return (k / 4) * width * 4 + c * 4 + k % 4;
 }
 static inline size_t ck_q8_panel_width(size_t cout, size_t j) {
     return (cout - j * CK_Q8_NR >= CK_Q8_NR) ? CK_Q8_NR : ck_q8_tail_width(cout);

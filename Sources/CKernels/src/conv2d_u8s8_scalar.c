@@ -3,18 +3,21 @@
 // reading the weights back from the packed layout of conv2d_u8s8_internal.h).
 #include "ck_int8.h"
 #include "conv2d_u8s8_internal.h"
+#include <string.h>
 
 size_t ck_conv2d_u8s8_split_offset(const ck_conv2d_u8s8_params *p) {
     return (ck_q8_wsum_offset(p) + p->groups * p->cout_per_group * sizeof(int32_t) + 63) & ~(size_t)63;
 }
 
 size_t ck_conv2d_u8s8_packed_weights_size(const ck_conv2d_u8s8_params *p) {
-    if (p->weight_split) return ck_conv2d_u8s8_split_offset(p) + p->groups * ck_q8_group_bytes(p);
+    if (p->weight_format == CK_Q8_WEIGHTS_SPLIT) return ck_conv2d_u8s8_split_offset(p) + p->groups * ck_q8_group_bytes(p);
     return ck_q8_wsum_offset(p) + p->groups * p->cout_per_group * sizeof(int32_t);
 }
 
 /// The weight stored in the first (hi) panel set: w itself, or w >> 1 (arithmetic) when split.
-static inline int8_t ck_q8_hi(const ck_conv2d_u8s8_params *p, int8_t w) { return p->weight_split ? (int8_t)(w >> 1) : w; }
+static inline int8_t ck_q8_hi(const ck_conv2d_u8s8_params *p, int8_t w) {
+    return p->weight_format == CK_Q8_WEIGHTS_SPLIT ? (int8_t)(w >> 1) : w;
+}
 
 void ck_conv2d_u8s8_pack_weights(const ck_conv2d_u8s8_params *p, const int8_t *weights_ohwi, void *packed) {
     const size_t cout = p->cout_per_group, K = ck_q8_k(p), K4 = ck_q8_k4(p);
@@ -25,16 +28,22 @@ void ck_conv2d_u8s8_pack_weights(const ck_conv2d_u8s8_params *p, const int8_t *w
         int8_t *gbase = pk + g * ck_q8_group_bytes(p);
         for (size_t j = 0; j < npanels; j++) {
             const size_t width = ck_q8_panel_width(cout, j);
-            int8_t *panel = gbase + j * CK_Q8_NR * K4;
+            int8_t *panel = gbase + j * CK_Q8_NR * K4 * ck_q8_weight_bytes(p);
             for (size_t k = 0; k < K4; k++)
                 for (size_t c = 0; c < width; c++) {
                     const size_t co = j * CK_Q8_NR + c;
                     // [o][kh][kw][ci] flattened per o is exactly k = (kh * kw_n + kw) * cin + ci.
                     const int8_t v = (co < cout && k < K) ? weights_ohwi[(g * cout + co) * K + k] : 0;
-                    const size_t at = (k / 4) * width * 4 + c * 4 + k % 4;
+                    const size_t at = ck_q8_panel_at(p, width, k, c);
+                    if (p->weight_format == CK_Q8_WEIGHTS_S16) {
+                        const int16_t w16 = v;
+                        memcpy(panel + at, &w16, sizeof w16);
+                        continue;
+                    }
                     panel[at] = ck_q8_hi(p, v);
                     // The lo half at the same place of the second panel set.
-                    if (p->weight_split) panel[ck_conv2d_u8s8_split_offset(p) + at] = (int8_t)(v - ck_q8_hi(p, v));
+                    if (p->weight_format == CK_Q8_WEIGHTS_SPLIT)
+                        panel[ck_conv2d_u8s8_split_offset(p) + at] = (int8_t)(v - ck_q8_hi(p, v));
                 }
         }
         for (size_t co = 0; co < cout; co++) {
@@ -53,8 +62,14 @@ size_t ck_conv2d_u8s8_scratch_size(const ck_conv2d_u8s8_params *p) {
 static int32_t packed_weight(const ck_conv2d_u8s8_params *p, const int8_t *packed, size_t g, size_t co, size_t k) {
     const size_t K4 = ck_q8_k4(p), j = co / CK_Q8_NR;
     const size_t width = ck_q8_panel_width(p->cout_per_group, j);
-    const size_t at = g * ck_q8_group_bytes(p) + j * CK_Q8_NR * K4 + (k / 4) * width * 4 + (co % CK_Q8_NR) * 4 + k % 4;
-    return packed[at] + (p->weight_split ? packed[ck_conv2d_u8s8_split_offset(p) + at] : 0);
+    const size_t at = g * ck_q8_group_bytes(p) + j * CK_Q8_NR * K4 * ck_q8_weight_bytes(p) +
+        ck_q8_panel_at(p, width, k, co % CK_Q8_NR);
+    if (p->weight_format == CK_Q8_WEIGHTS_S16) {
+        int16_t w16;
+        memcpy(&w16, packed + at, sizeof w16);
+        return w16;
+    }
+    return packed[at] + (p->weight_format == CK_Q8_WEIGHTS_SPLIT ? packed[ck_conv2d_u8s8_split_offset(p) + at] : 0);
 }
 
 void ck_conv2d_u8s8_nhwc__scalar(const ck_conv2d_u8s8_params *p, const uint8_t *input,

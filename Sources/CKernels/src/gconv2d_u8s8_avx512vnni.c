@@ -44,7 +44,7 @@ static void ck_g8_tile(const ck_conv2d_u8s8_params *p, size_t t, size_t *base, s
 
 int ck_gconv2d_u8s8_supported(const ck_conv2d_u8s8_params *p) {
     if (p->groups < 2 || p->cin_per_group % 4 != 0 || p->cin_per_group < 4 || p->cin_per_group > 16) return 0;
-    if (p->cout_per_group < 1 || p->cout_per_group > 16 || p->weight_split) return 0;
+    if (p->cout_per_group < 1 || p->cout_per_group > 16 || p->weight_format != CK_Q8_WEIGHTS_S8) return 0;
     const size_t tiles = (p->groups * p->cout_per_group + 15) / 16;
     for (size_t t = 0; t < tiles; t++) {
         size_t base, span;

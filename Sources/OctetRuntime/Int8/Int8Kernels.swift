@@ -120,7 +120,7 @@ enum Int8Kernels {
                 if channels > 1 {
                     QuantizedLookupKernel.run(xp, channelTables: l, output: yp, pixels: x.count / channels, channels: channels)
                 } else {
-                    QuantizedLookupKernel.run(xp, table: l, output: yp, count: x.count, variant: .forPath(fast))
+                    QuantizedLookupKernel.run(xp, table: l, output: yp, count: x.count, isa: fast)
                 }
             }
         case .concat(let parts, let dst, let outer, let zeroOut, let fast):

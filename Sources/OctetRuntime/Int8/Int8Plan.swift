@@ -127,9 +127,10 @@ public final class Int8Plan: @unchecked Sendable {
         switch step {
         case .conv(let c):
             let kind = c.inC == c.groups && c.outC == c.groups && c.groups > 1 ? "dwconv" : "conv"
-            // The kernel each layer runs: its path, "8-bit split" where 8-bit weights run as two halves,
-            // "small-group" for grouped layers on the per-channel kernel (ck_gconv2d_u8s8).
-            let kernel = c.fast.map { " [\($0.isa.rawValue)\($0.splitsWeights ? " 8-bit split" : "")\($0.driver == "small-group" ? " small-group" : "")]" } ?? " (swift)"
+            // The kernel each layer runs: its path, then the GEMM's microkernel or "depthwise" or
+            // "small-group" (the per-channel kernel ck_gconv2d_u8s8), and "8-bit split" or
+            // "8-bit s16" where 8-bit weights run as two halves or widened.
+            let kernel = c.fast.map { " [\($0.isa.rawValue) \($0.kernelName)\($0.weightFormat == .plain ? "" : " \($0.weightFormat)")]" } ?? " (swift)"
             return "\(kind) \(c.kh)x\(c.kw)/\(c.sh) \(c.inH)x\(c.inW)x\(c.inC) -> \(c.outH)x\(c.outW)x\(c.outC)\(c.residual == nil ? "" : " + add")\(kernel)"
         case .add(_, _, _, _, _, _, _, _, _, _, let fast): return "add\(fast == nil ? " (swift)" : "")"
         case .maxPool(_, _, let w, _): return "maxpool \(w.kh)x\(w.kw) \(w.inH)x\(w.inW)x\(w.channels)"

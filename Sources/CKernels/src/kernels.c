@@ -1,0 +1,156 @@
+// The per-path kernel tables of ck_kernels.h, filled once from CPUID.
+#include "ck_kernels.h"
+#include "ck_cpu.h"
+#include "conv2d_u8s8_gemm.h"
+#include <pthread.h>
+
+#if defined(__x86_64__)
+#define CK_GEMM_NAME(isa) ck_q8_gemm_config__##isa.name
+#else
+#define CK_GEMM_NAME(isa) "scalar"
+#endif
+
+static ck_kernels ck_tables[CK_ISA_COUNT];
+static int ck_usable[CK_ISA_COUNT];
+static pthread_once_t ck_tables_once = PTHREAD_ONCE_INIT;
+
+/// The scalar twins: every entry of every table starts here.
+static void ck_fill_scalar(ck_kernels *t) {
+    t->conv2d_u8s8 = ck_conv2d_u8s8_nhwc__scalar;
+    t->gemm_u8s8 = "scalar";
+    t->gemm_u8s8_8bit = CK_Q8_WEIGHTS_S8;
+    t->gemm_u8s8_formats = 1u << CK_Q8_WEIGHTS_S8 | 1u << CK_Q8_WEIGHTS_SPLIT | 1u << CK_Q8_WEIGHTS_S16;
+    t->dwconv2d_u8s8 = ck_dwconv2d_u8s8_nhwc__scalar;
+    t->gconv2d_u8s8 = NULL;
+    t->qadd_u8 = ck_qadd_u8__scalar;
+    t->qmul_u8 = ck_qmul_u8__scalar;
+    t->quantize_u8 = ck_quantize_u8__scalar;
+    t->requantize_u8 = ck_requantize_u8__scalar;
+    t->maxpool2d_u8 = ck_maxpool2d_u8_nhwc__scalar;
+    t->lookup_u8 = ck_lookup_u8__scalar;
+    t->interleave2_u8 = ck_interleave2_u8__scalar;
+    t->resize_bilinear_u8 = ck_resize_bilinear_u8__scalar;
+    t->conv2d_f32 = ck_conv2d_f32_nhwc__scalar;
+    t->dwconv2d_f32 = ck_dwconv2d_f32_nhwc__scalar;
+    t->maxpool2d_f32 = ck_maxpool2d_f32_nhwc__scalar;
+    t->avgpool2d_f32 = ck_avgpool2d_f32_nhwc__scalar;
+    t->global_avgpool_f32 = ck_global_avgpool_f32_nhwc__scalar;
+    t->binary_f32 = ck_binary_f32__scalar;
+    t->ew_chain_f32 = ck_ew_chain_f32__scalar;
+    t->affine_f32 = ck_affine_f32__scalar;
+    t->clamp_f32 = ck_clamp_f32__scalar;
+    t->sigmoid_f32 = ck_sigmoid_f32__scalar;
+    t->silu_f32 = ck_silu_f32__scalar;
+    t->hardswish_f32 = ck_hardswish_f32__scalar;
+    t->hardsigmoid_f32 = ck_hardsigmoid_f32__scalar;
+    t->nchw_to_nhwc_f32 = ck_nchw_to_nhwc_f32__scalar;
+    t->abs_stats_f32 = ck_abs_stats_f32__scalar;
+    t->abs_histogram_f32 = ck_abs_histogram_f32__scalar;
+}
+
+/// The 256-bit kernels (AVX2 + FMA), shared by both 256-bit paths.
+static void ck_fill_avx2(ck_kernels *t) {
+    ck_fill_scalar(t);
+    t->conv2d_u8s8 = ck_conv2d_u8s8_nhwc__avx2;
+    t->gemm_u8s8_8bit = CK_Q8_WEIGHTS_S16;   // vpmaddwd: see docs/benchmarks.md for split vs s16
+    t->gemm_u8s8_formats = 1u << CK_Q8_WEIGHTS_S8 | 1u << CK_Q8_WEIGHTS_SPLIT | 1u << CK_Q8_WEIGHTS_S16;
+    t->dwconv2d_u8s8 = ck_dwconv2d_u8s8_nhwc__avx2;
+    t->qadd_u8 = ck_qadd_u8__avx2;
+    t->qmul_u8 = ck_qmul_u8__avx2;
+    t->quantize_u8 = ck_quantize_u8__avx2;
+    t->requantize_u8 = ck_requantize_u8__avx2;
+    t->maxpool2d_u8 = ck_maxpool2d_u8_nhwc__avx2;
+    t->interleave2_u8 = ck_interleave2_u8__avx2;
+    t->resize_bilinear_u8 = ck_resize_bilinear_u8__avx2;
+    t->conv2d_f32 = ck_conv2d_f32_nhwc__avx2;
+    t->dwconv2d_f32 = ck_dwconv2d_f32_nhwc__avx2;
+    t->maxpool2d_f32 = ck_maxpool2d_f32_nhwc__avx2;
+    t->avgpool2d_f32 = ck_avgpool2d_f32_nhwc__avx2;
+    t->binary_f32 = ck_binary_f32__avx2;
+    t->ew_chain_f32 = ck_ew_chain_f32__avx2;
+    t->affine_f32 = ck_affine_f32__avx2;
+    t->clamp_f32 = ck_clamp_f32__avx2;
+    t->sigmoid_f32 = ck_sigmoid_f32__avx2;
+    t->silu_f32 = ck_silu_f32__avx2;
+    t->hardswish_f32 = ck_hardswish_f32__avx2;
+    t->hardsigmoid_f32 = ck_hardsigmoid_f32__avx2;
+}
+
+/// The 512-bit kernels shared by both AVX-512 paths (the 256-bit ones where none is wider).
+static void ck_fill_avx512(ck_kernels *t, uint32_t features) {
+    ck_fill_avx2(t);
+    t->dwconv2d_u8s8 = ck_dwconv2d_u8s8_nhwc__avx512;
+    t->qadd_u8 = ck_qadd_u8__avx512;
+    t->qmul_u8 = ck_qmul_u8__avx512;
+    t->quantize_u8 = ck_quantize_u8__avx512;
+    t->requantize_u8 = ck_requantize_u8__avx512;
+    t->maxpool2d_u8 = ck_maxpool2d_u8_nhwc__avx512;
+    if (features & CK_CPU_AVX512VBMI) t->lookup_u8 = ck_lookup_u8__avx512vbmi;
+    t->conv2d_f32 = ck_conv2d_f32_nhwc__avx512;
+    t->dwconv2d_f32 = ck_dwconv2d_f32_nhwc__avx512;
+    t->maxpool2d_f32 = ck_maxpool2d_f32_nhwc__avx512;
+    t->avgpool2d_f32 = ck_avgpool2d_f32_nhwc__avx512;
+    t->global_avgpool_f32 = ck_global_avgpool_f32_nhwc__avx512;
+    t->binary_f32 = ck_binary_f32__avx512;
+    t->ew_chain_f32 = ck_ew_chain_f32__avx512;
+    t->affine_f32 = ck_affine_f32__avx512;
+    t->clamp_f32 = ck_clamp_f32__avx512;
+    t->sigmoid_f32 = ck_sigmoid_f32__avx512;
+    t->silu_f32 = ck_silu_f32__avx512;
+    t->hardswish_f32 = ck_hardswish_f32__avx512;
+    t->hardsigmoid_f32 = ck_hardsigmoid_f32__avx512;
+    t->nchw_to_nhwc_f32 = ck_nchw_to_nhwc_f32__avx512;
+    t->abs_stats_f32 = ck_abs_stats_f32__avx512;
+    t->abs_histogram_f32 = ck_abs_histogram_f32__avx512;
+}
+
+static void ck_fill_tables(void) {
+    const uint32_t f = ck_cpu_features();
+    const uint32_t avx2 = CK_CPU_AVX2 | CK_CPU_FMA;
+    const uint32_t avx512 = avx2 | CK_CPU_AVX512F | CK_CPU_AVX512BW | CK_CPU_AVX512VL;
+
+    ck_kernels *t = &ck_tables[CK_ISA_AVX512VNNI];
+    ck_fill_avx512(t, f);
+    t->name = "avx512vnni";
+    t->conv2d_u8s8 = ck_conv2d_u8s8_nhwc__avx512vnni;
+    t->gemm_u8s8 = CK_GEMM_NAME(avx512vnni);
+    t->gemm_u8s8_8bit = CK_Q8_WEIGHTS_S8;
+    t->gemm_u8s8_formats = 1u << CK_Q8_WEIGHTS_S8 | 1u << CK_Q8_WEIGHTS_SPLIT;
+    t->dwconv2d_u8s8 = ck_dwconv2d_u8s8_nhwc__avx512vnni;
+    t->gconv2d_u8s8 = ck_gconv2d_u8s8_nhwc__avx512vnni;
+    ck_usable[CK_ISA_AVX512VNNI] = (f & (avx512 | CK_CPU_AVX512VNNI)) == (avx512 | CK_CPU_AVX512VNNI);
+
+    t = &ck_tables[CK_ISA_AVX512];
+    ck_fill_avx512(t, f);
+    t->name = "avx512";
+    t->conv2d_u8s8 = ck_conv2d_u8s8_nhwc__avx512bw;
+    t->gemm_u8s8 = CK_GEMM_NAME(avx512bw);
+    t->gemm_u8s8_8bit = CK_Q8_WEIGHTS_SPLIT;
+    t->gemm_u8s8_formats = 1u << CK_Q8_WEIGHTS_S8 | 1u << CK_Q8_WEIGHTS_SPLIT;
+    ck_usable[CK_ISA_AVX512] = (f & avx512) == avx512;
+
+    t = &ck_tables[CK_ISA_AVXVNNI];
+    ck_fill_avx2(t);
+    t->name = "avxvnni";
+    t->conv2d_u8s8 = ck_conv2d_u8s8_nhwc__avxvnni;
+    t->gemm_u8s8 = CK_GEMM_NAME(avxvnni);
+    t->gemm_u8s8_8bit = CK_Q8_WEIGHTS_S8;
+    ck_usable[CK_ISA_AVXVNNI] = (f & (avx2 | CK_CPU_AVXVNNI)) == (avx2 | CK_CPU_AVXVNNI);
+
+    t = &ck_tables[CK_ISA_AVX2];
+    ck_fill_avx2(t);
+    t->name = "avx2";
+    t->gemm_u8s8 = CK_GEMM_NAME(avx2);
+    ck_usable[CK_ISA_AVX2] = (f & avx2) == avx2;
+
+    t = &ck_tables[CK_ISA_SCALAR];
+    ck_fill_scalar(t);
+    t->name = "scalar";
+    ck_usable[CK_ISA_SCALAR] = 1;
+}
+
+const ck_kernels *ck_kernels_for(ck_isa isa) {
+    pthread_once(&ck_tables_once, ck_fill_tables);
+    if ((unsigned)isa >= CK_ISA_COUNT || !ck_usable[isa]) return NULL;
+    return &ck_tables[isa];
+}
