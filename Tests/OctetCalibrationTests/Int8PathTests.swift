@@ -32,7 +32,7 @@ final class Int8PathTests: XCTestCase {
     }
 
     /// Every path runs its own kernel whatever the weights; the vpmaddubsw paths run 8-bit ones
-    /// split (avx512) or widened to 16 bits (avx2).
+    /// widened to 16 bits (vpmaddwd), and split in two halves when forced.
     func testPathChoiceFollowsWeightWidth() {
         let g = ConvGeometry(inHeight: 4, inWidth: 4, inPixelStride: 8, outHeight: 4, outWidth: 4, outPixelStride: 16,
                              kernel: (1, 1), inChannelsPerGroup: 8, outChannelsPerGroup: 16)
@@ -42,7 +42,12 @@ final class Int8PathTests: XCTestCase {
             XCTAssertEqual(seven.isa, isa)
             let eight = Int8ConvKernel(geometry: g, inputZeroPoint: 0, weights: Array(repeating: -64, count: 128), bias: [], output: out, isa: isa)
             XCTAssertEqual(eight.isa, isa)
-            XCTAssertEqual(eight.weightFormat, isa == .avx512 ? .split : isa == .avx2 ? .widened : .plain)
+            XCTAssertEqual(eight.weightFormat, isa == .avx512 || isa == .avx2 ? .widened : .plain)
+            if Int8ConvKernel.readsWeights(.split, isa: isa) {
+                let forced = Int8ConvKernel(geometry: g, inputZeroPoint: 0, weights: Array(repeating: -64, count: 128), bias: [], output: out,
+                                            isa: isa, weightFormat: .split)
+                XCTAssertEqual(forced.weightFormat, .split)
+            }
             XCTAssertEqual(seven.weightFormat, .plain)
         }
     }
@@ -126,8 +131,8 @@ final class Int8PathTests: XCTestCase {
             XCTAssertFalse(convs.isEmpty)
             XCTAssertTrue(convs.allSatisfy { $0.contains("[\(isa.rawValue)") }, "\(isa): \(convs.filter { !$0.contains("[\(isa.rawValue)") })")
             let split = convs.filter { $0.contains("8-bit split") }.count, widened = convs.filter { $0.contains("8-bit s16") }.count
-            XCTAssertEqual(split > 0, isa == .avx512, "\(isa)")
-            XCTAssertEqual(widened > 0, isa == .avx2, "\(isa)")
+            XCTAssertEqual(split, 0, "\(isa)")
+            XCTAssertEqual(widened > 0, isa == .avx512 || isa == .avx2, "\(isa)")
             let resnetConvs = try Int8Plan(graph: resnet.qdq, isa: isa).profile(["input": one224], images: 1).map(\.label)
             XCTAssertFalse(resnetConvs.contains { $0.contains("8-bit") || $0.contains("[scalar") }, "\(isa)")
             // The profile names the path's GEMM microkernel (dtype, op, tile, ISA).

@@ -66,8 +66,8 @@ final class Int8ConvKernelTests: XCTestCase {
                 for isa in ISA.supported where isa != .scalar {
                     let (got, used, format, gemm) = run(isa)
                     XCTAssertEqual(used, isa, "every path runs its own kernel")
-                    // 8-bit weights: split on avx512, widened to s16 on avx2, as they are with VNNI.
-                    let eightBitForm: Int8ConvKernel.WeightFormat = isa == .avx512 ? .split : isa == .avx2 ? .widened : .plain
+                    // 8-bit weights: widened to s16 on the vpmaddubsw paths, as they are with VNNI.
+                    let eightBitForm: Int8ConvKernel.WeightFormat = isa == .avx512 || isa == .avx2 ? .widened : .plain
                     XCTAssertEqual(format, sevenBit || !gemm ? .plain : eightBitForm, "\(isa)")
                     XCTAssertEqual(got, reference, "\(isa) G=\(groups) cin=\(cin) cout=\(cout) k=\(k) s=\(s) d=\(d) pad=\(pad) \(inH)x\(inW) output \(o)")
                     // Every other exact form the path reads, forced (7- and 8-bit weights alike).

@@ -181,7 +181,7 @@ CK_Q8_DEF_UKR_S16(1) CK_Q8_DEF_UKR_S16(2) CK_Q8_DEF_UKR_S16(3) CK_Q8_DEF_UKR_S16
 const ck_q8_gemm_config CK_Q8_CAT3(ck_q8_gemm_config__, CK_Q8_ISA, ) = {
     .name = "qu8s8_gemm_4x16c4__" CK_Q8_STR(CK_Q8_ISA),
     .block_rows = CK_Q8_MRMAX,
-    .mr = 4,
+    .mr = {4, 4, 4},
     .nr = 16,
     .ukernel = {
         {CK_Q8_ROW(1, ), CK_Q8_ROW(2, ), CK_Q8_ROW(3, ), CK_Q8_ROW(4, )},

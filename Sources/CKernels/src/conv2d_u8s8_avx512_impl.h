@@ -60,10 +60,14 @@ CK_INLINE CK_Q8_T void ck_q8_fill_exact(uint8_t *dst, uint8_t v, size_t n) {
 #include "conv2d_u8s8_packa.h"
 
 /// MR x W microkernel (W = panel width: 16 or 32 columns) over K4, then the epilogue. Row i's
-/// k-th byte is at A + i * lda + (k / kc) * achunk + k % kc (see ck_q8_reads). SPLIT: the
-/// weights are two 7-bit halves (hi at B, lo at B + e->split), each summed by CK_Q8_STEP.
-CK_INLINE CK_Q8_T void ck_q8_ukr(const int MR, const int W, const int SPLIT, size_t K4, const uint8_t *A, const ck_q8_reads *r,
+/// k-th byte is at A + i * lda + (k / kc) * achunk + k % kc (see ck_q8_reads). FORMAT:
+/// CK_Q8_WEIGHTS_S8 (CK_Q8_STEP per 4 k), CK_Q8_WEIGHTS_SPLIT (two 7-bit halves, hi at B and lo at
+/// B + e->split, each summed by CK_Q8_STEP) or CK_Q8_WEIGHTS_S16 (s16 weight pairs: each A dword
+/// zero-extended in registers into its (a0, a1) and (a2, a3) pairs by two vpshufb, then vpmaddwd,
+/// which no pair sum can saturate).
+CK_INLINE CK_Q8_T void ck_q8_ukr(const int MR, const int W, const int FORMAT, size_t K4, const uint8_t *A, const ck_q8_reads *r,
     const int8_t *B, const ck_q8_epi *e) {
+    const int SPLIT = FORMAT == CK_Q8_WEIGHTS_SPLIT;
     const size_t lda = r->lda, kc = r->kc, achunk = r->achunk;
     __m512i c0[CK_Q8_MRMAX], c1[CK_Q8_MRMAX];
     const __m512i init0 = _mm512_load_si512(e->init), init1 = _mm512_load_si512(e->init + 16);
@@ -78,6 +82,24 @@ CK_INLINE CK_Q8_T void ck_q8_ukr(const int MR, const int W, const int SPLIT, siz
     const uint8_t *a = A;
     for (size_t k0 = 0; k0 < K4; k0 += kc, a += achunk) {
         const size_t n = (K4 - k0) < kc ? (K4 - k0) : kc;
+        if (FORMAT == CK_Q8_WEIGHTS_S16) {
+            const __m512i pairs01 = _mm512_set1_epi32((int)0xFF01FF00), pairs23 = _mm512_set1_epi32((int)0xFF03FF02);
+            for (size_t k = 0; k < n; k += 4) {
+                const __m512i b00 = _mm512_loadu_si512(b), b10 = _mm512_loadu_si512(b + W * 4);
+                const __m512i b01 = W == 32 ? _mm512_loadu_si512(b + 64) : b00;
+                const __m512i b11 = W == 32 ? _mm512_loadu_si512(b + W * 4 + 64) : b10;
+#pragma GCC unroll 16
+                for (int i = 0; i < MR; i++) {
+                    const __m512i ai = _mm512_set1_epi32(*(const ck_q8_u32a *)(a + i * lda + k));
+                    const __m512i p01 = _mm512_shuffle_epi8(ai, pairs01), p23 = _mm512_shuffle_epi8(ai, pairs23);
+                    c0[i] = _mm512_add_epi32(c0[i], _mm512_add_epi32(_mm512_madd_epi16(p01, b00), _mm512_madd_epi16(p23, b10)));
+                    if (W == 32)
+                        c1[i] = _mm512_add_epi32(c1[i], _mm512_add_epi32(_mm512_madd_epi16(p01, b01), _mm512_madd_epi16(p23, b11)));
+                }
+                b += W * 8;
+            }
+            continue;
+        }
         for (size_t k = 0; k < n; k += 4) {
             const __m512i b0 = _mm512_loadu_si512(b);
             const __m512i b1 = W == 32 ? _mm512_loadu_si512(b + 64) : b0;
@@ -168,14 +190,22 @@ CK_INLINE CK_Q8_T void ck_q8_ukr(const int MR, const int W, const int SPLIT, siz
         ck_q8_ukr(MR, W, SPLIT, K4, A, r, B, e);                                                   \
     }
 #define CK_Q8_DEF_UKR(MR)                                                                          \
-    CK_Q8_DEF_UKR1(MR, 16, 0, ) CK_Q8_DEF_UKR1(MR, 32, 0, ) CK_Q8_DEF_UKR1(MR, 16, 1, _split) CK_Q8_DEF_UKR1(MR, 32, 1, _split)
+    CK_Q8_DEF_UKR1(MR, 16, CK_Q8_WEIGHTS_S8, ) CK_Q8_DEF_UKR1(MR, 32, CK_Q8_WEIGHTS_S8, )                     \
+    CK_Q8_DEF_UKR1(MR, 16, CK_Q8_WEIGHTS_SPLIT, _split) CK_Q8_DEF_UKR1(MR, 32, CK_Q8_WEIGHTS_SPLIT, _split)
+#define CK_Q8_DEF_UKR_S16(MR) CK_Q8_DEF_UKR1(MR, 16, CK_Q8_WEIGHTS_S16, _s16) CK_Q8_DEF_UKR1(MR, 32, CK_Q8_WEIGHTS_S16, _s16)
 #define CK_Q8_ROW(MR) [MR] = {CK_Q8_UKR_NAME(MR, 16, ), CK_Q8_UKR_NAME(MR, 32, )}
 #define CK_Q8_ROWS(MR) [MR] = {CK_Q8_UKR_NAME(MR, 16, _split), CK_Q8_UKR_NAME(MR, 32, _split)}
+#define CK_Q8_ROWS16(MR) [MR] = {CK_Q8_UKR_NAME(MR, 16, _s16), CK_Q8_UKR_NAME(MR, 32, _s16)}
 
 CK_Q8_DEF_UKR(1) CK_Q8_DEF_UKR(2) CK_Q8_DEF_UKR(3) CK_Q8_DEF_UKR(4) CK_Q8_DEF_UKR(5) CK_Q8_DEF_UKR(6)
 CK_Q8_DEF_UKR(7) CK_Q8_DEF_UKR(8) CK_Q8_DEF_UKR(9) CK_Q8_DEF_UKR(10) CK_Q8_DEF_UKR(11) CK_Q8_DEF_UKR(12)
 #if CK_Q8_MRMAX > 12
 CK_Q8_DEF_UKR(13) CK_Q8_DEF_UKR(14)
+#endif
+#ifdef CK_Q8_MR_S16
+// s16 tiles of CK_Q8_MR_S16 rows (2 accumulators, 4 weight vectors and 3 A vectors per row
+// step fit the 32 zmm; a row block is two tiles).
+CK_Q8_DEF_UKR_S16(1) CK_Q8_DEF_UKR_S16(2) CK_Q8_DEF_UKR_S16(3) CK_Q8_DEF_UKR_S16(4) CK_Q8_DEF_UKR_S16(5) CK_Q8_DEF_UKR_S16(6)
 #endif
 
 #define CK_Q8_STR_(x) #x
@@ -184,7 +214,11 @@ CK_Q8_DEF_UKR(13) CK_Q8_DEF_UKR(14)
 const ck_q8_gemm_config CK_Q8_CAT3(ck_q8_gemm_config__, CK_Q8_ISA, ) = {
     .name = "qu8s8_gemm_" CK_Q8_STR(CK_Q8_MRMAX) "x32c4__" CK_Q8_STR(CK_Q8_ISA),
     .block_rows = CK_Q8_MRMAX,
-    .mr = CK_Q8_MRMAX,
+#ifdef CK_Q8_MR_S16
+    .mr = {CK_Q8_MRMAX, CK_Q8_MRMAX, CK_Q8_MR_S16},
+#else
+    .mr = {CK_Q8_MRMAX, CK_Q8_MRMAX, 0},
+#endif
     .nr = 32,
     .ukernel = {
         {CK_Q8_ROW(1), CK_Q8_ROW(2), CK_Q8_ROW(3), CK_Q8_ROW(4), CK_Q8_ROW(5), CK_Q8_ROW(6), CK_Q8_ROW(7),
@@ -199,6 +233,9 @@ const ck_q8_gemm_config CK_Q8_CAT3(ck_q8_gemm_config__, CK_Q8_ISA, ) = {
          CK_Q8_ROWS(13), CK_Q8_ROWS(14),
 #endif
         },
+#ifdef CK_Q8_MR_S16
+        {CK_Q8_ROWS16(1), CK_Q8_ROWS16(2), CK_Q8_ROWS16(3), CK_Q8_ROWS16(4), CK_Q8_ROWS16(5), CK_Q8_ROWS16(6)},
+#endif
     },
     .pack_a = ck_q8_pack_a,
     .qadd = CK_Q8_QADD,

@@ -38,7 +38,7 @@ void ck_q8_gemm_run(const ck_q8_gemm_config *cfg, const ck_conv2d_u8s8_params *p
     const size_t stride = p->out_pixel_stride;
     const size_t ablock = ck_q8_ablock_bytes(p);
     const size_t nbmax = ck_q8_nblocks(p);
-    const size_t block_rows = cfg->block_rows, tile_rows = cfg->mr, tile_cols = cfg->nr;
+    const size_t block_rows = cfg->block_rows, tile_rows = cfg->mr[p->weight_format], tile_cols = cfg->nr;
     uint8_t *A = ck_q8_align_scratch(scratch);
     const uint32_t zx = (uint32_t)p->input_zero_point;
     // Accumulator start values bias - z_x * wsum of every (padded) column, once per call.

@@ -47,8 +47,10 @@ typedef struct {
     /// Rows of a row block (<= CK_Q8_AROWS); the driver also reads runs of at least this many
     /// pixels in place.
     size_t block_rows;
-    /// Rows and columns of one microkernel call (mr <= block_rows; nr 16 or 32).
-    size_t mr, nr;
+    /// Rows of one microkernel call per weight format (<= block_rows; 0: the format is not read).
+    size_t mr[3];
+    /// Columns of one microkernel call (16 or 32).
+    size_t nr;
     /// [weight_format][rows 1..mr][panel width / 16 - 1] (NULL for a format the path does not read).
     ck_q8_gemm_ukernel ukernel[3][CK_Q8_AROWS + 1][2];
     ck_q8_pack_a_fn pack_a;

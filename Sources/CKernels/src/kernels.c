@@ -125,8 +125,8 @@ static void ck_fill_tables(void) {
     t->name = "avx512";
     t->conv2d_u8s8 = ck_conv2d_u8s8_nhwc__avx512bw;
     t->gemm_u8s8 = CK_GEMM_NAME(avx512bw);
-    t->gemm_u8s8_8bit = CK_Q8_WEIGHTS_SPLIT;
-    t->gemm_u8s8_formats = 1u << CK_Q8_WEIGHTS_S8 | 1u << CK_Q8_WEIGHTS_SPLIT;
+    t->gemm_u8s8_8bit = CK_Q8_WEIGHTS_S16;    // vpmaddwd: see docs/benchmarks.md for split vs s16
+    t->gemm_u8s8_formats = 1u << CK_Q8_WEIGHTS_S8 | 1u << CK_Q8_WEIGHTS_SPLIT | 1u << CK_Q8_WEIGHTS_S16;
     ck_usable[CK_ISA_AVX512] = (f & avx512) == avx512;
 
     t = &ck_tables[CK_ISA_AVXVNNI];
