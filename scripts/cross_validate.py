@@ -32,6 +32,8 @@ DEFAULT_CONFIGS = [
     ("--sensitivity-margin 3", "--sensitivity-margin 3"),
     ("--sensitivity-margin 8", "--sensitivity-margin 8"),
     ("--bias-correction off", "--bias-correction off"),
+    ("--bias-correction-cap 2 (NNCF's threshold)", "--bias-correction-cap 2"),
+    ("--bias-correction-cap 2 --statistics-samples 32", "--bias-correction-cap 2 --statistics-samples 32"),
     ("--statistics-samples 32", "--statistics-samples 32"),
     ("--statistics-samples 64", "--statistics-samples 64"),
     ("--over-clip-margin off", "--over-clip-margin off"),

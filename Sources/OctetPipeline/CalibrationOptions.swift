@@ -21,6 +21,8 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
     public var symmetricActivations = false
     /// Bias correction on or off (`QuantConfig.biasCorrection`).
     public var biasCorrection = true
+    /// `QuantConfig.biasCorrectionCap`: nil applies every correction.
+    public var biasCorrectionCap: Double? = QuantConfig().biasCorrectionCap
     /// Samples the weight-sensitivity analysis and bias correction measure on.
     public var statisticsSamples = QuantConfig().sensitivitySamples
     /// The over-clipping guard's margin in dB (`QuantConfig.overClipMarginDB`), nil for off.
@@ -38,7 +40,7 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case method, samples, exclude, perTensor, weightBits, sensitivityMarginDB, reportSamples, symmetricActivations
-        case biasCorrection, statisticsSamples, overClipMarginDB, maxDrop, metric, validationSamples, equalize
+        case biasCorrection, statisticsSamples, overClipMarginDB, maxDrop, metric, validationSamples, equalize, biasCorrectionCap
     }
 
     /// Fields a job stored by an earlier version lacks take their defaults.
@@ -54,6 +56,8 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         reportSamples = try c.decodeIfPresent(Int.self, forKey: .reportSamples) ?? reportSamples
         symmetricActivations = try c.decodeIfPresent(Bool.self, forKey: .symmetricActivations) ?? symmetricActivations
         biasCorrection = try c.decodeIfPresent(Bool.self, forKey: .biasCorrection) ?? biasCorrection
+        // Written as null when off; absent (a job of an earlier version) is the default.
+        if c.contains(.biasCorrectionCap) { biasCorrectionCap = try c.decodeIfPresent(Double.self, forKey: .biasCorrectionCap) }
         statisticsSamples = try c.decodeIfPresent(Int.self, forKey: .statisticsSamples) ?? statisticsSamples
         // Written as null when off (`encode`); absent (a job of an earlier version) is the default.
         if c.contains(.overClipMarginDB) { overClipMarginDB = try c.decodeIfPresent(Double.self, forKey: .overClipMarginDB) }
@@ -74,6 +78,7 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         try c.encode(reportSamples, forKey: .reportSamples)
         try c.encode(symmetricActivations, forKey: .symmetricActivations)
         try c.encode(biasCorrection, forKey: .biasCorrection)
+        if let biasCorrectionCap { try c.encode(biasCorrectionCap, forKey: .biasCorrectionCap) } else { try c.encodeNil(forKey: .biasCorrectionCap) }
         try c.encode(statisticsSamples, forKey: .statisticsSamples)
         if let overClipMarginDB { try c.encode(overClipMarginDB, forKey: .overClipMarginDB) } else { try c.encodeNil(forKey: .overClipMarginDB) }
         try c.encode(equalize, forKey: .equalize)
@@ -89,6 +94,7 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         if let samples, samples < 1 { return "--samples must be at least 1" }
         if reportSamples < 0 { return "--report-samples must not be negative" }
         if statisticsSamples < 1 { return "--statistics-samples must be at least 1" }
+        if let cap = biasCorrectionCap, !(cap > 0 && cap.isFinite) { return "--bias-correction-cap must be a positive number or 'off'" }
         if let m = overClipMarginDB, !(m >= 0 && m.isFinite) { return "--over-clip-margin must be a non-negative number of dB or 'off'" }
         if let d = maxDrop, !(d >= 0 && d <= 100) { return "--max-drop must be a number of points in [0, 100]" }
         if let metric, AccuracyMetric(rawValue: metric) == nil { return "--metric must be top1, agreement or sqnr, not '\(metric)'" }
@@ -106,6 +112,7 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         c.sensitivityMarginDB = sensitivityMarginDB
         c.symmetricActivations = symmetricActivations
         c.biasCorrection = biasCorrection
+        c.biasCorrectionCap = biasCorrectionCap
         c.crossLayerEqualization = equalize
         c.sensitivitySamples = statisticsSamples
         c.overClipMarginDB = overClipMarginDB ?? .infinity

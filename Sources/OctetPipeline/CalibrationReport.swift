@@ -33,7 +33,9 @@ public enum CalibrationReport {
             md += "- cross-layer equalization: consecutive convolutions rescaled channel by channel to equal weight ranges before calibration (Nagel et al. 2019; a ReLU6 between them became ReLU)\n"
         }
         if config.biasCorrection {
-            md += "- bias correction: every quantized convolution's bias absorbs the mean output shift its weight quantization causes (measured on the same samples; Nagel et al. 2019)\n"
+            md += "- bias correction: each quantized convolution's bias absorbs the mean output shift its weight quantization causes (measured on the same samples; Nagel et al. 2019)"
+            md += config.biasCorrectionCap.map { String(format: ", unless it moves a bias by %g times its value or more (NNCF's threshold)", $0) } ?? ""
+            md += "; applied to \(q.biasCorrections.count) convolution(s)\n"
         }
         let nonFinite = q.table.entries.reduce(Int64(0)) { $0 + $1.nonFinite }
         md += "- NaN/Inf activations seen (counted, never binned): \(nonFinite)\n\n"

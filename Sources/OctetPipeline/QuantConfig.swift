@@ -17,6 +17,9 @@ public struct QuantConfig: Sendable {
     /// Add each convolution's mean weight-quantization output shift to its bias (measured on
     /// the sensitivity samples).
     public var biasCorrection = true
+    /// Bias correction applies to a convolution only when max |shift / bias| is below this (NNCF's
+    /// FastBiasCorrection threshold, `cappedBiasCorrections`); nil applies every correction.
+    public var biasCorrectionCap: Double? = nil
     /// Every activation s8 with zero point 0 (scale threshold/127) instead of u8: the QDQ file
     /// TensorRT accepts (it refuses non-zero zero points); one bit less for non-negative tensors.
     public var symmetricActivations = false
@@ -35,6 +38,7 @@ public struct QuantConfig: Sendable {
 
     /// Weight bits when none are asked for: 8, whatever machine calibrates, so one job gives one
     /// INT8 model everywhere; every kernel path runs 8-bit weights exactly (the `vpmaddubsw` paths
-    /// split them in two halves). 7 is an option: those paths then run the weights as they are.
+    /// widen them to 16 bits for `vpmaddwd`). 7 is an option: those paths then run the weights as
+    /// they are, with `vpmaddubsw`.
     public static let defaultWeightBits = 8
 }

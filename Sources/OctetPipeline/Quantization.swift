@@ -226,7 +226,8 @@ public func finishCalibration(_ plan: CalibrationPlan, histograms: [String: AbsH
         let table = try calibrationTable(plan.graph, histograms: histograms, config: config, known: known)
         // Only layers whose weights are actually quantized get the correction (exclusions by name or op type).
         let quantized = InsertQuantizeDequantize.quantizationPoints(plan.graph, options: config.quantize).weighted
-        let corrections = config.biasCorrection ? plan.corrections.filter { quantized.contains($0.key) } : [:]
+        let corrections = config.biasCorrection
+            ? cappedBiasCorrections(plan.graph, plan.corrections, cap: config.biasCorrectionCap).filter { quantized.contains($0.key) } : [:]
         let qdq = try InsertQuantizeDequantize.apply(applyBiasCorrection(plan.graph, corrections), table: table,
                                                      options: config.quantize, weights: weights)
         return QuantizedModel(fp32: plan.graph, qdq: qdq, table: table, histograms: histograms, samples: plan.samples,

@@ -93,6 +93,25 @@ public func weightQuantizationEffects(_ graph: Graph, data: any Dataset, samples
     return (out, corrections)
 }
 
+/// The corrections NNCF's FastBiasCorrection rule keeps: a convolution's correction applies only
+/// when it moves no channel's bias by `cap` times that bias or more, max |shift / bias| < cap (a
+/// zero or missing bias counts as infinitely moved). A large relative shift is more likely the
+/// noise of few samples than a systematic error. nil keeps every correction.
+public func cappedBiasCorrections(_ graph: Graph, _ corrections: [String: [Float]], cap: Double?) -> [String: [Float]] {
+    guard let cap else { return corrections }
+    var kept: [String: [Float]] = [:]
+    for node in graph.nodes {
+        guard case .conv = node.op, let shift = corrections[node.name] else { continue }
+        let bias = node.inputs.count > 2 && !node.inputs[2].isEmpty ? graph.initializers[node.inputs[2]]?.floats : nil
+        guard let bias, bias.count == shift.count else { continue }
+        let magnitude = zip(shift, bias).reduce(0.0) { m, sb in
+            sb.1 == 0 ? .infinity : max(m, abs(Double(sb.0) / Double(sb.1)))
+        }
+        if magnitude < cap { kept[node.name] = shift }
+    }
+    return kept
+}
+
 /// `graph` with each listed convolution's bias increased by its correction (a bias is added
 /// where the convolution had none); `graph` itself when there is none.
 public func applyBiasCorrection(_ graph: Graph, _ corrections: [String: [Float]]) -> Graph {

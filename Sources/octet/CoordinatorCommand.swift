@@ -36,6 +36,9 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "Largest message accepted, in bytes.")
     var maxMessageBytes: Int = WireProtocol.defaultMaxMessageBytes
 
+    @Option(help: "Times a task may fail or lose its worker before its job fails with the last reason (a task that crashes every worker must not loop).")
+    var maxAttempts: Int = 5
+
     @OptionGroup var runtime: RuntimeOptions
 
     @Flag(help: "Log every message rejection and task event (debug level).")
@@ -48,6 +51,7 @@ struct CoordinatorCommand: ParsableCommand {
         }
         guard heartbeatInterval > 0, heartbeatTimeout > heartbeatInterval else { throw ValidationError("--heartbeat-timeout must exceed --heartbeat-interval > 0") }
         guard maxMessageBytes >= 1 << 16 else { throw ValidationError("--max-message-bytes must be at least 65536") }
+        guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
     }
 
     func run() throws {
@@ -60,6 +64,7 @@ struct CoordinatorCommand: ParsableCommand {
         settings.heartbeatInterval = heartbeatInterval
         settings.heartbeatTimeout = heartbeatTimeout
         settings.maxMessageBytes = maxMessageBytes
+        settings.maxTaskAttempts = maxAttempts
         let store = try JobStore(path: (state as NSString).appendingPathComponent("jobs.sqlite"))
         let blobs = try BlobStore(directory: (state as NSString).appendingPathComponent("blobs"))
         let core = try CoordinatorCore(settings: settings, store: store, blobs: blobs, logger: logger)

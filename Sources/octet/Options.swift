@@ -64,7 +64,7 @@ struct CalibrationFlags: ParsableArguments {
     @Flag(help: "One weight scale per tensor instead of per output channel.")
     var perTensor = false
 
-    @Option(help: "Weight bits: 8 (default, exact on every kernel path and CPU), or 7 (the avx512/avx2 vpmaddubsw paths then need no weight split: faster there, less accurate).")
+    @Option(help: "Weight bits: 8 (default, exact on every kernel path and CPU), or 7 (the avx512/avx2 paths then run vpmaddubsw instead of widening the weights to 16 bits: faster there, less accurate).")
     var weightBits: Int?
 
     @Option(help: "Keep in FP32 the convolutions whose weight-quantization SQNR is this many dB below the median layer's ('off' disables).")
@@ -75,6 +75,9 @@ struct CalibrationFlags: ParsableArguments {
 
     @Option(help: "Bias correction: each convolution's bias absorbs the mean output shift its weight quantization causes ('on' or 'off').")
     var biasCorrection: String = "on"
+
+    @Option(help: "Bias correction applies to a convolution only when it moves no bias by this many times its value (NNCF's FastBiasCorrection threshold; 'off' applies every correction).")
+    var biasCorrectionCap: String = CalibrationOptions().biasCorrectionCap.map { String($0) } ?? "off"
 
     @Option(help: "Samples the weight-sensitivity analysis and bias correction measure on (the first ones).")
     var statisticsSamples: Int = CalibrationOptions().statisticsSamples
@@ -101,6 +104,7 @@ struct CalibrationFlags: ParsableArguments {
         if sensitivityMargin != "off" && Double(sensitivityMargin) == nil { throw ValidationError("--sensitivity-margin takes dB or 'off'") }
         if biasCorrection != "on" && biasCorrection != "off" { throw ValidationError("--bias-correction takes 'on' or 'off'") }
         if overClipMargin != "off" && Double(overClipMargin) == nil { throw ValidationError("--over-clip-margin takes dB or 'off'") }
+        if biasCorrectionCap != "off" && Double(biasCorrectionCap) == nil { throw ValidationError("--bias-correction-cap takes a number or 'off'") }
         if let problem = options().problem { throw ValidationError(problem) }
     }
 
@@ -115,6 +119,7 @@ struct CalibrationFlags: ParsableArguments {
         o.reportSamples = reportSamples
         o.symmetricActivations = symmetricActivations
         o.biasCorrection = biasCorrection == "on"
+        o.biasCorrectionCap = Double(biasCorrectionCap)
         o.statisticsSamples = statisticsSamples
         o.overClipMarginDB = Double(overClipMargin)
         o.equalize = equalize

@@ -106,6 +106,30 @@ final class CoordinatorCoreTests: XCTestCase {
         XCTAssertEqual(try core.store.results(of: core.tasks[job]!).count, 3)
     }
 
+    /// A task that kills its worker every time (the worker goes silent, reconnects, is given the
+    /// task again) fails its job after `maxTaskAttempts` with the reason, and the next job runs.
+    func testTaskThatKillsItsWorkerEveryTimeFailsItsJobAndTheClusterKeepsServing() throws {
+        let poisoned = try runningJob()
+        clock += 1
+        let next = try runningJob()
+        for attempt in 1...3 {
+            let assigned = sent(hello(w1, "a")).compactMap { if case .assignment(let a)? = $0.1.body { a } else { nil } }
+            XCTAssertEqual(assigned.map(\.jobID), [poisoned], "attempt \(attempt)")
+            XCTAssertEqual(assigned.first?.task, 0)
+            XCTAssertEqual(assigned.first?.attempt, UInt32(attempt))
+            clock += 6                     // the worker dies with the task: no heartbeat
+            _ = core.handle(.tick)
+            XCTAssertEqual(core.workers["a"]?.state, .lost)
+        }
+        XCTAssertEqual(core.jobs[poisoned]?.state, .failed)
+        let error = core.jobs[poisoned]?.error ?? ""
+        XCTAssertTrue(error.contains("task 0 failed 3 times") && error.contains("worker a lost"), error)
+        // The worker comes back and is given the other job's work.
+        let assigned = sent(hello(w1, "a")).compactMap { if case .assignment(let a)? = $0.1.body { a } else { nil } }
+        XCTAssertEqual(assigned.map(\.jobID), [next])
+        XCTAssertEqual(core.jobs[next]?.state, .running)
+    }
+
     func testLateInvalidResultOrFailureLeavesTheTaskWithItsNewHolder() throws {
         let job = try runningJob()
         _ = hello(w1, "a")

@@ -235,14 +235,13 @@ public final class CoordinatorCore {
         return []
     }
 
-    /// Puts an assigned task back in the queue (its worker is gone).
+    /// Puts an assigned task back in the queue (its worker is gone), or fails its job when the
+    /// task has been tried `maxTaskAttempts` times: a task that kills every worker it runs on must
+    /// not be re-dispatched forever.
     func requeue(_ key: TaskKey, reason: String) {
-        guard var list = tasks[key.job], key.index < list.count, list[key.index].state == .assigned else { return }
-        list[key.index].state = .pending
-        list[key.index].worker = nil
-        tasks[key.job] = list
-        try? store.save([list[key.index]])
+        guard let list = tasks[key.job], key.index < list.count, list[key.index].state == .assigned else { return }
         logger.info("task requeued", metadata: ["job": "\(key.job)", "task": "\(key.index)", "reason": "\(reason)"])
+        _ = retryOrFail(key, reason)
     }
 
     /// Gives pending tasks to idle workers: oldest job first, lowest task index first, each to the

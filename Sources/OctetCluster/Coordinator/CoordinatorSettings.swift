@@ -8,7 +8,8 @@ public struct CoordinatorSettings: Sendable {
     public var maxMessageBytes = WireProtocol.defaultMaxMessageBytes
     /// Largest blob (model, image, artifact) accepted by upload.
     public var maxBlobBytes: UInt64 = 4 << 30
-    /// A task failing this many times fails its job (a poison task must not loop forever).
+    /// A task failing, or losing its worker, this many times fails its job (a poison task must
+    /// not loop forever).
     public var maxTaskAttempts = 5
     /// FP32 kernel path pinned for calibration jobs that do not name one.
     public var defaultISA: String
