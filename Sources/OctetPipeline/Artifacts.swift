@@ -54,9 +54,10 @@ public enum CalibrationArtifacts {
             perChannelWeights: q.quantize.perChannelWeights, weightBits: q.quantize.weightBits, biasCorrections: q.biasCorrections,
             equalizedClips: q.equalizedClips)
         let measured = try perLayerSQNR(q, data: data, samples: reportSamples, options: config.plan)
+        let diagnosis = reportSamples > 0 ? try diagnoseQuantization(q, data: data, samples: reportSamples, options: config.plan) : nil
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let report = try CalibrationReport.markdown(q, config: config, measured: measured, sqnrSamples: reportSamples,
-                                                    modelName: modelName, plotDirectory: directory)
+                                                    diagnosis: diagnosis, modelName: modelName, plotDirectory: directory)
         let order = Dictionary((q.fp32.inputs.map(\.name) + q.fp32.nodes.flatMap(\.outputs)).enumerated().map { ($1, $0) },
                                uniquingKeysWith: { first, _ in first })
         let cumulative = q.table.entries.compactMap { e in measured[e.tensor].map { (e.tensor, $0) } }

@@ -7,9 +7,11 @@ import OctetCore
 public enum CalibrationReport {
     /// - Parameters:
     ///   - measured: per-tensor SQNR of INT8 against FP32 (from `perLayerSQNR`).
+    ///   - diagnosis: weights-only vs activations-only INT8 (`diagnoseQuantization`), if measured.
     ///   - plots: SVG files are written here and linked by file name.
     public static func markdown(_ q: QuantizedModel, config: QuantConfig, measured: [String: Double], sqnrSamples: Int,
-                                modelName: String, plotDirectory: String, worst: Int = 3) throws -> String {
+                                diagnosis: QuantizationDiagnosis? = nil, modelName: String, plotDirectory: String,
+                                worst: Int = 3) throws -> String {
         var md = "# Calibration report: \(modelName)\n\n"
         md += "- method: `\(config.method)`, \(q.samples) samples, \(String(format: "%.1f", q.seconds)) s\n"
         md += "- weights: \(config.quantize.perChannelWeights ? "per-channel" : "per-tensor") s\(config.quantize.weightBits), biases s32\n"
@@ -39,6 +41,7 @@ public enum CalibrationReport {
         }
         let nonFinite = q.table.entries.reduce(Int64(0)) { $0 + $1.nonFinite }
         md += "- NaN/Inf activations seen (counted, never binned): \(nonFinite)\n\n"
+        if let d = diagnosis { md += diagnosisSection(d) }
         if let a = q.accuracy { md += accuracySection(a) }
         md += "Measured SQNR compares each INT8 tensor with the FP32 one on \(sqnrSamples) samples (errors accumulate through the network); estimated SQNR is the quantization noise of the tensor alone, from its histogram.\n\n"
         md += "| tensor | method | threshold | observed max | est. SQNR dB | measured SQNR dB |\n|---|---|---|---|---|---|\n"
@@ -64,6 +67,18 @@ public enum CalibrationReport {
             try Data(svg(h, entry: e).utf8).write(to: URL(fileURLWithPath: plotDirectory).appendingPathComponent(file))
             md += "### `\(e.tensor)`\n\n![histogram and KL curve](\(file))\n\n"
         }
+        return md
+    }
+
+    /// Weights-only vs activations-only INT8 at the model's output.
+    static func diagnosisSection(_ d: QuantizationDiagnosis) -> String {
+        var md = "## Weights or activations?\n\n"
+        md += "The model's output against FP32 on \(d.samples) sample(s) (the logits of a classifier), with each half of the quantization alone:\n\n"
+        md += "| quantized | output SQNR dB |\n|---|---|\n"
+        md += String(format: "| weights and activations (the INT8 model) | %.1f |\n", d.int8DB)
+        md += String(format: "| weights only (activations FP32) | %.1f |\n", d.weightsOnlyDB)
+        md += String(format: "| activations only (weights and biases FP32) | %.1f |\n\n", d.activationsOnlyDB)
+        md += d.verdict.prefix(1).uppercased() + d.verdict.dropFirst() + ".\n\n"
         return md
     }
 
