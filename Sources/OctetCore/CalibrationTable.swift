@@ -87,12 +87,16 @@ public struct CalibrationProvenance: Hashable, Sendable, Codable {
     /// Cross-layer equalization before calibration: nil when off, else the ReLU6 nodes it turned
     /// into Relu (those whose input never reached the bound on the calibration samples).
     public var equalizedClips: [String]?
+    /// High-bias absorption before calibration: nil when off, else per convolution the amount
+    /// moved out of its bias into the next layer's (one value per output channel).
+    public var absorbedBiases: [String: [Float]]?
 
     /// The `producer` this version writes and accepts.
     public static let currentProducer = "octet calibration table 1"
 
     public init(modelSHA256: String, preprocessingSHA256: String?, excludedNodes: [String], excludedOpTypes: [String],
-                perChannelWeights: Bool, weightBits: Int, biasCorrections: [String: [Float]], equalizedClips: [String]?) {
+                perChannelWeights: Bool, weightBits: Int, biasCorrections: [String: [Float]], equalizedClips: [String]?,
+                absorbedBiases: [String: [Float]]? = nil) {
         producer = Self.currentProducer
         self.modelSHA256 = modelSHA256
         self.preprocessingSHA256 = preprocessingSHA256
@@ -102,5 +106,6 @@ public struct CalibrationProvenance: Hashable, Sendable, Codable {
         self.weightBits = weightBits
         self.biasCorrections = biasCorrections
         self.equalizedClips = equalizedClips
+        self.absorbedBiases = absorbedBiases
     }
 }

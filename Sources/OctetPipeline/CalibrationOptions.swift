@@ -29,6 +29,8 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
     public var overClipMarginDB: Double? = QuantConfig().overClipMarginDB
     /// Cross-layer equalization before calibration (`QuantConfig.crossLayerEqualization`).
     public var equalize = false
+    /// High-bias absorption before calibration (`QuantConfig.highBiasAbsorption`).
+    public var absorbHighBias = false
     /// `--max-drop` points (`AccuracyBound`), nil for no accuracy-driven search.
     public var maxDrop: Double?
     /// top1, agreement or sqnr; nil chooses from the model.
@@ -40,7 +42,7 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case method, samples, exclude, perTensor, weightBits, sensitivityMarginDB, reportSamples, symmetricActivations
-        case biasCorrection, statisticsSamples, overClipMarginDB, maxDrop, metric, validationSamples, equalize, biasCorrectionCap
+        case biasCorrection, statisticsSamples, overClipMarginDB, maxDrop, metric, validationSamples, equalize, biasCorrectionCap, absorbHighBias
     }
 
     /// Fields a job stored by an earlier version lacks take their defaults.
@@ -62,6 +64,7 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         // Written as null when off (`encode`); absent (a job of an earlier version) is the default.
         if c.contains(.overClipMarginDB) { overClipMarginDB = try c.decodeIfPresent(Double.self, forKey: .overClipMarginDB) }
         equalize = try c.decodeIfPresent(Bool.self, forKey: .equalize) ?? equalize
+        absorbHighBias = try c.decodeIfPresent(Bool.self, forKey: .absorbHighBias) ?? absorbHighBias
         maxDrop = try c.decodeIfPresent(Double.self, forKey: .maxDrop)
         metric = try c.decodeIfPresent(String.self, forKey: .metric)
         validationSamples = try c.decodeIfPresent(Int.self, forKey: .validationSamples)
@@ -82,6 +85,7 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         try c.encode(statisticsSamples, forKey: .statisticsSamples)
         if let overClipMarginDB { try c.encode(overClipMarginDB, forKey: .overClipMarginDB) } else { try c.encodeNil(forKey: .overClipMarginDB) }
         try c.encode(equalize, forKey: .equalize)
+        try c.encode(absorbHighBias, forKey: .absorbHighBias)
         try c.encodeIfPresent(maxDrop, forKey: .maxDrop)
         try c.encodeIfPresent(metric, forKey: .metric)
         try c.encodeIfPresent(validationSamples, forKey: .validationSamples)
@@ -114,6 +118,7 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         c.biasCorrection = biasCorrection
         c.biasCorrectionCap = biasCorrectionCap
         c.crossLayerEqualization = equalize
+        c.highBiasAbsorption = absorbHighBias
         c.sensitivitySamples = statisticsSamples
         c.overClipMarginDB = overClipMarginDB ?? .infinity
         c.accuracy = maxDrop.map { AccuracyBound(maxDrop: $0, metric: metric.flatMap(AccuracyMetric.init), validationSamples: validationSamples) }

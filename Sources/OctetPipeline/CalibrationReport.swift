@@ -34,6 +34,9 @@ public enum CalibrationReport {
         if config.crossLayerEqualization {
             md += "- cross-layer equalization: consecutive convolutions rescaled channel by channel to equal weight ranges before calibration (Nagel et al. 2019; a ReLU6 between them became ReLU)\n"
         }
+        if let absorbed = q.absorbedBiases {
+            md += "- high-bias absorption: \(absorbed.count) convolution(s) moved the part of their output that every statistics sample exceeds into the next layer's bias\n"
+        }
         if config.biasCorrection {
             md += "- bias correction: each quantized convolution's bias absorbs the mean output shift its weight quantization causes (measured on the same samples; Nagel et al. 2019)"
             md += config.biasCorrectionCap.map { String(format: ", unless it moves a bias by %g times its value or more (NNCF's threshold)", $0) } ?? ""

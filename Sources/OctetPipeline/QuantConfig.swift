@@ -26,6 +26,9 @@ public struct QuantConfig: Sendable {
     /// Cross-layer equalization of consecutive convolutions before calibration
     /// (`CrossLayerEqualization`), for per-tensor weights of depthwise-separable models.
     public var crossLayerEqualization = false
+    /// High-bias absorption (`HighBiasAbsorption`) after any equalization: each Relu-fed
+    /// unpadded convolution absorbs the part of its input that every calibration sample exceeds.
+    public var highBiasAbsorption = false
     /// `--max-drop`: return the fewest layers to FP32 that keep the metric within the bound on
     /// held-out calibration rows (`AccuracyBound`); nil: no search.
     public var accuracy: AccuracyBound? = nil

@@ -29,6 +29,8 @@ public struct QuantizedModel: Sendable {
     public var biasCorrections: [String: [Float]] = [:]
     /// Cross-layer equalization: nil when off, else the ReLU6 nodes it turned into Relu.
     public var equalizedClips: [String]? = nil
+    /// High-bias absorption: nil when off, else the amount moved out of each convolution's bias.
+    public var absorbedBiases: [String: [Float]]? = nil
 }
 
 /// The layers to keep in FP32: sensitivity more than `margin` dB below the median, worst first,
@@ -136,15 +138,15 @@ public struct CalibrationPlan: Sendable {
     public var sensitivity: [String: Double]
     public var autoExcluded: [String]
     public var corrections: [String: [Float]]
-    /// With cross-layer equalization: the ReLU6 nodes it equalized through (turned into Relu).
-    public var equalizedClips: [String] = []
+    /// What calibration changed in the FP32 graph before observing it (`calibrationGraph`).
+    public var adjustments = GraphAdjustments()
 }
 
 /// Prepares a calibration: checks the model, optimizes it, and runs the weight-sensitivity
 /// analysis and bias-correction measurement on the first samples.
 public func planCalibration(_ model: Graph, calibrationData: any Dataset, config: QuantConfig) throws -> CalibrationPlan {
     if let qdq = model.nodes.first(where: { $0.op.isQDQ }) { throw CalibrationError.alreadyQuantized(qdq.name) }
-    let (graph, equalizedClips) = try calibrationGraph(model, data: calibrationData, config: config)
+    let (graph, adjustments) = try calibrationGraph(model, data: calibrationData, config: config)
     let rows = min(calibrationData.count, config.samples ?? calibrationData.count)
     guard rows > 0 else { throw CalibrationError.emptyDataset }
     // With an accuracy bound, the last rows validate instead of calibrating.
@@ -176,18 +178,63 @@ public func planCalibration(_ model: Graph, calibrationData: any Dataset, config
     }
     return CalibrationPlan(graph: graph, config: config, watched: watched, samples: count, validationRows: count..<rows,
                            sensitivity: sensitivity, autoExcluded: autoExcluded.sorted(), corrections: corrections,
-                           equalizedClips: equalizedClips)
+                           adjustments: adjustments)
 }
 
 /// The FP32 graph a calibration observes: the optimized model, cross-layer equalized when the
-/// configuration asks (through the ReLU6 nodes that never clip on the first statistics samples).
-/// A pure function of the model, those samples and the configuration, so every worker of a cluster
-/// job histograms the graph the coordinator planned.
-public func calibrationGraph(_ model: Graph, data: any Dataset, config: QuantConfig) throws -> (graph: Graph, equalizedClips: [String]) {
+/// configuration asks (through the ReLU6 nodes that never clip on the first statistics samples),
+/// then with high biases absorbed when it asks (by each channel's smallest value on those
+/// samples). A pure function of the model, those samples and the configuration, so every worker
+/// of a cluster job histograms the graph the coordinator planned.
+public func calibrationGraph(_ model: Graph, data: any Dataset, config: QuantConfig) throws -> (graph: Graph, adjustments: GraphAdjustments) {
     let optimized = try ModelLoader.optimize(model)
-    guard config.crossLayerEqualization else { return (optimized, []) }
-    let clips = try unclippedActivations(optimized, data: data, samples: config.sensitivitySamples, plan: config.plan).sorted()
-    return (CrossLayerEqualization.apply(optimized, unclipped: Set(clips)), clips)
+    var adjustments = GraphAdjustments()
+    if config.crossLayerEqualization {
+        adjustments.equalizedClips = try unclippedActivations(optimized, data: data, samples: config.sensitivitySamples, plan: config.plan).sorted()
+    }
+    if config.highBiasAbsorption {
+        let equalized = adjustments.applied(to: optimized)
+        adjustments.absorbedBiases = try absorbableBiases(equalized, data: data, samples: config.sensitivitySamples, plan: config.plan)
+    }
+    return (adjustments.applied(to: optimized), adjustments)
+}
+
+/// Per high-bias absorption candidate (`HighBiasAbsorption.candidates`): each output channel's
+/// smallest value on the first `samples` rows, floored at 0; only convolutions with something to
+/// absorb. A minimum is order-free, so the result does not depend on threads or batching.
+func absorbableBiases(_ graph: Graph, data: any Dataset, samples: Int, plan: PlanOptions) throws -> [String: [Float]] {
+    let candidates = HighBiasAbsorption.candidates(graph)
+    guard !candidates.isEmpty else { return [:] }
+    final class Minimum: TensorObserver, @unchecked Sendable {
+        let lock = NSLock()
+        var minimums: [String: [Float]] = [:]
+        let watched: Set<String>
+        init(_ watched: Set<String>) { self.watched = watched }
+        func observe(_ t: ObservedTensor, worker: Int) {
+            guard watched.contains(t.name), t.shape.rank == 4 else { return }
+            let channels = t.shape[1], plane = t.shape[2] * t.shape[3]
+            var m = [Float](repeating: .infinity, count: channels)
+            for (i, v) in t.values.enumerated() {
+                let c = t.layout == .nhwc ? i % channels : (i / max(plane, 1)) % channels
+                if !(v >= m[c]) { m[c] = v.isNaN ? -.infinity : v }   // a NaN absorbs nothing
+            }
+            lock.lock()
+            minimums[t.name] = zip(minimums[t.name] ?? m, m).map { min($0, $1) }
+            lock.unlock()
+        }
+    }
+    var options = plan
+    options.fuse = false
+    let run = try ModelRun(graph: graph, options: options)
+    let observer = Minimum(Set(candidates.map(\.output)))
+    for (_, inputs) in try run.inputBatches(data, 0..<min(max(samples, 1), data.count)) { _ = try run.run(inputs, observer: observer) }
+    var amounts: [String: [Float]] = [:]
+    for (node, output) in candidates {
+        guard let m = observer.minimums[output] else { continue }
+        let c = m.map { $0.isFinite ? max(0, $0) : 0 }
+        if c.contains(where: { $0 > 0 }) { amounts[node] = c }
+    }
+    return amounts
 }
 
 /// The ReLU6 nodes between two convolutions whose input never exceeds the bound on the first
@@ -233,7 +280,7 @@ public func finishCalibration(_ plan: CalibrationPlan, histograms: [String: AbsH
         return QuantizedModel(fp32: plan.graph, qdq: qdq, table: table, histograms: histograms, samples: plan.samples,
                               seconds: seconds, sensitivity: plan.sensitivity, autoExcluded: plan.autoExcluded,
                               quantize: config.quantize, biasCorrections: corrections,
-                              equalizedClips: config.crossLayerEqualization ? plan.equalizedClips : nil)
+                              equalizedClips: plan.adjustments.equalizedClips, absorbedBiases: plan.adjustments.absorbedBiases)
     }
     guard let bound = plan.config.accuracy else { return try build(plan.config, nil) }
     guard let data else { throw PipelineError.badOption("--max-drop needs the calibration data to validate on") }

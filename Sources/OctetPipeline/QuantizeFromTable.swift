@@ -40,10 +40,11 @@ public func quantize(_ model: Graph, modelSHA256: String, recipe: PreprocessReci
     guard p.preprocessingSHA256 == given else { throw TableMismatch.preprocessing(table: p.preprocessingSHA256, given: given) }
     if let qdq = model.nodes.first(where: { $0.op.isQDQ }) { throw CalibrationError.alreadyQuantized(qdq.name) }
     let optimized = try ModelLoader.optimize(model)
-    let graph = p.equalizedClips.map { CrossLayerEqualization.apply(optimized, unclipped: Set($0)) } ?? optimized
+    let graph = GraphAdjustments(equalizedClips: p.equalizedClips, absorbedBiases: p.absorbedBiases).applied(to: optimized)
     let options = QuantizeOptions(perChannelWeights: p.perChannelWeights, weightBits: p.weightBits,
                                   excludedNodes: Set(p.excludedNodes), excludedOpTypes: Set(p.excludedOpTypes))
     let qdq = try InsertQuantizeDequantize.apply(applyBiasCorrection(graph, p.biasCorrections), table: table, options: options)
     return QuantizedModel(fp32: graph, qdq: qdq, table: table, histograms: [:], samples: 0, seconds: 0,
-                          quantize: options, biasCorrections: p.biasCorrections, equalizedClips: p.equalizedClips)
+                          quantize: options, biasCorrections: p.biasCorrections, equalizedClips: p.equalizedClips,
+                          absorbedBiases: p.absorbedBiases)
 }

@@ -23,13 +23,15 @@ final class JobSpecCodingTests: XCTestCase {
         off.symmetricActivations = true
         off.statisticsSamples = 32
         off.equalize = true
+        off.absorbHighBias = true
+        off.biasCorrectionCap = 2
         for o in [CalibrationOptions(), off] {
             XCTAssertEqual(try JobSpec.parse(spec(o).json()).calibration, o)
         }
         // The options of a job written before these keys existed: today's JSON without them.
         var json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(spec(CalibrationOptions()).json().utf8)) as? [String: Any])
         var calibration = try XCTUnwrap(json["calibration"] as? [String: Any])
-        for key in ["symmetricActivations", "biasCorrection", "statisticsSamples", "overClipMarginDB", "equalize"] {
+        for key in ["symmetricActivations", "biasCorrection", "statisticsSamples", "overClipMarginDB", "equalize", "absorbHighBias", "biasCorrectionCap"] {
             XCTAssertNotNil(calibration.removeValue(forKey: key), key)
         }
         json["calibration"] = calibration

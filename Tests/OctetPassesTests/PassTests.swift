@@ -109,6 +109,56 @@ final class PassTests: XCTestCase {
         XCTAssertThrowsError(try [broken].run(b.graph)) { XCTAssertTrue("\($0)".contains("after pass Break"), "\($0)") }
     }
 
+    /// High-bias absorption: a Relu-fed unpadded convolution takes over the part of its input every
+    /// sample exceeds, keeping the function on inputs that exceed it and narrowing the activation;
+    /// a padded second layer is no candidate (its padding would see the shift), and a channel
+    /// with nothing to absorb is left alone.
+    func testHighBiasAbsorptionKeepsTheFunctionWhereTheActivationExceedsTheAmount() throws {
+        var r = TestRandom(seed: 5)
+        var b = GraphBuilder(name: "absorb")
+        let x = b.input("x", dims: [nil, 3, 5, 5])
+        // Biases of 2..9 with weights and inputs below 0.1: every output of `a` is above 1.
+        let a = b.add(.conv(Window2D(kernel: [3, 3], pads: [1, 1, 1, 1]), group: 1),
+                      [x, b.constant("wa", r.tensor([8, 3, 3, 3], -0.01, 0.01)), b.constant("ba", try Tensor(shape: [8], floats: (0..<8).map { Float($0 + 2) }))],
+                      name: "a")
+        let relu = b.add(.relu, [a])
+        let y = b.add(.conv(Window2D(kernel: [1, 1]), group: 1), [relu, b.constant("wb", r.tensor([4, 8, 1, 1]))], name: "b")
+        let padded = b.add(.conv(Window2D(kernel: [3, 3], pads: [1, 1, 1, 1]), group: 1), [b.add(.relu, [y]), b.constant("wc", r.tensor([2, 4, 3, 3]))], name: "c")
+        b.output(padded, dims: [nil, 2, 5, 5])
+        XCTAssertEqual(HighBiasAbsorption.candidates(b.graph).map(\.node), ["a"], "b → Relu → c reads padding: no candidate")
+        var amounts = (0..<8).map { Float($0) + 1 }   // below each channel's smallest output (≥ bias − 0.27)
+        amounts[3] = 0                                // nothing to absorb on channel 3
+        let absorbed = HighBiasAbsorption.apply(b.graph, amounts: ["a": amounts])
+        let input = r.tensor([2, 3, 5, 5], -1, 1)
+        let options = PlanOptions(isa: .scalar, threads: 1)
+        let before = try XCTUnwrap(try ExecutionPlan(graph: b.graph, options: options).run(["x": input])[padded]?.floats)
+        let after = try XCTUnwrap(try ExecutionPlan(graph: absorbed, options: options).run(["x": input])[padded]?.floats)
+        XCTAssertLessThan(maxRelativeError(after, before), 1e-5)
+        let node = try XCTUnwrap(absorbed.nodes.first { $0.name == "a" })
+        let biasA = try XCTUnwrap(absorbed.initializers[node.inputs[2]]?.floats)
+        XCTAssertEqual(biasA, (0..<8).map { Float($0 + 2) - amounts[$0] })
+        XCTAssertEqual(biasA[3], 5, "channel 3 kept its bias")
+        let bNode = try XCTUnwrap(absorbed.nodes.first { $0.name == "b" })
+        XCTAssertEqual(bNode.inputs.count, 3, "b gained a bias")
+        // The activation between them spans less: its largest value drops by at least the smallest amount moved.
+        final class Peak: TensorObserver, @unchecked Sendable {
+            let name: String
+            var peak = -Float.infinity
+            init(_ name: String) { self.name = name }
+            func observe(_ t: ObservedTensor, worker: Int) { if t.name == name { peak = max(peak, t.values.max() ?? peak) } }
+        }
+        var unfused = options
+        unfused.fuse = false
+        let (peakBefore, peakAfter) = (Peak(relu), Peak(relu))
+        _ = try ExecutionPlan(graph: b.graph, options: unfused).run(["x": input], observer: peakBefore)
+        _ = try ExecutionPlan(graph: absorbed, options: unfused).run(["x": input], observer: peakAfter)
+        XCTAssertTrue(peakBefore.peak.isFinite && peakAfter.peak.isFinite)
+        XCTAssertLessThanOrEqual(peakAfter.peak, peakBefore.peak - 1 + 1e-4)
+        // Amounts of the wrong size, negative or NaN move nothing.
+        XCTAssertEqual(HighBiasAbsorption.apply(b.graph, amounts: ["a": [1, 2]]), b.graph)
+        XCTAssertEqual(HighBiasAbsorption.apply(b.graph, amounts: ["a": Array(repeating: -1, count: 8)]), b.graph)
+    }
+
     /// Cross-layer equalization keeps the function (Relu between the layers, a depthwise layer in
     /// the middle of a chain, a grouped last layer) and evens out the weight ranges: channels of
     /// very different scales end with each pair's ranges equal; a ReLU6 is equalized through (and
