@@ -6,9 +6,9 @@ import OctetIR
 /// on every input, Relu(x) = Relu(x − c_i) + c_i, so c_i can leave A's bias and enter B's through
 /// B's weights: b_A[i] −= c_i, b_B[o] += Σ_taps W_B[o, i, taps]·c_i. The activation between them
 /// then spans a range c_i narrower, which its 8-bit grid spends on the values that occur (cross-
-/// layer equalization inflates such biases). The paper bounds c_i from BatchNormalization's β − 3γ;
-/// here the caller measures each channel's smallest value on calibration data, so the model
-/// computes the same function on that data.
+/// layer equalization inflates such biases). The paper takes c_i = max(0, β − 3γ) from the
+/// BatchNormalization before A's Relu, accepting that the few values below it change; the caller
+/// chooses the amounts (the pipeline measures the same bound on calibration data).
 ///
 /// The shift through B is exact only when B reads no padding (a padded tap would see 0 where the
 /// shifted activation means −c_i), so B must have zero pads; in MobileNetV2 that is each block's

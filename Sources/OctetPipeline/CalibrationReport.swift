@@ -35,7 +35,7 @@ public enum CalibrationReport {
             md += "- cross-layer equalization: consecutive convolutions rescaled channel by channel to equal weight ranges before calibration (Nagel et al. 2019; a ReLU6 between them became ReLU)\n"
         }
         if let absorbed = q.absorbedBiases {
-            md += "- high-bias absorption: \(absorbed.count) convolution(s) moved the part of their output that every statistics sample exceeds into the next layer's bias\n"
+            md += "- high-bias absorption: \(absorbed.count) convolution(s) moved max(0, mean − 3σ) of each output channel (statistics samples) into the next layer's bias\n"
         }
         if config.biasCorrection {
             md += "- bias correction: each quantized convolution's bias absorbs the mean output shift its weight quantization causes (measured on the same samples; Nagel et al. 2019)"

@@ -27,7 +27,7 @@ public struct QuantConfig: Sendable {
     /// (`CrossLayerEqualization`), for per-tensor weights of depthwise-separable models.
     public var crossLayerEqualization = false
     /// High-bias absorption (`HighBiasAbsorption`) after any equalization: each Relu-fed
-    /// unpadded convolution absorbs the part of its input that every calibration sample exceeds.
+    /// unpadded convolution absorbs max(0, mean − 3σ) of each input channel (`absorbableBiases`).
     public var highBiasAbsorption = false
     /// `--max-drop`: return the fewest layers to FP32 that keep the metric within the bound on
     /// held-out calibration rows (`AccuracyBound`); nil: no search.

@@ -200,38 +200,58 @@ public func calibrationGraph(_ model: Graph, data: any Dataset, config: QuantCon
 }
 
 /// Per high-bias absorption candidate (`HighBiasAbsorption.candidates`): each output channel's
-/// smallest value on the first `samples` rows, floored at 0; only convolutions with something to
-/// absorb. A minimum is order-free, so the result does not depend on threads or batching.
+/// mean minus three standard deviations over the first `samples` rows' pixels, floored at 0 (the
+/// paper's β − 3γ of a BatchNormalization, measured instead of read, since the BatchNormalization
+/// is folded by now); only convolutions with something to absorb. The few values below it (about
+/// 0.1% if Gaussian) are raised to it by the Relu after absorption, as in the paper. Sums run per
+/// sample in a fixed order, so the result does not depend on threads.
 func absorbableBiases(_ graph: Graph, data: any Dataset, samples: Int, plan: PlanOptions) throws -> [String: [Float]] {
     let candidates = HighBiasAbsorption.candidates(graph)
     guard !candidates.isEmpty else { return [:] }
-    final class Minimum: TensorObserver, @unchecked Sendable {
+    /// Per channel: Σx, Σx² and the count over one sample's pixels, in pixel order.
+    final class Moments: TensorObserver, @unchecked Sendable {
         let lock = NSLock()
-        var minimums: [String: [Float]] = [:]
+        var sums: [String: (s: [Double], q: [Double], n: Int)] = [:]
         let watched: Set<String>
         init(_ watched: Set<String>) { self.watched = watched }
         func observe(_ t: ObservedTensor, worker: Int) {
             guard watched.contains(t.name), t.shape.rank == 4 else { return }
-            let channels = t.shape[1], plane = t.shape[2] * t.shape[3]
-            var m = [Float](repeating: .infinity, count: channels)
+            let channels = t.shape[1], plane = max(t.shape[2] * t.shape[3], 1)
+            var s = [Double](repeating: 0, count: channels), q = s
             for (i, v) in t.values.enumerated() {
-                let c = t.layout == .nhwc ? i % channels : (i / max(plane, 1)) % channels
-                if !(v >= m[c]) { m[c] = v.isNaN ? -.infinity : v }   // a NaN absorbs nothing
+                let c = t.layout == .nhwc ? i % channels : (i / plane) % channels
+                s[c] += Double(v)
+                q[c] += Double(v) * Double(v)
             }
             lock.lock()
-            minimums[t.name] = zip(minimums[t.name] ?? m, m).map { min($0, $1) }
+            sums[t.name] = (s, q, plane)
             lock.unlock()
         }
     }
     var options = plan
     options.fuse = false
     let run = try ModelRun(graph: graph, options: options)
-    let observer = Minimum(Set(candidates.map(\.output)))
-    for (_, inputs) in try run.inputBatches(data, 0..<min(max(samples, 1), data.count)) { _ = try run.run(inputs, observer: observer) }
+    let watched = Set(candidates.map(\.output))
+    var total: [String: (s: [Double], q: [Double], n: Int)] = [:]
+    for i in 0..<min(max(samples, 1), data.count) {
+        for (_, inputs) in try run.inputBatches(data, i..<(i + 1)) {
+            let observer = Moments(watched)
+            _ = try run.run(inputs, observer: observer)
+            for (name, m) in observer.sums {
+                let t = total[name] ?? (Array(repeating: 0, count: m.s.count), Array(repeating: 0, count: m.s.count), 0)
+                guard t.s.count == m.s.count else { continue }
+                total[name] = (zip(t.s, m.s).map(+), zip(t.q, m.q).map(+), t.n + m.n)
+            }
+        }
+    }
     var amounts: [String: [Float]] = [:]
     for (node, output) in candidates {
-        guard let m = observer.minimums[output] else { continue }
-        let c = m.map { $0.isFinite ? max(0, $0) : 0 }
+        guard let m = total[output], m.n > 0 else { continue }
+        let c = zip(m.s, m.q).map { s, q -> Float in
+            let mean = s / Double(m.n), variance = max(q / Double(m.n) - mean * mean, 0)
+            let v = Float(mean - 3 * variance.squareRoot())
+            return v.isFinite ? max(0, v) : 0
+        }
         if c.contains(where: { $0 > 0 }) { amounts[node] = c }
     }
     return amounts

@@ -88,7 +88,7 @@ struct CalibrationFlags: ParsableArguments {
     @Flag(help: "Cross-layer equalization of consecutive convolutions before calibration (Nagel et al. 2019): evens out the channels' weight ranges, for per-tensor weights of depthwise-separable models. A ReLU6 between two equalized layers becomes ReLU.")
     var equalize = false
 
-    @Flag(help: "High-bias absorption (Nagel et al. 2019) after any equalization: where a Relu feeds an unpadded convolution, the part of each channel that every statistics sample exceeds moves out of the first layer's bias into the second's, narrowing the activation's range.")
+    @Flag(help: "High-bias absorption (Nagel et al. 2019) after any equalization: where a Relu feeds an unpadded convolution, each channel's mean minus 3 standard deviations on the statistics samples (the paper's β − 3γ) moves out of the first layer's bias into the second's, narrowing the activation's range.")
     var absorbHighBias = false
 
     @Option(help: "Accuracy-driven mode: return the fewest layers to FP32 that keep --metric within this many points of FP32 on held-out calibration samples.")
