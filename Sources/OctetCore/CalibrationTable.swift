@@ -90,13 +90,16 @@ public struct CalibrationProvenance: Hashable, Sendable, Codable {
     /// High-bias absorption before calibration: nil when off, else per convolution the amount
     /// moved out of its bias into the next layer's (one value per output channel).
     public var absorbedBiases: [String: [Float]]?
+    /// Weight ranges chosen on the layers' outputs: nil with the default ranges, else per
+    /// convolution its weight scales (one per output channel, or one per tensor).
+    public var weightScales: [String: [Float]]?
 
     /// The `producer` this version writes and accepts.
     public static let currentProducer = "octet calibration table 1"
 
     public init(modelSHA256: String, preprocessingSHA256: String?, excludedNodes: [String], excludedOpTypes: [String],
                 perChannelWeights: Bool, weightBits: Int, biasCorrections: [String: [Float]], equalizedClips: [String]?,
-                absorbedBiases: [String: [Float]]? = nil) {
+                absorbedBiases: [String: [Float]]? = nil, weightScales: [String: [Float]]? = nil) {
         producer = Self.currentProducer
         self.modelSHA256 = modelSHA256
         self.preprocessingSHA256 = preprocessingSHA256
@@ -107,5 +110,6 @@ public struct CalibrationProvenance: Hashable, Sendable, Codable {
         self.biasCorrections = biasCorrections
         self.equalizedClips = equalizedClips
         self.absorbedBiases = absorbedBiases
+        self.weightScales = weightScales
     }
 }

@@ -32,11 +32,19 @@ public enum WeightQuantizer {
                 }
             }
         }
-        let q = w.enumerated().map { i, v -> Int8 in
-            let r = (v / scales[channel(i)]).rounded(.toNearestOrEven)
+        return (codes(w, shape: shape, axis: axis, scales: scales, qmax: qmax), scales)
+    }
+
+    /// The codes of `w` for given scales (one per slice along `axis`, or one for all):
+    /// clamp(round_half_even(w / scale), −qmax, qmax), the rounding of `quantize`.
+    public static func codes(_ w: [Float], shape: Shape, axis: Int, scales: [Float], qmax: Int) -> [Int8] {
+        let perChannel = scales.count > 1
+        let inner = perChannel ? shape.dims[(axis + 1)...].reduce(1, *) : max(w.count, 1)
+        return w.enumerated().map { i, v -> Int8 in
+            let s = scales[perChannel ? (i / inner) % scales.count : 0]
+            let r = (v / s).rounded(.toNearestOrEven)
             return Int8(min(max(r, -Float(qmax)), Float(qmax)))
         }
-        return (q, scales)
     }
 
     /// s32 bias for accumulators of scale inputScale · weightScale[o]: q = round(b / scale).

@@ -223,6 +223,10 @@ public enum InsertQuantizeDequantize {
     public struct QuantizedWeight: Sendable {
         public var codes: [Int8]
         public var scales: [Float]
+        public init(codes: [Int8], scales: [Float]) {
+            self.codes = codes
+            self.scales = scales
+        }
     }
 
     /// The output-channel axis of a weighted node's weight tensor.

@@ -31,6 +31,8 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
     public var equalize = false
     /// High-bias absorption before calibration (`QuantConfig.highBiasAbsorption`).
     public var absorbHighBias = false
+    /// `QuantConfig.weightRanges`: "weights" or "outputs".
+    public var weightRanges = QuantConfig().weightRanges.rawValue
     /// `--max-drop` points (`AccuracyBound`), nil for no accuracy-driven search.
     public var maxDrop: Double?
     /// top1, agreement or sqnr; nil chooses from the model.
@@ -42,7 +44,7 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case method, samples, exclude, perTensor, weightBits, sensitivityMarginDB, reportSamples, symmetricActivations
-        case biasCorrection, statisticsSamples, overClipMarginDB, maxDrop, metric, validationSamples, equalize, biasCorrectionCap, absorbHighBias
+        case biasCorrection, statisticsSamples, overClipMarginDB, maxDrop, metric, validationSamples, equalize, biasCorrectionCap, absorbHighBias, weightRanges
     }
 
     /// Fields a job stored by an earlier version lacks take their defaults.
@@ -65,6 +67,7 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         if c.contains(.overClipMarginDB) { overClipMarginDB = try c.decodeIfPresent(Double.self, forKey: .overClipMarginDB) }
         equalize = try c.decodeIfPresent(Bool.self, forKey: .equalize) ?? equalize
         absorbHighBias = try c.decodeIfPresent(Bool.self, forKey: .absorbHighBias) ?? absorbHighBias
+        weightRanges = try c.decodeIfPresent(String.self, forKey: .weightRanges) ?? weightRanges
         maxDrop = try c.decodeIfPresent(Double.self, forKey: .maxDrop)
         metric = try c.decodeIfPresent(String.self, forKey: .metric)
         validationSamples = try c.decodeIfPresent(Int.self, forKey: .validationSamples)
@@ -86,6 +89,7 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         if let overClipMarginDB { try c.encode(overClipMarginDB, forKey: .overClipMarginDB) } else { try c.encodeNil(forKey: .overClipMarginDB) }
         try c.encode(equalize, forKey: .equalize)
         try c.encode(absorbHighBias, forKey: .absorbHighBias)
+        try c.encode(weightRanges, forKey: .weightRanges)
         try c.encodeIfPresent(maxDrop, forKey: .maxDrop)
         try c.encodeIfPresent(metric, forKey: .metric)
         try c.encodeIfPresent(validationSamples, forKey: .validationSamples)
@@ -98,6 +102,7 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         if let samples, samples < 1 { return "--samples must be at least 1" }
         if reportSamples < 0 { return "--report-samples must not be negative" }
         if statisticsSamples < 1 { return "--statistics-samples must be at least 1" }
+        if WeightRangeSearch(rawValue: weightRanges) == nil { return "--weight-ranges must be weights or outputs, not '\(weightRanges)'" }
         if let cap = biasCorrectionCap, !(cap > 0 && cap.isFinite) { return "--bias-correction-cap must be a positive number or 'off'" }
         if let m = overClipMarginDB, !(m >= 0 && m.isFinite) { return "--over-clip-margin must be a non-negative number of dB or 'off'" }
         if let d = maxDrop, !(d >= 0 && d <= 100) { return "--max-drop must be a number of points in [0, 100]" }
@@ -119,6 +124,7 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         c.biasCorrectionCap = biasCorrectionCap
         c.crossLayerEqualization = equalize
         c.highBiasAbsorption = absorbHighBias
+        c.weightRanges = WeightRangeSearch(rawValue: weightRanges) ?? .weights
         c.sensitivitySamples = statisticsSamples
         c.overClipMarginDB = overClipMarginDB ?? .infinity
         c.accuracy = maxDrop.map { AccuracyBound(maxDrop: $0, metric: metric.flatMap(AccuracyMetric.init), validationSamples: validationSamples) }

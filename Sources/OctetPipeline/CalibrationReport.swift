@@ -34,6 +34,9 @@ public enum CalibrationReport {
         if config.crossLayerEqualization {
             md += "- cross-layer equalization: consecutive convolutions rescaled channel by channel to equal weight ranges before calibration (Nagel et al. 2019; a ReLU6 between them became ReLU)\n"
         }
+        if let scales = q.weightScales {
+            md += "- weight ranges: chosen on each convolution's output on the statistics samples (\(scales.count) convolution(s)), not on the weights alone\n"
+        }
         if let absorbed = q.absorbedBiases {
             md += "- high-bias absorption: \(absorbed.count) convolution(s) moved max(0, mean − 3σ) of each output channel (statistics samples) into the next layer's bias\n"
         }

@@ -32,6 +32,9 @@ public struct QuantConfig: Sendable {
     /// `--max-drop`: return the fewest layers to FP32 that keep the metric within the bound on
     /// held-out calibration rows (`AccuracyBound`); nil: no search.
     public var accuracy: AccuracyBound? = nil
+    /// How each convolution's weight range is chosen (`WeightRangeSearch`): from the weights
+    /// alone, or from its output on the statistics samples.
+    public var weightRanges: WeightRangeSearch = .weights
     /// Samples the sensitivity analysis and bias correction run on.
     public var sensitivitySamples = 8
     public var batch: Int = 16

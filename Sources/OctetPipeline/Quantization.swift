@@ -31,6 +31,8 @@ public struct QuantizedModel: Sendable {
     public var equalizedClips: [String]? = nil
     /// High-bias absorption: nil when off, else the amount moved out of each convolution's bias.
     public var absorbedBiases: [String: [Float]]? = nil
+    /// Weight ranges chosen on the layers' outputs: nil with the default, else per convolution its scales.
+    public var weightScales: [String: [Float]]? = nil
 }
 
 /// The layers to keep in FP32: sensitivity more than `margin` dB below the median, worst first,
@@ -140,6 +142,8 @@ public struct CalibrationPlan: Sendable {
     public var corrections: [String: [Float]]
     /// What calibration changed in the FP32 graph before observing it (`calibrationGraph`).
     public var adjustments = GraphAdjustments()
+    /// With `WeightRangeSearch.outputs`: per convolution, its weight scales.
+    public var weightScales: [String: [Float]]? = nil
 }
 
 /// Prepares a calibration: checks the model, optimizes it, and runs the weight-sensitivity
@@ -156,9 +160,14 @@ public func planCalibration(_ model: Graph, calibrationData: any Dataset, config
     var sensitivity: [String: Double] = [:]
     var autoExcluded: [String] = []
     var corrections: [String: [Float]] = [:]
+    var weightScales: [String: [Float]]? = nil
+    if config.weightRanges == .outputs {
+        weightScales = try outputMSEWeightScales(graph, data: calibrationData, samples: min(config.sensitivitySamples, count),
+                                                 options: config.quantize, plan: config.plan)
+    }
     if config.sensitivityMarginDB != nil || config.biasCorrection {
         (sensitivity, corrections) = try weightQuantizationEffects(graph, data: calibrationData, samples: min(config.sensitivitySamples, count),
-                                                                   options: config.quantize, plan: config.plan)
+                                                                   options: config.quantize, plan: config.plan, weightScales: weightScales ?? [:])
     }
     if let margin = config.sensitivityMarginDB {
         autoExcluded = sensitiveLayers(sensitivity, margin: margin).filter { !config.quantize.excludedNodes.contains($0) }
@@ -178,7 +187,7 @@ public func planCalibration(_ model: Graph, calibrationData: any Dataset, config
     }
     return CalibrationPlan(graph: graph, config: config, watched: watched, samples: count, validationRows: count..<rows,
                            sensitivity: sensitivity, autoExcluded: autoExcluded.sorted(), corrections: corrections,
-                           adjustments: adjustments)
+                           adjustments: adjustments, weightScales: weightScales)
 }
 
 /// The FP32 graph a calibration observes: the optimized model, cross-layer equalized when the
@@ -287,8 +296,11 @@ func unclippedActivations(_ graph: Graph, data: any Dataset, samples: Int, plan:
 /// (`controlAccuracy`).
 public func finishCalibration(_ plan: CalibrationPlan, histograms: [String: AbsHistogram], seconds: Double,
                               data: (any Dataset)? = nil) throws -> QuantizedModel {
-    // The weight codes do not depend on which layers the accuracy-driven search returns to FP32.
-    let weights = plan.config.accuracy == nil ? [:] : InsertQuantizeDequantize.quantizedWeights(plan.graph, options: plan.config.quantize)
+    // The weight codes do not depend on which layers the accuracy-driven search returns to FP32;
+    // ranges chosen on the outputs replace the default ones.
+    let chosen = plan.weightScales.map { weightsWithScales(plan.graph, $0, options: plan.config.quantize) } ?? [:]
+    let weights = (plan.config.accuracy == nil ? [:] : InsertQuantizeDequantize.quantizedWeights(plan.graph, options: plan.config.quantize))
+        .merging(chosen) { _, picked in picked }
     func build(_ config: QuantConfig, _ known: CalibrationTable?) throws -> QuantizedModel {
         let table = try calibrationTable(plan.graph, histograms: histograms, config: config, known: known)
         // Only layers whose weights are actually quantized get the correction (exclusions by name or op type).
@@ -300,7 +312,8 @@ public func finishCalibration(_ plan: CalibrationPlan, histograms: [String: AbsH
         return QuantizedModel(fp32: plan.graph, qdq: qdq, table: table, histograms: histograms, samples: plan.samples,
                               seconds: seconds, sensitivity: plan.sensitivity, autoExcluded: plan.autoExcluded,
                               quantize: config.quantize, biasCorrections: corrections,
-                              equalizedClips: plan.adjustments.equalizedClips, absorbedBiases: plan.adjustments.absorbedBiases)
+                              equalizedClips: plan.adjustments.equalizedClips, absorbedBiases: plan.adjustments.absorbedBiases,
+                              weightScales: plan.weightScales)
     }
     guard let bound = plan.config.accuracy else { return try build(plan.config, nil) }
     guard let data else { throw PipelineError.badOption("--max-drop needs the calibration data to validate on") }

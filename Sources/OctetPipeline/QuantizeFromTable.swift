@@ -43,8 +43,9 @@ public func quantize(_ model: Graph, modelSHA256: String, recipe: PreprocessReci
     let graph = GraphAdjustments(equalizedClips: p.equalizedClips, absorbedBiases: p.absorbedBiases).applied(to: optimized)
     let options = QuantizeOptions(perChannelWeights: p.perChannelWeights, weightBits: p.weightBits,
                                   excludedNodes: Set(p.excludedNodes), excludedOpTypes: Set(p.excludedOpTypes))
-    let qdq = try InsertQuantizeDequantize.apply(applyBiasCorrection(graph, p.biasCorrections), table: table, options: options)
+    let weights = p.weightScales.map { weightsWithScales(graph, $0, options: options) } ?? [:]
+    let qdq = try InsertQuantizeDequantize.apply(applyBiasCorrection(graph, p.biasCorrections), table: table, options: options, weights: weights)
     return QuantizedModel(fp32: graph, qdq: qdq, table: table, histograms: [:], samples: 0, seconds: 0,
                           quantize: options, biasCorrections: p.biasCorrections, equalizedClips: p.equalizedClips,
-                          absorbedBiases: p.absorbedBiases)
+                          absorbedBiases: p.absorbedBiases, weightScales: p.weightScales)
 }

@@ -88,6 +88,9 @@ struct CalibrationFlags: ParsableArguments {
     @Flag(help: "Cross-layer equalization of consecutive convolutions before calibration (Nagel et al. 2019): evens out the channels' weight ranges, for per-tensor weights of depthwise-separable models. A ReLU6 between two equalized layers becomes ReLU.")
     var equalize = false
 
+    @Option(help: "How each convolution's weight ranges are chosen: 'weights' (each channel's clipping minimizes the weights' own squared error) or 'outputs' (it minimizes the layer's output error on the statistics samples, AIMET's sequential-MSE search).")
+    var weightRanges: String = CalibrationOptions().weightRanges
+
     @Flag(help: "High-bias absorption (Nagel et al. 2019) after any equalization: where a Relu feeds an unpadded convolution, each channel's mean minus 3 standard deviations on the statistics samples (the paper's β − 3γ) moves out of the first layer's bias into the second's, narrowing the activation's range.")
     var absorbHighBias = false
 
@@ -127,6 +130,7 @@ struct CalibrationFlags: ParsableArguments {
         o.overClipMarginDB = Double(overClipMargin)
         o.equalize = equalize
         o.absorbHighBias = absorbHighBias
+        o.weightRanges = weightRanges
         o.maxDrop = maxDrop
         o.metric = metric
         o.validationSamples = validationSamples

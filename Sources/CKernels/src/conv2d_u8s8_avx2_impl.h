@@ -75,10 +75,15 @@ CK_INLINE CK_Q8_T void ck_q8_store2(const int MR, const __m256i *c0, const __m25
 }
 
 /// MR (1..4) rows x 16 columns over K4; row i's k-th byte is at A + i * lda + (k / kc) * achunk +
-/// k % kc (see ck_q8_reads). SPLIT: the weights are two 7-bit halves (hi at B, lo at B + e->split),
-/// each summed without saturating.
-CK_INLINE CK_Q8_T void ck_q8_ukr2(const int MR, const int SPLIT, size_t K4, const uint8_t *A, const ck_q8_reads *r,
+/// k % kc (see ck_q8_reads). FORMAT: CK_Q8_WEIGHTS_S8 (CK_Q8_STEP per 4 k), CK_Q8_WEIGHTS_SPLIT
+/// (two 7-bit halves, hi at B and lo at B + e->split, each summed without saturating) or
+/// CK_Q8_WEIGHTS_S16 (s16 weight pairs: each A dword of four u8 activations is zero-extended in
+/// registers into its (a0, a1) and (a2, a3) s16 pairs by two vpshufb, and vpmaddwd multiplies
+/// them with the weight pairs, which no pair sum can saturate: one multiply per product instead
+/// of the split form's two).
+CK_INLINE CK_Q8_T void ck_q8_ukr2(const int MR, const int FORMAT, size_t K4, const uint8_t *A, const ck_q8_reads *r,
     const int8_t *B, const ck_q8_epi *e) {
+    const int SPLIT = FORMAT == CK_Q8_WEIGHTS_SPLIT;
     __m256i c0[4], c1[4];
     const __m256i init0 = _mm256_load_si256((const __m256i *)e->init);
     const __m256i init1 = _mm256_load_si256((const __m256i *)(e->init + 8));
@@ -89,12 +94,28 @@ CK_INLINE CK_Q8_T void ck_q8_ukr2(const int MR, const int SPLIT, size_t K4, cons
     }
     const __m256i ones = _mm256_set1_epi16(1);
     (void)ones;
+    const __m256i pairs01 = _mm256_set1_epi32((int)0xFF01FF00), pairs23 = _mm256_set1_epi32((int)0xFF03FF02);
     const int8_t *b = B;
-    const size_t lda = r->lda, kc = r->kc, achunk = r->achunk, ldb = e->ldb;
+    const size_t lda = r->lda, kc = r->kc, achunk = r->achunk, ldb = e->ldb, half = ldb / 2;
     const uint8_t *a = A;
     for (size_t k0 = 0; k0 < K4; k0 += kc, a += achunk) {
         const size_t n = (K4 - k0) < kc ? (K4 - k0) : kc;
         for (size_t k = 0; k < n; k += 4) {
+            if (FORMAT == CK_Q8_WEIGHTS_S16) {
+                const __m256i b00 = _mm256_loadu_si256((const __m256i *)b);
+                const __m256i b01 = _mm256_loadu_si256((const __m256i *)(b + 32));
+                const __m256i b10 = _mm256_loadu_si256((const __m256i *)(b + half));
+                const __m256i b11 = _mm256_loadu_si256((const __m256i *)(b + half + 32));
+#pragma GCC unroll 4
+                for (int i = 0; i < MR; i++) {
+                    const __m256i ai = _mm256_set1_epi32(*(const ck_q8_u32a *)(a + i * lda + k));
+                    const __m256i p01 = _mm256_shuffle_epi8(ai, pairs01), p23 = _mm256_shuffle_epi8(ai, pairs23);
+                    c0[i] = _mm256_add_epi32(c0[i], _mm256_add_epi32(_mm256_madd_epi16(p01, b00), _mm256_madd_epi16(p23, b10)));
+                    c1[i] = _mm256_add_epi32(c1[i], _mm256_add_epi32(_mm256_madd_epi16(p01, b01), _mm256_madd_epi16(p23, b11)));
+                }
+                b += ldb;
+                continue;
+            }
             const __m256i b0 = _mm256_loadu_si256((const __m256i *)b);
             const __m256i b1 = _mm256_loadu_si256((const __m256i *)(b + 32));
             const __m256i l0 = SPLIT ? _mm256_loadu_si256((const __m256i *)(b + e->split)) : b0;
@@ -115,62 +136,17 @@ CK_INLINE CK_Q8_T void ck_q8_ukr2(const int MR, const int SPLIT, size_t K4, cons
     ck_q8_store2(MR, c0, c1, e);
 }
 
-/// MR (1..4) rows x 16 columns reading s16 weight pairs (CK_Q8_WEIGHTS_S16): each A dword (four
-/// u8 activations) is zero-extended in registers into its (a0, a1) and (a2, a3) s16 pairs by two
-/// vpshufb, and vpmaddwd multiplies them with the weight pairs: exact for any s8 weights (each
-/// pair sum at most 2 * 255 * 128 in magnitude). No pair saturates, so 8-bit weights need one
-/// multiply per product instead of the split form's two.
-CK_INLINE CK_Q8_T void ck_q8_ukr2_s16(const int MR, size_t K4, const uint8_t *A, const ck_q8_reads *r, const int8_t *B,
-    const ck_q8_epi *e) {
-    __m256i c0[4], c1[4];
-    const __m256i init0 = _mm256_load_si256((const __m256i *)e->init);
-    const __m256i init1 = _mm256_load_si256((const __m256i *)(e->init + 8));
-#pragma GCC unroll 4
-    for (int i = 0; i < MR; i++) {
-        c0[i] = init0;
-        c1[i] = init1;
-    }
-    const __m256i pairs01 = _mm256_setr_epi8(0, -1, 1, -1, 0, -1, 1, -1, 0, -1, 1, -1, 0, -1, 1, -1,
-        0, -1, 1, -1, 0, -1, 1, -1, 0, -1, 1, -1, 0, -1, 1, -1);
-    const __m256i pairs23 = _mm256_setr_epi8(2, -1, 3, -1, 2, -1, 3, -1, 2, -1, 3, -1, 2, -1, 3, -1,
-        2, -1, 3, -1, 2, -1, 3, -1, 2, -1, 3, -1, 2, -1, 3, -1);
-    const int8_t *b = B;
-    const size_t lda = r->lda, kc = r->kc, achunk = r->achunk, ldb = e->ldb, half = ldb / 2;
-    const uint8_t *a = A;
-    for (size_t k0 = 0; k0 < K4; k0 += kc, a += achunk) {
-        const size_t n = (K4 - k0) < kc ? (K4 - k0) : kc;
-        for (size_t k = 0; k < n; k += 4) {
-            const __m256i b00 = _mm256_loadu_si256((const __m256i *)b);
-            const __m256i b01 = _mm256_loadu_si256((const __m256i *)(b + 32));
-            const __m256i b10 = _mm256_loadu_si256((const __m256i *)(b + half));
-            const __m256i b11 = _mm256_loadu_si256((const __m256i *)(b + half + 32));
-#pragma GCC unroll 4
-            for (int i = 0; i < MR; i++) {
-                const __m256i ai = _mm256_set1_epi32(*(const ck_q8_u32a *)(a + i * lda + k));
-                const __m256i p01 = _mm256_shuffle_epi8(ai, pairs01), p23 = _mm256_shuffle_epi8(ai, pairs23);
-                c0[i] = _mm256_add_epi32(c0[i], _mm256_add_epi32(_mm256_madd_epi16(p01, b00), _mm256_madd_epi16(p23, b10)));
-                c1[i] = _mm256_add_epi32(c1[i], _mm256_add_epi32(_mm256_madd_epi16(p01, b01), _mm256_madd_epi16(p23, b11)));
-            }
-            b += ldb;
-        }
-    }
-    ck_q8_store2(MR, c0, c1, e);
-}
-
 #define CK_Q8_UKR_NAME(MR, S) CK_Q8_CAT3(ck_qu8s8_gemm_ukernel_, MR##x16c4##S##__, CK_Q8_ISA)
-#define CK_Q8_DEF_UKR(MR, SPLIT, S)                                                                \
+#define CK_Q8_DEF_UKR(MR, FORMAT, S)                                                               \
     void CK_Q8_UKR_NAME(MR, S)(size_t K4, const uint8_t *A, const ck_q8_reads *r, const int8_t *B, const ck_q8_epi *e); \
     CK_Q8_T void CK_Q8_UKR_NAME(MR, S)(size_t K4, const uint8_t *A, const ck_q8_reads *r, const int8_t *B, const ck_q8_epi *e) { \
-        ck_q8_ukr2(MR, SPLIT, K4, A, r, B, e);                                                     \
+        ck_q8_ukr2(MR, FORMAT, K4, A, r, B, e);                                                    \
     }
-CK_Q8_DEF_UKR(1, 0, ) CK_Q8_DEF_UKR(2, 0, ) CK_Q8_DEF_UKR(3, 0, ) CK_Q8_DEF_UKR(4, 0, )
-CK_Q8_DEF_UKR(1, 1, _split) CK_Q8_DEF_UKR(2, 1, _split) CK_Q8_DEF_UKR(3, 1, _split) CK_Q8_DEF_UKR(4, 1, _split)
-#define CK_Q8_DEF_UKR_S16(MR)                                                                      \
-    void CK_Q8_UKR_NAME(MR, _s16)(size_t K4, const uint8_t *A, const ck_q8_reads *r, const int8_t *B, const ck_q8_epi *e); \
-    CK_Q8_T void CK_Q8_UKR_NAME(MR, _s16)(size_t K4, const uint8_t *A, const ck_q8_reads *r, const int8_t *B, const ck_q8_epi *e) { \
-        ck_q8_ukr2_s16(MR, K4, A, r, B, e);                                                        \
-    }
-CK_Q8_DEF_UKR_S16(1) CK_Q8_DEF_UKR_S16(2) CK_Q8_DEF_UKR_S16(3) CK_Q8_DEF_UKR_S16(4)
+CK_Q8_DEF_UKR(1, CK_Q8_WEIGHTS_S8, ) CK_Q8_DEF_UKR(2, CK_Q8_WEIGHTS_S8, ) CK_Q8_DEF_UKR(3, CK_Q8_WEIGHTS_S8, ) CK_Q8_DEF_UKR(4, CK_Q8_WEIGHTS_S8, )
+CK_Q8_DEF_UKR(1, CK_Q8_WEIGHTS_SPLIT, _split) CK_Q8_DEF_UKR(2, CK_Q8_WEIGHTS_SPLIT, _split)
+CK_Q8_DEF_UKR(3, CK_Q8_WEIGHTS_SPLIT, _split) CK_Q8_DEF_UKR(4, CK_Q8_WEIGHTS_SPLIT, _split)
+CK_Q8_DEF_UKR(1, CK_Q8_WEIGHTS_S16, _s16) CK_Q8_DEF_UKR(2, CK_Q8_WEIGHTS_S16, _s16)
+CK_Q8_DEF_UKR(3, CK_Q8_WEIGHTS_S16, _s16) CK_Q8_DEF_UKR(4, CK_Q8_WEIGHTS_S16, _s16)
 // A 32-column panel is two 16-column tiles (e->ldb says the panel's width): one microkernel
 // for both widths.
 #define CK_Q8_ROW(MR, S) [MR] = {CK_Q8_UKR_NAME(MR, S), CK_Q8_UKR_NAME(MR, S)}

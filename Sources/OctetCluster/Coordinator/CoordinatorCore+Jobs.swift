@@ -179,16 +179,20 @@ extension CoordinatorCore {
         list[key.index].state = .pending
         list[key.index].worker = nil
         tasks[key.job] = list
-        try? store.save([list[key.index]])
+        do { try store.save([list[key.index]]) } catch { fail(&job, "cannot store task \(key.index)'s state: \(error)") }
         return []
     }
 
+    /// Fails the job in memory and in the store; a store that cannot record it is logged with
+    /// both causes (the job is failed in memory, so nothing runs on).
     func fail(_ job: inout JobRecord, _ message: String) {
         job.state = .failed
         job.error = message
         job.finished = now()
         jobs[job.id] = job
-        try? store.save(job)
+        do { try store.save(job) } catch {
+            logger.critical("cannot store a job's failure", metadata: ["job": "\(job.id)", "error": "\(message)", "store": "\(error)"])
+        }
         logger.error("job failed", metadata: ["job": "\(job.id)", "error": "\(message)"])
     }
 
@@ -199,8 +203,11 @@ extension CoordinatorCore {
         guard var job = jobs[id], let list = tasks[id] else { return [] }
         guard job.state == .running || job.state == .verifying, list.allSatisfy({ $0.state == .done }) else { return [] }
         job.state = .finalizing
+        do { try store.save(job) } catch {
+            fail(&job, "cannot store the job's state: \(error)")
+            return []
+        }
         jobs[id] = job
-        try? store.save(job)
         return [.finalize(job, list)]
     }
 
