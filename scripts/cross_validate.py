@@ -32,6 +32,7 @@ DEFAULT_CONFIGS = [
     ("--sensitivity-margin 3", "--sensitivity-margin 3"),
     ("--sensitivity-margin 8", "--sensitivity-margin 8"),
     ("--bias-correction off", "--bias-correction off"),
+    ("--weight-ranges outputs", "--weight-ranges outputs"),
     ("--bias-correction-cap 2 (NNCF's threshold)", "--bias-correction-cap 2"),
     ("--bias-correction-cap 2 --statistics-samples 32", "--bias-correction-cap 2 --statistics-samples 32"),
     ("--statistics-samples 32", "--statistics-samples 32"),
