@@ -24,10 +24,18 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "The coordinator's CURVE public key (NAME.pub).")
     var serverKey: String?
 
+    @Option(help: "Largest message accepted from the coordinator, in bytes.")
+    var maxMessageBytes: Int = WireProtocol.defaultMaxMessageBytes * 2
+
+    @Option(help: "Largest blob (model, image) accepted from the coordinator, in bytes.")
+    var maxBlobBytes: UInt64 = 4 << 30
+
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
         if (keys == nil) != (serverKey == nil) { throw ValidationError("--keys and --server-key go together") }
+        guard maxMessageBytes >= 1 << 16 else { throw ValidationError("--max-message-bytes must be at least 65536") }
+        guard maxBlobBytes >= 1 else { throw ValidationError("--max-blob-bytes must be positive") }
     }
 
     func run() throws {
@@ -40,9 +48,10 @@ struct WorkerCommand: ParsableCommand {
         if let keys, let serverKey {
             curve = CurveSecurity(keys: try CurveKeyPair.load(path: keys), serverPublicKey: try CurveKeyPair.readKey(serverKey))
         }
-        let transport = try ZMQClientTransport(connect: connect, maxMessageBytes: WireProtocol.defaultMaxMessageBytes * 2, curve: curve)
+        let transport = try ZMQClientTransport(connect: connect, maxMessageBytes: maxMessageBytes, curve: curve)
         let blobs = try BlobStore(directory: cacheDir)
-        let core = WorkerCore(hello: Worker.hello(id: workerID, threads: plan.threads, isa: plan.isa), cache: blobs, logger: logger)
+        let core = WorkerCore(hello: Worker.hello(id: workerID, threads: plan.threads, isa: plan.isa), cache: blobs, maxBlobBytes: maxBlobBytes,
+                              logger: logger)
         let worker = Worker(core: core, transport: transport, executor: TaskExecutor(cache: blobs, threads: plan.threads, isa: plan.isa), logger: logger)
         let trap = SignalTrap { worker.stop() }
         logger.info("worker starting", metadata: ["id": "\(workerID)", "coordinator": "\(connect)", "isa": "\(plan.isa)", "threads": "\(plan.threads)"])

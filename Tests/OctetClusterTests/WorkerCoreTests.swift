@@ -68,6 +68,40 @@ final class WorkerCoreTests: XCTestCase {
         XCTAssertTrue(message.contains("run the same Octet version"), message)
     }
 
+    /// The worker bounds what it accepts: a blob announced larger than its limit fails the task
+    /// (not permanently: another worker may take it) with the reason, and assignments beyond its
+    /// queue are handed back.
+    func testOversizedBlobsAndFloodedAssignmentsAreRefused() throws {
+        var hello = Octet_Wire_Hello()
+        hello.workerID = "w"
+        let small = WorkerCore(hello: hello, cache: cache, maxBlobBytes: 1000, now: { [unowned self] in clock })
+        _ = small.handle(.message(WireProtocol.encode(.welcome(Octet_Wire_Welcome()))))
+        var a = Octet_Wire_TaskAssignment()
+        a.jobID = "j"
+        a.modelHash = ContentHash.sha256([1, 2, 3])
+        a.jobSpecJson = "{}"
+        guard case .blobRequest? = bodies(small.handle(.message(WireProtocol.encode(.assignment(a))))).first else { return XCTFail() }
+        var chunk = Octet_Wire_BlobChunk()
+        chunk.hash = a.modelHash
+        chunk.totalSize = 1 << 40
+        chunk.data = Data([1, 2, 3])
+        guard case .failure(let f)? = bodies(small.handle(.message(WireProtocol.encode(.blobChunk(chunk))))).first else { return XCTFail("expected a failure") }
+        XCTAssertFalse(f.permanent)
+        XCTAssertTrue(f.message.contains("exceeds the 1000-byte limit"), f.message)
+        XCTAssertNil(small.current)
+        // A flood of assignments while one task computes: the ones beyond the queue go back.
+        a.modelHash = ContentHash.sha256([])
+        try cache.put([UInt8]())
+        var handedBack = 0
+        for i in 0..<(WorkerCore.maxQueuedAssignments + 5) {
+            a.task = UInt32(i)
+            for body in bodies(small.handle(.message(WireProtocol.encode(.assignment(a))))) {
+                if case .failure(let f) = body { handedBack += 1; XCTAssertTrue(f.message.contains("queue full"), f.message) }
+            }
+        }
+        XCTAssertEqual(handedBack, 4, "one computing, \(WorkerCore.maxQueuedAssignments) queued, the rest handed back")
+    }
+
     func testStopMidFetchHandsTheTaskBack() throws {
         _ = core.handle(.message(WireProtocol.encode(.welcome(Octet_Wire_Welcome()))))
         var a = Octet_Wire_TaskAssignment()

@@ -52,10 +52,17 @@ public final class WorkerCore {
     var requestCounter: UInt64 = 0
     public private(set) var tasksDone = 0
 
-    public init(hello: Octet_Wire_Hello, cache: BlobStore, logger: Logger = Logger(label: "octet.worker"),
+    /// The largest blob (model, image) this worker accepts from the coordinator.
+    public let maxBlobBytes: UInt64
+    /// Assignments queued beyond this are handed back at once (the coordinator sends one per idle
+    /// worker, so only a faulty or hostile peer exceeds it).
+    public static let maxQueuedAssignments = 16
+
+    public init(hello: Octet_Wire_Hello, cache: BlobStore, maxBlobBytes: UInt64 = 4 << 30, logger: Logger = Logger(label: "octet.worker"),
                 now: @escaping () -> Double = { Date().timeIntervalSince1970 }) {
         self.hello = hello
         self.cache = cache
+        self.maxBlobBytes = maxBlobBytes
         self.logger = logger
         self.now = now
     }
@@ -122,6 +129,9 @@ public final class WorkerCore {
             return []
         case .assignment(let a):
             guard !stopping else { return [.send(failure(a, "worker stopping", permanent: false))] }
+            guard queue.count < Self.maxQueuedAssignments else {
+                return [.send(failure(a, "worker queue full (\(Self.maxQueuedAssignments) assignments)", permanent: false))]
+            }
             queue.append(a)
             return current == nil ? next() : []
         case .blobChunk(let c):
@@ -170,7 +180,7 @@ public final class WorkerCore {
         put.totalSize = c.totalSize
         put.data = c.data
         do {
-            let ack = try cache.receive(put, maxSize: UInt64.max)
+            let ack = try cache.receive(put, maxSize: maxBlobBytes)
             if ack.complete {
                 missing.removeFirst()
                 return fetchOrCompute()
