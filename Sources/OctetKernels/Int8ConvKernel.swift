@@ -49,8 +49,6 @@ public final class Int8ConvKernel: @unchecked Sendable {
     /// (`ck_kernels.gemm_u8s8_8bit`: widened on avx512 and avx2, where it measured 1.2–1.3× the
     /// split form), plain otherwise. Exact in every form.
     public let weightFormat: WeightFormat
-    /// Whether 8-bit weights run as two halves (about twice the multiplies of the 7-bit form).
-    public var splitsWeights: Bool { weightFormat == .split }
     public let scratchBytes: Int
     private var params: ck_conv2d_u8s8_params
     private let packed: UnsafeMutableRawPointer

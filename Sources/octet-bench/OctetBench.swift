@@ -205,7 +205,7 @@ struct Int8Bench: ParsableCommand {
     @Option(help: "Rounds per configuration, each measuring Octet INT8 then ONNX Runtime; each engine's best round is reported (on a shared machine both then get their quietest window).")
     var rounds: Int = 1
 
-    @Option(parsing: .upToNextOption, help: "Weight bits of the calibrated models (8: the default model, split on the vpmaddubsw paths; 7: what those paths run unsplit).")
+    @Option(parsing: .upToNextOption, help: "Weight bits of the calibrated models (8: the default model, widened to 16 bits on the vpmaddubsw paths; 7: what those paths run with vpmaddubsw).")
     var weightBits: [Int] = [QuantConfig.defaultWeightBits]
 
     @Option(help: "Also bench ONNX Runtime's own quantize_static QDQ file of each model (scripts/ort_quantize.py) on Octet and ONNX Runtime.")
@@ -239,7 +239,7 @@ struct Int8Bench: ParsableCommand {
             print(String(format: "peak %@ (%@): %.0f GOPS per core", isa.rawValue, loop.rawValue, gops))
         }
         if let wd = Int8PeakLoop.maddwd256.measure() { print(String(format: "peak vpmaddwd alone (maddwd256, 16-bit operands): %.0f GOPS per core", wd)) }
-        print("(a path running 8-bit weights split needs twice the multiplies: its ceiling is half the peak)")
+        print("(the avx512 and avx2 paths run 8-bit weights widened to 16 bits under vpmaddwd: their ceiling is the vpmaddwd loop's, not the vpmaddubsw peak)")
         print("| model | file | path | batch | threads | INT8 img/s | GOPS | % of path peak | ORT INT8 img/s | ×ORT | ×our FP32 |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         /// One table row per (path, batch, threads) of an INT8 QDQ file, with ONNX Runtime on the same file.

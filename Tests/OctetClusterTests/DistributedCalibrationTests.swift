@@ -40,8 +40,8 @@ final class DistributedCalibrationTests: XCTestCase {
     /// The same with the accuracy-driven search (`--max-drop`, a bound the all-INT8 model misses on
     /// the validation rows, so layers are ranked and returned), cross-layer equalization and
     /// high-bias absorption (EfficientNet-Lite0's ReLU6 all clip, so nothing is absorbed: the
-    /// option's plumbing is what this covers), bias correction and the over-clipping guard off,
-    /// and 4 statistics samples.
+    /// option's plumbing is what this covers), weight ranges chosen on the outputs, bias correction
+    /// and the over-clipping guard off, and 4 statistics samples.
     func testAccuracySearchEqualizationAndOtherOptionsGiveTheSingleProcessBytes() throws {
         let q = try assertClusterGivesTheSingleProcessBytes(options {
             $0.maxDrop = 0.05   // an output SQNR of 33 dB on the 5 validation rows
@@ -51,7 +51,9 @@ final class DistributedCalibrationTests: XCTestCase {
             $0.overClipMarginDB = nil
             $0.equalize = true
             $0.absorbHighBias = true
+            $0.weightRanges = "outputs"
         }, calibrationTasks: 15)
+        XCTAssertNotNil(q.weightScales)
         let a = try XCTUnwrap(q.accuracy)
         XCTAssertLessThan(a.allInt8, 100 - 0.05, "the bound must make the search return layers")
         XCTAssertFalse(a.returned.isEmpty)
