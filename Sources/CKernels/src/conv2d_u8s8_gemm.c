@@ -38,7 +38,14 @@ void ck_q8_gemm_run(const ck_q8_gemm_config *cfg, const ck_conv2d_u8s8_params *p
     const size_t stride = p->out_pixel_stride;
     const size_t ablock = ck_q8_ablock_bytes(p);
     const size_t nbmax = ck_q8_nblocks(p);
-    const size_t block_rows = cfg->block_rows, tile_rows = cfg->mr[p->weight_format], tile_cols = cfg->nr;
+    const int format = p->weight_format;
+    // A weight format this path has no microkernels for (a caller's error): the scalar twin
+    // reads every format.
+    if (format < 0 || format > CK_Q8_WEIGHTS_S16 || cfg->mr[format] == 0) {
+        ck_conv2d_u8s8_nhwc__scalar(p, input, packed_weights, bias, out, output, pixel_begin, pixel_end, scratch);
+        return;
+    }
+    const size_t block_rows = cfg->block_rows, tile_rows = cfg->mr[format], tile_cols = cfg->nr;
     uint8_t *A = ck_q8_align_scratch(scratch);
     const uint32_t zx = (uint32_t)p->input_zero_point;
     // Accumulator start values bias - z_x * wsum of every (padded) column, once per call.
@@ -61,7 +68,6 @@ void ck_q8_gemm_run(const ck_q8_gemm_config *cfg, const ck_conv2d_u8s8_params *p
     e.hi = out->hi;
     e.fmin = out->fmin;
     e.fmax = out->fmax;
-    const int format = p->weight_format;
     const size_t wb = ck_q8_weight_bytes(p);
     e.split = format == CK_Q8_WEIGHTS_SPLIT ? (ptrdiff_t)ck_conv2d_u8s8_split_offset(p) : 0;
     const ck_u8s8_residual_add *add = out->mode == CK_U8S8_OUT_U8 ? out->add : NULL;
