@@ -1,6 +1,7 @@
 // INT8 conv2d, AVX2 (no AVX-512): vpmaddubsw (u8 x s8 pair sums, SATURATING to s16) +
 // vpmaddwd with ones + vpaddd on ymm. Exact for 7-bit weights |w| <= 63, and for any 8-bit
-// weights packed split (weight_split: two halves within [-64, 64], each summed on its own).
+// weights packed split (CK_Q8_WEIGHTS_SPLIT: two halves within [-64, 64], each summed on its own)
+// or widened (CK_Q8_WEIGHTS_S16: vpmaddwd, the default for 8-bit weights).
 // 4 x 16 microkernels (conv2d_u8s8_avx2_impl.h) under the shared driver (conv2d_u8s8_gemm.c).
 #include "ck_int8.h"
 #include "conv2d_u8s8_gemm.h"

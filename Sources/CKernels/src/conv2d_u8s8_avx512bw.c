@@ -1,7 +1,8 @@
 // INT8 conv2d, AVX-512 BW (Skylake-SP class, no VNNI): the microkernel's 4-deep dot product
 // is vpmaddubsw (u8 x s8 pair sums, SATURATING to s16) + vpmaddwd with ones (pairs -> s32)
 // + vpaddd. Exact for 7-bit weights |w| <= 63 (pair sums <= 2 * 255 * 63 = 32130), and for any
-// 8-bit weights packed split (weight_split: two halves within [-64, 64], each its own step).
+// 8-bit weights packed split (CK_Q8_WEIGHTS_SPLIT: two halves within [-64, 64], each its own
+// step) or widened (CK_Q8_WEIGHTS_S16: vpmaddwd, the default for 8-bit weights).
 // Microkernels up to 12 x 32 (24 accumulators + weights, broadcast, temporaries and the ones
 // vector fit the 32 zmm; conv2d_u8s8_avx512_impl.h) under the shared driver (conv2d_u8s8_gemm.c).
 #include "ck_int8.h"
