@@ -110,8 +110,8 @@ public func outputMSEWeightScales(_ graph: Graph, data: any Dataset, samples: In
 public func weightsWithScales(_ graph: Graph, _ scales: [String: [Float]], options: QuantizeOptions) -> [String: InsertQuantizeDequantize.QuantizedWeight] {
     var out: [String: InsertQuantizeDequantize.QuantizedWeight] = [:]
     for node in graph.nodes {
-        guard case .conv = node.op, let s = scales[node.name], let w = graph.initializers[node.inputs[1]], let wf = w.floats,
-              s.count == 1 || s.count == w.shape[0] else { continue }
+        guard case .conv = node.op, let s = scales[node.name], s.allSatisfy({ $0.isFinite && $0 > 0 }),
+              let w = graph.initializers[node.inputs[1]], let wf = w.floats, s.count == 1 || s.count == w.shape[0] else { continue }
         out["\(node.inputs[1])@0"] = .init(codes: WeightQuantizer.codes(wf, shape: w.shape, axis: 0, scales: s, qmax: options.weightMax), scales: s)
     }
     return out

@@ -47,13 +47,14 @@ public func weightsOnlyModel(qdq: Graph) -> Graph {
     let producer = Dictionary(g.nodes.flatMap { n in n.outputs.map { ($0, n) } }, uniquingKeysWith: { first, _ in first })
     var replace: [String: String] = [:]
     for n in g.nodes {
-        guard case .dequantizeLinear = n.op, let q = producer[n.inputs[0]], case .quantizeLinear = q.op,
-              g.initializers[q.inputs[0]] == nil else { continue }
-        replace[n.outputs[0]] = q.inputs[0]
+        guard case .dequantizeLinear = n.op, let x = n.inputs.first, let out = n.outputs.first, let q = producer[x],
+              case .quantizeLinear = q.op, let source = q.inputs.first, g.initializers[source] == nil else { continue }
+        replace[out] = source
     }
     func resolve(_ name: String) -> String {
         var name = name
-        while let next = replace[name] { name = next }
+        // At most one step per pair (a malformed graph could chain them into a loop).
+        for _ in 0...replace.count { guard let next = replace[name] else { break }; name = next }
         return name
     }
     for i in g.nodes.indices { g.nodes[i].inputs = g.nodes[i].inputs.map(resolve) }

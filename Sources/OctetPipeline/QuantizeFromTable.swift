@@ -10,6 +10,8 @@ public enum TableMismatch: Error, CustomStringConvertible, Equatable {
     case producer(String)
     case model(table: String, file: String)
     case preprocessing(table: String?, given: String?)
+    /// A recorded weight scale that is not a positive finite number (an edited table).
+    case weightScales(node: String)
 
     public var description: String {
         switch self {
@@ -19,6 +21,8 @@ public enum TableMismatch: Error, CustomStringConvertible, Equatable {
             "the calibration table was written as '\(p)', this Octet reads '\(CalibrationProvenance.currentProducer)': recalibrate"
         case .model(let t, let f):
             "the calibration table was made for the model with SHA-256 \(t.prefix(12))…, this model file's is \(f.prefix(12))…: a table applies only to the model it was calibrated on"
+        case .weightScales(let node):
+            "the calibration table's weight scales for '\(node)' are not all positive finite numbers: recalibrate"
         case .preprocessing(let t, let g):
             "the calibration table was made with preprocessing \(t.map { "SHA-256 \($0.prefix(12))…" } ?? "none (tensors)"), the one given is \(g.map { "SHA-256 \($0.prefix(12))…" } ?? "none"): pass the recipe it was calibrated with"
         }
@@ -43,6 +47,7 @@ public func quantize(_ model: Graph, modelSHA256: String, recipe: PreprocessReci
     let graph = GraphAdjustments(equalizedClips: p.equalizedClips, absorbedBiases: p.absorbedBiases).applied(to: optimized)
     let options = QuantizeOptions(perChannelWeights: p.perChannelWeights, weightBits: p.weightBits,
                                   excludedNodes: Set(p.excludedNodes), excludedOpTypes: Set(p.excludedOpTypes))
+    if let bad = p.weightScales?.first(where: { !$0.value.allSatisfy { $0.isFinite && $0 > 0 } }) { throw TableMismatch.weightScales(node: bad.key) }
     let weights = p.weightScales.map { weightsWithScales(graph, $0, options: options) } ?? [:]
     let qdq = try InsertQuantizeDequantize.apply(applyBiasCorrection(graph, p.biasCorrections), table: table, options: options, weights: weights)
     return QuantizedModel(fp32: graph, qdq: qdq, table: table, histograms: [:], samples: 0, seconds: 0,

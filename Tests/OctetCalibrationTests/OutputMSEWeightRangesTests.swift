@@ -54,7 +54,13 @@ final class OutputMSEWeightRangesTests: XCTestCase {
         let d0 = try diagnoseQuantization(plain, data: data, samples: 8, options: PlanOptions(threads: 1))
         let d1 = try diagnoseQuantization(q, data: data, samples: 8, options: PlanOptions(threads: 1))
         XCTAssertGreaterThan(d1.weightsOnlyDB, d0.weightsOnlyDB + 3, "weights only: \(d0.weightsOnlyDB) → \(d1.weightsOnlyDB) dB")
-        let table = try assertTheTableRebuildsTheModel(q, graph: graph, config: config, data: data, in: dir).table
+        var table = try assertTheTableRebuildsTheModel(q, graph: graph, config: config, data: data, in: dir).table
         XCTAssertEqual(table.provenance?.weightScales?["conv"], scales)
+        // An edited table with a zero scale is refused with the node, not trapped on.
+        table.provenance?.weightScales?["conv"] = [0, 1, 1, 1]
+        let sha = ContentHash.sha256(try Data(contentsOf: dir.appendingPathComponent("m.onnx")))
+        XCTAssertThrowsError(try quantize(graph, modelSHA256: sha, recipe: nil, table: table)) {
+            XCTAssertEqual($0 as? TableMismatch, .weightScales(node: "conv"))
+        }
     }
 }
