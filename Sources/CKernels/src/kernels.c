@@ -6,8 +6,20 @@
 
 #if defined(__x86_64__)
 #define CK_GEMM_NAME(isa) ck_q8_gemm_config__##isa.name
+#define CK_GEMM_FORMATS(isa) ck_q8_gemm_formats(&ck_q8_gemm_config__##isa)
 #else
 #define CK_GEMM_NAME(isa) "scalar"
+#define CK_GEMM_FORMATS(isa) CK_Q8_ALL_FORMATS
+#endif
+#define CK_Q8_ALL_FORMATS (1u << CK_Q8_WEIGHTS_S8 | 1u << CK_Q8_WEIGHTS_SPLIT | 1u << CK_Q8_WEIGHTS_S16)
+
+#if defined(__x86_64__)
+/// The weight formats a configuration has microkernels for (the bitmask of ck_kernels).
+static uint32_t ck_q8_gemm_formats(const ck_q8_gemm_config *c) {
+    uint32_t bits = 0;
+    for (int f = 0; f < 3; f++) if (c->mr[f] != 0) bits |= 1u << f;
+    return bits;
+}
 #endif
 
 static ck_kernels ck_tables[CK_ISA_COUNT];
@@ -19,7 +31,7 @@ static void ck_fill_scalar(ck_kernels *t) {
     t->conv2d_u8s8 = ck_conv2d_u8s8_nhwc__scalar;
     t->gemm_u8s8 = "scalar";
     t->gemm_u8s8_8bit = CK_Q8_WEIGHTS_S8;
-    t->gemm_u8s8_formats = 1u << CK_Q8_WEIGHTS_S8 | 1u << CK_Q8_WEIGHTS_SPLIT | 1u << CK_Q8_WEIGHTS_S16;
+    t->gemm_u8s8_formats = CK_Q8_ALL_FORMATS;   // the scalar twin reads every format
     t->dwconv2d_u8s8 = ck_dwconv2d_u8s8_nhwc__scalar;
     t->gconv2d_u8s8 = NULL;
     t->qadd_u8 = ck_qadd_u8__scalar;
@@ -53,7 +65,7 @@ static void ck_fill_avx2(ck_kernels *t) {
     ck_fill_scalar(t);
     t->conv2d_u8s8 = ck_conv2d_u8s8_nhwc__avx2;
     t->gemm_u8s8_8bit = CK_Q8_WEIGHTS_S16;   // vpmaddwd: see docs/benchmarks.md for split vs s16
-    t->gemm_u8s8_formats = 1u << CK_Q8_WEIGHTS_S8 | 1u << CK_Q8_WEIGHTS_SPLIT | 1u << CK_Q8_WEIGHTS_S16;
+    t->gemm_u8s8_formats = CK_GEMM_FORMATS(avx2);
     t->dwconv2d_u8s8 = ck_dwconv2d_u8s8_nhwc__avx2;
     t->qadd_u8 = ck_qadd_u8__avx2;
     t->qmul_u8 = ck_qmul_u8__avx2;
@@ -115,7 +127,7 @@ static void ck_fill_tables(void) {
     t->conv2d_u8s8 = ck_conv2d_u8s8_nhwc__avx512vnni;
     t->gemm_u8s8 = CK_GEMM_NAME(avx512vnni);
     t->gemm_u8s8_8bit = CK_Q8_WEIGHTS_S8;
-    t->gemm_u8s8_formats = 1u << CK_Q8_WEIGHTS_S8 | 1u << CK_Q8_WEIGHTS_SPLIT;
+    t->gemm_u8s8_formats = CK_GEMM_FORMATS(avx512vnni);
     t->dwconv2d_u8s8 = ck_dwconv2d_u8s8_nhwc__avx512vnni;
     t->gconv2d_u8s8 = ck_gconv2d_u8s8_nhwc__avx512vnni;
     ck_usable[CK_ISA_AVX512VNNI] = (f & (avx512 | CK_CPU_AVX512VNNI)) == (avx512 | CK_CPU_AVX512VNNI);
@@ -126,7 +138,7 @@ static void ck_fill_tables(void) {
     t->conv2d_u8s8 = ck_conv2d_u8s8_nhwc__avx512bw;
     t->gemm_u8s8 = CK_GEMM_NAME(avx512bw);
     t->gemm_u8s8_8bit = CK_Q8_WEIGHTS_S16;    // vpmaddwd: see docs/benchmarks.md for split vs s16
-    t->gemm_u8s8_formats = 1u << CK_Q8_WEIGHTS_S8 | 1u << CK_Q8_WEIGHTS_SPLIT | 1u << CK_Q8_WEIGHTS_S16;
+    t->gemm_u8s8_formats = CK_GEMM_FORMATS(avx512bw);
     ck_usable[CK_ISA_AVX512] = (f & avx512) == avx512;
 
     t = &ck_tables[CK_ISA_AVXVNNI];
@@ -135,6 +147,7 @@ static void ck_fill_tables(void) {
     t->conv2d_u8s8 = ck_conv2d_u8s8_nhwc__avxvnni;
     t->gemm_u8s8 = CK_GEMM_NAME(avxvnni);
     t->gemm_u8s8_8bit = CK_Q8_WEIGHTS_S8;
+    t->gemm_u8s8_formats = CK_GEMM_FORMATS(avxvnni);
     ck_usable[CK_ISA_AVXVNNI] = (f & (avx2 | CK_CPU_AVXVNNI)) == (avx2 | CK_CPU_AVXVNNI);
 
     t = &ck_tables[CK_ISA_AVX2];
