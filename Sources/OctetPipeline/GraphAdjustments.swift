@@ -3,7 +3,7 @@ import OctetPasses
 
 /// What a calibration changes in the optimized FP32 graph before observing it, measured on its
 /// statistics samples: cross-layer equalization (through the ReLU6 nodes that never clip) and
-/// high-bias absorption (by each channel's smallest value). The table's provenance records them,
+/// high-bias absorption (by each channel's mean − 3σ). The table's provenance records them,
 /// so `quantize(_:table:)` rebuilds the same graph without any image: one rule for both.
 public struct GraphAdjustments: Sendable, Equatable {
     /// nil: no equalization; else the ReLU6 nodes equalized through (turned into Relu).

@@ -192,8 +192,8 @@ public func planCalibration(_ model: Graph, calibrationData: any Dataset, config
 
 /// The FP32 graph a calibration observes: the optimized model, cross-layer equalized when the
 /// configuration asks (through the ReLU6 nodes that never clip on the first statistics samples),
-/// then with high biases absorbed when it asks (by each channel's smallest value on those
-/// samples). A pure function of the model, those samples and the configuration, so every worker
+/// then with high biases absorbed when it asks (by each channel's mean − 3σ on those samples;
+/// `absorbableBiases`). A pure function of the model, those samples and the configuration, so every worker
 /// of a cluster job histograms the graph the coordinator planned.
 public func calibrationGraph(_ model: Graph, data: any Dataset, config: QuantConfig) throws -> (graph: Graph, adjustments: GraphAdjustments) {
     let optimized = try ModelLoader.optimize(model)
