@@ -93,13 +93,16 @@ public struct CalibrationProvenance: Hashable, Sendable, Codable {
     /// Weight ranges chosen on the layers' outputs: nil with the default ranges, else per
     /// convolution its weight scales (one per output channel, or one per tensor).
     public var weightScales: [String: [Float]]?
+    /// AdaRound: nil with nearest rounding, else per convolution its weights' rounding directions
+    /// (`RoundingFlags`: one bit per weight in OIHW order, 1 where the code is floor(w/scale) + 1).
+    public var roundedUp: [String: String]?
 
     /// The `producer` this version writes and accepts.
     public static let currentProducer = "octet calibration table 1"
 
     public init(modelSHA256: String, preprocessingSHA256: String?, excludedNodes: [String], excludedOpTypes: [String],
                 perChannelWeights: Bool, weightBits: Int, biasCorrections: [String: [Float]], equalizedClips: [String]?,
-                absorbedBiases: [String: [Float]]? = nil, weightScales: [String: [Float]]? = nil) {
+                absorbedBiases: [String: [Float]]? = nil, weightScales: [String: [Float]]? = nil, roundedUp: [String: String]? = nil) {
         producer = Self.currentProducer
         self.modelSHA256 = modelSHA256
         self.preprocessingSHA256 = preprocessingSHA256
@@ -111,5 +114,6 @@ public struct CalibrationProvenance: Hashable, Sendable, Codable {
         self.equalizedClips = equalizedClips
         self.absorbedBiases = absorbedBiases
         self.weightScales = weightScales
+        self.roundedUp = roundedUp
     }
 }

@@ -52,7 +52,8 @@ public enum CalibrationArtifacts {
             modelSHA256: modelSHA256, preprocessingSHA256: try recipe.map(preprocessingSHA256),
             excludedNodes: Array(q.quantize.excludedNodes), excludedOpTypes: Array(q.quantize.excludedOpTypes),
             perChannelWeights: q.quantize.perChannelWeights, weightBits: q.quantize.weightBits, biasCorrections: q.biasCorrections,
-            equalizedClips: q.equalizedClips, absorbedBiases: q.absorbedBiases, weightScales: q.weightScales)
+            equalizedClips: q.equalizedClips, absorbedBiases: q.absorbedBiases, weightScales: q.weightScales,
+            roundedUp: q.roundedUp?.mapValues(RoundingFlags.encode))
         let measured = try perLayerSQNR(q, data: data, samples: reportSamples, options: config.plan)
         let diagnosis = reportSamples > 0 ? try diagnoseQuantization(q, data: data, samples: reportSamples, options: config.plan) : nil
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

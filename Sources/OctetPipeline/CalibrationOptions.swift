@@ -33,6 +33,10 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
     public var absorbHighBias = false
     /// `QuantConfig.weightRanges`: "weights" or "outputs".
     public var weightRanges = QuantConfig().weightRanges.rawValue
+    /// `QuantConfig.weightRounding`: "nearest" or "adaround".
+    public var weightRounding = QuantConfig().weightRounding.rawValue
+    /// `AdaRoundSettings.iterations`, with AdaRound.
+    public var adaRoundIterations = QuantConfig().adaRound.iterations
     /// `--max-drop` points (`AccuracyBound`), nil for no accuracy-driven search.
     public var maxDrop: Double?
     /// top1, agreement or sqnr; nil chooses from the model.
@@ -45,6 +49,7 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
     enum CodingKeys: String, CodingKey {
         case method, samples, exclude, perTensor, weightBits, sensitivityMarginDB, reportSamples, symmetricActivations
         case biasCorrection, statisticsSamples, overClipMarginDB, maxDrop, metric, validationSamples, equalize, biasCorrectionCap, absorbHighBias, weightRanges
+        case weightRounding, adaRoundIterations
     }
 
     /// Fields a job stored by an earlier version lacks take their defaults.
@@ -68,6 +73,8 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         equalize = try c.decodeIfPresent(Bool.self, forKey: .equalize) ?? equalize
         absorbHighBias = try c.decodeIfPresent(Bool.self, forKey: .absorbHighBias) ?? absorbHighBias
         weightRanges = try c.decodeIfPresent(String.self, forKey: .weightRanges) ?? weightRanges
+        weightRounding = try c.decodeIfPresent(String.self, forKey: .weightRounding) ?? weightRounding
+        adaRoundIterations = try c.decodeIfPresent(Int.self, forKey: .adaRoundIterations) ?? adaRoundIterations
         maxDrop = try c.decodeIfPresent(Double.self, forKey: .maxDrop)
         metric = try c.decodeIfPresent(String.self, forKey: .metric)
         validationSamples = try c.decodeIfPresent(Int.self, forKey: .validationSamples)
@@ -90,6 +97,8 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         try c.encode(equalize, forKey: .equalize)
         try c.encode(absorbHighBias, forKey: .absorbHighBias)
         try c.encode(weightRanges, forKey: .weightRanges)
+        try c.encode(weightRounding, forKey: .weightRounding)
+        try c.encode(adaRoundIterations, forKey: .adaRoundIterations)
         try c.encodeIfPresent(maxDrop, forKey: .maxDrop)
         try c.encodeIfPresent(metric, forKey: .metric)
         try c.encodeIfPresent(validationSamples, forKey: .validationSamples)
@@ -103,6 +112,8 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         if reportSamples < 0 { return "--report-samples must not be negative" }
         if statisticsSamples < 1 { return "--statistics-samples must be at least 1" }
         if WeightRangeSearch(rawValue: weightRanges) == nil { return "--weight-ranges must be weights or outputs, not '\(weightRanges)'" }
+        if WeightRounding(rawValue: weightRounding) == nil { return "--weight-rounding must be nearest or adaround, not '\(weightRounding)'" }
+        if adaRoundIterations < 1 { return "--adaround-iterations must be at least 1" }
         if let cap = biasCorrectionCap, !(cap > 0 && cap.isFinite) { return "--bias-correction-cap must be a positive number or 'off'" }
         if let m = overClipMarginDB, !(m >= 0 && m.isFinite) { return "--over-clip-margin must be a non-negative number of dB or 'off'" }
         if let d = maxDrop, !(d >= 0 && d <= 100) { return "--max-drop must be a number of points in [0, 100]" }
@@ -125,6 +136,8 @@ public struct CalibrationOptions: Codable, Hashable, Sendable {
         c.crossLayerEqualization = equalize
         c.highBiasAbsorption = absorbHighBias
         c.weightRanges = WeightRangeSearch(rawValue: weightRanges) ?? .weights
+        c.weightRounding = WeightRounding(rawValue: weightRounding) ?? .nearest
+        c.adaRound.iterations = adaRoundIterations
         c.sensitivitySamples = statisticsSamples
         c.overClipMarginDB = overClipMarginDB ?? .infinity
         c.accuracy = maxDrop.map { AccuracyBound(maxDrop: $0, metric: metric.flatMap(AccuracyMetric.init), validationSamples: validationSamples) }

@@ -37,6 +37,10 @@ public enum CalibrationReport {
         if let scales = q.weightScales {
             md += "- weight ranges: chosen on each convolution's output on the statistics samples (\(scales.count) convolution(s)), not on the weights alone\n"
         }
+        if let rounded = q.roundedUp {
+            let flips = rounded.reduce(0) { $0 + $1.value.count }
+            md += "- weight rounding: AdaRound (Nagel et al. 2020) on each convolution's output error over \(config.adaRound.samples) samples' FP32 inputs, \(config.adaRound.iterations) iterations (\(rounded.count) convolution(s), \(flips) weights)\n"
+        }
         if let absorbed = q.absorbedBiases {
             md += "- high-bias absorption: \(absorbed.count) convolution(s) moved max(0, mean − 3σ) of each output channel (statistics samples) into the next layer's bias\n"
         }

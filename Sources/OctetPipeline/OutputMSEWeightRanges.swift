@@ -30,11 +30,7 @@ public func outputMSEWeightScales(_ graph: Graph, data: any Dataset, samples: In
     opts.fuse = false
     opts.threads = 1
     let run = try ModelRun(graph: graph, options: opts)
-    let readers = graph.consumers
-    let convs = graph.nodes.filter { node in
-        guard case .conv = node.op, let w = graph.initializers[node.inputs[1]], w.floats != nil, w.shape.rank >= 2, w.shape[0] > 0 else { return false }
-        return readers[node.inputs[1]]?.count == 1
-    }
+    let convs = convolutionsWithOwnWeights(graph)
     guard !convs.isEmpty else { return [:] }
     final class Capture: TensorObserver, @unchecked Sendable {
         let watched: Set<String>
@@ -101,18 +97,4 @@ public func outputMSEWeightScales(_ graph: Graph, data: any Dataset, samples: In
         chosen[node.name] = best
     }
     return chosen
-}
-
-/// The quantized weights of the convolutions with chosen scales (`outputMSEWeightScales`), keyed
-/// as `InsertQuantizeDequantize.apply` reads them (weight name and axis 0): what the QDQ pass
-/// then uses instead of its own ranges. One rule for a calibration and for its rebuild from the
-/// table.
-public func weightsWithScales(_ graph: Graph, _ scales: [String: [Float]], options: QuantizeOptions) -> [String: InsertQuantizeDequantize.QuantizedWeight] {
-    var out: [String: InsertQuantizeDequantize.QuantizedWeight] = [:]
-    for node in graph.nodes {
-        guard case .conv = node.op, let s = scales[node.name], s.allSatisfy({ $0.isFinite && $0 > 0 }),
-              let w = graph.initializers[node.inputs[1]], let wf = w.floats, s.count == 1 || s.count == w.shape[0] else { continue }
-        out["\(node.inputs[1])@0"] = .init(codes: WeightQuantizer.codes(wf, shape: w.shape, axis: 0, scales: s, qmax: options.weightMax), scales: s)
-    }
-    return out
 }

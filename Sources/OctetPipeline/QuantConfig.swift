@@ -35,6 +35,10 @@ public struct QuantConfig: Sendable {
     /// How each convolution's weight range is chosen (`WeightRangeSearch`): from the weights
     /// alone, or from its output on the statistics samples.
     public var weightRanges: WeightRangeSearch = .weights
+    /// How each convolution's weights round to codes (`WeightRounding`): to the nearest, or by
+    /// AdaRound on its output (`adaRound` holds the optimization's settings).
+    public var weightRounding: WeightRounding = .nearest
+    public var adaRound = AdaRoundSettings()
     /// Samples the sensitivity analysis and bias correction run on.
     public var sensitivitySamples = 8
     public var batch: Int = 16

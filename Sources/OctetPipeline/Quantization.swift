@@ -33,6 +33,9 @@ public struct QuantizedModel: Sendable {
     public var absorbedBiases: [String: [Float]]? = nil
     /// Weight ranges chosen on the layers' outputs: nil with the default, else per convolution its scales.
     public var weightScales: [String: [Float]]? = nil
+    /// AdaRound: nil with nearest rounding, else per convolution each weight's rounding direction
+    /// (`adaRoundedWeights`).
+    public var roundedUp: [String: [Bool]]? = nil
 }
 
 /// The layers to keep in FP32: sensitivity more than `margin` dB below the median, worst first,
@@ -144,6 +147,13 @@ public struct CalibrationPlan: Sendable {
     public var adjustments = GraphAdjustments()
     /// With `WeightRangeSearch.outputs`: per convolution, its weight scales.
     public var weightScales: [String: [Float]]? = nil
+    /// With `WeightRounding.adaround`: per convolution, each weight's rounding direction.
+    public var roundedUp: [String: [Bool]]? = nil
+
+    /// The codes of every weight whose scales or rounding the plan chose (`chosenWeights`).
+    public var chosenWeights: [String: InsertQuantizeDequantize.QuantizedWeight] {
+        OctetPipeline.chosenWeights(graph, scales: weightScales, roundedUp: roundedUp, options: config.quantize)
+    }
 }
 
 /// Prepares a calibration: checks the model, optimizes it, and runs the weight-sensitivity
@@ -165,9 +175,15 @@ public func planCalibration(_ model: Graph, calibrationData: any Dataset, config
         weightScales = try outputMSEWeightScales(graph, data: calibrationData, samples: min(config.sensitivitySamples, count),
                                                  options: config.quantize, plan: config.plan)
     }
+    var roundedUp: [String: [Bool]]? = nil
+    if config.weightRounding == .adaround {
+        roundedUp = try adaRoundedWeights(graph, data: calibrationData, samples: min(config.adaRound.samples, count), options: config.quantize,
+                                          plan: config.plan, weightScales: weightScales ?? [:], settings: config.adaRound)
+    }
     if config.sensitivityMarginDB != nil || config.biasCorrection {
+        let chosen = chosenWeights(graph, scales: weightScales, roundedUp: roundedUp, options: config.quantize)
         (sensitivity, corrections) = try weightQuantizationEffects(graph, data: calibrationData, samples: min(config.sensitivitySamples, count),
-                                                                   options: config.quantize, plan: config.plan, weightScales: weightScales ?? [:])
+                                                                   options: config.quantize, plan: config.plan, chosen: chosen)
     }
     if let margin = config.sensitivityMarginDB {
         autoExcluded = sensitiveLayers(sensitivity, margin: margin).filter { !config.quantize.excludedNodes.contains($0) }
@@ -187,7 +203,7 @@ public func planCalibration(_ model: Graph, calibrationData: any Dataset, config
     }
     return CalibrationPlan(graph: graph, config: config, watched: watched, samples: count, validationRows: count..<rows,
                            sensitivity: sensitivity, autoExcluded: autoExcluded.sorted(), corrections: corrections,
-                           adjustments: adjustments, weightScales: weightScales)
+                           adjustments: adjustments, weightScales: weightScales, roundedUp: roundedUp)
 }
 
 /// The FP32 graph a calibration observes: the optimized model, cross-layer equalized when the
@@ -297,8 +313,8 @@ func unclippedActivations(_ graph: Graph, data: any Dataset, samples: Int, plan:
 public func finishCalibration(_ plan: CalibrationPlan, histograms: [String: AbsHistogram], seconds: Double,
                               data: (any Dataset)? = nil) throws -> QuantizedModel {
     // The weight codes do not depend on which layers the accuracy-driven search returns to FP32;
-    // ranges chosen on the outputs replace the default ones.
-    let chosen = plan.weightScales.map { weightsWithScales(plan.graph, $0, options: plan.config.quantize) } ?? [:]
+    // ranges chosen on the outputs and AdaRound's rounding replace the default ones.
+    let chosen = plan.chosenWeights
     let weights = (plan.config.accuracy == nil ? [:] : InsertQuantizeDequantize.quantizedWeights(plan.graph, options: plan.config.quantize))
         .merging(chosen) { _, picked in picked }
     func build(_ config: QuantConfig, _ known: CalibrationTable?) throws -> QuantizedModel {
@@ -313,7 +329,7 @@ public func finishCalibration(_ plan: CalibrationPlan, histograms: [String: AbsH
                               seconds: seconds, sensitivity: plan.sensitivity, autoExcluded: plan.autoExcluded,
                               quantize: config.quantize, biasCorrections: corrections,
                               equalizedClips: plan.adjustments.equalizedClips, absorbedBiases: plan.adjustments.absorbedBiases,
-                              weightScales: plan.weightScales)
+                              weightScales: plan.weightScales, roundedUp: plan.roundedUp)
     }
     guard let bound = plan.config.accuracy else { return try build(plan.config, nil) }
     guard let data else { throw PipelineError.badOption("--max-drop needs the calibration data to validate on") }

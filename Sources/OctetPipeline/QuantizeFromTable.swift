@@ -12,6 +12,8 @@ public enum TableMismatch: Error, CustomStringConvertible, Equatable {
     case preprocessing(table: String?, given: String?)
     /// A recorded weight scale that is not a positive finite number (an edited table).
     case weightScales(node: String)
+    /// Recorded rounding directions that are not one flag per weight of a convolution of the model.
+    case roundedUp(node: String)
 
     public var description: String {
         switch self {
@@ -23,6 +25,8 @@ public enum TableMismatch: Error, CustomStringConvertible, Equatable {
             "the calibration table was made for the model with SHA-256 \(t.prefix(12))…, this model file's is \(f.prefix(12))…: a table applies only to the model it was calibrated on"
         case .weightScales(let node):
             "the calibration table's weight scales for '\(node)' are not all positive finite numbers: recalibrate"
+        case .roundedUp(let node):
+            "the calibration table's AdaRound rounding for '\(node)' is not one flag per weight of a convolution of this model: recalibrate"
         case .preprocessing(let t, let g):
             "the calibration table was made with preprocessing \(t.map { "SHA-256 \($0.prefix(12))…" } ?? "none (tensors)"), the one given is \(g.map { "SHA-256 \($0.prefix(12))…" } ?? "none"): pass the recipe it was calibrated with"
         }
@@ -48,9 +52,20 @@ public func quantize(_ model: Graph, modelSHA256: String, recipe: PreprocessReci
     let options = QuantizeOptions(perChannelWeights: p.perChannelWeights, weightBits: p.weightBits,
                                   excludedNodes: Set(p.excludedNodes), excludedOpTypes: Set(p.excludedOpTypes))
     if let bad = p.weightScales?.first(where: { !$0.value.allSatisfy { $0.isFinite && $0 > 0 } }) { throw TableMismatch.weightScales(node: bad.key) }
-    let weights = p.weightScales.map { weightsWithScales(graph, $0, options: options) } ?? [:]
+    var roundedUp: [String: [Bool]]? = nil
+    if let recorded = p.roundedUp {
+        var flags: [String: [Bool]] = [:]
+        for (node, text) in recorded.sorted(by: { $0.key < $1.key }) {
+            guard let n = graph.nodes.first(where: { $0.name == node }), case .conv = n.op, n.inputs.count > 1,
+                  let count = graph.initializers[n.inputs[1]]?.shape.elementCount,
+                  let decoded = RoundingFlags.decode(text, count: count) else { throw TableMismatch.roundedUp(node: node) }
+            flags[node] = decoded
+        }
+        roundedUp = flags
+    }
+    let weights = chosenWeights(graph, scales: p.weightScales, roundedUp: roundedUp, options: options)
     let qdq = try InsertQuantizeDequantize.apply(applyBiasCorrection(graph, p.biasCorrections), table: table, options: options, weights: weights)
     return QuantizedModel(fp32: graph, qdq: qdq, table: table, histograms: [:], samples: 0, seconds: 0,
                           quantize: options, biasCorrections: p.biasCorrections, equalizedClips: p.equalizedClips,
-                          absorbedBiases: p.absorbedBiases, weightScales: p.weightScales)
+                          absorbedBiases: p.absorbedBiases, weightScales: p.weightScales, roundedUp: roundedUp)
 }

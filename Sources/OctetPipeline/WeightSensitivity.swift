@@ -20,9 +20,10 @@ public func weightSensitivity(_ graph: Graph, data: any Dataset, samples: Int, o
 /// the mean output shift it causes per output channel, E[y_fp32 − y_quantized-weights] over the
 /// samples' pixels: adding it to the bias is empirical bias correction (Nagel et al. 2019,
 /// "Data-Free Quantization Through Weight Equalization and Bias Correction", §4.2).
-/// `weightScales` (per convolution, from `outputMSEWeightScales`) replaces the default ranges.
-public func weightQuantizationEffects(_ graph: Graph, data: any Dataset, samples: Int, options: QuantizeOptions,
-                                      plan: PlanOptions, weightScales: [String: [Float]] = [:]) throws -> (sensitivity: [String: Double], biasCorrection: [String: [Float]]) {
+/// `chosen` (from `chosenWeights`: ranges chosen on the outputs, AdaRound) replaces the default
+/// codes of the weights it holds.
+public func weightQuantizationEffects(_ graph: Graph, data: any Dataset, samples: Int, options: QuantizeOptions, plan: PlanOptions,
+                                      chosen: [String: InsertQuantizeDequantize.QuantizedWeight] = [:]) throws -> (sensitivity: [String: Double], biasCorrection: [String: [Float]]) {
     var opts = plan
     opts.fuse = false
     opts.threads = 1
@@ -37,7 +38,7 @@ public func weightQuantizationEffects(_ graph: Graph, data: any Dataset, samples
     var fakeWeights: [String: [Float]] = [:]
     for node in graph.nodes {
         guard case .conv = node.op, let w = graph.initializers[node.inputs[1]], let wf = w.floats, w.shape.rank >= 1, w.shape[0] > 0 else { continue }
-        let (q, s) = weightScales[node.name].map { (WeightQuantizer.codes(wf, shape: w.shape, axis: 0, scales: $0, qmax: options.weightMax), $0) }
+        let (q, s) = chosen["\(node.inputs[1])@0"].map { ($0.codes, $0.scales) }
             ?? WeightQuantizer.quantize(wf, shape: w.shape, axis: 0, perChannel: options.perChannelWeights,
                                         qmax: options.weightMax, clipping: options.weightClipping)
         let per = wf.count / w.shape[0]

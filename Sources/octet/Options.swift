@@ -91,6 +91,12 @@ struct CalibrationFlags: ParsableArguments {
     @Option(help: "How each convolution's weight ranges are chosen: 'weights' (each channel's clipping minimizes the weights' own squared error) or 'outputs' (it minimizes the layer's output error on the statistics samples, AIMET's sequential-MSE search).")
     var weightRanges: String = CalibrationOptions().weightRanges
 
+    @Option(help: "How each convolution's weights round to codes: 'nearest', or 'adaround' (AdaRound, Nagel et al. 2020: each weight rounds up or down as minimizes the layer's output error on 32 calibration samples' FP32 inputs; slower).")
+    var weightRounding: String = CalibrationOptions().weightRounding
+
+    @Option(help: "With --weight-rounding adaround: optimization steps per layer.")
+    var adaroundIterations: Int = CalibrationOptions().adaRoundIterations
+
     @Flag(help: "High-bias absorption (Nagel et al. 2019) after any equalization: where a Relu feeds an unpadded convolution, each channel's mean minus 3 standard deviations on the statistics samples (the paper's β − 3γ) moves out of the first layer's bias into the second's, narrowing the activation's range.")
     var absorbHighBias = false
 
@@ -131,6 +137,8 @@ struct CalibrationFlags: ParsableArguments {
         o.equalize = equalize
         o.absorbHighBias = absorbHighBias
         o.weightRanges = weightRanges
+        o.weightRounding = weightRounding
+        o.adaRoundIterations = adaroundIterations
         o.maxDrop = maxDrop
         o.metric = metric
         o.validationSamples = validationSamples

@@ -40,7 +40,8 @@ final class DistributedCalibrationTests: XCTestCase {
     /// The same with the accuracy-driven search (`--max-drop`, a bound the all-INT8 model misses on
     /// the validation rows, so layers are ranked and returned), cross-layer equalization and
     /// high-bias absorption (EfficientNet-Lite0's ReLU6 all clip, so nothing is absorbed: the
-    /// option's plumbing is what this covers), weight ranges chosen on the outputs, bias correction
+    /// option's plumbing is what this covers), weight ranges chosen on the outputs and AdaRound at
+    /// those ranges (20 iterations: the plumbing, not the optimum), bias correction
     /// and the over-clipping guard off, and 4 statistics samples.
     func testAccuracySearchEqualizationAndOtherOptionsGiveTheSingleProcessBytes() throws {
         let q = try assertClusterGivesTheSingleProcessBytes(options {
@@ -52,8 +53,11 @@ final class DistributedCalibrationTests: XCTestCase {
             $0.equalize = true
             $0.absorbHighBias = true
             $0.weightRanges = "outputs"
+            $0.weightRounding = "adaround"
+            $0.adaRoundIterations = 20
         }, calibrationTasks: 15)
         XCTAssertNotNil(q.weightScales)
+        XCTAssertFalse(q.roundedUp?.isEmpty ?? true)
         let a = try XCTUnwrap(q.accuracy)
         XCTAssertLessThan(a.allInt8, 100 - 0.05, "the bound must make the search return layers")
         XCTAssertFalse(a.returned.isEmpty)

@@ -1,0 +1,30 @@
+import OctetCore
+import OctetIR
+import OctetPasses
+
+/// The quantized weights of the convolutions whose scales (`outputMSEWeightScales`) or rounding
+/// (`adaRoundedWeights`) a calibration chose, keyed as `InsertQuantizeDequantize.apply` reads
+/// them (weight name and axis 0): what the QDQ pass then uses instead of its own. A convolution
+/// with rounding but no chosen scales rounds at the default ranges. One rule for a calibration,
+/// its bias correction and its rebuild from the table.
+public func chosenWeights(_ graph: Graph, scales: [String: [Float]]?, roundedUp: [String: [Bool]]?,
+                          options: QuantizeOptions) -> [String: InsertQuantizeDequantize.QuantizedWeight] {
+    var out: [String: InsertQuantizeDequantize.QuantizedWeight] = [:]
+    for node in graph.nodes {
+        guard case .conv = node.op, node.inputs.count > 1, let w = graph.initializers[node.inputs[1]], let wf = w.floats, w.shape.rank >= 1 else { continue }
+        let given = scales?[node.name], up = roundedUp?[node.name]
+        guard given != nil || up != nil else { continue }
+        let s: [Float]
+        if let given {
+            guard given.allSatisfy({ $0.isFinite && $0 > 0 }), given.count == 1 || given.count == w.shape[0] else { continue }
+            s = given
+        } else {
+            s = WeightQuantizer.quantize(wf, shape: w.shape, axis: 0, perChannel: options.perChannelWeights, qmax: options.weightMax,
+                                         clipping: options.weightClipping).scales
+        }
+        let codes = up.map { WeightQuantizer.codes(wf, shape: w.shape, axis: 0, scales: s, qmax: options.weightMax, roundedUp: $0) }
+            ?? WeightQuantizer.codes(wf, shape: w.shape, axis: 0, scales: s, qmax: options.weightMax)
+        out["\(node.inputs[1])@0"] = .init(codes: codes, scales: s)
+    }
+    return out
+}
