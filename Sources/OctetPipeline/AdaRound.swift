@@ -109,13 +109,21 @@ private final class Counter: @unchecked Sendable {
 
 /// One convolution's input second moments: per group g the K×K matrix Σ x·xᵀ over every
 /// output pixel's input patch x (K = input channels per group × kernel area, in the weights'
-/// [channel][ky][kx] order), and the number of patches.
-struct LayerMoments {
+/// [channel][ky][kx] order), and the number of patches. A reference, so that each layer's sums
+/// are updated by one thread in place.
+final class LayerMoments: @unchecked Sendable {
     let groups: Int, outPerGroup: Int, k: Int
     var h: [Float]
     var patches = 0
     /// Multiply-adds of one optimization step.
     var cost: Int { groups * outPerGroup * k * k }
+
+    init(groups: Int, outPerGroup: Int, k: Int) {
+        self.groups = groups
+        self.outPerGroup = outPerGroup
+        self.k = k
+        h = [Float](repeating: 0, count: groups * k * k)
+    }
 }
 
 /// The second moments (`LayerMoments`) of each convolution's FP32 input over the first
@@ -136,8 +144,7 @@ func inputSecondMoments(_ graph: Graph, convs: [Node], data: any Dataset, sample
         guard case .conv(_, let group) = node.op, let w = graph.initializers[node.inputs[1]], w.shape.rank == 4, group >= 1,
               w.shape[0] % group == 0 else { continue }
         let k = w.shape[1] * w.shape[2] * w.shape[3]
-        moments[node.name] = LayerMoments(groups: group, outPerGroup: w.shape[0] / group, k: k,
-                                          h: [Float](repeating: 0, count: group * k * k))
+        moments[node.name] = LayerMoments(groups: group, outPerGroup: w.shape[0] / group, k: k)
     }
     var geometries: [[String: Shape]: [String: ConvGeometry]] = [:]
     for i in 0..<min(samples, data.count) {
@@ -155,13 +162,19 @@ func inputSecondMoments(_ graph: Graph, convs: [Node], data: any Dataset, sample
             }
             geometries[key] = byNode
         }
-        for node in convs {
-            guard let g = geometries[key]?[node.name], var m = moments[node.name], let x = capture.values[node.inputs[0]],
+        // Each layer's sums on one thread: the same bits whatever the threads.
+        let jobs = convs.compactMap { node -> (LayerMoments, ConvGeometry, [Float], Bool)? in
+            guard let g = geometries[key]?[node.name], let m = moments[node.name], let x = capture.values[node.inputs[0]],
                   x.values.count == g.inHeight * g.inWidth * g.inPixelStride, m.k == g.inChannelsPerGroup * g.kernel.h * g.kernel.w,
-                  m.groups == g.groups else { continue }
-            moments[node.name] = nil  // keep `m.h` uniquely referenced while it is updated in place
-            m.patches += accumulatePatchMoments(x.values, nchw: x.layout == .rowMajor, geometry: g, into: &m.h)
-            moments[node.name] = m
+                  m.groups == g.groups else { return nil }
+            return (m, g, x.values, x.layout == .rowMajor)
+        }
+        let next = Counter()
+        DispatchQueue.concurrentPerform(iterations: max(1, min(plan.threads, jobs.count))) { _ in
+            while let j = next.take(below: jobs.count) {
+                let (m, g, x, nchw) = jobs[j]
+                m.patches += accumulatePatchMoments(x, nchw: nchw, geometry: g, into: &m.h)
+            }
         }
     }
     return moments.filter { $0.value.patches > 0 }
@@ -240,7 +253,12 @@ func adaRound(weights w: [Float], scales: [Float], moments m: LayerMoments, qmax
         let r = i / (groups * k), g = (i / k) % groups, j = i % k
         return (g * cg + r) * k + j
     }
-    var weight = [Float](repeating: 0, count: n), scale = weight, down = weight, v = weight
+    // Eleven arrays of n floats (zeroed) in one buffer: the hot loops run on raw pointers.
+    let storage = AlignedBuffer(count: 11 * n)
+    let base = storage.pointer
+    let weight = base, scale = base + n, down = base + 2 * n, v = base + 3 * n, error = base + 4 * n
+    let product = base + 5 * n, dhdv = base + 6 * n, adamM = base + 7 * n, adamV = base + 8 * n, h = base + 9 * n
+    let sig = base + 10 * n
     for i in 0..<n {
         let o = oihw(i), s = scales[scales.count == 1 ? 0 : o / k]
         weight[i] = w[o]
@@ -249,7 +267,7 @@ func adaRound(weights w: [Float], scales: [Float], moments m: LayerMoments, qmax
         down[i] = x.rounded(.down)
         // h(V) = the fractional part: σ(V) = (frac + 0.1) / 1.2.
         let sigma = min(max((x - down[i] + 0.1) / 1.2, 1e-6), 1 - 1e-6)
-        v[i] = log(sigma / (1 - sigma))
+        v[i] = DeterministicMath.log(sigma / (1 - sigma))
     }
     let gemm = Conv2DKernel(geometry: ConvGeometry(inHeight: 1, inWidth: cg, inPixelStride: groups * k, outHeight: 1, outWidth: cg,
                                                    outPixelStride: groups * k, kernel: (1, 1), groups: groups,
@@ -258,36 +276,37 @@ func adaRound(weights w: [Float], scales: [Float], moments m: LayerMoments, qmax
     let scratch = AlignedBuffer(count: max(gemm.scratchCount, 1))
     let zeta: Float = 1.1, gamma: Float = -0.1, lo = -Float(qmax), hi = Float(qmax)
     let b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8
-    let reconScale = 2 / Float(m.patches)
+    let reconScale = 2 / Float(m.patches), lambda = settings.regularization
     let warm = Int((Float(settings.iterations) * settings.warmStart).rounded(.down))
-    var error = [Float](repeating: 0, count: n), product = error, dhdv = error, dregdh = error, adamM = error, adamV = error
+    // σ on the kernel path's sigmoid (bit-identical on every path), so no libm variant that
+    // differs between CPUs decides a rounding.
+    let sigmoid = ActivationKernel(.sigmoid, isa: isa)
     var b1t: Float = 1, b2t: Float = 1
     for t in 0..<settings.iterations {
         let regularized = t >= warm
-        let progress = Float(t - warm) / Float(max(settings.iterations - warm, 1))
-        let beta = settings.betaEnd + 0.5 * (settings.betaStart - settings.betaEnd) * (1 + cos(Float.pi * progress))
+        let progress = Double(t - warm) / Double(max(settings.iterations - warm, 1))
+        let beta = settings.betaEnd + 0.5 * (settings.betaStart - settings.betaEnd) * Float(1 + DeterministicMath.cos(Double.pi * progress))
+        sigmoid.run(v, sig, count: n)
         for i in 0..<n {
-            let sigma = 1 / (1 + exp(-v[i]))
+            let sigma = sig[i]
             let raw = sigma * (zeta - gamma) + gamma
-            let h = min(max(raw, 0), 1)
-            let soft = down[i] + h
-            let code = min(max(soft, lo), hi)
-            error[i] = scale[i] * code - weight[i]
+            let hi01 = min(max(raw, 0), 1)
+            let soft = down[i] + hi01
+            error[i] = scale[i] * min(max(soft, lo), hi) - weight[i]
             // Gradients are zero where h or the code is clamped.
             dhdv[i] = raw > 0 && raw < 1 && soft >= lo && soft <= hi ? (zeta - gamma) * sigma * (1 - sigma) : 0
-            if regularized {
-                let a = 2 * h - 1
-                dregdh[i] = a == 0 ? 0 : -2 * beta * pow(abs(a), beta - 1) * (a > 0 ? 1 : -1)
-            }
+            h[i] = hi01
         }
-        error.withUnsafeBufferPointer { e in
-            product.withUnsafeMutableBufferPointer { gemm.run(input: e.baseAddress!, output: $0.baseAddress!, pixels: 0..<cg, scratch: scratch.pointer) }
-        }
+        gemm.run(input: error, output: product, pixels: 0..<cg, scratch: scratch.pointer)
         b1t *= b1; b2t *= b2
         let rate = settings.learningRate * (1 - b2t).squareRoot() / (1 - b1t)
         for i in 0..<n {
             var grad = reconScale * product[i] * scale[i]
-            if regularized { grad += settings.regularization * dregdh[i] }
+            if regularized, dhdv[i] != 0 {
+                // d/dh of λ·(1 − |2h − 1|^β) where h is not clamped.
+                let a = 2 * h[i] - 1
+                if a != 0 { grad -= lambda * 2 * beta * DeterministicMath.pow(abs(a), beta - 1) * (a > 0 ? 1 : -1) }
+            }
             grad *= dhdv[i]
             guard grad.isFinite else { continue }
             adamM[i] = b1 * adamM[i] + (1 - b1) * grad

@@ -192,3 +192,30 @@ final class AdaRoundTests: XCTestCase {
         XCTAssertEqual(WeightQuantizer.codes(w, shape: [2, 100], axis: 0, scales: scales, qmax: 127, roundedUp: up), nearest)
     }
 }
+
+/// The CPU-independent exp, log, pow and cos AdaRound uses: within a few ulps of libm's.
+final class DeterministicMathTests: XCTestCase {
+    func testCloseToLibm() {
+        var r = TestRandom(seed: 99)
+        for x in r.floats(2000, -87, 87) + [0, -0, 1, -1, 88, -88] {
+            let e = Foundation.exp(x)
+            XCTAssertEqual(DeterministicMath.exp(x), e, accuracy: 4e-7 * e, "exp(\(x))")
+        }
+        XCTAssertEqual(DeterministicMath.exp(89), .infinity)
+        XCTAssertEqual(DeterministicMath.exp(-89), 0)
+        XCTAssertTrue(DeterministicMath.exp(.nan).isNaN)
+        for x in r.floats(2000, 1e-6, 1) + r.floats(2000, 1, 1e6) + [1, 2, 0.5, .leastNormalMagnitude, .greatestFiniteMagnitude] {
+            let l = Foundation.log(x)
+            XCTAssertEqual(DeterministicMath.log(x), l, accuracy: 2e-7 * max(abs(l), 1), "log(\(x))")
+        }
+        XCTAssertEqual(DeterministicMath.log(0), -.infinity)
+        XCTAssertTrue(DeterministicMath.log(-1).isNaN)
+        for (x, p) in zip(r.floats(500, 0.001, 1), r.floats(500, 1, 19)) {
+            let v = Foundation.pow(x, p)
+            XCTAssertEqual(DeterministicMath.pow(x, p), v, accuracy: 2e-5 * v + 1e-30, "pow(\(x), \(p))")
+        }
+        for x in stride(from: 0.0, through: Double.pi, by: 0.01) {
+            XCTAssertEqual(DeterministicMath.cos(x), Foundation.cos(x), accuracy: 1e-14, "cos(\(x))")
+        }
+    }
+}
