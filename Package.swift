@@ -72,7 +72,8 @@ let package = Package(
         .testTarget(name: "OctetRuntimeTests", dependencies: ["OctetTestSupport"]),
         .testTarget(name: "OctetDataTests", dependencies: ["OctetTestSupport"]),
         .testTarget(name: "OctetCalibrationTests", dependencies: ["OctetTestSupport"]),
-        .testTarget(name: "OctetClusterTests", dependencies: ["OctetTestSupport", "OctetCluster", "octet"]),
+        .testTarget(name: "OctetClusterTests", dependencies: ["OctetTestSupport", "OctetCluster", "octet",
+                                                             .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "OctetExamples", dependencies: ["OctetPipeline"], path: "docs/examples"),
         .testTarget(name: "OctetCLITests", dependencies: ["OctetTestSupport", "octet"]),
     ]

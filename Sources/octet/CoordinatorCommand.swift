@@ -39,6 +39,9 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "Times a task may fail or lose its worker before its job fails with the last reason (a task that crashes every worker must not loop).")
     var maxAttempts: Int = 5
 
+    @Option(help: "Seconds an assigned task may go without a result before it is handed to another worker (a lost assignment or result, a stuck worker).")
+    var taskTimeout: Double = 600
+
     @OptionGroup var runtime: RuntimeOptions
 
     @Flag(help: "Log every message rejection and task event (debug level).")
@@ -49,6 +52,7 @@ struct CoordinatorCommand: ParsableCommand {
         if keys == nil && !insecure && !isLoopbackEndpoint(bind) {
             throw ValidationError("refusing to bind \(bind) beyond loopback without CURVE keys: pass --keys and --authorized (see `octet keys generate`), or --insecure")
         }
+        guard taskTimeout > 0 else { throw ValidationError("--task-timeout must be positive") }
         guard heartbeatInterval > 0, heartbeatTimeout > heartbeatInterval else { throw ValidationError("--heartbeat-timeout must exceed --heartbeat-interval > 0") }
         guard maxMessageBytes >= 1 << 16 else { throw ValidationError("--max-message-bytes must be at least 65536") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
@@ -65,6 +69,7 @@ struct CoordinatorCommand: ParsableCommand {
         settings.heartbeatTimeout = heartbeatTimeout
         settings.maxMessageBytes = maxMessageBytes
         settings.maxTaskAttempts = maxAttempts
+        settings.taskTimeout = taskTimeout
         let store = try JobStore(path: (state as NSString).appendingPathComponent("jobs.sqlite"))
         let blobs = try BlobStore(directory: (state as NSString).appendingPathComponent("blobs"))
         let core = try CoordinatorCore(settings: settings, store: store, blobs: blobs, logger: logger)

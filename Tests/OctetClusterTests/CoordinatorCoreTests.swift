@@ -50,7 +50,10 @@ final class CoordinatorCoreTests: XCTestCase {
         var s = Octet_Wire_SubmitJob()
         s.jobSpecJson = spec.json()
         let actions = send(client, .submit(s))
-        guard case .accepted(let a)? = sent(actions).first?.1.body else { throw XCTSkip("no JobAccepted: \(actions)") }
+        guard case .accepted(let a)? = sent(actions).first?.1.body else {
+            XCTFail("the submit was not accepted: \(actions)")
+            throw CancellationError()
+        }
         XCTAssertTrue(actions.contains { if case .prepare = $0 { true } else { false } })
         let tasks = (0..<3).map { TaskRecord(job: a.jobID, index: $0, kind: .calibration, start: $0 * 10, end: $0 * 10 + 10) }
         _ = core.handle(.prepared(a.jobID, .success(PreparedJob(tasks: tasks, watched: ["t"], isa: "scalar"))))
@@ -104,6 +107,29 @@ final class CoordinatorCoreTests: XCTestCase {
         XCTAssertTrue(last.contains { if case .finalize(let j, let tasks) = $0 { j.id == job && tasks.count == 3 } else { false } })
         // Finished results are in the store.
         XCTAssertEqual(try core.store.results(of: core.tasks[job]!).count, 3)
+    }
+
+    /// An assignment lost on the way (the worker keeps heartbeating but never runs it) goes back
+    /// to the queue after `taskTimeout`, and the worker is given work again.
+    func testATaskWithoutAResultPastTheTimeoutIsHandedOutAgain() throws {
+        let job = try runningJob()
+        _ = hello(w1, "a")
+        XCTAssertEqual(core.workers["a"]?.task, TaskKey(job: job, index: 0))
+        for _ in 0..<10 {
+            clock += 1
+            _ = send(w1, .heartbeat(Octet_Wire_Heartbeat()))
+            XCTAssertTrue(sent(core.handle(.tick)).isEmpty, "nothing happens before the timeout")
+        }
+        clock += core.settings.taskTimeout
+        _ = send(w1, .heartbeat(Octet_Wire_Heartbeat()))
+        let again = sent(core.handle(.tick))
+        XCTAssertEqual(core.workers["a"]?.state, .busy)
+        XCTAssertEqual(again.first?.1.assignment.task, 0, "the lowest pending task again, to the idle worker")
+        XCTAssertEqual(again.first?.1.assignment.attempt, 2)
+        // The first holder's late result still completes it; the second is a duplicate.
+        _ = send(w1, result(job, 0, worker: "a"))
+        XCTAssertEqual(core.tasks[job]?[0].state, .done)
+        XCTAssertEqual(core.acceptedResults, 1)
     }
 
     /// A task that kills its worker every time (the worker goes silent, reconnects, is given the

@@ -43,6 +43,13 @@ public struct FinalizedJob: Sendable {
     public var int8Hash: String?
     public var verificationTasks: [TaskRecord]
     public var summary: String?
+
+    public init(artifacts: [JobRecord.Artifact], int8Hash: String?, verificationTasks: [TaskRecord], summary: String?) {
+        self.artifacts = artifacts
+        self.int8Hash = int8Hash
+        self.verificationTasks = verificationTasks
+        self.summary = summary
+    }
 }
 
 /// A job that cannot complete, and why.
@@ -73,10 +80,17 @@ public final class CoordinatorCore {
     public internal(set) var received = 0
     /// Results for tasks already done (late duplicates), ignored.
     public internal(set) var duplicateResults = 0
+    /// Results accepted (each completes a task), since this core started.
+    public internal(set) var acceptedResults = 0
+    /// When each assigned task was handed out (`CoordinatorSettings.taskTimeout`).
+    var assignedAt: [TaskKey: Double] = [:]
+    let makeJobID: () -> String
     let metrics: CoordinatorMetrics
 
     public init(settings: CoordinatorSettings, store: JobStore, blobs: BlobStore, logger: Logger = Logger(label: "octet.coordinator"),
-                now: @escaping () -> Double = { Date().timeIntervalSince1970 }) throws {
+                now: @escaping () -> Double = { Date().timeIntervalSince1970 },
+                makeJobID: @escaping () -> String = { "job-" + String(UUID().uuidString.prefix(8)).lowercased() }) throws {
+        self.makeJobID = makeJobID
         self.settings = settings
         self.store = store
         self.blobs = blobs
@@ -231,6 +245,14 @@ public final class CoordinatorCore {
             workers[id]?.task = nil
             workerByPeer[w.peer] = nil
         }
+        for (id, w) in workers.sorted(by: { $0.key < $1.key }) where w.state == .busy {
+            guard let key = w.task, let since = assignedAt[key], t - since > settings.taskTimeout else { continue }
+            logger.warning("task timed out", metadata: ["job": "\(key.job)", "task": "\(key.index)", "worker": "\(id)"])
+            requeue(key, reason: "no result from worker \(id) in \(Int(settings.taskTimeout)) s")
+            workers[id]?.task = nil
+            workers[id]?.state = .idle
+            assignedAt[key] = nil
+        }
         metrics.workers(workers.values.map(\.state))
         return []
     }
@@ -239,6 +261,7 @@ public final class CoordinatorCore {
     /// task has been tried `maxTaskAttempts` times: a task that kills every worker it runs on must
     /// not be re-dispatched forever.
     func requeue(_ key: TaskKey, reason: String) {
+        assignedAt[key] = nil
         guard let list = tasks[key.job], key.index < list.count, list[key.index].state == .assigned else { return }
         logger.info("task requeued", metadata: ["job": "\(key.job)", "task": "\(key.index)", "reason": "\(reason)"])
         _ = retryOrFail(key, reason)
@@ -268,6 +291,7 @@ public final class CoordinatorCore {
                 }
                 worker.state = .busy
                 worker.task = TaskKey(job: j.id, index: t.index)
+                assignedAt[TaskKey(job: j.id, index: t.index)] = now()
                 workers[workerID] = worker
                 actions.append(.send(worker.peer, WireProtocol.encode(.assignment(assignment(job, task)))))
             }
@@ -296,6 +320,7 @@ public final class CoordinatorCore {
     @discardableResult
     func release(_ peer: PeerID, _ key: TaskKey) -> Bool {
         guard let id = workerByPeer[peer], var w = workers[id], w.task == key else { return false }
+        assignedAt[key] = nil
         w.task = nil
         w.state = .idle
         w.tasksDone += 1

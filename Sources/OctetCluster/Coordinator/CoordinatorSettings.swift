@@ -11,6 +11,13 @@ public struct CoordinatorSettings: Sendable {
     /// A task failing, or losing its worker, this many times fails its job (a poison task must
     /// not loop forever).
     public var maxTaskAttempts = 5
+    /// An assigned task without a result this long goes back to the queue, and its worker is
+    /// taken as idle: the assignment or the result was lost (a message dropped on a reconnect),
+    /// or the worker is stuck. A slow worker's late result is still accepted if it comes first.
+    public var taskTimeout: Double = 600
+    /// A deliberately wrong rule, for the deterministic simulator's own test that its invariants
+    /// catch a real bug (FoundationDB's BUGGIFY in spirit). Nil everywhere else.
+    public var simulatedBug: SimulatedBug? = nil
     /// FP32 kernel path pinned for calibration jobs that do not name one.
     public var defaultISA: String
     /// Threads the coordinator's own passes use (preparation, finalization).
@@ -20,4 +27,10 @@ public struct CoordinatorSettings: Sendable {
         self.defaultISA = defaultISA
         self.threads = threads
     }
+}
+
+/// Bugs the cluster simulator must catch (`CoordinatorSettings.simulatedBug`).
+public enum SimulatedBug: Sendable {
+    /// A result for a task already done is accepted again instead of ignored.
+    case acceptDuplicateResults
 }

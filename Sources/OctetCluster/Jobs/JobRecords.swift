@@ -37,6 +37,12 @@ public struct JobRecord: Codable, Hashable, Sendable {
         public var name: String
         public var hash: String
         public var size: UInt64
+
+        public init(name: String, hash: String, size: UInt64) {
+            self.name = name
+            self.hash = hash
+            self.size = size
+        }
     }
 }
 

@@ -46,6 +46,11 @@ public final class WorkerCore {
     /// The task being fetched or computed.
     public private(set) var current: Octet_Wire_TaskAssignment?
     var missing: [String] = []
+    /// The offset of the chunk last requested of `missing.first`, and when.
+    var fetchOffset: UInt64 = 0
+    var lastFetch = -Double.infinity
+    /// A blob request unanswered this long is sent again (the request or its chunk was lost).
+    public static let fetchRetrySeconds = 5.0
     var computing = false
     var stopping = false
     var imagesPerSecond = 0.0
@@ -85,6 +90,14 @@ public final class WorkerCore {
 
     func tick() -> [WorkerAction] {
         let t = now()
+        if current != nil, !computing, let hash = missing.first, t - lastFetch >= Self.fetchRetrySeconds {
+            return [request(hash, offset: fetchOffset)] + heartbeatIfDue(t)
+        }
+        return heartbeatIfDue(t)
+    }
+
+    /// Hello every second until welcomed, then a heartbeat every interval.
+    func heartbeatIfDue(_ t: Double) -> [WorkerAction] {
         if !joined {
             guard t - lastHello >= 1 else { return [] }
             lastHello = t
@@ -164,6 +177,8 @@ public final class WorkerCore {
     }
 
     func request(_ hash: String, offset: UInt64) -> WorkerAction {
+        fetchOffset = offset
+        lastFetch = now()
         var r = Octet_Wire_BlobRequest()
         r.hash = hash
         r.offset = offset
@@ -173,7 +188,8 @@ public final class WorkerCore {
     }
 
     func chunk(_ c: Octet_Wire_BlobChunk) -> [WorkerAction] {
-        guard let hash = missing.first, c.hash == hash, let a = current else { return [] }
+        // A chunk not asked for now (a duplicate, or the answer to a request sent again) is stale.
+        guard let hash = missing.first, c.hash == hash, c.offset == fetchOffset, let a = current else { return [] }
         var put = Octet_Wire_BlobPut()
         put.hash = c.hash
         put.offset = c.offset

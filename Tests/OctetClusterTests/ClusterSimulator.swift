@@ -1,0 +1,369 @@
+import Foundation
+import Logging
+import OctetCalibration
+import OctetCluster
+import OctetData
+import OctetKernels
+import OctetPipeline
+
+/// A deterministic simulation of a calibration job on the real coordinator and worker state
+/// machines (`CoordinatorCore`, `WorkerCore`), in the manner of FoundationDB's simulator: one
+/// seed draws the workers' compute times, the network's delays and every fault, and the clock is
+/// simulated, so a seed reproduces a run exactly. What the cores ask of the outside (a job's
+/// preparation and finalization, a task's computation) is simulated too: tasks return synthetic
+/// histograms of their samples, and finalization merges what the store holds, so the artifact of a
+/// run is the merged histogram set, to compare with the fault-free merge.
+///
+/// Faults: workers killed (SIGKILL: their messages in flight are lost) and restarted with their
+/// cache, the coordinator killed and restarted from its store (`resume`), messages delayed (links
+/// stay in order, as TCP keeps them), dropped, duplicated, and links cut for a while.
+///
+/// Invariants checked as it runs: no task is accepted twice, no finished task is ever done
+/// again (across coordinator restarts too), the messages in flight stay bounded; and at the end:
+/// the job is done and its artifact is byte-identical to the fault-free merge.
+final class ClusterSimulator {
+    struct Faults {
+        var drop = 0.0, duplicate = 0.0
+        var maxDelay = 0.05
+        /// Per simulated second.
+        var workerKill = 0.0, coordinatorKill = 0.0, linkCut = 0.0
+
+        static let none = Faults()
+        static let all = Faults(drop: 0.02, duplicate: 0.02, maxDelay: 0.5, workerKill: 0.02, coordinatorKill: 0.01, linkCut: 0.02)
+        /// Only the network misbehaves: nothing restarts, so a lost message must be recovered
+        /// from by the protocol itself.
+        static let network = Faults(drop: 0.03, duplicate: 0.03, maxDelay: 0.5)
+    }
+
+    struct Outcome {
+        var state: String
+        var violations: [String]
+        var artifact: [UInt8]?
+        var seconds: Double
+        var workerKills = 0, coordinatorKills = 0, dropped = 0, duplicated = 0
+    }
+
+    enum Endpoint: Hashable { case coordinator, worker(Int) }
+
+    struct Message {
+        var at: Double, seq: Int
+        var from: Endpoint, to: Endpoint
+        /// The incarnations of both ends when it was sent: a restart in between loses it.
+        var fromGeneration: Int, toGeneration: Int
+        var bytes: [UInt8]
+    }
+
+    struct SimWorker {
+        var core: WorkerCore?
+        var generation = 0
+        var cache: BlobStore
+        var downUntil = 0.0
+        var linkDownUntil = 0.0
+        var peer: PeerID { PeerID(Array("w\(index)-\(generation)".utf8)) }
+        let index: Int
+    }
+
+    enum Pending {
+        case computed(worker: Int, generation: Int, Result<Octet_Wire_TaskResult, TaskError>)
+        case background(generation: Int, CoordinatorEvent)
+    }
+
+    let samples: Int, shardSize: Int, watched: [String]
+    let faults: Faults
+    let bug: SimulatedBug?
+    var rng: SeededRandom
+    var now = 0.0
+    let directory: URL
+    let store: JobStore
+    let blobs: BlobStore
+    var coordinator: CoordinatorCore?
+    var coordinatorGeneration = 0
+    var coordinatorDownUntil = 0.0
+    var workers: [SimWorker] = []
+    var network: [Message] = []
+    var lastOnLink: [String: Double] = [:]
+    var pending: [(at: Double, seq: Int, what: Pending)] = []
+    var seq = 0
+    var jobID = ""
+    var accepted = 0
+    var doneTasks: Set<Int> = []
+    var violations: [String] = []
+    var outcome: Outcome
+    let logger = Logger(label: "octet.simulation", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    init(seed: UInt64, workers count: Int, samples: Int, shardSize: Int, faults: Faults, directory: URL, bug: SimulatedBug? = nil) throws {
+        rng = SeededRandom(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ 1)
+        self.samples = samples
+        self.shardSize = shardSize
+        self.faults = faults
+        self.bug = bug
+        self.directory = directory
+        watched = ["conv1", "relu1", "logits"]
+        store = try JobStore(path: ":memory:")
+        blobs = try BlobStore(directory: directory.appendingPathComponent("coordinator").path)
+        outcome = Outcome(state: "", violations: [], artifact: nil, seconds: 0)
+        for i in 0..<count {
+            workers.append(SimWorker(core: nil, cache: try BlobStore(directory: directory.appendingPathComponent("worker\(i)").path), index: i))
+        }
+    }
+
+    // MARK: Randomness
+
+    func uniform() -> Double { Double(rng.next() >> 11) / Double(1 << 53) }
+    func chance(_ p: Double) -> Bool { p > 0 && uniform() < p }
+
+    // MARK: The synthetic workload
+
+    /// The histograms of samples `range`: for each watched tensor, values that depend only on
+    /// the sample and the tensor (what a real shard's FP32 pass is).
+    static func histograms(_ range: Range<Int>, watched: [String]) -> [String: AbsHistogram] {
+        var out: [String: AbsHistogram] = [:]
+        for (t, name) in watched.enumerated() {
+            var h = AbsHistogram()
+            for i in range {
+                h.add((0..<16).map { k in Float((i * 31 + k * 7 + t * 13) % 97 - 40) * 0.037 * Float(t + 1) }, isa: .scalar)
+            }
+            out[name] = h
+        }
+        return out
+    }
+
+    /// The artifact a fault-free run produces: every sample's histograms merged.
+    var expectedArtifact: [UInt8] { HistogramSet.encode(Self.histograms(0..<samples, watched: watched)) }
+
+    // MARK: Running
+
+    func run(until limit: Double = 3600) throws -> Outcome {
+        try startCoordinator()
+        for i in workers.indices { startWorker(i) }
+        // The client uploads the model and submits (a client retries until accepted; here the
+        // submit goes straight to the first core, which is not what the faults are about).
+        let model = try blobs.put(Array("a model of \(samples) samples".utf8))
+        var spec = JobSpec(kind: .calibrate, modelHash: model, modelName: "m",
+                           dataset: DatasetSpec(path: "/data", labels: nil, files: nil, recipe: .imagenet))
+        spec.calibration = CalibrationOptions()
+        var submit = Octet_Wire_SubmitJob()
+        submit.jobSpecJson = spec.json()
+        let client = PeerID(Array("client".utf8))
+        guard let core = coordinator else { throw JobFailure("no coordinator") }
+        let actions = core.handle(.message(client, WireProtocol.encode(.submit(submit))))
+        for a in actions {
+            if case .send(let peer, let bytes) = a, peer == client, case .accepted(let acc)? = try? WireProtocol.decode(bytes).body { jobID = acc.jobID }
+        }
+        guard !jobID.isEmpty else { throw JobFailure("the submit was not accepted") }
+        perform(actions.filter { if case .send(let p, _) = $0 { p != client } else { true } })
+
+        var nextTick = 0.0
+        while now < limit {
+            if let job = coordinator?.jobs[jobID], job.state.isFinished { break }
+            // The next thing to happen: a tick, a message, a computation or background work.
+            let nextMessage = network.min { ($0.at, $0.seq) < ($1.at, $1.seq) }
+            let nextPending = pending.min { ($0.at, $0.seq) < ($1.at, $1.seq) }
+            let t = min(nextTick, nextMessage?.at ?? .infinity, nextPending?.at ?? .infinity)
+            injectFaults(over: max(t - now, 0))
+            now = max(now, t)
+            if let m = nextMessage, m.at == t {
+                network.removeAll { $0.seq == m.seq }
+                deliver(m)
+            } else if let p = nextPending, p.at == t {
+                pending.removeAll { $0.seq == p.seq }
+                complete(p.what)
+            } else {
+                nextTick = now + 0.25
+                tick()
+            }
+            check()
+            if network.count > 10_000 { violations.append("unbounded: \(network.count) messages in flight") }
+            if !violations.isEmpty { break }
+        }
+        if coordinator == nil { try startCoordinator() }  // the store says how it ended
+        let state = coordinator?.jobs[jobID]?.state.rawValue ?? "missing"
+        outcome.state = state
+        outcome.seconds = now
+        if state == "done" {
+            if let hash = coordinator?.jobs[jobID]?.artifacts.first?.hash, let bytes = try? blobs.read(hash) {
+                outcome.artifact = bytes
+                if bytes != expectedArtifact { violations.append("the artifact differs from the fault-free run's") }
+            } else {
+                violations.append("the job is done without its artifact")
+            }
+        } else if violations.isEmpty {
+            violations.append("the job did not finish by \(Int(limit)) s: \(state) (\(coordinator?.jobs[jobID]?.error ?? ""))")
+        }
+        outcome.violations = violations
+        return outcome
+    }
+
+    func startCoordinator() throws {
+        var settings = CoordinatorSettings(defaultISA: "scalar", threads: 1)
+        settings.heartbeatInterval = 1
+        settings.heartbeatTimeout = 5
+        settings.taskTimeout = 20
+        settings.maxTaskAttempts = 1000
+        settings.simulatedBug = bug
+        coordinatorGeneration += 1
+        var jobs = 0
+        let core = try CoordinatorCore(settings: settings, store: store, blobs: blobs, logger: logger, now: { [unowned self] in now },
+                                       makeJobID: { jobs += 1; return "job-\(jobs)" })
+        coordinator = core
+        perform(try core.resume())
+    }
+
+    func startWorker(_ i: Int) {
+        workers[i].generation += 1
+        var hello = Octet_Wire_Hello()
+        hello.workerID = "worker-\(i)"
+        hello.isa = "scalar"
+        hello.isas = ["scalar"]
+        workers[i].core = WorkerCore(hello: hello, cache: workers[i].cache, logger: logger, now: { [unowned self] in now })
+    }
+
+    func tick() {
+        if let core = coordinator { perform(core.handle(.tick)) }
+        for i in workers.indices { if let core = workers[i].core { perform(core.handle(.tick), worker: i) } }
+    }
+
+    /// Carries out the coordinator's actions.
+    func perform(_ actions: [CoordinatorAction]) {
+        for a in actions {
+            switch a {
+            case .send(let peer, let bytes):
+                guard let i = workers.firstIndex(where: { $0.peer == peer }) else { continue }  // a peer gone
+                send(from: .coordinator, to: .worker(i), bytes)
+            case .prepare(let job):
+                let tasks = stride(from: 0, to: samples, by: shardSize).enumerated().map { n, start in
+                    TaskRecord(job: job.id, index: n, kind: .calibration, start: start, end: min(start + shardSize, samples))
+                }
+                schedule(after: 0.1 + uniform(), .background(generation: coordinatorGeneration,
+                                                            .prepared(job.id, .success(PreparedJob(tasks: tasks, watched: watched, isa: nil)))))
+            case .finalize(let job, let list):
+                // Finalization reads the store, as `JobRunner` does.
+                let result: Result<FinalizedJob, JobFailure>
+                do {
+                    var merged: [String: AbsHistogram] = [:]
+                    for r in try store.results(of: list.filter { $0.kind == .calibration }) {
+                        for (name, h) in try HistogramSet.decode(try Compression.unpack(r.histograms)) { merged[name, default: AbsHistogram()].merge(h) }
+                    }
+                    let bytes = HistogramSet.encode(merged)
+                    let hash = try blobs.put(bytes)
+                    result = .success(FinalizedJob(artifacts: [JobRecord.Artifact(name: "histograms", hash: hash, size: UInt64(bytes.count))],
+                                                   int8Hash: nil, verificationTasks: [], summary: nil))
+                } catch {
+                    result = .failure(JobFailure("finalizing: \(error)"))
+                }
+                schedule(after: 0.1 + uniform(), .background(generation: coordinatorGeneration, .finalized(job.id, result)))
+            }
+        }
+    }
+
+    /// Carries out a worker's actions.
+    func perform(_ actions: [WorkerAction], worker i: Int) {
+        for a in actions {
+            switch a {
+            case .send(let bytes): send(from: .worker(i), to: .coordinator, bytes)
+            case .compute(let assignment):
+                var r = Octet_Wire_TaskResult()
+                r.jobID = assignment.jobID
+                r.task = assignment.task
+                r.attempt = assignment.attempt
+                r.workerID = "worker-\(i)"
+                let range = Int(assignment.start)..<Int(assignment.end)
+                r.histograms = Compression.pack(HistogramSet.encode(Self.histograms(range, watched: assignment.watched)))
+                r.images = UInt32(range.count)
+                r.seconds = 0.5 + 2 * uniform()
+                schedule(after: r.seconds, .computed(worker: i, generation: workers[i].generation, .success(r)))
+            case .exit, .fail:
+                workers[i].core = nil
+            }
+        }
+    }
+
+    func schedule(after delay: Double, _ what: Pending) {
+        seq += 1
+        pending.append((now + delay, seq, what))
+    }
+
+    func generation(_ e: Endpoint) -> Int {
+        switch e {
+        case .coordinator: coordinatorGeneration
+        case .worker(let i): workers[i].generation
+        }
+    }
+
+    func send(from: Endpoint, to: Endpoint, _ bytes: [UInt8]) {
+        if chance(faults.drop) { outcome.dropped += 1; return }
+        let copies = chance(faults.duplicate) ? 2 : 1
+        if copies == 2 { outcome.duplicated += 1 }
+        for _ in 0..<copies {
+            // In order on each link, as TCP delivers.
+            let link = "\(from)->\(to)"
+            let at = max(now + faults.maxDelay * uniform() + 0.001, (lastOnLink[link] ?? 0) + 1e-6)
+            lastOnLink[link] = at
+            seq += 1
+            network.append(Message(at: at, seq: seq, from: from, to: to, fromGeneration: generation(from), toGeneration: generation(to), bytes: bytes))
+        }
+    }
+
+    func linkDown(_ m: Message) -> Bool {
+        for e in [m.from, m.to] { if case .worker(let i) = e, workers[i].linkDownUntil > now { return true } }
+        return false
+    }
+
+    func deliver(_ m: Message) {
+        // A restart of either end since it was sent loses it (the connection is gone), as does a cut link.
+        guard m.fromGeneration == generation(m.from), m.toGeneration == generation(m.to), !linkDown(m) else { return }
+        switch m.to {
+        case .coordinator:
+            guard let core = coordinator, case .worker(let i) = m.from else { return }
+            perform(core.handle(.message(workers[i].peer, m.bytes)))
+        case .worker(let i):
+            guard let core = workers[i].core else { return }
+            perform(core.handle(.message(m.bytes)), worker: i)
+        }
+    }
+
+    func complete(_ p: Pending) {
+        switch p {
+        case .computed(let i, let generation, let result):
+            guard workers[i].generation == generation, let core = workers[i].core else { return }
+            perform(core.handle(.computed(result)), worker: i)
+        case .background(let generation, let event):
+            guard generation == coordinatorGeneration, let core = coordinator else { return }
+            perform(core.handle(event))
+        }
+    }
+
+    func injectFaults(over seconds: Double) {
+        guard seconds > 0 else { return }
+        for i in workers.indices {
+            if workers[i].core == nil, workers[i].downUntil <= now {
+                startWorker(i)
+            } else if workers[i].core != nil, chance(faults.workerKill * seconds) {
+                outcome.workerKills += 1
+                workers[i].core = nil
+                workers[i].generation += 1  // its connection and computation die with it
+                workers[i].downUntil = now + 10 * uniform()
+            }
+            if chance(faults.linkCut * seconds) { workers[i].linkDownUntil = now + 8 * uniform() }
+        }
+        if coordinator == nil, coordinatorDownUntil <= now {
+            try? startCoordinator()
+        } else if coordinator != nil, chance(faults.coordinatorKill * seconds) {
+            outcome.coordinatorKills += 1
+            accepted += coordinator?.acceptedResults ?? 0
+            coordinator = nil
+            coordinatorGeneration += 1  // every connection and background step dies with it
+            coordinatorDownUntil = now + 5 * uniform()
+        }
+    }
+
+    /// The invariants that must hold after every step.
+    func check() {
+        guard let core = coordinator, let list = core.tasks[jobID] else { return }
+        let done = Set(list.filter { $0.state == .done }.map(\.index))
+        for lost in doneTasks.subtracting(done).sorted() { violations.append("task \(lost) was done and is not any more (at \(now) s)") }
+        doneTasks.formUnion(done)
+        let total = accepted + core.acceptedResults
+        if total > list.count { violations.append("\(total) results accepted for \(list.count) tasks (at \(now) s)") }
+    }
+}

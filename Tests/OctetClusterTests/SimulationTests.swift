@@ -1,0 +1,70 @@
+import Foundation
+import OctetCluster
+import OctetTestSupport
+import XCTest
+
+/// The cluster under the deterministic simulator (`ClusterSimulator`): the real coordinator and
+/// worker cores, a simulated clock and network, faults drawn from a seed.
+final class SimulationTests: XCTestCase {
+    func simulate(seed: UInt64, faults: ClusterSimulator.Faults, bug: SimulatedBug? = nil, in dir: URL) throws -> ClusterSimulator.Outcome {
+        let runDir = dir.appendingPathComponent("seed-\(seed)")
+        defer { try? FileManager.default.removeItem(at: runDir) }
+        // The shape of the job varies with the seed too.
+        let workers = 1 + Int(seed % 4), samples = 20 + Int(seed % 37), shard = 2 + Int(seed % 7)
+        let sim = try ClusterSimulator(seed: seed, workers: workers, samples: samples, shardSize: shard, faults: faults, directory: runDir, bug: bug)
+        return try sim.run()
+    }
+
+    func testAFaultFreeRunEndsWithTheMergeOfEverySample() throws {
+        let dir = try TestPaths.temporaryDirectory(self)
+        for seed: UInt64 in [1, 2, 3] {
+            let o = try simulate(seed: seed, faults: .none, in: dir)
+            XCTAssertEqual(o.state, "done")
+            XCTAssertEqual(o.violations, [])
+            XCTAssertNotNil(o.artifact)
+        }
+    }
+
+    /// 2,000 seeds, every fault on even seeds and only a lossy network on odd ones (where no
+    /// restart hides a lost message): each run ends done, with the fault-free artifact, and no
+    /// invariant broken; the faults really happened.
+    func testTwoThousandSeedsUnderFaultsHoldEveryInvariant() throws {
+        let dir = try TestPaths.temporaryDirectory(self)
+        var failures: [String] = []
+        var kills = 0, restarts = 0, dropped = 0, duplicated = 0
+        for seed in UInt64(0)..<2000 {
+            let o = try simulate(seed: seed, faults: seed % 2 == 0 ? .all : .network, in: dir)
+            if !o.violations.isEmpty { failures.append("seed \(seed): \(o.violations.joined(separator: "; "))") }
+            kills += o.workerKills
+            restarts += o.coordinatorKills
+            dropped += o.dropped
+            duplicated += o.duplicated
+        }
+        XCTAssertEqual(failures.count, 0, "\(failures.count) seeds broke an invariant; first: \(failures.prefix(5).joined(separator: "\n"))")
+        XCTAssertGreaterThan(kills, 50, "worker kills")
+        XCTAssertGreaterThan(restarts, 25, "coordinator restarts")
+        XCTAssertGreaterThan(dropped, 100, "dropped messages")
+        XCTAssertGreaterThan(duplicated, 100, "duplicated messages")
+        print("simulation: 2000 seeds, \(kills) worker kills, \(restarts) coordinator restarts, \(dropped) messages dropped, \(duplicated) duplicated")
+    }
+
+    func testOneSeedReproducesItsRun() throws {
+        let dir = try TestPaths.temporaryDirectory(self)
+        let a = try simulate(seed: 77, faults: .all, in: dir), b = try simulate(seed: 77, faults: .all, in: dir)
+        XCTAssertEqual(a.seconds, b.seconds)
+        XCTAssertEqual([a.workerKills, a.coordinatorKills, a.dropped, a.duplicated], [b.workerKills, b.coordinatorKills, b.dropped, b.duplicated])
+        XCTAssertEqual(a.artifact, b.artifact)
+    }
+
+    /// A coordinator that accepts a late duplicate result again (`SimulatedBug`) is caught.
+    func testAnInjectedBugIsCaught() throws {
+        let dir = try TestPaths.temporaryDirectory(self)
+        var caught: [UInt64] = []
+        for seed in UInt64(0)..<200 {
+            let o = try simulate(seed: seed, faults: .all, bug: .acceptDuplicateResults, in: dir)
+            if o.violations.contains(where: { $0.contains("results accepted") }) { caught.append(seed) }
+        }
+        XCTAssertFalse(caught.isEmpty, "the simulator missed a coordinator that accepts duplicate results")
+        print("the injected bug was caught by \(caught.count) of 200 seeds, first \(caught.first.map(String.init) ?? "-")")
+    }
+}
