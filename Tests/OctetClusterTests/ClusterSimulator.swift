@@ -69,6 +69,7 @@ final class ClusterSimulator {
     }
 
     let samples: Int, shardSize: Int, watched: [String]
+    let kind: JobSpec.Kind
     let faults: Faults
     let bug: SimulatedBug?
     var rng: SeededRandom
@@ -87,11 +88,18 @@ final class ClusterSimulator {
     var jobID = ""
     var accepted = 0
     var doneTasks: Set<Int> = []
+    var lastDone = 0
     var violations: [String] = []
     var outcome: Outcome
     let logger = Logger(label: "octet.simulation", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    init(seed: UInt64, workers count: Int, samples: Int, shardSize: Int, faults: Faults, directory: URL, bug: SimulatedBug? = nil) throws {
+    /// Wall time spent inside the coordinator core's `handle`, and the calls.
+    var coordinatorSeconds = 0.0, resultSeconds = 0.0
+    var coordinatorCalls = 0
+
+    init(seed: UInt64, workers count: Int, samples: Int, shardSize: Int, faults: Faults, directory: URL, bug: SimulatedBug? = nil,
+         kind: JobSpec.Kind = .calibrate) throws {
+        self.kind = kind
         rng = SeededRandom(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ 1)
         self.samples = samples
         self.shardSize = shardSize
@@ -128,8 +136,25 @@ final class ClusterSimulator {
         return out
     }
 
-    /// The artifact a fault-free run produces: every sample's histograms merged.
-    var expectedArtifact: [UInt8] { HistogramSet.encode(Self.histograms(0..<samples, watched: watched)) }
+    /// Sample i's prediction: a class and score that depend only on i (an inference task).
+    static func prediction(_ i: Int) -> Octet_Wire_Prediction {
+        var p = Octet_Wire_Prediction()
+        p.index = UInt32(i)
+        p.classes = [UInt32(i * 7 % 1000)]
+        p.scores = [Float(i % 101) / 100]
+        return p
+    }
+
+    /// What an inference job writes: one line per sample, in sample order.
+    static func predictionLines(_ predictions: [Octet_Wire_Prediction]) -> [UInt8] {
+        Array(predictions.map { "\($0.index) \($0.classes.first ?? 0) \($0.scores.first ?? 0)\n" }.joined().utf8)
+    }
+
+    /// The artifact a fault-free run produces: every sample's histograms merged, or every
+    /// sample's prediction once, in order.
+    var expectedArtifact: [UInt8] {
+        kind == .calibrate ? HistogramSet.encode(Self.histograms(0..<samples, watched: watched)) : Self.predictionLines((0..<samples).map(Self.prediction))
+    }
 
     // MARK: Running
 
@@ -139,14 +164,15 @@ final class ClusterSimulator {
         // The client uploads the model and submits (a client retries until accepted; here the
         // submit goes straight to the first core, which is not what the faults are about).
         let model = try blobs.put(Array("a model of \(samples) samples".utf8))
-        var spec = JobSpec(kind: .calibrate, modelHash: model, modelName: "m",
+        var spec = JobSpec(kind: kind, modelHash: model, modelName: "m",
                            dataset: DatasetSpec(path: "/data", labels: nil, files: nil, recipe: .imagenet))
-        spec.calibration = CalibrationOptions()
+        if kind == .calibrate { spec.calibration = CalibrationOptions() }
+        spec.shardSize = shardSize
         var submit = Octet_Wire_SubmitJob()
         submit.jobSpecJson = spec.json()
         let client = PeerID(Array("client".utf8))
         guard let core = coordinator else { throw JobFailure("no coordinator") }
-        let actions = core.handle(.message(client, WireProtocol.encode(.submit(submit))))
+        let actions = handle(core, .message(client, WireProtocol.encode(.submit(submit))))
         for a in actions {
             if case .send(let peer, let bytes) = a, peer == client, case .accepted(let acc)? = try? WireProtocol.decode(bytes).body { jobID = acc.jobID }
         }
@@ -177,6 +203,7 @@ final class ClusterSimulator {
             if !violations.isEmpty { break }
         }
         if coordinator == nil { try startCoordinator() }  // the store says how it ended
+        checkDoneTasks()
         let state = coordinator?.jobs[jobID]?.state.rawValue ?? "missing"
         outcome.state = state
         outcome.seconds = now
@@ -194,6 +221,20 @@ final class ClusterSimulator {
         return outcome
     }
 
+    /// `core.handle(event)`, timed; the time of task results (their acceptance and the dispatch
+    /// that follows) is also kept apart from heartbeats, ticks and the rest.
+    func handle(_ core: CoordinatorCore, _ event: CoordinatorEvent) -> [CoordinatorAction] {
+        var isResult = false
+        if case .message(_, let bytes) = event, case .result? = try? WireProtocol.decode(bytes, maxBytes: Int.max).body { isResult = true }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let actions = core.handle(event)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        coordinatorSeconds += seconds
+        if isResult { resultSeconds += seconds }
+        coordinatorCalls += 1
+        return actions
+    }
+
     func startCoordinator() throws {
         var settings = CoordinatorSettings(defaultISA: "scalar", threads: 1)
         settings.heartbeatInterval = 1
@@ -207,6 +248,8 @@ final class ClusterSimulator {
                                        makeJobID: { jobs += 1; return "job-\(jobs)" })
         coordinator = core
         perform(try core.resume())
+        checkDoneTasks()
+        lastDone = core.tasksDone(jobID)
     }
 
     func startWorker(_ i: Int) {
@@ -219,7 +262,7 @@ final class ClusterSimulator {
     }
 
     func tick() {
-        if let core = coordinator { perform(core.handle(.tick)) }
+        if let core = coordinator { perform(handle(core, .tick)) }
         for i in workers.indices { if let core = workers[i].core { perform(core.handle(.tick), worker: i) } }
     }
 
@@ -232,7 +275,8 @@ final class ClusterSimulator {
                 send(from: .coordinator, to: .worker(i), bytes)
             case .prepare(let job):
                 let tasks = stride(from: 0, to: samples, by: shardSize).enumerated().map { n, start in
-                    TaskRecord(job: job.id, index: n, kind: .calibration, start: start, end: min(start + shardSize, samples))
+                    TaskRecord(job: job.id, index: n, kind: kind == .calibrate ? .calibration : .inference, start: start,
+                               end: min(start + shardSize, samples))
                 }
                 schedule(after: 0.1 + uniform(), .background(generation: coordinatorGeneration,
                                                             .prepared(job.id, .success(PreparedJob(tasks: tasks, watched: watched, isa: nil)))))
@@ -240,11 +284,16 @@ final class ClusterSimulator {
                 // Finalization reads the store, as `JobRunner` does.
                 let result: Result<FinalizedJob, JobFailure>
                 do {
-                    var merged: [String: AbsHistogram] = [:]
-                    for r in try store.results(of: list.filter { $0.kind == .calibration }) {
-                        for (name, h) in try HistogramSet.decode(try Compression.unpack(r.histograms)) { merged[name, default: AbsHistogram()].merge(h) }
+                    let bytes: [UInt8]
+                    if kind == .calibrate {
+                        var merged: [String: AbsHistogram] = [:]
+                        for r in try store.results(of: list.filter { $0.kind == .calibration }) {
+                            for (name, h) in try HistogramSet.decode(try Compression.unpack(r.histograms)) { merged[name, default: AbsHistogram()].merge(h) }
+                        }
+                        bytes = HistogramSet.encode(merged)
+                    } else {
+                        bytes = Self.predictionLines(try store.results(of: list.sorted { $0.index < $1.index }).flatMap(\.predictions))
                     }
-                    let bytes = HistogramSet.encode(merged)
                     let hash = try blobs.put(bytes)
                     result = .success(FinalizedJob(artifacts: [JobRecord.Artifact(name: "histograms", hash: hash, size: UInt64(bytes.count))],
                                                    int8Hash: nil, verificationTasks: [], summary: nil))
@@ -268,7 +317,11 @@ final class ClusterSimulator {
                 r.attempt = assignment.attempt
                 r.workerID = "worker-\(i)"
                 let range = Int(assignment.start)..<Int(assignment.end)
-                r.histograms = Compression.pack(HistogramSet.encode(Self.histograms(range, watched: assignment.watched)))
+                if assignment.kind == .inference {
+                    r.predictions = range.map(Self.prediction)
+                } else {
+                    r.histograms = Compression.pack(HistogramSet.encode(Self.histograms(range, watched: assignment.watched)))
+                }
                 r.images = UInt32(range.count)
                 r.seconds = 0.5 + 2 * uniform()
                 schedule(after: r.seconds, .computed(worker: i, generation: workers[i].generation, .success(r)))
@@ -315,7 +368,7 @@ final class ClusterSimulator {
         switch m.to {
         case .coordinator:
             guard let core = coordinator, case .worker(let i) = m.from else { return }
-            perform(core.handle(.message(workers[i].peer, m.bytes)))
+            perform(handle(core, .message(workers[i].peer, m.bytes)))
         case .worker(let i):
             guard let core = workers[i].core else { return }
             perform(core.handle(.message(m.bytes)), worker: i)
@@ -329,7 +382,7 @@ final class ClusterSimulator {
             perform(core.handle(.computed(result)), worker: i)
         case .background(let generation, let event):
             guard generation == coordinatorGeneration, let core = coordinator else { return }
-            perform(core.handle(event))
+            perform(handle(core, event))
         }
     }
 
@@ -350,6 +403,7 @@ final class ClusterSimulator {
             try? startCoordinator()
         } else if coordinator != nil, chance(faults.coordinatorKill * seconds) {
             outcome.coordinatorKills += 1
+            checkDoneTasks()
             accepted += coordinator?.acceptedResults ?? 0
             coordinator = nil
             coordinatorGeneration += 1  // every connection and background step dies with it
@@ -357,13 +411,23 @@ final class ClusterSimulator {
         }
     }
 
-    /// The invariants that must hold after every step.
+    /// The invariants that must hold after every step: the tasks done never decrease and never
+    /// exceed the results accepted, which never exceed the tasks. Cheap (a count); `checkDoneTasks`
+    /// compares task by task, after every coordinator restart and at the end.
     func check() {
+        guard let core = coordinator, let count = core.tasks[jobID]?.count else { return }
+        let done = core.tasksDone(jobID)
+        if done < lastDone { violations.append("tasks done fell from \(lastDone) to \(done) (at \(now) s)") }
+        lastDone = done
+        let total = accepted + core.acceptedResults
+        if total > count { violations.append("\(total) results accepted for \(count) tasks (at \(now) s)") }
+    }
+
+    /// No task that was done is not done any more.
+    func checkDoneTasks() {
         guard let core = coordinator, let list = core.tasks[jobID] else { return }
         let done = Set(list.filter { $0.state == .done }.map(\.index))
         for lost in doneTasks.subtracting(done).sorted() { violations.append("task \(lost) was done and is not any more (at \(now) s)") }
         doneTasks.formUnion(done)
-        let total = accepted + core.acceptedResults
-        if total > list.count { violations.append("\(total) results accepted for \(list.count) tasks (at \(now) s)") }
     }
 }

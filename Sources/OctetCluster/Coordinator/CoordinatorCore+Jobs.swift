@@ -94,12 +94,12 @@ extension CoordinatorCore {
 
     func result(_ peer: PeerID, _ r: Octet_Wire_TaskResult, _ rid: UInt64) -> [CoordinatorAction] {
         let key = TaskKey(job: r.jobID, index: Int(r.task))
-        guard let job = jobs[r.jobID], var list = tasks[r.jobID], key.index < list.count else {
+        guard let job = jobs[r.jobID], let count = tasks[r.jobID]?.count, key.index >= 0, key.index < count,
+              var task = tasks[r.jobID]?[key.index] else {
             release(peer, key)
             return reject(peer, .refused(.notFound, "result for unknown task \(r.jobID)#\(r.task)"), requestID: rid)
         }
         let held = release(peer, key)
-        var task = list[key.index]
         guard task.state != .done || settings.simulatedBug == .acceptDuplicateResults, !job.state.isFinished else {
             duplicateResults += 1
             logger.info("duplicate result ignored", metadata: ["job": "\(key.job)", "task": "\(key.index)", "worker": "\(r.workerID)"])
@@ -119,8 +119,8 @@ extension CoordinatorCore {
             fail(&j, "cannot store a result: \(error)")
             return []
         }
-        list[key.index] = task
-        tasks[key.job] = list
+        tasks[key.job]![key.index] = task  // in place: a job's list is never copied per result
+        doneCount[key.job, default: 0] += 1
         assignedAt[key] = nil
         acceptedResults += 1
         metrics.taskDone(task.kind.rawValue, images: task.count)
@@ -173,15 +173,16 @@ extension CoordinatorCore {
     }
 
     func retryOrFail(_ key: TaskKey, _ why: String) -> [CoordinatorAction] {
-        guard var job = jobs[key.job], var list = tasks[key.job] else { return [] }
-        if list[key.index].attempts >= settings.maxTaskAttempts {
-            fail(&job, "task \(key.index) failed \(list[key.index].attempts) times; last: \(why)")
+        guard var job = jobs[key.job], let count = tasks[key.job]?.count, key.index >= 0, key.index < count,
+              let attempts = tasks[key.job]?[key.index].attempts else { return [] }
+        if attempts >= settings.maxTaskAttempts {
+            fail(&job, "task \(key.index) failed \(attempts) times; last: \(why)")
             return []
         }
-        list[key.index].state = .pending
-        list[key.index].worker = nil
-        tasks[key.job] = list
-        do { try store.save([list[key.index]]) } catch { fail(&job, "cannot store task \(key.index)'s state: \(error)") }
+        tasks[key.job]![key.index].state = .pending
+        tasks[key.job]![key.index].worker = nil
+        firstPending[key.job] = min(firstPending[key.job] ?? 0, key.index)
+        do { try store.save([tasks[key.job]![key.index]]) } catch { fail(&job, "cannot store task \(key.index)'s state: \(error)") }
         return []
     }
 
@@ -203,7 +204,7 @@ extension CoordinatorCore {
     /// Moves a job on when all its current tasks are done.
     func advance(_ id: String) -> [CoordinatorAction] {
         guard var job = jobs[id], let list = tasks[id] else { return [] }
-        guard job.state == .running || job.state == .verifying, list.allSatisfy({ $0.state == .done }) else { return [] }
+        guard job.state == .running || job.state == .verifying, doneCount[id, default: 0] == list.count else { return [] }
         job.state = .finalizing
         do { try store.save(job) } catch {
             fail(&job, "cannot store the job's state: \(error)")
@@ -232,6 +233,8 @@ extension CoordinatorCore {
             }
             jobs[id] = job
             tasks[id] = p.tasks
+            doneCount[id] = p.tasks.filter { $0.state == .done }.count
+            firstPending[id] = 0
             runningSince[id] = now()
             logger.info("job prepared", metadata: ["job": "\(id)", "tasks": "\(p.tasks.count)"])
             return advance(id)

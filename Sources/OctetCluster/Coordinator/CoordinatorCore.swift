@@ -84,6 +84,13 @@ public final class CoordinatorCore {
     public internal(set) var acceptedResults = 0
     /// When each assigned task was handed out (`CoordinatorSettings.taskTimeout`).
     var assignedAt: [TaskKey: Double] = [:]
+    /// Per job, its tasks done (a task never leaves `done`), so finishing is noticed without a scan.
+    var doneCount: [String: Int] = [:]
+    /// Per job, an index below which no task is pending: dispatch starts there. Every change of a
+    /// task to pending lowers it; dispatch raises it past the tasks no longer pending.
+    var firstPending: [String: Int] = [:]
+    /// Per job, its spec as JSON, encoded once for all its assignments (a spec never changes).
+    var specJSON: [String: String] = [:]
     let makeJobID: () -> String
     let metrics: CoordinatorMetrics
 
@@ -113,6 +120,8 @@ public final class CoordinatorCore {
             try store.save(list)
             jobs[job.id] = job
             tasks[job.id] = list
+            doneCount[job.id] = list.filter { $0.state == .done }.count
+            firstPending[job.id] = 0
             guard !job.state.isFinished else { continue }
             logger.info("resuming job", metadata: ["job": "\(job.id)", "state": "\(job.state.rawValue)",
                                                    "done": "\(list.filter { $0.state == .done }.count)/\(list.count)"])
@@ -126,6 +135,9 @@ public final class CoordinatorCore {
         }
         return actions + dispatch()
     }
+
+    /// How many of `job`'s tasks are done.
+    public func tasksDone(_ job: String) -> Int { doneCount[job] ?? 0 }
 
     public func handle(_ event: CoordinatorEvent) -> [CoordinatorAction] {
         switch event {
@@ -274,17 +286,25 @@ public final class CoordinatorCore {
         var idle = workers.values.filter { $0.state == .idle }.map(\.id).sorted()
         guard !idle.isEmpty else { return [] }
         for j in jobs.values.sorted(by: { ($0.created, $0.id) < ($1.created, $1.id) }) where j.state == .running || j.state == .verifying {
-            for t in tasks[j.id] ?? [] where t.state == .pending {
+            guard let count = tasks[j.id]?.count else { continue }
+            var index = firstPending[j.id] ?? 0
+            while index < count, tasks[j.id]![index].state != .pending { index += 1 }
+            firstPending[j.id] = index
+            while index < count {
                 guard !idle.isEmpty else { return actions }
+                let t = tasks[j.id]![index]
+                index += 1
+                guard t.state == .pending else { continue }
                 let pinned = t.kind == .inference ? nil : (j.isa ?? settings.defaultISA)
                 guard let w = idle.firstIndex(where: { id in pinned.map { workers[id]?.isas.isEmpty ?? true || workers[id]!.isas.contains($0) } ?? true })
                 else { continue }
                 let workerID = idle.remove(at: w)
-                guard var job = jobs[j.id], var task = tasks[j.id]?[t.index], var worker = workers[workerID] else { continue }
+                guard var job = jobs[j.id], var worker = workers[workerID] else { continue }
+                var task = t
                 task.state = .assigned
                 task.attempts += 1
                 task.worker = workerID
-                tasks[j.id]![t.index] = task
+                tasks[j.id]![t.index] = task  // in place
                 do { try store.save([task]) } catch {
                     fail(&job, "cannot store task state: \(error)")
                     continue
@@ -307,7 +327,11 @@ public final class CoordinatorCore {
         a.kind = task.kind.wire
         a.modelHash = job.spec.modelHash
         a.int8ModelHash = job.int8Hash ?? ""
-        a.jobSpecJson = job.spec.json()
+        if let json = specJSON[job.id] { a.jobSpecJson = json } else {
+            let json = job.spec.json()
+            specJSON[job.id] = json
+            a.jobSpecJson = json
+        }
         a.start = UInt32(task.start)
         a.end = UInt32(task.end)
         if task.kind == .calibration { a.watched = job.watched }

@@ -34,10 +34,9 @@ public final class JobStore: @unchecked Sendable {
     public func save(_ tasks: [TaskRecord]) throws {
         let rows = try tasks.map { ($0, try Self.encode($0)) }
         try db.write { db in
-            for (t, json) in rows {
-                try db.execute(sql: "INSERT INTO task (job, idx, record) VALUES (?, ?, ?) ON CONFLICT(job, idx) DO UPDATE SET record = excluded.record",
-                               arguments: [t.job, t.index, json])
-            }
+            // A cached statement: parsed once, not once per task.
+            let statement = try db.cachedStatement(sql: "INSERT INTO task (job, idx, record) VALUES (?, ?, ?) ON CONFLICT(job, idx) DO UPDATE SET record = excluded.record")
+            for (t, json) in rows { try statement.execute(arguments: [t.job, t.index, json]) }
         }
     }
 
@@ -45,8 +44,8 @@ public final class JobStore: @unchecked Sendable {
     public func complete(_ task: TaskRecord, result: [UInt8]) throws {
         let json = try Self.encode(task)
         try db.write { db in
-            try db.execute(sql: "INSERT INTO task (job, idx, record, result) VALUES (?, ?, ?, ?) ON CONFLICT(job, idx) DO UPDATE SET record = excluded.record, result = excluded.result",
-                           arguments: [task.job, task.index, json, Data(result)])
+            try db.cachedStatement(sql: "INSERT INTO task (job, idx, record, result) VALUES (?, ?, ?, ?) ON CONFLICT(job, idx) DO UPDATE SET record = excluded.record, result = excluded.result")
+                .execute(arguments: [task.job, task.index, json, Data(result)])
         }
     }
 
@@ -77,10 +76,15 @@ public final class JobStore: @unchecked Sendable {
     }
 
     static func encode<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    /// One encoder for every record (`encode` is safe to call concurrently).
+    private static let encoder: JSONEncoder = {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
-        return String(decoding: try e.encode(value), as: UTF8.self)
-    }
+        return e
+    }()
 
     static func decode<T: Decodable>(_ type: T.Type, _ json: String) throws -> T {
         try JSONDecoder().decode(type, from: Data(json.utf8))
