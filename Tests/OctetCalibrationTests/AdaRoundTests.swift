@@ -17,14 +17,20 @@ final class AdaRoundTests: XCTestCase {
         let y = b.add(.conv(Window2D(kernel: [3, 3], pads: [1, 1, 1, 1]), group: 2),
                       [x, b.constant("w", try Tensor(shape: [4, 2, 3, 3], floats: w))], name: "conv")
         b.output(y, dims: [nil, 4, 3, 3])
-        var values: [Float] = []
-        for _ in 0..<8 {
-            let base = r.floats(9, 0.2, 1)
-            for _ in 0..<4 { values += base.map { $0 + r.floats(1, -0.05, 0.05)[0] } }
-        }
+        let values = Self.correlatedInputs(samples: 8, pixels: 9, lo: 0.2, &r)
         let npy = dir.appendingPathComponent("x-\(seed).npy").path
         try NPYFile.write(path: npy, shape: [8, 4, 3, 3], values: values)
         return (b.graph, try NPYDataset(path: npy), values, w)
+    }
+
+    /// NCHW values of 4 channels that are one base image in [lo, 1) plus noise of ±0.05 each.
+    static func correlatedInputs(samples: Int, pixels: Int, lo: Float, _ r: inout TestRandom) -> [Float] {
+        var values: [Float] = []
+        for _ in 0..<samples {
+            let base = r.floats(pixels, lo, 1)
+            for _ in 0..<4 { values += base.map { $0 + r.floats(1, -0.05, 0.05)[0] } }
+        }
+        return values
     }
 
     /// Per output channel, Σ over samples and pixels of (Σ (ŵ − w)·x)² for the codes `q` at
@@ -136,11 +142,7 @@ final class AdaRoundTests: XCTestCase {
                       [b.add(.relu, [y]), b.constant("dww", r.tensor([4, 1, 3, 3])), b.constant("db", r.tensor([4], -0.1, 0.1))], name: "dw")
         b.output(z, dims: [nil, 4, 2, 2])
         let graph = b.graph
-        var values: [Float] = []
-        for _ in 0..<16 {
-            let base = r.floats(25, 0, 1)
-            for _ in 0..<4 { values += base.map { $0 + r.floats(1, -0.05, 0.05)[0] } }
-        }
+        let values = Self.correlatedInputs(samples: 16, pixels: 25, lo: 0, &r)
         let npy = dir.appendingPathComponent("x.npy").path
         try NPYFile.write(path: npy, shape: [16, 4, 5, 5], values: values)
         let data = try NPYDataset(path: npy)
