@@ -38,8 +38,16 @@ struct JobDataOptions: ParsableArguments {
         guard data.offset < folder.items.count else { throw ValidationError("--offset \(data.offset) skips all \(folder.items.count) images") }
         let end = data.limit.map { min(folder.items.count, data.offset + $0) } ?? folder.items.count
         var files: [DatasetSpec.ShippedFile] = []
-        for item in folder.items[data.offset..<end] {  // only the selected images travel
-            files.append(.init(name: item.name, hash: try client.uploadFile(item.path), label: item.label))
+        // Only the selected images travel, in batches of uploads in flight together.
+        let selected = Array(folder.items[data.offset..<end])
+        for batch in stride(from: 0, to: selected.count, by: 256) {
+            let items = selected[batch..<min(batch + 256, selected.count)]
+            let contents = try items.map { item -> (name: String, bytes: [UInt8]) in
+                guard let d = FileManager.default.contents(atPath: item.path) else { throw WireError.transport("cannot read \(item.path)") }
+                return (item.name, [UInt8](d))
+            }
+            let hashes = try client.uploadMany(contents)
+            files += zip(items, hashes).map { .init(name: $0.name, hash: $1, label: $0.label) }
         }
         return DatasetSpec(path: nil, labels: nil, files: files, recipe: recipe)
     }

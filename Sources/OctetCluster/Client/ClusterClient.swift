@@ -50,6 +50,52 @@ public final class ClusterClient {
         throw .malformed("upload of \(hash) ended without completion")
     }
 
+    /// Uploads many blobs (`--ship-data`'s images) with up to `window` one-chunk uploads in
+    /// flight, instead of one round trip after another; larger blobs go one at a time (`upload`).
+    /// Returns the hashes in order. A refusal names the blob (`name`, a file name for the user).
+    public func uploadMany(_ blobs: [(name: String, bytes: [UInt8])], window: Int = 64) throws(WireError) -> [String] {
+        var hashes = [String](repeating: "", count: blobs.count)
+        var inFlight: [UInt64: Int] = [:]  // request id → blob index
+        var next = 0
+        var deadline = Date().addingTimeInterval(timeoutSeconds)
+        while next < blobs.count || !inFlight.isEmpty {
+            while next < blobs.count, inFlight.count < max(window, 1) {
+                let bytes = blobs[next].bytes
+                if bytes.count > WireProtocol.blobChunkBytes {
+                    guard inFlight.isEmpty else { break }  // drain first: `upload` reads replies itself
+                    do { hashes[next] = try upload(bytes) } catch {
+                        if case .refused(let reason, let message) = error { throw .refused(reason, "\(blobs[next].name): \(message)") }
+                        throw error
+                    }
+                    next += 1
+                    continue
+                }
+                var p = Octet_Wire_BlobPut()
+                p.hash = ContentHash.sha256(bytes)
+                p.offset = 0
+                p.totalSize = UInt64(bytes.count)
+                p.data = Data(bytes)
+                hashes[next] = p.hash
+                let id = nextRequest
+                nextRequest += 1
+                try transport.send(WireProtocol.encode(.blobPut(p), requestID: id))
+                inFlight[id] = next
+                next += 1
+            }
+            guard !inFlight.isEmpty else { continue }
+            guard Date() < deadline else {
+                throw .timeout("no reply from the coordinator within \(Int(timeoutSeconds)) s for \(inFlight.count) uploads")
+            }
+            guard let bytes = try transport.receive(timeoutMs: 100) else { continue }
+            let e = try WireProtocol.decode(bytes, maxBytes: Int.max)
+            guard let index = inFlight.removeValue(forKey: e.requestID) else { continue }  // a stale reply
+            deadline = Date().addingTimeInterval(timeoutSeconds)
+            if case .refusal(let r) = e.body { throw .refused(r.reason, "\(blobs[index].name): \(r.message)") }
+            guard case .blobAck(let ack) = e.body, ack.complete else { throw .malformed("the upload of \(blobs[index].name) did not complete in one chunk") }
+        }
+        return hashes
+    }
+
     public func uploadFile(_ path: String) throws -> String {
         guard let d = FileManager.default.contents(atPath: path) else { throw WireError.transport("cannot read \(path)") }
         return try upload([UInt8](d))

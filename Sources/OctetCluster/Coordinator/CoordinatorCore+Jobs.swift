@@ -193,6 +193,7 @@ extension CoordinatorCore {
         job.error = message
         job.finished = now()
         jobs[job.id] = job
+        specJSON[job.id] = nil  // no more assignments
         do { try store.save(job) } catch {
             logger.critical("cannot store a job's failure", metadata: ["job": "\(job.id)", "error": "\(message)", "store": "\(error)"])
         }
@@ -259,6 +260,7 @@ extension CoordinatorCore {
             } else {
                 job.state = .done
                 job.finished = now()
+                specJSON[id] = nil  // no more assignments
                 logger.info("job done", metadata: ["job": "\(id)"])
             }
             do {

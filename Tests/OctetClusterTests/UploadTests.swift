@@ -1,0 +1,29 @@
+import Foundation
+import OctetCluster
+import OctetTestSupport
+import XCTest
+
+/// `ClusterClient.uploadMany` (`--ship-data`): many uploads in flight at once, each blob stored
+/// whole and named on a refusal.
+final class UploadTests: XCTestCase {
+    func testManyUploadsInFlightStoreEveryBlobAndARefusalNamesItsFile() throws {
+        let dir = try TestPaths.temporaryDirectory(self)
+        var settings = CoordinatorSettings(defaultISA: "scalar", threads: 1)
+        settings.maxBlobBytes = UInt64(WireProtocol.blobChunkBytes) * 2
+        let cluster = try InProcessCluster(directory: dir, workers: 0, settings: settings)
+        defer { cluster.stop() }
+        let client = cluster.client()
+        // 300 small blobs (50 of them repeated) around one of more than a chunk.
+        var blobs = (0..<300).map { (name: "img\($0).jpg", bytes: Array("image \($0 % 250) ".utf8) + [UInt8](repeating: UInt8($0 % 7), count: $0)) }
+        blobs.insert((name: "large.png", bytes: (0..<(WireProtocol.blobChunkBytes + 1000)).map { UInt8($0 % 251) }), at: 120)
+        let hashes = try client.uploadMany(blobs, window: 16)
+        XCTAssertEqual(hashes, blobs.map { ContentHash.sha256($0.bytes) })
+        for (blob, hash) in zip(blobs, hashes) { XCTAssertEqual(try client.download(hash), blob.bytes, blob.name) }
+
+        let tooLarge = [(name: "ok.jpg", bytes: [UInt8](repeating: 1, count: 10)),
+                        (name: "huge.jpg", bytes: [UInt8](repeating: 2, count: WireProtocol.blobChunkBytes * 2 + 1))]
+        XCTAssertThrowsError(try client.uploadMany(tooLarge)) { error in
+            XCTAssertTrue("\(error)".contains("huge.jpg") && "\(error)".contains("exceeds"), "\(error)")
+        }
+    }
+}
