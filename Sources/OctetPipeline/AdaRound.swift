@@ -75,9 +75,8 @@ public func adaRoundedWeights(_ graph: Graph, data: any Dataset, samples: Int, o
     DispatchQueue.concurrentPerform(iterations: max(1, min(plan.threads, work.count))) { _ in
         while let i = next.take(below: work.count) {
             let (node, m) = work[i]
-            guard let w = graph.initializers[node.inputs[1]], let wf = w.floats else { continue }
-            let scales = weightScales[node.name] ?? WeightQuantizer.quantize(
-                wf, shape: w.shape, axis: 0, perChannel: options.perChannelWeights, qmax: options.weightMax, clipping: options.weightClipping).scales
+            guard let w = graph.initializers[node.inputs[1]], let wf = w.floats,
+                  let scales = convolutionScales(wf, shape: w.shape, given: weightScales[node.name], options: options) else { continue }
             let up = adaRound(weights: wf, scales: scales, moments: m, qmax: options.weightMax, isa: plan.isa, settings: settings)
             results.set(i, up)
         }

@@ -14,17 +14,23 @@ public func chosenWeights(_ graph: Graph, scales: [String: [Float]]?, roundedUp:
         guard case .conv = node.op, node.inputs.count > 1, let w = graph.initializers[node.inputs[1]], let wf = w.floats, w.shape.rank >= 1 else { continue }
         let given = scales?[node.name], up = roundedUp?[node.name]
         guard given != nil || up != nil else { continue }
-        let s: [Float]
-        if let given {
-            guard given.allSatisfy({ $0.isFinite && $0 > 0 }), given.count == 1 || given.count == w.shape[0] else { continue }
-            s = given
-        } else {
-            s = WeightQuantizer.quantize(wf, shape: w.shape, axis: 0, perChannel: options.perChannelWeights, qmax: options.weightMax,
-                                         clipping: options.weightClipping).scales
-        }
+        guard let s = convolutionScales(wf, shape: w.shape, given: given, options: options) else { continue }
         let codes = up.map { WeightQuantizer.codes(wf, shape: w.shape, axis: 0, scales: s, qmax: options.weightMax, roundedUp: $0) }
             ?? WeightQuantizer.codes(wf, shape: w.shape, axis: 0, scales: s, qmax: options.weightMax)
         out["\(node.inputs[1])@0"] = .init(codes: codes, scales: s)
     }
     return out
+}
+
+/// A convolution's weight scales in a calibration: the chosen ones (`given`, from
+/// `outputMSEWeightScales` or a table) when they are positive, finite and one per output channel
+/// or one in all, else nil; without them, `WeightQuantizer`'s default ranges. The one rule
+/// AdaRound rounds at and `chosenWeights` quantizes with.
+func convolutionScales(_ w: [Float], shape: Shape, given: [Float]?, options: QuantizeOptions) -> [Float]? {
+    if let given {
+        guard given.allSatisfy({ $0.isFinite && $0 > 0 }), shape.rank >= 1, given.count == 1 || given.count == shape[0] else { return nil }
+        return given
+    }
+    return WeightQuantizer.quantize(w, shape: shape, axis: 0, perChannel: options.perChannelWeights, qmax: options.weightMax,
+                                    clipping: options.weightClipping).scales
 }

@@ -26,4 +26,26 @@ final class UploadTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("huge.jpg") && "\(error)".contains("exceeds"), "\(error)")
         }
     }
+
+    /// The shared images uploaded one round trip at a time (window 1) and 64 in flight: the
+    /// same hashes; prints both times (docs/protocol.md).
+    func testTheSharedImagesUploadWithAndWithoutPipelining() throws {
+        try TestPaths.requireShared()
+        let names = try FileManager.default.contentsOfDirectory(atPath: TestPaths.imageSample)
+            .filter { [".jpeg", ".jpg", ".png"].contains(where: $0.lowercased().hasSuffix) }.sorted()
+        let blobs = try names.map { name -> (name: String, bytes: [UInt8]) in
+            guard let d = FileManager.default.contents(atPath: TestPaths.imageSample + "/" + name) else { throw WireError.transport("cannot read \(name)") }
+            return (name, [UInt8](d))
+        }
+        var hashes: [[String]] = []
+        for window in [1, 64] {
+            let cluster = try InProcessCluster(directory: try TestPaths.temporaryDirectory(self).appendingPathComponent("w\(window)"), workers: 0)
+            defer { cluster.stop() }
+            let t0 = Date()
+            hashes.append(try cluster.client().uploadMany(blobs, window: window))
+            print(String(format: "upload of %d images, window %d: %.2f s", blobs.count, window, Date().timeIntervalSince(t0)))
+        }
+        XCTAssertEqual(hashes[0], hashes[1])
+        XCTAssertEqual(hashes[0], blobs.map { ContentHash.sha256($0.bytes) })
+    }
 }
