@@ -109,7 +109,8 @@ public struct PreprocessRecipe: Codable, Hashable, Sendable {
         return (ch, cw)
     }
 
-    func resizedSize(width: Int, height: Int) -> (Int, Int) {
+    /// Width and height after resizing (before the crop) of an image of `width × height`.
+    public func resizedSize(width: Int, height: Int) -> (Int, Int) {
         if let r = resizeTo, r.count == 2 { return (r[1], r[0]) }
         guard let s = resizeShorter else { return (width, height) }
         // torchvision: the long side is int(size * long / short).
@@ -125,18 +126,27 @@ public struct PreprocessRecipe: Codable, Hashable, Sendable {
     /// The 8-bit image after resizing and centre cropping, before normalization.
     public func resizedCrop(_ image: RGBImage) -> RGBImage {
         let (rw, rh) = resizedSize(width: image.width, height: image.height)
-        let resized = (rw, rh) == (image.width, image.height) ? image : Resampler.resize(image, width: rw, height: rh)
         let (ch, cw) = cropSize.map { ($0[0], $0[1]) } ?? (crop ?? rh, crop ?? rw)
+        let (top, left) = cropOrigin(height: rh, width: rw, cropHeight: ch, cropWidth: cw)
+        if (rw, rh) != (image.width, image.height), top >= 0, left >= 0, top + ch <= rh, left + cw <= rw {
+            // The crop lies inside the resized image: resize that window alone.
+            return letterboxed(Resampler.resize(image, width: rw, height: rh, region: (x: left, y: top, width: cw, height: ch)))
+        }
+        let resized = (rw, rh) == (image.width, image.height) ? image : Resampler.resize(image, width: rw, height: rh)
         return letterboxed(centreCrop(resized, height: ch, width: cw))
     }
 
+    /// Where a centre crop starts: torchvision CenterCrop's `int(round((size - crop) / 2))`,
+    /// Python's round-half-even (negative when the crop is larger than the image).
+    func cropOrigin(height rh: Int, width rw: Int, cropHeight ch: Int, cropWidth cw: Int) -> (top: Int, left: Int) {
+        (Int((Double(rh - ch) / 2).rounded(.toNearestOrEven)), Int((Double(rw - cw) / 2).rounded(.toNearestOrEven)))
+    }
+
     /// The centre `height × width` of `resized` (zeros outside it, as torchvision pads).
-    func centreCrop(_ resized: RGBImage, height ch: Int, width cw: Int) -> RGBImage {
+    public func centreCrop(_ resized: RGBImage, height ch: Int, width cw: Int) -> RGBImage {
         let (rh, rw) = (resized.height, resized.width)
         if (ch, cw) == (rh, rw) { return resized }
-        // torchvision CenterCrop: int(round((size - crop) / 2)), Python's round-half-even.
-        let top = Int((Double(rh - ch) / 2).rounded(.toNearestOrEven))
-        let left = Int((Double(rw - cw) / 2).rounded(.toNearestOrEven))
+        let (top, left) = cropOrigin(height: rh, width: rw, cropHeight: ch, cropWidth: cw)
         var out = [UInt8](repeating: 0, count: ch * cw * 3)
         for y in 0..<ch {
             let sy = y + top
@@ -180,10 +190,18 @@ public struct PreprocessRecipe: Codable, Hashable, Sendable {
         let (h, w) = (image.height, image.width)
         var out = [Float](repeating: 0, count: 3 * h * w)
         let order = channelOrder == .rgb ? [0, 1, 2] : [2, 1, 0]
-        for c in 0..<3 {
-            let src = order[c]
-            for p in 0..<(h * w) {
-                out[c * h * w + p] = (Float(image.pixels[p * 3 + src]) / pixelDivisor - mean[c]) / std[c]
+        // One table of the 256 values per channel: the same floats as computing each pixel.
+        var table = [Float](repeating: 0, count: 3 * 256)
+        for c in 0..<3 { for v in 0..<256 { table[c * 256 + v] = (Float(v) / pixelDivisor - mean[c]) / std[c] } }
+        let plane = h * w
+        table.withUnsafeBufferPointer { t in
+            image.pixels.withUnsafeBufferPointer { px in
+                out.withUnsafeMutableBufferPointer { o in
+                    for c in 0..<3 {
+                        let src = order[c], lut = t.baseAddress! + c * 256, dst = o.baseAddress! + c * plane
+                        for p in 0..<plane { dst[p] = lut[Int(px[p * 3 + src])] }
+                    }
+                }
             }
         }
         return out

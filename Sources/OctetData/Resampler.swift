@@ -3,21 +3,37 @@
 /// a triangle filter widened by the downscale factor, separable, horizontal pass first,
 /// coefficients in 22-bit fixed point, rounding and clamping to 8 bits after each pass
 /// (Pillow `libImaging/Resample.c`).
+///
+/// `resize(_:width:height:region:)` computes only a window of the resized image (a centre
+/// crop's), and only the source rows that window needs, as Pillow does for its `box`: each
+/// output pixel depends on its own coefficients alone, so the window's bytes are those of the
+/// full resize. `referenceResize` is the plain full resize, kept as the specification the fast
+/// path is tested against.
 public enum Resampler {
     static let precisionBits = 32 - 8 - 2
 
+    /// The taps of one output position: the first input position, how many follow, and their
+    /// fixed-point weights. Weights are non-negative and sum to about 2^22, so a sum of 8-bit
+    /// pixels times weights stays below 2^31 (Pillow accumulates in `int` too).
     struct Coefficients {
         var bounds: [(start: Int, count: Int)]
         var weights: [[Int32]]
     }
 
     static func coefficients(inSize: Int, outSize: Int) -> Coefficients {
+        coefficients(inSize: inSize, outSize: outSize, range: 0..<outSize)
+    }
+
+    /// The coefficients of output positions `range` only.
+    static func coefficients(inSize: Int, outSize: Int, range: Range<Int>) -> Coefficients {
         let scale = Double(inSize) / Double(outSize)
         let filterScale = max(scale, 1.0)
         let support = 1.0 * filterScale
         var bounds: [(Int, Int)] = []
         var weights: [[Int32]] = []
-        for xx in 0..<outSize {
+        bounds.reserveCapacity(range.count)
+        weights.reserveCapacity(range.count)
+        for xx in range {
             let center = (Double(xx) + 0.5) * scale
             let ss = 1.0 / filterScale
             let xmin = max(Int(center - support + 0.5), 0)
@@ -45,26 +61,119 @@ public enum Resampler {
         return s <= 0 ? 0 : (s >= 255 ? 255 : UInt8(s))
     }
 
+    @inline(__always) static func clip8(_ v: Int32) -> UInt8 {
+        let s = v >> Int32(precisionBits)
+        return s <= 0 ? 0 : (s >= 255 ? 255 : UInt8(truncatingIfNeeded: s))
+    }
+
     /// Resizes `image` to `width × height`.
     public static func resize(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
+        resize(image, width: width, height: height, region: (x: 0, y: 0, width: width, height: height))
+    }
+
+    /// The `region` of `image` resized to `width × height`: the same bytes as cropping the full
+    /// resize, at the cost of the region alone. The region must lie inside `width × height`.
+    public static func resize(_ image: RGBImage, width: Int, height: Int,
+                              region: (x: Int, y: Int, width: Int, height: Int)) -> RGBImage {
+        precondition(region.x >= 0 && region.y >= 0 && region.width >= 0 && region.height >= 0
+                     && region.x + region.width <= width && region.y + region.height <= height, "internal: resize region")
+        let needH = width != image.width, needV = height != image.height
+        // Rows of the source the vertical pass reads (all of the region's rows without one).
+        let vc = needV ? coefficients(inSize: image.height, outSize: height, range: region.y..<(region.y + region.height)) : nil
+        let rowLo = vc.map { c in c.bounds.map(\.start).min() ?? 0 } ?? region.y
+        let rowHi = vc.map { c in c.bounds.map { $0.start + $0.count }.max() ?? 0 } ?? (region.y + region.height)
+        // Horizontal pass over the needed rows and the region's columns.
+        let hw = region.width
+        var rows = [UInt8](repeating: 0, count: hw * max(rowHi - rowLo, 0) * 3)
+        image.pixels.withUnsafeBufferPointer { src in
+            rows.withUnsafeMutableBufferPointer { dst in
+                if needH {
+                    horizontal(src.baseAddress!, srcWidth: image.width, rows: rowLo..<rowHi,
+                               c: coefficients(inSize: image.width, outSize: width, range: region.x..<(region.x + hw)), into: dst.baseAddress!)
+                } else {
+                    for (k, y) in (rowLo..<rowHi).enumerated() {
+                        let from = src.baseAddress! + (y * image.width + region.x) * 3
+                        (dst.baseAddress! + k * hw * 3).update(from: from, count: hw * 3)
+                    }
+                }
+            }
+        }
+        guard let vc else { return RGBImage(width: hw, height: region.height, pixels: rows) }
+        var out = [UInt8](repeating: 0, count: hw * region.height * 3)
+        rows.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                vertical(src.baseAddress!, rowBytes: hw * 3, firstRow: rowLo, c: vc, into: dst.baseAddress!)
+            }
+        }
+        return RGBImage(width: hw, height: region.height, pixels: out)
+    }
+
+    /// Horizontal pass: `rows` of the source, each to `c.bounds.count` output pixels.
+    static func horizontal(_ src: UnsafePointer<UInt8>, srcWidth: Int, rows: Range<Int>, c: Coefficients, into dst: UnsafeMutablePointer<UInt8>) {
+        let outWidth = c.bounds.count
+        let half = Int32(1) << Int32(precisionBits - 1)
+        // Weights flattened once: the inner loop reads one contiguous array.
+        let stride = c.weights.map(\.count).max() ?? 0
+        var flat = [Int32](repeating: 0, count: stride * outWidth)
+        for (x, w) in c.weights.enumerated() { for (i, v) in w.enumerated() { flat[x * stride + i] = v } }
+        flat.withUnsafeBufferPointer { k in
+            let k = k.baseAddress!
+            for (r, y) in rows.enumerated() {
+                let row = src + y * srcWidth * 3
+                let out = dst + r * outWidth * 3
+                for x in 0..<outWidth {
+                    let (start, count) = c.bounds[x]
+                    let kx = k + x * stride
+                    var a0 = half, a1 = half, a2 = half
+                    var p = row + start * 3
+                    for i in 0..<count {
+                        let w = kx[i]
+                        a0 &+= Int32(p[0]) &* w; a1 &+= Int32(p[1]) &* w; a2 &+= Int32(p[2]) &* w
+                        p += 3
+                    }
+                    out[x * 3] = clip8(a0); out[x * 3 + 1] = clip8(a1); out[x * 3 + 2] = clip8(a2)
+                }
+            }
+        }
+    }
+
+    /// Vertical pass: each output row is a weighted sum of whole source rows (`firstRow` is the
+    /// source row at `src`), accumulated a row at a time so the loop runs over contiguous bytes.
+    static func vertical(_ src: UnsafePointer<UInt8>, rowBytes: Int, firstRow: Int, c: Coefficients, into dst: UnsafeMutablePointer<UInt8>) {
+        let half = Int32(1) << Int32(precisionBits - 1)
+        let acc = UnsafeMutablePointer<Int32>.allocate(capacity: max(rowBytes, 1))
+        defer { acc.deallocate() }
+        for (y, (start, count)) in c.bounds.enumerated() {
+            acc.initialize(repeating: half, count: rowBytes)
+            let k = c.weights[y]
+            for i in 0..<count {
+                let w = k[i]
+                let row = src + (start + i - firstRow) * rowBytes
+                for x in 0..<rowBytes { acc[x] &+= Int32(row[x]) &* w }
+            }
+            let out = dst + y * rowBytes
+            for x in 0..<rowBytes { out[x] = clip8(acc[x]) }
+        }
+    }
+
+    /// The plain full resize, in 64-bit sums: the specification `resize` is tested against.
+    public static func referenceResize(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
         var current = image
         if width != image.width {
             let c = coefficients(inSize: image.width, outSize: width)
             var out = [UInt8](repeating: 0, count: width * image.height * 3)
-            image.pixels.withUnsafeBufferPointer { src in
-                for y in 0..<image.height {
-                    let row = y * image.width * 3
-                    for x in 0..<width {
-                        let (start, count) = c.bounds[x]
-                        let k = c.weights[x]
-                        var acc: (Int64, Int64, Int64) = (1 << (precisionBits - 1), 1 << (precisionBits - 1), 1 << (precisionBits - 1))
-                        for i in 0..<count {
-                            let p = row + (start + i) * 3, w = Int64(k[i])
-                            acc.0 += Int64(src[p]) * w; acc.1 += Int64(src[p + 1]) * w; acc.2 += Int64(src[p + 2]) * w
-                        }
-                        let o = (y * width + x) * 3
-                        out[o] = clip8(acc.0); out[o + 1] = clip8(acc.1); out[o + 2] = clip8(acc.2)
+            for y in 0..<image.height {
+                let row = y * image.width * 3
+                for x in 0..<width {
+                    let (start, count) = c.bounds[x]
+                    let k = c.weights[x]
+                    var acc: (Int64, Int64, Int64) = (1 << (precisionBits - 1), 1 << (precisionBits - 1), 1 << (precisionBits - 1))
+                    for i in 0..<count {
+                        let p = row + (start + i) * 3, w = Int64(k[i])
+                        acc.0 += Int64(image.pixels[p]) * w; acc.1 += Int64(image.pixels[p + 1]) * w; acc.2 += Int64(image.pixels[p + 2]) * w
                     }
+                    let o = (y * width + x) * 3
+                    out[o] = clip8(acc.0); out[o + 1] = clip8(acc.1); out[o + 2] = clip8(acc.2)
                 }
             }
             current = RGBImage(width: width, height: image.height, pixels: out)
@@ -73,15 +182,13 @@ public enum Resampler {
             let c = coefficients(inSize: current.height, outSize: height)
             var out = [UInt8](repeating: 0, count: width * height * 3)
             let w3 = width * 3
-            current.pixels.withUnsafeBufferPointer { src in
-                for y in 0..<height {
-                    let (start, count) = c.bounds[y]
-                    let k = c.weights[y]
-                    for x in 0..<w3 {
-                        var acc: Int64 = 1 << (precisionBits - 1)
-                        for i in 0..<count { acc += Int64(src[(start + i) * w3 + x]) * Int64(k[i]) }
-                        out[y * w3 + x] = clip8(acc)
-                    }
+            for y in 0..<height {
+                let (start, count) = c.bounds[y]
+                let k = c.weights[y]
+                for x in 0..<w3 {
+                    var acc: Int64 = 1 << (precisionBits - 1)
+                    for i in 0..<count { acc += Int64(current.pixels[(start + i) * w3 + x]) * Int64(k[i]) }
+                    out[y * w3 + x] = clip8(acc)
                 }
             }
             current = RGBImage(width: width, height: height, pixels: out)

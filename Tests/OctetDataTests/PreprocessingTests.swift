@@ -18,6 +18,57 @@ final class PreprocessingTests: XCTestCase {
         }
     }
 
+    /// The windowed resize (a centre crop's region, only the source rows it needs, 32-bit sums)
+    /// gives the bytes of the plain full resize cropped, for random sizes up and down, odd
+    /// widths, one-pixel images and random windows, including saturated pixels.
+    func testWindowedResizeMatchesTheReference() {
+        var rng = TestRandom(seed: 2024)
+        for trial in 0..<300 {
+            let w = Int.random(in: 1...61, using: &rng.rng), h = Int.random(in: 1...47, using: &rng.rng)
+            let extremes = trial % 5 == 0
+            let pixels = (0..<(w * h * 3)).map { _ in extremes ? (Bool.random(using: &rng.rng) ? 255 : 0) : UInt8.random(in: 0...255, using: &rng.rng) }
+            let image = RGBImage(width: w, height: h, pixels: pixels)
+            let ow = Int.random(in: 1...80, using: &rng.rng), oh = trial % 7 == 0 ? h : Int.random(in: 1...60, using: &rng.rng)
+            let full = Resampler.referenceResize(image, width: ow, height: oh)
+            XCTAssertEqual(Resampler.resize(image, width: ow, height: oh), full, "\(w)x\(h) → \(ow)x\(oh)")
+            let rw = Int.random(in: 0...ow, using: &rng.rng), rh = Int.random(in: 0...oh, using: &rng.rng)
+            let x = Int.random(in: 0...(ow - rw), using: &rng.rng), y = Int.random(in: 0...(oh - rh), using: &rng.rng)
+            var crop: [UInt8] = []
+            for yy in y..<(y + rh) { crop += full.pixels[((yy * ow + x) * 3)..<((yy * ow + x + rw) * 3)] }
+            let window = Resampler.resize(image, width: ow, height: oh, region: (x: x, y: y, width: rw, height: rh))
+            XCTAssertEqual(window, RGBImage(width: rw, height: rh, pixels: crop), "\(w)x\(h) → \(ow)x\(oh), window \(x),\(y) \(rw)x\(rh)")
+        }
+    }
+
+    /// The recipe's crop (windowed, or padded when the crop exceeds the image) equals cropping
+    /// the reference resize, and normalization's table gives the formula's floats.
+    func testRecipeCropAndNormalizationMatchTheFormula() {
+        var rng = TestRandom(seed: 7)
+        let recipes = [PreprocessRecipe.imagenet, .efficientNetLite,
+                       PreprocessRecipe(name: "bgr", resizeShorter: 40, crop: 48, pixelDivisor: 255, mean: [0.1, 0.2, 0.3],
+                                        std: [0.3, 0.2, 0.1], channelOrder: .bgr),
+                       PreprocessRecipe(name: "odd", resizeShorter: 37, crop: nil, pixelDivisor: 1, mean: [1, 2, 3], std: [3, 5, 7],
+                                        resizeTo: nil, cropSize: [21, 33])]
+        for trial in 0..<24 {
+            let recipe = recipes[trial % recipes.count]
+            let w = Int.random(in: 20...300, using: &rng.rng), h = Int.random(in: 20...300, using: &rng.rng)
+            let image = RGBImage(width: w, height: h, pixels: (0..<(w * h * 3)).map { _ in UInt8.random(in: 0...255, using: &rng.rng) })
+            let (rw, rh) = recipe.resizedSize(width: w, height: h)
+            let (ch, cw) = recipe.cropSize.map { ($0[0], $0[1]) } ?? (recipe.crop ?? rh, recipe.crop ?? rw)
+            let expected = recipe.centreCrop(Resampler.referenceResize(image, width: rw, height: rh), height: ch, width: cw)
+            let got = recipe.resizedCrop(image)
+            XCTAssertEqual(got, expected, "\(recipe.name) \(w)x\(h)")
+            let order = recipe.channelOrder == .rgb ? [0, 1, 2] : [2, 1, 0]
+            let floats = recipe.normalize(got)
+            let plane = got.width * got.height
+            for c in 0..<3 {
+                for p in stride(from: 0, to: plane, by: 17) {
+                    XCTAssertEqual(floats[c * plane + p], (Float(got.pixels[p * 3 + order[c]]) / recipe.pixelDivisor - recipe.mean[c]) / recipe.std[c])
+                }
+            }
+        }
+    }
+
     func testNormalizationRecipes() {
         let image = RGBImage(width: 1, height: 1, pixels: [255, 127, 0])
         XCTAssertEqual(PreprocessRecipe.efficientNetLite.normalize(image), [1, 0, -127.0 / 128])
