@@ -42,6 +42,9 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "Seconds an assigned task may go without a result before it is handed to another worker (a lost assignment or result, a stuck worker).")
     var taskTimeout: Double = 600
 
+    @Option(help: "Inference tasks run ahead of what the job's client has written (a slow client or disk holds the job back instead of results piling up).")
+    var outputWindow: Int = 256
+
     @OptionGroup var runtime: RuntimeOptions
 
     @Flag(help: "Log every message rejection and task event (debug level).")
@@ -55,6 +58,7 @@ struct CoordinatorCommand: ParsableCommand {
         guard taskTimeout > 0 else { throw ValidationError("--task-timeout must be positive") }
         guard heartbeatInterval > 0, heartbeatTimeout > heartbeatInterval else { throw ValidationError("--heartbeat-timeout must exceed --heartbeat-interval > 0") }
         guard maxMessageBytes >= 1 << 16 else { throw ValidationError("--max-message-bytes must be at least 65536") }
+        guard outputWindow >= 1 else { throw ValidationError("--output-window must be at least 1") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
     }
 
@@ -70,6 +74,7 @@ struct CoordinatorCommand: ParsableCommand {
         settings.maxMessageBytes = maxMessageBytes
         settings.maxTaskAttempts = maxAttempts
         settings.taskTimeout = taskTimeout
+        settings.outputWindow = outputWindow
         let store = try JobStore(path: (state as NSString).appendingPathComponent("jobs.sqlite"))
         let blobs = try BlobStore(directory: (state as NSString).appendingPathComponent("blobs"))
         let core = try CoordinatorCore(settings: settings, store: store, blobs: blobs, logger: logger)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OctetCluster
+import OctetCore
 import OctetPipeline
 
 struct SubmitCommand: ParsableCommand {
@@ -110,7 +111,13 @@ struct SubmitCalibrate: ParsableCommand {
 struct SubmitInfer: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "infer",
-        abstract: "Run INT8 batch inference on the cluster; writes one JSON line per image, in input order.")
+        abstract: "Run INT8 batch inference on the cluster; writes one JSON line per image, in input order, exactly once.",
+        discussion: """
+            Lines are written as tasks finish, each batch flushed to disk and recorded in OUT.commit. \
+            If this command is killed, the same command with --resume continues the job where its \
+            output stopped: no line is lost or written twice. The coordinator runs at most its \
+            --output-window tasks ahead of what this command has written.
+            """)
 
     @Argument(help: "INT8 QDQ ONNX model (from `octet calibrate`, or another tool's).")
     var model: String
@@ -118,33 +125,47 @@ struct SubmitInfer: ParsableCommand {
     @OptionGroup var jobData: JobDataOptions
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(help: "Output file (JSON lines).")
+    @Option(help: "Output file (JSON lines); its commit log is OUT.commit.")
     var out: String
 
     @Option(help: "Images per batch (one task).")
     var batch: Int = 16
 
+    @Flag(help: "Continue the job recorded in OUT.commit instead of submitting a new one.")
+    var resume = false
+
     @Flag(help: "Print one JSON object.")
     var json = false
 
     func run() throws {
+        let started = Date()
         guard try ModelLoader.isQuantized(path: model) else { throw ValidationError("\(model) is not a QDQ (INT8) model: calibrate it first") }
         let client = try connection.client()
-        var spec = try jobData.jobSpec(.infer, model: model, client: client)
-        spec.batch = batch
-        let id = try client.submit(spec)
-        if !json { FileHandle.standardOutput.write(Data("job \(id)\n".utf8)) }
-        let report = try follow(client: client, id: id, json: json)
-        guard let artifact = report.artifacts.first(where: { $0.name == "predictions.jsonl" }) else { throw ValidationError("job \(id) produced no predictions") }
-        try Data(try client.download(artifact.hash)).write(to: URL(fileURLWithPath: out))
-        let summary = jobSummary(report)
-        if json {
-            try printJSONObject(summary.merging(["job": id, "out": out]) { $1 })
+        let output: CommittedOutput
+        if resume {
+            output = try CommittedOutput(resuming: out)
+            guard let bytes = FileManager.default.contents(atPath: model) else { throw ValidationError("cannot read \(model)") }
+            guard ContentHash.sha256([UInt8](bytes)) == output.log.modelHash else {
+                throw ValidationError("\(out) holds the output of job \(output.log.job) for another model than \(model)")
+            }
         } else {
-            let images = summary["images"] as? Int ?? 0
-            let rate = summary["images_per_second"] as? Double ?? 0
-            print("\(images) predictions written to \(out): \(String(format: "%.1f", rate)) images/s end to end")
+            var spec = try jobData.jobSpec(.infer, model: model, client: client)
+            spec.batch = batch
+            let id = try client.submit(spec)
+            output = try CommittedOutput(creating: out, job: id, modelHash: spec.modelHash)
         }
+        let id = output.log.job, before = output.log.lines
+        if !json { FileHandle.standardOutput.write(Data("job \(id)\(resume ? " (resumed at \(before) lines)" : "")\n".utf8)) }
+        let bar = ProgressBar(label: "job \(id)", enabled: !json && System.stderrIsTerminal)
+        let last = try client.streamResults(id, into: output) { b in
+            if b.tasksTotal > 0 { bar.update(Int(b.firstTask) + b.results.count, Int(b.tasksTotal)) }
+        }
+        let wall = Date().timeIntervalSince(started)
+        let written = output.log.lines - before
+        let summary: [String: Any] = ["job": id, "out": out, "images": output.log.lines, "written": written, "resumed": resume,
+                                      "wall_seconds": wall, "images_per_second": Double(written) / max(wall, 1e-9), "state": last.state]
+        if json { return try printJSONObject(summary) }
+        print("\(output.log.lines) predictions in \(out) (\(written) written now): \(String(format: "%.1f", Double(written) / max(wall, 1e-9))) images/s end to end")
     }
 }
 

@@ -16,7 +16,9 @@ import OctetPipeline
 ///
 /// Faults: workers killed (SIGKILL: their messages in flight are lost) and restarted with their
 /// cache, the coordinator killed and restarted from its store (`resume`), messages delayed (links
-/// stay in order, as TCP keeps them), dropped, duplicated, and links cut for a while.
+/// stay in order, as TCP keeps them), dropped, duplicated, and links cut for a while; for an
+/// inference job, its client (which streams the results into an output it commits batch by
+/// batch, as `CommittedOutput` does) killed and restarted from its last commit.
 ///
 /// Invariants checked as it runs: no task is accepted twice, no finished task is ever done
 /// again (across coordinator restarts too), the messages in flight stay bounded; and at the end:
@@ -26,10 +28,10 @@ final class ClusterSimulator {
         var drop = 0.0, duplicate = 0.0
         var maxDelay = 0.05
         /// Per simulated second.
-        var workerKill = 0.0, coordinatorKill = 0.0, linkCut = 0.0
+        var workerKill = 0.0, coordinatorKill = 0.0, linkCut = 0.0, clientKill = 0.0
 
         static let none = Faults()
-        static let all = Faults(drop: 0.02, duplicate: 0.02, maxDelay: 0.5, workerKill: 0.02, coordinatorKill: 0.01, linkCut: 0.02)
+        static let all = Faults(drop: 0.02, duplicate: 0.02, maxDelay: 0.5, workerKill: 0.02, coordinatorKill: 0.01, linkCut: 0.02, clientKill: 0.02)
         /// Only the network misbehaves: nothing restarts, so a lost message must be recovered
         /// from by the protocol itself.
         static let network = Faults(drop: 0.03, duplicate: 0.03, maxDelay: 0.5)
@@ -40,10 +42,25 @@ final class ClusterSimulator {
         var violations: [String]
         var artifact: [UInt8]?
         var seconds: Double
-        var workerKills = 0, coordinatorKills = 0, dropped = 0, duplicated = 0
+        var workerKills = 0, coordinatorKills = 0, clientKills = 0, dropped = 0, duplicated = 0
     }
 
-    enum Endpoint: Hashable { case coordinator, worker(Int) }
+    enum Endpoint: Hashable { case coordinator, worker(Int), client }
+
+    /// An inference job's client: what it has committed survives its kills; its request in
+    /// flight does not.
+    struct SimClient {
+        var output: [UInt8] = []
+        var tasks = 0
+        var generation = 0
+        var up = true
+        var downUntil = 0.0
+        /// The request it waits on, and when it was sent (resent after a while: it may be lost).
+        var waiting: UInt64?
+        var sentAt = 0.0
+        var requests: UInt64 = 0
+        var peer: PeerID { PeerID(Array("client-\(generation)".utf8)) }
+    }
 
     struct Message {
         var at: Double, seq: Int
@@ -81,6 +98,9 @@ final class ClusterSimulator {
     var coordinatorGeneration = 0
     var coordinatorDownUntil = 0.0
     var workers: [SimWorker] = []
+    var client = SimClient()
+    /// Inference: tasks run ahead of the client's commit (`CoordinatorSettings.outputWindow`).
+    let outputWindow: Int
     var network: [Message] = []
     var lastOnLink: [String: Double] = [:]
     var pending: [(at: Double, seq: Int, what: Pending)] = []
@@ -98,8 +118,9 @@ final class ClusterSimulator {
     var coordinatorCalls = 0
 
     init(seed: UInt64, workers count: Int, samples: Int, shardSize: Int, faults: Faults, directory: URL, bug: SimulatedBug? = nil,
-         kind: JobSpec.Kind = .calibrate) throws {
+         kind: JobSpec.Kind = .calibrate, outputWindow: Int = CoordinatorSettings(defaultISA: "", threads: 1).outputWindow) throws {
         self.kind = kind
+        self.outputWindow = outputWindow
         rng = SeededRandom(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ 1)
         self.samples = samples
         self.shardSize = shardSize
@@ -170,18 +191,19 @@ final class ClusterSimulator {
         spec.shardSize = shardSize
         var submit = Octet_Wire_SubmitJob()
         submit.jobSpecJson = spec.json()
-        let client = PeerID(Array("client".utf8))
+        let submitter = PeerID(Array("submitter".utf8))
         guard let core = coordinator else { throw JobFailure("no coordinator") }
-        let actions = handle(core, .message(client, WireProtocol.encode(.submit(submit))))
+        let actions = handle(core, .message(submitter, WireProtocol.encode(.submit(submit))))
         for a in actions {
-            if case .send(let peer, let bytes) = a, peer == client, case .accepted(let acc)? = try? WireProtocol.decode(bytes).body { jobID = acc.jobID }
+            if case .send(let peer, let bytes) = a, peer == submitter, case .accepted(let acc)? = try? WireProtocol.decode(bytes).body { jobID = acc.jobID }
         }
         guard !jobID.isEmpty else { throw JobFailure("the submit was not accepted") }
-        perform(actions.filter { if case .send(let p, _) = $0 { p != client } else { true } })
+        perform(actions.filter { if case .send(let p, _) = $0 { p != submitter } else { true } })
 
         var nextTick = 0.0
         while now < limit {
-            if let job = coordinator?.jobs[jobID], job.state.isFinished { break }
+            if let job = coordinator?.jobs[jobID], job.state == .failed
+                || (job.state == .done && (kind == .calibrate || client.tasks == coordinator?.tasks[jobID]?.count)) { break }
             // The next thing to happen: a tick, a message, a computation or background work.
             let nextMessage = network.min { ($0.at, $0.seq) < ($1.at, $1.seq) }
             let nextPending = pending.min { ($0.at, $0.seq) < ($1.at, $1.seq) }
@@ -207,7 +229,10 @@ final class ClusterSimulator {
         let state = coordinator?.jobs[jobID]?.state.rawValue ?? "missing"
         outcome.state = state
         outcome.seconds = now
-        if state == "done" {
+        if state == "done", kind == .infer {
+            outcome.artifact = client.output
+            if client.output != expectedArtifact { violations.append("the client's output differs from the fault-free run's (\(client.tasks) tasks written)") }
+        } else if state == "done" {
             if let hash = coordinator?.jobs[jobID]?.artifacts.first?.hash, let bytes = try? blobs.read(hash) {
                 outcome.artifact = bytes
                 if bytes != expectedArtifact { violations.append("the artifact differs from the fault-free run's") }
@@ -242,6 +267,7 @@ final class ClusterSimulator {
         settings.taskTimeout = 20
         settings.maxTaskAttempts = 1000
         settings.simulatedBug = bug
+        settings.outputWindow = outputWindow
         coordinatorGeneration += 1
         var jobs = 0
         let core = try CoordinatorCore(settings: settings, store: store, blobs: blobs, logger: logger, now: { [unowned self] in now },
@@ -263,6 +289,7 @@ final class ClusterSimulator {
 
     func tick() {
         if let core = coordinator { perform(handle(core, .tick)) }
+        if kind == .infer { clientStep() }
         for i in workers.indices { if let core = workers[i].core { perform(core.handle(.tick), worker: i) } }
     }
 
@@ -271,6 +298,7 @@ final class ClusterSimulator {
         for a in actions {
             switch a {
             case .send(let peer, let bytes):
+                if peer == client.peer, client.up { send(from: .coordinator, to: .client, bytes); continue }
                 guard let i = workers.firstIndex(where: { $0.peer == peer }) else { continue }  // a peer gone
                 send(from: .coordinator, to: .worker(i), bytes)
             case .prepare(let job):
@@ -285,6 +313,12 @@ final class ClusterSimulator {
                 let result: Result<FinalizedJob, JobFailure>
                 do {
                     let bytes: [UInt8]
+                    if kind == .infer {
+                        // The client writes the predictions; finalization only summarizes.
+                        result = .success(FinalizedJob(artifacts: [], int8Hash: nil, verificationTasks: [], summary: "{}"))
+                        schedule(after: 0.1 + uniform(), .background(generation: coordinatorGeneration, .finalized(job.id, result)))
+                        continue
+                    }
                     if kind == .calibrate {
                         var merged: [String: AbsHistogram] = [:]
                         for r in try store.results(of: list.filter { $0.kind == .calibration }) {
@@ -292,7 +326,7 @@ final class ClusterSimulator {
                         }
                         bytes = HistogramSet.encode(merged)
                     } else {
-                        bytes = Self.predictionLines(try store.results(of: list.sorted { $0.index < $1.index }).flatMap(\.predictions))
+                        bytes = []
                     }
                     let hash = try blobs.put(bytes)
                     result = .success(FinalizedJob(artifacts: [JobRecord.Artifact(name: "histograms", hash: hash, size: UInt64(bytes.count))],
@@ -340,6 +374,7 @@ final class ClusterSimulator {
         switch e {
         case .coordinator: coordinatorGeneration
         case .worker(let i): workers[i].generation
+        case .client: client.generation
         }
     }
 
@@ -367,8 +402,14 @@ final class ClusterSimulator {
         guard m.fromGeneration == generation(m.from), m.toGeneration == generation(m.to), !linkDown(m) else { return }
         switch m.to {
         case .coordinator:
-            guard let core = coordinator, case .worker(let i) = m.from else { return }
-            perform(handle(core, .message(workers[i].peer, m.bytes)))
+            guard let core = coordinator else { return }
+            switch m.from {
+            case .worker(let i): perform(handle(core, .message(workers[i].peer, m.bytes)))
+            case .client: perform(handle(core, .message(client.peer, m.bytes)))
+            case .coordinator: return
+            }
+        case .client:
+            clientReceive(m.bytes)
         case .worker(let i):
             guard let core = workers[i].core else { return }
             perform(core.handle(.message(m.bytes)), worker: i)
@@ -399,6 +440,17 @@ final class ClusterSimulator {
             }
             if chance(faults.linkCut * seconds) { workers[i].linkDownUntil = now + 8 * uniform() }
         }
+        if kind == .infer {
+            if !client.up, client.downUntil <= now {
+                client.up = true
+                client.waiting = nil
+            } else if client.up, chance(faults.clientKill * seconds) {
+                outcome.clientKills += 1
+                client.up = false
+                client.generation += 1  // its connection and the request in flight die with it
+                client.downUntil = now + 5 * uniform()
+            }
+        }
         if coordinator == nil, coordinatorDownUntil <= now {
             try? startCoordinator()
         } else if coordinator != nil, chance(faults.coordinatorKill * seconds) {
@@ -421,6 +473,43 @@ final class ClusterSimulator {
         lastDone = done
         let total = accepted + core.acceptedResults
         if total > count { violations.append("\(total) results accepted for \(count) tasks (at \(now) s)") }
+    }
+
+    // MARK: The inference client
+
+    /// Asks for the next results (from what it has committed), unless it waits on an answer;
+    /// a question unanswered for 2 s is asked again (it or its answer may be lost).
+    func clientStep() {
+        guard client.up, coordinator?.jobs[jobID]?.state.isFinished != true || client.tasks < (coordinator?.tasks[jobID]?.count ?? 0) else { return }
+        if client.waiting != nil, now - client.sentAt < 2 { return }
+        var q = Octet_Wire_ResultsQuery()
+        q.jobID = jobID
+        q.fromTask = UInt32(client.tasks)
+        q.maxTasks = 8
+        client.requests += 1
+        client.waiting = client.requests
+        client.sentAt = now
+        send(from: .client, to: .coordinator, WireProtocol.encode(.resultsQuery(q), requestID: client.requests))
+    }
+
+    /// Commits a batch that continues its output (appends its lines and the task count at once,
+    /// as `CommittedOutput.commit` makes durable), then asks again.
+    func clientReceive(_ bytes: [UInt8]) {
+        guard client.up, let e = try? WireProtocol.decode(bytes, maxBytes: Int.max), e.requestID == client.waiting else { return }
+        client.waiting = nil
+        guard case .resultsBatch(let b) = e.body else { return }  // a refusal (e.g. the job is unknown to a coordinator not yet resumed): ask again later
+        guard Int(b.firstTask) == client.tasks else {
+            violations.append("results from task \(b.firstTask) answer a question from \(client.tasks)")
+            return
+        }
+        for r in b.results { client.output += Self.predictionLines(r.predictions) }
+        client.tasks += b.results.count
+        // What the coordinator stores for the job never exceeds the window (the tasks below the
+        // commit are dropped, none beyond the window run).
+        if let stored = try? store.storedResults(job: jobID), stored > outputWindow {
+            violations.append("\(stored) results stored with an output window of \(outputWindow) (at \(now) s)")
+        }
+        if !b.results.isEmpty { clientStep() }
     }
 
     /// No task that was done is not done any more.

@@ -97,44 +97,112 @@ final class DistributedCalibrationTests: XCTestCase {
         return q
     }
 
-    func testInferenceWritesEveryPredictionOnceInInputOrder() throws {
-        try TestPaths.requireShared()
-        let dir = try TestPaths.temporaryDirectory(self)
-        // A quick INT8 model: max calibration on 4 images, no sensitivity analysis.
+    /// A quick INT8 model of EfficientNet-Lite0: max calibration on 4 images, no sensitivity analysis.
+    func quickInt8Model(_ dir: URL) throws -> (path: String, qdq: Graph) {
         var o = CalibrationOptions()
         o.samples = 4
         o.method = "max"
         o.sensitivityMarginDB = nil
-        let data = try openDataset(path: TestPaths.imageSample, labels: TestPaths.imageLabels, recipe: .efficientNetLite, limit: 37)
+        let data = try openDataset(path: TestPaths.imageSample, labels: TestPaths.imageLabels, recipe: .efficientNetLite, limit: 4)
         var config = try o.quantConfig(plan: PlanOptions(isa: .best, threads: 2))
         config.biasCorrection = false
         let q = try quantizeModel(try ModelLoader.load(path: TestPaths.efficientNet), calibrationData: data, config: config)
         let model = dir.appendingPathComponent("m.int8.onnx")
         try ONNXExporter.write(q.qdq, to: model)
+        return (model.path, q.qdq)
+    }
 
+    func inferenceSpec(_ client: ClusterClient, model: String, offset: Int, limit: Int, batch: Int) throws -> JobSpec {
+        var spec = JobSpec(kind: .infer, modelHash: try client.uploadFile(model), modelName: "m",
+                           dataset: DatasetSpec(path: TestPaths.imageSample, labels: TestPaths.imageLabels, files: nil,
+                                                recipe: .efficientNetLite, offset: offset, limit: limit))
+        spec.batch = batch
+        return spec
+    }
+
+    func testInferenceWritesEveryPredictionOnceInInputOrder() throws {
+        try TestPaths.requireShared()
+        let dir = try TestPaths.temporaryDirectory(self)
+        let (model, qdq) = try quickInt8Model(dir)
         let cluster = try InProcessCluster(directory: dir.appendingPathComponent("cluster"), workers: 2)
         defer { cluster.stop() }
         let client = cluster.client()
-        var spec = JobSpec(kind: .infer, modelHash: try client.uploadFile(model.path), modelName: "m",
-                           dataset: DatasetSpec(path: TestPaths.imageSample, labels: TestPaths.imageLabels, files: nil,
-                                                recipe: .efficientNetLite, offset: 3, limit: 37))
-        spec.batch = 5
-        let report = try client.wait(try client.submit(spec))
-        XCTAssertEqual(report.state, "done", report.error)
-        let artifact = try XCTUnwrap(report.artifacts.first { $0.name == "predictions.jsonl" })
-        let lines = String(decoding: try client.download(artifact.hash), as: UTF8.self).split(separator: "\n")
+        let spec = try inferenceSpec(client, model: model, offset: 3, limit: 37, batch: 5)
+        let id = try client.submit(spec)
+        let out = dir.appendingPathComponent("p.jsonl").path
+        let output = try CommittedOutput(creating: out, job: id, modelHash: spec.modelHash)
+        let last = try client.streamResults(id, into: output)
+        XCTAssertEqual(last.state, "done", last.error)
+        XCTAssertEqual(output.log.tasks, 8)
+        XCTAssertEqual(output.log.lines, 37)
+        let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
         let predictions = try lines.map { try JSONDecoder().decode(PredictionLine.self, from: Data($0.utf8)) }
         XCTAssertEqual(predictions.map(\.index), Array(0..<37))
         let sliced = DatasetSlice(try openDataset(path: TestPaths.imageSample, labels: TestPaths.imageLabels, recipe: .efficientNetLite, limit: nil), range: 3..<40)
         XCTAssertEqual(predictions.map(\.file), (0..<37).map { sliced.name($0) })
         // The same top-1 as the INT8 session run locally on the same images.
-        let session = try deployQDQ(q.qdq, threads: 2)
+        let session = try deployQDQ(qdq, threads: 2)
         let input = try ClassificationRun.loadBatch(sliced, 0..<37, chw: session.chw, threads: 2)
         let logits = try XCTUnwrap(try session.run(input).floats)
         let classes = logits.count / 37
         for (i, p) in predictions.enumerated() {
             XCTAssertEqual(p.top1, TopK.indices(Array(logits[(i * classes)..<((i + 1) * classes)]), k: 1).first)
             XCTAssertEqual(p.label, sliced.label(i))
+        }
+        // Every task's result was released once the client committed it.
+        XCTAssertEqual(try cluster.coordinator.core.store.storedResults(job: id), 0)
+    }
+
+    /// A client that stops reading holds the job at the output window (results stored on the
+    /// coordinator never exceed it); a client killed between writing lines and committing them
+    /// resumes from the commit log, and the output equals a fault-free run's, line for line.
+    func testSlowClientHoldsTheJobAndAResumedClientWritesEachLineOnce() throws {
+        try TestPaths.requireShared()
+        let dir = try TestPaths.temporaryDirectory(self)
+        let (model, _) = try quickInt8Model(dir)
+        var settings = CoordinatorSettings(defaultISA: ISA.best.rawValue, threads: 2)
+        settings.outputWindow = 3
+        let cluster = try InProcessCluster(directory: dir.appendingPathComponent("cluster"), workers: 2, settings: settings)
+        defer { cluster.stop() }
+        let client = cluster.client()
+        let spec = try inferenceSpec(client, model: model, offset: 0, limit: 30, batch: 2)
+
+        let reference = dir.appendingPathComponent("reference.jsonl").path
+        let first = try client.submit(spec)
+        _ = try client.streamResults(first, into: try CommittedOutput(creating: reference, job: first, modelHash: spec.modelHash))
+
+        let id = try client.submit(spec)
+        let out = dir.appendingPathComponent("p.jsonl").path
+        var output: CommittedOutput? = try CommittedOutput(creating: out, job: id, modelHash: spec.modelHash)
+        // Read two batches of 2 tasks, then stop reading: the job runs on to the window and waits.
+        for _ in 0..<2 {
+            var b = try client.results(id, from: output!.log.tasks, maxTasks: 2)
+            while b.results.count < 2 { Thread.sleep(forTimeInterval: 0.02); b = try client.results(id, from: output!.log.tasks, maxTasks: 2) }
+            try output!.commit(lines: b.results.flatMap { $0.predictions.compactMap { PredictionLine($0)?.json() } }, tasks: 2)
+        }
+        _ = try client.results(id, from: 4)  // commits tasks 0..<4
+        Thread.sleep(forTimeInterval: 1.0)
+        let core = cluster.coordinator.core
+        XCTAssertEqual(core.tasksDone(id), 4 + settings.outputWindow, "the job ran exactly to the window beyond the commit")
+        XCTAssertEqual(try core.store.storedResults(job: id), settings.outputWindow)
+        XCTAssertEqual(core.jobs[id]?.state, .running)
+        // Killed after appending a task's lines but before committing them.
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: out))
+        handle.seekToEndOfFile()
+        handle.write(Data("{\"uncommitted\": true}\n{\"partial".utf8))
+        try handle.close()
+        output = nil
+
+        let resumed = try CommittedOutput(resuming: out)
+        XCTAssertEqual(resumed.log.tasks, 4)
+        let last = try client.streamResults(id, into: resumed)
+        XCTAssertEqual(last.state, "done", last.error)
+        XCTAssertEqual(try String(contentsOfFile: out, encoding: .utf8), try String(contentsOfFile: reference, encoding: .utf8))
+        XCTAssertEqual(resumed.log.lines, 30)
+        // Committed tasks cannot be asked for again: their results are gone.
+        XCTAssertThrowsError(try client.results(id, from: 2)) { XCTAssertTrue("\($0)".contains("already committed"), "\($0)") }
+        XCTAssertThrowsError(try CommittedOutput(resuming: dir.appendingPathComponent("none.jsonl").path)) {
+            XCTAssertTrue("\($0)".contains("nothing to resume"), "\($0)")
         }
     }
 }

@@ -49,7 +49,7 @@ final class LocalClusterCLITests: XCTestCase {
                                              "--limit", "20", "--batch", "6", "--ship-data",
                                              "--coordinator", endpoint, "--out", preds])
         XCTAssertEqual(infer.status, 0, infer.stderr)
-        XCTAssertTrue(infer.stdout.contains("20 predictions written"), infer.stdout)
+        XCTAssertTrue(infer.stdout.contains("20 predictions in"), infer.stdout)
         let lines = try String(contentsOfFile: preds, encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(lines.count, 20)
         let first = try JSONDecoder().decode(PredictionLine.self, from: Data(lines[0].utf8))

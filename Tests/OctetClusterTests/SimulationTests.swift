@@ -10,8 +10,10 @@ final class SimulationTests: XCTestCase {
         let runDir = dir.appendingPathComponent("seed-\(seed)")
         defer { try? FileManager.default.removeItem(at: runDir) }
         // The shape of the job varies with the seed too.
+        // Every third seed an inference job, streamed by a client through a small output window.
         let workers = 1 + Int(seed % 4), samples = 20 + Int(seed % 37), shard = 2 + Int(seed % 7)
-        let sim = try ClusterSimulator(seed: seed, workers: workers, samples: samples, shardSize: shard, faults: faults, directory: runDir, bug: bug)
+        let sim = try ClusterSimulator(seed: seed, workers: workers, samples: samples, shardSize: shard, faults: faults, directory: runDir, bug: bug,
+                                       kind: seed % 3 == 2 ? .infer : .calibrate, outputWindow: 1 + Int(seed % 5))
         return try sim.run()
     }
 
@@ -31,21 +33,23 @@ final class SimulationTests: XCTestCase {
     func testTwoThousandSeedsUnderFaultsHoldEveryInvariant() throws {
         let dir = try TestPaths.temporaryDirectory(self)
         var failures: [String] = []
-        var kills = 0, restarts = 0, dropped = 0, duplicated = 0
+        var kills = 0, restarts = 0, clientKills = 0, dropped = 0, duplicated = 0
         for seed in UInt64(0)..<2000 {
             let o = try simulate(seed: seed, faults: seed % 2 == 0 ? .all : .network, in: dir)
             if !o.violations.isEmpty { failures.append("seed \(seed): \(o.violations.joined(separator: "; "))") }
             kills += o.workerKills
             restarts += o.coordinatorKills
+            clientKills += o.clientKills
             dropped += o.dropped
             duplicated += o.duplicated
         }
         XCTAssertEqual(failures.count, 0, "\(failures.count) seeds broke an invariant; first: \(failures.prefix(5).joined(separator: "\n"))")
         XCTAssertGreaterThan(kills, 50, "worker kills")
         XCTAssertGreaterThan(restarts, 25, "coordinator restarts")
+        XCTAssertGreaterThan(clientKills, 25, "inference clients killed")
         XCTAssertGreaterThan(dropped, 100, "dropped messages")
         XCTAssertGreaterThan(duplicated, 100, "duplicated messages")
-        print("simulation: 2000 seeds, \(kills) worker kills, \(restarts) coordinator restarts, \(dropped) messages dropped, \(duplicated) duplicated")
+        print("simulation: 2000 seeds, \(kills) worker kills, \(restarts) coordinator restarts, \(clientKills) inference clients killed, \(dropped) messages dropped, \(duplicated) duplicated")
     }
 
     func testOneSeedReproducesItsRun() throws {

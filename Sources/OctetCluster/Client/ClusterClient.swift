@@ -145,6 +145,45 @@ public final class ClusterClient {
         }
     }
 
+    /// One batch of an inference job's finished results from task `from` on; asking commits
+    /// every task below `from` (see `ResultsQuery`).
+    public func results(_ id: String, from: Int, maxTasks: Int = 64) throws(WireError) -> Octet_Wire_ResultsBatch {
+        var q = Octet_Wire_ResultsQuery()
+        q.jobID = id
+        q.fromTask = UInt32(clamping: from)
+        q.maxTasks = UInt32(clamping: maxTasks)
+        guard case .resultsBatch(let b) = try request(.resultsQuery(q)) else { throw .malformed("expected ResultsBatch") }
+        guard b.jobID == id, Int(b.firstTask) == from else { throw .malformed("results of \(b.jobID) from task \(b.firstTask), asked \(id) from \(from)") }
+        return b
+    }
+
+    /// Streams inference job `id`'s predictions into `output` in input order, committing each
+    /// batch before asking for the next (which tells the coordinator it may drop them), until
+    /// every task is written. Returns the last batch (the job's final state). A failed job
+    /// throws its error; lines already committed stay.
+    public func streamResults(_ id: String, into output: CommittedOutput, maxTasks: Int = 64, poll: Double = 0.02,
+                              progress: (Octet_Wire_ResultsBatch) -> Void = { _ in }) throws -> Octet_Wire_ResultsBatch {
+        while true {
+            let b = try results(id, from: output.log.tasks, maxTasks: maxTasks)
+            progress(b)
+            if b.state == JobRecord.State.failed.rawValue { throw JobFailure("job \(id) failed: \(b.error)") }
+            if !b.results.isEmpty {
+                var lines: [String] = []
+                for r in b.results {
+                    for p in r.predictions {
+                        guard let line = PredictionLine(p) else { throw WireError.malformed("task \(r.task) has a prediction without classes") }
+                        lines.append(line.json())
+                    }
+                }
+                try output.commit(lines: lines, tasks: b.results.count)
+                continue
+            }
+            // Done and all written: the last query (from the total) also released the results.
+            if b.state == JobRecord.State.done.rawValue, output.log.tasks >= Int(b.tasksTotal) { return b }
+            Thread.sleep(forTimeInterval: poll)
+        }
+    }
+
     /// Downloads every artifact of a finished job into `directory`; returns the paths written.
     public func fetchArtifacts(_ report: Octet_Wire_JobReport, to directory: String) throws -> [String] {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -81,6 +81,55 @@ extension CoordinatorCore {
         return r
     }
 
+    /// Results of an inference job's finished tasks, in order, from `q.fromTask`; asking from N
+    /// commits every task below N (their stored results are dropped and the dispatch window moves).
+    func resultsQuery(_ peer: PeerID, _ q: Octet_Wire_ResultsQuery, _ rid: UInt64) -> [CoordinatorAction] {
+        guard var job = jobs[q.jobID] else { return reject(peer, .refused(.notFound, "no job '\(q.jobID)'"), requestID: rid) }
+        guard job.spec.kind == .infer else {
+            return reject(peer, .refused(.invalidRequest, "job \(job.id) is a \(job.spec.kind.rawValue) job: only inference streams results"), requestID: rid)
+        }
+        let list = tasks[job.id] ?? []
+        let from = Int(q.fromTask), committed = committed[job.id] ?? 0
+        guard from >= committed else {
+            return reject(peer, .refused(.notFound, "tasks below \(committed) of job \(job.id) were already committed by a client and dropped; " +
+                                                   "resume from that output's commit log"), requestID: rid)
+        }
+        if from > committed {
+            guard from <= list.count, !list[committed..<from].contains(where: { $0.state != .done }) else {
+                return reject(peer, .refused(.invalidRequest, "task \(from - 1) of job \(job.id) is not finished, so no client has written it"),
+                              requestID: rid)
+            }
+            do { try store.dropResults(job: job.id, committed..<from) } catch {
+                fail(&job, "cannot store the client's commit: \(error)")
+                return reject(peer, .transport("cannot store the commit: \(error)"), requestID: rid)
+            }
+            self.committed[job.id] = from
+        }
+        var batch = Octet_Wire_ResultsBatch()
+        batch.jobID = job.id
+        batch.firstTask = UInt32(from)
+        batch.tasksTotal = UInt32(list.count)
+        batch.state = job.state.rawValue
+        batch.error = job.error ?? ""
+        var bytes = 0, index = from
+        let maxTasks = min(max(Int(q.maxTasks), 1), 1024)
+        while index < list.count, index - from < maxTasks, list[index].state == .done {
+            let stored: [UInt8]?
+            do { stored = try store.result(job: job.id, index: index) } catch {
+                return reject(peer, .transport("cannot read task \(index)'s result: \(error)"), requestID: rid)
+            }
+            guard let stored, let r = try? Octet_Wire_TaskResult(serializedBytes: stored) else {
+                return reject(peer, .transport("task \(index) of job \(job.id) has no readable stored result"), requestID: rid)
+            }
+            // The reply stays well inside the message limit.
+            if index > from, bytes + stored.count > settings.maxMessageBytes / 2 { break }
+            bytes += stored.count
+            batch.results.append(r)
+            index += 1
+        }
+        return [reply(peer, .resultsBatch(batch), rid)]
+    }
+
     /// Remaining time at the job's rate so far (0 when unknown or finished).
     func eta(_ job: JobRecord) -> Double {
         guard !job.state.isFinished, let since = runningSince[job.id] else { return 0 }

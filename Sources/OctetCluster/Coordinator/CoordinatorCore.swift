@@ -89,6 +89,9 @@ public final class CoordinatorCore {
     /// Per job, an index below which no task is pending: dispatch starts there. Every change of a
     /// task to pending lowers it; dispatch raises it past the tasks no longer pending.
     var firstPending: [String: Int] = [:]
+    /// Per inference job, the tasks its client has committed (`ResultsQuery`): their results are
+    /// dropped, and dispatch runs at most `outputWindow` tasks beyond.
+    var committed: [String: Int] = [:]
     /// Per job, its spec as JSON, encoded once for all its assignments (a spec never changes).
     var specJSON: [String: String] = [:]
     let makeJobID: () -> String
@@ -120,6 +123,7 @@ public final class CoordinatorCore {
             try store.save(list)
             jobs[job.id] = job
             tasks[job.id] = list
+            if job.spec.kind == .infer { committed[job.id] = try store.committedTasks(job: job.id) }
             doneCount[job.id] = list.filter { $0.state == .done }.count
             firstPending[job.id] = 0
             guard !job.state.isFinished else { continue }
@@ -173,6 +177,7 @@ public final class CoordinatorCore {
         case .blobPut(let p): return blobPut(peer, p, rid)
         case .submit(let s): return submit(peer, s, rid) + dispatch()
         case .jobQuery(let q): return jobQuery(peer, q, rid)
+        case .resultsQuery(let q): return resultsQuery(peer, q, rid) + dispatch()
         case .statusQuery: return [reply(peer, .statusReport(statusReport()), rid)]
         default:
             return reject(peer, .refused(.invalidRequest, "a coordinator does not accept \(Self.bodyName(envelope.body))"), requestID: rid)
@@ -290,7 +295,9 @@ public final class CoordinatorCore {
             var index = firstPending[j.id] ?? 0
             while index < count, tasks[j.id]![index].state != .pending { index += 1 }
             firstPending[j.id] = index
-            while index < count {
+            // Inference runs at most `outputWindow` tasks ahead of what its client has written.
+            let end = j.spec.kind == .infer ? min(count, (committed[j.id] ?? 0) + settings.outputWindow) : count
+            while index < end {
                 guard !idle.isEmpty else { return actions }
                 let t = tasks[j.id]![index]
                 index += 1

@@ -15,6 +15,9 @@ public struct CoordinatorSettings: Sendable {
     /// taken as idle: the assignment or the result was lost (a message dropped on a reconnect),
     /// or the worker is stuck. A slow worker's late result is still accepted if it comes first.
     public var taskTimeout: Double = 600
+    /// Inference tasks dispatched beyond the last one a client has committed (`ResultsQuery`):
+    /// a slow client or disk holds the job back instead of results piling up on the coordinator.
+    public var outputWindow = 256
     /// A deliberately wrong rule, for the deterministic simulator's own test that its invariants
     /// catch a real bug (FoundationDB's BUGGIFY in spirit). Nil everywhere else.
     public var simulatedBug: SimulatedBug? = nil

@@ -119,34 +119,17 @@ public final class JobRunner: @unchecked Sendable {
         return FinalizedJob(artifacts: job.artifacts, int8Hash: job.int8Hash, verificationTasks: [], summary: String(decoding: data, as: UTF8.self))
     }
 
+    /// An inference job's summary. Its predictions are not assembled here: the client streams
+    /// them in order as tasks finish (`ResultsQuery`) and writes its output itself.
     func predictions(_ job: JobRecord, _ tasks: [TaskRecord]) throws -> FinalizedJob {
-        let data = try job.spec.dataset.open(blobPath: blobs.path)
-        let results = try store.results(of: tasks.sorted { $0.index < $1.index })
-        var lines: [String] = []
-        lines.reserveCapacity(data.count)
-        var seconds = 0.0
-        for r in results {
-            seconds += r.seconds
-            for p in r.predictions {
-                let i = Int(p.index)
-                guard i < data.count else { throw JobFailure("prediction for sample \(i) of \(data.count)") }
-                lines.append(Self.json(PredictionLine(index: i, file: data.name(i), label: data.label(i), top1: Int(p.classes[0]),
-                                                      classes: p.classes.map(Int.init), scores: p.scores)))
-            }
-        }
-        guard lines.count == data.count else { throw JobFailure("\(lines.count) predictions for \(data.count) samples") }
-        let out = (directory as NSString).appendingPathComponent("\(job.id)/artifacts")
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: (out as NSString).appendingPathComponent("predictions.jsonl")))
+        let images = tasks.reduce(0) { $0 + $1.count }
         let wall = Date().timeIntervalSince1970 - job.created
         struct Summary: Encodable {
-            var images: Int, wallSeconds: Double, imagesPerSecond: Double, workerSeconds: Double
-            enum CodingKeys: String, CodingKey {
-                case images, wallSeconds = "wall_seconds", imagesPerSecond = "images_per_second", workerSeconds = "worker_seconds"
-            }
+            var images: Int, wallSeconds: Double, imagesPerSecond: Double
+            enum CodingKeys: String, CodingKey { case images, wallSeconds = "wall_seconds", imagesPerSecond = "images_per_second" }
         }
-        let summary = Summary(images: lines.count, wallSeconds: wall, imagesPerSecond: Double(lines.count) / max(wall, 1e-9), workerSeconds: seconds)
-        return FinalizedJob(artifacts: try publish(out), int8Hash: nil, verificationTasks: [], summary: Self.json(summary))
+        let summary = Summary(images: images, wallSeconds: wall, imagesPerSecond: Double(images) / max(wall, 1e-9))
+        return FinalizedJob(artifacts: [], int8Hash: nil, verificationTasks: [], summary: Self.json(summary))
     }
 
     /// Puts every file of `folder` in the blob store, in name order.
@@ -163,16 +146,6 @@ public final class JobRunner: @unchecked Sendable {
         e.outputFormatting = [.sortedKeys]
         return (try? String(decoding: e.encode(v), as: UTF8.self)) ?? "{}"
     }
-}
-
-/// One line of an inference job's `predictions.jsonl`.
-public struct PredictionLine: Codable, Sendable, Hashable {
-    public var index: Int
-    public var file: String
-    public var label: Int?
-    public var top1: Int
-    public var classes: [Int]
-    public var scores: [Float]
 }
 
 /// A readable message for any error (our typed errors describe themselves).

@@ -233,6 +233,22 @@ public nonisolated struct Octet_Wire_Envelope: Sendable {
     set {body = .statusReport(newValue)}
   }
 
+  public var resultsQuery: Octet_Wire_ResultsQuery {
+    get {
+      if case .resultsQuery(let v)? = body {return v}
+      return Octet_Wire_ResultsQuery()
+    }
+    set {body = .resultsQuery(newValue)}
+  }
+
+  public var resultsBatch: Octet_Wire_ResultsBatch {
+    get {
+      if case .resultsBatch(let v)? = body {return v}
+      return Octet_Wire_ResultsBatch()
+    }
+    set {body = .resultsBatch(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -254,6 +270,8 @@ public nonisolated struct Octet_Wire_Envelope: Sendable {
     case jobReport(Octet_Wire_JobReport)
     case statusQuery(Octet_Wire_StatusQuery)
     case statusReport(Octet_Wire_StatusReport)
+    case resultsQuery(Octet_Wire_ResultsQuery)
+    case resultsBatch(Octet_Wire_ResultsBatch)
 
   }
 
@@ -281,6 +299,10 @@ public nonisolated struct Octet_Wire_Hello: Sendable {
 
   /// Every ISA path the worker can run.
   public var isas: [String] = []
+
+  /// How many assignments the worker takes at once (credit-based flow control): it prepares the
+  /// next while computing one. 0 means 1.
+  public var credit: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -469,9 +491,23 @@ public nonisolated struct Octet_Wire_Prediction: Sendable {
   /// Verification only: the FP32 model's top-1.
   public var fp32Top1: Int32 = 0
 
+  /// Inference: the sample's file name and label, for the output line.
+  public var name: String = String()
+
+  public var label: Int32 {
+    get {_label ?? 0}
+    set {_label = newValue}
+  }
+  /// Returns true if `label` has been explicitly set.
+  public var hasLabel: Bool {self._label != nil}
+  /// Clears the value of `label`. Subsequent reads from it will return its default value.
+  public mutating func clearLabel() {self._label = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _label: Int32? = nil
 }
 
 /// Worker -> coordinator.
@@ -712,6 +748,50 @@ public nonisolated struct Octet_Wire_StatusReport: Sendable {
   public init() {}
 }
 
+/// Client -> coordinator: the results of an inference job's finished tasks, in task order, from
+/// `from_task` on. Asking from N says the client has durably written every task below N: the
+/// coordinator may drop their results and dispatch N + its output window tasks.
+public nonisolated struct Octet_Wire_ResultsQuery: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var jobID: String = String()
+
+  public var fromTask: UInt32 = 0
+
+  /// At most this many tasks in the reply (the coordinator also caps the reply's size).
+  public var maxTasks: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Coordinator -> client: consecutive finished tasks from `first_task` (empty while the next task
+/// is not finished), with the job's state.
+public nonisolated struct Octet_Wire_ResultsBatch: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var jobID: String = String()
+
+  public var firstTask: UInt32 = 0
+
+  public var results: [Octet_Wire_TaskResult] = []
+
+  public var tasksTotal: UInt32 = 0
+
+  public var state: String = String()
+
+  public var error: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "octet.wire"
@@ -722,7 +802,7 @@ nonisolated extension Octet_Wire_TaskKind: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Octet_Wire_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}request_id\0\u{2}\u{8}hello\0\u{1}welcome\0\u{1}heartbeat\0\u{1}goodbye\0\u{1}refusal\0\u{2}\u{6}assignment\0\u{1}result\0\u{1}failure\0\u{4}\u{8}blob_request\0\u{3}blob_chunk\0\u{3}blob_put\0\u{3}blob_ack\0\u{2}\u{7}submit\0\u{1}accepted\0\u{3}job_query\0\u{3}job_report\0\u{3}status_query\0\u{3}status_report\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}request_id\0\u{2}\u{8}hello\0\u{1}welcome\0\u{1}heartbeat\0\u{1}goodbye\0\u{1}refusal\0\u{2}\u{6}assignment\0\u{1}result\0\u{1}failure\0\u{4}\u{8}blob_request\0\u{3}blob_chunk\0\u{3}blob_put\0\u{3}blob_ack\0\u{2}\u{7}submit\0\u{1}accepted\0\u{3}job_query\0\u{3}job_report\0\u{3}status_query\0\u{3}status_report\0\u{3}results_query\0\u{3}results_batch\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -966,6 +1046,32 @@ nonisolated extension Octet_Wire_Envelope: SwiftProtobuf.Message, SwiftProtobuf.
           self.body = .statusReport(v)
         }
       }()
+      case 46: try {
+        var v: Octet_Wire_ResultsQuery?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .resultsQuery(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .resultsQuery(v)
+        }
+      }()
+      case 47: try {
+        var v: Octet_Wire_ResultsBatch?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .resultsBatch(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .resultsBatch(v)
+        }
+      }()
       default: break
       }
     }
@@ -1055,6 +1161,14 @@ nonisolated extension Octet_Wire_Envelope: SwiftProtobuf.Message, SwiftProtobuf.
       guard case .statusReport(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 45)
     }()
+    case .resultsQuery?: try {
+      guard case .resultsQuery(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 46)
+    }()
+    case .resultsBatch?: try {
+      guard case .resultsBatch(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 47)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -1071,7 +1185,7 @@ nonisolated extension Octet_Wire_Envelope: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Octet_Wire_Hello: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Hello"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}host\0\u{1}cores\0\u{1}threads\0\u{1}isa\0\u{3}software_version\0\u{1}isas\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}host\0\u{1}cores\0\u{1}threads\0\u{1}isa\0\u{3}software_version\0\u{1}isas\0\u{1}credit\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1086,6 +1200,7 @@ nonisolated extension Octet_Wire_Hello: SwiftProtobuf.Message, SwiftProtobuf._Me
       case 5: try { try decoder.decodeSingularStringField(value: &self.isa) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.softwareVersion) }()
       case 7: try { try decoder.decodeRepeatedStringField(value: &self.isas) }()
+      case 8: try { try decoder.decodeSingularUInt32Field(value: &self.credit) }()
       default: break
       }
     }
@@ -1113,6 +1228,9 @@ nonisolated extension Octet_Wire_Hello: SwiftProtobuf.Message, SwiftProtobuf._Me
     if !self.isas.isEmpty {
       try visitor.visitRepeatedStringField(value: self.isas, fieldNumber: 7)
     }
+    if self.credit != 0 {
+      try visitor.visitSingularUInt32Field(value: self.credit, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1124,6 +1242,7 @@ nonisolated extension Octet_Wire_Hello: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs.isa != rhs.isa {return false}
     if lhs.softwareVersion != rhs.softwareVersion {return false}
     if lhs.isas != rhs.isas {return false}
+    if lhs.credit != rhs.credit {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1395,7 +1514,7 @@ nonisolated extension Octet_Wire_Compressed: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Octet_Wire_Prediction: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Prediction"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}index\0\u{1}classes\0\u{1}scores\0\u{3}fp32_top1\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}index\0\u{1}classes\0\u{1}scores\0\u{3}fp32_top1\0\u{1}name\0\u{1}label\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1407,12 +1526,18 @@ nonisolated extension Octet_Wire_Prediction: SwiftProtobuf.Message, SwiftProtobu
       case 2: try { try decoder.decodeRepeatedUInt32Field(value: &self.classes) }()
       case 3: try { try decoder.decodeRepeatedFloatField(value: &self.scores) }()
       case 4: try { try decoder.decodeSingularInt32Field(value: &self.fp32Top1) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 6: try { try decoder.decodeSingularInt32Field(value: &self._label) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.index != 0 {
       try visitor.visitSingularUInt32Field(value: self.index, fieldNumber: 1)
     }
@@ -1425,6 +1550,12 @@ nonisolated extension Octet_Wire_Prediction: SwiftProtobuf.Message, SwiftProtobu
     if self.fp32Top1 != 0 {
       try visitor.visitSingularInt32Field(value: self.fp32Top1, fieldNumber: 4)
     }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 5)
+    }
+    try { if let v = self._label {
+      try visitor.visitSingularInt32Field(value: v, fieldNumber: 6)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1433,6 +1564,8 @@ nonisolated extension Octet_Wire_Prediction: SwiftProtobuf.Message, SwiftProtobu
     if lhs.classes != rhs.classes {return false}
     if lhs.scores != rhs.scores {return false}
     if lhs.fp32Top1 != rhs.fp32Top1 {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs._label != rhs._label {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1981,6 +2114,101 @@ nonisolated extension Octet_Wire_StatusReport: SwiftProtobuf.Message, SwiftProto
 
   public static func ==(lhs: Octet_Wire_StatusReport, rhs: Octet_Wire_StatusReport) -> Bool {
     if lhs.statusJson != rhs.statusJson {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Octet_Wire_ResultsQuery: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ResultsQuery"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{3}from_task\0\u{3}max_tasks\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.jobID) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.fromTask) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.maxTasks) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.jobID.isEmpty {
+      try visitor.visitSingularStringField(value: self.jobID, fieldNumber: 1)
+    }
+    if self.fromTask != 0 {
+      try visitor.visitSingularUInt32Field(value: self.fromTask, fieldNumber: 2)
+    }
+    if self.maxTasks != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxTasks, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Octet_Wire_ResultsQuery, rhs: Octet_Wire_ResultsQuery) -> Bool {
+    if lhs.jobID != rhs.jobID {return false}
+    if lhs.fromTask != rhs.fromTask {return false}
+    if lhs.maxTasks != rhs.maxTasks {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Octet_Wire_ResultsBatch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ResultsBatch"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{3}first_task\0\u{1}results\0\u{3}tasks_total\0\u{1}state\0\u{1}error\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.jobID) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.firstTask) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.results) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.tasksTotal) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.state) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.error) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.jobID.isEmpty {
+      try visitor.visitSingularStringField(value: self.jobID, fieldNumber: 1)
+    }
+    if self.firstTask != 0 {
+      try visitor.visitSingularUInt32Field(value: self.firstTask, fieldNumber: 2)
+    }
+    if !self.results.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.results, fieldNumber: 3)
+    }
+    if self.tasksTotal != 0 {
+      try visitor.visitSingularUInt32Field(value: self.tasksTotal, fieldNumber: 4)
+    }
+    if !self.state.isEmpty {
+      try visitor.visitSingularStringField(value: self.state, fieldNumber: 5)
+    }
+    if !self.error.isEmpty {
+      try visitor.visitSingularStringField(value: self.error, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Octet_Wire_ResultsBatch, rhs: Octet_Wire_ResultsBatch) -> Bool {
+    if lhs.jobID != rhs.jobID {return false}
+    if lhs.firstTask != rhs.firstTask {return false}
+    if lhs.results != rhs.results {return false}
+    if lhs.tasksTotal != rhs.tasksTotal {return false}
+    if lhs.state != rhs.state {return false}
+    if lhs.error != rhs.error {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -49,6 +49,34 @@ public final class JobStore: @unchecked Sendable {
         }
     }
 
+    /// Drops the stored results of `job`'s tasks in `range` (a client committed them).
+    public func dropResults(job: String, _ range: Range<Int>) throws {
+        try db.write { db in
+            try db.cachedStatement(sql: "UPDATE task SET result = NULL WHERE job = ? AND idx >= ? AND idx < ?")
+                .execute(arguments: [job, range.lowerBound, range.upperBound])
+        }
+    }
+
+    /// How many of `job`'s first tasks are done with their result dropped: the tasks its client
+    /// has committed (`dropResults`), recovered after a restart without a write per commit.
+    public func committedTasks(job: String) throws -> Int {
+        try db.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT idx, result IS NULL AS dropped, record FROM task WHERE job = ? ORDER BY idx", arguments: [job])
+            var n = 0
+            for row in rows {
+                let idx: Int = row["idx"], dropped: Bool = row["dropped"], record: String = row["record"]
+                guard idx == n, dropped, try Self.decode(TaskRecord.self, record).state == .done else { break }
+                n += 1
+            }
+            return n
+        }
+    }
+
+    /// How many tasks of `job` hold a stored result.
+    public func storedResults(job: String) throws -> Int {
+        try db.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM task WHERE job = ? AND result IS NOT NULL", arguments: [job]) ?? 0 }
+    }
+
     public func jobs() throws -> [JobRecord] {
         try db.read { db in
             try String.fetchAll(db, sql: "SELECT record FROM job ORDER BY created, id").map { try Self.decode(JobRecord.self, $0) }

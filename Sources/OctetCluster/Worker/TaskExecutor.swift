@@ -114,6 +114,8 @@ public final class TaskExecutor: @unchecked Sendable {
                 let row = Array(logits[(k * classes)..<((k + 1) * classes)])
                 var p = Octet_Wire_Prediction()
                 p.index = UInt32(i)
+                p.name = data.name(i)
+                if let label = data.label(i) { p.label = Int32(clamping: label) }
                 let top = TopK.indices(row, k: min(5, classes))
                 let m = row.max() ?? 0
                 let z = row.reduce(0.0) { $0 + exp(Double($1 - m)) }

@@ -1,0 +1,35 @@
+import Foundation
+
+/// One line of an inference job's output (JSON lines, in input order): the sample's index in
+/// the job, its file, its label if the dataset has labels, and the top-5 classes with softmax
+/// scores.
+public struct PredictionLine: Codable, Sendable, Hashable {
+    public var index: Int
+    public var file: String
+    public var label: Int?
+    public var top1: Int
+    public var classes: [Int]
+    public var scores: [Float]
+
+    /// The line of a worker's prediction; nil when it has no class.
+    public init?(_ p: Octet_Wire_Prediction) {
+        guard let first = p.classes.first else { return nil }
+        index = Int(p.index)
+        file = p.name
+        label = p.hasLabel ? Int(p.label) : nil
+        top1 = Int(first)
+        classes = p.classes.map(Int.init)
+        scores = p.scores
+    }
+
+    /// The line as JSON with sorted keys (no newline).
+    public func json() -> String {
+        (try? String(decoding: Self.encoder.encode(self), as: UTF8.self)) ?? "{}"
+    }
+
+    private static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }()
+}
