@@ -8,7 +8,7 @@ struct OctetBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "octet-bench",
         abstract: "Octet benchmarks (release builds only give meaningful numbers).",
-        subcommands: [FP32Bench.self, Int8Bench.self, ClusterBench.self])
+        subcommands: [FP32Bench.self, Int8Bench.self, ClusterBench.self, InferBench.self])
 }
 
 /// Options every benchmark takes.
