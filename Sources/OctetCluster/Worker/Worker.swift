@@ -42,7 +42,9 @@ public final class Worker: @unchecked Sendable {
     public private(set) var failure: String?
 
     public func run() {
-        while !step(timeoutMs: 20) {}
+        // While a task computes, its end is noticed within a millisecond (it arrives in the
+        // inbox, not on the socket); idle, the loop waits on the socket longer.
+        while !step(timeoutMs: core.isComputing ? 1 : 20) {}
     }
 
     /// One turn; true once the worker has said goodbye.

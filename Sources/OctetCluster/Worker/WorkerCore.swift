@@ -52,6 +52,8 @@ public final class WorkerCore {
     /// A blob request unanswered this long is sent again (the request or its chunk was lost).
     public static let fetchRetrySeconds = 5.0
     var computing = false
+    /// Whether a task is computing (its result will come as `.computed`).
+    public var isComputing: Bool { computing }
     var stopping = false
     var imagesPerSecond = 0.0
     var requestCounter: UInt64 = 0
