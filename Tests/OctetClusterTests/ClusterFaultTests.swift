@@ -64,6 +64,62 @@ final class ClusterFaultTests: XCTestCase {
                          log: dir.appendingPathComponent("worker-\(id).log"))
     }
 
+    /// How many tasks the output at `path` has committed (0 before its commit log exists).
+    func committedTasks(_ path: String) -> Int {
+        guard let data = FileManager.default.contents(atPath: CommittedOutput.logPath(path)),
+              let log = try? JSONDecoder().decode(CommittedOutput.Log.self, from: data) else { return 0 }
+        return log.tasks
+    }
+
+    /// Under load, a 5,000-image inference job (the 500 shared images, repeated) survives a
+    /// worker SIGKILLed, the coordinator SIGKILLed and restarted, and its client SIGKILLed and
+    /// continued with `--resume`: every image's line is written exactly once, in input order,
+    /// byte-identical to a fault-free run's output.
+    func testInferenceUnderWorkerCoordinatorAndClientKillsWritesEachImageOnce() throws {
+        let images = dir.appendingPathComponent("images")
+        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+        let originals = try FileManager.default.contentsOfDirectory(atPath: TestPaths.imageSample).filter { $0.hasSuffix(".JPEG") }.sorted()
+        for i in 0..<5000 {
+            try FileManager.default.createSymbolicLink(atPath: images.appendingPathComponent(String(format: "%05d.JPEG", i)).path,
+                                                       withDestinationPath: TestPaths.imageSample + "/" + originals[i % originals.count])
+        }
+        let (model, _) = try TestModels.quickInt8Model(in: dir)
+        let endpoint = loopbackEndpoint()
+        var c = try coordinator(endpoint)
+        var w1 = try worker(endpoint, id: "w1")
+        let w2 = try worker(endpoint, id: "w2")
+        _ = w2
+        let arguments = ["submit", "infer", model, "--data", images.path, "--preprocess", "efficientnet-lite", "--batch", "25",
+                         "--coordinator", endpoint]
+        let reference = dir.appendingPathComponent("reference.jsonl").path
+        let fine = try runProduct("octet", arguments + ["--out", reference])
+        XCTAssertEqual(fine.status, 0, fine.stderr)
+
+        let out = dir.appendingPathComponent("out.jsonl").path
+        let client = try OctetProcess(arguments + ["--out", out], log: dir.appendingPathComponent("client.log"))
+        try eventually("20 tasks written") { committedTasks(out) >= 20 }
+        w1.signal(SIGKILL)
+        _ = w1.wait()
+        w1 = try worker(endpoint, id: "w1")
+        try eventually("60 tasks written") { committedTasks(out) >= 60 }
+        c.signal(SIGKILL)
+        _ = c.wait()
+        c = try coordinator(endpoint)
+        try eventually("100 tasks written after the coordinator's restart") { committedTasks(out) >= 100 }
+        client.signal(SIGKILL)
+        _ = client.wait()
+        let killedAt = committedTasks(out)
+        XCTAssertLessThan(killedAt, 200, "the client was killed before the end")
+        let resumed = try runProduct("octet", arguments + ["--out", out, "--resume", "--json"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr + c.output)
+        XCTAssertEqual(resumed.json?["images"] as? Int, 5000)
+        XCTAssertEqual(resumed.json?["written"] as? Int, 5000 - killedAt * 25)
+        let got = try String(contentsOfFile: out, encoding: .utf8), expected = try String(contentsOfFile: reference, encoding: .utf8)
+        XCTAssertEqual(got.split(separator: "\n").count, 5000)
+        XCTAssertTrue(got == expected, "the output differs from the fault-free run's")
+        print("inference under faults: worker, coordinator and client SIGKILLed; resumed at \(killedAt) of 200 tasks; 5000 lines identical to the fault-free run")
+    }
+
     func testWorkerKilledMidShardJobCompletesIdentically() throws {
         let reference = try reference()
         let endpoint = loopbackEndpoint()

@@ -97,21 +97,6 @@ final class DistributedCalibrationTests: XCTestCase {
         return q
     }
 
-    /// A quick INT8 model of EfficientNet-Lite0: max calibration on 4 images, no sensitivity analysis.
-    func quickInt8Model(_ dir: URL) throws -> (path: String, qdq: Graph) {
-        var o = CalibrationOptions()
-        o.samples = 4
-        o.method = "max"
-        o.sensitivityMarginDB = nil
-        let data = try openDataset(path: TestPaths.imageSample, labels: TestPaths.imageLabels, recipe: .efficientNetLite, limit: 4)
-        var config = try o.quantConfig(plan: PlanOptions(isa: .best, threads: 2))
-        config.biasCorrection = false
-        let q = try quantizeModel(try ModelLoader.load(path: TestPaths.efficientNet), calibrationData: data, config: config)
-        let model = dir.appendingPathComponent("m.int8.onnx")
-        try ONNXExporter.write(q.qdq, to: model)
-        return (model.path, q.qdq)
-    }
-
     func inferenceSpec(_ client: ClusterClient, model: String, offset: Int, limit: Int, batch: Int) throws -> JobSpec {
         var spec = JobSpec(kind: .infer, modelHash: try client.uploadFile(model), modelName: "m",
                            dataset: DatasetSpec(path: TestPaths.imageSample, labels: TestPaths.imageLabels, files: nil,
@@ -123,7 +108,7 @@ final class DistributedCalibrationTests: XCTestCase {
     func testInferenceWritesEveryPredictionOnceInInputOrder() throws {
         try TestPaths.requireShared()
         let dir = try TestPaths.temporaryDirectory(self)
-        let (model, qdq) = try quickInt8Model(dir)
+        let (model, qdq) = try TestModels.quickInt8Model(in: dir)
         let cluster = try InProcessCluster(directory: dir.appendingPathComponent("cluster"), workers: 2)
         defer { cluster.stop() }
         let client = cluster.client()
@@ -159,7 +144,7 @@ final class DistributedCalibrationTests: XCTestCase {
     func testSlowClientHoldsTheJobAndAResumedClientWritesEachLineOnce() throws {
         try TestPaths.requireShared()
         let dir = try TestPaths.temporaryDirectory(self)
-        let (model, _) = try quickInt8Model(dir)
+        let (model, _) = try TestModels.quickInt8Model(in: dir)
         var settings = CoordinatorSettings(defaultISA: ISA.best.rawValue, threads: 2)
         settings.outputWindow = 3
         let cluster = try InProcessCluster(directory: dir.appendingPathComponent("cluster"), workers: 2, settings: settings)

@@ -15,12 +15,21 @@ public final class ClusterClient {
     }
 
     /// Sends `body` and returns the reply's body; a Refusal becomes `WireError.refused`.
-    public func request(_ body: Octet_Wire_Envelope.OneOf_Body) throws(WireError) -> Octet_Wire_Envelope.OneOf_Body {
+    /// `resendAfter`: for a request that may be repeated without harm (a query), it is sent again
+    /// when no reply came in that many seconds, so a request lost to a coordinator restart is not
+    /// waited on until the timeout.
+    public func request(_ body: Octet_Wire_Envelope.OneOf_Body, resendAfter: Double? = nil) throws(WireError) -> Octet_Wire_Envelope.OneOf_Body {
         let id = nextRequest
         nextRequest += 1
-        try transport.send(WireProtocol.encode(body, requestID: id))
+        let message = WireProtocol.encode(body, requestID: id)
+        try transport.send(message)
         let deadline = Date().addingTimeInterval(timeoutSeconds)
+        var resendAt = resendAfter.map { Date().addingTimeInterval($0) }
         while Date() < deadline {
+            if let at = resendAt, let every = resendAfter, Date() >= at {
+                try transport.send(message)
+                resendAt = Date().addingTimeInterval(every)
+            }
             guard let bytes = try transport.receive(timeoutMs: 100) else { continue }
             let e = try WireProtocol.decode(bytes, maxBytes: Int.max)
             guard e.requestID == id else { continue }  // a stale reply to an earlier, timed-out request
@@ -126,7 +135,7 @@ public final class ClusterClient {
     public func job(_ id: String) throws(WireError) -> Octet_Wire_JobReport {
         var q = Octet_Wire_JobQuery()
         q.jobID = id
-        guard case .jobReport(let r) = try request(.jobQuery(q)) else { throw .malformed("expected JobReport") }
+        guard case .jobReport(let r) = try request(.jobQuery(q), resendAfter: 1) else { throw .malformed("expected JobReport") }
         return r
     }
 
@@ -152,7 +161,7 @@ public final class ClusterClient {
         q.jobID = id
         q.fromTask = UInt32(clamping: from)
         q.maxTasks = UInt32(clamping: maxTasks)
-        guard case .resultsBatch(let b) = try request(.resultsQuery(q)) else { throw .malformed("expected ResultsBatch") }
+        guard case .resultsBatch(let b) = try request(.resultsQuery(q), resendAfter: 1) else { throw .malformed("expected ResultsBatch") }
         guard b.jobID == id, Int(b.firstTask) == from else { throw .malformed("results of \(b.jobID) from task \(b.firstTask), asked \(id) from \(from)") }
         return b
     }

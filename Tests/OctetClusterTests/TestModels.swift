@@ -1,0 +1,24 @@
+import Foundation
+import OctetIR
+import OctetONNX
+import OctetPipeline
+import OctetTestSupport
+
+/// Models the cluster tests run.
+enum TestModels {
+    /// A quick INT8 model of EfficientNet-Lite0: max calibration on 4 images, no sensitivity
+    /// analysis, no bias correction. Written to `dir/m.int8.onnx`.
+    static func quickInt8Model(in dir: URL) throws -> (path: String, qdq: Graph) {
+        var o = CalibrationOptions()
+        o.samples = 4
+        o.method = "max"
+        o.sensitivityMarginDB = nil
+        let data = try openDataset(path: TestPaths.imageSample, labels: TestPaths.imageLabels, recipe: .efficientNetLite, limit: 4)
+        var config = try o.quantConfig(plan: PlanOptions(isa: .best, threads: 2))
+        config.biasCorrection = false
+        let q = try quantizeModel(try ModelLoader.load(path: TestPaths.efficientNet), calibrationData: data, config: config)
+        let model = dir.appendingPathComponent("m.int8.onnx")
+        try ONNXExporter.write(q.qdq, to: model)
+        return (model.path, q.qdq)
+    }
+}
