@@ -77,6 +77,8 @@ struct CoordinatorCommand: ParsableCommand {
         settings.outputWindow = outputWindow
         let store = try JobStore(path: (state as NSString).appendingPathComponent("jobs.sqlite"))
         let blobs = try BlobStore(directory: (state as NSString).appendingPathComponent("blobs"))
+        // Metrics go to Prometheus from the first one the core makes (`/metrics` serves them).
+        if http != nil { _ = StatusHTTPServer.registry }
         let core = try CoordinatorCore(settings: settings, store: store, blobs: blobs, logger: logger)
         var curve: CurveSecurity?
         if let keys, let authorized {
@@ -94,7 +96,7 @@ struct CoordinatorCommand: ParsableCommand {
             let parts = [host, String(port)]
             server = try StatusHTTPServer(host: String(parts[0]), port: port, status: { coordinator.statusJSON },
                                           healthy: { coordinator.isResponsive() })
-            logger.info("HTTP status on http://\(parts[0]):\(server?.port ?? port)/status and /metrics")
+            logger.info("HTTP status on http://\(parts[0]):\(server?.port ?? port)/status, /metrics and the live page /ui")
         }
         let trap = SignalTrap { coordinator.stop() }
         logger.info("coordinator listening", metadata: ["endpoint": "\(transport.endpoint)", "curve": "\(curve != nil)",

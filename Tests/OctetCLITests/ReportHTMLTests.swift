@@ -23,42 +23,19 @@ final class ReportHTMLTests: XCTestCase {
         XCTAssertTrue(html.contains("Measured SQNR through the network"))
         for e in table.entries { XCTAssertTrue(html.contains(e.tensor), e.tensor) }
 
-        guard let chromium = ["chromium", "chromium-browser", "google-chrome"].lazy.compactMap(Self.which).first else {
+        guard let chromium = Chromium.find() else {
             throw XCTSkip("headless Chromium is not installed (.ci/run installs Debian's chromium): the page was checked as text only")
         }
         // file:// only; every host name fails to resolve, so nothing leaves the machine.
-        let flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--disable-default-apps", "--host-resolver-rules=MAP * ~NOTFOUND",
-                     "--user-data-dir=" + dir.appendingPathComponent("chromium-profile").path]
-        let dom = try Self.run(chromium, flags + ["--dump-dom", "file://" + page])
+        let flags = Chromium.flags(profile: dir.appendingPathComponent("chromium-profile"))
+        let dom = try Chromium.run(chromium, flags + ["--dump-dom", "file://" + page])
         XCTAssertTrue(dom.contains("<table>"), String(dom.prefix(500)))
         for e in table.entries { XCTAssertTrue(dom.contains(e.tensor), "\(e.tensor) missing from the rendered page") }
         XCTAssertGreaterThanOrEqual(dom.components(separatedBy: "<svg").count - 1, 2, "the histogram plots and the SQNR plot")
         let png = dir.appendingPathComponent("report.png").path
-        _ = try Self.run(chromium, flags + ["--window-size=1200,2400", "--screenshot=" + png, "file://" + page])
+        _ = try Chromium.run(chromium, flags + ["--window-size=1200,2400", "--screenshot=" + png, "file://" + page])
         let bytes = try Data(contentsOf: URL(fileURLWithPath: png))
         XCTAssertEqual(Array(bytes.prefix(4)), [0x89, 0x50, 0x4E, 0x47], "a PNG screenshot")
         XCTAssertGreaterThan(bytes.count, 10_000)
-    }
-
-    static func which(_ name: String) -> String? {
-        guard let out = try? run("/usr/bin/env", ["which", name]) else { return nil }
-        let path = out.trimmingCharacters(in: .whitespacesAndNewlines)
-        return path.isEmpty ? nil : path
-    }
-
-    /// Runs `path` with `arguments` (at most 120 s) and returns its standard output.
-    static func run(_ path: String, _ arguments: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path.hasPrefix("/") ? path : "/usr/bin/env")
-        p.arguments = path.hasPrefix("/") ? arguments : [path] + arguments
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        DispatchQueue.global().asyncAfter(deadline: .now() + 120) { if p.isRunning { p.terminate() } }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
     }
 }

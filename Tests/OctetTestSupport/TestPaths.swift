@@ -28,6 +28,14 @@ public enum TestPaths {
         return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     }
 
+    /// Where a test keeps what a person may want to look at after the run (screenshots):
+    /// `.build/test-artifacts/NAME`, kept across runs, ignored by git.
+    public static func artifact(_ name: String) throws -> URL {
+        let dir = repoRoot.appendingPathComponent(".build/test-artifacts")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir.appendingPathComponent(name)
+    }
+
     /// A fresh temporary directory removed at the end of the test.
     public static func temporaryDirectory(_ test: XCTestCase) throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("octet-test-\(UUID().uuidString)")

@@ -67,7 +67,7 @@ extension CoordinatorCore {
         r.state = job.state.rawValue
         r.phase = job.state.rawValue
         r.tasksTotal = UInt32(list.count)
-        r.tasksDone = UInt32(list.filter { $0.state == .done }.count)
+        r.tasksDone = UInt32(doneCount[job.id] ?? 0)
         r.error = job.error ?? ""
         r.etaSeconds = eta(job)
         r.summaryJson = job.summary ?? ""
@@ -133,10 +133,9 @@ extension CoordinatorCore {
     /// Remaining time at the job's rate so far (0 when unknown or finished).
     func eta(_ job: JobRecord) -> Double {
         guard !job.state.isFinished, let since = runningSince[job.id] else { return 0 }
-        let list = tasks[job.id] ?? []
-        let done = list.filter { $0.state == .done }.count
-        guard done > 0, done < list.count else { return 0 }
-        return (now() - since) / Double(done) * Double(list.count - done)
+        let count = tasks[job.id]?.count ?? 0, done = doneCount[job.id] ?? 0
+        guard done > 0, done < count else { return 0 }
+        return (now() - since) / Double(done) * Double(count - done)
     }
 
     // MARK: Results
@@ -148,6 +147,7 @@ extension CoordinatorCore {
             release(peer, key)
             return reject(peer, .refused(.notFound, "result for unknown task \(r.jobID)#\(r.task)"), requestID: rid)
         }
+        let assigned = assignedAt[key]
         let held = release(peer, key)
         guard task.state != .done || settings.simulatedBug == .acceptDuplicateResults, !job.state.isFinished else {
             duplicateResults += 1
@@ -172,7 +172,10 @@ extension CoordinatorCore {
         doneCount[key.job, default: 0] += 1
         assignedAt[key] = nil
         acceptedResults += 1
+        imagesDone += task.count
         metrics.taskDone(task.kind.rawValue, images: task.count)
+        metrics.taskTimes(task.kind.rawValue, latency: assigned.map { now() - $0 }, workerSeconds: r.seconds,
+                          decode: r.decodeSeconds, compute: r.computeSeconds)
         return advance(key.job)
     }
 

@@ -82,6 +82,8 @@ public final class CoordinatorCore {
     public internal(set) var duplicateResults = 0
     /// Results accepted (each completes a task), since this core started.
     public internal(set) var acceptedResults = 0
+    /// Samples of the results accepted, since this core started (the status page's throughput).
+    public internal(set) var imagesDone = 0
     /// When each assigned task was handed out (`CoordinatorSettings.taskTimeout`).
     var assignedAt: [TaskKey: Double] = [:]
     /// Per job, its tasks done (a task never leaves `done`), so finishing is noticed without a scan.
@@ -238,12 +240,16 @@ public final class CoordinatorCore {
         let (id, refusal) = knownWorker(peer, claimed: h.workerID, rid)
         guard let id else { return refusal }
         workers[id]?.lastSeen = now()
-        if h.imagesPerSecond.isFinite && h.imagesPerSecond >= 0 { workers[id]?.imagesPerSecond = h.imagesPerSecond }
+        if h.imagesPerSecond.isFinite && h.imagesPerSecond >= 0 {
+            workers[id]?.imagesPerSecond = h.imagesPerSecond
+            metrics.workerRate(id, h.imagesPerSecond)
+        }
         return []
     }
 
     func goodbye(_ peer: PeerID, _ g: Octet_Wire_Goodbye) -> [CoordinatorAction] {
         guard let id = workerByPeer[peer], var w = workers[id] else { return [] }
+        metrics.workerRate(id, 0)
         if let key = w.task { requeue(key, reason: "worker \(id) left") }
         w.state = .lost
         w.task = nil
@@ -261,6 +267,7 @@ public final class CoordinatorCore {
             workers[id]?.state = .lost
             workers[id]?.task = nil
             workerByPeer[w.peer] = nil
+            metrics.workerRate(id, 0)
         }
         for (id, w) in workers.sorted(by: { $0.key < $1.key }) where w.state == .busy {
             guard let key = w.task, let since = assignedAt[key], t - since > settings.taskTimeout else { continue }
@@ -271,6 +278,13 @@ public final class CoordinatorCore {
             assignedAt[key] = nil
         }
         metrics.workers(workers.values.map(\.state))
+        var open = 0, unread = 0
+        for (id, job) in jobs where job.state == .running || job.state == .verifying || job.state == .finalizing || job.state == .done {
+            let count = tasks[id]?.count ?? 0, done = doneCount[id] ?? 0
+            if !job.state.isFinished { open += count - done }
+            if job.spec.kind == .infer { unread += max(0, done - (committed[id] ?? 0)) }
+        }
+        metrics.queue(pending: max(0, open - assignedAt.count), assigned: assignedAt.count, unread: unread)
         return []
     }
 

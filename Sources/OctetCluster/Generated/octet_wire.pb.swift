@@ -541,6 +541,11 @@ public nonisolated struct Octet_Wire_TaskResult: Sendable {
 
   public var images: UInt32 = 0
 
+  /// Of `seconds`: reading and preprocessing the samples, and running the model.
+  public var decodeSeconds: Double = 0
+
+  public var computeSeconds: Double = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1573,7 +1578,7 @@ nonisolated extension Octet_Wire_Prediction: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Octet_Wire_TaskResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TaskResult"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}task\0\u{1}attempt\0\u{3}worker_id\0\u{1}histograms\0\u{1}predictions\0\u{1}seconds\0\u{1}images\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}task\0\u{1}attempt\0\u{3}worker_id\0\u{1}histograms\0\u{1}predictions\0\u{1}seconds\0\u{1}images\0\u{3}decode_seconds\0\u{3}compute_seconds\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1589,6 +1594,8 @@ nonisolated extension Octet_Wire_TaskResult: SwiftProtobuf.Message, SwiftProtobu
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.predictions) }()
       case 7: try { try decoder.decodeSingularDoubleField(value: &self.seconds) }()
       case 8: try { try decoder.decodeSingularUInt32Field(value: &self.images) }()
+      case 9: try { try decoder.decodeSingularDoubleField(value: &self.decodeSeconds) }()
+      case 10: try { try decoder.decodeSingularDoubleField(value: &self.computeSeconds) }()
       default: break
       }
     }
@@ -1623,6 +1630,12 @@ nonisolated extension Octet_Wire_TaskResult: SwiftProtobuf.Message, SwiftProtobu
     if self.images != 0 {
       try visitor.visitSingularUInt32Field(value: self.images, fieldNumber: 8)
     }
+    if self.decodeSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.decodeSeconds, fieldNumber: 9)
+    }
+    if self.computeSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.computeSeconds, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1635,6 +1648,8 @@ nonisolated extension Octet_Wire_TaskResult: SwiftProtobuf.Message, SwiftProtobu
     if lhs.predictions != rhs.predictions {return false}
     if lhs.seconds != rhs.seconds {return false}
     if lhs.images != rhs.images {return false}
+    if lhs.decodeSeconds != rhs.decodeSeconds {return false}
+    if lhs.computeSeconds != rhs.computeSeconds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

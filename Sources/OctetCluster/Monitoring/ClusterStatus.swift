@@ -33,9 +33,12 @@ public struct ClusterStatus: Codable, Sendable {
         public var progress: Double
         public var etaSeconds: Double
         public var error: String?
+        /// Inference: the tasks its client has written.
+        public var tasksWritten: Int?
 
         enum CodingKeys: String, CodingKey {
             case id, kind, model, state, progress, error
+            case tasksWritten = "tasks_written"
             case tasksTotal = "tasks_total"
             case tasksDone = "tasks_done"
             case etaSeconds = "eta_seconds"
@@ -49,9 +52,15 @@ public struct ClusterStatus: Codable, Sendable {
     public var messagesReceived: Int
     public var rejectedMessages: [String: Int]
     public var duplicateResults: Int
+    /// Samples of every result accepted since the coordinator started.
+    public var imagesProcessed: Int
+    /// Tasks waiting for a worker, over all jobs.
+    public var tasksPending: Int
 
     enum CodingKeys: String, CodingKey {
         case workers, jobs
+        case imagesProcessed = "images_processed"
+        case tasksPending = "tasks_pending"
         case protocolVersion = "protocol_version"
         case uptimeSeconds = "uptime_seconds"
         case messagesReceived = "messages_received"
@@ -75,15 +84,15 @@ extension CoordinatorCore {
                                  lastHeartbeatSecondsAgo: max(0, t - w.lastSeen), tasksDone: w.tasksDone)
         }
         let js = jobs.values.sorted { ($0.created, $0.id) < ($1.created, $1.id) }.map { j in
-            let list = tasks[j.id] ?? []
-            let done = list.filter { $0.state == .done }.count
+            let count = tasks[j.id]?.count ?? 0, done = doneCount[j.id] ?? 0
             return ClusterStatus.Job(id: j.id, kind: j.spec.kind.rawValue, model: j.spec.modelName, state: j.state.rawValue,
-                                     tasksTotal: list.count, tasksDone: done,
-                                     progress: j.state == .done ? 1 : (list.isEmpty ? 0 : Double(done) / Double(list.count)),
-                                     etaSeconds: eta(j), error: j.error)
+                                     tasksTotal: count, tasksDone: done,
+                                     progress: j.state == .done ? 1 : (count == 0 ? 0 : Double(done) / Double(count)),
+                                     etaSeconds: eta(j), error: j.error, tasksWritten: j.spec.kind == .infer ? committed[j.id] ?? 0 : nil)
         }
         return ClusterStatus(protocolVersion: WireProtocol.version, uptimeSeconds: t - started, workers: ws, jobs: js,
-                             messagesReceived: received, rejectedMessages: rejected, duplicateResults: duplicateResults)
+                             messagesReceived: received, rejectedMessages: rejected, duplicateResults: duplicateResults,
+                             imagesProcessed: imagesDone, tasksPending: max(0, js.filter { !["done", "failed"].contains($0.state) }.reduce(0) { $0 + $1.tasksTotal - $1.tasksDone } - assignedAt.count))
     }
 
     func statusReport() -> Octet_Wire_StatusReport {

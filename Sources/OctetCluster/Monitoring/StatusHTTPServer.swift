@@ -6,7 +6,8 @@ import NIOPosix
 import Prometheus
 
 /// The coordinator's HTTP endpoint: `GET /status` (the status JSON), `GET /metrics` (Prometheus
-/// text format), `GET /healthz` (200 while the message loop turns, 503 when it is stuck).
+/// text format), `GET /ui` (the live page, `StatusPage`; `/` redirects there), `GET /healthz`
+/// (200 while the message loop turns, 503 when it is stuck).
 /// Read-only; anything else is 404 or 405.
 public final class StatusHTTPServer: @unchecked Sendable {
     let group: MultiThreadedEventLoopGroup
@@ -65,6 +66,8 @@ public final class StatusHTTPServer: @unchecked Sendable {
                 if h.method != .GET { (code, type, body) = (.methodNotAllowed, "text/plain", "only GET\n") }
                 else if path == "/status" { (code, type, body) = (.ok, "application/json", status() + "\n") }
                 else if path == "/metrics" { (code, type, body) = (.ok, "text/plain; version=0.0.4", metrics()) }
+                else if path == "/ui" { (code, type, body) = (.ok, "text/html; charset=utf-8", StatusPage.html) }
+                else if path == "/" { (code, type, body) = (.seeOther, "text/plain", "see /ui\n") }
                 else if path == "/healthz" {
                     (code, type, body) = healthy() ? (.ok, "text/plain", "ok\n") : (.serviceUnavailable, "text/plain", "message loop stuck\n")
                 }
@@ -72,6 +75,7 @@ public final class StatusHTTPServer: @unchecked Sendable {
                 var headers = HTTPHeaders()
                 headers.add(name: "Content-Type", value: type)
                 headers.add(name: "Content-Length", value: "\(body.utf8.count)")
+                if code == .seeOther { headers.add(name: "Location", value: "/ui") }
                 headers.add(name: "Connection", value: "close")
                 context.write(wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: code, headers: headers))), promise: nil)
                 context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)

@@ -55,13 +55,13 @@ public final class TaskExecutor: @unchecked Sendable {
         case .verification:
             let run = try ClassificationRun(graph: try fp32Graph(a.modelHash), options: PlanOptions(isa: try ISA.named(a.isa), threads: threads))
             let session = try int8Session(a.int8ModelHash)
-            r.predictions = try predict(data: data, range: range, batch: 16, loader: run) { input in
+            r.predictions = try predict(data: data, range: range, batch: 16, loader: run, timing: &r) { input in
                 let fp32 = try run.plan.run([run.inputName: input])[run.outputName]?.floats ?? []
                 return (try session.run(input).floats ?? [], fp32)
             }
         case .inference:
             let session = try int8Session(a.modelHash)
-            r.predictions = try predict(data: data, range: range, batch: range.count, chw: session.chw) { input in
+            r.predictions = try predict(data: data, range: range, batch: range.count, chw: session.chw, timing: &r) { input in
                 (try session.run(input).floats ?? [], nil)
             }
         default:
@@ -97,17 +97,23 @@ public final class TaskExecutor: @unchecked Sendable {
         return s
     }
 
-    /// Top-5 classes and softmax scores of `logits` for each sample of `range`, in batches.
+    /// Top-5 classes and softmax scores of `logits` for each sample of `range`, in batches; the
+    /// time spent loading samples and running the model is added to `timing`.
     func predict(data: any Dataset, range: Range<Int>, batch: Int, loader: ClassificationRun? = nil, chw: [Int]? = nil,
+                 timing: inout Octet_Wire_TaskResult,
                  _ infer: (Tensor) throws -> (logits: [Float], fp32: [Float]?)) throws -> [Octet_Wire_Prediction] {
         var out: [Octet_Wire_Prediction] = []
         var start = range.lowerBound
         while start < range.upperBound {
             let r = start..<min(start + max(batch, 1), range.upperBound)
+            let t0 = DispatchTime.now().uptimeNanoseconds
             let input: Tensor
             if let loader { input = try loader.loadBatch(data, r, threads: threads) }
             else { input = try ClassificationRun.loadBatch(data, r, chw: chw ?? [], threads: threads) }
+            let t1 = DispatchTime.now().uptimeNanoseconds
             let (logits, fp32) = try infer(input)
+            timing.decodeSeconds += Double(t1 - t0) / 1e9
+            timing.computeSeconds += Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9
             let classes = logits.count / max(r.count, 1)
             guard classes > 0, logits.count == classes * r.count else { throw JobFailure("model output has \(logits.count) values for \(r.count) samples") }
             for (k, i) in r.enumerated() {
