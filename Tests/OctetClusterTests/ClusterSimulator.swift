@@ -59,6 +59,7 @@ final class ClusterSimulator {
         var waiting: UInt64?
         var sentAt = 0.0
         var requests: UInt64 = 0
+        var batches = 0
         var peer: PeerID { PeerID(Array("client-\(generation)".utf8)) }
     }
 
@@ -83,6 +84,8 @@ final class ClusterSimulator {
     enum Pending {
         case computed(worker: Int, generation: Int, Result<Octet_Wire_TaskResult, TaskError>)
         case background(generation: Int, CoordinatorEvent)
+        /// The client has written its batch and asks for the next.
+        case clientReady(generation: Int)
     }
 
     let samples: Int, shardSize: Int, watched: [String]
@@ -101,6 +104,14 @@ final class ClusterSimulator {
     var client = SimClient()
     /// Inference: tasks run ahead of the client's commit (`CoordinatorSettings.outputWindow`).
     let outputWindow: Int
+    /// How long a task computes: `taskSeconds.lowerBound` plus a uniform share of the range.
+    var taskSeconds: ClosedRange<Double> = 0.5...2.5
+    /// The client's reading: tasks per question, and its pause after writing a batch (a slow disk).
+    var clientBatch = 8, clientDelay = 0.0
+    /// Called each time the client has written another tenth of the tasks, with the count.
+    var onClientProgress: ((Int) -> Void)?
+    /// The most results the coordinator held for the job at a check.
+    var maxStoredResults = 0
     var network: [Message] = []
     var lastOnLink: [String: Double] = [:]
     var pending: [(at: Double, seq: Int, what: Pending)] = []
@@ -357,7 +368,7 @@ final class ClusterSimulator {
                     r.histograms = Compression.pack(HistogramSet.encode(Self.histograms(range, watched: assignment.watched)))
                 }
                 r.images = UInt32(range.count)
-                r.seconds = 0.5 + 2 * uniform()
+                r.seconds = taskSeconds.lowerBound + (taskSeconds.upperBound - taskSeconds.lowerBound) * uniform()
                 schedule(after: r.seconds, .computed(worker: i, generation: workers[i].generation, .success(r)))
             case .exit, .fail:
                 workers[i].core = nil
@@ -424,6 +435,8 @@ final class ClusterSimulator {
         case .background(let generation, let event):
             guard generation == coordinatorGeneration, let core = coordinator else { return }
             perform(handle(core, event))
+        case .clientReady(let generation):
+            if generation == client.generation { clientStep() }
         }
     }
 
@@ -485,7 +498,7 @@ final class ClusterSimulator {
         var q = Octet_Wire_ResultsQuery()
         q.jobID = jobID
         q.fromTask = UInt32(client.tasks)
-        q.maxTasks = 8
+        q.maxTasks = UInt32(clientBatch)
         client.requests += 1
         client.waiting = client.requests
         client.sentAt = now
@@ -503,13 +516,26 @@ final class ClusterSimulator {
             return
         }
         for r in b.results { client.output += Self.predictionLines(r.predictions) }
+        let total = coordinator?.tasks[jobID]?.count ?? 0, before = client.tasks
         client.tasks += b.results.count
+        if total >= 10, let report = onClientProgress, client.tasks * 10 / total > before * 10 / total { report(client.tasks) }
         // What the coordinator stores for the job never exceeds the window (the tasks below the
-        // commit are dropped, none beyond the window run).
-        if let stored = try? store.storedResults(job: jobID), stored > outputWindow {
+        // commit are dropped, none beyond the window run). Counted every 64th batch (a scan of
+        // the job's rows) and on the last.
+        client.batches += 1
+        if client.batches % 64 == 0 || client.tasks == total, let stored = try? store.storedResults(job: jobID) {
+            maxStoredResults = max(maxStoredResults, stored)
+            guard stored > outputWindow else { return clientAskAgain(b) }
             violations.append("\(stored) results stored with an output window of \(outputWindow) (at \(now) s)")
         }
-        if !b.results.isEmpty { clientStep() }
+        clientAskAgain(b)
+    }
+
+    /// After a batch with results, the next question (after `clientDelay`).
+    func clientAskAgain(_ b: Octet_Wire_ResultsBatch) {
+        if !b.results.isEmpty {
+            if clientDelay > 0 { schedule(after: clientDelay, .clientReady(generation: client.generation)) } else { clientStep() }
+        }
     }
 
     /// No task that was done is not done any more.

@@ -90,6 +90,31 @@ final class SimulationTests: XCTestCase {
                      sim.resultSeconds, Double(tasks) / sim.resultSeconds, before, Self.residentMiB()))
     }
 
+    /// A 100,000-task inference job whose client reads slowly (8 tasks per question, then a
+    /// 20 ms pause: below the workers' pace): the coordinator holds at most its output
+    /// window of results at any time (checked on every batch the client reads), the job runs at
+    /// the client's pace, and the process's resident memory stays flat from a tenth of the job to
+    /// its end (printed at every tenth).
+    func testMemoryStaysFlatForAHundredThousandTasksWithASlowClient() throws {
+        let dir = try TestPaths.temporaryDirectory(self)
+        let sim = try ClusterSimulator(seed: 5, workers: 32, samples: 100_000, shardSize: 1, faults: .none,
+                                       directory: dir.appendingPathComponent("memory"), kind: .infer, outputWindow: 256)
+        sim.taskSeconds = 0.02...0.08
+        sim.clientBatch = 8
+        sim.clientDelay = 0.02
+        var resident: [(tasks: Int, mib: Double)] = []
+        sim.onClientProgress = { resident.append(($0, Self.residentMiB())) }
+        let o = try sim.run(until: 100_000)
+        XCTAssertEqual(o.state, "done")
+        XCTAssertEqual(o.violations, [])
+        XCTAssertGreaterThanOrEqual(resident.count, 9)
+        XCTAssertGreaterThan(sim.maxStoredResults, 200, "the client never fell behind: nothing held the job back")
+        let first = resident.first?.mib ?? 0, peak = resident.map(\.mib).max() ?? 0
+        XCTAssertLessThan(peak - first, 48, "resident memory grew from \(first) to \(peak) MiB after the first tenth")
+        print(String(format: "memory: 100,000 tasks, slow client, window 256 (up to %d results held): %.0f simulated s (%.0f tasks/s, the client's pace); resident MiB at each tenth: %@",
+                     sim.maxStoredResults, o.seconds, 100_000 / o.seconds, resident.map { String(format: "%.0f", $0.mib) }.joined(separator: " ")))
+    }
+
     static func residentMiB() -> Double {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
