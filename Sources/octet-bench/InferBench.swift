@@ -28,6 +28,12 @@ struct InferBench: ParsableCommand {
     @Option(help: "Threads per worker (the engine and the Python script use workers × this).")
     var threadsPerWorker: Int = 1
 
+    @Option(help: "Tasks each worker holds at once (1: no prefetch; 2: the next task's images are decoded while one computes).")
+    var credit: Int = 2
+
+    @Flag(help: "Workers decode the next task's images while one computes (`octet worker --decode-ahead`).")
+    var decodeAhead = false
+
     @Option(help: "Images per task (and the engine's and the script's batch).")
     var batch: Int = 32
 
@@ -47,7 +53,7 @@ struct InferBench: ParsableCommand {
         let int8 = try model ?? calibrate(octet: octet, dir: dir)
         let images = try FileManager.default.contentsOfDirectory(atPath: data).filter { ["jpg", "jpeg", "png"].contains(($0 as NSString).pathExtension.lowercased()) }.count
 
-        let engine = try Benchmark.runInt8(graph: try ModelLoader.loadQDQ(path: int8), isa: .best, threads: threads, batch: batch, iterations: 5)
+        let engine = try Benchmark.runInt8(graph: try ModelLoader.loadQDQ(path: int8), isa: .best, threads: threads, batch: batch, iterations: 20)
         print(String(format: "engine alone (octet bench): %.1f images/s on preprocessed tensors, batch %d, %d threads, %@", engine.imagesPerSecond, batch, threads, engine.isa))
 
         let endpoint = "ipc://" + dir.appendingPathComponent("c.ipc").path
@@ -56,7 +62,7 @@ struct InferBench: ParsableCommand {
         processes.append(try launch(octet, ["coordinator", "--bind", endpoint, "--state", dir.appendingPathComponent("state").path, "--threads", "1"]))
         for i in 0..<workers {
             processes.append(try launch(octet, ["worker", "--connect", endpoint, "--id", "bench-\(i)", "--threads", "\(threadsPerWorker)",
-                                                "--cache", dir.appendingPathComponent("cache-\(i)").path]))
+                                                "--credit", "\(credit)", "--cache", dir.appendingPathComponent("cache-\(i)").path] + (decodeAhead ? ["--decode-ahead"] : [])))
         }
         let client = ClusterClient(transport: try ZMQClientTransport(connect: endpoint, maxMessageBytes: 64 << 20))
         while (try? client.status().workers.count) != workers { Thread.sleep(forTimeInterval: 0.05) }
@@ -74,8 +80,8 @@ struct InferBench: ParsableCommand {
             if round > 0 { rates.append(rate) }
         }
         let best = rates.max() ?? 0
-        print(String(format: "octet cluster end to end (%d workers × %d threads, best of %d): %.1f images/s = %.0f%% of the engine alone", workers,
-                     threadsPerWorker, rates.count, best, best / engine.imagesPerSecond * 100))
+        print(String(format: "octet cluster end to end (%d workers × %d threads, credit %d%@, best of %d): %.1f images/s = %.0f%% of the engine alone", workers,
+                     threadsPerWorker, credit, decodeAhead ? ", decode ahead" : "", rates.count, best, best / engine.imagesPerSecond * 100))
         guard python != "none" else { return }
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/python_pipeline.py").path

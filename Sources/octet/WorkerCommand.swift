@@ -30,9 +30,16 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Largest blob (model, image) accepted from the coordinator, in bytes.")
     var maxBlobBytes: UInt64 = 4 << 30
 
+    @Option(help: "Tasks held at once (credit-based flow control): with 2, the next task is assigned and its blobs fetched while one computes.")
+    var credit: Int = 2
+
+    @Flag(help: "Also decode the next task's images on their own thread while one computes (pays when cores are idle during compute; on a machine the compute threads fill, it competes with them).")
+    var decodeAhead = false
+
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
+        guard (1...WorkerCore.maxQueuedAssignments).contains(credit) else { throw ValidationError("--credit must be in 1...\(WorkerCore.maxQueuedAssignments)") }
         if (keys == nil) != (serverKey == nil) { throw ValidationError("--keys and --server-key go together") }
         guard maxMessageBytes >= 1 << 16 else { throw ValidationError("--max-message-bytes must be at least 65536") }
         guard maxBlobBytes >= 1 else { throw ValidationError("--max-blob-bytes must be positive") }
@@ -50,9 +57,10 @@ struct WorkerCommand: ParsableCommand {
         }
         let transport = try ZMQClientTransport(connect: connect, maxMessageBytes: maxMessageBytes, curve: curve)
         let blobs = try BlobStore(directory: cacheDir)
-        let core = WorkerCore(hello: Worker.hello(id: workerID, threads: plan.threads, isa: plan.isa), cache: blobs, maxBlobBytes: maxBlobBytes,
+        let core = WorkerCore(hello: Worker.hello(id: workerID, threads: plan.threads, isa: plan.isa, credit: credit), cache: blobs, maxBlobBytes: maxBlobBytes,
                               logger: logger)
-        let worker = Worker(core: core, transport: transport, executor: TaskExecutor(cache: blobs, threads: plan.threads, isa: plan.isa), logger: logger)
+        let worker = Worker(core: core, transport: transport, executor: TaskExecutor(cache: blobs, threads: plan.threads, isa: plan.isa),
+                            decodeAhead: decodeAhead, logger: logger)
         let trap = SignalTrap { worker.stop() }
         logger.info("worker starting", metadata: ["id": "\(workerID)", "coordinator": "\(connect)", "isa": "\(plan.isa)", "threads": "\(plan.threads)"])
         worker.run()

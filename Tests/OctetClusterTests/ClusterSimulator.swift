@@ -295,6 +295,7 @@ final class ClusterSimulator {
         hello.workerID = "worker-\(i)"
         hello.isa = "scalar"
         hello.isas = ["scalar"]
+        hello.credit = UInt32(1 + i % 2)  // odd workers hold two tasks at once
         workers[i].core = WorkerCore(hello: hello, cache: workers[i].cache, logger: logger, now: { [unowned self] in now })
     }
 
@@ -370,6 +371,8 @@ final class ClusterSimulator {
                 r.images = UInt32(range.count)
                 r.seconds = taskSeconds.lowerBound + (taskSeconds.upperBound - taskSeconds.lowerBound) * uniform()
                 schedule(after: r.seconds, .computed(worker: i, generation: workers[i].generation, .success(r)))
+            case .prepare:
+                break  // preparing only saves time; the simulated computation takes what it takes
             case .exit, .fail:
                 workers[i].core = nil
             }

@@ -105,11 +105,13 @@ final class DistributedCalibrationTests: XCTestCase {
         return spec
     }
 
+    /// Workers that hold two tasks and decode the next one's images while one computes write
+    /// the same top-1s as the INT8 session run locally.
     func testInferenceWritesEveryPredictionOnceInInputOrder() throws {
         try TestPaths.requireShared()
         let dir = try TestPaths.temporaryDirectory(self)
         let (model, qdq) = try TestModels.quickInt8Model(in: dir)
-        let cluster = try InProcessCluster(directory: dir.appendingPathComponent("cluster"), workers: 2)
+        let cluster = try InProcessCluster(directory: dir.appendingPathComponent("cluster"), workers: 2, decodeAhead: true)
         defer { cluster.stop() }
         let client = cluster.client()
         let spec = try inferenceSpec(client, model: model, offset: 3, limit: 37, batch: 5)

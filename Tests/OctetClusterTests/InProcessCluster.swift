@@ -10,7 +10,7 @@ final class InProcessCluster {
     var workers: [Worker] = []
     private var finished: [DispatchSemaphore] = []
 
-    init(directory: URL, workers count: Int, threadsPerWorker: Int = 1, settings: CoordinatorSettings? = nil) throws {
+    init(directory: URL, workers count: Int, threadsPerWorker: Int = 1, settings: CoordinatorSettings? = nil, decodeAhead: Bool = false) throws {
         let s = settings ?? CoordinatorSettings(defaultISA: ISA.best.rawValue, threads: 2)
         let store = try JobStore(path: directory.appendingPathComponent("jobs.sqlite").path)
         let blobs = try BlobStore(directory: directory.appendingPathComponent("blobs").path)
@@ -20,7 +20,8 @@ final class InProcessCluster {
         for i in 0..<count {
             let cache = try BlobStore(directory: directory.appendingPathComponent("cache-\(i)").path)
             let core = WorkerCore(hello: Worker.hello(id: "worker-\(i)", threads: threadsPerWorker, isa: .best), cache: cache)
-            let w = Worker(core: core, transport: network.connect(), executor: TaskExecutor(cache: cache, threads: threadsPerWorker, isa: .best))
+            let w = Worker(core: core, transport: network.connect(), executor: TaskExecutor(cache: cache, threads: threadsPerWorker, isa: .best),
+                           decodeAhead: decodeAhead)
             workers.append(w)
             spawn { w.run() }
         }

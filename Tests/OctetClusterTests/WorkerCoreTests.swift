@@ -102,6 +102,47 @@ final class WorkerCoreTests: XCTestCase {
         XCTAssertEqual(handedBack, 4, "one computing, \(WorkerCore.maxQueuedAssignments) queued, the rest handed back")
     }
 
+    /// With two tasks assigned, the second's blobs are fetched and its input prepared while the
+    /// first computes, and it starts as soon as the first is done; a stop hands back what was
+    /// not started.
+    func testTheNextTaskIsFetchedAndPreparedWhileOneComputes() throws {
+        _ = core.handle(.message(WireProtocol.encode(.welcome(Octet_Wire_Welcome()))))
+        let model = [UInt8](repeating: 1, count: 10), other = [UInt8](repeating: 2, count: 10)
+        try cache.put(model)
+        var a = Octet_Wire_TaskAssignment()
+        a.jobID = "j"
+        a.kind = .inference
+        a.modelHash = ContentHash.sha256(model)
+        a.jobSpecJson = "{}"
+        guard case .compute(let first)? = core.handle(.message(WireProtocol.encode(.assignment(a)))).first else { return XCTFail("expected compute") }
+        XCTAssertEqual(first.task, 0)
+        var b = a
+        b.task = 1
+        b.modelHash = ContentHash.sha256(other)  // not cached: fetched while task 0 computes
+        guard case .blobRequest? = bodies(core.handle(.message(WireProtocol.encode(.assignment(b))))).first else { return XCTFail("expected a fetch") }
+        var chunk = Octet_Wire_BlobChunk()
+        chunk.hash = b.modelHash
+        chunk.totalSize = 10
+        chunk.data = Data(other)
+        let fetched = core.handle(.message(WireProtocol.encode(.blobChunk(chunk))))
+        guard case .prepare(let next)? = fetched.first else { return XCTFail("expected task 1 prepared, got \(fetched)") }
+        XCTAssertEqual(next.task, 1)
+        var c = a
+        c.task = 2
+        XCTAssertTrue(core.handle(.message(WireProtocol.encode(.assignment(c)))).isEmpty, "task 2 waits: one computes, one is prepared")
+        var result = Octet_Wire_TaskResult()
+        result.jobID = "j"
+        let done = core.handle(.computed(.success(result)))
+        guard case .result? = bodies(done).first else { return XCTFail("expected the result sent") }
+        XCTAssertTrue(done.contains { if case .compute(let t) = $0 { t.task == 1 } else { false } }, "task 1 starts at once: \(done)")
+        XCTAssertTrue(done.contains { if case .prepare(let t) = $0 { t.task == 2 } else { false } }, "task 2 is prepared: \(done)")
+        let stop = bodies(core.handle(.stop))
+        guard case .failure(let f)? = stop.first else { return XCTFail("expected task 2 handed back, got \(stop)") }
+        XCTAssertEqual(f.task, 2)
+        XCTAssertEqual(stop.count, 1, "task 1 still computes: no goodbye yet")
+        guard case .goodbye? = bodies(core.handle(.computed(.success(result)))).last else { return XCTFail("expected goodbye") }
+    }
+
     func testStopMidFetchHandsTheTaskBack() throws {
         _ = core.handle(.message(WireProtocol.encode(.welcome(Octet_Wire_Welcome()))))
         var a = Octet_Wire_TaskAssignment()

@@ -218,10 +218,12 @@ public final class CoordinatorCore {
         }
         if let old = workers[h.workerID] {
             workerByPeer[old.peer] = nil
-            if let key = old.task { requeue(key, reason: "worker \(h.workerID) reconnected") }
+            for key in old.tasks { requeue(key, reason: "worker \(h.workerID) reconnected") }
         }
-        workers[h.workerID] = WorkerRecord(id: h.workerID, peer: peer, host: h.host, cores: Int(h.cores), threads: Int(h.threads),
-                                           isa: h.isa, isas: h.isas, version: h.softwareVersion, lastSeen: now())
+        var record = WorkerRecord(id: h.workerID, peer: peer, host: h.host, cores: Int(h.cores), threads: Int(h.threads),
+                                  isa: h.isa, isas: h.isas, version: h.softwareVersion, lastSeen: now())
+        record.credit = min(max(Int(h.credit), 1), WorkerCore.maxQueuedAssignments)
+        workers[h.workerID] = record
         workerByPeer[peer] = h.workerID
         logger.info("worker joined", metadata: ["worker": "\(h.workerID)", "host": "\(h.host)", "isa": "\(h.isa)"])
         var w = Octet_Wire_Welcome()
@@ -250,9 +252,9 @@ public final class CoordinatorCore {
     func goodbye(_ peer: PeerID, _ g: Octet_Wire_Goodbye) -> [CoordinatorAction] {
         guard let id = workerByPeer[peer], var w = workers[id] else { return [] }
         metrics.workerRate(id, 0)
-        if let key = w.task { requeue(key, reason: "worker \(id) left") }
+        for key in w.tasks { requeue(key, reason: "worker \(id) left") }
         w.state = .lost
-        w.task = nil
+        w.tasks = []
         workers[id] = w
         workerByPeer[peer] = nil
         logger.info("worker left", metadata: ["worker": "\(id)"])
@@ -263,19 +265,21 @@ public final class CoordinatorCore {
         let t = now()
         for (id, w) in workers where w.state != .lost && t - w.lastSeen > settings.heartbeatTimeout {
             logger.warning("worker lost (no heartbeat)", metadata: ["worker": "\(id)", "silent_seconds": "\(Int(t - w.lastSeen))"])
-            if let key = w.task { requeue(key, reason: "worker \(id) lost") }
+            for key in w.tasks { requeue(key, reason: "worker \(id) lost") }
             workers[id]?.state = .lost
-            workers[id]?.task = nil
+            workers[id]?.tasks = []
             workerByPeer[w.peer] = nil
             metrics.workerRate(id, 0)
         }
         for (id, w) in workers.sorted(by: { $0.key < $1.key }) where w.state == .busy {
-            guard let key = w.task, let since = assignedAt[key], t - since > settings.taskTimeout else { continue }
-            logger.warning("task timed out", metadata: ["job": "\(key.job)", "task": "\(key.index)", "worker": "\(id)"])
-            requeue(key, reason: "no result from worker \(id) in \(Int(settings.taskTimeout)) s")
-            workers[id]?.task = nil
-            workers[id]?.state = .idle
-            assignedAt[key] = nil
+            for key in w.tasks {
+                guard let since = assignedAt[key], t - since > settings.taskTimeout else { continue }
+                logger.warning("task timed out", metadata: ["job": "\(key.job)", "task": "\(key.index)", "worker": "\(id)"])
+                requeue(key, reason: "no result from worker \(id) in \(Int(settings.taskTimeout)) s")
+                workers[id]?.tasks.removeAll { $0 == key }
+                assignedAt[key] = nil
+            }
+            if workers[id]?.tasks.isEmpty == true { workers[id]?.state = .idle }
         }
         metrics.workers(workers.values.map(\.state))
         var open = 0, unread = 0
@@ -298,12 +302,17 @@ public final class CoordinatorCore {
         _ = retryOrFail(key, reason)
     }
 
-    /// Gives pending tasks to idle workers: oldest job first, lowest task index first, each to the
-    /// first idle worker (in id order) that can run the job's pinned kernel path.
+    /// Gives pending tasks to workers with credit left: oldest job first, lowest task index
+    /// first, each to the first free slot that can run the job's pinned kernel path. Slots go
+    /// breadth first (every worker's first task before any worker's second), in worker id order.
     func dispatch() -> [CoordinatorAction] {
         var actions: [CoordinatorAction] = []
-        var idle = workers.values.filter { $0.state == .idle }.map(\.id).sorted()
-        guard !idle.isEmpty else { return [] }
+        let open = workers.values.filter { $0.state != .lost && $0.tasks.count < $0.credit }.sorted { $0.id < $1.id }
+        guard !open.isEmpty else { return [] }
+        var idle: [String] = []
+        for level in 0..<(open.map { $0.credit - $0.tasks.count }.max() ?? 0) {
+            idle += open.filter { $0.credit - $0.tasks.count > level }.map(\.id)
+        }
         for j in jobs.values.sorted(by: { ($0.created, $0.id) < ($1.created, $1.id) }) where j.state == .running || j.state == .verifying {
             guard let count = tasks[j.id]?.count else { continue }
             var index = firstPending[j.id] ?? 0
@@ -331,7 +340,7 @@ public final class CoordinatorCore {
                     continue
                 }
                 worker.state = .busy
-                worker.task = TaskKey(job: j.id, index: t.index)
+                worker.tasks.append(TaskKey(job: j.id, index: t.index))
                 assignedAt[TaskKey(job: j.id, index: t.index)] = now()
                 workers[workerID] = worker
                 actions.append(.send(worker.peer, WireProtocol.encode(.assignment(assignment(job, task)))))
@@ -364,10 +373,10 @@ public final class CoordinatorCore {
     /// message about a task it lost, or an unknown peer).
     @discardableResult
     func release(_ peer: PeerID, _ key: TaskKey) -> Bool {
-        guard let id = workerByPeer[peer], var w = workers[id], w.task == key else { return false }
+        guard let id = workerByPeer[peer], var w = workers[id], let i = w.tasks.firstIndex(of: key) else { return false }
         assignedAt[key] = nil
-        w.task = nil
-        w.state = .idle
+        w.tasks.remove(at: i)
+        w.state = w.tasks.isEmpty ? .idle : .busy
         w.tasksDone += 1
         workers[id] = w
         return true

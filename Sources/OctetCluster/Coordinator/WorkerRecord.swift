@@ -13,8 +13,12 @@ public struct WorkerRecord: Sendable, Hashable {
     public var state: State = .idle
     /// Coordinator clock time of the last message from it.
     public var lastSeen: Double
-    /// The task it holds (job, index).
-    public var task: TaskKey?
+    /// How many tasks it holds at once (its Hello's credit): it prepares the next while one computes.
+    public var credit = 1
+    /// The tasks it holds, in the order assigned (busy while any).
+    public var tasks: [TaskKey] = []
+    /// The first task it holds.
+    public var task: TaskKey? { tasks.first }
     public var imagesPerSecond: Double = 0
     public var tasksDone = 0
 }

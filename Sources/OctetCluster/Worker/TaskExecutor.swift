@@ -7,9 +7,18 @@ import OctetKernels
 import OctetPipeline
 import OctetRuntime
 
+/// An inference task's samples read and preprocessed ahead of its computation.
+public struct PreparedInput: Sendable {
+    /// The task it was prepared for (job, task, attempt).
+    let key: String
+    let input: Result<Tensor, TaskError>
+    let seconds: Double
+}
+
 /// Runs one task on a worker: calibration histograms, verification or inference. Models are
 /// read from the worker's blob cache and compiled once per content hash; the last few compiled
-/// models are kept (`modelsKept`), older ones dropped.
+/// models and opened datasets are kept (`modelsKept`), older ones dropped. `prepare` (the next
+/// task's images) and `run` (the current task) may run at once on two threads.
 public final class TaskExecutor: @unchecked Sendable {
     let cache: BlobStore
     let threads: Int
@@ -19,6 +28,9 @@ public final class TaskExecutor: @unchecked Sendable {
     static let modelsKept = 4
     private var graphs = RecentlyUsedCache<Graph>(capacity: modelsKept)
     private var sessions = RecentlyUsedCache<InferenceSession>(capacity: modelsKept)
+    private var datasets = RecentlyUsedCache<any Dataset>(capacity: modelsKept)
+    /// Guards the caches (and a model's compilation, done once).
+    private let lock = NSLock()
 
     public init(cache: BlobStore, threads: Int, isa: ISA) {
         self.cache = cache
@@ -33,14 +45,39 @@ public final class TaskExecutor: @unchecked Sendable {
         return true
     }
 
-    public func run(_ a: Octet_Wire_TaskAssignment, workerID: String) throws -> Octet_Wire_TaskResult {
+    static func key(_ a: Octet_Wire_TaskAssignment) -> String { "\(a.jobID)#\(a.task)#\(a.attempt)" }
+
+    /// Reads and preprocesses an inference task's samples ahead of its computation (while
+    /// another task computes); nil for other tasks. An error is kept for `run` to report.
+    public func prepare(_ a: Octet_Wire_TaskAssignment) -> PreparedInput? {
+        guard a.kind == .inference else { return nil }
         let t0 = DispatchTime.now().uptimeNanoseconds
+        let input = Result { () throws -> Tensor in
+            let (_, data, range) = try open(a)
+            return try ClassificationRun.loadBatch(data, range, chw: try int8Session(a.modelHash).chw, threads: threads)
+        }.mapError { TaskError(message: describe($0), permanent: TaskExecutor.isPermanent($0)) }
+        return PreparedInput(key: Self.key(a), input: input, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+
+    /// The task's spec, its dataset (opened once per spec) and its sample range, checked.
+    func open(_ a: Octet_Wire_TaskAssignment) throws -> (JobSpec, any Dataset, Range<Int>) {
         let spec = try JobSpec.parse(a.jobSpecJson)
-        let data = try spec.dataset.open(blobPath: cache.path)
+        lock.lock()
+        let cached = datasets.value(for: a.jobSpecJson)
+        lock.unlock()
+        let data = try cached ?? spec.dataset.open(blobPath: cache.path)
+        if cached == nil { lock.lock(); datasets.insert(data, for: a.jobSpecJson); lock.unlock() }
         let range = Int(a.start)..<Int(a.end)
         guard range.lowerBound <= range.upperBound, range.upperBound <= data.count else {
             throw JobFailure("samples \(range) are outside the dataset's \(data.count)")
         }
+        return (spec, data, range)
+    }
+
+    /// Runs task `a`; an inference task uses its `prepared` input when one was made for it.
+    public func run(_ a: Octet_Wire_TaskAssignment, workerID: String, prepared: PreparedInput? = nil) throws -> Octet_Wire_TaskResult {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let (spec, data, range) = try open(a)
         var r = Octet_Wire_TaskResult()
         r.jobID = a.jobID
         r.task = a.task
@@ -61,7 +98,12 @@ public final class TaskExecutor: @unchecked Sendable {
             }
         case .inference:
             let session = try int8Session(a.modelHash)
-            r.predictions = try predict(data: data, range: range, batch: range.count, chw: session.chw, timing: &r) { input in
+            var preloaded: Tensor?
+            if let p = prepared, p.key == Self.key(a) {
+                preloaded = try p.input.get()
+                r.decodeSeconds = p.seconds
+            }
+            r.predictions = try predict(data: data, range: range, batch: range.count, chw: session.chw, preloaded: preloaded, timing: &r) { input in
                 (try session.run(input).floats ?? [], nil)
             }
         default:
@@ -77,13 +119,17 @@ public final class TaskExecutor: @unchecked Sendable {
     func observedGraph(_ hash: String, spec: JobSpec, data: any Dataset, options: PlanOptions) throws -> Graph {
         guard let calibration = spec.calibration, calibration.equalize else { return try fp32Graph(hash) }
         let key = hash + "#equalized#" + ContentHash.sha256(Array(spec.json().utf8))
-        if let g = graphs.value(for: key) { return g }
+        lock.lock()
+        let cached = graphs.value(for: key)
+        lock.unlock()
+        if let cached { return cached }
         let g = try calibrationGraph(try fp32Graph(hash), data: data, config: try calibration.quantConfig(plan: options)).graph
-        graphs.insert(g, for: key)
+        lock.lock(); graphs.insert(g, for: key); lock.unlock()
         return g
     }
 
     func fp32Graph(_ hash: String) throws -> Graph {
+        lock.lock(); defer { lock.unlock() }
         if let g = graphs.value(for: hash) { return g }
         let g = try ModelLoader.load(path: cache.path(hash))
         graphs.insert(g, for: hash)
@@ -91,6 +137,7 @@ public final class TaskExecutor: @unchecked Sendable {
     }
 
     func int8Session(_ hash: String) throws -> InferenceSession {
+        lock.lock(); defer { lock.unlock() }
         if let s = sessions.value(for: hash) { return s }
         let s = try deployQDQ(try ModelLoader.loadQDQ(path: cache.path(hash)), threads: threads, isa: isa)
         sessions.insert(s, for: hash)
@@ -100,7 +147,7 @@ public final class TaskExecutor: @unchecked Sendable {
     /// Top-5 classes and softmax scores of `logits` for each sample of `range`, in batches; the
     /// time spent loading samples and running the model is added to `timing`.
     func predict(data: any Dataset, range: Range<Int>, batch: Int, loader: ClassificationRun? = nil, chw: [Int]? = nil,
-                 timing: inout Octet_Wire_TaskResult,
+                 preloaded: Tensor? = nil, timing: inout Octet_Wire_TaskResult,
                  _ infer: (Tensor) throws -> (logits: [Float], fp32: [Float]?)) throws -> [Octet_Wire_Prediction] {
         var out: [Octet_Wire_Prediction] = []
         var start = range.lowerBound
@@ -108,7 +155,8 @@ public final class TaskExecutor: @unchecked Sendable {
             let r = start..<min(start + max(batch, 1), range.upperBound)
             let t0 = DispatchTime.now().uptimeNanoseconds
             let input: Tensor
-            if let loader { input = try loader.loadBatch(data, r, threads: threads) }
+            if let preloaded, r == range { input = preloaded }
+            else if let loader { input = try loader.loadBatch(data, r, threads: threads) }
             else { input = try ClassificationRun.loadBatch(data, r, chw: chw ?? [], threads: threads) }
             let t1 = DispatchTime.now().uptimeNanoseconds
             let (logits, fp32) = try infer(input)

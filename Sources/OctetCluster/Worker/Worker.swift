@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Logging
 import OctetKernels
@@ -12,8 +13,24 @@ public final class Worker: @unchecked Sendable {
     private let lock = NSLock()
     private var inbox: [WorkerEvent] = []
     private var exited = false
+    /// Inputs being prepared for queued tasks, by task (`.prepare`); `.compute` takes its own.
+    private var prepared: [String: PreparedSlot] = [:]
 
-    public init(core: WorkerCore, transport: ClientTransport, executor: TaskExecutor, logger: Logger = Logger(label: "octet.worker")) {
+    /// One task's input, prepared on its own thread.
+    final class PreparedSlot: @unchecked Sendable {
+        let done = DispatchSemaphore(value: 0)
+        var input: PreparedInput?
+    }
+
+    static func key(_ a: Octet_Wire_TaskAssignment) -> String { "\(a.jobID)#\(a.task)#\(a.attempt)" }
+
+    /// Whether the next task's images are decoded on their own thread while one computes
+    /// (`.prepare`); off, a prepared task is decoded when it starts (its blobs are still fetched ahead).
+    public let decodeAhead: Bool
+
+    public init(core: WorkerCore, transport: ClientTransport, executor: TaskExecutor, decodeAhead: Bool = false,
+                logger: Logger = Logger(label: "octet.worker")) {
+        self.decodeAhead = decodeAhead
         self.core = core
         self.transport = transport
         self.executor = executor
@@ -21,7 +38,8 @@ public final class Worker: @unchecked Sendable {
     }
 
     /// The Hello a worker on this machine sends.
-    public static func hello(id: String, threads: Int, isa: ISA) -> Octet_Wire_Hello {
+    /// `credit`: the tasks it holds at once (2: it prepares the next while one computes).
+    public static func hello(id: String, threads: Int, isa: ISA, credit: Int = 2) -> Octet_Wire_Hello {
         var h = Octet_Wire_Hello()
         h.workerID = id
         h.host = ProcessInfo.processInfo.hostName
@@ -30,6 +48,7 @@ public final class Worker: @unchecked Sendable {
         h.isa = isa.rawValue
         h.isas = ISA.supported.map(\.rawValue)
         h.softwareVersion = OctetVersion.string
+        h.credit = UInt32(max(credit, 1))
         return h
     }
 
@@ -74,10 +93,20 @@ public final class Worker: @unchecked Sendable {
             switch a {
             case .send(let bytes):
                 do { try transport.send(bytes) } catch { logger.warning("send failed", metadata: ["error": "\(error)"]) }
+            case .prepare(let assignment):
+                guard decodeAhead else { continue }
+                let slot = PreparedSlot()
+                lock.lock(); prepared[Self.key(assignment)] = slot; lock.unlock()
+                Thread.detachNewThread { [executor] in
+                    slot.input = executor.prepare(assignment)
+                    slot.done.signal()
+                }
             case .compute(let assignment):
                 let id = core.hello.workerID
+                lock.lock(); let slot = prepared.removeValue(forKey: Self.key(assignment)); lock.unlock()
                 Thread.detachNewThread { [self] in
-                    let r = Result { try executor.run(assignment, workerID: id) }
+                    let input: PreparedInput? = slot.flatMap { s in s.done.wait(); return s.input }
+                    let r = Result { try executor.run(assignment, workerID: id, prepared: input) }
                         .mapError { TaskError(message: describe($0), permanent: TaskExecutor.isPermanent($0)) }
                     post(.computed(r))
                 }

@@ -16,6 +16,9 @@ public enum WorkerAction: Sendable {
     case send([UInt8])
     /// Run the task in the background, then feed `.computed`.
     case compute(Octet_Wire_TaskAssignment)
+    /// Read and preprocess this queued task's samples in the background while another task
+    /// computes, so its `.compute` finds them ready (the pipelined worker).
+    case prepare(Octet_Wire_TaskAssignment)
     /// Everything is handed back or finished: the process may exit.
     case exit
     /// The worker cannot go on (the coordinator speaks another protocol version).
@@ -29,10 +32,18 @@ public struct TaskError: Error, Sendable {
     public init(message: String, permanent: Bool) { self.message = message; self.permanent = permanent }
 }
 
-/// A worker's state machine: joining (Hello until Welcome), heartbeats, a queue of assigned tasks,
-/// fetching the blobs a task needs into the local cache chunk by chunk, one task computing at a
-/// time, and a clean goodbye.
+/// A worker's state machine: joining (Hello until Welcome), heartbeats, a queue of assigned tasks
+/// (the coordinator sends up to the worker's credit), fetching the blobs of queued tasks into the
+/// local cache chunk by chunk in order, computing one task at a time in the order assigned while
+/// the next ready one is prepared, and a clean goodbye that hands back what was not started.
 public final class WorkerCore {
+    /// An assigned task not yet computing; `ready` once its blobs are in the cache.
+    struct Queued {
+        var assignment: Octet_Wire_TaskAssignment
+        var ready = false
+        var preparing = false
+    }
+
     public let hello: Octet_Wire_Hello
     let cache: BlobStore
     let now: () -> Double
@@ -42,18 +53,21 @@ public final class WorkerCore {
     var heartbeatInterval = 1.0
     var lastHello = -Double.infinity
     var lastHeartbeat = -Double.infinity
-    var queue: [Octet_Wire_TaskAssignment] = []
-    /// The task being fetched or computed.
-    public private(set) var current: Octet_Wire_TaskAssignment?
+    var queue: [Queued] = []
+    /// The task computing.
+    var computingTask: Octet_Wire_TaskAssignment?
+    /// The queued task whose blobs are being fetched, and the blobs it still lacks.
+    var fetching: Octet_Wire_TaskAssignment?
     var missing: [String] = []
+    /// The task computing, or else the one whose blobs are being fetched.
+    public var current: Octet_Wire_TaskAssignment? { computingTask ?? fetching }
     /// The offset of the chunk last requested of `missing.first`, and when.
     var fetchOffset: UInt64 = 0
     var lastFetch = -Double.infinity
     /// A blob request unanswered this long is sent again (the request or its chunk was lost).
     public static let fetchRetrySeconds = 5.0
-    var computing = false
     /// Whether a task is computing (its result will come as `.computed`).
-    public var isComputing: Bool { computing }
+    public var isComputing: Bool { computingTask != nil }
     var stopping = false
     var imagesPerSecond = 0.0
     var requestCounter: UInt64 = 0
@@ -61,8 +75,8 @@ public final class WorkerCore {
 
     /// The largest blob (model, image) this worker accepts from the coordinator.
     public let maxBlobBytes: UInt64
-    /// Assignments queued beyond this are handed back at once (the coordinator sends one per idle
-    /// worker, so only a faulty or hostile peer exceeds it).
+    /// Assignments queued beyond this are handed back at once (the coordinator sends at most the
+    /// worker's credit, so only a faulty or hostile peer exceeds it).
     public static let maxQueuedAssignments = 16
 
     public init(hello: Octet_Wire_Hello, cache: BlobStore, maxBlobBytes: UInt64 = 4 << 30, logger: Logger = Logger(label: "octet.worker"),
@@ -81,18 +95,19 @@ public final class WorkerCore {
         case .computed(let result): return computed(result)
         case .stop:
             stopping = true
+            // What was not started goes back to the coordinator now.
+            let handedBack: [WorkerAction] = queue.map { .send(failure($0.assignment, "worker stopping", permanent: false)) }
             queue.removeAll()
-            if computing { return [] }  // finish the task; `.computed` says goodbye
-            var actions: [WorkerAction] = []
-            if let c = current { actions.append(.send(failure(c, "worker stopping", permanent: false))) }
-            current = nil
-            return actions + goodbye()
+            fetching = nil
+            missing = []
+            if computingTask != nil { return handedBack }  // finish the task; `.computed` says goodbye
+            return handedBack + goodbye()
         }
     }
 
     func tick() -> [WorkerAction] {
         let t = now()
-        if current != nil, !computing, let hash = missing.first, t - lastFetch >= Self.fetchRetrySeconds {
+        if fetching != nil, let hash = missing.first, t - lastFetch >= Self.fetchRetrySeconds {
             return [request(hash, offset: fetchOffset)] + heartbeatIfDue(t)
         }
         return heartbeatIfDue(t)
@@ -137,18 +152,15 @@ public final class WorkerCore {
             } else {
                 logger.warning("refused by the coordinator", metadata: ["reason": "\(r.reason)", "message": "\(r.message)"])
             }
-            if let c = current, !computing, r.reason == .notFound {
-                current = nil
-                return [.send(failure(c, "cannot fetch a blob: \(r.message)", permanent: false))] + next()
-            }
+            if let f = fetching, r.reason == .notFound { return dropFetching(f, "cannot fetch a blob: \(r.message)") }
             return []
         case .assignment(let a):
             guard !stopping else { return [.send(failure(a, "worker stopping", permanent: false))] }
             guard queue.count < Self.maxQueuedAssignments else {
                 return [.send(failure(a, "worker queue full (\(Self.maxQueuedAssignments) assignments)", permanent: false))]
             }
-            queue.append(a)
-            return current == nil ? next() : []
+            queue.append(Queued(assignment: a))
+            return advance()
         case .blobChunk(let c):
             return chunk(c)
         default:
@@ -156,26 +168,55 @@ public final class WorkerCore {
         }
     }
 
-    /// Starts the next queued task: fetch what is missing, then compute.
-    func next() -> [WorkerAction] {
-        guard current == nil, !queue.isEmpty, !stopping else { return [] }
-        let a = queue.removeFirst()
-        current = a
+    /// Moves the pipeline on: fetches the blobs of queued tasks in order, starts the first
+    /// queued task once it is ready (tasks run in the order assigned), and has the next ready
+    /// one prepared while a task computes.
+    func advance() -> [WorkerAction] {
+        guard !stopping else { return [] }
+        var actions: [WorkerAction] = []
+        if fetching == nil {
+            while let i = queue.firstIndex(where: { !$0.ready }) {
+                let lacking = missingBlobs(queue[i].assignment)
+                if lacking.isEmpty { queue[i].ready = true; continue }
+                fetching = queue[i].assignment
+                missing = lacking
+                actions.append(request(lacking[0], offset: 0))
+                break
+            }
+        }
+        if computingTask == nil, let first = queue.first, first.ready {
+            queue.removeFirst()
+            computingTask = first.assignment
+            actions.append(.compute(first.assignment))
+        }
+        if computingTask != nil, let next = queue.first, next.ready, !next.preparing {
+            queue[0].preparing = true
+            actions.append(.prepare(next.assignment))
+        }
+        return actions
+    }
+
+    /// The blobs `a` needs that the cache lacks, each once.
+    func missingBlobs(_ a: Octet_Wire_TaskAssignment) -> [String] {
         var needed = [a.modelHash]
         if !a.int8ModelHash.isEmpty { needed.append(a.int8ModelHash) }
         if let spec = try? JobSpec.parse(a.jobSpecJson) {
             needed += spec.dataset.files(for: Int(a.start)..<Int(a.end)).map(\.hash)
         }
         var seen = Set<String>()
-        missing = needed.filter { !cache.contains($0) && seen.insert($0).inserted }
-        return fetchOrCompute()
+        return needed.filter { !cache.contains($0) && seen.insert($0).inserted }
     }
 
-    func fetchOrCompute() -> [WorkerAction] {
-        guard let a = current else { return [] }
-        if let hash = missing.first { return [request(hash, offset: 0)] }
-        computing = true
-        return [.compute(a)]
+    static func same(_ a: Octet_Wire_TaskAssignment, _ b: Octet_Wire_TaskAssignment) -> Bool {
+        a.jobID == b.jobID && a.task == b.task && a.attempt == b.attempt
+    }
+
+    /// Hands back the task being fetched (another worker may fetch what this one cannot).
+    func dropFetching(_ f: Octet_Wire_TaskAssignment, _ why: String) -> [WorkerAction] {
+        queue.removeAll { Self.same($0.assignment, f) }
+        fetching = nil
+        missing = []
+        return [.send(failure(f, why, permanent: false))] + advance()
     }
 
     func request(_ hash: String, offset: UInt64) -> WorkerAction {
@@ -191,7 +232,7 @@ public final class WorkerCore {
 
     func chunk(_ c: Octet_Wire_BlobChunk) -> [WorkerAction] {
         // A chunk not asked for now (a duplicate, or the answer to a request sent again) is stale.
-        guard let hash = missing.first, c.hash == hash, c.offset == fetchOffset, let a = current else { return [] }
+        guard let hash = missing.first, c.hash == hash, c.offset == fetchOffset, let f = fetching else { return [] }
         var put = Octet_Wire_BlobPut()
         put.hash = c.hash
         put.offset = c.offset
@@ -199,22 +240,20 @@ public final class WorkerCore {
         put.data = c.data
         do {
             let ack = try cache.receive(put, maxSize: maxBlobBytes)
-            if ack.complete {
-                missing.removeFirst()
-                return fetchOrCompute()
-            }
-            return [request(hash, offset: ack.received)]
+            guard ack.complete else { return [request(hash, offset: ack.received)] }
+            missing.removeFirst()
+            if let next = missing.first { return [request(next, offset: 0)] }
+            if let i = queue.firstIndex(where: { Self.same($0.assignment, f) }) { queue[i].ready = true }
+            fetching = nil
+            return advance()
         } catch {
-            current = nil
-            missing = []
-            return [.send(failure(a, "fetching blob \(hash): \(error)", permanent: false))] + next()
+            return dropFetching(f, "fetching blob \(hash): \(error)")
         }
     }
 
     func computed(_ result: Result<Octet_Wire_TaskResult, TaskError>) -> [WorkerAction] {
-        computing = false
-        guard let a = current else { return [] }
-        current = nil
+        guard let a = computingTask else { return [] }
+        computingTask = nil
         var actions: [WorkerAction]
         switch result {
         case .success(let r):
@@ -225,7 +264,7 @@ public final class WorkerCore {
             logger.warning("task failed", metadata: ["job": "\(a.jobID)", "task": "\(a.task)", "error": "\(e.message)"])
             actions = [.send(failure(a, e.message, permanent: e.permanent))]
         }
-        return stopping ? actions + goodbye() : actions + next()
+        return stopping ? actions + goodbye() : actions + advance()
     }
 
     func failure(_ a: Octet_Wire_TaskAssignment, _ message: String, permanent: Bool) -> [UInt8] {
