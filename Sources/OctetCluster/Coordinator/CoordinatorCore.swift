@@ -307,11 +307,15 @@ public final class CoordinatorCore {
     /// breadth first (every worker's first task before any worker's second), in worker id order.
     func dispatch() -> [CoordinatorAction] {
         var actions: [CoordinatorAction] = []
-        let open = workers.values.filter { $0.state != .lost && $0.tasks.count < $0.credit }.sorted { $0.id < $1.id }
-        guard !open.isEmpty else { return [] }
-        var idle: [String] = []
-        for level in 0..<(open.map { $0.credit - $0.tasks.count }.max() ?? 0) {
-            idle += open.filter { $0.credit - $0.tasks.count > level }.map(\.id)
+        // The free slots, listed only once a pending task is in reach (most calls have none).
+        var slots: [String]?
+        func freeSlots() -> [String] {
+            let open = workers.values.filter { $0.state != .lost && $0.tasks.count < $0.credit }.sorted { $0.id < $1.id }
+            var list: [String] = []
+            for level in 0..<(open.map { $0.credit - $0.tasks.count }.max() ?? 0) {
+                list += open.filter { $0.credit - $0.tasks.count > level }.map(\.id)
+            }
+            return list
         }
         for j in jobs.values.sorted(by: { ($0.created, $0.id) < ($1.created, $1.id) }) where j.state == .running || j.state == .verifying {
             guard let count = tasks[j.id]?.count else { continue }
@@ -321,7 +325,9 @@ public final class CoordinatorCore {
             // Inference runs at most `outputWindow` tasks ahead of what its client has written.
             let end = j.spec.kind == .infer ? min(count, (committed[j.id] ?? 0) + settings.outputWindow) : count
             while index < end {
-                guard !idle.isEmpty else { return actions }
+                if slots == nil { slots = freeSlots() }
+                guard var idle = slots, !idle.isEmpty else { return actions }
+                defer { slots = idle }
                 let t = tasks[j.id]![index]
                 index += 1
                 guard t.state == .pending else { continue }
