@@ -125,8 +125,11 @@ struct SubmitInfer: ParsableCommand {
     @OptionGroup var jobData: JobDataOptions
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(help: "Output file (JSON lines); its commit log is OUT.commit.")
+    @Option(help: "Output: a JSON-lines file (top-k), or a folder (every output: shard-NNNNNN.npz per task and index.jsonl); its commit log is OUT.commit or OUT/index.jsonl.commit.")
     var out: String
+
+    @Option(help: "What each image returns: topk (a classifier's top-5 classes and scores), tensors (every output, for detectors, OCR and other models), or auto (topk for a model with one [N, classes] output).")
+    var outputs: String = "auto"
 
     @Option(help: "Images per batch (one task).")
     var batch: Int = 16
@@ -137,13 +140,31 @@ struct SubmitInfer: ParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
+    func validate() throws {
+        guard ["auto", "topk", "tensors"].contains(outputs) else { throw ValidationError("--outputs is auto, topk or tensors") }
+    }
+
+    /// What the job returns: `--outputs`, or for auto, top-k for a model with one rank-2 output.
+    func outputKind() throws -> JobSpec.Outputs {
+        if let kind = JobSpec.Outputs(rawValue: outputs) { return kind }
+        let graph = try ModelLoader.loadQDQ(path: model)
+        return graph.outputs.count == 1 && graph.outputs[0].dims.count == 2 ? .topk : .tensors
+    }
+
     func run() throws {
         let started = Date()
         guard try ModelLoader.isQuantized(path: model) else { throw ValidationError("\(model) is not a QDQ (INT8) model: calibrate it first") }
         let client = try connection.client()
+        let kind = try outputKind()
+        // Every output: OUT is a folder of shards with their index.
+        var path = out
+        if kind == .tensors {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            path = (out as NSString).appendingPathComponent("index.jsonl")
+        }
         let output: CommittedOutput
         if resume {
-            output = try CommittedOutput(resuming: out)
+            output = try CommittedOutput(resuming: path)
             guard let bytes = FileManager.default.contents(atPath: model) else { throw ValidationError("cannot read \(model)") }
             guard ContentHash.sha256([UInt8](bytes)) == output.log.modelHash else {
                 throw ValidationError("\(out) holds the output of job \(output.log.job) for another model than \(model)")
@@ -151,8 +172,9 @@ struct SubmitInfer: ParsableCommand {
         } else {
             var spec = try jobData.jobSpec(.infer, model: model, client: client)
             spec.batch = batch
+            spec.outputs = kind
             let id = try client.submit(spec)
-            output = try CommittedOutput(creating: out, job: id, modelHash: spec.modelHash)
+            output = try CommittedOutput(creating: path, job: id, modelHash: spec.modelHash)
         }
         let id = output.log.job, before = output.log.lines
         if !json { FileHandle.standardOutput.write(Data("job \(id)\(resume ? " (resumed at \(before) lines)" : "")\n".utf8)) }
@@ -162,7 +184,7 @@ struct SubmitInfer: ParsableCommand {
         }
         let wall = Date().timeIntervalSince(started)
         let written = output.log.lines - before
-        let summary: [String: Any] = ["job": id, "out": out, "images": output.log.lines, "written": written, "resumed": resume,
+        let summary: [String: Any] = ["job": id, "out": out, "outputs": kind.rawValue, "images": output.log.lines, "written": written, "resumed": resume,
                                       "wall_seconds": wall, "images_per_second": Double(written) / max(wall, 1e-9), "state": last.state]
         if json { return try printJSONObject(summary) }
         print("\(output.log.lines) predictions in \(out) (\(written) written now): \(String(format: "%.1f", Double(written) / max(wall, 1e-9))) images/s end to end")

@@ -140,6 +140,63 @@ final class DistributedCalibrationTests: XCTestCase {
         XCTAssertEqual(try cluster.coordinator.core.store.storedResults(job: id), 0)
     }
 
+    /// A model that is not a classifier (PP-OCR's text detector, letterboxed to multiples of 32
+    /// so images of different aspect ratios give different input sizes): with `outputs: tensors`
+    /// every output of every image lands in the tasks' `.npz` shards, and the index says where;
+    /// each row equals the same INT8 model run locally on that image alone.
+    func testEveryOutputOfADetectorLandsInShards() throws {
+        try TestPaths.requireShared()
+        let dir = try TestPaths.temporaryDirectory(self)
+        let detector = TestPaths.shared.appendingPathComponent("models/zoo/ppocrv4_det.onnx").path
+        let recipe = PreprocessRecipe(name: "det-96", resizeShorter: 96, crop: nil, pixelDivisor: 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5],
+                                      channelOrder: .bgr, letterbox: .init(multiple: 32))
+        var config = QuantConfig()
+        config.samples = 2
+        config.sensitivityMarginDB = nil
+        config.plan = PlanOptions(threads: 2)
+        let q = try quantizeModel(try ModelLoader.load(path: detector), calibrationData: try ImageFolderDataset(directory: TestPaths.imageSample, recipe: recipe, limit: 2),
+                                  config: config)
+        let model = dir.appendingPathComponent("det.int8.onnx")
+        try ONNXExporter.write(q.qdq, to: model)
+
+        let cluster = try InProcessCluster(directory: dir.appendingPathComponent("cluster"), workers: 2)
+        defer { cluster.stop() }
+        let client = cluster.client()
+        var spec = JobSpec(kind: .infer, modelHash: try client.uploadFile(model.path), modelName: "det",
+                           dataset: DatasetSpec(path: TestPaths.imageSample, labels: nil, files: nil, recipe: recipe, offset: 0, limit: 9))
+        spec.batch = 4
+        spec.outputs = .tensors
+        let id = try client.submit(spec)
+        let out = dir.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let output = try CommittedOutput(creating: out.appendingPathComponent("index.jsonl").path, job: id, modelHash: spec.modelHash)
+        let last = try client.streamResults(id, into: output)
+        XCTAssertEqual(last.state, "done", last.error)
+
+        let lines = try String(contentsOf: out.appendingPathComponent("index.jsonl"), encoding: .utf8).split(separator: "\n")
+            .map { try JSONDecoder().decode(TensorShard.Line.self, from: Data($0.utf8)) }
+        XCTAssertEqual(lines.map(\.index), Array(0..<9))
+        XCTAssertEqual(Set(lines.map(\.shard)), ["shard-000000.npz", "shard-000001.npz", "shard-000002.npz"])
+        let data = try ImageFolderDataset(directory: TestPaths.imageSample, recipe: recipe, limit: 9)
+        XCTAssertEqual(lines.map(\.file), (0..<9).map { data.name($0) })
+        let local = try ModelRun(graph: q.qdq, options: PlanOptions(threads: 2))
+        var shapes = Set<[Int]>()
+        for line in lines {
+            let shard = try NPZFile.read(path: out.appendingPathComponent(line.shard).path)
+            let expected = try XCTUnwrap(local.outputs(data, line.index..<(line.index + 1)).first?.outputs)
+            XCTAssertEqual(Set(line.rows.keys), Set(local.outputNames))
+            for (name, where_) in line.rows {
+                let array = try XCTUnwrap(shard.first { $0.name == where_.array }, "\(where_.array) missing from \(line.shard)")
+                let per = array.shape.dropFirst().reduce(1, *)
+                let row = Array(array.values[(where_.row * per)..<((where_.row + 1) * per)])
+                let want = try XCTUnwrap(expected[name]?.floats)
+                XCTAssertEqual(row, want, "image \(line.index), output \(name)")
+                shapes.insert(Array(array.shape.dropFirst()))
+            }
+        }
+        XCTAssertGreaterThan(shapes.count, 1, "the images gave inputs of one size only: the groups were not exercised")
+    }
+
     /// A client that stops reading holds the job at the output window (results stored on the
     /// coordinator never exceed it); a client killed between writing lines and committing them
     /// resumes from the commit log, and the output equals a fault-free run's, line for line.

@@ -56,6 +56,16 @@ final class LocalClusterCLITests: XCTestCase {
         XCTAssertEqual(first.index, 0)
         XCTAssertEqual(first.file, "n01440764_tench.JPEG")
         XCTAssertEqual(first.label, 0)
+        // The same classifier with every output kept: a folder of shards and their index.
+        let tensors = dir.appendingPathComponent("tensors").path
+        let all = try runProduct("octet", ["submit", "infer", model, "--data", TestPaths.imageSample, "--limit", "5", "--batch", "4",
+                                           "--outputs", "tensors", "--coordinator", endpoint, "--out", tensors, "--json"])
+        XCTAssertEqual(all.status, 0, all.stderr)
+        XCTAssertEqual(all.json?["outputs"] as? String, "tensors")
+        let index = try String(contentsOfFile: tensors + "/index.jsonl", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(index.count, 5)
+        let shard = try NPZFile.read(path: tensors + "/shard-000001.npz")
+        XCTAssertEqual(shard.first?.shape, [1, 1000], "the second task holds the fifth image's logits")
 
         // A job that cannot run fails with its cause and a non-zero exit.
         let fp32AsInt8 = try runProduct("octet", ["submit", "infer", TestPaths.efficientNet, "--data", TestPaths.imageSample,

@@ -179,6 +179,11 @@ public final class ClusterClient {
             if !b.results.isEmpty {
                 var lines: [String] = []
                 for r in b.results {
+                    if !r.outputGroups.isEmpty {
+                        // Every output kept: the task's shard first, then its index lines.
+                        lines += try TensorShard.write(r, to: (output.path as NSString).deletingLastPathComponent)
+                        continue
+                    }
                     for p in r.predictions {
                         guard let line = PredictionLine(p) else { throw WireError.malformed("task \(r.task) has a prediction without classes") }
                         lines.append(line.json())

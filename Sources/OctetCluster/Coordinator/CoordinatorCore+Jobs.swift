@@ -194,6 +194,19 @@ extension CoordinatorCore {
             } catch {
                 return "\(error)"
             }
+        case .inference where job.spec.outputs == .tensors:
+            var next = task.start
+            for g in r.outputGroups {
+                guard Int(g.start) == next, g.count > 0, !g.tensors.isEmpty else { return "output groups do not cover samples \(task.start)..<\(task.end) in order" }
+                for t in g.tensors {
+                    let elements = t.shape.reduce(1) { $0 * Int($1) }
+                    guard t.shape.first.map(Int.init) == Int(g.count), t.data.elementSize == 4, Int(t.data.rawSize) == elements * 4 else {
+                        return "output '\(t.name)' of shape \(t.shape) does not hold \(g.count) samples of float32"
+                    }
+                }
+                next += Int(g.count)
+            }
+            guard next == task.end else { return "output groups cover samples \(task.start)..<\(next), expected ..<\(task.end)" }
         case .verification, .inference:
             guard r.predictions.count == task.count else { return "\(r.predictions.count) predictions for \(task.count) samples" }
             for (i, p) in r.predictions.enumerated() where Int(p.index) != task.start + i || p.classes.isEmpty || p.classes.count != p.scores.count {

@@ -34,7 +34,8 @@ public final class JobRunner: @unchecked Sendable {
                 return PreparedJob(tasks: tasks, watched: plan.watched, isa: plan.config.plan.isa.rawValue)
             case .infer:
                 let graph = try ModelLoader.loadQDQ(path: blobs.path(job.spec.modelHash))
-                _ = try ModelLoader.imageInput(of: graph)
+                // Top-k needs one fixed-size image input; keeping every output takes any model with a batch axis.
+                if job.spec.outputs == .tensors { _ = try ModelRun(graph: graph, options: try planOptions(job)) } else { _ = try ModelLoader.imageInput(of: graph) }
                 let tasks = Self.split(0..<data.count, size: job.spec.batch, job: job.id, kind: .inference, first: 0)
                 return PreparedJob(tasks: tasks, watched: [], isa: job.isa)
             }

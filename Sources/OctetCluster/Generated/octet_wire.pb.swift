@@ -546,11 +546,61 @@ public nonisolated struct Octet_Wire_TaskResult: Sendable {
 
   public var computeSeconds: Double = 0
 
+  /// Inference of a job that keeps every output (not a classifier's top-k): the outputs of
+  /// consecutive samples with equal input shapes, in sample order.
+  public var outputGroups: [Octet_Wire_OutputGroup] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _histograms: Octet_Wire_Compressed? = nil
+}
+
+/// Every output of samples [start, start + count): float32 tensors whose first axis is the samples.
+public nonisolated struct Octet_Wire_OutputGroup: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var start: UInt32 = 0
+
+  public var count: UInt32 = 0
+
+  public var tensors: [Octet_Wire_OutputTensor] = []
+
+  /// The samples' file names, in order.
+  public var files: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Octet_Wire_OutputTensor: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var shape: [UInt32] = []
+
+  /// Little-endian float32 values, byte-shuffled (element size 4) and LZ4-compressed.
+  public var data: Octet_Wire_Compressed {
+    get {_data ?? Octet_Wire_Compressed()}
+    set {_data = newValue}
+  }
+  /// Returns true if `data` has been explicitly set.
+  public var hasData: Bool {self._data != nil}
+  /// Clears the value of `data`. Subsequent reads from it will return its default value.
+  public mutating func clearData() {self._data = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _data: Octet_Wire_Compressed? = nil
 }
 
 public nonisolated struct Octet_Wire_TaskFailure: Sendable {
@@ -1578,7 +1628,7 @@ nonisolated extension Octet_Wire_Prediction: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Octet_Wire_TaskResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TaskResult"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}task\0\u{1}attempt\0\u{3}worker_id\0\u{1}histograms\0\u{1}predictions\0\u{1}seconds\0\u{1}images\0\u{3}decode_seconds\0\u{3}compute_seconds\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}task\0\u{1}attempt\0\u{3}worker_id\0\u{1}histograms\0\u{1}predictions\0\u{1}seconds\0\u{1}images\0\u{3}decode_seconds\0\u{3}compute_seconds\0\u{3}output_groups\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1596,6 +1646,7 @@ nonisolated extension Octet_Wire_TaskResult: SwiftProtobuf.Message, SwiftProtobu
       case 8: try { try decoder.decodeSingularUInt32Field(value: &self.images) }()
       case 9: try { try decoder.decodeSingularDoubleField(value: &self.decodeSeconds) }()
       case 10: try { try decoder.decodeSingularDoubleField(value: &self.computeSeconds) }()
+      case 11: try { try decoder.decodeRepeatedMessageField(value: &self.outputGroups) }()
       default: break
       }
     }
@@ -1636,6 +1687,9 @@ nonisolated extension Octet_Wire_TaskResult: SwiftProtobuf.Message, SwiftProtobu
     if self.computeSeconds.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.computeSeconds, fieldNumber: 10)
     }
+    if !self.outputGroups.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.outputGroups, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1650,6 +1704,96 @@ nonisolated extension Octet_Wire_TaskResult: SwiftProtobuf.Message, SwiftProtobu
     if lhs.images != rhs.images {return false}
     if lhs.decodeSeconds != rhs.decodeSeconds {return false}
     if lhs.computeSeconds != rhs.computeSeconds {return false}
+    if lhs.outputGroups != rhs.outputGroups {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Octet_Wire_OutputGroup: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".OutputGroup"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}start\0\u{1}count\0\u{1}tensors\0\u{1}files\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.start) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.count) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.tensors) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.files) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.start != 0 {
+      try visitor.visitSingularUInt32Field(value: self.start, fieldNumber: 1)
+    }
+    if self.count != 0 {
+      try visitor.visitSingularUInt32Field(value: self.count, fieldNumber: 2)
+    }
+    if !self.tensors.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.tensors, fieldNumber: 3)
+    }
+    if !self.files.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.files, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Octet_Wire_OutputGroup, rhs: Octet_Wire_OutputGroup) -> Bool {
+    if lhs.start != rhs.start {return false}
+    if lhs.count != rhs.count {return false}
+    if lhs.tensors != rhs.tensors {return false}
+    if lhs.files != rhs.files {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Octet_Wire_OutputTensor: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".OutputTensor"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}shape\0\u{1}data\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeRepeatedUInt32Field(value: &self.shape) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._data) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.shape.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.shape, fieldNumber: 2)
+    }
+    try { if let v = self._data {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Octet_Wire_OutputTensor, rhs: Octet_Wire_OutputTensor) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.shape != rhs.shape {return false}
+    if lhs._data != rhs._data {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -7,6 +7,9 @@ import OctetPipeline
 /// as JSON and sent to workers with every task, so a task is self-describing.
 public struct JobSpec: Codable, Hashable, Sendable {
     public enum Kind: String, Codable, Sendable { case calibrate, infer }
+    /// What an inference job returns per sample: a classifier's top-5 classes and scores, or
+    /// every output tensor (detectors, OCR, embeddings).
+    public enum Outputs: String, Codable, Sendable { case topk, tensors }
 
     public var kind: Kind
     /// Content hash of the model blob (FP32 for calibration, INT8 QDQ for inference).
@@ -19,6 +22,8 @@ public struct JobSpec: Codable, Hashable, Sendable {
     public var shardSize: Int = 32
     /// Images per inference task (batch).
     public var batch: Int = 16
+    /// Inference: what each sample returns (nil: `topk`).
+    public var outputs: Outputs?
     /// Held-out samples the INT8 model is checked on after calibration.
     public var verifySamples: Int = 32
     /// FP32 kernel path every worker uses for calibration (sums in one order everywhere);

@@ -29,6 +29,7 @@ public final class TaskExecutor: @unchecked Sendable {
     private var graphs = RecentlyUsedCache<Graph>(capacity: modelsKept)
     private var sessions = RecentlyUsedCache<InferenceSession>(capacity: modelsKept)
     private var datasets = RecentlyUsedCache<any Dataset>(capacity: modelsKept)
+    private var runs = RecentlyUsedCache<ModelRun>(capacity: modelsKept)
     /// Guards the caches (and a model's compilation, done once).
     private let lock = NSLock()
 
@@ -50,7 +51,7 @@ public final class TaskExecutor: @unchecked Sendable {
     /// Reads and preprocesses an inference task's samples ahead of its computation (while
     /// another task computes); nil for other tasks. An error is kept for `run` to report.
     public func prepare(_ a: Octet_Wire_TaskAssignment) -> PreparedInput? {
-        guard a.kind == .inference else { return nil }
+        guard a.kind == .inference, (try? JobSpec.parse(a.jobSpecJson))?.outputs != .tensors else { return nil }
         let t0 = DispatchTime.now().uptimeNanoseconds
         let input = Result { () throws -> Tensor in
             let (_, data, range) = try open(a)
@@ -96,6 +97,25 @@ public final class TaskExecutor: @unchecked Sendable {
                 let fp32 = try run.plan.run([run.inputName: input])[run.outputName]?.floats ?? []
                 return (try session.run(input).floats ?? [], fp32)
             }
+        case .inference where spec.outputs == .tensors:
+            let run = try modelRun(a.modelHash)
+            for group in try run.outputs(data, range) {
+                var g = Octet_Wire_OutputGroup()
+                g.start = UInt32(group.images.lowerBound)
+                g.count = UInt32(group.images.count)
+                g.files = group.images.map { data.name($0) }
+                for name in run.outputNames {
+                    guard let t = group.outputs[name], let values = t.floats else { throw JobFailure("the model gave no float output '\(name)'") }
+                    var o = Octet_Wire_OutputTensor()
+                    o.name = name
+                    o.shape = t.shape.dims.map { UInt32(clamping: $0) }
+                    o.data = Compression.pack(values.withUnsafeBytes { [UInt8]($0) }, elementSize: 4)
+                    g.tensors.append(o)
+                }
+                r.computeSeconds += group.seconds
+                r.outputGroups.append(g)
+            }
+            r.decodeSeconds = max(0, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 - r.computeSeconds)
         case .inference:
             let session = try int8Session(a.modelHash)
             var preloaded: Tensor?
@@ -134,6 +154,15 @@ public final class TaskExecutor: @unchecked Sendable {
         let g = try ModelLoader.load(path: cache.path(hash))
         graphs.insert(g, for: hash)
         return g
+    }
+
+    /// Any QDQ model with all its outputs, shapes specialized per input size (detectors, OCR).
+    func modelRun(_ hash: String) throws -> ModelRun {
+        lock.lock(); defer { lock.unlock() }
+        if let r = runs.value(for: hash) { return r }
+        let r = try ModelRun(graph: try ModelLoader.loadQDQ(path: cache.path(hash)), options: PlanOptions(isa: isa, threads: threads))
+        runs.insert(r, for: hash)
+        return r
     }
 
     func int8Session(_ hash: String) throws -> InferenceSession {

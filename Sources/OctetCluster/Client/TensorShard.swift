@@ -1,0 +1,59 @@
+import Foundation
+import OctetData
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The output of an inference task that keeps every model output: one `.npz` shard per task
+/// (`shard-NNNNNN.npz`, task index) holding each output with the samples on its first axis, and one
+/// index line per sample saying where its rows are. A task whose samples have different input
+/// sizes (a detector's letterboxed images) gives several groups; their arrays are then named
+/// `OUTPUT@FIRST` (the group's first sample) instead of `OUTPUT`.
+public enum TensorShard {
+    /// One sample's index line.
+    public struct Line: Codable, Sendable, Hashable {
+        public var index: Int
+        public var file: String
+        public var shard: String
+        /// Output name → (array name in the shard, row).
+        public var rows: [String: Row]
+
+        public struct Row: Codable, Sendable, Hashable {
+            public var array: String
+            public var row: Int
+        }
+    }
+
+    /// Writes task `result`'s shard into `directory` (durably: written beside, flushed, renamed)
+    /// and returns its samples' index lines as JSON.
+    public static func write(_ result: Octet_Wire_TaskResult, to directory: String) throws -> [String] {
+        let name = String(format: "shard-%06d.npz", Int(result.task))
+        let path = (directory as NSString).appendingPathComponent(name), temp = path + ".tmp"
+        let writer = try NPZWriter(path: temp)
+        var lines: [String] = []
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        for g in result.outputGroups {
+            var rows: [String: Line.Row] = [:]
+            for t in g.tensors {
+                let key = result.outputGroups.count == 1 ? t.name : "\(t.name)@\(g.start)"
+                let raw = try Compression.unpack(t.data)
+                let values = raw.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+                let dims = t.shape.map(Int.init)
+                try writer.append(key, rowDims: Array(dims.dropFirst()), rows: dims.first ?? 0, values: values)
+                rows[t.name] = Line.Row(array: key, row: 0)
+            }
+            for k in 0..<Int(g.count) {
+                let file = k < g.files.count ? g.files[k] : ""
+                let line = Line(index: Int(g.start) + k, file: file, shard: name, rows: rows.mapValues { Line.Row(array: $0.array, row: k) })
+                lines.append(String(decoding: try encoder.encode(line), as: UTF8.self))
+            }
+        }
+        try writer.finish()
+        let fd = open(temp, O_RDONLY | O_CLOEXEC)
+        let synced = fd >= 0 && fsync(fd) == 0
+        if fd >= 0 { close(fd) }
+        guard synced, rename(temp, path) == 0 else { throw OutputError.io("cannot write \(path): \(String(cString: strerror(errno)))") }
+        return lines
+    }
+}
