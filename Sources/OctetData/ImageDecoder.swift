@@ -5,14 +5,28 @@ import Foundation
 /// Decodes JPEG (libjpeg-turbo) and PNG (libpng) files to 8-bit RGB, choosing by content,
 /// not by file name.
 public enum ImageDecoder {
-    public static func decode(contentsOf path: String) throws(DataError) -> RGBImage {
+    /// Decodes the file at `path`. `atLeast`, given an image's width and height, returns the
+    /// smallest width and height the caller needs: a JPEG is then decoded at the smallest of
+    /// libjpeg-turbo's DCT-domain scales 1/2, 1/4, 1/8 that still gives that many pixels, which
+    /// is faster and changes the pixels (`PreprocessRecipe.dctScaling`).
+    public static func decode(contentsOf path: String, atLeast: ((Int, Int) -> (Int, Int))?) throws(DataError) -> RGBImage {
         guard let data = FileManager.default.contents(atPath: path) else { throw .missingFile(path) }
-        return try decode(data, path: path)
+        return try decode(data, path: path, atLeast: atLeast)
     }
 
+    /// Decodes the file at `path` at full size.
+    public static func decode(contentsOf path: String) throws(DataError) -> RGBImage {
+        try decode(contentsOf: path, atLeast: nil)
+    }
+
+    /// Decodes `data` (the file at `path`, for messages) at full size.
     public static func decode(_ data: Data, path: String) throws(DataError) -> RGBImage {
+        try decode(data, path: path, atLeast: nil)
+    }
+
+    public static func decode(_ data: Data, path: String, atLeast: ((Int, Int) -> (Int, Int))?) throws(DataError) -> RGBImage {
         let bytes = [UInt8](data)
-        if bytes.count >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF { return try decodeJPEG(bytes, path: path) }
+        if bytes.count >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF { return try decodeJPEG(bytes, path: path, atLeast: atLeast) }
         if bytes.count >= 8 && bytes[0..<8].elementsEqual([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) {
             return try decodePNG(bytes, path: path)
         }
@@ -22,7 +36,23 @@ public enum ImageDecoder {
 
     static let maxPixels = 1 << 28
 
-    static func decodeJPEG(_ bytes: [UInt8], path: String) throws(DataError) -> RGBImage {
+    /// The width and height of a `width × height` JPEG decoded at the smallest of the scales
+    /// 1/2, 1/4 and 1/8 that keeps at least `needed` (so only an image at least twice the target
+    /// is scaled). libjpeg-turbo's other scales (3/4, 5/8…) use plain C inverse DCTs and were
+    /// measured no faster than the full-size decode.
+    public static func scaledSize(width: Int, height: Int, needed: (Int, Int)) -> (Int, Int) {
+        var count: Int32 = 0
+        guard let factors = tjGetScalingFactors(&count) else { return (width, height) }
+        var best = (width, height)
+        for f in UnsafeBufferPointer(start: factors, count: Int(count)) where f.num == 1 && [2, 4, 8].contains(f.denom) {
+            let (num, denom) = (Int(f.num), Int(f.denom))
+            let w = (width * num + denom - 1) / denom, h = (height * num + denom - 1) / denom  // TJSCALED
+            if w >= needed.0, h >= needed.1, w * h < best.0 * best.1 { best = (w, h) }
+        }
+        return best
+    }
+
+    static func decodeJPEG(_ bytes: [UInt8], path: String, atLeast: ((Int, Int) -> (Int, Int))? = nil) throws(DataError) -> RGBImage {
         guard let handle = tjInitDecompress() else { throw .corruptImage(path: path, reason: "libturbojpeg failed to initialize") }
         defer { tjDestroy(handle) }
         var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
@@ -33,6 +63,10 @@ public enum ImageDecoder {
             throw .corruptImage(path: path, reason: String(cString: tjGetErrorStr2(handle)))
         }
         guard Int(width) * Int(height) <= maxPixels else { throw .corruptImage(path: path, reason: "\(width)x\(height) is too large") }
+        if let atLeast {
+            let (w, h) = scaledSize(width: Int(width), height: Int(height), needed: atLeast(Int(width), Int(height)))
+            (width, height) = (Int32(w), Int32(h))
+        }
         var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height) * 3)
         let status = bytes.withUnsafeBufferPointer { src in
             pixels.withUnsafeMutableBufferPointer { dst in

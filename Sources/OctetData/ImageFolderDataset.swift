@@ -43,11 +43,11 @@ public struct ImageFolderDataset: Dataset {
 
     /// Decodes and preprocesses item `index` to a CHW tensor.
     public func load(_ index: Int) throws(DataError) -> [Float] {
-        recipe.apply(try ImageDecoder.decode(contentsOf: items[index].path))
+        recipe.apply(try recipe.decode(contentsOf: items[index].path))
     }
 
     public func loadShaped(_ index: Int) throws(DataError) -> ShapedSample {
-        let image = recipe.resizedCrop(try ImageDecoder.decode(contentsOf: items[index].path))
+        let image = recipe.resizedCrop(try recipe.decode(contentsOf: items[index].path))
         return ShapedSample(dims: [3, image.height, image.width], values: recipe.normalize(image))
     }
 }

@@ -16,11 +16,11 @@ public struct ImageListDataset: Dataset {
     public func label(_ index: Int) -> Int? { items[index].label }
 
     public func load(_ index: Int) throws(DataError) -> [Float] {
-        recipe.apply(try ImageDecoder.decode(contentsOf: items[index].path))
+        recipe.apply(try recipe.decode(contentsOf: items[index].path))
     }
 
     public func loadShaped(_ index: Int) throws(DataError) -> ShapedSample {
-        let image = recipe.resizedCrop(try ImageDecoder.decode(contentsOf: items[index].path))
+        let image = recipe.resizedCrop(try recipe.decode(contentsOf: items[index].path))
         return ShapedSample(dims: [3, image.height, image.width], values: recipe.normalize(image))
     }
 }

@@ -22,6 +22,10 @@ public struct PreprocessRecipe: Codable, Hashable, Sendable {
     public var cropSize: [Int]?
     /// Padding after resizing and cropping (detectors, OCR).
     public var letterbox: Letterbox?
+    /// Decode a JPEG at least twice the resize target at libjpeg-turbo's DCT-domain scale 1/2,
+    /// 1/4 or 1/8 (the smallest that keeps the target's pixels): faster, and not Pillow's pixels
+    /// (the default, nil or false, decodes at full size as Pillow does). Ignored with a letterbox.
+    public var dctScaling: Bool?
 
     /// Letterbox padding: with `size`, the image is scaled to fit `[height, width]` keeping its
     /// aspect ratio and centred on a `padValue` canvas of that size; with `multiple`, the bottom
@@ -116,6 +120,13 @@ public struct PreprocessRecipe: Codable, Hashable, Sendable {
         // torchvision: the long side is int(size * long / short).
         if width <= height { return (s, Int(Double(s) * Double(height) / Double(width))) }
         return (Int(Double(s) * Double(width) / Double(height)), s)
+    }
+
+    /// Decodes the image at `path` for this recipe (`dctScaling`: at a reduced DCT scale that
+    /// keeps the resize target's pixels).
+    public func decode(contentsOf path: String) throws(DataError) -> RGBImage {
+        guard dctScaling == true, letterbox == nil, resizeShorter != nil || resizeTo != nil else { return try ImageDecoder.decode(contentsOf: path) }
+        return try ImageDecoder.decode(contentsOf: path) { w, h in self.resizedSize(width: w, height: h) }
     }
 
     /// The CHW float tensor of `image`.

@@ -34,6 +34,9 @@ struct InferBench: ParsableCommand {
     @Flag(help: "Workers decode the next task's images while one computes (`octet worker --decode-ahead`).")
     var decodeAhead = false
 
+    @Flag(help: "Decode JPEGs at a reduced DCT-domain scale (`submit infer --dct-scaling`; not Pillow's pixels).")
+    var dctScaling = false
+
     @Option(help: "Images per task (and the engine's and the script's batch).")
     var batch: Int = 32
 
@@ -71,7 +74,7 @@ struct InferBench: ParsableCommand {
         for round in 0...max(rounds, 1) {
             let t0 = DispatchTime.now().uptimeNanoseconds
             let p = try launch(octet, ["submit", "infer", int8, "--data", data, "--preprocess", preprocess, "--batch", "\(batch)",
-                                       "--out", out, "--coordinator", endpoint, "--json"])
+                                       "--out", out, "--coordinator", endpoint, "--json"] + (dctScaling ? ["--dct-scaling"] : []))
             p.waitUntilExit()
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             guard p.terminationStatus == 0 else { throw ValidationError("octet submit infer failed (status \(p.terminationStatus))") }
@@ -80,8 +83,8 @@ struct InferBench: ParsableCommand {
             if round > 0 { rates.append(rate) }
         }
         let best = rates.max() ?? 0
-        print(String(format: "octet cluster end to end (%d workers × %d threads, credit %d%@, best of %d): %.1f images/s = %.0f%% of the engine alone", workers,
-                     threadsPerWorker, credit, decodeAhead ? ", decode ahead" : "", rates.count, best, best / engine.imagesPerSecond * 100))
+        print(String(format: "octet cluster end to end (%d workers × %d threads, credit %d%@%@, best of %d): %.1f images/s = %.0f%% of the engine alone", workers,
+                     threadsPerWorker, credit, decodeAhead ? ", decode ahead" : "", dctScaling ? ", DCT scaling" : "", rates.count, best, best / engine.imagesPerSecond * 100))
         guard python != "none" else { return }
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/python_pipeline.py").path

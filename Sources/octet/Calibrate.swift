@@ -32,7 +32,7 @@ struct Calibrate: ParsableCommand {
         let bar = ProgressBar(label: "calibrate", enabled: !json && System.stderrIsTerminal)
         let q = try quantizeModel(graph, calibrationData: data, config: config) { bar.update($0, $1) }
         let name = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
-        let recipe = dataOptions.data.lowercased().hasSuffix(".npy") ? nil : try PreprocessRecipe.resolve(dataOptions.preprocess, modelPath: model)
+        let recipe = dataOptions.data.lowercased().hasSuffix(".npy") ? nil : try dataOptions.recipe(model: model)
         let paths = try CalibrationArtifacts.writeAll(q, config: config, data: data, reportSamples: calibration.reportSamples,
                                                       modelName: name, modelSHA256: ContentHash.sha256(try Data(contentsOf: URL(fileURLWithPath: model))), recipe: recipe,
                                                       to: out)

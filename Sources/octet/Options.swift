@@ -36,13 +36,23 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Preprocessing: imagenet, efficientnet-lite, or a JSON recipe file (default: MODEL.preprocess.json beside the model, else imagenet).")
     var preprocess: String?
 
+    @Flag(help: "Decode JPEGs at least twice the resize target at a DCT-domain scale (1/2, 1/4, 1/8) that keeps its pixels: faster for large photos, not Pillow's exact pixels (docs/benchmarks.md gives the accuracy effect).")
+    var dctScaling = false
+
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if offset < 0 { throw ValidationError("--offset must not be negative") }
     }
 
+    /// The recipe of `--preprocess` (or the model's sidecar), with `--dct-scaling`.
+    func recipe(model: String?) throws -> PreprocessRecipe {
+        var recipe = try PreprocessRecipe.resolve(preprocess, modelPath: model)
+        if dctScaling { recipe.dctScaling = true }
+        return recipe
+    }
+
     func dataset(model: String) throws -> any Dataset {
-        let recipe = try PreprocessRecipe.resolve(preprocess, modelPath: model)
+        let recipe = try recipe(model: model)
         let all = try openDataset(path: data, labels: labels, recipe: recipe, limit: nil)
         let end = limit.map { min(all.count, offset + $0) } ?? all.count
         guard offset < all.count else { throw ValidationError("--offset \(offset) skips all \(all.count) samples of \(data)") }

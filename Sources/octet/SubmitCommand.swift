@@ -27,7 +27,7 @@ struct JobDataOptions: ParsableArguments {
 
     /// The dataset spec: absolute shared paths, or every image uploaded as a blob.
     func spec(model: String, client: ClusterClient) throws -> DatasetSpec {
-        let recipe = try PreprocessRecipe.resolve(data.preprocess, modelPath: model)
+        let recipe = try data.recipe(model: model)
         let absolute = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
         guard shipData else {
             _ = try data.dataset(model: model)  // fail here, not on the workers, if the data is unreadable

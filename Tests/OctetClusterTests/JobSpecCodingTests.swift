@@ -39,4 +39,14 @@ final class JobSpecCodingTests: XCTestCase {
         let parsed = try XCTUnwrap(try JobSpec.parse(older).calibration)
         XCTAssertEqual(parsed, CalibrationOptions())
     }
+
+    /// The recipe travels whole in a job spec, its decoding options included.
+    func testTheRecipeTravelsWithItsDecodingOptions() throws {
+        var recipe = PreprocessRecipe.efficientNetLite
+        recipe.dctScaling = true
+        let spec = JobSpec(kind: .infer, modelHash: String(repeating: "a", count: 64), modelName: "m",
+                           dataset: DatasetSpec(path: "/data", labels: nil, files: nil, recipe: recipe))
+        XCTAssertEqual(try JobSpec.parse(spec.json()).dataset.recipe, recipe)
+        XCTAssertTrue(spec.json().contains("\"dctScaling\":true"))
+    }
 }

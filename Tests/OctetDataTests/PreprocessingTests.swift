@@ -69,6 +69,42 @@ final class PreprocessingTests: XCTestCase {
         }
     }
 
+    /// `dctScaling` decodes a JPEG at least twice the resize target at 1/2, 1/4 or 1/8, the
+    /// smallest that keeps the target's pixels: 1/2 for a 1024×768 image going to 256 on the
+    /// shorter side, 1/4 for a 2048×1536 one, full size for the usual 500×375; the crop keeps its
+    /// size and stays close to the exact path's pixels (the large images of the shared set).
+    func testDCTScalingKeepsTheTargetsPixels() throws {
+        try TestPaths.requireShared()
+        let recipe = PreprocessRecipe.efficientNetLite
+        XCTAssertTrue(ImageDecoder.scaledSize(width: 500, height: 375, needed: recipe.resizedSize(width: 500, height: 375)) == (500, 375))
+        XCTAssertTrue(ImageDecoder.scaledSize(width: 1024, height: 768, needed: recipe.resizedSize(width: 1024, height: 768)) == (512, 384))
+        XCTAssertTrue(ImageDecoder.scaledSize(width: 2048, height: 1536, needed: recipe.resizedSize(width: 2048, height: 1536)) == (512, 384))
+        XCTAssertTrue(ImageDecoder.scaledSize(width: 300, height: 260, needed: recipe.resizedSize(width: 300, height: 260)) == (300, 260), "no scale keeps the pixels: full size")
+        var scaled = recipe
+        scaled.dctScaling = true
+        let names = try FileManager.default.contentsOfDirectory(atPath: TestPaths.imageSample).filter { $0.hasSuffix(".JPEG") }.sorted()
+        var reduced = 0, total = 0.0, count = 0
+        for name in names {
+            let path = TestPaths.imageSample + "/" + name
+            let full = try ImageDecoder.decode(contentsOf: path), small = try scaled.decode(contentsOf: path)
+            let (rw, rh) = recipe.resizedSize(width: full.width, height: full.height)
+            // At least the target's pixels, or the full image when it is smaller than the target.
+            XCTAssertGreaterThanOrEqual(small.width, min(rw, full.width), name)
+            XCTAssertGreaterThanOrEqual(small.height, min(rh, full.height), name)
+            if rw > full.width || rh > full.height { XCTAssertEqual(small, full, name) }
+            guard small.width < full.width else { XCTAssertEqual(small, full, name); continue }
+            reduced += 1
+            let a = recipe.resizedCrop(full), b = scaled.resizedCrop(small)
+            XCTAssertEqual([b.width, b.height], [224, 224], name)
+            for (x, y) in zip(a.pixels, b.pixels) { total += abs(Double(x) - Double(y)) }
+            count += a.pixels.count
+        }
+        XCTAssertGreaterThanOrEqual(reduced, 20, "the shared set's large images (25 of 500 have a shorter side of 512 or more) are decoded smaller")
+        let mean = total / Double(count)
+        XCTAssertLessThan(mean, 6, "mean absolute pixel difference from the exact path")
+        print(String(format: "DCT scaling: %d of %d images decoded smaller; their crops' mean |Δpixel| %.2f against Pillow's path", reduced, names.count, mean))
+    }
+
     func testNormalizationRecipes() {
         let image = RGBImage(width: 1, height: 1, pixels: [255, 127, 0])
         XCTAssertEqual(PreprocessRecipe.efficientNetLite.normalize(image), [1, 0, -127.0 / 128])
@@ -171,3 +207,4 @@ final class NPYTests: XCTestCase {
         XCTAssertThrowsError(try NPYFile.parse(huge, path: "huge.npy")) { XCTAssertTrue("\($0)".contains("too large"), "\($0)") }
     }
 }
+
