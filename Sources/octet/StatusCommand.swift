@@ -40,7 +40,8 @@ struct StatusCommand: ParsableCommand {
         for j in s.jobs {
             let progress = "\(j.tasksDone)/\(j.tasksTotal) " + String(format: "%3.0f%%", j.progress * 100)
             lines.append(pad(j.id, 14) + pad(j.kind, 10) + pad(j.state, 11) + pad(progress, 14)
-                         + (j.etaSeconds > 0 ? String(format: "%.0fs", j.etaSeconds) : "-") + (j.error.map { "  error: \($0)" } ?? ""))
+                         + (j.etaSeconds > 0 ? String(format: "%.0fs", j.etaSeconds) : "-") + (j.error.map { "  error: \($0)" } ?? "")
+                         + (j.waitingForClient == true ? "  waiting for its client to write \(j.tasksWritten ?? 0)+ (submit infer --resume)" : ""))
         }
         let rejected = s.rejectedMessages.values.reduce(0, +)
         lines.append("")

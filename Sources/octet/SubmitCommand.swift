@@ -231,6 +231,9 @@ struct FetchCommand: ParsableCommand {
 
     func run() throws {
         let client = try connection.client()
+        if try client.job(job).kind == JobSpec.Kind.infer.rawValue {
+            throw ValidationError("job \(job) is an inference job: its output is the file `octet submit infer --out` writes; run that command again with --resume to continue it")
+        }
         try followAndFetch(client: client, id: job, out: out, json: false)
     }
 }

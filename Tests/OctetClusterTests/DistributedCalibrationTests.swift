@@ -230,6 +230,7 @@ final class DistributedCalibrationTests: XCTestCase {
         XCTAssertEqual(core.tasksDone(id), 4 + settings.outputWindow, "the job ran exactly to the window beyond the commit")
         XCTAssertEqual(try core.store.storedResults(job: id), settings.outputWindow)
         XCTAssertEqual(core.jobs[id]?.state, .running)
+        XCTAssertEqual(core.status().jobs.first { $0.id == id }?.waitingForClient, true, "the status says the job waits for its client")
         // Killed after appending a task's lines but before committing them.
         let handle = try XCTUnwrap(FileHandle(forWritingAtPath: out))
         handle.seekToEndOfFile()

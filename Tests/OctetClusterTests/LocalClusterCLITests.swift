@@ -66,6 +66,11 @@ final class LocalClusterCLITests: XCTestCase {
         XCTAssertEqual(index.count, 5)
         let shard = try NPZFile.read(path: tensors + "/shard-000001.npz")
         XCTAssertEqual(shard.first?.shape, [1, 1000], "the second task holds the fifth image's logits")
+        // An inference job's output is the client's file: fetch says so instead of downloading nothing.
+        let fetch = try runProduct("octet", ["fetch", try XCTUnwrap(all.json?["job"] as? String), "--out", dir.appendingPathComponent("f").path,
+                                             "--coordinator", endpoint])
+        XCTAssertNotEqual(fetch.status, 0)
+        XCTAssertTrue(fetch.stderr.contains("is an inference job") && fetch.stderr.contains("--resume"), fetch.stderr)
 
         // A job that cannot run fails with its cause and a non-zero exit.
         let fp32AsInt8 = try runProduct("octet", ["submit", "infer", TestPaths.efficientNet, "--data", TestPaths.imageSample,

@@ -62,7 +62,8 @@ final class StatusPageTests: XCTestCase {
         let url = "http://127.0.0.1:\(port)/ui"
         let flags = Chromium.flags(profile: dir.appendingPathComponent("chromium-profile")) + ["--virtual-time-budget=4000"]
         let dom = try Chromium.run(chromium, flags + ["--dump-dom", url])
-        for text in ["ui-1", "ui-2", id, "quick-int8", "8 / 50", "16.0%", "avx", "images/s"] {
+        XCTAssertEqual(try client.status().jobs.first?.waitingForClient, true)
+        for text in ["ui-1", "ui-2", id, "quick-int8", "8 / 50", "16.0%", "avx", "images/s", "waiting for its client"] {
             XCTAssertTrue(dom.contains(text), "'\(text)' is not on the rendered page:\n\(dom)")
         }
         XCTAssertTrue(dom.contains("<div id=\"error\"></div>"), "the page could not read /status:\n\(dom)")

@@ -143,6 +143,33 @@ final class WorkerCoreTests: XCTestCase {
         guard case .goodbye? = bodies(core.handle(.computed(.success(result)))).last else { return XCTFail("expected goodbye") }
     }
 
+    /// A blob the coordinator does not have fails the task being fetched (not permanently); a
+    /// NOT_FOUND refusal of something else (a result, request id 0) leaves the fetch alone.
+    func testAMissingBlobHandsBackOnlyTheTaskItBelongsTo() throws {
+        _ = core.handle(.message(WireProtocol.encode(.welcome(Octet_Wire_Welcome()))))
+        var a = Octet_Wire_TaskAssignment()
+        a.jobID = "j"
+        a.task = 7
+        a.modelHash = String(repeating: "c", count: 64)
+        let sent = core.handle(.message(WireProtocol.encode(.assignment(a))))
+        guard case .send(let bytes)? = sent.first, let request = try? WireProtocol.decode(bytes), case .blobRequest? = request.body else {
+            return XCTFail("expected a blob request")
+        }
+        var refusal = Octet_Wire_Refusal()
+        refusal.reason = .notFound
+        refusal.message = "result for unknown task"
+        XCTAssertTrue(core.handle(.message(WireProtocol.encode(.refusal(refusal), requestID: 0))).isEmpty, "a refused result is not the fetch's")
+        XCTAssertEqual(core.current?.task, 7)
+        refusal.message = "no blob cccc…"
+        guard case .failure(let f)? = bodies(core.handle(.message(WireProtocol.encode(.refusal(refusal), requestID: request.requestID)))).first else {
+            return XCTFail("expected the task handed back")
+        }
+        XCTAssertEqual(f.task, 7)
+        XCTAssertFalse(f.permanent)
+        XCTAssertTrue(f.message.contains("cannot fetch a blob"), f.message)
+        XCTAssertNil(core.current)
+    }
+
     func testStopMidFetchHandsTheTaskBack() throws {
         _ = core.handle(.message(WireProtocol.encode(.welcome(Octet_Wire_Welcome()))))
         var a = Octet_Wire_TaskAssignment()

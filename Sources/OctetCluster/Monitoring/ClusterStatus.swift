@@ -35,10 +35,14 @@ public struct ClusterStatus: Codable, Sendable {
         public var error: String?
         /// Inference: the tasks its client has written.
         public var tasksWritten: Int?
+        /// Inference: every task the output window allows is done; the job waits for its client
+        /// to write them (`--output-window`).
+        public var waitingForClient: Bool?
 
         enum CodingKeys: String, CodingKey {
             case id, kind, model, state, progress, error
             case tasksWritten = "tasks_written"
+            case waitingForClient = "waiting_for_client"
             case tasksTotal = "tasks_total"
             case tasksDone = "tasks_done"
             case etaSeconds = "eta_seconds"
@@ -85,10 +89,14 @@ extension CoordinatorCore {
         }
         let js = jobs.values.sorted { ($0.created, $0.id) < ($1.created, $1.id) }.map { j in
             let count = tasks[j.id]?.count ?? 0, done = doneCount[j.id] ?? 0
+            let infer = j.spec.kind == .infer, written = committed[j.id] ?? 0
+            // Dispatch only hands out tasks below written + window: all of those done, the job waits.
+            let waiting = infer && j.state == .running && done < count && done >= min(count, written + settings.outputWindow)
             return ClusterStatus.Job(id: j.id, kind: j.spec.kind.rawValue, model: j.spec.modelName, state: j.state.rawValue,
                                      tasksTotal: count, tasksDone: done,
                                      progress: j.state == .done ? 1 : (count == 0 ? 0 : Double(done) / Double(count)),
-                                     etaSeconds: eta(j), error: j.error, tasksWritten: j.spec.kind == .infer ? committed[j.id] ?? 0 : nil)
+                                     etaSeconds: waiting ? 0 : eta(j), error: j.error, tasksWritten: infer ? written : nil,
+                                     waitingForClient: infer ? waiting : nil)
         }
         return ClusterStatus(protocolVersion: WireProtocol.version, uptimeSeconds: t - started, workers: ws, jobs: js,
                              messagesReceived: received, rejectedMessages: rejected, duplicateResults: duplicateResults,

@@ -70,13 +70,14 @@ function render(s) {
     cell(row, w.job ? w.job + " #" + w.task : "–"); cell(row, w.last_heartbeat_seconds_ago.toFixed(1) + " s ago", "num");
   });
   fill("jobs", s.jobs.slice().reverse(), (row, j) => {
-    cell(row, j.id); cell(row, j.kind); cell(row, j.model); cell(row, j.state, "state-" + j.state);
+    cell(row, j.id); cell(row, j.kind); cell(row, j.model);
+    cell(row, j.waiting_for_client ? "waiting for its client" : j.state, "state-" + j.state);
     const td = row.insertCell(), bar = document.createElement("div"), inner = document.createElement("div");
     bar.className = "bar"; inner.style.width = (100 * j.progress).toFixed(1) + "%"; bar.appendChild(inner); td.appendChild(bar);
     td.appendChild(document.createTextNode(" " + (100 * j.progress).toFixed(1) + "%"));
     cell(row, j.tasks_done + " / " + j.tasks_total, "num");
     cell(row, j.tasks_written === undefined ? "–" : String(j.tasks_written), "num");
-    cell(row, j.state === "done" || j.state === "failed" ? "–" : duration(j.eta_seconds), "num");
+    cell(row, j.state === "done" || j.state === "failed" || j.waiting_for_client ? "–" : duration(j.eta_seconds), "num");
     cell(row, j.error || "");
   });
 }

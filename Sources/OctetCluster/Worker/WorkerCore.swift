@@ -152,7 +152,11 @@ public final class WorkerCore {
             } else {
                 logger.warning("refused by the coordinator", metadata: ["reason": "\(r.reason)", "message": "\(r.message)"])
             }
-            if let f = fetching, r.reason == .notFound { return dropFetching(f, "cannot fetch a blob: \(r.message)") }
+            // A blob the coordinator does not have (the refusal answers the last blob request; a
+            // refused result, say, leaves the fetch alone).
+            if let f = fetching, r.reason == .notFound, e.requestID == requestCounter, e.requestID != 0 {
+                return dropFetching(f, "cannot fetch a blob: \(r.message)")
+            }
             return []
         case .assignment(let a):
             guard !stopping else { return [.send(failure(a, "worker stopping", permanent: false))] }
