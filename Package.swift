@@ -58,7 +58,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ], exclude: ["Wire"]),
         .executableTarget(name: "octet", dependencies: [
-            "OctetPipeline", "OctetCluster", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "OctetPipeline", "OctetCluster", "OctetIR", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "octet-bench", dependencies: [
             "OctetPipeline", "OctetCluster", .product(name: "ArgumentParser", package: "swift-argument-parser"),

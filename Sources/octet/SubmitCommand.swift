@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import OctetCluster
 import OctetCore
+import OctetIR
 import OctetPipeline
 
 struct SubmitCommand: ParsableCommand {
@@ -131,8 +132,8 @@ struct SubmitInfer: ParsableCommand {
     @Option(help: "What each image returns: topk (a classifier's top-5 classes and scores), tensors (every output, for detectors, OCR and other models), or auto (topk for a model with one [N, classes] output).")
     var outputs: String = "auto"
 
-    @Option(help: "Images per batch (one task).")
-    var batch: Int = 16
+    @Option(help: "Images per task (one batch on a worker). Default: adapted to the model, about 32 images of 224×224's worth of input pixels (1 to 64; 4 when the input size varies).")
+    var batch: Int?
 
     @Flag(help: "Continue the job recorded in OUT.commit instead of submitting a new one.")
     var resume = false
@@ -142,12 +143,12 @@ struct SubmitInfer: ParsableCommand {
 
     func validate() throws {
         guard ["auto", "topk", "tensors"].contains(outputs) else { throw ValidationError("--outputs is auto, topk or tensors") }
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
     }
 
     /// What the job returns: `--outputs`, or for auto, top-k for a model with one rank-2 output.
-    func outputKind() throws -> JobSpec.Outputs {
+    func outputKind(_ graph: Graph) -> JobSpec.Outputs {
         if let kind = JobSpec.Outputs(rawValue: outputs) { return kind }
-        let graph = try ModelLoader.loadQDQ(path: model)
         return graph.outputs.count == 1 && graph.outputs[0].dims.count == 2 ? .topk : .tensors
     }
 
@@ -155,7 +156,8 @@ struct SubmitInfer: ParsableCommand {
         let started = Date()
         guard try ModelLoader.isQuantized(path: model) else { throw ValidationError("\(model) is not a QDQ (INT8) model: calibrate it first") }
         let client = try connection.client()
-        let kind = try outputKind()
+        let graph = try ModelLoader.loadQDQ(path: model)
+        let kind = outputKind(graph)
         // Every output: OUT is a folder of shards with their index.
         var path = out
         if kind == .tensors {
@@ -171,7 +173,7 @@ struct SubmitInfer: ParsableCommand {
             }
         } else {
             var spec = try jobData.jobSpec(.infer, model: model, client: client)
-            spec.batch = batch
+            spec.batch = batch ?? JobSpec.defaultBatch(inputCHW: try? ModelLoader.imageInput(of: graph).chw)
             spec.outputs = kind
             let id = try client.submit(spec)
             output = try CommittedOutput(creating: path, job: id, modelHash: spec.modelHash)

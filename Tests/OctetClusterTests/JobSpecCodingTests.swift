@@ -49,4 +49,14 @@ final class JobSpecCodingTests: XCTestCase {
         XCTAssertEqual(try JobSpec.parse(spec.json()).dataset.recipe, recipe)
         XCTAssertTrue(spec.json().contains("\"dctScaling\":true"))
     }
+
+    /// The default task size follows the model's input: 32 images of 224×224, fewer for larger
+    /// inputs, at most 64, 4 when the size varies.
+    func testTheDefaultBatchFollowsTheInputSize() {
+        XCTAssertEqual(JobSpec.defaultBatch(inputCHW: [3, 224, 224]), 32)
+        XCTAssertEqual(JobSpec.defaultBatch(inputCHW: [3, 640, 640]), 3)
+        XCTAssertEqual(JobSpec.defaultBatch(inputCHW: [3, 48, 48]), 64)
+        XCTAssertEqual(JobSpec.defaultBatch(inputCHW: [3, 4000, 4000]), 1)
+        XCTAssertEqual(JobSpec.defaultBatch(inputCHW: nil), 4)
+    }
 }

@@ -58,14 +58,15 @@ final class LocalClusterCLITests: XCTestCase {
         XCTAssertEqual(first.label, 0)
         // The same classifier with every output kept: a folder of shards and their index.
         let tensors = dir.appendingPathComponent("tensors").path
-        let all = try runProduct("octet", ["submit", "infer", model, "--data", TestPaths.imageSample, "--limit", "5", "--batch", "4",
+        // No --batch: a 224×224 model gets 32 images per task, so the 5 images are one task.
+        let all = try runProduct("octet", ["submit", "infer", model, "--data", TestPaths.imageSample, "--limit", "5",
                                            "--outputs", "tensors", "--coordinator", endpoint, "--out", tensors, "--json"])
         XCTAssertEqual(all.status, 0, all.stderr)
         XCTAssertEqual(all.json?["outputs"] as? String, "tensors")
         let index = try String(contentsOfFile: tensors + "/index.jsonl", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(index.count, 5)
-        let shard = try NPZFile.read(path: tensors + "/shard-000001.npz")
-        XCTAssertEqual(shard.first?.shape, [1, 1000], "the second task holds the fifth image's logits")
+        let shard = try NPZFile.read(path: tensors + "/shard-000000.npz")
+        XCTAssertEqual(shard.first?.shape, [5, 1000], "one task of the five images' logits")
         // An inference job's output is the client's file: fetch says so instead of downloading nothing.
         let fetch = try runProduct("octet", ["fetch", try XCTUnwrap(all.json?["job"] as? String), "--out", dir.appendingPathComponent("f").path,
                                              "--coordinator", endpoint])

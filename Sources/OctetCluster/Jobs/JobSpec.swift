@@ -37,6 +37,15 @@ public struct JobSpec: Codable, Hashable, Sendable {
         self.dataset = dataset
     }
 
+    /// Images per inference task for a model whose per-image input is `chw` (nil: its size
+    /// varies): about the input pixels of 32 images of 224×224 (where EfficientNet-Lite0 runs at
+    /// full speed on a worker), at least 1 and at most 64, so a task takes about as long whatever
+    /// the input size and a detector's outputs stay well inside a message; 4 when sizes vary.
+    public static func defaultBatch(inputCHW chw: [Int]?) -> Int {
+        guard let chw, chw.count == 3, chw[1] > 0, chw[2] > 0 else { return 4 }
+        return min(64, max(1, 32 * 224 * 224 / (chw[1] * chw[2])))
+    }
+
     /// Why this spec cannot run, or nil.
     public var problem: String? {
         if !ContentHash.isValid(modelHash) { return "model hash '\(modelHash)' is not a SHA-256 hex digest" }
