@@ -43,6 +43,7 @@ public final class TaskExecutor: @unchecked Sendable {
     /// anything about the model or data is permanent and fails the job with its message.
     public static func isPermanent(_ error: any Error) -> Bool {
         if case KernelError.unsupportedISA = error { return false }
+        if let e = error as? TaskError { return e.permanent }  // classified already (a prepared input's error)
         return true
     }
 
