@@ -242,4 +242,37 @@ final class CoordinatorCoreTests: XCTestCase {
         XCTAssertEqual(r?.reason, .notFound)
         XCTAssertTrue(r?.message.contains("was not uploaded") ?? false)
     }
+
+    /// A worker's tensor outputs are checked before they are accepted: a shape whose product
+    /// overflows, or a payload size that does not match its shape, is refused, not trapped on.
+    func testTensorOutputsWithImpossibleShapesAreRefused() throws {
+        let model = try core.blobs.put(Array("model".utf8))
+        var spec = JobSpec(kind: .infer, modelHash: model, modelName: "m", dataset: DatasetSpec(path: "/data", labels: nil, files: nil, recipe: .imagenet))
+        spec.outputs = .tensors
+        var s = Octet_Wire_SubmitJob()
+        s.jobSpecJson = spec.json()
+        guard case .accepted(let a)? = sent(send(client, .submit(s))).first?.1.body else { return XCTFail("not accepted") }
+        _ = core.handle(.prepared(a.jobID, .success(PreparedJob(tasks: [TaskRecord(job: a.jobID, index: 0, kind: .inference, start: 0, end: 2)],
+                                                                watched: [], isa: nil))))
+        _ = hello(w1, "a")
+        for (shape, rawSize) in [([2, UInt32.max, UInt32.max, UInt32.max], UInt64(8)), ([2, 3], UInt64.max), ([2, 3], UInt64(20))] {
+            var t = Octet_Wire_OutputTensor()
+            t.name = "y"
+            t.shape = shape
+            t.data.elementSize = 4
+            t.data.rawSize = rawSize
+            var g = Octet_Wire_OutputGroup()
+            g.start = 0
+            g.count = 2
+            g.tensors = [t]
+            var r = Octet_Wire_TaskResult()
+            r.jobID = a.jobID
+            r.workerID = "a"
+            r.outputGroups = [g]
+            let reply = sent(send(w1, .result(r))).first?.1.refusal
+            XCTAssertEqual(reply?.reason, .invalidRequest, "shape \(shape), \(rawSize) bytes")
+            XCTAssertTrue(reply?.message.contains("does not hold 2 samples of float32") ?? false, reply?.message ?? "")
+        }
+        XCTAssertNotEqual(core.tasks[a.jobID]?[0].state, .done)
+    }
 }

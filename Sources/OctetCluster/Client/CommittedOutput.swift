@@ -46,6 +46,9 @@ public final class CommittedOutput {
         do { log = try JSONDecoder().decode(Log.self, from: data) } catch {
             throw OutputError.noCommitLog("\(logPath) is not a commit log: \(error)")
         }
+        guard log.tasks >= 0, log.lines >= 0, log.bytes <= UInt64(Int64.max) else {
+            throw OutputError.noCommitLog("\(logPath) records negative or impossible counts: it is not a commit log this client wrote")
+        }
         fd = open(path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw OutputError.io("cannot open \(path): \(String(cString: strerror(errno)))") }
         var st = stat()
@@ -90,13 +93,20 @@ public final class CommittedOutput {
         let t = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard t >= 0 else { throw OutputError.io("cannot write \(temp): \(String(cString: strerror(errno)))") }
         let n = data.withUnsafeBytes { write(t, $0.baseAddress!, data.count) }
-        let synced = fsync(t) == 0
         close(t)
-        guard n == data.count, synced, rename(temp, target) == 0 else {
-            throw OutputError.io("cannot commit \(target): \(String(cString: strerror(errno)))")
-        }
-        let dir = open((target as NSString).deletingLastPathComponent.isEmpty ? "." : (target as NSString).deletingLastPathComponent,
-                       O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard n == data.count else { throw OutputError.io("cannot write \(temp): \(String(cString: strerror(errno)))") }
+        try Self.publish(temp, as: target)
+    }
+
+    /// Makes the file written at `temp` durable under the name `target`: flushes it, renames it
+    /// (atomic: a crash leaves the old file or the new one) and flushes the folder's entry.
+    static func publish(_ temp: String, as target: String) throws {
+        let fd = open(temp, O_RDONLY | O_CLOEXEC)
+        let synced = fd >= 0 && fsync(fd) == 0
+        if fd >= 0 { close(fd) }
+        guard synced, rename(temp, target) == 0 else { throw OutputError.io("cannot commit \(target): \(String(cString: strerror(errno)))") }
+        let folder = (target as NSString).deletingLastPathComponent
+        let dir = open(folder.isEmpty ? "." : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dir >= 0 { _ = fsync(dir); close(dir) }
     }
 }

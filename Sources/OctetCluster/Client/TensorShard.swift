@@ -1,8 +1,5 @@
 import Foundation
 import OctetData
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The output of an inference task that keeps every model output: one `.npz` shard per task
 /// (`shard-NNNNNN.npz`, task index) holding each output with the samples on its first axis, and one
@@ -50,10 +47,7 @@ public enum TensorShard {
             }
         }
         try writer.finish()
-        let fd = open(temp, O_RDONLY | O_CLOEXEC)
-        let synced = fd >= 0 && fsync(fd) == 0
-        if fd >= 0 { close(fd) }
-        guard synced, rename(temp, path) == 0 else { throw OutputError.io("cannot write \(path): \(String(cString: strerror(errno)))") }
+        try CommittedOutput.publish(temp, as: path)
         return lines
     }
 }

@@ -199,8 +199,12 @@ extension CoordinatorCore {
             for g in r.outputGroups {
                 guard Int(g.start) == next, g.count > 0, !g.tensors.isEmpty else { return "output groups do not cover samples \(task.start)..<\(task.end) in order" }
                 for t in g.tensors {
-                    let elements = t.shape.reduce(1) { $0 * Int($1) }
-                    guard t.shape.first.map(Int.init) == Int(g.count), t.data.elementSize == 4, Int(t.data.rawSize) == elements * 4 else {
+                    // A worker's shape is external: its byte count must not overflow.
+                    let bytes = (t.shape.map(Int.init) + [4]).reduce(Optional(1)) { acc, d in
+                        acc.flatMap { a in let (p, overflow) = a.multipliedReportingOverflow(by: d); return overflow ? nil : p }
+                    }
+                    guard let bytes, t.shape.first.map(Int.init) == Int(g.count), t.data.elementSize == 4,
+                          Int(exactly: t.data.rawSize) == bytes else {
                         return "output '\(t.name)' of shape \(t.shape) does not hold \(g.count) samples of float32"
                     }
                 }
