@@ -46,6 +46,18 @@ public enum ISA: String, CaseIterable, Sendable, CustomStringConvertible {
     /// op, tile, ISA), e.g. `qu8s8_gemm_14x32c4__avx512vnni`; "scalar" for the scalar twin.
     public var gemmMicrokernel: String { String(cString: kernels.pointee.gemm_u8s8) }
 
+    /// The full-tile microkernel that runs weights packed as `format` (the 8-bit forms have their
+    /// own tiles, e.g. `qu8s8_gemm_6x16c4_s16__avx2`); nil where the path does not read it.
+    public func gemmMicrokernel(_ format: Int8ConvKernel.WeightFormat) -> String? {
+        let names = kernels.pointee.gemm_u8s8_by_format
+        let name = switch format.rawValue {
+        case 0: names.0
+        case 1: names.1
+        default: names.2
+        }
+        return name.map { String(cString: $0) }
+    }
+
     /// The best path this machine supports.
     public static var best: ISA { allCases.first { $0.isSupported } ?? .scalar }
 

@@ -33,7 +33,8 @@ public final class Int8ConvKernel: @unchecked Sendable {
         case plain = 0
         /// Two halves within ±64 each, so no `vpmaddubsw` pair sum saturates: twice the multiplies.
         case split = 1
-        /// Widened to 16 bits for `vpmaddwd` against activations zero-extended in registers.
+        /// Widened to 16 bits for `vpmaddwd` against activations widened to u16 (rows widened per row
+        /// block on AVX2, in registers on AVX512BW): one multiply per product, none saturates.
         case widened = 2
 
         public var description: String {
@@ -87,9 +88,10 @@ public final class Int8ConvKernel: @unchecked Sendable {
         }
     }
 
-    /// What runs this layer, as the profile prints it: the GEMM's full-tile microkernel (e.g.
-    /// `qu8s8_gemm_14x32c4__avx512vnni`, "scalar" on the scalar path), else the driver's name.
-    public var kernelName: String { variant == .gemm ? isa.gemmMicrokernel : driver }
+    /// What runs this layer, as the profile prints it: the GEMM's full-tile microkernel for its
+    /// weight format (e.g. `qu8s8_gemm_14x32c4__avx512vnni`, `qu8s8_gemm_6x16c4_s16__avx2`,
+    /// "scalar" on the scalar path), else the driver's name.
+    public var kernelName: String { variant == .gemm ? isa.gemmMicrokernel(weightFormat) ?? isa.gemmMicrokernel : driver }
 
     /// Whether the GEMM of `isa` reads weights packed as `format`.
     public static func readsWeights(_ format: WeightFormat, isa: ISA) -> Bool {

@@ -133,6 +133,13 @@ final class Int8PathTests: XCTestCase {
             let split = convs.filter { $0.contains("8-bit split") }.count, widened = convs.filter { $0.contains("8-bit s16") }.count
             XCTAssertEqual(split, 0, "\(isa)")
             XCTAssertEqual(widened > 0, isa == .avx512 || isa == .avx2, "\(isa)")
+            // Widened weights run the s16 microkernels, named for their own tile.
+            if widened > 0, let s16 = isa.gemmMicrokernel(.widened) {
+                XCTAssertTrue(s16.contains("c4_s16__"), s16)
+                XCTAssertTrue(convs.filter { $0.contains("8-bit s16") }.allSatisfy { $0.contains(s16) }, "\(isa): \(convs)")
+            } else if widened > 0 {
+                XCTFail("\(isa) widens weights but names no s16 microkernel")
+            }
             let resnetConvs = try Int8Plan(graph: resnet.qdq, isa: isa).profile(["input": one224], images: 1).map(\.label)
             XCTAssertFalse(resnetConvs.contains { $0.contains("8-bit") || $0.contains("[scalar") }, "\(isa)")
             // The profile names the path's GEMM microkernel (dtype, op, tile, ISA).

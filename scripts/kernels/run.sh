@@ -13,12 +13,17 @@ names=("$@")
 for n in "${names[@]}"; do
     "$cc" -O2 -I"$k/include" -I"$k/src" "$here/$n.c" "$k"/src/*.c -o "$out/$n" -lm
     if [ "$n" = int8_conv_layers ]; then
-        for set in resnet18 efficientnet; do echo "== $n $set"; "$out/$n" "$set"; done
-        # The vpmaddubsw paths' two exact forms of 8-bit weights, where the CPU has the path.
+        # Each path the CPU has (a path it lacks would stop on an illegal instruction).
+        if grep -qw avx512_vnni /proc/cpuinfo; then
+            for set in resnet18 efficientnet; do echo "== $n $set avx512vnni"; "$out/$n" "$set"; done
+        fi
+        # The vpmaddubsw paths: 7-bit weights as they are, and the two exact forms of 8-bit weights.
         for path in avx512bw avx2; do
             grep -qw "$path" /proc/cpuinfo || continue
             for form in s8 split s16; do
-                echo "== $n resnet18 $path $form"; "$out/$n" resnet18 "$path" "$form" | tail -1
+                for set in resnet18 efficientnet; do
+                    echo "== $n $set $path $form"; "$out/$n" "$set" "$path" "$form" | tail -1
+                done
             done
         done
     else

@@ -33,6 +33,7 @@ typedef struct {
     // INT8
     ck_conv2d_u8s8_fn conv2d_u8s8;  // dense and grouped (GEMM driver + this path's microkernels)
     const char *gemm_u8s8;          // the GEMM's full-tile microkernel, e.g. "qu8s8_gemm_14x32c4__avx512vnni"
+    const char *gemm_u8s8_by_format[3]; // the same per weight format (CK_Q8_WEIGHTS_*; NULL: not read)
     int32_t gemm_u8s8_8bit;         // how the GEMM packs 8-bit weights (CK_Q8_WEIGHTS_*; 7-bit ones stay S8)
     uint32_t gemm_u8s8_formats;     // bit f set: the GEMM reads weight format f
     ck_conv2d_u8s8_noscratch_fn dwconv2d_u8s8;

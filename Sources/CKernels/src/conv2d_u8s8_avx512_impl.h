@@ -212,7 +212,12 @@ CK_Q8_DEF_UKR_S16(1) CK_Q8_DEF_UKR_S16(2) CK_Q8_DEF_UKR_S16(3) CK_Q8_DEF_UKR_S16
 #define CK_Q8_STR(x) CK_Q8_STR_(x)
 
 const ck_q8_gemm_config CK_Q8_CAT3(ck_q8_gemm_config__, CK_Q8_ISA, ) = {
-    .name = "qu8s8_gemm_" CK_Q8_STR(CK_Q8_MRMAX) "x32c4__" CK_Q8_STR(CK_Q8_ISA),
+    .name = {"qu8s8_gemm_" CK_Q8_STR(CK_Q8_MRMAX) "x32c4__" CK_Q8_STR(CK_Q8_ISA),
+             "qu8s8_gemm_" CK_Q8_STR(CK_Q8_MRMAX) "x32c4_split__" CK_Q8_STR(CK_Q8_ISA),
+#ifdef CK_Q8_MR_S16
+             "qu8s8_gemm_" CK_Q8_STR(CK_Q8_MR_S16) "x32c4_s16__" CK_Q8_STR(CK_Q8_ISA),
+#endif
+    },
     .block_rows = CK_Q8_MRMAX,
 #ifdef CK_Q8_MR_S16
     .mr = {CK_Q8_MRMAX, CK_Q8_MRMAX, CK_Q8_MR_S16},

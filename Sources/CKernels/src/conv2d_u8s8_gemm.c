@@ -3,7 +3,8 @@
 // Output pixels of a call are split into balanced row blocks of <= block_rows rows; a
 // macro-block of row blocks (im2col rows within CK_Q8_A_BUDGET, i.e. L2) is gathered into
 // scratch by the path's pack_a (padded taps holding z_x, see conv2d_u8s8_internal.h) or read
-// in place where the input holds the rows (1x1 layers, the inside pixels of wider ones); then
+// in place where the input holds the rows (1x1 layers, the inside pixels of wider ones), and
+// widened to u16 rows where the path's microkernels for the weight format read those; then
 // for each 32-column weight panel the path's microkernels run over every row block of the
 // macro-block in mr x nr tiles, so each weight panel is fetched once per macro-block. The
 // accumulators start at bias - z_x * wsum, computed once per call. A fused residual Add runs
@@ -36,7 +37,7 @@ void ck_q8_gemm_run(const ck_q8_gemm_config *cfg, const ck_conv2d_u8s8_params *p
     const int32_t *wsum = (const int32_t *)(pw + ck_q8_wsum_offset(p));
     const size_t esize = out->mode == CK_U8S8_OUT_U8 ? 1 : 4;
     const size_t stride = p->out_pixel_stride;
-    const size_t ablock = ck_q8_ablock_bytes(p);
+    const size_t slot_bytes = ck_q8_slot_bytes(p);
     const size_t nbmax = ck_q8_nblocks(p);
     const int format = p->weight_format;
     // A weight format this path has no microkernels for (a caller's error): the scalar twin
@@ -47,6 +48,14 @@ void ck_q8_gemm_run(const ck_q8_gemm_config *cfg, const ck_conv2d_u8s8_params *p
     }
     const size_t block_rows = cfg->block_rows, tile_rows = cfg->mr[format], tile_cols = cfg->nr;
     uint8_t *A = ck_q8_align_scratch(scratch);
+    // Paths whose microkernels read u16 activations: each row block is widened into its slot
+    // (gathered into the staging slot first where it is not read in place).
+    const ck_q8_widen_fn widen = cfg->widen[format];
+    uint8_t *stage = A + ck_q8_stage_offset(p);
+    ck_q8_reads wide;
+    wide.lda = ck_q8_wide_lda(p);
+    wide.kc = K4;
+    wide.achunk = 0;
     const uint32_t zx = (uint32_t)p->input_zero_point;
     // Accumulator start values bias - z_x * wsum of every (padded) column, once per call.
     const size_t pn = ck_q8_padded_n(cout);
@@ -82,14 +91,20 @@ void ck_q8_gemm_run(const ck_q8_gemm_config *cfg, const ck_conv2d_u8s8_params *p
             for (size_t bi = 0; bi < nb; bi++) {
                 int direct = 0;
                 ck_q8_next_block(p->out_w, &layout, block_rows, &it, &q[bi], &mr[bi], &direct);
+                uint8_t *slot = A + bi * slot_bytes;
                 if (direct) {
                     a[bi] = ck_q8_direct_row(p, &layout, input, g, q[bi]);
                     reads[bi] = &layout.direct;
                 } else {
-                    uint8_t *slot = A + bi * ablock;
-                    cfg->pack_a(p, input, g, q[bi], mr[bi], slot);
-                    a[bi] = slot;
+                    uint8_t *to = widen ? stage : slot;
+                    cfg->pack_a(p, input, g, q[bi], mr[bi], to);
+                    a[bi] = to;
                     reads[bi] = &layout.packed;
+                }
+                if (widen) {
+                    widen(a[bi], reads[bi], mr[bi], K4, slot, wide.lda);
+                    a[bi] = slot;
+                    reads[bi] = &wide;
                 }
             }
             for (size_t j = 0; j < npanels; j++) {

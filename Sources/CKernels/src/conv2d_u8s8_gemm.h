@@ -8,7 +8,7 @@
 // requantizes or dequantizes it. Its name says dtype, op, tile and ISA, as XNNPACK's do:
 //   ck_qu8s8_gemm_ukernel_14x32c4__avx512vnni   u8 x s8, GEMM, 14 rows x 32 columns, k in 4s
 //   ck_qu8s8_gemm_ukernel_4x16c4_split__avx2    8-bit weights as two halves, vpmaddubsw
-//   ck_qu8s8_gemm_ukernel_4x16c4_s16__avx2      8-bit weights widened to s16, vpmaddwd
+//   ck_qu8s8_gemm_ukernel_6x16c4_s16__avx2      8-bit weights widened to s16, activations to u16, vpmaddwd
 // Adding an ISA means writing its microkernels, its im2col gather and one configuration.
 #ifndef CK_CONV2D_U8S8_GEMM_H
 #define CK_CONV2D_U8S8_GEMM_H
@@ -36,14 +36,19 @@ typedef void (*ck_q8_gemm_ukernel)(size_t K4, const uint8_t *A, const ck_q8_read
 typedef void (*ck_q8_pack_a_fn)(const ck_conv2d_u8s8_params *p, const uint8_t *input, size_t g, size_t p0, size_t rows,
     uint8_t *A);
 
+/// Widens `rows` im2col rows of K4 u8 activations, read as `r` says (ck_q8_reads), into rows of
+/// u16 values `wlda` bytes apart at W (the s16 microkernels' operand).
+typedef void (*ck_q8_widen_fn)(const uint8_t *A, const ck_q8_reads *r, size_t rows, size_t K4, uint8_t *W, size_t wlda);
+
 /// The u8 Add of ck_qadd_u8 (the residual Add fused after a macro-block).
 typedef void (*ck_q8_qadd_fn)(const uint8_t *a, float ma, const uint8_t *b, float mb, float c, int32_t lo, int32_t hi,
     uint8_t *out, size_t n);
 
 /// A path's GEMM: its microkernels and the ISA-specific helpers the driver calls.
 typedef struct {
-    /// The full tile's microkernel name (what `octet bench --profile` prints).
-    const char *name;
+    /// The full tile's microkernel name per weight format (what `octet bench --profile` prints;
+    /// NULL for a format the path does not read).
+    const char *name[3];
     /// Rows of a row block (<= CK_Q8_AROWS); the driver also reads runs of at least this many
     /// pixels in place.
     size_t block_rows;
@@ -54,6 +59,9 @@ typedef struct {
     /// [weight_format][rows 1..mr][panel width / 16 - 1] (NULL for a format the path does not read).
     ck_q8_gemm_ukernel ukernel[3][CK_Q8_AROWS + 1][2];
     ck_q8_pack_a_fn pack_a;
+    /// Per weight format: NULL where the microkernels read the u8 rows, else the widening of each
+    /// row block into u16 rows (read in place or gathered first) before they run.
+    ck_q8_widen_fn widen[3];
     ck_q8_qadd_fn qadd;
 } ck_q8_gemm_config;
 

@@ -66,19 +66,35 @@ static inline size_t ck_q8_ablock_bytes(const ck_conv2d_u8s8_params *p) {
     const size_t chunks = (ck_q8_k4(p) + CK_Q8_KC - 1) / CK_Q8_KC;
     return (chunks ? chunks : 1) * CK_Q8_ACHUNK;
 }
+/// Bytes per row of a widened row block (CK_Q8_WEIGHTS_S16 on the paths whose microkernels read
+/// u16 activations: ck_q8_gemm_config.widen): K4 u16 values, k contiguous, 64-byte aligned rows.
+static inline size_t ck_q8_wide_lda(const ck_conv2d_u8s8_params *p) { return (2 * ck_q8_k4(p) + 63) & ~(size_t)63; }
+/// Bytes of one row-block slot of the scratch: an im2col row block, or for s16 weights the larger
+/// of that and a widened row block (so that either kind of path fits the same scratch).
+static inline size_t ck_q8_slot_bytes(const ck_conv2d_u8s8_params *p) {
+    const size_t a = ck_q8_ablock_bytes(p);
+    if (p->weight_format != CK_Q8_WEIGHTS_S16) return a;
+    const size_t w = CK_Q8_AROWS * ck_q8_wide_lda(p);
+    return w > a ? w : a;
+}
 /// Maximum row blocks per macro-block (their im2col rows stay in L2 while every weight panel
 /// is streamed over them once).
 static inline size_t ck_q8_nblocks(const ck_conv2d_u8s8_params *p) {
     // Weights that stay in L2 anyway: one row block at a time keeps its im2col rows in L1.
     if (ck_q8_group_bytes(p) <= CK_Q8_SMALL_B) return 1;
-    size_t nb = CK_Q8_A_BUDGET / ck_q8_ablock_bytes(p);
+    size_t nb = CK_Q8_A_BUDGET / ck_q8_slot_bytes(p);
     if (nb > CK_Q8_MAXNB) nb = CK_Q8_MAXNB;
     return nb < 1 ? 1 : nb;
 }
+/// Offset of the staging slot where a widening path gathers one row block before widening it
+/// into its macro-block slot (after the nblocks slots; s16 weights only).
+static inline size_t ck_q8_stage_offset(const ck_conv2d_u8s8_params *p) {
+    return ck_q8_nblocks(p) * ck_q8_slot_bytes(p);
+}
 /// Offset (from the aligned scratch start) of the int32 accumulator start values of every
-/// padded column of every group, after the im2col row blocks.
+/// padded column of every group, after the row-block slots (and the staging slot).
 static inline size_t ck_q8_init_offset(const ck_conv2d_u8s8_params *p) {
-    return ck_q8_nblocks(p) * ck_q8_ablock_bytes(p);
+    return ck_q8_stage_offset(p) + (p->weight_format == CK_Q8_WEIGHTS_S16 ? ck_q8_slot_bytes(p) : 0);
 }
 /// Whether the im2col rows are the input pixels themselves (1x1, stride 1, no padding, and K a
 /// multiple of 4 so that a row's last dword stays inside its pixel's channels of the group).

@@ -5,10 +5,12 @@
 #include <pthread.h>
 
 #if defined(__x86_64__)
-#define CK_GEMM_NAME(isa) ck_q8_gemm_config__##isa.name
+#define CK_GEMM_NAME(isa) ck_q8_gemm_config__##isa.name[CK_Q8_WEIGHTS_S8]
+#define CK_GEMM_NAMES(t, isa) for (int f = 0; f < 3; f++) (t)->gemm_u8s8_by_format[f] = ck_q8_gemm_config__##isa.name[f]
 #define CK_GEMM_FORMATS(isa) ck_q8_gemm_formats(&ck_q8_gemm_config__##isa)
 #else
 #define CK_GEMM_NAME(isa) "scalar"
+#define CK_GEMM_NAMES(t, isa) (void)0
 #define CK_GEMM_FORMATS(isa) CK_Q8_ALL_FORMATS
 #endif
 #define CK_Q8_ALL_FORMATS (1u << CK_Q8_WEIGHTS_S8 | 1u << CK_Q8_WEIGHTS_SPLIT | 1u << CK_Q8_WEIGHTS_S16)
@@ -30,6 +32,7 @@ static pthread_once_t ck_tables_once = PTHREAD_ONCE_INIT;
 static void ck_fill_scalar(ck_kernels *t) {
     t->conv2d_u8s8 = ck_conv2d_u8s8_nhwc__scalar;
     t->gemm_u8s8 = "scalar";
+    for (int f = 0; f < 3; f++) t->gemm_u8s8_by_format[f] = "scalar";
     t->gemm_u8s8_8bit = CK_Q8_WEIGHTS_S8;
     t->gemm_u8s8_formats = CK_Q8_ALL_FORMATS;   // the scalar twin reads every format
     t->dwconv2d_u8s8 = ck_dwconv2d_u8s8_nhwc__scalar;
@@ -126,6 +129,7 @@ static void ck_fill_tables(void) {
     t->name = "avx512vnni";
     t->conv2d_u8s8 = ck_conv2d_u8s8_nhwc__avx512vnni;
     t->gemm_u8s8 = CK_GEMM_NAME(avx512vnni);
+    CK_GEMM_NAMES(t, avx512vnni);
     t->gemm_u8s8_8bit = CK_Q8_WEIGHTS_S8;
     t->gemm_u8s8_formats = CK_GEMM_FORMATS(avx512vnni);
     t->dwconv2d_u8s8 = ck_dwconv2d_u8s8_nhwc__avx512vnni;
@@ -137,6 +141,7 @@ static void ck_fill_tables(void) {
     t->name = "avx512";
     t->conv2d_u8s8 = ck_conv2d_u8s8_nhwc__avx512bw;
     t->gemm_u8s8 = CK_GEMM_NAME(avx512bw);
+    CK_GEMM_NAMES(t, avx512bw);
     t->gemm_u8s8_8bit = CK_Q8_WEIGHTS_S16;    // vpmaddwd: see docs/benchmarks.md for split vs s16
     t->gemm_u8s8_formats = CK_GEMM_FORMATS(avx512bw);
     ck_usable[CK_ISA_AVX512] = (f & avx512) == avx512;
@@ -146,6 +151,7 @@ static void ck_fill_tables(void) {
     t->name = "avxvnni";
     t->conv2d_u8s8 = ck_conv2d_u8s8_nhwc__avxvnni;
     t->gemm_u8s8 = CK_GEMM_NAME(avxvnni);
+    CK_GEMM_NAMES(t, avxvnni);
     t->gemm_u8s8_8bit = CK_Q8_WEIGHTS_S8;
     t->gemm_u8s8_formats = CK_GEMM_FORMATS(avxvnni);
     ck_usable[CK_ISA_AVXVNNI] = (f & (avx2 | CK_CPU_AVXVNNI)) == (avx2 | CK_CPU_AVXVNNI);
@@ -154,6 +160,7 @@ static void ck_fill_tables(void) {
     ck_fill_avx2(t);
     t->name = "avx2";
     t->gemm_u8s8 = CK_GEMM_NAME(avx2);
+    CK_GEMM_NAMES(t, avx2);
     ck_usable[CK_ISA_AVX2] = (f & avx2) == avx2;
 
     t = &ck_tables[CK_ISA_SCALAR];
