@@ -35,6 +35,17 @@ CK_INLINE CK_T256 __m256 ck_dw2_pixel_any(const float *in_c, const float *w_c, s
     return _mm256_add_ps(acc, acc1);
 }
 
+/// Stores one pixel's 8 (full) or masked channels: v plus the residual if any, clamped.
+CK_INLINE CK_T256 void ck_dw2_store(int full, float *out, const float *res, __m256i m, __m256 v, __m256 lo, __m256 hi) {
+    if (full) {
+        if (res) v = _mm256_add_ps(v, _mm256_loadu_ps(res));
+        _mm256_storeu_ps(out, _mm256_min_ps(_mm256_max_ps(v, lo), hi));
+    } else {
+        if (res) v = _mm256_add_ps(v, _mm256_maskload_ps(res, m));
+        _mm256_maskstore_ps(out, m, _mm256_min_ps(_mm256_max_ps(v, lo), hi));
+    }
+}
+
 /// One output-row segment [ox0, ox1) of row oy. KH_/KW_ > 0: compile-time kernel size whose
 /// weights stay in registers for pixels with all taps inside the image; 0: runtime kernel size.
 CK_INLINE CK_T256 void ck_dw_segment256(const int KH_, const int KW_, const ck_conv2d_f32_params *p,
@@ -65,6 +76,8 @@ CK_INLINE CK_T256 void ck_dw_segment256(const int KH_, const int KW_, const ck_c
     for (size_t c = 0; c < C; c += 8) {
         const size_t nc = (C - c) >= 8 ? 8 : (C - c);
         const __m256i m = _mm256_loadu_si256((const __m256i *)(ck_dw_mask_table + 8 - nc));
+        // Whole blocks of 8 channels load and store plainly (masked stores are microcoded on AMD).
+        const int full = nc == 8;
         const __m256 vb = bias ? _mm256_maskload_ps(bias + c, m) : _mm256_setzero_ps();
         const float *in_c = input + c;
         const float *w_c = packed + c;
@@ -74,8 +87,7 @@ CK_INLINE CK_T256 void ck_dw_segment256(const int KH_, const int KW_, const ck_c
         for (; ox < fast_lo; ox++) {
             __m256 v = ck_dw2_pixel_any(in_c, w_c, C16, KW, kh_lo, kh_hi, iy0, (ptrdiff_t)ox * sw - pl, dh, dw,
                 in_w, ips, m, vb);
-            if (res_c) v = _mm256_add_ps(v, _mm256_maskload_ps(res_c + ox * ops, m));
-            _mm256_maskstore_ps(out_c + ox * ops, m, _mm256_min_ps(_mm256_max_ps(v, lo), hi));
+            ck_dw2_store(full, out_c + ox * ops, res_c ? res_c + ox * ops : NULL, m, v, lo, hi);
         }
         if (KH_ && KW_ && ox < fast_hi) {
             __m256 wr[KH_ && KW_ ? KH_ * KW_ : 1];
@@ -88,21 +100,20 @@ CK_INLINE CK_T256 void ck_dw_segment256(const int KH_, const int KW_, const ck_c
                 for (int kh = 0; kh < KH_; kh++) {
 #pragma GCC unroll 8
                     for (int kw = 0; kw < KW_; kw++) {
-                        const __m256 x = _mm256_maskload_ps(px + kh * row_step + kw * col_step, m);
+                        const __m256 x = full ? _mm256_loadu_ps(px + kh * row_step + kw * col_step)
+                                              : _mm256_maskload_ps(px + kh * row_step + kw * col_step, m);
                         if ((kh * KW_ + kw) & 1) acc1 = _mm256_fmadd_ps(x, wr[kh * KW_ + kw], acc1);
                         else acc0 = _mm256_fmadd_ps(x, wr[kh * KW_ + kw], acc0);
                     }
                 }
                 __m256 v = _mm256_add_ps(acc0, acc1);
-                if (res_c) v = _mm256_add_ps(v, _mm256_maskload_ps(res_c + ox * ops, m));
-                _mm256_maskstore_ps(out_c + ox * ops, m, _mm256_min_ps(_mm256_max_ps(v, lo), hi));
+                ck_dw2_store(full, out_c + ox * ops, res_c ? res_c + ox * ops : NULL, m, v, lo, hi);
             }
         }
         for (; ox < ox1; ox++) {
             __m256 v = ck_dw2_pixel_any(in_c, w_c, C16, KW, kh_lo, kh_hi, iy0, (ptrdiff_t)ox * sw - pl, dh, dw,
                 in_w, ips, m, vb);
-            if (res_c) v = _mm256_add_ps(v, _mm256_maskload_ps(res_c + ox * ops, m));
-            _mm256_maskstore_ps(out_c + ox * ops, m, _mm256_min_ps(_mm256_max_ps(v, lo), hi));
+            ck_dw2_store(full, out_c + ox * ops, res_c ? res_c + ox * ops : NULL, m, v, lo, hi);
         }
     }
 }
