@@ -13,7 +13,7 @@ public enum Int8PeakLoop: String, CaseIterable, Sendable {
     case vpdpbusd256
     /// `vpmaddubsw` + `vpmaddwd` + `vpaddd` ymm (avx2).
     case maddubs256
-    /// `vpmaddwd` + `vpaddd` on 16-bit operands, ymm (an exact 8-bit alternative, not used by a kernel yet).
+    /// `vpmaddwd` + `vpaddd` on 16-bit operands, ymm: the bound of the avx2 s16 kernels (8-bit weights).
     case maddwd256
 
     /// The loop bounding `isa`'s INT8 convolutions (nil for scalar).

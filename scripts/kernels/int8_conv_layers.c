@@ -4,8 +4,10 @@
 // ResNet-18, repeated layers counted) or `efficientnet` (its 1x1 layers); the path, `avx512vnni`
 // (default), `avx512bw` or `avx2`; the weight format, `s8` (default: 7-bit weights as they are),
 // `split` or `s16` (8-bit weights, the two exact forms of the vpmaddubsw paths); then optionally
-// one shape index (100 calls, for perf record). Built and run by scripts/kernels/run.sh.
+// one shape index (100 calls, for perf record). Percentages are of the path's peak measured first
+// on this core by the committed loop that bounds it (ck_peak.h). Built and run by scripts/kernels/run.sh.
 #include "ck_int8.h"
+#include "ck_peak.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +33,19 @@ int main(int argc, char **argv) {
     const int32_t wf = strcmp(format, "split") == 0 ? CK_Q8_WEIGHTS_SPLIT : strcmp(format, "s16") == 0 ? CK_Q8_WEIGHTS_S16 : CK_Q8_WEIGHTS_S8;
     if (wf == CK_Q8_WEIGHTS_S8 && strcmp(format, "s8") != 0) { fprintf(stderr, "unknown format %s\n", format); return 2; }
     printf("path %s, weights %s\n", path, wf == CK_Q8_WEIGHTS_S8 ? "7-bit, as they are" : wf == CK_Q8_WEIGHTS_SPLIT ? "8-bit, split" : "8-bit, s16");
+    // The path's peak on this core, by the committed loop that bounds it (ck_peak.h: best of 10
+    // runs): vpdpbusd zmm; vpmaddubsw + vpmaddwd + vpaddd (zmm or ymm); for s16 weights on avx2,
+    // vpmaddwd + vpaddd. The split form needs twice the multiplies: its ceiling is half the peak.
+    uint64_t (*loop)(size_t) = strcmp(path, "avx512vnni") == 0 ? ck_peak_u8s8__avx512vnni
+        : strcmp(path, "avx512bw") == 0 ? ck_peak_u8s8__avx512bw
+        : wf == CK_Q8_WEIGHTS_S16 ? ck_peak_u8s8__avx2_maddwd : ck_peak_u8s8__avx2;
+    double peak = 0;
+    for (int r = 0; r < 10; r++) { double t0 = now(); uint64_t macs = loop(2000000); double g = 2.0 * macs / (now() - t0) * 1e-9; if (g > peak) peak = g; }
+    printf("peak %.0f GOPS (%s)\n", peak, loop == ck_peak_u8s8__avx512vnni ? "vpdpbusd zmm" : loop == ck_peak_u8s8__avx512bw ? "vpmaddubsw zmm"
+        : loop == ck_peak_u8s8__avx2_maddwd ? "vpmaddwd ymm" : "vpmaddubsw ymm");
     const size_t (*shapes)[6] = eff ? efficientnet : resnet18;
     const size_t nshapes = eff ? sizeof efficientnet / sizeof efficientnet[0] : sizeof resnet18 / sizeof resnet18[0];
-    double tot = 0, totideal = 0;
+    double tot = 0, totideal = 0, t3 = 0, i3 = 0;
     int only = argc > 4 ? atoi(argv[4]) : -1;
     for (size_t i = 0; i < nshapes; i++) { if (only >= 0 && (int)i != only) continue;
         size_t H = shapes[i][0], Ci = shapes[i][1], Co = shapes[i][2], k = shapes[i][3], s = shapes[i][4], cnt = shapes[i][5];
@@ -57,9 +69,11 @@ int main(int argc, char **argv) {
         int ok = !memcmp(out, ref, M * Co);
         double best = 1e9; int reps = only >= 0 ? 100 : 10;
         for (int r = 0; r < 7; r++) { double t0 = now(); for (int q = 0; q < reps; q++) kernel(&p, in, pw, b, &o, out, 0, M, scr); double dt = (now() - t0) / reps; if (dt < best) best = dt; }
-        double ops = 2.0 * M * Co * Ci * k * k, ideal = ops / 473e9; // against the VNNI peak of the Zen 4 it was written on
+        double ops = 2.0 * M * Co * Ci * k * k, ideal = ops / (peak * 1e9);
         tot += best * cnt; totideal += ideal * cnt;
+        if (k == 3) { t3 += best * cnt; i3 += ideal * cnt; }
         printf("%zux%zu/%zu %3zux%3zu %4zu->%4zu x%zu  %7.1f us  %5.0f GOPS %3.0f%% %s\n", k, k, s, H, H, Ci, Co, cnt, best * 1e6, ops / best * 1e-9, ideal / best * 100, ok ? "" : "MISMATCH");
     }
-    printf("total %.1f us ideal %.1f us (%.0f%%)\n", tot * 1e6, totideal * 1e6, totideal / tot * 100);
+    if (t3 > 0) printf("3x3 layers %.1f us, %.0f%% of the peak\n", t3 * 1e6, i3 / t3 * 100);
+    printf("total %.1f us at the peak %.1f us (%.0f%%)\n", tot * 1e6, totideal * 1e6, totideal / tot * 100);
 }

@@ -22,7 +22,7 @@ for n in "${names[@]}"; do
             grep -qw "$path" /proc/cpuinfo || continue
             for form in s8 split s16; do
                 for set in resnet18 efficientnet; do
-                    echo "== $n $set $path $form"; "$out/$n" "$set" "$path" "$form" | tail -1
+                    echo "== $n $set $path $form"; "$out/$n" "$set" "$path" "$form" | grep -E "^peak|^3x3|^total|MISMATCH"
                 done
             done
         done
