@@ -1,5 +1,6 @@
 // Kernel harness: FP32 convolution shapes of EfficientNet-Lite0 / ResNet-18 (1x1 layers, a
-// 56x56 3x3, the 3-channel stem) on the AVX-512 kernel, one thread, hot caches, best of 30 calls.
+// 56x56 3x3, the 3-channel stem) on the AVX-512 kernel (the AVX2 one where the CPU lacks
+// AVX-512F, or with the argument `avx2`), one thread, hot caches, best of 30 calls.
 // Built and run by scripts/kernels/run.sh.
 #include "ck_fp32.h"
 #include <stdio.h>
@@ -7,7 +8,11 @@
 #include <string.h>
 #include <time.h>
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
-int main(void) {
+int main(int argc, char **argv) {
+    void (*kernel)(const ck_conv2d_f32_params *, const float *, const float *, const float *, const float *, float *, size_t,
+        size_t, float *) = ck_conv2d_f32_nhwc__avx512;
+    if (!__builtin_cpu_supports("avx512f") || (argc > 1 && strcmp(argv[1], "avx2") == 0)) kernel = ck_conv2d_f32_nhwc__avx2;
+    printf("path %s\n", kernel == ck_conv2d_f32_nhwc__avx2 ? "avx2" : "avx512");
     size_t shapes[][5] = {{112,16,96,1,1},{112,32,16,1,1},{56,24,144,1,1},{56,144,24,1,1},{28,40,240,1,1},{28,240,40,1,1},{14,80,480,1,1},{14,480,80,1,1},{14,672,112,1,1},{7,1152,192,1,1},{7,192,1152,1,1},{56,64,64,3,1},{112,3,32,3,2}};
     double tot = 0;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
@@ -25,7 +30,7 @@ int main(void) {
         float *scr = aligned_alloc(64, (ck_conv2d_f32_scratch_size(&p) * 4 + 127) / 64 * 64);
         float *out = aligned_alloc(64, M * Co * 4 + 64);
         double best = 1e9;
-        for (int r = 0; r < 30; r++) { double t0 = now(); ck_conv2d_f32_nhwc__avx512(&p, in, pw, NULL, NULL, out, 0, M, scr); double dt = now() - t0; if (dt < best) best = dt; }
+        for (int r = 0; r < 30; r++) { double t0 = now(); kernel(&p, in, pw, NULL, NULL, out, 0, M, scr); double dt = now() - t0; if (dt < best) best = dt; }
         tot += best;
         printf("%zux%zu/%zu %3zu %4zu->%4zu %7.1f us\n", k, k, s, H, Ci, Co, best * 1e6);
     }

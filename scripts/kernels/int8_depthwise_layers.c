@@ -19,6 +19,9 @@ static void setup(ck_conv2d_u8s8_params *p, size_t H, size_t W, size_t C, size_t
 int main(int argc, char **argv) {
     fn f[3] = {ck_dwconv2d_u8s8_nhwc__avx512, ck_dwconv2d_u8s8_nhwc__avx512vnni, ck_dwconv2d_u8s8_nhwc__avx2};
     const char *nm[3] = {"avx512", "vnni", "avx2"};
+    // Only the variants this CPU can run (a missing one would stop on an illegal instruction).
+    const int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    const int can[3] = {avx512, avx512 && __builtin_cpu_supports("avx512vnni"), __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")};
     int bad = 0;
     for (int t = 0; t < 3000; t++) {
         size_t C = 1 + rnd() % 200, k = 1 + 2 * (rnd() % 4), s = 1 + rnd() % 2, d = rnd() % 5 == 0 ? 2 : 1;
@@ -42,6 +45,7 @@ int main(int argc, char **argv) {
             memset(ref, 0xEE, M * C * es);
             ck_dwconv2d_u8s8_nhwc__scalar(&p, in, pw, t % 11 ? b : NULL, &o, ref, 0, M);
             for (int v = 0; v < 3; v++) {
+                if (!can[v]) continue;
                 memset(got, 0xEE, M * C * es);
                 size_t split = M ? rnd() % (M + 1) : 0;
                 f[v](&p, in, pw, t % 11 ? b : NULL, &o, got, 0, split);
@@ -68,6 +72,7 @@ int main(int argc, char **argv) {
         uint8_t *out = malloc(M * C);
         printf("dw %zux%zu/%zu %3zux%3zux%4zu |", k, k, s, H, H, C);
         for (int v = 0; v < 3; v++) {
+            if (!can[v]) continue;
             double best = 1e9; int reps = 20;
             for (int r = 0; r < 5; r++) { double t0 = now(); for (int q = 0; q < reps; q++) f[v](&p, in, pw, NULL, &o, out, 0, M); double dt = (now() - t0) / reps; if (dt < best) best = dt; }
             printf(" %s %7.1f us |", nm[v], best * 1e6);
