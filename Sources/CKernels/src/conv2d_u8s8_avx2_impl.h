@@ -6,8 +6,8 @@
 // and ck_qu8s8_gemm_ukernel_{1..6}x16c4_s16__ISA, the im2col gather, the u16 widening of rows for
 // the s16 kernels and the configuration ck_q8_gemm_config__ISA of the shared driver
 // (conv2d_u8s8_gemm.c): row blocks of <= 12 rows done as tiles of <= 4 rows x 16 columns (8 ymm
-// accumulators), or of 6 rows for s16 weights (12 accumulators). The u8 epilogue truncates dwords to bytes with vpshufb + vpermd (no vpmovdb),
-// matching the scalar (uint8_t) conversion.
+// accumulators), or of 6 rows for s16 weights (12 accumulators). The u8 epilogue truncates
+// dwords to bytes with vpshufb + vpermd (no vpmovdb), matching the scalar (uint8_t) conversion.
 #include <immintrin.h>
 #include <string.h>
 
