@@ -50,10 +50,10 @@ public enum ISA: String, CaseIterable, Sendable, CustomStringConvertible {
     /// own tiles, e.g. `qu8s8_gemm_6x16c4_s16__avx2`); nil where the path does not read it.
     public func gemmMicrokernel(_ format: Int8ConvKernel.WeightFormat) -> String? {
         let names = kernels.pointee.gemm_u8s8_by_format
-        let name = switch format.rawValue {
-        case 0: names.0
-        case 1: names.1
-        default: names.2
+        let name = switch format {
+        case .plain: names.0
+        case .split: names.1
+        case .widened: names.2
         }
         return name.map { String(cString: $0) }
     }

@@ -244,7 +244,7 @@ struct Int8Bench: ParsableCommand {
         print("| model | file | path | batch | threads | INT8 img/s | GOPS | % of path peak | ORT INT8 img/s | ×ORT | ×our FP32 |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         /// One table row per (path, batch, threads) of an INT8 QDQ file, with ONNX Runtime on the same file.
-        func rows(_ name: String, _ weights: String, qdq: Graph, path: String, fp32: Graph) throws {
+        func rows(_ name: String, _ weights: String, bits: Int, qdq: Graph, path: String, fp32: Graph) throws {
             for isa in chosen {
                 for b in common.batches {
                     for t in common.threads {
@@ -257,8 +257,7 @@ struct Int8Bench: ParsableCommand {
                         }
                         let f = try Benchmark.run(graph: fp32, options: PlanOptions(isa: isa, threads: t), batch: b, iterations: common.iterations)
                         // 8-bit weights on avx2 run the s16 kernels, bounded by the vpmaddwd loop.
-                        let eightBit = !weights.hasSuffix("7-bit")
-                        let bound = isa == .avx2 && eightBit ? maddwd ?? peaks[isa] : peaks[isa]
+                        let bound = isa == .avx2 && bits == 8 ? maddwd ?? peaks[isa] : peaks[isa]
                         let peak = bound.map { r.gflops / ($0 * Double(t)) * 100 } ?? .nan
                         chart.rows.append(("\(name) \(weights) \(isa.rawValue) b\(b) t\(t)", [r.imagesPerSecond, ort, f.imagesPerSecond]))
                         print(String(format: "| %@ | %@ | %@ | %d | %d | %.1f | %.0f | %.0f%% | %@ | %@ | %.2f× |", name, weights, isa.rawValue, b, t,
@@ -277,7 +276,7 @@ struct Int8Bench: ParsableCommand {
                 let q = try quantizeModel(fp32, calibrationData: images, config: config)
                 let path = dir.appendingPathComponent("\(name)-w\(bits).int8.onnx").path
                 try ONNXExporter.write(q.qdq, to: URL(fileURLWithPath: path))
-                try rows(name, "Octet \(bits)-bit", qdq: q.qdq, path: path, fp32: q.fp32)
+                try rows(name, "Octet \(bits)-bit", bits: bits, qdq: q.qdq, path: path, fp32: q.fp32)
             }
             // ONNX Runtime's own quantize_static file of the same (BatchNorm-folded) FP32 model:
             // 8-bit per-channel weights, int8 activations, which Octet runs exactly on every path.
@@ -289,7 +288,7 @@ struct Int8Bench: ParsableCommand {
                 print("| \(name) | ORT file | (ONNX Runtime's quantize_static failed or is not installed) |")
                 continue
             }
-            try rows(name, "ORT file", qdq: try ModelLoader.loadQDQ(path: ortPath), path: ortPath, fp32: optimized)
+            try rows(name, "ORT file", bits: 8, qdq: try ModelLoader.loadQDQ(path: ortPath), path: ortPath, fp32: optimized)
         }
     }
 }

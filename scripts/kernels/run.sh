@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs the C kernel harnesses (single-thread kernel timings on hot caches, each checked
 # against the scalar twin) that docs/benchmarks.md quotes as "kernel level". Needs clang (or cc).
-# usage: scripts/kernels/run.sh [harness ...]   (default: all three)
+# usage: scripts/kernels/run.sh [harness ...]   (default: the three layer harnesses; int8_s16_loops on request)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 k="$here/../../Sources/CKernels"
