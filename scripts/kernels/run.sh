@@ -9,9 +9,9 @@ out="${TMPDIR:-/tmp}/octet-kernels"
 mkdir -p "$out"
 cc="${CC:-clang}"
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=(int8_conv_layers int8_depthwise_layers fp32_conv_layers)
+[ ${#names[@]} -eq 0 ] && names=(int8_conv_layers int8_depthwise_layers fp32_conv_layers fp32_depthwise_layers)
 for n in "${names[@]}"; do
-    "$cc" -O2 -I"$k/include" -I"$k/src" "$here/$n.c" "$k"/src/*.c -o "$out/$n" -lm
+    "$cc" ${CFLAGS:-} -O2 -I"$k/include" -I"$k/src" "$here/$n.c" "$k"/src/*.c -o "$out/$n" -lm
     if [ "$n" = int8_conv_layers ]; then
         # Each path the CPU has (a path it lacks would stop on an illegal instruction).
         if grep -qw avx512_vnni /proc/cpuinfo; then

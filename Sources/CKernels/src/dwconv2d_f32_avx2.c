@@ -1,5 +1,12 @@
-// FP32 depthwise conv2d, AVX2 + FMA: vectorized over 8 channels per ymm; 3x3 weights stay in
-// registers while the kernel sweeps an output-row segment; other sizes use a generic path.
+// FP32 depthwise conv2d, AVX2 + FMA: vectorized over 8 channels per ymm. For each output-row
+// segment and 8-channel group, pixels whose taps are all inside the row run in blocks of 8
+// output pixels (8 independent accumulators: FMA latency times its two pipes), so that each
+// input vector loaded once feeds every output of the block whose window covers it, and each
+// kernel row's weights are loaded once per block (3x3 and 5x5 at strides 1 and 2, any kernel
+// height: rows clipped at the top and bottom just run fewer kernel rows). The other pixels
+// (left and right borders, the last pixels of a row) and the other kernels run one pixel at a
+// time over their in-image taps. Whole 8-channel groups load and store plainly (masked stores
+// are microcoded on AMD); only the last group of a channel count not divisible by 8 is masked.
 #include "ck_fp32.h"
 #include "dwconv2d_f32_internal.h"
 
@@ -8,11 +15,29 @@
 
 #define CK_T256 __attribute__((target("avx2,fma")))
 #define CK_INLINE static inline __attribute__((always_inline))
+/// Output pixels per block of the interior path.
+#define CK_DW2_OT 8
+/// Input floats of a channel chunk's kernel rows across a segment that should stay in L1.
+#ifndef CK_DW2_L1_FLOATS
+#define CK_DW2_L1_FLOATS ((size_t)4096)
+#endif
 
 static const int32_t ck_dw_mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 
+CK_INLINE CK_T256 __m256 ck_dw2_load(int full, const float *src, __m256i m) {
+    return full ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, m);
+}
+
+/// Stores one pixel's 8 (full) or masked channels: v plus the residual if any, clamped.
+CK_INLINE CK_T256 void ck_dw2_store(int full, float *out, const float *res, __m256i m, __m256 v, __m256 lo, __m256 hi) {
+    if (res) v = _mm256_add_ps(v, ck_dw2_load(full, res, m));
+    v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+    if (full) _mm256_storeu_ps(out, v);
+    else _mm256_maskstore_ps(out, m, v);
+}
+
 /// Generic tap loop for output pixel ox: only in-image taps, weights read from memory.
-CK_INLINE CK_T256 __m256 ck_dw2_pixel_any(const float *in_c, const float *w_c, size_t C16, size_t KW,
+CK_INLINE CK_T256 __m256 ck_dw2_pixel_any(int full, const float *in_c, const float *w_c, size_t C16, size_t KW,
     size_t kh_lo, size_t kh_hi, ptrdiff_t iy0, ptrdiff_t ix0, ptrdiff_t dh, ptrdiff_t dw, ptrdiff_t in_w,
     ptrdiff_t ips, __m256i m, __m256 acc) {
     // Valid kernel columns [kw_lo, kw_hi).
@@ -25,34 +50,60 @@ CK_INLINE CK_T256 __m256 ck_dw2_pixel_any(const float *in_c, const float *w_c, s
         const float *wp = w_c + kh * KW * C16;
         size_t kw = kw_lo;
         for (; kw + 2 <= kw_hi; kw += 2) {
-            acc = _mm256_fmadd_ps(_mm256_maskload_ps(rp + (ptrdiff_t)kw * dw * ips, m), _mm256_loadu_ps(wp + kw * C16), acc);
-            acc1 = _mm256_fmadd_ps(_mm256_maskload_ps(rp + (ptrdiff_t)(kw + 1) * dw * ips, m),
+            acc = _mm256_fmadd_ps(ck_dw2_load(full, rp + (ptrdiff_t)kw * dw * ips, m), _mm256_loadu_ps(wp + kw * C16), acc);
+            acc1 = _mm256_fmadd_ps(ck_dw2_load(full, rp + (ptrdiff_t)(kw + 1) * dw * ips, m),
                 _mm256_loadu_ps(wp + (kw + 1) * C16), acc1);
         }
         if (kw < kw_hi)
-            acc = _mm256_fmadd_ps(_mm256_maskload_ps(rp + (ptrdiff_t)kw * dw * ips, m), _mm256_loadu_ps(wp + kw * C16), acc);
+            acc = _mm256_fmadd_ps(ck_dw2_load(full, rp + (ptrdiff_t)kw * dw * ips, m), _mm256_loadu_ps(wp + kw * C16), acc);
     }
     return _mm256_add_ps(acc, acc1);
 }
 
-/// Stores one pixel's 8 (full) or masked channels: v plus the residual if any, clamped.
-CK_INLINE CK_T256 void ck_dw2_store(int full, float *out, const float *res, __m256i m, __m256 v, __m256 lo, __m256 hi) {
-    if (full) {
-        if (res) v = _mm256_add_ps(v, _mm256_loadu_ps(res));
-        _mm256_storeu_ps(out, _mm256_min_ps(_mm256_max_ps(v, lo), hi));
-    } else {
-        if (res) v = _mm256_add_ps(v, _mm256_maskload_ps(res, m));
-        _mm256_maskstore_ps(out, m, _mm256_min_ps(_mm256_max_ps(v, lo), hi));
+/// A block of up to CK_DW2_OT consecutive output pixels of one 8-channel group, kernel width KW
+/// and horizontal stride SW (compile time), dilation 1 across the row. px: the input at the
+/// first in-image kernel row and the first tap of the first pixel (its row column ix, which may
+/// lie outside the row when CHECK); w: the weights of that kernel row; nkh kernel rows,
+/// row_step input floats apart. CHECK == 0: all CK_DW2_OT pixels have every tap inside the row;
+/// CHECK == 1: input columns outside [0, in_w) are skipped (as the scalar twin skips padding)
+/// and only the first n pixels are stored. Each output sums bias, then its taps in (kh, kw)
+/// order.
+CK_INLINE CK_T256 void ck_dw2_block(const int KW, const int SW, const int FULL, const int CHECK, __m256i m,
+    const float *px, ptrdiff_t ix, ptrdiff_t in_w, size_t n, const float *w, size_t nkh, ptrdiff_t row_step,
+    size_t C16, ptrdiff_t ips, __m256 vb, float *out, const float *res, size_t ops, __m256 lo, __m256 hi) {
+    __m256 acc[CK_DW2_OT];
+#pragma GCC unroll 8
+    for (int o = 0; o < CK_DW2_OT; o++) acc[o] = vb;
+    for (size_t kh = 0; kh < nkh; kh++, px += row_step, w += (size_t)KW * C16) {
+        __m256 wr[KW];
+#pragma GCC unroll 8
+        for (int t = 0; t < KW; t++) wr[t] = _mm256_loadu_ps(w + (size_t)t * C16);
+#pragma GCC unroll 32
+        for (int j = 0; j < (CK_DW2_OT - 1) * SW + KW; j++) {
+            if (CHECK && (size_t)(ix + j) >= (size_t)in_w) continue;
+            const __m256 x = ck_dw2_load(FULL, px + (ptrdiff_t)j * ips, m);
+#pragma GCC unroll 8
+            for (int o = 0; o < CK_DW2_OT; o++) {
+                const int t = j - o * SW;
+                if (t >= 0 && t < KW) acc[o] = _mm256_fmadd_ps(x, wr[t], acc[o]);
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int o = 0; o < CK_DW2_OT; o++) {
+        if (CHECK && (size_t)o >= n) break;
+        ck_dw2_store(FULL, out + (size_t)o * ops, res ? res + (size_t)o * ops : NULL, m, acc[o], lo, hi);
     }
 }
 
-/// One output-row segment [ox0, ox1) of row oy. KH_/KW_ > 0: compile-time kernel size whose
-/// weights stay in registers for pixels with all taps inside the image; 0: runtime kernel size.
-CK_INLINE CK_T256 void ck_dw_segment256(const int KH_, const int KW_, const ck_conv2d_f32_params *p,
+/// One output-row segment [ox0, ox1) of row oy. KW_ > 0 and SW_ > 0: compile-time kernel width
+/// and stride of the blocked path (dilation_w 1), blocks with every tap inside the row
+/// unchecked; 0: every pixel on the generic path.
+CK_INLINE CK_T256 void ck_dw_segment256(const int KW_, const int SW_, const ck_conv2d_f32_params *p,
     const float *input, const float *packed, const float *bias, const float *residual, float *output,
     size_t oy, size_t ox0, size_t ox1, size_t ilo, size_t ihi) {
     const size_t C = p->groups, C16 = ck_dw_cpad(C);
-    const size_t KH = KH_ ? (size_t)KH_ : p->kernel_h, KW = KW_ ? (size_t)KW_ : p->kernel_w;
+    const size_t KH = p->kernel_h, KW = KW_ ? (size_t)KW_ : p->kernel_w;
     const ptrdiff_t ips = (ptrdiff_t)p->in_pixel_stride, in_w = (ptrdiff_t)p->in_w;
     const ptrdiff_t iy0 = (ptrdiff_t)(oy * p->stride_h) - (ptrdiff_t)p->pad_top;
     const ptrdiff_t dh = (ptrdiff_t)p->dilation_h, dw = (ptrdiff_t)p->dilation_w, sw = (ptrdiff_t)p->stride_w;
@@ -61,71 +112,76 @@ CK_INLINE CK_T256 void ck_dw_segment256(const int KH_, const int KW_, const ck_c
     size_t kh_lo = 0, kh_hi = KH;
     while (kh_lo < KH && iy0 + (ptrdiff_t)kh_lo * dh < 0) kh_lo++;
     while (kh_hi > kh_lo && iy0 + (ptrdiff_t)(kh_hi - 1) * dh >= (ptrdiff_t)p->in_h) kh_hi--;
-    // Pixels [fast_lo, fast_hi) have every tap inside the image.
-    size_t fast_lo = ox0, fast_hi = ox0;
-    if (KH_ && KW_ && kh_lo == 0 && kh_hi == KH) {
-        fast_lo = ilo > ox0 ? ilo : ox0;
-        if (fast_lo > ox1) fast_lo = ox1;
-        fast_hi = ihi < ox1 ? ihi : ox1;
-        if (fast_hi < fast_lo) fast_hi = fast_lo;
-    }
     const __m256 lo = _mm256_set1_ps(p->act_min), hi = _mm256_set1_ps(p->act_max);
     const size_t ops = p->out_pixel_stride;
     const size_t pix0 = oy * p->out_w;
-    const ptrdiff_t row_step = dh * in_w * ips, col_step = dw * ips;
-    for (size_t c = 0; c < C; c += 8) {
-        const size_t nc = (C - c) >= 8 ? 8 : (C - c);
-        const __m256i m = _mm256_loadu_si256((const __m256i *)(ck_dw_mask_table + 8 - nc));
-        // Whole blocks of 8 channels load and store plainly (masked stores are microcoded on AMD).
-        const int full = nc == 8;
-        const __m256 vb = bias ? _mm256_maskload_ps(bias + c, m) : _mm256_setzero_ps();
-        const float *in_c = input + c;
-        const float *w_c = packed + c;
-        float *out_c = output + pix0 * ops + c;
-        const float *res_c = residual ? residual + pix0 * ops + c : NULL;
-        size_t ox = ox0;
-        for (; ox < fast_lo; ox++) {
-            __m256 v = ck_dw2_pixel_any(in_c, w_c, C16, KW, kh_lo, kh_hi, iy0, (ptrdiff_t)ox * sw - pl, dh, dw,
-                in_w, ips, m, vb);
-            ck_dw2_store(full, out_c + ox * ops, res_c ? res_c + ox * ops : NULL, m, v, lo, hi);
-        }
-        if (KH_ && KW_ && ox < fast_hi) {
-            __m256 wr[KH_ && KW_ ? KH_ * KW_ : 1];
-#pragma GCC unroll 32
-            for (int t = 0; t < KH_ * KW_; t++) wr[t] = _mm256_loadu_ps(w_c + (size_t)t * C16);
-            const float *px = in_c + (iy0 * in_w + (ptrdiff_t)ox * sw - pl) * ips;
-            for (; ox < fast_hi; ox++, px += sw * ips) {
-                __m256 acc0 = vb, acc1 = _mm256_setzero_ps();
-#pragma GCC unroll 8
-                for (int kh = 0; kh < KH_; kh++) {
-#pragma GCC unroll 8
-                    for (int kw = 0; kw < KW_; kw++) {
-                        const __m256 x = full ? _mm256_loadu_ps(px + kh * row_step + kw * col_step)
-                                              : _mm256_maskload_ps(px + kh * row_step + kw * col_step, m);
-                        if ((kh * KW_ + kw) & 1) acc1 = _mm256_fmadd_ps(x, wr[kh * KW_ + kw], acc1);
-                        else acc0 = _mm256_fmadd_ps(x, wr[kh * KW_ + kw], acc0);
-                    }
-                }
-                __m256 v = _mm256_add_ps(acc0, acc1);
+    const ptrdiff_t row_step = dh * in_w * ips;
+    if (!(KW_ && SW_)) {
+        for (size_t c = 0; c < C; c += 8) {
+            const size_t nc = (C - c) >= 8 ? 8 : (C - c);
+            const __m256i m = _mm256_loadu_si256((const __m256i *)(ck_dw_mask_table + 8 - nc));
+            const int full = nc == 8;
+            const __m256 vb = bias ? _mm256_maskload_ps(bias + c, m) : _mm256_setzero_ps();
+            float *out_c = output + pix0 * ops + c;
+            const float *res_c = residual ? residual + pix0 * ops + c : NULL;
+            for (size_t ox = ox0; ox < ox1; ox++) {
+                __m256 v = ck_dw2_pixel_any(full, input + c, packed + c, C16, KW, kh_lo, kh_hi, iy0,
+                    (ptrdiff_t)ox * sw - pl, dh, dw, in_w, ips, m, vb);
                 ck_dw2_store(full, out_c + ox * ops, res_c ? res_c + ox * ops : NULL, m, v, lo, hi);
             }
         }
-        for (; ox < ox1; ox++) {
-            __m256 v = ck_dw2_pixel_any(in_c, w_c, C16, KW, kh_lo, kh_hi, iy0, (ptrdiff_t)ox * sw - pl, dh, dw,
-                in_w, ips, m, vb);
-            ck_dw2_store(full, out_c + ox * ops, res_c ? res_c + ox * ops : NULL, m, v, lo, hi);
+        return;
+    }
+    // Channels in chunks whose kernel rows across the segment stay in L1 (at least 16 channels, a
+    // cache line: the two 8-channel groups that share each line run one after the other). Within a
+    // chunk: blocks of pixels, and each block's channel groups.
+    const size_t nkh = kh_hi - kh_lo;
+    const size_t span = (ox1 - ox0) * (size_t)SW_ + KW;
+    size_t chunk = (CK_DW2_L1_FLOATS / ((nkh ? nkh : 1) * span)) & ~(size_t)15;
+    if (chunk < 16) chunk = 16;
+    for (size_t c0 = 0; c0 < C; c0 += chunk) {
+        const size_t c1 = c0 + chunk < C ? c0 + chunk : C;
+        for (size_t ox = ox0; ox < ox1; ox += CK_DW2_OT) {
+            const size_t n = ox1 - ox < CK_DW2_OT ? ox1 - ox : CK_DW2_OT;
+            const ptrdiff_t ix = (ptrdiff_t)ox * SW_ - pl;
+            const int inside = n == CK_DW2_OT && ox >= ilo && ox + CK_DW2_OT <= ihi;
+            const float *px0 = input + ((iy0 + (ptrdiff_t)kh_lo * dh) * in_w + ix) * ips;
+            float *o0 = output + (pix0 + ox) * ops;
+            const float *r0 = residual ? residual + (pix0 + ox) * ops : NULL;
+            for (size_t c = c0; c < c1; c += 8) {
+                const size_t nc = (C - c) >= 8 ? 8 : (C - c);
+                const __m256i m = _mm256_loadu_si256((const __m256i *)(ck_dw_mask_table + 8 - nc));
+                const __m256 vb = bias ? _mm256_maskload_ps(bias + c, m) : _mm256_setzero_ps();
+                const float *w = packed + c + kh_lo * KW * C16;
+                const float *px = px0 + c, *r = r0 ? r0 + c : NULL;
+                float *o = o0 + c;
+                // FULL and CHECK as constants: the block's loads must not choose their form one by one.
+                if (nc == 8) {
+                    if (inside) ck_dw2_block(KW_, SW_, 1, 0, m, px, ix, in_w, n, w, nkh, row_step, C16, ips, vb, o, r, ops, lo, hi);
+                    else ck_dw2_block(KW_, SW_, 1, 1, m, px, ix, in_w, n, w, nkh, row_step, C16, ips, vb, o, r, ops, lo, hi);
+                } else {
+                    if (inside) ck_dw2_block(KW_, SW_, 0, 0, m, px, ix, in_w, n, w, nkh, row_step, C16, ips, vb, o, r, ops, lo, hi);
+                    else ck_dw2_block(KW_, SW_, 0, 1, m, px, ix, in_w, n, w, nkh, row_step, C16, ips, vb, o, r, ops, lo, hi);
+                }
+            }
         }
     }
 }
 
-static CK_T256 void ck_dw2_seg_3x3(const ck_conv2d_f32_params *p, const float *input, const float *packed,
-    const float *bias, const float *residual, float *output, size_t oy, size_t ox0, size_t ox1, size_t ilo, size_t ihi) {
-    ck_dw_segment256(3, 3, p, input, packed, bias, residual, output, oy, ox0, ox1, ilo, ihi);
-}
-static CK_T256 void ck_dw2_seg_any(const ck_conv2d_f32_params *p, const float *input, const float *packed,
-    const float *bias, const float *residual, float *output, size_t oy, size_t ox0, size_t ox1, size_t ilo, size_t ihi) {
-    ck_dw_segment256(0, 0, p, input, packed, bias, residual, output, oy, ox0, ox1, ilo, ihi);
-}
+#define CK_DW2_SEG(NAME, KW, SW)                                                                              \
+    static CK_T256 void NAME(const ck_conv2d_f32_params *p, const float *input, const float *packed,             \
+        const float *bias, const float *residual, float *output, size_t oy, size_t ox0, size_t ox1, size_t ilo,   \
+        size_t ihi) {                                                                                             \
+        ck_dw_segment256(KW, SW, p, input, packed, bias, residual, output, oy, ox0, ox1, ilo, ihi);               \
+    }
+CK_DW2_SEG(ck_dw2_seg_k3s1, 3, 1)
+CK_DW2_SEG(ck_dw2_seg_k3s2, 3, 2)
+CK_DW2_SEG(ck_dw2_seg_k5s1, 5, 1)
+CK_DW2_SEG(ck_dw2_seg_k5s2, 5, 2)
+CK_DW2_SEG(ck_dw2_seg_any, 0, 0)
+
+typedef void (*ck_dw2_seg_fn)(const ck_conv2d_f32_params *, const float *, const float *, const float *,
+    const float *, float *, size_t, size_t, size_t, size_t, size_t);
 
 CK_T256 void ck_dwconv2d_f32_nhwc__avx2(const ck_conv2d_f32_params *p, const float *input,
     const float *packed_weights, const float *bias, const float *residual, float *output,
@@ -133,14 +189,17 @@ CK_T256 void ck_dwconv2d_f32_nhwc__avx2(const ck_conv2d_f32_params *p, const flo
     if (p->out_w == 0) return;
     size_t ilo, ihi;
     ck_dw_interior(p, &ilo, &ihi);
-    const int k3 = p->kernel_h == 3 && p->kernel_w == 3;
+    ck_dw2_seg_fn seg = ck_dw2_seg_any;
+    if (p->dilation_w == 1 && (p->stride_w == 1 || p->stride_w == 2) && (p->kernel_w == 3 || p->kernel_w == 5)) {
+        if (p->kernel_w == 3) seg = p->stride_w == 1 ? ck_dw2_seg_k3s1 : ck_dw2_seg_k3s2;
+        else seg = p->stride_w == 1 ? ck_dw2_seg_k5s1 : ck_dw2_seg_k5s2;
+    }
     size_t pix = pixel_begin;
     while (pix < pixel_end) {
         const size_t oy = pix / p->out_w, ox0 = pix % p->out_w;
         size_t ox1 = p->out_w;
         if (pixel_end - pix < ox1 - ox0) ox1 = ox0 + (pixel_end - pix);
-        if (k3) ck_dw2_seg_3x3(p, input, packed_weights, bias, residual, output, oy, ox0, ox1, ilo, ihi);
-        else ck_dw2_seg_any(p, input, packed_weights, bias, residual, output, oy, ox0, ox1, ilo, ihi);
+        seg(p, input, packed_weights, bias, residual, output, oy, ox0, ox1, ilo, ihi);
         pix += ox1 - ox0;
     }
 }
