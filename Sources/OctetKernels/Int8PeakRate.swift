@@ -1,5 +1,4 @@
 import CKernels
-import Dispatch
 
 /// The peak multiply-accumulate rate of the INT8 instructions each path is built on, measured on
 /// this machine by a loop of independent accumulator chains (`ck_peak.h`): the ceiling a
@@ -48,19 +47,6 @@ public enum Int8PeakLoop: String, CaseIterable, Sendable {
         case .maddubs256: { ck_peak_u8s8__avx2($0) }
         case .maddwd256: { ck_peak_u8s8__avx2_maddwd($0) }
         }
-        // Size the loop from a short calibration run, then keep the best round.
-        var iterations = 10_000
-        var best = 0.0
-        for round in 0...max(rounds, 1) {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            let macs = run(iterations)
-            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-            if round == 0 {
-                iterations = max(1, Int(Double(iterations) * seconds / max(elapsed, 1e-6)))
-                continue
-            }
-            best = max(best, 2 * Double(macs) / max(elapsed, 1e-9) / 1e9)
-        }
-        return best
+        return PeakTiming.bestRate(seconds: seconds, rounds: rounds, run)
     }
 }

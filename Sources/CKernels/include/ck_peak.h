@@ -19,6 +19,13 @@ uint64_t ck_peak_u8s8__avx512bw(size_t iters);
 uint64_t ck_peak_u8s8__avxvnni(size_t iters);
 uint64_t ck_peak_u8s8__avx2(size_t iters);
 uint64_t ck_peak_u8s8__avx2_maddwd(size_t iters);
+
+/// The FP32 FMA peak on one core (`peak_f32.c`): `iters` rounds of 12 independent `vfmadd`
+/// chains; returns the multiply-adds performed (2 FLOPs each).
+///   __avx512f   vfmadd zmm (16 per instruction): the FP32 kernels of both AVX-512 paths
+///   __avx2      vfmadd ymm (8): the FP32 kernels of the 256-bit paths
+uint64_t ck_peak_f32__avx512f(size_t iters);
+uint64_t ck_peak_f32__avx2(size_t iters);
 #ifdef __cplusplus
 }
 #endif
