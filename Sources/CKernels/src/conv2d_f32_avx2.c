@@ -281,11 +281,15 @@ CK_T256 void ck_conv2d_f32_nhwc__avx2(const ck_conv2d_f32_params *p, const float
     e.hi = p->act_max;
     // Weights that stay in L2 (small B) are only worth prefetching when read once per call.
     const int prefetch = K * ck_conv_padded_n(cout) > CK_CONV_SMALL_B || nblk == 1;
-    for (size_t g = 0; g < p->groups; g++) {
-        const float *gw = packed_weights + g * group_floats;
-        for (size_t b0 = 0; b0 < nblk; b0 += nbg) {
-            const size_t b1 = b0 + nbg < nblk ? b0 + nbg : nblk, nb = b1 - b0;
-            const size_t q0 = pixel_begin + b0 * base + (b0 < extra ? b0 : extra);
+    // Groups inside the macro-blocks: a grouped convolution gathers each group's few channels of
+    // the same input pixels, so all groups of a macro-block run while those pixels are in cache
+    // (group-outer order streamed the whole input once per group). Each (macro-block, group)
+    // writes its own outputs with the same sums, so the order changes no bit.
+    for (size_t b0 = 0; b0 < nblk; b0 += nbg) {
+        const size_t b1 = b0 + nbg < nblk ? b0 + nbg : nblk, nb = b1 - b0;
+        const size_t q0 = pixel_begin + b0 * base + (b0 < extra ? b0 : extra);
+        for (size_t g = 0; g < p->groups; g++) {
+            const float *gw = packed_weights + g * group_floats;
             for (size_t k0 = 0;; k0 += KB) {
                 const size_t k1 = k0 + KB < K ? k0 + KB : K, kc = k1 - k0;
                 const int flags = (k0 > 0 ? CK_LOAD_C : 0) | (k1 < K ? CK_STORE_C : 0);

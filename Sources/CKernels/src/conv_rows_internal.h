@@ -34,6 +34,15 @@ static inline void ck_q8_inside(size_t out, size_t in, size_t s, size_t pad, siz
     if (*lo > *hi) *lo = *hi;
 }
 
+/// One output-row segment of a pixel range: pixel pix (< pixel_end) lies in output row *oy; the
+/// segment is columns [*ox0, *ox1) of that row, up to the row's end or pixel_end. The next
+/// segment starts at pix + (*ox1 - *ox0).
+static inline void ck_row_segment(size_t out_w, size_t pix, size_t pixel_end, size_t *oy, size_t *ox0, size_t *ox1) {
+    *oy = pix / out_w;
+    *ox0 = pix % out_w;
+    *ox1 = pixel_end - pix < out_w - *ox0 ? *ox0 + (pixel_end - pix) : out_w;
+}
+
 /// Fills the inside rectangle of an implicit layout and its direct reads; returns 0 (layout left
 /// packed) unless the inside rows hold runs of at least min_run pixels. Geometry as in the
 /// kernels' params; cin_row = KW * cin elements per kernel row, ips = input pixel stride.

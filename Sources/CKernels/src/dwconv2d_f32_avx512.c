@@ -159,11 +159,9 @@ CK_T512 void ck_dwconv2d_f32_nhwc__avx512(const ck_conv2d_f32_params *p, const f
         float *, size_t, size_t, size_t, size_t, size_t) = ck_dw_seg_any;
     if (p->kernel_h == 3 && p->kernel_w == 3) seg = ck_dw_seg_3x3;
     else if (p->kernel_h == 5 && p->kernel_w == 5) seg = ck_dw_seg_5x5;
-    size_t pix = pixel_begin;
-    while (pix < pixel_end) {
-        const size_t oy = pix / p->out_w, ox0 = pix % p->out_w;
-        size_t ox1 = p->out_w;
-        if (pixel_end - pix < ox1 - ox0) ox1 = ox0 + (pixel_end - pix);
+    for (size_t pix = pixel_begin; pix < pixel_end;) {
+        size_t oy, ox0, ox1;
+        ck_row_segment(p->out_w, pix, pixel_end, &oy, &ox0, &ox1);
         seg(p, input, packed_weights, bias, residual, output, oy, ox0, ox1, ilo, ihi);
         pix += ox1 - ox0;
     }

@@ -307,9 +307,8 @@ CK_T256 void ck_dwconv2d_u8s8_nhwc__avx2(const ck_conv2d_u8s8_params *p, const u
         size_t ilo, ihi;
         ck_q8_inside(p->out_w, p->in_w, p->stride_w, p->pad_left, p->kernel_w, p->dilation_w, &ilo, &ihi);
         for (size_t pix = pixel_begin; pix < pixel_end;) {
-            const size_t oy = pix / p->out_w, ox0 = pix % p->out_w;
-            size_t ox1 = p->out_w;
-            if (pixel_end - pix < ox1 - ox0) ox1 = ox0 + (pixel_end - pix);
+            size_t oy, ox0, ox1;
+            ck_row_segment(p->out_w, pix, pixel_end, &oy, &ox0, &ox1);
             seg(p, input, pw, bias, out, output, oy, ox0, ox1, ilo, ihi);
             pix += ox1 - ox0;
         }
