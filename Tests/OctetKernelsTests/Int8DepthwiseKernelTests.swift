@@ -13,8 +13,9 @@ final class Int8DepthwiseKernelTests: XCTestCase {
         for trial in 0..<120 {
             let c = channelCounts[trial % channelCounts.count]
             let k = [1, 3, 5, 7][trial % 4], s = 1 + (trial / 4) % 2, d = trial % 7 == 0 ? 2 : 1
-            // Half the trials with rows wide enough for the 5×5 row sweep (12+ output pixels).
-            let inH = Int.random(in: 1...9, using: &rng), inW = Int.random(in: 1...(trial % 4 < 2 ? 30 : 9), using: &rng)
+            // Half the trials, every kernel and stride, with rows wide enough for the 5×5 row sweep
+            // (12+ output pixels) and the AVX2 kernel's interior blocks of 8 pixels.
+            let inH = Int.random(in: 1...9, using: &rng), inW = Int.random(in: 1...((trial / 8) % 2 == 0 ? 30 : 9), using: &rng)
             let span = (k - 1) * d + 1
             let pad = min(Int.random(in: 0...2, using: &rng), span - 1)  // padding narrower than the kernel
             let outH = max(1, (inH + 2 * pad - span) / s + 1), outW = max(1, (inW + 2 * pad - span) / s + 1)
