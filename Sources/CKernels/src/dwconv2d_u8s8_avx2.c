@@ -231,10 +231,10 @@ CK_INLINE CK_T256 void ck_dw8_segment(const int KW, const int SW, const ck_conv2
     size_t ox0, size_t ox1, size_t ilo, size_t ihi) {
     const size_t C = p->groups, C16 = (C + 15) & ~(size_t)15;
     const ptrdiff_t ips = (ptrdiff_t)p->in_pixel_stride, in_w = (ptrdiff_t)p->in_w, dh = (ptrdiff_t)p->dilation_h;
-    const ptrdiff_t iy0 = (ptrdiff_t)(oy * p->stride_h) - (ptrdiff_t)p->pad_top;
-    size_t kh_lo = 0, kh_hi = p->kernel_h;
-    while (kh_lo < p->kernel_h && iy0 + (ptrdiff_t)kh_lo * dh < 0) kh_lo++;
-    while (kh_hi > kh_lo && iy0 + (ptrdiff_t)(kh_hi - 1) * dh >= (ptrdiff_t)p->in_h) kh_hi--;
+    // The row's in-image kernel rows (the same for every pixel of the row).
+    const ck_q8_window t = ck_q8_valid_taps(p, oy * p->out_w + ox0);
+    const ptrdiff_t iy0 = t.iy0;
+    const size_t kh_lo = t.kh[0], kh_hi = t.kh[1];
     const size_t nkh = kh_hi - kh_lo, ops = p->out_pixel_stride, pix0 = oy * p->out_w;
     const int32_t *wsum = pw + p->kernel_h * p->kernel_w * C16; // after the taps (dwconv2d_u8s8_scalar.c)
     const ptrdiff_t row_step = dh * in_w * ips;
