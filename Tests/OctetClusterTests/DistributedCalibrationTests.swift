@@ -63,31 +63,61 @@ final class DistributedCalibrationTests: XCTestCase {
         XCTAssertFalse(a.returned.isEmpty)
     }
 
+    /// One cluster of the comparison: its worker count, shard size, and the kernel paths of the
+    /// coordinator and of each worker (empty: the best path).
+    struct ClusterRun {
+        var workers: Int
+        var shardSize: Int
+        var coordinatorISA: ISA = .best
+        var workerISAs: [ISA] = []
+    }
+
+    /// One calibration job gives one INT8 model whatever `--isa` the coordinator and each worker
+    /// run. A calibration job pins the kernel path of its FP32 passes (the coordinator's `--isa`
+    /// unless the job names one), and workers run its tasks on that path whatever their own; the
+    /// paths avx512vnni and avx512 share their FP32 kernels, so the statistics are the same, and
+    /// the weight bits no longer follow the path. The single-process reference runs on the vnni
+    /// path; the clusters' coordinators on avx512 and on vnni, with workers on either.
+    func testTheINT8PathsOfCoordinatorAndWorkersDoNotChangeTheBytes() throws {
+        guard ISA.avx512.isSupported, ISA.avx512vnni.isSupported else {
+            throw XCTSkip("needs both the avx512vnni and avx512 paths (same FP32 kernels); this CPU has \(ISA.supported.map(\.rawValue))")
+        }
+        try assertClusterGivesTheSingleProcessBytes(options(), referenceISA: .avx512vnni, runs: [
+            ClusterRun(workers: 2, shardSize: 7, coordinatorISA: .avx512, workerISAs: [.avx512vnni, .avx512]),
+            ClusterRun(workers: 2, shardSize: 5, coordinatorISA: .avx512vnni, workerISAs: [.avx512, .avx512]),
+        ])
+    }
+
     @discardableResult
-    func assertClusterGivesTheSingleProcessBytes(_ options: CalibrationOptions, calibrationTasks: Int = 20) throws -> QuantizedModel {
+    func assertClusterGivesTheSingleProcessBytes(_ options: CalibrationOptions, calibrationTasks: Int = 20, referenceISA: ISA = .best,
+                                                 runs: [ClusterRun] = [ClusterRun(workers: 1, shardSize: 20), ClusterRun(workers: 2, shardSize: 7),
+                                                                       ClusterRun(workers: 3, shardSize: 3)]) throws -> QuantizedModel {
         try TestPaths.requireShared()
         let dir = try TestPaths.temporaryDirectory(self)
         let data = try openDataset(path: TestPaths.imageSample, labels: nil, recipe: .efficientNetLite, limit: nil)
-        let config = try options.quantConfig(plan: PlanOptions(isa: .best, threads: 2))
+        let config = try options.quantConfig(plan: PlanOptions(isa: referenceISA, threads: 2))
         let q = try quantizeModel(try ModelLoader.load(path: TestPaths.efficientNet), calibrationData: data, config: config)
         let reference = dir.appendingPathComponent("single")
         _ = try CalibrationArtifacts.writeAll(q, config: config, data: data, reportSamples: 2, modelName: "effnet",
                                               modelSHA256: ContentHash.sha256(try Data(contentsOf: URL(fileURLWithPath: TestPaths.efficientNet))),
                                               recipe: .efficientNetLite, to: reference.path)
 
-        for (workers, shardSize) in [(1, 20), (2, 7), (3, 3)] {
-            let cluster = try InProcessCluster(directory: dir.appendingPathComponent("cluster-\(workers)"), workers: workers)
+        for (i, run) in runs.enumerated() {
+            let (workers, shardSize) = (run.workers, run.shardSize)
+            let cluster = try InProcessCluster(directory: dir.appendingPathComponent("cluster-\(i)"), workers: workers,
+                                               settings: CoordinatorSettings(defaultISA: run.coordinatorISA.rawValue, threads: 2),
+                                               workerISAs: run.workerISAs)
             defer { cluster.stop() }
             let client = cluster.client()
             let report = try client.wait(try client.submit(try spec(client, shardSize: shardSize, options: options)))
             XCTAssertEqual(report.state, "done", report.error)
             XCTAssertEqual(Int(report.tasksDone), (calibrationTasks + shardSize - 1) / shardSize + (4 + shardSize - 1) / shardSize)
-            let out = dir.appendingPathComponent("out-\(workers)")
+            let out = dir.appendingPathComponent("out-\(i)")
             _ = try client.fetchArtifacts(report, to: out.path)
             for file in ["calibration.json", "calibration.cache", "effnet.int8.onnx"] {
                 let a = try Data(contentsOf: reference.appendingPathComponent(file))
                 let b = try Data(contentsOf: out.appendingPathComponent(file))
-                XCTAssertEqual(a, b, "\(file) differs with \(workers) workers and shards of \(shardSize)")
+                XCTAssertEqual(a, b, "\(file) differs with \(workers) workers and shards of \(shardSize), coordinator \(run.coordinatorISA), workers \(run.workerISAs)")
             }
             let summary = try JSONSerialization.jsonObject(with: Data(report.summaryJson.utf8)) as? [String: Any]
             XCTAssertEqual(summary?["verification_samples"] as? Int, 4)

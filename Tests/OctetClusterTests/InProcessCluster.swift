@@ -10,7 +10,9 @@ final class InProcessCluster {
     var workers: [Worker] = []
     private var finished: [DispatchSemaphore] = []
 
-    init(directory: URL, workers count: Int, threadsPerWorker: Int = 1, settings: CoordinatorSettings? = nil, decodeAhead: Bool = false) throws {
+    /// `workerISAs[i]`, when given, is the kernel path worker i runs (its `--isa`); the default is the best one.
+    init(directory: URL, workers count: Int, threadsPerWorker: Int = 1, settings: CoordinatorSettings? = nil, decodeAhead: Bool = false,
+         workerISAs: [ISA] = []) throws {
         let s = settings ?? CoordinatorSettings(defaultISA: ISA.best.rawValue, threads: 2)
         let store = try JobStore(path: directory.appendingPathComponent("jobs.sqlite").path)
         let blobs = try BlobStore(directory: directory.appendingPathComponent("blobs").path)
@@ -19,8 +21,9 @@ final class InProcessCluster {
         spawn { [coordinator] in try? coordinator.run() }
         for i in 0..<count {
             let cache = try BlobStore(directory: directory.appendingPathComponent("cache-\(i)").path)
-            let core = WorkerCore(hello: Worker.hello(id: "worker-\(i)", threads: threadsPerWorker, isa: .best), cache: cache)
-            let w = Worker(core: core, transport: network.connect(), executor: TaskExecutor(cache: cache, threads: threadsPerWorker, isa: .best),
+            let isa = i < workerISAs.count ? workerISAs[i] : .best
+            let core = WorkerCore(hello: Worker.hello(id: "worker-\(i)", threads: threadsPerWorker, isa: isa), cache: cache)
+            let w = Worker(core: core, transport: network.connect(), executor: TaskExecutor(cache: cache, threads: threadsPerWorker, isa: isa),
                            decodeAhead: decodeAhead)
             workers.append(w)
             spawn { w.run() }
