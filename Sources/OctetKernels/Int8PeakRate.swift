@@ -14,6 +14,8 @@ public enum Int8PeakLoop: String, CaseIterable, Sendable {
     case maddubs256
     /// `vpmaddwd` + `vpaddd` on 16-bit operands, ymm: the bound of the avx2 s16 kernels (8-bit weights).
     case maddwd256
+    /// `vpmaddwd` + `vpaddd` on 16-bit operands, zmm: the bound of the avx512 s16 kernels (8-bit weights).
+    case maddwd512
 
     /// The loop bounding `isa`'s INT8 convolutions (nil for scalar).
     public static func bounding(_ isa: ISA) -> Int8PeakLoop? {
@@ -26,11 +28,22 @@ public enum Int8PeakLoop: String, CaseIterable, Sendable {
         }
     }
 
+    /// The loop bounding `isa`'s convolutions of `weightBits`-bit weights: 8-bit weights on the
+    /// `vpmaddubsw` paths run widened to 16 bits under `vpmaddwd` (the s16 kernels).
+    public static func bounding(_ isa: ISA, weightBits: Int) -> Int8PeakLoop? {
+        guard weightBits >= 8 else { return bounding(isa) }
+        switch isa {
+        case .avx512: return .maddwd512
+        case .avx2: return .maddwd256
+        default: return bounding(isa)
+        }
+    }
+
     /// Whether this CPU can run the loop.
     public var isSupported: Bool {
         switch self {
         case .vpdpbusd512: ISA.avx512vnni.isSupported
-        case .maddubs512: ISA.avx512.isSupported
+        case .maddubs512, .maddwd512: ISA.avx512.isSupported
         case .vpdpbusd256: ISA.avxvnni.isSupported
         case .maddubs256, .maddwd256: ISA.avx2.isSupported
         }
@@ -46,6 +59,7 @@ public enum Int8PeakLoop: String, CaseIterable, Sendable {
         case .vpdpbusd256: { ck_peak_u8s8__avxvnni($0) }
         case .maddubs256: { ck_peak_u8s8__avx2($0) }
         case .maddwd256: { ck_peak_u8s8__avx2_maddwd($0) }
+        case .maddwd512: { ck_peak_u8s8__avx512bw_maddwd($0) }
         }
         return PeakTiming.bestRate(seconds: seconds, rounds: rounds, run)
     }

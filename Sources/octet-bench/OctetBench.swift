@@ -239,16 +239,18 @@ struct Int8Bench: ParsableCommand {
                              series: ["Octet INT8", "ONNX Runtime INT8", "Octet FP32"], rows: [])
         defer { if let svg { try? Data(chart.svg().utf8).write(to: URL(fileURLWithPath: svg)) } }
         print("machine: \(Machine.description)")
-        // Each path's instruction peak on one core, measured now (ck_peak.h loops).
-        var peaks: [ISA: Double] = [:]
+        // The instruction peak on one core of each loop bounding a row (ck_peak.h), measured now:
+        // per path, and for 8-bit weights on the vpmaddubsw paths the vpmaddwd loop.
+        var peaks: [Int8PeakLoop: Double] = [:]
         for isa in chosen {
-            guard let loop = Int8PeakLoop.bounding(isa), let gops = loop.measure(seconds: 0.05, rounds: 10) else { continue }
-            peaks[isa] = gops
-            print(String(format: "peak %@ (%@): %.0f GOPS per core", isa.rawValue, loop.rawValue, gops))
+            for bits in Set(weightBits + [8]).sorted() {
+                guard let loop = Int8PeakLoop.bounding(isa, weightBits: bits), peaks[loop] == nil,
+                      let gops = loop.measure(seconds: 0.05, rounds: 10) else { continue }
+                peaks[loop] = gops
+                print(String(format: "peak %@ %d-bit weights (%@): %.0f GOPS per core", isa.rawValue, bits, loop.rawValue, gops))
+            }
         }
-        let maddwd = chosen.contains(.avx2) ? Int8PeakLoop.maddwd256.measure(seconds: 0.05, rounds: 10) : nil
-        if let maddwd { print(String(format: "peak vpmaddwd alone (maddwd256, 16-bit operands): %.0f GOPS per core", maddwd)) }
-        print("(the avx512 and avx2 paths run 8-bit weights widened to 16 bits under vpmaddwd: on avx2 their rows' % is of the vpmaddwd loop's peak)")
+        print("(the avx512 and avx2 paths run 8-bit weights widened to 16 bits under vpmaddwd: their rows' % is of the vpmaddwd loop's peak)")
         print("| model | file | path | batch | threads | INT8 img/s | GOPS | % of path peak | ORT INT8 img/s | ×ORT | ×our FP32 |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         /// One table row per (path, batch, threads) of an INT8 QDQ file, with ONNX Runtime on the same file.
@@ -264,8 +266,7 @@ struct Int8Bench: ParsableCommand {
                             if let o = common.onnxRuntime(path, batch: b, threads: t) { ort = max(ort ?? 0, o) }
                         }
                         let f = try Benchmark.run(graph: fp32, options: PlanOptions(isa: isa, threads: t), batch: b, iterations: common.iterations)
-                        // 8-bit weights on avx2 run the s16 kernels, bounded by the vpmaddwd loop.
-                        let bound = isa == .avx2 && bits == 8 ? maddwd ?? peaks[isa] : peaks[isa]
+                        let bound = Int8PeakLoop.bounding(isa, weightBits: bits).flatMap { peaks[$0] }
                         let peak = bound.map { r.gflops / ($0 * Double(t)) * 100 } ?? .nan
                         chart.rows.append(("\(name) \(weights) \(isa.rawValue) b\(b) t\(t)", [r.imagesPerSecond, ort, f.imagesPerSecond]))
                         print(String(format: "| %@ | %@ | %@ | %d | %d | %.1f | %.0f | %.0f%% | %@ | %@ | %.2f× |", name, weights, isa.rawValue, b, t,

@@ -37,12 +37,12 @@ int main(int argc, char **argv) {
     // runs): vpdpbusd zmm; vpmaddubsw + vpmaddwd + vpaddd (zmm or ymm); for s16 weights on avx2,
     // vpmaddwd + vpaddd. The split form needs twice the multiplies: its ceiling is half the peak.
     uint64_t (*loop)(size_t) = strcmp(path, "avx512vnni") == 0 ? ck_peak_u8s8__avx512vnni
-        : strcmp(path, "avx512bw") == 0 ? ck_peak_u8s8__avx512bw
+        : strcmp(path, "avx512bw") == 0 ? (wf == CK_Q8_WEIGHTS_S16 ? ck_peak_u8s8__avx512bw_maddwd : ck_peak_u8s8__avx512bw)
         : wf == CK_Q8_WEIGHTS_S16 ? ck_peak_u8s8__avx2_maddwd : ck_peak_u8s8__avx2;
     double peak = 0;
     for (int r = 0; r < 10; r++) { double t0 = now(); uint64_t macs = loop(2000000); double g = 2.0 * macs / (now() - t0) * 1e-9; if (g > peak) peak = g; }
     printf("peak %.0f GOPS (%s)\n", peak, loop == ck_peak_u8s8__avx512vnni ? "vpdpbusd zmm" : loop == ck_peak_u8s8__avx512bw ? "vpmaddubsw zmm"
-        : loop == ck_peak_u8s8__avx2_maddwd ? "vpmaddwd ymm" : "vpmaddubsw ymm");
+        : loop == ck_peak_u8s8__avx512bw_maddwd ? "vpmaddwd zmm" : loop == ck_peak_u8s8__avx2_maddwd ? "vpmaddwd ymm" : "vpmaddubsw ymm");
     const size_t (*shapes)[6] = eff ? efficientnet : resnet18;
     const size_t nshapes = eff ? sizeof efficientnet / sizeof efficientnet[0] : sizeof resnet18 / sizeof resnet18[0];
     double tot = 0, totideal = 0, t3 = 0, i3 = 0;

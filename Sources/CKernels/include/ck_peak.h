@@ -13,12 +13,14 @@ extern "C" {
 ///   __avxvnni      VEX vpdpbusd ymm (32 MACs)
 ///   __avx2         vpmaddubsw + vpmaddwd(1) + vpaddd on ymm (32 MACs per 3 instructions)
 ///   __avx2_maddwd  vpmaddwd + vpaddd on ymm, 16-bit operands (16 MACs per 2 instructions)
+///   __avx512bw_maddwd  vpmaddwd + vpaddd on zmm, 16-bit operands (32 MACs per 2 instructions)
 /// A path the CPU lacks must not be called.
 uint64_t ck_peak_u8s8__avx512vnni(size_t iters);
 uint64_t ck_peak_u8s8__avx512bw(size_t iters);
 uint64_t ck_peak_u8s8__avxvnni(size_t iters);
 uint64_t ck_peak_u8s8__avx2(size_t iters);
 uint64_t ck_peak_u8s8__avx2_maddwd(size_t iters);
+uint64_t ck_peak_u8s8__avx512bw_maddwd(size_t iters);
 
 /// The FP32 FMA peak on one core (`peak_f32.c`): `iters` rounds of 12 independent `vfmadd`
 /// chains; returns the multiply-adds performed (2 FLOPs each).

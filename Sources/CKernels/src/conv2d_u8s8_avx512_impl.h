@@ -62,9 +62,8 @@ CK_INLINE CK_Q8_T void ck_q8_fill_exact(uint8_t *dst, uint8_t v, size_t n) {
 /// MR x W microkernel (W = panel width: 16 or 32 columns) over K4, then the epilogue. Row i's
 /// k-th byte is at A + i * lda + (k / kc) * achunk + k % kc (see ck_q8_reads). FORMAT:
 /// CK_Q8_WEIGHTS_S8 (CK_Q8_STEP per 4 k), CK_Q8_WEIGHTS_SPLIT (two 7-bit halves, hi at B and lo at
-/// B + e->split, each summed by CK_Q8_STEP) or CK_Q8_WEIGHTS_S16 (s16 weight pairs: each A dword
-/// zero-extended in registers into its (a0, a1) and (a2, a3) pairs by two vpshufb, then vpmaddwd,
-/// which no pair sum can saturate).
+/// B + e->split, each summed by CK_Q8_STEP) or CK_Q8_WEIGHTS_S16 (s16 weight pairs times the rows
+/// widened to u16 by the driver, vpmaddwd, which no pair sum can saturate).
 CK_INLINE CK_Q8_T void ck_q8_ukr(const int MR, const int W, const int FORMAT, size_t K4, const uint8_t *A, const ck_q8_reads *r,
     const int8_t *B, const ck_q8_epi *e) {
     const int SPLIT = FORMAT == CK_Q8_WEIGHTS_SPLIT;
@@ -83,22 +82,32 @@ CK_INLINE CK_Q8_T void ck_q8_ukr(const int MR, const int W, const int FORMAT, si
     for (size_t k0 = 0; k0 < K4; k0 += kc, a += achunk) {
         const size_t n = (K4 - k0) < kc ? (K4 - k0) : kc;
         if (FORMAT == CK_Q8_WEIGHTS_S16) {
-            const __m512i pairs01 = _mm512_set1_epi32((int)0xFF01FF00), pairs23 = _mm512_set1_epi32((int)0xFF03FF02);
-            for (size_t k = 0; k < n; k += 4) {
-                const __m512i b00 = _mm512_loadu_si512(b), b10 = _mm512_loadu_si512(b + W * 4);
+            // Rows already widened to u16 (ck_q8_widen_rows512: row i's k-th value at A + i * lda
+            // + 2k, one chunk). Per k pair and row: one dword broadcast from memory (the (a_k,
+            // a_k+1) pair) and per 16 columns one vpmaddwd with the weight pairs (no pair sum can
+            // saturate: |2 * 255 * 128| < 2^31) and one vpaddd, the vpmaddwd peak loop's mix. The
+            // (k, k+1) pairs of the panel's columns, then the (k+2, k+3) pairs W * 4 bytes on:
+            // two weight vectors live at a time, so 12 rows (24 accumulators) fit the 32 zmm.
+            for (size_t k = 0; k < K4; k += 4) {
+                const __m512i b00 = _mm512_loadu_si512(b);
                 const __m512i b01 = W == 32 ? _mm512_loadu_si512(b + 64) : b00;
+#pragma GCC unroll 16
+                for (int i = 0; i < MR; i++) {
+                    const __m512i ai = _mm512_set1_epi32(*(const ck_q8_u32a *)(A + i * lda + 2 * k));
+                    c0[i] = _mm512_add_epi32(c0[i], _mm512_madd_epi16(ai, b00));
+                    if (W == 32) c1[i] = _mm512_add_epi32(c1[i], _mm512_madd_epi16(ai, b01));
+                }
+                const __m512i b10 = _mm512_loadu_si512(b + W * 4);
                 const __m512i b11 = W == 32 ? _mm512_loadu_si512(b + W * 4 + 64) : b10;
 #pragma GCC unroll 16
                 for (int i = 0; i < MR; i++) {
-                    const __m512i ai = _mm512_set1_epi32(*(const ck_q8_u32a *)(a + i * lda + k));
-                    const __m512i p01 = _mm512_shuffle_epi8(ai, pairs01), p23 = _mm512_shuffle_epi8(ai, pairs23);
-                    c0[i] = _mm512_add_epi32(c0[i], _mm512_add_epi32(_mm512_madd_epi16(p01, b00), _mm512_madd_epi16(p23, b10)));
-                    if (W == 32)
-                        c1[i] = _mm512_add_epi32(c1[i], _mm512_add_epi32(_mm512_madd_epi16(p01, b01), _mm512_madd_epi16(p23, b11)));
+                    const __m512i ai = _mm512_set1_epi32(*(const ck_q8_u32a *)(A + i * lda + 2 * k + 4));
+                    c0[i] = _mm512_add_epi32(c0[i], _mm512_madd_epi16(ai, b10));
+                    if (W == 32) c1[i] = _mm512_add_epi32(c1[i], _mm512_madd_epi16(ai, b11));
                 }
                 b += W * 8;
             }
-            continue;
+            break;
         }
         for (size_t k = 0; k < n; k += 4) {
             const __m512i b0 = _mm512_loadu_si512(b);
@@ -203,9 +212,30 @@ CK_Q8_DEF_UKR(7) CK_Q8_DEF_UKR(8) CK_Q8_DEF_UKR(9) CK_Q8_DEF_UKR(10) CK_Q8_DEF_U
 CK_Q8_DEF_UKR(13) CK_Q8_DEF_UKR(14)
 #endif
 #ifdef CK_Q8_MR_S16
-// s16 tiles of CK_Q8_MR_S16 rows (2 accumulators, 4 weight vectors and 3 A vectors per row
-// step fit the 32 zmm; a row block is two tiles).
+// s16 tiles of CK_Q8_MR_S16 = 12 rows over rows the driver widened to u16 (ck_q8_widen_rows512).
 CK_Q8_DEF_UKR_S16(1) CK_Q8_DEF_UKR_S16(2) CK_Q8_DEF_UKR_S16(3) CK_Q8_DEF_UKR_S16(4) CK_Q8_DEF_UKR_S16(5) CK_Q8_DEF_UKR_S16(6)
+CK_Q8_DEF_UKR_S16(7) CK_Q8_DEF_UKR_S16(8) CK_Q8_DEF_UKR_S16(9) CK_Q8_DEF_UKR_S16(10) CK_Q8_DEF_UKR_S16(11) CK_Q8_DEF_UKR_S16(12)
+
+/// The widening of ck_q8_widen_fn: each row's K4 bytes (chunk by chunk as r says; chunk lengths
+/// and K4 are multiples of 4) zero-extended to u16, 32 at a time, the last < 32 by a masked load
+/// and store of the exact length (never reading past a chunk: rows read in place end at their
+/// pixel's channels).
+static CK_Q8_T void ck_q8_widen_rows512(const uint8_t *A, const ck_q8_reads *r, size_t rows, size_t K4, uint8_t *W, size_t wlda) {
+    for (size_t i = 0; i < rows; i++) {
+        const uint8_t *a = A + i * r->lda;
+        uint16_t *w = (uint16_t *)(W + i * wlda);
+        for (size_t k0 = 0; k0 < K4; k0 += r->kc, a += r->achunk) {
+            const size_t n = (K4 - k0) < r->kc ? (K4 - k0) : r->kc;
+            size_t k = 0;
+            for (; k + 32 <= n; k += 32)
+                _mm512_storeu_si512(w + k0 + k, _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(a + k))));
+            if (k < n) {
+                const __mmask32 m = _bzhi_u32(~0u, (unsigned)(n - k));
+                _mm512_mask_storeu_epi16(w + k0 + k, m, _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(m, a + k)));
+            }
+        }
+    }
+}
 #endif
 
 #define CK_Q8_STR_(x) #x
@@ -239,9 +269,13 @@ const ck_q8_gemm_config CK_Q8_CAT3(ck_q8_gemm_config__, CK_Q8_ISA, ) = {
 #endif
         },
 #ifdef CK_Q8_MR_S16
-        {CK_Q8_ROWS16(1), CK_Q8_ROWS16(2), CK_Q8_ROWS16(3), CK_Q8_ROWS16(4), CK_Q8_ROWS16(5), CK_Q8_ROWS16(6)},
+        {CK_Q8_ROWS16(1), CK_Q8_ROWS16(2), CK_Q8_ROWS16(3), CK_Q8_ROWS16(4), CK_Q8_ROWS16(5), CK_Q8_ROWS16(6),
+         CK_Q8_ROWS16(7), CK_Q8_ROWS16(8), CK_Q8_ROWS16(9), CK_Q8_ROWS16(10), CK_Q8_ROWS16(11), CK_Q8_ROWS16(12)},
 #endif
     },
     .pack_a = ck_q8_pack_a,
+#ifdef CK_Q8_MR_S16
+    .widen = {[CK_Q8_WEIGHTS_S16] = ck_q8_widen_rows512},
+#endif
     .qadd = CK_Q8_QADD,
 };

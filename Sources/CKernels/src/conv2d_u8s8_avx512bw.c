@@ -12,7 +12,7 @@
 #define CK_Q8_T __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,bmi2")))
 #define CK_Q8_STEP(c, a, b) _mm512_add_epi32((c), _mm512_madd_epi16(_mm512_maddubs_epi16((a), (b)), ones))
 #define CK_Q8_MRMAX 12
-#define CK_Q8_MR_S16 6
+#define CK_Q8_MR_S16 12
 #define CK_Q8_ISA avx512bw
 #define CK_Q8_QADD ck_qadd_u8__avx512
 #include "conv2d_u8s8_avx512_impl.h"

@@ -59,6 +59,13 @@ uint64_t ck_peak_u8s8__avx512bw(size_t iters) {
 #undef PRODUCT
 }
 
+__attribute__((target("avx512f,avx512bw")))
+uint64_t ck_peak_u8s8__avx512bw_maddwd(size_t iters) {
+#define PRODUCT(a, b) _mm512_madd_epi16((a), (b))
+    CK_PEAK_PRODUCTS(12, __m512i, _mm512_setzero_si512(), _mm512_set1_epi32, PRODUCT, _mm512_add_epi32, _mm512_reduce_add_epi32, 32)
+#undef PRODUCT
+}
+
 __attribute__((target("avx2"))) static inline int32_t ck_peak_fold256(__m256i v) {
     __m128i x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4E));
@@ -96,4 +103,5 @@ uint64_t ck_peak_u8s8__avx512bw(size_t iters) { (void)iters; return 0; }
 uint64_t ck_peak_u8s8__avxvnni(size_t iters) { (void)iters; return 0; }
 uint64_t ck_peak_u8s8__avx2(size_t iters) { (void)iters; return 0; }
 uint64_t ck_peak_u8s8__avx2_maddwd(size_t iters) { (void)iters; return 0; }
+uint64_t ck_peak_u8s8__avx512bw_maddwd(size_t iters) { (void)iters; return 0; }
 #endif
