@@ -6,6 +6,7 @@ public enum Pipelines {
     public static let fp32Optimization: [Pass] = [
         RemoveIdentities.pass,
         FoldConstants.pass,
+        FoldPadIntoConv.pass,
         FoldBiasAddIntoConv.pass,
         FoldBatchNormIntoConv.pass,
         EliminateDeadNodes.pass,

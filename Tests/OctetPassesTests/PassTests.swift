@@ -63,6 +63,53 @@ final class PassTests: XCTestCase {
         XCTAssertEqual(FoldBiasAddIntoConv.apply(b.graph).nodes.count, 2)
     }
 
+    /// A TensorFlow-style zero Pad before strided convolutions (one Pad read by two of them, one
+    /// with pads of its own, and one grouped) folds into their pads, with the same outputs; a Pad
+    /// that also feeds another op, pads the channels, pads with a non-zero value, reflects, or
+    /// would grow a pad to the window's size stays.
+    func testZeroSpatialPadFoldsIntoTheConvolutionsItFeeds() throws {
+        var r = TestRandom(seed: 31)
+        func pads(_ b: inout GraphBuilder, _ name: String, _ v: [Int64]) -> String {
+            b.constant(name, try! Tensor(shape: [8], data: .int64(v)))
+        }
+        var b = GraphBuilder(name: "tf")
+        let x = b.input("x", dims: [nil, 4, 9, 9])
+        let p = b.add(.pad(.constant), [x, pads(&b, "p1", [0, 0, 0, 1, 0, 0, 1, 2])], name: "pad")
+        let c1 = b.add(.conv(Window2D(kernel: [3, 3], strides: [2, 2]), group: 1), [p, b.constant("w1", r.tensor([6, 4, 3, 3]))], name: "c1")
+        let c2 = b.add(.conv(Window2D(kernel: [4, 4], strides: [2, 2], pads: [1, 0, 0, 0]), group: 2),
+                       [p, b.constant("w2", r.tensor([6, 2, 4, 4])), b.constant("b2", r.tensor([6]))], name: "c2")
+        let y = b.add(.add, [c1, c2], name: "sum")
+        // Kept: channel pads, a non-zero value, reflect, and a Pad that a Relu also reads.
+        let q = b.add(.pad(.constant), [y, pads(&b, "p2", [0, 1, 1, 1, 0, 0, 1, 1])], name: "pad_channels")
+        let c3 = b.add(.conv(Window2D(kernel: [1, 1]), group: 1), [q, b.constant("w3", r.tensor([3, 7, 1, 1]))], name: "c3")
+        let v = b.add(.pad(.constant), [c3, pads(&b, "p3", [0, 0, 1, 1, 0, 0, 1, 1]), b.constant("one", try Tensor(shape: [], floats: [1]))],
+                      name: "pad_one")
+        let c4 = b.add(.conv(Window2D(kernel: [3, 3]), group: 1), [v, b.constant("w4", r.tensor([3, 3, 3, 3]))], name: "c4")
+        let m = b.add(.pad(.reflect), [c4, pads(&b, "p4", [0, 0, 1, 1, 0, 0, 1, 1])], name: "pad_reflect")
+        let c5 = b.add(.conv(Window2D(kernel: [3, 3]), group: 1), [m, b.constant("w5", r.tensor([3, 3, 3, 3]))], name: "c5")
+        let s = b.add(.pad(.constant), [c5, pads(&b, "p5", [0, 0, 1, 1, 0, 0, 1, 1])], name: "pad_shared")
+        let c6 = b.add(.conv(Window2D(kernel: [3, 3]), group: 1), [s, b.constant("w6", r.tensor([2, 3, 3, 3]))], name: "c6")
+        let relu = b.add(.relu, [s], name: "relu")
+        let w = b.add(.pad(.constant), [c6, pads(&b, "p6", [0, 0, 2, 0, 0, 0, 0, 0])], name: "pad_wide")
+        let c7 = b.add(.conv(Window2D(kernel: [2, 2]), group: 1), [w, b.constant("w7", r.tensor([2, 2, 2, 2]))], name: "c7")
+        b.output(c7, dims: [nil, 2, nil, nil])
+        b.output(relu, dims: [nil, 3, nil, nil])
+        let folded = try Pipelines.fp32Optimization.run(b.graph)
+        XCTAssertEqual(folded.nodes.filter { if case .pad = $0.op { true } else { false } }.map(\.name),
+                       ["pad_channels", "pad_one", "pad_reflect", "pad_shared", "pad_wide"])
+        let conv = { (name: String) in folded.nodes.first { $0.name == name }?.op }
+        XCTAssertEqual(conv("c1"), .conv(Window2D(kernel: [3, 3], strides: [2, 2], pads: [0, 1, 1, 2]), group: 1))
+        XCTAssertEqual(conv("c2"), .conv(Window2D(kernel: [4, 4], strides: [2, 2], pads: [1, 1, 1, 2]), group: 2))
+        let input = r.tensor([2, 4, 9, 9])
+        let options = PlanOptions(isa: .scalar, threads: 1)
+        let before = try ExecutionPlan(graph: b.graph, options: options).run(["x": input])
+        let after = try ExecutionPlan(graph: folded, options: options).run(["x": input])
+        for out in [c7, relu] {
+            let a = try XCTUnwrap(before[out]?.floats), f = try XCTUnwrap(after[out]?.floats)
+            XCTAssertLessThan(maxRelativeError(f, a), 1e-5, out)
+        }
+    }
+
     func testFoldingKeepsResNetOutputs() throws {
         let graph = ResNetSmallGraph.make()
         let folded = try Pipelines.fp32Optimization.run(graph)
