@@ -59,15 +59,26 @@ public final class Int8ConvKernel: @unchecked Sendable {
     private let variant: Variant
 
     /// The driver a layer runs on: the GEMM (dense and grouped: the shared driver over the path's
-    /// microkernels), depthwise, or the per-channel small-group kernel (`ck_gconv2d_u8s8`, on the
-    /// paths whose table has one) for groups of 4–16 channels.
+    /// microkernels), depthwise, or the per-channel small-group kernel (`ck_gconv2d_u8s8`, every
+    /// SIMD path: vpdpbusd on avx512vnni, vpmaddwd on inputs widened to 16 bits on avx512 and
+    /// avx2) for groups of 4–16 channels.
     enum Variant { case gemm, depthwise, smallGroups }
+
+    /// The tile of `isa`'s small-group kernel: the output channels of one vector and the input
+    /// bytes of one pixel it can load for them (a layer runs on it when every tile's groups fit);
+    /// nil where the path has none.
+    public static func smallGroupTile(_ isa: ISA) -> (lanes: Int, bytes: Int)? {
+        guard isa.kernels.pointee.gconv2d_u8s8 != nil else { return nil }
+        let form = isa.kernels.pointee.gconv_form
+        return (Int(form.lanes), (form.s16 != 0 ? 2 : 4) * Int(form.lanes))
+    }
 
     static func variant(_ g: ConvGeometry, isa: ISA) -> Variant {
         if g.isDepthwise { return .depthwise }
         guard isa.kernels.pointee.gconv2d_u8s8 != nil else { return .gemm }
         var p = Self.params(g, inputZeroPoint: 0)
-        return ck_gconv2d_u8s8_supported(&p) != 0 ? .smallGroups : .gemm
+        var form = isa.kernels.pointee.gconv_form
+        return ck_gconv2d_u8s8_supported(&form, &p) != 0 ? .smallGroups : .gemm
     }
 
     static func params(_ g: ConvGeometry, inputZeroPoint: Int32) -> ck_conv2d_u8s8_params {
@@ -127,17 +138,18 @@ public final class Int8ConvKernel: @unchecked Sendable {
                      "internal: 8-bit weights unsplit on a vpmaddubsw path")
         weightFormat = chosen
         p.weight_format = chosen.rawValue
+        var form = table.gconv_form
         let size = switch variant {
         case .gemm: ck_conv2d_u8s8_packed_weights_size(&p)
         case .depthwise: ck_dwconv2d_u8s8_packed_weights_size(&p)
-        case .smallGroups: ck_gconv2d_u8s8_packed_weights_size(&p)
+        case .smallGroups: ck_gconv2d_u8s8_packed_weights_size(&form, &p)
         }
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(size, 64), alignment: 64)
         weights.withUnsafeBufferPointer {
             switch variant {
             case .gemm: ck_conv2d_u8s8_pack_weights(&p, $0.baseAddress, buffer)
             case .depthwise: ck_dwconv2d_u8s8_pack_weights(&p, $0.baseAddress, buffer)
-            case .smallGroups: ck_gconv2d_u8s8_pack_weights(&p, $0.baseAddress, buffer)
+            case .smallGroups: ck_gconv2d_u8s8_pack_weights(&form, &p, $0.baseAddress, buffer)
             }
         }
         packed = buffer

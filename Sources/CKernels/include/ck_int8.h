@@ -123,13 +123,24 @@ void ck_conv2d_u8s8_nhwc__avx2(const ck_conv2d_u8s8_params *p, const uint8_t *in
 
 /// Grouped convolution with few channels per group (RegNet, ResNeXt), one output channel per
 /// lane as in depthwise instead of a GEMM per group: groups >= 2, 4, 8, 12 or 16 input channels and
-/// at most 16 output channels per group, every 16 consecutive output channels reading at most 64
-/// input bytes, plain weight format (ck_gconv2d_u8s8_supported). Weights [C_out][kh][kw][cin] s8,
-/// any values. Exact against ck_conv2d_u8s8_nhwc__scalar (same accumulator, same epilogue); no
-/// scratch, no fused residual Add. AVX-512 VNNI only.
-int ck_gconv2d_u8s8_supported(const ck_conv2d_u8s8_params *p);
-size_t ck_gconv2d_u8s8_packed_weights_size(const ck_conv2d_u8s8_params *p);
-void ck_gconv2d_u8s8_pack_weights(const ck_conv2d_u8s8_params *p, const int8_t *weights, void *packed);
+/// at most 16 output channels per group, every tile of `lanes` consecutive output channels reading
+/// at most 4 * lanes input bytes (s8 form) or 2 * lanes (s16 form), plain weight format
+/// (ck_gconv2d_u8s8_supported). Weights [C_out][kh][kw][cin] s8, any values. Exact against
+/// ck_conv2d_u8s8_nhwc__scalar (same accumulator, same epilogue); no scratch, no fused residual
+/// Add. The packing follows the path's form (ck_kernels.gconv_form): `lanes` output channels per
+/// vector, each lane taking per step one dword of 4 s8 weights (vpdpbusd on the input bytes:
+/// avx512vnni) or, with `s16`, of 2 s16 weights (vpmaddwd on the input widened to u16, exact for
+/// any 8-bit weights: avx512, avx2).
+typedef struct { uint32_t lanes; uint32_t s16; } ck_gconv_form;
+int ck_gconv2d_u8s8_supported(const ck_gconv_form *f, const ck_conv2d_u8s8_params *p);
+size_t ck_gconv2d_u8s8_packed_weights_size(const ck_gconv_form *f, const ck_conv2d_u8s8_params *p);
+void ck_gconv2d_u8s8_pack_weights(const ck_gconv_form *f, const ck_conv2d_u8s8_params *p, const int8_t *weights, void *packed);
+void ck_gconv2d_u8s8_nhwc__avx512bw(const ck_conv2d_u8s8_params *p, const uint8_t *input,
+    const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
+    size_t pixel_begin, size_t pixel_end);
+void ck_gconv2d_u8s8_nhwc__avx2(const ck_conv2d_u8s8_params *p, const uint8_t *input,
+    const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
+    size_t pixel_begin, size_t pixel_end);
 void ck_gconv2d_u8s8_nhwc__avx512vnni(const ck_conv2d_u8s8_params *p, const uint8_t *input,
     const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
     size_t pixel_begin, size_t pixel_end);

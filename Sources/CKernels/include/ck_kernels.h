@@ -38,6 +38,7 @@ typedef struct {
     uint32_t gemm_u8s8_formats;     // bit f set: the GEMM reads weight format f
     ck_conv2d_u8s8_noscratch_fn dwconv2d_u8s8;
     ck_conv2d_u8s8_noscratch_fn gconv2d_u8s8;  // few channels per group; NULL where the path has none
+    ck_gconv_form gconv_form;       // its weight layout (ck_gconv2d_u8s8_pack_weights)
     void (*qadd_u8)(const uint8_t *a, float ma, const uint8_t *b, float mb, float c, int32_t lo, int32_t hi, uint8_t *out,
         size_t n);
     void (*qmul_u8)(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, size_t b_stride, float m, int32_t zy,

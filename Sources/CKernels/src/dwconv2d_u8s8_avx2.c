@@ -30,54 +30,7 @@
 #define CK_T256 __attribute__((target("avx2,fma")))
 #define CK_INLINE static inline __attribute__((always_inline))
 
-/// Lanes [0, n) set, n <= 8.
-CK_INLINE CK_T256 __m256i ck_dw8_mask8(size_t n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-/// n (< 8) bytes from p into the low bytes of an xmm, the rest zero; reads only [p, p + n).
-CK_INLINE CK_T256 __m128i ck_dw8_load_part(const uint8_t *p, size_t n) {
-    uint64_t v = 0;
-    size_t i = 0;
-    if (n & 4) {
-        uint32_t t;
-        memcpy(&t, p, 4);
-        v = t;
-        i = 4;
-    }
-    if (n & 2) {
-        uint16_t t;
-        memcpy(&t, p + i, 2);
-        v |= (uint64_t)t << (8 * i);
-        i += 2;
-    }
-    if (n & 1) v |= (uint64_t)p[i] << (8 * i);
-    return _mm_cvtsi64_si128((long long)v);
-}
-
-/// The output stage in float: (float)acc * scale.
-CK_INLINE CK_T256 __m256 ck_dw8_dequant(__m256i acc, __m256 scale) {
-    return _mm256_mul_ps(_mm256_cvtepi32_ps(acc), scale);
-}
-
-/// u8 mode before truncation: clamp(rne(v) + z_y, lo, hi) (wrapping add, INT32_MIN on overflow).
-CK_INLINE CK_T256 __m256i ck_dw8_requant(__m256 v, __m256i zy, __m256i lo, __m256i hi) {
-    return _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(v), zy), lo), hi);
-}
-
-/// float mode: the scalar `if (y < fmin) y = fmin; if (y > fmax) y = fmax;` (vmaxps / vminps
-/// return the second operand on NaN and on equality).
-CK_INLINE CK_T256 __m256 ck_dw8_fclamp(__m256 v, __m256 fmin, __m256 fmax) {
-    return _mm256_min_ps(fmax, _mm256_max_ps(fmin, v));
-}
-
-/// The low byte of each dword of q, in order.
-CK_INLINE CK_T256 uint64_t ck_dw8_bytes8(__m256i q) {
-    const __m256i shuf = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-        0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
-    const __m256i t = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(q, shuf), _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
-    return (uint64_t)_mm_cvtsi128_si64(_mm256_castsi256_si128(t));
-}
+#include "u8s8_avx2_epilogue.h"
 
 /// NB (1..4) blocks of 8 channels starting at channel c of output pixel pix. PART: a single
 /// block of n < 8 channels (C < 8); otherwise every block is full.
@@ -150,18 +103,6 @@ CK_INLINE CK_T256 void ck_dw8_pixel(const int NB, const int PART, const ck_conv2
 #define CK_DW8_OT 8
 /// Input bytes of a channel chunk's kernel rows across a segment that should stay in L1.
 #define CK_DW8_L1_BYTES ((size_t)16384)
-
-/// The epilogue of one full 8-channel group of one pixel (channels [c, c + 8), output index idx).
-CK_INLINE CK_T256 void ck_dw8_store8(const ck_u8s8_output *o, void *output, size_t idx, size_t c, __m256i acc) {
-    const __m256 v = ck_dw8_dequant(acc, _mm256_loadu_ps(o->scale + c));
-    if (o->mode == CK_U8S8_OUT_U8) {
-        const __m256i zy = _mm256_set1_epi32(o->zero_point), lo = _mm256_set1_epi32(o->lo), hi = _mm256_set1_epi32(o->hi);
-        const uint64_t q = ck_dw8_bytes8(ck_dw8_requant(v, zy, lo, hi));
-        memcpy((uint8_t *)output + idx, &q, 8);
-    } else {
-        _mm256_storeu_ps((float *)output + idx, ck_dw8_fclamp(v, _mm256_set1_ps(o->fmin), _mm256_set1_ps(o->fmax)));
-    }
-}
 
 /// Input column j of the block (8 channels): z_x where CHECK and the column lies outside the row.
 CK_INLINE CK_T256 __m128i ck_dw8_column(const int CHECK, const uint8_t *px, int j, ptrdiff_t ix, ptrdiff_t in_w,

@@ -10,81 +10,8 @@
 // result is sum over taps of (x - z_x) * w + bias in wrapping int32: the scalar twin's
 // (ck_conv2d_u8s8_nhwc__scalar) accumulator, and the same epilogue (u8s8_avx512_epilogue.h).
 //
-// Packed weights: W int8 [tiles][taps][J = cin / 4][16 lanes][4], then wsum int32 [tiles * 16],
-// the permutation indices int32 [tiles][J][16] (dword of the tile's load for lane o, input dword
-// j), and per tile the load's byte offset in a pixel and its length.
-#include "ck_int8.h"
-#include "conv2d_u8s8_internal.h"
-#include <string.h>
-
-typedef struct { size_t tiles, taps, J, w_bytes, wsum_off, idx_off, base_off, span_off, size; } ck_g8_layout;
-
-static ck_g8_layout ck_g8_layout_of(const ck_conv2d_u8s8_params *p) {
-    ck_g8_layout l;
-    const size_t C = p->groups * p->cout_per_group;
-    l.tiles = (C + 15) / 16;
-    l.taps = p->kernel_h * p->kernel_w;
-    l.J = p->cin_per_group / 4;
-    l.w_bytes = l.tiles * l.taps * l.J * 64;
-    l.wsum_off = l.w_bytes;
-    l.idx_off = l.wsum_off + l.tiles * 64;
-    l.base_off = l.idx_off + l.tiles * l.J * 64;
-    l.span_off = l.base_off + l.tiles * 4;
-    l.size = l.span_off + l.tiles * 4;
-    return l;
-}
-
-/// The groups of tile t's output channels and the input bytes they read.
-static void ck_g8_tile(const ck_conv2d_u8s8_params *p, size_t t, size_t *base, size_t *span) {
-    const size_t C = p->groups * p->cout_per_group, c0 = 16 * t, c1 = (c0 + 16 < C ? c0 + 16 : C) - 1;
-    const size_t g0 = c0 / p->cout_per_group, g1 = c1 / p->cout_per_group;
-    *base = g0 * p->cin_per_group;
-    *span = (g1 - g0 + 1) * p->cin_per_group;
-}
-
-int ck_gconv2d_u8s8_supported(const ck_conv2d_u8s8_params *p) {
-    if (p->groups < 2 || p->cin_per_group % 4 != 0 || p->cin_per_group < 4 || p->cin_per_group > 16) return 0;
-    if (p->cout_per_group < 1 || p->cout_per_group > 16 || p->weight_format != CK_Q8_WEIGHTS_S8) return 0;
-    const size_t tiles = (p->groups * p->cout_per_group + 15) / 16;
-    for (size_t t = 0; t < tiles; t++) {
-        size_t base, span;
-        ck_g8_tile(p, t, &base, &span);
-        if (span > 64) return 0;
-    }
-    return 1;
-}
-
-size_t ck_gconv2d_u8s8_packed_weights_size(const ck_conv2d_u8s8_params *p) { return ck_g8_layout_of(p).size; }
-
-void ck_gconv2d_u8s8_pack_weights(const ck_conv2d_u8s8_params *p, const int8_t *weights, void *packed) {
-    const ck_g8_layout l = ck_g8_layout_of(p);
-    const size_t C = p->groups * p->cout_per_group, cin = p->cin_per_group;
-    uint8_t *out = (uint8_t *)packed;
-    memset(out, 0, l.size);
-    int8_t *W = (int8_t *)out;
-    int32_t *wsum = (int32_t *)(out + l.wsum_off), *idx = (int32_t *)(out + l.idx_off);
-    int32_t *base = (int32_t *)(out + l.base_off), *span = (int32_t *)(out + l.span_off);
-    for (size_t t = 0; t < l.tiles; t++) {
-        size_t b, s;
-        ck_g8_tile(p, t, &b, &s);
-        base[t] = (int32_t)b;
-        span[t] = (int32_t)s;
-        for (size_t lane = 0; lane < 16; lane++) {
-            const size_t co = 16 * t + lane;
-            if (co >= C) continue;
-            const size_t g = co / p->cout_per_group;
-            int32_t sum = 0;
-            for (size_t j = 0; j < l.J; j++) idx[(t * l.J + j) * 16 + lane] = (int32_t)((g * cin - b) / 4 + j);
-            for (size_t tap = 0; tap < l.taps; tap++)
-                for (size_t i = 0; i < cin; i++) {
-                    const int8_t w = weights[(co * l.taps + tap) * cin + i];
-                    W[((t * l.taps + tap) * l.J + i / 4) * 64 + lane * 4 + i % 4] = w;
-                    sum += w;
-                }
-            wsum[16 * t + lane] = sum;
-        }
-    }
-}
+// Packed weights: the s8 form of gconv2d_u8s8_internal.h with 16 lanes (J = S = cin / 4 steps).
+#include "gconv2d_u8s8_internal.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -158,16 +85,12 @@ CK_INLINE CK_DW_T void ck_g8_run(const int J, const ck_conv2d_u8s8_params *p, co
 CK_DW_T void ck_gconv2d_u8s8_nhwc__avx512vnni(const ck_conv2d_u8s8_params *p, const uint8_t *input,
     const void *packed_weights, const int32_t *bias, const ck_u8s8_output *out, void *output,
     size_t pixel_begin, size_t pixel_end) {
-    const ck_g8_layout l = ck_g8_layout_of(p);
+    const ck_g8_layout l = ck_g8_layout_of(&ck_gconv_form__avx512vnni, p);
     const uint8_t *packed = (const uint8_t *)packed_weights;
-    const int32_t *wsum = (const int32_t *)(packed + l.wsum_off);
-    const size_t C = p->groups * p->cout_per_group;
-    // Start values bias - z_x * wsum per lane (wrapping, as the scalar twin), 0 past the channels.
     int32_t init[16 * 64] __attribute__((aligned(64)));
     int32_t *start = l.tiles <= 64 ? init : (int32_t *)__builtin_alloca(l.tiles * 64);
-    for (size_t c = 0; c < 16 * l.tiles; c++)
-        start[c] = c < C ? (int32_t)((bias ? (uint32_t)bias[c] : 0u) - (uint32_t)p->input_zero_point * (uint32_t)wsum[c]) : 0;
-    switch (l.J) {
+    ck_g8_start_values(p, &l, packed, bias, start);
+    switch (l.S) {
     case 1: ck_g8_run(1, p, &l, input, packed, start, out, output, pixel_begin, pixel_end); break;
     case 2: ck_g8_run(2, p, &l, input, packed, start, out, output, pixel_begin, pixel_end); break;
     case 3: ck_g8_run(3, p, &l, input, packed, start, out, output, pixel_begin, pixel_end); break;

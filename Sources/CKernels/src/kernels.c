@@ -2,6 +2,7 @@
 #include "ck_kernels.h"
 #include "ck_cpu.h"
 #include "conv2d_u8s8_gemm.h"
+#include "gconv2d_u8s8_internal.h"
 #include <pthread.h>
 
 #if defined(__x86_64__)
@@ -70,6 +71,8 @@ static void ck_fill_avx2(ck_kernels *t) {
     t->gemm_u8s8_8bit = CK_Q8_WEIGHTS_S16;   // vpmaddwd: see docs/benchmarks.md for split vs s16
     t->gemm_u8s8_formats = CK_GEMM_FORMATS(avx2);
     t->dwconv2d_u8s8 = ck_dwconv2d_u8s8_nhwc__avx2;
+    t->gconv2d_u8s8 = ck_gconv2d_u8s8_nhwc__avx2;
+    t->gconv_form = ck_gconv_form__avx2;
     t->qadd_u8 = ck_qadd_u8__avx2;
     t->qmul_u8 = ck_qmul_u8__avx2;
     t->quantize_u8 = ck_quantize_u8__avx2;
@@ -95,6 +98,8 @@ static void ck_fill_avx2(ck_kernels *t) {
 static void ck_fill_avx512(ck_kernels *t, uint32_t features) {
     ck_fill_avx2(t);
     t->dwconv2d_u8s8 = ck_dwconv2d_u8s8_nhwc__avx512;
+    t->gconv2d_u8s8 = ck_gconv2d_u8s8_nhwc__avx512bw;
+    t->gconv_form = ck_gconv_form__avx512bw;
     t->qadd_u8 = ck_qadd_u8__avx512;
     t->qmul_u8 = ck_qmul_u8__avx512;
     t->quantize_u8 = ck_quantize_u8__avx512;
@@ -134,6 +139,7 @@ static void ck_fill_tables(void) {
     t->gemm_u8s8_formats = CK_GEMM_FORMATS(avx512vnni);
     t->dwconv2d_u8s8 = ck_dwconv2d_u8s8_nhwc__avx512vnni;
     t->gconv2d_u8s8 = ck_gconv2d_u8s8_nhwc__avx512vnni;
+    t->gconv_form = ck_gconv_form__avx512vnni;
     ck_usable[CK_ISA_AVX512VNNI] = (f & (avx512 | CK_CPU_AVX512VNNI)) == (avx512 | CK_CPU_AVX512VNNI);
 
     t = &ck_tables[CK_ISA_AVX512];
