@@ -204,8 +204,8 @@ struct Int8Bench: ParsableCommand {
     @Option(help: "Calibration images (a folder).")
     var data: String = "../shared/data/imagenet-sample"
 
-    @Option(parsing: .upToNextOption, help: "ISA paths (default: every SIMD path this CPU has; scalar is minutes per batch).")
-    var paths: [String] = ISA.supported.filter { $0 != .scalar }.map(\.rawValue)
+    @Option(parsing: .upToNextOption, help: "ISA paths (default: every SIMD path this CPU has; with --zoo, the best one; scalar is minutes per batch).")
+    var paths: [String] = []
 
     @Option(help: "Also write a bar chart (SVG) of images/s per configuration: Octet INT8, ONNX Runtime INT8, Octet FP32.")
     var svg: String?
@@ -219,15 +219,15 @@ struct Int8Bench: ParsableCommand {
     @Option(help: "Also bench ONNX Runtime's own quantize_static QDQ file of each model (scripts/ort_quantize.py) on Octet and ONNX Runtime.")
     var ortFile: Bool = true
 
-    @Flag(help: "Instead: every model of --zoo-dir calibrated by Octet (kl, 32 images, its recipe) at batch 32 (8 for inputs larger than 224×224), 2 threads, best path: Octet INT8 against ONNX Runtime INT8 on the same file and against Octet FP32.")
+    @Flag(help: "Instead: every model of --zoo-dir calibrated by Octet (kl, 32 images, its recipe) at batch 32 (8 for inputs larger than 224×224), 2 threads, on the best path (or each of --paths): Octet INT8 against ONNX Runtime INT8 on the same file and against Octet FP32 on the same path.")
     var zoo = false
 
     @Option(help: "The model zoo folder (each MODEL.onnx with MODEL.preprocess.json).")
     var zooDir: String = "../shared/models/zoo"
 
     func run() throws {
-        if zoo { return try runZoo() }
-        let chosen = try paths.map { try ISA.named($0) }
+        if zoo { return try runZoo(paths: paths.isEmpty ? [ISA.best] : try paths.map { try ISA.named($0) }) }
+        let chosen = paths.isEmpty ? ISA.supported.filter { $0 != .scalar } : try paths.map { try ISA.named($0) }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("octet-bench8-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -305,7 +305,7 @@ struct Int8Bench: ParsableCommand {
 extension Int8Bench {
     /// Every zoo model: Octet's calibration, then Octet INT8, ONNX Runtime INT8 on the same file and
     /// Octet FP32, in the same run; the profile's FP32 islands counted per model.
-    func runZoo() throws {
+    func runZoo(paths: [ISA]) throws {
         print("machine: \(Machine.description)")
         if rounds > 1 { print("best of \(rounds) alternating runs of each engine") }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("octet-bench8-zoo-\(getpid())")
@@ -313,10 +313,10 @@ extension Int8Bench {
         defer { try? FileManager.default.removeItem(at: dir) }
         let models = try FileManager.default.contentsOfDirectory(atPath: zooDir).filter { $0.hasSuffix(".onnx") }.sorted()
         guard !models.isEmpty else { throw ValidationError("no .onnx models in \(zooDir)") }
-        let isa = ISA.best, threads = 2
+        let threads = 2
         print("| model | input | batch | threads | isa | INT8 img/s | ORT INT8 img/s | ×ORT | FP32 img/s | INT8/FP32 | tables | FP32 islands |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-        var vsORT: [Double] = [], vsFP32: [Double] = []
+        var vsORT: [ISA: [Double]] = [:], vsFP32: [ISA: [Double]] = [:]
         for file in models {
             let name = String(file.dropLast(5))
             let path = (zooDir as NSString).appendingPathComponent(file)
@@ -333,34 +333,39 @@ extension Int8Bench {
             guard let input = fp32.inputs.first(where: { fp32.initializers[$0.name] == nil }) else { continue }
             let shape = Shape([1] + sample.dims)
             let batch = sample.dims.count == 3 && sample.dims[1] * sample.dims[2] > 224 * 224 ? 8 : 32
-            var r = try Benchmark.runInt8(graph: q.qdq, isa: isa, threads: threads, batch: batch, iterations: common.iterations,
-                                          inputShapes: [input.name: shape])
-            var ort: Double? = nil
-            for round in 0..<max(rounds, 1) {
-                if round > 0 {
-                    let again = try Benchmark.runInt8(graph: q.qdq, isa: isa, threads: threads, batch: batch, iterations: common.iterations,
-                                                      inputShapes: [input.name: shape])
-                    if again.imagesPerSecond > r.imagesPerSecond { r = again }
+            for isa in paths {
+                var r = try Benchmark.runInt8(graph: q.qdq, isa: isa, threads: threads, batch: batch, iterations: common.iterations,
+                                              inputShapes: [input.name: shape])
+                var ort: Double? = nil
+                for round in 0..<max(rounds, 1) {
+                    if round > 0 {
+                        let again = try Benchmark.runInt8(graph: q.qdq, isa: isa, threads: threads, batch: batch, iterations: common.iterations,
+                                                          inputShapes: [input.name: shape])
+                        if again.imagesPerSecond > r.imagesPerSecond { r = again }
+                    }
+                    if common.python != "none", let o = ORTBaseline.imagesPerSecond(python: common.python, model: int8Path, batch: batch, threads: threads,
+                                                                                     iterations: common.iterations, shape: sample.dims) {
+                        ort = max(ort ?? 0, o)
+                    }
                 }
-                if common.python != "none", let o = ORTBaseline.imagesPerSecond(python: common.python, model: int8Path, batch: batch, threads: threads,
-                                                                                 iterations: common.iterations, shape: sample.dims) {
-                    ort = max(ort ?? 0, o)
-                }
+                let f = try Benchmark.run(graph: q.fp32, options: PlanOptions(isa: isa, threads: threads), batch: batch,
+                                          iterations: common.iterations, inputShapes: [input.name: shape])
+                let labels = try Int8Plan(graph: q.qdq, isa: isa, inputShapes: [input.name: shape]).makeProfile().labels
+                let tables = labels.filter { $0.hasPrefix("table: ") }.count
+                let islands = labels.filter { $0.hasPrefix("fp32 island: ") }.count
+                if let ort { vsORT[isa, default: []].append(log(r.imagesPerSecond / ort)) }
+                vsFP32[isa, default: []].append(log(r.imagesPerSecond / f.imagesPerSecond))
+                print(String(format: "| %@ | %@ | %d | %d | %@ | %.1f | %@ | %@ | %.1f | %.2f× | %d | %d |", name,
+                             sample.dims.map(String.init).joined(separator: "×"), batch, threads, isa.rawValue, r.imagesPerSecond,
+                             ort.map { String(format: "%.1f", $0) } ?? "n/a", ort.map { String(format: "%.2f×", r.imagesPerSecond / $0) } ?? "n/a",
+                             f.imagesPerSecond, r.imagesPerSecond / f.imagesPerSecond, tables, islands))
             }
-            let f = try Benchmark.run(graph: q.fp32, options: PlanOptions(isa: isa, threads: threads), batch: batch,
-                                      iterations: common.iterations, inputShapes: [input.name: shape])
-            let labels = try Int8Plan(graph: q.qdq, isa: isa, inputShapes: [input.name: shape]).makeProfile().labels
-            let tables = labels.filter { $0.hasPrefix("table: ") }.count
-            let islands = labels.filter { $0.hasPrefix("fp32 island: ") }.count
-            if let ort { vsORT.append(log(r.imagesPerSecond / ort)) }
-            vsFP32.append(log(r.imagesPerSecond / f.imagesPerSecond))
-            print(String(format: "| %@ | %@ | %d | %d | %@ | %.1f | %@ | %@ | %.1f | %.2f× | %d | %d |", name,
-                         sample.dims.map(String.init).joined(separator: "×"), batch, threads, isa.rawValue, r.imagesPerSecond,
-                         ort.map { String(format: "%.1f", $0) } ?? "n/a", ort.map { String(format: "%.2f×", r.imagesPerSecond / $0) } ?? "n/a",
-                         f.imagesPerSecond, r.imagesPerSecond / f.imagesPerSecond, tables, islands))
         }
         func mean(_ logs: [Double]) -> Double { exp(logs.reduce(0, +) / Double(max(logs.count, 1))) }
-        if !vsORT.isEmpty { print(String(format: "geometric mean INT8 ×ORT INT8: %.2f× over %d models", mean(vsORT), vsORT.count)) }
-        print(String(format: "geometric mean INT8 ×Octet FP32: %.2f× over %d models", mean(vsFP32), vsFP32.count))
+        for isa in paths {
+            if let o = vsORT[isa] { print(String(format: "%@: geometric mean INT8 ×ORT INT8: %.2f× over %d models", isa.rawValue, mean(o), o.count)) }
+            let f = vsFP32[isa] ?? []
+            print(String(format: "%@: geometric mean INT8 ×Octet FP32: %.2f× over %d models", isa.rawValue, mean(f), f.count))
+        }
     }
 }
