@@ -72,26 +72,67 @@ void ck_maxpool2d_u8_nhwc__avx512(const ck_pool2d_params *p, const uint8_t *inpu
         }
 }
 
+/// The max over the window (ny rows from t0, row_step apart, of nx taps col_step apart) of the
+/// W (32, 16 or 8) channels at offset c of every tap.
+#define CK_MP_WINDOW_MAX(VEC, ZERO, LOAD, MAX)                                                   \
+    VEC v = ZERO;                                                                                \
+    {                                                                                            \
+        const uint8_t *r = t0 + c;                                                               \
+        for (size_t ky = 0; ky < ny; ky++, r += row_step)                                        \
+            for (size_t kx = 0; kx < nx; kx++) v = MAX(v, LOAD(r + (ptrdiff_t)kx * col_step));   \
+    }
+
+__attribute__((target("avx2"))) static inline __m256i ck_mp_load32(const uint8_t *q) { return _mm256_loadu_si256((const __m256i *)q); }
+__attribute__((target("avx2"))) static inline __m128i ck_mp_load16(const uint8_t *q) { return _mm_loadu_si128((const __m128i *)q); }
+__attribute__((target("avx2"))) static inline __m128i ck_mp_load8(const uint8_t *q) { return _mm_loadl_epi64((const __m128i *)q); }
+
+/// Channels in vectors of 32; the last C % 32 channels (C >= 8) as whole vectors ending at C
+/// that overlap channels already done (max is idempotent, so those are rewritten with the same
+/// values): 32 wide when C >= 32, else 16 and 8 wide; only C < 8 (or the bytes under 8 of a
+/// C < 16) is scalar.
 __attribute__((target("avx2")))
 void ck_maxpool2d_u8_nhwc__avx2(const ck_pool2d_params *p, const uint8_t *input, uint8_t *output) {
     const size_t C = p->channels, C32 = C & ~(size_t)31;
+    const ptrdiff_t row_step = (ptrdiff_t)(p->dilation_h * p->in_w * C), col_step = (ptrdiff_t)(p->dilation_w * C);
     for (size_t oy = 0; oy < p->out_h; oy++)
         for (size_t ox = 0; ox < p->out_w; ox++) {
             const ck_mp_window w = ck_mp_window_at(p, oy, ox);
             uint8_t *o = output + (oy * p->out_w + ox) * C;
+            const size_t ny = w.y[1] - w.y[0], nx = w.x[1] - w.x[0];
+            const uint8_t *t0 = ny && nx ? ck_mp_tap(p, input, &w, w.y[0], w.x[0]) : input;
             for (size_t c = 0; c < C32; c += 32) {
-                __m256i v = _mm256_setzero_si256();
-                for (size_t ky = w.y[0]; ky < w.y[1]; ky++)
-                    for (size_t kx = w.x[0]; kx < w.x[1]; kx++)
-                        v = _mm256_max_epu8(v, _mm256_loadu_si256((const __m256i *)(ck_mp_tap(p, input, &w, ky, kx) + c)));
+                CK_MP_WINDOW_MAX(__m256i, _mm256_setzero_si256(), ck_mp_load32, _mm256_max_epu8)
                 _mm256_storeu_si256((__m256i *)(o + c), v);
             }
-            if (C32 < C) {
-                for (size_t c = C32; c < C; c++) o[c] = 0;
+            if (C32 == C) continue;
+            if (C >= 32) {
+                const size_t c = C - 32;
+                CK_MP_WINDOW_MAX(__m256i, _mm256_setzero_si256(), ck_mp_load32, _mm256_max_epu8)
+                _mm256_storeu_si256((__m256i *)(o + c), v);
+                continue;
+            }
+            size_t done = 0;   // channels [0, done) written
+            if (C >= 16) {
+                for (size_t c = 0;; c = C - 16) {
+                    CK_MP_WINDOW_MAX(__m128i, _mm_setzero_si128(), ck_mp_load16, _mm_max_epu8)
+                    _mm_storeu_si128((__m128i *)(o + c), v);
+                    if (c == C - 16) break;
+                }
+                done = C;
+            } else if (C >= 8) {
+                for (size_t c = 0;; c = C - 8) {
+                    CK_MP_WINDOW_MAX(__m128i, _mm_setzero_si128(), ck_mp_load8, _mm_max_epu8)
+                    _mm_storel_epi64((__m128i *)(o + c), v);
+                    if (c == C - 8) break;
+                }
+                done = C;
+            }
+            if (done < C) {
+                for (size_t c = done; c < C; c++) o[c] = 0;
                 for (size_t ky = w.y[0]; ky < w.y[1]; ky++)
                     for (size_t kx = w.x[0]; kx < w.x[1]; kx++) {
                         const uint8_t *t = ck_mp_tap(p, input, &w, ky, kx);
-                        for (size_t c = C32; c < C; c++) o[c] = t[c] > o[c] ? t[c] : o[c];
+                        for (size_t c = done; c < C; c++) o[c] = t[c] > o[c] ? t[c] : o[c];
                     }
             }
         }
