@@ -1,5 +1,5 @@
 // INT8 small-group convolution, AVX2: the s16 form on ymm (8 output channels per vector, at most
-// 16 input bytes per tile), exact for any 8-bit weights. See gconv2d_u8s8_s16_impl.h.
+// 16 input bytes per tile), exact for any 8-bit weights. See gconv2d_u8s8_impl.h.
 #include "gconv2d_u8s8_internal.h"
 #include "conv2d_u8s8_internal.h"
 
@@ -18,25 +18,23 @@ CK_INLINE CK_T256 __m256i ck_g16_load_avx2(const uint8_t *p, size_t span, int ok
     return _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)b));
 }
 
-/// One pixel's 8 lanes (n of them channels) at output element at, channels [c, c + n).
-CK_INLINE CK_T256 void ck_g16_store_avx2(const ck_u8s8_output *o, __m256i acc, void *output, size_t at, size_t c, size_t n) {
-    if (n == 8) ck_dw8_store8(o, output, at, c, acc);
-    else ck_dw8_store_part(o, output, at, c, n, acc);
-}
-
 #define CK_G_T CK_T256
 #define CK_G_VEC __m256i
 #define CK_G_LANES 8
-#define CK_G_LOAD(p, span, ok) ck_g16_load_avx2((p), (span), (ok))
+#define CK_G_SPAN_T size_t
+#define CK_G_SPAN(span) (span)
+#define CK_G_LOAD(p, sp, ok) ck_g16_load_avx2((p), (sp), (ok))
+#define CK_G_LOAD_BYTES 16
+#define CK_G_ZX(z) _mm256_set1_epi16((short)(z))
 #define CK_G_PERM(idx, x) _mm256_permutevar8x32_epi32((x), (idx))
-#define CK_G_MADD _mm256_madd_epi16
-#define CK_G_ADD _mm256_add_epi32
+#define CK_G_STEP(acc, x, w) _mm256_add_epi32((acc), _mm256_madd_epi16((x), (w)))
 #define CK_G_LOADV(p) _mm256_loadu_si256((const __m256i *)(p))
-#define CK_G_SET1_16 _mm256_set1_epi16
-#define CK_G_STORE(o, acc, output, at, c, n) ck_g16_store_avx2((o), (acc), (output), (at), (c), (n))
+#define CK_G_EPI ck_dw8_epi8
+#define CK_G_EPI_AT(o, c, n) ck_dw8_epi8_at((o), (c), (n))
+#define CK_G_STORE(o, e, acc, output, at) ck_dw8_store_epi8((o), (e), (acc), (output), (at))
 #define CK_G_NAME ck_gconv2d_u8s8_nhwc__avx2
 #define CK_G_FORM ck_gconv_form__avx2
-#include "gconv2d_u8s8_s16_impl.h"
+#include "gconv2d_u8s8_impl.h"
 
 #else
 void ck_gconv2d_u8s8_nhwc__avx2(const ck_conv2d_u8s8_params *p, const uint8_t *input,

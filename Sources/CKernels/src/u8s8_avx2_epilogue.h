@@ -69,20 +69,39 @@ CK_INLINE CK_T256 void ck_dw8_store8(const ck_u8s8_output *o, void *output, size
     }
 }
 
-/// Channels [c, c + n) (n <= 8) of one pixel at output element idx: requantize or dequantize,
-/// store exactly n values.
-CK_INLINE CK_T256 void ck_dw8_store_part(const ck_u8s8_output *o, void *output, size_t idx, size_t c, size_t n, __m256i acc) {
-    float s[8] = {0};
-    memcpy(s, o->scale + c, n * sizeof(float));
-    const __m256 v = ck_dw8_dequant(acc, _mm256_loadu_ps(s));
+/// The epilogue of channels [c, c + n) (n <= 8): their scales (0 past n), loaded once per tile.
+typedef struct { __m256 scale; size_t n; } ck_dw8_epi8;
+
+CK_INLINE CK_T256 ck_dw8_epi8 ck_dw8_epi8_at(const ck_u8s8_output *o, size_t c, size_t n) {
+    ck_dw8_epi8 e;
+    e.n = n;
+    if (n == 8) {
+        e.scale = _mm256_loadu_ps(o->scale + c);
+    } else {
+        float s[8] = {0};
+        memcpy(s, o->scale + c, n * sizeof(float));
+        e.scale = _mm256_loadu_ps(s);
+    }
+    return e;
+}
+
+/// One pixel's n channels of e at output element idx: requantize or dequantize, store exactly n
+/// values.
+CK_INLINE CK_T256 void ck_dw8_store_epi8(const ck_u8s8_output *o, const ck_dw8_epi8 *e, __m256i acc, void *output, size_t idx) {
+    const __m256 v = ck_dw8_dequant(acc, e->scale);
     if (o->mode == CK_U8S8_OUT_U8) {
         const __m256i zy = _mm256_set1_epi32(o->zero_point), lo = _mm256_set1_epi32(o->lo), hi = _mm256_set1_epi32(o->hi);
         const uint64_t q = ck_dw8_bytes8(ck_dw8_requant(v, zy, lo, hi));
-        memcpy((uint8_t *)output + idx, &q, n);
+        memcpy((uint8_t *)output + idx, &q, e->n);
     } else {
-        float y[8];
-        _mm256_storeu_ps(y, ck_dw8_fclamp(v, _mm256_set1_ps(o->fmin), _mm256_set1_ps(o->fmax)));
-        memcpy((float *)output + idx, y, n * sizeof(float));
+        const __m256 y = ck_dw8_fclamp(v, _mm256_set1_ps(o->fmin), _mm256_set1_ps(o->fmax));
+        if (e->n == 8) {
+            _mm256_storeu_ps((float *)output + idx, y);
+        } else {
+            float t[8];
+            _mm256_storeu_ps(t, y);
+            memcpy((float *)output + idx, t, e->n * sizeof(float));
+        }
     }
 }
 

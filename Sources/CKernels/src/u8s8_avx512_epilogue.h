@@ -23,4 +23,20 @@ CK_INLINE CK_DW_T void ck_dw8_store(const ck_u8s8_output *o, __m512i acc, __m512
     }
 }
 
+/// The epilogue of channels [c, c + n) (n <= 16): their scales and lanes, loaded once per tile.
+typedef struct { __m512 scale; __mmask16 m; int full; } ck_dw8_epi;
+
+CK_INLINE CK_DW_T ck_dw8_epi ck_dw8_epi_at(const ck_u8s8_output *o, size_t c, size_t n) {
+    ck_dw8_epi e;
+    e.m = ck_dw8_mask(n);
+    e.scale = _mm512_maskz_loadu_ps(e.m, o->scale + c);
+    e.full = n == 16;
+    return e;
+}
+
+/// One pixel's lanes of e at output element `at` (bytes or floats).
+CK_INLINE CK_DW_T void ck_dw8_store_epi(const ck_u8s8_output *o, const ck_dw8_epi *e, __m512i acc, void *output, size_t at) {
+    ck_dw8_store(o, acc, e->scale, (char *)output + at * (o->mode == CK_U8S8_OUT_U8 ? 1 : 4), e->m, e->full);
+}
+
 #endif
