@@ -19,8 +19,9 @@
 // CK_G_STORE(o, &e, acc, output, at) (one pixel's lanes at element `at` of the output), and
 // CK_G_NAME (the entry point) and CK_G_FORM (its form).
 
-/// Tile t of NP (1..4) output pixels from pix: one accumulator per pixel, so the tap's weights
-/// and the tile's permutations are loaded once for all of them. S steps per group (compile-time
+/// Tile t of NP (1..4) output pixels from pix, its accumulators starting at init[0 .. lanes): one
+/// accumulator per pixel, so the tap's weights and the tile's permutations are loaded once for
+/// all of them. S steps per group (compile-time
 /// 1..8: cin / 4 in the s8 form, cin / 2 in the s16 form).
 CK_INLINE CK_G_T void ck_g_pixels(const int NP, const int S, const ck_conv2d_u8s8_params *p, const ck_g8_layout *l,
     const uint8_t *input, size_t limit, const uint8_t *packed, const int32_t *init, const ck_u8s8_output *o, void *output,
@@ -39,7 +40,7 @@ CK_INLINE CK_G_T void ck_g_pixels(const int NP, const int S, const ck_conv2d_u8s
     for (int n = 0; n < NP; n++) {
         iy0[n] = (ptrdiff_t)(((pix + n) / OW) * p->stride_h) - (ptrdiff_t)p->pad_top;
         ix0[n] = (ptrdiff_t)(((pix + n) % OW) * p->stride_w) - (ptrdiff_t)p->pad_left;
-        acc[n] = CK_G_LOADV(init + CK_G_LANES * t);
+        acc[n] = CK_G_LOADV(init);
     }
     const ptrdiff_t in_h = (ptrdiff_t)p->in_h, in_w = (ptrdiff_t)p->in_w, ips = (ptrdiff_t)p->in_pixel_stride;
     for (size_t kh = 0; kh < p->kernel_h; kh++) {
@@ -69,14 +70,16 @@ CK_INLINE CK_G_T void ck_g_pixels(const int NP, const int S, const ck_conv2d_u8s
 }
 
 CK_INLINE CK_G_T void ck_g_run(const int S, const ck_conv2d_u8s8_params *p, const ck_g8_layout *l, const uint8_t *input,
-    const uint8_t *packed, const int32_t *init, const ck_u8s8_output *o, void *output, size_t pixel_begin, size_t pixel_end) {
+    const uint8_t *packed, const int32_t *bias, const ck_u8s8_output *o, void *output, size_t pixel_begin, size_t pixel_end) {
     const CK_G_VEC zx = CK_G_ZX(p->input_zero_point);
     // Bytes of the input: a whole load from byte off is inside it when off + CK_G_LOAD_BYTES <= limit.
     const size_t limit = (p->in_h * p->in_w - 1) * p->in_pixel_stride + p->groups * p->cin_per_group;
+    int32_t init[CK_G_LANES] __attribute__((aligned(64)));
     // Blocks of 32 pixels, every tile of a block before the next: the block's input stays in L1.
     for (size_t b = pixel_begin; b < pixel_end; b += 32) {
         const size_t e = pixel_end - b < 32 ? pixel_end : b + 32;
         for (size_t t = 0; t < l->tiles; t++) {
+            ck_g8_tile_start(p, l, packed, bias, t, init);
             size_t pix = b;
             for (; pix + 4 <= e; pix += 4) ck_g_pixels(4, S, p, l, input, limit, packed, init, o, output, pix, t, zx);
             for (; pix < e; pix++) ck_g_pixels(1, S, p, l, input, limit, packed, init, o, output, pix, t, zx);
@@ -88,15 +91,12 @@ CK_G_T void CK_G_NAME(const ck_conv2d_u8s8_params *p, const uint8_t *input, cons
     const ck_u8s8_output *out, void *output, size_t pixel_begin, size_t pixel_end) {
     const ck_g8_layout l = ck_g8_layout_of(&CK_G_FORM, p);
     const uint8_t *packed = (const uint8_t *)packed_weights;
-    int32_t init[16 * 64] __attribute__((aligned(64)));
-    int32_t *start = l.tiles * l.lanes <= 16 * 64 ? init : (int32_t *)__builtin_alloca(l.tiles * l.lanes * 4);
-    ck_g8_start_values(p, &l, packed, bias, start);
     switch (l.S) {
-    case 1: ck_g_run(1, p, &l, input, packed, start, out, output, pixel_begin, pixel_end); break;
-    case 2: ck_g_run(2, p, &l, input, packed, start, out, output, pixel_begin, pixel_end); break;
-    case 3: ck_g_run(3, p, &l, input, packed, start, out, output, pixel_begin, pixel_end); break;
-    case 4: ck_g_run(4, p, &l, input, packed, start, out, output, pixel_begin, pixel_end); break;
-    case 6: ck_g_run(6, p, &l, input, packed, start, out, output, pixel_begin, pixel_end); break;
-    default: ck_g_run(8, p, &l, input, packed, start, out, output, pixel_begin, pixel_end); break;
+    case 1: ck_g_run(1, p, &l, input, packed, bias, out, output, pixel_begin, pixel_end); break;
+    case 2: ck_g_run(2, p, &l, input, packed, bias, out, output, pixel_begin, pixel_end); break;
+    case 3: ck_g_run(3, p, &l, input, packed, bias, out, output, pixel_begin, pixel_end); break;
+    case 4: ck_g_run(4, p, &l, input, packed, bias, out, output, pixel_begin, pixel_end); break;
+    case 6: ck_g_run(6, p, &l, input, packed, bias, out, output, pixel_begin, pixel_end); break;
+    default: ck_g_run(8, p, &l, input, packed, bias, out, output, pixel_begin, pixel_end); break;
     }
 }

@@ -36,14 +36,16 @@ static inline ck_g8_layout ck_g8_layout_of(const ck_gconv_form *f, const ck_conv
     return l;
 }
 
-/// Accumulator start values bias - z_x * wsum per lane of every tile (wrapping, as the scalar
-/// twin), 0 past the channels, into start[0 .. tiles * lanes).
-static inline void ck_g8_start_values(const ck_conv2d_u8s8_params *p, const ck_g8_layout *l, const uint8_t *packed,
-    const int32_t *bias, int32_t *start) {
+/// Tile t's accumulator start values bias - z_x * wsum per lane (wrapping, as the scalar twin),
+/// 0 past the channels, into start[0 .. lanes).
+static inline void ck_g8_tile_start(const ck_conv2d_u8s8_params *p, const ck_g8_layout *l, const uint8_t *packed,
+    const int32_t *bias, size_t t, int32_t *start) {
     const int32_t *wsum = (const int32_t *)(packed + l->wsum_off);
     const size_t C = p->groups * p->cout_per_group;
-    for (size_t c = 0; c < l->tiles * l->lanes; c++)
-        start[c] = c < C ? (int32_t)((bias ? (uint32_t)bias[c] : 0u) - (uint32_t)p->input_zero_point * (uint32_t)wsum[c]) : 0;
+    for (size_t lane = 0; lane < l->lanes; lane++) {
+        const size_t c = t * l->lanes + lane;
+        start[lane] = c < C ? (int32_t)((bias ? (uint32_t)bias[c] : 0u) - (uint32_t)p->input_zero_point * (uint32_t)wsum[c]) : 0;
+    }
 }
 
 #endif
