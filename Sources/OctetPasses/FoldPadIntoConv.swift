@@ -9,9 +9,9 @@ import OctetIR
 /// Exact: a convolution's own padding reads zeros, as the Pad wrote them; in an INT8 model
 /// both read the input's zero point. The Pad must be constant mode with value 0 (or none), pad
 /// only height and width, by non-negative amounts, and feed only 2-D convolutions (as their
-/// input, with explicit pads: `auto_pad` computes its pads from the padded size) whose grown pads
-/// stay smaller than their window; the padded tensor must not be a graph output. Saves the padded copy and, in the INT8 plan, an FP32
-/// island around the Pad.
+/// input, with explicit pads: `auto_pad` computes its pads from the padded size) whose grown
+/// pads stay smaller than their window; the padded tensor must not be a graph output. Saves the
+/// padded copy and, in the INT8 plan, an FP32 island around the Pad.
 public enum FoldPadIntoConv {
     public static let pass = Pass("FoldPadIntoConv") { (g: Graph) throws(GraphError) -> Graph in apply(g) }
 
