@@ -57,18 +57,6 @@ CK_INLINE CK_T256 uint64_t ck_dw8_bytes8(__m256i q) {
     return (uint64_t)_mm_cvtsi128_si64(_mm256_castsi256_si128(t));
 }
 
-/// The epilogue of one full 8-channel group of one pixel (channels [c, c + 8), output index idx).
-CK_INLINE CK_T256 void ck_dw8_store8(const ck_u8s8_output *o, void *output, size_t idx, size_t c, __m256i acc) {
-    const __m256 v = ck_dw8_dequant(acc, _mm256_loadu_ps(o->scale + c));
-    if (o->mode == CK_U8S8_OUT_U8) {
-        const __m256i zy = _mm256_set1_epi32(o->zero_point), lo = _mm256_set1_epi32(o->lo), hi = _mm256_set1_epi32(o->hi);
-        const uint64_t q = ck_dw8_bytes8(ck_dw8_requant(v, zy, lo, hi));
-        memcpy((uint8_t *)output + idx, &q, 8);
-    } else {
-        _mm256_storeu_ps((float *)output + idx, ck_dw8_fclamp(v, _mm256_set1_ps(o->fmin), _mm256_set1_ps(o->fmax)));
-    }
-}
-
 /// The epilogue of channels [c, c + n) (n <= 8): their scales (0 past n), loaded once per tile.
 typedef struct { __m256 scale; size_t n; } ck_dw8_epi8;
 
@@ -103,6 +91,12 @@ CK_INLINE CK_T256 void ck_dw8_store_epi8(const ck_u8s8_output *o, const ck_dw8_e
             memcpy((float *)output + idx, t, e->n * sizeof(float));
         }
     }
+}
+
+/// The epilogue of one full 8-channel group of one pixel (channels [c, c + 8), output index idx).
+CK_INLINE CK_T256 void ck_dw8_store8(const ck_u8s8_output *o, void *output, size_t idx, size_t c, __m256i acc) {
+    const ck_dw8_epi8 e = ck_dw8_epi8_at(o, c, 8);
+    ck_dw8_store_epi8(o, &e, acc, output, idx);
 }
 
 #endif
