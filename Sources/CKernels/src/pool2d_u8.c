@@ -88,8 +88,8 @@ __attribute__((target("avx2"))) static inline __m128i ck_mp_load8(const uint8_t 
 
 /// Channels in vectors of 32; the last C % 32 channels (C >= 8) as whole vectors ending at C
 /// that overlap channels already done (max is idempotent, so those are rewritten with the same
-/// values): 32 wide when C >= 32, else 16 and 8 wide; only C < 8 (or the bytes under 8 of a
-/// C < 16) is scalar.
+/// values): 32 wide when C >= 32, else two 16-wide (16 <= C < 32) or two 8-wide (8 <= C < 16)
+/// vectors; only C < 8 is scalar.
 __attribute__((target("avx2")))
 void ck_maxpool2d_u8_nhwc__avx2(const ck_pool2d_params *p, const uint8_t *input, uint8_t *output) {
     const size_t C = p->channels, C32 = C & ~(size_t)31;
