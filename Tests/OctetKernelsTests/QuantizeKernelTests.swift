@@ -6,7 +6,7 @@ import XCTest
 /// extreme zero points and multipliers that overflow Int32.
 final class QuantizeKernelTests: XCTestCase {
     func testQuantizeMatchesQuantParamsOnEveryPath() {
-        var rng = SystemRandomNumberGenerator()
+        var rng = TestSeed.generator()
         for isa in ISA.supported {
             for trial in 0..<200 {
                 let n = trial < 40 ? trial : Int.random(in: 0...500, using: &rng)
@@ -24,7 +24,7 @@ final class QuantizeKernelTests: XCTestCase {
     }
 
     func testRequantizeMatchesInt8ArithmeticOnEveryPath() {
-        var rng = SystemRandomNumberGenerator()
+        var rng = TestSeed.generator()
         for isa in ISA.supported {
             for trial in 0..<200 {
                 let n = trial < 40 ? trial : Int.random(in: 0...500, using: &rng)

@@ -6,7 +6,7 @@ import XCTest
 /// and saturating / overflowing multipliers.
 final class QuantizedAddKernelTests: XCTestCase {
     func testEveryPathMatchesTheSpecification() {
-        var rng = SystemRandomNumberGenerator()
+        var rng = TestSeed.generator()
         for isa in ISA.supported {
             for trial in 0..<300 {
                 let n = trial < 40 ? trial : Int.random(in: 0...700, using: &rng)

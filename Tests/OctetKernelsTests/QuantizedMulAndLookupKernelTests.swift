@@ -7,7 +7,7 @@ import XCTest
 /// overflow Int32, narrowed clamps; nothing written past the end.
 final class QuantizedMulAndLookupKernelTests: XCTestCase {
     func testLookupMatchesTheTableOnEveryVariant() {
-        var rng = SystemRandomNumberGenerator()
+        var rng = TestSeed.generator()
         let variants = QuantizedLookupKernel.Variant.allCases.filter(\.isSupported)
         if !CPUFeatures.host.contains(.avx512vbmi) { print("note: this CPU lacks AVX512_VBMI; the vpermi2b lookup is not tested here") }
         for variant in variants {
@@ -25,7 +25,7 @@ final class QuantizedMulAndLookupKernelTests: XCTestCase {
     }
 
     func testQuantizedMulMatchesInt8ArithmeticOnEveryPath() {
-        var rng = SystemRandomNumberGenerator()
+        var rng = TestSeed.generator()
         for isa in ISA.supported {
             for trial in 0..<300 {
                 let channels = trial < 70 ? trial + 1 : Int.random(in: 1...200, using: &rng)
