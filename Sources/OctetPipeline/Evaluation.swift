@@ -178,10 +178,14 @@ public func perLayerSQNR(_ q: QuantizedModel, data: any Dataset, samples: Int, o
         let quantized = try int8.dequantizedIntermediates(input)
         for e in q.table.entries {
             guard let a = capture.values[e.tensor], let b = quantized[e.tensor + "_quantized"], a.count == b.count else { continue }
+            // Running sums in locals (one dictionary access per tensor, not per value), in the values' order.
+            var s = signal[e.tensor] ?? 0, n = noise[e.tensor] ?? 0, counted = signal[e.tensor] != nil
             for (x, y) in zip(a, b) where x.isFinite {
-                signal[e.tensor, default: 0] += Double(x) * Double(x)
-                noise[e.tensor, default: 0] += Double(x - y) * Double(x - y)
+                s += Double(x) * Double(x)
+                n += Double(x - y) * Double(x - y)
+                counted = true
             }
+            if counted { signal[e.tensor] = s; noise[e.tensor] = n }
         }
     }
     return signal.mapValues { _ in 0 }.reduce(into: [:]) { out, kv in

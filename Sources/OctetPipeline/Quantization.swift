@@ -150,10 +150,11 @@ public struct CalibrationPlan: Sendable {
     /// With `WeightRounding.adaround`: per convolution, each weight's rounding direction.
     public var roundedUp: [String: [Bool]]? = nil
 
-    /// The codes of every weight whose scales or rounding the plan chose (`chosenWeights`).
-    public var chosenWeights: [String: InsertQuantizeDequantize.QuantizedWeight] {
-        OctetPipeline.chosenWeights(graph, scales: weightScales, roundedUp: roundedUp, options: config.quantize)
-    }
+    /// The codes and scales of every weight the calibration may quantize, keyed as
+    /// `InsertQuantizeDequantize.apply` reads them: the default ranges, or those the plan chose
+    /// (`chosenWeights`). Quantized once here, since the clipping search is costly and the
+    /// sensitivity analysis, the QDQ pass and the accuracy search all need the same codes.
+    public var weights: [String: InsertQuantizeDequantize.QuantizedWeight] = [:]
 }
 
 /// Prepares a calibration: checks the model, optimizes it, and runs the weight-sensitivity
@@ -180,10 +181,13 @@ public func planCalibration(_ model: Graph, calibrationData: any Dataset, config
         roundedUp = try adaRoundedWeights(graph, data: calibrationData, samples: min(config.adaRound.samples, count), options: config.quantize,
                                           plan: config.plan, weightScales: weightScales ?? [:], settings: config.adaRound)
     }
+    // Before the sensitivity exclusions, so every weight a later exclusion (or the accuracy search)
+    // might leave quantized is here.
+    let weights = InsertQuantizeDequantize.quantizedWeights(graph, options: config.quantize)
+        .merging(chosenWeights(graph, scales: weightScales, roundedUp: roundedUp, options: config.quantize)) { _, picked in picked }
     if config.sensitivityMarginDB != nil || config.biasCorrection {
-        let chosen = chosenWeights(graph, scales: weightScales, roundedUp: roundedUp, options: config.quantize)
         (sensitivity, corrections) = try weightQuantizationEffects(graph, data: calibrationData, samples: min(config.sensitivitySamples, count),
-                                                                   options: config.quantize, plan: config.plan, chosen: chosen)
+                                                                   options: config.quantize, plan: config.plan, chosen: weights)
     }
     if let margin = config.sensitivityMarginDB {
         autoExcluded = sensitiveLayers(sensitivity, margin: margin).filter { !config.quantize.excludedNodes.contains($0) }
@@ -203,7 +207,7 @@ public func planCalibration(_ model: Graph, calibrationData: any Dataset, config
     }
     return CalibrationPlan(graph: graph, config: config, watched: watched, samples: count, validationRows: count..<rows,
                            sensitivity: sensitivity, autoExcluded: autoExcluded.sorted(), corrections: corrections,
-                           adjustments: adjustments, weightScales: weightScales, roundedUp: roundedUp)
+                           adjustments: adjustments, weightScales: weightScales, roundedUp: roundedUp, weights: weights)
 }
 
 /// The FP32 graph a calibration observes: the optimized model, cross-layer equalized when the
@@ -313,10 +317,8 @@ func unclippedActivations(_ graph: Graph, data: any Dataset, samples: Int, plan:
 public func finishCalibration(_ plan: CalibrationPlan, histograms: [String: AbsHistogram], seconds: Double,
                               data: (any Dataset)? = nil) throws -> QuantizedModel {
     // The weight codes do not depend on which layers the accuracy-driven search returns to FP32;
-    // ranges chosen on the outputs and AdaRound's rounding replace the default ones.
-    let chosen = plan.chosenWeights
-    let weights = (plan.config.accuracy == nil ? [:] : InsertQuantizeDequantize.quantizedWeights(plan.graph, options: plan.config.quantize))
-        .merging(chosen) { _, picked in picked }
+    // ranges chosen on the outputs and AdaRound's rounding replace the default ones (`plan.weights`).
+    let weights = plan.weights
     func build(_ config: QuantConfig, _ known: CalibrationTable?) throws -> QuantizedModel {
         let table = try calibrationTable(plan.graph, histograms: histograms, config: config, known: known)
         // Only layers whose weights are actually quantized get the correction (exclusions by name or op type).

@@ -20,7 +20,7 @@ public func weightSensitivity(_ graph: Graph, data: any Dataset, samples: Int, o
 /// the mean output shift it causes per output channel, E[y_fp32 − y_quantized-weights] over the
 /// samples' pixels: adding it to the bias is empirical bias correction (Nagel et al. 2019,
 /// "Data-Free Quantization Through Weight Equalization and Bias Correction", §4.2).
-/// `chosen` (from `chosenWeights`: ranges chosen on the outputs, AdaRound) replaces the default
+/// `chosen` (usually `CalibrationPlan.weights`: every weight quantized once, with the ranges or rounding the plan chose) replaces the default
 /// codes of the weights it holds.
 public func weightQuantizationEffects(_ graph: Graph, data: any Dataset, samples: Int, options: QuantizeOptions, plan: PlanOptions,
                                       chosen: [String: InsertQuantizeDequantize.QuantizedWeight] = [:]) throws -> (sensitivity: [String: Double], biasCorrection: [String: [Float]]) {
@@ -77,12 +77,22 @@ public func weightQuantizationEffects(_ graph: Graph, data: any Dataset, samples
                 b.withUnsafeMutableBufferPointer { l.quantized.run(input: xp.baseAddress!, output: $0.baseAddress!, pixels: 0..<l.quantized.geometry.outPixels, scratch: scratch.pointer) }
             }
             let stride = l.exact.geometry.outPixelStride
+            // Running sums in locals (one dictionary access per layer, not per value); the order of
+            // the additions is the values' order, as before.
             var sums = shift[l.name] ?? Array(repeating: 0, count: stride)
-            for (i, (u, v)) in zip(a, b).enumerated() where u.isFinite && v.isFinite {
-                signal[l.name, default: 0] += Double(u) * Double(u)
-                noise[l.name, default: 0] += Double(u - v) * Double(u - v)
-                sums[i % stride] += Double(u) - Double(v)
+            var s = signal[l.name] ?? 0, e = noise[l.name] ?? 0, seen = signal[l.name] != nil
+            var c = 0
+            for (u, v) in zip(a, b) {
+                if u.isFinite && v.isFinite {
+                    s += Double(u) * Double(u)
+                    e += Double(u - v) * Double(u - v)
+                    sums[c] += Double(u) - Double(v)
+                    seen = true
+                }
+                c += 1
+                if c == stride { c = 0 }
             }
+            if seen { signal[l.name] = s; noise[l.name] = e }
             shift[l.name] = sums
             counted[l.name, default: 0] += l.exact.geometry.outPixels
         }
