@@ -19,20 +19,54 @@ public enum WeightQuantizer {
             var slices = [[Float]](repeating: [], count: channels)
             for (i, v) in w.enumerated() { slices[channel(i)].append(v) }
             for c in 0..<channels where maxAbs[c] > 0 {
+                let errors = clippingErrors(slices[c], maxAbs: maxAbs[c], qmax: Float(qmax))
                 var bestErr = Double.infinity
-                for k in 0..<50 {
-                    let s = maxAbs[c] * (1 - Float(k) / 100) / Float(qmax)
-                    var err = 0.0
-                    for v in slices[c] {
-                        let q = min(max((v / s).rounded(.toNearestOrEven), -Float(qmax)), Float(qmax))
-                        let e = Double(v - q * s)
-                        err += e * e
-                    }
-                    if err < bestErr { bestErr = err; scales[c] = s }
+                for k in 0..<clippingCandidates where errors[k] < bestErr {
+                    bestErr = errors[k]
+                    scales[c] = clippingScale(maxAbs[c], k, qmax: Float(qmax))
                 }
             }
         }
         return (codes(w, shape: shape, axis: axis, scales: scales, qmax: qmax), scales)
+    }
+
+    /// Clipping ranges tried per slice: max|w|·(1 − k/100), k = 0..<50.
+    static let clippingCandidates = 50
+
+    /// The scale of clipping candidate `k`.
+    @inline(__always)
+    static func clippingScale(_ maxAbs: Float, _ k: Int, qmax: Float) -> Float {
+        maxAbs * (1 - Float(k) / 100) / qmax
+    }
+
+    /// Σ (w − s·q)² over `slice` for every candidate scale s, each sum in Double in the weights'
+    /// order. Eight candidates share a vector; every lane is the same chain of operations as the
+    /// one-candidate-at-a-time loop (no fused multiply-add, no reassociation), so the sums are
+    /// bit-identical to it, only computed side by side.
+    static func clippingErrors(_ slice: [Float], maxAbs: Float, qmax: Float) -> [Double] {
+        let groups = (clippingCandidates + 7) / 8
+        var scales = [SIMD8<Float>](repeating: .one, count: groups)
+        for k in 0..<(groups * 8) { scales[k / 8][k % 8] = clippingScale(maxAbs, min(k, clippingCandidates - 1), qmax: qmax) }
+        var sums = [SIMD8<Double>](repeating: .zero, count: groups)
+        let low = SIMD8<Float>(repeating: -qmax), high = SIMD8<Float>(repeating: qmax)
+        let magic = SIMD8<Float>(repeating: 12_582_912)  // 1.5 · 2²³
+        scales.withUnsafeBufferPointer { sp in
+            sums.withUnsafeMutableBufferPointer { ep in
+                for v in slice {
+                    let x = SIMD8<Float>(repeating: v)
+                    for g in 0..<groups {
+                        let s = sp[g]
+                        // Round half to even by adding and subtracting 1.5·2²³: exact for |y| < 2²²; a larger
+                        // |y| (or ±∞, NaN) stays beyond ±qmax (or NaN), as rint's would, so the clamp gives the same code.
+                        let r = (x / s + magic) - magic
+                        let q = r.replacing(with: high, where: r .> high).replacing(with: low, where: r .< low)
+                        let e = SIMD8<Double>(x - q * s)
+                        ep[g] += e * e
+                    }
+                }
+            }
+        }
+        return (0..<clippingCandidates).map { sums[$0 / 8][$0 % 8] }
     }
 
     /// The codes of `w` for given scales (one per slice along `axis`, or one for all):
