@@ -70,40 +70,15 @@ public func adaRoundedWeights(_ graph: Graph, data: any Dataset, samples: Int, o
     // The largest problems first, so the threads finish together.
     let work = convs.compactMap { node -> (Node, LayerMoments)? in moments[node.name].map { (node, $0) } }
         .sorted { ($0.1.cost, $1.0.name) > ($1.1.cost, $0.0.name) }
-    let results = Results(work.count)
-    let next = Counter()
-    DispatchQueue.concurrentPerform(iterations: max(1, min(plan.threads, work.count))) { _ in
-        while let i = next.take(below: work.count) {
-            let (node, m) = work[i]
-            guard let w = graph.initializers[node.inputs[1]], let wf = w.floats,
-                  let scales = convolutionScales(wf, shape: w.shape, given: weightScales[node.name], options: options) else { continue }
-            let up = adaRound(weights: wf, scales: scales, moments: m, qmax: options.weightMax, isa: plan.isa, settings: settings)
-            results.set(i, up)
-        }
+    let results = parallelMap(work.count, threads: plan.threads) { i -> [Bool]? in
+        let (node, m) = work[i]
+        guard let w = graph.initializers[node.inputs[1]], let wf = w.floats,
+              let scales = convolutionScales(wf, shape: w.shape, given: weightScales[node.name], options: options) else { return nil }
+        return adaRound(weights: wf, scales: scales, moments: m, qmax: options.weightMax, isa: plan.isa, settings: settings)
     }
     var out: [String: [Bool]] = [:]
-    for (i, (node, _)) in work.enumerated() { if let up = results.values[i], !up.isEmpty { out[node.name] = up } }
+    for (i, (node, _)) in work.enumerated() { if let up = results[i], !up.isEmpty { out[node.name] = up } }
     return out
-}
-
-/// Each layer's result, written by whichever thread optimized it.
-private final class Results: @unchecked Sendable {
-    private let lock = NSLock()
-    private(set) var values: [[Bool]?]
-    init(_ count: Int) { values = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ value: [Bool]) { lock.lock(); values[i] = value; lock.unlock() }
-}
-
-/// A shared index for a pool of threads taking work items in order.
-private final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-    func take(below limit: Int) -> Int? {
-        lock.lock(); defer { lock.unlock() }
-        guard value < limit else { return nil }
-        value += 1
-        return value - 1
-    }
 }
 
 /// One convolution's input second moments: per group g the K×K matrix Σ x·xᵀ over every
@@ -168,12 +143,10 @@ func inputSecondMoments(_ graph: Graph, convs: [Node], data: any Dataset, sample
                   m.groups == g.groups else { return nil }
             return (m, g, x.values, x.layout == .rowMajor)
         }
-        let next = Counter()
-        DispatchQueue.concurrentPerform(iterations: max(1, min(plan.threads, jobs.count))) { _ in
-            while let j = next.take(below: jobs.count) {
-                let (m, g, x, nchw) = jobs[j]
-                m.patches += accumulatePatchMoments(x, nchw: nchw, geometry: g, into: &m.h)
-            }
+        _ = parallelMap(jobs.count, threads: plan.threads) { j -> Void? in
+            let (m, g, x, nchw) = jobs[j]
+            m.patches += accumulatePatchMoments(x, nchw: nchw, geometry: g, into: &m.h)
+            return nil
         }
     }
     return moments.filter { $0.value.patches > 0 }

@@ -38,14 +38,35 @@ public enum CalibrationArtifacts {
         return paths
     }
 
-    /// Measures per-layer SQNR on `reportSamples` samples, renders the report and writes every
-    /// artifact: what `octet calibrate` and a cluster calibration job both produce.
+    /// Measures the report on the first `reportSamples` samples, renders it and writes every
+    /// artifact: what `octet calibrate` produces. The measurements are taken on the INT8 model as
+    /// written and read back, the one users get (and the one cluster workers measure).
     /// With `recipe` (image data), the preprocessing is written beside the INT8 model as
     /// `MODEL.int8.preprocess.json`, so `eval`, `run` and `submit infer` on it preprocess the same way.
+    public static func writeAll(_ q: QuantizedModel, config: QuantConfig, data: any Dataset, reportSamples: Int,
+                                modelName: String, modelSHA256: String, recipe: PreprocessRecipe? = nil, to directory: String) throws -> Paths {
+        let model = try writeModel(q, modelName: modelName, to: directory)
+        let measured = try ReportMeasurements.measure(fp32: q.fp32, qdq: try ModelLoader.loadQDQ(path: model), data: data,
+                                                      samples: reportSamples, options: config.plan)
+        return try writeAll(q, config: config, measurements: measured, modelName: modelName, modelSHA256: modelSHA256,
+                            recipe: recipe, to: directory)
+    }
+
+    /// Writes the INT8 model alone into `directory` (as `writeAll` names it); returns its path.
+    public static func writeModel(_ q: QuantizedModel, modelName: String, to directory: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = URL(fileURLWithPath: directory).appendingPathComponent(modelName + ".int8.onnx")
+        try ONNXExporter.write(q.qdq, to: path)
+        return path.path
+    }
+
+    /// Renders the report from `measurements` (taken in this process or summed from cluster
+    /// workers' `ReportSampleSums`) and writes every artifact: what `octet calibrate` and a
+    /// cluster calibration job both produce.
     ///
     /// `modelSHA256` (of the FP32 model file) and `recipe` go into the table's provenance, with the
     /// exclusions, weight options and bias corrections, so `quantize(_:table:)` can rebuild the model.
-    public static func writeAll(_ q: QuantizedModel, config: QuantConfig, data: any Dataset, reportSamples: Int,
+    public static func writeAll(_ q: QuantizedModel, config: QuantConfig, measurements: ReportMeasurements,
                                 modelName: String, modelSHA256: String, recipe: PreprocessRecipe? = nil, to directory: String) throws -> Paths {
         var q = q
         q.table.provenance = CalibrationProvenance(
@@ -54,11 +75,11 @@ public enum CalibrationArtifacts {
             perChannelWeights: q.quantize.perChannelWeights, weightBits: q.quantize.weightBits, biasCorrections: q.biasCorrections,
             equalizedClips: q.equalizedClips, absorbedBiases: q.absorbedBiases, weightScales: q.weightScales,
             roundedUp: q.roundedUp?.mapValues(RoundingFlags.encode))
-        let measured = try perLayerSQNR(q, data: data, samples: reportSamples, options: config.plan)
-        let diagnosis = reportSamples > 0 ? try diagnoseQuantization(q, data: data, samples: reportSamples, options: config.plan) : nil
+        let tensors = Set(q.table.entries.map(\.tensor))
+        let measured = measurements.perTensorSQNR.filter { tensors.contains($0.key) }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let report = try CalibrationReport.markdown(q, config: config, measured: measured, sqnrSamples: reportSamples,
-                                                    diagnosis: diagnosis, modelName: modelName, plotDirectory: directory)
+        let report = try CalibrationReport.markdown(q, config: config, measured: measured, sqnrSamples: measurements.samples,
+                                                    diagnosis: measurements.diagnosis, modelName: modelName, plotDirectory: directory)
         let order = Dictionary((q.fp32.inputs.map(\.name) + q.fp32.nodes.flatMap(\.outputs)).enumerated().map { ($1, $0) },
                                uniquingKeysWith: { first, _ in first })
         let cumulative = q.table.entries.compactMap { e in measured[e.tensor].map { (e.tensor, $0) } }

@@ -43,6 +43,18 @@ struct ErrorSums {
         maxAbs = maxAbs.isNaN || other.maxAbs.isNaN ? .nan : max(maxAbs, other.maxAbs)
     }
 
+    /// The sums' bit patterns, for exact transport (`ReportSampleSums`).
+    var bits: [UInt64] { [signal, noise, dot, int8Energy, maxAbs].map(\.bitPattern) }
+    static let fieldCount = 5
+
+    init() {}
+
+    /// From `bits` (missing fields are zero).
+    init(bits: [UInt64]) {
+        func field(_ i: Int) -> Double { i < bits.count ? Double(bitPattern: bits[i]) : 0 }
+        (signal, noise, dot, int8Energy, maxAbs) = (field(0), field(1), field(2), field(3), field(4))
+    }
+
     var sqnrDB: Double { noise == 0 ? 200 : 10 * log10(signal / noise) }
     var cosine: Double { signal == 0 && int8Energy == 0 ? 1 : dot / max((signal * int8Energy).squareRoot(), .leastNormalMagnitude) }
 }
@@ -154,42 +166,11 @@ public func evaluateWithLogits(fp32: Graph, int8: Graph, data: any Dataset, batc
     return (report, allLogits)
 }
 
-/// Per quantized tensor: SQNR of the INT8 model's value against the FP32 model's, over a few
-/// samples (errors accumulate through the network, unlike the per-tensor histogram estimate).
+/// Per quantized tensor: SQNR of the INT8 model's value against the FP32 model's, over the first
+/// `samples` rows (errors accumulate through the network, unlike the per-tensor histogram
+/// estimate): `ReportMeasurements` for the tensors of `q`'s table.
 public func perLayerSQNR(_ q: QuantizedModel, data: any Dataset, samples: Int, options: PlanOptions) throws -> [String: Double] {
-    var opts = options
-    opts.fuse = false
-    opts.threads = 1
-    let run = try ModelRun(graph: q.fp32, options: opts)
-    var int8Plans: [[String: Shape]: Int8Plan] = [:]
-    final class Capture: TensorObserver, @unchecked Sendable {
-        var values: [String: [Float]] = [:]
-        func observe(_ t: ObservedTensor, worker: Int) { values[t.name] = Array(t.values) }
-    }
-    var signal: [String: Double] = [:], noise: [String: Double] = [:]
-    for i in 0..<min(samples, data.count) {
-        guard let (_, input) = try run.inputBatches(data, i..<(i + 1)).first else { continue }
-        let capture = Capture()
-        _ = try run.run(input, observer: capture)
-        let shapes = input.mapValues(\.shape)
-        // Every quantized tensor kept (no residual Add fused away), on the plan for this sample's shapes.
-        let int8 = try int8Plans[shapes] ?? Int8Plan(graph: q.qdq, fuseResidualAdds: false, inputShapes: shapes)
-        int8Plans[shapes] = int8
-        let quantized = try int8.dequantizedIntermediates(input)
-        for e in q.table.entries {
-            guard let a = capture.values[e.tensor], let b = quantized[e.tensor + "_quantized"], a.count == b.count else { continue }
-            // Running sums in locals (one dictionary access per tensor, not per value), in the values' order.
-            var s = signal[e.tensor] ?? 0, n = noise[e.tensor] ?? 0, counted = signal[e.tensor] != nil
-            for (x, y) in zip(a, b) where x.isFinite {
-                s += Double(x) * Double(x)
-                n += Double(x - y) * Double(x - y)
-                counted = true
-            }
-            if counted { signal[e.tensor] = s; noise[e.tensor] = n }
-        }
-    }
-    return signal.mapValues { _ in 0 }.reduce(into: [:]) { out, kv in
-        let s = signal[kv.key] ?? 0, n = noise[kv.key] ?? 0
-        out[kv.key] = n == 0 ? 200 : (s == 0 ? 0 : 10 * log10(s / n))
-    }
+    let measured = try ReportMeasurements.measure(fp32: q.fp32, qdq: q.qdq, data: data, samples: samples, options: options).perTensorSQNR
+    let tensors = Set(q.table.entries.map(\.tensor))
+    return measured.filter { tensors.contains($0.key) }
 }

@@ -92,9 +92,9 @@ public func calibrationTable(_ graph: Graph, histograms: [String: AbsHistogram],
     let missing = points.filter { histograms[$0] == nil }
     guard missing.isEmpty else { throw CalibrationError.neverObserved(missing) }
     let proven = NonNegativity.analyze(graph)
-    var entries: [CalibrationTable.Entry] = []
-    for t in points {
-        if let e = known?[t], !e.method.hasPrefix("data movement of ") { entries.append(e); continue }
+    /// One tensor's entry from its histogram alone, so the tensors are searched on `config.plan.threads`
+    /// threads in any order with the same result.
+    @Sendable func search(_ t: String) -> CalibrationTable.Entry {
         let h = histograms[t]!
         let nonNegative = proven.contains(t)
         var threshold = ThresholdSearch.threshold(h, method: config.method, nonNegative: nonNegative)
@@ -109,11 +109,14 @@ public func calibrationTable(_ graph: Graph, histograms: [String: AbsHistogram],
                 sqnr = altSQNR
             }
         }
-        entries.append(.init(tensor: t, method: method, threshold: threshold,
-                             params: QuantParams.activation(threshold: threshold, nonNegative: nonNegative, symmetric: config.symmetricActivations),
-                             observedMax: h.maxAbs, nonNegative: nonNegative, binned: h.binned, zeros: h.zeros,
-                             nonFinite: h.nonFinite, estimatedSQNR: sqnr))
+        return .init(tensor: t, method: method, threshold: threshold,
+                     params: QuantParams.activation(threshold: threshold, nonNegative: nonNegative, symmetric: config.symmetricActivations),
+                     observedMax: h.maxAbs, nonNegative: nonNegative, binned: h.binned, zeros: h.zeros,
+                     nonFinite: h.nonFinite, estimatedSQNR: sqnr)
     }
+    let reused = points.map { t in known?[t].flatMap { $0.method.hasPrefix("data movement of ") ? nil : $0 } }
+    let searched = parallelMap(points.count, threads: config.plan.threads) { i in reused[i] == nil ? search(points[i]) : nil }
+    let entries = points.indices.compactMap { reused[$0] ?? searched[$0] }
     // Data movement of a calibrated tensor carries its parameters (`quantizationPoints`).
     let calibrated = Dictionary(uniqueKeysWithValues: entries.map { ($0.tensor, $0) })
     var ordered: [CalibrationTable.Entry] = []

@@ -68,24 +68,6 @@ public func weightsOnlyModel(qdq: Graph) -> Graph {
 /// Measures `QuantizationDiagnosis` on the first `samples` rows of `data`: every output of each
 /// variant against the FP32 model's (the classifier's logits where there is one).
 public func diagnoseQuantization(_ q: QuantizedModel, data: any Dataset, samples: Int, options: PlanOptions) throws -> QuantizationDiagnosis {
-    let rows = 0..<min(samples, data.count)
-    let reference = try ModelRun(graph: q.fp32, options: options)
-    let variants = try [q.qdq, weightsOnlyModel(qdq: q.qdq), activationsOnlyModel(qdq: q.qdq, fp32: q.fp32)].map {
-        try ModelRun(graph: $0, options: options)
-    }
-    var sums = [ErrorSums](repeating: ErrorSums(), count: variants.count)
-    for (images, inputs) in try reference.inputBatches(data, rows) {
-        let expected = try reference.run(inputs)
-        let classifier = ModelRun.classifierOutput(expected, names: reference.outputNames, images: images.count)
-        let compared = classifier.map { [$0] } ?? reference.outputNames
-        for (v, run) in variants.enumerated() {
-            let got = try run.run(inputs)
-            for name in compared {
-                guard let a = expected[name]?.floats, let b = got[name]?.floats, a.count == b.count else { continue }
-                sums[v].add(a, b)
-            }
-        }
-    }
-    return QuantizationDiagnosis(samples: rows.count, int8DB: sums[0].sqnrDB, weightsOnlyDB: sums[1].sqnrDB,
-                                 activationsOnlyDB: sums[2].sqnrDB)
+    try ReportMeasurements.measure(fp32: q.fp32, qdq: q.qdq, data: data, samples: samples, options: options).diagnosis
+        ?? QuantizationDiagnosis(samples: 0, int8DB: 200, weightsOnlyDB: 200, activationsOnlyDB: 200)
 }

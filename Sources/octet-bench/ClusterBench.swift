@@ -33,6 +33,8 @@ struct ClusterBench: ParsableCommand {
         var prepare: Double
         var shardPhase: Double
         var finalize: Double
+        /// The coordinator's own time (its preparation and finalization steps), from the job summary.
+        var coordinator: Double
         var shards: [(raw: Int, compressed: Int)]
     }
 
@@ -43,16 +45,15 @@ struct ClusterBench: ParsableCommand {
         for n in workers {
             runs.append(try calibrate(octet: octet, workers: n, threads: threadsPerWorker))
         }
-        print("\(samples) samples in shards of \(shardSize); prepare and finalize run on the coordinator (2 threads), shards on the workers")
+        print("\(samples) samples in shards of \(shardSize); the coordinator (2 threads) plans, searches thresholds, quantizes and writes; the workers histogram, measure the report and verify")
         print("")
-        print("| workers | threads each | wall s | prepare s | shards s | finalize s | shard speed-up | scaling efficiency |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| workers | threads each | wall s | speed-up | coordinator's own s | its share of the wall | prepare s | shards s | after the shards s | shard speed-up |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         let base = runs.first
         for r in runs {
-            let speedup = (base?.shardPhase ?? r.shardPhase) / r.shardPhase
-            let efficiency = speedup * Double(base?.workers ?? 1) / Double(r.workers)
-            print(String(format: "| %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f× | %.0f%% |", r.workers, r.threads, r.wall, r.prepare,
-                         r.shardPhase, r.finalize, speedup, efficiency * 100))
+            print(String(format: "| %d | %d | %.2f | %.2f× | %.2f | %.0f%% | %.2f | %.2f | %.2f | %.2f× |", r.workers, r.threads, r.wall,
+                         (base?.wall ?? r.wall) / r.wall, r.coordinator, 100 * r.coordinator / r.wall, r.prepare, r.shardPhase, r.finalize,
+                         (base?.shardPhase ?? r.shardPhase) / r.shardPhase))
         }
         if let shards = runs.first?.shards, !shards.isEmpty {
             let raw = shards.map(\.raw).reduce(0, +) / shards.count, packed = shards.map(\.compressed).reduce(0, +) / shards.count
@@ -101,18 +102,32 @@ struct ClusterBench: ParsableCommand {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let id = try client.submit(spec)
         var running: UInt64?, finalizing: UInt64?
+        var phases: [(String, UInt64)] = []
         let report = try client.wait(id, poll: 0.02) { r in
             let t = DispatchTime.now().uptimeNanoseconds
             if r.state == "running" && running == nil { running = t }
             if (r.state == "finalizing" || r.state == "done") && finalizing == nil { finalizing = t }
+            if phases.last?.0 != r.state { phases.append((r.state, t)) }
+        }
+        let summary = (try? JSONSerialization.jsonObject(with: Data(report.summaryJson.utf8))) as? [String: Any] ?? [:]
+        let coordinator = summary["coordinator_seconds"] as? Double ?? .nan
+        if ProcessInfo.processInfo.environment["OCTET_BENCH_PHASES"] != nil {
+            print(summary["coordinator_steps"] ?? "")
+            print(phases.map { String(format: "%@ %.2f", $0.0, Double($0.1 - t0) / 1e9) }.joined(separator: ", "))
         }
         let t1 = DispatchTime.now().uptimeNanoseconds
         guard report.state == "done" else { throw ValidationError("calibration failed: \(report.error)") }
         let store = try JobStore(path: state + "/jobs.sqlite")
-        let shards = try store.results(of: try store.tasks(of: id)).map { (Int($0.histograms.rawSize), $0.histograms.lz4.count) }
+        let all = try store.tasks(of: id)
+        if ProcessInfo.processInfo.environment["OCTET_BENCH_PHASES"] != nil {
+            for (t, r) in zip(all, try store.results(of: all)) where t.kind != .calibration {
+                print("  \(t.kind) \(t.start)..<\(t.end) on \(r.workerID): \(String(format: "%.3f", r.seconds)) s")
+            }
+        }
+        let shards = try store.results(of: all.filter { $0.kind == .calibration }).map { (Int($0.histograms.rawSize), $0.histograms.lz4.count) }
         let seconds = { (a: UInt64, b: UInt64) in Double(b - a) / 1e9 }
         return Run(workers: n, threads: threads, wall: seconds(t0, t1), prepare: seconds(t0, running ?? t0),
-                   shardPhase: seconds(running ?? t0, finalizing ?? t1), finalize: seconds(finalizing ?? t1, t1), shards: shards)
+                   shardPhase: seconds(running ?? t0, finalizing ?? t1), finalize: seconds(finalizing ?? t1, t1), coordinator: coordinator, shards: shards)
     }
 
     /// Time for a peer to fetch the model from the coordinator in chunks (what each worker does once per model).

@@ -327,7 +327,7 @@ final class ClusterSimulator {
                     let bytes: [UInt8]
                     if kind == .infer {
                         // The client writes the predictions; finalization only summarizes.
-                        result = .success(FinalizedJob(artifacts: [], int8Hash: nil, verificationTasks: [], summary: "{}"))
+                        result = .success(FinalizedJob(artifacts: [], int8Hash: nil, followUpTasks: [], summary: "{}"))
                         schedule(after: 0.1 + uniform(), .background(generation: coordinatorGeneration, .finalized(job.id, result)))
                         continue
                     }
@@ -342,7 +342,7 @@ final class ClusterSimulator {
                     }
                     let hash = try blobs.put(bytes)
                     result = .success(FinalizedJob(artifacts: [JobRecord.Artifact(name: "histograms", hash: hash, size: UInt64(bytes.count))],
-                                                   int8Hash: nil, verificationTasks: [], summary: nil))
+                                                   int8Hash: nil, followUpTasks: [], summary: nil))
                 } catch {
                     result = .failure(JobFailure("finalizing: \(error)"))
                 }

@@ -1,6 +1,7 @@
 import OctetCore
 import Foundation
 import OctetCalibration
+import OctetPipeline
 import SwiftProtobuf
 
 extension CoordinatorCore {
@@ -211,6 +212,15 @@ extension CoordinatorCore {
                 next += Int(g.count)
             }
             guard next == task.end else { return "output groups cover samples \(task.start)..<\(next), expected ..<\(task.end)" }
+        case .report:
+            do {
+                let sums = try ReportSampleSums.decode(try Compression.unpack(r.payload))
+                guard sums.map(\.sample) == Array(task.start..<task.end) else {
+                    return "report sums of samples \(sums.map(\.sample)), expected \(task.start)..<\(task.end)"
+                }
+            } catch {
+                return "\(error)"
+            }
         case .verification, .inference:
             guard r.predictions.count == task.count else { return "\(r.predictions.count) predictions for \(task.count) samples" }
             for (i, p) in r.predictions.enumerated() where Int(p.index) != task.start + i || p.classes.isEmpty || p.classes.count != p.scores.count {
@@ -322,8 +332,8 @@ extension CoordinatorCore {
             if let h = f.int8Hash { job.int8Hash = h }
             if let s = f.summary { job.summary = s }
             var list = tasks[id] ?? []
-            if !f.verificationTasks.isEmpty {
-                list += f.verificationTasks
+            if !f.followUpTasks.isEmpty {
+                list += f.followUpTasks
                 job.state = .verifying
                 runningSince[id] = now()
             } else {
@@ -333,7 +343,7 @@ extension CoordinatorCore {
                 logger.info("job done", metadata: ["job": "\(id)"])
             }
             do {
-                try store.save(f.verificationTasks)
+                try store.save(f.followUpTasks)
                 try store.save(job)
             } catch {
                 fail(&job, "cannot store the job: \(error)")

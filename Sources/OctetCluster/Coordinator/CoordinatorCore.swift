@@ -36,18 +36,20 @@ public struct PreparedJob: Sendable {
     }
 }
 
-/// What finalizing a job produced. Calibration: the INT8 model and the verification tasks to run;
-/// verification and inference: the summary.
+/// What finalizing a job produced. Calibration: the INT8 model and the tasks that measure it on
+/// the workers (the report, the verification); after those, and for inference: the summary and
+/// the artifacts.
 public struct FinalizedJob: Sendable {
     public var artifacts: [JobRecord.Artifact]
     public var int8Hash: String?
-    public var verificationTasks: [TaskRecord]
+    /// Tasks to run before the job is done (the job is `verifying` meanwhile, then finalized again).
+    public var followUpTasks: [TaskRecord]
     public var summary: String?
 
-    public init(artifacts: [JobRecord.Artifact], int8Hash: String?, verificationTasks: [TaskRecord], summary: String?) {
+    public init(artifacts: [JobRecord.Artifact], int8Hash: String?, followUpTasks: [TaskRecord], summary: String?) {
         self.artifacts = artifacts
         self.int8Hash = int8Hash
-        self.verificationTasks = verificationTasks
+        self.followUpTasks = followUpTasks
         self.summary = summary
     }
 }

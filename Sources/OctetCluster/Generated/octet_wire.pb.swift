@@ -40,6 +40,10 @@ public nonisolated enum Octet_Wire_TaskKind: SwiftProtobuf.Enum, Swift.CaseItera
 
   /// Run INT8 inference on samples [start, end).
   case inference // = 3
+
+  /// Measure the calibration report (FP32 against the INT8 model of int8_model_hash) on samples
+  /// [start, end); the result's payload holds the per-sample sums.
+  case calibrationReport // = 4
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -52,6 +56,7 @@ public nonisolated enum Octet_Wire_TaskKind: SwiftProtobuf.Enum, Swift.CaseItera
     case 1: self = .calibrationShard
     case 2: self = .verification
     case 3: self = .inference
+    case 4: self = .calibrationReport
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -62,6 +67,7 @@ public nonisolated enum Octet_Wire_TaskKind: SwiftProtobuf.Enum, Swift.CaseItera
     case .calibrationShard: return 1
     case .verification: return 2
     case .inference: return 3
+    case .calibrationReport: return 4
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -72,181 +78,191 @@ public nonisolated enum Octet_Wire_TaskKind: SwiftProtobuf.Enum, Swift.CaseItera
     .calibrationShard,
     .verification,
     .inference,
+    .calibrationReport,
   ]
 
 }
 
 /// Every message. `version` must equal the receiver's protocol version, or the message is refused.
-public nonisolated struct Octet_Wire_Envelope: Sendable {
+public nonisolated struct Octet_Wire_Envelope: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var version: UInt32 = 0
+  public var version: UInt32 {
+    get {_storage._version}
+    set {_uniqueStorage()._version = newValue}
+  }
 
   /// Chosen by the sender of a request; echoed by the reply.
-  public var requestID: UInt64 = 0
+  public var requestID: UInt64 {
+    get {_storage._requestID}
+    set {_uniqueStorage()._requestID = newValue}
+  }
 
-  public var body: Octet_Wire_Envelope.OneOf_Body? = nil
+  public var body: OneOf_Body? {
+    get {return _storage._body}
+    set {_uniqueStorage()._body = newValue}
+  }
 
   public var hello: Octet_Wire_Hello {
     get {
-      if case .hello(let v)? = body {return v}
+      if case .hello(let v)? = _storage._body {return v}
       return Octet_Wire_Hello()
     }
-    set {body = .hello(newValue)}
+    set {_uniqueStorage()._body = .hello(newValue)}
   }
 
   public var welcome: Octet_Wire_Welcome {
     get {
-      if case .welcome(let v)? = body {return v}
+      if case .welcome(let v)? = _storage._body {return v}
       return Octet_Wire_Welcome()
     }
-    set {body = .welcome(newValue)}
+    set {_uniqueStorage()._body = .welcome(newValue)}
   }
 
   public var heartbeat: Octet_Wire_Heartbeat {
     get {
-      if case .heartbeat(let v)? = body {return v}
+      if case .heartbeat(let v)? = _storage._body {return v}
       return Octet_Wire_Heartbeat()
     }
-    set {body = .heartbeat(newValue)}
+    set {_uniqueStorage()._body = .heartbeat(newValue)}
   }
 
   public var goodbye: Octet_Wire_Goodbye {
     get {
-      if case .goodbye(let v)? = body {return v}
+      if case .goodbye(let v)? = _storage._body {return v}
       return Octet_Wire_Goodbye()
     }
-    set {body = .goodbye(newValue)}
+    set {_uniqueStorage()._body = .goodbye(newValue)}
   }
 
   public var refusal: Octet_Wire_Refusal {
     get {
-      if case .refusal(let v)? = body {return v}
+      if case .refusal(let v)? = _storage._body {return v}
       return Octet_Wire_Refusal()
     }
-    set {body = .refusal(newValue)}
+    set {_uniqueStorage()._body = .refusal(newValue)}
   }
 
   public var assignment: Octet_Wire_TaskAssignment {
     get {
-      if case .assignment(let v)? = body {return v}
+      if case .assignment(let v)? = _storage._body {return v}
       return Octet_Wire_TaskAssignment()
     }
-    set {body = .assignment(newValue)}
+    set {_uniqueStorage()._body = .assignment(newValue)}
   }
 
   public var result: Octet_Wire_TaskResult {
     get {
-      if case .result(let v)? = body {return v}
+      if case .result(let v)? = _storage._body {return v}
       return Octet_Wire_TaskResult()
     }
-    set {body = .result(newValue)}
+    set {_uniqueStorage()._body = .result(newValue)}
   }
 
   public var failure: Octet_Wire_TaskFailure {
     get {
-      if case .failure(let v)? = body {return v}
+      if case .failure(let v)? = _storage._body {return v}
       return Octet_Wire_TaskFailure()
     }
-    set {body = .failure(newValue)}
+    set {_uniqueStorage()._body = .failure(newValue)}
   }
 
   public var blobRequest: Octet_Wire_BlobRequest {
     get {
-      if case .blobRequest(let v)? = body {return v}
+      if case .blobRequest(let v)? = _storage._body {return v}
       return Octet_Wire_BlobRequest()
     }
-    set {body = .blobRequest(newValue)}
+    set {_uniqueStorage()._body = .blobRequest(newValue)}
   }
 
   public var blobChunk: Octet_Wire_BlobChunk {
     get {
-      if case .blobChunk(let v)? = body {return v}
+      if case .blobChunk(let v)? = _storage._body {return v}
       return Octet_Wire_BlobChunk()
     }
-    set {body = .blobChunk(newValue)}
+    set {_uniqueStorage()._body = .blobChunk(newValue)}
   }
 
   public var blobPut: Octet_Wire_BlobPut {
     get {
-      if case .blobPut(let v)? = body {return v}
+      if case .blobPut(let v)? = _storage._body {return v}
       return Octet_Wire_BlobPut()
     }
-    set {body = .blobPut(newValue)}
+    set {_uniqueStorage()._body = .blobPut(newValue)}
   }
 
   public var blobAck: Octet_Wire_BlobAck {
     get {
-      if case .blobAck(let v)? = body {return v}
+      if case .blobAck(let v)? = _storage._body {return v}
       return Octet_Wire_BlobAck()
     }
-    set {body = .blobAck(newValue)}
+    set {_uniqueStorage()._body = .blobAck(newValue)}
   }
 
   public var submit: Octet_Wire_SubmitJob {
     get {
-      if case .submit(let v)? = body {return v}
+      if case .submit(let v)? = _storage._body {return v}
       return Octet_Wire_SubmitJob()
     }
-    set {body = .submit(newValue)}
+    set {_uniqueStorage()._body = .submit(newValue)}
   }
 
   public var accepted: Octet_Wire_JobAccepted {
     get {
-      if case .accepted(let v)? = body {return v}
+      if case .accepted(let v)? = _storage._body {return v}
       return Octet_Wire_JobAccepted()
     }
-    set {body = .accepted(newValue)}
+    set {_uniqueStorage()._body = .accepted(newValue)}
   }
 
   public var jobQuery: Octet_Wire_JobQuery {
     get {
-      if case .jobQuery(let v)? = body {return v}
+      if case .jobQuery(let v)? = _storage._body {return v}
       return Octet_Wire_JobQuery()
     }
-    set {body = .jobQuery(newValue)}
+    set {_uniqueStorage()._body = .jobQuery(newValue)}
   }
 
   public var jobReport: Octet_Wire_JobReport {
     get {
-      if case .jobReport(let v)? = body {return v}
+      if case .jobReport(let v)? = _storage._body {return v}
       return Octet_Wire_JobReport()
     }
-    set {body = .jobReport(newValue)}
+    set {_uniqueStorage()._body = .jobReport(newValue)}
   }
 
   public var statusQuery: Octet_Wire_StatusQuery {
     get {
-      if case .statusQuery(let v)? = body {return v}
+      if case .statusQuery(let v)? = _storage._body {return v}
       return Octet_Wire_StatusQuery()
     }
-    set {body = .statusQuery(newValue)}
+    set {_uniqueStorage()._body = .statusQuery(newValue)}
   }
 
   public var statusReport: Octet_Wire_StatusReport {
     get {
-      if case .statusReport(let v)? = body {return v}
+      if case .statusReport(let v)? = _storage._body {return v}
       return Octet_Wire_StatusReport()
     }
-    set {body = .statusReport(newValue)}
+    set {_uniqueStorage()._body = .statusReport(newValue)}
   }
 
   public var resultsQuery: Octet_Wire_ResultsQuery {
     get {
-      if case .resultsQuery(let v)? = body {return v}
+      if case .resultsQuery(let v)? = _storage._body {return v}
       return Octet_Wire_ResultsQuery()
     }
-    set {body = .resultsQuery(newValue)}
+    set {_uniqueStorage()._body = .resultsQuery(newValue)}
   }
 
   public var resultsBatch: Octet_Wire_ResultsBatch {
     get {
-      if case .resultsBatch(let v)? = body {return v}
+      if case .resultsBatch(let v)? = _storage._body {return v}
       return Octet_Wire_ResultsBatch()
     }
-    set {body = .resultsBatch(newValue)}
+    set {_uniqueStorage()._body = .resultsBatch(newValue)}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -276,6 +292,8 @@ public nonisolated struct Octet_Wire_Envelope: Sendable {
   }
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// Worker -> coordinator, first message and after any Refusal of kind UNKNOWN_WORKER.
@@ -550,11 +568,23 @@ public nonisolated struct Octet_Wire_TaskResult: Sendable {
   /// consecutive samples with equal input shapes, in sample order.
   public var outputGroups: [Octet_Wire_OutputGroup] = []
 
+  /// Any other task kind: its partial result in the job handler's own encoding (opaque to the
+  /// cluster core), byte-shuffled and LZ4-compressed.
+  public var payload: Octet_Wire_Compressed {
+    get {_payload ?? Octet_Wire_Compressed()}
+    set {_payload = newValue}
+  }
+  /// Returns true if `payload` has been explicitly set.
+  public var hasPayload: Bool {self._payload != nil}
+  /// Clears the value of `payload`. Subsequent reads from it will return its default value.
+  public mutating func clearPayload() {self._payload = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _histograms: Octet_Wire_Compressed? = nil
+  fileprivate var _payload: Octet_Wire_Compressed? = nil
 }
 
 /// Every output of samples [start, start + count): float32 tensors whose first axis is the samples.
@@ -852,387 +882,427 @@ public nonisolated struct Octet_Wire_ResultsBatch: Sendable {
 fileprivate nonisolated let _protobuf_package = "octet.wire"
 
 nonisolated extension Octet_Wire_TaskKind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TASK_KIND_UNSPECIFIED\0\u{1}CALIBRATION_SHARD\0\u{1}VERIFICATION\0\u{1}INFERENCE\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TASK_KIND_UNSPECIFIED\0\u{1}CALIBRATION_SHARD\0\u{1}VERIFICATION\0\u{1}INFERENCE\0\u{1}CALIBRATION_REPORT\0")
 }
 
 nonisolated extension Octet_Wire_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}request_id\0\u{2}\u{8}hello\0\u{1}welcome\0\u{1}heartbeat\0\u{1}goodbye\0\u{1}refusal\0\u{2}\u{6}assignment\0\u{1}result\0\u{1}failure\0\u{4}\u{8}blob_request\0\u{3}blob_chunk\0\u{3}blob_put\0\u{3}blob_ack\0\u{2}\u{7}submit\0\u{1}accepted\0\u{3}job_query\0\u{3}job_report\0\u{3}status_query\0\u{3}status_report\0\u{3}results_query\0\u{3}results_batch\0")
 
+  fileprivate class _StorageClass {
+    var _version: UInt32 = 0
+    var _requestID: UInt64 = 0
+    var _body: Octet_Wire_Envelope.OneOf_Body?
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _version = source._version
+      _requestID = source._requestID
+      _body = source._body
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.version) }()
-      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.requestID) }()
-      case 10: try {
-        var v: Octet_Wire_Hello?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .hello(let m) = current {v = m}
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularUInt32Field(value: &_storage._version) }()
+        case 2: try { try decoder.decodeSingularUInt64Field(value: &_storage._requestID) }()
+        case 10: try {
+          var v: Octet_Wire_Hello?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .hello(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .hello(v)
+          }
+        }()
+        case 11: try {
+          var v: Octet_Wire_Welcome?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .welcome(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .welcome(v)
+          }
+        }()
+        case 12: try {
+          var v: Octet_Wire_Heartbeat?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .heartbeat(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .heartbeat(v)
+          }
+        }()
+        case 13: try {
+          var v: Octet_Wire_Goodbye?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .goodbye(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .goodbye(v)
+          }
+        }()
+        case 14: try {
+          var v: Octet_Wire_Refusal?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .refusal(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .refusal(v)
+          }
+        }()
+        case 20: try {
+          var v: Octet_Wire_TaskAssignment?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .assignment(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .assignment(v)
+          }
+        }()
+        case 21: try {
+          var v: Octet_Wire_TaskResult?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .result(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .result(v)
+          }
+        }()
+        case 22: try {
+          var v: Octet_Wire_TaskFailure?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .failure(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .failure(v)
+          }
+        }()
+        case 30: try {
+          var v: Octet_Wire_BlobRequest?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .blobRequest(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .blobRequest(v)
+          }
+        }()
+        case 31: try {
+          var v: Octet_Wire_BlobChunk?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .blobChunk(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .blobChunk(v)
+          }
+        }()
+        case 32: try {
+          var v: Octet_Wire_BlobPut?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .blobPut(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .blobPut(v)
+          }
+        }()
+        case 33: try {
+          var v: Octet_Wire_BlobAck?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .blobAck(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .blobAck(v)
+          }
+        }()
+        case 40: try {
+          var v: Octet_Wire_SubmitJob?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .submit(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .submit(v)
+          }
+        }()
+        case 41: try {
+          var v: Octet_Wire_JobAccepted?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .accepted(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .accepted(v)
+          }
+        }()
+        case 42: try {
+          var v: Octet_Wire_JobQuery?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .jobQuery(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .jobQuery(v)
+          }
+        }()
+        case 43: try {
+          var v: Octet_Wire_JobReport?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .jobReport(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .jobReport(v)
+          }
+        }()
+        case 44: try {
+          var v: Octet_Wire_StatusQuery?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .statusQuery(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .statusQuery(v)
+          }
+        }()
+        case 45: try {
+          var v: Octet_Wire_StatusReport?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .statusReport(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .statusReport(v)
+          }
+        }()
+        case 46: try {
+          var v: Octet_Wire_ResultsQuery?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .resultsQuery(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .resultsQuery(v)
+          }
+        }()
+        case 47: try {
+          var v: Octet_Wire_ResultsBatch?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .resultsBatch(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .resultsBatch(v)
+          }
+        }()
+        default: break
         }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .hello(v)
-        }
-      }()
-      case 11: try {
-        var v: Octet_Wire_Welcome?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .welcome(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .welcome(v)
-        }
-      }()
-      case 12: try {
-        var v: Octet_Wire_Heartbeat?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .heartbeat(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .heartbeat(v)
-        }
-      }()
-      case 13: try {
-        var v: Octet_Wire_Goodbye?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .goodbye(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .goodbye(v)
-        }
-      }()
-      case 14: try {
-        var v: Octet_Wire_Refusal?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .refusal(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .refusal(v)
-        }
-      }()
-      case 20: try {
-        var v: Octet_Wire_TaskAssignment?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .assignment(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .assignment(v)
-        }
-      }()
-      case 21: try {
-        var v: Octet_Wire_TaskResult?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .result(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .result(v)
-        }
-      }()
-      case 22: try {
-        var v: Octet_Wire_TaskFailure?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .failure(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .failure(v)
-        }
-      }()
-      case 30: try {
-        var v: Octet_Wire_BlobRequest?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .blobRequest(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .blobRequest(v)
-        }
-      }()
-      case 31: try {
-        var v: Octet_Wire_BlobChunk?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .blobChunk(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .blobChunk(v)
-        }
-      }()
-      case 32: try {
-        var v: Octet_Wire_BlobPut?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .blobPut(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .blobPut(v)
-        }
-      }()
-      case 33: try {
-        var v: Octet_Wire_BlobAck?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .blobAck(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .blobAck(v)
-        }
-      }()
-      case 40: try {
-        var v: Octet_Wire_SubmitJob?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .submit(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .submit(v)
-        }
-      }()
-      case 41: try {
-        var v: Octet_Wire_JobAccepted?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .accepted(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .accepted(v)
-        }
-      }()
-      case 42: try {
-        var v: Octet_Wire_JobQuery?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .jobQuery(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .jobQuery(v)
-        }
-      }()
-      case 43: try {
-        var v: Octet_Wire_JobReport?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .jobReport(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .jobReport(v)
-        }
-      }()
-      case 44: try {
-        var v: Octet_Wire_StatusQuery?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .statusQuery(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .statusQuery(v)
-        }
-      }()
-      case 45: try {
-        var v: Octet_Wire_StatusReport?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .statusReport(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .statusReport(v)
-        }
-      }()
-      case 46: try {
-        var v: Octet_Wire_ResultsQuery?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .resultsQuery(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .resultsQuery(v)
-        }
-      }()
-      case 47: try {
-        var v: Octet_Wire_ResultsBatch?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .resultsBatch(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .resultsBatch(v)
-        }
-      }()
-      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if self.version != 0 {
-      try visitor.visitSingularUInt32Field(value: self.version, fieldNumber: 1)
-    }
-    if self.requestID != 0 {
-      try visitor.visitSingularUInt64Field(value: self.requestID, fieldNumber: 2)
-    }
-    switch self.body {
-    case .hello?: try {
-      guard case .hello(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
-    }()
-    case .welcome?: try {
-      guard case .welcome(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
-    }()
-    case .heartbeat?: try {
-      guard case .heartbeat(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
-    }()
-    case .goodbye?: try {
-      guard case .goodbye(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
-    }()
-    case .refusal?: try {
-      guard case .refusal(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
-    }()
-    case .assignment?: try {
-      guard case .assignment(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
-    }()
-    case .result?: try {
-      guard case .result(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
-    }()
-    case .failure?: try {
-      guard case .failure(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
-    }()
-    case .blobRequest?: try {
-      guard case .blobRequest(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 30)
-    }()
-    case .blobChunk?: try {
-      guard case .blobChunk(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 31)
-    }()
-    case .blobPut?: try {
-      guard case .blobPut(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 32)
-    }()
-    case .blobAck?: try {
-      guard case .blobAck(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 33)
-    }()
-    case .submit?: try {
-      guard case .submit(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 40)
-    }()
-    case .accepted?: try {
-      guard case .accepted(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 41)
-    }()
-    case .jobQuery?: try {
-      guard case .jobQuery(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 42)
-    }()
-    case .jobReport?: try {
-      guard case .jobReport(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 43)
-    }()
-    case .statusQuery?: try {
-      guard case .statusQuery(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 44)
-    }()
-    case .statusReport?: try {
-      guard case .statusReport(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 45)
-    }()
-    case .resultsQuery?: try {
-      guard case .resultsQuery(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 46)
-    }()
-    case .resultsBatch?: try {
-      guard case .resultsBatch(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 47)
-    }()
-    case nil: break
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._version != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._version, fieldNumber: 1)
+      }
+      if _storage._requestID != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._requestID, fieldNumber: 2)
+      }
+      switch _storage._body {
+      case .hello?: try {
+        guard case .hello(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      }()
+      case .welcome?: try {
+        guard case .welcome(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      }()
+      case .heartbeat?: try {
+        guard case .heartbeat(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      }()
+      case .goodbye?: try {
+        guard case .goodbye(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+      }()
+      case .refusal?: try {
+        guard case .refusal(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+      }()
+      case .assignment?: try {
+        guard case .assignment(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
+      }()
+      case .result?: try {
+        guard case .result(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+      }()
+      case .failure?: try {
+        guard case .failure(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
+      }()
+      case .blobRequest?: try {
+        guard case .blobRequest(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 30)
+      }()
+      case .blobChunk?: try {
+        guard case .blobChunk(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 31)
+      }()
+      case .blobPut?: try {
+        guard case .blobPut(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 32)
+      }()
+      case .blobAck?: try {
+        guard case .blobAck(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 33)
+      }()
+      case .submit?: try {
+        guard case .submit(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 40)
+      }()
+      case .accepted?: try {
+        guard case .accepted(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 41)
+      }()
+      case .jobQuery?: try {
+        guard case .jobQuery(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 42)
+      }()
+      case .jobReport?: try {
+        guard case .jobReport(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 43)
+      }()
+      case .statusQuery?: try {
+        guard case .statusQuery(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 44)
+      }()
+      case .statusReport?: try {
+        guard case .statusReport(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 45)
+      }()
+      case .resultsQuery?: try {
+        guard case .resultsQuery(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 46)
+      }()
+      case .resultsBatch?: try {
+        guard case .resultsBatch(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 47)
+      }()
+      case nil: break
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Octet_Wire_Envelope, rhs: Octet_Wire_Envelope) -> Bool {
-    if lhs.version != rhs.version {return false}
-    if lhs.requestID != rhs.requestID {return false}
-    if lhs.body != rhs.body {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._version != rhs_storage._version {return false}
+        if _storage._requestID != rhs_storage._requestID {return false}
+        if _storage._body != rhs_storage._body {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1628,7 +1698,7 @@ nonisolated extension Octet_Wire_Prediction: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Octet_Wire_TaskResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TaskResult"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}task\0\u{1}attempt\0\u{3}worker_id\0\u{1}histograms\0\u{1}predictions\0\u{1}seconds\0\u{1}images\0\u{3}decode_seconds\0\u{3}compute_seconds\0\u{3}output_groups\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}task\0\u{1}attempt\0\u{3}worker_id\0\u{1}histograms\0\u{1}predictions\0\u{1}seconds\0\u{1}images\0\u{3}decode_seconds\0\u{3}compute_seconds\0\u{3}output_groups\0\u{1}payload\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1647,6 +1717,7 @@ nonisolated extension Octet_Wire_TaskResult: SwiftProtobuf.Message, SwiftProtobu
       case 9: try { try decoder.decodeSingularDoubleField(value: &self.decodeSeconds) }()
       case 10: try { try decoder.decodeSingularDoubleField(value: &self.computeSeconds) }()
       case 11: try { try decoder.decodeRepeatedMessageField(value: &self.outputGroups) }()
+      case 12: try { try decoder.decodeSingularMessageField(value: &self._payload) }()
       default: break
       }
     }
@@ -1690,6 +1761,9 @@ nonisolated extension Octet_Wire_TaskResult: SwiftProtobuf.Message, SwiftProtobu
     if !self.outputGroups.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.outputGroups, fieldNumber: 11)
     }
+    try { if let v = self._payload {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1705,6 +1779,7 @@ nonisolated extension Octet_Wire_TaskResult: SwiftProtobuf.Message, SwiftProtobu
     if lhs.decodeSeconds != rhs.decodeSeconds {return false}
     if lhs.computeSeconds != rhs.computeSeconds {return false}
     if lhs.outputGroups != rhs.outputGroups {return false}
+    if lhs._payload != rhs._payload {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -9,7 +9,8 @@ public struct JobRecord: Codable, Hashable, Sendable {
         case running
         /// Merging histograms, searching thresholds, quantizing, writing artifacts.
         case finalizing
-        /// The INT8 model is checked on the workers against FP32 on held-out samples.
+        /// The INT8 model is measured on the workers: the report's per-layer SQNR on the first
+        /// samples, and its agreement with FP32 on held-out samples.
         case verifying
         case done
         case failed
@@ -46,15 +47,22 @@ public struct JobRecord: Codable, Hashable, Sendable {
     }
 }
 
-/// One unit of work of a job: a calibration shard, a verification batch or an inference batch,
+/// One unit of work of a job: a calibration shard, a report or verification batch or an inference batch,
 /// over samples [start, end). Identified by (job, index): results are idempotent by that key.
 public struct TaskRecord: Codable, Hashable, Sendable {
     public enum State: String, Codable, Sendable { case pending, assigned, done }
     public enum Kind: String, Codable, Sendable {
-        case calibration, verification, inference
+        /// A calibration's histogram shard; the report's measurement of the INT8 model
+        /// (`ReportSampleSums`); the INT8 model's check on held-out samples; an inference batch.
+        case calibration, report, verification, inference
 
         var wire: Octet_Wire_TaskKind {
-            switch self { case .calibration: .calibrationShard; case .verification: .verification; case .inference: .inference }
+            switch self {
+            case .calibration: .calibrationShard
+            case .report: .calibrationReport
+            case .verification: .verification
+            case .inference: .inference
+            }
         }
     }
 

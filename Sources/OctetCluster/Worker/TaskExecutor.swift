@@ -15,7 +15,7 @@ public struct PreparedInput: Sendable {
     let seconds: Double
 }
 
-/// Runs one task on a worker: calibration histograms, verification or inference. Models are
+/// Runs one task on a worker: calibration histograms, the calibration report's sums, verification or inference. Models are
 /// read from the worker's blob cache and compiled once per content hash; the last few compiled
 /// models and opened datasets are kept (`modelsKept`), older ones dropped. `prepare` (the next
 /// task's images) and `run` (the current task) may run at once on two threads.
@@ -30,6 +30,7 @@ public final class TaskExecutor: @unchecked Sendable {
     private var sessions = RecentlyUsedCache<InferenceSession>(capacity: modelsKept)
     private var datasets = RecentlyUsedCache<any Dataset>(capacity: modelsKept)
     private var runs = RecentlyUsedCache<ModelRun>(capacity: modelsKept)
+    private var meters = RecentlyUsedCache<ReportMeter>(capacity: modelsKept)
     /// Guards the caches (and a model's compilation, done once).
     private let lock = NSLock()
 
@@ -91,6 +92,9 @@ public final class TaskExecutor: @unchecked Sendable {
             let h = try collectHistograms(try observedGraph(a.modelHash, spec: spec, data: data, options: options), data: data, range: range,
                                           watched: Set(a.watched), options: options, batch: 16)
             r.histograms = Compression.pack(HistogramSet.encode(h))
+        case .calibrationReport:
+            let meter = try reportMeter(a, spec: spec, data: data)
+            r.payload = Compression.pack(try ReportSampleSums.encode(try range.map { try meter.measure(data, sample: $0) }))
         case .verification:
             let run = try ClassificationRun(graph: try fp32Graph(a.modelHash), options: PlanOptions(isa: try ISA.named(a.isa), threads: threads))
             let session = try int8Session(a.int8ModelHash)
@@ -135,10 +139,26 @@ public final class TaskExecutor: @unchecked Sendable {
         return r
     }
 
-    /// The graph a calibration job histograms (`calibrationGraph`: cross-layer equalized when the
-    /// job asks, which depends on the job's first samples), cached per model and job spec.
+    /// The report's meter of a calibration job's INT8 model (against the graph its shards
+    /// observed), on the job's pinned FP32 path; compiled once per model, path and spec.
+    func reportMeter(_ a: Octet_Wire_TaskAssignment, spec: JobSpec, data: any Dataset) throws -> ReportMeter {
+        let key = a.int8ModelHash + "#" + a.isa + "#" + ContentHash.sha256(Array(a.jobSpecJson.utf8))
+        lock.lock()
+        let cached = meters.value(for: key)
+        lock.unlock()
+        if let cached { return cached }
+        let options = PlanOptions(isa: try ISA.named(a.isa), threads: threads)
+        let fp32 = try observedGraph(a.modelHash, spec: spec, data: data, options: options)
+        let meter = try ReportMeter(fp32: fp32, qdq: try ModelLoader.loadQDQ(path: cache.path(a.int8ModelHash)), options: options)
+        lock.lock(); meters.insert(meter, for: key); lock.unlock()
+        return meter
+    }
+
+    /// The graph a calibration job histograms (`calibrationGraph`: cross-layer equalized and with
+    /// high biases absorbed when the job asks, which depends on the job's first samples), cached
+    /// per model and job spec.
     func observedGraph(_ hash: String, spec: JobSpec, data: any Dataset, options: PlanOptions) throws -> Graph {
-        guard let calibration = spec.calibration, calibration.equalize else { return try fp32Graph(hash) }
+        guard let calibration = spec.calibration, calibration.equalize || calibration.absorbHighBias else { return try fp32Graph(hash) }
         let key = hash + "#equalized#" + ContentHash.sha256(Array(spec.json().utf8))
         lock.lock()
         let cached = graphs.value(for: key)
