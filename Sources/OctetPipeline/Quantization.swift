@@ -158,11 +158,20 @@ public struct CalibrationPlan: Sendable {
     /// (`chosenWeights`). Quantized once here, since the clipping search is costly and the
     /// sensitivity analysis, the QDQ pass and the accuracy search all need the same codes.
     public var weights: [String: InsertQuantizeDequantize.QuantizedWeight] = [:]
+    /// Rows whose weight-quantization effects (`WeightEffectSample`) the plan still needs; empty
+    /// once `completed(with:)` (see `planCalibration(deferAnalysis:)`).
+    public var analysisRows: Range<Int> = 0..<0
 }
 
 /// Prepares a calibration: checks the model, optimizes it, and runs the weight-sensitivity
 /// analysis and bias-correction measurement on the first samples.
-public func planCalibration(_ model: Graph, calibrationData: any Dataset, config: QuantConfig) throws -> CalibrationPlan {
+///
+/// With `deferAnalysis` (a cluster coordinator), that measurement is left to others when it can
+/// be (`analysisRows` not empty: the default weight ranges and rounding): the plan then observes
+/// every tensor any exclusion could need, and `completed(with:)` finishes it from the samples'
+/// `WeightEffectSample`s. Either way the finished plan is the same.
+public func planCalibration(_ model: Graph, calibrationData: any Dataset, config: QuantConfig,
+                            deferAnalysis: Bool = false) throws -> CalibrationPlan {
     if let qdq = model.nodes.first(where: { $0.op.isQDQ }) { throw CalibrationError.alreadyQuantized(qdq.name) }
     let (graph, adjustments) = try calibrationGraph(model, data: calibrationData, config: config)
     let rows = min(calibrationData.count, config.samples ?? calibrationData.count)
@@ -170,10 +179,6 @@ public func planCalibration(_ model: Graph, calibrationData: any Dataset, config
     // With an accuracy bound, the last rows validate instead of calibrating.
     if config.accuracy != nil, rows < 2 { throw AccuracyControlError.tooFewSamples(rows) }
     let count = rows - (config.accuracy?.validation(of: rows) ?? 0)
-    var config = config
-    var sensitivity: [String: Double] = [:]
-    var autoExcluded: [String] = []
-    var corrections: [String: [Float]] = [:]
     var weightScales: [String: [Float]]? = nil
     if config.weightRanges == .outputs {
         weightScales = try outputMSEWeightScales(graph, data: calibrationData, samples: min(config.sensitivitySamples, count),
@@ -188,29 +193,67 @@ public func planCalibration(_ model: Graph, calibrationData: any Dataset, config
     // might leave quantized is here.
     let weights = InsertQuantizeDequantize.quantizedWeights(graph, options: config.quantize)
         .merging(chosenWeights(graph, scales: weightScales, roundedUp: roundedUp, options: config.quantize)) { _, picked in picked }
-    if config.sensitivityMarginDB != nil || config.biasCorrection {
-        (sensitivity, corrections) = try weightQuantizationEffects(graph, data: calibrationData, samples: min(config.sensitivitySamples, count),
-                                                                   options: config.quantize, plan: config.plan, chosen: weights)
+    var plan = CalibrationPlan(graph: graph, config: config, watched: [], samples: count, validationRows: count..<rows,
+                               sensitivity: [:], autoExcluded: [], corrections: [:],
+                               adjustments: adjustments, weightScales: weightScales, roundedUp: roundedUp, weights: weights)
+    let analysis = config.sensitivityMarginDB != nil || config.biasCorrection ? 0..<min(config.sensitivitySamples, count) : 0..<0
+    // Workers quantize the weights by the default rule only; chosen ranges or rounding stay here.
+    if deferAnalysis, !analysis.isEmpty, weightScales == nil, roundedUp == nil {
+        plan.analysisRows = analysis
+        plan.watched = CalibrationPlan.watchedTensors(graph, config: config, everyExclusion: true)
+        return plan
     }
-    if let margin = config.sensitivityMarginDB {
-        autoExcluded = sensitiveLayers(sensitivity, margin: margin).filter { !config.quantize.excludedNodes.contains($0) }
-        config.quantize.excludedNodes.formUnion(autoExcluded)
-    }
-    var watched = InsertQuantizeDequantize.quantizationPoints(graph, options: config.quantize).activations
-    if config.accuracy != nil {
-        // The accuracy-driven search returns nodes to FP32: the tensors that then become
-        // quantization points in their own right (a layer's input whose producer is returned) are
-        // observed too.
-        var seen = Set(watched)
-        for node in InsertQuantizeDequantize.quantizedNodes(graph, options: config.quantize) {
-            var options = config.quantize
-            options.excludedNodes.insert(node)
-            for t in InsertQuantizeDequantize.quantizationPoints(graph, options: options).activations where seen.insert(t).inserted { watched.append(t) }
+    let effects = analysis.isEmpty ? WeightEffects([]) : try weightQuantizationEffectsMeasured(plan, data: calibrationData, rows: analysis)
+    return plan.completed(with: effects)
+}
+
+/// `WeightEffects` of `plan`'s graph and weights on `rows`, in this process.
+func weightQuantizationEffectsMeasured(_ plan: CalibrationPlan, data: any Dataset, rows: Range<Int>) throws -> WeightEffects {
+    let meter = try WeightEffectMeter(plan.graph, options: plan.config.quantize, plan: plan.config.plan, chosen: plan.weights)
+    return WeightEffects(try rows.map { try meter.measure(data, sample: $0) })
+}
+
+extension CalibrationPlan {
+    /// The plan finished with the weight-quantization effects of its analysis rows: the
+    /// sensitivity exclusions, the bias corrections, and the tensors to observe.
+    public func completed(with effects: WeightEffects) -> CalibrationPlan {
+        var plan = self
+        plan.analysisRows = 0..<0
+        plan.sensitivity = effects.sensitivity
+        plan.corrections = effects.biasCorrection
+        if let margin = config.sensitivityMarginDB {
+            let auto = sensitiveLayers(effects.sensitivity, margin: margin).filter { !config.quantize.excludedNodes.contains($0) }
+            plan.autoExcluded = auto.sorted()
+            plan.config.quantize.excludedNodes.formUnion(auto)
         }
+        plan.watched = Self.watchedTensors(graph, config: plan.config, everyExclusion: false)
+        return plan
     }
-    return CalibrationPlan(graph: graph, config: config, watched: watched, samples: count, validationRows: count..<rows,
-                           sensitivity: sensitivity, autoExcluded: autoExcluded.sorted(), corrections: corrections,
-                           adjustments: adjustments, weightScales: weightScales, roundedUp: roundedUp, weights: weights)
+
+    /// The activations to histogram: the quantization points in graph order, then (with an
+    /// accuracy bound) the tensors the search may need when it returns a node to FP32.
+    /// `everyExclusion`: before the sensitivity exclusions are known, every tensor that is a
+    /// quantization point or carries one's parameters (`all`): excluding convolutions only removes
+    /// points, so this covers whichever layers the analysis keeps in FP32.
+    static func watchedTensors(_ graph: Graph, config: QuantConfig, everyExclusion: Bool) -> [String] {
+        func points(_ options: QuantizeOptions) -> [String] {
+            let p = InsertQuantizeDequantize.quantizationPoints(graph, options: options)
+            return everyExclusion ? p.all : p.activations
+        }
+        var watched = points(config.quantize)
+        if config.accuracy != nil {
+            // The accuracy-driven search returns nodes to FP32: the tensors that then become
+            // quantization points in their own right (a layer's input whose producer is returned) are
+            // observed too.
+            var seen = Set(watched)
+            for node in InsertQuantizeDequantize.quantizedNodes(graph, options: config.quantize) {
+                var options = config.quantize
+                options.excludedNodes.insert(node)
+                for t in points(options) where seen.insert(t).inserted { watched.append(t) }
+            }
+        }
+        return watched
+    }
 }
 
 /// The FP32 graph a calibration observes: the optimized model, cross-layer equalized when the

@@ -37,9 +37,9 @@ public struct ReportSampleSums: Codable, Sendable, Equatable {
 /// every tensor captured, the INT8 model with every quantized tensor dequantized, and the three
 /// diagnosis variants. Compiled once per model (plans per input shape are cached).
 public final class ReportMeter: @unchecked Sendable {
+    /// The FP32 model, unfused so every tensor is observed; its outputs are also the diagnosis's reference.
     let capture: ModelRun
     let qdq: Graph
-    let reference: ModelRun
     let variants: [ModelRun]
     private var int8Plans: [[String: Shape]: Int8Plan] = [:]
     private let lock = NSLock()
@@ -52,7 +52,6 @@ public final class ReportMeter: @unchecked Sendable {
         unfused.threads = 1
         capture = try ModelRun(graph: fp32, options: unfused)
         self.qdq = qdq
-        reference = try ModelRun(graph: fp32, options: options)
         variants = try [qdq, weightsOnlyModel(qdq: qdq), activationsOnlyModel(qdq: qdq, fp32: fp32)].map {
             try ModelRun(graph: $0, options: options)
         }
@@ -70,7 +69,7 @@ public final class ReportMeter: @unchecked Sendable {
             return out
         }
         let values = Capture()
-        _ = try capture.run(input, observer: values)
+        let expected = try capture.run(input, observer: values)
         let shapes = input.mapValues(\.shape)
         lock.lock()
         let cached = int8Plans[shapes]
@@ -90,9 +89,8 @@ public final class ReportMeter: @unchecked Sendable {
             }
             if counted { out.tensors[tensor] = [s.bitPattern, n.bitPattern] }
         }
-        let expected = try reference.run(input)
-        let classifier = ModelRun.classifierOutput(expected, names: reference.outputNames, images: 1)
-        let compared = classifier.map { [$0] } ?? reference.outputNames
+        let classifier = ModelRun.classifierOutput(expected, names: capture.outputNames, images: 1)
+        let compared = classifier.map { [$0] } ?? capture.outputNames
         for run in variants {
             let got = try run.run(input)
             var sums = ErrorSums()

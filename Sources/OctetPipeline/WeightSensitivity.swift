@@ -19,55 +19,114 @@ public func weightSensitivity(_ graph: Graph, data: any Dataset, samples: Int, o
 /// Per convolution: the output-space SQNR of weight quantization (see `weightSensitivity`) and
 /// the mean output shift it causes per output channel, E[y_fp32 − y_quantized-weights] over the
 /// samples' pixels: adding it to the bias is empirical bias correction (Nagel et al. 2019,
-/// "Data-Free Quantization Through Weight Equalization and Bias Correction", §4.2).
-/// `chosen` (usually `CalibrationPlan.weights`: every weight quantized once, with the ranges or rounding the plan chose) replaces the default
-/// codes of the weights it holds.
+/// "Data-Free Quantization Through Weight Equalization and Bias Correction", §4.2). Measured on
+/// rows 0..<samples one by one (`WeightEffectMeter`) and summed in sample order (`WeightEffects`),
+/// as cluster workers do.
+/// `chosen` (usually `CalibrationPlan.weights`: every weight quantized once, with the ranges or
+/// rounding the plan chose) replaces the default codes of the weights it holds.
 public func weightQuantizationEffects(_ graph: Graph, data: any Dataset, samples: Int, options: QuantizeOptions, plan: PlanOptions,
                                       chosen: [String: InsertQuantizeDequantize.QuantizedWeight] = [:]) throws -> (sensitivity: [String: Double], biasCorrection: [String: [Float]]) {
-    var opts = plan
-    opts.fuse = false
-    opts.threads = 1
-    let run = try ModelRun(graph: graph, options: opts)
-    final class Capture: TensorObserver, @unchecked Sendable {
-        var values: [String: [Float]] = [:]
-        func observe(_ t: ObservedTensor, worker: Int) { values[t.name] = Array(t.values) }
+    let rows = 0..<min(max(samples, 0), data.count)
+    guard !rows.isEmpty else { return ([:], [:]) }
+    let meter = try WeightEffectMeter(graph, options: options, plan: plan, chosen: chosen)
+    let effects = WeightEffects(try rows.map { try meter.measure(data, sample: $0) })
+    return (effects.sensitivity, effects.biasCorrection)
+}
+
+/// One sample's share of `weightQuantizationEffects`: per convolution, over the sample's output
+/// values u (FP32 weights) and v (quantized weights), both finite, Σu², Σ(u − v)², per output
+/// channel Σ(u − v), and the output pixels. Doubles travel as bit patterns (exact), so the sum
+/// over samples in sample order is the same whichever workers measured which samples.
+public struct WeightEffectSample: Codable, Sendable, Equatable {
+    public struct Layer: Codable, Sendable, Equatable {
+        /// Bit patterns of [Σu², Σ(u − v)²]; empty when no pair was finite.
+        public var sums: [UInt64]
+        /// Bit patterns of Σ(u − v) per output channel.
+        public var shift: [UInt64]
+        public var pixels: Int
     }
-    // One kernel pair (float weights, quantized weights) per convolution, per input shape.
-    struct Layer { let name: String; let input: String; let output: String; let exact: Conv2DKernel; let quantized: Conv2DKernel }
-    // Weights quantized once per convolution (the same whatever the input shape).
-    var fakeWeights: [String: [Float]] = [:]
-    for node in graph.nodes {
-        guard case .conv = node.op, let w = graph.initializers[node.inputs[1]], let wf = w.floats, w.shape.rank >= 1, w.shape[0] > 0 else { continue }
-        let (q, s) = chosen["\(node.inputs[1])@0"].map { ($0.codes, $0.scales) }
-            ?? WeightQuantizer.quantize(wf, shape: w.shape, axis: 0, perChannel: options.perChannelWeights,
-                                        qmax: options.weightMax, clipping: options.weightClipping)
-        let per = wf.count / w.shape[0]
-        fakeWeights[node.name] = q.enumerated().map { Float($1) * s[s.count == 1 ? 0 : $0 / per] }
+    public var sample: Int
+    public var layers: [String: Layer]
+
+    /// The JSON form a cluster worker sends for its task's samples.
+    public static func encode(_ samples: [WeightEffectSample]) throws -> [UInt8] { Array(try JSONEncoder().encode(samples)) }
+
+    /// Parses a worker's JSON form, checking every layer's shape.
+    public static func decode(_ bytes: [UInt8]) throws -> [WeightEffectSample] {
+        let all = try JSONDecoder().decode([WeightEffectSample].self, from: Data(bytes))
+        for s in all {
+            for (name, l) in s.layers where !(l.sums.isEmpty || l.sums.count == 2) || l.pixels < 0 {
+                throw PipelineError.badOption("the weight-effect sums of '\(name)' on sample \(s.sample) are malformed")
+            }
+        }
+        return all
     }
+}
+
+/// Measures `WeightEffectSample`s of one graph: the FP32 model with every tensor captured, and
+/// per convolution a kernel with its FP32 weights and one with its quantized weights, run on the
+/// captured FP32 input. Compiled once (kernels per input shape are cached).
+public final class WeightEffectMeter: @unchecked Sendable {
+    /// One kernel pair (float weights, quantized weights) per convolution, per input shape.
+    struct Layer { let name: String; let input: String; let exact: Conv2DKernel; let quantized: Conv2DKernel }
+    let graph: Graph
+    let run: ModelRun
+    let isa: ISA
+    /// Weights quantized once per convolution (the same whatever the input shape), dequantized.
+    let fakeWeights: [String: [Float]]
+    private var layersByShape: [[String: Shape]: [Layer]] = [:]
+    private let lock = NSLock()
+
+    public init(_ graph: Graph, options: QuantizeOptions, plan: PlanOptions,
+                chosen: [String: InsertQuantizeDequantize.QuantizedWeight] = [:]) throws {
+        var opts = plan
+        opts.fuse = false
+        opts.threads = 1
+        run = try ModelRun(graph: graph, options: opts)
+        self.graph = graph
+        isa = plan.isa
+        var fake: [String: [Float]] = [:]
+        for node in graph.nodes {
+            guard case .conv = node.op, let w = graph.initializers[node.inputs[1]], let wf = w.floats, w.shape.rank >= 1, w.shape[0] > 0 else { continue }
+            let (q, s) = chosen["\(node.inputs[1])@0"].map { ($0.codes, $0.scales) }
+                ?? WeightQuantizer.quantize(wf, shape: w.shape, axis: 0, perChannel: options.perChannelWeights,
+                                            qmax: options.weightMax, clipping: options.weightClipping)
+            let per = wf.count / w.shape[0]
+            fake[node.name] = q.enumerated().map { Float($1) * s[s.count == 1 ? 0 : $0 / per] }
+        }
+        fakeWeights = fake
+    }
+
     func layers(for inputShapes: [String: Shape]) throws -> [Layer] {
+        lock.lock()
+        let cached = layersByShape[inputShapes]
+        lock.unlock()
+        if let cached { return cached }
         let shapes = try SpecializeShapes.apply(graph, inputShapes: inputShapes).shapes
         var layers: [Layer] = []
         for node in graph.nodes {
             guard let fake = fakeWeights[node.name], let w = graph.initializers[node.inputs[1]], let wf = w.floats,
                   let x = shapes[node.inputs[0]], let y = shapes[node.outputs[0]] else { continue }
             let geometry = try ConvLowering(node, input: x, output: y, weightShape: w.shape).geometry
-            layers.append(Layer(name: node.name, input: node.inputs[0], output: node.outputs[0],
-                                exact: Conv2DKernel(geometry: geometry, weights: wf, bias: nil, isa: plan.isa),
-                                quantized: Conv2DKernel(geometry: geometry, weights: fake, bias: nil, isa: plan.isa)))
+            layers.append(Layer(name: node.name, input: node.inputs[0],
+                                exact: Conv2DKernel(geometry: geometry, weights: wf, bias: nil, isa: isa),
+                                quantized: Conv2DKernel(geometry: geometry, weights: fake, bias: nil, isa: isa)))
         }
+        lock.lock(); layersByShape[inputShapes] = layers; lock.unlock()
         return layers
     }
-    var layersByShape: [[String: Shape]: [Layer]] = [:]
-    var signal: [String: Double] = [:], noise: [String: Double] = [:]
-    var shift: [String: [Double]] = [:], counted: [String: Int] = [:]
-    for i in 0..<min(samples, data.count) {
-        guard let (_, input) = try run.inputBatches(data, i..<(i + 1)).first else { continue }
+
+    /// The sums of row `i` of `data`.
+    public func measure(_ data: any Dataset, sample i: Int) throws -> WeightEffectSample {
+        final class Capture: TensorObserver, @unchecked Sendable {
+            var values: [String: [Float]] = [:]
+            func observe(_ t: ObservedTensor, worker: Int) { values[t.name] = Array(t.values) }
+        }
+        var out = WeightEffectSample(sample: i, layers: [:])
+        guard let (_, input) = try run.inputBatches(data, i..<(i + 1)).first else { return out }
         let capture = Capture()
         _ = try run.run(input, observer: capture)
-        let key = input.mapValues(\.shape)
-        let layers = try layersByShape[key] ?? layers(for: key)
-        layersByShape[key] = layers
-        for l in layers {
+        for l in try layers(for: input.mapValues(\.shape)) {
             guard let x = capture.values[l.input] else { continue }
             let n = l.exact.geometry.outPixels * l.exact.geometry.outPixelStride
             var a = [Float](repeating: 0, count: n), b = a
@@ -77,33 +136,55 @@ public func weightQuantizationEffects(_ graph: Graph, data: any Dataset, samples
                 b.withUnsafeMutableBufferPointer { l.quantized.run(input: xp.baseAddress!, output: $0.baseAddress!, pixels: 0..<l.quantized.geometry.outPixels, scratch: scratch.pointer) }
             }
             let stride = l.exact.geometry.outPixelStride
-            // Running sums in locals (one dictionary access per layer, not per value); the order of
-            // the additions is the values' order, as before.
-            var sums = shift[l.name] ?? Array(repeating: 0, count: stride)
-            var s = signal[l.name] ?? 0, e = noise[l.name] ?? 0, seen = signal[l.name] != nil
-            var c = 0
+            var shift = [Double](repeating: 0, count: stride)
+            var s = 0.0, e = 0.0, seen = false, c = 0
             for (u, v) in zip(a, b) {
                 if u.isFinite && v.isFinite {
                     s += Double(u) * Double(u)
                     e += Double(u - v) * Double(u - v)
-                    sums[c] += Double(u) - Double(v)
+                    shift[c] += Double(u) - Double(v)
                     seen = true
                 }
                 c += 1
                 if c == stride { c = 0 }
             }
-            if seen { signal[l.name] = s; noise[l.name] = e }
-            shift[l.name] = sums
-            counted[l.name, default: 0] += l.exact.geometry.outPixels
+            out.layers[l.name] = .init(sums: seen ? [s.bitPattern, e.bitPattern] : [], shift: shift.map(\.bitPattern),
+                                       pixels: l.exact.geometry.outPixels)
+        }
+        return out
+    }
+}
+
+/// `weightQuantizationEffects` from every sample's `WeightEffectSample`, added in sample order.
+public struct WeightEffects: Sendable {
+    /// Per convolution: output SQNR (dB) of its quantized weights.
+    public var sensitivity: [String: Double] = [:]
+    /// Per convolution: the mean output shift per channel (the bias correction).
+    public var biasCorrection: [String: [Float]] = [:]
+
+    /// Sums `samples` (sorted here by sample, so any split or arrival order gives the same result).
+    public init(_ samples: [WeightEffectSample]) {
+        var signal: [String: Double] = [:], noise: [String: Double] = [:]
+        var shift: [String: [Double]] = [:], pixels: [String: Int] = [:]
+        for s in samples.sorted(by: { $0.sample < $1.sample }) {
+            for (name, l) in s.layers {
+                if l.sums.count == 2 {
+                    signal[name, default: 0] += Double(bitPattern: l.sums[0])
+                    noise[name, default: 0] += Double(bitPattern: l.sums[1])
+                }
+                var total = shift[name] ?? Array(repeating: 0, count: l.shift.count)
+                guard total.count == l.shift.count else { continue }
+                for c in total.indices { total[c] += Double(bitPattern: l.shift[c]) }
+                shift[name] = total
+                pixels[name, default: 0] += l.pixels
+            }
+        }
+        for (k, s) in signal { sensitivity[k] = (noise[k] ?? 0) == 0 ? 200 : 10 * log10(s / noise[k]!) }
+        for (k, sums) in shift {
+            let n = Float(max(pixels[k] ?? 1, 1))
+            biasCorrection[k] = sums.map { Float($0) / n }
         }
     }
-    var out: [String: Double] = [:]
-    for (k, s) in signal { out[k] = (noise[k] ?? 0) == 0 ? 200 : 10 * log10(s / noise[k]!) }
-    let corrections = shift.mapValues { sums in sums.map { Float($0) } }.reduce(into: [String: [Float]]()) { acc, kv in
-        let n = Float(max(counted[kv.key] ?? 1, 1))
-        acc[kv.key] = kv.value.map { $0 / n }
-    }
-    return (out, corrections)
 }
 
 /// The corrections NNCF's FastBiasCorrection rule keeps: a convolution's correction applies only

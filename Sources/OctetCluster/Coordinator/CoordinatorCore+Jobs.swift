@@ -212,6 +212,15 @@ extension CoordinatorCore {
                 next += Int(g.count)
             }
             guard next == task.end else { return "output groups cover samples \(task.start)..<\(next), expected ..<\(task.end)" }
+        case .analysis:
+            do {
+                let sums = try WeightEffectSample.decode(try Compression.unpack(r.payload))
+                guard sums.map(\.sample) == Array(task.start..<task.end) else {
+                    return "weight-effect sums of samples \(sums.map(\.sample)), expected \(task.start)..<\(task.end)"
+                }
+            } catch {
+                return "\(error)"
+            }
         case .report:
             do {
                 let sums = try ReportSampleSums.decode(try Compression.unpack(r.payload))

@@ -37,7 +37,9 @@ public final class JobRunner: @unchecked Sendable {
             switch job.spec.kind {
             case .calibrate:
                 let plan = try calibrationPlan(job, data: data)
-                let tasks = Self.split(0..<plan.samples, size: job.spec.shardSize, job: job.id, kind: .calibration, first: 0)
+                // The weight-quantization analysis first, in one task (its setup costs more than its samples).
+                let analysis = Self.split(plan.analysisRows, size: max(plan.analysisRows.count, 1), job: job.id, kind: .analysis, first: 0)
+                let tasks = analysis + Self.split(0..<plan.samples, size: job.spec.shardSize, job: job.id, kind: .calibration, first: analysis.count)
                 return PreparedJob(tasks: tasks, watched: plan.watched, isa: plan.config.plan.isa.rawValue)
             case .infer:
                 let graph = try ModelLoader.loadQDQ(path: blobs.path(job.spec.modelHash))
@@ -104,7 +106,8 @@ public final class JobRunner: @unchecked Sendable {
         lock.unlock()
         guard let options = job.spec.calibration else { throw JobFailure("no calibration options") }
         let graph = try ModelLoader.load(path: blobs.path(job.spec.modelHash))
-        let plan = try planCalibration(graph, calibrationData: data, config: try options.quantConfig(plan: try planOptions(job)))
+        let plan = try planCalibration(graph, calibrationData: data, config: try options.quantConfig(plan: try planOptions(job)),
+                                       deferAnalysis: true)
         lock.lock(); plans[job.id] = plan; lock.unlock()
         return plan
     }
@@ -112,7 +115,20 @@ public final class JobRunner: @unchecked Sendable {
     /// The calibrated model of `job` from its shards' histograms: a pure function of the job and
     /// its stored results, kept in memory until the job's report is written.
     func calibrated(_ job: JobRecord, _ tasks: [TaskRecord], data: any Dataset) throws -> (CalibrationPlan, QuantizedModel) {
-        let plan = try calibrationPlan(job, data: data)
+        var plan = try calibrationPlan(job, data: data)
+        if !plan.analysisRows.isEmpty {
+            var samples: [WeightEffectSample] = []
+            let analysis = tasks.filter { $0.kind == .analysis }
+            for (task, r) in zip(analysis, try store.results(of: analysis)) {
+                do { samples += try WeightEffectSample.decode(try Compression.unpack(r.payload)) } catch {
+                    throw JobFailure("the weight-effect sums of task \(task.index) cannot be read: \(error)")
+                }
+            }
+            guard samples.map(\.sample).sorted() == Array(plan.analysisRows) else {
+                throw JobFailure("the weight-effect sums cover samples \(samples.map(\.sample).sorted()), expected \(plan.analysisRows)")
+            }
+            plan = plan.completed(with: WeightEffects(samples))
+        }
         lock.lock()
         let kept = quantized[job.id]
         lock.unlock()

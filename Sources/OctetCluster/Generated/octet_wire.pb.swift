@@ -44,6 +44,10 @@ public nonisolated enum Octet_Wire_TaskKind: SwiftProtobuf.Enum, Swift.CaseItera
   /// Measure the calibration report (FP32 against the INT8 model of int8_model_hash) on samples
   /// [start, end); the result's payload holds the per-sample sums.
   case calibrationReport // = 4
+
+  /// Measure the weight-quantization effects (sensitivity, bias correction) of the model on
+  /// samples [start, end); the result's payload holds the per-sample sums.
+  case calibrationAnalysis // = 5
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -57,6 +61,7 @@ public nonisolated enum Octet_Wire_TaskKind: SwiftProtobuf.Enum, Swift.CaseItera
     case 2: self = .verification
     case 3: self = .inference
     case 4: self = .calibrationReport
+    case 5: self = .calibrationAnalysis
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -68,6 +73,7 @@ public nonisolated enum Octet_Wire_TaskKind: SwiftProtobuf.Enum, Swift.CaseItera
     case .verification: return 2
     case .inference: return 3
     case .calibrationReport: return 4
+    case .calibrationAnalysis: return 5
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -79,6 +85,7 @@ public nonisolated enum Octet_Wire_TaskKind: SwiftProtobuf.Enum, Swift.CaseItera
     .verification,
     .inference,
     .calibrationReport,
+    .calibrationAnalysis,
   ]
 
 }
@@ -882,7 +889,7 @@ public nonisolated struct Octet_Wire_ResultsBatch: Sendable {
 fileprivate nonisolated let _protobuf_package = "octet.wire"
 
 nonisolated extension Octet_Wire_TaskKind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TASK_KIND_UNSPECIFIED\0\u{1}CALIBRATION_SHARD\0\u{1}VERIFICATION\0\u{1}INFERENCE\0\u{1}CALIBRATION_REPORT\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TASK_KIND_UNSPECIFIED\0\u{1}CALIBRATION_SHARD\0\u{1}VERIFICATION\0\u{1}INFERENCE\0\u{1}CALIBRATION_REPORT\0\u{1}CALIBRATION_ANALYSIS\0")
 }
 
 nonisolated extension Octet_Wire_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

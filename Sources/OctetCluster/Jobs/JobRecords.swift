@@ -52,12 +52,14 @@ public struct JobRecord: Codable, Hashable, Sendable {
 public struct TaskRecord: Codable, Hashable, Sendable {
     public enum State: String, Codable, Sendable { case pending, assigned, done }
     public enum Kind: String, Codable, Sendable {
-        /// A calibration's histogram shard; the report's measurement of the INT8 model
-        /// (`ReportSampleSums`); the INT8 model's check on held-out samples; an inference batch.
-        case calibration, report, verification, inference
+        /// A calibration's weight-quantization analysis (`WeightEffectSample`s); its histogram
+        /// shard; the report's measurement of the INT8 model (`ReportSampleSums`); the INT8
+        /// model's check on held-out samples; an inference batch.
+        case analysis, calibration, report, verification, inference
 
         var wire: Octet_Wire_TaskKind {
             switch self {
+            case .analysis: .calibrationAnalysis
             case .calibration: .calibrationShard
             case .report: .calibrationReport
             case .verification: .verification

@@ -31,6 +31,7 @@ public final class TaskExecutor: @unchecked Sendable {
     private var datasets = RecentlyUsedCache<any Dataset>(capacity: modelsKept)
     private var runs = RecentlyUsedCache<ModelRun>(capacity: modelsKept)
     private var meters = RecentlyUsedCache<ReportMeter>(capacity: modelsKept)
+    private var effectMeters = RecentlyUsedCache<WeightEffectMeter>(capacity: modelsKept)
     /// Guards the caches (and a model's compilation, done once).
     private let lock = NSLock()
 
@@ -92,6 +93,9 @@ public final class TaskExecutor: @unchecked Sendable {
             let h = try collectHistograms(try observedGraph(a.modelHash, spec: spec, data: data, options: options), data: data, range: range,
                                           watched: Set(a.watched), options: options, batch: 16)
             r.histograms = Compression.pack(HistogramSet.encode(h))
+        case .calibrationAnalysis:
+            let meter = try effectMeter(a, spec: spec, data: data)
+            r.payload = Compression.pack(try WeightEffectSample.encode(try range.map { try meter.measure(data, sample: $0) }))
         case .calibrationReport:
             let meter = try reportMeter(a, spec: spec, data: data)
             r.payload = Compression.pack(try ReportSampleSums.encode(try range.map { try meter.measure(data, sample: $0) }))
@@ -137,6 +141,23 @@ public final class TaskExecutor: @unchecked Sendable {
         r.images = UInt32(range.count)
         r.seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         return r
+    }
+
+    /// The weight-quantization analysis of a calibration job's observed graph (its weights quantized
+    /// by the default rule, as the coordinator's plan does), on the job's pinned FP32 path.
+    func effectMeter(_ a: Octet_Wire_TaskAssignment, spec: JobSpec, data: any Dataset) throws -> WeightEffectMeter {
+        let key = a.modelHash + "#" + a.isa + "#" + ContentHash.sha256(Array(a.jobSpecJson.utf8))
+        lock.lock()
+        let cached = effectMeters.value(for: key)
+        lock.unlock()
+        if let cached { return cached }
+        guard let calibration = spec.calibration else { throw JobFailure("an analysis task of a job without calibration options") }
+        let options = PlanOptions(isa: try ISA.named(a.isa), threads: threads)
+        let config = try calibration.quantConfig(plan: options)
+        let meter = try WeightEffectMeter(try observedGraph(a.modelHash, spec: spec, data: data, options: options),
+                                          options: config.quantize, plan: config.plan)
+        lock.lock(); effectMeters.insert(meter, for: key); lock.unlock()
+        return meter
     }
 
     /// The report's meter of a calibration job's INT8 model (against the graph its shards

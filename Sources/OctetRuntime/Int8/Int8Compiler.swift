@@ -114,11 +114,20 @@ struct Int8Compiler {
         let inner = q.shape.rank > a ? q.shape.dims[(a + 1)...].reduce(1, *) : 1
         let ch = q.shape.rank > a ? q.shape[a] : 1
         var real = [Float](repeating: 0, count: codes.count)
-        for i in codes.indices {
-            let c = s.count == 1 ? 0 : (i / inner) % ch
-            real[i] = Float((codes[i] - zp[zp.count == 1 ? 0 : c]) * Double(s[c]))
+        var centered = [Int32](repeating: 0, count: codes.count)
+        // Runs of `inner` values share a channel (its scale and zero point).
+        var i = 0, run = 0
+        while i < codes.count {
+            let c = s.count == 1 ? 0 : run % ch
+            let z = zp[zp.count == 1 ? 0 : c], scale = Double(s[c])
+            let end = s.count == 1 ? codes.count : min(codes.count, i + max(inner, 1))
+            for k in i..<end {
+                real[k] = Float((codes[k] - z) * scale)
+                centered[k] = Int32(codes[k] - z)
+            }
+            i = end
+            run += 1
         }
-        let centered = codes.indices.map { i in Int32(codes[i] - zp[zp.count == 1 ? 0 : (s.count == 1 ? 0 : (i / inner) % ch)]) }
         return (real, centered, s, q.shape)
     }
 
