@@ -34,7 +34,11 @@ public enum HistogramSet {
         func read(_ n: Int) throws(HistogramDecodingError) -> UInt64 {
             guard pos + n <= bytes.count else { throw .truncated }
             var v: UInt64 = 0
-            for i in 0..<n { v |= UInt64(bytes[pos + i]) << (8 * UInt64(i)) }
+            if n == 8 {
+                v = UInt64(littleEndian: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: pos, as: UInt64.self) })
+            } else {
+                for i in 0..<n { v |= UInt64(bytes[pos + i]) << (8 * UInt64(i)) }
+            }
             pos += n
             return v
         }

@@ -67,7 +67,7 @@ public enum ThresholdSearch {
             nonEmpty[k + 1] = nonEmpty[k] + (v > 0 ? 1 : 0)
             hLogH[k + 1] = hLogH[k] + (v > 0 ? v * log(v) : 0)
         }
-        let total = mass[n]
+        let total = mass[n], logTotal = log(total)
         var curve: [(bins: Int, divergence: Double)] = []
         curve.reserveCapacity(n - levels + 1)
         for i in levels...n {
@@ -96,7 +96,7 @@ public enum ThresholdSearch {
                     sumHLogH += pl * log(pl)
                     sumH += outliers
                 }
-                d += (sumHLogH - sumH * log(total)) / total - sumH / total * logQ
+                d += (sumHLogH - sumH * logTotal) / total - sumH / total * logQ
             }
             curve.append((i, feasible ? d : .infinity))
         }

@@ -19,6 +19,12 @@ public struct ReportSampleSums: Codable, Sendable, Equatable {
     /// `ErrorSums` of the INT8, weights-only and activations-only models' outputs, as bit patterns.
     public var outputs: [[UInt64]]
 
+    public init(sample: Int, tensors: [String: [UInt64]], outputs: [[UInt64]]) {
+        self.sample = sample
+        self.tensors = tensors
+        self.outputs = outputs
+    }
+
     /// The JSON form a cluster worker sends for its task's samples.
     public static func encode(_ sums: [ReportSampleSums]) throws -> [UInt8] { Array(try JSONEncoder().encode(sums)) }
 

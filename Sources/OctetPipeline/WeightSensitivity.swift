@@ -37,29 +37,99 @@ public func weightQuantizationEffects(_ graph: Graph, data: any Dataset, samples
 /// values u (FP32 weights) and v (quantized weights), both finite, Σu², Σ(u − v)², per output
 /// channel Σ(u − v), and the output pixels. Doubles travel as bit patterns (exact), so the sum
 /// over samples in sample order is the same whichever workers measured which samples.
-public struct WeightEffectSample: Codable, Sendable, Equatable {
-    public struct Layer: Codable, Sendable, Equatable {
+public struct WeightEffectSample: Sendable, Equatable {
+    public struct Layer: Sendable, Equatable {
         /// Bit patterns of [Σu², Σ(u − v)²]; empty when no pair was finite.
         public var sums: [UInt64]
         /// Bit patterns of Σ(u − v) per output channel.
         public var shift: [UInt64]
         public var pixels: Int
+
+        public init(sums: [UInt64], shift: [UInt64], pixels: Int) {
+            self.sums = sums
+            self.shift = shift
+            self.pixels = pixels
+        }
     }
     public var sample: Int
     public var layers: [String: Layer]
 
-    /// The JSON form a cluster worker sends for its task's samples.
-    public static func encode(_ samples: [WeightEffectSample]) throws -> [UInt8] { Array(try JSONEncoder().encode(samples)) }
+    public init(sample: Int, layers: [String: Layer]) {
+        self.sample = sample
+        self.layers = layers
+    }
 
-    /// Parses a worker's JSON form, checking every layer's shape.
-    public static func decode(_ bytes: [UInt8]) throws -> [WeightEffectSample] {
-        let all = try JSONDecoder().decode([WeightEffectSample].self, from: Data(bytes))
-        for s in all {
-            for (name, l) in s.layers where !(l.sums.isEmpty || l.sums.count == 2) || l.pixels < 0 {
-                throw PipelineError.badOption("the weight-effect sums of '\(name)' on sample \(s.sample) are malformed")
+    static let magic: [UInt8] = Array("OWE1".utf8)
+
+    /// The binary form a cluster worker sends for its task's samples (little-endian): "OWE1", u32
+    /// samples; per sample u32 index and u32 layers; per layer (by name) u16 length + UTF-8 name,
+    /// u8 1 and 2 u64 sums or u8 0, u32 channels and a u64 shift each, u64 pixels.
+    public static func encode(_ samples: [WeightEffectSample]) -> [UInt8] {
+        var out = magic
+        func put(_ v: UInt64, _ bytes: Int) { for i in 0..<bytes { out.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i)))) } }
+        put(UInt64(samples.count), 4)
+        for s in samples {
+            put(UInt64(s.sample), 4)
+            put(UInt64(s.layers.count), 4)
+            for (name, l) in s.layers.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+                let utf8 = Array(name.utf8.prefix(Int(UInt16.max)))
+                put(UInt64(utf8.count), 2)
+                out += utf8
+                put(l.sums.count == 2 ? 1 : 0, 1)
+                if l.sums.count == 2 { put(l.sums[0], 8); put(l.sums[1], 8) }
+                put(UInt64(l.shift.count), 4)
+                out.reserveCapacity(out.count + 8 * l.shift.count + 8)
+                for v in l.shift { put(v, 8) }
+                put(UInt64(l.pixels), 8)
             }
         }
-        return all
+        return out
+    }
+
+    /// Parses a worker's binary form; a truncated or malformed one is an error naming the problem.
+    public static func decode(_ bytes: [UInt8]) throws -> [WeightEffectSample] {
+        var pos = 0
+        func fail(_ why: String) -> PipelineError { .badOption("malformed weight-effect sums: \(why)") }
+        func get(_ n: Int) throws -> UInt64 {
+            guard n <= bytes.count - pos else { throw fail("truncated at byte \(pos)") }
+            var v: UInt64 = 0
+            if n == 8 {
+                v = UInt64(littleEndian: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: pos, as: UInt64.self) })
+            } else {
+                for i in 0..<n { v |= UInt64(bytes[pos + i]) << (8 * UInt64(i)) }
+            }
+            pos += n
+            return v
+        }
+        guard bytes.count >= 8, Array(bytes[0..<4]) == magic else { throw fail("not a weight-effect payload") }
+        pos = 4
+        let count = Int(try get(4))
+        // Every sample takes at least 8 bytes: a count cannot promise more than the payload holds.
+        guard count <= (bytes.count - pos) / 8 else { throw fail("\(count) samples cannot fit in \(bytes.count) bytes") }
+        var out: [WeightEffectSample] = []
+        for _ in 0..<count {
+            var s = WeightEffectSample(sample: Int(try get(4)), layers: [:])
+            let layers = Int(try get(4))
+            guard layers <= (bytes.count - pos) / 15 else { throw fail("\(layers) layers cannot fit in the payload") }
+            for _ in 0..<layers {
+                let n = Int(try get(2))
+                guard n <= bytes.count - pos, let name = String(validating: bytes[pos..<pos + n], as: UTF8.self) else { throw fail("a layer name") }
+                pos += n
+                let flag = try get(1)
+                guard flag <= 1 else { throw fail("sums flag \(flag) of '\(name)'") }
+                let sums = flag == 1 ? [try get(8), try get(8)] : []
+                let channels = Int(try get(4))
+                guard channels <= (bytes.count - pos) / 8 else { throw fail("\(channels) channels of '\(name)' cannot fit in the payload") }
+                var shift = [UInt64](repeating: 0, count: channels)
+                for c in 0..<channels { shift[c] = try get(8) }
+                let pixels = try get(8)
+                guard pixels <= UInt64(Int.max), s.layers[name] == nil else { throw fail("layer '\(name)' of sample \(s.sample)") }
+                s.layers[name] = Layer(sums: sums, shift: shift, pixels: Int(pixels))
+            }
+            out.append(s)
+        }
+        guard pos == bytes.count else { throw fail("\(bytes.count - pos) bytes after the last sample") }
+        return out
     }
 }
 

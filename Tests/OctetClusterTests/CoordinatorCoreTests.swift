@@ -275,4 +275,55 @@ final class CoordinatorCoreTests: XCTestCase {
         }
         XCTAssertNotEqual(core.tasks[a.jobID]?[0].state, .done)
     }
+
+    /// Analysis and report results carry the handler's per-sample sums in `payload`: a payload that
+    /// is missing, truncated, of the other kind or for other samples is refused with the cause, and
+    /// the task stays open; the right one is accepted.
+    func testAnalysisAndReportPayloadsAreCheckedBeforeTheyAreAccepted() throws {
+        var settings = CoordinatorSettings(defaultISA: "scalar", threads: 1)
+        settings.maxTaskAttempts = 10  // every refusal below requeues its task
+        core = try CoordinatorCore(settings: settings, store: try JobStore(path: dir.appendingPathComponent("db2").path),
+                                   blobs: try BlobStore(directory: dir.appendingPathComponent("blobs2").path), now: { [unowned self] in clock })
+        let model = try core.blobs.put(Array("model".utf8))
+        var spec = JobSpec(kind: .calibrate, modelHash: model, modelName: "m",
+                           dataset: DatasetSpec(path: "/data", labels: nil, files: nil, recipe: .imagenet))
+        spec.calibration = CalibrationOptions()
+        var s = Octet_Wire_SubmitJob()
+        s.jobSpecJson = spec.json()
+        guard case .accepted(let a)? = sent(send(client, .submit(s))).first?.1.body else { return XCTFail("not accepted") }
+        let tasks = [TaskRecord(job: a.jobID, index: 0, kind: .analysis, start: 0, end: 2),
+                     TaskRecord(job: a.jobID, index: 1, kind: .report, start: 0, end: 1)]
+        _ = core.handle(.prepared(a.jobID, .success(PreparedJob(tasks: tasks, watched: ["t"], isa: "scalar"))))
+        _ = hello(w1, "a")
+        func result(_ task: Int, _ payload: [UInt8]?) -> Octet_Wire_Envelope.OneOf_Body {
+            var r = Octet_Wire_TaskResult()
+            r.jobID = a.jobID
+            r.task = UInt32(task)
+            r.workerID = "a"
+            if let payload { r.payload = Compression.pack(payload) }
+            return .result(r)
+        }
+        let layer = WeightEffectSample.Layer(sums: [Double(1).bitPattern, Double(0.5).bitPattern], shift: [0, Double(2).bitPattern], pixels: 4)
+        let effects = WeightEffectSample.encode([0, 1].map { WeightEffectSample(sample: $0, layers: ["conv": layer]) })
+        let report = try ReportSampleSums.encode([ReportSampleSums(sample: 0, tensors: ["t": [1, 2]], outputs: Array(repeating: Array(repeating: 0, count: 5), count: 3))])
+        let refused: [(Int, [UInt8]?, String)] = [
+            (0, nil, "element size 0"),
+            (0, Array(effects.dropLast(3)), "truncated"),
+            (0, WeightEffectSample.encode([WeightEffectSample(sample: 0, layers: [:])]), "expected 0..<2"),
+            (0, report, "not a weight-effect payload"),
+            (1, effects, "not valid JSON"),
+            (1, try ReportSampleSums.encode([ReportSampleSums(sample: 3, tensors: [:], outputs: [[], [], []])]), "malformed"),
+        ]
+        for (task, payload, cause) in refused {
+            let reply = sent(send(w1, result(task, payload))).first?.1.refusal
+            XCTAssertEqual(reply?.reason, .invalidRequest, "task \(task): \(cause)")
+            XCTAssertTrue(reply?.message.contains(cause) ?? false, reply?.message ?? "no refusal")
+            XCTAssertNotEqual(core.tasks[a.jobID]?[task].state, .done)
+        }
+        for (task, payload) in [(0, effects), (1, report)] {
+            XCTAssertFalse(sent(send(w1, result(task, payload))).contains { $0.1.body.map(CoordinatorCore.bodyName) == "refusal" })
+        }
+        XCTAssertEqual(core.tasks[a.jobID]?.map(\.state), [.done, .done])
+        XCTAssertEqual(core.jobs[a.jobID]?.state, .finalizing)
+    }
 }

@@ -95,7 +95,7 @@ public final class TaskExecutor: @unchecked Sendable {
             r.histograms = Compression.pack(HistogramSet.encode(h))
         case .calibrationAnalysis:
             let meter = try effectMeter(a, spec: spec, data: data)
-            r.payload = Compression.pack(try WeightEffectSample.encode(try range.map { try meter.measure(data, sample: $0) }))
+            r.payload = Compression.pack(WeightEffectSample.encode(try range.map { try meter.measure(data, sample: $0) }), elementSize: 8)
         case .calibrationReport:
             let meter = try reportMeter(a, spec: spec, data: data)
             r.payload = Compression.pack(try ReportSampleSums.encode(try range.map { try meter.measure(data, sample: $0) }))
