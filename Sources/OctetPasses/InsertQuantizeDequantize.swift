@@ -241,17 +241,28 @@ public enum InsertQuantizeDequantize {
     }
 
     /// The codes of every weight the quantize pass would quantize with `options`, keyed as `apply`
-    /// reads them (weight name and axis).
-    public static func quantizedWeights(_ graph: Graph, options: QuantizeOptions) -> [String: QuantizedWeight] {
+    /// reads them (weight name and axis). Each weight is quantized alone, so `threads` threads
+    /// (taking the largest first) give the same codes as one.
+    public static func quantizedWeights(_ graph: Graph, options: QuantizeOptions, threads: Int = 1) -> [String: QuantizedWeight] {
         let weighted = quantizationPoints(graph, options: options).weighted
-        var out: [String: QuantizedWeight] = [:]
+        var work: [(key: String, weight: Tensor, floats: [Float], axis: Int)] = []
+        var seen = Set<String>()
         for node in graph.nodes where weighted.contains(node.name) {
             let axis = weightAxis(node.op), key = "\(node.inputs[1])@\(axis)"
-            guard out[key] == nil, let w = graph.initializers[node.inputs[1]], let wf = w.floats else { continue }
-            let (q, s) = WeightQuantizer.quantize(wf, shape: w.shape, axis: axis, perChannel: options.perChannelWeights, qmax: options.weightMax,
-                                                  clipping: options.weightClipping)
-            out[key] = QuantizedWeight(codes: q, scales: s)
+            guard !seen.contains(key), let w = graph.initializers[node.inputs[1]], let wf = w.floats else { continue }
+            seen.insert(key)
+            work.append((key, w, wf, axis))
         }
+        work.sort { ($0.floats.count, $1.key) > ($1.floats.count, $0.key) }
+        let items = work
+        let codes = parallelMap(items.count, threads: threads) { i -> QuantizedWeight? in
+            let item = items[i]
+            let (q, s) = WeightQuantizer.quantize(item.floats, shape: item.weight.shape, axis: item.axis, perChannel: options.perChannelWeights,
+                                                  qmax: options.weightMax, clipping: options.weightClipping)
+            return QuantizedWeight(codes: q, scales: s)
+        }
+        var out: [String: QuantizedWeight] = [:]
+        for (item, w) in zip(items, codes) { out[item.key] = w }
         return out
     }
 

@@ -191,7 +191,7 @@ public func planCalibration(_ model: Graph, calibrationData: any Dataset, config
     }
     // Before the sensitivity exclusions, so every weight a later exclusion (or the accuracy search)
     // might leave quantized is here.
-    let weights = InsertQuantizeDequantize.quantizedWeights(graph, options: config.quantize)
+    let weights = InsertQuantizeDequantize.quantizedWeights(graph, options: config.quantize, threads: config.plan.threads)
         .merging(chosenWeights(graph, scales: weightScales, roundedUp: roundedUp, options: config.quantize)) { _, picked in picked }
     var plan = CalibrationPlan(graph: graph, config: config, watched: [], samples: count, validationRows: count..<rows,
                                sensitivity: [:], autoExcluded: [], corrections: [:],

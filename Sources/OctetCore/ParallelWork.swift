@@ -3,8 +3,8 @@ import Foundation
 
 /// Runs `body(i)` for every i in 0..<count on up to `threads` threads, which take the indices in
 /// order, and returns the results by index: a deterministic parallel map for work items whose
-/// results do not depend on each other (thresholds per tensor, AdaRound per layer).
-func parallelMap<T>(_ count: Int, threads: Int, _ body: @Sendable (Int) -> T?) -> [T?] {
+/// results do not depend on each other (weights per tensor, thresholds per tensor, AdaRound per layer).
+public func parallelMap<T>(_ count: Int, threads: Int, _ body: @Sendable (Int) -> T?) -> [T?] {
     let results = IndexedResults<T>(count)
     let next = WorkCounter()
     DispatchQueue.concurrentPerform(iterations: max(1, min(threads, count))) { _ in
