@@ -6,7 +6,7 @@ import OctetPipeline
 
 struct ClusterBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "cluster",
-        abstract: "Distributed calibration wall time with 1 and 2 worker processes (scaling efficiency), histogram bytes per shard raw vs compressed, model broadcast time.")
+        abstract: "Distributed calibration wall time from submit to artifacts with 1 and 2 worker processes (speed-up, the coordinator's own time and its share), histogram bytes per shard raw vs compressed, model broadcast time. OCTET_BENCH_PHASES=1 also prints each job's state timeline and the coordinator's steps.")
 
     @Option(help: "EfficientNet-Lite0 ONNX file.")
     var efficientnet: String = "../shared/models/efficientnet_lite0_fp32.onnx"
@@ -14,8 +14,8 @@ struct ClusterBench: ParsableCommand {
     @Option(help: "Image folder.")
     var data: String = "../shared/data/imagenet-sample"
 
-    @Option(help: "Calibration samples.")
-    var samples: Int = 128
+    @Option(help: "Calibration samples (issue #17 measures all 500 shared images).")
+    var samples: Int = 500
 
     @Option(help: "Samples per shard.")
     var shardSize: Int = 16
@@ -45,7 +45,7 @@ struct ClusterBench: ParsableCommand {
         for n in workers {
             runs.append(try calibrate(octet: octet, workers: n, threads: threadsPerWorker))
         }
-        print("\(samples) samples in shards of \(shardSize); the coordinator (2 threads) plans, searches thresholds, quantizes and writes; the workers histogram, measure the report and verify")
+        print("\(samples) samples in shards of \(shardSize); the coordinator (2 threads) plans, searches thresholds, quantizes and writes; the workers run the weight analysis, histogram and measure the report (no verification samples here)")
         print("")
         print("| workers | threads each | wall s | speed-up | coordinator's own s | its share of the wall | prepare s | shards s | after the shards s | shard speed-up |")
         print("|---|---|---|---|---|---|---|---|---|---|")
