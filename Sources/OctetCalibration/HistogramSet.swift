@@ -1,3 +1,5 @@
+import OctetCore
+
 /// A named set of histograms in a dense, fixed-width binary form: every count is a little-endian
 /// Int64 at an 8-byte-aligned offset, which is what byte shuffling + LZ4 compress best. This is
 /// the payload a worker returns per calibration shard.
@@ -30,34 +32,28 @@ public enum HistogramSet {
     }
 
     public static func decode(_ bytes: [UInt8]) throws(HistogramDecodingError) -> [String: AbsHistogram] {
-        var pos = 0
+        var reader = LittleEndianReader(bytes)
         func read(_ n: Int) throws(HistogramDecodingError) -> UInt64 {
-            guard pos + n <= bytes.count else { throw .truncated }
-            var v: UInt64 = 0
-            if n == 8 {
-                v = UInt64(littleEndian: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: pos, as: UInt64.self) })
-            } else {
-                for i in 0..<n { v |= UInt64(bytes[pos + i]) << (8 * UInt64(i)) }
-            }
-            pos += n
+            guard let v = reader.read(n) else { throw .truncated }
             return v
         }
         guard bytes.count >= 8, Array(bytes[0..<4]) == magic else { throw .malformed("not a histogram set") }
-        pos = 4
+        reader.position = 4
         let count = Int(try read(4))
         let perHistogram = (5 + AbsHistogram.binCount) * 8
         guard count <= bytes.count / perHistogram else { throw .malformed("\(count) histograms cannot fit in \(bytes.count) bytes") }
         var names: [String] = []
         for _ in 0..<count {
             let n = Int(try read(2))
-            guard pos + n <= bytes.count else { throw .truncated }
-            guard let name = String(validating: bytes[pos..<pos + n], as: UTF8.self) else { throw .malformed("tensor name is not UTF-8") }
+            guard let utf8 = reader.take(n) else { throw .truncated }
+            guard let name = String(validating: utf8, as: UTF8.self) else { throw .malformed("tensor name is not UTF-8") }
             names.append(name)
-            pos += n
         }
         guard Set(names).count == names.count else { throw .malformed("duplicate tensor name") }
-        pos = (pos + 7) / 8 * 8
-        guard bytes.count - pos == count * perHistogram else { throw .malformed("\(bytes.count - pos) bytes of histograms for \(count) tensors") }
+        reader.position = (reader.position + 7) / 8 * 8
+        guard reader.remaining == count * perHistogram, reader.position <= bytes.count else {
+            throw .malformed("\(reader.remaining) bytes of histograms for \(count) tensors")
+        }
         var set: [String: AbsHistogram] = [:]
         for name in names {
             var h = AbsHistogram()

@@ -88,38 +88,30 @@ public struct WeightEffectSample: Sendable, Equatable {
 
     /// Parses a worker's binary form; a truncated or malformed one is an error naming the problem.
     public static func decode(_ bytes: [UInt8]) throws -> [WeightEffectSample] {
-        var pos = 0
+        var reader = LittleEndianReader(bytes)
         func fail(_ why: String) -> PipelineError { .badOption("malformed weight-effect sums: \(why)") }
         func get(_ n: Int) throws -> UInt64 {
-            guard n <= bytes.count - pos else { throw fail("truncated at byte \(pos)") }
-            var v: UInt64 = 0
-            if n == 8 {
-                v = UInt64(littleEndian: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: pos, as: UInt64.self) })
-            } else {
-                for i in 0..<n { v |= UInt64(bytes[pos + i]) << (8 * UInt64(i)) }
-            }
-            pos += n
+            guard let v = reader.read(n) else { throw fail("truncated at byte \(reader.position)") }
             return v
         }
         guard bytes.count >= 8, Array(bytes[0..<4]) == magic else { throw fail("not a weight-effect payload") }
-        pos = 4
+        reader.position = 4
         let count = Int(try get(4))
         // Every sample takes at least 8 bytes: a count cannot promise more than the payload holds.
-        guard count <= (bytes.count - pos) / 8 else { throw fail("\(count) samples cannot fit in \(bytes.count) bytes") }
+        guard count <= reader.remaining / 8 else { throw fail("\(count) samples cannot fit in \(bytes.count) bytes") }
         var out: [WeightEffectSample] = []
         for _ in 0..<count {
             var s = WeightEffectSample(sample: Int(try get(4)), layers: [:])
             let layers = Int(try get(4))
-            guard layers <= (bytes.count - pos) / 15 else { throw fail("\(layers) layers cannot fit in the payload") }
+            guard layers <= reader.remaining / 15 else { throw fail("\(layers) layers cannot fit in the payload") }
             for _ in 0..<layers {
                 let n = Int(try get(2))
-                guard n <= bytes.count - pos, let name = String(validating: bytes[pos..<pos + n], as: UTF8.self) else { throw fail("a layer name") }
-                pos += n
+                guard let utf8 = reader.take(n), let name = String(validating: utf8, as: UTF8.self) else { throw fail("a layer name") }
                 let flag = try get(1)
                 guard flag <= 1 else { throw fail("sums flag \(flag) of '\(name)'") }
                 let sums = flag == 1 ? [try get(8), try get(8)] : []
                 let channels = Int(try get(4))
-                guard channels <= (bytes.count - pos) / 8 else { throw fail("\(channels) channels of '\(name)' cannot fit in the payload") }
+                guard channels <= reader.remaining / 8 else { throw fail("\(channels) channels of '\(name)' cannot fit in the payload") }
                 var shift = [UInt64](repeating: 0, count: channels)
                 for c in 0..<channels { shift[c] = try get(8) }
                 let pixels = try get(8)
@@ -128,7 +120,7 @@ public struct WeightEffectSample: Sendable, Equatable {
             }
             out.append(s)
         }
-        guard pos == bytes.count else { throw fail("\(bytes.count - pos) bytes after the last sample") }
+        guard reader.remaining == 0 else { throw fail("\(reader.remaining) bytes after the last sample") }
         return out
     }
 }

@@ -43,6 +43,11 @@ final class CoordinatorCoreTests: XCTestCase {
 
     /// Submits a calibration job over 3 shards and returns its id.
     func runningJob() throws -> String {
+        try preparedJob { job in (0..<3).map { TaskRecord(job: job, index: $0, kind: .calibration, start: $0 * 10, end: $0 * 10 + 10) } }
+    }
+
+    /// Submits a calibration job, prepares it with `tasks` (watching "t") and returns its id.
+    func preparedJob(_ tasks: (String) -> [TaskRecord]) throws -> String {
         let model = try core.blobs.put(Array("model".utf8))
         var spec = JobSpec(kind: .calibrate, modelHash: model, modelName: "m",
                            dataset: DatasetSpec(path: "/data", labels: nil, files: nil, recipe: .imagenet))
@@ -55,8 +60,7 @@ final class CoordinatorCoreTests: XCTestCase {
             throw CancellationError()
         }
         XCTAssertTrue(actions.contains { if case .prepare = $0 { true } else { false } })
-        let tasks = (0..<3).map { TaskRecord(job: a.jobID, index: $0, kind: .calibration, start: $0 * 10, end: $0 * 10 + 10) }
-        _ = core.handle(.prepared(a.jobID, .success(PreparedJob(tasks: tasks, watched: ["t"], isa: "scalar"))))
+        _ = core.handle(.prepared(a.jobID, .success(PreparedJob(tasks: tasks(a.jobID), watched: ["t"], isa: "scalar"))))
         return a.jobID
     }
 
@@ -284,20 +288,13 @@ final class CoordinatorCoreTests: XCTestCase {
         settings.maxTaskAttempts = 10  // every refusal below requeues its task
         core = try CoordinatorCore(settings: settings, store: try JobStore(path: dir.appendingPathComponent("db2").path),
                                    blobs: try BlobStore(directory: dir.appendingPathComponent("blobs2").path), now: { [unowned self] in clock })
-        let model = try core.blobs.put(Array("model".utf8))
-        var spec = JobSpec(kind: .calibrate, modelHash: model, modelName: "m",
-                           dataset: DatasetSpec(path: "/data", labels: nil, files: nil, recipe: .imagenet))
-        spec.calibration = CalibrationOptions()
-        var s = Octet_Wire_SubmitJob()
-        s.jobSpecJson = spec.json()
-        guard case .accepted(let a)? = sent(send(client, .submit(s))).first?.1.body else { return XCTFail("not accepted") }
-        let tasks = [TaskRecord(job: a.jobID, index: 0, kind: .analysis, start: 0, end: 2),
-                     TaskRecord(job: a.jobID, index: 1, kind: .report, start: 0, end: 1)]
-        _ = core.handle(.prepared(a.jobID, .success(PreparedJob(tasks: tasks, watched: ["t"], isa: "scalar"))))
+        let job = try preparedJob { job in
+            [TaskRecord(job: job, index: 0, kind: .analysis, start: 0, end: 2), TaskRecord(job: job, index: 1, kind: .report, start: 0, end: 1)]
+        }
         _ = hello(w1, "a")
         func result(_ task: Int, _ payload: [UInt8]?) -> Octet_Wire_Envelope.OneOf_Body {
             var r = Octet_Wire_TaskResult()
-            r.jobID = a.jobID
+            r.jobID = job
             r.task = UInt32(task)
             r.workerID = "a"
             if let payload { r.payload = Compression.pack(payload) }
@@ -318,12 +315,12 @@ final class CoordinatorCoreTests: XCTestCase {
             let reply = sent(send(w1, result(task, payload))).first?.1.refusal
             XCTAssertEqual(reply?.reason, .invalidRequest, "task \(task): \(cause)")
             XCTAssertTrue(reply?.message.contains(cause) ?? false, reply?.message ?? "no refusal")
-            XCTAssertNotEqual(core.tasks[a.jobID]?[task].state, .done)
+            XCTAssertNotEqual(core.tasks[job]?[task].state, .done)
         }
         for (task, payload) in [(0, effects), (1, report)] {
             XCTAssertFalse(sent(send(w1, result(task, payload))).contains { $0.1.body.map(CoordinatorCore.bodyName) == "refusal" })
         }
-        XCTAssertEqual(core.tasks[a.jobID]?.map(\.state), [.done, .done])
-        XCTAssertEqual(core.jobs[a.jobID]?.state, .finalizing)
+        XCTAssertEqual(core.tasks[job]?.map(\.state), [.done, .done])
+        XCTAssertEqual(core.jobs[job]?.state, .finalizing)
     }
 }

@@ -31,10 +31,17 @@ final class DistributedCalibrationTests: XCTestCase {
     }
 
     /// The same with s8 symmetric activations (`--symmetric-activations`): the option reaches the
-    /// workers and the coordinator's table, and every activation is s8 with zero point 0.
-    func testSymmetricActivationsGiveTheSingleProcessBytes() throws {
-        let q = try assertClusterGivesTheSingleProcessBytes(options { $0.symmetricActivations = true })
+    /// workers and the coordinator's table, and every activation is s8 with zero point 0. With the
+    /// accuracy-driven search too (a bound the all-INT8 model misses), on top of the workers' weight
+    /// analysis: the shards observed every tensor the exclusions of both could need.
+    func testSymmetricActivationsAndTheAccuracySearchGiveTheSingleProcessBytes() throws {
+        let q = try assertClusterGivesTheSingleProcessBytes(options {
+            $0.symmetricActivations = true
+            $0.maxDrop = 0.05
+            $0.metric = "sqnr"
+        }, calibrationTasks: 15)
         XCTAssertTrue(q.table.entries.allSatisfy { $0.params.dtype == .int8 && $0.params.zeroPoint == 0 })
+        XCTAssertFalse(q.accuracy?.returned.isEmpty ?? true, "the search returned no layer to FP32: the bound did not exercise it")
     }
 
     /// The same with the accuracy-driven search (`--max-drop`, a bound the all-INT8 model misses on

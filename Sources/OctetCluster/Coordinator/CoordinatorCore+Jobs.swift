@@ -213,23 +213,9 @@ extension CoordinatorCore {
             }
             guard next == task.end else { return "output groups cover samples \(task.start)..<\(next), expected ..<\(task.end)" }
         case .analysis:
-            do {
-                let sums = try WeightEffectSample.decode(try Compression.unpack(r.payload))
-                guard sums.map(\.sample) == Array(task.start..<task.end) else {
-                    return "weight-effect sums of samples \(sums.map(\.sample)), expected \(task.start)..<\(task.end)"
-                }
-            } catch {
-                return "\(error)"
-            }
+            return samplesProblem(r, task, "weight-effect sums") { try WeightEffectSample.decode($0).map(\.sample) }
         case .report:
-            do {
-                let sums = try ReportSampleSums.decode(try Compression.unpack(r.payload))
-                guard sums.map(\.sample) == Array(task.start..<task.end) else {
-                    return "report sums of samples \(sums.map(\.sample)), expected \(task.start)..<\(task.end)"
-                }
-            } catch {
-                return "\(error)"
-            }
+            return samplesProblem(r, task, "report sums") { try ReportSampleSums.decode($0).map(\.sample) }
         case .verification, .inference:
             guard r.predictions.count == task.count else { return "\(r.predictions.count) predictions for \(task.count) samples" }
             for (i, p) in r.predictions.enumerated() where Int(p.index) != task.start + i || p.classes.isEmpty || p.classes.count != p.scores.count {
@@ -237,6 +223,17 @@ extension CoordinatorCore {
             }
         }
         return nil
+    }
+
+    /// Why a payload of per-sample sums (decoded to its sample indices by `samples`) does not hold
+    /// exactly `task`'s samples in order, or nil.
+    func samplesProblem(_ r: Octet_Wire_TaskResult, _ task: TaskRecord, _ what: String, _ samples: ([UInt8]) throws -> [Int]) -> String? {
+        do {
+            let got = try samples(try Compression.unpack(r.payload))
+            return got == Array(task.start..<task.end) ? nil : "\(what) of samples \(got), expected \(task.start)..<\(task.end)"
+        } catch {
+            return "\(error)"
+        }
     }
 
     func failure(_ peer: PeerID, _ f: Octet_Wire_TaskFailure) -> [CoordinatorAction] {

@@ -146,33 +146,35 @@ public final class TaskExecutor: @unchecked Sendable {
     /// The weight-quantization analysis of a calibration job's observed graph (its weights quantized
     /// by the default rule, as the coordinator's plan does), on the job's pinned FP32 path.
     func effectMeter(_ a: Octet_Wire_TaskAssignment, spec: JobSpec, data: any Dataset) throws -> WeightEffectMeter {
-        let key = a.modelHash + "#" + a.isa + "#" + ContentHash.sha256(Array(a.jobSpecJson.utf8))
+        try cached(\.effectMeters, a.modelHash + "#" + a.isa + "#" + ContentHash.sha256(Array(a.jobSpecJson.utf8))) {
+            guard let calibration = spec.calibration else { throw JobFailure("an analysis task of a job without calibration options") }
+            let options = PlanOptions(isa: try ISA.named(a.isa), threads: threads)
+            let config = try calibration.quantConfig(plan: options)
+            return try WeightEffectMeter(try observedGraph(a.modelHash, spec: spec, data: data, options: options),
+                                         options: config.quantize, plan: config.plan)
+        }
+    }
+
+    /// The value `cache` holds for `key`, or `make()`'s, kept there. The lock is not held while
+    /// `make` runs (a compilation): two threads asking at once may both make it, and one is kept.
+    func cached<T>(_ cache: ReferenceWritableKeyPath<TaskExecutor, RecentlyUsedCache<T>>, _ key: String, _ make: () throws -> T) rethrows -> T {
         lock.lock()
-        let cached = effectMeters.value(for: key)
+        let hit = self[keyPath: cache].value(for: key)
         lock.unlock()
-        if let cached { return cached }
-        guard let calibration = spec.calibration else { throw JobFailure("an analysis task of a job without calibration options") }
-        let options = PlanOptions(isa: try ISA.named(a.isa), threads: threads)
-        let config = try calibration.quantConfig(plan: options)
-        let meter = try WeightEffectMeter(try observedGraph(a.modelHash, spec: spec, data: data, options: options),
-                                          options: config.quantize, plan: config.plan)
-        lock.lock(); effectMeters.insert(meter, for: key); lock.unlock()
-        return meter
+        if let hit { return hit }
+        let value = try make()
+        lock.lock(); self[keyPath: cache].insert(value, for: key); lock.unlock()
+        return value
     }
 
     /// The report's meter of a calibration job's INT8 model (against the graph its shards
     /// observed), on the job's pinned FP32 path; compiled once per model, path and spec.
     func reportMeter(_ a: Octet_Wire_TaskAssignment, spec: JobSpec, data: any Dataset) throws -> ReportMeter {
-        let key = a.int8ModelHash + "#" + a.isa + "#" + ContentHash.sha256(Array(a.jobSpecJson.utf8))
-        lock.lock()
-        let cached = meters.value(for: key)
-        lock.unlock()
-        if let cached { return cached }
-        let options = PlanOptions(isa: try ISA.named(a.isa), threads: threads)
-        let fp32 = try observedGraph(a.modelHash, spec: spec, data: data, options: options)
-        let meter = try ReportMeter(fp32: fp32, qdq: try ModelLoader.loadQDQ(path: cache.path(a.int8ModelHash)), options: options)
-        lock.lock(); meters.insert(meter, for: key); lock.unlock()
-        return meter
+        try cached(\.meters, a.int8ModelHash + "#" + a.isa + "#" + ContentHash.sha256(Array(a.jobSpecJson.utf8))) {
+            let options = PlanOptions(isa: try ISA.named(a.isa), threads: threads)
+            let fp32 = try observedGraph(a.modelHash, spec: spec, data: data, options: options)
+            return try ReportMeter(fp32: fp32, qdq: try ModelLoader.loadQDQ(path: cache.path(a.int8ModelHash)), options: options)
+        }
     }
 
     /// The graph a calibration job histograms (`calibrationGraph`: cross-layer equalized and with
@@ -180,14 +182,9 @@ public final class TaskExecutor: @unchecked Sendable {
     /// per model and job spec.
     func observedGraph(_ hash: String, spec: JobSpec, data: any Dataset, options: PlanOptions) throws -> Graph {
         guard let calibration = spec.calibration, calibration.equalize || calibration.absorbHighBias else { return try fp32Graph(hash) }
-        let key = hash + "#equalized#" + ContentHash.sha256(Array(spec.json().utf8))
-        lock.lock()
-        let cached = graphs.value(for: key)
-        lock.unlock()
-        if let cached { return cached }
-        let g = try calibrationGraph(try fp32Graph(hash), data: data, config: try calibration.quantConfig(plan: options)).graph
-        lock.lock(); graphs.insert(g, for: key); lock.unlock()
-        return g
+        return try cached(\.graphs, hash + "#equalized#" + ContentHash.sha256(Array(spec.json().utf8))) {
+            try calibrationGraph(try fp32Graph(hash), data: data, config: try calibration.quantConfig(plan: options)).graph
+        }
     }
 
     func fp32Graph(_ hash: String) throws -> Graph {
