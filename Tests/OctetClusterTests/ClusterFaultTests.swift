@@ -187,7 +187,7 @@ final class ClusterFaultTests: XCTestCase {
         wrongVersion.version = 7
         wrongVersion.body = .statusQuery(Octet_Wire_StatusQuery())
         let wrong = try wrongVersion.serializedBytes() as [UInt8]
-        var rng = SystemRandomNumberGenerator()
+        var rng = TestSeed.generator()
         let count = 10_000
         for i in 0..<count {
             let bytes: [UInt8]

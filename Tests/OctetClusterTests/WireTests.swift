@@ -1,6 +1,7 @@
 import Foundation
 import OctetCalibration
 import OctetCluster
+import OctetTestSupport
 import SwiftProtobuf
 import XCTest
 
@@ -31,7 +32,7 @@ final class WireTests: XCTestCase {
     }
 
     func testRandomAndTruncatedBytesNeverCrashTheDecoder() throws {
-        var rng = SystemRandomNumberGenerator()
+        var rng = TestSeed.generator()
         var spec = Octet_Wire_SubmitJob()
         spec.jobSpecJson = String(repeating: "x", count: 300)
         let valid = WireProtocol.encode(.submit(spec), requestID: 3)
