@@ -60,7 +60,9 @@ public final class JobRunner: @unchecked Sendable {
                     return withClock(try measured(job, tasks), job.id, "report", since: t0)
                 }
                 let f = try quantize(job, tasks)
-                return f.followUpTasks.isEmpty ? withClock(f, job.id, "quantize", since: t0) : { clock(job.id, "quantize", since: t0); return f }()
+                if f.followUpTasks.isEmpty { return withClock(f, job.id, "quantize", since: t0) }
+                clock(job.id, "quantize", since: t0)  // the job goes on: its summary is completed after the follow-up tasks
+                return f
             case .infer:
                 return withClock(try predictions(job, tasks), job.id, "finalize", since: t0)
             }
