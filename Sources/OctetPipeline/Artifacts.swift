@@ -75,8 +75,7 @@ public enum CalibrationArtifacts {
             perChannelWeights: q.quantize.perChannelWeights, weightBits: q.quantize.weightBits, biasCorrections: q.biasCorrections,
             equalizedClips: q.equalizedClips, absorbedBiases: q.absorbedBiases, weightScales: q.weightScales,
             roundedUp: q.roundedUp?.mapValues(RoundingFlags.encode))
-        let tensors = Set(q.table.entries.map(\.tensor))
-        let measured = measurements.perTensorSQNR.filter { tensors.contains($0.key) }
+        let measured = measurements.perTensorSQNR(of: q.table)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let report = try CalibrationReport.markdown(q, config: config, measured: measured, sqnrSamples: measurements.samples,
                                                     diagnosis: measurements.diagnosis, modelName: modelName, plotDirectory: directory)

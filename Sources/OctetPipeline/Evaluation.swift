@@ -170,7 +170,5 @@ public func evaluateWithLogits(fp32: Graph, int8: Graph, data: any Dataset, batc
 /// `samples` rows (errors accumulate through the network, unlike the per-tensor histogram
 /// estimate): `ReportMeasurements` for the tensors of `q`'s table.
 public func perLayerSQNR(_ q: QuantizedModel, data: any Dataset, samples: Int, options: PlanOptions) throws -> [String: Double] {
-    let measured = try ReportMeasurements.measure(fp32: q.fp32, qdq: q.qdq, data: data, samples: samples, options: options).perTensorSQNR
-    let tensors = Set(q.table.entries.map(\.tensor))
-    return measured.filter { tensors.contains($0.key) }
+    try ReportMeasurements.measure(fp32: q.fp32, qdq: q.qdq, data: data, samples: samples, options: options).perTensorSQNR(of: q.table)
 }

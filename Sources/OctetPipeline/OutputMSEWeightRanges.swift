@@ -32,18 +32,12 @@ public func outputMSEWeightScales(_ graph: Graph, data: any Dataset, samples: In
     let run = try ModelRun(graph: graph, options: opts)
     let convs = convolutionsWithOwnWeights(graph)
     guard !convs.isEmpty else { return [:] }
-    final class Capture: TensorObserver, @unchecked Sendable {
-        let watched: Set<String>
-        var values: [String: [Float]] = [:]
-        init(_ watched: Set<String>) { self.watched = watched }
-        func observe(_ t: ObservedTensor, worker: Int) { if watched.contains(t.name) { values[t.name] = Array(t.values) } }
-    }
     // Every sample's inputs of every convolution, grouped by the model's input shapes.
     var captured: [[String: Shape]: [[String: [Float]]]] = [:]
     var order: [[String: Shape]] = []
     for i in 0..<min(samples, data.count) {
         guard let (_, input) = try run.inputBatches(data, i..<(i + 1)).first else { continue }
-        let capture = Capture(Set(convs.map { $0.inputs[0] }))
+        let capture = TensorCapture(watching: Set(convs.map { $0.inputs[0] }))
         _ = try run.run(input, observer: capture)
         let key = input.mapValues(\.shape)
         if captured[key] == nil { order.append(key) }

@@ -203,14 +203,8 @@ public func planCalibration(_ model: Graph, calibrationData: any Dataset, config
         plan.watched = CalibrationPlan.watchedTensors(graph, config: config, everyExclusion: true)
         return plan
     }
-    let effects = analysis.isEmpty ? WeightEffects([]) : try weightQuantizationEffectsMeasured(plan, data: calibrationData, rows: analysis)
-    return plan.completed(with: effects)
-}
-
-/// `WeightEffects` of `plan`'s graph and weights on `rows`, in this process.
-func weightQuantizationEffectsMeasured(_ plan: CalibrationPlan, data: any Dataset, rows: Range<Int>) throws -> WeightEffects {
-    let meter = try WeightEffectMeter(plan.graph, options: plan.config.quantize, plan: plan.config.plan, chosen: plan.weights)
-    return WeightEffects(try rows.map { try meter.measure(data, sample: $0) })
+    return plan.completed(with: try WeightEffects.measure(graph, data: calibrationData, rows: analysis, options: config.quantize,
+                                                          plan: config.plan, chosen: weights))
 }
 
 extension CalibrationPlan {

@@ -65,16 +65,12 @@ public final class ReportMeter: @unchecked Sendable {
 
     /// The sums of row `i` of `data`.
     public func measure(_ data: any Dataset, sample i: Int) throws -> ReportSampleSums {
-        final class Capture: TensorObserver, @unchecked Sendable {
-            var values: [String: [Float]] = [:]
-            func observe(_ t: ObservedTensor, worker: Int) { values[t.name] = Array(t.values) }
-        }
         var out = ReportSampleSums(sample: i, tensors: [:], outputs: [])
         guard let (_, input) = try capture.inputBatches(data, i..<(i + 1)).first else {
             out.outputs = Array(repeating: ErrorSums().bits, count: 3)
             return out
         }
-        let values = Capture()
+        let values = TensorCapture()
         let expected = try capture.run(input, observer: values)
         let shapes = input.mapValues(\.shape)
         lock.lock()
@@ -119,6 +115,12 @@ public struct ReportMeasurements: Sendable {
     public var diagnosis: QuantizationDiagnosis?
     /// Samples measured.
     public var samples: Int { diagnosis?.samples ?? 0 }
+
+    /// The per-tensor SQNR of the tensors `table` quantizes (the report's rows).
+    public func perTensorSQNR(of table: CalibrationTable) -> [String: Double] {
+        let tensors = Set(table.entries.map(\.tensor))
+        return perTensorSQNR.filter { tensors.contains($0.key) }
+    }
 
     /// Sums `sums` (one per sample; sorted here by sample, so any split or arrival order gives
     /// the same result).

@@ -26,10 +26,7 @@ public func weightSensitivity(_ graph: Graph, data: any Dataset, samples: Int, o
 /// rounding the plan chose) replaces the default codes of the weights it holds.
 public func weightQuantizationEffects(_ graph: Graph, data: any Dataset, samples: Int, options: QuantizeOptions, plan: PlanOptions,
                                       chosen: [String: InsertQuantizeDequantize.QuantizedWeight] = [:]) throws -> (sensitivity: [String: Double], biasCorrection: [String: [Float]]) {
-    let rows = 0..<min(max(samples, 0), data.count)
-    guard !rows.isEmpty else { return ([:], [:]) }
-    let meter = try WeightEffectMeter(graph, options: options, plan: plan, chosen: chosen)
-    let effects = WeightEffects(try rows.map { try meter.measure(data, sample: $0) })
+    let effects = try WeightEffects.measure(graph, data: data, rows: 0..<min(max(samples, 0), data.count), options: options, plan: plan, chosen: chosen)
     return (effects.sensitivity, effects.biasCorrection)
 }
 
@@ -115,7 +112,8 @@ public struct WeightEffectSample: Sendable, Equatable {
                 var shift = [UInt64](repeating: 0, count: channels)
                 for c in 0..<channels { shift[c] = try get(8) }
                 let pixels = try get(8)
-                guard pixels <= UInt64(Int.max), s.layers[name] == nil else { throw fail("layer '\(name)' of sample \(s.sample)") }
+                // A sample's output pixels are far below 2⁴⁰, so sums over samples cannot overflow.
+                guard pixels < 1 << 40, s.layers[name] == nil else { throw fail("layer '\(name)' of sample \(s.sample)") }
                 s.layers[name] = Layer(sums: sums, shift: shift, pixels: Int(pixels))
             }
             out.append(s)
@@ -136,6 +134,8 @@ public final class WeightEffectMeter: @unchecked Sendable {
     let isa: ISA
     /// Weights quantized once per convolution (the same whatever the input shape), dequantized.
     let fakeWeights: [String: [Float]]
+    /// The convolutions' inputs: the tensors a sample's run captures.
+    let inputs: Set<String>
     private var layersByShape: [[String: Shape]: [Layer]] = [:]
     private let lock = NSLock()
 
@@ -157,6 +157,7 @@ public final class WeightEffectMeter: @unchecked Sendable {
             fake[node.name] = q.enumerated().map { Float($1) * s[s.count == 1 ? 0 : $0 / per] }
         }
         fakeWeights = fake
+        inputs = Set(graph.nodes.filter { fake[$0.name] != nil }.map { $0.inputs[0] })
     }
 
     func layers(for inputShapes: [String: Shape]) throws -> [Layer] {
@@ -180,13 +181,9 @@ public final class WeightEffectMeter: @unchecked Sendable {
 
     /// The sums of row `i` of `data`.
     public func measure(_ data: any Dataset, sample i: Int) throws -> WeightEffectSample {
-        final class Capture: TensorObserver, @unchecked Sendable {
-            var values: [String: [Float]] = [:]
-            func observe(_ t: ObservedTensor, worker: Int) { values[t.name] = Array(t.values) }
-        }
         var out = WeightEffectSample(sample: i, layers: [:])
         guard let (_, input) = try run.inputBatches(data, i..<(i + 1)).first else { return out }
-        let capture = Capture()
+        let capture = TensorCapture(watching: inputs)
         _ = try run.run(input, observer: capture)
         for l in try layers(for: input.mapValues(\.shape)) {
             guard let x = capture.values[l.input] else { continue }
@@ -219,6 +216,14 @@ public final class WeightEffectMeter: @unchecked Sendable {
 
 /// `weightQuantizationEffects` from every sample's `WeightEffectSample`, added in sample order.
 public struct WeightEffects: Sendable {
+    /// Measures rows `rows` of `data` in this process (`chosen`: see `weightQuantizationEffects`).
+    public static func measure(_ graph: Graph, data: any Dataset, rows: Range<Int>, options: QuantizeOptions, plan: PlanOptions,
+                               chosen: [String: InsertQuantizeDequantize.QuantizedWeight] = [:]) throws -> WeightEffects {
+        guard !rows.isEmpty else { return WeightEffects([]) }
+        let meter = try WeightEffectMeter(graph, options: options, plan: plan, chosen: chosen)
+        return WeightEffects(try rows.map { try meter.measure(data, sample: $0) })
+    }
+
     /// Per convolution: output SQNR (dB) of its quantized weights.
     public var sensitivity: [String: Double] = [:]
     /// Per convolution: the mean output shift per channel (the bias correction).
