@@ -45,9 +45,11 @@ let package = Package(
         .target(name: "OctetPipeline", dependencies: [
             "OctetONNX", "OctetPasses", "OctetRuntime", "OctetData", "OctetZoo", "OctetCalibration",
         ]),
-        // The cluster: coordinator, workers, wire protocol, job store, monitoring.
+        // The cluster: coordinator, workers, wire protocol, job store, monitoring. It carries jobs
+        // and tasks with opaque payloads and imports nothing of the ML stack (OctetCore only for
+        // content hashes); the job kinds are handlers in OctetJobs.
         .target(name: "OctetCluster", dependencies: [
-            "OctetPipeline", "CZMQ", "CLZ4", "CSodium",
+            "OctetCore", "CZMQ", "CLZ4", "CSodium",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -57,11 +59,16 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ], exclude: ["Wire"]),
+        // The job kinds the cluster runs: calibration and inference handlers (coordinator side),
+        // their task runner (worker side) and their output writers (client side).
+        .target(name: "OctetJobs", dependencies: [
+            "OctetPipeline", "OctetCluster", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ], exclude: ["Wire"]),
         .executableTarget(name: "octet", dependencies: [
-            "OctetPipeline", "OctetCluster", "OctetIR", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "OctetPipeline", "OctetCluster", "OctetJobs", "OctetIR", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "octet-bench", dependencies: [
-            "OctetPipeline", "OctetCluster", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "OctetPipeline", "OctetCluster", "OctetJobs", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .target(name: "OctetTestSupport", dependencies: ["OctetPipeline"], path: "Tests/OctetTestSupport"),
@@ -72,7 +79,7 @@ let package = Package(
         .testTarget(name: "OctetRuntimeTests", dependencies: ["OctetTestSupport"]),
         .testTarget(name: "OctetDataTests", dependencies: ["OctetTestSupport"]),
         .testTarget(name: "OctetCalibrationTests", dependencies: ["OctetTestSupport"]),
-        .testTarget(name: "OctetClusterTests", dependencies: ["OctetTestSupport", "OctetCluster", "octet",
+        .testTarget(name: "OctetClusterTests", dependencies: ["OctetTestSupport", "OctetCluster", "OctetJobs", "octet",
                                                              .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "OctetExamples", dependencies: ["OctetPipeline"], path: "docs/examples"),
         .testTarget(name: "OctetCLITests", dependencies: ["OctetTestSupport", "octet"]),

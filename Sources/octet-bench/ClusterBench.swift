@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import OctetCluster
+import OctetJobs
 import OctetPipeline
 
 struct ClusterBench: ParsableCommand {
@@ -91,14 +92,14 @@ struct ClusterBench: ParsableCommand {
         }
         let client = ClusterClient(transport: try ZMQClientTransport(connect: endpoint, maxMessageBytes: 64 << 20))
         while (try? client.status().workers.count) != n { Thread.sleep(forTimeInterval: 0.05) }
-        var spec = JobSpec(kind: .calibrate, modelHash: try client.uploadFile(efficientnet), modelName: "effnet",
-                           dataset: DatasetSpec(path: URL(fileURLWithPath: data).standardizedFileURL.path, labels: nil, files: nil,
-                                                recipe: .efficientNetLite))
         var o = CalibrationOptions()
         o.samples = samples
-        spec.calibration = o
-        spec.shardSize = shardSize
-        spec.verifySamples = 0
+        var options = CalibrationJobOptions(dataset: DatasetSpec(path: URL(fileURLWithPath: data).standardizedFileURL.path, labels: nil, files: nil,
+                                                                 recipe: .efficientNetLite),
+                                            calibration: o)
+        options.shardSize = shardSize
+        options.verifySamples = 0
+        let spec = options.spec(modelHash: try client.uploadFile(efficientnet), modelName: "effnet")
         let t0 = DispatchTime.now().uptimeNanoseconds
         let id = try client.submit(spec)
         var running: UInt64?, finalizing: UInt64?
@@ -120,11 +121,11 @@ struct ClusterBench: ParsableCommand {
         let store = try JobStore(path: state + "/jobs.sqlite")
         let all = try store.tasks(of: id)
         if ProcessInfo.processInfo.environment["OCTET_BENCH_PHASES"] != nil {
-            for (t, r) in zip(all, try store.results(of: all)) where t.kind != .calibration {
+            for (t, r) in zip(all, try store.results(of: all)) where t.kind != "calibration" {
                 print("  \(t.kind) \(t.start)..<\(t.end) on \(r.workerID): \(String(format: "%.3f", r.seconds)) s")
             }
         }
-        let shards = try store.results(of: all.filter { $0.kind == .calibration }).map { (Int($0.histograms.rawSize), $0.histograms.lz4.count) }
+        let shards = try store.results(of: all.filter { $0.kind == "calibration" }).map { (Int($0.payload.rawSize), $0.payload.lz4.count) }
         let seconds = { (a: UInt64, b: UInt64) in Double(b - a) / 1e9 }
         return Run(workers: n, threads: threads, wall: seconds(t0, t1), prepare: seconds(t0, running ?? t0),
                    shardPhase: seconds(running ?? t0, finalizing ?? t1), finalize: seconds(finalizing ?? t1, t1), coordinator: coordinator, shards: shards)

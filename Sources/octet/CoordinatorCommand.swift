@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import OctetCluster
+import OctetJobs
 import OctetPipeline
 
 struct CoordinatorCommand: ParsableCommand {
@@ -68,7 +69,7 @@ struct CoordinatorCommand: ParsableCommand {
         logger.logLevel = verbose ? .debug : .info
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         let plan = try runtime.planOptions()
-        var settings = CoordinatorSettings(defaultISA: plan.isa.rawValue, threads: plan.threads)
+        var settings = CoordinatorSettings()
         settings.heartbeatInterval = heartbeatInterval
         settings.heartbeatTimeout = heartbeatTimeout
         settings.maxMessageBytes = maxMessageBytes
@@ -79,14 +80,15 @@ struct CoordinatorCommand: ParsableCommand {
         let blobs = try BlobStore(directory: (state as NSString).appendingPathComponent("blobs"))
         // Metrics go to Prometheus from the first one the core makes (`/metrics` serves them).
         if http != nil { _ = StatusHTTPServer.registry }
-        let core = try CoordinatorCore(settings: settings, store: store, blobs: blobs, logger: logger)
+        let handlers = JobKinds.handlers(blobs: blobs, store: store, directory: (state as NSString).appendingPathComponent("jobs"),
+                                         threads: plan.threads, isa: plan.isa)
+        let core = try CoordinatorCore(settings: settings, store: store, blobs: blobs, handlers: handlers, logger: logger)
         var curve: CurveSecurity?
         if let keys, let authorized {
             curve = CurveSecurity(keys: try CurveKeyPair.load(path: keys), authorized: try CurveKeyPair.readAuthorized(authorized))
         }
         let transport = try ZMQServerTransport(bind: bind, maxMessageBytes: maxMessageBytes, curve: curve)
-        let runner = JobRunner(blobs: blobs, store: store, directory: (state as NSString).appendingPathComponent("jobs"), threads: plan.threads)
-        let coordinator = Coordinator(core: core, transport: transport, runner: runner, logger: logger)
+        let coordinator = Coordinator(core: core, transport: transport, logger: logger)
         var server: StatusHTTPServer?
         if let http {
             guard let colon = http.lastIndex(of: ":"), let port = Int(http[http.index(after: colon)...]) else {

@@ -3,6 +3,7 @@ import Foundation
 import OctetCluster
 import OctetCore
 import OctetIR
+import OctetJobs
 import OctetPipeline
 
 struct SubmitCommand: ParsableCommand {
@@ -19,11 +20,10 @@ struct JobDataOptions: ParsableArguments {
     @Flag(help: "Upload the images through the coordinator (for workers that share no storage with this machine).")
     var shipData = false
 
-    /// A job of `kind` on `model`: uploads the model (and the images with --ship-data).
-    func jobSpec(_ kind: JobSpec.Kind, model: String, client: ClusterClient) throws -> JobSpec {
-        JobSpec(kind: kind, modelHash: try client.uploadFile(model),
-                modelName: URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent,
-                dataset: try spec(model: model, client: client))
+    /// The job spec of `options` on `model`, uploaded (the images are uploaded with --ship-data
+    /// when `options` is made, by `spec`).
+    func jobSpec<Options: JobOptions>(_ options: Options, model: String, client: ClusterClient) throws -> JobSpec {
+        options.spec(modelHash: try client.uploadFile(model), modelName: URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent)
     }
 
     /// The dataset spec: absolute shared paths, or every image uploaded as a blob.
@@ -94,12 +94,11 @@ struct SubmitCalibrate: ParsableCommand {
     func run() throws {
         _ = try ModelLoader.load(path: model)  // a clear error here for a corrupt or unsupported model
         let client = try connection.client()
-        var spec = try jobData.jobSpec(.calibrate, model: model, client: client)
-        spec.calibration = calibration.options()
-        spec.shardSize = shardSize
-        spec.verifySamples = verifySamples
-        spec.isa = isa
-        let id = try client.submit(spec)
+        var options = CalibrationJobOptions(dataset: try jobData.spec(model: model, client: client), calibration: calibration.options())
+        options.shardSize = shardSize
+        options.verifySamples = verifySamples
+        options.isa = isa
+        let id = try client.submit(try jobData.jobSpec(options, model: model, client: client))
         guard wait else {
             if json { try printJSON(["job": id]) } else { print(id) }
             return
@@ -147,8 +146,8 @@ struct SubmitInfer: ParsableCommand {
     }
 
     /// What the job returns: `--outputs`, or for auto, top-k for a model with one rank-2 output.
-    func outputKind(_ graph: Graph) -> JobSpec.Outputs {
-        if let kind = JobSpec.Outputs(rawValue: outputs) { return kind }
+    func outputKind(_ graph: Graph) -> InferenceJobOptions.Outputs {
+        if let kind = InferenceJobOptions.Outputs(rawValue: outputs) { return kind }
         return graph.outputs.count == 1 && graph.outputs[0].dims.count == 2 ? .topk : .tensors
     }
 
@@ -172,16 +171,18 @@ struct SubmitInfer: ParsableCommand {
                 throw ValidationError("\(out) holds the output of job \(output.log.job) for another model than \(model)")
             }
         } else {
-            var spec = try jobData.jobSpec(.infer, model: model, client: client)
-            spec.batch = batch ?? JobSpec.defaultBatch(inputCHW: try? ModelLoader.imageInput(of: graph).chw)
-            spec.outputs = kind
+            var options = InferenceJobOptions(dataset: try jobData.spec(model: model, client: client))
+            options.batch = batch ?? InferenceJobOptions.defaultBatch(inputCHW: try? ModelLoader.imageInput(of: graph).chw)
+            options.outputs = kind
+            let spec = try jobData.jobSpec(options, model: model, client: client)
             let id = try client.submit(spec)
             output = try CommittedOutput(creating: path, job: id, modelHash: spec.modelHash)
         }
         let id = output.log.job, before = output.log.lines
         if !json { FileHandle.standardOutput.write(Data("job \(id)\(resume ? " (resumed at \(before) lines)" : "")\n".utf8)) }
         let bar = ProgressBar(label: "job \(id)", enabled: !json && System.stderrIsTerminal)
-        let last = try client.streamResults(id, into: output) { b in
+        let shards = (output.path as NSString).deletingLastPathComponent
+        let last = try client.streamResults(id, into: output, lines: { try InferenceOutputs.lines(of: $0, shardDirectory: shards) }) { b in
             if b.tasksTotal > 0 { bar.update(Int(b.firstTask) + b.results.count, Int(b.tasksTotal)) }
         }
         let wall = Date().timeIntervalSince(started)
@@ -233,7 +234,7 @@ struct FetchCommand: ParsableCommand {
 
     func run() throws {
         let client = try connection.client()
-        if try client.job(job).kind == JobSpec.Kind.infer.rawValue {
+        if try client.job(job).kind == InferenceJobOptions.kind {
             throw ValidationError("job \(job) is an inference job: its output is the file `octet submit infer --out` writes; run that command again with --resume to continue it")
         }
         try followAndFetch(client: client, id: job, out: out, json: false)

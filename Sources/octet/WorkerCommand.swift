@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import OctetCluster
+import OctetJobs
 import OctetPipeline
 
 struct WorkerCommand: ParsableCommand {
@@ -57,9 +58,9 @@ struct WorkerCommand: ParsableCommand {
         }
         let transport = try ZMQClientTransport(connect: connect, maxMessageBytes: maxMessageBytes, curve: curve)
         let blobs = try BlobStore(directory: cacheDir)
-        let core = WorkerCore(hello: Worker.hello(id: workerID, threads: plan.threads, isa: plan.isa, credit: credit), cache: blobs, maxBlobBytes: maxBlobBytes,
-                              logger: logger)
-        let worker = Worker(core: core, transport: transport, executor: TaskExecutor(cache: blobs, threads: plan.threads, isa: plan.isa),
+        let core = WorkerCore(hello: JobKinds.hello(id: workerID, threads: plan.threads, isa: plan.isa, credit: credit), cache: blobs,
+                              maxBlobBytes: maxBlobBytes, logger: logger)
+        let worker = Worker(core: core, transport: transport, runners: JobKinds.runners(cache: blobs, threads: plan.threads, isa: plan.isa),
                             decodeAhead: decodeAhead, logger: logger)
         let trap = SignalTrap { worker.stop() }
         logger.info("worker starting", metadata: ["id": "\(workerID)", "coordinator": "\(connect)", "isa": "\(plan.isa)", "threads": "\(plan.threads)"])

@@ -1,5 +1,6 @@
 import Foundation
 import OctetCluster
+import OctetJobs
 import OctetPipeline
 import OctetTestSupport
 import XCTest
@@ -34,12 +35,11 @@ final class ClusterFaultTests: XCTestCase {
     }
 
     func submit(_ client: ClusterClient) throws -> String {
-        var spec = JobSpec(kind: .calibrate, modelHash: try client.uploadFile(TestPaths.efficientNet), modelName: "effnet",
-                           dataset: DatasetSpec(path: TestPaths.imageSample, labels: nil, files: nil, recipe: .efficientNetLite))
-        spec.calibration = calibrationOptions()
-        spec.shardSize = 3
-        spec.verifySamples = 4
-        return try client.submit(spec)
+        var options = CalibrationJobOptions(dataset: DatasetSpec(path: TestPaths.imageSample, labels: nil, files: nil, recipe: .efficientNetLite),
+                                            calibration: calibrationOptions())
+        options.shardSize = 3
+        options.verifySamples = 4
+        return try client.submit(options.spec(modelHash: try client.uploadFile(TestPaths.efficientNet), modelName: "effnet"))
     }
 
     func assertSameArtifacts(_ report: Octet_Wire_JobReport, _ client: ClusterClient, as reference: URL, file: StaticString = #filePath, line: UInt = #line) throws {
@@ -181,7 +181,8 @@ final class ClusterFaultTests: XCTestCase {
         let c = try coordinator(endpoint, extra: ["--max-message-bytes", "65536"])
         let flood = try ZMQClientTransport(connect: endpoint, maxMessageBytes: 1 << 20)
         var valid = Octet_Wire_SubmitJob()
-        valid.jobSpecJson = String(repeating: "{", count: 200)
+        valid.spec.kind = "calibrate"
+        valid.spec.options = Data(String(repeating: "{", count: 200).utf8)
         let envelope = WireProtocol.encode(.submit(valid), requestID: 1)
         var wrongVersion = Octet_Wire_Envelope()
         wrongVersion.version = 7

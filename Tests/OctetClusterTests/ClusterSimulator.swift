@@ -2,17 +2,17 @@ import Foundation
 import Logging
 import OctetCalibration
 import OctetCluster
-import OctetData
-import OctetKernels
-import OctetPipeline
+import OctetCore
+import OctetZoo
 
 /// A deterministic simulation of a calibration job on the real coordinator and worker state
 /// machines (`CoordinatorCore`, `WorkerCore`), in the manner of FoundationDB's simulator: one
 /// seed draws the workers' compute times, the network's delays and every fault, and the clock is
 /// simulated, so a seed reproduces a run exactly. What the cores ask of the outside (a job's
-/// preparation and finalization, a task's computation) is simulated too: tasks return synthetic
-/// histograms of their samples, and finalization merges what the store holds, so the artifact of a
-/// run is the merged histogram set, to compare with the fault-free merge.
+/// preparation and finalization, a task's computation) is simulated too, by the simulator's own
+/// job kinds (`SimulatedJobHandler`, registered with the core as Octet's are): tasks return
+/// synthetic histograms of their samples, and finalization merges what the store holds, so the
+/// artifact of a run is the merged histogram set, to compare with the fault-free merge.
 ///
 /// Faults: workers killed (SIGKILL: their messages in flight are lost) and restarted with their
 /// cache, the coordinator killed and restarted from its store (`resume`), messages delayed (links
@@ -89,7 +89,7 @@ final class ClusterSimulator {
     }
 
     let samples: Int, shardSize: Int, watched: [String]
-    let kind: JobSpec.Kind
+    let kind: SimulatedJobHandler.Kind
     let faults: Faults
     let bug: SimulatedBug?
     var rng: SeededRandom
@@ -123,13 +123,15 @@ final class ClusterSimulator {
     var violations: [String] = []
     var outcome: Outcome
     let logger = Logger(label: "octet.simulation", factory: { _ in SwiftLogNoOpLogHandler() })
+    /// The simulated job kind, run by the real core through the handler seam.
+    let handler: SimulatedJobHandler
 
     /// Wall time spent inside the coordinator core's `handle`, and the calls.
     var coordinatorSeconds = 0.0, resultSeconds = 0.0
     var coordinatorCalls = 0
 
     init(seed: UInt64, workers count: Int, samples: Int, shardSize: Int, faults: Faults, directory: URL, bug: SimulatedBug? = nil,
-         kind: JobSpec.Kind = .calibrate, outputWindow: Int = CoordinatorSettings(defaultISA: "", threads: 1).outputWindow) throws {
+         kind: SimulatedJobHandler.Kind = .calibrate, outputWindow: Int = CoordinatorSettings().outputWindow) throws {
         self.kind = kind
         self.outputWindow = outputWindow
         rng = SeededRandom(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ 1)
@@ -141,6 +143,7 @@ final class ClusterSimulator {
         watched = ["conv1", "relu1", "logits"]
         store = try JobStore(path: ":memory:")
         blobs = try BlobStore(directory: directory.appendingPathComponent("coordinator").path)
+        handler = SimulatedJobHandler(kind: kind, store: store, blobs: blobs)
         outcome = Outcome(state: "", violations: [], artifact: nil, seconds: 0)
         for i in 0..<count {
             workers.append(SimWorker(core: nil, cache: try BlobStore(directory: directory.appendingPathComponent("worker\(i)").path), index: i))
@@ -168,24 +171,20 @@ final class ClusterSimulator {
         return out
     }
 
-    /// Sample i's prediction: a class and score that depend only on i (an inference task).
-    static func prediction(_ i: Int) -> Octet_Wire_Prediction {
-        var p = Octet_Wire_Prediction()
-        p.index = UInt32(i)
-        p.classes = [UInt32(i * 7 % 1000)]
-        p.scores = [Float(i % 101) / 100]
-        return p
+    /// Sample i's prediction line: a class and score that depend only on i (an inference task).
+    static func prediction(_ i: Int) -> String {
+        "\(i) \(i * 7 % 1000) \(Float(i % 101) / 100)\n"
     }
 
     /// What an inference job writes: one line per sample, in sample order.
-    static func predictionLines(_ predictions: [Octet_Wire_Prediction]) -> [UInt8] {
-        Array(predictions.map { "\($0.index) \($0.classes.first ?? 0) \($0.scores.first ?? 0)\n" }.joined().utf8)
+    static func predictionLines(_ range: Range<Int>) -> [UInt8] {
+        Array(range.map(Self.prediction).joined().utf8)
     }
 
     /// The artifact a fault-free run produces: every sample's histograms merged, or every
     /// sample's prediction once, in order.
     var expectedArtifact: [UInt8] {
-        kind == .calibrate ? HistogramSet.encode(Self.histograms(0..<samples, watched: watched)) : Self.predictionLines((0..<samples).map(Self.prediction))
+        kind == .calibrate ? HistogramSet.encode(Self.histograms(0..<samples, watched: watched)) : Self.predictionLines(0..<samples)
     }
 
     // MARK: Running
@@ -196,12 +195,9 @@ final class ClusterSimulator {
         // The client uploads the model and submits (a client retries until accepted; here the
         // submit goes straight to the first core, which is not what the faults are about).
         let model = try blobs.put(Array("a model of \(samples) samples".utf8))
-        var spec = JobSpec(kind: kind, modelHash: model, modelName: "m",
-                           dataset: DatasetSpec(path: "/data", labels: nil, files: nil, recipe: .imagenet))
-        if kind == .calibrate { spec.calibration = CalibrationOptions() }
-        spec.shardSize = shardSize
+        let options = SimulatedJobHandler.Options(samples: samples, shardSize: shardSize, watched: watched)
         var submit = Octet_Wire_SubmitJob()
-        submit.jobSpecJson = spec.json()
+        submit.spec = JobSpec(kind: kind.rawValue, modelHash: model, modelName: "m", options: try JSONEncoder().encode(options)).wire
         let submitter = PeerID(Array("submitter".utf8))
         guard let core = coordinator else { throw JobFailure("no coordinator") }
         let actions = handle(core, .message(submitter, WireProtocol.encode(.submit(submit))))
@@ -272,7 +268,7 @@ final class ClusterSimulator {
     }
 
     func startCoordinator() throws {
-        var settings = CoordinatorSettings(defaultISA: "scalar", threads: 1)
+        var settings = CoordinatorSettings()
         settings.heartbeatInterval = 1
         settings.heartbeatTimeout = 5
         settings.taskTimeout = 20
@@ -281,7 +277,8 @@ final class ClusterSimulator {
         settings.outputWindow = outputWindow
         coordinatorGeneration += 1
         var jobs = 0
-        let core = try CoordinatorCore(settings: settings, store: store, blobs: blobs, logger: logger, now: { [unowned self] in now },
+        let core = try CoordinatorCore(settings: settings, store: store, blobs: blobs, handlers: JobHandlers([handler]), logger: logger,
+                                       now: { [unowned self] in now },
                                        makeJobID: { jobs += 1; return "job-\(jobs)" })
         coordinator = core
         perform(try core.resume())
@@ -314,39 +311,9 @@ final class ClusterSimulator {
                 guard let i = workers.firstIndex(where: { $0.peer == peer }) else { continue }  // a peer gone
                 send(from: .coordinator, to: .worker(i), bytes)
             case .prepare(let job):
-                let tasks = stride(from: 0, to: samples, by: shardSize).enumerated().map { n, start in
-                    TaskRecord(job: job.id, index: n, kind: kind == .calibrate ? .calibration : .inference, start: start,
-                               end: min(start + shardSize, samples))
-                }
-                schedule(after: 0.1 + uniform(), .background(generation: coordinatorGeneration,
-                                                            .prepared(job.id, .success(PreparedJob(tasks: tasks, watched: watched, isa: nil)))))
+                schedule(after: 0.1 + uniform(), .background(generation: coordinatorGeneration, .prepared(job.id, handler.prepare(job))))
             case .finalize(let job, let list):
-                // Finalization reads the store, as `JobRunner` does.
-                let result: Result<FinalizedJob, JobFailure>
-                do {
-                    let bytes: [UInt8]
-                    if kind == .infer {
-                        // The client writes the predictions; finalization only summarizes.
-                        result = .success(FinalizedJob(artifacts: [], int8Hash: nil, followUpTasks: [], summary: "{}"))
-                        schedule(after: 0.1 + uniform(), .background(generation: coordinatorGeneration, .finalized(job.id, result)))
-                        continue
-                    }
-                    if kind == .calibrate {
-                        var merged: [String: AbsHistogram] = [:]
-                        for r in try store.results(of: list.filter { $0.kind == .calibration }) {
-                            for (name, h) in try HistogramSet.decode(try Compression.unpack(r.histograms)) { merged[name, default: AbsHistogram()].merge(h) }
-                        }
-                        bytes = HistogramSet.encode(merged)
-                    } else {
-                        bytes = []
-                    }
-                    let hash = try blobs.put(bytes)
-                    result = .success(FinalizedJob(artifacts: [JobRecord.Artifact(name: "histograms", hash: hash, size: UInt64(bytes.count))],
-                                                   int8Hash: nil, followUpTasks: [], summary: nil))
-                } catch {
-                    result = .failure(JobFailure("finalizing: \(error)"))
-                }
-                schedule(after: 0.1 + uniform(), .background(generation: coordinatorGeneration, .finalized(job.id, result)))
+                schedule(after: 0.1 + uniform(), .background(generation: coordinatorGeneration, .finalized(job.id, handler.finalize(job, list))))
             }
         }
     }
@@ -363,10 +330,11 @@ final class ClusterSimulator {
                 r.attempt = assignment.attempt
                 r.workerID = "worker-\(i)"
                 let range = Int(assignment.start)..<Int(assignment.end)
-                if assignment.kind == .inference {
-                    r.predictions = range.map(Self.prediction)
+                if kind == .infer {
+                    r.payload = Compression.pack(Self.predictionLines(range), elementSize: 1)
                 } else {
-                    r.histograms = Compression.pack(HistogramSet.encode(Self.histograms(range, watched: assignment.watched)))
+                    let watched = (try? JSONDecoder().decode([String].self, from: assignment.context)) ?? []
+                    r.payload = Compression.pack(HistogramSet.encode(Self.histograms(range, watched: watched)))
                 }
                 r.images = UInt32(range.count)
                 r.seconds = taskSeconds.lowerBound + (taskSeconds.upperBound - taskSeconds.lowerBound) * uniform()
@@ -518,7 +486,7 @@ final class ClusterSimulator {
             violations.append("results from task \(b.firstTask) answer a question from \(client.tasks)")
             return
         }
-        for r in b.results { client.output += Self.predictionLines(r.predictions) }
+        for r in b.results { client.output += (try? Compression.unpack(r.payload)) ?? [] }
         let total = coordinator?.tasks[jobID]?.count ?? 0, before = client.tasks
         client.tasks += b.results.count
         if total >= 10, let report = onClientProgress, client.tasks * 10 / total > before * 10 / total { report(client.tasks) }
@@ -547,5 +515,71 @@ final class ClusterSimulator {
         let done = Set(list.filter { $0.state == .done }.map(\.index))
         for lost in doneTasks.subtracting(done).sorted() { violations.append("task \(lost) was done and is not any more (at \(now) s)") }
         doneTasks.formUnion(done)
+    }
+}
+
+/// The simulator's job kinds, registered with the real coordinator core through the same seam
+/// as Octet's calibration and inference (and nothing else in the cluster knows them): tasks of
+/// `shardSize` samples; a calibration's results are synthetic histograms of the watched tensors
+/// (checked on arrival), merged into the job's artifact; an inference's are prediction lines a
+/// client streams.
+final class SimulatedJobHandler: JobHandler, @unchecked Sendable {
+    enum Kind: String { case calibrate = "sim-calibrate", infer = "sim-infer" }
+    struct Options: Codable { var samples: Int, shardSize: Int, watched: [String] }
+
+    let simulated: Kind
+    let store: JobStore
+    let blobs: BlobStore
+    var kind: String { simulated.rawValue }
+    var streamsResults: Bool { simulated == .infer }
+
+    init(kind: Kind, store: JobStore, blobs: BlobStore) {
+        self.simulated = kind
+        self.store = store
+        self.blobs = blobs
+    }
+
+    func options(_ spec: JobSpec) throws -> Options { try JSONDecoder().decode(Options.self, from: spec.options) }
+
+    func problem(_ spec: JobSpec) -> String? {
+        (try? options(spec)) == nil ? "unreadable options" : nil
+    }
+
+    func prepare(_ job: JobRecord) -> Result<PreparedJob, JobFailure> {
+        Result { () throws -> PreparedJob in
+            let o = try options(job.spec)
+            let tasks = stride(from: 0, to: o.samples, by: o.shardSize).enumerated().map { n, start in
+                TaskRecord(job: job.id, index: n, kind: simulated == .calibrate ? "shard" : "batch", start: start, end: min(start + o.shardSize, o.samples))
+            }
+            return PreparedJob(tasks: tasks, context: try JSONEncoder().encode(o.watched), requirement: "scalar")
+        }.mapError { JobFailure("preparing: \($0)") }
+    }
+
+    func check(_ r: Octet_Wire_TaskResult, task: TaskRecord, job: JobRecord) -> String? {
+        do {
+            let bytes = try Compression.unpack(r.payload)
+            if simulated == .infer {
+                return bytes.filter { $0 == UInt8(ascii: "\n") }.count == task.count ? nil : "not one line per sample"
+            }
+            let watched = try JSONDecoder().decode([String].self, from: job.context)
+            return Set(try HistogramSet.decode(bytes).keys) == Set(watched) ? nil : "histograms of other tensors"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    /// Finalization reads the store, as Octet's handlers do.
+    func finalize(_ job: JobRecord, _ tasks: [TaskRecord]) -> Result<FinalizedJob, JobFailure> {
+        // The client writes the predictions; finalization only summarizes.
+        guard simulated == .calibrate else { return .success(FinalizedJob(artifacts: [], summary: "{}")) }
+        return Result { () throws -> FinalizedJob in
+            var merged: [String: AbsHistogram] = [:]
+            for r in try store.results(of: tasks) {
+                for (name, h) in try HistogramSet.decode(try Compression.unpack(r.payload)) { merged[name, default: AbsHistogram()].merge(h) }
+            }
+            let bytes = HistogramSet.encode(merged)
+            let hash = try blobs.put(bytes)
+            return FinalizedJob(artifacts: [JobRecord.Artifact(name: "histograms", hash: hash, size: UInt64(bytes.count))], summary: nil)
+        }.mapError { JobFailure("finalizing: \($0)") }
     }
 }

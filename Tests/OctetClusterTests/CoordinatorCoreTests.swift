@@ -2,6 +2,7 @@ import Foundation
 import OctetCalibration
 import OctetCluster
 import OctetData
+import OctetJobs
 import OctetPipeline
 import XCTest
 
@@ -16,11 +17,26 @@ final class CoordinatorCoreTests: XCTestCase {
     override func setUpWithError() throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("octet-core-\(UUID().uuidString)")
         addTeardownBlock { [dir] in try? FileManager.default.removeItem(at: dir!) }
-        var settings = CoordinatorSettings(defaultISA: "scalar", threads: 1)
+        var settings = CoordinatorSettings()
         settings.heartbeatTimeout = 5
         settings.maxTaskAttempts = 3
-        core = try CoordinatorCore(settings: settings, store: try JobStore(path: dir.appendingPathComponent("db").path),
-                                   blobs: try BlobStore(directory: dir.appendingPathComponent("blobs").path), now: { [unowned self] in clock })
+        core = try makeCore(settings, "db")
+    }
+
+    /// A core with Octet's job handlers (preparation and finalization are fed by the tests).
+    func makeCore(_ settings: CoordinatorSettings, _ name: String) throws -> CoordinatorCore {
+        let store = try JobStore(path: dir.appendingPathComponent(name).path)
+        let blobs = try BlobStore(directory: dir.appendingPathComponent("blobs").path)
+        return try CoordinatorCore(settings: settings, store: store, blobs: blobs,
+                                   handlers: JobKinds.handlers(blobs: blobs, store: store, directory: dir.path, threads: 1, isa: .scalar),
+                                   now: { [unowned self] in clock })
+    }
+
+    /// A submit of `options` on `model`.
+    func submit<Options: JobOptions>(_ options: Options, model: String) -> Octet_Wire_Envelope.OneOf_Body {
+        var s = Octet_Wire_SubmitJob()
+        s.spec = options.spec(modelHash: model, modelName: "m").wire
+        return .submit(s)
     }
 
     func send(_ peer: PeerID, _ body: Octet_Wire_Envelope.OneOf_Body) -> [CoordinatorAction] {
@@ -43,24 +59,22 @@ final class CoordinatorCoreTests: XCTestCase {
 
     /// Submits a calibration job over 3 shards and returns its id.
     func runningJob() throws -> String {
-        try preparedJob { job in (0..<3).map { TaskRecord(job: job, index: $0, kind: .calibration, start: $0 * 10, end: $0 * 10 + 10) } }
+        try preparedJob { job in (0..<3).map { TaskRecord(job: job, index: $0, kind: CalibrationTask.calibration.rawValue, start: $0 * 10, end: $0 * 10 + 10) } }
     }
 
     /// Submits a calibration job, prepares it with `tasks` (watching "t") and returns its id.
     func preparedJob(_ tasks: (String) -> [TaskRecord]) throws -> String {
         let model = try core.blobs.put(Array("model".utf8))
-        var spec = JobSpec(kind: .calibrate, modelHash: model, modelName: "m",
-                           dataset: DatasetSpec(path: "/data", labels: nil, files: nil, recipe: .imagenet))
-        spec.calibration = CalibrationOptions()
-        var s = Octet_Wire_SubmitJob()
-        s.jobSpecJson = spec.json()
-        let actions = send(client, .submit(s))
+        let options = CalibrationJobOptions(dataset: DatasetSpec(path: "/data", labels: nil, files: nil, recipe: .imagenet),
+                                            calibration: CalibrationOptions())
+        let actions = send(client, submit(options, model: model))
         guard case .accepted(let a)? = sent(actions).first?.1.body else {
             XCTFail("the submit was not accepted: \(actions)")
             throw CancellationError()
         }
         XCTAssertTrue(actions.contains { if case .prepare = $0 { true } else { false } })
-        _ = core.handle(.prepared(a.jobID, .success(PreparedJob(tasks: tasks(a.jobID), watched: ["t"], isa: "scalar"))))
+        _ = core.handle(.prepared(a.jobID, .success(PreparedJob(tasks: tasks(a.jobID), context: CalibrationJobContext(isa: "scalar", watched: ["t"]).encoded,
+                                                                               requirement: "scalar"))))
         return a.jobID
     }
 
@@ -71,7 +85,7 @@ final class CoordinatorCoreTests: XCTestCase {
         r.jobID = job
         r.task = UInt32(task)
         r.workerID = worker
-        r.histograms = Compression.pack(HistogramSet.encode(["t": h]))
+        r.payload = Compression.pack(HistogramSet.encode(["t": h]))
         return .result(r)
     }
 
@@ -93,7 +107,7 @@ final class CoordinatorCoreTests: XCTestCase {
         // b finishes task 1 and is given the lost worker's task 0 (lowest index first).
         let next = sent(send(w2, result(job, 1, worker: "b")))
         XCTAssertEqual(next.first?.1.assignment.task, 0)
-        XCTAssertEqual(next.first?.1.assignment.watched, ["t"])
+        XCTAssertEqual(try CalibrationJobContext(try XCTUnwrap(next.first?.1.assignment.context)).watched, ["t"])
 
         // a's late result for task 0 arrives first: accepted once (identical by determinism)...
         _ = send(w1, result(job, 0, worker: "a"))
@@ -160,6 +174,27 @@ final class CoordinatorCoreTests: XCTestCase {
         XCTAssertEqual(core.jobs[next]?.state, .running)
     }
 
+    /// Hellos queued behind a cut link arrive in a burst on the same connection: the worker keeps
+    /// its tasks (no requeue, no attempt counted per Hello), while a Hello on a new connection (a
+    /// restarted worker) requeues what the old one held.
+    func testAHelloBurstOnOneConnectionKeepsTheWorkersTasks() throws {
+        let job = try runningJob()
+        _ = hello(w1, "a")
+        XCTAssertEqual(core.workers["a"]?.task, TaskKey(job: job, index: 0))
+        for _ in 0..<6 {
+            let replies = sent(hello(w1, "a"))
+            XCTAssertEqual(replies.map { $0.1.body.map(CoordinatorCore.bodyName) }, ["welcome"], "no task is handed out again")
+        }
+        XCTAssertEqual(core.tasks[job]?[0].attempts, 1)
+        XCTAssertEqual(core.tasks[job]?[0].state, .assigned)
+        XCTAssertEqual(core.workers["a"]?.tasks, [TaskKey(job: job, index: 0)])
+        XCTAssertEqual(core.jobs[job]?.state, .running)
+        // The same worker id from a new connection: the old one's task is requeued and handed out again.
+        let restarted = sent(hello(PeerID([3]), "a")).compactMap { if case .assignment(let a)? = $0.1.body { a } else { nil } }
+        XCTAssertEqual(restarted.first?.task, 0)
+        XCTAssertEqual(restarted.first?.attempt, 2)
+    }
+
     func testLateInvalidResultOrFailureLeavesTheTaskWithItsNewHolder() throws {
         let job = try runningJob()
         _ = hello(w1, "a")
@@ -178,8 +213,8 @@ final class CoordinatorCoreTests: XCTestCase {
         bad.jobID = job
         bad.task = 0
         bad.workerID = "a"
-        bad.histograms.rawSize = 64
-        bad.histograms.lz4 = Data([1, 2, 3])
+        bad.payload.rawSize = 64
+        bad.payload.lz4 = Data([1, 2, 3])
         XCTAssertEqual(sent(send(w1, .result(bad))).first?.1.refusal.reason, .invalidRequest)
         var failure = Octet_Wire_TaskFailure()
         failure.jobID = job
@@ -206,7 +241,7 @@ final class CoordinatorCoreTests: XCTestCase {
         var r = Octet_Wire_TaskResult()
         r.jobID = job
         r.task = 0
-        r.histograms = Compression.pack(HistogramSet.encode(["not-watched": wrong]))
+        r.payload = Compression.pack(HistogramSet.encode(["not-watched": wrong]))
         for attempt in 1...3 {
             let actions = sent(send(w1, .result(r)))
             XCTAssertEqual(actions.first?.1.refusal.reason, .invalidRequest, "attempt \(attempt)")
@@ -236,12 +271,22 @@ final class CoordinatorCoreTests: XCTestCase {
     }
 
     func testSubmitRefusesMissingModelAndBadSpec() throws {
+        let infer = InferenceJobOptions(dataset: DatasetSpec(path: "/data", labels: nil, files: nil, recipe: .imagenet))
         var s = Octet_Wire_SubmitJob()
-        s.jobSpecJson = "{not json"
-        XCTAssertEqual(sent(send(client, .submit(s))).first?.1.refusal.reason, .invalidRequest)
-        let spec = JobSpec(kind: .infer, modelHash: String(repeating: "a", count: 64), modelName: "m",
-                           dataset: DatasetSpec(path: "/data", labels: nil, files: nil, recipe: .imagenet))
-        s.jobSpecJson = spec.json()
+        s.spec = infer.spec(modelHash: String(repeating: "a", count: 64), modelName: "m").wire
+        // Options the handler cannot read, a kind no handler runs, options the handler refuses.
+        var unreadable = s
+        unreadable.spec.options = Data("{not json".utf8)
+        var unknown = s
+        unknown.spec.kind = "train"
+        var badBatch = infer
+        badBatch.batch = 0
+        for (bad, cause) in [(unreadable, "cannot be read"), (unknown, "no handler for 'train' jobs (this coordinator runs calibrate, infer)"),
+                             (Octet_Wire_SubmitJob.with { $0.spec = badBatch.spec(modelHash: s.spec.modelHash, modelName: "m").wire }, "batch must be in")] {
+            let r = sent(send(client, .submit(bad))).first?.1.refusal
+            XCTAssertEqual(r?.reason, .invalidRequest, cause)
+            XCTAssertTrue(r?.message.contains(cause) ?? false, r?.message ?? "no refusal")
+        }
         let r = sent(send(client, .submit(s))).first?.1.refusal
         XCTAssertEqual(r?.reason, .notFound)
         XCTAssertTrue(r?.message.contains("was not uploaded") ?? false)
@@ -251,28 +296,28 @@ final class CoordinatorCoreTests: XCTestCase {
     /// overflows, or a payload size that does not match its shape, is refused, not trapped on.
     func testTensorOutputsWithImpossibleShapesAreRefused() throws {
         let model = try core.blobs.put(Array("model".utf8))
-        var spec = JobSpec(kind: .infer, modelHash: model, modelName: "m", dataset: DatasetSpec(path: "/data", labels: nil, files: nil, recipe: .imagenet))
-        spec.outputs = .tensors
-        var s = Octet_Wire_SubmitJob()
-        s.jobSpecJson = spec.json()
-        guard case .accepted(let a)? = sent(send(client, .submit(s))).first?.1.body else { return XCTFail("not accepted") }
-        _ = core.handle(.prepared(a.jobID, .success(PreparedJob(tasks: [TaskRecord(job: a.jobID, index: 0, kind: .inference, start: 0, end: 2)],
-                                                                watched: [], isa: nil))))
+        var options = InferenceJobOptions(dataset: DatasetSpec(path: "/data", labels: nil, files: nil, recipe: .imagenet))
+        options.outputs = .tensors
+        guard case .accepted(let a)? = sent(send(client, submit(options, model: model))).first?.1.body else { return XCTFail("not accepted") }
+        let task = TaskRecord(job: a.jobID, index: 0, kind: InferenceJobHandler.taskKind(.tensors), start: 0, end: 2)
+        _ = core.handle(.prepared(a.jobID, .success(PreparedJob(tasks: [task]))))
         _ = hello(w1, "a")
         for (shape, rawSize) in [([2, UInt32.max, UInt32.max, UInt32.max], UInt64(8)), ([2, 3], UInt64.max), ([2, 3], UInt64(20))] {
-            var t = Octet_Wire_OutputTensor()
+            var t = Octet_Jobs_OutputTensor()
             t.name = "y"
             t.shape = shape
-            t.data.elementSize = 4
-            t.data.rawSize = rawSize
-            var g = Octet_Wire_OutputGroup()
+            t.elementSize = 4
+            t.rawSize = rawSize
+            var g = Octet_Jobs_OutputGroup()
             g.start = 0
             g.count = 2
             g.tensors = [t]
             var r = Octet_Wire_TaskResult()
             r.jobID = a.jobID
             r.workerID = "a"
-            r.outputGroups = [g]
+            var output = Octet_Jobs_InferenceOutput()
+            output.outputGroups = [g]
+            r.payload = Compression.pack(try output.serializedBytes(), elementSize: 1)
             let reply = sent(send(w1, .result(r))).first?.1.refusal
             XCTAssertEqual(reply?.reason, .invalidRequest, "shape \(shape), \(rawSize) bytes")
             XCTAssertTrue(reply?.message.contains("does not hold 2 samples of float32") ?? false, reply?.message ?? "")
@@ -284,12 +329,12 @@ final class CoordinatorCoreTests: XCTestCase {
     /// is missing, truncated, of the other kind or for other samples is refused with the cause, and
     /// the task stays open; the right one is accepted.
     func testAnalysisAndReportPayloadsAreCheckedBeforeTheyAreAccepted() throws {
-        var settings = CoordinatorSettings(defaultISA: "scalar", threads: 1)
+        var settings = CoordinatorSettings()
         settings.maxTaskAttempts = 10  // every refusal below requeues its task
-        core = try CoordinatorCore(settings: settings, store: try JobStore(path: dir.appendingPathComponent("db2").path),
-                                   blobs: try BlobStore(directory: dir.appendingPathComponent("blobs2").path), now: { [unowned self] in clock })
+        core = try makeCore(settings, "db2")
         let job = try preparedJob { job in
-            [TaskRecord(job: job, index: 0, kind: .analysis, start: 0, end: 2), TaskRecord(job: job, index: 1, kind: .report, start: 0, end: 1)]
+            [TaskRecord(job: job, index: 0, kind: CalibrationTask.analysis.rawValue, start: 0, end: 2),
+             TaskRecord(job: job, index: 1, kind: CalibrationTask.report.rawValue, start: 0, end: 1)]
         }
         _ = hello(w1, "a")
         func result(_ task: Int, _ payload: [UInt8]?) -> Octet_Wire_Envelope.OneOf_Body {

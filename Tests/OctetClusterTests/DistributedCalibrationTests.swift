@@ -1,5 +1,6 @@
 import Foundation
 import OctetCluster
+import OctetJobs
 import OctetPipeline
 import OctetTestSupport
 import XCTest
@@ -17,12 +18,16 @@ final class DistributedCalibrationTests: XCTestCase {
     }
 
     func spec(_ client: ClusterClient, shardSize: Int, options: CalibrationOptions) throws -> JobSpec {
-        var spec = JobSpec(kind: .calibrate, modelHash: try client.uploadFile(TestPaths.efficientNet), modelName: "effnet",
-                           dataset: DatasetSpec(path: TestPaths.imageSample, labels: nil, files: nil, recipe: .efficientNetLite))
-        spec.calibration = options
-        spec.shardSize = shardSize
-        spec.verifySamples = 4
-        return spec
+        var job = CalibrationJobOptions(dataset: DatasetSpec(path: TestPaths.imageSample, labels: nil, files: nil, recipe: .efficientNetLite),
+                                        calibration: options)
+        job.shardSize = shardSize
+        job.verifySamples = 4
+        return job.spec(modelHash: try client.uploadFile(TestPaths.efficientNet), modelName: "effnet")
+    }
+
+    /// The output lines of an inference task's result, as `octet submit infer` writes them.
+    func lines(_ directory: URL) -> (Octet_Wire_TaskResult) throws -> [String] {
+        { try InferenceOutputs.lines(of: $0, shardDirectory: directory.path) }
     }
 
     func testAnyWorkerCountAndShardSizeGivesTheSingleProcessBytes() throws {
@@ -112,8 +117,7 @@ final class DistributedCalibrationTests: XCTestCase {
         for (i, run) in runs.enumerated() {
             let (workers, shardSize) = (run.workers, run.shardSize)
             let cluster = try InProcessCluster(directory: dir.appendingPathComponent("cluster-\(i)"), workers: workers,
-                                               settings: CoordinatorSettings(defaultISA: run.coordinatorISA.rawValue, threads: 2),
-                                               workerISAs: run.workerISAs)
+                                               workerISAs: run.workerISAs, coordinatorISA: run.coordinatorISA)
             defer { cluster.stop() }
             let client = cluster.client()
             let report = try client.wait(try client.submit(try spec(client, shardSize: shardSize, options: options)))
@@ -139,11 +143,10 @@ final class DistributedCalibrationTests: XCTestCase {
     }
 
     func inferenceSpec(_ client: ClusterClient, model: String, offset: Int, limit: Int, batch: Int) throws -> JobSpec {
-        var spec = JobSpec(kind: .infer, modelHash: try client.uploadFile(model), modelName: "m",
-                           dataset: DatasetSpec(path: TestPaths.imageSample, labels: TestPaths.imageLabels, files: nil,
-                                                recipe: .efficientNetLite, offset: offset, limit: limit))
-        spec.batch = batch
-        return spec
+        var options = InferenceJobOptions(dataset: DatasetSpec(path: TestPaths.imageSample, labels: TestPaths.imageLabels, files: nil,
+                                                               recipe: .efficientNetLite, offset: offset, limit: limit))
+        options.batch = batch
+        return options.spec(modelHash: try client.uploadFile(model), modelName: "m")
     }
 
     /// Workers that hold two tasks and decode the next one's images while one computes write
@@ -159,7 +162,7 @@ final class DistributedCalibrationTests: XCTestCase {
         let id = try client.submit(spec)
         let out = dir.appendingPathComponent("p.jsonl").path
         let output = try CommittedOutput(creating: out, job: id, modelHash: spec.modelHash)
-        let last = try client.streamResults(id, into: output)
+        let last = try client.streamResults(id, into: output, lines: lines(dir))
         XCTAssertEqual(last.state, "done", last.error)
         XCTAssertEqual(output.log.tasks, 8)
         XCTAssertEqual(output.log.lines, 37)
@@ -203,15 +206,15 @@ final class DistributedCalibrationTests: XCTestCase {
         let cluster = try InProcessCluster(directory: dir.appendingPathComponent("cluster"), workers: 2)
         defer { cluster.stop() }
         let client = cluster.client()
-        var spec = JobSpec(kind: .infer, modelHash: try client.uploadFile(model.path), modelName: "det",
-                           dataset: DatasetSpec(path: TestPaths.imageSample, labels: nil, files: nil, recipe: recipe, offset: 0, limit: 9))
-        spec.batch = 4
-        spec.outputs = .tensors
+        var options = InferenceJobOptions(dataset: DatasetSpec(path: TestPaths.imageSample, labels: nil, files: nil, recipe: recipe, offset: 0, limit: 9))
+        options.batch = 4
+        options.outputs = .tensors
+        let spec = options.spec(modelHash: try client.uploadFile(model.path), modelName: "det")
         let id = try client.submit(spec)
         let out = dir.appendingPathComponent("out")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         let output = try CommittedOutput(creating: out.appendingPathComponent("index.jsonl").path, job: id, modelHash: spec.modelHash)
-        let last = try client.streamResults(id, into: output)
+        let last = try client.streamResults(id, into: output, lines: lines(out))
         XCTAssertEqual(last.state, "done", last.error)
 
         let lines = try String(contentsOf: out.appendingPathComponent("index.jsonl"), encoding: .utf8).split(separator: "\n")
@@ -245,7 +248,7 @@ final class DistributedCalibrationTests: XCTestCase {
         try TestPaths.requireShared()
         let dir = try TestPaths.temporaryDirectory(self)
         let (model, _) = try TestModels.quickInt8Model(in: dir)
-        var settings = CoordinatorSettings(defaultISA: ISA.best.rawValue, threads: 2)
+        var settings = CoordinatorSettings()
         settings.outputWindow = 3
         let cluster = try InProcessCluster(directory: dir.appendingPathComponent("cluster"), workers: 2, settings: settings)
         defer { cluster.stop() }
@@ -254,7 +257,7 @@ final class DistributedCalibrationTests: XCTestCase {
 
         let reference = dir.appendingPathComponent("reference.jsonl").path
         let first = try client.submit(spec)
-        _ = try client.streamResults(first, into: try CommittedOutput(creating: reference, job: first, modelHash: spec.modelHash))
+        _ = try client.streamResults(first, into: try CommittedOutput(creating: reference, job: first, modelHash: spec.modelHash), lines: lines(dir))
 
         let id = try client.submit(spec)
         let out = dir.appendingPathComponent("p.jsonl").path
@@ -263,7 +266,7 @@ final class DistributedCalibrationTests: XCTestCase {
         for _ in 0..<2 {
             var b = try client.results(id, from: output!.log.tasks, maxTasks: 2)
             while b.results.count < 2 { Thread.sleep(forTimeInterval: 0.02); b = try client.results(id, from: output!.log.tasks, maxTasks: 2) }
-            try output!.commit(lines: b.results.flatMap { $0.predictions.compactMap { PredictionLine($0)?.json() } }, tasks: 2)
+            try output!.commit(lines: try b.results.flatMap(lines(dir)), tasks: 2)
         }
         _ = try client.results(id, from: 4)  // commits tasks 0..<4
         Thread.sleep(forTimeInterval: 1.0)
@@ -281,7 +284,7 @@ final class DistributedCalibrationTests: XCTestCase {
 
         let resumed = try CommittedOutput(resuming: out)
         XCTAssertEqual(resumed.log.tasks, 4)
-        let last = try client.streamResults(id, into: resumed)
+        let last = try client.streamResults(id, into: resumed, lines: lines(dir))
         XCTAssertEqual(last.state, "done", last.error)
         XCTAssertEqual(try String(contentsOfFile: out, encoding: .utf8), try String(contentsOfFile: reference, encoding: .utf8))
         XCTAssertEqual(resumed.log.lines, 30)

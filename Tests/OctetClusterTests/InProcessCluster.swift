@@ -1,5 +1,6 @@
 import Foundation
 import OctetCluster
+import OctetJobs
 import OctetPipeline
 
 /// A coordinator and workers on threads of the test process, joined by the in-memory transport:
@@ -10,20 +11,22 @@ final class InProcessCluster {
     var workers: [Worker] = []
     private var finished: [DispatchSemaphore] = []
 
-    /// `workerISAs[i]`, when given, is the kernel path worker i runs (its `--isa`); the default is the best one.
-    init(directory: URL, workers count: Int, threadsPerWorker: Int = 1, settings: CoordinatorSettings? = nil, decodeAhead: Bool = false,
-         workerISAs: [ISA] = []) throws {
-        let s = settings ?? CoordinatorSettings(defaultISA: ISA.best.rawValue, threads: 2)
+    /// `workerISAs[i]`, when given, is the kernel path worker i runs (its `--isa`); the default is the
+    /// best one. The coordinator pins `coordinatorISA` for calibrations that name no path.
+    init(directory: URL, workers count: Int, threadsPerWorker: Int = 1, settings: CoordinatorSettings = CoordinatorSettings(),
+         decodeAhead: Bool = false, workerISAs: [ISA] = [], coordinatorISA: ISA = .best) throws {
         let store = try JobStore(path: directory.appendingPathComponent("jobs.sqlite").path)
         let blobs = try BlobStore(directory: directory.appendingPathComponent("blobs").path)
-        coordinator = Coordinator(core: try CoordinatorCore(settings: s, store: store, blobs: blobs), transport: network.server(),
-                                  runner: JobRunner(blobs: blobs, store: store, directory: directory.appendingPathComponent("jobs").path, threads: s.threads))
+        let handlers = JobKinds.handlers(blobs: blobs, store: store, directory: directory.appendingPathComponent("jobs").path, threads: 2,
+                                         isa: coordinatorISA)
+        coordinator = Coordinator(core: try CoordinatorCore(settings: settings, store: store, blobs: blobs, handlers: handlers),
+                                  transport: network.server())
         spawn { [coordinator] in try? coordinator.run() }
         for i in 0..<count {
             let cache = try BlobStore(directory: directory.appendingPathComponent("cache-\(i)").path)
             let isa = i < workerISAs.count ? workerISAs[i] : .best
-            let core = WorkerCore(hello: Worker.hello(id: "worker-\(i)", threads: threadsPerWorker, isa: isa), cache: cache)
-            let w = Worker(core: core, transport: network.connect(), executor: TaskExecutor(cache: cache, threads: threadsPerWorker, isa: isa),
+            let core = WorkerCore(hello: JobKinds.hello(id: "worker-\(i)", threads: threadsPerWorker, isa: isa), cache: cache)
+            let w = Worker(core: core, transport: network.connect(), runners: JobKinds.runners(cache: cache, threads: threadsPerWorker, isa: isa),
                            decodeAhead: decodeAhead)
             workers.append(w)
             spawn { w.run() }

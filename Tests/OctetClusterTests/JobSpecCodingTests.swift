@@ -1,18 +1,25 @@
 import Foundation
 import OctetCluster
+import OctetJobs
 import OctetPipeline
 import OctetTestSupport
 import XCTest
 
-/// A job's calibration options survive the JSON the coordinator stores and sends with every task:
-/// each option round-trips (an option turned off stays off), and a job stored by an earlier
-/// version, without the newer keys, gets their defaults.
+/// A job's options survive the encoding the coordinator stores and sends with every task: the
+/// cluster's spec round-trips through the wire, each calibration option round-trips (an option
+/// turned off stays off), and a job stored by an earlier version, without the newer keys, gets
+/// their defaults.
 final class JobSpecCodingTests: XCTestCase {
-    func spec(_ o: CalibrationOptions) -> JobSpec {
-        var s = JobSpec(kind: .calibrate, modelHash: String(repeating: "a", count: 64), modelName: "m",
-                        dataset: DatasetSpec(path: "/data", labels: nil, files: nil, recipe: .efficientNetLite))
-        s.calibration = o
-        return s
+    func options(_ o: CalibrationOptions) -> CalibrationJobOptions {
+        CalibrationJobOptions(dataset: DatasetSpec(path: "/data", labels: nil, files: nil, recipe: .efficientNetLite), calibration: o)
+    }
+
+    /// `o` as a coordinator receives it: built into a spec, sent, decoded.
+    func received(_ o: CalibrationJobOptions) throws -> CalibrationJobOptions {
+        let spec = o.spec(modelHash: String(repeating: "a", count: 64), modelName: "m")
+        let wire = try Octet_Wire_JobSpec(serializedBytes: try spec.wire.serializedBytes() as [UInt8])
+        XCTAssertEqual(JobSpec(wire: wire), spec)
+        return try CalibrationJobOptions(JobSpec(wire: wire))
     }
 
     func testCalibrationOptionsRoundTripAndOlderJobsGetDefaults() throws {
@@ -26,37 +33,51 @@ final class JobSpecCodingTests: XCTestCase {
         off.absorbHighBias = true
         off.biasCorrectionCap = 2
         for o in [CalibrationOptions(), off] {
-            XCTAssertEqual(try JobSpec.parse(spec(o).json()).calibration, o)
+            XCTAssertEqual(try received(options(o)).calibration, o)
         }
         // The options of a job written before these keys existed: today's JSON without them.
-        var json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(spec(CalibrationOptions()).json().utf8)) as? [String: Any])
+        let spec = options(CalibrationOptions()).spec(modelHash: String(repeating: "a", count: 64), modelName: "m")
+        var json = try XCTUnwrap(try JSONSerialization.jsonObject(with: spec.options) as? [String: Any])
         var calibration = try XCTUnwrap(json["calibration"] as? [String: Any])
         for key in ["symmetricActivations", "biasCorrection", "statisticsSamples", "overClipMarginDB", "equalize", "absorbHighBias", "biasCorrectionCap"] {
             XCTAssertNotNil(calibration.removeValue(forKey: key), key)
         }
         json["calibration"] = calibration
-        let older = String(decoding: try JSONSerialization.data(withJSONObject: json), as: UTF8.self)
-        let parsed = try XCTUnwrap(try JobSpec.parse(older).calibration)
-        XCTAssertEqual(parsed, CalibrationOptions())
+        var older = spec
+        older.options = try JSONSerialization.data(withJSONObject: json)
+        XCTAssertEqual(try CalibrationJobOptions(older).calibration, CalibrationOptions())
     }
 
-    /// The recipe travels whole in a job spec, its decoding options included.
+    /// A spec's options are read only as their own kind, and unreadable options say why.
+    func testOptionsAreReadAsTheirOwnKindOnly() throws {
+        let calibration = options(CalibrationOptions()).spec(modelHash: String(repeating: "a", count: 64), modelName: "m")
+        XCTAssertThrowsError(try InferenceJobOptions(calibration)) { XCTAssertTrue("\($0)".contains("a 'calibrate' job is not a 'infer' job"), "\($0)") }
+        var broken = calibration
+        broken.options = Data("{".utf8)
+        XCTAssertThrowsError(try CalibrationJobOptions(broken)) { XCTAssertTrue("\($0)".contains("cannot be read"), "\($0)") }
+    }
+
+    /// The recipe travels whole in a job spec, its decoding options included, and shipped files
+    /// are the job's blobs (the coordinator checks them on submit).
     func testTheRecipeTravelsWithItsDecodingOptions() throws {
         var recipe = PreprocessRecipe.efficientNetLite
         recipe.dctScaling = true
-        let spec = JobSpec(kind: .infer, modelHash: String(repeating: "a", count: 64), modelName: "m",
-                           dataset: DatasetSpec(path: "/data", labels: nil, files: nil, recipe: recipe))
-        XCTAssertEqual(try JobSpec.parse(spec.json()).dataset.recipe, recipe)
-        XCTAssertTrue(spec.json().contains("\"dctScaling\":true"))
+        let file = DatasetSpec.ShippedFile(name: "a.jpg", hash: String(repeating: "b", count: 64), label: 3)
+        let options = InferenceJobOptions(dataset: DatasetSpec(path: nil, labels: nil, files: [file], recipe: recipe))
+        let spec = options.spec(modelHash: String(repeating: "a", count: 64), modelName: "m")
+        XCTAssertEqual(try InferenceJobOptions(spec).dataset.recipe, recipe)
+        XCTAssertTrue(String(decoding: spec.options, as: UTF8.self).contains("\"dctScaling\":true"))
+        XCTAssertEqual(spec.blobs, [file.hash])
+        XCTAssertNil(spec.problem)
     }
 
     /// The default task size follows the model's input: 32 images of 224×224, fewer for larger
     /// inputs, at most 64, 4 when the size varies.
     func testTheDefaultBatchFollowsTheInputSize() {
-        XCTAssertEqual(JobSpec.defaultBatch(inputCHW: [3, 224, 224]), 32)
-        XCTAssertEqual(JobSpec.defaultBatch(inputCHW: [3, 640, 640]), 3)
-        XCTAssertEqual(JobSpec.defaultBatch(inputCHW: [3, 48, 48]), 64)
-        XCTAssertEqual(JobSpec.defaultBatch(inputCHW: [3, 4000, 4000]), 1)
-        XCTAssertEqual(JobSpec.defaultBatch(inputCHW: nil), 4)
+        XCTAssertEqual(InferenceJobOptions.defaultBatch(inputCHW: [3, 224, 224]), 32)
+        XCTAssertEqual(InferenceJobOptions.defaultBatch(inputCHW: [3, 640, 640]), 3)
+        XCTAssertEqual(InferenceJobOptions.defaultBatch(inputCHW: [3, 48, 48]), 64)
+        XCTAssertEqual(InferenceJobOptions.defaultBatch(inputCHW: [3, 4000, 4000]), 1)
+        XCTAssertEqual(InferenceJobOptions.defaultBatch(inputCHW: nil), 4)
     }
 }

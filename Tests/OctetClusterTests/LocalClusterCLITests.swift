@@ -1,5 +1,6 @@
 import Foundation
 import OctetCluster
+import OctetJobs
 import OctetTestSupport
 import XCTest
 

@@ -1,5 +1,6 @@
 import Foundation
 import OctetCluster
+import OctetJobs
 import OctetTestSupport
 import XCTest
 
@@ -23,10 +24,9 @@ final class StatusPageTests: XCTestCase {
         }
         defer { for w in workers { w.signal(SIGTERM); w.wait() }; coordinator.signal(SIGTERM); coordinator.wait() }
         let client = ClusterClient(transport: try ZMQClientTransport(connect: endpoint, maxMessageBytes: 64 << 20), timeoutSeconds: 30)
-        var spec = JobSpec(kind: .infer, modelHash: try client.uploadFile(model), modelName: "quick-int8",
-                           dataset: DatasetSpec(path: TestPaths.imageSample, labels: nil, files: nil, recipe: .efficientNetLite, limit: 100))
-        spec.batch = 2
-        let id = try client.submit(spec)
+        var options = InferenceJobOptions(dataset: DatasetSpec(path: TestPaths.imageSample, labels: nil, files: nil, recipe: .efficientNetLite, limit: 100))
+        options.batch = 2
+        let id = try client.submit(options.spec(modelHash: try client.uploadFile(model), modelName: "quick-int8"))
         // 50 tasks; nobody writes the output, so the job stops at the window: 8 done.
         try eventually("the job held at its output window") {
             let s = try client.status()

@@ -8,7 +8,7 @@ import XCTest
 final class UploadTests: XCTestCase {
     func testManyUploadsInFlightStoreEveryBlobAndARefusalNamesItsFile() throws {
         let dir = try TestPaths.temporaryDirectory(self)
-        var settings = CoordinatorSettings(defaultISA: "scalar", threads: 1)
+        var settings = CoordinatorSettings()
         settings.maxBlobBytes = UInt64(WireProtocol.blobChunkBytes) * 2
         let cluster = try InProcessCluster(directory: dir, workers: 0, settings: settings)
         defer { cluster.stop() }

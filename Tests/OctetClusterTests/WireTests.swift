@@ -34,7 +34,8 @@ final class WireTests: XCTestCase {
     func testRandomAndTruncatedBytesNeverCrashTheDecoder() throws {
         var rng = TestSeed.generator()
         var spec = Octet_Wire_SubmitJob()
-        spec.jobSpecJson = String(repeating: "x", count: 300)
+        spec.spec.kind = "calibrate"
+        spec.spec.options = Data(String(repeating: "x", count: 300).utf8)
         let valid = WireProtocol.encode(.submit(spec), requestID: 3)
         var accepted = 0
         for i in 0..<5000 {

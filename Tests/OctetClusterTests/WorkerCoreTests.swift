@@ -37,8 +37,7 @@ final class WorkerCoreTests: XCTestCase {
         let hash = ContentHash.sha256(model)
         var a = Octet_Wire_TaskAssignment()
         a.jobID = "j"
-        a.modelHash = hash
-        a.jobSpecJson = "{}"
+        a.blobs = [hash]
         guard case .blobRequest(let r1)? = bodies(core.handle(.message(WireProtocol.encode(.assignment(a))))).first else { return XCTFail() }
         XCTAssertEqual(r1.offset, 0)
         var chunk = Octet_Wire_BlobChunk()
@@ -78,11 +77,10 @@ final class WorkerCoreTests: XCTestCase {
         _ = small.handle(.message(WireProtocol.encode(.welcome(Octet_Wire_Welcome()))))
         var a = Octet_Wire_TaskAssignment()
         a.jobID = "j"
-        a.modelHash = ContentHash.sha256([1, 2, 3])
-        a.jobSpecJson = "{}"
+        a.blobs = [ContentHash.sha256([1, 2, 3])]
         guard case .blobRequest? = bodies(small.handle(.message(WireProtocol.encode(.assignment(a))))).first else { return XCTFail() }
         var chunk = Octet_Wire_BlobChunk()
-        chunk.hash = a.modelHash
+        chunk.hash = a.blobs[0]
         chunk.totalSize = 1 << 40
         chunk.data = Data([1, 2, 3])
         guard case .failure(let f)? = bodies(small.handle(.message(WireProtocol.encode(.blobChunk(chunk))))).first else { return XCTFail("expected a failure") }
@@ -90,7 +88,7 @@ final class WorkerCoreTests: XCTestCase {
         XCTAssertTrue(f.message.contains("exceeds the 1000-byte limit"), f.message)
         XCTAssertNil(small.current)
         // A flood of assignments while one task computes: the ones beyond the queue go back.
-        a.modelHash = ContentHash.sha256([])
+        a.blobs = [ContentHash.sha256([])]
         try cache.put([UInt8]())
         var handedBack = 0
         for i in 0..<(WorkerCore.maxQueuedAssignments + 5) {
@@ -111,17 +109,16 @@ final class WorkerCoreTests: XCTestCase {
         try cache.put(model)
         var a = Octet_Wire_TaskAssignment()
         a.jobID = "j"
-        a.kind = .inference
-        a.modelHash = ContentHash.sha256(model)
-        a.jobSpecJson = "{}"
+        a.kind = "inference"
+        a.blobs = [ContentHash.sha256(model)]
         guard case .compute(let first)? = core.handle(.message(WireProtocol.encode(.assignment(a)))).first else { return XCTFail("expected compute") }
         XCTAssertEqual(first.task, 0)
         var b = a
         b.task = 1
-        b.modelHash = ContentHash.sha256(other)  // not cached: fetched while task 0 computes
+        b.blobs = [ContentHash.sha256(other)]  // not cached: fetched while task 0 computes
         guard case .blobRequest? = bodies(core.handle(.message(WireProtocol.encode(.assignment(b))))).first else { return XCTFail("expected a fetch") }
         var chunk = Octet_Wire_BlobChunk()
-        chunk.hash = b.modelHash
+        chunk.hash = b.blobs[0]
         chunk.totalSize = 10
         chunk.data = Data(other)
         let fetched = core.handle(.message(WireProtocol.encode(.blobChunk(chunk))))
@@ -150,7 +147,7 @@ final class WorkerCoreTests: XCTestCase {
         var a = Octet_Wire_TaskAssignment()
         a.jobID = "j"
         a.task = 7
-        a.modelHash = String(repeating: "c", count: 64)
+        a.blobs = [String(repeating: "c", count: 64)]
         let sent = core.handle(.message(WireProtocol.encode(.assignment(a))))
         guard case .send(let bytes)? = sent.first, let request = try? WireProtocol.decode(bytes), case .blobRequest? = request.body else {
             return XCTFail("expected a blob request")
@@ -175,7 +172,7 @@ final class WorkerCoreTests: XCTestCase {
         var a = Octet_Wire_TaskAssignment()
         a.jobID = "j"
         a.task = 3
-        a.modelHash = String(repeating: "b", count: 64)
+        a.blobs = [String(repeating: "b", count: 64)]
         _ = core.handle(.message(WireProtocol.encode(.assignment(a))))
         let actions = core.handle(.stop)
         let sent = bodies(actions)

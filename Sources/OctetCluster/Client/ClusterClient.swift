@@ -127,7 +127,7 @@ public final class ClusterClient {
 
     public func submit(_ spec: JobSpec) throws(WireError) -> String {
         var s = Octet_Wire_SubmitJob()
-        s.jobSpecJson = spec.json()
+        s.spec = spec.wire
         guard case .accepted(let a) = try request(.submit(s)) else { throw .malformed("expected JobAccepted") }
         return a.jobID
     }
@@ -154,7 +154,7 @@ public final class ClusterClient {
         }
     }
 
-    /// One batch of an inference job's finished results from task `from` on; asking commits
+    /// One batch of a streaming job's (inference) finished results from task `from` on; asking commits
     /// every task below `from` (see `ResultsQuery`).
     public func results(_ id: String, from: Int, maxTasks: Int = 64) throws(WireError) -> Octet_Wire_ResultsBatch {
         var q = Octet_Wire_ResultsQuery()
@@ -166,30 +166,20 @@ public final class ClusterClient {
         return b
     }
 
-    /// Streams inference job `id`'s predictions into `output` in input order, committing each
-    /// batch before asking for the next (which tells the coordinator it may drop them), until
-    /// every task is written. Returns the last batch (the job's final state). A failed job
-    /// throws its error; lines already committed stay.
+    /// Streams streaming job `id`'s results into `output` in task order as the lines `lines`
+    /// makes of each (the job handler's output format), committing each batch before asking
+    /// for the next (which tells the coordinator it may drop them), until every task is
+    /// written. Returns the last batch (the job's final state). A failed job throws its error;
+    /// lines already committed stay.
     public func streamResults(_ id: String, into output: CommittedOutput, maxTasks: Int = 64, poll: Double = 0.02,
+                              lines: (Octet_Wire_TaskResult) throws -> [String],
                               progress: (Octet_Wire_ResultsBatch) -> Void = { _ in }) throws -> Octet_Wire_ResultsBatch {
         while true {
             let b = try results(id, from: output.log.tasks, maxTasks: maxTasks)
             progress(b)
             if b.state == JobRecord.State.failed.rawValue { throw JobFailure("job \(id) failed: \(b.error)") }
             if !b.results.isEmpty {
-                var lines: [String] = []
-                for r in b.results {
-                    if !r.outputGroups.isEmpty {
-                        // Every output kept: the task's shard first, then its index lines.
-                        lines += try TensorShard.write(r, to: (output.path as NSString).deletingLastPathComponent)
-                        continue
-                    }
-                    for p in r.predictions {
-                        guard let line = PredictionLine(p) else { throw WireError.malformed("task \(r.task) has a prediction without classes") }
-                        lines.append(line.json())
-                    }
-                }
-                try output.commit(lines: lines, tasks: b.results.count)
+                try output.commit(lines: try b.results.flatMap(lines), tasks: b.results.count)
                 continue
             }
             // Done and all written: the last query (from the total) also released the results.

@@ -100,7 +100,7 @@ public final class CommittedOutput {
 
     /// Makes the file written at `temp` durable under the name `target`: flushes it, renames it
     /// (atomic: a crash leaves the old file or the new one) and flushes the folder's entry.
-    static func publish(_ temp: String, as target: String) throws {
+    public static func publish(_ temp: String, as target: String) throws {
         let fd = open(temp, O_RDONLY | O_CLOEXEC)
         let synced = fd >= 0 && fsync(fd) == 0
         if fd >= 0 { close(fd) }

@@ -3,12 +3,11 @@ import Foundation
 import Logging
 
 /// Runs a `CoordinatorCore` over a transport: one thread receives messages and carries out the
-/// core's actions; preparation and finalization run on a background queue and come back as
-/// events. `/status` readers get a snapshot refreshed on every tick, never the live state.
+/// core's actions; preparation and finalization (by the job's handler) run on a background
+/// queue and come back as events. `/status` readers get a snapshot refreshed on every tick, never the live state.
 public final class Coordinator: @unchecked Sendable {
     public let core: CoordinatorCore
     let transport: ServerTransport
-    let runner: JobRunner
     let logger: Logger
     private let work = DispatchQueue(label: "octet.coordinator.jobs")
     private let lock = NSLock()
@@ -18,10 +17,9 @@ public final class Coordinator: @unchecked Sendable {
     private var lastTick = 0.0
     private var lastStep = Date().timeIntervalSince1970
 
-    public init(core: CoordinatorCore, transport: ServerTransport, runner: JobRunner, logger: Logger = Logger(label: "octet.coordinator")) {
+    public init(core: CoordinatorCore, transport: ServerTransport, logger: Logger = Logger(label: "octet.coordinator")) {
         self.core = core
         self.transport = transport
-        self.runner = runner
         self.logger = logger
     }
 
@@ -81,11 +79,18 @@ public final class Coordinator: @unchecked Sendable {
                     logger.warning("send failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
                 }
             case .prepare(let job):
-                work.async { [self] in post(.prepared(job.id, runner.prepare(job))) }
+                let handler = core.handlers[job.spec.kind]
+                work.async { [self] in post(.prepared(job.id, handler?.prepare(job) ?? .failure(Self.noHandler(job)))) }
             case .finalize(let job, let tasks):
-                work.async { [self] in post(.finalized(job.id, runner.finalize(job, tasks))) }
+                let handler = core.handlers[job.spec.kind]
+                work.async { [self] in post(.finalized(job.id, handler?.finalize(job, tasks) ?? .failure(Self.noHandler(job)))) }
             }
         }
+    }
+
+    /// A stored job of a kind this coordinator's build does not run (it was submitted to another).
+    static func noHandler(_ job: JobRecord) -> JobFailure {
+        JobFailure("this coordinator runs no '\(job.spec.kind)' jobs")
     }
 
     func post(_ event: CoordinatorEvent) {

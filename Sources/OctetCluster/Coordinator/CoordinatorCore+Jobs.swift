@@ -1,7 +1,5 @@
 import OctetCore
 import Foundation
-import OctetCalibration
-import OctetPipeline
 import SwiftProtobuf
 
 extension CoordinatorCore {
@@ -33,23 +31,27 @@ extension CoordinatorCore {
     }
 
     func submit(_ peer: PeerID, _ s: Octet_Wire_SubmitJob, _ rid: UInt64) -> [CoordinatorAction] {
-        let spec: JobSpec
-        do { spec = try JobSpec.parse(s.jobSpecJson) } catch { return reject(peer, .refused(.invalidRequest, "\(error)"), requestID: rid) }
+        let spec = JobSpec(wire: s.spec)
         if let problem = spec.problem { return reject(peer, .refused(.invalidRequest, problem), requestID: rid) }
+        guard let handler = handlers[spec.kind] else {
+            return reject(peer, .refused(.invalidRequest, "no handler for '\(spec.kind)' jobs (this coordinator runs \(handlers.kinds.joined(separator: ", ")))"),
+                          requestID: rid)
+        }
+        if let problem = handler.problem(spec) { return reject(peer, .refused(.invalidRequest, problem), requestID: rid) }
         guard blobs.contains(spec.modelHash) else {
             return reject(peer, .refused(.notFound, "model blob \(spec.modelHash) was not uploaded"), requestID: rid)
         }
-        if let missing = spec.dataset.files?.first(where: { !blobs.contains($0.hash) }) {
-            return reject(peer, .refused(.notFound, "shipped file \(missing.name) was not uploaded"), requestID: rid)
+        if let missing = spec.blobs.first(where: { !blobs.contains($0) }) {
+            return reject(peer, .refused(.notFound, "blob \(missing) of the job was not uploaded"), requestID: rid)
         }
         let id = makeJobID()
         var job = JobRecord(id: id, spec: spec, state: .preparing, created: now())
-        job.isa = spec.kind == .calibrate ? (spec.isa ?? settings.defaultISA) : spec.isa
+        job.streamsResults = handler.streamsResults
         do { try store.save(job) } catch { return reject(peer, .transport("cannot store the job: \(error)"), requestID: rid) }
         jobs[id] = job
         tasks[id] = []
         runningSince[id] = now()
-        logger.info("job submitted", metadata: ["job": "\(id)", "kind": "\(spec.kind.rawValue)", "model": "\(spec.modelName)"])
+        logger.info("job submitted", metadata: ["job": "\(id)", "kind": "\(spec.kind)", "model": "\(spec.modelName)"])
         var a = Octet_Wire_JobAccepted()
         a.jobID = id
         return [reply(peer, .accepted(a), rid), .prepare(job)]
@@ -64,7 +66,7 @@ extension CoordinatorCore {
         let list = tasks[job.id] ?? []
         var r = Octet_Wire_JobReport()
         r.jobID = job.id
-        r.kind = job.spec.kind.rawValue
+        r.kind = job.spec.kind
         r.state = job.state.rawValue
         r.phase = job.state.rawValue
         r.tasksTotal = UInt32(list.count)
@@ -82,12 +84,12 @@ extension CoordinatorCore {
         return r
     }
 
-    /// Results of an inference job's finished tasks, in order, from `q.fromTask`; asking from N
+    /// Results of a streaming job's (inference) finished tasks, in order, from `q.fromTask`; asking from N
     /// commits every task below N (their stored results are dropped and the dispatch window moves).
     func resultsQuery(_ peer: PeerID, _ q: Octet_Wire_ResultsQuery, _ rid: UInt64) -> [CoordinatorAction] {
         guard var job = jobs[q.jobID] else { return reject(peer, .refused(.notFound, "no job '\(q.jobID)'"), requestID: rid) }
-        guard job.spec.kind == .infer else {
-            return reject(peer, .refused(.invalidRequest, "job \(job.id) is a \(job.spec.kind.rawValue) job: only inference streams results"), requestID: rid)
+        guard job.streamsResults else {
+            return reject(peer, .refused(.invalidRequest, "job \(job.id) is a \(job.spec.kind) job, which does not stream results"), requestID: rid)
         }
         let list = tasks[job.id] ?? []
         let from = Int(q.fromTask), committed = committed[job.id] ?? 0
@@ -174,66 +176,16 @@ extension CoordinatorCore {
         assignedAt[key] = nil
         acceptedResults += 1
         imagesDone += task.count
-        metrics.taskDone(task.kind.rawValue, images: task.count)
-        metrics.taskTimes(task.kind.rawValue, latency: assigned.map { now() - $0 }, workerSeconds: r.seconds,
+        metrics.taskDone(task.kind, images: task.count)
+        metrics.taskTimes(task.kind, latency: assigned.map { now() - $0 }, workerSeconds: r.seconds,
                           decode: r.decodeSeconds, compute: r.computeSeconds)
         return advance(key.job)
     }
 
-    /// Why a result cannot be accepted for `task`, or nil.
+    /// Why a result cannot be accepted for `task`, or nil: its job's handler decides.
     func validate(_ r: Octet_Wire_TaskResult, task: TaskRecord, job: JobRecord) -> String? {
-        switch task.kind {
-        case .calibration:
-            do {
-                let set = try HistogramSet.decode(try Compression.unpack(r.histograms))
-                let got = Set(set.keys), expected = Set(job.watched)
-                guard got == expected else {
-                    let missing = expected.subtracting(got).sorted().first.map { ", missing '\($0)'" } ?? ""
-                    let unexpected = got.subtracting(expected).sorted().first.map { ", unexpected '\($0)'" } ?? ""
-                    return "histograms of \(got.count) tensors, expected \(expected.count)\(missing)\(unexpected)"
-                }
-            } catch {
-                return "\(error)"
-            }
-        case .inference where job.spec.outputs == .tensors:
-            var next = task.start
-            for g in r.outputGroups {
-                guard Int(g.start) == next, g.count > 0, !g.tensors.isEmpty else { return "output groups do not cover samples \(task.start)..<\(task.end) in order" }
-                for t in g.tensors {
-                    // A worker's shape is external: its byte count must not overflow.
-                    let bytes = (t.shape.map(Int.init) + [4]).reduce(Optional(1)) { acc, d in
-                        acc.flatMap { a in let (p, overflow) = a.multipliedReportingOverflow(by: d); return overflow ? nil : p }
-                    }
-                    guard let bytes, t.shape.first.map(Int.init) == Int(g.count), t.data.elementSize == 4,
-                          Int(exactly: t.data.rawSize) == bytes else {
-                        return "output '\(t.name)' of shape \(t.shape) does not hold \(g.count) samples of float32"
-                    }
-                }
-                next += Int(g.count)
-            }
-            guard next == task.end else { return "output groups cover samples \(task.start)..<\(next), expected ..<\(task.end)" }
-        case .analysis:
-            return samplesProblem(r, task, "weight-effect sums") { try WeightEffectSample.decode($0).map(\.sample) }
-        case .report:
-            return samplesProblem(r, task, "report sums") { try ReportSampleSums.decode($0).map(\.sample) }
-        case .verification, .inference:
-            guard r.predictions.count == task.count else { return "\(r.predictions.count) predictions for \(task.count) samples" }
-            for (i, p) in r.predictions.enumerated() where Int(p.index) != task.start + i || p.classes.isEmpty || p.classes.count != p.scores.count {
-                return "prediction \(i) is malformed"
-            }
-        }
-        return nil
-    }
-
-    /// Why a payload of per-sample sums (decoded to its sample indices by `samples`) does not hold
-    /// exactly `task`'s samples in order, or nil.
-    func samplesProblem(_ r: Octet_Wire_TaskResult, _ task: TaskRecord, _ what: String, _ samples: ([UInt8]) throws -> [Int]) -> String? {
-        do {
-            let got = try samples(try Compression.unpack(r.payload))
-            return got == Array(task.start..<task.end) ? nil : "\(what) of samples \(got), expected \(task.start)..<\(task.end)"
-        } catch {
-            return "\(error)"
-        }
+        guard let handler = handlers[job.spec.kind] else { return "no handler for '\(job.spec.kind)' jobs" }
+        return handler.check(r, task: task, job: job)
     }
 
     func failure(_ peer: PeerID, _ f: Octet_Wire_TaskFailure) -> [CoordinatorAction] {
@@ -278,7 +230,7 @@ extension CoordinatorCore {
         job.error = message
         job.finished = now()
         jobs[job.id] = job
-        specJSON[job.id] = nil  // no more assignments
+        wireSpecs[job.id] = nil  // no more assignments
         do { try store.save(job) } catch {
             logger.critical("cannot store a job's failure", metadata: ["job": "\(job.id)", "error": "\(message)", "store": "\(error)"])
         }
@@ -307,8 +259,8 @@ extension CoordinatorCore {
             fail(&job, f.message)
             return []
         case .success(let p):
-            job.watched = p.watched
-            if let isa = p.isa { job.isa = isa }
+            job.context = p.context
+            job.requirement = p.requirement
             job.state = .running
             do {
                 try store.save(p.tasks)
@@ -335,7 +287,7 @@ extension CoordinatorCore {
             return []
         case .success(let f):
             job.artifacts = f.artifacts
-            if let h = f.int8Hash { job.int8Hash = h }
+            if let c = f.context { job.context = c }
             if let s = f.summary { job.summary = s }
             var list = tasks[id] ?? []
             if !f.followUpTasks.isEmpty {
@@ -345,7 +297,7 @@ extension CoordinatorCore {
             } else {
                 job.state = .done
                 job.finished = now()
-                specJSON[id] = nil  // no more assignments
+                wireSpecs[id] = nil  // no more assignments
                 logger.info("job done", metadata: ["job": "\(id)"])
             }
             do {

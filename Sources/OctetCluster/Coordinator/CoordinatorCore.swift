@@ -23,44 +23,6 @@ public enum CoordinatorAction: Sendable {
     case finalize(JobRecord, [TaskRecord])
 }
 
-/// What preparing a job decided.
-public struct PreparedJob: Sendable {
-    public var tasks: [TaskRecord]
-    public var watched: [String]
-    public var isa: String?
-
-    public init(tasks: [TaskRecord], watched: [String], isa: String?) {
-        self.tasks = tasks
-        self.watched = watched
-        self.isa = isa
-    }
-}
-
-/// What finalizing a job produced. Calibration: the INT8 model and the tasks that measure it on
-/// the workers (the report, the verification); after those, and for inference: the summary and
-/// the artifacts.
-public struct FinalizedJob: Sendable {
-    public var artifacts: [JobRecord.Artifact]
-    public var int8Hash: String?
-    /// Tasks to run before the job is done (the job is `verifying` meanwhile, then finalized again).
-    public var followUpTasks: [TaskRecord]
-    public var summary: String?
-
-    public init(artifacts: [JobRecord.Artifact], int8Hash: String?, followUpTasks: [TaskRecord], summary: String?) {
-        self.artifacts = artifacts
-        self.int8Hash = int8Hash
-        self.followUpTasks = followUpTasks
-        self.summary = summary
-    }
-}
-
-/// A job that cannot complete, and why.
-public struct JobFailure: Error, Sendable, CustomStringConvertible {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
-
 /// The coordinator's state machine: workers, jobs and tasks. It decides; it never blocks, sleeps
 /// or touches the network (the driver sends what it returns), so tests drive it directly.
 /// Every job and task change is written through to the `JobStore` before it is acted on.
@@ -68,6 +30,8 @@ public final class CoordinatorCore {
     public let settings: CoordinatorSettings
     public let store: JobStore
     public let blobs: BlobStore
+    /// The job kinds it runs.
+    public let handlers: JobHandlers
     let logger: Logger
     let now: () -> Double
     let started: Double
@@ -96,18 +60,21 @@ public final class CoordinatorCore {
     /// Per inference job, the tasks its client has committed (`ResultsQuery`): their results are
     /// dropped, and dispatch runs at most `outputWindow` tasks beyond.
     var committed: [String: Int] = [:]
-    /// Per job, its spec as JSON, encoded once for all its assignments (a spec never changes).
-    var specJSON: [String: String] = [:]
+    /// Per job, its spec as the wire carries it, converted once for all its assignments (a spec
+    /// never changes); dropped when the job finishes (no more assignments).
+    var wireSpecs: [String: Octet_Wire_JobSpec] = [:]
     let makeJobID: () -> String
     let metrics: CoordinatorMetrics
 
-    public init(settings: CoordinatorSettings, store: JobStore, blobs: BlobStore, logger: Logger = Logger(label: "octet.coordinator"),
+    public init(settings: CoordinatorSettings, store: JobStore, blobs: BlobStore, handlers: JobHandlers,
+                logger: Logger = Logger(label: "octet.coordinator"),
                 now: @escaping () -> Double = { Date().timeIntervalSince1970 },
                 makeJobID: @escaping () -> String = { "job-" + String(UUID().uuidString.prefix(8)).lowercased() }) throws {
         self.makeJobID = makeJobID
         self.settings = settings
         self.store = store
         self.blobs = blobs
+        self.handlers = handlers
         self.logger = logger
         self.now = now
         self.started = now()
@@ -127,7 +94,7 @@ public final class CoordinatorCore {
             try store.save(list)
             jobs[job.id] = job
             tasks[job.id] = list
-            if job.spec.kind == .infer { committed[job.id] = try store.committedTasks(job: job.id) }
+            if job.streamsResults { committed[job.id] = try store.committedTasks(job: job.id) }
             doneCount[job.id] = list.filter { $0.state == .done }.count
             firstPending[job.id] = 0
             guard !job.state.isFinished else { continue }
@@ -218,13 +185,26 @@ public final class CoordinatorCore {
         guard !h.workerID.isEmpty, h.workerID.utf8.count <= 128 else {
             return reject(peer, .refused(.invalidRequest, "a worker id is 1 to 128 bytes"), requestID: rid)
         }
+        var same: WorkerRecord?
         if let old = workers[h.workerID] {
-            workerByPeer[old.peer] = nil
-            for key in old.tasks { requeue(key, reason: "worker \(h.workerID) reconnected") }
+            if old.peer == peer, old.state != .lost {
+                // Again on the same connection (the same process: a restarted one connects anew):
+                // a Hello queued behind a cut link, or sent on a refused late heartbeat. The worker
+                // still holds its tasks; requeueing them would count an attempt per Hello.
+                same = old
+            } else {
+                workerByPeer[old.peer] = nil
+                for key in old.tasks { requeue(key, reason: "worker \(h.workerID) reconnected") }
+            }
         }
         var record = WorkerRecord(id: h.workerID, peer: peer, host: h.host, cores: Int(h.cores), threads: Int(h.threads),
                                   isa: h.isa, isas: h.isas, version: h.softwareVersion, lastSeen: now())
         record.credit = min(max(Int(h.credit), 1), WorkerCore.maxQueuedAssignments)
+        if let same {
+            record.tasks = same.tasks
+            record.state = same.state
+            record.tasksDone = same.tasksDone
+        }
         workers[h.workerID] = record
         workerByPeer[peer] = h.workerID
         logger.info("worker joined", metadata: ["worker": "\(h.workerID)", "host": "\(h.host)", "isa": "\(h.isa)"])
@@ -288,7 +268,7 @@ public final class CoordinatorCore {
         for (id, job) in jobs where job.state == .running || job.state == .verifying || job.state == .finalizing || job.state == .done {
             let count = tasks[id]?.count ?? 0, done = doneCount[id] ?? 0
             if !job.state.isFinished { open += count - done }
-            if job.spec.kind == .infer { unread += max(0, done - (committed[id] ?? 0)) }
+            if job.streamsResults { unread += max(0, done - (committed[id] ?? 0)) }
         }
         metrics.queue(pending: max(0, open - assignedAt.count), assigned: assignedAt.count, unread: unread)
         return []
@@ -305,7 +285,7 @@ public final class CoordinatorCore {
     }
 
     /// Gives pending tasks to workers with credit left: oldest job first, lowest task index
-    /// first, each to the first free slot that can run the job's pinned kernel path. Slots go
+    /// first, each to the first free slot that lists the job's required kernel path. Slots go
     /// breadth first (every worker's first task before any worker's second), in worker id order.
     func dispatch() -> [CoordinatorAction] {
         var actions: [CoordinatorAction] = []
@@ -324,8 +304,8 @@ public final class CoordinatorCore {
             var index = firstPending[j.id] ?? 0
             while index < count, tasks[j.id]![index].state != .pending { index += 1 }
             firstPending[j.id] = index
-            // Inference runs at most `outputWindow` tasks ahead of what its client has written.
-            let end = j.spec.kind == .infer ? min(count, (committed[j.id] ?? 0) + settings.outputWindow) : count
+            // A streaming job (inference) runs at most `outputWindow` tasks ahead of what its client has written.
+            let end = j.streamsResults ? min(count, (committed[j.id] ?? 0) + settings.outputWindow) : count
             while index < end {
                 if slots == nil { slots = freeSlots() }
                 guard var idle = slots, !idle.isEmpty else { return actions }
@@ -333,8 +313,7 @@ public final class CoordinatorCore {
                 let t = tasks[j.id]![index]
                 index += 1
                 guard t.state == .pending else { continue }
-                let pinned = t.kind == .inference ? nil : (j.isa ?? settings.defaultISA)
-                guard let w = idle.firstIndex(where: { id in pinned.map { workers[id]?.isas.isEmpty ?? true || workers[id]!.isas.contains($0) } ?? true })
+                guard let w = idle.firstIndex(where: { id in j.requirement.map { workers[id]?.isas.isEmpty ?? true || workers[id]!.isas.contains($0) } ?? true })
                 else { continue }
                 let workerID = idle.remove(at: w)
                 guard var job = jobs[j.id], var worker = workers[workerID] else { continue }
@@ -362,18 +341,16 @@ public final class CoordinatorCore {
         a.jobID = job.id
         a.task = UInt32(task.index)
         a.attempt = UInt32(task.attempts)
-        a.kind = task.kind.wire
-        a.modelHash = job.spec.modelHash
-        a.int8ModelHash = job.int8Hash ?? ""
-        if let json = specJSON[job.id] { a.jobSpecJson = json } else {
-            let json = job.spec.json()
-            specJSON[job.id] = json
-            a.jobSpecJson = json
+        a.kind = task.kind
+        if let spec = wireSpecs[job.id] { a.spec = spec } else {
+            let spec = job.spec.wire
+            wireSpecs[job.id] = spec
+            a.spec = spec
         }
         a.start = UInt32(task.start)
         a.end = UInt32(task.end)
-        if task.kind == .calibration { a.watched = job.watched }
-        a.isa = job.isa ?? settings.defaultISA
+        a.blobs = [job.spec.modelHash] + task.blobs
+        a.context = job.context
         return a
     }
 

@@ -1,4 +1,5 @@
-/// Coordinator configuration: liveness, limits and the job defaults.
+/// Coordinator configuration: liveness, limits and flow control (job kinds bring their own,
+/// in their handlers).
 public struct CoordinatorSettings: Sendable {
     /// How often workers heartbeat (sent to them in `Welcome`).
     public var heartbeatInterval: Double = 1
@@ -21,15 +22,8 @@ public struct CoordinatorSettings: Sendable {
     /// A deliberately wrong rule, for the deterministic simulator's own test that its invariants
     /// catch a real bug (FoundationDB's BUGGIFY in spirit). Nil everywhere else.
     public var simulatedBug: SimulatedBug? = nil
-    /// FP32 kernel path pinned for calibration jobs that do not name one.
-    public var defaultISA: String
-    /// Threads the coordinator's own passes use (preparation, finalization).
-    public var threads: Int
 
-    public init(defaultISA: String, threads: Int) {
-        self.defaultISA = defaultISA
-        self.threads = threads
-    }
+    public init() {}
 }
 
 /// Bugs the cluster simulator must catch (`CoordinatorSettings.simulatedBug`).

@@ -28,248 +28,177 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
-public nonisolated enum Octet_Wire_TaskKind: SwiftProtobuf.Enum, Swift.CaseIterable {
-  public typealias RawValue = Int
-  case unspecified // = 0
-
-  /// Collect activation histograms of samples [start, end).
-  case calibrationShard // = 1
-
-  /// Run FP32 and INT8 on held-out samples and return both top-1s.
-  case verification // = 2
-
-  /// Run INT8 inference on samples [start, end).
-  case inference // = 3
-
-  /// Measure the calibration report (FP32 against the INT8 model of int8_model_hash) on samples
-  /// [start, end); the result's payload holds the per-sample sums.
-  case calibrationReport // = 4
-
-  /// Measure the weight-quantization effects (sensitivity, bias correction) of the model on
-  /// samples [start, end); the result's payload holds the per-sample sums.
-  case calibrationAnalysis // = 5
-  case UNRECOGNIZED(Int)
-
-  public init() {
-    self = .unspecified
-  }
-
-  public init?(rawValue: Int) {
-    switch rawValue {
-    case 0: self = .unspecified
-    case 1: self = .calibrationShard
-    case 2: self = .verification
-    case 3: self = .inference
-    case 4: self = .calibrationReport
-    case 5: self = .calibrationAnalysis
-    default: self = .UNRECOGNIZED(rawValue)
-    }
-  }
-
-  public var rawValue: Int {
-    switch self {
-    case .unspecified: return 0
-    case .calibrationShard: return 1
-    case .verification: return 2
-    case .inference: return 3
-    case .calibrationReport: return 4
-    case .calibrationAnalysis: return 5
-    case .UNRECOGNIZED(let i): return i
-    }
-  }
-
-  // The compiler won't synthesize support with the UNRECOGNIZED case.
-  public static let allCases: [Octet_Wire_TaskKind] = [
-    .unspecified,
-    .calibrationShard,
-    .verification,
-    .inference,
-    .calibrationReport,
-    .calibrationAnalysis,
-  ]
-
-}
-
 /// Every message. `version` must equal the receiver's protocol version, or the message is refused.
-public nonisolated struct Octet_Wire_Envelope: @unchecked Sendable {
+public nonisolated struct Octet_Wire_Envelope: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var version: UInt32 {
-    get {_storage._version}
-    set {_uniqueStorage()._version = newValue}
-  }
+  public var version: UInt32 = 0
 
   /// Chosen by the sender of a request; echoed by the reply.
-  public var requestID: UInt64 {
-    get {_storage._requestID}
-    set {_uniqueStorage()._requestID = newValue}
-  }
+  public var requestID: UInt64 = 0
 
-  public var body: OneOf_Body? {
-    get {return _storage._body}
-    set {_uniqueStorage()._body = newValue}
-  }
+  public var body: Octet_Wire_Envelope.OneOf_Body? = nil
 
   public var hello: Octet_Wire_Hello {
     get {
-      if case .hello(let v)? = _storage._body {return v}
+      if case .hello(let v)? = body {return v}
       return Octet_Wire_Hello()
     }
-    set {_uniqueStorage()._body = .hello(newValue)}
+    set {body = .hello(newValue)}
   }
 
   public var welcome: Octet_Wire_Welcome {
     get {
-      if case .welcome(let v)? = _storage._body {return v}
+      if case .welcome(let v)? = body {return v}
       return Octet_Wire_Welcome()
     }
-    set {_uniqueStorage()._body = .welcome(newValue)}
+    set {body = .welcome(newValue)}
   }
 
   public var heartbeat: Octet_Wire_Heartbeat {
     get {
-      if case .heartbeat(let v)? = _storage._body {return v}
+      if case .heartbeat(let v)? = body {return v}
       return Octet_Wire_Heartbeat()
     }
-    set {_uniqueStorage()._body = .heartbeat(newValue)}
+    set {body = .heartbeat(newValue)}
   }
 
   public var goodbye: Octet_Wire_Goodbye {
     get {
-      if case .goodbye(let v)? = _storage._body {return v}
+      if case .goodbye(let v)? = body {return v}
       return Octet_Wire_Goodbye()
     }
-    set {_uniqueStorage()._body = .goodbye(newValue)}
+    set {body = .goodbye(newValue)}
   }
 
   public var refusal: Octet_Wire_Refusal {
     get {
-      if case .refusal(let v)? = _storage._body {return v}
+      if case .refusal(let v)? = body {return v}
       return Octet_Wire_Refusal()
     }
-    set {_uniqueStorage()._body = .refusal(newValue)}
+    set {body = .refusal(newValue)}
   }
 
   public var assignment: Octet_Wire_TaskAssignment {
     get {
-      if case .assignment(let v)? = _storage._body {return v}
+      if case .assignment(let v)? = body {return v}
       return Octet_Wire_TaskAssignment()
     }
-    set {_uniqueStorage()._body = .assignment(newValue)}
+    set {body = .assignment(newValue)}
   }
 
   public var result: Octet_Wire_TaskResult {
     get {
-      if case .result(let v)? = _storage._body {return v}
+      if case .result(let v)? = body {return v}
       return Octet_Wire_TaskResult()
     }
-    set {_uniqueStorage()._body = .result(newValue)}
+    set {body = .result(newValue)}
   }
 
   public var failure: Octet_Wire_TaskFailure {
     get {
-      if case .failure(let v)? = _storage._body {return v}
+      if case .failure(let v)? = body {return v}
       return Octet_Wire_TaskFailure()
     }
-    set {_uniqueStorage()._body = .failure(newValue)}
+    set {body = .failure(newValue)}
   }
 
   public var blobRequest: Octet_Wire_BlobRequest {
     get {
-      if case .blobRequest(let v)? = _storage._body {return v}
+      if case .blobRequest(let v)? = body {return v}
       return Octet_Wire_BlobRequest()
     }
-    set {_uniqueStorage()._body = .blobRequest(newValue)}
+    set {body = .blobRequest(newValue)}
   }
 
   public var blobChunk: Octet_Wire_BlobChunk {
     get {
-      if case .blobChunk(let v)? = _storage._body {return v}
+      if case .blobChunk(let v)? = body {return v}
       return Octet_Wire_BlobChunk()
     }
-    set {_uniqueStorage()._body = .blobChunk(newValue)}
+    set {body = .blobChunk(newValue)}
   }
 
   public var blobPut: Octet_Wire_BlobPut {
     get {
-      if case .blobPut(let v)? = _storage._body {return v}
+      if case .blobPut(let v)? = body {return v}
       return Octet_Wire_BlobPut()
     }
-    set {_uniqueStorage()._body = .blobPut(newValue)}
+    set {body = .blobPut(newValue)}
   }
 
   public var blobAck: Octet_Wire_BlobAck {
     get {
-      if case .blobAck(let v)? = _storage._body {return v}
+      if case .blobAck(let v)? = body {return v}
       return Octet_Wire_BlobAck()
     }
-    set {_uniqueStorage()._body = .blobAck(newValue)}
+    set {body = .blobAck(newValue)}
   }
 
   public var submit: Octet_Wire_SubmitJob {
     get {
-      if case .submit(let v)? = _storage._body {return v}
+      if case .submit(let v)? = body {return v}
       return Octet_Wire_SubmitJob()
     }
-    set {_uniqueStorage()._body = .submit(newValue)}
+    set {body = .submit(newValue)}
   }
 
   public var accepted: Octet_Wire_JobAccepted {
     get {
-      if case .accepted(let v)? = _storage._body {return v}
+      if case .accepted(let v)? = body {return v}
       return Octet_Wire_JobAccepted()
     }
-    set {_uniqueStorage()._body = .accepted(newValue)}
+    set {body = .accepted(newValue)}
   }
 
   public var jobQuery: Octet_Wire_JobQuery {
     get {
-      if case .jobQuery(let v)? = _storage._body {return v}
+      if case .jobQuery(let v)? = body {return v}
       return Octet_Wire_JobQuery()
     }
-    set {_uniqueStorage()._body = .jobQuery(newValue)}
+    set {body = .jobQuery(newValue)}
   }
 
   public var jobReport: Octet_Wire_JobReport {
     get {
-      if case .jobReport(let v)? = _storage._body {return v}
+      if case .jobReport(let v)? = body {return v}
       return Octet_Wire_JobReport()
     }
-    set {_uniqueStorage()._body = .jobReport(newValue)}
+    set {body = .jobReport(newValue)}
   }
 
   public var statusQuery: Octet_Wire_StatusQuery {
     get {
-      if case .statusQuery(let v)? = _storage._body {return v}
+      if case .statusQuery(let v)? = body {return v}
       return Octet_Wire_StatusQuery()
     }
-    set {_uniqueStorage()._body = .statusQuery(newValue)}
+    set {body = .statusQuery(newValue)}
   }
 
   public var statusReport: Octet_Wire_StatusReport {
     get {
-      if case .statusReport(let v)? = _storage._body {return v}
+      if case .statusReport(let v)? = body {return v}
       return Octet_Wire_StatusReport()
     }
-    set {_uniqueStorage()._body = .statusReport(newValue)}
+    set {body = .statusReport(newValue)}
   }
 
   public var resultsQuery: Octet_Wire_ResultsQuery {
     get {
-      if case .resultsQuery(let v)? = _storage._body {return v}
+      if case .resultsQuery(let v)? = body {return v}
       return Octet_Wire_ResultsQuery()
     }
-    set {_uniqueStorage()._body = .resultsQuery(newValue)}
+    set {body = .resultsQuery(newValue)}
   }
 
   public var resultsBatch: Octet_Wire_ResultsBatch {
     get {
-      if case .resultsBatch(let v)? = _storage._body {return v}
+      if case .resultsBatch(let v)? = body {return v}
       return Octet_Wire_ResultsBatch()
     }
-    set {_uniqueStorage()._body = .resultsBatch(newValue)}
+    set {body = .resultsBatch(newValue)}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -299,8 +228,6 @@ public nonisolated struct Octet_Wire_Envelope: @unchecked Sendable {
   }
 
   public init() {}
-
-  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// Worker -> coordinator, first message and after any Refusal of kind UNKNOWN_WORKER.
@@ -447,6 +374,34 @@ public nonisolated struct Octet_Wire_Refusal: Sendable {
   public init() {}
 }
 
+/// A job as a client submits it and as every assignment carries it: the cluster's part (its kind
+/// names the job handler that plans, checks and finishes it; the blobs it reads) and the
+/// handler's own options, opaque to the cluster.
+public nonisolated struct Octet_Wire_JobSpec: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The job handler's name ("calibrate", "infer").
+  public var kind: String = String()
+
+  /// Content hash (SHA-256, hex) of the model the job runs.
+  public var modelHash: String = String()
+
+  /// The model's file name without extension (artifact names, status).
+  public var modelName: String = String()
+
+  /// Every other blob the job reads (shipped samples): each must be uploaded before the submit.
+  public var blobs: [String] = []
+
+  /// The handler's options, in the handler's own encoding.
+  public var options: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 /// Coordinator -> worker.
 public nonisolated struct Octet_Wire_TaskAssignment: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -459,30 +414,35 @@ public nonisolated struct Octet_Wire_TaskAssignment: Sendable {
 
   public var attempt: UInt32 = 0
 
-  public var kind: Octet_Wire_TaskKind = .unspecified
-
-  /// Content hash (SHA-256, hex) of the model to run: FP32 for calibration, INT8 for inference.
-  public var modelHash: String = String()
-
-  /// The INT8 model for verification.
-  public var int8ModelHash: String = String()
-
-  /// The job's JobSpec as JSON (dataset, preprocessing, options).
-  public var jobSpecJson: String = String()
-
   public var start: UInt32 = 0
 
   public var end: UInt32 = 0
 
-  /// Tensors to histogram (calibration).
-  public var watched: [String] = []
+  /// The handler's name for the kind of task ("shard", "report", "inference"...).
+  public var kind: String = String()
 
-  /// FP32 kernel path pinned for the whole job, so every worker sums in the same order.
-  public var isa: String = String()
+  public var spec: Octet_Wire_JobSpec {
+    get {_spec ?? Octet_Wire_JobSpec()}
+    set {_spec = newValue}
+  }
+  /// Returns true if `spec` has been explicitly set.
+  public var hasSpec: Bool {self._spec != nil}
+  /// Clears the value of `spec`. Subsequent reads from it will return its default value.
+  public mutating func clearSpec() {self._spec = nil}
+
+  /// Every blob the task reads (the job's model first): the worker fetches the ones its cache
+  /// lacks before it starts the task.
+  public var blobs: [String] = []
+
+  /// The job's state as its handler keeps it (set when the job is prepared and finalized), in the
+  /// handler's own encoding.
+  public var context: Data = Data()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _spec: Octet_Wire_JobSpec? = nil
 }
 
 /// Byte-shuffled (element_size) then LZ4 block-compressed bytes.
@@ -502,39 +462,6 @@ public nonisolated struct Octet_Wire_Compressed: Sendable {
   public init() {}
 }
 
-public nonisolated struct Octet_Wire_Prediction: Sendable {
-  // SwiftProtobuf.Message conformance is added in an extension below. See the
-  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
-  // methods supported on all messages.
-
-  public var index: UInt32 = 0
-
-  public var classes: [UInt32] = []
-
-  public var scores: [Float] = []
-
-  /// Verification only: the FP32 model's top-1.
-  public var fp32Top1: Int32 = 0
-
-  /// Inference: the sample's file name and label, for the output line.
-  public var name: String = String()
-
-  public var label: Int32 {
-    get {_label ?? 0}
-    set {_label = newValue}
-  }
-  /// Returns true if `label` has been explicitly set.
-  public var hasLabel: Bool {self._label != nil}
-  /// Clears the value of `label`. Subsequent reads from it will return its default value.
-  public mutating func clearLabel() {self._label = nil}
-
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
-
-  public init() {}
-
-  fileprivate var _label: Int32? = nil
-}
-
 /// Worker -> coordinator.
 public nonisolated struct Octet_Wire_TaskResult: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -549,19 +476,6 @@ public nonisolated struct Octet_Wire_TaskResult: Sendable {
 
   public var workerID: String = String()
 
-  /// Calibration: the histogram set (AbsHistogram dense form).
-  public var histograms: Octet_Wire_Compressed {
-    get {_histograms ?? Octet_Wire_Compressed()}
-    set {_histograms = newValue}
-  }
-  /// Returns true if `histograms` has been explicitly set.
-  public var hasHistograms: Bool {self._histograms != nil}
-  /// Clears the value of `histograms`. Subsequent reads from it will return its default value.
-  public mutating func clearHistograms() {self._histograms = nil}
-
-  /// Inference and verification.
-  public var predictions: [Octet_Wire_Prediction] = []
-
   public var seconds: Double = 0
 
   public var images: UInt32 = 0
@@ -571,12 +485,8 @@ public nonisolated struct Octet_Wire_TaskResult: Sendable {
 
   public var computeSeconds: Double = 0
 
-  /// Inference of a job that keeps every output (not a classifier's top-k): the outputs of
-  /// consecutive samples with equal input shapes, in sample order.
-  public var outputGroups: [Octet_Wire_OutputGroup] = []
-
-  /// Any other task kind: its partial result in the job handler's own encoding (opaque to the
-  /// cluster core), byte-shuffled and LZ4-compressed.
+  /// The task's result in the job handler's own encoding (opaque to the cluster), byte-shuffled
+  /// and LZ4-compressed.
   public var payload: Octet_Wire_Compressed {
     get {_payload ?? Octet_Wire_Compressed()}
     set {_payload = newValue}
@@ -590,54 +500,7 @@ public nonisolated struct Octet_Wire_TaskResult: Sendable {
 
   public init() {}
 
-  fileprivate var _histograms: Octet_Wire_Compressed? = nil
   fileprivate var _payload: Octet_Wire_Compressed? = nil
-}
-
-/// Every output of samples [start, start + count): float32 tensors whose first axis is the samples.
-public nonisolated struct Octet_Wire_OutputGroup: Sendable {
-  // SwiftProtobuf.Message conformance is added in an extension below. See the
-  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
-  // methods supported on all messages.
-
-  public var start: UInt32 = 0
-
-  public var count: UInt32 = 0
-
-  public var tensors: [Octet_Wire_OutputTensor] = []
-
-  /// The samples' file names, in order.
-  public var files: [String] = []
-
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
-
-  public init() {}
-}
-
-public nonisolated struct Octet_Wire_OutputTensor: Sendable {
-  // SwiftProtobuf.Message conformance is added in an extension below. See the
-  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
-  // methods supported on all messages.
-
-  public var name: String = String()
-
-  public var shape: [UInt32] = []
-
-  /// Little-endian float32 values, byte-shuffled (element size 4) and LZ4-compressed.
-  public var data: Octet_Wire_Compressed {
-    get {_data ?? Octet_Wire_Compressed()}
-    set {_data = newValue}
-  }
-  /// Returns true if `data` has been explicitly set.
-  public var hasData: Bool {self._data != nil}
-  /// Clears the value of `data`. Subsequent reads from it will return its default value.
-  public mutating func clearData() {self._data = nil}
-
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
-
-  public init() {}
-
-  fileprivate var _data: Octet_Wire_Compressed? = nil
 }
 
 public nonisolated struct Octet_Wire_TaskFailure: Sendable {
@@ -738,12 +601,20 @@ public nonisolated struct Octet_Wire_SubmitJob: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// JobSpec JSON.
-  public var jobSpecJson: String = String()
+  public var spec: Octet_Wire_JobSpec {
+    get {_spec ?? Octet_Wire_JobSpec()}
+    set {_spec = newValue}
+  }
+  /// Returns true if `spec` has been explicitly set.
+  public var hasSpec: Bool {self._spec != nil}
+  /// Clears the value of `spec`. Subsequent reads from it will return its default value.
+  public mutating func clearSpec() {self._spec = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _spec: Octet_Wire_JobSpec? = nil
 }
 
 public nonisolated struct Octet_Wire_JobAccepted: Sendable {
@@ -840,7 +711,7 @@ public nonisolated struct Octet_Wire_StatusReport: Sendable {
   public init() {}
 }
 
-/// Client -> coordinator: the results of an inference job's finished tasks, in task order, from
+/// Client -> coordinator: the results of a streaming job's (inference) finished tasks, in task order, from
 /// `from_task` on. Asking from N says the client has durably written every task below N: the
 /// coordinator may drop their results and dispatch N + its output window tasks.
 public nonisolated struct Octet_Wire_ResultsQuery: Sendable {
@@ -888,428 +759,384 @@ public nonisolated struct Octet_Wire_ResultsBatch: Sendable {
 
 fileprivate nonisolated let _protobuf_package = "octet.wire"
 
-nonisolated extension Octet_Wire_TaskKind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TASK_KIND_UNSPECIFIED\0\u{1}CALIBRATION_SHARD\0\u{1}VERIFICATION\0\u{1}INFERENCE\0\u{1}CALIBRATION_REPORT\0\u{1}CALIBRATION_ANALYSIS\0")
-}
-
 nonisolated extension Octet_Wire_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}request_id\0\u{2}\u{8}hello\0\u{1}welcome\0\u{1}heartbeat\0\u{1}goodbye\0\u{1}refusal\0\u{2}\u{6}assignment\0\u{1}result\0\u{1}failure\0\u{4}\u{8}blob_request\0\u{3}blob_chunk\0\u{3}blob_put\0\u{3}blob_ack\0\u{2}\u{7}submit\0\u{1}accepted\0\u{3}job_query\0\u{3}job_report\0\u{3}status_query\0\u{3}status_report\0\u{3}results_query\0\u{3}results_batch\0")
 
-  fileprivate class _StorageClass {
-    var _version: UInt32 = 0
-    var _requestID: UInt64 = 0
-    var _body: Octet_Wire_Envelope.OneOf_Body?
-
-      // This property is used as the initial default value for new instances of the type.
-      // The type itself is protecting the reference to its storage via CoW semantics.
-      // This will force a copy to be made of this reference when the first mutation occurs;
-      // hence, it is safe to mark this as `nonisolated(unsafe)`.
-      static nonisolated(unsafe) let defaultInstance = _StorageClass()
-
-    private init() {}
-
-    init(copying source: _StorageClass) {
-      _version = source._version
-      _requestID = source._requestID
-      _body = source._body
-    }
-  }
-
-  fileprivate mutating func _uniqueStorage() -> _StorageClass {
-    if !isKnownUniquelyReferenced(&_storage) {
-      _storage = _StorageClass(copying: _storage)
-    }
-    return _storage
-  }
-
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    _ = _uniqueStorage()
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      while let fieldNumber = try decoder.nextFieldNumber() {
-        // The use of inline closures is to circumvent an issue where the compiler
-        // allocates stack space for every case branch when no optimizations are
-        // enabled. https://github.com/apple/swift-protobuf/issues/1034
-        switch fieldNumber {
-        case 1: try { try decoder.decodeSingularUInt32Field(value: &_storage._version) }()
-        case 2: try { try decoder.decodeSingularUInt64Field(value: &_storage._requestID) }()
-        case 10: try {
-          var v: Octet_Wire_Hello?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .hello(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .hello(v)
-          }
-        }()
-        case 11: try {
-          var v: Octet_Wire_Welcome?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .welcome(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .welcome(v)
-          }
-        }()
-        case 12: try {
-          var v: Octet_Wire_Heartbeat?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .heartbeat(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .heartbeat(v)
-          }
-        }()
-        case 13: try {
-          var v: Octet_Wire_Goodbye?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .goodbye(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .goodbye(v)
-          }
-        }()
-        case 14: try {
-          var v: Octet_Wire_Refusal?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .refusal(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .refusal(v)
-          }
-        }()
-        case 20: try {
-          var v: Octet_Wire_TaskAssignment?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .assignment(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .assignment(v)
-          }
-        }()
-        case 21: try {
-          var v: Octet_Wire_TaskResult?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .result(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .result(v)
-          }
-        }()
-        case 22: try {
-          var v: Octet_Wire_TaskFailure?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .failure(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .failure(v)
-          }
-        }()
-        case 30: try {
-          var v: Octet_Wire_BlobRequest?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .blobRequest(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .blobRequest(v)
-          }
-        }()
-        case 31: try {
-          var v: Octet_Wire_BlobChunk?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .blobChunk(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .blobChunk(v)
-          }
-        }()
-        case 32: try {
-          var v: Octet_Wire_BlobPut?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .blobPut(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .blobPut(v)
-          }
-        }()
-        case 33: try {
-          var v: Octet_Wire_BlobAck?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .blobAck(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .blobAck(v)
-          }
-        }()
-        case 40: try {
-          var v: Octet_Wire_SubmitJob?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .submit(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .submit(v)
-          }
-        }()
-        case 41: try {
-          var v: Octet_Wire_JobAccepted?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .accepted(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .accepted(v)
-          }
-        }()
-        case 42: try {
-          var v: Octet_Wire_JobQuery?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .jobQuery(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .jobQuery(v)
-          }
-        }()
-        case 43: try {
-          var v: Octet_Wire_JobReport?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .jobReport(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .jobReport(v)
-          }
-        }()
-        case 44: try {
-          var v: Octet_Wire_StatusQuery?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .statusQuery(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .statusQuery(v)
-          }
-        }()
-        case 45: try {
-          var v: Octet_Wire_StatusReport?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .statusReport(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .statusReport(v)
-          }
-        }()
-        case 46: try {
-          var v: Octet_Wire_ResultsQuery?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .resultsQuery(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .resultsQuery(v)
-          }
-        }()
-        case 47: try {
-          var v: Octet_Wire_ResultsBatch?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .resultsBatch(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .resultsBatch(v)
-          }
-        }()
-        default: break
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.version) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.requestID) }()
+      case 10: try {
+        var v: Octet_Wire_Hello?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .hello(let m) = current {v = m}
         }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .hello(v)
+        }
+      }()
+      case 11: try {
+        var v: Octet_Wire_Welcome?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .welcome(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .welcome(v)
+        }
+      }()
+      case 12: try {
+        var v: Octet_Wire_Heartbeat?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .heartbeat(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .heartbeat(v)
+        }
+      }()
+      case 13: try {
+        var v: Octet_Wire_Goodbye?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .goodbye(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .goodbye(v)
+        }
+      }()
+      case 14: try {
+        var v: Octet_Wire_Refusal?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .refusal(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .refusal(v)
+        }
+      }()
+      case 20: try {
+        var v: Octet_Wire_TaskAssignment?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .assignment(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .assignment(v)
+        }
+      }()
+      case 21: try {
+        var v: Octet_Wire_TaskResult?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .result(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .result(v)
+        }
+      }()
+      case 22: try {
+        var v: Octet_Wire_TaskFailure?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .failure(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .failure(v)
+        }
+      }()
+      case 30: try {
+        var v: Octet_Wire_BlobRequest?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .blobRequest(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .blobRequest(v)
+        }
+      }()
+      case 31: try {
+        var v: Octet_Wire_BlobChunk?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .blobChunk(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .blobChunk(v)
+        }
+      }()
+      case 32: try {
+        var v: Octet_Wire_BlobPut?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .blobPut(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .blobPut(v)
+        }
+      }()
+      case 33: try {
+        var v: Octet_Wire_BlobAck?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .blobAck(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .blobAck(v)
+        }
+      }()
+      case 40: try {
+        var v: Octet_Wire_SubmitJob?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .submit(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .submit(v)
+        }
+      }()
+      case 41: try {
+        var v: Octet_Wire_JobAccepted?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .accepted(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .accepted(v)
+        }
+      }()
+      case 42: try {
+        var v: Octet_Wire_JobQuery?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .jobQuery(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .jobQuery(v)
+        }
+      }()
+      case 43: try {
+        var v: Octet_Wire_JobReport?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .jobReport(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .jobReport(v)
+        }
+      }()
+      case 44: try {
+        var v: Octet_Wire_StatusQuery?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .statusQuery(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .statusQuery(v)
+        }
+      }()
+      case 45: try {
+        var v: Octet_Wire_StatusReport?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .statusReport(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .statusReport(v)
+        }
+      }()
+      case 46: try {
+        var v: Octet_Wire_ResultsQuery?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .resultsQuery(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .resultsQuery(v)
+        }
+      }()
+      case 47: try {
+        var v: Octet_Wire_ResultsBatch?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .resultsBatch(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .resultsBatch(v)
+        }
+      }()
+      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      if _storage._version != 0 {
-        try visitor.visitSingularUInt32Field(value: _storage._version, fieldNumber: 1)
-      }
-      if _storage._requestID != 0 {
-        try visitor.visitSingularUInt64Field(value: _storage._requestID, fieldNumber: 2)
-      }
-      switch _storage._body {
-      case .hello?: try {
-        guard case .hello(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
-      }()
-      case .welcome?: try {
-        guard case .welcome(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
-      }()
-      case .heartbeat?: try {
-        guard case .heartbeat(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
-      }()
-      case .goodbye?: try {
-        guard case .goodbye(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
-      }()
-      case .refusal?: try {
-        guard case .refusal(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
-      }()
-      case .assignment?: try {
-        guard case .assignment(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
-      }()
-      case .result?: try {
-        guard case .result(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
-      }()
-      case .failure?: try {
-        guard case .failure(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
-      }()
-      case .blobRequest?: try {
-        guard case .blobRequest(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 30)
-      }()
-      case .blobChunk?: try {
-        guard case .blobChunk(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 31)
-      }()
-      case .blobPut?: try {
-        guard case .blobPut(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 32)
-      }()
-      case .blobAck?: try {
-        guard case .blobAck(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 33)
-      }()
-      case .submit?: try {
-        guard case .submit(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 40)
-      }()
-      case .accepted?: try {
-        guard case .accepted(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 41)
-      }()
-      case .jobQuery?: try {
-        guard case .jobQuery(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 42)
-      }()
-      case .jobReport?: try {
-        guard case .jobReport(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 43)
-      }()
-      case .statusQuery?: try {
-        guard case .statusQuery(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 44)
-      }()
-      case .statusReport?: try {
-        guard case .statusReport(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 45)
-      }()
-      case .resultsQuery?: try {
-        guard case .resultsQuery(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 46)
-      }()
-      case .resultsBatch?: try {
-        guard case .resultsBatch(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 47)
-      }()
-      case nil: break
-      }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.version != 0 {
+      try visitor.visitSingularUInt32Field(value: self.version, fieldNumber: 1)
+    }
+    if self.requestID != 0 {
+      try visitor.visitSingularUInt64Field(value: self.requestID, fieldNumber: 2)
+    }
+    switch self.body {
+    case .hello?: try {
+      guard case .hello(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    }()
+    case .welcome?: try {
+      guard case .welcome(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+    }()
+    case .heartbeat?: try {
+      guard case .heartbeat(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+    }()
+    case .goodbye?: try {
+      guard case .goodbye(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+    }()
+    case .refusal?: try {
+      guard case .refusal(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+    }()
+    case .assignment?: try {
+      guard case .assignment(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
+    }()
+    case .result?: try {
+      guard case .result(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+    }()
+    case .failure?: try {
+      guard case .failure(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
+    }()
+    case .blobRequest?: try {
+      guard case .blobRequest(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 30)
+    }()
+    case .blobChunk?: try {
+      guard case .blobChunk(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 31)
+    }()
+    case .blobPut?: try {
+      guard case .blobPut(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 32)
+    }()
+    case .blobAck?: try {
+      guard case .blobAck(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 33)
+    }()
+    case .submit?: try {
+      guard case .submit(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 40)
+    }()
+    case .accepted?: try {
+      guard case .accepted(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 41)
+    }()
+    case .jobQuery?: try {
+      guard case .jobQuery(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 42)
+    }()
+    case .jobReport?: try {
+      guard case .jobReport(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 43)
+    }()
+    case .statusQuery?: try {
+      guard case .statusQuery(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 44)
+    }()
+    case .statusReport?: try {
+      guard case .statusReport(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 45)
+    }()
+    case .resultsQuery?: try {
+      guard case .resultsQuery(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 46)
+    }()
+    case .resultsBatch?: try {
+      guard case .resultsBatch(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 47)
+    }()
+    case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Octet_Wire_Envelope, rhs: Octet_Wire_Envelope) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._version != rhs_storage._version {return false}
-        if _storage._requestID != rhs_storage._requestID {return false}
-        if _storage._body != rhs_storage._body {return false}
-        return true
-      }
-      if !storagesAreEqual {return false}
-    }
+    if lhs.version != rhs.version {return false}
+    if lhs.requestID != rhs.requestID {return false}
+    if lhs.body != rhs.body {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1524,9 +1351,59 @@ nonisolated extension Octet_Wire_Refusal.Reason: SwiftProtobuf._ProtoNameProvidi
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0UNSPECIFIED\0\u{1}MALFORMED\0\u{1}WRONG_VERSION\0\u{1}TOO_LARGE\0\u{1}UNKNOWN_WORKER\0\u{1}NOT_FOUND\0\u{1}INVALID_REQUEST\0")
 }
 
+nonisolated extension Octet_Wire_JobSpec: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".JobSpec"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{3}model_hash\0\u{3}model_name\0\u{1}blobs\0\u{1}options\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.kind) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.modelHash) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.modelName) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.blobs) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self.options) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.kind.isEmpty {
+      try visitor.visitSingularStringField(value: self.kind, fieldNumber: 1)
+    }
+    if !self.modelHash.isEmpty {
+      try visitor.visitSingularStringField(value: self.modelHash, fieldNumber: 2)
+    }
+    if !self.modelName.isEmpty {
+      try visitor.visitSingularStringField(value: self.modelName, fieldNumber: 3)
+    }
+    if !self.blobs.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.blobs, fieldNumber: 4)
+    }
+    if !self.options.isEmpty {
+      try visitor.visitSingularBytesField(value: self.options, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Octet_Wire_JobSpec, rhs: Octet_Wire_JobSpec) -> Bool {
+    if lhs.kind != rhs.kind {return false}
+    if lhs.modelHash != rhs.modelHash {return false}
+    if lhs.modelName != rhs.modelName {return false}
+    if lhs.blobs != rhs.blobs {return false}
+    if lhs.options != rhs.options {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Octet_Wire_TaskAssignment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TaskAssignment"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}task\0\u{1}attempt\0\u{1}kind\0\u{3}model_hash\0\u{3}int8_model_hash\0\u{3}job_spec_json\0\u{1}start\0\u{1}end\0\u{1}watched\0\u{1}isa\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}task\0\u{1}attempt\0\u{2}\u{5}start\0\u{1}end\0\u{2}\u{3}kind\0\u{1}spec\0\u{1}blobs\0\u{1}context\0\u{c}\u{4}\u{1}\u{c}\u{5}\u{1}\u{c}\u{6}\u{1}\u{c}\u{7}\u{1}\u{c}\u{a}\u{1}\u{c}\u{b}\u{1}")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1537,20 +1414,22 @@ nonisolated extension Octet_Wire_TaskAssignment: SwiftProtobuf.Message, SwiftPro
       case 1: try { try decoder.decodeSingularStringField(value: &self.jobID) }()
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.task) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.attempt) }()
-      case 4: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self.modelHash) }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self.int8ModelHash) }()
-      case 7: try { try decoder.decodeSingularStringField(value: &self.jobSpecJson) }()
       case 8: try { try decoder.decodeSingularUInt32Field(value: &self.start) }()
       case 9: try { try decoder.decodeSingularUInt32Field(value: &self.end) }()
-      case 10: try { try decoder.decodeRepeatedStringField(value: &self.watched) }()
-      case 11: try { try decoder.decodeSingularStringField(value: &self.isa) }()
+      case 12: try { try decoder.decodeSingularStringField(value: &self.kind) }()
+      case 13: try { try decoder.decodeSingularMessageField(value: &self._spec) }()
+      case 14: try { try decoder.decodeRepeatedStringField(value: &self.blobs) }()
+      case 15: try { try decoder.decodeSingularBytesField(value: &self.context) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.jobID.isEmpty {
       try visitor.visitSingularStringField(value: self.jobID, fieldNumber: 1)
     }
@@ -1560,29 +1439,23 @@ nonisolated extension Octet_Wire_TaskAssignment: SwiftProtobuf.Message, SwiftPro
     if self.attempt != 0 {
       try visitor.visitSingularUInt32Field(value: self.attempt, fieldNumber: 3)
     }
-    if self.kind != .unspecified {
-      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 4)
-    }
-    if !self.modelHash.isEmpty {
-      try visitor.visitSingularStringField(value: self.modelHash, fieldNumber: 5)
-    }
-    if !self.int8ModelHash.isEmpty {
-      try visitor.visitSingularStringField(value: self.int8ModelHash, fieldNumber: 6)
-    }
-    if !self.jobSpecJson.isEmpty {
-      try visitor.visitSingularStringField(value: self.jobSpecJson, fieldNumber: 7)
-    }
     if self.start != 0 {
       try visitor.visitSingularUInt32Field(value: self.start, fieldNumber: 8)
     }
     if self.end != 0 {
       try visitor.visitSingularUInt32Field(value: self.end, fieldNumber: 9)
     }
-    if !self.watched.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.watched, fieldNumber: 10)
+    if !self.kind.isEmpty {
+      try visitor.visitSingularStringField(value: self.kind, fieldNumber: 12)
     }
-    if !self.isa.isEmpty {
-      try visitor.visitSingularStringField(value: self.isa, fieldNumber: 11)
+    try { if let v = self._spec {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+    } }()
+    if !self.blobs.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.blobs, fieldNumber: 14)
+    }
+    if !self.context.isEmpty {
+      try visitor.visitSingularBytesField(value: self.context, fieldNumber: 15)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1591,14 +1464,12 @@ nonisolated extension Octet_Wire_TaskAssignment: SwiftProtobuf.Message, SwiftPro
     if lhs.jobID != rhs.jobID {return false}
     if lhs.task != rhs.task {return false}
     if lhs.attempt != rhs.attempt {return false}
-    if lhs.kind != rhs.kind {return false}
-    if lhs.modelHash != rhs.modelHash {return false}
-    if lhs.int8ModelHash != rhs.int8ModelHash {return false}
-    if lhs.jobSpecJson != rhs.jobSpecJson {return false}
     if lhs.start != rhs.start {return false}
     if lhs.end != rhs.end {return false}
-    if lhs.watched != rhs.watched {return false}
-    if lhs.isa != rhs.isa {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs._spec != rhs._spec {return false}
+    if lhs.blobs != rhs.blobs {return false}
+    if lhs.context != rhs.context {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1644,68 +1515,9 @@ nonisolated extension Octet_Wire_Compressed: SwiftProtobuf.Message, SwiftProtobu
   }
 }
 
-nonisolated extension Octet_Wire_Prediction: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".Prediction"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}index\0\u{1}classes\0\u{1}scores\0\u{3}fp32_top1\0\u{1}name\0\u{1}label\0")
-
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.index) }()
-      case 2: try { try decoder.decodeRepeatedUInt32Field(value: &self.classes) }()
-      case 3: try { try decoder.decodeRepeatedFloatField(value: &self.scores) }()
-      case 4: try { try decoder.decodeSingularInt32Field(value: &self.fp32Top1) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self.name) }()
-      case 6: try { try decoder.decodeSingularInt32Field(value: &self._label) }()
-      default: break
-      }
-    }
-  }
-
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if self.index != 0 {
-      try visitor.visitSingularUInt32Field(value: self.index, fieldNumber: 1)
-    }
-    if !self.classes.isEmpty {
-      try visitor.visitPackedUInt32Field(value: self.classes, fieldNumber: 2)
-    }
-    if !self.scores.isEmpty {
-      try visitor.visitPackedFloatField(value: self.scores, fieldNumber: 3)
-    }
-    if self.fp32Top1 != 0 {
-      try visitor.visitSingularInt32Field(value: self.fp32Top1, fieldNumber: 4)
-    }
-    if !self.name.isEmpty {
-      try visitor.visitSingularStringField(value: self.name, fieldNumber: 5)
-    }
-    try { if let v = self._label {
-      try visitor.visitSingularInt32Field(value: v, fieldNumber: 6)
-    } }()
-    try unknownFields.traverse(visitor: &visitor)
-  }
-
-  public static func ==(lhs: Octet_Wire_Prediction, rhs: Octet_Wire_Prediction) -> Bool {
-    if lhs.index != rhs.index {return false}
-    if lhs.classes != rhs.classes {return false}
-    if lhs.scores != rhs.scores {return false}
-    if lhs.fp32Top1 != rhs.fp32Top1 {return false}
-    if lhs.name != rhs.name {return false}
-    if lhs._label != rhs._label {return false}
-    if lhs.unknownFields != rhs.unknownFields {return false}
-    return true
-  }
-}
-
 nonisolated extension Octet_Wire_TaskResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TaskResult"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}task\0\u{1}attempt\0\u{3}worker_id\0\u{1}histograms\0\u{1}predictions\0\u{1}seconds\0\u{1}images\0\u{3}decode_seconds\0\u{3}compute_seconds\0\u{3}output_groups\0\u{1}payload\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}task\0\u{1}attempt\0\u{3}worker_id\0\u{2}\u{3}seconds\0\u{1}images\0\u{3}decode_seconds\0\u{3}compute_seconds\0\u{2}\u{2}payload\0\u{c}\u{5}\u{1}\u{c}\u{6}\u{1}\u{c}\u{b}\u{1}")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1717,13 +1529,10 @@ nonisolated extension Octet_Wire_TaskResult: SwiftProtobuf.Message, SwiftProtobu
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.task) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.attempt) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.workerID) }()
-      case 5: try { try decoder.decodeSingularMessageField(value: &self._histograms) }()
-      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.predictions) }()
       case 7: try { try decoder.decodeSingularDoubleField(value: &self.seconds) }()
       case 8: try { try decoder.decodeSingularUInt32Field(value: &self.images) }()
       case 9: try { try decoder.decodeSingularDoubleField(value: &self.decodeSeconds) }()
       case 10: try { try decoder.decodeSingularDoubleField(value: &self.computeSeconds) }()
-      case 11: try { try decoder.decodeRepeatedMessageField(value: &self.outputGroups) }()
       case 12: try { try decoder.decodeSingularMessageField(value: &self._payload) }()
       default: break
       }
@@ -1747,12 +1556,6 @@ nonisolated extension Octet_Wire_TaskResult: SwiftProtobuf.Message, SwiftProtobu
     if !self.workerID.isEmpty {
       try visitor.visitSingularStringField(value: self.workerID, fieldNumber: 4)
     }
-    try { if let v = self._histograms {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
-    } }()
-    if !self.predictions.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.predictions, fieldNumber: 6)
-    }
     if self.seconds.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.seconds, fieldNumber: 7)
     }
@@ -1765,9 +1568,6 @@ nonisolated extension Octet_Wire_TaskResult: SwiftProtobuf.Message, SwiftProtobu
     if self.computeSeconds.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.computeSeconds, fieldNumber: 10)
     }
-    if !self.outputGroups.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.outputGroups, fieldNumber: 11)
-    }
     try { if let v = self._payload {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
     } }()
@@ -1779,103 +1579,11 @@ nonisolated extension Octet_Wire_TaskResult: SwiftProtobuf.Message, SwiftProtobu
     if lhs.task != rhs.task {return false}
     if lhs.attempt != rhs.attempt {return false}
     if lhs.workerID != rhs.workerID {return false}
-    if lhs._histograms != rhs._histograms {return false}
-    if lhs.predictions != rhs.predictions {return false}
     if lhs.seconds != rhs.seconds {return false}
     if lhs.images != rhs.images {return false}
     if lhs.decodeSeconds != rhs.decodeSeconds {return false}
     if lhs.computeSeconds != rhs.computeSeconds {return false}
-    if lhs.outputGroups != rhs.outputGroups {return false}
     if lhs._payload != rhs._payload {return false}
-    if lhs.unknownFields != rhs.unknownFields {return false}
-    return true
-  }
-}
-
-nonisolated extension Octet_Wire_OutputGroup: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".OutputGroup"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}start\0\u{1}count\0\u{1}tensors\0\u{1}files\0")
-
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.start) }()
-      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.count) }()
-      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.tensors) }()
-      case 4: try { try decoder.decodeRepeatedStringField(value: &self.files) }()
-      default: break
-      }
-    }
-  }
-
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if self.start != 0 {
-      try visitor.visitSingularUInt32Field(value: self.start, fieldNumber: 1)
-    }
-    if self.count != 0 {
-      try visitor.visitSingularUInt32Field(value: self.count, fieldNumber: 2)
-    }
-    if !self.tensors.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.tensors, fieldNumber: 3)
-    }
-    if !self.files.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.files, fieldNumber: 4)
-    }
-    try unknownFields.traverse(visitor: &visitor)
-  }
-
-  public static func ==(lhs: Octet_Wire_OutputGroup, rhs: Octet_Wire_OutputGroup) -> Bool {
-    if lhs.start != rhs.start {return false}
-    if lhs.count != rhs.count {return false}
-    if lhs.tensors != rhs.tensors {return false}
-    if lhs.files != rhs.files {return false}
-    if lhs.unknownFields != rhs.unknownFields {return false}
-    return true
-  }
-}
-
-nonisolated extension Octet_Wire_OutputTensor: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".OutputTensor"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}shape\0\u{1}data\0")
-
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
-      case 2: try { try decoder.decodeRepeatedUInt32Field(value: &self.shape) }()
-      case 3: try { try decoder.decodeSingularMessageField(value: &self._data) }()
-      default: break
-      }
-    }
-  }
-
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.name.isEmpty {
-      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
-    }
-    if !self.shape.isEmpty {
-      try visitor.visitPackedUInt32Field(value: self.shape, fieldNumber: 2)
-    }
-    try { if let v = self._data {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-    } }()
-    try unknownFields.traverse(visitor: &visitor)
-  }
-
-  public static func ==(lhs: Octet_Wire_OutputTensor, rhs: Octet_Wire_OutputTensor) -> Bool {
-    if lhs.name != rhs.name {return false}
-    if lhs.shape != rhs.shape {return false}
-    if lhs._data != rhs._data {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2108,7 +1816,7 @@ nonisolated extension Octet_Wire_BlobAck: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Octet_Wire_SubmitJob: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SubmitJob"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_spec_json\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\u{2}spec\0\u{c}\u{1}\u{1}")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2116,21 +1824,25 @@ nonisolated extension Octet_Wire_SubmitJob: SwiftProtobuf.Message, SwiftProtobuf
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.jobSpecJson) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._spec) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.jobSpecJson.isEmpty {
-      try visitor.visitSingularStringField(value: self.jobSpecJson, fieldNumber: 1)
-    }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._spec {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Octet_Wire_SubmitJob, rhs: Octet_Wire_SubmitJob) -> Bool {
-    if lhs.jobSpecJson != rhs.jobSpecJson {return false}
+    if lhs._spec != rhs._spec {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -3,14 +3,15 @@ import Foundation
 /// A job as the coordinator tracks and stores it.
 public struct JobRecord: Codable, Hashable, Sendable {
     public enum State: String, Codable, Sendable {
-        /// Reading the model and data, choosing shards (calibration: the sensitivity analysis).
+        /// Its handler plans its tasks (calibration: reads the model and data, chooses shards).
         case preparing
         /// Tasks (calibration shards, inference batches) running on workers.
         case running
-        /// Merging histograms, searching thresholds, quantizing, writing artifacts.
+        /// Its handler finishes it from its tasks' results (calibration: merges histograms,
+        /// searches thresholds, quantizes, writes artifacts), or plans follow-up tasks.
         case finalizing
-        /// The INT8 model is measured on the workers: the report's per-layer SQNR on the first
-        /// samples, and its agreement with FP32 on held-out samples.
+        /// Follow-up tasks running on workers (calibration: the INT8 model measured for the
+        /// report and checked on held-out samples); then the job is finalized again.
         case verifying
         case done
         case failed
@@ -27,12 +28,14 @@ public struct JobRecord: Codable, Hashable, Sendable {
     /// Result summary JSON (calibration: agreement; inference: throughput).
     public var summary: String?
     public var artifacts: [Artifact] = []
-    /// Calibration: the INT8 model blob, once quantized.
-    public var int8Hash: String?
-    /// Calibration: the tensors every shard histograms.
-    public var watched: [String] = []
-    /// Calibration: the FP32 kernel path pinned for the job.
-    public var isa: String?
+    /// The job's state as its handler keeps it (calibration: the kernel path pinned for the job,
+    /// the tensors every shard histograms, the INT8 model once quantized), carried to workers
+    /// with every task; opaque to the cluster.
+    public var context = Data()
+    /// A kernel path a worker must list (`Hello.isas`) to take this job's tasks, or nil.
+    public var requirement: String?
+    /// Whether a client streams this job's results in task order (`JobHandler.streamsResults`).
+    public var streamsResults = false
 
     public struct Artifact: Codable, Hashable, Sendable {
         public var name: String
@@ -47,43 +50,33 @@ public struct JobRecord: Codable, Hashable, Sendable {
     }
 }
 
-/// One unit of work of a job: a calibration shard, a report or verification batch or an inference batch,
-/// over samples [start, end). Identified by (job, index): results are idempotent by that key.
+/// One unit of work of a job over samples [start, end), of a kind its handler names (a
+/// calibration shard, a report or verification batch, an inference batch). Identified by
+/// (job, index): results are idempotent by that key.
 public struct TaskRecord: Codable, Hashable, Sendable {
     public enum State: String, Codable, Sendable { case pending, assigned, done }
-    public enum Kind: String, Codable, Sendable {
-        /// A calibration's weight-quantization analysis (`WeightEffectSample`s); its histogram
-        /// shard; the report's measurement of the INT8 model (`ReportSampleSums`); the INT8
-        /// model's check on held-out samples; an inference batch.
-        case analysis, calibration, report, verification, inference
-
-        var wire: Octet_Wire_TaskKind {
-            switch self {
-            case .analysis: .calibrationAnalysis
-            case .calibration: .calibrationShard
-            case .report: .calibrationReport
-            case .verification: .verification
-            case .inference: .inference
-            }
-        }
-    }
 
     public var job: String
     public var index: Int
-    public var kind: Kind
+    /// The handler's name for the kind of task.
+    public var kind: String
     public var start: Int
     public var end: Int
+    /// The blobs the task reads besides the job's model (shipped samples, a model made by the
+    /// job), fetched by the worker first.
+    public var blobs: [String]
     public var state: State = .pending
     public var attempts: Int = 0
     /// The worker holding it (assigned) or that finished it (done).
     public var worker: String?
 
-    public init(job: String, index: Int, kind: Kind, start: Int, end: Int) {
+    public init(job: String, index: Int, kind: String, start: Int, end: Int, blobs: [String] = []) {
         self.job = job
         self.index = index
         self.kind = kind
         self.start = start
         self.end = end
+        self.blobs = blobs
     }
 
     public var count: Int { end - start }

@@ -89,10 +89,10 @@ extension CoordinatorCore {
         }
         let js = jobs.values.sorted { ($0.created, $0.id) < ($1.created, $1.id) }.map { j in
             let count = tasks[j.id]?.count ?? 0, done = doneCount[j.id] ?? 0
-            let infer = j.spec.kind == .infer, written = committed[j.id] ?? 0
+            let infer = j.streamsResults, written = committed[j.id] ?? 0
             // Dispatch only hands out tasks below written + window: all of those done, the job waits.
             let waiting = infer && j.state == .running && done < count && done >= min(count, written + settings.outputWindow)
-            return ClusterStatus.Job(id: j.id, kind: j.spec.kind.rawValue, model: j.spec.modelName, state: j.state.rawValue,
+            return ClusterStatus.Job(id: j.id, kind: j.spec.kind, model: j.spec.modelName, state: j.state.rawValue,
                                      tasksTotal: count, tasksDone: done,
                                      progress: j.state == .done ? 1 : (count == 0 ? 0 : Double(done) / Double(count)),
                                      etaSeconds: waiting ? 0 : eta(j), error: j.error, tasksWritten: infer ? written : nil,

@@ -1,14 +1,14 @@
 import Dispatch
 import Foundation
 import Logging
-import OctetKernels
 
 /// Runs a `WorkerCore` over a transport: one thread for messages and heartbeats, tasks computed
 /// on a background thread so heartbeats continue during long shards.
 public final class Worker: @unchecked Sendable {
     public let core: WorkerCore
     let transport: ClientTransport
-    let executor: TaskExecutor
+    /// The job kinds it runs.
+    let runners: TaskRunners
     let logger: Logger
     private let lock = NSLock()
     private var inbox: [WorkerEvent] = []
@@ -22,31 +22,30 @@ public final class Worker: @unchecked Sendable {
         var input: PreparedInput?
     }
 
-    static func key(_ a: Octet_Wire_TaskAssignment) -> String { "\(a.jobID)#\(a.task)#\(a.attempt)" }
-
     /// Whether the next task's images are decoded on their own thread while one computes
     /// (`.prepare`); off, a prepared task is decoded when it starts (its blobs are still fetched ahead).
     public let decodeAhead: Bool
 
-    public init(core: WorkerCore, transport: ClientTransport, executor: TaskExecutor, decodeAhead: Bool = false,
+    public init(core: WorkerCore, transport: ClientTransport, runners: TaskRunners, decodeAhead: Bool = false,
                 logger: Logger = Logger(label: "octet.worker")) {
         self.decodeAhead = decodeAhead
         self.core = core
         self.transport = transport
-        self.executor = executor
+        self.runners = runners
         self.logger = logger
     }
 
-    /// The Hello a worker on this machine sends.
-    /// `credit`: the tasks it holds at once (2: it prepares the next while one computes).
-    public static func hello(id: String, threads: Int, isa: ISA, credit: Int = 2) -> Octet_Wire_Hello {
+    /// The Hello a worker on this machine sends: `isa` the kernel path it chose, `isas` every
+    /// path it can run (a job may require one), `credit` the tasks it holds at once (2: it
+    /// prepares the next while one computes).
+    public static func hello(id: String, threads: Int, isa: String, isas: [String], credit: Int = 2) -> Octet_Wire_Hello {
         var h = Octet_Wire_Hello()
         h.workerID = id
         h.host = ProcessInfo.processInfo.hostName
         h.cores = UInt32(ProcessInfo.processInfo.activeProcessorCount)
         h.threads = UInt32(threads)
-        h.isa = isa.rawValue
-        h.isas = ISA.supported.map(\.rawValue)
+        h.isa = isa
+        h.isas = isas
         h.softwareVersion = OctetVersion.string
         h.credit = UInt32(max(credit, 1))
         return h
@@ -96,19 +95,17 @@ public final class Worker: @unchecked Sendable {
             case .prepare(let assignment):
                 guard decodeAhead else { continue }
                 let slot = PreparedSlot()
-                lock.lock(); prepared[Self.key(assignment)] = slot; lock.unlock()
-                Thread.detachNewThread { [executor] in
-                    slot.input = executor.prepare(assignment)
+                lock.lock(); prepared[PreparedInput.key(assignment)] = slot; lock.unlock()
+                Thread.detachNewThread { [runners] in
+                    slot.input = runners.prepare(assignment)
                     slot.done.signal()
                 }
             case .compute(let assignment):
                 let id = core.hello.workerID
-                lock.lock(); let slot = prepared.removeValue(forKey: Self.key(assignment)); lock.unlock()
+                lock.lock(); let slot = prepared.removeValue(forKey: PreparedInput.key(assignment)); lock.unlock()
                 Thread.detachNewThread { [self] in
                     let input: PreparedInput? = slot.flatMap { s in s.done.wait(); return s.input }
-                    let r = Result { try executor.run(assignment, workerID: id, prepared: input) }
-                        .mapError { TaskError(message: describe($0), permanent: TaskExecutor.isPermanent($0)) }
-                    post(.computed(r))
+                    post(.computed(runners.run(assignment, workerID: id, prepared: input)))
                 }
             case .exit:
                 return true

@@ -200,15 +200,10 @@ public final class WorkerCore {
         return actions
     }
 
-    /// The blobs `a` needs that the cache lacks, each once.
+    /// The blobs `a` reads that the cache lacks, each once.
     func missingBlobs(_ a: Octet_Wire_TaskAssignment) -> [String] {
-        var needed = [a.modelHash]
-        if !a.int8ModelHash.isEmpty { needed.append(a.int8ModelHash) }
-        if let spec = try? JobSpec.parse(a.jobSpecJson) {
-            needed += spec.dataset.files(for: Int(a.start)..<Int(a.end)).map(\.hash)
-        }
         var seen = Set<String>()
-        return needed.filter { !cache.contains($0) && seen.insert($0).inserted }
+        return a.blobs.filter { !cache.contains($0) && seen.insert($0).inserted }
     }
 
     static func same(_ a: Octet_Wire_TaskAssignment, _ b: Octet_Wire_TaskAssignment) -> Bool {

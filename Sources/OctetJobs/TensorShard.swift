@@ -1,4 +1,5 @@
 import Foundation
+import OctetCluster
 import OctetData
 
 /// The output of an inference task that keeps every model output: one `.npz` shard per task
@@ -21,21 +22,20 @@ public enum TensorShard {
         }
     }
 
-    /// Writes task `result`'s shard into `directory` (durably: written beside, flushed, renamed)
-    /// and returns its samples' index lines as JSON.
-    public static func write(_ result: Octet_Wire_TaskResult, to directory: String) throws -> [String] {
-        let name = String(format: "shard-%06d.npz", Int(result.task))
+    /// Writes the shard of task `task`'s output `groups` into `directory` (durably: written
+    /// beside, flushed, renamed) and returns its samples' index lines as JSON.
+    static func write(_ groups: [Octet_Jobs_OutputGroup], task: Int, to directory: String) throws -> [String] {
+        let name = String(format: "shard-%06d.npz", task)
         let path = (directory as NSString).appendingPathComponent(name), temp = path + ".tmp"
         let writer = try NPZWriter(path: temp)
         var lines: [String] = []
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        for g in result.outputGroups {
+        for g in groups {
             var rows: [String: Line.Row] = [:]
             for t in g.tensors {
-                let key = result.outputGroups.count == 1 ? t.name : "\(t.name)@\(g.start)"
-                let raw = try Compression.unpack(t.data)
-                let values = raw.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+                let key = groups.count == 1 ? t.name : "\(t.name)@\(g.start)"
+                let values = try InferenceOutputs.values(t)
                 let dims = t.shape.map(Int.init)
                 try writer.append(key, rowDims: Array(dims.dropFirst()), rows: dims.first ?? 0, values: values)
                 rows[t.name] = Line.Row(array: key, row: 0)

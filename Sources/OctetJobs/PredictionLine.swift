@@ -12,7 +12,7 @@ public struct PredictionLine: Codable, Sendable, Hashable {
     public var scores: [Float]
 
     /// The line of a worker's prediction; nil when it has no class.
-    public init?(_ p: Octet_Wire_Prediction) {
+    init?(_ p: Octet_Jobs_Prediction) {
         guard let first = p.classes.first else { return nil }
         index = Int(p.index)
         file = p.name

@@ -1,25 +1,20 @@
 import Dispatch
 import Foundation
 import OctetCalibration
+import OctetCluster
 import OctetCore
 import OctetIR
 import OctetKernels
 import OctetPipeline
 import OctetRuntime
 
-/// An inference task's samples read and preprocessed ahead of its computation.
-public struct PreparedInput: Sendable {
-    /// The task it was prepared for (job, task, attempt).
-    let key: String
-    let input: Result<Tensor, TaskError>
-    let seconds: Double
-}
-
-/// Runs one task on a worker: calibration histograms, the calibration report's sums, verification or inference. Models are
-/// read from the worker's blob cache and compiled once per content hash; the last few compiled
+/// Runs the tasks of calibration and inference jobs on a worker: calibration histograms, the
+/// weight analysis, the calibration report's sums, verification or inference. Models are read
+/// from the worker's blob cache and compiled once per content hash; the last few compiled
 /// models and opened datasets are kept (`modelsKept`), older ones dropped. `prepare` (the next
 /// task's images) and `run` (the current task) may run at once on two threads.
-public final class TaskExecutor: @unchecked Sendable {
+public final class TaskExecutor: TaskRunner, @unchecked Sendable {
+    public let kinds = [CalibrationJobOptions.kind, InferenceJobOptions.kind]
     let cache: BlobStore
     let threads: Int
     /// INT8 kernel path for inference (nil: best).
@@ -43,115 +38,144 @@ public final class TaskExecutor: @unchecked Sendable {
 
     /// Errors that another worker could avoid (this CPU lacks the pinned path) are transient;
     /// anything about the model or data is permanent and fails the job with its message.
-    public static func isPermanent(_ error: any Error) -> Bool {
+    public func isPermanent(_ error: any Error) -> Bool {
         if case KernelError.unsupportedISA = error { return false }
         if let e = error as? TaskError { return e.permanent }  // classified already (a prepared input's error)
         return true
     }
 
-    static func key(_ a: Octet_Wire_TaskAssignment) -> String { "\(a.jobID)#\(a.task)#\(a.attempt)" }
-
-    /// Reads and preprocesses an inference task's samples ahead of its computation (while
+    /// Reads and preprocesses a top-k inference task's samples ahead of its computation (while
     /// another task computes); nil for other tasks. An error is kept for `run` to report.
     public func prepare(_ a: Octet_Wire_TaskAssignment) -> PreparedInput? {
-        guard a.kind == .inference, (try? JobSpec.parse(a.jobSpecJson))?.outputs != .tensors else { return nil }
+        guard a.kind == InferenceJobHandler.taskKind(.topk) else { return nil }
         let t0 = DispatchTime.now().uptimeNanoseconds
-        let input = Result { () throws -> Tensor in
-            let (_, data, range) = try open(a)
-            return try ClassificationRun.loadBatch(data, range, chw: try int8Session(a.modelHash).chw, threads: threads)
-        }.mapError { TaskError(message: describe($0), permanent: TaskExecutor.isPermanent($0)) }
-        return PreparedInput(key: Self.key(a), input: input, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        let input = Result { () throws -> any Sendable in
+            let (data, range) = try open(a, try InferenceJobOptions(a).dataset)
+            return try ClassificationRun.loadBatch(data, range, chw: try int8Session(a.spec.modelHash).chw, threads: threads)
+        }.mapError { TaskError(message: JobTasks.describe($0), permanent: isPermanent($0)) }
+        return PreparedInput(for: a, input: input, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
     }
 
-    /// The task's spec, its dataset (opened once per spec) and its sample range, checked.
-    func open(_ a: Octet_Wire_TaskAssignment) throws -> (JobSpec, any Dataset, Range<Int>) {
-        let spec = try JobSpec.parse(a.jobSpecJson)
+    /// The task's dataset (opened once per job spec) and its sample range, checked.
+    func open(_ a: Octet_Wire_TaskAssignment, _ dataset: DatasetSpec) throws -> (any Dataset, Range<Int>) {
+        let key = Self.specKey(a)
         lock.lock()
-        let cached = datasets.value(for: a.jobSpecJson)
+        let cached = datasets.value(for: key)
         lock.unlock()
-        let data = try cached ?? spec.dataset.open(blobPath: cache.path)
-        if cached == nil { lock.lock(); datasets.insert(data, for: a.jobSpecJson); lock.unlock() }
+        let data = try cached ?? dataset.open(blobPath: cache.path)
+        if cached == nil { lock.lock(); datasets.insert(data, for: key); lock.unlock() }
         let range = Int(a.start)..<Int(a.end)
         guard range.lowerBound <= range.upperBound, range.upperBound <= data.count else {
             throw JobFailure("samples \(range) are outside the dataset's \(data.count)")
         }
-        return (spec, data, range)
+        return (data, range)
+    }
+
+    /// A key for everything a task's job spec determines (its model and options).
+    static func specKey(_ a: Octet_Wire_TaskAssignment) -> String {
+        a.spec.kind + "#" + a.spec.modelHash + "#" + ContentHash.sha256([UInt8](a.spec.options))
     }
 
     /// Runs task `a`; an inference task uses its `prepared` input when one was made for it.
-    public func run(_ a: Octet_Wire_TaskAssignment, workerID: String, prepared: PreparedInput? = nil) throws -> Octet_Wire_TaskResult {
+    public func run(_ a: Octet_Wire_TaskAssignment, prepared: PreparedInput? = nil) throws -> Octet_Wire_TaskResult {
         let t0 = DispatchTime.now().uptimeNanoseconds
-        let (spec, data, range) = try open(a)
         var r = Octet_Wire_TaskResult()
-        r.jobID = a.jobID
-        r.task = a.task
-        r.attempt = a.attempt
-        r.workerID = workerID
-        switch a.kind {
-        case .calibrationShard:
-            let options = PlanOptions(isa: try ISA.named(a.isa), threads: threads, fuse: false)
-            let h = try collectHistograms(try observedGraph(a.modelHash, spec: spec, data: data, options: options), data: data, range: range,
-                                          watched: Set(a.watched), options: options, batch: 16)
-            r.histograms = Compression.pack(HistogramSet.encode(h))
-        case .calibrationAnalysis:
-            let meter = try effectMeter(a, spec: spec, data: data)
+        let images: Int
+        switch a.spec.kind {
+        case CalibrationJobOptions.kind: images = try calibrationTask(a, &r)
+        case InferenceJobOptions.kind: images = try inferenceTask(a, prepared: prepared, &r, since: t0)
+        default: throw JobFailure("this worker runs no '\(a.spec.kind)' jobs")
+        }
+        r.images = UInt32(images)
+        r.seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        return r
+    }
+
+    /// Runs a calibration job's task into `r`; returns its sample count.
+    func calibrationTask(_ a: Octet_Wire_TaskAssignment, _ r: inout Octet_Wire_TaskResult) throws -> Int {
+        let options = try CalibrationJobOptions(a)
+        let context = try CalibrationJobContext(a.context)
+        let (data, range) = try open(a, options.dataset)
+        let isa = try ISA.named(context.isa)
+        switch CalibrationTask(rawValue: a.kind) {
+        case .calibration:
+            let plan = PlanOptions(isa: isa, threads: threads, fuse: false)
+            let h = try collectHistograms(try observedGraph(a, options, data: data, plan: plan), data: data, range: range,
+                                          watched: Set(context.watched), options: plan, batch: 16)
+            r.payload = Compression.pack(HistogramSet.encode(h))
+        case .analysis:
+            let meter = try effectMeter(a, options, isa: isa, data: data)
             r.payload = Compression.pack(WeightEffectSample.encode(try range.map { try meter.measure(data, sample: $0) }), elementSize: 8)
-        case .calibrationReport:
-            let meter = try reportMeter(a, spec: spec, data: data)
+        case .report:
+            let meter = try reportMeter(a, options, context, isa: isa, data: data)
             r.payload = Compression.pack(try ReportSampleSums.encode(try range.map { try meter.measure(data, sample: $0) }))
         case .verification:
-            let run = try ClassificationRun(graph: try fp32Graph(a.modelHash), options: PlanOptions(isa: try ISA.named(a.isa), threads: threads))
-            let session = try int8Session(a.int8ModelHash)
-            r.predictions = try predict(data: data, range: range, batch: 16, loader: run, timing: &r) { input in
+            let run = try ClassificationRun(graph: try fp32Graph(a.spec.modelHash), options: PlanOptions(isa: isa, threads: threads))
+            let session = try int8Session(try Self.int8Hash(context))
+            var output = Octet_Jobs_InferenceOutput()
+            output.predictions = try predict(data: data, range: range, batch: 16, loader: run, timing: &r) { input in
                 let fp32 = try run.plan.run([run.inputName: input])[run.outputName]?.floats ?? []
                 return (try session.run(input).floats ?? [], fp32)
             }
-        case .inference where spec.outputs == .tensors:
-            let run = try modelRun(a.modelHash)
+            r.payload = InferenceOutputs.pack(output)
+        case nil:
+            throw JobFailure("a calibration job has no '\(a.kind)' tasks")
+        }
+        return range.count
+    }
+
+    /// The INT8 model a calibration job's follow-up task measures.
+    static func int8Hash(_ context: CalibrationJobContext) throws -> String {
+        guard let hash = context.int8Hash else { throw JobFailure("the calibration job has no INT8 model yet") }
+        return hash
+    }
+
+    /// Runs an inference job's task into `r`; returns its sample count.
+    func inferenceTask(_ a: Octet_Wire_TaskAssignment, prepared: PreparedInput?, _ r: inout Octet_Wire_TaskResult, since t0: UInt64) throws -> Int {
+        let options = try InferenceJobOptions(a)
+        let (data, range) = try open(a, options.dataset)
+        var output = Octet_Jobs_InferenceOutput()
+        switch a.kind {
+        case InferenceJobHandler.taskKind(.tensors):
+            let run = try modelRun(a.spec.modelHash)
             for group in try run.outputs(data, range) {
-                var g = Octet_Wire_OutputGroup()
+                var g = Octet_Jobs_OutputGroup()
                 g.start = UInt32(group.images.lowerBound)
                 g.count = UInt32(group.images.count)
                 g.files = group.images.map { data.name($0) }
                 for name in run.outputNames {
                     guard let t = group.outputs[name], let values = t.floats else { throw JobFailure("the model gave no float output '\(name)'") }
-                    var o = Octet_Wire_OutputTensor()
-                    o.name = name
-                    o.shape = t.shape.dims.map { UInt32(clamping: $0) }
-                    o.data = Compression.pack(values.withUnsafeBytes { [UInt8]($0) }, elementSize: 4)
-                    g.tensors.append(o)
+                    g.tensors.append(InferenceOutputs.tensor(name: name, shape: t.shape.dims, values: values))
                 }
                 r.computeSeconds += group.seconds
-                r.outputGroups.append(g)
+                output.outputGroups.append(g)
             }
             r.decodeSeconds = max(0, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 - r.computeSeconds)
-        case .inference:
-            let session = try int8Session(a.modelHash)
+        case InferenceJobHandler.taskKind(.topk):
+            let session = try int8Session(a.spec.modelHash)
             var preloaded: Tensor?
-            if let p = prepared, p.key == Self.key(a) {
-                preloaded = try p.input.get()
+            if let p = prepared, p.isFor(a) {
+                guard let tensor = try p.input.get() as? Tensor else { throw JobFailure("the prepared input of task \(a.task) is not a tensor") }
+                preloaded = tensor
                 r.decodeSeconds = p.seconds
             }
-            r.predictions = try predict(data: data, range: range, batch: range.count, chw: session.chw, preloaded: preloaded, timing: &r) { input in
+            output.predictions = try predict(data: data, range: range, batch: range.count, chw: session.chw, preloaded: preloaded, timing: &r) { input in
                 (try session.run(input).floats ?? [], nil)
             }
         default:
-            throw JobFailure("unknown task kind \(a.kind)")
+            throw JobFailure("an inference job has no '\(a.kind)' tasks")
         }
-        r.images = UInt32(range.count)
-        r.seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-        return r
+        r.payload = InferenceOutputs.pack(output)
+        return range.count
     }
 
     /// The weight-quantization analysis of a calibration job's observed graph (its weights quantized
     /// by the default rule, as the coordinator's plan does), on the job's pinned FP32 path.
-    func effectMeter(_ a: Octet_Wire_TaskAssignment, spec: JobSpec, data: any Dataset) throws -> WeightEffectMeter {
-        try cached(\.effectMeters, a.modelHash + "#" + a.isa + "#" + ContentHash.sha256(Array(a.jobSpecJson.utf8))) {
-            guard let calibration = spec.calibration else { throw JobFailure("an analysis task of a job without calibration options") }
-            let options = PlanOptions(isa: try ISA.named(a.isa), threads: threads)
-            let config = try calibration.quantConfig(plan: options)
-            return try WeightEffectMeter(try observedGraph(a.modelHash, spec: spec, data: data, options: options),
-                                         options: config.quantize, plan: config.plan)
+    func effectMeter(_ a: Octet_Wire_TaskAssignment, _ options: CalibrationJobOptions, isa: ISA, data: any Dataset) throws -> WeightEffectMeter {
+        try cached(\.effectMeters, Self.specKey(a) + "#" + isa.rawValue) {
+            let plan = PlanOptions(isa: isa, threads: threads)
+            let config = try options.calibration.quantConfig(plan: plan)
+            return try WeightEffectMeter(try observedGraph(a, options, data: data, plan: plan), options: config.quantize, plan: config.plan)
         }
     }
 
@@ -169,21 +193,24 @@ public final class TaskExecutor: @unchecked Sendable {
 
     /// The report's meter of a calibration job's INT8 model (against the graph its shards
     /// observed), on the job's pinned FP32 path; compiled once per model, path and spec.
-    func reportMeter(_ a: Octet_Wire_TaskAssignment, spec: JobSpec, data: any Dataset) throws -> ReportMeter {
-        try cached(\.meters, a.int8ModelHash + "#" + a.isa + "#" + ContentHash.sha256(Array(a.jobSpecJson.utf8))) {
-            let options = PlanOptions(isa: try ISA.named(a.isa), threads: threads)
-            let fp32 = try observedGraph(a.modelHash, spec: spec, data: data, options: options)
-            return try ReportMeter(fp32: fp32, qdq: try ModelLoader.loadQDQ(path: cache.path(a.int8ModelHash)), options: options)
+    func reportMeter(_ a: Octet_Wire_TaskAssignment, _ options: CalibrationJobOptions, _ context: CalibrationJobContext, isa: ISA,
+                     data: any Dataset) throws -> ReportMeter {
+        let int8Hash = try Self.int8Hash(context)
+        return try cached(\.meters, int8Hash + "#" + isa.rawValue + "#" + Self.specKey(a)) {
+            let plan = PlanOptions(isa: isa, threads: threads)
+            let fp32 = try observedGraph(a, options, data: data, plan: plan)
+            return try ReportMeter(fp32: fp32, qdq: try ModelLoader.loadQDQ(path: cache.path(int8Hash)), options: plan)
         }
     }
 
     /// The graph a calibration job histograms (`calibrationGraph`: cross-layer equalized and with
     /// high biases absorbed when the job asks, which depends on the job's first samples), cached
     /// per model and job spec.
-    func observedGraph(_ hash: String, spec: JobSpec, data: any Dataset, options: PlanOptions) throws -> Graph {
-        guard let calibration = spec.calibration, calibration.equalize || calibration.absorbHighBias else { return try fp32Graph(hash) }
-        return try cached(\.graphs, hash + "#equalized#" + ContentHash.sha256(Array(spec.json().utf8))) {
-            try calibrationGraph(try fp32Graph(hash), data: data, config: try calibration.quantConfig(plan: options)).graph
+    func observedGraph(_ a: Octet_Wire_TaskAssignment, _ options: CalibrationJobOptions, data: any Dataset, plan: PlanOptions) throws -> Graph {
+        let calibration = options.calibration
+        guard calibration.equalize || calibration.absorbHighBias else { return try fp32Graph(a.spec.modelHash) }
+        return try cached(\.graphs, "equalized#" + Self.specKey(a)) {
+            try calibrationGraph(try fp32Graph(a.spec.modelHash), data: data, config: try calibration.quantConfig(plan: plan)).graph
         }
     }
 
@@ -216,8 +243,8 @@ public final class TaskExecutor: @unchecked Sendable {
     /// time spent loading samples and running the model is added to `timing`.
     func predict(data: any Dataset, range: Range<Int>, batch: Int, loader: ClassificationRun? = nil, chw: [Int]? = nil,
                  preloaded: Tensor? = nil, timing: inout Octet_Wire_TaskResult,
-                 _ infer: (Tensor) throws -> (logits: [Float], fp32: [Float]?)) throws -> [Octet_Wire_Prediction] {
-        var out: [Octet_Wire_Prediction] = []
+                 _ infer: (Tensor) throws -> (logits: [Float], fp32: [Float]?)) throws -> [Octet_Jobs_Prediction] {
+        var out: [Octet_Jobs_Prediction] = []
         var start = range.lowerBound
         while start < range.upperBound {
             let r = start..<min(start + max(batch, 1), range.upperBound)
@@ -234,7 +261,7 @@ public final class TaskExecutor: @unchecked Sendable {
             guard classes > 0, logits.count == classes * r.count else { throw JobFailure("model output has \(logits.count) values for \(r.count) samples") }
             for (k, i) in r.enumerated() {
                 let row = Array(logits[(k * classes)..<((k + 1) * classes)])
-                var p = Octet_Wire_Prediction()
+                var p = Octet_Jobs_Prediction()
                 p.index = UInt32(i)
                 p.name = data.name(i)
                 if let label = data.label(i) { p.label = Int32(clamping: label) }

@@ -1,0 +1,278 @@
+import Dispatch
+import Foundation
+import OctetCalibration
+import OctetCluster
+import OctetData
+import OctetKernels
+import OctetPipeline
+import OctetRuntime
+
+/// A calibration job's state as its handler keeps it (`JobRecord.context`), carried to every
+/// task: the FP32 kernel path pinned for the job (every worker sums in one order), the tensors
+/// every shard histograms, and the INT8 model once quantized.
+public struct CalibrationJobContext: Codable, Hashable, Sendable {
+    public var isa: String
+    public var watched: [String]
+    public var int8Hash: String?
+
+    /// The context as `JobRecord.context` holds it.
+    public var encoded: Data { (try? JobOptionsEncoding.encoder.encode(self)) ?? Data() }
+
+    public init(isa: String, watched: [String], int8Hash: String? = nil) {
+        self.isa = isa
+        self.watched = watched
+        self.int8Hash = int8Hash
+    }
+
+    public init(_ data: Data) throws(JobFailure) {
+        do { self = try JSONDecoder().decode(Self.self, from: data) } catch {
+            throw JobFailure("the calibration job's context cannot be read: \(error)")
+        }
+    }
+}
+
+/// The kinds of a calibration job's tasks.
+public enum CalibrationTask: String, Sendable {
+    /// The weight-quantization analysis (`WeightEffectSample`s); a histogram shard; the report's
+    /// measurement of the INT8 model (`ReportSampleSums`); the INT8 model's check on held-out
+    /// samples (predictions with the FP32 top-1).
+    case analysis, calibration, report, verification
+}
+
+/// Calibration on the coordinator: plans a job (the calibration plan, the analysis task and
+/// the histogram shards), checks each result, quantizes from the merged histograms and
+/// publishes the INT8 model with the tasks that measure it, then writes the artifacts from
+/// the workers' sums. Every step is a pure function of the job and its stored results, so a
+/// restarted coordinator can redo it; plans and models are kept in memory meanwhile.
+public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
+    public let kind = CalibrationJobOptions.kind
+    public let streamsResults = false
+    let blobs: BlobStore
+    let store: JobStore
+    let directory: String
+    let threads: Int
+    /// The FP32 kernel path pinned for jobs that name none (the coordinator's best).
+    let defaultISA: ISA
+    private let lock = NSLock()
+    private var plans: [String: CalibrationPlan] = [:]
+    /// Calibrations quantized and waiting for their report tasks (recomputed after a restart).
+    private var quantized: [String: QuantizedModel] = [:]
+    private let clock = StepClock()
+
+    /// `directory`: where each job's artifacts are written (`JOB/artifacts`).
+    public init(blobs: BlobStore, store: JobStore, directory: String, threads: Int, defaultISA: ISA) {
+        self.blobs = blobs
+        self.store = store
+        self.directory = directory
+        self.threads = threads
+        self.defaultISA = defaultISA
+    }
+
+    public func problem(_ spec: JobSpec) -> String? {
+        do { return try CalibrationJobOptions(spec).problem } catch { return error.message }
+    }
+
+    public func prepare(_ job: JobRecord) -> Result<PreparedJob, JobFailure> {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        defer { clock.add(job.id, "prepare", since: t0) }
+        return Result { () throws -> PreparedJob in
+            let options = try CalibrationJobOptions(job.spec)
+            let isa = try options.isa.map { try ISA.named($0) } ?? defaultISA
+            let data = try options.dataset.open(blobPath: blobs.path)
+            let plan = try calibrationPlan(job, options, isa: isa, data: data)
+            // The weight-quantization analysis first, in one task (its setup costs more than its samples).
+            let analysis = JobTasks.split(plan.analysisRows, size: max(plan.analysisRows.count, 1), job: job.id,
+                                          kind: CalibrationTask.analysis.rawValue, first: 0, dataset: options.dataset)
+            let shards = JobTasks.split(0..<plan.samples, size: options.shardSize, job: job.id, kind: CalibrationTask.calibration.rawValue,
+                                        first: analysis.count, dataset: options.dataset)
+            let pinned = plan.config.plan.isa.rawValue
+            return PreparedJob(tasks: analysis + shards, context: CalibrationJobContext(isa: pinned, watched: plan.watched).encoded,
+                               requirement: pinned)
+        }.mapError(Self.failure)
+    }
+
+    public func check(_ r: Octet_Wire_TaskResult, task: TaskRecord, job: JobRecord) -> String? {
+        switch CalibrationTask(rawValue: task.kind) {
+        case .calibration:
+            do {
+                let set = try HistogramSet.decode(try Compression.unpack(r.payload))
+                let got = Set(set.keys), expected = Set(try CalibrationJobContext(job.context).watched)
+                guard got == expected else {
+                    let missing = expected.subtracting(got).sorted().first.map { ", missing '\($0)'" } ?? ""
+                    let unexpected = got.subtracting(expected).sorted().first.map { ", unexpected '\($0)'" } ?? ""
+                    return "histograms of \(got.count) tensors, expected \(expected.count)\(missing)\(unexpected)"
+                }
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        case .analysis:
+            return InferenceOutputs.samplesProblem(r, task, "weight-effect sums") { try WeightEffectSample.decode($0).map(\.sample) }
+        case .report:
+            return InferenceOutputs.samplesProblem(r, task, "report sums") { try ReportSampleSums.decode($0).map(\.sample) }
+        case .verification:
+            return InferenceOutputs.predictionsProblem(r, task)
+        case nil:
+            return "a calibration job has no '\(task.kind)' tasks"
+        }
+    }
+
+    public func finalize(_ job: JobRecord, _ tasks: [TaskRecord]) -> Result<FinalizedJob, JobFailure> {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let result = Result { () throws -> FinalizedJob in
+            let options = try CalibrationJobOptions(job.spec)
+            let context = try CalibrationJobContext(job.context)
+            if tasks.contains(where: { $0.kind == CalibrationTask.report.rawValue || $0.kind == CalibrationTask.verification.rawValue }) {
+                return clock.finish(try measured(job, options, context, tasks), job.id, "report", since: t0)
+            }
+            let f = try quantize(job, options, context, tasks)
+            if f.followUpTasks.isEmpty { return clock.finish(f, job.id, "quantize", since: t0) }
+            clock.add(job.id, "quantize", since: t0)  // the job goes on: its summary is completed after the follow-up tasks
+            return f
+        }.mapError(Self.failure)
+        if case .failure = result { forget(job.id) }
+        return result
+    }
+
+    static func failure(_ error: any Error) -> JobFailure {
+        error as? JobFailure ?? JobFailure(JobTasks.describe(error))
+    }
+
+    /// Drops what is kept in memory for `job` (its artifacts are written, or it failed).
+    func forget(_ job: String) {
+        lock.lock(); plans[job] = nil; quantized[job] = nil; lock.unlock()
+        clock.drop(job)
+    }
+
+    func calibrationPlan(_ job: JobRecord, _ options: CalibrationJobOptions, isa: ISA, data: any Dataset) throws -> CalibrationPlan {
+        lock.lock()
+        if let p = plans[job.id] { lock.unlock(); return p }
+        lock.unlock()
+        let graph = try ModelLoader.load(path: blobs.path(job.spec.modelHash))
+        let plan = try planCalibration(graph, calibrationData: data,
+                                       config: try options.calibration.quantConfig(plan: PlanOptions(isa: isa, threads: threads, fuse: true)),
+                                       deferAnalysis: true)
+        lock.lock(); plans[job.id] = plan; lock.unlock()
+        return plan
+    }
+
+    /// The calibrated model of `job` from its shards' histograms: a pure function of the job and
+    /// its stored results, kept in memory until the job's report is written.
+    func calibrated(_ job: JobRecord, _ options: CalibrationJobOptions, _ context: CalibrationJobContext, _ tasks: [TaskRecord],
+                    data: any Dataset) throws -> (CalibrationPlan, QuantizedModel) {
+        var plan = try calibrationPlan(job, options, isa: try ISA.named(context.isa), data: data)
+        if !plan.analysisRows.isEmpty {
+            var samples: [WeightEffectSample] = []
+            let analysis = tasks.filter { $0.kind == CalibrationTask.analysis.rawValue }
+            for (task, r) in zip(analysis, try store.results(of: analysis)) {
+                do { samples += try WeightEffectSample.decode(try Compression.unpack(r.payload)) } catch {
+                    throw JobFailure("the weight-effect sums of task \(task.index) cannot be read: \(error)")
+                }
+            }
+            guard samples.map(\.sample).sorted() == Array(plan.analysisRows) else {
+                throw JobFailure("the weight-effect sums cover samples \(samples.map(\.sample).sorted()), expected \(plan.analysisRows)")
+            }
+            plan = plan.completed(with: WeightEffects(samples))
+        }
+        lock.lock()
+        let kept = quantized[job.id]
+        lock.unlock()
+        if let kept { return (plan, kept) }
+        var histograms: [String: AbsHistogram] = [:]
+        for r in try store.results(of: tasks.filter { $0.kind == CalibrationTask.calibration.rawValue }) {
+            for (name, h) in try HistogramSet.decode(try Compression.unpack(r.payload)) { histograms[name, default: AbsHistogram()].merge(h) }
+        }
+        let q = try finishCalibration(plan, histograms: histograms, seconds: Date().timeIntervalSince1970 - job.created, data: data)
+        lock.lock(); quantized[job.id] = q; lock.unlock()
+        return (plan, q)
+    }
+
+    /// Quantizes a calibration job: publishes its INT8 model and returns the tasks that measure
+    /// it on the workers (the report on the first samples, the verification on held-out ones).
+    /// Without report samples the artifacts are written here.
+    func quantize(_ job: JobRecord, _ options: CalibrationJobOptions, _ context: CalibrationJobContext, _ tasks: [TaskRecord]) throws -> FinalizedJob {
+        let data = try options.dataset.open(blobPath: blobs.path)
+        let (plan, q) = try calibrated(job, options, context, tasks, data: data)
+        let int8Hash = try blobs.putFile(try CalibrationArtifacts.writeModel(q, modelName: job.spec.modelName, to: artifactsFolder(job)))
+        let count = data.count
+        var next = tasks.map(\.index).max().map { $0 + 1 } ?? 0
+        // The report's samples: a few per task, so every worker takes a share.
+        let reportRows = 0..<min(max(options.calibration.reportSamples, 0), count)
+        let report = JobTasks.split(reportRows, size: max(1, min(options.shardSize, (reportRows.count + 3) / 4)), job: job.id,
+                                    kind: CalibrationTask.report.rawValue, first: next, dataset: options.dataset, extra: [int8Hash])
+        next += report.count
+        // Held out: the rows after those the calibration and its accuracy search (`--max-drop`) used.
+        let used = max(plan.samples, plan.validationRows.upperBound)
+        let verify = used < count
+            ? used..<min(count, used + options.verifySamples)
+            : max(0, count - options.verifySamples)..<count
+        let verification = options.verifySamples == 0 ? [] :
+            JobTasks.split(verify, size: options.shardSize, job: job.id, kind: CalibrationTask.verification.rawValue, first: next,
+                           dataset: options.dataset, extra: [int8Hash])
+        struct Summary: Encodable {
+            var samples: Int, tensors: Int, autoExcluded: [String], heldOut: Bool
+            enum CodingKeys: String, CodingKey { case samples, tensors, autoExcluded = "auto_excluded", heldOut = "verification_held_out" }
+        }
+        let summary = Summary(samples: q.samples, tensors: q.table.entries.count, autoExcluded: q.autoExcluded, heldOut: used < count)
+        let artifacts = report.isEmpty ? try writeArtifacts(job, options, plan: plan, q, measurements: ReportMeasurements([])) : []
+        var quantizedContext = context
+        quantizedContext.int8Hash = int8Hash
+        return FinalizedJob(artifacts: artifacts, context: quantizedContext.encoded, followUpTasks: report + verification,
+                            summary: JobTasks.json(summary))
+    }
+
+    /// After the report and verification tasks: the report written from the workers' sums, the
+    /// verification's agreement added to the summary.
+    func measured(_ job: JobRecord, _ options: CalibrationJobOptions, _ context: CalibrationJobContext, _ tasks: [TaskRecord]) throws -> FinalizedJob {
+        var artifacts = job.artifacts
+        let reports = tasks.filter { $0.kind == CalibrationTask.report.rawValue }
+        if !reports.isEmpty {
+            let data = try options.dataset.open(blobPath: blobs.path)
+            let (plan, q) = try calibrated(job, options, context, tasks, data: data)
+            var sums: [ReportSampleSums] = []
+            for (task, r) in zip(reports, try store.results(of: reports)) {
+                do { sums += try ReportSampleSums.decode(try Compression.unpack(r.payload)) } catch {
+                    throw JobFailure("the report sums of task \(task.index) cannot be read: \(error)")
+                }
+            }
+            artifacts = try writeArtifacts(job, options, plan: plan, q, measurements: ReportMeasurements(sums))
+        }
+        var summary = (try? JSONSerialization.jsonObject(with: Data((job.summary ?? "{}").utf8))) as? [String: Any] ?? [:]
+        let checks = tasks.filter { $0.kind == CalibrationTask.verification.rawValue }
+        if !checks.isEmpty {
+            let predictions = try store.results(of: checks).flatMap { try InferenceOutputs.decode($0).predictions }
+            let agree = predictions.filter { Int($0.fp32Top1) == Int($0.classes.first ?? UInt32.max) }.count
+            summary["verification_samples"] = predictions.count
+            summary["agreement"] = predictions.isEmpty ? 0 : Double(agree) / Double(predictions.count)
+        }
+        let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
+        return FinalizedJob(artifacts: artifacts, summary: String(decoding: data, as: UTF8.self))
+    }
+
+    func artifactsFolder(_ job: JobRecord) -> String {
+        (directory as NSString).appendingPathComponent("\(job.id)/artifacts")
+    }
+
+    /// Writes and publishes every artifact of a calibration (`CalibrationArtifacts.writeAll`);
+    /// the job's plan and model are dropped from memory after.
+    func writeArtifacts(_ job: JobRecord, _ options: CalibrationJobOptions, plan: CalibrationPlan, _ q: QuantizedModel,
+                        measurements: ReportMeasurements) throws -> [JobRecord.Artifact] {
+        let out = artifactsFolder(job)
+        _ = try CalibrationArtifacts.writeAll(q, config: plan.config, measurements: measurements,
+                                              modelName: job.spec.modelName, modelSHA256: job.spec.modelHash,
+                                              recipe: options.dataset.path?.lowercased().hasSuffix(".npy") == true ? nil : options.dataset.recipe,
+                                              to: out)
+        let artifacts = try publish(out)
+        lock.lock(); plans[job.id] = nil; quantized[job.id] = nil; lock.unlock()
+        return artifacts
+    }
+
+    /// Puts every file of `folder` in the blob store, in name order.
+    func publish(_ folder: String) throws -> [JobRecord.Artifact] {
+        try FileManager.default.contentsOfDirectory(atPath: folder).sorted().map { name in
+            let path = (folder as NSString).appendingPathComponent(name)
+            let hash = try blobs.putFile(path)
+            return JobRecord.Artifact(name: name, hash: hash, size: blobs.size(hash) ?? 0)
+        }
+    }
+}

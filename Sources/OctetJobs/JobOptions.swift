@@ -1,0 +1,106 @@
+import Foundation
+import OctetCluster
+import OctetPipeline
+
+/// A job handler's options: what a user asks of one kind of job beyond the cluster's part of
+/// the spec. They travel inside `JobSpec.options` as JSON with sorted keys (opaque to the
+/// cluster), so a spec built twice from the same options has the same bytes.
+public protocol JobOptions: Codable, Hashable, Sendable {
+    /// The handler's name (`JobSpec.kind`).
+    static var kind: String { get }
+    /// The samples the job reads.
+    var dataset: DatasetSpec { get }
+    /// Why these options cannot run, or nil.
+    var problem: String? { get }
+}
+
+extension JobOptions {
+    /// The job spec that runs these options on the model `modelHash`; shipped files are listed
+    /// as the job's blobs, so the coordinator checks they were uploaded.
+    public func spec(modelHash: String, modelName: String) -> JobSpec {
+        JobSpec(kind: Self.kind, modelHash: modelHash, modelName: modelName, blobs: dataset.files?.map(\.hash) ?? [],
+                options: (try? JobOptionsEncoding.encoder.encode(self)) ?? Data())
+    }
+
+    /// The options of `spec`, which must be a job of this kind.
+    public init(_ spec: JobSpec) throws(JobFailure) {
+        try self.init(kind: spec.kind, options: spec.options)
+    }
+
+    /// The options a task's assignment carries.
+    public init(_ a: Octet_Wire_TaskAssignment) throws(JobFailure) {
+        try self.init(kind: a.spec.kind, options: a.spec.options)
+    }
+
+    init(kind: String, options: Data) throws(JobFailure) {
+        guard kind == Self.kind else { throw JobFailure("a '\(kind)' job is not a '\(Self.kind)' job") }
+        do { self = try JSONDecoder().decode(Self.self, from: options) } catch {
+            throw JobFailure("the options of a '\(Self.kind)' job cannot be read: \(error)")
+        }
+    }
+}
+
+/// One sorted-keys JSON encoder for the handlers' own encodings (options, contexts).
+enum JobOptionsEncoding {
+    static var encoder: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }
+}
+
+/// What a user asks of a calibration job.
+public struct CalibrationJobOptions: JobOptions {
+    public static let kind = "calibrate"
+    public var dataset: DatasetSpec
+    public var calibration: CalibrationOptions
+    /// Samples per calibration shard.
+    public var shardSize = 32
+    /// Held-out samples the INT8 model is checked on after calibration.
+    public var verifySamples = 32
+    /// FP32 kernel path every worker uses for calibration (sums in one order everywhere); nil
+    /// lets the coordinator choose its best.
+    public var isa: String?
+
+    public init(dataset: DatasetSpec, calibration: CalibrationOptions) {
+        self.dataset = dataset
+        self.calibration = calibration
+    }
+
+    public var problem: String? {
+        if shardSize < 1 || shardSize > 100_000 { return "shard size must be in 1...100000" }
+        if verifySamples < 0 { return "verify samples must not be negative" }
+        return calibration.problem ?? dataset.problem
+    }
+}
+
+/// What a user asks of an inference job.
+public struct InferenceJobOptions: JobOptions {
+    public static let kind = "infer"
+    /// What each sample returns: a classifier's top-5 classes and scores, or every output
+    /// tensor (detectors, OCR, embeddings).
+    public enum Outputs: String, Codable, Sendable { case topk, tensors }
+
+    public var dataset: DatasetSpec
+    /// Images per task (batch).
+    public var batch = 16
+    public var outputs = Outputs.topk
+
+    public init(dataset: DatasetSpec) {
+        self.dataset = dataset
+    }
+
+    public var problem: String? {
+        if batch < 1 || batch > 4096 { return "batch must be in 1...4096" }
+        return dataset.problem
+    }
+
+    /// Images per task for a model whose per-image input is `chw` (nil: its size varies): about
+    /// the input pixels of 32 images of 224×224 (where EfficientNet-Lite0 runs at full speed on
+    /// a worker), at least 1 and at most 64, so a task takes about as long whatever the input
+    /// size and a detector's outputs stay well inside a message; 4 when sizes vary.
+    public static func defaultBatch(inputCHW chw: [Int]?) -> Int {
+        guard let chw, chw.count == 3, chw[1] > 0, chw[2] > 0 else { return 4 }
+        return min(64, max(1, 32 * 224 * 224 / (chw[1] * chw[2])))
+    }
+}
