@@ -16,22 +16,31 @@ import OctetZoo
 ///
 /// Faults: workers killed (SIGKILL: their messages in flight are lost) and restarted with their
 /// cache, the coordinator killed and restarted from its store (`resume`), messages delayed (links
-/// stay in order, as TCP keeps them), dropped, duplicated, and links cut for a while; for an
-/// inference job, its client (which streams the results into an output it commits batch by
-/// batch, as `CommittedOutput` does) killed and restarted from its last commit.
+/// stay in order, as TCP keeps them), dropped, duplicated, and links cut for a while; clocks
+/// stepped (the coordinator's or a worker's, forward up to a minute or back up to 30 s, as an
+/// NTP step does); failing disk writes (the job store refuses a write); for an inference job,
+/// its client (which streams the results into an output it commits batch by batch, as
+/// `CommittedOutput` does) killed and restarted from its last commit.
 ///
 /// Invariants checked as it runs: no task is accepted twice, no finished task is ever done
 /// again (across coordinator restarts too), the messages in flight stay bounded; and at the end:
-/// the job is done and its artifact is byte-identical to the fault-free merge.
+/// the job is done and its artifact is byte-identical to the fault-free merge, or (only when a
+/// disk write failed) the job failed with an error that names the store.
 final class ClusterSimulator {
     struct Faults {
         var drop = 0.0, duplicate = 0.0
         var maxDelay = 0.05
         /// Per simulated second.
-        var workerKill = 0.0, coordinatorKill = 0.0, linkCut = 0.0, clientKill = 0.0
+        var workerKill = 0.0, coordinatorKill = 0.0, linkCut = 0.0, clientKill = 0.0, clockJump = 0.0
+        /// Per write to the job store.
+        var diskFailure = 0.0
 
         static let none = Faults()
-        static let all = Faults(drop: 0.02, duplicate: 0.02, maxDelay: 0.5, workerKill: 0.02, coordinatorKill: 0.01, linkCut: 0.02, clientKill: 0.02)
+        static let all = Faults(drop: 0.02, duplicate: 0.02, maxDelay: 0.5, workerKill: 0.02, coordinatorKill: 0.01, linkCut: 0.02, clientKill: 0.02,
+                                clockJump: 0.01)
+        /// Every fault, and a disk that fails a write now and then.
+        static let allWithDisk = Faults(drop: 0.02, duplicate: 0.02, maxDelay: 0.5, workerKill: 0.02, coordinatorKill: 0.01, linkCut: 0.02,
+                                        clientKill: 0.02, clockJump: 0.01, diskFailure: 0.004)
         /// Only the network misbehaves: nothing restarts, so a lost message must be recovered
         /// from by the protocol itself.
         static let network = Faults(drop: 0.03, duplicate: 0.03, maxDelay: 0.5)
@@ -42,7 +51,9 @@ final class ClusterSimulator {
         var violations: [String]
         var artifact: [UInt8]?
         var seconds: Double
-        var workerKills = 0, coordinatorKills = 0, clientKills = 0, dropped = 0, duplicated = 0
+        var workerKills = 0, coordinatorKills = 0, clientKills = 0, dropped = 0, duplicated = 0, clockJumps = 0, diskFailures = 0
+        /// The job's error when it failed (only a failed disk write may fail it).
+        var error: String?
     }
 
     enum Endpoint: Hashable { case coordinator, worker(Int), client }
@@ -77,6 +88,8 @@ final class ClusterSimulator {
         var cache: BlobStore
         var downUntil = 0.0
         var linkDownUntil = 0.0
+        /// Its clock's step from the simulated time.
+        var clockOffset = 0.0
         var peer: PeerID { PeerID(Array("w\(index)-\(generation)".utf8)) }
         let index: Int
     }
@@ -100,6 +113,8 @@ final class ClusterSimulator {
     var coordinator: CoordinatorCore?
     var coordinatorGeneration = 0
     var coordinatorDownUntil = 0.0
+    /// The coordinator clock's step from the simulated time.
+    var coordinatorClockOffset = 0.0
     var workers: [SimWorker] = []
     var client = SimClient()
     /// Inference: tasks run ahead of the client's commit (`CoordinatorSettings.outputWindow`).
@@ -147,6 +162,13 @@ final class ClusterSimulator {
         outcome = Outcome(state: "", violations: [], artifact: nil, seconds: 0)
         for i in 0..<count {
             workers.append(SimWorker(core: nil, cache: try BlobStore(directory: directory.appendingPathComponent("worker\(i)").path), index: i))
+        }
+        if faults.diskFailure > 0 {
+            store.simulatedWriteFault = { [unowned self] in
+                guard chance(faults.diskFailure) else { return nil }
+                outcome.diskFailures += 1
+                return SimulatedDiskError()
+            }
         }
     }
 
@@ -231,6 +253,7 @@ final class ClusterSimulator {
             if network.count > 10_000 { violations.append("unbounded: \(network.count) messages in flight") }
             if !violations.isEmpty { break }
         }
+        store.simulatedWriteFault = nil  // the disk is read as it is now
         if coordinator == nil { try startCoordinator() }  // the store says how it ended
         checkDoneTasks()
         let state = coordinator?.jobs[jobID]?.state.rawValue ?? "missing"
@@ -246,6 +269,8 @@ final class ClusterSimulator {
             } else {
                 violations.append("the job is done without its artifact")
             }
+        } else if state == "failed", outcome.diskFailures > 0, let error = coordinator?.jobs[jobID]?.error, error.contains("cannot store") {
+            outcome.error = error  // a failed write fails the job with its cause
         } else if violations.isEmpty {
             violations.append("the job did not finish by \(Int(limit)) s: \(state) (\(coordinator?.jobs[jobID]?.error ?? ""))")
         }
@@ -278,10 +303,17 @@ final class ClusterSimulator {
         coordinatorGeneration += 1
         var jobs = 0
         let core = try CoordinatorCore(settings: settings, store: store, blobs: blobs, handlers: JobHandlers([handler]), logger: logger,
-                                       now: { [unowned self] in now },
+                                       now: { [unowned self] in now + coordinatorClockOffset },
                                        makeJobID: { jobs += 1; return "job-\(jobs)" })
+        // A restart whose store read or write fails leaves the coordinator down (the process
+        // exits); it is tried again a second later.
+        let resumed: [CoordinatorAction]
+        do { resumed = try core.resume() } catch {
+            coordinatorDownUntil = now + 1
+            throw error
+        }
         coordinator = core
-        perform(try core.resume())
+        perform(resumed)
         checkDoneTasks()
         lastDone = core.tasksDone(jobID)
     }
@@ -293,7 +325,7 @@ final class ClusterSimulator {
         hello.isa = "scalar"
         hello.isas = ["scalar"]
         hello.credit = UInt32(1 + i % 2)  // odd workers hold two tasks at once
-        workers[i].core = WorkerCore(hello: hello, cache: workers[i].cache, logger: logger, now: { [unowned self] in now })
+        workers[i].core = WorkerCore(hello: hello, cache: workers[i].cache, logger: logger, now: { [unowned self] in now + workers[i].clockOffset })
     }
 
     func tick() {
@@ -434,6 +466,11 @@ final class ClusterSimulator {
                 client.generation += 1  // its connection and the request in flight die with it
                 client.downUntil = now + 5 * uniform()
             }
+        }
+        if chance(faults.clockJump * seconds) {
+            outcome.clockJumps += 1
+            let step = uniform() * 90 - 30
+            if workers.isEmpty || uniform() < 0.5 { coordinatorClockOffset += step } else { workers[Int(rng.next() % UInt64(workers.count))].clockOffset += step }
         }
         if coordinator == nil, coordinatorDownUntil <= now {
             try? startCoordinator()
@@ -582,4 +619,9 @@ final class SimulatedJobHandler: JobHandler, @unchecked Sendable {
             return FinalizedJob(artifacts: [JobRecord.Artifact(name: "histograms", hash: hash, size: UInt64(bytes.count))], summary: nil)
         }.mapError { JobFailure("finalizing: \($0)") }
     }
+}
+
+/// A write the simulated disk refused.
+struct SimulatedDiskError: Error, CustomStringConvertible {
+    var description: String { "simulated disk failure" }
 }

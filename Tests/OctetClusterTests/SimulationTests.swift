@@ -27,29 +27,40 @@ final class SimulationTests: XCTestCase {
         }
     }
 
-    /// 2,000 seeds, every fault on even seeds and only a lossy network on odd ones (where no
-    /// restart hides a lost message): each run ends done, with the fault-free artifact, and no
-    /// invariant broken; the faults really happened.
+    /// 2,000 seeds, every fault on even seeds (a failing disk too on one in five of them) and only
+    /// a lossy network on odd ones (where no restart hides a lost message): each run ends done,
+    /// with the fault-free artifact, and no invariant broken, or, only where a disk write failed,
+    /// failed with the store named as the cause; the faults really happened.
     func testTwoThousandSeedsUnderFaultsHoldEveryInvariant() throws {
         let dir = try TestPaths.temporaryDirectory(self)
         var failures: [String] = []
-        var kills = 0, restarts = 0, clientKills = 0, dropped = 0, duplicated = 0
+        var kills = 0, restarts = 0, clientKills = 0, dropped = 0, duplicated = 0, clockJumps = 0, diskFailures = 0, failedByDisk = 0
         for seed in UInt64(0)..<2000 {
-            let o = try simulate(seed: seed, faults: seed % 2 == 0 ? .all : .network, in: dir)
+            let faults: ClusterSimulator.Faults = seed % 2 == 1 ? .network : (seed % 10 == 4 ? .allWithDisk : .all)
+            let o = try simulate(seed: seed, faults: faults, in: dir)
             if !o.violations.isEmpty { failures.append("seed \(seed): \(o.violations.joined(separator: "; "))") }
             kills += o.workerKills
             restarts += o.coordinatorKills
             clientKills += o.clientKills
             dropped += o.dropped
             duplicated += o.duplicated
+            clockJumps += o.clockJumps
+            diskFailures += o.diskFailures
+            if o.state == "failed" { failedByDisk += 1 }
         }
+        XCTAssertGreaterThan(clockJumps, 25, "clock steps")
+        XCTAssertGreaterThan(diskFailures, 10, "failed disk writes")
+        XCTAssertGreaterThan(failedByDisk, 0, "no job was failed by its store: the disk faults were not exercised")
+        XCTAssertLessThan(failedByDisk, 200, "a failed write fails its job, not every job of the disk seeds")
         XCTAssertEqual(failures.count, 0, "\(failures.count) seeds broke an invariant; first: \(failures.prefix(5).joined(separator: "\n"))")
         XCTAssertGreaterThan(kills, 50, "worker kills")
         XCTAssertGreaterThan(restarts, 25, "coordinator restarts")
         XCTAssertGreaterThan(clientKills, 25, "inference clients killed")
         XCTAssertGreaterThan(dropped, 100, "dropped messages")
         XCTAssertGreaterThan(duplicated, 100, "duplicated messages")
-        print("simulation: 2000 seeds, \(kills) worker kills, \(restarts) coordinator restarts, \(clientKills) inference clients killed, \(dropped) messages dropped, \(duplicated) duplicated")
+        print("simulation: 2000 seeds, \(kills) worker kills, \(restarts) coordinator restarts, \(clientKills) inference clients killed, " +
+              "\(dropped) messages dropped, \(duplicated) duplicated, \(clockJumps) clock steps, \(diskFailures) failed disk writes " +
+              "(\(failedByDisk) jobs failed by their store)")
     }
 
     func testOneSeedReproducesItsRun() throws {

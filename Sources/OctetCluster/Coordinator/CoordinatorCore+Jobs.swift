@@ -138,7 +138,7 @@ extension CoordinatorCore {
         guard !job.state.isFinished, let since = runningSince[job.id] else { return 0 }
         let count = tasks[job.id]?.count ?? 0, done = doneCount[job.id] ?? 0
         guard done > 0, done < count else { return 0 }
-        return (now() - since) / Double(done) * Double(count - done)
+        return max(0, now() - since) / Double(done) * Double(count - done)  // a clock stepped back gives 0, not a negative ETA
     }
 
     // MARK: Results

@@ -5,6 +5,9 @@ import GRDB
 /// coordinator reloads it and resumes: finished tasks keep their results and are never redone.
 public final class JobStore: @unchecked Sendable {
     private let db: DatabaseQueue
+    /// Disk faults for the deterministic simulator: asked before every write, and an error it
+    /// returns fails the write (nothing is written). Nil everywhere else.
+    public var simulatedWriteFault: (() -> (any Error)?)?
 
     /// Opens (creating if needed) `path`; ":memory:" keeps everything in memory.
     public init(path: String) throws {
@@ -25,6 +28,7 @@ public final class JobStore: @unchecked Sendable {
 
     public func save(_ job: JobRecord) throws {
         let json = try Self.encode(job)
+        try checkFault()
         try db.write { db in
             try db.execute(sql: "INSERT INTO job (id, created, record) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET record = excluded.record",
                            arguments: [job.id, job.created, json])
@@ -33,6 +37,7 @@ public final class JobStore: @unchecked Sendable {
 
     public func save(_ tasks: [TaskRecord]) throws {
         let rows = try tasks.map { ($0, try Self.encode($0)) }
+        try checkFault()
         try db.write { db in
             // A cached statement: parsed once, not once per task.
             let statement = try db.cachedStatement(sql: "INSERT INTO task (job, idx, record) VALUES (?, ?, ?) ON CONFLICT(job, idx) DO UPDATE SET record = excluded.record")
@@ -43,6 +48,7 @@ public final class JobStore: @unchecked Sendable {
     /// Marks `task` done with its result, in one transaction.
     public func complete(_ task: TaskRecord, result: [UInt8]) throws {
         let json = try Self.encode(task)
+        try checkFault()
         try db.write { db in
             try db.cachedStatement(sql: "INSERT INTO task (job, idx, record, result) VALUES (?, ?, ?, ?) ON CONFLICT(job, idx) DO UPDATE SET record = excluded.record, result = excluded.result")
                 .execute(arguments: [task.job, task.index, json, Data(result)])
@@ -51,6 +57,7 @@ public final class JobStore: @unchecked Sendable {
 
     /// Drops the stored results of `job`'s tasks in `range` (a client committed them).
     public func dropResults(job: String, _ range: Range<Int>) throws {
+        try checkFault()
         try db.write { db in
             try db.cachedStatement(sql: "UPDATE task SET result = NULL WHERE job = ? AND idx >= ? AND idx < ?")
                 .execute(arguments: [job, range.lowerBound, range.upperBound])
@@ -101,6 +108,10 @@ public final class JobStore: @unchecked Sendable {
             guard let bytes = try result(job: t.job, index: t.index) else { throw JobFailure("task \(t.index) of \(t.job) has no stored result") }
             return try Octet_Wire_TaskResult(serializedBytes: bytes)
         }
+    }
+
+    func checkFault() throws {
+        if let fault = simulatedWriteFault?() { throw fault }
     }
 
     static func encode<T: Encodable>(_ value: T) throws -> String {
