@@ -59,7 +59,7 @@ struct WorkerCommand: ParsableCommand {
         let transport = try ZMQClientTransport(connect: connect, maxMessageBytes: maxMessageBytes, curve: curve)
         let blobs = try BlobStore(directory: cacheDir)
         let core = WorkerCore(hello: JobKinds.hello(id: workerID, threads: plan.threads, isa: plan.isa, credit: credit), cache: blobs,
-                              maxBlobBytes: maxBlobBytes, logger: logger)
+                              maxBlobBytes: maxBlobBytes, maxMessageBytes: maxMessageBytes, logger: logger)
         let worker = Worker(core: core, transport: transport, runners: JobKinds.runners(cache: blobs, threads: plan.threads, isa: plan.isa),
                             decodeAhead: decodeAhead, logger: logger)
         let trap = SignalTrap { worker.stop() }

@@ -73,8 +73,15 @@ final class WorkerCoreTests: XCTestCase {
     func testOversizedBlobsAndFloodedAssignmentsAreRefused() throws {
         var hello = Octet_Wire_Hello()
         hello.workerID = "w"
-        let small = WorkerCore(hello: hello, cache: cache, maxBlobBytes: 1000, now: { [unowned self] in clock })
+        let small = WorkerCore(hello: hello, cache: cache, maxBlobBytes: 1000, maxMessageBytes: 4096, now: { [unowned self] in clock })
         _ = small.handle(.message(WireProtocol.encode(.welcome(Octet_Wire_Welcome()))))
+        // A message past the worker's limit is dropped unread: no task is queued.
+        var oversized = Octet_Wire_TaskAssignment()
+        oversized.jobID = "j"
+        oversized.context = Data(repeating: 1, count: 5000)
+        oversized.blobs = [ContentHash.sha256([9])]
+        XCTAssertTrue(small.handle(.message(WireProtocol.encode(.assignment(oversized)))).isEmpty)
+        XCTAssertNil(small.current)
         var a = Octet_Wire_TaskAssignment()
         a.jobID = "j"
         a.blobs = [ContentHash.sha256([1, 2, 3])]

@@ -75,15 +75,20 @@ public final class WorkerCore {
 
     /// The largest blob (model, image) this worker accepts from the coordinator.
     public let maxBlobBytes: UInt64
+    /// The largest message it decodes (a larger one is dropped unread, as the coordinator refuses
+    /// one past its own limit).
+    public let maxMessageBytes: Int
     /// Assignments queued beyond this are handed back at once (the coordinator sends at most the
     /// worker's credit, so only a faulty or hostile peer exceeds it).
     public static let maxQueuedAssignments = 16
 
-    public init(hello: Octet_Wire_Hello, cache: BlobStore, maxBlobBytes: UInt64 = 4 << 30, logger: Logger = Logger(label: "octet.worker"),
+    public init(hello: Octet_Wire_Hello, cache: BlobStore, maxBlobBytes: UInt64 = 4 << 30,
+                maxMessageBytes: Int = WireProtocol.defaultMaxMessageBytes * 2, logger: Logger = Logger(label: "octet.worker"),
                 now: @escaping () -> Double = { Date().timeIntervalSince1970 }) {
         self.hello = hello
         self.cache = cache
         self.maxBlobBytes = maxBlobBytes
+        self.maxMessageBytes = maxMessageBytes
         self.logger = logger
         self.now = now
     }
@@ -130,7 +135,7 @@ public final class WorkerCore {
 
     func receive(_ bytes: [UInt8]) -> [WorkerAction] {
         let e: Octet_Wire_Envelope
-        do { e = try WireProtocol.decode(bytes, maxBytes: Int.max) } catch {
+        do { e = try WireProtocol.decode(bytes, maxBytes: maxMessageBytes) } catch {
             logger.warning("bad message from the coordinator", metadata: ["error": "\(error)"])
             return []
         }
