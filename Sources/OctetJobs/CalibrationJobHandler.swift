@@ -138,6 +138,10 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
         error as? JobFailure ?? JobFailure(JobTasks.describe(error))
     }
 
+    public func ended(_ job: JobRecord) {
+        forget(job.id)
+    }
+
     /// Drops what is kept in memory for `job` (its artifacts are written, or it failed).
     func forget(_ job: String) {
         lock.lock(); plans[job] = nil; quantized[job] = nil; lock.unlock()

@@ -57,6 +57,10 @@ public final class InferenceJobHandler: JobHandler, @unchecked Sendable {
         }
     }
 
+    public func ended(_ job: JobRecord) {
+        clock.drop(job.id)
+    }
+
     /// The job's summary: images, wall time and throughput.
     public func finalize(_ job: JobRecord, _ tasks: [TaskRecord]) -> Result<FinalizedJob, JobFailure> {
         let t0 = DispatchTime.now().uptimeNanoseconds

@@ -346,6 +346,8 @@ final class ClusterSimulator {
                 schedule(after: 0.1 + uniform(), .background(generation: coordinatorGeneration, .prepared(job.id, handler.prepare(job))))
             case .finalize(let job, let list):
                 schedule(after: 0.1 + uniform(), .background(generation: coordinatorGeneration, .finalized(job.id, handler.finalize(job, list))))
+            case .ended(let job):
+                handler.ended(job)
             }
         }
     }
@@ -604,6 +606,8 @@ final class SimulatedJobHandler: JobHandler, @unchecked Sendable {
             return "\(error)"
         }
     }
+
+    func ended(_ job: JobRecord) {}
 
     /// Finalization reads the store, as Octet's handlers do.
     func finalize(_ job: JobRecord, _ tasks: [TaskRecord]) -> Result<FinalizedJob, JobFailure> {

@@ -243,8 +243,12 @@ final class CoordinatorCoreTests: XCTestCase {
         r.task = 0
         r.payload = Compression.pack(HistogramSet.encode(["not-watched": wrong]))
         for attempt in 1...3 {
-            let actions = sent(send(w1, .result(r)))
-            XCTAssertEqual(actions.first?.1.refusal.reason, .invalidRequest, "attempt \(attempt)")
+            let actions = send(w1, .result(r))
+            XCTAssertEqual(sent(actions).first?.1.refusal.reason, .invalidRequest, "attempt \(attempt)")
+            // The job's handler hears that it ended (and drops what it keeps for it) once, when it fails.
+            let ended = actions.compactMap { if case .ended(let j) = $0 { j } else { nil } }
+            XCTAssertEqual(ended.map(\.id), attempt == 3 ? [job] : [], "attempt \(attempt)")
+            XCTAssertEqual(ended.first?.state, attempt == 3 ? .failed : nil)
         }
         XCTAssertEqual(core.jobs[job]?.state, .failed)
         XCTAssertTrue(core.jobs[job]?.error?.contains("failed 3 times") ?? false, core.jobs[job]?.error ?? "")

@@ -84,6 +84,9 @@ public final class Coordinator: @unchecked Sendable {
             case .finalize(let job, let tasks):
                 let handler = core.handlers[job.spec.kind]
                 work.async { [self] in post(.finalized(job.id, handler?.finalize(job, tasks) ?? .failure(Self.noHandler(job)))) }
+            case .ended(let job):
+                let handler = core.handlers[job.spec.kind]
+                work.async { handler?.ended(job) }
             }
         }
     }

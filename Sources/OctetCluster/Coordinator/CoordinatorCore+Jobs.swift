@@ -235,6 +235,7 @@ extension CoordinatorCore {
             logger.critical("cannot store a job's failure", metadata: ["job": "\(job.id)", "error": "\(message)", "store": "\(error)"])
         }
         logger.error("job failed", metadata: ["job": "\(job.id)", "error": "\(message)"])
+        ended.append(job)
     }
 
     // MARK: Job lifecycle
@@ -299,6 +300,7 @@ extension CoordinatorCore {
                 job.finished = now()
                 wireSpecs[id] = nil  // no more assignments
                 logger.info("job done", metadata: ["job": "\(id)"])
+                ended.append(job)
             }
             do {
                 try store.save(f.followUpTasks)

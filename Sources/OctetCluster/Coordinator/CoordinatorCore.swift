@@ -21,6 +21,9 @@ public enum CoordinatorAction: Sendable {
     case prepare(JobRecord)
     /// Start finalizing a job in the background (then feed `.finalized`).
     case finalize(JobRecord, [TaskRecord])
+    /// A job is done or failed: its handler drops what it keeps for it (after any of its
+    /// background work still running).
+    case ended(JobRecord)
 }
 
 /// The coordinator's state machine: workers, jobs and tasks. It decides; it never blocks, sleeps
@@ -63,6 +66,8 @@ public final class CoordinatorCore {
     /// Per job, its spec as the wire carries it, converted once for all its assignments (a spec
     /// never changes); dropped when the job finishes (no more assignments).
     var wireSpecs: [String: Octet_Wire_JobSpec] = [:]
+    /// Jobs that ended while handling the current event (`CoordinatorAction.ended`).
+    var ended: [JobRecord] = []
     let makeJobID: () -> String
     let metrics: CoordinatorMetrics
 
@@ -115,12 +120,16 @@ public final class CoordinatorCore {
     public func tasksDone(_ job: String) -> Int { doneCount[job] ?? 0 }
 
     public func handle(_ event: CoordinatorEvent) -> [CoordinatorAction] {
+        let actions: [CoordinatorAction]
         switch event {
-        case .message(let peer, let bytes): return receive(peer, bytes)
-        case .tick: return checkLiveness() + dispatch()
-        case .prepared(let id, let result): return prepared(id, result) + dispatch()
-        case .finalized(let id, let result): return finalized(id, result) + dispatch()
+        case .message(let peer, let bytes): actions = receive(peer, bytes)
+        case .tick: actions = checkLiveness() + dispatch()
+        case .prepared(let id, let result): actions = prepared(id, result) + dispatch()
+        case .finalized(let id, let result): actions = finalized(id, result) + dispatch()
         }
+        guard !ended.isEmpty else { return actions }
+        defer { ended.removeAll() }
+        return actions + ended.map { .ended($0) }
     }
 
     // MARK: Messages

@@ -25,6 +25,9 @@ public protocol JobHandler: Sendable {
     /// Finishes a job whose tasks are all done: its artifacts and summary, or the follow-up
     /// tasks to run first (then it is finalized again with those too).
     func finalize(_ job: JobRecord, _ tasks: [TaskRecord]) -> Result<FinalizedJob, JobFailure>
+    /// The job is done or failed (a task failed for good, a write failed): drop what is kept for
+    /// it. Runs after any of its `prepare` or `finalize` still running.
+    func ended(_ job: JobRecord)
 }
 
 /// The job handlers a coordinator knows, by kind.
