@@ -154,7 +154,7 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
         lock.unlock()
         let graph = try ModelLoader.load(path: blobs.path(job.spec.modelHash))
         let plan = try planCalibration(graph, calibrationData: data,
-                                       config: try options.calibration.quantConfig(plan: PlanOptions(isa: isa, threads: threads, fuse: true)),
+                                       config: try options.calibration.on(PlanOptions(isa: isa, threads: threads, fuse: true)),
                                        deferAnalysis: true)
         lock.lock(); plans[job.id] = plan; lock.unlock()
         return plan

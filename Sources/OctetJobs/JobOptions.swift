@@ -53,7 +53,8 @@ enum JobOptionsEncoding {
 public struct CalibrationJobOptions: JobOptions {
     public static let kind = "calibrate"
     public var dataset: DatasetSpec
-    public var calibration: CalibrationOptions
+    /// The calibration's configuration (its `plan` is set by each machine: the job's pinned path).
+    public var calibration: QuantConfig
     /// Samples per calibration shard.
     public var shardSize = 32
     /// Held-out samples the INT8 model is checked on after calibration.
@@ -62,7 +63,7 @@ public struct CalibrationJobOptions: JobOptions {
     /// lets the coordinator choose its best.
     public var isa: String?
 
-    public init(dataset: DatasetSpec, calibration: CalibrationOptions) {
+    public init(dataset: DatasetSpec, calibration: QuantConfig) {
         self.dataset = dataset
         self.calibration = calibration
     }

@@ -174,7 +174,7 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
     func effectMeter(_ a: Octet_Wire_TaskAssignment, _ options: CalibrationJobOptions, isa: ISA, data: any Dataset) throws -> WeightEffectMeter {
         try cached(\.effectMeters, Self.specKey(a) + "#" + isa.rawValue) {
             let plan = PlanOptions(isa: isa, threads: threads)
-            let config = try options.calibration.quantConfig(plan: plan)
+            let config = try options.calibration.on(plan)
             return try WeightEffectMeter(try observedGraph(a, options, data: data, plan: plan), options: config.quantize, plan: config.plan)
         }
     }
@@ -208,9 +208,9 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
     /// per model and job spec.
     func observedGraph(_ a: Octet_Wire_TaskAssignment, _ options: CalibrationJobOptions, data: any Dataset, plan: PlanOptions) throws -> Graph {
         let calibration = options.calibration
-        guard calibration.equalize || calibration.absorbHighBias else { return try fp32Graph(a.spec.modelHash) }
+        guard calibration.crossLayerEqualization || calibration.highBiasAbsorption else { return try fp32Graph(a.spec.modelHash) }
         return try cached(\.graphs, "equalized#" + Self.specKey(a)) {
-            try calibrationGraph(try fp32Graph(a.spec.modelHash), data: data, config: try calibration.quantConfig(plan: plan)).graph
+            try calibrationGraph(try fp32Graph(a.spec.modelHash), data: data, config: try calibration.on(plan)).graph
         }
     }
 

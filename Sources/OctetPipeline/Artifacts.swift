@@ -43,11 +43,11 @@ public enum CalibrationArtifacts {
     /// written and read back, the one users get (and the one cluster workers measure).
     /// With `recipe` (image data), the preprocessing is written beside the INT8 model as
     /// `MODEL.int8.preprocess.json`, so `eval`, `run` and `submit infer` on it preprocess the same way.
-    public static func writeAll(_ q: QuantizedModel, config: QuantConfig, data: any Dataset, reportSamples: Int,
+    public static func writeAll(_ q: QuantizedModel, config: QuantConfig, data: any Dataset,
                                 modelName: String, modelSHA256: String, recipe: PreprocessRecipe? = nil, to directory: String) throws -> Paths {
         let model = try writeModel(q, modelName: modelName, to: directory)
         let measured = try ReportMeasurements.measure(fp32: q.fp32, qdq: try ModelLoader.loadQDQ(path: model), data: data,
-                                                      samples: reportSamples, options: config.plan)
+                                                      samples: config.reportSamples, options: config.plan)
         return try writeAll(q, config: config, measurements: measured, modelName: modelName, modelSHA256: modelSHA256,
                             recipe: recipe, to: directory)
     }

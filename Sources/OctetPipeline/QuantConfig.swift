@@ -2,8 +2,11 @@ import OctetCalibration
 import OctetPasses
 import OctetRuntime
 
-/// Everything a calibration needs, with its defaults in one place.
-public struct QuantConfig: Sendable {
+/// Everything a calibration needs, with its defaults in one place: what `octet calibrate`'s flags
+/// build, what a cluster job carries (`Codable`, `QuantConfig+Coding`), what every step reads.
+/// `plan` (the kernel path and threads) and `batch` belong to the machine that runs a step and are
+/// not encoded: a job pins its kernel path itself, and each machine sets them (`on(_:)`).
+public struct QuantConfig: Hashable, Sendable {
     public var method: CalibrationMethod = .kl
     /// Calibrate on at most this many samples (the first ones in dataset order); nil for all.
     public var samples: Int? = nil
@@ -41,10 +44,38 @@ public struct QuantConfig: Sendable {
     public var adaRound = AdaRoundSettings()
     /// Samples the sensitivity analysis and bias correction run on.
     public var sensitivitySamples = 8
+    /// Samples the report's per-layer SQNR and diagnosis are measured on.
+    public var reportSamples = 8
     public var batch: Int = 16
     public var plan = PlanOptions()
 
     public init() {}
+
+    /// This configuration on `plan`'s kernel path and threads, checked first (`problem`).
+    public func on(_ plan: PlanOptions) throws(PipelineError) -> QuantConfig {
+        if let problem { throw .badOption(problem) }
+        var c = self
+        c.plan = plan
+        return c
+    }
+
+    /// Why this configuration cannot run, or nil (named by the `octet calibrate` flag).
+    public var problem: String? {
+        if case .percentile(let p) = method, !(p > 0 && p <= 100) { return "--method percentile:P needs P in (0, 100]" }
+        if quantize.weightBits != 7 && quantize.weightBits != 8 { return "--weight-bits must be 7 or 8" }
+        if let samples, samples < 1 { return "--samples must be at least 1" }
+        if reportSamples < 0 { return "--report-samples must not be negative" }
+        if sensitivitySamples < 1 { return "--statistics-samples must be at least 1" }
+        if adaRound.iterations < 1 { return "--adaround-iterations must be at least 1" }
+        if let cap = biasCorrectionCap, !(cap > 0 && cap.isFinite) { return "--bias-correction-cap must be a positive number or 'off'" }
+        if let m = sensitivityMarginDB, !m.isFinite { return "--sensitivity-margin must be a number of dB or 'off'" }
+        if !(overClipMarginDB >= 0) { return "--over-clip-margin must be a non-negative number of dB or 'off'" }
+        if let a = accuracy {
+            if !(a.maxDrop >= 0 && a.maxDrop <= 100) { return "--max-drop must be a number of points in [0, 100]" }
+            if let v = a.validationSamples, v < 1 { return "--validation-samples must be at least 1" }
+        }
+        return nil
+    }
 
     /// Weight bits when none are asked for: 8, whatever machine calibrates, so one job gives one
     /// INT8 model everywhere; every kernel path runs 8-bit weights exactly (the `vpmaddubsw` paths

@@ -1,7 +1,7 @@
 import OctetKernels
 
 /// How a plan is compiled and run.
-public struct PlanOptions: Sendable {
+public struct PlanOptions: Hashable, Sendable {
     /// Kernel path; every path computes the same function.
     public var isa: ISA
     /// Worker threads: images are spread over them when the batch has at least as many

@@ -92,7 +92,7 @@ struct ClusterBench: ParsableCommand {
         }
         let client = ClusterClient(transport: try ZMQClientTransport(connect: endpoint, maxMessageBytes: 64 << 20))
         while (try? client.status().workers.count) != n { Thread.sleep(forTimeInterval: 0.05) }
-        var o = CalibrationOptions()
+        var o = QuantConfig()
         o.samples = samples
         var options = CalibrationJobOptions(dataset: DatasetSpec(path: URL(fileURLWithPath: data).standardizedFileURL.path, labels: nil, files: nil,
                                                                  recipe: .efficientNetLite),

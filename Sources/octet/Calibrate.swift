@@ -22,7 +22,7 @@ struct Calibrate: ParsableCommand {
     var json = false
 
     func config() throws -> QuantConfig {
-        try calibration.options().quantConfig(plan: try runtime.planOptions())
+        try calibration.config().on(try runtime.planOptions())
     }
 
     func run() throws {
@@ -33,7 +33,7 @@ struct Calibrate: ParsableCommand {
         let q = try quantizeModel(graph, calibrationData: data, config: config) { bar.update($0, $1) }
         let name = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
         let recipe = dataOptions.data.lowercased().hasSuffix(".npy") ? nil : try dataOptions.recipe(model: model)
-        let paths = try CalibrationArtifacts.writeAll(q, config: config, data: data, reportSamples: calibration.reportSamples,
+        let paths = try CalibrationArtifacts.writeAll(q, config: config, data: data,
                                                       modelName: name, modelSHA256: ContentHash.sha256(try Data(contentsOf: URL(fileURLWithPath: model))), recipe: recipe,
                                                       to: out)
         // The artifacts are written either way; an unmet bound then fails the command.

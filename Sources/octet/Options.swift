@@ -60,10 +60,16 @@ struct DataOptions: ParsableArguments {
     }
 }
 
-/// The calibration settings shared by `octet calibrate` and `octet submit calibrate`.
+/// The calibration settings shared by `octet calibrate` and `octet submit calibrate`: they build
+/// one `QuantConfig` (`config()`), and every default is `QuantConfig()`'s.
 struct CalibrationFlags: ParsableArguments {
+    /// Where the defaults come from.
+    private static let defaults = QuantConfig()
+    /// A number of dB or a count as a flag shows it, or "off" for nil.
+    private static func flag(_ value: Double?) -> String { value.map { $0.isFinite ? "\($0)" : "off" } ?? "off" }
+
     @Option(help: "Threshold method: kl, max, mse, percentile (99.99) or percentile:P.")
-    var method: String = "kl"
+    var method: String = defaults.method.description
 
     @Option(help: "Calibrate on at most N samples (the first ones).")
     var samples: Int?
@@ -78,34 +84,34 @@ struct CalibrationFlags: ParsableArguments {
     var weightBits: Int?
 
     @Option(help: "Keep in FP32 the convolutions whose weight-quantization SQNR is this many dB below the median layer's ('off' disables).")
-    var sensitivityMargin: String = "5"
+    var sensitivityMargin: String = flag(defaults.sensitivityMarginDB)
 
     @Option(help: "Samples for the per-layer SQNR of the report.")
-    var reportSamples: Int = 8
+    var reportSamples: Int = defaults.reportSamples
 
     @Option(help: "Bias correction: each convolution's bias absorbs the mean output shift its weight quantization causes ('on' or 'off').")
-    var biasCorrection: String = "on"
+    var biasCorrection: String = defaults.biasCorrection ? "on" : "off"
 
     @Option(help: "Bias correction applies to a convolution only when it moves no bias by this many times its value (NNCF's FastBiasCorrection threshold; 'off' applies every correction).")
-    var biasCorrectionCap: String = CalibrationOptions().biasCorrectionCap.map { String($0) } ?? "off"
+    var biasCorrectionCap: String = flag(defaults.biasCorrectionCap)
 
     @Option(help: "Samples the weight-sensitivity analysis and bias correction measure on (the first ones).")
-    var statisticsSamples: Int = CalibrationOptions().statisticsSamples
+    var statisticsSamples: Int = defaults.sensitivitySamples
 
     @Option(help: "Replace a KL threshold by the MSE one when its estimated SQNR is this many dB lower ('off' disables).")
-    var overClipMargin: String = "3"
+    var overClipMargin: String = flag(defaults.overClipMarginDB)
 
     @Flag(help: "Cross-layer equalization of consecutive convolutions before calibration (Nagel et al. 2019): evens out the channels' weight ranges, for per-tensor weights of depthwise-separable models. A ReLU6 between two equalized layers becomes ReLU.")
     var equalize = false
 
     @Option(help: "How each convolution's weight ranges are chosen: 'weights' (each channel's clipping minimizes the weights' own squared error) or 'outputs' (it minimizes the layer's output error on the statistics samples, AIMET's sequential-MSE search).")
-    var weightRanges: String = CalibrationOptions().weightRanges
+    var weightRanges: String = defaults.weightRanges.rawValue
 
     @Option(help: "How each convolution's weights round to codes: 'nearest', or 'adaround' (AdaRound, Nagel et al. 2020: each weight rounds up or down as minimizes the layer's output error on 32 calibration samples' FP32 inputs; slower).")
-    var weightRounding: String = CalibrationOptions().weightRounding
+    var weightRounding: String = defaults.weightRounding.rawValue
 
     @Option(help: "With --weight-rounding adaround: optimization steps per layer.")
-    var adaroundIterations: Int = CalibrationOptions().adaRoundIterations
+    var adaroundIterations: Int = defaults.adaRound.iterations
 
     @Flag(help: "High-bias absorption (Nagel et al. 2019) after any equalization: where a Relu feeds an unpadded convolution, each channel's mean minus 3 standard deviations on the statistics samples (the paper's β − 3γ) moves out of the first layer's bias into the second's, narrowing the activation's range.")
     var absorbHighBias = false
@@ -123,36 +129,48 @@ struct CalibrationFlags: ParsableArguments {
     var symmetricActivations = false
 
     func validate() throws {
-        if sensitivityMargin != "off" && Double(sensitivityMargin) == nil { throw ValidationError("--sensitivity-margin takes dB or 'off'") }
-        if biasCorrection != "on" && biasCorrection != "off" { throw ValidationError("--bias-correction takes 'on' or 'off'") }
-        if overClipMargin != "off" && Double(overClipMargin) == nil { throw ValidationError("--over-clip-margin takes dB or 'off'") }
-        if biasCorrectionCap != "off" && Double(biasCorrectionCap) == nil { throw ValidationError("--bias-correction-cap takes a number or 'off'") }
-        if let problem = options().problem { throw ValidationError(problem) }
+        _ = try config()
     }
 
-    func options() -> CalibrationOptions {
-        var o = CalibrationOptions()
-        o.method = method
-        o.samples = samples
-        o.exclude = exclude
-        o.perTensor = perTensor
-        o.weightBits = weightBits
-        o.sensitivityMarginDB = Double(sensitivityMargin)
-        o.reportSamples = reportSamples
-        o.symmetricActivations = symmetricActivations
-        o.biasCorrection = biasCorrection == "on"
-        o.biasCorrectionCap = Double(biasCorrectionCap)
-        o.statisticsSamples = statisticsSamples
-        o.overClipMarginDB = Double(overClipMargin)
-        o.equalize = equalize
-        o.absorbHighBias = absorbHighBias
-        o.weightRanges = weightRanges
-        o.weightRounding = weightRounding
-        o.adaRoundIterations = adaroundIterations
-        o.maxDrop = maxDrop
-        o.metric = metric
-        o.validationSamples = validationSamples
-        return o
+    /// The configuration the flags ask for, checked (`QuantConfig.problem`); `plan` is left at
+    /// its default for the caller to set (`QuantConfig.on`).
+    func config() throws -> QuantConfig {
+        /// dB or a number, or "off" for nil.
+        func number(_ text: String, _ flag: String, _ what: String) throws -> Double? {
+            if text == "off" { return nil }
+            guard let v = Double(text) else { throw ValidationError("--\(flag) takes \(what) or 'off'") }
+            return v
+        }
+        var c = QuantConfig()
+        guard let m = CalibrationMethod.parse(method) else { throw ValidationError("--method must be kl, max, mse, percentile or percentile:P, not '\(method)'") }
+        c.method = m
+        c.samples = samples
+        let opTypes = Set(Op.supportedONNXTypes)
+        c.quantize = QuantizeOptions(perChannelWeights: !perTensor, weightBits: weightBits ?? QuantConfig.defaultWeightBits,
+                                     excludedNodes: Set(exclude.filter { !opTypes.contains($0) }),
+                                     excludedOpTypes: Set(exclude.filter { opTypes.contains($0) }))
+        c.sensitivityMarginDB = try number(sensitivityMargin, "sensitivity-margin", "dB")
+        c.reportSamples = reportSamples
+        c.symmetricActivations = symmetricActivations
+        guard biasCorrection == "on" || biasCorrection == "off" else { throw ValidationError("--bias-correction takes 'on' or 'off'") }
+        c.biasCorrection = biasCorrection == "on"
+        c.biasCorrectionCap = try number(biasCorrectionCap, "bias-correction-cap", "a number")
+        c.sensitivitySamples = statisticsSamples
+        c.overClipMarginDB = try number(overClipMargin, "over-clip-margin", "dB") ?? .infinity
+        c.crossLayerEqualization = equalize
+        c.highBiasAbsorption = absorbHighBias
+        guard let ranges = WeightRangeSearch(rawValue: weightRanges) else { throw ValidationError("--weight-ranges must be weights or outputs, not '\(weightRanges)'") }
+        c.weightRanges = ranges
+        guard let rounding = WeightRounding(rawValue: weightRounding) else {
+            throw ValidationError("--weight-rounding must be nearest or adaround, not '\(weightRounding)'")
+        }
+        c.weightRounding = rounding
+        c.adaRound.iterations = adaroundIterations
+        if let metric, AccuracyMetric(rawValue: metric) == nil { throw ValidationError("--metric must be top1, agreement or sqnr, not '\(metric)'") }
+        if maxDrop == nil, metric != nil || validationSamples != nil { throw ValidationError("--metric and --validation-samples go with --max-drop") }
+        c.accuracy = maxDrop.map { AccuracyBound(maxDrop: $0, metric: metric.flatMap(AccuracyMetric.init), validationSamples: validationSamples) }
+        if let problem = c.problem { throw ValidationError(problem) }
+        return c
     }
 }
 

@@ -94,7 +94,7 @@ struct SubmitCalibrate: ParsableCommand {
     func run() throws {
         _ = try ModelLoader.load(path: model)  // a clear error here for a corrupt or unsupported model
         let client = try connection.client()
-        var options = CalibrationJobOptions(dataset: try jobData.spec(model: model, client: client), calibration: calibration.options())
+        var options = CalibrationJobOptions(dataset: try jobData.spec(model: model, client: client), calibration: try calibration.config())
         options.shardSize = shardSize
         options.verifySamples = verifySamples
         options.isa = isa

@@ -77,7 +77,8 @@ final class QuantizationDiagnosisTests: XCTestCase {
         let dir = try TestPaths.temporaryDirectory(self)
         var config = QuantConfig()
         config.sensitivityMarginDB = nil
-        let paths = try CalibrationArtifacts.writeAll(q, config: config, data: data, reportSamples: 4, modelName: "diag",
+        config.reportSamples = 4
+        let paths = try CalibrationArtifacts.writeAll(q, config: config, data: data, modelName: "diag",
                                                       modelSHA256: "0", to: dir.path)
         let report = try String(contentsOfFile: paths.report, encoding: .utf8)
         XCTAssertTrue(report.contains("## Weights or activations?"), report)

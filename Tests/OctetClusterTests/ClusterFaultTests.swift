@@ -15,8 +15,8 @@ final class ClusterFaultTests: XCTestCase {
         dir = try TestPaths.temporaryDirectory(self)
     }
 
-    func calibrationOptions() -> CalibrationOptions {
-        var o = CalibrationOptions()
+    func calibrationOptions() -> QuantConfig {
+        var o = QuantConfig()
         o.samples = 36
         o.reportSamples = 2
         return o
@@ -25,10 +25,10 @@ final class ClusterFaultTests: XCTestCase {
     /// The artifacts of the same calibration in one process.
     func reference() throws -> URL {
         let data = try openDataset(path: TestPaths.imageSample, labels: nil, recipe: .efficientNetLite, limit: nil)
-        let config = try calibrationOptions().quantConfig(plan: PlanOptions(isa: .best, threads: 2))
+        let config = try calibrationOptions().on(PlanOptions(isa: .best, threads: 2))
         let q = try quantizeModel(try ModelLoader.load(path: TestPaths.efficientNet), calibrationData: data, config: config)
         let out = dir.appendingPathComponent("reference")
-        _ = try CalibrationArtifacts.writeAll(q, config: config, data: data, reportSamples: 2, modelName: "effnet",
+        _ = try CalibrationArtifacts.writeAll(q, config: config, data: data, modelName: "effnet",
                                               modelSHA256: ContentHash.sha256(try Data(contentsOf: URL(fileURLWithPath: TestPaths.efficientNet))),
                                               recipe: .efficientNetLite, to: out.path)
         return out

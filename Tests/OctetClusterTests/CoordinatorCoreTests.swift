@@ -66,7 +66,7 @@ final class CoordinatorCoreTests: XCTestCase {
     func preparedJob(_ tasks: (String) -> [TaskRecord]) throws -> String {
         let model = try core.blobs.put(Array("model".utf8))
         let options = CalibrationJobOptions(dataset: DatasetSpec(path: "/data", labels: nil, files: nil, recipe: .imagenet),
-                                            calibration: CalibrationOptions())
+                                            calibration: QuantConfig())
         let actions = send(client, submit(options, model: model))
         guard case .accepted(let a)? = sent(actions).first?.1.body else {
             XCTFail("the submit was not accepted: \(actions)")

@@ -9,15 +9,15 @@ import XCTest
 /// as a single-process calibration; distributed inference writes every prediction once, in order.
 final class DistributedCalibrationTests: XCTestCase {
     /// The options every test of this file calibrates with, changed by `tweak`.
-    func options(_ tweak: (inout CalibrationOptions) -> Void = { _ in }) -> CalibrationOptions {
-        var o = CalibrationOptions()
+    func options(_ tweak: (inout QuantConfig) -> Void = { _ in }) -> QuantConfig {
+        var o = QuantConfig()
         o.samples = 20
         o.reportSamples = 2
         tweak(&o)
         return o
     }
 
-    func spec(_ client: ClusterClient, shardSize: Int, options: CalibrationOptions) throws -> JobSpec {
+    func spec(_ client: ClusterClient, shardSize: Int, options: QuantConfig) throws -> JobSpec {
         var job = CalibrationJobOptions(dataset: DatasetSpec(path: TestPaths.imageSample, labels: nil, files: nil, recipe: .efficientNetLite),
                                         calibration: options)
         job.shardSize = shardSize
@@ -42,8 +42,7 @@ final class DistributedCalibrationTests: XCTestCase {
     func testSymmetricActivationsAndTheAccuracySearchGiveTheSingleProcessBytes() throws {
         let q = try assertClusterGivesTheSingleProcessBytes(options {
             $0.symmetricActivations = true
-            $0.maxDrop = 0.05
-            $0.metric = "sqnr"
+            $0.accuracy = AccuracyBound(maxDrop: 0.05, metric: .sqnr)
         }, calibrationTasks: 15)
         XCTAssertTrue(q.table.entries.allSatisfy { $0.params.dtype == .int8 && $0.params.zeroPoint == 0 })
         XCTAssertFalse(q.accuracy?.returned.isEmpty ?? true, "the search returned no layer to FP32: the bound did not exercise it")
@@ -57,16 +56,15 @@ final class DistributedCalibrationTests: XCTestCase {
     /// and the over-clipping guard off, and 4 statistics samples.
     func testAccuracySearchEqualizationAndOtherOptionsGiveTheSingleProcessBytes() throws {
         let q = try assertClusterGivesTheSingleProcessBytes(options {
-            $0.maxDrop = 0.05   // an output SQNR of 33 dB on the 5 validation rows
-            $0.metric = "sqnr"
+            $0.accuracy = AccuracyBound(maxDrop: 0.05, metric: .sqnr)   // an output SQNR of 33 dB on the 5 validation rows
             $0.biasCorrection = false
-            $0.statisticsSamples = 4
-            $0.overClipMarginDB = nil
-            $0.equalize = true
-            $0.absorbHighBias = true
-            $0.weightRanges = "outputs"
-            $0.weightRounding = "adaround"
-            $0.adaRoundIterations = 20
+            $0.sensitivitySamples = 4
+            $0.overClipMarginDB = .infinity
+            $0.crossLayerEqualization = true
+            $0.highBiasAbsorption = true
+            $0.weightRanges = .outputs
+            $0.weightRounding = .adaround
+            $0.adaRound.iterations = 20
         }, calibrationTasks: 15)
         XCTAssertNotNil(q.weightScales)
         XCTAssertFalse(q.roundedUp?.isEmpty ?? true)
@@ -101,16 +99,16 @@ final class DistributedCalibrationTests: XCTestCase {
     }
 
     @discardableResult
-    func assertClusterGivesTheSingleProcessBytes(_ options: CalibrationOptions, calibrationTasks: Int = 20, referenceISA: ISA = .best,
+    func assertClusterGivesTheSingleProcessBytes(_ options: QuantConfig, calibrationTasks: Int = 20, referenceISA: ISA = .best,
                                                  runs: [ClusterRun] = [ClusterRun(workers: 1, shardSize: 20), ClusterRun(workers: 2, shardSize: 7),
                                                                        ClusterRun(workers: 3, shardSize: 3)]) throws -> QuantizedModel {
         try TestPaths.requireShared()
         let dir = try TestPaths.temporaryDirectory(self)
         let data = try openDataset(path: TestPaths.imageSample, labels: nil, recipe: .efficientNetLite, limit: nil)
-        let config = try options.quantConfig(plan: PlanOptions(isa: referenceISA, threads: 2))
+        let config = try options.on(PlanOptions(isa: referenceISA, threads: 2))
         let q = try quantizeModel(try ModelLoader.load(path: TestPaths.efficientNet), calibrationData: data, config: config)
         let reference = dir.appendingPathComponent("single")
-        _ = try CalibrationArtifacts.writeAll(q, config: config, data: data, reportSamples: 2, modelName: "effnet",
+        _ = try CalibrationArtifacts.writeAll(q, config: config, data: data, modelName: "effnet",
                                               modelSHA256: ContentHash.sha256(try Data(contentsOf: URL(fileURLWithPath: TestPaths.efficientNet))),
                                               recipe: .efficientNetLite, to: reference.path)
 
@@ -125,7 +123,7 @@ final class DistributedCalibrationTests: XCTestCase {
             // The weight analysis (one task, when the workers can measure it: default weight ranges
             // and rounding), the shards, the report's 2 samples (one task each) and 4 verification samples.
             let analysis = (options.sensitivityMarginDB != nil || options.biasCorrection)
-                && options.weightRanges == "weights" && options.weightRounding == "nearest" ? 1 : 0
+                && options.weightRanges == .weights && options.weightRounding == .nearest ? 1 : 0
             XCTAssertEqual(Int(report.tasksDone), analysis + (calibrationTasks + shardSize - 1) / shardSize + 2 + (4 + shardSize - 1) / shardSize)
             let out = dir.appendingPathComponent("out-\(i)")
             _ = try client.fetchArtifacts(report, to: out.path)

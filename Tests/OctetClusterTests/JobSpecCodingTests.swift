@@ -10,7 +10,7 @@ import XCTest
 /// turned off stays off), and a job stored by an earlier version, without the newer keys, gets
 /// their defaults.
 final class JobSpecCodingTests: XCTestCase {
-    func options(_ o: CalibrationOptions) -> CalibrationJobOptions {
+    func options(_ o: QuantConfig) -> CalibrationJobOptions {
         CalibrationJobOptions(dataset: DatasetSpec(path: "/data", labels: nil, files: nil, recipe: .efficientNetLite), calibration: o)
     }
 
@@ -22,21 +22,30 @@ final class JobSpecCodingTests: XCTestCase {
         return try CalibrationJobOptions(JobSpec(wire: wire))
     }
 
-    func testCalibrationOptionsRoundTripAndOlderJobsGetDefaults() throws {
-        var off = CalibrationOptions()
+    func testTheQuantConfigRoundTripsAndOlderJobsGetDefaults() throws {
+        var off = QuantConfig()
         off.sensitivityMarginDB = nil
-        off.overClipMarginDB = nil
+        off.overClipMarginDB = .infinity
         off.biasCorrection = false
         off.symmetricActivations = true
-        off.statisticsSamples = 32
-        off.equalize = true
-        off.absorbHighBias = true
+        off.sensitivitySamples = 32
+        off.crossLayerEqualization = true
+        off.highBiasAbsorption = true
         off.biasCorrectionCap = 2
-        for o in [CalibrationOptions(), off] {
+        var other = QuantConfig()
+        other.method = .percentile(99.9)
+        other.samples = 64
+        other.quantize = QuantizeOptions(perChannelWeights: false, weightBits: 7, excludedNodes: ["conv_3", "head"], excludedOpTypes: ["Gemm"])
+        other.reportSamples = 3
+        other.weightRanges = .outputs
+        other.weightRounding = .adaround
+        other.adaRound.iterations = 50
+        other.accuracy = AccuracyBound(maxDrop: 0.5, metric: .top1, validationSamples: 20)
+        for o in [QuantConfig(), off, other] {
             XCTAssertEqual(try received(options(o)).calibration, o)
         }
         // The options of a job written before these keys existed: today's JSON without them.
-        let spec = options(CalibrationOptions()).spec(modelHash: String(repeating: "a", count: 64), modelName: "m")
+        let spec = options(QuantConfig()).spec(modelHash: String(repeating: "a", count: 64), modelName: "m")
         var json = try XCTUnwrap(try JSONSerialization.jsonObject(with: spec.options) as? [String: Any])
         var calibration = try XCTUnwrap(json["calibration"] as? [String: Any])
         for key in ["symmetricActivations", "biasCorrection", "statisticsSamples", "overClipMarginDB", "equalize", "absorbHighBias", "biasCorrectionCap"] {
@@ -45,16 +54,23 @@ final class JobSpecCodingTests: XCTestCase {
         json["calibration"] = calibration
         var older = spec
         older.options = try JSONSerialization.data(withJSONObject: json)
-        XCTAssertEqual(try CalibrationJobOptions(older).calibration, CalibrationOptions())
+        XCTAssertEqual(try CalibrationJobOptions(older).calibration, QuantConfig())
     }
 
     /// A spec's options are read only as their own kind, and unreadable options say why.
     func testOptionsAreReadAsTheirOwnKindOnly() throws {
-        let calibration = options(CalibrationOptions()).spec(modelHash: String(repeating: "a", count: 64), modelName: "m")
+        let calibration = options(QuantConfig()).spec(modelHash: String(repeating: "a", count: 64), modelName: "m")
         XCTAssertThrowsError(try InferenceJobOptions(calibration)) { XCTAssertTrue("\($0)".contains("a 'calibrate' job is not a 'infer' job"), "\($0)") }
         var broken = calibration
         broken.options = Data("{".utf8)
         XCTAssertThrowsError(try CalibrationJobOptions(broken)) { XCTAssertTrue("\($0)".contains("cannot be read"), "\($0)") }
+        // A configuration no flag could build is refused when read, naming the field.
+        var json = try XCTUnwrap(try JSONSerialization.jsonObject(with: calibration.options) as? [String: Any])
+        var config = try XCTUnwrap(json["calibration"] as? [String: Any])
+        config["method"] = "median"
+        json["calibration"] = config
+        broken.options = try JSONSerialization.data(withJSONObject: json)
+        XCTAssertThrowsError(try CalibrationJobOptions(broken)) { XCTAssertTrue("\($0)".contains("not 'median'"), "\($0)") }
     }
 
     /// The recipe travels whole in a job spec, its decoding options included, and shipped files

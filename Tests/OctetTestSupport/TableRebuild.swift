@@ -11,7 +11,9 @@ public func assertTheTableRebuildsTheModel(_ q: QuantizedModel, graph: Graph, co
     let model = dir.appendingPathComponent("m.onnx")
     try ONNXExporter.write(graph, to: model)
     let sha = ContentHash.sha256(try Data(contentsOf: model))
-    let paths = try CalibrationArtifacts.writeAll(q, config: config, data: data, reportSamples: 2, modelName: "m", modelSHA256: sha,
+    var reported = config
+    reported.reportSamples = 2
+    let paths = try CalibrationArtifacts.writeAll(q, config: reported, data: data, modelName: "m", modelSHA256: sha,
                                                   to: dir.appendingPathComponent("cal").path)
     let table = try JSONDecoder().decode(CalibrationTable.self, from: Data(contentsOf: URL(fileURLWithPath: paths.table)))
     let rebuilt = try quantize(try ModelLoader.load(path: model.path), modelSHA256: sha, recipe: nil, table: table)
