@@ -4,6 +4,7 @@ import OctetCluster
 import OctetData
 import OctetJobs
 import OctetPipeline
+import OctetTestSupport
 import XCTest
 
 /// The coordinator's state machine driven directly, with a fake clock: joining, dispatch,
@@ -371,5 +372,29 @@ final class CoordinatorCoreTests: XCTestCase {
         }
         XCTAssertEqual(core.tasks[job]?.map(\.state), [.done, .done])
         XCTAssertEqual(core.jobs[job]?.state, .finalizing)
+    }
+}
+
+/// A coordinator's state written by an earlier version: a clear error naming the job, not a
+/// decoding trace or a silent skip.
+final class JobStoreVersionTests: XCTestCase {
+    func testAStoredJobOfAnEarlierVersionIsNamedWhenItCannotBeRead() throws {
+        let dir = try TestPaths.temporaryDirectory(self)
+        let path = dir.appendingPathComponent("jobs.sqlite").path
+        let spec = JobSpec(kind: "calibrate", modelHash: String(repeating: "a", count: 64), modelName: "m", options: Data("{}".utf8))
+        try JobStore(path: path).save(JobRecord(id: "job-old", spec: spec, state: .running, created: 1))
+        // The record as version 3 wrote it: the spec's kind was an enum beside JSON calibration options.
+        let old = #"{"id":"job-old","spec":{"kind":"calibrate","modelHash":"\#(String(repeating: "a", count: 64))","modelName":"m","#
+            + #""dataset":{"path":"/data","recipe":{}},"shardSize":32},"state":"running","created":1,"watched":[]}"#
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('UPDATE job SET record = ?', (sys.argv[2],)); c.commit()",
+                       path, old]
+        do { try p.run() } catch { throw XCTSkip("python3 is needed to write an old record: \(error)") }
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw XCTSkip("python3's sqlite3 module is needed to write an old record") }
+        XCTAssertThrowsError(try JobStore(path: path).jobs()) { error in
+            XCTAssertTrue("\(error)".contains("stored job job-old cannot be read") && "\(error)".contains("new --state"), "\(error)")
+        }
     }
 }

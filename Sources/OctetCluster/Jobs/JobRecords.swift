@@ -37,6 +37,13 @@ public struct JobRecord: Codable, Hashable, Sendable {
     /// Whether a client streams this job's results in task order (`JobHandler.streamsResults`).
     public var streamsResults = false
 
+    public init(id: String, spec: JobSpec, state: State, created: Double) {
+        self.id = id
+        self.spec = spec
+        self.state = state
+        self.created = created
+    }
+
     public struct Artifact: Codable, Hashable, Sendable {
         public var name: String
         public var hash: String

@@ -84,9 +84,16 @@ public final class JobStore: @unchecked Sendable {
         try db.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM task WHERE job = ? AND result IS NOT NULL", arguments: [job]) ?? 0 }
     }
 
+    /// Every stored job, oldest first. A record this version cannot read (written by an Octet
+    /// before the job-handler seam, protocol version 3 or earlier) is an error naming the job.
     public func jobs() throws -> [JobRecord] {
         try db.read { db in
-            try String.fetchAll(db, sql: "SELECT record FROM job ORDER BY created, id").map { try Self.decode(JobRecord.self, $0) }
+            try Row.fetchAll(db, sql: "SELECT id, record FROM job ORDER BY created, id").map { row in
+                let id: String = row["id"], record: String = row["record"]
+                do { return try Self.decode(JobRecord.self, record) } catch {
+                    throw JobFailure("stored job \(id) cannot be read (written by an earlier Octet version? start the coordinator with a new --state): \(error)")
+                }
+            }
         }
     }
 
