@@ -78,13 +78,14 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
         return Result { () throws -> PreparedJob in
             let options = try CalibrationJobOptions(job.spec)
             let isa = try options.isa.map { try ISA.named($0) } ?? defaultISA
-            let data = try options.dataset.open(blobPath: blobs.path)
+            let files = try JobTasks.shippedFiles(options.dataset, in: blobs)
+            let data = try options.dataset.open(blobPath: blobs.path, files: files)
             let plan = try calibrationPlan(job, options, isa: isa, data: data)
             // The weight-quantization analysis first, in one task (its setup costs more than its samples).
             let analysis = JobTasks.split(plan.analysisRows, size: max(plan.analysisRows.count, 1), job: job.id,
-                                          kind: CalibrationTask.analysis.rawValue, first: 0, dataset: options.dataset)
+                                          kind: CalibrationTask.analysis.rawValue, first: 0, dataset: options.dataset, files: files)
             let shards = JobTasks.split(0..<plan.samples, size: options.shardSize, job: job.id, kind: CalibrationTask.calibration.rawValue,
-                                        first: analysis.count, dataset: options.dataset)
+                                        first: analysis.count, dataset: options.dataset, files: files)
             let pinned = plan.config.plan.isa.rawValue
             return PreparedJob(tasks: analysis + shards, context: CalibrationJobContext(isa: pinned, watched: plan.watched).encoded,
                                requirement: pinned)
@@ -195,7 +196,8 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
     /// it on the workers (the report on the first samples, the verification on held-out ones).
     /// Without report samples the artifacts are written here.
     func quantize(_ job: JobRecord, _ options: CalibrationJobOptions, _ context: CalibrationJobContext, _ tasks: [TaskRecord]) throws -> FinalizedJob {
-        let data = try options.dataset.open(blobPath: blobs.path)
+        let files = try JobTasks.shippedFiles(options.dataset, in: blobs)
+        let data = try options.dataset.open(blobPath: blobs.path, files: files)
         let (plan, q) = try calibrated(job, options, context, tasks, data: data)
         let int8Hash = try blobs.putFile(try CalibrationArtifacts.writeModel(q, modelName: job.spec.modelName, to: artifactsFolder(job)))
         let count = data.count
@@ -203,7 +205,8 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
         // The report's samples: a few per task, so every worker takes a share.
         let reportRows = 0..<min(max(options.calibration.reportSamples, 0), count)
         let report = JobTasks.split(reportRows, size: max(1, min(options.shardSize, (reportRows.count + 3) / 4)), job: job.id,
-                                    kind: CalibrationTask.report.rawValue, first: next, dataset: options.dataset, extra: [int8Hash])
+                                    kind: CalibrationTask.report.rawValue, first: next, dataset: options.dataset, files: files,
+                                    extra: [int8Hash])
         next += report.count
         // Held out: the rows after those the calibration and its accuracy search (`--max-drop`) used.
         let used = max(plan.samples, plan.validationRows.upperBound)
@@ -212,7 +215,7 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
             : max(0, count - options.verifySamples)..<count
         let verification = options.verifySamples == 0 ? [] :
             JobTasks.split(verify, size: options.shardSize, job: job.id, kind: CalibrationTask.verification.rawValue, first: next,
-                           dataset: options.dataset, extra: [int8Hash])
+                           dataset: options.dataset, files: files, extra: [int8Hash])
         struct Summary: Encodable {
             var samples: Int, tensors: Int, autoExcluded: [String], heldOut: Bool
             enum CodingKeys: String, CodingKey { case samples, tensors, autoExcluded = "auto_excluded", heldOut = "verification_held_out" }

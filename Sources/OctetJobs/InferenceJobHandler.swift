@@ -33,7 +33,8 @@ public final class InferenceJobHandler: JobHandler, @unchecked Sendable {
         defer { clock.add(job.id, "prepare", since: t0) }
         return Result { () throws -> PreparedJob in
             let options = try InferenceJobOptions(job.spec)
-            let data = try options.dataset.open(blobPath: blobs.path)
+            let files = try JobTasks.shippedFiles(options.dataset, in: blobs)
+            let data = try options.dataset.open(blobPath: blobs.path, files: files)
             let graph = try ModelLoader.loadQDQ(path: blobs.path(job.spec.modelHash))
             // Top-k needs one fixed-size image input; keeping every output takes any model with a batch axis.
             if options.outputs == .tensors {
@@ -42,7 +43,7 @@ public final class InferenceJobHandler: JobHandler, @unchecked Sendable {
                 _ = try ModelLoader.imageInput(of: graph)
             }
             return PreparedJob(tasks: JobTasks.split(0..<data.count, size: options.batch, job: job.id, kind: Self.taskKind(options.outputs), first: 0,
-                                                     dataset: options.dataset))
+                                                     dataset: options.dataset, files: files))
         }.mapError { error in
             clock.drop(job.id)
             return error as? JobFailure ?? JobFailure(JobTasks.describe(error))

@@ -15,10 +15,11 @@ public protocol JobOptions: Codable, Hashable, Sendable {
 }
 
 extension JobOptions {
-    /// The job spec that runs these options on the model `modelHash`; shipped files are listed
-    /// as the job's blobs, so the coordinator checks they were uploaded.
+    /// The job spec that runs these options on the model `modelHash`; the shipped files'
+    /// manifest is the job's blob, so the coordinator checks it was uploaded (and the handler,
+    /// every file it lists).
     public func spec(modelHash: String, modelName: String) -> JobSpec {
-        JobSpec(kind: Self.kind, modelHash: modelHash, modelName: modelName, blobs: dataset.files?.map(\.hash) ?? [],
+        JobSpec(kind: Self.kind, modelHash: modelHash, modelName: modelName, blobs: dataset.manifest.map { [$0] } ?? [],
                 options: (try? JobOptionsEncoding.encoder.encode(self)) ?? Data())
     }
 

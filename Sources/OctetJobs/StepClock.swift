@@ -39,14 +39,24 @@ final class StepClock: @unchecked Sendable {
 /// Helpers both job handlers use.
 enum JobTasks {
     /// Consecutive ranges of at most `size` samples, numbered from `first`; each task reads
-    /// the shipped files of its samples (`blobs`) and `extra`.
+    /// `extra` and the shipped `files` of its samples (`DatasetSpec.blobs`).
     static func split(_ range: Range<Int>, size: Int, job: String, kind: String, first: Int,
-                      dataset: DatasetSpec, extra: [String] = []) -> [TaskRecord] {
+                      dataset: DatasetSpec, files: [DatasetSpec.ShippedFile]?, extra: [String] = []) -> [TaskRecord] {
         stride(from: range.lowerBound, to: range.upperBound, by: max(size, 1)).enumerated().map { i, start in
             let end = min(start + max(size, 1), range.upperBound)
             return TaskRecord(job: job, index: first + i, kind: kind, start: start, end: end,
-                              blobs: extra + dataset.blobs(for: start..<end))
+                              blobs: extra + dataset.blobs(for: start..<end, of: files))
         }
+    }
+
+    /// The shipped files of `dataset` (nil for a shared path), each checked to be in `blobs`: a
+    /// file the client did not upload fails the job naming it, before any task runs.
+    static func shippedFiles(_ dataset: DatasetSpec, in blobs: BlobStore) throws -> [DatasetSpec.ShippedFile]? {
+        let files = try dataset.shippedFiles(blobPath: blobs.path)
+        if let missing = files?.first(where: { !blobs.contains($0.hash) }) {
+            throw JobFailure("shipped file \(missing.name) (\(missing.hash)) was not uploaded")
+        }
+        return files
     }
 
     static func json<T: Encodable>(_ v: T) -> String {

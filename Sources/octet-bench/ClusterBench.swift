@@ -94,7 +94,7 @@ struct ClusterBench: ParsableCommand {
         while (try? client.status().workers.count) != n { Thread.sleep(forTimeInterval: 0.05) }
         var o = QuantConfig()
         o.samples = samples
-        var options = CalibrationJobOptions(dataset: DatasetSpec(path: URL(fileURLWithPath: data).standardizedFileURL.path, labels: nil, files: nil,
+        var options = CalibrationJobOptions(dataset: DatasetSpec(path: URL(fileURLWithPath: data).standardizedFileURL.path, labels: nil, manifest: nil,
                                                                  recipe: .efficientNetLite),
                                             calibration: o)
         options.shardSize = shardSize

@@ -32,7 +32,7 @@ struct JobDataOptions: ParsableArguments {
         let absolute = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
         guard shipData else {
             _ = try data.dataset(model: model)  // fail here, not on the workers, if the data is unreadable
-            return DatasetSpec(path: absolute(data.data), labels: data.labels.map(absolute), files: nil, recipe: recipe,
+            return DatasetSpec(path: absolute(data.data), labels: data.labels.map(absolute), manifest: nil, recipe: recipe,
                                offset: data.offset, limit: data.limit)
         }
         guard !data.data.lowercased().hasSuffix(".npy") else { throw ValidationError("--ship-data ships image folders; copy .npy files to shared storage") }
@@ -51,7 +51,8 @@ struct JobDataOptions: ParsableArguments {
             let hashes = try client.uploadMany(contents)
             files += zip(items, hashes).map { .init(name: $0.name, hash: $1, label: $0.label) }
         }
-        return DatasetSpec(path: nil, labels: nil, files: files, recipe: recipe)
+        // The list travels as one blob (a job's options go with every task, so they stay small).
+        return DatasetSpec(path: nil, labels: nil, manifest: try client.upload(ShippedManifest.encode(files)), recipe: recipe)
     }
 }
 

@@ -35,7 +35,7 @@ final class ClusterFaultTests: XCTestCase {
     }
 
     func submit(_ client: ClusterClient) throws -> String {
-        var options = CalibrationJobOptions(dataset: DatasetSpec(path: TestPaths.imageSample, labels: nil, files: nil, recipe: .efficientNetLite),
+        var options = CalibrationJobOptions(dataset: DatasetSpec(path: TestPaths.imageSample, labels: nil, manifest: nil, recipe: .efficientNetLite),
                                             calibration: calibrationOptions())
         options.shardSize = 3
         options.verifySamples = 4

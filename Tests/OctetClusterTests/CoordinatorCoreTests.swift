@@ -66,7 +66,7 @@ final class CoordinatorCoreTests: XCTestCase {
     /// Submits a calibration job, prepares it with `tasks` (watching "t") and returns its id.
     func preparedJob(_ tasks: (String) -> [TaskRecord]) throws -> String {
         let model = try core.blobs.put(Array("model".utf8))
-        let options = CalibrationJobOptions(dataset: DatasetSpec(path: "/data", labels: nil, files: nil, recipe: .imagenet),
+        let options = CalibrationJobOptions(dataset: DatasetSpec(path: "/data", labels: nil, manifest: nil, recipe: .imagenet),
                                             calibration: QuantConfig())
         let actions = send(client, submit(options, model: model))
         guard case .accepted(let a)? = sent(actions).first?.1.body else {
@@ -276,7 +276,7 @@ final class CoordinatorCoreTests: XCTestCase {
     }
 
     func testSubmitRefusesMissingModelAndBadSpec() throws {
-        let infer = InferenceJobOptions(dataset: DatasetSpec(path: "/data", labels: nil, files: nil, recipe: .imagenet))
+        let infer = InferenceJobOptions(dataset: DatasetSpec(path: "/data", labels: nil, manifest: nil, recipe: .imagenet))
         var s = Octet_Wire_SubmitJob()
         s.spec = infer.spec(modelHash: String(repeating: "a", count: 64), modelName: "m").wire
         // Options the handler cannot read, a kind no handler runs, options the handler refuses.
@@ -301,7 +301,7 @@ final class CoordinatorCoreTests: XCTestCase {
     /// overflows, or a payload size that does not match its shape, is refused, not trapped on.
     func testTensorOutputsWithImpossibleShapesAreRefused() throws {
         let model = try core.blobs.put(Array("model".utf8))
-        var options = InferenceJobOptions(dataset: DatasetSpec(path: "/data", labels: nil, files: nil, recipe: .imagenet))
+        var options = InferenceJobOptions(dataset: DatasetSpec(path: "/data", labels: nil, manifest: nil, recipe: .imagenet))
         options.outputs = .tensors
         guard case .accepted(let a)? = sent(send(client, submit(options, model: model))).first?.1.body else { return XCTFail("not accepted") }
         let task = TaskRecord(job: a.jobID, index: 0, kind: InferenceJobHandler.taskKind(.tensors), start: 0, end: 2)

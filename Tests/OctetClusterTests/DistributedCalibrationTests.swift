@@ -18,7 +18,7 @@ final class DistributedCalibrationTests: XCTestCase {
     }
 
     func spec(_ client: ClusterClient, shardSize: Int, options: QuantConfig) throws -> JobSpec {
-        var job = CalibrationJobOptions(dataset: DatasetSpec(path: TestPaths.imageSample, labels: nil, files: nil, recipe: .efficientNetLite),
+        var job = CalibrationJobOptions(dataset: DatasetSpec(path: TestPaths.imageSample, labels: nil, manifest: nil, recipe: .efficientNetLite),
                                         calibration: options)
         job.shardSize = shardSize
         job.verifySamples = 4
@@ -141,7 +141,7 @@ final class DistributedCalibrationTests: XCTestCase {
     }
 
     func inferenceSpec(_ client: ClusterClient, model: String, offset: Int, limit: Int, batch: Int) throws -> JobSpec {
-        var options = InferenceJobOptions(dataset: DatasetSpec(path: TestPaths.imageSample, labels: TestPaths.imageLabels, files: nil,
+        var options = InferenceJobOptions(dataset: DatasetSpec(path: TestPaths.imageSample, labels: TestPaths.imageLabels, manifest: nil,
                                                                recipe: .efficientNetLite, offset: offset, limit: limit))
         options.batch = batch
         return options.spec(modelHash: try client.uploadFile(model), modelName: "m")
@@ -204,7 +204,7 @@ final class DistributedCalibrationTests: XCTestCase {
         let cluster = try InProcessCluster(directory: dir.appendingPathComponent("cluster"), workers: 2)
         defer { cluster.stop() }
         let client = cluster.client()
-        var options = InferenceJobOptions(dataset: DatasetSpec(path: TestPaths.imageSample, labels: nil, files: nil, recipe: recipe, offset: 0, limit: 9))
+        var options = InferenceJobOptions(dataset: DatasetSpec(path: TestPaths.imageSample, labels: nil, manifest: nil, recipe: recipe, offset: 0, limit: 9))
         options.batch = 4
         options.outputs = .tensors
         let spec = options.spec(modelHash: try client.uploadFile(model.path), modelName: "det")

@@ -11,7 +11,7 @@ import XCTest
 /// their defaults.
 final class JobSpecCodingTests: XCTestCase {
     func options(_ o: QuantConfig) -> CalibrationJobOptions {
-        CalibrationJobOptions(dataset: DatasetSpec(path: "/data", labels: nil, files: nil, recipe: .efficientNetLite), calibration: o)
+        CalibrationJobOptions(dataset: DatasetSpec(path: "/data", labels: nil, manifest: nil, recipe: .efficientNetLite), calibration: o)
     }
 
     /// `o` as a coordinator receives it: built into a spec, sent, decoded.
@@ -73,18 +73,29 @@ final class JobSpecCodingTests: XCTestCase {
         XCTAssertThrowsError(try CalibrationJobOptions(broken)) { XCTAssertTrue("\($0)".contains("not 'median'"), "\($0)") }
     }
 
-    /// The recipe travels whole in a job spec, its decoding options included, and shipped files
-    /// are the job's blobs (the coordinator checks them on submit).
-    func testTheRecipeTravelsWithItsDecodingOptions() throws {
+    /// The recipe travels whole in a job spec, its decoding options included; shipped files
+    /// travel as one manifest blob, the job's blob (the coordinator checks it on submit), so the
+    /// options sent with every task stay the same small size for 10 files or 100,000.
+    func testTheRecipeTravelsWithItsDecodingOptionsAndShippedFilesAsAManifest() throws {
         var recipe = PreprocessRecipe.efficientNetLite
         recipe.dctScaling = true
-        let file = DatasetSpec.ShippedFile(name: "a.jpg", hash: String(repeating: "b", count: 64), label: 3)
-        let options = InferenceJobOptions(dataset: DatasetSpec(path: nil, labels: nil, files: [file], recipe: recipe))
+        let files = (0..<100_000).map { DatasetSpec.ShippedFile(name: "img\($0).jpg", hash: ContentHash.sha256(Array("\($0)".utf8)), label: $0 % 1000) }
+        let manifest = ShippedManifest.encode(files)
+        XCTAssertEqual(try ShippedManifest.decode(manifest), files)
+        let options = InferenceJobOptions(dataset: DatasetSpec(path: nil, labels: nil, manifest: ContentHash.sha256(manifest), recipe: recipe))
         let spec = options.spec(modelHash: String(repeating: "a", count: 64), modelName: "m")
         XCTAssertEqual(try InferenceJobOptions(spec).dataset.recipe, recipe)
         XCTAssertTrue(String(decoding: spec.options, as: UTF8.self).contains("\"dctScaling\":true"))
-        XCTAssertEqual(spec.blobs, [file.hash])
+        XCTAssertEqual(spec.blobs, [ContentHash.sha256(manifest)])
+        XCTAssertLessThan(spec.options.count, 1000)
         XCTAssertNil(spec.problem)
+        // A task reads the manifest and its own files only.
+        XCTAssertEqual(options.dataset.blobs(for: 5..<7, of: files), [ContentHash.sha256(manifest), files[5].hash, files[6].hash])
+        // A manifest that is not one is refused with the cause.
+        XCTAssertThrowsError(try ShippedManifest.decode(Array("[]".utf8))) { XCTAssertTrue("\($0)".contains("lists no file"), "\($0)") }
+        XCTAssertThrowsError(try ShippedManifest.decode(Array(#"[{"name":"a.jpg","hash":"zz"}]"#.utf8))) {
+            XCTAssertTrue("\($0)".contains("a.jpg has no valid hash"), "\($0)")
+        }
     }
 
     /// The default task size follows the model's input: 32 images of 224×224, fewer for larger

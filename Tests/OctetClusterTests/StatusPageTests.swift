@@ -24,7 +24,7 @@ final class StatusPageTests: XCTestCase {
         }
         defer { for w in workers { w.signal(SIGTERM); w.wait() }; coordinator.signal(SIGTERM); coordinator.wait() }
         let client = ClusterClient(transport: try ZMQClientTransport(connect: endpoint, maxMessageBytes: 64 << 20), timeoutSeconds: 30)
-        var options = InferenceJobOptions(dataset: DatasetSpec(path: TestPaths.imageSample, labels: nil, files: nil, recipe: .efficientNetLite, limit: 100))
+        var options = InferenceJobOptions(dataset: DatasetSpec(path: TestPaths.imageSample, labels: nil, manifest: nil, recipe: .efficientNetLite, limit: 100))
         options.batch = 2
         let id = try client.submit(options.spec(modelHash: try client.uploadFile(model), modelName: "quick-int8"))
         // 50 tasks; nobody writes the output, so the job stops at the window: 8 done.

@@ -1,5 +1,6 @@
 import Foundation
 import OctetCluster
+import OctetJobs
 import OctetTestSupport
 import XCTest
 
@@ -24,6 +25,29 @@ final class UploadTests: XCTestCase {
                         (name: "huge.jpg", bytes: [UInt8](repeating: 2, count: WireProtocol.blobChunkBytes * 2 + 1))]
         XCTAssertThrowsError(try client.uploadMany(tooLarge)) { error in
             XCTAssertTrue("\(error)".contains("huge.jpg") && "\(error)".contains("exceeds"), "\(error)")
+        }
+    }
+
+    /// A manifest listing a file that was never uploaded fails its job before any task, naming
+    /// the file (the coordinator checks the manifest on submit, the handler every file in it).
+    func testAShippedFileThatWasNeverUploadedFailsTheJobByName() throws {
+        let dir = try TestPaths.temporaryDirectory(self)
+        let cluster = try InProcessCluster(directory: dir, workers: 0)
+        defer { cluster.stop() }
+        let client = cluster.client()
+        let present = try client.upload(Array("an image".utf8))
+        let absent = ContentHash.sha256(Array("never uploaded".utf8))
+        let files = [DatasetSpec.ShippedFile(name: "a.jpg", hash: present, label: nil), DatasetSpec.ShippedFile(name: "b.jpg", hash: absent, label: nil)]
+        let options = InferenceJobOptions(dataset: DatasetSpec(path: nil, labels: nil, manifest: try client.upload(ShippedManifest.encode(files)),
+                                                               recipe: .efficientNetLite))
+        let report = try client.wait(try client.submit(options.spec(modelHash: try client.upload(Array("a model".utf8)), modelName: "m")))
+        XCTAssertEqual(report.state, "failed")
+        XCTAssertTrue(report.error.contains("shipped file b.jpg (\(absent)) was not uploaded"), report.error)
+        // A manifest that was not uploaded is refused on submit.
+        var missing = options
+        missing.dataset.manifest = absent
+        XCTAssertThrowsError(try client.submit(missing.spec(modelHash: present, modelName: "m"))) {
+            XCTAssertTrue("\($0)".contains("was not uploaded"), "\($0)")
         }
     }
 
