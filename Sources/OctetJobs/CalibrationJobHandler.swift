@@ -14,6 +14,10 @@ public struct CalibrationJobContext: Codable, Hashable, Sendable {
     public var isa: String
     public var watched: [String]
     public var int8Hash: String?
+    /// With AdaRound on the workers: the convolutions each `adaround` task optimizes (task
+    /// `start` is its group's index, `adaRoundGroups`), on the first `adaRoundSamples` rows.
+    public var adaRound: [[String]]?
+    public var adaRoundSamples: Int?
 
     /// The context as `JobRecord.context` holds it.
     public var encoded: Data { (try? JobOptionsEncoding.encoder.encode(self)) ?? Data() }
@@ -33,10 +37,38 @@ public struct CalibrationJobContext: Codable, Hashable, Sendable {
 
 /// The kinds of a calibration job's tasks.
 public enum CalibrationTask: String, Sendable {
-    /// The weight-quantization analysis (`WeightEffectSample`s); a histogram shard; the report's
-    /// measurement of the INT8 model (`ReportSampleSums`); the INT8 model's check on held-out
-    /// samples (predictions with the FP32 top-1).
-    case analysis, calibration, report, verification
+    /// The weight-quantization analysis (`WeightEffectSample`s); AdaRound's rounding of a group of
+    /// convolutions (`RoundingPayload`; the task's range is the group's index); a histogram
+    /// shard; the report's measurement of the INT8 model (`ReportSampleSums`); the INT8 model's
+    /// check on held-out samples (predictions with the FP32 top-1).
+    case analysis, adaround, calibration, report, verification
+}
+
+/// An `adaround` task's result: per convolution, its weights' rounding directions
+/// (`RoundingFlags`, with the weight count), as sorted-keys JSON.
+public enum RoundingPayload {
+    struct Layer: Codable { var count: Int, up: String }
+
+    public static func encode(_ rounding: [String: [Bool]]) -> [UInt8] {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return (try? [UInt8](e.encode(rounding.mapValues { Layer(count: $0.count, up: RoundingFlags.encode($0)) }))) ?? []
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(JobFailure) -> [String: [Bool]] {
+        let layers: [String: Layer]
+        do { layers = try JSONDecoder().decode([String: Layer].self, from: Data(bytes)) } catch {
+            throw JobFailure("AdaRound's rounding cannot be read: \(error)")
+        }
+        var out: [String: [Bool]] = [:]
+        for (name, layer) in layers {
+            guard layer.count >= 0, layer.count <= 1 << 30, let flags = RoundingFlags.decode(layer.up, count: layer.count) else {
+                throw JobFailure("AdaRound's rounding of \(name) does not hold \(layer.count) flags")
+            }
+            out[name] = flags
+        }
+        return out
+    }
 }
 
 /// Calibration on the coordinator: plans a job (the calibration plan, the analysis task and
@@ -81,14 +113,25 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
             let files = try JobTasks.shippedFiles(options.dataset, in: blobs)
             let data = try options.dataset.open(blobPath: blobs.path, files: files)
             let plan = try calibrationPlan(job, options, isa: isa, data: data)
-            // The weight-quantization analysis first, in one task (its setup costs more than its samples).
-            let analysis = JobTasks.split(plan.analysisRows, size: max(plan.analysisRows.count, 1), job: job.id,
-                                          kind: CalibrationTask.analysis.rawValue, first: 0, dataset: options.dataset, files: files)
-            let shards = JobTasks.split(0..<plan.samples, size: options.shardSize, job: job.id, kind: CalibrationTask.calibration.rawValue,
-                                        first: analysis.count, dataset: options.dataset, files: files)
             let pinned = plan.config.plan.isa.rawValue
-            return PreparedJob(tasks: analysis + shards, context: CalibrationJobContext(isa: pinned, watched: plan.watched).encoded,
-                               requirement: pinned)
+            var context = CalibrationJobContext(isa: pinned, watched: plan.watched)
+            let first: [TaskRecord]
+            if plan.adaRoundPending {
+                // AdaRound's layers in groups, one task each (the analysis then runs here, with its rounding).
+                let groups = adaRoundGroups(plan.graph, count: Self.adaRoundTasks)
+                context.adaRound = groups
+                context.adaRoundSamples = plan.adaRoundSamples
+                first = JobTasks.split(0..<groups.count, size: 1, job: job.id, kind: CalibrationTask.adaround.rawValue, first: 0,
+                                       dataset: options.dataset, files: files)
+                    .map { var t = $0; t.blobs = options.dataset.blobs(for: 0..<plan.adaRoundSamples, of: files); return t }
+            } else {
+                // The weight-quantization analysis first, in one task (its setup costs more than its samples).
+                first = JobTasks.split(plan.analysisRows, size: max(plan.analysisRows.count, 1), job: job.id,
+                                       kind: CalibrationTask.analysis.rawValue, first: 0, dataset: options.dataset, files: files)
+            }
+            let shards = JobTasks.split(0..<plan.samples, size: options.shardSize, job: job.id, kind: CalibrationTask.calibration.rawValue,
+                                        first: first.count, dataset: options.dataset, files: files)
+            return PreparedJob(tasks: first + shards, context: context.encoded, requirement: pinned)
         }.mapError(Self.failure)
     }
 
@@ -109,6 +152,16 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
             }
         case .analysis:
             return InferenceOutputs.samplesProblem(r, task, "weight-effect sums") { try WeightEffectSample.decode($0).map(\.sample) }
+        case .adaround:
+            do {
+                let layers = Set(try RoundingPayload.decode(try Compression.unpack(r.payload)).keys)
+                let groups = try CalibrationJobContext(job.context).adaRound ?? []
+                guard task.start >= 0, task.start < groups.count else { return "no AdaRound group \(task.start)" }
+                let unexpected = layers.subtracting(groups[task.start])
+                return unexpected.isEmpty ? nil : "rounding of \(unexpected.sorted().first ?? ""), not in AdaRound group \(task.start)"
+            } catch {
+                return "\(error)"
+            }
         case .report:
             return InferenceOutputs.samplesProblem(r, task, "report sums") { try ReportSampleSums.decode($0).map(\.sample) }
         case .verification:
@@ -134,6 +187,10 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
         if case .failure = result { forget(job.id) }
         return result
     }
+
+    /// AdaRound's layers are split into this many tasks (fewer for a model with fewer layers):
+    /// each repeats the FP32 pass over the samples, so more tasks than workers cost a little.
+    static let adaRoundTasks = 8
 
     static func failure(_ error: any Error) -> JobFailure {
         error as? JobFailure ?? JobFailure(JobTasks.describe(error))
@@ -166,7 +223,17 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
     func calibrated(_ job: JobRecord, _ options: CalibrationJobOptions, _ context: CalibrationJobContext, _ tasks: [TaskRecord],
                     data: any Dataset) throws -> (CalibrationPlan, QuantizedModel) {
         var plan = try calibrationPlan(job, options, isa: try ISA.named(context.isa), data: data)
-        if !plan.analysisRows.isEmpty {
+        if plan.adaRoundPending {
+            var rounding: [String: [Bool]] = [:]
+            let tasks = tasks.filter { $0.kind == CalibrationTask.adaround.rawValue }
+            for (task, r) in zip(tasks, try store.results(of: tasks)) {
+                do { rounding.merge(try RoundingPayload.decode(try Compression.unpack(r.payload))) { first, _ in first } } catch {
+                    throw JobFailure("the rounding of task \(task.index) cannot be read: \(error)")
+                }
+            }
+            plan = try plan.completed(withRounding: rounding, data: data)
+            lock.lock(); plans[job.id] = plan; lock.unlock()
+        } else if !plan.analysisRows.isEmpty {
             var samples: [WeightEffectSample] = []
             let analysis = tasks.filter { $0.kind == CalibrationTask.analysis.rawValue }
             for (task, r) in zip(analysis, try store.results(of: analysis)) {

@@ -56,14 +56,14 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
         return PreparedInput(for: a, input: input, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
     }
 
+    /// The job's dataset, opened once per job spec.
+    func open(_ spec: Octet_Wire_JobSpec, _ dataset: DatasetSpec) throws -> any Dataset {
+        try cached(\.datasets, Self.specKey(spec)) { try dataset.open(blobPath: cache.path) }
+    }
+
     /// The task's dataset (opened once per job spec) and its sample range, checked.
     func open(_ a: Octet_Wire_TaskAssignment, _ dataset: DatasetSpec) throws -> (any Dataset, Range<Int>) {
-        let key = Self.specKey(a)
-        lock.lock()
-        let cached = datasets.value(for: key)
-        lock.unlock()
-        let data = try cached ?? dataset.open(blobPath: cache.path)
-        if cached == nil { lock.lock(); datasets.insert(data, for: key); lock.unlock() }
+        let data = try open(a.spec, dataset)
         let range = Int(a.start)..<Int(a.end)
         guard range.lowerBound <= range.upperBound, range.upperBound <= data.count else {
             throw JobFailure("samples \(range) are outside the dataset's \(data.count)")
@@ -72,8 +72,10 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
     }
 
     /// A key for everything a task's job spec determines (its model and options).
-    static func specKey(_ a: Octet_Wire_TaskAssignment) -> String {
-        a.spec.kind + "#" + a.spec.modelHash + "#" + ContentHash.sha256([UInt8](a.spec.options))
+    static func specKey(_ a: Octet_Wire_TaskAssignment) -> String { specKey(a.spec) }
+
+    static func specKey(_ spec: Octet_Wire_JobSpec) -> String {
+        spec.kind + "#" + spec.modelHash + "#" + ContentHash.sha256([UInt8](spec.options))
     }
 
     /// Runs task `a`; an inference task uses its `prepared` input when one was made for it.
@@ -95,8 +97,9 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
     func calibrationTask(_ a: Octet_Wire_TaskAssignment, _ r: inout Octet_Wire_TaskResult) throws -> Int {
         let options = try CalibrationJobOptions(a)
         let context = try CalibrationJobContext(a.context)
-        let (data, range) = try open(a, options.dataset)
         let isa = try ISA.named(context.isa)
+        if a.kind == CalibrationTask.adaround.rawValue { return try adaRoundTask(a, options, context, isa: isa, &r) }
+        let (data, range) = try open(a, options.dataset)
         switch CalibrationTask(rawValue: a.kind) {
         case .calibration:
             let plan = PlanOptions(isa: isa, threads: threads, fuse: false)
@@ -118,10 +121,26 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
                 return (try session.run(input).floats ?? [], fp32)
             }
             r.payload = InferenceOutputs.pack(output)
-        case nil:
+        case .adaround, nil:
             throw JobFailure("a calibration job has no '\(a.kind)' tasks")
         }
         return range.count
+    }
+
+    /// AdaRound's rounding of the convolutions of group `a.start` (`CalibrationJobContext.adaRound`),
+    /// on the job's observed graph and pinned path, into `r`; returns the samples it read.
+    func adaRoundTask(_ a: Octet_Wire_TaskAssignment, _ options: CalibrationJobOptions, _ context: CalibrationJobContext, isa: ISA,
+                      _ r: inout Octet_Wire_TaskResult) throws -> Int {
+        guard let groups = context.adaRound, let samples = context.adaRoundSamples, Int(a.start) < groups.count else {
+            throw JobFailure("AdaRound task \(a.start) has no group in its job's context")
+        }
+        let data = try open(a.spec, options.dataset)
+        let plan = PlanOptions(isa: isa, threads: threads)
+        let graph = try observedGraph(a, options, data: data, plan: plan)
+        let rounding = try adaRoundedWeights(graph, data: data, samples: min(samples, data.count), options: options.calibration.quantize, plan: plan,
+                                             settings: options.calibration.adaRound, layers: Set(groups[Int(a.start)]))
+        r.payload = Compression.pack(RoundingPayload.encode(rounding), elementSize: 1)
+        return min(samples, data.count)
     }
 
     /// The INT8 model a calibration job's follow-up task measures.

@@ -60,11 +60,13 @@ func convolutionsWithOwnWeights(_ graph: Graph) -> [Node] {
 /// Deterministic for a kernel path: the moments sum in sample and pixel order, each layer is
 /// optimized alone (layers are spread over `plan.threads`, which changes nothing), and
 /// non-finite inputs are skipped with their whole patch.
+///
+/// `layers`, when given, limits the work to those convolutions (a cluster task's share,
+/// `adaRoundGroups`); each layer's result is the same as in the whole run.
 public func adaRoundedWeights(_ graph: Graph, data: any Dataset, samples: Int, options: QuantizeOptions, plan: PlanOptions,
-                              weightScales: [String: [Float]] = [:], settings: AdaRoundSettings = AdaRoundSettings()) throws -> [String: [Bool]] {
-    let convs = convolutionsWithOwnWeights(graph).filter { node in
-        graph.initializers[node.inputs[1]]?.floats?.allSatisfy(\.isFinite) == true
-    }
+                              weightScales: [String: [Float]] = [:], settings: AdaRoundSettings = AdaRoundSettings(),
+                              layers: Set<String>? = nil) throws -> [String: [Bool]] {
+    let convs = adaRoundConvolutions(graph).filter { layers?.contains($0.name) ?? true }
     guard !convs.isEmpty, settings.iterations > 0 else { return [:] }
     let moments = try inputSecondMoments(graph, convs: convs, data: data, samples: samples, plan: plan)
     // The largest problems first, so the threads finish together.
@@ -79,6 +81,31 @@ public func adaRoundedWeights(_ graph: Graph, data: any Dataset, samples: Int, o
     var out: [String: [Bool]] = [:]
     for (i, (node, _)) in work.enumerated() { if let up = results[i], !up.isEmpty { out[node.name] = up } }
     return out
+}
+
+/// The convolutions AdaRound optimizes: those with weights of their own, all finite.
+func adaRoundConvolutions(_ graph: Graph) -> [Node] {
+    convolutionsWithOwnWeights(graph).filter { node in graph.initializers[node.inputs[1]]?.floats?.allSatisfy(\.isFinite) == true }
+}
+
+/// The convolutions AdaRound optimizes, in at most `count` groups of about equal work (each layer
+/// in turn, largest first, to the group with the least so far; ties by name and group order): a
+/// cluster task's share each. A function of the graph alone, so every machine splits it alike.
+public func adaRoundGroups(_ graph: Graph, count: Int) -> [[String]] {
+    let layers = adaRoundConvolutions(graph).compactMap { node -> (String, Int)? in
+        guard case .conv(_, let group) = node.op, let w = graph.initializers[node.inputs[1]], w.shape.rank == 4, group >= 1,
+              w.shape[0] % group == 0 else { return nil }
+        let k = w.shape[1] * w.shape[2] * w.shape[3]
+        return (node.name, group * (w.shape[0] / group) * k * k)
+    }.sorted { ($0.1, $1.0) > ($1.1, $0.0) }
+    var groups = [[String]](repeating: [], count: max(1, min(count, layers.count)))
+    var load = [Int](repeating: 0, count: groups.count)
+    for (name, cost) in layers {
+        let g = load.indices.min { (load[$0], $0) < (load[$1], $1) } ?? 0
+        groups[g].append(name)
+        load[g] += cost
+    }
+    return groups.filter { !$0.isEmpty }
 }
 
 /// One convolution's input second moments: per group g the K×K matrix Σ x·xᵀ over every

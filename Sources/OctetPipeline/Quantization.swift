@@ -161,6 +161,10 @@ public struct CalibrationPlan: Sendable {
     /// Rows whose weight-quantization effects (`WeightEffectSample`) the plan still needs; empty
     /// once `completed(with:)` (see `planCalibration(deferAnalysis:)`).
     public var analysisRows: Range<Int> = 0..<0
+    /// Whether AdaRound's rounding is still to be chosen by others (`adaRoundedWeights` on
+    /// `adaRoundSamples` rows, then `completed(withRounding:data:)`).
+    public var adaRoundPending = false
+    public var adaRoundSamples = 0
 }
 
 /// Prepares a calibration: checks the model, optimizes it, and runs the weight-sensitivity
@@ -185,7 +189,9 @@ public func planCalibration(_ model: Graph, calibrationData: any Dataset, config
                                                  options: config.quantize, plan: config.plan)
     }
     var roundedUp: [String: [Bool]]? = nil
-    if config.weightRounding == .adaround {
+    // AdaRound at the default ranges is left to others too (its layers are independent).
+    let deferRounding = deferAnalysis && config.weightRounding == .adaround && weightScales == nil
+    if config.weightRounding == .adaround, !deferRounding {
         roundedUp = try adaRoundedWeights(graph, data: calibrationData, samples: min(config.adaRound.samples, count), options: config.quantize,
                                           plan: config.plan, weightScales: weightScales ?? [:], settings: config.adaRound)
     }
@@ -197,6 +203,13 @@ public func planCalibration(_ model: Graph, calibrationData: any Dataset, config
                                sensitivity: [:], autoExcluded: [], corrections: [:],
                                adjustments: adjustments, weightScales: weightScales, roundedUp: roundedUp, weights: weights)
     let analysis = config.sensitivityMarginDB != nil || config.biasCorrection ? 0..<min(config.sensitivitySamples, count) : 0..<0
+    if deferRounding {
+        plan.adaRoundPending = true
+        plan.adaRoundSamples = min(config.adaRound.samples, count)
+        plan.analysisRows = analysis
+        plan.watched = CalibrationPlan.watchedTensors(graph, config: config, everyExclusion: true)
+        return plan
+    }
     // Workers quantize the weights by the default rule only; chosen ranges or rounding stay here.
     if deferAnalysis, !analysis.isEmpty, weightScales == nil, roundedUp == nil {
         plan.analysisRows = analysis
@@ -208,6 +221,18 @@ public func planCalibration(_ model: Graph, calibrationData: any Dataset, config
 }
 
 extension CalibrationPlan {
+    /// The plan finished with AdaRound's rounding (`adaRoundedWeights` of every layer, merged from
+    /// `adaRoundGroups`' shares): the chosen weights, then the analysis on `data`'s analysis rows
+    /// with them (as `planCalibration` does in one process).
+    public func completed(withRounding roundedUp: [String: [Bool]], data: any Dataset) throws -> CalibrationPlan {
+        var plan = self
+        plan.adaRoundPending = false
+        plan.roundedUp = roundedUp
+        plan.weights.merge(chosenWeights(graph, scales: weightScales, roundedUp: roundedUp, options: config.quantize)) { _, picked in picked }
+        return plan.completed(with: try WeightEffects.measure(graph, data: data, rows: analysisRows, options: config.quantize,
+                                                              plan: config.plan, chosen: plan.weights))
+    }
+
     /// The plan finished with the weight-quantization effects of its analysis rows: the
     /// sensitivity exclusions, the bias corrections, and the tensors to observe.
     public func completed(with effects: WeightEffects) -> CalibrationPlan {

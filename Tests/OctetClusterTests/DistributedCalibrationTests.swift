@@ -73,6 +73,17 @@ final class DistributedCalibrationTests: XCTestCase {
         XCTAssertFalse(a.returned.isEmpty)
     }
 
+    /// AdaRound at the default weight ranges runs on the workers, its layers in 8 groups of about
+    /// equal work, one task each (`adaRoundGroups`); the coordinator merges the rounding and runs
+    /// the analysis with it. The bytes are those of one process whatever the workers.
+    func testAdaRoundOnTheWorkersGivesTheSingleProcessBytes() throws {
+        let q = try assertClusterGivesTheSingleProcessBytes(options {
+            $0.weightRounding = .adaround
+            $0.adaRound.iterations = 20   // the plumbing, not the optimum
+        }, runs: [ClusterRun(workers: 1, shardSize: 20), ClusterRun(workers: 2, shardSize: 7)])
+        XCTAssertFalse(q.roundedUp?.isEmpty ?? true, "AdaRound chose no rounding")
+    }
+
     /// One cluster of the comparison: its worker count, shard size, and the kernel paths of the
     /// coordinator and of each worker (empty: the best path).
     struct ClusterRun {
@@ -122,8 +133,9 @@ final class DistributedCalibrationTests: XCTestCase {
             XCTAssertEqual(report.state, "done", report.error)
             // The weight analysis (one task, when the workers can measure it: default weight ranges
             // and rounding), the shards, the report's 2 samples (one task each) and 4 verification samples.
-            let analysis = (options.sensitivityMarginDB != nil || options.biasCorrection)
-                && options.weightRanges == .weights && options.weightRounding == .nearest ? 1 : 0
+            // With AdaRound at the default ranges: its 8 groups of layers instead (the analysis then runs on the coordinator).
+            let analysis = options.weightRanges != .weights ? 0 : options.weightRounding == .adaround ? 8
+                : (options.sensitivityMarginDB != nil || options.biasCorrection) ? 1 : 0
             XCTAssertEqual(Int(report.tasksDone), analysis + (calibrationTasks + shardSize - 1) / shardSize + 2 + (4 + shardSize - 1) / shardSize)
             let out = dir.appendingPathComponent("out-\(i)")
             _ = try client.fetchArtifacts(report, to: out.path)
