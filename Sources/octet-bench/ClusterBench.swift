@@ -27,6 +27,9 @@ struct ClusterBench: ParsableCommand {
     @Option(help: "Threads per worker (1: each worker process uses one core, so N workers use N cores).")
     var threadsPerWorker: Int = 1
 
+    @Option(help: "Weight rounding: nearest, or adaround (its layers run as tasks on the workers).")
+    var weightRounding: String = "nearest"
+
     struct Run {
         var workers: Int
         var threads: Int
@@ -46,7 +49,7 @@ struct ClusterBench: ParsableCommand {
         for n in workers {
             runs.append(try calibrate(octet: octet, workers: n, threads: threadsPerWorker))
         }
-        print("\(samples) samples in shards of \(shardSize); the coordinator (2 threads) plans, searches thresholds, quantizes and writes; the workers run the weight analysis, histogram and measure the report (no verification samples here)")
+        print("\(samples) samples in shards of \(shardSize); the coordinator (2 threads) plans, searches thresholds, quantizes and writes; the workers run the weight analysis, histogram and measure the report (no verification samples here); weight rounding: \(weightRounding)")
         print("")
         print("| workers | threads each | wall s | speed-up | coordinator's own s | its share of the wall | prepare s | shards s | after the shards s | shard speed-up |")
         print("|---|---|---|---|---|---|---|---|---|---|")
@@ -94,6 +97,8 @@ struct ClusterBench: ParsableCommand {
         while (try? client.status().workers.count) != n { Thread.sleep(forTimeInterval: 0.05) }
         var o = QuantConfig()
         o.samples = samples
+        guard let rounding = WeightRounding(rawValue: weightRounding) else { throw ValidationError("--weight-rounding is nearest or adaround") }
+        o.weightRounding = rounding
         var options = CalibrationJobOptions(dataset: DatasetSpec(path: URL(fileURLWithPath: data).standardizedFileURL.path, labels: nil, manifest: nil,
                                                                  recipe: .efficientNetLite),
                                             calibration: o)
