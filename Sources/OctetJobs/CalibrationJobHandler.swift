@@ -14,10 +14,12 @@ public struct CalibrationJobContext: Codable, Hashable, Sendable {
     public var isa: String
     public var watched: [String]
     public var int8Hash: String?
-    /// With AdaRound on the workers: the convolutions each `adaround` task optimizes (task
-    /// `start` is its group's index, `adaRoundGroups`), on the first `adaRoundSamples` rows.
-    public var adaRound: [[String]]?
-    public var adaRoundSamples: Int?
+    /// With weights chosen on the workers (ranges on the outputs, AdaRound): the convolutions each
+    /// `weights` task chooses for (task `start` is its group's index, `weightChoiceGroups`), the
+    /// rows the ranges are chosen on, and AdaRound's (0: not chosen).
+    public var weightGroups: [[String]]?
+    public var rangeSamples: Int?
+    public var roundingSamples: Int?
 
     /// The context as `JobRecord.context` holds it.
     public var encoded: Data { (try? JobOptionsEncoding.encoder.encode(self)) ?? Data() }
@@ -37,37 +39,44 @@ public struct CalibrationJobContext: Codable, Hashable, Sendable {
 
 /// The kinds of a calibration job's tasks.
 public enum CalibrationTask: String, Sendable {
-    /// The weight-quantization analysis (`WeightEffectSample`s); AdaRound's rounding of a group of
-    /// convolutions (`RoundingPayload`; the task's range is the group's index); a histogram
+    /// The weight-quantization analysis (`WeightEffectSample`s); the chosen weights of a group of
+    /// convolutions (`ChosenWeightsPayload`; the task's range is the group's index); a histogram
     /// shard; the report's measurement of the INT8 model (`ReportSampleSums`); the INT8 model's
     /// check on held-out samples (predictions with the FP32 top-1).
-    case analysis, adaround, calibration, report, verification
+    case analysis, weights, calibration, report, verification
 }
 
-/// An `adaround` task's result: per convolution, its weights' rounding directions
-/// (`RoundingFlags`, with the weight count), as sorted-keys JSON.
-public enum RoundingPayload {
-    struct Layer: Codable { var count: Int, up: String }
+/// A `weights` task's result: per convolution, the scales chosen on its outputs (Float bit
+/// patterns) and AdaRound's rounding directions (`RoundingFlags`, with the weight count), each
+/// when the job chooses it, as sorted-keys JSON.
+public enum ChosenWeightsPayload {
+    struct Layer: Codable { var scales: [UInt32]?, count: Int?, up: String? }
 
-    public static func encode(_ rounding: [String: [Bool]]) -> [UInt8] {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        return (try? [UInt8](e.encode(rounding.mapValues { Layer(count: $0.count, up: RoundingFlags.encode($0)) }))) ?? []
+    public static func encode(scales: [String: [Float]]?, rounding: [String: [Bool]]?) -> [UInt8] {
+        var layers: [String: Layer] = [:]
+        for (name, s) in scales ?? [:] { layers[name, default: Layer()].scales = s.map(\.bitPattern) }
+        for (name, up) in rounding ?? [:] {
+            layers[name, default: Layer()].count = up.count
+            layers[name, default: Layer()].up = RoundingFlags.encode(up)
+        }
+        return (try? [UInt8](JobOptionsEncoding.encoder.encode(layers))) ?? []
     }
 
-    public static func decode(_ bytes: [UInt8]) throws(JobFailure) -> [String: [Bool]] {
+    public static func decode(_ bytes: [UInt8]) throws(JobFailure) -> (scales: [String: [Float]], rounding: [String: [Bool]]) {
         let layers: [String: Layer]
         do { layers = try JSONDecoder().decode([String: Layer].self, from: Data(bytes)) } catch {
-            throw JobFailure("AdaRound's rounding cannot be read: \(error)")
+            throw JobFailure("the chosen weights cannot be read: \(error)")
         }
-        var out: [String: [Bool]] = [:]
+        var scales: [String: [Float]] = [:], rounding: [String: [Bool]] = [:]
         for (name, layer) in layers {
-            guard layer.count >= 0, layer.count <= 1 << 30, let flags = RoundingFlags.decode(layer.up, count: layer.count) else {
-                throw JobFailure("AdaRound's rounding of \(name) does not hold \(layer.count) flags")
+            if let s = layer.scales { scales[name] = s.map(Float.init(bitPattern:)) }
+            guard let up = layer.up else { continue }
+            guard let count = layer.count, count >= 0, count <= 1 << 30, let flags = RoundingFlags.decode(up, count: count) else {
+                throw JobFailure("the rounding of \(name) does not hold \(layer.count ?? -1) flags")
             }
-            out[name] = flags
+            rounding[name] = flags
         }
-        return out
+        return (scales, rounding)
     }
 }
 
@@ -116,14 +125,16 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
             let pinned = plan.config.plan.isa.rawValue
             var context = CalibrationJobContext(isa: pinned, watched: plan.watched)
             let first: [TaskRecord]
-            if plan.adaRoundPending {
-                // AdaRound's layers in groups, one task each (the analysis then runs here, with its rounding).
-                let groups = adaRoundGroups(plan.graph, count: Self.adaRoundTasks)
-                context.adaRound = groups
-                context.adaRoundSamples = plan.adaRoundSamples
-                first = JobTasks.split(0..<groups.count, size: 1, job: job.id, kind: CalibrationTask.adaround.rawValue, first: 0,
+            if plan.weightChoicePending {
+                // The chosen weights' layers in groups, one task each (the analysis then runs here, with them).
+                let groups = weightChoiceGroups(plan.graph, count: Self.weightTasks)
+                context.weightGroups = groups
+                context.rangeSamples = plan.rangeSamples
+                context.roundingSamples = plan.roundingSamples
+                let rows = 0..<max(plan.rangeSamples, plan.roundingSamples)
+                first = JobTasks.split(0..<groups.count, size: 1, job: job.id, kind: CalibrationTask.weights.rawValue, first: 0,
                                        dataset: options.dataset, files: files)
-                    .map { var t = $0; t.blobs = options.dataset.blobs(for: 0..<plan.adaRoundSamples, of: files); return t }
+                    .map { var t = $0; t.blobs = options.dataset.blobs(for: rows, of: files); return t }
             } else {
                 // The weight-quantization analysis first, in one task (its setup costs more than its samples).
                 first = JobTasks.split(plan.analysisRows, size: max(plan.analysisRows.count, 1), job: job.id,
@@ -152,13 +163,13 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
             }
         case .analysis:
             return InferenceOutputs.samplesProblem(r, task, "weight-effect sums") { try WeightEffectSample.decode($0).map(\.sample) }
-        case .adaround:
+        case .weights:
             do {
-                let layers = Set(try RoundingPayload.decode(try Compression.unpack(r.payload)).keys)
-                let groups = try CalibrationJobContext(job.context).adaRound ?? []
-                guard task.start >= 0, task.start < groups.count else { return "no AdaRound group \(task.start)" }
-                let unexpected = layers.subtracting(groups[task.start])
-                return unexpected.isEmpty ? nil : "rounding of \(unexpected.sorted().first ?? ""), not in AdaRound group \(task.start)"
+                let chosen = try ChosenWeightsPayload.decode(try Compression.unpack(r.payload))
+                let groups = try CalibrationJobContext(job.context).weightGroups ?? []
+                guard task.start >= 0, task.start < groups.count else { return "no weight group \(task.start)" }
+                let unexpected = Set(chosen.scales.keys).union(chosen.rounding.keys).subtracting(groups[task.start])
+                return unexpected.isEmpty ? nil : "weights of \(unexpected.sorted().first ?? ""), not in weight group \(task.start)"
             } catch {
                 return "\(error)"
             }
@@ -188,9 +199,10 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
         return result
     }
 
-    /// AdaRound's layers are split into this many tasks (fewer for a model with fewer layers):
-    /// each repeats the FP32 pass over the samples, so more tasks than workers cost a little.
-    static let adaRoundTasks = 8
+    /// The layers whose weights are chosen are split into this many tasks (fewer for a model with
+    /// fewer layers): each repeats the FP32 pass over its samples, so more tasks than workers
+    /// cost a little.
+    static let weightTasks = 8
 
     static func failure(_ error: any Error) -> JobFailure {
         error as? JobFailure ?? JobFailure(JobTasks.describe(error))
@@ -223,15 +235,19 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
     func calibrated(_ job: JobRecord, _ options: CalibrationJobOptions, _ context: CalibrationJobContext, _ tasks: [TaskRecord],
                     data: any Dataset) throws -> (CalibrationPlan, QuantizedModel) {
         var plan = try calibrationPlan(job, options, isa: try ISA.named(context.isa), data: data)
-        if plan.adaRoundPending {
-            var rounding: [String: [Bool]] = [:]
-            let tasks = tasks.filter { $0.kind == CalibrationTask.adaround.rawValue }
+        if plan.weightChoicePending {
+            var scales: [String: [Float]] = [:], rounding: [String: [Bool]] = [:]
+            let tasks = tasks.filter { $0.kind == CalibrationTask.weights.rawValue }
             for (task, r) in zip(tasks, try store.results(of: tasks)) {
-                do { rounding.merge(try RoundingPayload.decode(try Compression.unpack(r.payload))) { first, _ in first } } catch {
-                    throw JobFailure("the rounding of task \(task.index) cannot be read: \(error)")
+                do {
+                    let chosen = try ChosenWeightsPayload.decode(try Compression.unpack(r.payload))
+                    scales.merge(chosen.scales) { first, _ in first }
+                    rounding.merge(chosen.rounding) { first, _ in first }
+                } catch {
+                    throw JobFailure("the chosen weights of task \(task.index) cannot be read: \(error)")
                 }
             }
-            plan = try plan.completed(withRounding: rounding, data: data)
+            plan = try plan.completed(withScales: scales, rounding: rounding, data: data)
             lock.lock(); plans[job.id] = plan; lock.unlock()
         } else if !plan.analysisRows.isEmpty {
             var samples: [WeightEffectSample] = []

@@ -98,7 +98,7 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
         let options = try CalibrationJobOptions(a)
         let context = try CalibrationJobContext(a.context)
         let isa = try ISA.named(context.isa)
-        if a.kind == CalibrationTask.adaround.rawValue { return try adaRoundTask(a, options, context, isa: isa, &r) }
+        if a.kind == CalibrationTask.weights.rawValue { return try weightsTask(a, options, context, isa: isa, &r) }
         let (data, range) = try open(a, options.dataset)
         switch CalibrationTask(rawValue: a.kind) {
         case .calibration:
@@ -121,26 +121,32 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
                 return (try session.run(input).floats ?? [], fp32)
             }
             r.payload = InferenceOutputs.pack(output)
-        case .adaround, nil:
+        case .weights, nil:
             throw JobFailure("a calibration job has no '\(a.kind)' tasks")
         }
         return range.count
     }
 
-    /// AdaRound's rounding of the convolutions of group `a.start` (`CalibrationJobContext.adaRound`),
-    /// on the job's observed graph and pinned path, into `r`; returns the samples it read.
-    func adaRoundTask(_ a: Octet_Wire_TaskAssignment, _ options: CalibrationJobOptions, _ context: CalibrationJobContext, isa: ISA,
-                      _ r: inout Octet_Wire_TaskResult) throws -> Int {
-        guard let groups = context.adaRound, let samples = context.adaRoundSamples, Int(a.start) < groups.count else {
-            throw JobFailure("AdaRound task \(a.start) has no group in its job's context")
+    /// The chosen weights of the convolutions of group `a.start` (`CalibrationJobContext.weightGroups`):
+    /// their ranges on the outputs, then AdaRound's rounding at those ranges, as the job asks, on
+    /// its observed graph and pinned path, into `r`; returns the samples it read.
+    func weightsTask(_ a: Octet_Wire_TaskAssignment, _ options: CalibrationJobOptions, _ context: CalibrationJobContext, isa: ISA,
+                     _ r: inout Octet_Wire_TaskResult) throws -> Int {
+        guard let groups = context.weightGroups, Int(a.start) < groups.count else {
+            throw JobFailure("weights task \(a.start) has no group in its job's context")
         }
+        let layers = Set(groups[Int(a.start)]), config = options.calibration
         let data = try open(a.spec, options.dataset)
         let plan = PlanOptions(isa: isa, threads: threads)
         let graph = try observedGraph(a, options, data: data, plan: plan)
-        let rounding = try adaRoundedWeights(graph, data: data, samples: min(samples, data.count), options: options.calibration.quantize, plan: plan,
-                                             settings: options.calibration.adaRound, layers: Set(groups[Int(a.start)]))
-        r.payload = Compression.pack(RoundingPayload.encode(rounding), elementSize: 1)
-        return min(samples, data.count)
+        let rangeRows = min(context.rangeSamples ?? 0, data.count), roundingRows = min(context.roundingSamples ?? 0, data.count)
+        let scales = config.weightRanges == .outputs
+            ? try outputMSEWeightScales(graph, data: data, samples: rangeRows, options: config.quantize, plan: plan, layers: layers) : nil
+        let rounding = config.weightRounding == .adaround
+            ? try adaRoundedWeights(graph, data: data, samples: roundingRows, options: config.quantize, plan: plan, weightScales: scales ?? [:],
+                                    settings: config.adaRound, layers: layers) : nil
+        r.payload = Compression.pack(ChosenWeightsPayload.encode(scales: scales, rounding: rounding), elementSize: 1)
+        return max(rangeRows, roundingRows)
     }
 
     /// The INT8 model a calibration job's follow-up task measures.

@@ -62,7 +62,7 @@ func convolutionsWithOwnWeights(_ graph: Graph) -> [Node] {
 /// non-finite inputs are skipped with their whole patch.
 ///
 /// `layers`, when given, limits the work to those convolutions (a cluster task's share,
-/// `adaRoundGroups`); each layer's result is the same as in the whole run.
+/// `weightChoiceGroups`); each layer's result is the same as in the whole run.
 public func adaRoundedWeights(_ graph: Graph, data: any Dataset, samples: Int, options: QuantizeOptions, plan: PlanOptions,
                               weightScales: [String: [Float]] = [:], settings: AdaRoundSettings = AdaRoundSettings(),
                               layers: Set<String>? = nil) throws -> [String: [Bool]] {
@@ -88,15 +88,16 @@ func adaRoundConvolutions(_ graph: Graph) -> [Node] {
     convolutionsWithOwnWeights(graph).filter { node in graph.initializers[node.inputs[1]]?.floats?.allSatisfy(\.isFinite) == true }
 }
 
-/// The convolutions AdaRound optimizes, in at most `count` groups of about equal work (each layer
-/// in turn, largest first, to the group with the least so far; ties by name and group order): a
-/// cluster task's share each. A function of the graph alone, so every machine splits it alike.
-public func adaRoundGroups(_ graph: Graph, count: Int) -> [[String]] {
-    let layers = adaRoundConvolutions(graph).compactMap { node -> (String, Int)? in
-        guard case .conv(_, let group) = node.op, let w = graph.initializers[node.inputs[1]], w.shape.rank == 4, group >= 1,
-              w.shape[0] % group == 0 else { return nil }
-        let k = w.shape[1] * w.shape[2] * w.shape[3]
-        return (node.name, group * (w.shape[0] / group) * k * k)
+/// The convolutions whose weights a calibration may choose (`convolutionsWithOwnWeights`: ranges
+/// on the outputs, AdaRound's rounding), in at most `count` groups of about equal work (each
+/// layer in turn, largest first by output channels × K², to the group with the least so far;
+/// ties by name and group order): a cluster task's share each. A function of the graph alone, so
+/// every machine splits it alike.
+public func weightChoiceGroups(_ graph: Graph, count: Int) -> [[String]] {
+    let layers = convolutionsWithOwnWeights(graph).compactMap { node -> (String, Int)? in
+        guard let w = graph.initializers[node.inputs[1]] else { return nil }
+        let k = w.shape.dims.dropFirst().reduce(1, *)
+        return (node.name, w.shape[0] * k * k)
     }.sorted { ($0.1, $1.0) > ($1.1, $0.0) }
     var groups = [[String]](repeating: [], count: max(1, min(count, layers.count)))
     var load = [Int](repeating: 0, count: groups.count)

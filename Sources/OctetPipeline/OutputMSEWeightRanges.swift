@@ -23,14 +23,16 @@ public enum WeightRangeSearch: String, Codable, Sendable, CaseIterable {
 /// runs on its captured FP32 inputs with the weights quantized at that range, and each output
 /// channel keeps the candidate with the least error (the widest on ties); with per-tensor
 /// weights the whole layer keeps one. Convolutions whose weight tensor other nodes share are
-/// left to the default. Deterministic: sums per channel in a fixed order.
+/// left to the default. Deterministic: sums per channel in a fixed order. `layers`, when given,
+/// limits the work to those convolutions (a cluster task's share, `weightChoiceGroups`); each
+/// layer's scales are the same as in the whole run.
 public func outputMSEWeightScales(_ graph: Graph, data: any Dataset, samples: Int, options: QuantizeOptions,
-                                  plan: PlanOptions) throws -> [String: [Float]] {
+                                  plan: PlanOptions, layers: Set<String>? = nil) throws -> [String: [Float]] {
     var opts = plan
     opts.fuse = false
     opts.threads = 1
     let run = try ModelRun(graph: graph, options: opts)
-    let convs = convolutionsWithOwnWeights(graph)
+    let convs = convolutionsWithOwnWeights(graph).filter { layers?.contains($0.name) ?? true }
     guard !convs.isEmpty else { return [:] }
     // Every sample's inputs of every convolution, grouped by the model's input shapes.
     var captured: [[String: Shape]: [[String: [Float]]]] = [:]

@@ -161,10 +161,11 @@ public struct CalibrationPlan: Sendable {
     /// Rows whose weight-quantization effects (`WeightEffectSample`) the plan still needs; empty
     /// once `completed(with:)` (see `planCalibration(deferAnalysis:)`).
     public var analysisRows: Range<Int> = 0..<0
-    /// Whether AdaRound's rounding is still to be chosen by others (`adaRoundedWeights` on
-    /// `adaRoundSamples` rows, then `completed(withRounding:data:)`).
-    public var adaRoundPending = false
-    public var adaRoundSamples = 0
+    /// Whether the chosen weights (`WeightRangeSearch.outputs` on `rangeSamples` rows,
+    /// AdaRound on `roundingSamples` rows) are still to be chosen by others, layer by layer, then
+    /// given to `completed(withScales:rounding:data:)`.
+    public var weightChoicePending = false
+    public var rangeSamples = 0, roundingSamples = 0
 }
 
 /// Prepares a calibration: checks the model, optimizes it, and runs the weight-sensitivity
@@ -183,15 +184,16 @@ public func planCalibration(_ model: Graph, calibrationData: any Dataset, config
     // With an accuracy bound, the last rows validate instead of calibrating.
     if config.accuracy != nil, rows < 2 { throw AccuracyControlError.tooFewSamples(rows) }
     let count = rows - (config.accuracy?.validation(of: rows) ?? 0)
+    // Weights chosen layer by layer (ranges on the outputs, AdaRound) are left to others too:
+    // the layers are independent.
+    let deferWeights = deferAnalysis && (config.weightRanges == .outputs || config.weightRounding == .adaround)
     var weightScales: [String: [Float]]? = nil
-    if config.weightRanges == .outputs {
+    if config.weightRanges == .outputs, !deferWeights {
         weightScales = try outputMSEWeightScales(graph, data: calibrationData, samples: min(config.sensitivitySamples, count),
                                                  options: config.quantize, plan: config.plan)
     }
     var roundedUp: [String: [Bool]]? = nil
-    // AdaRound at the default ranges is left to others too (its layers are independent).
-    let deferRounding = deferAnalysis && config.weightRounding == .adaround && weightScales == nil
-    if config.weightRounding == .adaround, !deferRounding {
+    if config.weightRounding == .adaround, !deferWeights {
         roundedUp = try adaRoundedWeights(graph, data: calibrationData, samples: min(config.adaRound.samples, count), options: config.quantize,
                                           plan: config.plan, weightScales: weightScales ?? [:], settings: config.adaRound)
     }
@@ -203,9 +205,10 @@ public func planCalibration(_ model: Graph, calibrationData: any Dataset, config
                                sensitivity: [:], autoExcluded: [], corrections: [:],
                                adjustments: adjustments, weightScales: weightScales, roundedUp: roundedUp, weights: weights)
     let analysis = config.sensitivityMarginDB != nil || config.biasCorrection ? 0..<min(config.sensitivitySamples, count) : 0..<0
-    if deferRounding {
-        plan.adaRoundPending = true
-        plan.adaRoundSamples = min(config.adaRound.samples, count)
+    if deferWeights {
+        plan.weightChoicePending = true
+        plan.rangeSamples = config.weightRanges == .outputs ? min(config.sensitivitySamples, count) : 0
+        plan.roundingSamples = config.weightRounding == .adaround ? min(config.adaRound.samples, count) : 0
         plan.analysisRows = analysis
         plan.watched = CalibrationPlan.watchedTensors(graph, config: config, everyExclusion: true)
         return plan
@@ -221,14 +224,16 @@ public func planCalibration(_ model: Graph, calibrationData: any Dataset, config
 }
 
 extension CalibrationPlan {
-    /// The plan finished with AdaRound's rounding (`adaRoundedWeights` of every layer, merged from
-    /// `adaRoundGroups`' shares): the chosen weights, then the analysis on `data`'s analysis rows
-    /// with them (as `planCalibration` does in one process).
-    public func completed(withRounding roundedUp: [String: [Bool]], data: any Dataset) throws -> CalibrationPlan {
+    /// The plan finished with its chosen weights (`outputMSEWeightScales` and `adaRoundedWeights`
+    /// of every layer, merged from `weightChoiceGroups`' shares; nil where the configuration
+    /// chooses none): the weights' codes, then the analysis on `data`'s analysis rows with them
+    /// (as `planCalibration` does in one process).
+    public func completed(withScales scales: [String: [Float]]?, rounding roundedUp: [String: [Bool]]?, data: any Dataset) throws -> CalibrationPlan {
         var plan = self
-        plan.adaRoundPending = false
-        plan.roundedUp = roundedUp
-        plan.weights.merge(chosenWeights(graph, scales: weightScales, roundedUp: roundedUp, options: config.quantize)) { _, picked in picked }
+        plan.weightChoicePending = false
+        plan.weightScales = config.weightRanges == .outputs ? scales ?? [:] : nil
+        plan.roundedUp = config.weightRounding == .adaround ? roundedUp ?? [:] : nil
+        plan.weights.merge(chosenWeights(graph, scales: plan.weightScales, roundedUp: plan.roundedUp, options: config.quantize)) { _, picked in picked }
         return plan.completed(with: try WeightEffects.measure(graph, data: data, rows: analysisRows, options: config.quantize,
                                                               plan: config.plan, chosen: plan.weights))
     }

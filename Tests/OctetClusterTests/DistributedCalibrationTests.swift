@@ -74,8 +74,9 @@ final class DistributedCalibrationTests: XCTestCase {
     }
 
     /// AdaRound at the default weight ranges runs on the workers, its layers in 8 groups of about
-    /// equal work, one task each (`adaRoundGroups`); the coordinator merges the rounding and runs
-    /// the analysis with it. The bytes are those of one process whatever the workers.
+    /// equal work, one task each (`weightChoiceGroups`); the coordinator merges the rounding and
+    /// runs the analysis with it. The bytes are those of one process whatever the workers. (With
+    /// ranges chosen on the outputs too: `testAccuracySearchEqualizationAndOtherOptions…`.)
     func testAdaRoundOnTheWorkersGivesTheSingleProcessBytes() throws {
         let q = try assertClusterGivesTheSingleProcessBytes(options {
             $0.weightRounding = .adaround
@@ -133,8 +134,8 @@ final class DistributedCalibrationTests: XCTestCase {
             XCTAssertEqual(report.state, "done", report.error)
             // The weight analysis (one task, when the workers can measure it: default weight ranges
             // and rounding), the shards, the report's 2 samples (one task each) and 4 verification samples.
-            // With AdaRound at the default ranges: its 8 groups of layers instead (the analysis then runs on the coordinator).
-            let analysis = options.weightRanges != .weights ? 0 : options.weightRounding == .adaround ? 8
+            // With weights chosen on the outputs or by AdaRound: 8 groups of layers instead (the analysis then runs on the coordinator).
+            let analysis = options.weightRanges == .outputs || options.weightRounding == .adaround ? 8
                 : (options.sensitivityMarginDB != nil || options.biasCorrection) ? 1 : 0
             XCTAssertEqual(Int(report.tasksDone), analysis + (calibrationTasks + shardSize - 1) / shardSize + 2 + (4 + shardSize - 1) / shardSize)
             let out = dir.appendingPathComponent("out-\(i)")
