@@ -34,6 +34,16 @@ public struct AbsHistogram: Hashable, Sendable {
     public var binned: Int64 { bins.reduce(0, +) }
     /// Every value seen, zeros and non-finite included.
     public var total: Int64 { binned + zeros + nonFinite }
+    /// `total`, or nil when the counts add past Int64 (a corrupt histogram from outside).
+    public var checkedTotal: Int64? {
+        var t: Int64 = 0
+        for c in bins + [zeros, nonFinite] {
+            let (sum, overflow) = t.addingReportingOverflow(c)
+            if overflow { return nil }
+            t = sum
+        }
+        return t
+    }
     /// Width of one bin: 2^(exponent − 12), or 0 when empty.
     public var binWidth: Double { exponent.map { Foundation.pow(2.0, Double($0 - Self.bits)) } ?? 0 }
 

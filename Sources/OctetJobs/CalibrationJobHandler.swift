@@ -20,6 +20,9 @@ public struct CalibrationJobContext: Codable, Hashable, Sendable {
     public var weightGroups: [[String]]?
     public var rangeSamples: Int?
     public var roundingSamples: Int?
+    /// Per layer of `weightGroups`: its weight count and output channels, what a `weights`
+    /// result's rounding flags and scales must match.
+    public var weightShapes: [String: ChosenWeightsPayload.Shape]?
 
     /// The context as `JobRecord.context` holds it.
     public var encoded: Data { (try? JobOptionsEncoding.encoder.encode(self)) ?? Data() }
@@ -52,6 +55,12 @@ public enum CalibrationTask: String, Sendable {
 public enum ChosenWeightsPayload {
     struct Layer: Codable { var scales: [UInt32]?, count: Int?, up: String? }
 
+    /// A layer's weight count and output channels.
+    public struct Shape: Codable, Hashable, Sendable {
+        public var weights: Int, channels: Int
+        public init(weights: Int, channels: Int) { self.weights = weights; self.channels = channels }
+    }
+
     public static func encode(scales: [String: [Float]]?, rounding: [String: [Bool]]?) -> [UInt8] {
         var layers: [String: Layer] = [:]
         for (name, s) in scales ?? [:] { layers[name, default: Layer()].scales = s.map(\.bitPattern) }
@@ -62,17 +71,29 @@ public enum ChosenWeightsPayload {
         return (try? [UInt8](JobOptionsEncoding.encoder.encode(layers))) ?? []
     }
 
-    public static func decode(_ bytes: [UInt8]) throws(JobFailure) -> (scales: [String: [Float]], rounding: [String: [Bool]]) {
+    /// The scales and rounding of every layer in `bytes`, each checked against its layer's
+    /// `shapes` entry (a layer without one is refused): one scale or one per output channel,
+    /// positive and finite; exactly one flag per weight, its size checked before it is expanded.
+    public static func decode(_ bytes: [UInt8], shapes: [String: Shape]) throws(JobFailure) -> (scales: [String: [Float]], rounding: [String: [Bool]]) {
         let layers: [String: Layer]
         do { layers = try JSONDecoder().decode([String: Layer].self, from: Data(bytes)) } catch {
             throw JobFailure("the chosen weights cannot be read: \(error)")
         }
         var scales: [String: [Float]] = [:], rounding: [String: [Bool]] = [:]
-        for (name, layer) in layers {
-            if let s = layer.scales { scales[name] = s.map(Float.init(bitPattern:)) }
+        for (name, layer) in layers.sorted(by: { $0.key < $1.key }) {
+            guard let shape = shapes[name] else { throw JobFailure("weights of \(name), which is not in the task's group") }
+            if let bits = layer.scales {
+                let s = bits.map(Float.init(bitPattern:))
+                guard s.count == 1 || s.count == shape.channels, s.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+                    throw JobFailure("the scales of \(name) are not \(shape.channels) positive finite numbers")
+                }
+                scales[name] = s
+            }
             guard let up = layer.up else { continue }
-            guard let count = layer.count, count >= 0, count <= 1 << 30, let flags = RoundingFlags.decode(up, count: count) else {
-                throw JobFailure("the rounding of \(name) does not hold \(layer.count ?? -1) flags")
+            // Base64 of one bit per weight, padded: its length is known before anything is expanded.
+            guard layer.count == shape.weights, up.utf8.count == 4 * (((shape.weights + 7) / 8 + 2) / 3),
+                  let flags = RoundingFlags.decode(up, count: shape.weights) else {
+                throw JobFailure("the rounding of \(name) does not hold its \(shape.weights) flags")
             }
             rounding[name] = flags
         }
@@ -123,25 +144,27 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
             let data = try options.dataset.open(blobPath: blobs.path, files: files)
             let plan = try calibrationPlan(job, options, isa: isa, data: data)
             let pinned = plan.config.plan.isa.rawValue
+            let base = Self.graphBlobs(options, data: data, files: files)
             var context = CalibrationJobContext(isa: pinned, watched: plan.watched)
             let first: [TaskRecord]
             if plan.weightChoicePending {
                 // The chosen weights' layers in groups, one task each (the analysis then runs here, with them).
                 let groups = weightChoiceGroups(plan.graph, count: Self.weightTasks)
                 context.weightGroups = groups
+                context.weightShapes = Self.weightShapes(plan.graph, groups.flatMap { $0 })
                 context.rangeSamples = plan.rangeSamples
                 context.roundingSamples = plan.roundingSamples
                 let rows = 0..<max(plan.rangeSamples, plan.roundingSamples)
                 first = JobTasks.split(0..<groups.count, size: 1, job: job.id, kind: CalibrationTask.weights.rawValue, first: 0,
                                        dataset: options.dataset, files: files)
-                    .map { var t = $0; t.blobs = options.dataset.blobs(for: rows, of: files); return t }
+                    .map { var t = $0; t.blobs = base + options.dataset.blobs(for: rows, of: files); return t }
             } else {
                 // The weight-quantization analysis first, in one task (its setup costs more than its samples).
                 first = JobTasks.split(plan.analysisRows, size: max(plan.analysisRows.count, 1), job: job.id,
-                                       kind: CalibrationTask.analysis.rawValue, first: 0, dataset: options.dataset, files: files)
+                                       kind: CalibrationTask.analysis.rawValue, first: 0, dataset: options.dataset, files: files, extra: base)
             }
             let shards = JobTasks.split(0..<plan.samples, size: options.shardSize, job: job.id, kind: CalibrationTask.calibration.rawValue,
-                                        first: first.count, dataset: options.dataset, files: files)
+                                        first: first.count, dataset: options.dataset, files: files, extra: base)
             return PreparedJob(tasks: first + shards, context: context.encoded, requirement: pinned)
         }.mapError(Self.failure)
     }
@@ -151,6 +174,11 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
         case .calibration:
             do {
                 let set = try HistogramSet.decode(try Compression.unpack(r.payload))
+                // Counts merge by addition across shards: a shard may count at most 2^40 values per
+                // tensor, so that no 2^20 shards can overflow the merge.
+                if let (name, _) = set.first(where: { ($0.value.checkedTotal ?? .max) > Self.maxShardCount }) {
+                    return "the histogram of '\(name)' counts more than \(Self.maxShardCount) values"
+                }
                 let got = Set(set.keys), expected = Set(try CalibrationJobContext(job.context).watched)
                 guard got == expected else {
                     let missing = expected.subtracting(got).sorted().first.map { ", missing '\($0)'" } ?? ""
@@ -165,11 +193,11 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
             return InferenceOutputs.samplesProblem(r, task, "weight-effect sums") { try WeightEffectSample.decode($0).map(\.sample) }
         case .weights:
             do {
-                let chosen = try ChosenWeightsPayload.decode(try Compression.unpack(r.payload))
-                let groups = try CalibrationJobContext(job.context).weightGroups ?? []
+                let context = try CalibrationJobContext(job.context)
+                let groups = context.weightGroups ?? [], shapes = context.weightShapes ?? [:]
                 guard task.start >= 0, task.start < groups.count else { return "no weight group \(task.start)" }
-                let unexpected = Set(chosen.scales.keys).union(chosen.rounding.keys).subtracting(groups[task.start])
-                return unexpected.isEmpty ? nil : "weights of \(unexpected.sorted().first ?? ""), not in weight group \(task.start)"
+                _ = try ChosenWeightsPayload.decode(try Compression.unpack(r.payload), shapes: shapes.filter { groups[task.start].contains($0.key) })
+                return nil
             } catch {
                 return "\(error)"
             }
@@ -203,6 +231,27 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
     /// fewer layers): each repeats the FP32 pass over its samples, so more tasks than workers
     /// cost a little.
     static let weightTasks = 8
+    /// The most values one shard's histogram of a tensor may count (`check`).
+    static let maxShardCount: Int64 = 1 << 40
+
+    /// The shipped images every task of the job reads besides its own: with cross-layer
+    /// equalization or high-bias absorption, the observed graph depends on the first statistics
+    /// samples (`calibrationGraph`), so each worker needs them.
+    static func graphBlobs(_ options: CalibrationJobOptions, data: any Dataset, files: [DatasetSpec.ShippedFile]?) -> [String] {
+        let c = options.calibration
+        guard c.crossLayerEqualization || c.highBiasAbsorption else { return [] }
+        return options.dataset.blobs(for: 0..<min(c.sensitivitySamples, data.count), of: files)
+    }
+
+    /// The weight count and output channels of each of `layers`.
+    static func weightShapes(_ graph: Graph, _ layers: [String]) -> [String: ChosenWeightsPayload.Shape] {
+        var out: [String: ChosenWeightsPayload.Shape] = [:]
+        for node in graph.nodes where layers.contains(node.name) {
+            guard node.inputs.count > 1, let w = graph.initializers[node.inputs[1]], w.shape.rank >= 1 else { continue }
+            out[node.name] = .init(weights: w.shape.dims.reduce(1, *), channels: w.shape[0])
+        }
+        return out
+    }
 
     static func failure(_ error: any Error) -> JobFailure {
         error as? JobFailure ?? JobFailure(JobTasks.describe(error))
@@ -238,9 +287,10 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
         if plan.weightChoicePending {
             var scales: [String: [Float]] = [:], rounding: [String: [Bool]] = [:]
             let tasks = tasks.filter { $0.kind == CalibrationTask.weights.rawValue }
+            let shapes = context.weightShapes ?? [:]
             for (task, r) in zip(tasks, try store.results(of: tasks)) {
                 do {
-                    let chosen = try ChosenWeightsPayload.decode(try Compression.unpack(r.payload))
+                    let chosen = try ChosenWeightsPayload.decode(try Compression.unpack(r.payload), shapes: shapes)
                     scales.merge(chosen.scales) { first, _ in first }
                     rounding.merge(chosen.rounding) { first, _ in first }
                 } catch {
@@ -289,7 +339,7 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
         let reportRows = 0..<min(max(options.calibration.reportSamples, 0), count)
         let report = JobTasks.split(reportRows, size: max(1, min(options.shardSize, (reportRows.count + 3) / 4)), job: job.id,
                                     kind: CalibrationTask.report.rawValue, first: next, dataset: options.dataset, files: files,
-                                    extra: [int8Hash])
+                                    extra: [int8Hash] + Self.graphBlobs(options, data: data, files: files))
         next += report.count
         // Held out: the rows after those the calibration and its accuracy search (`--max-drop`) used.
         let used = max(plan.samples, plan.validationRows.upperBound)
@@ -298,7 +348,7 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
             : max(0, count - options.verifySamples)..<count
         let verification = options.verifySamples == 0 ? [] :
             JobTasks.split(verify, size: options.shardSize, job: job.id, kind: CalibrationTask.verification.rawValue, first: next,
-                           dataset: options.dataset, files: files, extra: [int8Hash])
+                           dataset: options.dataset, files: files, extra: [int8Hash] + Self.graphBlobs(options, data: data, files: files))
         struct Summary: Encodable {
             var samples: Int, tensors: Int, autoExcluded: [String], heldOut: Bool
             enum CodingKeys: String, CodingKey { case samples, tensors, autoExcluded = "auto_excluded", heldOut = "verification_held_out" }

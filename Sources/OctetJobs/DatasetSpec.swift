@@ -38,8 +38,8 @@ public struct DatasetSpec: Codable, Hashable, Sendable {
     public var problem: String? {
         if (path == nil) == (manifest == nil) { return "a dataset is either a shared path or shipped files" }
         if let manifest, !ContentHash.isValid(manifest) { return "the shipped files' manifest '\(manifest)' is not a SHA-256 hex digest" }
-        if offset < 0 { return "offset must not be negative" }
-        if let limit, limit < 1 { return "limit must be at least 1" }
+        if offset < 0 || offset > 1 << 40 { return "offset must be in 0...2^40" }
+        if let limit, limit < 1 || limit > 1 << 40 { return "limit must be in 1...2^40" }
         return nil
     }
 

@@ -66,6 +66,8 @@ public enum InferenceOutputs {
                 guard let bytes, t.shape.first.map(Int.init) == Int(g.count), t.elementSize == 4, Int(exactly: t.rawSize) == bytes else {
                     return "output '\(t.name)' of shape \(t.shape) does not hold \(g.count) samples of float32"
                 }
+                // The client writes it later: it must decode now, or the output could never finish.
+                do { _ = try values(t) } catch { return "output '\(t.name)': \(error)" }
             }
             next += Int(g.count)
         }

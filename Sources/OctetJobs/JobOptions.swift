@@ -71,7 +71,7 @@ public struct CalibrationJobOptions: JobOptions {
 
     public var problem: String? {
         if shardSize < 1 || shardSize > 100_000 { return "shard size must be in 1...100000" }
-        if verifySamples < 0 { return "verify samples must not be negative" }
+        if verifySamples < 0 || verifySamples > 1_000_000 { return "verify samples must be in 0...1000000" }
         return calibration.problem ?? dataset.problem
     }
 }

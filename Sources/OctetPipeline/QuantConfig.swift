@@ -63,10 +63,10 @@ public struct QuantConfig: Hashable, Sendable {
     public var problem: String? {
         if case .percentile(let p) = method, !(p > 0 && p <= 100) { return "--method percentile:P needs P in (0, 100]" }
         if quantize.weightBits != 7 && quantize.weightBits != 8 { return "--weight-bits must be 7 or 8" }
-        if let samples, samples < 1 { return "--samples must be at least 1" }
-        if reportSamples < 0 { return "--report-samples must not be negative" }
-        if sensitivitySamples < 1 { return "--statistics-samples must be at least 1" }
-        if adaRound.iterations < 1 { return "--adaround-iterations must be at least 1" }
+        if let samples, samples < 1 || samples > 1 << 40 { return "--samples must be in 1...2^40" }
+        if reportSamples < 0 || reportSamples > 1_000_000 { return "--report-samples must be in 0...1000000" }
+        if sensitivitySamples < 1 || sensitivitySamples > 1_000_000 { return "--statistics-samples must be in 1...1000000" }
+        if adaRound.iterations < 1 || adaRound.iterations > 1_000_000 { return "--adaround-iterations must be in 1...1000000" }
         if let cap = biasCorrectionCap, !(cap > 0 && cap.isFinite) { return "--bias-correction-cap must be a positive number or 'off'" }
         if let m = sensitivityMarginDB, !m.isFinite { return "--sensitivity-margin must be a number of dB or 'off'" }
         if !(overClipMarginDB >= 0) { return "--over-clip-margin must be a non-negative number of dB or 'off'" }

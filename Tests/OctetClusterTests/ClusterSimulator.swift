@@ -16,9 +16,9 @@ import OctetZoo
 ///
 /// Faults: workers killed (SIGKILL: their messages in flight are lost) and restarted with their
 /// cache, the coordinator killed and restarted from its store (`resume`), messages delayed (links
-/// stay in order, as TCP keeps them), dropped, duplicated, and links cut for a while; clocks
-/// stepped (the coordinator's or a worker's, forward up to a minute or back up to 30 s, as an
-/// NTP step does); failing disk writes (the job store refuses a write); for an inference job,
+/// stay in order, as TCP keeps them), dropped, duplicated, and links cut for a while; the
+/// coordinator's wall clock stepped (forward up to a minute or back up to 30 s, as an NTP step
+/// does; liveness runs on the monotonic clock, which does not step); failing disk writes (the job store refuses a write); for an inference job,
 /// its client (which streams the results into an output it commits batch by batch, as
 /// `CommittedOutput` does) killed and restarted from its last commit.
 ///
@@ -88,8 +88,6 @@ final class ClusterSimulator {
         var cache: BlobStore
         var downUntil = 0.0
         var linkDownUntil = 0.0
-        /// Its clock's step from the simulated time.
-        var clockOffset = 0.0
         var peer: PeerID { PeerID(Array("w\(index)-\(generation)".utf8)) }
         let index: Int
     }
@@ -113,7 +111,7 @@ final class ClusterSimulator {
     var coordinator: CoordinatorCore?
     var coordinatorGeneration = 0
     var coordinatorDownUntil = 0.0
-    /// The coordinator clock's step from the simulated time.
+    /// The coordinator's wall clock's step from the simulated time.
     var coordinatorClockOffset = 0.0
     var workers: [SimWorker] = []
     var client = SimClient()
@@ -303,7 +301,7 @@ final class ClusterSimulator {
         coordinatorGeneration += 1
         var jobs = 0
         let core = try CoordinatorCore(settings: settings, store: store, blobs: blobs, handlers: JobHandlers([handler]), logger: logger,
-                                       now: { [unowned self] in now + coordinatorClockOffset },
+                                       now: { [unowned self] in now + coordinatorClockOffset }, uptime: { [unowned self] in now },
                                        makeJobID: { jobs += 1; return "job-\(jobs)" })
         // A restart whose store read or write fails leaves the coordinator down (the process
         // exits); it is tried again a second later.
@@ -325,7 +323,7 @@ final class ClusterSimulator {
         hello.isa = "scalar"
         hello.isas = ["scalar"]
         hello.credit = UInt32(1 + i % 2)  // odd workers hold two tasks at once
-        workers[i].core = WorkerCore(hello: hello, cache: workers[i].cache, logger: logger, now: { [unowned self] in now + workers[i].clockOffset })
+        workers[i].core = WorkerCore(hello: hello, cache: workers[i].cache, logger: logger, now: { [unowned self] in now })
     }
 
     func tick() {
@@ -471,8 +469,7 @@ final class ClusterSimulator {
         }
         if chance(faults.clockJump * seconds) {
             outcome.clockJumps += 1
-            let step = uniform() * 90 - 30
-            if workers.isEmpty || uniform() < 0.5 { coordinatorClockOffset += step } else { workers[Int(rng.next() % UInt64(workers.count))].clockOffset += step }
+            coordinatorClockOffset += uniform() * 90 - 30
         }
         if coordinator == nil, coordinatorDownUntil <= now {
             try? startCoordinator()

@@ -30,7 +30,7 @@ final class CoordinatorCoreTests: XCTestCase {
         let blobs = try BlobStore(directory: dir.appendingPathComponent("blobs").path)
         return try CoordinatorCore(settings: settings, store: store, blobs: blobs,
                                    handlers: JobKinds.handlers(blobs: blobs, store: store, directory: dir.path, threads: 1, isa: .scalar),
-                                   now: { [unowned self] in clock })
+                                   now: { [unowned self] in clock }, uptime: { [unowned self] in clock })
     }
 
     /// A submit of `options` on `model`.
@@ -254,6 +254,29 @@ final class CoordinatorCoreTests: XCTestCase {
         XCTAssertEqual(core.jobs[job]?.state, .failed)
         XCTAssertTrue(core.jobs[job]?.error?.contains("failed 3 times") ?? false, core.jobs[job]?.error ?? "")
         XCTAssertTrue(core.jobs[job]?.error?.contains("missing 't', unexpected 'not-watched'") ?? false, core.jobs[job]?.error ?? "")
+    }
+
+    /// Histogram counts merge by addition: a shard counting more than 2^40 values of a tensor is
+    /// refused on arrival, so no merge of stored results can overflow (and trap on every restart).
+    func testAHistogramWithImpossibleCountsIsRefused() throws {
+        let job = try runningJob()
+        _ = hello(w1, "a")
+        var h = AbsHistogram()
+        h.add([1, 2, 3], isa: .scalar)
+        var bytes = HistogramSet.encode(["t": h])
+        // "OHS1", the count, the name "t" padded to 8 bytes, the exponent, then the zeros count.
+        let zeros = 24
+        withUnsafeBytes(of: (Int64(1) << 50).littleEndian) { for (i, b) in $0.enumerated() { bytes[zeros + i] = b } }
+        XCTAssertEqual(try HistogramSet.decode(bytes)["t"]?.zeros, 1 << 50, "the edit did not reach the zeros count")
+        var r = Octet_Wire_TaskResult()
+        r.jobID = job
+        r.task = 0
+        r.workerID = "a"
+        r.payload = Compression.pack(bytes)
+        let refusal = sent(send(w1, .result(r))).first?.1.refusal
+        XCTAssertEqual(refusal?.reason, .invalidRequest)
+        XCTAssertTrue(refusal?.message.contains("counts more than") ?? false, refusal?.message ?? "no refusal")
+        XCTAssertNotEqual(core.tasks[job]?[0].state, .done)
     }
 
     func testRejectionsAreCountedAndTheCoordinatorKeepsServing() throws {

@@ -98,6 +98,28 @@ final class JobSpecCodingTests: XCTestCase {
         }
     }
 
+    /// A `weights` result is checked against its layers' shapes before anything is expanded: a
+    /// layer outside the group, scales of the wrong count or not positive, a flag count that is
+    /// not the weight count are refused; the right one round-trips.
+    func testChosenWeightsAreCheckedAgainstTheirLayers() throws {
+        let shapes = ["conv": ChosenWeightsPayload.Shape(weights: 20, channels: 4)]
+        let up = (0..<20).map { $0 % 3 == 0 }
+        let good = ChosenWeightsPayload.encode(scales: ["conv": [0.5, 0.25, 1, 2]], rounding: ["conv": up])
+        let decoded = try ChosenWeightsPayload.decode(good, shapes: shapes)
+        XCTAssertEqual(decoded.scales["conv"], [0.5, 0.25, 1, 2])
+        XCTAssertEqual(decoded.rounding["conv"], up)
+        let bad: [([UInt8], String)] = [
+            (ChosenWeightsPayload.encode(scales: ["other": [1]], rounding: nil), "not in the task's group"),
+            (ChosenWeightsPayload.encode(scales: ["conv": [1, 2]], rounding: nil), "not 4 positive finite"),
+            (ChosenWeightsPayload.encode(scales: ["conv": [1, .nan, 1, 1]], rounding: nil), "not 4 positive finite"),
+            (ChosenWeightsPayload.encode(scales: nil, rounding: ["conv": Array(repeating: true, count: 1 << 20)]), "its 20 flags"),
+            (Array(#"{"conv":{"count":20,"up":"AAAAAAAAAAAAAAAAAAAA"}}"#.utf8), "its 20 flags"),
+        ]
+        for (bytes, cause) in bad {
+            XCTAssertThrowsError(try ChosenWeightsPayload.decode(bytes, shapes: shapes)) { XCTAssertTrue("\($0)".contains(cause), "\($0)") }
+        }
+    }
+
     /// The default task size follows the model's input: 32 images of 224×224, fewer for larger
     /// inputs, at most 64, 4 when the size varies.
     func testTheDefaultBatchFollowsTheInputSize() {

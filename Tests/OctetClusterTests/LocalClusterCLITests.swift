@@ -18,6 +18,8 @@ final class LocalClusterCLITests: XCTestCase {
         let calibrate = try runProduct("octet", ["submit", "calibrate", TestPaths.efficientNet, "--data", TestPaths.imageSample,
                                                  "--preprocess", "efficientnet-lite", "--limit", "24", "--samples", "16", "--shard-size", "4",
                                                  "--verify-samples", "8", "--report-samples", "2", "--ship-data",
+                                                 // Equalization reads the first statistics samples on every worker, whatever its shards.
+                                                 "--equalize", "--statistics-samples", "6",
                                                  "--coordinator", endpoint, "--wait", "--out", out, "--json"])
         XCTAssertEqual(calibrate.status, 0, calibrate.stderr + cluster.output)
         let summary = try XCTUnwrap(calibrate.json, calibrate.stdout)

@@ -50,7 +50,7 @@ extension CoordinatorCore {
         do { try store.save(job) } catch { return reject(peer, .transport("cannot store the job: \(error)"), requestID: rid) }
         jobs[id] = job
         tasks[id] = []
-        runningSince[id] = now()
+        runningSince[id] = uptime()
         logger.info("job submitted", metadata: ["job": "\(id)", "kind": "\(spec.kind)", "model": "\(spec.modelName)"])
         var a = Octet_Wire_JobAccepted()
         a.jobID = id
@@ -138,7 +138,7 @@ extension CoordinatorCore {
         guard !job.state.isFinished, let since = runningSince[job.id] else { return 0 }
         let count = tasks[job.id]?.count ?? 0, done = doneCount[job.id] ?? 0
         guard done > 0, done < count else { return 0 }
-        return max(0, now() - since) / Double(done) * Double(count - done)  // a clock stepped back gives 0, not a negative ETA
+        return max(0, uptime() - since) / Double(done) * Double(count - done)
     }
 
     // MARK: Results
@@ -177,7 +177,7 @@ extension CoordinatorCore {
         acceptedResults += 1
         imagesDone += task.count
         metrics.taskDone(task.kind, images: task.count)
-        metrics.taskTimes(task.kind, latency: assigned.map { now() - $0 }, workerSeconds: r.seconds,
+        metrics.taskTimes(task.kind, latency: assigned.map { uptime() - $0 }, workerSeconds: r.seconds,
                           decode: r.decodeSeconds, compute: r.computeSeconds)
         return advance(key.job)
     }
@@ -274,7 +274,7 @@ extension CoordinatorCore {
             tasks[id] = p.tasks
             doneCount[id] = p.tasks.filter { $0.state == .done }.count
             firstPending[id] = 0
-            runningSince[id] = now()
+            runningSince[id] = uptime()
             logger.info("job prepared", metadata: ["job": "\(id)", "tasks": "\(p.tasks.count)"])
             return advance(id)
         }
@@ -294,13 +294,12 @@ extension CoordinatorCore {
             if !f.followUpTasks.isEmpty {
                 list += f.followUpTasks
                 job.state = .verifying
-                runningSince[id] = now()
+                runningSince[id] = uptime()
             } else {
                 job.state = .done
                 job.finished = now()
                 wireSpecs[id] = nil  // no more assignments
                 logger.info("job done", metadata: ["job": "\(id)"])
-                ended.append(job)
             }
             do {
                 try store.save(f.followUpTasks)
@@ -311,6 +310,7 @@ extension CoordinatorCore {
             }
             jobs[id] = job
             tasks[id] = list
+            if job.state == .done { ended.append(job) }
             return []
         }
     }

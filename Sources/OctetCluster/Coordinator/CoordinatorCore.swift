@@ -36,7 +36,11 @@ public final class CoordinatorCore {
     /// The job kinds it runs.
     public let handlers: JobHandlers
     let logger: Logger
+    /// Wall-clock time: a job's created and finished times (stored, shown).
     let now: () -> Double
+    /// Monotonic time (seconds since boot): liveness, task timeouts, ETAs and latencies, which a
+    /// wall clock stepped by NTP would break (every worker lost on a step forward).
+    let uptime: () -> Double
     let started: Double
 
     public internal(set) var workers: [String: WorkerRecord] = [:]
@@ -74,6 +78,7 @@ public final class CoordinatorCore {
     public init(settings: CoordinatorSettings, store: JobStore, blobs: BlobStore, handlers: JobHandlers,
                 logger: Logger = Logger(label: "octet.coordinator"),
                 now: @escaping () -> Double = { Date().timeIntervalSince1970 },
+                uptime: @escaping () -> Double = { ProcessInfo.processInfo.systemUptime },
                 makeJobID: @escaping () -> String = { "job-" + String(UUID().uuidString.prefix(8)).lowercased() }) throws {
         self.makeJobID = makeJobID
         self.settings = settings
@@ -82,7 +87,8 @@ public final class CoordinatorCore {
         self.handlers = handlers
         self.logger = logger
         self.now = now
-        self.started = now()
+        self.uptime = uptime
+        self.started = uptime()
         self.metrics = CoordinatorMetrics()
     }
 
@@ -105,7 +111,7 @@ public final class CoordinatorCore {
             guard !job.state.isFinished else { continue }
             logger.info("resuming job", metadata: ["job": "\(job.id)", "state": "\(job.state.rawValue)",
                                                    "done": "\(list.filter { $0.state == .done }.count)/\(list.count)"])
-            runningSince[job.id] = now()
+            runningSince[job.id] = uptime()
             switch job.state {
             case .preparing: actions.append(.prepare(job))
             case .finalizing: actions.append(.finalize(job, list))
@@ -145,7 +151,7 @@ public final class CoordinatorCore {
         } catch {
             return reject(peer, .malformed("\(error)"), requestID: 0)
         }
-        if let id = workerByPeer[peer] { workers[id]?.lastSeen = now() }
+        if let id = workerByPeer[peer] { workers[id]?.lastSeen = uptime() }
         let rid = envelope.requestID
         switch envelope.body {
         case .hello(let h): return hello(peer, h, rid) + dispatch()
@@ -207,7 +213,7 @@ public final class CoordinatorCore {
             }
         }
         var record = WorkerRecord(id: h.workerID, peer: peer, host: h.host, cores: Int(h.cores), threads: Int(h.threads),
-                                  isa: h.isa, isas: h.isas, version: h.softwareVersion, lastSeen: now())
+                                  isa: h.isa, isas: h.isas, version: h.softwareVersion, lastSeen: uptime())
         record.credit = min(max(Int(h.credit), 1), WorkerCore.maxQueuedAssignments)
         if let same {
             record.tasks = same.tasks
@@ -232,7 +238,7 @@ public final class CoordinatorCore {
     func heartbeat(_ peer: PeerID, _ h: Octet_Wire_Heartbeat, _ rid: UInt64) -> [CoordinatorAction] {
         let (id, refusal) = knownWorker(peer, claimed: h.workerID, rid)
         guard let id else { return refusal }
-        workers[id]?.lastSeen = now()
+        workers[id]?.lastSeen = uptime()
         if h.imagesPerSecond.isFinite && h.imagesPerSecond >= 0 {
             workers[id]?.imagesPerSecond = h.imagesPerSecond
             metrics.workerRate(id, h.imagesPerSecond)
@@ -253,7 +259,7 @@ public final class CoordinatorCore {
     }
 
     func checkLiveness() -> [CoordinatorAction] {
-        let t = now()
+        let t = uptime()
         for (id, w) in workers where w.state != .lost && t - w.lastSeen > settings.heartbeatTimeout {
             logger.warning("worker lost (no heartbeat)", metadata: ["worker": "\(id)", "silent_seconds": "\(Int(t - w.lastSeen))"])
             for key in w.tasks { requeue(key, reason: "worker \(id) lost") }
@@ -337,7 +343,7 @@ public final class CoordinatorCore {
                 }
                 worker.state = .busy
                 worker.tasks.append(TaskKey(job: j.id, index: t.index))
-                assignedAt[TaskKey(job: j.id, index: t.index)] = now()
+                assignedAt[TaskKey(job: j.id, index: t.index)] = uptime()
                 workers[workerID] = worker
                 actions.append(.send(worker.peer, WireProtocol.encode(.assignment(assignment(job, task)))))
             }

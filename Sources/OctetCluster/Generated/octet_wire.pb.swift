@@ -418,7 +418,7 @@ public nonisolated struct Octet_Wire_TaskAssignment: Sendable {
 
   public var end: UInt32 = 0
 
-  /// The handler's name for the kind of task ("shard", "report", "inference"...).
+  /// The handler's name for the kind of task ("calibration", "report", "inference"...).
   public var kind: String = String()
 
   public var spec: Octet_Wire_JobSpec {

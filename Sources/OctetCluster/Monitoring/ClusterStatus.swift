@@ -81,7 +81,7 @@ public struct ClusterStatus: Codable, Sendable {
 
 extension CoordinatorCore {
     public func status() -> ClusterStatus {
-        let t = now()
+        let t = uptime()
         let ws = workers.values.sorted { $0.id < $1.id }.map { w in
             ClusterStatus.Worker(id: w.id, host: w.host, state: w.state.rawValue, isa: w.isa, cores: w.cores, threads: w.threads,
                                  job: w.task?.job, task: w.task?.index, imagesPerSecond: w.imagesPerSecond,

@@ -46,6 +46,8 @@ public final class WorkerCore {
 
     public let hello: Octet_Wire_Hello
     let cache: BlobStore
+    /// Monotonic time (seconds since boot): heartbeats and retries, which a stepped wall clock
+    /// would stop or flood.
     let now: () -> Double
     let logger: Logger
 
@@ -84,7 +86,7 @@ public final class WorkerCore {
 
     public init(hello: Octet_Wire_Hello, cache: BlobStore, maxBlobBytes: UInt64 = 4 << 30,
                 maxMessageBytes: Int = WireProtocol.defaultMaxMessageBytes * 2, logger: Logger = Logger(label: "octet.worker"),
-                now: @escaping () -> Double = { Date().timeIntervalSince1970 }) {
+                now: @escaping () -> Double = { ProcessInfo.processInfo.systemUptime }) {
         self.hello = hello
         self.cache = cache
         self.maxBlobBytes = maxBlobBytes

@@ -107,8 +107,8 @@ public nonisolated struct Octet_Jobs_OutputTensor: Sendable {
 
   public var shape: [UInt32] = []
 
-  /// Little-endian float32 values, byte-shuffled (element size 4) and LZ4-compressed as a whole
-  /// with the rest of the payload would compress worse: they are packed on their own.
+  /// Little-endian float32 values, byte-shuffled (element size 4) and LZ4-compressed on their own
+  /// (as part of the whole payload, unshuffled, they would compress worse).
   public var rawSize: UInt64 = 0
 
   public var elementSize: UInt32 = 0
