@@ -121,5 +121,5 @@ public final class Worker: @unchecked Sendable {
 
 /// The software version workers announce.
 public enum OctetVersion {
-    public static let string = "0.4.0"
+    public static let string = "0.5.0"
 }
