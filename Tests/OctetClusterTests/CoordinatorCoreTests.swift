@@ -398,9 +398,32 @@ final class CoordinatorCoreTests: XCTestCase {
     }
 }
 
-/// A coordinator's state written by an earlier version: a clear error naming the job, not a
-/// decoding trace or a silent skip.
+/// The job store's records: written directly for speed and read back exactly; a coordinator's
+/// state written by an earlier version refused with a clear error naming the job, not a decoding
+/// trace or a silent skip.
 final class JobStoreVersionTests: XCTestCase {
+    /// Task records with any strings a worker or a handler can put in them (quotes, backslashes,
+    /// control characters, non-ASCII) read back equal, and as `JSONEncoder` would have them.
+    func testTaskRecordsWrittenDirectlyReadBackExactly() throws {
+        var rng = TestSeed.generator()
+        let alphabet: [Character] = ["a", "Z", "0", "-", "\"", "\\", "/", "\n", "\t", "\u{1}", "\u{1f}", "é", "日", "🙂", " "]
+        func text() -> String { String((0..<Int.random(in: 0..<12, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }) }
+        for _ in 0..<2000 {
+            var t = TaskRecord(job: text(), index: Int.random(in: 0..<1_000_000, using: &rng), kind: text(),
+                               start: Int.random(in: -5..<1000, using: &rng), end: Int.random(in: 0..<1000, using: &rng),
+                               blobs: (0..<Int.random(in: 0..<3, using: &rng)).map { _ in text() })
+            t.state = [.pending, .assigned, .done].randomElement(using: &rng)!
+            t.attempts = Int.random(in: 0..<9, using: &rng)
+            t.worker = Bool.random(using: &rng) ? text() : nil
+            let direct = try JSONDecoder().decode(TaskRecord.self, from: Data(JobStore.json(t).utf8))
+            XCTAssertEqual(direct, t, JobStore.json(t))
+            let e = JSONEncoder()
+            e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            XCTAssertEqual(JobStore.json(t).replacingOccurrences(of: "\\u00", with: "\\u00"), String(decoding: try e.encode(t), as: UTF8.self)
+                .replacingOccurrences(of: "\\b", with: "\\u0008").replacingOccurrences(of: "\\f", with: "\\u000c"))
+        }
+    }
+
     func testAStoredJobOfAnEarlierVersionIsNamedWhenItCannotBeRead() throws {
         let dir = try TestPaths.temporaryDirectory(self)
         let path = dir.appendingPathComponent("jobs.sqlite").path
