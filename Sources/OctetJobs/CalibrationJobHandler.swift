@@ -154,10 +154,10 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
                 context.weightShapes = Self.weightShapes(plan.graph, groups.flatMap { $0 })
                 context.rangeSamples = plan.rangeSamples
                 context.roundingSamples = plan.roundingSamples
+                // A task's range is its group, not samples: every task reads the first rows.
                 let rows = 0..<max(plan.rangeSamples, plan.roundingSamples)
                 first = JobTasks.split(0..<groups.count, size: 1, job: job.id, kind: CalibrationTask.weights.rawValue, first: 0,
-                                       dataset: options.dataset, files: files)
-                    .map { var t = $0; t.blobs = base + options.dataset.blobs(for: rows, of: files); return t }
+                                       dataset: options.dataset, files: nil, extra: base + options.dataset.blobs(for: rows, of: files))
             } else {
                 // The weight-quantization analysis first, in one task (its setup costs more than its samples).
                 first = JobTasks.split(plan.analysisRows, size: max(plan.analysisRows.count, 1), job: job.id,
