@@ -82,13 +82,13 @@ struct CoordinatorCommand: ParsableCommand {
         if http != nil { _ = StatusHTTPServer.registry }
         let handlers = JobKinds.handlers(blobs: blobs, store: store, directory: (state as NSString).appendingPathComponent("jobs"),
                                          threads: plan.threads, isa: plan.isa)
-        let core = try CoordinatorCore(settings: settings, store: store, blobs: blobs, handlers: handlers, logger: logger)
+        let core = CoordinatorCore(settings: settings, blobs: blobs, handlers: handlers, logger: logger)
         var curve: CurveSecurity?
         if let keys, let authorized {
             curve = CurveSecurity(keys: try CurveKeyPair.load(path: keys), authorized: try CurveKeyPair.readAuthorized(authorized))
         }
         let transport = try ZMQServerTransport(bind: bind, maxMessageBytes: maxMessageBytes, curve: curve)
-        let coordinator = Coordinator(core: core, transport: transport, logger: logger)
+        let coordinator = Coordinator(core: core, store: store, transport: transport, logger: logger)
         var server: StatusHTTPServer?
         if let http {
             guard let colon = http.lastIndex(of: ":"), let port = Int(http[http.index(after: colon)...]) else {

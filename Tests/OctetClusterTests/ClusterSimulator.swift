@@ -18,12 +18,15 @@ import OctetZoo
 /// cache, the coordinator killed and restarted from its store (`resume`), messages delayed (links
 /// stay in order, as TCP keeps them), dropped, duplicated, and links cut for a while; the
 /// coordinator's wall clock stepped (forward up to a minute or back up to 30 s, as an NTP step
-/// does; liveness runs on the monotonic clock, which does not step); failing disk writes (the job store refuses a write); for an inference job,
+/// does; liveness runs on the monotonic clock, which does not step); a slow disk (the core's writes
+/// and reads wait their turn behind it, as the driver's I/O thread runs them, and a killed
+/// coordinator loses the writes not yet done) and failing disk writes; for an inference job,
 /// its client (which streams the results into an output it commits batch by batch, as
 /// `CommittedOutput` does) killed and restarted from its last commit.
 ///
-/// Invariants checked as it runs: no task is accepted twice, no finished task is ever done
-/// again (across coordinator restarts too), the messages in flight stay bounded; and at the end:
+/// Invariants checked as it runs: no task's result is stored twice, no task whose result was
+/// stored is ever not done again (across coordinator restarts too), no coordinator accepts more
+/// results than there are tasks, the messages in flight stay bounded; and at the end:
 /// the job is done and its artifact is byte-identical to the fault-free merge, or (only when a
 /// disk write failed) the job failed with an error that names the store.
 final class ClusterSimulator {
@@ -32,15 +35,17 @@ final class ClusterSimulator {
         var maxDelay = 0.05
         /// Per simulated second.
         var workerKill = 0.0, coordinatorKill = 0.0, linkCut = 0.0, clientKill = 0.0, clockJump = 0.0
-        /// Per write to the job store.
+        /// Per transaction of the job store.
         var diskFailure = 0.0
+        /// The longest a disk transaction or read takes (uniform from a tenth of a millisecond).
+        var maxDiskDelay = 0.005
 
         static let none = Faults()
         static let all = Faults(drop: 0.02, duplicate: 0.02, maxDelay: 0.5, workerKill: 0.02, coordinatorKill: 0.01, linkCut: 0.02, clientKill: 0.02,
-                                clockJump: 0.01)
+                                clockJump: 0.01, maxDiskDelay: 0.3)
         /// Every fault, and a disk that fails a write now and then.
         static let allWithDisk = Faults(drop: 0.02, duplicate: 0.02, maxDelay: 0.5, workerKill: 0.02, coordinatorKill: 0.01, linkCut: 0.02,
-                                        clientKill: 0.02, clockJump: 0.01, diskFailure: 0.004)
+                                        clientKill: 0.02, clockJump: 0.01, diskFailure: 0.008, maxDiskDelay: 0.3)
         /// Only the network misbehaves: nothing restarts, so a lost message must be recovered
         /// from by the protocol itself.
         static let network = Faults(drop: 0.03, duplicate: 0.03, maxDelay: 0.5)
@@ -57,6 +62,8 @@ final class ClusterSimulator {
     }
 
     enum Endpoint: Hashable { case coordinator, worker(Int), client }
+    /// The peer that submits the job.
+    static let submitter = PeerID(Array("submitter".utf8))
 
     /// An inference job's client: what it has committed survives its kills; its request in
     /// flight does not.
@@ -97,6 +104,8 @@ final class ClusterSimulator {
         case background(generation: Int, CoordinatorEvent)
         /// The client has written its batch and asks for the next.
         case clientReady(generation: Int)
+        /// The coordinator's disk finished its current transaction or read.
+        case disk(generation: Int)
     }
 
     let samples: Int, shardSize: Int, watched: [String]
@@ -108,7 +117,14 @@ final class ClusterSimulator {
     let directory: URL
     let store: JobStore
     let blobs: BlobStore
+    let io: CoordinatorIO
     var coordinator: CoordinatorCore?
+    /// The coordinator's I/O actions and the actions behind them, in order (`Coordinator`'s I/O
+    /// thread), and whether the disk is at work on the first.
+    var diskQueue: [CoordinatorAction] = []
+    var diskBusy = false
+    /// Per task, how many times its result was stored (durably: a write done before any kill).
+    var storedCompletes: [Int: Int] = [:]
     var coordinatorGeneration = 0
     var coordinatorDownUntil = 0.0
     /// The coordinator's wall clock's step from the simulated time.
@@ -130,8 +146,6 @@ final class ClusterSimulator {
     var pending: [(at: Double, seq: Int, what: Pending)] = []
     var seq = 0
     var jobID = ""
-    var accepted = 0
-    var doneTasks: Set<Int> = []
     var lastDone = 0
     var violations: [String] = []
     var outcome: Outcome
@@ -139,8 +153,9 @@ final class ClusterSimulator {
     /// The simulated job kind, run by the real core through the handler seam.
     let handler: SimulatedJobHandler
 
-    /// Wall time spent inside the coordinator core's `handle`, and the calls.
-    var coordinatorSeconds = 0.0, resultSeconds = 0.0
+    /// Wall time spent inside the coordinator core's `handle`, and the calls; and in its I/O
+    /// (`CoordinatorIO`: the store's transactions and reads, on the driver's I/O thread).
+    var coordinatorSeconds = 0.0, resultSeconds = 0.0, ioSeconds = 0.0
     var coordinatorCalls = 0
 
     init(seed: UInt64, workers count: Int, samples: Int, shardSize: Int, faults: Faults, directory: URL, bug: SimulatedBug? = nil,
@@ -156,17 +171,11 @@ final class ClusterSimulator {
         watched = ["conv1", "relu1", "logits"]
         store = try JobStore(path: ":memory:")
         blobs = try BlobStore(directory: directory.appendingPathComponent("coordinator").path)
+        io = CoordinatorIO(store: store, blobs: blobs, maxBlobBytes: CoordinatorSettings().maxBlobBytes)
         handler = SimulatedJobHandler(kind: kind, store: store, blobs: blobs)
         outcome = Outcome(state: "", violations: [], artifact: nil, seconds: 0)
         for i in 0..<count {
             workers.append(SimWorker(core: nil, cache: try BlobStore(directory: directory.appendingPathComponent("worker\(i)").path), index: i))
-        }
-        if faults.diskFailure > 0 {
-            store.simulatedWriteFault = { [unowned self] in
-                guard chance(faults.diskFailure) else { return nil }
-                outcome.diskFailures += 1
-                return SimulatedDiskError()
-            }
         }
     }
 
@@ -218,14 +227,11 @@ final class ClusterSimulator {
         let options = SimulatedJobHandler.Options(samples: samples, shardSize: shardSize, watched: watched)
         var submit = Octet_Wire_SubmitJob()
         submit.spec = JobSpec(kind: kind.rawValue, modelHash: model, modelName: "m", options: try JSONEncoder().encode(options)).wire
-        let submitter = PeerID(Array("submitter".utf8))
-        guard let core = coordinator else { throw JobFailure("no coordinator") }
-        let actions = handle(core, .message(submitter, WireProtocol.encode(.submit(submit))))
-        for a in actions {
-            if case .send(let peer, let bytes) = a, peer == submitter, case .accepted(let acc)? = try? WireProtocol.decode(bytes).body { jobID = acc.jobID }
-        }
+        guard coordinator != nil else { throw JobFailure("no coordinator") }
+        // Accepted once the job is stored: the reply waits for the disk, which is not yet failing.
+        perform(handle(.message(Self.submitter, WireProtocol.encode(.submit(submit)))))
+        while !diskQueue.isEmpty { diskStep(failing: false) }
         guard !jobID.isEmpty else { throw JobFailure("the submit was not accepted") }
-        perform(actions.filter { if case .send(let p, _) = $0 { p != submitter } else { true } })
 
         var nextTick = 0.0
         while now < limit {
@@ -251,7 +257,6 @@ final class ClusterSimulator {
             if network.count > 10_000 { violations.append("unbounded: \(network.count) messages in flight") }
             if !violations.isEmpty { break }
         }
-        store.simulatedWriteFault = nil  // the disk is read as it is now
         if coordinator == nil { try startCoordinator() }  // the store says how it ended
         checkDoneTasks()
         let state = coordinator?.jobs[jobID]?.state.rawValue ?? "missing"
@@ -276,13 +281,14 @@ final class ClusterSimulator {
         return outcome
     }
 
-    /// `core.handle(event)`, timed; the time of task results (their acceptance and the dispatch
-    /// that follows) is also kept apart from heartbeats, ticks and the rest.
-    func handle(_ core: CoordinatorCore, _ event: CoordinatorEvent) -> [CoordinatorAction] {
+    /// `coordinator.handle(event)` (none when it is down), timed; the time of task results (their
+    /// acceptance and the dispatch that follows) is also kept apart from heartbeats, ticks and the rest.
+    func handle(_ event: CoordinatorEvent) -> [CoordinatorAction] {
+        guard coordinator != nil else { return [] }
         var isResult = false
         if case .message(_, let bytes) = event, case .result? = try? WireProtocol.decode(bytes, maxBytes: Int.max).body { isResult = true }
         let t0 = DispatchTime.now().uptimeNanoseconds
-        let actions = core.handle(event)
+        let actions = coordinator!.handle(event)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         coordinatorSeconds += seconds
         if isResult { resultSeconds += seconds }
@@ -300,20 +306,14 @@ final class ClusterSimulator {
         settings.outputWindow = outputWindow
         coordinatorGeneration += 1
         var jobs = 0
-        let core = try CoordinatorCore(settings: settings, store: store, blobs: blobs, handlers: JobHandlers([handler]), logger: logger,
-                                       now: { [unowned self] in now + coordinatorClockOffset }, uptime: { [unowned self] in now },
-                                       makeJobID: { jobs += 1; return "job-\(jobs)" })
-        // A restart whose store read or write fails leaves the coordinator down (the process
-        // exits); it is tried again a second later.
-        let resumed: [CoordinatorAction]
-        do { resumed = try core.resume() } catch {
-            coordinatorDownUntil = now + 1
-            throw error
-        }
-        coordinator = core
-        perform(resumed)
+        coordinator = CoordinatorCore(settings: settings, blobs: blobs, handlers: JobHandlers([handler]), logger: logger,
+                                      now: { [unowned self] in now + coordinatorClockOffset }, uptime: { [unowned self] in now },
+                                      makeJobID: { jobs += 1; return "job-\(jobs)" })
+        diskQueue = []
+        diskBusy = false
+        perform(coordinator!.resume(try store.load()))
         checkDoneTasks()
-        lastDone = core.tasksDone(jobID)
+        lastDone = coordinator?.tasksDone(jobID) ?? 0
     }
 
     func startWorker(_ i: Int) {
@@ -327,26 +327,95 @@ final class ClusterSimulator {
     }
 
     func tick() {
-        if let core = coordinator { perform(handle(core, .tick)) }
+        perform(handle(.tick))
         if kind == .infer { clientStep() }
         for i in workers.indices { if let core = workers[i].core { perform(core.handle(.tick), worker: i) } }
     }
 
-    /// Carries out the coordinator's actions.
+    /// Carries out the coordinator's actions in order, as its driver does: I/O, and everything
+    /// behind I/O not yet done, waits its turn on the disk; the rest at once.
     func perform(_ actions: [CoordinatorAction]) {
         for a in actions {
-            switch a {
-            case .send(let peer, let bytes):
-                if peer == client.peer, client.up { send(from: .coordinator, to: .client, bytes); continue }
-                guard let i = workers.firstIndex(where: { $0.peer == peer }) else { continue }  // a peer gone
-                send(from: .coordinator, to: .worker(i), bytes)
-            case .prepare(let job):
-                schedule(after: 0.1 + uniform(), .background(generation: coordinatorGeneration, .prepared(job.id, handler.prepare(job))))
-            case .finalize(let job, let list):
-                schedule(after: 0.1 + uniform(), .background(generation: coordinatorGeneration, .finalized(job.id, handler.finalize(job, list))))
-            case .ended(let job):
-                handler.ended(job)
+            if !diskQueue.isEmpty || Self.isIO(a) {
+                diskQueue.append(a)
+                if !diskBusy { startDisk() }
+            } else {
+                carry(a)
             }
+        }
+    }
+
+    static func isIO(_ a: CoordinatorAction) -> Bool {
+        switch a {
+        case .persist, .serveResults, .serveBlob, .storeBlob: true
+        case .send, .prepare, .finalize, .ended: false
+        }
+    }
+
+    func startDisk() {
+        diskBusy = true
+        schedule(after: 0.0001 + (faults.maxDiskDelay - 0.0001) * uniform(), .disk(generation: coordinatorGeneration))
+    }
+
+    /// The disk's turn: the writes at the front in one transaction (which may fail), then what
+    /// waited behind them up to the next write (reads answered, actions carried out).
+    func diskStep(failing: Bool = true) {
+        var first = true
+        while let a = diskQueue.first {
+            if case .persist = a {
+                guard first else { break }
+                var writes: [StoreWrite] = []
+                while case .persist(let w)? = diskQueue.first {
+                    writes += w
+                    diskQueue.removeFirst()
+                }
+                first = false
+                if failing, chance(faults.diskFailure) {
+                    outcome.diskFailures += 1
+                    perform(handle(.persistFailed(writes, "\(SimulatedDiskError())")))
+                    continue
+                }
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                let error = io.write(writes)
+                ioSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+                if let error {
+                    violations.append("the store refused a write: \(error)")
+                    continue
+                }
+                for case .complete(let t, _) in writes where t.job == jobID {
+                    storedCompletes[t.index, default: 0] += 1
+                    if storedCompletes[t.index]! > 1 { violations.append("task \(t.index)'s result was stored \(storedCompletes[t.index]!) times (at \(now) s)") }
+                }
+                continue
+            }
+            diskQueue.removeFirst()
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            if let (peer, bytes) = io.reply(a) {
+                ioSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+                carry(.send(peer, bytes))
+            } else {
+                carry(a)
+            }
+        }
+        if diskQueue.isEmpty { diskBusy = false } else { startDisk() }
+    }
+
+    /// Carries out one action that is not I/O (or is a reply the disk read).
+    func carry(_ a: CoordinatorAction) {
+        switch a {
+        case .send(let peer, let bytes):
+            if peer == Self.submitter, case .accepted(let a)? = try? WireProtocol.decode(bytes).body { jobID = a.jobID }
+            if peer == client.peer, client.up { return send(from: .coordinator, to: .client, bytes) }
+            guard let i = workers.firstIndex(where: { $0.peer == peer }) else { return }  // a peer gone
+            send(from: .coordinator, to: .worker(i), bytes)
+        case .prepare(let job):
+            schedule(after: 0.1 + uniform(), .background(generation: coordinatorGeneration, .prepared(job.id, handler.prepare(job))))
+        case .finalize(let job, let list):
+            schedule(after: 0.1 + uniform(), .background(generation: coordinatorGeneration, .finalized(job.id, handler.finalize(job, list))))
+        case .ended(let job):
+            handler.ended(job)
+        case .persist, .serveResults, .serveBlob, .storeBlob:
+            violations.append("I/O carried out off the disk's queue")
         }
     }
 
@@ -416,10 +485,9 @@ final class ClusterSimulator {
         guard m.fromGeneration == generation(m.from), m.toGeneration == generation(m.to), !linkDown(m) else { return }
         switch m.to {
         case .coordinator:
-            guard let core = coordinator else { return }
             switch m.from {
-            case .worker(let i): perform(handle(core, .message(workers[i].peer, m.bytes)))
-            case .client: perform(handle(core, .message(client.peer, m.bytes)))
+            case .worker(let i): perform(handle(.message(workers[i].peer, m.bytes)))
+            case .client: perform(handle(.message(client.peer, m.bytes)))
             case .coordinator: return
             }
         case .client:
@@ -436,10 +504,12 @@ final class ClusterSimulator {
             guard workers[i].generation == generation, let core = workers[i].core else { return }
             perform(core.handle(.computed(result)), worker: i)
         case .background(let generation, let event):
-            guard generation == coordinatorGeneration, let core = coordinator else { return }
-            perform(handle(core, event))
+            guard generation == coordinatorGeneration else { return }
+            perform(handle(event))
         case .clientReady(let generation):
             if generation == client.generation { clientStep() }
+        case .disk(let generation):
+            if generation == coordinatorGeneration { diskStep() }
         }
     }
 
@@ -476,23 +546,22 @@ final class ClusterSimulator {
         } else if coordinator != nil, chance(faults.coordinatorKill * seconds) {
             outcome.coordinatorKills += 1
             checkDoneTasks()
-            accepted += coordinator?.acceptedResults ?? 0
             coordinator = nil
-            coordinatorGeneration += 1  // every connection and background step dies with it
+            coordinatorGeneration += 1  // every connection, background step and write not yet done dies with it
             coordinatorDownUntil = now + 5 * uniform()
         }
     }
 
-    /// The invariants that must hold after every step: the tasks done never decrease and never
-    /// exceed the results accepted, which never exceed the tasks. Cheap (a count); `checkDoneTasks`
-    /// compares task by task, after every coordinator restart and at the end.
+    /// The invariants that must hold after every step: the tasks done never decrease, and one
+    /// coordinator never accepts more results than there are tasks. Cheap (counts); `checkDoneTasks`
+    /// compares task by task, after every coordinator restart and at the end, and the disk counts
+    /// every result it stores.
     func check() {
         guard let core = coordinator, let count = core.tasks[jobID]?.count else { return }
         let done = core.tasksDone(jobID)
         if done < lastDone { violations.append("tasks done fell from \(lastDone) to \(done) (at \(now) s)") }
         lastDone = done
-        let total = accepted + core.acceptedResults
-        if total > count { violations.append("\(total) results accepted for \(count) tasks (at \(now) s)") }
+        if core.acceptedResults > count { violations.append("\(core.acceptedResults) results accepted for \(count) tasks (at \(now) s)") }
     }
 
     // MARK: The inference client
@@ -545,12 +614,13 @@ final class ClusterSimulator {
         }
     }
 
-    /// No task that was done is not done any more.
+    /// No task whose result was stored is not done any more.
     func checkDoneTasks() {
         guard let core = coordinator, let list = core.tasks[jobID] else { return }
         let done = Set(list.filter { $0.state == .done }.map(\.index))
-        for lost in doneTasks.subtracting(done).sorted() { violations.append("task \(lost) was done and is not any more (at \(now) s)") }
-        doneTasks.formUnion(done)
+        for lost in Set(storedCompletes.keys).subtracting(done).sorted() {
+            violations.append("task \(lost)'s result was stored and the task is not done any more (at \(now) s)")
+        }
     }
 }
 

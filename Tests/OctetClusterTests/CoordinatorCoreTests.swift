@@ -12,6 +12,7 @@ import XCTest
 final class CoordinatorCoreTests: XCTestCase {
     var clock = 1000.0
     var core: CoordinatorCore!
+    var io: CoordinatorIO!
     var dir: URL!
     let w1 = PeerID([1]), w2 = PeerID([2]), client = PeerID([9])
 
@@ -24,13 +25,31 @@ final class CoordinatorCoreTests: XCTestCase {
         core = try makeCore(settings, "db")
     }
 
-    /// A core with Octet's job handlers (preparation and finalization are fed by the tests).
+    /// A core with Octet's job handlers (preparation and finalization are fed by the tests), and
+    /// `io` on its store.
     func makeCore(_ settings: CoordinatorSettings, _ name: String) throws -> CoordinatorCore {
         let store = try JobStore(path: dir.appendingPathComponent(name).path)
         let blobs = try BlobStore(directory: dir.appendingPathComponent("blobs").path)
-        return try CoordinatorCore(settings: settings, store: store, blobs: blobs,
-                                   handlers: JobKinds.handlers(blobs: blobs, store: store, directory: dir.path, threads: 1, isa: .scalar),
-                                   now: { [unowned self] in clock }, uptime: { [unowned self] in clock })
+        io = CoordinatorIO(store: store, blobs: blobs, maxBlobBytes: settings.maxBlobBytes)
+        return CoordinatorCore(settings: settings, blobs: blobs,
+                               handlers: JobKinds.handlers(blobs: blobs, store: store, directory: dir.path, threads: 1, isa: .scalar),
+                               now: { [unowned self] in clock }, uptime: { [unowned self] in clock })
+    }
+
+    /// `handle(event)` with its I/O carried out at once, in order (`CoordinatorIO`): writes
+    /// applied (a failure fed back), reads and blob actions turned into their replies.
+    func handle(_ event: CoordinatorEvent) -> [CoordinatorAction] {
+        var out: [CoordinatorAction] = []
+        for a in core.handle(event) {
+            if case .persist(let writes) = a {
+                if let error = io.write(writes) { out += handle(.persistFailed(writes, error)) }
+            } else if let (peer, bytes) = io.reply(a) {
+                out.append(.send(peer, bytes))
+            } else {
+                out.append(a)
+            }
+        }
+        return out
     }
 
     /// A submit of `options` on `model`.
@@ -41,7 +60,7 @@ final class CoordinatorCoreTests: XCTestCase {
     }
 
     func send(_ peer: PeerID, _ body: Octet_Wire_Envelope.OneOf_Body) -> [CoordinatorAction] {
-        core.handle(.message(peer, WireProtocol.encode(body)))
+        handle(.message(peer, WireProtocol.encode(body)))
     }
 
     func sent(_ actions: [CoordinatorAction]) -> [(PeerID, Octet_Wire_Envelope)] {
@@ -74,7 +93,7 @@ final class CoordinatorCoreTests: XCTestCase {
             throw CancellationError()
         }
         XCTAssertTrue(actions.contains { if case .prepare = $0 { true } else { false } })
-        _ = core.handle(.prepared(a.jobID, .success(PreparedJob(tasks: tasks(a.jobID), context: CalibrationJobContext(isa: "scalar", watched: ["t"]).encoded,
+        _ = handle(.prepared(a.jobID, .success(PreparedJob(tasks: tasks(a.jobID), context: CalibrationJobContext(isa: "scalar", watched: ["t"]).encoded,
                                                                                requirement: "scalar"))))
         return a.jobID
     }
@@ -90,6 +109,55 @@ final class CoordinatorCoreTests: XCTestCase {
         return .result(r)
     }
 
+    /// The names of `actions`, in order ("persist", "send", ...).
+    func names(_ actions: [CoordinatorAction]) -> [String] {
+        actions.map { String(describing: $0).split(separator: "(").first.map(String.init) ?? "" }
+    }
+
+    /// The core writes nothing itself: every change comes back as one `.persist`, ahead of the
+    /// replies and steps that depend on it (the accepted reply, the preparation, the
+    /// finalization that reads the results), and a heartbeat asks for no write at all.
+    func testWritesComeFirstAsActionsAndHeartbeatsWriteNothing() throws {
+        let model = try core.blobs.put(Array("model".utf8))
+        let options = CalibrationJobOptions(dataset: DatasetSpec(path: "/data", labels: nil, manifest: nil, recipe: .imagenet), calibration: QuantConfig())
+        let submitted = core.handle(.message(client, WireProtocol.encode(submit(options, model: model))))
+        XCTAssertEqual(names(submitted), ["persist", "send", "prepare"])
+        guard case .persist(let writes) = submitted.first, case .job(let stored)? = writes.first, writes.count == 1 else {
+            return XCTFail("the submit's first action is not the job's write: \(submitted)")
+        }
+        XCTAssertEqual(stored.state, .preparing)
+        XCTAssertNil(try io.store.jobs().first, "nothing is written until the driver carries out the write")
+        XCTAssertNil(io.write(writes))
+        let tasks = [TaskRecord(job: stored.id, index: 0, kind: CalibrationTask.calibration.rawValue, start: 0, end: 10)]
+        XCTAssertEqual(names(core.handle(.prepared(stored.id, .success(PreparedJob(tasks: tasks, context: CalibrationJobContext(isa: "scalar", watched: ["t"]).encoded))))),
+                       ["persist"])
+        var h = Octet_Wire_Hello()
+        h.workerID = "a"
+        XCTAssertEqual(names(core.handle(.message(w1, WireProtocol.encode(.hello(h))))), ["persist", "send", "send"], "the assignment's write, the welcome, the assignment")
+        var beat = Octet_Wire_Heartbeat()
+        beat.workerID = "a"
+        XCTAssertEqual(names(core.handle(.message(w1, WireProtocol.encode(.heartbeat(beat))))), [], "a heartbeat waits on no disk")
+        let done = core.handle(.message(w1, WireProtocol.encode(result(stored.id, 0, worker: "a"))))
+        XCTAssertEqual(names(done), ["persist", "finalize"])
+        guard case .persist(let last) = done.first else { return }
+        XCTAssertEqual(last.map(\.what), ["task 0's result", "the job's state"])
+    }
+
+    /// A write the driver could not carry out fails its job with the store's error as the
+    /// cause; other jobs run on, and a finished job stays as it finished.
+    func testAFailedWriteFailsItsJobWithTheStoresError() throws {
+        let job = try runningJob(), other = try runningJob()
+        _ = hello(w1, "a")
+        guard let task = core.tasks[job]?[0] else { return XCTFail("no task") }
+        _ = handle(.persistFailed([.complete(task, result: [1])], "disk I/O error (simulated)"))
+        XCTAssertEqual(core.jobs[job]?.state, .failed)
+        XCTAssertEqual(core.jobs[job]?.error, "cannot store task 0's result: disk I/O error (simulated)")
+        XCTAssertEqual(core.jobs[other]?.state, .running)
+        XCTAssertEqual(try io.store.jobs().first { $0.id == job }?.state, .failed, "the failure itself is stored when the disk allows")
+        _ = handle(.persistFailed([.job(core.jobs[job]!)], "disk full"))
+        XCTAssertEqual(core.jobs[job]?.error, "cannot store task 0's result: disk I/O error (simulated)", "a failed job keeps its first cause")
+    }
+
     func testWorkersGetTasksAndLostWorkersTaskIsReassigned() throws {
         let job = try runningJob()
         XCTAssertEqual(sent(hello(w1, "a")).map { $0.1.body.map(CoordinatorCore.bodyName) }, ["welcome", "assignment"])
@@ -101,7 +169,7 @@ final class CoordinatorCoreTests: XCTestCase {
         clock += 3
         _ = send(w2, .heartbeat(Octet_Wire_Heartbeat()))
         clock += 3
-        _ = core.handle(.tick)
+        _ = handle(.tick)
         XCTAssertEqual(core.workers["a"]?.state, .lost)
         XCTAssertEqual(core.tasks[job]?[0].state, .pending)
 
@@ -125,7 +193,7 @@ final class CoordinatorCoreTests: XCTestCase {
         let last = send(w2, result(job, 2, worker: "b"))
         XCTAssertTrue(last.contains { if case .finalize(let j, let tasks) = $0 { j.id == job && tasks.count == 3 } else { false } })
         // Finished results are in the store.
-        XCTAssertEqual(try core.store.results(of: core.tasks[job]!).count, 3)
+        XCTAssertEqual(try io.store.results(of: core.tasks[job]!).count, 3)
     }
 
     /// An assignment lost on the way (the worker keeps heartbeating but never runs it) goes back
@@ -137,11 +205,11 @@ final class CoordinatorCoreTests: XCTestCase {
         for _ in 0..<10 {
             clock += 1
             _ = send(w1, .heartbeat(Octet_Wire_Heartbeat()))
-            XCTAssertTrue(sent(core.handle(.tick)).isEmpty, "nothing happens before the timeout")
+            XCTAssertTrue(sent(handle(.tick)).isEmpty, "nothing happens before the timeout")
         }
         clock += core.settings.taskTimeout
         _ = send(w1, .heartbeat(Octet_Wire_Heartbeat()))
-        let again = sent(core.handle(.tick))
+        let again = sent(handle(.tick))
         XCTAssertEqual(core.workers["a"]?.state, .busy)
         XCTAssertEqual(again.first?.1.assignment.task, 0, "the lowest pending task again, to the idle worker")
         XCTAssertEqual(again.first?.1.assignment.attempt, 2)
@@ -163,7 +231,7 @@ final class CoordinatorCoreTests: XCTestCase {
             XCTAssertEqual(assigned.first?.task, 0)
             XCTAssertEqual(assigned.first?.attempt, UInt32(attempt))
             clock += 6                     // the worker dies with the task: no heartbeat
-            _ = core.handle(.tick)
+            _ = handle(.tick)
             XCTAssertEqual(core.workers["a"]?.state, .lost)
         }
         XCTAssertEqual(core.jobs[poisoned]?.state, .failed)
@@ -204,7 +272,7 @@ final class CoordinatorCoreTests: XCTestCase {
         clock += 3
         _ = send(w2, .heartbeat(Octet_Wire_Heartbeat()))
         clock += 3
-        _ = core.handle(.tick)
+        _ = handle(.tick)
         XCTAssertEqual(sent(send(w2, result(job, 1, worker: "b"))).first?.1.assignment.task, 0)
         XCTAssertEqual(core.workers["b"]?.task, TaskKey(job: job, index: 0))
 
@@ -287,7 +355,7 @@ final class CoordinatorCoreTests: XCTestCase {
         bad.append(try wrongVersion.serializedBytes())
         bad.append(WireProtocol.encode(.welcome(Octet_Wire_Welcome())))  // a coordinator never accepts Welcome
         for b in bad {
-            let replies = sent(core.handle(.message(client, b)))
+            let replies = sent(handle(.message(client, b)))
             XCTAssertEqual(replies.count, 1)
             XCTAssertEqual(replies.first?.1.refusal.expectedVersion, WireProtocol.version)
         }
@@ -328,7 +396,7 @@ final class CoordinatorCoreTests: XCTestCase {
         options.outputs = .tensors
         guard case .accepted(let a)? = sent(send(client, submit(options, model: model))).first?.1.body else { return XCTFail("not accepted") }
         let task = TaskRecord(job: a.jobID, index: 0, kind: InferenceJobHandler.taskKind(.tensors), start: 0, end: 2)
-        _ = core.handle(.prepared(a.jobID, .success(PreparedJob(tasks: [task]))))
+        _ = handle(.prepared(a.jobID, .success(PreparedJob(tasks: [task]))))
         _ = hello(w1, "a")
         for (shape, rawSize) in [([2, UInt32.max, UInt32.max, UInt32.max], UInt64(8)), ([2, 3], UInt64.max), ([2, 3], UInt64(20))] {
             var t = Octet_Jobs_OutputTensor()

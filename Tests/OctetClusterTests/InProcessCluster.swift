@@ -8,6 +8,7 @@ import OctetPipeline
 final class InProcessCluster {
     let network = InMemoryNetwork()
     let coordinator: Coordinator
+    let store: JobStore
     var workers: [Worker] = []
     private var finished: [DispatchSemaphore] = []
 
@@ -15,11 +16,11 @@ final class InProcessCluster {
     /// best one. The coordinator pins `coordinatorISA` for calibrations that name no path.
     init(directory: URL, workers count: Int, threadsPerWorker: Int = 1, settings: CoordinatorSettings = CoordinatorSettings(),
          decodeAhead: Bool = false, workerISAs: [ISA] = [], coordinatorISA: ISA = .best) throws {
-        let store = try JobStore(path: directory.appendingPathComponent("jobs.sqlite").path)
+        store = try JobStore(path: directory.appendingPathComponent("jobs.sqlite").path)
         let blobs = try BlobStore(directory: directory.appendingPathComponent("blobs").path)
         let handlers = JobKinds.handlers(blobs: blobs, store: store, directory: directory.appendingPathComponent("jobs").path, threads: 2,
                                          isa: coordinatorISA)
-        coordinator = Coordinator(core: try CoordinatorCore(settings: settings, store: store, blobs: blobs, handlers: handlers),
+        coordinator = Coordinator(core: CoordinatorCore(settings: settings, blobs: blobs, handlers: handlers), store: store,
                                   transport: network.server())
         spawn { [coordinator] in try? coordinator.run() }
         for i in 0..<count {

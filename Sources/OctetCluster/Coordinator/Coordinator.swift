@@ -2,25 +2,56 @@ import Dispatch
 import Foundation
 import Logging
 
-/// Runs a `CoordinatorCore` over a transport: one thread receives messages and carries out the
-/// core's actions; preparation and finalization (by the job's handler) run on a background
-/// queue and come back as events. `/status` readers get a snapshot refreshed on every tick, never the live state.
+/// Runs a `CoordinatorCore` over a transport. The message loop (`run`, one thread) receives
+/// messages, feeds them to the core and sends what it returns; it never touches the disk. Writes
+/// and stored reads go to an I/O thread in order (`CoordinatorIO`; the writes queued meanwhile go
+/// in one transaction), and every action after one waits for it: the I/O thread hands them back to
+/// the loop in order, with a failed write as `CoordinatorEvent.persistFailed`. Preparation and
+/// finalization (by the job's handler) run on a background queue and come back as events.
+/// `/status` readers get a snapshot refreshed on every tick, never the live state.
 public final class Coordinator: @unchecked Sendable {
-    public let core: CoordinatorCore
+    /// The state machine: mutated on the loop thread only (under `coreLock`; `inspect` reads it).
+    private var core: CoordinatorCore
+    private let coreLock = NSLock()
+    public let handlers: JobHandlers
     let transport: ServerTransport
+    let io: CoordinatorIO
     let logger: Logger
     private let work = DispatchQueue(label: "octet.coordinator.jobs")
     private let lock = NSLock()
-    private var inbox: [CoordinatorEvent] = []
+    private var inbox: [Posted] = []
     private var snapshot = "{}"
     private var stopping = false
     private var lastTick = 0.0
     private var lastStep = Date().timeIntervalSince1970
+    /// I/O actions and the actions behind them, not yet handed back to the loop (loop thread only).
+    private var outstanding = 0
+    /// The I/O thread's queue.
+    private let ioCondition = NSCondition()
+    private var ioQueue: [CoordinatorAction] = []
+    private var ioStopping = false
 
-    public init(core: CoordinatorCore, transport: ServerTransport, logger: Logger = Logger(label: "octet.coordinator")) {
+    /// What other threads hand the loop.
+    enum Posted {
+        /// A background step's result.
+        case event(CoordinatorEvent)
+        /// `count` queued actions are through the I/O thread: feed `event` (a failed write), then
+        /// carry out `action` (a reply it read, or an action that waited behind the I/O).
+        case ioDone(count: Int, event: CoordinatorEvent?, action: CoordinatorAction?)
+    }
+
+    public init(core: CoordinatorCore, store: JobStore, transport: ServerTransport, logger: Logger = Logger(label: "octet.coordinator")) {
         self.core = core
+        self.handlers = core.handlers
         self.transport = transport
+        self.io = CoordinatorIO(store: store, blobs: core.blobs, maxBlobBytes: core.settings.maxBlobBytes)
         self.logger = logger
+    }
+
+    /// Reads the core's state under its lock (tests and tools: the loop mutates it).
+    public func inspect<T>(_ body: (CoordinatorCore) throws -> T) rethrows -> T {
+        coreLock.lock(); defer { coreLock.unlock() }
+        return try body(core)
     }
 
     /// The latest status document (JSON), safe from any thread.
@@ -37,21 +68,41 @@ public final class Coordinator: @unchecked Sendable {
 
     var isStopping: Bool { lock.lock(); defer { lock.unlock() }; return stopping }
 
-    /// Reloads stored jobs, then serves until `stop()`.
+    /// Reloads stored jobs, then serves until `stop()`; the writes queued by then are done
+    /// before it returns.
     public func run() throws {
-        perform(try core.resume())
+        let stored = try io.store.load()
+        startIO()
+        perform(handle { $0.resume(stored) })
         while !isStopping { step(timeoutMs: 20) }
+        while outstanding > 0 { step(timeoutMs: 1) }
+        stopIO()
     }
 
-    /// One turn of the loop: background results, up to 1000 messages, liveness.
+    /// `body` on the core, under its lock.
+    private func handle(_ body: (inout CoordinatorCore) -> [CoordinatorAction]) -> [CoordinatorAction] {
+        coreLock.lock(); defer { coreLock.unlock() }
+        return body(&core)
+    }
+
+    /// One turn of the loop: what other threads handed back, up to 1000 messages, liveness.
     public func step(timeoutMs: Int) {
         lock.lock()
-        let events = inbox
+        let posted = inbox
         inbox.removeAll()
         lastStep = Date().timeIntervalSince1970
         lock.unlock()
-        for e in events { perform(core.handle(e)) }
-        var wait = timeoutMs
+        for p in posted {
+            switch p {
+            case .event(let e): perform(handle { $0.handle(e) })
+            case .ioDone(let count, let event, let action):
+                outstanding -= count
+                if let event { perform(handle { $0.handle(event) }) }
+                if let action { execute(action) }
+            }
+        }
+        // While I/O is out, wait briefly: what it hands back is released on the next turn.
+        var wait = outstanding > 0 ? min(timeoutMs, 1) : timeoutMs
         for _ in 0..<1000 {
             let incoming: (peer: PeerID, bytes: [UInt8])?
             do { incoming = try transport.receive(timeoutMs: wait) } catch {
@@ -59,35 +110,114 @@ public final class Coordinator: @unchecked Sendable {
                 break
             }
             guard let (peer, bytes) = incoming else { break }
-            perform(core.handle(.message(peer, bytes)))
+            perform(handle { $0.handle(.message(peer, bytes)) })
             wait = 0
         }
         let t = Date().timeIntervalSince1970
         if t - lastTick >= 0.2 {
             lastTick = t
-            perform(core.handle(.tick))
-            let s = core.status().json()
+            perform(handle { $0.handle(.tick) })
+            let s = inspect { $0.status().json() }
             lock.lock(); snapshot = s; lock.unlock()
         }
     }
 
+    /// Carries out the core's actions in order: I/O, and anything behind I/O not yet through,
+    /// goes to the I/O thread; the rest at once.
     func perform(_ actions: [CoordinatorAction]) {
         for a in actions {
-            switch a {
-            case .send(let peer, let bytes):
-                do { try transport.send(bytes, to: peer) } catch {
-                    logger.warning("send failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
-                }
-            case .prepare(let job):
-                let handler = core.handlers[job.spec.kind]
-                work.async { [self] in post(.prepared(job.id, handler?.prepare(job) ?? .failure(Self.noHandler(job)))) }
-            case .finalize(let job, let tasks):
-                let handler = core.handlers[job.spec.kind]
-                work.async { [self] in post(.finalized(job.id, handler?.finalize(job, tasks) ?? .failure(Self.noHandler(job)))) }
-            case .ended(let job):
-                let handler = core.handlers[job.spec.kind]
-                work.async { handler?.ended(job) }
+            if outstanding > 0 || Self.isIO(a) {
+                outstanding += 1
+                ioCondition.lock()
+                ioQueue.append(a)
+                ioCondition.signal()
+                ioCondition.unlock()
+            } else {
+                execute(a)
             }
+        }
+    }
+
+    static func isIO(_ a: CoordinatorAction) -> Bool {
+        switch a {
+        case .persist, .serveResults, .serveBlob, .storeBlob: true
+        case .send, .prepare, .finalize, .ended: false
+        }
+    }
+
+    /// A non-I/O action (or a reply read on the I/O thread), on the loop thread.
+    func execute(_ a: CoordinatorAction) {
+        switch a {
+        case .send(let peer, let bytes):
+            do { try transport.send(bytes, to: peer) } catch {
+                logger.warning("send failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
+            }
+        case .prepare(let job):
+            let handler = handlers[job.spec.kind]
+            work.async { [self] in post(.prepared(job.id, handler?.prepare(job) ?? .failure(Self.noHandler(job)))) }
+        case .finalize(let job, let tasks):
+            let handler = handlers[job.spec.kind]
+            work.async { [self] in post(.finalized(job.id, handler?.finalize(job, tasks) ?? .failure(Self.noHandler(job)))) }
+        case .ended(let job):
+            let handler = handlers[job.spec.kind]
+            work.async { handler?.ended(job) }
+        case .persist, .serveResults, .serveBlob, .storeBlob:
+            assertionFailure("I/O runs on the I/O thread")
+        }
+    }
+
+    // MARK: The I/O thread
+
+    func startIO() {
+        let thread = Thread { [self] in ioLoop() }
+        thread.name = "octet.coordinator.io"
+        thread.start()
+    }
+
+    func stopIO() {
+        ioCondition.lock()
+        ioStopping = true
+        ioCondition.signal()
+        ioCondition.unlock()
+    }
+
+    /// Takes everything queued, writes consecutive persists in one transaction, reads what is to
+    /// be read, and hands each back to the loop in order.
+    func ioLoop() {
+        while true {
+            ioCondition.lock()
+            while ioQueue.isEmpty && !ioStopping { ioCondition.wait() }
+            if ioQueue.isEmpty {
+                ioCondition.unlock()
+                return
+            }
+            let batch = ioQueue
+            ioQueue.removeAll()
+            ioCondition.unlock()
+            var results: [Posted] = []
+            var i = 0
+            while i < batch.count {
+                var writes: [StoreWrite] = []
+                var n = 0
+                while i + n < batch.count, case .persist(let w) = batch[i + n] {
+                    writes += w
+                    n += 1
+                }
+                if n > 0 {
+                    let error = io.write(writes)
+                    results.append(.ioDone(count: n, event: error.map { .persistFailed(writes, $0) }, action: nil))
+                    i += n
+                    continue
+                }
+                let a = batch[i]
+                if let (peer, bytes) = io.reply(a) {
+                    results.append(.ioDone(count: 1, event: nil, action: .send(peer, bytes)))
+                } else {
+                    results.append(.ioDone(count: 1, event: nil, action: a))
+                }
+                i += 1
+            }
+            lock.lock(); inbox += results; lock.unlock()
         }
     }
 
@@ -97,6 +227,6 @@ public final class Coordinator: @unchecked Sendable {
     }
 
     func post(_ event: CoordinatorEvent) {
-        lock.lock(); inbox.append(event); lock.unlock()
+        lock.lock(); inbox.append(.event(event)); lock.unlock()
     }
 }

@@ -5,32 +5,26 @@ import SwiftProtobuf
 extension CoordinatorCore {
     // MARK: Clients
 
-    func blobPut(_ peer: PeerID, _ p: Octet_Wire_BlobPut, _ rid: UInt64) -> [CoordinatorAction] {
-        do {
-            return [reply(peer, .blobAck(try blobs.receive(p, maxSize: settings.maxBlobBytes)), rid)]
-        } catch {
-            return reject(peer, error, requestID: rid)
+    /// An uploaded chunk: its name and size are checked here, the rest where it is stored
+    /// (`CoordinatorIO`, off the message loop).
+    mutating func blobPut(_ peer: PeerID, _ p: Octet_Wire_BlobPut, _ rid: UInt64) -> [CoordinatorAction] {
+        guard ContentHash.isValid(p.hash) else { return reject(peer, .refused(.invalidRequest, "blob name is not a SHA-256 hex digest"), requestID: rid) }
+        guard p.totalSize <= settings.maxBlobBytes else {
+            return reject(peer, .refused(.tooLarge, "blob of \(p.totalSize) bytes exceeds the \(settings.maxBlobBytes)-byte limit"), requestID: rid)
         }
+        return [.storeBlob(peer, rid, p)]
     }
 
-    func blobRequest(_ peer: PeerID, _ r: Octet_Wire_BlobRequest, _ rid: UInt64) -> [CoordinatorAction] {
+    /// A chunk of a blob, read off the message loop (`CoordinatorIO`), at most what fits a message.
+    mutating func blobRequest(_ peer: PeerID, _ r: Octet_Wire_BlobRequest, _ rid: UInt64) -> [CoordinatorAction] {
         guard ContentHash.isValid(r.hash) else { return reject(peer, .refused(.invalidRequest, "blob name is not a SHA-256 hex digest"), requestID: rid) }
-        let length = min(Int(r.length == 0 ? UInt32(WireProtocol.blobChunkBytes) : r.length), WireProtocol.blobChunkBytes,
-                         settings.maxMessageBytes - 1024)
-        do {
-            let (data, total) = try blobs.read(r.hash, offset: r.offset, length: length)
-            var c = Octet_Wire_BlobChunk()
-            c.hash = r.hash
-            c.offset = r.offset
-            c.totalSize = total
-            c.data = Data(data)
-            return [reply(peer, .blobChunk(c), rid)]
-        } catch {
-            return reject(peer, error, requestID: rid)
-        }
+        var request = r
+        request.length = UInt32(min(Int(r.length == 0 ? UInt32(WireProtocol.blobChunkBytes) : r.length), WireProtocol.blobChunkBytes,
+                                    settings.maxMessageBytes - 1024))
+        return [.serveBlob(peer, rid, request)]
     }
 
-    func submit(_ peer: PeerID, _ s: Octet_Wire_SubmitJob, _ rid: UInt64) -> [CoordinatorAction] {
+    mutating func submit(_ peer: PeerID, _ s: Octet_Wire_SubmitJob, _ rid: UInt64) -> [CoordinatorAction] {
         let spec = JobSpec(wire: s.spec)
         if let problem = spec.problem { return reject(peer, .refused(.invalidRequest, problem), requestID: rid) }
         guard let handler = handlers[spec.kind] else {
@@ -47,7 +41,8 @@ extension CoordinatorCore {
         let id = makeJobID()
         var job = JobRecord(id: id, spec: spec, state: .preparing, created: now())
         job.streamsResults = handler.streamsResults
-        do { try store.save(job) } catch { return reject(peer, .transport("cannot store the job: \(error)"), requestID: rid) }
+        // Accepted once stored: the reply waits for the write (a failed one fails the job, which the client sees).
+        persist(.job(job))
         jobs[id] = job
         tasks[id] = []
         runningSince[id] = uptime()
@@ -57,7 +52,7 @@ extension CoordinatorCore {
         return [reply(peer, .accepted(a), rid), .prepare(job)]
     }
 
-    func jobQuery(_ peer: PeerID, _ q: Octet_Wire_JobQuery, _ rid: UInt64) -> [CoordinatorAction] {
+    mutating func jobQuery(_ peer: PeerID, _ q: Octet_Wire_JobQuery, _ rid: UInt64) -> [CoordinatorAction] {
         guard let job = jobs[q.jobID] else { return reject(peer, .refused(.notFound, "no job '\(q.jobID)'"), requestID: rid) }
         return [reply(peer, .jobReport(report(job)), rid)]
     }
@@ -86,8 +81,9 @@ extension CoordinatorCore {
 
     /// Results of a streaming job's (inference) finished tasks, in order, from `q.fromTask`; asking from N
     /// commits every task below N (their stored results are dropped and the dispatch window moves).
-    func resultsQuery(_ peer: PeerID, _ q: Octet_Wire_ResultsQuery, _ rid: UInt64) -> [CoordinatorAction] {
-        guard var job = jobs[q.jobID] else { return reject(peer, .refused(.notFound, "no job '\(q.jobID)'"), requestID: rid) }
+    /// The results are read off the message loop (`CoordinatorIO`), after the writes before them.
+    mutating func resultsQuery(_ peer: PeerID, _ q: Octet_Wire_ResultsQuery, _ rid: UInt64) -> [CoordinatorAction] {
+        guard let job = jobs[q.jobID] else { return reject(peer, .refused(.notFound, "no job '\(q.jobID)'"), requestID: rid) }
         guard job.streamsResults else {
             return reject(peer, .refused(.invalidRequest, "job \(job.id) is a \(job.spec.kind) job, which does not stream results"), requestID: rid)
         }
@@ -102,10 +98,7 @@ extension CoordinatorCore {
                 return reject(peer, .refused(.invalidRequest, "task \(from - 1) of job \(job.id) is not finished, so no client has written it"),
                               requestID: rid)
             }
-            do { try store.dropResults(job: job.id, committed..<from) } catch {
-                fail(&job, "cannot store the client's commit: \(error)")
-                return reject(peer, .transport("cannot store the commit: \(error)"), requestID: rid)
-            }
+            persist(.dropResults(job: job.id, committed..<from))
             self.committed[job.id] = from
         }
         var batch = Octet_Wire_ResultsBatch()
@@ -114,23 +107,10 @@ extension CoordinatorCore {
         batch.tasksTotal = UInt32(list.count)
         batch.state = job.state.rawValue
         batch.error = job.error ?? ""
-        var bytes = 0, index = from
+        var end = from
         let maxTasks = min(max(Int(q.maxTasks), 1), 1024)
-        while index < list.count, index - from < maxTasks, list[index].state == .done {
-            let stored: [UInt8]?
-            do { stored = try store.result(job: job.id, index: index) } catch {
-                return reject(peer, .transport("cannot read task \(index)'s result: \(error)"), requestID: rid)
-            }
-            guard let stored, let r = try? Octet_Wire_TaskResult(serializedBytes: stored) else {
-                return reject(peer, .transport("task \(index) of job \(job.id) has no readable stored result"), requestID: rid)
-            }
-            // The reply stays well inside the message limit.
-            if index > from, bytes + stored.count > settings.maxMessageBytes / 2 { break }
-            bytes += stored.count
-            batch.results.append(r)
-            index += 1
-        }
-        return [reply(peer, .resultsBatch(batch), rid)]
+        while end < list.count, end - from < maxTasks, list[end].state == .done { end += 1 }
+        return [.serveResults(ResultsServing(peer: peer, requestID: rid, batch: batch, tasks: from..<end, maxBytes: settings.maxMessageBytes / 2))]
     }
 
     /// Remaining time at the job's rate so far (0 when unknown or finished).
@@ -143,7 +123,7 @@ extension CoordinatorCore {
 
     // MARK: Results
 
-    func result(_ peer: PeerID, _ r: Octet_Wire_TaskResult, _ rid: UInt64) -> [CoordinatorAction] {
+    mutating func result(_ peer: PeerID, _ r: Octet_Wire_TaskResult, _ rid: UInt64) -> [CoordinatorAction] {
         let key = TaskKey(job: r.jobID, index: Int(r.task))
         guard let job = jobs[r.jobID], let count = tasks[r.jobID]?.count, key.index >= 0, key.index < count,
               var task = tasks[r.jobID]?[key.index] else {
@@ -165,12 +145,11 @@ extension CoordinatorCore {
         }
         task.state = .done
         task.worker = r.workerID
-        let bytes: [UInt8] = (try? r.serializedBytes()) ?? []
-        do { try store.complete(task, result: bytes) } catch {
-            var j = job
-            fail(&j, "cannot store a result: \(error)")
-            return []
+        let bytes: [UInt8]
+        do { bytes = try r.serializedBytes() } catch {
+            return reject(peer, .malformed("result does not encode again: \(error)"), requestID: rid)
         }
+        persist(.complete(task, result: bytes))
         tasks[key.job]![key.index] = task  // in place: a job's list is never copied per result
         doneCount[key.job, default: 0] += 1
         assignedAt[key] = nil
@@ -188,7 +167,7 @@ extension CoordinatorCore {
         return handler.check(r, task: task, job: job)
     }
 
-    func failure(_ peer: PeerID, _ f: Octet_Wire_TaskFailure) -> [CoordinatorAction] {
+    mutating func failure(_ peer: PeerID, _ f: Octet_Wire_TaskFailure) -> [CoordinatorAction] {
         let key = TaskKey(job: f.jobID, index: Int(f.task))
         let held = release(peer, key)
         guard var job = jobs[f.jobID], let list = tasks[f.jobID], key.index < list.count, list[key.index].state != .done else { return [] }
@@ -209,7 +188,7 @@ extension CoordinatorCore {
         !held && task.state == .assigned
     }
 
-    func retryOrFail(_ key: TaskKey, _ why: String) -> [CoordinatorAction] {
+    mutating func retryOrFail(_ key: TaskKey, _ why: String) -> [CoordinatorAction] {
         guard var job = jobs[key.job], let count = tasks[key.job]?.count, key.index >= 0, key.index < count,
               let attempts = tasks[key.job]?[key.index].attempts else { return [] }
         if attempts >= settings.maxTaskAttempts {
@@ -219,21 +198,19 @@ extension CoordinatorCore {
         tasks[key.job]![key.index].state = .pending
         tasks[key.job]![key.index].worker = nil
         firstPending[key.job] = min(firstPending[key.job] ?? 0, key.index)
-        do { try store.save([tasks[key.job]![key.index]]) } catch { fail(&job, "cannot store task \(key.index)'s state: \(error)") }
+        persist(.tasks([tasks[key.job]![key.index]]))
         return []
     }
 
-    /// Fails the job in memory and in the store; a store that cannot record it is logged with
-    /// both causes (the job is failed in memory, so nothing runs on).
-    func fail(_ job: inout JobRecord, _ message: String) {
+    /// Fails the job in memory and asks for it to be stored; a store that cannot record it is
+    /// logged with both causes (`persistFailed`: the job is failed in memory, so nothing runs on).
+    mutating func fail(_ job: inout JobRecord, _ message: String) {
         job.state = .failed
         job.error = message
         job.finished = now()
         jobs[job.id] = job
         wireSpecs[job.id] = nil  // no more assignments
-        do { try store.save(job) } catch {
-            logger.critical("cannot store a job's failure", metadata: ["job": "\(job.id)", "error": "\(message)", "store": "\(error)"])
-        }
+        persist(.job(job))
         logger.error("job failed", metadata: ["job": "\(job.id)", "error": "\(message)"])
         ended.append(job)
     }
@@ -241,19 +218,16 @@ extension CoordinatorCore {
     // MARK: Job lifecycle
 
     /// Moves a job on when all its current tasks are done.
-    func advance(_ id: String) -> [CoordinatorAction] {
+    mutating func advance(_ id: String) -> [CoordinatorAction] {
         guard var job = jobs[id], let list = tasks[id] else { return [] }
         guard job.state == .running || job.state == .verifying, doneCount[id, default: 0] == list.count else { return [] }
         job.state = .finalizing
-        do { try store.save(job) } catch {
-            fail(&job, "cannot store the job's state: \(error)")
-            return []
-        }
+        persist(.job(job))
         jobs[id] = job
         return [.finalize(job, list)]
     }
 
-    func prepared(_ id: String, _ result: Result<PreparedJob, JobFailure>) -> [CoordinatorAction] {
+    mutating func prepared(_ id: String, _ result: Result<PreparedJob, JobFailure>) -> [CoordinatorAction] {
         guard var job = jobs[id], job.state == .preparing else { return [] }
         switch result {
         case .failure(let f):
@@ -263,13 +237,8 @@ extension CoordinatorCore {
             job.context = p.context
             job.requirement = p.requirement
             job.state = .running
-            do {
-                try store.save(p.tasks)
-                try store.save(job)
-            } catch {
-                fail(&job, "cannot store tasks: \(error)")
-                return []
-            }
+            if !p.tasks.isEmpty { persist(.tasks(p.tasks)) }
+            persist(.job(job))
             jobs[id] = job
             tasks[id] = p.tasks
             doneCount[id] = p.tasks.filter { $0.state == .done }.count
@@ -280,7 +249,7 @@ extension CoordinatorCore {
         }
     }
 
-    func finalized(_ id: String, _ result: Result<FinalizedJob, JobFailure>) -> [CoordinatorAction] {
+    mutating func finalized(_ id: String, _ result: Result<FinalizedJob, JobFailure>) -> [CoordinatorAction] {
         guard var job = jobs[id], job.state == .finalizing else { return [] }
         switch result {
         case .failure(let f):
@@ -301,13 +270,8 @@ extension CoordinatorCore {
                 wireSpecs[id] = nil  // no more assignments
                 logger.info("job done", metadata: ["job": "\(id)"])
             }
-            do {
-                try store.save(f.followUpTasks)
-                try store.save(job)
-            } catch {
-                fail(&job, "cannot store the job: \(error)")
-                return []
-            }
+            if !f.followUpTasks.isEmpty { persist(.tasks(f.followUpTasks)) }
+            persist(.job(job))
             jobs[id] = job
             tasks[id] = list
             if job.state == .done { ended.append(job) }

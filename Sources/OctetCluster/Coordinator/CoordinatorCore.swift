@@ -12,11 +12,27 @@ public enum CoordinatorEvent: Sendable {
     case prepared(String, Result<PreparedJob, JobFailure>)
     /// A job's finalization (background work) finished.
     case finalized(String, Result<FinalizedJob, JobFailure>)
+    /// Writes the core asked for (`.persist`) failed, with the store's error: their jobs fail
+    /// with it as the cause.
+    case persistFailed([StoreWrite], String)
 }
 
 /// Outputs of the state machine, carried out by the driver.
+///
+/// The I/O ones (`persist`, `serveResults`, `serveBlob`, `storeBlob`) are carried out off the
+/// message loop, in order; every later action waits for the I/O before it (a reply that a write
+/// made true is sent once it is durable; a finalization reads the results written before it).
+/// `CoordinatorIO` carries out the I/O for every driver.
 public enum CoordinatorAction: Sendable {
     case send(PeerID, [UInt8])
+    /// Write these changes (in one transaction); a failure comes back as `.persistFailed`.
+    case persist([StoreWrite])
+    /// Read a streaming job's stored results and reply with them.
+    case serveResults(ResultsServing)
+    /// Read a chunk of a blob and reply with it.
+    case serveBlob(PeerID, UInt64, Octet_Wire_BlobRequest)
+    /// Store an uploaded chunk and acknowledge it.
+    case storeBlob(PeerID, UInt64, Octet_Wire_BlobPut)
     /// Start preparing a job in the background (then feed `.prepared`).
     case prepare(JobRecord)
     /// Start finalizing a job in the background (then feed `.finalized`).
@@ -26,12 +42,13 @@ public enum CoordinatorAction: Sendable {
     case ended(JobRecord)
 }
 
-/// The coordinator's state machine: workers, jobs and tasks. It decides; it never blocks, sleeps
-/// or touches the network (the driver sends what it returns), so tests drive it directly.
-/// Every job and task change is written through to the `JobStore` before it is acted on.
-public final class CoordinatorCore {
+/// The coordinator's state machine, a value: workers, jobs and tasks. It decides; it never
+/// blocks, sleeps, touches the network or writes the disk (the driver carries out what it
+/// returns), so tests and the simulator drive it directly. Every job and task change is returned
+/// as a write (`.persist`) ahead of the actions that depend on it.
+public struct CoordinatorCore {
     public let settings: CoordinatorSettings
-    public let store: JobStore
+    /// Only asked whether a job's blobs were uploaded (a file's existence) when it is submitted.
     public let blobs: BlobStore
     /// The job kinds it runs.
     public let handlers: JobHandlers
@@ -72,17 +89,18 @@ public final class CoordinatorCore {
     var wireSpecs: [String: Octet_Wire_JobSpec] = [:]
     /// Jobs that ended while handling the current event (`CoordinatorAction.ended`).
     var ended: [JobRecord] = []
+    /// Writes asked for while handling the current event: returned first, as one `.persist`.
+    var writes: [StoreWrite] = []
     let makeJobID: () -> String
     let metrics: CoordinatorMetrics
 
-    public init(settings: CoordinatorSettings, store: JobStore, blobs: BlobStore, handlers: JobHandlers,
+    public init(settings: CoordinatorSettings, blobs: BlobStore, handlers: JobHandlers,
                 logger: Logger = Logger(label: "octet.coordinator"),
                 now: @escaping () -> Double = { Date().timeIntervalSince1970 },
                 uptime: @escaping () -> Double = { ProcessInfo.processInfo.systemUptime },
-                makeJobID: @escaping () -> String = { "job-" + String(UUID().uuidString.prefix(8)).lowercased() }) throws {
+                makeJobID: @escaping () -> String = { "job-" + String(UUID().uuidString.prefix(8)).lowercased() }) {
         self.makeJobID = makeJobID
         self.settings = settings
-        self.store = store
         self.blobs = blobs
         self.handlers = handlers
         self.logger = logger
@@ -92,20 +110,23 @@ public final class CoordinatorCore {
         self.metrics = CoordinatorMetrics()
     }
 
-    /// Reloads unfinished jobs from the store: assigned tasks go back to pending (their workers
-    /// may be gone), finished tasks keep their results. Returns the background work to restart.
-    public func resume() throws -> [CoordinatorAction] {
+    /// Takes up the jobs of a restarted coordinator's store (`JobStore.load`): assigned tasks go
+    /// back to pending (their workers may be gone), finished tasks keep their results. Returns the
+    /// background work to restart.
+    public mutating func resume(_ stored: [StoredJob]) -> [CoordinatorAction] {
         var actions: [CoordinatorAction] = []
-        for job in try store.jobs() {
-            var list = try store.tasks(of: job.id)
+        for s in stored {
+            let job = s.job
+            var list = s.tasks, requeued: [TaskRecord] = []
             for i in list.indices where list[i].state == .assigned {
                 list[i].state = .pending
                 list[i].worker = nil
+                requeued.append(list[i])
             }
-            try store.save(list)
+            if !requeued.isEmpty { writes.append(.tasks(requeued)) }
             jobs[job.id] = job
             tasks[job.id] = list
-            if job.streamsResults { committed[job.id] = try store.committedTasks(job: job.id) }
+            if job.streamsResults { committed[job.id] = s.committed }
             doneCount[job.id] = list.filter { $0.state == .done }.count
             firstPending[job.id] = 0
             guard !job.state.isFinished else { continue }
@@ -119,28 +140,55 @@ public final class CoordinatorCore {
             case .done, .failed: break
             }
         }
-        return actions + dispatch()
+        return flush(actions + dispatch())
     }
 
     /// How many of `job`'s tasks are done.
     public func tasksDone(_ job: String) -> Int { doneCount[job] ?? 0 }
 
-    public func handle(_ event: CoordinatorEvent) -> [CoordinatorAction] {
+    public mutating func handle(_ event: CoordinatorEvent) -> [CoordinatorAction] {
         let actions: [CoordinatorAction]
         switch event {
         case .message(let peer, let bytes): actions = receive(peer, bytes)
         case .tick: actions = checkLiveness() + dispatch()
         case .prepared(let id, let result): actions = prepared(id, result) + dispatch()
         case .finalized(let id, let result): actions = finalized(id, result) + dispatch()
+        case .persistFailed(let failed, let error): actions = persistFailed(failed, error) + dispatch()
         }
-        guard !ended.isEmpty else { return actions }
-        defer { ended.removeAll() }
-        return actions + ended.map { .ended($0) }
+        return flush(actions)
+    }
+
+    /// `actions` after the writes asked for on the way (as one `.persist`) and before the jobs that ended.
+    mutating func flush(_ actions: [CoordinatorAction]) -> [CoordinatorAction] {
+        guard !writes.isEmpty || !ended.isEmpty else { return actions }
+        defer {
+            writes.removeAll()
+            ended.removeAll()
+        }
+        return (writes.isEmpty ? [] : [.persist(writes)]) + actions + ended.map { .ended($0) }
+    }
+
+    /// Records a change to write before the actions it is returned with.
+    mutating func persist(_ write: StoreWrite) { writes.append(write) }
+
+    /// Failed writes fail their jobs with the store's error (a job already finished keeps its
+    /// state: only its record may be stale on disk, which the log says).
+    mutating func persistFailed(_ failed: [StoreWrite], _ error: String) -> [CoordinatorAction] {
+        var seen: Set<String> = []
+        for w in failed where seen.insert(w.job).inserted {
+            guard var job = jobs[w.job] else { continue }
+            guard !job.state.isFinished else {
+                logger.critical("cannot store a finished job's record", metadata: ["job": "\(job.id)", "state": "\(job.state.rawValue)", "store": "\(error)"])
+                continue
+            }
+            fail(&job, "cannot store \(w.what): \(error)")
+        }
+        return []
     }
 
     // MARK: Messages
 
-    func receive(_ peer: PeerID, _ bytes: [UInt8]) -> [CoordinatorAction] {
+    mutating func receive(_ peer: PeerID, _ bytes: [UInt8]) -> [CoordinatorAction] {
         received += 1
         let envelope: Octet_Wire_Envelope
         do {
@@ -170,7 +218,7 @@ public final class CoordinatorCore {
         }
     }
 
-    func reject(_ peer: PeerID, _ error: WireError, requestID: UInt64) -> [CoordinatorAction] {
+    mutating func reject(_ peer: PeerID, _ error: WireError, requestID: UInt64) -> [CoordinatorAction] {
         let reason: String
         switch error {
         case .malformed, .compression: reason = "malformed"
@@ -196,7 +244,7 @@ public final class CoordinatorCore {
 
     // MARK: Workers
 
-    func hello(_ peer: PeerID, _ h: Octet_Wire_Hello, _ rid: UInt64) -> [CoordinatorAction] {
+    mutating func hello(_ peer: PeerID, _ h: Octet_Wire_Hello, _ rid: UInt64) -> [CoordinatorAction] {
         guard !h.workerID.isEmpty, h.workerID.utf8.count <= 128 else {
             return reject(peer, .refused(.invalidRequest, "a worker id is 1 to 128 bytes"), requestID: rid)
         }
@@ -230,12 +278,12 @@ public final class CoordinatorCore {
     }
 
     /// The worker behind `peer`, or a refusal telling it to say Hello again.
-    func knownWorker(_ peer: PeerID, claimed: String, _ rid: UInt64) -> (String?, [CoordinatorAction]) {
+    mutating func knownWorker(_ peer: PeerID, claimed: String, _ rid: UInt64) -> (String?, [CoordinatorAction]) {
         if let id = workerByPeer[peer], workers[id]?.state != .lost, claimed.isEmpty || claimed == id { return (id, []) }
         return (nil, reject(peer, .refused(.unknownWorker, "unknown or lost worker '\(claimed)': send Hello"), requestID: rid))
     }
 
-    func heartbeat(_ peer: PeerID, _ h: Octet_Wire_Heartbeat, _ rid: UInt64) -> [CoordinatorAction] {
+    mutating func heartbeat(_ peer: PeerID, _ h: Octet_Wire_Heartbeat, _ rid: UInt64) -> [CoordinatorAction] {
         let (id, refusal) = knownWorker(peer, claimed: h.workerID, rid)
         guard let id else { return refusal }
         workers[id]?.lastSeen = uptime()
@@ -246,7 +294,7 @@ public final class CoordinatorCore {
         return []
     }
 
-    func goodbye(_ peer: PeerID, _ g: Octet_Wire_Goodbye) -> [CoordinatorAction] {
+    mutating func goodbye(_ peer: PeerID, _ g: Octet_Wire_Goodbye) -> [CoordinatorAction] {
         guard let id = workerByPeer[peer], var w = workers[id] else { return [] }
         metrics.workerRate(id, 0)
         for key in w.tasks { requeue(key, reason: "worker \(id) left") }
@@ -258,7 +306,7 @@ public final class CoordinatorCore {
         return []
     }
 
-    func checkLiveness() -> [CoordinatorAction] {
+    mutating func checkLiveness() -> [CoordinatorAction] {
         let t = uptime()
         for (id, w) in workers where w.state != .lost && t - w.lastSeen > settings.heartbeatTimeout {
             logger.warning("worker lost (no heartbeat)", metadata: ["worker": "\(id)", "silent_seconds": "\(Int(t - w.lastSeen))"])
@@ -292,7 +340,7 @@ public final class CoordinatorCore {
     /// Puts an assigned task back in the queue (its worker is gone), or fails its job when the
     /// task has been tried `maxTaskAttempts` times: a task that kills every worker it runs on must
     /// not be re-dispatched forever.
-    func requeue(_ key: TaskKey, reason: String) {
+    mutating func requeue(_ key: TaskKey, reason: String) {
         assignedAt[key] = nil
         guard let list = tasks[key.job], key.index < list.count, list[key.index].state == .assigned else { return }
         logger.info("task requeued", metadata: ["job": "\(key.job)", "task": "\(key.index)", "reason": "\(reason)"])
@@ -302,7 +350,7 @@ public final class CoordinatorCore {
     /// Gives pending tasks to workers with credit left: oldest job first, lowest task index
     /// first, each to the first free slot that lists the job's required kernel path. Slots go
     /// breadth first (every worker's first task before any worker's second), in worker id order.
-    func dispatch() -> [CoordinatorAction] {
+    mutating func dispatch() -> [CoordinatorAction] {
         var actions: [CoordinatorAction] = []
         // The free slots, listed only once a pending task is in reach (most calls have none).
         var slots: [String]?
@@ -331,16 +379,13 @@ public final class CoordinatorCore {
                 guard let w = idle.firstIndex(where: { id in j.requirement.map { workers[id]?.isas.isEmpty ?? true || workers[id]!.isas.contains($0) } ?? true })
                 else { continue }
                 let workerID = idle.remove(at: w)
-                guard var job = jobs[j.id], var worker = workers[workerID] else { continue }
+                guard let job = jobs[j.id], var worker = workers[workerID] else { continue }
                 var task = t
                 task.state = .assigned
                 task.attempts += 1
                 task.worker = workerID
                 tasks[j.id]![t.index] = task  // in place
-                do { try store.save([task]) } catch {
-                    fail(&job, "cannot store task state: \(error)")
-                    continue
-                }
+                persist(.tasks([task]))
                 worker.state = .busy
                 worker.tasks.append(TaskKey(job: j.id, index: t.index))
                 assignedAt[TaskKey(job: j.id, index: t.index)] = uptime()
@@ -351,7 +396,7 @@ public final class CoordinatorCore {
         return actions
     }
 
-    func assignment(_ job: JobRecord, _ task: TaskRecord) -> Octet_Wire_TaskAssignment {
+    mutating func assignment(_ job: JobRecord, _ task: TaskRecord) -> Octet_Wire_TaskAssignment {
         var a = Octet_Wire_TaskAssignment()
         a.jobID = job.id
         a.task = UInt32(task.index)
@@ -372,7 +417,7 @@ public final class CoordinatorCore {
     /// Frees the worker on `peer` if it holds task `key`; false when it does not (a late
     /// message about a task it lost, or an unknown peer).
     @discardableResult
-    func release(_ peer: PeerID, _ key: TaskKey) -> Bool {
+    mutating func release(_ peer: PeerID, _ key: TaskKey) -> Bool {
         guard let id = workerByPeer[peer], var w = workers[id], let i = w.tasks.firstIndex(of: key) else { return false }
         assignedAt[key] = nil
         w.tasks.remove(at: i)

@@ -1,13 +1,23 @@
 import Foundation
 import GRDB
 
+/// A stored job as a restarted coordinator finds it (`JobStore.load`).
+public struct StoredJob: Sendable {
+    public var job: JobRecord
+    public var tasks: [TaskRecord]
+    /// A streaming job's tasks its client has committed (their results dropped).
+    public var committed: Int
+    public init(job: JobRecord, tasks: [TaskRecord], committed: Int) {
+        self.job = job
+        self.tasks = tasks
+        self.committed = committed
+    }
+}
+
 /// Durable job state: jobs, their tasks, and finished tasks' results, in SQLite. A restarted
 /// coordinator reloads it and resumes: finished tasks keep their results and are never redone.
 public final class JobStore: @unchecked Sendable {
     private let db: DatabaseQueue
-    /// Disk faults for the deterministic simulator: asked before every write, and an error it
-    /// returns fails the write (nothing is written). Nil everywhere else.
-    public var simulatedWriteFault: (() -> (any Error)?)?
 
     /// Opens (creating if needed) `path`; ":memory:" keeps everything in memory.
     public init(path: String) throws {
@@ -26,41 +36,54 @@ public final class JobStore: @unchecked Sendable {
         try migrator.migrate(db)
     }
 
-    public func save(_ job: JobRecord) throws {
-        let json = try Self.encode(job)
-        try checkFault()
+    /// Writes `changes` in order, in one transaction: all of them or, on an error, none (group
+    /// commit: the coordinator's driver hands over every write queued while the last one ran).
+    public func apply(_ changes: [StoreWrite]) throws {
+        guard !changes.isEmpty else { return }
+        // Encoded before the transaction, which then only writes.
+        let rows = try changes.map { change -> (StoreWrite, String?) in
+            switch change {
+            case .job(let j): (change, try Self.encode(j))
+            case .complete(let t, _): (change, Self.json(t))
+            case .tasks, .dropResults: (change, nil)
+            }
+        }
         try db.write { db in
-            try db.execute(sql: "INSERT INTO job (id, created, record) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET record = excluded.record",
-                           arguments: [job.id, job.created, json])
+            for (change, json) in rows {
+                switch change {
+                case .job(let job):
+                    try db.cachedStatement(sql: "INSERT INTO job (id, created, record) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET record = excluded.record")
+                        .execute(arguments: [job.id, job.created, json])
+                case .tasks(let tasks):
+                    // A cached statement: parsed once, not once per task.
+                    let statement = try db.cachedStatement(sql: "INSERT INTO task (job, idx, record) VALUES (?, ?, ?) ON CONFLICT(job, idx) DO UPDATE SET record = excluded.record")
+                    for t in tasks { try statement.execute(arguments: [t.job, t.index, Self.json(t)]) }
+                case .complete(let task, let result):
+                    try db.cachedStatement(sql: "INSERT INTO task (job, idx, record, result) VALUES (?, ?, ?, ?) ON CONFLICT(job, idx) DO UPDATE SET record = excluded.record, result = excluded.result")
+                        .execute(arguments: [task.job, task.index, json, Data(result)])
+                case .dropResults(let job, let range):
+                    try db.cachedStatement(sql: "UPDATE task SET result = NULL WHERE job = ? AND idx >= ? AND idx < ?")
+                        .execute(arguments: [job, range.lowerBound, range.upperBound])
+                }
+            }
         }
     }
 
-    public func save(_ tasks: [TaskRecord]) throws {
-        let rows = tasks.map { ($0, Self.json($0)) }
-        try checkFault()
-        try db.write { db in
-            // A cached statement: parsed once, not once per task.
-            let statement = try db.cachedStatement(sql: "INSERT INTO task (job, idx, record) VALUES (?, ?, ?) ON CONFLICT(job, idx) DO UPDATE SET record = excluded.record")
-            for (t, json) in rows { try statement.execute(arguments: [t.job, t.index, json]) }
-        }
-    }
+    public func save(_ job: JobRecord) throws { try apply([.job(job)]) }
+
+    public func save(_ tasks: [TaskRecord]) throws { try apply([.tasks(tasks)]) }
 
     /// Marks `task` done with its result, in one transaction.
-    public func complete(_ task: TaskRecord, result: [UInt8]) throws {
-        let json = Self.json(task)
-        try checkFault()
-        try db.write { db in
-            try db.cachedStatement(sql: "INSERT INTO task (job, idx, record, result) VALUES (?, ?, ?, ?) ON CONFLICT(job, idx) DO UPDATE SET record = excluded.record, result = excluded.result")
-                .execute(arguments: [task.job, task.index, json, Data(result)])
-        }
-    }
+    public func complete(_ task: TaskRecord, result: [UInt8]) throws { try apply([.complete(task, result: result)]) }
 
     /// Drops the stored results of `job`'s tasks in `range` (a client committed them).
-    public func dropResults(job: String, _ range: Range<Int>) throws {
-        try checkFault()
-        try db.write { db in
-            try db.cachedStatement(sql: "UPDATE task SET result = NULL WHERE job = ? AND idx >= ? AND idx < ?")
-                .execute(arguments: [job, range.lowerBound, range.upperBound])
+    public func dropResults(job: String, _ range: Range<Int>) throws { try apply([.dropResults(job: job, range)]) }
+
+    /// What a coordinator resumes from: every stored job with its tasks, and for a streaming job
+    /// the tasks its client has committed.
+    public func load() throws -> [StoredJob] {
+        try jobs().map { job in
+            StoredJob(job: job, tasks: try tasks(of: job.id), committed: job.streamsResults ? try committedTasks(job: job.id) : 0)
         }
     }
 
@@ -115,10 +138,6 @@ public final class JobStore: @unchecked Sendable {
             guard let bytes = try result(job: t.job, index: t.index) else { throw JobFailure("task \(t.index) of \(t.job) has no stored result") }
             return try Octet_Wire_TaskResult(serializedBytes: bytes)
         }
-    }
-
-    func checkFault() throws {
-        if let fault = simulatedWriteFault?() { throw fault }
     }
 
     /// A task record as JSON with sorted keys, what `JSONEncoder` writes for it, built directly:
