@@ -156,6 +156,8 @@ final class ClusterSimulator {
     /// Wall time spent inside the coordinator core's `handle`, and the calls; and in its I/O
     /// (`CoordinatorIO`: the store's transactions and reads, on the driver's I/O thread).
     var coordinatorSeconds = 0.0, resultSeconds = 0.0, ioSeconds = 0.0
+    /// The store's transactions and the writes they held.
+    var transactions = 0, writes = 0
     var coordinatorCalls = 0
 
     init(seed: UInt64, workers count: Int, samples: Int, shardSize: Int, faults: Faults, directory: URL, bug: SimulatedBug? = nil,
@@ -378,6 +380,8 @@ final class ClusterSimulator {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 let error = io.write(writes)
                 ioSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+                transactions += 1
+                self.writes += writes.count
                 if let error {
                     violations.append("the store refused a write: \(error)")
                     continue
