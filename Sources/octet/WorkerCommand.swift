@@ -69,6 +69,6 @@ struct WorkerCommand: ParsableCommand {
         // Give the goodbye a moment to leave the socket before the process exits.
         Thread.sleep(forTimeInterval: 0.2)
         if let failure = worker.failure { throw ValidationError(failure) }
-        logger.info("worker stopped", metadata: ["tasks_done": "\(core.tasksDone)"])
+        logger.info("worker stopped", metadata: ["tasks_done": "\(worker.tasksDone)"])
     }
 }

@@ -45,7 +45,7 @@ final class ClusterSimulator {
                                 clockJump: 0.01, maxDiskDelay: 0.3)
         /// Every fault, and a disk that fails a write now and then.
         static let allWithDisk = Faults(drop: 0.02, duplicate: 0.02, maxDelay: 0.5, workerKill: 0.02, coordinatorKill: 0.01, linkCut: 0.02,
-                                        clientKill: 0.02, clockJump: 0.01, diskFailure: 0.008, maxDiskDelay: 0.3)
+                                        clientKill: 0.02, clockJump: 0.01, diskFailure: 0.012, maxDiskDelay: 0.3)
         /// Only the network misbehaves: nothing restarts, so a lost message must be recovered
         /// from by the protocol itself.
         static let network = Faults(drop: 0.03, duplicate: 0.03, maxDelay: 0.5)
@@ -106,6 +106,8 @@ final class ClusterSimulator {
         case clientReady(generation: Int)
         /// The coordinator's disk finished its current transaction or read.
         case disk(generation: Int)
+        /// A worker's disk wrote a fetched chunk (`.chunkStored`).
+        case workerIO(worker: Int, generation: Int, WorkerEvent)
     }
 
     let samples: Int, shardSize: Int, watched: [String]
@@ -331,7 +333,7 @@ final class ClusterSimulator {
     func tick() {
         perform(handle(.tick))
         if kind == .infer { clientStep() }
-        for i in workers.indices { if let core = workers[i].core { perform(core.handle(.tick), worker: i) } }
+        for i in workers.indices { perform(handle(.tick, worker: i), worker: i) }
     }
 
     /// Carries out the coordinator's actions in order, as its driver does: I/O, and everything
@@ -423,10 +425,22 @@ final class ClusterSimulator {
         }
     }
 
+    /// Worker i's `handle(event)`, in place (none when it is down).
+    func handle(_ event: WorkerEvent, worker i: Int) -> [WorkerAction] {
+        guard workers[i].core != nil else { return [] }
+        return workers[i].core!.handle(event)
+    }
+
     /// Carries out a worker's actions.
     func perform(_ actions: [WorkerAction], worker i: Int) {
         for a in actions {
             switch a {
+            case .storeChunk(let put):
+                // The worker's disk: written now, acknowledged a moment later.
+                let result: Result<Octet_Wire_BlobAck, WireError>
+                do throws(WireError) { result = .success(try workers[i].cache.receive(put, maxSize: workers[i].core?.maxBlobBytes ?? 0)) } catch { result = .failure(error) }
+                schedule(after: 0.0001 + 0.002 * uniform(),
+                         .workerIO(worker: i, generation: workers[i].generation, .chunkStored(hash: put.hash, offset: put.offset, result)))
             case .send(let bytes): send(from: .worker(i), to: .coordinator, bytes)
             case .compute(let assignment):
                 var r = Octet_Wire_TaskResult()
@@ -497,16 +511,18 @@ final class ClusterSimulator {
         case .client:
             clientReceive(m.bytes)
         case .worker(let i):
-            guard let core = workers[i].core else { return }
-            perform(core.handle(.message(m.bytes)), worker: i)
+            perform(handle(.message(m.bytes), worker: i), worker: i)
         }
     }
 
     func complete(_ p: Pending) {
         switch p {
         case .computed(let i, let generation, let result):
-            guard workers[i].generation == generation, let core = workers[i].core else { return }
-            perform(core.handle(.computed(result)), worker: i)
+            guard workers[i].generation == generation else { return }
+            perform(handle(.computed(result), worker: i), worker: i)
+        case .workerIO(let i, let generation, let event):
+            guard workers[i].generation == generation else { return }
+            perform(handle(event, worker: i), worker: i)
         case .background(let generation, let event):
             guard generation == coordinatorGeneration else { return }
             perform(handle(event))

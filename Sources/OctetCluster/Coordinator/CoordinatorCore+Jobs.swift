@@ -5,13 +5,10 @@ import SwiftProtobuf
 extension CoordinatorCore {
     // MARK: Clients
 
-    /// An uploaded chunk: its name and size are checked here, the rest where it is stored
-    /// (`CoordinatorIO`, off the message loop).
+    /// An uploaded chunk: its name and size are checked here (a refusal is counted), the rest
+    /// where it is stored (`CoordinatorIO`, off the message loop).
     mutating func blobPut(_ peer: PeerID, _ p: Octet_Wire_BlobPut, _ rid: UInt64) -> [CoordinatorAction] {
-        guard ContentHash.isValid(p.hash) else { return reject(peer, .refused(.invalidRequest, "blob name is not a SHA-256 hex digest"), requestID: rid) }
-        guard p.totalSize <= settings.maxBlobBytes else {
-            return reject(peer, .refused(.tooLarge, "blob of \(p.totalSize) bytes exceeds the \(settings.maxBlobBytes)-byte limit"), requestID: rid)
-        }
+        if let problem = BlobStore.problem(p, maxSize: settings.maxBlobBytes) { return reject(peer, problem, requestID: rid) }
         return [.storeBlob(peer, rid, p)]
     }
 

@@ -48,19 +48,23 @@ public struct CoordinatorIO: Sendable {
 
     func results(_ s: ResultsServing) -> [UInt8] {
         var batch = s.batch, bytes = 0
-        for index in s.tasks {
-            let stored: [UInt8]?
-            do { stored = try store.result(job: batch.jobID, index: index) } catch {
-                return refusal(.transport("cannot read task \(index)'s result: \(error)"), s.requestID)
+        var unreadable: Int?
+        do {
+            try store.results(job: batch.jobID, in: s.tasks) { index, stored in
+                guard let stored, let r = try? Octet_Wire_TaskResult(serializedBytes: stored) else {
+                    unreadable = index
+                    return false
+                }
+                // The reply stays well inside the message limit.
+                if index > s.tasks.lowerBound, bytes + stored.count > s.maxBytes { return false }
+                bytes += stored.count
+                batch.results.append(r)
+                return true
             }
-            guard let stored, let r = try? Octet_Wire_TaskResult(serializedBytes: stored) else {
-                return refusal(.transport("task \(index) of job \(batch.jobID) has no readable stored result"), s.requestID)
-            }
-            // The reply stays well inside the message limit.
-            if index > s.tasks.lowerBound, bytes + stored.count > s.maxBytes { break }
-            bytes += stored.count
-            batch.results.append(r)
+        } catch {
+            return refusal(.transport("cannot read the results of tasks \(s.tasks) of job \(batch.jobID): \(error)"), s.requestID)
         }
+        if let unreadable { return refusal(.transport("task \(unreadable) of job \(batch.jobID) has no readable stored result"), s.requestID) }
         return WireProtocol.encode(.resultsBatch(batch), requestID: s.requestID)
     }
 

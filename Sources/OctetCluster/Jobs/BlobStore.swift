@@ -62,11 +62,18 @@ public final class BlobStore: @unchecked Sendable {
         }
     }
 
+    /// Why a chunk's blob cannot be stored whatever the store holds (its name, its size), or nil:
+    /// checked before the chunk is handed to the I/O that writes it, and again by `receive`.
+    public static func problem(_ chunk: Octet_Wire_BlobPut, maxSize: UInt64) -> WireError? {
+        guard ContentHash.isValid(chunk.hash) else { return .refused(.invalidRequest, "blob name is not a SHA-256 hex digest") }
+        guard chunk.totalSize <= maxSize else { return .refused(.tooLarge, "blob of \(chunk.totalSize) bytes exceeds the \(maxSize)-byte limit") }
+        return nil
+    }
+
     /// Appends one uploaded chunk; chunks must arrive in order. On the last chunk the content is
     /// hashed and the blob published, or the upload discarded if the hash does not match.
     public func receive(_ chunk: Octet_Wire_BlobPut, maxSize: UInt64) throws(WireError) -> Octet_Wire_BlobAck {
-        guard ContentHash.isValid(chunk.hash) else { throw .refused(.invalidRequest, "blob name is not a SHA-256 hex digest") }
-        guard chunk.totalSize <= maxSize else { throw .refused(.tooLarge, "blob of \(chunk.totalSize) bytes exceeds the \(maxSize)-byte limit") }
+        if let problem = Self.problem(chunk, maxSize: maxSize) { throw problem }
         var ack = Octet_Wire_BlobAck()
         ack.hash = chunk.hash
         lock.lock(); defer { lock.unlock() }

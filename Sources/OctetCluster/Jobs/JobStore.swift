@@ -132,6 +132,31 @@ public final class JobStore: @unchecked Sendable {
         }
     }
 
+    /// `job`'s stored results of tasks in `range`, in task order, one read and one cached
+    /// statement for all of them; `body` gets each task's index and result (nil: none stored) and
+    /// returns false to stop (only what it has seen was read).
+    public func results(job: String, in range: Range<Int>, _ body: (Int, [UInt8]?) throws -> Bool) throws {
+        try db.read { db in
+            let statement = try db.cachedStatement(sql: "SELECT idx, result FROM task WHERE job = ? AND idx >= ? AND idx < ? ORDER BY idx")
+            let rows = try Row.fetchCursor(statement, arguments: [job, range.lowerBound, range.upperBound])
+            var expected = range.lowerBound
+            while let row = try rows.next() {
+                let index: Int = row["idx"], data: Data? = row["result"]
+                // A task without a row has no result either.
+                while expected < index {
+                    guard try body(expected, nil) else { return }
+                    expected += 1
+                }
+                guard try body(index, data.map { [UInt8]($0) }) else { return }
+                expected = index + 1
+            }
+            while expected < range.upperBound {
+                guard try body(expected, nil) else { return }
+                expected += 1
+            }
+        }
+    }
+
     /// The stored results of `tasks`, in their order; a missing or unreadable one is an error.
     public func results(of tasks: [TaskRecord]) throws -> [Octet_Wire_TaskResult] {
         try tasks.map { t in

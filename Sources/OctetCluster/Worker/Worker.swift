@@ -2,10 +2,14 @@ import Dispatch
 import Foundation
 import Logging
 
-/// Runs a `WorkerCore` over a transport: one thread for messages and heartbeats, tasks computed
-/// on a background thread so heartbeats continue during long shards.
+/// Runs a `WorkerCore` over a transport: one thread for messages and heartbeats (it never
+/// touches the disk), fetched chunks written to the cache on an I/O queue, tasks computed on a
+/// background thread so heartbeats continue during long shards.
 public final class Worker: @unchecked Sendable {
-    public let core: WorkerCore
+    /// The state machine, mutated by the loop thread only.
+    private var core: WorkerCore
+    /// Writes fetched chunks to the cache, in order (one is in flight at a time).
+    private let io = DispatchQueue(label: "octet.worker.io")
     let transport: ClientTransport
     /// The job kinds it runs.
     let runners: TaskRunners
@@ -59,10 +63,13 @@ public final class Worker: @unchecked Sendable {
     /// Why the worker stopped on its own, if it did (nil after a clean stop).
     public private(set) var failure: String?
 
+    /// Tasks computed and sent; read once `run` has returned.
+    public var tasksDone: Int { core.tasksDone }
+
     public func run() {
         // While a task computes, its end is noticed within a millisecond (it arrives in the
         // inbox, not on the socket); idle, the loop waits on the socket longer.
-        while !step(timeoutMs: core.isComputing ? 1 : 20) {}
+        while !step(timeoutMs: core.isComputing || core.storing ? 1 : 20) {}
     }
 
     /// One turn; true once the worker has said goodbye.
@@ -106,6 +113,13 @@ public final class Worker: @unchecked Sendable {
                 Thread.detachNewThread { [self] in
                     let input: PreparedInput? = slot.flatMap { s in s.done.wait(); return s.input }
                     post(.computed(runners.run(assignment, workerID: id, prepared: input)))
+                }
+            case .storeChunk(let put):
+                let cache = core.cache, maxSize = core.maxBlobBytes
+                io.async { [self] in
+                    let result: Result<Octet_Wire_BlobAck, WireError>
+                    do throws(WireError) { result = .success(try cache.receive(put, maxSize: maxSize)) } catch { result = .failure(error) }
+                    post(.chunkStored(hash: put.hash, offset: put.offset, result))
                 }
             case .exit:
                 return true

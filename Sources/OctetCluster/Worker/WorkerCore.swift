@@ -9,6 +9,8 @@ public enum WorkerEvent: Sendable {
     case computed(Result<Octet_Wire_TaskResult, TaskError>)
     /// SIGTERM: finish (or hand back) the current task, say goodbye.
     case stop
+    /// A fetched chunk was written to the cache (`.storeChunk`): the acknowledgment, or why not.
+    case chunkStored(hash: String, offset: UInt64, Result<Octet_Wire_BlobAck, WireError>)
 }
 
 /// Outputs of a worker's state machine.
@@ -19,6 +21,8 @@ public enum WorkerAction: Sendable {
     /// Read and preprocess this queued task's samples in the background while another task
     /// computes, so its `.compute` finds them ready (the pipelined worker).
     case prepare(Octet_Wire_TaskAssignment)
+    /// Write a fetched chunk to the cache off the message loop, then feed `.chunkStored`.
+    case storeChunk(Octet_Wire_BlobPut)
     /// Everything is handed back or finished: the process may exit.
     case exit
     /// The worker cannot go on (the coordinator speaks another protocol version).
@@ -32,11 +36,13 @@ public struct TaskError: Error, Sendable {
     public init(message: String, permanent: Bool) { self.message = message; self.permanent = permanent }
 }
 
-/// A worker's state machine: joining (Hello until Welcome), heartbeats, a queue of assigned tasks
-/// (the coordinator sends up to the worker's credit), fetching the blobs of queued tasks into the
-/// local cache chunk by chunk in order, computing one task at a time in the order assigned while
-/// the next ready one is prepared, and a clean goodbye that hands back what was not started.
-public final class WorkerCore {
+/// A worker's state machine, a value: joining (Hello until Welcome), heartbeats, a queue of
+/// assigned tasks (the coordinator sends up to the worker's credit), fetching the blobs of queued
+/// tasks into the local cache chunk by chunk in order (each chunk written by the driver,
+/// `.storeChunk`, so a heartbeat never waits on the disk), computing one task at a time in the
+/// order assigned while the next ready one is prepared, and a clean goodbye that hands back what
+/// was not started.
+public struct WorkerCore {
     /// An assigned task not yet computing; `ready` once its blobs are in the cache.
     struct Queued {
         var assignment: Octet_Wire_TaskAssignment
@@ -65,6 +71,8 @@ public final class WorkerCore {
     public var current: Octet_Wire_TaskAssignment? { computingTask ?? fetching }
     /// The offset of the chunk last requested of `missing.first`, and when.
     var fetchOffset: UInt64 = 0
+    /// A fetched chunk is being written (`.storeChunk`): chunks and retries wait for it.
+    var storing = false
     var lastFetch = -Double.infinity
     /// A blob request unanswered this long is sent again (the request or its chunk was lost).
     public static let fetchRetrySeconds = 5.0
@@ -95,11 +103,12 @@ public final class WorkerCore {
         self.now = now
     }
 
-    public func handle(_ event: WorkerEvent) -> [WorkerAction] {
+    public mutating func handle(_ event: WorkerEvent) -> [WorkerAction] {
         switch event {
         case .tick: return tick()
         case .message(let bytes): return receive(bytes)
         case .computed(let result): return computed(result)
+        case .chunkStored(let hash, let offset, let result): return chunkStored(hash, offset, result)
         case .stop:
             stopping = true
             // What was not started goes back to the coordinator now.
@@ -107,21 +116,22 @@ public final class WorkerCore {
             queue.removeAll()
             fetching = nil
             missing = []
+            storing = false
             if computingTask != nil { return handedBack }  // finish the task; `.computed` says goodbye
             return handedBack + goodbye()
         }
     }
 
-    func tick() -> [WorkerAction] {
+    mutating func tick() -> [WorkerAction] {
         let t = now()
-        if fetching != nil, let hash = missing.first, t - lastFetch >= Self.fetchRetrySeconds {
+        if fetching != nil, !storing, let hash = missing.first, t - lastFetch >= Self.fetchRetrySeconds {
             return [request(hash, offset: fetchOffset)] + heartbeatIfDue(t)
         }
         return heartbeatIfDue(t)
     }
 
     /// Hello every second until welcomed, then a heartbeat every interval.
-    func heartbeatIfDue(_ t: Double) -> [WorkerAction] {
+    mutating func heartbeatIfDue(_ t: Double) -> [WorkerAction] {
         if !joined {
             guard t - lastHello >= 1 else { return [] }
             lastHello = t
@@ -135,7 +145,7 @@ public final class WorkerCore {
         return [.send(WireProtocol.encode(.heartbeat(h)))]
     }
 
-    func receive(_ bytes: [UInt8]) -> [WorkerAction] {
+    mutating func receive(_ bytes: [UInt8]) -> [WorkerAction] {
         let e: Octet_Wire_Envelope
         do { e = try WireProtocol.decode(bytes, maxBytes: maxMessageBytes) } catch {
             logger.warning("bad message from the coordinator", metadata: ["error": "\(error)"])
@@ -182,7 +192,7 @@ public final class WorkerCore {
     /// Moves the pipeline on: fetches the blobs of queued tasks in order, starts the first
     /// queued task once it is ready (tasks run in the order assigned), and has the next ready
     /// one prepared while a task computes.
-    func advance() -> [WorkerAction] {
+    mutating func advance() -> [WorkerAction] {
         guard !stopping else { return [] }
         var actions: [WorkerAction] = []
         if fetching == nil {
@@ -218,14 +228,15 @@ public final class WorkerCore {
     }
 
     /// Hands back the task being fetched (another worker may fetch what this one cannot).
-    func dropFetching(_ f: Octet_Wire_TaskAssignment, _ why: String) -> [WorkerAction] {
+    mutating func dropFetching(_ f: Octet_Wire_TaskAssignment, _ why: String) -> [WorkerAction] {
         queue.removeAll { Self.same($0.assignment, f) }
         fetching = nil
         missing = []
+        storing = false
         return [.send(failure(f, why, permanent: false))] + advance()
     }
 
-    func request(_ hash: String, offset: UInt64) -> WorkerAction {
+    mutating func request(_ hash: String, offset: UInt64) -> WorkerAction {
         fetchOffset = offset
         lastFetch = now()
         var r = Octet_Wire_BlobRequest()
@@ -236,28 +247,38 @@ public final class WorkerCore {
         return .send(WireProtocol.encode(.blobRequest(r), requestID: requestCounter))
     }
 
-    func chunk(_ c: Octet_Wire_BlobChunk) -> [WorkerAction] {
+    /// A chunk asked for: its name and size are checked here, and the driver writes it (`.storeChunk`).
+    mutating func chunk(_ c: Octet_Wire_BlobChunk) -> [WorkerAction] {
         // A chunk not asked for now (a duplicate, or the answer to a request sent again) is stale.
-        guard let hash = missing.first, c.hash == hash, c.offset == fetchOffset, let f = fetching else { return [] }
+        guard !storing, let hash = missing.first, c.hash == hash, c.offset == fetchOffset, let f = fetching else { return [] }
         var put = Octet_Wire_BlobPut()
         put.hash = c.hash
         put.offset = c.offset
         put.totalSize = c.totalSize
         put.data = c.data
-        do {
-            let ack = try cache.receive(put, maxSize: maxBlobBytes)
+        if let problem = BlobStore.problem(put, maxSize: maxBlobBytes) { return dropFetching(f, "fetching blob \(hash): \(problem)") }
+        storing = true
+        return [.storeChunk(put)]
+    }
+
+    /// The chunk at `offset` of `hash` written (or not): the next chunk, the next blob, or the task ready.
+    mutating func chunkStored(_ hash: String, _ offset: UInt64, _ result: Result<Octet_Wire_BlobAck, WireError>) -> [WorkerAction] {
+        guard storing, missing.first == hash, offset == fetchOffset, let f = fetching else { return [] }
+        storing = false
+        switch result {
+        case .failure(let error):
+            return dropFetching(f, "fetching blob \(hash): \(error)")
+        case .success(let ack):
             guard ack.complete else { return [request(hash, offset: ack.received)] }
             missing.removeFirst()
             if let next = missing.first { return [request(next, offset: 0)] }
             if let i = queue.firstIndex(where: { Self.same($0.assignment, f) }) { queue[i].ready = true }
             fetching = nil
             return advance()
-        } catch {
-            return dropFetching(f, "fetching blob \(hash): \(error)")
         }
     }
 
-    func computed(_ result: Result<Octet_Wire_TaskResult, TaskError>) -> [WorkerAction] {
+    mutating func computed(_ result: Result<Octet_Wire_TaskResult, TaskError>) -> [WorkerAction] {
         guard let a = computingTask else { return [] }
         computingTask = nil
         var actions: [WorkerAction]
