@@ -23,6 +23,11 @@ public struct CalibrationJobContext: Codable, Hashable, Sendable {
     /// Per layer of `weightGroups`: its weight count and output channels, what a `weights`
     /// result's rounding flags and scales must match.
     public var weightShapes: [String: ChosenWeightsPayload.Shape]?
+    /// With an accuracy bound the all-INT8 model misses: the layers each `ranking` task measures
+    /// alone in FP32 (task `start` is its group's index), and the blob the tasks rebuild the
+    /// calibration from (`CalibrationSearchInputs`).
+    public var rankingGroups: [[String]]?
+    public var searchInputs: String?
 
     /// The context as `JobRecord.context` holds it.
     public var encoded: Data { (try? JobOptionsEncoding.encoder.encode(self)) ?? Data() }
@@ -44,9 +49,11 @@ public struct CalibrationJobContext: Codable, Hashable, Sendable {
 public enum CalibrationTask: String, Sendable {
     /// The weight-quantization analysis (`WeightEffectSample`s); the chosen weights of a group of
     /// convolutions (`ChosenWeightsPayload`; the task's range is the group's index); a histogram
-    /// shard; the report's measurement of the INT8 model (`ReportSampleSums`); the INT8 model's
-    /// check on held-out samples (predictions with the FP32 top-1).
-    case analysis, weights, calibration, report, verification
+    /// shard; the accuracy search's ranking of a group of layers (`RankingPayload`; the task's
+    /// range is the group's index); the report's measurement of the INT8 model
+    /// (`ReportSampleSums`); the INT8 model's check on held-out samples (predictions with the
+    /// FP32 top-1).
+    case analysis, weights, calibration, ranking, report, verification
 }
 
 /// A `weights` task's result: per convolution, the scales chosen on its outputs (Float bit
@@ -201,6 +208,15 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
             } catch {
                 return "\(error)"
             }
+        case .ranking:
+            do {
+                let groups = try CalibrationJobContext(job.context).rankingGroups ?? []
+                guard task.start >= 0, task.start < groups.count else { return "no ranking group \(task.start)" }
+                _ = try RankingPayload.decode(try Compression.unpack(r.payload), group: groups[task.start])
+                return nil
+            } catch {
+                return "\(error)"
+            }
         case .report:
             return InferenceOutputs.samplesProblem(r, task, "report sums") { try ReportSampleSums.decode($0).map(\.sample) }
         case .verification:
@@ -279,50 +295,84 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
         return plan
     }
 
-    /// The calibrated model of `job` from its shards' histograms: a pure function of the job and
-    /// its stored results, kept in memory until the job's report is written.
+    /// The stored payloads of `job`'s tasks of `kind`, in task order.
+    func payloads(_ tasks: [TaskRecord], _ kind: CalibrationTask) throws -> [(task: Int, payload: Octet_Wire_Compressed)] {
+        let list = tasks.filter { $0.kind == kind.rawValue }
+        return zip(list, try store.results(of: list)).map { ($0.index, $1.payload) }
+    }
+
+    /// The merged histograms of `job`'s shards.
+    func histograms(_ tasks: [TaskRecord]) throws -> [String: AbsHistogram] {
+        var histograms: [String: AbsHistogram] = [:]
+        for (_, payload) in try payloads(tasks, .calibration) {
+            for (name, h) in try HistogramSet.decode(try Compression.unpack(payload)) { histograms[name, default: AbsHistogram()].merge(h) }
+        }
+        return histograms
+    }
+
+    /// The calibrated model of `job` from its shards' histograms, or (an accuracy bound the
+    /// all-INT8 model misses, before its `ranking` tasks) the layers to rank on the workers: a
+    /// pure function of the job and its stored results, kept in memory until the job's report is written.
     func calibrated(_ job: JobRecord, _ options: CalibrationJobOptions, _ context: CalibrationJobContext, _ tasks: [TaskRecord],
-                    data: any Dataset) throws -> (CalibrationPlan, QuantizedModel) {
+                    data: any Dataset) throws -> (CalibrationPlan, CalibrationFinish) {
         var plan = try calibrationPlan(job, options, isa: try ISA.named(context.isa), data: data)
-        if plan.weightChoicePending {
-            var scales: [String: [Float]] = [:], rounding: [String: [Bool]] = [:]
-            let tasks = tasks.filter { $0.kind == CalibrationTask.weights.rawValue }
-            let shapes = context.weightShapes ?? [:]
-            for (task, r) in zip(tasks, try store.results(of: tasks)) {
-                do {
-                    let chosen = try ChosenWeightsPayload.decode(try Compression.unpack(r.payload), shapes: shapes)
-                    scales.merge(chosen.scales) { first, _ in first }
-                    rounding.merge(chosen.rounding) { first, _ in first }
-                } catch {
-                    throw JobFailure("the chosen weights of task \(task.index) cannot be read: \(error)")
-                }
-            }
-            plan = try plan.completed(withScales: scales, rounding: rounding, data: data)
+        if plan.weightChoicePending || !plan.analysisRows.isEmpty {
+            plan = try plan.completed(weights: try payloads(tasks, .weights), analysis: try payloads(tasks, .analysis),
+                                      shapes: context.weightShapes ?? [:], data: data)
             lock.lock(); plans[job.id] = plan; lock.unlock()
-        } else if !plan.analysisRows.isEmpty {
-            var samples: [WeightEffectSample] = []
-            let analysis = tasks.filter { $0.kind == CalibrationTask.analysis.rawValue }
-            for (task, r) in zip(analysis, try store.results(of: analysis)) {
-                do { samples += try WeightEffectSample.decode(try Compression.unpack(r.payload)) } catch {
-                    throw JobFailure("the weight-effect sums of task \(task.index) cannot be read: \(error)")
-                }
-            }
-            guard samples.map(\.sample).sorted() == Array(plan.analysisRows) else {
-                throw JobFailure("the weight-effect sums cover samples \(samples.map(\.sample).sorted()), expected \(plan.analysisRows)")
-            }
-            plan = plan.completed(with: WeightEffects(samples))
         }
         lock.lock()
         let kept = quantized[job.id]
         lock.unlock()
-        if let kept { return (plan, kept) }
-        var histograms: [String: AbsHistogram] = [:]
-        for r in try store.results(of: tasks.filter { $0.kind == CalibrationTask.calibration.rawValue }) {
-            for (name, h) in try HistogramSet.decode(try Compression.unpack(r.payload)) { histograms[name, default: AbsHistogram()].merge(h) }
+        if let kept { return (plan, .quantized(kept)) }
+        // The ranking measured on the workers, once they have; deferred to them before.
+        var ranking = AccuracyRanking.deferred
+        if let groups = context.rankingGroups {
+            var values: [String: Double] = [:]
+            for (task, payload) in try payloads(tasks, .ranking) {
+                guard let t = tasks.first(where: { $0.index == task }), t.start >= 0, t.start < groups.count else {
+                    throw JobFailure("ranking task \(task) has no group")
+                }
+                values.merge(try RankingPayload.decode(try Compression.unpack(payload), group: groups[t.start])) { first, _ in first }
+            }
+            ranking = .measured(values)
         }
-        let q = try finishCalibration(plan, histograms: histograms, seconds: Date().timeIntervalSince1970 - job.created, data: data)
-        lock.lock(); quantized[job.id] = q; lock.unlock()
+        let finish = try finishCalibration(plan, histograms: try histograms(tasks), seconds: Date().timeIntervalSince1970 - job.created,
+                                           data: data, ranking: ranking)
+        if case .quantized(let q) = finish { lock.lock(); quantized[job.id] = q; lock.unlock() }
+        return (plan, finish)
+    }
+
+    /// The calibrated model of `job` (after its ranking, if it had one).
+    func quantizedModel(_ job: JobRecord, _ options: CalibrationJobOptions, _ context: CalibrationJobContext, _ tasks: [TaskRecord],
+                        data: any Dataset) throws -> (CalibrationPlan, QuantizedModel) {
+        let (plan, finish) = try calibrated(job, options, context, tasks, data: data)
+        guard case .quantized(let q) = finish else { throw JobFailure("the accuracy search of job \(job.id) has no ranking") }
         return (plan, q)
+    }
+
+    /// The `ranking` tasks of an accuracy search (`candidates` in groups), and the context that
+    /// names them and the blob of what they rebuild the calibration from.
+    func rankingTasks(_ job: JobRecord, _ options: CalibrationJobOptions, _ context: CalibrationJobContext, _ tasks: [TaskRecord],
+                      plan: CalibrationPlan, candidates: [String], data: any Dataset,
+                      files: [DatasetSpec.ShippedFile]?) throws -> FinalizedJob {
+        let inputs = try CalibrationSearchInputs(histograms: HistogramSet.encode(try histograms(tasks)),
+                                                 weights: try payloads(tasks, .weights).map(\.payload),
+                                                 analysis: try payloads(tasks, .analysis).map(\.payload))
+        let hash = try blobs.put(try inputs.encoded())
+        let groups = AccuracyRankingGroups.split(candidates)
+        var next = context
+        next.rankingGroups = groups
+        next.searchInputs = hash
+        // A ranking task rebuilds the plan (the first rows: statistics, analysis, weight choices)
+        // and measures on the validation rows.
+        let c = options.calibration
+        let first = 0..<min(data.count, max(c.sensitivitySamples, c.adaRound.samples))
+        let rows = options.dataset.blobs(for: first, of: files) + options.dataset.blobs(for: plan.validationRows, of: files)
+        let start = (tasks.map(\.index).max() ?? -1) + 1
+        let list = JobTasks.split(0..<groups.count, size: 1, job: job.id, kind: CalibrationTask.ranking.rawValue, first: start,
+                                  dataset: options.dataset, files: nil, extra: [hash] + rows)
+        return FinalizedJob(artifacts: [], context: next.encoded, followUpTasks: list, summary: nil)
     }
 
     /// Quantizes a calibration job: publishes its INT8 model and returns the tasks that measure
@@ -331,7 +381,13 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
     func quantize(_ job: JobRecord, _ options: CalibrationJobOptions, _ context: CalibrationJobContext, _ tasks: [TaskRecord]) throws -> FinalizedJob {
         let files = try JobTasks.shippedFiles(options.dataset, in: blobs)
         let data = try options.dataset.open(blobPath: blobs.path, files: files)
-        let (plan, q) = try calibrated(job, options, context, tasks, data: data)
+        let (plan, finish) = try calibrated(job, options, context, tasks, data: data)
+        let q: QuantizedModel
+        switch finish {
+        case .quantized(let model): q = model
+        case .rank(let candidates):
+            return try rankingTasks(job, options, context, tasks, plan: plan, candidates: candidates, data: data, files: files)
+        }
         let int8Hash = try blobs.putFile(try CalibrationArtifacts.writeModel(q, modelName: job.spec.modelName, to: artifactsFolder(job)))
         let count = data.count
         var next = tasks.map(\.index).max().map { $0 + 1 } ?? 0
@@ -368,7 +424,7 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
         let reports = tasks.filter { $0.kind == CalibrationTask.report.rawValue }
         if !reports.isEmpty {
             let data = try options.dataset.open(blobPath: blobs.path)
-            let (plan, q) = try calibrated(job, options, context, tasks, data: data)
+            let (plan, q) = try quantizedModel(job, options, context, tasks, data: data)
             var sums: [ReportSampleSums] = []
             for (task, r) in zip(reports, try store.results(of: reports)) {
                 do { sums += try ReportSampleSums.decode(try Compression.unpack(r.payload)) } catch {

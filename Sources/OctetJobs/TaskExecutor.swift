@@ -99,6 +99,7 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
         let context = try CalibrationJobContext(a.context)
         let isa = try ISA.named(context.isa)
         if a.kind == CalibrationTask.weights.rawValue { return try weightsTask(a, options, context, isa: isa, &r) }
+        if a.kind == CalibrationTask.ranking.rawValue { return try rankingTask(a, options, context, isa: isa, &r) }
         let (data, range) = try open(a, options.dataset)
         switch CalibrationTask(rawValue: a.kind) {
         case .calibration:
@@ -121,7 +122,7 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
                 return (try session.run(input).floats ?? [], fp32)
             }
             r.payload = InferenceOutputs.pack(output)
-        case .weights, nil:
+        case .weights, .ranking, nil:
             throw JobFailure("a calibration job has no '\(a.kind)' tasks")
         }
         return range.count
@@ -147,6 +148,27 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
                                     settings: config.adaRound, layers: layers) : nil
         r.payload = Compression.pack(ChosenWeightsPayload.encode(scales: scales, rounding: rounding), elementSize: 1)
         return max(rangeRows, roundingRows)
+    }
+
+    /// A share of the accuracy search's ranking: the job's calibration rebuilt as the coordinator
+    /// built it (its plan on the pinned path, completed with the workers' weight choices or
+    /// analysis, and the merged histograms: `CalibrationSearchInputs`), then the metric with each
+    /// layer of group `a.start` (`CalibrationJobContext.rankingGroups`) alone in FP32, into `r`;
+    /// returns the validation rows it measured on.
+    func rankingTask(_ a: Octet_Wire_TaskAssignment, _ options: CalibrationJobOptions, _ context: CalibrationJobContext, isa: ISA,
+                     _ r: inout Octet_Wire_TaskResult) throws -> Int {
+        guard let groups = context.rankingGroups, Int(a.start) < groups.count, let hash = context.searchInputs else {
+            throw JobFailure("ranking task \(a.start) has no group in its job's context")
+        }
+        let inputs = try CalibrationSearchInputs.decode(try cache.read(hash))
+        let data = try open(a.spec, options.dataset)
+        let config = try options.calibration.on(PlanOptions(isa: isa, threads: threads, fuse: true))
+        let planned = try planCalibration(try fp32Graph(a.spec.modelHash), calibrationData: data, config: config, deferAnalysis: true)
+        let plan = try planned.completed(weights: try inputs.payloads(inputs.weights), analysis: try inputs.payloads(inputs.analysis),
+                                         shapes: context.weightShapes ?? [:], data: data)
+        let values = try measureCandidatesAlone(plan, histograms: try inputs.mergedHistograms(), data: data, candidates: groups[Int(a.start)])
+        r.payload = Compression.pack(RankingPayload.encode(values), elementSize: 1)
+        return plan.validationRows.count
     }
 
     /// The INT8 model a calibration job's follow-up task measures.

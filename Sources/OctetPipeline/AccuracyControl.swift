@@ -157,37 +157,97 @@ struct AccuracyProbe {
     }
 }
 
-/// The accuracy-driven search (NNCF's accuracy control, on every node the quantize pass
-/// quantizes: weighted layers, Add, Mul, Concat, pooling, tables): rank every candidate by the
-/// metric with it alone returned to FP32, return layers best first
-/// until the bound holds, then drop every returned layer the bound does not need (last returned
-/// first). Thresholds come from the same histograms throughout; only the exclusions change.
-/// Returns the model to write and what was done.
-func controlAccuracy(_ plan: CalibrationPlan, histograms: [String: AbsHistogram], data: any Dataset,
-                     bound: AccuracyBound, build: (QuantConfig, CalibrationTable?) throws -> QuantizedModel) throws -> (QuantizedModel, AccuracyControlReport) {
-    let validation = plan.validationRows
-    let probe = try AccuracyProbe(graph: plan.graph, data: data, rows: validation, metric: bound.metric, options: plan.config.plan)
-    let fp32 = probe.fp32
-    func meets(_ value: Double) -> Bool { fp32 - value <= bound.maxDrop + 1e-9 }
-    let all = try build(plan.config, nil)
-    // Every other model's thresholds are the all-INT8 table's (same histograms): only computed anew
-    // for a tensor that becomes calibrated in its own right.
-    func model(returning layers: [String]) throws -> QuantizedModel {
+/// Where the accuracy-driven search measures its ranking (the metric with each candidate alone
+/// returned to FP32: one INT8 pass over the validation rows per candidate, most of its cost).
+public enum AccuracyRanking: Sendable {
+    /// Here, one candidate after another (one process).
+    case here
+    /// Elsewhere: stop before the ranking and name the candidates to measure
+    /// (`measureCandidatesAlone`, on workers).
+    case deferred
+    /// Measured elsewhere: each candidate's metric alone in FP32 (`measureCandidatesAlone`; a
+    /// candidate without a value could not be built, and is skipped as the search skips it).
+    case measured([String: Double])
+}
+
+/// What the accuracy-driven search came to: the model and its report, or (deferred) the
+/// candidates whose ranking is to be measured first.
+enum AccuracyControlStep {
+    case done(QuantizedModel, AccuracyControlReport)
+    case rank([String])
+}
+
+/// The models of the accuracy-driven search: the all-INT8 one, and the same with layers returned
+/// to FP32. Every other model's thresholds are the all-INT8 table's (same histograms): only
+/// computed anew for a tensor that becomes calibrated in its own right.
+struct AccuracyModels {
+    let plan: CalibrationPlan
+    let build: (QuantConfig, CalibrationTable?) throws -> QuantizedModel
+    let all: QuantizedModel
+
+    init(_ plan: CalibrationPlan, build: @escaping (QuantConfig, CalibrationTable?) throws -> QuantizedModel) throws {
+        self.plan = plan
+        self.build = build
+        all = try build(plan.config, nil)
+    }
+
+    func returning(_ layers: [String]) throws -> QuantizedModel {
         var config = plan.config
         config.quantize.excludedNodes.formUnion(layers)
         return try build(config, all.table)
     }
+
+    /// Every node the quantize pass quantizes, in name order: what the search may return to FP32.
+    var candidates: [String] { InsertQuantizeDequantize.quantizedNodes(plan.graph, options: plan.config.quantize).sorted() }
+
+    /// The metric with each of `candidates` alone returned to FP32; a layer whose return would need
+    /// a histogram nobody collected is not a candidate (left out).
+    func alone(_ candidates: [String], probe: AccuracyProbe) throws -> [String: Double] {
+        var values: [String: Double] = [:]
+        for c in candidates {
+            guard let q = try? returning([c]) else { continue }
+            values[c] = try probe.measure(q.qdq)
+        }
+        return values
+    }
+}
+
+/// On a worker, a share of the accuracy-driven search's ranking: the metric on `plan`'s
+/// validation rows with each of `candidates` alone returned to FP32, exactly as the search
+/// measures it in one process (`AccuracyRanking.measured` takes them back).
+func measureCandidatesAlone(_ plan: CalibrationPlan, data: any Dataset, bound: AccuracyBound, candidates: [String],
+                            build: @escaping (QuantConfig, CalibrationTable?) throws -> QuantizedModel) throws -> [String: Double] {
+    let probe = try AccuracyProbe(graph: plan.graph, data: data, rows: plan.validationRows, metric: bound.metric, options: plan.config.plan)
+    return try AccuracyModels(plan, build: build).alone(candidates, probe: probe)
+}
+
+/// The accuracy-driven search (NNCF's accuracy control, on every node the quantize pass
+/// quantizes: weighted layers, Add, Mul, Concat, pooling, tables): rank every candidate by the
+/// metric with it alone returned to FP32 (here, or measured elsewhere: `ranking`), return layers
+/// best first until the bound holds, then drop every returned layer the bound does not need (last
+/// returned first). Thresholds come from the same histograms throughout; only the exclusions
+/// change. Returns the model to write and what was done.
+func controlAccuracy(_ plan: CalibrationPlan, histograms: [String: AbsHistogram], data: any Dataset, bound: AccuracyBound,
+                     ranking: AccuracyRanking, build: @escaping (QuantConfig, CalibrationTable?) throws -> QuantizedModel) throws -> AccuracyControlStep {
+    let validation = plan.validationRows
+    let probe = try AccuracyProbe(graph: plan.graph, data: data, rows: validation, metric: bound.metric, options: plan.config.plan)
+    let fp32 = probe.fp32
+    func meets(_ value: Double) -> Bool { fp32 - value <= bound.maxDrop + 1e-9 }
+    let models = try AccuracyModels(plan, build: build)
+    let all = models.all
+    func model(returning layers: [String]) throws -> QuantizedModel { try models.returning(layers) }
     let allValue = try probe.measure(all.qdq)
     var report = AccuracyControlReport(metric: probe.metric, maxDrop: bound.maxDrop, validationSamples: probe.rows, fp32: fp32,
                                        allInt8: allValue, final: allValue, returned: [], ranking: [], met: meets(allValue))
-    if report.met { return (all, report) }
-    let candidates = InsertQuantizeDequantize.quantizedNodes(plan.graph, options: plan.config.quantize).sorted()
-    var gains: [String: Double] = [:]
-    for c in candidates {
-        // A layer whose return would need a histogram nobody collected is not a candidate.
-        guard let q = try? model(returning: [c]) else { continue }
-        gains[c] = try probe.measure(q.qdq) - allValue
+    if report.met { return .done(all, report) }
+    let candidates = models.candidates
+    let values: [String: Double]
+    switch ranking {
+    case .here: values = try models.alone(candidates, probe: probe)
+    case .deferred: return .rank(candidates)
+    case .measured(let measured): values = measured.filter { candidates.contains($0.key) }
     }
+    let gains = values.mapValues { $0 - allValue }
     let ranked = gains.keys.sorted { gains[$0]! > gains[$1]! || (gains[$0]! == gains[$1]! && $0 < $1) }
     report.ranking = ranked.map { .init(layer: $0, gainAlone: gains[$0]!, metricAfter: allValue + gains[$0]!) }
     var chosen: [String] = [], after: [String: Double] = [:]
@@ -213,5 +273,5 @@ func controlAccuracy(_ plan: CalibrationPlan, histograms: [String: AbsHistogram]
     report.returned = chosen.map { .init(layer: $0, gainAlone: gains[$0] ?? 0, metricAfter: after[$0] ?? best.value) }
     report.final = best.value
     report.met = meets(best.value)
-    return (best.model, report)
+    return .done(best.model, report)
 }

@@ -383,9 +383,51 @@ func unclippedActivations(_ graph: Graph, data: any Dataset, samples: Int, plan:
 
 /// Turns merged histograms into the quantized model: thresholds, bias correction, QDQ graph; with
 /// an accuracy bound, the fewest layers returned to FP32 that meet it on `data`'s validation rows
-/// (`controlAccuracy`).
+/// (`controlAccuracy`, its ranking measured here).
 public func finishCalibration(_ plan: CalibrationPlan, histograms: [String: AbsHistogram], seconds: Double,
                               data: (any Dataset)? = nil) throws -> QuantizedModel {
+    switch try finishCalibration(plan, histograms: histograms, seconds: seconds, data: data, ranking: .here) {
+    case .quantized(let q): return q
+    case .rank: throw PipelineError.badOption("the accuracy-driven search stopped before its ranking")
+    }
+}
+
+/// What `finishCalibration` came to: the quantized model, or (its accuracy search's ranking
+/// deferred) the candidates to measure alone first (`measureCandidatesAlone`).
+public enum CalibrationFinish: Sendable {
+    case quantized(QuantizedModel)
+    case rank([String])
+}
+
+/// `finishCalibration` with the accuracy-driven search's ranking measured where `ranking` says:
+/// a distributed calibration defers it, measures it on the workers and finishes with the values.
+public func finishCalibration(_ plan: CalibrationPlan, histograms: [String: AbsHistogram], seconds: Double,
+                              data: (any Dataset)?, ranking: AccuracyRanking) throws -> CalibrationFinish {
+    let build = quantizer(plan, histograms: histograms, seconds: seconds)
+    guard let bound = plan.config.accuracy else { return .quantized(try build(plan.config, nil)) }
+    guard let data else { throw PipelineError.badOption("--max-drop needs the calibration data to validate on") }
+    switch try controlAccuracy(plan, histograms: histograms, data: data, bound: bound, ranking: ranking, build: build) {
+    case .done(var q, let report):
+        q.accuracy = report
+        return .quantized(q)
+    case .rank(let candidates):
+        return .rank(candidates)
+    }
+}
+
+/// A share of the accuracy-driven search's ranking, on a worker: the metric on `plan`'s validation
+/// rows with each of `candidates` alone returned to FP32 (`AccuracyRanking.measured` takes the
+/// values of every share back); a candidate that cannot be built is left out, as the search does.
+public func measureCandidatesAlone(_ plan: CalibrationPlan, histograms: [String: AbsHistogram], data: any Dataset,
+                                   candidates: [String]) throws -> [String: Double] {
+    guard let bound = plan.config.accuracy else { throw PipelineError.badOption("the calibration has no accuracy bound (--max-drop) to rank layers for") }
+    return try measureCandidatesAlone(plan, data: data, bound: bound, candidates: candidates,
+                                      build: quantizer(plan, histograms: histograms, seconds: 0))
+}
+
+/// The quantized model of `plan` from `histograms` under a configuration (the accuracy-driven
+/// search varies its exclusions) and the thresholds already known.
+func quantizer(_ plan: CalibrationPlan, histograms: [String: AbsHistogram], seconds: Double) -> (QuantConfig, CalibrationTable?) throws -> QuantizedModel {
     // The weight codes do not depend on which layers the accuracy-driven search returns to FP32;
     // ranges chosen on the outputs and AdaRound's rounding replace the default ones (`plan.weights`).
     let weights = plan.weights
@@ -403,11 +445,7 @@ public func finishCalibration(_ plan: CalibrationPlan, histograms: [String: AbsH
                               equalizedClips: plan.adjustments.equalizedClips, absorbedBiases: plan.adjustments.absorbedBiases,
                               weightScales: plan.weightScales, roundedUp: plan.roundedUp)
     }
-    guard let bound = plan.config.accuracy else { return try build(plan.config, nil) }
-    guard let data else { throw PipelineError.badOption("--max-drop needs the calibration data to validate on") }
-    var (q, report) = try controlAccuracy(plan, histograms: histograms, data: data, bound: bound, build: build)
-    q.accuracy = report
-    return q
+    return build
 }
 
 /// Calibrates `model` on `calibrationData` and quantizes it: the library's main call.

@@ -83,7 +83,7 @@ final class CoordinatorCoreTests: XCTestCase {
     }
 
     /// Submits a calibration job, prepares it with `tasks` (watching "t") and returns its id.
-    func preparedJob(_ tasks: (String) -> [TaskRecord]) throws -> String {
+    func preparedJob(context: CalibrationJobContext = CalibrationJobContext(isa: "scalar", watched: ["t"]), _ tasks: (String) -> [TaskRecord]) throws -> String {
         let model = try core.blobs.put(Array("model".utf8))
         let options = CalibrationJobOptions(dataset: DatasetSpec(path: "/data", labels: nil, manifest: nil, recipe: .imagenet),
                                             calibration: QuantConfig())
@@ -93,7 +93,7 @@ final class CoordinatorCoreTests: XCTestCase {
             throw CancellationError()
         }
         XCTAssertTrue(actions.contains { if case .prepare = $0 { true } else { false } })
-        _ = handle(.prepared(a.jobID, .success(PreparedJob(tasks: tasks(a.jobID), context: CalibrationJobContext(isa: "scalar", watched: ["t"]).encoded,
+        _ = handle(.prepared(a.jobID, .success(PreparedJob(tasks: tasks(a.jobID), context: context.encoded,
                                                                                requirement: "scalar"))))
         return a.jobID
     }
@@ -463,6 +463,41 @@ final class CoordinatorCoreTests: XCTestCase {
         }
         XCTAssertEqual(core.tasks[job]?.map(\.state), [.done, .done])
         XCTAssertEqual(core.jobs[job]?.state, .finalizing)
+    }
+}
+
+extension CoordinatorCoreTests {
+    /// A ranking result (the accuracy search's metric with each layer of its group alone in FP32)
+    /// is accepted only as values of its own group's layers, finite, in readable JSON.
+    func testRankingPayloadsAreCheckedBeforeTheyAreAccepted() throws {
+        var settings = CoordinatorSettings()
+        settings.maxTaskAttempts = 10
+        core = try makeCore(settings, "db3")
+        var context = CalibrationJobContext(isa: "scalar", watched: ["t"])
+        context.rankingGroups = [["a", "b"], ["c"]]
+        let job = try preparedJob(context: context) { job in
+            [TaskRecord(job: job, index: 0, kind: CalibrationTask.ranking.rawValue, start: 1, end: 2)]
+        }
+        _ = hello(w1, "a")
+        func result(_ json: String) -> Octet_Wire_Envelope.OneOf_Body {
+            var r = Octet_Wire_TaskResult()
+            r.jobID = job
+            r.workerID = "a"
+            r.payload = Compression.pack(Array(json.utf8), elementSize: 1)
+            return .result(r)
+        }
+        let refused: [(String, String)] = [
+            ("{\"a\":\(Double(99).bitPattern)}", "not in the task's group"),
+            ("{\"c\":\(Double.nan.bitPattern)}", "not a finite number"),
+            ("[1, 2]", "cannot be read"),
+        ]
+        for (json, cause) in refused {
+            let reply = sent(send(w1, result(json))).first?.1.refusal
+            XCTAssertTrue(reply?.message.contains(cause) ?? false, reply?.message ?? "no refusal")
+            XCTAssertNotEqual(core.tasks[job]?[0].state, .done)
+        }
+        XCTAssertFalse(sent(send(w1, result("{\"c\":\(Double(97.5).bitPattern)}"))).contains { $0.1.body.map(CoordinatorCore.bodyName) == "refusal" })
+        XCTAssertEqual(core.tasks[job]?[0].state, .done)
     }
 }
 
