@@ -27,6 +27,7 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
     private var runs = RecentlyUsedCache<ModelRun>(capacity: modelsKept)
     private var meters = RecentlyUsedCache<ReportMeter>(capacity: modelsKept)
     private var effectMeters = RecentlyUsedCache<WeightEffectMeter>(capacity: modelsKept)
+    private var rankingMeters = RecentlyUsedCache<AccuracyRankingMeter>(capacity: modelsKept)
     /// Guards the caches (and a model's compilation, done once).
     private let lock = NSLock()
 
@@ -160,15 +161,18 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
         guard let groups = context.rankingGroups, Int(a.start) < groups.count, let hash = context.searchInputs else {
             throw JobFailure("ranking task \(a.start) has no group in its job's context")
         }
-        let inputs = try CalibrationSearchInputs.decode(try cache.read(hash))
         let data = try open(a.spec, options.dataset)
-        let config = try options.calibration.on(PlanOptions(isa: isa, threads: threads, fuse: true))
-        let planned = try planCalibration(try fp32Graph(a.spec.modelHash), calibrationData: data, config: config, deferAnalysis: true)
-        let plan = try planned.completed(weights: try inputs.payloads(inputs.weights), analysis: try inputs.payloads(inputs.analysis),
-                                         shapes: context.weightShapes ?? [:], data: data)
-        let values = try measureCandidatesAlone(plan, histograms: try inputs.mergedHistograms(), data: data, candidates: groups[Int(a.start)])
-        r.payload = Compression.pack(RankingPayload.encode(values), elementSize: 1)
-        return plan.validationRows.count
+        // Rebuilt once per calibration and path, for every ranking task this worker takes.
+        let meter = try cached(\.rankingMeters, hash + "#" + isa.rawValue + "#" + Self.specKey(a)) {
+            let inputs = try CalibrationSearchInputs.decode(try cache.read(hash))
+            let config = try options.calibration.on(PlanOptions(isa: isa, threads: threads, fuse: true))
+            let planned = try planCalibration(try fp32Graph(a.spec.modelHash), calibrationData: data, config: config, deferAnalysis: true)
+            let plan = try planned.completed(weights: try inputs.payloads(inputs.weights), analysis: try inputs.payloads(inputs.analysis),
+                                             shapes: context.weightShapes ?? [:], data: data)
+            return try AccuracyRankingMeter(plan, histograms: try inputs.mergedHistograms(), data: data)
+        }
+        r.payload = Compression.pack(RankingPayload.encode(try meter.measure(groups[Int(a.start)])), elementSize: 1)
+        return meter.rows
     }
 
     /// The INT8 model a calibration job's follow-up task measures.

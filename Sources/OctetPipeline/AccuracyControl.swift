@@ -212,13 +212,29 @@ struct AccuracyModels {
     }
 }
 
-/// On a worker, a share of the accuracy-driven search's ranking: the metric on `plan`'s
-/// validation rows with each of `candidates` alone returned to FP32, exactly as the search
-/// measures it in one process (`AccuracyRanking.measured` takes them back).
-func measureCandidatesAlone(_ plan: CalibrationPlan, data: any Dataset, bound: AccuracyBound, candidates: [String],
-                            build: @escaping (QuantConfig, CalibrationTable?) throws -> QuantizedModel) throws -> [String: Double] {
-    let probe = try AccuracyProbe(graph: plan.graph, data: data, rows: plan.validationRows, metric: bound.metric, options: plan.config.plan)
-    return try AccuracyModels(plan, build: build).alone(candidates, probe: probe)
+/// The accuracy-driven search's ranking measured in shares (on workers): the metric on `plan`'s
+/// validation rows with each candidate alone returned to FP32, exactly as the search measures it
+/// in one process (`AccuracyRanking.measured` takes the values of every share back). The
+/// validation rows' FP32 outputs and the all-INT8 model are made once, for every share a worker
+/// measures of the same calibration.
+public final class AccuracyRankingMeter: @unchecked Sendable {
+    let probe: AccuracyProbe
+    let models: AccuracyModels
+
+    public init(_ plan: CalibrationPlan, histograms: [String: AbsHistogram], data: any Dataset) throws {
+        guard let bound = plan.config.accuracy else { throw PipelineError.badOption("the calibration has no accuracy bound (--max-drop) to rank layers for") }
+        probe = try AccuracyProbe(graph: plan.graph, data: data, rows: plan.validationRows, metric: bound.metric, options: plan.config.plan)
+        models = try AccuracyModels(plan, build: quantizer(plan, histograms: histograms, seconds: 0))
+    }
+
+    /// The validation rows measured on.
+    public var rows: Int { probe.rows }
+
+    /// The metric with each of `candidates` alone in FP32; one that cannot be built is left out,
+    /// as the search does.
+    public func measure(_ candidates: [String]) throws -> [String: Double] {
+        try models.alone(candidates, probe: probe)
+    }
 }
 
 /// The accuracy-driven search (NNCF's accuracy control, on every node the quantize pass

@@ -393,7 +393,7 @@ public func finishCalibration(_ plan: CalibrationPlan, histograms: [String: AbsH
 }
 
 /// What `finishCalibration` came to: the quantized model, or (its accuracy search's ranking
-/// deferred) the candidates to measure alone first (`measureCandidatesAlone`).
+/// deferred) the candidates to measure alone first (`AccuracyRankingMeter`).
 public enum CalibrationFinish: Sendable {
     case quantized(QuantizedModel)
     case rank([String])
@@ -413,16 +413,6 @@ public func finishCalibration(_ plan: CalibrationPlan, histograms: [String: AbsH
     case .rank(let candidates):
         return .rank(candidates)
     }
-}
-
-/// A share of the accuracy-driven search's ranking, on a worker: the metric on `plan`'s validation
-/// rows with each of `candidates` alone returned to FP32 (`AccuracyRanking.measured` takes the
-/// values of every share back); a candidate that cannot be built is left out, as the search does.
-public func measureCandidatesAlone(_ plan: CalibrationPlan, histograms: [String: AbsHistogram], data: any Dataset,
-                                   candidates: [String]) throws -> [String: Double] {
-    guard let bound = plan.config.accuracy else { throw PipelineError.badOption("the calibration has no accuracy bound (--max-drop) to rank layers for") }
-    return try measureCandidatesAlone(plan, data: data, bound: bound, candidates: candidates,
-                                      build: quantizer(plan, histograms: histograms, seconds: 0))
 }
 
 /// The quantized model of `plan` from `histograms` under a configuration (the accuracy-driven

@@ -30,6 +30,12 @@ struct ClusterBench: ParsableCommand {
     @Option(help: "Weight rounding: nearest, or adaround (its layers run as tasks on the workers).")
     var weightRounding: String = "nearest"
 
+    @Option(help: "The accuracy-driven search's bound in points of the default metric (agreement), as `octet calibrate --max-drop`: its ranking runs as tasks on the workers. Off when not given.")
+    var maxDrop: Double?
+
+    @Option(help: "The metric of --max-drop: top1, agreement or sqnr (the default: agreement for a classifier).")
+    var metric: String?
+
     struct Run {
         var workers: Int
         var threads: Int
@@ -49,7 +55,7 @@ struct ClusterBench: ParsableCommand {
         for n in workers {
             runs.append(try calibrate(octet: octet, workers: n, threads: threadsPerWorker))
         }
-        print("\(samples) samples in shards of \(shardSize); the coordinator (2 threads) plans, searches thresholds, quantizes and writes; the workers run the weight analysis, histogram and measure the report (no verification samples here); weight rounding: \(weightRounding)")
+        print("\(samples) samples in shards of \(shardSize); the coordinator (2 threads) plans, searches thresholds, quantizes and writes; the workers run the weight analysis, histogram and measure the report (no verification samples here); weight rounding: \(weightRounding)\(maxDrop.map { "; --max-drop \($0) --metric \(metric ?? "agreement")" } ?? "")")
         print("")
         print("| workers | threads each | wall s | speed-up | coordinator's own s | its share of the wall | prepare s | shards s | after the shards s | shard speed-up |")
         print("|---|---|---|---|---|---|---|---|---|---|")
@@ -99,6 +105,13 @@ struct ClusterBench: ParsableCommand {
         o.samples = samples
         guard let rounding = WeightRounding(rawValue: weightRounding) else { throw ValidationError("--weight-rounding is nearest or adaround") }
         o.weightRounding = rounding
+        if let maxDrop {
+            let m = try metric.map { name in
+                guard let m = AccuracyMetric(rawValue: name) else { throw ValidationError("--metric is top1, agreement or sqnr") }
+                return m
+            }
+            o.accuracy = AccuracyBound(maxDrop: maxDrop, metric: m)
+        }
         var options = CalibrationJobOptions(dataset: DatasetSpec(path: URL(fileURLWithPath: data).standardizedFileURL.path, labels: nil, manifest: nil,
                                                                  recipe: .efficientNetLite),
                                             calibration: o)
