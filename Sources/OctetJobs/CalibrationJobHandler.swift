@@ -23,10 +23,10 @@ public struct CalibrationJobContext: Codable, Hashable, Sendable {
     /// Per layer of `weightGroups`: its weight count and output channels, what a `weights`
     /// result's rounding flags and scales must match.
     public var weightShapes: [String: ChosenWeightsPayload.Shape]?
-    /// With an accuracy bound the all-INT8 model misses: the layers each `ranking` task measures
-    /// alone in FP32 (task `start` is its group's index), and the blob the tasks rebuild the
-    /// calibration from (`CalibrationSearchInputs`).
-    public var rankingGroups: [[String]]?
+    /// With an accuracy bound (`--max-drop`): the sets of layers returned to FP32 each `search`
+    /// task of the current batch measures (task `start` indexes them), and the blob the tasks
+    /// rebuild the calibration from (`CalibrationSearchInputs`).
+    public var searchRound: [[[String]]]?
     public var searchInputs: String?
 
     /// The context as `JobRecord.context` holds it.
@@ -49,11 +49,11 @@ public struct CalibrationJobContext: Codable, Hashable, Sendable {
 public enum CalibrationTask: String, Sendable {
     /// The weight-quantization analysis (`WeightEffectSample`s); the chosen weights of a group of
     /// convolutions (`ChosenWeightsPayload`; the task's range is the group's index); a histogram
-    /// shard; the accuracy search's ranking of a group of layers (`RankingPayload`; the task's
-    /// range is the group's index); the report's measurement of the INT8 model
+    /// shard; a batch of the accuracy search's measurements (`SearchPayload`; the task's range
+    /// indexes `searchRound`); the report's measurement of the INT8 model
     /// (`ReportSampleSums`); the INT8 model's check on held-out samples (predictions with the
     /// FP32 top-1).
-    case analysis, weights, calibration, ranking, report, verification
+    case analysis, weights, calibration, search, report, verification
 }
 
 /// A `weights` task's result: per convolution, the scales chosen on its outputs (Float bit
@@ -208,11 +208,11 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
             } catch {
                 return "\(error)"
             }
-        case .ranking:
+        case .search:
             do {
-                let groups = try CalibrationJobContext(job.context).rankingGroups ?? []
-                guard task.start >= 0, task.start < groups.count else { return "no ranking group \(task.start)" }
-                _ = try RankingPayload.decode(try Compression.unpack(r.payload), group: groups[task.start])
+                let round = try CalibrationJobContext(job.context).searchRound ?? []
+                guard task.start >= 0, task.start < round.count else { return "no search batch \(task.start)" }
+                _ = try SearchPayload.decode(try Compression.unpack(r.payload), sets: round[task.start])
                 return nil
             } catch {
                 return "\(error)"
@@ -310,9 +310,9 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
         return histograms
     }
 
-    /// The calibrated model of `job` from its shards' histograms, or (an accuracy bound the
-    /// all-INT8 model misses, before its `ranking` tasks) the layers to rank on the workers: a
-    /// pure function of the job and its stored results, kept in memory until the job's report is written.
+    /// The calibrated model of `job` from its shards' histograms, or (an accuracy bound) the next
+    /// batch of the accuracy search's measurements for the workers: a pure function of the job
+    /// and its stored results, kept in memory until the job's report is written.
     func calibrated(_ job: JobRecord, _ options: CalibrationJobOptions, _ context: CalibrationJobContext, _ tasks: [TaskRecord],
                     data: any Dataset) throws -> (CalibrationPlan, CalibrationFinish) {
         var plan = try calibrationPlan(job, options, isa: try ISA.named(context.isa), data: data)
@@ -325,20 +325,20 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
         let kept = quantized[job.id]
         lock.unlock()
         if let kept { return (plan, .quantized(kept)) }
-        // The ranking measured on the workers, once they have; deferred to them before.
-        var ranking = AccuracyRanking.deferred
-        if let groups = context.rankingGroups {
-            var values: [String: Double] = [:]
-            for (task, payload) in try payloads(tasks, .ranking) {
-                guard let t = tasks.first(where: { $0.index == task }), t.start >= 0, t.start < groups.count else {
-                    throw JobFailure("ranking task \(task) has no group")
-                }
-                values.merge(try RankingPayload.decode(try Compression.unpack(payload), group: groups[t.start])) { first, _ in first }
+        // The search replays on everything the workers measured so far (every batch's results).
+        var evidence: AccuracyEvidence?
+        for (task, payload) in try payloads(tasks, .search) {
+            do {
+                // Its sets were checked on arrival (against the batch it belonged to).
+                let (side, measured) = try SearchPayload.decode(try Compression.unpack(payload), sets: nil)
+                if evidence == nil { evidence = side }
+                for m in measured { evidence?.add(m) }
+            } catch {
+                throw JobFailure("the accuracy search's measurements of task \(task) cannot be read: \(error)")
             }
-            ranking = .measured(values)
         }
         let finish = try finishCalibration(plan, histograms: try histograms(tasks), seconds: Date().timeIntervalSince1970 - job.created,
-                                           data: data, ranking: ranking)
+                                           data: data, search: .measured(evidence))
         if case .quantized(let q) = finish { lock.lock(); quantized[job.id] = q; lock.unlock() }
         return (plan, finish)
     }
@@ -347,30 +347,34 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
     func quantizedModel(_ job: JobRecord, _ options: CalibrationJobOptions, _ context: CalibrationJobContext, _ tasks: [TaskRecord],
                         data: any Dataset) throws -> (CalibrationPlan, QuantizedModel) {
         let (plan, finish) = try calibrated(job, options, context, tasks, data: data)
-        guard case .quantized(let q) = finish else { throw JobFailure("the accuracy search of job \(job.id) has no ranking") }
+        guard case .quantized(let q) = finish else { throw JobFailure("the accuracy search of job \(job.id) is not finished") }
         return (plan, q)
     }
 
-    /// The `ranking` tasks of an accuracy search (`candidates` in groups), and the context that
-    /// names them and the blob of what they rebuild the calibration from.
-    func rankingTasks(_ job: JobRecord, _ options: CalibrationJobOptions, _ context: CalibrationJobContext, _ tasks: [TaskRecord],
-                      plan: CalibrationPlan, candidates: [String], data: any Dataset,
-                      files: [DatasetSpec.ShippedFile]?) throws -> FinalizedJob {
-        let inputs = try CalibrationSearchInputs(histograms: HistogramSet.encode(try histograms(tasks)),
-                                                 weights: try payloads(tasks, .weights).map(\.payload),
-                                                 analysis: try payloads(tasks, .analysis).map(\.payload))
-        let hash = try blobs.put(try inputs.encoded())
-        let groups = AccuracyRankingGroups.split(candidates)
+    /// The `search` tasks of a batch of the accuracy search's measurements (`sets`, split), and
+    /// the context that names them and the blob of what they rebuild the calibration from
+    /// (published with the first batch).
+    func searchTasks(_ job: JobRecord, _ options: CalibrationJobOptions, _ context: CalibrationJobContext, _ tasks: [TaskRecord],
+                     plan: CalibrationPlan, sets: [[String]], data: any Dataset,
+                     files: [DatasetSpec.ShippedFile]?) throws -> FinalizedJob {
+        let hash: String
+        if let published = context.searchInputs { hash = published } else {
+            let inputs = try CalibrationSearchInputs(histograms: HistogramSet.encode(try histograms(tasks)),
+                                                     weights: try payloads(tasks, .weights).map(\.payload),
+                                                     analysis: try payloads(tasks, .analysis).map(\.payload))
+            hash = try blobs.put(try inputs.encoded())
+        }
+        let round = AccuracySearchTasks.split(sets)
         var next = context
-        next.rankingGroups = groups
+        next.searchRound = round
         next.searchInputs = hash
-        // A ranking task rebuilds the plan (the first rows: statistics, analysis, weight choices)
+        // A search task rebuilds the plan (the first rows: statistics, analysis, weight choices)
         // and measures on the validation rows.
         let c = options.calibration
         let first = 0..<min(data.count, max(c.sensitivitySamples, c.adaRound.samples))
         let rows = options.dataset.blobs(for: first, of: files) + options.dataset.blobs(for: plan.validationRows, of: files)
         let start = (tasks.map(\.index).max() ?? -1) + 1
-        let list = JobTasks.split(0..<groups.count, size: 1, job: job.id, kind: CalibrationTask.ranking.rawValue, first: start,
+        let list = JobTasks.split(0..<round.count, size: 1, job: job.id, kind: CalibrationTask.search.rawValue, first: start,
                                   dataset: options.dataset, files: nil, extra: [hash] + rows)
         return FinalizedJob(artifacts: [], context: next.encoded, followUpTasks: list, summary: nil)
     }
@@ -385,8 +389,8 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
         let q: QuantizedModel
         switch finish {
         case .quantized(let model): q = model
-        case .rank(let candidates):
-            return try rankingTasks(job, options, context, tasks, plan: plan, candidates: candidates, data: data, files: files)
+        case .measure(let sets):
+            return try searchTasks(job, options, context, tasks, plan: plan, sets: sets, data: data, files: files)
         }
         let int8Hash = try blobs.putFile(try CalibrationArtifacts.writeModel(q, modelName: job.spec.modelName, to: artifactsFolder(job)))
         let count = data.count

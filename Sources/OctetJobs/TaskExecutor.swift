@@ -27,7 +27,7 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
     private var runs = RecentlyUsedCache<ModelRun>(capacity: modelsKept)
     private var meters = RecentlyUsedCache<ReportMeter>(capacity: modelsKept)
     private var effectMeters = RecentlyUsedCache<WeightEffectMeter>(capacity: modelsKept)
-    private var rankingMeters = RecentlyUsedCache<AccuracyRankingMeter>(capacity: modelsKept)
+    private var searchMeters = RecentlyUsedCache<AccuracySearchMeter>(capacity: modelsKept)
     /// Guards the caches (and a model's compilation, done once).
     private let lock = NSLock()
 
@@ -100,7 +100,7 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
         let context = try CalibrationJobContext(a.context)
         let isa = try ISA.named(context.isa)
         if a.kind == CalibrationTask.weights.rawValue { return try weightsTask(a, options, context, isa: isa, &r) }
-        if a.kind == CalibrationTask.ranking.rawValue { return try rankingTask(a, options, context, isa: isa, &r) }
+        if a.kind == CalibrationTask.search.rawValue { return try searchTask(a, options, context, isa: isa, &r) }
         let (data, range) = try open(a, options.dataset)
         switch CalibrationTask(rawValue: a.kind) {
         case .calibration:
@@ -123,7 +123,7 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
                 return (try session.run(input).floats ?? [], fp32)
             }
             r.payload = InferenceOutputs.pack(output)
-        case .weights, .ranking, nil:
+        case .weights, .search, nil:
             throw JobFailure("a calibration job has no '\(a.kind)' tasks")
         }
         return range.count
@@ -151,28 +151,29 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
         return max(rangeRows, roundingRows)
     }
 
-    /// A share of the accuracy search's ranking: the job's calibration rebuilt as the coordinator
-    /// built it (its plan on the pinned path, completed with the workers' weight choices or
-    /// analysis, and the merged histograms: `CalibrationSearchInputs`), then the metric with each
-    /// layer of group `a.start` (`CalibrationJobContext.rankingGroups`) alone in FP32, into `r`;
-    /// returns the validation rows it measured on.
-    func rankingTask(_ a: Octet_Wire_TaskAssignment, _ options: CalibrationJobOptions, _ context: CalibrationJobContext, isa: ISA,
-                     _ r: inout Octet_Wire_TaskResult) throws -> Int {
-        guard let groups = context.rankingGroups, Int(a.start) < groups.count, let hash = context.searchInputs else {
-            throw JobFailure("ranking task \(a.start) has no group in its job's context")
+    /// A batch of the accuracy search's measurements: the job's calibration rebuilt as the
+    /// coordinator built it (its plan on the pinned path, completed with the workers' weight
+    /// choices or analysis, and the merged histograms: `CalibrationSearchInputs`), then the metric
+    /// with each set of layers of `searchRound[a.start]` returned to FP32, into `r`; returns the
+    /// validation rows it measured on.
+    func searchTask(_ a: Octet_Wire_TaskAssignment, _ options: CalibrationJobOptions, _ context: CalibrationJobContext, isa: ISA,
+                    _ r: inout Octet_Wire_TaskResult) throws -> Int {
+        guard let round = context.searchRound, Int(a.start) < round.count, let hash = context.searchInputs else {
+            throw JobFailure("search task \(a.start) has no batch in its job's context")
         }
         let data = try open(a.spec, options.dataset)
         // Rebuilt once per calibration and path, for every ranking task this worker takes.
-        let meter = try cached(\.rankingMeters, hash + "#" + isa.rawValue + "#" + Self.specKey(a)) {
+        let meter = try cached(\.searchMeters, hash + "#" + isa.rawValue + "#" + Self.specKey(a)) {
             let inputs = try CalibrationSearchInputs.decode(try cache.read(hash))
             let config = try options.calibration.on(PlanOptions(isa: isa, threads: threads, fuse: true))
             let planned = try planCalibration(try fp32Graph(a.spec.modelHash), calibrationData: data, config: config, deferAnalysis: true)
             let plan = try planned.completed(weights: try inputs.payloads(inputs.weights), analysis: try inputs.payloads(inputs.analysis),
                                              shapes: context.weightShapes ?? [:], data: data)
-            return try AccuracyRankingMeter(plan, histograms: try inputs.mergedHistograms(), data: data)
+            return try AccuracySearchMeter(plan, histograms: try inputs.mergedHistograms(), data: data)
         }
-        r.payload = Compression.pack(RankingPayload.encode(try meter.measure(groups[Int(a.start)])), elementSize: 1)
-        return meter.rows
+        let evidence = meter.evidence
+        r.payload = Compression.pack(SearchPayload.encode(evidence, try meter.measure(round[Int(a.start)])), elementSize: 1)
+        return evidence.rows
     }
 
     /// The INT8 model a calibration job's follow-up task measures.

@@ -157,24 +157,119 @@ struct AccuracyProbe {
     }
 }
 
-/// Where the accuracy-driven search measures its ranking (the metric with each candidate alone
-/// returned to FP32: one INT8 pass over the validation rows per candidate, most of its cost).
-public enum AccuracyRanking: Sendable {
-    /// Here, one candidate after another (one process).
-    case here
-    /// Elsewhere: stop before the ranking and name the candidates to measure
-    /// (`measureCandidatesAlone`, on workers).
-    case deferred
-    /// Measured elsewhere: each candidate's metric alone in FP32 (`measureCandidatesAlone`; a
-    /// candidate without a value could not be built, and is skipped as the search skips it).
-    case measured([String: Double])
+/// One measurement of the accuracy-driven search: the metric on the validation rows with `layers`
+/// returned to FP32 (sorted; empty: every layer INT8), or nil when that model cannot be built (a
+/// return that needs a histogram nobody collected).
+public struct AccuracyMeasurement: Codable, Hashable, Sendable {
+    public var layers: [String]
+    public var value: Double?
+
+    public init(layers: [String], value: Double?) {
+        self.layers = layers.sorted()
+        self.value = value
+    }
 }
 
-/// What the accuracy-driven search came to: the model and its report, or (deferred) the
-/// candidates whose ranking is to be measured first.
-enum AccuracyControlStep {
-    case done(QuantizedModel, AccuracyControlReport)
-    case rank([String])
+/// What the accuracy-driven search knows: the probe's side (its metric, validation rows and FP32
+/// value) and every measurement so far. The search is a pure function of it (`AccuracySearch`),
+/// so the measurements can be made anywhere, in any order, in batches, and the same search runs.
+public struct AccuracyEvidence: Sendable {
+    public var metric: AccuracyMetric
+    public var rows: Int
+    public var fp32: Double
+    var values: [[String]: Double?] = [:]
+
+    public init(metric: AccuracyMetric, rows: Int, fp32: Double) {
+        self.metric = metric
+        self.rows = rows
+        self.fp32 = fp32
+    }
+
+    public mutating func add(_ m: AccuracyMeasurement) { values[m.layers.sorted()] = .some(m.value) }
+
+    /// The measurement of `layers` returned to FP32: nil when not measured yet; `.some(nil)`
+    /// when that model cannot be built.
+    func lookup(_ layers: [String]) -> Double?? { values[layers.sorted()] }
+}
+
+/// What the accuracy-driven search came to: the layers returned and its report, or the sets of
+/// layers it must have measured to go on (the first is needed; the rest are what it will need
+/// next if the first neither meets the bound nor removes a layer: measuring them in the same batch
+/// saves a round, and a wrong guess costs only its measurement).
+enum AccuracySearchStep {
+    case done(returned: [String], AccuracyControlReport)
+    case need([[String]], speculative: Bool)
+}
+
+/// The accuracy-driven search (NNCF's accuracy control, on every node the quantize pass
+/// quantizes: weighted layers, Add, Mul, Concat, pooling, tables), replayed from `evidence`:
+/// measure every layer INT8; if the bound misses, rank every candidate by the metric with it alone
+/// returned to FP32, return layers best first until the bound holds, then drop every returned
+/// layer the bound does not need (last returned first). A layer whose return cannot be built is
+/// skipped wherever it comes up.
+struct AccuracySearch {
+    let candidates: [String]
+    let bound: AccuracyBound
+    /// How many sets a speculative batch asks for.
+    static let batch = 16
+
+    func meets(_ value: Double, _ fp32: Double) -> Bool { fp32 - value <= bound.maxDrop + 1e-9 }
+
+    func step(_ evidence: AccuracyEvidence) throws -> AccuracySearchStep {
+        let fp32 = evidence.fp32
+        guard let allEntry = evidence.lookup([]) else { return .need([[]], speculative: false) }
+        guard let allValue = allEntry else { throw PipelineError.badOption("the model with every layer INT8 cannot be built") }
+        var report = AccuracyControlReport(metric: evidence.metric, maxDrop: bound.maxDrop, validationSamples: evidence.rows, fp32: fp32,
+                                           allInt8: allValue, final: allValue, returned: [], ranking: [], met: meets(allValue, fp32))
+        if report.met { return .done(returned: [], report) }
+        let missing = candidates.filter { evidence.lookup([$0]) == nil }
+        if !missing.isEmpty { return .need(missing.map { [$0] }, speculative: false) }
+        var gains: [String: Double] = [:]
+        for c in candidates { if case .some(.some(let v)) = evidence.lookup([c]) { gains[c] = v - allValue } }
+        let ranked = gains.keys.sorted { gains[$0]! > gains[$1]! || (gains[$0]! == gains[$1]! && $0 < $1) }
+        report.ranking = ranked.map { .init(layer: $0, gainAlone: gains[$0]!, metricAfter: allValue + gains[$0]!) }
+        var chosen: [String] = [], after: [String: Double] = [:]
+        var best = (layers: [String](), value: allValue)
+        for (i, c) in ranked.enumerated() {
+            guard let entry = evidence.lookup(chosen + [c]) else {
+                // Next: this one, and the ones after it as if each were built and missed the bound.
+                var sets: [[String]] = [], s = chosen
+                for d in ranked[i...] where sets.count < Self.batch {
+                    s.append(d)
+                    if evidence.lookup(s) == nil { sets.append(s) }
+                }
+                return .need(sets, speculative: true)
+            }
+            // A combination that needs a tensor nobody observed is skipped, like such a candidate.
+            guard let v = entry else { continue }
+            chosen.append(c)
+            after[c] = v
+            best = (chosen, v)
+            if meets(v, fp32) { break }
+        }
+        if meets(best.value, fp32) {
+            // Fewest layers: each returned layer the bound holds without goes back to INT8.
+            let order = Array(chosen.reversed())
+            for (i, c) in order.enumerated() where chosen.count > 1 {
+                let without = chosen.filter { $0 != c }
+                guard let entry = evidence.lookup(without) else {
+                    // Next: this one, and the ones after it as if none could go back.
+                    var sets: [[String]] = []
+                    for d in order[i...] where sets.count < Self.batch {
+                        let w = chosen.filter { $0 != d }
+                        if evidence.lookup(w) == nil { sets.append(w) }
+                    }
+                    return .need(sets, speculative: true)
+                }
+                guard let v = entry else { continue }
+                if meets(v, fp32) { chosen = without; best = (without, v) }
+            }
+        }
+        report.returned = chosen.map { .init(layer: $0, gainAlone: gains[$0] ?? 0, metricAfter: after[$0] ?? best.value) }
+        report.final = best.value
+        report.met = meets(best.value, fp32)
+        return .done(returned: chosen, report)
+    }
 }
 
 /// The models of the accuracy-driven search: the all-INT8 one, and the same with layers returned
@@ -192,6 +287,7 @@ struct AccuracyModels {
     }
 
     func returning(_ layers: [String]) throws -> QuantizedModel {
+        guard !layers.isEmpty else { return all }
         var config = plan.config
         config.quantize.excludedNodes.formUnion(layers)
         return try build(config, all.table)
@@ -200,94 +296,74 @@ struct AccuracyModels {
     /// Every node the quantize pass quantizes, in name order: what the search may return to FP32.
     var candidates: [String] { InsertQuantizeDequantize.quantizedNodes(plan.graph, options: plan.config.quantize).sorted() }
 
-    /// The metric with each of `candidates` alone returned to FP32; a layer whose return would need
-    /// a histogram nobody collected is not a candidate (left out).
-    func alone(_ candidates: [String], probe: AccuracyProbe) throws -> [String: Double] {
-        var values: [String: Double] = [:]
-        for c in candidates {
-            guard let q = try? returning([c]) else { continue }
-            values[c] = try probe.measure(q.qdq)
+    /// The measurement of each of `sets` (nil value: cannot be built).
+    func measure(_ sets: [[String]], probe: AccuracyProbe) throws -> [AccuracyMeasurement] {
+        try sets.map { layers in
+            guard let q = try? returning(layers) else { return AccuracyMeasurement(layers: layers, value: nil) }
+            return AccuracyMeasurement(layers: layers, value: try probe.measure(q.qdq))
         }
-        return values
     }
 }
 
-/// The accuracy-driven search's ranking measured in shares (on workers): the metric on `plan`'s
-/// validation rows with each candidate alone returned to FP32, exactly as the search measures it
-/// in one process (`AccuracyRanking.measured` takes the values of every share back). The
-/// validation rows' FP32 outputs and the all-INT8 model are made once, for every share a worker
-/// measures of the same calibration.
-public final class AccuracyRankingMeter: @unchecked Sendable {
+/// The accuracy-driven search's measurements made in batches (on workers): the probe (the
+/// validation rows' FP32 outputs) and the all-INT8 model are made once, for every batch a worker
+/// measures of the same calibration; each measurement is what the search makes in one process.
+public final class AccuracySearchMeter: @unchecked Sendable {
     let probe: AccuracyProbe
     let models: AccuracyModels
 
     public init(_ plan: CalibrationPlan, histograms: [String: AbsHistogram], data: any Dataset) throws {
-        guard let bound = plan.config.accuracy else { throw PipelineError.badOption("the calibration has no accuracy bound (--max-drop) to rank layers for") }
+        guard let bound = plan.config.accuracy else { throw PipelineError.badOption("the calibration has no accuracy bound (--max-drop) to search for") }
         probe = try AccuracyProbe(graph: plan.graph, data: data, rows: plan.validationRows, metric: bound.metric, options: plan.config.plan)
         models = try AccuracyModels(plan, build: quantizer(plan, histograms: histograms, seconds: 0))
     }
 
-    /// The validation rows measured on.
-    public var rows: Int { probe.rows }
+    /// The probe's side of the evidence (metric, rows, FP32 value).
+    public var evidence: AccuracyEvidence { AccuracyEvidence(metric: probe.metric, rows: probe.rows, fp32: probe.fp32) }
 
-    /// The metric with each of `candidates` alone in FP32; one that cannot be built is left out,
-    /// as the search does.
-    public func measure(_ candidates: [String]) throws -> [String: Double] {
-        try models.alone(candidates, probe: probe)
-    }
+    public func measure(_ sets: [[String]]) throws -> [AccuracyMeasurement] { try models.measure(sets, probe: probe) }
 }
 
-/// The accuracy-driven search (NNCF's accuracy control, on every node the quantize pass
-/// quantizes: weighted layers, Add, Mul, Concat, pooling, tables): rank every candidate by the
-/// metric with it alone returned to FP32 (here, or measured elsewhere: `ranking`), return layers
-/// best first until the bound holds, then drop every returned layer the bound does not need (last
-/// returned first). Thresholds come from the same histograms throughout; only the exclusions
-/// change. Returns the model to write and what was done.
+/// Where the accuracy-driven search measures.
+public enum AccuracySearchMode: Sendable {
+    /// Here, one measurement after another (one process).
+    case here
+    /// On workers (`AccuracySearchMeter`), in batches: what they measured so far (nil: nothing
+    /// yet). The search replays on it and asks for the next batch, or finishes.
+    case measured(AccuracyEvidence?)
+}
+
+/// What the accuracy-driven search came to: the model and its report, or the sets to measure next.
+enum AccuracyControlStep {
+    case done(QuantizedModel, AccuracyControlReport)
+    case measure([[String]])
+}
+
+/// The accuracy-driven search (`AccuracySearch`) with its measurements made where `mode` says.
+/// Thresholds come from the same histograms throughout; only the exclusions change. Returns the
+/// model to write and what was done, or the sets to measure on the workers.
 func controlAccuracy(_ plan: CalibrationPlan, histograms: [String: AbsHistogram], data: any Dataset, bound: AccuracyBound,
-                     ranking: AccuracyRanking, build: @escaping (QuantConfig, CalibrationTable?) throws -> QuantizedModel) throws -> AccuracyControlStep {
-    let validation = plan.validationRows
-    let probe = try AccuracyProbe(graph: plan.graph, data: data, rows: validation, metric: bound.metric, options: plan.config.plan)
-    let fp32 = probe.fp32
-    func meets(_ value: Double) -> Bool { fp32 - value <= bound.maxDrop + 1e-9 }
+                     mode: AccuracySearchMode, build: @escaping (QuantConfig, CalibrationTable?) throws -> QuantizedModel) throws -> AccuracyControlStep {
     let models = try AccuracyModels(plan, build: build)
-    let all = models.all
-    func model(returning layers: [String]) throws -> QuantizedModel { try models.returning(layers) }
-    let allValue = try probe.measure(all.qdq)
-    var report = AccuracyControlReport(metric: probe.metric, maxDrop: bound.maxDrop, validationSamples: probe.rows, fp32: fp32,
-                                       allInt8: allValue, final: allValue, returned: [], ranking: [], met: meets(allValue))
-    if report.met { return .done(all, report) }
-    let candidates = models.candidates
-    let values: [String: Double]
-    switch ranking {
-    case .here: values = try models.alone(candidates, probe: probe)
-    case .deferred: return .rank(candidates)
-    case .measured(let measured): values = measured.filter { candidates.contains($0.key) }
+    let search = AccuracySearch(candidates: models.candidates, bound: bound)
+    var evidence: AccuracyEvidence
+    var probe: AccuracyProbe?
+    switch mode {
+    case .measured(nil): return .measure([[]])
+    case .measured(let e?): evidence = e
+    case .here:
+        let p = try AccuracyProbe(graph: plan.graph, data: data, rows: plan.validationRows, metric: bound.metric, options: plan.config.plan)
+        probe = p
+        evidence = AccuracyEvidence(metric: p.metric, rows: p.rows, fp32: p.fp32)
     }
-    let gains = values.mapValues { $0 - allValue }
-    let ranked = gains.keys.sorted { gains[$0]! > gains[$1]! || (gains[$0]! == gains[$1]! && $0 < $1) }
-    report.ranking = ranked.map { .init(layer: $0, gainAlone: gains[$0]!, metricAfter: allValue + gains[$0]!) }
-    var chosen: [String] = [], after: [String: Double] = [:]
-    var best = (model: all, value: allValue)
-    for c in ranked {
-        // A combination that needs a tensor nobody observed is skipped, like such a candidate.
-        guard let q = try? model(returning: chosen + [c]) else { continue }
-        chosen.append(c)
-        let v = try probe.measure(q.qdq)
-        after[c] = v
-        best = (q, v)
-        if meets(v) { break }
-    }
-    if meets(best.value) {
-        // Fewest layers: each returned layer the bound holds without goes back to INT8.
-        for c in chosen.reversed() where chosen.count > 1 {
-            let without = chosen.filter { $0 != c }
-            guard let q = try? model(returning: without) else { continue }
-            let v = try probe.measure(q.qdq)
-            if meets(v) { chosen = without; best = (q, v) }
+    while true {
+        switch try search.step(evidence) {
+        case .done(let returned, let report):
+            return .done(try models.returning(returned), report)
+        case .need(let sets, let speculative):
+            guard let probe else { return .measure(sets) }
+            // In one process only what is needed: the first of a speculative batch.
+            for m in try models.measure(speculative ? Array(sets.prefix(1)) : sets, probe: probe) { evidence.add(m) }
         }
     }
-    report.returned = chosen.map { .init(layer: $0, gainAlone: gains[$0] ?? 0, metricAfter: after[$0] ?? best.value) }
-    report.final = best.value
-    report.met = meets(best.value)
-    return .done(best.model, report)
 }

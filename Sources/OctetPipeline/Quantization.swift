@@ -386,32 +386,33 @@ func unclippedActivations(_ graph: Graph, data: any Dataset, samples: Int, plan:
 /// (`controlAccuracy`, its ranking measured here).
 public func finishCalibration(_ plan: CalibrationPlan, histograms: [String: AbsHistogram], seconds: Double,
                               data: (any Dataset)? = nil) throws -> QuantizedModel {
-    switch try finishCalibration(plan, histograms: histograms, seconds: seconds, data: data, ranking: .here) {
+    switch try finishCalibration(plan, histograms: histograms, seconds: seconds, data: data, search: .here) {
     case .quantized(let q): return q
-    case .rank: throw PipelineError.badOption("the accuracy-driven search stopped before its ranking")
+    case .measure: throw PipelineError.badOption("the accuracy-driven search stopped for measurements")
     }
 }
 
-/// What `finishCalibration` came to: the quantized model, or (its accuracy search's ranking
-/// deferred) the candidates to measure alone first (`AccuracyRankingMeter`).
-public enum CalibrationFinish: Sendable {
+/// What `finishCalibration` came to: the quantized model, or (its accuracy search measured on
+/// workers) the sets of layers returned to FP32 to measure next (`AccuracySearchMeter`).
+public enum CalibrationFinish {
     case quantized(QuantizedModel)
-    case rank([String])
+    case measure([[String]])
 }
 
-/// `finishCalibration` with the accuracy-driven search's ranking measured where `ranking` says:
-/// a distributed calibration defers it, measures it on the workers and finishes with the values.
+/// `finishCalibration` with the accuracy-driven search's measurements made where `search` says: a
+/// distributed calibration has its workers measure each batch the search asks for, and finishes
+/// once the search, replayed on all of them, is done.
 public func finishCalibration(_ plan: CalibrationPlan, histograms: [String: AbsHistogram], seconds: Double,
-                              data: (any Dataset)?, ranking: AccuracyRanking) throws -> CalibrationFinish {
+                              data: (any Dataset)?, search: AccuracySearchMode) throws -> CalibrationFinish {
     let build = quantizer(plan, histograms: histograms, seconds: seconds)
     guard let bound = plan.config.accuracy else { return .quantized(try build(plan.config, nil)) }
     guard let data else { throw PipelineError.badOption("--max-drop needs the calibration data to validate on") }
-    switch try controlAccuracy(plan, histograms: histograms, data: data, bound: bound, ranking: ranking, build: build) {
+    switch try controlAccuracy(plan, histograms: histograms, data: data, bound: bound, mode: search, build: build) {
     case .done(var q, let report):
         q.accuracy = report
         return .quantized(q)
-    case .rank(let candidates):
-        return .rank(candidates)
+    case .measure(let sets):
+        return .measure(sets)
     }
 }
 

@@ -467,16 +467,17 @@ final class CoordinatorCoreTests: XCTestCase {
 }
 
 extension CoordinatorCoreTests {
-    /// A ranking result (the accuracy search's metric with each layer of its group alone in FP32)
-    /// is accepted only as values of its own group's layers, finite, in readable JSON.
-    func testRankingPayloadsAreCheckedBeforeTheyAreAccepted() throws {
+    /// A search result (a batch of the accuracy search's measurements) is accepted only as
+    /// measurements of the sets its task was given, finite or none, with a finite FP32 side, in
+    /// readable JSON.
+    func testSearchPayloadsAreCheckedBeforeTheyAreAccepted() throws {
         var settings = CoordinatorSettings()
         settings.maxTaskAttempts = 10
         core = try makeCore(settings, "db3")
         var context = CalibrationJobContext(isa: "scalar", watched: ["t"])
-        context.rankingGroups = [["a", "b"], ["c"]]
+        context.searchRound = [[["a"], ["b"]], [["c", "d"]]]
         let job = try preparedJob(context: context) { job in
-            [TaskRecord(job: job, index: 0, kind: CalibrationTask.ranking.rawValue, start: 1, end: 2)]
+            [TaskRecord(job: job, index: 0, kind: CalibrationTask.search.rawValue, start: 1, end: 2)]
         }
         _ = hello(w1, "a")
         func result(_ json: String) -> Octet_Wire_Envelope.OneOf_Body {
@@ -486,17 +487,22 @@ extension CoordinatorCoreTests {
             r.payload = Compression.pack(Array(json.utf8), elementSize: 1)
             return .result(r)
         }
+        func body(fp32: Double = 100, _ measurements: String) -> String {
+            "{\"fp32\":\(fp32.bitPattern),\"measurements\":[\(measurements)],\"metric\":\"sqnr\",\"rows\":2}"
+        }
         let refused: [(String, String)] = [
-            ("{\"a\":\(Double(99).bitPattern)}", "not in the task's group"),
-            ("{\"c\":\(Double.nan.bitPattern)}", "not a finite number"),
+            (body("{\"layers\":[\"a\"],\"value\":\(Double(99).bitPattern)}"), "which the task was not given"),
+            (body("{\"layers\":[\"d\",\"c\"],\"value\":\(Double.nan.bitPattern)}"), "not a finite number"),
+            (body(fp32: .infinity, "{\"layers\":[\"c\",\"d\"]}"), "FP32 side"),
             ("[1, 2]", "cannot be read"),
         ]
         for (json, cause) in refused {
             let reply = sent(send(w1, result(json))).first?.1.refusal
-            XCTAssertTrue(reply?.message.contains(cause) ?? false, reply?.message ?? "no refusal")
+            XCTAssertTrue(reply?.message.contains(cause) ?? false, "\(cause): \(reply?.message ?? "no refusal")")
             XCTAssertNotEqual(core.tasks[job]?[0].state, .done)
         }
-        XCTAssertFalse(sent(send(w1, result("{\"c\":\(Double(97.5).bitPattern)}"))).contains { $0.1.body.map(CoordinatorCore.bodyName) == "refusal" })
+        // The sets in any order of their layers; a set that cannot be built has no value.
+        XCTAssertFalse(sent(send(w1, result(body("{\"layers\":[\"d\",\"c\"]}")))).contains { $0.1.body.map(CoordinatorCore.bodyName) == "refusal" })
         XCTAssertEqual(core.tasks[job]?[0].state, .done)
     }
 }

@@ -5,7 +5,7 @@ import OctetData
 import OctetPipeline
 import SwiftProtobuf
 
-/// What a calibration job's `ranking` tasks rebuild its calibration from, published by the
+/// What a calibration job's `search` tasks rebuild its calibration from, published by the
 /// coordinator as one blob (`CalibrationJobContext.searchInputs`): the merged histograms, and the
 /// workers' chosen weights or weight analysis (their task payloads, in task order), so that every
 /// worker completes the plan as the coordinator did and builds the same models.
@@ -42,28 +42,42 @@ struct CalibrationSearchInputs: Codable {
     func mergedHistograms() throws -> [String: AbsHistogram] { try HistogramSet.decode([UInt8](histograms)) }
 }
 
-/// A `ranking` task's result: the accuracy metric with each layer of its group alone returned to
-/// FP32 (`measureCandidatesAlone`), as the bit patterns of the doubles, sorted-keys JSON.
-enum RankingPayload {
-    static func encode(_ values: [String: Double]) -> [UInt8] {
-        (try? [UInt8](JobOptionsEncoding.encoder.encode(values.mapValues(\.bitPattern)))) ?? []
+/// A `search` task's result: the probe's side (metric, validation rows, FP32 value, the same on
+/// every worker) and the measurement of each set of layers the task was given
+/// (`AccuracySearchMeter`), doubles as bit patterns, sorted-keys JSON.
+enum SearchPayload {
+    struct Body: Codable {
+        var metric: AccuracyMetric
+        var rows: Int
+        var fp32: UInt64
+        var measurements: [Entry]
+    }
+    struct Entry: Codable { var layers: [String], value: UInt64? }
+
+    static func encode(_ evidence: AccuracyEvidence, _ measurements: [AccuracyMeasurement]) -> [UInt8] {
+        let body = Body(metric: evidence.metric, rows: evidence.rows, fp32: evidence.fp32.bitPattern,
+                        measurements: measurements.map { Entry(layers: $0.layers, value: $0.value?.bitPattern) })
+        return (try? [UInt8](JobOptionsEncoding.encoder.encode(body))) ?? []
     }
 
-    /// The values in `bytes`, each a layer of `group` and a finite number.
-    static func decode(_ bytes: [UInt8], group: [String]) throws(JobFailure) -> [String: Double] {
-        let bits: [String: UInt64]
-        do { bits = try JSONDecoder().decode([String: UInt64].self, from: Data(bytes)) } catch {
-            throw JobFailure("the ranking values cannot be read: \(error)")
+    /// The probe's side and the measurements in `bytes`: each of a set the task was given (`sets`;
+    /// nil: a result already accepted), its value a finite number or none (the model cannot be built).
+    static func decode(_ bytes: [UInt8], sets: [[String]]?) throws(JobFailure) -> (AccuracyEvidence, [AccuracyMeasurement]) {
+        let body: Body
+        do { body = try JSONDecoder().decode(Body.self, from: Data(bytes)) } catch {
+            throw JobFailure("the accuracy search's measurements cannot be read: \(error)")
         }
-        let allowed = Set(group)
-        var values: [String: Double] = [:]
-        for (name, b) in bits {
-            guard allowed.contains(name) else { throw JobFailure("a ranking value of \(name), which is not in the task's group") }
-            let v = Double(bitPattern: b)
-            guard v.isFinite else { throw JobFailure("the ranking value of \(name) is not a finite number") }
-            values[name] = v
+        let fp32 = Double(bitPattern: body.fp32)
+        guard fp32.isFinite, body.rows > 0 else { throw JobFailure("the accuracy search's FP32 side is not a finite metric on some rows") }
+        let given = sets.map { Set($0.map { $0.sorted() }) }
+        var out: [AccuracyMeasurement] = []
+        for e in body.measurements {
+            guard given?.contains(e.layers.sorted()) ?? true else { throw JobFailure("a measurement of layers \(e.layers), which the task was not given") }
+            let value = e.value.map(Double.init(bitPattern:))
+            if let value, !value.isFinite { throw JobFailure("the measurement of layers \(e.layers) is not a finite number") }
+            out.append(AccuracyMeasurement(layers: e.layers, value: value))
         }
-        return values
+        return (AccuracyEvidence(metric: body.metric, rows: body.rows, fp32: fp32), out)
     }
 }
 
@@ -71,7 +85,7 @@ extension CalibrationPlan {
     /// The plan completed with what its job's workers measured: the chosen weights of its
     /// `weights` tasks (then the analysis, run here with them), or the weight-effect sums of its
     /// `analysis` tasks; as is when neither is pending. The coordinator completes a job's plan
-    /// so, and each `ranking` task again, from the same payloads.
+    /// so, and each `search` task again, from the same payloads.
     func completed(weights: [(task: Int, payload: Octet_Wire_Compressed)], analysis: [(task: Int, payload: Octet_Wire_Compressed)],
                    shapes: [String: ChosenWeightsPayload.Shape], data: any Dataset) throws -> CalibrationPlan {
         if weightChoicePending {
@@ -101,14 +115,14 @@ extension CalibrationPlan {
     }
 }
 
-/// How the accuracy search's candidates are split into `ranking` tasks: at most this many groups
-/// of consecutive candidates (each costs one INT8 pass over the validation rows).
-enum AccuracyRankingGroups {
+/// How a batch of the accuracy search's sets is split into `search` tasks: at most this many
+/// tasks of consecutive sets (each set costs one INT8 pass over the validation rows).
+enum AccuracySearchTasks {
     static let tasks = 8
 
-    static func split(_ candidates: [String]) -> [[String]] {
-        guard !candidates.isEmpty else { return [] }
-        let count = min(tasks, candidates.count)
-        return (0..<count).map { g in Array(candidates[(g * candidates.count / count)..<((g + 1) * candidates.count / count)]) }
+    static func split(_ sets: [[String]]) -> [[[String]]] {
+        guard !sets.isEmpty else { return [] }
+        let count = min(tasks, sets.count)
+        return (0..<count).map { g in Array(sets[(g * sets.count / count)..<((g + 1) * sets.count / count)]) }
     }
 }
