@@ -211,7 +211,7 @@ struct AccuracySearch {
     let candidates: [String]
     let bound: AccuracyBound
     /// How many sets a speculative batch asks for.
-    static let batch = 16
+    static let batch = 8
 
     func meets(_ value: Double, _ fp32: Double) -> Bool { fp32 - value <= bound.maxDrop + 1e-9 }
 
