@@ -340,19 +340,12 @@ final class ClusterSimulator {
     /// behind I/O not yet done, waits its turn on the disk; the rest at once.
     func perform(_ actions: [CoordinatorAction]) {
         for a in actions {
-            if !diskQueue.isEmpty || Self.isIO(a) {
+            if !diskQueue.isEmpty || a.isIO {
                 diskQueue.append(a)
                 if !diskBusy { startDisk() }
             } else {
                 carry(a)
             }
-        }
-    }
-
-    static func isIO(_ a: CoordinatorAction) -> Bool {
-        switch a {
-        case .persist, .serveResults, .serveBlob, .storeBlob: true
-        case .send, .prepare, .finalize, .ended: false
         }
     }
 

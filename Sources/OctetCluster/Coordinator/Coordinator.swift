@@ -30,6 +30,8 @@ public final class Coordinator: @unchecked Sendable {
     private let ioCondition = NSCondition()
     private var ioQueue: [CoordinatorAction] = []
     private var ioStopping = false
+    /// Whether the I/O thread runs (started by `run`, or by the first I/O of a caller of `step`).
+    private var ioStarted = false
 
     /// What other threads hand the loop.
     enum Posted {
@@ -126,7 +128,8 @@ public final class Coordinator: @unchecked Sendable {
     /// goes to the I/O thread; the rest at once.
     func perform(_ actions: [CoordinatorAction]) {
         for a in actions {
-            if outstanding > 0 || Self.isIO(a) {
+            if outstanding > 0 || a.isIO {
+                if !ioStarted { startIO() }
                 outstanding += 1
                 ioCondition.lock()
                 ioQueue.append(a)
@@ -135,13 +138,6 @@ public final class Coordinator: @unchecked Sendable {
             } else {
                 execute(a)
             }
-        }
-    }
-
-    static func isIO(_ a: CoordinatorAction) -> Bool {
-        switch a {
-        case .persist, .serveResults, .serveBlob, .storeBlob: true
-        case .send, .prepare, .finalize, .ended: false
         }
     }
 
@@ -169,6 +165,8 @@ public final class Coordinator: @unchecked Sendable {
     // MARK: The I/O thread
 
     func startIO() {
+        guard !ioStarted else { return }
+        ioStarted = true
         let thread = Thread { [self] in ioLoop() }
         thread.name = "octet.coordinator.io"
         thread.start()

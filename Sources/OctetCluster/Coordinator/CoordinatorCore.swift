@@ -40,6 +40,15 @@ public enum CoordinatorAction: Sendable {
     /// A job is done or failed: its handler drops what it keeps for it (after any of its
     /// background work still running).
     case ended(JobRecord)
+
+    /// Whether it is I/O, carried out off the message loop in order (`CoordinatorIO`), with every
+    /// later action behind it.
+    public var isIO: Bool {
+        switch self {
+        case .persist, .serveResults, .serveBlob, .storeBlob: true
+        case .send, .prepare, .finalize, .ended: false
+        }
+    }
 }
 
 /// The coordinator's state machine, a value: workers, jobs and tasks. It decides; it never
