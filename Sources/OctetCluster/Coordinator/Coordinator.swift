@@ -77,7 +77,11 @@ public final class Coordinator: @unchecked Sendable {
         startIO()
         perform(handle { $0.resume(stored) })
         while !isStopping { step(timeoutMs: 20) }
-        while outstanding > 0 { step(timeoutMs: 1) }
+        // The writes queued by then are done (no new message is taken).
+        while outstanding > 0 {
+            takePosted()
+            if outstanding > 0 { Thread.sleep(forTimeInterval: 0.001) }
+        }
         stopIO()
     }
 
@@ -89,20 +93,7 @@ public final class Coordinator: @unchecked Sendable {
 
     /// One turn of the loop: what other threads handed back, up to 1000 messages, liveness.
     public func step(timeoutMs: Int) {
-        lock.lock()
-        let posted = inbox
-        inbox.removeAll()
-        lastStep = Date().timeIntervalSince1970
-        lock.unlock()
-        for p in posted {
-            switch p {
-            case .event(let e): perform(handle { $0.handle(e) })
-            case .ioDone(let count, let event, let action):
-                outstanding -= count
-                if let event { perform(handle { $0.handle(event) }) }
-                if let action { execute(action) }
-            }
-        }
+        takePosted()
         // While I/O is out, wait briefly: what it hands back is released on the next turn.
         var wait = outstanding > 0 ? min(timeoutMs, 1) : timeoutMs
         for _ in 0..<1000 {
@@ -121,6 +112,25 @@ public final class Coordinator: @unchecked Sendable {
             perform(handle { $0.handle(.tick) })
             let s = inspect { $0.status().json() }
             lock.lock(); snapshot = s; lock.unlock()
+        }
+    }
+
+    /// What other threads handed back, in order: background results fed to the core, I/O done
+    /// (a failed write fed back, a reply sent, an action that waited carried out).
+    func takePosted() {
+        lock.lock()
+        let posted = inbox
+        inbox.removeAll()
+        lastStep = Date().timeIntervalSince1970
+        lock.unlock()
+        for p in posted {
+            switch p {
+            case .event(let e): perform(handle { $0.handle(e) })
+            case .ioDone(let count, let event, let action):
+                outstanding -= count
+                if let event { perform(handle { $0.handle(event) }) }
+                if let action { execute(action) }
+            }
         }
     }
 
