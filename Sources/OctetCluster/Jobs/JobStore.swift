@@ -24,7 +24,13 @@ public final class JobStore: @unchecked Sendable {
         if path != ":memory:" {
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         }
-        db = path == ":memory:" ? try DatabaseQueue() : try DatabaseQueue(path: path)
+        // Write-ahead logging with `synchronous = NORMAL`: a commit appends to the log without
+        // waiting for the disk's flush; it survives a killed coordinator (what a coordinator
+        // restart resumes from), and only the last commits before a power loss may be lost.
+        var config = Configuration()
+        config.journalMode = .wal
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        db = path == ":memory:" ? try DatabaseQueue() : try DatabaseQueue(path: path, configuration: config)
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.execute(sql: """
