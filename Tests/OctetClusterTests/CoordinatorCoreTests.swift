@@ -533,6 +533,39 @@ final class JobStoreVersionTests: XCTestCase {
         }
     }
 
+    /// Transactions of 2,000 tasks' writes (assigned, then done with a 2 KB result) one task per
+    /// transaction and 16 per transaction (the driver's group commit), in memory and in a file
+    /// (write-ahead log): every task reads back done with its result; the rates are printed
+    /// (docs/benchmarks.md).
+    func testGroupCommitStoresEveryTask() throws {
+        let dir = try TestPaths.temporaryDirectory(self)
+        let spec = JobSpec(kind: "infer", modelHash: String(repeating: "a", count: 64), modelName: "m", options: Data("{}".utf8))
+        for (name, batch) in [("memory", 1), ("memory", 16), ("file", 1), ("file", 16)] {
+            let store = try JobStore(path: name == "memory" ? ":memory:" : dir.appendingPathComponent("\(batch).sqlite").path)
+            try store.save(JobRecord(id: "j", spec: spec, state: .running, created: 1))
+            let n = 2000
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            for first in stride(from: 0, to: n, by: batch) {
+                var writes: [StoreWrite] = []
+                for k in first..<min(n, first + batch) {
+                    var t = TaskRecord(job: "j", index: k, kind: "batch", start: k * 32, end: k * 32 + 32)
+                    t.state = .assigned
+                    writes.append(.tasks([t]))
+                    t.state = .done
+                    writes.append(.complete(t, result: [UInt8](repeating: UInt8(k % 251), count: 2000)))
+                }
+                try store.apply(writes)
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            let tasks = try store.tasks(of: "j")
+            XCTAssertEqual(tasks.count, n)
+            XCTAssertTrue(tasks.allSatisfy { $0.state == .done })
+            XCTAssertEqual(try store.storedResults(job: "j"), n)
+            XCTAssertEqual(try store.result(job: "j", index: 1234), [UInt8](repeating: UInt8(1234 % 251), count: 2000))
+            print(String(format: "store in %@, %2d tasks per transaction: %d tasks in %.3f s, %.0f tasks/s", name, batch, n, seconds, Double(n) / seconds))
+        }
+    }
+
     func testAStoredJobOfAnEarlierVersionIsNamedWhenItCannotBeRead() throws {
         let dir = try TestPaths.temporaryDirectory(self)
         let path = dir.appendingPathComponent("jobs.sqlite").path
