@@ -77,6 +77,10 @@ enum SearchPayload {
             if let value, !value.isFinite { throw JobFailure("the measurement of layers \(e.layers) is not a finite number") }
             out.append(AccuracyMeasurement(layers: e.layers, value: value))
         }
+        // Every set given, once: a batch the search would have to ask for again never ends.
+        if let given, Set(out.map(\.layers)) != given || out.count != given.count {
+            throw JobFailure("measurements of \(out.count) sets of layers, the task was given \(given.count) different ones")
+        }
         return (AccuracyEvidence(metric: body.metric, rows: body.rows, fp32: fp32), out)
     }
 }

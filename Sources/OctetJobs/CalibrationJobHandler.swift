@@ -126,6 +126,8 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
     private var plans: [String: CalibrationPlan] = [:]
     /// Calibrations quantized and waiting for their report tasks (recomputed after a restart).
     private var quantized: [String: QuantizedModel] = [:]
+    /// Calibrations' merged histograms (recomputed after a restart).
+    private var merged: [String: [String: AbsHistogram]] = [:]
     private let clock = StepClock()
 
     /// `directory`: where each job's artifacts are written (`JOB/artifacts`).
@@ -279,7 +281,7 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
 
     /// Drops what is kept in memory for `job` (its artifacts are written, or it failed).
     func forget(_ job: String) {
-        lock.lock(); plans[job] = nil; quantized[job] = nil; lock.unlock()
+        lock.lock(); plans[job] = nil; quantized[job] = nil; merged[job] = nil; lock.unlock()
         clock.drop(job)
     }
 
@@ -301,12 +303,18 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
         return zip(list, try store.results(of: list)).map { ($0.index, $1.payload) }
     }
 
-    /// The merged histograms of `job`'s shards.
-    func histograms(_ tasks: [TaskRecord]) throws -> [String: AbsHistogram] {
+    /// The merged histograms of `job`'s shards, kept in memory until its artifacts are written
+    /// (an accuracy search finalizes once per batch of measurements).
+    func histograms(_ job: JobRecord, _ tasks: [TaskRecord]) throws -> [String: AbsHistogram] {
+        lock.lock()
+        let kept = merged[job.id]
+        lock.unlock()
+        if let kept { return kept }
         var histograms: [String: AbsHistogram] = [:]
         for (_, payload) in try payloads(tasks, .calibration) {
             for (name, h) in try HistogramSet.decode(try Compression.unpack(payload)) { histograms[name, default: AbsHistogram()].merge(h) }
         }
+        lock.lock(); merged[job.id] = histograms; lock.unlock()
         return histograms
     }
 
@@ -337,7 +345,7 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
                 throw JobFailure("the accuracy search's measurements of task \(task) cannot be read: \(error)")
             }
         }
-        let finish = try finishCalibration(plan, histograms: try histograms(tasks), seconds: Date().timeIntervalSince1970 - job.created,
+        let finish = try finishCalibration(plan, histograms: try histograms(job, tasks), seconds: Date().timeIntervalSince1970 - job.created,
                                            data: data, search: .measured(evidence))
         if case .quantized(let q) = finish { lock.lock(); quantized[job.id] = q; lock.unlock() }
         return (plan, finish)
@@ -359,7 +367,7 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
                      files: [DatasetSpec.ShippedFile]?) throws -> FinalizedJob {
         let hash: String
         if let published = context.searchInputs { hash = published } else {
-            let inputs = try CalibrationSearchInputs(histograms: HistogramSet.encode(try histograms(tasks)),
+            let inputs = try CalibrationSearchInputs(histograms: HistogramSet.encode(try histograms(job, tasks)),
                                                      weights: try payloads(tasks, .weights).map(\.payload),
                                                      analysis: try payloads(tasks, .analysis).map(\.payload))
             hash = try blobs.put(try inputs.encoded())
@@ -463,7 +471,7 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
                                               recipe: options.dataset.path?.lowercased().hasSuffix(".npy") == true ? nil : options.dataset.recipe,
                                               to: out)
         let artifacts = try publish(out)
-        lock.lock(); plans[job.id] = nil; quantized[job.id] = nil; lock.unlock()
+        lock.lock(); plans[job.id] = nil; quantized[job.id] = nil; merged[job.id] = nil; lock.unlock()
         return artifacts
     }
 

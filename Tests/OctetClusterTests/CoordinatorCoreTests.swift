@@ -468,8 +468,8 @@ final class CoordinatorCoreTests: XCTestCase {
 
 extension CoordinatorCoreTests {
     /// A search result (a batch of the accuracy search's measurements) is accepted only as
-    /// measurements of the sets its task was given, finite or none, with a finite FP32 side, in
-    /// readable JSON.
+    /// measurements of every set its task was given, once each, finite or none, with a finite
+    /// FP32 side, in readable JSON.
     func testSearchPayloadsAreCheckedBeforeTheyAreAccepted() throws {
         var settings = CoordinatorSettings()
         settings.maxTaskAttempts = 10
@@ -494,6 +494,8 @@ extension CoordinatorCoreTests {
             (body("{\"layers\":[\"a\"],\"value\":\(Double(99).bitPattern)}"), "which the task was not given"),
             (body("{\"layers\":[\"d\",\"c\"],\"value\":\(Double.nan.bitPattern)}"), "not a finite number"),
             (body(fp32: .infinity, "{\"layers\":[\"c\",\"d\"]}"), "FP32 side"),
+            (body(""), "the task was given 1 different ones"),
+            (body("{\"layers\":[\"c\",\"d\"]},{\"layers\":[\"d\",\"c\"]}"), "measurements of 2 sets"),
             ("[1, 2]", "cannot be read"),
         ]
         for (json, cause) in refused {
