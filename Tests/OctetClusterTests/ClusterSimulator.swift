@@ -158,6 +158,8 @@ final class ClusterSimulator {
     /// Wall time spent inside the coordinator core's `handle`, and the calls; and in its I/O
     /// (`CoordinatorIO`: the store's transactions and reads, on the driver's I/O thread).
     var coordinatorSeconds = 0.0, resultSeconds = 0.0, ioSeconds = 0.0
+    /// Of `ioSeconds`, the reads and blob actions (replies built from the stores).
+    var replySeconds = 0.0
     /// The store's transactions and the writes they held.
     var transactions = 0, writes = 0
     var coordinatorCalls = 0
@@ -390,7 +392,9 @@ final class ClusterSimulator {
             diskQueue.removeFirst()
             let t0 = DispatchTime.now().uptimeNanoseconds
             if let (peer, bytes) = io.reply(a) {
-                ioSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+                ioSeconds += seconds
+                replySeconds += seconds
                 carry(.send(peer, bytes))
             } else {
                 carry(a)

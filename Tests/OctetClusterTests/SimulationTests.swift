@@ -96,9 +96,9 @@ final class SimulationTests: XCTestCase {
         XCTAssertEqual(o.state, "done")
         XCTAssertEqual(o.violations, [])
         let tasks = 31_250
-        print(String(format: "scale: 256 workers, 1,000,000 images, %d tasks in %.0f simulated s; coordinator loop %.2f s in %d calls (heartbeats and ticks included): %.0f tasks/s; results and their dispatch alone %.2f s: %.0f tasks/s; its I/O (%d store transactions of %.1f writes on average, and the result reads, on the I/O thread) %.2f s: %.0f tasks/s; resident memory %.0f → %.0f MiB",
+        print(String(format: "scale: 256 workers, 1,000,000 images, %d tasks in %.0f simulated s; coordinator loop %.2f s in %d calls (heartbeats and ticks included): %.0f tasks/s; results and their dispatch alone %.2f s: %.0f tasks/s; its I/O (%d store transactions of %.1f writes on average, and the result reads, on the I/O thread) %.2f s (the reads %.2f s): %.0f tasks/s; resident memory %.0f → %.0f MiB",
                      tasks, o.seconds, sim.coordinatorSeconds, sim.coordinatorCalls, Double(tasks) / sim.coordinatorSeconds,
-                     sim.resultSeconds, Double(tasks) / sim.resultSeconds, sim.transactions, Double(sim.writes) / Double(max(sim.transactions, 1)), sim.ioSeconds, Double(tasks) / sim.ioSeconds, before, Self.residentMiB()))
+                     sim.resultSeconds, Double(tasks) / sim.resultSeconds, sim.transactions, Double(sim.writes) / Double(max(sim.transactions, 1)), sim.ioSeconds, sim.replySeconds, Double(tasks) / sim.ioSeconds, before, Self.residentMiB()))
     }
 
     /// A 100,000-task inference job whose client reads slowly (8 tasks per question, then a
