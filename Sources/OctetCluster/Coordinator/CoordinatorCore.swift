@@ -325,7 +325,8 @@ public struct CoordinatorCore {
             workerByPeer[w.peer] = nil
             metrics.workerRate(id, 0)
         }
-        for (id, w) in workers.sorted(by: { $0.key < $1.key }) where w.state == .busy {
+        for id in workers.keys.sorted() {
+            guard let w = workers[id], w.state == .busy else { continue }
             for key in w.tasks {
                 guard let since = assignedAt[key], t - since > settings.taskTimeout else { continue }
                 logger.warning("task timed out", metadata: ["job": "\(key.job)", "task": "\(key.index)", "worker": "\(id)"])
@@ -364,10 +365,12 @@ public struct CoordinatorCore {
         // The free slots, listed only once a pending task is in reach (most calls have none).
         var slots: [String]?
         func freeSlots() -> [String] {
-            let open = workers.values.filter { $0.state != .lost && $0.tasks.count < $0.credit }.sorted { $0.id < $1.id }
+            // Free slots per worker, sorted by id (not the records: each is a copy of its task list).
+            let open = workers.compactMap { id, w in w.state != .lost && w.tasks.count < w.credit ? (id, w.credit - w.tasks.count) : nil }
+                .sorted { $0.0 < $1.0 }
             var list: [String] = []
-            for level in 0..<(open.map { $0.credit - $0.tasks.count }.max() ?? 0) {
-                list += open.filter { $0.credit - $0.tasks.count > level }.map(\.id)
+            for level in 0..<(open.map(\.1).max() ?? 0) {
+                list += open.filter { $0.1 > level }.map(\.0)
             }
             return list
         }
