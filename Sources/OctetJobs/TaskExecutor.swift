@@ -162,7 +162,7 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
             throw JobFailure("search task \(a.start) has no batch in its job's context")
         }
         let data = try open(a.spec, options.dataset)
-        // Rebuilt once per calibration and path, for every ranking task this worker takes.
+        // Rebuilt once per calibration and path, for every search task this worker takes.
         let meter = try cached(\.searchMeters, hash + "#" + isa.rawValue + "#" + Self.specKey(a)) {
             let inputs = try CalibrationSearchInputs.decode(try cache.read(hash))
             let config = try options.calibration.on(PlanOptions(isa: isa, threads: threads, fuse: true))

@@ -47,11 +47,12 @@ public final class JobStore: @unchecked Sendable {
     public func apply(_ changes: [StoreWrite]) throws {
         guard !changes.isEmpty else { return }
         // Encoded before the transaction, which then only writes.
-        let rows = try changes.map { change -> (StoreWrite, String?) in
+        let rows = try changes.map { change -> (StoreWrite, [String]) in
             switch change {
-            case .job(let j): (change, try Self.encode(j))
-            case .complete(let t, _): (change, Self.json(t))
-            case .tasks, .dropResults: (change, nil)
+            case .job(let j): (change, [try Self.encode(j)])
+            case .tasks(let list): (change, list.map(Self.json))
+            case .complete(let t, _): (change, [Self.json(t)])
+            case .dropResults: (change, [])
             }
         }
         try db.write { db in
@@ -59,14 +60,14 @@ public final class JobStore: @unchecked Sendable {
                 switch change {
                 case .job(let job):
                     try db.cachedStatement(sql: "INSERT INTO job (id, created, record) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET record = excluded.record")
-                        .execute(arguments: [job.id, job.created, json])
+                        .execute(arguments: [job.id, job.created, json[0]])
                 case .tasks(let tasks):
                     // A cached statement: parsed once, not once per task.
                     let statement = try db.cachedStatement(sql: "INSERT INTO task (job, idx, record) VALUES (?, ?, ?) ON CONFLICT(job, idx) DO UPDATE SET record = excluded.record")
-                    for t in tasks { try statement.execute(arguments: [t.job, t.index, Self.json(t)]) }
+                    for (t, record) in zip(tasks, json) { try statement.execute(arguments: [t.job, t.index, record]) }
                 case .complete(let task, let result):
                     try db.cachedStatement(sql: "INSERT INTO task (job, idx, record, result) VALUES (?, ?, ?, ?) ON CONFLICT(job, idx) DO UPDATE SET record = excluded.record, result = excluded.result")
-                        .execute(arguments: [task.job, task.index, json, Data(result)])
+                        .execute(arguments: [task.job, task.index, json[0], Data(result)])
                 case .dropResults(let job, let range):
                     try db.cachedStatement(sql: "UPDATE task SET result = NULL WHERE job = ? AND idx >= ? AND idx < ?")
                         .execute(arguments: [job, range.lowerBound, range.upperBound])
