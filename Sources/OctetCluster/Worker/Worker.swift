@@ -69,7 +69,7 @@ public final class Worker: @unchecked Sendable {
     public func run() {
         // While a task computes, its end is noticed within a millisecond (it arrives in the
         // inbox, not on the socket); idle, the loop waits on the socket longer.
-        while !step(timeoutMs: core.isComputing || core.storing ? 1 : 20) {}
+        while !step(timeoutMs: core.isComputing || core.isStoring ? 1 : 20) {}
     }
 
     /// One turn; true once the worker has said goodbye.

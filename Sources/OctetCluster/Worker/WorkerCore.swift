@@ -41,13 +41,50 @@ public struct TaskError: Error, Sendable {
 /// tasks into the local cache chunk by chunk in order (each chunk written by the driver,
 /// `.storeChunk`, so a heartbeat never waits on the disk), computing one task at a time in the
 /// order assigned while the next ready one is prepared, and a clean goodbye that hands back what
-/// was not started.
+/// was not started. Its state is explicit: `link` (joining or joined), `fetch` (idle, a chunk
+/// asked for, a chunk being written), the queue, the task computing, and whether it is stopping.
 public struct WorkerCore {
     /// An assigned task not yet computing; `ready` once its blobs are in the cache.
     struct Queued {
         var assignment: Octet_Wire_TaskAssignment
         var ready = false
         var preparing = false
+    }
+
+    /// Where the worker stands with the coordinator.
+    enum Link {
+        /// Saying Hello once a second (last at `lastHello`) until welcomed.
+        case joining(lastHello: Double)
+        /// Welcomed: a heartbeat every interval (last at `lastHeartbeat`).
+        case joined(lastHeartbeat: Double)
+    }
+
+    /// The blobs of one queued task being fetched, one chunk at a time, in order.
+    struct BlobFetch {
+        var task: Octet_Wire_TaskAssignment
+        /// The blob being fetched, and the offset of the chunk of it asked for.
+        var blob: String
+        var offset: UInt64 = 0
+        /// The blobs the task still lacks after `blob`.
+        var rest: [String]
+    }
+
+    /// What the blob fetch is doing.
+    enum Fetch {
+        case idle
+        /// A chunk was asked for at `since` (asked again after `fetchRetrySeconds`: the request
+        /// or its chunk was lost).
+        case awaiting(BlobFetch, since: Double)
+        /// The chunk asked for arrived and the driver is writing it (`.storeChunk`): chunks and
+        /// retries wait for its `.chunkStored`.
+        case storing(BlobFetch)
+
+        var task: Octet_Wire_TaskAssignment? {
+            switch self {
+            case .idle: nil
+            case .awaiting(let f, _), .storing(let f): f.task
+            }
+        }
     }
 
     public let hello: Octet_Wire_Hello
@@ -57,31 +94,32 @@ public struct WorkerCore {
     let now: () -> Double
     let logger: Logger
 
-    public private(set) var joined = false
+    var link = Link.joining(lastHello: -.infinity)
     var heartbeatInterval = 1.0
-    var lastHello = -Double.infinity
-    var lastHeartbeat = -Double.infinity
     var queue: [Queued] = []
     /// The task computing.
     var computingTask: Octet_Wire_TaskAssignment?
-    /// The queued task whose blobs are being fetched, and the blobs it still lacks.
-    var fetching: Octet_Wire_TaskAssignment?
-    var missing: [String] = []
-    /// The task computing, or else the one whose blobs are being fetched.
-    public var current: Octet_Wire_TaskAssignment? { computingTask ?? fetching }
-    /// The offset of the chunk last requested of `missing.first`, and when.
-    var fetchOffset: UInt64 = 0
-    /// A fetched chunk is being written (`.storeChunk`): chunks and retries wait for it.
-    var storing = false
-    var lastFetch = -Double.infinity
-    /// A blob request unanswered this long is sent again (the request or its chunk was lost).
-    public static let fetchRetrySeconds = 5.0
-    /// Whether a task is computing (its result will come as `.computed`).
-    public var isComputing: Bool { computingTask != nil }
+    var fetch = Fetch.idle
+    /// Stopping (SIGTERM): nothing new is taken; the task computing finishes, then goodbye.
     var stopping = false
     var imagesPerSecond = 0.0
     var requestCounter: UInt64 = 0
     public private(set) var tasksDone = 0
+
+    /// Whether the coordinator has welcomed this worker.
+    public var joined: Bool {
+        if case .joined = link { true } else { false }
+    }
+    /// The task computing, or else the one whose blobs are being fetched.
+    public var current: Octet_Wire_TaskAssignment? { computingTask ?? fetch.task }
+    /// Whether a task is computing (its result will come as `.computed`).
+    public var isComputing: Bool { computingTask != nil }
+    /// Whether the driver is writing a fetched chunk (its `.chunkStored` is awaited).
+    public var isStoring: Bool {
+        if case .storing = fetch { true } else { false }
+    }
+    /// A blob request unanswered this long is sent again (the request or its chunk was lost).
+    public static let fetchRetrySeconds = 5.0
 
     /// The largest blob (model, image) this worker accepts from the coordinator.
     public let maxBlobBytes: UInt64
@@ -114,9 +152,7 @@ public struct WorkerCore {
             // What was not started goes back to the coordinator now.
             let handedBack: [WorkerAction] = queue.map { .send(failure($0.assignment, "worker stopping", permanent: false)) }
             queue.removeAll()
-            fetching = nil
-            missing = []
-            storing = false
+            fetch = .idle
             if computingTask != nil { return handedBack }  // finish the task; `.computed` says goodbye
             return handedBack + goodbye()
         }
@@ -124,21 +160,23 @@ public struct WorkerCore {
 
     mutating func tick() -> [WorkerAction] {
         let t = now()
-        if fetching != nil, !storing, let hash = missing.first, t - lastFetch >= Self.fetchRetrySeconds {
-            return [request(hash, offset: fetchOffset)] + heartbeatIfDue(t)
+        if case .awaiting(let f, let since) = fetch, t - since >= Self.fetchRetrySeconds {
+            return [request(f)] + heartbeatIfDue(t)
         }
         return heartbeatIfDue(t)
     }
 
     /// Hello every second until welcomed, then a heartbeat every interval.
     mutating func heartbeatIfDue(_ t: Double) -> [WorkerAction] {
-        if !joined {
+        switch link {
+        case .joining(let lastHello):
             guard t - lastHello >= 1 else { return [] }
-            lastHello = t
+            link = .joining(lastHello: t)
             return [.send(WireProtocol.encode(.hello(hello)))]
+        case .joined(let lastHeartbeat):
+            guard t - lastHeartbeat >= heartbeatInterval else { return [] }
+            link = .joined(lastHeartbeat: t)
         }
-        guard t - lastHeartbeat >= heartbeatInterval else { return [] }
-        lastHeartbeat = t
         var h = Octet_Wire_Heartbeat()
         h.workerID = hello.workerID
         h.imagesPerSecond = imagesPerSecond
@@ -153,14 +191,15 @@ public struct WorkerCore {
         }
         switch e.body {
         case .welcome(let w):
-            if !joined { logger.info("joined the coordinator", metadata: ["worker": "\(hello.workerID)"]) }
-            joined = true
+            if case .joining = link {
+                logger.info("joined the coordinator", metadata: ["worker": "\(hello.workerID)"])
+                link = .joined(lastHeartbeat: -.infinity)
+            }
             if w.heartbeatIntervalSeconds > 0 && w.heartbeatIntervalSeconds.isFinite { heartbeatInterval = w.heartbeatIntervalSeconds }
             return []
         case .refusal(let r):
             if r.reason == .unknownWorker {
-                joined = false
-                lastHello = -Double.infinity
+                link = .joining(lastHello: -.infinity)
                 return tick()
             }
             if r.reason == .wrongVersion {
@@ -171,7 +210,7 @@ public struct WorkerCore {
             }
             // A blob the coordinator does not have (the refusal answers the last blob request; a
             // refused result, say, leaves the fetch alone).
-            if let f = fetching, r.reason == .notFound, e.requestID == requestCounter, e.requestID != 0 {
+            if let f = fetch.task, r.reason == .notFound, e.requestID == requestCounter, e.requestID != 0 {
                 return dropFetching(f, "cannot fetch a blob: \(r.message)")
             }
             return []
@@ -195,13 +234,11 @@ public struct WorkerCore {
     mutating func advance() -> [WorkerAction] {
         guard !stopping else { return [] }
         var actions: [WorkerAction] = []
-        if fetching == nil {
+        if case .idle = fetch {
             while let i = queue.firstIndex(where: { !$0.ready }) {
                 let lacking = missingBlobs(queue[i].assignment)
-                if lacking.isEmpty { queue[i].ready = true; continue }
-                fetching = queue[i].assignment
-                missing = lacking
-                actions.append(request(lacking[0], offset: 0))
+                guard let first = lacking.first else { queue[i].ready = true; continue }
+                actions.append(request(BlobFetch(task: queue[i].assignment, blob: first, rest: Array(lacking.dropFirst()))))
                 break
             }
         }
@@ -230,18 +267,16 @@ public struct WorkerCore {
     /// Hands back the task being fetched (another worker may fetch what this one cannot).
     mutating func dropFetching(_ f: Octet_Wire_TaskAssignment, _ why: String) -> [WorkerAction] {
         queue.removeAll { Self.same($0.assignment, f) }
-        fetching = nil
-        missing = []
-        storing = false
+        fetch = .idle
         return [.send(failure(f, why, permanent: false))] + advance()
     }
 
-    mutating func request(_ hash: String, offset: UInt64) -> WorkerAction {
-        fetchOffset = offset
-        lastFetch = now()
+    /// Asks for the chunk `f` is at, and awaits it.
+    mutating func request(_ f: BlobFetch) -> WorkerAction {
+        fetch = .awaiting(f, since: now())
         var r = Octet_Wire_BlobRequest()
-        r.hash = hash
-        r.offset = offset
+        r.hash = f.blob
+        r.offset = f.offset
         r.length = UInt32(WireProtocol.blobChunkBytes)
         requestCounter += 1
         return .send(WireProtocol.encode(.blobRequest(r), requestID: requestCounter))
@@ -250,30 +285,34 @@ public struct WorkerCore {
     /// A chunk asked for: its name and size are checked here, and the driver writes it (`.storeChunk`).
     mutating func chunk(_ c: Octet_Wire_BlobChunk) -> [WorkerAction] {
         // A chunk not asked for now (a duplicate, or the answer to a request sent again) is stale.
-        guard !storing, let hash = missing.first, c.hash == hash, c.offset == fetchOffset, let f = fetching else { return [] }
+        guard case .awaiting(let f, _) = fetch, c.hash == f.blob, c.offset == f.offset else { return [] }
         var put = Octet_Wire_BlobPut()
         put.hash = c.hash
         put.offset = c.offset
         put.totalSize = c.totalSize
         put.data = c.data
-        if let problem = BlobStore.problem(put, maxSize: maxBlobBytes) { return dropFetching(f, "fetching blob \(hash): \(problem)") }
-        storing = true
+        if let problem = BlobStore.problem(put, maxSize: maxBlobBytes) { return dropFetching(f.task, "fetching blob \(f.blob): \(problem)") }
+        fetch = .storing(f)
         return [.storeChunk(put)]
     }
 
     /// The chunk at `offset` of `hash` written (or not): the next chunk, the next blob, or the task ready.
     mutating func chunkStored(_ hash: String, _ offset: UInt64, _ result: Result<Octet_Wire_BlobAck, WireError>) -> [WorkerAction] {
-        guard storing, missing.first == hash, offset == fetchOffset, let f = fetching else { return [] }
-        storing = false
+        guard case .storing(var f) = fetch, f.blob == hash, f.offset == offset else { return [] }
         switch result {
         case .failure(let error):
-            return dropFetching(f, "fetching blob \(hash): \(error)")
+            return dropFetching(f.task, "fetching blob \(hash): \(error)")
         case .success(let ack):
-            guard ack.complete else { return [request(hash, offset: ack.received)] }
-            missing.removeFirst()
-            if let next = missing.first { return [request(next, offset: 0)] }
-            if let i = queue.firstIndex(where: { Self.same($0.assignment, f) }) { queue[i].ready = true }
-            fetching = nil
+            if !ack.complete {
+                f.offset = ack.received
+                return [request(f)]
+            }
+            if let next = f.rest.first {
+                f = BlobFetch(task: f.task, blob: next, rest: Array(f.rest.dropFirst()))
+                return [request(f)]
+            }
+            if let i = queue.firstIndex(where: { Self.same($0.assignment, f.task) }) { queue[i].ready = true }
+            fetch = .idle
             return advance()
         }
     }
