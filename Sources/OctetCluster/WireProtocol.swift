@@ -4,7 +4,7 @@ import SwiftProtobuf
 /// The wire protocol's version and limits. Every `Envelope` carries `version`; a peer speaking
 /// another version is refused with a `Refusal` naming both versions.
 public enum WireProtocol {
-    public static let version: UInt32 = 4
+    public static let version: UInt32 = 5
     /// Default largest message accepted (also ZMQ_MAXMSGSIZE): a model travels in chunks below it.
     public static let defaultMaxMessageBytes = 16 << 20
     /// Chunk size for blobs (models, images, artifacts).

@@ -1,17 +1,24 @@
 import Foundation
 import OctetCluster
 import OctetPipeline
+import SwiftProtobuf
 
 /// A job handler's options: what a user asks of one kind of job beyond the cluster's part of
-/// the spec. They travel inside `JobSpec.options` as JSON with sorted keys (opaque to the
-/// cluster), so a spec built twice from the same options has the same bytes.
-public protocol JobOptions: Codable, Hashable, Sendable {
+/// the spec. They travel inside `JobSpec.options` as their protobuf message of octet_jobs.proto
+/// (opaque to the cluster; no maps, so a spec built twice from the same options has the same
+/// bytes), converted in `JobOptions+Wire`.
+public protocol JobOptions: Hashable, Sendable {
+    associatedtype Wire: SwiftProtobuf.Message
     /// The handler's name (`JobSpec.kind`).
     static var kind: String { get }
     /// The samples the job reads.
     var dataset: DatasetSpec { get }
     /// Why these options cannot run, or nil.
     var problem: String? { get }
+    /// The options as their message.
+    var wire: Wire { get }
+    /// The options `wire` describes, or why they cannot be read.
+    init(wire: Wire) throws(JobFailure)
 }
 
 extension JobOptions {
@@ -19,8 +26,9 @@ extension JobOptions {
     /// manifest is the job's blob, so the coordinator checks it was uploaded (and the handler,
     /// every file it lists).
     public func spec(modelHash: String, modelName: String) -> JobSpec {
+        // Serializing a message built in memory cannot fail (no required fields, no Any).
         JobSpec(kind: Self.kind, modelHash: modelHash, modelName: modelName, blobs: dataset.manifest.map { [$0] } ?? [],
-                options: (try? JobOptionsEncoding.encoder.encode(self)) ?? Data())
+                options: (try? wire.serializedData()) ?? Data())
     }
 
     /// The options of `spec`, which must be a job of this kind.
@@ -35,13 +43,17 @@ extension JobOptions {
 
     init(kind: String, options: Data) throws(JobFailure) {
         guard kind == Self.kind else { throw JobFailure("a '\(kind)' job is not a '\(Self.kind)' job") }
-        do { self = try JSONDecoder().decode(Self.self, from: options) } catch {
+        let message: Wire
+        do { message = try Wire(serializedBytes: options) } catch {
             throw JobFailure("the options of a '\(Self.kind)' job cannot be read: \(error)")
+        }
+        do throws(JobFailure) { try self.init(wire: message) } catch {
+            throw JobFailure("the options of a '\(Self.kind)' job cannot be read: \(error.message)")
         }
     }
 }
 
-/// One sorted-keys JSON encoder for the handlers' own encodings (options, contexts).
+/// One sorted-keys JSON encoder for the handlers' own payloads and contexts.
 enum JobOptionsEncoding {
     static var encoder: JSONEncoder {
         let e = JSONEncoder()

@@ -3,7 +3,7 @@ import OctetPasses
 import OctetRuntime
 
 /// Everything a calibration needs, with its defaults in one place: what `octet calibrate`'s flags
-/// build, what a cluster job carries (`Codable`, `QuantConfig+Coding`), what every step reads.
+/// build, what a cluster job carries (`Octet_Jobs_QuantConfig`, `JobOptions+Wire`), what every step reads.
 /// `plan` (the kernel path and threads) and `batch` belong to the machine that runs a step and are
 /// not encoded: a job pins its kernel path itself, and each machine sets them (`on(_:)`).
 public struct QuantConfig: Hashable, Sendable {

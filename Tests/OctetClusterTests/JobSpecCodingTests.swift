@@ -5,10 +5,10 @@ import OctetPipeline
 import OctetTestSupport
 import XCTest
 
-/// A job's options survive the encoding the coordinator stores and sends with every task: the
-/// cluster's spec round-trips through the wire, each calibration option round-trips (an option
-/// turned off stays off), and a job stored by an earlier version, without the newer keys, gets
-/// their defaults.
+/// A job's options survive the encoding the coordinator stores and sends with every task (the
+/// protobuf messages of octet_jobs.proto inside the spec): the cluster's spec round-trips
+/// through the wire, each calibration option round-trips (an option turned off stays off), and
+/// a job stored before a field existed gets its default.
 final class JobSpecCodingTests: XCTestCase {
     func options(_ o: QuantConfig) -> CalibrationJobOptions {
         CalibrationJobOptions(dataset: DatasetSpec(path: "/data", labels: nil, manifest: nil, recipe: .efficientNetLite), calibration: o)
@@ -36,25 +36,39 @@ final class JobSpecCodingTests: XCTestCase {
         other.method = .percentile(99.9)
         other.samples = 64
         other.quantize = QuantizeOptions(perChannelWeights: false, weightBits: 7, excludedNodes: ["conv_3", "head"], excludedOpTypes: ["Gemm"])
-        other.reportSamples = 3
+        other.reportSamples = 0
         other.weightRanges = .outputs
         other.weightRounding = .adaround
         other.adaRound.iterations = 50
         other.accuracy = AccuracyBound(maxDrop: 0.5, metric: .top1, validationSamples: 20)
-        for o in [QuantConfig(), off, other] {
+        var sqnr = QuantConfig()
+        sqnr.accuracy = AccuracyBound(maxDrop: 0)
+        for o in [QuantConfig(), off, other, sqnr] {
             XCTAssertEqual(try received(options(o)).calibration, o)
         }
-        // The options of a job written before these keys existed: today's JSON without them.
-        let spec = options(QuantConfig()).spec(modelHash: String(repeating: "a", count: 64), modelName: "m")
-        var json = try XCTUnwrap(try JSONSerialization.jsonObject(with: spec.options) as? [String: Any])
-        var calibration = try XCTUnwrap(json["calibration"] as? [String: Any])
-        for key in ["symmetricActivations", "biasCorrection", "statisticsSamples", "overClipMarginDB", "equalize", "absorbHighBias", "biasCorrectionCap"] {
-            XCTAssertNotNil(calibration.removeValue(forKey: key), key)
-        }
-        json["calibration"] = calibration
-        var older = spec
-        older.options = try JSONSerialization.data(withJSONObject: json)
-        XCTAssertEqual(try CalibrationJobOptions(older).calibration, QuantConfig())
+        var job = options(other)
+        job.shardSize = 7
+        job.verifySamples = 0
+        job.isa = "avx2"
+        XCTAssertEqual(try received(job), job)
+        // The same options give the same bytes (the spec is compared and hashed as bytes).
+        XCTAssertEqual(job.spec(modelHash: String(repeating: "a", count: 64), modelName: "m"),
+                       job.spec(modelHash: String(repeating: "a", count: 64), modelName: "m"))
+
+        // The options of a job written before the fields with non-zero defaults existed: today's
+        // message without them reads as the defaults.
+        var message = options(QuantConfig()).wire
+        message.clearShardSize()
+        message.clearVerifySamples()
+        message.calibration.clearMethod()
+        message.calibration.clearWeightBits()
+        message.calibration.clearSensitivityMarginDb()
+        message.calibration.clearOverClipMarginDb()
+        message.calibration.clearBiasCorrection()
+        message.calibration.clearAdaroundIterations()
+        message.calibration.clearStatisticsSamples()
+        message.calibration.clearReportSamples()
+        XCTAssertEqual(try CalibrationJobOptions(wire: message), options(QuantConfig()))
     }
 
     /// A spec's options are read only as their own kind, and unreadable options say why.
@@ -64,13 +78,22 @@ final class JobSpecCodingTests: XCTestCase {
         var broken = calibration
         broken.options = Data("{".utf8)
         XCTAssertThrowsError(try CalibrationJobOptions(broken)) { XCTAssertTrue("\($0)".contains("cannot be read"), "\($0)") }
-        // A configuration no flag could build is refused when read, naming the field.
-        var json = try XCTUnwrap(try JSONSerialization.jsonObject(with: calibration.options) as? [String: Any])
-        var config = try XCTUnwrap(json["calibration"] as? [String: Any])
-        config["method"] = "median"
-        json["calibration"] = config
-        broken.options = try JSONSerialization.data(withJSONObject: json)
-        XCTAssertThrowsError(try CalibrationJobOptions(broken)) { XCTAssertTrue("\($0)".contains("not 'median'"), "\($0)") }
+        broken.options = calibration.options.prefix(calibration.options.count - 3)
+        XCTAssertThrowsError(try CalibrationJobOptions(broken)) { XCTAssertTrue("\($0)".contains("cannot be read"), "\($0)") }
+        // What no flag could build is refused when read, naming the field.
+        func refused(_ change: (inout Octet_Jobs_CalibrationOptions) -> Void, _ cause: String) throws {
+            var message = options(QuantConfig()).wire
+            change(&message)
+            var spec = calibration
+            spec.options = try message.serializedData()
+            XCTAssertThrowsError(try CalibrationJobOptions(spec)) { XCTAssertTrue("\($0)".contains(cause), "\($0)") }
+        }
+        try refused({ $0.calibration.method = "median" }, "not 'median'")
+        try refused({ $0.calibration.weightRounding = .UNRECOGNIZED(7) }, "weight rounding 7")
+        try refused({ $0.calibration.accuracy.metric = .UNRECOGNIZED(9) }, "accuracy metric 9")
+        try refused({ $0.calibration.samples = UInt64.max }, "samples 18446744073709551615 exceeds")
+        try refused({ $0.dataset.clearRecipe() }, "no preprocessing recipe")
+        try refused({ $0.dataset.recipe.letterbox.padValue = 300 }, "pad value 300")
     }
 
     /// The recipe travels whole in a job spec, its decoding options included; shipped files
@@ -85,7 +108,7 @@ final class JobSpecCodingTests: XCTestCase {
         let options = InferenceJobOptions(dataset: DatasetSpec(path: nil, labels: nil, manifest: ContentHash.sha256(manifest), recipe: recipe))
         let spec = options.spec(modelHash: String(repeating: "a", count: 64), modelName: "m")
         XCTAssertEqual(try InferenceJobOptions(spec).dataset.recipe, recipe)
-        XCTAssertTrue(String(decoding: spec.options, as: UTF8.self).contains("\"dctScaling\":true"))
+        XCTAssertTrue(try Octet_Jobs_InferenceOptions(serializedBytes: spec.options).dataset.recipe.dctScaling)
         XCTAssertEqual(spec.blobs, [ContentHash.sha256(manifest)])
         XCTAssertLessThan(spec.options.count, 1000)
         XCTAssertNil(spec.problem)

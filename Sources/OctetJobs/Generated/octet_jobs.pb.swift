@@ -120,6 +120,610 @@ public nonisolated struct Octet_Jobs_OutputTensor: Sendable {
   public init() {}
 }
 
+/// What a user asks of a calibration job ("calibrate").
+public nonisolated struct Octet_Jobs_CalibrationOptions: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var dataset: Octet_Jobs_Dataset {
+    get {_dataset ?? Octet_Jobs_Dataset()}
+    set {_dataset = newValue}
+  }
+  /// Returns true if `dataset` has been explicitly set.
+  public var hasDataset: Bool {self._dataset != nil}
+  /// Clears the value of `dataset`. Subsequent reads from it will return its default value.
+  public mutating func clearDataset() {self._dataset = nil}
+
+  public var calibration: Octet_Jobs_QuantConfig {
+    get {_calibration ?? Octet_Jobs_QuantConfig()}
+    set {_calibration = newValue}
+  }
+  /// Returns true if `calibration` has been explicitly set.
+  public var hasCalibration: Bool {self._calibration != nil}
+  /// Clears the value of `calibration`. Subsequent reads from it will return its default value.
+  public mutating func clearCalibration() {self._calibration = nil}
+
+  /// Samples per calibration shard (default 32).
+  public var shardSize: UInt32 {
+    get {_shardSize ?? 0}
+    set {_shardSize = newValue}
+  }
+  /// Returns true if `shardSize` has been explicitly set.
+  public var hasShardSize: Bool {self._shardSize != nil}
+  /// Clears the value of `shardSize`. Subsequent reads from it will return its default value.
+  public mutating func clearShardSize() {self._shardSize = nil}
+
+  /// Held-out samples the INT8 model is checked on (default 32).
+  public var verifySamples: UInt32 {
+    get {_verifySamples ?? 0}
+    set {_verifySamples = newValue}
+  }
+  /// Returns true if `verifySamples` has been explicitly set.
+  public var hasVerifySamples: Bool {self._verifySamples != nil}
+  /// Clears the value of `verifySamples`. Subsequent reads from it will return its default value.
+  public mutating func clearVerifySamples() {self._verifySamples = nil}
+
+  /// The FP32 kernel path every worker uses; absent: the coordinator's best.
+  public var isa: String {
+    get {_isa ?? String()}
+    set {_isa = newValue}
+  }
+  /// Returns true if `isa` has been explicitly set.
+  public var hasIsa: Bool {self._isa != nil}
+  /// Clears the value of `isa`. Subsequent reads from it will return its default value.
+  public mutating func clearIsa() {self._isa = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _dataset: Octet_Jobs_Dataset? = nil
+  fileprivate var _calibration: Octet_Jobs_QuantConfig? = nil
+  fileprivate var _shardSize: UInt32? = nil
+  fileprivate var _verifySamples: UInt32? = nil
+  fileprivate var _isa: String? = nil
+}
+
+/// What a user asks of an inference job ("infer").
+public nonisolated struct Octet_Jobs_InferenceOptions: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var dataset: Octet_Jobs_Dataset {
+    get {_dataset ?? Octet_Jobs_Dataset()}
+    set {_dataset = newValue}
+  }
+  /// Returns true if `dataset` has been explicitly set.
+  public var hasDataset: Bool {self._dataset != nil}
+  /// Clears the value of `dataset`. Subsequent reads from it will return its default value.
+  public mutating func clearDataset() {self._dataset = nil}
+
+  /// Images per task (default 16).
+  public var batch: UInt32 {
+    get {_batch ?? 0}
+    set {_batch = newValue}
+  }
+  /// Returns true if `batch` has been explicitly set.
+  public var hasBatch: Bool {self._batch != nil}
+  /// Clears the value of `batch`. Subsequent reads from it will return its default value.
+  public mutating func clearBatch() {self._batch = nil}
+
+  public var outputs: Octet_Jobs_InferenceOptions.Outputs = .topk
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum Outputs: SwiftProtobuf.Enum, Swift.CaseIterable {
+    public typealias RawValue = Int
+
+    /// A classifier's top-5 classes and scores.
+    case topk // = 0
+
+    /// Every output tensor (detectors, OCR, embeddings).
+    case tensors // = 1
+    case UNRECOGNIZED(Int)
+
+    public init() {
+      self = .topk
+    }
+
+    public init?(rawValue: Int) {
+      switch rawValue {
+      case 0: self = .topk
+      case 1: self = .tensors
+      default: self = .UNRECOGNIZED(rawValue)
+      }
+    }
+
+    public var rawValue: Int {
+      switch self {
+      case .topk: return 0
+      case .tensors: return 1
+      case .UNRECOGNIZED(let i): return i
+      }
+    }
+
+    // The compiler won't synthesize support with the UNRECOGNIZED case.
+    public static let allCases: [Octet_Jobs_InferenceOptions.Outputs] = [
+      .topk,
+      .tensors,
+    ]
+
+  }
+
+  public init() {}
+
+  fileprivate var _dataset: Octet_Jobs_Dataset? = nil
+  fileprivate var _batch: UInt32? = nil
+}
+
+/// Where a job's samples come from: a path every machine reads, or shipped files listed in a
+/// manifest blob (exactly one of the two).
+public nonisolated struct Octet_Jobs_Dataset: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var path: String {
+    get {_storage._path ?? String()}
+    set {_uniqueStorage()._path = newValue}
+  }
+  /// Returns true if `path` has been explicitly set.
+  public var hasPath: Bool {_storage._path != nil}
+  /// Clears the value of `path`. Subsequent reads from it will return its default value.
+  public mutating func clearPath() {_uniqueStorage()._path = nil}
+
+  public var labels: String {
+    get {_storage._labels ?? String()}
+    set {_uniqueStorage()._labels = newValue}
+  }
+  /// Returns true if `labels` has been explicitly set.
+  public var hasLabels: Bool {_storage._labels != nil}
+  /// Clears the value of `labels`. Subsequent reads from it will return its default value.
+  public mutating func clearLabels() {_uniqueStorage()._labels = nil}
+
+  public var manifest: String {
+    get {_storage._manifest ?? String()}
+    set {_uniqueStorage()._manifest = newValue}
+  }
+  /// Returns true if `manifest` has been explicitly set.
+  public var hasManifest: Bool {_storage._manifest != nil}
+  /// Clears the value of `manifest`. Subsequent reads from it will return its default value.
+  public mutating func clearManifest() {_uniqueStorage()._manifest = nil}
+
+  public var recipe: Octet_Jobs_Recipe {
+    get {_storage._recipe ?? Octet_Jobs_Recipe()}
+    set {_uniqueStorage()._recipe = newValue}
+  }
+  /// Returns true if `recipe` has been explicitly set.
+  public var hasRecipe: Bool {_storage._recipe != nil}
+  /// Clears the value of `recipe`. Subsequent reads from it will return its default value.
+  public mutating func clearRecipe() {_uniqueStorage()._recipe = nil}
+
+  public var offset: UInt64 {
+    get {_storage._offset}
+    set {_uniqueStorage()._offset = newValue}
+  }
+
+  public var limit: UInt64 {
+    get {_storage._limit ?? 0}
+    set {_uniqueStorage()._limit = newValue}
+  }
+  /// Returns true if `limit` has been explicitly set.
+  public var hasLimit: Bool {_storage._limit != nil}
+  /// Clears the value of `limit`. Subsequent reads from it will return its default value.
+  public mutating func clearLimit() {_uniqueStorage()._limit = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// How an image becomes a model input (OctetData.PreprocessRecipe).
+public nonisolated struct Octet_Jobs_Recipe: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var resizeShorter: UInt32 {
+    get {_resizeShorter ?? 0}
+    set {_resizeShorter = newValue}
+  }
+  /// Returns true if `resizeShorter` has been explicitly set.
+  public var hasResizeShorter: Bool {self._resizeShorter != nil}
+  /// Clears the value of `resizeShorter`. Subsequent reads from it will return its default value.
+  public mutating func clearResizeShorter() {self._resizeShorter = nil}
+
+  public var crop: UInt32 {
+    get {_crop ?? 0}
+    set {_crop = newValue}
+  }
+  /// Returns true if `crop` has been explicitly set.
+  public var hasCrop: Bool {self._crop != nil}
+  /// Clears the value of `crop`. Subsequent reads from it will return its default value.
+  public mutating func clearCrop() {self._crop = nil}
+
+  public var pixelDivisor: Float = 0
+
+  public var mean: [Float] = []
+
+  public var std: [Float] = []
+
+  public var bgr: Bool = false
+
+  /// [height, width], or empty.
+  public var resizeTo: [UInt32] = []
+
+  public var cropSize: [UInt32] = []
+
+  public var letterbox: Octet_Jobs_Letterbox {
+    get {_letterbox ?? Octet_Jobs_Letterbox()}
+    set {_letterbox = newValue}
+  }
+  /// Returns true if `letterbox` has been explicitly set.
+  public var hasLetterbox: Bool {self._letterbox != nil}
+  /// Clears the value of `letterbox`. Subsequent reads from it will return its default value.
+  public mutating func clearLetterbox() {self._letterbox = nil}
+
+  public var dctScaling: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _resizeShorter: UInt32? = nil
+  fileprivate var _crop: UInt32? = nil
+  fileprivate var _letterbox: Octet_Jobs_Letterbox? = nil
+}
+
+public nonisolated struct Octet_Jobs_Letterbox: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var size: [UInt32] = []
+
+  public var multiple: UInt32 {
+    get {_multiple ?? 0}
+    set {_multiple = newValue}
+  }
+  /// Returns true if `multiple` has been explicitly set.
+  public var hasMultiple: Bool {self._multiple != nil}
+  /// Clears the value of `multiple`. Subsequent reads from it will return its default value.
+  public mutating func clearMultiple() {self._multiple = nil}
+
+  public var padValue: UInt32 {
+    get {_padValue ?? 0}
+    set {_padValue = newValue}
+  }
+  /// Returns true if `padValue` has been explicitly set.
+  public var hasPadValue: Bool {self._padValue != nil}
+  /// Clears the value of `padValue`. Subsequent reads from it will return its default value.
+  public mutating func clearPadValue() {self._padValue = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _multiple: UInt32? = nil
+  fileprivate var _padValue: UInt32? = nil
+}
+
+/// A calibration's configuration (OctetPipeline.QuantConfig) without what each machine sets
+/// (kernel path, threads, batch). Names follow the `octet calibrate` flags.
+public nonisolated struct Octet_Jobs_QuantConfig: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// kl, max, mse or percentile:P (default kl).
+  public var method: String {
+    get {_storage._method ?? String()}
+    set {_uniqueStorage()._method = newValue}
+  }
+  /// Returns true if `method` has been explicitly set.
+  public var hasMethod: Bool {_storage._method != nil}
+  /// Clears the value of `method`. Subsequent reads from it will return its default value.
+  public mutating func clearMethod() {_uniqueStorage()._method = nil}
+
+  /// Calibrate on at most this many samples; absent: all.
+  public var samples: UInt64 {
+    get {_storage._samples ?? 0}
+    set {_uniqueStorage()._samples = newValue}
+  }
+  /// Returns true if `samples` has been explicitly set.
+  public var hasSamples: Bool {_storage._samples != nil}
+  /// Clears the value of `samples`. Subsequent reads from it will return its default value.
+  public mutating func clearSamples() {_uniqueStorage()._samples = nil}
+
+  public var excludedNodes: [String] {
+    get {_storage._excludedNodes}
+    set {_uniqueStorage()._excludedNodes = newValue}
+  }
+
+  public var excludedOpTypes: [String] {
+    get {_storage._excludedOpTypes}
+    set {_uniqueStorage()._excludedOpTypes = newValue}
+  }
+
+  public var perTensor: Bool {
+    get {_storage._perTensor}
+    set {_uniqueStorage()._perTensor = newValue}
+  }
+
+  /// 7 or 8 (default 8).
+  public var weightBits: UInt32 {
+    get {_storage._weightBits ?? 0}
+    set {_uniqueStorage()._weightBits = newValue}
+  }
+  /// Returns true if `weightBits` has been explicitly set.
+  public var hasWeightBits: Bool {_storage._weightBits != nil}
+  /// Clears the value of `weightBits`. Subsequent reads from it will return its default value.
+  public mutating func clearWeightBits() {_uniqueStorage()._weightBits = nil}
+
+  /// --sensitivity-margin (default 5 dB); off: sensitivity_exclusion_off.
+  public var sensitivityMarginDb: Double {
+    get {_storage._sensitivityMarginDb ?? 0}
+    set {_uniqueStorage()._sensitivityMarginDb = newValue}
+  }
+  /// Returns true if `sensitivityMarginDb` has been explicitly set.
+  public var hasSensitivityMarginDb: Bool {_storage._sensitivityMarginDb != nil}
+  /// Clears the value of `sensitivityMarginDb`. Subsequent reads from it will return its default value.
+  public mutating func clearSensitivityMarginDb() {_uniqueStorage()._sensitivityMarginDb = nil}
+
+  public var sensitivityExclusionOff: Bool {
+    get {_storage._sensitivityExclusionOff}
+    set {_uniqueStorage()._sensitivityExclusionOff = newValue}
+  }
+
+  /// --over-clip-margin (default 3 dB); off: over_clip_guard_off.
+  public var overClipMarginDb: Double {
+    get {_storage._overClipMarginDb ?? 0}
+    set {_uniqueStorage()._overClipMarginDb = newValue}
+  }
+  /// Returns true if `overClipMarginDb` has been explicitly set.
+  public var hasOverClipMarginDb: Bool {_storage._overClipMarginDb != nil}
+  /// Clears the value of `overClipMarginDb`. Subsequent reads from it will return its default value.
+  public mutating func clearOverClipMarginDb() {_uniqueStorage()._overClipMarginDb = nil}
+
+  public var overClipGuardOff: Bool {
+    get {_storage._overClipGuardOff}
+    set {_uniqueStorage()._overClipGuardOff = newValue}
+  }
+
+  /// Bias correction (default on).
+  public var biasCorrection: Bool {
+    get {_storage._biasCorrection ?? false}
+    set {_uniqueStorage()._biasCorrection = newValue}
+  }
+  /// Returns true if `biasCorrection` has been explicitly set.
+  public var hasBiasCorrection: Bool {_storage._biasCorrection != nil}
+  /// Clears the value of `biasCorrection`. Subsequent reads from it will return its default value.
+  public mutating func clearBiasCorrection() {_uniqueStorage()._biasCorrection = nil}
+
+  /// --bias-correction-cap; absent: every correction applies.
+  public var biasCorrectionCap: Double {
+    get {_storage._biasCorrectionCap ?? 0}
+    set {_uniqueStorage()._biasCorrectionCap = newValue}
+  }
+  /// Returns true if `biasCorrectionCap` has been explicitly set.
+  public var hasBiasCorrectionCap: Bool {_storage._biasCorrectionCap != nil}
+  /// Clears the value of `biasCorrectionCap`. Subsequent reads from it will return its default value.
+  public mutating func clearBiasCorrectionCap() {_uniqueStorage()._biasCorrectionCap = nil}
+
+  public var symmetricActivations: Bool {
+    get {_storage._symmetricActivations}
+    set {_uniqueStorage()._symmetricActivations = newValue}
+  }
+
+  public var equalize: Bool {
+    get {_storage._equalize}
+    set {_uniqueStorage()._equalize = newValue}
+  }
+
+  public var absorbHighBias: Bool {
+    get {_storage._absorbHighBias}
+    set {_uniqueStorage()._absorbHighBias = newValue}
+  }
+
+  public var weightRanges: Octet_Jobs_QuantConfig.WeightRanges {
+    get {_storage._weightRanges}
+    set {_uniqueStorage()._weightRanges = newValue}
+  }
+
+  public var weightRounding: Octet_Jobs_QuantConfig.WeightRounding {
+    get {_storage._weightRounding}
+    set {_uniqueStorage()._weightRounding = newValue}
+  }
+
+  /// AdaRound's iterations per layer (default 1000).
+  public var adaroundIterations: UInt32 {
+    get {_storage._adaroundIterations ?? 0}
+    set {_uniqueStorage()._adaroundIterations = newValue}
+  }
+  /// Returns true if `adaroundIterations` has been explicitly set.
+  public var hasAdaroundIterations: Bool {_storage._adaroundIterations != nil}
+  /// Clears the value of `adaroundIterations`. Subsequent reads from it will return its default value.
+  public mutating func clearAdaroundIterations() {_uniqueStorage()._adaroundIterations = nil}
+
+  /// --statistics-samples (default 8) and --report-samples (default 8).
+  public var statisticsSamples: UInt32 {
+    get {_storage._statisticsSamples ?? 0}
+    set {_uniqueStorage()._statisticsSamples = newValue}
+  }
+  /// Returns true if `statisticsSamples` has been explicitly set.
+  public var hasStatisticsSamples: Bool {_storage._statisticsSamples != nil}
+  /// Clears the value of `statisticsSamples`. Subsequent reads from it will return its default value.
+  public mutating func clearStatisticsSamples() {_uniqueStorage()._statisticsSamples = nil}
+
+  public var reportSamples: UInt32 {
+    get {_storage._reportSamples ?? 0}
+    set {_uniqueStorage()._reportSamples = newValue}
+  }
+  /// Returns true if `reportSamples` has been explicitly set.
+  public var hasReportSamples: Bool {_storage._reportSamples != nil}
+  /// Clears the value of `reportSamples`. Subsequent reads from it will return its default value.
+  public mutating func clearReportSamples() {_uniqueStorage()._reportSamples = nil}
+
+  /// --max-drop; absent: no accuracy search.
+  public var accuracy: Octet_Jobs_AccuracyBound {
+    get {_storage._accuracy ?? Octet_Jobs_AccuracyBound()}
+    set {_uniqueStorage()._accuracy = newValue}
+  }
+  /// Returns true if `accuracy` has been explicitly set.
+  public var hasAccuracy: Bool {_storage._accuracy != nil}
+  /// Clears the value of `accuracy`. Subsequent reads from it will return its default value.
+  public mutating func clearAccuracy() {_uniqueStorage()._accuracy = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum WeightRanges: SwiftProtobuf.Enum, Swift.CaseIterable {
+    public typealias RawValue = Int
+    case weights // = 0
+    case outputs // = 1
+    case UNRECOGNIZED(Int)
+
+    public init() {
+      self = .weights
+    }
+
+    public init?(rawValue: Int) {
+      switch rawValue {
+      case 0: self = .weights
+      case 1: self = .outputs
+      default: self = .UNRECOGNIZED(rawValue)
+      }
+    }
+
+    public var rawValue: Int {
+      switch self {
+      case .weights: return 0
+      case .outputs: return 1
+      case .UNRECOGNIZED(let i): return i
+      }
+    }
+
+    // The compiler won't synthesize support with the UNRECOGNIZED case.
+    public static let allCases: [Octet_Jobs_QuantConfig.WeightRanges] = [
+      .weights,
+      .outputs,
+    ]
+
+  }
+
+  public nonisolated enum WeightRounding: SwiftProtobuf.Enum, Swift.CaseIterable {
+    public typealias RawValue = Int
+    case nearest // = 0
+    case adaround // = 1
+    case UNRECOGNIZED(Int)
+
+    public init() {
+      self = .nearest
+    }
+
+    public init?(rawValue: Int) {
+      switch rawValue {
+      case 0: self = .nearest
+      case 1: self = .adaround
+      default: self = .UNRECOGNIZED(rawValue)
+      }
+    }
+
+    public var rawValue: Int {
+      switch self {
+      case .nearest: return 0
+      case .adaround: return 1
+      case .UNRECOGNIZED(let i): return i
+      }
+    }
+
+    // The compiler won't synthesize support with the UNRECOGNIZED case.
+    public static let allCases: [Octet_Jobs_QuantConfig.WeightRounding] = [
+      .nearest,
+      .adaround,
+    ]
+
+  }
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Octet_Jobs_AccuracyBound: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var maxDrop: Double = 0
+
+  public var metric: Octet_Jobs_AccuracyBound.Metric = .default
+
+  public var validationSamples: UInt64 {
+    get {_validationSamples ?? 0}
+    set {_validationSamples = newValue}
+  }
+  /// Returns true if `validationSamples` has been explicitly set.
+  public var hasValidationSamples: Bool {self._validationSamples != nil}
+  /// Clears the value of `validationSamples`. Subsequent reads from it will return its default value.
+  public mutating func clearValidationSamples() {self._validationSamples = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum Metric: SwiftProtobuf.Enum, Swift.CaseIterable {
+    public typealias RawValue = Int
+
+    /// Absent: agreement for a classifier, sqnr for any other model.
+    case `default` // = 0
+    case top1 // = 1
+    case agreement // = 2
+    case sqnr // = 3
+    case UNRECOGNIZED(Int)
+
+    public init() {
+      self = .default
+    }
+
+    public init?(rawValue: Int) {
+      switch rawValue {
+      case 0: self = .default
+      case 1: self = .top1
+      case 2: self = .agreement
+      case 3: self = .sqnr
+      default: self = .UNRECOGNIZED(rawValue)
+      }
+    }
+
+    public var rawValue: Int {
+      switch self {
+      case .default: return 0
+      case .top1: return 1
+      case .agreement: return 2
+      case .sqnr: return 3
+      case .UNRECOGNIZED(let i): return i
+      }
+    }
+
+    // The compiler won't synthesize support with the UNRECOGNIZED case.
+    public static let allCases: [Octet_Jobs_AccuracyBound.Metric] = [
+      .default,
+      .top1,
+      .agreement,
+      .sqnr,
+    ]
+
+  }
+
+  public init() {}
+
+  fileprivate var _validationSamples: UInt64? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "octet.jobs"
@@ -311,4 +915,605 @@ nonisolated extension Octet_Jobs_OutputTensor: SwiftProtobuf.Message, SwiftProto
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
+}
+
+nonisolated extension Octet_Jobs_CalibrationOptions: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CalibrationOptions"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}dataset\0\u{1}calibration\0\u{3}shard_size\0\u{3}verify_samples\0\u{1}isa\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._dataset) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._calibration) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self._shardSize) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self._verifySamples) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self._isa) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._dataset {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._calibration {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._shardSize {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._verifySamples {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._isa {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 5)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Octet_Jobs_CalibrationOptions, rhs: Octet_Jobs_CalibrationOptions) -> Bool {
+    if lhs._dataset != rhs._dataset {return false}
+    if lhs._calibration != rhs._calibration {return false}
+    if lhs._shardSize != rhs._shardSize {return false}
+    if lhs._verifySamples != rhs._verifySamples {return false}
+    if lhs._isa != rhs._isa {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Octet_Jobs_InferenceOptions: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".InferenceOptions"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}dataset\0\u{1}batch\0\u{1}outputs\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._dataset) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self._batch) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.outputs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._dataset {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._batch {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 2)
+    } }()
+    if self.outputs != .topk {
+      try visitor.visitSingularEnumField(value: self.outputs, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Octet_Jobs_InferenceOptions, rhs: Octet_Jobs_InferenceOptions) -> Bool {
+    if lhs._dataset != rhs._dataset {return false}
+    if lhs._batch != rhs._batch {return false}
+    if lhs.outputs != rhs.outputs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Octet_Jobs_InferenceOptions.Outputs: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TOPK\0\u{1}TENSORS\0")
+}
+
+nonisolated extension Octet_Jobs_Dataset: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Dataset"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}path\0\u{1}labels\0\u{1}manifest\0\u{1}recipe\0\u{1}offset\0\u{1}limit\0")
+
+  fileprivate class _StorageClass {
+    var _path: String? = nil
+    var _labels: String? = nil
+    var _manifest: String? = nil
+    var _recipe: Octet_Jobs_Recipe? = nil
+    var _offset: UInt64 = 0
+    var _limit: UInt64? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _path = source._path
+      _labels = source._labels
+      _manifest = source._manifest
+      _recipe = source._recipe
+      _offset = source._offset
+      _limit = source._limit
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._path) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._labels) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._manifest) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._recipe) }()
+        case 5: try { try decoder.decodeSingularUInt64Field(value: &_storage._offset) }()
+        case 6: try { try decoder.decodeSingularUInt64Field(value: &_storage._limit) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._path {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+      } }()
+      try { if let v = _storage._labels {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+      } }()
+      try { if let v = _storage._manifest {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+      } }()
+      try { if let v = _storage._recipe {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      if _storage._offset != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._offset, fieldNumber: 5)
+      }
+      try { if let v = _storage._limit {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 6)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Octet_Jobs_Dataset, rhs: Octet_Jobs_Dataset) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._path != rhs_storage._path {return false}
+        if _storage._labels != rhs_storage._labels {return false}
+        if _storage._manifest != rhs_storage._manifest {return false}
+        if _storage._recipe != rhs_storage._recipe {return false}
+        if _storage._offset != rhs_storage._offset {return false}
+        if _storage._limit != rhs_storage._limit {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Octet_Jobs_Recipe: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Recipe"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}resize_shorter\0\u{1}crop\0\u{3}pixel_divisor\0\u{1}mean\0\u{1}std\0\u{1}bgr\0\u{3}resize_to\0\u{3}crop_size\0\u{1}letterbox\0\u{3}dct_scaling\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self._resizeShorter) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self._crop) }()
+      case 4: try { try decoder.decodeSingularFloatField(value: &self.pixelDivisor) }()
+      case 5: try { try decoder.decodeRepeatedFloatField(value: &self.mean) }()
+      case 6: try { try decoder.decodeRepeatedFloatField(value: &self.std) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.bgr) }()
+      case 8: try { try decoder.decodeRepeatedUInt32Field(value: &self.resizeTo) }()
+      case 9: try { try decoder.decodeRepeatedUInt32Field(value: &self.cropSize) }()
+      case 10: try { try decoder.decodeSingularMessageField(value: &self._letterbox) }()
+      case 11: try { try decoder.decodeSingularBoolField(value: &self.dctScaling) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    try { if let v = self._resizeShorter {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._crop {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 3)
+    } }()
+    if self.pixelDivisor.bitPattern != 0 {
+      try visitor.visitSingularFloatField(value: self.pixelDivisor, fieldNumber: 4)
+    }
+    if !self.mean.isEmpty {
+      try visitor.visitPackedFloatField(value: self.mean, fieldNumber: 5)
+    }
+    if !self.std.isEmpty {
+      try visitor.visitPackedFloatField(value: self.std, fieldNumber: 6)
+    }
+    if self.bgr != false {
+      try visitor.visitSingularBoolField(value: self.bgr, fieldNumber: 7)
+    }
+    if !self.resizeTo.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.resizeTo, fieldNumber: 8)
+    }
+    if !self.cropSize.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.cropSize, fieldNumber: 9)
+    }
+    try { if let v = self._letterbox {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    } }()
+    if self.dctScaling != false {
+      try visitor.visitSingularBoolField(value: self.dctScaling, fieldNumber: 11)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Octet_Jobs_Recipe, rhs: Octet_Jobs_Recipe) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs._resizeShorter != rhs._resizeShorter {return false}
+    if lhs._crop != rhs._crop {return false}
+    if lhs.pixelDivisor != rhs.pixelDivisor {return false}
+    if lhs.mean != rhs.mean {return false}
+    if lhs.std != rhs.std {return false}
+    if lhs.bgr != rhs.bgr {return false}
+    if lhs.resizeTo != rhs.resizeTo {return false}
+    if lhs.cropSize != rhs.cropSize {return false}
+    if lhs._letterbox != rhs._letterbox {return false}
+    if lhs.dctScaling != rhs.dctScaling {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Octet_Jobs_Letterbox: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Letterbox"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}size\0\u{1}multiple\0\u{3}pad_value\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedUInt32Field(value: &self.size) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self._multiple) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self._padValue) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.size.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.size, fieldNumber: 1)
+    }
+    try { if let v = self._multiple {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._padValue {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Octet_Jobs_Letterbox, rhs: Octet_Jobs_Letterbox) -> Bool {
+    if lhs.size != rhs.size {return false}
+    if lhs._multiple != rhs._multiple {return false}
+    if lhs._padValue != rhs._padValue {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Octet_Jobs_QuantConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".QuantConfig"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}method\0\u{1}samples\0\u{3}excluded_nodes\0\u{3}excluded_op_types\0\u{3}per_tensor\0\u{3}weight_bits\0\u{3}sensitivity_margin_db\0\u{3}sensitivity_exclusion_off\0\u{3}over_clip_margin_db\0\u{3}over_clip_guard_off\0\u{3}bias_correction\0\u{3}bias_correction_cap\0\u{3}symmetric_activations\0\u{1}equalize\0\u{3}absorb_high_bias\0\u{3}weight_ranges\0\u{3}weight_rounding\0\u{3}adaround_iterations\0\u{3}statistics_samples\0\u{3}report_samples\0\u{1}accuracy\0")
+
+  fileprivate class _StorageClass {
+    var _method: String? = nil
+    var _samples: UInt64? = nil
+    var _excludedNodes: [String] = []
+    var _excludedOpTypes: [String] = []
+    var _perTensor: Bool = false
+    var _weightBits: UInt32? = nil
+    var _sensitivityMarginDb: Double? = nil
+    var _sensitivityExclusionOff: Bool = false
+    var _overClipMarginDb: Double? = nil
+    var _overClipGuardOff: Bool = false
+    var _biasCorrection: Bool? = nil
+    var _biasCorrectionCap: Double? = nil
+    var _symmetricActivations: Bool = false
+    var _equalize: Bool = false
+    var _absorbHighBias: Bool = false
+    var _weightRanges: Octet_Jobs_QuantConfig.WeightRanges = .weights
+    var _weightRounding: Octet_Jobs_QuantConfig.WeightRounding = .nearest
+    var _adaroundIterations: UInt32? = nil
+    var _statisticsSamples: UInt32? = nil
+    var _reportSamples: UInt32? = nil
+    var _accuracy: Octet_Jobs_AccuracyBound? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _method = source._method
+      _samples = source._samples
+      _excludedNodes = source._excludedNodes
+      _excludedOpTypes = source._excludedOpTypes
+      _perTensor = source._perTensor
+      _weightBits = source._weightBits
+      _sensitivityMarginDb = source._sensitivityMarginDb
+      _sensitivityExclusionOff = source._sensitivityExclusionOff
+      _overClipMarginDb = source._overClipMarginDb
+      _overClipGuardOff = source._overClipGuardOff
+      _biasCorrection = source._biasCorrection
+      _biasCorrectionCap = source._biasCorrectionCap
+      _symmetricActivations = source._symmetricActivations
+      _equalize = source._equalize
+      _absorbHighBias = source._absorbHighBias
+      _weightRanges = source._weightRanges
+      _weightRounding = source._weightRounding
+      _adaroundIterations = source._adaroundIterations
+      _statisticsSamples = source._statisticsSamples
+      _reportSamples = source._reportSamples
+      _accuracy = source._accuracy
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._method) }()
+        case 2: try { try decoder.decodeSingularUInt64Field(value: &_storage._samples) }()
+        case 3: try { try decoder.decodeRepeatedStringField(value: &_storage._excludedNodes) }()
+        case 4: try { try decoder.decodeRepeatedStringField(value: &_storage._excludedOpTypes) }()
+        case 5: try { try decoder.decodeSingularBoolField(value: &_storage._perTensor) }()
+        case 6: try { try decoder.decodeSingularUInt32Field(value: &_storage._weightBits) }()
+        case 7: try { try decoder.decodeSingularDoubleField(value: &_storage._sensitivityMarginDb) }()
+        case 8: try { try decoder.decodeSingularBoolField(value: &_storage._sensitivityExclusionOff) }()
+        case 9: try { try decoder.decodeSingularDoubleField(value: &_storage._overClipMarginDb) }()
+        case 10: try { try decoder.decodeSingularBoolField(value: &_storage._overClipGuardOff) }()
+        case 11: try { try decoder.decodeSingularBoolField(value: &_storage._biasCorrection) }()
+        case 12: try { try decoder.decodeSingularDoubleField(value: &_storage._biasCorrectionCap) }()
+        case 13: try { try decoder.decodeSingularBoolField(value: &_storage._symmetricActivations) }()
+        case 14: try { try decoder.decodeSingularBoolField(value: &_storage._equalize) }()
+        case 15: try { try decoder.decodeSingularBoolField(value: &_storage._absorbHighBias) }()
+        case 16: try { try decoder.decodeSingularEnumField(value: &_storage._weightRanges) }()
+        case 17: try { try decoder.decodeSingularEnumField(value: &_storage._weightRounding) }()
+        case 18: try { try decoder.decodeSingularUInt32Field(value: &_storage._adaroundIterations) }()
+        case 19: try { try decoder.decodeSingularUInt32Field(value: &_storage._statisticsSamples) }()
+        case 20: try { try decoder.decodeSingularUInt32Field(value: &_storage._reportSamples) }()
+        case 21: try { try decoder.decodeSingularMessageField(value: &_storage._accuracy) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._method {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+      } }()
+      try { if let v = _storage._samples {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 2)
+      } }()
+      if !_storage._excludedNodes.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._excludedNodes, fieldNumber: 3)
+      }
+      if !_storage._excludedOpTypes.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._excludedOpTypes, fieldNumber: 4)
+      }
+      if _storage._perTensor != false {
+        try visitor.visitSingularBoolField(value: _storage._perTensor, fieldNumber: 5)
+      }
+      try { if let v = _storage._weightBits {
+        try visitor.visitSingularUInt32Field(value: v, fieldNumber: 6)
+      } }()
+      try { if let v = _storage._sensitivityMarginDb {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 7)
+      } }()
+      if _storage._sensitivityExclusionOff != false {
+        try visitor.visitSingularBoolField(value: _storage._sensitivityExclusionOff, fieldNumber: 8)
+      }
+      try { if let v = _storage._overClipMarginDb {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 9)
+      } }()
+      if _storage._overClipGuardOff != false {
+        try visitor.visitSingularBoolField(value: _storage._overClipGuardOff, fieldNumber: 10)
+      }
+      try { if let v = _storage._biasCorrection {
+        try visitor.visitSingularBoolField(value: v, fieldNumber: 11)
+      } }()
+      try { if let v = _storage._biasCorrectionCap {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 12)
+      } }()
+      if _storage._symmetricActivations != false {
+        try visitor.visitSingularBoolField(value: _storage._symmetricActivations, fieldNumber: 13)
+      }
+      if _storage._equalize != false {
+        try visitor.visitSingularBoolField(value: _storage._equalize, fieldNumber: 14)
+      }
+      if _storage._absorbHighBias != false {
+        try visitor.visitSingularBoolField(value: _storage._absorbHighBias, fieldNumber: 15)
+      }
+      if _storage._weightRanges != .weights {
+        try visitor.visitSingularEnumField(value: _storage._weightRanges, fieldNumber: 16)
+      }
+      if _storage._weightRounding != .nearest {
+        try visitor.visitSingularEnumField(value: _storage._weightRounding, fieldNumber: 17)
+      }
+      try { if let v = _storage._adaroundIterations {
+        try visitor.visitSingularUInt32Field(value: v, fieldNumber: 18)
+      } }()
+      try { if let v = _storage._statisticsSamples {
+        try visitor.visitSingularUInt32Field(value: v, fieldNumber: 19)
+      } }()
+      try { if let v = _storage._reportSamples {
+        try visitor.visitSingularUInt32Field(value: v, fieldNumber: 20)
+      } }()
+      try { if let v = _storage._accuracy {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Octet_Jobs_QuantConfig, rhs: Octet_Jobs_QuantConfig) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._method != rhs_storage._method {return false}
+        if _storage._samples != rhs_storage._samples {return false}
+        if _storage._excludedNodes != rhs_storage._excludedNodes {return false}
+        if _storage._excludedOpTypes != rhs_storage._excludedOpTypes {return false}
+        if _storage._perTensor != rhs_storage._perTensor {return false}
+        if _storage._weightBits != rhs_storage._weightBits {return false}
+        if _storage._sensitivityMarginDb != rhs_storage._sensitivityMarginDb {return false}
+        if _storage._sensitivityExclusionOff != rhs_storage._sensitivityExclusionOff {return false}
+        if _storage._overClipMarginDb != rhs_storage._overClipMarginDb {return false}
+        if _storage._overClipGuardOff != rhs_storage._overClipGuardOff {return false}
+        if _storage._biasCorrection != rhs_storage._biasCorrection {return false}
+        if _storage._biasCorrectionCap != rhs_storage._biasCorrectionCap {return false}
+        if _storage._symmetricActivations != rhs_storage._symmetricActivations {return false}
+        if _storage._equalize != rhs_storage._equalize {return false}
+        if _storage._absorbHighBias != rhs_storage._absorbHighBias {return false}
+        if _storage._weightRanges != rhs_storage._weightRanges {return false}
+        if _storage._weightRounding != rhs_storage._weightRounding {return false}
+        if _storage._adaroundIterations != rhs_storage._adaroundIterations {return false}
+        if _storage._statisticsSamples != rhs_storage._statisticsSamples {return false}
+        if _storage._reportSamples != rhs_storage._reportSamples {return false}
+        if _storage._accuracy != rhs_storage._accuracy {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Octet_Jobs_QuantConfig.WeightRanges: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0WEIGHTS\0\u{1}OUTPUTS\0")
+}
+
+nonisolated extension Octet_Jobs_QuantConfig.WeightRounding: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0NEAREST\0\u{1}ADAROUND\0")
+}
+
+nonisolated extension Octet_Jobs_AccuracyBound: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AccuracyBound"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}max_drop\0\u{1}metric\0\u{3}validation_samples\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularDoubleField(value: &self.maxDrop) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.metric) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self._validationSamples) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.maxDrop.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.maxDrop, fieldNumber: 1)
+    }
+    if self.metric != .default {
+      try visitor.visitSingularEnumField(value: self.metric, fieldNumber: 2)
+    }
+    try { if let v = self._validationSamples {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Octet_Jobs_AccuracyBound, rhs: Octet_Jobs_AccuracyBound) -> Bool {
+    if lhs.maxDrop != rhs.maxDrop {return false}
+    if lhs.metric != rhs.metric {return false}
+    if lhs._validationSamples != rhs._validationSamples {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Octet_Jobs_AccuracyBound.Metric: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0DEFAULT\0\u{1}TOP1\0\u{1}AGREEMENT\0\u{1}SQNR\0")
 }
