@@ -28,6 +28,32 @@ final class UploadTests: XCTestCase {
         }
     }
 
+    /// A blob store knows what it holds without asking the disk (the message loops ask it): what
+    /// it found when opened and what it published since, never a partial upload; a blob removed
+    /// behind its back is a named refusal when read, not a crash.
+    func testABlobStoreKnowsItsBlobsWithoutAskingTheDisk() throws {
+        let dir = try TestPaths.temporaryDirectory(self).appendingPathComponent("blobs").path
+        let store = try BlobStore(directory: dir)
+        let put = try store.put(Array("put".utf8))
+        let bytes = [UInt8](repeating: 9, count: 100)
+        var chunk = Octet_Wire_BlobPut()
+        chunk.hash = ContentHash.sha256(bytes)
+        chunk.totalSize = 100
+        chunk.data = Data(bytes[0..<60])
+        XCTAssertFalse(try store.receive(chunk, maxSize: 1000).complete)
+        XCTAssertFalse(store.contains(chunk.hash), "a partial upload is not a blob")
+        chunk.offset = 60
+        chunk.data = Data(bytes[60...])
+        XCTAssertTrue(try store.receive(chunk, maxSize: 1000).complete)
+        XCTAssertTrue(store.contains(put) && store.contains(chunk.hash))
+        try Data("not a blob".utf8).write(to: URL(fileURLWithPath: dir + "/notes.txt"))
+        let reopened = try BlobStore(directory: dir)
+        XCTAssertTrue(reopened.contains(put) && reopened.contains(chunk.hash))
+        XCTAssertFalse(reopened.contains("notes.txt"))
+        try FileManager.default.removeItem(atPath: reopened.path(put))
+        XCTAssertThrowsError(try reopened.read(put, offset: 0, length: 10)) { XCTAssertTrue("\($0)".contains("no blob \(put)"), "\($0)") }
+    }
+
     /// A manifest listing a file that was never uploaded fails its job before any task, naming
     /// the file (the coordinator checks the manifest on submit, the handler every file in it).
     func testAShippedFileThatWasNeverUploadedFailsTheJobByName() throws {

@@ -4,19 +4,42 @@ import Foundation
 /// Content-addressed files (models, shipped images, artifacts) in one folder, named by their
 /// SHA-256. Uploads arrive in chunks into a `.partial` file and become visible only when the
 /// whole content matches its hash, so a crash never leaves a wrong blob behind.
+///
+/// It knows the blobs it holds (listed once when opened, then every blob it publishes), so
+/// `contains`, which the coordinator's and workers' message loops ask, touches no disk. A blob
+/// another process puts in the same folder meanwhile is not known until it is stored through
+/// this store too (a worker then fetches it again, and `receive` finds it at once).
 public final class BlobStore: @unchecked Sendable {
     public let directory: String
-    private let lock = NSLock()
+    /// Serializes the writes (an upload's chunks, a publication).
+    private let writeLock = NSLock()
+    /// Guards `held` only, so `contains` never waits for a write.
+    private let heldLock = NSLock()
+    /// The blobs published in `directory`.
+    private var held: Set<String>
 
     public init(directory: String) throws {
         self.directory = directory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        held = Set(try FileManager.default.contentsOfDirectory(atPath: directory).filter(ContentHash.isValid))
     }
 
     public func path(_ hash: String) -> String { (directory as NSString).appendingPathComponent(hash) }
 
+    /// Whether the blob is held: a lookup in memory, no file-system call.
     public func contains(_ hash: String) -> Bool {
-        ContentHash.isValid(hash) && FileManager.default.fileExists(atPath: path(hash))
+        heldLock.lock(); defer { heldLock.unlock() }
+        return held.contains(hash)
+    }
+
+    private func published(_ hash: String) {
+        heldLock.lock(); defer { heldLock.unlock() }
+        held.insert(hash)
+    }
+
+    private func writing<T>(_ body: () throws -> T) rethrows -> T {
+        writeLock.lock(); defer { writeLock.unlock() }
+        return try body()
     }
 
     public func size(_ hash: String) -> UInt64? {
@@ -31,9 +54,11 @@ public final class BlobStore: @unchecked Sendable {
         if contains(hash) { return hash }
         let tmp = path(hash) + ".tmp-\(UUID().uuidString)"
         try Data(bytes).write(to: URL(fileURLWithPath: tmp))
-        lock.lock(); defer { lock.unlock() }
-        if FileManager.default.fileExists(atPath: path(hash)) { try? FileManager.default.removeItem(atPath: tmp) }
-        else { try FileManager.default.moveItem(atPath: tmp, toPath: path(hash)) }
+        try writing {
+            if FileManager.default.fileExists(atPath: path(hash)) { try? FileManager.default.removeItem(atPath: tmp) }
+            else { try FileManager.default.moveItem(atPath: tmp, toPath: path(hash)) }
+        }
+        published(hash)
         return hash
     }
 
@@ -76,8 +101,9 @@ public final class BlobStore: @unchecked Sendable {
         if let problem = Self.problem(chunk, maxSize: maxSize) { throw problem }
         var ack = Octet_Wire_BlobAck()
         ack.hash = chunk.hash
-        lock.lock(); defer { lock.unlock() }
+        writeLock.lock(); defer { writeLock.unlock() }
         if FileManager.default.fileExists(atPath: path(chunk.hash)) {
+            published(chunk.hash)
             ack.received = chunk.totalSize
             ack.complete = true
             return ack
@@ -108,6 +134,7 @@ public final class BlobStore: @unchecked Sendable {
             do { try FileManager.default.moveItem(atPath: partial, toPath: path(chunk.hash)) } catch {
                 throw .transport("publishing blob: \(error)")
             }
+            published(chunk.hash)
             ack.complete = true
         }
         return ack
