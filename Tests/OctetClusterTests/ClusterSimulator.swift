@@ -391,11 +391,14 @@ final class ClusterSimulator {
             }
             diskQueue.removeFirst()
             let t0 = DispatchTime.now().uptimeNanoseconds
-            if let (peer, bytes) = io.reply(a) {
+            if let answer = io.reply(a) {
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
                 ioSeconds += seconds
                 replySeconds += seconds
-                carry(.send(peer, bytes))
+                switch answer {
+                case .send(let peer, let bytes): carry(.send(peer, bytes))
+                case .refuse(let peer, let rid, let error): perform(handle(.refused(peer, requestID: rid, error)))
+                }
             } else {
                 carry(a)
             }

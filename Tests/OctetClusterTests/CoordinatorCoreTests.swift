@@ -43,8 +43,11 @@ final class CoordinatorCoreTests: XCTestCase {
         for a in core.handle(event) {
             if case .persist(let writes) = a {
                 if let error = io.write(writes) { out += handle(.persistFailed(writes, error)) }
-            } else if let (peer, bytes) = io.reply(a) {
-                out.append(.send(peer, bytes))
+            } else if let answer = io.reply(a) {
+                switch answer {
+                case .send(let peer, let bytes): out.append(.send(peer, bytes))
+                case .refuse(let peer, let rid, let error): out += handle(.refused(peer, requestID: rid, error))
+                }
             } else {
                 out.append(a)
             }
@@ -359,8 +362,21 @@ final class CoordinatorCoreTests: XCTestCase {
             XCTAssertEqual(replies.count, 1)
             XCTAssertEqual(replies.first?.1.refusal.expectedVersion, WireProtocol.version)
         }
+        // Refusals decided by the I/O (a blob not held, a chunk out of order) are counted too.
+        var request = Octet_Wire_BlobRequest()
+        request.hash = ContentHash.sha256(Array("never stored".utf8))
+        request.length = 10
+        var put = Octet_Wire_BlobPut()
+        put.hash = ContentHash.sha256(Array("twenty bytes of blob".utf8))
+        put.offset = 5
+        put.totalSize = 20
+        for body: Octet_Wire_Envelope.OneOf_Body in [.blobRequest(request), .blobPut(put)] {
+            let refusal = sent(send(client, body)).first?.1.refusal
+            XCTAssertNotNil(refusal, "\(body)")
+        }
+        XCTAssertEqual(core.rejected["notfound"], 1)
         let total = core.rejected.values.reduce(0, +)
-        XCTAssertEqual(total, bad.count)
+        XCTAssertEqual(total, bad.count + 2)
         XCTAssertEqual(core.rejected["wrong_version"], 1)
         let status = sent(send(client, .statusQuery(Octet_Wire_StatusQuery())))
         XCTAssertFalse(status.first?.1.statusReport.statusJson.isEmpty ?? true)

@@ -220,10 +220,10 @@ public final class Coordinator: @unchecked Sendable {
                     continue
                 }
                 let a = batch[i]
-                if let (peer, bytes) = io.reply(a) {
-                    results.append(.ioDone(count: 1, event: nil, action: .send(peer, bytes)))
-                } else {
-                    results.append(.ioDone(count: 1, event: nil, action: a))
+                switch io.reply(a) {
+                case .send(let peer, let bytes)?: results.append(.ioDone(count: 1, event: nil, action: .send(peer, bytes)))
+                case .refuse(let peer, let rid, let error)?: results.append(.ioDone(count: 1, event: .refused(peer, requestID: rid, error), action: nil))
+                case nil: results.append(.ioDone(count: 1, event: nil, action: a))
                 }
                 i += 1
             }

@@ -15,6 +15,9 @@ public enum CoordinatorEvent: Sendable {
     /// Writes the core asked for (`.persist`) failed, with the store's error: their jobs fail
     /// with it as the cause.
     case persistFailed([StoreWrite], String)
+    /// A read or blob action was refused (a blob not held, a chunk out of order, results not
+    /// readable; `CoordinatorIO.reply`): counted and sent like any refused message.
+    case refused(PeerID, requestID: UInt64, WireError)
 }
 
 /// Outputs of the state machine, carried out by the driver.
@@ -163,6 +166,7 @@ public struct CoordinatorCore {
         case .prepared(let id, let result): actions = prepared(id, result) + dispatch()
         case .finalized(let id, let result): actions = finalized(id, result) + dispatch()
         case .persistFailed(let failed, let error): actions = persistFailed(failed, error) + dispatch()
+        case .refused(let peer, let rid, let error): actions = reject(peer, error, requestID: rid)
         }
         return flush(actions)
     }

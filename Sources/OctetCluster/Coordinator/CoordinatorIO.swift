@@ -10,10 +10,17 @@ public struct ResultsServing: Sendable {
     public var maxBytes: Int
 }
 
+/// What a read or blob action comes to (`CoordinatorIO.reply`): the reply to send, or a refusal,
+/// which the core counts and sends like any refused message (`CoordinatorEvent.refused`).
+public enum IOReply: Sendable {
+    case send(PeerID, [UInt8])
+    case refuse(PeerID, requestID: UInt64, WireError)
+}
+
 /// Carries out the coordinator core's I/O actions against its job store and blob store: the one
 /// place that does, for the process's driver (`Coordinator`, on its I/O thread) and for the
-/// simulator alike. Every failure becomes an answer (a refusal to the peer, or the error of a
-/// write for `CoordinatorEvent.persistFailed`); nothing is swallowed.
+/// simulator alike. Every failure becomes an answer (a refusal for the core to send, or the
+/// error of a write for `CoordinatorEvent.persistFailed`); nothing is swallowed.
 public struct CoordinatorIO: Sendable {
     public let store: JobStore
     public let blobs: BlobStore
@@ -35,18 +42,23 @@ public struct CoordinatorIO: Sendable {
         }
     }
 
-    /// The reply to a read or blob action (`serveResults`, `serveBlob`, `storeBlob`), to send on
-    /// the message loop; nil for any other action.
-    public func reply(_ action: CoordinatorAction) -> (PeerID, [UInt8])? {
+    /// The answer to a read or blob action (`serveResults`, `serveBlob`, `storeBlob`), for the
+    /// message loop; nil for any other action.
+    public func reply(_ action: CoordinatorAction) -> IOReply? {
+        let peer: PeerID, rid: UInt64, answer: Result<[UInt8], WireError>
         switch action {
-        case .serveResults(let s): (s.peer, results(s))
-        case .serveBlob(let peer, let rid, let r): (peer, chunk(r, rid))
-        case .storeBlob(let peer, let rid, let p): (peer, stored(p, rid))
-        case .send, .persist, .prepare, .finalize, .ended: nil
+        case .serveResults(let s): (peer, rid, answer) = (s.peer, s.requestID, results(s))
+        case .serveBlob(let p, let r, let request): (peer, rid, answer) = (p, r, chunk(request, r))
+        case .storeBlob(let p, let r, let put): (peer, rid, answer) = (p, r, stored(put, r))
+        case .send, .persist, .prepare, .finalize, .ended: return nil
+        }
+        switch answer {
+        case .success(let bytes): return .send(peer, bytes)
+        case .failure(let error): return .refuse(peer, requestID: rid, error)
         }
     }
 
-    func results(_ s: ResultsServing) -> [UInt8] {
+    func results(_ s: ResultsServing) -> Result<[UInt8], WireError> {
         var batch = s.batch, bytes = 0
         var unreadable: Int?
         do {
@@ -62,13 +74,13 @@ public struct CoordinatorIO: Sendable {
                 return true
             }
         } catch {
-            return refusal(.transport("cannot read the results of tasks \(s.tasks) of job \(batch.jobID): \(error)"), s.requestID)
+            return .failure(.transport("cannot read the results of tasks \(s.tasks) of job \(batch.jobID): \(error)"))
         }
-        if let unreadable { return refusal(.transport("task \(unreadable) of job \(batch.jobID) has no readable stored result"), s.requestID) }
-        return WireProtocol.encode(.resultsBatch(batch), requestID: s.requestID)
+        if let unreadable { return .failure(.transport("task \(unreadable) of job \(batch.jobID) has no readable stored result")) }
+        return .success(WireProtocol.encode(.resultsBatch(batch), requestID: s.requestID))
     }
 
-    func chunk(_ r: Octet_Wire_BlobRequest, _ rid: UInt64) -> [UInt8] {
+    func chunk(_ r: Octet_Wire_BlobRequest, _ rid: UInt64) -> Result<[UInt8], WireError> {
         do {
             let (data, total) = try blobs.read(r.hash, offset: r.offset, length: Int(r.length))
             var c = Octet_Wire_BlobChunk()
@@ -76,21 +88,17 @@ public struct CoordinatorIO: Sendable {
             c.offset = r.offset
             c.totalSize = total
             c.data = Data(data)
-            return WireProtocol.encode(.blobChunk(c), requestID: rid)
+            return .success(WireProtocol.encode(.blobChunk(c), requestID: rid))
         } catch {
-            return refusal(error, rid)
+            return .failure(error)
         }
     }
 
-    func stored(_ p: Octet_Wire_BlobPut, _ rid: UInt64) -> [UInt8] {
+    func stored(_ p: Octet_Wire_BlobPut, _ rid: UInt64) -> Result<[UInt8], WireError> {
         do {
-            return WireProtocol.encode(.blobAck(try blobs.receive(p, maxSize: maxBlobBytes)), requestID: rid)
+            return .success(WireProtocol.encode(.blobAck(try blobs.receive(p, maxSize: maxBlobBytes)), requestID: rid))
         } catch {
-            return refusal(error, rid)
+            return .failure(error)
         }
-    }
-
-    func refusal(_ error: WireError, _ rid: UInt64) -> [UInt8] {
-        WireProtocol.encode(WireProtocol.refusal(error), requestID: rid)
     }
 }
