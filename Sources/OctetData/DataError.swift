@@ -10,6 +10,8 @@ public enum DataError: Error, Hashable, Sendable, CustomStringConvertible {
     case badRecipe(String)
     case badNPY(path: String, reason: String)
     case badShard(index: Int, count: Int)
+    /// A task read a shipped sample it does not list (so its worker may not have fetched it).
+    case unlisted(name: String, index: Int)
 
     public var description: String {
         switch self {
@@ -23,6 +25,7 @@ public enum DataError: Error, Hashable, Sendable, CustomStringConvertible {
         case .badRecipe(let r): "preprocessing recipe: \(r)"
         case .badNPY(let p, let r): "cannot read .npy file \(p): \(r)"
         case .badShard(let i, let n): "shard \(i) of \(n) does not exist (need 0 <= index < count)"
+        case .unlisted(let name, let i): "sample \(i) (\(name)) is not among the shipped images its task lists"
         }
     }
 }

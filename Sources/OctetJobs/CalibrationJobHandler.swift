@@ -376,10 +376,10 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
         var next = context
         next.searchRound = round
         next.searchInputs = hash
-        // A search task rebuilds the plan (the first rows: statistics, analysis, weight choices)
+        // A search task rebuilds the plan from the workers' weight choices and analysis (reading
+        // only the statistics rows: the graph adjustments and the analysis's bias corrections)
         // and measures on the validation rows.
-        let c = options.calibration
-        let first = 0..<min(data.count, max(c.sensitivitySamples, c.adaRound.samples))
+        let first = 0..<min(data.count, options.calibration.sensitivitySamples)
         let rows = options.dataset.blobs(for: first, of: files) + options.dataset.blobs(for: plan.validationRows, of: files)
         let start = (tasks.map(\.index).max() ?? -1) + 1
         let list = JobTasks.split(0..<round.count, size: 1, job: job.id, kind: CalibrationTask.search.rawValue, first: start,

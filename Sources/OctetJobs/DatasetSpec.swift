@@ -66,6 +66,24 @@ public struct DatasetSpec: Codable, Hashable, Sendable {
         return offset == 0 && end == all.count ? all : DatasetSlice(all, range: offset..<end)
     }
 
+    /// `items` shipped through `client` (`--ship-data`): the images uploaded, in batches of
+    /// uploads in flight together, then their list as one manifest blob (a job's options go with
+    /// every task, so they stay small).
+    public static func shipping(_ items: some Collection<DatasetItem>, recipe: PreprocessRecipe, through client: ClusterClient) throws -> DatasetSpec {
+        var files: [ShippedFile] = []
+        let selected = Array(items)
+        for batch in stride(from: 0, to: selected.count, by: 256) {
+            let slice = selected[batch..<min(batch + 256, selected.count)]
+            let contents = try slice.map { item -> (name: String, bytes: [UInt8]) in
+                guard let d = FileManager.default.contents(atPath: item.path) else { throw WireError.transport("cannot read \(item.path)") }
+                return (item.name, [UInt8](d))
+            }
+            let hashes = try client.uploadMany(contents)
+            files += zip(slice, hashes).map { ShippedFile(name: $0.name, hash: $1, label: $0.label) }
+        }
+        return DatasetSpec(path: nil, labels: nil, manifest: try client.upload(ShippedManifest.encode(files)), recipe: recipe)
+    }
+
     /// The blobs samples `range` (after offset) read of the shipped `files`: the manifest and
     /// their files; none for a shared path.
     public func blobs(for range: Range<Int>, of files: [ShippedFile]?) -> [String] {

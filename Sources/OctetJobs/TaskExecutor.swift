@@ -23,7 +23,7 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
     static let modelsKept = 4
     private var graphs = RecentlyUsedCache<Graph>(capacity: modelsKept)
     private var sessions = RecentlyUsedCache<InferenceSession>(capacity: modelsKept)
-    private var datasets = RecentlyUsedCache<any Dataset>(capacity: modelsKept)
+    private var datasets = RecentlyUsedCache<OpenedData>(capacity: modelsKept)
     private var runs = RecentlyUsedCache<ModelRun>(capacity: modelsKept)
     private var meters = RecentlyUsedCache<ReportMeter>(capacity: modelsKept)
     private var effectMeters = RecentlyUsedCache<WeightEffectMeter>(capacity: modelsKept)
@@ -57,14 +57,27 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
         return PreparedInput(for: a, input: input, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
     }
 
-    /// The job's dataset, opened once per job spec.
-    func open(_ spec: Octet_Wire_JobSpec, _ dataset: DatasetSpec) throws -> any Dataset {
-        try cached(\.datasets, Self.specKey(spec)) { try dataset.open(blobPath: cache.path) }
+    /// A job's dataset, and with shipped files each sample's blob.
+    struct OpenedData {
+        var data: any Dataset
+        var sampleBlobs: [String]?
     }
 
-    /// The task's dataset (opened once per job spec) and its sample range, checked.
+    /// The task's view of its job's dataset (opened once per job spec): with shipped files, only
+    /// the samples whose images the task lists (`ListedSamples`).
+    func samples(_ a: Octet_Wire_TaskAssignment, _ dataset: DatasetSpec) throws -> any Dataset {
+        let opened = try cached(\.datasets, Self.specKey(a.spec)) { () throws -> OpenedData in
+            let files = try dataset.shippedFiles(blobPath: cache.path)
+            let data = try dataset.open(blobPath: cache.path, files: files)
+            return OpenedData(data: data, sampleBlobs: files.map { f in (0..<data.count).map { f[dataset.offset + $0].hash } })
+        }
+        guard let sampleBlobs = opened.sampleBlobs else { return opened.data }
+        return ListedSamples(base: opened.data, sampleBlobs: sampleBlobs, listed: Set(a.blobs))
+    }
+
+    /// The task's view of its job's dataset (`samples`) and its sample range, checked.
     func open(_ a: Octet_Wire_TaskAssignment, _ dataset: DatasetSpec) throws -> (any Dataset, Range<Int>) {
-        let data = try open(a.spec, dataset)
+        let data = try samples(a, dataset)
         let range = Int(a.start)..<Int(a.end)
         guard range.lowerBound <= range.upperBound, range.upperBound <= data.count else {
             throw JobFailure("samples \(range) are outside the dataset's \(data.count)")
@@ -138,7 +151,7 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
             throw JobFailure("weights task \(a.start) has no group in its job's context")
         }
         let layers = Set(groups[Int(a.start)]), config = options.calibration
-        let data = try open(a.spec, options.dataset)
+        let data = try samples(a, options.dataset)
         let plan = PlanOptions(isa: isa, threads: threads)
         let graph = try observedGraph(a, options, data: data, plan: plan)
         let rangeRows = min(context.rangeSamples ?? 0, data.count), roundingRows = min(context.roundingSamples ?? 0, data.count)
@@ -161,7 +174,7 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
         guard let round = context.searchRound, Int(a.start) < round.count, let hash = context.searchInputs else {
             throw JobFailure("search task \(a.start) has no batch in its job's context")
         }
-        let data = try open(a.spec, options.dataset)
+        let data = try samples(a, options.dataset)
         // Rebuilt once per calibration and path, for every search task this worker takes.
         let meter = try cached(\.searchMeters, hash + "#" + isa.rawValue + "#" + Self.specKey(a)) {
             let inputs = try CalibrationSearchInputs.decode(try cache.read(hash))

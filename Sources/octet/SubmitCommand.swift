@@ -39,20 +39,7 @@ struct JobDataOptions: ParsableArguments {
         let folder = try ImageFolderDataset(directory: data.data, labels: data.labels, recipe: recipe)
         guard data.offset < folder.items.count else { throw ValidationError("--offset \(data.offset) skips all \(folder.items.count) images") }
         let end = data.limit.map { min(folder.items.count, data.offset + $0) } ?? folder.items.count
-        var files: [DatasetSpec.ShippedFile] = []
-        // Only the selected images travel, in batches of uploads in flight together.
-        let selected = Array(folder.items[data.offset..<end])
-        for batch in stride(from: 0, to: selected.count, by: 256) {
-            let items = selected[batch..<min(batch + 256, selected.count)]
-            let contents = try items.map { item -> (name: String, bytes: [UInt8]) in
-                guard let d = FileManager.default.contents(atPath: item.path) else { throw WireError.transport("cannot read \(item.path)") }
-                return (item.name, [UInt8](d))
-            }
-            let hashes = try client.uploadMany(contents)
-            files += zip(items, hashes).map { .init(name: $0.name, hash: $1, label: $0.label) }
-        }
-        // The list travels as one blob (a job's options go with every task, so they stay small).
-        return DatasetSpec(path: nil, labels: nil, manifest: try client.upload(ShippedManifest.encode(files)), recipe: recipe)
+        return try DatasetSpec.shipping(folder.items[data.offset..<end], recipe: recipe, through: client)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import OctetCluster
+import OctetData
 import OctetJobs
 import OctetPipeline
 import OctetTestSupport
@@ -17,9 +18,15 @@ final class DistributedCalibrationTests: XCTestCase {
         return o
     }
 
-    func spec(_ client: ClusterClient, shardSize: Int, options: QuantConfig) throws -> JobSpec {
-        var job = CalibrationJobOptions(dataset: DatasetSpec(path: TestPaths.imageSample, labels: nil, manifest: nil, recipe: .efficientNetLite),
-                                        calibration: options)
+    /// `shipped`: the first `shipped` images of the folder go through the coordinator (`--ship-data`)
+    /// instead of being read from the shared path.
+    func spec(_ client: ClusterClient, shardSize: Int, options: QuantConfig, shipped: Int? = nil) throws -> JobSpec {
+        var dataset = DatasetSpec(path: TestPaths.imageSample, labels: nil, manifest: nil, recipe: .efficientNetLite)
+        if let shipped {
+            let folder = try ImageFolderDataset(directory: TestPaths.imageSample, labels: nil, recipe: .efficientNetLite)
+            dataset = try DatasetSpec.shipping(folder.items.prefix(shipped), recipe: .efficientNetLite, through: client)
+        }
+        var job = CalibrationJobOptions(dataset: dataset, calibration: options)
         job.shardSize = shardSize
         job.verifySamples = 4
         return job.spec(modelHash: try client.uploadFile(TestPaths.efficientNet), modelName: "effnet")
@@ -38,12 +45,13 @@ final class DistributedCalibrationTests: XCTestCase {
     /// The same with s8 symmetric activations (`--symmetric-activations`): the option reaches the
     /// workers and the coordinator's table, and every activation is s8 with zero point 0. With the
     /// accuracy-driven search too (a bound the all-INT8 model misses), on top of the workers' weight
-    /// analysis: the shards observed every tensor the exclusions of both could need.
+    /// analysis: the shards observed every tensor the exclusions of both could need. The 2-worker
+    /// run ships its images (each task, the search's included, lists the images it reads).
     func testSymmetricActivationsAndTheAccuracySearchGiveTheSingleProcessBytes() throws {
         let q = try assertClusterGivesTheSingleProcessBytes(options {
             $0.symmetricActivations = true
             $0.accuracy = AccuracyBound(maxDrop: 0.05, metric: .sqnr)
-        }, calibrationTasks: 15)
+        }, calibrationTasks: 15, runs: [ClusterRun(workers: 1, shardSize: 20), ClusterRun(workers: 2, shardSize: 7, shipped: 40)])
         XCTAssertTrue(q.table.entries.allSatisfy { $0.params.dtype == .int8 && $0.params.zeroPoint == 0 })
         XCTAssertFalse(q.accuracy?.returned.isEmpty ?? true, "the search returned no layer to FP32: the bound did not exercise it")
     }
@@ -65,7 +73,7 @@ final class DistributedCalibrationTests: XCTestCase {
             $0.weightRanges = .outputs
             $0.weightRounding = .adaround
             $0.adaRound.iterations = 20
-        }, calibrationTasks: 15)
+        }, calibrationTasks: 15, runs: [ClusterRun(workers: 1, shardSize: 20), ClusterRun(workers: 2, shardSize: 7, shipped: 40)])
         XCTAssertNotNil(q.weightScales)
         XCTAssertFalse(q.roundedUp?.isEmpty ?? true)
         let a = try XCTUnwrap(q.accuracy)
@@ -92,6 +100,9 @@ final class DistributedCalibrationTests: XCTestCase {
         var shardSize: Int
         var coordinatorISA: ISA = .best
         var workerISAs: [ISA] = []
+        /// Images shipped through the coordinator (the first ones, enough for the job), or nil:
+        /// read from the shared path.
+        var shipped: Int? = nil
     }
 
     /// One calibration job gives one INT8 model whatever `--isa` the coordinator and each worker
@@ -130,7 +141,7 @@ final class DistributedCalibrationTests: XCTestCase {
                                                workerISAs: run.workerISAs, coordinatorISA: run.coordinatorISA)
             defer { cluster.stop() }
             let client = cluster.client()
-            let report = try client.wait(try client.submit(try spec(client, shardSize: shardSize, options: options)))
+            let report = try client.wait(try client.submit(try spec(client, shardSize: shardSize, options: options, shipped: run.shipped)))
             XCTAssertEqual(report.state, "done", report.error)
             // The weight analysis (one task, when the workers can measure it: default weight ranges
             // and rounding), the shards, the report's 2 samples (one task each) and 4 verification samples.
