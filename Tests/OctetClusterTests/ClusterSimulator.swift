@@ -16,7 +16,9 @@ import OctetZoo
 ///
 /// Faults: workers killed (SIGKILL: their messages in flight are lost) and restarted with their
 /// cache, the coordinator killed and restarted from its store (`resume`), messages delayed (links
-/// stay in order, as TCP keeps them), dropped, duplicated, and links cut for a while; the
+/// stay in order, as TCP keeps them, except a message that overtakes the ones before it on its
+/// link now and then, which TCP never does but a protocol should survive), dropped, duplicated,
+/// and links cut for a while; the
 /// coordinator's wall clock stepped (forward up to a minute or back up to 30 s, as an NTP step
 /// does; liveness runs on the monotonic clock, which does not step); a slow disk (the core's writes
 /// and reads wait their turn behind it, as the driver's I/O thread runs them, and a killed
@@ -32,6 +34,8 @@ import OctetZoo
 final class ClusterSimulator {
     struct Faults {
         var drop = 0.0, duplicate = 0.0
+        /// A message that may overtake the earlier ones on its link.
+        var reorder = 0.0
         var maxDelay = 0.05
         /// Per simulated second.
         var workerKill = 0.0, coordinatorKill = 0.0, linkCut = 0.0, clientKill = 0.0, clockJump = 0.0
@@ -41,14 +45,14 @@ final class ClusterSimulator {
         var maxDiskDelay = 0.005
 
         static let none = Faults()
-        static let all = Faults(drop: 0.02, duplicate: 0.02, maxDelay: 0.5, workerKill: 0.02, coordinatorKill: 0.01, linkCut: 0.02, clientKill: 0.02,
+        static let all = Faults(drop: 0.02, duplicate: 0.02, reorder: 0.05, maxDelay: 0.5, workerKill: 0.02, coordinatorKill: 0.01, linkCut: 0.02, clientKill: 0.02,
                                 clockJump: 0.01, maxDiskDelay: 0.3)
         /// Every fault, and a disk that fails a write now and then.
-        static let allWithDisk = Faults(drop: 0.02, duplicate: 0.02, maxDelay: 0.5, workerKill: 0.02, coordinatorKill: 0.01, linkCut: 0.02,
+        static let allWithDisk = Faults(drop: 0.02, duplicate: 0.02, reorder: 0.05, maxDelay: 0.5, workerKill: 0.02, coordinatorKill: 0.01, linkCut: 0.02,
                                         clientKill: 0.02, clockJump: 0.01, diskFailure: 0.012, maxDiskDelay: 0.3)
         /// Only the network misbehaves: nothing restarts, so a lost message must be recovered
         /// from by the protocol itself.
-        static let network = Faults(drop: 0.03, duplicate: 0.03, maxDelay: 0.5)
+        static let network = Faults(drop: 0.03, duplicate: 0.03, reorder: 0.05, maxDelay: 0.5)
     }
 
     struct Outcome {
@@ -56,7 +60,7 @@ final class ClusterSimulator {
         var violations: [String]
         var artifact: [UInt8]?
         var seconds: Double
-        var workerKills = 0, coordinatorKills = 0, clientKills = 0, dropped = 0, duplicated = 0, clockJumps = 0, diskFailures = 0
+        var workerKills = 0, coordinatorKills = 0, clientKills = 0, dropped = 0, duplicated = 0, reordered = 0, clockJumps = 0, diskFailures = 0
         /// The job's error when it failed (only a failed disk write may fail it).
         var error: String?
     }
@@ -484,10 +488,17 @@ final class ClusterSimulator {
         let copies = chance(faults.duplicate) ? 2 : 1
         if copies == 2 { outcome.duplicated += 1 }
         for _ in 0..<copies {
-            // In order on each link, as TCP delivers.
+            // In order on each link, as TCP delivers, unless this one overtakes.
             let link = "\(from)->\(to)"
-            let at = max(now + faults.maxDelay * uniform() + 0.001, (lastOnLink[link] ?? 0) + 1e-6)
-            lastOnLink[link] = at
+            let drawn = now + faults.maxDelay * uniform() + 0.001
+            let at: Double
+            if chance(faults.reorder), drawn < lastOnLink[link] ?? 0 {
+                outcome.reordered += 1
+                at = drawn
+            } else {
+                at = max(drawn, (lastOnLink[link] ?? 0) + 1e-6)
+                lastOnLink[link] = at
+            }
             seq += 1
             network.append(Message(at: at, seq: seq, from: from, to: to, fromGeneration: generation(from), toGeneration: generation(to), bytes: bytes))
         }

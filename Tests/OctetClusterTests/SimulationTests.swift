@@ -27,14 +27,14 @@ final class SimulationTests: XCTestCase {
         }
     }
 
-    /// 2,000 seeds, every fault on even seeds (a failing disk too on one in five of them) and only
+    /// 2,000 seeds, every fault (messages lost, duplicated, delayed, reordered) on even seeds (a failing disk too on one in five of them) and only
     /// a lossy network on odd ones (where no restart hides a lost message): each run ends done,
     /// with the fault-free artifact, and no invariant broken, or, only where a disk write failed,
     /// failed with the store named as the cause; the faults really happened.
     func testTwoThousandSeedsUnderFaultsHoldEveryInvariant() throws {
         let dir = try TestPaths.temporaryDirectory(self)
         var failures: [String] = []
-        var kills = 0, restarts = 0, clientKills = 0, dropped = 0, duplicated = 0, clockJumps = 0, diskFailures = 0, failedByDisk = 0
+        var kills = 0, restarts = 0, clientKills = 0, dropped = 0, duplicated = 0, reordered = 0, clockJumps = 0, diskFailures = 0, failedByDisk = 0
         for seed in UInt64(0)..<2000 {
             let faults: ClusterSimulator.Faults = seed % 2 == 1 ? .network : (seed % 10 == 4 ? .allWithDisk : .all)
             let o = try simulate(seed: seed, faults: faults, in: dir)
@@ -44,6 +44,7 @@ final class SimulationTests: XCTestCase {
             clientKills += o.clientKills
             dropped += o.dropped
             duplicated += o.duplicated
+            reordered += o.reordered
             clockJumps += o.clockJumps
             diskFailures += o.diskFailures
             if o.state == "failed" { failedByDisk += 1 }
@@ -58,8 +59,9 @@ final class SimulationTests: XCTestCase {
         XCTAssertGreaterThan(clientKills, 25, "inference clients killed")
         XCTAssertGreaterThan(dropped, 100, "dropped messages")
         XCTAssertGreaterThan(duplicated, 100, "duplicated messages")
+        XCTAssertGreaterThan(reordered, 200, "messages that overtook others on their link")
         print("simulation: 2000 seeds, \(kills) worker kills, \(restarts) coordinator restarts, \(clientKills) inference clients killed, " +
-              "\(dropped) messages dropped, \(duplicated) duplicated, \(clockJumps) clock steps, \(diskFailures) failed disk writes " +
+              "\(dropped) messages dropped, \(duplicated) duplicated, \(reordered) reordered, \(clockJumps) clock steps, \(diskFailures) failed disk writes " +
               "(\(failedByDisk) jobs failed by their store)")
     }
 
