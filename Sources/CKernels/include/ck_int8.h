@@ -211,6 +211,12 @@ void ck_qmul_u8__avx512(const uint8_t *a, int32_t za, const uint8_t *b, int32_t 
 void ck_qmul_u8__avx2(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, size_t b_stride, float m, int32_t zy,
                       int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels);
 
+/// sums[c] += x[p*C + c] for p < pixels, c < C: per-channel sums of consecutive NHWC pixels (an
+/// average pool's window rows, a global average pool's whole map). Exact integer sums: the AVX2
+/// variant adds blocks of 256 pixels in u16 lanes (at most 256 · 255, no wrap) before widening.
+void ck_sum_pixels_u8__scalar(const uint8_t *x, size_t pixels, size_t channels, int32_t *sums);
+void ck_sum_pixels_u8__avx2(const uint8_t *x, size_t pixels, size_t channels, int32_t *sums);
+
 /// out[2i] = a[i], out[2i + 1] = b[i] for i < n: two runs of codes interleaved (the channel
 /// shuffle of two groups, one pixel at a time).
 void ck_interleave2_u8__scalar(const uint8_t *a, const uint8_t *b, uint8_t *out, size_t n);

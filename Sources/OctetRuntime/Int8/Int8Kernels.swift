@@ -90,9 +90,9 @@ enum Int8Kernels {
             let kernel = Pool2DKernel(kind: .max, isa: fast, inHeight: w.inH, inWidth: w.inW, channels: w.channels, outHeight: w.outH,
                                       outWidth: w.outW, kernel: (w.kh, w.kw), stride: (w.sh, w.sw), padTop: w.padTop, padLeft: w.padLeft)
             QuantizedMaxPoolKernel.run(kernel, input: t.u8(src), output: t.u8(dst))
-        case .averagePool(let src, let dst, let w, let zIn, let ratio, let zOut, let include):
+        case .averagePool(let src, let dst, let w, let zIn, let ratio, let zOut, let include, let fast):
             averagePool(UnsafeBufferPointer(t.u8Buffer(src)), w, zeroIn: zIn, ratio: ratio, zeroOut: zOut, countIncludePad: include,
-                        into: t.u8Buffer(dst))
+                        into: t.u8Buffer(dst), fast: fast)
         case .clampFloat(let src, let dst, let lo, let hi):
             // Swift.max then Swift.min, spelled out so the loop vectorizes (same results, NaN and -0 included).
             let x = t.floatBuffer(src), out = t.floatBuffer(dst)
@@ -202,8 +202,11 @@ enum Int8Kernels {
     }
 
     /// Sum of (x − z_x) over each window, requantized with `ratio / n` (`Int8Arithmetic`).
+    /// The average of each window's in-image codes, requantized. The window sums are added by
+    /// `fast`'s sum kernel a window row at a time (a whole map when the window spans the width),
+    /// or without a path by the loop here, which is the specification.
     static func averagePool(_ x: UnsafeBufferPointer<UInt8>, _ w: PoolWindow, zeroIn: Int32, ratio: Double, zeroOut: Int32, countIncludePad: Bool,
-                            into out: UnsafeMutableBufferPointer<UInt8>) {
+                            into out: UnsafeMutableBufferPointer<UInt8>, fast: ISA? = nil) {
         let c = w.channels
         var sums = [Int32](repeating: 0, count: c)
         guard let src = x.baseAddress else { return }
@@ -211,10 +214,21 @@ enum Int8Kernels {
             for ox in 0..<w.outW {
                 let (ys, xs, padded) = window(w, oy, ox)
                 for ch in 0..<c { sums[ch] = 0 }
-                for iy in ys { for ix in xs {
-                    let p = src + (iy * w.inW + ix) * c
-                    for ch in 0..<c { sums[ch] &+= Int32(p[ch]) }
-                } }
+                if let fast {
+                    sums.withUnsafeMutableBufferPointer { s in
+                        guard let base = s.baseAddress, !ys.isEmpty, !xs.isEmpty else { return }
+                        if xs.count == w.inW {
+                            PixelSumKernel.add(src + ys.lowerBound * w.inW * c, pixels: ys.count * w.inW, channels: c, into: base, isa: fast)
+                        } else {
+                            for iy in ys { PixelSumKernel.add(src + (iy * w.inW + xs.lowerBound) * c, pixels: xs.count, channels: c, into: base, isa: fast) }
+                        }
+                    }
+                } else {
+                    for iy in ys { for ix in xs {
+                        let p = src + (iy * w.inW + ix) * c
+                        for ch in 0..<c { sums[ch] &+= Int32(p[ch]) }
+                    } }
+                }
                 let n = countIncludePad ? padded : ys.count * xs.count
                 let m = Float(ratio / Double(max(n, 1)))
                 let taps = Int32(ys.count * xs.count)

@@ -54,7 +54,8 @@ enum Int8Step {
     /// `fast`: the C kernel path, or nil for the plain-Swift reference.
     case add(a: Int, b: Int, dst: Int, ma: Float, za: Int32, mb: Float, zb: Int32, zy: Int32, lo: Int32, hi: Int32, fast: ISA?)
     case maxPool(src: Int, dst: Int, window: PoolWindow, fast: ISA?)
-    case averagePool(src: Int, dst: Int, window: PoolWindow, zeroIn: Int32, scaleRatio: Double, zeroOut: Int32, countIncludePad: Bool)
+    /// `fast`: the path whose sum kernel adds up the windows (`PixelSumKernel`); nil, the Swift loop.
+    case averagePool(src: Int, dst: Int, window: PoolWindow, zeroIn: Int32, scaleRatio: Double, zeroOut: Int32, countIncludePad: Bool, fast: ISA?)
     case clampFloat(src: Int, dst: Int, min: Float, max: Float)
     case softmaxFloat(src: Int, dst: Int, rows: Int, columns: Int)
     /// dst[i] = table[src[i]]: an element-wise function of one quantized tensor (`lowerAsTable`).
@@ -106,7 +107,7 @@ extension Int8Step {
         case .quantize(let src, _, _, _): return ([], [src])
         case .requantize(let src, _, _, _, _, _), .dequantize(let src, _, _), .moveU8(let src, _, _, _, _), .lookup(let src, _, _, _, _, _),
              .resizeNearestU8(let src, _, _, _, _, _), .resizeLinearU8(let src, _, _, _),
-             .maxPool(let src, _, _, _), .averagePool(let src, _, _, _, _, _, _):
+             .maxPool(let src, _, _, _), .averagePool(let src, _, _, _, _, _, _, _):
             return ([src], [])
         case .relayoutFloat(let src, _, _, _), .floatConv(_, let src, _), .clampFloat(let src, _, _, _), .softmaxFloat(let src, _, _, _),
              .col2im(let src, _, _, _):
@@ -126,7 +127,7 @@ extension Int8Step {
         switch self {
         case .quantize(_, let dst, _, _), .requantize(_, let dst, _, _, _, _), .moveU8(_, let dst, _, _, _), .lookup(_, let dst, _, _, _, _),
              .resizeNearestU8(_, let dst, _, _, _, _), .resizeLinearU8(_, let dst, _, _),
-             .add(_, _, let dst, _, _, _, _, _, _, _, _), .maxPool(_, let dst, _, _), .averagePool(_, let dst, _, _, _, _, _):
+             .add(_, _, let dst, _, _, _, _, _, _, _, _), .maxPool(_, let dst, _, _), .averagePool(_, let dst, _, _, _, _, _, _):
             return ([dst], [])
         case .dequantize(_, let dst, _), .relayoutFloat(_, let dst, _, _), .floatConv(_, _, let dst), .clampFloat(_, let dst, _, _),
              .softmaxFloat(_, let dst, _, _), .col2im(_, let dst, _, _):

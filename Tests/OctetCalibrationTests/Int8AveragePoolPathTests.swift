@@ -1,0 +1,43 @@
+import Foundation
+import OctetTestSupport
+import XCTest
+
+/// The INT8 average pools on every kernel path give the codes of the Swift loop (the
+/// specification): windows with and without padding (either count), strides, global pools over
+/// maps of more pixels than the sum kernel's 256-pixel u16 blocks, channel counts that are no
+/// multiple of 16 or 32, and inputs at the codes' extremes.
+final class Int8AveragePoolPathTests: XCTestCase {
+    func testAveragePoolsOnEveryPathGiveTheSwiftLoopsCodes() throws {
+        var r = TestRandom(seed: 11)
+        for (channels, h, w) in [(1, 5, 7), (17, 9, 6), (37, 23, 19), (70, 17, 17), (33, 3, 130)] {
+            for extreme in [false, true] {
+                // Extreme: every input far above the scale's range, so every code is 255.
+                let x = extreme ? Tensor.filled([2, channels, h, w], 1e4) : r.tensor([2, channels, h, w], -2, 3)
+                var b = GraphBuilder(name: "pools")
+                func qdq(_ v: String, _ s: Float, _ z: UInt8) throws -> String {
+                    let sn = b.constant("s", Tensor.filled([], s)), zn = b.constant("z", try Tensor(shape: [], data: .uint8([z])))
+                    return b.add(.dequantizeLinear(axis: 1), [b.add(.quantizeLinear(axis: 1), [v, sn, zn]), sn, zn])
+                }
+                let input = try qdq(b.input("x", dims: [nil, channels, h, w]), 0.02, 100)
+                var outputs: [String] = []
+                outputs.append(try qdq(b.add(.globalAveragePool, [input]), 0.011, 90))
+                outputs.append(try qdq(b.add(.averagePool(Window2D(kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1]), ceilMode: false,
+                                                          countIncludePad: false), [input]), 0.015, 70))
+                outputs.append(try qdq(b.add(.averagePool(Window2D(kernel: [2, 3], strides: [1, 2], pads: [0, 1, 1, 0]), ceilMode: false,
+                                                          countIncludePad: true), [input]), 0.013, 60))
+                outputs.append(try qdq(b.add(.averagePool(Window2D(kernel: [min(h, 3), w]), ceilMode: false, countIncludePad: false), [input]),
+                                       0.012, 50))
+                for o in outputs { b.output(o, dims: [nil, channels, nil, nil]) }
+                let graph = b.graph
+                let reference = try Int8Plan(graph: graph, threads: 1, isa: nil).run(["x": x])
+                for isa in ISA.supported {
+                    let got = try Int8Plan(graph: graph, threads: 2, isa: isa).run(["x": x])
+                    for o in outputs {
+                        let label = "\(isa) \(channels)x\(h)x\(w) extreme=\(extreme) \(o)"
+                        XCTAssertEqual(got[o]?.floats, try XCTUnwrap(reference[o]?.floats, label), label)
+                    }
+                }
+            }
+        }
+    }
+}
