@@ -4,6 +4,8 @@ public protocol Dataset: Sendable {
     var count: Int { get }
     /// A stable name of sample `index` (file name, or `file.npy[i]`).
     func name(_ index: Int) -> String
+    /// The file sample `index` is read from when it is a file of its own (an image), else nil.
+    func file(_ index: Int) -> String?
     func label(_ index: Int) -> Int?
     /// The sample as a flat CHW float tensor.
     func load(_ index: Int) throws(DataError) -> [Float]
@@ -25,6 +27,8 @@ public struct ShapedSample: Sendable {
 
 extension Dataset {
     public func loadInputs(_ index: Int) throws(DataError) -> [String: ShapedSample] { ["": try loadShaped(index)] }
+
+    public func file(_ index: Int) -> String? { nil }
 
     /// Samples of a known fixed shape.
     public func loadShaped(_ index: Int) throws(DataError) -> ShapedSample {

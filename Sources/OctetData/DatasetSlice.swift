@@ -12,6 +12,7 @@ public struct DatasetSlice: Dataset {
     public var count: Int { range.count }
     public var sampleShape: [Int]? { base.sampleShape }
     public func name(_ index: Int) -> String { base.name(range.lowerBound + index) }
+    public func file(_ index: Int) -> String? { base.file(range.lowerBound + index) }
     public func label(_ index: Int) -> Int? { base.label(range.lowerBound + index) }
     public func load(_ index: Int) throws(DataError) -> [Float] { try base.load(range.lowerBound + index) }
     public func loadShaped(_ index: Int) throws(DataError) -> ShapedSample { try base.loadShaped(range.lowerBound + index) }

@@ -39,6 +39,7 @@ public struct ImageFolderDataset: Dataset {
     public var count: Int { items.count }
     public var sampleShape: [Int]? { nil }
     public func name(_ index: Int) -> String { items[index].name }
+    public func file(_ index: Int) -> String? { items[index].path }
     public func label(_ index: Int) -> Int? { items[index].label }
 
     /// Decodes and preprocesses item `index` to a CHW tensor.

@@ -13,6 +13,7 @@ public struct ImageListDataset: Dataset {
     public var count: Int { items.count }
     public var sampleShape: [Int]? { nil }
     public func name(_ index: Int) -> String { items[index].name }
+    public func file(_ index: Int) -> String? { items[index].path }
     public func label(_ index: Int) -> Int? { items[index].label }
 
     public func load(_ index: Int) throws(DataError) -> [Float] {

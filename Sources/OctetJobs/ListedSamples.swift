@@ -7,15 +7,14 @@ import OctetData
 /// joined late.
 struct ListedSamples: Dataset {
     let base: any Dataset
-    /// Each sample's blob, in the base's order.
-    let sampleBlobs: [String]
-    /// The blobs the task lists.
+    /// The cache files of the blobs the task lists (a shipped sample is read from its blob's file).
     let listed: Set<String>
 
     var count: Int { base.count }
     var sampleShape: [Int]? { base.sampleShape }
     func name(_ index: Int) -> String { base.name(index) }
     func label(_ index: Int) -> Int? { base.label(index) }
+    func file(_ index: Int) -> String? { base.file(index) }
 
     func load(_ index: Int) throws(DataError) -> [Float] {
         try check(index)
@@ -33,8 +32,6 @@ struct ListedSamples: Dataset {
     }
 
     func check(_ index: Int) throws(DataError) {
-        guard index >= 0, index < sampleBlobs.count, listed.contains(sampleBlobs[index]) else {
-            throw .unlisted(name: base.name(index), index: index)
-        }
+        guard let file = base.file(index), listed.contains(file) else { throw .unlisted(name: base.name(index), index: index) }
     }
 }

@@ -57,22 +57,20 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
         return PreparedInput(for: a, input: input, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
     }
 
-    /// A job's dataset, and with shipped files each sample's blob.
+    /// A job's dataset, and whether its samples are shipped files (read from the cache).
     struct OpenedData {
         var data: any Dataset
-        var sampleBlobs: [String]?
+        var shipped: Bool
     }
 
     /// The task's view of its job's dataset (opened once per job spec): with shipped files, only
     /// the samples whose images the task lists (`ListedSamples`).
     func samples(_ a: Octet_Wire_TaskAssignment, _ dataset: DatasetSpec) throws -> any Dataset {
-        let opened = try cached(\.datasets, Self.specKey(a.spec)) { () throws -> OpenedData in
-            let files = try dataset.shippedFiles(blobPath: cache.path)
-            let data = try dataset.open(blobPath: cache.path, files: files)
-            return OpenedData(data: data, sampleBlobs: files.map { f in (0..<data.count).map { f[dataset.offset + $0].hash } })
+        let opened = try cached(\.datasets, Self.specKey(a.spec)) {
+            OpenedData(data: try dataset.open(blobPath: cache.path), shipped: dataset.manifest != nil)
         }
-        guard let sampleBlobs = opened.sampleBlobs else { return opened.data }
-        return ListedSamples(base: opened.data, sampleBlobs: sampleBlobs, listed: Set(a.blobs))
+        guard opened.shipped else { return opened.data }
+        return ListedSamples(base: opened.data, listed: Set(a.blobs.map(cache.path)))
     }
 
     /// The task's view of its job's dataset (`samples`) and its sample range, checked.
