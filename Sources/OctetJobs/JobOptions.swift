@@ -45,7 +45,10 @@ extension JobOptions {
         guard kind == Self.kind else { throw JobFailure("a '\(kind)' job is not a '\(Self.kind)' job") }
         let message: Wire
         do { message = try Wire(serializedBytes: options) } catch {
-            throw JobFailure("the options of a '\(Self.kind)' job cannot be read: \(error)")
+            // Octet before wire protocol 5 wrote its options as a JSON object.
+            let earlier = options.first == UInt8(ascii: "{") && options.last == UInt8(ascii: "}")
+                ? " (they are JSON, as an Octet before protocol version 5 wrote them: submit the job again)" : ""
+            throw JobFailure("the options of a '\(Self.kind)' job cannot be read\(earlier): \(error)")
         }
         do throws(JobFailure) { try self.init(wire: message) } catch {
             throw JobFailure("the options of a '\(Self.kind)' job cannot be read: \(error.message)")

@@ -78,6 +78,11 @@ final class JobSpecCodingTests: XCTestCase {
         var broken = calibration
         broken.options = Data("{".utf8)
         XCTAssertThrowsError(try CalibrationJobOptions(broken)) { XCTAssertTrue("\($0)".contains("cannot be read"), "\($0)") }
+        // Options as an earlier Octet stored them (JSON) are named as such.
+        broken.options = Data(#"{"calibration":{"method":"kl"},"shardSize":32}"#.utf8)
+        XCTAssertThrowsError(try CalibrationJobOptions(broken)) {
+            XCTAssertTrue("\($0)".contains("they are JSON, as an Octet before protocol version 5 wrote them"), "\($0)")
+        }
         broken.options = calibration.options.prefix(calibration.options.count - 3)
         XCTAssertThrowsError(try CalibrationJobOptions(broken)) { XCTAssertTrue("\($0)".contains("cannot be read"), "\($0)") }
         // What no flag could build is refused when read, naming the field.
