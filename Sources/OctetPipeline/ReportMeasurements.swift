@@ -77,7 +77,7 @@ public final class ReportMeter: @unchecked Sendable {
         let cached = int8Plans[shapes]
         lock.unlock()
         // Every quantized tensor kept (no residual Add fused away), on the plan for this sample's shapes.
-        let int8 = try cached ?? Int8Plan(graph: qdq, fuseResidualAdds: false, inputShapes: shapes)
+        let int8 = try cached ?? Int8Plan(graph: qdq, fuseIntoConvolutions: false, inputShapes: shapes)
         if cached == nil { lock.lock(); int8Plans[shapes] = int8; lock.unlock() }
         let quantized = try int8.dequantizedIntermediates(input)
         for (name, b) in quantized where name.hasSuffix("_quantized") {

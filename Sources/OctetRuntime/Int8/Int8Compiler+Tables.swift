@@ -72,9 +72,33 @@ extension Int8Compiler {
             guard let y = values[outputs[0]]?.floats else { return false }
             table += y.map(py.quantize)
         }
+        loweredAhead.insert(readers[0])
+        if !perChannel, fuseTableIntoConvolution(codes: x.slot, dequantized: inputs[0], island: Set(indices), table: table, output: (q.outputs[0], py)) {
+            return true
+        }
         steps.append(.lookup(src: x.slot, dst: newU8(q.outputs[0], py), table: table, channels: perChannel ? channels : 1,
                              label: (perChannel ? "channel tables: " : "table: ") + Self.opList(nodes), fast: isa))
-        loweredAhead.insert(readers[0])
+        return true
+    }
+
+    /// Fuses `table` into the convolution that writes the codes `codes` (its output then becomes
+    /// the table's, applied to each block of rows as it is written), when those codes are read
+    /// only by this table's island: their DequantizeLinear is their one reader, and the island
+    /// reads all of its output. Returns whether it did.
+    mutating func fuseTableIntoConvolution(codes: Int, dequantized: String, island: Set<Int>, table: [UInt8],
+                                           output: (name: String, params: QuantParams)) -> Bool {
+        guard fuseIntoConvolutions, !aliasedSlots.contains(codes) else { return false }
+        let graphOutputs = Set(graph.outputs.map(\.name))
+        guard let j = steps.lastIndex(where: { $0.results.u8.contains(codes) }), case .conv(var c) = steps[j], c.table == nil,
+              case .quantized(let slot, let m, let zp, let lo, let hi) = c.output, slot == codes,
+              c.fast.map({ $0.geometry.outPixelStride == $0.geometry.outChannels }) ?? true,
+              let readers = consumers[dequantized], readers.allSatisfy(island.contains), !graphOutputs.contains(dequantized),
+              let dq = producers[dequantized], let q = graph.nodes[dq].inputs.first,
+              consumers[q]?.count == 1, !graphOutputs.contains(q) else { return false }
+        fusedAway.insert(codes)
+        c.output = .quantized(slot: newU8(output.name, output.params), multipliers: m, zeroPoint: zp, lo: lo, hi: hi)
+        c.table = table
+        steps[j] = .conv(c)
         return true
     }
 

@@ -18,9 +18,10 @@ struct Int8Compiler {
     let inputShapes: [String: Shape]
     let isa: ISA?
     /// Fuse a residual Add into the convolution producing one of its operands where the kernel
-    /// can (the convolution's own u8 output is then never materialized).
-    let fuseResidualAdds: Bool
-    /// u8 slots whose tensors a fused Add made unnecessary (never written).
+    /// can, and a table activation into the convolution whose output only it reads (the
+    /// convolution's own u8 output is then never materialized).
+    let fuseIntoConvolutions: Bool
+    /// u8 slots whose tensors a fused Add or table made unnecessary (never written).
     var fusedAway = Set<Int>()
     /// u8 slots read under more than one name (a QuantizeLinear or data movement that changes
     /// no code): never fused away, since another name still reads them.
@@ -45,11 +46,11 @@ struct Int8Compiler {
     var producers: [String: Int] = [:]
     var consumers: [String: [Int]] = [:]
 
-    init(graph: Graph, inputShapes: [String: Shape], isa: ISA?, fuseResidualAdds: Bool) {
+    init(graph: Graph, inputShapes: [String: Shape], isa: ISA?, fuseIntoConvolutions: Bool) {
         self.graph = graph
         self.inputShapes = inputShapes
         self.isa = isa
-        self.fuseResidualAdds = fuseResidualAdds
+        self.fuseIntoConvolutions = fuseIntoConvolutions
     }
 
     mutating func newU8(_ name: String, _ params: QuantParams) -> Int {
@@ -384,7 +385,7 @@ struct Int8Compiler {
     /// so that the other operand exists when it runs), if that convolution's output feeds only
     /// this Add and its kernel can fuse. Returns whether it did.
     mutating func fuseIntoConvolution(_ node: Node, _ add: Int8ConvKernel.ResidualAdd, output: (name: String, params: QuantParams)) throws(RuntimeError) -> Bool {
-        guard fuseResidualAdds, let isa else { return false }
+        guard fuseIntoConvolutions, let isa else { return false }
         let graphOutputs = Set(graph.outputs.map(\.name))
         /// The index of the step that writes u8 slot `slot`.
         func writer(of slot: Int) -> Int? { steps.lastIndex { $0.results.u8.contains(slot) } }

@@ -253,10 +253,18 @@ enum Int8Kernels {
             // Addresses cross into the worker closures as integers (raw pointers are not Sendable).
             let xAddress = UInt(bitPattern: t.u8(c.input)), outAddress = UInt(bitPattern: out)
             let rAddress = c.residual.map { UInt(bitPattern: t.u8($0.slot)) } ?? 0
+            let table = c.table, outC = c.outC
             let work: @Sendable (Int) -> Void = { p in
+                let range = (pixels * p / parts)..<(pixels * (p + 1) / parts)
                 k.run(input: UnsafePointer(bitPattern: xAddress)!, output: UnsafeMutableRawPointer(bitPattern: outAddress)!,
-                      residual: UnsafePointer(bitPattern: rAddress), pixels: (pixels * p / parts)..<(pixels * (p + 1) / parts),
-                      scratch: UnsafeMutableRawPointer(scratch[p].pointer))
+                      residual: UnsafePointer(bitPattern: rAddress), pixels: range, scratch: UnsafeMutableRawPointer(scratch[p].pointer))
+                // The fused table, in place on the rows this part just wrote (dense u8 pixels).
+                if let table, !range.isEmpty, let rows = UnsafeMutablePointer<UInt8>(bitPattern: outAddress) {
+                    let start = rows + range.lowerBound * outC
+                    table.withUnsafeBufferPointer { lut in
+                        QuantizedLookupKernel.run(start, table: lut.baseAddress!, output: start, count: range.count * outC, isa: k.isa)
+                    }
+                }
             }
             if let pool { pool.run(parts: parts, work) } else { work(0) }
             return
@@ -343,6 +351,9 @@ enum Int8Kernels {
                     let (x, y) = a.convolutionIsSecond ? (r[i], out[i]) : (out[i], r[i])
                     out[i] = UInt8(truncatingIfNeeded: min(max(Int8Arithmetic.add(x, a.ma, y, a.mb, constant: a.constant), a.lo), a.hi))
                 }
+            }
+            if let table = c.table {
+                for i in 0..<out.count { out[i] = table[Int(out[i])] }
             }
         case .float(let slot, let scales, let lo, let hi):
             let out = t.floatBuffer(slot)

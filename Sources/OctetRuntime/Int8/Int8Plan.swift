@@ -44,16 +44,17 @@ public final class Int8Plan: @unchecked Sendable {
     /// - Parameters:
     ///   - isa: the C kernel path to use (bit-exact with the reference), or nil for the
     ///     plain-Swift reference implementation of `Int8Arithmetic`.
-    ///   - fuseResidualAdds: fuse an Add into the convolution producing an operand where the
-    ///     kernel can (same results); the convolution's own output is then not kept, so
+    ///   - fuseIntoConvolutions: fuse an Add into the convolution producing an operand where the
+    ///     kernel can, and a table activation into the convolution whose output only it reads
+    ///     (same results); the convolution's own output is then not kept, so
     ///     `dequantizedIntermediates` lacks it. Off to see every quantized tensor.
     ///   - inputShapes: per-input shapes where the model leaves dimensions other than the batch
     ///     symbolic (the plan is specialized to them; see `ExecutionPlan`).
-    public init(graph: Graph, threads: Int = 1, isa: ISA? = .best, fuseResidualAdds: Bool = true,
+    public init(graph: Graph, threads: Int = 1, isa: ISA? = .best, fuseIntoConvolutions: Bool = true,
                 inputShapes: [String: Shape] = [:]) throws(RuntimeError) {
         do { try graph.verify() } catch { throw .graph(error) }
         let perImage = try PlanCompiler.perImageShapes(graph, given: inputShapes)
-        var c = Int8Compiler(graph: graph, inputShapes: perImage, isa: isa, fuseResidualAdds: fuseResidualAdds)
+        var c = Int8Compiler(graph: graph, inputShapes: perImage, isa: isa, fuseIntoConvolutions: fuseIntoConvolutions)
         self.isa = isa
         try c.compile()
         inputs = c.inputSlots
@@ -131,7 +132,7 @@ public final class Int8Plan: @unchecked Sendable {
             // "small-group" (the per-channel kernel ck_gconv2d_u8s8), and "8-bit split" or
             // "8-bit s16" where 8-bit weights run as two halves or widened.
             let kernel = c.fast.map { " [\($0.isa.rawValue) \($0.kernelName)\($0.weightFormat == .plain ? "" : " \($0.weightFormat)")]" } ?? " (swift)"
-            return "\(kind) \(c.kh)x\(c.kw)/\(c.sh) \(c.inH)x\(c.inW)x\(c.inC) -> \(c.outH)x\(c.outW)x\(c.outC)\(c.residual == nil ? "" : " + add")\(kernel)"
+            return "\(kind) \(c.kh)x\(c.kw)/\(c.sh) \(c.inH)x\(c.inW)x\(c.inC) -> \(c.outH)x\(c.outW)x\(c.outC)\(c.residual == nil ? "" : " + add")\(c.table == nil ? "" : " + table")\(kernel)"
         case .add(_, _, _, _, _, _, _, _, _, _, let fast): return "add\(fast == nil ? " (swift)" : "")"
         case .maxPool(_, _, let w, _): return "maxpool \(w.kh)x\(w.kw) \(w.inH)x\(w.inW)x\(w.channels)"
         case .averagePool(_, _, let w, _, _, _, _, _): return "avgpool \(w.kh)x\(w.kw) \(w.inH)x\(w.inW)x\(w.channels)"

@@ -27,6 +27,9 @@ struct ConvInt8 {
     var fast: Int8ConvKernel?
     /// A residual Add fused into the u8 output: the other operand's slot and the Add's arithmetic.
     var residual: (slot: Int, add: Int8ConvKernel.ResidualAdd)? = nil
+    /// A table activation fused after the u8 output (and any residual Add): each output code
+    /// becomes `table[code]` while the rows are still in cache (`Int8Compiler.fuseTableIntoConvolution`).
+    var table: [UInt8]? = nil
 
     /// Multiply-accumulates for one image.
     var macs: Int { outH * outW * outC * (inC / groups) * kh * kw }
