@@ -4,8 +4,8 @@ import XCTest
 
 /// A user's path for a model beyond convolutions, through the CLI: `octet calibrate` of MTCNN's
 /// P-Net (symbolic height and width, PRelu, two outputs), then `octet bench --profile` of its INT8
-/// file at a size the user gives: every convolution on an integer kernel, the PRelu as per-channel
-/// tables, any FP32 island named with its reason; and `octet eval` comparing both outputs.
+/// file at a size the user gives: every convolution on an integer kernel, each PRelu as per-channel
+/// tables fused into the convolution before it, any FP32 island named with its reason; and `octet eval` comparing both outputs.
 final class ZooInt8CLITests: XCTestCase {
     func testCalibrateBenchProfileAndEvalOfADetectorWithSymbolicSize() throws {
         try TestPaths.requireShared()
@@ -20,7 +20,9 @@ final class ZooInt8CLITests: XCTestCase {
         let lines = bench.stdout.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines.filter { $0.contains("conv 3x3/1 ") && $0.contains("[") }.count, 3, bench.stdout)
         XCTAssertFalse(bench.stdout.contains("fp32 conv"), bench.stdout)
-        XCTAssertTrue(bench.stdout.contains("channel tables: PRelu"), bench.stdout)
+        // Each PRelu (one table per channel) is fused into the convolution before it.
+        XCTAssertEqual(lines.filter { $0.contains("conv 3x3/1 ") && $0.contains("+ table [") }.count, 3, bench.stdout)
+        XCTAssertFalse(bench.stdout.contains("channel tables: PRelu"), bench.stdout)
         for island in lines.filter({ $0.contains("fp32 island: ") }) {
             XCTAssertTrue(island.contains("(no integer kernel in Octet)") || island.contains("(not quantized in the model)"), island)
         }

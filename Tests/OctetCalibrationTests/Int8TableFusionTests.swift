@@ -5,7 +5,7 @@ import XCTest
 /// A table activation (HardSwish, SiLU as x·Sigmoid(x)) whose input only a convolution writes and
 /// only the table reads is fused into that convolution (`Int8Compiler.fuseTableIntoConvolution`):
 /// the codes equal the unfused plan's on every path and in the Swift reference, dense, depthwise
-/// and residual-Add convolutions included; the profile shows `+ table` and no table step where it
+/// and residual-Add convolutions and PRelu's table per channel included; the profile shows `+ table` and no table step where it
 /// fused, and a convolution output that another node also reads keeps its own table step.
 final class Int8TableFusionTests: XCTestCase {
     func model() -> Graph {
@@ -24,7 +24,9 @@ final class Int8TableFusionTests: XCTestCase {
         let e = conv(d, 24, 40, kernel: 1, "expand")                                           // read twice: no fusion
         let f = b.add(.add, [b.add(.unary(.hardSwish), [e]), e])
         let g = silu(b.add(.add, [conv(f, 40, 24, kernel: 1, "project"), d]))                 // residual Add, then a table
-        let pooled = b.add(.flatten(axis: 1), [b.add(.globalAveragePool, [g])])
+        let slopes = b.constant("slopes", try! Tensor(shape: [24, 1, 1], floats: (0..<24).map { Float($0 % 5) * 0.2 - 0.3 }))
+        let h = b.add(.binary(.prelu), [conv(g, 24, 24, kernel: 1, "head"), slopes])           // one table per channel
+        let pooled = b.add(.flatten(axis: 1), [b.add(.globalAveragePool, [h])])
         b.output(b.add(.gemm(GemmAttributes(transB: true)), [pooled, b.constant("fc_w", r.tensor([7, 24])), b.constant("fc_b", r.tensor([7]))],
                        name: "fc"), dims: [nil, 7])
         return b.graph
@@ -49,12 +51,12 @@ final class Int8TableFusionTests: XCTestCase {
             let fused = steps.filter { $0.contains("+ table") }
             // The Swift reference fuses no residual Add, so the last table follows an add step there.
             let addFuses = isa != nil
-            XCTAssertEqual(fused.count, addFuses ? 3 : 2, "\(label): stem, dw (and the projection with its Add) fuse their tables: \(steps)")
+            XCTAssertEqual(fused.count, addFuses ? 4 : 3, "\(label): stem, dw, head (and the projection with its Add) fuse their tables: \(steps)")
             XCTAssertEqual(fused.contains { $0.contains("+ add + table") }, addFuses, "\(label): \(steps)")
             XCTAssertEqual(steps.filter { $0.hasPrefix("table: ") }.count, addFuses ? 1 : 2,
                            "\(label): the expand convolution's output is read twice, so its table stays a step: \(steps)")
             let unfused = try Int8Plan(graph: q.qdq, threads: 2, isa: isa, fuseIntoConvolutions: false)
-            XCTAssertEqual(unfused.makeProfile().labels.filter { $0.hasPrefix("table: ") }.count, 4, label)
+            XCTAssertEqual(unfused.makeProfile().labels.filter { $0.hasPrefix("table: ") || $0.hasPrefix("channel tables: ") }.count, 5, label)
             XCTAssertEqual(try unfused.run(["x": input])[output]?.floats, reference, label)
         }
     }

@@ -73,7 +73,7 @@ extension Int8Compiler {
             table += y.map(py.quantize)
         }
         loweredAhead.insert(readers[0])
-        if !perChannel, fuseTableIntoConvolution(codes: x.slot, dequantized: inputs[0], island: Set(indices), table: table, output: (q.outputs[0], py)) {
+        if fuseTableIntoConvolution(codes: x.slot, dequantized: inputs[0], island: Set(indices), table: table, output: (q.outputs[0], py)) {
             return true
         }
         steps.append(.lookup(src: x.slot, dst: newU8(q.outputs[0], py), table: table, channels: perChannel ? channels : 1,
@@ -81,7 +81,7 @@ extension Int8Compiler {
         return true
     }
 
-    /// Fuses `table` into the convolution that writes the codes `codes` (its output then becomes
+    /// Fuses `table` (one, or one per output channel) into the convolution that writes the codes `codes` (its output then becomes
     /// the table's, applied to each block of rows as it is written), when those codes are read
     /// only by this table's island: their DequantizeLinear is their one reader, and the island
     /// reads all of its output. Returns whether it did.
@@ -90,6 +90,7 @@ extension Int8Compiler {
         guard fuseIntoConvolutions, !aliasedSlots.contains(codes) else { return false }
         let graphOutputs = Set(graph.outputs.map(\.name))
         guard let j = steps.lastIndex(where: { $0.results.u8.contains(codes) }), case .conv(var c) = steps[j], c.table == nil,
+              table.count == 256 || table.count == 256 * c.outC,
               case .quantized(let slot, let m, let zp, let lo, let hi) = c.output, slot == codes,
               c.fast.map({ $0.geometry.outPixelStride == $0.geometry.outChannels }) ?? true,
               let readers = consumers[dequantized], readers.allSatisfy(island.contains), !graphOutputs.contains(dequantized),

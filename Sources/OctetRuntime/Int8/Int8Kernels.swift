@@ -262,7 +262,11 @@ enum Int8Kernels {
                 if let table, !range.isEmpty, let rows = UnsafeMutablePointer<UInt8>(bitPattern: outAddress) {
                     let start = rows + range.lowerBound * outC
                     table.withUnsafeBufferPointer { lut in
-                        QuantizedLookupKernel.run(start, table: lut.baseAddress!, output: start, count: range.count * outC, isa: k.isa)
+                        if lut.count == 256 {
+                            QuantizedLookupKernel.run(start, table: lut.baseAddress!, output: start, count: range.count * outC, isa: k.isa)
+                        } else {
+                            QuantizedLookupKernel.run(start, channelTables: lut.baseAddress!, output: start, pixels: range.count, channels: outC)
+                        }
                     }
                 }
             }
@@ -353,7 +357,8 @@ enum Int8Kernels {
                 }
             }
             if let table = c.table {
-                for i in 0..<out.count { out[i] = table[Int(out[i])] }
+                let perChannel = table.count > 256
+                for i in 0..<out.count { out[i] = table[(perChannel ? i % c.outC * 256 : 0) + Int(out[i])] }
             }
         case .float(let slot, let scales, let lo, let hi):
             let out = t.floatBuffer(slot)

@@ -28,7 +28,8 @@ struct ConvInt8 {
     /// A residual Add fused into the u8 output: the other operand's slot and the Add's arithmetic.
     var residual: (slot: Int, add: Int8ConvKernel.ResidualAdd)? = nil
     /// A table activation fused after the u8 output (and any residual Add): each output code
-    /// becomes `table[code]` while the rows are still in cache (`Int8Compiler.fuseTableIntoConvolution`).
+    /// becomes `table[code]`, or with one table per output channel (PRelu) `table[c·256 + code]`,
+    /// while the rows are still in cache (`Int8Compiler.fuseTableIntoConvolution`).
     var table: [UInt8]? = nil
 
     /// Multiply-accumulates for one image.
