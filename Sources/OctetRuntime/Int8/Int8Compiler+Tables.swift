@@ -81,10 +81,10 @@ extension Int8Compiler {
         return true
     }
 
-    /// Fuses `table` (one, or one per output channel) into the convolution that writes the codes `codes` (its output then becomes
-    /// the table's, applied to each block of rows as it is written), when those codes are read
-    /// only by this table's island: their DequantizeLinear is their one reader, and the island
-    /// reads all of its output. Returns whether it did.
+    /// Fuses `table` (one, or one per output channel) into the convolution that writes the codes
+    /// `codes` (its output then becomes the table's, applied to each block of rows as it is
+    /// written), when those codes are read only by this table's island: their DequantizeLinear
+    /// is their one reader, and the island reads all of its output. Returns whether it did.
     mutating func fuseTableIntoConvolution(codes: Int, dequantized: String, island: Set<Int>, table: [UInt8],
                                            output: (name: String, params: QuantParams)) -> Bool {
         guard fuseIntoConvolutions, !aliasedSlots.contains(codes) else { return false }
