@@ -103,6 +103,8 @@ extension PreprocessRecipe {
                   resizeTo: w.resizeTo.isEmpty ? nil : w.resizeTo.map(Int.init), cropSize: w.cropSize.isEmpty ? nil : w.cropSize.map(Int.init),
                   letterbox: letterbox)
         if w.dctScaling { dctScaling = true }
+        // Checked as a recipe file is (a worker would index its means by channel).
+        do throws(DataError) { try validate() } catch { throw JobFailure("\(error)") }
     }
 }
 
