@@ -7,7 +7,8 @@ fold in turn. With 2 folds that is: calibrate on one half (`octet calibrate --li
 `--offset N/2`), score on the other, then swap; with more, each side is a folder of links to its
 images (file names kept, so the labels file still applies; file-name order kept). Per fold: FP32
 and INT8 top-1, their difference, top-1 agreement of INT8 with FP32 and the logits SQNR; then the
-mean over folds and the spread (the largest minus the smallest fold). Every row is compared with
+mean over folds and the spread (the largest minus the smallest fold); a model that is not a
+classifier (a detector) is scored by its outputs' SQNR alone. Every row is compared with
 the first configuration (the defaults).
 
 usage: scripts/cross_validate.py [--octet .build/release/octet] [--model M] [--data D]
@@ -97,7 +98,8 @@ def fold(args, flags, calib, held_out, work):
     seconds = time.monotonic() - start
     model = cal["paths"]["model"]
     ev = json.loads(run([args.octet, "eval", args.model, model, *common, "--labels", args.labels, *held_out, "--json"]))
-    scores = {"fp32_top1": ev["fp32_top1"], "int8_top1": ev["int8_top1"], "agreement": ev["agreement"],
+    # A model that is not a classifier (a detector's map) is scored by its outputs' SQNR alone.
+    scores = {"fp32_top1": ev.get("fp32_top1"), "int8_top1": ev.get("int8_top1"), "agreement": ev.get("agreement"),
               "sqnr_db": ev["sqnr_db"], "images": ev["images"], "calibrate_seconds": seconds}
     if cal.get("accuracy"):   # --max-drop: what the search saw on its validation rows and returned
         a = cal["accuracy"]
@@ -134,6 +136,18 @@ def main():
             if args.json:
                 print(json.dumps({"config": name, "flags": flags, "folds": scores}), flush=True)
     if args.json:
+        return
+    classifier = all(s["agreement"] is not None for _, _, scores in rows for s in scores)
+    if not classifier:
+        print(f"{args.folds}-fold cross-validation, {n} images, model {os.path.basename(args.model)} (not a classifier: output SQNR)\n")
+        print("| configuration | fold | output SQNR | SQNR mean (spread) | vs defaults: Δ SQNR | calibrate s |")
+        print("|---|---|---|---|---|---|")
+        base = [s["sqnr_db"] for s in rows[0][2]]
+        for name, _, scores in rows:
+            sqnr = [s["sqnr_db"] for s in scores]
+            for i, s in enumerate(scores):
+                summary = f"{sum(sqnr) / len(sqnr):.2f} ({max(sqnr) - min(sqnr):.2f}) | {sum(sqnr) / len(sqnr) - sum(base) / len(base):+.2f} dB" if i == 0 else " | "
+                print(f"| {name if i == 0 else ''} | {'ABCDEFGHIJ'[i] if i < 10 else i + 1} | {sqnr[i]:.2f} | {summary} | {s['calibrate_seconds']:.1f} |")
         return
     print(f"{args.folds}-fold cross-validation, {n} images (about {n // args.folds} per fold), model {os.path.basename(args.model)}\n")
     print("| configuration | fold | FP32 top-1 | INT8 top-1 | Δ top-1 | agreement | logits SQNR | Δ top-1 mean (spread) | agreement mean (spread) | SQNR mean (spread) | vs defaults: Δ agreement, Δ SQNR | calibrate s |")

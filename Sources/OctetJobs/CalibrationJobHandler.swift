@@ -418,10 +418,13 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
             JobTasks.split(verify, size: options.shardSize, job: job.id, kind: CalibrationTask.verification.rawValue, first: next,
                            dataset: options.dataset, files: files, extra: [int8Hash] + Self.graphBlobs(options, data: data, files: files))
         struct Summary: Encodable {
-            var samples: Int, tensors: Int, autoExcluded: [String], heldOut: Bool
-            enum CodingKeys: String, CodingKey { case samples, tensors, autoExcluded = "auto_excluded", heldOut = "verification_held_out" }
+            var samples: Int, tensors: Int, autoExcluded: [String], overBudget: [String], heldOut: Bool
+            enum CodingKeys: String, CodingKey {
+                case samples, tensors, autoExcluded = "auto_excluded", overBudget = "sensitive_over_budget", heldOut = "verification_held_out"
+            }
         }
-        let summary = Summary(samples: q.samples, tensors: q.table.entries.count, autoExcluded: q.autoExcluded, heldOut: used < count)
+        let summary = Summary(samples: q.samples, tensors: q.table.entries.count, autoExcluded: q.autoExcluded,
+                              overBudget: q.sensitiveOverBudget, heldOut: used < count)
         let artifacts = report.isEmpty ? try writeArtifacts(job, options, plan: plan, q, measurements: ReportMeasurements([])) : []
         var quantizedContext = context
         quantizedContext.int8Hash = int8Hash

@@ -123,6 +123,7 @@ extension QuantConfig {
         w.perTensor = !quantize.perChannelWeights
         w.weightBits = UInt32(clamping: quantize.weightBits)
         if let margin = sensitivityMarginDB { w.sensitivityMarginDb = margin } else { w.sensitivityExclusionOff = true }
+        if let sensitivityBudget { w.sensitivityBudget = sensitivityBudget }
         if overClipMarginDB.isFinite { w.overClipMarginDb = overClipMarginDB } else { w.overClipGuardOff = true }
         w.biasCorrection = biasCorrection
         if let biasCorrectionCap { w.biasCorrectionCap = biasCorrectionCap }
@@ -163,6 +164,8 @@ extension QuantConfig {
         quantize = QuantizeOptions(perChannelWeights: !w.perTensor, weightBits: w.hasWeightBits ? Int(w.weightBits) : Self.defaultWeightBits,
                                    excludedNodes: Set(w.excludedNodes), excludedOpTypes: Set(w.excludedOpTypes))
         if w.sensitivityExclusionOff { sensitivityMarginDB = nil } else if w.hasSensitivityMarginDb { sensitivityMarginDB = w.sensitivityMarginDb }
+        // Absent is no limit, not the default: jobs from before the budget had none.
+        sensitivityBudget = w.hasSensitivityBudget ? w.sensitivityBudget : nil
         if w.overClipGuardOff { overClipMarginDB = .infinity } else if w.hasOverClipMarginDb { overClipMarginDB = w.overClipMarginDb }
         if w.hasBiasCorrection { biasCorrection = w.biasCorrection }
         biasCorrectionCap = w.hasBiasCorrectionCap ? w.biasCorrectionCap : nil

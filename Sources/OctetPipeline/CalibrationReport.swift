@@ -25,8 +25,13 @@ public enum CalibrationReport {
             md += "- over-clipping guard: off\n"
         }
         if let margin = config.sensitivityMarginDB {
-            md += "- weight sensitivity: each convolution's output with quantized weights vs FP32 weights on the same FP32 input (\(config.sensitivitySamples) samples); layers more than \(margin) dB below the median stay FP32: "
-            md += q.autoExcluded.isEmpty ? "none\n" : q.autoExcluded.map { "`\($0)` (\(String(format: "%.1f", q.sensitivity[$0] ?? 0)) dB)" }.joined(separator: ", ") + "\n"
+            func layers(_ names: [String]) -> String {
+                names.map { "`\($0)` (\(String(format: "%.1f", q.sensitivity[$0] ?? 0)) dB)" }.joined(separator: ", ")
+            }
+            md += "- weight sensitivity: each convolution's output with quantized weights vs FP32 weights on the same FP32 input (\(config.sensitivitySamples) samples); layers more than \(margin) dB below the median stay FP32"
+            md += config.sensitivityBudget.map { String(format: " within %g%% of the convolutions' multiply-adds", $0 * 100) } ?? ""
+            md += ": " + (q.autoExcluded.isEmpty ? "none" : layers(q.autoExcluded))
+            md += q.sensitiveOverBudget.isEmpty ? "\n" : "; as sensitive but quantized, over that budget: \(layers(q.sensitiveOverBudget))\n"
         }
         if !config.quantize.excludedNodes.isEmpty || !config.quantize.excludedOpTypes.isEmpty {
             md += "- kept in FP32: " + (config.quantize.excludedNodes.sorted() + config.quantize.excludedOpTypes.sorted()).map { "`\($0)`" }.joined(separator: ", ") + "\n"

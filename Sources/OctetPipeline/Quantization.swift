@@ -21,6 +21,8 @@ public struct QuantizedModel: Sendable {
     public var sensitivity: [String: Double] = [:]
     /// Layers kept in FP32 because they are too sensitive to weight quantization.
     public var autoExcluded: [String] = []
+    /// Layers as sensitive, quantized because keeping them too would exceed the budget.
+    public var sensitiveOverBudget: [String] = []
     /// What `--max-drop` did, when it was asked for.
     public var accuracy: AccuracyControlReport? = nil
     /// The quantize options the QDQ graph was made with (every exclusion included).
@@ -38,13 +40,45 @@ public struct QuantizedModel: Sendable {
     public var roundedUp: [String: [Bool]]? = nil
 }
 
+/// Which convolutions the weight-sensitivity rule keeps in FP32 (`sensitiveLayers`).
+public struct SensitivityExclusion: Sendable, Equatable {
+    /// Stay FP32, worst first.
+    public var kept: [String] = []
+    /// Sensitive by the margin but quantized: keeping them too would spend more than the budget.
+    public var overBudget: [String] = []
+
+    public init(kept: [String] = [], overBudget: [String] = []) {
+        self.kept = kept
+        self.overBudget = overBudget
+    }
+}
+
 /// The layers to keep in FP32: sensitivity more than `margin` dB below the median, worst first,
-/// at most a tenth of the layers.
-public func sensitiveLayers(_ sensitivity: [String: Double], margin: Double) -> [String] {
+/// at most a tenth of the layers, and (with a `budget`) at most that fraction of the analysed
+/// convolutions' multiply-adds (`multiplyAdds`, per layer) in all. An FP32 layer runs at a
+/// quarter of INT8 speed or less, so one large layer can cost more than the rest of the model
+/// (SqueezeNet's classifier: a quarter of its multiply-adds); a layer that does not fit is left
+/// quantized and the next one tried. Layers in `excluded` (the user's) are never chosen and
+/// spend nothing.
+public func sensitiveLayers(_ sensitivity: [String: Double], margin: Double, multiplyAdds: [String: Int] = [:],
+                            budget: Double? = nil, excluded: Set<String> = []) -> SensitivityExclusion {
     let sorted = sensitivity.filter { $0.value.isFinite }.sorted { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) }
-    guard !sorted.isEmpty else { return [] }
+    guard !sorted.isEmpty else { return SensitivityExclusion() }
     let median = sorted[sorted.count / 2].value
-    return sorted.prefix(max(sorted.count / 10, 0)).filter { $0.value < median - margin }.map(\.key)
+    let candidates = sorted.prefix(max(sorted.count / 10, 0)).filter { $0.value < median - margin && !excluded.contains($0.key) }.map(\.key)
+    guard let budget else { return SensitivityExclusion(kept: candidates) }
+    let total = multiplyAdds.values.reduce(0.0) { $0 + Double(max($1, 0)) }
+    var result = SensitivityExclusion(), spent = 0.0
+    for layer in candidates {
+        let cost = Double(max(multiplyAdds[layer] ?? 0, 0))
+        if total > 0, spent + cost <= budget * total {
+            spent += cost
+            result.kept.append(layer)
+        } else {
+            result.overBudget.append(layer)
+        }
+    }
+    return result
 }
 
 /// Errors of calibration.
@@ -145,6 +179,8 @@ public struct CalibrationPlan: Sendable {
     public var validationRows: Range<Int> = 0..<0
     public var sensitivity: [String: Double]
     public var autoExcluded: [String]
+    /// As sensitive as `autoExcluded`, but quantized: over `QuantConfig.sensitivityBudget`.
+    public var sensitiveOverBudget: [String] = []
     public var corrections: [String: [Float]]
     /// What calibration changed in the FP32 graph before observing it (`calibrationGraph`).
     public var adjustments = GraphAdjustments()
@@ -246,9 +282,11 @@ extension CalibrationPlan {
         plan.sensitivity = effects.sensitivity
         plan.corrections = effects.biasCorrection
         if let margin = config.sensitivityMarginDB {
-            let auto = sensitiveLayers(effects.sensitivity, margin: margin).filter { !config.quantize.excludedNodes.contains($0) }
-            plan.autoExcluded = auto.sorted()
-            plan.config.quantize.excludedNodes.formUnion(auto)
+            let rule = sensitiveLayers(effects.sensitivity, margin: margin, multiplyAdds: effects.multiplyAdds(graph),
+                                       budget: config.sensitivityBudget, excluded: config.quantize.excludedNodes)
+            plan.autoExcluded = rule.kept.sorted()
+            plan.sensitiveOverBudget = rule.overBudget.sorted()
+            plan.config.quantize.excludedNodes.formUnion(rule.kept)
         }
         plan.watched = Self.watchedTensors(graph, config: plan.config, everyExclusion: false)
         return plan
@@ -432,6 +470,7 @@ func quantizer(_ plan: CalibrationPlan, histograms: [String: AbsHistogram], seco
                                                      options: config.quantize, weights: weights)
         return QuantizedModel(fp32: plan.graph, qdq: qdq, table: table, histograms: histograms, samples: plan.samples,
                               seconds: seconds, sensitivity: plan.sensitivity, autoExcluded: plan.autoExcluded,
+                              sensitiveOverBudget: plan.sensitiveOverBudget,
                               quantize: config.quantize, biasCorrections: corrections,
                               equalizedClips: plan.adjustments.equalizedClips, absorbedBiases: plan.adjustments.absorbedBiases,
                               weightScales: plan.weightScales, roundedUp: plan.roundedUp)

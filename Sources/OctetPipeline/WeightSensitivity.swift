@@ -228,6 +228,21 @@ public struct WeightEffects: Sendable {
     public var sensitivity: [String: Double] = [:]
     /// Per convolution: the mean output shift per channel (the bias correction).
     public var biasCorrection: [String: [Float]] = [:]
+    /// Per convolution: its output pixels over the samples measured.
+    public var outputPixels: [String: Int] = [:]
+
+    /// Per convolution of `graph` measured here: its multiply-adds over the samples (output pixels
+    /// times weights), the cost `sensitiveLayers` budgets.
+    public func multiplyAdds(_ graph: Graph) -> [String: Int] {
+        var macs: [String: Int] = [:]
+        for node in graph.nodes {
+            guard let pixels = outputPixels[node.name], node.inputs.count > 1,
+                  let w = graph.initializers[node.inputs[1]] else { continue }
+            let (product, overflow) = pixels.multipliedReportingOverflow(by: w.shape.elementCount)
+            macs[node.name] = overflow ? Int.max : product
+        }
+        return macs
+    }
 
     /// Sums `samples` (sorted here by sample, so any split or arrival order gives the same result).
     public init(_ samples: [WeightEffectSample]) {
@@ -246,6 +261,7 @@ public struct WeightEffects: Sendable {
                 pixels[name, default: 0] += l.pixels
             }
         }
+        outputPixels = pixels
         for (k, s) in signal { sensitivity[k] = (noise[k] ?? 0) == 0 ? 200 : 10 * log10(s / noise[k]!) }
         for (k, sums) in shift {
             let n = Float(max(pixels[k] ?? 1, 1))

@@ -351,7 +351,8 @@ extension Int8Bench {
                 let f = try Benchmark.run(graph: q.fp32, options: PlanOptions(isa: isa, threads: threads), batch: batch,
                                           iterations: common.iterations, inputShapes: [input.name: shape])
                 let labels = try Int8Plan(graph: q.qdq, isa: isa, inputShapes: [input.name: shape]).makeProfile().labels
-                let tables = labels.filter { $0.hasPrefix("table: ") }.count
+                // Standalone lookups and those fused into the convolution before them.
+                let tables = labels.filter { $0.hasPrefix("table: ") || $0.hasPrefix("channel tables: ") || $0.contains(" + table") }.count
                 let islands = labels.filter { $0.hasPrefix("fp32 island: ") }.count
                 if let ort { vsORT[isa, default: []].append(log(r.imagesPerSecond / ort)) }
                 vsFP32[isa, default: []].append(log(r.imagesPerSecond / f.imagesPerSecond))

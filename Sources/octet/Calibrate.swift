@@ -43,11 +43,16 @@ struct Calibrate: ParsableCommand {
             struct Summary: Encodable {
                 var samples: Int; var seconds: Double; var tensors: Int; var paths: CalibrationArtifacts.Paths
                 var accuracy: AccuracyControlReport?
+                /// Convolutions the weight-sensitivity rule kept in FP32, and those it left quantized for its budget.
+                var autoExcluded: [String]; var sensitiveOverBudget: [String]
             }
             return try printJSON(Summary(samples: q.samples, seconds: q.seconds, tensors: q.table.entries.count, paths: paths,
-                                         accuracy: q.accuracy))
+                                         accuracy: q.accuracy, autoExcluded: q.autoExcluded, sensitiveOverBudget: q.sensitiveOverBudget))
         }
         if !q.autoExcluded.isEmpty { print("kept in FP32 (weight-sensitive): \(q.autoExcluded.joined(separator: ", "))") }
+        if !q.sensitiveOverBudget.isEmpty {
+            print("quantized though weight-sensitive (over the --sensitivity-budget): \(q.sensitiveOverBudget.joined(separator: ", "))")
+        }
         if let a = q.accuracy {
             print(String(format: "--max-drop %.2f (%@, %d validation samples): FP32 %.2f, all INT8 %.2f, written %.2f",
                          a.maxDrop, a.metric.rawValue, a.validationSamples, a.fp32, a.allInt8, a.final))

@@ -86,6 +86,9 @@ struct CalibrationFlags: ParsableArguments {
     @Option(help: "Keep in FP32 the convolutions whose weight-quantization SQNR is this many dB below the median layer's ('off' disables).")
     var sensitivityMargin: String = flag(defaults.sensitivityMarginDB)
 
+    @Option(help: "The convolutions that margin keeps in FP32 may cost at most this percentage of the convolutions' multiply-adds, worst first ('off': no limit).")
+    var sensitivityBudget: String = flag(defaults.sensitivityBudget.map { $0 * 100 })
+
     @Option(help: "Samples for the per-layer SQNR of the report.")
     var reportSamples: Int = defaults.reportSamples
 
@@ -150,6 +153,7 @@ struct CalibrationFlags: ParsableArguments {
                                      excludedNodes: Set(exclude.filter { !opTypes.contains($0) }),
                                      excludedOpTypes: Set(exclude.filter { opTypes.contains($0) }))
         c.sensitivityMarginDB = try number(sensitivityMargin, "sensitivity-margin", "dB")
+        c.sensitivityBudget = try number(sensitivityBudget, "sensitivity-budget", "a percentage").map { $0 / 100 }
         c.reportSamples = reportSamples
         c.symmetricActivations = symmetricActivations
         guard biasCorrection == "on" || biasCorrection == "off" else { throw ValidationError("--bias-correction takes 'on' or 'off'") }

@@ -32,6 +32,7 @@ final class JobSpecCodingTests: XCTestCase {
         off.crossLayerEqualization = true
         off.highBiasAbsorption = true
         off.biasCorrectionCap = 2
+        off.sensitivityBudget = nil
         var other = QuantConfig()
         other.method = .percentile(99.9)
         other.samples = 64
@@ -40,6 +41,7 @@ final class JobSpecCodingTests: XCTestCase {
         other.weightRanges = .outputs
         other.weightRounding = .adaround
         other.adaRound.iterations = 50
+        other.sensitivityBudget = 0.2
         other.accuracy = AccuracyBound(maxDrop: 0.5, metric: .top1, validationSamples: 20)
         var sqnr = QuantConfig()
         sqnr.accuracy = AccuracyBound(maxDrop: 0)
@@ -69,6 +71,11 @@ final class JobSpecCodingTests: XCTestCase {
         message.calibration.clearStatisticsSamples()
         message.calibration.clearReportSamples()
         XCTAssertEqual(try CalibrationJobOptions(wire: message), options(QuantConfig()))
+        // Except the sensitivity budget: a job from before it existed had no limit, and keeps none.
+        message.calibration.clearSensitivityBudget()
+        var unlimited = QuantConfig()
+        unlimited.sensitivityBudget = nil
+        XCTAssertEqual(try CalibrationJobOptions(wire: message), options(unlimited))
     }
 
     /// A spec's options are read only as their own kind, and unreadable options say why.

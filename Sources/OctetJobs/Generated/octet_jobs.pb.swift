@@ -8,8 +8,8 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// The payloads of Octet's job handlers (opaque to the cluster, which carries them in
-/// TaskResult.payload). Regenerate the Swift code with ./regenerate.sh.
+/// The payloads of Octet's job handlers, opaque to the cluster, which carries them in
+/// TaskResult.payload and JobSpec.options. Regenerate the Swift code with ./regenerate.sh.
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -579,6 +579,17 @@ public nonisolated struct Octet_Jobs_QuantConfig: @unchecked Sendable {
   public var hasAccuracy: Bool {_storage._accuracy != nil}
   /// Clears the value of `accuracy`. Subsequent reads from it will return its default value.
   public mutating func clearAccuracy() {_uniqueStorage()._accuracy = nil}
+
+  /// --sensitivity-budget as a fraction of the convolutions' multiply-adds; absent: no limit (as
+  /// before the budget existed, so an older job keeps its meaning).
+  public var sensitivityBudget: Double {
+    get {_storage._sensitivityBudget ?? 0}
+    set {_uniqueStorage()._sensitivityBudget = newValue}
+  }
+  /// Returns true if `sensitivityBudget` has been explicitly set.
+  public var hasSensitivityBudget: Bool {_storage._sensitivityBudget != nil}
+  /// Clears the value of `sensitivityBudget`. Subsequent reads from it will return its default value.
+  public mutating func clearSensitivityBudget() {_uniqueStorage()._sensitivityBudget = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1254,7 +1265,7 @@ nonisolated extension Octet_Jobs_Letterbox: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Octet_Jobs_QuantConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".QuantConfig"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}method\0\u{1}samples\0\u{3}excluded_nodes\0\u{3}excluded_op_types\0\u{3}per_tensor\0\u{3}weight_bits\0\u{3}sensitivity_margin_db\0\u{3}sensitivity_exclusion_off\0\u{3}over_clip_margin_db\0\u{3}over_clip_guard_off\0\u{3}bias_correction\0\u{3}bias_correction_cap\0\u{3}symmetric_activations\0\u{1}equalize\0\u{3}absorb_high_bias\0\u{3}weight_ranges\0\u{3}weight_rounding\0\u{3}adaround_iterations\0\u{3}statistics_samples\0\u{3}report_samples\0\u{1}accuracy\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}method\0\u{1}samples\0\u{3}excluded_nodes\0\u{3}excluded_op_types\0\u{3}per_tensor\0\u{3}weight_bits\0\u{3}sensitivity_margin_db\0\u{3}sensitivity_exclusion_off\0\u{3}over_clip_margin_db\0\u{3}over_clip_guard_off\0\u{3}bias_correction\0\u{3}bias_correction_cap\0\u{3}symmetric_activations\0\u{1}equalize\0\u{3}absorb_high_bias\0\u{3}weight_ranges\0\u{3}weight_rounding\0\u{3}adaround_iterations\0\u{3}statistics_samples\0\u{3}report_samples\0\u{1}accuracy\0\u{3}sensitivity_budget\0")
 
   fileprivate class _StorageClass {
     var _method: String? = nil
@@ -1278,6 +1289,7 @@ nonisolated extension Octet_Jobs_QuantConfig: SwiftProtobuf.Message, SwiftProtob
     var _statisticsSamples: UInt32? = nil
     var _reportSamples: UInt32? = nil
     var _accuracy: Octet_Jobs_AccuracyBound? = nil
+    var _sensitivityBudget: Double? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1309,6 +1321,7 @@ nonisolated extension Octet_Jobs_QuantConfig: SwiftProtobuf.Message, SwiftProtob
       _statisticsSamples = source._statisticsSamples
       _reportSamples = source._reportSamples
       _accuracy = source._accuracy
+      _sensitivityBudget = source._sensitivityBudget
     }
   }
 
@@ -1348,6 +1361,7 @@ nonisolated extension Octet_Jobs_QuantConfig: SwiftProtobuf.Message, SwiftProtob
         case 19: try { try decoder.decodeSingularUInt32Field(value: &_storage._statisticsSamples) }()
         case 20: try { try decoder.decodeSingularUInt32Field(value: &_storage._reportSamples) }()
         case 21: try { try decoder.decodeSingularMessageField(value: &_storage._accuracy) }()
+        case 22: try { try decoder.decodeSingularDoubleField(value: &_storage._sensitivityBudget) }()
         default: break
         }
       }
@@ -1423,6 +1437,9 @@ nonisolated extension Octet_Jobs_QuantConfig: SwiftProtobuf.Message, SwiftProtob
       try { if let v = _storage._accuracy {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
       } }()
+      try { if let v = _storage._sensitivityBudget {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 22)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1453,6 +1470,7 @@ nonisolated extension Octet_Jobs_QuantConfig: SwiftProtobuf.Message, SwiftProtob
         if _storage._statisticsSamples != rhs_storage._statisticsSamples {return false}
         if _storage._reportSamples != rhs_storage._reportSamples {return false}
         if _storage._accuracy != rhs_storage._accuracy {return false}
+        if _storage._sensitivityBudget != rhs_storage._sensitivityBudget {return false}
         return true
       }
       if !storagesAreEqual {return false}
