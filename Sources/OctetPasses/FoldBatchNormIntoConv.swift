@@ -21,15 +21,14 @@ public enum FoldBatchNormIntoConv {
         let producers = g.producers
         let consumers = g.consumers
         for (bnIndex, bn) in g.nodes.enumerated() {
-            guard case .batchNormalization(let eps) = bn.op,
+            guard case .batchNormalization = bn.op,
                   let convIndex = producers[bn.inputs[0]], !removed.contains(convIndex),
                   let outChannels = outputChannels(g.nodes[convIndex], g),
                   consumers[bn.inputs[0]]?.count == 1, !outputs.contains(bn.inputs[0]) else { continue }
             let conv = g.nodes[convIndex]
-            let params = bn.inputs[1...4].map { g.initializers[$0]?.floats }
             guard let weight = g.initializers[conv.inputs[1]], let w = weight.floats,
-                  let gamma = params[0], let beta = params[1], let mean = params[2], let variance = params[3] else { continue }
-            guard gamma.count == outChannels, beta.count == outChannels, mean.count == outChannels, variance.count == outChannels else { continue }
+                  let bnParams = parameters(bn, g, channels: outChannels) else { continue }
+            let scales = bnParams.scale
             let oldBias: [Float]
             if conv.inputs.count > 2, !conv.inputs[2].isEmpty {
                 guard let b = g.initializers[conv.inputs[2]]?.floats, b.count == outChannels else { continue }
@@ -37,10 +36,9 @@ public enum FoldBatchNormIntoConv {
             } else {
                 oldBias = [Float](repeating: 0, count: outChannels)
             }
-            let scales = (0..<outChannels).map { o in Double(gamma[o]) / (Double(variance[o]) + Double(eps)).squareRoot() }
             var newW = w
             for i in w.indices { newW[i] = Float(Double(w[i]) * scales[outputChannel(ofWeight: i, conv, weight.shape)]) }
-            let newB = (0..<outChannels).map { o in Float((Double(oldBias[o]) - Double(mean[o])) * scales[o] + Double(beta[o])) }
+            let newB = (0..<outChannels).map { o in Float((Double(oldBias[o]) - bnParams.mean[o]) * scales[o] + bnParams.beta[o]) }
             let wName = uniqueName(conv.name + "_folded_W", in: g), bName = uniqueName(conv.name + "_folded_B", in: g)
             g.initializers[wName] = Tensor(computed: weight.shape, floats: newW)
             g.initializers[bName] = Tensor(computed: [outChannels], floats: newB)
@@ -50,6 +48,17 @@ public enum FoldBatchNormIntoConv {
         }
         g.nodes = g.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
         return EliminateDeadNodes.apply(g)
+    }
+
+    /// A BatchNormalization's per-channel scale k = γ / sqrt(σ² + ε), mean μ and shift β (in
+    /// Double), when its parameters are constants of `channels` values; the rule both folds use.
+    static func parameters(_ bn: Node, _ g: Graph, channels: Int) -> (scale: [Double], mean: [Double], beta: [Double])? {
+        guard case .batchNormalization(let eps) = bn.op, bn.inputs.count >= 5 else { return nil }
+        let p = bn.inputs[1...4].map { g.initializers[$0]?.floats }
+        guard let gamma = p[0], let beta = p[1], let mean = p[2], let variance = p[3],
+              gamma.count == channels, beta.count == channels, mean.count == channels, variance.count == channels else { return nil }
+        let scale = (0..<channels).map { o in Double(gamma[o]) / (Double(variance[o]) + Double(eps)).squareRoot() }
+        return (scale, mean.map(Double.init), beta.map(Double.init))
     }
 
     /// The output channels of a Conv or ConvTranspose with constant float weights, else nil.

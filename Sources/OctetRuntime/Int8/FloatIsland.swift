@@ -61,8 +61,10 @@ extension Int8Compiler {
             return true
         case .dequantizeLinear:
             if graph.initializers[node.inputs[0]] != nil { return true }
-            if case .u8? = values[node.inputs[0]] { return true }
-            return false
+            switch values[node.inputs[0]] {
+            case .u8?, .u8PerChannel?: return true
+            default: return false
+            }
         case .convTranspose:
             return quantizedConvTranspose(node) != nil
         case .conv, .gemm, .matMul:
@@ -102,7 +104,7 @@ extension Int8Compiler {
     func isActivation(_ name: String) -> Bool {
         switch values[name] {
         case .float?, .dequant?: true
-        case .u8?, nil: false
+        case .u8?, .u8PerChannel?, nil: false
         }
     }
 

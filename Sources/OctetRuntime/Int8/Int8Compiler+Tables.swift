@@ -49,9 +49,18 @@ extension Int8Compiler {
         // The 256 real values of the codes through the island's nodes, once per channel when a
         // constant has a value per channel (that channel's value as a scalar).
         let codes = Shape([256])
-        let (py, _, _) = try outputSpec(q, nil)
+        // The output codes per tensor, or per channel (NNCF's depthwise inputs: one table per channel).
+        let out = try channelOutputSpec(q, nil)
+        let outPerChannel = out.scales.count > 1
+        guard !outPerChannel || (out.scales.count == channels && xShape.rank == 4) else { return false }
         var table: [UInt8] = []
-        for c in 0..<(perChannel ? channels : 1) {
+        var real: [Float]? = nil
+        for c in 0..<(perChannel || outPerChannel ? channels : 1) {
+            let py = QuantParams(scale: out.scales[outPerChannel ? c : 0], zeroPoint: out.params.zeroPoint, dtype: .uint8)
+            if !perChannel, let real {
+                table += real.map(py.quantize)
+                continue
+            }
             var values: [String: Tensor] = [:]
             do {
                 values[inputs[0]] = try Tensor(shape: codes, floats: (0..<256).map { Float(Int32($0) - x.params.zeroPoint) * x.params.scale })
@@ -70,14 +79,17 @@ extension Int8Compiler {
                 values[node.outputs[0]] = result[0]
             }
             guard let y = values[outputs[0]]?.floats else { return false }
+            real = y
             table += y.map(py.quantize)
         }
         loweredAhead.insert(readers[0])
-        if fuseTableIntoConvolution(codes: x.slot, dequantized: inputs[0], island: Set(indices), table: table, output: (q.outputs[0], py)) {
+        let output = (name: q.outputs[0], params: out.params, scales: outPerChannel ? out.scales : nil)
+        if fuseTableIntoConvolution(codes: x.slot, dequantized: inputs[0], island: Set(indices), table: table, output: output) {
             return true
         }
-        steps.append(.lookup(src: x.slot, dst: newU8(q.outputs[0], py), table: table, channels: perChannel ? channels : 1,
-                             label: (perChannel ? "channel tables: " : "table: ") + Self.opList(nodes), fast: isa))
+        let dst = outPerChannel ? newU8PerChannel(output.name, out.params, scales: out.scales) : newU8(output.name, out.params)
+        steps.append(.lookup(src: x.slot, dst: dst, table: table, channels: table.count / 256,
+                             label: (table.count > 256 ? "channel tables: " : "table: ") + Self.opList(nodes), fast: isa))
         return true
     }
 
@@ -86,7 +98,7 @@ extension Int8Compiler {
     /// written), when those codes are read only by this table's island: their DequantizeLinear
     /// is their one reader, and the island reads all of its output. Returns whether it did.
     mutating func fuseTableIntoConvolution(codes: Int, dequantized: String, island: Set<Int>, table: [UInt8],
-                                           output: (name: String, params: QuantParams)) -> Bool {
+                                           output: (name: String, params: QuantParams, scales: [Float]?)) -> Bool {
         guard fuseIntoConvolutions, !aliasedSlots.contains(codes) else { return false }
         let graphOutputs = Set(graph.outputs.map(\.name))
         guard let j = steps.lastIndex(where: { $0.results.u8.contains(codes) }), case .conv(var c) = steps[j], c.table == nil,
@@ -97,7 +109,8 @@ extension Int8Compiler {
               let dq = producers[dequantized], let q = graph.nodes[dq].inputs.first,
               consumers[q]?.count == 1, !graphOutputs.contains(q) else { return false }
         fusedAway.insert(codes)
-        c.output = .quantized(slot: newU8(output.name, output.params), multipliers: m, zeroPoint: zp, lo: lo, hi: hi)
+        let written = output.scales.map { newU8PerChannel(output.name, output.params, scales: $0) } ?? newU8(output.name, output.params)
+        c.output = .quantized(slot: written, multipliers: m, zeroPoint: zp, lo: lo, hi: hi)
         c.table = table
         steps[j] = .conv(c)
         return true

@@ -7,6 +7,10 @@ import OctetPasses
 struct Int8Compiler {
     enum Value {
         case u8(slot: Int, params: QuantParams)
+        /// Codes quantized per channel of an NCHW tensor (NNCF's depthwise inputs): `params`
+        /// holds the zero point, `scales` each channel's scale. Only a depthwise convolution reads
+        /// them (`QDQParameters.perChannelActivationProblem`), so no other lowering sees this case.
+        case u8PerChannel(slot: Int, params: QuantParams, scales: [Float])
         case float(slot: Int)
         /// A DequantizeLinear of an activation: the real values of a u8 tensor, not materialized.
         case dequant(of: String)
@@ -59,6 +63,12 @@ struct Int8Compiler {
         return u8Sizes.count - 1
     }
 
+    mutating func newU8PerChannel(_ name: String, _ params: QuantParams, scales: [Float]) -> Int {
+        u8Sizes.append(shapes[name]?.elementCount ?? 1)
+        values[name] = .u8PerChannel(slot: u8Sizes.count - 1, params: params, scales: scales)
+        return u8Sizes.count - 1
+    }
+
     mutating func newFloat(_ name: String) -> Int {
         floatSizes.append(shapes[name]?.elementCount ?? 1)
         values[name] = .float(slot: floatSizes.count - 1)
@@ -73,13 +83,21 @@ struct Int8Compiler {
         return (slot, params)
     }
 
+    /// The per-channel codes behind a dequantized activation `name` (see `Value.u8PerChannel`).
+    func quantizedPerChannel(_ name: String) -> (slot: Int, params: QuantParams, scales: [Float])? {
+        guard case .dequant(let of)? = values[name], case .u8PerChannel(let slot, let params, let scales)? = values[of] else { return nil }
+        return (slot, params, scales)
+    }
+
     /// A float slot holding `name`'s real values, dequantizing once if needed.
     mutating func floatSlot(_ name: String, for node: Node) throws(RuntimeError) -> Int {
         switch values[name] {
         case .float(let slot)?: return slot
         case .dequant?:
             if let s = materialized[name] { return s }
-            let (src, params) = quantized(name)!
+            guard let (src, params) = quantized(name) else {
+                throw fail(node, "per-channel codes of '\(name)' read by a layer without an integer step")
+            }
             let saved = values[name]
             let dst = newFloat(name)
             values[name] = saved
@@ -135,7 +153,7 @@ struct Int8Compiler {
     mutating func compile() throws(RuntimeError) {
         var g = graph
         for i in g.inputs.indices where g.inputs[i].dims.count >= 1 { g.inputs[i].dims[0] = nil }
-        do { (graph, shapes) = try SpecializeShapes.apply(FoldQuantizedConstants.apply(g), inputShapes: inputShapes) } catch { throw .graph(error) }
+        do { (graph, shapes) = try SpecializeShapes.apply(FoldBatchNormIntoQuantizedConv.apply(FoldQuantizedConstants.apply(g)), inputShapes: inputShapes) } catch { throw .graph(error) }
         try QDQParameters.validate(graph, shapes: shapes)
         producers = graph.producers
         consumers = graph.consumers
@@ -199,7 +217,32 @@ struct Int8Compiler {
 
     /// Output parameters and clamp bounds of a fused QuantizeLinear (after an optional activation).
     func outputSpec(_ q: Node, _ act: Node?) throws(RuntimeError) -> (params: QuantParams, lo: Int32, hi: Int32) {
-        guard let s = graph.initializers[q.inputs[1]]?.floats?.first else { throw fail(q, "QuantizeLinear with a non-constant scale") }
+        let spec = try channelOutputSpec(q, act)
+        guard spec.scales.count == 1 else {
+            throw fail(q, "\(spec.scales.count) scales where this layer writes one (per-channel codes feed only depthwise convolutions)")
+        }
+        return (spec.params, spec.lo, spec.hi)
+    }
+
+    /// `outputSpec` of a QuantizeLinear that may be per channel: the parameters with the first
+    /// scale, every scale, and clamp bounds that hold for every channel (a clip that falls on
+    /// different codes per channel is refused).
+    func channelOutputSpec(_ q: Node, _ act: Node?) throws(RuntimeError) -> (params: QuantParams, scales: [Float], lo: Int32, hi: Int32) {
+        guard let scales = graph.initializers[q.inputs[1]]?.floats, !scales.isEmpty else { throw fail(q, "QuantizeLinear with a non-constant scale") }
+        var spec: (params: QuantParams, lo: Int32, hi: Int32)? = nil
+        for s in scales {
+            let c = try outputSpec(q, act, scale: s)
+            if let first = spec, first.lo != c.lo || first.hi != c.hi {
+                throw fail(q, "the clip before it falls on different codes per channel")
+            }
+            if spec == nil { spec = c }
+        }
+        guard let spec else { throw fail(q, "QuantizeLinear with no scale") }
+        return (spec.params, scales, spec.lo, spec.hi)
+    }
+
+    /// `outputSpec` with scale `s`.
+    func outputSpec(_ q: Node, _ act: Node?, scale s: Float) throws(RuntimeError) -> (params: QuantParams, lo: Int32, hi: Int32) {
         let zp = q.inputs.count > 2 ? graph.initializers[q.inputs[2]] : nil
         // Signed activations (ONNX Runtime's default QInt8) run as unsigned ones shifted by 128:
         // code q in [-128, 127] with zero point z is code q + 128 in [0, 255] with zero point
@@ -248,7 +291,10 @@ struct Int8Compiler {
             }
         case .dequantizeLinear:
             if graph.initializers[node.inputs[0]] != nil { return }  // constants are read by their consumers
-            guard case .u8? = values[node.inputs[0]] else { throw fail(node, "DequantizeLinear of a non-uint8 activation") }
+            switch values[node.inputs[0]] {
+            case .u8?, .u8PerChannel?: break
+            default: throw fail(node, "DequantizeLinear of a non-uint8 activation")
+            }
             values[out] = .dequant(of: node.inputs[0])
         case .conv, .gemm, .matMul:
             try lowerConv(node, fused: fused)
@@ -442,7 +488,9 @@ struct Int8Compiler {
 
     /// - Parameter floatAct: a Relu/Clip to apply to a float output (no QuantizeLinear follows).
     mutating func lowerConv(_ node: Node, fused: (q: Node, act: Node?)?, floatAct: Node? = nil) throws(RuntimeError) {
-        guard let x = quantized(node.inputs[0]), let w = constant(node.inputs[1]), let wq = w.quantized else {
+        let perChannelInput = quantizedPerChannel(node.inputs[0])
+        guard let x = quantized(node.inputs[0]) ?? perChannelInput.map({ ($0.slot, $0.params) }),
+              let w = constant(node.inputs[1]), let wq = w.quantized else {
             // Input or weights not quantized: the layer was kept in FP32; its activation fuses
             // into the FP32 kernel and the QuantizeLinear that was to fuse runs on its output.
             try lowerFloatConv(node, act: fused?.act ?? floatAct)
@@ -457,27 +505,46 @@ struct Int8Compiler {
         let outC = geometry.outChannels
         let wScales = scales.count == 1 ? Array(repeating: scales[0], count: outC) : scales
         guard wScales.count == outC else { throw fail(node, "weight scales do not match \(outC) output channels") }
+        // The input scale of each output channel: one, or (per-channel codes into a depthwise
+        // convolution) that of the one input channel the output channel reads.
+        let xScales: [Float]
+        if let perChannelInput {
+            let channels = perChannelInput.scales.count
+            guard geometry.groups == channels, geometry.inChannelsPerGroup == 1, outC % channels == 0 else {
+                throw fail(node, "per-channel input codes into a convolution that is not depthwise")
+            }
+            xScales = (0..<outC).map { perChannelInput.scales[$0 / (outC / channels)] }
+        } else {
+            xScales = Array(repeating: x.params.scale, count: outC)
+        }
         // Bias: a DequantizeLinear'd s32 constant with scale sx·sw, or a float constant quantized here.
         var bias = [Int32](repeating: 0, count: outC)
         if node.inputs.count > 2, !node.inputs[2].isEmpty, let b = constant(node.inputs[2]) {
             let gemmBeta = lowering.beta
             let full = b.values.count == 1 ? Array(repeating: b.values[0], count: outC) : b.values
-            bias = WeightQuantizer.quantizeBias(full.map { $0 * gemmBeta }, inputScale: x.params.scale, weightScales: wScales).q
-            if let bq = b.quantized, bq.count == outC, gemmBeta == 1,
-               zip(b.scales, wScales).allSatisfy({ abs(Double($0) - Double(x.params.scale) * Double($1)) <= 1e-6 * Double($0) }) {
+            bias = perChannelInput == nil
+                ? WeightQuantizer.quantizeBias(full.map { $0 * gemmBeta }, inputScale: x.params.scale, weightScales: wScales).q
+                : WeightQuantizer.quantizeBias(full.map { $0 * gemmBeta }, inputScale: 1, weightScales: zip(xScales, wScales).map { $0 * $1 }).q
+            if let bq = b.quantized, bq.count == outC, gemmBeta == 1, b.scales.count == outC,
+               (0..<outC).allSatisfy({ abs(Double(b.scales[$0]) - Double(xScales[$0]) * Double(wScales[$0])) <= 1e-6 * Double(b.scales[$0]) }) {
                 bias = bq
             }
         }
         let output: ConvOutput
         if let fused {
-            let (py, lo, hi) = try outputSpec(fused.q, fused.act)
-            output = .quantized(slot: newU8(fused.q.outputs[0], py),
-                                multipliers: wScales.map { Int8Arithmetic.multiplier(x.params.scale, $0, over: py.scale) },
-                                zeroPoint: py.zeroPoint, lo: lo, hi: hi)
+            let spec = try channelOutputSpec(fused.q, fused.act)
+            guard spec.scales.count == 1 || spec.scales.count == outC else {
+                throw fail(fused.q, "\(spec.scales.count) output scales for \(outC) channels")
+            }
+            let yScales = spec.scales.count == 1 ? Array(repeating: spec.params.scale, count: outC) : spec.scales
+            let slot = spec.scales.count == 1 ? newU8(fused.q.outputs[0], spec.params)
+                                              : newU8PerChannel(fused.q.outputs[0], spec.params, scales: spec.scales)
+            output = .quantized(slot: slot, multipliers: (0..<outC).map { Int8Arithmetic.multiplier(xScales[$0], wScales[$0], over: yScales[$0]) },
+                                zeroPoint: spec.params.zeroPoint, lo: spec.lo, hi: spec.hi)
         } else {
             let (lo, hi) = Self.clampBounds(floatAct)
             output = .float(slot: newFloat(floatAct?.outputs[0] ?? node.outputs[0]),
-                            scales: wScales.map { Float(Double(x.params.scale) * Double($0)) }, min: lo, max: hi)
+                            scales: (0..<outC).map { Float(Double(xScales[$0]) * Double(wScales[$0])) }, min: lo, max: hi)
         }
         appendConv(geometry, input: x, weights: weights, bias: bias, output: output)
     }
