@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # The INT8 accuracy table of docs/benchmarks.md: every model of the zoo calibrated by Octet (kl,
 # the first SAMPLES shared images, its recipe) and, where ONNX Runtime's quantize_static can make
-# one, ONNX Runtime's own QDQ file of the same model (calibrated on the same preprocessed images);
-# each file run by Octet and by ONNX Runtime on held-out images 250.. (EVAL of them), compared
+# one, ONNX Runtime's own QDQ file of the same model (calibrated on the same preprocessed images),
+# and with NNCF installed, NNCF's (scripts/nncf_quantize.py, the same images); each file run by Octet and by ONNX Runtime on held-out images 250.. (EVAL of them), compared
 # with FP32 and with each other (scripts/ort_zoo_check.py). Prints one JSON line per model and file.
 #
-# usage: scripts/zoo_int8_check.sh [OCTET] [SHARED] [SAMPLES] [EVAL]
-# Needs: a release build, python3 with onnxruntime, onnx and numpy.
+# usage: [FILES="octet ort nncf"] scripts/zoo_int8_check.sh [OCTET] [SHARED] [SAMPLES] [EVAL]
+# FILES picks the kinds of file (default all three). Needs: a release build, python3 with
+# onnxruntime, onnx and numpy (and nncf for NNCF's files: pip install nncf).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OCTET=${1:-.build/release/octet}; SHARED=${2:-../shared}; SAMPLES=${3:-64}; EVAL=${4:-128}
+FILES=${FILES:-octet ort nncf}
+wanted() { case " $FILES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 IMAGES=$SHARED/data/imagenet-sample
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 for model in "$SHARED"/models/zoo/*.onnx; do
@@ -19,12 +22,20 @@ for model in "$SHARED"/models/zoo/*.onnx; do
   fi
   # The calibration inputs, preprocessed by Octet, for ONNX Runtime's calibration.
   "$OCTET" eval "$model" "$dir/$name.int8.onnx" --data "$IMAGES" --limit "$SAMPLES" --save-inputs "$WORK/$name.cal.npz" > /dev/null 2>&1
-  ort_file=""
-  if python3 scripts/ort_quantize.py "$model" "$WORK/$name.ort.onnx" --npz "$WORK/$name.cal.npz" --samples "$SAMPLES" --preprocess > /dev/null 2>&1; then
+  ort_file=""; nncf_file=""
+  if wanted nncf; then
+    if python3 scripts/nncf_quantize.py "$model" "$WORK/$name.nncf.onnx" --npz "$WORK/$name.cal.npz" --samples "$SAMPLES" > "$WORK/nncf.log" 2>&1; then
+      nncf_file=$WORK/$name.nncf.onnx
+    else
+      echo "{\"model\": \"$name\", \"file\": \"nncf\", \"error\": \"nncf_quantize failed: $(tail -1 "$WORK/nncf.log" | tr '"' "'" | cut -c1-200)\"}"
+    fi
+  fi
+  if wanted ort && python3 scripts/ort_quantize.py "$model" "$WORK/$name.ort.onnx" --npz "$WORK/$name.cal.npz" --samples "$SAMPLES" --preprocess > /dev/null 2>&1; then
     ort_file=$WORK/$name.ort.onnx
   fi
-  for file in "$dir/$name.int8.onnx" $ort_file; do
-    kind=$([ "$file" = "$ort_file" ] && echo ort || echo octet)
+  octet_file=""; wanted octet && octet_file=$dir/$name.int8.onnx
+  for file in $octet_file $ort_file $nncf_file; do
+    kind=octet; [ "$file" = "$ort_file" ] && kind=ort; [ "$file" = "$nncf_file" ] && kind=nncf
     if ! "$OCTET" eval "$model" "$file" --data "$IMAGES" --offset 250 --limit "$EVAL" --save-inputs "$WORK/in.npz" \
          --save-outputs "$WORK/out.npz" > "$WORK/eval.log" 2>&1; then
       echo "{\"model\": \"$name\", \"file\": \"$kind\", \"error\": \"octet eval failed: $(tail -1 "$WORK/eval.log")\"}"; continue
@@ -35,5 +46,5 @@ for model in "$SHARED"/models/zoo/*.onnx; do
       *) echo "{\"model\": \"$name\", \"file\": \"$kind\", \"error\": \"ONNX Runtime: $(echo "$result" | tr '"' "'" | cut -c1-200)\"}" ;;
     esac
   done
-  [ -z "$ort_file" ] && echo "{\"model\": \"$name\", \"file\": \"ort\", \"error\": \"quantize_static failed\"}"
+  wanted ort && [ -z "$ort_file" ] && echo "{\"model\": \"$name\", \"file\": \"ort\", \"error\": \"quantize_static failed\"}"
 done

@@ -8,6 +8,13 @@ public enum QuantizeKernel {
         isa.kernels.pointee.quantize_u8(x, scale, zeroPoint, output, count)
     }
 
+    /// `quantize` with a scale per channel: `pixels` rows of `scales.count` floats (NHWC), one
+    /// zero point (the per-channel codes of NNCF's depthwise inputs).
+    public static func quantizeChannels(_ x: UnsafePointer<Float>, scales: [Float], zeroPoint: Int32, output: UnsafeMutablePointer<UInt8>,
+                                        pixels: Int, isa: ISA) {
+        isa.kernels.pointee.quantize_channels_u8(x, scales, zeroPoint, output, pixels, scales.count)
+    }
+
     public static func requantize(_ x: UnsafePointer<UInt8>, zeroIn: Int32, multiplier: Float, zeroOut: Int32,
                                   output: UnsafeMutablePointer<UInt8>, count: Int, isa: ISA) {
         isa.kernels.pointee.requantize_u8(x, zeroIn, multiplier, zeroOut, output, count)

@@ -39,4 +39,28 @@ final class QuantizeKernelTests: XCTestCase {
             }
         }
     }
+
+    /// The per-channel quantize (NNCF's depthwise inputs): each channel of an NHWC row with its own
+    /// scale, channel counts around the vector width, the same ties and non-finite values.
+    func testQuantizeChannelsMatchesQuantParamsPerChannelOnEveryPath() {
+        var rng = TestSeed.generator()
+        for isa in ISA.supported {
+            for trial in 0..<200 {
+                let channels = trial < 24 ? trial + 1 : Int.random(in: 1...70, using: &rng)
+                let pixels = trial < 24 ? 3 : Int.random(in: 0...20, using: &rng)
+                let zero = Int32.random(in: 0...255, using: &rng)
+                let params = (0..<channels).map { _ in QuantParams(scale: Float.random(in: 0.001...0.5, using: &rng), zeroPoint: zero, dtype: .uint8) }
+                let n = pixels * channels
+                var x = (0..<n).map { i in Float.random(in: -200...200, using: &rng) * params[i % channels].scale }
+                for i in stride(from: 0, to: n, by: 5) { x[i] = (Float(Int.random(in: -300...300, using: &rng)) + 0.5) * params[i % channels].scale }
+                if n > 3 { x[0] = .nan; x[1] = .infinity; x[2] = -.infinity; x[3] = 1e30 }
+                var out = [UInt8](repeating: 0xCD, count: n + 1)
+                if n > 0 {
+                    QuantizeKernel.quantizeChannels(x, scales: params.map(\.scale), zeroPoint: zero, output: &out, pixels: pixels, isa: isa)
+                }
+                XCTAssertEqual(Array(out.prefix(n)), x.indices.map { params[$0 % channels].quantize(x[$0]) }, "\(isa) \(pixels)x\(channels)")
+                XCTAssertEqual(out[n], 0xCD, "\(isa) wrote past the end")
+            }
+        }
+    }
 }

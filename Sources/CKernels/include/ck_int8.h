@@ -179,6 +179,11 @@ void ck_quantize_u8__scalar(const float *x, float scale, int32_t zero_point, uin
 void ck_quantize_u8__avx512(const float *x, float scale, int32_t zero_point, uint8_t *out, size_t n);
 void ck_quantize_u8__avx2(const float *x, float scale, int32_t zero_point, uint8_t *out, size_t n);
 
+/// ck_quantize_u8 with a scale per channel: x is `pixels` rows of `channels` floats (NHWC), channel
+/// c quantized with scales[c] and the one zero point (NNCF's per-channel depthwise inputs).
+void ck_quantize_channels_u8__scalar(const float *x, const float *scales, int32_t zero_point, uint8_t *out, size_t pixels, size_t channels);
+void ck_quantize_channels_u8__avx2(const float *x, const float *scales, int32_t zero_point, uint8_t *out, size_t pixels, size_t channels);
+
 /// u8 -> u8 with new parameters: out = clamp(rne((x - zero_in) * m) + zero_out, 0, 255), the
 /// product in float, INT32_MIN on overflow as vcvtps2dq (Int8Arithmetic.requantize).
 void ck_requantize_u8__scalar(const uint8_t *x, int32_t zero_in, float m, int32_t zero_out, uint8_t *out, size_t n);

@@ -41,6 +41,7 @@ static void ck_fill_scalar(ck_kernels *t) {
     t->qadd_u8 = ck_qadd_u8__scalar;
     t->qmul_u8 = ck_qmul_u8__scalar;
     t->quantize_u8 = ck_quantize_u8__scalar;
+    t->quantize_channels_u8 = ck_quantize_channels_u8__scalar;
     t->requantize_u8 = ck_requantize_u8__scalar;
     t->maxpool2d_u8 = ck_maxpool2d_u8_nhwc__scalar;
     t->lookup_u8 = ck_lookup_u8__scalar;
@@ -77,6 +78,7 @@ static void ck_fill_avx2(ck_kernels *t) {
     t->qadd_u8 = ck_qadd_u8__avx2;
     t->qmul_u8 = ck_qmul_u8__avx2;
     t->quantize_u8 = ck_quantize_u8__avx2;
+    t->quantize_channels_u8 = ck_quantize_channels_u8__avx2;
     t->requantize_u8 = ck_requantize_u8__avx2;
     t->maxpool2d_u8 = ck_maxpool2d_u8_nhwc__avx2;
     t->sum_pixels_u8 = ck_sum_pixels_u8__avx2;

@@ -16,6 +16,20 @@ void ck_quantize_u8__scalar(const float *x, float scale, int32_t zero_point, uin
     }
 }
 
+void ck_quantize_channels_u8__scalar(const float *x, const float *scales, int32_t zero_point, uint8_t *out, size_t pixels, size_t channels) {
+    const float z = (float)zero_point;
+    for (size_t p = 0; p < pixels; p++) {
+        const float *row = x + p * channels;
+        uint8_t *o = out + p * channels;
+        for (size_t c = 0; c < channels; c++) {
+            float v = nearbyintf(row[c] / scales[c]) + z;
+            if (v != v) v = z;
+            v = v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v);
+            o[c] = (uint8_t)v;
+        }
+    }
+}
+
 static inline int32_t ck_q_cvtps_epi32(float x) {
     if (!(x >= -2147483648.0f && x < 2147483648.0f)) return INT32_MIN;
     return (int32_t)nearbyintf(x);
@@ -63,6 +77,27 @@ void ck_quantize_u8__avx2(const float *x, float scale, int32_t zero_point, uint8
     ck_quantize_u8__scalar(x + i, scale, zero_point, out + i, n - i);
 }
 
+__attribute__((target("avx2")))
+void ck_quantize_channels_u8__avx2(const float *x, const float *scales, int32_t zero_point, uint8_t *out, size_t pixels, size_t channels) {
+    const __m256 vz = _mm256_set1_ps((float)zero_point);
+    const __m256 v0 = _mm256_setzero_ps(), v255 = _mm256_set1_ps(255.0f);
+    for (size_t p = 0; p < pixels; p++) {
+        const float *row = x + p * channels;
+        uint8_t *o = out + p * channels;
+        size_t c = 0;
+        for (; c + 8 <= channels; c += 8) {
+            __m256 v = _mm256_add_ps(_mm256_round_ps(_mm256_div_ps(_mm256_loadu_ps(row + c), _mm256_loadu_ps(scales + c)),
+                                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vz);
+            v = _mm256_blendv_ps(v, vz, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+            v = _mm256_min_ps(_mm256_max_ps(v, v0), v255);
+            const __m256i q = _mm256_cvtps_epi32(v);
+            const __m128i p16 = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+            _mm_storel_epi64((__m128i *)(o + c), _mm_packus_epi16(p16, p16));
+        }
+        if (c < channels) ck_quantize_channels_u8__scalar(row + c, scales + c, zero_point, o + c, 1, channels - c);
+    }
+}
+
 __attribute__((target("avx512f,avx512bw,avx512vl")))
 void ck_requantize_u8__avx512(const uint8_t *x, int32_t zero_in, float m, int32_t zero_out, uint8_t *out, size_t n) {
     const __m512i vzi = _mm512_set1_epi32(zero_in), vzo = _mm512_set1_epi32(zero_out);
@@ -96,5 +131,6 @@ void ck_requantize_u8__avx2(const uint8_t *x, int32_t zero_in, float m, int32_t 
 void ck_quantize_u8__avx512(const float *x, float scale, int32_t zero_point, uint8_t *out, size_t n) { ck_quantize_u8__scalar(x, scale, zero_point, out, n); }
 void ck_quantize_u8__avx2(const float *x, float scale, int32_t zero_point, uint8_t *out, size_t n) { ck_quantize_u8__scalar(x, scale, zero_point, out, n); }
 void ck_requantize_u8__avx512(const uint8_t *x, int32_t zero_in, float m, int32_t zero_out, uint8_t *out, size_t n) { ck_requantize_u8__scalar(x, zero_in, m, zero_out, out, n); }
+void ck_quantize_channels_u8__avx2(const float *x, const float *scales, int32_t zero_point, uint8_t *out, size_t pixels, size_t channels) { ck_quantize_channels_u8__scalar(x, scales, zero_point, out, pixels, channels); }
 void ck_requantize_u8__avx2(const uint8_t *x, int32_t zero_in, float m, int32_t zero_out, uint8_t *out, size_t n) { ck_requantize_u8__scalar(x, zero_in, m, zero_out, out, n); }
 #endif

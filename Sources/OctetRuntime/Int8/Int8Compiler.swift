@@ -272,6 +272,15 @@ struct Int8Compiler {
         let out = fused?.q.outputs[0] ?? node.outputs[0]
         if node.op.keepsQuantization, quantized(node.inputs[0]) != nil { return try lowerDataMovement(node) }
         switch node.op {
+        case .quantizeLinear where (graph.initializers[node.inputs[1]]?.shape.elementCount ?? 1) > 1:
+            // Per channel (NNCF's depthwise input after a float activation): from the float values only.
+            let spec = try channelOutputSpec(node, nil)
+            guard quantized(node.inputs[0]) == nil, shapes[node.inputs[0]]?.rank == 4 else {
+                throw fail(node, "a per-channel QuantizeLinear of codes (requantizing per channel is not supported)")
+            }
+            let src = try floatSlot(node.inputs[0], for: node)
+            steps.append(.quantizeChannels(src: src, dst: newU8PerChannel(out, spec.params, scales: spec.scales),
+                                           channels: spec.scales.map { QuantParams(scale: $0, zeroPoint: spec.params.zeroPoint, dtype: .uint8) }, fast: isa))
         case .quantizeLinear:
             let (params, _, _) = try outputSpec(node, nil)
             if let (src, p) = quantized(node.inputs[0]) {

@@ -137,6 +137,7 @@ public final class Int8Plan: @unchecked Sendable {
         case .maxPool(_, _, let w, _): return "maxpool \(w.kh)x\(w.kw) \(w.inH)x\(w.inW)x\(w.channels)"
         case .averagePool(_, _, let w, _, _, _, _, _): return "avgpool \(w.kh)x\(w.kw) \(w.inH)x\(w.inW)x\(w.channels)"
         case .quantize: return "quantize"
+        case .quantizeChannels: return "quantize per channel"
         case .requantize: return "requantize"
         case .dequantize: return "dequantize"
         case .relayoutFloat: return "relayout"
