@@ -9,18 +9,8 @@ import XCTest
 /// FP32 islands only where the file leaves ops unquantized; `octet eval` runs it, and its outputs
 /// match ONNX Runtime's evaluation of the file node by node (`scripts/ort_zoo_check.py`).
 final class NNCFFileCLITests: XCTestCase {
-    /// Runs `python3 args`; nil when it cannot start.
     func python(_ args: [String]) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3"] + args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        try runCommand(["python3"] + args)
     }
 
     func testNNCFsPerChannelDepthwiseInputsRunOnTheIntegerKernelsAsTheFileMeans() throws {

@@ -170,4 +170,26 @@ final class PerChannelActivationTests: XCTestCase {
         let zeroPoints = refusal(try int8Graph(l, batchNorm: false, scales: scales, zeros: mixed).0)
         XCTAssertTrue(zeroPoints.contains("the zero points differ between channels"), zeroPoints)
     }
+
+    /// ONNX reads codes with the DequantizeLinear's own parameters. A file whose DequantizeLinear
+    /// differs from the QuantizeLinear that wrote the codes (an edited file) gets that meaning, on
+    /// every path, instead of the QuantizeLinear's parameters.
+    func testADequantizeLinearReadsCodesWithItsOwnParameters() throws {
+        var b = GraphBuilder(name: "mismatched")
+        let sa: Float = 0.05, za: UInt8 = 10, sb: Float = 0.2, zb: UInt8 = 30
+        let q = b.add(.quantizeLinear(axis: 1), [b.input("x", dims: [nil, 3, 4, 5]), b.constant("sa", Tensor.filled([], sa)),
+                                                 b.constant("za", try Tensor(shape: [], data: .uint8([za])))])
+        let y = b.add(.dequantizeLinear(axis: 1), [q, b.constant("sb", Tensor.filled([], sb)), b.constant("zb", try Tensor(shape: [], data: .uint8([zb])))])
+        b.output(y, dims: [nil, 3, 4, 5])
+        var r = TestRandom(seed: 43)
+        let values = (0..<120).map { _ in Float(r.int(-300...300)) * 0.01 }
+        let x = try Tensor(shape: [2, 3, 4, 5], floats: values)
+        let expected = values.map { v -> Float in
+            let code = min(max((v / sa).rounded(.toNearestOrEven) + Float(za), 0), 255)
+            return (code - Float(zb)) * sb
+        }
+        for isa in [nil] + ISA.supported.map(Optional.some) {
+            XCTAssertEqual(try Int8Plan(graph: b.graph, threads: 1, isa: isa).run(["x": x])[y]?.floats, expected, isa?.rawValue ?? "swift")
+        }
+    }
 }

@@ -42,3 +42,18 @@ final class ReadAll: @unchecked Sendable {
     }
     func wait() -> Data { done.wait(); return data }
 }
+
+/// Runs a command found on the PATH (`/usr/bin/env args`), returning its exit status and its
+/// standard output and error together.
+public func runCommand(_ args: [String]) throws -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = args
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = pipe
+    try p.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}

@@ -300,11 +300,33 @@ struct Int8Compiler {
             }
         case .dequantizeLinear:
             if graph.initializers[node.inputs[0]] != nil { return }  // constants are read by their consumers
+            // The codes read with this node's own parameters: those they were written with, or
+            // (a file whose DequantizeLinear differs from its QuantizeLinear) the same slot
+            // under this node's parameters, as ONNX defines it.
+            let spec = try channelOutputSpec(node, nil)
+            let codes: String
             switch values[node.inputs[0]] {
-            case .u8?, .u8PerChannel?: break
+            case .u8(let slot, let params)?:
+                if spec.scales.count == 1, spec.params == params {
+                    codes = node.inputs[0]
+                } else {
+                    codes = node.inputs[0] + "#as " + node.name
+                    values[codes] = spec.scales.count == 1 ? .u8(slot: slot, params: spec.params)
+                                                           : .u8PerChannel(slot: slot, params: spec.params, scales: spec.scales)
+                    aliasedSlots.insert(slot)
+                }
+            case .u8PerChannel(let slot, let params, let scales)?:
+                if spec.scales == scales, spec.params.zeroPoint == params.zeroPoint {
+                    codes = node.inputs[0]
+                } else {
+                    codes = node.inputs[0] + "#as " + node.name
+                    values[codes] = spec.scales.count == 1 ? .u8(slot: slot, params: spec.params)
+                                                           : .u8PerChannel(slot: slot, params: spec.params, scales: spec.scales)
+                    aliasedSlots.insert(slot)
+                }
             default: throw fail(node, "DequantizeLinear of a non-uint8 activation")
             }
-            values[out] = .dequant(of: node.inputs[0])
+            values[out] = .dequant(of: codes)
         case .conv, .gemm, .matMul:
             try lowerConv(node, fused: fused)
         case .convTranspose:
