@@ -93,8 +93,8 @@ public struct PreprocessRecipe: Codable, Hashable, Sendable {
         guard mean.count == 3, std.count == 3, std.allSatisfy({ $0 != 0 && $0.isFinite }), pixelDivisor > 0 else {
             throw .badRecipe("'\(name)' needs 3 means and 3 non-zero stds")
         }
-        if let r = resizeShorter, r <= 0 { throw .badRecipe("'\(name)': resizeShorter must be positive") }
-        if let c = crop, c <= 0 { throw .badRecipe("'\(name)': crop must be positive") }
+        if let r = resizeShorter, r <= 0 || r > 16384 { throw .badRecipe("'\(name)': resizeShorter must be in 1...16384") }
+        if let c = crop, c <= 0 || c > 16384 { throw .badRecipe("'\(name)': crop must be in 1...16384") }
         for (field, v) in [("resizeTo", resizeTo), ("cropSize", cropSize), ("letterbox.size", letterbox?.size)] {
             if let v, v.count != 2 || v.contains(where: { $0 <= 0 || $0 > 16384 }) {
                 throw .badRecipe("'\(name)': \(field) must be [height, width] with positive sizes")
@@ -124,9 +124,21 @@ public struct PreprocessRecipe: Codable, Hashable, Sendable {
 
     /// Decodes the image at `path` for this recipe (`dctScaling`: at a reduced DCT scale that
     /// keeps the resize target's pixels).
+    /// An image whose resized or final size would exceed the decoder's pixel limit (a recipe's
+    /// large resize of a long, thin image) is refused here, naming it, before any resizing.
     public func decode(contentsOf path: String) throws(DataError) -> RGBImage {
-        guard dctScaling == true, letterbox == nil, resizeShorter != nil || resizeTo != nil else { return try ImageDecoder.decode(contentsOf: path) }
-        return try ImageDecoder.decode(contentsOf: path) { w, h in self.resizedSize(width: w, height: h) }
+        let image: RGBImage
+        if dctScaling == true, letterbox == nil, resizeShorter != nil || resizeTo != nil {
+            image = try ImageDecoder.decode(contentsOf: path) { w, h in self.resizedSize(width: w, height: h) }
+        } else {
+            image = try ImageDecoder.decode(contentsOf: path)
+        }
+        let (rw, rh) = resizedSize(width: image.width, height: image.height)
+        let out = outputSize(width: image.width, height: image.height)
+        for (w, h) in [(rw, rh), (out.width, out.height)] where w.multipliedReportingOverflow(by: h).overflow || w * h > ImageDecoder.maxPixels {
+            throw .badRecipe("'\(name)' resizes \(path) (\(image.width)x\(image.height)) to \(w)x\(h), more than \(ImageDecoder.maxPixels) pixels")
+        }
+        return image
     }
 
     /// The CHW float tensor of `image`.

@@ -165,6 +165,23 @@ final class DatasetTests: XCTestCase {
         XCTAssertThrowsError(try LabelsFile(path: labels.path)) { XCTAssertTrue("\($0)".contains("not an integer"), "\($0)") }
     }
 
+    /// A recipe's resize that would make an image larger than the decoder accepts (here the
+    /// shorter side of a 500×375 photo to 16384: 21845×16384 pixels) is refused naming the image,
+    /// before any memory is spent on it.
+    func testAResizeBeyondThePixelLimitIsRefusedNamingTheImage() throws {
+        try TestPaths.requireShared()
+        var recipe = PreprocessRecipe.efficientNetLite
+        recipe.resizeShorter = 16384
+        recipe.crop = nil
+        XCTAssertNoThrow(try recipe.validate())
+        let path = TestPaths.imageSample + "/n01440764_tench.JPEG"
+        XCTAssertThrowsError(try recipe.decode(contentsOf: path)) {
+            XCTAssertTrue("\($0)".contains("n01440764_tench.JPEG (500x375) to 21845x16384, more than 268435456 pixels"), "\($0)")
+        }
+        recipe.resizeShorter = 20000
+        XCTAssertThrowsError(try recipe.validate()) { XCTAssertTrue("\($0)".contains("resizeShorter must be in 1...16384"), "\($0)") }
+    }
+
     func testCorruptTruncatedAndNonImageFiles() throws {
         let dir = try TestPaths.temporaryDirectory(self)
         let empty = dir.appendingPathComponent("empty.jpg").path
