@@ -279,10 +279,16 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
         forget(job.id)
     }
 
-    /// Drops what is kept in memory for `job` (its artifacts are written, or it failed).
+    /// Drops everything kept in memory for `job` (it ended or failed), its step clock too.
     func forget(_ job: String) {
-        lock.lock(); plans[job] = nil; quantized[job] = nil; merged[job] = nil; lock.unlock()
+        dropModels(job)
         clock.drop(job)
+    }
+
+    /// Drops `job`'s plan, quantized model and merged histograms (its artifacts are written; the
+    /// step clock stays until the job ends).
+    func dropModels(_ job: String) {
+        lock.lock(); plans[job] = nil; quantized[job] = nil; merged[job] = nil; lock.unlock()
     }
 
     func calibrationPlan(_ job: JobRecord, _ options: CalibrationJobOptions, isa: ISA, data: any Dataset) throws -> CalibrationPlan {
@@ -474,7 +480,7 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
                                               recipe: options.dataset.path?.lowercased().hasSuffix(".npy") == true ? nil : options.dataset.recipe,
                                               to: out)
         let artifacts = try publish(out)
-        lock.lock(); plans[job.id] = nil; quantized[job.id] = nil; merged[job.id] = nil; lock.unlock()
+        dropModels(job.id)
         return artifacts
     }
 

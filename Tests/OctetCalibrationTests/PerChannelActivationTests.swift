@@ -42,7 +42,7 @@ final class PerChannelActivationTests: XCTestCase {
     /// per-channel QDQ (`scales`, zero points `zeros`) → depthwise Conv 3×3/2 (int8 weights) →
     /// QDQ → y. `dense`: the second convolution reads all channels instead (not depthwise).
     func int8Graph(_ l: Layers, batchNorm: Bool, scales: [Float], zeros: [UInt8], dense: Bool = false,
-                   activation: Op = .clip(min: 0, max: 6)) throws -> (Graph, String) {
+                   activation: Op = .clip(min: 0, max: 6), midScale: Float? = nil) throws -> (Graph, String) {
         var b = GraphBuilder(name: "nncf-like")
         func qdq(_ v: String, _ s: [Float], _ z: [UInt8]) throws -> String {
             let sn = b.constant("s", s.count == 1 ? Tensor.filled([], s[0]) : try Tensor(shape: [s.count], floats: s))
@@ -63,6 +63,9 @@ final class PerChannelActivationTests: XCTestCase {
                                                             b.constant("m", try Tensor(shape: [mid], floats: l.mean)),
                                                             b.constant("v", try Tensor(shape: [mid], floats: l.variance))])
         }
+        // With `midScale`, the convolution's output is quantized per tensor first, so the
+        // activation becomes tables (one per channel, for the per-channel codes after it).
+        if let midScale { a = try qdq(a, [midScale], [128]) }
         let q = try qdq(b.add(activation, [a]), scales, zeros)
         let y: String
         if dense {
@@ -78,7 +81,8 @@ final class PerChannelActivationTests: XCTestCase {
     /// The file's meaning, node by node in float: the first layer on the FP32 executor, the
     /// per-channel QuantizeLinear/DequantizeLinear by their definition, the depthwise layer on the
     /// FP32 executor, and the output codes.
-    func referenceCodes(_ l: Layers, batchNorm: Bool, x: Tensor, scales: [Float], activation: Op = .clip(min: 0, max: 6)) throws -> (first: [Float], codes: [Int]) {
+    func referenceCodes(_ l: Layers, batchNorm: Bool, x: Tensor, scales: [Float], activation: Op = .clip(min: 0, max: 6),
+                        midScale: Float? = nil) throws -> (first: [Float], codes: [Int]) {
         var f = GraphBuilder(name: "first")
         var a = f.add(.conv(Window2D(kernel: [1, 1]), group: 1), [f.input("x", dims: [nil, dims[1], dims[2], dims[3]]),
                                                                    f.constant("w", try Tensor(shape: [mid, dims[1], 1, 1], floats: l.w1)),
@@ -89,10 +93,17 @@ final class PerChannelActivationTests: XCTestCase {
                                                             f.constant("m", try Tensor(shape: [mid], floats: l.mean)),
                                                             f.constant("v", try Tensor(shape: [mid], floats: l.variance))])
         }
-        let clipped = f.add(activation, [a])
-        f.output(clipped, dims: [nil, mid, dims[2], dims[3]])
+        f.output(a, dims: [nil, mid, dims[2], dims[3]])
         // x as its codes' real values (the first QDQ is then exact).
-        let first = try XCTUnwrap(try ExecutionPlan(graph: f.graph, options: PlanOptions(isa: .scalar, threads: 1)).run(["x": x])[clipped])
+        var convolved = try XCTUnwrap(try ExecutionPlan(graph: f.graph, options: PlanOptions(isa: .scalar, threads: 1)).run(["x": x])[a])
+        if let midScale {
+            let v = try XCTUnwrap(convolved.floats)
+            convolved = try Tensor(shape: convolved.shape, floats: v.map { (min(max(($0 / midScale).rounded(.toNearestOrEven) + 128, 0), 255) - 128) * midScale })
+        }
+        var g = GraphBuilder(name: "activation")
+        let activated = g.add(activation, [g.input("a", dims: [nil, mid, dims[2], dims[3]])])
+        g.output(activated, dims: [nil, mid, dims[2], dims[3]])
+        let first = try XCTUnwrap(try ExecutionPlan(graph: g.graph, options: PlanOptions(isa: .scalar, threads: 1)).run(["a": convolved])[activated])
         let plane = dims[2] * dims[3]
         let values = try XCTUnwrap(first.floats)
         let requantized = values.indices.map { i -> Float in
@@ -112,24 +123,30 @@ final class PerChannelActivationTests: XCTestCase {
 
     /// Clip(0, 6) fuses into the first convolution, which then writes the per-channel codes;
     /// HardSwish (an activation NNCF does not quantize before) runs in float and a per-channel
-    /// quantize step writes them (`QuantizeKernel.quantizeChannels`).
+    /// quantize step writes them (`QuantizeKernel.quantizeChannels`); HardSwish on codes becomes
+    /// one table per channel.
     func testPerChannelDepthwiseInputsAndAFoldedBatchNormRunOnTheIntegerKernels() throws {
         var r = TestRandom(seed: 41)
         let l = layers(&r)
         let x = try Tensor(shape: Shape(dims), floats: (0..<dims.reduce(1, *)).map { _ in Float(r.int(0...255) - Int(zx)) * sx })
-        for (batchNorm, activation) in [(false, Op.clip(min: 0, max: 6)), (true, .clip(min: 0, max: 6)), (true, .unary(.hardSwish))] {
+        let cases: [(batchNorm: Bool, activation: Op, midScale: Float?)] = [
+            (false, .clip(min: 0, max: 6), nil), (true, .clip(min: 0, max: 6), nil), (true, .unary(.hardSwish), nil), (false, .unary(.hardSwish), 0.04),
+        ]
+        for (batchNorm, activation, midScale) in cases {
             // Each channel's scale from its own range, as NNCF chooses them: they differ by up to ~50×.
-            let first = try referenceCodes(l, batchNorm: batchNorm, x: x, scales: Array(repeating: 1, count: mid), activation: activation).first
+            let first = try referenceCodes(l, batchNorm: batchNorm, x: x, scales: Array(repeating: 1, count: mid), activation: activation,
+                                           midScale: midScale).first
             let plane = dims[2] * dims[3]
             var ranges = [Float](repeating: 0.05, count: mid)
             for (i, v) in first.enumerated() { ranges[(i / plane) % mid] = max(ranges[(i / plane) % mid], v) }
             let scales = ranges.map { $0 / 255 }
             XCTAssertGreaterThan((scales.max() ?? 0) / (scales.min() ?? 1), 4, "the channels' scales should differ")
-            let expected = try referenceCodes(l, batchNorm: batchNorm, x: x, scales: scales, activation: activation).codes
-            let (graph, y) = try int8Graph(l, batchNorm: batchNorm, scales: scales, zeros: Array(repeating: 0, count: mid), activation: activation)
+            let expected = try referenceCodes(l, batchNorm: batchNorm, x: x, scales: scales, activation: activation, midScale: midScale).codes
+            let (graph, y) = try int8Graph(l, batchNorm: batchNorm, scales: scales, zeros: Array(repeating: 0, count: mid),
+                                           activation: activation, midScale: midScale)
             var swift: [Float]? = nil
             for isa in [nil] + ISA.supported.map(Optional.some) {
-                let label = "\(batchNorm ? "with" : "without") BatchNormalization, \(activation.onnxType), on \(isa?.rawValue ?? "swift")"
+                let label = "\(batchNorm ? "with" : "without") BatchNormalization, \(activation.onnxType)\(midScale == nil ? "" : " on codes"), on \(isa?.rawValue ?? "swift")"
                 let plan = try Int8Plan(graph: graph, threads: 2, isa: isa)
                 let values = try XCTUnwrap(try plan.run(["x": x])[y]?.floats, label)
                 if let swift { XCTAssertEqual(values, swift, "\(label): not the Swift reference's outputs") } else { swift = values }
@@ -140,7 +157,11 @@ final class PerChannelActivationTests: XCTestCase {
                 XCTAssertLessThan(Double(off), 0.02 * Double(codes.count), "\(label): \(off) of \(codes.count) codes off by one")
                 let steps = plan.makeProfile().labels
                 XCTAssertEqual(steps.filter { $0.hasPrefix("dwconv 3x3/2") }.count, 1, "\(label): \(steps)")
-                if case .clip = activation {
+                if midScale != nil {
+                    // One table per channel, fused into the convolution that writes the codes.
+                    XCTAssertEqual(steps.filter { $0.contains("island") || $0.contains("fp32") || $0 == "quantize per channel" }, [], "\(label): \(steps)")
+                    XCTAssertEqual(steps.filter { $0.hasPrefix("conv 1x1") && $0.contains("+ table") }.count, 1, "\(label): \(steps)")
+                } else if case .clip = activation {
                     XCTAssertEqual(steps.filter { $0.contains("island") || $0.contains("fp32") || $0 == "quantize per channel" }, [], "\(label): \(steps)")
                 } else {
                     XCTAssertEqual(steps.filter { $0 == "quantize per channel" }.count, 1, "\(label): \(steps)")
