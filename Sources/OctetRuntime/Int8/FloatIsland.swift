@@ -67,6 +67,8 @@ extension Int8Compiler {
             }
         case .convTranspose:
             return quantizedConvTranspose(node) != nil
+        case .pad:
+            return padLowering(node) != nil
         case .conv, .gemm, .matMul:
             guard let w = constantShape(node.inputs[1]) else { return false }
             if case .matMul = node.op, w.rank != 2 { return false }

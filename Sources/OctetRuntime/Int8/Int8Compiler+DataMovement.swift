@@ -125,6 +125,36 @@ extension Int8Compiler {
 
     /// Lowers a data-movement `node` of a quantized input to copies of codes; each output is a
     /// dequantized activation with the input's parameters.
+    /// A Pad of a quantized activation as a step on its codes, or nil when it is not one: the
+    /// batch axis unpadded, constant pads, and in constant mode a value that is exactly a code
+    /// (0 always is), so the padded codes dequantize to the padded real values and any reader
+    /// sees what the FP32 Pad gives. `shape` and `pads` are in physical axis order.
+    func padLowering(_ node: Node) -> (shape: Shape, pads: [Int], mode: PadMode, code: UInt8)? {
+        guard case .pad(let mode) = node.op, let x = quantized(node.inputs[0]), let xs = shapes[node.inputs[0]], xs.rank >= 1,
+              let pads = try? PadSpec.resolve(node: node, rank: xs.rank, constant: { [graph] i in
+                  i < node.inputs.count && !node.inputs[i].isEmpty ? graph.initializers[node.inputs[i]] : nil
+              }),
+              pads[0] == 0, pads[xs.rank] == 0 else { return nil }
+        var code: UInt8 = 0
+        if mode == .constant {
+            let value = node.inputs.count > 2 && !node.inputs[2].isEmpty ? graph.initializers[node.inputs[2]]?.data.doubles.first : 0
+            guard let value else { return nil }
+            code = x.params.quantize(Float(value))
+            guard Float(Int32(code) - x.params.zeroPoint) * x.params.scale == Float(value) else { return nil }
+        }
+        let order = Self.physicalOrder(xs.rank)
+        return (Shape(order.map { xs[$0] }), order.map { pads[$0] } + order.map { pads[$0 + xs.rank] }, mode, code)
+    }
+
+    mutating func lowerPad(_ node: Node) throws(RuntimeError) {
+        guard let x = quantized(node.inputs[0]), let p = padLowering(node) else { throw fail(node, "Pad that is not on codes") }
+        // The padded codes under `OUT#codes`, the output their dequantization (as data movement's).
+        let codes = node.outputs[0] + "#codes"
+        shapes[codes] = shapes[node.outputs[0]]
+        steps.append(.padU8(src: x.slot, dst: newU8(codes, x.params), shape: p.shape, pads: p.pads, mode: p.mode, code: p.code))
+        values[node.outputs[0]] = .dequant(of: codes)
+    }
+
     mutating func lowerDataMovement(_ node: Node) throws(RuntimeError) {
         guard case .dequant(let codes)? = values[node.inputs[0]], let (src, params) = quantized(node.inputs[0]),
               let xs = shapes[node.inputs[0]] else { throw fail(node, "data movement of a tensor that is not quantized") }

@@ -331,6 +331,8 @@ struct Int8Compiler {
             try lowerConv(node, fused: fused)
         case .convTranspose:
             try lowerConvTranspose(node)
+        case .pad:
+            try lowerPad(node)
         case .add:
             guard let fused, let a = quantized(node.inputs[0]), let b = quantized(node.inputs[1]),
                   shapes[node.inputs[0]] == shapes[node.inputs[1]] else { throw fail(node, "Add that is not between two quantized tensors of one shape") }
@@ -408,7 +410,7 @@ struct Int8Compiler {
             let src = try floatSlot(node.inputs[0], for: node)
             steps.append(.softmaxFloat(src: src, dst: newFloat(out), rows: s.elementCount / max(columns, 1), columns: columns))
         case .batchNormalization, .unary, .binary, .where, .transpose, .slice, .split, .squeeze, .unsqueeze,
-             .expand, .gather, .tile, .pad, .shape, .size, .constantOfShape, .range, .cast, .resize, .reduce,
+             .expand, .gather, .tile, .shape, .size, .constantOfShape, .range, .cast, .resize, .reduce,
              .globalMaxPool, .logSoftmax, .layerNormalization, .instanceNormalization:
             throw fail(node, "\(node.op.onnxType) in an INT8 model")
         }

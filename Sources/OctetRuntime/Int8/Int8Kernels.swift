@@ -45,6 +45,8 @@ enum Int8Kernels {
             } else {
                 geometry.scatter(columns: t.float(src), bias: nil, into: t.float(dst))
             }
+        case .padU8(let src, let dst, let shape, let pads, let mode, let code):
+            DataMovement.pad(UnsafePointer(t.u8(src)), shape: shape, pads: pads, mode: mode, value: code, into: t.u8(dst))
         case .moveU8(let src, let dst, let view, _, let isa):
             let x = t.u8(src)
             var y = t.u8(dst)

@@ -142,6 +142,7 @@ public final class Int8Plan: @unchecked Sendable {
         case .dequantize: return "dequantize"
         case .relayoutFloat: return "relayout"
         case .moveU8(_, _, _, let label, _): return label
+        case .padU8(_, _, _, _, let mode, _): return "pad \(mode.rawValue) u8"
         case .col2im(_, _, let g, _): return "convtranspose scatter -> \(g.outHeight)x\(g.outWidth)x\(g.outChannels)"
         case .resizeNearestU8(_, _, _, let channels, let rows, let columns): return "resize nearest u8 -> \(rows.count)x\(columns.count)x\(channels)"
         case .resizeLinearU8(_, _, let k, _): return "resize linear u8 -> \(k.outHeight)x\(k.outWidth)x\(k.channels)"

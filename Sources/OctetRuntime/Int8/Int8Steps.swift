@@ -48,6 +48,9 @@ enum Int8Step {
     /// src buffer, written in the view's row-major order (`Int8Compiler+DataMovement`); `fast`: the
     /// C interleave for a two-group channel shuffle, or nil for the plain-Swift copy.
     case moveU8(src: Int, dst: Int, view: StridedView, label: String, fast: ISA?)
+    /// Pad of codes (`DataMovement.pad` on the physical layout: `shape` and `pads` in physical
+    /// axis order), constant mode filling `code`, reflect and edge copying codes.
+    case padU8(src: Int, dst: Int, shape: Shape, pads: [Int], mode: PadMode, code: UInt8)
     /// Nearest-neighbour Resize of an NHWC image of codes: output pixel (y, x) is input pixel
     /// (rows[y], columns[x]).
     case resizeNearestU8(src: Int, dst: Int, inWidth: Int, channels: Int, rows: [Int], columns: [Int])
@@ -113,6 +116,7 @@ extension Int8Step {
         switch self {
         case .quantize(let src, _, _, _), .quantizeChannels(let src, _, _, _): return ([], [src])
         case .requantize(let src, _, _, _, _, _), .dequantize(let src, _, _), .moveU8(let src, _, _, _, _), .lookup(let src, _, _, _, _, _),
+             .padU8(let src, _, _, _, _, _),
              .resizeNearestU8(let src, _, _, _, _, _), .resizeLinearU8(let src, _, _, _),
              .maxPool(let src, _, _, _), .averagePool(let src, _, _, _, _, _, _, _):
             return ([src], [])
@@ -132,7 +136,7 @@ extension Int8Step {
     /// The u8 and float slots this step writes.
     var results: (u8: [Int], float: [Int]) {
         switch self {
-        case .quantize(_, let dst, _, _), .quantizeChannels(_, let dst, _, _), .requantize(_, let dst, _, _, _, _), .moveU8(_, let dst, _, _, _), .lookup(_, let dst, _, _, _, _),
+        case .quantize(_, let dst, _, _), .quantizeChannels(_, let dst, _, _), .requantize(_, let dst, _, _, _, _), .padU8(_, let dst, _, _, _, _), .moveU8(_, let dst, _, _, _), .lookup(_, let dst, _, _, _, _),
              .resizeNearestU8(_, let dst, _, _, _, _), .resizeLinearU8(_, let dst, _, _),
              .add(_, _, let dst, _, _, _, _, _, _, _, _), .maxPool(_, let dst, _, _), .averagePool(_, let dst, _, _, _, _, _, _):
             return ([dst], [])
