@@ -304,27 +304,18 @@ struct Int8Compiler {
             // (a file whose DequantizeLinear differs from its QuantizeLinear) the same slot
             // under this node's parameters, as ONNX defines it.
             let spec = try channelOutputSpec(node, nil)
-            let codes: String
+            let slot: Int, written: Bool   // whether the codes were written with these parameters
             switch values[node.inputs[0]] {
-            case .u8(let slot, let params)?:
-                if spec.scales.count == 1, spec.params == params {
-                    codes = node.inputs[0]
-                } else {
-                    codes = node.inputs[0] + "#as " + node.name
-                    values[codes] = spec.scales.count == 1 ? .u8(slot: slot, params: spec.params)
-                                                           : .u8PerChannel(slot: slot, params: spec.params, scales: spec.scales)
-                    aliasedSlots.insert(slot)
-                }
-            case .u8PerChannel(let slot, let params, let scales)?:
-                if spec.scales == scales, spec.params.zeroPoint == params.zeroPoint {
-                    codes = node.inputs[0]
-                } else {
-                    codes = node.inputs[0] + "#as " + node.name
-                    values[codes] = spec.scales.count == 1 ? .u8(slot: slot, params: spec.params)
-                                                           : .u8PerChannel(slot: slot, params: spec.params, scales: spec.scales)
-                    aliasedSlots.insert(slot)
-                }
+            case .u8(let s, let params)?: (slot, written) = (s, spec.scales.count == 1 && spec.params == params)
+            case .u8PerChannel(let s, let params, let scales)?: (slot, written) = (s, spec.scales == scales && spec.params.zeroPoint == params.zeroPoint)
             default: throw fail(node, "DequantizeLinear of a non-uint8 activation")
+            }
+            var codes = node.inputs[0]
+            if !written {
+                codes += "#as " + node.name
+                values[codes] = spec.scales.count == 1 ? .u8(slot: slot, params: spec.params)
+                                                       : .u8PerChannel(slot: slot, params: spec.params, scales: spec.scales)
+                aliasedSlots.insert(slot)
             }
             values[out] = .dequant(of: codes)
         case .conv, .gemm, .matMul:
