@@ -280,7 +280,7 @@ struct Int8Compiler {
             }
             let src = try floatSlot(node.inputs[0], for: node)
             steps.append(.quantizeChannels(src: src, dst: newU8PerChannel(out, spec.params, scales: spec.scales),
-                                           channels: spec.scales.map { QuantParams(scale: $0, zeroPoint: spec.params.zeroPoint, dtype: .uint8) }, fast: isa))
+                                           scales: spec.scales, zeroPoint: spec.params.zeroPoint, fast: isa))
         case .quantizeLinear:
             let (params, _, _) = try outputSpec(node, nil)
             if let (src, p) = quantized(node.inputs[0]) {
@@ -546,11 +546,13 @@ struct Int8Compiler {
         if node.inputs.count > 2, !node.inputs[2].isEmpty, let b = constant(node.inputs[2]) {
             let gemmBeta = lowering.beta
             let full = b.values.count == 1 ? Array(repeating: b.values[0], count: outC) : b.values
-            bias = perChannelInput == nil
-                ? WeightQuantizer.quantizeBias(full.map { $0 * gemmBeta }, inputScale: x.params.scale, weightScales: wScales).q
-                : WeightQuantizer.quantizeBias(full.map { $0 * gemmBeta }, inputScale: 1, weightScales: zip(xScales, wScales).map { $0 * $1 }).q
-            if let bq = b.quantized, bq.count == outC, gemmBeta == 1, b.scales.count == outC,
-               (0..<outC).allSatisfy({ abs(Double(b.scales[$0]) - Double(xScales[$0]) * Double(wScales[$0])) <= 1e-6 * Double(b.scales[$0]) }) {
+            // Each channel's sx·sw, rounded to Float as `quantizeBias` rounds sx·sw itself.
+            bias = WeightQuantizer.quantizeBias(full.map { $0 * gemmBeta }, inputScale: 1, weightScales: zip(xScales, wScales).map { $0 * $1 }).q
+            if let bq = b.quantized, bq.count == outC, gemmBeta == 1, !b.scales.isEmpty,
+               (0..<outC).allSatisfy({ o in
+                   let sb = Double(b.scales[b.scales.count == 1 ? 0 : o % b.scales.count])
+                   return abs(sb - Double(xScales[o]) * Double(wScales[o])) <= 1e-6 * sb
+               }) {
                 bias = bq
             }
         }

@@ -19,16 +19,15 @@ enum Int8Kernels {
             let x = t.floatBuffer(src), y = t.u8Buffer(dst)
             guard let fast else { for i in x.indices { y[i] = params.quantize(x[i]) }; return }
             QuantizeKernel.quantize(x.baseAddress!, scale: params.scale, zeroPoint: params.zeroPoint, output: y.baseAddress!, count: x.count, isa: fast)
-        case .quantizeChannels(let src, let dst, let channels, let fast):
+        case .quantizeChannels(let src, let dst, let scales, let zeroPoint, let fast):
             let x = t.floatBuffer(src), y = t.u8Buffer(dst)
-            let c = max(channels.count, 1)
+            let c = max(scales.count, 1)
             guard let fast else {
-                // The specification: `QuantParams.quantize` of each element with its channel's parameters.
-                for i in x.indices { y[i] = channels[i % c].quantize(x[i]) }
+                // The specification: `QuantParams.quantize` of each element with its channel's scale.
+                for i in x.indices { y[i] = QuantParams(scale: scales[i % c], zeroPoint: zeroPoint, dtype: .uint8).quantize(x[i]) }
                 return
             }
-            QuantizeKernel.quantizeChannels(x.baseAddress!, scales: channels.map(\.scale), zeroPoint: channels.first?.zeroPoint ?? 0,
-                                            output: y.baseAddress!, pixels: x.count / c, isa: fast)
+            QuantizeKernel.quantizeChannels(x.baseAddress!, scales: scales, zeroPoint: zeroPoint, output: y.baseAddress!, pixels: x.count / c, isa: fast)
         case .requantize(let src, let dst, let m, let zIn, let zOut, let fast):
             let x = t.u8Buffer(src), y = t.u8Buffer(dst)
             guard let fast else {

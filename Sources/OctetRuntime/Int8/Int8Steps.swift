@@ -39,9 +39,9 @@ struct ConvInt8 {
 /// One step of an INT8 plan on one image. u8 and float tensors live in separate slot arrays.
 enum Int8Step {
     case quantize(src: Int, dst: Int, params: QuantParams, fast: ISA?)
-    /// A float NHWC tensor to codes with each channel's parameters (the innermost dimension):
-    /// NNCF's depthwise inputs after a float activation.
-    case quantizeChannels(src: Int, dst: Int, channels: [QuantParams], fast: ISA?)
+    /// A float NHWC tensor to codes with each channel's scale (the innermost dimension) and one
+    /// zero point: NNCF's depthwise inputs after a float activation.
+    case quantizeChannels(src: Int, dst: Int, scales: [Float], zeroPoint: Int32, fast: ISA?)
     case requantize(src: Int, dst: Int, multiplier: Float, zeroIn: Int32, zeroOut: Int32, fast: ISA?)
     case dequantize(src: Int, dst: Int, params: QuantParams)
     /// Data movement on codes (Transpose, Slice, Split, Gather, Reshape...): dst is `view` of the
@@ -114,7 +114,7 @@ extension Int8Step {
     /// The u8 and float slots this step reads (its operands), for the plan's liveness.
     var operands: (u8: [Int], float: [Int]) {
         switch self {
-        case .quantize(let src, _, _, _), .quantizeChannels(let src, _, _, _): return ([], [src])
+        case .quantize(let src, _, _, _), .quantizeChannels(let src, _, _, _, _): return ([], [src])
         case .requantize(let src, _, _, _, _, _), .dequantize(let src, _, _), .moveU8(let src, _, _, _, _), .lookup(let src, _, _, _, _, _),
              .padU8(let src, _, _, _, _, _),
              .resizeNearestU8(let src, _, _, _, _, _), .resizeLinearU8(let src, _, _, _),
@@ -136,7 +136,7 @@ extension Int8Step {
     /// The u8 and float slots this step writes.
     var results: (u8: [Int], float: [Int]) {
         switch self {
-        case .quantize(_, let dst, _, _), .quantizeChannels(_, let dst, _, _), .requantize(_, let dst, _, _, _, _), .padU8(_, let dst, _, _, _, _), .moveU8(_, let dst, _, _, _), .lookup(_, let dst, _, _, _, _),
+        case .quantize(_, let dst, _, _), .quantizeChannels(_, let dst, _, _, _), .requantize(_, let dst, _, _, _, _), .padU8(_, let dst, _, _, _, _), .moveU8(_, let dst, _, _, _), .lookup(_, let dst, _, _, _, _),
              .resizeNearestU8(_, let dst, _, _, _, _), .resizeLinearU8(_, let dst, _, _),
              .add(_, _, let dst, _, _, _, _, _, _, _, _), .maxPool(_, let dst, _, _), .averagePool(_, let dst, _, _, _, _, _, _):
             return ([dst], [])
