@@ -53,6 +53,7 @@ final class Int8TableFusionTests: XCTestCase {
             let addFuses = isa != nil
             XCTAssertEqual(fused.count, addFuses ? 4 : 3, "\(label): stem, dw, head (and the projection with its Add) fuse their tables: \(steps)")
             XCTAssertEqual(fused.contains { $0.contains("+ add + table") }, addFuses, "\(label): \(steps)")
+            XCTAssertEqual(fused.filter { $0.contains("+ table (computed)") }.count, 1, "\(label): the head's PRelu is computed: \(steps)")
             XCTAssertEqual(steps.filter { $0.hasPrefix("table: ") }.count, addFuses ? 1 : 2,
                            "\(label): the expand convolution's output is read twice, so its table stays a step: \(steps)")
             let unfused = try Int8Plan(graph: q.qdq, threads: 2, isa: isa, fuseIntoConvolutions: false)

@@ -204,6 +204,24 @@ void ck_lookup_u8__avx512vbmi(const uint8_t *x, const uint8_t *table, uint8_t *o
 /// out[p*C + c] = tables[c*256 + x[p*C + c]]: one table per channel (PRelu's per-channel slopes).
 void ck_lookup_channels_u8__scalar(const uint8_t *x, const uint8_t *tables, uint8_t *out, size_t pixels, size_t channels);
 
+/// PRelu / LeakyRelu on codes, computed instead of looked up: out[i] = quantize(leaky(dequantize(x[i])))
+/// with v = float(x - zero_in) * scale_in, v < 0 ? v * slope : v, then QuantParams.quantize with
+/// scale_out (division, round half to even, NaN -> zero_out, clamp to [0, 255]): the float operations
+/// of the 256-entry tables they replace, so each variant gives those tables' bytes. The constants
+/// of element i are slope[(phase + i) % period] and scale_out[...]: `period` is a multiple of 16
+/// and of the channels, and each array holds two periods so a vector reads them unwrapped.
+typedef struct {
+    float scale_in;
+    int32_t zero_in;
+    float zero_out;
+    size_t period;
+    const float *slope;      // 2 * period
+    const float *scale_out;  // 2 * period
+} ck_leaky_codes_params;
+void ck_leaky_codes_u8__scalar(const ck_leaky_codes_params *p, const uint8_t *x, uint8_t *out, size_t n, size_t phase);
+void ck_leaky_codes_u8__avx512(const ck_leaky_codes_params *p, const uint8_t *x, uint8_t *out, size_t n, size_t phase);
+void ck_leaky_codes_u8__avx2(const ck_leaky_codes_params *p, const uint8_t *x, uint8_t *out, size_t n, size_t phase);
+
 /// The product of two quantized tensors, b broadcast over pixels or not:
 /// out[p*C + c] = clamp(cvt(float((a[p*C + c] - za) * (b[p*b_stride + c] - zb)) * m) + zy, lo, hi), with
 /// cvt rounding half to even (INT32_MIN on overflow, as vcvtps2dq) and the sum wrapping: the

@@ -45,6 +45,7 @@ static void ck_fill_scalar(ck_kernels *t) {
     t->requantize_u8 = ck_requantize_u8__scalar;
     t->maxpool2d_u8 = ck_maxpool2d_u8_nhwc__scalar;
     t->lookup_u8 = ck_lookup_u8__scalar;
+    t->leaky_codes_u8 = ck_leaky_codes_u8__scalar;
     t->sum_pixels_u8 = ck_sum_pixels_u8__scalar;
     t->interleave2_u8 = ck_interleave2_u8__scalar;
     t->resize_bilinear_u8 = ck_resize_bilinear_u8__scalar;
@@ -80,6 +81,7 @@ static void ck_fill_avx2(ck_kernels *t) {
     t->quantize_u8 = ck_quantize_u8__avx2;
     t->quantize_channels_u8 = ck_quantize_channels_u8__avx2;
     t->requantize_u8 = ck_requantize_u8__avx2;
+    t->leaky_codes_u8 = ck_leaky_codes_u8__avx2;
     t->maxpool2d_u8 = ck_maxpool2d_u8_nhwc__avx2;
     t->sum_pixels_u8 = ck_sum_pixels_u8__avx2;
     t->interleave2_u8 = ck_interleave2_u8__avx2;
@@ -110,6 +112,7 @@ static void ck_fill_avx512(ck_kernels *t, uint32_t features) {
     t->requantize_u8 = ck_requantize_u8__avx512;
     t->maxpool2d_u8 = ck_maxpool2d_u8_nhwc__avx512;
     if (features & CK_CPU_AVX512VBMI) t->lookup_u8 = ck_lookup_u8__avx512vbmi;
+    t->leaky_codes_u8 = ck_leaky_codes_u8__avx512;
     t->conv2d_f32 = ck_conv2d_f32_nhwc__avx512;
     t->dwconv2d_f32 = ck_dwconv2d_f32_nhwc__avx512;
     t->maxpool2d_f32 = ck_maxpool2d_f32_nhwc__avx512;

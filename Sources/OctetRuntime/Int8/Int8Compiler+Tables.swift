@@ -84,12 +84,13 @@ extension Int8Compiler {
         }
         loweredAhead.insert(readers[0])
         let output = (name: q.outputs[0], params: out.params, scales: outPerChannel ? out.scales : nil)
-        if fuseTableIntoConvolution(codes: x.slot, dequantized: inputs[0], island: Set(indices), table: table, output: output) {
+        let codeTable = CodeTable(bytes: table, nodes: nodes, graph: graph, x: x.params, yScales: out.scales, y: out.params)
+        if fuseTableIntoConvolution(codes: x.slot, dequantized: inputs[0], island: Set(indices), table: codeTable, output: output) {
             return true
         }
         let dst = outPerChannel ? newU8PerChannel(output.name, out.params, scales: out.scales) : newU8(output.name, out.params)
-        steps.append(.lookup(src: x.slot, dst: dst, table: table, channels: table.count / 256,
-                             label: (table.count > 256 ? "channel tables: " : "table: ") + Self.opList(nodes), fast: isa))
+        let label = (table.count > 256 ? "channel tables: " : "table: ") + Self.opList(nodes) + (codeTable.computed != nil ? " (computed)" : "")
+        steps.append(.lookup(src: x.slot, dst: dst, table: codeTable, label: label, fast: isa))
         return true
     }
 
@@ -97,12 +98,12 @@ extension Int8Compiler {
     /// `codes` (its output then becomes the table's, applied to each block of rows as it is
     /// written), when those codes are read only by this table's island: their DequantizeLinear
     /// is their one reader, and the island reads all of its output. Returns whether it did.
-    mutating func fuseTableIntoConvolution(codes: Int, dequantized: String, island: Set<Int>, table: [UInt8],
+    mutating func fuseTableIntoConvolution(codes: Int, dequantized: String, island: Set<Int>, table: CodeTable,
                                            output: (name: String, params: QuantParams, scales: [Float]?)) -> Bool {
         guard fuseIntoConvolutions, !aliasedSlots.contains(codes) else { return false }
         let graphOutputs = Set(graph.outputs.map(\.name))
         guard let j = steps.lastIndex(where: { $0.results.u8.contains(codes) }), case .conv(var c) = steps[j], c.table == nil,
-              table.count == 256 || table.count == 256 * c.outC,
+              table.channels == 1 || table.channels == c.outC,
               case .quantized(let slot, let m, let zp, let lo, let hi) = c.output, slot == codes,
               c.fast.map({ $0.geometry.outPixelStride == $0.geometry.outChannels }) ?? true,
               let readers = consumers[dequantized], readers.allSatisfy(island.contains), !graphOutputs.contains(dequantized),

@@ -121,18 +121,12 @@ enum Int8Kernels {
                 let s = e.reduce(0, +)
                 for (j, v) in e.enumerated() { out[r * columns + j] = v / s }
             }
-        case .lookup(let src, let dst, let table, let channels, _, let fast):
+        case .lookup(let src, let dst, let table, _, let fast):
             let x = t.u8Buffer(src), y = t.u8Buffer(dst)
-            table.withUnsafeBufferPointer { lut in
-                guard let fast, let l = lut.baseAddress, let xp = x.baseAddress, let yp = y.baseAddress else {
-                    for i in 0..<x.count { y[i] = lut[(i % channels) * 256 + Int(x[i])] }
-                    return
-                }
-                if channels > 1 {
-                    QuantizedLookupKernel.run(xp, channelTables: l, output: yp, pixels: x.count / channels, channels: channels)
-                } else {
-                    QuantizedLookupKernel.run(xp, table: l, output: yp, count: x.count, isa: fast)
-                }
+            if let fast, let xp = x.baseAddress, let yp = y.baseAddress {
+                table.apply(xp, yp, count: x.count, isa: fast)
+            } else {
+                table.reference(UnsafeBufferPointer(x), y)
             }
         case .concat(let parts, let dst, let outer, let zeroOut, let fast):
             let y = t.u8(dst)
@@ -272,13 +266,7 @@ enum Int8Kernels {
                 // The fused table, in place on the rows this part just wrote (dense u8 pixels).
                 if let table, !range.isEmpty, let rows = UnsafeMutablePointer<UInt8>(bitPattern: outAddress) {
                     let start = rows + range.lowerBound * outC
-                    table.withUnsafeBufferPointer { lut in
-                        if lut.count == 256 {
-                            QuantizedLookupKernel.run(start, table: lut.baseAddress!, output: start, count: range.count * outC, isa: k.isa)
-                        } else {
-                            QuantizedLookupKernel.run(start, channelTables: lut.baseAddress!, output: start, pixels: range.count, channels: outC)
-                        }
-                    }
+                    table.apply(start, start, count: range.count * outC, isa: k.isa)
                 }
             }
             if let pool { pool.run(parts: parts, work) } else { work(0) }
@@ -367,10 +355,7 @@ enum Int8Kernels {
                     out[i] = UInt8(truncatingIfNeeded: min(max(Int8Arithmetic.add(x, a.ma, y, a.mb, constant: a.constant), a.lo), a.hi))
                 }
             }
-            if let table = c.table {
-                let perChannel = table.count > 256
-                for i in 0..<out.count { out[i] = table[(perChannel ? i % c.outC * 256 : 0) + Int(out[i])] }
-            }
+            if let table = c.table { table.reference(UnsafeBufferPointer(out), out) }
         case .float(let slot, let scales, let lo, let hi):
             let out = t.floatBuffer(slot)
             for i in acc.indices { out[i] = min(max(Float(acc[i]) * scales[i % c.outC], lo), hi) }

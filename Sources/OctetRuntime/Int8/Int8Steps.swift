@@ -30,7 +30,7 @@ struct ConvInt8 {
     /// A table activation fused after the u8 output (and any residual Add): each output code
     /// becomes `table[code]`, or with one table per output channel (PRelu) `table[c·256 + code]`,
     /// while the rows are still in cache (`Int8Compiler.fuseTableIntoConvolution`).
-    var table: [UInt8]? = nil
+    var table: CodeTable? = nil
 
     /// Multiply-accumulates for one image.
     var macs: Int { outH * outW * outC * (inC / groups) * kh * kw }
@@ -69,8 +69,8 @@ enum Int8Step {
     case clampFloat(src: Int, dst: Int, min: Float, max: Float)
     case softmaxFloat(src: Int, dst: Int, rows: Int, columns: Int)
     /// dst[i] = table[src[i]]: an element-wise function of one quantized tensor (`lowerAsTable`).
-    /// With `channels` > 1, one table per channel of NHWC codes: dst[i] = table[(i % channels)·256 + src[i]].
-    case lookup(src: Int, dst: Int, table: [UInt8], channels: Int, label: String, fast: ISA?)
+    /// With tables per channel of NHWC codes: dst[i] = table[(i % channels)·256 + src[i]].
+    case lookup(src: Int, dst: Int, table: CodeTable, label: String, fast: ISA?)
     /// Concat of u8 tensors: `outer` rows, each every part's block of `inner` codes in turn,
     /// requantized to the output's parameters where a part's differ (`ConcatPart`).
     case concat(parts: [ConcatPart], dst: Int, outer: Int, zeroOut: Int32, fast: ISA?)
@@ -115,7 +115,7 @@ extension Int8Step {
     var operands: (u8: [Int], float: [Int]) {
         switch self {
         case .quantize(let src, _, _, _), .quantizeChannels(let src, _, _, _, _): return ([], [src])
-        case .requantize(let src, _, _, _, _, _), .dequantize(let src, _, _), .moveU8(let src, _, _, _, _), .lookup(let src, _, _, _, _, _),
+        case .requantize(let src, _, _, _, _, _), .dequantize(let src, _, _), .moveU8(let src, _, _, _, _), .lookup(let src, _, _, _, _),
              .padU8(let src, _, _, _, _, _),
              .resizeNearestU8(let src, _, _, _, _, _), .resizeLinearU8(let src, _, _, _),
              .maxPool(let src, _, _, _), .averagePool(let src, _, _, _, _, _, _, _):
@@ -136,7 +136,7 @@ extension Int8Step {
     /// The u8 and float slots this step writes.
     var results: (u8: [Int], float: [Int]) {
         switch self {
-        case .quantize(_, let dst, _, _), .quantizeChannels(_, let dst, _, _, _), .requantize(_, let dst, _, _, _, _), .padU8(_, let dst, _, _, _, _), .moveU8(_, let dst, _, _, _), .lookup(_, let dst, _, _, _, _),
+        case .quantize(_, let dst, _, _), .quantizeChannels(_, let dst, _, _, _), .requantize(_, let dst, _, _, _, _), .padU8(_, let dst, _, _, _, _), .moveU8(_, let dst, _, _, _), .lookup(_, let dst, _, _, _),
              .resizeNearestU8(_, let dst, _, _, _, _), .resizeLinearU8(_, let dst, _, _),
              .add(_, _, let dst, _, _, _, _, _, _, _, _), .maxPool(_, let dst, _, _), .averagePool(_, let dst, _, _, _, _, _, _):
             return ([dst], [])

@@ -1,0 +1,72 @@
+// PRelu and LeakyRelu on codes, computed: out = quantize(leaky(dequantize(x))) with the float
+// operations of the tables they replace (Int8Compiler+Tables: dequantize (x - z_x) * s_x, the
+// reference x < 0 ? x * slope : x, QuantParams.quantize), so every variant gives the table's bytes.
+// A per-channel table is one scalar load per code; these are 8 or 16 codes per vector.
+#include "ck_int8.h"
+#include <math.h>
+#include <stdint.h>
+
+void ck_leaky_codes_u8__scalar(const ck_leaky_codes_params *p, const uint8_t *x, uint8_t *out, size_t n, size_t phase) {
+    const float zy = p->zero_out;
+    for (size_t i = 0; i < n; i++) {
+        float v = (float)((int32_t)x[i] - p->zero_in) * p->scale_in;
+        if (v < 0.0f) v = v * p->slope[phase];
+        float r = nearbyintf(v / p->scale_out[phase]) + zy;
+        if (r != r) r = zy;
+        r = r < 0.0f ? 0.0f : (r > 255.0f ? 255.0f : r);
+        out[i] = (uint8_t)r;
+        if (++phase == p->period) phase = 0;
+    }
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+__attribute__((target("avx512f,avx512bw,avx512vl")))
+void ck_leaky_codes_u8__avx512(const ck_leaky_codes_params *p, const uint8_t *x, uint8_t *out, size_t n, size_t phase) {
+    const __m512i vzx = _mm512_set1_epi32(p->zero_in);
+    const __m512 vsx = _mm512_set1_ps(p->scale_in), vzy = _mm512_set1_ps(p->zero_out);
+    const __m512 v0 = _mm512_setzero_ps(), v255 = _mm512_set1_ps(255.0f);
+    for (size_t i = 0; i < n; i += 16) {
+        const size_t left = n - i;
+        const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+        // The constants of lanes phase .. phase + 15 (the arrays hold two periods).
+        const __m512 slope = _mm512_loadu_ps(p->slope + phase), sy = _mm512_loadu_ps(p->scale_out + phase);
+        const __m512i d = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(k, x + i)), vzx);
+        __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(d), vsx);
+        v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, v0, _CMP_LT_OQ), v, slope);
+        __m512 r = _mm512_add_ps(_mm512_roundscale_ps(_mm512_div_ps(v, sy), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vzy);
+        r = _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(r, r, _CMP_UNORD_Q), vzy);
+        r = _mm512_min_ps(_mm512_max_ps(r, v0), v255);
+        _mm512_mask_cvtepi32_storeu_epi8(out + i, k, _mm512_cvtps_epi32(r));
+        phase += 16;
+        if (phase >= p->period) phase -= p->period;
+    }
+}
+
+__attribute__((target("avx2")))
+void ck_leaky_codes_u8__avx2(const ck_leaky_codes_params *p, const uint8_t *x, uint8_t *out, size_t n, size_t phase) {
+    const __m256i vzx = _mm256_set1_epi32(p->zero_in);
+    const __m256 vsx = _mm256_set1_ps(p->scale_in), vzy = _mm256_set1_ps(p->zero_out);
+    const __m256 v0 = _mm256_setzero_ps(), v255 = _mm256_set1_ps(255.0f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 slope = _mm256_loadu_ps(p->slope + phase), sy = _mm256_loadu_ps(p->scale_out + phase);
+        const __m256i d = _mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(x + i))), vzx);
+        __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(d), vsx);
+        v = _mm256_blendv_ps(v, _mm256_mul_ps(v, slope), _mm256_cmp_ps(v, v0, _CMP_LT_OQ));
+        __m256 r = _mm256_add_ps(_mm256_round_ps(_mm256_div_ps(v, sy), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vzy);
+        r = _mm256_blendv_ps(r, vzy, _mm256_cmp_ps(r, r, _CMP_UNORD_Q));
+        r = _mm256_min_ps(_mm256_max_ps(r, v0), v255);
+        const __m256i q = _mm256_cvtps_epi32(r);
+        const __m128i p16 = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+        _mm_storel_epi64((__m128i *)(out + i), _mm_packus_epi16(p16, p16));
+        phase += 8;
+        if (phase >= p->period) phase -= p->period;
+    }
+    if (i < n) ck_leaky_codes_u8__scalar(p, x + i, out + i, n - i, phase);
+}
+#else
+void ck_leaky_codes_u8__avx512(const ck_leaky_codes_params *p, const uint8_t *x, uint8_t *out, size_t n, size_t phase) { ck_leaky_codes_u8__scalar(p, x, out, n, phase); }
+void ck_leaky_codes_u8__avx2(const ck_leaky_codes_params *p, const uint8_t *x, uint8_t *out, size_t n, size_t phase) { ck_leaky_codes_u8__scalar(p, x, out, n, phase); }
+#endif
