@@ -84,24 +84,21 @@ enum Elementwise {
         LayoutConversion.fromRowMajor(tmp, shape: y.shape, layout: y.layout, into: dst)
     }
 
-    /// Numerically stable softmax along `axis` of the logical shape.
-    static func softmax(_ x: Slot, _ y: Slot, axis: Int, _ base: UnsafeMutablePointer<Float>) {
+    /// Numerically stable softmax along `axis` of the logical shape (`SoftmaxKernel`), on the
+    /// row-major values (a channel softmax of NHWC values is converted: its rows side by side
+    /// fill the vector lanes, its few channels per pixel would not).
+    static func softmax(_ x: Slot, _ y: Slot, axis: Int, _ base: UnsafeMutablePointer<Float>, isa: ISA) {
         let count = x.count
+        let n = x.shape[axis], inner = x.shape.dims[(axis + 1)...].reduce(1, *)
+        let outer = count / max(n * inner, 1)
+        if x.layout == .rowMajor && y.layout == .rowMajor {
+            SoftmaxKernel.run(x.operand.pointer(base), y.operand.pointer(base), outer: outer, n: n, inner: inner, isa: isa)
+            return
+        }
         let tmp = UnsafeMutablePointer<Float>.allocate(capacity: count)
         defer { tmp.deallocate() }
         LayoutConversion.toRowMajor(x.operand.pointer(base), shape: x.shape, layout: x.layout, into: tmp)
-        let n = x.shape[axis], inner = x.shape.dims[(axis + 1)...].reduce(1, *)
-        let outer = count / max(n * inner, 1)
-        for o in 0..<outer {
-            for i in 0..<inner {
-                let start = o * n * inner + i
-                var m = -Float.infinity
-                for k in 0..<n { m = max(m, tmp[start + k * inner]) }
-                var sum: Float = 0
-                for k in 0..<n { let e = expf(tmp[start + k * inner] - m); tmp[start + k * inner] = e; sum += e }
-                for k in 0..<n { tmp[start + k * inner] /= sum }
-            }
-        }
+        SoftmaxKernel.run(tmp, tmp, outer: outer, n: n, inner: inner, isa: isa)
         LayoutConversion.fromRowMajor(tmp, shape: y.shape, layout: y.layout, into: y.operand.pointer(base))
     }
 

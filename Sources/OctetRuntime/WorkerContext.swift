@@ -129,7 +129,7 @@ final class WorkerContext: @unchecked Sendable {
         case .relayout(let input, let output):
             Elementwise.relayout(input, output, base)
         case .softmax(let input, let output, let axis):
-            Elementwise.softmax(input, output, axis: axis, base)
+            Elementwise.softmax(input, output, axis: axis, base, isa: isa)
         case .matMul(let a, let b, let rows, let inner, let columns, let output):
             let x = a.pointer(base), w = b.pointer(base), y = output.pointer(base)
             for i in 0..<rows {

@@ -20,8 +20,8 @@ final class ZooInt8CLITests: XCTestCase {
         let lines = bench.stdout.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines.filter { $0.contains("conv 3x3/1 ") && $0.contains("[") }.count, 3, bench.stdout)
         XCTAssertFalse(bench.stdout.contains("fp32 conv"), bench.stdout)
-        // Each PRelu (one table per channel) is fused into the convolution before it.
-        XCTAssertEqual(lines.filter { $0.contains("conv 3x3/1 ") && $0.contains("+ table [") }.count, 3, bench.stdout)
+        // Each PRelu (one table per channel, computed) is fused into the convolution before it.
+        XCTAssertEqual(lines.filter { $0.contains("conv 3x3/1 ") && $0.contains("+ table (computed) [") }.count, 3, bench.stdout)
         XCTAssertFalse(bench.stdout.contains("channel tables: PRelu"), bench.stdout)
         for island in lines.filter({ $0.contains("fp32 island: ") }) {
             XCTAssertTrue(island.contains("(no integer kernel in Octet)") || island.contains("(not quantized in the model)"), island)

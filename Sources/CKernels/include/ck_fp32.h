@@ -105,6 +105,12 @@ void ck_avgpool2d_f32_nhwc__avx2(const ck_pool2d_params *p, const float *input, 
 // y = max(0, min(1, alpha·x + beta)) (HardSigmoid) and y = x · HardSigmoid(x) with alpha 1/6,
 // beta 1/2 (HardSwish): a multiply then an add (never contracted to an FMA), so every path
 // equals the scalar twin bit for bit. NaN propagates.
+/// Softmax over the middle axis of [outer, n, inner] row-major floats (y may be x): per row, the
+/// max (NaN ignored), e^(x - max) with ck_exp (0 below its range, NaN kept), their sum in k order,
+/// then each term divided by it. Every variant gives the scalar twin's bits.
+void ck_softmax_f32__scalar(const float *x, float *y, size_t outer, size_t n, size_t inner);
+void ck_softmax_f32__avx2(const float *x, float *y, size_t outer, size_t n, size_t inner);
+void ck_softmax_f32__avx512(const float *x, float *y, size_t outer, size_t n, size_t inner);
 void ck_hardsigmoid_f32__scalar(size_t n, float alpha, float beta, const float *x, float *y);
 void ck_hardsigmoid_f32__avx2(size_t n, float alpha, float beta, const float *x, float *y);
 void ck_hardsigmoid_f32__avx512(size_t n, float alpha, float beta, const float *x, float *y);

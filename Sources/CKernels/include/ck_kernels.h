@@ -66,6 +66,7 @@ typedef struct {
     void (*affine_f32)(size_t n, const float *x, const float *scale, size_t ss, const float *shift, size_t st, float *y);
     void (*clamp_f32)(size_t n, const float *x, float lo, float hi, float *y);
     void (*sigmoid_f32)(size_t n, const float *x, float *y);
+    void (*softmax_f32)(const float *x, float *y, size_t outer, size_t n, size_t inner);
     void (*silu_f32)(size_t n, const float *x, float *y);
     void (*hardswish_f32)(size_t n, const float *x, float *y);
     void (*hardsigmoid_f32)(size_t n, float alpha, float beta, const float *x, float *y);

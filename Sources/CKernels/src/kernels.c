@@ -59,6 +59,7 @@ static void ck_fill_scalar(ck_kernels *t) {
     t->affine_f32 = ck_affine_f32__scalar;
     t->clamp_f32 = ck_clamp_f32__scalar;
     t->sigmoid_f32 = ck_sigmoid_f32__scalar;
+    t->softmax_f32 = ck_softmax_f32__scalar;
     t->silu_f32 = ck_silu_f32__scalar;
     t->hardswish_f32 = ck_hardswish_f32__scalar;
     t->hardsigmoid_f32 = ck_hardsigmoid_f32__scalar;
@@ -95,6 +96,7 @@ static void ck_fill_avx2(ck_kernels *t) {
     t->affine_f32 = ck_affine_f32__avx2;
     t->clamp_f32 = ck_clamp_f32__avx2;
     t->sigmoid_f32 = ck_sigmoid_f32__avx2;
+    t->softmax_f32 = ck_softmax_f32__avx2;
     t->silu_f32 = ck_silu_f32__avx2;
     t->hardswish_f32 = ck_hardswish_f32__avx2;
     t->hardsigmoid_f32 = ck_hardsigmoid_f32__avx2;
@@ -123,6 +125,7 @@ static void ck_fill_avx512(ck_kernels *t, uint32_t features) {
     t->affine_f32 = ck_affine_f32__avx512;
     t->clamp_f32 = ck_clamp_f32__avx512;
     t->sigmoid_f32 = ck_sigmoid_f32__avx512;
+    t->softmax_f32 = ck_softmax_f32__avx512;
     t->silu_f32 = ck_silu_f32__avx512;
     t->hardswish_f32 = ck_hardswish_f32__avx512;
     t->hardsigmoid_f32 = ck_hardsigmoid_f32__avx512;

@@ -399,7 +399,7 @@ struct Int8Compiler {
             guard s.rank != 4, coerce2D || a == s.rank - 1 else { throw fail(node, "Softmax over a non-last axis") }
             let columns = s.dims[a...].reduce(1, *)
             let src = try floatSlot(node.inputs[0], for: node)
-            steps.append(.softmaxFloat(src: src, dst: newFloat(out), rows: s.elementCount / max(columns, 1), columns: columns))
+            steps.append(.softmaxFloat(src: src, dst: newFloat(out), rows: s.elementCount / max(columns, 1), columns: columns, fast: isa))
         case .batchNormalization, .unary, .binary, .where, .transpose, .slice, .split, .squeeze, .unsqueeze,
              .expand, .gather, .tile, .shape, .size, .constantOfShape, .range, .cast, .resize, .reduce,
              .globalMaxPool, .logSoftmax, .layerNormalization, .instanceNormalization:

@@ -112,15 +112,8 @@ enum Int8Kernels {
                 let a = lo >= v ? lo : v
                 out[i] = hi < a ? hi : a
             }
-        case .softmaxFloat(let src, let dst, let rows, let columns):
-            let x = t.floatBuffer(src), out = t.floatBuffer(dst)
-            for r in 0..<rows {
-                let row = x[(r * columns)..<((r + 1) * columns)]
-                let m = row.max() ?? 0
-                let e = row.map { expf($0 - m) }
-                let s = e.reduce(0, +)
-                for (j, v) in e.enumerated() { out[r * columns + j] = v / s }
-            }
+        case .softmaxFloat(let src, let dst, let rows, let columns, let fast):
+            SoftmaxKernel.run(t.float(src), t.float(dst), outer: rows, n: columns, inner: 1, isa: fast ?? .scalar)
         case .lookup(let src, let dst, let table, _, let fast):
             let x = t.u8Buffer(src), y = t.u8Buffer(dst)
             if let fast, let xp = x.baseAddress, let yp = y.baseAddress {

@@ -67,7 +67,8 @@ enum Int8Step {
     /// `fast`: the path whose sum kernel adds up the windows (`PixelSumKernel`); nil, the Swift loop.
     case averagePool(src: Int, dst: Int, window: PoolWindow, zeroIn: Int32, scaleRatio: Double, zeroOut: Int32, countIncludePad: Bool, fast: ISA?)
     case clampFloat(src: Int, dst: Int, min: Float, max: Float)
-    case softmaxFloat(src: Int, dst: Int, rows: Int, columns: Int)
+    /// Softmax of float rows (`SoftmaxKernel`; `fast` nil: its scalar twin).
+    case softmaxFloat(src: Int, dst: Int, rows: Int, columns: Int, fast: ISA?)
     /// dst[i] = table[src[i]]: an element-wise function of one quantized tensor (`lowerAsTable`).
     /// With tables per channel of NHWC codes: dst[i] = table[(i % channels)·256 + src[i]].
     case lookup(src: Int, dst: Int, table: CodeTable, label: String, fast: ISA?)
@@ -120,7 +121,7 @@ extension Int8Step {
              .resizeNearestU8(let src, _, _, _, _, _), .resizeLinearU8(let src, _, _, _),
              .maxPool(let src, _, _, _), .averagePool(let src, _, _, _, _, _, _, _):
             return ([src], [])
-        case .relayoutFloat(let src, _, _, _), .floatConv(_, let src, _), .clampFloat(let src, _, _, _), .softmaxFloat(let src, _, _, _),
+        case .relayoutFloat(let src, _, _, _), .floatConv(_, let src, _), .clampFloat(let src, _, _, _), .softmaxFloat(let src, _, _, _, _),
              .col2im(let src, _, _, _):
             return ([], [src])
         case .conv(let c): return ([c.input] + (c.residual.map { [$0.slot] } ?? []), [])
@@ -141,7 +142,7 @@ extension Int8Step {
              .add(_, _, let dst, _, _, _, _, _, _, _, _), .maxPool(_, let dst, _, _), .averagePool(_, let dst, _, _, _, _, _, _):
             return ([dst], [])
         case .dequantize(_, let dst, _), .relayoutFloat(_, let dst, _, _), .floatConv(_, _, let dst), .clampFloat(_, let dst, _, _),
-             .softmaxFloat(_, let dst, _, _), .col2im(_, let dst, _, _):
+             .softmaxFloat(_, let dst, _, _, _), .col2im(_, let dst, _, _):
             return ([], [dst])
         case .conv(let c):
             switch c.output {
