@@ -20,9 +20,12 @@ public final class LeakyCodesKernel: Sendable {
     let scalesOut: [Float]
 
     /// `slopes` and `scalesOut` each hold one value or one per channel of NHWC codes; nil when
-    /// neither has `channels` values or one (a caller's shape error, refused rather than trapped).
+    /// either has another count, or a slope or scale is not finite, or a scale is not positive
+    /// (the kernels assume a finite quotient; such a table stays a lookup).
     public init?(channels: Int, scaleIn: Float, zeroIn: Int32, slopes: [Float], scalesOut: [Float], zeroOut: Int32) {
-        guard channels >= 1, [1, channels].contains(slopes.count), [1, channels].contains(scalesOut.count) else { return nil }
+        guard channels >= 1, [1, channels].contains(slopes.count), [1, channels].contains(scalesOut.count),
+              scaleIn.isFinite, scaleIn > 0, (0...255).contains(zeroIn), (0...255).contains(zeroOut),
+              slopes.allSatisfy(\.isFinite), scalesOut.allSatisfy({ $0.isFinite && $0 > 0 }) else { return nil }
         self.channels = channels
         self.scaleIn = scaleIn
         self.zeroIn = zeroIn

@@ -5,8 +5,8 @@ import XCTest
 /// `LeakyCodesKernel` (PRelu / LeakyRelu computed on codes) on every variant this CPU has against
 /// its Swift specification, the table entry `QuantParams.quantize(v < 0 ? v · slope : v)` with
 /// v = (code − z_x) · s_x: channel counts 1…70 (not multiples of 8 or 16), every start phase,
-/// vector tails, zero points 0 and 255, slopes 0, negative, NaN and infinite, output scales that
-/// overflow the codes; nothing written past the end.
+/// vector tails, zero points 0 and 255, slopes 0, negative, subnormal and huge, output scales that
+/// overflow the codes; nothing written past the end. Non-finite slopes or scales are refused.
 final class LeakyCodesKernelTests: XCTestCase {
     func testEveryVariantGivesTheTableEntryOfEveryCode() throws {
         var rng = TestSeed.generator()
@@ -14,7 +14,7 @@ final class LeakyCodesKernelTests: XCTestCase {
         for missing in LeakyCodesKernel.Variant.allCases where !missing.isSupported {
             print("note: this CPU lacks the \(missing) path; its leaky-codes kernel is not tested here")
         }
-        let oddSlopes: [Float] = [0, -1, 1, .nan, .infinity, -.infinity, 1e30, -3e-39]
+        let oddSlopes: [Float] = [0, -1, 1, 1e30, -1e30, -3e-39, .greatestFiniteMagnitude, 1e-30]
         for trial in 0..<300 {
             let channels = trial < 70 ? trial + 1 : Int.random(in: 1...70, using: &rng)
             let sx = Float.random(in: 0.001...0.2, using: &rng)
@@ -52,7 +52,8 @@ final class LeakyCodesKernelTests: XCTestCase {
         }
     }
 
-    /// `tables()` lays the 256 codes of every channel out as a table per channel would.
+    /// `tables()` lays the 256 codes of every channel out as a table per channel would; constants
+    /// the kernels do not take are refused.
     func testTablesAreIndexedByChannelThenCode() throws {
         let kernel = try XCTUnwrap(LeakyCodesKernel(channels: 3, scaleIn: 0.1, zeroIn: 128, slopes: [0, 1, -1], scalesOut: [0.1],
                                                     zeroOut: 128))
@@ -63,5 +64,11 @@ final class LeakyCodesKernelTests: XCTestCase {
         let absolute = (0..<256).map { (k: Int) -> UInt8 in UInt8(k < 128 ? min(256 - k, 255) : k) }
         XCTAssertEqual(Array(t[512..<768]), absolute)                                   // slope -1: |x|
         XCTAssertNil(LeakyCodesKernel(channels: 3, scaleIn: 0.1, zeroIn: 0, slopes: [1, 2], scalesOut: [1], zeroOut: 0))
+        for slope in [Float.nan, .infinity, -.infinity] {
+            XCTAssertNil(LeakyCodesKernel(channels: 1, scaleIn: 0.1, zeroIn: 0, slopes: [slope], scalesOut: [1], zeroOut: 0), "\(slope)")
+        }
+        for scale in [Float.nan, .infinity, 0, -1] {
+            XCTAssertNil(LeakyCodesKernel(channels: 1, scaleIn: 0.1, zeroIn: 0, slopes: [1], scalesOut: [scale], zeroOut: 0), "\(scale)")
+        }
     }
 }

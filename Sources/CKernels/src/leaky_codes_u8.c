@@ -1,7 +1,11 @@
 // PRelu and LeakyRelu on codes, computed: out = quantize(leaky(dequantize(x))) with the float
 // operations of the tables they replace (Int8Compiler+Tables: dequantize (x - z_x) * s_x, the
 // reference x < 0 ? x * slope : x, QuantParams.quantize), so every variant gives the table's bytes.
-// A per-channel table is one scalar load per code; these are 8 or 16 codes per vector.
+// A per-channel table is one scalar load per code; these are 8 or 16 codes per vector. Slopes and
+// scales are finite and the scales positive (LeakyCodesKernel refuses others), so v and the
+// quotient are never NaN: the SIMD variants round the quotient, capped at 512 (any larger code
+// saturates to 255 either way), to an integer, add z_y and saturate, in fewer operations than the
+// float clamp.
 #include "ck_int8.h"
 #include <math.h>
 #include <stdint.h>
@@ -24,9 +28,8 @@ void ck_leaky_codes_u8__scalar(const ck_leaky_codes_params *p, const uint8_t *x,
 
 __attribute__((target("avx512f,avx512bw,avx512vl")))
 void ck_leaky_codes_u8__avx512(const ck_leaky_codes_params *p, const uint8_t *x, uint8_t *out, size_t n, size_t phase) {
-    const __m512i vzx = _mm512_set1_epi32(p->zero_in);
-    const __m512 vsx = _mm512_set1_ps(p->scale_in), vzy = _mm512_set1_ps(p->zero_out);
-    const __m512 v0 = _mm512_setzero_ps(), v255 = _mm512_set1_ps(255.0f);
+    const __m512i vzx = _mm512_set1_epi32(p->zero_in), vzy = _mm512_set1_epi32((int32_t)p->zero_out);
+    const __m512 vsx = _mm512_set1_ps(p->scale_in), v0 = _mm512_setzero_ps(), cap = _mm512_set1_ps(512.0f);
     for (size_t i = 0; i < n; i += 16) {
         const size_t left = n - i;
         const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
@@ -35,10 +38,10 @@ void ck_leaky_codes_u8__avx512(const ck_leaky_codes_params *p, const uint8_t *x,
         const __m512i d = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(k, x + i)), vzx);
         __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(d), vsx);
         v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, v0, _CMP_LT_OQ), v, slope);
-        __m512 r = _mm512_add_ps(_mm512_roundscale_ps(_mm512_div_ps(v, sy), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vzy);
-        r = _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(r, r, _CMP_UNORD_Q), vzy);
-        r = _mm512_min_ps(_mm512_max_ps(r, v0), v255);
-        _mm512_mask_cvtepi32_storeu_epi8(out + i, k, _mm512_cvtps_epi32(r));
+        // Round half to even (vcvtps2dq under the default rounding), -inf and large negatives to
+        // INT32_MIN, which saturate to 0 as they should.
+        const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_min_ps(_mm512_div_ps(v, sy), cap)), vzy);
+        _mm_mask_storeu_epi8(out + i, k, _mm512_cvtusepi32_epi8(_mm512_max_epi32(q, _mm512_setzero_si512())));
         phase += 16;
         if (phase >= p->period) phase -= p->period;
     }
@@ -46,20 +49,17 @@ void ck_leaky_codes_u8__avx512(const ck_leaky_codes_params *p, const uint8_t *x,
 
 __attribute__((target("avx2")))
 void ck_leaky_codes_u8__avx2(const ck_leaky_codes_params *p, const uint8_t *x, uint8_t *out, size_t n, size_t phase) {
-    const __m256i vzx = _mm256_set1_epi32(p->zero_in);
-    const __m256 vsx = _mm256_set1_ps(p->scale_in), vzy = _mm256_set1_ps(p->zero_out);
-    const __m256 v0 = _mm256_setzero_ps(), v255 = _mm256_set1_ps(255.0f);
+    const __m256i vzx = _mm256_set1_epi32(p->zero_in), vzy = _mm256_set1_epi32((int32_t)p->zero_out);
+    const __m256 vsx = _mm256_set1_ps(p->scale_in), v0 = _mm256_setzero_ps(), cap = _mm256_set1_ps(512.0f);
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         const __m256 slope = _mm256_loadu_ps(p->slope + phase), sy = _mm256_loadu_ps(p->scale_out + phase);
         const __m256i d = _mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(x + i))), vzx);
         __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(d), vsx);
         v = _mm256_blendv_ps(v, _mm256_mul_ps(v, slope), _mm256_cmp_ps(v, v0, _CMP_LT_OQ));
-        __m256 r = _mm256_add_ps(_mm256_round_ps(_mm256_div_ps(v, sy), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vzy);
-        r = _mm256_blendv_ps(r, vzy, _mm256_cmp_ps(r, r, _CMP_UNORD_Q));
-        r = _mm256_min_ps(_mm256_max_ps(r, v0), v255);
-        const __m256i q = _mm256_cvtps_epi32(r);
-        const __m128i p16 = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+        const __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_min_ps(_mm256_div_ps(v, sy), cap)), vzy);
+        // Signed saturation to 16 bits, then unsigned to 8: [0, 255] for any int32.
+        const __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
         _mm_storel_epi64((__m128i *)(out + i), _mm_packus_epi16(p16, p16));
         phase += 8;
         if (phase >= p->period) phase -= p->period;
