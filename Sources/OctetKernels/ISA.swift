@@ -26,21 +26,23 @@ public enum ISA: String, CaseIterable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Every path's table, nil where this CPU cannot run it (looked up once). The tables are
-    /// immutable after `ck_kernels_for` fills them, so sharing the pointers is safe.
-    nonisolated(unsafe) private static let tables: [ISA: UnsafePointer<ck_kernels>] = Dictionary(uniqueKeysWithValues: allCases.compactMap { isa in
-        ck_kernels_for(isa.cValue).map { (isa, $0) }
-    })
+    /// Every path's table by its number, nil where this CPU cannot run it (looked up once). The
+    /// tables are immutable after `ck_kernels_for` fills them, so sharing the pointers is safe.
+    /// An array, not a dictionary: every kernel call reads it (hashing an ISA per call was 2% of
+    /// a small model's INT8 time).
+    nonisolated(unsafe) private static let tables: [UnsafePointer<ck_kernels>?] = (0..<Int(CK_ISA_COUNT.rawValue)).map { n in
+        ck_kernels_for(ck_isa(UInt32(n)))
+    }
 
     /// The kernels this path runs (`ck_kernels.h`). Kernels are only built for supported paths
     /// (`named`, `best`, `supported` check), so a missing table is a programming error.
     var kernels: UnsafePointer<ck_kernels> {
-        guard let table = Self.tables[self] else { preconditionFailure("internal: the \(self) path used on a CPU without it") }
+        guard let table = Self.tables[Int(cValue.rawValue)] else { preconditionFailure("internal: the \(self) path used on a CPU without it") }
         return table
     }
 
     /// Whether this machine can run the path.
-    public var isSupported: Bool { Self.tables[self] != nil }
+    public var isSupported: Bool { Self.tables[Int(cValue.rawValue)] != nil }
 
     /// The dense convolution microkernel of this path's full tile, named as in XNNPACK (dtype,
     /// op, tile, ISA), e.g. `qu8s8_gemm_14x32c4__avx512vnni`; "scalar" for the scalar twin.
