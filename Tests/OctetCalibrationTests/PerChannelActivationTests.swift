@@ -122,9 +122,9 @@ final class PerChannelActivationTests: XCTestCase {
     }
 
     /// Clip(0, 6) fuses into the first convolution, which then writes the per-channel codes;
-    /// HardSwish (an activation NNCF does not quantize before) runs in float and a per-channel
-    /// quantize step writes them (`QuantizeKernel.quantizeChannels`); HardSwish on codes becomes
-    /// one table per channel.
+    /// HardSwish (an activation NNCF does not quantize before) runs in float in the convolution's
+    /// epilogue, which quantizes per channel (`QuantizeKernel.quantizeChannels`) with the codes the
+    /// separate steps give; HardSwish on codes becomes one table per channel.
     func testPerChannelDepthwiseInputsAndAFoldedBatchNormRunOnTheIntegerKernels() throws {
         var r = TestRandom(seed: 41)
         let l = layers(&r)
@@ -164,7 +164,13 @@ final class PerChannelActivationTests: XCTestCase {
                 } else if case .clip = activation {
                     XCTAssertEqual(steps.filter { $0.contains("island") || $0.contains("fp32") || $0 == "quantize per channel" }, [], "\(label): \(steps)")
                 } else {
-                    XCTAssertEqual(steps.filter { $0 == "quantize per channel" }.count, 1, "\(label): \(steps)")
+                    // The float HardSwish and the per-channel quantization run in the convolution's
+                    // epilogue (`FloatEpilogue`), with the codes of the separate steps.
+                    XCTAssertEqual(steps.filter { $0.hasPrefix("conv 1x1") && $0.contains("+ HardSwish (fp32) + quantize") }.count, 1, "\(label): \(steps)")
+                    XCTAssertEqual(steps.filter { $0.contains("island") || $0 == "quantize per channel" }, [], "\(label): \(steps)")
+                    let unfused = try Int8Plan(graph: graph, threads: 2, isa: isa, fuseIntoConvolutions: false)
+                    XCTAssertEqual(unfused.makeProfile().labels.filter { $0 == "quantize per channel" }.count, 1, label)
+                    XCTAssertEqual(try unfused.run(["x": x])[y]?.floats, values, "\(label): fused and unfused differ")
                 }
             }
         }

@@ -143,6 +143,7 @@ extension Int8Compiler {
             !o.isEmpty && (graphOutputs.contains(o) || (consumers[o] ?? []).contains { !members.contains($0) })
         }
         if try lowerAsTable(indices, inputs: inputNames, outputs: outputNames) { return }
+        if try lowerAsConvEpilogue(indices, inputs: inputNames, outputs: outputNames) { return }
         func info(_ name: String) throws(RuntimeError) -> ValueInfo {
             guard let s = shapes[name] else { throw fail(nodes[0], "no inferred shape for '\(name)'") }
             return ValueInfo(name: name, dims: s.dims.enumerated().map { i, d in i == 0 ? nil : d })

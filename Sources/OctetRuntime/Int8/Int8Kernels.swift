@@ -253,8 +253,22 @@ enum Int8Kernels {
             let xAddress = UInt(bitPattern: t.u8(c.input)), outAddress = UInt(bitPattern: out)
             let rAddress = c.residual.map { UInt(bitPattern: t.u8($0.slot)) } ?? 0
             let table = c.table, outC = c.outC
+            let epilogue = c.epilogue, codesAddress = c.epilogue.map { UInt(bitPattern: t.u8($0.dst)) } ?? 0
             let work: @Sendable (Int) -> Void = { p in
                 let range = (pixels * p / parts)..<(pixels * (p + 1) / parts)
+                if let epilogue, let floats = UnsafeMutablePointer<Float>(bitPattern: outAddress),
+                   let codes = UnsafeMutablePointer<UInt8>(bitPattern: codesAddress) {
+                    // Blocks of rows: the convolution's floats, then the activation and quantization
+                    // while they are in cache.
+                    let block = FloatEpilogue.blockPixels(channels: outC)
+                    for start in stride(from: range.lowerBound, to: range.upperBound, by: block) {
+                        let rows = start..<min(start + block, range.upperBound)
+                        k.run(input: UnsafePointer(bitPattern: xAddress)!, output: UnsafeMutableRawPointer(floats), residual: nil,
+                              pixels: rows, scratch: UnsafeMutableRawPointer(scratch[p].pointer))
+                        epilogue.apply(floats + rows.lowerBound * outC, codes + rows.lowerBound * outC, pixels: rows.count, channels: outC, isa: k.isa)
+                    }
+                    return
+                }
                 k.run(input: UnsafePointer(bitPattern: xAddress)!, output: UnsafeMutableRawPointer(bitPattern: outAddress)!,
                       residual: UnsafePointer(bitPattern: rAddress), pixels: range, scratch: UnsafeMutableRawPointer(scratch[p].pointer))
                 // The fused table, in place on the rows this part just wrote (dense u8 pixels).
@@ -353,6 +367,9 @@ enum Int8Kernels {
         case .float(let slot, let scales, let lo, let hi):
             let out = t.floatBuffer(slot)
             for i in acc.indices { out[i] = min(max(Float(acc[i]) * scales[i % c.outC], lo), hi) }
+            if let e = c.epilogue, let floats = out.baseAddress {
+                e.apply(floats, t.u8(e.dst), pixels: acc.count / max(c.outC, 1), channels: c.outC, isa: nil)
+            }
         }
     }
 }

@@ -132,7 +132,7 @@ public final class Int8Plan: @unchecked Sendable {
             // "small-group" (the per-channel kernel ck_gconv2d_u8s8), and "8-bit split" or
             // "8-bit s16" where 8-bit weights run as two halves or widened.
             let kernel = c.fast.map { " [\($0.isa.rawValue) \($0.kernelName)\($0.weightFormat == .plain ? "" : " \($0.weightFormat)")]" } ?? " (swift)"
-            return "\(kind) \(c.kh)x\(c.kw)/\(c.sh) \(c.inH)x\(c.inW)x\(c.inC) -> \(c.outH)x\(c.outW)x\(c.outC)\(c.residual == nil ? "" : " + add")\(c.table == nil ? "" : c.table?.computed != nil ? " + table (computed)" : " + table")\(kernel)"
+            return "\(kind) \(c.kh)x\(c.kw)/\(c.sh) \(c.inH)x\(c.inW)x\(c.inC) -> \(c.outH)x\(c.outW)x\(c.outC)\(c.residual == nil ? "" : " + add")\(c.table == nil ? "" : c.table?.computed != nil ? " + table (computed)" : " + table")\(c.epilogue.map { " + \($0.label) (fp32) + quantize" } ?? "")\(kernel)"
         case .add(_, _, _, _, _, _, _, _, _, _, let fast): return "add\(fast == nil ? " (swift)" : "")"
         case .maxPool(_, _, let w, _): return "maxpool \(w.kh)x\(w.kw) \(w.inH)x\(w.inW)x\(w.channels)"
         case .averagePool(_, _, let w, _, _, _, _, _): return "avgpool \(w.kh)x\(w.kw) \(w.inH)x\(w.inW)x\(w.channels)"

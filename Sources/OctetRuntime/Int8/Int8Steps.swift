@@ -31,6 +31,8 @@ struct ConvInt8 {
     /// becomes `table[code]`, or with one table per output channel (PRelu) `table[c·256 + code]`,
     /// while the rows are still in cache (`Int8Compiler.fuseTableIntoConvolution`).
     var table: CodeTable? = nil
+    /// A float activation and quantization after the float output (`lowerAsConvEpilogue`).
+    var epilogue: FloatEpilogue? = nil
 
     /// Multiply-accumulates for one image.
     var macs: Int { outH * outW * outC * (inC / groups) * kh * kw }
@@ -147,7 +149,7 @@ extension Int8Step {
         case .conv(let c):
             switch c.output {
             case .quantized(let slot, _, _, _, _): return ([slot], [])
-            case .float(let slot, _, _, _): return ([], [slot])
+            case .float(let slot, _, _, _): return (c.epilogue.map { [$0.dst] } ?? [], [slot])
             }
         case .mul(let m): return ([m.dst], [])
         case .concat(_, let dst, _, _, _): return ([dst], [])
