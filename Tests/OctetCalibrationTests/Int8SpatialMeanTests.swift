@@ -4,7 +4,8 @@ import XCTest
 
 /// ReduceMean over height and width (`x.mean([2, 3])`, ShuffleNet's head) of a quantized tensor is
 /// the integer global average: the same codes as GlobalAveragePool with the same parameters, with
-/// either keepdims, on every path, and no FP32 island.
+/// either keepdims, on every path, and no FP32 island. A global average the file leaves in float
+/// (NNCF's squeeze-excitation) is the mean from the exact integer sum, without an island.
 final class Int8SpatialMeanTests: XCTestCase {
     func testReduceMeanOverHeightAndWidthIsTheIntegerGlobalAverage() throws {
         var r = TestRandom(seed: 5)
@@ -36,6 +37,35 @@ final class Int8SpatialMeanTests: XCTestCase {
                     XCTAssertEqual(steps.filter { $0.hasPrefix("avgpool 5x6") }.count, 1, "\(label): \(steps)")
                 }
             }
+        }
+    }
+
+    /// x → QDQ → GlobalAveragePool, its output left in float (as NNCF leaves it) → y: the
+    /// means from the exact integer sums, equal on every path and within float rounding of the
+    /// file's meaning (the mean of the dequantized values); no FP32 island, no dequantize step.
+    func testAGlobalAverageLeftInFloatIsTheMeanOfTheCodes() throws {
+        var r = TestRandom(seed: 8)
+        let (s, z): (Float, UInt8) = (0.021, 97)
+        var b = GraphBuilder(name: "squeeze")
+        let sn = b.constant("s", Tensor.filled([], s)), zn = b.constant("z", try Tensor(shape: [], data: .uint8([z])))
+        let xd = b.add(.dequantizeLinear(axis: 1), [b.add(.quantizeLinear(axis: 1), [b.input("x", dims: [nil, 19, 23, 17]), sn, zn]), sn, zn])
+        let mean = b.add(.globalAveragePool, [xd])
+        b.output(mean, dims: [nil, 19, 1, 1])
+        let codes = (0..<(2 * 19 * 23 * 17)).map { _ in r.int(0...255) }
+        let x = try Tensor(shape: [2, 19, 23, 17], floats: codes.map { Float($0 - Int(z)) * s })
+        // The file's meaning in Double: each channel's mean of (q - z)·s.
+        let plane = 23 * 17
+        let want = (0..<(2 * 19)).map { nc in (0..<plane).reduce(0.0) { $0 + Double(codes[nc * plane + $1] - Int(z)) * Double(s) } / Double(plane) }
+        var reference: [Float]? = nil
+        for isa in [nil] + ISA.supported.map(Optional.some) {
+            let label = isa?.rawValue ?? "swift"
+            let plan = try Int8Plan(graph: b.graph, threads: 2, isa: isa)
+            let got = try XCTUnwrap(try plan.run(["x": x])[mean]?.floats, label)
+            if let reference { XCTAssertEqual(got, reference, label) } else { reference = got }
+            for (g, w) in zip(got, want) { XCTAssertEqual(Double(g), w, accuracy: 1e-6 * max(1, abs(w)), label) }
+            let steps = plan.makeProfile().labels
+            XCTAssertEqual(steps.filter { $0.contains("island") || $0 == "dequantize" }, [], "\(label): \(steps)")
+            XCTAssertEqual(steps.filter { $0.hasPrefix("global mean of codes -> fp32") }.count, 1, "\(label): \(steps)")
         }
     }
 }

@@ -83,10 +83,11 @@ extension Int8Compiler {
             return concatLayout(node) != nil
         case .mul:
             return fused && quantized(node.inputs[0]) != nil && quantized(node.inputs[1]) != nil && mulShape(node) != nil
-        case .maxPool, .averagePool, .globalAveragePool:
+        case .maxPool, .averagePool:
             return fused && quantized(node.inputs[0]) != nil && shapes[node.inputs[0]]?.rank == 4
-        case .reduce(.mean, _, _):
-            return fused && quantized(node.inputs[0]) != nil && isSpatialMean(node)
+        case .globalAveragePool, .reduce(.mean, _, _):
+            // With a QuantizeLinear after it, codes to codes; without, codes to float means.
+            return quantized(node.inputs[0]) != nil && isSpatialMean(node)
         case .relu, .clip:
             return isActivation(node.inputs[0])
         case .flatten, .identity, .dropout:

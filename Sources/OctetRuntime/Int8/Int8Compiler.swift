@@ -377,8 +377,13 @@ struct Int8Compiler {
                                          zeroIn: x.params.zeroPoint, zeroOut: py.zeroPoint, fast: isa))
             }
         case .globalAveragePool, .reduce(.mean, _, _):
-            guard let fused, let x = quantized(node.inputs[0]), let s = shapes[node.inputs[0]], s.rank == 4, isSpatialMean(node) else {
+            guard let x = quantized(node.inputs[0]), let s = shapes[node.inputs[0]], s.rank == 4, isSpatialMean(node) else {
                 throw fail(node, "\(node.op.onnxType) outside a quantized pattern")
+            }
+            guard let fused else {
+                steps.append(.spatialMeanFloat(src: x.slot, dst: newFloat(out), pixels: s[2] * s[3], channels: s[1],
+                                               zeroPoint: x.params.zeroPoint, scale: x.params.scale, fast: isa))
+                return
             }
             let (py, _, _) = try outputSpec(fused.q, fused.act)
             let window = PoolWindow(inH: s[2], inW: s[3], channels: s[1], outH: 1, outW: 1, kh: s[2], kw: s[3], sh: 1, sw: 1,

@@ -105,6 +105,19 @@ enum Int8Kernels {
         case .averagePool(let src, let dst, let w, let zIn, let ratio, let zOut, let include, let fast):
             averagePool(UnsafeBufferPointer(t.u8Buffer(src)), w, zeroIn: zIn, ratio: ratio, zeroOut: zOut, countIncludePad: include,
                         into: t.u8Buffer(dst), fast: fast)
+        case .spatialMeanFloat(let src, let dst, let pixels, let channels, let z, let scale, let fast):
+            let x = t.u8(src), y = t.float(dst)
+            var sums = [Int32](repeating: 0, count: channels)
+            sums.withUnsafeMutableBufferPointer { s in
+                guard let base = s.baseAddress else { return }
+                if let fast {
+                    PixelSumKernel.add(x, pixels: pixels, channels: channels, into: base, isa: fast)
+                } else {
+                    for p in 0..<pixels { for c in 0..<channels { s[c] &+= Int32(x[p * channels + c]) } }
+                }
+                let n = Int32(truncatingIfNeeded: pixels)
+                for c in 0..<channels { y[c] = Float(s[c] &- n &* z) * scale / Float(pixels) }
+            }
         case .clampFloat(let src, let dst, let lo, let hi):
             // Swift.max then Swift.min, spelled out so the loop vectorizes (same results, NaN and -0 included).
             let x = t.floatBuffer(src), out = t.floatBuffer(dst)

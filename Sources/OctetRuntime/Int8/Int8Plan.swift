@@ -136,6 +136,7 @@ public final class Int8Plan: @unchecked Sendable {
         case .add(_, _, _, _, _, _, _, _, _, _, let fast): return "add\(fast == nil ? " (swift)" : "")"
         case .maxPool(_, _, let w, _): return "maxpool \(w.kh)x\(w.kw) \(w.inH)x\(w.inW)x\(w.channels)"
         case .averagePool(_, _, let w, _, _, _, _, _): return "avgpool \(w.kh)x\(w.kw) \(w.inH)x\(w.inW)x\(w.channels)"
+        case .spatialMeanFloat(_, _, let pixels, let channels, _, _, _): return "global mean of codes -> fp32 \(pixels)x\(channels)"
         case .quantize: return "quantize"
         case .quantizeChannels: return "quantize per channel"
         case .requantize: return "requantize"

@@ -68,6 +68,11 @@ enum Int8Step {
     case maxPool(src: Int, dst: Int, window: PoolWindow, fast: ISA?)
     /// `fast`: the path whose sum kernel adds up the windows (`PixelSumKernel`); nil, the Swift loop.
     case averagePool(src: Int, dst: Int, window: PoolWindow, zeroIn: Int32, scaleRatio: Double, zeroOut: Int32, countIncludePad: Bool, fast: ISA?)
+    /// The mean of each channel of an NHWC image of codes over its `pixels` pixels, as floats:
+    /// `Float(Σ(q − zeroPoint)) · scale / pixels` from the exact integer sum (`PixelSumKernel`;
+    /// `fast` nil: a Swift loop), for a GlobalAveragePool whose output the file leaves in float
+    /// (NNCF's squeeze of a squeeze-excitation block) instead of dequantizing the whole map.
+    case spatialMeanFloat(src: Int, dst: Int, pixels: Int, channels: Int, zeroPoint: Int32, scale: Float, fast: ISA?)
     case clampFloat(src: Int, dst: Int, min: Float, max: Float)
     /// Softmax of float rows (`SoftmaxKernel`; `fast` nil: its scalar twin).
     case softmaxFloat(src: Int, dst: Int, rows: Int, columns: Int, fast: ISA?)
@@ -121,7 +126,7 @@ extension Int8Step {
         case .requantize(let src, _, _, _, _, _), .dequantize(let src, _, _), .moveU8(let src, _, _, _, _), .lookup(let src, _, _, _, _),
              .padU8(let src, _, _, _, _, _),
              .resizeNearestU8(let src, _, _, _, _, _), .resizeLinearU8(let src, _, _, _),
-             .maxPool(let src, _, _, _), .averagePool(let src, _, _, _, _, _, _, _):
+             .maxPool(let src, _, _, _), .averagePool(let src, _, _, _, _, _, _, _), .spatialMeanFloat(let src, _, _, _, _, _, _):
             return ([src], [])
         case .relayoutFloat(let src, _, _, _), .floatConv(_, let src, _), .clampFloat(let src, _, _, _), .softmaxFloat(let src, _, _, _, _),
              .col2im(let src, _, _, _):
@@ -144,6 +149,7 @@ extension Int8Step {
              .add(_, _, let dst, _, _, _, _, _, _, _, _), .maxPool(_, let dst, _, _), .averagePool(_, let dst, _, _, _, _, _, _):
             return ([dst], [])
         case .dequantize(_, let dst, _), .relayoutFloat(_, let dst, _, _), .floatConv(_, _, let dst), .clampFloat(_, let dst, _, _),
+             .spatialMeanFloat(_, let dst, _, _, _, _, _),
              .softmaxFloat(_, let dst, _, _, _), .col2im(_, let dst, _, _):
             return ([], [dst])
         case .conv(let c):
