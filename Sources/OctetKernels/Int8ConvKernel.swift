@@ -124,6 +124,8 @@ public final class Int8ConvKernel: @unchecked Sendable {
     public init(geometry g: ConvGeometry, inputZeroPoint: Int32, weights: [Int8], bias: [Int32], output: Output,
                 residualAdd: ResidualAdd? = nil, isa requested: ISA, weightFormat forced: WeightFormat? = nil) {
         precondition(residualAdd == nil || Self.canFuseResidualAdd(g, isa: requested), "internal: residual Add on a kernel without it")
+        precondition(weights.count == g.outChannels * g.kernel.h * g.kernel.w * g.inChannelsPerGroup,
+                     "internal: \(weights.count) weights for a \(g) convolution")
         self.residualAdd = residualAdd
         var p = Self.params(g, inputZeroPoint: inputZeroPoint)
         geometry = g

@@ -84,6 +84,15 @@ public final class Int8Plan: @unchecked Sendable {
             return conv.macs
         }
         let steps = c.steps.map { step -> Step in
+            if case .conv(var conv) = step, conv.fast != nil {
+                // The C kernel holds its own packed weights; the plain-Swift reference's copies
+                // would only be counted (atomically, on arrays every worker thread shares) each
+                // time an image's run copies the step, and held twice in memory.
+                conv.weights = []
+                conv.tapSums = []
+                conv.bias = []
+                return .int8(.conv(conv))
+            }
             guard case .island(let i) = step else { return .int8(step) }
             return .floatIsland(FloatIslandStep(plan: i.plan, inputs: i.inputs.map { (memory.floatOffsets[$0.slot], $0.island) },
                                                 outputs: i.outputs.map { (memory.floatOffsets[$0.slot], $0.island) },
