@@ -198,9 +198,11 @@ void ck_maxpool2d_u8_nhwc__avx512(const ck_pool2d_params *p, const uint8_t *inpu
 void ck_maxpool2d_u8_nhwc__avx2(const ck_pool2d_params *p, const uint8_t *input, uint8_t *output);
 
 /// out[i] = table[x[i]]: an element-wise function of one quantized tensor as a 256-entry table.
-/// The VBMI variant looks up 64 codes at a time (two vpermi2b over the table's halves).
+/// The VBMI variant looks up 64 codes at a time (two vpermi2b over the table's halves); the AVX2
+/// one 32 at a time with one vpshufb per 16-entry row of the table.
 void ck_lookup_u8__scalar(const uint8_t *x, const uint8_t *table, uint8_t *out, size_t n);
 void ck_lookup_u8__avx512vbmi(const uint8_t *x, const uint8_t *table, uint8_t *out, size_t n);
+void ck_lookup_u8__avx2(const uint8_t *x, const uint8_t *table, uint8_t *out, size_t n);
 /// out[p*C + c] = tables[c*256 + x[p*C + c]]: one table per channel (PRelu's per-channel slopes).
 void ck_lookup_channels_u8__scalar(const uint8_t *x, const uint8_t *tables, uint8_t *out, size_t pixels, size_t channels);
 

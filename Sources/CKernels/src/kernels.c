@@ -82,6 +82,7 @@ static void ck_fill_avx2(ck_kernels *t) {
     t->quantize_u8 = ck_quantize_u8__avx2;
     t->quantize_channels_u8 = ck_quantize_channels_u8__avx2;
     t->requantize_u8 = ck_requantize_u8__avx2;
+    t->lookup_u8 = ck_lookup_u8__avx2;
     t->leaky_codes_u8 = ck_leaky_codes_u8__avx2;
     t->maxpool2d_u8 = ck_maxpool2d_u8_nhwc__avx2;
     t->sum_pixels_u8 = ck_sum_pixels_u8__avx2;
