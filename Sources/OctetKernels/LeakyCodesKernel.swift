@@ -37,18 +37,8 @@ public final class LeakyCodesKernel: Sendable {
         self.scalesOut = (0..<(2 * period)).map { scalesOut.count == 1 ? scalesOut[0] : scalesOut[$0 % channels] }
     }
 
-    /// The implementations; each gives the same bytes.
-    public enum Variant: String, CaseIterable, Sendable {
-        case scalar, avx2, avx512
-
-        public var isSupported: Bool {
-            switch self {
-            case .scalar: true
-            case .avx2: ISA.avx2.isSupported
-            case .avx512: ISA.avx512.isSupported
-            }
-        }
-    }
+    /// The implementations; each gives the scalar twin's results.
+    public typealias Variant = VectorVariant
 
     /// `pixels` whole pixels of NHWC codes (their first element is channel 0), `x` to `output`
     /// (which may be `x`), with the kernel the path's table chooses.

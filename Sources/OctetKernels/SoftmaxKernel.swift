@@ -6,18 +6,8 @@ import CKernels
 /// calibration's softmax outputs do not depend on the CPU. The SIMD paths put inner positions
 /// side by side in the lanes (a channel softmax of an image), or run along a row when inner is 1.
 public enum SoftmaxKernel {
-    /// The implementations; each gives the same bits.
-    public enum Variant: String, CaseIterable, Sendable {
-        case scalar, avx2, avx512
-
-        public var isSupported: Bool {
-            switch self {
-            case .scalar: true
-            case .avx2: ISA.avx2.isSupported
-            case .avx512: ISA.avx512.isSupported
-            }
-        }
-    }
+    /// The implementations; each gives the scalar twin's results.
+    public typealias Variant = VectorVariant
 
     /// `y` may be `x`.
     public static func run(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, outer: Int, n: Int, inner: Int, isa: ISA) {

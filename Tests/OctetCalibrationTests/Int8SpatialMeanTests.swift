@@ -68,4 +68,20 @@ final class Int8SpatialMeanTests: XCTestCase {
             XCTAssertEqual(steps.filter { $0.hasPrefix("global mean of codes -> fp32") }.count, 1, "\(label): \(steps)")
         }
     }
+
+    /// A map of more than 2^23 pixels, every code 255: the sum of one channel passes 2^31, and the
+    /// mean is still 255 · s (the sums are taken in blocks and added up in 64 bits).
+    func testTheFloatMeanOfAHugeMapDoesNotWrap() throws {
+        let s: Float = 0.01, side = 3000
+        var b = GraphBuilder(name: "huge")
+        let sn = b.constant("s", Tensor.filled([], s)), zn = b.constant("z", try Tensor(shape: [], data: .uint8([0])))
+        let xd = b.add(.dequantizeLinear(axis: 1), [b.add(.quantizeLinear(axis: 1), [b.input("x", dims: [nil, 1, side, side]), sn, zn]), sn, zn])
+        let mean = b.add(.globalAveragePool, [xd])
+        b.output(mean, dims: [nil, 1, 1, 1])
+        let x = try Tensor(shape: [1, 1, side, side], floats: [Float](repeating: 255 * s, count: side * side))
+        for isa in [nil, ISA.best] {
+            let got = try XCTUnwrap(try Int8Plan(graph: b.graph, threads: 1, isa: isa).run(["x": x])[mean]?.floats)
+            XCTAssertEqual(got, [255 * s], "\(isa?.rawValue ?? "swift")")
+        }
+    }
 }

@@ -107,17 +107,22 @@ enum Int8Kernels {
                         into: t.u8Buffer(dst), fast: fast)
         case .spatialMeanFloat(let src, let dst, let pixels, let channels, let z, let scale, let fast):
             let x = t.u8(src), y = t.float(dst)
-            var sums = [Int32](repeating: 0, count: channels)
+            // Int32 sums of at most 2^23 pixels (255 · 2^23 < 2^31), added up in Int64.
+            var total = [Int64](repeating: 0, count: channels), sums = [Int32](repeating: 0, count: channels)
             sums.withUnsafeMutableBufferPointer { s in
                 guard let base = s.baseAddress else { return }
-                if let fast {
-                    PixelSumKernel.add(x, pixels: pixels, channels: channels, into: base, isa: fast)
-                } else {
-                    for p in 0..<pixels { for c in 0..<channels { s[c] &+= Int32(x[p * channels + c]) } }
+                for start in stride(from: 0, to: pixels, by: 1 << 23) {
+                    let count = min(1 << 23, pixels - start), block = x + start * channels
+                    for c in 0..<channels { s[c] = 0 }
+                    if let fast {
+                        PixelSumKernel.add(block, pixels: count, channels: channels, into: base, isa: fast)
+                    } else {
+                        for p in 0..<count { for c in 0..<channels { s[c] &+= Int32(block[p * channels + c]) } }
+                    }
+                    for c in 0..<channels { total[c] += Int64(s[c]) }
                 }
-                let n = Int32(truncatingIfNeeded: pixels)
-                for c in 0..<channels { y[c] = Float(s[c] &- n &* z) * scale / Float(pixels) }
             }
+            for c in 0..<channels { y[c] = Float(total[c] - Int64(pixels) * Int64(z)) * scale / Float(pixels) }
         case .clampFloat(let src, let dst, let lo, let hi):
             // Swift.max then Swift.min, spelled out so the loop vectorizes (same results, NaN and -0 included).
             let x = t.floatBuffer(src), out = t.floatBuffer(dst)
