@@ -112,13 +112,8 @@ enum Int8Kernels {
             sums.withUnsafeMutableBufferPointer { s in
                 guard let base = s.baseAddress else { return }
                 for start in stride(from: 0, to: pixels, by: 1 << 23) {
-                    let count = min(1 << 23, pixels - start), block = x + start * channels
                     for c in 0..<channels { s[c] = 0 }
-                    if let fast {
-                        PixelSumKernel.add(block, pixels: count, channels: channels, into: base, isa: fast)
-                    } else {
-                        for p in 0..<count { for c in 0..<channels { s[c] &+= Int32(block[p * channels + c]) } }
-                    }
+                    addPixels(x + start * channels, pixels: min(1 << 23, pixels - start), channels: channels, into: base, fast: fast)
                     for c in 0..<channels { total[c] += Int64(s[c]) }
                 }
             }
@@ -231,20 +226,13 @@ enum Int8Kernels {
             for ox in 0..<w.outW {
                 let (ys, xs, padded) = window(w, oy, ox)
                 for ch in 0..<c { sums[ch] = 0 }
-                if let fast {
-                    sums.withUnsafeMutableBufferPointer { s in
-                        guard let base = s.baseAddress, !ys.isEmpty, !xs.isEmpty else { return }
-                        if xs.count == w.inW {
-                            PixelSumKernel.add(src + ys.lowerBound * w.inW * c, pixels: ys.count * w.inW, channels: c, into: base, isa: fast)
-                        } else {
-                            for iy in ys { PixelSumKernel.add(src + (iy * w.inW + xs.lowerBound) * c, pixels: xs.count, channels: c, into: base, isa: fast) }
-                        }
+                sums.withUnsafeMutableBufferPointer { s in
+                    guard let base = s.baseAddress, !ys.isEmpty, !xs.isEmpty else { return }
+                    if xs.count == w.inW {
+                        addPixels(src + ys.lowerBound * w.inW * c, pixels: ys.count * w.inW, channels: c, into: base, fast: fast)
+                    } else {
+                        for iy in ys { addPixels(src + (iy * w.inW + xs.lowerBound) * c, pixels: xs.count, channels: c, into: base, fast: fast) }
                     }
-                } else {
-                    for iy in ys { for ix in xs {
-                        let p = src + (iy * w.inW + ix) * c
-                        for ch in 0..<c { sums[ch] &+= Int32(p[ch]) }
-                    } }
                 }
                 let n = countIncludePad ? padded : ys.count * xs.count
                 let m = Float(ratio / Double(max(n, 1)))
@@ -254,6 +242,16 @@ enum Int8Kernels {
                 }
             }
         }
+    }
+
+    /// `sums[ch] += x[p·channels + ch]` (wrapping) over `pixels` consecutive pixels: the path's
+    /// sum kernel, or with `fast` nil the Swift loop it is tested against.
+    static func addPixels(_ x: UnsafePointer<UInt8>, pixels: Int, channels: Int, into sums: UnsafeMutablePointer<Int32>, fast: ISA?) {
+        if let fast {
+            PixelSumKernel.add(x, pixels: pixels, channels: channels, into: sums, isa: fast)
+            return
+        }
+        for p in 0..<pixels { for ch in 0..<channels { sums[ch] &+= Int32(x[p * channels + ch]) } }
     }
 
     static func conv(_ c: ConvInt8, _ t: Int8Tensors, pool: SpinPool? = nil, scratch: [AlignedBuffer]) {
