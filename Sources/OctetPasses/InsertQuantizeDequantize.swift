@@ -179,6 +179,11 @@ public enum InsertQuantizeDequantize {
                 default: return false
                 }
             }
+        // PRelu with constant slopes (MTCNN's activations): a table per channel on codes, as the
+        // unary functions; unquantized, the data movement that follows it (a Transpose and
+        // Reshape before a dense layer) would run in float between a dequantize and a quantize.
+        case .binary(.prelu):
+            return node.inputs.count == 2 && graph.initializers[node.inputs[1]]?.floats != nil
         // Concat of activations: its inputs requantized to its output's parameters (ONNX Runtime's
         // QLinearConcat), when integer ops read it, directly or through data movement (a
         // ShuffleNet's channel shuffle); one that feeds FP32 ops stays FP32 with them: its codes

@@ -84,4 +84,24 @@ final class QuantizationPointsTests: XCTestCase {
         XCTAssertEqual(points.inherited, [up: coarse])
         XCTAssertTrue(Set(points.activations).isSuperset(of: [fine, coarse]), "\(points.activations)")
     }
+
+    /// MTCNN's head: a PRelu with constant slopes is an activation table, so its output is
+    /// quantized and the Transpose and Reshape before the dense layer move its codes (before, the
+    /// Reshape's output was the quantized one and the three ops ran as an FP32 island).
+    func testPReluOutputIsQuantizedAndDataMovementAfterItCarriesItsParameters() throws {
+        var b = GraphBuilder(name: "mtcnn head")
+        let x = b.input("x", dims: [nil, 4, 3, 3])
+        var r = TestRandom(seed: 5)
+        let c = Self.conv(&b, &r, x, 4, 4, "c")
+        let prelu = b.add(.binary(.prelu), [c, b.constant("slope", r.tensor([4, 1, 1]))], name: "prelu")
+        let t = b.add(.transpose(perm: [0, 3, 2, 1]), [prelu], name: "t")
+        let flat = b.add(.reshape(allowZero: false), [t, b.constant("shape", try Tensor(shape: [2], data: .int64([-1, 36])))], name: "flat")
+        let y = b.add(.gemm(GemmAttributes(transB: true)), [flat, b.constant("w", r.tensor([2, 36]))], name: "dense")
+        b.output(y, dims: [nil, 2])
+        let points = InsertQuantizeDequantize.quantizationPoints(b.graph, options: QuantizeOptions())
+        XCTAssertTrue(Set(points.activations).isSuperset(of: [c, prelu]), "\(points.activations)")
+        XCTAssertEqual(points.inherited, [flat: prelu])
+        // Excluded by name, it is not quantized.
+        XCTAssertFalse(InsertQuantizeDequantize.quantizedNodes(b.graph, options: QuantizeOptions(excludedNodes: ["prelu"])).contains("prelu"))
+    }
 }

@@ -4,7 +4,7 @@
 // ResNet-18, repeated layers counted) or `efficientnet` (its 1x1 layers); the path, `avx512vnni`
 // (default), `avx512bw` or `avx2`; the weight format, `s8` (default: 7-bit weights as they are),
 // `split` or `s16` (8-bit weights, the two exact forms of the vpmaddubsw paths); then optionally
-// one shape index (100 calls, for perf record). Percentages are of the path's peak measured first
+// one shape index (1000 calls, for perf record). Percentages are of the path's peak measured first
 // on this core by the committed loop that bounds it (ck_peak.h). Built and run by scripts/kernels/run.sh.
 #include "ck_int8.h"
 #include "ck_peak.h"
@@ -15,15 +15,16 @@
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
 static unsigned rs = 1; static unsigned rnd(void) { rs = rs * 1103515245u + 12345u; return rs >> 8; }
 int main(int argc, char **argv) {
-    // out H, Ci, Co, k, s, count
-    static const size_t resnet18[][6] = {{112,3,64,7,2,1},{56,64,64,3,1,4},{28,64,128,3,2,1},{28,128,128,3,1,3},
+    // out H, Ci, Co, k, s, count, unpadded (1: no padding, else (k - 1) / 2)
+    static const size_t resnet18[][7] = {{112,3,64,7,2,1},{56,64,64,3,1,4},{28,64,128,3,2,1},{28,128,128,3,1,3},
         {28,64,128,1,2,1},{14,128,256,3,2,1},{14,256,256,3,1,3},{14,128,256,1,2,1},{7,256,512,3,2,1},{7,512,512,3,1,3},
         {7,256,512,1,2,1}};
-    static const size_t efficientnet[][6] = {{112,16,96,1,1,1},{112,32,16,1,1,1},{56,24,144,1,1,1},{56,144,24,1,1,1},
+    static const size_t efficientnet[][7] = {{112,16,96,1,1,1},{112,32,16,1,1,1},{56,24,144,1,1,1},{56,144,24,1,1,1},
         {56,96,24,1,1,1},{28,40,240,1,1,1},{28,240,40,1,1,1},{28,144,40,1,1,1},{14,80,480,1,1,1},{14,480,80,1,1,1},
         {14,112,672,1,1,1},{14,672,112,1,1,1},{14,480,112,1,1,1},{7,192,1152,1,1,1},{7,1152,192,1,1,1},{7,320,1280,1,1,1},
         {7,1152,320,1,1,1}};
-    const int eff = argc > 1 && strcmp(argv[1], "efficientnet") == 0;
+    static const size_t small[][7] = {{22,3,28,3,1,1,1},{9,28,48,3,1,1,1},{3,48,64,2,1,1,1},{24,3,8,3,2,1,0}};
+    const int eff = argc > 1 && strcmp(argv[1], "efficientnet") == 0, sml = argc > 1 && strcmp(argv[1], "small") == 0;
     const char *path = argc > 2 ? argv[2] : "avx512vnni", *format = argc > 3 ? argv[3] : "s8";
     void (*kernel)(const ck_conv2d_u8s8_params *, const uint8_t *, const void *, const int32_t *, const ck_u8s8_output *, void *,
         size_t, size_t, void *) = ck_conv2d_u8s8_nhwc__avx512vnni;
@@ -43,16 +44,16 @@ int main(int argc, char **argv) {
     for (int r = 0; r < 10; r++) { double t0 = now(); uint64_t macs = loop(2000000); double g = 2.0 * macs / (now() - t0) * 1e-9; if (g > peak) peak = g; }
     printf("peak %.0f GOPS (%s)\n", peak, loop == ck_peak_u8s8__avx512vnni ? "vpdpbusd zmm" : loop == ck_peak_u8s8__avx512bw ? "vpmaddubsw zmm"
         : loop == ck_peak_u8s8__avx512bw_maddwd ? "vpmaddwd zmm" : loop == ck_peak_u8s8__avx2_maddwd ? "vpmaddwd ymm" : "vpmaddubsw ymm");
-    const size_t (*shapes)[6] = eff ? efficientnet : resnet18;
-    const size_t nshapes = eff ? sizeof efficientnet / sizeof efficientnet[0] : sizeof resnet18 / sizeof resnet18[0];
+    const size_t (*shapes)[7] = eff ? efficientnet : sml ? small : resnet18;
+    const size_t nshapes = eff ? sizeof efficientnet / sizeof efficientnet[0] : sml ? sizeof small / sizeof small[0] : sizeof resnet18 / sizeof resnet18[0];
     double tot = 0, totideal = 0, t3 = 0, i3 = 0;
     int only = argc > 4 ? atoi(argv[4]) : -1;
     for (size_t i = 0; i < nshapes; i++) { if (only >= 0 && (int)i != only) continue;
         size_t H = shapes[i][0], Ci = shapes[i][1], Co = shapes[i][2], k = shapes[i][3], s = shapes[i][4], cnt = shapes[i][5];
         ck_conv2d_u8s8_params p; memset(&p, 0, sizeof p);
-        size_t IH = H * s;
+        const size_t pad = shapes[i][6] ? 0 : (k - 1) / 2, IH = shapes[i][6] ? (H - 1) * s + k : H * s;
         p.in_h = p.in_w = IH; p.in_pixel_stride = Ci; p.out_h = p.out_w = H; p.out_pixel_stride = Co; p.kernel_h = p.kernel_w = k;
-        p.stride_h = p.stride_w = s; p.dilation_h = p.dilation_w = 1; p.pad_top = p.pad_left = (k - 1) / 2; p.groups = 1; p.cin_per_group = Ci; p.cout_per_group = Co; p.input_zero_point = 7;
+        p.stride_h = p.stride_w = s; p.dilation_h = p.dilation_w = 1; p.pad_top = p.pad_left = pad; p.groups = 1; p.cin_per_group = Ci; p.cout_per_group = Co; p.input_zero_point = 7;
         p.weight_format = wf;
         size_t M = H * H;
         uint8_t *in = malloc(IH * IH * Ci + 64); for (size_t j = 0; j < IH * IH * Ci; j++) in[j] = rnd();
@@ -67,7 +68,7 @@ int main(int argc, char **argv) {
         ck_conv2d_u8s8_nhwc__scalar(&p, in, pw, b, &o, ref, 0, M, scr);
         kernel(&p, in, pw, b, &o, out, 0, M, scr);
         int ok = !memcmp(out, ref, M * Co);
-        double best = 1e9; int reps = only >= 0 ? 100 : 10;
+        double best = 1e9; int reps = only >= 0 ? 1000 : 10;
         for (int r = 0; r < 7; r++) { double t0 = now(); for (int q = 0; q < reps; q++) kernel(&p, in, pw, b, &o, out, 0, M, scr); double dt = (now() - t0) / reps; if (dt < best) best = dt; }
         double ops = 2.0 * M * Co * Ci * k * k, ideal = ops / (peak * 1e9);
         tot += best * cnt; totideal += ideal * cnt;
