@@ -115,22 +115,37 @@ final class Int8TableTests: XCTestCase {
     /// PRelu with a slope per channel of an NCHW tensor: one table per channel, on every path,
     /// each code equal to quantize(prelu(dequantize(code), slope[c])).
     func testPReluWithPerChannelSlopesRunsAsChannelTables() throws {
-        let slopes: [Float] = [0.25, -1, 0, 1, 0.013]
+        try assertPRelu(slopes: [0.25, -1, 0, 1, 0.013], sx: 0.05, zx: 120, sy: 0.04, zy: 90)
+    }
+
+    /// Scales for which the one-product form of the computed PRelu gives code 243 one lower than
+    /// the tables (`LeakyCodesKernelTests`): the plan must still give the tables' codes (it
+    /// computes in that form only where every code of every channel matches).
+    func testPReluWhereTheProductFormDiffersStillGivesTheTableCodes() throws {
+        let sx: Float = 0x1.26174cp-3, sy: Float = 0x1.e0cd82p-4
+        XCTAssertNotEqual(LeakyCodesKernel(channels: 1, scaleIn: sx, zeroIn: 93, slopes: [0.25], scalesOut: [sy], zeroOut: 22, form: .products)?.tables(),
+                          LeakyCodesKernel(channels: 1, scaleIn: sx, zeroIn: 93, slopes: [0.25], scalesOut: [sy], zeroOut: 22)?.tables())
+        try assertPRelu(slopes: [0x1.8bd4fp-3, 0.25, -1, 0, 0.013], sx: sx, zx: 93, sy: sy, zy: 22)
+    }
+
+    /// A PRelu between QDQ pairs on [2, 5, 16, 16]: image 0 holds every code in every channel,
+    /// image 1 random codes.
+    private func assertPRelu(slopes: [Float], sx sxValue: Float, zx zxValue: Int32, sy syValue: Float, zy zyValue: Int32) throws {
         var b = GraphBuilder(name: "prelu")
-        let x = b.input("x", dims: [nil, 5, 7, 3])
-        let sx = b.constant("sx", Tensor.filled([], 0.05)), zx = b.constant("zx", try Tensor(shape: [], data: .uint8([120])))
-        let sy = b.constant("sy", Tensor.filled([], 0.04)), zy = b.constant("zy", try Tensor(shape: [], data: .uint8([90])))
+        let x = b.input("x", dims: [nil, 5, 16, 16])
+        let sx = b.constant("sx", Tensor.filled([], sxValue)), zx = b.constant("zx", try Tensor(shape: [], data: .uint8([UInt8(zxValue)])))
+        let sy = b.constant("sy", Tensor.filled([], syValue)), zy = b.constant("zy", try Tensor(shape: [], data: .uint8([UInt8(zyValue)])))
         let xd = b.add(.dequantizeLinear(axis: 1), [b.add(.quantizeLinear(axis: 1), [x, sx, zx]), sx, zx])
         let slope = b.constant("slope", try Tensor(shape: [5, 1, 1], floats: slopes))
         let y = b.add(.dequantizeLinear(axis: 1), [b.add(.quantizeLinear(axis: 1), [b.add(.binary(.prelu), [xd, slope]), sy, zy]), sy, zy])
-        b.output(y, dims: [nil, 5, 7, 3])
+        b.output(y, dims: [nil, 5, 16, 16])
         var r = TestRandom(seed: 9)
-        let codes = (0..<(2 * 5 * 21)).map { _ in Int32(r.int(0...255)) }
-        let input = try Tensor(shape: [2, 5, 7, 3], floats: codes.map { Float($0 - 120) * 0.05 })
-        let p = QuantParams(scale: 0.04, zeroPoint: 90, dtype: .uint8)
+        let codes = (0..<(5 * 256)).map { Int32($0 % 256) } + (0..<(5 * 256)).map { _ in Int32(r.int(0...255)) }
+        let input = try Tensor(shape: [2, 5, 16, 16], floats: codes.map { Float($0 - zxValue) * sxValue })
+        let p = QuantParams(scale: syValue, zeroPoint: zyValue, dtype: .uint8)
         let expected = codes.indices.map { i -> Float in
-            let v = Float(codes[i] - 120) * 0.05, c = (i / 21) % 5
-            return Float(Int32(p.quantize(v < 0 ? slopes[c] * v : v)) - 90) * 0.04
+            let v = Float(codes[i] - zxValue) * sxValue, c = (i / 256) % 5
+            return Float(Int32(p.quantize(v < 0 ? slopes[c] * v : v)) - zyValue) * syValue
         }
         for isa in [nil] + ISA.supported.map(Optional.some) {
             let plan = try Int8Plan(graph: b.graph, threads: 2, isa: isa)

@@ -2,7 +2,7 @@
 // "The small models against FP32"), one thread, hot caches, each variant the CPU has checked
 // against the scalar twin (MISMATCH otherwise), best of 30 runs of 20:
 //   prelu     PRelu on 238x238x10 codes: a table per channel (the byte loop) against
-//             ck_leaky_codes_u8 (computed) on each path
+//             ck_leaky_codes_u8 (computed) on each path, in its division and product forms
 //   lookup    one 256-entry table over 200,704 codes: the byte loop, AVX2 vpshufb, AVX512_VBMI
 //   maxpool   2x2/2 max pool of 238x238x10 codes: scalar, AVX2, AVX-512
 // Built and run by scripts/kernels/run.sh int8_elementwise.
@@ -29,7 +29,7 @@ int main(void) {
     const size_t C = 10, P = 238 * 238, n = C * P, period = 80;
     float slope[160], scale[160];
     for (size_t i = 0; i < 2 * period; i++) { slope[i] = 0.01f * (float)(i % C + 1); scale[i] = 0.05f; }
-    ck_leaky_codes_params p = {0.1f, 128, 120.0f, period, slope, scale};
+    ck_leaky_codes_params p = {0.1f, 128, 120.0f, period, slope, scale, NULL, NULL};
     uint8_t *x = malloc(n + 64), *ref = malloc(n + 64), *out = malloc(n + 64), *tables = malloc(C * 256);
     for (size_t i = 0; i < n; i++) x[i] = (uint8_t)rand();
     for (size_t c = 0; c < C; c++)
@@ -40,6 +40,17 @@ int main(void) {
     CHECK("prelu scalar", out, ref, n);
     if (avx2) { BENCH("prelu computed avx2", ck_leaky_codes_u8__avx2(&p, x, out, n, 0)); CHECK("prelu avx2", out, ref, n); }
     if (avx512) { BENCH("prelu computed avx512", ck_leaky_codes_u8__avx512(&p, x, out, n, 0)); CHECK("prelu avx512", out, ref, n); }
+    // The product form (one multiplication per code): checked against its own scalar twin (it
+    // gives these tables' bytes only where LeakyCodesKernel has checked that it does).
+    float neg[160], pos[160];
+    for (size_t i = 0; i < 2 * period; i++) { neg[i] = slope[i] * 0.1f / scale[i]; pos[i] = 0.1f / scale[i]; }
+    ck_leaky_codes_params pp = p;
+    pp.product_neg = neg; pp.product_pos = pos;
+    uint8_t *pref = malloc(n + 64);
+    ck_leaky_codes_u8__scalar(&pp, x, pref, n, 0);
+    BENCH("prelu products scalar", ck_leaky_codes_u8__scalar(&pp, x, out, n, 0));
+    if (avx2) { BENCH("prelu products avx2", ck_leaky_codes_u8__avx2(&pp, x, out, n, 0)); CHECK("prelu products avx2", out, pref, n); }
+    if (avx512) { BENCH("prelu products avx512", ck_leaky_codes_u8__avx512(&pp, x, out, n, 0)); CHECK("prelu products avx512", out, pref, n); }
 
     // lookup: 112x112x16 codes through one table.
     const size_t m = 112 * 112 * 16;

@@ -212,6 +212,10 @@ void ck_lookup_channels_u8__scalar(const uint8_t *x, const uint8_t *tables, uint
 /// of the 256-entry tables they replace, so each variant gives those tables' bytes. The constants
 /// of element i are slope[(phase + i) % period] and scale_out[...]: `period` is a multiple of 16
 /// and of the channels, and each array holds two periods so a vector reads them unwrapped.
+/// The product form (product_neg non-NULL) computes instead out = round(d * f) + zero_out with
+/// d = x - zero_in and f = product_neg[...] where d < 0, else product_pos[...] (round half to even,
+/// clamp to [0, 255]): one multiplication instead of two and a division, so not always the tables'
+/// bytes; LeakyCodesKernel uses it only where it gives them for every code of every channel.
 typedef struct {
     float scale_in;
     int32_t zero_in;
@@ -219,6 +223,8 @@ typedef struct {
     size_t period;
     const float *slope;      // 2 * period
     const float *scale_out;  // 2 * period
+    const float *product_neg;  // 2 * period, or NULL: the division form above
+    const float *product_pos;  // 2 * period (with product_neg)
 } ck_leaky_codes_params;
 void ck_leaky_codes_u8__scalar(const ck_leaky_codes_params *p, const uint8_t *x, uint8_t *out, size_t n, size_t phase);
 void ck_leaky_codes_u8__avx512(const ck_leaky_codes_params *p, const uint8_t *x, uint8_t *out, size_t n, size_t phase);

@@ -1,4 +1,5 @@
-// PRelu and LeakyRelu on codes, computed: out = quantize(leaky(dequantize(x))) with the float
+// PRelu and LeakyRelu on codes, computed (the division form; before each, the product form of
+// ck_leaky_codes_params, one multiplication): out = quantize(leaky(dequantize(x))) with the float
 // operations of the tables they replace (Int8Compiler+Tables: dequantize (x - z_x) * s_x, the
 // reference x < 0 ? x * slope : x, QuantParams.quantize), so every variant gives the table's bytes.
 // A per-channel table is one scalar load per code; these are 8 or 16 codes per vector. Slopes and
@@ -10,7 +11,23 @@
 #include <math.h>
 #include <stdint.h>
 
+// The product form: out = round(d * f) + z_y, f by the sign of d = x - z_x.
+static void ck_leaky_products_u8__scalar(const ck_leaky_codes_params *p, const uint8_t *x, uint8_t *out, size_t n, size_t phase) {
+    const float zy = p->zero_out;
+    for (size_t i = 0; i < n; i++) {
+        const int32_t d = (int32_t)x[i] - p->zero_in;
+        float r = nearbyintf((float)d * (d < 0 ? p->product_neg[phase] : p->product_pos[phase])) + zy;
+        r = r < 0.0f ? 0.0f : (r > 255.0f ? 255.0f : r);
+        out[i] = (uint8_t)r;
+        if (++phase == p->period) phase = 0;
+    }
+}
+
 void ck_leaky_codes_u8__scalar(const ck_leaky_codes_params *p, const uint8_t *x, uint8_t *out, size_t n, size_t phase) {
+    if (p->product_neg) {
+        ck_leaky_products_u8__scalar(p, x, out, n, phase);
+        return;
+    }
     const float zy = p->zero_out;
     for (size_t i = 0; i < n; i++) {
         float v = (float)((int32_t)x[i] - p->zero_in) * p->scale_in;
@@ -26,8 +43,31 @@ void ck_leaky_codes_u8__scalar(const ck_leaky_codes_params *p, const uint8_t *x,
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+// Products are finite (LeakyCodesKernel refuses others), so r is never NaN; as in the division
+// form, capped at 512 then rounded, -inf and large negatives to INT32_MIN, saturating to 0.
+__attribute__((target("avx512f,avx512bw,avx512vl")))
+static void ck_leaky_products_u8__avx512(const ck_leaky_codes_params *p, const uint8_t *x, uint8_t *out, size_t n, size_t phase) {
+    const __m512i vzx = _mm512_set1_epi32(p->zero_in), vzy = _mm512_set1_epi32((int32_t)p->zero_out), z = _mm512_setzero_si512();
+    const __m512 cap = _mm512_set1_ps(512.0f);
+    for (size_t i = 0; i < n; i += 16) {
+        const size_t left = n - i;
+        const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+        const __m512i d = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(k, x + i)), vzx);
+        const __m512 f = _mm512_mask_blend_ps(_mm512_cmplt_epi32_mask(d, z), _mm512_loadu_ps(p->product_pos + phase),
+                                              _mm512_loadu_ps(p->product_neg + phase));
+        const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(d), f), cap)), vzy);
+        _mm_mask_storeu_epi8(out + i, k, _mm512_cvtusepi32_epi8(_mm512_max_epi32(q, z)));
+        phase += 16;
+        if (phase >= p->period) phase -= p->period;
+    }
+}
+
 __attribute__((target("avx512f,avx512bw,avx512vl")))
 void ck_leaky_codes_u8__avx512(const ck_leaky_codes_params *p, const uint8_t *x, uint8_t *out, size_t n, size_t phase) {
+    if (p->product_neg) {
+        ck_leaky_products_u8__avx512(p, x, out, n, phase);
+        return;
+    }
     const __m512i vzx = _mm512_set1_epi32(p->zero_in), vzy = _mm512_set1_epi32((int32_t)p->zero_out);
     const __m512 vsx = _mm512_set1_ps(p->scale_in), v0 = _mm512_setzero_ps(), cap = _mm512_set1_ps(512.0f);
     for (size_t i = 0; i < n; i += 16) {
@@ -48,7 +88,29 @@ void ck_leaky_codes_u8__avx512(const ck_leaky_codes_params *p, const uint8_t *x,
 }
 
 __attribute__((target("avx2")))
+static void ck_leaky_products_u8__avx2(const ck_leaky_codes_params *p, const uint8_t *x, uint8_t *out, size_t n, size_t phase) {
+    const __m256i vzx = _mm256_set1_epi32(p->zero_in), vzy = _mm256_set1_epi32((int32_t)p->zero_out), z = _mm256_setzero_si256();
+    const __m256 cap = _mm256_set1_ps(512.0f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256i d = _mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(x + i))), vzx);
+        const __m256 f = _mm256_blendv_ps(_mm256_loadu_ps(p->product_pos + phase), _mm256_loadu_ps(p->product_neg + phase),
+                                          _mm256_castsi256_ps(_mm256_cmpgt_epi32(z, d)));
+        const __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_min_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(d), f), cap)), vzy);
+        const __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+        _mm_storel_epi64((__m128i *)(out + i), _mm_packus_epi16(p16, p16));
+        phase += 8;
+        if (phase >= p->period) phase -= p->period;
+    }
+    if (i < n) ck_leaky_products_u8__scalar(p, x + i, out + i, n - i, phase);
+}
+
+__attribute__((target("avx2")))
 void ck_leaky_codes_u8__avx2(const ck_leaky_codes_params *p, const uint8_t *x, uint8_t *out, size_t n, size_t phase) {
+    if (p->product_neg) {
+        ck_leaky_products_u8__avx2(p, x, out, n, phase);
+        return;
+    }
     const __m256i vzx = _mm256_set1_epi32(p->zero_in), vzy = _mm256_set1_epi32((int32_t)p->zero_out);
     const __m256 vsx = _mm256_set1_ps(p->scale_in), v0 = _mm256_setzero_ps(), cap = _mm256_set1_ps(512.0f);
     size_t i = 0;

@@ -30,10 +30,12 @@ struct CodeTable: Sendable {
         default:
             slopes = nil
         }
-        guard let slopes, let kernel = LeakyCodesKernel(channels: channels, scaleIn: x.scale, zeroIn: x.zeroPoint, slopes: slopes,
-                                                         scalesOut: yScales, zeroOut: y.zeroPoint),
-              kernel.tables() == bytes else { computed = nil; return }
-        computed = kernel
+        guard let slopes else { computed = nil; return }
+        // The product form where it gives every byte of the tables, else the division form.
+        computed = [LeakyCodesKernel.Form.products, .division].lazy.compactMap {
+            LeakyCodesKernel(channels: channels, scaleIn: x.scale, zeroIn: x.zeroPoint, slopes: slopes, scalesOut: yScales,
+                             zeroOut: y.zeroPoint, form: $0)
+        }.first { $0.tables() == bytes }
     }
 
     /// `count` codes (whole pixels of `channels` codes where there are tables per channel) from
