@@ -25,7 +25,7 @@ extension Int8Compiler {
         guard !graphOutputs.contains(inputs[0]), !graphOutputs.contains(outputs[0]),
               let xReaders = consumers[inputs[0]], xReaders.allSatisfy(island.contains),
               let readers = consumers[outputs[0]], readers.count == 1, case .quantizeLinear = graph.nodes[readers[0]].op,
-              let j = steps.lastIndex(where: { $0.results.float.contains(x) }), case .conv(var c) = steps[j],
+              let j = steps.lastIndex(where: { $0.results.float.contains(x) }), case .conv(let c) = steps[j],
               c.epilogue == nil, c.table == nil, c.residual == nil, case .float(let slot, _, _, _) = c.output, slot == x,
               c.fast.map({ $0.geometry.outPixelStride == $0.geometry.outChannels }) ?? true else { return false }
         let q = graph.nodes[readers[0]]
@@ -35,7 +35,6 @@ extension Int8Compiler {
         let dst = spec.scales.count > 1 ? newU8PerChannel(name, spec.params, scales: spec.scales) : newU8(name, spec.params)
         c.epilogue = FloatEpilogue(activation: kind, scales: spec.scales, zeroPoint: spec.params.zeroPoint, dst: dst,
                                    label: Self.opList(indices.map { graph.nodes[$0] }))
-        steps[j] = .conv(c)
         loweredAhead.insert(readers[0])
         return true
     }

@@ -102,7 +102,7 @@ extension Int8Compiler {
                                            output: (name: String, params: QuantParams, scales: [Float]?)) -> Bool {
         guard fuseIntoConvolutions, !aliasedSlots.contains(codes) else { return false }
         let graphOutputs = Set(graph.outputs.map(\.name))
-        guard let j = steps.lastIndex(where: { $0.results.u8.contains(codes) }), case .conv(var c) = steps[j], c.table == nil,
+        guard let j = steps.lastIndex(where: { $0.results.u8.contains(codes) }), case .conv(let c) = steps[j], c.table == nil,
               table.channels == 1 || table.channels == c.outC,
               case .quantized(let slot, let m, let zp, let lo, let hi) = c.output, slot == codes,
               c.fast.map({ $0.geometry.outPixelStride == $0.geometry.outChannels }) ?? true,
@@ -113,7 +113,6 @@ extension Int8Compiler {
         let written = output.scales.map { newU8PerChannel(output.name, output.params, scales: $0) } ?? newU8(output.name, output.params)
         c.output = .quantized(slot: written, multipliers: m, zeroPoint: zp, lo: lo, hi: hi)
         c.table = table
-        steps[j] = .conv(c)
         return true
     }
 

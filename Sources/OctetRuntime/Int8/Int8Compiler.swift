@@ -469,7 +469,7 @@ struct Int8Compiler {
         guard !aliasedSlots.contains(wb > wa ? b.slot : a.slot) else { return false }
         let second = wb > wa   // fuse into the later writer
         let (operand, j) = second ? (node.inputs[1], wb) : (node.inputs[0], wa)
-        guard case .conv(var c) = steps[j], c.residual == nil, let kernel = c.fast,
+        guard case .conv(let c) = steps[j], c.residual == nil, let kernel = c.fast,
               case .quantized(_, let m, let zp, let lo, let hi) = c.output,
               Int8ConvKernel.canFuseResidualAdd(kernel.geometry, isa: isa),
               // DequantizeLinear(QuantizeLinear(conv)) feeds only this Add.
@@ -484,7 +484,6 @@ struct Int8Compiler {
         c.residual = (second ? a.slot : b.slot, fusedAdd)
         c.fast = Int8ConvKernel(geometry: kernel.geometry, inputZeroPoint: c.inputZero, weights: c.weights, bias: c.bias,
                                 output: .quantized(multipliers: m, zeroPoint: zp, lo: lo, hi: hi), residualAdd: fusedAdd, isa: isa)
-        steps[j] = .conv(c)
         return true
     }
 

@@ -266,34 +266,17 @@ enum Int8Kernels {
             case .float(let slot, _, _, _): UnsafeMutableRawPointer(t.float(slot))
             }
             // Addresses cross into the worker closures as integers (raw pointers are not Sendable).
-            let xAddress = UInt(bitPattern: t.u8(c.input)), outAddress = UInt(bitPattern: out)
-            let rAddress = c.residual.map { UInt(bitPattern: t.u8($0.slot)) } ?? 0
-            let table = c.table, outC = c.outC
-            let epilogue = c.epilogue, codesAddress = c.epilogue.map { UInt(bitPattern: t.u8($0.dst)) } ?? 0
-            let work: @Sendable (Int) -> Void = { p in
-                let range = (pixels * p / parts)..<(pixels * (p + 1) / parts)
-                if let epilogue, let floats = UnsafeMutablePointer<Float>(bitPattern: outAddress),
-                   let codes = UnsafeMutablePointer<UInt8>(bitPattern: codesAddress) {
-                    // Blocks of rows: the convolution's floats, then the activation and quantization
-                    // while they are in cache.
-                    let block = FloatEpilogue.blockPixels(channels: outC)
-                    for start in stride(from: range.lowerBound, to: range.upperBound, by: block) {
-                        let rows = start..<min(start + block, range.upperBound)
-                        k.run(input: UnsafePointer(bitPattern: xAddress)!, output: UnsafeMutableRawPointer(floats), residual: nil,
-                              pixels: rows, scratch: UnsafeMutableRawPointer(scratch[p].pointer))
-                        epilogue.apply(floats + rows.lowerBound * outC, codes + rows.lowerBound * outC, pixels: rows.count, channels: outC, isa: k.isa)
-                    }
-                    return
-                }
-                k.run(input: UnsafePointer(bitPattern: xAddress)!, output: UnsafeMutableRawPointer(bitPattern: outAddress)!,
-                      residual: UnsafePointer(bitPattern: rAddress), pixels: range, scratch: UnsafeMutableRawPointer(scratch[p].pointer))
-                // The fused table, in place on the rows this part just wrote (dense u8 pixels).
-                if let table, !range.isEmpty, let rows = UnsafeMutablePointer<UInt8>(bitPattern: outAddress) {
-                    let start = rows + range.lowerBound * outC
-                    table.apply(start, start, count: range.count * outC, isa: k.isa)
-                }
+            let io = ConvAddresses(input: UInt(bitPattern: t.u8(c.input)), output: UInt(bitPattern: out),
+                                   residual: c.residual.map { UInt(bitPattern: t.u8($0.slot)) } ?? 0,
+                                   codes: c.epilogue.map { UInt(bitPattern: t.u8($0.dst)) } ?? 0)
+            guard let pool, parts > 1 else {
+                // One part on this thread: no closure (its context would be allocated per call).
+                convPart(c, k, io, pixels: 0..<pixels, scratch: scratch[0].pointer)
+                return
             }
-            if let pool { pool.run(parts: parts, work) } else { work(0) }
+            pool.run(parts: parts) { p in
+                convPart(c, k, io, pixels: (pixels * p / parts)..<(pixels * (p + 1) / parts), scratch: scratch[p].pointer)
+            }
             return
         }
         let input = UnsafeBufferPointer(t.u8Buffer(c.input))
@@ -336,6 +319,35 @@ enum Int8Kernels {
             }
         }
         finish(c, acc, t)
+    }
+
+    /// The arena addresses a convolution step reads and writes (0: none).
+    struct ConvAddresses: Sendable {
+        var input: UInt, output: UInt, residual: UInt, codes: UInt
+    }
+
+    /// Output pixels `pixels` of `c` on its C kernel `k`, then its fused table or float epilogue.
+    static func convPart(_ c: ConvInt8, _ k: Int8ConvKernel, _ io: ConvAddresses, pixels range: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
+        guard let x = UnsafePointer<UInt8>(bitPattern: io.input), let out = UnsafeMutableRawPointer(bitPattern: io.output) else { return }
+        let outC = c.outC
+        if let epilogue = c.epilogue, let codes = UnsafeMutablePointer<UInt8>(bitPattern: io.codes) {
+            // Blocks of rows: the convolution's floats, then the activation and quantization
+            // while they are in cache.
+            let floats = out.assumingMemoryBound(to: Float.self)
+            let block = FloatEpilogue.blockPixels(channels: outC)
+            for start in stride(from: range.lowerBound, to: range.upperBound, by: block) {
+                let rows = start..<min(start + block, range.upperBound)
+                k.run(input: x, output: UnsafeMutableRawPointer(floats), residual: nil, pixels: rows, scratch: UnsafeMutableRawPointer(scratch))
+                epilogue.apply(floats + rows.lowerBound * outC, codes + rows.lowerBound * outC, pixels: rows.count, channels: outC, isa: k.isa)
+            }
+            return
+        }
+        k.run(input: x, output: out, residual: UnsafePointer(bitPattern: io.residual), pixels: range, scratch: UnsafeMutableRawPointer(scratch))
+        // The fused table, in place on the rows this part just wrote (dense u8 pixels).
+        if let table = c.table, !range.isEmpty {
+            let start = out.assumingMemoryBound(to: UInt8.self) + range.lowerBound * outC
+            table.apply(start, start, count: range.count * outC, isa: k.isa)
+        }
     }
 
     /// Depthwise convolution, vectorizable over the contiguous channels of NHWC.

@@ -84,14 +84,10 @@ public final class Int8Plan: @unchecked Sendable {
             return conv.macs
         }
         let steps = c.steps.map { step -> Step in
-            if case .conv(var conv) = step, conv.fast != nil {
+            if case .conv(let conv) = step, let slim = conv.withoutReferenceWeights() {
                 // The C kernel holds its own packed weights; the plain-Swift reference's copies
-                // would only be counted (atomically, on arrays every worker thread shares) each
-                // time an image's run copies the step, and held twice in memory.
-                conv.weights = []
-                conv.tapSums = []
-                conv.bias = []
-                return .int8(.conv(conv))
+                // would only be held twice in memory.
+                return .int8(.conv(slim))
             }
             guard case .island(let i) = step else { return .int8(step) }
             return .floatIsland(FloatIslandStep(plan: i.plan, inputs: i.inputs.map { (memory.floatOffsets[$0.slot], $0.island) },

@@ -10,13 +10,19 @@ enum ConvOutput {
 }
 
 /// An integer convolution over one NHWC image (Gemm is a 1×1 convolution over rows).
-struct ConvInt8 {
-    var inH: Int, inW: Int, inC: Int
-    var outH: Int, outW: Int, outC: Int
-    var kh: Int, kw: Int, sh: Int, sw: Int, dh: Int, dw: Int, padTop: Int, padLeft: Int
-    var groups: Int
-    var input: Int
-    var inputZero: Int32
+///
+/// A class: every image's run of the plan reads its step, and a struct's eight or so arrays and
+/// objects were each retained and released per read (atomically, on objects both worker threads
+/// share: about a tenth of a small model's time); a reference is counted once. The compiler
+/// builds each one and adjusts it in place while it fuses; the plan then holds it unchanged, so
+/// it is shared across threads only once it no longer changes (`@unchecked`).
+final class ConvInt8: @unchecked Sendable {
+    let inH: Int, inW: Int, inC: Int
+    let outH: Int, outW: Int, outC: Int
+    let kh: Int, kw: Int, sh: Int, sw: Int, dh: Int, dw: Int, padTop: Int, padLeft: Int
+    let groups: Int
+    let input: Int
+    let inputZero: Int32
     /// [outC][kh][kw][inC / groups]
     var weights: [Int8]
     /// Σ of each (output channel, tap) weight row, for the input zero-point correction.
@@ -33,6 +39,26 @@ struct ConvInt8 {
     var table: CodeTable? = nil
     /// A float activation and quantization after the float output (`lowerAsConvEpilogue`).
     var epilogue: FloatEpilogue? = nil
+
+    init(inH: Int, inW: Int, inC: Int, outH: Int, outW: Int, outC: Int, kh: Int, kw: Int, sh: Int, sw: Int, dh: Int, dw: Int,
+         padTop: Int, padLeft: Int, groups: Int, input: Int, inputZero: Int32, weights: [Int8], tapSums: [Int32], bias: [Int32],
+         output: ConvOutput, fast: Int8ConvKernel?) {
+        (self.inH, self.inW, self.inC, self.outH, self.outW, self.outC) = (inH, inW, inC, outH, outW, outC)
+        (self.kh, self.kw, self.sh, self.sw, self.dh, self.dw, self.padTop, self.padLeft) = (kh, kw, sh, sw, dh, dw, padTop, padLeft)
+        (self.groups, self.input, self.inputZero) = (groups, input, inputZero)
+        (self.weights, self.tapSums, self.bias, self.output, self.fast) = (weights, tapSums, bias, output, fast)
+    }
+
+    /// The same convolution without the plain-Swift reference's weights, bias and sums, for a
+    /// plan whose C kernel holds its own packed copies (nil when it has none).
+    func withoutReferenceWeights() -> ConvInt8? {
+        guard fast != nil else { return nil }
+        let c = ConvInt8(inH: inH, inW: inW, inC: inC, outH: outH, outW: outW, outC: outC, kh: kh, kw: kw, sh: sh, sw: sw, dh: dh, dw: dw,
+                         padTop: padTop, padLeft: padLeft, groups: groups, input: input, inputZero: inputZero, weights: [], tapSums: [],
+                         bias: [], output: output, fast: fast)
+        (c.residual, c.table, c.epilogue) = (residual, table, epilogue)
+        return c
+    }
 
     /// Multiply-accumulates for one image.
     var macs: Int { outH * outW * outC * (inC / groups) * kh * kw }
