@@ -87,7 +87,7 @@ public final class Int8ConvKernel: @unchecked Sendable {
             out_pixel_stride: g.outPixelStride, kernel_h: g.kernel.h, kernel_w: g.kernel.w, stride_h: g.stride.h, stride_w: g.stride.w,
             dilation_h: g.dilation.h, dilation_w: g.dilation.w, pad_top: g.padTop, pad_left: g.padLeft,
             groups: g.groups, cin_per_group: g.inChannelsPerGroup, cout_per_group: g.outChannelsPerGroup,
-            input_zero_point: inputZeroPoint, weight_format: WeightFormat.plain.rawValue)
+            input_zero_point: inputZeroPoint, weight_format: WeightFormat.plain.rawValue, segmented_rows: 0)
     }
 
     /// Which driver runs this kernel (`octet bench --profile` shows it beside the ISA).
@@ -140,6 +140,7 @@ public final class Int8ConvKernel: @unchecked Sendable {
                      "internal: 8-bit weights unsplit on a vpmaddubsw path")
         weightFormat = chosen
         p.weight_format = chosen.rawValue
+        p.segmented_rows = variant == .gemm ? table.gemm_u8s8_segmented : 0
         var form = table.gconv_form
         let size = switch variant {
         case .gemm: ck_conv2d_u8s8_packed_weights_size(&p)

@@ -119,6 +119,46 @@ final class Int8ConvKernelTests: XCTestCase {
 }
 
 extension Int8ConvKernelTests {
+    /// Stems of few input channels (kernel rows of 8–32 bytes that are not whole dwords: 3×3 and
+    /// 5×5 over 3 channels, 7×7 over 2 or 3, 9×9 over 1), which the VNNI paths lay out in kernel
+    /// rows padded to 4 bytes and read in place: every path against the scalar twin, with and
+    /// without padding, strides 1 and 2, 1–40 output channels (the layout stops at 32), 7- and
+    /// 8-bit weights, inputs wide enough for in-place runs, with no slack after the input (the
+    /// last window of the bottom row is gathered: a padded row would read past the end), and
+    /// pixel ranges split.
+    func testFewChannelStemsMatchTheScalarTwin() {
+        var rng = TestRandom(seed: 17)
+        let shapes: [(cin: Int, k: Int)] = [(3, 3), (3, 5), (3, 7), (2, 7), (1, 9), (5, 3), (6, 5), (7, 3)]
+        for trial in 0..<120 {
+            let (cin, k) = shapes[trial % shapes.count]
+            let s = trial % 3 == 2 ? 2 : 1, pad = trial % 4 == 1 ? (k - 1) / 2 : 0
+            let inH = k + rng.below(8), inW = 16 + rng.below(40)
+            let outH = (inH + 2 * pad - k) / s + 1, outW = (inW + 2 * pad - k) / s + 1
+            let cout = [8, 10, 16, 28, 32, 33, 1 + rng.below(40)][trial % 7]
+            let g = ConvGeometry(inHeight: inH, inWidth: inW, inPixelStride: cin, outHeight: outH, outWidth: outW, outPixelStride: cout,
+                                 kernel: (k, k), stride: (s, s), dilation: (1, 1), padTop: pad, padLeft: pad,
+                                 groups: 1, inChannelsPerGroup: cin, outChannelsPerGroup: cout)
+            let eightBit = trial % 2 == 1
+            let weights = (0..<(cout * k * k * cin)).map { _ in eightBit ? Int8(rng.below(256) - 128) : Int8(rng.below(127) - 63) }
+            let bias = (0..<cout).map { _ in Int32(rng.below(200_000) - 100_000) }
+            let zero = Int32(rng.below(256))
+            // Exactly the image: no byte after it to read.
+            var input = [UInt8](); input.reserveCapacity(inH * inW * cin)
+            for _ in 0..<(inH * inW * cin) { input.append(UInt8(rng.below(256))) }
+            let scales = (0..<cout).map { _ in Float(1 + rng.below(1000)) * 2e-5 }
+            let output = Int8ConvKernel.Output.quantized(multipliers: scales, zeroPoint: Int32(rng.below(256)), lo: 0, hi: 255)
+            let pixels = outH * outW, split = rng.below(pixels + 1)
+            func run(_ isa: ISA) -> [UInt8] {
+                Int8ConvKernel(geometry: g, inputZeroPoint: zero, weights: weights, bias: bias, output: output, isa: isa)
+                    .runSplit(input, pixels: pixels, split: split, bytes: pixels * cout)
+            }
+            let reference = run(.scalar)
+            for isa in ISA.supported where isa != .scalar {
+                XCTAssertEqual(run(isa), reference, "\(isa) cin=\(cin) k=\(k) s=\(s) pad=\(pad) \(inH)x\(inW) cout=\(cout) 8-bit=\(eightBit)")
+            }
+        }
+    }
+
     /// The AVX-VNNI path (VEX `vpdpbusd`, 256-bit) runs 8-bit weights as they are (no split) and
     /// equals the scalar twin on the worst pair sums. Where the CPU has it, the randomized twin
     /// test above forces it too (it runs every supported path).

@@ -23,7 +23,8 @@ int main(int argc, char **argv) {
         {56,96,24,1,1,1},{28,40,240,1,1,1},{28,240,40,1,1,1},{28,144,40,1,1,1},{14,80,480,1,1,1},{14,480,80,1,1,1},
         {14,112,672,1,1,1},{14,672,112,1,1,1},{14,480,112,1,1,1},{7,192,1152,1,1,1},{7,1152,192,1,1,1},{7,320,1280,1,1,1},
         {7,1152,320,1,1,1}};
-    static const size_t small[][7] = {{22,3,28,3,1,1,1},{9,28,48,3,1,1,1},{3,48,64,2,1,1,1},{24,3,8,3,2,1,0}};
+    static const size_t small[][7] = {{22,3,28,3,1,1,1},{9,28,48,3,1,1,1},{3,48,64,2,1,1,1},{24,3,8,3,2,1,0},{238,3,10,3,1,1,1},
+        {112,3,32,3,2,1,0}};
     const int eff = argc > 1 && strcmp(argv[1], "efficientnet") == 0, sml = argc > 1 && strcmp(argv[1], "small") == 0;
     const char *path = argc > 2 ? argv[2] : "avx512vnni", *format = argc > 3 ? argv[3] : "s8";
     void (*kernel)(const ck_conv2d_u8s8_params *, const uint8_t *, const void *, const int32_t *, const ck_u8s8_output *, void *,
@@ -55,6 +56,7 @@ int main(int argc, char **argv) {
         p.in_h = p.in_w = IH; p.in_pixel_stride = Ci; p.out_h = p.out_w = H; p.out_pixel_stride = Co; p.kernel_h = p.kernel_w = k;
         p.stride_h = p.stride_w = s; p.dilation_h = p.dilation_w = 1; p.pad_top = p.pad_left = pad; p.groups = 1; p.cin_per_group = Ci; p.cout_per_group = Co; p.input_zero_point = 7;
         p.weight_format = wf;
+        p.segmented_rows = kernel == ck_conv2d_u8s8_nhwc__avx512vnni;   // as the path's table says (ck_kernels)
         size_t M = H * H;
         uint8_t *in = malloc(IH * IH * Ci + 64); for (size_t j = 0; j < IH * IH * Ci; j++) in[j] = rnd();
         int8_t *w = malloc(Co * Ci * k * k); for (size_t j = 0; j < Co * Ci * k * k; j++) w[j] = wf == CK_Q8_WEIGHTS_S8 ? (int8_t)(rnd() % 127) - 63 : (int8_t)(rnd() % 256);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs the C kernel harnesses (single-thread kernel timings on hot caches, each checked
 # against the scalar twin) that docs/benchmarks.md quotes as "kernel level". Needs clang (or cc).
-# usage: scripts/kernels/run.sh [harness ...]   (default: the four layer harnesses; int8_s16_loops and
-# int8_elementwise on request)
+# usage: scripts/kernels/run.sh [harness ...]   (default: the four layer harnesses; int8_s16_loops,
+# int8_elementwise and int8_conv_fuzz on request)
 # CFLAGS adds compiler flags (for example -DCK_DW2_L1_FLOATS=8192 to try a blocking constant).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

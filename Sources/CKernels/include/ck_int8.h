@@ -50,6 +50,11 @@ typedef struct {
     int32_t input_zero_point;    // z_x, 0..255
     /// Dense/grouped kernels: how the weights are packed (CK_Q8_WEIGHTS_*).
     int32_t weight_format;
+    /// Dense kernels: nonzero lets K be laid out in kernel rows padded to 4 bytes where that
+    /// layout applies (a 3-channel stem: conv2d_u8s8_internal.h), so the rows are read in place;
+    /// the packing and every call must agree. The paths that gain set it (ck_kernels'
+    /// gemm_u8s8_segmented: the VNNI ones); any path reads either layout.
+    int32_t segmented_rows;
 } ck_conv2d_u8s8_params;
 
 enum { CK_U8S8_OUT_U8 = 0, CK_U8S8_OUT_F32 = 1 };

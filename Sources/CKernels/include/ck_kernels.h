@@ -36,6 +36,7 @@ typedef struct {
     const char *gemm_u8s8_by_format[3]; // the same per weight format (CK_Q8_WEIGHTS_*; NULL: not read)
     int32_t gemm_u8s8_8bit;         // how the GEMM packs 8-bit weights (CK_Q8_WEIGHTS_*; 7-bit ones stay S8)
     uint32_t gemm_u8s8_formats;     // bit f set: the GEMM reads weight format f
+    int32_t gemm_u8s8_segmented;    // the segmented_rows this path packs with (ck_conv2d_u8s8_params)
     ck_conv2d_u8s8_noscratch_fn dwconv2d_u8s8;
     ck_conv2d_u8s8_noscratch_fn gconv2d_u8s8;  // few channels per group; NULL where the path has none
     ck_gconv_form gconv_form;       // its weight layout (ck_gconv2d_u8s8_pack_weights)

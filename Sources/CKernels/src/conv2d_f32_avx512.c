@@ -396,7 +396,7 @@ CK_T512 void ck_conv2d_f32_nhwc__avx512(const ck_conv2d_f32_params *p, const flo
     layout.packed = layout.direct = packed;
     if (KB == K && K > 0 && p->groups == 1 && p->in_pixel_stride == p->cin_per_group && p->dilation_w == 1 &&
         ck_q8_implicit(&layout, p->in_h, p->in_w, p->out_h, p->out_w, p->kernel_h, p->kernel_w, p->stride_h, p->stride_w,
-            p->dilation_h, p->pad_top, p->pad_left, p->cin_per_group, p->in_pixel_stride, CK_CONV_AROWS)) {
+            p->dilation_h, p->pad_top, p->pad_left, p->kernel_w * p->cin_per_group, p->in_pixel_stride, CK_CONV_AROWS)) {
         ck_conv_implicit(p, input, packed_weights, bias, residual, output, pixel_begin, pixel_end, A, &layout, &e);
         return;
     }

@@ -1,8 +1,12 @@
 // Internal layout shared by the INT8 conv2d kernels (scalar / AVX-512 VNNI / AVX-512 BW / AVX2).
 //
 // GEMM view per group: A = im2col rows [M][K] (u8), B = weights [K][N] (s8),
-//   K = kernel_h * kernel_w * cin_per_group, k = (kh * kernel_w + kw) * cin_per_group + ci,
+//   K = kernel_h * S, k = kh * S + kw * cin_per_group + ci, S = kernel_w * cin_per_group,
 //   K4 = K rounded up to a multiple of 4 (padding rows of B are zero).
+// Segmented layout (ck_q8_segmented: a 3-channel stem's kernel rows of 9 or 15 bytes): S is
+// kernel_w * cin rounded up to a multiple of 4, the weights of the 1-3 bytes after each kernel
+// row are zero, so the inside pixels' rows are read in place from the input (each kernel row and
+// the bytes after it are contiguous there) instead of gathered.
 // Packed weights: per group g (at g * ck_q8_group_bytes), N = cout_per_group split into panels
 // of CK_Q8_NR (32) columns; panel j starts at j * 32 * K4 and is `width` wide (32, or for the
 // last panel (cout % 32) rounded up to 16 or 32); it stores weight (k, col) at
@@ -36,8 +40,32 @@
 #endif
 #define CK_Q8_MAXNB ((size_t)64)
 
+/// Whether K is laid out in kernel rows padded to 4 bytes (see above): asked for by the caller
+/// (segmented_rows: the VNNI paths), one group of contiguous pixels, kernel rows of 8..32 bytes
+/// that are not whole dwords, at least two of them, at most 32 output channels and weights read
+/// as they are (CK_Q8_WEIGHTS_S8). Elsewhere the longer K costs about what the gather it saves
+/// does, or more. Single thread, scripts/kernels/run.sh int8_conv_layers (`small` and
+/// `resnet18` sets, best of 15 or 5, AMD Zen 4): on AVX-512 VNNI, MTCNN R-Net's 3x3 stem (28
+/// channels) 5.7 -> 4.6 us, P-Net's 298 -> 239 us, a 224x224 3x3/2 stem of 32 channels 111 ->
+/// 106 us; but ResNet-18's 7x7 stem (64 channels) 660 -> 685 us. On AVX2 (three instructions per
+/// 4 k) the stems gained at most 3% and lost up to 6%, ResNet-18's lost 14%, and with the split
+/// and s16 forms of 8-bit weights (two multiplies per k) R-Net's lost 2-15%.
+static inline int ck_q8_segmented(const ck_conv2d_u8s8_params *p) {
+    const size_t row = p->kernel_w * p->cin_per_group;
+    return p->segmented_rows && p->groups == 1 && p->in_pixel_stride == p->cin_per_group && p->dilation_w == 1 &&
+        p->kernel_h >= 2 && row % 4 != 0 && row >= 8 && row <= 32 && p->cout_per_group <= 32 && p->weight_format == CK_Q8_WEIGHTS_S8;
+}
+/// S: the bytes of K per kernel row.
+static inline size_t ck_q8_seg(const ck_conv2d_u8s8_params *p) {
+    const size_t row = p->kernel_w * p->cin_per_group;
+    return ck_q8_segmented(p) ? (row + 3) & ~(size_t)3 : row;
+}
 static inline size_t ck_q8_k(const ck_conv2d_u8s8_params *p) {
-    return p->kernel_h * p->kernel_w * p->cin_per_group;
+    return p->kernel_h * ck_q8_seg(p);
+}
+/// k of tap (kh, kw) and channel ci.
+static inline size_t ck_q8_k_at(const ck_conv2d_u8s8_params *p, size_t kh, size_t kw, size_t ci) {
+    return kh * ck_q8_seg(p) + kw * p->cin_per_group + ci;
 }
 static inline size_t ck_q8_k4(const ck_conv2d_u8s8_params *p) { return (ck_q8_k(p) + 3) & ~(size_t)3; }
 static inline size_t ck_q8_tail_width(size_t cout) { return (cout % CK_Q8_NR + 15) & ~(size_t)15; }
@@ -106,7 +134,7 @@ static inline int ck_q8_rows_in_place(const ck_conv2d_u8s8_params *p) {
 }
 /// The read layout of a convolution; min_run: the shortest row run of inside pixels worth reading
 /// in place (shorter runs make row blocks too small to amortize a weight panel's loads). Implicit
-/// reads need whole dwords of a kernel row: cin a multiple of 4.
+/// reads need whole dwords of a kernel row: cin a multiple of 4, or the segmented layout.
 static inline ck_q8_layout ck_q8_layout_for(const ck_conv2d_u8s8_params *p, size_t min_run) {
     ck_q8_layout l;
     l.mode = CK_Q8_PACKED;
@@ -122,9 +150,16 @@ static inline ck_q8_layout ck_q8_layout_for(const ck_conv2d_u8s8_params *p, size
         l.direct.kc = l.direct.achunk = CK_Q8_KC;
         return l;
     }
-    if (p->groups != 1 || ips != cin || p->dilation_w != 1 || cin % 4 != 0 || cin == 0) return l;
-    ck_q8_implicit(&l, p->in_h, p->in_w, p->out_h, p->out_w, p->kernel_h, p->kernel_w, p->stride_h, p->stride_w,
-        p->dilation_h, p->pad_top, p->pad_left, cin, ips, min_run);
+    const int segmented = ck_q8_segmented(p);
+    if (p->groups != 1 || ips != cin || p->dilation_w != 1 || (cin % 4 != 0 && !segmented) || cin == 0) return l;
+    if (!ck_q8_implicit(&l, p->in_h, p->in_w, p->out_h, p->out_w, p->kernel_h, p->kernel_w, p->stride_h, p->stride_w,
+            p->dilation_h, p->pad_top, p->pad_left, ck_q8_seg(p), ips, min_run) || !segmented) return l;
+    // A segmented row reads up to 3 bytes past its last kernel row: past the input's end for
+    // windows on the image's bottom row that end at most 3 bytes before it. The output row of
+    // such windows (only the last inside one can hold them) is gathered instead.
+    const size_t last_y = (l.yb - 1) * p->stride_h + (p->kernel_h - 1) * p->dilation_h - p->pad_top;
+    const size_t first_x = (l.xb - 1) * p->stride_w - p->pad_left;
+    if ((last_y * p->in_w + first_x) * ips + ck_q8_seg(p) > p->in_h * p->in_w * ips && --l.yb == l.ya) l.mode = CK_Q8_PACKED;
     return l;
 }
 

@@ -28,14 +28,14 @@ CK_INLINE CK_Q8_T void ck_q8_put(const int CHUNKED, uint8_t *row, size_t kpos, c
     }
 }
 
-/// KH kernel rows of <= 32 bytes each (rs bytes apart in the input) into one im2col row: every
-/// load first, then the stores (see the fast path below).
-CK_INLINE CK_Q8_T void ck_q8_gather_rows(const int KH, uint8_t *row, size_t rowlen, const uint8_t *src, size_t rs) {
+/// KH kernel rows of <= 32 bytes each (rs bytes apart in the input) into one im2col row, S bytes
+/// apart there (ck_q8_seg): every load first, then the stores (see the fast path below).
+CK_INLINE CK_Q8_T void ck_q8_gather_rows(const int KH, uint8_t *row, size_t S, const uint8_t *src, size_t rs) {
     __m256i v[8];
 #pragma GCC unroll 8
     for (int kh = 0; kh < KH; kh++) v[kh] = _mm256_loadu_si256((const __m256i *)(src + kh * rs));
 #pragma GCC unroll 8
-    for (int kh = 0; kh < KH; kh++) _mm256_storeu_si256((__m256i *)(row + kh * rowlen), v[kh]);
+    for (int kh = 0; kh < KH; kh++) _mm256_storeu_si256((__m256i *)(row + kh * S), v[kh]);
 }
 
 /// KH kernel rows of 33..128 bytes each (rs bytes apart in the input) into one im2col row, a
@@ -45,7 +45,7 @@ CK_INLINE CK_Q8_T void ck_q8_gather_long_rows(size_t KH, uint8_t *row, size_t ro
     const size_t pieces = (rowlen + 31) / 32;
     for (size_t kh = 0; kh < KH; kh++) {
         const uint8_t *s = src + kh * rs;
-        uint8_t *d = row + kh * rowlen;
+        uint8_t *d = row + kh * rowlen;   // (never segmented: rows of 33 bytes or more)
         const __m256i a = _mm256_loadu_si256((const __m256i *)s), b = _mm256_loadu_si256((const __m256i *)(s + 32));
         if (pieces == 2) {
             _mm256_storeu_si256((__m256i *)d, a);
@@ -78,7 +78,8 @@ CK_INLINE CK_Q8_T void ck_q8_pack_a_impl(const int CHUNKED, const ck_conv2d_u8s8
     const uint8_t *in_g = input + g * cin;
     // One past the last byte of the input tensor (strided pixels of groups * cin channels).
     const uint8_t *in_end = input + (p->in_h * p->in_w - 1) * ips + p->groups * cin;
-    const size_t rowlen = KW * cin;
+    // Bytes of a kernel row, and of its place in the im2col row (more when segmented).
+    const size_t rowlen = KW * cin, S = ck_q8_seg(p);
     size_t oy = p0 / p->out_w, ox = p0 % p->out_w;
     // Whole block in one output row, every tap of its first and last pixel inside the image: the
     // fast path below holds for each of its pixels, so the per-pixel checks are hoisted out
@@ -92,9 +93,9 @@ CK_INLINE CK_Q8_T void ck_q8_pack_a_impl(const int CHUNKED, const ck_conv2d_u8s8
             const uint8_t *src = in_g + ((size_t)iy0 * p->in_w + (size_t)ix0) * ips;
             if (src + (mr - 1) * step + (KH - 1) * rs + 32 <= in_end) {
                 switch (KH) {
-                case 7: for (size_t i = 0; i < mr; i++) ck_q8_gather_rows(7, A + i * CK_Q8_KCS, rowlen, src + i * step, rs); break;
-                case 5: for (size_t i = 0; i < mr; i++) ck_q8_gather_rows(5, A + i * CK_Q8_KCS, rowlen, src + i * step, rs); break;
-                default: for (size_t i = 0; i < mr; i++) ck_q8_gather_rows(3, A + i * CK_Q8_KCS, rowlen, src + i * step, rs); break;
+                case 7: for (size_t i = 0; i < mr; i++) ck_q8_gather_rows(7, A + i * CK_Q8_KCS, S, src + i * step, rs); break;
+                case 5: for (size_t i = 0; i < mr; i++) ck_q8_gather_rows(5, A + i * CK_Q8_KCS, S, src + i * step, rs); break;
+                default: for (size_t i = 0; i < mr; i++) ck_q8_gather_rows(3, A + i * CK_Q8_KCS, S, src + i * step, rs); break;
                 }
                 return;
             }
@@ -115,11 +116,11 @@ CK_INLINE CK_Q8_T void ck_q8_pack_a_impl(const int CHUNKED, const ck_conv2d_u8s8
             if (src + (KH - 1) * rs + 32 <= in_end) {
                 // Constant trip counts for the common kernel heights keep the rows in registers.
                 switch (KH) {
-                case 1: ck_q8_gather_rows(1, row, rowlen, src, rs); break;
-                case 3: ck_q8_gather_rows(3, row, rowlen, src, rs); break;
-                case 5: ck_q8_gather_rows(5, row, rowlen, src, rs); break;
-                case 7: ck_q8_gather_rows(7, row, rowlen, src, rs); break;
-                default: ck_q8_gather_rows((int)KH, row, rowlen, src, rs); break;
+                case 1: ck_q8_gather_rows(1, row, S, src, rs); break;
+                case 3: ck_q8_gather_rows(3, row, S, src, rs); break;
+                case 5: ck_q8_gather_rows(5, row, S, src, rs); break;
+                case 7: ck_q8_gather_rows(7, row, S, src, rs); break;
+                default: ck_q8_gather_rows((int)KH, row, S, src, rs); break;
                 }
                 // Bytes K..K4 (if any) hold whatever the last 32-byte store left there: their
                 // weights are 0, so they add nothing (and a zero weight cannot saturate a pair).
@@ -144,7 +145,7 @@ CK_INLINE CK_Q8_T void ck_q8_pack_a_impl(const int CHUNKED, const ck_conv2d_u8s8
             else ck_q8_put(CHUNKED, row, 0, in_g + ((size_t)iy0 * p->in_w + (size_t)ix0) * ips, K, zx, in_end);
         } else {
             for (size_t kh = 0; kh < KH; kh++) {
-                const size_t kpos = kh * rowlen;
+                const size_t kpos = kh * S;   // bytes rowlen..S of the segment have zero weights
                 const ptrdiff_t iy = iy0 + (ptrdiff_t)(kh * p->dilation_h);
                 if (iy < 0 || iy >= in_h) {
                     ck_q8_put(CHUNKED, row, kpos, NULL, rowlen, zx, in_end);

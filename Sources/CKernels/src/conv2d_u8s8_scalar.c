@@ -21,6 +21,9 @@ static inline int8_t ck_q8_hi(const ck_conv2d_u8s8_params *p, int8_t w) {
 
 void ck_conv2d_u8s8_pack_weights(const ck_conv2d_u8s8_params *p, const int8_t *weights_ohwi, void *packed) {
     const size_t cout = p->cout_per_group, K = ck_q8_k(p), K4 = ck_q8_k4(p);
+    // The caller's [o][kh][kw][ci] weights: W = KH * row per output channel, row = KW * cin;
+    // packed k = kh * S + r holds the caller's kh * row + r for r < row, else 0 (segmented).
+    const size_t row = p->kernel_w * p->cin_per_group, S = ck_q8_seg(p), W = p->kernel_h * row;
     const size_t npanels = (cout + CK_Q8_NR - 1) / CK_Q8_NR;
     int8_t *pk = (int8_t *)packed;
     int32_t *wsum = (int32_t *)(pk + ck_q8_wsum_offset(p));
@@ -32,8 +35,7 @@ void ck_conv2d_u8s8_pack_weights(const ck_conv2d_u8s8_params *p, const int8_t *w
             for (size_t k = 0; k < K4; k++)
                 for (size_t c = 0; c < width; c++) {
                     const size_t co = j * CK_Q8_NR + c;
-                    // [o][kh][kw][ci] flattened per o is exactly k = (kh * kw_n + kw) * cin + ci.
-                    const int8_t v = (co < cout && k < K) ? weights_ohwi[(g * cout + co) * K + k] : 0;
+                    const int8_t v = (co < cout && k < K && k % S < row) ? weights_ohwi[(g * cout + co) * W + k / S * row + k % S] : 0;
                     const size_t at = ck_q8_panel_at(p, width, k, c);
                     if (p->weight_format == CK_Q8_WEIGHTS_S16) {
                         const int16_t w16 = v;
@@ -48,7 +50,7 @@ void ck_conv2d_u8s8_pack_weights(const ck_conv2d_u8s8_params *p, const int8_t *w
         }
         for (size_t co = 0; co < cout; co++) {
             uint32_t s = 0;
-            for (size_t k = 0; k < K; k++) s += (uint32_t)(int32_t)weights_ohwi[(g * cout + co) * K + k];
+            for (size_t k = 0; k < W; k++) s += (uint32_t)(int32_t)weights_ohwi[(g * cout + co) * W + k];
             wsum[g * cout + co] = (int32_t)s;
         }
     }
@@ -93,7 +95,7 @@ void ck_conv2d_u8s8_nhwc__scalar(const ck_conv2d_u8s8_params *p, const uint8_t *
                         if (ix < 0 || ix >= (ptrdiff_t)p->in_w) continue;
                         const uint8_t *in = input + ((size_t)iy * p->in_w + (size_t)ix) * p->in_pixel_stride + g * cin;
                         for (size_t ci = 0; ci < cin; ci++) {
-                            const size_t k = (kh * p->kernel_w + kw) * cin + ci;
+                            const size_t k = ck_q8_k_at(p, kh, kw, ci);
                             acc += (uint32_t)(((int32_t)in[ci] - zx) * packed_weight(p, pw, g, co, k));
                         }
                     }

@@ -45,15 +45,16 @@ static inline void ck_row_segment(size_t out_w, size_t pix, size_t pixel_end, si
 
 /// Fills the inside rectangle of an implicit layout and its direct reads; returns 0 (layout left
 /// packed) unless the inside rows hold runs of at least min_run pixels. Geometry as in the
-/// kernels' params; cin_row = KW * cin elements per kernel row, ips = input pixel stride.
+/// kernels' params; kc = elements of K per kernel row (KW * cin, or that rounded up to 4 in the
+/// INT8 segmented layout), ips = input pixel stride.
 static inline int ck_q8_implicit(ck_q8_layout *l, size_t in_h, size_t in_w, size_t out_h, size_t out_w, size_t KH, size_t KW,
-    size_t sh, size_t sw, size_t dh, size_t pt, size_t pl, size_t cin, size_t ips, size_t min_run) {
+    size_t sh, size_t sw, size_t dh, size_t pt, size_t pl, size_t kc, size_t ips, size_t min_run) {
     ck_q8_inside(out_h, in_h, sh, pt, KH, dh, &l->ya, &l->yb);
     ck_q8_inside(out_w, in_w, sw, pl, KW, 1, &l->xa, &l->xb);
     if (l->yb == l->ya || l->xb == l->xa || l->xb - l->xa < min_run) return 0;
     l->mode = CK_Q8_IMPLICIT;
     l->direct.lda = sw * ips;
-    l->direct.kc = KW * cin;
+    l->direct.kc = kc;
     l->direct.achunk = dh * in_w * ips;
     return 1;
 }

@@ -36,6 +36,7 @@ static void ck_fill_scalar(ck_kernels *t) {
     for (int f = 0; f < 3; f++) t->gemm_u8s8_by_format[f] = "scalar";
     t->gemm_u8s8_8bit = CK_Q8_WEIGHTS_S8;
     t->gemm_u8s8_formats = CK_Q8_ALL_FORMATS;   // the scalar twin reads every format
+    t->gemm_u8s8_segmented = 0;
     t->dwconv2d_u8s8 = ck_dwconv2d_u8s8_nhwc__scalar;
     t->gconv2d_u8s8 = NULL;
     t->qadd_u8 = ck_qadd_u8__scalar;
@@ -148,6 +149,7 @@ static void ck_fill_tables(void) {
     CK_GEMM_NAMES(t, avx512vnni);
     t->gemm_u8s8_8bit = CK_Q8_WEIGHTS_S8;
     t->gemm_u8s8_formats = CK_GEMM_FORMATS(avx512vnni);
+    t->gemm_u8s8_segmented = 1;   // one vpdpbusd per 4 k: the padded K costs less than the gather
     t->dwconv2d_u8s8 = ck_dwconv2d_u8s8_nhwc__avx512vnni;
     t->gconv2d_u8s8 = ck_gconv2d_u8s8_nhwc__avx512vnni;
     t->gconv_form = ck_gconv_form__avx512vnni;
@@ -171,6 +173,7 @@ static void ck_fill_tables(void) {
     CK_GEMM_NAMES(t, avxvnni);
     t->gemm_u8s8_8bit = CK_Q8_WEIGHTS_S8;
     t->gemm_u8s8_formats = CK_GEMM_FORMATS(avxvnni);
+    t->gemm_u8s8_segmented = 1;   // one vpdpbusd per 4 k: the padded K costs less than the gather
     ck_usable[CK_ISA_AVXVNNI] = (f & (avx2 | CK_CPU_AVXVNNI)) == (avx2 | CK_CPU_AVXVNNI);
 
     t = &ck_tables[CK_ISA_AVX2];
