@@ -3,7 +3,8 @@
 // GEMM view per group: A = im2col rows [M][K] (u8), B = weights [K][N] (s8),
 //   K = kernel_h * S, k = kh * S + kw * cin_per_group + ci, S = kernel_w * cin_per_group,
 //   K4 = K rounded up to a multiple of 4 (padding rows of B are zero).
-// Segmented layout (ck_q8_segmented: a 3-channel stem's kernel rows of 9 or 15 bytes): S is
+// Segmented layout (ck_q8_segmented: kernel rows of 8-32 bytes that are not whole dwords, such
+// as a 3-channel stem's 9, 15 or 21): S is
 // kernel_w * cin rounded up to a multiple of 4, the weights of the 1-3 bytes after each kernel
 // row are zero, so the inside pixels' rows are read in place from the input (each kernel row and
 // the bytes after it are contiguous there) instead of gathered.
