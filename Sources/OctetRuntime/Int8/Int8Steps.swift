@@ -24,10 +24,11 @@ final class ConvInt8: @unchecked Sendable {
     let input: Int
     let inputZero: Int32
     /// [outC][kh][kw][inC / groups]
-    var weights: [Int8]
+    let weights: [Int8]
     /// Σ of each (output channel, tap) weight row, for the input zero-point correction.
-    var tapSums: [Int32]
-    var bias: [Int32]
+    let tapSums: [Int32]
+    let bias: [Int32]
+    // What the compiler's fusions change: the output, the kernel, the residual, table or epilogue.
     var output: ConvOutput
     /// The C kernel for the chosen ISA path, or nil to run the plain-Swift reference.
     var fast: Int8ConvKernel?
