@@ -11,7 +11,7 @@ import CKernels
 ///
 /// The `.products` form computes `round((code − zeroIn) · f) + zeroOut` with one product per
 /// code, `f = slope · scaleIn / scaleOut` below the zero point and `scaleIn / scaleOut` above: a
-/// quarter to a third faster, but one rounding instead of three, so a code whose quotient lies
+/// quarter to a third less time, but one rounding instead of three, so a code whose quotient lies
 /// next to a tie can differ from the table. It is used only where `tables()` shows it does not
 /// (`CodeTable`): 256 codes per channel are every input it will ever see.
 public final class LeakyCodesKernel: Sendable {
