@@ -56,7 +56,9 @@ int main(int argc, char **argv) {
         p.in_h = p.in_w = IH; p.in_pixel_stride = Ci; p.out_h = p.out_w = H; p.out_pixel_stride = Co; p.kernel_h = p.kernel_w = k;
         p.stride_h = p.stride_w = s; p.dilation_h = p.dilation_w = 1; p.pad_top = p.pad_left = pad; p.groups = 1; p.cin_per_group = Ci; p.cout_per_group = Co; p.input_zero_point = 7;
         p.weight_format = wf;
-        p.segmented_rows = kernel == ck_conv2d_u8s8_nhwc__avx512vnni;   // as the path's table says (ck_kernels)
+        // As the path's table says (ck_kernels: the VNNI paths); SEGMENTED=0/1 forces it, to
+        // measure the layout where the table leaves it off (conv2d_u8s8_internal.h's figures).
+        p.segmented_rows = getenv("SEGMENTED") ? atoi(getenv("SEGMENTED")) : kernel == ck_conv2d_u8s8_nhwc__avx512vnni;
         size_t M = H * H;
         uint8_t *in = malloc(IH * IH * Ci + 64); for (size_t j = 0; j < IH * IH * Ci; j++) in[j] = rnd();
         int8_t *w = malloc(Co * Ci * k * k); for (size_t j = 0; j < Co * Ci * k * k; j++) w[j] = wf == CK_Q8_WEIGHTS_S8 ? (int8_t)(rnd() % 127) - 63 : (int8_t)(rnd() % 256);

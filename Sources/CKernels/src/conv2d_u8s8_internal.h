@@ -45,12 +45,13 @@
 /// (segmented_rows: the VNNI paths), one group of contiguous pixels, kernel rows of 8..32 bytes
 /// that are not whole dwords, at least two of them, at most 32 output channels and weights read
 /// as they are (CK_Q8_WEIGHTS_S8). Elsewhere the longer K costs about what the gather it saves
-/// does, or more. Single thread, scripts/kernels/run.sh int8_conv_layers (`small` and
-/// `resnet18` sets, best of 15 or 5, AMD Zen 4): on AVX-512 VNNI, MTCNN R-Net's 3x3 stem (28
+/// does, or more. Single thread, AMD Zen 4, the `small` set of scripts/kernels/int8_conv_layers.c
+/// (SEGMENTED=0 or 1 to compare; best of 15): on AVX-512 VNNI, MTCNN R-Net's 3x3 stem (28
 /// channels) 5.7 -> 4.6 us, P-Net's 298 -> 239 us, a 224x224 3x3/2 stem of 32 channels 111 ->
-/// 106 us; but ResNet-18's 7x7 stem (64 channels) 660 -> 685 us. On AVX2 (three instructions per
-/// 4 k) the stems gained at most 3% and lost up to 6%, ResNet-18's lost 14%, and with the split
-/// and s16 forms of 8-bit weights (two multiplies per k) R-Net's lost 2-15%.
+/// 106 us; on AVX2 (three instructions per 4 k) the stems moved -3% to +6%. With this condition
+/// relaxed in a throwaway edit (best of 3-5): ResNet-18's 7x7 stem (64 channels) 660 -> 685 us
+/// on VNNI and 1290 -> 1470 us on AVX2; with the split and s16 forms of 8-bit weights (two
+/// multiplies per k) R-Net's stem lost 2-15%.
 static inline int ck_q8_segmented(const ck_conv2d_u8s8_params *p) {
     const size_t row = p->kernel_w * p->cin_per_group;
     return p->segmented_rows && p->groups == 1 && p->in_pixel_stride == p->cin_per_group && p->dilation_w == 1 &&
