@@ -1,6 +1,7 @@
 // Kernel harness: INT8 depthwise kernels. First 3000 random geometries against the scalar twin
 // (every SIMD variant), then EfficientNet-Lite0's depthwise shapes timed on each variant
-// (one thread, hot caches). Built and run by scripts/kernels/run.sh.
+// (one thread, hot caches); with the argument `small`, PP-OCR cls's maps of 2-6 rows (48x48 input)
+// instead. Built and run by scripts/kernels/run.sh.
 #include "ck_int8.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,24 +58,29 @@ int main(int argc, char **argv) {
         free(in); free(w); free(b); free(sc); free(pw);
     }
     printf("random: %d mismatches\n", bad);
-    size_t shapes[][4] = {{112,96,3,2},{56,144,3,1},{56,144,5,2},{28,240,5,1},{28,240,3,2},{14,480,5,1},{14,672,5,1},{14,672,5,2},{7,1152,5,1}};
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        size_t H = shapes[i][0], C = shapes[i][1], k = shapes[i][2], s = shapes[i][3];
-        ck_conv2d_u8s8_params p; setup(&p, H, H, C, k, s, 1, (k - 1) / 2, C);
-        p.out_h = p.out_w = (H + s - 1) / s; /* same padding */
+    // {height, width, channels, kernel, stride}, padding (kernel - 1) / 2.
+    static const size_t efficientnet[][5] = {{112,112,96,3,2},{56,56,144,3,1},{56,56,144,5,2},{28,28,240,5,1},{28,28,240,3,2},{14,14,480,5,1},
+                                             {14,14,672,5,1},{14,14,672,5,2},{7,7,1152,5,1}};
+    static const size_t small[][5] = {{2,24,200,5,1},{3,24,88,5,1},{3,24,104,5,2},{6,24,32,5,2},{3,24,40,5,1},{3,24,48,5,1},{6,24,32,3,1}};
+    const int sml = argc > 1 && strcmp(argv[1], "small") == 0;
+    const size_t (*shapes)[5] = sml ? small : efficientnet;
+    const size_t nshapes = sml ? sizeof small / sizeof small[0] : sizeof efficientnet / sizeof efficientnet[0];
+    for (size_t i = 0; i < nshapes; i++) {
+        size_t H = shapes[i][0], W = shapes[i][1], C = shapes[i][2], k = shapes[i][3], s = shapes[i][4];
+        ck_conv2d_u8s8_params p; setup(&p, H, W, C, k, s, 1, (k - 1) / 2, C);
         size_t M = p.out_h * p.out_w;
-        uint8_t *in = malloc(H * H * C); for (size_t j = 0; j < H * H * C; j++) in[j] = rnd();
+        uint8_t *in = malloc(H * W * C); for (size_t j = 0; j < H * W * C; j++) in[j] = rnd();
         int8_t *w = malloc(C * k * k); for (size_t j = 0; j < C * k * k; j++) w[j] = (int8_t)rnd();
         float *sc = malloc(C * 4); for (size_t j = 0; j < C; j++) sc[j] = 0.001f;
         void *pw = aligned_alloc(64, (ck_dwconv2d_u8s8_packed_weights_size(&p) + 63) / 64 * 64 + 64);
         ck_dwconv2d_u8s8_pack_weights(&p, w, pw);
         ck_u8s8_output o = {0, sc, 3, 3, 255, 0, 0};
         uint8_t *out = malloc(M * C);
-        printf("dw %zux%zu/%zu %3zux%3zux%4zu |", k, k, s, H, H, C);
+        printf("dw %zux%zu/%zu %3zux%3zux%4zu |", k, k, s, H, W, C);
         for (int v = 0; v < 3; v++) {
             if (!can[v]) continue;
             double best = 1e9; int reps = 20;
-            for (int r = 0; r < 5; r++) { double t0 = now(); for (int q = 0; q < reps; q++) f[v](&p, in, pw, NULL, &o, out, 0, M); double dt = (now() - t0) / reps; if (dt < best) best = dt; }
+            for (int r = 0; r < (sml ? 15 : 5); r++) { double t0 = now(); for (int q = 0; q < reps; q++) f[v](&p, in, pw, NULL, &o, out, 0, M); double dt = (now() - t0) / reps; if (dt < best) best = dt; }
             printf(" %s %7.1f us |", nm[v], best * 1e6);
         }
         printf("\n");

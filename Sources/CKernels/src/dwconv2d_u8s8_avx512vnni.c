@@ -187,19 +187,53 @@ CK_INLINE CK_DW_T void ck_dw8_transpose(const ck_conv2d_u8s8_params *p, const ui
     }
 }
 
-/// The n output pixels at o (os bytes apart) of a transposed row chunk, with weight quads wq.
-CK_INLINE CK_DW_T void ck_dw8_row(const ck_conv2d_u8s8_params *p, const uint8_t *T, size_t tcols, size_t n, const int8_t *wq,
+/// The n output pixels at o (os bytes apart) of a transposed row chunk, with the first KG weight
+/// quads wq: all of the kernel's, or with SHORT, those left after ck_dw8_quads_needed (a 5x5
+/// kernel then has one or two).
+CK_INLINE CK_DW_T void ck_dw8_row(const int SHORT, const ck_conv2d_u8s8_params *p, const uint8_t *T, size_t tcols, size_t n, size_t KG, const int8_t *wq,
     const __m512i *init, const __m512 *scale, __m512i zy, __m512i lo, __m512i hi, uint8_t *o, size_t os, __mmask64 m, int full,
     int32_t *acc) {
-    const size_t KH = p->kernel_h, KW = p->kernel_w, KG = (KH + 3) / 4, sw = p->stride_w, dw = p->dilation_w;
+    const size_t KH = p->kernel_h, KW = p->kernel_w, sw = p->stride_w, dw = p->dilation_w;
     // The sweep pays its register setup per 16-channel slice: worth it on rows of 12+ pixels.
-    if (sw == 1 && dw == 1 && KH == 5 && KW == 5 && n >= 12) ck_dw8_row_sweep(2, 5, T, tcols, n, wq, init, scale, zy, lo, hi, o, os, m, full, acc);
-    else if (KH == 3 && KW == 3) ck_dw8_row_pixels(1, 3, T, tcols, n, sw, dw, KG, KW, wq, init, scale, zy, lo, hi, o, os, m, full);
+    if (sw == 1 && dw == 1 && KH == 5 && KW == 5 && n >= 12) {
+        if (!SHORT || KG == 2) ck_dw8_row_sweep(2, 5, T, tcols, n, wq, init, scale, zy, lo, hi, o, os, m, full, acc);
+        else ck_dw8_row_pixels(1, 5, T, tcols, n, sw, dw, KG, KW, wq, init, scale, zy, lo, hi, o, os, m, full);
+    } else if (KH == 3 && KW == 3) ck_dw8_row_pixels(1, 3, T, tcols, n, sw, dw, KG, KW, wq, init, scale, zy, lo, hi, o, os, m, full);
     else ck_dw8_row_pixels(0, 0, T, tcols, n, sw, dw, KG, KW, wq, init, scale, zy, lo, hi, o, os, m, full);
 }
 
-/// u8 output, any geometry: see the top of the file.
-static CK_DW_T void ck_dw8_quads(const ck_conv2d_u8s8_params *p, const uint8_t *input, const void *packed_weights,
+/// How many of the KG row quads output row oy needs (rows_used of them read, as in
+/// ck_dw8_transpose): the trailing quads whose rows all fall outside the image (a 5x5 kernel on a
+/// map 2 or 3 rows high) read only z_x, so they are left out of the transposition and the sums.
+CK_INLINE size_t ck_dw8_quads_needed(const ck_conv2d_u8s8_params *p, size_t oy, size_t KG, size_t rows_used) {
+    size_t needed = KG;
+    while (needed > 1) {
+        int inside = 0;
+        for (size_t kh = 4 * (needed - 1); kh < 4 * needed && kh < rows_used; kh++) {
+            const ptrdiff_t iy = (ptrdiff_t)(oy * p->stride_h + kh * p->dilation_h) - (ptrdiff_t)p->pad_top;
+            inside |= iy >= 0 && iy < (ptrdiff_t)p->in_h;
+        }
+        if (inside) break;
+        needed--;
+    }
+    return needed;
+}
+
+/// The accumulator starts for a row that leaves out quads [KGn, KG) of wq: init plus those taps'
+/// z_x * w (the starts subtract z_x times every tap's weight, and a left-out tap adds nothing), so
+/// the sums are the same as with every quad.
+CK_INLINE CK_DW_T void ck_dw8_start(const int8_t *wq, size_t KGn, size_t KG, size_t KW, __m512i zx, const __m512i *init, __m512i *start) {
+    for (int j = 0; j < 4; j++) {
+        start[j] = init[j];
+        for (size_t kg = KGn; kg < KG; kg++)
+            for (size_t kw = 0; kw < KW; kw++) start[j] = _mm512_dpbusd_epi32(start[j], zx, _mm512_loadu_si512(wq + (kg * KW + kw) * 256 + 64 * j));
+    }
+}
+
+/// u8 output, any geometry: see the top of the file. SHORT: leave out the row quads of each row
+/// that read only padding (ck_dw8_quads_needed); a separate instantiation, as the bookkeeping
+/// slowed the kernel on ordinary maps by up to 13% (code generation, not work).
+CK_INLINE CK_DW_T void ck_dw8_quads_impl(const int SHORT, const ck_conv2d_u8s8_params *p, const uint8_t *input, const void *packed_weights,
     const int32_t *bias, const ck_u8s8_output *out, uint8_t *output, size_t pixel_begin, size_t pixel_end) {
     const size_t C = p->groups, C16 = (C + 15) & ~(size_t)15, KH = p->kernel_h, KW = p->kernel_w, KG = (KH + 3) / 4;
     const size_t OW = p->out_w, sw = p->stride_w, dw = p->dilation_w;
@@ -248,19 +282,48 @@ static CK_DW_T void ck_dw8_quads(const ck_conv2d_u8s8_params *p, const uint8_t *
             const int pair = pairs && ox0 == 0 && pixel_end - pix >= 2 * OW;
             const size_t end = pair || pixel_end - pix >= OW - ox0 ? OW : ox0 + (pixel_end - pix);
             const size_t rows_used = pair ? KH + p->stride_h : KH, os = p->out_pixel_stride;
+            const size_t KGn = SHORT ? ck_dw8_quads_needed(p, oy, KG, rows_used) : KG;
+            __m512i start[4], start1[4];
+            const __m512i *s0 = init, *s1 = init;
+            if (SHORT && KGn < KG) {
+                ck_dw8_start(wq, KGn, KG, KW, zx, init, start);
+                if (pair) ck_dw8_start(wq1, KGn, KG, KW, zx, init, start1);
+                s0 = start;
+                s1 = start1;
+            }
             for (size_t x = ox0; x < end; ) {
                 const size_t n = end - x < chunk ? end - x : chunk;
                 // T columns: input columns x * sw - pad_left + [0, tcols).
                 const size_t tcols = (n - 1) * sw + (KW - 1) * dw + 1;
-                ck_dw8_transpose(p, input, c, oy, x, tcols, KG, rows_used, m, full, zx, T);
+                ck_dw8_transpose(p, input, c, oy, x, tcols, KGn, rows_used, m, full, zx, T);
                 uint8_t *o = output + (oy * OW + x) * os + c;
-                ck_dw8_row(p, T, tcols, n, wq, init, scale, zy, lo, hi, o, os, m, full, acc);
-                if (pair) ck_dw8_row(p, T, tcols, n, wq1, init, scale, zy, lo, hi, o + OW * os, os, m, full, acc);
+                ck_dw8_row(SHORT, p, T, tcols, n, KGn, wq, s0, scale, zy, lo, hi, o, os, m, full, acc);
+                if (pair) ck_dw8_row(SHORT, p, T, tcols, n, KGn, wq1, s1, scale, zy, lo, hi, o + OW * os, os, m, full, acc);
                 x += n;
             }
             pix += pair ? 2 * OW : end - ox0;
         }
     }
+}
+
+static CK_DW_T void ck_dw8_quads(const ck_conv2d_u8s8_params *p, const uint8_t *input, const void *packed_weights,
+    const int32_t *bias, const ck_u8s8_output *out, uint8_t *output, size_t pixel_begin, size_t pixel_end) {
+    ck_dw8_quads_impl(0, p, input, packed_weights, bias, out, output, pixel_begin, pixel_end);
+}
+static CK_DW_T void ck_dw8_quads_short(const ck_conv2d_u8s8_params *p, const uint8_t *input, const void *packed_weights,
+    const int32_t *bias, const ck_u8s8_output *out, uint8_t *output, size_t pixel_begin, size_t pixel_end) {
+    ck_dw8_quads_impl(1, p, input, packed_weights, bias, out, output, pixel_begin, pixel_end);
+}
+
+/// Whether most output rows of [pixel_begin, pixel_end) need fewer row quads than the kernel has
+/// (maps a few rows high under a 5x5 or 7x7 kernel), so that ck_dw8_quads_short pays.
+static int ck_dw8_mostly_short(const ck_conv2d_u8s8_params *p, size_t pixel_begin, size_t pixel_end) {
+    const size_t KG = (p->kernel_h + 3) / 4;
+    if (KG < 2 || pixel_end <= pixel_begin) return 0;
+    const size_t first = pixel_begin / p->out_w, last = (pixel_end - 1) / p->out_w;
+    size_t short_rows = 0;
+    for (size_t oy = first; oy <= last; oy++) short_rows += ck_dw8_quads_needed(p, oy, KG, p->kernel_h) < KG;
+    return 2 * short_rows >= last - first + 1;
 }
 
 CK_DW_T void ck_dwconv2d_u8s8_nhwc__avx512vnni(const ck_conv2d_u8s8_params *p, const uint8_t *input,
@@ -272,7 +335,10 @@ CK_DW_T void ck_dwconv2d_u8s8_nhwc__avx512vnni(const ck_conv2d_u8s8_params *p, c
     // image, quads / per-tap): 16 channels 29.5 / 21.2 at stride 1 and 12.8 / 6.1 at stride 2;
     // 32 channels 29.2 / 38.5 and 13.2 / 12.0; 48 channels 31.9 / 55.3 and 13.9 / 15.8.
     const int few_channels = p->groups <= 16 || (p->groups <= 32 && p->stride_w > 1);
-    if (!few_channels && out->mode == CK_U8S8_OUT_U8 && out->lo >= 0 && out->lo <= out->hi && out->hi <= 255) ck_dw8_quads(p, input, packed_weights, bias, out, (uint8_t *)output, pixel_begin, pixel_end);
+    if (!few_channels && out->mode == CK_U8S8_OUT_U8 && out->lo >= 0 && out->lo <= out->hi && out->hi <= 255) {
+        if (ck_dw8_mostly_short(p, pixel_begin, pixel_end)) ck_dw8_quads_short(p, input, packed_weights, bias, out, (uint8_t *)output, pixel_begin, pixel_end);
+        else ck_dw8_quads(p, input, packed_weights, bias, out, (uint8_t *)output, pixel_begin, pixel_end);
+    }
     else ck_dw8_per_tap__avx512vnni(p, input, packed_weights, bias, out, output, pixel_begin, pixel_end);
 }
 #else

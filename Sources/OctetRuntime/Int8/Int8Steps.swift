@@ -198,13 +198,14 @@ enum Int8Value: Hashable {
 }
 
 /// Where the tensors of an INT8 plan live in the per-image arena (`MemoryPlanner`) and how many
-/// elements each holds: the INT8 steps address their slots through it.
-struct Int8Memory {
+/// elements each holds: the INT8 steps address their slots through it. A class: every step of
+/// every image binds it (`bound(to:)`), which then costs no reference counting of its arrays.
+final class Int8Memory: Sendable {
     /// Arena offsets (in floats) of each u8 and float slot; -1 for a slot never written.
-    var u8Offsets: [Int]
-    var floatOffsets: [Int]
-    var u8Counts: [Int]
-    var floatCounts: [Int]
+    let u8Offsets: [Int]
+    let floatOffsets: [Int]
+    let u8Counts: [Int]
+    let floatCounts: [Int]
 
     /// Offsets by liveness over `steps` (`reuse` false: every tensor kept to the end of the image).
     init(steps: [Int8Step], u8Counts: [Int], floatCounts: [Int], inputs: [Int], outputs: [Int], reuse: Bool) {
@@ -233,9 +234,10 @@ struct Int8Memory {
     func bound(to base: UnsafeMutablePointer<Float>) -> Int8Tensors { Int8Tensors(memory: self, base: base) }
 }
 
-/// The slots of one image's arena, as pointers (valid while the arena is).
+/// The slots of one image's arena, as pointers (valid while the arena is, and used only while
+/// the plan holding `memory` runs, hence unowned).
 struct Int8Tensors {
-    let memory: Int8Memory
+    unowned(unsafe) let memory: Int8Memory
     let base: UnsafeMutablePointer<Float>
 
     func u8(_ slot: Int) -> UnsafeMutablePointer<UInt8> {
