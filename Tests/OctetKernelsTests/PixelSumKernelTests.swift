@@ -25,4 +25,33 @@ final class PixelSumKernelTests: XCTestCase {
             }
         }
     }
+
+    /// The global average pool kernel (sums and requantization in one pass) on every path equals
+    /// `Int8Arithmetic.requantize` of the plain sums: channel counts on and off 64 (up to 300),
+    /// pixel counts across the u16 blocks, saturated inputs, zero points at the extremes, and
+    /// multipliers large enough to overflow Int32 (vcvtps2dq's INT32_MIN, clamped to 0).
+    func testMeanOfPixelsMatchesRequantizedSumsOnEveryPath() {
+        var rng = TestSeed.generator()
+        for isa in ISA.supported {
+            for trial in 0..<200 {
+                let channels = trial < 70 ? trial + 1 : Int.random(in: 1...300, using: &rng)
+                let pixels = [1, 48, 255, 256, 257, 513, Int.random(in: 1...700, using: &rng)][trial % 7]
+                let saturated = trial % 7 == 3
+                let x = (0..<(pixels * channels)).map { _ in saturated ? 255 : UInt8.random(in: 0...255, using: &rng) }
+                let zeroIn = Int32([0, 255, 128, Int.random(in: 0...255, using: &rng)][trial % 4])
+                let zeroOut = Int32([0, 255, Int.random(in: 0...255, using: &rng)][trial % 3])
+                let m: Float = trial % 23 == 5 ? 3e7 : Float.random(in: 0.2...1.5, using: &rng) / Float(pixels)
+                var out = [UInt8](repeating: 0xA5, count: channels + 1)
+                PixelSumKernel.mean(x, pixels: pixels, channels: channels, zeroIn: zeroIn, multiplier: m, zeroOut: zeroOut, into: &out, isa: isa)
+                var expected = [UInt8]()
+                for c in 0..<channels {
+                    var sum: Int32 = 0
+                    for p in 0..<pixels { sum &+= Int32(x[p * channels + c]) }
+                    expected.append(Int8Arithmetic.requantize(sum &- Int32(pixels) &* zeroIn, m, zeroPoint: zeroOut, lo: 0, hi: 255))
+                }
+                XCTAssertEqual(Array(out.prefix(channels)), expected, "\(isa) \(pixels) pixels x \(channels) channels z=\(zeroIn)/\(zeroOut) m=\(m)")
+                XCTAssertEqual(out[channels], 0xA5, "\(isa) wrote past the end")
+            }
+        }
+    }
 }

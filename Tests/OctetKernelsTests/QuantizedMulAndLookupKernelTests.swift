@@ -30,7 +30,8 @@ final class QuantizedMulAndLookupKernelTests: XCTestCase {
         var rng = TestSeed.generator()
         for isa in ISA.supported {
             for trial in 0..<300 {
-                let channels = trial < 70 ? trial + 1 : Int.random(in: 1...200, using: &rng)
+                // A broadcast row longer than the AVX-512 kernel reads as one run (4096) in the last trials.
+                let channels = trial < 70 ? trial + 1 : trial >= 296 ? 4090 + trial : Int.random(in: 1...200, using: &rng)
                 let pixels = Int.random(in: 1...9, using: &rng)
                 let broadcast = trial % 2 == 0
                 let a = (0..<(pixels * channels)).map { _ in UInt8.random(in: 0...255, using: &rng) }

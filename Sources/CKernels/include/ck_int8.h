@@ -252,6 +252,11 @@ void ck_qmul_u8__avx2(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb
 /// variant adds blocks of 256 pixels in u16 lanes (at most 256 · 255, no wrap) before widening.
 void ck_sum_pixels_u8__scalar(const uint8_t *x, size_t pixels, size_t channels, int32_t *sums);
 void ck_sum_pixels_u8__avx2(const uint8_t *x, size_t pixels, size_t channels, int32_t *sums);
+/// A global average pool of u8 codes requantized to codes: per channel,
+/// clamp(rne(float(sum over pixels of x - pixels * zero_in) * m) + zero_out, 0, 255), wrapping int32.
+void ck_mean_pixels_u8__scalar(const uint8_t *x, size_t pixels, size_t channels, int32_t zero_in, float m, int32_t zero_out, uint8_t *out);
+void ck_mean_pixels_u8__avx2(const uint8_t *x, size_t pixels, size_t channels, int32_t zero_in, float m, int32_t zero_out, uint8_t *out);
+void ck_mean_pixels_u8__avx512(const uint8_t *x, size_t pixels, size_t channels, int32_t zero_in, float m, int32_t zero_out, uint8_t *out);
 
 /// out[2i] = a[i], out[2i + 1] = b[i] for i < n: two runs of codes interleaved (the channel
 /// shuffle of two groups, one pixel at a time).

@@ -51,6 +51,7 @@ typedef struct {
     void (*lookup_u8)(const uint8_t *x, const uint8_t *table, uint8_t *out, size_t n);
     void (*leaky_codes_u8)(const ck_leaky_codes_params *p, const uint8_t *x, uint8_t *out, size_t n, size_t phase);
     void (*sum_pixels_u8)(const uint8_t *x, size_t pixels, size_t channels, int32_t *sums);
+    void (*mean_pixels_u8)(const uint8_t *x, size_t pixels, size_t channels, int32_t zero_in, float m, int32_t zero_out, uint8_t *out);
     void (*interleave2_u8)(const uint8_t *a, const uint8_t *b, uint8_t *out, size_t n);
     void (*resize_bilinear_u8)(const ck_resize_bilinear_u8_params *p, const uint8_t *input, uint8_t *output);
     // FP32

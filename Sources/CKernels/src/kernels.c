@@ -48,6 +48,7 @@ static void ck_fill_scalar(ck_kernels *t) {
     t->lookup_u8 = ck_lookup_u8__scalar;
     t->leaky_codes_u8 = ck_leaky_codes_u8__scalar;
     t->sum_pixels_u8 = ck_sum_pixels_u8__scalar;
+    t->mean_pixels_u8 = ck_mean_pixels_u8__scalar;
     t->interleave2_u8 = ck_interleave2_u8__scalar;
     t->resize_bilinear_u8 = ck_resize_bilinear_u8__scalar;
     t->conv2d_f32 = ck_conv2d_f32_nhwc__scalar;
@@ -87,6 +88,7 @@ static void ck_fill_avx2(ck_kernels *t) {
     t->leaky_codes_u8 = ck_leaky_codes_u8__avx2;
     t->maxpool2d_u8 = ck_maxpool2d_u8_nhwc__avx2;
     t->sum_pixels_u8 = ck_sum_pixels_u8__avx2;
+    t->mean_pixels_u8 = ck_mean_pixels_u8__avx2;
     t->interleave2_u8 = ck_interleave2_u8__avx2;
     t->resize_bilinear_u8 = ck_resize_bilinear_u8__avx2;
     t->conv2d_f32 = ck_conv2d_f32_nhwc__avx2;
@@ -115,6 +117,7 @@ static void ck_fill_avx512(ck_kernels *t, uint32_t features) {
     t->quantize_u8 = ck_quantize_u8__avx512;
     t->requantize_u8 = ck_requantize_u8__avx512;
     t->maxpool2d_u8 = ck_maxpool2d_u8_nhwc__avx512;
+    t->mean_pixels_u8 = ck_mean_pixels_u8__avx512;
     if (features & CK_CPU_AVX512VBMI) t->lookup_u8 = ck_lookup_u8__avx512vbmi;
     t->leaky_codes_u8 = ck_leaky_codes_u8__avx512;
     t->conv2d_f32 = ck_conv2d_f32_nhwc__avx512;

@@ -75,6 +75,9 @@ void ck_lookup_u8__avx2(const uint8_t *x, const uint8_t *table, uint8_t *out, si
     for (; i < n; i++) out[i] = table[x[i]];
 }
 
+/// Longest broadcast row (channels) the AVX-512 product reads as one run of pixels (on the stack).
+#define CK_QMUL_ROW_MAX 4096
+
 /// 16 products (a - za)(b - zb), scaled by m, rounded, plus zy, as int32 (before the clamp).
 static inline __attribute__((target("avx512f,avx512bw,avx512vl"))) __m512i ck_qmul16(__m128i a, __m128i b, __m512i vza, __m512i vzb,
                                                                                    __m512 vm, __m512i vzy) {
@@ -95,6 +98,38 @@ void ck_qmul_u8__avx512(const uint8_t *a, int32_t za, const uint8_t *b, int32_t 
     const int packs = lo >= 0 && lo <= hi && hi <= 255;
     const __m512i lo8 = _mm512_set1_epi8((char)lo), hi8 = _mm512_set1_epi8((char)hi);
     const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    if (packs && (b_stride == channels || (b_stride == 0 && channels <= CK_QMUL_ROW_MAX)) && channels > 0) {
+        // The pixels as one run of pixels * channels bytes, so that only the run's end is masked
+        // (a masked store per pixel cost as much as the products with 200 channels). A broadcast
+        // row is read from `row`: the gate repeated to channels + 64 bytes, where the 64 bytes at
+        // (i mod channels) are the gates of elements i .. i + 63.
+        uint8_t row[CK_QMUL_ROW_MAX + 64];
+        const uint8_t *gates = b;
+        if (b_stride == 0) {
+            for (size_t k = 0, c = 0; k < channels + 64; k++, c = c + 1 == channels ? 0 : c + 1) row[k] = b[c];
+            gates = row;
+        }
+        const size_t n = pixels * channels;
+        size_t i = 0, at = 0;  // at: where element i's gate is in `gates` (broadcast)
+        for (; i + 64 <= n; i += 64) {
+            const uint8_t *bp = b_stride ? b + i : gates + at;
+            __m512i q[4];
+            for (int j = 0; j < 4; j++)
+                q[j] = ck_qmul16(_mm_loadu_si128((const __m128i *)(a + i + 16 * j)), _mm_loadu_si128((const __m128i *)(bp + 16 * j)), vza, vzb, vm, vzy);
+            __m512i v = _mm512_packus_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(q[2], q[3]));
+            _mm512_storeu_si512(out + i, _mm512_permutexvar_epi32(order, _mm512_min_epu8(_mm512_max_epu8(v, lo8), hi8)));
+            at = (at + 64) % channels;
+        }
+        for (; i < n; i += 16) {
+            const size_t left = n - i;
+            const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+            const uint8_t *bp = b_stride ? b + i : gates + at;
+            const __m512i r = ck_qmul16(_mm_maskz_loadu_epi8(k, a + i), _mm_maskz_loadu_epi8(k, bp), vza, vzb, vm, vzy);
+            _mm512_mask_cvtepi32_storeu_epi8(out + i, k, _mm512_min_epi32(_mm512_max_epi32(r, v0), v255));
+            at = (at + 16) % channels;
+        }
+        return;
+    }
     for (size_t p = 0; p < pixels; p++) {
         const uint8_t *ap = a + p * channels, *bp = b + p * b_stride;
         uint8_t *op = out + p * channels;

@@ -220,8 +220,19 @@ enum Int8Kernels {
     static func averagePool(_ x: UnsafeBufferPointer<UInt8>, _ w: PoolWindow, zeroIn: Int32, ratio: Double, zeroOut: Int32, countIncludePad: Bool,
                             into out: UnsafeMutableBufferPointer<UInt8>, fast: ISA? = nil) {
         let c = w.channels
-        var sums = [Int32](repeating: 0, count: c)
         guard let src = x.baseAddress else { return }
+        if let fast, w.outH == 1, w.outW == 1, let dst = out.baseAddress {
+            let (ys, xs, padded) = window(w, 0, 0)
+            if ys.count == w.inH, xs.count == w.inW {
+                // A global pool (a squeeze-excitation's squeeze): sums and requantization in one
+                // kernel, the arithmetic of the loop below.
+                let n = countIncludePad ? padded : ys.count * xs.count
+                PixelSumKernel.mean(src, pixels: ys.count * xs.count, channels: c, zeroIn: zeroIn,
+                                    multiplier: Float(ratio / Double(max(n, 1))), zeroOut: zeroOut, into: dst, isa: fast)
+                return
+            }
+        }
+        var sums = [Int32](repeating: 0, count: c)
         for oy in 0..<w.outH {
             for ox in 0..<w.outW {
                 let (ys, xs, padded) = window(w, oy, ox)
