@@ -29,8 +29,12 @@ public final class ExecutionPlan: @unchecked Sendable {
             }
         }
     }
-    /// Floats of activation memory per worker.
+    /// Floats of activation memory per worker (per image of a layer-major group).
     public var arenaFloats: Int { compiled.arenaCount }
+    /// Images a worker runs layer by layer, each step over all of them before the next, when a
+    /// batch runs without an observer in throughput mode (1: image by image, for models whose
+    /// activations would not stay in cache).
+    public var imagesPerGroup: Int { compiled.imageGroup }
     let compiled: CompiledPlan
     /// Idle worker contexts (arena, scratch, latency-mode helper threads), kept between runs:
     /// a fresh arena per run would page-fault megabytes in every batch, and helper threads
@@ -116,6 +120,12 @@ public final class ExecutionPlan: @unchecked Sendable {
             let start = batch * w / workers, end = batch * (w + 1) / workers
             if let tail {
                 context.run(images: start..<end, tail: tail, sources: buffers.sources, outputs: buffers.outputs)
+                return
+            }
+            if observer == nil && intraOp == 1 {
+                for g in stride(from: start, to: end, by: compiled.imageGroup) {
+                    context.run(group: g..<min(end, g + compiled.imageGroup), sources: buffers.sources, outputs: buffers.outputs)
+                }
                 return
             }
             for image in start..<end {

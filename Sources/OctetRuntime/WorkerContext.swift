@@ -24,6 +24,46 @@ final class WorkerContext: @unchecked Sendable {
 
     deinit { pool?.close() }
 
+    /// Arenas of the images after the first of a layer-major group (`run(group:)`), made when a
+    /// group first needs them and kept.
+    private var groupArenas: [AlignedBuffer] = []
+
+    /// The arena of image `index` of a group (0: `arena`).
+    private func groupArena(_ index: Int) -> AlignedBuffer {
+        guard index > 0 else { return arena }
+        while groupArenas.count < index { groupArenas.append(AlignedBuffer(count: plan.arenaCount)) }
+        return groupArenas[index - 1]
+    }
+
+    /// Runs steps `0..<upTo` (every step by default) for the images `images` of the batch layer
+    /// by layer: each step over every image of the group (each in its own arena) before the next
+    /// step, so a layer's weights, tables and code stay in cache across the images. Copies the
+    /// outputs when every step ran. Image `images.lowerBound + i` ends in `groupArena(i)`. The
+    /// arithmetic of each image is that of `run(image:)`.
+    func run(group images: Range<Int>, sources: [UnsafePointer<Float>], outputs: [UnsafeMutablePointer<Float>], upTo: Int? = nil) {
+        let bases = images.indices.map { groupArena($0 - images.lowerBound).pointer }
+        for (image, base) in zip(images, bases) {
+            for ((_, slot), source) in zip(plan.inputs, sources) {
+                LayoutConversion.fromRowMajor(source + image * slot.count, shape: slot.shape, layout: slot.layout,
+                                              into: slot.operand.pointer(base))
+            }
+        }
+        let end = upTo ?? plan.steps.count
+        for index in 0..<end {
+            let step = plan.steps[index]
+            let t0 = stepNanoseconds == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+            for base in bases { execute(step, base, isa: plan.isa) }
+            if stepNanoseconds != nil { stepNanoseconds![index] += DispatchTime.now().uptimeNanoseconds - t0 }
+        }
+        guard end == plan.steps.count else { return }
+        for (image, base) in zip(images, bases) {
+            for ((_, slot), out) in zip(plan.outputs, outputs) {
+                LayoutConversion.toRowMajor(slot.operand.pointer(base), shape: slot.shape, layout: slot.layout,
+                                            into: out + image * slot.count)
+            }
+        }
+    }
+
     /// Runs steps `0..<upTo` (every step by default) for image `image` of the batch, then copies
     /// the outputs into `outputs` when every step ran.
     func run(image: Int, sources: [UnsafePointer<Float>], outputs: [UnsafeMutablePointer<Float>], observer: TensorObserver?, worker: Int, upTo: Int? = nil) {
@@ -64,10 +104,13 @@ final class WorkerContext: @unchecked Sendable {
         var start = images.lowerBound
         while start < images.upperBound {
             let rows = min(BatchedTail.maxRows, images.upperBound - start)
-            for r in 0..<rows {
-                run(image: start + r, sources: sources, outputs: outputs, observer: nil, worker: 0, upTo: tail.first)
-                UnsafeMutableRawPointer(buffers[0].pointer).advanced(by: r * tail.inputRowBytes)
-                .copyMemory(from: tail.input.operand.pointer(arena.pointer), byteCount: tail.inputRowBytes)
+            for g in stride(from: 0, to: rows, by: plan.imageGroup) {
+                let group = (start + g)..<(start + min(rows, g + plan.imageGroup))
+                run(group: group, sources: sources, outputs: outputs, upTo: tail.first)
+                for r in group.indices.map({ $0 - group.lowerBound }) {
+                    UnsafeMutableRawPointer(buffers[0].pointer).advanced(by: (g + r) * tail.inputRowBytes)
+                    .copyMemory(from: tail.input.operand.pointer(groupArena(r).pointer), byteCount: tail.inputRowBytes)
+                }
             }
             tail.run(rows: rows, buffers: buffers, scratch: tailScratch, nanoseconds: &stepNanoseconds)
             (out + start * outCount).update(from: buffers[tail.output].pointer, count: rows * outCount)

@@ -5,6 +5,8 @@
 //             ck_leaky_codes_u8 (computed) on each path, in its division and product forms
 //   lookup    one 256-entry table over 200,704 codes: the byte loop, AVX2 vpshufb, AVX512_VBMI
 //   maxpool   2x2/2 max pool of 238x238x10 codes: scalar, AVX2, AVX-512
+//   gate      PP-OCR cls's squeeze-excitation product: 2x24x200 codes times a 200-channel gate
+//   mean      its squeeze: the global average pool of those codes to codes
 // Built and run by scripts/kernels/run.sh int8_elementwise.
 #include "ck_int8.h"
 #include <stdio.h>
@@ -71,5 +73,18 @@ int main(void) {
     BENCH("maxpool scalar", ck_maxpool2d_u8_nhwc__scalar(&q, x, out));
     if (avx2) { BENCH("maxpool avx2", ck_maxpool2d_u8_nhwc__avx2(&q, x, out)); CHECK("maxpool avx2", out, ref, on); }
     if (avx512) { BENCH("maxpool avx512", ck_maxpool2d_u8_nhwc__avx512(&q, x, out)); CHECK("maxpool avx512", out, ref, on); }
+
+    // gate and mean: 48 pixels x 200 channels (PP-OCR cls at 48x48).
+    const size_t gp = 48, gc = 200;
+    uint8_t gate[200];
+    for (size_t c = 0; c < gc; c++) gate[c] = (uint8_t)rand();
+    ck_qmul_u8__scalar(x, 3, gate, 0, 0, 0.004f, 7, 0, 255, ref, gp, gc);
+    BENCH("gate scalar", ck_qmul_u8__scalar(x, 3, gate, 0, 0, 0.004f, 7, 0, 255, out, gp, gc));
+    if (avx2) { BENCH("gate avx2", ck_qmul_u8__avx2(x, 3, gate, 0, 0, 0.004f, 7, 0, 255, out, gp, gc)); CHECK("gate avx2", out, ref, gp * gc); }
+    if (avx512) { BENCH("gate avx512", ck_qmul_u8__avx512(x, 3, gate, 0, 0, 0.004f, 7, 0, 255, out, gp, gc)); CHECK("gate avx512", out, ref, gp * gc); }
+    ck_mean_pixels_u8__scalar(x, gp, gc, 120, 0.02f, 9, ref);
+    BENCH("mean scalar", ck_mean_pixels_u8__scalar(x, gp, gc, 120, 0.02f, 9, out));
+    if (avx2) { BENCH("mean avx2", ck_mean_pixels_u8__avx2(x, gp, gc, 120, 0.02f, 9, out)); CHECK("mean avx2", out, ref, gc); }
+    if (avx512) { BENCH("mean avx512", ck_mean_pixels_u8__avx512(x, gp, gc, 120, 0.02f, 9, out)); CHECK("mean avx512", out, ref, gc); }
     return 0;
 }

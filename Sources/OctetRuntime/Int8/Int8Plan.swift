@@ -37,6 +37,8 @@ public final class Int8Plan: @unchecked Sendable {
     /// Whether the final fully connected layer runs once over each thread's images (C kernels,
     /// a classifier whose float output is the plan's only output) rather than once per image.
     public var batchesClassifier: Bool { executor.compiled.tail != nil }
+    /// Images a worker runs layer by layer (`ExecutionPlan.imagesPerGroup`).
+    public var imagesPerGroup: Int { executor.imagesPerGroup }
 
     /// The kernel path, or nil when the plain-Swift reference kernels run.
     public let isa: ISA?

@@ -1,0 +1,72 @@
+import Foundation
+import OctetTestSupport
+import XCTest
+
+/// A small model's images run layer by layer in groups (`imagesPerGroup` > 1: each step over a
+/// group of images, each in its own arena, before the next step): every image's output has the
+/// bits of that image run alone, for FP32 and INT8 plans on every path, 1 and 2 threads, batches
+/// that end mid-group, with a spatial output (no batched tail) and with a classifier head (the
+/// batched tail gathers its rows from the group's arenas).
+final class LayerMajorGroupTests: XCTestCase {
+    func model(head: Bool) -> Graph {
+        var b = GraphBuilder(name: head ? "grouped-head" : "grouped")
+        let x = b.input("x", dims: [nil, 3, 9, 10])
+        var r = TestRandom(seed: 31)
+        func conv(_ v: String, _ cin: Int, _ cout: Int, group: Int = 1, kernel: Int = 3, _ name: String) -> String {
+            let pad = kernel / 2
+            return b.add(.conv(Window2D(kernel: [kernel, kernel], pads: [pad, pad, pad, pad]), group: group),
+                         [v, b.constant(name + "_w", r.tensor(Shape([cout, cin / group, kernel, kernel]), -0.5, 0.5)),
+                          b.constant(name + "_b", r.tensor(Shape([cout]), -0.2, 0.2))], name: name)
+        }
+        let a = b.add(.relu, [conv(x, 3, 16, "stem")])
+        let d = b.add(.unary(.hardSwish), [conv(a, 16, 16, group: 16, "dw")])
+        let y = b.add(.add, [conv(d, 16, 16, kernel: 1, "project"), a])
+        guard head else {
+            b.output(y, dims: [nil, 16, 9, 10])
+            return b.graph
+        }
+        let pooled = b.add(.flatten(axis: 1), [b.add(.globalAveragePool, [y])])
+        b.output(b.add(.gemm(GemmAttributes(transB: true)), [pooled, b.constant("fc_w", r.tensor([5, 16])), b.constant("fc_b", r.tensor([5]))],
+                       name: "fc"), dims: [nil, 5])
+        return b.graph
+    }
+
+    func testEveryImageOfAGroupHasTheBitsOfTheImageRunAlone() throws {
+        let dir = try TestPaths.temporaryDirectory(self)
+        var r = TestRandom(seed: 32)
+        let npy = dir.appendingPathComponent("x.npy").path
+        try NPYFile.write(path: npy, shape: [6, 3, 9, 10], values: r.tensor([6, 3, 9, 10], -2, 2).floats!)
+        let batch = 11, perImage = 3 * 9 * 10
+        let input = r.tensor([batch, 3, 9, 10], -2, 2)
+        let values = try XCTUnwrap(input.floats)
+        func image(_ i: Int) throws -> Tensor { try Tensor(shape: [1, 3, 9, 10], floats: Array(values[(i * perImage)..<((i + 1) * perImage)])) }
+        for head in [false, true] {
+            var config = QuantConfig()
+            config.sensitivityMarginDB = nil
+            let q = try quantizeModel(model(head: head), calibrationData: try NPYDataset(path: npy), config: config)
+            let output = q.qdq.outputs[0].name, fp32Output = q.fp32.outputs[0].name
+            for threads in [1, 2] {
+                for isa in [nil] + ISA.supported.map(Optional.some) {
+                    let label = "\(isa?.rawValue ?? "swift") \(threads) threads head=\(head)"
+                    let int8 = try Int8Plan(graph: q.qdq, threads: threads, isa: isa)
+                    XCTAssertGreaterThan(int8.imagesPerGroup, 1, label)
+                    XCTAssertEqual(int8.batchesClassifier, head && isa != nil, label)
+                    let all = try XCTUnwrap(int8.run(["x": input])[output]?.floats, label)
+                    let outCount = all.count / batch
+                    for i in 0..<batch {
+                        let alone = try XCTUnwrap(int8.run(["x": try image(i)])[output]?.floats)
+                        XCTAssertEqual(alone.map(\.bitPattern), all[(i * outCount)..<((i + 1) * outCount)].map(\.bitPattern), "INT8 \(label) image \(i)")
+                    }
+                    guard let isa else { continue }
+                    let fp32 = try ExecutionPlan(graph: q.fp32, options: PlanOptions(isa: isa, threads: threads))
+                    XCTAssertGreaterThan(fp32.imagesPerGroup, 1, label)
+                    let floats = try XCTUnwrap(fp32.run(["x": input])[fp32Output]?.floats, label)
+                    for i in 0..<batch {
+                        let alone = try XCTUnwrap(fp32.run(["x": try image(i)])[fp32Output]?.floats)
+                        XCTAssertEqual(alone.map(\.bitPattern), floats[(i * outCount)..<((i + 1) * outCount)].map(\.bitPattern), "FP32 \(label) image \(i)")
+                    }
+                }
+            }
+        }
+    }
+}
