@@ -49,10 +49,16 @@ final class WorkerContext: @unchecked Sendable {
             }
         }
         let end = upTo ?? plan.steps.count
+        let memory = plan.int8
         for index in 0..<end {
             let step = plan.steps[index]
             let t0 = stepNanoseconds == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            for base in bases { execute(step, base, isa: plan.isa) }
+            if case .int8(let integer) = step, let memory {
+                // The step's payload taken out once for the group (`execute` would per image).
+                for base in bases { Int8Kernels.execute(integer, memory.bound(to: base), pool: pool, scratch: scratch) }
+            } else {
+                for base in bases { execute(step, base, isa: plan.isa) }
+            }
             if stepNanoseconds != nil { stepNanoseconds![index] += DispatchTime.now().uptimeNanoseconds - t0 }
         }
         guard end == plan.steps.count else { return }
