@@ -7,7 +7,7 @@ import OctetKernels
 import OctetPasses
 import OctetRuntime
 
-/// How each convolution's weights are rounded to codes once their scales are chosen.
+/// How each convolution's and dense layer's weights are rounded to codes once their scales are chosen.
 public enum WeightRounding: String, Codable, Sendable, CaseIterable {
     /// Each weight to its nearest code (round half to even): no data needed.
     case nearest
@@ -46,6 +46,64 @@ func convolutionsWithOwnWeights(_ graph: Graph) -> [Node] {
     }
 }
 
+/// The layers whose weight rounding a calibration may choose: `convolutionsWithOwnWeights` and
+/// the dense layers (Gemm with a constant B of its own, A not transposed: a classifier's fully
+/// connected layers), in graph order. The cluster splits this list (`weightChoiceGroups`).
+func layersWithOwnWeights(_ graph: Graph) -> [Node] {
+    let convs = Set(convolutionsWithOwnWeights(graph).map(\.name))
+    let readers = graph.consumers
+    return graph.nodes.filter { node in
+        if convs.contains(node.name) { return true }
+        guard case .gemm(let a) = node.op, !a.transA, node.inputs.count > 1, let w = graph.initializers[node.inputs[1]], w.floats != nil,
+              w.shape.rank == 2, w.shape[0] > 0, w.shape[1] > 0 else { return false }
+        return readers[node.inputs[1]]?.count == 1
+    }
+}
+
+/// A layer's weights with output channels first, as AdaRound and the convolutions' scales take
+/// them: a convolution's as stored (OIHW), a Gemm's B as [N, K] (transposed when `transB` is
+/// false). `storageOrder` maps per-weight values back.
+struct OutputMajorWeights {
+    var values: [Float]
+    var shape: Shape
+    /// Rows and columns of a Gemm's stored B [K, N] to transpose back; nil when stored as is.
+    var stored: (rows: Int, columns: Int)?
+
+    init?(_ node: Node, _ graph: Graph) {
+        guard node.inputs.count > 1, let w = graph.initializers[node.inputs[1]], let wf = w.floats else { return nil }
+        switch node.op {
+        case .conv:
+            (values, shape, stored) = (wf, w.shape, nil)
+        case .gemm(let a) where w.shape.rank == 2:
+            let (k, n) = a.transB ? (w.shape[1], w.shape[0]) : (w.shape[0], w.shape[1])
+            (values, shape) = (a.transB ? wf : transposed(wf, rows: k, columns: n), Shape([n, k]))
+            stored = a.transB ? nil : (k, n)
+        default:
+            return nil
+        }
+    }
+
+    /// Per-weight values (rounding flags, codes) of `values`' order in the stored tensor's order.
+    func storageOrder<T>(_ v: [T]) -> [T] {
+        guard let stored else { return v }
+        return transposed(v, rows: stored.columns, columns: stored.rows)
+    }
+
+    /// The inverse of `storageOrder`: per-weight values in the stored order, output channels first.
+    static func outputMajor<T>(_ v: [T], _ w: OutputMajorWeights) -> [T] {
+        guard let stored = w.stored else { return v }
+        return transposed(v, rows: stored.rows, columns: stored.columns)
+    }
+}
+
+/// `v` as a rows × columns row-major matrix, transposed.
+func transposed<T>(_ v: [T], rows: Int, columns: Int) -> [T] {
+    guard rows * columns == v.count, let first = v.first else { return v }
+    var out = [T](repeating: first, count: v.count)
+    for r in 0..<rows { for c in 0..<columns { out[c * rows + r] = v[r * columns + c] } }
+    return out
+}
+
 /// Per convolution (by node name), AdaRound's rounding direction of every weight (OIHW order,
 /// true = up: code floor(w/scale) + 1, then clamped to ±qmax), at the scales the calibration
 /// uses (`weightScales` where given, else `WeightQuantizer`'s default ranges).
@@ -74,28 +132,30 @@ public func adaRoundedWeights(_ graph: Graph, data: any Dataset, samples: Int, o
         .sorted { ($0.1.cost, $1.0.name) > ($1.1.cost, $0.0.name) }
     let results = parallelMap(work.count, threads: plan.threads) { i -> [Bool]? in
         let (node, m) = work[i]
-        guard let w = graph.initializers[node.inputs[1]], let wf = w.floats,
-              let scales = convolutionScales(wf, shape: w.shape, given: weightScales[node.name], options: options) else { return nil }
-        return adaRound(weights: wf, scales: scales, moments: m, qmax: options.weightMax, isa: plan.isa, settings: settings)
+        guard let w = OutputMajorWeights(node, graph),
+              let scales = convolutionScales(w.values, shape: w.shape, given: weightScales[node.name], options: options) else { return nil }
+        let up = adaRound(weights: w.values, scales: scales, moments: m, qmax: options.weightMax, isa: plan.isa, settings: settings)
+        return w.storageOrder(up)
     }
     var out: [String: [Bool]] = [:]
     for (i, (node, _)) in work.enumerated() { if let up = results[i], !up.isEmpty { out[node.name] = up } }
     return out
 }
 
-/// The convolutions AdaRound optimizes: those with weights of their own, all finite.
+/// The layers AdaRound optimizes: convolutions and dense layers with weights of their own
+/// (`layersWithOwnWeights`), all finite.
 func adaRoundConvolutions(_ graph: Graph) -> [Node] {
-    convolutionsWithOwnWeights(graph).filter { node in graph.initializers[node.inputs[1]]?.floats?.allSatisfy(\.isFinite) == true }
+    layersWithOwnWeights(graph).filter { node in graph.initializers[node.inputs[1]]?.floats?.allSatisfy(\.isFinite) == true }
 }
 
-/// The convolutions whose weights a calibration may choose (`convolutionsWithOwnWeights`: ranges
-/// on the outputs, AdaRound's rounding), in at most `count` groups of about equal work (each
+/// The layers whose weights a calibration may choose (`layersWithOwnWeights`: the convolutions'
+/// ranges on the outputs, every such layer's AdaRound rounding), in at most `count` groups of about equal work (each
 /// layer in turn, largest first by output channels × K², to the group with the least so far;
 /// ties by name and group order): a cluster task's share each. A function of the graph alone, so
 /// every machine splits it alike.
 public func weightChoiceGroups(_ graph: Graph, count: Int) -> [[String]] {
-    let layers = convolutionsWithOwnWeights(graph).compactMap { node -> (String, Int)? in
-        guard let w = graph.initializers[node.inputs[1]] else { return nil }
+    let layers = layersWithOwnWeights(graph).compactMap { node -> (String, Int)? in
+        guard let w = OutputMajorWeights(node, graph) else { return nil }
         let k = w.shape.dims.dropFirst().reduce(1, *)
         return (node.name, w.shape[0] * k * k)
     }.sorted { ($0.1, $1.0) > ($1.1, $0.0) }
@@ -143,6 +203,10 @@ func inputSecondMoments(_ graph: Graph, convs: [Node], data: any Dataset, sample
     }
     var moments: [String: LayerMoments] = [:]
     for node in convs {
+        if case .gemm = node.op, let w = OutputMajorWeights(node, graph) {
+            moments[node.name] = LayerMoments(groups: 1, outPerGroup: w.shape[0], k: w.shape[1])
+            continue
+        }
         guard case .conv(_, let group) = node.op, let w = graph.initializers[node.inputs[1]], w.shape.rank == 4, group >= 1,
               w.shape[0] % group == 0 else { continue }
         let k = w.shape[1] * w.shape[2] * w.shape[3]
@@ -158,8 +222,16 @@ func inputSecondMoments(_ graph: Graph, convs: [Node], data: any Dataset, sample
             let shapes = try SpecializeShapes.apply(graph, inputShapes: key).shapes
             var byNode: [String: ConvGeometry] = [:]
             for node in convs {
-                guard let w = graph.initializers[node.inputs[1]], let x = shapes[node.inputs[0]], let y = shapes[node.outputs[0]],
-                      let lowering = try? ConvLowering(node, input: x, output: y, weightShape: w.shape) else { continue }
+                guard let w = graph.initializers[node.inputs[1]], let x = shapes[node.inputs[0]], let y = shapes[node.outputs[0]] else { continue }
+                if case .gemm = node.op {
+                    // A dense layer: each row of A [rows, K] is one patch of a 1×1 convolution.
+                    guard let m = moments[node.name], x.rank == 2, x[1] == m.k else { continue }
+                    byNode[node.name] = ConvGeometry(inHeight: x[0], inWidth: 1, inPixelStride: m.k, outHeight: x[0], outWidth: 1,
+                                                     outPixelStride: m.outPerGroup, kernel: (1, 1), inChannelsPerGroup: m.k,
+                                                     outChannelsPerGroup: m.outPerGroup)
+                    continue
+                }
+                guard let lowering = try? ConvLowering(node, input: x, output: y, weightShape: w.shape) else { continue }
                 byNode[node.name] = lowering.geometry
             }
             geometries[key] = byNode
@@ -169,7 +241,9 @@ func inputSecondMoments(_ graph: Graph, convs: [Node], data: any Dataset, sample
             guard let g = geometries[key]?[node.name], let m = moments[node.name], let x = capture.values[node.inputs[0]],
                   x.values.count == g.inHeight * g.inWidth * g.inPixelStride, m.k == g.inChannelsPerGroup * g.kernel.h * g.kernel.w,
                   m.groups == g.groups else { return nil }
-            return (m, g, x.values, x.layout == .rowMajor)
+            // A Gemm's A is row-major [rows, K]: the patch layout of NHWC pixels.
+            let isGemm = if case .gemm = node.op { true } else { false }
+            return (m, g, x.values, x.layout == .rowMajor && !isGemm)
         }
         _ = parallelMap(jobs.count, threads: plan.threads) { j -> Void? in
             let (m, g, x, nchw) = jobs[j]

@@ -3,7 +3,7 @@ import OctetIR
 import OctetPasses
 
 /// The quantized weights of the convolutions whose scales (`outputMSEWeightScales`) or rounding
-/// (`adaRoundedWeights`) a calibration chose, keyed as `InsertQuantizeDequantize.apply` reads
+/// (`adaRoundedWeights`, dense layers too) a calibration chose, keyed as `InsertQuantizeDequantize.apply` reads
 /// them (weight name and axis 0): what the QDQ pass then uses instead of its own. A convolution
 /// with rounding but no chosen scales rounds at the default ranges. One rule for a calibration,
 /// its bias correction and its rebuild from the table.
@@ -11,6 +11,15 @@ public func chosenWeights(_ graph: Graph, scales: [String: [Float]]?, roundedUp:
                           options: QuantizeOptions) -> [String: InsertQuantizeDequantize.QuantizedWeight] {
     var out: [String: InsertQuantizeDequantize.QuantizedWeight] = [:]
     for node in graph.nodes {
+        if case .gemm(let a) = node.op, let up = roundedUp?[node.name], let w = OutputMajorWeights(node, graph),
+           let s = convolutionScales(w.values, shape: w.shape, given: nil, options: options) {
+            // A dense layer's rounding (AdaRound's flags, in B's stored order): codes and scales
+            // computed output channels first as AdaRound rounded them, stored as B is.
+            let codes = WeightQuantizer.codes(w.values, shape: w.shape, axis: 0, scales: s, qmax: options.weightMax,
+                                              roundedUp: OutputMajorWeights.outputMajor(up, w))
+            out["\(node.inputs[1])@\(a.transB ? 0 : 1)"] = .init(codes: w.storageOrder(codes), scales: s)
+            continue
+        }
         guard case .conv = node.op, node.inputs.count > 1, let w = graph.initializers[node.inputs[1]], let wf = w.floats, w.shape.rank >= 1 else { continue }
         let given = scales?[node.name], up = roundedUp?[node.name]
         guard given != nil || up != nil else { continue }

@@ -110,7 +110,7 @@ struct CalibrationFlags: ParsableArguments {
     @Option(help: "How each convolution's weight ranges are chosen: 'weights' (each channel's clipping minimizes the weights' own squared error) or 'outputs' (it minimizes the layer's output error on the statistics samples, AIMET's sequential-MSE search).")
     var weightRanges: String = defaults.weightRanges.rawValue
 
-    @Option(help: "How each convolution's weights round to codes: 'nearest', or 'adaround' (AdaRound, Nagel et al. 2020: each weight rounds up or down as minimizes the layer's output error on 32 calibration samples' FP32 inputs; slower).")
+    @Option(help: "How each convolution's and dense layer's weights round to codes: 'nearest', or 'adaround' (AdaRound, Nagel et al. 2020: each weight rounds up or down as minimizes the layer's output error on 32 calibration samples' FP32 inputs; slower).")
     var weightRounding: String = defaults.weightRounding.rawValue
 
     @Option(help: "With --weight-rounding adaround: optimization steps per layer.")

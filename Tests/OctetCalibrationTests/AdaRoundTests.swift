@@ -183,6 +183,74 @@ final class AdaRoundTests: XCTestCase {
         }
     }
 
+    /// Dense layers round too: two Gemms over the same correlated features, one storing B as
+    /// [N, K] (transB) and one as [K, N], 4-bit weights. AdaRound's flags (in B's stored order)
+    /// give each layer a clearly lower output error on the samples than the nearest codes (a
+    /// flag in the wrong order would not), the calibration records them for both and its QDQ
+    /// weights are those codes, whatever the threads.
+    func testDenseLayersRoundToALowerOutputErrorThanTheNearestCodes() throws {
+        let dir = try TestPaths.temporaryDirectory(self)
+        var r = TestRandom(seed: 41)
+        var b = GraphBuilder(name: "adaround-dense")
+        let x = b.input("x", dims: [nil, 8])
+        let w1 = r.floats(6 * 8), w2 = r.floats(8 * 5)
+        let y1 = b.add(.gemm(GemmAttributes(transB: true)), [x, b.constant("w1", try Tensor(shape: [6, 8], floats: w1)),
+                                                           b.constant("b1", r.tensor([6], -0.1, 0.1))], name: "fc1")
+        let y2 = b.add(.gemm(GemmAttributes()), [x, b.constant("w2", try Tensor(shape: [8, 5], floats: w2))], name: "fc2")
+        b.output(y1, dims: [nil, 6])
+        b.output(y2, dims: [nil, 5])
+        let graph = b.graph
+        // 32 samples of 8 features: two base values each copied into 4 features plus noise.
+        var values: [Float] = []
+        for _ in 0..<32 {
+            let base = r.floats(2, 0.2, 1)
+            for f in 0..<8 { values.append(base[f / 4] + r.floats(1, -0.05, 0.05)[0]) }
+        }
+        let npy = dir.appendingPathComponent("x.npy").path
+        try NPYFile.write(path: npy, shape: [32, 8], values: values)
+        let data = try NPYDataset(path: npy)
+        let options = QuantizeOptions(weightBits: 4)
+        let up = try adaRoundedWeights(graph, data: data, samples: 32, options: options, plan: PlanOptions(threads: 1))
+        XCTAssertEqual(up.keys.sorted(), ["fc1", "fc2"])
+        /// Σ over samples and outputs of (Σₖ (ŵ − w)·x)², weight of (output o, input k) at `index(o, k)`.
+        func error(_ q: [Int8], _ w: [Float], _ scales: [Float], outputs: Int, index: (Int, Int) -> Int) -> Double {
+            var e = 0.0
+            for n in 0..<32 {
+                for o in 0..<outputs {
+                    var d = 0.0
+                    for k in 0..<8 { d += (Double(q[index(o, k)]) * Double(scales[o]) - Double(w[index(o, k)])) * Double(values[n * 8 + k]) }
+                    e += d * d
+                }
+            }
+            return e
+        }
+        let (near1, s1) = WeightQuantizer.quantize(w1, shape: [6, 8], axis: 0, perChannel: true, qmax: 7, clipping: true)
+        let ada1 = WeightQuantizer.codes(w1, shape: [6, 8], axis: 0, scales: s1, qmax: 7, roundedUp: try XCTUnwrap(up["fc1"]))
+        let e1 = (ada: error(ada1, w1, s1, outputs: 6) { $0 * 8 + $1 }, nearest: error(near1, w1, s1, outputs: 6) { $0 * 8 + $1 })
+        XCTAssertLessThan(e1.ada, 0.7 * e1.nearest, "fc1: AdaRound \(e1.ada) vs nearest \(e1.nearest)")
+        // fc2 stores B as [K = 8, N = 5]: output channel n is column n (axis 1).
+        let (near2, s2) = WeightQuantizer.quantize(w2, shape: [8, 5], axis: 1, perChannel: true, qmax: 7, clipping: true)
+        let up2 = try XCTUnwrap(up["fc2"])
+        XCTAssertEqual(up2.count, 40)
+        let ada2 = WeightQuantizer.codes(w2, shape: [8, 5], axis: 1, scales: s2, qmax: 7, roundedUp: up2)
+        let e2 = (ada: error(ada2, w2, s2, outputs: 5) { $1 * 5 + $0 }, nearest: error(near2, w2, s2, outputs: 5) { $1 * 5 + $0 })
+        XCTAssertLessThan(e2.ada, 0.7 * e2.nearest, "fc2: AdaRound \(e2.ada) vs nearest \(e2.nearest)")
+
+        var config = QuantConfig()
+        config.sensitivityMarginDB = nil
+        config.quantize = options
+        config.weightRounding = .adaround
+        config.adaRound.samples = 32
+        config.plan = PlanOptions(threads: 1)
+        let q = try quantizeModel(graph, calibrationData: data, config: config)
+        XCTAssertEqual(q.roundedUp?.keys.sorted(), ["fc1", "fc2"])
+        XCTAssertEqual(q.roundedUp?["fc2"], up2)
+        XCTAssertEqual(q.qdq.initializers["w1_quantized"]?.data, .int8(ada1), "fc1's QDQ weights are AdaRound's codes")
+        XCTAssertEqual(q.qdq.initializers["w2_quantized"]?.data, .int8(ada2), "fc2's QDQ weights are AdaRound's codes")
+        config.plan = PlanOptions(threads: 2)
+        XCTAssertEqual(try quantizeModel(graph, calibrationData: data, config: config).roundedUp, q.roundedUp, "threads changed the rounding")
+    }
+
     func testRoundingFlagsRoundTripAndRoundUpWhereTheNearestCodeDoes() {
         var r = TestRandom(seed: 8)
         for count in [0, 1, 7, 8, 9, 63, 1000] {
