@@ -33,22 +33,12 @@ final class Int8DepthwiseKernelTests: XCTestCase {
             ]
             for (o, output) in outputs.enumerated() {
                 let bytes = outH * outW * c * (o == 0 ? 1 : 4)
+                // Two calls splitting the pixels anywhere (as latency mode does): rows in pairs
+                // where a call has two whole rows, single (partial) rows elsewhere.
+                let split = trial % 3 == 0 ? Int.random(in: 0...(outH * outW), using: &rng) : outH * outW
                 func run(_ isa: ISA) -> [UInt8] {
-                    let kernel = Int8ConvKernel(geometry: g, inputZeroPoint: zero, weights: weights, bias: bias, output: output, isa: isa)
-                    var out = [UInt8](repeating: 0xEE, count: bytes)
-                    // One channel is an ordinary convolution (groups == 1), which needs scratch.
-                    let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(kernel.scratchBytes, 64), alignment: 64)
-                    defer { scratch.deallocate() }
-                    // Two calls splitting the pixels anywhere (as latency mode does): rows in pairs
-                    // where a call has two whole rows, single (partial) rows elsewhere.
-                    let split = trial % 3 == 0 ? Int.random(in: 0...(outH * outW), using: &rng) : outH * outW
-                    input.withUnsafeBufferPointer { x in
-                        out.withUnsafeMutableBytes {
-                            kernel.run(input: x.baseAddress!, output: $0.baseAddress!, pixels: 0..<split, scratch: scratch)
-                            kernel.run(input: x.baseAddress!, output: $0.baseAddress!, pixels: split..<(outH * outW), scratch: scratch)
-                        }
-                    }
-                    return out
+                    Self.run(Int8ConvKernel(geometry: g, inputZeroPoint: zero, weights: weights, bias: bias, output: output, isa: isa),
+                             input, bytes: bytes, split: split)
                 }
                 let reference = run(.scalar)
                 for isa in ISA.supported where isa != .scalar {
@@ -84,22 +74,29 @@ final class Int8DepthwiseKernelTests: XCTestCase {
             let output = Int8ConvKernel.Output.quantized(multipliers: scales, zeroPoint: Int32.random(in: 0...255, using: &rng), lo: 0, hi: 255)
             let split = trial % 4 == 1 ? Int.random(in: 0...(outH * outW), using: &rng) : outH * outW
             func run(_ isa: ISA) -> [UInt8] {
-                let kernel = Int8ConvKernel(geometry: g, inputZeroPoint: zero, weights: weights, bias: bias, output: output, isa: isa)
-                var out = [UInt8](repeating: 0xEE, count: outH * outW * c)
-                let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(kernel.scratchBytes, 64), alignment: 64)
-                defer { scratch.deallocate() }
-                input.withUnsafeBufferPointer { x in
-                    out.withUnsafeMutableBytes {
-                        kernel.run(input: x.baseAddress!, output: $0.baseAddress!, pixels: 0..<split, scratch: scratch)
-                        kernel.run(input: x.baseAddress!, output: $0.baseAddress!, pixels: split..<(outH * outW), scratch: scratch)
-                    }
-                }
-                return out
+                Self.run(Int8ConvKernel(geometry: g, inputZeroPoint: zero, weights: weights, bias: bias, output: output, isa: isa),
+                         input, bytes: outH * outW * c, split: split)
             }
             let reference = run(.scalar)
             for isa in ISA.supported where isa != .scalar {
                 XCTAssertEqual(run(isa), reference, "\(isa) C=\(c) k=\(k) s=\(s) d=\(d) pad=\(pad) \(inH)x\(inW)")
             }
         }
+    }
+
+    /// `kernel` over every output pixel in two calls split at pixel `split`, into `bytes` bytes
+    /// preset to 0xEE (one channel is an ordinary convolution, which needs scratch).
+    static func run(_ kernel: Int8ConvKernel, _ input: [UInt8], bytes: Int, split: Int) -> [UInt8] {
+        let pixels = kernel.geometry.outHeight * kernel.geometry.outWidth
+        var out = [UInt8](repeating: 0xEE, count: bytes)
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(kernel.scratchBytes, 64), alignment: 64)
+        defer { scratch.deallocate() }
+        input.withUnsafeBufferPointer { x in
+            out.withUnsafeMutableBytes {
+                kernel.run(input: x.baseAddress!, output: $0.baseAddress!, pixels: 0..<split, scratch: scratch)
+                kernel.run(input: x.baseAddress!, output: $0.baseAddress!, pixels: split..<pixels, scratch: scratch)
+            }
+        }
+        return out
     }
 }

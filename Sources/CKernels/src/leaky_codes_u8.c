@@ -42,6 +42,7 @@ void ck_leaky_codes_u8__scalar(const ck_leaky_codes_params *p, const uint8_t *x,
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "pack_u8_avx512.h"
 
 // Products are finite (LeakyCodesKernel refuses others), so r is never NaN; as in the division
 // form, capped at 512 then rounded, -inf and large negatives to INT32_MIN, saturating to 0.
@@ -50,10 +51,8 @@ static void ck_leaky_products_u8__avx512(const ck_leaky_codes_params *p, const u
     const __m512i vzx = _mm512_set1_epi32(p->zero_in), vzy = _mm512_set1_epi32((int32_t)p->zero_out), z = _mm512_setzero_si512();
     const __m512 cap = _mm512_set1_ps(512.0f);
     size_t i = 0;
-    // 64 codes per plain store (masked byte stores are slow on Zen 4): four vectors of 16, each
-    // with its lanes' constants, narrowed by vpackssdw + vpackuswb (saturating: q < 0 gives 0,
-    // q > 255 gives 255, as max(q, 0) then vpmovusdb below) and put back in order by vpermd.
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    // 64 codes per plain store (ck_pack64_u8): four vectors of 16, each with its lanes'
+    // constants; the packs' saturation is max(q, 0) then vpmovusdb's, as in the tail below.
     for (; i + 64 <= n; i += 64) {
         __m512i q[4];
         for (int j = 0; j < 4; j++) {
@@ -64,8 +63,7 @@ static void ck_leaky_products_u8__avx512(const ck_leaky_codes_params *p, const u
             phase += 16;
             if (phase >= p->period) phase -= p->period;
         }
-        const __m512i v = _mm512_packus_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(q[2], q[3]));
-        _mm512_storeu_si512(out + i, _mm512_permutexvar_epi32(order, v));
+        _mm512_storeu_si512(out + i, ck_pack64_u8(q[0], q[1], q[2], q[3]));
     }
     for (; i < n; i += 16) {
         const size_t left = n - i;
@@ -90,7 +88,6 @@ void ck_leaky_codes_u8__avx512(const ck_leaky_codes_params *p, const uint8_t *x,
     const __m512 vsx = _mm512_set1_ps(p->scale_in), v0 = _mm512_setzero_ps(), cap = _mm512_set1_ps(512.0f);
     size_t i = 0;
     // 64 codes per plain store, as in ck_leaky_products_u8__avx512.
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     for (; i + 64 <= n; i += 64) {
         __m512i q[4];
         for (int j = 0; j < 4; j++) {
@@ -102,8 +99,7 @@ void ck_leaky_codes_u8__avx512(const ck_leaky_codes_params *p, const uint8_t *x,
             phase += 16;
             if (phase >= p->period) phase -= p->period;
         }
-        const __m512i v = _mm512_packus_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(q[2], q[3]));
-        _mm512_storeu_si512(out + i, _mm512_permutexvar_epi32(order, v));
+        _mm512_storeu_si512(out + i, ck_pack64_u8(q[0], q[1], q[2], q[3]));
     }
     for (; i < n; i += 16) {
         const size_t left = n - i;

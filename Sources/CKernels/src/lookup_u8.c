@@ -36,6 +36,7 @@ void ck_qmul_u8__scalar(const uint8_t *a, int32_t za, const uint8_t *b, int32_t 
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "pack_u8_avx512.h"
 
 __attribute__((target("avx512f,avx512bw,avx512vbmi")))
 void ck_lookup_u8__avx512vbmi(const uint8_t *x, const uint8_t *table, uint8_t *out, size_t n) {
@@ -91,13 +92,10 @@ void ck_qmul_u8__avx512(const uint8_t *a, int32_t za, const uint8_t *b, int32_t 
     const __m512i vza = _mm512_set1_epi32(za), vzb = _mm512_set1_epi32(zb), vzy = _mm512_set1_epi32(zy);
     const __m512i v0 = _mm512_set1_epi32(lo), v255 = _mm512_set1_epi32(hi);
     const __m512 vm = _mm512_set1_ps(m);
-    // 64 channels at a time with plain loads and one store (masked narrowing stores are slow on
-    // Zen 4): the four int32 vectors narrowed by vpackssdw + vpackuswb, [lo, hi] on the bytes,
-    // and one vpermd restores the order. clamp(v) == clamp(sat_u8(sat_s16(v))) when
-    // 0 <= lo <= hi <= 255 (as in ck_qadd_u8__avx512).
+    // 64 codes at a time with plain loads and one store (ck_pack64_u8), then [lo, hi] on the
+    // bytes: clamp(v) == clamp(sat_u8(sat_s16(v))) when 0 <= lo <= hi <= 255.
     const int packs = lo >= 0 && lo <= hi && hi <= 255;
     const __m512i lo8 = _mm512_set1_epi8((char)lo), hi8 = _mm512_set1_epi8((char)hi);
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     if (packs && (b_stride == channels || (b_stride == 0 && channels <= CK_QMUL_ROW_MAX)) && channels > 0) {
         // The pixels as one run of pixels * channels bytes, so that only the run's end is masked
         // (a masked store per pixel cost as much as the products with 200 channels). A broadcast
@@ -116,8 +114,7 @@ void ck_qmul_u8__avx512(const uint8_t *a, int32_t za, const uint8_t *b, int32_t 
             __m512i q[4];
             for (int j = 0; j < 4; j++)
                 q[j] = ck_qmul16(_mm_loadu_si128((const __m128i *)(a + i + 16 * j)), _mm_loadu_si128((const __m128i *)(bp + 16 * j)), vza, vzb, vm, vzy);
-            __m512i v = _mm512_packus_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(q[2], q[3]));
-            _mm512_storeu_si512(out + i, _mm512_permutexvar_epi32(order, _mm512_min_epu8(_mm512_max_epu8(v, lo8), hi8)));
+            _mm512_storeu_si512(out + i, _mm512_min_epu8(_mm512_max_epu8(ck_pack64_u8(q[0], q[1], q[2], q[3]), lo8), hi8));
             at = (at + 64) % channels;
         }
         for (; i < n; i += 16) {
@@ -140,9 +137,7 @@ void ck_qmul_u8__avx512(const uint8_t *a, int32_t za, const uint8_t *b, int32_t 
                 for (int j = 0; j < 4; j++)
                     q[j] = ck_qmul16(_mm_loadu_si128((const __m128i *)(ap + c + 16 * j)), _mm_loadu_si128((const __m128i *)(bp + c + 16 * j)),
                                      vza, vzb, vm, vzy);
-                __m512i v = _mm512_packus_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(q[2], q[3]));
-                v = _mm512_permutexvar_epi32(order, _mm512_min_epu8(_mm512_max_epu8(v, lo8), hi8));
-                _mm512_storeu_si512(op + c, v);
+                _mm512_storeu_si512(op + c, _mm512_min_epu8(_mm512_max_epu8(ck_pack64_u8(q[0], q[1], q[2], q[3]), lo8), hi8));
             }
         for (; c < channels; c += 16) {
             const size_t left = channels - c;

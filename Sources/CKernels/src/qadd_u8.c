@@ -23,6 +23,7 @@ void ck_qadd_u8__scalar(const uint8_t *a, float ma, const uint8_t *b, float mb, 
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "pack_u8_avx512.h"
 
 #define CK_QADD_T __attribute__((target("avx512f,avx512bw,avx512vl,fma")))
 
@@ -40,19 +41,15 @@ void ck_qadd_u8__avx512(const uint8_t *a, float ma, const uint8_t *b, float mb, 
     const __m512i vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi);
     size_t i = 0;
     if (lo >= 0 && lo <= hi && hi <= 255) {
-        // 64 at a time with plain loads and one store (masked ones are slow on Zen 4): the four
-        // int32 vectors narrowed by vpackssdw + vpackuswb, then [lo, hi] on the bytes, and one
-        // vpermd restores the order. clamp(v) == clamp(sat_u8(sat_s16(v))) when 0 <= lo <= hi <= 255.
+        // 64 at a time with plain loads and one store (ck_pack64_u8), then [lo, hi] on the bytes:
+        // clamp(v) == clamp(sat_u8(sat_s16(v))) when 0 <= lo <= hi <= 255.
         const __m512i lo8 = _mm512_set1_epi8((char)lo), hi8 = _mm512_set1_epi8((char)hi);
-        const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
         for (; i + 64 <= n; i += 64) {
             const __m512i q0 = ck_qadd16(_mm_loadu_si128((const __m128i *)(a + i)), _mm_loadu_si128((const __m128i *)(b + i)), vma, vmb, vc);
             const __m512i q1 = ck_qadd16(_mm_loadu_si128((const __m128i *)(a + i + 16)), _mm_loadu_si128((const __m128i *)(b + i + 16)), vma, vmb, vc);
             const __m512i q2 = ck_qadd16(_mm_loadu_si128((const __m128i *)(a + i + 32)), _mm_loadu_si128((const __m128i *)(b + i + 32)), vma, vmb, vc);
             const __m512i q3 = ck_qadd16(_mm_loadu_si128((const __m128i *)(a + i + 48)), _mm_loadu_si128((const __m128i *)(b + i + 48)), vma, vmb, vc);
-            __m512i v = _mm512_packus_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(q2, q3));
-            v = _mm512_permutexvar_epi32(order, _mm512_min_epu8(_mm512_max_epu8(v, lo8), hi8));
-            _mm512_storeu_si512(out + i, v);
+            _mm512_storeu_si512(out + i, _mm512_min_epu8(_mm512_max_epu8(ck_pack64_u8(q0, q1, q2, q3), lo8), hi8));
         }
     }
     for (; i < n; i += 16) {

@@ -45,15 +45,14 @@ void ck_requantize_u8__scalar(const uint8_t *x, int32_t zero_in, float m, int32_
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "pack_u8_avx512.h"
 
 __attribute__((target("avx512f,avx512bw,avx512vl")))
 void ck_quantize_u8__avx512(const float *x, float scale, int32_t zero_point, uint8_t *out, size_t n) {
     const __m512 vs = _mm512_set1_ps(scale), vz = _mm512_set1_ps((float)zero_point);
     const __m512 v0 = _mm512_setzero_ps(), v255 = _mm512_set1_ps(255.0f);
     size_t i = 0;
-    // 64 codes per plain store (masked narrowing stores are slow on Zen 4): the four vectors of
-    // codes in [0, 255] packed exactly by vpackssdw + vpackuswb, vpermd restoring the order.
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    // 64 codes per plain store (ck_pack64_u8; codes already in [0, 255] pack exactly).
     for (; i + 64 <= n; i += 64) {
         __m512i q[4];
         for (int j = 0; j < 4; j++) {
@@ -62,8 +61,7 @@ void ck_quantize_u8__avx512(const float *x, float scale, int32_t zero_point, uin
             v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v, vz);   // NaN -> zero point
             q[j] = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, v0), v255));
         }
-        const __m512i v = _mm512_packus_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(q[2], q[3]));
-        _mm512_storeu_si512(out + i, _mm512_permutexvar_epi32(order, v));
+        _mm512_storeu_si512(out + i, ck_pack64_u8(q[0], q[1], q[2], q[3]));
     }
     for (; i < n; i += 16) {
         const size_t left = n - i;
@@ -119,16 +117,14 @@ void ck_requantize_u8__avx512(const uint8_t *x, int32_t zero_in, float m, int32_
     const __m512i v0 = _mm512_setzero_si512(), v255 = _mm512_set1_epi32(255);
     const __m512 vm = _mm512_set1_ps(m);
     size_t i = 0;
-    // 64 codes per plain store: the saturating packs clamp to [0, 255] as min/max below do.
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    // 64 codes per plain store (ck_pack64_u8: its packs clamp to [0, 255] as min/max below do).
     for (; i + 64 <= n; i += 64) {
         __m512i q[4];
         for (int j = 0; j < 4; j++) {
             const __m512i d = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(x + i + 16 * j))), vzi);
             q[j] = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(d), vm)), vzo);
         }
-        const __m512i v = _mm512_packus_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(q[2], q[3]));
-        _mm512_storeu_si512(out + i, _mm512_permutexvar_epi32(order, v));
+        _mm512_storeu_si512(out + i, ck_pack64_u8(q[0], q[1], q[2], q[3]));
     }
     for (; i < n; i += 16) {
         const size_t left = n - i;

@@ -38,6 +38,7 @@ void ck_sum_pixels_u8__scalar(const uint8_t *x, size_t pixels, size_t channels, 
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "pack_u8_avx512.h"
 
 // u16 lanes hold the sum of 257 codes of 255 (65,535) before they could wrap: pixels are summed in
 // blocks of 256 into u16, each block then widened into the u32 sums.
@@ -122,7 +123,6 @@ void ck_mean_pixels_u8__avx512(const uint8_t *x, size_t pixels, size_t channels,
                                uint8_t *out) {
     const __m512i off = _mm512_set1_epi32((int32_t)((uint32_t)pixels * (uint32_t)zero_in)), vzo = _mm512_set1_epi32(zero_out);
     const __m512 vm = _mm512_set1_ps(m);
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     for (size_t c = 0; c < channels; c += 64) {
         const size_t nc = channels - c < 64 ? channels - c : 64;
         const __mmask64 k = nc == 64 ? ~(__mmask64)0 : _bzhi_u64(~0ULL, (unsigned)nc);
@@ -145,8 +145,7 @@ void ck_mean_pixels_u8__avx512(const uint8_t *x, size_t pixels, size_t channels,
         __m512i q[4];
         for (int j = 0; j < 4; j++)
             q[j] = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(s[j], off)), vm)), vzo);
-        // Saturating packs give clamp(q, 0, 255); vpermd restores the channel order.
-        const __m512i v = _mm512_permutexvar_epi32(order, _mm512_packus_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(q[2], q[3])));
+        const __m512i v = ck_pack64_u8(q[0], q[1], q[2], q[3]);   // clamp(q, 0, 255), in channel order
         if (nc == 64) _mm512_storeu_si512(out + c, v);
         else _mm512_mask_storeu_epi8(out + c, k, v);
     }
