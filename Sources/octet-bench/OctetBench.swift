@@ -370,18 +370,18 @@ extension Int8Bench {
                         ortRuns.append(o)
                     }
                 }
-                let best = median(int8Runs), fp32 = median(fp32Runs)
+                let int8 = median(int8Runs), fp32 = median(fp32Runs)
                 let ort: Double? = ortRuns.isEmpty ? nil : median(ortRuns)
                 let labels = try Int8Plan(graph: q.qdq, isa: isa, inputShapes: [input.name: shape]).makeProfile().labels
                 // Standalone lookups and those fused into the convolution before them.
                 let tables = labels.filter { $0.hasPrefix("table: ") || $0.hasPrefix("channel tables: ") || $0.contains(" + table") }.count
                 let islands = labels.filter { $0.hasPrefix("fp32 island: ") }.count
-                if let ort { vsORT[isa, default: []].append(log(best / ort)) }
-                vsFP32[isa, default: []].append(log(best / fp32))
+                if let ort { vsORT[isa, default: []].append(log(int8 / ort)) }
+                vsFP32[isa, default: []].append(log(int8 / fp32))
                 print(String(format: "| %@ | %@ | %d | %d | %@ | %.1f | %@ | %@ | %.1f | %.2f× | %d | %d |", name,
-                             sample.dims.map(String.init).joined(separator: "×"), batch, threads, isa.rawValue, best,
-                             ort.map { String(format: "%.1f", $0) } ?? "n/a", ort.map { String(format: "%.2f×", best / $0) } ?? "n/a",
-                             fp32, best / fp32, tables, islands))
+                             sample.dims.map(String.init).joined(separator: "×"), batch, threads, isa.rawValue, int8,
+                             ort.map { String(format: "%.1f", $0) } ?? "n/a", ort.map { String(format: "%.2f×", int8 / $0) } ?? "n/a",
+                             fp32, int8 / fp32, tables, islands))
             }
         }
         func mean(_ logs: [Double]) -> Double { exp(logs.reduce(0, +) / Double(max(logs.count, 1))) }
