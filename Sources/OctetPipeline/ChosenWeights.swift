@@ -3,8 +3,9 @@ import OctetIR
 import OctetPasses
 
 /// The quantized weights of the convolutions whose scales (`outputMSEWeightScales`) or rounding
-/// (`adaRoundedWeights`, dense layers too) a calibration chose, keyed as `InsertQuantizeDequantize.apply` reads
-/// them (weight name and axis 0): what the QDQ pass then uses instead of its own. A convolution
+/// (`adaRoundedWeights`, dense layers too) a calibration chose, keyed as
+/// `InsertQuantizeDequantize.apply` reads them (weight name and output-channel axis: 0, or 1 for
+/// a Gemm's B stored [K, N]): what the QDQ pass then uses instead of its own. A convolution
 /// with rounding but no chosen scales rounds at the default ranges. One rule for a calibration,
 /// its bias correction and its rebuild from the table.
 public func chosenWeights(_ graph: Graph, scales: [String: [Float]]?, roundedUp: [String: [Bool]]?,

@@ -533,9 +533,10 @@ struct CompiledPlan {
         let bytes = max(arenaCount, 1) * MemoryLayout<Float>.stride
         return max(1, min(Self.maxImageGroup, Self.groupArenaBytes / bytes))
     }
-    /// Measured on Zen 4 (PP-OCR cls at 48×48, MTCNN R-Net; best of 6 alternating runs): 256 KB
-    /// and 8 images gave +5–14% over image by image, 1 MB / 32 and 512 KB / 16 no more. Half of
-    /// Zen 3's 512 KB L2 per core.
+    /// Measured on Zen 4 (scripts/ab_bench.sh, two binaries): 256 KB and 8 images gave PP-OCR cls
+    /// INT8 1.15× over image by image (medians of 16 alternating runs); 1 MB / 32 and 512 KB / 16
+    /// no more in best-of runs; 4 MB (groups for MobileNetV3-Small at 224, a throwaway edit of
+    /// this constant) 0.95× (medians of 10). Half of Zen 3's 512 KB L2 per core.
     static let groupArenaBytes = 256 * 1024
     static let maxImageGroup = 8
 }

@@ -41,7 +41,7 @@ final class WorkerContext: @unchecked Sendable {
     /// outputs when every step ran. Image `images.lowerBound + i` ends in `groupArena(i)`. The
     /// arithmetic of each image is that of `run(image:)`.
     func run(group images: Range<Int>, sources: [UnsafePointer<Float>], outputs: [UnsafeMutablePointer<Float>], upTo: Int? = nil) {
-        let bases = images.indices.map { groupArena($0 - images.lowerBound).pointer }
+        let bases = (0..<images.count).map { groupArena($0).pointer }
         for (image, base) in zip(images, bases) {
             for ((_, slot), source) in zip(plan.inputs, sources) {
                 LayoutConversion.fromRowMajor(source + image * slot.count, shape: slot.shape, layout: slot.layout,
@@ -113,7 +113,7 @@ final class WorkerContext: @unchecked Sendable {
             for g in stride(from: 0, to: rows, by: plan.imageGroup) {
                 let group = (start + g)..<(start + min(rows, g + plan.imageGroup))
                 run(group: group, sources: sources, outputs: outputs, upTo: tail.first)
-                for r in group.indices.map({ $0 - group.lowerBound }) {
+                for r in 0..<group.count {
                     UnsafeMutableRawPointer(buffers[0].pointer).advanced(by: (g + r) * tail.inputRowBytes)
                     .copyMemory(from: tail.input.operand.pointer(groupArena(r).pointer), byteCount: tail.inputRowBytes)
                 }
