@@ -40,4 +40,25 @@ final class Int8AveragePoolPathTests: XCTestCase {
             }
         }
     }
+
+    /// A global pool over 3000 × 3000 pixels of code 255 with zero point 0: the sum, 2.3
+    /// billion, does not fit Int32 (a wrapping sum is still right when the sum less the zero
+    /// points fits), and the pool still gives the mean on every path (a wrapped sum gives code 0).
+    func testGlobalPoolsOverMoreThan8MillionPixelsDoNotWrap() throws {
+        let side = 3000
+        var b = GraphBuilder(name: "wide")
+        func qdq(_ v: String, _ s: Float, _ z: UInt8) throws -> String {
+            let sn = b.constant("s", Tensor.filled([], s)), zn = b.constant("z", try Tensor(shape: [], data: .uint8([z])))
+            return b.add(.dequantizeLinear(axis: 1), [b.add(.quantizeLinear(axis: 1), [v, sn, zn]), sn, zn])
+        }
+        let input = try qdq(b.input("x", dims: [1, 1, side, side]), 0.02, 0)
+        let output = try qdq(b.add(.globalAveragePool, [input]), 0.05, 0)
+        b.output(output, dims: [1, 1, 1, 1])
+        // Every code 255 with zero point 0: the mean is 255 · 0.02 = 5.1, code 102 at scale 0.05.
+        let x = Tensor.filled([1, 1, side, side], 1e4)
+        for isa in [nil] + ISA.supported.map(Optional.some) {
+            let got = try Int8Plan(graph: b.graph, threads: 1, isa: isa).run(["x": x])
+            XCTAssertEqual(got[output]?.floats, [102 * 0.05], "\(isa.map { "\($0)" } ?? "Swift loop")")
+        }
+    }
 }

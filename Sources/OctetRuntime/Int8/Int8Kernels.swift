@@ -221,6 +221,10 @@ enum Int8Kernels {
                             into out: UnsafeMutableBufferPointer<UInt8>, fast: ISA? = nil) {
         let c = w.channels
         guard let src = x.baseAddress else { return }
+        if min(w.kh, w.inH) * min(w.kw, w.inW) > maximumInt32Taps {
+            wideAveragePool(src, w, zeroIn: zeroIn, ratio: ratio, zeroOut: zeroOut, countIncludePad: countIncludePad, into: out, fast: fast)
+            return
+        }
         if let fast, w.outH == 1, w.outW == 1, let dst = out.baseAddress {
             let (ys, xs, padded) = window(w, 0, 0)
             if ys.count == w.inH, xs.count == w.inW {
@@ -250,6 +254,43 @@ enum Int8Kernels {
                 let taps = Int32(ys.count * xs.count)
                 for ch in 0..<c {
                     out[(oy * w.outW + ox) * c + ch] = Int8Arithmetic.requantize(sums[ch] &- taps &* zeroIn, m, zeroPoint: zeroOut, lo: 0, hi: 255)
+                }
+            }
+        }
+    }
+
+    /// The most taps whose sum of codes fits Int32 without wrapping (255 · 2^23 < 2^31).
+    static let maximumInt32Taps = 1 << 23
+
+    /// `averagePool` for windows that may hold more than `maximumInt32Taps` in-image taps (a
+    /// global pool over a map of 3000 × 3000): the sums are added `maximumInt32Taps` pixels at a
+    /// time into Int64, so they never wrap, and requantized as `averagePool` does (the Float of
+    /// an exact sum is the same whether it was added in Int32 or Int64).
+    static func wideAveragePool(_ src: UnsafePointer<UInt8>, _ w: PoolWindow, zeroIn: Int32, ratio: Double, zeroOut: Int32,
+                                countIncludePad: Bool, into out: UnsafeMutableBufferPointer<UInt8>, fast: ISA?) {
+        let c = w.channels
+        var sums = [Int32](repeating: 0, count: c), totals = [Int64](repeating: 0, count: c)
+        func add(_ x: UnsafePointer<UInt8>, pixels: Int) {
+            sums.withUnsafeMutableBufferPointer { s in
+                guard let base = s.baseAddress else { return }
+                for start in stride(from: 0, to: pixels, by: maximumInt32Taps) {
+                    for ch in 0..<c { base[ch] = 0 }
+                    addPixels(x + start * c, pixels: min(maximumInt32Taps, pixels - start), channels: c, into: base, fast: fast)
+                    for ch in 0..<c { totals[ch] += Int64(base[ch]) }
+                }
+            }
+        }
+        for oy in 0..<w.outH {
+            for ox in 0..<w.outW {
+                let (ys, xs, padded) = window(w, oy, ox)
+                for ch in 0..<c { totals[ch] = 0 }
+                if !xs.isEmpty { for iy in ys { add(src + (iy * w.inW + xs.lowerBound) * c, pixels: xs.count) } }
+                let n = countIncludePad ? padded : ys.count * xs.count
+                let m = Float(ratio / Double(max(n, 1)))
+                let taps = Int64(ys.count * xs.count)
+                for ch in 0..<c {
+                    let v = Int8Arithmetic.toInt32(Float(totals[ch] - taps * Int64(zeroIn)) * m) &+ zeroOut
+                    out[(oy * w.outW + ox) * c + ch] = UInt8(truncatingIfNeeded: min(max(v, 0), 255))
                 }
             }
         }
