@@ -16,16 +16,19 @@ public struct CalibrationTable: Hashable, Sendable, Codable {
         /// Histogram-estimated SQNR (dB) at the chosen threshold; +∞ when there is no error at all
         /// (an all-zero tensor), written as JSON null.
         public var estimatedSQNR: Double
+        /// The negative lower bound the graph proves (`LowerBounds`: HardSwish −0.375), over
+        /// which the parameters spread their codes; nil for non-negative and unbounded tensors.
+        public var lowerBound: Double?
 
         public init(tensor: String, method: String, threshold: Double, params: QuantParams, observedMax: Float,
-                    nonNegative: Bool, binned: Int64, zeros: Int64, nonFinite: Int64, estimatedSQNR: Double) {
+                    nonNegative: Bool, binned: Int64, zeros: Int64, nonFinite: Int64, estimatedSQNR: Double, lowerBound: Double? = nil) {
             self.tensor = tensor; self.method = method; self.threshold = threshold; self.params = params
             self.observedMax = observedMax; self.nonNegative = nonNegative; self.binned = binned
-            self.zeros = zeros; self.nonFinite = nonFinite; self.estimatedSQNR = estimatedSQNR
+            self.zeros = zeros; self.nonFinite = nonFinite; self.estimatedSQNR = estimatedSQNR; self.lowerBound = lowerBound
         }
 
         enum CodingKeys: String, CodingKey {
-            case tensor, method, threshold, params, observedMax, nonNegative, binned, zeros, nonFinite, estimatedSQNR
+            case tensor, method, threshold, params, observedMax, nonNegative, binned, zeros, nonFinite, estimatedSQNR, lowerBound
         }
 
         public init(from decoder: any Decoder) throws {
@@ -35,7 +38,8 @@ public struct CalibrationTable: Hashable, Sendable, Codable {
                       observedMax: try c.decode(Float.self, forKey: .observedMax), nonNegative: try c.decode(Bool.self, forKey: .nonNegative),
                       binned: try c.decode(Int64.self, forKey: .binned), zeros: try c.decode(Int64.self, forKey: .zeros),
                       nonFinite: try c.decode(Int64.self, forKey: .nonFinite),
-                      estimatedSQNR: try c.decodeIfPresent(Double.self, forKey: .estimatedSQNR) ?? .infinity)
+                      estimatedSQNR: try c.decodeIfPresent(Double.self, forKey: .estimatedSQNR) ?? .infinity,
+                      lowerBound: try c.decodeIfPresent(Double.self, forKey: .lowerBound))
         }
 
         public func encode(to encoder: any Encoder) throws {
@@ -50,6 +54,7 @@ public struct CalibrationTable: Hashable, Sendable, Codable {
             try c.encode(zeros, forKey: .zeros)
             try c.encode(nonFinite, forKey: .nonFinite)
             if estimatedSQNR.isFinite { try c.encode(estimatedSQNR, forKey: .estimatedSQNR) } else { try c.encodeNil(forKey: .estimatedSQNR) }
+            try c.encodeIfPresent(lowerBound, forKey: .lowerBound)
         }
     }
 

@@ -17,7 +17,7 @@ public enum CalibrationReport {
         md += "- weights: \(config.quantize.perChannelWeights ? "per-channel" : "per-tensor") s\(config.quantize.weightBits), biases s32\n"
         md += config.symmetricActivations
             ? "- activations: s8 symmetric (zero point 0, scale threshold/127, as TensorRT requires)\n"
-            : "- activations: u8; tensors proven non-negative use 256 levels (zero point 0), others 128 per side (zero point 128)\n"
+            : "- activations: u8; tensors proven non-negative use 256 levels (zero point 0), tensors proven bounded below by −B (HardSwish −0.375, SiLU −0.28) 255 steps over [−B, threshold] (\(q.table.entries.filter { $0.lowerBound != nil }.count) here), others 128 per side (zero point 128)\n"
         let switched = q.table.entries.filter { $0.method.hasPrefix("mse (kl") }
         if config.overClipMarginDB.isFinite {
             md += "- over-clipping guard: a KL threshold whose histogram-estimated SQNR is more than \(config.overClipMarginDB) dB below the MSE-optimal threshold's is replaced by the MSE threshold (\(switched.count) tensor(s) here)\n"
@@ -135,7 +135,7 @@ public enum CalibrationReport {
         s += "<path d='\(path) L\(w),\(hgt) Z' fill='#9ecae1' stroke='#3182bd'/>"
         let tx = entry.threshold / (h.binWidth * n) * w
         s += "<line x1='\(tx)' x2='\(tx)' y1='0' y2='\(hgt)' stroke='red' stroke-width='2'/>"
-        let curve = ThresholdSearch.klCurve(h.bins, levels: ThresholdSearch.levels(nonNegative: entry.nonNegative)).filter { $0.divergence.isFinite }
+        let curve = ThresholdSearch.klCurve(h.bins, levels: ThresholdSearch.levels(nonNegative: entry.nonNegative || entry.lowerBound != nil)).filter { $0.divergence.isFinite }
         if let maxD = curve.map(\.divergence).max(), let minD = curve.map(\.divergence).min(), maxD > minD {
             var kl = ""
             for (k, (i, d)) in curve.enumerated() {

@@ -125,18 +125,23 @@ public func calibrationTable(_ graph: Graph, histograms: [String: AbsHistogram],
     let points = all.activations
     let missing = points.filter { histograms[$0] == nil }
     guard missing.isEmpty else { throw CalibrationError.neverObserved(missing) }
-    let proven = NonNegativity.analyze(graph)
+    let bounds = LowerBounds.analyze(graph)
     /// One tensor's entry from its histogram alone, so the tensors are searched on `config.plan.threads`
     /// threads in any order with the same result.
     @Sendable func search(_ t: String) -> CalibrationTable.Entry {
         let h = histograms[t]!
-        let nonNegative = proven.contains(t)
-        var threshold = ThresholdSearch.threshold(h, method: config.method, nonNegative: nonNegative)
+        let bound = bounds[t]
+        let nonNegative = bound.map { $0 >= 0 } ?? false
+        // A tensor with a lower bound spends its 255 steps on [−B, T] with B small against T (a
+        // HardSwish's 0.375): its threshold is searched as a non-negative tensor's, whose
+        // histogram of |x| holds the few small negative values in its lowest bins.
+        let unsigned = bound != nil
+        var threshold = ThresholdSearch.threshold(h, method: config.method, nonNegative: unsigned)
         var method = config.method.description
-        var sqnr = ThresholdSearch.estimatedSQNR(h, threshold: threshold, nonNegative: nonNegative)
+        var sqnr = ThresholdSearch.estimatedSQNR(h, threshold: threshold, nonNegative: unsigned)
         if config.method == .kl {
-            let alt = ThresholdSearch.threshold(h, method: .mse, nonNegative: nonNegative)
-            let altSQNR = ThresholdSearch.estimatedSQNR(h, threshold: alt, nonNegative: nonNegative)
+            let alt = ThresholdSearch.threshold(h, method: .mse, nonNegative: unsigned)
+            let altSQNR = ThresholdSearch.estimatedSQNR(h, threshold: alt, nonNegative: unsigned)
             if altSQNR - sqnr > config.overClipMarginDB {
                 method = String(format: "mse (kl over-clipped: %.1f dB vs %.1f dB)", sqnr, altSQNR)
                 threshold = alt
@@ -144,9 +149,9 @@ public func calibrationTable(_ graph: Graph, histograms: [String: AbsHistogram],
             }
         }
         return .init(tensor: t, method: method, threshold: threshold,
-                     params: QuantParams.activation(threshold: threshold, nonNegative: nonNegative, symmetric: config.symmetricActivations),
+                     params: QuantParams.activation(threshold: threshold, lowerBound: bound, symmetric: config.symmetricActivations),
                      observedMax: h.maxAbs, nonNegative: nonNegative, binned: h.binned, zeros: h.zeros,
-                     nonFinite: h.nonFinite, estimatedSQNR: sqnr)
+                     nonFinite: h.nonFinite, estimatedSQNR: sqnr, lowerBound: bound.flatMap { $0 < 0 ? $0 : nil })
     }
     let reused = points.map { t in known?[t].flatMap { $0.method.hasPrefix("data movement of ") ? nil : $0 } }
     let searched = parallelMap(points.count, threads: config.plan.threads) { i in reused[i] == nil ? search(points[i]) : nil }

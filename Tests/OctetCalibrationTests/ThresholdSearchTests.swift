@@ -49,7 +49,7 @@ final class ThresholdSearchTests: XCTestCase {
         XCTAssertEqual(ThresholdSearch.threshold(zeros, method: .kl, nonNegative: true), 0)
         let constant = histogram(Array(repeating: 0.5, count: 100))
         XCTAssertEqual(ThresholdSearch.threshold(constant, method: .kl, nonNegative: true), 0.5)
-        let p = QuantParams.activation(threshold: 0, nonNegative: true)
+        let p = QuantParams.activation(threshold: 0, lowerBound: 0)
         XCTAssertTrue(p.scale > 0 && p.scale.isFinite)
     }
 

@@ -1,0 +1,90 @@
+import Foundation
+import OctetTestSupport
+import XCTest
+
+/// `LowerBounds`: the bounds it proves hold for every input and are tight where it gives the
+/// least value of a function; the activation parameters spread their 255 steps over
+/// [−B, threshold]; calibration gives a HardSwish's output those parameters.
+final class LowerBoundsTests: XCTestCase {
+    /// Every bounded output, run in FP32 over x in [−20, 20] in steps of 2^−10: no value is below
+    /// its bound, and for the activations that dip below zero some value is within 10^−4 of it.
+    func testBoundsHoldForEveryInputAndAreTightForTheActivations() throws {
+        let n = 40 * 1024 + 1
+        var b = GraphBuilder(name: "bounds")
+        let x = b.input("x", dims: [1, 1, 1, n])
+        func scalar(_ name: String, _ v: Float) -> String { b.constant(name, Tensor.filled([], v)) }
+        let three = scalar("three", 3), six = scalar("six", 6)
+        let hardSwish = b.add(.unary(.hardSwish), [x])
+        let silu = b.add(.mul, [x, b.add(.unary(.sigmoid), [x])])
+        let hardSigmoidProduct = b.add(.mul, [b.add(.unary(.hardSigmoid(alpha: 0.2, beta: 0.5)), [x]), x])
+        let paddle = b.add(.binary(.div), [b.add(.mul, [x, b.add(.clip(min: 0, max: 6), [b.add(.add, [x, three])])]), six])
+        let narrowClip = b.add(.mul, [x, b.add(.clip(min: 0, max: 1), [b.add(.add, [three, x])])])
+        let scaled = b.add(.mul, [hardSwish, scalar("two", 2)])
+        let sum = b.add(.add, [hardSwish, silu])
+        let joined = b.add(.concat(axis: 1), [b.add(.relu, [x]), silu])
+        let gate = b.add(.mul, [b.add(.relu, [x]), b.add(.unary(.sigmoid), [x])])
+        let unbounded = b.add(.add, [x, three])
+        let expected: [(String, Double?, Bool)] = [  // value, bound, tight
+            (hardSwish, -0.375, true), (silu, -0.2784645427610738, true), (hardSigmoidProduct, -0.3125, true),
+            (paddle, -0.375, true), (narrowClip, -2, true), (scaled, -0.75, true), (sum, -0.375 - 0.2784645427610738, false),
+            (joined, -0.2784645427610738, true), (gate, 0, true), (unbounded, nil, false),
+        ]
+        for (v, _, _) in expected where v != joined { b.output(v, dims: [1, 1, 1, n]) }
+        b.output(joined, dims: [1, 2, 1, n])
+        let bounds = LowerBounds.analyze(b.graph)
+        let grid = try Tensor(shape: [1, 1, 1, n], floats: (0..<n).map { Float($0 - n / 2) / 1024 })
+        let got = try ExecutionPlan(graph: b.graph, options: PlanOptions(isa: .best, threads: 1, fuse: false)).run(["x": grid])
+        for (v, bound, tight) in expected {
+            guard let bound else { XCTAssertNil(bounds[v], v); continue }
+            XCTAssertEqual(try XCTUnwrap(bounds[v], v), bound, accuracy: 1e-7, v)  // α = 0.2 as a Float
+            guard let least = try XCTUnwrap(got[v]?.floats, v).min() else { continue }
+            XCTAssertGreaterThanOrEqual(Double(least), bound - 1e-6, "\(v): a value below the bound")
+            if tight { XCTAssertLessThanOrEqual(Double(least), bound + 1e-4, "\(v): the bound is not the least value") }
+        }
+    }
+
+    /// A bound −B spreads 255 steps over [−min(B, T), T] with 0 exact; without one, 128 levels per
+    /// side; a bound ≥ 0, 256 levels from 0.
+    func testActivationParametersCoverTheBoundedRange() {
+        let p = QuantParams.activation(threshold: 9, lowerBound: -0.375)
+        XCTAssertEqual(Double(p.scale), 9.375 / 255, accuracy: 1e-8)
+        XCTAssertEqual(p.zeroPoint, 10)  // 0.375 / (9.375 / 255) = 10.2
+        XCTAssertEqual(p.quantize(0), 10)
+        for v: Float in [-0.375, -0.1, 0.3, 4.5, 9] {
+            XCTAssertEqual(Float(Int32(p.quantize(v)) - p.zeroPoint) * p.scale, v, accuracy: p.scale / 2 + 1e-6, "\(v)")
+        }
+        // Twice the resolution of the symmetric grid.
+        XCTAssertLessThan(p.scale, QuantParams.activation(threshold: 9, lowerBound: nil).scale * 0.52)
+        // A threshold below B: the grid is the symmetric one.
+        XCTAssertEqual(QuantParams.activation(threshold: 0.25, lowerBound: -0.375), QuantParams(scale: 0.5 / 255, zeroPoint: 128, dtype: .uint8))
+        XCTAssertEqual(QuantParams.activation(threshold: 2, lowerBound: 0), QuantParams(scale: 2 / 255, zeroPoint: 0, dtype: .uint8))
+        XCTAssertEqual(QuantParams.activation(threshold: 2.54, lowerBound: nil), QuantParams(scale: Float(2.54 / 127), zeroPoint: 128, dtype: .uint8))
+    }
+
+    /// Calibration quantizes a HardSwish's output over [−0.375, T] and records the bound; the
+    /// convolution's output before it, unbounded, keeps zero point 128.
+    func testCalibrationGivesAHardSwishOutputItsBoundedRange() throws {
+        var b = GraphBuilder(name: "hswish")
+        var r = TestRandom(seed: 5)
+        let x = b.input("x", dims: [nil, 3, 9, 9])
+        let conv = b.add(.conv(Window2D(kernel: [3, 3], pads: [1, 1, 1, 1]), group: 1),
+                         [x, b.constant("w", r.tensor([8, 3, 3, 3], -0.5, 0.5)), b.constant("b", r.tensor([8], -0.2, 0.2))], name: "conv")
+        let act = b.add(.unary(.hardSwish), [conv], name: "act")
+        let head = b.add(.conv(Window2D(kernel: [1, 1]), group: 1),
+                         [act, b.constant("w2", r.tensor([4, 8, 1, 1], -0.5, 0.5)), b.constant("b2", r.tensor([4], -0.2, 0.2))], name: "head")
+        b.output(head, dims: [nil, 4, 9, 9])
+        let dir = try TestPaths.temporaryDirectory(self)
+        let npy = dir.appendingPathComponent("x.npy").path
+        try NPYFile.write(path: npy, shape: [6, 3, 9, 9], values: r.tensor([6, 3, 9, 9], -3, 3).floats!)
+        var config = QuantConfig()
+        config.sensitivityMarginDB = nil
+        let q = try quantizeModel(b.graph, calibrationData: try NPYDataset(path: npy), config: config)
+        let e = try XCTUnwrap(q.table.entries.first { $0.tensor == act })
+        XCTAssertEqual(e.lowerBound, -0.375)
+        XCTAssertEqual(e.params, QuantParams.activation(threshold: e.threshold, lowerBound: -0.375))
+        XCTAssertNotEqual(e.params.zeroPoint, 128)
+        let c = try XCTUnwrap(q.table.entries.first { $0.tensor == conv })
+        XCTAssertNil(c.lowerBound)
+        XCTAssertEqual(c.params.zeroPoint, 128)
+    }
+}
