@@ -102,4 +102,61 @@ public enum LowerBounds {
         }
         return bounds
     }
+
+    /// Tensor name → a floor below which its value does not matter: every reader gives the same
+    /// result for x and for max(x, floor). HardSwish and HardSigmoid(α, β) are constant below
+    /// −3 and −β/α, Relu below 0, Clip below its lower bound; Paddle's HardSwish reads x through
+    /// Add(x, c) → Clip(0, h) and through the product with that, both constant below −c.
+    ///
+    /// A convolution's output read only by its HardSwish so spends its 255 steps on [−3, T]
+    /// instead of [−T, T] (the codes below −3 all meaning "the activation's 0"): exact, and for
+    /// T ≈ 10 nearly twice the resolution where the activation is not flat.
+    public static func readerFloors(_ graph: Graph) -> [String: Double] {
+        let consumers = graph.consumers, producers = graph.producers
+        func scalar(_ name: String) -> Double? {
+            guard let c = graph.initializers[name], c.shape.elementCount == 1 else { return nil }
+            return c.data.doubles.first
+        }
+        /// The floor of `x` for one reader, or nil when the reader uses every value of x.
+        func floor(_ x: String, reader i: Int) -> Double? {
+            let node = graph.nodes[i]
+            guard node.inputs.first == x || node.op == .mul else { return nil }
+            switch node.op {
+            case .relu: return 0
+            case .clip(let lo, _): return lo.isFinite ? Double(lo) : nil
+            case .unary(.hardSwish): return -3
+            case .unary(.hardSigmoid(let alpha, let beta)): return alpha > 0 ? -Double(beta) / Double(alpha) : nil
+            case .add:
+                // x + c read only by Clip(lo, …) or Relu: constant below lo − c.
+                guard node.inputs.count == 2, let c = scalar(node.inputs[1]),
+                      let readers = consumers[node.outputs[0]], !readers.isEmpty else { return nil }
+                let floors = readers.map { j -> Double? in
+                    switch graph.nodes[j].op {
+                    case .relu: 0
+                    case .clip(let lo, _): lo.isFinite ? Double(lo) : nil
+                    default: nil
+                    }
+                }
+                guard !floors.contains(nil), let lo = floors.map({ $0! }).min() else { return nil }
+                return lo - c
+            case .mul:
+                // x · Clip(x + c, 0, h): 0 for every x below −c.
+                guard node.inputs.count == 2, let k = node.inputs.firstIndex(of: x),
+                      let g = producers[node.inputs[1 - k]].map({ graph.nodes[$0] }),
+                      case .clip(let lo, _) = g.op, lo == 0,
+                      let add = producers[g.inputs[0]].map({ graph.nodes[$0] }), case .add = add.op,
+                      add.inputs.count == 2, add.inputs[0] == x, let c = scalar(add.inputs[1]) else { return nil }
+                return -c
+            default:
+                return nil
+            }
+        }
+        var floors: [String: Double] = [:]
+        let outputs = Set(graph.outputs.map(\.name))
+        for (value, readers) in consumers where graph.initializers[value] == nil && !outputs.contains(value) {
+            let each = readers.map { floor(value, reader: $0) }
+            if !each.isEmpty, !each.contains(nil), let f = each.map({ $0! }).min(), f.isFinite { floors[value] = f }
+        }
+        return floors
+    }
 }

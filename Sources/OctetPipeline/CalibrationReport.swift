@@ -17,7 +17,7 @@ public enum CalibrationReport {
         md += "- weights: \(config.quantize.perChannelWeights ? "per-channel" : "per-tensor") s\(config.quantize.weightBits), biases s32\n"
         md += config.symmetricActivations
             ? "- activations: s8 symmetric (zero point 0, scale threshold/127, as TensorRT requires)\n"
-            : "- activations: u8; tensors proven non-negative use 256 levels (zero point 0), tensors proven bounded below by −B (HardSwish −0.375, SiLU −0.28) 255 steps over [−B, threshold] (\(q.table.entries.filter { $0.lowerBound != nil }.count) here), others 128 per side (zero point 128)\n"
+            : "- activations: u8; tensors proven non-negative use 256 levels (zero point 0), tensors bounded below by −B (HardSwish's output −0.375, SiLU's −0.28; a HardSwish's input, which it reads from −3) 255 steps over [−B, threshold] (\(q.table.entries.filter { $0.lowerBound != nil }.count) here), others 128 per side (zero point 128)\n"
         let switched = q.table.entries.filter { $0.method.hasPrefix("mse (kl") }
         if config.overClipMarginDB.isFinite {
             md += "- over-clipping guard: a KL threshold whose histogram-estimated SQNR is more than \(config.overClipMarginDB) dB below the MSE-optimal threshold's is replaced by the MSE threshold (\(switched.count) tensor(s) here)\n"

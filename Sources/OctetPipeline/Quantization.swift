@@ -125,7 +125,10 @@ public func calibrationTable(_ graph: Graph, histograms: [String: AbsHistogram],
     let points = all.activations
     let missing = points.filter { histograms[$0] == nil }
     guard missing.isEmpty else { throw CalibrationError.neverObserved(missing) }
-    let bounds = LowerBounds.analyze(graph)
+    // The least value each tensor takes, or below which its readers do not look (a HardSwish's
+    // input below −3): the low end of its grid (`QuantParams.activation`).
+    let proven = LowerBounds.analyze(graph)
+    let bounds = proven.merging(LowerBounds.readerFloors(graph)) { max($0, $1) }
     /// One tensor's entry from its histogram alone, so the tensors are searched on `config.plan.threads`
     /// threads in any order with the same result.
     @Sendable func search(_ t: String) -> CalibrationTable.Entry {

@@ -61,8 +61,8 @@ final class LowerBoundsTests: XCTestCase {
         XCTAssertEqual(QuantParams.activation(threshold: 2.54, lowerBound: nil), QuantParams(scale: Float(2.54 / 127), zeroPoint: 128, dtype: .uint8))
     }
 
-    /// Calibration quantizes a HardSwish's output over [−0.375, T] and records the bound; the
-    /// convolution's output before it, unbounded, keeps zero point 128.
+    /// Calibration quantizes a HardSwish's output over [−0.375, T] and the convolution's output
+    /// it reads (alone) over [−3, T], and records both bounds.
     func testCalibrationGivesAHardSwishOutputItsBoundedRange() throws {
         var b = GraphBuilder(name: "hswish")
         var r = TestRandom(seed: 5)
@@ -84,7 +84,57 @@ final class LowerBoundsTests: XCTestCase {
         XCTAssertEqual(e.params, QuantParams.activation(threshold: e.threshold, lowerBound: -0.375))
         XCTAssertNotEqual(e.params.zeroPoint, 128)
         let c = try XCTUnwrap(q.table.entries.first { $0.tensor == conv })
-        XCTAssertNil(c.lowerBound)
-        XCTAssertEqual(c.params.zeroPoint, 128)
+        XCTAssertEqual(c.lowerBound, -3)
+        XCTAssertEqual(c.params, QuantParams.activation(threshold: c.threshold, lowerBound: -3))
+        XCTAssertNotEqual(c.params.zeroPoint, 128)
+    }
+
+    /// Each floor `readerFloors` gives leaves its readers' outputs unchanged when the input is
+    /// clamped to it (FP32, x over [−20, 20]), and a value with a reader that looks below it
+    /// (SiLU's Sigmoid, a residual Add, a graph output) has none.
+    func testReaderFloorsLeaveEveryReaderUnchanged() throws {
+        let n = 40 * 256 + 1
+        func model() -> (Graph, [String: Double]) {
+            var b = GraphBuilder(name: "floors")
+            let x = b.input("x", dims: [1, 1, 1, n])
+            func scalar(_ name: String, _ v: Float) -> String { b.constant(name, Tensor.filled([], v)) }
+            // Each reader gets its own copy of x (x · 1), so each copy's floor is its readers' alone.
+            func copy(_ name: String) -> String { b.add(.mul, [x, scalar("one", 1)], name: name) }
+            let a = copy("a"), c = copy("c"), d = copy("d"), e = copy("e"), f = copy("f")
+            var outs = [b.add(.unary(.hardSwish), [a]),
+                        b.add(.unary(.hardSigmoid(alpha: 0.2, beta: 0.5)), [c])]
+            let added = b.add(.add, [d, scalar("three", 3)])
+            outs.append(b.add(.binary(.div), [b.add(.mul, [d, b.add(.clip(min: 0, max: 6), [added])]), scalar("six", 6)]))
+            outs.append(b.add(.mul, [e, b.add(.unary(.sigmoid), [e])]))             // SiLU: no floor
+            outs.append(b.add(.add, [b.add(.unary(.hardSwish), [f]), f]))          // residual: no floor
+            for o in outs { b.output(o, dims: [1, 1, 1, n]) }
+            return (b.graph, LowerBounds.readerFloors(b.graph))
+        }
+        let (graph, floors) = model()
+        var copies: [String: String] = [:]  // node name → its output
+        for node in graph.nodes where node.name.count == 1 { copies[node.name] = node.outputs[0] }
+        XCTAssertEqual(floors[copies["a"] ?? ""], -3)
+        XCTAssertEqual(try XCTUnwrap(floors[copies["c"] ?? ""]), -2.5, accuracy: 1e-6)
+        XCTAssertEqual(floors[copies["d"] ?? ""], -3)
+        XCTAssertNil(floors[copies["e"] ?? ""])
+        XCTAssertNil(floors[copies["f"] ?? ""])
+        XCTAssertNil(floors["x"], "x is read by copies that use every value")
+        let xs = (0..<n).map { Float($0 - n / 2) / 256 }
+        let plan = try ExecutionPlan(graph: graph, options: PlanOptions(isa: .best, threads: 1, fuse: false))
+        let plain = try plan.run(["x": try Tensor(shape: [1, 1, 1, n], floats: xs)])
+        for copy in copies.values.sorted() {
+            guard let floor = floors[copy] else { continue }
+            // The same graph with that copy's values clamped to its floor.
+            var clamped = graph
+            let i = try XCTUnwrap(clamped.nodes.firstIndex { $0.outputs[0] == copy })
+            clamped.nodes[i].op = .clip(min: Float(floor), max: .infinity)
+            clamped.nodes[i].inputs = [clamped.nodes[i].inputs[0]]
+            let got = try ExecutionPlan(graph: clamped, options: PlanOptions(isa: .best, threads: 1, fuse: false))
+                .run(["x": try Tensor(shape: [1, 1, 1, n], floats: xs)])
+            for o in graph.outputs.map(\.name) {
+                // (Compared as a whole; printing 10k values on failure would bury the message.)
+                XCTAssertTrue(got[o]?.floats == plain[o]?.floats, "\(copy) clamped at \(floor) changes \(o)")
+            }
+        }
     }
 }
