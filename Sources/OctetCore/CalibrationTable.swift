@@ -16,8 +16,10 @@ public struct CalibrationTable: Hashable, Sendable, Codable {
         /// Histogram-estimated SQNR (dB) at the chosen threshold; +∞ when there is no error at all
         /// (an all-zero tensor), written as JSON null.
         public var estimatedSQNR: Double
-        /// The negative lower bound the graph proves (`LowerBounds`: HardSwish −0.375), over
-        /// which the parameters spread their codes; nil for non-negative and unbounded tensors.
+        /// The negative low end of the tensor's grid: the least value the graph proves it takes
+        /// (`LowerBounds.analyze`: a HardSwish's output, −0.375) or the floor below which its
+        /// readers do not look (`LowerBounds.readerFloors`: a HardSwish's input, −3), the higher
+        /// of the two; nil for non-negative (or 0-floored) and unbounded tensors.
         public var lowerBound: Double?
 
         public init(tensor: String, method: String, threshold: Double, params: QuantParams, observedMax: Float,
