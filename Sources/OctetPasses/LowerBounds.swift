@@ -25,10 +25,7 @@ public enum LowerBounds {
         }
         /// The node producing `value`, if any.
         func producer(_ value: String) -> Node? { producers[value].map { graph.nodes[$0] } }
-        func scalar(_ name: String) -> Double? {
-            guard let c = graph.initializers[name], c.shape.elementCount == 1 else { return nil }
-            return c.data.doubles.first
-        }
+        func scalar(_ name: String) -> Double? { scalarConstant(name, graph) }
         /// The least value of x·g(x) when `gate` is g(x), an element-wise function of `x` whose
         /// minimum has a closed form.
         func oneTensorProduct(_ x: String, _ gate: String) -> Double? {
@@ -113,10 +110,7 @@ public enum LowerBounds {
     /// T ≈ 10 nearly twice the resolution where the activation is not flat.
     public static func readerFloors(_ graph: Graph) -> [String: Double] {
         let consumers = graph.consumers, producers = graph.producers
-        func scalar(_ name: String) -> Double? {
-            guard let c = graph.initializers[name], c.shape.elementCount == 1 else { return nil }
-            return c.data.doubles.first
-        }
+        func scalar(_ name: String) -> Double? { scalarConstant(name, graph) }
         /// The floor of `x` for one reader, or nil when the reader uses every value of x.
         func floor(_ x: String, reader i: Int) -> Double? {
             let node = graph.nodes[i]
@@ -158,5 +152,48 @@ public enum LowerBounds {
             if !each.isEmpty, !each.contains(nil), let f = each.map({ $0! }).min(), f.isFinite { floors[value] = f }
         }
         return floors
+    }
+
+    /// Tensor name → a ceiling above which its value does not matter: every reader gives the same
+    /// result for x and for min(x, ceiling). HardSigmoid(α, β) is 1 above (1 − β)/α, Clip is
+    /// constant above its upper bound, and x + c read only by Clips above their upper bound less
+    /// c. The threshold of such a tensor needs no more than the ceiling (a squeeze-excitation's
+    /// gate logits, read by HardSigmoid, nothing above 3).
+    public static func readerCeilings(_ graph: Graph) -> [String: Double] {
+        let consumers = graph.consumers
+        /// The ceiling of `x` for one reader, or nil when the reader uses every value of x.
+        func ceiling(_ x: String, reader i: Int) -> Double? {
+            let node = graph.nodes[i]
+            guard node.inputs.first == x else { return nil }
+            switch node.op {
+            case .clip(_, let hi): return hi.isFinite ? Double(hi) : nil
+            case .unary(.hardSigmoid(let alpha, let beta)): return alpha > 0 ? (1 - Double(beta)) / Double(alpha) : nil
+            case .add:
+                // x + c read only by Clip(…, hi): constant above hi − c.
+                guard node.inputs.count == 2, let c = scalarConstant(node.inputs[1], graph),
+                      let readers = consumers[node.outputs[0]], !readers.isEmpty else { return nil }
+                let his = readers.map { j -> Double? in
+                    if case .clip(_, let hi) = graph.nodes[j].op, graph.nodes[j].inputs.first == node.outputs[0], hi.isFinite { return Double(hi) }
+                    return nil
+                }
+                guard !his.contains(nil), let hi = his.map({ $0! }).max() else { return nil }
+                return hi - c
+            default:
+                return nil
+            }
+        }
+        var ceilings: [String: Double] = [:]
+        let outputs = Set(graph.outputs.map(\.name))
+        for (value, readers) in consumers where graph.initializers[value] == nil && !outputs.contains(value) {
+            let each = readers.map { ceiling(value, reader: $0) }
+            if !each.isEmpty, !each.contains(nil), let c = each.map({ $0! }).max(), c.isFinite { ceilings[value] = c }
+        }
+        return ceilings
+    }
+
+    /// A one-element constant's value.
+    static func scalarConstant(_ name: String, _ graph: Graph) -> Double? {
+        guard let c = graph.initializers[name], c.shape.elementCount == 1 else { return nil }
+        return c.data.doubles.first
     }
 }

@@ -129,6 +129,8 @@ public func calibrationTable(_ graph: Graph, histograms: [String: AbsHistogram],
     // input below −3): the low end of its grid (`QuantParams.activation`).
     let proven = LowerBounds.analyze(graph)
     let bounds = proven.merging(LowerBounds.readerFloors(graph)) { max($0, $1) }
+    // Above which its readers do not look (a HardSigmoid's input above 3): the threshold's cap.
+    let ceilings = LowerBounds.readerCeilings(graph)
     /// One tensor's entry from its histogram alone, so the tensors are searched on `config.plan.threads`
     /// threads in any order with the same result.
     @Sendable func search(_ t: String) -> CalibrationTable.Entry {
@@ -150,6 +152,16 @@ public func calibrationTable(_ graph: Graph, histograms: [String: AbsHistogram],
                 threshold = alt
                 sqnr = altSQNR
             }
+        }
+        if let c = ceilings[t], let low = bound, low >= -c, c > max(low, 0), threshold > c {
+            // Codes above the ceiling would all mean the readers' same result. Only where the
+            // grid's low end is within −c: a threshold caps both sides, and below the floor (or
+            // the bound) nothing is lost, where without one a Clip(−∞, 1) would still read −5
+            // (such a Clip fuses into the op before it in the graphs seen so far, so this guard
+            // has no test of its own).
+            method += String(format: ", capped at %g (its readers' ceiling)", c)
+            threshold = c
+            sqnr = ThresholdSearch.estimatedSQNR(h, threshold: threshold, nonNegative: unsigned)
         }
         return .init(tensor: t, method: method, threshold: threshold,
                      params: QuantParams.activation(threshold: threshold, lowerBound: bound, symmetric: config.symmetricActivations),

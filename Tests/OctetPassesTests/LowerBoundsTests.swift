@@ -62,7 +62,8 @@ final class LowerBoundsTests: XCTestCase {
     }
 
     /// Calibration quantizes a HardSwish's output over [−0.375, T] and the convolution's output
-    /// it reads (alone) over [−3, T], and records both bounds.
+    /// it reads (alone) over [−3, T], and records both bounds; logits read by a HardSigmoid get
+    /// [−3, 3] whatever their range.
     func testCalibrationGivesAHardSwishOutputItsBoundedRange() throws {
         var b = GraphBuilder(name: "hswish")
         var r = TestRandom(seed: 5)
@@ -73,6 +74,10 @@ final class LowerBoundsTests: XCTestCase {
         let head = b.add(.conv(Window2D(kernel: [1, 1]), group: 1),
                          [act, b.constant("w2", r.tensor([4, 8, 1, 1], -0.5, 0.5)), b.constant("b2", r.tensor([4], -0.2, 0.2))], name: "head")
         b.output(head, dims: [nil, 4, 9, 9])
+        // Logits spanning about ±10 read by a HardSigmoid (1 above 3): their threshold stops at 3.
+        let logits = b.add(.conv(Window2D(kernel: [3, 3], pads: [1, 1, 1, 1]), group: 1),
+                           [x, b.constant("wg", r.tensor([4, 3, 3, 3], -2, 2)), b.constant("bg", r.tensor([4], -0.2, 0.2))], name: "logits")
+        b.output(b.add(.unary(.hardSigmoid(alpha: 1.0 / 6, beta: 0.5)), [logits], name: "gate"), dims: [nil, 4, 9, 9])
         let dir = try TestPaths.temporaryDirectory(self)
         let npy = dir.appendingPathComponent("x.npy").path
         try NPYFile.write(path: npy, shape: [6, 3, 9, 9], values: r.tensor([6, 3, 9, 9], -3, 3).floats!)
@@ -87,6 +92,12 @@ final class LowerBoundsTests: XCTestCase {
         XCTAssertEqual(c.lowerBound, -3)
         XCTAssertEqual(c.params, QuantParams.activation(threshold: c.threshold, lowerBound: -3))
         XCTAssertNotEqual(c.params.zeroPoint, 128)
+        let g = try XCTUnwrap(q.table.entries.first { $0.tensor == logits })
+        XCTAssertGreaterThan(Double(g.observedMax), 6)
+        XCTAssertEqual(g.threshold, 3, accuracy: 1e-6, g.method)
+        XCTAssertTrue(g.method.contains("capped at 3"), g.method)
+        XCTAssertEqual(try XCTUnwrap(g.lowerBound), -3, accuracy: 1e-6)
+        XCTAssertEqual(g.params, QuantParams.activation(threshold: g.threshold, lowerBound: g.lowerBound))
     }
 
     /// Each floor `readerFloors` gives leaves its readers' outputs unchanged when the input is
@@ -134,6 +145,47 @@ final class LowerBoundsTests: XCTestCase {
             for o in graph.outputs.map(\.name) {
                 // (Compared as a whole; printing 10k values on failure would bury the message.)
                 XCTAssertTrue(got[o]?.floats == plain[o]?.floats, "\(copy) clamped at \(floor) changes \(o)")
+            }
+        }
+    }
+
+    /// Each ceiling `readerCeilings` gives leaves its readers' outputs unchanged when the input is
+    /// capped at it (FP32, x over [−20, 20]); a value read by something that looks above any
+    /// ceiling (HardSwish, Paddle's product) has none.
+    func testReaderCeilingsLeaveEveryReaderUnchanged() throws {
+        let n = 40 * 256 + 1
+        var b = GraphBuilder(name: "ceilings")
+        let x = b.input("x", dims: [1, 1, 1, n])
+        func scalar(_ name: String, _ v: Float) -> String { b.constant(name, Tensor.filled([], v)) }
+        func copy(_ name: String) -> String { b.add(.mul, [x, scalar("one", 1)], name: name) }
+        let a = copy("a"), c = copy("c"), d = copy("d"), e = copy("e"), f = copy("f")
+        var outs = [b.add(.unary(.hardSigmoid(alpha: 0.2, beta: 0.5)), [a]), b.add(.clip(min: 0, max: 6), [c])]
+        let shifted = b.add(.add, [d, scalar("three", 3)])
+        outs.append(b.add(.clip(min: 0, max: 6), [shifted]))
+        outs.append(b.add(.unary(.hardSwish), [e]))
+        outs.append(b.add(.binary(.div), [b.add(.mul, [f, b.add(.clip(min: 0, max: 6), [b.add(.add, [f, scalar("three", 3)])])]),
+                                          scalar("six", 6)]))
+        for o in outs { b.output(o, dims: [1, 1, 1, n]) }
+        let graph = b.graph
+        let ceilings = LowerBounds.readerCeilings(graph)
+        XCTAssertEqual(try XCTUnwrap(ceilings[a]), 2.5, accuracy: 1e-6)
+        XCTAssertEqual(ceilings[c], 6)
+        XCTAssertEqual(ceilings[d], 3)
+        XCTAssertEqual(ceilings[shifted], 6)
+        XCTAssertNil(ceilings[e])
+        XCTAssertNil(ceilings[f])
+        let xs = try Tensor(shape: [1, 1, 1, n], floats: (0..<n).map { Float($0 - n / 2) / 256 })
+        let options = PlanOptions(isa: .best, threads: 1, fuse: false)
+        let plain = try ExecutionPlan(graph: graph, options: options).run(["x": xs])
+        for copy in [a, c, d] {
+            let ceiling = try XCTUnwrap(ceilings[copy])
+            var capped = graph
+            let i = try XCTUnwrap(capped.nodes.firstIndex { $0.outputs[0] == copy })
+            capped.nodes[i].op = .clip(min: -.infinity, max: Float(ceiling))
+            capped.nodes[i].inputs = [capped.nodes[i].inputs[0]]
+            let got = try ExecutionPlan(graph: capped, options: options).run(["x": xs])
+            for o in graph.outputs.map(\.name) {
+                XCTAssertTrue(got[o]?.floats == plain[o]?.floats, "\(copy) capped at \(ceiling) changes \(o)")
             }
         }
     }
