@@ -145,13 +145,7 @@ public enum LowerBounds {
                 return nil
             }
         }
-        var floors: [String: Double] = [:]
-        let outputs = Set(graph.outputs.map(\.name))
-        for (value, readers) in consumers where graph.initializers[value] == nil && !outputs.contains(value) {
-            let each = readers.map { floor(value, reader: $0) }
-            if !each.isEmpty, !each.contains(nil), let f = each.map({ $0! }).min(), f.isFinite { floors[value] = f }
-        }
-        return floors
+        return everyReader(graph, consumers, floor, combined: { $0.min() })
     }
 
     /// Tensor name → a ceiling above which its value does not matter: every reader gives the same
@@ -182,13 +176,20 @@ public enum LowerBounds {
                 return nil
             }
         }
-        var ceilings: [String: Double] = [:]
+        return everyReader(graph, consumers, ceiling, combined: { $0.max() })
+    }
+
+    /// Per value that is neither a constant nor a graph output: `limit` for each of its readers,
+    /// `combined` when every reader has one (a finite result), else no entry.
+    static func everyReader(_ graph: Graph, _ consumers: [String: [Int]], _ limit: (String, Int) -> Double?,
+                            combined: ([Double]) -> Double?) -> [String: Double] {
+        var limits: [String: Double] = [:]
         let outputs = Set(graph.outputs.map(\.name))
         for (value, readers) in consumers where graph.initializers[value] == nil && !outputs.contains(value) {
-            let each = readers.map { ceiling(value, reader: $0) }
-            if !each.isEmpty, !each.contains(nil), let c = each.map({ $0! }).max(), c.isFinite { ceilings[value] = c }
+            let each = readers.compactMap { limit(value, $0) }
+            if !readers.isEmpty, each.count == readers.count, let l = combined(each), l.isFinite { limits[value] = l }
         }
-        return ceilings
+        return limits
     }
 
     /// A one-element constant's value.
