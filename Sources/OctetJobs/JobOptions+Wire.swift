@@ -145,6 +145,7 @@ extension QuantConfig {
             case .sqnr: a.metric = .sqnr
             }
             if let v = accuracy.validationSamples { a.validationSamples = UInt64(clamping: v) }
+            if let c = accuracy.confidence { a.confidence = c }
             w.accuracy = a
         }
         return w
@@ -196,7 +197,8 @@ extension QuantConfig {
             case .UNRECOGNIZED(let n): throw JobFailure("accuracy metric \(n) is not top1, agreement or sqnr")
             }
             accuracy = AccuracyBound(maxDrop: a.maxDrop, metric: metric,
-                                     validationSamples: a.hasValidationSamples ? try count(a.validationSamples, "validation samples") : nil)
+                                     validationSamples: a.hasValidationSamples ? try count(a.validationSamples, "validation samples") : nil,
+                                     confidence: a.hasConfidence ? a.confidence : nil)
         }
     }
 }

@@ -23,12 +23,25 @@ public struct AccuracyBound: Codable, Hashable, Sendable {
     public var metric: AccuracyMetric?
     /// nil: a quarter of the calibration rows.
     public var validationSamples: Int?
+    /// How sure the validation rows must make the bound, in [0, 1): the metric the search holds is
+    /// the one the rows vouch for at this confidence over bootstrap resamplings of them
+    /// (`ValidationScores`); 0 holds the plain value. nil: `defaultConfidence`.
+    public var confidence: Double?
 
-    public init(maxDrop: Double, metric: AccuracyMetric? = nil, validationSamples: Int? = nil) {
+    public init(maxDrop: Double, metric: AccuracyMetric? = nil, validationSamples: Int? = nil, confidence: Double? = nil) {
         self.maxDrop = maxDrop
         self.metric = metric
         self.validationSamples = validationSamples
+        self.confidence = confidence
     }
+
+    /// The confidence when none is asked for: the plain metric. Resampling moved no zoo model's
+    /// held-out result the right way on average (docs/calibration.md, "Accuracy-driven mode"):
+    /// the search's own choice on the rows, not their sampling, is what unseen images undo.
+    public static let defaultConfidence = 0.0
+
+    /// The confidence the search holds the bound at.
+    var confidenceHeld: Double { confidence ?? Self.defaultConfidence }
 
     /// Held-out rows out of `count` calibration rows.
     func validation(of count: Int) -> Int { min(max(validationSamples ?? count / 4, 1), max(count - 1, 0)) }
@@ -47,6 +60,8 @@ public struct AccuracyControlReport: Sendable, Codable, Equatable {
     public var metric: AccuracyMetric
     public var maxDrop: Double
     public var validationSamples: Int
+    /// The confidence the metric is measured at (0: the plain value on the validation rows).
+    public var confidence: Double
     public var fp32: Double
     /// Every candidate layer INT8.
     public var allInt8: Double
@@ -81,9 +96,11 @@ struct AccuracyProbe {
     let classifier: String?
     let labels: [Int?]
     let metric: AccuracyMetric
+    /// The confidence the measurements are made at (`ValidationScores`).
+    let confidence: Double
     let options: PlanOptions
 
-    init(graph: Graph, data: any Dataset, rows: Range<Int>, metric requested: AccuracyMetric?, options: PlanOptions) throws {
+    init(graph: Graph, data: any Dataset, rows: Range<Int>, bound: AccuracyBound, options: PlanOptions) throws {
         let reference = try ModelRun(graph: graph, options: options)
         var batches: [(images: Range<Int>, inputs: [String: Tensor], fp32: [String: Tensor])] = []
         var start = rows.lowerBound
@@ -96,7 +113,8 @@ struct AccuracyProbe {
         names = reference.outputNames
         classifier = batches.first.flatMap { ModelRun.classifierOutput($0.fp32, names: reference.outputNames, images: $0.images.count) }
         labels = rows.map { data.label($0) }
-        metric = requested ?? (classifier != nil ? .agreement : .sqnr)
+        metric = bound.metric ?? (classifier != nil ? .agreement : .sqnr)
+        confidence = bound.confidenceHeld
         self.options = options
         if metric != .sqnr, classifier == nil { throw AccuracyControlError.notAClassifier(metric) }
         if metric == .top1, labels.contains(where: { $0 == nil }) { throw AccuracyControlError.needsLabels(labels.filter { $0 == nil }.count) }
@@ -104,56 +122,75 @@ struct AccuracyProbe {
 
     var rows: Int { labels.count }
 
+    /// Each validation row's top-1 class under FP32 (classifiers only).
+    private var fp32Classes: [Int?] {
+        guard let classifier else { return [] }
+        var classes: [Int?] = []
+        for b in batches { classes += Self.topClasses(b.fp32[classifier]?.floats ?? [], images: b.images.count) }
+        return classes
+    }
+
+    /// The top-1 class of each of `images` rows of `logits` (nil for a row that is not there).
+    private static func topClasses(_ logits: [Float], images: Int) -> [Int?] {
+        let classes = logits.count / max(images, 1)
+        return (0..<images).map { i in
+            classes == 0 ? nil : TopK.indices(Array(logits[(i * classes)..<((i + 1) * classes)]), k: 1).first
+        }
+    }
+
     /// The metric of FP32 itself.
     var fp32: Double {
         switch metric {
         case .agreement, .sqnr: return 100
         case .top1:
-            guard let classifier else { return 0 }
-            var correct = 0, k = 0
-            for b in batches {
-                let logits = b.fp32[classifier]?.floats ?? [], classes = logits.count / max(b.images.count, 1)
-                for i in 0..<b.images.count {
-                    if TopK.indices(Array(logits[(i * classes)..<((i + 1) * classes)]), k: 1).first == labels[k] { correct += 1 }
-                    k += 1
-                }
-            }
+            let correct = zip(fp32Classes, labels).filter { $0.0 != nil && $0.0 == $0.1 }.count
             return 100 * Double(correct) / Double(max(rows, 1))
         }
     }
 
-    /// The metric of the INT8 graph `qdq` on the validation rows.
+    /// The metric of the INT8 graph `qdq` on the validation rows at the probe's confidence (0:
+    /// the plain value; see `ValidationScores`).
     func measure(_ qdq: Graph) throws -> Double {
+        try scores(qdq).value(confidence: confidence)
+    }
+
+    /// Each validation row's share of the metric of the INT8 graph `qdq`.
+    func scores(_ qdq: Graph) throws -> ValidationScores {
         let run = try ModelRun(graph: qdq, options: options)
-        var signal = 0.0, noise = 0.0, hits = 0, k = 0
+        var scores = ValidationScores(base: fp32, rows: rows, floorAtZero: metric == .sqnr)
+        let reference = metric == .top1 ? fp32Classes : []
+        var k = 0
         for b in batches {
             let out = try run.run(b.inputs)
+            defer { k += b.images.count }
             if metric == .sqnr {
                 for name in classifier.map({ [$0] }) ?? names {
                     guard let x = b.fp32[name]?.floats, let y = out[name]?.floats else { continue }
-                    for (u, v) in zip(x, y) {
-                        let (du, dv) = (Double(u), Double(v))
-                        signal += du * du
-                        noise += (du - dv).isNaN ? du * du + 1 : (du - dv) * (du - dv)
+                    // An image's share: its slice of the batch's output; an output not split by
+                    // image counts for the batch's first row.
+                    let per = x.count % b.images.count == 0 ? max(x.count / b.images.count, 1) : x.count
+                    for (j, (u, v)) in zip(x, y).enumerated() {
+                        let (du, dv) = (Double(u), Double(v)), row = k + j / per
+                        scores.signal[row] += du * du
+                        scores.noise[row] += (du - dv).isNaN ? du * du + 1 : (du - dv) * (du - dv)
                     }
                 }
                 continue
             }
             guard let classifier, let a = b.fp32[classifier]?.floats, let q = out[classifier]?.floats else { continue }
-            let classes = a.count / max(b.images.count, 1)
+            let int8 = Self.topClasses(q, images: b.images.count), fp = Self.topClasses(a, images: b.images.count)
             for i in 0..<b.images.count {
-                let rows = (i * classes)..<((i + 1) * classes)
-                let tq = TopK.indices(Array(q[rows]), k: 1).first
+                scores.signal[k + i] = 1
                 switch metric {
-                case .agreement: if TopK.indices(Array(a[rows]), k: 1).first == tq { hits += 1 }
-                case .top1: if tq == labels[k] { hits += 1 }
+                case .agreement: scores.noise[k + i] = fp[i] != nil && fp[i] == int8[i] ? 0 : 1
+                case .top1:
+                    func hit(_ c: Int?) -> Double { c != nil && c == labels[k + i] ? 1 : 0 }
+                    scores.noise[k + i] = hit(reference[k + i]) - hit(int8[i])
                 case .sqnr: break
                 }
-                k += 1
             }
         }
-        if metric == .sqnr { return signal == 0 ? (noise == 0 ? 100 : 0) : 100 * max(0, 1 - noise / signal) }
-        return 100 * Double(hits) / Double(max(rows, 1))
+        return scores
     }
 }
 
@@ -219,8 +256,8 @@ struct AccuracySearch {
         let fp32 = evidence.fp32
         guard let allEntry = evidence.lookup([]) else { return .need([[]], speculative: false) }
         guard let allValue = allEntry else { throw PipelineError.badOption("the model with every layer INT8 cannot be built") }
-        var report = AccuracyControlReport(metric: evidence.metric, maxDrop: bound.maxDrop, validationSamples: evidence.rows, fp32: fp32,
-                                           allInt8: allValue, final: allValue, returned: [], ranking: [], met: meets(allValue, fp32))
+        var report = AccuracyControlReport(metric: evidence.metric, maxDrop: bound.maxDrop, validationSamples: evidence.rows,
+                                           confidence: bound.confidenceHeld, fp32: fp32, allInt8: allValue, final: allValue, returned: [], ranking: [], met: meets(allValue, fp32))
         if report.met { return .done(returned: [], report) }
         let missing = candidates.filter { evidence.lookup([$0]) == nil }
         if !missing.isEmpty { return .need(missing.map { [$0] }, speculative: false) }
@@ -314,7 +351,7 @@ public final class AccuracySearchMeter: @unchecked Sendable {
 
     public init(_ plan: CalibrationPlan, histograms: [String: AbsHistogram], data: any Dataset) throws {
         guard let bound = plan.config.accuracy else { throw PipelineError.badOption("the calibration has no accuracy bound (--max-drop) to search for") }
-        probe = try AccuracyProbe(graph: plan.graph, data: data, rows: plan.validationRows, metric: bound.metric, options: plan.config.plan)
+        probe = try AccuracyProbe(graph: plan.graph, data: data, rows: plan.validationRows, bound: bound, options: plan.config.plan)
         models = try AccuracyModels(plan, build: quantizer(plan, histograms: histograms, seconds: 0))
     }
 
@@ -352,7 +389,7 @@ func controlAccuracy(_ plan: CalibrationPlan, histograms: [String: AbsHistogram]
     case .measured(nil): return .measure([[]])
     case .measured(let e?): evidence = e
     case .here:
-        let p = try AccuracyProbe(graph: plan.graph, data: data, rows: plan.validationRows, metric: bound.metric, options: plan.config.plan)
+        let p = try AccuracyProbe(graph: plan.graph, data: data, rows: plan.validationRows, bound: bound, options: plan.config.plan)
         probe = p
         evidence = AccuracyEvidence(metric: p.metric, rows: p.rows, fp32: p.fp32)
     }

@@ -102,7 +102,12 @@ public enum CalibrationReport {
     static func accuracySection(_ a: AccuracyControlReport) -> String {
         func f(_ v: Double) -> String { String(format: "%.2f", v) }
         var md = "## Accuracy-driven mode (--max-drop \(f(a.maxDrop)) --metric \(a.metric.rawValue))\n\n"
-        md += "On \(a.validationSamples) held-out calibration samples: FP32 \(f(a.fp32)), every layer INT8 \(f(a.allInt8)), "
+        md += "On \(a.validationSamples) held-out calibration samples"
+        md += a.confidence > 0
+            ? String(format: ", at %.0f%% confidence (the metric at that quantile of %d bootstrap resamplings of the samples)", 100 * a.confidence,
+                     ValidationScores.resamplings)
+            : " (their plain metric, --confidence 0)"
+        md += ": FP32 \(f(a.fp32)), every layer INT8 \(f(a.allInt8)), "
         md += "the model written \(f(a.final)) (drop \(f(a.fp32 - a.final)) points): the bound is \(a.met ? "met" : "**not met**")."
         if a.metric == .sqnr { md += " (A drop of P points is an output SQNR of −10·log10(P/100) dB.)" }
         md += "\n\n"

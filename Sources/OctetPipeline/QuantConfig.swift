@@ -80,6 +80,7 @@ public struct QuantConfig: Hashable, Sendable {
         if let a = accuracy {
             if !(a.maxDrop >= 0 && a.maxDrop <= 100) { return "--max-drop must be a number of points in [0, 100]" }
             if let v = a.validationSamples, v < 1 { return "--validation-samples must be at least 1" }
+            if let c = a.confidence, !(c >= 0 && c < 1) { return "--confidence must be in [0, 1)" }
         }
         return nil
     }

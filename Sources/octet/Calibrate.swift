@@ -54,8 +54,8 @@ struct Calibrate: ParsableCommand {
             print("quantized though weight-sensitive (over the --sensitivity-budget): \(q.sensitiveOverBudget.joined(separator: ", "))")
         }
         if let a = q.accuracy {
-            print(String(format: "--max-drop %.2f (%@, %d validation samples): FP32 %.2f, all INT8 %.2f, written %.2f",
-                         a.maxDrop, a.metric.rawValue, a.validationSamples, a.fp32, a.allInt8, a.final))
+            print(String(format: "--max-drop %.2f (%@, %d validation samples, confidence %g): FP32 %.2f, all INT8 %.2f, written %.2f",
+                         a.maxDrop, a.metric.rawValue, a.validationSamples, a.confidence, a.fp32, a.allInt8, a.final))
             if !a.returned.isEmpty { print("returned to FP32: \(a.returned.map(\.layer).joined(separator: ", "))") }
         }
         print("calibrated \(q.table.entries.count) tensors on \(q.samples) samples in \(String(format: "%.1f", q.seconds)) s (\(config.method))")

@@ -128,6 +128,9 @@ struct CalibrationFlags: ParsableArguments {
     @Option(help: "With --max-drop: the last N calibration samples validate instead of calibrating (default: a quarter).")
     var validationSamples: Int?
 
+    @Option(help: "With --max-drop: how sure the validation samples must make the bound, in [0, 1): the metric held is the one they give at this quantile of 1000 bootstrap resamplings of them (a few images can dominate an error); 0 holds their plain value. Default: \(AccuracyBound.defaultConfidence).")
+    var confidence: Double?
+
     @Flag(help: "Every activation s8 with zero point 0 (scale threshold/127) instead of u8: the QDQ model TensorRT accepts (it refuses non-zero zero points). Non-negative tensors lose one bit.")
     var symmetricActivations = false
 
@@ -171,8 +174,12 @@ struct CalibrationFlags: ParsableArguments {
         c.weightRounding = rounding
         c.adaRound.iterations = adaroundIterations
         if let metric, AccuracyMetric(rawValue: metric) == nil { throw ValidationError("--metric must be top1, agreement or sqnr, not '\(metric)'") }
-        if maxDrop == nil, metric != nil || validationSamples != nil { throw ValidationError("--metric and --validation-samples go with --max-drop") }
-        c.accuracy = maxDrop.map { AccuracyBound(maxDrop: $0, metric: metric.flatMap(AccuracyMetric.init), validationSamples: validationSamples) }
+        if maxDrop == nil, metric != nil || validationSamples != nil || confidence != nil {
+            throw ValidationError("--metric, --validation-samples and --confidence go with --max-drop")
+        }
+        c.accuracy = maxDrop.map {
+            AccuracyBound(maxDrop: $0, metric: metric.flatMap(AccuracyMetric.init), validationSamples: validationSamples, confidence: confidence)
+        }
         if let problem = c.problem { throw ValidationError(problem) }
         return c
     }

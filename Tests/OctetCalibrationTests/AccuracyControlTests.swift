@@ -4,8 +4,9 @@ import XCTest
 
 /// `--max-drop`: on a small model whose every subset of quantized nodes can be tried, the nodes returned
 /// to FP32 meet the bound on the held-out rows, and no proper subset of them does (the set is
-/// minimal); the metric the search reports is the one measured independently; `octet calibrate`
-/// reports the search, and refuses a top-1 bound without labels.
+/// minimal); the metric the search reports is the one measured independently; at a confidence it
+/// holds what resamplings of the rows vouch for; `octet calibrate` reports the search, and refuses
+/// a top-1 bound without labels and a confidence outside [0, 1).
 final class AccuracyControlTests: XCTestCase {
     /// x [N,3,10,10] → 3×3 convs with Relu → global average → Gemm: four weighted layers and the
     /// quantized global average.
@@ -68,7 +69,7 @@ final class AccuracyControlTests: XCTestCase {
         let bound = (100 - allInt8 + 100 - best) / 2
         var config = base
         config.samples = 40
-        config.accuracy = AccuracyBound(maxDrop: bound, metric: .sqnr, validationSamples: 10)
+        config.accuracy = AccuracyBound(maxDrop: bound, metric: .sqnr, validationSamples: 10, confidence: 0)
         let q = try quantizeModel(graph, calibrationData: data, config: config)
         let report = try XCTUnwrap(q.accuracy)
         XCTAssertTrue(report.met)
@@ -85,6 +86,48 @@ final class AccuracyControlTests: XCTestCase {
         let quantizedWeights = Set(q.qdq.nodes.filter { n in n.inputs.count > 1 && n.inputs[1].hasSuffix("_dequantized") }.map(\.name))
         XCTAssertEqual(quantizedWeights.intersection(returned), [])
         XCTAssertEqual(Set(report.ranking.map(\.layer)), Set(layers))
+    }
+
+    /// At a confidence, the metric held is the one the validation rows vouch for over resamplings
+    /// of them: 0 is the plain metric; a higher confidence never gives more; a ratio of sums lies
+    /// between the rows' own ratios, so every value lies between the worst row's metric and the
+    /// best's; the same rows give the same value every time.
+    func testConfidenceHoldsTheMetricTheResampledRowsVouchFor() throws {
+        let dir = try TestPaths.temporaryDirectory(self)
+        let graph = try model()
+        var r = TestRandom(seed: 44)
+        let npy = dir.appendingPathComponent("x.npy").path
+        try NPYFile.write(path: npy, shape: [40, 3, 10, 10], values: r.tensor([40, 3, 10, 10]).floats!)
+        let data = try NPYDataset(path: npy)
+        var base = QuantConfig()
+        base.sensitivityMarginDB = nil
+        base.plan = PlanOptions(threads: 1)
+        base.samples = 30
+        let qdq = try quantizeModel(graph, calibrationData: data, config: base).qdq
+        let plain = try metric(graph, qdq, data, 30..<40)
+        let rows = try (30..<40).map { try metric(graph, qdq, data, $0..<($0 + 1)) }
+        let (worst, best) = (try XCTUnwrap(rows.min()), try XCTUnwrap(rows.max()))
+        XCTAssertGreaterThan(best - worst, 1e-4, "the rows must differ for resampling to matter: \(rows)")
+        func allInt8(_ confidence: Double) throws -> Double {
+            var c = base
+            c.samples = 40
+            // A bound every model meets: the search measures the all-INT8 model and stops.
+            c.accuracy = AccuracyBound(maxDrop: 100, metric: .sqnr, validationSamples: 10, confidence: confidence)
+            let report = try XCTUnwrap(try quantizeModel(graph, calibrationData: data, config: c).accuracy)
+            XCTAssertEqual(report.confidence, confidence)
+            return report.allInt8
+        }
+        XCTAssertEqual(try allInt8(0), plain, accuracy: 1e-9)
+        let values = try [0.5, 0.9, 0.99].map(allInt8)
+        XCTAssertLessThan(values[1], plain, "at 90% the rows vouch for less than their plain metric")
+        for (a, b) in zip(values, values.dropFirst()) { XCTAssertGreaterThanOrEqual(a, b, "\(values)") }
+        for v in values { XCTAssertTrue(v >= worst - 1e-9 && v <= best + 1e-9, "\(v) outside the rows' [\(worst), \(best)]") }
+        XCTAssertEqual(try allInt8(0.9), values[1], "the resamplings are fixed")
+        // The default is the documented one.
+        var c = base
+        c.samples = 40
+        c.accuracy = AccuracyBound(maxDrop: 100, metric: .sqnr, validationSamples: 10)
+        XCTAssertEqual(try quantizeModel(graph, calibrationData: data, config: c).accuracy?.confidence, AccuracyBound.defaultConfidence)
     }
 
     func testTheCommandReportsTheSearchAndRefusesTop1WithoutLabels() throws {
@@ -111,5 +154,11 @@ final class AccuracyControlTests: XCTestCase {
         let top1 = try runProduct("octet", ["calibrate", path, "--data", npy, "--max-drop", "1", "--metric", "top1", "--out", out])
         XCTAssertEqual(top1.status, 1)
         XCTAssertTrue(top1.stderr.contains("--labels"), top1.stderr)
+        // A confidence of 1 (or more) is refused, and so is a confidence without a bound.
+        for flags in [["--max-drop", "1", "--confidence", "1"], ["--confidence", "0.9"]] {
+            let refused = try runProduct("octet", ["calibrate", path, "--data", npy, "--out", out] + flags)
+            XCTAssertNotEqual(refused.status, 0, flags.joined(separator: " "))
+            XCTAssertTrue(refused.stderr.contains("--confidence"), refused.stderr)
+        }
     }
 }

@@ -42,7 +42,7 @@ final class JobSpecCodingTests: XCTestCase {
         other.weightRounding = .adaround
         other.adaRound.iterations = 50
         other.sensitivityBudget = 0.2
-        other.accuracy = AccuracyBound(maxDrop: 0.5, metric: .top1, validationSamples: 20)
+        other.accuracy = AccuracyBound(maxDrop: 0.5, metric: .top1, validationSamples: 20, confidence: 0.95)
         var sqnr = QuantConfig()
         sqnr.accuracy = AccuracyBound(maxDrop: 0)
         for o in [QuantConfig(), off, other, sqnr] {

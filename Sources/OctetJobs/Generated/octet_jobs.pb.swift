@@ -684,6 +684,16 @@ public nonisolated struct Octet_Jobs_AccuracyBound: Sendable {
   /// Clears the value of `validationSamples`. Subsequent reads from it will return its default value.
   public mutating func clearValidationSamples() {self._validationSamples = nil}
 
+  /// Absent: the default confidence (AccuracyBound.defaultConfidence).
+  public var confidence: Double {
+    get {_confidence ?? 0}
+    set {_confidence = newValue}
+  }
+  /// Returns true if `confidence` has been explicitly set.
+  public var hasConfidence: Bool {self._confidence != nil}
+  /// Clears the value of `confidence`. Subsequent reads from it will return its default value.
+  public mutating func clearConfidence() {self._confidence = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum Metric: SwiftProtobuf.Enum, Swift.CaseIterable {
@@ -733,6 +743,7 @@ public nonisolated struct Octet_Jobs_AccuracyBound: Sendable {
   public init() {}
 
   fileprivate var _validationSamples: UInt64? = nil
+  fileprivate var _confidence: Double? = nil
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -1490,7 +1501,7 @@ nonisolated extension Octet_Jobs_QuantConfig.WeightRounding: SwiftProtobuf._Prot
 
 nonisolated extension Octet_Jobs_AccuracyBound: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AccuracyBound"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}max_drop\0\u{1}metric\0\u{3}validation_samples\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}max_drop\0\u{1}metric\0\u{3}validation_samples\0\u{1}confidence\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1501,6 +1512,7 @@ nonisolated extension Octet_Jobs_AccuracyBound: SwiftProtobuf.Message, SwiftProt
       case 1: try { try decoder.decodeSingularDoubleField(value: &self.maxDrop) }()
       case 2: try { try decoder.decodeSingularEnumField(value: &self.metric) }()
       case 3: try { try decoder.decodeSingularUInt64Field(value: &self._validationSamples) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self._confidence) }()
       default: break
       }
     }
@@ -1520,6 +1532,9 @@ nonisolated extension Octet_Jobs_AccuracyBound: SwiftProtobuf.Message, SwiftProt
     try { if let v = self._validationSamples {
       try visitor.visitSingularUInt64Field(value: v, fieldNumber: 3)
     } }()
+    try { if let v = self._confidence {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 4)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1527,6 +1542,7 @@ nonisolated extension Octet_Jobs_AccuracyBound: SwiftProtobuf.Message, SwiftProt
     if lhs.maxDrop != rhs.maxDrop {return false}
     if lhs.metric != rhs.metric {return false}
     if lhs._validationSamples != rhs._validationSamples {return false}
+    if lhs._confidence != rhs._confidence {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
