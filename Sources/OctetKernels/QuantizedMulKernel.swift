@@ -1,9 +1,10 @@
 import CKernels
 
 /// The product of two quantized tensors on the C kernels:
-/// `clamp(rne(float((a − za)·(b − zb)) · m) + zy, lo, hi)` per element, the second operand either
-/// of the same shape or one row of `channels` broadcast over the pixels (a squeeze-excitation's
-/// gate). The integer product is exact (|·| ≤ 255²); the spec is `Int8Arithmetic.requantize`.
+/// `clamp(rne(float((a − za)·(b − zb)) · m + float(zy)), lo, hi)` per element (ONNX Runtime's
+/// QLinearMul arithmetic), the second operand either of the same shape or one row of `channels`
+/// broadcast over the pixels (a squeeze-excitation's gate). The integer product is exact
+/// (|·| ≤ 255²); the spec is `Int8Arithmetic.product`.
 public enum QuantizedMulKernel {
     public static func run(_ a: UnsafePointer<UInt8>, zeroA: Int32, _ b: UnsafePointer<UInt8>, zeroB: Int32, broadcastB: Bool,
                            multiplier m: Float, zeroOut: Int32, lo: Int32, hi: Int32, output: UnsafeMutablePointer<UInt8>,

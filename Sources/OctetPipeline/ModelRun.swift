@@ -77,6 +77,10 @@ public final class ModelRun: @unchecked Sendable {
                     throw PipelineError.badOption("\(name): input '\(input.name)' has shape \(d) but --input-shape gives \(fixed)")
                 }
                 do { try input.check(Shape([1] + d)) } catch {
+                    // Samples run in batches of any size: a batch fixed above 1 is the cause, not the sample.
+                    if let batch = input.dims.first ?? nil, batch != 1, (try? input.check(Shape([batch] + d))) != nil {
+                        throw PipelineError.badOption("\(name): input '\(input.name)' has a fixed batch of \(batch); Octet runs samples in batches of any size, so the model's first dimension must be symbolic or 1 (export it with a dynamic batch)")
+                    }
                     let expected = "[" + input.dims.dropFirst().map { $0.map(String.init) ?? "?" }.joined(separator: ", ") + "]"
                     throw PipelineError.badOption("\(name): input '\(input.name)' has shape \(d) but the model expects \(expected) (choose --preprocess to match the model)")
                 }

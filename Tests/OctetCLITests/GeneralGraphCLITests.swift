@@ -212,5 +212,15 @@ final class GeneralGraphCLITests: XCTestCase {
         let path = dir.appendingPathComponent("reshape.onnx")
         try ONNXExporter.write(b.graph, to: path)
         try expectFailure(["bench", path.path, "--iterations", "1"], mentions: ["node 'bad_reshape'", "cannot reshape [1,3,4,4]", "to [1, 7]"])
+        // A batch fixed above 1: the message names it, not the sample's shape (which fits).
+        var f = GraphBuilder(name: "fixed")
+        let fx = f.input("x", dims: [4, 3, 4, 4])
+        f.output(f.add(.relu, [fx]), dims: [4, 3, 4, 4])
+        let fixed = dir.appendingPathComponent("fixed.onnx")
+        try ONNXExporter.write(f.graph, to: fixed)
+        let npy = dir.appendingPathComponent("fixed.npy").path
+        var r = TestRandom(seed: 8)
+        try NPYFile.write(path: npy, shape: [4, 3, 4, 4], values: r.tensor([4, 3, 4, 4]).floats!)
+        try expectFailure(["eval", fixed.path, fixed.path, "--data", npy], mentions: ["input 'x' has a fixed batch of 4", "dynamic batch"])
     }
 }

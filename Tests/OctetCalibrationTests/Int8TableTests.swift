@@ -74,7 +74,7 @@ final class Int8TableTests: XCTestCase {
 
     /// A Mul of two quantized tensors is no table: it runs as the integer product, of one shape or
     /// with a `[N, C, 1, 1]` gate broadcast over `[N, C, H, W]` (a squeeze-excitation), on every path,
-    /// equal to `requantize((a − za)·(b − zb), sa·sb/sy)` element by element.
+    /// equal to `product((a − za)·(b − zb), sa·sb/sy)` (ONNX Runtime's QLinearMul arithmetic) element by element.
     func testAProductOfTwoQuantizedTensorsRunsAsTheIntegerMul() throws {
         for (xDims, gDims) in [([2, 8, 3, 5], [2, 8, 3, 5]), ([2, 8, 3, 5], [2, 8, 1, 1]), ([2, 19, 2, 3], [2, 19, 1, 1])] {
             for gateFirst in [false, true] {
@@ -93,11 +93,11 @@ final class Int8TableTests: XCTestCase {
                 let qx = (0..<xDims.reduce(1, *)).map { _ in Int32(r.int(0...255)) }, qg = (0..<gDims.reduce(1, *)).map { _ in Int32(r.int(0...255)) }
                 let feeds = ["x": try Tensor(shape: Shape(xDims), floats: qx.map { Float($0 - Int32(zx)) * sx }),
                              "g": try Tensor(shape: Shape(gDims), floats: qg.map { Float($0 - Int32(zg)) * sg })]
-                let m = Float(Double(sx) * Double(sg) / Double(sy))
+                let m = Int8Arithmetic.productMultiplier(sx, sg, over: sy)
                 let hw = xDims[2] * xDims[3]
                 let expected = qx.indices.map { i -> Float in
                     let j = gDims == xDims ? i : i / hw  // [n, c] of element i in NCHW order
-                    let code = Int8Arithmetic.requantize((qx[i] - Int32(zx)) * (qg[j] - Int32(zg)), m, zeroPoint: Int32(zy), lo: 0, hi: 255)
+                    let code = Int8Arithmetic.product((qx[i] - Int32(zx)) * (qg[j] - Int32(zg)), m, zeroPoint: Int32(zy), lo: 0, hi: 255)
                     return Float(Int32(code) - Int32(zy)) * sy
                 }
                 for isa in [nil] + ISA.supported.map(Optional.some) {

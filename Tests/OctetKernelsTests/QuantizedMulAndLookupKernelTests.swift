@@ -4,7 +4,8 @@ import XCTest
 /// The C table-lookup and quantized-multiply kernels against their Swift specifications on every
 /// variant this CPU has: vector tails (channel counts 1…70, not multiples of 8, 16 or 64),
 /// broadcast and same-shape operands, zero points 0 and 255, multipliers that saturate or
-/// overflow Int32, narrowed clamps; nothing written past the end.
+/// overflow Int32, narrowed clamps; nothing written past the end; the product rounded as ONNX
+/// Runtime rounds it.
 final class QuantizedMulAndLookupKernelTests: XCTestCase {
     func testLookupMatchesTheTableOnEveryVariant() {
         var rng = TestSeed.generator()
@@ -22,6 +23,29 @@ final class QuantizedMulAndLookupKernelTests: XCTestCase {
                 if n > 0 { QuantizedLookupKernel.run(x, table: table, output: &out, count: n, variant: variant) }
                 XCTAssertEqual(Array(out.prefix(n)), x.map { table[Int($0)] }, "\(variant) n=\(n)")
                 XCTAssertEqual(out[n], 0xCD, "\(variant) wrote past the end")
+            }
+        }
+    }
+
+    /// The output zero point is added in float before rounding, as ONNX Runtime's QLinearMul does.
+    /// A real case (EfficientNet-B0's squeeze-excitation gate, `octet calibrate` of
+    /// tv_efficientnet_b0_bncal): gate code 162 (scale 0.0035692402, zero point 0) times feature
+    /// code 28 (0.040185153, 7) at output scale 0.031480685, zero point 128 is 143.4999946 exactly;
+    /// ONNX Runtime 1.32 writes 144 (143.4999946 is 143.5 in float), rounding first gives 143.
+    func testTheProductRoundsAsONNXRuntimesQLinearMul() {
+        let m = Int8Arithmetic.productMultiplier(0.0035692402, 0.040185153, over: 0.031480685)
+        XCTAssertEqual(Int8Arithmetic.product((162 - 0) * (28 - 7), m, zeroPoint: 128, lo: 0, hi: 255), 144)
+        for isa in ISA.supported {
+            for channels in [1, 17, 64, 100] {
+                for broadcast in [false, true] {
+                    let pixels = 3
+                    let a = [UInt8](repeating: 162, count: pixels * channels), b = [UInt8](repeating: 28, count: broadcast ? channels : pixels * channels)
+                    var out = [UInt8](repeating: 0, count: pixels * channels)
+                    // The gate as the broadcast operand (second), as the compiler orders them.
+                    QuantizedMulKernel.run(a, zeroA: 0, b, zeroB: 7, broadcastB: broadcast, multiplier: m, zeroOut: 128,
+                                           lo: 0, hi: 255, output: &out, pixels: pixels, channels: channels, isa: isa)
+                    XCTAssertEqual(Set(out), [144], "\(isa) \(channels) channels broadcast=\(broadcast)")
+                }
             }
         }
     }
@@ -48,7 +72,7 @@ final class QuantizedMulAndLookupKernelTests: XCTestCase {
                 for p in 0..<pixels {
                     for c in 0..<channels {
                         let product = (Int32(a[p * channels + c]) - za) * (Int32(b[broadcast ? c : p * channels + c]) - zb)
-                        expected.append(Int8Arithmetic.requantize(product, m, zeroPoint: zy, lo: lo, hi: hi))
+                        expected.append(Int8Arithmetic.product(product, m, zeroPoint: zy, lo: lo, hi: hi))
                     }
                 }
                 XCTAssertEqual(Array(out.prefix(pixels * channels)), expected, "\(isa) \(pixels)x\(channels) broadcast=\(broadcast) m=\(m)")

@@ -1,6 +1,10 @@
 // Table lookups u8 -> u8 and the product of two quantized tensors; every variant gives the same
 // bytes as the scalar one (the specification, with Int8Arithmetic in Swift).
 #include "ck_int8.h"
+
+// The product's float multiply and zero-point add round separately, as ONNX Runtime's
+// QLinearMul does (mulps, then addps): no fused multiply-add.
+#pragma STDC FP_CONTRACT OFF
 #include <math.h>
 #include <stdint.h>
 
@@ -28,7 +32,8 @@ void ck_qmul_u8__scalar(const uint8_t *a, int32_t za, const uint8_t *b, int32_t 
         uint8_t *op = out + p * channels;
         for (size_t c = 0; c < channels; c++) {
             const int32_t prod = ((int32_t)ap[c] - za) * ((int32_t)bp[c] - zb);
-            const int32_t q = (int32_t)((uint32_t)ck_m_cvtps_epi32((float)prod * m) + (uint32_t)zy);
+            const float scaled = (float)prod * m;
+            const int32_t q = ck_m_cvtps_epi32(scaled + (float)zy);
             op[c] = (uint8_t)(q < lo ? lo : (q > hi ? hi : q));
         }
     }
@@ -79,19 +84,19 @@ void ck_lookup_u8__avx2(const uint8_t *x, const uint8_t *table, uint8_t *out, si
 /// Longest broadcast row (channels) the AVX-512 product reads as one run of pixels (on the stack).
 #define CK_QMUL_ROW_MAX 4096
 
-/// 16 products (a - za)(b - zb), scaled by m, rounded, plus zy, as int32 (before the clamp).
+/// 16 products (a - za)(b - zb), scaled by m, plus zy, rounded, as int32 (before the clamp).
 static inline __attribute__((target("avx512f,avx512bw,avx512vl"))) __m512i ck_qmul16(__m128i a, __m128i b, __m512i vza, __m512i vzb,
-                                                                                   __m512 vm, __m512i vzy) {
+                                                                                   __m512 vm, __m512 vzy) {
     const __m512i da = _mm512_sub_epi32(_mm512_cvtepu8_epi32(a), vza), db = _mm512_sub_epi32(_mm512_cvtepu8_epi32(b), vzb);
-    return _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(da, db)), vm)), vzy);
+    return _mm512_cvtps_epi32(_mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(da, db)), vm), vzy));
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vl")))
 void ck_qmul_u8__avx512(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, size_t b_stride, float m, int32_t zy,
                         int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels) {
-    const __m512i vza = _mm512_set1_epi32(za), vzb = _mm512_set1_epi32(zb), vzy = _mm512_set1_epi32(zy);
+    const __m512i vza = _mm512_set1_epi32(za), vzb = _mm512_set1_epi32(zb);
     const __m512i v0 = _mm512_set1_epi32(lo), v255 = _mm512_set1_epi32(hi);
-    const __m512 vm = _mm512_set1_ps(m);
+    const __m512 vm = _mm512_set1_ps(m), vzy = _mm512_set1_ps((float)zy);
     // 64 codes at a time with plain loads and one store (ck_pack64_u8), then [lo, hi] on the
     // bytes: clamp(v) == clamp(sat_u8(sat_s16(v))) when 0 <= lo <= hi <= 255.
     const int packs = lo >= 0 && lo <= hi && hi <= 255;
@@ -151,9 +156,9 @@ void ck_qmul_u8__avx512(const uint8_t *a, int32_t za, const uint8_t *b, int32_t 
 __attribute__((target("avx2")))
 void ck_qmul_u8__avx2(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, size_t b_stride, float m, int32_t zy,
                       int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels) {
-    const __m256i vza = _mm256_set1_epi32(za), vzb = _mm256_set1_epi32(zb), vzy = _mm256_set1_epi32(zy);
+    const __m256i vza = _mm256_set1_epi32(za), vzb = _mm256_set1_epi32(zb);
     const __m256i v0 = _mm256_set1_epi32(lo), v255 = _mm256_set1_epi32(hi);
-    const __m256 vm = _mm256_set1_ps(m);
+    const __m256 vm = _mm256_set1_ps(m), vzy = _mm256_set1_ps((float)zy);
     for (size_t p = 0; p < pixels; p++) {
         const uint8_t *ap = a + p * channels, *bp = b + p * b_stride;
         uint8_t *op = out + p * channels;
@@ -161,8 +166,8 @@ void ck_qmul_u8__avx2(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb
         for (; c + 8 <= channels; c += 8) {
             const __m256i da = _mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(ap + c))), vza);
             const __m256i db = _mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(bp + c))), vzb);
-            const __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_mullo_epi32(da, db)), vm);
-            const __m256i r = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(f), vzy), v0), v255);
+            const __m256 f = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_mullo_epi32(da, db)), vm), vzy);
+            const __m256i r = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(f), v0), v255);
             const __m128i p16 = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
             _mm_storel_epi64((__m128i *)(op + c), _mm_packus_epi16(p16, p16));
         }

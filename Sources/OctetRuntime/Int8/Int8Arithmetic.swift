@@ -33,6 +33,21 @@ public enum Int8Arithmetic {
         toInt32(c.addingProduct(Float(b), mb).addingProduct(Float(a), ma))
     }
 
+    /// One Mul output code: `clamp(rne(float(p) · m + float(z_y)), lo, hi)`, the zero point added
+    /// in float before rounding, as ONNX Runtime's QLinearMul does (its SSE2 kernel: `mulps`, then
+    /// `addps`, then `cvtps2dq`; no fused multiply-add). Where `p · m` lands within an ulp of a
+    /// half this differs from `requantize` (which rounds first): with z_y = 128, 15.4999946 + 128
+    /// is 143.5 in float and rounds to 144.
+    @inline(__always)
+    public static func product(_ p: Int32, _ m: Float, zeroPoint: Int32, lo: Int32, hi: Int32) -> UInt8 {
+        let scaled = Float(p) * m
+        let v = toInt32(scaled + Float(zeroPoint))
+        return UInt8(truncatingIfNeeded: min(max(v, lo), hi))
+    }
+
+    /// `m` of a Mul: `s_a · s_b / s_y` in float, left to right, as ONNX Runtime computes it.
+    public static func productMultiplier(_ sa: Float, _ sb: Float, over sy: Float) -> Float { sa * sb / sy }
+
     @inline(__always)
     public static func requantize(_ acc: Int32, _ m: Float, zeroPoint: Int32, lo: Int32, hi: Int32) -> UInt8 {
         let v = toInt32(Float(acc) * m) &+ zeroPoint

@@ -168,7 +168,7 @@ enum Int8Kernels {
                 for c in 0..<s.channels {
                     let i = p * s.channels + c, j = s.broadcastB ? c : i
                     let product = (Int32(a[i]) - s.za) * (Int32(b[j]) - s.zb)
-                    y[i] = Int8Arithmetic.requantize(product, s.m, zeroPoint: s.zy, lo: s.lo, hi: s.hi)
+                    y[i] = Int8Arithmetic.product(product, s.m, zeroPoint: s.zy, lo: s.lo, hi: s.hi)
                 }
             }
         case .island:
