@@ -90,7 +90,7 @@ public enum InsertQuantizeDequantize {
             if let j = match.activation(after: out, allowed: { !options.excludedNodes.contains($0.name) && !options.excludedOpTypes.contains($0.op.onnxType) }) {
                 out = graph.nodes[j].outputs[0]
             }
-            add(out)
+            if !readOnlyByFloatLayers(out, graph, options) { add(out) }
         }
         // Order points as they are produced (inputs first), so the table and graph are canonical.
         let order = Dictionary(uniqueKeysWithValues: (graph.inputs.map(\.name) + graph.nodes.flatMap(\.outputs)).enumerated().map { ($1, $0) })
@@ -120,6 +120,24 @@ public enum InsertQuantizeDequantize {
     /// Shape) is not an activation, so a node with a shape-only output is not one of them.
     static func quantizedNodeList(_ graph: Graph, options: QuantizeOptions, shapeOnly: Set<String>) -> [Node] {
         graph.nodes.filter { isQuantizable($0, graph, options) && !$0.outputs.contains(where: shapeOnly.contains) }
+    }
+
+    /// Whether every reader of `value` is a weighted layer kept in FP32 (excluded, or returned by
+    /// the accuracy search). Such a value is left in float: its codes would only be dequantized
+    /// again, and the rounding would cost the very layers kept in FP32 for their accuracy. It also
+    /// keeps ONNX Runtime from running those layers on weights it quantizes itself: it turns
+    /// DequantizeLinear → Conv (float weights) → QuantizeLinear into a QLinearConv, so the file
+    /// would not mean what the calibration measured.
+    static func readOnlyByFloatLayers(_ value: String, _ graph: Graph, _ options: QuantizeOptions) -> Bool {
+        guard let readers = graph.consumers[value], !readers.isEmpty else { return false }
+        return readers.allSatisfy { i in
+            let r = graph.nodes[i]
+            switch r.op {
+            case .conv, .gemm, .matMul, .convTranspose:
+                return r.inputs.first == value && isExcluded(r, options) && graph.initializers[r.inputs[1]]?.floats != nil
+            default: return false
+            }
+        }
     }
 
     static func isExcluded(_ node: Node, _ options: QuantizeOptions) -> Bool {
