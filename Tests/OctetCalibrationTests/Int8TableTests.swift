@@ -93,7 +93,7 @@ final class Int8TableTests: XCTestCase {
                 let qx = (0..<xDims.reduce(1, *)).map { _ in Int32(r.int(0...255)) }, qg = (0..<gDims.reduce(1, *)).map { _ in Int32(r.int(0...255)) }
                 let feeds = ["x": try Tensor(shape: Shape(xDims), floats: qx.map { Float($0 - Int32(zx)) * sx }),
                              "g": try Tensor(shape: Shape(gDims), floats: qg.map { Float($0 - Int32(zg)) * sg })]
-                let m = Int8Arithmetic.productMultiplier(sx, sg, over: sy)
+                let m = Int8Arithmetic.multiplier(sx, sg, over: sy)
                 let hw = xDims[2] * xDims[3]
                 let expected = qx.indices.map { i -> Float in
                     let j = gDims == xDims ? i : i / hw  // [n, c] of element i in NCHW order

@@ -33,7 +33,7 @@ final class QuantizedMulAndLookupKernelTests: XCTestCase {
     /// code 28 (0.040185153, 7) at output scale 0.031480685, zero point 128 is 143.4999946 exactly;
     /// ONNX Runtime 1.32 writes 144 (143.4999946 is 143.5 in float), rounding first gives 143.
     func testTheProductRoundsAsONNXRuntimesQLinearMul() {
-        let m = Int8Arithmetic.productMultiplier(0.0035692402, 0.040185153, over: 0.031480685)
+        let m = Int8Arithmetic.multiplier(0.0035692402, 0.040185153, over: 0.031480685)
         XCTAssertEqual(Int8Arithmetic.product((162 - 0) * (28 - 7), m, zeroPoint: 128, lo: 0, hi: 255), 144)
         for isa in ISA.supported {
             for channels in [1, 17, 64, 100] {

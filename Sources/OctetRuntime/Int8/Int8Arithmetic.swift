@@ -45,9 +45,6 @@ public enum Int8Arithmetic {
         return UInt8(truncatingIfNeeded: min(max(v, lo), hi))
     }
 
-    /// `m` of a Mul: `s_a · s_b / s_y` in float, left to right, as ONNX Runtime computes it.
-    public static func productMultiplier(_ sa: Float, _ sb: Float, over sy: Float) -> Float { sa * sb / sy }
-
     @inline(__always)
     public static func requantize(_ acc: Int32, _ m: Float, zeroPoint: Int32, lo: Int32, hi: Int32) -> UInt8 {
         let v = toInt32(Float(acc) * m) &+ zeroPoint

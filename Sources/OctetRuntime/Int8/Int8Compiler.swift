@@ -350,7 +350,7 @@ struct Int8Compiler {
                   let shape = mulShape(node) else { throw fail(node, "Mul that is not between two quantized tensors") }
             let (py, lo, hi) = try outputSpec(fused.q, fused.act)
             let (first, second) = shape.swapped ? (b, a) : (a, b)
-            let m = Int8Arithmetic.productMultiplier(a.params.scale, b.params.scale, over: py.scale)
+            let m = Int8Arithmetic.multiplier(a.params.scale, b.params.scale, over: py.scale)
             steps.append(.mul(QuantizedMul(a: first.slot, b: second.slot, dst: newU8(out, py), za: first.params.zeroPoint,
                                            zb: second.params.zeroPoint, zy: py.zeroPoint, m: m, lo: lo, hi: hi, pixels: shape.pixels,
                                            channels: shape.channels, broadcastB: shape.broadcast, fast: isa)))
