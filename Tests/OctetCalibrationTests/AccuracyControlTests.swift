@@ -27,6 +27,14 @@ final class AccuracyControlTests: XCTestCase {
         return b.graph
     }
 
+    /// 40 random samples of the model's input, as a dataset.
+    func samples(seed: UInt64) throws -> NPYDataset {
+        var r = TestRandom(seed: seed)
+        let npy = try TestPaths.temporaryDirectory(self).appendingPathComponent("x.npy").path
+        try NPYFile.write(path: npy, shape: [40, 3, 10, 10], values: r.tensor([40, 3, 10, 10]).floats!)
+        return try NPYDataset(path: npy)
+    }
+
     /// 100·(1 − noise/signal) of `qdq`'s outputs against FP32 on `rows`: the sqnr metric.
     func metric(_ fp32: Graph, _ qdq: Graph, _ data: any Dataset, _ rows: Range<Int>) throws -> Double {
         let a = try ModelRun(graph: try ModelLoader.optimize(fp32), options: PlanOptions(threads: 1))
@@ -40,12 +48,8 @@ final class AccuracyControlTests: XCTestCase {
     }
 
     func testReturnedLayersMeetTheBoundAndAreMinimal() throws {
-        let dir = try TestPaths.temporaryDirectory(self)
         let graph = try model()
-        var r = TestRandom(seed: 42)
-        let npy = dir.appendingPathComponent("x.npy").path
-        try NPYFile.write(path: npy, shape: [40, 3, 10, 10], values: r.tensor([40, 3, 10, 10]).floats!)
-        let data = try NPYDataset(path: npy)
+        let data = try samples(seed: 42)
         let validation = 30..<40
         // Every subset of the quantized nodes (four layers and the global average) in FP32, with
         // the thresholds of rows 0..<30.
@@ -93,12 +97,8 @@ final class AccuracyControlTests: XCTestCase {
     /// between the rows' own ratios, so every value lies between the worst row's metric and the
     /// best's; the same rows give the same value every time.
     func testConfidenceHoldsTheMetricTheResampledRowsVouchFor() throws {
-        let dir = try TestPaths.temporaryDirectory(self)
         let graph = try model()
-        var r = TestRandom(seed: 44)
-        let npy = dir.appendingPathComponent("x.npy").path
-        try NPYFile.write(path: npy, shape: [40, 3, 10, 10], values: r.tensor([40, 3, 10, 10]).floats!)
-        let data = try NPYDataset(path: npy)
+        let data = try samples(seed: 44)
         var base = QuantConfig()
         base.sensitivityMarginDB = nil
         base.plan = PlanOptions(threads: 1)
