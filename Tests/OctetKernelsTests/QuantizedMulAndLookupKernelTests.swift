@@ -48,6 +48,18 @@ final class QuantizedMulAndLookupKernelTests: XCTestCase {
                 }
             }
         }
+        // int8 codes: the signed zero point is added in float, the shift after rounding. 900 · m is
+        // 15.499996 in float: ONNX Runtime's int8 QLinearMul (zero point 0) writes 15, code 143
+        // shifted; adding 0 + 128 in float first would make it 143.5 and then 144.
+        let m8: Float = 0.017222218
+        XCTAssertEqual(Int8Arithmetic.product(900, m8, zeroPoint: 0, offset: 128, lo: 0, hi: 255), 143)
+        XCTAssertEqual(Int8Arithmetic.product(900, m8, zeroPoint: 128, lo: 0, hi: 255), 144)
+        for isa in ISA.supported {
+            var out = [UInt8](repeating: 0, count: 20)
+            QuantizedMulKernel.run([UInt8](repeating: 30 + 128, count: 20), zeroA: 128, [UInt8](repeating: 30 + 128, count: 20), zeroB: 128, broadcastB: false,
+                                   multiplier: m8, zeroOut: 0, codeOffset: 128, lo: 0, hi: 255, output: &out, pixels: 1, channels: 20, isa: isa)
+            XCTAssertEqual(Set(out), [143], "\(isa): int8 codes")
+        }
     }
 
     func testQuantizedMulMatchesInt8ArithmeticOnEveryPath() {
@@ -62,20 +74,23 @@ final class QuantizedMulAndLookupKernelTests: XCTestCase {
                 let b = (0..<(broadcast ? channels : pixels * channels)).map { _ in UInt8.random(in: 0...255, using: &rng) }
                 let za: Int32 = [0, 255, 128, Int32.random(in: 0...255, using: &rng)][trial % 4]
                 let zb: Int32 = [255, 0, Int32.random(in: 0...255, using: &rng)][trial % 3]
-                let zy = Int32.random(in: 0...255, using: &rng)
+                // Every third trial int8 codes: the file's zero point signed, the codes shifted by 128.
+                let offset: Int32 = trial % 3 == 1 ? 128 : 0
+                let zy = offset == 128 ? Int32.random(in: -128...127, using: &rng) : Int32.random(in: 0...255, using: &rng)
                 let m: Float = trial % 50 == 7 ? 4e7 : Float.random(in: 1e-5...0.05, using: &rng)
-                let (lo, hi): (Int32, Int32) = trial % 5 == 0 ? (zy / 2, 200) : (0, 255)
+                let (lo, hi): (Int32, Int32) = trial % 5 == 0 ? ((zy + offset) / 2, 200) : (0, 255)
                 var out = [UInt8](repeating: 0xCD, count: pixels * channels + 1)
-                QuantizedMulKernel.run(a, zeroA: za, b, zeroB: zb, broadcastB: broadcast, multiplier: m, zeroOut: zy, lo: lo, hi: hi,
+                QuantizedMulKernel.run(a, zeroA: za, b, zeroB: zb, broadcastB: broadcast, multiplier: m, zeroOut: zy, codeOffset: offset, lo: lo, hi: hi,
                                        output: &out, pixels: pixels, channels: channels, isa: isa)
                 var expected = [UInt8]()
                 for p in 0..<pixels {
                     for c in 0..<channels {
                         let product = (Int32(a[p * channels + c]) - za) * (Int32(b[broadcast ? c : p * channels + c]) - zb)
-                        expected.append(Int8Arithmetic.product(product, m, zeroPoint: zy, lo: lo, hi: hi))
+                        expected.append(Int8Arithmetic.product(product, m, zeroPoint: zy, offset: offset, lo: lo, hi: hi))
                     }
                 }
-                XCTAssertEqual(Array(out.prefix(pixels * channels)), expected, "\(isa) \(pixels)x\(channels) broadcast=\(broadcast) m=\(m)")
+                XCTAssertEqual(Array(out.prefix(pixels * channels)), expected,
+                               "\(isa) \(pixels)x\(channels) broadcast=\(broadcast) m=\(m) zy=\(zy) offset=\(offset)")
                 XCTAssertEqual(out[pixels * channels], 0xCD, "\(isa) wrote past the end")
             }
         }

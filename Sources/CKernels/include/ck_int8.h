@@ -236,16 +236,18 @@ void ck_leaky_codes_u8__avx512(const ck_leaky_codes_params *p, const uint8_t *x,
 void ck_leaky_codes_u8__avx2(const ck_leaky_codes_params *p, const uint8_t *x, uint8_t *out, size_t n, size_t phase);
 
 /// The product of two quantized tensors, b broadcast over pixels or not:
-/// out[p*C + c] = clamp(cvt(float((a[p*C + c] - za) * (b[p*b_stride + c] - zb)) * m + float(zy)), lo, hi),
+/// out[p*C + c] = clamp(cvt(float((a[p*C + c] - za) * (b[p*b_stride + c] - zb)) * m + float(zy)) + offset, lo, hi),
 /// multiply and add rounded separately, cvt rounding half to even (INT32_MIN on overflow, as
-/// vcvtps2dq): ONNX Runtime's QLinearMul, Int8Arithmetic.product in Swift. b_stride is C (same shape) or 0 (b is one row of C, a
+/// vcvtps2dq), the offset's sum wrapping: ONNX Runtime's QLinearMul, Int8Arithmetic.product in
+/// Swift. zy is the file's zero point (signed for int8 codes, which run shifted: offset 128,
+/// else 0), so the float sum rounds as ONNX Runtime's does for either type. b_stride is C (same shape) or 0 (b is one row of C, a
 /// squeeze-excitation's per-channel gate).
 void ck_qmul_u8__scalar(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, size_t b_stride, float m, int32_t zy,
-                        int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels);
+                        int32_t offset, int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels);
 void ck_qmul_u8__avx512(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, size_t b_stride, float m, int32_t zy,
-                        int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels);
+                        int32_t offset, int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels);
 void ck_qmul_u8__avx2(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, size_t b_stride, float m, int32_t zy,
-                      int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels);
+                      int32_t offset, int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels);
 
 /// sums[c] += x[p*C + c] for p < pixels, c < C: per-channel sums of consecutive NHWC pixels (an
 /// average pool's window rows, a global average pool's whole map). Exact integer sums: the AVX2

@@ -43,7 +43,7 @@ typedef struct {
     void (*qadd_u8)(const uint8_t *a, float ma, const uint8_t *b, float mb, float c, int32_t lo, int32_t hi, uint8_t *out,
         size_t n);
     void (*qmul_u8)(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, size_t b_stride, float m, int32_t zy,
-        int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels);
+        int32_t offset, int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels);
     void (*quantize_u8)(const float *x, float scale, int32_t zero_point, uint8_t *out, size_t n);
     void (*quantize_channels_u8)(const float *x, const float *scales, int32_t zero_point, uint8_t *out, size_t pixels, size_t channels);
     void (*requantize_u8)(const uint8_t *x, int32_t zero_in, float m, int32_t zero_out, uint8_t *out, size_t n);

@@ -26,14 +26,14 @@ static inline int32_t ck_m_cvtps_epi32(float x) {
 }
 
 void ck_qmul_u8__scalar(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, size_t b_stride, float m, int32_t zy,
-                        int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels) {
+                        int32_t offset, int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels) {
     for (size_t p = 0; p < pixels; p++) {
         const uint8_t *ap = a + p * channels, *bp = b + p * b_stride;
         uint8_t *op = out + p * channels;
         for (size_t c = 0; c < channels; c++) {
             const int32_t prod = ((int32_t)ap[c] - za) * ((int32_t)bp[c] - zb);
             const float scaled = (float)prod * m;
-            const int32_t q = ck_m_cvtps_epi32(scaled + (float)zy);
+            const int32_t q = (int32_t)((uint32_t)ck_m_cvtps_epi32(scaled + (float)zy) + (uint32_t)offset);
             op[c] = (uint8_t)(q < lo ? lo : (q > hi ? hi : q));
         }
     }
@@ -84,19 +84,21 @@ void ck_lookup_u8__avx2(const uint8_t *x, const uint8_t *table, uint8_t *out, si
 /// Longest broadcast row (channels) the AVX-512 product reads as one run of pixels (on the stack).
 #define CK_QMUL_ROW_MAX 4096
 
-/// 16 products (a - za)(b - zb), scaled by m, plus zy, rounded, as int32 (before the clamp).
+/// 16 products (a - za)(b - zb), scaled by m, plus zy, rounded, plus the code offset, as int32
+/// (before the clamp).
 static inline __attribute__((target("avx512f,avx512bw,avx512vl"))) __m512i ck_qmul16(__m128i a, __m128i b, __m512i vza, __m512i vzb,
-                                                                                   __m512 vm, __m512 vzy) {
+                                                                                   __m512 vm, __m512 vzy, __m512i voff) {
     const __m512i da = _mm512_sub_epi32(_mm512_cvtepu8_epi32(a), vza), db = _mm512_sub_epi32(_mm512_cvtepu8_epi32(b), vzb);
-    return _mm512_cvtps_epi32(_mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(da, db)), vm), vzy));
+    return _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(da, db)), vm), vzy)), voff);
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vl")))
 void ck_qmul_u8__avx512(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, size_t b_stride, float m, int32_t zy,
-                        int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels) {
+                        int32_t offset, int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels) {
     const __m512i vza = _mm512_set1_epi32(za), vzb = _mm512_set1_epi32(zb);
     const __m512i v0 = _mm512_set1_epi32(lo), v255 = _mm512_set1_epi32(hi);
     const __m512 vm = _mm512_set1_ps(m), vzy = _mm512_set1_ps((float)zy);
+    const __m512i voff = _mm512_set1_epi32(offset);
     // 64 codes at a time with plain loads and one store (ck_pack64_u8), then [lo, hi] on the
     // bytes: clamp(v) == clamp(sat_u8(sat_s16(v))) when 0 <= lo <= hi <= 255.
     const int packs = lo >= 0 && lo <= hi && hi <= 255;
@@ -118,7 +120,7 @@ void ck_qmul_u8__avx512(const uint8_t *a, int32_t za, const uint8_t *b, int32_t 
             const uint8_t *bp = b_stride ? b + i : gates + at;
             __m512i q[4];
             for (int j = 0; j < 4; j++)
-                q[j] = ck_qmul16(_mm_loadu_si128((const __m128i *)(a + i + 16 * j)), _mm_loadu_si128((const __m128i *)(bp + 16 * j)), vza, vzb, vm, vzy);
+                q[j] = ck_qmul16(_mm_loadu_si128((const __m128i *)(a + i + 16 * j)), _mm_loadu_si128((const __m128i *)(bp + 16 * j)), vza, vzb, vm, vzy, voff);
             _mm512_storeu_si512(out + i, _mm512_min_epu8(_mm512_max_epu8(ck_pack64_u8(q[0], q[1], q[2], q[3]), lo8), hi8));
             at = (at + 64) % channels;
         }
@@ -126,7 +128,7 @@ void ck_qmul_u8__avx512(const uint8_t *a, int32_t za, const uint8_t *b, int32_t 
             const size_t left = n - i;
             const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
             const uint8_t *bp = b_stride ? b + i : gates + at;
-            const __m512i r = ck_qmul16(_mm_maskz_loadu_epi8(k, a + i), _mm_maskz_loadu_epi8(k, bp), vza, vzb, vm, vzy);
+            const __m512i r = ck_qmul16(_mm_maskz_loadu_epi8(k, a + i), _mm_maskz_loadu_epi8(k, bp), vza, vzb, vm, vzy, voff);
             _mm512_mask_cvtepi32_storeu_epi8(out + i, k, _mm512_min_epi32(_mm512_max_epi32(r, v0), v255));
             at = (at + 16) % channels;
         }
@@ -141,13 +143,13 @@ void ck_qmul_u8__avx512(const uint8_t *a, int32_t za, const uint8_t *b, int32_t 
                 __m512i q[4];
                 for (int j = 0; j < 4; j++)
                     q[j] = ck_qmul16(_mm_loadu_si128((const __m128i *)(ap + c + 16 * j)), _mm_loadu_si128((const __m128i *)(bp + c + 16 * j)),
-                                     vza, vzb, vm, vzy);
+                                     vza, vzb, vm, vzy, voff);
                 _mm512_storeu_si512(op + c, _mm512_min_epu8(_mm512_max_epu8(ck_pack64_u8(q[0], q[1], q[2], q[3]), lo8), hi8));
             }
         for (; c < channels; c += 16) {
             const size_t left = channels - c;
             const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
-            const __m512i r = ck_qmul16(_mm_maskz_loadu_epi8(k, ap + c), _mm_maskz_loadu_epi8(k, bp + c), vza, vzb, vm, vzy);
+            const __m512i r = ck_qmul16(_mm_maskz_loadu_epi8(k, ap + c), _mm_maskz_loadu_epi8(k, bp + c), vza, vzb, vm, vzy, voff);
             _mm512_mask_cvtepi32_storeu_epi8(op + c, k, _mm512_min_epi32(_mm512_max_epi32(r, v0), v255));
         }
     }
@@ -155,10 +157,11 @@ void ck_qmul_u8__avx512(const uint8_t *a, int32_t za, const uint8_t *b, int32_t 
 
 __attribute__((target("avx2")))
 void ck_qmul_u8__avx2(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, size_t b_stride, float m, int32_t zy,
-                      int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels) {
+                      int32_t offset, int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels) {
     const __m256i vza = _mm256_set1_epi32(za), vzb = _mm256_set1_epi32(zb);
     const __m256i v0 = _mm256_set1_epi32(lo), v255 = _mm256_set1_epi32(hi);
     const __m256 vm = _mm256_set1_ps(m), vzy = _mm256_set1_ps((float)zy);
+    const __m256i voff = _mm256_set1_epi32(offset);
     for (size_t p = 0; p < pixels; p++) {
         const uint8_t *ap = a + p * channels, *bp = b + p * b_stride;
         uint8_t *op = out + p * channels;
@@ -167,18 +170,18 @@ void ck_qmul_u8__avx2(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb
             const __m256i da = _mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(ap + c))), vza);
             const __m256i db = _mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(bp + c))), vzb);
             const __m256 f = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_mullo_epi32(da, db)), vm), vzy);
-            const __m256i r = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(f), v0), v255);
+            const __m256i r = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(f), voff), v0), v255);
             const __m128i p16 = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
             _mm_storel_epi64((__m128i *)(op + c), _mm_packus_epi16(p16, p16));
         }
-        if (c < channels) ck_qmul_u8__scalar(ap + c, za, bp + c, zb, 0, m, zy, lo, hi, op + c, 1, channels - c);
+        if (c < channels) ck_qmul_u8__scalar(ap + c, za, bp + c, zb, 0, m, zy, offset, lo, hi, op + c, 1, channels - c);
     }
 }
 #else
 void ck_lookup_u8__avx512vbmi(const uint8_t *x, const uint8_t *table, uint8_t *out, size_t n) { ck_lookup_u8__scalar(x, table, out, n); }
 void ck_lookup_u8__avx2(const uint8_t *x, const uint8_t *table, uint8_t *out, size_t n) { ck_lookup_u8__scalar(x, table, out, n); }
 void ck_qmul_u8__avx512(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, size_t b_stride, float m, int32_t zy,
-                        int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels) { ck_qmul_u8__scalar(a, za, b, zb, b_stride, m, zy, lo, hi, out, pixels, channels); }
+                        int32_t offset, int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels) { ck_qmul_u8__scalar(a, za, b, zb, b_stride, m, zy, offset, lo, hi, out, pixels, channels); }
 void ck_qmul_u8__avx2(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, size_t b_stride, float m, int32_t zy,
-                      int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels) { ck_qmul_u8__scalar(a, za, b, zb, b_stride, m, zy, lo, hi, out, pixels, channels); }
+                      int32_t offset, int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels) { ck_qmul_u8__scalar(a, za, b, zb, b_stride, m, zy, offset, lo, hi, out, pixels, channels); }
 #endif

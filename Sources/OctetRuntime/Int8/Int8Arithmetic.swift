@@ -33,15 +33,17 @@ public enum Int8Arithmetic {
         toInt32(c.addingProduct(Float(b), mb).addingProduct(Float(a), ma))
     }
 
-    /// One Mul output code: `clamp(rne(float(p) · m + float(z_y)), lo, hi)`, the zero point added
-    /// in float before rounding, as ONNX Runtime's QLinearMul does (its SSE2 kernel: `mulps`, then
-    /// `addps`, then `cvtps2dq`; no fused multiply-add). Where `p · m` lands within an ulp of a
-    /// half this differs from `requantize` (which rounds first): with z_y = 128, 15.4999946 + 128
-    /// is 143.5 in float and rounds to 144.
+    /// One Mul output code: `clamp(rne(float(p) · m + float(z_y)) + offset, lo, hi)`, the zero
+    /// point added in float before rounding, as ONNX Runtime's QLinearMul does (its SSE2 kernel:
+    /// `mulps`, then `addps`, then `cvtps2dq`; no fused multiply-add). Where `p · m` lands within
+    /// an ulp of a half this differs from `requantize` (which rounds first): with z_y = 128,
+    /// 15.4999946 + 128 is 143.5 in float and rounds to 144. `z_y` is the zero point as the file
+    /// writes it, so for int8 codes (which run shifted by 128) it is the signed one and `offset`
+    /// is 128: the float sum then rounds as ONNX Runtime's int8 QLinearMul rounds it.
     @inline(__always)
-    public static func product(_ p: Int32, _ m: Float, zeroPoint: Int32, lo: Int32, hi: Int32) -> UInt8 {
+    public static func product(_ p: Int32, _ m: Float, zeroPoint: Int32, offset: Int32 = 0, lo: Int32, hi: Int32) -> UInt8 {
         let scaled = Float(p) * m
-        let v = toInt32(scaled + Float(zeroPoint))
+        let v = toInt32(scaled + Float(zeroPoint)) &+ offset
         return UInt8(truncatingIfNeeded: min(max(v, lo), hi))
     }
 

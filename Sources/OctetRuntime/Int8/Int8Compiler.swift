@@ -241,20 +241,26 @@ struct Int8Compiler {
         return (spec.params, scales, spec.lo, spec.hi)
     }
 
+    /// The shift of `q`'s codes. Signed activations (ONNX Runtime's default QInt8) run as unsigned
+    /// ones shifted by 128: code q in [-128, 127] with zero point z is code q + 128 in [0, 255]
+    /// with zero point z + 128, the same real value, and every rounding and clamp maps one to one
+    /// (Mul, which adds its zero point in float before rounding, adds the signed one and shifts
+    /// after: `Int8Arithmetic.product`). This is the "+128 shift" that lets u8 x s8 instructions
+    /// (vpdpbusd, vpmaddubsw) take s8 inputs; the per-channel weight-sum compensation it needs is
+    /// the zero-point term every kernel has.
+    func codeShift(_ q: Node) throws(RuntimeError) -> Int32 {
+        let zp = q.inputs.count > 2 ? graph.initializers[q.inputs[2]] : nil
+        switch zp?.dtype {
+        case nil, .uint8?: return 0
+        case .int8?: return 128
+        case let other?: throw fail(q, "QuantizeLinear to \(other) (only uint8 and int8 activations are supported)")
+        }
+    }
+
     /// `outputSpec` with scale `s`.
     func outputSpec(_ q: Node, _ act: Node?, scale s: Float) throws(RuntimeError) -> (params: QuantParams, lo: Int32, hi: Int32) {
         let zp = q.inputs.count > 2 ? graph.initializers[q.inputs[2]] : nil
-        // Signed activations (ONNX Runtime's default QInt8) run as unsigned ones shifted by 128:
-        // code q in [-128, 127] with zero point z is code q + 128 in [0, 255] with zero point
-        // z + 128, the same real value, and every rounding and clamp maps one to one. This is the
-        // "+128 shift" that lets u8 x s8 instructions (vpdpbusd, vpmaddubsw) take s8 inputs; the
-        // per-channel weight-sum compensation it needs is the zero-point term every kernel has.
-        let shift: Int32
-        switch zp?.dtype {
-        case nil, .uint8?: shift = 0
-        case .int8?: shift = 128
-        case let other?: throw fail(q, "QuantizeLinear to \(other) (only uint8 and int8 activations are supported)")
-        }
+        let shift = try codeShift(q)
         let params = QuantParams(scale: s, zeroPoint: Int32(zp?.data.doubles.first ?? 0) + shift, dtype: .uint8)
         var lo: Int32 = 0, hi: Int32 = 255
         switch act?.op {
@@ -351,8 +357,10 @@ struct Int8Compiler {
             let (py, lo, hi) = try outputSpec(fused.q, fused.act)
             let (first, second) = shape.swapped ? (b, a) : (a, b)
             let m = Int8Arithmetic.multiplier(a.params.scale, b.params.scale, over: py.scale)
+            let shift = try codeShift(fused.q)
             steps.append(.mul(QuantizedMul(a: first.slot, b: second.slot, dst: newU8(out, py), za: first.params.zeroPoint,
-                                           zb: second.params.zeroPoint, zy: py.zeroPoint, m: m, lo: lo, hi: hi, pixels: shape.pixels,
+                                           zb: second.params.zeroPoint, zy: py.zeroPoint - shift, codeOffset: shift, m: m, lo: lo, hi: hi,
+                                           pixels: shape.pixels,
                                            channels: shape.channels, broadcastB: shape.broadcast, fast: isa)))
         case .maxPool(let w, _), .averagePool(let w, _, _):
             guard let fused, let x = quantized(node.inputs[0]), let s = shapes[node.inputs[0]], let o = shapes[node.outputs[0]] else {

@@ -161,14 +161,15 @@ enum Int8Kernels {
             let a = t.u8Buffer(s.a), b = t.u8Buffer(s.b), y = t.u8Buffer(s.dst)
             if let fast = s.fast, let ap = a.baseAddress, let bp = b.baseAddress, let yp = y.baseAddress {
                 QuantizedMulKernel.run(ap, zeroA: s.za, bp, zeroB: s.zb, broadcastB: s.broadcastB, multiplier: s.m, zeroOut: s.zy,
-                                       lo: s.lo, hi: s.hi, output: yp, pixels: s.pixels, channels: s.channels, isa: fast)
+                                       codeOffset: s.codeOffset, lo: s.lo, hi: s.hi, output: yp, pixels: s.pixels, channels: s.channels,
+                                       isa: fast)
                 return
             }
             for p in 0..<s.pixels {
                 for c in 0..<s.channels {
                     let i = p * s.channels + c, j = s.broadcastB ? c : i
                     let product = (Int32(a[i]) - s.za) * (Int32(b[j]) - s.zb)
-                    y[i] = Int8Arithmetic.product(product, s.m, zeroPoint: s.zy, lo: s.lo, hi: s.hi)
+                    y[i] = Int8Arithmetic.product(product, s.m, zeroPoint: s.zy, offset: s.codeOffset, lo: s.lo, hi: s.hi)
                 }
             }
         case .island:

@@ -130,7 +130,10 @@ struct ConcatPart {
 /// The operands and arithmetic of a quantized Mul: y = requantize((a − za)·(b − zb), m) + zy.
 struct QuantizedMul {
     var a: Int, b: Int, dst: Int
-    var za: Int32, zb: Int32, zy: Int32
+    var za: Int32, zb: Int32
+    /// The output zero point as the file writes it (signed for int8 codes), added in float, and
+    /// the shift of its codes (128 for int8, else 0), added after rounding (`Int8Arithmetic.product`).
+    var zy: Int32, codeOffset: Int32
     var m: Float
     var lo: Int32, hi: Int32
     /// `pixels` rows of `channels` values; b is one row broadcast over them when `broadcastB`.
