@@ -157,8 +157,7 @@ public func calibrationTable(_ graph: Graph, histograms: [String: AbsHistogram],
             // Codes above the ceiling would all mean the readers' same result. Only where the
             // grid's low end is within −c: a threshold caps both sides, and below the floor (or
             // the bound) nothing is lost, where without one a Clip(−∞, 1) would still read −5
-            // (such a Clip fuses into the op before it in the graphs seen so far, so this guard
-            // has no test of its own).
+            // (LowerBoundsTests: a convolution read by two such Clips).
             method += String(format: ", capped at %g (its readers' ceiling)", c)
             threshold = c
             sqnr = ThresholdSearch.estimatedSQNR(h, threshold: threshold, nonNegative: unsigned)

@@ -100,6 +100,29 @@ final class LowerBoundsTests: XCTestCase {
         XCTAssertEqual(g.params, QuantParams.activation(threshold: g.threshold, lowerBound: g.lowerBound))
     }
 
+    /// A Clip without a lower bound passes every negative value on, so its ceiling must not cap
+    /// the threshold of a tensor that goes below minus the ceiling (a threshold caps both sides).
+    /// A convolution read by two such Clips (so neither fuses into it) is calibrated on its own.
+    func testACeilingWithoutAFloorLeavesTheThresholdAlone() throws {
+        var b = GraphBuilder(name: "clips")
+        var r = TestRandom(seed: 9)
+        let x = b.input("x", dims: [nil, 3, 6, 6])
+        let conv = b.add(.conv(Window2D(kernel: [1, 1]), group: 1), [x, b.constant("w", r.tensor([4, 3, 1, 1], -2, 2))], name: "conv")
+        b.output(b.add(.clip(min: -.infinity, max: 2), [conv], name: "clip2"), dims: [nil, 4, 6, 6])
+        b.output(b.add(.clip(min: -.infinity, max: 3), [conv], name: "clip3"), dims: [nil, 4, 6, 6])
+        XCTAssertEqual(LowerBounds.readerCeilings(b.graph)[conv], 3, "both readers are constant above 3")
+        let dir = try TestPaths.temporaryDirectory(self)
+        let npy = dir.appendingPathComponent("x.npy").path
+        try NPYFile.write(path: npy, shape: [6, 3, 6, 6], values: r.tensor([6, 3, 6, 6], -3, 3).floats!)
+        var config = QuantConfig()
+        config.sensitivityMarginDB = nil
+        let q = try quantizeModel(b.graph, calibrationData: try NPYDataset(path: npy), config: config)
+        let e = try XCTUnwrap(q.table.entries.first { $0.tensor == conv }, "\(q.table.entries.map(\.tensor))")
+        XCTAssertGreaterThan(Double(e.observedMax), 6)
+        XCTAssertFalse(e.method.contains("capped"), e.method)
+        XCTAssertGreaterThan(e.threshold, 3, e.method)
+    }
+
     /// Each floor `readerFloors` gives leaves its readers' outputs unchanged when the input is
     /// clamped to it (FP32, x over [−20, 20]), and a value with a reader that looks below it
     /// (SiLU's Sigmoid, a residual Add, a graph output) has none.
