@@ -240,8 +240,8 @@ void ck_leaky_codes_u8__avx2(const ck_leaky_codes_params *p, const uint8_t *x, u
 /// multiply and add rounded separately, cvt rounding half to even (INT32_MIN on overflow, as
 /// vcvtps2dq), the offset's sum wrapping: ONNX Runtime's QLinearMul, Int8Arithmetic.product in
 /// Swift. zy is the file's zero point (signed for int8 codes, which run shifted: offset 128,
-/// else 0), so the float sum rounds as ONNX Runtime's does for either type. b_stride is C (same shape) or 0 (b is one row of C, a
-/// squeeze-excitation's per-channel gate).
+/// else 0), so the float sum rounds as ONNX Runtime's does for either type. b_stride is C (same
+/// shape) or 0 (b is one row of C, a squeeze-excitation's per-channel gate).
 void ck_qmul_u8__scalar(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, size_t b_stride, float m, int32_t zy,
                         int32_t offset, int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels);
 void ck_qmul_u8__avx512(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, size_t b_stride, float m, int32_t zy,
