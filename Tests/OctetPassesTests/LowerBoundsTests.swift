@@ -78,12 +78,7 @@ final class LowerBoundsTests: XCTestCase {
         let logits = b.add(.conv(Window2D(kernel: [3, 3], pads: [1, 1, 1, 1]), group: 1),
                            [x, b.constant("wg", r.tensor([4, 3, 3, 3], -2, 2)), b.constant("bg", r.tensor([4], -0.2, 0.2))], name: "logits")
         b.output(b.add(.unary(.hardSigmoid(alpha: 1.0 / 6, beta: 0.5)), [logits], name: "gate"), dims: [nil, 4, 9, 9])
-        let dir = try TestPaths.temporaryDirectory(self)
-        let npy = dir.appendingPathComponent("x.npy").path
-        try NPYFile.write(path: npy, shape: [6, 3, 9, 9], values: r.tensor([6, 3, 9, 9], -3, 3).floats!)
-        var config = QuantConfig()
-        config.sensitivityMarginDB = nil
-        let q = try quantizeModel(b.graph, calibrationData: try NPYDataset(path: npy), config: config)
+        let q = try calibrated(b.graph, samples: r.tensor([6, 3, 9, 9], -3, 3))
         let e = try XCTUnwrap(q.table.entries.first { $0.tensor == act })
         XCTAssertEqual(e.lowerBound, -0.375)
         XCTAssertEqual(e.params, QuantParams.activation(threshold: e.threshold, lowerBound: -0.375))
@@ -100,6 +95,15 @@ final class LowerBoundsTests: XCTestCase {
         XCTAssertEqual(g.params, QuantParams.activation(threshold: g.threshold, lowerBound: g.lowerBound))
     }
 
+    /// `graph` calibrated with the defaults on `samples` (every layer quantized).
+    func calibrated(_ graph: Graph, samples: Tensor) throws -> QuantizedModel {
+        let npy = try TestPaths.temporaryDirectory(self).appendingPathComponent("x.npy").path
+        try NPYFile.write(path: npy, shape: samples.shape.dims, values: try XCTUnwrap(samples.floats))
+        var config = QuantConfig()
+        config.sensitivityMarginDB = nil
+        return try quantizeModel(graph, calibrationData: try NPYDataset(path: npy), config: config)
+    }
+
     /// A Clip without a lower bound passes every negative value on, so its ceiling must not cap
     /// the threshold of a tensor that goes below minus the ceiling (a threshold caps both sides).
     /// A convolution read by two such Clips (so neither fuses into it) is calibrated on its own.
@@ -111,12 +115,7 @@ final class LowerBoundsTests: XCTestCase {
         b.output(b.add(.clip(min: -.infinity, max: 2), [conv], name: "clip2"), dims: [nil, 4, 6, 6])
         b.output(b.add(.clip(min: -.infinity, max: 3), [conv], name: "clip3"), dims: [nil, 4, 6, 6])
         XCTAssertEqual(LowerBounds.readerCeilings(b.graph)[conv], 3, "both readers are constant above 3")
-        let dir = try TestPaths.temporaryDirectory(self)
-        let npy = dir.appendingPathComponent("x.npy").path
-        try NPYFile.write(path: npy, shape: [6, 3, 6, 6], values: r.tensor([6, 3, 6, 6], -3, 3).floats!)
-        var config = QuantConfig()
-        config.sensitivityMarginDB = nil
-        let q = try quantizeModel(b.graph, calibrationData: try NPYDataset(path: npy), config: config)
+        let q = try calibrated(b.graph, samples: r.tensor([6, 3, 6, 6], -3, 3))
         let e = try XCTUnwrap(q.table.entries.first { $0.tensor == conv }, "\(q.table.entries.map(\.tensor))")
         XCTAssertGreaterThan(Double(e.observedMax), 6)
         XCTAssertFalse(e.method.contains("capped"), e.method)
