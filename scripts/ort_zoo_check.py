@@ -14,11 +14,18 @@ second is the file's reference semantics up to float rounding; `ort_vs_ort_unfus
 far ONNX Runtime's fused kernels are from it, the noise floor any other engine meets when compared
 with ONNX Runtime.
 
+`ort_convs` counts the convolutions of ONNX Runtime's optimized graph by kind: "integer"
+(QLinearConv, ConvInteger) and "float" (a Conv its QDQ fusion left in float: on x86 every
+convolution of an int8-activation file, whose agreement with any integer engine is then bounded by
+float rounding at the QDQ boundaries).
+
 usage: ort_zoo_check.py FP32.onnx INT8.onnx in.npz out.npz
 Needs: pip install onnxruntime numpy
 """
 import argparse
 import json
+import os
+import tempfile
 
 import numpy as np
 import onnxruntime as ort
@@ -38,6 +45,18 @@ def run(session, inputs, batch=32):
     return {name: np.concatenate([p[j] for p in parts]) for j, name in enumerate(names)}
 
 
+def optimized_conv_kinds(path):
+    """Counts the convolutions ONNX Runtime runs as integer and as float kernels after its graph optimizations."""
+    import onnx
+    with tempfile.TemporaryDirectory() as work:
+        options = ort.SessionOptions()
+        options.optimized_model_filepath = os.path.join(work, "optimized.onnx")
+        ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        ops = [n.op_type for n in onnx.load(options.optimized_model_filepath).graph.node]
+    return {"integer": sum(op in ("QLinearConv", "ConvInteger") for op in ops),
+            "float": sum(op in ("Conv", "FusedConv") for op in ops)}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("fp32")
@@ -53,7 +72,7 @@ def main():
     unfused_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     unfused = run(ort.InferenceSession(args.int8, unfused_options, providers=["CPUExecutionProvider"]), inputs)
     n = len(next(iter(inputs.values())))
-    out = {"images": n, "outputs": {}}
+    out = {"images": n, "ort_convs": optimized_conv_kinds(args.int8), "outputs": {}}
     for name, ref in fp32.items():
         o = octet[name].reshape(int8[name].shape)
         out["outputs"][name] = {"octet_vs_ort_int8_sqnr_db": sqnr(int8[name], o), "octet_int8_vs_fp32_sqnr_db": sqnr(ref, o),

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # The INT8 accuracy table of docs/benchmarks.md: every model of the zoo calibrated by Octet (kl,
 # the first SAMPLES shared images, its recipe) and, where ONNX Runtime's quantize_static can make
-# one, ONNX Runtime's own QDQ file of the same model (calibrated on the same preprocessed images),
+# one, ONNX Runtime's own QDQ file of the same model (calibrated on the same preprocessed images;
+# "ort" with its default int8 activations, "ort-u8" with uint8 ones, the form its x86 kernels fuse),
 # and with NNCF installed, NNCF's (scripts/nncf_quantize.py, the same images); each file run by Octet and by ONNX Runtime on held-out images 250.. (EVAL of them), compared
 # with FP32 and with each other (scripts/ort_zoo_check.py). Prints one JSON line per model and file.
 #
-# usage: [FILES="octet ort nncf"] scripts/zoo_int8_check.sh [OCTET] [SHARED] [SAMPLES] [EVAL]
-# FILES picks the kinds of file (default all three). Needs: a release build, python3 with
+# usage: [FILES="octet ort ort-u8 nncf"] scripts/zoo_int8_check.sh [OCTET] [SHARED] [SAMPLES] [EVAL]
+# FILES picks the kinds of file (default all four). Needs: a release build, python3 with
 # onnxruntime, onnx and numpy (and nncf for NNCF's files: pip install nncf).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OCTET=${1:-.build/release/octet}; SHARED=${2:-../shared}; SAMPLES=${3:-64}; EVAL=${4:-128}
-FILES=${FILES:-octet ort nncf}
+FILES=${FILES:-octet ort ort-u8 nncf}
 wanted() { case " $FILES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 IMAGES=$SHARED/data/imagenet-sample
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
@@ -22,7 +23,7 @@ for model in "$SHARED"/models/zoo/*.onnx; do
   fi
   # The calibration inputs, preprocessed by Octet, for ONNX Runtime's calibration.
   "$OCTET" eval "$model" "$dir/$name.int8.onnx" --data "$IMAGES" --limit "$SAMPLES" --save-inputs "$WORK/$name.cal.npz" > /dev/null 2>&1
-  ort_file=""; nncf_file=""
+  ort_file=""; ort_u8_file=""; nncf_file=""
   if wanted nncf; then
     if python3 scripts/nncf_quantize.py "$model" "$WORK/$name.nncf.onnx" --npz "$WORK/$name.cal.npz" --samples "$SAMPLES" > "$WORK/nncf.log" 2>&1; then
       nncf_file=$WORK/$name.nncf.onnx
@@ -33,9 +34,13 @@ for model in "$SHARED"/models/zoo/*.onnx; do
   if wanted ort && python3 scripts/ort_quantize.py "$model" "$WORK/$name.ort.onnx" --npz "$WORK/$name.cal.npz" --samples "$SAMPLES" --preprocess > /dev/null 2>&1; then
     ort_file=$WORK/$name.ort.onnx
   fi
+  if wanted ort-u8 && python3 scripts/ort_quantize.py "$model" "$WORK/$name.ort-u8.onnx" --npz "$WORK/$name.cal.npz" --samples "$SAMPLES" \
+       --preprocess --activations uint8 > /dev/null 2>&1; then
+    ort_u8_file=$WORK/$name.ort-u8.onnx
+  fi
   octet_file=""; wanted octet && octet_file=$dir/$name.int8.onnx
-  for file in $octet_file $ort_file $nncf_file; do
-    kind=octet; [ "$file" = "$ort_file" ] && kind=ort; [ "$file" = "$nncf_file" ] && kind=nncf
+  for file in $octet_file $ort_file $ort_u8_file $nncf_file; do
+    kind=octet; [ "$file" = "$ort_file" ] && kind=ort; [ "$file" = "$ort_u8_file" ] && kind=ort-u8; [ "$file" = "$nncf_file" ] && kind=nncf
     if ! "$OCTET" eval "$model" "$file" --data "$IMAGES" --offset 250 --limit "$EVAL" --save-inputs "$WORK/in.npz" \
          --save-outputs "$WORK/out.npz" > "$WORK/eval.log" 2>&1; then
       echo "{\"model\": \"$name\", \"file\": \"$kind\", \"error\": \"octet eval failed: $(tail -1 "$WORK/eval.log")\"}"; continue
@@ -47,4 +52,5 @@ for model in "$SHARED"/models/zoo/*.onnx; do
     esac
   done
   wanted ort && [ -z "$ort_file" ] && echo "{\"model\": \"$name\", \"file\": \"ort\", \"error\": \"quantize_static failed\"}"
+  wanted ort-u8 && [ -z "$ort_u8_file" ] && echo "{\"model\": \"$name\", \"file\": \"ort-u8\", \"error\": \"quantize_static failed\"}"
 done

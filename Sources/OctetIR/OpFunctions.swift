@@ -38,11 +38,12 @@ public enum UnaryFunction: Hashable, Sendable {
     }
 
     /// The ONNX operator definition, evaluated in float (ONNX Runtime's CPU kernels compute
-    /// these in float too; `hardSwish` is x * HardSigmoid(x) with alpha 1/6, beta 0.5).
+    /// these in float too; `hardSwish` is x * HardSigmoid(x) with alpha 1/6, beta 0.5; `sigmoid`
+    /// is ONNX Runtime's own approximation, `RationalLogistic`, so quantized tables match its codes).
     @inline(__always)
     public func apply(_ x: Float) -> Float {
         switch self {
-        case .sigmoid: x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x))
+        case .sigmoid: RationalLogistic.evaluate(x)
         case .tanh: Foundation.tanh(x)
         case .exp: Foundation.exp(x)
         case .log: Foundation.log(x)

@@ -29,4 +29,24 @@ final class QuantizedAddKernelTests: XCTestCase {
             }
         }
     }
+
+    /// The constant `z_y − fma(M_a, z_a, M_b·z_b)` as ONNX Runtime's x86 build computes it. A real
+    /// case (the residual Add of features.2.1 in ONNX Runtime's uint8-activation QDQ file of
+    /// tv_efficientnet_b0_bncal): a = 106 (scale 0.11257652, zero point 132), b = 113 (0.09777875,
+    /// 120), output scale 0.14162512, zero point 126. With the fused constant the sum is 100.50001
+    /// and ONNX Runtime 1.32 writes 101; rounding M_a·z_a first moves the constant by an ulp to a
+    /// sum of exactly 100.5, which rounds to 100.
+    func testTheConstantRoundsAsONNXRuntimesQLinearAdd() {
+        let ma = Int8Arithmetic.multiplier(0.11257652, 1, over: 0.14162512), mb = Int8Arithmetic.multiplier(0.09777875, 1, over: 0.14162512)
+        let c = Int8Arithmetic.addConstant(ma: ma, za: 132, mb: mb, zb: 120, zy: 126)
+        XCTAssertEqual(Int8Arithmetic.add(106, ma, 113, mb, constant: c), 101)
+        for isa in ISA.supported {
+            for n in [1, 31, 64, 100] {
+                var out = [UInt8](repeating: 0, count: n)
+                QuantizedAddKernel.run([UInt8](repeating: 106, count: n), ma, [UInt8](repeating: 113, count: n), mb, constant: c,
+                                       lo: 0, hi: 255, output: &out, count: n, isa: isa)
+                XCTAssertEqual(Set(out), [101], "\(isa) n=\(n)")
+            }
+        }
+    }
 }

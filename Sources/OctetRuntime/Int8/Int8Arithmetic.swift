@@ -10,8 +10,8 @@ import OctetCore
 ///   QLinearConv does, so both engines requantize with the same M); `rne` rounds half to even
 ///   (what `vcvtps2dq` does). A fused Relu is `lo = z_y`; a fused Clip(a, b) is
 ///   `lo = Q(a), hi = Q(b)` (Q is monotonic, so this equals quantizing the clipped value).
-/// - Add, in ONNX Runtime's form (MLAS QLinearAdd, float-multiply variant): `M_a = s_a / s_y`,
-///   `M_b = s_b / s_y` in Float, `c = Float(z_y) − (M_a · z_a + M_b · z_b)` (each operation rounded),
+/// - Add, in ONNX Runtime's form (MLAS QLinearAdd, its AVX2 kernel, which x86 machines with AVX2
+///   run): `M_a = s_a / s_y`, `M_b = s_b / s_y` in Float, `c = Float(z_y) − fma(M_a, z_a, M_b · z_b)`,
 ///   `q = clamp(rne(fma(a_q, M_a, fma(b_q, M_b, c))))`.
 /// - Average pooling: `q = clamp(rne(Float(Σ (x_q − z_x)) · M) + z_y)`, `M = Float(s_x / (n · s_y))`.
 /// - Max pooling: the max of the u8 codes, then requantized if the output parameters differ.
@@ -21,10 +21,14 @@ public enum Int8Arithmetic {
         (a * b) / c
     }
 
-    /// The constant of an Add: `Float(z_y) − (M_a·z_a + M_b·z_b)`, each operation rounded.
+    /// The constant of an Add: `Float(z_y) − fma(M_a, z_a, M_b·z_b)`. ONNX Runtime's source writes
+    /// `z_y − (M_a·z_a + M_b·z_b)`, and its x86 build contracts the first product and the sum into
+    /// one fused multiply-add; rounding `M_a·z_a` separately instead moves the constant by an ulp,
+    /// enough to flip outputs whose sum lands within an ulp of a half (8 of 301,056 codes of a
+    /// residual Add of ONNX Runtime's EfficientNet-B0 file).
     public static func addConstant(ma: Float, za: Int32, mb: Float, zb: Int32, zy: Int32) -> Float {
-        let pa = ma * Float(za), pb = mb * Float(zb)
-        return Float(zy) - (pa + pb)
+        let pb = mb * Float(zb)
+        return Float(zy) - pb.addingProduct(ma, Float(za))
     }
 
     /// One Add output code before clamping: `rne(fma(a, M_a, fma(b, M_b, c)))`.
