@@ -41,6 +41,33 @@ final class Int8AveragePoolPathTests: XCTestCase {
         }
     }
 
+    /// The multiplier is ONNX Runtime's `s_x / (s_y · Float(n))`. A real case (the squeeze of
+    /// features.4 in ONNX Runtime's uint8 QDQ file of tv_mobilenet_v3_small_bncal): 14 × 14 codes
+    /// (scale 0.039020624, zero point 10) summing to 2399 above the zero point, output scale
+    /// 0.007894289, zero point 35. With ONNX Runtime's multiplier the mean is 60.500004 output
+    /// steps (code 96, what ONNX Runtime writes); with the correctly rounded one it is 60.5 (95).
+    func testTheGlobalPoolRoundsAsONNXRuntimesQLinearGlobalAveragePool() throws {
+        XCTAssertEqual(Float(2399) * Int8Arithmetic.averageMultiplier(inputScale: 0.039020624, outputScale: 0.007894289, taps: 196), 60.500004)
+        var b = GraphBuilder(name: "squeeze")
+        func qdq(_ v: String, _ s: Float, _ z: UInt8) throws -> String {
+            let sn = b.constant("s", Tensor.filled([], s)), zn = b.constant("z", try Tensor(shape: [], data: .uint8([z])))
+            return b.add(.dequantizeLinear(axis: 1), [b.add(.quantizeLinear(axis: 1), [v, sn, zn]), sn, zn])
+        }
+        let channels = 20
+        let input = try qdq(b.input("x", dims: [1, channels, 14, 14]), 0.039020624, 10)
+        let output = try qdq(b.add(.globalAveragePool, [input]), 0.007894289, 35)
+        b.output(output, dims: [1, channels, 1, 1])
+        // 47 codes of 23 and 149 of 22: 4359 in all, 2399 above 196 zero points of 10.
+        let codes = (0..<196).map { $0 < 47 ? 23 : 22 }
+        let x = try Tensor(shape: [1, channels, 14, 14],
+                           floats: (0..<channels).flatMap { _ in codes.map { Float($0 - 10) * 0.039020624 } })
+        for isa in [nil] + ISA.supported.map(Optional.some) {
+            let got = try Int8Plan(graph: b.graph, threads: 1, isa: isa).run(["x": x])
+            let expected = Float(96 - 35) * 0.007894289
+            XCTAssertEqual(try XCTUnwrap(got[output]?.floats), [Float](repeating: expected, count: channels), "\(isa.map(\.description) ?? "swift")")
+        }
+    }
+
     /// A global pool over 3000 × 3000 pixels of code 255 with zero point 0: the sum, 2.3
     /// billion, does not fit Int32 (a wrapping sum is still right when the sum less the zero
     /// points fits), and the pool still gives the mean on every path (a wrapped sum gives code 0).

@@ -13,12 +13,22 @@ import OctetCore
 /// - Add, in ONNX Runtime's form (MLAS QLinearAdd, its AVX2 kernel, which x86 machines with AVX2
 ///   run): `M_a = s_a / s_y`, `M_b = s_b / s_y` in Float, `c = Float(z_y) − fma(M_a, z_a, M_b · z_b)`,
 ///   `q = clamp(rne(fma(a_q, M_a, fma(b_q, M_b, c))))`.
-/// - Average pooling: `q = clamp(rne(Float(Σ (x_q − z_x)) · M) + z_y)`, `M = Float(s_x / (n · s_y))`.
+/// - Average pooling: `q = clamp(rne(Float(Σ (x_q − z_x)) · M) + z_y)`, `M = s_x / (s_y · Float(n))`
+///   in Float in that order (`averageMultiplier`, ONNX Runtime's QLinearGlobalAveragePool).
 /// - Max pooling: the max of the u8 codes, then requantized if the output parameters differ.
 public enum Int8Arithmetic {
     /// Float multiplier `(a·b)/c`, each operation rounded to Float (ONNX Runtime's order).
     public static func multiplier(_ a: Float, _ b: Float, over c: Float) -> Float {
         (a * b) / c
+    }
+
+    /// The multiplier of an average over `taps` codes: `s_x / (s_y · Float(taps))`, each operation
+    /// rounded to Float, as ONNX Runtime's QLinearGlobalAveragePool computes it (MLAS
+    /// `CheckQLinearGlobalAveragePoolScaleAndSize`). The correctly rounded `s_x / (s_y · taps)`
+    /// can be an ulp away, enough to move a mean that lands within an ulp of a half (1 of 12,288
+    /// squeeze codes of ONNX Runtime's MobileNetV3-Small file over 128 images).
+    public static func averageMultiplier(inputScale: Float, outputScale: Float, taps: Int) -> Float {
+        inputScale / (outputScale * Float(max(taps, 1)))
     }
 
     /// The constant of an Add: `Float(z_y) − fma(M_a, z_a, M_b·z_b)`. ONNX Runtime's source writes

@@ -372,7 +372,7 @@ struct Int8Compiler {
                                     sh: w.strides[0], sw: w.strides[1], padTop: pads[0], padLeft: pads[1], padBottom: pads[2], padRight: pads[3])
             if case .averagePool(_, _, let include) = node.op {
                 steps.append(.averagePool(src: x.slot, dst: newU8(out, py), window: window, zeroIn: x.params.zeroPoint,
-                                          scaleRatio: Double(x.params.scale) / Double(py.scale), zeroOut: py.zeroPoint, countIncludePad: include,
+                                          scales: AverageScales(input: x.params.scale, output: py.scale), zeroOut: py.zeroPoint, countIncludePad: include,
                                           fast: isa))
             } else if x.params == py {
                 steps.append(.maxPool(src: x.slot, dst: newU8(out, py), window: window, fast: isa))
@@ -397,7 +397,7 @@ struct Int8Compiler {
             let window = PoolWindow(inH: s[2], inW: s[3], channels: s[1], outH: 1, outW: 1, kh: s[2], kw: s[3], sh: 1, sw: 1,
                                     padTop: 0, padLeft: 0, padBottom: 0, padRight: 0)
             steps.append(.averagePool(src: x.slot, dst: newU8(out, py), window: window, zeroIn: x.params.zeroPoint,
-                                      scaleRatio: Double(x.params.scale) / Double(py.scale), zeroOut: py.zeroPoint, countIncludePad: false,
+                                      scales: AverageScales(input: x.params.scale, output: py.scale), zeroOut: py.zeroPoint, countIncludePad: false,
                                       fast: isa))
         case .relu, .clip:
             let (lo, hi) = Self.clampBounds(node)

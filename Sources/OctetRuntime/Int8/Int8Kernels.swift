@@ -102,8 +102,8 @@ enum Int8Kernels {
             let kernel = Pool2DKernel(kind: .max, isa: fast, inHeight: w.inH, inWidth: w.inW, channels: w.channels, outHeight: w.outH,
                                       outWidth: w.outW, kernel: (w.kh, w.kw), stride: (w.sh, w.sw), padTop: w.padTop, padLeft: w.padLeft)
             QuantizedMaxPoolKernel.run(kernel, input: t.u8(src), output: t.u8(dst))
-        case .averagePool(let src, let dst, let w, let zIn, let ratio, let zOut, let include, let fast):
-            averagePool(UnsafeBufferPointer(t.u8Buffer(src)), w, zeroIn: zIn, ratio: ratio, zeroOut: zOut, countIncludePad: include,
+        case .averagePool(let src, let dst, let w, let zIn, let scales, let zOut, let include, let fast):
+            averagePool(UnsafeBufferPointer(t.u8Buffer(src)), w, zeroIn: zIn, scales: scales, zeroOut: zOut, countIncludePad: include,
                         into: t.u8Buffer(dst), fast: fast)
         case .spatialMeanFloat(let src, let dst, let pixels, let channels, let z, let scale, let fast):
             let x = t.u8(src), y = t.float(dst)
@@ -214,16 +214,16 @@ enum Int8Kernels {
         }
     }
 
-    /// Sum of (x − z_x) over each window, requantized with `ratio / n` (`Int8Arithmetic`).
+    /// Sum of (x − z_x) over each window, requantized with `Int8Arithmetic.averageMultiplier`.
     /// The average of each window's in-image codes, requantized. The window sums are added by
     /// `fast`'s sum kernel a window row at a time (a whole map when the window spans the width),
     /// or without a path by the loop here, which is the specification.
-    static func averagePool(_ x: UnsafeBufferPointer<UInt8>, _ w: PoolWindow, zeroIn: Int32, ratio: Double, zeroOut: Int32, countIncludePad: Bool,
-                            into out: UnsafeMutableBufferPointer<UInt8>, fast: ISA? = nil) {
+    static func averagePool(_ x: UnsafeBufferPointer<UInt8>, _ w: PoolWindow, zeroIn: Int32, scales: AverageScales, zeroOut: Int32,
+                            countIncludePad: Bool, into out: UnsafeMutableBufferPointer<UInt8>, fast: ISA? = nil) {
         let c = w.channels
         guard let src = x.baseAddress else { return }
         if min(w.kh, w.inH) * min(w.kw, w.inW) > maximumInt32Taps {
-            wideAveragePool(src, w, zeroIn: zeroIn, ratio: ratio, zeroOut: zeroOut, countIncludePad: countIncludePad, into: out, fast: fast)
+            wideAveragePool(src, w, zeroIn: zeroIn, scales: scales, zeroOut: zeroOut, countIncludePad: countIncludePad, into: out, fast: fast)
             return
         }
         if let fast, w.outH == 1, w.outW == 1, let dst = out.baseAddress {
@@ -233,7 +233,7 @@ enum Int8Kernels {
                 // kernel, the arithmetic of the loop below.
                 let n = countIncludePad ? padded : ys.count * xs.count
                 PixelSumKernel.mean(src, pixels: ys.count * xs.count, channels: c, zeroIn: zeroIn,
-                                    multiplier: Float(ratio / Double(max(n, 1))), zeroOut: zeroOut, into: dst, isa: fast)
+                                    multiplier: scales.multiplier(taps: n), zeroOut: zeroOut, into: dst, isa: fast)
                 return
             }
         }
@@ -251,7 +251,7 @@ enum Int8Kernels {
                     }
                 }
                 let n = countIncludePad ? padded : ys.count * xs.count
-                let m = Float(ratio / Double(max(n, 1)))
+                let m = scales.multiplier(taps: n)
                 let taps = Int32(ys.count * xs.count)
                 for ch in 0..<c {
                     out[(oy * w.outW + ox) * c + ch] = Int8Arithmetic.requantize(sums[ch] &- taps &* zeroIn, m, zeroPoint: zeroOut, lo: 0, hi: 255)
@@ -267,7 +267,7 @@ enum Int8Kernels {
     /// global pool over a map of 3000 × 3000): the sums are added `maximumInt32Taps` pixels at a
     /// time into Int64, so they never wrap, and requantized as `averagePool` does (the Float of
     /// an exact sum is the same whether it was added in Int32 or Int64).
-    static func wideAveragePool(_ src: UnsafePointer<UInt8>, _ w: PoolWindow, zeroIn: Int32, ratio: Double, zeroOut: Int32,
+    static func wideAveragePool(_ src: UnsafePointer<UInt8>, _ w: PoolWindow, zeroIn: Int32, scales: AverageScales, zeroOut: Int32,
                                 countIncludePad: Bool, into out: UnsafeMutableBufferPointer<UInt8>, fast: ISA?) {
         let c = w.channels
         var sums = [Int32](repeating: 0, count: c), totals = [Int64](repeating: 0, count: c)
@@ -287,7 +287,7 @@ enum Int8Kernels {
                 for ch in 0..<c { totals[ch] = 0 }
                 if !xs.isEmpty { for iy in ys { add(src + (iy * w.inW + xs.lowerBound) * c, pixels: xs.count) } }
                 let n = countIncludePad ? padded : ys.count * xs.count
-                let m = Float(ratio / Double(max(n, 1)))
+                let m = scales.multiplier(taps: n)
                 let taps = Int64(ys.count * xs.count)
                 for ch in 0..<c {
                     let v = Int8Arithmetic.toInt32(Float(totals[ch] - taps * Int64(zeroIn)) * m) &+ zeroOut

@@ -94,7 +94,7 @@ enum Int8Step {
     case add(a: Int, b: Int, dst: Int, ma: Float, za: Int32, mb: Float, zb: Int32, zy: Int32, lo: Int32, hi: Int32, fast: ISA?)
     case maxPool(src: Int, dst: Int, window: PoolWindow, fast: ISA?)
     /// `fast`: the path whose sum kernel adds up the windows (`PixelSumKernel`); nil, the Swift loop.
-    case averagePool(src: Int, dst: Int, window: PoolWindow, zeroIn: Int32, scaleRatio: Double, zeroOut: Int32, countIncludePad: Bool, fast: ISA?)
+    case averagePool(src: Int, dst: Int, window: PoolWindow, zeroIn: Int32, scales: AverageScales, zeroOut: Int32, countIncludePad: Bool, fast: ISA?)
     /// The mean of each channel of an NHWC image of codes over its `pixels` pixels, as floats:
     /// `Float(Σ(q − zeroPoint)) · scale / pixels` from the exact integer sum (`PixelSumKernel`;
     /// `fast` nil: a Swift loop), for a GlobalAveragePool whose output the file leaves in float
