@@ -4,7 +4,7 @@
 Inputs and Octet's outputs come from `octet eval FP32 INT8 --save-inputs in.npz --save-outputs out.npz`
 (the exact preprocessed tensors both engines run on). ONNX Runtime runs the FP32 model and the QDQ
 model on them. Prints one JSON object: per output, the SQNR of Octet INT8 against ONNX Runtime INT8
-and of each INT8 engine against FP32; for a classifier (one output [N, classes]) the top-1
+(and how many of its values differ), and of each INT8 engine against FP32; for a classifier (one output [N, classes]) the top-1
 agreements too.
 
 ONNX Runtime runs the QDQ file twice: as it is deployed (all graph optimizations: QDQ groups fused
@@ -114,7 +114,9 @@ def main():
     out = {"images": n, "ort_convs": optimized_conv_kinds(args.int8), "outputs": {}}
     for name, ref in fp32.items():
         o = octet[name].reshape(int8[name].shape)
-        out["outputs"][name] = {"octet_vs_ort_int8_sqnr_db": sqnr(int8[name], o), "octet_int8_vs_fp32_sqnr_db": sqnr(ref, o),
+        out["outputs"][name] = {"octet_vs_ort_int8_sqnr_db": sqnr(int8[name], o),
+                                "octet_vs_ort_int8_differing": int(np.count_nonzero(int8[name] != o)), "values": int(o.size),
+                                "octet_int8_vs_fp32_sqnr_db": sqnr(ref, o),
                                 "ort_int8_vs_fp32_sqnr_db": sqnr(ref, int8[name]),
                                 "octet_vs_ort_unfused_sqnr_db": sqnr(unfused[name], o),
                                 "ort_vs_ort_unfused_sqnr_db": sqnr(unfused[name], int8[name]),

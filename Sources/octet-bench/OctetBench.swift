@@ -166,18 +166,53 @@ enum Machine {
 /// ONNX Runtime's throughput, measured by `scripts/ort_bench.py` in a child process.
 enum ORTBaseline {
     /// Writes ONNX Runtime's `quantize_static` QDQ file of `fp32` to `out` (`scripts/ort_quantize.py`,
-    /// 8 calibration images); false when it fails or onnxruntime is missing.
+    /// 8 calibration images, per-channel int8 weights, uint8 activations: the encoding whose
+    /// convolutions ONNX Runtime runs on its integer kernels on x86; with int8 activations it runs
+    /// most of them in float); false when it fails or onnxruntime is missing.
     static func quantize(python: String, fp32: String, out: String, images: String) -> Bool {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/ort_quantize.py").path
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [python, script, fp32, out, "--images", images, "--samples", "8"]
+        p.arguments = [python, script, fp32, out, "--images", images, "--samples", "8", "--activations", "uint8"]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         do { try p.run() } catch { return false }
         p.waitUntilExit()
         return p.terminationStatus == 0 && FileManager.default.fileExists(atPath: out)
+    }
+
+    /// One line saying how many of ONNX Runtime's output values on `data` differ from Octet's
+    /// (exact integer arithmetic on every path, tested against the reference executor): 0 where
+    /// ONNX Runtime's kernels are exact (VNNI); on its vpmaddubsw paths (AVX2, AVX512BW without
+    /// VNNI) its u8·s8 pair sums saturate by design.
+    static func exactness(python: String, fp32: Graph, fp32Path: String, qdq: Graph, qdqPath: String, data: any Dataset, dir: URL) throws -> String {
+        let inputs = dir.appendingPathComponent("exactness.in.npz").path, outputs = dir.appendingPathComponent("exactness.out.npz").path
+        _ = try evaluateWithLogits(fp32: fp32, int8: qdq, data: data, batch: data.count, options: PlanOptions(threads: 2),
+                                   saveOutputs: try NPZWriter(path: outputs), saveInputs: try NPZWriter(path: inputs))
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/ort_zoo_check.py").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [python, script, fp32Path, qdqPath, inputs, outputs]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let text = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0, let line = String(decoding: text, as: UTF8.self).split(separator: "\n").last,
+              let json = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+              let compared = json["outputs"] as? [String: [String: Any]] else {
+            return "ONNX Runtime vs Octet (exact) on its file: the comparison failed (scripts/ort_zoo_check.py)"
+        }
+        let parts = compared.keys.sorted().map { name -> String in
+            let e = compared[name] ?? [:]
+            let differing = e["octet_vs_ort_int8_differing"] as? Int ?? -1, values = e["values"] as? Int ?? 0
+            let db = e["octet_vs_ort_int8_sqnr_db"] as? Double ?? .nan
+            return "\(name): \(differing) of \(values) values differ" + (differing > 0 ? String(format: " (%.1f dB)", db) : "")
+        }
+        return "ONNX Runtime vs Octet (exact) on its file, \(data.count) images: " + parts.joined(separator: "; ")
     }
 
     static func imagesPerSecond(python: String, model: String, batch: Int, threads: Int, iterations: Int, shape: [Int]? = nil) -> Double? {
@@ -283,6 +318,8 @@ struct Int8Bench: ParsableCommand {
                 }
             }
         }
+        var exactness: [String] = []
+        defer { exactness.forEach { print($0) } }
         for (name, fp32, recipe) in models {
             let images = try ImageFolderDataset(directory: data, recipe: recipe, limit: 32)
             for bits in weightBits {
@@ -295,7 +332,7 @@ struct Int8Bench: ParsableCommand {
                 try rows(name, "Octet \(bits)-bit", bits: bits, qdq: q.qdq, path: path, fp32: q.fp32)
             }
             // ONNX Runtime's own quantize_static file of the same (BatchNorm-folded) FP32 model:
-            // 8-bit per-channel weights, int8 activations, which Octet runs exactly on every path.
+            // 8-bit per-channel weights, uint8 activations, which Octet runs exactly on every path.
             guard ortFile, common.python != "none" else { continue }
             let optimized = try ModelLoader.optimize(fp32)
             let fp32Path = dir.appendingPathComponent("\(name).fp32.onnx").path, ortPath = dir.appendingPathComponent("\(name).ort.int8.onnx").path
@@ -304,7 +341,10 @@ struct Int8Bench: ParsableCommand {
                 print("| \(name) | ORT file | (ONNX Runtime's quantize_static failed or is not installed) |")
                 continue
             }
-            try rows(name, "ORT file", bits: 8, qdq: try ModelLoader.loadQDQ(path: ortPath), path: ortPath, fp32: optimized)
+            let ortQDQ = try ModelLoader.loadQDQ(path: ortPath)
+            try rows(name, "ORT file", bits: 8, qdq: ortQDQ, path: ortPath, fp32: optimized)
+            exactness.append("\(name): " + (try ORTBaseline.exactness(python: common.python, fp32: optimized, fp32Path: fp32Path, qdq: ortQDQ, qdqPath: ortPath,
+                                            data: DatasetSlice(images, range: 0..<min(8, images.count)), dir: dir)))
         }
     }
 }
