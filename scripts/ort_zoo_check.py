@@ -86,6 +86,11 @@ def reencoded(path):
             added[zero.name] = numpy_helper.from_array(flipped, zero.name + "_reencoded")
         node.input[2] = added[zero.name].name
     graph.initializer.extend(added.values())
+    # Types recorded for the re-encoded codes would now be wrong; ONNX Runtime infers them again.
+    recoded = {node.output[0] for node in graph.node if node.op_type == "QuantizeLinear" and node.input[2] in added}
+    kept_info = [v for v in graph.value_info if v.name not in recoded]
+    del graph.value_info[:]
+    graph.value_info.extend(kept_info)
     used = {name for node in graph.node for name in node.input}
     kept = [t for t in graph.initializer if t.name in used]
     del graph.initializer[:]
@@ -109,7 +114,10 @@ def main():
     unfused = run(ort.InferenceSession(args.int8, unfused_options, providers=["CPUExecutionProvider"]), inputs)
     quiet = ort.SessionOptions()
     quiet.log_severity_level = 3
-    other = run(ort.InferenceSession(reencoded(args.int8), quiet, providers=["CPUExecutionProvider"]), inputs)
+    try:
+        other = run(ort.InferenceSession(reencoded(args.int8), quiet, providers=["CPUExecutionProvider"]), inputs)
+    except Exception:  # a file this re-encoding does not fit: the comparison is left out, not the check
+        other = None
     n = len(next(iter(inputs.values())))
     out = {"images": n, "ort_convs": optimized_conv_kinds(args.int8), "outputs": {}}
     for name, ref in fp32.items():
@@ -120,7 +128,7 @@ def main():
                                 "ort_int8_vs_fp32_sqnr_db": sqnr(ref, int8[name]),
                                 "octet_vs_ort_unfused_sqnr_db": sqnr(unfused[name], o),
                                 "ort_vs_ort_unfused_sqnr_db": sqnr(unfused[name], int8[name]),
-                                "ort_vs_ort_reencoded_sqnr_db": sqnr(int8[name], other[name])}
+                                "ort_vs_ort_reencoded_sqnr_db": sqnr(int8[name], other[name]) if other else None}
     classifiers = [k for k, v in fp32.items() if v.ndim == 2 and v.shape[0] == n]
     if len(classifiers) == 1:
         k = classifiers[0]
@@ -129,7 +137,7 @@ def main():
                     "octet_int8_vs_fp32_agreement": float(np.mean(a == c)), "ort_int8_vs_fp32_agreement": float(np.mean(a == b))})
         d = unfused[k].argmax(1)
         out.update({"octet_vs_ort_unfused_agreement": float(np.mean(c == d)), "ort_vs_ort_unfused_agreement": float(np.mean(b == d)),
-                    "ort_vs_ort_reencoded_agreement": float(np.mean(b == other[k].argmax(1)))})
+                    "ort_vs_ort_reencoded_agreement": float(np.mean(b == other[k].argmax(1))) if other else None})
     print(json.dumps(out))
 
 
