@@ -15,13 +15,14 @@ far ONNX Runtime's fused kernels are from it, the noise floor any other engine m
 with ONNX Runtime.
 
 `ort_vs_ort_reencoded_*` compares ONNX Runtime with itself on the same model with its activations
-re-encoded (int8 codes as uint8 ones with zero point + 128, or back): the same real values, so an
-exact engine gives the same outputs for both (Octet does), and any difference is ONNX Runtime's
-own arithmetic: the agreement any other engine can expect on this file.
+re-encoded (int8 codes as uint8 ones with zero point + 128, or back; null for a file whose zero
+points are not initializers): the same real values, so any difference is ONNX Runtime's own
+arithmetic, the agreement any other engine can expect on this file. (Octet gives the same codes
+for both encodings except where its Mul follows ONNX Runtime's int8 QLinearMul rounding.)
 
 `ort_convs` counts the convolutions of ONNX Runtime's optimized graph by kind: "integer"
-(QLinearConv, ConvInteger) and "float" (a Conv its QDQ fusion left in float: on x86 every
-convolution of an int8-activation file, whose agreement with any integer engine is then bounded by
+(QLinearConv, ConvInteger) and "float" (a Conv its QDQ fusion left in float: on x86 most
+convolutions of an int8-activation file, whose agreement with any integer engine is then bounded by
 float rounding at the QDQ boundaries).
 
 usage: ort_zoo_check.py FP32.onnx INT8.onnx in.npz out.npz
