@@ -86,21 +86,12 @@ struct InferBench: ParsableCommand {
         print(String(format: "octet cluster end to end (%d workers × %d threads, credit %d%@%@, best of %d): %.1f images/s = %.0f%% of the engine alone", workers,
                      threadsPerWorker, credit, decodeAhead ? ", decode ahead" : "", dctScaling ? ", DCT scaling" : "", rates.count, best, best / engine.imagesPerSecond * 100))
         guard python != "none" else { return }
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/python_pipeline.py").path
         var pythonRates: [Double] = []
         let pyOut = dir.appendingPathComponent("python.jsonl").path
         for _ in 0..<max(rounds, 1) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = [python, script, int8, data, "--out", pyOut, "--recipe", preprocess, "--batch", "\(batch)", "--threads", "\(threads)"]
-            let pipe = Pipe()
-            p.standardOutput = pipe
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            let text = pipe.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            guard p.terminationStatus == 0, let json = try? JSONSerialization.jsonObject(with: text) as? [String: Any],
+            let run = try RepositoryScript.run(python: python, "python_pipeline.py",
+                                               [int8, data, "--out", pyOut, "--recipe", preprocess, "--batch", "\(batch)", "--threads", "\(threads)"])
+            guard run.status == 0, let json = try? JSONSerialization.jsonObject(with: run.output) as? [String: Any],
                   let rate = json["images_per_second"] as? Double else {
                 print("python baseline: not measured (\(python) without onnxruntime or Pillow?)")
                 return

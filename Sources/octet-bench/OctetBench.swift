@@ -170,16 +170,9 @@ enum ORTBaseline {
     /// convolutions ONNX Runtime runs on its integer kernels on x86; with int8 activations it runs
     /// most of them in float); false when it fails or onnxruntime is missing.
     static func quantize(python: String, fp32: String, out: String, images: String) -> Bool {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/ort_quantize.py").path
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [python, script, fp32, out, "--images", images, "--samples", "8", "--activations", "uint8"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { return false }
-        p.waitUntilExit()
-        return p.terminationStatus == 0 && FileManager.default.fileExists(atPath: out)
+        let arguments = [fp32, out, "--images", images, "--samples", "8", "--activations", "uint8"]
+        guard let run = try? RepositoryScript.run(python: python, "ort_quantize.py", arguments) else { return false }
+        return run.status == 0 && FileManager.default.fileExists(atPath: out)
     }
 
     /// One line saying how many of ONNX Runtime's output values on `data` differ from Octet's
@@ -190,18 +183,8 @@ enum ORTBaseline {
         let inputs = dir.appendingPathComponent("exactness.in.npz").path, outputs = dir.appendingPathComponent("exactness.out.npz").path
         _ = try evaluateWithLogits(fp32: fp32, int8: qdq, data: data, batch: data.count, options: PlanOptions(threads: 2),
                                    saveOutputs: try NPZWriter(path: outputs), saveInputs: try NPZWriter(path: inputs))
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/ort_zoo_check.py").path
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [python, script, fp32Path, qdqPath, inputs, outputs]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let text = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0, let line = String(decoding: text, as: UTF8.self).split(separator: "\n").last,
+        let run = try RepositoryScript.run(python: python, "ort_zoo_check.py", [fp32Path, qdqPath, inputs, outputs])
+        guard run.status == 0, let line = String(decoding: run.output, as: UTF8.self).split(separator: "\n").last,
               let json = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
               let compared = json["outputs"] as? [String: [String: Any]] else {
             return "ONNX Runtime vs Octet (exact) on its file: the comparison failed (scripts/ort_zoo_check.py)"
@@ -216,23 +199,14 @@ enum ORTBaseline {
     }
 
     static func imagesPerSecond(python: String, model: String, batch: Int, threads: Int, iterations: Int, shape: [Int]? = nil) -> Double? {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/ort_bench.py").path
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [python, script, model, "--batch", "\(batch)", "--threads", "\(threads)", "--iterations", "\(iterations)"]
+        let arguments = [model, "--batch", "\(batch)", "--threads", "\(threads)", "--iterations", "\(iterations)"]
             + (shape.map { ["--shape", $0.map(String.init).joined(separator: "x")] } ?? [])
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { return nil }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
+        guard let run = try? RepositoryScript.run(python: python, "ort_bench.py", arguments) else { return nil }
         // The child's teardown keeps a core busy for a moment after it exits; let it finish so
         // the next measurement (possibly Octet's latency mode, which needs every core) is fair.
         Thread.sleep(forTimeInterval: 2)
-        guard p.terminationStatus == 0 else { return nil }
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard run.status == 0 else { return nil }
+        let text = String(decoding: run.output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return Double(text.split(separator: "\n").last ?? "")
     }
 }
