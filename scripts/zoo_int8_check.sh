@@ -3,15 +3,15 @@
 # the first SAMPLES shared images, its recipe) and, where ONNX Runtime's quantize_static can make
 # one, ONNX Runtime's own QDQ file of the same model (calibrated on the same preprocessed images;
 # "ort" with its default int8 activations, "ort-u8" with uint8 ones, the form its x86 kernels fuse),
-# and with NNCF installed, NNCF's (scripts/nncf_quantize.py, the same images); each file run by Octet and by ONNX Runtime on held-out images 250.. (EVAL of them), compared
+# and with NNCF installed, NNCF's (scripts/nncf_quantize.py, the same images); each file run by Octet and by ONNX Runtime on held-out images OFFSET.. (EVAL of them; OFFSET 250 by default), compared
 # with FP32 and with each other (scripts/ort_zoo_check.py). Prints one JSON line per model and file.
 #
-# usage: [FILES="octet ort ort-u8 nncf"] scripts/zoo_int8_check.sh [OCTET] [SHARED] [SAMPLES] [EVAL]
+# usage: [FILES="octet ort ort-u8 nncf"] [OFFSET=250] scripts/zoo_int8_check.sh [OCTET] [SHARED] [SAMPLES] [EVAL]
 # FILES picks the kinds of file (default all four). Needs: a release build, python3 with
 # onnxruntime, onnx and numpy (and nncf for NNCF's files: pip install nncf).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OCTET=${1:-.build/release/octet}; SHARED=${2:-../shared}; SAMPLES=${3:-64}; EVAL=${4:-128}
+OCTET=${1:-.build/release/octet}; SHARED=${2:-../shared}; SAMPLES=${3:-64}; EVAL=${4:-128}; OFFSET=${OFFSET:-250}
 FILES=${FILES:-octet ort ort-u8 nncf}
 wanted() { case " $FILES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 IMAGES=$SHARED/data/imagenet-sample
@@ -41,7 +41,7 @@ for model in "$SHARED"/models/zoo/*.onnx; do
   octet_file=""; wanted octet && octet_file=$dir/$name.int8.onnx
   for file in $octet_file $ort_file $ort_u8_file $nncf_file; do
     kind=octet; [ "$file" = "$ort_file" ] && kind=ort; [ "$file" = "$ort_u8_file" ] && kind=ort-u8; [ "$file" = "$nncf_file" ] && kind=nncf
-    if ! "$OCTET" eval "$model" "$file" --data "$IMAGES" --offset 250 --limit "$EVAL" --save-inputs "$WORK/in.npz" \
+    if ! "$OCTET" eval "$model" "$file" --data "$IMAGES" --offset "$OFFSET" --limit "$EVAL" --save-inputs "$WORK/in.npz" \
          --save-outputs "$WORK/out.npz" > "$WORK/eval.log" 2>&1; then
       echo "{\"model\": \"$name\", \"file\": \"$kind\", \"error\": \"octet eval failed: $(tail -1 "$WORK/eval.log")\"}"; continue
     fi
