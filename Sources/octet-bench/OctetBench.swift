@@ -185,7 +185,7 @@ enum ORTBaseline {
                                    saveOutputs: try NPZWriter(path: outputs), saveInputs: try NPZWriter(path: inputs))
         let run = try RepositoryScript.run(python: python, "ort_zoo_check.py", [fp32Path, qdqPath, inputs, outputs])
         guard run.status == 0, let line = String(decoding: run.output, as: UTF8.self).split(separator: "\n").last,
-              let json = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+              let json = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
               let compared = json["outputs"] as? [String: [String: Any]] else {
             return "ONNX Runtime vs Octet (exact) on its file: the comparison failed (scripts/ort_zoo_check.py)"
         }
