@@ -241,6 +241,9 @@ struct Int8Bench: ParsableCommand {
     @Option(help: "The model zoo folder (each MODEL.onnx with MODEL.preprocess.json).")
     var zooDir: String = "../shared/models/zoo"
 
+    @Option(parsing: .singleValue, help: "With --zoo, bench MODEL at input height H and width W instead of its recipe's size (MODEL=HxW, repeatable; a model with dynamic sides, such as ppocr_mobile_v2_cls=48x192, PaddleOCR's own classifier shape). Calibration still uses the recipe.")
+    var zooShape: [String] = []
+
     func run() throws {
         if zoo { return try runZoo(paths: paths.isEmpty ? [ISA.best] : try paths.map { try ISA.named($0) }) }
         let chosen = paths.isEmpty ? ISA.supported.filter { $0 != .scalar } : try paths.map { try ISA.named($0) }
@@ -324,12 +327,27 @@ struct Int8Bench: ParsableCommand {
 }
 
 extension Int8Bench {
+    /// `--zoo-shape`'s input sides by model name.
+    func zooSides() throws -> [String: (height: Int, width: Int)] {
+        var sides: [String: (height: Int, width: Int)] = [:]
+        for entry in zooShape {
+            let parts = entry.split(separator: "=", maxSplits: 1)
+            let hw = parts.count == 2 ? parts[1].split(separator: "x").compactMap { Int($0) } : []
+            guard parts.count == 2, hw.count == 2, hw.allSatisfy({ $0 > 0 }) else {
+                throw ValidationError("--zoo-shape \(entry): expected MODEL=HxW, such as ppocr_mobile_v2_cls=48x192")
+            }
+            sides[String(parts[0])] = (hw[0], hw[1])
+        }
+        return sides
+    }
+
     /// The shortest timed run of the zoo table (its iterations are raised to last this long).
     static let minimumRunSeconds = 0.25
 
     /// Every zoo model: Octet's calibration, then Octet INT8, ONNX Runtime INT8 on the same file and
     /// Octet FP32, in the same run; the profile's FP32 islands counted per model.
     func runZoo(paths: [ISA]) throws {
+        let sides = try zooSides()
         print("machine: \(Machine.description)")
         if rounds > 1 { print("median of \(rounds) alternating runs of each engine") }
         print(String(format: "each timed run: at least --iterations batches and %.2f s at INT8's speed", Self.minimumRunSeconds))
@@ -339,6 +357,9 @@ extension Int8Bench {
         let models = try FileManager.default.contentsOfDirectory(atPath: zooDir).filter { $0.hasSuffix(".onnx") }.sorted()
         guard !models.isEmpty else { throw ValidationError("no .onnx models in \(zooDir)") }
         let threads = 2
+        if let unknown = sides.keys.sorted().first(where: { !models.contains("\($0).onnx") }) {
+            throw ValidationError("--zoo-shape \(unknown): no such model in \(zooDir)")
+        }
         print("| model | input | batch | threads | isa | INT8 img/s | ORT INT8 img/s | ×ORT | FP32 img/s | INT8/FP32 | tables | FP32 islands |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         var vsORT: [ISA: [Double]] = [:], vsFP32: [ISA: [Double]] = [:]
@@ -354,10 +375,14 @@ extension Int8Bench {
             let q = try quantizeModel(fp32, calibrationData: images, config: config)
             let int8Path = dir.appendingPathComponent("\(name).int8.onnx").path
             try ONNXExporter.write(q.qdq, to: URL(fileURLWithPath: int8Path))
-            let sample = try images.loadShaped(0)
+            let recipeDims = try images.loadShaped(0).dims
             guard let input = fp32.inputs.first(where: { fp32.initializers[$0.name] == nil }) else { continue }
-            let shape = Shape([1] + sample.dims)
-            let batch = sample.dims.count == 3 && sample.dims[1] * sample.dims[2] > 224 * 224 ? 8 : 32
+            let dims = try sides[name].map { sides in
+                guard recipeDims.count == 3 else { throw ValidationError("--zoo-shape \(name): its input is not channels × height × width") }
+                return [recipeDims[0], sides.height, sides.width]
+            } ?? recipeDims
+            let shape = Shape([1] + dims)
+            let batch = dims.count == 3 && dims[1] * dims[2] > 224 * 224 ? 8 : 32
             for isa in paths {
                 let probe = try Benchmark.runInt8(graph: q.qdq, isa: isa, threads: threads, batch: batch, iterations: common.iterations,
                                                   inputShapes: [input.name: shape])
@@ -380,7 +405,7 @@ extension Int8Bench {
                                               iterations: iterations, inputShapes: [input.name: shape])
                     fp32Runs.append(f.imagesPerSecond)
                     if common.python != "none", let o = ORTBaseline.imagesPerSecond(python: common.python, model: int8Path, batch: batch, threads: threads,
-                                                                                     iterations: iterations, shape: sample.dims) {
+                                                                                     iterations: iterations, shape: dims) {
                         ortRuns.append(o)
                     }
                 }
@@ -393,7 +418,7 @@ extension Int8Bench {
                 if let ort { vsORT[isa, default: []].append(log(int8 / ort)) }
                 vsFP32[isa, default: []].append(log(int8 / fp32))
                 print(String(format: "| %@ | %@ | %d | %d | %@ | %.1f | %@ | %@ | %.1f | %.2f× | %d | %d |", name,
-                             sample.dims.map(String.init).joined(separator: "×"), batch, threads, isa.rawValue, int8,
+                             dims.map(String.init).joined(separator: "×"), batch, threads, isa.rawValue, int8,
                              ort.map { String(format: "%.1f", $0) } ?? "n/a", ort.map { String(format: "%.2f×", int8 / $0) } ?? "n/a",
                              fp32, int8 / fp32, tables, islands))
             }
