@@ -35,10 +35,12 @@ public struct AccuracyBound: Codable, Hashable, Sendable {
         self.confidence = confidence
     }
 
-    /// The confidence when none is asked for: the plain metric. Resampling moved no zoo model's
-    /// held-out result the right way on average (docs/calibration.md, "Accuracy-driven mode"):
-    /// the search's own choice on the rows, not their sampling, is what unseen images undo.
-    public static let defaultConfidence = 0.0
+    /// The confidence when none is asked for. Chosen by 2-fold cross-validation on seven zoo
+    /// models (docs/calibration.md, "Accuracy-driven mode"): against the plain value (0), 0.95
+    /// raised the held-out SQNR in all 12 folds bounded by it and held the bound in 8 folds of 14
+    /// instead of 2, returning about as many layers: the resampled metric weighs the few images
+    /// that dominate an error.
+    public static let defaultConfidence = 0.95
 
     /// The confidence the search holds the bound at.
     var confidenceHeld: Double { confidence ?? Self.defaultConfidence }
