@@ -59,7 +59,8 @@ public enum ImageDecoder {
         let header = bytes.withUnsafeBufferPointer {
             tjDecompressHeader3(handle, $0.baseAddress, UInt(bytes.count), &width, &height, &subsampling, &colorspace)
         }
-        guard header == 0, width > 0, height > 0 else {
+        // The header's markers can warn too (junk between them), with the same rule as the decode.
+        guard header == 0 || (isHarmlessWarning(String(cString: tjGetErrorStr2(handle))) && endsItsScan(bytes)), width > 0, height > 0 else {
             throw .corruptImage(path: path, reason: String(cString: tjGetErrorStr2(handle)))
         }
         guard Int(width) * Int(height) <= maxPixels else { throw .corruptImage(path: path, reason: "\(width)x\(height) is too large") }
@@ -74,9 +75,43 @@ public enum ImageDecoder {
                               Int32(TJPF_RGB.rawValue), Int32(TJFLAG_ACCURATEDCT))
             }
         }
-        // A warning (e.g. premature end of data) still yields a partial image: treat it as corrupt.
-        guard status == 0 else { throw .corruptImage(path: path, reason: String(cString: tjGetErrorStr2(handle))) }
+        if status != 0 {
+            let message = String(cString: tjGetErrorStr2(handle))
+            guard isHarmlessWarning(message), endsItsScan(bytes) else { throw .corruptImage(path: path, reason: message) }
+        }
         return RGBImage(width: Int(width), height: Int(height), pixels: pixels)
+    }
+
+    /// The starts of libjpeg's warnings about the data (jerror.h's JWRN_ messages: extraneous
+    /// bytes before a marker, a scan cut short by a marker, a bad Huffman or arithmetic code, a
+    /// missing restart marker, a bad ICC marker, an unknown JFIF revision, odd scan parameters).
+    /// After each, libjpeg decodes the whole image (damaged parts as it can) and Pillow, which
+    /// silences warnings, returns those pixels, so Octet does too. Not here: "Premature end of
+    /// JPEG file", a file that ends before its image, which Pillow refuses too ("image file is
+    /// truncated").
+    static let harmlessWarnings = ["Corrupt JPEG data:", "Warning: unknown JFIF revision number", "Invalid SOS parameters for sequential JPEG",
+                                   "Inconsistent progression sequence", "Unknown Adobe color transform code"]
+
+    /// Whether TurboJPEG's message is one of `harmlessWarnings`. It is that of the first warning,
+    /// or of the fatal error that ended the decode (refused: `tjGetErrorCode` cannot tell them
+    /// apart, it says "warning" once one was issued).
+    static func isHarmlessWarning(_ message: String) -> Bool {
+        harmlessWarnings.contains { message.hasPrefix($0) }
+    }
+
+    /// Whether an end-of-image marker (FF D9) follows the first start-of-scan marker (FF DA), so
+    /// libjpeg stopped there and not at the end of a truncated file (entropy-coded data never
+    /// holds FF D9). Without it the first warning may be harmless and a later one a truncation.
+    static func endsItsScan(_ bytes: [UInt8]) -> Bool {
+        guard bytes.count >= 4 else { return false }
+        var i = 0, scanning = false
+        while i + 1 < bytes.count {
+            if bytes[i] == 0xFF {
+                if bytes[i + 1] == 0xDA { scanning = true } else if scanning && bytes[i + 1] == 0xD9 { return true }
+            }
+            i += 1
+        }
+        return false
     }
 
     static func decodePNG(_ bytes: [UInt8], path: String) throws(DataError) -> RGBImage {

@@ -128,6 +128,7 @@ final class AccuracyControlTests: XCTestCase {
         c.samples = 40
         c.accuracy = AccuracyBound(maxDrop: 100, metric: .sqnr, validationSamples: 10)
         XCTAssertEqual(try quantizeModel(graph, calibrationData: data, config: c).accuracy?.confidence, AccuracyBound.defaultConfidence)
+        XCTAssertEqual(AccuracyBound.defaultConfidence, 0.95, "the default docs/calibration.md cross-validated and the user guide states")
     }
 
     func testTheCommandReportsTheSearchAndRefusesTop1WithoutLabels() throws {

@@ -202,6 +202,65 @@ final class DatasetTests: XCTestCase {
         for i in stride(from: 600, to: garbled.count, by: 97) { garbled[i] = 0xFF }
         XCTAssertThrowsError(try ImageDecoder.decode(garbled, path: "garbled.jpg"))
     }
+
+    /// A JPEG whose damage libjpeg only warns about decodes, as Pillow decodes it: extraneous bytes
+    /// before a marker give the original pixels, a data segment cut short by a marker and a bad
+    /// Huffman code give Pillow's pixels; a file cut before its end and a broken stream stay
+    /// errors in both.
+    /// Pillow's side runs `scripts/pillow_decode.py` (skipped, after the rest, without Pillow).
+    func testDamagedJPEGsDecodeWhereAndAsPillowDoes() throws {
+        try TestPaths.requireShared()
+        let jpeg = try Data(contentsOf: URL(fileURLWithPath: TestPaths.imageSample + "/n01440764_tench.JPEG"))
+        XCTAssertEqual(Array(jpeg.suffix(2)), [0xFF, 0xD9], "the sample must end with its EOI marker")
+        let original = try ImageDecoder.decode(jpeg, path: "original.jpg")
+        let bytes = [UInt8](jpeg)
+        // Junk before the start-of-scan marker: "3 extraneous bytes before marker 0xda".
+        let sos = try XCTUnwrap((0..<(bytes.count - 1)).first { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xDA })
+        var garbled = jpeg
+        for i in stride(from: 600, to: garbled.count, by: 97) { garbled[i] = 0xFF }
+        // One bit of another sample's scan flipped (found by fuzzing): "Corrupt JPEG data: bad
+        // Huffman code".
+        var huffman = try Data(contentsOf: URL(fileURLWithPath: TestPaths.imageSample + "/n04476259_tray.JPEG"))
+        XCTAssertEqual(huffman.count, 42319, "the sample the flipped bit was found in")
+        huffman[40946] ^= 0x40
+        let files: [(name: String, bytes: Data)] = [
+            ("extraneous.jpg", jpeg.prefix(sos) + Data([0x01, 0x02, 0x03]) + jpeg.dropFirst(sos)),
+            ("segment.jpg", jpeg.prefix(jpeg.count / 2) + Data([0xFF, 0xD9]) + jpeg.dropFirst(jpeg.count / 2)),
+            ("truncated.jpg", jpeg.prefix(jpeg.count * 4 / 5)),
+            ("garbled.jpg", garbled),
+            ("huffman.jpg", huffman),
+        ]
+        let octet = files.map { try? ImageDecoder.decode($0.bytes, path: $0.name) }
+        XCTAssertTrue(octet[0]?.pixels == original.pixels, "extraneous bytes change no pixel")
+        XCTAssertTrue(octet[1] != nil, "a segment cut short by a marker decodes")
+        XCTAssertTrue(octet[1]?.pixels != original.pixels)
+        XCTAssertThrowsError(try ImageDecoder.decode(files[2].bytes, path: files[2].name)) {
+            XCTAssertTrue("\($0)".contains("cannot decode image truncated.jpg: Premature end of JPEG file"), "\($0)")
+        }
+        XCTAssertTrue(octet[3] == nil, "a broken stream (an unknown marker in the scan) is refused")
+        XCTAssertTrue(octet[4] != nil, "a bad Huffman code decodes")
+        // A harmless first warning does not hide a truncation after it: the segment cut short,
+        // then the file cut before any end marker.
+        let cutAndTruncated = jpeg.prefix(jpeg.count / 2) + Data([0xFF, 0xD0 + 7, 0x12, 0x34]) + jpeg.dropFirst(jpeg.count / 2).prefix(jpeg.count / 4)
+        XCTAssertThrowsError(try ImageDecoder.decode(cutAndTruncated, path: "cut-truncated.jpg")) {
+            XCTAssertTrue("\($0)".contains("premature end of data segment"), "refused for its harmless first warning's truncation: \($0)")
+        }
+        let dir = try TestPaths.temporaryDirectory(self)
+        let paths = try files.map { f in
+            let url = dir.appendingPathComponent(f.name)
+            try f.bytes.write(to: url)
+            return url.path
+        }
+        guard let pillow = try PythonScript.run("pillow_decode.py", paths) else {
+            throw XCTSkip("python3 with Pillow (and numpy, onnxruntime) is not installed: Octet's side passed, Pillow's was not compared")
+        }
+        let hashes = try XCTUnwrap(pillow["fnv1a64"] as? [Any], "\(pillow)")
+        XCTAssertEqual(hashes.count, files.count)
+        for (i, f) in files.enumerated() {
+            XCTAssertEqual(octet[i].map { String(format: "%016llx", fnv1a64($0.pixels)) }, hashes[i] as? String,
+                           "\(f.name): Octet and Pillow must decode it alike (\(pillow))")
+        }
+    }
 }
 
 final class NPYTests: XCTestCase {
