@@ -11,6 +11,29 @@ public struct QuantParams: Hashable, Sendable, Codable {
         self.dtype = dtype
     }
 
+    /// Whether `s` can be a quantization scale: positive and finite (QuantizeLinear divides by it;
+    /// a zero, negative, NaN or infinite scale gives no codes).
+    public static func isValidScale(_ s: Float) -> Bool { s.isFinite && s > 0 }
+
+    /// The codes `dtype` holds, or nil for a type that holds none (float32, int64).
+    public static func codes(_ dtype: DType) -> ClosedRange<Int32>? {
+        switch dtype {
+        case .uint8: 0...255
+        case .int8: -128...127
+        case .int32: Int32.min...Int32.max
+        case .float32, .int64: nil
+        }
+    }
+
+    /// Why these parameters quantize nothing, or nil: a scale that is not positive and finite, a
+    /// type that holds no codes, or a zero point outside its type (what an edited table can hold).
+    public var problem: String? {
+        guard Self.isValidScale(scale) else { return "scale \(scale) (scales must be positive and finite)" }
+        guard let range = Self.codes(dtype) else { return "\(dtype) codes" }
+        guard range.contains(zeroPoint) else { return "zero point \(zeroPoint) outside \(dtype)'s \(range.lowerBound)...\(range.upperBound)" }
+        return nil
+    }
+
     /// Activation parameters for clipping threshold `t` and the tensor's proven lower bound
     /// (`LowerBounds`; nil: none). Bound ≥ 0: u8 [0, 255] with zero point 0 (scale t/255).
     /// Bound −B < 0 (HardSwish, SiLU): u8 over [−min(B, t), t], 255 steps with the zero point

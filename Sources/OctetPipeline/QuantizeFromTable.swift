@@ -12,6 +12,8 @@ public enum TableMismatch: Error, CustomStringConvertible, Equatable {
     case preprocessing(table: String?, given: String?)
     /// A recorded weight scale that is not a positive finite number (an edited table).
     case weightScales(node: String)
+    /// An activation's recorded parameters that quantize nothing (an edited table): `detail` says why.
+    case activationParameters(tensor: String, detail: String)
     /// Recorded rounding directions that are not one flag per weight of a convolution of the model.
     case roundedUp(node: String)
 
@@ -23,6 +25,8 @@ public enum TableMismatch: Error, CustomStringConvertible, Equatable {
             "the calibration table was written as '\(p)', this Octet reads '\(CalibrationProvenance.currentProducer)': recalibrate"
         case .model(let t, let f):
             "the calibration table was made for the model with SHA-256 \(t.prefix(12))…, this model file's is \(f.prefix(12))…: a table applies only to the model it was calibrated on"
+        case .activationParameters(let tensor, let detail):
+            "the calibration table's parameters for '\(tensor)' are invalid: \(detail): recalibrate"
         case .weightScales(let node):
             "the calibration table's weight scales for '\(node)' are not all positive finite numbers: recalibrate"
         case .roundedUp(let node):
@@ -51,7 +55,13 @@ public func quantize(_ model: Graph, modelSHA256: String, recipe: PreprocessReci
     let graph = GraphAdjustments(equalizedClips: p.equalizedClips, absorbedBiases: p.absorbedBiases).applied(to: optimized)
     let options = QuantizeOptions(perChannelWeights: p.perChannelWeights, weightBits: p.weightBits,
                                   excludedNodes: Set(p.excludedNodes), excludedOpTypes: Set(p.excludedOpTypes))
-    if let bad = p.weightScales?.first(where: { !$0.value.allSatisfy { $0.isFinite && $0 > 0 } }) { throw TableMismatch.weightScales(node: bad.key) }
+    if let bad = p.weightScales?.first(where: { !$0.value.allSatisfy(QuantParams.isValidScale) }) { throw TableMismatch.weightScales(node: bad.key) }
+    for entry in table.entries {
+        let params = entry.params
+        if let problem = params.problem ?? (params.dtype == .uint8 || params.dtype == .int8 ? nil : "\(params.dtype) activation codes (uint8 or int8)") {
+            throw TableMismatch.activationParameters(tensor: entry.tensor, detail: problem)
+        }
+    }
     var roundedUp: [String: [Bool]]? = nil
     if let recorded = p.roundedUp {
         var flags: [String: [Bool]] = [:]

@@ -6,7 +6,7 @@ import XCTest
 /// byte (thresholds, exclusions, weight options, bias corrections and cross-layer equalization all
 /// come from the table), and
 /// refuses, before any work and with the reason, a table made for another model file, another
-/// preprocessing, or written without provenance.
+/// preprocessing, written without provenance, or edited to parameters that quantize nothing.
 final class QuantizeFromTableCLITests: XCTestCase {
     func testTheTableRebuildsTheModelAndIsRefusedForAnythingElse() throws {
         try TestPaths.requireShared()
@@ -40,7 +40,28 @@ final class QuantizeFromTableCLITests: XCTestCase {
         stripped["provenance"] = nil
         let old = dir.appendingPathComponent("old.json").path
         try JSONSerialization.data(withJSONObject: stripped).write(to: URL(fileURLWithPath: old))
+        // Edited activation parameters: a scale that is not positive, a zero point outside its
+        // type, a type that holds no activation codes.
+        func edited(_ name: String, _ key: String, _ value: Any) throws -> (String, String) {
+            var json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: table))) as? [String: Any])
+            var entries = try XCTUnwrap(json["entries"] as? [[String: Any]])
+            var params = try XCTUnwrap(entries[1]["params"] as? [String: Any])
+            params[key] = value
+            entries[1]["params"] = params
+            json["entries"] = entries
+            let path = dir.appendingPathComponent(name).path
+            try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: path))
+            return (path, try XCTUnwrap(entries[1]["tensor"] as? String))
+        }
+        let (negative, tensor) = try edited("negative.json", "scale", -1)
+        let (zero, _) = try edited("zero.json", "scale", 0)
+        let (wide, _) = try edited("wide.json", "zeroPoint", 300)
+        let (int32, _) = try edited("int32.json", "dtype", DType.int32.rawValue)
         let refused: [([String], String)] = [
+            ([model, "--table", negative, "--preprocess", "efficientnet-lite"], "parameters for '\(tensor)' are invalid: scale -1.0"),
+            ([model, "--table", zero, "--preprocess", "efficientnet-lite"], "scale 0.0 (scales must be positive and finite)"),
+            ([model, "--table", wide, "--preprocess", "efficientnet-lite"], "zero point 300 outside uint8's 0...255"),
+            ([model, "--table", int32, "--preprocess", "efficientnet-lite"], "int32 activation codes"),
             ([other, "--table", table, "--preprocess", "efficientnet-lite"], "made for the model with SHA-256 \(provenance.modelSHA256.prefix(12))"),
             ([model, "--table", table, "--preprocess", "imagenet"], "made with preprocessing SHA-256"),
             ([model, "--table", table, "--preprocess", "none"], "the one given is none"),

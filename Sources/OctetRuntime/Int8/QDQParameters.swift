@@ -26,7 +26,7 @@ enum QDQParameters {
                 throw bad("the scale is not a constant")
             }
             guard let scales = scale.floats else { throw bad("the scale is \(scale.dtype), not float32") }
-            if let i = scales.firstIndex(where: { !($0.isFinite && $0 > 0) }) {
+            if let i = scales.firstIndex(where: { !QuantParams.isValidScale($0) }) {
                 throw bad("scale \(scales[i])\(scales.count > 1 ? " at index \(i)" : "") (scales must be positive and finite)")
             }
             let codes = graph.initializers[node.inputs[0]]
