@@ -90,8 +90,8 @@ public struct PreprocessRecipe: Codable, Hashable, Sendable {
     }
 
     public func validate() throws(DataError) {
-        guard mean.count == 3, std.count == 3, std.allSatisfy({ $0 != 0 && $0.isFinite }), pixelDivisor > 0 else {
-            throw .badRecipe("'\(name)' needs 3 means and 3 non-zero stds")
+        guard mean.count == 3, std.count == 3, std.allSatisfy({ $0 != 0 && $0.isFinite }), pixelDivisor > 0, pixelDivisor.isFinite else {
+            throw .badRecipe("'\(name)' needs 3 means, 3 non-zero finite stds and a positive finite pixelDivisor")
         }
         if let r = resizeShorter, r <= 0 || r > 16384 { throw .badRecipe("'\(name)': resizeShorter must be in 1...16384") }
         if let c = crop, c <= 0 || c > 16384 { throw .badRecipe("'\(name)': crop must be in 1...16384") }

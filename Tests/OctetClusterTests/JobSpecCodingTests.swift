@@ -106,7 +106,8 @@ final class JobSpecCodingTests: XCTestCase {
         try refused({ $0.calibration.samples = UInt64.max }, "samples 18446744073709551615 exceeds")
         try refused({ $0.dataset.clearRecipe() }, "no preprocessing recipe")
         try refused({ $0.dataset.recipe.letterbox.padValue = 300 }, "pad value 300")
-        try refused({ $0.dataset.recipe.mean = [0.5, 0.5] }, "needs 3 means and 3 non-zero stds")
+        try refused({ $0.dataset.recipe.mean = [0.5, 0.5] }, "needs 3 means, 3 non-zero finite stds")
+        try refused({ $0.dataset.recipe.pixelDivisor = 0 }, "a positive finite pixelDivisor")
         try refused({ $0.dataset.recipe.crop = 0 }, "crop must be in 1...16384")
         try refused({ $0.dataset.recipe.resizeShorter = 1_000_000 }, "resizeShorter must be in 1...16384")
     }
