@@ -99,17 +99,24 @@ public enum ImageDecoder {
         harmlessWarnings.contains { message.hasPrefix($0) }
     }
 
-    /// Whether an end-of-image marker (FF D9) follows the first start-of-scan marker (FF DA), so
-    /// libjpeg stopped there and not at the end of a truncated file (entropy-coded data never
-    /// holds FF D9). Without it the first warning may be harmless and a later one a truncation.
+    /// Whether an end-of-image marker (FF D9) follows the first scan, so that libjpeg stopped
+    /// there and not at the end of a truncated file (with a harmless first warning, a later
+    /// truncation would otherwise pass). The header's segments are skipped by their lengths up to
+    /// the first start of scan (FF DA): an EXIF thumbnail inside them holds its own FF D9.
+    /// Entropy-coded data never holds FF D9.
     static func endsItsScan(_ bytes: [UInt8]) -> Bool {
-        guard bytes.count >= 4 else { return false }
-        var i = 0, scanning = false
+        var i = 2   // after SOI
         while i + 1 < bytes.count {
-            if bytes[i] == 0xFF {
-                if bytes[i + 1] == 0xDA { scanning = true } else if scanning && bytes[i + 1] == 0xD9 { return true }
+            guard bytes[i] == 0xFF else { i += 1; continue }   // junk between segments (libjpeg skips it too)
+            let marker = bytes[i + 1]
+            if marker == 0xFF || marker == 0x01 || (0xD0...0xD8).contains(marker) { i += marker == 0xFF ? 1 : 2; continue }   // fill byte, segments without a length
+            guard i + 3 < bytes.count else { return false }
+            let end = i + 2 + (Int(bytes[i + 2]) << 8 | Int(bytes[i + 3]))
+            if marker == 0xDA {
+                guard end < bytes.count else { return false }
+                return (end..<(bytes.count - 1)).contains { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xD9 }
             }
-            i += 1
+            i = end
         }
         return false
     }

@@ -242,8 +242,13 @@ final class DatasetTests: XCTestCase {
         // A harmless first warning does not hide a truncation after it: the segment cut short,
         // then the file cut before any end marker.
         let cutAndTruncated = jpeg.prefix(jpeg.count / 2) + Data([0xFF, 0xD0 + 7, 0x12, 0x34]) + jpeg.dropFirst(jpeg.count / 2).prefix(jpeg.count / 4)
-        XCTAssertThrowsError(try ImageDecoder.decode(cutAndTruncated, path: "cut-truncated.jpg")) {
-            XCTAssertTrue("\($0)".contains("premature end of data segment"), "refused for its harmless first warning's truncation: \($0)")
+        // The same behind an application segment holding FF DA … FF D9 (as an EXIF thumbnail
+        // does): the end marker must follow the image's own scan.
+        let thumbnail = Data([0xFF, 0xE5, 0x00, 0x08, 0xFF, 0xDA, 0xFF, 0xD9, 0x00, 0x00])
+        for (name, bytes) in [("cut-truncated.jpg", cutAndTruncated), ("thumbnail.jpg", cutAndTruncated.prefix(sos) + thumbnail + cutAndTruncated.dropFirst(sos))] {
+            XCTAssertThrowsError(try ImageDecoder.decode(bytes, path: name)) {
+                XCTAssertTrue("\($0)".contains("premature end of data segment"), "\(name) refused for its harmless first warning's truncation: \($0)")
+            }
         }
         let dir = try TestPaths.temporaryDirectory(self)
         let paths = try files.map { f in
