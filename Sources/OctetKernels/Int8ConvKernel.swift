@@ -51,11 +51,16 @@ public final class Int8ConvKernel: @unchecked Sendable {
     /// split form), plain otherwise. Exact in every form.
     public let weightFormat: WeightFormat
     public let scratchBytes: Int
-    private var params: ck_conv2d_u8s8_params
+    // What `run` hands the C kernel, in memory this kernel owns: every image of every worker
+    // thread runs it, and arrays or inout properties read through this shared object were retained
+    // (or exclusivity-checked) per call from both cores.
+    private let params: UnsafeMutablePointer<ck_conv2d_u8s8_params>
     private let packed: UnsafeMutableRawPointer
-    private let bias: [Int32]
-    private let scales: [Float]
-    private var output: ck_u8s8_output
+    /// The bias (nil when the layer has none) and the per-channel multipliers or scales.
+    private let bias: UnsafeMutablePointer<Int32>?
+    private let scales: UnsafeMutablePointer<Float>
+    /// The output stage with `scale` pointing at `scales` (`add` set per call).
+    private let output: ck_u8s8_output
     private let variant: Variant
 
     /// The driver a layer runs on: the GEMM (dense and grouped: the shared driver over the path's
@@ -157,20 +162,33 @@ public final class Int8ConvKernel: @unchecked Sendable {
         }
         packed = buffer
         scratchBytes = variant == .gemm ? ck_conv2d_u8s8_scratch_size(&p) : 0
-        params = p
-        self.bias = bias
+        params = UnsafeMutablePointer.allocate(capacity: 1)
+        params.initialize(to: p)
+        self.bias = bias.isEmpty ? nil : Self.copy(bias)
         switch output {
         case .quantized(let m, let zp, let lo, let hi):
-            scales = m
-            self.output = ck_u8s8_output(mode: Int32(CK_U8S8_OUT_U8), scale: nil, zero_point: zp, lo: lo, hi: hi, fmin: 0, fmax: 0, add: nil)
+            scales = Self.copy(m)
+            self.output = ck_u8s8_output(mode: Int32(CK_U8S8_OUT_U8), scale: scales, zero_point: zp, lo: lo, hi: hi, fmin: 0, fmax: 0, add: nil)
         case .float(let s, let lo, let hi):
-            scales = s
+            scales = Self.copy(s)
             precondition(residualAdd == nil, "internal: residual Add on a float output")
-            self.output = ck_u8s8_output(mode: Int32(CK_U8S8_OUT_F32), scale: nil, zero_point: 0, lo: 0, hi: 0, fmin: lo, fmax: hi, add: nil)
+            self.output = ck_u8s8_output(mode: Int32(CK_U8S8_OUT_F32), scale: scales, zero_point: 0, lo: 0, hi: 0, fmin: lo, fmax: hi, add: nil)
         }
     }
 
-    deinit { packed.deallocate() }
+    deinit {
+        packed.deallocate()
+        params.deallocate()
+        bias?.deallocate()
+        scales.deallocate()
+    }
+
+    /// `values` copied into memory of their own (at least one element, so never a null pointer).
+    private static func copy<T>(_ values: [T]) -> UnsafeMutablePointer<T> {
+        let memory = UnsafeMutablePointer<T>.allocate(capacity: max(values.count, 1))
+        values.withUnsafeBufferPointer { memory.initialize(from: $0.baseAddress!, count: values.count) }
+        return memory
+    }
 
     /// Output pixels `pixels` of one image; `output` holds u8 codes or floats per the output mode.
     /// `residual` (laid out like the output) is required exactly when the kernel fuses an Add.
@@ -181,22 +199,14 @@ public final class Int8ConvKernel: @unchecked Sendable {
         let lo = pixels.lowerBound, hi = pixels.upperBound
         var add = ck_u8s8_residual_add(residual: residual, ma: residualAdd?.ma ?? 0, mb: residualAdd?.mb ?? 0, c: residualAdd?.constant ?? 0,
                                        lo: residualAdd?.lo ?? 0, hi: residualAdd?.hi ?? 0, conv_is_b: residualAdd?.convolutionIsSecond == true ? 1 : 0)
-        scales.withUnsafeBufferPointer { s in
-            bias.withUnsafeBufferPointer { biasBuffer in
-                withUnsafePointer(to: &add) { addPointer in
-                    let b = bias.isEmpty ? nil : biasBuffer.baseAddress
-                    var stage = output
-                    stage.scale = s.baseAddress
-                    stage.add = residual == nil ? nil : addPointer
-                    withUnsafePointer(to: &params) { p in
-                        let k = isa.kernels.pointee
-                        switch variant {
-                        case .smallGroups: k.gconv2d_u8s8(p, input, packed, b, &stage, out, lo, hi)
-                        case .depthwise: k.dwconv2d_u8s8(p, input, packed, b, &stage, out, lo, hi)
-                        case .gemm: k.conv2d_u8s8(p, input, packed, b, &stage, out, lo, hi, scratch)
-                        }
-                    }
-                }
+        withUnsafePointer(to: &add) { addPointer in
+            var stage = output
+            stage.add = residual == nil ? nil : addPointer
+            let k = isa.kernels.pointee
+            switch variant {
+            case .smallGroups: k.gconv2d_u8s8(params, input, packed, bias, &stage, out, lo, hi)
+            case .depthwise: k.dwconv2d_u8s8(params, input, packed, bias, &stage, out, lo, hi)
+            case .gemm: k.conv2d_u8s8(params, input, packed, bias, &stage, out, lo, hi, scratch)
             }
         }
     }

@@ -60,10 +60,19 @@ void ck_q8_gemm_run(const ck_q8_gemm_config *cfg, const ck_conv2d_u8s8_params *p
     // Accumulator start values bias - z_x * wsum of every (padded) column, once per call.
     const size_t pn = ck_q8_padded_n(cout);
     int32_t *init = (int32_t *)(A + ck_q8_init_offset(p));
-    for (size_t g = 0; g < p->groups; g++)
-        for (size_t c = 0; c < pn; c++)
-            init[g * pn + c] = c < cout
-                ? (int32_t)((bias ? (uint32_t)bias[g * cout + c] : 0u) - zx * (uint32_t)wsum[g * cout + c]) : 0;
+    // Branch-free loops the compiler vectorizes (a layer a few microseconds long spent a tenth
+    // of its driver time here as a scalar loop).
+    for (size_t g = 0; g < p->groups; g++) {
+        int32_t *ig = init + g * pn;
+        const int32_t *ws = wsum + g * cout;
+        if (bias) {
+            const int32_t *bg = bias + g * cout;
+            for (size_t c = 0; c < cout; c++) ig[c] = (int32_t)((uint32_t)bg[c] - zx * (uint32_t)ws[c]);
+        } else {
+            for (size_t c = 0; c < cout; c++) ig[c] = (int32_t)(0u - zx * (uint32_t)ws[c]);
+        }
+        for (size_t c = cout; c < pn; c++) ig[c] = 0;
+    }
     // Rows read in place where the input holds them.
     const ck_q8_layout layout = ck_q8_layout_for(p, block_rows);
     const size_t nblk = ck_q8_count_blocks(p->out_w, &layout, block_rows, pixel_begin, pixel_end);
