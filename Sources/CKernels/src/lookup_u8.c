@@ -92,6 +92,14 @@ static inline __attribute__((target("avx512f,avx512bw,avx512vl"))) __m512i ck_qm
     return _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(da, db)), vm), vzy)), voff);
 }
 
+/// ck_qmul16 with the gates given as the floats b - zb (exact small integers): (float)(a - za)
+/// times them is the exact product, as (float) of the integer product is.
+static inline __attribute__((target("avx512f,avx512bw,avx512vl"))) __m512i ck_qmul16_gate(__m128i a, __m512 gate, __m512i vza, __m512 vm,
+                                                                                        __m512 vzy, __m512i voff) {
+    const __m512 da = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(a), vza));
+    return _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(da, gate), vm), vzy)), voff);
+}
+
 __attribute__((target("avx512f,avx512bw,avx512vl")))
 void ck_qmul_u8__avx512(const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, size_t b_stride, float m, int32_t zy,
                         int32_t offset, int32_t lo, int32_t hi, uint8_t *out, size_t pixels, size_t channels) {
@@ -103,34 +111,50 @@ void ck_qmul_u8__avx512(const uint8_t *a, int32_t za, const uint8_t *b, int32_t 
     // bytes: clamp(v) == clamp(sat_u8(sat_s16(v))) when 0 <= lo <= hi <= 255.
     const int packs = lo >= 0 && lo <= hi && hi <= 255;
     const __m512i lo8 = _mm512_set1_epi8((char)lo), hi8 = _mm512_set1_epi8((char)hi);
-    if (packs && (b_stride == channels || (b_stride == 0 && channels <= CK_QMUL_ROW_MAX)) && channels > 0) {
-        // The pixels as one run of pixels * channels bytes, so that only the run's end is masked
-        // (a masked store per pixel cost as much as the products with 200 channels). A broadcast
-        // row is read from `row`: the gate repeated to channels + 64 bytes, where the 64 bytes at
-        // (i mod channels) are the gates of elements i .. i + 63.
-        uint8_t row[CK_QMUL_ROW_MAX + 64];
-        const uint8_t *gates = b;
-        if (b_stride == 0) {
-            for (size_t k = 0, c = 0; k < channels + 64; k++, c = c + 1 == channels ? 0 : c + 1) row[k] = b[c];
-            gates = row;
-        }
-        const size_t n = pixels * channels;
-        size_t i = 0, at = 0;  // at: where element i's gate is in `gates` (broadcast)
+    if (packs && b_stride == 0 && channels <= CK_QMUL_ROW_MAX && channels > 0) {
+        // A broadcast gate (a squeeze-excitation), the pixels as one run of pixels * channels
+        // codes: only the run's end is masked (a masked store per pixel cost as much as the
+        // products with 200 channels). The gates are read from `row` as the floats b - zb,
+        // repeated to channels + 64, where the 64 at (i mod channels) are those of elements
+        // i .. i + 63: (float)(a - za) * row is the exact product (|product| < 2^24), so the
+        // result is the scalar twin's, in 8 operations per 16 codes instead of 11.
+        float row[CK_QMUL_ROW_MAX + 64];
+        for (size_t k = 0, c = 0; k < channels + 64; k++, c = c + 1 == channels ? 0 : c + 1) row[k] = (float)((int32_t)b[c] - zb);
+        const size_t n = pixels * channels, step64 = 64 % channels, step16 = 16 % channels;
+        size_t i = 0, at = 0;  // at: where element i's gate is in `row`, always < channels
         for (; i + 64 <= n; i += 64) {
-            const uint8_t *bp = b_stride ? b + i : gates + at;
             __m512i q[4];
             for (int j = 0; j < 4; j++)
-                q[j] = ck_qmul16(_mm_loadu_si128((const __m128i *)(a + i + 16 * j)), _mm_loadu_si128((const __m128i *)(bp + 16 * j)), vza, vzb, vm, vzy, voff);
+                q[j] = ck_qmul16_gate(_mm_loadu_si128((const __m128i *)(a + i + 16 * j)), _mm512_loadu_ps(row + at + 16 * j), vza, vm, vzy, voff);
             _mm512_storeu_si512(out + i, _mm512_min_epu8(_mm512_max_epu8(ck_pack64_u8(q[0], q[1], q[2], q[3]), lo8), hi8));
-            at = (at + 64) % channels;
+            at += step64;
+            if (at >= channels) at -= channels;
         }
         for (; i < n; i += 16) {
             const size_t left = n - i;
             const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
-            const uint8_t *bp = b_stride ? b + i : gates + at;
-            const __m512i r = ck_qmul16(_mm_maskz_loadu_epi8(k, a + i), _mm_maskz_loadu_epi8(k, bp), vza, vzb, vm, vzy, voff);
+            const __m512i r = ck_qmul16_gate(_mm_maskz_loadu_epi8(k, a + i), _mm512_maskz_loadu_ps(k, row + at), vza, vm, vzy, voff);
             _mm512_mask_cvtepi32_storeu_epi8(out + i, k, _mm512_min_epi32(_mm512_max_epi32(r, v0), v255));
-            at = (at + 16) % channels;
+            at += step16;
+            if (at >= channels) at -= channels;
+        }
+        return;
+    }
+    if (packs && b_stride == channels && channels > 0) {
+        // Two tensors of one shape: one run of pixels * channels codes, as above.
+        const size_t n = pixels * channels;
+        size_t i = 0;
+        for (; i + 64 <= n; i += 64) {
+            __m512i q[4];
+            for (int j = 0; j < 4; j++)
+                q[j] = ck_qmul16(_mm_loadu_si128((const __m128i *)(a + i + 16 * j)), _mm_loadu_si128((const __m128i *)(b + i + 16 * j)), vza, vzb, vm, vzy, voff);
+            _mm512_storeu_si512(out + i, _mm512_min_epu8(_mm512_max_epu8(ck_pack64_u8(q[0], q[1], q[2], q[3]), lo8), hi8));
+        }
+        for (; i < n; i += 16) {
+            const size_t left = n - i;
+            const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+            const __m512i r = ck_qmul16(_mm_maskz_loadu_epi8(k, a + i), _mm_maskz_loadu_epi8(k, b + i), vza, vzb, vm, vzy, voff);
+            _mm512_mask_cvtepi32_storeu_epi8(out + i, k, _mm512_min_epi32(_mm512_max_epi32(r, v0), v255));
         }
         return;
     }
