@@ -529,9 +529,12 @@ struct CompiledPlan {
 
     /// Images a worker runs layer by layer (`WorkerContext.run(group:)`): as many arenas as fit
     /// `groupArenaBytes` together, at most `maxImageGroup`; 1 (image by image) for larger models.
-    var imageGroup: Int {
-        let bytes = max(arenaCount, 1) * MemoryLayout<Float>.stride
-        return max(1, min(Self.maxImageGroup, Self.groupArenaBytes / bytes))
+    var imageGroup: Int { Self.imageGroup(arenaFloats: arenaCount) }
+
+    /// `imageGroup` of a plan whose arena holds `arenaFloats` floats.
+    static func imageGroup(arenaFloats: Int) -> Int {
+        let bytes = max(arenaFloats, 1) * MemoryLayout<Float>.stride
+        return max(1, min(maxImageGroup, groupArenaBytes / bytes))
     }
     /// Measured on Zen 4 (scripts/ab_bench.sh, two binaries): 256 KB and 8 images gave PP-OCR cls
     /// INT8 1.15× over image by image (medians of 16 alternating runs); 1 MB / 32 and 512 KB / 16

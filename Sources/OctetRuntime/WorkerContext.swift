@@ -54,8 +54,13 @@ final class WorkerContext: @unchecked Sendable {
             let step = plan.steps[index]
             let t0 = stepNanoseconds == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             if case .int8(let integer) = step, let memory {
-                // The step's payload taken out once for the group (`execute` would per image).
-                for base in bases { Int8Kernels.execute(integer, memory.bound(to: base), pool: pool, scratch: scratch) }
+                // The step's payload taken out once for the group (`execute` would per image); a
+                // small 1×1 layer once over every image of the group.
+                if bases.count > 1, case .conv(let c) = integer, let across = c.acrossImages {
+                    across.run(c, memory: memory, bases: bases, scratch: UnsafeMutableRawPointer(scratch[0].pointer))
+                } else {
+                    for base in bases { Int8Kernels.execute(integer, memory.bound(to: base), pool: pool, scratch: scratch) }
+                }
             } else {
                 for base in bases { execute(step, base, isa: plan.isa) }
             }

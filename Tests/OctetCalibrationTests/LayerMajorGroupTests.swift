@@ -6,7 +6,8 @@ import XCTest
 /// group of images, each in its own arena, before the next step): every image's output has the
 /// bits of that image run alone, for FP32 and INT8 plans on every path, 1 and 2 threads, batches
 /// that end mid-group, with a spatial output (no batched tail) and with a classifier head (the
-/// batched tail gathers its rows from the group's arenas).
+/// batched tail gathers its rows from the group's arenas). A squeeze-excitation block's 1×1
+/// layers run once over every image of a group (`ConvAcrossImages`) on the C paths.
 final class LayerMajorGroupTests: XCTestCase {
     func model(head: Bool) -> Graph {
         var b = GraphBuilder(name: head ? "grouped-head" : "grouped")
@@ -20,7 +21,12 @@ final class LayerMajorGroupTests: XCTestCase {
         }
         let a = b.add(.relu, [conv(x, 3, 16, "stem")])
         let d = b.add(.unary(.hardSwish), [conv(a, 16, 16, group: 16, "dw")])
-        let y = b.add(.add, [conv(d, 16, 16, kernel: 1, "project"), a])
+        // Squeeze-excitation: global pool, 16 -> 4 -> 16 fully connected layers on a 1x1 map,
+        // a table activation, the per-channel gate.
+        let squeezed = b.add(.globalAveragePool, [d])
+        let gate = b.add(.unary(.hardSigmoid(alpha: 0.2, beta: 0.5)), [conv(b.add(.relu, [conv(squeezed, 16, 4, kernel: 1, "se_reduce")]), 4, 16, kernel: 1, "se_expand")])
+        let excited = b.add(.mul, [d, gate])
+        let y = b.add(.add, [conv(excited, 16, 16, kernel: 1, "project"), a])
         guard head else {
             b.output(y, dims: [nil, 16, 9, 10])
             return b.graph
@@ -29,6 +35,15 @@ final class LayerMajorGroupTests: XCTestCase {
         b.output(b.add(.gemm(GemmAttributes(transB: true)), [pooled, b.constant("fc_w", r.tensor([5, 16])), b.constant("fc_b", r.tensor([5]))],
                        name: "fc"), dims: [nil, 5])
         return b.graph
+    }
+
+    /// Fails naming the first element whose bits differ (not printing a thousand of each).
+    func assertSameBits(_ alone: [Float], _ inBatch: ArraySlice<Float>, _ label: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(alone.count, inBatch.count, label, file: file, line: line)
+        guard alone.count == inBatch.count else { return }
+        if let i = alone.indices.first(where: { alone[$0].bitPattern != inBatch[inBatch.startIndex + $0].bitPattern }) {
+            XCTFail("\(label): element \(i) is \(alone[i]) alone, \(inBatch[inBatch.startIndex + i]) in the batch", file: file, line: line)
+        }
     }
 
     func testEveryImageOfAGroupHasTheBitsOfTheImageRunAlone() throws {
@@ -51,11 +66,12 @@ final class LayerMajorGroupTests: XCTestCase {
                     let int8 = try Int8Plan(graph: q.qdq, threads: threads, isa: isa)
                     XCTAssertGreaterThan(int8.imagesPerGroup, 1, label)
                     XCTAssertEqual(int8.batchesClassifier, head && isa != nil, label)
+                    XCTAssertEqual(int8.layersAcrossImages.count, isa == nil ? 0 : head ? 3 : 2, "\(label): \(int8.layersAcrossImages)")
                     let all = try XCTUnwrap(int8.run(["x": input])[output]?.floats, label)
                     let outCount = all.count / batch
                     for i in 0..<batch {
                         let alone = try XCTUnwrap(int8.run(["x": try image(i)])[output]?.floats)
-                        XCTAssertEqual(alone.map(\.bitPattern), all[(i * outCount)..<((i + 1) * outCount)].map(\.bitPattern), "INT8 \(label) image \(i)")
+                        assertSameBits(alone, all[(i * outCount)..<((i + 1) * outCount)], "INT8 \(label) image \(i)")
                     }
                     guard let isa else { continue }
                     let fp32 = try ExecutionPlan(graph: q.fp32, options: PlanOptions(isa: isa, threads: threads))
@@ -63,7 +79,7 @@ final class LayerMajorGroupTests: XCTestCase {
                     let floats = try XCTUnwrap(fp32.run(["x": input])[fp32Output]?.floats, label)
                     for i in 0..<batch {
                         let alone = try XCTUnwrap(fp32.run(["x": try image(i)])[fp32Output]?.floats)
-                        XCTAssertEqual(alone.map(\.bitPattern), floats[(i * outCount)..<((i + 1) * outCount)].map(\.bitPattern), "FP32 \(label) image \(i)")
+                        assertSameBits(alone, floats[(i * outCount)..<((i + 1) * outCount)], "FP32 \(label) image \(i)")
                     }
                 }
             }

@@ -181,7 +181,7 @@ enum Int8Kernels {
     /// Floats of scratch one part of `step` needs (the C convolution kernels' im2col rows).
     static func scratchFloats(_ step: Int8Step) -> Int {
         switch step {
-        case .conv(let c): ((c.fast?.scratchBytes ?? 0) + 3) / 4
+        case .conv(let c): (max(c.fast?.scratchBytes ?? 0, c.acrossImages?.scratchBytes ?? 0) + 3) / 4
         case .floatConv(let k, _, _): k.scratchCount
         case .island(let i): i.plan.scratchCount
         default: 0

@@ -39,6 +39,14 @@ public final class Int8Plan: @unchecked Sendable {
     public var batchesClassifier: Bool { executor.compiled.tail != nil }
     /// Images a worker runs layer by layer (`ExecutionPlan.imagesPerGroup`).
     public var imagesPerGroup: Int { executor.imagesPerGroup }
+    /// The layers run once over every image of such a group (`ConvAcrossImages`: small 1×1
+    /// layers, a squeeze-excitation's), by profile label.
+    public var layersAcrossImages: [String] {
+        zip(executor.compiled.steps, executor.compiled.labels).compactMap { step, label in
+            if case .int8(.conv(let c)) = step, c.acrossImages != nil { return label }
+            return nil
+        }
+    }
 
     /// The kernel path, or nil when the plain-Swift reference kernels run.
     public let isa: ISA?
@@ -85,8 +93,11 @@ public final class Int8Plan: @unchecked Sendable {
             guard case .conv(let conv) = step else { return 0 }
             return conv.macs
         }
+        // Groups of images run layer by layer only in the executor that reuses memory (the other
+        // runs one image to read its tensors).
+        let imagesPerGroup = reuse ? CompiledPlan.imageGroup(arenaFloats: memory.arenaFloats) : 1
         let steps = c.steps.map { step -> Step in
-            if case .conv(let conv) = step, let slim = conv.withoutReferenceWeights() {
+            if case .conv(let conv) = step, let slim = conv.withoutReferenceWeights(imagesPerGroup: imagesPerGroup) {
                 // The C kernel holds its own packed weights; the plain-Swift reference's copies
                 // would only be held twice in memory.
                 return .int8(.conv(slim))
@@ -98,7 +109,13 @@ public final class Int8Plan: @unchecked Sendable {
         }
         return CompiledPlan(isa: c.isa ?? .scalar, tail: tail, steps: steps, observed: c.steps.map { _ in [] },
                             inputs: c.inputSlots.map(slot), outputs: c.outputSlots.map(slot), arenaCount: memory.arenaFloats,
-                            scratchCount: c.steps.map(Int8Kernels.scratchFloats).max() ?? 0, macs: c.macs, labels: c.steps.map(label), stepMacs: macs, int8: memory)
+                            scratchCount: zip(c.steps, steps).map { step, final in
+                                if case .int8(let s) = final { return Int8Kernels.scratchFloats(s) }
+                                return Int8Kernels.scratchFloats(step)
+                            }.max() ?? 0, macs: c.macs, labels: zip(c.steps, steps).map { step, final in
+                                if case .int8(.conv(let conv)) = final, conv.acrossImages != nil { return label(step) + " across images" }
+                                return label(step)
+                            }, stepMacs: macs, int8: memory)
     }
 
     /// Runs a batch `[N, ...]` per input; returns each output `[N, ...]`.

@@ -40,6 +40,8 @@ final class ConvInt8: @unchecked Sendable {
     var table: CodeTable? = nil
     /// A float activation and quantization after the float output (`lowerAsConvEpilogue`).
     var epilogue: FloatEpilogue? = nil
+    /// The layer run once over the images of a layer-major group (small 1×1 layers only).
+    private(set) var acrossImages: ConvAcrossImages? = nil
 
     init(inH: Int, inW: Int, inC: Int, outH: Int, outW: Int, outC: Int, kh: Int, kw: Int, sh: Int, sw: Int, dh: Int, dw: Int,
          padTop: Int, padLeft: Int, groups: Int, input: Int, inputZero: Int32, weights: [Int8], tapSums: [Int32], bias: [Int32],
@@ -51,13 +53,16 @@ final class ConvInt8: @unchecked Sendable {
     }
 
     /// The same convolution without the plain-Swift reference's weights, bias and sums, for a
-    /// plan whose C kernel holds its own packed copies (nil when it has none).
-    func withoutReferenceWeights() -> ConvInt8? {
+    /// plan whose C kernel holds its own packed copies (nil when it has none); with its
+    /// `ConvAcrossImages` form where the plan runs groups of `imagesPerGroup` images and the layer
+    /// has one.
+    func withoutReferenceWeights(imagesPerGroup: Int = 1) -> ConvInt8? {
         guard fast != nil else { return nil }
         let c = ConvInt8(inH: inH, inW: inW, inC: inC, outH: outH, outW: outW, outC: outC, kh: kh, kw: kw, sh: sh, sw: sw, dh: dh, dw: dw,
                          padTop: padTop, padLeft: padLeft, groups: groups, input: input, inputZero: inputZero, weights: [], tapSums: [],
                          bias: [], output: output, fast: fast)
         (c.residual, c.table, c.epilogue) = (residual, table, epilogue)
+        c.acrossImages = ConvAcrossImages(self, images: imagesPerGroup)
         return c
     }
 
