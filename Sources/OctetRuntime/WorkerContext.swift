@@ -17,12 +17,19 @@ final class WorkerContext: @unchecked Sendable {
 
     init(plan: CompiledPlan, intraOpThreads: Int) {
         self.plan = plan
+        int8Runners = plan.steps.map { step in
+            guard case .int8(let integer) = step, let memory = plan.int8 else { return nil }
+            return Int8StepRunner(integer, memory: memory)
+        }
         pool = intraOpThreads > 1 ? SpinPool(width: intraOpThreads) : nil
         arena = AlignedBuffer(count: plan.arenaCount)
         scratch = (0..<max(1, intraOpThreads)).map { _ in AlignedBuffer(count: plan.scratchCount) }
     }
 
     deinit { pool?.close() }
+
+    /// The plan's INT8 steps (nil for the others) as objects of this context, for `run(group:)`.
+    private let int8Runners: [Int8StepRunner?]
 
     /// Arenas of the images after the first of a layer-major group (`run(group:)`), made when a
     /// group first needs them and kept.
@@ -49,19 +56,12 @@ final class WorkerContext: @unchecked Sendable {
             }
         }
         let end = upTo ?? plan.steps.count
-        let memory = plan.int8
         for index in 0..<end {
-            let step = plan.steps[index]
             let t0 = stepNanoseconds == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            if case .int8(let integer) = step, let memory {
-                // The step's payload taken out once for the group (`execute` would per image); a
-                // small 1×1 layer once over every image of the group.
-                if bases.count > 1, case .conv(let c) = integer, let across = c.acrossImages {
-                    across.run(c, memory: memory, bases: bases, scratch: UnsafeMutableRawPointer(scratch[0].pointer))
-                } else {
-                    for base in bases { Int8Kernels.execute(integer, memory.bound(to: base), pool: pool, scratch: scratch) }
-                }
+            if let runner = int8Runners[index] {
+                runner.run(bases: bases, pool: pool, scratch: scratch)
             } else {
+                let step = plan.steps[index]
                 for base in bases { execute(step, base, isa: plan.isa) }
             }
             if stepNanoseconds != nil { stepNanoseconds![index] += DispatchTime.now().uptimeNanoseconds - t0 }
@@ -213,6 +213,33 @@ final class WorkerContext: @unchecked Sendable {
         case .floatIsland(let island):
             island.run(base) { step, arena in execute(step, arena, isa: island.plan.isa) }
         }
+    }
+}
+
+/// One INT8 step of a plan, held by one worker's context and run over the images of a
+/// layer-major group. Reading a step out of the plan's array copied its enum payload per group,
+/// retaining the objects in it, which both worker threads share (their reference counts bounced
+/// between the cores); a context's own object is read in place, its `let` payload borrowed.
+private final class Int8StepRunner {
+    let step: Int8Step
+    unowned(unsafe) let memory: Int8Memory
+    /// The step's layer and its form over a whole group, where it has one (`ConvAcrossImages`).
+    let conv: ConvInt8?
+    let across: ConvAcrossImages?
+
+    init(_ step: Int8Step, memory: Int8Memory) {
+        self.step = step
+        self.memory = memory
+        if case .conv(let c) = step, let across = c.acrossImages { (conv, self.across) = (c, across) } else { (conv, across) = (nil, nil) }
+    }
+
+    /// Runs the step for the images whose arenas start at `bases`.
+    func run(bases: [UnsafeMutablePointer<Float>], pool: SpinPool?, scratch: [AlignedBuffer]) {
+        if bases.count > 1, let across, let conv {
+            across.run(conv, memory: memory, bases: bases, scratch: UnsafeMutableRawPointer(scratch[0].pointer))
+            return
+        }
+        for base in bases { Int8Kernels.execute(step, memory.bound(to: base), pool: pool, scratch: scratch) }
     }
 }
 
