@@ -110,12 +110,10 @@ struct BatchedTail {
     /// runs the reference kernels: its weights (1.3 MB for EfficientNet-Lite0's classifier) are
     /// then read once per group of images instead of once per image.
     init?(int8Steps steps: [Int8Step], memory: Int8Memory, outputs: [(name: String, slot: Int, shape: Shape)]) {
-        guard let last = steps.last, case .conv(let c) = last, let fast = c.fast, c.residual == nil,
-              c.inH == 1, c.inW == 1, c.kh == 1, c.kw == 1, c.groups == 1,
-              case .float(let slot, let scales, let lo, let hi) = c.output,
-              outputs.count == 1, outputs[0].slot == slot, outputs[0].shape.elementCount == c.outC else { return nil }
-        let kernel = Int8ConvKernel(geometry: ConvLowering.rows(Self.maxRows, inner: c.inC, outer: c.outC), inputZeroPoint: c.inputZero,
-                                    weights: c.weights, bias: c.bias, output: .float(scales: scales, min: lo, max: hi), isa: fast.isa)
+        guard let last = steps.last, case .conv(let c) = last, c.inH == 1, c.inW == 1,
+              case .float(let slot, _, _, _) = c.output,
+              outputs.count == 1, outputs[0].slot == slot, outputs[0].shape.elementCount == c.outC,
+              let kernel = c.overRows(Self.maxRows) else { return nil }
         first = steps.count - 1
         input = Slot(shape: Shape([1, c.inC]), layout: .rowMajor, operand: .arena(memory.u8Offsets[c.input]))
         inputRowBytes = c.inC
@@ -123,7 +121,7 @@ struct BatchedTail {
         rowCounts = [(c.inC + 3) / 4, c.outC]
         output = 1
         scratchCount = (kernel.scratchBytes + 3) / 4
-        isa = fast.isa
+        isa = kernel.isa
     }
 
     /// Buffers for one worker: a row block of every tail value, and the dense layers' scratch.

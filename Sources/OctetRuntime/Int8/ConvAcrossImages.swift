@@ -29,26 +29,13 @@ final class ConvAcrossImages: @unchecked Sendable {
     let scratchBytes: Int
 
     /// The layer `c` (with its reference weights) for groups of up to `images` images, or nil
-    /// when it is not a dense 1×1 convolution over at most `maxPixels` pixels on a C kernel
-    /// without a fused residual Add or float epilogue, or groups have one image.
+    /// when it has no rows form (`ConvInt8.overRows`), its map has more than `maxPixels` pixels,
+    /// or groups have one image.
     init?(_ c: ConvInt8, images: Int) {
         let pixels = c.inH * c.inW
-        guard images > 1, let fast = c.fast, c.residual == nil, c.epilogue == nil, !c.weights.isEmpty,
-              c.kh == 1, c.kw == 1, c.sh == 1, c.sw == 1, c.padTop == 0, c.padLeft == 0, c.groups == 1,
-              c.outH == c.inH, c.outW == c.inW, pixels >= 1, pixels <= Self.maxPixels,
-              fast.geometry.inPixelStride == c.inC, fast.geometry.outPixelStride == c.outC else { return nil }
-        let output: Int8ConvKernel.Output
-        let elementBytes: Int
-        switch c.output {
-        case .quantized(_, let multipliers, let zeroPoint, let lo, let hi):
-            output = .quantized(multipliers: multipliers, zeroPoint: zeroPoint, lo: lo, hi: hi)
-            elementBytes = 1
-        case .float(_, let scales, let lo, let hi):
-            output = .float(scales: scales, min: lo, max: hi)
-            elementBytes = MemoryLayout<Float>.stride
-        }
-        kernel = Int8ConvKernel(geometry: ConvLowering.rows(images * pixels, inner: c.inC, outer: c.outC), inputZeroPoint: c.inputZero,
-                                weights: c.weights, bias: c.bias, output: output, isa: fast.isa, weightFormat: fast.weightFormat)
+        guard images > 1, pixels >= 1, pixels <= Self.maxPixels, let kernel = c.overRows(images * pixels) else { return nil }
+        let elementBytes = if case .float = c.output { MemoryLayout<Float>.stride } else { 1 }
+        self.kernel = kernel
         self.pixels = pixels
         inputBytes = pixels * c.inC
         outputBytes = pixels * c.outC * elementBytes

@@ -68,6 +68,23 @@ final class ConvInt8: @unchecked Sendable {
 
     /// Multiply-accumulates for one image.
     var macs: Int { outH * outW * outC * (inC / groups) * kh * kw }
+
+    /// This layer as a GEMM over `rows` rows of `inC` codes (each row one pixel, from any image),
+    /// with the per-image C kernel's arithmetic for every row: nil unless it is a dense 1×1
+    /// convolution (stride 1, no padding, one group, dense pixels) on a C kernel, without a fused
+    /// residual Add or float epilogue, whose reference weights this object still holds. The
+    /// batched classifier head (`BatchedTail`) and `ConvAcrossImages` run such layers.
+    func overRows(_ rows: Int) -> Int8ConvKernel? {
+        guard let fast, residual == nil, epilogue == nil, !weights.isEmpty, kh == 1, kw == 1, sh == 1, sw == 1, padTop == 0,
+              padLeft == 0, groups == 1, outH == inH, outW == inW,
+              fast.geometry.inPixelStride == inC, fast.geometry.outPixelStride == outC else { return nil }
+        let stage: Int8ConvKernel.Output = switch output {
+        case .quantized(_, let multipliers, let zeroPoint, let lo, let hi): .quantized(multipliers: multipliers, zeroPoint: zeroPoint, lo: lo, hi: hi)
+        case .float(_, let scales, let lo, let hi): .float(scales: scales, min: lo, max: hi)
+        }
+        return Int8ConvKernel(geometry: ConvLowering.rows(rows, inner: inC, outer: outC), inputZeroPoint: inputZero, weights: weights,
+                              bias: bias, output: stage, isa: fast.isa, weightFormat: fast.weightFormat)
+    }
 }
 
 /// One step of an INT8 plan on one image. u8 and float tensors live in separate slot arrays.
