@@ -189,6 +189,31 @@ static inline int ck_dw8_row_pairs(const ck_conv2d_u8s8_params *p) {
 static inline size_t ck_dw8_quad_set_bytes(const ck_conv2d_u8s8_params *p) {
     return ((p->groups + 63) / 64) * ((p->kernel_h + 3) / 4) * p->kernel_w * 256;
 }
+/// Whether the depthwise VNNI kernel runs a map of at most 4 rows as one quad of its input rows
+/// (a 5x5 kernel over the 2- and 3-row maps of a text-line classifier): the input rows are
+/// transposed once per column chunk for every output row, and output row oy has its own weight
+/// quads whose byte r is the kernel row over input row r (0 where none is, and for rows past
+/// the map), so each output row costs one quad instead of one per 4 kernel rows.
+static inline int ck_dw8_map_quads(const ck_conv2d_u8s8_params *p) {
+    return p->in_h >= 1 && p->in_h <= 4 && p->out_h >= 1 && p->out_h <= 8;
+}
+/// Offset of the map weight quads (after the row-quad sets): per output row, one set laid out
+/// like a one-quad set (per 64-channel group and kernel column, 4 zmm), then per output row the
+/// int32 sums of each channel's weights in that row's quads ([out_h][C16]).
+static inline size_t ck_dw8_map_offset(const ck_conv2d_u8s8_params *p) {
+    return ck_dw8_quad_offset(p) + (ck_dw8_row_pairs(p) ? 2 : 1) * ck_dw8_quad_set_bytes(p);
+}
+/// Bytes of one output row's map weight quads (every 64-channel group).
+static inline size_t ck_dw8_map_set_bytes(const ck_conv2d_u8s8_params *p) {
+    return ((p->groups + 63) / 64) * p->kernel_w * 256;
+}
+/// The kernel row over input row r for output row oy (-1 when none is).
+static inline ptrdiff_t ck_dw8_map_kernel_row(const ck_conv2d_u8s8_params *p, size_t oy, size_t r) {
+    const ptrdiff_t d = (ptrdiff_t)r + (ptrdiff_t)p->pad_top - (ptrdiff_t)(oy * p->stride_h);
+    if (d < 0 || d % (ptrdiff_t)p->dilation_h != 0) return -1;
+    const ptrdiff_t kh = d / (ptrdiff_t)p->dilation_h;
+    return kh < (ptrdiff_t)p->kernel_h ? kh : -1;
+}
 /// The kernel taps of output pixel pix that fall inside the image: rows [kh[0], kh[1]), columns
 /// [kw[0], kw[1]); (iy0, ix0) is the input position of tap (0, 0) (negative in the padding).
 typedef struct {

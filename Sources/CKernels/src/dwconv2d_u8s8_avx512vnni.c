@@ -142,48 +142,55 @@ CK_INLINE CK_DW_T void ck_dw8_row_sweep(const int KG_, const int KW_, const uint
     }
 }
 
+/// Transposes, for one 64-channel group at channel c, input rows iy[0..3] (those outside the
+/// image read as z_x) over input columns x0 * sw - pad_left + [0, tcols) into the quad tq (see
+/// the top of the file).
+CK_INLINE CK_DW_T void ck_dw8_transpose_quad(const ck_conv2d_u8s8_params *p, const uint8_t *input, size_t c, const ptrdiff_t *iy,
+    size_t x0, size_t tcols, __mmask64 m, int full, __m512i zx, uint8_t *tq) {
+    const ptrdiff_t ix0 = (ptrdiff_t)(x0 * p->stride_w) - (ptrdiff_t)p->pad_left;
+    // Rows outside the image (or past the kernel) read as z_x; inside columns of inside rows
+    // load directly (the branches are per row, hence predictable).
+    const uint8_t *row[4];
+    for (size_t r = 0; r < 4; r++)
+        row[r] = iy[r] >= 0 && iy[r] < (ptrdiff_t)p->in_h ? input + (size_t)iy[r] * p->in_w * p->in_pixel_stride + c : NULL;
+    const size_t ips = p->in_pixel_stride;
+    for (size_t x = 0; x < tcols; x++) {
+        const ptrdiff_t ix = ix0 + (ptrdiff_t)x;
+        __m512i r0, r1, r2, r3;
+        if (ix >= 0 && ix < (ptrdiff_t)p->in_w && full) {
+            const size_t off = (size_t)ix * ips;
+            r0 = row[0] ? _mm512_loadu_si512(row[0] + off) : zx;
+            r1 = row[1] ? _mm512_loadu_si512(row[1] + off) : zx;
+            r2 = row[2] ? _mm512_loadu_si512(row[2] + off) : zx;
+            r3 = row[3] ? _mm512_loadu_si512(row[3] + off) : zx;
+        } else {
+            r0 = ck_dw8_row64(p, input, iy[0], ix, c, m, full, zx);
+            r1 = ck_dw8_row64(p, input, iy[1], ix, c, m, full, zx);
+            r2 = ck_dw8_row64(p, input, iy[2], ix, c, m, full, zx);
+            r3 = ck_dw8_row64(p, input, iy[3], ix, c, m, full, zx);
+        }
+        const __m512i a = _mm512_unpacklo_epi8(r0, r1), b = _mm512_unpackhi_epi8(r0, r1);
+        const __m512i cc = _mm512_unpacklo_epi8(r2, r3), d = _mm512_unpackhi_epi8(r2, r3);
+        _mm512_store_si512(tq + x * 256, _mm512_unpacklo_epi16(a, cc));
+        _mm512_store_si512(tq + x * 256 + 64, _mm512_unpackhi_epi16(a, cc));
+        _mm512_store_si512(tq + x * 256 + 128, _mm512_unpacklo_epi16(b, d));
+        _mm512_store_si512(tq + x * 256 + 192, _mm512_unpackhi_epi16(b, d));
+    }
+}
+
 /// Transposes, for one 64-channel group at channel c, the input rows under row quads 0..KG-1 of
 /// output row oy (rows oy * stride_h - pad_top + 4kg + r, those with 4kg + r >= rows_used and
 /// those outside the image reading as z_x) over input columns x0 * sw - pad_left + [0, tcols)
 /// into T (see the top of the file).
 CK_INLINE CK_DW_T void ck_dw8_transpose(const ck_conv2d_u8s8_params *p, const uint8_t *input, size_t c, size_t oy, size_t x0,
     size_t tcols, size_t KG, size_t rows_used, __mmask64 m, int full, __m512i zx, uint8_t *T) {
-    const ptrdiff_t ix0 = (ptrdiff_t)(x0 * p->stride_w) - (ptrdiff_t)p->pad_left;
     for (size_t kg = 0; kg < KG; kg++) {
         ptrdiff_t iy[4];
         for (size_t r = 0; r < 4; r++) {
             const size_t kh = 4 * kg + r;
             iy[r] = kh < rows_used ? (ptrdiff_t)(oy * p->stride_h + kh * p->dilation_h) - (ptrdiff_t)p->pad_top : -1;
         }
-        uint8_t *tq = T + kg * tcols * 256;
-        // Rows outside the image (or past the kernel) read as z_x; inside columns of
-        // inside rows load directly (the branches are per row, hence predictable).
-        const uint8_t *row[4];
-        for (size_t r = 0; r < 4; r++)
-            row[r] = iy[r] >= 0 && iy[r] < (ptrdiff_t)p->in_h ? input + (size_t)iy[r] * p->in_w * p->in_pixel_stride + c : NULL;
-        const size_t ips = p->in_pixel_stride;
-        for (size_t x = 0; x < tcols; x++) {
-            const ptrdiff_t ix = ix0 + (ptrdiff_t)x;
-            __m512i r0, r1, r2, r3;
-            if (ix >= 0 && ix < (ptrdiff_t)p->in_w && full) {
-                const size_t off = (size_t)ix * ips;
-                r0 = row[0] ? _mm512_loadu_si512(row[0] + off) : zx;
-                r1 = row[1] ? _mm512_loadu_si512(row[1] + off) : zx;
-                r2 = row[2] ? _mm512_loadu_si512(row[2] + off) : zx;
-                r3 = row[3] ? _mm512_loadu_si512(row[3] + off) : zx;
-            } else {
-                r0 = ck_dw8_row64(p, input, iy[0], ix, c, m, full, zx);
-                r1 = ck_dw8_row64(p, input, iy[1], ix, c, m, full, zx);
-                r2 = ck_dw8_row64(p, input, iy[2], ix, c, m, full, zx);
-                r3 = ck_dw8_row64(p, input, iy[3], ix, c, m, full, zx);
-            }
-            const __m512i a = _mm512_unpacklo_epi8(r0, r1), b = _mm512_unpackhi_epi8(r0, r1);
-            const __m512i cc = _mm512_unpacklo_epi8(r2, r3), d = _mm512_unpackhi_epi8(r2, r3);
-            _mm512_store_si512(tq + x * 256, _mm512_unpacklo_epi16(a, cc));
-            _mm512_store_si512(tq + x * 256 + 64, _mm512_unpackhi_epi16(a, cc));
-            _mm512_store_si512(tq + x * 256 + 128, _mm512_unpacklo_epi16(b, d));
-            _mm512_store_si512(tq + x * 256 + 192, _mm512_unpackhi_epi16(b, d));
-        }
+        ck_dw8_transpose_quad(p, input, c, iy, x0, tcols, m, full, zx, T + kg * tcols * 256);
     }
 }
 
@@ -315,6 +322,68 @@ static CK_DW_T void ck_dw8_quads_short(const ck_conv2d_u8s8_params *p, const uin
     ck_dw8_quads_impl(1, p, input, packed_weights, bias, out, output, pixel_begin, pixel_end);
 }
 
+/// u8 output of a map of at most 4 rows (ck_dw8_map_quads): per 64-channel group and chunk of
+/// output columns, the map's rows transposed once as one quad (rows past the map read as z_x,
+/// their weights 0), then every output row of the range over that chunk with its own weight
+/// quads: one vpdpbusd quad per kernel column and 16 channels, whatever the kernel's height.
+/// The accumulators start at bias - z_x * (the sum of the row's quads), the same sums as the
+/// scalar twin's over the taps inside the image.
+static CK_DW_T void ck_dw8_map(const ck_conv2d_u8s8_params *p, const uint8_t *input, const void *packed_weights,
+    const int32_t *bias, const ck_u8s8_output *out, uint8_t *output, size_t pixel_begin, size_t pixel_end) {
+    const size_t C = p->groups, C16 = (C + 15) & ~(size_t)15, KW = p->kernel_w, OW = p->out_w, sw = p->stride_w, dw = p->dilation_w;
+    if (pixel_begin >= pixel_end) return;
+    const size_t os = p->out_pixel_stride, set_bytes = ck_dw8_map_set_bytes(p);
+    const int8_t *map = (const int8_t *)packed_weights + ck_dw8_map_offset(p);
+    const int32_t *sums = (const int32_t *)(map + p->out_h * set_bytes);
+    const __m512i zx = _mm512_set1_epi8((char)p->input_zero_point);
+    const __m512i zy = _mm512_set1_epi32(out->zero_point), lo = _mm512_set1_epi8((char)out->lo), hi = _mm512_set1_epi8((char)out->hi);
+    const size_t tcols_max = CK_DW8_TBYTES / 256;
+    if (tcols_max < (KW - 1) * dw + 1) {
+        ck_dw8_per_tap__avx512vnni(p, input, packed_weights, bias, out, output, pixel_begin, pixel_end);
+        return;
+    }
+    const size_t chunk = (tcols_max - (KW - 1) * dw - 1) / sw + 1;
+    uint8_t T[CK_DW8_TBYTES] __attribute__((aligned(64)));
+    int32_t acc[CK_DW8_TBYTES / 256 * 64] __attribute__((aligned(64)));
+    const ptrdiff_t rows[4] = {0, 1, 2, 3};
+    const size_t oy_first = pixel_begin / OW, oy_last = (pixel_end - 1) / OW;
+    const size_t x_first = oy_first == oy_last ? pixel_begin % OW : 0, x_end = oy_first == oy_last ? (pixel_end - 1) % OW + 1 : OW;
+    for (size_t c = 0; c < C; c += 64) {
+        const size_t nc = C - c < 64 ? C - c : 64;
+        const int full = nc == 64;
+        const __mmask64 m = full ? ~(__mmask64)0 : _bzhi_u64(~0ULL, (unsigned)nc);
+        // Scales and each output row's accumulator starts in the accumulators' channel order
+        // (dword 4L + i of accumulator j is channel 16L + 4j + i).
+        float scale_p[64] __attribute__((aligned(64)));
+        int32_t init_p[8][64] __attribute__((aligned(64)));
+        for (size_t j = 0; j < 4; j++)
+            for (size_t d = 0; d < 16; d++) {
+                const size_t ch = c + 16 * (d / 4) + 4 * j + d % 4;
+                scale_p[16 * j + d] = ch < C ? out->scale[ch] : 0.0f;
+                for (size_t oy = oy_first; oy <= oy_last; oy++)
+                    init_p[oy][16 * j + d] = ch < C
+                        ? (int32_t)((bias ? (uint32_t)bias[ch] : 0u) - (uint32_t)p->input_zero_point * (uint32_t)sums[oy * C16 + ch]) : 0;
+            }
+        __m512 scale[4];
+        for (int j = 0; j < 4; j++) scale[j] = _mm512_load_ps(scale_p + 16 * j);
+        for (size_t x0 = x_first; x0 < x_end; x0 += chunk) {
+            const size_t n0 = x_end - x0 < chunk ? x_end - x0 : chunk;
+            const size_t tcols = (n0 - 1) * sw + (KW - 1) * dw + 1;
+            ck_dw8_transpose_quad(p, input, c, rows, x0, tcols, m, full, zx, T);
+            for (size_t oy = oy_first; oy <= oy_last; oy++) {
+                const size_t ra = oy == oy_first ? pixel_begin - oy * OW : 0, rb = oy == oy_last ? pixel_end - oy * OW : OW;
+                const size_t a = ra > x0 ? ra : x0, b = rb < x0 + n0 ? rb : x0 + n0;
+                if (a >= b) continue;
+                __m512i init[4];
+                for (int j = 0; j < 4; j++) init[j] = _mm512_load_si512(init_p[oy] + 16 * j);
+                const int8_t *wq = map + oy * set_bytes + (c / 64) * KW * 256;
+                ck_dw8_row(1, p, T + (a - x0) * sw * 256, tcols, b - a, 1, wq, init, scale, zy, lo, hi,
+                           output + (oy * OW + a) * os + c, os, m, full, acc);
+            }
+        }
+    }
+}
+
 /// Whether most output rows of [pixel_begin, pixel_end) need fewer row quads than the kernel has
 /// (maps a few rows high under a 5x5 or 7x7 kernel), so that ck_dw8_quads_short pays.
 static int ck_dw8_mostly_short(const ck_conv2d_u8s8_params *p, size_t pixel_begin, size_t pixel_end) {
@@ -336,7 +405,8 @@ CK_DW_T void ck_dwconv2d_u8s8_nhwc__avx512vnni(const ck_conv2d_u8s8_params *p, c
     // 32 channels 29.2 / 38.5 and 13.2 / 12.0; 48 channels 31.9 / 55.3 and 13.9 / 15.8.
     const int few_channels = p->groups <= 16 || (p->groups <= 32 && p->stride_w > 1);
     if (!few_channels && out->mode == CK_U8S8_OUT_U8 && out->lo >= 0 && out->lo <= out->hi && out->hi <= 255) {
-        if (ck_dw8_mostly_short(p, pixel_begin, pixel_end)) ck_dw8_quads_short(p, input, packed_weights, bias, out, (uint8_t *)output, pixel_begin, pixel_end);
+        if (ck_dw8_map_quads(p)) ck_dw8_map(p, input, packed_weights, bias, out, (uint8_t *)output, pixel_begin, pixel_end);
+        else if (ck_dw8_mostly_short(p, pixel_begin, pixel_end)) ck_dw8_quads_short(p, input, packed_weights, bias, out, (uint8_t *)output, pixel_begin, pixel_end);
         else ck_dw8_quads(p, input, packed_weights, bias, out, (uint8_t *)output, pixel_begin, pixel_end);
     }
     else ck_dw8_per_tap__avx512vnni(p, input, packed_weights, bias, out, output, pixel_begin, pixel_end);

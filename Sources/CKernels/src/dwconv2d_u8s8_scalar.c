@@ -11,14 +11,18 @@
 // j = 0..3 whose dword 4L + i holds, in byte r, the weight of channel 64g + 16L + 4j + i at
 // kernel row 4kg + r (0 past the kernel or the channels). When ck_dw8_row_pairs, a second set
 // follows, for the second row of a pair: byte r holds kernel row 4kg + r - stride_h (0 outside
-// the kernel), the transposed rows being those of the pair's first row.
+// the kernel), the transposed rows being those of the pair's first row. Then, for maps of at
+// most 4 rows (ck_dw8_map_quads), at ck_dw8_map_offset: per output row oy, a one-quad set whose
+// byte r holds the kernel row over input row r (ck_dw8_map_kernel_row; 0 where none is or r is
+// past the map), then [out_h][C16] int32: each channel's sum of those weights.
 #include "ck_int8.h"
 #include "conv2d_u8s8_internal.h"
 
 static inline size_t ck_dw8_cpad(size_t c) { return (c + 15) & ~(size_t)15; }
 
 size_t ck_dwconv2d_u8s8_packed_weights_size(const ck_conv2d_u8s8_params *p) {
-    return ck_dw8_quad_offset(p) + (ck_dw8_row_pairs(p) ? 2 : 1) * ck_dw8_quad_set_bytes(p);
+    const size_t map = ck_dw8_map_quads(p) ? p->out_h * (ck_dw8_map_set_bytes(p) + ck_dw8_cpad(p->groups) * sizeof(int32_t)) : 0;
+    return ck_dw8_map_offset(p) + map;
 }
 
 void ck_dwconv2d_u8s8_pack_weights(const ck_conv2d_u8s8_params *p, const int8_t *weights_chw, void *packed) {
@@ -48,6 +52,28 @@ void ck_dwconv2d_u8s8_pack_weights(const ck_conv2d_u8s8_params *p, const int8_t 
                             const int inside = c < C && row >= shift && row - shift < KH;
                             *quad++ = inside ? weights_chw[(c * KH + (row - shift)) * KW + kw] : 0;
                         }
+    }
+    if (!ck_dw8_map_quads(p)) return;
+    int8_t *map = (int8_t *)packed + ck_dw8_map_offset(p);
+    int32_t *sums = (int32_t *)(map + p->out_h * ck_dw8_map_set_bytes(p));
+    for (size_t oy = 0; oy < p->out_h; oy++) {
+        for (size_t g = 0; g < (C + 63) / 64; g++)
+            for (size_t kw = 0; kw < KW; kw++)
+                for (size_t j = 0; j < 4; j++)
+                    for (size_t b = 0; b < 64; b++) {
+                        const size_t L = b / 16, i = (b / 4) % 4, r = b % 4;
+                        const size_t c = 64 * g + 16 * L + 4 * j + i;
+                        const ptrdiff_t kh = r < p->in_h ? ck_dw8_map_kernel_row(p, oy, r) : -1;
+                        *map++ = c < C && kh >= 0 ? weights_chw[(c * KH + (size_t)kh) * KW + kw] : 0;
+                    }
+        for (size_t c = 0; c < C16; c++) {
+            int32_t s = 0;
+            for (size_t r = 0; r < p->in_h && c < C; r++) {
+                const ptrdiff_t kh = ck_dw8_map_kernel_row(p, oy, r);
+                for (size_t kw = 0; kw < KW && kh >= 0; kw++) s += weights_chw[(c * KH + (size_t)kh) * KW + kw];
+            }
+            sums[oy * C16 + c] = s;
+        }
     }
 }
 
