@@ -203,9 +203,19 @@ static inline int ck_dw8_map_quads(const ck_conv2d_u8s8_params *p) {
 static inline size_t ck_dw8_map_offset(const ck_conv2d_u8s8_params *p) {
     return ck_dw8_quad_offset(p) + (ck_dw8_row_pairs(p) ? 2 : 1) * ck_dw8_quad_set_bytes(p);
 }
+/// Whether a map of at most 2 rows packs its dwords as two rows by two kernel columns instead
+/// (bytes: row 0 and row 1 at kernel column 2q, then at 2q + 1): a 5x5 kernel over a 2-row map
+/// then costs 3 vpdpbusd per 16 channels instead of 5 whose half is padding rows.
+static inline int ck_dw8_map_pairs(const ck_conv2d_u8s8_params *p) {
+    return ck_dw8_map_quads(p) && p->in_h <= 2 && p->kernel_w > 1;
+}
+/// Kernel columns of the map weight quads: column pairs with ck_dw8_map_pairs.
+static inline size_t ck_dw8_map_columns(const ck_conv2d_u8s8_params *p) {
+    return ck_dw8_map_pairs(p) ? (p->kernel_w + 1) / 2 : p->kernel_w;
+}
 /// Bytes of one output row's map weight quads (every 64-channel group).
 static inline size_t ck_dw8_map_set_bytes(const ck_conv2d_u8s8_params *p) {
-    return ((p->groups + 63) / 64) * p->kernel_w * 256;
+    return ((p->groups + 63) / 64) * ck_dw8_map_columns(p) * 256;
 }
 /// The kernel row over input row r for output row oy (-1 when none is).
 static inline ptrdiff_t ck_dw8_map_kernel_row(const ck_conv2d_u8s8_params *p, size_t oy, size_t r) {

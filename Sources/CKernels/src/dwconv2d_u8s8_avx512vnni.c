@@ -178,6 +178,24 @@ CK_INLINE CK_DW_T void ck_dw8_transpose_quad(const ck_conv2d_u8s8_params *p, con
     }
 }
 
+/// Like ck_dw8_transpose_quad for ck_dw8_map_pairs: T column x holds, per channel, input rows 0
+/// and 1 at input column x0 * sw - pad_left + x, then the same rows dilation_w columns on.
+CK_INLINE CK_DW_T void ck_dw8_transpose_pairs(const ck_conv2d_u8s8_params *p, const uint8_t *input, size_t c, size_t x0,
+    size_t tcols, __mmask64 m, int full, __m512i zx, uint8_t *tq) {
+    const ptrdiff_t ix0 = (ptrdiff_t)(x0 * p->stride_w) - (ptrdiff_t)p->pad_left, dw = (ptrdiff_t)p->dilation_w;
+    for (size_t x = 0; x < tcols; x++) {
+        const ptrdiff_t ix = ix0 + (ptrdiff_t)x;
+        const __m512i r0 = ck_dw8_row64(p, input, 0, ix, c, m, full, zx), r1 = ck_dw8_row64(p, input, 1, ix, c, m, full, zx);
+        const __m512i r2 = ck_dw8_row64(p, input, 0, ix + dw, c, m, full, zx), r3 = ck_dw8_row64(p, input, 1, ix + dw, c, m, full, zx);
+        const __m512i a = _mm512_unpacklo_epi8(r0, r1), b = _mm512_unpackhi_epi8(r0, r1);
+        const __m512i cc = _mm512_unpacklo_epi8(r2, r3), d = _mm512_unpackhi_epi8(r2, r3);
+        _mm512_store_si512(tq + x * 256, _mm512_unpacklo_epi16(a, cc));
+        _mm512_store_si512(tq + x * 256 + 64, _mm512_unpackhi_epi16(a, cc));
+        _mm512_store_si512(tq + x * 256 + 128, _mm512_unpacklo_epi16(b, d));
+        _mm512_store_si512(tq + x * 256 + 192, _mm512_unpackhi_epi16(b, d));
+    }
+}
+
 /// Transposes, for one 64-channel group at channel c, the input rows under row quads 0..KG-1 of
 /// output row oy (rows oy * stride_h - pad_top + 4kg + r, those with 4kg + r >= rows_used and
 /// those outside the image reading as z_x) over input columns x0 * sw - pad_left + [0, tcols)
@@ -325,26 +343,30 @@ static CK_DW_T void ck_dw8_quads_short(const ck_conv2d_u8s8_params *p, const uin
 /// u8 output of a map of at most 4 rows (ck_dw8_map_quads): per 64-channel group and chunk of
 /// output columns, the map's rows transposed once as one quad (rows past the map read as z_x,
 /// their weights 0), then every output row of the range over that chunk with its own weight
-/// quads: one vpdpbusd quad per kernel column and 16 channels, whatever the kernel's height.
+/// quads: one vpdpbusd quad per kernel column and 16 channels, whatever the kernel's height; a
+/// map of at most 2 rows, one per pair of kernel columns (ck_dw8_map_pairs).
 /// The accumulators start at bias - z_x * (the sum of the row's quads), the same sums as the
 /// scalar twin's over the taps inside the image.
 static CK_DW_T void ck_dw8_map(const ck_conv2d_u8s8_params *p, const uint8_t *input, const void *packed_weights,
     const int32_t *bias, const ck_u8s8_output *out, uint8_t *output, size_t pixel_begin, size_t pixel_end) {
-    const size_t C = p->groups, C16 = (C + 15) & ~(size_t)15, KW = p->kernel_w, OW = p->out_w, sw = p->stride_w, dw = p->dilation_w;
+    const size_t C = p->groups, C16 = (C + 15) & ~(size_t)15, OW = p->out_w, sw = p->stride_w, dw = p->dilation_w;
     if (pixel_begin >= pixel_end) return;
     const size_t os = p->out_pixel_stride, set_bytes = ck_dw8_map_set_bytes(p);
     const int8_t *map = (const int8_t *)packed_weights + ck_dw8_map_offset(p);
     const int32_t *sums = (const int32_t *)(map + p->out_h * set_bytes);
     const __m512i zx = _mm512_set1_epi8((char)p->input_zero_point);
     const __m512i zy = _mm512_set1_epi32(out->zero_point), lo = _mm512_set1_epi8((char)out->lo), hi = _mm512_set1_epi8((char)out->hi);
+    // Kernel columns as the row kernels see them: column pairs (ck_dw8_map_pairs) step two
+    // columns of T, each holding its partner column.
+    const int pairs = ck_dw8_map_pairs(p);
+    const size_t KWm = ck_dw8_map_columns(p), xd = pairs ? 2 * dw : dw;
     const size_t tcols_max = CK_DW8_TBYTES / 256;
-    if (tcols_max < (KW - 1) * dw + 1) {
+    if (tcols_max < (KWm - 1) * xd + 1) {
         ck_dw8_per_tap__avx512vnni(p, input, packed_weights, bias, out, output, pixel_begin, pixel_end);
         return;
     }
-    const size_t chunk = (tcols_max - (KW - 1) * dw - 1) / sw + 1;
+    const size_t chunk = (tcols_max - (KWm - 1) * xd - 1) / sw + 1;
     uint8_t T[CK_DW8_TBYTES] __attribute__((aligned(64)));
-    int32_t acc[CK_DW8_TBYTES / 256 * 64] __attribute__((aligned(64)));
     const ptrdiff_t rows[4] = {0, 1, 2, 3};
     const size_t oy_first = pixel_begin / OW, oy_last = (pixel_end - 1) / OW;
     const size_t x_first = oy_first == oy_last ? pixel_begin % OW : 0, x_end = oy_first == oy_last ? (pixel_end - 1) % OW + 1 : OW;
@@ -368,17 +390,21 @@ static CK_DW_T void ck_dw8_map(const ck_conv2d_u8s8_params *p, const uint8_t *in
         for (int j = 0; j < 4; j++) scale[j] = _mm512_load_ps(scale_p + 16 * j);
         for (size_t x0 = x_first; x0 < x_end; x0 += chunk) {
             const size_t n0 = x_end - x0 < chunk ? x_end - x0 : chunk;
-            const size_t tcols = (n0 - 1) * sw + (KW - 1) * dw + 1;
-            ck_dw8_transpose_quad(p, input, c, rows, x0, tcols, m, full, zx, T);
+            const size_t tcols = (n0 - 1) * sw + (KWm - 1) * xd + 1;
+            if (pairs) ck_dw8_transpose_pairs(p, input, c, x0, tcols, m, full, zx, T);
+            else ck_dw8_transpose_quad(p, input, c, rows, x0, tcols, m, full, zx, T);
             for (size_t oy = oy_first; oy <= oy_last; oy++) {
                 const size_t ra = oy == oy_first ? pixel_begin - oy * OW : 0, rb = oy == oy_last ? pixel_end - oy * OW : OW;
                 const size_t a = ra > x0 ? ra : x0, b = rb < x0 + n0 ? rb : x0 + n0;
                 if (a >= b) continue;
                 __m512i init[4];
                 for (int j = 0; j < 4; j++) init[j] = _mm512_load_si512(init_p[oy] + 16 * j);
-                const int8_t *wq = map + oy * set_bytes + (c / 64) * KW * 256;
-                ck_dw8_row(1, p, T + (a - x0) * sw * 256, tcols, b - a, 1, wq, init, scale, zy, lo, hi,
-                           output + (oy * OW + a) * os + c, os, m, full, acc);
+                const int8_t *wq = map + oy * set_bytes + (c / 64) * KWm * 256;
+                const uint8_t *t = T + (a - x0) * sw * 256;
+                uint8_t *o = output + (oy * OW + a) * os + c;
+                if (KWm == 5) ck_dw8_row_pixels(1, 5, t, tcols, b - a, sw, xd, 1, KWm, wq, init, scale, zy, lo, hi, o, os, m, full);
+                else if (KWm == 3) ck_dw8_row_pixels(1, 3, t, tcols, b - a, sw, xd, 1, KWm, wq, init, scale, zy, lo, hi, o, os, m, full);
+                else ck_dw8_row_pixels(1, 0, t, tcols, b - a, sw, xd, 1, KWm, wq, init, scale, zy, lo, hi, o, os, m, full);
             }
         }
     }

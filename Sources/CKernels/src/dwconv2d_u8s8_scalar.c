@@ -14,7 +14,9 @@
 // the kernel), the transposed rows being those of the pair's first row. Then, for maps of at
 // most 4 rows (ck_dw8_map_quads), at ck_dw8_map_offset: per output row oy, a one-quad set whose
 // byte r holds the kernel row over input row r (ck_dw8_map_kernel_row; 0 where none is or r is
-// past the map), then [out_h][C16] int32: each channel's sum of those weights.
+// past the map), then [out_h][C16] int32: each channel's sum of those weights. For maps of at
+// most 2 rows (ck_dw8_map_pairs) each dword of a set holds kernel columns 2q and 2q + 1 instead:
+// byte r is input row r % 2 at column 2q + r / 2 (0 past the kernel's columns).
 #include "ck_int8.h"
 #include "conv2d_u8s8_internal.h"
 
@@ -56,14 +58,15 @@ void ck_dwconv2d_u8s8_pack_weights(const ck_conv2d_u8s8_params *p, const int8_t 
     if (!ck_dw8_map_quads(p)) return;
     int8_t *map = (int8_t *)packed + ck_dw8_map_offset(p);
     int32_t *sums = (int32_t *)(map + p->out_h * ck_dw8_map_set_bytes(p));
+    const int pairs = ck_dw8_map_pairs(p);
     for (size_t oy = 0; oy < p->out_h; oy++) {
         for (size_t g = 0; g < (C + 63) / 64; g++)
-            for (size_t kw = 0; kw < KW; kw++)
+            for (size_t q = 0; q < ck_dw8_map_columns(p); q++)
                 for (size_t j = 0; j < 4; j++)
                     for (size_t b = 0; b < 64; b++) {
-                        const size_t L = b / 16, i = (b / 4) % 4, r = b % 4;
+                        const size_t L = b / 16, i = (b / 4) % 4, r = pairs ? b % 2 : b % 4, kw = pairs ? 2 * q + (b % 4) / 2 : q;
                         const size_t c = 64 * g + 16 * L + 4 * j + i;
-                        const ptrdiff_t kh = r < p->in_h ? ck_dw8_map_kernel_row(p, oy, r) : -1;
+                        const ptrdiff_t kh = r < p->in_h && kw < KW ? ck_dw8_map_kernel_row(p, oy, r) : -1;
                         *map++ = c < C && kh >= 0 ? weights_chw[(c * KH + (size_t)kh) * KW + kw] : 0;
                     }
         for (size_t c = 0; c < C16; c++) {
