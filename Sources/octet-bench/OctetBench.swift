@@ -306,7 +306,8 @@ struct Int8Bench: ParsableCommand {
                 let q = try quantizeModel(fp32, calibrationData: images, config: config)
                 let path = dir.appendingPathComponent("\(name)-w\(bits).int8.onnx").path
                 try ONNXExporter.write(q.qdq, to: URL(fileURLWithPath: path))
-                try rows(name, "Octet \(bits)-bit", bits: bits, qdq: q.qdq, path: path, fp32: q.fp32)
+                // The file as a user runs it, like ONNX Runtime's below.
+                try rows(name, "Octet \(bits)-bit", bits: bits, qdq: try ModelLoader.loadQDQ(path: path), path: path, fp32: q.fp32)
             }
             // ONNX Runtime's own quantize_static file of the same (BatchNorm-folded) FP32 model:
             // 8-bit per-channel weights, uint8 activations, which Octet runs exactly on every path.
@@ -375,6 +376,8 @@ extension Int8Bench {
             let q = try quantizeModel(fp32, calibrationData: images, config: config)
             let int8Path = dir.appendingPathComponent("\(name).int8.onnx").path
             try ONNXExporter.write(q.qdq, to: URL(fileURLWithPath: int8Path))
+            // The file as a user runs it (`octet bench FILE`, `octet run`): loaded back, cleaned.
+            let qdq = try ModelLoader.loadQDQ(path: int8Path)
             let recipeDims = try images.loadShaped(0).dims
             guard let input = fp32.inputs.first(where: { fp32.initializers[$0.name] == nil }) else { continue }
             let dims = try sides[name].map { sides in
@@ -384,7 +387,7 @@ extension Int8Bench {
             let shape = Shape([1] + dims)
             let batch = dims.count == 3 && dims[1] * dims[2] > 224 * 224 ? 8 : 32
             for isa in paths {
-                let probe = try Benchmark.runInt8(graph: q.qdq, isa: isa, threads: threads, batch: batch, iterations: common.iterations,
+                let probe = try Benchmark.runInt8(graph: qdq, isa: isa, threads: threads, batch: batch, iterations: common.iterations,
                                                   inputShapes: [input.name: shape])
                 // Every timed run of this model lasts at least `minimumRunSeconds` at INT8's speed
                 // (5 batches of a 24×24 model are 3 ms, where this machine's noise is ±50%); the
@@ -397,7 +400,7 @@ extension Int8Bench {
                 // (one binary against itself: best-of-30 ratio 1.31, medians within 1%).
                 for round in 0..<max(rounds, 1) {
                     if round > 0 || int8Runs.isEmpty {
-                        let again = try Benchmark.runInt8(graph: q.qdq, isa: isa, threads: threads, batch: batch, iterations: iterations,
+                        let again = try Benchmark.runInt8(graph: qdq, isa: isa, threads: threads, batch: batch, iterations: iterations,
                                                           inputShapes: [input.name: shape])
                         int8Runs.append(again.imagesPerSecond)
                     }
@@ -411,7 +414,7 @@ extension Int8Bench {
                 }
                 let int8 = median(int8Runs), fp32 = median(fp32Runs)
                 let ort: Double? = ortRuns.isEmpty ? nil : median(ortRuns)
-                let labels = try Int8Plan(graph: q.qdq, isa: isa, inputShapes: [input.name: shape]).makeProfile().labels
+                let labels = try Int8Plan(graph: qdq, isa: isa, inputShapes: [input.name: shape]).makeProfile().labels
                 // Standalone lookups and those fused into the convolution before them.
                 let tables = labels.filter { $0.hasPrefix("table: ") || $0.hasPrefix("channel tables: ") || $0.contains(" + table") }.count
                 let islands = labels.filter { $0.hasPrefix("fp32 island: ") }.count
