@@ -186,7 +186,7 @@ public final class Int8ConvKernel: @unchecked Sendable {
     /// `values` copied into memory of their own (at least one element, so never a null pointer).
     private static func copy<T>(_ values: [T]) -> UnsafeMutablePointer<T> {
         let memory = UnsafeMutablePointer<T>.allocate(capacity: max(values.count, 1))
-        values.withUnsafeBufferPointer { memory.initialize(from: $0.baseAddress!, count: values.count) }
+        values.withUnsafeBufferPointer { if let base = $0.baseAddress { memory.initialize(from: base, count: values.count) } }
         return memory
     }
 

@@ -222,6 +222,7 @@ final class WorkerContext: @unchecked Sendable {
 /// between the cores); a context's own object is read in place, its `let` payload borrowed.
 private final class Int8StepRunner {
     let step: Int8Step
+    /// The plan's tensor placement, kept alive by the plan the context holds.
     unowned(unsafe) let memory: Int8Memory
     /// The step's layer and its form over a whole group, where it has one (`ConvAcrossImages`).
     let conv: ConvInt8?
