@@ -142,6 +142,17 @@ CK_INLINE CK_DW_T void ck_dw8_row_sweep(const int KG_, const int KW_, const uint
     }
 }
 
+/// One T column from the 64 channel bytes of its 4 rows: dword 4L + i of vector j gets the 4
+/// rows' bytes of channel 16L + 4j + i (the byte-then-word unpacks give exactly this order).
+CK_INLINE CK_DW_T void ck_dw8_store_column(__m512i r0, __m512i r1, __m512i r2, __m512i r3, uint8_t *t) {
+    const __m512i a = _mm512_unpacklo_epi8(r0, r1), b = _mm512_unpackhi_epi8(r0, r1);
+    const __m512i cc = _mm512_unpacklo_epi8(r2, r3), d = _mm512_unpackhi_epi8(r2, r3);
+    _mm512_store_si512(t, _mm512_unpacklo_epi16(a, cc));
+    _mm512_store_si512(t + 64, _mm512_unpackhi_epi16(a, cc));
+    _mm512_store_si512(t + 128, _mm512_unpacklo_epi16(b, d));
+    _mm512_store_si512(t + 192, _mm512_unpackhi_epi16(b, d));
+}
+
 /// Transposes, for one 64-channel group at channel c, input rows iy[0..3] (those outside the
 /// image read as z_x) over input columns x0 * sw - pad_left + [0, tcols) into the quad tq (see
 /// the top of the file).
@@ -169,12 +180,7 @@ CK_INLINE CK_DW_T void ck_dw8_transpose_quad(const ck_conv2d_u8s8_params *p, con
             r2 = ck_dw8_row64(p, input, iy[2], ix, c, m, full, zx);
             r3 = ck_dw8_row64(p, input, iy[3], ix, c, m, full, zx);
         }
-        const __m512i a = _mm512_unpacklo_epi8(r0, r1), b = _mm512_unpackhi_epi8(r0, r1);
-        const __m512i cc = _mm512_unpacklo_epi8(r2, r3), d = _mm512_unpackhi_epi8(r2, r3);
-        _mm512_store_si512(tq + x * 256, _mm512_unpacklo_epi16(a, cc));
-        _mm512_store_si512(tq + x * 256 + 64, _mm512_unpackhi_epi16(a, cc));
-        _mm512_store_si512(tq + x * 256 + 128, _mm512_unpacklo_epi16(b, d));
-        _mm512_store_si512(tq + x * 256 + 192, _mm512_unpackhi_epi16(b, d));
+        ck_dw8_store_column(r0, r1, r2, r3, tq + x * 256);
     }
 }
 
@@ -187,12 +193,7 @@ CK_INLINE CK_DW_T void ck_dw8_transpose_pairs(const ck_conv2d_u8s8_params *p, co
         const ptrdiff_t ix = ix0 + (ptrdiff_t)x;
         const __m512i r0 = ck_dw8_row64(p, input, 0, ix, c, m, full, zx), r1 = ck_dw8_row64(p, input, 1, ix, c, m, full, zx);
         const __m512i r2 = ck_dw8_row64(p, input, 0, ix + dw, c, m, full, zx), r3 = ck_dw8_row64(p, input, 1, ix + dw, c, m, full, zx);
-        const __m512i a = _mm512_unpacklo_epi8(r0, r1), b = _mm512_unpackhi_epi8(r0, r1);
-        const __m512i cc = _mm512_unpacklo_epi8(r2, r3), d = _mm512_unpackhi_epi8(r2, r3);
-        _mm512_store_si512(tq + x * 256, _mm512_unpacklo_epi16(a, cc));
-        _mm512_store_si512(tq + x * 256 + 64, _mm512_unpackhi_epi16(a, cc));
-        _mm512_store_si512(tq + x * 256 + 128, _mm512_unpacklo_epi16(b, d));
-        _mm512_store_si512(tq + x * 256 + 192, _mm512_unpackhi_epi16(b, d));
+        ck_dw8_store_column(r0, r1, r2, r3, tq + x * 256);
     }
 }
 
