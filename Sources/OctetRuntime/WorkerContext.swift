@@ -218,8 +218,8 @@ final class WorkerContext: @unchecked Sendable {
 
 /// One INT8 step of a plan, held by one worker's context and run over the images of a
 /// layer-major group. Reading a step out of the plan's array copied its enum payload per group,
-/// retaining the objects in it, which both worker threads share (their reference counts bounced
-/// between the cores); a context's own object is read in place, its `let` payload borrowed.
+/// retaining and releasing the objects in it, which both worker threads share; a context's own
+/// object is read in place, its `let` payload borrowed (PP-OCR cls 1.025× on two threads).
 private final class Int8StepRunner {
     let step: Int8Step
     /// The plan's tensor placement, kept alive by the plan the context holds.

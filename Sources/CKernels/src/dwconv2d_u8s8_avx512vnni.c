@@ -11,7 +11,8 @@
 // exactly, in wrapping int32, as the scalar twin. The epilogue requantizes the 4 accumulators and
 // packs them with vpackssdw + vpackuswb, which restores channel order (lane L of the result is
 // bytes 4L..4L+3 of each accumulator), then clamps the bytes to [lo, hi].
-// Four output pixels share each weight load.
+// Four output pixels share each weight load. Maps of at most 4 rows use quads of the map's own
+// input rows instead, with weight quads per output row (ck_dw8_map).
 //
 // Float outputs use the per-tap kernel of dwconv2d_u8s8_avx512_impl.h with vpdpwssd.
 #include "ck_int8.h"

@@ -225,9 +225,9 @@ enum Int8Value: Hashable {
 /// Where the tensors of an INT8 plan live in the per-image arena (`MemoryPlanner`) and how many
 /// elements each holds: the INT8 steps address their slots through it. Every step of every
 /// image reads it from every worker thread, so its tables are plain memory of its own, never
-/// reference counted: an array read through a shared object is retained and released per read,
-/// and two cores doing that to one buffer bounce its cache line between them (measured: INT8
-/// small models scaled 1.35× from one thread to two, FP32 1.9×).
+/// reference counted: an array read through a shared object was retained and released per read
+/// (`swift_retain` was 5% of PP-OCR cls's INT8 samples on two threads, 1% after this and the
+/// same change to `Int8ConvKernel`).
 final class Int8Memory: @unchecked Sendable {
     /// Arena offsets (in floats) of each u8 and float slot; -1 for a slot never written.
     let u8Offsets: UnsafeBufferPointer<Int>
