@@ -155,6 +155,16 @@ public enum Op: Hashable, Sendable {
         }
     }
 
+    /// Whether this is a layer that multiplies its input by a weight tensor (Conv, ConvTranspose,
+    /// Gemm, MatMul): the ops whose weights the quantize pass quantizes when the weight is a
+    /// constant, and whose integer kernels can write floats as cheaply as codes.
+    public var isWeightedLayer: Bool {
+        switch self {
+        case .conv, .gemm, .matMul, .convTranspose: true
+        default: false
+        }
+    }
+
     /// Whether every output element is an element of the first input, moved (Transpose, Slice,
     /// Split, Gather, Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout at inference,
     /// nearest Resize): quantizing commutes with it, so a quantized tensor keeps its parameters

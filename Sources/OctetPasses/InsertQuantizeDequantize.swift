@@ -11,7 +11,8 @@ import OctetIR
 ///     y = Conv(x', W', B'); z = Relu(y); zq = Q(z, sz, zz); z' = DQ(zq) → readers of z
 ///
 /// A Relu/Clip that is a quantized op's only reader is quantized after, not before (it fuses
-/// into the integer kernel). Graph outputs stay FP32. Quantized ops: Conv, Gemm and MatMul
+/// into the integer kernel). Graph outputs stay FP32, and so does a value only FP32 layers or
+/// a float op writing a graph output read (`readOnlyInFloat`). Quantized ops: Conv, Gemm and MatMul
 /// with constant weights, Add, MaxPool, AveragePool, GlobalAveragePool — unless excluded.
 public enum InsertQuantizeDequantize {
     /// `weights`: codes made earlier by `quantizedWeights` for this graph's weights and `options`
@@ -81,8 +82,7 @@ public enum InsertQuantizeDequantize {
         }
         for node in quantizedNodeList(graph, options: options, shapeOnly: shapeOnly) {
             switch node.op {
-            case .conv, .gemm, .matMul, .convTranspose:
-                add(node.inputs[0]); weighted.insert(node.name)
+            case _ where node.op.isWeightedLayer: add(node.inputs[0]); weighted.insert(node.name)
             case .add, .mul, .concat: node.inputs.forEach(add)
             default: add(node.inputs[0])
             }
@@ -90,7 +90,7 @@ public enum InsertQuantizeDequantize {
             if let j = match.activation(after: out, allowed: { !options.excludedNodes.contains($0.name) && !options.excludedOpTypes.contains($0.op.onnxType) }) {
                 out = graph.nodes[j].outputs[0]
             }
-            if !readOnlyByFloatLayers(out, graph, options) { add(out) }
+            if !readOnlyInFloat(out, graph, options) { add(out) }
         }
         // Order points as they are produced (inputs first), so the table and graph are canonical.
         let order = Dictionary(uniqueKeysWithValues: (graph.inputs.map(\.name) + graph.nodes.flatMap(\.outputs)).enumerated().map { ($1, $0) })
@@ -122,21 +122,24 @@ public enum InsertQuantizeDequantize {
         graph.nodes.filter { isQuantizable($0, graph, options) && !$0.outputs.contains(where: shapeOnly.contains) }
     }
 
-    /// Whether every reader of `value` is a weighted layer kept in FP32 (excluded, or returned by
-    /// the accuracy search). Such a value is left in float: its codes would only be dequantized
-    /// again, and the rounding would cost the very layers kept in FP32 for their accuracy. It also
-    /// keeps ONNX Runtime from running those layers on weights it quantizes itself: it turns
-    /// DequantizeLinear → Conv (float weights) → QuantizeLinear into a QLinearConv, so the file
-    /// would not mean what the calibration measured.
-    static func readOnlyByFloatLayers(_ value: String, _ graph: Graph, _ options: QuantizeOptions) -> Bool {
+    /// Whether every reader of `value` computes in float: a weighted layer kept in FP32 (excluded,
+    /// or returned by the accuracy search), or an op without an INT8 rule that writes a graph output
+    /// (a detector's Sigmoid, a Softmax over logits). Such a value is left in float: its codes
+    /// would only be dequantized again. Before a layer kept in FP32, the rounding would cost the
+    /// very layer kept for its accuracy, and ONNX Runtime would run it on weights it quantizes
+    /// itself (it turns DequantizeLinear → Conv (float weights) → QuantizeLinear into a
+    /// QLinearConv), so the file would not mean what the calibration measured. Before an output,
+    /// the rounding is pure loss (SqueezeNet's pooled logits: 39.5 → 42.1 dB from FP32), and
+    /// the grid can be the coarsest of the model (PP-OCRv4 det's last logits: ±128 in steps of 1).
+    static func readOnlyInFloat(_ value: String, _ graph: Graph, _ options: QuantizeOptions) -> Bool {
         guard let readers = graph.consumers[value], !readers.isEmpty else { return false }
+        let graphOutputs = Set(graph.outputs.map(\.name))
         return readers.allSatisfy { i in
             let r = graph.nodes[i]
-            switch r.op {
-            case .conv, .gemm, .matMul, .convTranspose:
+            if r.op.isWeightedLayer {
                 return r.inputs.first == value && isExcluded(r, options) && graph.initializers[r.inputs[1]]?.floats != nil
-            default: return false
             }
+            return r.outputs.allSatisfy(graphOutputs.contains) && !isQuantizable(r, graph, options)
         }
     }
 
@@ -188,6 +191,8 @@ public enum InsertQuantizeDequantize {
             case .sigmoid, .hardSigmoid, .hardSwish, .tanh, .leakyRelu: break
             default: return false
             }
+            // A table maps codes to codes; a graph output is float, so the function runs in float.
+            if graph.outputs.contains(where: { $0.name == node.outputs[0] }) { return false }
             let consumers = graph.consumers[node.outputs[0]] ?? []
             return !consumers.contains { i in
                 let c = graph.nodes[i]

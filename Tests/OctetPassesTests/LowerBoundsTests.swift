@@ -77,7 +77,11 @@ final class LowerBoundsTests: XCTestCase {
         // Logits spanning about ±10 read by a HardSigmoid (1 above 3): their threshold stops at 3.
         let logits = b.add(.conv(Window2D(kernel: [3, 3], pads: [1, 1, 1, 1]), group: 1),
                            [x, b.constant("wg", r.tensor([4, 3, 3, 3], -2, 2)), b.constant("bg", r.tensor([4], -0.2, 0.2))], name: "logits")
-        b.output(b.add(.unary(.hardSigmoid(alpha: 1.0 / 6, beta: 0.5)), [logits], name: "gate"), dims: [nil, 4, 9, 9])
+        // The gate feeds a convolution: a function writing a graph output runs in float, and the
+        // quantize pass leaves its input in float too.
+        let gate = b.add(.unary(.hardSigmoid(alpha: 1.0 / 6, beta: 0.5)), [logits], name: "gate")
+        b.output(b.add(.conv(Window2D(kernel: [1, 1]), group: 1), [gate, b.constant("wo", r.tensor([2, 4, 1, 1], -0.5, 0.5))], name: "after_gate"),
+                 dims: [nil, 2, 9, 9])
         let q = try calibrated(b.graph, samples: r.tensor([6, 3, 9, 9], -3, 3))
         let e = try XCTUnwrap(q.table.entries.first { $0.tensor == act })
         XCTAssertEqual(e.lowerBound, -0.375)
@@ -112,8 +116,12 @@ final class LowerBoundsTests: XCTestCase {
         var r = TestRandom(seed: 9)
         let x = b.input("x", dims: [nil, 3, 6, 6])
         let conv = b.add(.conv(Window2D(kernel: [1, 1]), group: 1), [x, b.constant("w", r.tensor([4, 3, 1, 1], -2, 2))], name: "conv")
-        b.output(b.add(.clip(min: -.infinity, max: 2), [conv], name: "clip2"), dims: [nil, 4, 6, 6])
-        b.output(b.add(.clip(min: -.infinity, max: 3), [conv], name: "clip3"), dims: [nil, 4, 6, 6])
+        // Each Clip feeds a convolution (a value only float ops writing graph outputs read stays float).
+        func after(_ v: String, _ name: String) -> String {
+            b.add(.conv(Window2D(kernel: [1, 1]), group: 1), [v, b.constant(name + "_w", r.tensor([2, 4, 1, 1], -0.5, 0.5))], name: name)
+        }
+        b.output(after(b.add(.clip(min: -.infinity, max: 2), [conv], name: "clip2"), "after2"), dims: [nil, 2, 6, 6])
+        b.output(after(b.add(.clip(min: -.infinity, max: 3), [conv], name: "clip3"), "after3"), dims: [nil, 2, 6, 6])
         XCTAssertEqual(LowerBounds.readerCeilings(b.graph)[conv], 3, "both readers are constant above 3")
         let q = try calibrated(b.graph, samples: r.tensor([6, 3, 6, 6], -3, 3))
         let e = try XCTUnwrap(q.table.entries.first { $0.tensor == conv }, "\(q.table.entries.map(\.tensor))")

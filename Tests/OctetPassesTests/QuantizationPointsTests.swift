@@ -104,4 +104,35 @@ final class QuantizationPointsTests: XCTestCase {
         // Excluded by name, it is not quantized.
         XCTAssertFalse(InsertQuantizeDequantize.quantizedNodes(b.graph, options: QuantizeOptions(excludedNodes: ["prelu"])).contains("prelu"))
     }
+
+    /// A value whose only reader computes a graph output in float stays float: a detector's last
+    /// convolution before its Sigmoid (which has no codes to map, its output being float), logits
+    /// before a Softmax. A Sigmoid inside the graph is still a table with quantized input, and a
+    /// value an integer op also reads is still quantized.
+    func testValuesReadOnlyByFloatOutputFunctionsStayFloat() throws {
+        var b = GraphBuilder(name: "heads")
+        let x = b.input("x", dims: [nil, 4, 6, 6])
+        var r = TestRandom(seed: 6)
+        func conv(_ v: String, _ cin: Int, _ cout: Int, _ name: String) -> String { Self.conv(&b, &r, v, cin, cout, name) }
+        let trunk = conv(x, 4, 4, "trunk")
+        let gate = b.add(.unary(.sigmoid), [conv(trunk, 4, 4, "gate_conv")], name: "gate")
+        let features = conv(gate, 4, 4, "features")
+        let logits = conv(features, 4, 1, "logits")
+        let prob = b.add(.unary(.sigmoid), [logits], name: "prob")
+        let scores = conv(features, 4, 2, "scores")
+        let softmax = b.add(.softmax(axis: 1, coerce2D: false), [scores], name: "softmax")
+        let shared = conv(trunk, 4, 2, "shared")
+        let sharedProb = b.add(.unary(.sigmoid), [shared], name: "shared_prob")
+        b.output(prob, dims: [nil, 1, 6, 6])
+        b.output(softmax, dims: [nil, 2, 6, 6])
+        b.output(sharedProb, dims: [nil, 2, 6, 6])
+        b.output(conv(shared, 2, 2, "after_shared"), dims: [nil, 2, 6, 6])
+        let points = Set(InsertQuantizeDequantize.quantizationPoints(b.graph, options: QuantizeOptions()).activations)
+        XCTAssertTrue(points.isSuperset(of: [trunk, gate, features, shared]), "\(points.sorted())")
+        XCTAssertTrue(points.intersection([logits, scores]).isEmpty, "\(points.sorted())")
+        let quantized = InsertQuantizeDequantize.quantizedNodes(b.graph, options: QuantizeOptions())
+        XCTAssertTrue(quantized.contains("gate"))
+        XCTAssertFalse(quantized.contains("prob"))
+        XCTAssertFalse(quantized.contains("shared_prob"))
+    }
 }
