@@ -4,7 +4,7 @@
 The shared images are ImageNet photos, most without text, on which PP-OCRv4 det's probability
 map is near zero everywhere: its output SQNR then measures noise in an empty map. This draws
 lines of random words (Pillow's default scalable font, random size, colour, position and
-rotation-free layout) on each photo, deterministically (seed = the image's index), so a
+rotation-free layout) on each photo, deterministically for a given Pillow (seed = the image's index), so a
 detector can be calibrated and scored on images that hold what it detects.
 
 usage: scripts/text_images.py SRC_DIR OUT_DIR [--count N] [--offset K] [--size 640]

@@ -157,7 +157,7 @@ public enum Op: Hashable, Sendable {
 
     /// Whether this is a layer that multiplies its input by a weight tensor (Conv, ConvTranspose,
     /// Gemm, MatMul): the ops whose weights the quantize pass quantizes when the weight is a
-    /// constant, and whose integer kernels can write floats as cheaply as codes.
+    /// constant.
     public var isWeightedLayer: Bool {
         switch self {
         case .conv, .gemm, .matMul, .convTranspose: true
