@@ -29,13 +29,8 @@ final class FloatOutputHeadsTests: XCTestCase {
     }
 
     func testHeadsComputingOutputsInFloatReadFloatsOnEveryPath() throws {
-        let dir = try TestPaths.temporaryDirectory(self)
         var r = TestRandom(seed: 32)
-        let npy = dir.appendingPathComponent("x.npy").path
-        try NPYFile.write(path: npy, shape: [12, 3, 12, 10], values: r.tensor([12, 3, 12, 10], -2, 2).floats!)
-        var config = QuantConfig()
-        config.sensitivityMarginDB = nil
-        let q = try quantizeModel(model(), calibrationData: try NPYDataset(path: npy), config: config)
+        let q = try quantizedEveryLayer(model(), samples: r.tensor([12, 3, 12, 10], -2, 2))
         // No QuantizeLinear on what only the float heads read: the map's and the gate's logits, the
         // Add's sum before the Softmax, the pool's output before the Flatten.
         let quantized = Set(q.qdq.nodes.filter { if case .quantizeLinear = $0.op { true } else { false } }.map { $0.inputs[0] })

@@ -33,13 +33,8 @@ final class Int8TableFusionTests: XCTestCase {
     }
 
     func testATableFusesIntoTheConvolutionItFollowsWithTheSameCodes() throws {
-        let dir = try TestPaths.temporaryDirectory(self)
         var r = TestRandom(seed: 22)
-        let npy = dir.appendingPathComponent("x.npy").path
-        try NPYFile.write(path: npy, shape: [10, 3, 13, 11], values: r.tensor([10, 3, 13, 11], -2, 2).floats!)
-        var config = QuantConfig()
-        config.sensitivityMarginDB = nil
-        let q = try quantizeModel(model(), calibrationData: try NPYDataset(path: npy), config: config)
+        let q = try quantizedEveryLayer(model(), samples: r.tensor([10, 3, 13, 11], -2, 2))
         let input = r.tensor([4, 3, 13, 11], -2, 2)
         let output = q.qdq.outputs[0].name
         let reference = try XCTUnwrap(try Int8Plan(graph: q.qdq, isa: nil, fuseIntoConvolutions: false).run(["x": input])[output]?.floats)

@@ -82,7 +82,7 @@ final class LowerBoundsTests: XCTestCase {
         let gate = b.add(.unary(.hardSigmoid(alpha: 1.0 / 6, beta: 0.5)), [logits], name: "gate")
         b.output(b.add(.conv(Window2D(kernel: [1, 1]), group: 1), [gate, b.constant("wo", r.tensor([2, 4, 1, 1], -0.5, 0.5))], name: "after_gate"),
                  dims: [nil, 2, 9, 9])
-        let q = try calibrated(b.graph, samples: r.tensor([6, 3, 9, 9], -3, 3))
+        let q = try quantizedEveryLayer(b.graph, samples: r.tensor([6, 3, 9, 9], -3, 3))
         let e = try XCTUnwrap(q.table.entries.first { $0.tensor == act })
         XCTAssertEqual(e.lowerBound, -0.375)
         XCTAssertEqual(e.params, QuantParams.activation(threshold: e.threshold, lowerBound: -0.375))
@@ -97,15 +97,6 @@ final class LowerBoundsTests: XCTestCase {
         XCTAssertTrue(g.method.contains("capped at 3"), g.method)
         XCTAssertEqual(try XCTUnwrap(g.lowerBound), -3, accuracy: 1e-6)
         XCTAssertEqual(g.params, QuantParams.activation(threshold: g.threshold, lowerBound: g.lowerBound))
-    }
-
-    /// `graph` calibrated with the defaults on `samples` (every layer quantized).
-    func calibrated(_ graph: Graph, samples: Tensor) throws -> QuantizedModel {
-        let npy = try TestPaths.temporaryDirectory(self).appendingPathComponent("x.npy").path
-        try NPYFile.write(path: npy, shape: samples.shape.dims, values: try XCTUnwrap(samples.floats))
-        var config = QuantConfig()
-        config.sensitivityMarginDB = nil
-        return try quantizeModel(graph, calibrationData: try NPYDataset(path: npy), config: config)
     }
 
     /// A Clip without a lower bound passes every negative value on, so its ceiling must not cap
@@ -123,7 +114,7 @@ final class LowerBoundsTests: XCTestCase {
         b.output(after(b.add(.clip(min: -.infinity, max: 2), [conv], name: "clip2"), "after2"), dims: [nil, 2, 6, 6])
         b.output(after(b.add(.clip(min: -.infinity, max: 3), [conv], name: "clip3"), "after3"), dims: [nil, 2, 6, 6])
         XCTAssertEqual(LowerBounds.readerCeilings(b.graph)[conv], 3, "both readers are constant above 3")
-        let q = try calibrated(b.graph, samples: r.tensor([6, 3, 6, 6], -3, 3))
+        let q = try quantizedEveryLayer(b.graph, samples: r.tensor([6, 3, 6, 6], -3, 3))
         let e = try XCTUnwrap(q.table.entries.first { $0.tensor == conv }, "\(q.table.entries.map(\.tensor))")
         XCTAssertGreaterThan(Double(e.observedMax), 6)
         XCTAssertFalse(e.method.contains("capped"), e.method)
