@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "OctetPasses", dependencies: ["OctetIR"]),
         .target(name: "OctetKernels", dependencies: ["OctetCore", "CKernels"]),
         .target(name: "OctetRuntime", dependencies: ["OctetIR", "OctetPasses", "OctetKernels"]),
-        .target(name: "OctetData", dependencies: ["OctetCore", "CTurboJPEG", "CPNG"]),
+        .target(name: "OctetData", dependencies: ["OctetCore", "OctetKernels", "CTurboJPEG", "CPNG"]),
         .target(name: "OctetCalibration", dependencies: ["OctetRuntime"]),
         .target(name: "OctetZoo", dependencies: ["OctetIR"]),
         .target(name: "OctetPipeline", dependencies: [
@@ -68,7 +68,7 @@ let package = Package(
             "OctetPipeline", "OctetCluster", "OctetJobs", "OctetIR", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "octet-bench", dependencies: [
-            "OctetPipeline", "OctetCluster", "OctetJobs", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "OctetPipeline", "OctetData", "OctetKernels", "OctetCluster", "OctetJobs", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .target(name: "OctetTestSupport", dependencies: ["OctetPipeline"], path: "Tests/OctetTestSupport"),

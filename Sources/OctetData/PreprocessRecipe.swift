@@ -1,4 +1,5 @@
 import Foundation
+import OctetKernels
 
 /// How an image becomes a model input: resize the shorter side, centre-crop, normalize
 /// per channel as `(pixel / pixelDivisor - mean[c]) / std[c]` with pixels in 0...255,
@@ -146,17 +147,18 @@ public struct PreprocessRecipe: Codable, Hashable, Sendable {
         normalize(resizedCrop(image))
     }
 
-    /// The 8-bit image after resizing and centre cropping, before normalization.
-    public func resizedCrop(_ image: RGBImage) -> RGBImage {
+    /// The 8-bit image after resizing and centre cropping, before normalization. `isa`: the
+    /// resampling kernels' path (every path gives the same bytes).
+    public func resizedCrop(_ image: RGBImage, isa: ISA = .best) -> RGBImage {
         let (rw, rh) = resizedSize(width: image.width, height: image.height)
         let (ch, cw) = cropSize.map { ($0[0], $0[1]) } ?? (crop ?? rh, crop ?? rw)
         let (top, left) = cropOrigin(height: rh, width: rw, cropHeight: ch, cropWidth: cw)
         if (rw, rh) != (image.width, image.height), top >= 0, left >= 0, top + ch <= rh, left + cw <= rw {
             // The crop lies inside the resized image: resize that window alone.
-            return letterboxed(Resampler.resize(image, width: rw, height: rh, region: (x: left, y: top, width: cw, height: ch)))
+            return letterboxed(Resampler.resize(image, width: rw, height: rh, region: (x: left, y: top, width: cw, height: ch), isa: isa), isa: isa)
         }
-        let resized = (rw, rh) == (image.width, image.height) ? image : Resampler.resize(image, width: rw, height: rh)
-        return letterboxed(centreCrop(resized, height: ch, width: cw))
+        let resized = (rw, rh) == (image.width, image.height) ? image : Resampler.resize(image, width: rw, height: rh, isa: isa)
+        return letterboxed(centreCrop(resized, height: ch, width: cw), isa: isa)
     }
 
     /// Where a centre crop starts: torchvision CenterCrop's `int(round((size - crop) / 2))`,
@@ -184,7 +186,7 @@ public struct PreprocessRecipe: Codable, Hashable, Sendable {
     }
 
     /// Applies `letterbox`, if any.
-    func letterboxed(_ image: RGBImage) -> RGBImage {
+    func letterboxed(_ image: RGBImage, isa: ISA) -> RGBImage {
         guard let l = letterbox else { return image }
         let pad = l.padValue ?? (l.size != nil ? 114 : 0)
         var content = image, (th, tw) = (image.height, image.width), (top, left) = (0, 0)
@@ -193,7 +195,7 @@ public struct PreprocessRecipe: Codable, Hashable, Sendable {
             let scale = min(Double(th) / Double(image.height), Double(tw) / Double(image.width))
             let nw = max(1, min(tw, Int((Double(image.width) * scale).rounded())))
             let nh = max(1, min(th, Int((Double(image.height) * scale).rounded())))
-            if (nw, nh) != (image.width, image.height) { content = Resampler.resize(image, width: nw, height: nh) }
+            if (nw, nh) != (image.width, image.height) { content = Resampler.resize(image, width: nw, height: nh, isa: isa) }
             top = (th - nh) / 2; left = (tw - nw) / 2
         } else if let m = l.multiple {
             (th, tw) = ((image.height + m - 1) / m * m, (image.width + m - 1) / m * m)

@@ -1,3 +1,5 @@
+import OctetKernels
+
 /// Antialiased bilinear resampling of 8-bit RGB images, matching Pillow's
 /// `Image.resize(size, Image.BILINEAR)` (the filter torchvision's `Resize` uses on PIL images):
 /// a triangle filter widened by the downscale factor, separable, horizontal pass first,
@@ -7,8 +9,9 @@
 /// `resize(_:width:height:region:)` computes only a window of the resized image (a centre
 /// crop's), and only the source rows that window needs, as Pillow does for its `box`: each
 /// output pixel depends on its own coefficients alone, so the window's bytes are those of the
-/// full resize. `referenceResize` is the plain full resize, kept as the specification the fast
-/// path is tested against.
+/// full resize. Both passes run on the C kernels (`ResampleKernel`: AVX2 or the scalar twin, the
+/// same bytes). `referenceResize` is the plain full resize in Swift, kept as the specification
+/// the fast path is tested against.
 public enum Resampler {
     static let precisionBits = 32 - 8 - 2
 
@@ -61,20 +64,16 @@ public enum Resampler {
         return s <= 0 ? 0 : (s >= 255 ? 255 : UInt8(s))
     }
 
-    @inline(__always) static func clip8(_ v: Int32) -> UInt8 {
-        let s = v >> Int32(precisionBits)
-        return s <= 0 ? 0 : (s >= 255 ? 255 : UInt8(truncatingIfNeeded: s))
-    }
-
     /// Resizes `image` to `width × height`.
-    public static func resize(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
-        resize(image, width: width, height: height, region: (x: 0, y: 0, width: width, height: height))
+    public static func resize(_ image: RGBImage, width: Int, height: Int, isa: ISA = .best) -> RGBImage {
+        resize(image, width: width, height: height, region: (x: 0, y: 0, width: width, height: height), isa: isa)
     }
 
     /// The `region` of `image` resized to `width × height`: the same bytes as cropping the full
     /// resize, at the cost of the region alone. The region must lie inside `width × height`.
+    /// `isa`: the kernel path (every path gives the same bytes).
     public static func resize(_ image: RGBImage, width: Int, height: Int,
-                              region: (x: Int, y: Int, width: Int, height: Int)) -> RGBImage {
+                              region: (x: Int, y: Int, width: Int, height: Int), isa: ISA = .best) -> RGBImage {
         precondition(region.x >= 0 && region.y >= 0 && region.width >= 0 && region.height >= 0
                      && region.x + region.width <= width && region.y + region.height <= height, "internal: resize region")
         let needH = width != image.width, needV = height != image.height
@@ -89,7 +88,7 @@ public enum Resampler {
             rows.withUnsafeMutableBufferPointer { dst in
                 if needH {
                     horizontal(src.baseAddress!, srcWidth: image.width, rows: rowLo..<rowHi,
-                               c: coefficients(inSize: image.width, outSize: width, range: region.x..<(region.x + hw)), into: dst.baseAddress!)
+                               c: coefficients(inSize: image.width, outSize: width, range: region.x..<(region.x + hw)), into: dst.baseAddress!, isa: isa)
                 } else {
                     for (k, y) in (rowLo..<rowHi).enumerated() {
                         let from = src.baseAddress! + (y * image.width + region.x) * 3
@@ -102,57 +101,50 @@ public enum Resampler {
         var out = [UInt8](repeating: 0, count: hw * region.height * 3)
         rows.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
-                vertical(src.baseAddress!, rowBytes: hw * 3, firstRow: rowLo, c: vc, into: dst.baseAddress!)
+                vertical(src.baseAddress!, rowBytes: hw * 3, firstRow: rowLo, c: vc, into: dst.baseAddress!, isa: isa)
             }
         }
         return RGBImage(width: hw, height: region.height, pixels: out)
     }
 
     /// Horizontal pass: `rows` of the source, each to `c.bounds.count` output pixels.
-    static func horizontal(_ src: UnsafePointer<UInt8>, srcWidth: Int, rows: Range<Int>, c: Coefficients, into dst: UnsafeMutablePointer<UInt8>) {
+    static func horizontal(_ src: UnsafePointer<UInt8>, srcWidth: Int, rows: Range<Int>, c: Coefficients,
+                           into dst: UnsafeMutablePointer<UInt8>, isa: ISA) {
         let outWidth = c.bounds.count
-        let half = Int32(1) << Int32(precisionBits - 1)
-        // Weights flattened once: the inner loop reads one contiguous array.
-        let stride = c.weights.map(\.count).max() ?? 0
-        var flat = [Int32](repeating: 0, count: stride * outWidth)
-        for (x, w) in c.weights.enumerated() { for (i, v) in w.enumerated() { flat[x * stride + i] = v } }
-        flat.withUnsafeBufferPointer { k in
-            let k = k.baseAddress!
-            for (r, y) in rows.enumerated() {
-                let row = src + y * srcWidth * 3
-                let out = dst + r * outWidth * 3
-                for x in 0..<outWidth {
-                    let (start, count) = c.bounds[x]
-                    let kx = k + x * stride
-                    var a0 = half, a1 = half, a2 = half
-                    var p = row + start * 3
-                    for i in 0..<count {
-                        let w = kx[i]
-                        a0 &+= Int32(p[0]) &* w; a1 &+= Int32(p[1]) &* w; a2 &+= Int32(p[2]) &* w
-                        p += 3
-                    }
-                    out[x * 3] = clip8(a0); out[x * 3 + 1] = clip8(a1); out[x * 3 + 2] = clip8(a2)
-                }
+        guard outWidth > 0, !rows.isEmpty else { return }
+        // Every output reads `taps` pixels (zero weights past its own): its start moves left
+        // where that would pass the row's end, its weights right by as much. Tap-major weights.
+        let taps = c.bounds.map(\.count).max() ?? 0
+        var start = [Int32](repeating: 0, count: outWidth)
+        var flat = [Int32](repeating: 0, count: taps * outWidth)
+        for (x, (first, count)) in c.bounds.enumerated() {
+            let shifted = min(first, srcWidth - taps)
+            start[x] = Int32(shifted)
+            for i in 0..<count { flat[(first - shifted + i) * outWidth + x] = c.weights[x][i] }
+        }
+        start.withUnsafeBufferPointer { s in
+            flat.withUnsafeBufferPointer { k in
+                ResampleKernel.rows(src + rows.lowerBound * srcWidth * 3, rows: rows.count, rowPixels: srcWidth, srcStride: srcWidth * 3,
+                                    start: s.baseAddress!, weights: k.baseAddress!, taps: taps, outPixels: outWidth,
+                                    into: dst, outStride: outWidth * 3, isa: isa)
             }
         }
     }
 
     /// Vertical pass: each output row is a weighted sum of whole source rows (`firstRow` is the
-    /// source row at `src`), accumulated a row at a time so the loop runs over contiguous bytes.
-    static func vertical(_ src: UnsafePointer<UInt8>, rowBytes: Int, firstRow: Int, c: Coefficients, into dst: UnsafeMutablePointer<UInt8>) {
-        let half = Int32(1) << Int32(precisionBits - 1)
-        let acc = UnsafeMutablePointer<Int32>.allocate(capacity: max(rowBytes, 1))
-        defer { acc.deallocate() }
+    /// source row at `src`), over contiguous bytes.
+    static func vertical(_ src: UnsafePointer<UInt8>, rowBytes: Int, firstRow: Int, c: Coefficients,
+                         into dst: UnsafeMutablePointer<UInt8>, isa: ISA) {
         for (y, (start, count)) in c.bounds.enumerated() {
-            acc.initialize(repeating: half, count: rowBytes)
-            let k = c.weights[y]
-            for i in 0..<count {
-                let w = k[i]
-                let row = src + (start + i - firstRow) * rowBytes
-                for x in 0..<rowBytes { acc[x] &+= Int32(row[x]) &* w }
+            c.weights[y].withUnsafeBufferPointer { k in
+                guard let weights = k.baseAddress else {
+                    // No taps: every byte is the rounding constant alone, which clips to 0.
+                    (dst + y * rowBytes).initialize(repeating: 0, count: rowBytes)
+                    return
+                }
+                ResampleKernel.column(src + (start - firstRow) * rowBytes, stride: rowBytes, weights: weights, taps: count,
+                                      count: rowBytes, into: dst + y * rowBytes, isa: isa)
             }
-            let out = dst + y * rowBytes
-            for x in 0..<rowBytes { out[x] = clip8(acc[x]) }
         }
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import OctetCluster
+import OctetData
 import OctetKernels
 import OctetPipeline
 
@@ -56,6 +57,7 @@ struct InferBench: ParsableCommand {
         let int8 = try model ?? calibrate(octet: octet, dir: dir)
         let images = try FileManager.default.contentsOfDirectory(atPath: data).filter { ["jpg", "jpeg", "png"].contains(($0 as NSString).pathExtension.lowercased()) }.count
 
+        try preprocessingCosts(of: try PreprocessRecipe.resolve(preprocess, modelPath: nil), images: 100)
         let engine = try Benchmark.runInt8(graph: try ModelLoader.loadQDQ(path: int8), isa: .best, threads: threads, batch: batch, iterations: 20)
         print(String(format: "engine alone (octet bench): %.1f images/s on preprocessed tensors, batch %d, %d threads, %@", engine.imagesPerSecond, batch, threads, engine.isa))
 
@@ -122,6 +124,34 @@ struct InferBench: ParsableCommand {
         guard p.terminationStatus == 0 else { throw ValidationError("calibrating \(efficientnet) failed") }
         let name = URL(fileURLWithPath: efficientnet).deletingPathExtension().lastPathComponent
         return (out as NSString).appendingPathComponent("\(name).int8.onnx")
+    }
+
+    /// What a worker's preparation of one image costs on one core, over the first `images` files
+    /// of the folder: read and decode, resize and crop on this CPU's best resampling path and on
+    /// the scalar twin (the same bytes; measured alternately, so both see the same machine), and
+    /// normalization to floats.
+    func preprocessingCosts(of recipe: PreprocessRecipe, images: Int) throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: data)
+            .filter { ["jpg", "jpeg", "png"].contains(($0 as NSString).pathExtension.lowercased()) }.sorted().prefix(images)
+        func seconds(_ body: () throws -> Void) rethrows -> Double {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try body()
+            return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        }
+        var decode = 0.0, normalize = 0.0
+        var resize: [ISA: Double] = [:]
+        let paths = [ISA.best, .scalar]
+        for file in files {
+            var image = RGBImage(width: 0, height: 0, pixels: [])
+            decode += try seconds { image = try recipe.decode(contentsOf: (data as NSString).appendingPathComponent(file)) }
+            var crop = image
+            for isa in paths { resize[isa, default: 0] += seconds { crop = recipe.resizedCrop(image, isa: isa) } }
+            normalize += seconds { _ = recipe.normalize(crop) }
+        }
+        let n = Double(max(files.count, 1)), best = resize[.best] ?? 0, scalar = resize[.scalar] ?? 0
+        print(String(format: "preprocessing, one core, %d images (ms per image): read + decode %.2f, resize + crop %.2f on %@ (scalar twin %.2f: %.1f× slower), normalize %.2f",
+                     files.count, decode / n * 1e3, best / n * 1e3, ISA.best.description, scalar / n * 1e3, scalar / max(best, 1e-12),
+                     normalize / n * 1e3))
     }
 
     /// The share of lines of two outputs with the same `top1`, matched by `index`.

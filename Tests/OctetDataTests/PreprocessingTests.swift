@@ -18,10 +18,15 @@ final class PreprocessingTests: XCTestCase {
         }
     }
 
-    /// The windowed resize (a centre crop's region, only the source rows it needs, 32-bit sums)
-    /// gives the bytes of the plain full resize cropped, for random sizes up and down, odd
-    /// widths, one-pixel images and random windows, including saturated pixels.
+    /// The windowed resize (a centre crop's region, only the source rows it needs, 32-bit sums
+    /// on the C kernels) gives the bytes of the plain full resize cropped, for random sizes up
+    /// and down, odd widths, one-pixel images and random windows, including saturated pixels,
+    /// on every kernel path this CPU has.
     func testWindowedResizeMatchesTheReference() {
+        for isa in ISA.supported { windowedResizeMatchesTheReference(isa) }
+    }
+
+    func windowedResizeMatchesTheReference(_ isa: ISA) {
         var rng = TestRandom(seed: 2024)
         for trial in 0..<300 {
             let w = Int.random(in: 1...61, using: &rng.rng), h = Int.random(in: 1...47, using: &rng.rng)
@@ -30,13 +35,13 @@ final class PreprocessingTests: XCTestCase {
             let image = RGBImage(width: w, height: h, pixels: pixels)
             let ow = Int.random(in: 1...80, using: &rng.rng), oh = trial % 7 == 0 ? h : Int.random(in: 1...60, using: &rng.rng)
             let full = Resampler.referenceResize(image, width: ow, height: oh)
-            XCTAssertEqual(Resampler.resize(image, width: ow, height: oh), full, "\(w)x\(h) → \(ow)x\(oh)")
+            XCTAssertEqual(Resampler.resize(image, width: ow, height: oh, isa: isa), full, "\(isa) \(w)x\(h) → \(ow)x\(oh)")
             let rw = Int.random(in: 0...ow, using: &rng.rng), rh = Int.random(in: 0...oh, using: &rng.rng)
             let x = Int.random(in: 0...(ow - rw), using: &rng.rng), y = Int.random(in: 0...(oh - rh), using: &rng.rng)
             var crop: [UInt8] = []
             for yy in y..<(y + rh) { crop += full.pixels[((yy * ow + x) * 3)..<((yy * ow + x + rw) * 3)] }
-            let window = Resampler.resize(image, width: ow, height: oh, region: (x: x, y: y, width: rw, height: rh))
-            XCTAssertEqual(window, RGBImage(width: rw, height: rh, pixels: crop), "\(w)x\(h) → \(ow)x\(oh), window \(x),\(y) \(rw)x\(rh)")
+            let window = Resampler.resize(image, width: ow, height: oh, region: (x: x, y: y, width: rw, height: rh), isa: isa)
+            XCTAssertEqual(window, RGBImage(width: rw, height: rh, pixels: crop), "\(isa) \(w)x\(h) → \(ow)x\(oh), window \(x),\(y) \(rw)x\(rh)")
         }
     }
 

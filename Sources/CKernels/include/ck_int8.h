@@ -265,6 +265,22 @@ void ck_mean_pixels_u8__avx512(const uint8_t *x, size_t pixels, size_t channels,
 void ck_interleave2_u8__scalar(const uint8_t *a, const uint8_t *b, uint8_t *out, size_t n);
 void ck_interleave2_u8__avx2(const uint8_t *a, const uint8_t *b, uint8_t *out, size_t n);
 
+/// Pillow's antialiased resampling of 8-bit RGB (libImaging/Resample.c), horizontal pass: for
+/// each of `rows` rows and each output pixel x < out_pixels and channel c,
+/// out[x·3 + c] = clip8((2^21 + Σ_{i<taps} weights[i·out_pixels + x] · row[(start[x] + i)·3 + c]) >> 22)
+/// in wrapping 32-bit arithmetic, clip8 clamping to [0, 255]. Starts do not decrease and
+/// start[x] + taps ≤ row_pixels (an output with fewer taps has zero weights for the rest).
+typedef struct {
+    size_t rows, row_pixels, src_stride, out_stride, out_pixels, taps;
+    const int32_t *start;
+    const int32_t *weights;
+} ck_resample_rows_params;
+void ck_resample_rows_rgb8__scalar(const ck_resample_rows_params *p, const uint8_t *src, uint8_t *out);
+void ck_resample_rows_rgb8__avx2(const ck_resample_rows_params *p, const uint8_t *src, uint8_t *out);
+/// The vertical pass: out[x] = clip8((2^21 + Σ_{i<taps} weights[i] · src[i·stride + x]) >> 22) for x < n.
+void ck_resample_column_u8__scalar(const uint8_t *src, size_t stride, const int32_t *weights, size_t taps, size_t n, uint8_t *out);
+void ck_resample_column_u8__avx2(const uint8_t *src, size_t stride, const int32_t *weights, size_t taps, size_t n, uint8_t *out);
+
 /// Bilinear Resize of the height and width of one NHWC image of u8 codes, computed on the codes
 /// (a convex combination of codes is the code of the combination, so the output keeps the
 /// input's quantization parameters). Output pixel (oy, ox) blends columns col0[ox], col1[ox]

@@ -54,6 +54,8 @@ typedef struct {
     void (*mean_pixels_u8)(const uint8_t *x, size_t pixels, size_t channels, int32_t zero_in, float m, int32_t zero_out, uint8_t *out);
     void (*interleave2_u8)(const uint8_t *a, const uint8_t *b, uint8_t *out, size_t n);
     void (*resize_bilinear_u8)(const ck_resize_bilinear_u8_params *p, const uint8_t *input, uint8_t *output);
+    void (*resample_rows_rgb8)(const ck_resample_rows_params *p, const uint8_t *src, uint8_t *out);
+    void (*resample_column_u8)(const uint8_t *src, size_t stride, const int32_t *weights, size_t taps, size_t n, uint8_t *out);
     // FP32
     void (*conv2d_f32)(const ck_conv2d_f32_params *p, const float *input, const float *packed_weights, const float *bias,
         const float *residual, float *output, size_t pixel_begin, size_t pixel_end, float *scratch);

@@ -51,6 +51,8 @@ static void ck_fill_scalar(ck_kernels *t) {
     t->mean_pixels_u8 = ck_mean_pixels_u8__scalar;
     t->interleave2_u8 = ck_interleave2_u8__scalar;
     t->resize_bilinear_u8 = ck_resize_bilinear_u8__scalar;
+    t->resample_rows_rgb8 = ck_resample_rows_rgb8__scalar;
+    t->resample_column_u8 = ck_resample_column_u8__scalar;
     t->conv2d_f32 = ck_conv2d_f32_nhwc__scalar;
     t->dwconv2d_f32 = ck_dwconv2d_f32_nhwc__scalar;
     t->maxpool2d_f32 = ck_maxpool2d_f32_nhwc__scalar;
@@ -91,6 +93,8 @@ static void ck_fill_avx2(ck_kernels *t) {
     t->mean_pixels_u8 = ck_mean_pixels_u8__avx2;
     t->interleave2_u8 = ck_interleave2_u8__avx2;
     t->resize_bilinear_u8 = ck_resize_bilinear_u8__avx2;
+    t->resample_rows_rgb8 = ck_resample_rows_rgb8__avx2;
+    t->resample_column_u8 = ck_resample_column_u8__avx2;
     t->conv2d_f32 = ck_conv2d_f32_nhwc__avx2;
     t->dwconv2d_f32 = ck_dwconv2d_f32_nhwc__avx2;
     t->maxpool2d_f32 = ck_maxpool2d_f32_nhwc__avx2;
