@@ -111,10 +111,15 @@ public enum Resampler {
     static func horizontal(_ src: UnsafePointer<UInt8>, srcWidth: Int, rows: Range<Int>, c: Coefficients,
                            into dst: UnsafeMutablePointer<UInt8>, isa: ISA) {
         let outWidth = c.bounds.count
-        guard outWidth > 0, !rows.isEmpty else { return }
         // Every output reads `taps` pixels (zero weights past its own): its start moves left
         // where that would pass the row's end, its weights right by as much. Tap-major weights.
+        // (Every output has at least one tap; without any, each byte would round to 0.)
         let taps = c.bounds.map(\.count).max() ?? 0
+        guard outWidth > 0, !rows.isEmpty else { return }
+        guard taps > 0 else {
+            dst.initialize(repeating: 0, count: rows.count * outWidth * 3)
+            return
+        }
         var start = [Int32](repeating: 0, count: outWidth)
         var flat = [Int32](repeating: 0, count: taps * outWidth)
         for (x, (first, count)) in c.bounds.enumerated() {

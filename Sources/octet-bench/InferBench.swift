@@ -55,7 +55,7 @@ struct InferBench: ParsableCommand {
         let threads = workers * threadsPerWorker
         print("machine: \(Machine.description)")
         let int8 = try model ?? calibrate(octet: octet, dir: dir)
-        let images = try FileManager.default.contentsOfDirectory(atPath: data).filter { ["jpg", "jpeg", "png"].contains(($0 as NSString).pathExtension.lowercased()) }.count
+        let images = try imageFiles().count
 
         try preprocessingCosts(of: try PreprocessRecipe.resolve(preprocess, modelPath: nil), images: 100)
         let engine = try Benchmark.runInt8(graph: try ModelLoader.loadQDQ(path: int8), isa: .best, threads: threads, batch: batch, iterations: 20)
@@ -126,13 +126,18 @@ struct InferBench: ParsableCommand {
         return (out as NSString).appendingPathComponent("\(name).int8.onnx")
     }
 
+    /// The folder's JPEG and PNG files, in name order.
+    func imageFiles() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: data)
+            .filter { ["jpg", "jpeg", "png"].contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
+    }
+
     /// What a worker's preparation of one image costs on one core, over the first `images` files
     /// of the folder: read and decode, resize and crop on this CPU's best resampling path and on
     /// the scalar twin (the same bytes; measured alternately, so both see the same machine), and
     /// normalization to floats.
     func preprocessingCosts(of recipe: PreprocessRecipe, images: Int) throws {
-        let files = try FileManager.default.contentsOfDirectory(atPath: data)
-            .filter { ["jpg", "jpeg", "png"].contains(($0 as NSString).pathExtension.lowercased()) }.sorted().prefix(images)
+        let files = try imageFiles().prefix(images)
         func seconds(_ body: () throws -> Void) rethrows -> Double {
             let t0 = DispatchTime.now().uptimeNanoseconds
             try body()
