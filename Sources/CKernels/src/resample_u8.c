@@ -4,6 +4,7 @@
 // integer arithmetic. Integer only: every variant gives the scalar twin's bytes.
 
 #include "ck_int8.h"
+#include <stdint.h>
 #include <string.h>
 
 static inline uint8_t ck_clip8_q22(uint32_t acc) {
@@ -61,8 +62,9 @@ void ck_resample_rows_rgb8__avx2(const ck_resample_rows_params *p, const uint8_t
     const size_t n = p->out_pixels, taps = p->taps;
     // Starts do not decrease, so the blocks whose last start leaves that byte inside the row
     // are a prefix.
+    // (Byte offsets are 32-bit gather indices: rows too long for them run the scalar loop.)
     size_t vector = 0;
-    while (vector + 8 <= n && (size_t)p->start[vector + 7] + taps < p->row_pixels) vector += 8;
+    while (p->row_pixels <= (size_t)INT32_MAX / 3 && vector + 8 <= n && (size_t)p->start[vector + 7] + taps < p->row_pixels) vector += 8;
     const __m256i byte = _mm256_set1_epi32(0xFF), half = _mm256_set1_epi32(1 << 21);
     const __m128i compact = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
     for (size_t r = 0; r < p->rows; r++) {
