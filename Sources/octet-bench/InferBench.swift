@@ -143,20 +143,24 @@ struct InferBench: ParsableCommand {
             try body()
             return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         }
-        var decode = 0.0, normalize = 0.0
+        var decode = 0.0, normalize = 0.0, measured = 0
         var resize: [ISA: Double] = [:]
         let paths = [ISA.best, .scalar]
         for file in files {
-            var image = RGBImage(width: 0, height: 0, pixels: [])
-            decode += try seconds { image = try recipe.decode(contentsOf: (data as NSString).appendingPathComponent(file)) }
+            var image: RGBImage?
+            // An unreadable image is left out of the costs (the job itself stops at it, naming the file).
+            let t = seconds { image = try? recipe.decode(contentsOf: (data as NSString).appendingPathComponent(file)) }
+            guard let image else { continue }
+            decode += t
+            measured += 1
             var crop = image
             for isa in paths { resize[isa, default: 0] += seconds { crop = recipe.resizedCrop(image, isa: isa) } }
             normalize += seconds { _ = recipe.normalize(crop) }
         }
-        let n = Double(max(files.count, 1)), best = resize[.best] ?? 0, scalar = resize[.scalar] ?? 0
+        let n = Double(max(measured, 1)), best = resize[.best] ?? 0, scalar = resize[.scalar] ?? 0
         print(String(format: "preprocessing, one core, %d images (ms per image): read + decode %.2f, resize + crop %.2f on %@ (scalar twin %.2f: %.1f× slower), normalize %.2f",
-                     files.count, decode / n * 1e3, best / n * 1e3, ISA.best.description, scalar / n * 1e3, scalar / max(best, 1e-12),
-                     normalize / n * 1e3))
+                     measured, decode / n * 1e3, best / n * 1e3, ISA.best.description, scalar / n * 1e3, scalar / max(best, 1e-12),
+                     normalize / n * 1e3) + (measured < files.count ? " (\(files.count - measured) unreadable images left out)" : ""))
     }
 
     /// The share of lines of two outputs with the same `top1`, matched by `index`.
