@@ -55,7 +55,7 @@ public final class Conv2DKernel: @unchecked Sendable {
         params = p
         packed = other.packed
         bias = other.bias
-        scratchCount = ck_conv2d_f32_scratch_size(&p)
+        scratchCount = geometry.isDepthwise ? 0 : ck_conv2d_f32_scratch_size(&p)
     }
 
     /// This dense layer (a 1×1 convolution of a 1×1 image, one group) over `rows` rows at once,
@@ -71,21 +71,50 @@ public final class Conv2DKernel: @unchecked Sendable {
         return Conv2DKernel(geometry: rowsGeometry, sharing: self)
     }
 
+    /// Output rows `rows` of this depthwise convolution, reading only a band of its input:
+    /// the `bandRowCount` input rows from `firstBandRow` on, stored contiguously at `band`
+    /// (full width, the input's pixel stride). The band must hold every input row the output
+    /// rows' windows reach inside the image. `output` and `residual` address the whole image's
+    /// output. Each output pixel gets the same taps in the same order as from the whole input
+    /// (rows outside the band are outside the image or outside the windows), so the same bits.
+    public func runDepthwise(rows: Range<Int>, band: UnsafePointer<Float>, firstBandRow: Int, bandRowCount: Int,
+                             output: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?) {
+        let g = geometry
+        precondition(g.isDepthwise, "internal: runDepthwise on a dense convolution")
+        guard !rows.isEmpty else { return }
+        var bandGeometry = g
+        bandGeometry.inHeight = bandRowCount
+        bandGeometry.outHeight = rows.count
+        // Input row of output row r, tap 0: r·stride − padTop; in band rows, minus firstBandRow.
+        bandGeometry.padTop = firstBandRow - rows.lowerBound * g.stride.h + g.padTop
+        precondition(bandGeometry.padTop >= 0, "internal: band starts below the first output row's window")
+        var p = bandGeometry.params(min: activationMin, max: activationMax)
+        let offset = rows.lowerBound * g.outWidth * g.outPixelStride
+        run(params: &p, channels: g.outChannels, stride: g.outPixelStride, input: band, output: output + offset,
+            residual: residual.map { $0 + offset }, pixels: 0..<(rows.count * g.outWidth), scratch: nil)
+    }
+
     /// Computes output pixels `pixels` of one image. `residual` (same layout as `output`)
     /// is added before the clamp, then `postActivation` (if any) is applied. `scratch` must hold
     /// `scratchCount` floats.
     public func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                     residual: UnsafePointer<Float>? = nil, pixels: Range<Int>, scratch: UnsafeMutablePointer<Float>?) {
+        run(params: &params, channels: geometry.outChannels, stride: geometry.outPixelStride, input: input, output: output,
+            residual: residual, pixels: pixels, scratch: scratch)
+    }
+
+    private func run(params: inout ck_conv2d_f32_params, channels: Int, stride: Int, input: UnsafePointer<Float>,
+                     output: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, pixels: Range<Int>,
+                     scratch: UnsafeMutablePointer<Float>?) {
         guard let post = postActivation else {
-            return convolve(input: input, output: output, residual: residual, pixels: pixels, scratch: scratch)
+            return convolve(&params, input: input, output: output, residual: residual, pixels: pixels, scratch: scratch)
         }
         // In chunks of pixels whose outputs stay in cache until the activation reads them back.
-        let channels = geometry.outChannels, stride = geometry.outPixelStride
         let chunk = Swift.max(Self.postChunkFloats / Swift.max(channels, 1) / 14, 1) * 14
         var lo = pixels.lowerBound
         while lo < pixels.upperBound {
             let hi = Swift.min(lo + chunk, pixels.upperBound)
-            convolve(input: input, output: output, residual: residual, pixels: lo..<hi, scratch: scratch)
+            convolve(&params, input: input, output: output, residual: residual, pixels: lo..<hi, scratch: scratch)
             if stride == channels {
                 post.run(output + lo * stride, output + lo * stride, count: (hi - lo) * channels)
             } else {
@@ -98,7 +127,7 @@ public final class Conv2DKernel: @unchecked Sendable {
     /// Output floats per chunk when an activation follows (about half of L1).
     static let postChunkFloats = 4096
 
-    private func convolve(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+    private func convolve(_ params: inout ck_conv2d_f32_params, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                           residual: UnsafePointer<Float>?, pixels: Range<Int>, scratch: UnsafeMutablePointer<Float>?) {
         guard !pixels.isEmpty else { return }
         let b = UnsafePointer(bias?.pointer)

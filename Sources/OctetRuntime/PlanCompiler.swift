@@ -64,7 +64,6 @@ struct PlanCompiler {
 
         let match = FusionMatcher(graph)
         let consumers = match.consumers
-        let producers = match.producers
         let graphOutputs = match.outputs
         var skipped = Set<Int>()
         // Logical placeholders for inputs; operands are assigned after liveness.
@@ -73,45 +72,20 @@ struct PlanCompiler {
         for (index, node) in graph.nodes.enumerated() where !skipped.contains(index) {
             currentLabel = "\(node.op.onnxType) \(node.name)"
             if case .conv = node.op {
-                var fusedOutput = node.outputs[0]
-                var act: (Float, Float) = (-.infinity, .infinity)
-                var residual: String? = nil
-                if options.fuse {
-                    if let j = match.activation(after: fusedOutput), let a = graph.nodes[j].op.clampBounds {
-                        act = a; skipped.insert(j); fusedOutput = graph.nodes[j].outputs[0]
-                    } else if let j = match.soleReader(of: fusedOutput), case .add = graph.nodes[j].op {
-                        let add = graph.nodes[j]
-                        let other = add.inputs[0] == fusedOutput ? add.inputs[1] : add.inputs[0]
-                        let otherReady = graph.initializers[other] == nil && other != fusedOutput
-                            && (inputShapes[other] != nil || (producers[other].map { $0 < index } ?? false))
-                        if otherReady, shapes[other] == shapes[fusedOutput] {
-                            residual = other; skipped.insert(j); fusedOutput = add.outputs[0]
-                            if let k = match.activation(after: fusedOutput), let a = graph.nodes[k].op.clampBounds {
-                                act = a; skipped.insert(k); fusedOutput = graph.nodes[k].outputs[0]
-                            }
-                        }
+                let fusion = convFusion(index, match: match, readyBefore: index)
+                skipped.formUnion(fusion.nodes)
+                currentLabel += fusion.label
+                // A 1×1 layer whose only reader is a depthwise layer: both over row bands.
+                if options.fuse, fusion.residual == nil, let j = match.soleReader(of: fusion.output), !skipped.contains(j),
+                   case .conv = graph.nodes[j].op, graph.nodes[j].inputs[0] == fusion.output {
+                    let depthwise = convFusion(j, match: match, readyBefore: index)
+                    if try lowerPointwiseDepthwise(node, fusion, graph.nodes[j], depthwise) {
+                        skipped.insert(j)
+                        skipped.formUnion(depthwise.nodes)
+                        continue
                     }
                 }
-                // A Sigmoid, HardSwish, HardSigmoid or SiLU (x·Sigmoid(x)) after it: applied to each
-                // chunk of output pixels by the convolution step.
-                var post: ActivationKernel? = nil
-                if options.fuse {
-                    let readers = consumers[fusedOutput] ?? []
-                    if let j = match.soleReader(of: fusedOutput), case .unary(let f) = graph.nodes[j].op,
-                       let kind = ActivationKernel.Kind(f) {
-                        post = ActivationKernel(kind, isa: options.isa)
-                        skipped.insert(j); fusedOutput = graph.nodes[j].outputs[0]
-                    } else if !graphOutputs.contains(fusedOutput), readers.count == 2,
-                              let j = readers.first(where: { if case .unary(.sigmoid) = graph.nodes[$0].op { true } else { false } }),
-                              let mul = siluMul(j, consumers: consumers, outputs: graphOutputs), readers.contains(mul) {
-                        post = ActivationKernel(.silu, isa: options.isa)
-                        skipped.insert(j); skipped.insert(mul); fusedOutput = graph.nodes[mul].outputs[0]
-                    }
-                }
-                if residual != nil { currentLabel += " +Add" }
-                if act != (-.infinity, .infinity) { currentLabel += " +Act" }
-                if let post { currentLabel += " +\(post.kind)" }
-                try lowerConv(node, residual: residual, activation: act, post: post, output: fusedOutput)
+                try lowerConv(node, residual: fusion.residual, activation: fusion.activation, post: fusion.post, output: fusion.output)
             } else if options.fuse, let shuffle = match.channelShuffle(at: index, shapes: shapes) {
                 // Reshape → Transpose → Reshape of a channel shuffle: one per-pixel permutation in NHWC.
                 skipped.insert(shuffle.transpose); skipped.insert(shuffle.reshape)
@@ -146,6 +120,58 @@ struct PlanCompiler {
     }
 
     // MARK: - Lowering
+
+    /// What a convolution's step computes besides the convolution: the Relu/Clip, residual Add
+    /// and table activation after it that the step applies (none unless `options.fuse`).
+    struct ConvFusion {
+        var residual: String? = nil
+        var activation: (Float, Float) = (-.infinity, .infinity)
+        var post: ActivationKernel? = nil
+        /// The value the step writes (the last fused node's output).
+        var output: String
+        /// The fused nodes after the convolution.
+        var nodes: [Int] = []
+        /// What the profile's label adds to the node's.
+        var label: String {
+            (residual != nil ? " +Add" : "") + (activation != (-.infinity, .infinity) ? " +Act" : "")
+                + (post.map { " +\($0.kind)" } ?? "")
+        }
+    }
+
+    /// The nodes the convolution at `index` absorbs. A residual is taken only when it is computed
+    /// before node `readyBefore` (where the step will run).
+    func convFusion(_ index: Int, match: FusionMatcher, readyBefore: Int) -> ConvFusion {
+        let node = graph.nodes[index]
+        var f = ConvFusion(output: node.outputs[0])
+        guard options.fuse else { return f }
+        if let j = match.activation(after: f.output), let a = graph.nodes[j].op.clampBounds {
+            f.activation = a; f.nodes.append(j); f.output = graph.nodes[j].outputs[0]
+        } else if let j = match.soleReader(of: f.output), case .add = graph.nodes[j].op {
+            let add = graph.nodes[j]
+            let other = add.inputs[0] == f.output ? add.inputs[1] : add.inputs[0]
+            let otherReady = graph.initializers[other] == nil && other != f.output
+                && (inputShapes[other] != nil || (match.producers[other].map { $0 < readyBefore } ?? false))
+            if otherReady, shapes[other] == shapes[f.output] {
+                f.residual = other; f.nodes.append(j); f.output = add.outputs[0]
+                if let k = match.activation(after: f.output), let a = graph.nodes[k].op.clampBounds {
+                    f.activation = a; f.nodes.append(k); f.output = graph.nodes[k].outputs[0]
+                }
+            }
+        }
+        // A Sigmoid, HardSwish, HardSigmoid or SiLU (x·Sigmoid(x)) after it: applied to each
+        // chunk of output pixels by the convolution step.
+        let readers = match.consumers[f.output] ?? []
+        if let j = match.soleReader(of: f.output), case .unary(let u) = graph.nodes[j].op, let kind = ActivationKernel.Kind(u) {
+            f.post = ActivationKernel(kind, isa: options.isa)
+            f.nodes.append(j); f.output = graph.nodes[j].outputs[0]
+        } else if !match.outputs.contains(f.output), readers.count == 2,
+                  let j = readers.first(where: { if case .unary(.sigmoid) = graph.nodes[$0].op { true } else { false } }),
+                  let mul = siluMul(j, consumers: match.consumers, outputs: match.outputs), readers.contains(mul) {
+            f.post = ActivationKernel(.silu, isa: options.isa)
+            f.nodes.append(j); f.nodes.append(mul); f.output = graph.nodes[mul].outputs[0]
+        }
+        return f
+    }
 
     /// The index of the Mul computing x · Sigmoid(x) when node `index` is that Sigmoid and the Mul
     /// is its only consumer.
@@ -257,21 +283,46 @@ struct PlanCompiler {
         labels.append(currentLabel)
         var m = 0
         if case .conv(let k, _, _, _) = step { m = k.geometry.macs }
+        if case .convBands(let b, _, _, _) = step { m = b.macs }
         stepMacs.append(m)
         steps.append(step)
         reads.append(r)
         produced.append(w)
     }
 
-    mutating func lowerConv(_ node: Node, residual: String?, activation: (Float, Float), post: ActivationKernel? = nil,
-                            output: String) throws(RuntimeError) {
+    /// The kernel of a Conv node with the clamp and activation its step applies.
+    func convKernel(_ node: Node, activation: (Float, Float), post: ActivationKernel?) throws(RuntimeError) -> Conv2DKernel {
         guard let x = shapes[node.inputs[0]], let w = graph.initializers[node.inputs[1]]?.shape,
               let y = shapes[node.outputs[0]] else { throw .graph(.undefinedValue(node: node.name, value: node.inputs[0])) }
         let weights = try constant(node.inputs[1], node: node)
         let bias = node.inputs.count > 2 && !node.inputs[2].isEmpty ? try constant(node.inputs[2], node: node) : nil
         let geometry = try ConvLowering(node, input: x, output: y, weightShape: w).geometry
-        let kernel = Conv2DKernel(geometry: geometry, weights: weights, bias: bias,
-                                  activationMin: activation.0, activationMax: activation.1, postActivation: post, isa: options.isa)
+        return Conv2DKernel(geometry: geometry, weights: weights, bias: bias,
+                            activationMin: activation.0, activationMax: activation.1, postActivation: post, isa: options.isa)
+    }
+
+    /// Lowers a 1×1 convolution and the depthwise convolution that alone reads its output as one
+    /// `PointwiseDepthwiseBands` step, when the pair qualifies; false (nothing emitted) otherwise.
+    mutating func lowerPointwiseDepthwise(_ node: Node, _ fusion: ConvFusion, _ dwNode: Node, _ dw: ConvFusion) throws(RuntimeError) -> Bool {
+        guard graph.initializers[dwNode.inputs[1]] != nil,
+              let bands = PointwiseDepthwiseBands(
+                pointwise: try convKernel(node, activation: fusion.activation, post: fusion.post),
+                depthwise: try convKernel(dwNode, activation: dw.activation, post: dw.post)) else { return false }
+        currentLabel += ", Conv \(dwNode.name)\(dw.label) in row bands"
+        macs += bands.macs
+        maxScratch = max(maxScratch, bands.scratchCount)
+        let input = try nhwcSlot(node.inputs[0], node: node)
+        let res = try dw.residual.map { (r: String) throws(RuntimeError) in try nhwcSlot(r, node: dwNode) }
+        let out = define(dw.output)
+        emit(.convBands(bands, input: input.1.operand, residual: res?.1.operand, output: out.operand),
+             reads: [input.0] + (res.map { [$0.0] } ?? []), writes: [dw.output])
+        return true
+    }
+
+    mutating func lowerConv(_ node: Node, residual: String?, activation: (Float, Float), post: ActivationKernel? = nil,
+                            output: String) throws(RuntimeError) {
+        let kernel = try convKernel(node, activation: activation, post: post)
+        let geometry = kernel.geometry
         macs += geometry.macs
         maxScratch = max(maxScratch, kernel.scratchCount)
         let input = try nhwcSlot(node.inputs[0], node: node)
@@ -470,6 +521,8 @@ struct PlanCompiler {
             switch step {
             case .conv(let k, _, let residual, _):
                 fixed.append(.conv(k, input: op(r[0]), residual: residual == nil ? nil : op(r[1]), output: op(w[0])))
+            case .convBands(let b, _, let residual, _):
+                fixed.append(.convBands(b, input: op(r[0]), residual: residual == nil ? nil : op(r[1]), output: op(w[0])))
             case .pool(let k, _, _): fixed.append(.pool(k, input: op(r[0]), output: op(w[0])))
             case .binary(let kind, _, _, let plan, _): fixed.append(.binary(kind, a: op(r[0]), b: op(r[1]), plan, output: op(w[0])))
             case .clamp(_, _, let count, let lo, let hi): fixed.append(.clamp(input: op(r[0]), output: op(w[0]), count: count, min: lo, max: hi))

@@ -91,6 +91,9 @@ struct BroadcastPlan {
 /// One executable step of a plan, operating on one image.
 enum Step {
     case conv(Conv2DKernel, input: Operand, residual: Operand?, output: Operand)
+    /// A 1×1 convolution and the depthwise one reading its output, over row bands (the
+    /// intermediate map lives in the worker's scratch, one band at a time).
+    case convBands(PointwiseDepthwiseBands, input: Operand, residual: Operand?, output: Operand)
     case pool(Pool2DKernel, input: Operand, output: Operand)
     case binary(BinaryKind, a: Operand, b: Operand, BroadcastPlan, output: Operand)
     case clamp(input: Operand, output: Operand, count: Int, min: Float, max: Float)

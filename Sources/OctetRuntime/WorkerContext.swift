@@ -153,6 +153,20 @@ final class WorkerContext: @unchecked Sendable {
             } else {
                 kernel.run(input: x, output: y, residual: r, pixels: 0..<pixels, scratch: scratch[0].pointer)
             }
+        case .convBands(let bands, let input, let residual, let output):
+            let x = UnsafePointer(input.pointer(base)), y = output.pointer(base)
+            let r = residual.map { UnsafePointer($0.pointer(base)) }
+            let rows = bands.depthwise.geometry.outHeight
+            if let pool, rows >= 2 * pool.width {
+                let parts = pool.width
+                let ptrs = SendablePointers(x: x, y: y, r: r)
+                pool.run(parts: parts) { t in
+                    bands.run(input: ptrs.x, output: ptrs.y, residual: ptrs.r, rows: (rows * t / parts)..<(rows * (t + 1) / parts),
+                              scratch: self.scratch[t].pointer)
+                }
+            } else {
+                bands.run(input: x, output: y, residual: r, rows: 0..<rows, scratch: scratch[0].pointer)
+            }
         case .pool(let kernel, let input, let output):
             kernel.run(input: input.pointer(base), output: output.pointer(base))
         case .binary(let kind, let a, let b, let plan, let output):

@@ -182,6 +182,54 @@ final class ExecutorTests: XCTestCase {
         }
     }
 
+    /// A 1×1 convolution whose only reader is a depthwise one (an inverted-residual block's expand
+    /// and depthwise layers) runs with it over row bands, with the bits of the two steps apart:
+    /// strides 1 and 2, 3×3 and 5×5, dilation, no padding, channel counts off the vector width,
+    /// Clip, HardSwish and a residual Add on either layer, maps (over 1 MB, as the step requires)
+    /// taller than many bands; every
+    /// path, 1 and 2 threads (batch 1 splits the rows across them), batch 1 and 3.
+    func testPointwiseAndDepthwiseInRowBandsGiveTheSameBits() throws {
+        struct Case { var h, w, cin, cexp, k, stride, pad, dilation: Int; var clip, hardSwish, residual: Bool }
+        let cases = [
+            Case(h: 73, w: 61, cin: 5, cexp: 60, k: 3, stride: 2, pad: 1, dilation: 1, clip: true, hardSwish: false, residual: false),
+            Case(h: 56, w: 50, cin: 16, cexp: 96, k: 5, stride: 1, pad: 2, dilation: 1, clip: false, hardSwish: true, residual: true),
+            Case(h: 60, w: 50, cin: 8, cexp: 88, k: 3, stride: 1, pad: 2, dilation: 2, clip: false, hardSwish: false, residual: false),
+            Case(h: 401, w: 9, cin: 3, cexp: 81, k: 3, stride: 2, pad: 0, dilation: 1, clip: true, hardSwish: true, residual: false),
+            Case(h: 77, w: 37, cin: 24, cexp: 104, k: 5, stride: 2, pad: 2, dilation: 1, clip: true, hardSwish: false, residual: false),
+        ]
+        for (n, c) in cases.enumerated() {
+            var b = GraphBuilder(name: "bands\(n)")
+            let x = b.input("x", dims: [nil, c.cin, c.h, c.w])
+            let outH = (c.h + 2 * c.pad - c.dilation * (c.k - 1) - 1) / c.stride + 1
+            let outW = (c.w + 2 * c.pad - c.dilation * (c.k - 1) - 1) / c.stride + 1
+            // The residual: a value of the depthwise output's shape computed before the expand.
+            let shortcut = c.residual ? conv(&b, x, cin: c.cin, cout: c.cexp, k: 1) : nil
+            var y = conv(&b, x, cin: c.cin, cout: c.cexp, k: 1)
+            if c.clip { y = b.add(.clip(min: 0, max: 6), [y]) }
+            if c.hardSwish { y = b.add(.unary(.hardSwish), [y]) }
+            y = conv(&b, y, cin: c.cexp, cout: c.cexp, k: c.k, stride: c.stride, pad: c.pad, group: c.cexp, dilation: c.dilation)
+            if let shortcut { y = b.add(.add, [y, shortcut]) }
+            if c.clip { y = b.add(.clip(min: -1, max: 1), [y]) }
+            if c.hardSwish { y = b.add(.unary(.hardSwish), [y]) }
+            y = conv(&b, y, cin: c.cexp, cout: 7, k: 1)
+            let graph = finish(&b, y, dims: [nil, 7, outH, outW])
+            for batch in [1, 3] {
+                let input = rng.tensor([batch, c.cin, c.h, c.w], -2, 2)
+                for isa in ISA.supported where isa != .avx512vnni && isa != .avxvnni {
+                    for threads in [1, 2] {
+                        let fused = try ExecutionPlan(graph: graph, options: PlanOptions(isa: isa, threads: threads))
+                        let plain = try ExecutionPlan(graph: graph, options: PlanOptions(isa: isa, threads: threads, fuse: false))
+                        let banded = fused.makeProfile().labels.filter { $0.contains("in row bands") }
+                        XCTAssertEqual(banded.count, 1, "case \(n): \(fused.makeProfile().labels)")
+                        let a = try XCTUnwrap(fused.run(["x": input]).values.first?.floats)
+                        let p = try XCTUnwrap(plain.run(["x": input]).values.first?.floats)
+                        XCTAssertEqual(a.map(\.bitPattern), p.map(\.bitPattern), "case \(n) \(isa) \(threads) threads batch \(batch)")
+                    }
+                }
+            }
+        }
+    }
+
     /// `perElementSwiftSteps` names the steps without a C kernel (here Pow and Exp) and not the
     /// ones with one (Mul with a broadcast, PRelu, Relu).
     func testPlanNamesItsPerElementSwiftSteps() throws {
