@@ -35,6 +35,10 @@ public final class ExecutionPlan: @unchecked Sendable {
     /// batch runs without an observer in throughput mode (1: image by image, for models whose
     /// activations would not stay in cache).
     public var imagesPerGroup: Int { compiled.imageGroup }
+    /// For a model too large for such groups: the step from which its images run layer by layer
+    /// in groups of 4 (the steps before run image by image), so that the large weights of its
+    /// last layers are read once per group; nil when every step runs image by image.
+    public var layerMajorFromStep: Int? { compiled.schedule.prefix > 0 ? compiled.schedule.prefix : nil }
     let compiled: CompiledPlan
     /// Idle worker contexts (arena, scratch, latency-mode helper threads), kept between runs:
     /// a fresh arena per run would page-fault megabytes in every batch, and helper threads
@@ -123,8 +127,10 @@ public final class ExecutionPlan: @unchecked Sendable {
                 return
             }
             if observer == nil && intraOp == 1 {
-                for g in stride(from: start, to: end, by: compiled.imageGroup) {
-                    context.run(group: g..<min(end, g + compiled.imageGroup), sources: buffers.sources, outputs: buffers.outputs)
+                let schedule = compiled.schedule
+                for g in stride(from: start, to: end, by: schedule.images) {
+                    context.run(group: g..<min(end, g + schedule.images), prefix: schedule.prefix, sources: buffers.sources,
+                                outputs: buffers.outputs)
                 }
                 return
             }

@@ -557,8 +557,12 @@ struct PlanCompiler {
         let tail = BatchedTail(steps: fixed, reads: reads, writes: produced, slots: resolved,
                                graphOutputs: graph.outputs.map(\.name), isa: options.isa)
         let observed = produced.map { $0.filter { !internalValues.contains($0) }.compactMap { n in slots[n].map { (n, fix($0, n)) } } }
-        return CompiledPlan(isa: options.isa, tail: tail, steps: fixed, observed: observed, inputs: inputs, outputs: outputs,
-                            arenaCount: arenaCount, scratchCount: maxScratch, macs: macs, labels: labels, stepMacs: stepMacs)
+        var plan = CompiledPlan(isa: options.isa, tail: tail, steps: fixed, observed: observed, inputs: inputs, outputs: outputs,
+                                arenaCount: arenaCount, scratchCount: maxScratch, macs: macs, labels: labels, stepMacs: stepMacs)
+        plan.lateGroupStart = CompiledPlan.lateGroupStart(workingBytes: zip(reads, produced).map { r, w in
+            (r + w).reduce(0) { $0 + (inArena($1) ?? 0) } * MemoryLayout<Float>.stride
+        })
+        return plan
     }
 }
 
@@ -583,6 +587,33 @@ struct CompiledPlan {
     /// Images a worker runs layer by layer (`WorkerContext.run(group:)`): as many arenas as fit
     /// `groupArenaBytes` together, at most `maxImageGroup`; 1 (image by image) for larger models.
     var imageGroup: Int { Self.imageGroup(arenaFloats: arenaCount) }
+    /// Where a plan too large for `imageGroup` turns layer-major (`lateGroupStart(workingBytes:)`).
+    var lateGroupStart: Int? = nil
+
+    /// How a worker runs its images without an observer: groups of `images` images, each image
+    /// running steps `0..<prefix` alone, then every later step over the whole group.
+    var schedule: (images: Int, prefix: Int) {
+        if imageGroup > 1 { return (imageGroup, 0) }
+        if let k = lateGroupStart { return (Self.lateGroupImages, k) }
+        return (1, 0)
+    }
+
+    /// The first step from which every step's tensors (`workingBytes[s]`: the bytes of what step s
+    /// reads and writes in the arena) for `lateGroupImages` images fit `lateGroupBytes`, when
+    /// there is such a step after the first: from there on a layer's weights are read once per
+    /// group of images instead of once per image (ResNet-18's last layers hold 9.4 MB of FP32
+    /// weights; an image's activations there, 0.2 MB). Nil when no such step.
+    static func lateGroupStart(workingBytes: [Int]) -> Int? {
+        var k = workingBytes.count
+        while k > 0 && workingBytes[k - 1] * lateGroupImages <= lateGroupBytes { k -= 1 }
+        return k > 0 && k < workingBytes.count ? k : nil
+    }
+    /// Measured on Zen 4 (docs/benchmarks.md, "Layer-major groups from where activations are
+    /// small"): 4 images and 1 MB gave ResNet-18 INT8 on the AVX2 path (8-bit weights as s16:
+    /// 4.7 MB per layer4 convolution) 1.06–1.07× (medians of 8–10 alternating runs), EfficientNet-
+    /// Lite0 INT8, MobileNetV2 and RegNet-Y FP32 and the VNNI path within ±2%; 8 images no better.
+    static let lateGroupImages = 4
+    static let lateGroupBytes = 1024 * 1024
 
     /// `imageGroup` of a plan whose arena holds `arenaFloats` floats.
     static func imageGroup(arenaFloats: Int) -> Int {

@@ -47,25 +47,21 @@ final class WorkerContext: @unchecked Sendable {
     /// step, so a layer's weights, tables and code stay in cache across the images. Copies the
     /// outputs when every step ran. Image `images.lowerBound + i` ends in `groupArena(i)`. The
     /// arithmetic of each image is that of `run(image:)`.
-    func run(group images: Range<Int>, sources: [UnsafePointer<Float>], outputs: [UnsafeMutablePointer<Float>], upTo: Int? = nil) {
+    ///
+    /// The first `prefix` steps run image by image instead (each image's steps back to back, its
+    /// activations in cache), the rest layer by layer (`CompiledPlan.schedule`).
+    func run(group images: Range<Int>, prefix: Int = 0, sources: [UnsafePointer<Float>], outputs: [UnsafeMutablePointer<Float>],
+             upTo: Int? = nil) {
         let bases = (0..<images.count).map { groupArena($0).pointer }
+        let end = upTo ?? plan.steps.count
         for (image, base) in zip(images, bases) {
             for ((_, slot), source) in zip(plan.inputs, sources) {
                 LayoutConversion.fromRowMajor(source + image * slot.count, shape: slot.shape, layout: slot.layout,
                                               into: slot.operand.pointer(base))
             }
+            for index in 0..<min(prefix, end) { runStep(index, bases: [base]) }
         }
-        let end = upTo ?? plan.steps.count
-        for index in 0..<end {
-            let t0 = stepNanoseconds == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            if let runner = int8Runners[index] {
-                runner.run(bases: bases, pool: pool, scratch: scratch)
-            } else {
-                let step = plan.steps[index]
-                for base in bases { execute(step, base, isa: plan.isa) }
-            }
-            if stepNanoseconds != nil { stepNanoseconds![index] += DispatchTime.now().uptimeNanoseconds - t0 }
-        }
+        for index in min(prefix, end)..<end { runStep(index, bases: bases) }
         guard end == plan.steps.count else { return }
         for (image, base) in zip(images, bases) {
             for ((_, slot), out) in zip(plan.outputs, outputs) {
@@ -73,6 +69,18 @@ final class WorkerContext: @unchecked Sendable {
                                             into: out + image * slot.count)
             }
         }
+    }
+
+    /// Runs step `index` for the images whose arenas start at `bases`, one after the other.
+    private func runStep(_ index: Int, bases: [UnsafeMutablePointer<Float>]) {
+        let t0 = stepNanoseconds == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+        if let runner = int8Runners[index] {
+            runner.run(bases: bases, pool: pool, scratch: scratch)
+        } else {
+            let step = plan.steps[index]
+            for base in bases { execute(step, base, isa: plan.isa) }
+        }
+        if stepNanoseconds != nil { stepNanoseconds![index] += DispatchTime.now().uptimeNanoseconds - t0 }
     }
 
     /// Runs steps `0..<upTo` (every step by default) for image `image` of the batch, then copies
@@ -115,9 +123,10 @@ final class WorkerContext: @unchecked Sendable {
         var start = images.lowerBound
         while start < images.upperBound {
             let rows = min(BatchedTail.maxRows, images.upperBound - start)
-            for g in stride(from: 0, to: rows, by: plan.imageGroup) {
-                let group = (start + g)..<(start + min(rows, g + plan.imageGroup))
-                run(group: group, sources: sources, outputs: outputs, upTo: tail.first)
+            let schedule = plan.schedule
+            for g in stride(from: 0, to: rows, by: schedule.images) {
+                let group = (start + g)..<(start + min(rows, g + schedule.images))
+                run(group: group, prefix: schedule.prefix, sources: sources, outputs: outputs, upTo: tail.first)
                 for r in 0..<group.count {
                     UnsafeMutableRawPointer(buffers[0].pointer).advanced(by: (g + r) * tail.inputRowBytes)
                     .copyMemory(from: tail.input.operand.pointer(groupArena(r).pointer), byteCount: tail.inputRowBytes)

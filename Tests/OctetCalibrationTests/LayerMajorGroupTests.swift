@@ -85,4 +85,72 @@ final class LayerMajorGroupTests: XCTestCase {
             }
         }
     }
+
+    /// A model too large for whole-plan groups (a 96×96×32 map) whose last layers are small runs
+    /// image by image up to a step, then layer by layer in groups (`layerMajorFromStep`): every
+    /// image's output has the bits of that image run alone, FP32 and INT8, every path, 1 and 2
+    /// threads, a batch that ends mid-group, with and without a classifier head (batched tail).
+    func testImagesTurningLayerMajorLateHaveTheBitsOfEachImageAlone() throws {
+        func model(head: Bool) -> Graph {
+            var b = GraphBuilder(name: head ? "late-head" : "late")
+            let x = b.input("x", dims: [nil, 3, 96, 96])
+            var r = TestRandom(seed: 41)
+            func conv(_ v: String, _ cin: Int, _ cout: Int, stride: Int, _ name: String) -> String {
+                b.add(.relu, [b.add(.conv(Window2D(kernel: [3, 3], strides: [stride, stride], pads: [1, 1, 1, 1]), group: 1),
+                                    [v, b.constant(name + "_w", r.tensor(Shape([cout, cin, 3, 3]), -0.3, 0.3)),
+                                     b.constant(name + "_b", r.tensor(Shape([cout]), -0.1, 0.1))], name: name)])
+            }
+            var y = conv(x, 3, 32, stride: 1, "stem")
+            y = conv(y, 32, 32, stride: 2, "down1")
+            y = conv(y, 32, 48, stride: 2, "down2")
+            y = conv(y, 48, 64, stride: 2, "down3")
+            y = conv(y, 64, 64, stride: 1, "late1")
+            y = conv(y, 64, 64, stride: 1, "late2")
+            guard head else {
+                b.output(y, dims: [nil, 64, 12, 12])
+                return b.graph
+            }
+            let pooled = b.add(.flatten(axis: 1), [b.add(.globalAveragePool, [y])])
+            b.output(b.add(.gemm(GemmAttributes(transB: true)), [pooled, b.constant("fc_w", r.tensor([7, 64])), b.constant("fc_b", r.tensor([7]))],
+                           name: "fc"), dims: [nil, 7])
+            return b.graph
+        }
+        let dir = try TestPaths.temporaryDirectory(self)
+        var r = TestRandom(seed: 42)
+        let npy = dir.appendingPathComponent("x.npy").path
+        try NPYFile.write(path: npy, shape: [4, 3, 96, 96], values: r.tensor([4, 3, 96, 96], -2, 2).floats!)
+        let batch = 6, perImage = 3 * 96 * 96
+        let input = r.tensor([batch, 3, 96, 96], -2, 2)
+        let values = try XCTUnwrap(input.floats)
+        func image(_ i: Int) throws -> Tensor { try Tensor(shape: [1, 3, 96, 96], floats: Array(values[(i * perImage)..<((i + 1) * perImage)])) }
+        for head in [false, true] {
+            var config = QuantConfig()
+            config.sensitivityMarginDB = nil
+            let q = try quantizeModel(model(head: head), calibrationData: try NPYDataset(path: npy), config: config)
+            let output = q.qdq.outputs[0].name, fp32Output = q.fp32.outputs[0].name
+            for threads in [1, 2] {
+                for isa in ISA.supported {
+                    let label = "\(isa) \(threads) threads head=\(head)"
+                    let int8 = try Int8Plan(graph: q.qdq, threads: threads, isa: isa)
+                    XCTAssertEqual(int8.imagesPerGroup, 1, label)
+                    XCTAssertNotNil(int8.layerMajorFromStep, label)
+                    let all = try XCTUnwrap(int8.run(["x": input])[output]?.floats, label)
+                    let outCount = all.count / batch
+                    for i in 0..<batch {
+                        let alone = try XCTUnwrap(int8.run(["x": try image(i)])[output]?.floats)
+                        assertSameBits(alone, all[(i * outCount)..<((i + 1) * outCount)], "INT8 \(label) image \(i)")
+                    }
+                    guard isa != .avx512vnni && isa != .avxvnni else { continue }
+                    let fp32 = try ExecutionPlan(graph: q.fp32, options: PlanOptions(isa: isa, threads: threads))
+                    XCTAssertEqual(fp32.imagesPerGroup, 1, label)
+                    XCTAssertNotNil(fp32.layerMajorFromStep, label)
+                    let floats = try XCTUnwrap(fp32.run(["x": input])[fp32Output]?.floats, label)
+                    for i in 0..<batch {
+                        let alone = try XCTUnwrap(fp32.run(["x": try image(i)])[fp32Output]?.floats)
+                        assertSameBits(alone, floats[(i * outCount)..<((i + 1) * outCount)], "FP32 \(label) image \(i)")
+                    }
+                }
+            }
+        }
+    }
 }

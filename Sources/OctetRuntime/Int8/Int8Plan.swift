@@ -39,6 +39,8 @@ public final class Int8Plan: @unchecked Sendable {
     public var batchesClassifier: Bool { executor.compiled.tail != nil }
     /// Images a worker runs layer by layer (`ExecutionPlan.imagesPerGroup`).
     public var imagesPerGroup: Int { executor.imagesPerGroup }
+    /// Where a large model's images turn layer-major (`ExecutionPlan.layerMajorFromStep`).
+    public var layerMajorFromStep: Int? { executor.layerMajorFromStep }
     /// The layers run once over every image of such a group (`ConvAcrossImages`: small 1×1
     /// layers, a squeeze-excitation's), by profile label.
     public var layersAcrossImages: [String] {
@@ -107,7 +109,7 @@ public final class Int8Plan: @unchecked Sendable {
                                                 outputs: i.outputs.map { (memory.floatOffsets[$0.slot], $0.island) },
                                                 workspace: memory.floatOffsets[i.workspace]))
         }
-        return CompiledPlan(isa: c.isa ?? .scalar, tail: tail, steps: steps, observed: c.steps.map { _ in [] },
+        var plan = CompiledPlan(isa: c.isa ?? .scalar, tail: tail, steps: steps, observed: c.steps.map { _ in [] },
                             inputs: c.inputSlots.map(slot), outputs: c.outputSlots.map(slot), arenaCount: memory.arenaFloats,
                             scratchCount: zip(c.steps, steps).map { step, final in
                                 if case .int8(let s) = final { return Int8Kernels.scratchFloats(s) }
@@ -116,6 +118,13 @@ public final class Int8Plan: @unchecked Sendable {
                                 if case .int8(.conv(let conv)) = final, conv.acrossImages != nil { return label(step) + " across images" }
                                 return label(step)
                             }, stepMacs: macs, int8: memory)
+        if reuse {
+            plan.lateGroupStart = CompiledPlan.lateGroupStart(workingBytes: c.steps.map { step in
+                let (ru, rf) = step.operands, (wu, wf) = step.results
+                return (ru + wu).reduce(0) { $0 + c.u8Sizes[$1] } + (rf + wf).reduce(0) { $0 + c.floatSizes[$1] * MemoryLayout<Float>.stride }
+            })
+        }
+        return plan
     }
 
     /// Runs a batch `[N, ...]` per input; returns each output `[N, ...]`.
