@@ -561,7 +561,7 @@ struct PlanCompiler {
                                 arenaCount: arenaCount, scratchCount: maxScratch, macs: macs, labels: labels, stepMacs: stepMacs)
         plan.lateGroupStart = CompiledPlan.lateGroupStart(workingBytes: zip(reads, produced).map { r, w in
             (r + w).reduce(0) { $0 + (inArena($1) ?? 0) } * MemoryLayout<Float>.stride
-        })
+        }, arenaFloats: arenaCount)
         return plan
     }
 }
@@ -602,8 +602,10 @@ struct CompiledPlan {
     /// reads and writes in the arena) for `lateGroupImages` images fit `lateGroupBytes`, when
     /// there is such a step after the first: from there on a layer's weights are read once per
     /// group of images instead of once per image (ResNet-18's last layers hold 9.4 MB of FP32
-    /// weights; an image's activations there, 0.2 MB). Nil when no such step.
-    static func lateGroupStart(workingBytes: [Int]) -> Int? {
+    /// weights; an image's activations there, 0.2 MB). Nil when no such step, or when the group's
+    /// arenas (each image of a group has a whole arena) would pass `lateGroupArenaBytes`.
+    static func lateGroupStart(workingBytes: [Int], arenaFloats: Int) -> Int? {
+        guard arenaFloats * MemoryLayout<Float>.stride * lateGroupImages <= lateGroupArenaBytes else { return nil }
         var k = workingBytes.count
         while k > 0 && workingBytes[k - 1] * lateGroupImages <= lateGroupBytes { k -= 1 }
         return k > 0 && k < workingBytes.count ? k : nil
@@ -614,6 +616,9 @@ struct CompiledPlan {
     /// Lite0 INT8, MobileNetV2 and RegNet-Y FP32 and the VNNI path within ±2%; 8 images no better.
     static let lateGroupImages = 4
     static let lateGroupBytes = 1024 * 1024
+    /// Memory a worker may hold in arenas for one group (a model at a large input size keeps
+    /// running image by image).
+    static let lateGroupArenaBytes = 256 * 1024 * 1024
 
     /// `imageGroup` of a plan whose arena holds `arenaFloats` floats.
     static func imageGroup(arenaFloats: Int) -> Int {

@@ -122,7 +122,7 @@ public final class Int8Plan: @unchecked Sendable {
             plan.lateGroupStart = CompiledPlan.lateGroupStart(workingBytes: c.steps.map { step in
                 let (ru, rf) = step.operands, (wu, wf) = step.results
                 return (ru + wu).reduce(0) { $0 + c.u8Sizes[$1] } + (rf + wf).reduce(0) { $0 + c.floatSizes[$1] * MemoryLayout<Float>.stride }
-            })
+            }, arenaFloats: memory.arenaFloats)
         }
         return plan
     }
