@@ -46,50 +46,63 @@ final class LayerMajorGroupTests: XCTestCase {
         }
     }
 
-    func testEveryImageOfAGroupHasTheBitsOfTheImageRunAlone() throws {
+    /// Calibrates `graph` (input "x" of `shape` per image) on random images, then on every path
+    /// (and the plain-Swift INT8 reference), 1 and 2 threads, runs `batch` images through its INT8
+    /// and FP32 plans: each image's output must have the bits of that image run alone. `expect`
+    /// checks each pair of plans first (FP32 nil for the reference).
+    func assertEveryImageHasTheBitsOfItselfAlone(_ graph: Graph, shape: [Int], batch: Int, seed: UInt64,
+                                                 expect: (Int8Plan, ExecutionPlan?, String) -> Void) throws {
         let dir = try TestPaths.temporaryDirectory(self)
-        var r = TestRandom(seed: 32)
+        var r = TestRandom(seed: seed)
         let npy = dir.appendingPathComponent("x.npy").path
-        try NPYFile.write(path: npy, shape: [6, 3, 9, 10], values: r.tensor([6, 3, 9, 10], -2, 2).floats!)
-        let batch = 11, perImage = 3 * 9 * 10
-        let input = r.tensor([batch, 3, 9, 10], -2, 2)
+        try NPYFile.write(path: npy, shape: [4] + shape, values: r.tensor(Shape([4] + shape), -2, 2).floats!)
+        let perImage = shape.reduce(1, *)
+        let input = r.tensor(Shape([batch] + shape), -2, 2)
         let values = try XCTUnwrap(input.floats)
-        func image(_ i: Int) throws -> Tensor { try Tensor(shape: [1, 3, 9, 10], floats: Array(values[(i * perImage)..<((i + 1) * perImage)])) }
-        for head in [false, true] {
-            var config = QuantConfig()
-            config.sensitivityMarginDB = nil
-            let q = try quantizeModel(model(head: head), calibrationData: try NPYDataset(path: npy), config: config)
-            let output = q.qdq.outputs[0].name, fp32Output = q.fp32.outputs[0].name
-            for threads in [1, 2] {
-                for isa in [nil] + ISA.supported.map(Optional.some) {
-                    let label = "\(isa?.rawValue ?? "swift") \(threads) threads head=\(head)"
-                    let int8 = try Int8Plan(graph: q.qdq, threads: threads, isa: isa)
-                    XCTAssertGreaterThan(int8.imagesPerGroup, 1, label)
-                    XCTAssertEqual(int8.batchesClassifier, head && isa != nil, label)
-                    XCTAssertEqual(int8.layersAcrossImages.count, isa == nil ? 0 : head ? 3 : 2, "\(label): \(int8.layersAcrossImages)")
-                    let all = try XCTUnwrap(int8.run(["x": input])[output]?.floats, label)
-                    let outCount = all.count / batch
-                    for i in 0..<batch {
-                        let alone = try XCTUnwrap(int8.run(["x": try image(i)])[output]?.floats)
-                        assertSameBits(alone, all[(i * outCount)..<((i + 1) * outCount)], "INT8 \(label) image \(i)")
-                    }
-                    guard let isa else { continue }
-                    let fp32 = try ExecutionPlan(graph: q.fp32, options: PlanOptions(isa: isa, threads: threads))
-                    XCTAssertGreaterThan(fp32.imagesPerGroup, 1, label)
-                    let floats = try XCTUnwrap(fp32.run(["x": input])[fp32Output]?.floats, label)
-                    for i in 0..<batch {
-                        let alone = try XCTUnwrap(fp32.run(["x": try image(i)])[fp32Output]?.floats)
-                        assertSameBits(alone, floats[(i * outCount)..<((i + 1) * outCount)], "FP32 \(label) image \(i)")
-                    }
+        func image(_ i: Int) throws -> Tensor { try Tensor(shape: Shape([1] + shape), floats: Array(values[(i * perImage)..<((i + 1) * perImage)])) }
+        var config = QuantConfig()
+        config.sensitivityMarginDB = nil
+        let q = try quantizeModel(graph, calibrationData: try NPYDataset(path: npy), config: config)
+        let output = q.qdq.outputs[0].name, fp32Output = q.fp32.outputs[0].name
+        for threads in [1, 2] {
+            for isa in [nil] + ISA.supported.map(Optional.some) {
+                let label = "\(graph.name) \(isa?.rawValue ?? "swift") \(threads) threads"
+                let int8 = try Int8Plan(graph: q.qdq, threads: threads, isa: isa)
+                let fp32 = try isa.map { try ExecutionPlan(graph: q.fp32, options: PlanOptions(isa: $0, threads: threads)) }
+                expect(int8, fp32, label)
+                let all = try XCTUnwrap(int8.run(["x": input])[output]?.floats, label)
+                let outCount = all.count / batch
+                for i in 0..<batch {
+                    let alone = try XCTUnwrap(int8.run(["x": try image(i)])[output]?.floats)
+                    assertSameBits(alone, all[(i * outCount)..<((i + 1) * outCount)], "INT8 \(label) image \(i)")
                 }
+                guard let fp32 else { continue }
+                let floats = try XCTUnwrap(fp32.run(["x": input])[fp32Output]?.floats, label)
+                for i in 0..<batch {
+                    let alone = try XCTUnwrap(fp32.run(["x": try image(i)])[fp32Output]?.floats)
+                    assertSameBits(alone, floats[(i * outCount)..<((i + 1) * outCount)], "FP32 \(label) image \(i)")
+                }
+            }
+        }
+    }
+
+    func testEveryImageOfAGroupHasTheBitsOfTheImageRunAlone() throws {
+        for head in [false, true] {
+            try assertEveryImageHasTheBitsOfItselfAlone(model(head: head), shape: [3, 9, 10], batch: 11, seed: 32) { int8, fp32, label in
+                let reference = fp32 == nil
+                XCTAssertGreaterThan(int8.imagesPerGroup, 1, label)
+                XCTAssertEqual(int8.batchesClassifier, head && !reference, label)
+                XCTAssertEqual(int8.layersAcrossImages.count, reference ? 0 : head ? 3 : 2, "\(label): \(int8.layersAcrossImages)")
+                if let fp32 { XCTAssertGreaterThan(fp32.imagesPerGroup, 1, label) }
             }
         }
     }
 
     /// A model too large for whole-plan groups (a 96×96×32 map) whose last layers are small runs
     /// image by image up to a step, then layer by layer in groups (`layerMajorFromStep`): every
-    /// image's output has the bits of that image run alone, FP32 and INT8, every path, 1 and 2
-    /// threads, a batch that ends mid-group, with and without a classifier head (batched tail).
+    /// image's output has the bits of that image run alone, FP32 and INT8, every path (and the
+    /// INT8 reference), 1 and 2 threads, a batch that ends mid-group, with and without a
+    /// classifier head (batched tail).
     func testImagesTurningLayerMajorLateHaveTheBitsOfEachImageAlone() throws {
         func model(head: Bool) -> Graph {
             var b = GraphBuilder(name: head ? "late-head" : "late")
@@ -115,40 +128,13 @@ final class LayerMajorGroupTests: XCTestCase {
                            name: "fc"), dims: [nil, 7])
             return b.graph
         }
-        let dir = try TestPaths.temporaryDirectory(self)
-        var r = TestRandom(seed: 42)
-        let npy = dir.appendingPathComponent("x.npy").path
-        try NPYFile.write(path: npy, shape: [4, 3, 96, 96], values: r.tensor([4, 3, 96, 96], -2, 2).floats!)
-        let batch = 6, perImage = 3 * 96 * 96
-        let input = r.tensor([batch, 3, 96, 96], -2, 2)
-        let values = try XCTUnwrap(input.floats)
-        func image(_ i: Int) throws -> Tensor { try Tensor(shape: [1, 3, 96, 96], floats: Array(values[(i * perImage)..<((i + 1) * perImage)])) }
         for head in [false, true] {
-            var config = QuantConfig()
-            config.sensitivityMarginDB = nil
-            let q = try quantizeModel(model(head: head), calibrationData: try NPYDataset(path: npy), config: config)
-            let output = q.qdq.outputs[0].name, fp32Output = q.fp32.outputs[0].name
-            for threads in [1, 2] {
-                for isa in ISA.supported {
-                    let label = "\(isa) \(threads) threads head=\(head)"
-                    let int8 = try Int8Plan(graph: q.qdq, threads: threads, isa: isa)
-                    XCTAssertEqual(int8.imagesPerGroup, 1, label)
-                    XCTAssertNotNil(int8.layerMajorFromStep, label)
-                    let all = try XCTUnwrap(int8.run(["x": input])[output]?.floats, label)
-                    let outCount = all.count / batch
-                    for i in 0..<batch {
-                        let alone = try XCTUnwrap(int8.run(["x": try image(i)])[output]?.floats)
-                        assertSameBits(alone, all[(i * outCount)..<((i + 1) * outCount)], "INT8 \(label) image \(i)")
-                    }
-                    guard isa != .avx512vnni && isa != .avxvnni else { continue }
-                    let fp32 = try ExecutionPlan(graph: q.fp32, options: PlanOptions(isa: isa, threads: threads))
+            try assertEveryImageHasTheBitsOfItselfAlone(model(head: head), shape: [3, 96, 96], batch: 6, seed: 42) { int8, fp32, label in
+                XCTAssertEqual(int8.imagesPerGroup, 1, label)
+                XCTAssertNotNil(int8.layerMajorFromStep, label)
+                if let fp32 {
                     XCTAssertEqual(fp32.imagesPerGroup, 1, label)
                     XCTAssertNotNil(fp32.layerMajorFromStep, label)
-                    let floats = try XCTUnwrap(fp32.run(["x": input])[fp32Output]?.floats, label)
-                    for i in 0..<batch {
-                        let alone = try XCTUnwrap(fp32.run(["x": try image(i)])[fp32Output]?.floats)
-                        assertSameBits(alone, floats[(i * outCount)..<((i + 1) * outCount)], "FP32 \(label) image \(i)")
-                    }
                 }
             }
         }
