@@ -612,8 +612,8 @@ struct CompiledPlan {
     }
     /// Measured on Zen 4 (docs/benchmarks.md, "Layer-major groups from where activations are
     /// small"): 4 images and 1 MB gave ResNet-18 INT8 on the AVX2 path (8-bit weights as s16:
-    /// 4.7 MB per layer4 convolution) 1.06–1.07× (medians of 8–10 alternating runs), EfficientNet-
-    /// Lite0 INT8, MobileNetV2 and RegNet-Y FP32 and the VNNI path within ±2%; 8 images no better.
+    /// 4.7 MB per layer4 convolution) 1.06–1.07× (medians of 8–10 alternating runs); the VNNI and
+    /// AVX512BW paths, MobileNetV2 and RegNet-Y between 0.97× and 1.04×; 8 images no better.
     static let lateGroupImages = 4
     static let lateGroupBytes = 1024 * 1024
     /// Memory a worker may hold in arenas for one group (a model at a large input size keeps

@@ -35,7 +35,8 @@ final class PointwiseDepthwiseBands: @unchecked Sendable {
     static let bufferBands = 4
     /// Intermediate maps smaller than this stay in cache anyway, and over bands the 1×1 layer's
     /// calls get smaller: EfficientNet-Lite0's 28×28×240 and 14×14×672 maps ran slower as one
-    /// step, its 112×112×96 map 2.0–2.4× faster and its 56×56×144 maps 1.0–1.6×.
+    /// step, its 112×112×96 map 2.0–2.6× faster, its 56×56×144 map before a 3×3 depthwise
+    /// 1.4–1.8× and the one before a 5×5/2 depthwise 0.9–1.2× (the pair's µs, four sets of runs).
     static let minimumMapBytes = 1024 * 1024
 
     /// The pair as one step, or nil when it does not qualify: `pointwise` a 1×1, stride-1,
