@@ -13,6 +13,17 @@ public enum DataError: Error, Hashable, Sendable, CustomStringConvertible {
     /// A task read a shipped sample it does not list (so its worker may not have fetched it).
     case unlisted(name: String, index: Int)
 
+    /// Whether the error, thrown while reading one sample, is about that sample's own file (missing,
+    /// not an image, corrupt), so that batch inference can report it on that sample's output line
+    /// and go on with the others. Errors about a whole dataset (its folder, labels, recipe) or about
+    /// the cluster's bookkeeping (`unlisted`) are not.
+    public var isAboutOneSample: Bool {
+        switch self {
+        case .missingFile, .corruptImage, .unsupportedImage: true
+        default: false
+        }
+    }
+
     public var description: String {
         switch self {
         case .missingFile(let p): "file not found: \(p)"

@@ -222,7 +222,7 @@ public final class CalibrationJobHandler: JobHandler, @unchecked Sendable {
         case .report:
             return InferenceOutputs.samplesProblem(r, task, "report sums") { try ReportSampleSums.decode($0).map(\.sample) }
         case .verification:
-            return InferenceOutputs.predictionsProblem(r, task)
+            return InferenceOutputs.predictionsProblem(r, task, unreadableAllowed: false)
         case nil:
             return "a calibration job has no '\(task.kind)' tasks"
         }

@@ -52,7 +52,7 @@ public final class InferenceJobHandler: JobHandler, @unchecked Sendable {
 
     public func check(_ r: Octet_Wire_TaskResult, task: TaskRecord, job: JobRecord) -> String? {
         switch task.kind {
-        case Self.taskKind(.topk): return InferenceOutputs.predictionsProblem(r, task)
+        case Self.taskKind(.topk): return InferenceOutputs.predictionsProblem(r, task, unreadableAllowed: true)
         case Self.taskKind(.tensors): return InferenceOutputs.groupsProblem(r, task)
         default: return "an inference job has no '\(task.kind)' tasks"
         }

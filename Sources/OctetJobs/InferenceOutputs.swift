@@ -1,5 +1,6 @@
 import Foundation
 import OctetCluster
+import OctetPipeline
 
 /// The payload of inference and verification tasks (`Octet_Jobs_InferenceOutput`, packed into
 /// `TaskResult.payload`): how a worker packs it, how the coordinator checks it and how a client
@@ -39,25 +40,54 @@ public enum InferenceOutputs {
         return raw.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
     }
 
-    /// Why `r` does not hold one well-formed prediction per sample of `task`, in order, or nil.
-    static func predictionsProblem(_ r: Octet_Wire_TaskResult, _ task: TaskRecord) -> String? {
-        let predictions: [Octet_Jobs_Prediction]
-        do { predictions = try decode(r).predictions } catch { return "\(error)" }
-        guard predictions.count == task.count else { return "\(predictions.count) predictions for \(task.count) samples" }
-        for (i, p) in predictions.enumerated() where Int(p.index) != task.start + i || p.classes.isEmpty || p.classes.count != p.scores.count {
-            return "prediction \(i) is malformed"
+    /// The wire form of a sample that could not be read.
+    static func unreadable(_ u: UnreadableSample) -> Octet_Jobs_UnreadableSample {
+        var w = Octet_Jobs_UnreadableSample()
+        w.index = UInt32(clamping: u.index)
+        w.name = u.name
+        w.error = u.error.description
+        return w
+    }
+
+    /// Why the samples `covered` (each part in increasing order) and `unreadable` do not cover
+    /// `task`'s samples each exactly once, or nil. Every unreadable sample must say why.
+    static func coverageProblem(_ covered: [Int], _ unreadable: [Octet_Jobs_UnreadableSample], _ task: TaskRecord) -> String? {
+        let skipped = unreadable.map { Int($0.index) }
+        guard zip(covered, covered.dropFirst()).allSatisfy({ $0 < $1 }), zip(skipped, skipped.dropFirst()).allSatisfy({ $0 < $1 }) else {
+            return "the samples of task \(task.index) are not in order"
+        }
+        if let u = unreadable.first(where: { $0.error.isEmpty }) { return "unreadable sample \(u.index) does not say why" }
+        guard (covered + skipped).sorted() == Array(task.start..<task.end) else {
+            return "\(covered.count) outputs and \(skipped.count) unreadable samples do not cover samples \(task.start)..<\(task.end) once each"
         }
         return nil
     }
 
-    /// Why `r`'s output groups do not cover `task`'s samples in order with float32 tensors of
-    /// consistent sizes, or nil.
+    /// Why `r` does not hold one well-formed prediction per readable sample of `task`, in order,
+    /// with the others listed as unreadable (only where `unreadableAllowed`: an inference task's), or nil.
+    static func predictionsProblem(_ r: Octet_Wire_TaskResult, _ task: TaskRecord, unreadableAllowed: Bool) -> String? {
+        let output: Octet_Jobs_InferenceOutput
+        do { output = try decode(r) } catch { return "\(error)" }
+        if !unreadableAllowed, let u = output.unreadable.first { return "sample \(u.index) is listed as unreadable where every sample must have a prediction" }
+        guard output.predictions.count + output.unreadable.count == task.count else {
+            return "\(output.predictions.count) predictions and \(output.unreadable.count) unreadable samples for \(task.count) samples"
+        }
+        for (i, p) in output.predictions.enumerated() where p.classes.isEmpty || p.classes.count != p.scores.count {
+            return "prediction \(i) is malformed"
+        }
+        return coverageProblem(output.predictions.map { Int($0.index) }, output.unreadable, task)
+    }
+
+    /// Why `r`'s output groups (float32 tensors of consistent sizes, in order) and unreadable
+    /// samples do not cover `task`'s samples, or nil.
     static func groupsProblem(_ r: Octet_Wire_TaskResult, _ task: TaskRecord) -> String? {
-        let groups: [Octet_Jobs_OutputGroup]
-        do { groups = try decode(r).outputGroups } catch { return "\(error)" }
-        var next = task.start
-        for g in groups {
-            guard Int(g.start) == next, g.count > 0, !g.tensors.isEmpty else { return "output groups do not cover samples \(task.start)..<\(task.end) in order" }
+        let output: Octet_Jobs_InferenceOutput
+        do { output = try decode(r) } catch { return "\(error)" }
+        var covered: [Int] = []
+        for g in output.outputGroups {
+            guard g.count > 0, !g.tensors.isEmpty, Int(g.start) >= task.start, Int(g.start) + Int(g.count) <= task.end else {
+                return "output groups do not lie within samples \(task.start)..<\(task.end)"
+            }
             for t in g.tensors {
                 // A worker's shape is external: its byte count must not overflow.
                 let bytes = (t.shape.map(Int.init) + [4]).reduce(Optional(1)) { acc, d in
@@ -69,9 +99,12 @@ public enum InferenceOutputs {
                 // The client writes it later: it must decode now, or the output could never finish.
                 do { _ = try values(t) } catch { return "output '\(t.name)': \(error)" }
             }
-            next += Int(g.count)
+            covered += Int(g.start)..<(Int(g.start) + Int(g.count))
         }
-        return next == task.end ? nil : "output groups cover samples \(task.start)..<\(next), expected ..<\(task.end)"
+        guard covered.count + output.unreadable.count == task.count else {
+            return "output groups cover \(covered.count) and \(output.unreadable.count) are unreadable of \(task.count) samples"
+        }
+        return coverageProblem(covered, output.unreadable, task)
     }
 
     /// Why a payload of per-sample sums (decoded to its sample indices by `samples`) does not hold
@@ -85,15 +118,22 @@ public enum InferenceOutputs {
         }
     }
 
-    /// The output lines of an inference task's result, for `ClusterClient.streamResults`: one
-    /// prediction line per sample (top-k), or, when every output is kept, the task's `.npz`
-    /// shard written into `directory` and one index line per sample.
+    /// The output lines of an inference task's result, for `ClusterClient.streamResults`, in
+    /// sample order: one prediction line per readable sample (top-k), or, when every output is kept,
+    /// the task's `.npz` shard written into `directory` and one index line per readable sample; an
+    /// `UnreadableLine` for each sample that could not be read.
     public static func lines(of r: Octet_Wire_TaskResult, shardDirectory directory: String) throws -> [String] {
         let output = try decode(r)
-        if !output.outputGroups.isEmpty { return try TensorShard.write(output.outputGroups, task: Int(r.task), to: directory) }
-        return try output.predictions.map { p in
-            guard let line = PredictionLine(p) else { throw JobFailure("task \(r.task) has a prediction without classes") }
-            return line.json()
+        var lines: [(index: Int, line: String)] = output.unreadable.map { (Int($0.index), UnreadableLine($0).json()) }
+        if !output.outputGroups.isEmpty {
+            let written = try TensorShard.write(output.outputGroups, task: Int(r.task), to: directory)
+            lines += written.map { ($0.index, $0.json) }
+        } else {
+            lines += try output.predictions.map { p in
+                guard let line = PredictionLine(p) else { throw JobFailure("task \(r.task) has a prediction without classes") }
+                return (line.index, line.json())
+            }
         }
+        return lines.sorted { $0.index < $1.index }.map(\.line)
     }
 }

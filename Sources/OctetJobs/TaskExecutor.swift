@@ -52,7 +52,7 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let input = Result { () throws -> any Sendable in
             let (data, range) = try open(a, try InferenceJobOptions(a).dataset)
-            return try ClassificationRun.loadBatch(data, range, chw: try int8Session(a.spec.modelHash).chw, threads: threads)
+            return try ClassificationRun.loadReadable(data, range, chw: try int8Session(a.spec.modelHash).chw, threads: threads)
         }.mapError { TaskError(message: JobTasks.describe($0), permanent: isPermanent($0)) }
         return PreparedInput(for: a, input: input, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
     }
@@ -129,10 +129,13 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
             let run = try ClassificationRun(graph: try fp32Graph(a.spec.modelHash), options: PlanOptions(isa: isa, threads: threads))
             let session = try int8Session(try Self.int8Hash(context))
             var output = Octet_Jobs_InferenceOutput()
-            output.predictions = try predict(data: data, range: range, batch: 16, loader: run, timing: &r) { input in
+            let verified = try predict(data: data, range: range, batch: 16, chw: run.chw, timing: &r) { input in
                 let fp32 = try run.plan.run([run.inputName: input])[run.outputName]?.floats ?? []
                 return (try session.run(input).floats ?? [], fp32)
             }
+            // The job's calibration read these samples already: one that cannot be read now fails the job.
+            if let first = verified.unreadable.first { throw first.error }
+            output.predictions = verified.predictions
             r.payload = InferenceOutputs.pack(output)
         case .weights, .search, nil:
             throw JobFailure("a calibration job has no '\(a.kind)' tasks")
@@ -201,7 +204,8 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
         switch a.kind {
         case InferenceJobHandler.taskKind(.tensors):
             let run = try modelRun(a.spec.modelHash)
-            for group in try run.outputs(data, range) {
+            let (groups, unreadable) = try run.readableOutputs(data, range)
+            for group in groups {
                 var g = Octet_Jobs_OutputGroup()
                 g.start = UInt32(group.images.lowerBound)
                 g.count = UInt32(group.images.count)
@@ -213,18 +217,21 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
                 r.computeSeconds += group.seconds
                 output.outputGroups.append(g)
             }
+            output.unreadable = unreadable.map { InferenceOutputs.unreadable($0) }
             r.decodeSeconds = max(0, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 - r.computeSeconds)
         case InferenceJobHandler.taskKind(.topk):
             let session = try int8Session(a.spec.modelHash)
-            var preloaded: Tensor?
+            var preloaded: ReadableBatch?
             if let p = prepared, p.isFor(a) {
-                guard let tensor = try p.input.get() as? Tensor else { throw JobFailure("the prepared input of task \(a.task) is not a tensor") }
-                preloaded = tensor
+                guard let batch = try p.input.get() as? ReadableBatch else { throw JobFailure("the prepared input of task \(a.task) is not a batch of images") }
+                preloaded = batch
                 r.decodeSeconds = p.seconds
             }
-            output.predictions = try predict(data: data, range: range, batch: range.count, chw: session.chw, preloaded: preloaded, timing: &r) { input in
+            let predicted = try predict(data: data, range: range, batch: range.count, chw: session.chw, preloaded: preloaded, timing: &r) { input in
                 (try session.run(input).floats ?? [], nil)
             }
+            output.predictions = predicted.predictions
+            output.unreadable = predicted.unreadable.map { InferenceOutputs.unreadable($0) }
         default:
             throw JobFailure("an inference job has no '\(a.kind)' tasks")
         }
@@ -302,27 +309,29 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
         return s
     }
 
-    /// Top-5 classes and softmax scores of `logits` for each sample of `range`, in batches; the
-    /// time spent loading samples and running the model is added to `timing`.
-    func predict(data: any Dataset, range: Range<Int>, batch: Int, loader: ClassificationRun? = nil, chw: [Int]? = nil,
-                 preloaded: Tensor? = nil, timing: inout Octet_Wire_TaskResult,
-                 _ infer: (Tensor) throws -> (logits: [Float], fp32: [Float]?)) throws -> [Octet_Jobs_Prediction] {
+    /// Top-5 classes and softmax scores of `logits` for each sample of `range` that can be read, in
+    /// batches, and the samples that cannot; the time spent loading samples and running the model
+    /// is added to `timing`.
+    func predict(data: any Dataset, range: Range<Int>, batch: Int, chw: [Int], preloaded: ReadableBatch? = nil, timing: inout Octet_Wire_TaskResult,
+                 _ infer: (Tensor) throws -> (logits: [Float], fp32: [Float]?)) throws -> (predictions: [Octet_Jobs_Prediction], unreadable: [UnreadableSample]) {
         var out: [Octet_Jobs_Prediction] = []
+        var unreadable: [UnreadableSample] = []
         var start = range.lowerBound
         while start < range.upperBound {
             let r = start..<min(start + max(batch, 1), range.upperBound)
+            start = r.upperBound
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let input: Tensor
-            if let preloaded, r == range { input = preloaded }
-            else if let loader { input = try loader.loadBatch(data, r, threads: threads) }
-            else { input = try ClassificationRun.loadBatch(data, r, chw: chw ?? [], threads: threads) }
+            let loaded = try preloaded.flatMap { r == range ? $0 : nil } ?? ClassificationRun.loadReadable(data, r, chw: chw, threads: threads)
+            unreadable += loaded.unreadable
+            let n = loaded.samples.count
+            guard n > 0 else { continue }
             let t1 = DispatchTime.now().uptimeNanoseconds
-            let (logits, fp32) = try infer(input)
+            let (logits, fp32) = try infer(loaded.input)
             timing.decodeSeconds += Double(t1 - t0) / 1e9
             timing.computeSeconds += Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9
-            let classes = logits.count / max(r.count, 1)
-            guard classes > 0, logits.count == classes * r.count else { throw JobFailure("model output has \(logits.count) values for \(r.count) samples") }
-            for (k, i) in r.enumerated() {
+            let classes = logits.count / n
+            guard classes > 0, logits.count == classes * n else { throw JobFailure("model output has \(logits.count) values for \(n) samples") }
+            for (k, i) in loaded.samples.enumerated() {
                 let row = Array(logits[(k * classes)..<((k + 1) * classes)])
                 var p = Octet_Jobs_Prediction()
                 p.index = UInt32(i)
@@ -339,8 +348,7 @@ public final class TaskExecutor: TaskRunner, @unchecked Sendable {
                 }
                 out.append(p)
             }
-            start = r.upperBound
         }
-        return out
+        return (out, unreadable)
     }
 }

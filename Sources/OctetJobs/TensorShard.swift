@@ -23,12 +23,12 @@ public enum TensorShard {
     }
 
     /// Writes the shard of task `task`'s output `groups` into `directory` (durably: written
-    /// beside, flushed, renamed) and returns its samples' index lines as JSON.
-    static func write(_ groups: [Octet_Jobs_OutputGroup], task: Int, to directory: String) throws -> [String] {
+    /// beside, flushed, renamed) and returns its samples' index lines as JSON, with their indices.
+    static func write(_ groups: [Octet_Jobs_OutputGroup], task: Int, to directory: String) throws -> [(index: Int, json: String)] {
         let name = String(format: "shard-%06d.npz", task)
         let path = (directory as NSString).appendingPathComponent(name), temp = path + ".tmp"
         let writer = try NPZWriter(path: temp)
-        var lines: [String] = []
+        var lines: [(index: Int, json: String)] = []
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         for g in groups {
@@ -43,7 +43,7 @@ public enum TensorShard {
             for k in 0..<Int(g.count) {
                 let file = k < g.files.count ? g.files[k] : ""
                 let line = Line(index: Int(g.start) + k, file: file, shard: name, rows: rows.mapValues { Line.Row(array: $0.array, row: k) })
-                lines.append(String(decoding: try encoder.encode(line), as: UTF8.self))
+                lines.append((line.index, String(decoding: try encoder.encode(line), as: UTF8.self)))
             }
         }
         try writer.finish()

@@ -58,27 +58,31 @@ public struct ClassificationRun {
         try Self.loadBatch(dataset, range, chw: chw, threads: threads)
     }
 
-    /// Loads images `range` of the dataset as one `[n] + chw` tensor, decoding in parallel.
+    /// Loads images `range` of the dataset as one `[n] + chw` tensor, decoding in parallel; an
+    /// image that cannot be read is an error naming it.
     public static func loadBatch(_ dataset: any Dataset, _ range: Range<Int>, chw: [Int], threads: Int) throws -> Tensor {
+        let batch = try loadReadable(dataset, range, chw: chw, threads: threads)
+        if let first = batch.unreadable.first { throw first.error }
+        return batch.input
+    }
+
+    /// Loads the images of `range` that can be read as one `[n] + chw` tensor, decoding in
+    /// parallel, and lists those that cannot (`UnreadableSample`) instead of failing on them.
+    public static func loadReadable(_ dataset: any Dataset, _ range: Range<Int>, chw: [Int], threads: Int) throws -> ReadableBatch {
         let per = chw.reduce(1, *)
-        let results = ResultBox(count: range.count)
-        DispatchQueue.concurrentPerform(iterations: min(max(threads, 1), range.count)) { worker in
-            var i = worker
-            while i < range.count {
-                results.set(i, Result { () throws -> [Float] in try dataset.load(range.lowerBound + i) })
-                i += max(threads, 1)
-            }
-        }
+        let (loaded, unreadable) = try readSamples(dataset, range, threads: threads) { i throws(DataError) in try dataset.load(i) }
         var values = [Float]()
+        var samples: [Int] = []
         values.reserveCapacity(per * range.count)
-        for (i, r) in results.values.enumerated() {
-            let v = try r!.get()
+        for (k, v) in loaded.enumerated() {
+            guard let v else { continue }
             guard v.count == per else {
-                throw PipelineError.sampleSize(sample: dataset.name(range.lowerBound + i), expected: chw, elements: v.count)
+                throw PipelineError.sampleSize(sample: dataset.name(range.lowerBound + k), expected: chw, elements: v.count)
             }
             values += v
+            samples.append(range.lowerBound + k)
         }
-        return try Tensor(shape: Shape([range.count] + chw), floats: values)
+        return ReadableBatch(input: try Tensor(shape: Shape([samples.count] + chw), floats: values), samples: samples, unreadable: unreadable)
     }
 
     /// Logits for images `range`.
@@ -128,12 +132,4 @@ public enum TopK {
     public static func indices(_ values: [Float], k: Int) -> [Int] {
         Array(values.indices.sorted { values[$0] > values[$1] || (values[$0] == values[$1] && $0 < $1) }.prefix(k))
     }
-}
-
-/// Per-index results filled concurrently.
-final class ResultBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private(set) var values: [Result<[Float], any Error>?]
-    init(count: Int) { values = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ r: Result<[Float], any Error>) { lock.lock(); values[i] = r; lock.unlock() }
 }

@@ -10,6 +10,15 @@ import OctetRuntime
 /// top-1/top-5 where one output is `[N, classes]` and labels are given. An FP32 graph runs on
 /// the FP32 executor, a QDQ graph on the INT8 executor.
 public final class ModelRun: @unchecked Sendable {
+    /// One run of consecutive images of equal input shapes and their outputs.
+    public struct OutputGroup {
+        public let images: Range<Int>
+        /// Every output of the run's images, by name (the images on the first axis).
+        public let outputs: [String: Tensor]
+        /// The time the plan took on them.
+        public let seconds: Double
+    }
+
     /// The model's inputs (initializers excepted), in graph order.
     public let inputs: [ValueInfo]
     /// The first input's name (the only one for image models).
@@ -49,26 +58,48 @@ public final class ModelRun: @unchecked Sendable {
         try plans.plan(for: batch.mapValues { Shape([1] + $0.shape.dims.dropFirst()) }).run(batch, observer: observer)
     }
 
-    /// The outputs of images `range`, grouped in runs of equal input shapes (in image order).
-    public func outputs(_ dataset: any Dataset, _ range: Range<Int>) throws -> [(images: Range<Int>, outputs: [String: Tensor], seconds: Double)] {
-        try inputBatches(dataset, range).map { images, batch in
+    /// The outputs of images `range`, grouped in runs of equal input shapes (in image order); an
+    /// image that cannot be read is an error naming it.
+    public func outputs(_ dataset: any Dataset, _ range: Range<Int>) throws -> [OutputGroup] {
+        let readable = try readableOutputs(dataset, range)
+        if let first = readable.unreadable.first { throw first.error }
+        return readable.groups
+    }
+
+    /// The outputs of every image of `range` that can be read, in runs of consecutive images of
+    /// equal input shapes, and the images that cannot be read (`UnreadableSample`), which split the runs.
+    public func readableOutputs(_ dataset: any Dataset, _ range: Range<Int>) throws -> (groups: [OutputGroup], unreadable: [UnreadableSample]) {
+        let batches = try readableInputBatches(dataset, range)
+        let groups = try batches.groups.map { images, batch in
             let plan = try plans.plan(for: batch.mapValues { Shape([1] + $0.shape.dims.dropFirst()) })
             let t0 = DispatchTime.now().uptimeNanoseconds
             let out = try plan.run(batch)
-            return (images, out, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            return OutputGroup(images: images, outputs: out, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         }
+        return (groups, batches.unreadable)
     }
 
     /// The samples of images `range` as input batches `[n, ...]` by input name, one per run of
-    /// equal sample shapes (in image order); a sample the model cannot take is an error naming it.
+    /// equal sample shapes (in image order); a sample the model cannot take, or that cannot be
+    /// read, is an error naming it.
     public func inputBatches(_ dataset: any Dataset, _ range: Range<Int>) throws -> [(images: Range<Int>, inputs: [String: Tensor])] {
-        let samples = try load(dataset, range)
+        let readable = try readableInputBatches(dataset, range)
+        if let first = readable.unreadable.first { throw first.error }
+        return readable.groups
+    }
+
+    /// `inputBatches` over the samples of `range` that can be read, in runs of consecutive samples
+    /// of equal shapes, and the samples that cannot be read (`UnreadableSample`), which split the runs.
+    public func readableInputBatches(_ dataset: any Dataset, _ range: Range<Int>) throws
+        -> (groups: [(images: Range<Int>, inputs: [String: Tensor])], unreadable: [UnreadableSample]) {
+        let (samples, unreadable) = try load(dataset, range)
         var groups: [(images: Range<Int>, inputs: [String: Tensor])] = []
         var start = 0
         while start < samples.count {
-            let dims = samples[start].mapValues(\.dims)
+            guard let first = samples[start] else { start += 1; continue }
+            let dims = first.mapValues(\.dims)
             var end = start + 1
-            while end < samples.count && samples[end].mapValues(\.dims) == dims { end += 1 }
+            while end < samples.count, let next = samples[end], next.mapValues(\.dims) == dims { end += 1 }
             let name = dataset.name(range.lowerBound + start)
             var batch: [String: Tensor] = [:]
             for input in inputs {
@@ -86,13 +117,13 @@ public final class ModelRun: @unchecked Sendable {
                 }
                 var values: [Float] = []
                 values.reserveCapacity(d.reduce(1, *) * (end - start))
-                for s in samples[start..<end] { values += s[input.name]?.values ?? [] }
+                for s in samples[start..<end] { values += s?[input.name]?.values ?? [] }
                 batch[input.name] = try Tensor(shape: Shape([end - start] + d), floats: values)
             }
             groups.append(((range.lowerBound + start)..<(range.lowerBound + end), batch))
             start = end
         }
-        return groups
+        return (groups, unreadable)
     }
 
     /// The output of `outputs` that is a classifier's: the only one of shape `[n, classes]`.
@@ -107,20 +138,13 @@ public final class ModelRun: @unchecked Sendable {
         return rowDims.first == 1 ? Array(rowDims.dropFirst()) : rowDims
     }
 
-    /// Decodes samples `range` in parallel, each as its samples by model input name.
-    func load(_ dataset: any Dataset, _ range: Range<Int>) throws -> [[String: ShapedSample]] {
-        let threads = max(options.threads, 1)
-        let results = SampleBox(count: range.count)
-        DispatchQueue.concurrentPerform(iterations: min(threads, range.count)) { worker in
-            var i = worker
-            while i < range.count {
-                results.set(i, Result { () throws -> [String: ShapedSample] in try dataset.loadInputs(range.lowerBound + i) })
-                i += threads
-            }
-        }
+    /// Decodes samples `range` in parallel, each as its samples by model input name; nil where a
+    /// sample cannot be read (listed in `unreadable`).
+    func load(_ dataset: any Dataset, _ range: Range<Int>) throws -> (samples: [[String: ShapedSample]?], unreadable: [UnreadableSample]) {
+        let (loaded, unreadable) = try readSamples(dataset, range, threads: options.threads) { i throws(DataError) in try dataset.loadInputs(i) }
         let names = Set(inputs.map(\.name))
-        return try results.values.enumerated().map { k, r in
-            var s = try r!.get()
+        let samples = try loaded.enumerated().map { k, sample -> [String: ShapedSample]? in
+            guard var s = sample else { return nil }
             // A source without names feeds a model's only input.
             if s.count == 1, let only = s[""], inputs.count == 1 { s = [inputName: only] }
             guard Set(s.keys) == names else {
@@ -129,6 +153,7 @@ public final class ModelRun: @unchecked Sendable {
             }
             return s
         }
+        return (samples, unreadable)
     }
 
     /// Runs the whole dataset in batches; writes every output to `saveOutputs` (one array per
@@ -182,12 +207,4 @@ public final class ModelRun: @unchecked Sendable {
         report.classifierOutput = classifier
         return report
     }
-}
-
-/// Per-index samples filled concurrently.
-final class SampleBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private(set) var values: [Result<[String: ShapedSample], any Error>?]
-    init(count: Int) { values = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ r: Result<[String: ShapedSample], any Error>) { lock.lock(); values[i] = r; lock.unlock() }
 }

@@ -148,7 +148,7 @@ struct InferBench: ParsableCommand {
         let paths = [ISA.best, .scalar]
         for file in files {
             var image: RGBImage?
-            // An unreadable image is left out of the costs (the job itself stops at it, naming the file).
+            // An unreadable image is left out of the costs (the job writes an error line for it).
             let t = seconds { image = try? recipe.decode(contentsOf: (data as NSString).appendingPathComponent(file)) }
             guard let image else { continue }
             decode += t

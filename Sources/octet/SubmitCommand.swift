@@ -175,10 +175,28 @@ struct SubmitInfer: ParsableCommand {
         }
         let wall = Date().timeIntervalSince(started)
         let written = output.log.lines - before
+        let unreadable = try UnreadableLine.count(inFile: output.path)
+        // Every other image has its output: the command says how many could not be read and exits 2.
+        defer {
+            if unreadable > 0 {
+                FileHandle.standardError.write(Data("Error: \(UnreadableImages(count: unreadable, images: output.log.lines, out: output.path))\n".utf8))
+                Self.exit(withError: ExitCode(UnreadableImages.exitStatus))
+            }
+        }
         let summary: [String: Any] = ["job": id, "out": out, "outputs": kind.rawValue, "images": output.log.lines, "written": written, "resumed": resume,
-                                      "wall_seconds": wall, "images_per_second": Double(written) / max(wall, 1e-9), "state": last.state]
+                                      "unreadable": unreadable, "wall_seconds": wall, "images_per_second": Double(written) / max(wall, 1e-9), "state": last.state]
         if json { return try printJSONObject(summary) }
         print("\(output.log.lines) predictions in \(out) (\(written) written now): \(String(format: "%.1f", Double(written) / max(wall, 1e-9))) images/s end to end")
+    }
+}
+
+/// A finished inference job some of whose images could not be read: their lines say why, every
+/// other image has its output. Exit status 2, so that a script can tell it from a failed job (1).
+struct UnreadableImages: CustomStringConvertible {
+    static let exitStatus: Int32 = 2
+    let count: Int, images: Int, out: String
+    var description: String {
+        "\(count) of \(images) images could not be read; their lines in \(out) carry \"error\" (every other image has its output)"
     }
 }
 

@@ -437,6 +437,47 @@ final class CoordinatorCoreTests: XCTestCase {
         XCTAssertNotEqual(core.tasks[a.jobID]?[0].state, .done)
     }
 
+    /// An inference result lists the samples it could not read beside its predictions: together
+    /// they must cover the task's samples once each, in order, each unreadable one with its cause;
+    /// anything else is refused and the task stays open. The right one is accepted.
+    func testUnreadableSamplesMustFillExactlyTheGapsOfTheirTask() throws {
+        var settings = CoordinatorSettings()
+        settings.maxTaskAttempts = 10  // every refusal below requeues the task
+        core = try makeCore(settings, "db3")
+        let model = try core.blobs.put(Array("model".utf8))
+        let options = InferenceJobOptions(dataset: DatasetSpec(path: "/data", labels: nil, manifest: nil, recipe: .imagenet))
+        guard case .accepted(let a)? = sent(send(client, submit(options, model: model))).first?.1.body else { return XCTFail("not accepted") }
+        let task = TaskRecord(job: a.jobID, index: 0, kind: InferenceJobHandler.taskKind(.topk), start: 0, end: 3)
+        _ = handle(.prepared(a.jobID, .success(PreparedJob(tasks: [task]))))
+        _ = hello(w1, "a")
+        func result(predicted: [UInt32], unreadable: [(UInt32, String)]) throws -> Octet_Wire_Envelope.OneOf_Body {
+            var output = Octet_Jobs_InferenceOutput()
+            output.predictions = predicted.map { i in Octet_Jobs_Prediction.with { $0.index = i; $0.classes = [7]; $0.scores = [1] } }
+            output.unreadable = unreadable.map { i, why in Octet_Jobs_UnreadableSample.with { $0.index = i; $0.name = "img\(i).jpg"; $0.error = why } }
+            var r = Octet_Wire_TaskResult()
+            r.jobID = a.jobID
+            r.workerID = "a"
+            r.payload = Compression.pack(try output.serializedBytes(), elementSize: 1)
+            return .result(r)
+        }
+        let refused: [([UInt32], [(UInt32, String)], String)] = [
+            ([0, 2], [], "2 predictions and 0 unreadable samples for 3 samples"),
+            ([0, 1], [(1, "corrupt")], "do not cover samples 0..<3 once each"),
+            ([0, 2], [(3, "corrupt")], "do not cover samples 0..<3 once each"),
+            ([2, 0], [(1, "corrupt")], "not in order"),
+            ([0, 2], [(1, "")], "does not say why"),
+        ]
+        for (predicted, unreadable, cause) in refused {
+            let reply = sent(send(w1, try result(predicted: predicted, unreadable: unreadable))).first?.1.refusal
+            XCTAssertEqual(reply?.reason, .invalidRequest, cause)
+            XCTAssertTrue(reply?.message.contains(cause) ?? false, "\(cause): \(reply?.message ?? "accepted")")
+            XCTAssertNotEqual(core.tasks[a.jobID]?[0].state, .done, cause)
+        }
+        let reply = sent(send(w1, try result(predicted: [0, 2], unreadable: [(1, "cannot decode image img1.jpg")]))).first?.1.refusal
+        XCTAssertNil(reply, reply?.message ?? "")
+        XCTAssertEqual(core.tasks[a.jobID]?[0].state, .done)
+    }
+
     /// Analysis and report results carry the handler's per-sample sums in `payload`: a payload that
     /// is missing, truncated, of the other kind or for other samples is refused with the cause, and
     /// the task stays open; the right one is accepted.

@@ -267,6 +267,71 @@ final class DistributedCalibrationTests: XCTestCase {
         XCTAssertGreaterThan(shapes.count, 1, "the images gave inputs of one size only: the groups were not exercised")
     }
 
+    /// A folder where some images cannot be read (a truncated JPEG, a text file named `.jpg`): each
+    /// gets a line saying why, in its place, and
+    /// every other image its output, equal to the same model run locally on it alone; for top-k
+    /// lines (workers decoding ahead) and for kept outputs (shards around the gaps).
+    func testUnreadableImagesGetErrorLinesAndTheOthersTheirOutputs() throws {
+        try TestPaths.requireShared()
+        let dir = try TestPaths.temporaryDirectory(self)
+        let (model, qdq) = try TestModels.quickInt8Model(in: dir)
+        let folder = dir.appendingPathComponent("mixed")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let source = try ImageFolderDataset(directory: TestPaths.imageSample, recipe: .efficientNetLite, limit: 6)
+        for i in 0..<6 { try FileManager.default.copyItem(atPath: try XCTUnwrap(source.file(i)), toPath: folder.appendingPathComponent("img\(i).jpg").path) }
+        let jpeg = try Data(contentsOf: URL(fileURLWithPath: try XCTUnwrap(source.file(0))))
+        try jpeg.prefix(jpeg.count / 3).write(to: folder.appendingPathComponent("img1.jpg"))
+        try Data("not an image".utf8).write(to: folder.appendingPathComponent("img4.jpg"))
+        let unreadable: [Int: String] = [1: "cannot decode image", 4: "unsupported image format"]
+
+        let cluster = try InProcessCluster(directory: dir.appendingPathComponent("cluster"), workers: 2, decodeAhead: true)
+        defer { cluster.stop() }
+        let client = cluster.client()
+        let data = try ImageFolderDataset(directory: folder.path, recipe: .efficientNetLite)
+        let local = try ModelRun(graph: qdq, options: PlanOptions(threads: 2))
+        for outputs in [InferenceJobOptions.Outputs.topk, .tensors] {
+            var options = InferenceJobOptions(dataset: DatasetSpec(path: folder.path, labels: nil, manifest: nil, recipe: .efficientNetLite))
+            options.batch = 3
+            options.outputs = outputs
+            let spec = options.spec(modelHash: try client.uploadFile(model), modelName: "m")
+            let id = try client.submit(spec)
+            let out = dir.appendingPathComponent("out-\(outputs.rawValue)")
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            let output = try CommittedOutput(creating: out.appendingPathComponent("lines.jsonl").path, job: id, modelHash: spec.modelHash)
+            let last = try client.streamResults(id, into: output, lines: lines(out))
+            XCTAssertEqual(last.state, "done", last.error)
+            let text = try String(contentsOf: out.appendingPathComponent("lines.jsonl"), encoding: .utf8)
+            let lines = text.split(separator: "\n").map(String.init)
+            XCTAssertEqual(lines.count, 6, text)
+            XCTAssertEqual(try UnreadableLine.count(inFile: output.path), 2)
+            for (i, line) in lines.enumerated() {
+                if let cause = unreadable[i] {
+                    let u = try JSONDecoder().decode(UnreadableLine.self, from: Data(line.utf8))
+                    XCTAssertEqual(u.index, i)
+                    XCTAssertEqual(u.file, "img\(i).jpg")
+                    XCTAssertTrue(u.error.contains(cause) && u.error.contains("img\(i).jpg"), u.error)
+                    continue
+                }
+                XCTAssertFalse(line.hasPrefix("{\"error\""), line)
+                // The image alone, run locally.
+                let expected = try XCTUnwrap(local.outputs(data, i..<(i + 1)).first?.outputs[local.outputNames[0]]?.floats)
+                if outputs == .topk {
+                    let p = try JSONDecoder().decode(PredictionLine.self, from: Data(line.utf8))
+                    XCTAssertEqual(p.index, i)
+                    XCTAssertEqual(p.file, "img\(i).jpg")
+                    XCTAssertEqual(p.classes, TopK.indices(expected, k: 5), "image \(i)")
+                } else {
+                    let l = try JSONDecoder().decode(TensorShard.Line.self, from: Data(line.utf8))
+                    XCTAssertEqual(l.index, i)
+                    let row = try XCTUnwrap(l.rows[local.outputNames[0]])
+                    let array = try XCTUnwrap(try NPZFile.read(path: out.appendingPathComponent(l.shard).path).first { $0.name == row.array })
+                    let per = array.shape.dropFirst().reduce(1, *)
+                    XCTAssertEqual(Array(array.values[(row.row * per)..<((row.row + 1) * per)]), expected, "image \(i)")
+                }
+            }
+        }
+    }
+
     /// A client that stops reading holds the job at the output window (results stored on the
     /// coordinator never exceed it); a client killed between writing lines and committing them
     /// resumes from the commit log, and the output equals a fault-free run's, line for line.

@@ -70,6 +70,28 @@ final class LocalClusterCLITests: XCTestCase {
         XCTAssertEqual(index.count, 5)
         let shard = try NPZFile.read(path: tensors + "/shard-000000.npz")
         XCTAssertEqual(shard.first?.shape, [5, 1000], "one task of the five images' logits")
+        // Images that cannot be read get a line saying why; the others their predictions, as in
+        // the run above; the command says how many and exits 2.
+        let mixed = dir.appendingPathComponent("mixed")
+        try FileManager.default.createDirectory(at: mixed, withIntermediateDirectories: true)
+        let firstImage = URL(fileURLWithPath: TestPaths.imageSample).appendingPathComponent(first.file)
+        try FileManager.default.copyItem(at: firstImage, to: mixed.appendingPathComponent("a.jpg"))
+        try Data(try Data(contentsOf: firstImage).prefix(100)).write(to: mixed.appendingPathComponent("b.jpg"))
+        try FileManager.default.copyItem(at: firstImage, to: mixed.appendingPathComponent("c.jpg"))
+        let partial = try runProduct("octet", ["submit", "infer", model, "--data", mixed.path, "--batch", "2", "--ship-data",
+                                               "--coordinator", endpoint, "--out", dir.appendingPathComponent("mixed.jsonl").path, "--json"])
+        XCTAssertEqual(partial.status, 2, partial.stderr)
+        XCTAssertTrue(partial.stderr.contains("1 of 3 images could not be read"), partial.stderr)
+        XCTAssertEqual(partial.json?["unreadable"] as? Int, 1)
+        XCTAssertEqual(partial.json?["state"] as? String, "done")
+        let mixedLines = try String(contentsOfFile: dir.appendingPathComponent("mixed.jsonl").path, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(mixedLines.count, 3)
+        XCTAssertTrue(mixedLines[1].hasPrefix("{\"error\":") && mixedLines[1].contains("b.jpg"), String(mixedLines[1]))
+        for k in [0, 2] {
+            let p = try JSONDecoder().decode(PredictionLine.self, from: Data(mixedLines[k].utf8))
+            XCTAssertEqual(p.classes, first.classes)
+            XCTAssertEqual(p.scores, first.scores)
+        }
         // An inference job's output is the client's file: fetch says so instead of downloading nothing.
         let fetch = try runProduct("octet", ["fetch", try XCTUnwrap(all.json?["job"] as? String), "--out", dir.appendingPathComponent("f").path,
                                              "--coordinator", endpoint])

@@ -29,8 +29,9 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
 }
 
 /// An inference task's result: a classifier's top-k predictions, or every output of a model
-/// that keeps them (detectors, OCR, embeddings). A verification task's result: predictions
-/// with the FP32 model's top-1.
+/// that keeps them (detectors, OCR, embeddings), and the samples whose own file could not be
+/// read. Together they cover the task's samples, each once. A verification task's result:
+/// predictions with the FP32 model's top-1.
 public nonisolated struct Octet_Jobs_InferenceOutput: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -39,6 +40,26 @@ public nonisolated struct Octet_Jobs_InferenceOutput: Sendable {
   public var predictions: [Octet_Jobs_Prediction] = []
 
   public var outputGroups: [Octet_Jobs_OutputGroup] = []
+
+  public var unreadable: [Octet_Jobs_UnreadableSample] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A sample whose own file could not be read (missing, not an image, corrupt): its output line
+/// says why, and the task goes on with the others.
+public nonisolated struct Octet_Jobs_UnreadableSample: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var index: UInt32 = 0
+
+  public var name: String = String()
+
+  public var error: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -752,7 +773,7 @@ fileprivate nonisolated let _protobuf_package = "octet.jobs"
 
 nonisolated extension Octet_Jobs_InferenceOutput: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".InferenceOutput"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}predictions\0\u{3}output_groups\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}predictions\0\u{3}output_groups\0\u{1}unreadable\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -762,6 +783,7 @@ nonisolated extension Octet_Jobs_InferenceOutput: SwiftProtobuf.Message, SwiftPr
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.predictions) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.outputGroups) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.unreadable) }()
       default: break
       }
     }
@@ -774,12 +796,56 @@ nonisolated extension Octet_Jobs_InferenceOutput: SwiftProtobuf.Message, SwiftPr
     if !self.outputGroups.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.outputGroups, fieldNumber: 2)
     }
+    if !self.unreadable.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.unreadable, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Octet_Jobs_InferenceOutput, rhs: Octet_Jobs_InferenceOutput) -> Bool {
     if lhs.predictions != rhs.predictions {return false}
     if lhs.outputGroups != rhs.outputGroups {return false}
+    if lhs.unreadable != rhs.unreadable {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Octet_Jobs_UnreadableSample: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UnreadableSample"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}index\0\u{1}name\0\u{1}error\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.index) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.error) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.index != 0 {
+      try visitor.visitSingularUInt32Field(value: self.index, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.error.isEmpty {
+      try visitor.visitSingularStringField(value: self.error, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Octet_Jobs_UnreadableSample, rhs: Octet_Jobs_UnreadableSample) -> Bool {
+    if lhs.index != rhs.index {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.error != rhs.error {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
