@@ -136,7 +136,7 @@ struct AccuracyProbe {
     private static func topClasses(_ logits: [Float], images: Int) -> [Int?] {
         let classes = logits.count / max(images, 1)
         return (0..<images).map { i in
-            classes == 0 ? nil : TopK.indices(Array(logits[(i * classes)..<((i + 1) * classes)]), k: 1).first
+            classes == 0 ? nil : TopK.indices(logits[(i * classes)..<((i + 1) * classes)], k: 1).first
         }
     }
 

@@ -137,7 +137,7 @@ public func evaluateWithLogits(fp32: Graph, int8: Graph, data: any Dataset, batc
             let classes = logits.count / n
             for (k, i) in images.enumerated() {
                 let rows = (k * classes)..<((k + 1) * classes)
-                let ta = TopK.indices(Array(logits[rows]), k: 1).first, tb = TopK.indices(Array(q[rows]), k: 1).first
+                let ta = TopK.indices(logits[rows], k: 1).first, tb = TopK.indices(q[rows], k: 1).first
                 if ta == tb { agree += 1 }
                 if let label = data.label(i) {
                     labeled += 1

@@ -187,7 +187,7 @@ public final class ModelRun: @unchecked Sendable {
                     for (k, i) in group.images.enumerated() {
                         guard let label = dataset.label(i) else { continue }
                         labeled += 1
-                        let top = TopK.indices(Array(logits[(k * classes)..<((k + 1) * classes)]), k: 5)
+                        let top = TopK.indices(logits[(k * classes)..<((k + 1) * classes)], k: 5)
                         if top.first == label { correct1 += 1 }
                         if top.contains(label) { correct5 += 1 }
                     }
