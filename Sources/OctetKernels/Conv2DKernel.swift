@@ -2,9 +2,24 @@ import CKernels
 
 /// A 2-D convolution with fused bias, optional residual add and clamp, its weights packed
 /// once for the chosen ISA path. Dense and grouped convolutions use the GEMM kernels,
-/// depthwise ones their own.
+/// depthwise ones their own, and 3×3 ones of stride 1 on maps and channel counts large enough
+/// Winograd F(2×2, 3×3) (`Algorithm.winograd`).
 public final class Conv2DKernel: @unchecked Sendable {
+    /// How the kernel computes the convolution.
+    public enum Algorithm: String, Sendable {
+        /// Sums of products over the window (im2col or implicit GEMM).
+        case direct
+        /// One kernel per channel (groups == channels).
+        case depthwise
+        /// Winograd F(2×2, 3×3): each 2×2 output tile from 16 products per input channel
+        /// instead of 36 (2.25× fewer multiplications); results differ from `direct` by float
+        /// rounding. Every ISA path computes the same transforms, and a pixel's value does not
+        /// depend on the pixel range computing it.
+        case winograd
+    }
+
     public let geometry: ConvGeometry
+    public let algorithm: Algorithm
     public let isa: ISA
     public let activationMin: Float, activationMax: Float
     /// An activation applied after the clamp (Sigmoid, HardSwish, HardSigmoid, SiLU): each chunk
@@ -17,11 +32,30 @@ public final class Conv2DKernel: @unchecked Sendable {
     /// Floats of scratch one concurrent caller needs.
     public let scratchCount: Int
 
+    /// The algorithm a convolution runs with unless told otherwise: Winograd for a dense 3×3
+    /// convolution of stride 1 and dilation 1 with at least 16 input and 16 output channels and an
+    /// output of at least 8×8 pixels (smaller maps waste too much of their 2×2 tiles and read
+    /// their 16 transformed weight matrices for too few tiles), depthwise or direct otherwise.
+    public static func algorithm(for g: ConvGeometry) -> Algorithm {
+        if g.isDepthwise { return .depthwise }
+        let winograd = g.kernel == (3, 3) && g.stride == (1, 1) && g.dilation == (1, 1) && g.groups == 1
+            && g.inChannelsPerGroup >= 16 && g.outChannelsPerGroup >= 16 && g.outHeight >= 8 && g.outWidth >= 8
+        return winograd ? .winograd : .direct
+    }
+
+    /// Output pixels per unit of work: a Winograd kernel computes whole 2×2 tiles, so a pixel
+    /// range that ends inside a tile row recomputes that row in the next range. Callers that split
+    /// pixels among threads split at multiples of this.
+    public var pixelGrain: Int { algorithm == .winograd ? 2 * geometry.outWidth : 1 }
+
     /// - Parameters:
     ///   - weights: ONNX OIHW layout, `[groups*outPerGroup][inPerGroup][kh][kw]`.
     ///   - bias: one per output channel, or nil.
+    ///   - algorithm: nil for `Conv2DKernel.algorithm(for:)`; `.direct` to force sums of products
+    ///     (tests, comparisons). A depthwise geometry always runs `.depthwise`, and `.winograd`
+    ///     is taken only where the geometry allows it.
     public init(geometry: ConvGeometry, weights: [Float], bias: [Float]?, activationMin: Float = -.infinity,
-                activationMax: Float = .infinity, postActivation: ActivationKernel? = nil, isa: ISA) {
+                activationMax: Float = .infinity, postActivation: ActivationKernel? = nil, isa: ISA, algorithm: Algorithm? = nil) {
         self.postActivation = postActivation
         precondition(weights.count == geometry.outChannels * geometry.inChannelsPerGroup * geometry.kernel.h * geometry.kernel.w,
                      "internal: conv weight count does not match geometry")
@@ -31,11 +65,19 @@ public final class Conv2DKernel: @unchecked Sendable {
         self.activationMax = activationMax
         var p = geometry.params(min: activationMin, max: activationMax)
         params = p
+        let chosen = Self.algorithm(for: geometry)
+        let algorithm: Algorithm = chosen == .winograd && algorithm == .direct ? .direct : chosen
+        self.algorithm = algorithm
         let buffer: AlignedBuffer
         if geometry.isDepthwise {
             buffer = AlignedBuffer(count: ck_dwconv2d_f32_packed_weights_size(&p))
             weights.withUnsafeBufferPointer { ck_dwconv2d_f32_pack_weights(&p, $0.baseAddress, buffer.pointer) }
             scratchCount = 0
+        } else if algorithm == .winograd {
+            buffer = AlignedBuffer(count: ck_wino3x3_f32_packed_weights_size(&p))
+            let packed = weights.withUnsafeBufferPointer { ck_wino3x3_f32_pack_weights(&p, $0.baseAddress, buffer.pointer) }
+            precondition(packed == 0, "out of memory transforming Winograd weights")
+            scratchCount = ck_wino3x3_f32_scratch_size(&p)
         } else {
             buffer = AlignedBuffer(count: ck_conv2d_f32_packed_weights_size(&p))
             weights.withUnsafeBufferPointer { ck_conv2d_f32_pack_weights(&p, $0.baseAddress, buffer.pointer) }
@@ -46,7 +88,9 @@ public final class Conv2DKernel: @unchecked Sendable {
     }
 
     private init(geometry: ConvGeometry, sharing other: Conv2DKernel) {
+        precondition(other.algorithm == .direct, "internal: only direct kernels share their packing")
         self.geometry = geometry
+        algorithm = .direct
         postActivation = other.postActivation
         isa = other.isa
         activationMin = other.activationMin
@@ -63,7 +107,7 @@ public final class Conv2DKernel: @unchecked Sendable {
     /// as the one-pixel kernel's, hence the same bits. Nil for any other convolution.
     public func overRows(_ rows: Int) -> Conv2DKernel? {
         let g = geometry
-        guard rows > 0, g.outPixels == 1, g.inHeight == 1, g.inWidth == 1, g.kernel == (1, 1), g.groups == 1,
+        guard rows > 0, algorithm == .direct, g.outPixels == 1, g.inHeight == 1, g.inWidth == 1, g.kernel == (1, 1), g.groups == 1,
               g.inPixelStride == g.inChannelsPerGroup, g.outPixelStride == g.outChannelsPerGroup else { return nil }
         let rowsGeometry = ConvGeometry(inHeight: 1, inWidth: rows, inPixelStride: g.inChannelsPerGroup, outHeight: 1, outWidth: rows,
                                         outPixelStride: g.outChannelsPerGroup, kernel: (1, 1),
@@ -109,8 +153,10 @@ public final class Conv2DKernel: @unchecked Sendable {
         guard let post = postActivation else {
             return convolve(&params, input: input, output: output, residual: residual, pixels: pixels, scratch: scratch)
         }
-        // In chunks of pixels whose outputs stay in cache until the activation reads them back.
-        let chunk = Swift.max(Self.postChunkFloats / Swift.max(channels, 1) / 14, 1) * 14
+        // In chunks of pixels whose outputs stay in cache until the activation reads them back
+        // (whole tile rows for Winograd).
+        let grain = algorithm == .winograd ? pixelGrain : 14
+        let chunk = Swift.max(Self.postChunkFloats / Swift.max(channels, 1) / grain, 1) * grain
         var lo = pixels.lowerBound
         while lo < pixels.upperBound {
             let hi = Swift.min(lo + chunk, pixels.upperBound)
@@ -134,10 +180,10 @@ public final class Conv2DKernel: @unchecked Sendable {
         let w = UnsafePointer(packed.pointer)
         let lo = pixels.lowerBound, hi = pixels.upperBound
         withUnsafePointer(to: &params) { p in
-            if geometry.isDepthwise {
-                isa.kernels.pointee.dwconv2d_f32(p, input, w, b, residual, output, lo, hi)
-            } else {
-                isa.kernels.pointee.conv2d_f32(p, input, w, b, residual, output, lo, hi, scratch)
+            switch algorithm {
+            case .depthwise: isa.kernels.pointee.dwconv2d_f32(p, input, w, b, residual, output, lo, hi)
+            case .winograd: isa.kernels.pointee.wino3x3_f32(p, input, w, b, residual, output, lo, hi, scratch)
+            case .direct: isa.kernels.pointee.conv2d_f32(p, input, w, b, residual, output, lo, hi, scratch)
             }
         }
     }

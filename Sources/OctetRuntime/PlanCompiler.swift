@@ -323,6 +323,7 @@ struct PlanCompiler {
                             output: String) throws(RuntimeError) {
         let kernel = try convKernel(node, activation: activation, post: post)
         let geometry = kernel.geometry
+        if kernel.algorithm == .winograd { currentLabel += " (Winograd F(2x2,3x3))" }
         macs += geometry.macs
         maxScratch = max(maxScratch, kernel.scratchCount)
         let input = try nhwcSlot(node.inputs[0], node: node)

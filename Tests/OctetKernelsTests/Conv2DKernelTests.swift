@@ -32,9 +32,10 @@ final class Conv2DKernelTests: XCTestCase {
     }
 
     /// Runs `c` on `isa` over the given pixel chunks; untouched output channels stay NaN.
-    func run(_ c: Case, isa: ISA, input: [Float], residual: [Float], chunks: [Range<Int>]) -> [Float] {
+    func run(_ c: Case, isa: ISA, input: [Float], residual: [Float], chunks: [Range<Int>],
+             algorithm: Conv2DKernel.Algorithm? = nil) -> [Float] {
         let k = Conv2DKernel(geometry: c.geometry, weights: c.weights, bias: c.bias, activationMin: c.act.0,
-                             activationMax: c.act.1, isa: isa)
+                             activationMax: c.act.1, isa: isa, algorithm: algorithm)
         var out = [Float](repeating: .nan, count: c.geometry.outPixels * c.geometry.outPixelStride)
         let scratch = AlignedBuffer(count: k.scratchCount)
         input.withUnsafeBufferPointer { x in
@@ -81,6 +82,48 @@ final class Conv2DKernelTests: XCTestCase {
 
     func testDenseAndGroupedMatchScalar() { check(depthwise: false, seed: 1, cases: 150) }
     func testDepthwiseMatchesScalar() { check(depthwise: true, seed: 2, cases: 150) }
+
+    /// Winograd F(2×2, 3×3) on every path against the scalar direct kernel (float rounding
+    /// apart), on random geometries it takes: odd and even map sizes, padding 0–2 on each side,
+    /// channel counts off the vector widths, strided input and output, bias, residual, clamps.
+    /// A pixel's value does not depend on the pixel range computing it: ranges cut anywhere,
+    /// inside tile rows too, give the whole range's bits.
+    func testWinogradMatchesTheDirectKernelAndRangesGiveTheSameBits() {
+        var r = TestRandom(seed: 3)
+        var ran = 0
+        for i in 0..<60 {
+            let cin = r.int(16...70), cout = r.int(16...70)
+            let pt = r.int(0...2), pl = r.int(0...2), pb = r.int(0...2), pr = r.int(0...2)
+            let h = r.int(max(1, 10 - pt - pb)...23), w = r.int(max(1, 10 - pl - pr)...23)
+            let inStride = cin + (r.bool() ? 0 : r.int(1...5)), outStride = cout + (r.bool() ? 0 : r.int(1...5))
+            let g = ConvGeometry(inHeight: h, inWidth: w, inPixelStride: inStride, outHeight: h + pt + pb - 2, outWidth: w + pl + pr - 2,
+                                 outPixelStride: outStride, kernel: (3, 3), padTop: pt, padLeft: pl,
+                                 inChannelsPerGroup: cin, outChannelsPerGroup: cout)
+            guard Conv2DKernel.algorithm(for: g) == .winograd else { continue }
+            ran += 1
+            let acts: [(Float, Float)] = [(-.infinity, .infinity), (0, .infinity), (-0.5, 0.25)]
+            let c = Case(geometry: g, weights: r.floats(cout * cin * 9), bias: r.bool() ? r.floats(cout) : nil, residual: r.bool(),
+                         act: acts[r.int(0...2)])
+            let input = r.floats(h * w * inStride), residual = r.floats(g.outPixels * outStride)
+            let expected = run(c, isa: .scalar, input: input, residual: residual, chunks: [0..<g.outPixels], algorithm: .direct)
+            let a = r.int(0...g.outPixels), b = r.int(a...g.outPixels)
+            for isa in ISA.supported {
+                let whole = run(c, isa: isa, input: input, residual: residual, chunks: [0..<g.outPixels])
+                let pieces = run(c, isa: isa, input: input, residual: residual, chunks: [0..<a, a..<b, b..<g.outPixels])
+                XCTAssertEqual(whole.map(\.bitPattern), pieces.map(\.bitPattern), "case \(i) \(isa): ranges \(a), \(b) changed bits, \(g)")
+                // Sums of 9·cin products, each rounded differently: a bound that grows with the sum's length.
+                let tolerance = 2e-6 * Float(9 * cin).squareRoot() * 4
+                for p in 0..<g.outPixels {
+                    for ch in 0..<g.outPixelStride {
+                        let e = expected[p * outStride + ch], v = whole[p * outStride + ch]
+                        if ch >= g.outChannels { XCTAssertTrue(v.isNaN, "case \(i) \(isa): wrote channel \(ch)"); continue }
+                        XCTAssertEqual(v, e, accuracy: tolerance * max(1, abs(e)), "case \(i) \(isa) pixel \(p) channel \(ch) geometry \(g)")
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(ran, 30, "too few geometries took Winograd")
+    }
 
     /// The scalar twin itself against a direct definition of convolution on one small case.
     func testScalarMatchesDefinition() {

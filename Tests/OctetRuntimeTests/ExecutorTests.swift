@@ -182,6 +182,51 @@ final class ExecutorTests: XCTestCase {
         }
     }
 
+    /// 3×3 convolutions that run as Winograd F(2×2, 3×3) (a residual block, one with HardSwish
+    /// applied chunk by chunk, odd map sizes): each image gets the bits of itself run alone, with
+    /// 1 and 2 threads (batch 1 splits each layer's tile rows across them) on every path; the
+    /// fused plan gives the unfused plan's bits; and the result stays within float rounding of
+    /// the same convolutions run directly.
+    func testWinogradConvolutionsGiveTheSameBitsWhateverTheSplit() throws {
+        var b = GraphBuilder(name: "wino")
+        let x = b.input("x", dims: [nil, 16, 19, 21])
+        let y = conv(&b, x, cin: 16, cout: 24, k: 3, pad: 1)
+        var z = b.add(.relu, [conv(&b, y, cin: 24, cout: 24, k: 3, pad: 1)])
+        z = b.add(.unary(.hardSwish), [b.add(.add, [conv(&b, z, cin: 24, cout: 24, k: 3, pad: 1), y])])
+        let graph = finish(&b, z, dims: [nil, 24, 19, 21])
+        let batch = 3
+        let input = rng.tensor([batch, 16, 19, 21])
+        let values = try XCTUnwrap(input.floats)
+        let per = 16 * 19 * 21, outPer = 24 * 19 * 21
+        var results: [[Float]] = []
+        for isa in ISA.supported where isa != .avx512vnni && isa != .avxvnni {
+            for threads in [1, 2] {
+                let plan = try ExecutionPlan(graph: graph, options: PlanOptions(isa: isa, threads: threads))
+                XCTAssertEqual(plan.makeProfile().labels.filter { $0.contains("Winograd") }.count, 3, "\(plan.makeProfile().labels)")
+                let all = try XCTUnwrap(plan.run(["x": input]).values.first?.floats)
+                let plain = try ExecutionPlan(graph: graph, options: PlanOptions(isa: isa, threads: threads, fuse: false))
+                XCTAssertEqual(try XCTUnwrap(plain.run(["x": input]).values.first?.floats).map(\.bitPattern), all.map(\.bitPattern),
+                               "\(isa) \(threads) threads: fused and unfused")
+                for i in 0..<batch {
+                    let one = try Tensor(shape: [1, 16, 19, 21], floats: Array(values[(i * per)..<((i + 1) * per)]))
+                    let alone = try XCTUnwrap(plan.run(["x": one]).values.first?.floats)
+                    XCTAssertEqual(alone.map(\.bitPattern), all[(i * outPer)..<((i + 1) * outPer)].map(\.bitPattern), "\(isa) \(threads) threads image \(i)")
+                }
+                results.append(all)
+            }
+        }
+        // Against the double-precision reference interpreter's direct sums (up to the Add; HardSwish
+        // applied here): a wrong transform anywhere shows.
+        var beforeActivation = graph
+        let last = beforeActivation.nodes.removeLast()
+        beforeActivation.outputs = [ValueInfo(name: last.inputs[0], dims: [nil, 24, 19, 21])]
+        let sums = try XCTUnwrap(ReferenceInterpreter.run(beforeActivation, inputs: ["x": input]).values.first?.floats)
+        let reference = sums.map { v in v * min(max(v + 3, 0), 6) / 6 }
+        for r in results {
+            for (v, e) in zip(r, reference) { XCTAssertEqual(v, e, accuracy: 1e-4 * max(1, abs(e))) }
+        }
+    }
+
     /// A 1×1 convolution whose only reader is a depthwise one (an inverted-residual block's expand
     /// and depthwise layers) runs with it over row bands, with the bits of the two steps apart:
     /// strides 1 and 2, 3×3 and 5×5, dilation, no padding, channel counts off the vector width,

@@ -2,7 +2,7 @@
 # Builds and runs the C kernel harnesses (single-thread kernel timings on hot caches, each checked
 # against the scalar twin) that docs/benchmarks.md quotes as "kernel level". Needs clang (or cc).
 # usage: scripts/kernels/run.sh [harness ...]   (default: the four layer harnesses; int8_s16_loops,
-# int8_elementwise and int8_conv_fuzz on request)
+# int8_elementwise, int8_conv_fuzz and fp32_winograd_layers on request)
 # CFLAGS adds compiler flags (for example -DCK_DW2_L1_FLOATS=8192 to try a blocking constant).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -28,6 +28,8 @@ for n in "${names[@]}"; do
                 done
             done
         done
+    elif [ "$n" = fp32_winograd_layers ] && grep -qw avx512f /proc/cpuinfo; then
+        for path in avx512 avx2; do echo "== $n $path"; "$out/$n" "$path"; done
     else
         echo "== $n"
         "$out/$n"

@@ -48,6 +48,26 @@ void ck_conv2d_f32_nhwc__avx512(const ck_conv2d_f32_params *p, const float *inpu
     const float *packed_weights, const float *bias, const float *residual, float *output,
     size_t pixel_begin, size_t pixel_end, float *scratch);
 
+/// Winograd F(2x2, 3x3) for 3x3 convolutions of stride 1, dilation 1 and one group (any
+/// padding, any channel counts): same contract as ck_conv2d_f32_nhwc (pixel ranges, threads,
+/// fused bias/residual/clamp) with 2.25x fewer multiplications; results differ from the
+/// direct kernel by float rounding (transforms of sums instead of sums of products). Each
+/// output pixel gets the same bits whatever pixel range computes it, and every path computes
+/// the same transforms (see wino3x3_f32_impl.h).
+size_t ck_wino3x3_f32_packed_weights_size(const ck_conv2d_f32_params *p);
+/// Transforms and packs ONNX OIHW weights [cout][cin][3][3]; returns 0, or -1 without memory.
+int ck_wino3x3_f32_pack_weights(const ck_conv2d_f32_params *p, const float *weights_oihw, float *packed);
+size_t ck_wino3x3_f32_scratch_size(const ck_conv2d_f32_params *p);
+void ck_wino3x3_f32_nhwc__scalar(const ck_conv2d_f32_params *p, const float *input,
+    const float *packed_weights, const float *bias, const float *residual, float *output,
+    size_t pixel_begin, size_t pixel_end, float *scratch);
+void ck_wino3x3_f32_nhwc__avx2(const ck_conv2d_f32_params *p, const float *input,
+    const float *packed_weights, const float *bias, const float *residual, float *output,
+    size_t pixel_begin, size_t pixel_end, float *scratch);
+void ck_wino3x3_f32_nhwc__avx512(const ck_conv2d_f32_params *p, const float *input,
+    const float *packed_weights, const float *bias, const float *residual, float *output,
+    size_t pixel_begin, size_t pixel_end, float *scratch);
+
 /// Depthwise convolution: groups == channels, one output channel per group
 /// (cin_per_group == cout_per_group == 1 in the params; groups = channels).
 size_t ck_dwconv2d_f32_packed_weights_size(const ck_conv2d_f32_params *p);

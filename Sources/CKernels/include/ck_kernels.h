@@ -61,6 +61,8 @@ typedef struct {
         const float *residual, float *output, size_t pixel_begin, size_t pixel_end, float *scratch);
     void (*dwconv2d_f32)(const ck_conv2d_f32_params *p, const float *input, const float *packed_weights, const float *bias,
         const float *residual, float *output, size_t pixel_begin, size_t pixel_end);
+    void (*wino3x3_f32)(const ck_conv2d_f32_params *p, const float *input, const float *packed_weights, const float *bias,
+        const float *residual, float *output, size_t pixel_begin, size_t pixel_end, float *scratch);
     void (*maxpool2d_f32)(const ck_pool2d_params *p, const float *input, float *output);
     void (*avgpool2d_f32)(const ck_pool2d_params *p, const float *input, float *output);
     void (*global_avgpool_f32)(size_t pixels, size_t channels, const float *input, float *output);

@@ -55,6 +55,7 @@ static void ck_fill_scalar(ck_kernels *t) {
     t->resample_column_u8 = ck_resample_column_u8__scalar;
     t->conv2d_f32 = ck_conv2d_f32_nhwc__scalar;
     t->dwconv2d_f32 = ck_dwconv2d_f32_nhwc__scalar;
+    t->wino3x3_f32 = ck_wino3x3_f32_nhwc__scalar;
     t->maxpool2d_f32 = ck_maxpool2d_f32_nhwc__scalar;
     t->avgpool2d_f32 = ck_avgpool2d_f32_nhwc__scalar;
     t->global_avgpool_f32 = ck_global_avgpool_f32_nhwc__scalar;
@@ -97,6 +98,7 @@ static void ck_fill_avx2(ck_kernels *t) {
     t->resample_column_u8 = ck_resample_column_u8__avx2;
     t->conv2d_f32 = ck_conv2d_f32_nhwc__avx2;
     t->dwconv2d_f32 = ck_dwconv2d_f32_nhwc__avx2;
+    t->wino3x3_f32 = ck_wino3x3_f32_nhwc__avx2;
     t->maxpool2d_f32 = ck_maxpool2d_f32_nhwc__avx2;
     t->avgpool2d_f32 = ck_avgpool2d_f32_nhwc__avx2;
     t->binary_f32 = ck_binary_f32__avx2;
@@ -126,6 +128,7 @@ static void ck_fill_avx512(ck_kernels *t, uint32_t features) {
     t->leaky_codes_u8 = ck_leaky_codes_u8__avx512;
     t->conv2d_f32 = ck_conv2d_f32_nhwc__avx512;
     t->dwconv2d_f32 = ck_dwconv2d_f32_nhwc__avx512;
+    t->wino3x3_f32 = ck_wino3x3_f32_nhwc__avx512;
     t->maxpool2d_f32 = ck_maxpool2d_f32_nhwc__avx512;
     t->avgpool2d_f32 = ck_avgpool2d_f32_nhwc__avx512;
     t->global_avgpool_f32 = ck_global_avgpool_f32_nhwc__avx512;
