@@ -34,6 +34,8 @@ static CK_WINO_TARGET void CK_WINO_FN(ck_wino_input_)(const ck_conv2d_f32_params
             }
         }
         float *v = V + (t - t0) * 16 * cin;
+        // V never overlaps the input (scratch): vectorize across channels without alias checks.
+#pragma clang loop vectorize(assume_safety)
         for (size_t c = 0; c < cin; c++) {
             // Columns: B^T d (rows r of d combined), then rows: (B^T d) B.
             float m[4][4];
@@ -72,6 +74,9 @@ static CK_WINO_TARGET void CK_WINO_FN(ck_wino_output_)(const ck_conv2d_f32_param
             res[i] = inside && residual ? residual + pix * p->out_pixel_stride : zeros;
         }
         const float *m = M + (t - t0) * 16 * cout;
+        // The output never overlaps M or the sink (scratch); a residual may be the output itself,
+        // each element read before it is written.
+#pragma clang loop vectorize(assume_safety)
         for (size_t c = 0; c < cout; c++) {
             // Rows: A^T M, then columns: (A^T M) A.
             float a[2][4];

@@ -12,10 +12,16 @@ static inline size_t ck_wino_tiles_w(const ck_conv2d_f32_params *p) { return (p-
 
 /// Tiles per block: the block's transformed inputs and GEMM outputs (16 * (cin + cout) floats
 /// per tile) stay within about 384 KB, so they are read back from L2; at least 8 tiles, at most 112.
+#ifndef CK_WINO_BLOCK_FLOATS
+#define CK_WINO_BLOCK_FLOATS ((size_t)96 * 1024)
+#endif
+#ifndef CK_WINO_MAX_TILES
+#define CK_WINO_MAX_TILES 112
+#endif
 static inline size_t ck_wino_block_tiles(const ck_conv2d_f32_params *p) {
-    size_t n = ((size_t)96 * 1024) / (16 * (p->cin_per_group + p->cout_per_group));
+    size_t n = CK_WINO_BLOCK_FLOATS / (16 * (p->cin_per_group + p->cout_per_group));
     if (n < 8) n = 8;
-    if (n > 112) n = 112;
+    if (n > CK_WINO_MAX_TILES) n = CK_WINO_MAX_TILES;
     return n;
 }
 
