@@ -32,14 +32,17 @@ public final class Conv2DKernel: @unchecked Sendable {
     /// Floats of scratch one concurrent caller needs.
     public let scratchCount: Int
 
-    /// The algorithm a convolution runs with unless told otherwise: Winograd for a dense 3×3
-    /// convolution of stride 1 and dilation 1 with at least 16 input and 16 output channels and an
-    /// output of at least 8×8 pixels (smaller maps waste too much of their 2×2 tiles and read
-    /// their 16 transformed weight matrices for too few tiles), depthwise or direct otherwise.
-    public static func algorithm(for g: ConvGeometry) -> Algorithm {
+    /// The algorithm a convolution runs with on `isa` unless told otherwise: Winograd for a dense
+    /// 3×3 convolution of stride 1 and dilation 1 with an output of at least 8×8 pixels (smaller
+    /// maps waste too much of their 2×2 tiles and read their 16 transformed weight matrices for too
+    /// few tiles) and at least 16 output channels and 16 input channels, 32 on the AVX-512 paths
+    /// (their 14×32 GEMM tile runs the 16 products' sums of 16 channels below the direct kernel's
+    /// speed; docs/benchmarks.md); depthwise or direct otherwise.
+    public static func algorithm(for g: ConvGeometry, isa: ISA) -> Algorithm {
         if g.isDepthwise { return .depthwise }
+        let minimumInput = isa == .avx512 || isa == .avx512vnni ? 32 : 16
         let winograd = g.kernel == (3, 3) && g.stride == (1, 1) && g.dilation == (1, 1) && g.groups == 1
-            && g.inChannelsPerGroup >= 16 && g.outChannelsPerGroup >= 16 && g.outHeight >= 8 && g.outWidth >= 8
+            && g.inChannelsPerGroup >= minimumInput && g.outChannelsPerGroup >= 16 && g.outHeight >= 8 && g.outWidth >= 8
         return winograd ? .winograd : .direct
     }
 
@@ -51,7 +54,7 @@ public final class Conv2DKernel: @unchecked Sendable {
     /// - Parameters:
     ///   - weights: ONNX OIHW layout, `[groups*outPerGroup][inPerGroup][kh][kw]`.
     ///   - bias: one per output channel, or nil.
-    ///   - algorithm: nil for `Conv2DKernel.algorithm(for:)`; `.direct` to force sums of products
+    ///   - algorithm: nil for `Conv2DKernel.algorithm(for:isa:)`; `.direct` to force sums of products
     ///     (tests, comparisons). A depthwise geometry always runs `.depthwise`, and `.winograd`
     ///     is taken only where the geometry allows it.
     public init(geometry: ConvGeometry, weights: [Float], bias: [Float]?, activationMin: Float = -.infinity,
@@ -65,7 +68,7 @@ public final class Conv2DKernel: @unchecked Sendable {
         self.activationMax = activationMax
         var p = geometry.params(min: activationMin, max: activationMax)
         params = p
-        let chosen = Self.algorithm(for: geometry)
+        let chosen = Self.algorithm(for: geometry, isa: isa)
         let algorithm: Algorithm = chosen == .winograd && algorithm == .direct ? .direct : chosen
         self.algorithm = algorithm
         let buffer: AlignedBuffer

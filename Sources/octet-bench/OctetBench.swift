@@ -88,6 +88,7 @@ struct FP32Bench: ParsableCommand {
         let loop = FP32PeakLoop.bounding(chosen)
         let fmaPeak = loop?.measure()
         if let loop, let fmaPeak { print(String(format: "peak %@ FMA (%@): %.0f GFLOPS per core", chosen.rawValue, loop.rawValue, fmaPeak)) }
+        print("(GFLOPS count every convolution's direct sums; Winograd layers do fewer, so % FMA peak can pass 100)")
 
         print("| model | batch | threads | isa | octet img/s | GFLOPS | % FMA peak | ORT img/s | octet/ORT |")
         print("|---|---|---|---|---|---|---|---|---|")

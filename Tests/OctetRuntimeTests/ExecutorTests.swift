@@ -189,15 +189,15 @@ final class ExecutorTests: XCTestCase {
     /// the same convolutions run directly.
     func testWinogradConvolutionsGiveTheSameBitsWhateverTheSplit() throws {
         var b = GraphBuilder(name: "wino")
-        let x = b.input("x", dims: [nil, 16, 19, 21])
-        let y = conv(&b, x, cin: 16, cout: 24, k: 3, pad: 1)
-        var z = b.add(.relu, [conv(&b, y, cin: 24, cout: 24, k: 3, pad: 1)])
-        z = b.add(.unary(.hardSwish), [b.add(.add, [conv(&b, z, cin: 24, cout: 24, k: 3, pad: 1), y])])
-        let graph = finish(&b, z, dims: [nil, 24, 19, 21])
+        let x = b.input("x", dims: [nil, 32, 19, 21])
+        let y = conv(&b, x, cin: 32, cout: 40, k: 3, pad: 1)
+        var z = b.add(.relu, [conv(&b, y, cin: 40, cout: 40, k: 3, pad: 1)])
+        z = b.add(.unary(.hardSwish), [b.add(.add, [conv(&b, z, cin: 40, cout: 40, k: 3, pad: 1), y])])
+        let graph = finish(&b, z, dims: [nil, 40, 19, 21])
         let batch = 3
-        let input = rng.tensor([batch, 16, 19, 21])
+        let input = rng.tensor([batch, 32, 19, 21])
         let values = try XCTUnwrap(input.floats)
-        let per = 16 * 19 * 21, outPer = 24 * 19 * 21
+        let per = 32 * 19 * 21, outPer = 40 * 19 * 21
         var results: [[Float]] = []
         for isa in ISA.supported where isa != .avx512vnni && isa != .avxvnni {
             for threads in [1, 2] {
@@ -208,7 +208,7 @@ final class ExecutorTests: XCTestCase {
                 XCTAssertEqual(try XCTUnwrap(plain.run(["x": input]).values.first?.floats).map(\.bitPattern), all.map(\.bitPattern),
                                "\(isa) \(threads) threads: fused and unfused")
                 for i in 0..<batch {
-                    let one = try Tensor(shape: [1, 16, 19, 21], floats: Array(values[(i * per)..<((i + 1) * per)]))
+                    let one = try Tensor(shape: [1, 32, 19, 21], floats: Array(values[(i * per)..<((i + 1) * per)]))
                     let alone = try XCTUnwrap(plan.run(["x": one]).values.first?.floats)
                     XCTAssertEqual(alone.map(\.bitPattern), all[(i * outPer)..<((i + 1) * outPer)].map(\.bitPattern), "\(isa) \(threads) threads image \(i)")
                 }
@@ -219,7 +219,7 @@ final class ExecutorTests: XCTestCase {
         // applied here): a wrong transform anywhere shows.
         var beforeActivation = graph
         let last = beforeActivation.nodes.removeLast()
-        beforeActivation.outputs = [ValueInfo(name: last.inputs[0], dims: [nil, 24, 19, 21])]
+        beforeActivation.outputs = [ValueInfo(name: last.inputs[0], dims: [nil, 40, 19, 21])]
         let sums = try XCTUnwrap(ReferenceInterpreter.run(beforeActivation, inputs: ["x": input]).values.first?.floats)
         let reference = sums.map { v in v * min(max(v + 3, 0), 6) / 6 }
         for r in results {
