@@ -3,7 +3,7 @@ import Foundation
 /// One line of an inference job's output (JSON lines, in input order): the sample's index in
 /// the job, its file, its label if the dataset has labels, and the top-5 classes with softmax
 /// scores.
-public struct PredictionLine: Codable, Sendable, Hashable {
+public struct PredictionLine: OutputLine, Codable, Sendable, Hashable {
     public var index: Int
     public var file: String
     public var label: Int?
@@ -21,15 +21,4 @@ public struct PredictionLine: Codable, Sendable, Hashable {
         classes = p.classes.map(Int.init)
         scores = p.scores
     }
-
-    /// The line as JSON with sorted keys (no newline).
-    public func json() -> String {
-        (try? String(decoding: Self.encoder.encode(self), as: UTF8.self)) ?? "{}"
-    }
-
-    private static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        return e
-    }()
 }

@@ -9,7 +9,7 @@ import OctetData
 /// `OUTPUT@FIRST` (the group's first sample) instead of `OUTPUT`.
 public enum TensorShard {
     /// One sample's index line.
-    public struct Line: Codable, Sendable, Hashable {
+    public struct Line: OutputLine, Codable, Sendable, Hashable {
         public var index: Int
         public var file: String
         public var shard: String
@@ -29,8 +29,6 @@ public enum TensorShard {
         let path = (directory as NSString).appendingPathComponent(name), temp = path + ".tmp"
         let writer = try NPZWriter(path: temp)
         var lines: [(index: Int, json: String)] = []
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         for g in groups {
             var rows: [String: Line.Row] = [:]
             for t in g.tensors {
@@ -43,7 +41,7 @@ public enum TensorShard {
             for k in 0..<Int(g.count) {
                 let file = k < g.files.count ? g.files[k] : ""
                 let line = Line(index: Int(g.start) + k, file: file, shard: name, rows: rows.mapValues { Line.Row(array: $0.array, row: k) })
-                lines.append((line.index, String(decoding: try encoder.encode(line), as: UTF8.self)))
+                lines.append((line.index, line.json()))
             }
         }
         try writer.finish()

@@ -3,7 +3,7 @@ import Foundation
 /// The output line of a sample whose own file could not be read (missing, not an image,
 /// corrupt), in place of its prediction or index line: the sample's index in the job, its file
 /// and why. The job goes on with the other samples.
-public struct UnreadableLine: Codable, Sendable, Hashable {
+public struct UnreadableLine: OutputLine, Codable, Sendable, Hashable {
     public var index: Int
     public var file: String
     public var error: String
@@ -29,15 +29,4 @@ public struct UnreadableLine: Codable, Sendable, Hashable {
         }
         return count
     }
-
-    /// The line as JSON with sorted keys (no newline).
-    public func json() -> String {
-        (try? String(decoding: Self.encoder.encode(self), as: UTF8.self)) ?? "{}"
-    }
-
-    private static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        return e
-    }()
 }
