@@ -47,9 +47,18 @@ public final class Conv2DKernel: @unchecked Sendable {
     }
 
     /// Output pixels per unit of work: a Winograd kernel computes whole 2×2 tiles, so a pixel
-    /// range that ends inside a tile row recomputes that row in the next range. Callers that split
-    /// pixels among threads split at multiples of this.
+    /// range that ends inside a tile row recomputes that row in the next range.
     public var pixelGrain: Int { algorithm == .winograd ? 2 * geometry.outWidth : 1 }
+
+    /// Whole units of work (`pixelGrain` pixels) in the output.
+    public var pixelUnits: Int { (geometry.outPixels + pixelGrain - 1) / pixelGrain }
+
+    /// Part `part` of the output pixels split into `parts` contiguous ranges at whole units of
+    /// work: how callers share one image's pixels among threads.
+    public func pixels(part: Int, of parts: Int) -> Range<Int> {
+        let units = pixelUnits, grain = pixelGrain, pixels = geometry.outPixels
+        return min(pixels, units * part / parts * grain)..<min(pixels, units * (part + 1) / parts * grain)
+    }
 
     /// - Parameters:
     ///   - weights: ONNX OIHW layout, `[groups*outPerGroup][inPerGroup][kh][kw]`.

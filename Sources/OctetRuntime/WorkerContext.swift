@@ -150,19 +150,16 @@ final class WorkerContext: @unchecked Sendable {
         case .conv(let kernel, let input, let residual, let output):
             let x = UnsafePointer(input.pointer(base)), y = output.pointer(base)
             let r = residual.map { UnsafePointer($0.pointer(base)) }
-            let pixels = kernel.geometry.outPixels, grain = kernel.pixelGrain
-            let units = (pixels + grain - 1) / grain
-            if let pool, units >= 2 * pool.width {
+            if let pool, kernel.pixelUnits >= 2 * pool.width {
                 let parts = pool.width
                 let ptrs = SendablePointers(x: x, y: y, r: r)
                 // Each part claims its own scratch (parts run on distinct threads, but not always part t on thread t).
-                // Parts split at whole units (a Winograd kernel's tile rows).
                 pool.run(parts: parts) { t in
-                    let lo = min(pixels, units * t / parts * grain), hi = min(pixels, units * (t + 1) / parts * grain)
-                    kernel.run(input: ptrs.x, output: ptrs.y, residual: ptrs.r, pixels: lo..<hi, scratch: self.scratch[t].pointer)
+                    kernel.run(input: ptrs.x, output: ptrs.y, residual: ptrs.r, pixels: kernel.pixels(part: t, of: parts),
+                               scratch: self.scratch[t].pointer)
                 }
             } else {
-                kernel.run(input: x, output: y, residual: r, pixels: 0..<pixels, scratch: scratch[0].pointer)
+                kernel.run(input: x, output: y, residual: r, pixels: 0..<kernel.geometry.outPixels, scratch: scratch[0].pointer)
             }
         case .convBands(let bands, let input, let residual, let output):
             let x = UnsafePointer(input.pointer(base)), y = output.pointer(base)

@@ -107,6 +107,17 @@ final class Conv2DKernelTests: XCTestCase {
             let input = r.floats(h * w * inStride), residual = r.floats(g.outPixels * outStride)
             let expected = run(c, isa: .scalar, input: input, residual: residual, chunks: [0..<g.outPixels], algorithm: .direct)
             let a = r.int(0...g.outPixels), b = r.int(a...g.outPixels)
+            // Threads get contiguous parts that start at whole tile rows and cover every pixel once.
+            let kernel = Conv2DKernel(geometry: g, weights: c.weights, bias: nil, isa: .scalar)
+            for parts in 1...5 {
+                let ranges = (0..<parts).map { kernel.pixels(part: $0, of: parts) }
+                XCTAssertEqual(ranges.first?.lowerBound, 0)
+                XCTAssertEqual(ranges.last?.upperBound, g.outPixels)
+                for (a, b) in zip(ranges, ranges.dropFirst()) {
+                    XCTAssertEqual(a.upperBound, b.lowerBound)
+                    XCTAssertTrue(b.lowerBound % (2 * g.outWidth) == 0 || b.lowerBound == g.outPixels, "\(ranges)")
+                }
+            }
             for isa in ISA.supported where Conv2DKernel.algorithm(for: g, isa: isa) == .winograd {
                 let whole = run(c, isa: isa, input: input, residual: residual, chunks: [0..<g.outPixels])
                 let pieces = run(c, isa: isa, input: input, residual: residual, chunks: [0..<a, a..<b, b..<g.outPixels])

@@ -76,15 +76,14 @@ enum Int8Kernels {
         case .conv(let c):
             conv(c, t, pool: pool, scratch: scratch)
         case .floatConv(let k, let src, let dst):
-            let pixels = k.geometry.outPixels
             // The kernel writes every output (dense pixels).
             precondition(k.geometry.outPixelStride == k.geometry.outChannels, "internal: FP32 island with strided output")
-            let parts = max(1, min(pool?.width ?? 1, pixels / 64))
+            let parts = max(1, min(pool?.width ?? 1, k.geometry.outPixels / 64, k.pixelUnits))
             // Addresses cross into the worker closures as integers (raw pointers are not Sendable).
             let xAddress = UInt(bitPattern: t.float(src)), outAddress = UInt(bitPattern: t.float(dst))
             let work: @Sendable (Int) -> Void = { p in
                 k.run(input: UnsafePointer(bitPattern: xAddress)!, output: UnsafeMutablePointer(bitPattern: outAddress)!,
-                      pixels: (pixels * p / parts)..<(pixels * (p + 1) / parts), scratch: scratch[p].pointer)
+                      pixels: k.pixels(part: p, of: parts), scratch: scratch[p].pointer)
             }
             if let pool { pool.run(parts: parts, work) } else { work(0) }
         case .add(let a, let b, let dst, let ma, let za, let mb, let zb, let zy, let lo, let hi, let fast):
