@@ -16,15 +16,22 @@ public struct UnreadableLine: OutputLine, Codable, Sendable, Hashable {
 
     /// How many lines of a JSON-lines output file are unreadable samples' lines. Keys are sorted,
     /// so such a line, and only such a line, begins with `{"error":` (a prediction's begins with
-    /// `{"classes":`, an index line's with `{"file":`).
+    /// `{"classes":`, an index line's with `{"file":`). Reads the file in 1 MB chunks, so a job of
+    /// millions of lines is counted in constant memory.
     public static func count(inFile path: String) throws -> Int {
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let file = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? file.close() }
         let prefix = Array("{\"error\":".utf8)
-        var count = 0, lineStart = 0
-        data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
-            for i in 0...bytes.count where i == bytes.count || bytes[i] == UInt8(ascii: "\n") {
-                if i - lineStart >= prefix.count, prefix.indices.allSatisfy({ bytes[lineStart + $0] == prefix[$0] }) { count += 1 }
-                lineStart = i + 1
+        var count = 0
+        var matched = 0  // bytes of `prefix` the current line starts with so far; -1: it does not
+        while let chunk = try file.read(upToCount: 1 << 20), !chunk.isEmpty {
+            for byte in chunk {
+                if byte == UInt8(ascii: "\n") {
+                    matched = 0
+                } else if matched >= 0, matched < prefix.count {
+                    matched = byte == prefix[matched] ? matched + 1 : -1
+                    if matched == prefix.count { count += 1 }
+                }
             }
         }
         return count
