@@ -64,8 +64,8 @@ public final class Conv2DKernel: @unchecked Sendable {
     ///   - weights: ONNX OIHW layout, `[groups*outPerGroup][inPerGroup][kh][kw]`.
     ///   - bias: one per output channel, or nil.
     ///   - algorithm: nil for `Conv2DKernel.algorithm(for:isa:)`; `.direct` to force sums of products
-    ///     (tests, comparisons). A depthwise geometry always runs `.depthwise`, and `.winograd`
-    ///     is taken only where the geometry allows it.
+    ///     (tests, comparisons). Nothing else is forced: a depthwise geometry always runs
+    ///     `.depthwise`, and Winograd runs only where `algorithm(for:isa:)` chooses it.
     public init(geometry: ConvGeometry, weights: [Float], bias: [Float]?, activationMin: Float = -.infinity,
                 activationMax: Float = .infinity, postActivation: ActivationKernel? = nil, isa: ISA, algorithm: Algorithm? = nil) {
         self.postActivation = postActivation
