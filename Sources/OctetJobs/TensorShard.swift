@@ -5,8 +5,9 @@ import OctetData
 /// The output of an inference task that keeps every model output: one `.npz` shard per task
 /// (`shard-NNNNNN.npz`, task index) holding each output with the samples on its first axis, and one
 /// index line per sample saying where its rows are. A task whose samples have different input
-/// sizes (a detector's letterboxed images) gives several groups; their arrays are then named
-/// `OUTPUT@FIRST` (the group's first sample) instead of `OUTPUT`.
+/// sizes (a detector's letterboxed images), or an unreadable sample between others, gives several
+/// groups (runs of consecutive samples); their arrays are then named `OUTPUT@FIRST` (the group's
+/// first sample) instead of `OUTPUT`.
 public enum TensorShard {
     /// One sample's index line.
     public struct Line: OutputLine, Codable, Sendable, Hashable {
